@@ -1,0 +1,36 @@
+# Convenience entry points; the build itself is CMake (see README.md).
+#   make demo   install deps, build, run the main job
+#   make test   install deps, build, run every test (normal and ASan+UBSan builds)
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps build demo test test-fast test-asan bench format clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DZEUS_WERROR=ON
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	ZEUS_DEVICE=sim ./$(BUILD)/zeus show-env
+
+test-fast: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+test-asan: deps
+	cmake -S . -B $(BUILD_ASAN) -DZEUS_WERROR=ON -DZEUS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS)
+
+test: test-fast test-asan
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)

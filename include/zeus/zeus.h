@@ -1,0 +1,8 @@
+/* Zeus in C: umbrella header. */
+#ifndef ZEUS_ZEUS_H
+#define ZEUS_ZEUS_H
+
+#include "zeus/common.h"
+#include "zeus/device.h"
+
+#endif

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Zeus needs to build and test, if any is missing.
+# Needs root for apt-get; without it, prints exactly what to install.
+set -euo pipefail
+packages=(build-essential cmake pkg-config libcjson-dev libcmocka-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "zeus: missing Debian packages: ${missing[*]}" >&2
+  echo "install them with: sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq || apt-get update
+apt-get install -y --no-install-recommends "${missing[@]}"

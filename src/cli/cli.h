@@ -1,0 +1,27 @@
+/* The zeus command: shared declarations for its subcommands (one file each). */
+#ifndef ZEUS_CLI_H
+#define ZEUS_CLI_H
+
+#include "zeus/zeus.h"
+
+/* Exit codes (documented in docs/cli.md):
+ *   0  success
+ *   1  failure at run time (device error, unreadable file, ...)
+ *   2  usage error (unknown option, bad value)
+ *   3  no usable device for the request (e.g. no GPU and none simulated)
+ * `zeus monitor energy -- CMD` exits with CMD's own status (128+N if killed by signal N). */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_NODEV = 3 };
+
+/* Each subcommand: argv[0] is the subcommand name. */
+int cli_show_env(int argc, char **argv);
+
+/* Prints "zeus: error: <message>" to stderr; returns code. */
+int cli_error(int code, const char *fmt, ...) ZEUS_PRINTF(2, 3);
+/* Prints the library's last error for a failed call: "zeus: error: <what>: <detail>". */
+int cli_lib_error(int code, int rc, const char *what);
+/* Installs a stderr log printer ("zeus: warning: ..."). */
+void cli_install_logger(void);
+/* True if arg is -h or --help. */
+int cli_is_help(const char *arg);
+
+#endif

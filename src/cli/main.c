@@ -1,0 +1,51 @@
+/* zeus: command-line face of libzeus. Dispatches to one function per subcommand. */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"show-env", cli_show_env, "show the library, backends, GPUs and CPUs Zeus sees"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: zeus [--version] [--help] <command> [<args>]\n\n"
+                 "Measure and cut the energy GPUs spend on deep learning.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'zeus <command> --help' for a command's options.\n"
+                 "Exit codes: 0 success, 1 failure, 2 usage error, 3 no usable device.\n"
+                 "Environment: ZEUS_DEVICE (auto|nvml|sim|none), ZEUS_NVML_LIBRARY, "
+                 "ZEUS_SIM_CONFIG,\n  ZEUS_SYSFS_ROOT, CUDA_VISIBLE_DEVICES, ZEUS_LOG_LEVEL "
+                 "(error|warn|info|debug).\n");
+}
+
+int main(int argc, char **argv)
+{
+    cli_install_logger();
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("zeus %s\n", zeus_version());
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "zeus: error: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return CLI_USAGE;
+}

@@ -1,0 +1,58 @@
+/* Error codes, thread-local error detail, version. */
+#include "core/internal.h"
+
+#include <stdio.h>
+
+static _Thread_local char last_error[1024];
+
+const char *zeus_strerror(int code)
+{
+    switch (code) {
+    case ZEUS_OK:
+        return "success";
+#define ZEUS_ERRNO_TEXT(name, value, text)                                                        \
+    case ZEUS_##name:                                                                             \
+        return text;
+        ZEUS_ERRNO_MAP(ZEUS_ERRNO_TEXT)
+#undef ZEUS_ERRNO_TEXT
+    }
+    return "unknown error";
+}
+
+const char *zeus_error_name(int code)
+{
+    switch (code) {
+    case ZEUS_OK:
+        return "ZEUS_OK";
+#define ZEUS_ERRNO_NAME(name, value, text)                                                        \
+    case ZEUS_##name:                                                                             \
+        return "ZEUS_" #name;
+        ZEUS_ERRNO_MAP(ZEUS_ERRNO_NAME)
+#undef ZEUS_ERRNO_NAME
+    }
+    return "ZEUS_UNKNOWN";
+}
+
+const char *zeus_last_error(void)
+{
+    return last_error;
+}
+
+int zeus_error(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void zeus_clear_error(void)
+{
+    last_error[0] = '\0';
+}
+
+const char *zeus_version(void)
+{
+    return ZEUS_VERSION_STRING;
+}

@@ -1,0 +1,220 @@
+#include "test_support.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+char *zt_mkdtemp(void)
+{
+    char *path = malloc(4096);
+    snprintf(path, 4096, "%s/tmp", ZEUS_TEST_BINARY_DIR);
+    mkdir(path, 0777);
+    snprintf(path, 4096, "%s/tmp/t.XXXXXX", ZEUS_TEST_BINARY_DIR);
+    if (!mkdtemp(path)) {
+        fprintf(stderr, "mkdtemp %s: %s\n", path, strerror(errno));
+        abort();
+    }
+    return path;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    chmod(path, 0700);
+    return remove(path);
+}
+
+void zt_rmtree(const char *path)
+{
+    if (path)
+        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *zt_path(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+char *zt_write(const char *dir, const char *name, const char *text)
+{
+    char *path = zt_path(dir, name);
+    for (char *s = path + strlen(dir) + 1; *s; s++) {
+        if (*s == '/') {
+            *s = '\0';
+            mkdir(path, 0777);
+            *s = '/';
+        }
+    }
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
+        abort();
+    }
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+char *zt_read(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    size_t got = fread(buf, 1, (size_t)n, f);
+    buf[got] = '\0';
+    fclose(f);
+    return buf;
+}
+
+void zt_clean_env(void)
+{
+    const char *names[] = {"ZEUS_DEVICE",           "ZEUS_NVML_LIBRARY",    "ZEUS_FAKE_NVML_CONFIG",
+                           "ZEUS_FAKE_NVML_STATE",  "ZEUS_FAKE_NVML_LOG",   "ZEUS_SYSFS_ROOT",
+                           "ZEUS_SIM_CONFIG",       "CUDA_VISIBLE_DEVICES", "ZEUS_LOG_LEVEL"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        unsetenv(names[i]);
+}
+
+void zt_use_fake_nvml(const char *dir, const char *config_json)
+{
+    setenv("ZEUS_DEVICE", "nvml", 1);
+    setenv("ZEUS_NVML_LIBRARY", ZEUS_FAKE_NVML_PATH, 1);
+    if (config_json) {
+        char *cfg = zt_write(dir, "fake_nvml.json", config_json);
+        setenv("ZEUS_FAKE_NVML_CONFIG", cfg, 1);
+        free(cfg);
+    } else {
+        unsetenv("ZEUS_FAKE_NVML_CONFIG");
+    }
+    char *state = zt_path(dir, "fake_nvml.state");
+    unlink(state);
+    setenv("ZEUS_FAKE_NVML_STATE", state, 1);
+    free(state);
+}
+
+static void drain(int fd, char **buf, size_t *len, size_t *cap)
+{
+    char chunk[4096];
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n <= 0)
+        return;
+    if (*len + (size_t)n + 1 > *cap) {
+        *cap = (*len + (size_t)n + 1) * 2;
+        *buf = realloc(*buf, *cap);
+    }
+    memcpy(*buf + *len, chunk, (size_t)n);
+    *len += (size_t)n;
+    (*buf)[*len] = '\0';
+}
+
+int zt_run(char *const argv[], char **out, char **err, double timeout_s)
+{
+    int po[2], pe[2];
+    if (pipe(po) != 0 || pipe(pe) != 0)
+        abort();
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDONLY);
+        dup2(devnull, 0);
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        close(po[0]);
+        close(pe[0]);
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    size_t lo = 0, le = 0, co = 1, ce = 1;
+    char *bo = calloc(1, 1), *be = calloc(1, 1);
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int open_fds = 2;
+    struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+    while (open_fds > 0) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double elapsed = (double)(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) * 1e-9;
+        if (elapsed > timeout_s) {
+            kill(pid, SIGKILL);
+            break;
+        }
+        if (poll(fds, 2, 100) <= 0)
+            continue;
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP)))
+                continue;
+            size_t before = i == 0 ? lo : le;
+            if (i == 0)
+                drain(fds[i].fd, &bo, &lo, &co);
+            else
+                drain(fds[i].fd, &be, &le, &ce);
+            if ((i == 0 ? lo : le) == before) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                open_fds--;
+            }
+        }
+    }
+    for (int i = 0; i < 2; i++)
+        if (fds[i].fd >= 0)
+            close(fds[i].fd);
+    int status;
+    waitpid(pid, &status, 0);
+    if (out)
+        *out = bo;
+    else
+        free(bo);
+    if (err)
+        *err = be;
+    else
+        free(be);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
+int zt_zeus(char **out, char **err, ...)
+{
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)ZEUS_CLI_PATH;
+    va_list ap;
+    va_start(ap, err);
+    char *a;
+    while ((a = va_arg(ap, char *)) != NULL && n < 63)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    return zt_run(argv, out, err, 120.0);
+}
+
+int zt_contains(const char *haystack, const char *needle)
+{
+    if (haystack && needle && strstr(haystack, needle))
+        return 1;
+    fprintf(stderr, "expected to find [%s] in:\n---\n%s\n---\n", needle ? needle : "(null)",
+            haystack ? haystack : "(null)");
+    return 0;
+}

@@ -1,0 +1,39 @@
+/* Helpers shared by the test programs: temporary directories, files, environment, and running
+ * the zeus command as a real child process. */
+#ifndef ZEUS_TEST_SUPPORT_H
+#define ZEUS_TEST_SUPPORT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+/* Creates a fresh directory under the test build dir; returned path is static per call site
+ * owner (copy it if needed). Removed by zt_rmtree. */
+char *zt_mkdtemp(void);
+void zt_rmtree(const char *path);
+/* Writes text to dir/name (creating parent directories); returns the malloc'd full path. */
+char *zt_write(const char *dir, const char *name, const char *text);
+char *zt_path(const char *dir, const char *name);
+/* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
+char *zt_read(const char *path);
+
+/* Points the nvml backend at the project's fake NVML with a JSON config (NULL: its default)
+ * and a fresh shared state file inside dir; also sets ZEUS_DEVICE=nvml. */
+void zt_use_fake_nvml(const char *dir, const char *config_json);
+/* Clears every ZEUS_* and CUDA_VISIBLE_DEVICES variable. */
+void zt_clean_env(void);
+
+/* Runs argv (argv[0] is a path) with stdin from /dev/null; captures stdout and stderr (each
+ * malloc'd); returns the exit status (128+signal if killed). timeout_s kills it if exceeded. */
+int zt_run(char *const argv[], char **out, char **err, double timeout_s);
+/* Convenience: runs the zeus command with the given arguments (NULL-terminated). */
+int zt_zeus(char **out, char **err, ...);
+
+/* True if haystack contains needle; on failure prints both for the test log. */
+int zt_contains(const char *haystack, const char *needle);
+#define assert_contains(h, n) assert_true(zt_contains((h), (n)))
+
+#endif
