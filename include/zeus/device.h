@@ -115,7 +115,7 @@ ZEUS_API unsigned zeus_gpu_count(const zeus_devices *devices);
 ZEUS_API int zeus_gpu_get_info(const zeus_devices *devices, unsigned gpu, zeus_gpu_info *out);
 /* Cumulative energy counter in mJ (since driver load). ZEUS_ENOTSUP before Volta. */
 ZEUS_API int zeus_gpu_energy_mj(zeus_devices *devices, unsigned gpu, uint64_t *energy_mj);
-ZEUS_API int zeus_gpu_power(zeus_devices *devices, unsigned gpu, zeus_gpu_power *out);
+ZEUS_API int zeus_gpu_read_power(zeus_devices *devices, unsigned gpu, zeus_gpu_power *out);
 /* The fastest reading that is good for sampling: instant when available, else usage. */
 ZEUS_API int zeus_gpu_power_mw(zeus_devices *devices, unsigned gpu, unsigned *power_mw);
 ZEUS_API int zeus_gpu_power_limit_mw(zeus_devices *devices, unsigned gpu, unsigned *limit_mw);
@@ -142,7 +142,7 @@ ZEUS_API unsigned zeus_cpu_count(const zeus_devices *devices);
 ZEUS_API int zeus_cpu_get_info(const zeus_devices *devices, unsigned cpu, zeus_cpu_info *out);
 /* Reads the counters and returns energy accumulated since open. Call at least once per wrap
  * period (max_energy_range_uj / power; minutes at full load) or a wrap can be missed. */
-ZEUS_API int zeus_cpu_energy(zeus_devices *devices, unsigned cpu, zeus_cpu_energy *out);
+ZEUS_API int zeus_cpu_read_energy(zeus_devices *devices, unsigned cpu, zeus_cpu_energy *out);
 
 #ifdef __cplusplus
 }

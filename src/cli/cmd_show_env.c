@@ -1,0 +1,186 @@
+/* zeus show-env: what Zeus sees — library, backends, GPUs, CPU packages, CUDA_VISIBLE_DEVICES. */
+#include "cli/cli.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: zeus show-env [--json]\n\n"
+                 "Show the Zeus library version, every device backend and why it is or is not\n"
+                 "available, the GPUs (framework index, NVML index, name, architecture, energy\n"
+                 "counter, power-limit range, current limit), the CPU packages and RAPL zones,\n"
+                 "and how CUDA_VISIBLE_DEVICES was interpreted.\n\n"
+                 "options:\n  --json      print one JSON object instead of text\n"
+                 "  -h, --help  show this help\n");
+}
+
+static cJSON *gpu_json(zeus_devices *d, const zeus_gpu_info *g)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "index", g->index);
+    cJSON_AddNumberToObject(o, "device_index", g->device_index);
+    cJSON_AddStringToObject(o, "name", g->name);
+    cJSON_AddStringToObject(o, "uuid", g->uuid);
+    cJSON_AddStringToObject(o, "architecture", zeus_gpu_arch_name(g->arch));
+    cJSON_AddBoolToObject(o, "energy_counter", g->has_energy_counter);
+    cJSON_AddBoolToObject(o, "simulated", g->simulated);
+    if (g->power_limit_valid) {
+        cJSON_AddNumberToObject(o, "min_power_limit_w", g->min_power_limit_mw / 1000.0);
+        cJSON_AddNumberToObject(o, "max_power_limit_w", g->max_power_limit_mw / 1000.0);
+        cJSON_AddNumberToObject(o, "default_power_limit_w", g->default_power_limit_mw / 1000.0);
+    }
+    unsigned limit;
+    if (zeus_gpu_power_limit_mw(d, g->index, &limit) == ZEUS_OK)
+        cJSON_AddNumberToObject(o, "power_limit_w", limit / 1000.0);
+    else
+        cJSON_AddStringToObject(o, "power_limit_error", zeus_last_error());
+    return o;
+}
+
+static int print_json(zeus_devices *d)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "version", zeus_version());
+    cJSON *backends = cJSON_AddArrayToObject(root, "backends");
+    for (size_t i = 0; i < zeus_devices_backend_count(d); i++) {
+        zeus_backend_status s;
+        zeus_devices_backend(d, i, &s);
+        cJSON *b = cJSON_CreateObject();
+        cJSON_AddStringToObject(b, "name", s.name);
+        cJSON_AddStringToObject(b, "kind", s.kind == ZEUS_BACKEND_GPU ? "gpu" : "cpu");
+        cJSON_AddBoolToObject(b, "available", s.available);
+        cJSON_AddStringToObject(b, s.available ? "note" : "reason", s.reason);
+        cJSON_AddItemToArray(backends, b);
+    }
+    const char *cvd = zeus_devices_cuda_visible_devices(d);
+    if (cvd)
+        cJSON_AddStringToObject(root, "cuda_visible_devices", cvd);
+    else
+        cJSON_AddNullToObject(root, "cuda_visible_devices");
+    const char *gpu_backend = zeus_devices_gpu_backend(d);
+    if (gpu_backend)
+        cJSON_AddStringToObject(root, "gpu_backend", gpu_backend);
+    else
+        cJSON_AddNullToObject(root, "gpu_backend");
+    cJSON *gpus = cJSON_AddArrayToObject(root, "gpus");
+    for (unsigned i = 0; i < zeus_gpu_count(d); i++) {
+        zeus_gpu_info g;
+        zeus_gpu_get_info(d, i, &g);
+        cJSON_AddItemToArray(gpus, gpu_json(d, &g));
+    }
+    cJSON *cpus = cJSON_AddArrayToObject(root, "cpus");
+    for (unsigned i = 0; i < zeus_cpu_count(d); i++) {
+        zeus_cpu_info c;
+        zeus_cpu_get_info(d, i, &c);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "index", c.index);
+        cJSON_AddStringToObject(o, "name", c.name);
+        cJSON *zones = cJSON_AddArrayToObject(o, "zones");
+        cJSON_AddItemToArray(zones, cJSON_CreateString("package"));
+        if (c.has_dram)
+            cJSON_AddItemToArray(zones, cJSON_CreateString("dram"));
+        zeus_cpu_energy e;
+        cJSON_AddBoolToObject(o, "energy_readable", zeus_cpu_read_energy(d, i, &e) == ZEUS_OK);
+        cJSON_AddItemToArray(cpus, o);
+    }
+    char *text = cJSON_Print(root);
+    puts(text);
+    free(text);
+    cJSON_Delete(root);
+    return CLI_OK;
+}
+
+static void print_text(zeus_devices *d)
+{
+    printf("Zeus %s\n\nBackends:\n", zeus_version());
+    for (size_t i = 0; i < zeus_devices_backend_count(d); i++) {
+        zeus_backend_status s;
+        zeus_devices_backend(d, i, &s);
+        printf("  %-5s %-4s %-11s %s\n", s.name, s.kind == ZEUS_BACKEND_GPU ? "gpu" : "cpu",
+               s.available ? "available" : "unavailable", s.reason);
+    }
+    const char *cvd = zeus_devices_cuda_visible_devices(d);
+    unsigned n = zeus_gpu_count(d);
+    printf("\nCUDA_VISIBLE_DEVICES: %s%s%s\n", cvd ? "\"" : "", cvd ? cvd : "(unset: all GPUs)",
+           cvd ? "\"" : "");
+    if (n > 0) {
+        printf("  framework index -> device index:");
+        for (unsigned i = 0; i < n; i++) {
+            zeus_gpu_info g;
+            zeus_gpu_get_info(d, i, &g);
+            printf(" %u->%u", i, g.device_index);
+        }
+        printf("\n");
+    }
+    const char *backend = zeus_devices_gpu_backend(d);
+    printf("\nGPUs (%u%s%s%s):\n", n, backend ? ", " : "", backend ? backend : "",
+           backend && !strcmp(backend, "sim") ? ": SIMULATED" : "");
+    if (n == 0)
+        printf("  none\n");
+    else
+        printf("  %-3s %-4s %-24s %-9s %-7s %-13s %s\n", "idx", "dev", "name", "arch", "energy",
+               "limits (W)", "current (W)");
+    for (unsigned i = 0; i < n; i++) {
+        zeus_gpu_info g;
+        zeus_gpu_get_info(d, i, &g);
+        char limits[32] = "n/a", current[32] = "n/a";
+        if (g.power_limit_valid)
+            snprintf(limits, sizeof limits, "%.0f-%.0f", g.min_power_limit_mw / 1000.0,
+                     g.max_power_limit_mw / 1000.0);
+        unsigned limit;
+        if (zeus_gpu_power_limit_mw(d, i, &limit) == ZEUS_OK)
+            snprintf(current, sizeof current, "%.0f", limit / 1000.0);
+        printf("  %-3u %-4u %-24s %-9s %-7s %-13s %s\n", i, g.device_index, g.name,
+               zeus_gpu_arch_name(g.arch), g.has_energy_counter ? "counter" : "sampled", limits,
+               current);
+    }
+    unsigned c = zeus_cpu_count(d);
+    printf("\nCPU packages (%u, RAPL):\n", c);
+    if (c == 0)
+        printf("  none\n");
+    for (unsigned i = 0; i < c; i++) {
+        zeus_cpu_info info;
+        zeus_cpu_energy e;
+        zeus_cpu_get_info(d, i, &info);
+        int rc = zeus_cpu_read_energy(d, i, &e);
+        printf("  %-3u %-12s zones: package%s  %s\n", i, info.name, info.has_dram ? ", dram" : "",
+               rc == ZEUS_OK ? "readable" : zeus_last_error());
+    }
+}
+
+int cli_show_env(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int json = 0, c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            json = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return CLI_OK;
+        default:
+            usage(stderr);
+            return cli_error(CLI_USAGE, "show-env: unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_error(CLI_USAGE, "show-env: unexpected argument '%s'", argv[optind]);
+    zeus_devices *d;
+    int rc = zeus_devices_open(&d);
+    if (rc != ZEUS_OK)
+        return cli_lib_error(CLI_FAIL, rc, "cannot open devices");
+    if (json)
+        print_json(d);
+    else
+        print_text(d);
+    zeus_devices_close(d);
+    return CLI_OK;
+}

@@ -1,0 +1,44 @@
+/* The backend operations table: every device backend (nvml, sim, rapl; later amdsmi and the
+ * zeusd client) fills one of these. Devices are addressed by the backend's own index; the
+ * registry maps framework indices onto them. Optional operations are NULL. Every operation
+ * returns 0 or a negative ZEUS_E* code with detail recorded through zeus_error(). */
+#ifndef ZEUS_DEVICE_BACKEND_H
+#define ZEUS_DEVICE_BACKEND_H
+
+#include "zeus/device.h"
+
+#define ZEUS_BACKEND_ABI 1
+
+typedef struct zeus_backend_ops {
+    int abi_version; /* ZEUS_BACKEND_ABI */
+    const char *name;
+    zeus_backend_kind kind;
+    /* On failure returns a negative code and writes a reason a person can act on. A note may be
+     * written on success too (e.g. which library was loaded). */
+    int (*open)(void **state, char *reason, size_t reason_size);
+    void (*close)(void *state);
+    unsigned (*count)(void *state);
+
+    /* GPUs */
+    int (*gpu_info)(void *state, unsigned dev, zeus_gpu_info *out);
+    /* UUID of the m-th MIG instance of dev; ZEUS_ENOENT past the last one. */
+    int (*gpu_mig_uuid)(void *state, unsigned dev, unsigned m, char *uuid, size_t size);
+    int (*gpu_energy_mj)(void *state, unsigned dev, uint64_t *energy_mj);
+    int (*gpu_power)(void *state, unsigned dev, zeus_gpu_power *out);
+    int (*gpu_power_limit_mw)(void *state, unsigned dev, unsigned *limit_mw);
+    int (*gpu_set_power_limit_mw)(void *state, unsigned dev, unsigned limit_mw);
+    int (*gpu_set_persistence)(void *state, unsigned dev, bool enabled);
+    int (*sim_launch_step)(void *state, unsigned dev, int64_t *end_ns);
+    int (*sim_synchronize)(void *state, unsigned dev);
+    int (*sim_exact_energy_uj)(void *state, unsigned dev, double *energy_uj);
+
+    /* CPU packages */
+    int (*cpu_info)(void *state, unsigned dev, zeus_cpu_info *out);
+    int (*cpu_energy)(void *state, unsigned dev, zeus_cpu_energy *out);
+} zeus_backend_ops;
+
+extern const zeus_backend_ops zeus_nvml_backend;
+extern const zeus_backend_ops zeus_sim_backend;
+extern const zeus_backend_ops zeus_rapl_backend;
+
+#endif

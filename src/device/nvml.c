@@ -1,0 +1,394 @@
+/* The nvml backend: NVIDIA GPUs through libnvidia-ml, loaded at run time with dlopen so that
+ * neither building nor running Zeus needs the CUDA toolkit. ZEUS_NVML_LIBRARY names the library
+ * to load instead of libnvidia-ml.so.1 / libnvidia-ml.so (the tests point it at our fake). */
+#include "core/internal.h"
+#include "device/backend.h"
+#include "device/nvml_api.h"
+#include "device/symbols.h"
+
+#include <dlfcn.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    nvmlInit_fn Init;
+    nvmlShutdown_fn Shutdown;
+    nvmlErrorString_fn ErrorString;
+    nvmlSystemGetDriverVersion_fn SystemGetDriverVersion;
+    nvmlDeviceGetCount_fn DeviceGetCount;
+    nvmlDeviceGetHandleByIndex_fn DeviceGetHandleByIndex;
+    nvmlDeviceGetName_fn DeviceGetName;
+    nvmlDeviceGetUUID_fn DeviceGetUUID;
+    nvmlDeviceGetArchitecture_fn DeviceGetArchitecture;
+    nvmlDeviceGetTotalEnergyConsumption_fn DeviceGetTotalEnergyConsumption;
+    nvmlDeviceGetPowerUsage_fn DeviceGetPowerUsage;
+    nvmlDeviceGetFieldValues_fn DeviceGetFieldValues;
+    nvmlDeviceGetPowerManagementLimitConstraints_fn DeviceGetPowerManagementLimitConstraints;
+    nvmlDeviceGetPowerManagementDefaultLimit_fn DeviceGetPowerManagementDefaultLimit;
+    nvmlDeviceGetPowerManagementLimit_fn DeviceGetPowerManagementLimit;
+    nvmlDeviceSetPowerManagementLimit_fn DeviceSetPowerManagementLimit;
+    nvmlDeviceSetPersistenceMode_fn DeviceSetPersistenceMode;
+    nvmlDeviceGetMaxMigDeviceCount_fn DeviceGetMaxMigDeviceCount;
+    nvmlDeviceGetMigDeviceHandleByIndex_fn DeviceGetMigDeviceHandleByIndex;
+} nvml_functions;
+
+/* Every entry point: its name without the "nvml" prefix's version suffix, the newest version
+ * whose signature we declare, whether we can work without it, and where it goes. */
+static const struct {
+    const char *name;
+    int max_version;
+    bool required;
+    size_t offset;
+} nvml_symbols[] = {
+#define SYM(field, version, required) {"nvml" #field, version, required, offsetof(nvml_functions, field)}
+    SYM(Init, 2, true),
+    SYM(Shutdown, 1, true),
+    SYM(ErrorString, 1, true),
+    SYM(SystemGetDriverVersion, 1, false),
+    SYM(DeviceGetCount, 2, true),
+    SYM(DeviceGetHandleByIndex, 2, true),
+    SYM(DeviceGetName, 1, true),
+    SYM(DeviceGetUUID, 1, true),
+    SYM(DeviceGetArchitecture, 1, false), /* drivers before 470 lack it: architecture unknown */
+    SYM(DeviceGetTotalEnergyConsumption, 1, true),
+    SYM(DeviceGetPowerUsage, 1, true),
+    SYM(DeviceGetFieldValues, 1, false),
+    SYM(DeviceGetPowerManagementLimitConstraints, 1, true),
+    SYM(DeviceGetPowerManagementDefaultLimit, 1, true),
+    SYM(DeviceGetPowerManagementLimit, 1, true),
+    SYM(DeviceSetPowerManagementLimit, 1, true),
+    SYM(DeviceSetPersistenceMode, 1, true),
+    SYM(DeviceGetMaxMigDeviceCount, 1, false),
+    SYM(DeviceGetMigDeviceHandleByIndex, 1, false),
+#undef SYM
+};
+
+typedef struct {
+    nvmlDevice_t handle;
+    zeus_gpu_info info;
+    bool fields_supported; /* nvmlDeviceGetFieldValues answers the power fields */
+} nvml_gpu;
+
+typedef struct {
+    void *lib;
+    nvml_functions f;
+    unsigned count;
+    nvml_gpu *gpus;
+} nvml_state;
+
+static const struct {
+    nvmlReturn_t nvml;
+    int zeus;
+    const char *name;
+} nvml_codes[] = {
+    {NVML_ERROR_UNINITIALIZED, ZEUS_EINIT, "UNINITIALIZED"},
+    {NVML_ERROR_INVALID_ARGUMENT, ZEUS_EINVAL, "INVALID_ARGUMENT"},
+    {NVML_ERROR_NOT_SUPPORTED, ZEUS_ENOTSUP, "NOT_SUPPORTED"},
+    {NVML_ERROR_NO_PERMISSION, ZEUS_EPERM, "NO_PERMISSION"},
+    {NVML_ERROR_ALREADY_INITIALIZED, ZEUS_EINIT, "ALREADY_INITIALIZED"},
+    {NVML_ERROR_NOT_FOUND, ZEUS_ENOENT, "NOT_FOUND"},
+    {NVML_ERROR_INSUFFICIENT_SIZE, ZEUS_EDEVICE, "INSUFFICIENT_SIZE"},
+    {NVML_ERROR_INSUFFICIENT_POWER, ZEUS_EDEVICE, "INSUFFICIENT_POWER"},
+    {NVML_ERROR_DRIVER_NOT_LOADED, ZEUS_ENODEV, "DRIVER_NOT_LOADED"},
+    {NVML_ERROR_TIMEOUT, ZEUS_ETIMEOUT, "TIMEOUT"},
+    {NVML_ERROR_IRQ_ISSUE, ZEUS_EDEVICE, "IRQ_ISSUE"},
+    {NVML_ERROR_LIBRARY_NOT_FOUND, ZEUS_ELIB, "LIBRARY_NOT_FOUND"},
+    {NVML_ERROR_FUNCTION_NOT_FOUND, ZEUS_ENOTSUP, "FUNCTION_NOT_FOUND"},
+    {NVML_ERROR_CORRUPTED_INFOROM, ZEUS_EDEVICE, "CORRUPTED_INFOROM"},
+    {NVML_ERROR_GPU_IS_LOST, ZEUS_ELOST, "GPU_IS_LOST"},
+    {NVML_ERROR_RESET_REQUIRED, ZEUS_EDEVICE, "RESET_REQUIRED"},
+    {NVML_ERROR_OPERATING_SYSTEM, ZEUS_EDEVICE, "OPERATING_SYSTEM"},
+    {NVML_ERROR_LIB_RM_VERSION_MISMATCH, ZEUS_ELIB, "LIB_RM_VERSION_MISMATCH"},
+    {NVML_ERROR_IN_USE, ZEUS_EDEVICE, "IN_USE"},
+    {NVML_ERROR_MEMORY, ZEUS_ENOMEM, "MEMORY"},
+    {NVML_ERROR_NO_DATA, ZEUS_EDEVICE, "NO_DATA"},
+    {NVML_ERROR_UNKNOWN, ZEUS_EDEVICE, "UNKNOWN"},
+};
+
+/* Maps an NVML failure to our code, keeping nvmlErrorString's text and the NVML name. */
+static int nvml_fail(const nvml_state *s, nvmlReturn_t r, const char *call, int dev)
+{
+    int code = ZEUS_EDEVICE;
+    const char *name = "?";
+    for (size_t i = 0; i < ZEUS_ARRAY_LEN(nvml_codes); i++) {
+        if (nvml_codes[i].nvml == r) {
+            code = nvml_codes[i].zeus;
+            name = nvml_codes[i].name;
+        }
+    }
+    const char *text = s->f.ErrorString ? s->f.ErrorString(r) : "";
+    const char *hint = "";
+    if (r == NVML_ERROR_NO_PERMISSION)
+        hint = " (changing GPU settings needs root or the SYS_ADMIN capability; in Docker use "
+               "--cap-add SYS_ADMIN)";
+    if (dev >= 0)
+        return zeus_error(code, "%s(NVML GPU %d): %s [NVML_ERROR_%s]%s", call, dev, text, name,
+                          hint);
+    return zeus_error(code, "%s: %s [NVML_ERROR_%s]%s", call, text, name, hint);
+}
+
+static void *dl_lookup(void *lib, const char *name)
+{
+    return dlsym(lib, name);
+}
+
+static void nvml_close(void *state)
+{
+    nvml_state *s = state;
+    if (!s)
+        return;
+    if (s->f.Shutdown)
+        s->f.Shutdown();
+    if (s->lib)
+        dlclose(s->lib);
+    free(s->gpus);
+    free(s);
+}
+
+static int load_library(nvml_state *s, char *reason, size_t reason_size, char *loaded,
+                        size_t loaded_size)
+{
+    const char *override = getenv("ZEUS_NVML_LIBRARY");
+    if (override && *override) {
+        s->lib = dlopen(override, RTLD_NOW | RTLD_LOCAL);
+        if (!s->lib) {
+            snprintf(reason, reason_size, "ZEUS_NVML_LIBRARY=%s could not be loaded: %s", override,
+                     dlerror());
+            return ZEUS_ELIB;
+        }
+        zeus_strlcpy(loaded, override, loaded_size);
+        return ZEUS_OK;
+    }
+    static const char *const names[] = {"libnvidia-ml.so.1", "libnvidia-ml.so"};
+    char first_error[256] = "";
+    for (size_t i = 0; i < ZEUS_ARRAY_LEN(names); i++) {
+        s->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+        if (s->lib) {
+            zeus_strlcpy(loaded, names[i], loaded_size);
+            return ZEUS_OK;
+        }
+        if (i == 0)
+            zeus_strlcpy(first_error, dlerror(), sizeof first_error);
+    }
+    snprintf(reason, reason_size,
+             "NVIDIA driver library not found (%s); install the NVIDIA driver, or set "
+             "ZEUS_NVML_LIBRARY to libnvidia-ml.so.1's path",
+             first_error);
+    return ZEUS_ELIB;
+}
+
+static int describe_gpu(nvml_state *s, unsigned dev)
+{
+    nvml_gpu *g = &s->gpus[dev];
+    zeus_gpu_info *info = &g->info;
+    nvmlReturn_t r = s->f.DeviceGetHandleByIndex(dev, &g->handle);
+    if (r != NVML_SUCCESS)
+        return nvml_fail(s, r, "nvmlDeviceGetHandleByIndex", (int)dev);
+    info->device_index = dev;
+    if ((r = s->f.DeviceGetName(g->handle, info->name, sizeof info->name)) != NVML_SUCCESS)
+        return nvml_fail(s, r, "nvmlDeviceGetName", (int)dev);
+    if ((r = s->f.DeviceGetUUID(g->handle, info->uuid, sizeof info->uuid)) != NVML_SUCCESS)
+        return nvml_fail(s, r, "nvmlDeviceGetUUID", (int)dev);
+    info->arch = ZEUS_ARCH_UNKNOWN;
+    nvmlDeviceArchitecture_t arch;
+    if (s->f.DeviceGetArchitecture && s->f.DeviceGetArchitecture(g->handle, &arch) == NVML_SUCCESS &&
+        arch != NVML_DEVICE_ARCH_UNKNOWN)
+        info->arch = (zeus_gpu_arch)arch;
+    /* Volta and newer have a trustworthy cumulative energy counter (as the original decides). */
+    info->has_energy_counter = info->arch != ZEUS_ARCH_UNKNOWN && info->arch >= ZEUS_ARCH_VOLTA;
+    unsigned lo, hi, def;
+    if (s->f.DeviceGetPowerManagementLimitConstraints(g->handle, &lo, &hi) == NVML_SUCCESS &&
+        s->f.DeviceGetPowerManagementDefaultLimit(g->handle, &def) == NVML_SUCCESS) {
+        info->power_limit_valid = true;
+        info->min_power_limit_mw = lo;
+        info->max_power_limit_mw = hi;
+        info->default_power_limit_mw = def;
+    }
+    info->simulated = false;
+    if (s->f.DeviceGetFieldValues) {
+        nvmlFieldValue_t v = {.fieldId = NVML_FI_DEV_POWER_INSTANT};
+        g->fields_supported = s->f.DeviceGetFieldValues(g->handle, 1, &v) == NVML_SUCCESS &&
+                              v.nvmlReturn == NVML_SUCCESS;
+    }
+    return ZEUS_OK;
+}
+
+static int nvml_open(void **state, char *reason, size_t reason_size)
+{
+    nvml_state *s = calloc(1, sizeof *s);
+    char loaded[256] = "";
+    int rc;
+    if (!s) {
+        snprintf(reason, reason_size, "out of memory");
+        return ZEUS_ENOMEM;
+    }
+    if ((rc = load_library(s, reason, reason_size, loaded, sizeof loaded)) != ZEUS_OK)
+        goto fail;
+    for (size_t i = 0; i < ZEUS_ARRAY_LEN(nvml_symbols); i++) {
+        void *sym = zeus_resolve_versioned(dl_lookup, s->lib, nvml_symbols[i].name,
+                                           nvml_symbols[i].max_version, NULL, 0);
+        if (!sym && nvml_symbols[i].required) {
+            snprintf(reason, reason_size,
+                     "%s lacks %s: the NVIDIA driver is too old or the library is not NVML",
+                     loaded, nvml_symbols[i].name);
+            rc = ZEUS_ELIB;
+            goto fail;
+        }
+        memcpy((char *)&s->f + nvml_symbols[i].offset, &sym, sizeof sym);
+    }
+    nvmlReturn_t r = s->f.Init();
+    if (r != NVML_SUCCESS) {
+        s->f.Shutdown = NULL; /* nothing to shut down */
+        rc = nvml_fail(s, r, "nvmlInit", -1);
+        snprintf(reason, reason_size, "%s (library %s)", zeus_last_error(), loaded);
+        goto fail;
+    }
+    if ((r = s->f.DeviceGetCount(&s->count)) != NVML_SUCCESS) {
+        rc = nvml_fail(s, r, "nvmlDeviceGetCount", -1);
+        snprintf(reason, reason_size, "%s", zeus_last_error());
+        goto fail;
+    }
+    s->gpus = calloc(s->count ? s->count : 1, sizeof *s->gpus);
+    if (!s->gpus) {
+        rc = ZEUS_ENOMEM;
+        snprintf(reason, reason_size, "out of memory");
+        goto fail;
+    }
+    for (unsigned i = 0; i < s->count; i++) {
+        if ((rc = describe_gpu(s, i)) != ZEUS_OK) {
+            snprintf(reason, reason_size, "%s", zeus_last_error());
+            goto fail;
+        }
+    }
+    char driver[NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE] = "unknown";
+    if (s->f.SystemGetDriverVersion)
+        s->f.SystemGetDriverVersion(driver, sizeof driver);
+    snprintf(reason, reason_size, "%s, driver %s, %u GPU%s", loaded, driver, s->count,
+             s->count == 1 ? "" : "s");
+    *state = s;
+    return ZEUS_OK;
+fail:
+    nvml_close(s);
+    return rc;
+}
+
+static unsigned nvml_count(void *state)
+{
+    return ((nvml_state *)state)->count;
+}
+
+static int nvml_gpu_info(void *state, unsigned dev, zeus_gpu_info *out)
+{
+    *out = ((nvml_state *)state)->gpus[dev].info;
+    return ZEUS_OK;
+}
+
+static int nvml_gpu_mig_uuid(void *state, unsigned dev, unsigned m, char *uuid, size_t size)
+{
+    nvml_state *s = state;
+    unsigned count = 0;
+    nvmlDevice_t mig;
+    if (!s->f.DeviceGetMaxMigDeviceCount || !s->f.DeviceGetMigDeviceHandleByIndex ||
+        s->f.DeviceGetMaxMigDeviceCount(s->gpus[dev].handle, &count) != NVML_SUCCESS ||
+        m >= count)
+        return ZEUS_ENOENT;
+    if (s->f.DeviceGetMigDeviceHandleByIndex(s->gpus[dev].handle, m, &mig) != NVML_SUCCESS)
+        return ZEUS_ENOENT;
+    char buf[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+    if (s->f.DeviceGetUUID(mig, buf, sizeof buf) != NVML_SUCCESS)
+        return ZEUS_ENOENT;
+    zeus_strlcpy(uuid, buf, size);
+    return ZEUS_OK;
+}
+
+static int nvml_gpu_energy_mj(void *state, unsigned dev, uint64_t *energy_mj)
+{
+    nvml_state *s = state;
+    unsigned long long mj;
+    nvmlReturn_t r = s->f.DeviceGetTotalEnergyConsumption(s->gpus[dev].handle, &mj);
+    if (r != NVML_SUCCESS)
+        return nvml_fail(s, r, "nvmlDeviceGetTotalEnergyConsumption", (int)dev);
+    *energy_mj = mj;
+    return ZEUS_OK;
+}
+
+static unsigned field_mw(const nvmlFieldValue_t *v)
+{
+    switch (v->valueType) {
+    case NVML_VALUE_TYPE_DOUBLE:
+        return (unsigned)v->value.dVal;
+    case NVML_VALUE_TYPE_UNSIGNED_LONG:
+        return (unsigned)v->value.ulVal;
+    case NVML_VALUE_TYPE_UNSIGNED_LONG_LONG:
+        return (unsigned)v->value.ullVal;
+    case NVML_VALUE_TYPE_SIGNED_LONG_LONG:
+        return (unsigned)v->value.sllVal;
+    case NVML_VALUE_TYPE_SIGNED_INT:
+        return (unsigned)v->value.siVal;
+    case NVML_VALUE_TYPE_UNSIGNED_SHORT:
+        return v->value.usVal;
+    default:
+        return v->value.uiVal;
+    }
+}
+
+static int nvml_gpu_power(void *state, unsigned dev, zeus_gpu_power *out)
+{
+    nvml_state *s = state;
+    nvml_gpu *g = &s->gpus[dev];
+    memset(out, 0, sizeof *out);
+    nvmlReturn_t r = s->f.DeviceGetPowerUsage(g->handle, &out->usage_mw);
+    if (r != NVML_SUCCESS)
+        return nvml_fail(s, r, "nvmlDeviceGetPowerUsage", (int)dev);
+    if (g->fields_supported) {
+        nvmlFieldValue_t v[2] = {{.fieldId = NVML_FI_DEV_POWER_INSTANT},
+                                 {.fieldId = NVML_FI_DEV_POWER_AVERAGE}};
+        if (s->f.DeviceGetFieldValues(g->handle, 2, v) == NVML_SUCCESS) {
+            out->instant_valid = v[0].nvmlReturn == NVML_SUCCESS;
+            out->instant_mw = out->instant_valid ? field_mw(&v[0]) : 0;
+            out->average_valid = v[1].nvmlReturn == NVML_SUCCESS;
+            out->average_mw = out->average_valid ? field_mw(&v[1]) : 0;
+        }
+    }
+    return ZEUS_OK;
+}
+
+static int nvml_gpu_power_limit_mw(void *state, unsigned dev, unsigned *limit_mw)
+{
+    nvml_state *s = state;
+    nvmlReturn_t r = s->f.DeviceGetPowerManagementLimit(s->gpus[dev].handle, limit_mw);
+    return r == NVML_SUCCESS ? ZEUS_OK : nvml_fail(s, r, "nvmlDeviceGetPowerManagementLimit", (int)dev);
+}
+
+static int nvml_gpu_set_power_limit_mw(void *state, unsigned dev, unsigned limit_mw)
+{
+    nvml_state *s = state;
+    nvmlReturn_t r = s->f.DeviceSetPowerManagementLimit(s->gpus[dev].handle, limit_mw);
+    return r == NVML_SUCCESS ? ZEUS_OK
+                             : nvml_fail(s, r, "nvmlDeviceSetPowerManagementLimit", (int)dev);
+}
+
+static int nvml_gpu_set_persistence(void *state, unsigned dev, bool enabled)
+{
+    nvml_state *s = state;
+    nvmlReturn_t r = s->f.DeviceSetPersistenceMode(
+        s->gpus[dev].handle, enabled ? NVML_FEATURE_ENABLED : NVML_FEATURE_DISABLED);
+    return r == NVML_SUCCESS ? ZEUS_OK : nvml_fail(s, r, "nvmlDeviceSetPersistenceMode", (int)dev);
+}
+
+const zeus_backend_ops zeus_nvml_backend = {
+    .abi_version = ZEUS_BACKEND_ABI,
+    .name = "nvml",
+    .kind = ZEUS_BACKEND_GPU,
+    .open = nvml_open,
+    .close = nvml_close,
+    .count = nvml_count,
+    .gpu_info = nvml_gpu_info,
+    .gpu_mig_uuid = nvml_gpu_mig_uuid,
+    .gpu_energy_mj = nvml_gpu_energy_mj,
+    .gpu_power = nvml_gpu_power,
+    .gpu_power_limit_mw = nvml_gpu_power_limit_mw,
+    .gpu_set_power_limit_mw = nvml_gpu_set_power_limit_mw,
+    .gpu_set_persistence = nvml_gpu_set_persistence,
+};

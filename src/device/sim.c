@@ -1,0 +1,178 @@
+/* The sim backend: simulated GPUs inside libzeus, configured by ZEUS_SIM_CONFIG (the same JSON
+ * format as the fake NVML's). State lives in this process only. */
+#include "core/internal.h"
+#include "device/backend.h"
+#include "device/sim_model.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+typedef struct {
+    pthread_mutex_t lock;
+    zeus_sim_config config;
+    zeus_sim_gpu gpus[ZEUS_SIM_MAX_GPUS];
+    bool persistence[ZEUS_SIM_MAX_GPUS];
+} sim_state;
+
+static int sim_open(void **state, char *reason, size_t reason_size)
+{
+    sim_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(reason, reason_size, "out of memory");
+        return ZEUS_ENOMEM;
+    }
+    int rc = zeus_sim_config_load_env("ZEUS_SIM_CONFIG", &s->config);
+    if (rc != ZEUS_OK) {
+        snprintf(reason, reason_size, "%s", zeus_last_error());
+        free(s);
+        return rc;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    int64_t now = zeus_now_ns();
+    for (unsigned i = 0; i < s->config.gpu_count; i++)
+        zeus_sim_gpu_init(&s->gpus[i], &s->config.gpus[i], now);
+    const char *cfg = getenv("ZEUS_SIM_CONFIG");
+    snprintf(reason, reason_size, "%u simulated GPU%s (%s)", s->config.gpu_count,
+             s->config.gpu_count == 1 ? "" : "s", cfg && *cfg ? cfg : "built-in default config");
+    *state = s;
+    return ZEUS_OK;
+}
+
+static void sim_close(void *state)
+{
+    sim_state *s = state;
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+static unsigned sim_count(void *state)
+{
+    return ((sim_state *)state)->config.gpu_count;
+}
+
+static int sim_gpu_info(void *state, unsigned dev, zeus_gpu_info *out)
+{
+    const zeus_sim_gpu_params *p = &((sim_state *)state)->config.gpus[dev];
+    *out = (zeus_gpu_info){
+        .device_index = dev,
+        .arch = p->arch,
+        .has_energy_counter = p->arch >= ZEUS_ARCH_VOLTA,
+        .power_limit_valid = true,
+        .min_power_limit_mw = p->min_limit_mw,
+        .max_power_limit_mw = p->max_limit_mw,
+        .default_power_limit_mw = p->default_limit_mw,
+        .simulated = true,
+    };
+    zeus_strlcpy(out->name, p->name, sizeof out->name);
+    zeus_strlcpy(out->uuid, p->uuid, sizeof out->uuid);
+    return ZEUS_OK;
+}
+
+static int sim_gpu_mig_uuid(void *state, unsigned dev, unsigned m, char *uuid, size_t size)
+{
+    const zeus_sim_gpu_params *p = &((sim_state *)state)->config.gpus[dev];
+    if (m >= p->mig_count)
+        return ZEUS_ENOENT;
+    zeus_strlcpy(uuid, p->mig_uuids[m], size);
+    return ZEUS_OK;
+}
+
+static int sim_gpu_energy_mj(void *state, unsigned dev, uint64_t *energy_mj)
+{
+    sim_state *s = state;
+    if (s->config.gpus[dev].arch < ZEUS_ARCH_VOLTA)
+        return zeus_error(ZEUS_ENOTSUP, "simulated GPU %u (%s) has no energy counter (pre-Volta)",
+                          dev, zeus_gpu_arch_name(s->config.gpus[dev].arch));
+    pthread_mutex_lock(&s->lock);
+    *energy_mj = zeus_sim_gpu_energy_mj(&s->gpus[dev], zeus_now_ns());
+    pthread_mutex_unlock(&s->lock);
+    return ZEUS_OK;
+}
+
+static int sim_gpu_power(void *state, unsigned dev, zeus_gpu_power *out)
+{
+    sim_state *s = state;
+    int64_t now = zeus_now_ns();
+    pthread_mutex_lock(&s->lock);
+    out->instant_mw = zeus_sim_gpu_instant_mw(&s->gpus[dev], now);
+    out->average_mw = zeus_sim_gpu_average_mw(&s->gpus[dev], now);
+    pthread_mutex_unlock(&s->lock);
+    out->instant_valid = out->average_valid = true;
+    out->usage_mw =
+        s->config.gpus[dev].arch >= ZEUS_ARCH_AMPERE ? out->average_mw : out->instant_mw;
+    return ZEUS_OK;
+}
+
+static int sim_gpu_power_limit_mw(void *state, unsigned dev, unsigned *limit_mw)
+{
+    sim_state *s = state;
+    pthread_mutex_lock(&s->lock);
+    *limit_mw = s->gpus[dev].limit_mw;
+    pthread_mutex_unlock(&s->lock);
+    return ZEUS_OK;
+}
+
+static int sim_gpu_set_power_limit_mw(void *state, unsigned dev, unsigned limit_mw)
+{
+    sim_state *s = state;
+    pthread_mutex_lock(&s->lock);
+    zeus_sim_gpu_set_limit(&s->gpus[dev], limit_mw, zeus_now_ns());
+    pthread_mutex_unlock(&s->lock);
+    return ZEUS_OK;
+}
+
+static int sim_gpu_set_persistence(void *state, unsigned dev, bool enabled)
+{
+    sim_state *s = state;
+    pthread_mutex_lock(&s->lock);
+    s->persistence[dev] = enabled;
+    pthread_mutex_unlock(&s->lock);
+    return ZEUS_OK;
+}
+
+static int sim_launch_step(void *state, unsigned dev, int64_t *end_ns)
+{
+    sim_state *s = state;
+    pthread_mutex_lock(&s->lock);
+    *end_ns = zeus_sim_gpu_launch_step(&s->gpus[dev], zeus_now_ns());
+    pthread_mutex_unlock(&s->lock);
+    return ZEUS_OK;
+}
+
+static int sim_synchronize(void *state, unsigned dev)
+{
+    sim_state *s = state;
+    pthread_mutex_lock(&s->lock);
+    int64_t end = s->gpus[dev].busy_end_ns;
+    pthread_mutex_unlock(&s->lock);
+    zeus_sleep_ns(end - zeus_now_ns());
+    return ZEUS_OK;
+}
+
+static int sim_exact_energy_uj(void *state, unsigned dev, double *energy_uj)
+{
+    sim_state *s = state;
+    pthread_mutex_lock(&s->lock);
+    *energy_uj = zeus_sim_gpu_exact_uj(&s->gpus[dev], zeus_now_ns());
+    pthread_mutex_unlock(&s->lock);
+    return ZEUS_OK;
+}
+
+const zeus_backend_ops zeus_sim_backend = {
+    .abi_version = ZEUS_BACKEND_ABI,
+    .name = "sim",
+    .kind = ZEUS_BACKEND_GPU,
+    .open = sim_open,
+    .close = sim_close,
+    .count = sim_count,
+    .gpu_info = sim_gpu_info,
+    .gpu_mig_uuid = sim_gpu_mig_uuid,
+    .gpu_energy_mj = sim_gpu_energy_mj,
+    .gpu_power = sim_gpu_power,
+    .gpu_power_limit_mw = sim_gpu_power_limit_mw,
+    .gpu_set_power_limit_mw = sim_gpu_set_power_limit_mw,
+    .gpu_set_persistence = sim_gpu_set_persistence,
+    .sim_launch_step = sim_launch_step,
+    .sim_synchronize = sim_synchronize,
+    .sim_exact_energy_uj = sim_exact_energy_uj,
+};

@@ -1,0 +1,96 @@
+/* The simulated GPU: one model, written once, used by the sim backend and by the project's fake
+ * libnvidia-ml (tests/fakes). Pure logic: time is always passed in (nanoseconds on the zeus
+ * monotonic clock), so tests drive it with any clock they like.
+ *
+ * Workload model. A training step run unconstrained takes step_time_s and draws busy_w. A power
+ * limit below busy_w caps the draw; the part above static_w scales the clock, and the step time
+ * grows as ((busy_w - static_w) / (p - static_w))^0.5 where p = min(limit, busy_w). So low
+ * limits are slower, first cheaper, then (static power paid for longer) dearer: an interior
+ * energy optimum like the one real profiles show. Between steps the GPU draws idle_w, or
+ * idle_w + load * (p - idle_w) with a background load (the fake NVML's way to look busy).
+ *
+ * Counters. Energy is integrated exactly (exact_uj) but the counter a reader sees advances only
+ * at multiples of energy_update_ms, like real GPUs. The 1-second average power is computed from
+ * the published counter values of the last second.
+ */
+#ifndef ZEUS_SIM_MODEL_H
+#define ZEUS_SIM_MODEL_H
+
+#include "zeus/device.h"
+
+#include <stdint.h>
+
+#define ZEUS_SIM_MAX_GPUS 64
+#define ZEUS_SIM_MAX_MIG 8
+#define ZEUS_SIM_MAX_ERRORS 8
+#define ZEUS_SIM_AVG_RING 64
+
+/* An error to inject (used by the fake NVML only): `function` fails with `code` (an NVML
+ * error name such as "GPU_IS_LOST") after `after` successful calls. */
+typedef struct {
+    char function[64];
+    char code[40];
+    long after;
+} zeus_sim_error;
+
+typedef struct {
+    char name[96];
+    char uuid[96];
+    zeus_gpu_arch arch;
+    unsigned min_limit_mw, max_limit_mw, default_limit_mw;
+    double idle_w;
+    double busy_w;   /* draw of an unconstrained step */
+    double static_w; /* part of busy_w that does not scale with the clock */
+    double step_time_s;
+    double load; /* background utilisation 0..1 */
+    double energy_update_ms;
+    double initial_energy_j; /* counter value at start ("since driver load") */
+    unsigned mig_count;
+    char mig_uuids[ZEUS_SIM_MAX_MIG][96];
+    unsigned error_count;
+    zeus_sim_error errors[ZEUS_SIM_MAX_ERRORS];
+} zeus_sim_gpu_params;
+
+typedef struct {
+    unsigned gpu_count;
+    zeus_sim_gpu_params gpus[ZEUS_SIM_MAX_GPUS];
+    char init_error[40];       /* fake NVML: nvmlInit fails with this NVML error name */
+    char driver_version[32];
+} zeus_sim_config;
+
+/* Parses a JSON config (documented in docs/devices.md). json == NULL gives the default:
+ * 4 x "NVIDIA A40", Ampere, 100-300 W. origin names the file in error messages. */
+int zeus_sim_config_parse(const char *json, const char *origin, zeus_sim_config *out);
+/* Reads the file named by the environment variable env_name (default config if unset). */
+int zeus_sim_config_load_env(const char *env_name, zeus_sim_config *out);
+
+typedef struct {
+    zeus_sim_gpu_params p;
+    unsigned limit_mw;
+    int64_t t_ns;    /* the exact accumulator is at this time */
+    double exact_uj; /* exact energy up to t_ns */
+    int64_t busy_start_ns, busy_end_ns;
+    int64_t period_ns;
+    int64_t published_k; /* index of the last counter update */
+    double published_uj;
+    int64_t ring_t[ZEUS_SIM_AVG_RING];
+    double ring_uj[ZEUS_SIM_AVG_RING];
+    unsigned ring_head, ring_len;
+} zeus_sim_gpu;
+
+void zeus_sim_gpu_init(zeus_sim_gpu *g, const zeus_sim_gpu_params *p, int64_t now_ns);
+/* Brings the model to now (no-op for times in the past). */
+void zeus_sim_gpu_advance(zeus_sim_gpu *g, int64_t now_ns);
+void zeus_sim_gpu_set_limit(zeus_sim_gpu *g, unsigned limit_mw, int64_t now_ns);
+/* Step duration at the current limit. */
+double zeus_sim_gpu_step_time_s(const zeus_sim_gpu *g);
+/* Power drawn while running steps at the current limit, W. */
+double zeus_sim_gpu_busy_power_w(const zeus_sim_gpu *g);
+/* Queues one step; returns when it ends. */
+int64_t zeus_sim_gpu_launch_step(zeus_sim_gpu *g, int64_t now_ns);
+uint64_t zeus_sim_gpu_energy_mj(zeus_sim_gpu *g, int64_t now_ns);
+double zeus_sim_gpu_exact_uj(zeus_sim_gpu *g, int64_t now_ns);
+unsigned zeus_sim_gpu_instant_mw(zeus_sim_gpu *g, int64_t now_ns);
+unsigned zeus_sim_gpu_average_mw(zeus_sim_gpu *g, int64_t now_ns);
+
+#endif

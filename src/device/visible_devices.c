@@ -1,0 +1,142 @@
+/* CUDA_VISIBLE_DEVICES parsing and resolution (see visible_devices.h). */
+#include "device/visible_devices.h"
+#include "core/internal.h"
+
+#include <ctype.h>
+#include <string.h>
+
+static int parse_entry(const char *start, size_t len, unsigned position, zeus_cvd_entry *e,
+                       bool *stop)
+{
+    while (len > 0 && isspace((unsigned char)*start)) {
+        start++;
+        len--;
+    }
+    while (len > 0 && isspace((unsigned char)start[len - 1]))
+        len--;
+    if (len == 0)
+        return zeus_error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES entry %u is empty", position);
+    if (len >= sizeof e->text)
+        return zeus_error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES entry %u is too long", position);
+    memcpy(e->text, start, len);
+    e->text[len] = '\0';
+
+    if (strncmp(e->text, "MIG-", 4) == 0 && len > 4) {
+        e->kind = ZEUS_CVD_MIG_UUID;
+        return ZEUS_OK;
+    }
+    if (strncmp(e->text, "GPU-", 4) == 0 && len > 4) {
+        e->kind = ZEUS_CVD_GPU_UUID;
+        return ZEUS_OK;
+    }
+    size_t i = e->text[0] == '-' ? 1 : 0;
+    bool digits = i < len;
+    for (size_t j = i; j < len; j++)
+        digits = digits && isdigit((unsigned char)e->text[j]);
+    if (!digits || len > 9)
+        return zeus_error(ZEUS_EINVAL,
+                          "CUDA_VISIBLE_DEVICES entry %u '%s' is not a device index, GPU-<uuid> "
+                          "or MIG-<uuid>",
+                          position, e->text);
+    if (e->text[0] == '-') {
+        *stop = true; /* CUDA: a negative index ends the list */
+        return ZEUS_OK;
+    }
+    e->kind = ZEUS_CVD_INDEX;
+    long v = 0;
+    for (size_t j = 0; j < len; j++)
+        v = v * 10 + (e->text[j] - '0');
+    e->index = (unsigned)v;
+    return ZEUS_OK;
+}
+
+int zeus_cvd_parse(const char *text, zeus_cvd_entry *entries, size_t capacity, size_t *count)
+{
+    *count = 0;
+    if (!text)
+        return zeus_error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES: no text");
+    const char *p = text;
+    bool all_space = true;
+    for (const char *c = text; *c; c++)
+        all_space = all_space && isspace((unsigned char)*c);
+    if (all_space)
+        return ZEUS_OK; /* set but empty: no GPU is visible */
+    for (unsigned position = 1;; position++) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (*count == capacity)
+            return zeus_error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES lists more than %zu devices",
+                              capacity);
+        bool stop = false;
+        int rc = parse_entry(p, len, position, &entries[*count], &stop);
+        if (rc != ZEUS_OK)
+            return rc;
+        if (stop)
+            return ZEUS_OK;
+        (*count)++;
+        if (!comma)
+            return ZEUS_OK;
+        p = comma + 1;
+    }
+}
+
+/* The device whose UUID (or MIG UUID) starts with the entry's text; a unique prefix is enough. */
+static int find_uuid(const zeus_cvd_entry *e, const zeus_cvd_device *uuids, size_t uuid_count,
+                     unsigned *device)
+{
+    const char *want = e->text;
+    char parent[96];
+    /* Old MIG form MIG-GPU-<uuid>/<gi>/<ci>: resolve by the parent GPU's UUID. */
+    if (strncmp(want, "MIG-GPU-", 8) == 0) {
+        zeus_strlcpy(parent, want + 4, sizeof parent);
+        char *slash = strchr(parent, '/');
+        if (slash)
+            *slash = '\0';
+        want = parent;
+    }
+    size_t n = strlen(want);
+    int matches = 0;
+    for (size_t i = 0; i < uuid_count; i++) {
+        if (strncmp(uuids[i].uuid, want, n) != 0)
+            continue;
+        if (strlen(uuids[i].uuid) == n) { /* exact match wins over prefixes */
+            *device = uuids[i].device_index;
+            return ZEUS_OK;
+        }
+        if (matches++ == 0)
+            *device = uuids[i].device_index;
+    }
+    if (matches == 1)
+        return ZEUS_OK;
+    if (matches > 1)
+        return zeus_error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES entry '%s' matches %d devices",
+                          e->text, matches);
+    return zeus_error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES entry '%s' matches no device", e->text);
+}
+
+int zeus_cvd_resolve(const zeus_cvd_entry *entries, size_t count, unsigned device_count,
+                     const zeus_cvd_device *uuids, size_t uuid_count, unsigned *map)
+{
+    for (size_t i = 0; i < count; i++) {
+        const zeus_cvd_entry *e = &entries[i];
+        if (e->kind == ZEUS_CVD_INDEX) {
+            if (e->index >= device_count)
+                return zeus_error(ZEUS_EINVAL,
+                                  "CUDA_VISIBLE_DEVICES entry '%s' names device %u, but %u "
+                                  "device%s exist",
+                                  e->text, e->index, device_count, device_count == 1 ? "" : "s");
+            map[i] = e->index;
+        } else {
+            int rc = find_uuid(e, uuids, uuid_count, &map[i]);
+            if (rc != ZEUS_OK)
+                return rc;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (map[j] == map[i])
+                return zeus_error(ZEUS_EINVAL,
+                                  "CUDA_VISIBLE_DEVICES entries '%s' and '%s' name the same "
+                                  "device %u",
+                                  entries[j].text, e->text, map[i]);
+    }
+    return ZEUS_OK;
+}

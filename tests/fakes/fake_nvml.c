@@ -1,0 +1,528 @@
+/* A fake libnvidia-ml.so.1 for tests and benchmarks, backed by the simulated GPU model that the
+ * sim backend uses (src/device/sim_model.c).
+ *
+ * Environment:
+ *   ZEUS_FAKE_NVML_CONFIG  JSON config (docs/devices.md); default 4 x NVIDIA A40, 100-300 W.
+ *   ZEUS_FAKE_NVML_STATE   a file holding power limits and persistence mode, shared between
+ *                          processes: a limit set by one process is seen by the next.
+ *   ZEUS_FAKE_NVML_LOG     a file to which every set call is appended, one line each:
+ *                          "nvmlDeviceSetPowerManagementLimit <nvml index> <mW>".
+ * Errors are injected per GPU and function through the config's "errors" object; a config that
+ * does not parse makes nvmlInit fail with NVML_ERROR_UNKNOWN, and nvmlErrorString then returns
+ * the parse error so the person reading it learns what is wrong.
+ *
+ * Build variants: FAKE_NVML_LEGACY exports only the names without _v2; FAKE_NVML_BROKEN lacks
+ * nvmlDeviceGetPowerUsage. */
+#include "core/internal.h"
+#include "device/nvml_api.h"
+#include "device/sim_model.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+/* The exported functions implement NVML's prototypes (declared as function types in nvml_api.h). */
+#pragma GCC diagnostic ignored "-Wmissing-prototypes"
+
+struct nvmlDevice_st {
+    unsigned gpu;
+    int mig; /* -1: the whole GPU */
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static int init_count;
+static zeus_sim_config config;
+static zeus_sim_gpu gpus[ZEUS_SIM_MAX_GPUS];
+static bool persistence[ZEUS_SIM_MAX_GPUS];
+static long call_counts[ZEUS_SIM_MAX_GPUS][ZEUS_SIM_MAX_ERRORS];
+static struct nvmlDevice_st handles[ZEUS_SIM_MAX_GPUS];
+static struct nvmlDevice_st mig_handles[ZEUS_SIM_MAX_GPUS][ZEUS_SIM_MAX_MIG];
+static char config_error[1024];
+static struct timespec state_mtime;
+
+static const struct {
+    nvmlReturn_t code;
+    const char *name;
+    const char *text;
+} codes[] = {
+    {NVML_SUCCESS, "SUCCESS", "Success"},
+    {NVML_ERROR_UNINITIALIZED, "UNINITIALIZED", "Uninitialized"},
+    {NVML_ERROR_INVALID_ARGUMENT, "INVALID_ARGUMENT", "Invalid Argument"},
+    {NVML_ERROR_NOT_SUPPORTED, "NOT_SUPPORTED", "Not Supported"},
+    {NVML_ERROR_NO_PERMISSION, "NO_PERMISSION", "Insufficient Permissions"},
+    {NVML_ERROR_ALREADY_INITIALIZED, "ALREADY_INITIALIZED", "Already Initialized"},
+    {NVML_ERROR_NOT_FOUND, "NOT_FOUND", "Not Found"},
+    {NVML_ERROR_INSUFFICIENT_SIZE, "INSUFFICIENT_SIZE", "Insufficient Size"},
+    {NVML_ERROR_INSUFFICIENT_POWER, "INSUFFICIENT_POWER", "Insufficient External Power"},
+    {NVML_ERROR_DRIVER_NOT_LOADED, "DRIVER_NOT_LOADED", "Driver Not Loaded"},
+    {NVML_ERROR_TIMEOUT, "TIMEOUT", "Timeout"},
+    {NVML_ERROR_IRQ_ISSUE, "IRQ_ISSUE", "Interrupt Request Issue"},
+    {NVML_ERROR_LIBRARY_NOT_FOUND, "LIBRARY_NOT_FOUND", "NVML Shared Library Not Found"},
+    {NVML_ERROR_FUNCTION_NOT_FOUND, "FUNCTION_NOT_FOUND", "Function Not Found"},
+    {NVML_ERROR_CORRUPTED_INFOROM, "CORRUPTED_INFOROM", "Corrupted infoROM"},
+    {NVML_ERROR_GPU_IS_LOST, "GPU_IS_LOST", "GPU is lost"},
+    {NVML_ERROR_RESET_REQUIRED, "RESET_REQUIRED", "GPU requires restart"},
+    {NVML_ERROR_OPERATING_SYSTEM, "OPERATING_SYSTEM", "The operating system has blocked the request."},
+    {NVML_ERROR_LIB_RM_VERSION_MISMATCH, "LIB_RM_VERSION_MISMATCH", "RM has detected an NVML/RM version mismatch."},
+    {NVML_ERROR_IN_USE, "IN_USE", "In use by another client"},
+    {NVML_ERROR_MEMORY, "MEMORY", "Insufficient Memory"},
+    {NVML_ERROR_NO_DATA, "NO_DATA", "No data"},
+    {NVML_ERROR_UNKNOWN, "UNKNOWN", "Unknown Error"},
+};
+
+static nvmlReturn_t code_by_name(const char *name)
+{
+    for (size_t i = 0; i < ZEUS_ARRAY_LEN(codes); i++)
+        if (strcmp(codes[i].name, name) == 0 ||
+            (strncmp(name, "NVML_ERROR_", 11) == 0 && strcmp(codes[i].name, name + 11) == 0))
+            return codes[i].code;
+    return NVML_ERROR_UNKNOWN;
+}
+
+/* ---- shared state file ---- */
+
+static void state_load_locked(void)
+{
+    const char *path = getenv("ZEUS_FAKE_NVML_STATE");
+    if (!path || !*path)
+        return;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return;
+    if (st.st_mtim.tv_sec == state_mtime.tv_sec && st.st_mtim.tv_nsec == state_mtime.tv_nsec)
+        return;
+    state_mtime = st.st_mtim;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    unsigned idx, limit;
+    int pers;
+    int64_t now = zeus_now_ns();
+    while (fscanf(f, "gpu %u limit_mw %u persistence %d\n", &idx, &limit, &pers) == 3) {
+        if (idx < config.gpu_count) {
+            if (gpus[idx].limit_mw != limit)
+                zeus_sim_gpu_set_limit(&gpus[idx], limit, now);
+            persistence[idx] = pers != 0;
+        }
+    }
+    fclose(f);
+}
+
+static void state_save_locked(void)
+{
+    const char *path = getenv("ZEUS_FAKE_NVML_STATE");
+    if (!path || !*path)
+        return;
+    char buf[ZEUS_SIM_MAX_GPUS * 64];
+    size_t n = 0;
+    for (unsigned i = 0; i < config.gpu_count; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "gpu %u limit_mw %u persistence %d\n", i,
+                              gpus[i].limit_mw, persistence[i] ? 1 : 0);
+    if (zeus_write_file_atomic(path, buf, n) == ZEUS_OK) {
+        struct stat st;
+        if (stat(path, &st) == 0)
+            state_mtime = st.st_mtim;
+    }
+}
+
+/* Reads, modifies and writes the state file under an exclusive lock on a companion lock file,
+ * so that two processes setting limits do not lose each other's change. */
+static int state_lock_file(void)
+{
+    const char *path = getenv("ZEUS_FAKE_NVML_STATE");
+    if (!path || !*path)
+        return -1;
+    char lock_path[4200];
+    snprintf(lock_path, sizeof lock_path, "%s.lock", path);
+    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0)
+        while (flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+        }
+    return fd;
+}
+
+static void state_unlock_file(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* releases the flock */
+}
+
+static void log_call(const char *function, unsigned gpu, unsigned value)
+{
+    const char *path = getenv("ZEUS_FAKE_NVML_LOG");
+    if (!path || !*path)
+        return;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    char line[128];
+    int n = snprintf(line, sizeof line, "%s %u %u\n", function, gpu, value);
+    if (write(fd, line, (size_t)n) != n) {
+        /* best effort: a test that reads the log will notice the missing line */
+    }
+    close(fd);
+}
+
+/* ---- entry checks ---- */
+
+static nvmlReturn_t injected(unsigned gpu, const char *function)
+{
+    const zeus_sim_gpu_params *p = &config.gpus[gpu];
+    for (unsigned i = 0; i < p->error_count; i++) {
+        if (strcmp(p->errors[i].function, function) != 0)
+            continue;
+        if (call_counts[gpu][i]++ >= p->errors[i].after)
+            return code_by_name(p->errors[i].code);
+    }
+    return NVML_SUCCESS;
+}
+
+/* Validates the handle, takes the lock and applies error injection. On success the caller holds
+ * the lock and must release it. */
+static nvmlReturn_t enter(nvmlDevice_t device, const char *function, unsigned *gpu)
+{
+    pthread_mutex_lock(&lock);
+    if (init_count == 0) {
+        pthread_mutex_unlock(&lock);
+        return NVML_ERROR_UNINITIALIZED;
+    }
+    if (!device || device->gpu >= config.gpu_count) {
+        pthread_mutex_unlock(&lock);
+        return NVML_ERROR_INVALID_ARGUMENT;
+    }
+    nvmlReturn_t rc = injected(device->gpu, function);
+    if (rc != NVML_SUCCESS) {
+        pthread_mutex_unlock(&lock);
+        return rc;
+    }
+    *gpu = device->gpu;
+    return NVML_SUCCESS;
+}
+
+#define ENTER(device, gpu)                                                                         \
+    unsigned gpu;                                                                                  \
+    do {                                                                                           \
+        nvmlReturn_t entered_ = enter((device), __func__, &gpu);                                   \
+        if (entered_ != NVML_SUCCESS)                                                              \
+            return entered_;                                                                       \
+    } while (0)
+#define LEAVE(rc)                                                                                  \
+    do {                                                                                           \
+        pthread_mutex_unlock(&lock);                                                               \
+        return (rc);                                                                               \
+    } while (0)
+
+/* ---- system ---- */
+
+static nvmlReturn_t init_impl(void)
+{
+    pthread_mutex_lock(&lock);
+    if (init_count > 0) {
+        init_count++;
+        pthread_mutex_unlock(&lock);
+        return NVML_SUCCESS;
+    }
+    if (zeus_sim_config_load_env("ZEUS_FAKE_NVML_CONFIG", &config) != ZEUS_OK) {
+        snprintf(config_error, sizeof config_error, "fake NVML: %s", zeus_last_error());
+        pthread_mutex_unlock(&lock);
+        return NVML_ERROR_UNKNOWN;
+    }
+    config_error[0] = '\0';
+    if (config.init_error[0]) {
+        pthread_mutex_unlock(&lock);
+        return code_by_name(config.init_error);
+    }
+    int64_t now = zeus_now_ns();
+    for (unsigned i = 0; i < config.gpu_count; i++) {
+        zeus_sim_gpu_init(&gpus[i], &config.gpus[i], now);
+        persistence[i] = false;
+        handles[i] = (struct nvmlDevice_st){i, -1};
+        for (unsigned m = 0; m < config.gpus[i].mig_count; m++)
+            mig_handles[i][m] = (struct nvmlDevice_st){i, (int)m};
+    }
+    memset(call_counts, 0, sizeof call_counts);
+    state_mtime = (struct timespec){0, 0};
+    int fd = state_lock_file();
+    state_load_locked();
+    state_unlock_file(fd);
+    init_count = 1;
+    pthread_mutex_unlock(&lock);
+    return NVML_SUCCESS;
+}
+
+EXPORT nvmlReturn_t nvmlInit(void)
+{
+    return init_impl();
+}
+
+#ifndef FAKE_NVML_LEGACY
+EXPORT nvmlReturn_t nvmlInit_v2(void)
+{
+    return init_impl();
+}
+#endif
+
+EXPORT nvmlReturn_t nvmlShutdown(void)
+{
+    pthread_mutex_lock(&lock);
+    nvmlReturn_t rc = init_count > 0 ? NVML_SUCCESS : NVML_ERROR_UNINITIALIZED;
+    if (init_count > 0)
+        init_count--;
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+EXPORT const char *nvmlErrorString(nvmlReturn_t result)
+{
+    if (result == NVML_ERROR_UNKNOWN && config_error[0])
+        return config_error;
+    for (size_t i = 0; i < ZEUS_ARRAY_LEN(codes); i++)
+        if (codes[i].code == result)
+            return codes[i].text;
+    return "Unknown Error";
+}
+
+EXPORT nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length)
+{
+    if (!version)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    if (strlen(config.driver_version) + 1 > length)
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    zeus_strlcpy(version, config.driver_version, length);
+    return NVML_SUCCESS;
+}
+
+static nvmlReturn_t count_impl(unsigned int *count)
+{
+    if (!count)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&lock);
+    nvmlReturn_t rc = init_count > 0 ? NVML_SUCCESS : NVML_ERROR_UNINITIALIZED;
+    if (rc == NVML_SUCCESS)
+        *count = config.gpu_count;
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetCount(unsigned int *count)
+{
+    return count_impl(count);
+}
+
+static nvmlReturn_t handle_impl(unsigned int index, nvmlDevice_t *device)
+{
+    if (!device)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    pthread_mutex_lock(&lock);
+    nvmlReturn_t rc = NVML_SUCCESS;
+    if (init_count == 0)
+        rc = NVML_ERROR_UNINITIALIZED;
+    else if (index >= config.gpu_count)
+        rc = NVML_ERROR_INVALID_ARGUMENT;
+    else
+        *device = &handles[index];
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t *device)
+{
+    return handle_impl(index, device);
+}
+
+#ifndef FAKE_NVML_LEGACY
+EXPORT nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int *count)
+{
+    return count_impl(count);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device)
+{
+    return handle_impl(index, device);
+}
+#endif
+
+/* ---- per device ---- */
+
+static nvmlReturn_t copy_text(const char *text, char *out, unsigned int length)
+{
+    if (!out)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    if (strlen(text) + 1 > length)
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    zeus_strlcpy(out, text, length);
+    return NVML_SUCCESS;
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int length)
+{
+    ENTER(device, gpu);
+    LEAVE(copy_text(config.gpus[gpu].name, name, length));
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length)
+{
+    ENTER(device, gpu);
+    const char *text = device->mig >= 0 ? config.gpus[gpu].mig_uuids[device->mig]
+                                        : config.gpus[gpu].uuid;
+    LEAVE(copy_text(text, uuid, length));
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetArchitecture(nvmlDevice_t device, nvmlDeviceArchitecture_t *arch)
+{
+    ENTER(device, gpu);
+    if (!arch)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    zeus_gpu_arch a = config.gpus[gpu].arch;
+    *arch = a == ZEUS_ARCH_UNKNOWN ? NVML_DEVICE_ARCH_UNKNOWN : (nvmlDeviceArchitecture_t)a;
+    LEAVE(NVML_SUCCESS);
+}
+
+static bool has_energy_counter(unsigned gpu)
+{
+    return config.gpus[gpu].arch >= ZEUS_ARCH_VOLTA;
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device,
+                                                        unsigned long long *energy)
+{
+    ENTER(device, gpu);
+    if (!energy)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    if (!has_energy_counter(gpu))
+        LEAVE(NVML_ERROR_NOT_SUPPORTED);
+    state_load_locked();
+    *energy = zeus_sim_gpu_energy_mj(&gpus[gpu], zeus_now_ns());
+    LEAVE(NVML_SUCCESS);
+}
+
+#ifndef FAKE_NVML_BROKEN
+EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int *power)
+{
+    ENTER(device, gpu);
+    if (!power)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    state_load_locked();
+    int64_t now = zeus_now_ns();
+    /* Ampere and newer report a 1 s average here; older GPUs an instantaneous value. */
+    *power = config.gpus[gpu].arch >= ZEUS_ARCH_AMPERE ? zeus_sim_gpu_average_mw(&gpus[gpu], now)
+                                                       : zeus_sim_gpu_instant_mw(&gpus[gpu], now);
+    LEAVE(NVML_SUCCESS);
+}
+#endif
+
+EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCount,
+                                             nvmlFieldValue_t *values)
+{
+    ENTER(device, gpu);
+    if (!values || valuesCount < 0)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    state_load_locked();
+    int64_t now = zeus_now_ns();
+    for (int i = 0; i < valuesCount; i++) {
+        nvmlFieldValue_t *v = &values[i];
+        v->timestamp = (long long)(zeus_wall_s() * 1e6);
+        v->latencyUsec = 0;
+        v->valueType = NVML_VALUE_TYPE_UNSIGNED_INT;
+        if (!has_energy_counter(gpu)) {
+            v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
+        } else if (v->fieldId == NVML_FI_DEV_POWER_INSTANT) {
+            v->nvmlReturn = NVML_SUCCESS;
+            v->value.uiVal = zeus_sim_gpu_instant_mw(&gpus[gpu], now);
+        } else if (v->fieldId == NVML_FI_DEV_POWER_AVERAGE) {
+            v->nvmlReturn = NVML_SUCCESS;
+            v->value.uiVal = zeus_sim_gpu_average_mw(&gpus[gpu], now);
+        } else {
+            v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
+        }
+    }
+    LEAVE(NVML_SUCCESS);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t device,
+                                                                 unsigned int *minLimit,
+                                                                 unsigned int *maxLimit)
+{
+    ENTER(device, gpu);
+    if (!minLimit || !maxLimit)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    *minLimit = config.gpus[gpu].min_limit_mw;
+    *maxLimit = config.gpus[gpu].max_limit_mw;
+    LEAVE(NVML_SUCCESS);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementDefaultLimit(nvmlDevice_t device,
+                                                             unsigned int *defaultLimit)
+{
+    ENTER(device, gpu);
+    if (!defaultLimit)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    *defaultLimit = config.gpus[gpu].default_limit_mw;
+    LEAVE(NVML_SUCCESS);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t device, unsigned int *limit)
+{
+    ENTER(device, gpu);
+    if (!limit)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    state_load_locked();
+    *limit = gpus[gpu].limit_mw;
+    LEAVE(NVML_SUCCESS);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t device, unsigned int limit)
+{
+    ENTER(device, gpu);
+    const zeus_sim_gpu_params *p = &config.gpus[gpu];
+    if (limit < p->min_limit_mw || limit > p->max_limit_mw)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    int fd = state_lock_file();
+    state_load_locked();
+    zeus_sim_gpu_set_limit(&gpus[gpu], limit, zeus_now_ns());
+    state_save_locked();
+    state_unlock_file(fd);
+    log_call(__func__, gpu, limit);
+    LEAVE(NVML_SUCCESS);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceSetPersistenceMode(nvmlDevice_t device, nvmlEnableState_t mode)
+{
+    ENTER(device, gpu);
+    if (mode != NVML_FEATURE_ENABLED && mode != NVML_FEATURE_DISABLED)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    int fd = state_lock_file();
+    state_load_locked();
+    persistence[gpu] = mode == NVML_FEATURE_ENABLED;
+    state_save_locked();
+    state_unlock_file(fd);
+    log_call(__func__, gpu, (unsigned)mode);
+    LEAVE(NVML_SUCCESS);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsigned int *count)
+{
+    ENTER(device, gpu);
+    if (!count)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    *count = config.gpus[gpu].mig_count;
+    LEAVE(NVML_SUCCESS);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, unsigned int index,
+                                                        nvmlDevice_t *migDevice)
+{
+    ENTER(device, gpu);
+    if (!migDevice)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    if (index >= config.gpus[gpu].mig_count)
+        LEAVE(NVML_ERROR_NOT_FOUND);
+    *migDevice = &mig_handles[gpu][index];
+    LEAVE(NVML_SUCCESS);
+}
