@@ -2,6 +2,7 @@
 #include "core/internal.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char last_error[1024];
 
@@ -40,10 +41,14 @@ const char *zeus_last_error(void)
 
 int zeus_error(int code, const char *fmt, ...)
 {
+    /* Format into a scratch buffer first: callers may pass zeus_last_error() as an argument
+     * to wrap the previous detail with more context. */
+    char message[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    memcpy(last_error, message, sizeof last_error);
     return code;
 }
 

@@ -148,7 +148,7 @@ static int find_dram(rapl_package *p, const char *base, char *reason, size_t rea
 {
     for (int m = 0; m < 16; m++) {
         char dir[512], path[600], name[64];
-        snprintf(dir, sizeof dir, "%s/intel-rapl:%d:%d", base, p->number, m);
+        snprintf(dir, sizeof dir, "%s/intel-rapl:%d/intel-rapl:%d:%d", base, p->number, p->number, m);
         snprintf(path, sizeof path, "%s/name", dir);
         if (read_text(path, name, sizeof name) != 0)
             continue;

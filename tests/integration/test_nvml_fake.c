@@ -1,0 +1,357 @@
+/* The real nvml backend loaded against the project's fake libnvidia-ml.so.1. */
+#include "test_support.h"
+
+#include "zeus/zeus.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *dir;
+
+static int setup(void **state)
+{
+    (void)state;
+    zt_clean_env();
+    dir = zt_mkdtemp();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    zt_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+static zeus_devices *open_ok(void)
+{
+    zeus_devices *d = NULL;
+    int rc = zeus_devices_open(&d);
+    if (rc != ZEUS_OK)
+        fprintf(stderr, "open failed: %s\n", zeus_last_error());
+    assert_int_equal(rc, ZEUS_OK);
+    return d;
+}
+
+static const char *gpu_backend_reason(zeus_devices *d, const char *name)
+{
+    static zeus_backend_status s;
+    for (size_t i = 0; i < zeus_devices_backend_count(d); i++) {
+        zeus_devices_backend(d, i, &s);
+        if (strcmp(s.name, name) == 0)
+            return s.reason;
+    }
+    return "";
+}
+
+static void test_default_four_a40(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(dir, NULL);
+    zeus_devices *d = open_ok();
+    assert_string_equal(zeus_devices_gpu_backend(d), "nvml");
+    assert_int_equal(zeus_gpu_count(d), 4);
+    zeus_gpu_info g;
+    assert_int_equal(zeus_gpu_get_info(d, 3, &g), ZEUS_OK);
+    assert_string_equal(g.name, "NVIDIA A40");
+    assert_int_equal(g.arch, ZEUS_ARCH_AMPERE);
+    assert_true(g.has_energy_counter);
+    assert_int_equal(g.min_power_limit_mw, 100000);
+    assert_int_equal(g.max_power_limit_mw, 300000);
+    assert_int_equal(zeus_gpu_check_homogeneous(d, NULL, 0), ZEUS_OK);
+    uint64_t e0, e1;
+    assert_int_equal(zeus_gpu_energy_mj(d, 0, &e0), ZEUS_OK);
+    usleep(120000);
+    assert_int_equal(zeus_gpu_energy_mj(d, 0, &e1), ZEUS_OK);
+    /* Idle at 30 W for >= 100 ms (counter period 20 ms): at least 2.4 J more. */
+    assert_true(e1 - e0 >= 2400 && e1 - e0 <= 30 * 200);
+    zeus_gpu_power p;
+    assert_int_equal(zeus_gpu_read_power(d, 0, &p), ZEUS_OK);
+    assert_true(p.instant_valid && p.average_valid);
+    assert_int_equal(p.instant_mw, 30000);
+    assert_int_equal(zeus_gpu_get_info(d, 4, &g), ZEUS_ENODEV);
+    assert_contains(zeus_last_error(), "GPU 4 does not exist (4 GPUs visible: 0..3)");
+    zeus_devices_close(d);
+}
+
+static const char *v100 =
+    "{\"gpus\": [{\"name\": \"NVIDIA V100\", \"architecture\": \"volta\", \"min_power_limit_w\": "
+    "100, \"max_power_limit_w\": 250, \"idle_power_w\": 40, \"energy_update_ms\": 100}]}";
+
+static void test_one_v100(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(dir, v100);
+    zeus_devices *d = open_ok();
+    assert_int_equal(zeus_gpu_count(d), 1);
+    zeus_gpu_info g;
+    zeus_gpu_get_info(d, 0, &g);
+    assert_string_equal(g.name, "NVIDIA V100");
+    assert_int_equal(g.arch, ZEUS_ARCH_VOLTA);
+    assert_int_equal(g.max_power_limit_mw, 250000);
+    unsigned mw;
+    assert_int_equal(zeus_gpu_power_mw(d, 0, &mw), ZEUS_OK);
+    assert_int_equal(mw, 40000);
+    /* Out of range limits are refused before NVML is asked. */
+    assert_int_equal(zeus_gpu_set_power_limit_mw(d, 0, 260000), ZEUS_ERANGE);
+    assert_contains(zeus_last_error(), "outside its range 100-250 W");
+    zeus_devices_close(d);
+}
+
+static void test_pre_volta_has_no_counter(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(dir, "{\"gpus\": [{\"name\": \"Tesla P100\", \"architecture\": \"pascal\", "
+                          "\"min_power_limit_w\": 125, \"max_power_limit_w\": 250}]}");
+    zeus_devices *d = open_ok();
+    zeus_gpu_info g;
+    zeus_gpu_get_info(d, 0, &g);
+    assert_false(g.has_energy_counter);
+    uint64_t mj;
+    assert_int_equal(zeus_gpu_energy_mj(d, 0, &mj), ZEUS_ENOTSUP);
+    assert_contains(zeus_last_error(), "Not Supported [NVML_ERROR_NOT_SUPPORTED]");
+    zeus_gpu_power p;
+    assert_int_equal(zeus_gpu_read_power(d, 0, &p), ZEUS_OK);
+    assert_false(p.instant_valid); /* the field API is Volta+ in the fake */
+    assert_int_equal(p.usage_mw, 25000);
+    zeus_devices_close(d);
+}
+
+static void test_cuda_visible_devices(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(dir, NULL);
+    setenv("CUDA_VISIBLE_DEVICES", "2,3", 1);
+    zeus_devices *d = open_ok();
+    assert_int_equal(zeus_gpu_count(d), 2);
+    zeus_gpu_info g;
+    zeus_gpu_get_info(d, 1, &g);
+    assert_int_equal(g.index, 1);
+    assert_int_equal(g.device_index, 3);
+    assert_string_equal(zeus_devices_cuda_visible_devices(d), "2,3");
+    zeus_devices_close(d);
+
+    setenv("CUDA_VISIBLE_DEVICES", "GPU-5eed0000-0000-4000-8000-000000000001", 1);
+    d = open_ok();
+    assert_int_equal(zeus_gpu_count(d), 1);
+    zeus_gpu_get_info(d, 0, &g);
+    assert_int_equal(g.device_index, 1);
+    zeus_devices_close(d);
+
+    setenv("CUDA_VISIBLE_DEVICES", "", 1);
+    d = open_ok();
+    assert_int_equal(zeus_gpu_count(d), 0);
+    zeus_devices_close(d);
+
+    setenv("CUDA_VISIBLE_DEVICES", "0,gpu1", 1);
+    assert_int_equal(zeus_devices_open(&d), ZEUS_EINVAL);
+    assert_contains(zeus_last_error(), "'gpu1'");
+    assert_null(d);
+    unsetenv("CUDA_VISIBLE_DEVICES");
+}
+
+static void test_mig_uuid(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(dir, "{\"gpus\": [{\"name\": \"NVIDIA A100\"}, {\"name\": \"NVIDIA A100\", "
+                          "\"mig\": [\"MIG-1111aaaa-2222-3333-4444-555566667777\"]}]}");
+    setenv("CUDA_VISIBLE_DEVICES", "MIG-1111aaaa-2222-3333-4444-555566667777", 1);
+    zeus_devices *d = open_ok();
+    assert_int_equal(zeus_gpu_count(d), 1);
+    zeus_gpu_info g;
+    zeus_gpu_get_info(d, 0, &g);
+    assert_int_equal(g.device_index, 1);
+    zeus_devices_close(d);
+    unsetenv("CUDA_VISIBLE_DEVICES");
+}
+
+static void test_injected_errors(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(dir, "{\"gpus\": [{\"errors\": {"
+                          "\"nvmlDeviceSetPowerManagementLimit\": {\"code\": \"NO_PERMISSION\"},"
+                          "\"nvmlDeviceGetTotalEnergyConsumption\": {\"code\": \"GPU_IS_LOST\", "
+                          "\"after\": 2}}}, {}]}");
+    zeus_devices *d = open_ok();
+    assert_int_equal(zeus_gpu_set_power_limit_mw(d, 0, 200000), ZEUS_EPERM);
+    assert_contains(zeus_last_error(), "Insufficient Permissions [NVML_ERROR_NO_PERMISSION]");
+    assert_contains(zeus_last_error(), "SYS_ADMIN");
+    uint64_t mj;
+    assert_int_equal(zeus_gpu_energy_mj(d, 0, &mj), ZEUS_OK);
+    assert_int_equal(zeus_gpu_energy_mj(d, 0, &mj), ZEUS_OK);
+    assert_int_equal(zeus_gpu_energy_mj(d, 0, &mj), ZEUS_ELOST);
+    assert_contains(zeus_last_error(), "GPU is lost [NVML_ERROR_GPU_IS_LOST]");
+    /* The other GPU goes on. */
+    assert_int_equal(zeus_gpu_energy_mj(d, 1, &mj), ZEUS_OK);
+    assert_int_equal(zeus_gpu_set_power_limit_mw(d, 1, 200000), ZEUS_OK);
+    zeus_devices_close(d);
+}
+
+static void test_limits_shared_between_processes(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(dir, NULL);
+    char *log = zt_path(dir, "calls.log");
+    setenv("ZEUS_FAKE_NVML_LOG", log, 1);
+    zeus_devices *d = open_ok();
+    assert_int_equal(zeus_gpu_set_power_limit_mw(d, 1, 175000), ZEUS_OK);
+    zeus_devices_close(d);
+    /* Another process sees it. */
+    char *out = NULL, *err = NULL;
+    assert_int_equal(zt_zeus(&out, &err, "show-env", "--json", NULL), 0);
+    assert_contains(out, "\"power_limit_w\":\t175");
+    free(out);
+    free(err);
+    char *calls = zt_read(log);
+    assert_string_equal(calls, "nvmlDeviceSetPowerManagementLimit 1 175000\n");
+    free(calls);
+    free(log);
+    unsetenv("ZEUS_FAKE_NVML_LOG");
+}
+
+static void test_missing_library(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "nvml", 1);
+    setenv("ZEUS_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+    zeus_devices *d = open_ok();
+    assert_int_equal(zeus_gpu_count(d), 0);
+    assert_null(zeus_devices_gpu_backend(d));
+    assert_contains(gpu_backend_reason(d, "nvml"),
+                    "ZEUS_NVML_LIBRARY=/nonexistent/libnvidia-ml.so.1 could not be loaded");
+    zeus_gpu_info g;
+    assert_int_equal(zeus_gpu_get_info(d, 0, &g), ZEUS_ENODEV);
+    assert_contains(zeus_last_error(), "no GPU is available");
+    zeus_devices_close(d);
+}
+
+static void test_library_missing_symbol(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(dir, NULL);
+    setenv("ZEUS_NVML_LIBRARY", ZEUS_FAKE_NVML_BROKEN_PATH, 1);
+    zeus_devices *d = open_ok();
+    assert_int_equal(zeus_gpu_count(d), 0);
+    assert_contains(gpu_backend_reason(d, "nvml"), "lacks nvmlDeviceGetPowerUsage");
+    zeus_devices_close(d);
+}
+
+static void test_legacy_symbols_fall_back(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(dir, v100);
+    setenv("ZEUS_NVML_LIBRARY", ZEUS_FAKE_NVML_LEGACY_PATH, 1);
+    zeus_devices *d = open_ok();
+    assert_int_equal(zeus_gpu_count(d), 1); /* nvmlInit, nvmlDeviceGetCount without _v2 */
+    zeus_devices_close(d);
+}
+
+static void test_init_failure_and_bad_config(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(dir, "{\"gpus\": [], \"init_error\": \"DRIVER_NOT_LOADED\"}");
+    zeus_devices *d = open_ok();
+    assert_int_equal(zeus_gpu_count(d), 0);
+    assert_contains(gpu_backend_reason(d, "nvml"),
+                    "nvmlInit: Driver Not Loaded [NVML_ERROR_DRIVER_NOT_LOADED]");
+    zeus_devices_close(d);
+
+    zt_use_fake_nvml(dir, "{\"gpus\": [{\"nme\": \"x\"}]}");
+    d = open_ok();
+    assert_contains(gpu_backend_reason(d, "nvml"), "unknown key 'nme' in gpus[0]");
+    zeus_devices_close(d);
+}
+
+static void test_heterogeneous(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(dir, "{\"gpus\": [{\"name\": \"NVIDIA A40\"}, {\"name\": \"NVIDIA V100\", "
+                          "\"architecture\": \"volta\"}, {\"name\": \"NVIDIA A40\"}]}");
+    zeus_devices *d = open_ok();
+    assert_int_equal(zeus_gpu_check_homogeneous(d, NULL, 0), ZEUS_EHETERO);
+    assert_contains(zeus_last_error(),
+                    "Heterogeneous GPUs found: ['NVIDIA A40', 'NVIDIA V100', 'NVIDIA A40']");
+    unsigned same[] = {0, 2};
+    assert_int_equal(zeus_gpu_check_homogeneous(d, same, 2), ZEUS_OK);
+    zeus_devices_close(d);
+}
+
+static void test_device_choice(void **state)
+{
+    (void)state;
+    zeus_devices *d;
+    setenv("ZEUS_DEVICE", "cuda", 1);
+    assert_int_equal(zeus_devices_open(&d), ZEUS_EINVAL);
+    assert_contains(zeus_last_error(), "ZEUS_DEVICE='cuda' is not one of auto, nvml, sim, none");
+    setenv("ZEUS_DEVICE", "sim", 1);
+    char *cfg = zt_write(dir, "sim.json", "{\"gpus\": [{\"max_power_limit_w\": \"high\"}]}");
+    setenv("ZEUS_SIM_CONFIG", cfg, 1);
+    assert_int_equal(zeus_devices_open(&d), ZEUS_EPARSE);
+    assert_contains(zeus_last_error(), "gpus[0].max_power_limit_w must be a number");
+    setenv("ZEUS_SIM_CONFIG", "/nonexistent.json", 1);
+    assert_int_equal(zeus_devices_open(&d), ZEUS_ENOENT);
+    assert_contains(zeus_last_error(), "ZEUS_SIM_CONFIG: cannot open /nonexistent.json");
+    unsetenv("ZEUS_SIM_CONFIG");
+    d = open_ok();
+    assert_string_equal(zeus_devices_gpu_backend(d), "sim");
+    zeus_gpu_info g;
+    zeus_gpu_get_info(d, 0, &g);
+    assert_true(g.simulated);
+    zeus_devices_close(d);
+    setenv("ZEUS_DEVICE", "none", 1);
+    d = open_ok();
+    assert_int_equal(zeus_gpu_count(d), 0);
+    zeus_devices_close(d);
+    free(cfg);
+}
+
+static void test_sim_steps_through_public_api(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "sim", 1);
+    char *cfg = zt_write(dir, "sim.json",
+                         "{\"gpus\": [{\"step_time_ms\": 10, \"energy_update_ms\": 5}]}");
+    setenv("ZEUS_SIM_CONFIG", cfg, 1);
+    zeus_devices *d = open_ok();
+    double before, after;
+    assert_int_equal(zeus_sim_exact_energy_uj(d, 0, &before), ZEUS_OK);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(zeus_sim_launch_step(d, 0, NULL), ZEUS_OK);
+    assert_int_equal(zeus_sim_synchronize(d, 0), ZEUS_OK);
+    assert_int_equal(zeus_sim_exact_energy_uj(d, 0, &after), ZEUS_OK);
+    /* 5 steps x 10 ms at 279 W (0.93 x 300) = 13.95 J, plus a little idle. */
+    double j = (after - before) / 1e6;
+    assert_true(j > 13.9 && j < 15.0);
+    zeus_devices_close(d);
+    /* Simulated steps on a real backend are refused. */
+    zt_use_fake_nvml(dir, NULL);
+    d = open_ok();
+    assert_int_equal(zeus_sim_launch_step(d, 0, NULL), ZEUS_ENOTSUP);
+    zeus_devices_close(d);
+    free(cfg);
+    unsetenv("ZEUS_SIM_CONFIG");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_default_four_a40, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_v100, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pre_volta_has_no_counter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cuda_visible_devices, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mig_uuid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_injected_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits_shared_between_processes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_library, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_library_missing_symbol, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_symbols_fall_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_init_failure_and_bad_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heterogeneous, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_choice, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sim_steps_through_public_api, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
