@@ -4,5 +4,7 @@
 
 #include "zeus/common.h"
 #include "zeus/device.h"
+#include "zeus/monitor.h"
+#include "zeus/sampler.h"
 
 #endif

@@ -25,6 +25,9 @@ typedef struct zeus_backend_ops {
     int (*gpu_mig_uuid)(void *state, unsigned dev, unsigned m, char *uuid, size_t size);
     int (*gpu_energy_mj)(void *state, unsigned dev, uint64_t *energy_mj);
     int (*gpu_power)(void *state, unsigned dev, zeus_gpu_power *out);
+    /* The one reading best for sampling (instant if the GPU has it), in one call. Optional:
+     * without it the registry uses gpu_power. */
+    int (*gpu_power_sample_mw)(void *state, unsigned dev, unsigned *power_mw);
     int (*gpu_power_limit_mw)(void *state, unsigned dev, unsigned *limit_mw);
     int (*gpu_set_power_limit_mw)(void *state, unsigned dev, unsigned limit_mw);
     int (*gpu_set_persistence)(void *state, unsigned dev, bool enabled);

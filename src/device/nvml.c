@@ -354,6 +354,24 @@ static int nvml_gpu_power(void *state, unsigned dev, zeus_gpu_power *out)
     return ZEUS_OK;
 }
 
+static int nvml_gpu_power_sample_mw(void *state, unsigned dev, unsigned *power_mw)
+{
+    nvml_state *s = state;
+    nvml_gpu *g = &s->gpus[dev];
+    if (g->fields_supported) {
+        nvmlFieldValue_t v = {.fieldId = NVML_FI_DEV_POWER_INSTANT};
+        nvmlReturn_t r = s->f.DeviceGetFieldValues(g->handle, 1, &v);
+        if (r == NVML_SUCCESS && v.nvmlReturn == NVML_SUCCESS) {
+            *power_mw = field_mw(&v);
+            return ZEUS_OK;
+        }
+        if (r != NVML_SUCCESS)
+            return nvml_fail(s, r, "nvmlDeviceGetFieldValues", (int)dev);
+    }
+    nvmlReturn_t r = s->f.DeviceGetPowerUsage(g->handle, power_mw);
+    return r == NVML_SUCCESS ? ZEUS_OK : nvml_fail(s, r, "nvmlDeviceGetPowerUsage", (int)dev);
+}
+
 static int nvml_gpu_power_limit_mw(void *state, unsigned dev, unsigned *limit_mw)
 {
     nvml_state *s = state;
@@ -388,6 +406,7 @@ const zeus_backend_ops zeus_nvml_backend = {
     .gpu_mig_uuid = nvml_gpu_mig_uuid,
     .gpu_energy_mj = nvml_gpu_energy_mj,
     .gpu_power = nvml_gpu_power,
+    .gpu_power_sample_mw = nvml_gpu_power_sample_mw,
     .gpu_power_limit_mw = nvml_gpu_power_limit_mw,
     .gpu_set_power_limit_mw = nvml_gpu_set_power_limit_mw,
     .gpu_set_persistence = nvml_gpu_set_persistence,

@@ -270,6 +270,8 @@ int zeus_gpu_read_power(zeus_devices *d, unsigned gpu, zeus_gpu_power *out)
 
 int zeus_gpu_power_mw(zeus_devices *d, unsigned gpu, unsigned *power_mw)
 {
+    if (gpu < d->gpu_count && d->gpu_ops->gpu_power_sample_mw)
+        return d->gpu_ops->gpu_power_sample_mw(d->gpu_state, d->gpus[gpu].device_index, power_mw);
     zeus_gpu_power p;
     int rc = zeus_gpu_read_power(d, gpu, &p);
     if (rc == ZEUS_OK)

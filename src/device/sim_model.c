@@ -178,7 +178,7 @@ static const char *const gpu_keys[] = {
     "name",           "uuid",        "architecture",          "min_power_limit_w",
     "max_power_limit_w", "default_power_limit_w", "idle_power_w", "busy_power_w",
     "static_power_w", "step_time_ms", "load",                  "energy_update_ms",
-    "initial_energy_j", "mig",       "errors",                "count"};
+    "initial_energy_j", "energy_per_read_mj", "mig", "errors",         "count"};
 
 static int check_keys(const cJSON *obj, const char *const *keys, size_t n, const char *where,
                       const char *origin)
@@ -280,7 +280,9 @@ static int parse_gpu(const cJSON *g, unsigned index, zeus_sim_gpu_params *p, con
         (rc = get_number(g, "load", 0, 1, &p->load, where, origin)) ||
         (rc = get_number(g, "energy_update_ms", 0.001, 60000, &p->energy_update_ms, where,
                          origin)) ||
-        (rc = get_number(g, "initial_energy_j", 0, 1e15, &p->initial_energy_j, where, origin)))
+        (rc = get_number(g, "initial_energy_j", 0, 1e15, &p->initial_energy_j, where, origin)) ||
+        (rc = get_number(g, "energy_per_read_mj", -1e9, 1e9, &p->energy_per_read_mj, where,
+                         origin)))
         return rc;
     if (*arch && zeus_gpu_arch_parse(arch, &p->arch) != ZEUS_OK)
         return zeus_error(ZEUS_EPARSE, "%s: %s.architecture: %s", origin, where, zeus_last_error());

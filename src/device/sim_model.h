@@ -45,6 +45,10 @@ typedef struct {
     double load; /* background utilisation 0..1 */
     double energy_update_ms;
     double initial_energy_j; /* counter value at start ("since driver load") */
+    /* Test mode of the fake NVML: when non-zero, every counter read returns the previous value
+     * plus this many mJ, independent of time (deterministic monitor tests; negative values
+     * make a counter that goes backwards). */
+    double energy_per_read_mj;
     unsigned mig_count;
     char mig_uuids[ZEUS_SIM_MAX_MIG][96];
     unsigned error_count;

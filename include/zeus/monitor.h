@@ -1,0 +1,154 @@
+/* Zeus energy monitor (the original's ZeusMonitor): time and energy of code windows on GPUs and
+ * CPU packages.
+ *
+ *   zeus_monitor_options o;
+ *   zeus_monitor_options_init(&o);             // all GPUs, no CPUs, no log file
+ *   zeus_monitor *m;
+ *   zeus_monitor_open(devices, &o, &m);
+ *   zeus_monitor_begin_window(m, "epoch", true);
+ *   ... work ...
+ *   zeus_measurement r;
+ *   zeus_monitor_end_window(m, "epoch", true, false, &r);  // r.time_s, r.gpus[i].energy_j
+ *
+ * Windows are named, independent and may overlap or nest freely. Each GPU's energy comes from
+ * its cumulative energy counter (Volta and newer), else from integrating sampled power (the
+ * power sampler starts automatically for such GPUs), and each result says which method was
+ * used and how trustworthy it is (see docs/measurement.md).
+ *
+ * Thread safety: after zeus_monitor_open() returns, begin/end/query functions may be called
+ * from any thread concurrently (a window may be begun on one thread and ended on another);
+ * zeus_monitor_close() must not race with them.
+ */
+#ifndef ZEUS_MONITOR_H
+#define ZEUS_MONITOR_H
+
+#include "zeus/common.h"
+#include "zeus/device.h"
+#include "zeus/sampler.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZEUS_MAX_GPUS 64
+#define ZEUS_MAX_CPUS 16
+
+typedef struct zeus_monitor zeus_monitor;
+
+/* Waits for the work queued on a GPU (framework index) to finish: the Python face passes
+ * torch.cuda.synchronize. Called once per monitored GPU when a window begins or ends with sync. */
+typedef void (*zeus_sync_fn)(unsigned gpu, void *user);
+
+typedef struct {
+    /* GPUs to monitor, framework indices, in this order. gpu_count < 0 (the default) means all
+     * GPUs; gpu_count == 0 monitors none. */
+    const unsigned *gpu_indices;
+    int gpu_count;
+    /* CPU packages (RAPL) to monitor; default none, as the original. cpu_count < 0: all. */
+    const unsigned *cpu_indices;
+    int cpu_count;
+    /* Replace an exact 0 J reading by instant power x duration (the original's option). */
+    bool approx_instant_energy;
+    /* CSV log in the original's format (NULL: none). Parent directories are created. */
+    const char *log_file;
+    zeus_sync_fn sync;
+    void *sync_user;
+    /* Clock for window timestamps, seconds. NULL: Unix time that never jumps (wall clock at
+     * open plus monotonic time since). Tests inject their own. */
+    zeus_clock_fn clock;
+    void *clock_user;
+    /* Measure each GPU model's energy-counter update period in the background (default true). */
+    bool measure_update_period;
+    /* Power sampler settings for GPUs without an energy counter (see sampler.h). */
+    double sampler_period_s; /* 0: infer */
+    size_t sampler_capacity; /* 0: default */
+} zeus_monitor_options;
+
+ZEUS_API void zeus_monitor_options_init(zeus_monitor_options *options);
+
+/* How a device's energy was obtained. */
+typedef enum {
+    ZEUS_METHOD_NONE = 0,    /* not measured (error, or cancelled window) */
+    ZEUS_METHOD_COUNTER,     /* difference of the cumulative energy counter */
+    ZEUS_METHOD_SAMPLED,     /* trapezoidal integration of sampled power */
+    ZEUS_METHOD_INSTANT,     /* instant power x duration (approx_instant_energy) */
+} zeus_energy_method;
+
+ZEUS_API const char *zeus_energy_method_name(zeus_energy_method method);
+
+typedef struct {
+    unsigned index; /* framework index */
+    double energy_j;
+    zeus_energy_method method;
+    int error; /* 0, or the ZEUS_E* code with which this GPU failed in this window */
+    /* Trust. update_period_s: the counter's (or the sampler's) period, measured; 0 if not yet
+     * known. updates: counter updates (or power samples) expected inside the window.
+     * below_resolution: the window is shorter than one update period, or read exactly 0 J:
+     * the energy is not to be trusted. error_bound_j: worst-case error from quantisation. */
+    double update_period_s;
+    double updates;
+    bool below_resolution;
+    double error_bound_j;
+} zeus_gpu_measurement;
+
+typedef struct {
+    unsigned index;
+    double package_j;
+    bool dram_valid;
+    double dram_j;
+    int error;
+} zeus_cpu_measurement;
+
+typedef struct {
+    double start_time_s; /* the clock's value when the window began */
+    double time_s;       /* elapsed */
+    unsigned gpu_count;
+    zeus_gpu_measurement gpus[ZEUS_MAX_GPUS]; /* in monitored order */
+    unsigned cpu_count;
+    zeus_cpu_measurement cpus[ZEUS_MAX_CPUS];
+    double total_energy_j; /* sum over GPUs, as the original's total_energy */
+    bool cancelled;
+    bool log_failed; /* the CSV row could not be written (a warning was logged) */
+} zeus_measurement;
+
+/* Looks up a GPU's energy in a measurement by framework index; NAN if not monitored. */
+ZEUS_API double zeus_measurement_gpu_energy(const zeus_measurement *m, unsigned gpu);
+
+ZEUS_API int zeus_monitor_open(zeus_devices *devices, const zeus_monitor_options *options,
+                               zeus_monitor **out);
+ZEUS_API void zeus_monitor_close(zeus_monitor *monitor);
+
+/* Monitored GPUs (framework indices) and CPU packages, in order. */
+ZEUS_API unsigned zeus_monitor_gpu_count(const zeus_monitor *monitor);
+ZEUS_API unsigned zeus_monitor_gpu_index(const zeus_monitor *monitor, unsigned i);
+ZEUS_API unsigned zeus_monitor_cpu_count(const zeus_monitor *monitor);
+ZEUS_API zeus_devices *zeus_monitor_devices(const zeus_monitor *monitor);
+/* The power sampler the monitor runs for GPUs without a counter (NULL if none). */
+ZEUS_API zeus_sampler *zeus_monitor_sampler(const zeus_monitor *monitor);
+/* Measured energy-counter update period of a monitored GPU (framework index); 0 if unknown
+ * yet (measurement runs in the background for about a second after open). */
+ZEUS_API double zeus_monitor_update_period_s(const zeus_monitor *monitor, unsigned gpu);
+/* Blocks until the background update-period measurement is done (tests, the CLI). */
+ZEUS_API void zeus_monitor_wait_update_period(zeus_monitor *monitor);
+
+/* ZEUS_EEXIST if a window of that name is open. A GPU whose counter cannot be read does not
+ * fail the call: the error is reported for that GPU when the window ends. */
+ZEUS_API int zeus_monitor_begin_window(zeus_monitor *monitor, const char *name, bool sync);
+/* ZEUS_ENOENT if no window of that name is open. cancel: returns zeros and logs nothing. */
+ZEUS_API int zeus_monitor_end_window(zeus_monitor *monitor, const char *name, bool sync,
+                                     bool cancel, zeus_measurement *out);
+
+/* ---- Replay (the original's ReplayZeusMonitor, for tests of code that consumes windows) ----
+ * Plays back a monitor CSV log: each end_window returns the next row. GPU indices come from the
+ * header. match_window_name: a row must carry the ended window's name. devices (may be NULL) is
+ * what zeus_monitor_devices() returns, for code that also changes GPU settings. Errors, like the
+ * original's: a duplicate begin is ZEUS_EEXIST ("Window <name> is already ongoing."), an unknown
+ * end ZEUS_ENOENT ("... is not ongoing."), running out of rows ZEUS_ENOENT ("No more lines in
+ * the log file."), a name mismatch ZEUS_ESTATE ("Was expecting <row>, not <name>."). */
+ZEUS_API int zeus_monitor_open_replay(zeus_devices *devices, const char *log_file,
+                                      bool match_window_name, zeus_monitor **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

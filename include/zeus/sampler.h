@@ -1,0 +1,84 @@
+/* Zeus power sampler (the original's PowerMonitor): one background thread per sampler polls
+ * the power of chosen GPUs (and the energy of CPU packages, which also keeps RAPL wraparound
+ * counted) into a bounded ring buffer, and answers energy and power queries from it.
+ *
+ * Unlike the original (a helper process writing a temp CSV, and a period inference that
+ * busy-loops), this is a thread in the caller's process, sleeping on absolute deadlines; the
+ * caller never waits for it except for a short lock while copying samples.
+ *
+ * Memory: capacity rows of (timestamp + one float per device), default 65536 rows (about 3.6
+ * hours at 5 Hz, 11 minutes at 100 Hz); older rows are overwritten. With 8 GPUs that is
+ * 65536 x (8 + 8 x 4) bytes = 2.6 MB.
+ *
+ * Thread safety: every function may be called from any thread; zeus_sampler_stop must not race
+ * with the others.
+ */
+#ifndef ZEUS_SAMPLER_H
+#define ZEUS_SAMPLER_H
+
+#include "zeus/common.h"
+#include "zeus/device.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct zeus_sampler zeus_sampler;
+
+/* A clock in seconds. */
+typedef double (*zeus_clock_fn)(void *user);
+
+#define ZEUS_SAMPLER_DEFAULT_CAPACITY 65536
+
+typedef struct {
+    const unsigned *gpu_indices; /* framework indices; gpu_count < 0: all GPUs */
+    int gpu_count;
+    const unsigned *cpu_indices; /* CPU packages; cpu_count < 0: all, 0: none (default) */
+    int cpu_count;
+    /* Polling period. 0: infer it as the original intended: for each GPU model, the shortest
+     * interval between changes of its power reading, halved, at most 0.1 s. */
+    double period_s;
+    size_t capacity; /* rows kept; 0: ZEUS_SAMPLER_DEFAULT_CAPACITY */
+    zeus_clock_fn clock; /* NULL: the steady Unix-time clock (zeus_steady_time_s) */
+    void *clock_user;
+} zeus_sampler_options;
+
+ZEUS_API void zeus_sampler_options_init(zeus_sampler_options *options);
+
+/* Unix time in seconds that never jumps: wall clock at first use plus monotonic time since. */
+ZEUS_API double zeus_steady_time_s(void *unused);
+
+/* Starts the sampling thread. ZEUS_EINVAL for an explicitly empty GPU list (as the original).
+ * Period inference polls each GPU model's power every millisecond for up to 2 s; a model whose
+ * reading never changes (a flat, idle sensor) contributes nothing, and with no change at all
+ * the period falls back to the 0.1 s cap with a warning. */
+ZEUS_API int zeus_sampler_start(zeus_devices *devices, const zeus_sampler_options *options,
+                                zeus_sampler **out);
+ZEUS_API void zeus_sampler_stop(zeus_sampler *sampler);
+
+ZEUS_API double zeus_sampler_period_s(const zeus_sampler *sampler);
+ZEUS_API unsigned zeus_sampler_gpu_count(const zeus_sampler *sampler);
+ZEUS_API unsigned zeus_sampler_gpu_index(const zeus_sampler *sampler, unsigned i);
+ZEUS_API size_t zeus_sampler_sample_count(const zeus_sampler *sampler);
+/* CPU time the sampling thread has used so far, seconds (for overhead reports). */
+ZEUS_API double zeus_sampler_cpu_time_s(const zeus_sampler *sampler);
+
+/* Energy per sampled GPU (energy_j[i] for the i-th sampled GPU) between start and end, by
+ * trapezoidal integration of the samples with start <= t <= end. *samples receives how many
+ * samples were used. ZEUS_ENOENT with fewer than two samples in the range. */
+ZEUS_API int zeus_sampler_get_energy(zeus_sampler *sampler, double start, double end,
+                                     double *energy_j, size_t *samples);
+/* Power per sampled GPU at time t: the first sample at or after t (the last one if t is later
+ * than all); t = NAN: the latest. *time_s (optional) receives the sample's timestamp.
+ * ZEUS_ENOENT if there is no sample yet. */
+ZEUS_API int zeus_sampler_get_power(zeus_sampler *sampler, double t, double *power_w,
+                                    double *time_s);
+/* Copies up to max samples at or after since (oldest first): times[k] and
+ * power_w[k * gpu_count + i]. Returns the number copied through *count. */
+ZEUS_API int zeus_sampler_timeline(zeus_sampler *sampler, double since, size_t max,
+                                   double *times, double *power_w, size_t *count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,598 @@
+/* The energy monitor: named windows over GPU energy counters, sampled power and RAPL. */
+#include "core/internal.h"
+#include "monitor/monitor_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROBE_POLL_NS 1000000LL      /* read the counter every 1 ms while probing */
+#define PROBE_LIMIT_NS 1500000000LL  /* per model */
+#define PROBE_CHANGES 4
+
+typedef struct {
+    char *name; /* NULL: free slot */
+    double start;
+    uint64_t start_mj[ZEUS_MAX_GPUS];
+    int start_error[ZEUS_MAX_GPUS];
+    zeus_cpu_energy start_cpu[ZEUS_MAX_CPUS];
+    int start_cpu_error[ZEUS_MAX_CPUS];
+} window;
+
+struct zeus_monitor {
+    zeus_devices *devices;
+    unsigned gpu_count;
+    unsigned gpus[ZEUS_MAX_GPUS];
+    bool counter[ZEUS_MAX_GPUS];       /* has an energy counter */
+    int sampled[ZEUS_MAX_GPUS];        /* position in the sampler, -1 if not sampled */
+    double max_power_w[ZEUS_MAX_GPUS]; /* for error bounds */
+    unsigned cpu_count;
+    unsigned cpus[ZEUS_MAX_CPUS];
+    bool cpu_dram[ZEUS_MAX_CPUS];
+    bool approx_instant_energy;
+    zeus_sync_fn sync;
+    void *sync_user;
+    zeus_clock_fn clock;
+    void *clock_user;
+    FILE *log;
+    char *log_path;
+    zeus_sampler *sampler;
+    zeus_replay *replay;
+
+    pthread_mutex_t lock; /* guards windows and the log */
+    window *windows;
+    size_t window_count; /* slots in use or free */
+
+    /* Background measurement of counter update periods. */
+    pthread_t probe_thread;
+    bool probe_started;
+    atomic_bool probe_stop;
+    _Atomic double update_period_s[ZEUS_MAX_GPUS];
+};
+
+void zeus_monitor_options_init(zeus_monitor_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->gpu_count = -1;
+    o->cpu_count = 0;
+    o->measure_update_period = true;
+}
+
+const char *zeus_energy_method_name(zeus_energy_method method)
+{
+    static const char *const names[] = {"none", "counter", "sampled", "instant"};
+    return (unsigned)method < ZEUS_ARRAY_LEN(names) ? names[method] : "?";
+}
+
+double zeus_measurement_gpu_energy(const zeus_measurement *m, unsigned gpu)
+{
+    for (unsigned i = 0; i < m->gpu_count; i++)
+        if (m->gpus[i].index == gpu)
+            return m->gpus[i].energy_j;
+    return NAN;
+}
+
+void zeus_measurement_zero(zeus_measurement *m, const unsigned *gpus, unsigned gpu_count,
+                           const unsigned *cpus, unsigned cpu_count)
+{
+    memset(m, 0, sizeof *m);
+    m->gpu_count = gpu_count;
+    for (unsigned i = 0; i < gpu_count; i++)
+        m->gpus[i].index = gpus[i];
+    m->cpu_count = cpu_count;
+    for (unsigned i = 0; i < cpu_count; i++)
+        m->cpus[i].index = cpus[i];
+}
+
+/* ---- counter update period, measured in the background ---- */
+
+static double probe_counter_period(zeus_monitor *m, unsigned gpu)
+{
+    int64_t start = zeus_now_ns(), last_change = 0;
+    uint64_t last = 0;
+    bool have_last = false;
+    int changes = 0;
+    double best = 0.0;
+    while (!atomic_load(&m->probe_stop) && zeus_now_ns() - start < PROBE_LIMIT_NS &&
+           changes < PROBE_CHANGES) {
+        uint64_t mj;
+        if (zeus_gpu_energy_mj(m->devices, gpu, &mj) != ZEUS_OK)
+            return 0.0;
+        int64_t now = zeus_now_ns();
+        if (!have_last) {
+            have_last = true;
+            last = mj;
+        } else if (mj != last) {
+            if (last_change > 0) {
+                double gap = (double)(now - last_change) * 1e-9;
+                if (best == 0.0 || gap < best)
+                    best = gap;
+            }
+            last_change = now;
+            last = mj;
+            changes++;
+        }
+        zeus_sleep_ns(PROBE_POLL_NS);
+    }
+    return best;
+}
+
+static void *probe_main(void *arg)
+{
+    zeus_monitor *m = arg;
+    for (unsigned i = 0; i < m->gpu_count && !atomic_load(&m->probe_stop); i++) {
+        if (!m->counter[i] || atomic_load(&m->update_period_s[i]) > 0)
+            continue;
+        double period = probe_counter_period(m, m->gpus[i]);
+        if (period <= 0)
+            continue;
+        /* The period is a property of the model: share it with the same models. */
+        zeus_gpu_info gi, gj;
+        zeus_gpu_get_info(m->devices, m->gpus[i], &gi);
+        for (unsigned j = i; j < m->gpu_count; j++) {
+            zeus_gpu_get_info(m->devices, m->gpus[j], &gj);
+            if (m->counter[j] && strcmp(gi.name, gj.name) == 0)
+                atomic_store(&m->update_period_s[j], period);
+        }
+        ZEUS_DEBUG("GPU %u (%s): energy counter updates every %.1f ms", m->gpus[i], gi.name,
+                   period * 1e3);
+    }
+    return NULL;
+}
+
+void zeus_monitor_wait_update_period(zeus_monitor *m)
+{
+    if (m->probe_started) {
+        pthread_join(m->probe_thread, NULL);
+        m->probe_started = false;
+    }
+}
+
+double zeus_monitor_update_period_s(const zeus_monitor *m, unsigned gpu)
+{
+    for (unsigned i = 0; i < m->gpu_count; i++)
+        if (m->gpus[i] == gpu)
+            return m->sampled[i] >= 0 ? zeus_sampler_period_s(m->sampler)
+                                      : atomic_load(&((zeus_monitor *)m)->update_period_s[i]);
+    return 0.0;
+}
+
+/* ---- open / close ---- */
+
+static int write_header(zeus_monitor *m)
+{
+    fputs("start_time,window_name,elapsed_time", m->log);
+    for (unsigned i = 0; i < m->gpu_count; i++)
+        fprintf(m->log, ",gpu%u_energy", m->gpus[i]);
+    for (unsigned i = 0; i < m->cpu_count; i++) {
+        fprintf(m->log, ",cpu%u_energy", m->cpus[i]);
+        if (m->cpu_dram[i])
+            fprintf(m->log, ",dram%u_energy", m->cpus[i]);
+    }
+    fputc('\n', m->log);
+    if (fflush(m->log) != 0 || ferror(m->log))
+        return zeus_error(ZEUS_EIO, "cannot write the log file %s: %s", m->log_path,
+                          strerror(errno));
+    return ZEUS_OK;
+}
+
+static int open_log(zeus_monitor *m, const char *path)
+{
+    int rc = zeus_make_parent_dirs(path);
+    if (rc != ZEUS_OK)
+        return zeus_error(rc, "log file %s: %s", path, zeus_last_error());
+    m->log_path = strdup(path);
+    m->log = fopen(path, "w");
+    if (!m->log || !m->log_path)
+        return zeus_error(errno == EACCES ? ZEUS_EPERM : ZEUS_EIO, "cannot open the log file %s: %s",
+                          path, strerror(errno));
+    return write_header(m);
+}
+
+static int select_devices(zeus_monitor *m, const zeus_monitor_options *o)
+{
+    zeus_devices *d = m->devices;
+    unsigned n = o->gpu_count < 0 ? zeus_gpu_count(d) : (unsigned)o->gpu_count;
+    if (n > ZEUS_MAX_GPUS)
+        return zeus_error(ZEUS_ERANGE, "at most %d GPUs can be monitored", ZEUS_MAX_GPUS);
+    m->gpu_count = n;
+    for (unsigned i = 0; i < n; i++) {
+        m->gpus[i] = o->gpu_count < 0 ? i : o->gpu_indices[i];
+        for (unsigned j = 0; j < i; j++)
+            if (m->gpus[j] == m->gpus[i])
+                return zeus_error(ZEUS_EINVAL, "GPU %u is listed twice", m->gpus[i]);
+        zeus_gpu_info info;
+        int rc = zeus_gpu_get_info(d, m->gpus[i], &info);
+        if (rc != ZEUS_OK)
+            return rc;
+        m->counter[i] = info.has_energy_counter;
+        m->sampled[i] = -1;
+        m->max_power_w[i] = info.power_limit_valid ? info.max_power_limit_mw / 1000.0 : 0.0;
+    }
+    unsigned c = o->cpu_count < 0 ? zeus_cpu_count(d) : (unsigned)o->cpu_count;
+    if (c > ZEUS_MAX_CPUS)
+        return zeus_error(ZEUS_ERANGE, "at most %d CPU packages can be monitored", ZEUS_MAX_CPUS);
+    m->cpu_count = c;
+    for (unsigned i = 0; i < c; i++) {
+        m->cpus[i] = o->cpu_count < 0 ? i : o->cpu_indices[i];
+        for (unsigned j = 0; j < i; j++)
+            if (m->cpus[j] == m->cpus[i])
+                return zeus_error(ZEUS_EINVAL, "CPU package %u is listed twice", m->cpus[i]);
+        zeus_cpu_info info;
+        int rc = zeus_cpu_get_info(d, m->cpus[i], &info);
+        if (rc != ZEUS_OK)
+            return rc;
+        m->cpu_dram[i] = info.has_dram;
+    }
+    return ZEUS_OK;
+}
+
+/* GPUs without an energy counter are measured by a power sampler, which also keeps RAPL
+ * counters read often enough that no wraparound is missed. */
+static int start_sampler(zeus_monitor *m, const zeus_monitor_options *o)
+{
+    unsigned sampled[ZEUS_MAX_GPUS], n = 0;
+    for (unsigned i = 0; i < m->gpu_count; i++)
+        if (!m->counter[i]) {
+            m->sampled[i] = (int)n;
+            sampled[n++] = m->gpus[i];
+        }
+    if (n == 0)
+        return ZEUS_OK;
+    zeus_sampler_options so;
+    zeus_sampler_options_init(&so);
+    so.gpu_indices = sampled;
+    so.gpu_count = (int)n;
+    so.cpu_indices = m->cpus;
+    so.cpu_count = (int)m->cpu_count;
+    so.period_s = o->sampler_period_s;
+    so.capacity = o->sampler_capacity;
+    /* Same clock as the windows, so that sampled energy covers exactly the window. */
+    so.clock = o->clock;
+    so.clock_user = o->clock_user;
+    return zeus_sampler_start(m->devices, &so, &m->sampler);
+}
+
+int zeus_monitor_open(zeus_devices *devices, const zeus_monitor_options *options,
+                      zeus_monitor **out)
+{
+    zeus_monitor_options defaults;
+    if (!options) {
+        zeus_monitor_options_init(&defaults);
+        options = &defaults;
+    }
+    *out = NULL;
+    if (!devices)
+        return zeus_error(ZEUS_EINVAL, "zeus_monitor_open: devices is NULL");
+    zeus_monitor *m = calloc(1, sizeof *m);
+    if (!m)
+        return zeus_error(ZEUS_ENOMEM, "out of memory");
+    int rc;
+    pthread_mutex_init(&m->lock, NULL);
+    m->devices = devices;
+    m->approx_instant_energy = options->approx_instant_energy;
+    m->sync = options->sync;
+    m->sync_user = options->sync_user;
+    m->clock = options->clock ? options->clock : zeus_steady_time_s;
+    m->clock_user = options->clock_user;
+    if ((rc = select_devices(m, options)) != ZEUS_OK)
+        goto fail;
+    if (options->log_file && (rc = open_log(m, options->log_file)) != ZEUS_OK)
+        goto fail;
+    if ((rc = start_sampler(m, options)) != ZEUS_OK)
+        goto fail;
+    bool any_counter = false;
+    for (unsigned i = 0; i < m->gpu_count; i++)
+        any_counter = any_counter || m->counter[i];
+    if (options->measure_update_period && any_counter) {
+        if (pthread_create(&m->probe_thread, NULL, probe_main, m) == 0)
+            m->probe_started = true;
+    }
+    *out = m;
+    return ZEUS_OK;
+fail:
+    zeus_monitor_close(m);
+    return rc;
+}
+
+void zeus_monitor_close(zeus_monitor *m)
+{
+    if (!m)
+        return;
+    atomic_store(&m->probe_stop, true);
+    zeus_monitor_wait_update_period(m);
+    zeus_sampler_stop(m->sampler);
+    zeus_replay_close(m->replay);
+    if (m->log)
+        fclose(m->log);
+    free(m->log_path);
+    for (size_t i = 0; i < m->window_count; i++)
+        free(m->windows[i].name);
+    free(m->windows);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+int zeus_monitor_open_replay(zeus_devices *devices, const char *log_file, bool match_window_name,
+                             zeus_monitor **out)
+{
+    *out = NULL;
+    zeus_monitor *m = calloc(1, sizeof *m);
+    if (!m)
+        return zeus_error(ZEUS_ENOMEM, "out of memory");
+    pthread_mutex_init(&m->lock, NULL);
+    m->devices = devices;
+    int rc = zeus_replay_open(log_file, match_window_name, &m->replay, m->gpus, &m->gpu_count);
+    if (rc != ZEUS_OK) {
+        zeus_monitor_close(m);
+        return rc;
+    }
+    *out = m;
+    return ZEUS_OK;
+}
+
+unsigned zeus_monitor_gpu_count(const zeus_monitor *m)
+{
+    return m->gpu_count;
+}
+
+unsigned zeus_monitor_gpu_index(const zeus_monitor *m, unsigned i)
+{
+    return i < m->gpu_count ? m->gpus[i] : (unsigned)-1;
+}
+
+unsigned zeus_monitor_cpu_count(const zeus_monitor *m)
+{
+    return m->cpu_count;
+}
+
+zeus_devices *zeus_monitor_devices(const zeus_monitor *m)
+{
+    return m->devices;
+}
+
+zeus_sampler *zeus_monitor_sampler(const zeus_monitor *m)
+{
+    return m->sampler;
+}
+
+/* ---- windows ---- */
+
+static window *find_window(zeus_monitor *m, const char *name)
+{
+    for (size_t i = 0; i < m->window_count; i++)
+        if (m->windows[i].name && strcmp(m->windows[i].name, name) == 0)
+            return &m->windows[i];
+    return NULL;
+}
+
+static window *free_slot(zeus_monitor *m)
+{
+    for (size_t i = 0; i < m->window_count; i++)
+        if (!m->windows[i].name)
+            return &m->windows[i];
+    size_t cap = m->window_count ? m->window_count * 2 : 4;
+    window *grown = realloc(m->windows, cap * sizeof *grown);
+    if (!grown)
+        return NULL;
+    memset(grown + m->window_count, 0, (cap - m->window_count) * sizeof *grown);
+    m->windows = grown;
+    window *w = &m->windows[m->window_count];
+    m->window_count = cap;
+    return w;
+}
+
+static void sync_all(zeus_monitor *m)
+{
+    if (!m->sync)
+        return;
+    for (unsigned i = 0; i < m->gpu_count; i++)
+        m->sync(m->gpus[i], m->sync_user);
+}
+
+int zeus_monitor_begin_window(zeus_monitor *m, const char *name, bool sync)
+{
+    if (!name)
+        return zeus_error(ZEUS_EINVAL, "window name is NULL");
+    if (m->replay)
+        return zeus_replay_begin(m->replay, name);
+    if (m->log && strpbrk(name, ",\r\n"))
+        return zeus_error(ZEUS_EINVAL,
+                          "window name '%s' contains a comma or newline, which would corrupt "
+                          "the CSV log",
+                          name);
+    char *copy = strdup(name);
+    if (!copy)
+        return zeus_error(ZEUS_ENOMEM, "out of memory");
+    /* Reserve the name first so that a duplicate fails before any device work. */
+    pthread_mutex_lock(&m->lock);
+    window *w = find_window(m, name) ? NULL : free_slot(m);
+    if (!w) {
+        bool duplicate = find_window(m, name) != NULL;
+        pthread_mutex_unlock(&m->lock);
+        free(copy);
+        return duplicate ? zeus_error(ZEUS_EEXIST, "Measurement window '%s' already exists", name)
+                         : zeus_error(ZEUS_ENOMEM, "out of memory");
+    }
+    w->name = copy;
+    size_t slot = (size_t)(w - m->windows);
+    pthread_mutex_unlock(&m->lock);
+
+    if (sync)
+        sync_all(m);
+    window start = {0};
+    start.start = m->clock(m->clock_user);
+    for (unsigned i = 0; i < m->gpu_count; i++)
+        start.start_error[i] =
+            m->counter[i] ? zeus_gpu_energy_mj(m->devices, m->gpus[i], &start.start_mj[i]) : 0;
+    for (unsigned i = 0; i < m->cpu_count; i++)
+        start.start_cpu_error[i] = zeus_cpu_read_energy(m->devices, m->cpus[i], &start.start_cpu[i]);
+
+    pthread_mutex_lock(&m->lock);
+    w = &m->windows[slot]; /* the array may have moved while unlocked */
+    start.name = w->name;
+    *w = start;
+    pthread_mutex_unlock(&m->lock);
+    return ZEUS_OK;
+}
+
+static void fill_gpu(zeus_monitor *m, unsigned i, const window *w, double elapsed,
+                     const double *sampled_j, int sampled_rc, size_t samples,
+                     zeus_gpu_measurement *g)
+{
+    g->index = m->gpus[i];
+    if (m->counter[i]) {
+        double period = atomic_load(&m->update_period_s[i]);
+        uint64_t now_mj = 0;
+        int rc = w->start_error[i] ? w->start_error[i]
+                                   : zeus_gpu_energy_mj(m->devices, m->gpus[i], &now_mj);
+        if (rc != ZEUS_OK) {
+            g->error = rc;
+            ZEUS_WARN("GPU %u: energy unavailable in this window: %s", m->gpus[i],
+                      zeus_last_error());
+            return;
+        }
+        if (now_mj < w->start_mj[i]) {
+            g->error = ZEUS_EDEVICE;
+            ZEUS_WARN("GPU %u: energy counter went backwards (%llu -> %llu mJ; driver reloaded?)",
+                      m->gpus[i], (unsigned long long)w->start_mj[i], (unsigned long long)now_mj);
+            return;
+        }
+        /* Same arithmetic as the original (J = mJ / 1000 at each end), so logs match it. */
+        g->energy_j = (double)now_mj / 1000.0 - (double)w->start_mj[i] / 1000.0;
+        g->method = ZEUS_METHOD_COUNTER;
+        g->update_period_s = period;
+        g->updates = period > 0 ? elapsed / period : 0;
+        g->below_resolution = g->energy_j == 0.0 || (period > 0 && elapsed < period);
+        g->error_bound_j = period * m->max_power_w[i];
+    } else {
+        int pos = m->sampled[i];
+        double period = zeus_sampler_period_s(m->sampler);
+        g->method = ZEUS_METHOD_SAMPLED;
+        g->update_period_s = period;
+        g->updates = (double)samples;
+        if (sampled_rc == ZEUS_OK && isnan(sampled_j[pos])) {
+            g->error = ZEUS_EDEVICE;
+            g->method = ZEUS_METHOD_NONE;
+            return;
+        }
+        /* As the original: no two samples in the window reads as 0 J (flagged). */
+        g->energy_j = sampled_rc == ZEUS_OK ? sampled_j[pos] : 0.0;
+        g->below_resolution = sampled_rc != ZEUS_OK;
+        g->error_bound_j = 2 * period * m->max_power_w[i];
+    }
+}
+
+static void write_row(zeus_monitor *m, const char *name, const zeus_measurement *r)
+{
+    char a[ZEUS_DOUBLE_BUF], b[ZEUS_DOUBLE_BUF];
+    fprintf(m->log, "%s,%s,%s", zeus_format_double(r->start_time_s, a, sizeof a), name,
+            zeus_format_double(r->time_s, b, sizeof b));
+    for (unsigned i = 0; i < r->gpu_count; i++)
+        fprintf(m->log, ",%s", zeus_format_double(r->gpus[i].energy_j, a, sizeof a));
+    for (unsigned i = 0; i < r->cpu_count; i++) {
+        fprintf(m->log, ",%s", zeus_format_double(r->cpus[i].package_j, a, sizeof a));
+        if (m->cpu_dram[i])
+            fprintf(m->log, ",%s", zeus_format_double(r->cpus[i].dram_j, a, sizeof a));
+    }
+    fputc('\n', m->log);
+}
+
+int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool cancel,
+                            zeus_measurement *out)
+{
+    if (!name)
+        return zeus_error(ZEUS_EINVAL, "window name is NULL");
+    if (m->replay)
+        return zeus_replay_end(m->replay, name, cancel, m->gpus, m->gpu_count, out);
+    /* 1. Pop the window. */
+    pthread_mutex_lock(&m->lock);
+    window *found = find_window(m, name);
+    if (!found) {
+        pthread_mutex_unlock(&m->lock);
+        return zeus_error(ZEUS_ENOENT, "Measurement window '%s' does not exist", name);
+    }
+    window w = *found;
+    found->name = NULL;
+    pthread_mutex_unlock(&m->lock);
+
+    /* 2. Instant power for the approximation, before synchronising (as the original). */
+    double power_w[ZEUS_MAX_GPUS] = {0};
+    double power_read_s = 0;
+    if (m->approx_instant_energy && !cancel) {
+        int64_t t0 = zeus_now_ns();
+        for (unsigned i = 0; i < m->gpu_count; i++) {
+            unsigned mw;
+            power_w[i] = zeus_gpu_power_mw(m->devices, m->gpus[i], &mw) == ZEUS_OK ? mw / 1000.0
+                                                                                  : 0.0;
+        }
+        power_read_s = (double)(zeus_now_ns() - t0) * 1e-9;
+    }
+    /* 3. Synchronise. 4. Cancel: zeros, nothing logged (the original crashes here: spec 10). */
+    if (sync)
+        sync_all(m);
+    zeus_measurement_zero(out, m->gpus, m->gpu_count, m->cpus, m->cpu_count);
+    if (cancel) {
+        out->cancelled = true;
+        free(w.name);
+        return ZEUS_OK;
+    }
+    /* 5. End time. 6-7. Counters, then sampled GPUs. */
+    double end = m->clock(m->clock_user);
+    out->start_time_s = w.start;
+    out->time_s = end - w.start;
+    double sampled_j[ZEUS_MAX_GPUS];
+    size_t samples = 0;
+    int sampled_rc = m->sampler ? zeus_sampler_get_energy(m->sampler, w.start, end, sampled_j,
+                                                          &samples)
+                                : ZEUS_OK;
+    for (unsigned i = 0; i < m->gpu_count; i++)
+        fill_gpu(m, i, &w, out->time_s, sampled_j, sampled_rc, samples, &out->gpus[i]);
+    for (unsigned i = 0; i < m->cpu_count; i++) {
+        zeus_cpu_measurement *c = &out->cpus[i];
+        zeus_cpu_energy e;
+        int rc = w.start_cpu_error[i] ? w.start_cpu_error[i]
+                                      : zeus_cpu_read_energy(m->devices, m->cpus[i], &e);
+        if (rc != ZEUS_OK) {
+            c->error = rc;
+            continue;
+        }
+        c->package_j = (double)(e.package_uj - w.start_cpu[i].package_uj) * 1e-6;
+        c->dram_valid = e.dram_valid && w.start_cpu[i].dram_valid;
+        if (c->dram_valid)
+            c->dram_j = (double)(e.dram_uj - w.start_cpu[i].dram_uj) * 1e-6;
+    }
+    /* 8. Exact zeros: approximate, or warn (as newer Zeus does). */
+    for (unsigned i = 0; i < m->gpu_count; i++) {
+        zeus_gpu_measurement *g = &out->gpus[i];
+        if (g->error || g->energy_j != 0.0)
+            continue;
+        if (m->approx_instant_energy) {
+            g->energy_j = power_w[i] * (out->time_s - power_read_s);
+            g->method = ZEUS_METHOD_INSTANT;
+        } else {
+            ZEUS_WARN("window '%s': GPU %u read 0 J over %.3f s; the %s updates every %.3f s. Use "
+                      "a longer window or approx_instant_energy.",
+                      name, g->index, out->time_s,
+                      g->method == ZEUS_METHOD_COUNTER ? "energy counter" : "power sampler",
+                      g->update_period_s);
+        }
+    }
+    for (unsigned i = 0; i < m->gpu_count; i++)
+        out->total_energy_j += out->gpus[i].energy_j;
+    /* 9. Log. */
+    if (m->log) {
+        pthread_mutex_lock(&m->lock);
+        write_row(m, name, out);
+        out->log_failed = fflush(m->log) != 0 || ferror(m->log);
+        pthread_mutex_unlock(&m->lock);
+        if (out->log_failed)
+            ZEUS_WARN("cannot write window '%s' to the log file %s: %s", name, m->log_path,
+                      strerror(errno));
+    }
+    free(w.name);
+    return ZEUS_OK;
+}

@@ -1,0 +1,20 @@
+/* Shared between the live monitor (monitor.c) and the replay monitor (replay.c). */
+#ifndef ZEUS_MONITOR_INTERNAL_H
+#define ZEUS_MONITOR_INTERNAL_H
+
+#include "zeus/monitor.h"
+
+typedef struct zeus_replay zeus_replay;
+
+int zeus_replay_open(const char *log_file, bool match_window_name, zeus_replay **out,
+                     unsigned *gpus, unsigned *gpu_count);
+void zeus_replay_close(zeus_replay *r);
+int zeus_replay_begin(zeus_replay *r, const char *name);
+int zeus_replay_end(zeus_replay *r, const char *name, bool cancel, const unsigned *gpus,
+                    unsigned gpu_count, zeus_measurement *out);
+
+/* Fills a cancelled (all-zero) measurement for the monitored GPUs and CPUs. */
+void zeus_measurement_zero(zeus_measurement *m, const unsigned *gpus, unsigned gpu_count,
+                           const unsigned *cpus, unsigned cpu_count);
+
+#endif

@@ -1,0 +1,392 @@
+/* The power sampler: one thread polling GPU power into a ring buffer (see zeus/sampler.h). */
+#include "core/internal.h"
+#include "zeus/monitor.h"
+#include "zeus/sampler.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define INFER_POLL_NS 1000000LL       /* 1 ms between readings while inferring the period */
+#define INFER_LIMIT_NS 2000000000LL   /* give up on a model after 2 s */
+#define INFER_CHANGES 4               /* changes to see before trusting the minimum gap */
+#define PERIOD_CAP_S 0.1
+
+struct zeus_sampler {
+    zeus_devices *devices;
+    unsigned gpu_count;
+    unsigned gpus[ZEUS_MAX_GPUS];
+    unsigned cpu_count;
+    unsigned cpus[ZEUS_MAX_CPUS];
+    double period_s;
+    zeus_clock_fn clock;
+    void *clock_user;
+
+    pthread_mutex_t lock; /* guards the ring and stop */
+    pthread_cond_t wake;
+    bool stop;
+    size_t capacity, head, len; /* head: next row to write */
+    double *times;
+    float *power_w; /* capacity x gpu_count */
+
+    pthread_t thread;
+    bool thread_started;
+};
+
+static double anchor_wall;
+static int64_t anchor_mono;
+static pthread_once_t anchor_once = PTHREAD_ONCE_INIT;
+
+static void anchor_init(void)
+{
+    anchor_mono = zeus_now_ns();
+    anchor_wall = zeus_wall_s();
+}
+
+double zeus_steady_time_s(void *unused)
+{
+    (void)unused;
+    pthread_once(&anchor_once, anchor_init);
+    return anchor_wall + (double)(zeus_now_ns() - anchor_mono) * 1e-9;
+}
+
+void zeus_sampler_options_init(zeus_sampler_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->gpu_count = -1;
+}
+
+/* Shortest interval between changes of one GPU's power reading; 0 if it never changed twice. */
+static double infer_gpu_period(zeus_devices *d, unsigned gpu)
+{
+    int64_t start = zeus_now_ns(), last_change = 0;
+    unsigned last_mw = 0;
+    bool have_last = false;
+    int changes = 0;
+    double best = 0.0;
+    while (zeus_now_ns() - start < INFER_LIMIT_NS && changes < INFER_CHANGES) {
+        unsigned mw;
+        if (zeus_gpu_power_mw(d, gpu, &mw) != ZEUS_OK)
+            return 0.0;
+        int64_t now = zeus_now_ns();
+        if (!have_last) {
+            have_last = true;
+            last_mw = mw;
+        } else if (mw != last_mw) {
+            if (last_change > 0) {
+                double gap = (double)(now - last_change) * 1e-9;
+                if (best == 0.0 || gap < best)
+                    best = gap;
+            }
+            last_change = now;
+            last_mw = mw;
+            changes++;
+        }
+        zeus_sleep_ns(INFER_POLL_NS);
+    }
+    return best;
+}
+
+/* The original's intended inference (its code busy-loops: spec 3.2): per model, the shortest
+ * change interval; the smallest over models, halved, capped at 0.1 s. */
+static double infer_period(zeus_sampler *s)
+{
+    double best = INFINITY;
+    for (unsigned i = 0; i < s->gpu_count; i++) {
+        zeus_gpu_info gi;
+        zeus_gpu_get_info(s->devices, s->gpus[i], &gi);
+        bool seen = false;
+        for (unsigned j = 0; j < i && !seen; j++) {
+            zeus_gpu_info gj;
+            zeus_gpu_get_info(s->devices, s->gpus[j], &gj);
+            seen = strcmp(gi.name, gj.name) == 0;
+        }
+        if (seen)
+            continue;
+        double p = infer_gpu_period(s->devices, s->gpus[i]);
+        if (p > 0 && p < best)
+            best = p;
+    }
+    if (!isfinite(best)) {
+        ZEUS_WARN("power sampler: no GPU's power reading changed within 2 s; sampling every %g s",
+                  PERIOD_CAP_S);
+        return PERIOD_CAP_S;
+    }
+    double period = best / 2;
+    if (period > PERIOD_CAP_S) {
+        ZEUS_WARN("power sampler: inferred period %g s capped at %g s", period, PERIOD_CAP_S);
+        period = PERIOD_CAP_S;
+    }
+    return period;
+}
+
+static void take_sample(zeus_sampler *s)
+{
+    float row[ZEUS_MAX_GPUS];
+    double t = s->clock(s->clock_user);
+    for (unsigned i = 0; i < s->gpu_count; i++) {
+        unsigned mw;
+        /* A failed reading is stored as NaN, so energy over it reads as unknown, not zero. */
+        row[i] = zeus_gpu_power_mw(s->devices, s->gpus[i], &mw) == ZEUS_OK ? (float)mw / 1000.0f
+                                                                          : NAN;
+    }
+    for (unsigned i = 0; i < s->cpu_count; i++) {
+        zeus_cpu_energy e; /* read to keep RAPL wraparound counted */
+        zeus_cpu_read_energy(s->devices, s->cpus[i], &e);
+    }
+    pthread_mutex_lock(&s->lock);
+    s->times[s->head] = t;
+    memcpy(&s->power_w[s->head * s->gpu_count], row, s->gpu_count * sizeof row[0]);
+    s->head = (s->head + 1) % s->capacity;
+    if (s->len < s->capacity)
+        s->len++;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void *sampler_main(void *arg)
+{
+    zeus_sampler *s = arg;
+    int64_t period_ns = (int64_t)(s->period_s * 1e9);
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    pthread_mutex_lock(&s->lock);
+    while (!s->stop) {
+        pthread_mutex_unlock(&s->lock);
+        take_sample(s);
+        pthread_mutex_lock(&s->lock);
+        /* Absolute deadlines, so the period does not drift by the time a sample takes; after
+         * a stall we skip ahead instead of bursting to catch up. */
+        int64_t next = (int64_t)deadline.tv_sec * 1000000000LL + deadline.tv_nsec + period_ns;
+        int64_t now = zeus_now_ns();
+        if (next < now)
+            next = now;
+        deadline.tv_sec = next / 1000000000LL;
+        deadline.tv_nsec = next % 1000000000LL;
+        while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock, &deadline) != ETIMEDOUT) {
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+static int select_devices(zeus_sampler *s, const zeus_sampler_options *o)
+{
+    unsigned available = zeus_gpu_count(s->devices);
+    if (o->gpu_count == 0)
+        return zeus_error(ZEUS_EINVAL, "the power sampler needs at least one GPU "
+                                       "(gpu_indices must be either all or non-empty)");
+    s->gpu_count = o->gpu_count < 0 ? available : (unsigned)o->gpu_count;
+    if (s->gpu_count > ZEUS_MAX_GPUS)
+        return zeus_error(ZEUS_ERANGE, "at most %d GPUs can be sampled", ZEUS_MAX_GPUS);
+    if (s->gpu_count == 0)
+        return zeus_error(ZEUS_ENODEV, "the power sampler has no GPU to sample");
+    for (unsigned i = 0; i < s->gpu_count; i++) {
+        s->gpus[i] = o->gpu_count < 0 ? i : o->gpu_indices[i];
+        zeus_gpu_info info;
+        int rc = zeus_gpu_get_info(s->devices, s->gpus[i], &info);
+        if (rc != ZEUS_OK)
+            return rc;
+    }
+    unsigned cpus = zeus_cpu_count(s->devices);
+    s->cpu_count = o->cpu_count < 0 ? cpus : (unsigned)o->cpu_count;
+    if (s->cpu_count > ZEUS_MAX_CPUS)
+        return zeus_error(ZEUS_ERANGE, "at most %d CPU packages can be polled", ZEUS_MAX_CPUS);
+    for (unsigned i = 0; i < s->cpu_count; i++) {
+        s->cpus[i] = o->cpu_count < 0 ? i : o->cpu_indices[i];
+        zeus_cpu_info info;
+        int rc = zeus_cpu_get_info(s->devices, s->cpus[i], &info);
+        if (rc != ZEUS_OK)
+            return rc;
+    }
+    return ZEUS_OK;
+}
+
+int zeus_sampler_start(zeus_devices *devices, const zeus_sampler_options *options,
+                       zeus_sampler **out)
+{
+    zeus_sampler_options defaults;
+    if (!options) {
+        zeus_sampler_options_init(&defaults);
+        options = &defaults;
+    }
+    *out = NULL;
+    if (options->period_s < 0 || !isfinite(options->period_s))
+        return zeus_error(ZEUS_EINVAL, "sampling period %g s must be positive (or 0 to infer)",
+                          options->period_s);
+    zeus_sampler *s = calloc(1, sizeof *s);
+    if (!s)
+        return zeus_error(ZEUS_ENOMEM, "out of memory");
+    int rc;
+    s->devices = devices;
+    s->clock = options->clock ? options->clock : zeus_steady_time_s;
+    s->clock_user = options->clock_user;
+    s->capacity = options->capacity ? options->capacity : ZEUS_SAMPLER_DEFAULT_CAPACITY;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    if ((rc = select_devices(s, options)) != ZEUS_OK)
+        goto fail;
+    s->times = malloc(s->capacity * sizeof *s->times);
+    s->power_w = malloc(s->capacity * s->gpu_count * sizeof *s->power_w);
+    if (!s->times || !s->power_w) {
+        rc = zeus_error(ZEUS_ENOMEM, "out of memory for %zu power samples", s->capacity);
+        goto fail;
+    }
+    s->period_s = options->period_s > 0 ? options->period_s : infer_period(s);
+    if (s->period_s < 0.001)
+        ZEUS_WARN("power sampler: a period of %g s costs CPU time and NVML bandwidth", s->period_s);
+    if (pthread_create(&s->thread, NULL, sampler_main, s) != 0) {
+        rc = zeus_error(ZEUS_ENOMEM, "cannot start the power sampler thread");
+        goto fail;
+    }
+    s->thread_started = true;
+    *out = s;
+    return ZEUS_OK;
+fail:
+    zeus_sampler_stop(s);
+    return rc;
+}
+
+void zeus_sampler_stop(zeus_sampler *s)
+{
+    if (!s)
+        return;
+    if (s->thread_started) {
+        pthread_mutex_lock(&s->lock);
+        s->stop = true;
+        pthread_cond_signal(&s->wake);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->thread, NULL);
+    }
+    pthread_cond_destroy(&s->wake);
+    pthread_mutex_destroy(&s->lock);
+    free(s->times);
+    free(s->power_w);
+    free(s);
+}
+
+double zeus_sampler_period_s(const zeus_sampler *s)
+{
+    return s->period_s;
+}
+
+unsigned zeus_sampler_gpu_count(const zeus_sampler *s)
+{
+    return s->gpu_count;
+}
+
+unsigned zeus_sampler_gpu_index(const zeus_sampler *s, unsigned i)
+{
+    return i < s->gpu_count ? s->gpus[i] : (unsigned)-1;
+}
+
+size_t zeus_sampler_sample_count(const zeus_sampler *s)
+{
+    zeus_sampler *m = (zeus_sampler *)s;
+    pthread_mutex_lock(&m->lock);
+    size_t n = m->len;
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
+
+double zeus_sampler_cpu_time_s(const zeus_sampler *s)
+{
+    clockid_t cid;
+    struct timespec ts;
+    if (!s->thread_started || pthread_getcpuclockid(s->thread, &cid) != 0 ||
+        clock_gettime(cid, &ts) != 0)
+        return 0.0;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Ring position of the k-th oldest row. Caller holds the lock. */
+static size_t row_at(const zeus_sampler *s, size_t k)
+{
+    return (s->head + s->capacity - s->len + k) % s->capacity;
+}
+
+/* First logical index whose time is >= t (len if none). Caller holds the lock. */
+static size_t lower_bound(const zeus_sampler *s, double t)
+{
+    size_t lo = 0, hi = s->len;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->times[row_at(s, mid)] < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int zeus_sampler_get_energy(zeus_sampler *s, double start, double end, double *energy_j,
+                            size_t *samples)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t first = lower_bound(s, start), n = 0;
+    for (unsigned g = 0; g < s->gpu_count; g++)
+        energy_j[g] = 0.0;
+    double prev_t = 0;
+    const float *prev = NULL;
+    for (size_t k = first; k < s->len; k++) {
+        size_t r = row_at(s, k);
+        double t = s->times[r];
+        if (t > end)
+            break;
+        const float *row = &s->power_w[r * s->gpu_count];
+        if (prev)
+            for (unsigned g = 0; g < s->gpu_count; g++)
+                energy_j[g] += (t - prev_t) * ((double)prev[g] + (double)row[g]) / 2.0;
+        prev = row;
+        prev_t = t;
+        n++;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (samples)
+        *samples = n;
+    if (n < 2)
+        return zeus_error(ZEUS_ENOENT, "fewer than two power samples between %.6f and %.6f", start,
+                          end);
+    return ZEUS_OK;
+}
+
+int zeus_sampler_get_power(zeus_sampler *s, double t, double *power_w, double *time_s)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->len == 0) {
+        pthread_mutex_unlock(&s->lock);
+        return zeus_error(ZEUS_ENOENT, "no power sample yet");
+    }
+    size_t k = isnan(t) ? s->len - 1 : lower_bound(s, t);
+    if (k >= s->len)
+        k = s->len - 1;
+    size_t r = row_at(s, k);
+    for (unsigned g = 0; g < s->gpu_count; g++)
+        power_w[g] = s->power_w[r * s->gpu_count + g];
+    if (time_s)
+        *time_s = s->times[r];
+    pthread_mutex_unlock(&s->lock);
+    return ZEUS_OK;
+}
+
+int zeus_sampler_timeline(zeus_sampler *s, double since, size_t max, double *times,
+                          double *power_w, size_t *count)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t n = 0;
+    for (size_t k = lower_bound(s, since); k < s->len && n < max; k++, n++) {
+        size_t r = row_at(s, k);
+        times[n] = s->times[r];
+        for (unsigned g = 0; g < s->gpu_count; g++)
+            power_w[n * s->gpu_count + g] = s->power_w[r * s->gpu_count + g];
+    }
+    pthread_mutex_unlock(&s->lock);
+    *count = n;
+    return ZEUS_OK;
+}
