@@ -63,9 +63,10 @@ ZEUS_API size_t zeus_sampler_sample_count(const zeus_sampler *sampler);
 /* CPU time the sampling thread has used so far, seconds (for overhead reports). */
 ZEUS_API double zeus_sampler_cpu_time_s(const zeus_sampler *sampler);
 
-/* Energy per sampled GPU (energy_j[i] for the i-th sampled GPU) between start and end, by
- * trapezoidal integration of the samples with start <= t <= end. *samples receives how many
- * samples were used. ZEUS_ENOENT with fewer than two samples in the range. */
+/* Energy per sampled GPU (energy_j[i] for the i-th sampled GPU) between start and end: the
+ * trapezoidal integral of the samples inside the range and the nearest one on each side,
+ * interpolated linearly to exactly start and end (held flat beyond the outermost sample).
+ * *samples receives how many samples were used. ZEUS_ENOENT with fewer than two. */
 ZEUS_API int zeus_sampler_get_energy(zeus_sampler *sampler, double start, double end,
                                      double *energy_j, size_t *samples);
 /* Power per sampled GPU at time t: the first sample at or after t (the last one if t is later

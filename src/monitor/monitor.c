@@ -560,10 +560,10 @@ int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool c
             c->error = rc;
             continue;
         }
-        c->package_j = (double)(e.package_uj - w.start_cpu[i].package_uj) * 1e-6;
+        c->package_j = (double)(e.package_uj - w.start_cpu[i].package_uj) / 1e6;
         c->dram_valid = e.dram_valid && w.start_cpu[i].dram_valid;
         if (c->dram_valid)
-            c->dram_j = (double)(e.dram_uj - w.start_cpu[i].dram_uj) * 1e-6;
+            c->dram_j = (double)(e.dram_uj - w.start_cpu[i].dram_uj) / 1e6;
     }
     /* 8. Exact zeros: approximate, or warn (as newer Zeus does). */
     for (unsigned i = 0; i < m->gpu_count; i++) {

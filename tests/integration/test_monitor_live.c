@@ -1,0 +1,470 @@
+/* The monitor and sampler on real time: sim backend, fake NVML, fake RAPL, faults, threads. */
+#include "test_support.h"
+
+#include "core/internal.h"
+#include "zeus/zeus.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *dir;
+
+static int setup(void **state)
+{
+    (void)state;
+    zt_clean_env();
+    dir = zt_mkdtemp();
+    char *nosys = zt_path(dir, "nosys");
+    setenv("ZEUS_SYSFS_ROOT", nosys, 1);
+    free(nosys);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    zeus_set_log_callback(NULL, NULL);
+    zt_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+static zeus_devices *open_devices(void)
+{
+    zeus_devices *d;
+    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    return d;
+}
+
+static void use_sim(const char *config)
+{
+    setenv("ZEUS_DEVICE", "sim", 1);
+    char *cfg = zt_write(dir, "sim.json", config);
+    setenv("ZEUS_SIM_CONFIG", cfg, 1);
+    free(cfg);
+}
+
+static void sim_sync(unsigned gpu, void *user)
+{
+    zeus_sim_synchronize(user, gpu);
+}
+
+/* Counter method on simulated steps: within the counter's granularity of the ground truth, and
+ * the update period is measured, not assumed. */
+static void test_counter_matches_ground_truth(void **state)
+{
+    (void)state;
+    use_sim("{\"gpus\": [{\"step_time_ms\": 5, \"energy_update_ms\": 10, \"count\": 2}]}");
+    zeus_devices *d = open_devices();
+    zeus_monitor_options o;
+    zeus_monitor_options_init(&o);
+    o.sync = sim_sync;
+    o.sync_user = d;
+    zeus_monitor *m;
+    assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
+    zeus_monitor_wait_update_period(m);
+    double period = zeus_monitor_update_period_s(m, 0);
+    assert_true(period > 0.009 && period < 0.013);
+    assert_true(zeus_monitor_update_period_s(m, 1) == period); /* same model */
+
+    double exact0[2], exact1[2];
+    assert_int_equal(zeus_monitor_begin_window(m, "steps", true), ZEUS_OK);
+    for (unsigned g = 0; g < 2; g++)
+        zeus_sim_exact_energy_uj(d, g, &exact0[g]);
+    for (int i = 0; i < 60; i++)
+        for (unsigned g = 0; g < 2; g++)
+            zeus_sim_launch_step(d, g, NULL);
+    zeus_measurement r;
+    assert_int_equal(zeus_monitor_end_window(m, "steps", true, false, &r), ZEUS_OK);
+    for (unsigned g = 0; g < 2; g++)
+        zeus_sim_exact_energy_uj(d, g, &exact1[g]);
+    assert_true(r.time_s > 0.29 && r.time_s < 0.5);
+    for (unsigned g = 0; g < 2; g++) {
+        double truth = (exact1[g] - exact0[g]) / 1e6;
+        assert_int_equal(r.gpus[g].method, ZEUS_METHOD_COUNTER);
+        /* The counter lags by less than one update at each end: error < period x 279 W. */
+        double bound = period * 279.0 + 0.002;
+        if (fabs(r.gpus[g].energy_j - truth) > bound)
+            fprintf(stderr, "gpu %u measured %f truth %f\n", g, r.gpus[g].energy_j, truth);
+        assert_true(fabs(r.gpus[g].energy_j - truth) <= bound);
+        assert_true(r.gpus[g].updates > 25);
+        assert_false(r.gpus[g].below_resolution);
+        assert_true(r.gpus[g].error_bound_j >= bound - 0.01);
+    }
+    assert_true(fabs(r.total_energy_j - r.gpus[0].energy_j - r.gpus[1].energy_j) < 1e-9);
+    zeus_monitor_close(m);
+    zeus_devices_close(d);
+}
+
+static int warnings;
+static char last_warning[1024];
+static void capture(zeus_log_level level, const char *message, void *user)
+{
+    (void)user;
+    if (level == ZEUS_LOG_WARN) {
+        warnings++;
+        zeus_strlcpy(last_warning, message, sizeof last_warning);
+    }
+}
+
+/* A window shorter than the update period reads 0 J: flagged and warned, or approximated. */
+static void test_short_window_flagged_or_approximated(void **state)
+{
+    (void)state;
+    use_sim("{\"gpus\": [{\"energy_update_ms\": 60000, \"idle_power_w\": 50}]}");
+    zeus_devices *d = open_devices();
+    zeus_set_log_callback(capture, NULL);
+    zeus_monitor_options o;
+    zeus_monitor_options_init(&o);
+    o.measure_update_period = false;
+    zeus_monitor *m;
+    assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
+    zeus_measurement r;
+    warnings = 0;
+    zeus_monitor_begin_window(m, "short", false);
+    usleep(20000);
+    assert_int_equal(zeus_monitor_end_window(m, "short", false, false, &r), ZEUS_OK);
+    assert_true(r.gpus[0].energy_j == 0.0);
+    assert_true(r.gpus[0].below_resolution);
+    assert_int_equal(warnings, 1);
+    assert_contains(last_warning, "window 'short': GPU 0 read 0 J");
+    zeus_monitor_close(m);
+
+    o.approx_instant_energy = true;
+    assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
+    zeus_monitor_begin_window(m, "short", false);
+    usleep(20000);
+    assert_int_equal(zeus_monitor_end_window(m, "short", false, false, &r), ZEUS_OK);
+    assert_int_equal(r.gpus[0].method, ZEUS_METHOD_INSTANT);
+    assert_true(fabs(r.gpus[0].energy_j - 50.0 * r.time_s) < 0.05);
+    zeus_monitor_close(m);
+    zeus_devices_close(d);
+}
+
+/* Pre-Volta GPUs: integrated power at 100 Hz within 1% over 1 s (the sampler starts by
+ * itself), and the monitor's sampler covers exactly those GPUs. */
+static void test_sampled_power_integration(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(dir, "{\"gpus\": [{\"name\": \"Tesla P100\", \"architecture\": \"pascal\", "
+                          "\"min_power_limit_w\": 125, \"max_power_limit_w\": 250, \"load\": 0.5}, "
+                          "{\"name\": \"NVIDIA A40\"}]}");
+    zeus_devices *d = open_devices();
+    zeus_monitor_options o;
+    zeus_monitor_options_init(&o);
+    o.sampler_period_s = 0.01;
+    zeus_monitor *m;
+    assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
+    zeus_sampler *s = zeus_monitor_sampler(m);
+    assert_non_null(s);
+    assert_int_equal(zeus_sampler_gpu_count(s), 1);
+    assert_int_equal(zeus_sampler_gpu_index(s, 0), 0);
+    usleep(30000);
+    zeus_measurement r;
+    zeus_monitor_begin_window(m, "second", false);
+    usleep(1000000);
+    assert_int_equal(zeus_monitor_end_window(m, "second", false, false, &r), ZEUS_OK);
+    /* P100 at load 0.5: 25 W idle + 0.5 x (232.5 - 25) = 128.75 W. */
+    double truth = 128.75 * r.time_s;
+    assert_int_equal(r.gpus[0].method, ZEUS_METHOD_SAMPLED);
+    assert_true(fabs(r.gpus[0].energy_j - truth) / truth < 0.01);
+    assert_true(r.gpus[0].updates >= 90);
+    assert_int_equal(r.gpus[1].method, ZEUS_METHOD_COUNTER);
+    double p[1], t;
+    assert_int_equal(zeus_sampler_get_power(s, NAN, p, &t), ZEUS_OK);
+    assert_true(fabs(p[0] - 128.75) < 0.01);
+    zeus_monitor_close(m);
+    zeus_devices_close(d);
+}
+
+/* A GPU lost mid-window: that window reports the error for that GPU; the rest goes on. */
+static void test_gpu_lost_mid_window(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(dir, "{\"gpus\": [{\"errors\": {\"nvmlDeviceGetTotalEnergyConsumption\": "
+                          "{\"code\": \"GPU_IS_LOST\", \"after\": 1}}}, {}]}");
+    zeus_devices *d = open_devices();
+    zeus_monitor_options o;
+    zeus_monitor_options_init(&o);
+    o.measure_update_period = false;
+    o.log_file = zt_path(dir, "lost.csv");
+    zeus_monitor *m;
+    assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
+    zeus_measurement r;
+    assert_int_equal(zeus_monitor_begin_window(m, "a", false), ZEUS_OK); /* read 1: fine */
+    usleep(50000);
+    assert_int_equal(zeus_monitor_end_window(m, "a", false, false, &r), ZEUS_OK);
+    assert_int_equal(r.gpus[0].error, ZEUS_ELOST);
+    assert_int_equal(r.gpus[0].method, ZEUS_METHOD_NONE);
+    assert_int_equal(r.gpus[1].error, 0);
+    assert_true(r.gpus[1].energy_j > 0);
+    /* The next window begins fine and reports the same. */
+    assert_int_equal(zeus_monitor_begin_window(m, "b", false), ZEUS_OK);
+    assert_int_equal(zeus_monitor_end_window(m, "b", false, false, &r), ZEUS_OK);
+    assert_int_equal(r.gpus[0].error, ZEUS_ELOST);
+    zeus_monitor_close(m);
+    free((char *)o.log_file);
+    zeus_devices_close(d);
+}
+
+static void test_counter_goes_backwards(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(dir, "{\"gpus\": [{\"initial_energy_j\": 10, \"energy_per_read_mj\": -5}]}");
+    zeus_devices *d = open_devices();
+    zeus_monitor_options o;
+    zeus_monitor_options_init(&o);
+    o.measure_update_period = false;
+    zeus_monitor *m;
+    assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
+    zeus_measurement r;
+    zeus_monitor_begin_window(m, "w", false);
+    assert_int_equal(zeus_monitor_end_window(m, "w", false, false, &r), ZEUS_OK);
+    assert_int_equal(r.gpus[0].error, ZEUS_EDEVICE);
+    assert_true(r.gpus[0].energy_j == 0.0);
+    zeus_monitor_close(m);
+    zeus_devices_close(d);
+}
+
+static void test_cancel_and_log(void **state)
+{
+    (void)state;
+    use_sim("{\"gpus\": [{}]}");
+    zeus_devices *d = open_devices();
+    zeus_monitor_options o;
+    zeus_monitor_options_init(&o);
+    o.measure_update_period = false;
+    char *log = zt_path(dir, "deep/er/log.csv");
+    o.log_file = log;
+    zeus_monitor *m;
+    assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
+    zeus_measurement r;
+    zeus_monitor_begin_window(m, "cancelled", false);
+    assert_int_equal(zeus_monitor_end_window(m, "cancelled", false, true, &r), ZEUS_OK);
+    assert_true(r.cancelled);
+    assert_int_equal(r.gpu_count, 1);
+    assert_true(r.time_s == 0.0 && r.gpus[0].energy_j == 0.0);
+    assert_int_equal(zeus_monitor_begin_window(m, "a,b", false), ZEUS_EINVAL);
+    assert_contains(zeus_last_error(), "would corrupt the CSV log");
+    zeus_monitor_close(m);
+    char *text = zt_read(log);
+    assert_string_equal(text, "start_time,window_name,elapsed_time,gpu0_energy\n");
+    free(text);
+    /* A log that cannot be created is a clear error naming the path. */
+    char *blocker = zt_write(dir, "file", "x");
+    char *bad = zt_path(dir, "file/log.csv");
+    o.log_file = bad;
+    assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_EIO);
+    assert_contains(zeus_last_error(), "file/log.csv");
+    free(blocker);
+    free(bad);
+    free(log);
+    zeus_devices_close(d);
+}
+
+static void test_no_devices_time_only(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "none", 1);
+    zeus_devices *d = open_devices();
+    zeus_monitor *m;
+    assert_int_equal(zeus_monitor_open(d, NULL, &m), ZEUS_OK);
+    assert_int_equal(zeus_monitor_gpu_count(m), 0);
+    zeus_measurement r;
+    zeus_monitor_begin_window(m, "t", false);
+    usleep(10000);
+    assert_int_equal(zeus_monitor_end_window(m, "t", false, false, &r), ZEUS_OK);
+    assert_true(r.time_s >= 0.01 && r.gpu_count == 0 && r.total_energy_j == 0.0);
+    zeus_monitor_close(m);
+    zeus_devices_close(d);
+}
+
+static void write_rapl(const char *root, unsigned long long pkg, unsigned long long dram)
+{
+    char text[64];
+    snprintf(text, sizeof text, "%llu\n", pkg);
+    free(zt_write(root, "sys/class/powercap/intel-rapl:0/energy_uj", text));
+    snprintf(text, sizeof text, "%llu\n", dram);
+    free(zt_write(root, "sys/class/powercap/intel-rapl:0/intel-rapl:0:0/energy_uj", text));
+}
+
+static void test_cpu_and_dram(void **state)
+{
+    (void)state;
+    char *root = zt_path(dir, "sysfs");
+    mkdir(root, 0777);
+    free(zt_write(root, "sys/class/powercap/intel-rapl:0/name", "package-0\n"));
+    free(zt_write(root, "sys/class/powercap/intel-rapl:0/max_energy_range_uj", "1000000\n"));
+    free(zt_write(root, "sys/class/powercap/intel-rapl:0/intel-rapl:0:0/name", "dram\n"));
+    free(zt_write(root, "sys/class/powercap/intel-rapl:0/intel-rapl:0:0/max_energy_range_uj",
+                  "1000000\n"));
+    write_rapl(root, 900000, 100);
+    setenv("ZEUS_SYSFS_ROOT", root, 1);
+    setenv("ZEUS_DEVICE", "none", 1);
+    zeus_devices *d = open_devices();
+    /* The backend keeps the files open: later values are written in place. */
+    zeus_monitor_options o;
+    zeus_monitor_options_init(&o);
+    o.cpu_count = -1;
+    char *log = zt_path(dir, "cpu.csv");
+    o.log_file = log;
+    zeus_monitor *m;
+    assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
+    assert_int_equal(zeus_monitor_cpu_count(m), 1);
+    zeus_monitor_begin_window(m, "cpu", false);
+    char *pkg = zt_path(root, "sys/class/powercap/intel-rapl:0/energy_uj");
+    char *drm = zt_path(root, "sys/class/powercap/intel-rapl:0/intel-rapl:0:0/energy_uj");
+    FILE *f = fopen(pkg, "w");
+    fputs("100000\n", f); /* wrapped: +200001 uJ */
+    fclose(f);
+    f = fopen(drm, "w");
+    fputs("50100\n", f);
+    fclose(f);
+    zeus_measurement r;
+    assert_int_equal(zeus_monitor_end_window(m, "cpu", false, false, &r), ZEUS_OK);
+    assert_int_equal(r.cpu_count, 1);
+    assert_int_equal(r.cpus[0].error, 0);
+    assert_true(fabs(r.cpus[0].package_j - 0.200001) < 1e-9);
+    assert_true(r.cpus[0].dram_valid);
+    assert_true(fabs(r.cpus[0].dram_j - 0.05) < 1e-9);
+    zeus_monitor_close(m);
+    char *text = zt_read(log);
+    assert_contains(text, "start_time,window_name,elapsed_time,cpu0_energy,dram0_energy\n");
+    assert_contains(text, ",cpu,");
+    assert_contains(text, ",0.200001,0.05\n");
+    free(text);
+    free(log);
+    free(pkg);
+    free(drm);
+    free(root);
+    zeus_devices_close(d);
+}
+
+typedef struct {
+    zeus_monitor *m;
+    int id;
+    int failures;
+} worker;
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    char name[32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(name, sizeof name, "w%d-%d", w->id, i);
+        zeus_measurement r;
+        if (zeus_monitor_begin_window(w->m, name, false) != ZEUS_OK ||
+            zeus_monitor_end_window(w->m, name, false, false, &r) != ZEUS_OK || r.gpu_count != 4)
+            w->failures++;
+    }
+    return NULL;
+}
+
+static void *end_other(void *arg)
+{
+    zeus_measurement r;
+    return (void *)(intptr_t)zeus_monitor_end_window(arg, "cross", false, false, &r);
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(dir, NULL);
+    zeus_devices *d = open_devices();
+    zeus_monitor_options o;
+    zeus_monitor_options_init(&o);
+    char *log = zt_path(dir, "threads.csv");
+    o.log_file = log;
+    zeus_monitor *m;
+    assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
+    /* Begun on this thread, ended on another. */
+    assert_int_equal(zeus_monitor_begin_window(m, "cross", false), ZEUS_OK);
+    pthread_t t;
+    void *ret;
+    pthread_create(&t, NULL, end_other, m);
+    pthread_join(t, &ret);
+    assert_int_equal((intptr_t)ret, ZEUS_OK);
+    /* Eight threads opening and closing windows at once. */
+    worker w[8];
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++) {
+        w[i] = (worker){m, i, 0};
+        pthread_create(&th[i], NULL, worker_main, &w[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    zeus_monitor_close(m);
+    char *text = zt_read(log);
+    int rows = 0;
+    for (char *p = text; *p; p++)
+        rows += *p == '\n';
+    assert_int_equal(rows, 1 + 1 + 8 * 300);
+    free(text);
+    free(log);
+    zeus_devices_close(d);
+}
+
+static void test_sampler_ring_and_queries(void **state)
+{
+    (void)state;
+    use_sim("{\"gpus\": [{\"idle_power_w\": 42, \"count\": 2}]}");
+    zeus_devices *d = open_devices();
+    zeus_sampler_options so;
+    zeus_sampler_options_init(&so);
+    so.period_s = 0.002;
+    so.capacity = 8;
+    zeus_sampler *s;
+    assert_int_equal(zeus_sampler_start(d, &so, &s), ZEUS_OK);
+    usleep(60000);
+    assert_int_equal(zeus_sampler_sample_count(s), 8); /* bounded */
+    double times[16], power[32];
+    size_t n;
+    zeus_sampler_timeline(s, 0, 16, times, power, &n);
+    assert_int_equal(n, 8);
+    for (size_t i = 1; i < n; i++)
+        assert_true(times[i] > times[i - 1]);
+    assert_true(power[0] == 42.0 && power[1] == 42.0);
+    double p[2], t;
+    assert_int_equal(zeus_sampler_get_power(s, times[3] - 1e-6, p, &t), ZEUS_OK);
+    assert_true(t == times[3]);
+    assert_int_equal(zeus_sampler_get_power(s, times[7] + 100, p, &t), ZEUS_OK);
+    assert_true(t >= times[7]); /* after the last: the last */
+    double e[2];
+    size_t used;
+    assert_int_equal(zeus_sampler_get_energy(s, times[0], times[0], e, &used), ZEUS_ENOENT);
+    assert_int_equal(zeus_sampler_get_energy(s, times[0], times[7], e, &used), ZEUS_OK);
+    assert_true(fabs(e[0] - 42.0 * (times[7] - times[0])) < 1e-6);
+    zeus_sampler_stop(s);
+    /* An explicitly empty GPU list is refused, as the original. */
+    so.gpu_count = 0;
+    assert_int_equal(zeus_sampler_start(d, &so, &s), ZEUS_EINVAL);
+    assert_contains(zeus_last_error(), "at least one GPU");
+    so.gpu_count = -1;
+    so.period_s = -1;
+    assert_int_equal(zeus_sampler_start(d, &so, &s), ZEUS_EINVAL);
+    zeus_devices_close(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_counter_matches_ground_truth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_short_window_flagged_or_approximated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sampled_power_integration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gpu_lost_mid_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counter_goes_backwards, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_and_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_devices_time_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cpu_and_dram, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sampler_ring_and_queries, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
