@@ -1,0 +1,523 @@
+/* Saving and restoring the batch-size policies as JSON, so that a recurring-job driver can
+ * persist them between recurrences. Doubles are written with the shortest round-trip digits
+ * (cJSON's own number printer may drop the last bit) and non-finite values as strings; 64-bit
+ * generator words as hex strings. Loading validates every field and every index, since the
+ * file may have been edited. */
+#include "optimizer/policy_internal.h"
+
+#include "core/internal.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BSO_TYPE "zeus.PruningGTSBatchSizeOptimizer"
+#define PLO_TYPE "zeus.JITPowerLimitOptimizer"
+#define STATE_VERSION 1
+
+/* ---- writing ------------------------------------------------------------------------------ */
+
+static cJSON *json_double(double v)
+{
+    char buf[ZEUS_DOUBLE_BUF];
+    zeus_format_double(v, buf, sizeof buf);
+    return isfinite(v) ? cJSON_CreateRaw(buf) : cJSON_CreateString(buf);
+}
+
+static cJSON *json_u64(uint64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "0x%016" PRIx64, v);
+    return cJSON_CreateString(buf);
+}
+
+static cJSON *json_ints(const int *v, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
+    return a;
+}
+
+static cJSON *json_doubles(const double *v, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < n; i++)
+        cJSON_AddItemToArray(a, json_double(v[i]));
+    return a;
+}
+
+static const char *const phase_names[] = {"start", "await", "reported", "done", "failed"};
+
+static cJSON *explorer_json(const zeus_pruning *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "sizes", json_ints(p->sizes, p->n_sizes));
+    cJSON_AddItemToObject(o, "down", json_ints(p->down, p->n_down));
+    cJSON_AddItemToObject(o, "up", json_ints(p->up, p->n_up));
+    cJSON_AddItemToObject(o, "good", json_ints(p->good, p->n_good));
+    cJSON_AddNumberToObject(o, "default_bs", p->default_bs);
+    cJSON_AddNumberToObject(o, "num_rounds", p->num_rounds);
+    cJSON_AddNumberToObject(o, "round", p->round);
+    cJSON_AddNumberToObject(o, "dir", p->dir);
+    cJSON_AddNumberToObject(o, "pos", (double)p->pos);
+    cJSON_AddItemToObject(o, "best_cost", json_double(p->best_cost));
+    cJSON_AddNumberToObject(o, "expecting", p->expecting);
+    cJSON_AddStringToObject(o, "phase", phase_names[p->phase]);
+    cJSON_AddItemToObject(o, "reported_cost", json_double(p->reported_cost));
+    cJSON_AddBoolToObject(o, "reported_reached", p->reported_reached);
+    return o;
+}
+
+static cJSON *rng_json(const zeus_rng *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "state_hi", json_u64(r->state_hi));
+    cJSON_AddItemToObject(o, "state_lo", json_u64(r->state_lo));
+    cJSON_AddItemToObject(o, "inc_hi", json_u64(r->inc_hi));
+    cJSON_AddItemToObject(o, "inc_lo", json_u64(r->inc_lo));
+    cJSON_AddItemToObject(o, "buffered", json_u64(r->buffered));
+    cJSON_AddBoolToObject(o, "has_buffered", r->has_buffered);
+    return o;
+}
+
+static cJSON *mab_json(const zeus_gts *g)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "prior_mean", json_double(g->prior_mean));
+    cJSON_AddItemToObject(o, "prior_precision", json_double(g->prior_precision));
+    cJSON_AddNumberToObject(o, "num_exploration", g->num_exploration);
+    cJSON_AddItemToObject(o, "rng", rng_json(&g->rng));
+    cJSON *arms = cJSON_AddArrayToObject(o, "arms");
+    for (size_t i = 0; i < g->n_arms; i++) {
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddNumberToObject(a, "arm", g->arms[i].arm);
+        cJSON_AddItemToObject(a, "mean", json_double(g->arms[i].mean));
+        cJSON_AddItemToObject(a, "precision", json_double(g->arms[i].precision));
+        cJSON_AddItemToObject(a, "reward_precision", json_double(g->arms[i].reward_precision));
+        cJSON_AddNumberToObject(a, "observations", (double)g->arms[i].observations);
+        cJSON_AddItemToArray(arms, a);
+    }
+    return o;
+}
+
+static int print_json(cJSON *root, char **json)
+{
+    char *text = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (!text)
+        return zeus_error(ZEUS_ENOMEM, "state: out of memory");
+    *json = text;
+    return ZEUS_OK;
+}
+
+int zeus_bso_save(const zeus_bso *bso, char **json)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "type", BSO_TYPE);
+    cJSON_AddNumberToObject(root, "version", STATE_VERSION);
+    cJSON *cfg = cJSON_AddObjectToObject(root, "config");
+    cJSON_AddItemToObject(cfg, "prior_mean", json_double(bso->cfg.prior_mean));
+    cJSON_AddItemToObject(cfg, "prior_precision", json_double(bso->cfg.prior_precision));
+    cJSON_AddNumberToObject(cfg, "window_size", (double)bso->cfg.window_size);
+    cJSON_AddBoolToObject(cfg, "concurrency", bso->cfg.concurrency);
+    cJSON_AddItemToObject(cfg, "seed", json_u64(bso->cfg.seed));
+    cJSON *job = cJSON_AddObjectToObject(root, "job");
+    cJSON_AddStringToObject(job, "dataset", bso->job.dataset);
+    cJSON_AddStringToObject(job, "network", bso->job.network);
+    cJSON_AddStringToObject(job, "optimizer", bso->job.optimizer);
+    cJSON_AddItemToObject(job, "target_metric", json_double(bso->job.target_metric));
+    cJSON_AddNumberToObject(job, "max_epochs", bso->job.max_epochs);
+    cJSON_AddNumberToObject(job, "default_bs", bso->job.default_bs);
+    cJSON_AddItemToObject(job, "default_lr", json_double(bso->job.default_lr));
+    cJSON *history = cJSON_AddArrayToObject(root, "history");
+    for (size_t i = 0; i < bso->n_batch_sizes; i++) {
+        cJSON *h = cJSON_CreateObject();
+        cJSON_AddNumberToObject(h, "batch_size", bso->batch_sizes[i]);
+        cJSON_AddItemToObject(h, "rewards", json_doubles(bso->history[i].rewards,
+                                                         bso->history[i].n));
+        cJSON_AddItemToArray(history, h);
+    }
+    cJSON_AddItemToObject(root, "explorer", explorer_json(bso->explorer));
+    cJSON_AddItemToObject(root, "mab", bso->mab ? mab_json(bso->mab) : cJSON_CreateNull());
+    return print_json(root, json);
+}
+
+int zeus_jit_plo_save(const zeus_jit_plo *plo, char **json)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "type", PLO_TYPE);
+    cJSON_AddNumberToObject(root, "version", STATE_VERSION);
+    cJSON *entries = cJSON_AddArrayToObject(root, "batch_sizes");
+    for (size_t i = 0; i < plo->n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "batch_size", plo->entries[i].batch_size);
+        cJSON_AddNumberToObject(e, "power_limit", plo->entries[i].power_limit);
+        cJSON_AddItemToObject(e, "cost", json_double(plo->entries[i].cost));
+        cJSON_AddNumberToObject(e, "observations", plo->entries[i].observations);
+        cJSON_AddItemToArray(entries, e);
+    }
+    return print_json(root, json);
+}
+
+/* ---- reading ------------------------------------------------------------------------------ */
+
+static int bad(const char *what)
+{
+    return zeus_error(ZEUS_EPARSE, "state: missing or invalid '%s'", what);
+}
+
+/* A number, or one of the strings written for non-finite values. */
+static bool to_double(const cJSON *v, double *out)
+{
+    if (cJSON_IsNumber(v)) {
+        *out = v->valuedouble;
+        return true;
+    }
+    if (!cJSON_IsString(v))
+        return false;
+    const char *s = v->valuestring;
+    return (strcmp(s, "inf") == 0 || strcmp(s, "-inf") == 0 || strcmp(s, "nan") == 0) &&
+           zeus_parse_double(s, out) == ZEUS_OK;
+}
+
+static int get_double(const cJSON *o, const char *key, double *out)
+{
+    return to_double(cJSON_GetObjectItemCaseSensitive(o, key), out) ? ZEUS_OK : bad(key);
+}
+
+static int get_int(const cJSON *o, const char *key, long min, long max, long *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+        v->valuedouble < (double)min || v->valuedouble > (double)max)
+        return bad(key);
+    *out = (long)v->valuedouble;
+    return ZEUS_OK;
+}
+
+static int get_bool(const cJSON *o, const char *key, bool *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsBool(v))
+        return bad(key);
+    *out = cJSON_IsTrue(v);
+    return ZEUS_OK;
+}
+
+static int get_u64(const cJSON *o, const char *key, uint64_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsString(v))
+        return bad(key);
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v->valuestring, &end, 16);
+    if (end == v->valuestring || *end || errno)
+        return bad(key);
+    *out = x;
+    return ZEUS_OK;
+}
+
+static int get_string(const cJSON *o, const char *key, char *dst, size_t size)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsString(v) || !*v->valuestring || zeus_strlcpy(dst, v->valuestring, size) >= size)
+        return bad(key);
+    return ZEUS_OK;
+}
+
+/* An int array of at most cap entries into dst. */
+static int get_ints(const cJSON *o, const char *key, int *dst, size_t cap, size_t *n)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsArray(a) || (size_t)cJSON_GetArraySize(a) > cap)
+        return bad(key);
+    size_t i = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, a)
+    {
+        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+            fabs(v->valuedouble) > 2147483647.0)
+            return bad(key);
+        dst[i++] = (int)v->valuedouble;
+    }
+    *n = i;
+    return ZEUS_OK;
+}
+
+static const cJSON *get_object(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsObject(v) ? v : NULL;
+}
+
+static int check_header(const cJSON *root, const char *type)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "type");
+    long version;
+    if (!cJSON_IsString(t) || strcmp(t->valuestring, type) != 0)
+        return zeus_error(ZEUS_EPARSE, "state: not a %s document", type);
+    if (get_int(root, "version", 1, STATE_VERSION, &version) != ZEUS_OK)
+        return zeus_error(ZEUS_EPARSE, "state: unsupported version");
+    return ZEUS_OK;
+}
+
+static cJSON *parse_root(const char *json)
+{
+    cJSON *root = json ? cJSON_Parse(json) : NULL;
+    if (!root)
+        zeus_error(ZEUS_EPARSE, "state: not valid JSON");
+    return root;
+}
+
+static bool contains(const int *v, size_t n, int x)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == x)
+            return true;
+    return false;
+}
+
+static int load_explorer(const cJSON *o, zeus_pruning *p)
+{
+    if (!o)
+        return bad("explorer");
+    long num_rounds, round, dir, pos, default_bs, expecting;
+    const cJSON *phase = cJSON_GetObjectItemCaseSensitive(o, "phase");
+    int rc;
+    if ((rc = get_ints(o, "sizes", p->sizes, p->cap, &p->n_sizes)) ||
+        (rc = get_ints(o, "down", p->down, p->cap, &p->n_down)) ||
+        (rc = get_ints(o, "up", p->up, p->cap, &p->n_up)) ||
+        (rc = get_ints(o, "good", p->good, p->cap, &p->n_good)) ||
+        (rc = get_int(o, "default_bs", 1, INT32_MAX, &default_bs)) ||
+        (rc = get_int(o, "num_rounds", 0, 1000, &num_rounds)) ||
+        (rc = get_int(o, "round", 0, num_rounds, &round)) ||
+        (rc = get_int(o, "dir", 0, 2, &dir)) || (rc = get_int(o, "pos", 0, (long)p->cap, &pos)) ||
+        (rc = get_double(o, "best_cost", &p->best_cost)) ||
+        (rc = get_int(o, "expecting", 0, INT32_MAX, &expecting)) ||
+        (rc = get_double(o, "reported_cost", &p->reported_cost)) ||
+        (rc = get_bool(o, "reported_reached", &p->reported_reached)))
+        return rc;
+    if (p->n_down + p->n_up > p->cap)
+        return bad("explorer");
+    p->default_bs = (int)default_bs;
+    p->num_rounds = (int)num_rounds;
+    p->round = (int)round;
+    p->dir = (int)dir;
+    p->pos = (size_t)pos;
+    p->expecting = (int)expecting;
+    size_t k;
+    for (k = 0; k < ZEUS_ARRAY_LEN(phase_names); k++)
+        if (cJSON_IsString(phase) && strcmp(phase->valuestring, phase_names[k]) == 0)
+            break;
+    if (k == ZEUS_ARRAY_LEN(phase_names))
+        return bad("phase");
+    p->phase = (zeus_pruning_phase)k;
+    /* A size is handed out or reported only from inside a walk. */
+    if (p->phase == ZEUS_PRUNING_AWAIT || p->phase == ZEUS_PRUNING_REPORTED) {
+        size_t walk = p->dir == 0 ? p->n_down : p->dir == 1 ? p->n_up : 0;
+        if (p->pos >= walk || (p->phase == ZEUS_PRUNING_AWAIT &&
+                               p->expecting != (p->dir == 0 ? p->down : p->up)[p->pos]))
+            return bad("explorer position");
+    }
+    return ZEUS_OK;
+}
+
+static int load_rng(const cJSON *o, zeus_rng *r)
+{
+    uint64_t buffered;
+    bool has;
+    int rc;
+    if (!o)
+        return bad("rng");
+    if ((rc = get_u64(o, "state_hi", &r->state_hi)) || (rc = get_u64(o, "state_lo", &r->state_lo)) ||
+        (rc = get_u64(o, "inc_hi", &r->inc_hi)) || (rc = get_u64(o, "inc_lo", &r->inc_lo)) ||
+        (rc = get_u64(o, "buffered", &buffered)) || (rc = get_bool(o, "has_buffered", &has)))
+        return rc;
+    if (buffered > UINT32_MAX || !(r->inc_lo & 1))
+        return bad("rng");
+    r->buffered = (uint32_t)buffered;
+    r->has_buffered = has;
+    return ZEUS_OK;
+}
+
+static int load_mab(const cJSON *o, const zeus_bso *bso, zeus_gts **out)
+{
+    const cJSON *arms = cJSON_GetObjectItemCaseSensitive(o, "arms");
+    int n = cJSON_GetArraySize(arms);
+    if (!cJSON_IsArray(arms) || n < 1 || (size_t)n > bso->n_batch_sizes)
+        return bad("arms");
+    zeus_gts *g;
+    int rc = zeus_gts_alloc((size_t)n, &g);
+    if (rc != ZEUS_OK)
+        return rc;
+    long num_exploration;
+    if ((rc = get_double(o, "prior_mean", &g->prior_mean)) ||
+        (rc = get_double(o, "prior_precision", &g->prior_precision)) ||
+        (rc = get_int(o, "num_exploration", 0, INT32_MAX, &num_exploration)) ||
+        (rc = load_rng(get_object(o, "rng"), &g->rng)))
+        goto fail;
+    g->num_exploration = (int)num_exploration;
+    size_t i = 0;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, arms)
+    {
+        long arm, observations;
+        zeus_gts_arm *dst = &g->arms[i];
+        if ((rc = get_int(a, "arm", 1, INT32_MAX, &arm)) ||
+            (rc = get_double(a, "mean", &dst->mean)) ||
+            (rc = get_double(a, "precision", &dst->precision)) ||
+            (rc = get_double(a, "reward_precision", &dst->reward_precision)) ||
+            (rc = get_int(a, "observations", 0, INT32_MAX, &observations)))
+            goto fail;
+        if (!contains(bso->batch_sizes, bso->n_batch_sizes, (int)arm) ||
+            zeus_gts_find(g, (int)arm)) {
+            rc = bad("arm");
+            goto fail;
+        }
+        dst->arm = (int)arm;
+        dst->observations = (size_t)observations;
+        i++;
+    }
+    *out = g;
+    return ZEUS_OK;
+fail:
+    zeus_gts_destroy(g);
+    return rc;
+}
+
+static int load_bso(const cJSON *root, zeus_bso **out)
+{
+    const cJSON *cfg = get_object(root, "config"), *job = get_object(root, "job");
+    const cJSON *history = cJSON_GetObjectItemCaseSensitive(root, "history");
+    int n = cJSON_GetArraySize(history);
+    if (!cfg || !job || !cJSON_IsArray(history) || n < 1)
+        return bad(!cfg ? "config" : !job ? "job" : "history");
+    zeus_bso *bso;
+    int rc = zeus_bso_alloc((size_t)n, &bso);
+    if (rc != ZEUS_OK)
+        return rc;
+    long window, max_epochs, default_bs;
+    if ((rc = get_double(cfg, "prior_mean", &bso->cfg.prior_mean)) ||
+        (rc = get_double(cfg, "prior_precision", &bso->cfg.prior_precision)) ||
+        (rc = get_int(cfg, "window_size", 0, INT32_MAX, &window)) ||
+        (rc = get_bool(cfg, "concurrency", &bso->cfg.concurrency)) ||
+        (rc = get_u64(cfg, "seed", &bso->cfg.seed)) ||
+        (rc = get_string(job, "dataset", bso->job.dataset, sizeof bso->job.dataset)) ||
+        (rc = get_string(job, "network", bso->job.network, sizeof bso->job.network)) ||
+        (rc = get_string(job, "optimizer", bso->job.optimizer, sizeof bso->job.optimizer)) ||
+        (rc = get_double(job, "target_metric", &bso->job.target_metric)) ||
+        (rc = get_int(job, "max_epochs", 1, INT32_MAX, &max_epochs)) ||
+        (rc = get_int(job, "default_bs", 1, INT32_MAX, &default_bs)) ||
+        (rc = get_double(job, "default_lr", &bso->job.default_lr)))
+        goto fail;
+    if (window == 1) {
+        rc = bad("window_size");
+        goto fail;
+    }
+    bso->cfg.window_size = (size_t)window;
+    bso->job.max_epochs = (int)max_epochs;
+    bso->job.default_bs = (int)default_bs;
+    size_t i = 0;
+    const cJSON *h;
+    cJSON_ArrayForEach(h, history)
+    {
+        long bs;
+        const cJSON *rewards = cJSON_GetObjectItemCaseSensitive(h, "rewards");
+        if ((rc = get_int(h, "batch_size", 1, INT32_MAX, &bs)) != ZEUS_OK)
+            goto fail;
+        if ((i > 0 && bs <= bso->batch_sizes[i - 1]) || !cJSON_IsArray(rewards)) {
+            rc = bad("history");
+            goto fail;
+        }
+        bso->batch_sizes[i] = (int)bs;
+        const cJSON *r;
+        cJSON_ArrayForEach(r, rewards)
+        {
+            double v;
+            if (!to_double(r, &v)) {
+                rc = bad("rewards");
+                goto fail;
+            }
+            if ((rc = zeus_bso_append_reward(&bso->history[i], v)) != ZEUS_OK)
+                goto fail;
+        }
+        i++;
+    }
+    if ((rc = zeus_pruning_alloc(bso->n_batch_sizes, &bso->explorer)) != ZEUS_OK ||
+        (rc = load_explorer(get_object(root, "explorer"), bso->explorer)) != ZEUS_OK)
+        goto fail;
+    const cJSON *mab = cJSON_GetObjectItemCaseSensitive(root, "mab");
+    if (cJSON_IsObject(mab)) {
+        if ((rc = load_mab(mab, bso, &bso->mab)) != ZEUS_OK)
+            goto fail;
+    } else if (!cJSON_IsNull(mab)) {
+        rc = bad("mab");
+        goto fail;
+    }
+    *out = bso;
+    return ZEUS_OK;
+fail:
+    zeus_bso_destroy(bso);
+    return rc;
+}
+
+int zeus_bso_load(const char *json, zeus_bso **out)
+{
+    cJSON *root = parse_root(json);
+    if (!root)
+        return ZEUS_EPARSE;
+    int rc = check_header(root, BSO_TYPE);
+    if (rc == ZEUS_OK)
+        rc = load_bso(root, out);
+    cJSON_Delete(root);
+    return rc;
+}
+
+int zeus_jit_plo_load(const char *json, zeus_jit_plo **out)
+{
+    cJSON *root = parse_root(json);
+    if (!root)
+        return ZEUS_EPARSE;
+    zeus_jit_plo *plo = NULL;
+    int rc = check_header(root, PLO_TYPE);
+    if (rc != ZEUS_OK)
+        goto done;
+    const cJSON *entries = cJSON_GetObjectItemCaseSensitive(root, "batch_sizes");
+    if (!cJSON_IsArray(entries)) {
+        rc = bad("batch_sizes");
+        goto done;
+    }
+    if ((rc = zeus_jit_plo_create(&plo)) != ZEUS_OK)
+        goto done;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, entries)
+    {
+        long bs, pl, observations;
+        double cost;
+        int known;
+        if ((rc = get_int(e, "batch_size", 1, INT32_MAX, &bs)) ||
+            (rc = get_int(e, "power_limit", 1, INT32_MAX, &pl)) ||
+            (rc = get_double(e, "cost", &cost)) ||
+            (rc = get_int(e, "observations", 1, UINT32_MAX, &observations)))
+            goto done;
+        zeus_jit_plo_predict(plo, (int)bs, &known);
+        if (known) {
+            rc = bad("batch_size");
+            goto done;
+        }
+        if ((rc = zeus_jit_plo_observe(plo, (int)bs, (int)pl, cost)) != ZEUS_OK)
+            goto done;
+        plo->entries[plo->n - 1].observations = (unsigned)observations;
+    }
+    *out = plo;
+    plo = NULL;
+done:
+    zeus_jit_plo_destroy(plo);
+    cJSON_Delete(root);
+    return rc;
+}

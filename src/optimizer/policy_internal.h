@@ -1,0 +1,83 @@
+/* Layouts of the batch-size policy objects, shared by their implementation files and the
+ * state save/load code (not installed). */
+#ifndef ZEUS_OPTIMIZER_POLICY_INTERNAL_H
+#define ZEUS_OPTIMIZER_POLICY_INTERNAL_H
+
+#include "zeus/batch_size.h"
+#include "zeus/rng.h"
+
+struct zeus_gts {
+    zeus_gts_arm *arms;
+    size_t n_arms;
+    double prior_mean, prior_precision;
+    int num_exploration;
+    zeus_rng rng;
+    size_t *order; /* scratch for the exploration permutation */
+};
+
+int zeus_gts_alloc(size_t n_arms, zeus_gts **out);
+zeus_gts_arm *zeus_gts_find(const zeus_gts *gts, int arm);
+void zeus_gts_fit_one(const zeus_gts *gts, zeus_gts_arm *a, const double *rewards, size_t n,
+                      bool reset);
+
+/* The original explorer is a Python generator; this is the same control flow as an explicit
+ * state machine. A reported result is processed lazily by the following next() call, exactly
+ * where the generator resumes after its empty yield. */
+typedef enum {
+    ZEUS_PRUNING_START,    /* at the start of a round (or of exploration) */
+    ZEUS_PRUNING_AWAIT,    /* handed out `expecting`, waiting for its result */
+    ZEUS_PRUNING_REPORTED, /* result stored, processed by the next call */
+    ZEUS_PRUNING_DONE,
+    ZEUS_PRUNING_FAILED,
+} zeus_pruning_phase;
+
+struct zeus_pruning {
+    int *sizes; /* current round's candidates; survivors once done */
+    size_t n_sizes;
+    int *down, *up, *good; /* the round's two walks and its survivors */
+    size_t n_down, n_up, n_good, cap;
+    int default_bs;
+    int num_rounds, round;
+    int dir;    /* 0: walking down, 1: walking up */
+    size_t pos; /* index of the size handed out in the current walk */
+    double best_cost;
+    int expecting;
+    zeus_pruning_phase phase;
+    double reported_cost;
+    bool reported_reached;
+};
+
+int zeus_pruning_alloc(size_t cap, zeus_pruning **out);
+
+typedef struct {
+    double *rewards;
+    size_t n, cap;
+} zeus_reward_list;
+
+struct zeus_bso {
+    zeus_bso_config cfg;
+    zeus_job job;
+    int *batch_sizes; /* registered, sorted */
+    zeus_reward_list *history; /* per registered size, in time order */
+    size_t n_batch_sizes;
+    zeus_pruning *explorer;
+    zeus_gts *mab; /* NULL during pruning */
+    double *scratch;
+    size_t scratch_cap;
+};
+
+int zeus_bso_alloc(size_t n_batch_sizes, zeus_bso **out);
+int zeus_bso_append_reward(zeus_reward_list *list, double reward);
+
+typedef struct {
+    int batch_size, power_limit;
+    double cost;
+    unsigned observations;
+} zeus_jit_entry;
+
+struct zeus_jit_plo {
+    zeus_jit_entry *entries;
+    size_t n, cap;
+};
+
+#endif
