@@ -14,6 +14,7 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_NODEV = 3 };
 
 /* Each subcommand: argv[0] is the subcommand name. */
 int cli_show_env(int argc, char **argv);
+int cli_monitor(int argc, char **argv);
 
 /* Prints "zeus: error: <message>" to stderr; returns code. */
 int cli_error(int code, const char *fmt, ...) ZEUS_PRINTF(2, 3);
@@ -23,5 +24,12 @@ int cli_lib_error(int code, int rc, const char *what);
 void cli_install_logger(void);
 /* True if arg is -h or --help. */
 int cli_is_help(const char *arg);
+
+/* Reads a device index list for an option like --gpu-indices: the option's argument, then any
+ * following arguments that are bare index lists, so both "0,2" and "0 2" (the original's
+ * argparse nargs='+') work. Advances *optind_io past what it used. Returns CLI_OK or prints an
+ * error naming the option and returns CLI_USAGE. */
+int cli_take_indices(const char *option, const char *first, int argc, char **argv, int *optind_io,
+                     unsigned *out, int max, int *count);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cli_error(int code, const char *fmt, ...)
@@ -37,4 +38,47 @@ void cli_install_logger(void)
 int cli_is_help(const char *arg)
 {
     return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+static int add_indices(const char *option, const char *text, unsigned *out, int max, int *count)
+{
+    const char *p = text;
+    while (*p) {
+        char *end;
+        if (*p < '0' || *p > '9')
+            return cli_error(CLI_USAGE, "%s: '%s' is not a list of indices", option, text);
+        unsigned long v = strtoul(p, &end, 10);
+        if (*count == max)
+            return cli_error(CLI_USAGE, "%s: more than %d indices", option, max);
+        for (int i = 0; i < *count; i++)
+            if (out[i] == v)
+                return cli_error(CLI_USAGE, "%s: index %lu listed twice", option, v);
+        out[(*count)++] = (unsigned)v;
+        p = end;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return cli_error(CLI_USAGE, "%s: '%s' is not a list of indices", option, text);
+    }
+    return CLI_OK;
+}
+
+static int is_index_list(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if ((*s < '0' || *s > '9') && *s != ',')
+            return 0;
+    return 1;
+}
+
+int cli_take_indices(const char *option, const char *first, int argc, char **argv, int *optind_io,
+                     unsigned *out, int max, int *count)
+{
+    *count = 0;
+    int rc = add_indices(option, first, out, max, count);
+    while (rc == CLI_OK && *optind_io < argc && is_index_list(argv[*optind_io]))
+        rc = add_indices(option, argv[(*optind_io)++], out, max, count);
+    return rc;
 }

@@ -12,6 +12,7 @@ typedef struct {
 
 static const command commands[] = {
     {"show-env", cli_show_env, "show the library, backends, GPUs and CPUs Zeus sees"},
+    {"monitor", cli_monitor, "measure energy of a command, or stream power"},
 };
 
 static void usage(FILE *out)

@@ -11,7 +11,7 @@
 
 #define PROBE_POLL_NS 1000000LL      /* read the counter every 1 ms while probing */
 #define PROBE_LIMIT_NS 1500000000LL  /* per model */
-#define PROBE_CHANGES 4
+#define PROBE_CHANGES 5 /* intervals between changes */
 
 typedef struct {
     char *name; /* NULL: free slot */
@@ -89,15 +89,24 @@ void zeus_measurement_zero(zeus_measurement *m, const unsigned *gpus, unsigned g
 
 /* ---- counter update period, measured in the background ---- */
 
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median interval between changes of a GPU's energy counter, polled every millisecond; 0 if it
+ * did not change often enough. The median, not the minimum, so that one late poll followed by
+ * a prompt one does not shorten the estimate. */
 static double probe_counter_period(zeus_monitor *m, unsigned gpu)
 {
     int64_t start = zeus_now_ns(), last_change = 0;
     uint64_t last = 0;
     bool have_last = false;
-    int changes = 0;
-    double best = 0.0;
+    double gaps[PROBE_CHANGES];
+    int changes = 0, gap_count = 0;
     while (!atomic_load(&m->probe_stop) && zeus_now_ns() - start < PROBE_LIMIT_NS &&
-           changes < PROBE_CHANGES) {
+           gap_count < PROBE_CHANGES) {
         uint64_t mj;
         if (zeus_gpu_energy_mj(m->devices, gpu, &mj) != ZEUS_OK)
             return 0.0;
@@ -106,18 +115,17 @@ static double probe_counter_period(zeus_monitor *m, unsigned gpu)
             have_last = true;
             last = mj;
         } else if (mj != last) {
-            if (last_change > 0) {
-                double gap = (double)(now - last_change) * 1e-9;
-                if (best == 0.0 || gap < best)
-                    best = gap;
-            }
+            if (changes++ > 0)
+                gaps[gap_count++] = (double)(now - last_change) * 1e-9;
             last_change = now;
             last = mj;
-            changes++;
         }
         zeus_sleep_ns(PROBE_POLL_NS);
     }
-    return best;
+    if (gap_count == 0)
+        return 0.0;
+    qsort(gaps, (size_t)gap_count, sizeof gaps[0], compare_doubles);
+    return gaps[gap_count / 2];
 }
 
 static void *probe_main(void *arg)

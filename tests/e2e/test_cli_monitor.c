@@ -1,0 +1,262 @@
+/* `zeus monitor energy|power` run as real processes, checked against simulated ground truth. */
+#include "test_support.h"
+
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char *dir;
+
+static int setup(void **state)
+{
+    (void)state;
+    zt_clean_env();
+    dir = zt_mkdtemp();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    zt_rmtree(dir);
+    free(dir);
+    return 0;
+}
+
+static cJSON *parse_last_line(const char *out)
+{
+    const char *last = out, *p;
+    for (p = out; *p; p++)
+        if (*p == '\n' && p[1])
+            last = p + 1;
+    cJSON *j = cJSON_Parse(last);
+    if (!j)
+        fprintf(stderr, "not JSON: %s\n", last);
+    assert_non_null(j);
+    return j;
+}
+
+static double num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    assert_true(cJSON_IsNumber(v));
+    return v->valuedouble;
+}
+
+/* Idle GPUs drawing a known power: energy = P x t within the counter's granularity. */
+static void check_energy_of_sleep(double watts, double period_s)
+{
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--json", "--", "sleep", "1", NULL), 0);
+    cJSON *j = parse_last_line(out);
+    double t = num(j, "time_s");
+    assert_true(t >= 1.0 && t < 1.5);
+    assert_int_equal((int)num(j, "exit_code"), 0);
+    const cJSON *g;
+    cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(j, "gpus"))
+    {
+        double e = num(g, "energy_j");
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(g, "method")->valuestring, "counter");
+        /* The counter lags by up to one update at each end. */
+        if (fabs(e - watts * t) > watts * period_s + 1e-3)
+            fprintf(stderr, "energy %f, truth %f\n", e, watts * t);
+        assert_true(fabs(e - watts * t) <= watts * period_s + 1e-3);
+        double measured_period = num(g, "update_period_s");
+        assert_true(fabs(measured_period - period_s) < 0.004);
+    }
+    cJSON_Delete(j);
+    free(out);
+    free(err);
+}
+
+static void test_energy_fake_nvml(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(dir, "{\"gpus\": [{\"name\": \"NVIDIA V100\", \"architecture\": \"volta\", "
+                          "\"min_power_limit_w\": 100, \"max_power_limit_w\": 250, "
+                          "\"idle_power_w\": 40, \"energy_update_ms\": 100, \"count\": 2}]}");
+    check_energy_of_sleep(40.0, 0.1);
+}
+
+static void test_energy_sim(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "sim", 1);
+    check_energy_of_sleep(30.0, 0.02); /* default sim: A40 idle 30 W, 20 ms counter */
+}
+
+static void check_power_integration(double watts)
+{
+    char *out, *err;
+    char *csv = zt_path(dir, "power.csv");
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "power", "--duration", "1", "--update-period",
+                             "0.01", "--json", "--csv", csv, NULL),
+                     0);
+    cJSON *j = parse_last_line(out);
+    double t = num(j, "total_time_s");
+    assert_true(t >= 0.99 && t < 1.3);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "total_energy_j");
+    assert_non_null(e);
+    const cJSON *g;
+    cJSON_ArrayForEach(g, e)
+    {
+        double truth = watts * t;
+        assert_true(fabs(g->valuedouble - truth) / truth < 0.01);
+    }
+    cJSON_Delete(j);
+    int lines = 0;
+    for (const char *p = out; *p; p++)
+        lines += *p == '\n';
+    assert_true(lines >= 50); /* one JSON line per sample printed, then the summary */
+    char *text = zt_read(csv);
+    assert_non_null(text);
+    assert_true(strncmp(text, "time,gpu0_power_w", 17) == 0);
+    free(text);
+    free(csv);
+    free(out);
+    free(err);
+}
+
+static void test_power_fake_nvml(void **state)
+{
+    (void)state;
+    /* Pre-Volta with a steady load: 25 + 0.5 x (232.5 - 25) = 128.75 W. */
+    zt_use_fake_nvml(dir, "{\"gpus\": [{\"name\": \"Tesla P100\", \"architecture\": \"pascal\", "
+                          "\"min_power_limit_w\": 125, \"max_power_limit_w\": 250, \"load\": 0.5}]}");
+    check_power_integration(128.75);
+}
+
+static void test_power_sim(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "sim", 1);
+    check_power_integration(30.0);
+}
+
+static void test_exit_codes(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "sim", 1);
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--", "sh", "-c", "exit 7", NULL), 7);
+    assert_contains(out, "Measurement(time=");
+    free(out);
+    free(err);
+    assert_int_equal(
+        zt_zeus(&out, &err, "monitor", "energy", "--", "sh", "-c", "kill -TERM $$", NULL), 143);
+    assert_contains(out, "Total energy (J):");
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--", "no-such-command-zeus", NULL),
+                     127);
+    assert_contains(err, "cannot run 'no-such-command-zeus': No such file or directory");
+    free(out);
+    free(err);
+}
+
+static void test_bad_usage(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "sim", 1);
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "monitor", NULL), 2);
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--gpu-indices", "x", NULL), 2);
+    assert_contains(err, "--gpu-indices: 'x' is not a list of indices");
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "power", "--update-period", "-1", NULL), 2);
+    assert_contains(err, "--update-period: '-1' is not a positive number of seconds");
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--gpu-indices", "0", "9", "--",
+                             "true", NULL),
+                     3);
+    assert_contains(err, "GPU 9 does not exist");
+    free(out);
+    free(err);
+    setenv("ZEUS_DEVICE", "none", 1);
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "power", "--duration", "0.1", NULL), 3);
+    assert_contains(err, "no GPU to sample");
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--help", NULL), 0);
+    assert_contains(out, "usage: zeus monitor energy");
+    free(out);
+    free(err);
+}
+
+/* Starts zeus with output to files, sends sig after delay_s, returns the exit status. */
+static int run_and_signal(char *const args[], int sig, double delay_s, char **out)
+{
+    char *out_path = zt_path(dir, "out.txt");
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(ZEUS_CLI_PATH, args);
+        _exit(126);
+    }
+    struct timespec ts = {(time_t)delay_s, (long)((delay_s - (time_t)delay_s) * 1e9)};
+    nanosleep(&ts, NULL);
+    kill(pid, sig);
+    int status = 0;
+    for (int i = 0; i < 500; i++) { /* at most 5 s */
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            break;
+        usleep(10000);
+        if (i == 499) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+        }
+    }
+    *out = zt_read(out_path);
+    free(out_path);
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+static void test_signals(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "sim", 1);
+    char *out;
+    /* Without a command: measure until SIGINT. */
+    char *until_ctrl_c[] = {(char *)ZEUS_CLI_PATH, "monitor", "energy", NULL};
+    assert_int_equal(run_and_signal(until_ctrl_c, SIGINT, 0.5, &out), 0);
+    assert_contains(out, "Total energy (J):");
+    free(out);
+    /* With a command: SIGTERM to zeus reaches the command, zeus reports and exits like it. */
+    char *wrapped[] = {(char *)ZEUS_CLI_PATH, "monitor", "energy", "--", "sleep", "30", NULL};
+    assert_int_equal(run_and_signal(wrapped, SIGTERM, 0.5, &out), 128 + SIGTERM);
+    assert_contains(out, "Measurement(time=0.");
+    free(out);
+    /* monitor power stops on SIGINT and prints totals. */
+    char *power[] = {(char *)ZEUS_CLI_PATH, "monitor", "power", "--update-period", "0.1", NULL};
+    assert_int_equal(run_and_signal(power, SIGINT, 0.5, &out), 0);
+    assert_contains(out, "Total time (s): 0.");
+    assert_contains(out, "Total energy (J): {'GPU0': ");
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_energy_fake_nvml, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_energy_sim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_power_fake_nvml, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_power_sim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exit_codes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_usage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signals, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
