@@ -1,0 +1,215 @@
+/* Zeus power-limit optimizer (the original's GlobalPowerLimitOptimizer and its optimum
+ * selectors): profiles every GPU power limit during the first steps of training, then locks in
+ * the one that is best under a chosen objective.
+ *
+ *   zeus_power_limit_options o;
+ *   zeus_power_limit_options_init(&o);          // ZeusCost(eta 0.5), wait 1, warmup 10,
+ *   zeus_power_limit_optimizer *plo;            // profile 40 steps, 25 W stride
+ *   zeus_power_limit_optimizer_create(monitor, &o, &plo);
+ *   for each epoch:
+ *       for each step:
+ *           zeus_power_limit_on_step_begin(plo);  ... train one step ...
+ *           zeus_power_limit_on_step_end(plo);
+ *       zeus_power_limit_on_epoch_end(plo);
+ *   zeus_power_limit_optimizer_destroy(plo);    // every GPU back to the limit it had
+ *
+ * State machine (see docs/power-limit.md): Ready -> Warmup -> Profiling -> Warmup -> ... -> Done.
+ * Limits are profiled from the maximum down in steps of pl_step_w, never below the GPU's
+ * minimum. An epoch end during Warmup or Profiling abandons that limit (the GPU goes back to the
+ * maximum) and retries it from the start of its warmup at the next step.
+ *
+ * Safety: the limit every monitored GPU had when the optimizer was created is recorded and put
+ * back when the optimizer is destroyed, when the process exits normally (atexit) and on
+ * SIGINT/SIGTERM (the handler restores, then chains to the handler that was installed before,
+ * or re-raises with the default action). Nothing can run on SIGKILL: the limit stays where it
+ * was until something resets it (`zeus power-limit reset`).
+ *
+ * Thread safety: the selector functions are pure and thread-safe. One optimizer must be driven
+ * from one thread at a time (its hooks are not locked; they cost a few nanoseconds outside
+ * phase transitions). Creating and destroying optimizers is thread-safe. The optimizer must be
+ * destroyed before its monitor and the monitor's devices are closed.
+ */
+#ifndef ZEUS_POWER_LIMIT_H
+#define ZEUS_POWER_LIMIT_H
+
+#include "zeus/common.h"
+#include "zeus/device.h"
+#include "zeus/monitor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One profiled power limit, as in the original's profile file: W, J (summed over the monitored
+ * GPUs), s. */
+typedef struct {
+    unsigned power_limit_w;
+    double energy_j;
+    double time_s;
+} zeus_power_limit_measurement;
+
+/* ---- Optimum selectors ---------------------------------------------------------------------
+ * Values a caller composes; they hold no resources. Input: measurements in profiling order;
+ * output: the optimal power limit in W. Ties go to the earlier measurement (the higher limit).
+ * The cost function is zeus_cost() from zeus/batch_size.h.
+ */
+typedef enum {
+    ZEUS_SELECTOR_ZEUS_COST = 0, /* argmin zeus_cost(E, T, eta, max PL x world size) */
+    ZEUS_SELECTOR_ENERGY,        /* argmin E */
+    ZEUS_SELECTOR_TIME,          /* argmin T */
+    ZEUS_SELECTOR_MAX_SLOWDOWN,  /* lowest limit with T <= factor x T(max limit) */
+    ZEUS_SELECTOR_CUSTOM         /* the caller's function */
+} zeus_selector_kind;
+
+/* A caller's selector: write the optimal limit (W) to *optimal_w and return 0, or return a
+ * negative ZEUS_E* code. count >= 1. */
+typedef int (*zeus_selector_fn)(const zeus_power_limit_measurement *measurements, size_t count,
+                                void *user, unsigned *optimal_w);
+
+/* world_size for ZeusCost meaning "the number of GPUs the optimizer monitors" (the original's
+ * default for GlobalPowerLimitOptimizer). zeus_selector_select() treats it as 1. */
+#define ZEUS_WORLD_SIZE_AUTO 0
+
+typedef struct {
+    zeus_selector_kind kind;
+    double eta_knob;   /* ZEUS_COST: 0 <= eta <= 1 */
+    int world_size;    /* ZEUS_COST: >= 1, or ZEUS_WORLD_SIZE_AUTO */
+    double factor;     /* MAX_SLOWDOWN: >= 1 */
+    zeus_selector_fn fn; /* CUSTOM */
+    void *user;          /* CUSTOM */
+    const char *name;    /* CUSTOM: shown in logs (may be NULL) */
+} zeus_optimum_selector;
+
+ZEUS_API zeus_optimum_selector zeus_selector_energy(void);
+ZEUS_API zeus_optimum_selector zeus_selector_time(void);
+/* ZEUS_EINVAL "eta_knob must be between 0 and 1, inclusive both sides." or "world_size must be
+ * greater than or equal to 1." (world_size < 0; 0 is ZEUS_WORLD_SIZE_AUTO). */
+ZEUS_API int zeus_selector_zeus_cost(double eta_knob, int world_size, zeus_optimum_selector *out);
+/* ZEUS_EINVAL "max_slowdown_factor must be greater than or equal to 1.0. Got <factor>." */
+ZEUS_API int zeus_selector_max_slowdown(double factor, zeus_optimum_selector *out);
+ZEUS_API zeus_optimum_selector zeus_selector_custom(zeus_selector_fn fn, void *user,
+                                                    const char *name);
+/* Checks a selector built by hand (same messages as the constructors). */
+ZEUS_API int zeus_selector_validate(const zeus_optimum_selector *selector);
+/* Runs the selector. ZEUS_EINVAL for an empty list or an invalid selector. */
+ZEUS_API int zeus_selector_select(const zeus_optimum_selector *selector,
+                                  const zeus_power_limit_measurement *measurements, size_t count,
+                                  unsigned *optimal_w);
+/* "ZeusCost(eta_knob=0.5, world_size=1)", "Energy()", "MaxSlowdownConstraint(factor=1.1)", ...
+ * Returns buf. */
+ZEUS_API const char *zeus_selector_describe(const zeus_optimum_selector *selector, char *buf,
+                                            size_t size);
+/* Parses "zeus-cost" (alias "cost"), "energy", "time", "max-slowdown" for the command line;
+ * eta_knob and factor fill in the parameters. */
+ZEUS_API int zeus_selector_parse(const char *name, double eta_knob, double factor,
+                                 zeus_optimum_selector *out);
+
+/* ---- Profile file --------------------------------------------------------------------------
+ * The original's JSON: {"measurements": [{"power_limit": W, "energy": J, "time": s}, ...]},
+ * 4-space indent, floats in Python repr. Written atomically (temporary file + rename).
+ */
+typedef struct {
+    size_t count;
+    zeus_power_limit_measurement *measurements; /* malloc'd; free with _profile_free */
+    char gpu_model[96]; /* optional "gpu_model" key; empty when absent */
+} zeus_power_limit_profile;
+
+/* Reads and validates a profile. ZEUS_ENOENT if missing; ZEUS_EPARSE (message names the file
+ * and what is wrong) if it is not the original's format, empty, or has a non-positive or
+ * non-finite value. Unknown keys are ignored, as the original does. */
+ZEUS_API int zeus_power_limit_profile_read(const char *path, zeus_power_limit_profile *out);
+/* Writes the original's exact bytes; gpu_model != NULL adds a top-level "gpu_model" key after
+ * "measurements" (the original ignores it when loading). */
+ZEUS_API int zeus_power_limit_profile_write(const char *path,
+                                            const zeus_power_limit_measurement *measurements,
+                                            size_t count, const char *gpu_model);
+/* Renders the JSON text into a malloc'd string (what _write stores). */
+ZEUS_API int zeus_power_limit_profile_format(const zeus_power_limit_measurement *measurements,
+                                             size_t count, const char *gpu_model, char **out);
+ZEUS_API int zeus_power_limit_profile_parse(const char *json, const char *origin,
+                                            zeus_power_limit_profile *out);
+ZEUS_API void zeus_power_limit_profile_free(zeus_power_limit_profile *profile);
+
+/* ---- The optimizer ------------------------------------------------------------------------- */
+
+typedef struct zeus_power_limit_optimizer zeus_power_limit_optimizer;
+
+typedef struct {
+    zeus_optimum_selector selector; /* default ZeusCost(0.5, ZEUS_WORLD_SIZE_AUTO) */
+    int wait_steps;    /* >= 0, default 1: steps at the maximum before profiling starts */
+    int warmup_steps;  /* >= 0, default 10 (0: profiling starts right after a limit change) */
+    int profile_steps; /* > 0, default 40 */
+    int pl_step_w;     /* > 0, default 25 */
+    /* NULL: profile, keep the result in memory. A path that does not exist: profile, then
+     * write it there. An existing file: load it, apply the optimum, never profile. */
+    const char *profile_path;
+    /* Also write a "gpu_model" key and check it on load (default false: the original's bytes). */
+    bool profile_gpu_model;
+    /* Restore limits on SIGINT/SIGTERM (default true) and at normal exit (default true). */
+    bool restore_on_signal;
+    bool restore_on_exit;
+} zeus_power_limit_options;
+
+ZEUS_API void zeus_power_limit_options_init(zeus_power_limit_options *options);
+
+typedef enum {
+    ZEUS_PL_READY = 0, /* limit: the next one to profile; steps: steps until it is set */
+    ZEUS_PL_WARMUP,    /* limit: being warmed up; steps: left */
+    ZEUS_PL_PROFILING, /* limit: being profiled; steps: left */
+    ZEUS_PL_DONE       /* limit: the optimal one */
+} zeus_power_limit_phase;
+
+ZEUS_API const char *zeus_power_limit_phase_name(zeus_power_limit_phase phase);
+
+typedef struct {
+    zeus_power_limit_phase phase;
+    unsigned power_limit_mw;
+    long steps;
+    size_t profiled;    /* measurements taken so far */
+    size_t limit_count; /* limits to profile */
+} zeus_power_limit_state;
+
+/* Binds to a monitor (its GPUs are the ones optimized; its devices take the limits).
+ * In order: validates the options; checks the GPUs share one power-limit range (ZEUS_EINVAL
+ * "Power limits ranges are not uniform across GPUs."); records each GPU's current limit;
+ * enables persistence mode (ZEUS_EPERM with the SYS_ADMIN advice); then either sets the
+ * maximum (profiling ahead) or loads profile_path and sets its optimum (ZEUS_EPARSE naming the
+ * file if it is corrupt, ZEUS_ERANGE if its limits are outside the GPUs' range). */
+ZEUS_API int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
+                                               const zeus_power_limit_options *options,
+                                               zeus_power_limit_optimizer **out);
+/* Puts every GPU back to the limit it had at creation, then frees. NULL is a no-op. */
+ZEUS_API void zeus_power_limit_optimizer_destroy(zeus_power_limit_optimizer *optimizer);
+/* Puts every GPU back now (the optimizer stays usable: a later hook re-applies its limit). */
+ZEUS_API int zeus_power_limit_optimizer_restore(zeus_power_limit_optimizer *optimizer);
+
+/* Hooks. Only on_step_begin and on_epoch_end do anything; the others exist for symmetry with
+ * the original's Callback. A failed hook returns the error with detail in zeus_last_error()
+ * and leaves the machine in a state from which the next on_step_begin retries. */
+ZEUS_API int zeus_power_limit_on_train_begin(zeus_power_limit_optimizer *optimizer);
+ZEUS_API int zeus_power_limit_on_train_end(zeus_power_limit_optimizer *optimizer);
+ZEUS_API int zeus_power_limit_on_epoch_begin(zeus_power_limit_optimizer *optimizer);
+ZEUS_API int zeus_power_limit_on_epoch_end(zeus_power_limit_optimizer *optimizer);
+ZEUS_API int zeus_power_limit_on_step_begin(zeus_power_limit_optimizer *optimizer);
+ZEUS_API int zeus_power_limit_on_step_end(zeus_power_limit_optimizer *optimizer);
+
+ZEUS_API void zeus_power_limit_get_state(const zeus_power_limit_optimizer *optimizer,
+                                         zeus_power_limit_state *out);
+/* The limits to profile (mW, profiling order); returns how many there are (copies at most
+ * capacity). */
+ZEUS_API size_t zeus_power_limit_limits(const zeus_power_limit_optimizer *optimizer,
+                                        unsigned *limits_mw, size_t capacity);
+/* Measurements so far (profiling order, or loaded from the profile). */
+ZEUS_API size_t zeus_power_limit_measurements(const zeus_power_limit_optimizer *optimizer,
+                                              zeus_power_limit_measurement *out,
+                                              size_t capacity);
+/* The optimal limit in mW once Done, else 0. */
+ZEUS_API unsigned zeus_power_limit_optimal_mw(const zeus_power_limit_optimizer *optimizer);
+/* The selector in use (world_size resolved). */
+ZEUS_API zeus_optimum_selector
+zeus_power_limit_selector(const zeus_power_limit_optimizer *optimizer);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,438 @@
+/* GlobalPowerLimitOptimizer (spec 4.2-4.3): the state machine of power_limit_fsm.c bound to a
+ * monitor (windows) and its devices (limits), with the profile file and the restore guards. */
+#include "zeus/power_limit.h"
+
+#include "core/internal.h"
+#include "optimizer/power_limit_fsm.h"
+#include "optimizer/power_limit_guard.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct zeus_power_limit_optimizer {
+    zeus_monitor *monitor;
+    zeus_devices *devices;
+    unsigned gpu_count;
+    unsigned gpus[ZEUS_MAX_GPUS];
+    unsigned originals[ZEUS_MAX_GPUS]; /* limits at creation, restored at the end */
+    char gpu_model[96];
+    char *profile_path;
+    bool profile_gpu_model;
+    bool needs_reapply; /* zeus_power_limit_optimizer_restore() was called */
+    bool touched;       /* a limit was set (so there is something to restore) */
+    zeus_pl_guard *guard;
+    zeus_pl_fsm fsm;
+    zeus_measurement scratch; /* large; kept here rather than on the caller's stack */
+};
+
+/* The original's message for missing permissions (spec 1.5), with the device layer's detail. */
+static int permission_error(const char *what)
+{
+    return zeus_error(ZEUS_EPERM,
+                      "SYS_ADMIN capability is required to modify GPU power limits. Using "
+                      "--cap-add SYS_ADMIN when running the Docker container is the easiest way "
+                      "to do this. (%s: %s)",
+                      what, zeus_last_error());
+}
+
+/* ---- operations for the state machine ---- */
+
+static int op_set_limit(void *ctx, unsigned limit_mw)
+{
+    zeus_power_limit_optimizer *o = ctx;
+    o->touched = true;
+    for (unsigned i = 0; i < o->gpu_count; i++) {
+        int rc = zeus_gpu_set_power_limit_mw(o->devices, o->gpus[i], limit_mw);
+        if (rc == ZEUS_EPERM)
+            return permission_error("setting the power limit");
+        if (rc != ZEUS_OK)
+            return zeus_error(rc, "cannot set GPU %u to %u W: %s", o->gpus[i], limit_mw / 1000,
+                              zeus_last_error());
+    }
+    return ZEUS_OK;
+}
+
+static int op_begin_window(void *ctx, const char *name)
+{
+    zeus_power_limit_optimizer *o = ctx;
+    int rc = zeus_monitor_begin_window(o->monitor, name, true);
+    if (rc != ZEUS_OK)
+        return zeus_error(rc, "power-limit optimizer: cannot begin window %s: %s", name,
+                          zeus_last_error());
+    return ZEUS_OK;
+}
+
+static int op_end_window(void *ctx, const char *name, bool cancel, double *time_s,
+                         double *energy_j)
+{
+    zeus_power_limit_optimizer *o = ctx;
+    zeus_measurement *m = &o->scratch;
+    int rc = zeus_monitor_end_window(o->monitor, name, true, cancel, m);
+    if (rc != ZEUS_OK)
+        return zeus_error(rc, "power-limit optimizer: cannot end window %s: %s", name,
+                          zeus_last_error());
+    if (cancel)
+        return ZEUS_OK;
+    for (unsigned i = 0; i < m->gpu_count; i++) {
+        if (m->gpus[i].error != ZEUS_OK)
+            return zeus_error(m->gpus[i].error,
+                              "power-limit optimizer: GPU %u could not be measured in window %s "
+                              "(%s)",
+                              m->gpus[i].index, name, zeus_strerror(m->gpus[i].error));
+        if (m->gpus[i].below_resolution)
+            ZEUS_WARN("power-limit optimizer: window %s on GPU %u is below the energy counter's "
+                      "resolution; raise profile_steps for a trustworthy profile",
+                      name, m->gpus[i].index);
+    }
+    *time_s = m->time_s;
+    *energy_j = m->total_energy_j;
+    return ZEUS_OK;
+}
+
+static int op_profiled(void *ctx, const zeus_power_limit_measurement *measurements, size_t count)
+{
+    zeus_power_limit_optimizer *o = ctx;
+    if (!o->profile_path)
+        return ZEUS_OK;
+    int rc = zeus_power_limit_profile_write(o->profile_path, measurements, count,
+                                            o->profile_gpu_model ? o->gpu_model : NULL);
+    if (rc == ZEUS_OK)
+        ZEUS_INFO("power-limit optimizer: profile saved to %s", o->profile_path);
+    return rc;
+}
+
+static const zeus_pl_fsm_ops optimizer_ops = {
+    .set_limit = op_set_limit,
+    .begin_window = op_begin_window,
+    .end_window = op_end_window,
+    .profiled = op_profiled,
+};
+
+/* ---- creation ---- */
+
+void zeus_power_limit_options_init(zeus_power_limit_options *options)
+{
+    memset(options, 0, sizeof *options);
+    options->selector = (zeus_optimum_selector){.kind = ZEUS_SELECTOR_ZEUS_COST,
+                                                .eta_knob = 0.5,
+                                                .world_size = ZEUS_WORLD_SIZE_AUTO};
+    options->wait_steps = 1;
+    options->warmup_steps = 10;
+    options->profile_steps = 40;
+    options->pl_step_w = 25;
+    options->restore_on_signal = true;
+    options->restore_on_exit = true;
+}
+
+/* The monitored GPUs must share one power-limit range (and, as the original intended, one
+ * model). */
+static int read_range(zeus_power_limit_optimizer *o, zeus_pl_fsm_config *cfg)
+{
+    for (unsigned i = 0; i < o->gpu_count; i++) {
+        zeus_gpu_info g;
+        int rc = zeus_gpu_get_info(o->devices, o->gpus[i], &g);
+        if (rc != ZEUS_OK)
+            return rc;
+        if (!g.power_limit_valid)
+            return zeus_error(ZEUS_ENOTSUP, "GPU %u (%s) does not report a power-limit range",
+                              g.index, g.name);
+        if (i == 0) {
+            cfg->min_limit_mw = g.min_power_limit_mw;
+            cfg->max_limit_mw = g.max_power_limit_mw;
+            zeus_strlcpy(o->gpu_model, g.name, sizeof o->gpu_model);
+        } else if (g.min_power_limit_mw != cfg->min_limit_mw ||
+                   g.max_power_limit_mw != cfg->max_limit_mw) {
+            return zeus_error(ZEUS_EINVAL,
+                              "Power limits ranges are not uniform across GPUs. (GPU %u: %u-%u "
+                              "mW, GPU %u: %u-%u mW)",
+                              o->gpus[0], cfg->min_limit_mw, cfg->max_limit_mw, g.index,
+                              g.min_power_limit_mw, g.max_power_limit_mw);
+        }
+    }
+    return zeus_gpu_check_homogeneous(o->devices, o->gpus, o->gpu_count);
+}
+
+/* Catch an unwritable profile location now, not after the whole profiling run. */
+static int check_profile_writable(const char *path)
+{
+    int rc = zeus_make_parent_dirs(path);
+    if (rc != ZEUS_OK)
+        return zeus_error(rc, "power-limit profile %s: %s", path, zeus_last_error());
+    char dir[4096];
+    zeus_strlcpy(dir, path, sizeof dir);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        zeus_strlcpy(dir, ".", sizeof dir);
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (access(dir, W_OK) != 0)
+        return zeus_error(ZEUS_EPERM, "power-limit profile %s: cannot write to %s: %s", path,
+                          dir, strerror(errno));
+    return ZEUS_OK;
+}
+
+static int load_profile(zeus_power_limit_optimizer *o)
+{
+    zeus_power_limit_profile p;
+    int rc = zeus_power_limit_profile_read(o->profile_path, &p);
+    if (rc != ZEUS_OK)
+        return rc;
+    if (p.gpu_model[0] && strcmp(p.gpu_model, o->gpu_model) != 0) {
+        rc = zeus_error(ZEUS_EINVAL,
+                        "%s: the profile was made on %s, but these GPUs are %s (delete it to "
+                        "profile again)",
+                        o->profile_path, p.gpu_model, o->gpu_model);
+    } else {
+        rc = zeus_pl_fsm_start_loaded(&o->fsm, p.measurements, p.count, o->profile_path);
+    }
+    zeus_power_limit_profile_free(&p);
+    return rc;
+}
+
+static int enable_persistence(zeus_power_limit_optimizer *o)
+{
+    for (unsigned i = 0; i < o->gpu_count; i++) {
+        int rc = zeus_gpu_set_persistence_mode(o->devices, o->gpus[i], true);
+        if (rc == ZEUS_EPERM)
+            return permission_error("enabling persistence mode");
+        if (rc == ZEUS_ENOTSUP) {
+            ZEUS_DEBUG("persistence mode is not supported on GPU %u", o->gpus[i]);
+            continue;
+        }
+        if (rc != ZEUS_OK)
+            return rc;
+    }
+    return ZEUS_OK;
+}
+
+static void restore_limits(zeus_power_limit_optimizer *o)
+{
+    for (unsigned i = 0; i < o->gpu_count; i++) {
+        if (o->fsm.current_mw == o->originals[i])
+            continue;
+        if (zeus_gpu_set_power_limit_mw(o->devices, o->gpus[i], o->originals[i]) != ZEUS_OK)
+            ZEUS_WARN("power-limit optimizer: cannot restore GPU %u to %u W: %s", o->gpus[i],
+                      o->originals[i] / 1000, zeus_last_error());
+    }
+}
+
+int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
+                                      const zeus_power_limit_options *options,
+                                      zeus_power_limit_optimizer **out)
+{
+    zeus_power_limit_options defaults;
+    zeus_power_limit_optimizer *o = NULL;
+    int rc;
+    if (!out)
+        return zeus_error(ZEUS_EINVAL, "no place for the optimizer");
+    *out = NULL;
+    if (!options) {
+        zeus_power_limit_options_init(&defaults);
+        options = &defaults;
+    }
+    zeus_pl_fsm_config cfg = {.wait_steps = options->wait_steps,
+                              .warmup_steps = options->warmup_steps,
+                              .profile_steps = options->profile_steps,
+                              .pl_step_w = options->pl_step_w,
+                              .min_limit_mw = 1000,
+                              .max_limit_mw = 1000,
+                              .selector = options->selector};
+    /* The knobs first, before touching any device. */
+    if ((rc = zeus_pl_fsm_validate(&cfg)) != ZEUS_OK)
+        return rc;
+    if (!monitor)
+        return zeus_error(ZEUS_EINVAL, "power-limit optimizer: no monitor given");
+    o = calloc(1, sizeof *o);
+    if (!o)
+        return zeus_error(ZEUS_ENOMEM, "out of memory for the power-limit optimizer");
+    o->monitor = monitor;
+    o->devices = zeus_monitor_devices(monitor);
+    o->gpu_count = zeus_monitor_gpu_count(monitor);
+    if (!o->devices) {
+        rc = zeus_error(ZEUS_EINVAL, "power-limit optimizer: the monitor has no devices to set "
+                                     "power limits on");
+        goto fail;
+    }
+    if (o->gpu_count == 0 || o->gpu_count > ZEUS_MAX_GPUS) {
+        rc = zeus_error(ZEUS_EINVAL, "power-limit optimizer: the monitor watches no GPUs");
+        goto fail;
+    }
+    for (unsigned i = 0; i < o->gpu_count; i++)
+        o->gpus[i] = zeus_monitor_gpu_index(monitor, i);
+    if ((rc = read_range(o, &cfg)) != ZEUS_OK)
+        goto fail;
+    if (cfg.selector.kind == ZEUS_SELECTOR_ZEUS_COST &&
+        cfg.selector.world_size == ZEUS_WORLD_SIZE_AUTO)
+        cfg.selector.world_size = (int)o->gpu_count;
+    if ((rc = zeus_pl_fsm_init(&o->fsm, &cfg, &optimizer_ops, o)) != ZEUS_OK)
+        goto fail;
+    o->profile_gpu_model = options->profile_gpu_model;
+    bool load = false;
+    if (options->profile_path) {
+        o->profile_path = strdup(options->profile_path);
+        if (!o->profile_path) {
+            rc = zeus_error(ZEUS_ENOMEM, "out of memory");
+            goto fail;
+        }
+        struct stat st;
+        load = stat(o->profile_path, &st) == 0;
+        if (!load && (rc = check_profile_writable(o->profile_path)) != ZEUS_OK)
+            goto fail;
+    }
+    for (unsigned i = 0; i < o->gpu_count; i++) {
+        if (zeus_gpu_power_limit_mw(o->devices, o->gpus[i], &o->originals[i]) != ZEUS_OK) {
+            ZEUS_WARN("power-limit optimizer: cannot read GPU %u's power limit (%s); it will be "
+                      "put back to the maximum",
+                      o->gpus[i], zeus_last_error());
+            o->originals[i] = cfg.max_limit_mw;
+        }
+    }
+    if ((rc = enable_persistence(o)) != ZEUS_OK)
+        goto fail;
+    /* Guard before the first change, so that a signal from here on restores. */
+    if ((options->restore_on_signal || options->restore_on_exit) &&
+        zeus_pl_guard_register(o->devices, o->gpus, o->originals, o->gpu_count,
+                               options->restore_on_signal, options->restore_on_exit,
+                               &o->guard) != ZEUS_OK)
+        ZEUS_WARN("power-limit optimizer: %s; limits are restored only when it is destroyed",
+                  zeus_last_error());
+    rc = load ? load_profile(o) : zeus_pl_fsm_start(&o->fsm);
+    if (rc != ZEUS_OK)
+        goto fail;
+    *out = o;
+    return ZEUS_OK;
+fail: {
+    /* Keep the reason: restoring on the way out may record errors of its own. */
+    char reason[1024];
+    zeus_strlcpy(reason, zeus_last_error(), sizeof reason);
+    zeus_power_limit_optimizer_destroy(o);
+    return zeus_error(rc, "%s", reason);
+}
+}
+
+void zeus_power_limit_optimizer_destroy(zeus_power_limit_optimizer *o)
+{
+    if (!o)
+        return;
+    if (o->fsm.limits_mw && o->fsm.phase == ZEUS_PL_PROFILING)
+        zeus_monitor_end_window(o->monitor, o->fsm.window, false, true, &o->scratch);
+    if (o->touched)
+        restore_limits(o);
+    zeus_pl_guard_unregister(o->guard);
+    zeus_pl_fsm_free(&o->fsm);
+    free(o->profile_path);
+    free(o);
+}
+
+int zeus_power_limit_optimizer_restore(zeus_power_limit_optimizer *o)
+{
+    int first = ZEUS_OK;
+    for (unsigned i = 0; i < o->gpu_count; i++) {
+        int rc = zeus_gpu_set_power_limit_mw(o->devices, o->gpus[i], o->originals[i]);
+        if (rc != ZEUS_OK && first == ZEUS_OK)
+            first = rc;
+    }
+    o->fsm.current_mw = 0;
+    o->needs_reapply = true;
+    return first;
+}
+
+/* ---- hooks ---- */
+
+/* Someone (a signal handler that did not end the process, or _restore()) put the GPUs back:
+ * set the state's limit again before going on. */
+static int reapply_if_needed(zeus_power_limit_optimizer *o)
+{
+    if (!o->needs_reapply && !zeus_pl_guard_take_signalled(o->guard))
+        return ZEUS_OK;
+    o->needs_reapply = false;
+    return zeus_pl_fsm_reapply(&o->fsm);
+}
+
+int zeus_power_limit_on_step_begin(zeus_power_limit_optimizer *o)
+{
+    int rc = reapply_if_needed(o);
+    if (rc != ZEUS_OK)
+        return rc;
+    return zeus_pl_fsm_on_step_begin(&o->fsm);
+}
+
+int zeus_power_limit_on_epoch_end(zeus_power_limit_optimizer *o)
+{
+    int rc = reapply_if_needed(o);
+    if (rc != ZEUS_OK)
+        return rc;
+    return zeus_pl_fsm_on_epoch_end(&o->fsm);
+}
+
+int zeus_power_limit_on_train_begin(zeus_power_limit_optimizer *o)
+{
+    (void)o;
+    return ZEUS_OK;
+}
+
+int zeus_power_limit_on_train_end(zeus_power_limit_optimizer *o)
+{
+    (void)o;
+    return ZEUS_OK;
+}
+
+int zeus_power_limit_on_epoch_begin(zeus_power_limit_optimizer *o)
+{
+    (void)o;
+    return ZEUS_OK;
+}
+
+int zeus_power_limit_on_step_end(zeus_power_limit_optimizer *o)
+{
+    (void)o;
+    return ZEUS_OK;
+}
+
+/* ---- queries ---- */
+
+const char *zeus_power_limit_phase_name(zeus_power_limit_phase phase)
+{
+    static const char *const names[] = {"Ready", "Warmup", "Profiling", "Done"};
+    return (unsigned)phase < ZEUS_ARRAY_LEN(names) ? names[phase] : "?";
+}
+
+void zeus_power_limit_get_state(const zeus_power_limit_optimizer *o, zeus_power_limit_state *out)
+{
+    out->phase = o->fsm.phase;
+    out->power_limit_mw = o->fsm.limit_mw;
+    out->steps = o->fsm.phase == ZEUS_PL_DONE ? 0 : o->fsm.steps;
+    out->profiled = o->fsm.measurement_count;
+    out->limit_count = o->fsm.limit_count;
+}
+
+size_t zeus_power_limit_limits(const zeus_power_limit_optimizer *o, unsigned *limits_mw,
+                               size_t capacity)
+{
+    for (size_t i = 0; i < o->fsm.limit_count && i < capacity; i++)
+        limits_mw[i] = o->fsm.limits_mw[i];
+    return o->fsm.limit_count;
+}
+
+size_t zeus_power_limit_measurements(const zeus_power_limit_optimizer *o,
+                                     zeus_power_limit_measurement *out, size_t capacity)
+{
+    for (size_t i = 0; i < o->fsm.measurement_count && i < capacity; i++)
+        out[i] = o->fsm.measurements[i];
+    return o->fsm.measurement_count;
+}
+
+unsigned zeus_power_limit_optimal_mw(const zeus_power_limit_optimizer *o)
+{
+    return o->fsm.phase == ZEUS_PL_DONE ? o->fsm.limit_mw : 0;
+}
+
+zeus_optimum_selector zeus_power_limit_selector(const zeus_power_limit_optimizer *o)
+{
+    return o->fsm.cfg.selector;
+}
