@@ -10,6 +10,7 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static zeus_log_fn log_fn;
 static void *log_user;
 static atomic_int log_level = -1; /* -1: not yet read from ZEUS_LOG_LEVEL */
+static atomic_bool log_enabled;   /* a callback is installed */
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -58,12 +59,14 @@ void zeus_set_log_callback(zeus_log_fn fn, void *user)
     pthread_mutex_lock(&log_lock);
     log_fn = fn;
     log_user = user;
+    atomic_store(&log_enabled, fn != NULL);
     pthread_mutex_unlock(&log_lock);
 }
 
 void zeus_log(zeus_log_level level, const char *fmt, ...)
 {
-    if (level > zeus_get_log_level())
+    /* Cheap exits first: this is called on hot paths (every window end may warn). */
+    if (level > zeus_get_log_level() || !atomic_load(&log_enabled))
         return;
     char message[1024];
     va_list ap;

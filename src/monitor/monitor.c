@@ -14,7 +14,6 @@
 #define PROBE_CHANGES 5 /* intervals between changes */
 
 typedef struct {
-    char *name; /* NULL: free slot */
     double start;
     uint64_t start_mj[ZEUS_MAX_GPUS];
     int start_error[ZEUS_MAX_GPUS];
@@ -42,9 +41,15 @@ struct zeus_monitor {
     zeus_sampler *sampler;
     zeus_replay *replay;
 
-    pthread_mutex_t lock; /* guards windows and the log */
-    window *windows;
-    size_t window_count; /* slots in use or free */
+    /* Open windows: a compact index (hash, name) scanned on begin/end, each slot owning a
+     * window record that is kept and reused after the window ends. */
+    pthread_mutex_t lock; /* guards the slots and the log */
+    struct slot {
+        uint64_t hash;
+        char *name; /* NULL: free */
+        window *w;
+    } *slots;
+    size_t slot_count;
 
     /* Background measurement of counter update periods. */
     pthread_t probe_thread;
@@ -317,9 +322,11 @@ void zeus_monitor_close(zeus_monitor *m)
     if (m->log)
         fclose(m->log);
     free(m->log_path);
-    for (size_t i = 0; i < m->window_count; i++)
-        free(m->windows[i].name);
-    free(m->windows);
+    for (size_t i = 0; i < m->slot_count; i++) {
+        free(m->slots[i].name);
+        free(m->slots[i].w);
+    }
+    free(m->slots);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
@@ -369,28 +376,42 @@ zeus_sampler *zeus_monitor_sampler(const zeus_monitor *m)
 
 /* ---- windows ---- */
 
-static window *find_window(zeus_monitor *m, const char *name)
+static uint64_t name_hash(const char *name)
 {
-    for (size_t i = 0; i < m->window_count; i++)
-        if (m->windows[i].name && strcmp(m->windows[i].name, name) == 0)
-            return &m->windows[i];
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
+static struct slot *find_slot(zeus_monitor *m, const char *name, uint64_t hash)
+{
+    for (size_t i = 0; i < m->slot_count; i++)
+        if (m->slots[i].name && m->slots[i].hash == hash && strcmp(m->slots[i].name, name) == 0)
+            return &m->slots[i];
     return NULL;
 }
 
-static window *free_slot(zeus_monitor *m)
+/* A free slot with its window record allocated, or NULL when out of memory. */
+static struct slot *free_slot(zeus_monitor *m)
 {
-    for (size_t i = 0; i < m->window_count; i++)
-        if (!m->windows[i].name)
-            return &m->windows[i];
-    size_t cap = m->window_count ? m->window_count * 2 : 4;
-    window *grown = realloc(m->windows, cap * sizeof *grown);
-    if (!grown)
+    struct slot *s = NULL;
+    for (size_t i = 0; i < m->slot_count && !s; i++)
+        if (!m->slots[i].name)
+            s = &m->slots[i];
+    if (!s) {
+        size_t cap = m->slot_count ? m->slot_count * 2 : 4;
+        struct slot *grown = realloc(m->slots, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        memset(grown + m->slot_count, 0, (cap - m->slot_count) * sizeof *grown);
+        m->slots = grown;
+        s = &m->slots[m->slot_count];
+        m->slot_count = cap;
+    }
+    if (!s->w && !(s->w = malloc(sizeof *s->w)))
         return NULL;
-    memset(grown + m->window_count, 0, (cap - m->window_count) * sizeof *grown);
-    m->windows = grown;
-    window *w = &m->windows[m->window_count];
-    m->window_count = cap;
-    return w;
+    return s;
 }
 
 static void sync_all(zeus_monitor *m)
@@ -415,35 +436,34 @@ int zeus_monitor_begin_window(zeus_monitor *m, const char *name, bool sync)
     char *copy = strdup(name);
     if (!copy)
         return zeus_error(ZEUS_ENOMEM, "out of memory");
-    /* Reserve the name first so that a duplicate fails before any device work. */
+    uint64_t hash = name_hash(name);
+    /* Reserve the name first so that a duplicate fails before any device work. The record is
+     * filled outside the lock; ending the window before begin returns is the caller's race. */
     pthread_mutex_lock(&m->lock);
-    window *w = find_window(m, name) ? NULL : free_slot(m);
-    if (!w) {
-        bool duplicate = find_window(m, name) != NULL;
+    if (find_slot(m, name, hash)) {
         pthread_mutex_unlock(&m->lock);
         free(copy);
-        return duplicate ? zeus_error(ZEUS_EEXIST, "Measurement window '%s' already exists", name)
-                         : zeus_error(ZEUS_ENOMEM, "out of memory");
+        return zeus_error(ZEUS_EEXIST, "Measurement window '%s' already exists", name);
     }
-    w->name = copy;
-    size_t slot = (size_t)(w - m->windows);
+    struct slot *s = free_slot(m);
+    if (!s) {
+        pthread_mutex_unlock(&m->lock);
+        free(copy);
+        return zeus_error(ZEUS_ENOMEM, "out of memory");
+    }
+    s->name = copy;
+    s->hash = hash;
+    window *w = s->w; /* records never move, only the slot index does */
     pthread_mutex_unlock(&m->lock);
 
     if (sync)
         sync_all(m);
-    window start = {0};
-    start.start = m->clock(m->clock_user);
+    w->start = m->clock(m->clock_user);
     for (unsigned i = 0; i < m->gpu_count; i++)
-        start.start_error[i] =
-            m->counter[i] ? zeus_gpu_energy_mj(m->devices, m->gpus[i], &start.start_mj[i]) : 0;
+        w->start_error[i] =
+            m->counter[i] ? zeus_gpu_energy_mj(m->devices, m->gpus[i], &w->start_mj[i]) : 0;
     for (unsigned i = 0; i < m->cpu_count; i++)
-        start.start_cpu_error[i] = zeus_cpu_read_energy(m->devices, m->cpus[i], &start.start_cpu[i]);
-
-    pthread_mutex_lock(&m->lock);
-    w = &m->windows[slot]; /* the array may have moved while unlocked */
-    start.name = w->name;
-    *w = start;
-    pthread_mutex_unlock(&m->lock);
+        w->start_cpu_error[i] = zeus_cpu_read_energy(m->devices, m->cpus[i], &w->start_cpu[i]);
     return ZEUS_OK;
 }
 
@@ -518,12 +538,19 @@ int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool c
         return zeus_replay_end(m->replay, name, cancel, m->gpus, m->gpu_count, out);
     /* 1. Pop the window. */
     pthread_mutex_lock(&m->lock);
-    window *found = find_window(m, name);
+    struct slot *found = find_slot(m, name, name_hash(name));
     if (!found) {
         pthread_mutex_unlock(&m->lock);
         return zeus_error(ZEUS_ENOENT, "Measurement window '%s' does not exist", name);
     }
-    window w = *found;
+    /* Copy only what this window uses, then free the slot for reuse. */
+    window w;
+    w.start = found->w->start;
+    memcpy(w.start_mj, found->w->start_mj, m->gpu_count * sizeof w.start_mj[0]);
+    memcpy(w.start_error, found->w->start_error, m->gpu_count * sizeof w.start_error[0]);
+    memcpy(w.start_cpu, found->w->start_cpu, m->cpu_count * sizeof w.start_cpu[0]);
+    memcpy(w.start_cpu_error, found->w->start_cpu_error, m->cpu_count * sizeof w.start_cpu_error[0]);
+    char *window_name = found->name;
     found->name = NULL;
     pthread_mutex_unlock(&m->lock);
 
@@ -545,7 +572,7 @@ int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool c
     zeus_measurement_zero(out, m->gpus, m->gpu_count, m->cpus, m->cpu_count);
     if (cancel) {
         out->cancelled = true;
-        free(w.name);
+        free(window_name);
         return ZEUS_OK;
     }
     /* 5. End time. 6-7. Counters, then sampled GPUs. */
@@ -601,6 +628,6 @@ int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool c
             ZEUS_WARN("cannot write window '%s' to the log file %s: %s", name, m->log_path,
                       strerror(errno));
     }
-    free(w.name);
+    free(window_name);
     return ZEUS_OK;
 }
