@@ -163,6 +163,19 @@ static int out_of_range(const zeus_pl_fsm *fsm, unsigned w)
                       fsm->cfg.min_limit_mw / 1000, fsm->cfg.max_limit_mw / 1000);
 }
 
+/* Done: the optimum on the GPUs, then the profile handed over (once). A failure is retried
+ * at the next step. */
+static int settle(zeus_pl_fsm *fsm)
+{
+    int rc = set_limit(fsm, fsm->limit_mw);
+    if (rc != ZEUS_OK || !fsm->profiled_pending)
+        return rc;
+    fsm->profiled_pending = false;
+    return fsm->ops->profiled ? fsm->ops->profiled(fsm->ctx, fsm->measurements,
+                                                   fsm->measurement_count)
+                              : ZEUS_OK;
+}
+
 static int finish(zeus_pl_fsm *fsm)
 {
     unsigned optimal_w = 0;
@@ -179,13 +192,9 @@ static int finish(zeus_pl_fsm *fsm)
     }
     fsm->phase = ZEUS_PL_DONE;
     fsm->limit_mw = to_mw(fsm, optimal_w);
+    fsm->profiled_pending = true;
     ZEUS_INFO("power-limit optimizer: optimal power limit is %u W", optimal_w);
-    rc = set_limit(fsm, fsm->limit_mw);
-    if (rc != ZEUS_OK)
-        return rc;
-    if (fsm->ops->profiled)
-        return fsm->ops->profiled(fsm->ctx, fsm->measurements, fsm->measurement_count);
-    return ZEUS_OK;
+    return settle(fsm);
 }
 
 int zeus_pl_fsm_start(zeus_pl_fsm *fsm)
@@ -279,7 +288,7 @@ int zeus_pl_fsm_on_step_begin(zeus_pl_fsm *fsm)
         return complete_limit(fsm);
     case ZEUS_PL_DONE:
         /* Only after a failed set (the GPUs' limit is unknown): try again. */
-        return fsm->current_mw == fsm->limit_mw ? ZEUS_OK : set_limit(fsm, fsm->limit_mw);
+        return fsm->current_mw == fsm->limit_mw ? ZEUS_OK : settle(fsm);
     }
     return ZEUS_OK;
 }

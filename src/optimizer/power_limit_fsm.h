@@ -46,6 +46,7 @@ typedef struct {
     unsigned limit_mw; /* Ready: next; Warmup/Profiling: current; Done: optimal */
     long steps;
     unsigned current_mw; /* last limit set on the GPUs; 0 = unknown */
+    bool profiled_pending; /* Done through profiling, ops->profiled not yet called */
     char window[64];
 } zeus_pl_fsm;
 

@@ -87,7 +87,7 @@ int zeus_power_limit_profile_format(const zeus_power_limit_measurement *measurem
     text_buf t = {0};
     put(&t, "{\n    \"measurements\": [\n");
     for (size_t i = 0; i < count; i++) {
-        char line[128], e[ZEUS_DOUBLE_BUF], s[ZEUS_DOUBLE_BUF];
+        char line[256], e[ZEUS_DOUBLE_BUF], s[ZEUS_DOUBLE_BUF];
         snprintf(line, sizeof line,
                  "        {\n"
                  "            \"power_limit\": %u,\n"
