@@ -5,7 +5,7 @@ BUILD ?= build
 BUILD_ASAN ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build demo test test-fast test-asan bench format clean
+.PHONY: all deps build demo test test-fast test-install test-asan format clean
 
 all: build
 
@@ -27,7 +27,10 @@ test-asan: deps
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS)
 
-test: test-fast test-asan
+test-install: build
+	./scripts/test-install.sh $(BUILD)
+
+test: test-fast test-install test-asan
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -30,23 +30,23 @@ extern "C" {
 
 /* X-macro list of error codes: name, value, description. */
 #define ZEUS_ERRNO_MAP(X)                                                                          \
-    X(EINVAL, -1, "invalid argument")                                                            \
-    X(ENOMEM, -2, "out of memory")                                                               \
-    X(ENODEV, -3, "no such device or backend unavailable")                                       \
-    X(ENOTSUP, -4, "operation not supported by this device")                                     \
-    X(EPERM, -5, "permission denied")                                                            \
-    X(EIO, -6, "input/output error")                                                             \
-    X(ELIB, -7, "library could not be loaded")                                                   \
-    X(EINIT, -8, "initialization failed")                                                        \
-    X(ELOST, -9, "device lost")                                                                  \
-    X(EPARSE, -10, "malformed input")                                                            \
-    X(EEXIST, -11, "already exists")                                                             \
-    X(ENOENT, -12, "does not exist")                                                             \
-    X(ERANGE, -13, "value out of range")                                                         \
-    X(ESTATE, -14, "operation not valid in the current state")                                   \
-    X(EHETERO, -15, "heterogeneous GPUs")                                                        \
-    X(ETIMEOUT, -16, "timed out")                                                                \
-    X(EDEVICE, -17, "device error")                                                              \
+    X(EINVAL, -1, "invalid argument")                                                              \
+    X(ENOMEM, -2, "out of memory")                                                                 \
+    X(ENODEV, -3, "no such device or backend unavailable")                                         \
+    X(ENOTSUP, -4, "operation not supported by this device")                                       \
+    X(EPERM, -5, "permission denied")                                                              \
+    X(EIO, -6, "input/output error")                                                               \
+    X(ELIB, -7, "library could not be loaded")                                                     \
+    X(EINIT, -8, "initialization failed")                                                          \
+    X(ELOST, -9, "device lost")                                                                    \
+    X(EPARSE, -10, "malformed input")                                                              \
+    X(EEXIST, -11, "already exists")                                                               \
+    X(ENOENT, -12, "does not exist")                                                               \
+    X(ERANGE, -13, "value out of range")                                                           \
+    X(ESTATE, -14, "operation not valid in the current state")                                     \
+    X(EHETERO, -15, "heterogeneous GPUs")                                                          \
+    X(ETIMEOUT, -16, "timed out")                                                                  \
+    X(EDEVICE, -17, "device error")                                                                \
     X(ECHILD, -18, "child process failed")
 
 enum {

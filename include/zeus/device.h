@@ -91,7 +91,7 @@ typedef enum { ZEUS_BACKEND_GPU = 0, ZEUS_BACKEND_CPU = 1 } zeus_backend_kind;
 typedef struct {
     const char *name; /* "nvml", "sim", "rapl" */
     zeus_backend_kind kind;
-    bool available; /* opened and in use */
+    bool available;   /* opened and in use */
     char reason[512]; /* why not available, or a note (e.g. the library path) when it is */
 } zeus_backend_status;
 

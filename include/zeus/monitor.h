@@ -68,10 +68,10 @@ ZEUS_API void zeus_monitor_options_init(zeus_monitor_options *options);
 
 /* How a device's energy was obtained. */
 typedef enum {
-    ZEUS_METHOD_NONE = 0,    /* not measured (error, or cancelled window) */
-    ZEUS_METHOD_COUNTER,     /* difference of the cumulative energy counter */
-    ZEUS_METHOD_SAMPLED,     /* trapezoidal integration of sampled power */
-    ZEUS_METHOD_INSTANT,     /* instant power x duration (approx_instant_energy) */
+    ZEUS_METHOD_NONE = 0, /* not measured (error, or cancelled window) */
+    ZEUS_METHOD_COUNTER,  /* difference of the cumulative energy counter */
+    ZEUS_METHOD_SAMPLED,  /* trapezoidal integration of sampled power */
+    ZEUS_METHOD_INSTANT,  /* instant power x duration (approx_instant_energy) */
 } zeus_energy_method;
 
 ZEUS_API const char *zeus_energy_method_name(zeus_energy_method method);

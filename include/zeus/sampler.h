@@ -38,7 +38,7 @@ typedef struct {
     /* Polling period. 0: infer it as the original intended: for each GPU model, the shortest
      * interval between changes of its power reading, halved, at most 0.1 s. */
     double period_s;
-    size_t capacity; /* rows kept; 0: ZEUS_SAMPLER_DEFAULT_CAPACITY */
+    size_t capacity;     /* rows kept; 0: ZEUS_SAMPLER_DEFAULT_CAPACITY */
     zeus_clock_fn clock; /* NULL: the steady Unix-time clock (zeus_steady_time_s) */
     void *clock_user;
 } zeus_sampler_options;
@@ -76,8 +76,8 @@ ZEUS_API int zeus_sampler_get_power(zeus_sampler *sampler, double t, double *pow
                                     double *time_s);
 /* Copies up to max samples at or after since (oldest first): times[k] and
  * power_w[k * gpu_count + i]. Returns the number copied through *count. */
-ZEUS_API int zeus_sampler_timeline(zeus_sampler *sampler, double since, size_t max,
-                                   double *times, double *power_w, size_t *count);
+ZEUS_API int zeus_sampler_timeline(zeus_sampler *sampler, double since, size_t max, double *times,
+                                   double *power_w, size_t *count);
 
 #ifdef __cplusplus
 }

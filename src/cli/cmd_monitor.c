@@ -300,8 +300,8 @@ static int monitor_energy(int argc, char **argv)
     zeus_monitor *m = NULL;
     int result = CLI_FAIL;
     if ((rc = zeus_monitor_open(d, &o, &m)) != ZEUS_OK) {
-        result = cli_lib_error(rc == ZEUS_ENODEV ? CLI_NODEV : CLI_FAIL, rc,
-                               "cannot start the monitor");
+        result =
+            cli_lib_error(rc == ZEUS_ENODEV ? CLI_NODEV : CLI_FAIL, rc, "cannot start the monitor");
         goto done;
     }
     if ((rc = zeus_monitor_begin_window(m, ENERGY_WINDOW, false)) != ZEUS_OK) {
@@ -378,7 +378,8 @@ static int write_power_csv(zeus_sampler *s, const char *path, double since)
     zeus_sampler_timeline(s, since, rows, times, power, &got);
     len += (size_t)snprintf(buf + len, cap - len, "time");
     for (unsigned i = 0; i < n; i++)
-        len += (size_t)snprintf(buf + len, cap - len, ",gpu%u_power_w", zeus_sampler_gpu_index(s, i));
+        len +=
+            (size_t)snprintf(buf + len, cap - len, ",gpu%u_power_w", zeus_sampler_gpu_index(s, i));
     buf[len++] = '\n';
     char a[ZEUS_DOUBLE_BUF];
     for (size_t k = 0; k < got; k++) {

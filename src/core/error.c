@@ -11,8 +11,8 @@ const char *zeus_strerror(int code)
     switch (code) {
     case ZEUS_OK:
         return "success";
-#define ZEUS_ERRNO_TEXT(name, value, text)                                                        \
-    case ZEUS_##name:                                                                             \
+#define ZEUS_ERRNO_TEXT(name, value, text)                                                         \
+    case ZEUS_##name:                                                                              \
         return text;
         ZEUS_ERRNO_MAP(ZEUS_ERRNO_TEXT)
 #undef ZEUS_ERRNO_TEXT
@@ -25,8 +25,8 @@ const char *zeus_error_name(int code)
     switch (code) {
     case ZEUS_OK:
         return "ZEUS_OK";
-#define ZEUS_ERRNO_NAME(name, value, text)                                                        \
-    case ZEUS_##name:                                                                             \
+#define ZEUS_ERRNO_NAME(name, value, text)                                                         \
+    case ZEUS_##name:                                                                              \
         return "ZEUS_" #name;
         ZEUS_ERRNO_MAP(ZEUS_ERRNO_NAME)
 #undef ZEUS_ERRNO_NAME

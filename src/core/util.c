@@ -225,7 +225,9 @@ int zeus_read_file(const char *path, char **data, size_t *size)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return zeus_error(errno == EACCES ? ZEUS_EPERM : errno == ENOENT ? ZEUS_ENOENT : ZEUS_EIO,
+        return zeus_error(errno == EACCES   ? ZEUS_EPERM
+                          : errno == ENOENT ? ZEUS_ENOENT
+                                            : ZEUS_EIO,
                           "cannot open %s: %s", path, strerror(errno));
     char *buf = NULL;
     size_t len = 0, cap = 0;

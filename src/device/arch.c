@@ -8,9 +8,15 @@ static const struct {
     zeus_gpu_arch arch;
     const char *name;
 } arch_names[] = {
-    {ZEUS_ARCH_KEPLER, "kepler"}, {ZEUS_ARCH_MAXWELL, "maxwell"}, {ZEUS_ARCH_PASCAL, "pascal"},
-    {ZEUS_ARCH_VOLTA, "volta"},   {ZEUS_ARCH_TURING, "turing"},   {ZEUS_ARCH_AMPERE, "ampere"},
-    {ZEUS_ARCH_ADA, "ada"},       {ZEUS_ARCH_HOPPER, "hopper"},   {ZEUS_ARCH_BLACKWELL, "blackwell"},
+    {ZEUS_ARCH_KEPLER, "kepler"},
+    {ZEUS_ARCH_MAXWELL, "maxwell"},
+    {ZEUS_ARCH_PASCAL, "pascal"},
+    {ZEUS_ARCH_VOLTA, "volta"},
+    {ZEUS_ARCH_TURING, "turing"},
+    {ZEUS_ARCH_AMPERE, "ampere"},
+    {ZEUS_ARCH_ADA, "ada"},
+    {ZEUS_ARCH_HOPPER, "hopper"},
+    {ZEUS_ARCH_BLACKWELL, "blackwell"},
 };
 
 const char *zeus_gpu_arch_name(zeus_gpu_arch arch)
@@ -29,7 +35,8 @@ int zeus_gpu_arch_parse(const char *name, zeus_gpu_arch *out)
             return ZEUS_OK;
         }
     }
-    return zeus_error(ZEUS_EINVAL, "unknown GPU architecture '%s' (expected one of kepler, "
-                                   "maxwell, pascal, volta, turing, ampere, ada, hopper, blackwell)",
+    return zeus_error(ZEUS_EINVAL,
+                      "unknown GPU architecture '%s' (expected one of kepler, "
+                      "maxwell, pascal, volta, turing, ampere, ada, hopper, blackwell)",
                       name ? name : "(null)");
 }

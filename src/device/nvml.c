@@ -41,7 +41,10 @@ static const struct {
     bool required;
     size_t offset;
 } nvml_symbols[] = {
-#define SYM(field, version, required) {"nvml" #field, version, required, offsetof(nvml_functions, field)}
+#define SYM(field, version, required)                                                              \
+    {                                                                                              \
+        "nvml" #field, version, required, offsetof(nvml_functions, field)                          \
+    }
     SYM(Init, 2, true),
     SYM(Shutdown, 1, true),
     SYM(ErrorString, 1, true),
@@ -192,7 +195,8 @@ static int describe_gpu(nvml_state *s, unsigned dev)
         return nvml_fail(s, r, "nvmlDeviceGetUUID", (int)dev);
     info->arch = ZEUS_ARCH_UNKNOWN;
     nvmlDeviceArchitecture_t arch;
-    if (s->f.DeviceGetArchitecture && s->f.DeviceGetArchitecture(g->handle, &arch) == NVML_SUCCESS &&
+    if (s->f.DeviceGetArchitecture &&
+        s->f.DeviceGetArchitecture(g->handle, &arch) == NVML_SUCCESS &&
         arch != NVML_DEVICE_ARCH_UNKNOWN)
         info->arch = (zeus_gpu_arch)arch;
     /* Volta and newer have a trustworthy cumulative energy counter (as the original decides). */
@@ -230,8 +234,8 @@ static int nvml_open(void **state, char *reason, size_t reason_size)
                                            nvml_symbols[i].max_version, NULL, 0);
         if (!sym && nvml_symbols[i].required) {
             snprintf(reason, reason_size,
-                     "%s lacks %s: the NVIDIA driver is too old or the library is not NVML",
-                     loaded, nvml_symbols[i].name);
+                     "%s lacks %s: the NVIDIA driver is too old or the library is not NVML", loaded,
+                     nvml_symbols[i].name);
             rc = ZEUS_ELIB;
             goto fail;
         }
@@ -290,8 +294,7 @@ static int nvml_gpu_mig_uuid(void *state, unsigned dev, unsigned m, char *uuid, 
     unsigned count = 0;
     nvmlDevice_t mig;
     if (!s->f.DeviceGetMaxMigDeviceCount || !s->f.DeviceGetMigDeviceHandleByIndex ||
-        s->f.DeviceGetMaxMigDeviceCount(s->gpus[dev].handle, &count) != NVML_SUCCESS ||
-        m >= count)
+        s->f.DeviceGetMaxMigDeviceCount(s->gpus[dev].handle, &count) != NVML_SUCCESS || m >= count)
         return ZEUS_ENOENT;
     if (s->f.DeviceGetMigDeviceHandleByIndex(s->gpus[dev].handle, m, &mig) != NVML_SUCCESS)
         return ZEUS_ENOENT;
@@ -376,7 +379,8 @@ static int nvml_gpu_power_limit_mw(void *state, unsigned dev, unsigned *limit_mw
 {
     nvml_state *s = state;
     nvmlReturn_t r = s->f.DeviceGetPowerManagementLimit(s->gpus[dev].handle, limit_mw);
-    return r == NVML_SUCCESS ? ZEUS_OK : nvml_fail(s, r, "nvmlDeviceGetPowerManagementLimit", (int)dev);
+    return r == NVML_SUCCESS ? ZEUS_OK
+                             : nvml_fail(s, r, "nvmlDeviceGetPowerManagementLimit", (int)dev);
 }
 
 static int nvml_gpu_set_power_limit_mw(void *state, unsigned dev, unsigned limit_mw)

@@ -46,7 +46,10 @@ typedef unsigned int nvmlDeviceArchitecture_t;
 #define NVML_DEVICE_ARCH_VOLTA 5
 #define NVML_DEVICE_ARCH_UNKNOWN 0xffffffffu
 
-typedef enum nvmlEnableState_enum { NVML_FEATURE_DISABLED = 0, NVML_FEATURE_ENABLED = 1 } nvmlEnableState_t;
+typedef enum nvmlEnableState_enum {
+    NVML_FEATURE_DISABLED = 0,
+    NVML_FEATURE_ENABLED = 1
+} nvmlEnableState_t;
 
 typedef enum nvmlValueType_enum {
     NVML_VALUE_TYPE_DOUBLE = 0,
@@ -112,8 +115,7 @@ typedef nvmlReturn_t (*nvmlDeviceSetPowerManagementLimit_fn)(nvmlDevice_t device
                                                              unsigned int limit);
 typedef nvmlReturn_t (*nvmlDeviceSetPersistenceMode_fn)(nvmlDevice_t device,
                                                         nvmlEnableState_t mode);
-typedef nvmlReturn_t (*nvmlDeviceGetMaxMigDeviceCount_fn)(nvmlDevice_t device,
-                                                          unsigned int *count);
+typedef nvmlReturn_t (*nvmlDeviceGetMaxMigDeviceCount_fn)(nvmlDevice_t device, unsigned int *count);
 typedef nvmlReturn_t (*nvmlDeviceGetMigDeviceHandleByIndex_fn)(nvmlDevice_t device,
                                                                unsigned int index,
                                                                nvmlDevice_t *migDevice);

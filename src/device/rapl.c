@@ -148,7 +148,8 @@ static int find_dram(rapl_package *p, const char *base, char *reason, size_t rea
 {
     for (int m = 0; m < 16; m++) {
         char dir[512], path[600], name[64];
-        snprintf(dir, sizeof dir, "%s/intel-rapl:%d/intel-rapl:%d:%d", base, p->number, p->number, m);
+        snprintf(dir, sizeof dir, "%s/intel-rapl:%d/intel-rapl:%d:%d", base, p->number, p->number,
+                 m);
         snprintf(path, sizeof path, "%s/name", dir);
         if (read_text(path, name, sizeof name) != 0)
             continue;
@@ -188,8 +189,7 @@ static int rapl_open(void **state, char *reason, size_t reason_size)
     while ((e = readdir(dir)) != NULL && s->count < RAPL_MAX_PACKAGES) {
         int n, consumed = 0;
         /* Top-level zones only: "intel-rapl:N" (subzones have a second colon). */
-        if (sscanf(e->d_name, "intel-rapl:%d%n", &n, &consumed) != 1 ||
-            e->d_name[consumed] != '\0')
+        if (sscanf(e->d_name, "intel-rapl:%d%n", &n, &consumed) != 1 || e->d_name[consumed] != '\0')
             continue;
         rapl_package *p = &s->packages[s->count];
         p->number = n;

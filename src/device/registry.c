@@ -133,8 +133,8 @@ int zeus_devices_open(zeus_devices **out)
     for (size_t i = 0; i < ZEUS_ARRAY_LEN(gpu_backends); i++)
         known = known || strcmp(choice, gpu_backends[i]->name) == 0;
     if (!known) {
-        rc = zeus_error(ZEUS_EINVAL, "ZEUS_DEVICE='%s' is not one of auto, nvml, sim, none",
-                        choice);
+        rc =
+            zeus_error(ZEUS_EINVAL, "ZEUS_DEVICE='%s' is not one of auto, nvml, sim, none", choice);
         goto fail;
     }
 
@@ -253,7 +253,7 @@ int zeus_gpu_get_info(const zeus_devices *d, unsigned gpu, zeus_gpu_info *out)
         if (rc_ != ZEUS_OK)                                                                        \
             return rc_;                                                                            \
         if (!(d)->gpu_ops->op)                                                                     \
-            return zeus_error(ZEUS_ENOTSUP, "%s: the %s backend does not support this", #op,      \
+            return zeus_error(ZEUS_ENOTSUP, "%s: the %s backend does not support this", #op,       \
                               (d)->gpu_ops->name);                                                 \
         return (d)->gpu_ops->op((d)->gpu_state, (d)->gpus[gpu].device_index, __VA_ARGS__);         \
     } while (0)
@@ -292,9 +292,9 @@ int zeus_gpu_set_power_limit_mw(zeus_devices *d, unsigned gpu, unsigned limit_mw
     const zeus_gpu_info *g = &d->gpus[gpu];
     if (g->power_limit_valid &&
         (limit_mw < g->min_power_limit_mw || limit_mw > g->max_power_limit_mw))
-        return zeus_error(ZEUS_ERANGE, "power limit %.3f W for GPU %u is outside its range %.0f-%.0f W",
-                          limit_mw / 1000.0, gpu, g->min_power_limit_mw / 1000.0,
-                          g->max_power_limit_mw / 1000.0);
+        return zeus_error(
+            ZEUS_ERANGE, "power limit %.3f W for GPU %u is outside its range %.0f-%.0f W",
+            limit_mw / 1000.0, gpu, g->min_power_limit_mw / 1000.0, g->max_power_limit_mw / 1000.0);
     GPU_CALL(d, gpu, gpu_set_power_limit_mw, limit_mw);
 }
 
@@ -362,8 +362,7 @@ static int check_cpu(const zeus_devices *d, unsigned cpu)
     if (cpu < d->cpu_count)
         return ZEUS_OK;
     if (d->cpu_count == 0)
-        return zeus_error(ZEUS_ENODEV, "CPU package %u does not exist: RAPL is not available",
-                          cpu);
+        return zeus_error(ZEUS_ENODEV, "CPU package %u does not exist: RAPL is not available", cpu);
     return zeus_error(ZEUS_ENODEV, "CPU package %u does not exist (%u packages: 0..%u)", cpu,
                       d->cpu_count, d->cpu_count - 1);
 }

@@ -174,11 +174,23 @@ static void derive_gpu(zeus_sim_gpu_params *p)
         p->static_w = 0.3 * max_w;
 }
 
-static const char *const gpu_keys[] = {
-    "name",           "uuid",        "architecture",          "min_power_limit_w",
-    "max_power_limit_w", "default_power_limit_w", "idle_power_w", "busy_power_w",
-    "static_power_w", "step_time_ms", "load",                  "energy_update_ms",
-    "initial_energy_j", "energy_per_read_mj", "mig", "errors",         "count"};
+static const char *const gpu_keys[] = {"name",
+                                       "uuid",
+                                       "architecture",
+                                       "min_power_limit_w",
+                                       "max_power_limit_w",
+                                       "default_power_limit_w",
+                                       "idle_power_w",
+                                       "busy_power_w",
+                                       "static_power_w",
+                                       "step_time_ms",
+                                       "load",
+                                       "energy_update_ms",
+                                       "initial_energy_j",
+                                       "energy_per_read_mj",
+                                       "mig",
+                                       "errors",
+                                       "count"};
 
 static int check_keys(const cJSON *obj, const char *const *keys, size_t n, const char *where,
                       const char *origin)
@@ -209,8 +221,8 @@ static int get_number(const cJSON *obj, const char *key, double lo, double hi, d
     return ZEUS_OK;
 }
 
-static int get_string(const cJSON *obj, const char *key, char *out, size_t size,
-                      const char *where, const char *origin)
+static int get_string(const cJSON *obj, const char *key, char *out, size_t size, const char *where,
+                      const char *origin)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v)
@@ -281,8 +293,8 @@ static int parse_gpu(const cJSON *g, unsigned index, zeus_sim_gpu_params *p, con
         (rc = get_number(g, "energy_update_ms", 0.001, 60000, &p->energy_update_ms, where,
                          origin)) ||
         (rc = get_number(g, "initial_energy_j", 0, 1e15, &p->initial_energy_j, where, origin)) ||
-        (rc = get_number(g, "energy_per_read_mj", -1e9, 1e9, &p->energy_per_read_mj, where,
-                         origin)))
+        (rc =
+             get_number(g, "energy_per_read_mj", -1e9, 1e9, &p->energy_per_read_mj, where, origin)))
         return rc;
     if (*arch && zeus_gpu_arch_parse(arch, &p->arch) != ZEUS_OK)
         return zeus_error(ZEUS_EPARSE, "%s: %s.architecture: %s", origin, where, zeus_last_error());

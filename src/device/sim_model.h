@@ -58,7 +58,7 @@ typedef struct {
 typedef struct {
     unsigned gpu_count;
     zeus_sim_gpu_params gpus[ZEUS_SIM_MAX_GPUS];
-    char init_error[40];       /* fake NVML: nvmlInit fails with this NVML error name */
+    char init_error[40]; /* fake NVML: nvmlInit fails with this NVML error name */
     char driver_version[32];
 } zeus_sim_config;
 

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PROBE_POLL_NS 1000000LL      /* read the counter every 1 ms while probing */
-#define PROBE_LIMIT_NS 1500000000LL  /* per model */
-#define PROBE_CHANGES 5 /* intervals between changes */
+#define PROBE_POLL_NS 1000000LL     /* read the counter every 1 ms while probing */
+#define PROBE_LIMIT_NS 1500000000LL /* per model */
+#define PROBE_CHANGES 5             /* intervals between changes */
 
 typedef struct {
     double start;
@@ -48,7 +48,7 @@ struct zeus_monitor {
         uint64_t hash;
         char *name; /* NULL: free */
         window *w;
-    } *slots;
+    } * slots;
     size_t slot_count;
 
     /* Background measurement of counter update periods. */
@@ -200,8 +200,8 @@ static int open_log(zeus_monitor *m, const char *path)
     m->log_path = strdup(path);
     m->log = fopen(path, "w");
     if (!m->log || !m->log_path)
-        return zeus_error(errno == EACCES ? ZEUS_EPERM : ZEUS_EIO, "cannot open the log file %s: %s",
-                          path, strerror(errno));
+        return zeus_error(errno == EACCES ? ZEUS_EPERM : ZEUS_EIO,
+                          "cannot open the log file %s: %s", path, strerror(errno));
     return write_header(m);
 }
 
@@ -549,7 +549,8 @@ int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool c
     memcpy(w.start_mj, found->w->start_mj, m->gpu_count * sizeof w.start_mj[0]);
     memcpy(w.start_error, found->w->start_error, m->gpu_count * sizeof w.start_error[0]);
     memcpy(w.start_cpu, found->w->start_cpu, m->cpu_count * sizeof w.start_cpu[0]);
-    memcpy(w.start_cpu_error, found->w->start_cpu_error, m->cpu_count * sizeof w.start_cpu_error[0]);
+    memcpy(w.start_cpu_error, found->w->start_cpu_error,
+           m->cpu_count * sizeof w.start_cpu_error[0]);
     char *window_name = found->name;
     found->name = NULL;
     pthread_mutex_unlock(&m->lock);
@@ -561,8 +562,8 @@ int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool c
         int64_t t0 = zeus_now_ns();
         for (unsigned i = 0; i < m->gpu_count; i++) {
             unsigned mw;
-            power_w[i] = zeus_gpu_power_mw(m->devices, m->gpus[i], &mw) == ZEUS_OK ? mw / 1000.0
-                                                                                  : 0.0;
+            power_w[i] =
+                zeus_gpu_power_mw(m->devices, m->gpus[i], &mw) == ZEUS_OK ? mw / 1000.0 : 0.0;
         }
         power_read_s = (double)(zeus_now_ns() - t0) * 1e-9;
     }
@@ -581,9 +582,9 @@ int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool c
     out->time_s = end - w.start;
     double sampled_j[ZEUS_MAX_GPUS];
     size_t samples = 0;
-    int sampled_rc = m->sampler ? zeus_sampler_get_energy(m->sampler, w.start, end, sampled_j,
-                                                          &samples)
-                                : ZEUS_OK;
+    int sampled_rc = m->sampler
+                         ? zeus_sampler_get_energy(m->sampler, w.start, end, sampled_j, &samples)
+                         : ZEUS_OK;
     for (unsigned i = 0; i < m->gpu_count; i++)
         fill_gpu(m, i, &w, out->time_s, sampled_j, sampled_rc, samples, &out->gpus[i]);
     for (unsigned i = 0; i < m->cpu_count; i++) {

@@ -70,8 +70,9 @@ int zeus_replay_open(const char *log_file, bool match_window_name, zeus_replay *
     char *save = NULL;
     char *header = strtok_r(r->text, "\n", &save);
     if (!header || strncmp(header, "start_time,window_name,elapsed_time", 35) != 0) {
-        rc = zeus_error(ZEUS_EPARSE, "%s:1: not a Zeus monitor log (the header must start with "
-                                     "start_time,window_name,elapsed_time)",
+        rc = zeus_error(ZEUS_EPARSE,
+                        "%s:1: not a Zeus monitor log (the header must start with "
+                        "start_time,window_name,elapsed_time)",
                         log_file);
         goto fail;
     }

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#define INFER_POLL_NS 1000000LL       /* 1 ms between readings while inferring the period */
-#define INFER_LIMIT_NS 2000000000LL   /* give up on a model after 2 s */
-#define INFER_CHANGES 4               /* changes to see before trusting the minimum gap */
+#define INFER_POLL_NS 1000000LL     /* 1 ms between readings while inferring the period */
+#define INFER_LIMIT_NS 2000000000LL /* give up on a model after 2 s */
+#define INFER_CHANGES 4             /* changes to see before trusting the minimum gap */
 #define PERIOD_CAP_S 0.1
 
 struct zeus_sampler {
@@ -130,8 +130,8 @@ static void take_sample(zeus_sampler *s)
     for (unsigned i = 0; i < s->gpu_count; i++) {
         unsigned mw;
         /* A failed reading is stored as NaN, so energy over it reads as unknown, not zero. */
-        row[i] = zeus_gpu_power_mw(s->devices, s->gpus[i], &mw) == ZEUS_OK ? (float)mw / 1000.0f
-                                                                          : NAN;
+        row[i] =
+            zeus_gpu_power_mw(s->devices, s->gpus[i], &mw) == ZEUS_OK ? (float)mw / 1000.0f : NAN;
     }
     for (unsigned i = 0; i < s->cpu_count; i++) {
         zeus_cpu_energy e; /* read to keep RAPL wraparound counted */
@@ -359,8 +359,8 @@ int zeus_sampler_get_energy(zeus_sampler *s, double start, double end, double *e
                 double t0 = s->times[row_at(s, k)], t1 = s->times[row_at(s, k + 1)];
                 double lo = t0 > start ? t0 : start, hi = t1 < end ? t1 : end;
                 if (hi > lo)
-                    e += (hi - lo) * (interpolate(s, k, k + 1, g, lo) +
-                                      interpolate(s, k, k + 1, g, hi)) / 2.0;
+                    e += (hi - lo) *
+                         (interpolate(s, k, k + 1, g, lo) + interpolate(s, k, k + 1, g, hi)) / 2.0;
             }
             /* Before the first and after the last sample: hold the nearest reading. */
             double t_first = s->times[row_at(s, first)], t_last = s->times[row_at(s, last)];
@@ -401,8 +401,8 @@ int zeus_sampler_get_power(zeus_sampler *s, double t, double *power_w, double *t
     return ZEUS_OK;
 }
 
-int zeus_sampler_timeline(zeus_sampler *s, double since, size_t max, double *times,
-                          double *power_w, size_t *count)
+int zeus_sampler_timeline(zeus_sampler *s, double since, size_t max, double *times, double *power_w,
+                          size_t *count)
 {
     pthread_mutex_lock(&s->lock);
     size_t n = 0;

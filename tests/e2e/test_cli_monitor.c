@@ -54,7 +54,8 @@ static double num(const cJSON *o, const char *key)
 static void check_energy_of_sleep(double watts, double period_s)
 {
     char *out, *err;
-    assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--json", "--", "sleep", "1", NULL), 0);
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--json", "--", "sleep", "1", NULL),
+                     0);
     cJSON *j = parse_last_line(out);
     double t = num(j, "time_s");
     assert_true(t >= 1.0 && t < 1.5);
@@ -128,8 +129,9 @@ static void test_power_fake_nvml(void **state)
 {
     (void)state;
     /* Pre-Volta with a steady load: 25 + 0.5 x (232.5 - 25) = 128.75 W. */
-    zt_use_fake_nvml(dir, "{\"gpus\": [{\"name\": \"Tesla P100\", \"architecture\": \"pascal\", "
-                          "\"min_power_limit_w\": 125, \"max_power_limit_w\": 250, \"load\": 0.5}]}");
+    zt_use_fake_nvml(dir,
+                     "{\"gpus\": [{\"name\": \"Tesla P100\", \"architecture\": \"pascal\", "
+                     "\"min_power_limit_w\": 125, \"max_power_limit_w\": 250, \"load\": 0.5}]}");
     check_power_integration(128.75);
 }
 
@@ -177,9 +179,8 @@ static void test_bad_usage(void **state)
     assert_contains(err, "--update-period: '-1' is not a positive number of seconds");
     free(out);
     free(err);
-    assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--gpu-indices", "0", "9", "--",
-                             "true", NULL),
-                     3);
+    assert_int_equal(
+        zt_zeus(&out, &err, "monitor", "energy", "--gpu-indices", "0", "9", "--", "true", NULL), 3);
     assert_contains(err, "GPU 9 does not exist");
     free(out);
     free(err);

@@ -58,8 +58,9 @@ static void test_fake_nvml_configs(void **state)
     free(out);
     free(err);
 
-    zt_use_fake_nvml(dir, "{\"gpus\": [{\"name\": \"Tesla P100\", \"architecture\": \"pascal\", "
-                          "\"min_power_limit_w\": 125, \"max_power_limit_w\": 250, \"count\": 2}]}");
+    zt_use_fake_nvml(dir,
+                     "{\"gpus\": [{\"name\": \"Tesla P100\", \"architecture\": \"pascal\", "
+                     "\"min_power_limit_w\": 125, \"max_power_limit_w\": 250, \"count\": 2}]}");
     setenv("CUDA_VISIBLE_DEVICES", "1", 1);
     assert_int_equal(zt_zeus(&out, &err, "show-env", "--json", NULL), 0);
     assert_contains(out, "\"cuda_visible_devices\":\t\"1\"");

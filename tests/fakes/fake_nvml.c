@@ -69,8 +69,10 @@ static const struct {
     {NVML_ERROR_CORRUPTED_INFOROM, "CORRUPTED_INFOROM", "Corrupted infoROM"},
     {NVML_ERROR_GPU_IS_LOST, "GPU_IS_LOST", "GPU is lost"},
     {NVML_ERROR_RESET_REQUIRED, "RESET_REQUIRED", "GPU requires restart"},
-    {NVML_ERROR_OPERATING_SYSTEM, "OPERATING_SYSTEM", "The operating system has blocked the request."},
-    {NVML_ERROR_LIB_RM_VERSION_MISMATCH, "LIB_RM_VERSION_MISMATCH", "RM has detected an NVML/RM version mismatch."},
+    {NVML_ERROR_OPERATING_SYSTEM, "OPERATING_SYSTEM",
+     "The operating system has blocked the request."},
+    {NVML_ERROR_LIB_RM_VERSION_MISMATCH, "LIB_RM_VERSION_MISMATCH",
+     "RM has detected an NVML/RM version mismatch."},
     {NVML_ERROR_IN_USE, "IN_USE", "In use by another client"},
     {NVML_ERROR_MEMORY, "MEMORY", "Insufficient Memory"},
     {NVML_ERROR_NO_DATA, "NO_DATA", "No data"},
@@ -371,8 +373,8 @@ EXPORT nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned 
 EXPORT nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length)
 {
     ENTER(device, gpu);
-    const char *text = device->mig >= 0 ? config.gpus[gpu].mig_uuids[device->mig]
-                                        : config.gpus[gpu].uuid;
+    const char *text =
+        device->mig >= 0 ? config.gpus[gpu].mig_uuids[device->mig] : config.gpus[gpu].uuid;
     LEAVE(copy_text(text, uuid, length));
 }
 

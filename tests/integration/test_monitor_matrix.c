@@ -35,8 +35,8 @@ typedef struct {
     zeus_devices *d;
     zeus_monitor *m;
     test_clock clock;
-    unsigned arch[4];      /* per NVML GPU */
-    unsigned visible[4];   /* framework index -> NVML index */
+    unsigned arch[4];    /* per NVML GPU */
+    unsigned visible[4]; /* framework index -> NVML index */
     unsigned nvisible;
     unsigned monitored[4]; /* framework indices */
     unsigned nmonitored;

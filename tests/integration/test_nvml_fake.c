@@ -312,8 +312,8 @@ static void test_sim_steps_through_public_api(void **state)
 {
     (void)state;
     setenv("ZEUS_DEVICE", "sim", 1);
-    char *cfg = zt_write(dir, "sim.json",
-                         "{\"gpus\": [{\"step_time_ms\": 10, \"energy_update_ms\": 5}]}");
+    char *cfg =
+        zt_write(dir, "sim.json", "{\"gpus\": [{\"step_time_ms\": 10, \"energy_update_ms\": 5}]}");
     setenv("ZEUS_SIM_CONFIG", cfg, 1);
     zeus_devices *d = open_ok();
     double before, after;

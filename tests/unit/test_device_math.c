@@ -45,8 +45,8 @@ static void test_symbol_fallback(void **state)
                      &legacy[0]);
     assert_string_equal(used, "nvmlInit");
     lookups = 0;
-    assert_null(zeus_resolve_versioned(table_lookup, legacy, "nvmlDeviceGetUUID", 3, used,
-                                       sizeof used));
+    assert_null(
+        zeus_resolve_versioned(table_lookup, legacy, "nvmlDeviceGetUUID", 3, used, sizeof used));
     assert_int_equal(lookups, 3); /* _v3, _v2, plain */
 }
 
@@ -133,9 +133,9 @@ static void test_config_errors(void **state)
     assert_contains(zeus_last_error(), "cfg.json:1: not valid JSON");
     assert_int_equal(zeus_sim_config_parse("{\"gpu\": []}", "cfg.json", &c), ZEUS_EPARSE);
     assert_contains(zeus_last_error(), "unknown key 'gpu'");
-    assert_int_equal(zeus_sim_config_parse("{\"gpus\": [{\"architecture\": \"fermi2\"}]}",
-                                           "cfg.json", &c),
-                     ZEUS_EPARSE);
+    assert_int_equal(
+        zeus_sim_config_parse("{\"gpus\": [{\"architecture\": \"fermi2\"}]}", "cfg.json", &c),
+        ZEUS_EPARSE);
     assert_contains(zeus_last_error(), "gpus[0].architecture");
     assert_int_equal(zeus_sim_config_parse("{\"gpus\": [{\"min_power_limit_w\": 300, "
                                            "\"max_power_limit_w\": 100}]}",

@@ -1,0 +1,29 @@
+/* Measure the energy of a code window on every GPU. Runs anywhere: with no GPU, try
+ *   ZEUS_DEVICE=sim ./build/example_monitor_window
+ * Build against an installed Zeus: cc monitor_window.c $(pkg-config --cflags --libs zeus) */
+#include <zeus/zeus.h>
+
+#include <stdio.h>
+#include <unistd.h>
+
+int main(void)
+{
+    zeus_devices *devices;
+    zeus_monitor *monitor;
+    if (zeus_devices_open(&devices) != ZEUS_OK ||
+        zeus_monitor_open(devices, NULL, &monitor) != ZEUS_OK) {
+        fprintf(stderr, "zeus: %s\n", zeus_last_error());
+        return 1;
+    }
+    zeus_monitor_begin_window(monitor, "work", true);
+    usleep(500000); /* the work to measure */
+    zeus_measurement m;
+    zeus_monitor_end_window(monitor, "work", true, false, &m);
+    printf("%.3f s, %.2f J on %u GPU(s)\n", m.time_s, m.total_energy_j, m.gpu_count);
+    for (unsigned i = 0; i < m.gpu_count; i++)
+        printf("  GPU %u: %.2f J (%s)\n", m.gpus[i].index, m.gpus[i].energy_j,
+               zeus_energy_method_name(m.gpus[i].method));
+    zeus_monitor_close(monitor);
+    zeus_devices_close(devices);
+    return 0;
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the build into a temporary prefix and builds an example against it twice: with
+# pkg-config and with CMake's find_package. Proves `cmake --install` gives a usable package.
+set -euo pipefail
+build=${1:-build}
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+cmake --install "$build" --prefix "$prefix" >/dev/null
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig:$prefix/lib/x86_64-linux-gnu/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+cc -std=c11 -Wall -Werror examples/monitor_window.c $(pkg-config --cflags --libs zeus) \
+   -Wl,-rpath,"$prefix/lib" -o "$prefix/ex_pkgconfig"
+ZEUS_DEVICE=sim "$prefix/ex_pkgconfig" | grep -q "on 4 GPU(s)"
+mkdir -p "$prefix/cm"
+cat > "$prefix/cm/CMakeLists.txt" <<CM
+cmake_minimum_required(VERSION 3.22)
+project(zeus_consumer C)
+find_package(zeus REQUIRED)
+add_executable(ex $(pwd)/examples/monitor_window.c)
+target_link_libraries(ex PRIVATE zeus::zeus)
+CM
+cmake -S "$prefix/cm" -B "$prefix/cm/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$prefix/cm/build" >/dev/null
+ZEUS_DEVICE=sim LD_LIBRARY_PATH="$prefix/lib" "$prefix/cm/build/ex" | grep -q "on 4 GPU(s)"
+echo "install test: pkg-config and find_package consumers built and ran"
