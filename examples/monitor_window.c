@@ -1,10 +1,11 @@
 /* Measure the energy of a code window on every GPU. Runs anywhere: with no GPU, try
  *   ZEUS_DEVICE=sim ./build/example_monitor_window
  * Build against an installed Zeus: cc monitor_window.c $(pkg-config --cflags --libs zeus) */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <zeus/zeus.h>
 
 #include <stdio.h>
-#include <unistd.h>
+#include <time.h>
 
 int main(void)
 {
@@ -16,7 +17,7 @@ int main(void)
         return 1;
     }
     zeus_monitor_begin_window(monitor, "work", true);
-    usleep(500000); /* the work to measure */
+    nanosleep(&(struct timespec){0, 500000000}, NULL); /* the work to measure */
     zeus_measurement m;
     zeus_monitor_end_window(monitor, "work", true, false, &m);
     printf("%.3f s, %.2f J on %u GPU(s)\n", m.time_s, m.total_energy_j, m.gpu_count);
