@@ -12,24 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static char *dir;
-
-static int setup(void **state)
-{
-    (void)state;
-    zt_clean_env();
-    dir = zt_mkdtemp();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    zt_rmtree(dir);
-    free(dir);
-    return 0;
-}
-
 static cJSON *parse_last_line(const char *out)
 {
     const char *last = out, *p;
@@ -80,9 +62,9 @@ static void check_energy_of_sleep(double watts, double period_s)
 static void test_energy_fake_nvml(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, "{\"gpus\": [{\"name\": \"NVIDIA V100\", \"architecture\": \"volta\", "
-                          "\"min_power_limit_w\": 100, \"max_power_limit_w\": 250, "
-                          "\"idle_power_w\": 40, \"energy_update_ms\": 100, \"count\": 2}]}");
+    zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"name\": \"NVIDIA V100\", \"architecture\": \"volta\", "
+                             "\"min_power_limit_w\": 100, \"max_power_limit_w\": 250, "
+                             "\"idle_power_w\": 40, \"energy_update_ms\": 100, \"count\": 2}]}");
     check_energy_of_sleep(40.0, 0.1);
 }
 
@@ -96,7 +78,7 @@ static void test_energy_sim(void **state)
 static void check_power_integration(double watts)
 {
     char *out, *err;
-    char *csv = zt_path(dir, "power.csv");
+    char *csv = zt_path(zt_dir, "power.csv");
     assert_int_equal(zt_zeus(&out, &err, "monitor", "power", "--duration", "1", "--update-period",
                              "0.01", "--json", "--csv", csv, NULL),
                      0);
@@ -129,7 +111,7 @@ static void test_power_fake_nvml(void **state)
 {
     (void)state;
     /* Pre-Volta with a steady load: 25 + 0.5 x (232.5 - 25) = 128.75 W. */
-    zt_use_fake_nvml(dir,
+    zt_use_fake_nvml(zt_dir,
                      "{\"gpus\": [{\"name\": \"Tesla P100\", \"architecture\": \"pascal\", "
                      "\"min_power_limit_w\": 125, \"max_power_limit_w\": 250, \"load\": 0.5}]}");
     check_power_integration(128.75);
@@ -198,7 +180,7 @@ static void test_bad_usage(void **state)
 /* Starts zeus with output to files, sends sig after delay_s, returns the exit status. */
 static int run_and_signal(char *const args[], int sig, double delay_s, char **out)
 {
-    char *out_path = zt_path(dir, "out.txt");
+    char *out_path = zt_path(zt_dir, "out.txt");
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -251,13 +233,13 @@ static void test_signals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_energy_fake_nvml, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_energy_sim, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_power_fake_nvml, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_power_sim, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_exit_codes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_usage, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_signals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_energy_fake_nvml, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_energy_sim, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_power_fake_nvml, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_power_sim, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_exit_codes, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_usage, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_signals, zt_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

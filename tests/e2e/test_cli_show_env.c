@@ -4,27 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *dir;
-
-static int setup(void **state)
-{
-    (void)state;
-    zt_clean_env();
-    dir = zt_mkdtemp();
-    char *empty_sysfs = zt_path(dir, "nosys");
-    setenv("ZEUS_SYSFS_ROOT", empty_sysfs, 1);
-    free(empty_sysfs);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    zt_rmtree(dir);
-    free(dir);
-    return 0;
-}
-
 static void test_sim(void **state)
 {
     (void)state;
@@ -42,23 +21,23 @@ static void test_fake_nvml_configs(void **state)
 {
     (void)state;
     char *out, *err;
-    zt_use_fake_nvml(dir, NULL);
+    zt_use_fake_nvml(zt_dir, NULL);
     assert_int_equal(zt_zeus(&out, &err, "show-env", NULL), 0);
     assert_contains(out, "GPUs (4, nvml)");
     assert_contains(out, "3   3    NVIDIA A40               ampere    counter 100-300       300");
     free(out);
     free(err);
 
-    zt_use_fake_nvml(dir, "{\"gpus\": [{\"name\": \"NVIDIA V100\", \"architecture\": \"volta\", "
-                          "\"min_power_limit_w\": 100, \"max_power_limit_w\": 250, "
-                          "\"idle_power_w\": 40, \"energy_update_ms\": 100}]}");
+    zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"name\": \"NVIDIA V100\", \"architecture\": \"volta\", "
+                             "\"min_power_limit_w\": 100, \"max_power_limit_w\": 250, "
+                             "\"idle_power_w\": 40, \"energy_update_ms\": 100}]}");
     assert_int_equal(zt_zeus(&out, &err, "show-env", NULL), 0);
     assert_contains(out, "GPUs (1, nvml)");
     assert_contains(out, "NVIDIA V100              volta     counter 100-250       250");
     free(out);
     free(err);
 
-    zt_use_fake_nvml(dir,
+    zt_use_fake_nvml(zt_dir,
                      "{\"gpus\": [{\"name\": \"Tesla P100\", \"architecture\": \"pascal\", "
                      "\"min_power_limit_w\": 125, \"max_power_limit_w\": 250, \"count\": 2}]}");
     setenv("CUDA_VISIBLE_DEVICES", "1", 1);
@@ -94,7 +73,7 @@ static void test_bad_input(void **state)
 {
     (void)state;
     char *out, *err;
-    zt_use_fake_nvml(dir, NULL);
+    zt_use_fake_nvml(zt_dir, NULL);
     setenv("CUDA_VISIBLE_DEVICES", "0,zero", 1);
     assert_int_equal(zt_zeus(&out, &err, "show-env", NULL), 1);
     assert_contains(err, "zeus: error: cannot open devices: CUDA_VISIBLE_DEVICES entry 2 'zero'");
@@ -143,11 +122,11 @@ static void test_help_and_version(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sim, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fake_nvml_configs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_gpu_at_all, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_help_and_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sim, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_fake_nvml_configs, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_no_gpu_at_all, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_help_and_version, zt_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

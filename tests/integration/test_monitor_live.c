@@ -12,28 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char *dir;
-
-static int setup(void **state)
-{
-    (void)state;
-    zt_clean_env();
-    dir = zt_mkdtemp();
-    char *nosys = zt_path(dir, "nosys");
-    setenv("ZEUS_SYSFS_ROOT", nosys, 1);
-    free(nosys);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    zeus_set_log_callback(NULL, NULL);
-    zt_rmtree(dir);
-    free(dir);
-    return 0;
-}
-
 static zeus_devices *open_devices(void)
 {
     zeus_devices *d;
@@ -44,7 +22,7 @@ static zeus_devices *open_devices(void)
 static void use_sim(const char *config)
 {
     setenv("ZEUS_DEVICE", "sim", 1);
-    char *cfg = zt_write(dir, "sim.json", config);
+    char *cfg = zt_write(zt_dir, "sim.json", config);
     setenv("ZEUS_SIM_CONFIG", cfg, 1);
     free(cfg);
 }
@@ -151,9 +129,10 @@ static void test_short_window_flagged_or_approximated(void **state)
 static void test_sampled_power_integration(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, "{\"gpus\": [{\"name\": \"Tesla P100\", \"architecture\": \"pascal\", "
-                          "\"min_power_limit_w\": 125, \"max_power_limit_w\": 250, \"load\": 0.5}, "
-                          "{\"name\": \"NVIDIA A40\"}]}");
+    zt_use_fake_nvml(zt_dir,
+                     "{\"gpus\": [{\"name\": \"Tesla P100\", \"architecture\": \"pascal\", "
+                     "\"min_power_limit_w\": 125, \"max_power_limit_w\": 250, \"load\": 0.5}, "
+                     "{\"name\": \"NVIDIA A40\"}]}");
     zeus_devices *d = open_devices();
     zeus_monitor_options o;
     zeus_monitor_options_init(&o);
@@ -186,13 +165,13 @@ static void test_sampled_power_integration(void **state)
 static void test_gpu_lost_mid_window(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, "{\"gpus\": [{\"errors\": {\"nvmlDeviceGetTotalEnergyConsumption\": "
-                          "{\"code\": \"GPU_IS_LOST\", \"after\": 1}}}, {}]}");
+    zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"errors\": {\"nvmlDeviceGetTotalEnergyConsumption\": "
+                             "{\"code\": \"GPU_IS_LOST\", \"after\": 1}}}, {}]}");
     zeus_devices *d = open_devices();
     zeus_monitor_options o;
     zeus_monitor_options_init(&o);
     o.measure_update_period = false;
-    o.log_file = zt_path(dir, "lost.csv");
+    o.log_file = zt_path(zt_dir, "lost.csv");
     zeus_monitor *m;
     assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
     zeus_measurement r;
@@ -215,7 +194,8 @@ static void test_gpu_lost_mid_window(void **state)
 static void test_counter_goes_backwards(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, "{\"gpus\": [{\"initial_energy_j\": 10, \"energy_per_read_mj\": -5}]}");
+    zt_use_fake_nvml(zt_dir,
+                     "{\"gpus\": [{\"initial_energy_j\": 10, \"energy_per_read_mj\": -5}]}");
     zeus_devices *d = open_devices();
     zeus_monitor_options o;
     zeus_monitor_options_init(&o);
@@ -239,7 +219,7 @@ static void test_cancel_and_log(void **state)
     zeus_monitor_options o;
     zeus_monitor_options_init(&o);
     o.measure_update_period = false;
-    char *log = zt_path(dir, "deep/er/log.csv");
+    char *log = zt_path(zt_dir, "deep/er/log.csv");
     o.log_file = log;
     zeus_monitor *m;
     assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
@@ -256,8 +236,8 @@ static void test_cancel_and_log(void **state)
     assert_string_equal(text, "start_time,window_name,elapsed_time,gpu0_energy\n");
     free(text);
     /* A log that cannot be created is a clear error naming the path. */
-    char *blocker = zt_write(dir, "file", "x");
-    char *bad = zt_path(dir, "file/log.csv");
+    char *blocker = zt_write(zt_dir, "file", "x");
+    char *bad = zt_path(zt_dir, "file/log.csv");
     o.log_file = bad;
     assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_EIO);
     assert_contains(zeus_last_error(), "file/log.csv");
@@ -296,7 +276,7 @@ static void write_rapl(const char *root, unsigned long long pkg, unsigned long l
 static void test_cpu_and_dram(void **state)
 {
     (void)state;
-    char *root = zt_path(dir, "sysfs");
+    char *root = zt_path(zt_dir, "sysfs");
     mkdir(root, 0777);
     free(zt_write(root, "sys/class/powercap/intel-rapl:0/name", "package-0\n"));
     free(zt_write(root, "sys/class/powercap/intel-rapl:0/max_energy_range_uj", "1000000\n"));
@@ -311,7 +291,7 @@ static void test_cpu_and_dram(void **state)
     zeus_monitor_options o;
     zeus_monitor_options_init(&o);
     o.cpu_count = -1;
-    char *log = zt_path(dir, "cpu.csv");
+    char *log = zt_path(zt_dir, "cpu.csv");
     o.log_file = log;
     zeus_monitor *m;
     assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
@@ -374,11 +354,11 @@ static void *end_other(void *arg)
 static void test_threads(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, NULL);
+    zt_use_fake_nvml(zt_dir, NULL);
     zeus_devices *d = open_devices();
     zeus_monitor_options o;
     zeus_monitor_options_init(&o);
-    char *log = zt_path(dir, "threads.csv");
+    char *log = zt_path(zt_dir, "threads.csv");
     o.log_file = log;
     zeus_monitor *m;
     assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
@@ -455,16 +435,17 @@ static void test_sampler_ring_and_queries(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_counter_matches_ground_truth, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_short_window_flagged_or_approximated, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sampled_power_integration, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gpu_lost_mid_window, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_counter_goes_backwards, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_and_log, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_devices_time_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cpu_and_dram, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sampler_ring_and_queries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counter_matches_ground_truth, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_short_window_flagged_or_approximated, zt_setup,
+                                        zt_teardown),
+        cmocka_unit_test_setup_teardown(test_sampled_power_integration, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_gpu_lost_mid_window, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_counter_goes_backwards, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_and_log, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_no_devices_time_only, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_cpu_and_dram, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_threads, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_sampler_ring_and_queries, zt_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

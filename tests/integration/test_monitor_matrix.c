@@ -8,6 +8,7 @@
 #include "core/internal.h"
 #include "zeus/zeus.h"
 
+#include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -222,6 +223,9 @@ static void test_matrix(void **state)
     (void)state;
     zt_clean_env();
     char *dir = zt_mkdtemp();
+    /* Hold the fake library loaded so each case's open/close does not map it again. */
+    void *keep = dlopen(ZEUS_FAKE_NVML_PATH, RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(keep);
     /* CUDA_VISIBLE_DEVICES: mask 0 = unset, else the subset (ascending). */
     for (unsigned cvd = 0; cvd < 16; cvd++) {
         case_state c = {0};
@@ -255,6 +259,7 @@ static void test_matrix(void **state)
         }
     }
     unsetenv("CUDA_VISIBLE_DEVICES");
+    dlclose(keep);
     zt_rmtree(dir);
     free(dir);
     assert_int_equal(cases_run, 96 * 81);

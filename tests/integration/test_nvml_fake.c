@@ -8,24 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static char *dir;
-
-static int setup(void **state)
-{
-    (void)state;
-    zt_clean_env();
-    dir = zt_mkdtemp();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    zt_rmtree(dir);
-    free(dir);
-    return 0;
-}
-
 static zeus_devices *open_ok(void)
 {
     zeus_devices *d = NULL;
@@ -50,7 +32,7 @@ static const char *gpu_backend_reason(zeus_devices *d, const char *name)
 static void test_default_four_a40(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, NULL);
+    zt_use_fake_nvml(zt_dir, NULL);
     zeus_devices *d = open_ok();
     assert_string_equal(zeus_devices_gpu_backend(d), "nvml");
     assert_int_equal(zeus_gpu_count(d), 4);
@@ -84,7 +66,7 @@ static const char *v100 =
 static void test_one_v100(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, v100);
+    zt_use_fake_nvml(zt_dir, v100);
     zeus_devices *d = open_ok();
     assert_int_equal(zeus_gpu_count(d), 1);
     zeus_gpu_info g;
@@ -104,8 +86,8 @@ static void test_one_v100(void **state)
 static void test_pre_volta_has_no_counter(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, "{\"gpus\": [{\"name\": \"Tesla P100\", \"architecture\": \"pascal\", "
-                          "\"min_power_limit_w\": 125, \"max_power_limit_w\": 250}]}");
+    zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"name\": \"Tesla P100\", \"architecture\": \"pascal\", "
+                             "\"min_power_limit_w\": 125, \"max_power_limit_w\": 250}]}");
     zeus_devices *d = open_ok();
     zeus_gpu_info g;
     zeus_gpu_get_info(d, 0, &g);
@@ -123,7 +105,7 @@ static void test_pre_volta_has_no_counter(void **state)
 static void test_cuda_visible_devices(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, NULL);
+    zt_use_fake_nvml(zt_dir, NULL);
     setenv("CUDA_VISIBLE_DEVICES", "2,3", 1);
     zeus_devices *d = open_ok();
     assert_int_equal(zeus_gpu_count(d), 2);
@@ -156,8 +138,8 @@ static void test_cuda_visible_devices(void **state)
 static void test_mig_uuid(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, "{\"gpus\": [{\"name\": \"NVIDIA A100\"}, {\"name\": \"NVIDIA A100\", "
-                          "\"mig\": [\"MIG-1111aaaa-2222-3333-4444-555566667777\"]}]}");
+    zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"name\": \"NVIDIA A100\"}, {\"name\": \"NVIDIA A100\", "
+                             "\"mig\": [\"MIG-1111aaaa-2222-3333-4444-555566667777\"]}]}");
     setenv("CUDA_VISIBLE_DEVICES", "MIG-1111aaaa-2222-3333-4444-555566667777", 1);
     zeus_devices *d = open_ok();
     assert_int_equal(zeus_gpu_count(d), 1);
@@ -171,10 +153,10 @@ static void test_mig_uuid(void **state)
 static void test_injected_errors(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, "{\"gpus\": [{\"errors\": {"
-                          "\"nvmlDeviceSetPowerManagementLimit\": {\"code\": \"NO_PERMISSION\"},"
-                          "\"nvmlDeviceGetTotalEnergyConsumption\": {\"code\": \"GPU_IS_LOST\", "
-                          "\"after\": 2}}}, {}]}");
+    zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"errors\": {"
+                             "\"nvmlDeviceSetPowerManagementLimit\": {\"code\": \"NO_PERMISSION\"},"
+                             "\"nvmlDeviceGetTotalEnergyConsumption\": {\"code\": \"GPU_IS_LOST\", "
+                             "\"after\": 2}}}, {}]}");
     zeus_devices *d = open_ok();
     assert_int_equal(zeus_gpu_set_power_limit_mw(d, 0, 200000), ZEUS_EPERM);
     assert_contains(zeus_last_error(), "Insufficient Permissions [NVML_ERROR_NO_PERMISSION]");
@@ -193,8 +175,8 @@ static void test_injected_errors(void **state)
 static void test_limits_shared_between_processes(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, NULL);
-    char *log = zt_path(dir, "calls.log");
+    zt_use_fake_nvml(zt_dir, NULL);
+    char *log = zt_path(zt_dir, "calls.log");
     setenv("ZEUS_FAKE_NVML_LOG", log, 1);
     zeus_devices *d = open_ok();
     assert_int_equal(zeus_gpu_set_power_limit_mw(d, 1, 175000), ZEUS_OK);
@@ -231,7 +213,7 @@ static void test_missing_library(void **state)
 static void test_library_missing_symbol(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, NULL);
+    zt_use_fake_nvml(zt_dir, NULL);
     setenv("ZEUS_NVML_LIBRARY", ZEUS_FAKE_NVML_BROKEN_PATH, 1);
     zeus_devices *d = open_ok();
     assert_int_equal(zeus_gpu_count(d), 0);
@@ -242,7 +224,7 @@ static void test_library_missing_symbol(void **state)
 static void test_legacy_symbols_fall_back(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, v100);
+    zt_use_fake_nvml(zt_dir, v100);
     setenv("ZEUS_NVML_LIBRARY", ZEUS_FAKE_NVML_LEGACY_PATH, 1);
     zeus_devices *d = open_ok();
     assert_int_equal(zeus_gpu_count(d), 1); /* nvmlInit, nvmlDeviceGetCount without _v2 */
@@ -252,14 +234,14 @@ static void test_legacy_symbols_fall_back(void **state)
 static void test_init_failure_and_bad_config(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, "{\"gpus\": [], \"init_error\": \"DRIVER_NOT_LOADED\"}");
+    zt_use_fake_nvml(zt_dir, "{\"gpus\": [], \"init_error\": \"DRIVER_NOT_LOADED\"}");
     zeus_devices *d = open_ok();
     assert_int_equal(zeus_gpu_count(d), 0);
     assert_contains(gpu_backend_reason(d, "nvml"),
                     "nvmlInit: Driver Not Loaded [NVML_ERROR_DRIVER_NOT_LOADED]");
     zeus_devices_close(d);
 
-    zt_use_fake_nvml(dir, "{\"gpus\": [{\"nme\": \"x\"}]}");
+    zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"nme\": \"x\"}]}");
     d = open_ok();
     assert_contains(gpu_backend_reason(d, "nvml"), "unknown key 'nme' in gpus[0]");
     zeus_devices_close(d);
@@ -268,8 +250,8 @@ static void test_init_failure_and_bad_config(void **state)
 static void test_heterogeneous(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, "{\"gpus\": [{\"name\": \"NVIDIA A40\"}, {\"name\": \"NVIDIA V100\", "
-                          "\"architecture\": \"volta\"}, {\"name\": \"NVIDIA A40\"}]}");
+    zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"name\": \"NVIDIA A40\"}, {\"name\": \"NVIDIA V100\", "
+                             "\"architecture\": \"volta\"}, {\"name\": \"NVIDIA A40\"}]}");
     zeus_devices *d = open_ok();
     assert_int_equal(zeus_gpu_check_homogeneous(d, NULL, 0), ZEUS_EHETERO);
     assert_contains(zeus_last_error(),
@@ -287,7 +269,7 @@ static void test_device_choice(void **state)
     assert_int_equal(zeus_devices_open(&d), ZEUS_EINVAL);
     assert_contains(zeus_last_error(), "ZEUS_DEVICE='cuda' is not one of auto, nvml, sim, none");
     setenv("ZEUS_DEVICE", "sim", 1);
-    char *cfg = zt_write(dir, "sim.json", "{\"gpus\": [{\"max_power_limit_w\": \"high\"}]}");
+    char *cfg = zt_write(zt_dir, "sim.json", "{\"gpus\": [{\"max_power_limit_w\": \"high\"}]}");
     setenv("ZEUS_SIM_CONFIG", cfg, 1);
     assert_int_equal(zeus_devices_open(&d), ZEUS_EPARSE);
     assert_contains(zeus_last_error(), "gpus[0].max_power_limit_w must be a number");
@@ -312,8 +294,8 @@ static void test_sim_steps_through_public_api(void **state)
 {
     (void)state;
     setenv("ZEUS_DEVICE", "sim", 1);
-    char *cfg =
-        zt_write(dir, "sim.json", "{\"gpus\": [{\"step_time_ms\": 10, \"energy_update_ms\": 5}]}");
+    char *cfg = zt_write(zt_dir, "sim.json",
+                         "{\"gpus\": [{\"step_time_ms\": 10, \"energy_update_ms\": 5}]}");
     setenv("ZEUS_SIM_CONFIG", cfg, 1);
     zeus_devices *d = open_ok();
     double before, after;
@@ -327,7 +309,7 @@ static void test_sim_steps_through_public_api(void **state)
     assert_true(j > 13.9 && j < 15.0);
     zeus_devices_close(d);
     /* Simulated steps on a real backend are refused. */
-    zt_use_fake_nvml(dir, NULL);
+    zt_use_fake_nvml(zt_dir, NULL);
     d = open_ok();
     assert_int_equal(zeus_sim_launch_step(d, 0, NULL), ZEUS_ENOTSUP);
     zeus_devices_close(d);
@@ -338,20 +320,21 @@ static void test_sim_steps_through_public_api(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_default_four_a40, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_one_v100, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pre_volta_has_no_counter, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cuda_visible_devices, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mig_uuid, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_injected_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_limits_shared_between_processes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_library, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_library_missing_symbol, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_legacy_symbols_fall_back, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_init_failure_and_bad_config, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_heterogeneous, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_device_choice, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sim_steps_through_public_api, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_four_a40, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_one_v100, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_pre_volta_has_no_counter, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_cuda_visible_devices, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_mig_uuid, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_injected_errors, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_limits_shared_between_processes, zt_setup,
+                                        zt_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_library, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_library_missing_symbol, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_symbols_fall_back, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_init_failure_and_bad_config, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_heterogeneous, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_device_choice, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_sim_steps_through_public_api, zt_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,30 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
+#include "zeus/common.h"
+
+char *zt_dir;
+
+int zt_setup(void **state)
+{
+    (void)state;
+    zt_clean_env();
+    zt_dir = zt_mkdtemp();
+    char *nosys = zt_path(zt_dir, "nosys");
+    setenv("ZEUS_SYSFS_ROOT", nosys, 1);
+    free(nosys);
+    return 0;
+}
+
+int zt_teardown(void **state)
+{
+    (void)state;
+    zeus_set_log_callback(NULL, NULL);
+    zt_rmtree(zt_dir);
+    free(zt_dir);
+    zt_dir = NULL;
+    return 0;
+}
 
 char *zt_mkdtemp(void)
 {

@@ -10,6 +10,13 @@
 
 #include <cmocka.h>
 
+/* The usual fixture (cmocka setup/teardown): a clean environment, a fresh temporary directory
+ * in zt_dir (removed afterwards), ZEUS_SYSFS_ROOT pointed at an empty tree so the host's RAPL
+ * never leaks into results, and no log callback left behind. */
+extern char *zt_dir;
+int zt_setup(void **state);
+int zt_teardown(void **state);
+
 /* Creates a fresh directory under the test build dir; returned path is static per call site
  * owner (copy it if needed). Removed by zt_rmtree. */
 char *zt_mkdtemp(void);
