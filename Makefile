@@ -5,7 +5,7 @@ BUILD ?= build
 BUILD_ASAN ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build demo test test-fast test-install test-asan format clean
+.PHONY: all deps build demo test test-fast test-install test-asan validate-bundle format clean
 
 all: build
 
@@ -32,8 +32,16 @@ test-install: build
 
 test: test-fast test-install test-asan
 
+# A self-contained build for a GPU machine that has no compiler or libcjson (see docs/validation/).
+validate-bundle: deps
+	cmake -S . -B build-validate -DCMAKE_BUILD_TYPE=Release -DZEUS_BUILD_TESTS=OFF
+	cmake --build build-validate -j $(JOBS)
+	mkdir -p build-validate/lib
+	cp -L $$(pkg-config --variable=libdir libcjson)/libcjson.so.1 build-validate/lib/
+	cp build-validate/bench/bench_* build-validate/
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) build-validate

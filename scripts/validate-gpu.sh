@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Validation on a machine with NVIDIA GPUs (the lent H100). Prints everything to stdout; commit
+# the output under docs/validation/. It changes no GPU setting.
+#   make validate-bundle                      (here: builds build-validate/ with its libraries)
+#   bash scripts/validate-gpu.sh build-validate   (there)
+set -u
+B=${1:-build-validate}
+export LD_LIBRARY_PATH="$B/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+section() { printf '\n== %s\n' "$*"; }
+section "date, host"; date -u; uname -srm
+section "nvidia-smi"
+nvidia-smi --query-gpu=index,name,driver_version,power.limit,power.min_limit,power.max_limit,power.draw --format=csv
+section "zeus show-env --json"; "$B/zeus" show-env --json
+section "device read costs, 10000 calls each, and energy-counter change intervals"
+"$B/bench_device_calls" 10000
+section "10 s fp16 matmul on GPU 0: energy counter vs 100 Hz power integration"
+CUDA_VISIBLE_DEVICES=0 "$B/bench_counter_vs_sampled" --period 0.01 -- python3 scripts/matmul_load.py 10
+section "zeus monitor energy --json -- 5 s matmul"
+CUDA_VISIBLE_DEVICES=0 "$B/zeus" monitor energy --gpu-indices 0 --json -- python3 scripts/matmul_load.py 5
