@@ -132,6 +132,11 @@ ZEUS_API void zeus_power_limit_profile_free(zeus_power_limit_profile *profile);
 
 /* ---- The optimizer ------------------------------------------------------------------------- */
 
+/* The original's advice when a limit cannot be set for lack of permission (ZEUS_EPERM). */
+#define ZEUS_POWER_LIMIT_PERMISSION_ADVICE                                                         \
+    "SYS_ADMIN capability is required to modify GPU power limits. Using --cap-add SYS_ADMIN "      \
+    "when running the Docker container is the easiest way to do this."
+
 typedef struct zeus_power_limit_optimizer zeus_power_limit_optimizer;
 
 typedef struct {

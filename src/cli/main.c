@@ -13,6 +13,8 @@ typedef struct {
 static const command commands[] = {
     {"show-env", cli_show_env, "show the library, backends, GPUs and CPUs Zeus sees"},
     {"monitor", cli_monitor, "measure energy of a command, or stream power"},
+    {"demo", cli_demo, "optimize the power limit of a simulated training job"},
+    {"power-limit", cli_power_limit, "show, set or reset GPU power limits"},
 };
 
 static void usage(FILE *out)

@@ -31,11 +31,8 @@ struct zeus_power_limit_optimizer {
 /* The original's message for missing permissions (spec 1.5), with the device layer's detail. */
 static int permission_error(const char *what)
 {
-    return zeus_error(ZEUS_EPERM,
-                      "SYS_ADMIN capability is required to modify GPU power limits. Using "
-                      "--cap-add SYS_ADMIN when running the Docker container is the easiest way "
-                      "to do this. (%s: %s)",
-                      what, zeus_last_error());
+    return zeus_error(ZEUS_EPERM, ZEUS_POWER_LIMIT_PERMISSION_ADVICE " (%s: %s)", what,
+                      zeus_last_error());
 }
 
 /* ---- operations for the state machine ---- */

@@ -15,24 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static char *dir; /* the test's temporary directory */
-
-static inline int setup(void **state)
-{
-    (void)state;
-    zt_clean_env();
-    dir = zt_mkdtemp();
-    return 0;
-}
-
-static inline int teardown(void **state)
-{
-    (void)state;
-    zt_rmtree(dir);
-    free(dir);
-    return 0;
-}
-
 static inline const char *fake_config(const pl_case *c)
 {
     static char buf[512];
@@ -102,8 +84,8 @@ typedef struct {
 
 static inline void rig_open(rig *r, const pl_case *c, const char *log_name)
 {
-    zt_use_fake_nvml(dir, fake_config(c));
-    r->log = zt_path(dir, log_name);
+    zt_use_fake_nvml(zt_dir, fake_config(c));
+    r->log = zt_path(zt_dir, log_name);
     unlink(r->log);
     setenv("ZEUS_FAKE_NVML_LOG", r->log, 1);
     assert_int_equal(zeus_devices_open(&r->devices), ZEUS_OK);

@@ -106,7 +106,7 @@ static void run_case(const pl_case *c, size_t eta_index, int mode)
     for (unsigned w = c->max_w; w >= c->min_w && w <= c->max_w; w -= 25)
         pls[n++] = w;
     mode_plan p = plan(mode, (unsigned)n);
-    char *profile = zt_path(dir, "profile.json");
+    char *profile = zt_path(zt_dir, "profile.json");
     unlink(profile);
 
     rig r;
@@ -217,18 +217,18 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expected_call_rule),
-        cmocka_unit_test_setup_teardown(test_file_0, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_1, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_2, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_3, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_4, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_5, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_6, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_7, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_8, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_9, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_10, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_file_11, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_0, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_file_1, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_file_2, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_file_3, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_file_4, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_file_5, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_file_6, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_file_7, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_file_8, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_file_9, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_file_10, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_file_11, zt_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

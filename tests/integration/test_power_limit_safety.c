@@ -35,8 +35,8 @@ static unsigned limit_of(zeus_devices *d, unsigned gpu)
 /* Opens the fake NVML and a replay monitor with a custom fake config. */
 static void rig_open_config(rig *r, const pl_case *c, const char *config)
 {
-    zt_use_fake_nvml(dir, config);
-    r->log = zt_path(dir, "nvml.log");
+    zt_use_fake_nvml(zt_dir, config);
+    r->log = zt_path(zt_dir, "nvml.log");
     unlink(r->log);
     setenv("ZEUS_FAKE_NVML_LOG", r->log, 1);
     assert_int_equal(zeus_devices_open(&r->devices), ZEUS_OK);
@@ -159,7 +159,7 @@ static void test_profile_errors(void **state)
     zeus_power_limit_options_init(&o);
     zeus_power_limit_optimizer *plo;
 
-    char *alien = zt_write(dir, "alien.json",
+    char *alien = zt_write(zt_dir, "alien.json",
                            "{\"measurements\": [{\"power_limit\": 350, \"energy\": 10, "
                            "\"time\": 1}, {\"power_limit\": 325, \"energy\": 9, \"time\": 1}]}");
     o.profile_path = alien;
@@ -167,12 +167,12 @@ static void test_profile_errors(void **state)
     assert_contains(zeus_last_error(), alien);
     assert_contains(zeus_last_error(), "350 W is outside this GPU's range 100-300 W");
 
-    char *corrupt = zt_write(dir, "corrupt.json", "{\"measurements\": [{\"power_limit\": 3");
+    char *corrupt = zt_write(zt_dir, "corrupt.json", "{\"measurements\": [{\"power_limit\": 3");
     o.profile_path = corrupt;
     assert_int_equal(try_create(&r, &o, &plo), ZEUS_EPARSE);
     assert_contains(zeus_last_error(), corrupt);
 
-    char *empty = zt_write(dir, "empty.json", "");
+    char *empty = zt_write(zt_dir, "empty.json", "");
     o.profile_path = empty;
     assert_int_equal(try_create(&r, &o, &plo), ZEUS_EPARSE);
     assert_contains(zeus_last_error(), empty);
@@ -187,7 +187,7 @@ static void test_profile_errors(void **state)
 
     /* An unwritable place for a new profile is refused up front, not after profiling. */
     if (geteuid() != 0) {
-        char *ro = zt_path(dir, "ro");
+        char *ro = zt_path(zt_dir, "ro");
         mkdir(ro, 0555);
         char *inside = zt_path(ro, "profile.json");
         o.profile_path = inside;
@@ -206,7 +206,7 @@ static void test_profile_errors(void **state)
 static void test_profile_gpu_model(void **state)
 {
     (void)state;
-    char *profile = zt_path(dir, "model.json");
+    char *profile = zt_path(zt_dir, "model.json");
     rig r;
     rig_open(&r, a40, "nvml.log");
     zeus_power_limit_options o;
@@ -335,7 +335,7 @@ static void body_sleep_forever(int ready_fd)
 static void test_sigterm_restores(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, NULL);
+    zt_use_fake_nvml(zt_dir, NULL);
     pid_t pid = spawn(body_sleep_forever);
     assert_int_equal(gpu0_limit_now(), 275000);
     kill(pid, SIGTERM);
@@ -373,7 +373,7 @@ static void body_with_previous_handler(int ready_fd)
 static void test_sigint_chains(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, NULL);
+    zt_use_fake_nvml(zt_dir, NULL);
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     pid_t pid = fork();
@@ -407,7 +407,7 @@ static void body_exit_normally(int ready_fd)
 static void test_exit_restores(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(dir, NULL);
+    zt_use_fake_nvml(zt_dir, NULL);
     pid_t pid = spawn(body_exit_normally);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -475,16 +475,16 @@ static void test_in_process_signal_paths(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_no_permission, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ranges_and_models, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_knobs, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_profile_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_profile_gpu_model, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_restore_original, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sigterm_restores, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sigint_chains, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_exit_restores, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_in_process_signal_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_permission, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_ranges_and_models, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_knobs, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_profile_errors, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_profile_gpu_model, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_restore_original, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_restores, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_sigint_chains, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_exit_restores, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_in_process_signal_paths, zt_setup, zt_teardown),
     };
     if (getenv("ZT_FILTER"))
         cmocka_set_test_filter(getenv("ZT_FILTER"));

@@ -14,24 +14,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char *dir;
-
-static int setup(void **state)
-{
-    (void)state;
-    zt_clean_env();
-    dir = zt_mkdtemp();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    zt_rmtree(dir);
-    free(dir);
-    return 0;
-}
-
 /* What Python's json.dump({"measurements": [...]}, f, indent=4) writes for the spec's example
  * (no trailing newline). */
 static const char original_bytes[] = "{\n"
@@ -61,7 +43,7 @@ static void test_original_bytes(void **state)
     assert_int_equal(zeus_power_limit_profile_format(sample, 2, NULL, &text), ZEUS_OK);
     assert_string_equal(text, original_bytes);
     free(text);
-    char *path = zt_path(dir, "sub/dir/profile.json");
+    char *path = zt_path(zt_dir, "sub/dir/profile.json");
     assert_int_equal(zeus_power_limit_profile_write(path, sample, 2, NULL), ZEUS_OK);
     char *back = zt_read(path);
     assert_string_equal(back, original_bytes);
@@ -76,7 +58,7 @@ static void test_round_trip(void **state)
     for (int i = 0; i < 9; i++)
         m[i] = (zeus_power_limit_measurement){(unsigned)(300 - 25 * i), 1000.0 / (i + 3) + 0.1,
                                               1.0 / 3 + i * 1e-9};
-    char *path = zt_path(dir, "p.json");
+    char *path = zt_path(zt_dir, "p.json");
     assert_int_equal(zeus_power_limit_profile_write(path, m, 9, "NVIDIA A40"), ZEUS_OK);
     zeus_power_limit_profile p;
     assert_int_equal(zeus_power_limit_profile_read(path, &p), ZEUS_OK);
@@ -114,7 +96,7 @@ static void test_lenient_loading(void **state)
 
 static void expect_corrupt(const char *text, const char *needle)
 {
-    char *path = zt_write(dir, "bad.json", text);
+    char *path = zt_write(zt_dir, "bad.json", text);
     zeus_power_limit_profile p;
     int rc = zeus_power_limit_profile_read(path, &p);
     assert_int_equal(rc, ZEUS_EPARSE);
@@ -151,7 +133,7 @@ static void test_corruption(void **state)
                    "gpu_model");
     /* Missing file: ENOENT naming it. */
     zeus_power_limit_profile p;
-    char *missing = zt_path(dir, "missing.json");
+    char *missing = zt_path(zt_dir, "missing.json");
     assert_int_equal(zeus_power_limit_profile_read(missing, &p), ZEUS_ENOENT);
     assert_contains(zeus_last_error(), missing);
     free(missing);
@@ -167,7 +149,7 @@ static void test_refuses_bad_measurements(void **state)
     assert_int_equal(zeus_power_limit_profile_format(inf, 1, NULL, &text), ZEUS_EINVAL);
     assert_int_equal(zeus_power_limit_profile_format(sample, 0, NULL, &text), ZEUS_EINVAL);
     assert_null(text);
-    char *path = zt_path(dir, "never.json");
+    char *path = zt_path(zt_dir, "never.json");
     assert_int_equal(zeus_power_limit_profile_write(path, zero, 1, NULL), ZEUS_EINVAL);
     assert_contains(zeus_last_error(), path);
     assert_int_equal(access(path, F_OK), -1);
@@ -189,7 +171,7 @@ static int count_entries(const char *d)
 static void test_atomic_replace(void **state)
 {
     (void)state;
-    char *sub = zt_path(dir, "atomic");
+    char *sub = zt_path(zt_dir, "atomic");
     mkdir(sub, 0777);
     char *path = zt_path(sub, "profile.json");
     assert_int_equal(zeus_power_limit_profile_write(path, sample, 2, NULL), ZEUS_OK);
@@ -228,7 +210,7 @@ static void test_killed_writer(void **state)
 {
     (void)state;
     enum { BIG = 3000 };
-    char *path = zt_path(dir, "live.json");
+    char *path = zt_path(zt_dir, "live.json");
     static zeus_power_limit_measurement big[BIG];
     for (int i = 0; i < BIG; i++)
         big[i] = (zeus_power_limit_measurement){(unsigned)(100 + i), 1000.0 + i / 7.0, 1.0 + i};
@@ -262,13 +244,13 @@ static void test_killed_writer(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_original_bytes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lenient_loading, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_corruption, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refuses_bad_measurements, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_atomic_replace, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_killed_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_original_bytes, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_lenient_loading, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_corruption, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_bad_measurements, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_atomic_replace, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_killed_writer, zt_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

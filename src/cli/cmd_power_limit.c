@@ -1,0 +1,265 @@
+/* zeus power-limit get | set WATTS | reset: operator commands for GPU power limits. */
+#include "cli/cli.h"
+#include "core/internal.h"
+#include "zeus/power_limit.h"
+
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: zeus power-limit get [--gpu-indices I [I ...]] [--json]\n"
+            "       zeus power-limit set WATTS [--gpu-indices I [I ...]] [--json]\n"
+            "       zeus power-limit reset [--gpu-indices I [I ...]] [--json]\n\n"
+            "Show, set or reset (to the default) the power limit of GPUs. 'set' checks WATTS\n"
+            "against every chosen GPU's range before changing any, and if one GPU fails it puts\n"
+            "back the ones already changed. Changing limits needs root or CAP_SYS_ADMIN.\n\n"
+            "options:\n"
+            "  --gpu-indices I...  GPUs (framework indices, after CUDA_VISIBLE_DEVICES; default "
+            "all)\n"
+            "  --json              print one JSON object\n"
+            "  -h, --help          show this help\n");
+}
+
+typedef enum { ACTION_GET, ACTION_SET, ACTION_RESET } action;
+
+typedef struct {
+    unsigned index;
+    zeus_gpu_info info;
+    unsigned before_mw, after_mw;
+    bool before_valid, changed;
+} gpu_row;
+
+static double watts(unsigned mw)
+{
+    return mw / 1000.0;
+}
+
+static void print_json(const gpu_row *rows, unsigned n, action a)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *gpus = cJSON_AddArrayToObject(root, "gpus");
+    for (unsigned i = 0; i < n; i++) {
+        const gpu_row *r = &rows[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "index", r->index);
+        cJSON_AddStringToObject(o, "name", r->info.name);
+        cJSON_AddNumberToObject(o, "min_power_limit_w", watts(r->info.min_power_limit_mw));
+        cJSON_AddNumberToObject(o, "max_power_limit_w", watts(r->info.max_power_limit_mw));
+        cJSON_AddNumberToObject(o, "default_power_limit_w", watts(r->info.default_power_limit_mw));
+        if (a == ACTION_GET) {
+            cJSON_AddNumberToObject(o, "power_limit_w", watts(r->before_mw));
+        } else {
+            if (r->before_valid)
+                cJSON_AddNumberToObject(o, "previous_power_limit_w", watts(r->before_mw));
+            cJSON_AddNumberToObject(o, "power_limit_w", watts(r->after_mw));
+        }
+        cJSON_AddItemToArray(gpus, o);
+    }
+    char *text = cJSON_Print(root);
+    puts(text);
+    free(text);
+    cJSON_Delete(root);
+}
+
+static void print_text(const gpu_row *rows, unsigned n, action a)
+{
+    if (a == ACTION_GET) {
+        printf("%-4s %-28s %10s %8s %8s %12s\n", "GPU", "name", "limit (W)", "min (W)", "max (W)",
+               "default (W)");
+        for (unsigned i = 0; i < n; i++) {
+            const zeus_gpu_info *g = &rows[i].info;
+            printf("%-4u %-28s %10g %8g %8g %12g\n", rows[i].index, g->name,
+                   watts(rows[i].before_mw), watts(g->min_power_limit_mw),
+                   watts(g->max_power_limit_mw), watts(g->default_power_limit_mw));
+        }
+        return;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        char before[32] = "?";
+        if (rows[i].before_valid)
+            snprintf(before, sizeof before, "%g W", watts(rows[i].before_mw));
+        printf("GPU %u (%s): %s -> %g W%s\n", rows[i].index, rows[i].info.name, before,
+               watts(rows[i].after_mw), a == ACTION_RESET ? " (default)" : "");
+    }
+}
+
+static int parse_watts(const char *text, unsigned *mw)
+{
+    double w;
+    if (zeus_parse_double(text, &w) != ZEUS_OK || !(w > 0) || w > 100000)
+        return cli_error(CLI_USAGE, "power-limit set: WATTS must be a positive number, not '%s'",
+                         text);
+    *mw = (unsigned)lround(w * 1000);
+    return CLI_OK;
+}
+
+/* Sets every row to its after_mw; on a failure puts back those already changed. */
+static int apply(zeus_devices *d, gpu_row *rows, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        int rc = zeus_gpu_set_power_limit_mw(d, rows[i].index, rows[i].after_mw);
+        if (rc == ZEUS_OK) {
+            rows[i].changed = true;
+            continue;
+        }
+        char detail[1024];
+        zeus_strlcpy(detail, zeus_last_error(), sizeof detail);
+        for (unsigned k = 0; k < i; k++)
+            if (rows[k].changed && rows[k].before_valid &&
+                zeus_gpu_set_power_limit_mw(d, rows[k].index, rows[k].before_mw) != ZEUS_OK)
+                fprintf(stderr, "zeus: warning: could not put GPU %u back to %g W: %s\n",
+                        rows[k].index, watts(rows[k].before_mw), zeus_last_error());
+        if (rc == ZEUS_EPERM)
+            return cli_error(CLI_FAIL, "GPU %u: %s (%s)", rows[i].index,
+                             ZEUS_POWER_LIMIT_PERMISSION_ADVICE, detail);
+        return cli_error(CLI_FAIL, "GPU %u: cannot set the power limit to %g W: %s", rows[i].index,
+                         watts(rows[i].after_mw), detail);
+    }
+    return CLI_OK;
+}
+
+static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count, bool json)
+{
+    zeus_devices *d = NULL;
+    gpu_row *rows = NULL;
+    int result = CLI_FAIL;
+    int rc = zeus_devices_open(&d);
+    if (rc != ZEUS_OK)
+        return cli_lib_error(CLI_FAIL, rc, "cannot open devices");
+    unsigned total = zeus_gpu_count(d);
+    if (total == 0) {
+        result = cli_error(CLI_NODEV, "no GPU to %s the power limit of (see 'zeus show-env')",
+                           a == ACTION_GET ? "show" : a == ACTION_SET ? "set" : "reset");
+        goto done;
+    }
+    unsigned n = gpu_count > 0 ? (unsigned)gpu_count : total;
+    rows = calloc(n, sizeof *rows);
+    if (!rows) {
+        result = cli_error(CLI_FAIL, "out of memory");
+        goto done;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        gpu_row *r = &rows[i];
+        r->index = gpu_count > 0 ? gpus[i] : i;
+        if (r->index >= total) {
+            result = cli_error(CLI_USAGE, "power-limit: GPU %u does not exist (%u GPUs visible)",
+                               r->index, total);
+            goto done;
+        }
+        if ((rc = zeus_gpu_get_info(d, r->index, &r->info)) != ZEUS_OK) {
+            result = cli_lib_error(CLI_FAIL, rc, "cannot read the GPU");
+            goto done;
+        }
+        if (!r->info.power_limit_valid) {
+            result = cli_error(CLI_FAIL, "GPU %u (%s) does not report a power-limit range",
+                               r->index, r->info.name);
+            goto done;
+        }
+        rc = zeus_gpu_power_limit_mw(d, r->index, &r->before_mw);
+        r->before_valid = rc == ZEUS_OK;
+        if (a == ACTION_GET && !r->before_valid) {
+            result = cli_lib_error(CLI_FAIL, rc, "cannot read the power limit");
+            goto done;
+        }
+        r->after_mw = a == ACTION_SET ? target_mw : r->info.default_power_limit_mw;
+        /* Check every GPU before changing any. */
+        if (a == ACTION_SET && (target_mw < r->info.min_power_limit_mw ||
+                                target_mw > r->info.max_power_limit_mw)) {
+            result = cli_error(CLI_USAGE, "%g W is outside GPU %u's range %g-%g W",
+                               watts(target_mw), r->index, watts(r->info.min_power_limit_mw),
+                               watts(r->info.max_power_limit_mw));
+            goto done;
+        }
+    }
+    if (a != ACTION_GET && (result = apply(d, rows, n)) != CLI_OK)
+        goto done;
+    if (json)
+        print_json(rows, n, a);
+    else
+        print_text(rows, n, a);
+    result = CLI_OK;
+done:
+    free(rows);
+    zeus_devices_close(d);
+    return result;
+}
+
+int cli_power_limit(int argc, char **argv)
+{
+    static const struct option options[] = {{"gpu-indices", required_argument, NULL, 'g'},
+                                            {"json", no_argument, NULL, 'j'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    if (argc < 2) {
+        usage(stderr);
+        return cli_error(CLI_USAGE, "power-limit: choose get, set or reset");
+    }
+    if (cli_is_help(argv[1])) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    action a;
+    if (strcmp(argv[1], "get") == 0)
+        a = ACTION_GET;
+    else if (strcmp(argv[1], "set") == 0)
+        a = ACTION_SET;
+    else if (strcmp(argv[1], "reset") == 0)
+        a = ACTION_RESET;
+    else
+        return cli_error(CLI_USAGE, "power-limit: unknown action '%s' (choose get, set or reset)",
+                         argv[1]);
+    /* Options are parsed after the action (and after set's WATTS), which getopt sees as its
+     * argv[0]. */
+    int shift = 1;
+    unsigned target_mw = 0;
+    if (a == ACTION_SET) {
+        if (argc < 3 || cli_is_help(argv[2])) {
+            if (argc >= 3) {
+                usage(stdout);
+                return CLI_OK;
+            }
+            return cli_error(CLI_USAGE, "power-limit set: give the limit in watts, e.g. "
+                                        "'zeus power-limit set 250'");
+        }
+        int rc = parse_watts(argv[2], &target_mw);
+        if (rc != CLI_OK)
+            return rc;
+        shift = 2;
+    }
+    int sub_argc = argc - shift;
+    char **sub_argv = argv + shift;
+    unsigned gpus[ZEUS_MAX_GPUS];
+    int gpu_count = 0, c, rc;
+    bool json = false;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(sub_argc, sub_argv, "+h", options, NULL)) != -1) {
+        switch (c) {
+        case 'g':
+            if ((rc = cli_take_indices("--gpu-indices", optarg, sub_argc, sub_argv, &optind, gpus,
+                                       ZEUS_MAX_GPUS, &gpu_count)) != CLI_OK)
+                return rc;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return CLI_OK;
+        default:
+            usage(stderr);
+            return cli_error(CLI_USAGE, "power-limit: unknown or incomplete option '%s'",
+                             sub_argv[optind - 1]);
+        }
+    }
+    if (optind < sub_argc)
+        return cli_error(CLI_USAGE, "power-limit %s: unexpected argument '%s'", argv[1],
+                         sub_argv[optind]);
+    return run(a, target_mw, gpus, gpu_count, json);
+}

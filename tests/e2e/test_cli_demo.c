@@ -1,0 +1,145 @@
+/* `zeus demo` run as a real process: the README's first command. It profiles every limit on
+ * simulated GPUs, settles, and compares the remaining steps with the maximum limit. */
+#include "test_support.h"
+
+#include "zeus/power_limit.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double number(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    assert_non_null(v);
+    assert_true(cJSON_IsNumber(v));
+    return v->valuedouble;
+}
+
+/* The full default run (JSON), saving the profile; then a second run loads it and does not
+ * profile again. */
+static void test_default_run_and_profile_reuse(void **state)
+{
+    (void)state;
+    char *profile = zt_path(zt_dir, "demo/profile.json");
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "demo", "--json", "--profile", profile, NULL), 0);
+    assert_contains(err, "profiling power limits");
+    assert_contains(err, "profiled  100 W (9/9)");
+    cJSON *root = cJSON_Parse(out);
+    assert_non_null(root);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "simulated")));
+    assert_int_equal((int)number(root, "gpus"), 1);
+    assert_int_equal((int)number(root, "steps"), 600);
+    const cJSON *prof = cJSON_GetObjectItemCaseSensitive(root, "profile");
+    assert_int_equal(cJSON_GetArraySize(prof), 9);
+    zeus_power_limit_measurement m[9];
+    int i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, prof)
+    {
+        m[i] = (zeus_power_limit_measurement){(unsigned)number(it, "power_limit_w"),
+                                              number(it, "energy_j"), number(it, "time_s")};
+        assert_int_equal(m[i].power_limit_w, 300 - 25 * i);
+        assert_true(m[i].energy_j > 0 && m[i].time_s > 0);
+        i++;
+    }
+    /* The chosen limit is what the demo's default selector picks from the printed profile. */
+    zeus_optimum_selector s;
+    assert_int_equal(zeus_selector_zeus_cost(0.8, 1, &s), ZEUS_OK);
+    unsigned want;
+    assert_int_equal(zeus_selector_select(&s, m, 9, &want), ZEUS_OK);
+    assert_int_equal((unsigned)number(root, "optimal_power_limit_w"), want);
+    /* 1 wait step + 9 x 50: settles at step 452, 149 steps remain. */
+    assert_int_equal((int)number(root, "settled_at_step"), 452);
+    assert_int_equal((int)number(root, "remaining_steps"), 149);
+    /* Lower limits on these simulated GPUs spend less energy and more time. */
+    if (want < 300) {
+        assert_true(number(root, "energy_change_percent") < 0);
+        assert_true(number(root, "time_change_percent") > 0);
+    }
+    assert_true(number(root, "wall_time_s") < 60);
+    cJSON_Delete(root);
+    free(out);
+    free(err);
+
+    /* The profile is the original's format; a second run loads it and skips profiling. */
+    zeus_power_limit_profile p;
+    assert_int_equal(zeus_power_limit_profile_read(profile, &p), ZEUS_OK);
+    assert_int_equal(p.count, 9);
+    zeus_power_limit_profile_free(&p);
+    assert_int_equal(zt_zeus(&out, &err, "demo", "--profile", profile, "--steps", "40", NULL), 0);
+    assert_true(strstr(err, "profiled") == NULL);
+    assert_contains(out, "(from the saved profile)");
+    assert_contains(out, "The 40 steps after profiling:");
+    free(out);
+    free(err);
+    free(profile);
+}
+
+/* Text output with epochs that interrupt profiling, and a run too short to finish it. */
+static void test_text_epochs_short(void **state)
+{
+    (void)state;
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "demo", "--steps", "150", "--epochs", "3", "--gpus", "2",
+                             "--selector", "energy", NULL),
+                     0);
+    assert_contains(out, "SIMULATED");
+    assert_contains(out, "GPUs: 2 x NVIDIA A40 (simulated, 100-300 W)");
+    assert_contains(out, "Selector: Energy(); 150 steps in 3 epochs");
+    assert_contains(out, "Profiling did not finish in 150 steps");
+    assert_contains(err, "the epoch ended during the profiling of 300 W; it is retried");
+    free(out);
+    free(err);
+}
+
+static void test_usage(void **state)
+{
+    (void)state;
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "demo", "--help", NULL), 0);
+    assert_contains(out, "usage: zeus demo");
+    free(out);
+    free(err);
+    struct {
+        const char *a, *b;
+        const char *message;
+    } bad[] = {
+        {"--eta", "1.5", "eta_knob must be between 0 and 1, inclusive both sides."},
+        {"--selector", "fastest", "unknown selector 'fastest'"},
+        {"--selector", "max-slowdown", NULL}, /* paired with --factor below */
+        {"--steps", "0", "--steps must be a positive count"},
+        {"--gpus", "99", "--gpus must be between 1 and 16"},
+        {"--bogus", NULL, "unknown or incomplete option '--bogus'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (!bad[i].message)
+            continue;
+        assert_int_equal(zt_zeus(&out, &err, "demo", bad[i].a, bad[i].b, NULL), 2);
+        assert_contains(err, bad[i].message);
+        free(out);
+        free(err);
+    }
+    assert_int_equal(
+        zt_zeus(&out, &err, "demo", "--selector", "max-slowdown", "--factor", "0.5", NULL), 2);
+    assert_contains(err, "max_slowdown_factor must be greater than or equal to 1.0. Got 0.5.");
+    free(out);
+    free(err);
+    /* Never on a real backend. */
+    setenv("ZEUS_DEVICE", "nvml", 1);
+    assert_int_equal(zt_zeus(&out, &err, "demo", NULL), 2);
+    assert_contains(err, "simulated GPUs only");
+    free(out);
+    free(err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_default_run_and_profile_reuse, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_text_epochs_short, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_usage, zt_setup, zt_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

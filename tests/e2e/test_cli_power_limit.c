@@ -1,0 +1,193 @@
+/* `zeus power-limit get|set|reset` against the fake NVML, run as a real process: output, the
+ * exact NVML calls, range checks before any change, rollback, permission advice, exit codes. */
+#include "test_support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *log_path;
+
+static void use_fake(const char *config)
+{
+    zt_use_fake_nvml(zt_dir, config);
+    free(log_path);
+    log_path = zt_path(zt_dir, "nvml.log");
+    unlink(log_path);
+    setenv("ZEUS_FAKE_NVML_LOG", log_path, 1);
+}
+
+static char *calls(void)
+{
+    char *text = zt_read(log_path);
+    return text ? text : calloc(1, 1);
+}
+
+static void test_get(void **state)
+{
+    (void)state;
+    use_fake("{\"gpus\": [{\"name\": \"NVIDIA A40\", \"default_power_limit_w\": 280, "
+             "\"count\": 2}]}");
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "get", NULL), 0);
+    assert_contains(out, "GPU  name");
+    assert_contains(out, "0    NVIDIA A40");
+    assert_contains(out, "1    NVIDIA A40");
+    assert_contains(out, "280");
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "get", "--gpu-indices", "1", "--json",
+                             NULL),
+                     0);
+    assert_contains(out, "\"index\":\t1");
+    assert_contains(out, "\"power_limit_w\":\t280");
+    assert_contains(out, "\"max_power_limit_w\":\t300");
+    assert_true(strstr(out, "\"index\":\t0") == NULL);
+    free(out);
+    free(err);
+    char *log = calls();
+    assert_string_equal(log, ""); /* get never changes anything */
+    free(log);
+}
+
+static void test_set_and_reset(void **state)
+{
+    (void)state;
+    use_fake("{\"gpus\": [{\"name\": \"NVIDIA A40\", \"default_power_limit_w\": 280, "
+             "\"count\": 4}]}");
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "set", "250", NULL), 0);
+    assert_contains(out, "GPU 0 (NVIDIA A40): 280 W -> 250 W");
+    assert_contains(out, "GPU 3 (NVIDIA A40): 280 W -> 250 W");
+    free(out);
+    free(err);
+    assert_int_equal(
+        zt_zeus(&out, &err, "power-limit", "set", "175.5", "--gpu-indices", "1", "3", NULL), 0);
+    free(out);
+    free(err);
+    char *log = calls();
+    assert_string_equal(log, "nvmlDeviceSetPowerManagementLimit 0 250000\n"
+                             "nvmlDeviceSetPowerManagementLimit 1 250000\n"
+                             "nvmlDeviceSetPowerManagementLimit 2 250000\n"
+                             "nvmlDeviceSetPowerManagementLimit 3 250000\n"
+                             "nvmlDeviceSetPowerManagementLimit 1 175500\n"
+                             "nvmlDeviceSetPowerManagementLimit 3 175500\n");
+    free(log);
+    /* The shared state is what the next process sees. */
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "get", "--json", NULL), 0);
+    assert_contains(out, "\"power_limit_w\":\t175.5");
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "reset", "--gpu-indices", "3", "--json",
+                             NULL),
+                     0);
+    assert_contains(out, "\"previous_power_limit_w\":\t175.5");
+    assert_contains(out, "\"power_limit_w\":\t280");
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "reset", NULL), 0);
+    assert_contains(out, "GPU 1 (NVIDIA A40): 175.5 W -> 280 W (default)");
+    free(out);
+    free(err);
+}
+
+static void test_usage_errors(void **state)
+{
+    (void)state;
+    use_fake(NULL);
+    char *out, *err;
+    struct {
+        const char *args[6];
+        const char *message;
+    } cases[] = {
+        {{"power-limit", NULL}, "choose get, set or reset"},
+        {{"power-limit", "show", NULL}, "unknown action 'show'"},
+        {{"power-limit", "set", NULL}, "give the limit in watts"},
+        {{"power-limit", "set", "abc", NULL}, "WATTS must be a positive number, not 'abc'"},
+        {{"power-limit", "set", "-5", NULL}, "WATTS must be a positive number"},
+        {{"power-limit", "set", "400", NULL}, "400 W is outside GPU 0's range 100-300 W"},
+        {{"power-limit", "set", "50", "--gpu-indices", "2", NULL}, "outside GPU 2's range"},
+        {{"power-limit", "get", "--gpu-indices", "7", NULL}, "GPU 7 does not exist"},
+        {{"power-limit", "get", "--bogus", NULL}, "unknown or incomplete option '--bogus'"},
+        {{"power-limit", "reset", "extra", NULL}, "unexpected argument 'extra'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *const *a = cases[i].args;
+        int rc = zt_zeus(&out, &err, a[0], a[1], a[2], a[3], a[4], a[5], NULL);
+        assert_int_equal(rc, 2);
+        assert_contains(err, "zeus: error: ");
+        assert_contains(err, cases[i].message);
+        free(out);
+        free(err);
+    }
+    char *log = calls();
+    assert_string_equal(log, ""); /* nothing was changed by any of them */
+    free(log);
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "--help", NULL), 0);
+    assert_contains(out, "usage: zeus power-limit get");
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "set", "--help", NULL), 0);
+    free(out);
+    free(err);
+}
+
+static void test_permission_and_rollback(void **state)
+{
+    (void)state;
+    char *out, *err;
+    use_fake("{\"gpus\": [{\"name\": \"NVIDIA A40\", \"errors\": "
+             "{\"nvmlDeviceSetPowerManagementLimit\": {\"code\": \"NO_PERMISSION\"}}}]}");
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "set", "200", NULL), 1);
+    assert_contains(err, "SYS_ADMIN capability is required to modify GPU power limits. Using "
+                         "--cap-add SYS_ADMIN when running the Docker container is the easiest "
+                         "way to do this.");
+    free(out);
+    free(err);
+
+    /* GPU 2 is lost: GPUs 0 and 1, already changed, are put back. */
+    use_fake("{\"gpus\": [{\"name\": \"NVIDIA A40\", \"count\": 2}, {\"name\": \"NVIDIA A40\", "
+             "\"errors\": {\"nvmlDeviceSetPowerManagementLimit\": {\"code\": \"GPU_IS_LOST\"}}}, "
+             "{\"name\": \"NVIDIA A40\"}]}");
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "set", "200", NULL), 1);
+    assert_contains(err, "GPU 2: cannot set the power limit to 200 W");
+    free(out);
+    free(err);
+    char *log = calls();
+    assert_string_equal(log, "nvmlDeviceSetPowerManagementLimit 0 200000\n"
+                             "nvmlDeviceSetPowerManagementLimit 1 200000\n"
+                             "nvmlDeviceSetPowerManagementLimit 0 300000\n"
+                             "nvmlDeviceSetPowerManagementLimit 1 300000\n");
+    free(log);
+}
+
+static void test_no_gpu(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "none", 1);
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "get", NULL), 3);
+    assert_contains(err, "no GPU to show the power limit of");
+    free(out);
+    free(err);
+}
+
+static int teardown(void **state)
+{
+    free(log_path);
+    log_path = NULL;
+    return zt_teardown(state);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_get, zt_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_and_reset, zt_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_usage_errors, zt_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_permission_and_rollback, zt_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_gpu, zt_setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
