@@ -72,9 +72,9 @@ typedef int (*zeus_selector_fn)(const zeus_power_limit_measurement *measurements
 
 typedef struct {
     zeus_selector_kind kind;
-    double eta_knob;   /* ZEUS_COST: 0 <= eta <= 1 */
-    int world_size;    /* ZEUS_COST: >= 1, or ZEUS_WORLD_SIZE_AUTO */
-    double factor;     /* MAX_SLOWDOWN: >= 1 */
+    double eta_knob;     /* ZEUS_COST: 0 <= eta <= 1 */
+    int world_size;      /* ZEUS_COST: >= 1, or ZEUS_WORLD_SIZE_AUTO */
+    double factor;       /* MAX_SLOWDOWN: >= 1 */
     zeus_selector_fn fn; /* CUSTOM */
     void *user;          /* CUSTOM */
     const char *name;    /* CUSTOM: shown in logs (may be NULL) */
@@ -111,7 +111,7 @@ ZEUS_API int zeus_selector_parse(const char *name, double eta_knob, double facto
 typedef struct {
     size_t count;
     zeus_power_limit_measurement *measurements; /* malloc'd; free with _profile_free */
-    char gpu_model[96]; /* optional "gpu_model" key; empty when absent */
+    char gpu_model[96];                         /* optional "gpu_model" key; empty when absent */
 } zeus_power_limit_profile;
 
 /* Reads and validates a profile. ZEUS_ENOENT if missing; ZEUS_EPARSE (message names the file
@@ -206,8 +206,7 @@ ZEUS_API size_t zeus_power_limit_limits(const zeus_power_limit_optimizer *optimi
                                         unsigned *limits_mw, size_t capacity);
 /* Measurements so far (profiling order, or loaded from the profile). */
 ZEUS_API size_t zeus_power_limit_measurements(const zeus_power_limit_optimizer *optimizer,
-                                              zeus_power_limit_measurement *out,
-                                              size_t capacity);
+                                              zeus_power_limit_measurement *out, size_t capacity);
 /* The optimal limit in mW once Done, else 0. */
 ZEUS_API unsigned zeus_power_limit_optimal_mw(const zeus_power_limit_optimizer *optimizer);
 /* The selector in use (world_size resolved). */

@@ -92,15 +92,23 @@ static void sync_gpu(unsigned gpu, void *user)
 
 static int parse_args(int argc, char **argv, demo_args *a)
 {
-    static const struct option options[] = {
-        {"steps", required_argument, NULL, 's'},    {"epochs", required_argument, NULL, 'e'},
-        {"gpus", required_argument, NULL, 'g'},     {"selector", required_argument, NULL, 'S'},
-        {"eta", required_argument, NULL, 'E'},      {"factor", required_argument, NULL, 'f'},
-        {"profile", required_argument, NULL, 'p'},  {"json", no_argument, NULL, 'j'},
-        {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    *a = (demo_args){.steps = DEMO_STEPS, .epochs = 1, .gpus = 1, .selector = "zeus-cost",
-                     .eta = DEMO_ETA, .factor = 1.1};
+    static const struct option options[] = {{"steps", required_argument, NULL, 's'},
+                                            {"epochs", required_argument, NULL, 'e'},
+                                            {"gpus", required_argument, NULL, 'g'},
+                                            {"selector", required_argument, NULL, 'S'},
+                                            {"eta", required_argument, NULL, 'E'},
+                                            {"factor", required_argument, NULL, 'f'},
+                                            {"profile", required_argument, NULL, 'p'},
+                                            {"json", no_argument, NULL, 'j'},
+                                            {"quiet", no_argument, NULL, 'q'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    *a = (demo_args){.steps = DEMO_STEPS,
+                     .epochs = 1,
+                     .gpus = 1,
+                     .selector = "zeus-cost",
+                     .eta = DEMO_ETA,
+                     .factor = 1.1};
     long gpus = 1;
     int c;
     opterr = 0;
@@ -265,8 +273,7 @@ static void progress(const demo *dm, const demo_args *a, zeus_power_limit_state 
         size_t n = zeus_power_limit_measurements(dm->plo, m, 64);
         if (n > 0 && n <= 64)
             fprintf(stderr, "zeus demo: profiled %4u W (%zu/%zu): %.3f s, %.2f J\n",
-                    m[n - 1].power_limit_w, n, st.limit_count, m[n - 1].time_s,
-                    m[n - 1].energy_j);
+                    m[n - 1].power_limit_w, n, st.limit_count, m[n - 1].time_s, m[n - 1].energy_j);
     }
     if (!a->quiet && st.phase == ZEUS_PL_READY && last->phase != ZEUS_PL_READY &&
         last->phase != ZEUS_PL_DONE)
@@ -362,13 +369,12 @@ static void report_text(const demo *dm, const demo_args *a, const zeus_power_lim
            dm->real_gpus ? "; the real GPUs of this machine were not touched" : "");
     printf("  Selector: %s; %ld steps in %ld epoch%s\n\n", selector, a->steps, a->epochs,
            a->epochs == 1 ? "" : "s");
-    printf("Profile (%zu limits; cost = ZeusCost with eta %g, MaxPower %u W):\n", n,
-           a->eta, max_w * dm->gpu_count);
+    printf("Profile (%zu limits; cost = ZeusCost with eta %g, MaxPower %u W):\n", n, a->eta,
+           max_w * dm->gpu_count);
     printf("    %9s %10s %12s %12s\n", "limit (W)", "time (s)", "energy (J)", "cost");
     for (size_t i = 0; i < n; i++)
-        printf("  %c %9u %10.3f %12.2f %12.2f\n",
-               m[i].power_limit_w == optimal_w ? '*' : ' ', m[i].power_limit_w, m[i].time_s,
-               m[i].energy_j, cost_of(dm, a, &m[i], max_w));
+        printf("  %c %9u %10.3f %12.2f %12.2f\n", m[i].power_limit_w == optimal_w ? '*' : ' ',
+               m[i].power_limit_w, m[i].time_s, m[i].energy_j, cost_of(dm, a, &m[i], max_w));
     if (optimal_w == 0) {
         zeus_power_limit_state st;
         zeus_power_limit_get_state(dm->plo, &st);

@@ -135,7 +135,9 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
     unsigned total = zeus_gpu_count(d);
     if (total == 0) {
         result = cli_error(CLI_NODEV, "no GPU to %s the power limit of (see 'zeus show-env')",
-                           a == ACTION_GET ? "show" : a == ACTION_SET ? "set" : "reset");
+                           a == ACTION_GET   ? "show"
+                           : a == ACTION_SET ? "set"
+                                             : "reset");
         goto done;
     }
     unsigned n = gpu_count > 0 ? (unsigned)gpu_count : total;
@@ -169,8 +171,8 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
         }
         r->after_mw = a == ACTION_SET ? target_mw : r->info.default_power_limit_mw;
         /* Check every GPU before changing any. */
-        if (a == ACTION_SET && (target_mw < r->info.min_power_limit_mw ||
-                                target_mw > r->info.max_power_limit_mw)) {
+        if (a == ACTION_SET &&
+            (target_mw < r->info.min_power_limit_mw || target_mw > r->info.max_power_limit_mw)) {
             result = cli_error(CLI_USAGE, "%g W is outside GPU %u's range %g-%g W",
                                watts(target_mw), r->index, watts(r->info.min_power_limit_mw),
                                watts(r->info.max_power_limit_mw));

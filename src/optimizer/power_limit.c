@@ -62,8 +62,7 @@ static int op_begin_window(void *ctx, const char *name)
     return ZEUS_OK;
 }
 
-static int op_end_window(void *ctx, const char *name, bool cancel, double *time_s,
-                         double *energy_j)
+static int op_end_window(void *ctx, const char *name, bool cancel, double *time_s, double *energy_j)
 {
     zeus_power_limit_optimizer *o = ctx;
     zeus_measurement *m = &o->scratch;
@@ -113,9 +112,8 @@ static const zeus_pl_fsm_ops optimizer_ops = {
 void zeus_power_limit_options_init(zeus_power_limit_options *options)
 {
     memset(options, 0, sizeof *options);
-    options->selector = (zeus_optimum_selector){.kind = ZEUS_SELECTOR_ZEUS_COST,
-                                                .eta_knob = 0.5,
-                                                .world_size = ZEUS_WORLD_SIZE_AUTO};
+    options->selector = (zeus_optimum_selector){
+        .kind = ZEUS_SELECTOR_ZEUS_COST, .eta_knob = 0.5, .world_size = ZEUS_WORLD_SIZE_AUTO};
     options->wait_steps = 1;
     options->warmup_steps = 10;
     options->profile_steps = 40;
@@ -168,8 +166,8 @@ static int check_profile_writable(const char *path)
     else
         *slash = '\0';
     if (access(dir, W_OK) != 0)
-        return zeus_error(ZEUS_EPERM, "power-limit profile %s: cannot write to %s: %s", path,
-                          dir, strerror(errno));
+        return zeus_error(ZEUS_EPERM, "power-limit profile %s: cannot write to %s: %s", path, dir,
+                          strerror(errno));
     return ZEUS_OK;
 }
 
@@ -303,7 +301,7 @@ int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
         goto fail;
     *out = o;
     return ZEUS_OK;
-fail: {
+fail : {
     /* Keep the reason: restoring on the way out may record errors of its own. */
     char reason[1024];
     zeus_strlcpy(reason, zeus_last_error(), sizeof reason);

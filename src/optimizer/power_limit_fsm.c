@@ -11,8 +11,7 @@
 int zeus_pl_fsm_validate(const zeus_pl_fsm_config *cfg)
 {
     if (cfg->wait_steps < 0)
-        return zeus_error(ZEUS_EINVAL, "wait_steps must be non-negative. Got %d.",
-                          cfg->wait_steps);
+        return zeus_error(ZEUS_EINVAL, "wait_steps must be non-negative. Got %d.", cfg->wait_steps);
     /* warmup_steps = 0 is accepted by the original and then crashes at the first transition
      * (spec 10.4); here it means "profile right after the limit changes". */
     if (cfg->warmup_steps < 0)
@@ -171,9 +170,9 @@ static int settle(zeus_pl_fsm *fsm)
     if (rc != ZEUS_OK || !fsm->profiled_pending)
         return rc;
     fsm->profiled_pending = false;
-    return fsm->ops->profiled ? fsm->ops->profiled(fsm->ctx, fsm->measurements,
-                                                   fsm->measurement_count)
-                              : ZEUS_OK;
+    return fsm->ops->profiled
+               ? fsm->ops->profiled(fsm->ctx, fsm->measurements, fsm->measurement_count)
+               : ZEUS_OK;
 }
 
 static int finish(zeus_pl_fsm *fsm)
@@ -264,8 +263,7 @@ static int complete_limit(zeus_pl_fsm *fsm)
     }
     fsm->measurements[fsm->measurement_count++] = (zeus_power_limit_measurement){
         .power_limit_w = limit_mw / 1000, .energy_j = energy_j, .time_s = time_s};
-    ZEUS_INFO("power-limit optimizer: %u W took %g s and %g J", limit_mw / 1000, time_s,
-              energy_j);
+    ZEUS_INFO("power-limit optimizer: %u W took %g s and %g J", limit_mw / 1000, time_s, energy_j);
     if (index + 1 == fsm->limit_count)
         return finish(fsm);
     return enter_limit(fsm, index + 1);

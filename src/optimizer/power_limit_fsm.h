@@ -16,8 +16,7 @@ typedef struct {
     int (*set_limit)(void *ctx, unsigned limit_mw);
     int (*begin_window)(void *ctx, const char *name);
     /* cancel: discard the window (time and energy are not read). */
-    int (*end_window)(void *ctx, const char *name, bool cancel, double *time_s,
-                      double *energy_j);
+    int (*end_window)(void *ctx, const char *name, bool cancel, double *time_s, double *energy_j);
     /* Called once on entering Done through profiling (not when loaded), after the optimum
      * limit was set; may be NULL. */
     int (*profiled)(void *ctx, const zeus_power_limit_measurement *measurements, size_t count);
@@ -45,7 +44,7 @@ typedef struct {
     size_t index;      /* position in limits_mw of the limit in Ready/Warmup/Profiling */
     unsigned limit_mw; /* Ready: next; Warmup/Profiling: current; Done: optimal */
     long steps;
-    unsigned current_mw; /* last limit set on the GPUs; 0 = unknown */
+    unsigned current_mw;   /* last limit set on the GPUs; 0 = unknown */
     bool profiled_pending; /* Done through profiling, ops->profiled not yet called */
     char window[64];
 } zeus_pl_fsm;

@@ -63,8 +63,8 @@ static void put_json_string(text_buf *t, const char *s)
 
 static int check_measurement(const zeus_power_limit_measurement *m, size_t i)
 {
-    if (m->power_limit_w == 0 || !(m->energy_j > 0) || !isfinite(m->energy_j) ||
-        !(m->time_s > 0) || !isfinite(m->time_s))
+    if (m->power_limit_w == 0 || !(m->energy_j > 0) || !isfinite(m->energy_j) || !(m->time_s > 0) ||
+        !isfinite(m->time_s))
         return zeus_error(ZEUS_EINVAL,
                           "measurement %zu (power_limit %u W, energy %g J, time %g s): the limit "
                           "must be positive and energy and time positive and finite",
@@ -72,8 +72,8 @@ static int check_measurement(const zeus_power_limit_measurement *m, size_t i)
     return ZEUS_OK;
 }
 
-int zeus_power_limit_profile_format(const zeus_power_limit_measurement *measurements,
-                                    size_t count, const char *gpu_model, char **out)
+int zeus_power_limit_profile_format(const zeus_power_limit_measurement *measurements, size_t count,
+                                    const char *gpu_model, char **out)
 {
     if (!measurements || count == 0)
         return zeus_error(ZEUS_EINVAL, "a power-limit profile needs at least one measurement");
@@ -96,8 +96,7 @@ int zeus_power_limit_profile_format(const zeus_power_limit_measurement *measurem
                  "        }%s\n",
                  measurements[i].power_limit_w,
                  zeus_format_double(measurements[i].energy_j, e, sizeof e),
-                 zeus_format_double(measurements[i].time_s, s, sizeof s),
-                 i + 1 < count ? "," : "");
+                 zeus_format_double(measurements[i].time_s, s, sizeof s), i + 1 < count ? "," : "");
         put(&t, line);
     }
     put(&t, "    ]");

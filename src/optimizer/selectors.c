@@ -21,8 +21,8 @@ zeus_optimum_selector zeus_selector_time(void)
 
 zeus_optimum_selector zeus_selector_custom(zeus_selector_fn fn, void *user, const char *name)
 {
-    return (zeus_optimum_selector){.kind = ZEUS_SELECTOR_CUSTOM, .fn = fn, .user = user,
-                                   .name = name};
+    return (zeus_optimum_selector){
+        .kind = ZEUS_SELECTOR_CUSTOM, .fn = fn, .user = user, .name = name};
 }
 
 int zeus_selector_validate(const zeus_optimum_selector *s)
@@ -60,8 +60,8 @@ int zeus_selector_validate(const zeus_optimum_selector *s)
 
 int zeus_selector_zeus_cost(double eta_knob, int world_size, zeus_optimum_selector *out)
 {
-    zeus_optimum_selector s = {.kind = ZEUS_SELECTOR_ZEUS_COST, .eta_knob = eta_knob,
-                               .world_size = world_size};
+    zeus_optimum_selector s = {
+        .kind = ZEUS_SELECTOR_ZEUS_COST, .eta_knob = eta_knob, .world_size = world_size};
     int rc = zeus_selector_validate(&s);
     if (rc == ZEUS_OK)
         *out = s;

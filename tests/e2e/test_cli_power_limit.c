@@ -37,9 +37,8 @@ static void test_get(void **state)
     assert_contains(out, "280");
     free(out);
     free(err);
-    assert_int_equal(zt_zeus(&out, &err, "power-limit", "get", "--gpu-indices", "1", "--json",
-                             NULL),
-                     0);
+    assert_int_equal(
+        zt_zeus(&out, &err, "power-limit", "get", "--gpu-indices", "1", "--json", NULL), 0);
     assert_contains(out, "\"index\":\t1");
     assert_contains(out, "\"power_limit_w\":\t280");
     assert_contains(out, "\"max_power_limit_w\":\t300");
@@ -79,9 +78,8 @@ static void test_set_and_reset(void **state)
     assert_contains(out, "\"power_limit_w\":\t175.5");
     free(out);
     free(err);
-    assert_int_equal(zt_zeus(&out, &err, "power-limit", "reset", "--gpu-indices", "3", "--json",
-                             NULL),
-                     0);
+    assert_int_equal(
+        zt_zeus(&out, &err, "power-limit", "reset", "--gpu-indices", "3", "--json", NULL), 0);
     assert_contains(out, "\"previous_power_limit_w\":\t175.5");
     assert_contains(out, "\"power_limit_w\":\t280");
     free(out);

@@ -25,6 +25,7 @@ typedef struct {
     unsigned slowdown[PL_FACTOR_COUNT];
 } pl_case;
 
+/* clang-format off */
 static const pl_case pl_cases[] = {
     {"A40+bert-base-uncased+gpu0.csv", 100, 300, 1, {275, 275, 275, 200, 200}, 200, 275,
      {275, 250, 200, 175, 150, 125, 100, 100}},
@@ -51,6 +52,7 @@ static const pl_case pl_cases[] = {
     {"V100+shufflenetv2+gpu0.csv", 100, 250, 1, {200, 200, 100, 100, 100}, 100, 200,
      {200, 125, 100, 100, 100, 100, 100, 100}},
 };
+/* clang-format on */
 
 #define PL_CASE_COUNT (sizeof pl_cases / sizeof pl_cases[0])
 
@@ -88,10 +90,10 @@ static inline size_t pl_case_read(const pl_case *c, zeus_power_limit_measurement
         double energy = 0;
         for (char *e = strtok_r(NULL, ",\n", &save); e; e = strtok_r(NULL, ",\n", &save))
             energy += strtod(e, NULL);
-        out[n++] = (zeus_power_limit_measurement){
-            .power_limit_w = (unsigned)strtoul(us + 1, NULL, 10),
-            .energy_j = energy,
-            .time_s = strtod(elapsed, NULL)};
+        out[n++] =
+            (zeus_power_limit_measurement){.power_limit_w = (unsigned)strtoul(us + 1, NULL, 10),
+                                           .energy_j = energy,
+                                           .time_s = strtod(elapsed, NULL)};
     }
     fclose(f);
     return n;

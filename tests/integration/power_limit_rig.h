@@ -56,8 +56,8 @@ static inline void read_log(const char *path, nvml_log *l)
 }
 
 /* Each expected call appears once per monitored GPU, in ascending index order. */
-static inline void assert_calls(const nvml_log *l, size_t from, const unsigned *calls_w, size_t count,
-                         unsigned gpus, const char *what)
+static inline void assert_calls(const nvml_log *l, size_t from, const unsigned *calls_w,
+                                size_t count, unsigned gpus, const char *what)
 {
     bool ok = l->limits - from == count * gpus;
     for (size_t i = 0; ok && i < count; i++)
@@ -106,7 +106,8 @@ static inline void rig_close(rig *r)
     free(r->log);
 }
 
-static inline zeus_power_limit_optimizer *create(rig *r, zeus_optimum_selector sel, const char *profile)
+static inline zeus_power_limit_optimizer *create(rig *r, zeus_optimum_selector sel,
+                                                 const char *profile)
 {
     zeus_power_limit_options o;
     zeus_power_limit_options_init(&o);
@@ -121,7 +122,7 @@ static inline zeus_power_limit_optimizer *create(rig *r, zeus_optimum_selector s
 }
 
 static inline void train(zeus_power_limit_optimizer *plo, unsigned epochs, unsigned steps,
-                  bool fresh)
+                         bool fresh)
 {
     for (unsigned e = 0; e < epochs; e++) {
         assert_int_equal(zeus_power_limit_on_epoch_begin(plo), ZEUS_OK);

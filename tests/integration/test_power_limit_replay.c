@@ -181,8 +181,8 @@ static void test_expected_call_rule(void **state)
     assert_int_equal(n, 10);
     assert_memory_equal(calls, mode0, sizeof mode0);
     n = expected_calls(pls, 9, 1, 175, calls);
-    unsigned every[] = {300, 275, 300, 275, 250, 300, 250, 225, 300, 225, 200, 300, 200, 175,
-                        300, 175, 150, 300, 150, 125, 300, 125, 100, 300, 100, 175};
+    unsigned every[] = {300, 275, 300, 275, 250, 300, 250, 225, 300, 225, 200, 300, 200,
+                        175, 300, 175, 150, 300, 150, 125, 300, 125, 100, 300, 100, 175};
     assert_int_equal(n, sizeof every / sizeof every[0]);
     assert_memory_equal(calls, every, sizeof every);
 }

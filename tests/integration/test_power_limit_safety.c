@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static const pl_case *a40 = &pl_cases[2];  /* A40 resnet18 gpu0: Zeus(0.5) -> 175 W */
+static const pl_case *a40 = &pl_cases[2];   /* A40 resnet18 gpu0: Zeus(0.5) -> 175 W */
 static const pl_case *a40x4 = &pl_cases[1]; /* 4 GPUs */
 
 static zeus_optimum_selector default_selector(void)

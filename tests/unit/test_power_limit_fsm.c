@@ -228,12 +228,12 @@ static void test_interruptions(void **state)
     start(&f, &r, config(1, 10, 40));
     steps(&f, 1);
     assert_int_equal(zeus_pl_fsm_on_epoch_end(&f), ZEUS_OK); /* Ready: nothing */
-    steps(&f, 5);                                          /* warmup of 300 */
+    steps(&f, 5);                                            /* warmup of 300 */
     assert_int_equal(zeus_pl_fsm_on_epoch_end(&f), ZEUS_OK);
     assert_int_equal(f.phase, ZEUS_PL_READY);
     assert_int_equal(f.steps, 1);
     assert_string_equal(r.log, "set 300;"); /* back to max: skipped, already there */
-    steps(&f, 1);                            /* retried from the start of its warmup */
+    steps(&f, 1);                           /* retried from the start of its warmup */
     assert_int_equal(f.phase, ZEUS_PL_WARMUP);
     assert_int_equal(f.steps, 10);
     steps(&f, 10 + 40); /* 300 done, 275 set */
@@ -260,13 +260,13 @@ static void test_failures_retry(void **state)
     start(&f, &r, config(0, 1, 1));
     r.set_fail = 1;
     /* The limit is already 300 (skipped), so the first failure shows at 275. */
-    steps(&f, 1); /* warmup 300 */
-    steps(&f, 1); /* begin 300 */
+    steps(&f, 1);                                                  /* warmup 300 */
+    steps(&f, 1);                                                  /* begin 300 */
     assert_int_equal(zeus_pl_fsm_on_step_begin(&f), ZEUS_EDEVICE); /* end 300, set 275 fails */
     assert_int_equal(f.phase, ZEUS_PL_READY);
     assert_int_equal(f.limit_mw, 275000);
     assert_int_equal(f.current_mw, 0); /* unknown now: never skipped */
-    steps(&f, 1);                       /* retried */
+    steps(&f, 1);                      /* retried */
     assert_int_equal(f.phase, ZEUS_PL_WARMUP);
     assert_contains(r.log, "end 300;setfail 275;set 275;");
     r.begin_fail = 1;
@@ -330,8 +330,7 @@ static void test_done_edges(void **state)
     zeus_pl_fsm_free(&f);
 }
 
-static int bad_selector(const zeus_power_limit_measurement *m, size_t n, void *user,
-                        unsigned *out)
+static int bad_selector(const zeus_power_limit_measurement *m, size_t n, void *user, unsigned *out)
 {
     (void)m;
     (void)n;

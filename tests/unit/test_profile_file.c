@@ -182,7 +182,7 @@ static void test_atomic_replace(void **state)
     struct stat after;
     assert_int_equal(stat(path, &after), 0);
     assert_true(before.st_ino != after.st_ino); /* a new file renamed over the old one */
-    assert_int_equal(count_entries(sub), 1);   /* no temporary left */
+    assert_int_equal(count_entries(sub), 1);    /* no temporary left */
     zeus_power_limit_profile p;
     assert_int_equal(zeus_power_limit_profile_read(path, &p), ZEUS_OK);
     assert_int_equal(p.count, 1);

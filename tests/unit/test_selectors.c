@@ -179,8 +179,8 @@ static void test_describe_and_parse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spec_table),        cmocka_unit_test(test_validation_messages),
-        cmocka_unit_test(test_formulas_and_ties), cmocka_unit_test(test_custom),
+        cmocka_unit_test(test_spec_table),         cmocka_unit_test(test_validation_messages),
+        cmocka_unit_test(test_formulas_and_ties),  cmocka_unit_test(test_custom),
         cmocka_unit_test(test_describe_and_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
