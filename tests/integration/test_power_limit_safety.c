@@ -288,7 +288,9 @@ static void child_start_profiling(int ready_fd)
         _exit(107);
 }
 
-static pid_t spawn(void (*body)(int ready_fd))
+/* Forks a child running body, waits until it wrote its ready byte. With channel, the pipe stays
+ * open and *channel receives its read end (for what the child writes later). */
+static pid_t spawn(void (*body)(int ready_fd), int *channel)
 {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
@@ -302,8 +304,11 @@ static pid_t spawn(void (*body)(int ready_fd))
     close(fds[1]);
     char c = 0;
     ssize_t n = read(fds[0], &c, 1);
-    close(fds[0]);
-    if (n != 1) {
+    if (channel)
+        *channel = fds[0];
+    else
+        close(fds[0]);
+    if (n != 1 || c != 'R') {
         int status;
         waitpid(pid, &status, 0);
         fprintf(stderr, "child failed before it was ready: status %d\n", status);
@@ -336,7 +341,7 @@ static void test_sigterm_restores(void **state)
 {
     (void)state;
     zt_use_fake_nvml(zt_dir, NULL);
-    pid_t pid = spawn(body_sleep_forever);
+    pid_t pid = spawn(body_sleep_forever, NULL);
     assert_int_equal(gpu0_limit_now(), 275000);
     kill(pid, SIGTERM);
     int status;
@@ -374,28 +379,19 @@ static void test_sigint_chains(void **state)
 {
     (void)state;
     zt_use_fake_nvml(zt_dir, NULL);
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        body_with_previous_handler(fds[1]);
-        _exit(99);
-    }
-    close(fds[1]);
+    int channel;
+    pid_t pid = spawn(body_with_previous_handler, &channel);
     char c = 0;
-    assert_int_equal(read(fds[0], &c, 1), 1);
-    assert_int_equal(c, 'R');
     assert_int_equal(gpu0_limit_now(), 275000);
     kill(pid, SIGINT);
-    assert_int_equal(read(fds[0], &c, 1), 1);
+    assert_int_equal(read(channel, &c, 1), 1);
     assert_int_equal(c, 'I');
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 42);
     assert_int_equal(gpu0_limit_now(), 250000);
-    close(fds[0]);
+    close(channel);
 }
 
 static void body_exit_normally(int ready_fd)
@@ -408,7 +404,7 @@ static void test_exit_restores(void **state)
 {
     (void)state;
     zt_use_fake_nvml(zt_dir, NULL);
-    pid_t pid = spawn(body_exit_normally);
+    pid_t pid = spawn(body_exit_normally, NULL);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
