@@ -176,10 +176,12 @@ typedef struct {
 
 /* Binds to a monitor (its GPUs are the ones optimized; its devices take the limits).
  * In order: validates the options; checks the GPUs share one power-limit range (ZEUS_EINVAL
- * "Power limits ranges are not uniform across GPUs."); records each GPU's current limit;
- * enables persistence mode (ZEUS_EPERM with the SYS_ADMIN advice); then either sets the
- * maximum (profiling ahead) or loads profile_path and sets its optimum (ZEUS_EPARSE naming the
- * file if it is corrupt, ZEUS_ERANGE if its limits are outside the GPUs' range). */
+ * "Power limits ranges are not uniform across GPUs.") and one model (ZEUS_EHETERO); reads and
+ * checks an existing profile_path (ZEUS_EPARSE naming the file if it is corrupt, ZEUS_ERANGE if
+ * its limits are outside the GPUs' range, ZEUS_EINVAL for another GPU model), or checks that a
+ * new one can be written there -- all before touching any GPU; records each GPU's current
+ * limit; enables persistence mode (ZEUS_EPERM with ZEUS_POWER_LIMIT_PERMISSION_ADVICE); then
+ * sets the profile's optimum, or the maximum to start profiling. */
 ZEUS_API int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
                                                const zeus_power_limit_options *options,
                                                zeus_power_limit_optimizer **out);

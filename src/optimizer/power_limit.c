@@ -171,6 +171,7 @@ static int check_profile_writable(const char *path)
     return ZEUS_OK;
 }
 
+/* Reads and checks the profile and enters Done; no device is touched yet. */
 static int load_profile(zeus_power_limit_optimizer *o)
 {
     zeus_power_limit_profile p;
@@ -183,7 +184,7 @@ static int load_profile(zeus_power_limit_optimizer *o)
                         "profile again)",
                         o->profile_path, p.gpu_model, o->gpu_model);
     } else {
-        rc = zeus_pl_fsm_start_loaded(&o->fsm, p.measurements, p.count, o->profile_path);
+        rc = zeus_pl_fsm_load(&o->fsm, p.measurements, p.count, o->profile_path);
     }
     zeus_power_limit_profile_free(&p);
     return rc;
@@ -276,7 +277,8 @@ int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
         }
         struct stat st;
         load = stat(o->profile_path, &st) == 0;
-        if (!load && (rc = check_profile_writable(o->profile_path)) != ZEUS_OK)
+        rc = load ? load_profile(o) : check_profile_writable(o->profile_path);
+        if (rc != ZEUS_OK)
             goto fail;
     }
     for (unsigned i = 0; i < o->gpu_count; i++) {
@@ -296,7 +298,7 @@ int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
                                &o->guard) != ZEUS_OK)
         ZEUS_WARN("power-limit optimizer: %s; limits are restored only when it is destroyed",
                   zeus_last_error());
-    rc = load ? load_profile(o) : zeus_pl_fsm_start(&o->fsm);
+    rc = load ? zeus_pl_fsm_apply(&o->fsm) : zeus_pl_fsm_start(&o->fsm);
     if (rc != ZEUS_OK)
         goto fail;
     *out = o;

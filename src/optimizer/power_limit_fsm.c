@@ -203,8 +203,8 @@ int zeus_pl_fsm_start(zeus_pl_fsm *fsm)
     return set_limit(fsm, fsm->cfg.max_limit_mw);
 }
 
-int zeus_pl_fsm_start_loaded(zeus_pl_fsm *fsm, const zeus_power_limit_measurement *measurements,
-                             size_t count, const char *origin)
+int zeus_pl_fsm_load(zeus_pl_fsm *fsm, const zeus_power_limit_measurement *measurements,
+                     size_t count, const char *origin)
 {
     if (count == 0)
         return zeus_error(ZEUS_EPARSE, "%s: the profile has no measurements", origin);
@@ -236,7 +236,12 @@ int zeus_pl_fsm_start_loaded(zeus_pl_fsm *fsm, const zeus_power_limit_measuremen
     fsm->limit_mw = to_mw(fsm, optimal_w);
     fsm->steps = 0;
     ZEUS_INFO("power-limit optimizer: loaded %s; optimal power limit is %u W", origin, optimal_w);
-    return set_limit(fsm, fsm->limit_mw);
+    return ZEUS_OK;
+}
+
+int zeus_pl_fsm_apply(zeus_pl_fsm *fsm)
+{
+    return set_limit(fsm, zeus_pl_fsm_wanted_mw(fsm));
 }
 
 /* The profiling window of the current limit has closed: record it and move on. */
@@ -324,5 +329,5 @@ unsigned zeus_pl_fsm_wanted_mw(const zeus_pl_fsm *fsm)
 int zeus_pl_fsm_reapply(zeus_pl_fsm *fsm)
 {
     fsm->current_mw = 0;
-    return set_limit(fsm, zeus_pl_fsm_wanted_mw(fsm));
+    return zeus_pl_fsm_apply(fsm);
 }

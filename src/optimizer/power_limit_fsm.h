@@ -61,10 +61,13 @@ void zeus_pl_fsm_free(zeus_pl_fsm *fsm);
 
 /* Starts profiling from scratch: Ready(max, wait_steps + 1) and sets the maximum. */
 int zeus_pl_fsm_start(zeus_pl_fsm *fsm);
-/* Starts from loaded measurements: validates them against the limit range, selects the
- * optimum, Done(optimal) and sets it. origin names the profile in errors. */
-int zeus_pl_fsm_start_loaded(zeus_pl_fsm *fsm, const zeus_power_limit_measurement *measurements,
-                             size_t count, const char *origin);
+/* Takes loaded measurements: validates them against the limit range and selects the optimum,
+ * entering Done(optimal) without calling any operation (so a bad profile is refused before
+ * anything is touched); zeus_pl_fsm_apply() then sets it. origin names the profile in errors. */
+int zeus_pl_fsm_load(zeus_pl_fsm *fsm, const zeus_power_limit_measurement *measurements,
+                     size_t count, const char *origin);
+/* Sets the limit the current state wants (skipped if already set). */
+int zeus_pl_fsm_apply(zeus_pl_fsm *fsm);
 
 int zeus_pl_fsm_on_step_begin(zeus_pl_fsm *fsm);
 int zeus_pl_fsm_on_epoch_end(zeus_pl_fsm *fsm);

@@ -367,9 +367,11 @@ static void test_loaded(void **state)
     memset(&r, 0, sizeof r);
     assert_int_equal(zeus_pl_fsm_init(&f, &c, &ops, &r), ZEUS_OK);
     zeus_power_limit_measurement m[] = {{300, 100, 1}, {200, 80, 1.2}, {100, 90, 2}};
-    assert_int_equal(zeus_pl_fsm_start_loaded(&f, m, 3, "p.json"), ZEUS_OK);
+    assert_int_equal(zeus_pl_fsm_load(&f, m, 3, "p.json"), ZEUS_OK);
     assert_int_equal(f.phase, ZEUS_PL_DONE);
     assert_int_equal(f.limit_mw, 200000);
+    assert_string_equal(r.log, ""); /* loading has no side effect */
+    assert_int_equal(zeus_pl_fsm_apply(&f), ZEUS_OK);
     assert_string_equal(r.log, "set 200;");
     steps(&f, 10);
     assert_int_equal(zeus_pl_fsm_on_epoch_end(&f), ZEUS_OK);
@@ -380,7 +382,7 @@ static void test_loaded(void **state)
     memset(&r, 0, sizeof r);
     assert_int_equal(zeus_pl_fsm_init(&f, &c, &ops, &r), ZEUS_OK);
     zeus_power_limit_measurement v[] = {{350, 100, 1}, {200, 80, 1.2}};
-    assert_int_equal(zeus_pl_fsm_start_loaded(&f, v, 2, "p.json"), ZEUS_ERANGE);
+    assert_int_equal(zeus_pl_fsm_load(&f, v, 2, "p.json"), ZEUS_ERANGE);
     assert_contains(zeus_last_error(), "p.json: measurements[0].power_limit 350 W is outside");
     assert_string_equal(r.log, "");
     zeus_pl_fsm_free(&f);
