@@ -150,7 +150,7 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
         gpu_row *r = &rows[i];
         r->index = gpu_count > 0 ? gpus[i] : i;
         if (r->index >= total) {
-            result = cli_error(CLI_USAGE, "power-limit: GPU %u does not exist (%u GPUs visible)",
+            result = cli_error(CLI_NODEV, "power-limit: GPU %u does not exist (%u GPUs visible)",
                                r->index, total);
             goto done;
         }
