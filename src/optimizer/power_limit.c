@@ -223,6 +223,7 @@ int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
 {
     zeus_power_limit_options defaults;
     zeus_power_limit_optimizer *o = NULL;
+    char reason[1024];
     int rc;
     if (!out)
         return zeus_error(ZEUS_EINVAL, "no place for the optimizer");
@@ -303,13 +304,11 @@ int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
         goto fail;
     *out = o;
     return ZEUS_OK;
-fail : {
+fail:
     /* Keep the reason: restoring on the way out may record errors of its own. */
-    char reason[1024];
     zeus_strlcpy(reason, zeus_last_error(), sizeof reason);
     zeus_power_limit_optimizer_destroy(o);
     return zeus_error(rc, "%s", reason);
-}
 }
 
 void zeus_power_limit_optimizer_destroy(zeus_power_limit_optimizer *o)
