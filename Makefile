@@ -17,7 +17,7 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	ZEUS_DEVICE=sim ./$(BUILD)/zeus show-env
+	./$(BUILD)/zeus demo
 
 test-fast: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

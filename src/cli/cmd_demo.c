@@ -15,7 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define DEMO_ETA 0.8
+#define DEMO_ETA 0.5 /* the library default: ZeusCost(eta_knob=0.5) */
 #define DEMO_STEPS 600
 #define REMAINING_WINDOW "zeus.demo.remaining"
 
@@ -44,9 +44,8 @@ static void usage(FILE *out)
             "                    interrupts the limit being profiled, which is retried\n"
             "  --gpus N          simulated GPUs (default 1)\n"
             "  --selector NAME   zeus-cost (default), energy, time or max-slowdown\n"
-            "  --eta X           zeus-cost's weight of energy against time, 0..1 (default %g;\n"
-            "                    the library's default is 0.5, which on these simulated GPUs\n"
-            "                    always keeps the maximum)\n"
+            "  --eta X           zeus-cost's weight of energy against time, 0..1 (default %g,\n"
+            "                    as the library)\n"
             "  --factor F        max-slowdown's allowed slowdown, >= 1 (default 1.1)\n"
             "  --profile FILE    save the profile there, or load it if it exists (no profiling)\n"
             "  --json            print one JSON object\n"

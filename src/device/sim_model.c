@@ -27,7 +27,8 @@ double zeus_sim_gpu_step_time_s(const zeus_sim_gpu *g)
     double dynamic = p - g->p.static_w;
     if (dynamic < headroom * 0.01) /* a limit at or below static power: crawl, don't divide by 0 */
         dynamic = headroom * 0.01;
-    return g->p.step_time_s * sqrt(headroom / dynamic);
+    double c = g->p.compute_fraction;
+    return g->p.step_time_s * ((1.0 - c) + c * cbrt(headroom / dynamic));
 }
 
 static double background_power_w(const zeus_sim_gpu *g)
@@ -158,6 +159,7 @@ static void default_gpu(zeus_sim_gpu_params *p, unsigned index)
     p->max_limit_mw = 300000;
     p->energy_update_ms = 20.0;
     p->step_time_s = 0.025;
+    p->compute_fraction = 0.6;
 }
 
 /* Fills whatever the config left out from the limits it gave. */
@@ -289,6 +291,7 @@ static int parse_gpu(const cJSON *g, unsigned index, zeus_sim_gpu_params *p, con
         (rc = get_number(g, "busy_power_w", 0, 5000, &p->busy_w, where, origin)) ||
         (rc = get_number(g, "static_power_w", 0, 5000, &p->static_w, where, origin)) ||
         (rc = get_number(g, "step_time_ms", 0.001, 3.6e6, &step_ms, where, origin)) ||
+        (rc = get_number(g, "compute_fraction", 0, 1, &p->compute_fraction, where, origin)) ||
         (rc = get_number(g, "load", 0, 1, &p->load, where, origin)) ||
         (rc = get_number(g, "energy_update_ms", 0.001, 60000, &p->energy_update_ms, where,
                          origin)) ||

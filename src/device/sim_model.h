@@ -3,11 +3,15 @@
  * monotonic clock), so tests drive it with any clock they like.
  *
  * Workload model. A training step run unconstrained takes step_time_s and draws busy_w. A power
- * limit below busy_w caps the draw; the part above static_w scales the clock, and the step time
- * grows as ((busy_w - static_w) / (p - static_w))^0.5 where p = min(limit, busy_w). So low
- * limits are slower, first cheaper, then (static power paid for longer) dearer: an interior
- * energy optimum like the one real profiles show. Between steps the GPU draws idle_w, or
- * idle_w + load * (p - idle_w) with a background load (the fake NVML's way to look busy).
+ * limit below busy_w caps the draw p = min(limit, busy_w). Dynamic power (p - static_w) grows
+ * with the cube of the clock (voltage scales with frequency), so the clock falls as the cube root
+ * of dynamic power; only the compute-bound fraction of the step slows with it:
+ *     time = step_time_s * ((1 - c) + c * ((busy_w - static_w) / (p - static_w))^(1/3))
+ * with c = compute_fraction. So lowering the limit from the top costs little time and saves
+ * energy, while very low limits pay static power for much longer: an interior energy optimum and,
+ * at eta = 0.5, a cost optimum below the maximum limit, like the real profiles in the spec.
+ * Between steps the GPU draws idle_w, or idle_w + load * (p - idle_w) with a background load
+ * (the fake NVML's way to look busy).
  *
  * Counters. Energy is integrated exactly (exact_uj) but the counter a reader sees advances only
  * at multiples of energy_update_ms, like real GPUs. The 1-second average power is computed from
@@ -42,7 +46,8 @@ typedef struct {
     double busy_w;   /* draw of an unconstrained step */
     double static_w; /* part of busy_w that does not scale with the clock */
     double step_time_s;
-    double load; /* background utilisation 0..1 */
+    double compute_fraction; /* share of a step that slows with the clock, 0..1 */
+    double load;             /* background utilisation 0..1 */
     double energy_update_ms;
     double initial_energy_j; /* counter value at start ("since driver load") */
     /* Test mode of the fake NVML: when non-zero, every counter read returns the previous value

@@ -46,7 +46,7 @@ static void test_default_run_and_profile_reuse(void **state)
     }
     /* The chosen limit is what the demo's default selector picks from the printed profile. */
     zeus_optimum_selector s;
-    assert_int_equal(zeus_selector_zeus_cost(0.8, 1, &s), ZEUS_OK);
+    assert_int_equal(zeus_selector_zeus_cost(0.5, 1, &s), ZEUS_OK);
     unsigned want;
     assert_int_equal(zeus_selector_select(&s, m, 9, &want), ZEUS_OK);
     assert_int_equal((unsigned)number(root, "optimal_power_limit_w"), want);
