@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 static const pl_case *a40 = &pl_cases[2];   /* A40 resnet18 gpu0: Zeus(0.5) -> 175 W */
@@ -297,6 +298,7 @@ static pid_t spawn(void (*body)(int ready_fd), int *channel)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a failed test */
         close(fds[0]);
         body(fds[1]);
         _exit(99);
