@@ -103,7 +103,7 @@ int zeus_csv_open(zeus_csv *csv, const char *path)
     size_t size;
     int rc = zeus_read_file(path, &csv->data, &size);
     if (rc != ZEUS_OK)
-        return zeus_error(rc, "%s: cannot read: %s", path, zeus_last_error());
+        return rc; /* the detail names the file */
     if (strlen(csv->data) != size) {
         rc = zeus_error(ZEUS_EPARSE, "%s: not a text file (NUL byte)", path);
         goto fail;
