@@ -14,6 +14,7 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_NODEV = 3 };
 
 /* Each subcommand: argv[0] is the subcommand name. */
 int cli_show_env(int argc, char **argv);
+int cli_simulate(int argc, char **argv);
 int cli_monitor(int argc, char **argv);
 int cli_demo(int argc, char **argv);
 int cli_power_limit(int argc, char **argv);

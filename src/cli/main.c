@@ -15,6 +15,7 @@ static const command commands[] = {
     {"monitor", cli_monitor, "measure energy of a command, or stream power"},
     {"demo", cli_demo, "optimize the power limit of a simulated training job"},
     {"power-limit", cli_power_limit, "show, set or reset GPU power limits"},
+    {"simulate", cli_simulate, "replay the NSDI'23 traces with Zeus's batch-size optimizer"},
 };
 
 static void usage(FILE *out)
