@@ -22,7 +22,7 @@
 #define ORIGINAL_MS_PER_RUN 7.9
 
 static const char *const gpus[] = {"v100", "a40", "p100", "rtx6000"};
-static const char *const datasets[] = {"cifar100", "imagenet",     "squad",
+static const char *const datasets[] = {"cifar100",    "imagenet",     "squad",
                                        "librispeech", "movielens-1m", "sentiment140"};
 
 static double checksum(const zeus_sim_history *h)
@@ -63,8 +63,8 @@ static size_t all_configurations(zeus_trace *const traces[4], double *sum)
     return runs;
 }
 
-static size_t all_groups(zeus_trace *const traces[4], const zeus_groups *groups,
-                         unsigned threads, double *sum)
+static size_t all_groups(zeus_trace *const traces[4], const zeus_groups *groups, unsigned threads,
+                         double *sum)
 {
     size_t runs = 0, n = zeus_groups_count(groups);
     *sum = 0;
@@ -87,8 +87,8 @@ static size_t all_groups(zeus_trace *const traces[4], const zeus_groups *groups,
     return runs;
 }
 
-typedef size_t (*pass_fn)(zeus_trace *const traces[4], const zeus_groups *groups,
-                          unsigned threads, double *sum);
+typedef size_t (*pass_fn)(zeus_trace *const traces[4], const zeus_groups *groups, unsigned threads,
+                          double *sum);
 
 static size_t configurations_pass(zeus_trace *const traces[4], const zeus_groups *groups,
                                   unsigned threads, double *sum)
@@ -148,8 +148,8 @@ int main(int argc, char **argv)
     printf("zeus %s, %ld CPUs; trace loading (4 GPUs, parse + join + index): %.2f ms\n",
            zeus_version(), cpus, load_ms);
 
-    double single_pass = measure("24 configurations (run_single, seed 1)", configurations_pass, traces,
-                            groups, 1, seconds);
+    double single_pass = measure("24 configurations (run_single, seed 1)", configurations_pass,
+                                 traces, groups, 1, seconds);
     measure("synthetic Alibaba groups x 4 GPUs, 1 thread", all_groups, traces, groups, 1, seconds);
     char label[64];
     snprintf(label, sizeof label, "synthetic Alibaba groups x 4 GPUs, %ld threads", cpus);

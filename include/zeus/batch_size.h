@@ -83,8 +83,7 @@ ZEUS_API void zeus_gts_destroy(zeus_gts *gts);
 ZEUS_API int zeus_gts_fit(zeus_gts *gts, const int *decisions, const double *rewards, size_t n,
                           bool reset);
 /* Conjugate update of one arm; reset first restores the prior. ZEUS_ENOENT for an unknown arm. */
-ZEUS_API int zeus_gts_fit_arm(zeus_gts *gts, int arm, const double *rewards, size_t n,
-                              bool reset);
+ZEUS_API int zeus_gts_fit_arm(zeus_gts *gts, int arm, const double *rewards, size_t n, bool reset);
 ZEUS_API int zeus_gts_set_reward_precision(zeus_gts *gts, int arm, double precision);
 /* Exploration (a random permutation of the arms is drawn on every call; the first arm with
  * fewer than num_exploration observations wins), else Thompson sampling (one normal draw per

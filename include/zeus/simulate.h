@@ -40,8 +40,8 @@ ZEUS_API size_t zeus_trace_rows(const zeus_trace *trace);
 ZEUS_API int zeus_trace_max_power(const zeus_trace *trace);
 /* Sorted batch sizes of the job's workload (dataset, network, optimizer; any target metric):
  * the original's _profile_batch_size_range. ZEUS_ENOENT for an unknown workload. */
-ZEUS_API int zeus_trace_batch_sizes(const zeus_trace *trace, const zeus_job *job,
-                                    const int **sizes, size_t *n);
+ZEUS_API int zeus_trace_batch_sizes(const zeus_trace *trace, const zeus_job *job, const int **sizes,
+                                    size_t *n);
 /* Distinct batch sizes and power limits of the rows of the job (its target metric included):
  * run_single.py's default recurrence count is 2 * |B| * |P|. ZEUS_ENOENT when the job has no
  * rows. */
@@ -158,8 +158,8 @@ typedef struct zeus_group_result {
     zeus_job job;
     uint64_t seed;
     zeus_sim_history history;
-    int status;         /* ZEUS_OK or the simulation's error */
-    char error[256];    /* its detail */
+    int status;      /* ZEUS_OK or the simulation's error */
+    char error[256]; /* its detail */
 } zeus_group_result;
 
 /* Simulates every group as run_alibaba.py does (per-group job and seed, concurrency on) on up

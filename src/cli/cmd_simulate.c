@@ -16,41 +16,42 @@ static const char *const gpu_names[] = {"v100", "a40", "rtx6000", "p100"};
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: zeus simulate single  [options]\n"
-            "       zeus simulate alibaba --groups FILE [options]\n\n"
-            "Replay the NSDI'23 traces with Zeus's batch-size optimizer (pruning, then Gaussian\n"
-            "Thompson sampling) and JIT power-limit profiling, making exactly the decisions of\n"
-            "the original simulator for the same seed.\n\n"
-            "  single    one recurring job (run_single.py)\n"
-            "  alibaba   every job group of an Alibaba-style trace, concurrent submissions\n"
-            "            included, each with its dataset's default job and seed adler32(group)\n"
-            "            (run_alibaba.py); groups run in parallel\n\n"
-            "common options:\n"
-            "  --trace-dir DIR       folder with summary_train.csv and summary_power_<gpu>.csv\n"
-            "                        (default: $ZEUS_TRACE_DIR)\n"
-            "  --gpu NAME            v100 (default), a40, rtx6000 or p100\n"
-            "  --eta X               energy/time trade-off of the cost, in [0, 1] (0.5)\n"
-            "  --beta X              early stop at beta x the cheapest recurrence (2.0; inf: never)\n"
-            "  --csv FILE            one row per simulated run ('-': standard output, and the\n"
-            "                        summary goes to standard error)\n"
-            "  -v, --verbose         the simulator's log on standard error\n"
-            "  -h, --help            show this help\n\n"
-            "single:\n"
-            "  --dataset NAME        librispeech\n"
-            "  --model NAME          deepspeech2\n"
-            "  --optimizer NAME      adamw\n"
-            "  --target-metric X     40.0\n"
-            "  --max-epochs N        16\n"
-            "  --b0 N                default batch size (192)\n"
-            "  --seed N              1\n"
-            "  --num-recurrence N    default 2 x |batch sizes| x |power limits| of the job\n\n"
-            "alibaba:\n"
-            "  --groups FILE         CSV: group,start_time,end_time,dataset,runtime_ratio\n"
-            "  --jobs N              threads (default: one per CPU)\n\n"
-            "The original script's spellings (--target_metric, --max_epochs, --b_0, --eta_knob,\n"
-            "--beta_knob, --num_recurrence) are accepted too. Exit status: 0 success, 1 failure,\n"
-            "2 usage error.\n");
+    fprintf(
+        out,
+        "usage: zeus simulate single  [options]\n"
+        "       zeus simulate alibaba --groups FILE [options]\n\n"
+        "Replay the NSDI'23 traces with Zeus's batch-size optimizer (pruning, then Gaussian\n"
+        "Thompson sampling) and JIT power-limit profiling, making exactly the decisions of\n"
+        "the original simulator for the same seed.\n\n"
+        "  single    one recurring job (run_single.py)\n"
+        "  alibaba   every job group of an Alibaba-style trace, concurrent submissions\n"
+        "            included, each with its dataset's default job and seed adler32(group)\n"
+        "            (run_alibaba.py); groups run in parallel\n\n"
+        "common options:\n"
+        "  --trace-dir DIR       folder with summary_train.csv and summary_power_<gpu>.csv\n"
+        "                        (default: $ZEUS_TRACE_DIR)\n"
+        "  --gpu NAME            v100 (default), a40, rtx6000 or p100\n"
+        "  --eta X               energy/time trade-off of the cost, in [0, 1] (0.5)\n"
+        "  --beta X              early stop at beta x the cheapest recurrence (2.0; inf: never)\n"
+        "  --csv FILE            one row per simulated run ('-': standard output, and the\n"
+        "                        summary goes to standard error)\n"
+        "  -v, --verbose         the simulator's log on standard error\n"
+        "  -h, --help            show this help\n\n"
+        "single:\n"
+        "  --dataset NAME        librispeech\n"
+        "  --model NAME          deepspeech2\n"
+        "  --optimizer NAME      adamw\n"
+        "  --target-metric X     40.0\n"
+        "  --max-epochs N        16\n"
+        "  --b0 N                default batch size (192)\n"
+        "  --seed N              1\n"
+        "  --num-recurrence N    default 2 x |batch sizes| x |power limits| of the job\n\n"
+        "alibaba:\n"
+        "  --groups FILE         CSV: group,start_time,end_time,dataset,runtime_ratio\n"
+        "  --jobs N              threads (default: one per CPU)\n\n"
+        "The original script's spellings (--target_metric, --max_epochs, --b_0, --eta_knob,\n"
+        "--beta_knob, --num_recurrence) are accepted too. Exit status: 0 success, 1 failure,\n"
+        "2 usage error.\n");
 }
 
 enum {
@@ -140,8 +141,8 @@ static int parse_options(int argc, char **argv, bool alibaba, options *o)
     optind = 1;
     while ((c = getopt_long(argc, argv, "+hv", long_options, NULL)) != -1) {
         bool single_only = c == OPT_DATASET || c == OPT_MODEL || c == OPT_OPTIMIZER ||
-                           c == OPT_TARGET || c == OPT_MAX_EPOCHS || c == OPT_B0 ||
-                           c == OPT_SEED || c == OPT_NUM_REC;
+                           c == OPT_TARGET || c == OPT_MAX_EPOCHS || c == OPT_B0 || c == OPT_SEED ||
+                           c == OPT_NUM_REC;
         bool alibaba_only = c == OPT_GROUPS || c == OPT_JOBS;
         if ((alibaba && single_only) || (!alibaba && alibaba_only))
             return cli_error(CLI_USAGE, "simulate %s: option '%s' belongs to 'simulate %s'",
@@ -302,7 +303,8 @@ static size_t count_knobs(const zeus_sim_history *h, knob_count **out)
     size_t n = 0;
     for (size_t i = 0; k && i < h->n; i++) {
         size_t j;
-        for (j = 0; j < n && (k[j].bs != h->runs[i].batch_size || k[j].pl != h->runs[i].power_limit);
+        for (j = 0;
+             j < n && (k[j].bs != h->runs[i].batch_size || k[j].pl != h->runs[i].power_limit);
              j++) {
         }
         if (j == n)
@@ -323,7 +325,9 @@ static void print_most_used(FILE *out, const zeus_sim_history *h)
     fprintf(out, "  %-17s", "most used");
     for (size_t i = 0; k && i < n && i < 3; i++)
         fprintf(out, "%s bs %d @ %d W (%zu%s)", i ? "," : "", k[i].bs, k[i].pl, k[i].count,
-                i ? "" : k[i].count == 1 ? " run" : " runs");
+                i                 ? ""
+                : k[i].count == 1 ? " run"
+                                  : " runs");
     fprintf(out, "\n");
     free(k);
 }
@@ -352,8 +356,8 @@ static int run_single(const options *o)
     FILE *out = o->csv && strcmp(o->csv, "-") == 0 ? stderr : stdout;
     int status = CLI_FAIL, rc;
     zeus_job job;
-    if ((rc = zeus_job_init(&job, o->dataset, o->model, o->optimizer, o->target,
-                            (int)o->max_epochs, (int)o->b0, NAN)) != ZEUS_OK)
+    if ((rc = zeus_job_init(&job, o->dataset, o->model, o->optimizer, o->target, (int)o->max_epochs,
+                            (int)o->b0, NAN)) != ZEUS_OK)
         return cli_lib_error(CLI_USAGE, rc, "simulate");
     if ((rc = zeus_trace_load_dir(o->trace_dir, o->gpu, &trace)) != ZEUS_OK)
         return cli_lib_error(CLI_FAIL, rc, "cannot load the traces");
@@ -391,8 +395,8 @@ static int run_single(const options *o)
     fprintf(out, "  %-17s eta %g, beta %s, seed %ld\n", "knobs", o->eta,
             zeus_format_double(o->beta, num, sizeof num), o->seed);
     if (o->num_recurrence < 0)
-        fprintf(out, "  %-17s %zu (2 x %zu batch sizes x %zu power limits)\n", "recurrences",
-                n_rec, nb, np);
+        fprintf(out, "  %-17s %zu (2 x %zu batch sizes x %zu power limits)\n", "recurrences", n_rec,
+                nb, np);
     else
         fprintf(out, "  %-17s %zu\n", "recurrences", n_rec);
     zeus_sim_summary s;
@@ -492,8 +496,8 @@ static int run_alibaba(const options *o)
             continue;
         }
         /* Savings against the default, per group. */
-        fprintf(out, "  %-32s %-12s %5zu %5zu %8.1f%% %8.1f%% %8.1f%% ", g.id, g.dataset,
-                g.n_rows, s.runs, percent(s.energy_saved_j, s.default_energy_j),
+        fprintf(out, "  %-32s %-12s %5zu %5zu %8.1f%% %8.1f%% %8.1f%% ", g.id, g.dataset, g.n_rows,
+                s.runs, percent(s.energy_saved_j, s.default_energy_j),
                 percent(s.time_saved_s, s.default_time_s), percent(s.regret, s.oracle_cost));
         knob_count *k;
         if (count_knobs(&results[i].history, &k) > 0 && k)

@@ -230,8 +230,10 @@ static uint64_t gen_mask(uint64_t value)
 int zeus_rng_choice(zeus_rng *rng, size_t population, size_t size, size_t *out)
 {
     if (size > population)
-        return zeus_error(ZEUS_EINVAL, "cannot take a larger sample (%zu) than the population (%zu) "
-                                       "without replacement", size, population);
+        return zeus_error(ZEUS_EINVAL,
+                          "cannot take a larger sample (%zu) than the population (%zu) "
+                          "without replacement",
+                          size, population);
     if (size == 0)
         return ZEUS_OK;
     if (population > 10000 && size > population / 50) {

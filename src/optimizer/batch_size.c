@@ -27,9 +27,8 @@ static int copy_name(char *dst, const char *src, const char *what)
     return ZEUS_OK;
 }
 
-int zeus_job_init(zeus_job *job, const char *dataset, const char *network,
-                  const char *optimizer, double target_metric, int max_epochs, int default_bs,
-                  double default_lr)
+int zeus_job_init(zeus_job *job, const char *dataset, const char *network, const char *optimizer,
+                  double target_metric, int max_epochs, int default_bs, double default_lr)
 {
     memset(job, 0, sizeof *job);
     int rc;
@@ -54,15 +53,15 @@ char *zeus_job_format(const zeus_job *job, char *buf, size_t size)
     zeus_format_double(job->target_metric, target, sizeof target);
     if (job->default_bs > 0)
         snprintf(bs, sizeof bs, ",bs%d", job->default_bs);
-    snprintf(buf, size, "Job(%s,%s,%s,%s%s~%d)", job->dataset, job->network, job->optimizer,
-             target, bs, job->max_epochs);
+    snprintf(buf, size, "Job(%s,%s,%s,%s%s~%d)", job->dataset, job->network, job->optimizer, target,
+             bs, job->max_epochs);
     return buf;
 }
 
 bool zeus_job_equal(const zeus_job *a, const zeus_job *b)
 {
-    bool lr_equal = (isnan(a->default_lr) && isnan(b->default_lr)) ||
-                    a->default_lr == b->default_lr;
+    bool lr_equal =
+        (isnan(a->default_lr) && isnan(b->default_lr)) || a->default_lr == b->default_lr;
     return strcmp(a->dataset, b->dataset) == 0 && strcmp(a->network, b->network) == 0 &&
            strcmp(a->optimizer, b->optimizer) == 0 && a->target_metric == b->target_metric &&
            a->max_epochs == b->max_epochs && a->default_bs == b->default_bs && lr_equal;
@@ -271,8 +270,10 @@ int zeus_bso_observe(zeus_bso *bso, int batch_size, double cost, int converged)
     if (!list)
         return zeus_error(ZEUS_EINVAL, "Unknown batch size '%d'.", batch_size);
     if (!bso->mab && converged != 0 && converged != 1)
-        return zeus_error(ZEUS_EINVAL, "batch size optimizer: whether batch size %d converged "
-                                       "must be known during pruning", batch_size);
+        return zeus_error(ZEUS_EINVAL,
+                          "batch size optimizer: whether batch size %d converged "
+                          "must be known during pruning",
+                          batch_size);
     int rc = zeus_bso_append_reward(list, -cost);
     if (rc != ZEUS_OK)
         return rc;
@@ -291,8 +292,8 @@ int zeus_bso_observe(zeus_bso *bso, int batch_size, double cost, int converged)
         if ((rc = reward_precision(bso, rewards, n, &arm->reward_precision)) != ZEUS_OK)
             return rc;
         zeus_gts_fit_one(bso->mab, arm, rewards, n, true);
-        ZEUS_DEBUG("[Pruning GaussianTS BSO] BS %d: %zu rewards, reward_prec = %g", batch_size,
-                   n, arm->reward_precision);
+        ZEUS_DEBUG("[Pruning GaussianTS BSO] BS %d: %zu rewards, reward_prec = %g", batch_size, n,
+                   arm->reward_precision);
         return ZEUS_OK;
     }
 
@@ -383,8 +384,10 @@ int zeus_jit_plo_observe(zeus_jit_plo *plo, int batch_size, int power_limit_w, d
             plo->cap = cap;
         }
         e = &plo->entries[plo->n++];
-        *e = (zeus_jit_entry){.batch_size = batch_size, .power_limit = power_limit_w,
-                              .cost = cost, .observations = 1};
+        *e = (zeus_jit_entry){.batch_size = batch_size,
+                              .power_limit = power_limit_w,
+                              .cost = cost,
+                              .observations = 1};
         return ZEUS_OK;
     }
     e->observations++;

@@ -137,8 +137,8 @@ int zeus_bso_save(const zeus_bso *bso, char **json)
     for (size_t i = 0; i < bso->n_batch_sizes; i++) {
         cJSON *h = cJSON_CreateObject();
         cJSON_AddNumberToObject(h, "batch_size", bso->batch_sizes[i]);
-        cJSON_AddItemToObject(h, "rewards", json_doubles(bso->history[i].rewards,
-                                                         bso->history[i].n));
+        cJSON_AddItemToObject(h, "rewards",
+                              json_doubles(bso->history[i].rewards, bso->history[i].n));
         cJSON_AddItemToArray(history, h);
     }
     cJSON_AddItemToObject(root, "explorer", explorer_json(bso->explorer));
@@ -295,8 +295,8 @@ static int load_explorer(const cJSON *o, zeus_pruning *p)
         (rc = get_ints(o, "good", p->good, p->cap, &p->n_good)) ||
         (rc = get_int(o, "default_bs", 1, INT32_MAX, &default_bs)) ||
         (rc = get_int(o, "num_rounds", 0, 1000, &num_rounds)) ||
-        (rc = get_int(o, "round", 0, num_rounds, &round)) ||
-        (rc = get_int(o, "dir", 0, 2, &dir)) || (rc = get_int(o, "pos", 0, (long)p->cap, &pos)) ||
+        (rc = get_int(o, "round", 0, num_rounds, &round)) || (rc = get_int(o, "dir", 0, 2, &dir)) ||
+        (rc = get_int(o, "pos", 0, (long)p->cap, &pos)) ||
         (rc = get_double(o, "best_cost", &p->best_cost)) ||
         (rc = get_int(o, "expecting", 0, INT32_MAX, &expecting)) ||
         (rc = get_double(o, "reported_cost", &p->reported_cost)) ||
@@ -334,9 +334,10 @@ static int load_rng(const cJSON *o, zeus_rng *r)
     int rc;
     if (!o)
         return bad("rng");
-    if ((rc = get_u64(o, "state_hi", &r->state_hi)) || (rc = get_u64(o, "state_lo", &r->state_lo)) ||
-        (rc = get_u64(o, "inc_hi", &r->inc_hi)) || (rc = get_u64(o, "inc_lo", &r->inc_lo)) ||
-        (rc = get_u64(o, "buffered", &buffered)) || (rc = get_bool(o, "has_buffered", &has)))
+    if ((rc = get_u64(o, "state_hi", &r->state_hi)) ||
+        (rc = get_u64(o, "state_lo", &r->state_lo)) || (rc = get_u64(o, "inc_hi", &r->inc_hi)) ||
+        (rc = get_u64(o, "inc_lo", &r->inc_lo)) || (rc = get_u64(o, "buffered", &buffered)) ||
+        (rc = get_bool(o, "has_buffered", &has)))
         return rc;
     if (buffered > UINT32_MAX || !(r->inc_lo & 1))
         return bad("rng");

@@ -125,8 +125,7 @@ int zeus_gts_fit_arm(zeus_gts *gts, int arm, const double *rewards, size_t n, bo
     return ZEUS_OK;
 }
 
-int zeus_gts_fit(zeus_gts *gts, const int *decisions, const double *rewards, size_t n,
-                 bool reset)
+int zeus_gts_fit(zeus_gts *gts, const int *decisions, const double *rewards, size_t n, bool reset)
 {
     if (n > 0 && (!decisions || !rewards))
         return zeus_error(ZEUS_EINVAL, "GaussianTS: NULL observations");

@@ -57,7 +57,7 @@ typedef struct {
 struct zeus_bso {
     zeus_bso_config cfg;
     zeus_job job;
-    int *batch_sizes; /* registered, sorted */
+    int *batch_sizes;          /* registered, sorted */
     zeus_reward_list *history; /* per registered size, in time order */
     size_t n_batch_sizes;
     zeus_pruning *explorer;

@@ -40,8 +40,7 @@ int zeus_pruning_create(const int *batch_sizes, size_t n, int default_bs, int nu
     for (i = 0; i < n && batch_sizes[i] != default_bs; i++) {
     }
     if (i == n)
-        return zeus_error(ZEUS_EINVAL, "Default batch size %d not in the batch sizes.",
-                          default_bs);
+        return zeus_error(ZEUS_EINVAL, "Default batch size %d not in the batch sizes.", default_bs);
     zeus_pruning *p;
     int rc = zeus_pruning_alloc(n, &p);
     if (rc != ZEUS_OK)
@@ -186,13 +185,17 @@ int zeus_pruning_next(zeus_pruning *p, int *batch_size, bool *done)
 int zeus_pruning_report(zeus_pruning *p, int batch_size, double cost, bool reached)
 {
     if (p->phase != ZEUS_PRUNING_AWAIT)
-        return zeus_error(ZEUS_ESTATE, "pruning: result for batch size %d reported while none "
-                                       "was awaited", batch_size);
+        return zeus_error(ZEUS_ESTATE,
+                          "pruning: result for batch size %d reported while none "
+                          "was awaited",
+                          batch_size);
     if (batch_size != p->expecting) {
         int expected = p->expecting;
         p->phase = ZEUS_PRUNING_FAILED; /* the original's generator dies with the error */
-        return zeus_error(ZEUS_ESTATE, "PruningExplorationManager: self.expecting=%d, "
-                                       "batch_size=%d", expected, batch_size);
+        return zeus_error(ZEUS_ESTATE,
+                          "PruningExplorationManager: self.expecting=%d, "
+                          "batch_size=%d",
+                          expected, batch_size);
     }
     p->expecting = 0;
     p->reported_cost = cost;

@@ -55,8 +55,8 @@ static int split_record(zeus_csv *csv, bool *eof)
             p++;
             for (;;) {
                 if (!*p)
-                    return zeus_error(ZEUS_EPARSE, "%s:%d: unterminated quoted field",
-                                      csv->path, csv->line);
+                    return zeus_error(ZEUS_EPARSE, "%s:%d: unterminated quoted field", csv->path,
+                                      csv->line);
                 if (*p == '"') {
                     if (p[1] != '"') {
                         p++;
@@ -155,8 +155,9 @@ int zeus_csv_column(const zeus_csv *csv, const char *name, size_t *index)
 }
 
 /* The literals 1e0 .. 1e308 (each correctly rounded by the compiler), as in pandas. */
-#define E10(d) 1e##d##0, 1e##d##1, 1e##d##2, 1e##d##3, 1e##d##4, 1e##d##5, 1e##d##6, 1e##d##7, \
-               1e##d##8, 1e##d##9
+#define E10(d)                                                                                     \
+    1e##d##0, 1e##d##1, 1e##d##2, 1e##d##3, 1e##d##4, 1e##d##5, 1e##d##6, 1e##d##7, 1e##d##8,      \
+        1e##d##9
 static const double powers_of_ten[309] = {
     E10(0),  E10(1),  E10(2),  E10(3),  E10(4),  E10(5),  E10(6),  E10(7),  E10(8),  E10(9),
     E10(10), E10(11), E10(12), E10(13), E10(14), E10(15), E10(16), E10(17), E10(18), E10(19),
@@ -248,9 +249,9 @@ static bool precise_xstrtod(const char *str, double *value, const char **end)
 }
 
 /* pandas' default na_values. */
-static const char *const na_values[] = {"",     "#N/A", "#N/A N/A", "#NA",  "-1.#IND", "-1.#QNAN",
-                                        "-NaN", "-nan", "1.#IND",   "1.#QNAN", "<NA>", "N/A",
-                                        "NA",   "NULL", "NaN",      "n/a",  "nan",     "null"};
+static const char *const na_values[] = {
+    "",        "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+    "1.#QNAN", "<NA>", "N/A",      "NA",  "NULL",    "NaN",      "n/a",  "nan",  "null"};
 
 int zeus_csv_double(const zeus_csv *csv, size_t column, double *out, bool *missing)
 {

@@ -7,7 +7,7 @@
 
 typedef struct {
     const char *path;
-    char *data;   /* the whole file; fields are cut out of it in place */
+    char *data; /* the whole file; fields are cut out of it in place */
     char *cursor;
     int line;      /* line where the current record starts (1-based) */
     int next_line; /* line at the cursor */

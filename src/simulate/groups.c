@@ -178,9 +178,11 @@ int zeus_groups_load(const char *path, zeus_groups **out)
             (rc = read_finite(&csv, col[4], &row.runtime_ratio)))
             goto fail;
         if (alibaba_dataset(dataset) < 0) {
-            rc = zeus_error(ZEUS_EPARSE, "%s:%d: unknown dataset '%s' (expected cifar100, "
-                                         "imagenet, squad, librispeech, movielens-1m or "
-                                         "sentiment140)", path, csv.line, dataset);
+            rc = zeus_error(ZEUS_EPARSE,
+                            "%s:%d: unknown dataset '%s' (expected cifar100, "
+                            "imagenet, squad, librispeech, movielens-1m or "
+                            "sentiment140)",
+                            path, csv.line, dataset);
             goto fail;
         }
         if (row.end_time < row.start_time || row.runtime_ratio <= 0) {
@@ -195,8 +197,8 @@ int zeus_groups_load(const char *path, zeus_groups **out)
             goto fail;
         }
         if (strcmp(g->dataset, dataset) != 0) {
-            rc = zeus_error(ZEUS_EPARSE, "%s:%d: group %s mixes datasets %s (line %d) and %s",
-                            path, csv.line, id, g->dataset, g->first_line, dataset);
+            rc = zeus_error(ZEUS_EPARSE, "%s:%d: group %s mixes datasets %s (line %d) and %s", path,
+                            csv.line, id, g->dataset, g->first_line, dataset);
             goto fail;
         }
         if (g->n_rows == g->cap) {

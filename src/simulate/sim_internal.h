@@ -18,8 +18,8 @@ typedef struct {
 
 typedef struct { /* the cell's power rows with one power limit */
     int pl;
-    size_t count;          /* normally 1 */
-    size_t *rows;          /* indices into the cell's power rows */
+    size_t count;             /* normally 1 */
+    size_t *rows;             /* indices into the cell's power rows */
     double mean_ap, mean_tpe; /* pandas groupby(power_limit).mean() over the joined rows */
 } zeus_pl_group;
 

@@ -93,8 +93,9 @@ static int ctx_init(sim_ctx *ctx, const zeus_trace *trace, const zeus_job *job,
         for (size_t k = 0; k < wl->n_bs && o < sizeof list; k++)
             o += (size_t)snprintf(list + o, sizeof list - o, "%s%d", k ? ", " : "",
                                   wl->batch_sizes[k]);
-        return zeus_error(ZEUS_EINVAL, "default batch size %d of %s is not one of the traced "
-                                       "batch sizes [%s]",
+        return zeus_error(ZEUS_EINVAL,
+                          "default batch size %d of %s is not one of the traced "
+                          "batch sizes [%s]",
                           job->default_bs, ctx->name, list);
     }
     if ((rc = zeus_bso_create(&p->bso, job, wl->batch_sizes, wl->n_bs, &ctx->bso)) != ZEUS_OK ||
@@ -115,8 +116,8 @@ static int lookup(const sim_ctx *ctx, int bs, int pl, const zeus_cell **cell,
     *cell = zeus_table_cell(ctx->table, bs);
     *group = *cell ? zeus_cell_group(*cell, pl) : NULL;
     if (!*group || (*cell)->n_runs == 0)
-        return zeus_error(ZEUS_ENOENT, "%s: no recorded runs at batch size %d, %d W", ctx->name,
-                          bs, pl);
+        return zeus_error(ZEUS_ENOENT, "%s: no recorded runs at batch size %d, %d W", ctx->name, bs,
+                          pl);
     return ZEUS_OK;
 }
 
@@ -172,8 +173,7 @@ static int run_job(sim_ctx *ctx, int bs, int pl, double cost_ub, bool profile_po
     if (cost_ub == INFINITY) {
         max_epochs = ctx->job->max_epochs;
     } else {
-        double cost_per_epoch =
-            ctx->eta * path->epe + (1 - ctx->eta) * cell->max_pl * path->tpe;
+        double cost_per_epoch = ctx->eta * path->epe + (1 - ctx->eta) * cell->max_pl * path->tpe;
         /* min(cost_ub // cost_per_epoch, max_epochs): Python float floor division, and min()
          * keeps the first argument unless the second is smaller. */
         max_epochs = zeus_py_floordiv(cost_ub, cost_per_epoch);
@@ -197,8 +197,8 @@ static int run_job(sim_ctx *ctx, int bs, int pl, double cost_ub, bool profile_po
         out->time = path->tpe * epochs;
     }
     if (ctx->verbose)
-        ZEUS_DEBUG("[run job] %s @ %d,%dW%s => %s %d epochs, TTA %.2f seconds, ETA %.2f",
-                   ctx->name, bs, pl, profile_power ? " prof" : "",
+        ZEUS_DEBUG("[run job] %s @ %d,%dW%s => %s %d epochs, TTA %.2f seconds, ETA %.2f", ctx->name,
+                   bs, pl, profile_power ? " prof" : "",
                    out->reached ? "Reached in" : "Failed (stopped after", (int)epochs, out->time,
                    out->energy);
     return ZEUS_OK;
@@ -241,8 +241,8 @@ int zeus_simulate_one_job(const zeus_trace *trace, const zeus_job *job, size_t n
             if (res.reached) {
                 if (min_cost > cost_acc) {
                     if (ctx.verbose)
-                        ZEUS_DEBUG("[Simulator] Minimum cost updated from %.2f to %.2f.",
-                                   min_cost, cost_acc);
+                        ZEUS_DEBUG("[Simulator] Minimum cost updated from %.2f to %.2f.", min_cost,
+                                   cost_acc);
                     min_cost = cost_acc;
                 }
                 break;
@@ -321,10 +321,10 @@ static int launch(group_sim *s, double start, double end, double ratio, int row,
         s->cap = cap;
     }
     s->running[s->n_running++] = (running_job){
-        start,    end,      ratio,
-        bs,       pl,       res.reached,
+        start,    end,        ratio,
+        bs,       pl,         res.reached,
         res.time, res.energy, zeus_cost(res.energy, res.time, s->ctx.eta, s->ctx.max_power),
-        row,      try_index, s->next_id++};
+        row,      try_index,  s->next_id++};
     return ZEUS_OK;
 }
 
@@ -371,8 +371,14 @@ static int reap(group_sim *s, double now)
                 return rc;
             if (job.energy != 0 || job.time != 0 || job.reached) {
                 double e = job.energy * job.ratio, t = job.time * job.ratio;
-                zeus_sim_run run = {job.row, job.try_index, job.bs, job.pl, e, t,
-                                    zeus_cost(e, t, s->ctx.eta, s->ctx.max_power), job.reached};
+                zeus_sim_run run = {job.row,
+                                    job.try_index,
+                                    job.bs,
+                                    job.pl,
+                                    e,
+                                    t,
+                                    zeus_cost(e, t, s->ctx.eta, s->ctx.max_power),
+                                    job.reached};
                 if ((rc = history_append(s->history, &run)) != ZEUS_OK)
                     return rc;
             }

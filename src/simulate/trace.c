@@ -173,7 +173,8 @@ static int load_train(loader *ld, const char *path)
     if (rc != ZEUS_OK)
         return rc;
     size_t key[4], target_col, epoch_col, cap = 0;
-    if ((rc = key_columns(&csv, key)) || (rc = zeus_csv_column(&csv, "target_metric", &target_col)) ||
+    if ((rc = key_columns(&csv, key)) ||
+        (rc = zeus_csv_column(&csv, "target_metric", &target_col)) ||
         (rc = zeus_csv_column(&csv, "target_epoch", &epoch_col)))
         goto done;
     ld->train_columns = arena_alloc(&ld->trace->arena, csv.n_header * sizeof *ld->train_columns);
@@ -202,8 +203,10 @@ static int load_train(loader *ld, const char *path)
             break;
         /* A missing target epoch is a run that never reached that target. */
         if (!missing && !(r->target_epoch >= 1)) {
-            rc = zeus_error(ZEUS_EPARSE, "%s:%d: column 'target_epoch': %s is not a positive "
-                                         "epoch count", path, csv.line, csv.fields[epoch_col]);
+            rc = zeus_error(ZEUS_EPARSE,
+                            "%s:%d: column 'target_epoch': %s is not a positive "
+                            "epoch count",
+                            path, csv.line, csv.fields[epoch_col]);
             break;
         }
         ld->n_train++;
@@ -226,8 +229,7 @@ static int note_power_dataset(loader *ld, size_t ds, int bs, size_t *cap)
             return ZEUS_OK;
         }
     }
-    int rc = grow((void **)&t->power_datasets, cap, t->n_power_datasets,
-                  sizeof *t->power_datasets);
+    int rc = grow((void **)&t->power_datasets, cap, t->n_power_datasets, sizeof *t->power_datasets);
     if (rc != ZEUS_OK)
         return rc;
     t->power_datasets[t->n_power_datasets++] = (zeus_power_dataset){name, bs};
@@ -250,10 +252,11 @@ static int load_power(loader *ld, const char *path, const char *train_path)
         bool is_key = i == key[0] || i == key[1] || i == key[2] || i == key[3];
         for (size_t j = 0; !is_key && j < ld->n_train_columns; j++) {
             if (strcmp(csv.header[i], ld->train_columns[j]) == 0) {
-                rc = zeus_error(ZEUS_EPARSE, "%s: column '%s' also appears in %s; the traces "
-                                             "may share only dataset, network, batch_size and "
-                                             "optimizer", path, csv.header[i],
-                                train_path);
+                rc = zeus_error(ZEUS_EPARSE,
+                                "%s: column '%s' also appears in %s; the traces "
+                                "may share only dataset, network, batch_size and "
+                                "optimizer",
+                                path, csv.header[i], train_path);
                 goto done;
             }
         }
@@ -468,9 +471,9 @@ static int build_index(loader *ld)
                 if ((rc = grow((void **)&t->workloads, &workload_cap, t->n_workloads,
                                sizeof *t->workloads)) != ZEUS_OK)
                     goto done;
-                t->workloads[w] = (zeus_workload){ld->strings.items[first->ds],
-                                                  ld->strings.items[first->net],
-                                                  ld->strings.items[first->opt], NULL, 0};
+                t->workloads[w] =
+                    (zeus_workload){ld->strings.items[first->ds], ld->strings.items[first->net],
+                                    ld->strings.items[first->opt], NULL, 0};
                 t->n_workloads++;
             }
             if ((rc = grow((void **)&t->tables, &table_cap, t->n_tables, sizeof *t->tables)) !=
@@ -574,8 +577,9 @@ int zeus_trace_load(const char *train_csv, const char *power_csv, zeus_trace **o
     if ((rc = build_index(&ld)) != ZEUS_OK)
         goto fail;
     if (t->rows == 0) {
-        rc = zeus_error(ZEUS_EPARSE, "%s and %s have no rows in common on (dataset, network, "
-                                     "batch_size, optimizer): the join is empty",
+        rc = zeus_error(ZEUS_EPARSE,
+                        "%s and %s have no rows in common on (dataset, network, "
+                        "batch_size, optimizer): the join is empty",
                         train_csv, power_csv);
         goto fail;
     }

@@ -40,8 +40,9 @@ static int unknown_workload(const zeus_trace *trace, const zeus_job *job)
         o += (size_t)snprintf(known + o, sizeof known - o, "%s%s/%s/%s", w ? ", " : "",
                               trace->workloads[w].dataset, trace->workloads[w].network,
                               trace->workloads[w].optimizer);
-    return zeus_error(ZEUS_ENOENT, "no rows for workload %s/%s/%s (dataset/network/optimizer) in "
-                                   "the join of %s and %s; known workloads: %s",
+    return zeus_error(ZEUS_ENOENT,
+                      "no rows for workload %s/%s/%s (dataset/network/optimizer) in "
+                      "the join of %s and %s; known workloads: %s",
                       job->dataset, job->network, job->optimizer, trace->train_path,
                       trace->power_path, known);
 }
@@ -67,8 +68,9 @@ int zeus_trace_find_job(const zeus_trace *trace, const zeus_job *job, const zeus
                                   zeus_format_double(trace->tables[t].target, buf, sizeof buf));
     }
     char buf[ZEUS_DOUBLE_BUF];
-    return zeus_error(ZEUS_ENOENT, "target metric %s of workload %s/%s/%s is not in %s; its "
-                                   "targets are: %s",
+    return zeus_error(ZEUS_ENOENT,
+                      "target metric %s of workload %s/%s/%s is not in %s; its "
+                      "targets are: %s",
                       zeus_format_double(job->target_metric, buf, sizeof buf), job->dataset,
                       job->network, job->optimizer, trace->train_path, known);
 }
@@ -131,8 +133,9 @@ static int job_cell(const zeus_trace *trace, const zeus_job *job, int bs, const 
         return rc;
     *out = zeus_table_cell(table, bs);
     if (!*out)
-        return zeus_error(ZEUS_ENOENT, "batch size %d of %s/%s/%s has no rows for this target "
-                                       "metric in the join of %s and %s",
+        return zeus_error(ZEUS_ENOENT,
+                          "batch size %d of %s/%s/%s has no rows for this target "
+                          "metric in the join of %s and %s",
                           bs, job->dataset, job->network, job->optimizer, trace->train_path,
                           trace->power_path);
     return ZEUS_OK;
@@ -214,8 +217,9 @@ int zeus_trace_oracle(const zeus_trace *trace, const zeus_job *job, double eta_k
         }
     }
     if (!found)
-        return zeus_error(ZEUS_ENOENT, "no (batch size, power limit) of %s/%s/%s always reaches "
-                                       "the target within %d epochs",
+        return zeus_error(ZEUS_ENOENT,
+                          "no (batch size, power limit) of %s/%s/%s always reaches "
+                          "the target within %d epochs",
                           job->dataset, job->network, job->optimizer, job->max_epochs);
     const zeus_cell *cell = zeus_table_cell(table, job->default_bs);
     if (!cell)
@@ -226,8 +230,8 @@ int zeus_trace_oracle(const zeus_trace *trace, const zeus_job *job, double eta_k
 }
 
 int zeus_sim_summarize(const zeus_trace *trace, const zeus_job *job, double eta_knob,
-                       const zeus_sim_history *history, size_t n_recurrences,
-                       const double *weights, zeus_sim_summary *out)
+                       const zeus_sim_history *history, size_t n_recurrences, const double *weights,
+                       zeus_sim_summary *out)
 {
     memset(out, 0, sizeof *out);
     int rc = zeus_trace_oracle(trace, job, eta_knob, &out->oracle, &out->default_choice);

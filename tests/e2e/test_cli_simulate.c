@@ -21,9 +21,8 @@ static void test_single_golden_csv(void **state)
     (void)state;
     char *csv = zt_path(zt_dir, "single.csv");
     char *out, *err;
-    assert_int_equal(zt_zeus(&out, &err, "simulate", "single", "--trace-dir", TRACE_DIR, "--csv",
-                             csv, NULL),
-                     0);
+    assert_int_equal(
+        zt_zeus(&out, &err, "simulate", "single", "--trace-dir", TRACE_DIR, "--csv", csv, NULL), 0);
     assert_contains(out, "zeus simulate single: Job(librispeech,deepspeech2,adamw,40.0,bs192~16) "
                          "on v100");
     assert_contains(out, "210 (2 x 15 batch sizes x 7 power limits)");
@@ -49,12 +48,13 @@ static void test_single_golden_csv(void **state)
     free(err);
 
     /* The same run with the original script's flag spellings, CSV on stdout. */
-    assert_int_equal(zt_zeus(&out, &err, "simulate", "single", "--trace-dir", TRACE_DIR,
-                             "--b_0", "192", "--eta_knob", "0.5", "--beta_knob", "2",
-                             "--target_metric", "40", "--max_epochs", "16", "--num_recurrence",
-                             "5", "--csv", "-", NULL),
+    assert_int_equal(zt_zeus(&out, &err, "simulate", "single", "--trace-dir", TRACE_DIR, "--b_0",
+                             "192", "--eta_knob", "0.5", "--beta_knob", "2", "--target_metric",
+                             "40", "--max_epochs", "16", "--num_recurrence", "5", "--csv", "-",
+                             NULL),
                      0);
-    assert_contains(out, "1,1,192,225,8495173.59414267,56443.485714285714,True,11303022.51135705\n");
+    assert_contains(out,
+                    "1,1,192,225,8495173.59414267,56443.485714285714,True,11303022.51135705\n");
     assert_int_equal(count_lines(out), 6);
     assert_contains(err, "recurrences       5"); /* the summary moved to stderr */
     free(out);
@@ -69,8 +69,7 @@ static void test_single_other_gpu_and_env(void **state)
     setenv("ZEUS_TRACE_DIR", TRACE_DIR, 1);
     assert_int_equal(zt_zeus(&out, &err, "simulate", "single", "--gpu", "a40", "--dataset",
                              "imagenet", "--model", "resnet50", "--optimizer", "adadelta",
-                             "--target-metric", "0.65", "--max-epochs", "100", "--b0", "256",
-                             NULL),
+                             "--target-metric", "0.65", "--max-epochs", "100", "--b0", "256", NULL),
                      0);
     unsetenv("ZEUS_TRACE_DIR");
     assert_contains(out, "Job(imagenet,resnet50,adadelta,0.65,bs256~100) on a40");
@@ -166,8 +165,8 @@ static void test_runtime_errors(void **state)
     assert_contains(err, "/nonexistent/summary_train.csv");
     free(out);
     free(err);
-    assert_int_equal(zt_zeus(&out, &err, "simulate", "single", "--trace-dir", TRACE_DIR,
-                             "--model", "resnet18", NULL),
+    assert_int_equal(zt_zeus(&out, &err, "simulate", "single", "--trace-dir", TRACE_DIR, "--model",
+                             "resnet18", NULL),
                      1);
     assert_contains(err, "no rows for workload librispeech/resnet18/adamw");
     free(out);
@@ -180,9 +179,9 @@ static void test_runtime_errors(void **state)
     free(err);
     char *bad = zt_write(zt_dir, "bad_groups.csv",
                          "group,start_time,end_time,dataset,runtime_ratio\na,0,1,mnist,1\n");
-    assert_int_equal(zt_zeus(&out, &err, "simulate", "alibaba", "--trace-dir", TRACE_DIR,
-                             "--groups", bad, NULL),
-                     1);
+    assert_int_equal(
+        zt_zeus(&out, &err, "simulate", "alibaba", "--trace-dir", TRACE_DIR, "--groups", bad, NULL),
+        1);
     assert_contains(err, "bad_groups.csv:2: unknown dataset 'mnist'");
     free(out);
     free(err);

@@ -77,12 +77,13 @@ static void run_pruning(int default_bs, const step *steps, size_t n_steps, const
 }
 
 #define RUN_PRUNING(def, steps, expect)                                                            \
-    run_pruning(def, steps, sizeof steps / sizeof steps[0], expect, sizeof expect / sizeof expect[0])
+    run_pruning(def, steps, sizeof steps / sizeof steps[0], expect,                                \
+                sizeof expect / sizeof expect[0])
 
 static void test_pruning_default_128(void **state)
 {
     (void)state;
-    static const step steps[] = {{128, 10, 1}, {64, 9, 1},  {32, 8, 1},   {16, 12, 1},
+    static const step steps[] = {{128, 10, 1}, {64, 9, 1},   {32, 8, 1},  {16, 12, 1},
                                  {8, 21, 0},   {256, 15, 1}, {32, 8, 1},  {16, 12, 0},
                                  {64, 9, 1},   {128, 10, 1}, {256, 17, 0}};
     static const int expect[] = {32, 64, 128};
@@ -101,8 +102,8 @@ static void test_pruning_default_256(void **state)
 static void test_pruning_default_8(void **state)
 {
     (void)state;
-    static const step steps[] = {{8, 10, 1}, {16, 17, 1}, {32, 20, 1}, {64, 25, 0},
-                                 {8, 10, 1}, {16, 21, 0}};
+    static const step steps[] = {{8, 10, 1},  {16, 17, 1}, {32, 20, 1},
+                                 {64, 25, 0}, {8, 10, 1},  {16, 21, 0}};
     static const int expect[] = {8};
     RUN_PRUNING(8, steps, expect);
 }
@@ -110,9 +111,9 @@ static void test_pruning_default_8(void **state)
 static void test_pruning_all_converge(void **state)
 {
     (void)state;
-    static const step steps[] = {{64, 10, 1}, {32, 8, 1}, {16, 12, 1}, {8, 15, 1},
-                                 {128, 12, 1}, {256, 13, 1}, {32, 8, 1}, {16, 12, 1},
-                                 {8, 15, 1},  {64, 10, 1}, {128, 12, 1}, {256, 13, 1}};
+    static const step steps[] = {{64, 10, 1},  {32, 8, 1},   {16, 12, 1},  {8, 15, 1},
+                                 {128, 12, 1}, {256, 13, 1}, {32, 8, 1},   {16, 12, 1},
+                                 {8, 15, 1},   {64, 10, 1},  {128, 12, 1}, {256, 13, 1}};
     static const int expect[] = {8, 16, 32, 64, 128, 256};
     RUN_PRUNING(64, steps, expect);
 }
@@ -291,7 +292,7 @@ static void drive(zeus_bso *bso, int from, int to, const int *expect)
 
 static const int expect_w0_s7[40] = {64, 32, 16, 8,  128, 256, 64, 32, 16, 8,  128, 64, 32, 32,
                                      64, 64, 16, 32, 64,  64,  64, 64, 8,  32, 32,  32, 32, 32,
-                                     32, 64, 64, 32, 32,  32,  32, 32, 32, 32, 8,  64};
+                                     32, 64, 64, 32, 32,  32,  32, 32, 32, 32, 8,   64};
 static const int expect_w3_s11[40] = {64, 32, 16, 8,  128, 256, 64, 32, 16, 8,  128, 32, 64, 64,
                                       32, 32, 16, 32, 32,  32,  8,  16, 8,  8,  8,   8,  8,  32,
                                       32, 32, 32, 32, 32,  8,   8,  8,  8,  32, 32,  32};
@@ -486,7 +487,8 @@ static void test_jit_plo(void **state)
     assert_int_equal(pl, 150);
     zeus_jit_plo_destroy(plo);
     assert_int_equal(zeus_jit_plo_load("{\"type\":\"zeus.JITPowerLimitOptimizer\",\"version\":1,"
-                                       "\"batch_sizes\":[{\"batch_size\":8}]}", &plo),
+                                       "\"batch_sizes\":[{\"batch_size\":8}]}",
+                                       &plo),
                      ZEUS_EPARSE);
 }
 

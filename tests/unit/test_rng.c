@@ -98,7 +98,8 @@ static void test_choice_large_population(void **state)
     /* default_rng(9): choice(20000, 500) takes the tail-shuffle path, then choice(20000, 10)
      * Floyd's; a fresh default_rng(9).choice(20000, 5000) the tail shuffle again. */
     static const size_t first[] = {10394, 18789, 15237, 9248, 5984};
-    static const size_t floyd[] = {8731, 19899, 10796, 11451, 12404, 17997, 4791, 4423, 15813, 6071};
+    static const size_t floyd[] = {8731,  19899, 10796, 11451, 12404,
+                                   17997, 4791,  4423,  15813, 6071};
     static const size_t tail[] = {1607, 17197, 16557, 13725, 3035};
     zeus_rng_seed(&rng, 9);
     assert_int_equal(zeus_rng_choice(&rng, 20000, 500, out), ZEUS_OK);
@@ -168,10 +169,13 @@ static void test_copy_forks_stream(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_raw_u64),      cmocka_unit_test(test_u32_halves),
-        cmocka_unit_test(test_bounded),      cmocka_unit_test(test_choice),
+        cmocka_unit_test(test_raw_u64),
+        cmocka_unit_test(test_u32_halves),
+        cmocka_unit_test(test_bounded),
+        cmocka_unit_test(test_choice),
         cmocka_unit_test(test_choice_large_population),
-        cmocka_unit_test(test_normal),       cmocka_unit_test(test_normal_stream),
+        cmocka_unit_test(test_normal),
+        cmocka_unit_test(test_normal_stream),
         cmocka_unit_test(test_copy_forks_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -302,7 +302,8 @@ static void test_all_configurations(void **state)
     }
 }
 
-/* ---- Alibaba groups --------------------------------------------------------------------------- */
+/* ---- Alibaba groups ---------------------------------------------------------------------------
+ */
 
 static const struct {
     const char *id;
@@ -379,7 +380,7 @@ static void test_alibaba_concurrency_rule(void **state)
      * its known limit without profiling, and its earlier finish is what the explorer sees.
      * Row 3 arrives while row 2 (the explorer's 156) runs: best known is 192 again. Row 5
      * arrives while row 4 runs: by then 156 is the cheapest. */
-    static const zeus_group_job rows[] = {{0, 100, 1.0},   {10, 50, 0.5},    {200, 300, 2.0},
+    static const zeus_group_job rows[] = {{0, 100, 1.0},   {10, 50, 0.5},   {200, 300, 2.0},
                                           {210, 220, 1.0}, {400, 500, 1.0}, {405, 406, 0.25}};
     static const struct {
         int row, bs, pl;
@@ -413,7 +414,8 @@ static void test_alibaba_concurrency_rule(void **state)
     zeus_sim_history_free(&h);
 }
 
-/* ---- errors ------------------------------------------------------------------------------------ */
+/* ---- errors ------------------------------------------------------------------------------------
+ */
 
 static void test_simulation_errors(void **state)
 {
@@ -471,9 +473,9 @@ static void test_simulation_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_trace_facts),        cmocka_unit_test(test_profile_power_limit),
-        cmocka_unit_test(test_golden_run),         cmocka_unit_test(test_all_configurations),
-        cmocka_unit_test(test_alibaba_groups),     cmocka_unit_test(test_alibaba_concurrency_rule),
+        cmocka_unit_test(test_trace_facts),       cmocka_unit_test(test_profile_power_limit),
+        cmocka_unit_test(test_golden_run),        cmocka_unit_test(test_all_configurations),
+        cmocka_unit_test(test_alibaba_groups),    cmocka_unit_test(test_alibaba_concurrency_rule),
         cmocka_unit_test(test_simulation_errors),
     };
     return cmocka_run_group_tests(tests, load_traces, free_traces);

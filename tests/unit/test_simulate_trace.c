@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRAIN_HEADER "dataset,network,batch_size,optimizer,learning_rate,run,target_metric,target_epoch\n"
-#define POWER_HEADER "dataset,network,batch_size,optimizer,power_limit,time_per_epoch,average_power\n"
+#define TRAIN_HEADER                                                                               \
+    "dataset,network,batch_size,optimizer,learning_rate,run,target_metric,target_epoch\n"
+#define POWER_HEADER                                                                               \
+    "dataset,network,batch_size,optimizer,power_limit,time_per_epoch,average_power\n"
 #define GOOD_TRAIN                                                                                 \
     TRAIN_HEADER "toy,net,8,sgd,0.1,1,0.5,3\n"                                                     \
                  "toy,net,8,sgd,0.1,2,0.5,nan\n"                                                   \
@@ -51,8 +53,8 @@ static void test_missing_and_empty_files(void **state)
 {
     (void)state;
     zeus_trace *t;
-    assert_int_not_equal(zeus_trace_load("/nonexistent/summary_train.csv", "/nonexistent/p.csv", &t),
-                         ZEUS_OK);
+    assert_int_not_equal(
+        zeus_trace_load("/nonexistent/summary_train.csv", "/nonexistent/p.csv", &t), ZEUS_OK);
     assert_contains(zeus_last_error(), "/nonexistent/summary_train.csv");
     assert_int_not_equal(zeus_trace_load_dir("/nonexistent", "v100", &t), ZEUS_OK);
     expect_error("", GOOD_POWER, ZEUS_EPARSE, "summary_train.csv", "empty file");
@@ -73,18 +75,19 @@ static void test_missing_columns(void **state)
                  "toy,net,8,sgd,100,10.0\n",
                  ZEUS_EPARSE, "summary_power_toy.csv", "missing column 'average_power'");
     /* A column both files have would silently become a join key in the original. */
-    expect_error(GOOD_TRAIN,
-                 "dataset,network,batch_size,optimizer,power_limit,time_per_epoch,average_power,run\n"
-                 "toy,net,8,sgd,100,10.0,90.0,1\n",
-                 ZEUS_EPARSE, "summary_power_toy.csv", "column 'run' also appears in");
+    expect_error(
+        GOOD_TRAIN,
+        "dataset,network,batch_size,optimizer,power_limit,time_per_epoch,average_power,run\n"
+        "toy,net,8,sgd,100,10.0,90.0,1\n",
+        ZEUS_EPARSE, "summary_power_toy.csv", "column 'run' also appears in");
 }
 
 static void test_bad_cells(void **state)
 {
     (void)state;
     expect_error(TRAIN_HEADER "toy,net,8,sgd,0.1,1,0.5,3\ntoy,net,8,sgd,0.1,1,abc,3\n", GOOD_POWER,
-                 ZEUS_EPARSE, "summary_train.csv:3:",
-                 "column 'target_metric': 'abc' is not a finite number");
+                 ZEUS_EPARSE,
+                 "summary_train.csv:3:", "column 'target_metric': 'abc' is not a finite number");
     expect_error(TRAIN_HEADER "toy,net,12.5,sgd,0.1,1,0.5,3\n", GOOD_POWER, ZEUS_EPARSE,
                  "summary_train.csv:2:", "column 'batch_size': '12.5' is not an integer");
     expect_error(TRAIN_HEADER "toy,net,8,sgd,0.1,1,0.5\n", GOOD_POWER, ZEUS_EPARSE,
@@ -127,11 +130,11 @@ static void test_dialect_and_index(void **state)
     /* BOM, CRLF, quoted fields, blank lines, NA spellings for a target never reached. */
     zeus_trace *t;
     assert_int_equal(load("\xEF\xBB\xBF" TRAIN_HEADER "\"toy\",net,8,sgd,0.1,1,0.5,3\r\n"
-                                                      "\r\n"
-                                                      "toy,\"net\",8,sgd,0.1,2,0.5,\r\n"
-                                                      "toy,net,8,sgd,0.1,3,0.5,NaN\r\n"
-                                                      "toy,net,16,sgd,0.1,1,0.5,2\r\n"
-                                                      "toy,net,16,sgd,0.1,1,0.75,4\r\n",
+                          "\r\n"
+                          "toy,\"net\",8,sgd,0.1,2,0.5,\r\n"
+                          "toy,net,8,sgd,0.1,3,0.5,NaN\r\n"
+                          "toy,net,16,sgd,0.1,1,0.5,2\r\n"
+                          "toy,net,16,sgd,0.1,1,0.75,4\r\n",
                           GOOD_POWER "toy,net,8,sgd,150,9.216666666666667,120.0\n"
                                      "other,net,64,sgd,150,1.0,1.0\n",
                           &t),
@@ -239,8 +242,9 @@ static void test_twenty_tries(void **state)
         o += (size_t)snprintf(train + o, sizeof train - o, "toy,net,8,sgd,0.1,%d,0.5,%s\n", r + 1,
                               r < 2 ? "1" : "nan");
     zeus_trace *t;
-    assert_int_equal(load(train, POWER_HEADER "toy,net,8,sgd,100,10.0,90.0\n"
-                                              "toy,net,8,sgd,200,8.0,150.0\n",
+    assert_int_equal(load(train,
+                          POWER_HEADER "toy,net,8,sgd,100,10.0,90.0\n"
+                                       "toy,net,8,sgd,200,8.0,150.0\n",
                           &t),
                      ZEUS_OK);
     zeus_job job;
@@ -260,7 +264,8 @@ static void test_twenty_tries(void **state)
     zeus_trace_destroy(t);
 }
 
-/* ---- group traces -------------------------------------------------------------------------------- */
+/* ---- group traces
+ * -------------------------------------------------------------------------------- */
 
 #define GROUP_HEADER "group,start_time,end_time,dataset,runtime_ratio\n"
 
@@ -280,18 +285,18 @@ static void test_group_errors(void **state)
     (void)state;
     expect_group_error("group,start_time,end_time,dataset\nb,0,1,squad\n", "groups.csv",
                        "missing column 'runtime_ratio'");
-    expect_group_error(GROUP_HEADER "a,0,1,squad,1.0\na,2,3,mnist,1.0\n", "groups.csv:3:",
-                       "unknown dataset 'mnist'");
+    expect_group_error(GROUP_HEADER "a,0,1,squad,1.0\na,2,3,mnist,1.0\n",
+                       "groups.csv:3:", "unknown dataset 'mnist'");
     expect_group_error(GROUP_HEADER "a,0,1,squad,1.0\nb,0,1,squad,1.0\na,2,3,imagenet,1.0\n",
                        "groups.csv:4:", "group a mixes datasets squad (line 2) and imagenet");
-    expect_group_error(GROUP_HEADER "a,5,1,squad,1.0\n", "groups.csv:2:",
-                       "end_time is before start_time");
-    expect_group_error(GROUP_HEADER "a,0,1,squad,0\n", "groups.csv:2:",
-                       "runtime_ratio is not positive");
-    expect_group_error(GROUP_HEADER "a,zero,1,squad,1.0\n", "groups.csv:2:",
-                       "column 'start_time': 'zero' is not a finite number");
-    expect_group_error(GROUP_HEADER "a,0,,squad,1.0\n", "groups.csv:2:",
-                       "column 'end_time' is empty");
+    expect_group_error(GROUP_HEADER "a,5,1,squad,1.0\n",
+                       "groups.csv:2:", "end_time is before start_time");
+    expect_group_error(GROUP_HEADER "a,0,1,squad,0\n",
+                       "groups.csv:2:", "runtime_ratio is not positive");
+    expect_group_error(GROUP_HEADER "a,zero,1,squad,1.0\n",
+                       "groups.csv:2:", "column 'start_time': 'zero' is not a finite number");
+    expect_group_error(GROUP_HEADER "a,0,,squad,1.0\n",
+                       "groups.csv:2:", "column 'end_time' is empty");
     expect_group_error(GROUP_HEADER, "groups.csv", "no data rows");
     zeus_groups *g;
     assert_int_not_equal(zeus_groups_load("/nonexistent/groups.csv", &g), ZEUS_OK);
