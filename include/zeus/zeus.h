@@ -7,5 +7,8 @@
 #include "zeus/monitor.h"
 #include "zeus/power_limit.h"
 #include "zeus/sampler.h"
+#include "zeus/rng.h"
+#include "zeus/batch_size.h"
+#include "zeus/simulate.h"
 
 #endif
