@@ -4,6 +4,7 @@
 #include "optimizer/policy_internal.h"
 
 #include "core/internal.h"
+#include "optimizer/array.h"
 #include "optimizer/npstats.h"
 
 #include <math.h>
@@ -162,14 +163,10 @@ static zeus_reward_list *history_of(const zeus_bso *bso, int batch_size)
 
 int zeus_bso_append_reward(zeus_reward_list *list, double reward)
 {
-    if (list->n == list->cap) {
-        size_t cap = list->cap ? 2 * list->cap : 16;
-        double *r = realloc(list->rewards, cap * sizeof *r);
-        if (!r)
-            return zeus_error(ZEUS_ENOMEM, "batch size optimizer: out of memory");
-        list->rewards = r;
-        list->cap = cap;
-    }
+    int rc =
+        zeus_array_reserve((void **)&list->rewards, &list->cap, list->n, sizeof *list->rewards, 16);
+    if (rc != ZEUS_OK)
+        return rc;
     list->rewards[list->n++] = reward;
     return ZEUS_OK;
 }
@@ -187,14 +184,10 @@ static void windowed(const zeus_bso *bso, const zeus_reward_list *list, const do
 /* reward precision = 1 / var(rewards) (population variance; +inf when it is 0). */
 static int reward_precision(zeus_bso *bso, const double *rewards, size_t n, double *precision)
 {
-    if (n > bso->scratch_cap) {
-        size_t cap = n > 2 * bso->scratch_cap ? n : 2 * bso->scratch_cap;
-        double *s = realloc(bso->scratch, cap * sizeof *s);
-        if (!s)
-            return zeus_error(ZEUS_ENOMEM, "batch size optimizer: out of memory");
-        bso->scratch = s;
-        bso->scratch_cap = cap;
-    }
+    int rc = zeus_array_reserve((void **)&bso->scratch, &bso->scratch_cap, n ? n - 1 : 0,
+                                sizeof *bso->scratch, n);
+    if (rc != ZEUS_OK)
+        return rc;
     *precision = 1.0 / zeus_np_var(rewards, n, bso->scratch);
     return ZEUS_OK;
 }
@@ -375,14 +368,10 @@ int zeus_jit_plo_observe(zeus_jit_plo *plo, int batch_size, int power_limit_w, d
         return zeus_error(ZEUS_EINVAL, "power limit %d W is not positive", power_limit_w);
     zeus_jit_entry *e = plo_find(plo, batch_size);
     if (!e) {
-        if (plo->n == plo->cap) {
-            size_t cap = plo->cap ? 2 * plo->cap : 16;
-            zeus_jit_entry *entries = realloc(plo->entries, cap * sizeof *entries);
-            if (!entries)
-                return zeus_error(ZEUS_ENOMEM, "JIT power limit optimizer: out of memory");
-            plo->entries = entries;
-            plo->cap = cap;
-        }
+        int rc =
+            zeus_array_reserve((void **)&plo->entries, &plo->cap, plo->n, sizeof *plo->entries, 16);
+        if (rc != ZEUS_OK)
+            return rc;
         e = &plo->entries[plo->n++];
         *e = (zeus_jit_entry){.batch_size = batch_size,
                               .power_limit = power_limit_w,

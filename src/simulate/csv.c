@@ -3,23 +3,13 @@
 #include "simulate/csv.h"
 
 #include "core/internal.h"
+#include "optimizer/array.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static int grow_fields(zeus_csv *csv)
-{
-    size_t cap = csv->cap ? 2 * csv->cap : 16;
-    char **f = realloc(csv->fields, cap * sizeof *f);
-    if (!f)
-        return zeus_error(ZEUS_ENOMEM, "%s: out of memory", csv->path);
-    csv->fields = f;
-    csv->cap = cap;
-    return ZEUS_OK;
-}
 
 /* Cuts the record at the cursor into NUL-terminated fields. */
 static int split_record(zeus_csv *csv, bool *eof)
@@ -46,7 +36,8 @@ static int split_record(zeus_csv *csv, bool *eof)
     csv->line = csv->next_line;
     csv->n_fields = 0;
     for (;;) {
-        if (csv->n_fields == csv->cap && grow_fields(csv) != ZEUS_OK)
+        if (zeus_array_reserve((void **)&csv->fields, &csv->cap, csv->n_fields, sizeof *csv->fields,
+                               16) != ZEUS_OK)
             return ZEUS_ENOMEM;
         char *field = p, *out = p;
         csv->fields[csv->n_fields++] = field;

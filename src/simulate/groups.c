@@ -3,6 +3,7 @@
 #include "simulate/sim_internal.h"
 
 #include "core/internal.h"
+#include "optimizer/array.h"
 #include "simulate/csv.h"
 
 #include <math.h>
@@ -112,14 +113,8 @@ static group_entry *find_or_add_group(zeus_groups *gs, size_t *cap, const char *
     for (size_t i = gs->n; i-- > 0;)
         if (strcmp(gs->groups[i].id, id) == 0)
             return &gs->groups[i];
-    if (gs->n == *cap) {
-        size_t c = *cap ? 2 * *cap : 64;
-        group_entry *g = realloc(gs->groups, c * sizeof *g);
-        if (!g)
-            return NULL;
-        gs->groups = g;
-        *cap = c;
-    }
+    if (zeus_array_reserve((void **)&gs->groups, cap, gs->n, sizeof *gs->groups, 64) != ZEUS_OK)
+        return NULL;
     group_entry *g = &gs->groups[gs->n];
     memset(g, 0, sizeof *g);
     g->id = strdup(id);
@@ -201,16 +196,9 @@ int zeus_groups_load(const char *path, zeus_groups **out)
                             csv.line, id, g->dataset, g->first_line, dataset);
             goto fail;
         }
-        if (g->n_rows == g->cap) {
-            size_t c = g->cap ? 2 * g->cap : 16;
-            zeus_group_job *r = realloc(g->rows, c * sizeof *r);
-            if (!r) {
-                rc = zeus_error(ZEUS_ENOMEM, "groups: out of memory");
-                goto fail;
-            }
-            g->rows = r;
-            g->cap = c;
-        }
+        if ((rc = zeus_array_reserve((void **)&g->rows, &g->cap, g->n_rows, sizeof *g->rows, 16)) !=
+            ZEUS_OK)
+            goto fail;
         g->rows[g->n_rows++] = row;
     }
     if (gs->n == 0) {

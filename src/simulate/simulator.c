@@ -5,6 +5,7 @@
 #include "simulate/sim_internal.h"
 
 #include "core/internal.h"
+#include "optimizer/array.h"
 #include "optimizer/npstats.h"
 #include "zeus/rng.h"
 
@@ -33,14 +34,9 @@ void zeus_sim_history_free(zeus_sim_history *history)
 
 static int history_append(zeus_sim_history *h, const zeus_sim_run *run)
 {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? 2 * h->cap : 256;
-        zeus_sim_run *runs = realloc(h->runs, cap * sizeof *runs);
-        if (!runs)
-            return zeus_error(ZEUS_ENOMEM, "simulator: out of memory");
-        h->runs = runs;
-        h->cap = cap;
-    }
+    int rc = zeus_array_reserve((void **)&h->runs, &h->cap, h->n, sizeof *h->runs, 256);
+    if (rc != ZEUS_OK)
+        return rc;
     h->runs[h->n++] = *run;
     return ZEUS_OK;
 }
@@ -280,7 +276,7 @@ typedef struct {
     double min_cost;
     int best_bs;
     running_job *running, *snapshot;
-    size_t n_running, cap;
+    size_t n_running, cap, snapshot_cap;
     unsigned long next_id;
     zeus_sim_history *history;
 } group_sim;
@@ -309,17 +305,12 @@ static int launch(group_sim *s, double start, double end, double ratio, int row,
     if ((rc = group_knobs(s, &bs, &pl, &profiled)) != ZEUS_OK ||
         (rc = run_job(&s->ctx, bs, pl, s->ctx.beta * s->min_cost, profiled, &res)) != ZEUS_OK)
         return rc;
-    if (s->n_running == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 16;
-        running_job *r = realloc(s->running, cap * sizeof *r);
-        running_job *snap = r ? realloc(s->snapshot, cap * sizeof *snap) : NULL;
-        if (r)
-            s->running = r;
-        if (!snap)
-            return zeus_error(ZEUS_ENOMEM, "simulator: out of memory");
-        s->snapshot = snap;
-        s->cap = cap;
-    }
+    /* The reaper copies the running jobs into the snapshot: keep it as large. */
+    if ((rc = zeus_array_reserve((void **)&s->running, &s->cap, s->n_running, sizeof *s->running,
+                                 16)) != ZEUS_OK ||
+        (rc = zeus_array_reserve((void **)&s->snapshot, &s->snapshot_cap, s->n_running,
+                                 sizeof *s->snapshot, 16)) != ZEUS_OK)
+        return rc;
     s->running[s->n_running++] = (running_job){
         start,    end,        ratio,
         bs,       pl,         res.reached,

@@ -3,6 +3,7 @@
 #include "simulate/sim_internal.h"
 
 #include "core/internal.h"
+#include "optimizer/array.h"
 #include "optimizer/npstats.h"
 #include "simulate/csv.h"
 
@@ -97,14 +98,9 @@ static int intern(loader *ld, const char *s, size_t *id)
             return ZEUS_OK;
         }
     }
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 32;
-        const char **items = realloc(t->items, cap * sizeof *items);
-        if (!items)
-            return NOMEM();
-        t->items = items;
-        t->cap = cap;
-    }
+    int rc = zeus_array_reserve((void **)&t->items, &t->cap, t->n, sizeof *t->items, 32);
+    if (rc != ZEUS_OK)
+        return rc;
     size_t len = strlen(s) + 1;
     char *copy = arena_alloc(&ld->trace->arena, len);
     if (!copy)
@@ -117,15 +113,7 @@ static int intern(loader *ld, const char *s, size_t *id)
 
 static int grow(void **array, size_t *cap, size_t n, size_t elem)
 {
-    if (n < *cap)
-        return ZEUS_OK;
-    size_t c = *cap ? 2 * *cap : 1024;
-    void *a = realloc(*array, c * elem);
-    if (!a)
-        return NOMEM();
-    *array = a;
-    *cap = c;
-    return ZEUS_OK;
+    return zeus_array_reserve(array, cap, n, elem, 1024);
 }
 
 /* Column indexes: dataset, network, batch_size, optimizer, then the file's own. */
