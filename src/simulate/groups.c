@@ -264,7 +264,7 @@ int zeus_simulate_alibaba(const zeus_trace *trace, const zeus_groups *groups, do
     if (!trace || !groups || !results)
         return zeus_error(ZEUS_EINVAL, "simulator: NULL argument");
     alibaba_run run = {trace, groups, eta_knob, beta_knob, NULL, 0};
-    run.results = calloc(groups->n, sizeof *run.results);
+    run.results = calloc(groups->n ? groups->n : 1, sizeof *run.results);
     if (!run.results)
         return zeus_error(ZEUS_ENOMEM, "simulator: out of memory");
     if (n_threads == 0) {
