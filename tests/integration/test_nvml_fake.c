@@ -49,7 +49,7 @@ static void test_default_four_a40(void **state)
     usleep(120000);
     assert_int_equal(zeus_gpu_energy_mj(d, 0, &e1), ZEUS_OK);
     /* Idle at 30 W for >= 100 ms (counter period 20 ms): at least 2.4 J more. */
-    assert_true(e1 - e0 >= 2400 && e1 - e0 <= 30 * 200);
+    assert_true(e1 - e0 >= 2400 && e1 - e0 <= 30 * 1000); /* sleeps may overrun when busy */
     zeus_gpu_power p;
     assert_int_equal(zeus_gpu_read_power(d, 0, &p), ZEUS_OK);
     assert_true(p.instant_valid && p.average_valid);
