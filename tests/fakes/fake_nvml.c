@@ -45,7 +45,10 @@ static long energy_reads[ZEUS_SIM_MAX_GPUS];
 static struct nvmlDevice_st handles[ZEUS_SIM_MAX_GPUS];
 static struct nvmlDevice_st mig_handles[ZEUS_SIM_MAX_GPUS][ZEUS_SIM_MAX_MIG];
 static char config_error[1024];
+/* Identity of the state file last read: every write renames a new file into place, so a new
+ * inode means new content even where timestamps are coarse. */
 static struct timespec state_mtime;
+static ino_t state_ino;
 
 static const struct {
     nvmlReturn_t code;
@@ -98,9 +101,11 @@ static void state_load_locked(void)
     struct stat st;
     if (stat(path, &st) != 0)
         return;
-    if (st.st_mtim.tv_sec == state_mtime.tv_sec && st.st_mtim.tv_nsec == state_mtime.tv_nsec)
+    if (st.st_ino == state_ino && st.st_mtim.tv_sec == state_mtime.tv_sec &&
+        st.st_mtim.tv_nsec == state_mtime.tv_nsec)
         return;
     state_mtime = st.st_mtim;
+    state_ino = st.st_ino;
     FILE *f = fopen(path, "r");
     if (!f)
         return;
@@ -129,8 +134,10 @@ static void state_save_locked(void)
                               gpus[i].limit_mw, persistence[i] ? 1 : 0);
     if (zeus_write_file_atomic(path, buf, n) == ZEUS_OK) {
         struct stat st;
-        if (stat(path, &st) == 0)
+        if (stat(path, &st) == 0) {
             state_mtime = st.st_mtim;
+            state_ino = st.st_ino;
+        }
     }
 }
 
@@ -252,6 +259,7 @@ static nvmlReturn_t init_impl(void)
     memset(call_counts, 0, sizeof call_counts);
     memset(energy_reads, 0, sizeof energy_reads);
     state_mtime = (struct timespec){0, 0};
+    state_ino = 0;
     int fd = state_lock_file();
     state_load_locked();
     state_unlock_file(fd);
