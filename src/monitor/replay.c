@@ -1,4 +1,5 @@
 /* The replay monitor (the original's ReplayZeusMonitor): plays back a monitor CSV log. */
+#include "core/csv.h"
 #include "core/internal.h"
 #include "monitor/monitor_internal.h"
 
@@ -6,10 +7,8 @@
 #include <string.h>
 
 struct zeus_replay {
-    char *path;
-    char *text;   /* the whole file */
-    char **lines; /* data rows, in file order */
-    size_t line_count, next;
+    char *path; /* owned: the reader borrows it */
+    zeus_csv csv;
     bool match_window_name;
     char **ongoing;
     size_t ongoing_count;
@@ -23,8 +22,7 @@ void zeus_replay_close(zeus_replay *r)
     for (size_t i = 0; i < r->ongoing_count; i++)
         free(r->ongoing[i]);
     free(r->ongoing);
-    free(r->lines);
-    free(r->text);
+    zeus_csv_close(&r->csv);
     free(r->path);
     free(r);
 }
@@ -50,39 +48,35 @@ static int parse_gpu_column(const char *col, unsigned *gpu)
 int zeus_replay_open(const char *log_file, bool match_window_name, zeus_replay **out,
                      unsigned *gpus, unsigned *gpu_count)
 {
+    static const char *const fixed[] = {"start_time", "window_name", "elapsed_time"};
     *out = NULL;
     if (!log_file)
         return zeus_error(ZEUS_EINVAL, "the replay monitor needs a log file");
     zeus_replay *r = calloc(1, sizeof *r);
-    if (!r)
+    if (!r || !(r->path = strdup(log_file))) {
+        free(r);
         return zeus_error(ZEUS_ENOMEM, "out of memory");
-    int rc = zeus_read_file(log_file, &r->text, NULL);
+    }
+    r->match_window_name = match_window_name;
+    int rc = zeus_csv_open(&r->csv, r->path);
     if (rc != ZEUS_OK)
         goto fail;
-    r->path = strdup(log_file);
-    r->match_window_name = match_window_name;
-    size_t cap = 16;
-    r->lines = malloc(cap * sizeof *r->lines);
-    if (!r->path || !r->lines) {
-        rc = zeus_error(ZEUS_ENOMEM, "out of memory");
-        goto fail;
+    size_t n = r->csv.n_header;
+    for (size_t i = 0; i < 3; i++) {
+        if (i >= n || strcmp(r->csv.header[i], fixed[i]) != 0) {
+            rc = zeus_error(ZEUS_EPARSE,
+                            "%s:1: not a Zeus monitor log (the header must start with "
+                            "start_time,window_name,elapsed_time)",
+                            log_file);
+            goto fail;
+        }
     }
-    char *save = NULL;
-    char *header = strtok_r(r->text, "\n", &save);
-    if (!header || strncmp(header, "start_time,window_name,elapsed_time", 35) != 0) {
-        rc = zeus_error(ZEUS_EPARSE,
-                        "%s:1: not a Zeus monitor log (the header must start with "
-                        "start_time,window_name,elapsed_time)",
-                        log_file);
-        goto fail;
-    }
-    header[strcspn(header, "\r")] = '\0';
+    /* The original writes a dangling comma after the columns when it monitors no GPU. */
+    if (n == 4 && r->csv.header[3][0] == '\0')
+        n = 3;
     *gpu_count = 0;
-    char *col_save = NULL;
-    strtok_r(header, ",", &col_save);
-    strtok_r(NULL, ",", &col_save);
-    strtok_r(NULL, ",", &col_save);
-    for (char *col; (col = strtok_r(NULL, ",", &col_save)) != NULL;) {
+    for (size_t i = 3; i < n; i++) {
+        const char *col = r->csv.header[i];
         if (*gpu_count == ZEUS_MAX_GPUS || parse_gpu_column(col, &gpus[*gpu_count]) != ZEUS_OK) {
             rc = zeus_error(ZEUS_EPARSE, "%s:1: column '%s' is not gpu<N>_energy", log_file, col);
             goto fail;
@@ -90,19 +84,6 @@ int zeus_replay_open(const char *log_file, bool match_window_name, zeus_replay *
         (*gpu_count)++;
     }
     r->columns = *gpu_count;
-    for (char *line; (line = strtok_r(NULL, "\n", &save)) != NULL;) {
-        if (r->line_count == cap) {
-            cap *= 2;
-            char **grown = realloc(r->lines, cap * sizeof *grown);
-            if (!grown) {
-                rc = zeus_error(ZEUS_ENOMEM, "out of memory");
-                goto fail;
-            }
-            r->lines = grown;
-        }
-        line[strcspn(line, "\r")] = '\0';
-        r->lines[r->line_count++] = line;
-    }
     *out = r;
     return ZEUS_OK;
 fail:
@@ -135,6 +116,15 @@ int zeus_replay_begin(zeus_replay *r, const char *name)
     return ZEUS_OK;
 }
 
+/* Python's float(): correctly rounded, unlike the pandas-compatible reader of the traces. */
+static int parse_field(const zeus_replay *r, size_t column, double *out)
+{
+    if (zeus_parse_double(r->csv.fields[column], out) != ZEUS_OK)
+        return zeus_error(ZEUS_EPARSE, "%s:%d: column %zu: %s", r->path, r->csv.line, column + 1,
+                          zeus_last_error());
+    return ZEUS_OK;
+}
+
 int zeus_replay_end(zeus_replay *r, const char *name, bool cancel, const unsigned *gpus,
                     unsigned gpu_count, zeus_measurement *out)
 {
@@ -148,30 +138,22 @@ int zeus_replay_end(zeus_replay *r, const char *name, bool cancel, const unsigne
         out->cancelled = true;
         return ZEUS_OK;
     }
-    if (r->next == r->line_count)
+    /* Rows are consumed in end order; a bad row fails the window that consumes it. */
+    bool eof;
+    int rc = zeus_csv_next(&r->csv, &eof);
+    if (rc != ZEUS_OK)
+        return rc;
+    if (eof)
         return zeus_error(ZEUS_ENOENT, "No more lines in the log file.");
-    size_t line_no = r->next + 2; /* 1-based, after the header */
-    char row[4096];
-    if (zeus_strlcpy(row, r->lines[r->next++], sizeof row) >= sizeof row)
-        return zeus_error(ZEUS_EPARSE, "%s:%zu: line too long", r->path, line_no);
-    char *fields[ZEUS_MAX_GPUS + 3];
-    unsigned n = 0;
-    char *save = NULL;
-    for (char *f = strtok_r(row, ",", &save); f && n < ZEUS_ARRAY_LEN(fields);
-         f = strtok_r(NULL, ",", &save))
-        fields[n++] = f;
-    if (n != r->columns + 3)
-        return zeus_error(ZEUS_EPARSE, "%s:%zu: expected %u fields, found %u", r->path, line_no,
-                          r->columns + 3, n);
-    if (r->match_window_name && strcmp(fields[1], name) != 0)
-        return zeus_error(ZEUS_ESTATE, "Was expecting %s, not %s.", fields[1], name);
-    if (zeus_parse_double(fields[0], &out->start_time_s) != ZEUS_OK ||
-        zeus_parse_double(fields[2], &out->time_s) != ZEUS_OK)
-        return zeus_error(ZEUS_EPARSE, "%s:%zu: %s", r->path, line_no, zeus_last_error());
+    if (r->match_window_name && strcmp(r->csv.fields[1], name) != 0)
+        return zeus_error(ZEUS_ESTATE, "Was expecting %s, not %s.", r->csv.fields[1], name);
+    if ((rc = parse_field(r, 0, &out->start_time_s)) != ZEUS_OK ||
+        (rc = parse_field(r, 2, &out->time_s)) != ZEUS_OK)
+        return rc;
     for (unsigned i = 0; i < gpu_count; i++) {
         zeus_gpu_measurement *g = &out->gpus[i];
-        if (zeus_parse_double(fields[3 + i], &g->energy_j) != ZEUS_OK)
-            return zeus_error(ZEUS_EPARSE, "%s:%zu: %s", r->path, line_no, zeus_last_error());
+        if ((rc = parse_field(r, 3 + i, &g->energy_j)) != ZEUS_OK)
+            return rc;
         g->method = ZEUS_METHOD_COUNTER;
         out->total_energy_j += g->energy_j;
     }

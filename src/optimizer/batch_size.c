@@ -4,7 +4,7 @@
 #include "optimizer/policy_internal.h"
 
 #include "core/internal.h"
-#include "optimizer/array.h"
+#include "core/array.h"
 #include "optimizer/npstats.h"
 
 #include <math.h>

@@ -3,8 +3,8 @@
 #include "simulate/sim_internal.h"
 
 #include "core/internal.h"
-#include "optimizer/array.h"
-#include "simulate/csv.h"
+#include "core/array.h"
+#include "core/csv.h"
 
 #include <math.h>
 #include <pthread.h>

@@ -5,7 +5,7 @@
 #include "simulate/sim_internal.h"
 
 #include "core/internal.h"
-#include "optimizer/array.h"
+#include "core/array.h"
 #include "optimizer/npstats.h"
 #include "zeus/rng.h"
 

@@ -3,9 +3,9 @@
 #include "simulate/sim_internal.h"
 
 #include "core/internal.h"
-#include "optimizer/array.h"
+#include "core/array.h"
 #include "optimizer/npstats.h"
-#include "simulate/csv.h"
+#include "core/csv.h"
 
 #include <math.h>
 #include <stdalign.h>

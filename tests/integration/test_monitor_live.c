@@ -433,6 +433,68 @@ static void test_sampler_ring_and_queries(void **state)
     zeus_devices_close(d);
 }
 
+/* The replay monitor's errors, as the original's ReplayZeusMonitor raises them. */
+static void test_replay_errors(void **state)
+{
+    (void)state;
+    char *log = zt_write(zt_dir, "replay.csv",
+                         "start_time,window_name,elapsed_time,gpu0_energy,gpu2_energy\n"
+                         "10.5,a,2.0,100.0,101.5\n"
+                         "12.5,b,1.0,50.0\n"
+                         "13.5,c,x,1,2\n");
+    zeus_monitor *m;
+    zeus_measurement r;
+    assert_int_equal(zeus_monitor_open_replay(NULL, log, true, &m), ZEUS_OK);
+    assert_int_equal(zeus_monitor_gpu_count(m), 2);
+    assert_int_equal(zeus_monitor_gpu_index(m, 1), 2);
+    assert_int_equal(zeus_monitor_end_window(m, "a", false, false, &r), ZEUS_ENOENT);
+    assert_contains(zeus_last_error(), "Window a is not ongoing.");
+    assert_int_equal(zeus_monitor_begin_window(m, "z", false), ZEUS_OK);
+    assert_int_equal(zeus_monitor_end_window(m, "z", false, true, &r), ZEUS_OK); /* cancel */
+    assert_true(r.cancelled && r.gpu_count == 2);
+    assert_int_equal(zeus_monitor_begin_window(m, "z", false), ZEUS_OK);
+    assert_int_equal(zeus_monitor_end_window(m, "z", false, false, &r), ZEUS_ESTATE);
+    assert_contains(zeus_last_error(), "Was expecting a, not z.");
+    assert_int_equal(zeus_monitor_begin_window(m, "b", false), ZEUS_OK);
+    assert_int_equal(zeus_monitor_end_window(m, "b", false, false, &r), ZEUS_EPARSE);
+    assert_contains(zeus_last_error(), "replay.csv:3: expected 5 fields, found 4");
+    assert_int_equal(zeus_monitor_begin_window(m, "c", false), ZEUS_OK);
+    assert_int_equal(zeus_monitor_end_window(m, "c", false, false, &r), ZEUS_EPARSE);
+    assert_contains(zeus_last_error(), "replay.csv:4: column 3: 'x' is not a number");
+    assert_int_equal(zeus_monitor_begin_window(m, "d", false), ZEUS_OK);
+    assert_int_equal(zeus_monitor_end_window(m, "d", false, false, &r), ZEUS_ENOENT);
+    assert_contains(zeus_last_error(), "No more lines in the log file.");
+    zeus_monitor_close(m);
+
+    /* Without name matching, rows are consumed in end order whatever their names. */
+    assert_int_equal(zeus_monitor_open_replay(NULL, log, false, &m), ZEUS_OK);
+    assert_int_equal(zeus_monitor_begin_window(m, "other", false), ZEUS_OK);
+    assert_int_equal(zeus_monitor_end_window(m, "other", false, false, &r), ZEUS_OK);
+    assert_true(r.time_s == 2.0 && r.gpus[1].index == 2 && r.gpus[1].energy_j == 101.5);
+    assert_true(r.total_energy_j == 201.5);
+    zeus_monitor_close(m);
+    free(log);
+
+    log = zt_write(zt_dir, "bad.csv", "time,name\n");
+    assert_int_equal(zeus_monitor_open_replay(NULL, log, true, &m), ZEUS_EPARSE);
+    assert_contains(zeus_last_error(), "not a Zeus monitor log");
+    free(log);
+    log = zt_write(zt_dir, "bad.csv", "start_time,window_name,elapsed_time,power0\n");
+    assert_int_equal(zeus_monitor_open_replay(NULL, log, true, &m), ZEUS_EPARSE);
+    assert_contains(zeus_last_error(), "column 'power0' is not gpu<N>_energy");
+    free(log);
+    /* The original's log with no GPU ends its header with a comma. */
+    log = zt_write(zt_dir, "none.csv", "start_time,window_name,elapsed_time,\n1.0,w,0.5,\n");
+    assert_int_equal(zeus_monitor_open_replay(NULL, log, true, &m), ZEUS_OK);
+    assert_int_equal(zeus_monitor_gpu_count(m), 0);
+    assert_int_equal(zeus_monitor_begin_window(m, "w", false), ZEUS_OK);
+    assert_int_equal(zeus_monitor_end_window(m, "w", false, false, &r), ZEUS_OK);
+    assert_true(r.time_s == 0.5);
+    zeus_monitor_close(m);
+    free(log);
+    assert_int_equal(zeus_monitor_open_replay(NULL, "/nonexistent.csv", true, &m), ZEUS_ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -447,6 +509,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cpu_and_dram, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_threads, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_sampler_ring_and_queries, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_replay_errors, zt_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

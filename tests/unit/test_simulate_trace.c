@@ -3,7 +3,7 @@
  * them; and a crafted trace drives the simulator into its 20-tries error. */
 #include "test_support.h"
 
-#include "simulate/csv.h"
+#include "core/csv.h"
 #include "simulate/sim_internal.h"
 #include "zeus/simulate.h"
 

@@ -1,9 +1,9 @@
 /* CSV reading for the trace files: RFC 4180 quoting, CRLF, blank lines skipped, a leading
  * UTF-8 BOM ignored; and pandas-compatible number conversion (see csv.h). */
-#include "simulate/csv.h"
+#include "core/csv.h"
 
 #include "core/internal.h"
-#include "optimizer/array.h"
+#include "core/array.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,7 +1,7 @@
-/* A small CSV reader for the simulator's trace files, and number parsing that reproduces
+/* A small CSV reader (trace files, monitor logs), and number parsing that reproduces
  * pandas.read_csv (not installed). */
-#ifndef ZEUS_SIMULATE_CSV_H
-#define ZEUS_SIMULATE_CSV_H
+#ifndef ZEUS_CORE_CSV_H
+#define ZEUS_CORE_CSV_H
 
 #include "zeus/common.h"
 

@@ -1,6 +1,6 @@
-/* Growable arrays for the batch-size policies and the simulator (not installed). */
-#ifndef ZEUS_OPTIMIZER_ARRAY_H
-#define ZEUS_OPTIMIZER_ARRAY_H
+/* Growable arrays (not installed). */
+#ifndef ZEUS_CORE_ARRAY_H
+#define ZEUS_CORE_ARRAY_H
 
 #include <stddef.h>
 

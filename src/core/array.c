@@ -1,5 +1,5 @@
 /* Growable arrays (see array.h). */
-#include "optimizer/array.h"
+#include "core/array.h"
 
 #include "core/internal.h"
 
