@@ -140,6 +140,11 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
                                              : "reset");
         goto done;
     }
+    const char *backend = zeus_devices_gpu_backend(d);
+    const char *shared = getenv("ZEUS_SIM_STATE");
+    if (a != ACTION_GET && strcmp(backend, "sim") == 0 && !(shared && *shared))
+        fprintf(stderr, "zeus: note: simulated GPUs keep this setting only until this command "
+                        "exits; set ZEUS_SIM_STATE=FILE to share settings between processes\n");
     unsigned n = gpu_count > 0 ? (unsigned)gpu_count : total;
     rows = calloc(n, sizeof *rows);
     if (!rows) {

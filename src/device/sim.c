@@ -1,8 +1,10 @@
 /* The sim backend: simulated GPUs inside libzeus, configured by ZEUS_SIM_CONFIG (the same JSON
- * format as the fake NVML's). State lives in this process only. */
+ * format as the fake NVML's). Power limits and persistence mode live in this process, or, with
+ * ZEUS_SIM_STATE=FILE, in a file shared by every process that names it (like a real GPU's). */
 #include "core/internal.h"
 #include "device/backend.h"
 #include "device/sim_model.h"
+#include "device/sim_state.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@ typedef struct {
     zeus_sim_config config;
     zeus_sim_gpu gpus[ZEUS_SIM_MAX_GPUS];
     bool persistence[ZEUS_SIM_MAX_GPUS];
+    zeus_sim_state shared;
 } sim_state;
 
 static int sim_open(void **state, char *reason, size_t reason_size)
@@ -31,9 +34,14 @@ static int sim_open(void **state, char *reason, size_t reason_size)
     int64_t now = zeus_now_ns();
     for (unsigned i = 0; i < s->config.gpu_count; i++)
         zeus_sim_gpu_init(&s->gpus[i], &s->config.gpus[i], now);
+    const char *shared = getenv("ZEUS_SIM_STATE");
+    zeus_sim_state_init(&s->shared, shared);
+    zeus_sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, now);
     const char *cfg = getenv("ZEUS_SIM_CONFIG");
-    snprintf(reason, reason_size, "%u simulated GPU%s (%s)", s->config.gpu_count,
-             s->config.gpu_count == 1 ? "" : "s", cfg && *cfg ? cfg : "built-in default config");
+    snprintf(reason, reason_size, "%u simulated GPU%s (%s; settings %s)", s->config.gpu_count,
+             s->config.gpu_count == 1 ? "" : "s", cfg && *cfg ? cfg : "built-in default config",
+             shared && *shared ? "shared through ZEUS_SIM_STATE"
+                               : "kept in this process: set ZEUS_SIM_STATE=FILE to share them");
     *state = s;
     return ZEUS_OK;
 }
@@ -107,27 +115,37 @@ static int sim_gpu_power_limit_mw(void *state, unsigned dev, unsigned *limit_mw)
 {
     sim_state *s = state;
     pthread_mutex_lock(&s->lock);
+    zeus_sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, zeus_now_ns());
     *limit_mw = s->gpus[dev].limit_mw;
     pthread_mutex_unlock(&s->lock);
     return ZEUS_OK;
 }
 
+/* Applies a change under the shared file's lock (lock, load, change, save, unlock). */
+static int change_settings(sim_state *s, unsigned dev, bool limit, unsigned value)
+{
+    pthread_mutex_lock(&s->lock);
+    int fd = zeus_sim_state_lock(&s->shared);
+    int64_t now = zeus_now_ns();
+    zeus_sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, now);
+    if (limit)
+        zeus_sim_gpu_set_limit(&s->gpus[dev], value, now);
+    else
+        s->persistence[dev] = value != 0;
+    int rc = zeus_sim_state_save(&s->shared, s->gpus, s->persistence, s->config.gpu_count);
+    zeus_sim_state_unlock(fd);
+    pthread_mutex_unlock(&s->lock);
+    return rc == ZEUS_OK ? ZEUS_OK : zeus_error(rc, "ZEUS_SIM_STATE: %s", zeus_last_error());
+}
+
 static int sim_gpu_set_power_limit_mw(void *state, unsigned dev, unsigned limit_mw)
 {
-    sim_state *s = state;
-    pthread_mutex_lock(&s->lock);
-    zeus_sim_gpu_set_limit(&s->gpus[dev], limit_mw, zeus_now_ns());
-    pthread_mutex_unlock(&s->lock);
-    return ZEUS_OK;
+    return change_settings(state, dev, true, limit_mw);
 }
 
 static int sim_gpu_set_persistence(void *state, unsigned dev, bool enabled)
 {
-    sim_state *s = state;
-    pthread_mutex_lock(&s->lock);
-    s->persistence[dev] = enabled;
-    pthread_mutex_unlock(&s->lock);
-    return ZEUS_OK;
+    return change_settings(state, dev, false, enabled);
 }
 
 static int sim_launch_step(void *state, unsigned dev, int64_t *end_ns)

@@ -11,10 +11,32 @@ static void test_sim(void **state)
     char *out, *err;
     assert_int_equal(zt_zeus(&out, &err, "show-env", NULL), 0);
     assert_contains(out, "GPUs (4, sim: SIMULATED)");
-    assert_contains(out, "sim   gpu  available   4 simulated GPUs (built-in default config)");
+    assert_contains(out, "sim   gpu  available   4 simulated GPUs (built-in default config; "
+                         "settings kept in this process: set ZEUS_SIM_STATE=FILE to share them)");
     assert_contains(out, "framework index -> device index: 0->0 1->1 2->2 3->3");
     free(out);
     free(err);
+}
+
+/* With ZEUS_SIM_STATE, a limit set by one process is what the next one sees. */
+static void test_sim_settings_shared(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "sim", 1);
+    char *shared = zt_path(zt_dir, "sim.state");
+    setenv("ZEUS_SIM_STATE", shared, 1);
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "set", "175", "--gpu-indices", "2", NULL),
+                     0);
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "show-env", NULL), 0);
+    assert_contains(out, "settings shared through ZEUS_SIM_STATE");
+    assert_contains(out, "2   2    NVIDIA A40               ampere    counter 100-300       175");
+    assert_contains(out, "3   3    NVIDIA A40               ampere    counter 100-300       300");
+    free(out);
+    free(err);
+    free(shared);
 }
 
 static void test_fake_nvml_configs(void **state)
@@ -123,6 +145,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sim, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_sim_settings_shared, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_fake_nvml_configs, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_no_gpu_at_all, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, zt_setup, zt_teardown),

@@ -16,14 +16,13 @@
 #include "core/internal.h"
 #include "device/nvml_api.h"
 #include "device/sim_model.h"
+#include "device/sim_state.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
@@ -45,10 +44,6 @@ static long energy_reads[ZEUS_SIM_MAX_GPUS];
 static struct nvmlDevice_st handles[ZEUS_SIM_MAX_GPUS];
 static struct nvmlDevice_st mig_handles[ZEUS_SIM_MAX_GPUS][ZEUS_SIM_MAX_MIG];
 static char config_error[1024];
-/* Identity of the state file last read: every write renames a new file into place, so a new
- * inode means new content even where timestamps are coarse. */
-static struct timespec state_mtime;
-static ino_t state_ino;
 
 static const struct {
     nvmlReturn_t code;
@@ -93,75 +88,22 @@ static nvmlReturn_t code_by_name(const char *name)
 
 /* ---- shared state file ---- */
 
+static zeus_sim_state state;
+
 static void state_load_locked(void)
 {
-    const char *path = getenv("ZEUS_FAKE_NVML_STATE");
-    if (!path || !*path)
-        return;
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return;
-    if (st.st_ino == state_ino && st.st_mtim.tv_sec == state_mtime.tv_sec &&
-        st.st_mtim.tv_nsec == state_mtime.tv_nsec)
-        return;
-    state_mtime = st.st_mtim;
-    state_ino = st.st_ino;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    unsigned idx, limit;
-    int pers;
-    int64_t now = zeus_now_ns();
-    while (fscanf(f, "gpu %u limit_mw %u persistence %d\n", &idx, &limit, &pers) == 3) {
-        if (idx < config.gpu_count) {
-            if (gpus[idx].limit_mw != limit)
-                zeus_sim_gpu_set_limit(&gpus[idx], limit, now);
-            persistence[idx] = pers != 0;
-        }
-    }
-    fclose(f);
+    zeus_sim_state_load(&state, gpus, persistence, config.gpu_count, zeus_now_ns());
 }
 
-static void state_save_locked(void)
-{
-    const char *path = getenv("ZEUS_FAKE_NVML_STATE");
-    if (!path || !*path)
-        return;
-    char buf[ZEUS_SIM_MAX_GPUS * 64];
-    size_t n = 0;
-    for (unsigned i = 0; i < config.gpu_count; i++)
-        n += (size_t)snprintf(buf + n, sizeof buf - n, "gpu %u limit_mw %u persistence %d\n", i,
-                              gpus[i].limit_mw, persistence[i] ? 1 : 0);
-    if (zeus_write_file_atomic(path, buf, n) == ZEUS_OK) {
-        struct stat st;
-        if (stat(path, &st) == 0) {
-            state_mtime = st.st_mtim;
-            state_ino = st.st_ino;
-        }
-    }
-}
-
-/* Reads, modifies and writes the state file under an exclusive lock on a companion lock file,
- * so that two processes setting limits do not lose each other's change. */
-static int state_lock_file(void)
-{
-    const char *path = getenv("ZEUS_FAKE_NVML_STATE");
-    if (!path || !*path)
-        return -1;
-    char lock_path[4200];
-    snprintf(lock_path, sizeof lock_path, "%s.lock", path);
-    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd >= 0)
-        while (flock(fd, LOCK_EX) != 0 && errno == EINTR) {
-        }
-    return fd;
-}
-
-static void state_unlock_file(int fd)
-{
-    if (fd >= 0)
-        close(fd); /* releases the flock */
-}
+/* Changes a setting the way sim_state.h prescribes (lock, load, change, save, unlock). */
+#define STATE_CHANGE(change)                                                                       \
+    do {                                                                                           \
+        int fd_ = zeus_sim_state_lock(&state);                                                     \
+        state_load_locked();                                                                       \
+        change;                                                                                    \
+        zeus_sim_state_save(&state, gpus, persistence, config.gpu_count);                          \
+        zeus_sim_state_unlock(fd_);                                                                \
+    } while (0)
 
 static void log_call(const char *function, unsigned gpu, unsigned value)
 {
@@ -258,11 +200,10 @@ static nvmlReturn_t init_impl(void)
     }
     memset(call_counts, 0, sizeof call_counts);
     memset(energy_reads, 0, sizeof energy_reads);
-    state_mtime = (struct timespec){0, 0};
-    state_ino = 0;
-    int fd = state_lock_file();
+    zeus_sim_state_init(&state, getenv("ZEUS_FAKE_NVML_STATE"));
+    int fd = zeus_sim_state_lock(&state);
     state_load_locked();
-    state_unlock_file(fd);
+    zeus_sim_state_unlock(fd);
     init_count = 1;
     pthread_mutex_unlock(&lock);
     return NVML_SUCCESS;
@@ -501,11 +442,7 @@ EXPORT nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t device, unsig
     const zeus_sim_gpu_params *p = &config.gpus[gpu];
     if (limit < p->min_limit_mw || limit > p->max_limit_mw)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
-    int fd = state_lock_file();
-    state_load_locked();
-    zeus_sim_gpu_set_limit(&gpus[gpu], limit, zeus_now_ns());
-    state_save_locked();
-    state_unlock_file(fd);
+    STATE_CHANGE(zeus_sim_gpu_set_limit(&gpus[gpu], limit, zeus_now_ns()));
     log_call(__func__, gpu, limit);
     LEAVE(NVML_SUCCESS);
 }
@@ -515,11 +452,7 @@ EXPORT nvmlReturn_t nvmlDeviceSetPersistenceMode(nvmlDevice_t device, nvmlEnable
     ENTER(device, gpu);
     if (mode != NVML_FEATURE_ENABLED && mode != NVML_FEATURE_DISABLED)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
-    int fd = state_lock_file();
-    state_load_locked();
-    persistence[gpu] = mode == NVML_FEATURE_ENABLED;
-    state_save_locked();
-    state_unlock_file(fd);
+    STATE_CHANGE(persistence[gpu] = mode == NVML_FEATURE_ENABLED);
     log_call(__func__, gpu, (unsigned)mode);
     LEAVE(NVML_SUCCESS);
 }

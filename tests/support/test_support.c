@@ -111,9 +111,10 @@ char *zt_read(const char *path)
 
 void zt_clean_env(void)
 {
-    const char *names[] = {"ZEUS_DEVICE",          "ZEUS_NVML_LIBRARY",    "ZEUS_FAKE_NVML_CONFIG",
-                           "ZEUS_FAKE_NVML_STATE", "ZEUS_FAKE_NVML_LOG",   "ZEUS_SYSFS_ROOT",
-                           "ZEUS_SIM_CONFIG",      "CUDA_VISIBLE_DEVICES", "ZEUS_LOG_LEVEL"};
+    const char *names[] = {"ZEUS_DEVICE",          "ZEUS_NVML_LIBRARY",  "ZEUS_FAKE_NVML_CONFIG",
+                           "ZEUS_FAKE_NVML_STATE", "ZEUS_FAKE_NVML_LOG", "ZEUS_SYSFS_ROOT",
+                           "ZEUS_SIM_CONFIG",      "ZEUS_SIM_STATE",     "CUDA_VISIBLE_DEVICES",
+                           "ZEUS_LOG_LEVEL"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unsetenv(names[i]);
 }

@@ -1,0 +1,33 @@
+/* Settings of simulated GPUs (power limits, persistence mode) shared between processes through
+ * a file, so that a limit set by one process is seen by the next, as on real GPUs. Used by the
+ * sim backend (ZEUS_SIM_STATE) and the fake NVML (ZEUS_FAKE_NVML_STATE). Format: one line per
+ * GPU, "gpu <i> limit_mw <mW> persistence <0|1>"; written atomically. */
+#ifndef ZEUS_SIM_STATE_H
+#define ZEUS_SIM_STATE_H
+
+#include "device/sim_model.h"
+
+#include <sys/types.h>
+#include <time.h>
+
+typedef struct {
+    char path[4096]; /* empty: nothing is shared */
+    /* Identity of the file last read: every save renames a new file into place, so a new
+     * inode means new content even where timestamps are coarse. */
+    struct timespec mtime;
+    ino_t ino;
+} zeus_sim_state;
+
+/* path NULL or empty: the settings stay in this process. */
+void zeus_sim_state_init(zeus_sim_state *s, const char *path);
+/* Applies the file's settings to the GPUs if it changed since the last load or save. */
+void zeus_sim_state_load(zeus_sim_state *s, zeus_sim_gpu *gpus, bool *persistence, unsigned count,
+                         int64_t now_ns);
+/* A change is lock, load, modify, save, unlock, so that two processes do not lose each other's
+ * change. lock returns a descriptor for unlock (-1 when not shared). */
+int zeus_sim_state_lock(const zeus_sim_state *s);
+void zeus_sim_state_unlock(int fd);
+int zeus_sim_state_save(zeus_sim_state *s, const zeus_sim_gpu *gpus, const bool *persistence,
+                        unsigned count);
+
+#endif
