@@ -5,7 +5,7 @@ BUILD ?= build
 BUILD_ASAN ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build demo test test-fast test-install test-asan validate-bundle format clean
+.PHONY: all deps build demo test test-fast test-install test-asan validate-bundle format format-check clean
 
 all: build
 
@@ -30,7 +30,7 @@ test-asan: deps
 test-install: build
 	./scripts/test-install.sh $(BUILD)
 
-test: test-fast test-install test-asan
+test: format-check test-fast test-install test-asan
 
 # A self-contained build for a GPU machine that has no compiler or libcjson (see docs/validation/).
 validate-bundle: deps
@@ -42,6 +42,10 @@ validate-bundle: deps
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# Fails if any C file is not formatted as .clang-format says (run `make format` to fix).
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) build-validate

@@ -8,6 +8,8 @@
  * 8-byte entries that follow are printed; doubles with repr() (shortest round-trip, so the
  * compiler reads back the identical bits). Cross-checked against numpy's source header.
  * Included by src/core/rng.c only. */
+/* The layout is the generator's: */
+/* clang-format off */
 #ifndef ZEUS_CORE_ZIGGURAT_TABLES_H
 #define ZEUS_CORE_ZIGGURAT_TABLES_H
 
