@@ -28,6 +28,10 @@ extern "C" {
 
 typedef struct zeus_devices zeus_devices;
 
+/* Most GPUs and CPU packages one monitor or sampler follows. */
+#define ZEUS_MAX_GPUS 64
+#define ZEUS_MAX_CPUS 16
+
 /* GPU architectures, numbered as NVML's nvmlDeviceArchitecture_t. */
 typedef enum {
     ZEUS_ARCH_KEPLER = 2,

@@ -30,9 +30,6 @@
 extern "C" {
 #endif
 
-#define ZEUS_MAX_GPUS 64
-#define ZEUS_MAX_CPUS 16
-
 typedef struct zeus_monitor zeus_monitor;
 
 /* Waits for the work queued on a GPU (framework index) to finish: the Python face passes
@@ -123,7 +120,8 @@ ZEUS_API unsigned zeus_monitor_gpu_count(const zeus_monitor *monitor);
 ZEUS_API unsigned zeus_monitor_gpu_index(const zeus_monitor *monitor, unsigned i);
 ZEUS_API unsigned zeus_monitor_cpu_count(const zeus_monitor *monitor);
 ZEUS_API zeus_devices *zeus_monitor_devices(const zeus_monitor *monitor);
-/* The power sampler the monitor runs for GPUs without a counter (NULL if none). */
+/* The power sampler the monitor runs for GPUs without a counter and to keep monitored CPUs'
+ * RAPL wraparound counted (NULL if neither is needed). */
 ZEUS_API zeus_sampler *zeus_monitor_sampler(const zeus_monitor *monitor);
 /* Measured energy-counter update period of a monitored GPU (framework index); 0 if unknown
  * yet (measurement runs in the background for about a second after open). */

@@ -1,6 +1,10 @@
 /* Zeus power sampler (the original's PowerMonitor): one background thread per sampler polls
- * the power of chosen GPUs (and the energy of CPU packages, which also keeps RAPL wraparound
- * counted) into a bounded ring buffer, and answers energy and power queries from it.
+ * the power of chosen GPUs and CPU packages into a bounded ring buffer, and answers energy and
+ * power queries from it. Polling RAPL also keeps its wraparound counted.
+ *
+ * The table's columns: every sampled GPU first, then per CPU package its package power and,
+ * where it has one, its DRAM power. A GPU's value is its power reading; a CPU column's is the
+ * RAPL energy over the sampling interval divided by its length (RAPL has no power reading).
  *
  * Unlike the original (a helper process writing a temp CSV, and a period inference that
  * busy-loops), this is a thread in the caller's process, sleeping on absolute deadlines; the
@@ -25,6 +29,8 @@ extern "C" {
 
 typedef struct zeus_sampler zeus_sampler;
 
+#define ZEUS_SAMPLER_MAX_COLUMNS (ZEUS_MAX_GPUS + 2 * ZEUS_MAX_CPUS)
+
 /* A clock in seconds. */
 typedef double (*zeus_clock_fn)(void *user);
 
@@ -48,7 +54,8 @@ ZEUS_API void zeus_sampler_options_init(zeus_sampler_options *options);
 /* Unix time in seconds that never jumps: wall clock at first use plus monotonic time since. */
 ZEUS_API double zeus_steady_time_s(void *unused);
 
-/* Starts the sampling thread. ZEUS_EINVAL for an explicitly empty GPU list (as the original).
+/* Starts the sampling thread. ZEUS_EINVAL when there is nothing to sample (an explicitly empty
+ * GPU list and no CPU package, as the original refuses an empty GPU list).
  * Period inference polls each GPU model's power every millisecond for up to 2 s; a model whose
  * reading never changes (a flat, idle sensor) contributes nothing, and with no change at all
  * the period falls back to the 0.1 s cap with a warning. */
@@ -59,23 +66,27 @@ ZEUS_API void zeus_sampler_stop(zeus_sampler *sampler);
 ZEUS_API double zeus_sampler_period_s(const zeus_sampler *sampler);
 ZEUS_API unsigned zeus_sampler_gpu_count(const zeus_sampler *sampler);
 ZEUS_API unsigned zeus_sampler_gpu_index(const zeus_sampler *sampler, unsigned i);
+/* Columns of the table (GPUs first, then CPU package and DRAM columns) and their names:
+ * "gpu<i>", "cpu<i>", "dram<i>" with framework / package indices. */
+ZEUS_API unsigned zeus_sampler_column_count(const zeus_sampler *sampler);
+ZEUS_API const char *zeus_sampler_column_name(const zeus_sampler *sampler, unsigned column);
 ZEUS_API size_t zeus_sampler_sample_count(const zeus_sampler *sampler);
 /* CPU time the sampling thread has used so far, seconds (for overhead reports). */
 ZEUS_API double zeus_sampler_cpu_time_s(const zeus_sampler *sampler);
 
-/* Energy per sampled GPU (energy_j[i] for the i-th sampled GPU) between start and end: the
+/* Energy per column (energy_j[i], column_count values) between start and end: the
  * trapezoidal integral of the samples inside the range and the nearest one on each side,
  * interpolated linearly to exactly start and end (held flat beyond the outermost sample).
  * *samples receives how many samples were used. ZEUS_ENOENT with fewer than two. */
 ZEUS_API int zeus_sampler_get_energy(zeus_sampler *sampler, double start, double end,
                                      double *energy_j, size_t *samples);
-/* Power per sampled GPU at time t: the first sample at or after t (the last one if t is later
+/* Power per column at time t: the first sample at or after t (the last one if t is later
  * than all); t = NAN: the latest. *time_s (optional) receives the sample's timestamp.
  * ZEUS_ENOENT if there is no sample yet. */
 ZEUS_API int zeus_sampler_get_power(zeus_sampler *sampler, double t, double *power_w,
                                     double *time_s);
 /* Copies up to max samples at or after since (oldest first): times[k] and
- * power_w[k * gpu_count + i]. Returns the number copied through *count. */
+ * power_w[k * column_count + i]. Returns the number copied through *count. */
 ZEUS_API int zeus_sampler_timeline(zeus_sampler *sampler, double since, size_t max, double *times,
                                    double *power_w, size_t *count);
 

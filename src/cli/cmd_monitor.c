@@ -38,15 +38,18 @@ static void usage_energy(FILE *out)
 static void usage_power(FILE *out)
 {
     fprintf(out,
-            "usage: zeus monitor power [--gpu-indices I [I ...]] [--update-period S]\n"
-            "                          [--duration S] [--csv FILE] [--json]\n\n"
-            "Stream GPU power every S seconds until Ctrl-C or --duration, then print the total\n"
-            "time and energy (integrated from the samples).\n\n"
+            "usage: zeus monitor power [--gpu-indices I [I ...]] [--cpu-indices I [I ...]]\n"
+            "                          [--update-period S] [--duration S] [--csv FILE] [--json]\n\n"
+            "Stream GPU (and CPU) power every S seconds until Ctrl-C or --duration, then print\n"
+            "the total time and energy (integrated from the samples).\n\n"
             "options:\n"
             "  --gpu-indices I...  GPUs to sample (default all)\n"
+            "  --cpu-indices I...  CPU packages to sample through RAPL: package and DRAM power\n"
+            "                      over each period (default none)\n"
             "  --update-period S   sampling and printing period in seconds (default 1.0)\n"
             "  --duration S        stop after S seconds (default: run until interrupted)\n"
-            "  --csv FILE          write every sample to FILE (time,gpu<i>_power_w,...) on exit\n"
+            "  --csv FILE          write every sample to FILE (time,gpu<i>_power_w,...,\n"
+            "                      cpu<i>_power_w,dram<i>_power_w) on exit\n"
             "  --json              print JSON lines instead of text\n"
             "  -h, --help          show this help\n");
 }
@@ -340,32 +343,49 @@ done:
 
 /* ---- power ---- */
 
-static void print_power_sample(unsigned n, const unsigned *gpus, const double *w, double t,
-                               int json)
+/* One value per sampler column, as the original prints them ({'GPU0': 30.0, 'CPU0': 12.5})
+ * or as a JSON object ({"gpu0": 30.0, "cpu0": 12.5}). */
+static void print_columns(const zeus_sampler *s, const double *values, int json)
+{
+    char a[ZEUS_DOUBLE_BUF];
+    putchar('{');
+    for (unsigned i = 0; i < zeus_sampler_column_count(s); i++) {
+        const char *name = zeus_sampler_column_name(s, i);
+        if (json) {
+            printf("%s\"%s\": %s", i ? ", " : "", name, fmt(values[i], a));
+        } else {
+            printf("%s'", i ? ", " : "");
+            for (const char *c = name; *c; c++)
+                putchar(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
+            printf("': %s", fmt(values[i], a));
+        }
+    }
+    putchar('}');
+}
+
+static void print_power_sample(const zeus_sampler *s, const double *w, double t, int json)
 {
     char a[ZEUS_DOUBLE_BUF];
     if (json) {
-        printf("{\"time\": %s, \"power_w\": {", fmt(t, a));
-        for (unsigned i = 0; i < n; i++)
-            printf("%s\"%u\": %s", i ? ", " : "", gpus[i], fmt(w[i], a));
-        printf("}}\n");
+        printf("{\"time\": %s, \"power_w\": ", fmt(t, a));
+        print_columns(s, w, json);
+        printf("}\n");
     } else {
         time_t secs = (time_t)t;
         struct tm tm;
         localtime_r(&secs, &tm);
         char stamp[32];
         strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
-        printf("%s.%06ld {", stamp, (long)((t - floor(t)) * 1e6));
-        for (unsigned i = 0; i < n; i++)
-            printf("%s'GPU%u': %s", i ? ", " : "", gpus[i], fmt(w[i], a));
-        printf("}\n");
+        printf("%s.%06ld ", stamp, (long)((t - floor(t)) * 1e6));
+        print_columns(s, w, json);
+        putchar('\n');
     }
     fflush(stdout);
 }
 
 static int write_power_csv(zeus_sampler *s, const char *path, double since)
 {
-    unsigned n = zeus_sampler_gpu_count(s);
+    unsigned n = zeus_sampler_column_count(s);
     size_t rows = zeus_sampler_sample_count(s);
     double *times = malloc((rows + 1) * sizeof *times);
     double *power = malloc((rows + 1) * n * sizeof *power);
@@ -379,7 +399,7 @@ static int write_power_csv(zeus_sampler *s, const char *path, double since)
     len += (size_t)snprintf(buf + len, cap - len, "time");
     for (unsigned i = 0; i < n; i++)
         len +=
-            (size_t)snprintf(buf + len, cap - len, ",gpu%u_power_w", zeus_sampler_gpu_index(s, i));
+            (size_t)snprintf(buf + len, cap - len, ",%s_power_w", zeus_sampler_column_name(s, i));
     buf[len++] = '\n';
     char a[ZEUS_DOUBLE_BUF];
     for (size_t k = 0; k < got; k++) {
@@ -406,14 +426,15 @@ static int parse_seconds(const char *option, const char *text, double *out)
 static int monitor_power(int argc, char **argv)
 {
     static const struct option options[] = {{"gpu-indices", required_argument, NULL, 'g'},
+                                            {"cpu-indices", required_argument, NULL, 'u'},
                                             {"update-period", required_argument, NULL, 'p'},
                                             {"duration", required_argument, NULL, 'd'},
                                             {"csv", required_argument, NULL, 'c'},
                                             {"json", no_argument, NULL, 'j'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
-    unsigned gpus[ZEUS_MAX_GPUS];
-    int gpu_count = -1, json = 0, c, rc;
+    unsigned gpus[ZEUS_MAX_GPUS], cpus[ZEUS_MAX_CPUS];
+    int gpu_count = -1, cpu_count = 0, json = 0, c, rc;
     double period = 1.0, duration = 0;
     const char *csv = NULL;
     opterr = 0;
@@ -423,6 +444,11 @@ static int monitor_power(int argc, char **argv)
         case 'g':
             if ((rc = cli_take_indices("--gpu-indices", optarg, argc, argv, &optind, gpus,
                                        ZEUS_MAX_GPUS, &gpu_count)) != CLI_OK)
+                return rc;
+            break;
+        case 'u':
+            if ((rc = cli_take_indices("--cpu-indices", optarg, argc, argv, &optind, cpus,
+                                       ZEUS_MAX_CPUS, &cpu_count)) != CLI_OK)
                 return rc;
             break;
         case 'p':
@@ -456,14 +482,16 @@ static int monitor_power(int argc, char **argv)
         return rc;
     int result = CLI_FAIL;
     zeus_sampler *s = NULL;
-    if (zeus_gpu_count(d) == 0) {
+    if (zeus_gpu_count(d) == 0 && cpu_count == 0) {
         result = cli_error(CLI_NODEV, "no GPU to sample (see 'zeus show-env')");
         goto done;
     }
     zeus_sampler_options so;
     zeus_sampler_options_init(&so);
     so.gpu_indices = gpus;
-    so.gpu_count = gpu_count;
+    so.gpu_count = zeus_gpu_count(d) == 0 ? 0 : gpu_count;
+    so.cpu_indices = cpus;
+    so.cpu_count = cpu_count;
     so.period_s = period;
     if (duration > 0 && duration / period + 16 > ZEUS_SAMPLER_DEFAULT_CAPACITY)
         so.capacity = (size_t)(duration / period) + 16; /* keep every sample for --csv */
@@ -472,10 +500,6 @@ static int monitor_power(int argc, char **argv)
                                "cannot start the power sampler");
         goto done;
     }
-    unsigned n = zeus_sampler_gpu_count(s);
-    unsigned indices[ZEUS_MAX_GPUS];
-    for (unsigned i = 0; i < n; i++)
-        indices[i] = zeus_sampler_gpu_index(s, i);
     double start = zeus_steady_time_s(NULL), last_printed = -1;
     for (;;) {
         double left = duration > 0 ? start + duration - zeus_steady_time_s(NULL) : period;
@@ -483,32 +507,29 @@ static int monitor_power(int argc, char **argv)
             break;
         if (wait_signal(left < period ? left : period) != 0)
             break;
-        double w[ZEUS_MAX_GPUS], t;
+        double w[ZEUS_SAMPLER_MAX_COLUMNS], t;
         if (zeus_sampler_get_power(s, NAN, w, &t) == ZEUS_OK && t != last_printed) {
-            print_power_sample(n, indices, w, t, json);
+            print_power_sample(s, w, t, json);
             last_printed = t;
         }
     }
     double end = zeus_steady_time_s(NULL);
-    double energy[ZEUS_MAX_GPUS];
+    double energy[ZEUS_SAMPLER_MAX_COLUMNS];
     bool have_energy = zeus_sampler_get_energy(s, start, end, energy, NULL) == ZEUS_OK;
     char a[ZEUS_DOUBLE_BUF];
     if (json) {
         printf("{\"total_time_s\": %s", fmt(end - start, a));
         if (have_energy) {
-            printf(", \"total_energy_j\": {");
-            for (unsigned i = 0; i < n; i++)
-                printf("%s\"%u\": %s", i ? ", " : "", indices[i], fmt(energy[i], a));
-            printf("}");
+            printf(", \"total_energy_j\": ");
+            print_columns(s, energy, json);
         }
         printf("}\n");
     } else {
         printf("\nTotal time (s): %s\n", fmt(end - start, a));
         if (have_energy) {
-            printf("Total energy (J): {");
-            for (unsigned i = 0; i < n; i++)
-                printf("%s'GPU%u': %s", i ? ", " : "", indices[i], fmt(energy[i], a));
-            printf("}\n");
+            printf("Total energy (J): ");
+            print_columns(s, energy, json);
+            putchar('\n');
         }
     }
     fflush(stdout);

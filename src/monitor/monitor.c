@@ -243,8 +243,9 @@ static int select_devices(zeus_monitor *m, const zeus_monitor_options *o)
     return ZEUS_OK;
 }
 
-/* GPUs without an energy counter are measured by a power sampler, which also keeps RAPL
- * counters read often enough that no wraparound is missed. */
+/* GPUs without an energy counter are measured by a power sampler, which also reads the RAPL
+ * counters of monitored CPUs often enough (every second at least) that no wraparound is missed
+ * between a window's begin and end. */
 static int start_sampler(zeus_monitor *m, const zeus_monitor_options *o)
 {
     unsigned sampled[ZEUS_MAX_GPUS], n = 0;
@@ -253,7 +254,7 @@ static int start_sampler(zeus_monitor *m, const zeus_monitor_options *o)
             m->sampled[i] = (int)n;
             sampled[n++] = m->gpus[i];
         }
-    if (n == 0)
+    if (n == 0 && m->cpu_count == 0)
         return ZEUS_OK;
     zeus_sampler_options so;
     zeus_sampler_options_init(&so);
@@ -261,7 +262,7 @@ static int start_sampler(zeus_monitor *m, const zeus_monitor_options *o)
     so.gpu_count = (int)n;
     so.cpu_indices = m->cpus;
     so.cpu_count = (int)m->cpu_count;
-    so.period_s = o->sampler_period_s;
+    so.period_s = o->sampler_period_s > 0 || n > 0 ? o->sampler_period_s : 1.0;
     so.capacity = o->sampler_capacity;
     /* Same clock as the windows, so that sampled energy covers exactly the window. */
     so.clock = o->clock;
@@ -580,9 +581,12 @@ int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool c
     double end = m->clock(m->clock_user);
     out->start_time_s = w.start;
     out->time_s = end - w.start;
-    double sampled_j[ZEUS_MAX_GPUS];
+    double sampled_j[ZEUS_SAMPLER_MAX_COLUMNS];
     size_t samples = 0;
-    int sampled_rc = m->sampler
+    bool any_sampled = false;
+    for (unsigned i = 0; i < m->gpu_count; i++)
+        any_sampled = any_sampled || m->sampled[i] >= 0;
+    int sampled_rc = any_sampled
                          ? zeus_sampler_get_energy(m->sampler, w.start, end, sampled_j, &samples)
                          : ZEUS_OK;
     for (unsigned i = 0; i < m->gpu_count; i++)

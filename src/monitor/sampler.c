@@ -15,12 +15,25 @@
 #define INFER_CHANGES 4             /* changes to see before trusting the minimum gap */
 #define PERIOD_CAP_S 0.1
 
+/* What a CPU column reads. */
+typedef struct {
+    unsigned cpu; /* package index */
+    bool dram;    /* DRAM rather than package energy */
+} cpu_column;
+
 struct zeus_sampler {
     zeus_devices *devices;
     unsigned gpu_count;
     unsigned gpus[ZEUS_MAX_GPUS];
     unsigned cpu_count;
     unsigned cpus[ZEUS_MAX_CPUS];
+    unsigned columns; /* gpu_count + CPU package and DRAM columns */
+    cpu_column cpu_columns[2 * ZEUS_MAX_CPUS];
+    char names[ZEUS_SAMPLER_MAX_COLUMNS][16];
+    /* The sampling thread's previous RAPL reading, for power over each interval. */
+    zeus_cpu_energy last_cpu[ZEUS_MAX_CPUS];
+    bool last_cpu_ok[ZEUS_MAX_CPUS];
+    double last_cpu_t;
     double period_s;
     zeus_clock_fn clock;
     void *clock_user;
@@ -30,7 +43,7 @@ struct zeus_sampler {
     bool stop;
     size_t capacity, head, len; /* head: next row to write */
     double *times;
-    float *power_w; /* capacity x gpu_count */
+    float *power_w; /* capacity x columns */
 
     pthread_t thread;
     bool thread_started;
@@ -94,6 +107,8 @@ static double infer_gpu_period(zeus_devices *d, unsigned gpu)
  * change interval; the smallest over models, halved, capped at 0.1 s. */
 static double infer_period(zeus_sampler *s)
 {
+    if (s->gpu_count == 0)
+        return PERIOD_CAP_S; /* CPU packages only: RAPL has no power reading to watch */
     double best = INFINITY;
     for (unsigned i = 0; i < s->gpu_count; i++) {
         zeus_gpu_info gi;
@@ -123,9 +138,34 @@ static double infer_period(zeus_sampler *s)
     return period;
 }
 
+/* Reads every CPU package; a column's power is the energy since the previous reading over the
+ * time since. Failed or first readings give NaN: unknown, never zero. */
+static void read_cpus(zeus_sampler *s, double t, float *cpu_row)
+{
+    zeus_cpu_energy now[ZEUS_MAX_CPUS];
+    bool ok[ZEUS_MAX_CPUS];
+    for (unsigned i = 0; i < s->cpu_count; i++)
+        ok[i] = zeus_cpu_read_energy(s->devices, s->cpus[i], &now[i]) == ZEUS_OK;
+    double dt = t - s->last_cpu_t;
+    for (unsigned c = 0; c + s->gpu_count < s->columns; c++) {
+        const cpu_column *col = &s->cpu_columns[c];
+        unsigned i = 0;
+        while (s->cpus[i] != col->cpu)
+            i++;
+        bool valid = ok[i] && s->last_cpu_ok[i] && dt > 0 &&
+                     (!col->dram || (now[i].dram_valid && s->last_cpu[i].dram_valid));
+        uint64_t before = col->dram ? s->last_cpu[i].dram_uj : s->last_cpu[i].package_uj;
+        uint64_t after = col->dram ? now[i].dram_uj : now[i].package_uj;
+        cpu_row[c] = valid ? (float)((double)(after - before) / 1e6 / dt) : NAN;
+    }
+    memcpy(s->last_cpu, now, sizeof now[0] * s->cpu_count);
+    memcpy(s->last_cpu_ok, ok, sizeof ok[0] * s->cpu_count);
+    s->last_cpu_t = t;
+}
+
 static void take_sample(zeus_sampler *s)
 {
-    float row[ZEUS_MAX_GPUS];
+    float row[ZEUS_SAMPLER_MAX_COLUMNS];
     double t = s->clock(s->clock_user);
     for (unsigned i = 0; i < s->gpu_count; i++) {
         unsigned mw;
@@ -133,13 +173,11 @@ static void take_sample(zeus_sampler *s)
         row[i] =
             zeus_gpu_power_mw(s->devices, s->gpus[i], &mw) == ZEUS_OK ? (float)mw / 1000.0f : NAN;
     }
-    for (unsigned i = 0; i < s->cpu_count; i++) {
-        zeus_cpu_energy e; /* read to keep RAPL wraparound counted */
-        zeus_cpu_read_energy(s->devices, s->cpus[i], &e);
-    }
+    if (s->cpu_count > 0)
+        read_cpus(s, t, row + s->gpu_count);
     pthread_mutex_lock(&s->lock);
     s->times[s->head] = t;
-    memcpy(&s->power_w[s->head * s->gpu_count], row, s->gpu_count * sizeof row[0]);
+    memcpy(&s->power_w[s->head * s->columns], row, s->columns * sizeof row[0]);
     s->head = (s->head + 1) % s->capacity;
     if (s->len < s->capacity)
         s->len++;
@@ -174,14 +212,17 @@ static void *sampler_main(void *arg)
 
 static int select_devices(zeus_sampler *s, const zeus_sampler_options *o)
 {
-    unsigned available = zeus_gpu_count(s->devices);
-    if (o->gpu_count == 0)
+    unsigned available = zeus_gpu_count(s->devices), cpus = zeus_cpu_count(s->devices);
+    s->gpu_count = o->gpu_count < 0 ? available : (unsigned)o->gpu_count;
+    s->cpu_count = o->cpu_count < 0 ? cpus : (unsigned)o->cpu_count;
+    if (o->gpu_count == 0 && s->cpu_count == 0)
         return zeus_error(ZEUS_EINVAL, "the power sampler needs at least one GPU "
                                        "(gpu_indices must be either all or non-empty)");
-    s->gpu_count = o->gpu_count < 0 ? available : (unsigned)o->gpu_count;
     if (s->gpu_count > ZEUS_MAX_GPUS)
         return zeus_error(ZEUS_ERANGE, "at most %d GPUs can be sampled", ZEUS_MAX_GPUS);
-    if (s->gpu_count == 0)
+    if (s->cpu_count > ZEUS_MAX_CPUS)
+        return zeus_error(ZEUS_ERANGE, "at most %d CPU packages can be polled", ZEUS_MAX_CPUS);
+    if (s->gpu_count + s->cpu_count == 0)
         return zeus_error(ZEUS_ENODEV, "the power sampler has no GPU to sample");
     for (unsigned i = 0; i < s->gpu_count; i++) {
         s->gpus[i] = o->gpu_count < 0 ? i : o->gpu_indices[i];
@@ -189,17 +230,21 @@ static int select_devices(zeus_sampler *s, const zeus_sampler_options *o)
         int rc = zeus_gpu_get_info(s->devices, s->gpus[i], &info);
         if (rc != ZEUS_OK)
             return rc;
+        snprintf(s->names[i], sizeof s->names[i], "gpu%u", s->gpus[i]);
     }
-    unsigned cpus = zeus_cpu_count(s->devices);
-    s->cpu_count = o->cpu_count < 0 ? cpus : (unsigned)o->cpu_count;
-    if (s->cpu_count > ZEUS_MAX_CPUS)
-        return zeus_error(ZEUS_ERANGE, "at most %d CPU packages can be polled", ZEUS_MAX_CPUS);
+    s->columns = s->gpu_count;
     for (unsigned i = 0; i < s->cpu_count; i++) {
         s->cpus[i] = o->cpu_count < 0 ? i : o->cpu_indices[i];
         zeus_cpu_info info;
         int rc = zeus_cpu_get_info(s->devices, s->cpus[i], &info);
         if (rc != ZEUS_OK)
             return rc;
+        for (int dram = 0; dram <= (info.has_dram ? 1 : 0); dram++) {
+            s->cpu_columns[s->columns - s->gpu_count] = (cpu_column){s->cpus[i], dram != 0};
+            snprintf(s->names[s->columns], sizeof s->names[0], "%s%u", dram ? "dram" : "cpu",
+                     s->cpus[i]);
+            s->columns++;
+        }
     }
     return ZEUS_OK;
 }
@@ -233,12 +278,17 @@ int zeus_sampler_start(zeus_devices *devices, const zeus_sampler_options *option
     if ((rc = select_devices(s, options)) != ZEUS_OK)
         goto fail;
     s->times = malloc(s->capacity * sizeof *s->times);
-    s->power_w = malloc(s->capacity * s->gpu_count * sizeof *s->power_w);
+    s->power_w = malloc(s->capacity * s->columns * sizeof *s->power_w);
     if (!s->times || !s->power_w) {
         rc = zeus_error(ZEUS_ENOMEM, "out of memory for %zu power samples", s->capacity);
         goto fail;
     }
     s->period_s = options->period_s > 0 ? options->period_s : infer_period(s);
+    /* The first sample's CPU power covers the time since this reading. */
+    if (s->cpu_count > 0) {
+        float ignored[2 * ZEUS_MAX_CPUS];
+        read_cpus(s, s->clock(s->clock_user), ignored);
+    }
     if (s->period_s < 0.001)
         ZEUS_WARN("power sampler: a period of %g s costs CPU time and NVML bandwidth", s->period_s);
     if (pthread_create(&s->thread, NULL, sampler_main, s) != 0) {
@@ -286,6 +336,16 @@ unsigned zeus_sampler_gpu_index(const zeus_sampler *s, unsigned i)
     return i < s->gpu_count ? s->gpus[i] : (unsigned)-1;
 }
 
+unsigned zeus_sampler_column_count(const zeus_sampler *s)
+{
+    return s->columns;
+}
+
+const char *zeus_sampler_column_name(const zeus_sampler *s, unsigned column)
+{
+    return column < s->columns ? s->names[column] : NULL;
+}
+
 size_t zeus_sampler_sample_count(const zeus_sampler *s)
 {
     zeus_sampler *m = (zeus_sampler *)s;
@@ -325,13 +385,13 @@ static size_t lower_bound(const zeus_sampler *s, double t)
     return lo;
 }
 
-/* Power of GPU g at time t from the samples around it: linear between samples, held flat
+/* Power of column g at time t from the samples around it: linear between samples, held flat
  * beyond the outermost ones. a and b are consecutive logical indices with t in between. */
 static double interpolate(const zeus_sampler *s, size_t a, size_t b, unsigned g, double t)
 {
     size_t ra = row_at(s, a), rb = row_at(s, b);
     double ta = s->times[ra], tb = s->times[rb];
-    double pa = s->power_w[ra * s->gpu_count + g], pb = s->power_w[rb * s->gpu_count + g];
+    double pa = s->power_w[ra * s->columns + g], pb = s->power_w[rb * s->columns + g];
     if (tb <= ta)
         return pa;
     return pa + (pb - pa) * (t - ta) / (tb - ta);
@@ -340,7 +400,7 @@ static double interpolate(const zeus_sampler *s, size_t a, size_t b, unsigned g,
 int zeus_sampler_get_energy(zeus_sampler *s, double start, double end, double *energy_j,
                             size_t *samples)
 {
-    for (unsigned g = 0; g < s->gpu_count; g++)
+    for (unsigned g = 0; g < s->columns; g++)
         energy_j[g] = 0.0;
     pthread_mutex_lock(&s->lock);
     /* Samples inside [start, end] plus the nearest one on each side: the power curve is
@@ -353,7 +413,7 @@ int zeus_sampler_get_energy(zeus_sampler *s, double start, double end, double *e
         last--;
     size_t n = s->len == 0 ? 0 : last - first + 1;
     if (n >= 2) {
-        for (unsigned g = 0; g < s->gpu_count; g++) {
+        for (unsigned g = 0; g < s->columns; g++) {
             double e = 0.0;
             for (size_t k = first; k < last; k++) {
                 double t0 = s->times[row_at(s, k)], t1 = s->times[row_at(s, k + 1)];
@@ -366,10 +426,10 @@ int zeus_sampler_get_energy(zeus_sampler *s, double start, double end, double *e
             double t_first = s->times[row_at(s, first)], t_last = s->times[row_at(s, last)];
             if (start < t_first)
                 e += ((end < t_first ? end : t_first) - start) *
-                     s->power_w[row_at(s, first) * s->gpu_count + g];
+                     s->power_w[row_at(s, first) * s->columns + g];
             if (end > t_last)
                 e += (end - (start > t_last ? start : t_last)) *
-                     s->power_w[row_at(s, last) * s->gpu_count + g];
+                     s->power_w[row_at(s, last) * s->columns + g];
             energy_j[g] = e;
         }
     }
@@ -393,8 +453,8 @@ int zeus_sampler_get_power(zeus_sampler *s, double t, double *power_w, double *t
     if (k >= s->len)
         k = s->len - 1;
     size_t r = row_at(s, k);
-    for (unsigned g = 0; g < s->gpu_count; g++)
-        power_w[g] = s->power_w[r * s->gpu_count + g];
+    for (unsigned g = 0; g < s->columns; g++)
+        power_w[g] = s->power_w[r * s->columns + g];
     if (time_s)
         *time_s = s->times[r];
     pthread_mutex_unlock(&s->lock);
@@ -409,8 +469,8 @@ int zeus_sampler_timeline(zeus_sampler *s, double since, size_t max, double *tim
     for (size_t k = lower_bound(s, since); k < s->len && n < max; k++, n++) {
         size_t r = row_at(s, k);
         times[n] = s->times[r];
-        for (unsigned g = 0; g < s->gpu_count; g++)
-            power_w[n * s->gpu_count + g] = s->power_w[r * s->gpu_count + g];
+        for (unsigned g = 0; g < s->columns; g++)
+            power_w[n * s->columns + g] = s->power_w[r * s->columns + g];
     }
     pthread_mutex_unlock(&s->lock);
     *count = n;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -233,6 +234,73 @@ static void test_signals(void **state)
     free(out);
 }
 
+/* CPU power from RAPL: a test writes the package counter at 10 W (and DRAM at 2 W) while
+ * `zeus monitor power --cpu-indices 0` samples it; wraparound included. */
+static void test_power_cpu_rapl(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "none", 1);
+    char *root = zt_path(zt_dir, "sysfs");
+    mkdir(root, 0777);
+    free(zt_write(root, "sys/class/powercap/intel-rapl:0/name", "package-0\n"));
+    free(zt_write(root, "sys/class/powercap/intel-rapl:0/max_energy_range_uj", "4000000\n"));
+    free(zt_write(root, "sys/class/powercap/intel-rapl:0/energy_uj", "0\n"));
+    free(zt_write(root, "sys/class/powercap/intel-rapl:0/intel-rapl:0:0/name", "dram\n"));
+    free(zt_write(root, "sys/class/powercap/intel-rapl:0/intel-rapl:0:0/max_energy_range_uj",
+                  "4000000\n"));
+    free(zt_write(root, "sys/class/powercap/intel-rapl:0/intel-rapl:0:0/energy_uj", "0\n"));
+    setenv("ZEUS_SYSFS_ROOT", root, 1);
+    char *pkg = zt_path(root, "sys/class/powercap/intel-rapl:0/energy_uj");
+    char *dram = zt_path(root, "sys/class/powercap/intel-rapl:0/intel-rapl:0:0/energy_uj");
+    char *out_path = zt_path(zt_dir, "out.txt");
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(ZEUS_CLI_PATH, ZEUS_CLI_PATH, "monitor", "power", "--cpu-indices", "0",
+              "--update-period", "0.05", "--duration", "1.5", "--json", (char *)NULL);
+        _exit(126);
+    }
+    /* Feed the counters in place (the backend keeps them open) until zeus exits. */
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double t = (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) * 1e-9;
+        char text[32];
+        FILE *f = fopen(pkg, "r+");
+        snprintf(text, sizeof text, "%llu\n", (unsigned long long)(10e6 * t) % 4000001ULL);
+        fputs(text, f);
+        fclose(f);
+        f = fopen(dram, "r+");
+        snprintf(text, sizeof text, "%llu\n", (unsigned long long)(2e6 * t) % 4000001ULL);
+        fputs(text, f);
+        fclose(f);
+        usleep(2000);
+    }
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char *out = zt_read(out_path);
+    assert_contains(out, "\"power_w\": {\"cpu0\": ");
+    cJSON *j = parse_last_line(out);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "total_energy_j");
+    double t = num(j, "total_time_s");
+    /* 10 W over 1.5 s with three wraps of the 4 J counter; the power is an average over each
+     * 50 ms period, so the edges may be off by a period's worth. */
+    double cpu = num(e, "cpu0"), dram_j = num(e, "dram0");
+    if (fabs(cpu - 10.0 * t) > 1.0 || fabs(dram_j - 2.0 * t) > 0.2)
+        fprintf(stderr, "cpu %f dram %f over %f s\n", cpu, dram_j, t);
+    assert_true(fabs(cpu - 10.0 * t) <= 1.0);
+    assert_true(fabs(dram_j - 2.0 * t) <= 0.2);
+    cJSON_Delete(j);
+    free(out);
+    free(out_path);
+    free(pkg);
+    free(dram);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +308,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_energy_sim, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_power_fake_nvml, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_power_sim, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_power_cpu_rapl, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_exit_codes, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_bad_usage, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_signals, zt_setup, zt_teardown),
