@@ -100,37 +100,25 @@ static int compare_doubles(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static int read_counter(void *ctx, uint64_t *value)
+{
+    const zeus_gpu_ref *g = ctx;
+    return zeus_gpu_energy_mj(g->devices, g->gpu, value);
+}
+
 /* Median interval between changes of a GPU's energy counter, polled every millisecond; 0 if it
  * did not change often enough. The median, not the minimum, so that one late poll followed by
  * a prompt one does not shorten the estimate. */
 static double probe_counter_period(zeus_monitor *m, unsigned gpu)
 {
-    int64_t start = zeus_now_ns(), last_change = 0;
-    uint64_t last = 0;
-    bool have_last = false;
     double gaps[PROBE_CHANGES];
-    int changes = 0, gap_count = 0;
-    while (!atomic_load(&m->probe_stop) && zeus_now_ns() - start < PROBE_LIMIT_NS &&
-           gap_count < PROBE_CHANGES) {
-        uint64_t mj;
-        if (zeus_gpu_energy_mj(m->devices, gpu, &mj) != ZEUS_OK)
-            return 0.0;
-        int64_t now = zeus_now_ns();
-        if (!have_last) {
-            have_last = true;
-            last = mj;
-        } else if (mj != last) {
-            if (changes++ > 0)
-                gaps[gap_count++] = (double)(now - last_change) * 1e-9;
-            last_change = now;
-            last = mj;
-        }
-        zeus_sleep_ns(PROBE_POLL_NS);
-    }
-    if (gap_count == 0)
+    zeus_gpu_ref ref = {m->devices, gpu};
+    int n = zeus_change_intervals(read_counter, &ref, PROBE_POLL_NS, PROBE_LIMIT_NS, &m->probe_stop,
+                                  gaps, PROBE_CHANGES);
+    if (n == 0)
         return 0.0;
-    qsort(gaps, (size_t)gap_count, sizeof gaps[0], compare_doubles);
-    return gaps[gap_count / 2];
+    qsort(gaps, (size_t)n, sizeof gaps[0], compare_doubles);
+    return gaps[n / 2];
 }
 
 static void *probe_main(void *arg)

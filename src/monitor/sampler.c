@@ -1,5 +1,6 @@
 /* The power sampler: one thread polling GPU power into a ring buffer (see zeus/sampler.h). */
 #include "core/internal.h"
+#include "monitor/monitor_internal.h"
 #include "zeus/monitor.h"
 #include "zeus/sampler.h"
 
@@ -72,34 +73,25 @@ void zeus_sampler_options_init(zeus_sampler_options *o)
     o->gpu_count = -1;
 }
 
+static int read_power(void *ctx, uint64_t *value)
+{
+    const zeus_gpu_ref *g = ctx;
+    unsigned mw;
+    int rc = zeus_gpu_power_mw(g->devices, g->gpu, &mw);
+    *value = mw;
+    return rc;
+}
+
 /* Shortest interval between changes of one GPU's power reading; 0 if it never changed twice. */
 static double infer_gpu_period(zeus_devices *d, unsigned gpu)
 {
-    int64_t start = zeus_now_ns(), last_change = 0;
-    unsigned last_mw = 0;
-    bool have_last = false;
-    int changes = 0;
-    double best = 0.0;
-    while (zeus_now_ns() - start < INFER_LIMIT_NS && changes < INFER_CHANGES) {
-        unsigned mw;
-        if (zeus_gpu_power_mw(d, gpu, &mw) != ZEUS_OK)
-            return 0.0;
-        int64_t now = zeus_now_ns();
-        if (!have_last) {
-            have_last = true;
-            last_mw = mw;
-        } else if (mw != last_mw) {
-            if (last_change > 0) {
-                double gap = (double)(now - last_change) * 1e-9;
-                if (best == 0.0 || gap < best)
-                    best = gap;
-            }
-            last_change = now;
-            last_mw = mw;
-            changes++;
-        }
-        zeus_sleep_ns(INFER_POLL_NS);
-    }
+    double gaps[INFER_CHANGES - 1], best = 0.0;
+    zeus_gpu_ref ref = {d, gpu};
+    int n = zeus_change_intervals(read_power, &ref, INFER_POLL_NS, INFER_LIMIT_NS, NULL, gaps,
+                                  INFER_CHANGES - 1);
+    for (int i = 0; i < n; i++)
+        if (best == 0.0 || gaps[i] < best)
+            best = gaps[i];
     return best;
 }
 
