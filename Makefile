@@ -38,7 +38,7 @@ validate-bundle: deps
 	cmake --build build-validate -j $(JOBS)
 	mkdir -p build-validate/lib
 	cp -L $$(pkg-config --variable=libdir libcjson)/libcjson.so.1 build-validate/lib/
-	cp build-validate/bench/bench_* build-validate/
+	cp build-validate/bench/bench_* build-validate/bench/validate_* build-validate/
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

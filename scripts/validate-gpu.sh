@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Validation on a machine with NVIDIA GPUs (the lent H100). Prints everything to stdout; commit
-# the output under docs/validation/. It changes no GPU setting.
+# the output under docs/validation/. The only setting it changes is GPU 0's power limit, during
+# the short profiling run at the end, which puts the original limit back (and checks it).
 #   make validate-bundle                      (here: builds build-validate/ with its libraries)
 #   bash scripts/validate-gpu.sh build-validate   (there)
 set -u
@@ -17,3 +18,7 @@ section "10 s fp16 matmul on GPU 0: energy counter vs 100 Hz power integration"
 CUDA_VISIBLE_DEVICES=0 "$B/bench_counter_vs_sampled" --period 0.01 -- python3 scripts/matmul_load.py 10
 section "zeus monitor energy --json -- 5 s matmul"
 CUDA_VISIBLE_DEVICES=0 "$B/zeus" monitor energy --gpu-indices 0 --json -- python3 scripts/matmul_load.py 5
+section "power-limit optimizer: short real profiling run on GPU 0 (100 W steps, 3 + 10 steps each)"
+CUDA_VISIBLE_DEVICES=0 "$B/validate_power_limit" --pl-step 100 --warmup 3 --profile 10 \
+    -- python3 scripts/matmul_worker.py 50
+nvidia-smi --query-gpu=index,power.limit,power.default_limit --format=csv
