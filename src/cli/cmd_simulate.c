@@ -226,16 +226,24 @@ static int parse_options(int argc, char **argv, bool alibaba, options *o)
 
 /* ---- output ---------------------------------------------------------------------------------- */
 
-static FILE *open_csv(const char *path, bool alibaba)
+/* The CSV is built in memory and written atomically (or printed, for "-"), so a failed or
+ * interrupted run never leaves a truncated file behind. */
+typedef struct {
+    FILE *f;
+    char *buf;
+    size_t len;
+} csv_out;
+
+static int open_csv(csv_out *c, const char *path, bool alibaba)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
-    if (!f) {
-        cli_error(CLI_FAIL, "simulate: cannot write %s", path);
-        return NULL;
-    }
-    fprintf(f, "%srecurrence,try,batch_size,power_limit,energy,time,reached,cost\n",
+    c->buf = NULL;
+    c->len = 0;
+    c->f = strcmp(path, "-") == 0 ? stdout : open_memstream(&c->buf, &c->len);
+    if (!c->f)
+        return cli_error(CLI_FAIL, "simulate: out of memory for %s", path);
+    fprintf(c->f, "%srecurrence,try,batch_size,power_limit,energy,time,reached,cost\n",
             alibaba ? "group," : "");
-    return f;
+    return CLI_OK;
 }
 
 static void csv_rows(FILE *f, const char *group, const zeus_sim_history *h)
@@ -251,14 +259,19 @@ static void csv_rows(FILE *f, const char *group, const zeus_sim_history *h)
     }
 }
 
-static int close_csv(FILE *f, const char *path)
+static int close_csv(csv_out *c, const char *path)
 {
-    int bad = ferror(f);
-    if (f != stdout)
-        bad |= fclose(f) != 0;
-    else
-        bad |= fflush(f) != 0;
-    return bad ? cli_error(CLI_FAIL, "simulate: error writing %s", path) : CLI_OK;
+    if (c->f == stdout)
+        return fflush(stdout) != 0 || ferror(stdout)
+                   ? cli_error(CLI_FAIL, "simulate: error writing %s", path)
+                   : CLI_OK;
+    bool bad = ferror(c->f) != 0;
+    bad |= fclose(c->f) != 0;
+    int rc = bad ? ZEUS_ENOMEM : zeus_write_file_atomic(path, c->buf, c->len);
+    free(c->buf);
+    if (rc != ZEUS_OK)
+        return cli_lib_error(CLI_FAIL, rc, "simulate: cannot write the CSV");
+    return CLI_OK;
 }
 
 static double percent(double part, double whole)
@@ -380,11 +393,11 @@ static int run_single(const options *o)
         goto done;
     }
     if (o->csv) {
-        FILE *f = open_csv(o->csv, false);
-        if (!f)
+        csv_out c;
+        if (open_csv(&c, o->csv, false) != CLI_OK)
             goto done;
-        csv_rows(f, NULL, &h);
-        if (close_csv(f, o->csv) != CLI_OK)
+        csv_rows(c.f, NULL, &h);
+        if (close_csv(&c, o->csv) != CLI_OK)
             goto done;
     }
     char name[4 * ZEUS_JOB_NAME_MAX], num[ZEUS_DOUBLE_BUF];
@@ -453,16 +466,16 @@ static int run_alibaba(const options *o)
         runs += results[i].history.n;
     }
     if (o->csv) {
-        FILE *f = open_csv(o->csv, true);
-        if (!f)
+        csv_out c;
+        if (open_csv(&c, o->csv, true) != CLI_OK)
             goto done;
         for (size_t i = 0; i < n_groups; i++) {
             zeus_group g;
             zeus_groups_get(groups, i, &g);
             if (results[i].status == ZEUS_OK)
-                csv_rows(f, g.id, &results[i].history);
+                csv_rows(c.f, g.id, &results[i].history);
         }
-        if (close_csv(f, o->csv) != CLI_OK)
+        if (close_csv(&c, o->csv) != CLI_OK)
             goto done;
     }
     char num[ZEUS_DOUBLE_BUF];

@@ -165,6 +165,17 @@ static void test_runtime_errors(void **state)
     assert_contains(err, "/nonexistent/summary_train.csv");
     free(out);
     free(err);
+    /* A CSV that cannot be written is an error naming it, and leaves nothing half-written. */
+    char *blocker = zt_write(zt_dir, "file", "x");
+    char *csv_path = zt_path(zt_dir, "file/runs.csv");
+    assert_int_equal(zt_zeus(&out, &err, "simulate", "single", "--trace-dir", TRACE_DIR,
+                             "--num-recurrence", "3", "--csv", csv_path, NULL),
+                     1);
+    assert_contains(err, "file/runs.csv");
+    free(out);
+    free(err);
+    free(blocker);
+    free(csv_path);
     assert_int_equal(zt_zeus(&out, &err, "simulate", "single", "--trace-dir", TRACE_DIR, "--model",
                              "resnet18", NULL),
                      1);
