@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #define DEMO_ETA 0.5 /* the library default: ZeusCost(eta_knob=0.5) */
 #define DEMO_STEPS 600
@@ -195,30 +194,16 @@ static int open_sim(demo *dm, const demo_args *a)
     if (!device || strcasecmp(device, "sim") != 0)
         dm->real_gpus = count_real_gpus();
     setenv("ZEUS_DEVICE", "sim", 1);
-    char path[4200] = "";
     const char *user_config = getenv("ZEUS_SIM_CONFIG");
-    if (!user_config || !*user_config) {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(path, sizeof path, "%s/zeus-demo-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        int fd = mkstemp(path);
-        if (fd < 0)
-            return cli_error(CLI_FAIL, "demo: cannot create a temporary file in %s",
-                             tmp && *tmp ? tmp : "/tmp");
+    bool own_config = !user_config || !*user_config;
+    if (own_config) {
         char config[sizeof demo_sim_config + 16];
-        int n = snprintf(config, sizeof config, demo_sim_config, a->gpus);
-        bool ok = write(fd, config, (size_t)n) == n;
-        close(fd);
-        if (!ok) {
-            unlink(path);
-            return cli_error(CLI_FAIL, "demo: cannot write %s", path);
-        }
-        setenv("ZEUS_SIM_CONFIG", path, 1);
+        snprintf(config, sizeof config, demo_sim_config, a->gpus);
+        setenv("ZEUS_SIM_CONFIG", config, 1); /* the JSON itself, no file needed */
     }
     int rc = zeus_devices_open(&dm->devices);
-    if (*path) {
-        unlink(path);
+    if (own_config)
         unsetenv("ZEUS_SIM_CONFIG");
-    }
     if (rc != ZEUS_OK)
         return cli_lib_error(CLI_FAIL, rc, "demo: cannot open the simulated GPUs");
     const char *backend = zeus_devices_gpu_backend(dm->devices);

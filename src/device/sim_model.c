@@ -416,6 +416,9 @@ int zeus_sim_config_load_env(const char *env_name, zeus_sim_config *out)
     const char *path = getenv(env_name);
     if (!path || !*path)
         return zeus_sim_config_parse(NULL, "default", out);
+    /* The value may be the JSON itself rather than a file's name. */
+    if (path[strspn(path, " \t\n")] == '{')
+        return zeus_sim_config_parse(path, env_name, out);
     char *text = NULL;
     int rc = zeus_read_file(path, &text, NULL);
     if (rc != ZEUS_OK)

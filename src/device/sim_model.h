@@ -70,7 +70,8 @@ typedef struct {
 /* Parses a JSON config (documented in docs/devices.md). json == NULL gives the default:
  * 4 x "NVIDIA A40", Ampere, 100-300 W. origin names the file in error messages. */
 int zeus_sim_config_parse(const char *json, const char *origin, zeus_sim_config *out);
-/* Reads the file named by the environment variable env_name (default config if unset). */
+/* Reads the config named by the environment variable env_name: a file's path, or the JSON text
+ * itself when the value starts with '{' (default config if unset). */
 int zeus_sim_config_load_env(const char *env_name, zeus_sim_config *out);
 
 typedef struct {

@@ -276,6 +276,17 @@ static void test_device_choice(void **state)
     setenv("ZEUS_SIM_CONFIG", "/nonexistent.json", 1);
     assert_int_equal(zeus_devices_open(&d), ZEUS_ENOENT);
     assert_contains(zeus_last_error(), "ZEUS_SIM_CONFIG: cannot open /nonexistent.json");
+    /* The JSON itself instead of a file's name. */
+    setenv("ZEUS_SIM_CONFIG", " {\"gpus\": [{\"name\": \"Inline GPU\", \"count\": 2}]}", 1);
+    d = open_ok();
+    assert_int_equal(zeus_gpu_count(d), 2);
+    zeus_gpu_info inline_gpu;
+    zeus_gpu_get_info(d, 1, &inline_gpu);
+    assert_string_equal(inline_gpu.name, "Inline GPU");
+    zeus_devices_close(d);
+    setenv("ZEUS_SIM_CONFIG", "{\"gpus\": [", 1);
+    assert_int_equal(zeus_devices_open(&d), ZEUS_EPARSE);
+    assert_contains(zeus_last_error(), "ZEUS_SIM_CONFIG:1: not valid JSON");
     unsetenv("ZEUS_SIM_CONFIG");
     d = open_ok();
     assert_string_equal(zeus_devices_gpu_backend(d), "sim");
