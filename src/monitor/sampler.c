@@ -18,8 +18,8 @@
 
 /* What a CPU column reads. */
 typedef struct {
-    unsigned cpu; /* package index */
-    bool dram;    /* DRAM rather than package energy */
+    unsigned slot; /* position in cpus[] */
+    bool dram;     /* DRAM rather than package energy */
 } cpu_column;
 
 struct zeus_sampler {
@@ -141,9 +141,7 @@ static void read_cpus(zeus_sampler *s, double t, float *cpu_row)
     double dt = t - s->last_cpu_t;
     for (unsigned c = 0; c + s->gpu_count < s->columns; c++) {
         const cpu_column *col = &s->cpu_columns[c];
-        unsigned i = 0;
-        while (s->cpus[i] != col->cpu)
-            i++;
+        unsigned i = col->slot;
         bool valid = ok[i] && s->last_cpu_ok[i] && dt > 0 &&
                      (!col->dram || (now[i].dram_valid && s->last_cpu[i].dram_valid));
         uint64_t before = col->dram ? s->last_cpu[i].dram_uj : s->last_cpu[i].package_uj;
@@ -232,7 +230,7 @@ static int select_devices(zeus_sampler *s, const zeus_sampler_options *o)
         if (rc != ZEUS_OK)
             return rc;
         for (int dram = 0; dram <= (info.has_dram ? 1 : 0); dram++) {
-            s->cpu_columns[s->columns - s->gpu_count] = (cpu_column){s->cpus[i], dram != 0};
+            s->cpu_columns[s->columns - s->gpu_count] = (cpu_column){i, dram != 0};
             snprintf(s->names[s->columns], sizeof s->names[0], "%s%u", dram ? "dram" : "cpu",
                      s->cpus[i]);
             s->columns++;
