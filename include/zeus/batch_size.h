@@ -23,14 +23,11 @@
 #define ZEUS_BATCH_SIZE_H
 
 #include "zeus/common.h"
+#include "zeus/cost.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* ---- cost metric (spec 5.1) ---------------------------------------------------------------
- * eta * energy + (1 - eta) * max_power * time, evaluated in the original's order. */
-ZEUS_API double zeus_cost(double energy_j, double time_s, double eta_knob, double max_power_w);
 
 /* ---- job description (spec 5.3) --------------------------------------------------------- */
 #define ZEUS_JOB_NAME_MAX 64

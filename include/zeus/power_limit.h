@@ -51,7 +51,7 @@ typedef struct {
 /* ---- Optimum selectors ---------------------------------------------------------------------
  * Values a caller composes; they hold no resources. Input: measurements in profiling order;
  * output: the optimal power limit in W. Ties go to the earlier measurement (the higher limit).
- * The cost function is zeus_cost() from zeus/batch_size.h.
+ * The cost function is zeus_cost() from zeus/cost.h.
  */
 typedef enum {
     ZEUS_SELECTOR_ZEUS_COST = 0, /* argmin zeus_cost(E, T, eta, max PL x world size) */

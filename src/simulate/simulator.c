@@ -6,7 +6,7 @@
 
 #include "core/internal.h"
 #include "core/array.h"
-#include "optimizer/npstats.h"
+#include "core/npstats.h"
 #include "zeus/rng.h"
 
 #include <math.h>

@@ -4,7 +4,7 @@
 
 #include "core/internal.h"
 #include "core/array.h"
-#include "optimizer/npstats.h"
+#include "core/npstats.h"
 #include "core/csv.h"
 
 #include <math.h>

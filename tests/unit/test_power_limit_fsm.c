@@ -2,7 +2,7 @@
  * recorder of its actions, no device and no monitor. */
 #include "test_support.h"
 
-#include "optimizer/power_limit_fsm.h"
+#include "power_limit/power_limit_fsm.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /* Floating-point reductions done in exactly numpy's / CPython's order of operations, so that
  * results match the original Zeus to the last bit (not installed; used by the batch-size
  * policies and the simulator). */
-#ifndef ZEUS_OPTIMIZER_NPSTATS_H
-#define ZEUS_OPTIMIZER_NPSTATS_H
+#ifndef ZEUS_CORE_NPSTATS_H
+#define ZEUS_CORE_NPSTATS_H
 
 #include <stddef.h>
 

@@ -1,7 +1,7 @@
 /* Layouts of the batch-size policy objects, shared by their implementation files and the
  * state save/load code (not installed). */
-#ifndef ZEUS_OPTIMIZER_POLICY_INTERNAL_H
-#define ZEUS_OPTIMIZER_POLICY_INTERNAL_H
+#ifndef ZEUS_BATCH_SIZE_POLICY_INTERNAL_H
+#define ZEUS_BATCH_SIZE_POLICY_INTERNAL_H
 
 #include "zeus/batch_size.h"
 #include "zeus/rng.h"

@@ -1,20 +1,15 @@
 /* The cost metric, the job description, Zeus's batch-size optimizer (pruning, then Gaussian
  * Thompson sampling: the original's PruningGTSBatchSizeOptimizer) and the JIT power-limit
  * policy (spec 5.1, 5.3, 6.5, 6.6). */
-#include "optimizer/policy_internal.h"
+#include "batch_size/policy_internal.h"
 
 #include "core/internal.h"
 #include "core/array.h"
-#include "optimizer/npstats.h"
+#include "core/npstats.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-double zeus_cost(double energy_j, double time_s, double eta_knob, double max_power_w)
-{
-    return eta_knob * energy_j + (1 - eta_knob) * max_power_w * time_s;
-}
 
 /* ---- job --------------------------------------------------------------------------------- */
 

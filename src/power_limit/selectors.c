@@ -2,7 +2,7 @@
 #include "zeus/power_limit.h"
 
 #include "core/internal.h"
-#include "zeus/batch_size.h"
+#include "zeus/cost.h"
 
 #include <math.h>
 #include <stdio.h>

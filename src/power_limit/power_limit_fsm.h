@@ -6,8 +6,8 @@
  * state from which the next on_step_begin retries (Ready with one step to go for the limit in
  * question), never half-way.
  */
-#ifndef ZEUS_OPTIMIZER_POWER_LIMIT_FSM_H
-#define ZEUS_OPTIMIZER_POWER_LIMIT_FSM_H
+#ifndef ZEUS_POWER_LIMIT_POWER_LIMIT_FSM_H
+#define ZEUS_POWER_LIMIT_POWER_LIMIT_FSM_H
 
 #include "zeus/power_limit.h"
 

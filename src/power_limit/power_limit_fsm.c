@@ -1,5 +1,5 @@
 /* The power-limit optimizer's state machine (see power_limit_fsm.h and spec 4.3). */
-#include "optimizer/power_limit_fsm.h"
+#include "power_limit/power_limit_fsm.h"
 
 #include "core/internal.h"
 

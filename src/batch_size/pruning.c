@@ -1,7 +1,7 @@
 /* Pruning exploration (the original's PruningExploreManager, spec 6.4): per round, walk down
  * from the default batch size, then up, stopping a walk at the first size that does not reach
  * the target; the next round runs over the survivors, centred on the round's cheapest size. */
-#include "optimizer/policy_internal.h"
+#include "batch_size/policy_internal.h"
 
 #include "core/internal.h"
 

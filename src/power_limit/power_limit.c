@@ -3,8 +3,8 @@
 #include "zeus/power_limit.h"
 
 #include "core/internal.h"
-#include "optimizer/power_limit_fsm.h"
-#include "optimizer/power_limit_guard.h"
+#include "power_limit/power_limit_fsm.h"
+#include "power_limit/power_limit_guard.h"
 
 #include <errno.h>
 #include <stdlib.h>

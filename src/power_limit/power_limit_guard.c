@@ -1,5 +1,5 @@
 /* Restoring original power limits at exit and on SIGINT/SIGTERM (see power_limit_guard.h). */
-#include "optimizer/power_limit_guard.h"
+#include "power_limit/power_limit_guard.h"
 
 #include "core/internal.h"
 #include "zeus/monitor.h"

@@ -3,7 +3,7 @@
  * (cJSON's own number printer may drop the last bit) and non-finite values as strings; 64-bit
  * generator words as hex strings. Loading validates every field and every index, since the
  * file may have been edited. */
-#include "optimizer/policy_internal.h"
+#include "batch_size/policy_internal.h"
 
 #include "core/internal.h"
 

@@ -1,5 +1,5 @@
 /* numpy / CPython floating-point reductions, operation for operation (see npstats.h). */
-#include "optimizer/npstats.h"
+#include "core/npstats.h"
 
 #include <math.h>
 

@@ -1,9 +1,9 @@
 /* GaussianTS: Thompson sampling for Gaussian bandits with known reward precision and a
  * conjugate Normal prior (the original's zeus/policy/mab.py, spec 6.2). */
-#include "optimizer/policy_internal.h"
+#include "batch_size/policy_internal.h"
 
 #include "core/internal.h"
-#include "optimizer/npstats.h"
+#include "core/npstats.h"
 
 #include <math.h>
 #include <stdlib.h>

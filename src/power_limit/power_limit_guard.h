@@ -10,8 +10,8 @@
  * never hang the process, the handler arms a 5 s alarm with the default (terminating) action
  * around the restore. SIGKILL cannot be caught: nothing runs, the limit stays.
  */
-#ifndef ZEUS_OPTIMIZER_POWER_LIMIT_GUARD_H
-#define ZEUS_OPTIMIZER_POWER_LIMIT_GUARD_H
+#ifndef ZEUS_POWER_LIMIT_POWER_LIMIT_GUARD_H
+#define ZEUS_POWER_LIMIT_POWER_LIMIT_GUARD_H
 
 #include "zeus/device.h"
 
