@@ -16,10 +16,10 @@
 static int copy_name(char *dst, const char *src, const char *what)
 {
     if (!src || !*src)
-        return zeus_error(ZEUS_EINVAL, "job: %s is empty", what);
-    if (zeus_strlcpy(dst, src, ZEUS_JOB_NAME_MAX) >= ZEUS_JOB_NAME_MAX)
-        return zeus_error(ZEUS_EINVAL, "job: %s '%s' is longer than %d characters", what, src,
-                          ZEUS_JOB_NAME_MAX - 1);
+        return zeus__error(ZEUS_EINVAL, "job: %s is empty", what);
+    if (zeus__strlcpy(dst, src, ZEUS_JOB_NAME_MAX) >= ZEUS_JOB_NAME_MAX)
+        return zeus__error(ZEUS_EINVAL, "job: %s '%s' is longer than %d characters", what, src,
+                           ZEUS_JOB_NAME_MAX - 1);
     return ZEUS_OK;
 }
 
@@ -33,9 +33,9 @@ int zeus_job_init(zeus_job *job, const char *dataset, const char *network, const
         (rc = copy_name(job->optimizer, optimizer, "optimizer")) != ZEUS_OK)
         return rc;
     if (max_epochs < 1)
-        return zeus_error(ZEUS_EINVAL, "job: max_epochs %d is not positive", max_epochs);
+        return zeus__error(ZEUS_EINVAL, "job: max_epochs %d is not positive", max_epochs);
     if (default_bs < 0)
-        return zeus_error(ZEUS_EINVAL, "job: default batch size %d is negative", default_bs);
+        return zeus__error(ZEUS_EINVAL, "job: default batch size %d is negative", default_bs);
     job->target_metric = target_metric;
     job->max_epochs = max_epochs;
     job->default_bs = default_bs;
@@ -46,7 +46,7 @@ int zeus_job_init(zeus_job *job, const char *dataset, const char *network, const
 char *zeus_job_format(const zeus_job *job, char *buf, size_t size)
 {
     char target[ZEUS_DOUBLE_BUF], bs[24] = "";
-    zeus_format_double(job->target_metric, target, sizeof target);
+    zeus__format_double(job->target_metric, target, sizeof target);
     if (job->default_bs > 0)
         snprintf(bs, sizeof bs, ",bs%d", job->default_bs);
     snprintf(buf, size, "Job(%s,%s,%s,%s%s~%d)", job->dataset, job->network, job->optimizer, target,
@@ -71,7 +71,7 @@ void zeus_bso_config_default(zeus_bso_config *cfg)
     cfg->seed = 123456;
 }
 
-int zeus_bso_alloc(size_t n_batch_sizes, zeus_bso **out)
+int zeus__bso_alloc(size_t n_batch_sizes, zeus_bso **out)
 {
     zeus_bso *bso = calloc(1, sizeof *bso);
     if (!bso)
@@ -85,7 +85,7 @@ int zeus_bso_alloc(size_t n_batch_sizes, zeus_bso **out)
     return ZEUS_OK;
 fail:
     zeus_bso_destroy(bso);
-    return zeus_error(ZEUS_ENOMEM, "batch size optimizer: out of memory");
+    return zeus__error(ZEUS_ENOMEM, "batch size optimizer: out of memory");
 }
 
 static int cmp_int(const void *a, const void *b)
@@ -98,18 +98,18 @@ int zeus_bso_create(const zeus_bso_config *cfg, const zeus_job *job, const int *
                     size_t n, zeus_bso **out)
 {
     if (!cfg || !job || !out || (n && !batch_sizes))
-        return zeus_error(ZEUS_EINVAL, "batch size optimizer: NULL argument");
+        return zeus__error(ZEUS_EINVAL, "batch size optimizer: NULL argument");
     char name[4 * ZEUS_JOB_NAME_MAX];
     zeus_job_format(job, name, sizeof name);
     if (job->default_bs <= 0)
-        return zeus_error(ZEUS_EINVAL, "Default BS not specified for %s.", name);
+        return zeus__error(ZEUS_EINVAL, "Default BS not specified for %s.", name);
     if (n == 0)
-        return zeus_error(ZEUS_EINVAL, "Batch size list for %s is empty.", name);
+        return zeus__error(ZEUS_EINVAL, "Batch size list for %s is empty.", name);
     if (cfg->window_size == 1)
-        return zeus_error(ZEUS_EINVAL, "window_size 1 is too small: a bandit arm is fitted on "
-                                       "at least two observations (use 0 or >= 2)");
+        return zeus__error(ZEUS_EINVAL, "window_size 1 is too small: a bandit arm is fitted on "
+                                        "at least two observations (use 0 or >= 2)");
     zeus_bso *bso;
-    int rc = zeus_bso_alloc(n, &bso);
+    int rc = zeus__bso_alloc(n, &bso);
     if (rc != ZEUS_OK)
         return rc;
     bso->cfg = *cfg;
@@ -118,8 +118,8 @@ int zeus_bso_create(const zeus_bso_config *cfg, const zeus_job *job, const int *
     qsort(bso->batch_sizes, n, sizeof *bso->batch_sizes, cmp_int);
     for (size_t i = 0; i < n; i++) {
         if (bso->batch_sizes[i] <= 0 || (i > 0 && bso->batch_sizes[i] == bso->batch_sizes[i - 1])) {
-            rc = zeus_error(ZEUS_EINVAL, "batch size %d is %s", bso->batch_sizes[i],
-                            bso->batch_sizes[i] <= 0 ? "not positive" : "listed twice");
+            rc = zeus__error(ZEUS_EINVAL, "batch size %d is %s", bso->batch_sizes[i],
+                             bso->batch_sizes[i] <= 0 ? "not positive" : "listed twice");
             goto fail;
         }
     }
@@ -156,10 +156,10 @@ static zeus_reward_list *history_of(const zeus_bso *bso, int batch_size)
     return NULL;
 }
 
-int zeus_bso_append_reward(zeus_reward_list *list, double reward)
+int zeus__bso_append_reward(zeus_reward_list *list, double reward)
 {
-    int rc =
-        zeus_array_reserve((void **)&list->rewards, &list->cap, list->n, sizeof *list->rewards, 16);
+    int rc = zeus__array_reserve((void **)&list->rewards, &list->cap, list->n,
+                                 sizeof *list->rewards, 16);
     if (rc != ZEUS_OK)
         return rc;
     list->rewards[list->n++] = reward;
@@ -179,11 +179,11 @@ static void windowed(const zeus_bso *bso, const zeus_reward_list *list, const do
 /* reward precision = 1 / var(rewards) (population variance; +inf when it is 0). */
 static int reward_precision(zeus_bso *bso, const double *rewards, size_t n, double *precision)
 {
-    int rc = zeus_array_reserve((void **)&bso->scratch, &bso->scratch_cap, n ? n - 1 : 0,
-                                sizeof *bso->scratch, n);
+    int rc = zeus__array_reserve((void **)&bso->scratch, &bso->scratch_cap, n ? n - 1 : 0,
+                                 sizeof *bso->scratch, n);
     if (rc != ZEUS_OK)
         return rc;
-    *precision = 1.0 / zeus_np_var(rewards, n, bso->scratch);
+    *precision = 1.0 / zeus__np_var(rewards, n, bso->scratch);
     return ZEUS_OK;
 }
 
@@ -193,8 +193,8 @@ static int construct_mab(zeus_bso *bso)
     size_t n_arms;
     zeus_pruning_batch_sizes(bso->explorer, &arms, &n_arms);
     if (n_arms == 0)
-        return zeus_error(ZEUS_EINVAL, "Empty batch size set when constructing MAB. Probably "
-                                       "all batch sizes have been pruned.");
+        return zeus__error(ZEUS_EINVAL, "Empty batch size set when constructing MAB. Probably "
+                                        "all batch sizes have been pruned.");
     zeus_gts_config gc;
     zeus_gts_config_default(&gc);
     gc.reward_precision = 0.0;
@@ -212,14 +212,14 @@ static int construct_mab(zeus_bso *bso)
         windowed(bso, history_of(bso, arms[i]), &rewards, &n);
         if (n < 2) {
             zeus_gts_destroy(mab);
-            return zeus_error(ZEUS_ESTATE, "Number of observations for %d is %zu.", arms[i], n);
+            return zeus__error(ZEUS_ESTATE, "Number of observations for %d is %zu.", arms[i], n);
         }
         rc = reward_precision(bso, rewards, n, &mab->arms[i].reward_precision);
         if (rc != ZEUS_OK) {
             zeus_gts_destroy(mab);
             return rc;
         }
-        zeus_gts_fit_one(mab, &mab->arms[i], rewards, n, true);
+        zeus__gts_fit_one(mab, &mab->arms[i], rewards, n, true);
     }
     if (zeus_get_log_level() >= ZEUS_LOG_DEBUG) {
         char list[512];
@@ -256,18 +256,18 @@ int zeus_bso_observe(zeus_bso *bso, int batch_size, double cost, int converged)
 {
     zeus_reward_list *list = history_of(bso, batch_size);
     if (!list)
-        return zeus_error(ZEUS_EINVAL, "Unknown batch size '%d'.", batch_size);
+        return zeus__error(ZEUS_EINVAL, "Unknown batch size '%d'.", batch_size);
     if (!bso->mab && converged != 0 && converged != 1)
-        return zeus_error(ZEUS_EINVAL,
-                          "batch size optimizer: whether batch size %d converged "
-                          "must be known during pruning",
-                          batch_size);
-    int rc = zeus_bso_append_reward(list, -cost);
+        return zeus__error(ZEUS_EINVAL,
+                           "batch size optimizer: whether batch size %d converged "
+                           "must be known during pruning",
+                           batch_size);
+    int rc = zeus__bso_append_reward(list, -cost);
     if (rc != ZEUS_OK)
         return rc;
 
     if (bso->mab) {
-        zeus_gts_arm *arm = zeus_gts_find(bso->mab, batch_size);
+        zeus_gts_arm *arm = zeus__gts_find(bso->mab, batch_size);
         if (!arm) {
             /* A size pruned away (a concurrent submission with the best-known size): the
              * original writes it into dictionaries no prediction reads. Recording it in the
@@ -279,7 +279,7 @@ int zeus_bso_observe(zeus_bso *bso, int batch_size, double cost, int converged)
         windowed(bso, list, &rewards, &n);
         if ((rc = reward_precision(bso, rewards, n, &arm->reward_precision)) != ZEUS_OK)
             return rc;
-        zeus_gts_fit_one(bso->mab, arm, rewards, n, true);
+        zeus__gts_fit_one(bso->mab, arm, rewards, n, true);
         ZEUS_DEBUG("[Pruning GaussianTS BSO] BS %d: %zu rewards, reward_prec = %g", batch_size, n,
                    arm->reward_precision);
         return ZEUS_OK;
@@ -318,7 +318,7 @@ int zeus_bso_rewards(const zeus_bso *bso, int batch_size, const double **rewards
 {
     const zeus_reward_list *list = history_of(bso, batch_size);
     if (!list)
-        return zeus_error(ZEUS_EINVAL, "Unknown batch size '%d'.", batch_size);
+        return zeus__error(ZEUS_EINVAL, "Unknown batch size '%d'.", batch_size);
     windowed(bso, list, rewards, n);
     return ZEUS_OK;
 }
@@ -329,7 +329,7 @@ int zeus_jit_plo_create(zeus_jit_plo **out)
 {
     zeus_jit_plo *plo = calloc(1, sizeof *plo);
     if (!plo)
-        return zeus_error(ZEUS_ENOMEM, "JIT power limit optimizer: out of memory");
+        return zeus__error(ZEUS_ENOMEM, "JIT power limit optimizer: out of memory");
     *out = plo;
     return ZEUS_OK;
 }
@@ -360,11 +360,11 @@ int zeus_jit_plo_predict(const zeus_jit_plo *plo, int batch_size, int *power_lim
 int zeus_jit_plo_observe(zeus_jit_plo *plo, int batch_size, int power_limit_w, double cost)
 {
     if (power_limit_w <= 0)
-        return zeus_error(ZEUS_EINVAL, "power limit %d W is not positive", power_limit_w);
+        return zeus__error(ZEUS_EINVAL, "power limit %d W is not positive", power_limit_w);
     zeus_jit_entry *e = plo_find(plo, batch_size);
     if (!e) {
-        int rc =
-            zeus_array_reserve((void **)&plo->entries, &plo->cap, plo->n, sizeof *plo->entries, 16);
+        int rc = zeus__array_reserve((void **)&plo->entries, &plo->cap, plo->n,
+                                     sizeof *plo->entries, 16);
         if (rc != ZEUS_OK)
             return rc;
         e = &plo->entries[plo->n++];

@@ -23,7 +23,7 @@
 static cJSON *json_double(double v)
 {
     char buf[ZEUS_DOUBLE_BUF];
-    zeus_format_double(v, buf, sizeof buf);
+    zeus__format_double(v, buf, sizeof buf);
     return isfinite(v) ? cJSON_CreateRaw(buf) : cJSON_CreateString(buf);
 }
 
@@ -109,7 +109,7 @@ static int print_json(cJSON *root, char **json)
     char *text = root ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
     if (!text)
-        return zeus_error(ZEUS_ENOMEM, "state: out of memory");
+        return zeus__error(ZEUS_ENOMEM, "state: out of memory");
     *json = text;
     return ZEUS_OK;
 }
@@ -167,7 +167,7 @@ int zeus_jit_plo_save(const zeus_jit_plo *plo, char **json)
 
 static int bad(const char *what)
 {
-    return zeus_error(ZEUS_EPARSE, "state: missing or invalid '%s'", what);
+    return zeus__error(ZEUS_EPARSE, "state: missing or invalid '%s'", what);
 }
 
 /* A number, or one of the strings written for non-finite values. */
@@ -181,7 +181,7 @@ static bool to_double(const cJSON *v, double *out)
         return false;
     const char *s = v->valuestring;
     return (strcmp(s, "inf") == 0 || strcmp(s, "-inf") == 0 || strcmp(s, "nan") == 0) &&
-           zeus_parse_double(s, out) == ZEUS_OK;
+           zeus__parse_double(s, out) == ZEUS_OK;
 }
 
 static int get_double(const cJSON *o, const char *key, double *out)
@@ -225,7 +225,7 @@ static int get_u64(const cJSON *o, const char *key, uint64_t *out)
 static int get_string(const cJSON *o, const char *key, char *dst, size_t size)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsString(v) || !*v->valuestring || zeus_strlcpy(dst, v->valuestring, size) >= size)
+    if (!cJSON_IsString(v) || !*v->valuestring || zeus__strlcpy(dst, v->valuestring, size) >= size)
         return bad(key);
     return ZEUS_OK;
 }
@@ -260,9 +260,9 @@ static int check_header(const cJSON *root, const char *type)
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "type");
     long version;
     if (!cJSON_IsString(t) || strcmp(t->valuestring, type) != 0)
-        return zeus_error(ZEUS_EPARSE, "state: not a %s document", type);
+        return zeus__error(ZEUS_EPARSE, "state: not a %s document", type);
     if (get_int(root, "version", 1, STATE_VERSION, &version) != ZEUS_OK)
-        return zeus_error(ZEUS_EPARSE, "state: unsupported version");
+        return zeus__error(ZEUS_EPARSE, "state: unsupported version");
     return ZEUS_OK;
 }
 
@@ -270,7 +270,7 @@ static cJSON *parse_root(const char *json)
 {
     cJSON *root = json ? cJSON_Parse(json) : NULL;
     if (!root)
-        zeus_error(ZEUS_EPARSE, "state: not valid JSON");
+        zeus__error(ZEUS_EPARSE, "state: not valid JSON");
     return root;
 }
 
@@ -353,7 +353,7 @@ static int load_mab(const cJSON *o, const zeus_bso *bso, zeus_gts **out)
     if (!cJSON_IsArray(arms) || n < 1 || (size_t)n > bso->n_batch_sizes)
         return bad("arms");
     zeus_gts *g;
-    int rc = zeus_gts_alloc((size_t)n, &g);
+    int rc = zeus__gts_alloc((size_t)n, &g);
     if (rc != ZEUS_OK)
         return rc;
     long num_exploration;
@@ -376,7 +376,7 @@ static int load_mab(const cJSON *o, const zeus_bso *bso, zeus_gts **out)
             (rc = get_int(a, "observations", 0, INT32_MAX, &observations)))
             goto fail;
         if (!contains(bso->batch_sizes, bso->n_batch_sizes, (int)arm) ||
-            zeus_gts_find(g, (int)arm)) {
+            zeus__gts_find(g, (int)arm)) {
             rc = bad("arm");
             goto fail;
         }
@@ -399,7 +399,7 @@ static int load_bso(const cJSON *root, zeus_bso **out)
     if (!cfg || !job || !cJSON_IsArray(history) || n < 1)
         return bad(!cfg ? "config" : !job ? "job" : "history");
     zeus_bso *bso;
-    int rc = zeus_bso_alloc((size_t)n, &bso);
+    int rc = zeus__bso_alloc((size_t)n, &bso);
     if (rc != ZEUS_OK)
         return rc;
     long window, max_epochs, default_bs;
@@ -444,12 +444,12 @@ static int load_bso(const cJSON *root, zeus_bso **out)
                 rc = bad("rewards");
                 goto fail;
             }
-            if ((rc = zeus_bso_append_reward(&bso->history[i], v)) != ZEUS_OK)
+            if ((rc = zeus__bso_append_reward(&bso->history[i], v)) != ZEUS_OK)
                 goto fail;
         }
         i++;
     }
-    if ((rc = zeus_pruning_alloc(bso->n_batch_sizes, &bso->explorer)) != ZEUS_OK ||
+    if ((rc = zeus__pruning_alloc(bso->n_batch_sizes, &bso->explorer)) != ZEUS_OK ||
         (rc = load_explorer(get_object(root, "explorer"), bso->explorer)) != ZEUS_OK)
         goto fail;
     const cJSON *mab = cJSON_GetObjectItemCaseSensitive(root, "mab");

@@ -16,7 +16,7 @@ void zeus_gts_config_default(zeus_gts_config *cfg)
     cfg->seed = 123456;
 }
 
-int zeus_gts_alloc(size_t n_arms, zeus_gts **out)
+int zeus__gts_alloc(size_t n_arms, zeus_gts **out)
 {
     zeus_gts *gts = calloc(1, sizeof *gts);
     if (!gts)
@@ -30,24 +30,24 @@ int zeus_gts_alloc(size_t n_arms, zeus_gts **out)
     return ZEUS_OK;
 fail:
     zeus_gts_destroy(gts);
-    return zeus_error(ZEUS_ENOMEM, "GaussianTS: out of memory");
+    return zeus__error(ZEUS_ENOMEM, "GaussianTS: out of memory");
 }
 
 int zeus_gts_create(const zeus_gts_config *cfg, const int *arms, size_t n_arms, zeus_gts **out)
 {
     if (!cfg || !arms || !out)
-        return zeus_error(ZEUS_EINVAL, "GaussianTS: NULL argument");
+        return zeus__error(ZEUS_EINVAL, "GaussianTS: NULL argument");
     if (n_arms == 0)
-        return zeus_error(ZEUS_EINVAL, "GaussianTS: no arms");
+        return zeus__error(ZEUS_EINVAL, "GaussianTS: no arms");
     if (cfg->num_exploration < 0)
-        return zeus_error(ZEUS_EINVAL, "GaussianTS: num_exploration %d is negative",
-                          cfg->num_exploration);
+        return zeus__error(ZEUS_EINVAL, "GaussianTS: num_exploration %d is negative",
+                           cfg->num_exploration);
     for (size_t i = 0; i < n_arms; i++)
         for (size_t j = 0; j < i; j++)
             if (arms[i] == arms[j])
-                return zeus_error(ZEUS_EINVAL, "GaussianTS: arm %d appears twice", arms[i]);
+                return zeus__error(ZEUS_EINVAL, "GaussianTS: arm %d appears twice", arms[i]);
     zeus_gts *gts;
-    int rc = zeus_gts_alloc(n_arms, &gts);
+    int rc = zeus__gts_alloc(n_arms, &gts);
     if (rc != ZEUS_OK)
         return rc;
     gts->prior_mean = cfg->prior_mean;
@@ -75,7 +75,7 @@ void zeus_gts_destroy(zeus_gts *gts)
     free(gts);
 }
 
-zeus_gts_arm *zeus_gts_find(const zeus_gts *gts, int arm)
+zeus_gts_arm *zeus__gts_find(const zeus_gts *gts, int arm)
 {
     for (size_t i = 0; i < gts->n_arms; i++)
         if (gts->arms[i].arm == arm)
@@ -85,11 +85,11 @@ zeus_gts_arm *zeus_gts_find(const zeus_gts *gts, int arm)
 
 static int unknown_arm(int arm)
 {
-    return zeus_error(ZEUS_ENOENT, "GaussianTS: unknown arm %d", arm);
+    return zeus__error(ZEUS_ENOENT, "GaussianTS: unknown arm %d", arm);
 }
 
-void zeus_gts_fit_one(const zeus_gts *gts, zeus_gts_arm *a, const double *rewards, size_t n,
-                      bool reset)
+void zeus__gts_fit_one(const zeus_gts *gts, zeus_gts_arm *a, const double *rewards, size_t n,
+                       bool reset)
 {
     if (reset) {
         a->mean = gts->prior_mean;
@@ -104,10 +104,10 @@ void zeus_gts_fit_one(const zeus_gts *gts, zeus_gts_arm *a, const double *reward
     if (reward_prec == INFINITY) {
         /* Infinite reward precision: sampling yields the observed mean exactly. */
         new_prec = INFINITY;
-        new_mean = zeus_np_mean(rewards, n);
+        new_mean = zeus__np_mean(rewards, n);
     } else {
         new_prec = prec + (double)n * reward_prec;
-        new_mean = (prec * mean + reward_prec * zeus_np_sum(rewards, n)) / new_prec;
+        new_mean = (prec * mean + reward_prec * zeus__np_sum(rewards, n)) / new_prec;
     }
     a->mean = new_mean;
     a->precision = new_prec;
@@ -116,28 +116,28 @@ void zeus_gts_fit_one(const zeus_gts *gts, zeus_gts_arm *a, const double *reward
 
 int zeus_gts_fit_arm(zeus_gts *gts, int arm, const double *rewards, size_t n, bool reset)
 {
-    zeus_gts_arm *a = zeus_gts_find(gts, arm);
+    zeus_gts_arm *a = zeus__gts_find(gts, arm);
     if (!a)
         return unknown_arm(arm);
     if (n > 0 && !rewards)
-        return zeus_error(ZEUS_EINVAL, "GaussianTS: NULL rewards");
-    zeus_gts_fit_one(gts, a, rewards, n, reset);
+        return zeus__error(ZEUS_EINVAL, "GaussianTS: NULL rewards");
+    zeus__gts_fit_one(gts, a, rewards, n, reset);
     return ZEUS_OK;
 }
 
 int zeus_gts_fit(zeus_gts *gts, const int *decisions, const double *rewards, size_t n, bool reset)
 {
     if (n > 0 && (!decisions || !rewards))
-        return zeus_error(ZEUS_EINVAL, "GaussianTS: NULL observations");
+        return zeus__error(ZEUS_EINVAL, "GaussianTS: NULL observations");
     double *selected = malloc((n ? n : 1) * sizeof *selected);
     if (!selected)
-        return zeus_error(ZEUS_ENOMEM, "GaussianTS: out of memory");
+        return zeus__error(ZEUS_ENOMEM, "GaussianTS: out of memory");
     for (size_t i = 0; i < gts->n_arms; i++) {
         size_t k = 0;
         for (size_t j = 0; j < n; j++)
             if (decisions[j] == gts->arms[i].arm)
                 selected[k++] = rewards[j];
-        zeus_gts_fit_one(gts, &gts->arms[i], selected, k, reset);
+        zeus__gts_fit_one(gts, &gts->arms[i], selected, k, reset);
     }
     free(selected);
     return ZEUS_OK;
@@ -145,7 +145,7 @@ int zeus_gts_fit(zeus_gts *gts, const int *decisions, const double *rewards, siz
 
 int zeus_gts_set_reward_precision(zeus_gts *gts, int arm, double precision)
 {
-    zeus_gts_arm *a = zeus_gts_find(gts, arm);
+    zeus_gts_arm *a = zeus__gts_find(gts, arm);
     if (!a)
         return unknown_arm(arm);
     a->reward_precision = precision;
@@ -175,8 +175,8 @@ int zeus_gts_predict(zeus_gts *gts, int *arm)
             ZEUS_WARN("GaussianTS: predict_expectations called when arm '%d' is cold.", a->arm);
         double sd = sqrt(1.0 / a->precision);
         if (!(sd >= 0.0)) /* numpy refuses a NaN or negative scale */
-            return zeus_error(ZEUS_ERANGE, "GaussianTS: arm %d has precision %g", a->arm,
-                              a->precision);
+            return zeus__error(ZEUS_ERANGE, "GaussianTS: arm %d has precision %g", a->arm,
+                               a->precision);
         double sample = zeus_rng_normal(&gts->rng, a->mean, sd);
         if (i == 0 || sample > best) {
             best = sample;
@@ -195,7 +195,7 @@ size_t zeus_gts_arm_count(const zeus_gts *gts)
 int zeus_gts_get_arm(const zeus_gts *gts, size_t index, zeus_gts_arm *out)
 {
     if (index >= gts->n_arms)
-        return zeus_error(ZEUS_ERANGE, "GaussianTS: arm index %zu out of range", index);
+        return zeus__error(ZEUS_ERANGE, "GaussianTS: arm index %zu out of range", index);
     *out = gts->arms[index];
     return ZEUS_OK;
 }

@@ -15,10 +15,10 @@ struct zeus_gts {
     size_t *order; /* scratch for the exploration permutation */
 };
 
-int zeus_gts_alloc(size_t n_arms, zeus_gts **out);
-zeus_gts_arm *zeus_gts_find(const zeus_gts *gts, int arm);
-void zeus_gts_fit_one(const zeus_gts *gts, zeus_gts_arm *a, const double *rewards, size_t n,
-                      bool reset);
+int zeus__gts_alloc(size_t n_arms, zeus_gts **out);
+zeus_gts_arm *zeus__gts_find(const zeus_gts *gts, int arm);
+void zeus__gts_fit_one(const zeus_gts *gts, zeus_gts_arm *a, const double *rewards, size_t n,
+                       bool reset);
 
 /* The original explorer is a Python generator; this is the same control flow as an explicit
  * state machine. A reported result is processed lazily by the following next() call, exactly
@@ -47,7 +47,7 @@ struct zeus_pruning {
     bool reported_reached;
 };
 
-int zeus_pruning_alloc(size_t cap, zeus_pruning **out);
+int zeus__pruning_alloc(size_t cap, zeus_pruning **out);
 
 typedef struct {
     double *rewards;
@@ -66,8 +66,8 @@ struct zeus_bso {
     size_t scratch_cap;
 };
 
-int zeus_bso_alloc(size_t n_batch_sizes, zeus_bso **out);
-int zeus_bso_append_reward(zeus_reward_list *list, double reward);
+int zeus__bso_alloc(size_t n_batch_sizes, zeus_bso **out);
+int zeus__bso_append_reward(zeus_reward_list *list, double reward);
 
 typedef struct {
     int batch_size, power_limit;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int zeus_pruning_alloc(size_t cap, zeus_pruning **out)
+int zeus__pruning_alloc(size_t cap, zeus_pruning **out)
 {
     zeus_pruning *p = calloc(1, sizeof *p);
     if (!p)
@@ -26,23 +26,24 @@ int zeus_pruning_alloc(size_t cap, zeus_pruning **out)
     return ZEUS_OK;
 fail:
     zeus_pruning_destroy(p);
-    return zeus_error(ZEUS_ENOMEM, "pruning: out of memory");
+    return zeus__error(ZEUS_ENOMEM, "pruning: out of memory");
 }
 
 int zeus_pruning_create(const int *batch_sizes, size_t n, int default_bs, int num_rounds,
                         zeus_pruning **out)
 {
     if ((!batch_sizes && n) || !out)
-        return zeus_error(ZEUS_EINVAL, "pruning: NULL argument");
+        return zeus__error(ZEUS_EINVAL, "pruning: NULL argument");
     if (num_rounds < 0)
-        return zeus_error(ZEUS_EINVAL, "pruning: num_pruning_rounds %d is negative", num_rounds);
+        return zeus__error(ZEUS_EINVAL, "pruning: num_pruning_rounds %d is negative", num_rounds);
     size_t i;
     for (i = 0; i < n && batch_sizes[i] != default_bs; i++) {
     }
     if (i == n)
-        return zeus_error(ZEUS_EINVAL, "Default batch size %d not in the batch sizes.", default_bs);
+        return zeus__error(ZEUS_EINVAL, "Default batch size %d not in the batch sizes.",
+                           default_bs);
     zeus_pruning *p;
-    int rc = zeus_pruning_alloc(n, &p);
+    int rc = zeus__pruning_alloc(n, &p);
     if (rc != ZEUS_OK)
         return rc;
     memcpy(p->sizes, batch_sizes, n * sizeof *batch_sizes);
@@ -104,10 +105,10 @@ static bool begin_round(zeus_pruning *p)
 
 static int no_centre(const zeus_pruning *p)
 {
-    return zeus_error(ZEUS_EINVAL,
-                      "pruning: default batch size %d is not in the surviving list (no batch "
-                      "size reached the target in the previous round)",
-                      p->default_bs);
+    return zeus__error(ZEUS_EINVAL,
+                       "pruning: default batch size %d is not in the surviving list (no batch "
+                       "size reached the target in the previous round)",
+                       p->default_bs);
 }
 
 static void end_round(zeus_pruning *p)
@@ -125,11 +126,11 @@ int zeus_pruning_next(zeus_pruning *p, int *batch_size, bool *done)
     *done = false;
     switch (p->phase) {
     case ZEUS_PRUNING_AWAIT:
-        return zeus_error(ZEUS_ESTATE,
-                          "pruning: the result of batch size %d has not been reported yet",
-                          p->expecting);
+        return zeus__error(ZEUS_ESTATE,
+                           "pruning: the result of batch size %d has not been reported yet",
+                           p->expecting);
     case ZEUS_PRUNING_FAILED:
-        return zeus_error(ZEUS_ESTATE, "pruning: exploration ended with an error");
+        return zeus__error(ZEUS_ESTATE, "pruning: exploration ended with an error");
     case ZEUS_PRUNING_DONE:
         *done = true;
         return ZEUS_OK;
@@ -185,17 +186,17 @@ int zeus_pruning_next(zeus_pruning *p, int *batch_size, bool *done)
 int zeus_pruning_report(zeus_pruning *p, int batch_size, double cost, bool reached)
 {
     if (p->phase != ZEUS_PRUNING_AWAIT)
-        return zeus_error(ZEUS_ESTATE,
-                          "pruning: result for batch size %d reported while none "
-                          "was awaited",
-                          batch_size);
+        return zeus__error(ZEUS_ESTATE,
+                           "pruning: result for batch size %d reported while none "
+                           "was awaited",
+                           batch_size);
     if (batch_size != p->expecting) {
         int expected = p->expecting;
         p->phase = ZEUS_PRUNING_FAILED; /* the original's generator dies with the error */
-        return zeus_error(ZEUS_ESTATE,
-                          "PruningExplorationManager: self.expecting=%d, "
-                          "batch_size=%d",
-                          expected, batch_size);
+        return zeus__error(ZEUS_ESTATE,
+                           "PruningExplorationManager: self.expecting=%d, "
+                           "batch_size=%d",
+                           expected, batch_size);
     }
     p->expecting = 0;
     p->reported_cost = cost;

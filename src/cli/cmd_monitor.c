@@ -169,7 +169,7 @@ static int open_devices(zeus_devices **d)
 
 static char *fmt(double v, char *buf)
 {
-    return zeus_format_double(v, buf, ZEUS_DOUBLE_BUF);
+    return zeus__format_double(v, buf, ZEUS_DOUBLE_BUF);
 }
 
 /* ---- energy ---- */
@@ -408,7 +408,7 @@ static int write_power_csv(zeus_sampler *s, const char *path, double since)
             len += (size_t)snprintf(buf + len, cap - len, ",%s", fmt(power[k * n + i], a));
         buf[len++] = '\n';
     }
-    rc = zeus_write_file_atomic(path, buf, len);
+    rc = zeus__write_file_atomic(path, buf, len);
 done:
     free(times);
     free(power);
@@ -418,7 +418,7 @@ done:
 
 static int parse_seconds(const char *option, const char *text, double *out)
 {
-    if (zeus_parse_double(text, out) != ZEUS_OK || !isfinite(*out) || *out <= 0)
+    if (zeus__parse_double(text, out) != ZEUS_OK || !isfinite(*out) || *out <= 0)
         return cli_error(CLI_USAGE, "%s: '%s' is not a positive number of seconds", option, text);
     return CLI_OK;
 }

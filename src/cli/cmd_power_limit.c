@@ -92,7 +92,7 @@ static void print_text(const gpu_row *rows, unsigned n, action a)
 static int parse_watts(const char *text, unsigned *mw)
 {
     double w;
-    if (zeus_parse_double(text, &w) != ZEUS_OK || !(w > 0) || w > 100000)
+    if (zeus__parse_double(text, &w) != ZEUS_OK || !(w > 0) || w > 100000)
         return cli_error(CLI_USAGE, "power-limit set: WATTS must be a positive number, not '%s'",
                          text);
     *mw = (unsigned)lround(w * 1000);
@@ -109,7 +109,7 @@ static int apply(zeus_devices *d, gpu_row *rows, unsigned n)
             continue;
         }
         char detail[1024];
-        zeus_strlcpy(detail, zeus_last_error(), sizeof detail);
+        zeus__strlcpy(detail, zeus_last_error(), sizeof detail);
         for (unsigned k = 0; k < i; k++)
             if (rows[k].changed && rows[k].before_valid &&
                 zeus_gpu_set_power_limit_mw(d, rows[k].index, rows[k].before_mw) != ZEUS_OK)

@@ -5,7 +5,7 @@
 
 #include <stdlib.h>
 
-int zeus_array_reserve(void **items, size_t *cap, size_t n, size_t elem_size, size_t initial)
+int zeus__array_reserve(void **items, size_t *cap, size_t n, size_t elem_size, size_t initial)
 {
     if (n < *cap)
         return ZEUS_OK;
@@ -14,7 +14,7 @@ int zeus_array_reserve(void **items, size_t *cap, size_t n, size_t elem_size, si
         c = n + 1;
     void *p = realloc(*items, c * elem_size);
     if (!p)
-        return zeus_error(ZEUS_ENOMEM, "out of memory");
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
     *items = p;
     *cap = c;
     return ZEUS_OK;

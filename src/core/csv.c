@@ -36,8 +36,8 @@ static int split_record(zeus_csv *csv, bool *eof)
     csv->line = csv->next_line;
     csv->n_fields = 0;
     for (;;) {
-        if (zeus_array_reserve((void **)&csv->fields, &csv->cap, csv->n_fields, sizeof *csv->fields,
-                               16) != ZEUS_OK)
+        if (zeus__array_reserve((void **)&csv->fields, &csv->cap, csv->n_fields,
+                                sizeof *csv->fields, 16) != ZEUS_OK)
             return ZEUS_ENOMEM;
         char *field = p, *out = p;
         csv->fields[csv->n_fields++] = field;
@@ -46,8 +46,8 @@ static int split_record(zeus_csv *csv, bool *eof)
             p++;
             for (;;) {
                 if (!*p)
-                    return zeus_error(ZEUS_EPARSE, "%s:%d: unterminated quoted field", csv->path,
-                                      csv->line);
+                    return zeus__error(ZEUS_EPARSE, "%s:%d: unterminated quoted field", csv->path,
+                                       csv->line);
                 if (*p == '"') {
                     if (p[1] != '"') {
                         p++;
@@ -69,8 +69,8 @@ static int split_record(zeus_csv *csv, bool *eof)
             p++;
         char sep = *p;
         if (sep != ',' && sep != '\n' && sep != '\0')
-            return zeus_error(ZEUS_EPARSE, "%s:%d: text after a closing quote", csv->path,
-                              csv->line);
+            return zeus__error(ZEUS_EPARSE, "%s:%d: text after a closing quote", csv->path,
+                               csv->line);
         *out = '\0';
         if (sep == '\0')
             break;
@@ -82,21 +82,21 @@ static int split_record(zeus_csv *csv, bool *eof)
     }
     csv->cursor = p;
     if (csv->header && csv->n_fields != csv->n_header)
-        return zeus_error(ZEUS_EPARSE, "%s:%d: expected %zu fields, found %zu", csv->path,
-                          csv->line, csv->n_header, csv->n_fields);
+        return zeus__error(ZEUS_EPARSE, "%s:%d: expected %zu fields, found %zu", csv->path,
+                           csv->line, csv->n_header, csv->n_fields);
     return ZEUS_OK;
 }
 
-int zeus_csv_open(zeus_csv *csv, const char *path)
+int zeus__csv_open(zeus_csv *csv, const char *path)
 {
     memset(csv, 0, sizeof *csv);
     csv->path = path;
     size_t size;
-    int rc = zeus_read_file(path, &csv->data, &size);
+    int rc = zeus__read_file(path, &csv->data, &size);
     if (rc != ZEUS_OK)
         return rc; /* the detail names the file */
     if (strlen(csv->data) != size) {
-        rc = zeus_error(ZEUS_EPARSE, "%s: not a text file (NUL byte)", path);
+        rc = zeus__error(ZEUS_EPARSE, "%s: not a text file (NUL byte)", path);
         goto fail;
     }
     csv->cursor = csv->data;
@@ -107,7 +107,7 @@ int zeus_csv_open(zeus_csv *csv, const char *path)
     if ((rc = split_record(csv, &eof)) != ZEUS_OK)
         goto fail;
     if (eof) {
-        rc = zeus_error(ZEUS_EPARSE, "%s: empty file (no header line)", path);
+        rc = zeus__error(ZEUS_EPARSE, "%s: empty file (no header line)", path);
         goto fail;
     }
     /* The header keeps this field array; records get a fresh one. */
@@ -117,11 +117,11 @@ int zeus_csv_open(zeus_csv *csv, const char *path)
     csv->n_fields = csv->cap = 0;
     return ZEUS_OK;
 fail:
-    zeus_csv_close(csv);
+    zeus__csv_close(csv);
     return rc;
 }
 
-void zeus_csv_close(zeus_csv *csv)
+void zeus__csv_close(zeus_csv *csv)
 {
     free(csv->data);
     free(csv->fields);
@@ -129,12 +129,12 @@ void zeus_csv_close(zeus_csv *csv)
     memset(csv, 0, sizeof *csv);
 }
 
-int zeus_csv_next(zeus_csv *csv, bool *eof)
+int zeus__csv_next(zeus_csv *csv, bool *eof)
 {
     return split_record(csv, eof);
 }
 
-int zeus_csv_column(const zeus_csv *csv, const char *name, size_t *index)
+int zeus__csv_column(const zeus_csv *csv, const char *name, size_t *index)
 {
     for (size_t i = 0; i < csv->n_header; i++) {
         if (strcmp(csv->header[i], name) == 0) {
@@ -142,7 +142,7 @@ int zeus_csv_column(const zeus_csv *csv, const char *name, size_t *index)
             return ZEUS_OK;
         }
     }
-    return zeus_error(ZEUS_EPARSE, "%s: missing column '%s'", csv->path, name);
+    return zeus__error(ZEUS_EPARSE, "%s: missing column '%s'", csv->path, name);
 }
 
 /* The literals 1e0 .. 1e308 (each correctly rounded by the compiler), as in pandas. */
@@ -244,7 +244,7 @@ static const char *const na_values[] = {
     "",        "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
     "1.#QNAN", "<NA>", "N/A",      "NA",  "NULL",    "NaN",      "n/a",  "nan",  "null"};
 
-int zeus_csv_double(const zeus_csv *csv, size_t column, double *out, bool *missing)
+int zeus__csv_double(const zeus_csv *csv, size_t column, double *out, bool *missing)
 {
     const char *cell = csv->fields[column];
     *missing = false;
@@ -258,11 +258,11 @@ int zeus_csv_double(const zeus_csv *csv, size_t column, double *out, bool *missi
     const char *end;
     if (precise_xstrtod(cell, out, &end) && *end == '\0' && !isinf(*out))
         return ZEUS_OK;
-    return zeus_error(ZEUS_EPARSE, "%s:%d: column '%s': '%s' is not a finite number", csv->path,
-                      csv->line, csv->header[column], cell);
+    return zeus__error(ZEUS_EPARSE, "%s:%d: column '%s': '%s' is not a finite number", csv->path,
+                       csv->line, csv->header[column], cell);
 }
 
-int zeus_csv_int(const zeus_csv *csv, size_t column, long min, long max, long *out)
+int zeus__csv_int(const zeus_csv *csv, size_t column, long min, long max, long *out)
 {
     const char *cell = csv->fields[column];
     char *end;
@@ -271,18 +271,18 @@ int zeus_csv_int(const zeus_csv *csv, size_t column, long min, long max, long *o
     while (*end == ' ' || *end == '\t')
         end++;
     if (end == cell || *end || errno == ERANGE || v < min || v > max)
-        return zeus_error(ZEUS_EPARSE, "%s:%d: column '%s': '%s' is not an integer in [%ld, %ld]",
-                          csv->path, csv->line, csv->header[column], cell, min, max);
+        return zeus__error(ZEUS_EPARSE, "%s:%d: column '%s': '%s' is not an integer in [%ld, %ld]",
+                           csv->path, csv->line, csv->header[column], cell, min, max);
     *out = v;
     return ZEUS_OK;
 }
 
-int zeus_csv_text(const zeus_csv *csv, size_t column, const char **out)
+int zeus__csv_text(const zeus_csv *csv, size_t column, const char **out)
 {
     const char *cell = csv->fields[column];
     if (!*cell)
-        return zeus_error(ZEUS_EPARSE, "%s:%d: column '%s' is empty", csv->path, csv->line,
-                          csv->header[column]);
+        return zeus__error(ZEUS_EPARSE, "%s:%d: column '%s' is empty", csv->path, csv->line,
+                           csv->header[column]);
     *out = cell;
     return ZEUS_OK;
 }

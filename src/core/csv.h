@@ -18,21 +18,21 @@ typedef struct {
 } zeus_csv;
 
 /* Reads path and its header line. Errors name the file. */
-int zeus_csv_open(zeus_csv *csv, const char *path);
-void zeus_csv_close(zeus_csv *csv);
+int zeus__csv_open(zeus_csv *csv, const char *path);
+void zeus__csv_close(zeus_csv *csv);
 /* Next record (blank lines are skipped, as pandas does); *eof at the end. A record whose field
  * count differs from the header's is an error naming the line. */
-int zeus_csv_next(zeus_csv *csv, bool *eof);
+int zeus__csv_next(zeus_csv *csv, bool *eof);
 /* Index of a header column; "PATH: missing column 'NAME'" when absent. */
-int zeus_csv_column(const zeus_csv *csv, const char *name, size_t *index);
+int zeus__csv_column(const zeus_csv *csv, const char *name, size_t *index);
 
 /* pandas' default float conversion (precise_xstrtod: up to 17 significant digits accumulated
  * in a double, then scaled by a power of ten), which differs from a correctly rounded strtod
  * in the last bit for about one value in seven; pandas' NA spellings give NaN and *missing. */
-int zeus_csv_double(const zeus_csv *csv, size_t column, double *out, bool *missing);
+int zeus__csv_double(const zeus_csv *csv, size_t column, double *out, bool *missing);
 /* An integer cell (pandas int64: optional sign, digits, surrounding spaces). */
-int zeus_csv_int(const zeus_csv *csv, size_t column, long min, long max, long *out);
+int zeus__csv_int(const zeus_csv *csv, size_t column, long min, long max, long *out);
 /* A non-empty text cell. */
-int zeus_csv_text(const zeus_csv *csv, size_t column, const char **out);
+int zeus__csv_text(const zeus_csv *csv, size_t column, const char **out);
 
 #endif

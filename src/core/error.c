@@ -39,7 +39,7 @@ const char *zeus_last_error(void)
     return last_error;
 }
 
-int zeus_error(int code, const char *fmt, ...)
+int zeus__error(int code, const char *fmt, ...)
 {
     /* Format into a scratch buffer first: callers may pass zeus_last_error() as an argument
      * to wrap the previous detail with more context. */
@@ -52,7 +52,7 @@ int zeus_error(int code, const char *fmt, ...)
     return code;
 }
 
-void zeus_clear_error(void)
+void zeus__clear_error(void)
 {
     last_error[0] = '\0';
 }

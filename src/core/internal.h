@@ -10,40 +10,40 @@
 #define ZEUS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Records the detail of a failure for zeus_last_error() and returns code, so that callers can
- * write `return zeus_error(ZEUS_EPARSE, "%s:%d: ...", path, line);`. */
-int zeus_error(int code, const char *fmt, ...) ZEUS_PRINTF(2, 3);
-void zeus_clear_error(void);
+ * write `return zeus__error(ZEUS_EPARSE, "%s:%d: ...", path, line);`. */
+int zeus__error(int code, const char *fmt, ...) ZEUS_PRINTF(2, 3);
+void zeus__clear_error(void);
 
 /* Logging through the user's callback; cheap when the level is filtered out. */
-void zeus_log(zeus_log_level level, const char *fmt, ...) ZEUS_PRINTF(2, 3);
-#define ZEUS_WARN(...) zeus_log(ZEUS_LOG_WARN, __VA_ARGS__)
-#define ZEUS_INFO(...) zeus_log(ZEUS_LOG_INFO, __VA_ARGS__)
-#define ZEUS_DEBUG(...) zeus_log(ZEUS_LOG_DEBUG, __VA_ARGS__)
+void zeus__log(zeus_log_level level, const char *fmt, ...) ZEUS_PRINTF(2, 3);
+#define ZEUS_WARN(...) zeus__log(ZEUS_LOG_WARN, __VA_ARGS__)
+#define ZEUS_INFO(...) zeus__log(ZEUS_LOG_INFO, __VA_ARGS__)
+#define ZEUS_DEBUG(...) zeus__log(ZEUS_LOG_DEBUG, __VA_ARGS__)
 
 /* Clocks. Monotonic nanoseconds for intervals; wall-clock seconds (Unix epoch) for the
  * timestamps the original writes into its files. */
-int64_t zeus_now_ns(void);
-double zeus_wall_s(void);
-void zeus_sleep_ns(int64_t ns);
+int64_t zeus__now_ns(void);
+double zeus__wall_s(void);
+void zeus__sleep_ns(int64_t ns);
 
 /* Bounded string copy that always terminates; returns strlen(src). */
-size_t zeus_strlcpy(char *dst, const char *src, size_t size);
+size_t zeus__strlcpy(char *dst, const char *src, size_t size);
 
 /* Formats a double the way Python's repr() does (shortest round-trip digits, "10.0", "1e-07",
  * "inf", "nan"), so files we share with the original compare byte for byte. Returns buf. */
-char *zeus_format_double(double value, char *buf, size_t size);
+char *zeus__format_double(double value, char *buf, size_t size);
 #define ZEUS_DOUBLE_BUF 32
 
 /* Strict number parsing: the whole string must be a number (surrounding spaces allowed). */
-int zeus_parse_double(const char *text, double *out);
-int zeus_parse_long(const char *text, long *out);
+int zeus__parse_double(const char *text, double *out);
+int zeus__parse_long(const char *text, long *out);
 
 /* Writes size bytes to path atomically: a temporary file in the same directory, fsync, rename.
  * Creates missing parent directories. A crash leaves either the old file or the new one. */
-int zeus_write_file_atomic(const char *path, const void *data, size_t size);
+int zeus__write_file_atomic(const char *path, const void *data, size_t size);
 /* Reads a whole file into a NUL-terminated malloc'd buffer. */
-int zeus_read_file(const char *path, char **data, size_t *size);
+int zeus__read_file(const char *path, char **data, size_t *size);
 /* mkdir -p of the directory part of path. */
-int zeus_make_parent_dirs(const char *path);
+int zeus__make_parent_dirs(const char *path);
 
 #endif

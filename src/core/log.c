@@ -26,8 +26,8 @@ int zeus_parse_log_level(const char *text, zeus_log_level *out)
         *out = ZEUS_LOG_WARN;
         return ZEUS_OK;
     }
-    return zeus_error(ZEUS_EINVAL, "log level '%s' is not one of error, warn, info, debug",
-                      text ? text : "(null)");
+    return zeus__error(ZEUS_EINVAL, "log level '%s' is not one of error, warn, info, debug",
+                       text ? text : "(null)");
 }
 
 const char *zeus_log_level_name(zeus_log_level level)
@@ -63,7 +63,7 @@ void zeus_set_log_callback(zeus_log_fn fn, void *user)
     pthread_mutex_unlock(&log_lock);
 }
 
-void zeus_log(zeus_log_level level, const char *fmt, ...)
+void zeus__log(zeus_log_level level, const char *fmt, ...)
 {
     /* Cheap exits first: this is called on hot paths (every window end may warn). */
     if (level > zeus_get_log_level() || !atomic_load(&log_enabled))

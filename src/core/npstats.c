@@ -32,7 +32,7 @@ static double pairwise_sum(const double *a, size_t n)
     return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
 }
 
-double zeus_np_sum(const double *a, size_t n)
+double zeus__np_sum(const double *a, size_t n)
 {
     /* The reduction starts from add's identity 0.0 and the iterator hands the inner loop at
      * most one buffer's worth of elements at a time. */
@@ -42,23 +42,23 @@ double zeus_np_sum(const double *a, size_t n)
     return sum;
 }
 
-double zeus_np_mean(const double *a, size_t n)
+double zeus__np_mean(const double *a, size_t n)
 {
-    return zeus_np_sum(a, n) / (double)n;
+    return zeus__np_sum(a, n) / (double)n;
 }
 
-double zeus_np_var(const double *a, size_t n, double *scratch)
+double zeus__np_var(const double *a, size_t n, double *scratch)
 {
-    double mean = zeus_np_sum(a, n) / (double)n;
+    double mean = zeus__np_sum(a, n) / (double)n;
     for (size_t i = 0; i < n; i++) {
         scratch[i] = a[i] - mean;
         scratch[i] = scratch[i] * scratch[i];
     }
-    return zeus_np_sum(scratch, n) / (double)n;
+    return zeus__np_sum(scratch, n) / (double)n;
 }
 
 /* CPython's float_floor_div (Objects/floatobject.c, _float_div_mod). */
-double zeus_py_floordiv(double vx, double wx)
+double zeus__py_floordiv(double vx, double wx)
 {
     double mod = fmod(vx, wx);
     double div = (vx - mod) / wx;

@@ -230,17 +230,17 @@ static uint64_t gen_mask(uint64_t value)
 int zeus_rng_choice(zeus_rng *rng, size_t population, size_t size, size_t *out)
 {
     if (size > population)
-        return zeus_error(ZEUS_EINVAL,
-                          "cannot take a larger sample (%zu) than the population (%zu) "
-                          "without replacement",
-                          size, population);
+        return zeus__error(ZEUS_EINVAL,
+                           "cannot take a larger sample (%zu) than the population (%zu) "
+                           "without replacement",
+                           size, population);
     if (size == 0)
         return ZEUS_OK;
     if (population > 10000 && size > population / 50) {
         /* Tail shuffle of the whole index range; the sample is its last size entries. */
         size_t *idx = malloc(population * sizeof *idx);
         if (!idx)
-            return zeus_error(ZEUS_ENOMEM, "choice: out of memory");
+            return zeus__error(ZEUS_ENOMEM, "choice: out of memory");
         for (size_t i = 0; i < population; i++)
             idx[i] = i;
         shuffle_tail(rng, population, population - size > 1 ? population - size : 1, idx);
@@ -257,7 +257,7 @@ int zeus_rng_choice(zeus_rng *rng, size_t population, size_t size, size_t *out)
     uint64_t stack_set[64];
     uint64_t *set = slots <= ZEUS_ARRAY_LEN(stack_set) ? stack_set : malloc(slots * sizeof *set);
     if (!set)
-        return zeus_error(ZEUS_ENOMEM, "choice: out of memory");
+        return zeus__error(ZEUS_ENOMEM, "choice: out of memory");
     for (size_t i = 0; i < slots; i++)
         set[i] = UINT64_MAX;
     for (size_t j = population - size; j < population; j++) {

@@ -10,21 +10,21 @@
 #include <time.h>
 #include <unistd.h>
 
-int64_t zeus_now_ns(void)
+int64_t zeus__now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-double zeus_wall_s(void)
+double zeus__wall_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-void zeus_sleep_ns(int64_t ns)
+void zeus__sleep_ns(int64_t ns)
 {
     if (ns <= 0)
         return;
@@ -33,7 +33,7 @@ void zeus_sleep_ns(int64_t ns)
     }
 }
 
-size_t zeus_strlcpy(char *dst, const char *src, size_t size)
+size_t zeus__strlcpy(char *dst, const char *src, size_t size)
 {
     size_t len = strlen(src);
     if (size > 0) {
@@ -44,7 +44,7 @@ size_t zeus_strlcpy(char *dst, const char *src, size_t size)
     return len;
 }
 
-char *zeus_format_double(double value, char *buf, size_t size)
+char *zeus__format_double(double value, char *buf, size_t size)
 {
     if (isnan(value)) {
         snprintf(buf, size, "nan");
@@ -114,7 +114,7 @@ char *zeus_format_double(double value, char *buf, size_t size)
         }
     }
     out[o] = '\0';
-    zeus_strlcpy(buf, out, size);
+    zeus__strlcpy(buf, out, size);
     return buf;
 }
 
@@ -125,7 +125,7 @@ static int only_space(const char *p)
     return *p == '\0';
 }
 
-int zeus_parse_double(const char *text, double *out)
+int zeus__parse_double(const char *text, double *out)
 {
     if (!text)
         return ZEUS_EINVAL;
@@ -133,12 +133,12 @@ int zeus_parse_double(const char *text, double *out)
     errno = 0;
     double v = strtod(text, &end);
     if (end == text || !only_space(end) || errno == ERANGE)
-        return zeus_error(ZEUS_EPARSE, "'%s' is not a number", text);
+        return zeus__error(ZEUS_EPARSE, "'%s' is not a number", text);
     *out = v;
     return ZEUS_OK;
 }
 
-int zeus_parse_long(const char *text, long *out)
+int zeus__parse_long(const char *text, long *out)
 {
     if (!text)
         return ZEUS_EINVAL;
@@ -146,16 +146,16 @@ int zeus_parse_long(const char *text, long *out)
     errno = 0;
     long v = strtol(text, &end, 10);
     if (end == text || !only_space(end) || errno == ERANGE)
-        return zeus_error(ZEUS_EPARSE, "'%s' is not an integer", text);
+        return zeus__error(ZEUS_EPARSE, "'%s' is not an integer", text);
     *out = v;
     return ZEUS_OK;
 }
 
-int zeus_make_parent_dirs(const char *path)
+int zeus__make_parent_dirs(const char *path)
 {
     char dir[4096];
-    if (zeus_strlcpy(dir, path, sizeof dir) >= sizeof dir)
-        return zeus_error(ZEUS_EINVAL, "path too long: %s", path);
+    if (zeus__strlcpy(dir, path, sizeof dir) >= sizeof dir)
+        return zeus__error(ZEUS_EINVAL, "path too long: %s", path);
     char *slash = strrchr(dir, '/');
     if (!slash || slash == dir)
         return ZEUS_OK;
@@ -165,27 +165,27 @@ int zeus_make_parent_dirs(const char *path)
             continue;
         *p = '\0';
         if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-            return zeus_error(ZEUS_EIO, "cannot create directory %s: %s", dir, strerror(errno));
+            return zeus__error(ZEUS_EIO, "cannot create directory %s: %s", dir, strerror(errno));
         *p = '/';
     }
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return zeus_error(ZEUS_EIO, "cannot create directory %s: %s", dir, strerror(errno));
+        return zeus__error(ZEUS_EIO, "cannot create directory %s: %s", dir, strerror(errno));
     return ZEUS_OK;
 }
 
-int zeus_write_file_atomic(const char *path, const void *data, size_t size)
+int zeus__write_file_atomic(const char *path, const void *data, size_t size)
 {
     char tmp[4200];
     int fd = -1;
-    int rc = zeus_make_parent_dirs(path);
+    int rc = zeus__make_parent_dirs(path);
     if (rc != ZEUS_OK)
         return rc;
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
-        return zeus_error(ZEUS_EINVAL, "path too long: %s", path);
+        return zeus__error(ZEUS_EINVAL, "path too long: %s", path);
     fd = mkstemp(tmp);
     if (fd < 0)
-        return zeus_error(ZEUS_EIO, "cannot create a temporary file beside %s: %s", path,
-                          strerror(errno));
+        return zeus__error(ZEUS_EIO, "cannot create a temporary file beside %s: %s", path,
+                           strerror(errno));
     const char *p = data;
     size_t left = size;
     while (left > 0) {
@@ -193,24 +193,24 @@ int zeus_write_file_atomic(const char *path, const void *data, size_t size)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            rc = zeus_error(ZEUS_EIO, "cannot write %s: %s", tmp, strerror(errno));
+            rc = zeus__error(ZEUS_EIO, "cannot write %s: %s", tmp, strerror(errno));
             goto fail;
         }
         p += n;
         left -= (size_t)n;
     }
     if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
-        rc = zeus_error(ZEUS_EIO, "cannot sync %s: %s", tmp, strerror(errno));
+        rc = zeus__error(ZEUS_EIO, "cannot sync %s: %s", tmp, strerror(errno));
         goto fail;
     }
     if (close(fd) != 0) {
         fd = -1;
-        rc = zeus_error(ZEUS_EIO, "cannot close %s: %s", tmp, strerror(errno));
+        rc = zeus__error(ZEUS_EIO, "cannot close %s: %s", tmp, strerror(errno));
         goto fail;
     }
     fd = -1;
     if (rename(tmp, path) != 0) {
-        rc = zeus_error(ZEUS_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        rc = zeus__error(ZEUS_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
         goto fail;
     }
     return ZEUS_OK;
@@ -221,14 +221,14 @@ fail:
     return rc;
 }
 
-int zeus_read_file(const char *path, char **data, size_t *size)
+int zeus__read_file(const char *path, char **data, size_t *size)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return zeus_error(errno == EACCES   ? ZEUS_EPERM
-                          : errno == ENOENT ? ZEUS_ENOENT
-                                            : ZEUS_EIO,
-                          "cannot open %s: %s", path, strerror(errno));
+        return zeus__error(errno == EACCES   ? ZEUS_EPERM
+                           : errno == ENOENT ? ZEUS_ENOENT
+                                             : ZEUS_EIO,
+                           "cannot open %s: %s", path, strerror(errno));
     char *buf = NULL;
     size_t len = 0, cap = 0;
     int rc = ZEUS_OK;
@@ -237,7 +237,7 @@ int zeus_read_file(const char *path, char **data, size_t *size)
             cap = cap ? cap * 2 : 8192;
             char *grown = realloc(buf, cap);
             if (!grown) {
-                rc = zeus_error(ZEUS_ENOMEM, "out of memory reading %s", path);
+                rc = zeus__error(ZEUS_ENOMEM, "out of memory reading %s", path);
                 goto fail;
             }
             buf = grown;
@@ -246,7 +246,7 @@ int zeus_read_file(const char *path, char **data, size_t *size)
         len += n;
         if (n == 0) {
             if (ferror(f)) {
-                rc = zeus_error(ZEUS_EIO, "cannot read %s: %s", path, strerror(errno));
+                rc = zeus__error(ZEUS_EIO, "cannot read %s: %s", path, strerror(errno));
                 goto fail;
             }
             break;

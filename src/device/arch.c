@@ -35,8 +35,8 @@ int zeus_gpu_arch_parse(const char *name, zeus_gpu_arch *out)
             return ZEUS_OK;
         }
     }
-    return zeus_error(ZEUS_EINVAL,
-                      "unknown GPU architecture '%s' (expected one of kepler, "
-                      "maxwell, pascal, volta, turing, ampere, ada, hopper, blackwell)",
-                      name ? name : "(null)");
+    return zeus__error(ZEUS_EINVAL,
+                       "unknown GPU architecture '%s' (expected one of kepler, "
+                       "maxwell, pascal, volta, turing, ampere, ada, hopper, blackwell)",
+                       name ? name : "(null)");
 }

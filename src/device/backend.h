@@ -1,7 +1,7 @@
 /* The backend operations table: every device backend (nvml, sim, rapl; later amdsmi and the
  * zeusd client) fills one of these. Devices are addressed by the backend's own index; the
  * registry maps framework indices onto them. Optional operations are NULL. Every operation
- * returns 0 or a negative ZEUS_E* code with detail recorded through zeus_error(). */
+ * returns 0 or a negative ZEUS_E* code with detail recorded through zeus__error(). */
 #ifndef ZEUS_DEVICE_BACKEND_H
 #define ZEUS_DEVICE_BACKEND_H
 
@@ -40,8 +40,8 @@ typedef struct zeus_backend_ops {
     int (*cpu_energy)(void *state, unsigned dev, zeus_cpu_energy *out);
 } zeus_backend_ops;
 
-extern const zeus_backend_ops zeus_nvml_backend;
-extern const zeus_backend_ops zeus_sim_backend;
-extern const zeus_backend_ops zeus_rapl_backend;
+extern const zeus_backend_ops zeus__nvml_backend;
+extern const zeus_backend_ops zeus__sim_backend;
+extern const zeus_backend_ops zeus__rapl_backend;
 
 #endif

@@ -126,9 +126,9 @@ static int nvml_fail(const nvml_state *s, nvmlReturn_t r, const char *call, int 
         hint = " (changing GPU settings needs root or the SYS_ADMIN capability; in Docker use "
                "--cap-add SYS_ADMIN)";
     if (dev >= 0)
-        return zeus_error(code, "%s(NVML GPU %d): %s [NVML_ERROR_%s]%s", call, dev, text, name,
-                          hint);
-    return zeus_error(code, "%s: %s [NVML_ERROR_%s]%s", call, text, name, hint);
+        return zeus__error(code, "%s(NVML GPU %d): %s [NVML_ERROR_%s]%s", call, dev, text, name,
+                           hint);
+    return zeus__error(code, "%s: %s [NVML_ERROR_%s]%s", call, text, name, hint);
 }
 
 static void *dl_lookup(void *lib, const char *name)
@@ -160,7 +160,7 @@ static int load_library(nvml_state *s, char *reason, size_t reason_size, char *l
                      dlerror());
             return ZEUS_ELIB;
         }
-        zeus_strlcpy(loaded, override, loaded_size);
+        zeus__strlcpy(loaded, override, loaded_size);
         return ZEUS_OK;
     }
     static const char *const names[] = {"libnvidia-ml.so.1", "libnvidia-ml.so"};
@@ -168,11 +168,11 @@ static int load_library(nvml_state *s, char *reason, size_t reason_size, char *l
     for (size_t i = 0; i < ZEUS_ARRAY_LEN(names); i++) {
         s->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
         if (s->lib) {
-            zeus_strlcpy(loaded, names[i], loaded_size);
+            zeus__strlcpy(loaded, names[i], loaded_size);
             return ZEUS_OK;
         }
         if (i == 0)
-            zeus_strlcpy(first_error, dlerror(), sizeof first_error);
+            zeus__strlcpy(first_error, dlerror(), sizeof first_error);
     }
     snprintf(reason, reason_size,
              "NVIDIA driver library not found (%s); install the NVIDIA driver, or set "
@@ -230,8 +230,8 @@ static int nvml_open(void **state, char *reason, size_t reason_size)
     if ((rc = load_library(s, reason, reason_size, loaded, sizeof loaded)) != ZEUS_OK)
         goto fail;
     for (size_t i = 0; i < ZEUS_ARRAY_LEN(nvml_symbols); i++) {
-        void *sym = zeus_resolve_versioned(dl_lookup, s->lib, nvml_symbols[i].name,
-                                           nvml_symbols[i].max_version, NULL, 0);
+        void *sym = zeus__resolve_versioned(dl_lookup, s->lib, nvml_symbols[i].name,
+                                            nvml_symbols[i].max_version, NULL, 0);
         if (!sym && nvml_symbols[i].required) {
             snprintf(reason, reason_size,
                      "%s lacks %s: the NVIDIA driver is too old or the library is not NVML", loaded,
@@ -301,7 +301,7 @@ static int nvml_gpu_mig_uuid(void *state, unsigned dev, unsigned m, char *uuid, 
     char buf[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
     if (s->f.DeviceGetUUID(mig, buf, sizeof buf) != NVML_SUCCESS)
         return ZEUS_ENOENT;
-    zeus_strlcpy(uuid, buf, size);
+    zeus__strlcpy(uuid, buf, size);
     return ZEUS_OK;
 }
 
@@ -399,7 +399,7 @@ static int nvml_gpu_set_persistence(void *state, unsigned dev, bool enabled)
     return r == NVML_SUCCESS ? ZEUS_OK : nvml_fail(s, r, "nvmlDeviceSetPersistenceMode", (int)dev);
 }
 
-const zeus_backend_ops zeus_nvml_backend = {
+const zeus_backend_ops zeus__nvml_backend = {
     .abi_version = ZEUS_BACKEND_ABI,
     .name = "nvml",
     .kind = ZEUS_BACKEND_GPU,

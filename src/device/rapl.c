@@ -80,7 +80,7 @@ static int zone_open(rapl_zone *z, const char *dir, char *reason, size_t reason_
     snprintf(path, sizeof path, "%s/max_energy_range_uj", dir);
     int err = read_text(path, text, sizeof text);
     long range;
-    if (err != 0 || zeus_parse_long(text, &range) != ZEUS_OK || range <= 0) {
+    if (err != 0 || zeus__parse_long(text, &range) != ZEUS_OK || range <= 0) {
         snprintf(reason, reason_size, "%s: %s", path,
                  err ? strerror(-err) : "not a positive integer");
         return ZEUS_EIO;
@@ -104,20 +104,20 @@ static int zone_read(rapl_zone *z, uint64_t *total_uj)
 {
     if (z->fd < 0) {
         if (z->open_errno == EACCES || z->open_errno == EPERM)
-            return zeus_error(ZEUS_EPERM,
-                              "%s: permission denied: reading RAPL energy needs root since Linux "
-                              "5.10 (run as root, or grant read access to energy_uj)",
-                              z->path);
-        return zeus_error(ZEUS_EIO, "%s: %s", z->path, strerror(z->open_errno));
+            return zeus__error(ZEUS_EPERM,
+                               "%s: permission denied: reading RAPL energy needs root since Linux "
+                               "5.10 (run as root, or grant read access to energy_uj)",
+                               z->path);
+        return zeus__error(ZEUS_EIO, "%s: %s", z->path, strerror(z->open_errno));
     }
     uint64_t raw = 0;
     int err = read_u64_fd(z->fd, &raw);
     if (err != 0)
-        return zeus_error(err == -EACCES ? ZEUS_EPERM : ZEUS_EIO, "%s: %s", z->path,
-                          err == -EINVAL ? "not an integer" : strerror(-err));
+        return zeus__error(err == -EACCES ? ZEUS_EPERM : ZEUS_EIO, "%s: %s", z->path,
+                           err == -EINVAL ? "not an integer" : strerror(-err));
     if (raw > z->range_uj)
-        return zeus_error(ZEUS_EIO, "%s: %llu exceeds max_energy_range_uj %llu", z->path,
-                          (unsigned long long)raw, (unsigned long long)z->range_uj);
+        return zeus__error(ZEUS_EIO, "%s: %llu exceeds max_energy_range_uj %llu", z->path,
+                           (unsigned long long)raw, (unsigned long long)z->range_uj);
     if (z->primed)
         z->total_uj += zeus_wrap_delta(z->last_raw, raw, z->range_uj);
     z->last_raw = raw;
@@ -200,7 +200,7 @@ static int rapl_open(void **state, char *reason, size_t reason_size)
         if (read_text(path, name, sizeof name) != 0 || strncmp(name, "package", 7) != 0)
             continue; /* psys and other non-package zones */
         s->count++;
-        zeus_strlcpy(p->info.name, name, sizeof p->info.name);
+        zeus__strlcpy(p->info.name, name, sizeof p->info.name);
         if ((rc = zone_open(&p->package, zdir, reason, reason_size)) != ZEUS_OK ||
             (rc = find_dram(p, base, reason, reason_size)) != ZEUS_OK)
             break;
@@ -266,7 +266,7 @@ static int rapl_cpu_energy(void *state, unsigned dev, zeus_cpu_energy *out)
     return rc;
 }
 
-const zeus_backend_ops zeus_rapl_backend = {
+const zeus_backend_ops zeus__rapl_backend = {
     .abi_version = ZEUS_BACKEND_ABI,
     .name = "rapl",
     .kind = ZEUS_BACKEND_CPU,

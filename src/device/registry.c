@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const zeus_backend_ops *const gpu_backends[] = {&zeus_nvml_backend, &zeus_sim_backend};
-static const zeus_backend_ops *const cpu_backends[] = {&zeus_rapl_backend};
+static const zeus_backend_ops *const gpu_backends[] = {&zeus__nvml_backend, &zeus__sim_backend};
+static const zeus_backend_ops *const cpu_backends[] = {&zeus__rapl_backend};
 
 #define MAX_BACKENDS (ZEUS_ARRAY_LEN(gpu_backends) + ZEUS_ARRAY_LEN(cpu_backends))
 
@@ -60,10 +60,10 @@ static int map_visible(zeus_devices *d, unsigned device_count, unsigned *map, un
     }
     d->cuda_visible_devices = strdup(env);
     if (!d->cuda_visible_devices)
-        return zeus_error(ZEUS_ENOMEM, "out of memory");
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
     zeus_cvd_entry entries[ZEUS_CVD_MAX];
     size_t count;
-    int rc = zeus_cvd_parse(env, entries, ZEUS_CVD_MAX, &count);
+    int rc = zeus__cvd_parse(env, entries, ZEUS_CVD_MAX, &count);
     if (rc != ZEUS_OK)
         return rc;
     /* Collect every GPU and MIG UUID for UUID-form entries. */
@@ -73,7 +73,7 @@ static int map_visible(zeus_devices *d, unsigned device_count, unsigned *map, un
     for (unsigned dev = 0; dev < device_count && n < ZEUS_ARRAY_LEN(uuids); dev++) {
         zeus_gpu_info info;
         if (d->gpu_ops->gpu_info(d->gpu_state, dev, &info) == ZEUS_OK) {
-            zeus_strlcpy(texts[n], info.uuid, sizeof texts[n]);
+            zeus__strlcpy(texts[n], info.uuid, sizeof texts[n]);
             uuids[n] = (zeus_cvd_device){texts[n], dev};
             n++;
         }
@@ -85,7 +85,7 @@ static int map_visible(zeus_devices *d, unsigned device_count, unsigned *map, un
             n++;
         }
     }
-    rc = zeus_cvd_resolve(entries, count, device_count, uuids, n, map);
+    rc = zeus__cvd_resolve(entries, count, device_count, uuids, n, map);
     if (rc == ZEUS_OK)
         *visible = (unsigned)count;
     return rc;
@@ -96,14 +96,14 @@ static int open_gpus(zeus_devices *d)
     unsigned device_count = d->gpu_ops->count(d->gpu_state);
     unsigned *map = calloc(device_count ? device_count : 1, sizeof *map);
     if (!map)
-        return zeus_error(ZEUS_ENOMEM, "out of memory");
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
     unsigned visible = 0;
     int rc = map_visible(d, device_count, map, &visible);
     if (rc != ZEUS_OK)
         goto done;
     d->gpus = calloc(visible ? visible : 1, sizeof *d->gpus);
     if (!d->gpus) {
-        rc = zeus_error(ZEUS_ENOMEM, "out of memory");
+        rc = zeus__error(ZEUS_ENOMEM, "out of memory");
         goto done;
     }
     for (unsigned i = 0; i < visible; i++) {
@@ -124,7 +124,7 @@ int zeus_devices_open(zeus_devices **out)
     *out = NULL;
     zeus_devices *d = calloc(1, sizeof *d);
     if (!d)
-        return zeus_error(ZEUS_ENOMEM, "out of memory");
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
     int rc = ZEUS_OK;
     const char *choice = getenv("ZEUS_DEVICE");
     if (!choice || !*choice)
@@ -133,8 +133,8 @@ int zeus_devices_open(zeus_devices **out)
     for (size_t i = 0; i < ZEUS_ARRAY_LEN(gpu_backends); i++)
         known = known || strcmp(choice, gpu_backends[i]->name) == 0;
     if (!known) {
-        rc =
-            zeus_error(ZEUS_EINVAL, "ZEUS_DEVICE='%s' is not one of auto, nvml, sim, none", choice);
+        rc = zeus__error(ZEUS_EINVAL, "ZEUS_DEVICE='%s' is not one of auto, nvml, sim, none",
+                         choice);
         goto fail;
     }
 
@@ -142,13 +142,13 @@ int zeus_devices_open(zeus_devices **out)
         const zeus_backend_ops *ops = gpu_backends[i];
         /* auto means the real vendor libraries only: the simulator is never chosen silently. */
         bool wanted = strcmp(choice, ops->name) == 0 ||
-                      (strcmp(choice, "auto") == 0 && ops != &zeus_sim_backend);
+                      (strcmp(choice, "auto") == 0 && ops != &zeus__sim_backend);
         if (!wanted || d->gpu_ops) {
             zeus_backend_status *s = add_status(d, ops);
             if (d->gpu_ops)
                 snprintf(s->reason, sizeof s->reason, "not used: the %s backend is in use",
                          d->gpu_ops->name);
-            else if (ops == &zeus_sim_backend)
+            else if (ops == &zeus__sim_backend)
                 snprintf(s->reason, sizeof s->reason, "not requested (set ZEUS_DEVICE=sim)");
             else
                 snprintf(s->reason, sizeof s->reason, "not requested (ZEUS_DEVICE=%s)", choice);
@@ -159,9 +159,9 @@ int zeus_devices_open(zeus_devices **out)
         if (rc == ZEUS_OK) {
             d->gpu_ops = ops;
             d->gpu_state = state;
-        } else if (ops == &zeus_sim_backend) {
+        } else if (ops == &zeus__sim_backend) {
             /* The simulator was asked for by name; a config that does not parse is an error. */
-            zeus_error(rc, "%s", d->status[d->backend_count - 1].reason);
+            zeus__error(rc, "%s", d->status[d->backend_count - 1].reason);
             goto fail;
         }
         rc = ZEUS_OK;
@@ -176,7 +176,7 @@ int zeus_devices_open(zeus_devices **out)
     }
     if (d->gpu_ops && (rc = open_gpus(d)) != ZEUS_OK)
         goto fail;
-    zeus_clear_error();
+    zeus__clear_error();
     *out = d;
     return ZEUS_OK;
 fail:
@@ -205,8 +205,8 @@ size_t zeus_devices_backend_count(const zeus_devices *d)
 int zeus_devices_backend(const zeus_devices *d, size_t i, zeus_backend_status *out)
 {
     if (i >= d->backend_count)
-        return zeus_error(ZEUS_ERANGE, "backend %zu does not exist (%zu backends)", i,
-                          d->backend_count);
+        return zeus__error(ZEUS_ERANGE, "backend %zu does not exist (%zu backends)", i,
+                           d->backend_count);
     *out = d->status[i];
     return ZEUS_OK;
 }
@@ -233,9 +233,9 @@ static int check_gpu(const zeus_devices *d, unsigned gpu)
     if (gpu < d->gpu_count)
         return ZEUS_OK;
     if (d->gpu_count == 0)
-        return zeus_error(ZEUS_ENODEV, "GPU %u does not exist: no GPU is available", gpu);
-    return zeus_error(ZEUS_ENODEV, "GPU %u does not exist (%u GPU%s visible: 0..%u)", gpu,
-                      d->gpu_count, d->gpu_count == 1 ? "" : "s", d->gpu_count - 1);
+        return zeus__error(ZEUS_ENODEV, "GPU %u does not exist: no GPU is available", gpu);
+    return zeus__error(ZEUS_ENODEV, "GPU %u does not exist (%u GPU%s visible: 0..%u)", gpu,
+                       d->gpu_count, d->gpu_count == 1 ? "" : "s", d->gpu_count - 1);
 }
 
 int zeus_gpu_get_info(const zeus_devices *d, unsigned gpu, zeus_gpu_info *out)
@@ -253,8 +253,8 @@ int zeus_gpu_get_info(const zeus_devices *d, unsigned gpu, zeus_gpu_info *out)
         if (rc_ != ZEUS_OK)                                                                        \
             return rc_;                                                                            \
         if (!(d)->gpu_ops->op)                                                                     \
-            return zeus_error(ZEUS_ENOTSUP, "%s: the %s backend does not support this", #op,       \
-                              (d)->gpu_ops->name);                                                 \
+            return zeus__error(ZEUS_ENOTSUP, "%s: the %s backend does not support this", #op,      \
+                               (d)->gpu_ops->name);                                                \
         return (d)->gpu_ops->op((d)->gpu_state, (d)->gpus[gpu].device_index, __VA_ARGS__);         \
     } while (0)
 
@@ -292,7 +292,7 @@ int zeus_gpu_set_power_limit_mw(zeus_devices *d, unsigned gpu, unsigned limit_mw
     const zeus_gpu_info *g = &d->gpus[gpu];
     if (g->power_limit_valid &&
         (limit_mw < g->min_power_limit_mw || limit_mw > g->max_power_limit_mw))
-        return zeus_error(
+        return zeus__error(
             ZEUS_ERANGE, "power limit %.3f W for GPU %u is outside its range %.0f-%.0f W",
             limit_mw / 1000.0, gpu, g->min_power_limit_mw / 1000.0, g->max_power_limit_mw / 1000.0);
     GPU_CALL(d, gpu, gpu_set_power_limit_mw, limit_mw);
@@ -323,7 +323,7 @@ int zeus_gpu_check_homogeneous(const zeus_devices *d, const unsigned *gpus, size
                 n += (size_t)snprintf(names + n, sizeof names - n, "%s'%s'", j ? ", " : "",
                                       d->gpus[g].name);
             }
-            return zeus_error(ZEUS_EHETERO, "Heterogeneous GPUs found: [%s]", names);
+            return zeus__error(ZEUS_EHETERO, "Heterogeneous GPUs found: [%s]", names);
         }
     }
     return ZEUS_OK;
@@ -341,7 +341,7 @@ int zeus_sim_synchronize(zeus_devices *d, unsigned gpu)
     if (rc != ZEUS_OK)
         return rc;
     if (!d->gpu_ops->sim_synchronize)
-        return zeus_error(ZEUS_ENOTSUP, "synchronize: GPU %u is not simulated", gpu);
+        return zeus__error(ZEUS_ENOTSUP, "synchronize: GPU %u is not simulated", gpu);
     return d->gpu_ops->sim_synchronize(d->gpu_state, d->gpus[gpu].device_index);
 }
 
@@ -362,9 +362,10 @@ static int check_cpu(const zeus_devices *d, unsigned cpu)
     if (cpu < d->cpu_count)
         return ZEUS_OK;
     if (d->cpu_count == 0)
-        return zeus_error(ZEUS_ENODEV, "CPU package %u does not exist: RAPL is not available", cpu);
-    return zeus_error(ZEUS_ENODEV, "CPU package %u does not exist (%u packages: 0..%u)", cpu,
-                      d->cpu_count, d->cpu_count - 1);
+        return zeus__error(ZEUS_ENODEV, "CPU package %u does not exist: RAPL is not available",
+                           cpu);
+    return zeus__error(ZEUS_ENODEV, "CPU package %u does not exist (%u packages: 0..%u)", cpu,
+                       d->cpu_count, d->cpu_count - 1);
 }
 
 int zeus_cpu_get_info(const zeus_devices *d, unsigned cpu, zeus_cpu_info *out)

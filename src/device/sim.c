@@ -24,19 +24,19 @@ static int sim_open(void **state, char *reason, size_t reason_size)
         snprintf(reason, reason_size, "out of memory");
         return ZEUS_ENOMEM;
     }
-    int rc = zeus_sim_config_load_env("ZEUS_SIM_CONFIG", &s->config);
+    int rc = zeus__sim_config_load_env("ZEUS_SIM_CONFIG", &s->config);
     if (rc != ZEUS_OK) {
         snprintf(reason, reason_size, "%s", zeus_last_error());
         free(s);
         return rc;
     }
     pthread_mutex_init(&s->lock, NULL);
-    int64_t now = zeus_now_ns();
+    int64_t now = zeus__now_ns();
     for (unsigned i = 0; i < s->config.gpu_count; i++)
-        zeus_sim_gpu_init(&s->gpus[i], &s->config.gpus[i], now);
+        zeus__sim_gpu_init(&s->gpus[i], &s->config.gpus[i], now);
     const char *shared = getenv("ZEUS_SIM_STATE");
-    zeus_sim_state_init(&s->shared, shared);
-    zeus_sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, now);
+    zeus__sim_state_init(&s->shared, shared);
+    zeus__sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, now);
     const char *cfg = getenv("ZEUS_SIM_CONFIG");
     snprintf(reason, reason_size, "%u simulated GPU%s (%s; settings %s)", s->config.gpu_count,
              s->config.gpu_count == 1 ? "" : "s", cfg && *cfg ? cfg : "built-in default config",
@@ -71,8 +71,8 @@ static int sim_gpu_info(void *state, unsigned dev, zeus_gpu_info *out)
         .default_power_limit_mw = p->default_limit_mw,
         .simulated = true,
     };
-    zeus_strlcpy(out->name, p->name, sizeof out->name);
-    zeus_strlcpy(out->uuid, p->uuid, sizeof out->uuid);
+    zeus__strlcpy(out->name, p->name, sizeof out->name);
+    zeus__strlcpy(out->uuid, p->uuid, sizeof out->uuid);
     return ZEUS_OK;
 }
 
@@ -81,7 +81,7 @@ static int sim_gpu_mig_uuid(void *state, unsigned dev, unsigned m, char *uuid, s
     const zeus_sim_gpu_params *p = &((sim_state *)state)->config.gpus[dev];
     if (m >= p->mig_count)
         return ZEUS_ENOENT;
-    zeus_strlcpy(uuid, p->mig_uuids[m], size);
+    zeus__strlcpy(uuid, p->mig_uuids[m], size);
     return ZEUS_OK;
 }
 
@@ -89,10 +89,10 @@ static int sim_gpu_energy_mj(void *state, unsigned dev, uint64_t *energy_mj)
 {
     sim_state *s = state;
     if (s->config.gpus[dev].arch < ZEUS_ARCH_VOLTA)
-        return zeus_error(ZEUS_ENOTSUP, "simulated GPU %u (%s) has no energy counter (pre-Volta)",
-                          dev, zeus_gpu_arch_name(s->config.gpus[dev].arch));
+        return zeus__error(ZEUS_ENOTSUP, "simulated GPU %u (%s) has no energy counter (pre-Volta)",
+                           dev, zeus_gpu_arch_name(s->config.gpus[dev].arch));
     pthread_mutex_lock(&s->lock);
-    *energy_mj = zeus_sim_gpu_energy_mj(&s->gpus[dev], zeus_now_ns());
+    *energy_mj = zeus__sim_gpu_energy_mj(&s->gpus[dev], zeus__now_ns());
     pthread_mutex_unlock(&s->lock);
     return ZEUS_OK;
 }
@@ -100,10 +100,10 @@ static int sim_gpu_energy_mj(void *state, unsigned dev, uint64_t *energy_mj)
 static int sim_gpu_power(void *state, unsigned dev, zeus_gpu_power *out)
 {
     sim_state *s = state;
-    int64_t now = zeus_now_ns();
+    int64_t now = zeus__now_ns();
     pthread_mutex_lock(&s->lock);
-    out->instant_mw = zeus_sim_gpu_instant_mw(&s->gpus[dev], now);
-    out->average_mw = zeus_sim_gpu_average_mw(&s->gpus[dev], now);
+    out->instant_mw = zeus__sim_gpu_instant_mw(&s->gpus[dev], now);
+    out->average_mw = zeus__sim_gpu_average_mw(&s->gpus[dev], now);
     pthread_mutex_unlock(&s->lock);
     out->instant_valid = out->average_valid = true;
     out->usage_mw =
@@ -115,7 +115,7 @@ static int sim_gpu_power_limit_mw(void *state, unsigned dev, unsigned *limit_mw)
 {
     sim_state *s = state;
     pthread_mutex_lock(&s->lock);
-    zeus_sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, zeus_now_ns());
+    zeus__sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, zeus__now_ns());
     *limit_mw = s->gpus[dev].limit_mw;
     pthread_mutex_unlock(&s->lock);
     return ZEUS_OK;
@@ -125,17 +125,17 @@ static int sim_gpu_power_limit_mw(void *state, unsigned dev, unsigned *limit_mw)
 static int change_settings(sim_state *s, unsigned dev, bool limit, unsigned value)
 {
     pthread_mutex_lock(&s->lock);
-    int fd = zeus_sim_state_lock(&s->shared);
-    int64_t now = zeus_now_ns();
-    zeus_sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, now);
+    int fd = zeus__sim_state_lock(&s->shared);
+    int64_t now = zeus__now_ns();
+    zeus__sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, now);
     if (limit)
-        zeus_sim_gpu_set_limit(&s->gpus[dev], value, now);
+        zeus__sim_gpu_set_limit(&s->gpus[dev], value, now);
     else
         s->persistence[dev] = value != 0;
-    int rc = zeus_sim_state_save(&s->shared, s->gpus, s->persistence, s->config.gpu_count);
-    zeus_sim_state_unlock(fd);
+    int rc = zeus__sim_state_save(&s->shared, s->gpus, s->persistence, s->config.gpu_count);
+    zeus__sim_state_unlock(fd);
     pthread_mutex_unlock(&s->lock);
-    return rc == ZEUS_OK ? ZEUS_OK : zeus_error(rc, "ZEUS_SIM_STATE: %s", zeus_last_error());
+    return rc == ZEUS_OK ? ZEUS_OK : zeus__error(rc, "ZEUS_SIM_STATE: %s", zeus_last_error());
 }
 
 static int sim_gpu_set_power_limit_mw(void *state, unsigned dev, unsigned limit_mw)
@@ -152,7 +152,7 @@ static int sim_launch_step(void *state, unsigned dev, int64_t *end_ns)
 {
     sim_state *s = state;
     pthread_mutex_lock(&s->lock);
-    *end_ns = zeus_sim_gpu_launch_step(&s->gpus[dev], zeus_now_ns());
+    *end_ns = zeus__sim_gpu_launch_step(&s->gpus[dev], zeus__now_ns());
     pthread_mutex_unlock(&s->lock);
     return ZEUS_OK;
 }
@@ -163,7 +163,7 @@ static int sim_synchronize(void *state, unsigned dev)
     pthread_mutex_lock(&s->lock);
     int64_t end = s->gpus[dev].busy_end_ns;
     pthread_mutex_unlock(&s->lock);
-    zeus_sleep_ns(end - zeus_now_ns());
+    zeus__sleep_ns(end - zeus__now_ns());
     return ZEUS_OK;
 }
 
@@ -171,12 +171,12 @@ static int sim_exact_energy_uj(void *state, unsigned dev, double *energy_uj)
 {
     sim_state *s = state;
     pthread_mutex_lock(&s->lock);
-    *energy_uj = zeus_sim_gpu_exact_uj(&s->gpus[dev], zeus_now_ns());
+    *energy_uj = zeus__sim_gpu_exact_uj(&s->gpus[dev], zeus__now_ns());
     pthread_mutex_unlock(&s->lock);
     return ZEUS_OK;
 }
 
-const zeus_backend_ops zeus_sim_backend = {
+const zeus_backend_ops zeus__sim_backend = {
     .abi_version = ZEUS_BACKEND_ABI,
     .name = "sim",
     .kind = ZEUS_BACKEND_GPU,

@@ -15,12 +15,12 @@ static double capped_power_w(const zeus_sim_gpu *g)
     return limit_w < g->p.busy_w ? limit_w : g->p.busy_w;
 }
 
-double zeus_sim_gpu_busy_power_w(const zeus_sim_gpu *g)
+double zeus__sim_gpu_busy_power_w(const zeus_sim_gpu *g)
 {
     return capped_power_w(g);
 }
 
-double zeus_sim_gpu_step_time_s(const zeus_sim_gpu *g)
+double zeus__sim_gpu_step_time_s(const zeus_sim_gpu *g)
 {
     double p = capped_power_w(g);
     double headroom = g->p.busy_w - g->p.static_w;
@@ -59,7 +59,7 @@ static void ring_push(zeus_sim_gpu *g, int64_t t, double uj)
         g->ring_len++;
 }
 
-void zeus_sim_gpu_init(zeus_sim_gpu *g, const zeus_sim_gpu_params *p, int64_t now_ns)
+void zeus__sim_gpu_init(zeus_sim_gpu *g, const zeus_sim_gpu_params *p, int64_t now_ns)
 {
     memset(g, 0, sizeof *g);
     g->p = *p;
@@ -75,7 +75,7 @@ void zeus_sim_gpu_init(zeus_sim_gpu *g, const zeus_sim_gpu_params *p, int64_t no
     ring_push(g, now_ns, g->published_uj);
 }
 
-void zeus_sim_gpu_advance(zeus_sim_gpu *g, int64_t now_ns)
+void zeus__sim_gpu_advance(zeus_sim_gpu *g, int64_t now_ns)
 {
     if (now_ns <= g->t_ns)
         return;
@@ -90,16 +90,16 @@ void zeus_sim_gpu_advance(zeus_sim_gpu *g, int64_t now_ns)
     g->t_ns = now_ns;
 }
 
-void zeus_sim_gpu_set_limit(zeus_sim_gpu *g, unsigned limit_mw, int64_t now_ns)
+void zeus__sim_gpu_set_limit(zeus_sim_gpu *g, unsigned limit_mw, int64_t now_ns)
 {
-    zeus_sim_gpu_advance(g, now_ns);
+    zeus__sim_gpu_advance(g, now_ns);
     g->limit_mw = limit_mw;
 }
 
-int64_t zeus_sim_gpu_launch_step(zeus_sim_gpu *g, int64_t now_ns)
+int64_t zeus__sim_gpu_launch_step(zeus_sim_gpu *g, int64_t now_ns)
 {
-    zeus_sim_gpu_advance(g, now_ns);
-    int64_t duration = (int64_t)(zeus_sim_gpu_step_time_s(g) * 1e9);
+    zeus__sim_gpu_advance(g, now_ns);
+    int64_t duration = (int64_t)(zeus__sim_gpu_step_time_s(g) * 1e9);
     if (g->busy_end_ns > g->t_ns) {
         g->busy_end_ns += duration; /* queued behind the running step */
     } else {
@@ -109,29 +109,29 @@ int64_t zeus_sim_gpu_launch_step(zeus_sim_gpu *g, int64_t now_ns)
     return g->busy_end_ns;
 }
 
-uint64_t zeus_sim_gpu_energy_mj(zeus_sim_gpu *g, int64_t now_ns)
+uint64_t zeus__sim_gpu_energy_mj(zeus_sim_gpu *g, int64_t now_ns)
 {
-    zeus_sim_gpu_advance(g, now_ns);
+    zeus__sim_gpu_advance(g, now_ns);
     return (uint64_t)(g->published_uj / 1000.0);
 }
 
-double zeus_sim_gpu_exact_uj(zeus_sim_gpu *g, int64_t now_ns)
+double zeus__sim_gpu_exact_uj(zeus_sim_gpu *g, int64_t now_ns)
 {
-    zeus_sim_gpu_advance(g, now_ns);
+    zeus__sim_gpu_advance(g, now_ns);
     return g->exact_uj;
 }
 
-unsigned zeus_sim_gpu_instant_mw(zeus_sim_gpu *g, int64_t now_ns)
+unsigned zeus__sim_gpu_instant_mw(zeus_sim_gpu *g, int64_t now_ns)
 {
-    zeus_sim_gpu_advance(g, now_ns);
+    zeus__sim_gpu_advance(g, now_ns);
     bool busy = g->t_ns >= g->busy_start_ns && g->t_ns < g->busy_end_ns;
     double w = busy ? capped_power_w(g) : background_power_w(g);
     return (unsigned)lround(w * 1000.0);
 }
 
-unsigned zeus_sim_gpu_average_mw(zeus_sim_gpu *g, int64_t now_ns)
+unsigned zeus__sim_gpu_average_mw(zeus_sim_gpu *g, int64_t now_ns)
 {
-    zeus_sim_gpu_advance(g, now_ns);
+    zeus__sim_gpu_advance(g, now_ns);
     unsigned newest = (g->ring_head + ZEUS_SIM_AVG_RING - 1) % ZEUS_SIM_AVG_RING;
     unsigned oldest = newest;
     /* Walk back to the oldest published value no more than one second older than the newest. */
@@ -142,7 +142,7 @@ unsigned zeus_sim_gpu_average_mw(zeus_sim_gpu *g, int64_t now_ns)
         oldest = j;
     }
     if (oldest == newest)
-        return zeus_sim_gpu_instant_mw(g, now_ns);
+        return zeus__sim_gpu_instant_mw(g, now_ns);
     double dt_s = (double)(g->ring_t[newest] - g->ring_t[oldest]) * 1e-9;
     return (unsigned)lround((g->ring_uj[newest] - g->ring_uj[oldest]) / dt_s * 1e-3);
 }
@@ -152,7 +152,7 @@ unsigned zeus_sim_gpu_average_mw(zeus_sim_gpu *g, int64_t now_ns)
 static void default_gpu(zeus_sim_gpu_params *p, unsigned index)
 {
     memset(p, 0, sizeof *p);
-    zeus_strlcpy(p->name, "NVIDIA A40", sizeof p->name);
+    zeus__strlcpy(p->name, "NVIDIA A40", sizeof p->name);
     snprintf(p->uuid, sizeof p->uuid, "GPU-5eed0000-0000-4000-8000-%012x", index);
     p->arch = ZEUS_ARCH_AMPERE;
     p->min_limit_mw = 100000;
@@ -203,7 +203,8 @@ static int check_keys(const cJSON *obj, const char *const *keys, size_t n, const
             if (strcmp(it->string, keys[i]) == 0)
                 break;
         if (i == n)
-            return zeus_error(ZEUS_EPARSE, "%s: unknown key '%s' in %s", origin, it->string, where);
+            return zeus__error(ZEUS_EPARSE, "%s: unknown key '%s' in %s", origin, it->string,
+                               where);
     }
     return ZEUS_OK;
 }
@@ -215,10 +216,10 @@ static int get_number(const cJSON *obj, const char *key, double lo, double hi, d
     if (!v)
         return ZEUS_OK;
     if (!cJSON_IsNumber(v))
-        return zeus_error(ZEUS_EPARSE, "%s: %s.%s must be a number", origin, where, key);
+        return zeus__error(ZEUS_EPARSE, "%s: %s.%s must be a number", origin, where, key);
     if (!(v->valuedouble >= lo && v->valuedouble <= hi))
-        return zeus_error(ZEUS_ERANGE, "%s: %s.%s = %g is outside [%g, %g]", origin, where, key,
-                          v->valuedouble, lo, hi);
+        return zeus__error(ZEUS_ERANGE, "%s: %s.%s = %g is outside [%g, %g]", origin, where, key,
+                           v->valuedouble, lo, hi);
     *out = v->valuedouble;
     return ZEUS_OK;
 }
@@ -230,9 +231,9 @@ static int get_string(const cJSON *obj, const char *key, char *out, size_t size,
     if (!v)
         return ZEUS_OK;
     if (!cJSON_IsString(v) || !*v->valuestring)
-        return zeus_error(ZEUS_EPARSE, "%s: %s.%s must be a non-empty string", origin, where, key);
-    if (zeus_strlcpy(out, v->valuestring, size) >= size)
-        return zeus_error(ZEUS_EPARSE, "%s: %s.%s is too long", origin, where, key);
+        return zeus__error(ZEUS_EPARSE, "%s: %s.%s must be a non-empty string", origin, where, key);
+    if (zeus__strlcpy(out, v->valuestring, size) >= size)
+        return zeus__error(ZEUS_EPARSE, "%s: %s.%s is too long", origin, where, key);
     return ZEUS_OK;
 }
 
@@ -240,29 +241,29 @@ static int parse_errors(const cJSON *errs, zeus_sim_gpu_params *p, const char *w
                         const char *origin)
 {
     if (!cJSON_IsObject(errs))
-        return zeus_error(ZEUS_EPARSE,
-                          "%s: %s.errors must be an object {\"nvmlFunction\": {\"code\": "
-                          "\"GPU_IS_LOST\", \"after\": N}}",
-                          origin, where);
+        return zeus__error(ZEUS_EPARSE,
+                           "%s: %s.errors must be an object {\"nvmlFunction\": {\"code\": "
+                           "\"GPU_IS_LOST\", \"after\": N}}",
+                           origin, where);
     for (const cJSON *e = errs->child; e; e = e->next) {
         if (p->error_count == ZEUS_SIM_MAX_ERRORS)
-            return zeus_error(ZEUS_EPARSE, "%s: %s.errors has more than %d entries", origin, where,
-                              ZEUS_SIM_MAX_ERRORS);
+            return zeus__error(ZEUS_EPARSE, "%s: %s.errors has more than %d entries", origin, where,
+                               ZEUS_SIM_MAX_ERRORS);
         zeus_sim_error *err = &p->errors[p->error_count++];
-        zeus_strlcpy(err->function, e->string, sizeof err->function);
+        zeus__strlcpy(err->function, e->string, sizeof err->function);
         const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
         const cJSON *after = cJSON_GetObjectItemCaseSensitive(e, "after");
         if (cJSON_IsString(e)) {
             code = e;
             after = NULL;
         } else if (!cJSON_IsObject(e) || !cJSON_IsString(code)) {
-            return zeus_error(ZEUS_EPARSE, "%s: %s.errors.%s needs a \"code\" string", origin,
-                              where, e->string);
+            return zeus__error(ZEUS_EPARSE, "%s: %s.errors.%s needs a \"code\" string", origin,
+                               where, e->string);
         }
-        zeus_strlcpy(err->code, code->valuestring, sizeof err->code);
+        zeus__strlcpy(err->code, code->valuestring, sizeof err->code);
         if (after && (!cJSON_IsNumber(after) || after->valuedouble < 0))
-            return zeus_error(ZEUS_EPARSE, "%s: %s.errors.%s.after must be a count >= 0", origin,
-                              where, e->string);
+            return zeus__error(ZEUS_EPARSE, "%s: %s.errors.%s.after must be a count >= 0", origin,
+                               where, e->string);
         err->after = after ? (long)after->valuedouble : 0;
     }
     return ZEUS_OK;
@@ -274,7 +275,7 @@ static int parse_gpu(const cJSON *g, unsigned index, zeus_sim_gpu_params *p, con
     snprintf(where, sizeof where, "gpus[%u]", index);
     int rc;
     if (!cJSON_IsObject(g))
-        return zeus_error(ZEUS_EPARSE, "%s: %s must be an object", origin, where);
+        return zeus__error(ZEUS_EPARSE, "%s: %s must be an object", origin, where);
     if ((rc = check_keys(g, gpu_keys, ZEUS_ARRAY_LEN(gpu_keys), where, origin)) != ZEUS_OK)
         return rc;
     default_gpu(p, index);
@@ -300,32 +301,35 @@ static int parse_gpu(const cJSON *g, unsigned index, zeus_sim_gpu_params *p, con
              get_number(g, "energy_per_read_mj", -1e9, 1e9, &p->energy_per_read_mj, where, origin)))
         return rc;
     if (*arch && zeus_gpu_arch_parse(arch, &p->arch) != ZEUS_OK)
-        return zeus_error(ZEUS_EPARSE, "%s: %s.architecture: %s", origin, where, zeus_last_error());
+        return zeus__error(ZEUS_EPARSE, "%s: %s.architecture: %s", origin, where,
+                           zeus_last_error());
     if (min_w > max_w)
-        return zeus_error(ZEUS_ERANGE, "%s: %s: min_power_limit_w %g is above max_power_limit_w %g",
-                          origin, where, min_w, max_w);
+        return zeus__error(ZEUS_ERANGE,
+                           "%s: %s: min_power_limit_w %g is above max_power_limit_w %g", origin,
+                           where, min_w, max_w);
     if (def_w && (def_w < min_w || def_w > max_w))
-        return zeus_error(ZEUS_ERANGE, "%s: %s: default_power_limit_w %g is outside [%g, %g]",
-                          origin, where, def_w, min_w, max_w);
+        return zeus__error(ZEUS_ERANGE, "%s: %s: default_power_limit_w %g is outside [%g, %g]",
+                           origin, where, def_w, min_w, max_w);
     p->min_limit_mw = (unsigned)lround(min_w * 1000);
     p->max_limit_mw = (unsigned)lround(max_w * 1000);
     p->default_limit_mw = (unsigned)lround(def_w * 1000);
     p->step_time_s = step_ms / 1000.0;
     derive_gpu(p);
     if (p->static_w >= p->busy_w)
-        return zeus_error(ZEUS_ERANGE, "%s: %s: static_power_w must be below busy_power_w", origin,
-                          where);
+        return zeus__error(ZEUS_ERANGE, "%s: %s: static_power_w must be below busy_power_w", origin,
+                           where);
     const cJSON *mig = cJSON_GetObjectItemCaseSensitive(g, "mig");
     if (mig) {
         if (!cJSON_IsArray(mig) || cJSON_GetArraySize(mig) > ZEUS_SIM_MAX_MIG)
-            return zeus_error(ZEUS_EPARSE, "%s: %s.mig must be an array of at most %d UUIDs",
-                              origin, where, ZEUS_SIM_MAX_MIG);
+            return zeus__error(ZEUS_EPARSE, "%s: %s.mig must be an array of at most %d UUIDs",
+                               origin, where, ZEUS_SIM_MAX_MIG);
         const cJSON *u;
         cJSON_ArrayForEach(u, mig)
         {
             if (!cJSON_IsString(u))
-                return zeus_error(ZEUS_EPARSE, "%s: %s.mig entries must be strings", origin, where);
-            zeus_strlcpy(p->mig_uuids[p->mig_count++], u->valuestring, sizeof p->mig_uuids[0]);
+                return zeus__error(ZEUS_EPARSE, "%s: %s.mig entries must be strings", origin,
+                                   where);
+            zeus__strlcpy(p->mig_uuids[p->mig_count++], u->valuestring, sizeof p->mig_uuids[0]);
         }
     }
     const cJSON *errs = cJSON_GetObjectItemCaseSensitive(g, "errors");
@@ -342,10 +346,10 @@ static void default_config(zeus_sim_config *out)
         default_gpu(&out->gpus[i], i);
         derive_gpu(&out->gpus[i]);
     }
-    zeus_strlcpy(out->driver_version, "580.00-sim", sizeof out->driver_version);
+    zeus__strlcpy(out->driver_version, "580.00-sim", sizeof out->driver_version);
 }
 
-int zeus_sim_config_parse(const char *json, const char *origin, zeus_sim_config *out)
+int zeus__sim_config_parse(const char *json, const char *origin, zeus_sim_config *out)
 {
     static const char *const top_keys[] = {"gpus", "init_error", "driver_version"};
     int rc = ZEUS_OK;
@@ -358,10 +362,10 @@ int zeus_sim_config_parse(const char *json, const char *origin, zeus_sim_config 
         int line = 1;
         for (const char *c = json; at && c < at; c++)
             line += *c == '\n';
-        return zeus_error(ZEUS_EPARSE, "%s:%d: not valid JSON", origin, line);
+        return zeus__error(ZEUS_EPARSE, "%s:%d: not valid JSON", origin, line);
     }
     if (!cJSON_IsObject(root)) {
-        rc = zeus_error(ZEUS_EPARSE, "%s: the top level must be an object with \"gpus\"", origin);
+        rc = zeus__error(ZEUS_EPARSE, "%s: the top level must be an object with \"gpus\"", origin);
         goto done;
     }
     if ((rc = check_keys(root, top_keys, ZEUS_ARRAY_LEN(top_keys), "the top level", origin)))
@@ -373,11 +377,11 @@ int zeus_sim_config_parse(const char *json, const char *origin, zeus_sim_config 
         goto done;
     const cJSON *gpus = cJSON_GetObjectItemCaseSensitive(root, "gpus");
     if (!gpus) {
-        rc = zeus_error(ZEUS_EPARSE, "%s: missing \"gpus\" (an array, may be empty)", origin);
+        rc = zeus__error(ZEUS_EPARSE, "%s: missing \"gpus\" (an array, may be empty)", origin);
         goto done;
     }
     if (!cJSON_IsArray(gpus)) {
-        rc = zeus_error(ZEUS_EPARSE, "%s: \"gpus\" must be an array", origin);
+        rc = zeus__error(ZEUS_EPARSE, "%s: \"gpus\" must be an array", origin);
         goto done;
     }
     out->gpu_count = 0;
@@ -395,7 +399,7 @@ int zeus_sim_config_parse(const char *json, const char *origin, zeus_sim_config 
             goto done;
         for (unsigned c = 0; c < (unsigned)count; c++) {
             if (out->gpu_count == ZEUS_SIM_MAX_GPUS) {
-                rc = zeus_error(ZEUS_ERANGE, "%s: more than %d GPUs", origin, ZEUS_SIM_MAX_GPUS);
+                rc = zeus__error(ZEUS_ERANGE, "%s: more than %d GPUs", origin, ZEUS_SIM_MAX_GPUS);
                 goto done;
             }
             zeus_sim_gpu_params *dst = &out->gpus[out->gpu_count];
@@ -411,19 +415,19 @@ done:
     return rc;
 }
 
-int zeus_sim_config_load_env(const char *env_name, zeus_sim_config *out)
+int zeus__sim_config_load_env(const char *env_name, zeus_sim_config *out)
 {
     const char *path = getenv(env_name);
     if (!path || !*path)
-        return zeus_sim_config_parse(NULL, "default", out);
+        return zeus__sim_config_parse(NULL, "default", out);
     /* The value may be the JSON itself rather than a file's name. */
     if (path[strspn(path, " \t\n")] == '{')
-        return zeus_sim_config_parse(path, env_name, out);
+        return zeus__sim_config_parse(path, env_name, out);
     char *text = NULL;
-    int rc = zeus_read_file(path, &text, NULL);
+    int rc = zeus__read_file(path, &text, NULL);
     if (rc != ZEUS_OK)
-        return zeus_error(rc, "%s: %s", env_name, zeus_last_error());
-    rc = zeus_sim_config_parse(text, path, out);
+        return zeus__error(rc, "%s: %s", env_name, zeus_last_error());
+    rc = zeus__sim_config_parse(text, path, out);
     free(text);
     return rc;
 }

@@ -69,10 +69,10 @@ typedef struct {
 
 /* Parses a JSON config (documented in docs/devices.md). json == NULL gives the default:
  * 4 x "NVIDIA A40", Ampere, 100-300 W. origin names the file in error messages. */
-int zeus_sim_config_parse(const char *json, const char *origin, zeus_sim_config *out);
+int zeus__sim_config_parse(const char *json, const char *origin, zeus_sim_config *out);
 /* Reads the config named by the environment variable env_name: a file's path, or the JSON text
  * itself when the value starts with '{' (default config if unset). */
-int zeus_sim_config_load_env(const char *env_name, zeus_sim_config *out);
+int zeus__sim_config_load_env(const char *env_name, zeus_sim_config *out);
 
 typedef struct {
     zeus_sim_gpu_params p;
@@ -88,19 +88,19 @@ typedef struct {
     unsigned ring_head, ring_len;
 } zeus_sim_gpu;
 
-void zeus_sim_gpu_init(zeus_sim_gpu *g, const zeus_sim_gpu_params *p, int64_t now_ns);
+void zeus__sim_gpu_init(zeus_sim_gpu *g, const zeus_sim_gpu_params *p, int64_t now_ns);
 /* Brings the model to now (no-op for times in the past). */
-void zeus_sim_gpu_advance(zeus_sim_gpu *g, int64_t now_ns);
-void zeus_sim_gpu_set_limit(zeus_sim_gpu *g, unsigned limit_mw, int64_t now_ns);
+void zeus__sim_gpu_advance(zeus_sim_gpu *g, int64_t now_ns);
+void zeus__sim_gpu_set_limit(zeus_sim_gpu *g, unsigned limit_mw, int64_t now_ns);
 /* Step duration at the current limit. */
-double zeus_sim_gpu_step_time_s(const zeus_sim_gpu *g);
+double zeus__sim_gpu_step_time_s(const zeus_sim_gpu *g);
 /* Power drawn while running steps at the current limit, W. */
-double zeus_sim_gpu_busy_power_w(const zeus_sim_gpu *g);
+double zeus__sim_gpu_busy_power_w(const zeus_sim_gpu *g);
 /* Queues one step; returns when it ends. */
-int64_t zeus_sim_gpu_launch_step(zeus_sim_gpu *g, int64_t now_ns);
-uint64_t zeus_sim_gpu_energy_mj(zeus_sim_gpu *g, int64_t now_ns);
-double zeus_sim_gpu_exact_uj(zeus_sim_gpu *g, int64_t now_ns);
-unsigned zeus_sim_gpu_instant_mw(zeus_sim_gpu *g, int64_t now_ns);
-unsigned zeus_sim_gpu_average_mw(zeus_sim_gpu *g, int64_t now_ns);
+int64_t zeus__sim_gpu_launch_step(zeus_sim_gpu *g, int64_t now_ns);
+uint64_t zeus__sim_gpu_energy_mj(zeus_sim_gpu *g, int64_t now_ns);
+double zeus__sim_gpu_exact_uj(zeus_sim_gpu *g, int64_t now_ns);
+unsigned zeus__sim_gpu_instant_mw(zeus_sim_gpu *g, int64_t now_ns);
+unsigned zeus__sim_gpu_average_mw(zeus_sim_gpu *g, int64_t now_ns);
 
 #endif

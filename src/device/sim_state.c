@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void zeus_sim_state_init(zeus_sim_state *s, const char *path)
+void zeus__sim_state_init(zeus_sim_state *s, const char *path)
 {
     memset(s, 0, sizeof *s);
     if (path)
-        zeus_strlcpy(s->path, path, sizeof s->path);
+        zeus__strlcpy(s->path, path, sizeof s->path);
 }
 
 static void remember(zeus_sim_state *s, const struct stat *st)
@@ -23,8 +23,8 @@ static void remember(zeus_sim_state *s, const struct stat *st)
     s->ino = st->st_ino;
 }
 
-void zeus_sim_state_load(zeus_sim_state *s, zeus_sim_gpu *gpus, bool *persistence, unsigned count,
-                         int64_t now_ns)
+void zeus__sim_state_load(zeus_sim_state *s, zeus_sim_gpu *gpus, bool *persistence, unsigned count,
+                          int64_t now_ns)
 {
     struct stat st;
     if (!s->path[0] || stat(s->path, &st) != 0)
@@ -42,13 +42,13 @@ void zeus_sim_state_load(zeus_sim_state *s, zeus_sim_gpu *gpus, bool *persistenc
         if (idx >= count)
             continue;
         if (gpus[idx].limit_mw != limit)
-            zeus_sim_gpu_set_limit(&gpus[idx], limit, now_ns);
+            zeus__sim_gpu_set_limit(&gpus[idx], limit, now_ns);
         persistence[idx] = pers != 0;
     }
     fclose(f);
 }
 
-int zeus_sim_state_lock(const zeus_sim_state *s)
+int zeus__sim_state_lock(const zeus_sim_state *s)
 {
     if (!s->path[0])
         return -1;
@@ -61,14 +61,14 @@ int zeus_sim_state_lock(const zeus_sim_state *s)
     return fd;
 }
 
-void zeus_sim_state_unlock(int fd)
+void zeus__sim_state_unlock(int fd)
 {
     if (fd >= 0)
         close(fd); /* releases the flock */
 }
 
-int zeus_sim_state_save(zeus_sim_state *s, const zeus_sim_gpu *gpus, const bool *persistence,
-                        unsigned count)
+int zeus__sim_state_save(zeus_sim_state *s, const zeus_sim_gpu *gpus, const bool *persistence,
+                         unsigned count)
 {
     if (!s->path[0])
         return ZEUS_OK;
@@ -77,7 +77,7 @@ int zeus_sim_state_save(zeus_sim_state *s, const zeus_sim_gpu *gpus, const bool 
     for (unsigned i = 0; i < count; i++)
         n += (size_t)snprintf(buf + n, sizeof buf - n, "gpu %u limit_mw %u persistence %d\n", i,
                               gpus[i].limit_mw, persistence[i] ? 1 : 0);
-    int rc = zeus_write_file_atomic(s->path, buf, n);
+    int rc = zeus__write_file_atomic(s->path, buf, n);
     struct stat st;
     if (rc == ZEUS_OK && stat(s->path, &st) == 0)
         remember(s, &st);

@@ -19,15 +19,15 @@ typedef struct {
 } zeus_sim_state;
 
 /* path NULL or empty: the settings stay in this process. */
-void zeus_sim_state_init(zeus_sim_state *s, const char *path);
+void zeus__sim_state_init(zeus_sim_state *s, const char *path);
 /* Applies the file's settings to the GPUs if it changed since the last load or save. */
-void zeus_sim_state_load(zeus_sim_state *s, zeus_sim_gpu *gpus, bool *persistence, unsigned count,
-                         int64_t now_ns);
+void zeus__sim_state_load(zeus_sim_state *s, zeus_sim_gpu *gpus, bool *persistence, unsigned count,
+                          int64_t now_ns);
 /* A change is lock, load, modify, save, unlock, so that two processes do not lose each other's
  * change. lock returns a descriptor for unlock (-1 when not shared). */
-int zeus_sim_state_lock(const zeus_sim_state *s);
-void zeus_sim_state_unlock(int fd);
-int zeus_sim_state_save(zeus_sim_state *s, const zeus_sim_gpu *gpus, const bool *persistence,
-                        unsigned count);
+int zeus__sim_state_lock(const zeus_sim_state *s);
+void zeus__sim_state_unlock(int fd);
+int zeus__sim_state_save(zeus_sim_state *s, const zeus_sim_gpu *gpus, const bool *persistence,
+                         unsigned count);
 
 #endif

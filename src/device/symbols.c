@@ -1,19 +1,19 @@
 #include "device/symbols.h"
 #include "core/internal.h"
 
-void *zeus_resolve_versioned(zeus_symbol_lookup lookup, void *ctx, const char *base,
-                             int max_version, char *used, size_t used_size)
+void *zeus__resolve_versioned(zeus_symbol_lookup lookup, void *ctx, const char *base,
+                              int max_version, char *used, size_t used_size)
 {
     char name[128];
     for (int v = max_version; v >= 1; v--) {
         if (v >= 2)
             snprintf(name, sizeof name, "%s_v%d", base, v);
         else
-            zeus_strlcpy(name, base, sizeof name);
+            zeus__strlcpy(name, base, sizeof name);
         void *sym = lookup(ctx, name);
         if (sym) {
             if (used)
-                zeus_strlcpy(used, name, used_size);
+                zeus__strlcpy(used, name, used_size);
             return sym;
         }
     }

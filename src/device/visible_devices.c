@@ -15,9 +15,9 @@ static int parse_entry(const char *start, size_t len, unsigned position, zeus_cv
     while (len > 0 && isspace((unsigned char)start[len - 1]))
         len--;
     if (len == 0)
-        return zeus_error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES entry %u is empty", position);
+        return zeus__error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES entry %u is empty", position);
     if (len >= sizeof e->text)
-        return zeus_error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES entry %u is too long", position);
+        return zeus__error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES entry %u is too long", position);
     memcpy(e->text, start, len);
     e->text[len] = '\0';
 
@@ -34,10 +34,10 @@ static int parse_entry(const char *start, size_t len, unsigned position, zeus_cv
     for (size_t j = i; j < len; j++)
         digits = digits && isdigit((unsigned char)e->text[j]);
     if (!digits || len > 9)
-        return zeus_error(ZEUS_EINVAL,
-                          "CUDA_VISIBLE_DEVICES entry %u '%s' is not a device index, GPU-<uuid> "
-                          "or MIG-<uuid>",
-                          position, e->text);
+        return zeus__error(ZEUS_EINVAL,
+                           "CUDA_VISIBLE_DEVICES entry %u '%s' is not a device index, GPU-<uuid> "
+                           "or MIG-<uuid>",
+                           position, e->text);
     if (e->text[0] == '-') {
         *stop = true; /* CUDA: a negative index ends the list */
         return ZEUS_OK;
@@ -50,11 +50,11 @@ static int parse_entry(const char *start, size_t len, unsigned position, zeus_cv
     return ZEUS_OK;
 }
 
-int zeus_cvd_parse(const char *text, zeus_cvd_entry *entries, size_t capacity, size_t *count)
+int zeus__cvd_parse(const char *text, zeus_cvd_entry *entries, size_t capacity, size_t *count)
 {
     *count = 0;
     if (!text)
-        return zeus_error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES: no text");
+        return zeus__error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES: no text");
     const char *p = text;
     bool all_space = true;
     for (const char *c = text; *c; c++)
@@ -65,8 +65,8 @@ int zeus_cvd_parse(const char *text, zeus_cvd_entry *entries, size_t capacity, s
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         if (*count == capacity)
-            return zeus_error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES lists more than %zu devices",
-                              capacity);
+            return zeus__error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES lists more than %zu devices",
+                               capacity);
         bool stop = false;
         int rc = parse_entry(p, len, position, &entries[*count], &stop);
         if (rc != ZEUS_OK)
@@ -88,7 +88,7 @@ static int find_uuid(const zeus_cvd_entry *e, const zeus_cvd_device *uuids, size
     char parent[96];
     /* Old MIG form MIG-GPU-<uuid>/<gi>/<ci>: resolve by the parent GPU's UUID. */
     if (strncmp(want, "MIG-GPU-", 8) == 0) {
-        zeus_strlcpy(parent, want + 4, sizeof parent);
+        zeus__strlcpy(parent, want + 4, sizeof parent);
         char *slash = strchr(parent, '/');
         if (slash)
             *slash = '\0';
@@ -109,22 +109,22 @@ static int find_uuid(const zeus_cvd_entry *e, const zeus_cvd_device *uuids, size
     if (matches == 1)
         return ZEUS_OK;
     if (matches > 1)
-        return zeus_error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES entry '%s' matches %d devices",
-                          e->text, matches);
-    return zeus_error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES entry '%s' matches no device", e->text);
+        return zeus__error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES entry '%s' matches %d devices",
+                           e->text, matches);
+    return zeus__error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES entry '%s' matches no device", e->text);
 }
 
-int zeus_cvd_resolve(const zeus_cvd_entry *entries, size_t count, unsigned device_count,
-                     const zeus_cvd_device *uuids, size_t uuid_count, unsigned *map)
+int zeus__cvd_resolve(const zeus_cvd_entry *entries, size_t count, unsigned device_count,
+                      const zeus_cvd_device *uuids, size_t uuid_count, unsigned *map)
 {
     for (size_t i = 0; i < count; i++) {
         const zeus_cvd_entry *e = &entries[i];
         if (e->kind == ZEUS_CVD_INDEX) {
             if (e->index >= device_count)
-                return zeus_error(ZEUS_EINVAL,
-                                  "CUDA_VISIBLE_DEVICES entry '%s' names device %u, but %u "
-                                  "device%s exist",
-                                  e->text, e->index, device_count, device_count == 1 ? "" : "s");
+                return zeus__error(ZEUS_EINVAL,
+                                   "CUDA_VISIBLE_DEVICES entry '%s' names device %u, but %u "
+                                   "device%s exist",
+                                   e->text, e->index, device_count, device_count == 1 ? "" : "s");
             map[i] = e->index;
         } else {
             int rc = find_uuid(e, uuids, uuid_count, &map[i]);
@@ -133,10 +133,10 @@ int zeus_cvd_resolve(const zeus_cvd_entry *entries, size_t count, unsigned devic
         }
         for (size_t j = 0; j < i; j++)
             if (map[j] == map[i])
-                return zeus_error(ZEUS_EINVAL,
-                                  "CUDA_VISIBLE_DEVICES entries '%s' and '%s' name the same "
-                                  "device %u",
-                                  entries[j].text, e->text, map[i]);
+                return zeus__error(ZEUS_EINVAL,
+                                   "CUDA_VISIBLE_DEVICES entries '%s' and '%s' name the same "
+                                   "device %u",
+                                   entries[j].text, e->text, map[i]);
     }
     return ZEUS_OK;
 }

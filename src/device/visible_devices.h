@@ -30,9 +30,9 @@ typedef struct {
     unsigned device_index;
 } zeus_cvd_device;
 
-int zeus_cvd_parse(const char *text, zeus_cvd_entry *entries, size_t capacity, size_t *count);
+int zeus__cvd_parse(const char *text, zeus_cvd_entry *entries, size_t capacity, size_t *count);
 /* Maps entries to device indices (map[i] for the i-th visible GPU). */
-int zeus_cvd_resolve(const zeus_cvd_entry *entries, size_t count, unsigned device_count,
-                     const zeus_cvd_device *uuids, size_t uuid_count, unsigned *map);
+int zeus__cvd_resolve(const zeus_cvd_entry *entries, size_t count, unsigned device_count,
+                      const zeus_cvd_device *uuids, size_t uuid_count, unsigned *map);
 
 #endif

@@ -80,8 +80,8 @@ double zeus_measurement_gpu_energy(const zeus_measurement *m, unsigned gpu)
     return NAN;
 }
 
-void zeus_measurement_zero(zeus_measurement *m, const unsigned *gpus, unsigned gpu_count,
-                           const unsigned *cpus, unsigned cpu_count)
+void zeus__measurement_zero(zeus_measurement *m, const unsigned *gpus, unsigned gpu_count,
+                            const unsigned *cpus, unsigned cpu_count)
 {
     memset(m, 0, sizeof *m);
     m->gpu_count = gpu_count;
@@ -113,8 +113,8 @@ static double probe_counter_period(zeus_monitor *m, unsigned gpu)
 {
     double gaps[PROBE_CHANGES];
     zeus_gpu_ref ref = {m->devices, gpu};
-    int n = zeus_change_intervals(read_counter, &ref, PROBE_POLL_NS, PROBE_LIMIT_NS, &m->probe_stop,
-                                  gaps, PROBE_CHANGES);
+    int n = zeus__change_intervals(read_counter, &ref, PROBE_POLL_NS, PROBE_LIMIT_NS,
+                                   &m->probe_stop, gaps, PROBE_CHANGES);
     if (n == 0)
         return 0.0;
     qsort(gaps, (size_t)n, sizeof gaps[0], compare_doubles);
@@ -175,21 +175,21 @@ static int write_header(zeus_monitor *m)
     }
     fputc('\n', m->log);
     if (fflush(m->log) != 0 || ferror(m->log))
-        return zeus_error(ZEUS_EIO, "cannot write the log file %s: %s", m->log_path,
-                          strerror(errno));
+        return zeus__error(ZEUS_EIO, "cannot write the log file %s: %s", m->log_path,
+                           strerror(errno));
     return ZEUS_OK;
 }
 
 static int open_log(zeus_monitor *m, const char *path)
 {
-    int rc = zeus_make_parent_dirs(path);
+    int rc = zeus__make_parent_dirs(path);
     if (rc != ZEUS_OK)
-        return zeus_error(rc, "log file %s: %s", path, zeus_last_error());
+        return zeus__error(rc, "log file %s: %s", path, zeus_last_error());
     m->log_path = strdup(path);
     m->log = fopen(path, "w");
     if (!m->log || !m->log_path)
-        return zeus_error(errno == EACCES ? ZEUS_EPERM : ZEUS_EIO,
-                          "cannot open the log file %s: %s", path, strerror(errno));
+        return zeus__error(errno == EACCES ? ZEUS_EPERM : ZEUS_EIO,
+                           "cannot open the log file %s: %s", path, strerror(errno));
     return write_header(m);
 }
 
@@ -198,13 +198,13 @@ static int select_devices(zeus_monitor *m, const zeus_monitor_options *o)
     zeus_devices *d = m->devices;
     unsigned n = o->gpu_count < 0 ? zeus_gpu_count(d) : (unsigned)o->gpu_count;
     if (n > ZEUS_MAX_GPUS)
-        return zeus_error(ZEUS_ERANGE, "at most %d GPUs can be monitored", ZEUS_MAX_GPUS);
+        return zeus__error(ZEUS_ERANGE, "at most %d GPUs can be monitored", ZEUS_MAX_GPUS);
     m->gpu_count = n;
     for (unsigned i = 0; i < n; i++) {
         m->gpus[i] = o->gpu_count < 0 ? i : o->gpu_indices[i];
         for (unsigned j = 0; j < i; j++)
             if (m->gpus[j] == m->gpus[i])
-                return zeus_error(ZEUS_EINVAL, "GPU %u is listed twice", m->gpus[i]);
+                return zeus__error(ZEUS_EINVAL, "GPU %u is listed twice", m->gpus[i]);
         zeus_gpu_info info;
         int rc = zeus_gpu_get_info(d, m->gpus[i], &info);
         if (rc != ZEUS_OK)
@@ -215,13 +215,13 @@ static int select_devices(zeus_monitor *m, const zeus_monitor_options *o)
     }
     unsigned c = o->cpu_count < 0 ? zeus_cpu_count(d) : (unsigned)o->cpu_count;
     if (c > ZEUS_MAX_CPUS)
-        return zeus_error(ZEUS_ERANGE, "at most %d CPU packages can be monitored", ZEUS_MAX_CPUS);
+        return zeus__error(ZEUS_ERANGE, "at most %d CPU packages can be monitored", ZEUS_MAX_CPUS);
     m->cpu_count = c;
     for (unsigned i = 0; i < c; i++) {
         m->cpus[i] = o->cpu_count < 0 ? i : o->cpu_indices[i];
         for (unsigned j = 0; j < i; j++)
             if (m->cpus[j] == m->cpus[i])
-                return zeus_error(ZEUS_EINVAL, "CPU package %u is listed twice", m->cpus[i]);
+                return zeus__error(ZEUS_EINVAL, "CPU package %u is listed twice", m->cpus[i]);
         zeus_cpu_info info;
         int rc = zeus_cpu_get_info(d, m->cpus[i], &info);
         if (rc != ZEUS_OK)
@@ -268,10 +268,10 @@ int zeus_monitor_open(zeus_devices *devices, const zeus_monitor_options *options
     }
     *out = NULL;
     if (!devices)
-        return zeus_error(ZEUS_EINVAL, "zeus_monitor_open: devices is NULL");
+        return zeus__error(ZEUS_EINVAL, "zeus_monitor_open: devices is NULL");
     zeus_monitor *m = calloc(1, sizeof *m);
     if (!m)
-        return zeus_error(ZEUS_ENOMEM, "out of memory");
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
     int rc;
     pthread_mutex_init(&m->lock, NULL);
     m->devices = devices;
@@ -307,7 +307,7 @@ void zeus_monitor_close(zeus_monitor *m)
     atomic_store(&m->probe_stop, true);
     zeus_monitor_wait_update_period(m);
     zeus_sampler_stop(m->sampler);
-    zeus_replay_close(m->replay);
+    zeus__replay_close(m->replay);
     if (m->log)
         fclose(m->log);
     free(m->log_path);
@@ -326,10 +326,10 @@ int zeus_monitor_open_replay(zeus_devices *devices, const char *log_file, bool m
     *out = NULL;
     zeus_monitor *m = calloc(1, sizeof *m);
     if (!m)
-        return zeus_error(ZEUS_ENOMEM, "out of memory");
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
     pthread_mutex_init(&m->lock, NULL);
     m->devices = devices;
-    int rc = zeus_replay_open(log_file, match_window_name, &m->replay, m->gpus, &m->gpu_count);
+    int rc = zeus__replay_open(log_file, match_window_name, &m->replay, m->gpus, &m->gpu_count);
     if (rc != ZEUS_OK) {
         zeus_monitor_close(m);
         return rc;
@@ -414,17 +414,17 @@ static void sync_all(zeus_monitor *m)
 int zeus_monitor_begin_window(zeus_monitor *m, const char *name, bool sync)
 {
     if (!name)
-        return zeus_error(ZEUS_EINVAL, "window name is NULL");
+        return zeus__error(ZEUS_EINVAL, "window name is NULL");
     if (m->replay)
-        return zeus_replay_begin(m->replay, name);
+        return zeus__replay_begin(m->replay, name);
     if (m->log && strpbrk(name, ",\r\n"))
-        return zeus_error(ZEUS_EINVAL,
-                          "window name '%s' contains a comma or newline, which would corrupt "
-                          "the CSV log",
-                          name);
+        return zeus__error(ZEUS_EINVAL,
+                           "window name '%s' contains a comma or newline, which would corrupt "
+                           "the CSV log",
+                           name);
     char *copy = strdup(name);
     if (!copy)
-        return zeus_error(ZEUS_ENOMEM, "out of memory");
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
     uint64_t hash = name_hash(name);
     /* Reserve the name first so that a duplicate fails before any device work. The record is
      * filled outside the lock; ending the window before begin returns is the caller's race. */
@@ -432,13 +432,13 @@ int zeus_monitor_begin_window(zeus_monitor *m, const char *name, bool sync)
     if (find_slot(m, name, hash)) {
         pthread_mutex_unlock(&m->lock);
         free(copy);
-        return zeus_error(ZEUS_EEXIST, "Measurement window '%s' already exists", name);
+        return zeus__error(ZEUS_EEXIST, "Measurement window '%s' already exists", name);
     }
     struct slot *s = free_slot(m);
     if (!s) {
         pthread_mutex_unlock(&m->lock);
         free(copy);
-        return zeus_error(ZEUS_ENOMEM, "out of memory");
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
     }
     s->name = copy;
     s->hash = hash;
@@ -506,14 +506,14 @@ static void fill_gpu(zeus_monitor *m, unsigned i, const window *w, double elapse
 static void write_row(zeus_monitor *m, const char *name, const zeus_measurement *r)
 {
     char a[ZEUS_DOUBLE_BUF], b[ZEUS_DOUBLE_BUF];
-    fprintf(m->log, "%s,%s,%s", zeus_format_double(r->start_time_s, a, sizeof a), name,
-            zeus_format_double(r->time_s, b, sizeof b));
+    fprintf(m->log, "%s,%s,%s", zeus__format_double(r->start_time_s, a, sizeof a), name,
+            zeus__format_double(r->time_s, b, sizeof b));
     for (unsigned i = 0; i < r->gpu_count; i++)
-        fprintf(m->log, ",%s", zeus_format_double(r->gpus[i].energy_j, a, sizeof a));
+        fprintf(m->log, ",%s", zeus__format_double(r->gpus[i].energy_j, a, sizeof a));
     for (unsigned i = 0; i < r->cpu_count; i++) {
-        fprintf(m->log, ",%s", zeus_format_double(r->cpus[i].package_j, a, sizeof a));
+        fprintf(m->log, ",%s", zeus__format_double(r->cpus[i].package_j, a, sizeof a));
         if (m->cpu_dram[i])
-            fprintf(m->log, ",%s", zeus_format_double(r->cpus[i].dram_j, a, sizeof a));
+            fprintf(m->log, ",%s", zeus__format_double(r->cpus[i].dram_j, a, sizeof a));
     }
     fputc('\n', m->log);
 }
@@ -522,15 +522,15 @@ int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool c
                             zeus_measurement *out)
 {
     if (!name)
-        return zeus_error(ZEUS_EINVAL, "window name is NULL");
+        return zeus__error(ZEUS_EINVAL, "window name is NULL");
     if (m->replay)
-        return zeus_replay_end(m->replay, name, cancel, m->gpus, m->gpu_count, out);
+        return zeus__replay_end(m->replay, name, cancel, m->gpus, m->gpu_count, out);
     /* 1. Pop the window. */
     pthread_mutex_lock(&m->lock);
     struct slot *found = find_slot(m, name, name_hash(name));
     if (!found) {
         pthread_mutex_unlock(&m->lock);
-        return zeus_error(ZEUS_ENOENT, "Measurement window '%s' does not exist", name);
+        return zeus__error(ZEUS_ENOENT, "Measurement window '%s' does not exist", name);
     }
     /* Copy only what this window uses, then free the slot for reuse. */
     window w;
@@ -548,18 +548,18 @@ int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool c
     double power_w[ZEUS_MAX_GPUS] = {0};
     double power_read_s = 0;
     if (m->approx_instant_energy && !cancel) {
-        int64_t t0 = zeus_now_ns();
+        int64_t t0 = zeus__now_ns();
         for (unsigned i = 0; i < m->gpu_count; i++) {
             unsigned mw;
             power_w[i] =
                 zeus_gpu_power_mw(m->devices, m->gpus[i], &mw) == ZEUS_OK ? mw / 1000.0 : 0.0;
         }
-        power_read_s = (double)(zeus_now_ns() - t0) * 1e-9;
+        power_read_s = (double)(zeus__now_ns() - t0) * 1e-9;
     }
     /* 3. Synchronise. 4. Cancel: zeros, nothing logged (the original crashes here: spec 10). */
     if (sync)
         sync_all(m);
-    zeus_measurement_zero(out, m->gpus, m->gpu_count, m->cpus, m->cpu_count);
+    zeus__measurement_zero(out, m->gpus, m->gpu_count, m->cpus, m->cpu_count);
     if (cancel) {
         out->cancelled = true;
         free(window_name);

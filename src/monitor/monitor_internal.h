@@ -9,12 +9,12 @@
 
 typedef struct zeus_replay zeus_replay;
 
-int zeus_replay_open(const char *log_file, bool match_window_name, zeus_replay **out,
-                     unsigned *gpus, unsigned *gpu_count);
-void zeus_replay_close(zeus_replay *r);
-int zeus_replay_begin(zeus_replay *r, const char *name);
-int zeus_replay_end(zeus_replay *r, const char *name, bool cancel, const unsigned *gpus,
-                    unsigned gpu_count, zeus_measurement *out);
+int zeus__replay_open(const char *log_file, bool match_window_name, zeus_replay **out,
+                      unsigned *gpus, unsigned *gpu_count);
+void zeus__replay_close(zeus_replay *r);
+int zeus__replay_begin(zeus_replay *r, const char *name);
+int zeus__replay_end(zeus_replay *r, const char *name, bool cancel, const unsigned *gpus,
+                     unsigned gpu_count, zeus_measurement *out);
 
 /* Polls a reading every poll_ns and returns (through gaps, in seconds) the intervals between
  * its changes: at most max_gaps, within limit_ns, until *stop (may be NULL) or a failed read. */
@@ -23,11 +23,11 @@ typedef struct {
     zeus_devices *devices;
     unsigned gpu;
 } zeus_gpu_ref; /* the ctx of a reading of one GPU */
-int zeus_change_intervals(zeus_reading_fn read, void *ctx, int64_t poll_ns, int64_t limit_ns,
-                          const atomic_bool *stop, double *gaps, int max_gaps);
+int zeus__change_intervals(zeus_reading_fn read, void *ctx, int64_t poll_ns, int64_t limit_ns,
+                           const atomic_bool *stop, double *gaps, int max_gaps);
 
 /* Fills a cancelled (all-zero) measurement for the monitored GPUs and CPUs. */
-void zeus_measurement_zero(zeus_measurement *m, const unsigned *gpus, unsigned gpu_count,
-                           const unsigned *cpus, unsigned cpu_count);
+void zeus__measurement_zero(zeus_measurement *m, const unsigned *gpus, unsigned gpu_count,
+                            const unsigned *cpus, unsigned cpu_count);
 
 #endif

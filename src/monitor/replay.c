@@ -15,14 +15,14 @@ struct zeus_replay {
     unsigned columns; /* energy columns */
 };
 
-void zeus_replay_close(zeus_replay *r)
+void zeus__replay_close(zeus_replay *r)
 {
     if (!r)
         return;
     for (size_t i = 0; i < r->ongoing_count; i++)
         free(r->ongoing[i]);
     free(r->ongoing);
-    zeus_csv_close(&r->csv);
+    zeus__csv_close(&r->csv);
     free(r->path);
     free(r);
 }
@@ -39,35 +39,35 @@ static int parse_gpu_column(const char *col, unsigned *gpu)
         return ZEUS_EPARSE;
     memcpy(num, col + 3, n - 3);
     num[n - 3] = '\0';
-    if (zeus_parse_long(num, &v) != ZEUS_OK || v < 0)
+    if (zeus__parse_long(num, &v) != ZEUS_OK || v < 0)
         return ZEUS_EPARSE;
     *gpu = (unsigned)v;
     return ZEUS_OK;
 }
 
-int zeus_replay_open(const char *log_file, bool match_window_name, zeus_replay **out,
-                     unsigned *gpus, unsigned *gpu_count)
+int zeus__replay_open(const char *log_file, bool match_window_name, zeus_replay **out,
+                      unsigned *gpus, unsigned *gpu_count)
 {
     static const char *const fixed[] = {"start_time", "window_name", "elapsed_time"};
     *out = NULL;
     if (!log_file)
-        return zeus_error(ZEUS_EINVAL, "the replay monitor needs a log file");
+        return zeus__error(ZEUS_EINVAL, "the replay monitor needs a log file");
     zeus_replay *r = calloc(1, sizeof *r);
     if (!r || !(r->path = strdup(log_file))) {
         free(r);
-        return zeus_error(ZEUS_ENOMEM, "out of memory");
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
     }
     r->match_window_name = match_window_name;
-    int rc = zeus_csv_open(&r->csv, r->path);
+    int rc = zeus__csv_open(&r->csv, r->path);
     if (rc != ZEUS_OK)
         goto fail;
     size_t n = r->csv.n_header;
     for (size_t i = 0; i < 3; i++) {
         if (i >= n || strcmp(r->csv.header[i], fixed[i]) != 0) {
-            rc = zeus_error(ZEUS_EPARSE,
-                            "%s:1: not a Zeus monitor log (the header must start with "
-                            "start_time,window_name,elapsed_time)",
-                            log_file);
+            rc = zeus__error(ZEUS_EPARSE,
+                             "%s:1: not a Zeus monitor log (the header must start with "
+                             "start_time,window_name,elapsed_time)",
+                             log_file);
             goto fail;
         }
     }
@@ -78,7 +78,7 @@ int zeus_replay_open(const char *log_file, bool match_window_name, zeus_replay *
     for (size_t i = 3; i < n; i++) {
         const char *col = r->csv.header[i];
         if (*gpu_count == ZEUS_MAX_GPUS || parse_gpu_column(col, &gpus[*gpu_count]) != ZEUS_OK) {
-            rc = zeus_error(ZEUS_EPARSE, "%s:1: column '%s' is not gpu<N>_energy", log_file, col);
+            rc = zeus__error(ZEUS_EPARSE, "%s:1: column '%s' is not gpu<N>_energy", log_file, col);
             goto fail;
         }
         (*gpu_count)++;
@@ -87,7 +87,7 @@ int zeus_replay_open(const char *log_file, bool match_window_name, zeus_replay *
     *out = r;
     return ZEUS_OK;
 fail:
-    zeus_replay_close(r);
+    zeus__replay_close(r);
     return rc;
 }
 
@@ -99,17 +99,17 @@ static ssize_t find_ongoing(const zeus_replay *r, const char *name)
     return -1;
 }
 
-int zeus_replay_begin(zeus_replay *r, const char *name)
+int zeus__replay_begin(zeus_replay *r, const char *name)
 {
     if (find_ongoing(r, name) >= 0)
-        return zeus_error(ZEUS_EEXIST, "Window %s is already ongoing.", name);
+        return zeus__error(ZEUS_EEXIST, "Window %s is already ongoing.", name);
     char **grown = realloc(r->ongoing, (r->ongoing_count + 1) * sizeof *grown);
     char *copy = strdup(name);
     if (!grown || !copy) {
         free(copy);
         if (grown)
             r->ongoing = grown;
-        return zeus_error(ZEUS_ENOMEM, "out of memory");
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
     }
     r->ongoing = grown;
     r->ongoing[r->ongoing_count++] = copy;
@@ -119,34 +119,34 @@ int zeus_replay_begin(zeus_replay *r, const char *name)
 /* Python's float(): correctly rounded, unlike the pandas-compatible reader of the traces. */
 static int parse_field(const zeus_replay *r, size_t column, double *out)
 {
-    if (zeus_parse_double(r->csv.fields[column], out) != ZEUS_OK)
-        return zeus_error(ZEUS_EPARSE, "%s:%d: column %zu: %s", r->path, r->csv.line, column + 1,
-                          zeus_last_error());
+    if (zeus__parse_double(r->csv.fields[column], out) != ZEUS_OK)
+        return zeus__error(ZEUS_EPARSE, "%s:%d: column %zu: %s", r->path, r->csv.line, column + 1,
+                           zeus_last_error());
     return ZEUS_OK;
 }
 
-int zeus_replay_end(zeus_replay *r, const char *name, bool cancel, const unsigned *gpus,
-                    unsigned gpu_count, zeus_measurement *out)
+int zeus__replay_end(zeus_replay *r, const char *name, bool cancel, const unsigned *gpus,
+                     unsigned gpu_count, zeus_measurement *out)
 {
     ssize_t at = find_ongoing(r, name);
     if (at < 0)
-        return zeus_error(ZEUS_ENOENT, "Window %s is not ongoing.", name);
+        return zeus__error(ZEUS_ENOENT, "Window %s is not ongoing.", name);
     free(r->ongoing[at]);
     r->ongoing[at] = r->ongoing[--r->ongoing_count];
-    zeus_measurement_zero(out, gpus, gpu_count, NULL, 0);
+    zeus__measurement_zero(out, gpus, gpu_count, NULL, 0);
     if (cancel) {
         out->cancelled = true;
         return ZEUS_OK;
     }
     /* Rows are consumed in end order; a bad row fails the window that consumes it. */
     bool eof;
-    int rc = zeus_csv_next(&r->csv, &eof);
+    int rc = zeus__csv_next(&r->csv, &eof);
     if (rc != ZEUS_OK)
         return rc;
     if (eof)
-        return zeus_error(ZEUS_ENOENT, "No more lines in the log file.");
+        return zeus__error(ZEUS_ENOENT, "No more lines in the log file.");
     if (r->match_window_name && strcmp(r->csv.fields[1], name) != 0)
-        return zeus_error(ZEUS_ESTATE, "Was expecting %s, not %s.", r->csv.fields[1], name);
+        return zeus__error(ZEUS_ESTATE, "Was expecting %s, not %s.", r->csv.fields[1], name);
     if ((rc = parse_field(r, 0, &out->start_time_s)) != ZEUS_OK ||
         (rc = parse_field(r, 2, &out->time_s)) != ZEUS_OK)
         return rc;

@@ -56,15 +56,15 @@ static pthread_once_t anchor_once = PTHREAD_ONCE_INIT;
 
 static void anchor_init(void)
 {
-    anchor_mono = zeus_now_ns();
-    anchor_wall = zeus_wall_s();
+    anchor_mono = zeus__now_ns();
+    anchor_wall = zeus__wall_s();
 }
 
 double zeus_steady_time_s(void *unused)
 {
     (void)unused;
     pthread_once(&anchor_once, anchor_init);
-    return anchor_wall + (double)(zeus_now_ns() - anchor_mono) * 1e-9;
+    return anchor_wall + (double)(zeus__now_ns() - anchor_mono) * 1e-9;
 }
 
 void zeus_sampler_options_init(zeus_sampler_options *o)
@@ -87,8 +87,8 @@ static double infer_gpu_period(zeus_devices *d, unsigned gpu)
 {
     double gaps[INFER_CHANGES - 1], best = 0.0;
     zeus_gpu_ref ref = {d, gpu};
-    int n = zeus_change_intervals(read_power, &ref, INFER_POLL_NS, INFER_LIMIT_NS, NULL, gaps,
-                                  INFER_CHANGES - 1);
+    int n = zeus__change_intervals(read_power, &ref, INFER_POLL_NS, INFER_LIMIT_NS, NULL, gaps,
+                                   INFER_CHANGES - 1);
     for (int i = 0; i < n; i++)
         if (best == 0.0 || gaps[i] < best)
             best = gaps[i];
@@ -188,7 +188,7 @@ static void *sampler_main(void *arg)
         /* Absolute deadlines, so the period does not drift by the time a sample takes; after
          * a stall we skip ahead instead of bursting to catch up. */
         int64_t next = (int64_t)deadline.tv_sec * 1000000000LL + deadline.tv_nsec + period_ns;
-        int64_t now = zeus_now_ns();
+        int64_t now = zeus__now_ns();
         if (next < now)
             next = now;
         deadline.tv_sec = next / 1000000000LL;
@@ -206,14 +206,14 @@ static int select_devices(zeus_sampler *s, const zeus_sampler_options *o)
     s->gpu_count = o->gpu_count < 0 ? available : (unsigned)o->gpu_count;
     s->cpu_count = o->cpu_count < 0 ? cpus : (unsigned)o->cpu_count;
     if (o->gpu_count == 0 && s->cpu_count == 0)
-        return zeus_error(ZEUS_EINVAL, "the power sampler needs at least one GPU "
-                                       "(gpu_indices must be either all or non-empty)");
+        return zeus__error(ZEUS_EINVAL, "the power sampler needs at least one GPU "
+                                        "(gpu_indices must be either all or non-empty)");
     if (s->gpu_count > ZEUS_MAX_GPUS)
-        return zeus_error(ZEUS_ERANGE, "at most %d GPUs can be sampled", ZEUS_MAX_GPUS);
+        return zeus__error(ZEUS_ERANGE, "at most %d GPUs can be sampled", ZEUS_MAX_GPUS);
     if (s->cpu_count > ZEUS_MAX_CPUS)
-        return zeus_error(ZEUS_ERANGE, "at most %d CPU packages can be polled", ZEUS_MAX_CPUS);
+        return zeus__error(ZEUS_ERANGE, "at most %d CPU packages can be polled", ZEUS_MAX_CPUS);
     if (s->gpu_count + s->cpu_count == 0)
-        return zeus_error(ZEUS_ENODEV, "the power sampler has no GPU to sample");
+        return zeus__error(ZEUS_ENODEV, "the power sampler has no GPU to sample");
     for (unsigned i = 0; i < s->gpu_count; i++) {
         s->gpus[i] = o->gpu_count < 0 ? i : o->gpu_indices[i];
         zeus_gpu_info info;
@@ -249,11 +249,11 @@ int zeus_sampler_start(zeus_devices *devices, const zeus_sampler_options *option
     }
     *out = NULL;
     if (options->period_s < 0 || !isfinite(options->period_s))
-        return zeus_error(ZEUS_EINVAL, "sampling period %g s must be positive (or 0 to infer)",
-                          options->period_s);
+        return zeus__error(ZEUS_EINVAL, "sampling period %g s must be positive (or 0 to infer)",
+                           options->period_s);
     zeus_sampler *s = calloc(1, sizeof *s);
     if (!s)
-        return zeus_error(ZEUS_ENOMEM, "out of memory");
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
     int rc;
     s->devices = devices;
     s->clock = options->clock ? options->clock : zeus_steady_time_s;
@@ -270,7 +270,7 @@ int zeus_sampler_start(zeus_devices *devices, const zeus_sampler_options *option
     s->times = malloc(s->capacity * sizeof *s->times);
     s->power_w = malloc(s->capacity * s->columns * sizeof *s->power_w);
     if (!s->times || !s->power_w) {
-        rc = zeus_error(ZEUS_ENOMEM, "out of memory for %zu power samples", s->capacity);
+        rc = zeus__error(ZEUS_ENOMEM, "out of memory for %zu power samples", s->capacity);
         goto fail;
     }
     s->period_s = options->period_s > 0 ? options->period_s : infer_period(s);
@@ -282,7 +282,7 @@ int zeus_sampler_start(zeus_devices *devices, const zeus_sampler_options *option
     if (s->period_s < 0.001)
         ZEUS_WARN("power sampler: a period of %g s costs CPU time and NVML bandwidth", s->period_s);
     if (pthread_create(&s->thread, NULL, sampler_main, s) != 0) {
-        rc = zeus_error(ZEUS_ENOMEM, "cannot start the power sampler thread");
+        rc = zeus__error(ZEUS_ENOMEM, "cannot start the power sampler thread");
         goto fail;
     }
     s->thread_started = true;
@@ -427,8 +427,8 @@ int zeus_sampler_get_energy(zeus_sampler *s, double start, double end, double *e
     if (samples)
         *samples = n;
     if (n < 2)
-        return zeus_error(ZEUS_ENOENT, "fewer than two power samples around %.6f..%.6f", start,
-                          end);
+        return zeus__error(ZEUS_ENOENT, "fewer than two power samples around %.6f..%.6f", start,
+                           end);
     return ZEUS_OK;
 }
 
@@ -437,7 +437,7 @@ int zeus_sampler_get_power(zeus_sampler *s, double t, double *power_w, double *t
     pthread_mutex_lock(&s->lock);
     if (s->len == 0) {
         pthread_mutex_unlock(&s->lock);
-        return zeus_error(ZEUS_ENOENT, "no power sample yet");
+        return zeus__error(ZEUS_ENOENT, "no power sample yet");
     }
     size_t k = isnan(t) ? s->len - 1 : lower_bound(s, t);
     if (k >= s->len)

@@ -31,8 +31,8 @@ struct zeus_power_limit_optimizer {
 /* The original's message for missing permissions (spec 1.5), with the device layer's detail. */
 static int permission_error(const char *what)
 {
-    return zeus_error(ZEUS_EPERM, ZEUS_POWER_LIMIT_PERMISSION_ADVICE " (%s: %s)", what,
-                      zeus_last_error());
+    return zeus__error(ZEUS_EPERM, ZEUS_POWER_LIMIT_PERMISSION_ADVICE " (%s: %s)", what,
+                       zeus_last_error());
 }
 
 /* ---- operations for the state machine ---- */
@@ -46,8 +46,8 @@ static int op_set_limit(void *ctx, unsigned limit_mw)
         if (rc == ZEUS_EPERM)
             return permission_error("setting the power limit");
         if (rc != ZEUS_OK)
-            return zeus_error(rc, "cannot set GPU %u to %u W: %s", o->gpus[i], limit_mw / 1000,
-                              zeus_last_error());
+            return zeus__error(rc, "cannot set GPU %u to %u W: %s", o->gpus[i], limit_mw / 1000,
+                               zeus_last_error());
     }
     return ZEUS_OK;
 }
@@ -57,8 +57,8 @@ static int op_begin_window(void *ctx, const char *name)
     zeus_power_limit_optimizer *o = ctx;
     int rc = zeus_monitor_begin_window(o->monitor, name, true);
     if (rc != ZEUS_OK)
-        return zeus_error(rc, "power-limit optimizer: cannot begin window %s: %s", name,
-                          zeus_last_error());
+        return zeus__error(rc, "power-limit optimizer: cannot begin window %s: %s", name,
+                           zeus_last_error());
     return ZEUS_OK;
 }
 
@@ -68,16 +68,16 @@ static int op_end_window(void *ctx, const char *name, bool cancel, double *time_
     zeus_measurement *m = &o->scratch;
     int rc = zeus_monitor_end_window(o->monitor, name, true, cancel, m);
     if (rc != ZEUS_OK)
-        return zeus_error(rc, "power-limit optimizer: cannot end window %s: %s", name,
-                          zeus_last_error());
+        return zeus__error(rc, "power-limit optimizer: cannot end window %s: %s", name,
+                           zeus_last_error());
     if (cancel)
         return ZEUS_OK;
     for (unsigned i = 0; i < m->gpu_count; i++) {
         if (m->gpus[i].error != ZEUS_OK)
-            return zeus_error(m->gpus[i].error,
-                              "power-limit optimizer: GPU %u could not be measured in window %s "
-                              "(%s)",
-                              m->gpus[i].index, name, zeus_strerror(m->gpus[i].error));
+            return zeus__error(m->gpus[i].error,
+                               "power-limit optimizer: GPU %u could not be measured in window %s "
+                               "(%s)",
+                               m->gpus[i].index, name, zeus_strerror(m->gpus[i].error));
         if (m->gpus[i].below_resolution)
             ZEUS_WARN("power-limit optimizer: window %s on GPU %u is below the energy counter's "
                       "resolution; raise profile_steps for a trustworthy profile",
@@ -132,19 +132,19 @@ static int read_range(zeus_power_limit_optimizer *o, zeus_pl_fsm_config *cfg)
         if (rc != ZEUS_OK)
             return rc;
         if (!g.power_limit_valid)
-            return zeus_error(ZEUS_ENOTSUP, "GPU %u (%s) does not report a power-limit range",
-                              g.index, g.name);
+            return zeus__error(ZEUS_ENOTSUP, "GPU %u (%s) does not report a power-limit range",
+                               g.index, g.name);
         if (i == 0) {
             cfg->min_limit_mw = g.min_power_limit_mw;
             cfg->max_limit_mw = g.max_power_limit_mw;
-            zeus_strlcpy(o->gpu_model, g.name, sizeof o->gpu_model);
+            zeus__strlcpy(o->gpu_model, g.name, sizeof o->gpu_model);
         } else if (g.min_power_limit_mw != cfg->min_limit_mw ||
                    g.max_power_limit_mw != cfg->max_limit_mw) {
-            return zeus_error(ZEUS_EINVAL,
-                              "Power limits ranges are not uniform across GPUs. (GPU %u: %u-%u "
-                              "mW, GPU %u: %u-%u mW)",
-                              o->gpus[0], cfg->min_limit_mw, cfg->max_limit_mw, g.index,
-                              g.min_power_limit_mw, g.max_power_limit_mw);
+            return zeus__error(ZEUS_EINVAL,
+                               "Power limits ranges are not uniform across GPUs. (GPU %u: %u-%u "
+                               "mW, GPU %u: %u-%u mW)",
+                               o->gpus[0], cfg->min_limit_mw, cfg->max_limit_mw, g.index,
+                               g.min_power_limit_mw, g.max_power_limit_mw);
         }
     }
     return zeus_gpu_check_homogeneous(o->devices, o->gpus, o->gpu_count);
@@ -153,21 +153,21 @@ static int read_range(zeus_power_limit_optimizer *o, zeus_pl_fsm_config *cfg)
 /* Catch an unwritable profile location now, not after the whole profiling run. */
 static int check_profile_writable(const char *path)
 {
-    int rc = zeus_make_parent_dirs(path);
+    int rc = zeus__make_parent_dirs(path);
     if (rc != ZEUS_OK)
-        return zeus_error(rc, "power-limit profile %s: %s", path, zeus_last_error());
+        return zeus__error(rc, "power-limit profile %s: %s", path, zeus_last_error());
     char dir[4096];
-    zeus_strlcpy(dir, path, sizeof dir);
+    zeus__strlcpy(dir, path, sizeof dir);
     char *slash = strrchr(dir, '/');
     if (!slash)
-        zeus_strlcpy(dir, ".", sizeof dir);
+        zeus__strlcpy(dir, ".", sizeof dir);
     else if (slash == dir)
         dir[1] = '\0';
     else
         *slash = '\0';
     if (access(dir, W_OK) != 0)
-        return zeus_error(ZEUS_EPERM, "power-limit profile %s: cannot write to %s: %s", path, dir,
-                          strerror(errno));
+        return zeus__error(ZEUS_EPERM, "power-limit profile %s: cannot write to %s: %s", path, dir,
+                           strerror(errno));
     return ZEUS_OK;
 }
 
@@ -179,12 +179,12 @@ static int load_profile(zeus_power_limit_optimizer *o)
     if (rc != ZEUS_OK)
         return rc;
     if (p.gpu_model[0] && strcmp(p.gpu_model, o->gpu_model) != 0) {
-        rc = zeus_error(ZEUS_EINVAL,
-                        "%s: the profile was made on %s, but these GPUs are %s (delete it to "
-                        "profile again)",
-                        o->profile_path, p.gpu_model, o->gpu_model);
+        rc = zeus__error(ZEUS_EINVAL,
+                         "%s: the profile was made on %s, but these GPUs are %s (delete it to "
+                         "profile again)",
+                         o->profile_path, p.gpu_model, o->gpu_model);
     } else {
-        rc = zeus_pl_fsm_load(&o->fsm, p.measurements, p.count, o->profile_path);
+        rc = zeus__pl_fsm_load(&o->fsm, p.measurements, p.count, o->profile_path);
     }
     zeus_power_limit_profile_free(&p);
     return rc;
@@ -226,7 +226,7 @@ int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
     char reason[1024];
     int rc;
     if (!out)
-        return zeus_error(ZEUS_EINVAL, "no place for the optimizer");
+        return zeus__error(ZEUS_EINVAL, "no place for the optimizer");
     *out = NULL;
     if (!options) {
         zeus_power_limit_options_init(&defaults);
@@ -240,23 +240,23 @@ int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
                               .max_limit_mw = 1000,
                               .selector = options->selector};
     /* The knobs first, before touching any device. */
-    if ((rc = zeus_pl_fsm_validate(&cfg)) != ZEUS_OK)
+    if ((rc = zeus__pl_fsm_validate(&cfg)) != ZEUS_OK)
         return rc;
     if (!monitor)
-        return zeus_error(ZEUS_EINVAL, "power-limit optimizer: no monitor given");
+        return zeus__error(ZEUS_EINVAL, "power-limit optimizer: no monitor given");
     o = calloc(1, sizeof *o);
     if (!o)
-        return zeus_error(ZEUS_ENOMEM, "out of memory for the power-limit optimizer");
+        return zeus__error(ZEUS_ENOMEM, "out of memory for the power-limit optimizer");
     o->monitor = monitor;
     o->devices = zeus_monitor_devices(monitor);
     o->gpu_count = zeus_monitor_gpu_count(monitor);
     if (!o->devices) {
-        rc = zeus_error(ZEUS_EINVAL, "power-limit optimizer: the monitor has no devices to set "
-                                     "power limits on");
+        rc = zeus__error(ZEUS_EINVAL, "power-limit optimizer: the monitor has no devices to set "
+                                      "power limits on");
         goto fail;
     }
     if (o->gpu_count == 0 || o->gpu_count > ZEUS_MAX_GPUS) {
-        rc = zeus_error(ZEUS_EINVAL, "power-limit optimizer: the monitor watches no GPUs");
+        rc = zeus__error(ZEUS_EINVAL, "power-limit optimizer: the monitor watches no GPUs");
         goto fail;
     }
     for (unsigned i = 0; i < o->gpu_count; i++)
@@ -266,14 +266,14 @@ int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
     if (cfg.selector.kind == ZEUS_SELECTOR_ZEUS_COST &&
         cfg.selector.world_size == ZEUS_WORLD_SIZE_AUTO)
         cfg.selector.world_size = (int)o->gpu_count;
-    if ((rc = zeus_pl_fsm_init(&o->fsm, &cfg, &optimizer_ops, o)) != ZEUS_OK)
+    if ((rc = zeus__pl_fsm_init(&o->fsm, &cfg, &optimizer_ops, o)) != ZEUS_OK)
         goto fail;
     o->profile_gpu_model = options->profile_gpu_model;
     bool load = false;
     if (options->profile_path) {
         o->profile_path = strdup(options->profile_path);
         if (!o->profile_path) {
-            rc = zeus_error(ZEUS_ENOMEM, "out of memory");
+            rc = zeus__error(ZEUS_ENOMEM, "out of memory");
             goto fail;
         }
         struct stat st;
@@ -294,21 +294,21 @@ int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
         goto fail;
     /* Guard before the first change, so that a signal from here on restores. */
     if ((options->restore_on_signal || options->restore_on_exit) &&
-        zeus_pl_guard_register(o->devices, o->gpus, o->originals, o->gpu_count,
-                               options->restore_on_signal, options->restore_on_exit,
-                               &o->guard) != ZEUS_OK)
+        zeus__pl_guard_register(o->devices, o->gpus, o->originals, o->gpu_count,
+                                options->restore_on_signal, options->restore_on_exit,
+                                &o->guard) != ZEUS_OK)
         ZEUS_WARN("power-limit optimizer: %s; limits are restored only when it is destroyed",
                   zeus_last_error());
-    rc = load ? zeus_pl_fsm_apply(&o->fsm) : zeus_pl_fsm_start(&o->fsm);
+    rc = load ? zeus__pl_fsm_apply(&o->fsm) : zeus__pl_fsm_start(&o->fsm);
     if (rc != ZEUS_OK)
         goto fail;
     *out = o;
     return ZEUS_OK;
 fail:
     /* Keep the reason: restoring on the way out may record errors of its own. */
-    zeus_strlcpy(reason, zeus_last_error(), sizeof reason);
+    zeus__strlcpy(reason, zeus_last_error(), sizeof reason);
     zeus_power_limit_optimizer_destroy(o);
-    return zeus_error(rc, "%s", reason);
+    return zeus__error(rc, "%s", reason);
 }
 
 void zeus_power_limit_optimizer_destroy(zeus_power_limit_optimizer *o)
@@ -319,8 +319,8 @@ void zeus_power_limit_optimizer_destroy(zeus_power_limit_optimizer *o)
         zeus_monitor_end_window(o->monitor, o->fsm.window, false, true, &o->scratch);
     if (o->touched)
         restore_limits(o);
-    zeus_pl_guard_unregister(o->guard);
-    zeus_pl_fsm_free(&o->fsm);
+    zeus__pl_guard_unregister(o->guard);
+    zeus__pl_fsm_free(&o->fsm);
     free(o->profile_path);
     free(o);
 }
@@ -344,10 +344,10 @@ int zeus_power_limit_optimizer_restore(zeus_power_limit_optimizer *o)
  * set the state's limit again before going on. */
 static int reapply_if_needed(zeus_power_limit_optimizer *o)
 {
-    if (!o->needs_reapply && !zeus_pl_guard_take_signalled(o->guard))
+    if (!o->needs_reapply && !zeus__pl_guard_take_signalled(o->guard))
         return ZEUS_OK;
     o->needs_reapply = false;
-    return zeus_pl_fsm_reapply(&o->fsm);
+    return zeus__pl_fsm_reapply(&o->fsm);
 }
 
 int zeus_power_limit_on_step_begin(zeus_power_limit_optimizer *o)
@@ -355,7 +355,7 @@ int zeus_power_limit_on_step_begin(zeus_power_limit_optimizer *o)
     int rc = reapply_if_needed(o);
     if (rc != ZEUS_OK)
         return rc;
-    return zeus_pl_fsm_on_step_begin(&o->fsm);
+    return zeus__pl_fsm_on_step_begin(&o->fsm);
 }
 
 int zeus_power_limit_on_epoch_end(zeus_power_limit_optimizer *o)
@@ -363,7 +363,7 @@ int zeus_power_limit_on_epoch_end(zeus_power_limit_optimizer *o)
     int rc = reapply_if_needed(o);
     if (rc != ZEUS_OK)
         return rc;
-    return zeus_pl_fsm_on_epoch_end(&o->fsm);
+    return zeus__pl_fsm_on_epoch_end(&o->fsm);
 }
 
 int zeus_power_limit_on_train_begin(zeus_power_limit_optimizer *o)

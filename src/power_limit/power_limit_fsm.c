@@ -8,50 +8,51 @@
 #include <stdlib.h>
 #include <string.h>
 
-int zeus_pl_fsm_validate(const zeus_pl_fsm_config *cfg)
+int zeus__pl_fsm_validate(const zeus_pl_fsm_config *cfg)
 {
     if (cfg->wait_steps < 0)
-        return zeus_error(ZEUS_EINVAL, "wait_steps must be non-negative. Got %d.", cfg->wait_steps);
+        return zeus__error(ZEUS_EINVAL, "wait_steps must be non-negative. Got %d.",
+                           cfg->wait_steps);
     /* warmup_steps = 0 is accepted by the original and then crashes at the first transition
      * (spec 10.4); here it means "profile right after the limit changes". */
     if (cfg->warmup_steps < 0)
-        return zeus_error(ZEUS_EINVAL, "warmup_steps must be non-negative. Got %d.",
-                          cfg->warmup_steps);
+        return zeus__error(ZEUS_EINVAL, "warmup_steps must be non-negative. Got %d.",
+                           cfg->warmup_steps);
     if (cfg->profile_steps <= 0)
-        return zeus_error(ZEUS_EINVAL, "profile_steps must be positive. Got %d.",
-                          cfg->profile_steps);
+        return zeus__error(ZEUS_EINVAL, "profile_steps must be positive. Got %d.",
+                           cfg->profile_steps);
     if (cfg->pl_step_w <= 0 || cfg->pl_step_w > 1000000)
-        return zeus_error(ZEUS_EINVAL, "pl_step must be positive. Got %d.", cfg->pl_step_w);
+        return zeus__error(ZEUS_EINVAL, "pl_step must be positive. Got %d.", cfg->pl_step_w);
     if (cfg->max_limit_mw == 0 || cfg->min_limit_mw > cfg->max_limit_mw)
-        return zeus_error(ZEUS_EINVAL, "invalid power-limit range %u-%u mW", cfg->min_limit_mw,
-                          cfg->max_limit_mw);
+        return zeus__error(ZEUS_EINVAL, "invalid power-limit range %u-%u mW", cfg->min_limit_mw,
+                           cfg->max_limit_mw);
     return zeus_selector_validate(&cfg->selector);
 }
 
 /* The original's range(max, min - step, -step) can end one step below the minimum when the
  * range is not a multiple of the step (spec 10.3), which NVML rejects. As at HEAD, we stop at
  * the minimum: range(max, min - 1, -step). */
-size_t zeus_pl_fsm_limit_count(unsigned min_mw, unsigned max_mw, unsigned step_mw)
+size_t zeus__pl_fsm_limit_count(unsigned min_mw, unsigned max_mw, unsigned step_mw)
 {
     if (step_mw == 0 || min_mw > max_mw)
         return 0;
     return (size_t)((max_mw - min_mw) / step_mw) + 1;
 }
 
-int zeus_pl_fsm_init(zeus_pl_fsm *fsm, const zeus_pl_fsm_config *cfg, const zeus_pl_fsm_ops *ops,
-                     void *ctx)
+int zeus__pl_fsm_init(zeus_pl_fsm *fsm, const zeus_pl_fsm_config *cfg, const zeus_pl_fsm_ops *ops,
+                      void *ctx)
 {
     memset(fsm, 0, sizeof *fsm);
-    int rc = zeus_pl_fsm_validate(cfg);
+    int rc = zeus__pl_fsm_validate(cfg);
     if (rc != ZEUS_OK)
         return rc;
     unsigned step = (unsigned)cfg->pl_step_w * 1000u;
-    size_t n = zeus_pl_fsm_limit_count(cfg->min_limit_mw, cfg->max_limit_mw, step);
+    size_t n = zeus__pl_fsm_limit_count(cfg->min_limit_mw, cfg->max_limit_mw, step);
     fsm->limits_mw = calloc(n, sizeof *fsm->limits_mw);
     fsm->measurements = calloc(n, sizeof *fsm->measurements);
     if (!fsm->limits_mw || !fsm->measurements) {
-        zeus_pl_fsm_free(fsm);
-        return zeus_error(ZEUS_ENOMEM, "out of memory for %zu power limits", n);
+        zeus__pl_fsm_free(fsm);
+        return zeus__error(ZEUS_ENOMEM, "out of memory for %zu power limits", n);
     }
     for (size_t i = 0; i < n; i++)
         fsm->limits_mw[i] = cfg->max_limit_mw - (unsigned)i * step;
@@ -65,7 +66,7 @@ int zeus_pl_fsm_init(zeus_pl_fsm *fsm, const zeus_pl_fsm_config *cfg, const zeus
     return ZEUS_OK;
 }
 
-void zeus_pl_fsm_free(zeus_pl_fsm *fsm)
+void zeus__pl_fsm_free(zeus_pl_fsm *fsm)
 {
     free(fsm->limits_mw);
     free(fsm->measurements);
@@ -158,8 +159,8 @@ static bool in_range(const zeus_pl_fsm *fsm, unsigned w)
 
 static int out_of_range(const zeus_pl_fsm *fsm, unsigned w)
 {
-    return zeus_error(ZEUS_ERANGE, "the selector chose %u W, outside the GPUs' range %u-%u W", w,
-                      fsm->cfg.min_limit_mw / 1000, fsm->cfg.max_limit_mw / 1000);
+    return zeus__error(ZEUS_ERANGE, "the selector chose %u W, outside the GPUs' range %u-%u W", w,
+                       fsm->cfg.min_limit_mw / 1000, fsm->cfg.max_limit_mw / 1000);
 }
 
 /* Done: the optimum on the GPUs, then the profile handed over (once). A failure is retried
@@ -196,32 +197,32 @@ static int finish(zeus_pl_fsm *fsm)
     return settle(fsm);
 }
 
-int zeus_pl_fsm_start(zeus_pl_fsm *fsm)
+int zeus__pl_fsm_start(zeus_pl_fsm *fsm)
 {
     go_ready(fsm, 0, (long)fsm->cfg.wait_steps + 1);
     fsm->measurement_count = 0;
     return set_limit(fsm, fsm->cfg.max_limit_mw);
 }
 
-int zeus_pl_fsm_load(zeus_pl_fsm *fsm, const zeus_power_limit_measurement *measurements,
-                     size_t count, const char *origin)
+int zeus__pl_fsm_load(zeus_pl_fsm *fsm, const zeus_power_limit_measurement *measurements,
+                      size_t count, const char *origin)
 {
     if (count == 0)
-        return zeus_error(ZEUS_EPARSE, "%s: the profile has no measurements", origin);
+        return zeus__error(ZEUS_EPARSE, "%s: the profile has no measurements", origin);
     for (size_t i = 0; i < count; i++) {
         if (!in_range(fsm, measurements[i].power_limit_w))
-            return zeus_error(ZEUS_ERANGE,
-                              "%s: measurements[%zu].power_limit %u W is outside this GPU's range "
-                              "%u-%u W (was the profile made on another GPU model? delete it to "
-                              "profile again)",
-                              origin, i, measurements[i].power_limit_w,
-                              fsm->cfg.min_limit_mw / 1000, fsm->cfg.max_limit_mw / 1000);
+            return zeus__error(ZEUS_ERANGE,
+                               "%s: measurements[%zu].power_limit %u W is outside this GPU's range "
+                               "%u-%u W (was the profile made on another GPU model? delete it to "
+                               "profile again)",
+                               origin, i, measurements[i].power_limit_w,
+                               fsm->cfg.min_limit_mw / 1000, fsm->cfg.max_limit_mw / 1000);
     }
     if (count > fsm->limit_count) {
         zeus_power_limit_measurement *grown =
             realloc(fsm->measurements, count * sizeof *fsm->measurements);
         if (!grown)
-            return zeus_error(ZEUS_ENOMEM, "out of memory loading %s", origin);
+            return zeus__error(ZEUS_ENOMEM, "out of memory loading %s", origin);
         fsm->measurements = grown;
     }
     memcpy(fsm->measurements, measurements, count * sizeof *measurements);
@@ -239,9 +240,9 @@ int zeus_pl_fsm_load(zeus_pl_fsm *fsm, const zeus_power_limit_measurement *measu
     return ZEUS_OK;
 }
 
-int zeus_pl_fsm_apply(zeus_pl_fsm *fsm)
+int zeus__pl_fsm_apply(zeus_pl_fsm *fsm)
 {
-    return set_limit(fsm, zeus_pl_fsm_wanted_mw(fsm));
+    return set_limit(fsm, zeus__pl_fsm_wanted_mw(fsm));
 }
 
 /* The profiling window of the current limit has closed: record it and move on. */
@@ -260,11 +261,11 @@ static int complete_limit(zeus_pl_fsm *fsm)
      * and tell the caller, rather than let a meaningless 0 J win the selection. */
     if (!(time_s > 0) || !(energy_j > 0) || !isfinite(time_s) || !isfinite(energy_j)) {
         go_ready(fsm, index, 1);
-        return zeus_error(ZEUS_ERANGE,
-                          "power-limit optimizer: the profile of %u W measured %g s and %g J; "
-                          "both must be positive (a window shorter than the energy counter's "
-                          "update period reads 0 J: raise profile_steps). Retrying %u W.",
-                          limit_mw / 1000, time_s, energy_j, limit_mw / 1000);
+        return zeus__error(ZEUS_ERANGE,
+                           "power-limit optimizer: the profile of %u W measured %g s and %g J; "
+                           "both must be positive (a window shorter than the energy counter's "
+                           "update period reads 0 J: raise profile_steps). Retrying %u W.",
+                           limit_mw / 1000, time_s, energy_j, limit_mw / 1000);
     }
     fsm->measurements[fsm->measurement_count++] = (zeus_power_limit_measurement){
         .power_limit_w = limit_mw / 1000, .energy_j = energy_j, .time_s = time_s};
@@ -274,7 +275,7 @@ static int complete_limit(zeus_pl_fsm *fsm)
     return enter_limit(fsm, index + 1);
 }
 
-int zeus_pl_fsm_on_step_begin(zeus_pl_fsm *fsm)
+int zeus__pl_fsm_on_step_begin(zeus_pl_fsm *fsm)
 {
     switch (fsm->phase) {
     case ZEUS_PL_READY:
@@ -296,7 +297,7 @@ int zeus_pl_fsm_on_step_begin(zeus_pl_fsm *fsm)
     return ZEUS_OK;
 }
 
-int zeus_pl_fsm_on_epoch_end(zeus_pl_fsm *fsm)
+int zeus__pl_fsm_on_epoch_end(zeus_pl_fsm *fsm)
 {
     if (fsm->phase != ZEUS_PL_WARMUP && fsm->phase != ZEUS_PL_PROFILING)
         return ZEUS_OK;
@@ -313,7 +314,7 @@ int zeus_pl_fsm_on_epoch_end(zeus_pl_fsm *fsm)
     return rc != ZEUS_OK ? rc : rc2;
 }
 
-unsigned zeus_pl_fsm_wanted_mw(const zeus_pl_fsm *fsm)
+unsigned zeus__pl_fsm_wanted_mw(const zeus_pl_fsm *fsm)
 {
     switch (fsm->phase) {
     case ZEUS_PL_READY:
@@ -326,8 +327,8 @@ unsigned zeus_pl_fsm_wanted_mw(const zeus_pl_fsm *fsm)
     return fsm->cfg.max_limit_mw;
 }
 
-int zeus_pl_fsm_reapply(zeus_pl_fsm *fsm)
+int zeus__pl_fsm_reapply(zeus_pl_fsm *fsm)
 {
     fsm->current_mw = 0;
-    return zeus_pl_fsm_apply(fsm);
+    return zeus__pl_fsm_apply(fsm);
 }

@@ -50,32 +50,32 @@ typedef struct {
 } zeus_pl_fsm;
 
 /* Validates the configuration (the original's messages) without side effects. */
-int zeus_pl_fsm_validate(const zeus_pl_fsm_config *cfg);
+int zeus__pl_fsm_validate(const zeus_pl_fsm_config *cfg);
 /* Number of limits range(max, min - 1, -step) yields, and the limits themselves. */
-size_t zeus_pl_fsm_limit_count(unsigned min_mw, unsigned max_mw, unsigned step_mw);
+size_t zeus__pl_fsm_limit_count(unsigned min_mw, unsigned max_mw, unsigned step_mw);
 
 /* Allocates; no operation is called. The machine is not started. */
-int zeus_pl_fsm_init(zeus_pl_fsm *fsm, const zeus_pl_fsm_config *cfg, const zeus_pl_fsm_ops *ops,
-                     void *ctx);
-void zeus_pl_fsm_free(zeus_pl_fsm *fsm);
+int zeus__pl_fsm_init(zeus_pl_fsm *fsm, const zeus_pl_fsm_config *cfg, const zeus_pl_fsm_ops *ops,
+                      void *ctx);
+void zeus__pl_fsm_free(zeus_pl_fsm *fsm);
 
 /* Starts profiling from scratch: Ready(max, wait_steps + 1) and sets the maximum. */
-int zeus_pl_fsm_start(zeus_pl_fsm *fsm);
+int zeus__pl_fsm_start(zeus_pl_fsm *fsm);
 /* Takes loaded measurements: validates them against the limit range and selects the optimum,
  * entering Done(optimal) without calling any operation (so a bad profile is refused before
- * anything is touched); zeus_pl_fsm_apply() then sets it. origin names the profile in errors. */
-int zeus_pl_fsm_load(zeus_pl_fsm *fsm, const zeus_power_limit_measurement *measurements,
-                     size_t count, const char *origin);
+ * anything is touched); zeus__pl_fsm_apply() then sets it. origin names the profile in errors. */
+int zeus__pl_fsm_load(zeus_pl_fsm *fsm, const zeus_power_limit_measurement *measurements,
+                      size_t count, const char *origin);
 /* Sets the limit the current state wants (skipped if already set). */
-int zeus_pl_fsm_apply(zeus_pl_fsm *fsm);
+int zeus__pl_fsm_apply(zeus_pl_fsm *fsm);
 
-int zeus_pl_fsm_on_step_begin(zeus_pl_fsm *fsm);
-int zeus_pl_fsm_on_epoch_end(zeus_pl_fsm *fsm);
+int zeus__pl_fsm_on_step_begin(zeus_pl_fsm *fsm);
+int zeus__pl_fsm_on_epoch_end(zeus_pl_fsm *fsm);
 
 /* The limit the current state wants on the GPUs (max in Ready, the limit in Warmup/Profiling,
  * the optimum in Done). */
-unsigned zeus_pl_fsm_wanted_mw(const zeus_pl_fsm *fsm);
+unsigned zeus__pl_fsm_wanted_mw(const zeus_pl_fsm *fsm);
 /* Forgets what the GPUs are at (someone else changed them) and sets the wanted limit again. */
-int zeus_pl_fsm_reapply(zeus_pl_fsm *fsm);
+int zeus__pl_fsm_reapply(zeus_pl_fsm *fsm);
 
 #endif

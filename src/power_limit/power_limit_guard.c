@@ -145,12 +145,12 @@ static void block_signals(sigset_t *old)
     pthread_sigmask(SIG_BLOCK, &set, old);
 }
 
-int zeus_pl_guard_register(zeus_devices *devices, const unsigned *gpus, const unsigned *originals,
-                           size_t count, bool on_signal, bool on_exit, zeus_pl_guard **out)
+int zeus__pl_guard_register(zeus_devices *devices, const unsigned *gpus, const unsigned *originals,
+                            size_t count, bool on_signal, bool on_exit, zeus_pl_guard **out)
 {
     *out = NULL;
     if (count > ZEUS_MAX_GPUS)
-        return zeus_error(ZEUS_EINVAL, "too many GPUs to guard: %zu", count);
+        return zeus__error(ZEUS_EINVAL, "too many GPUs to guard: %zu", count);
     sigset_t old;
     block_signals(&old);
     pthread_mutex_lock(&slots_lock);
@@ -160,8 +160,8 @@ int zeus_pl_guard_register(zeus_devices *devices, const unsigned *gpus, const un
             g = &slots[i];
     int rc = ZEUS_OK;
     if (!g) {
-        rc = zeus_error(ZEUS_ENOMEM, "more than %d power-limit optimizers alive in this process",
-                        GUARD_SLOTS);
+        rc = zeus__error(ZEUS_ENOMEM, "more than %d power-limit optimizers alive in this process",
+                         GUARD_SLOTS);
         goto done;
     }
     g->devices = devices;
@@ -184,7 +184,7 @@ done:
     return rc;
 }
 
-void zeus_pl_guard_unregister(zeus_pl_guard *g)
+void zeus__pl_guard_unregister(zeus_pl_guard *g)
 {
     if (!g)
         return;
@@ -198,7 +198,7 @@ void zeus_pl_guard_unregister(zeus_pl_guard *g)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-bool zeus_pl_guard_take_signalled(zeus_pl_guard *g)
+bool zeus__pl_guard_take_signalled(zeus_pl_guard *g)
 {
     return g && atomic_load_explicit(&g->signalled, memory_order_relaxed) &&
            atomic_exchange(&g->signalled, 0);

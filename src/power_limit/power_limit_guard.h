@@ -22,11 +22,11 @@ typedef struct zeus_pl_guard zeus_pl_guard;
 
 /* Registers the original limits of count GPUs. ZEUS_ENOMEM if the table is full (a warning-
  * worthy situation: the caller still restores at destroy). */
-int zeus_pl_guard_register(zeus_devices *devices, const unsigned *gpus, const unsigned *originals,
-                           size_t count, bool on_signal, bool on_exit, zeus_pl_guard **out);
-void zeus_pl_guard_unregister(zeus_pl_guard *guard);
+int zeus__pl_guard_register(zeus_devices *devices, const unsigned *gpus, const unsigned *originals,
+                            size_t count, bool on_signal, bool on_exit, zeus_pl_guard **out);
+void zeus__pl_guard_unregister(zeus_pl_guard *guard);
 /* True once after a signal handler restored this guard's GPUs and the process went on (the
  * previous handler did not terminate it): the owner must set its limits again. */
-bool zeus_pl_guard_take_signalled(zeus_pl_guard *guard);
+bool zeus__pl_guard_take_signalled(zeus_pl_guard *guard);
 
 #endif

@@ -65,10 +65,10 @@ static int check_measurement(const zeus_power_limit_measurement *m, size_t i)
 {
     if (m->power_limit_w == 0 || !(m->energy_j > 0) || !isfinite(m->energy_j) || !(m->time_s > 0) ||
         !isfinite(m->time_s))
-        return zeus_error(ZEUS_EINVAL,
-                          "measurement %zu (power_limit %u W, energy %g J, time %g s): the limit "
-                          "must be positive and energy and time positive and finite",
-                          i, m->power_limit_w, m->energy_j, m->time_s);
+        return zeus__error(ZEUS_EINVAL,
+                           "measurement %zu (power_limit %u W, energy %g J, time %g s): the limit "
+                           "must be positive and energy and time positive and finite",
+                           i, m->power_limit_w, m->energy_j, m->time_s);
     return ZEUS_OK;
 }
 
@@ -76,7 +76,7 @@ int zeus_power_limit_profile_format(const zeus_power_limit_measurement *measurem
                                     const char *gpu_model, char **out)
 {
     if (!measurements || count == 0)
-        return zeus_error(ZEUS_EINVAL, "a power-limit profile needs at least one measurement");
+        return zeus__error(ZEUS_EINVAL, "a power-limit profile needs at least one measurement");
     for (size_t i = 0; i < count; i++) {
         int rc = check_measurement(&measurements[i], i);
         if (rc != ZEUS_OK)
@@ -95,8 +95,9 @@ int zeus_power_limit_profile_format(const zeus_power_limit_measurement *measurem
                  "            \"time\": %s\n"
                  "        }%s\n",
                  measurements[i].power_limit_w,
-                 zeus_format_double(measurements[i].energy_j, e, sizeof e),
-                 zeus_format_double(measurements[i].time_s, s, sizeof s), i + 1 < count ? "," : "");
+                 zeus__format_double(measurements[i].energy_j, e, sizeof e),
+                 zeus__format_double(measurements[i].time_s, s, sizeof s),
+                 i + 1 < count ? "," : "");
         put(&t, line);
     }
     put(&t, "    ]");
@@ -107,7 +108,7 @@ int zeus_power_limit_profile_format(const zeus_power_limit_measurement *measurem
     put(&t, "\n}");
     if (t.failed) {
         free(t.buf);
-        return zeus_error(ZEUS_ENOMEM, "out of memory formatting a power-limit profile");
+        return zeus__error(ZEUS_ENOMEM, "out of memory formatting a power-limit profile");
     }
     *out = t.buf;
     return ZEUS_OK;
@@ -120,11 +121,11 @@ int zeus_power_limit_profile_write(const char *path,
     char *text = NULL;
     int rc = zeus_power_limit_profile_format(measurements, count, gpu_model, &text);
     if (rc != ZEUS_OK)
-        return zeus_error(rc, "cannot write power-limit profile %s: %s", path, zeus_last_error());
-    rc = zeus_write_file_atomic(path, text, strlen(text));
+        return zeus__error(rc, "cannot write power-limit profile %s: %s", path, zeus_last_error());
+    rc = zeus__write_file_atomic(path, text, strlen(text));
     free(text);
     if (rc != ZEUS_OK)
-        return zeus_error(rc, "cannot write power-limit profile: %s", zeus_last_error());
+        return zeus__error(rc, "cannot write power-limit profile: %s", zeus_last_error());
     return ZEUS_OK;
 }
 
@@ -137,7 +138,7 @@ static bool number_of(const cJSON *v, double *out)
         *out = v->valuedouble;
         return true;
     }
-    if (cJSON_IsString(v) && zeus_parse_double(v->valuestring, out) == ZEUS_OK)
+    if (cJSON_IsString(v) && zeus__parse_double(v->valuestring, out) == ZEUS_OK)
         return true;
     return false;
 }
@@ -146,22 +147,22 @@ static int parse_measurement(const cJSON *item, size_t i, const char *origin,
                              zeus_power_limit_measurement *m)
 {
     if (!cJSON_IsObject(item))
-        return zeus_error(ZEUS_EPARSE, "%s: measurements[%zu] must be an object", origin, i);
+        return zeus__error(ZEUS_EPARSE, "%s: measurements[%zu] must be an object", origin, i);
     static const char *const keys[] = {"power_limit", "energy", "time"};
     double v[3];
     for (size_t k = 0; k < ZEUS_ARRAY_LEN(keys); k++) {
         const cJSON *f = cJSON_GetObjectItemCaseSensitive(item, keys[k]);
         if (!f)
-            return zeus_error(ZEUS_EPARSE, "%s: measurements[%zu] has no \"%s\"", origin, i,
-                              keys[k]);
+            return zeus__error(ZEUS_EPARSE, "%s: measurements[%zu] has no \"%s\"", origin, i,
+                               keys[k]);
         if (!number_of(f, &v[k]) || !isfinite(v[k]) || !(v[k] > 0))
-            return zeus_error(ZEUS_EPARSE, "%s: measurements[%zu].%s must be a positive number",
-                              origin, i, keys[k]);
+            return zeus__error(ZEUS_EPARSE, "%s: measurements[%zu].%s must be a positive number",
+                               origin, i, keys[k]);
     }
     if (v[0] != floor(v[0]) || v[0] > UINT_MAX / 1000)
-        return zeus_error(ZEUS_EPARSE,
-                          "%s: measurements[%zu].power_limit must be a whole number of watts",
-                          origin, i);
+        return zeus__error(ZEUS_EPARSE,
+                           "%s: measurements[%zu].power_limit must be a whole number of watts",
+                           origin, i);
     m->power_limit_w = (unsigned)v[0];
     m->energy_j = v[1];
     m->time_s = v[2];
@@ -179,25 +180,25 @@ int zeus_power_limit_profile_parse(const char *json, const char *origin,
         int line = 1;
         for (const char *c = json; at && c < at && *c; c++)
             line += *c == '\n';
-        return zeus_error(ZEUS_EPARSE, "%s:%d: not valid JSON (a power-limit profile)", origin,
-                          line);
+        return zeus__error(ZEUS_EPARSE, "%s:%d: not valid JSON (a power-limit profile)", origin,
+                           line);
     }
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "measurements");
     if (!cJSON_IsObject(root) || !cJSON_IsArray(list)) {
-        rc = zeus_error(ZEUS_EPARSE,
-                        "%s: not a power-limit profile (expected an object with a "
-                        "\"measurements\" array)",
-                        origin);
+        rc = zeus__error(ZEUS_EPARSE,
+                         "%s: not a power-limit profile (expected an object with a "
+                         "\"measurements\" array)",
+                         origin);
         goto fail;
     }
     int n = cJSON_GetArraySize(list);
     if (n <= 0) {
-        rc = zeus_error(ZEUS_EPARSE, "%s: the profile has no measurements", origin);
+        rc = zeus__error(ZEUS_EPARSE, "%s: the profile has no measurements", origin);
         goto fail;
     }
     out->measurements = calloc((size_t)n, sizeof *out->measurements);
     if (!out->measurements) {
-        rc = zeus_error(ZEUS_ENOMEM, "out of memory reading %s", origin);
+        rc = zeus__error(ZEUS_ENOMEM, "out of memory reading %s", origin);
         goto fail;
     }
     const cJSON *item;
@@ -211,9 +212,9 @@ int zeus_power_limit_profile_parse(const char *json, const char *origin,
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "gpu_model");
     if (model) {
         if (!cJSON_IsString(model) ||
-            zeus_strlcpy(out->gpu_model, model->valuestring, sizeof out->gpu_model) >=
+            zeus__strlcpy(out->gpu_model, model->valuestring, sizeof out->gpu_model) >=
                 sizeof out->gpu_model) {
-            rc = zeus_error(ZEUS_EPARSE, "%s: \"gpu_model\" must be a short string", origin);
+            rc = zeus__error(ZEUS_EPARSE, "%s: \"gpu_model\" must be a short string", origin);
             goto fail;
         }
     }
@@ -229,9 +230,9 @@ int zeus_power_limit_profile_read(const char *path, zeus_power_limit_profile *ou
 {
     char *text = NULL;
     memset(out, 0, sizeof *out);
-    int rc = zeus_read_file(path, &text, NULL);
+    int rc = zeus__read_file(path, &text, NULL);
     if (rc != ZEUS_OK)
-        return zeus_error(rc, "cannot read power-limit profile: %s", zeus_last_error());
+        return zeus__error(rc, "cannot read power-limit profile: %s", zeus_last_error());
     rc = zeus_power_limit_profile_parse(text, path, out);
     free(text);
     return rc;

@@ -28,7 +28,7 @@ zeus_optimum_selector zeus_selector_custom(zeus_selector_fn fn, void *user, cons
 int zeus_selector_validate(const zeus_optimum_selector *s)
 {
     if (!s)
-        return zeus_error(ZEUS_EINVAL, "no selector given");
+        return zeus__error(ZEUS_EINVAL, "no selector given");
     char buf[ZEUS_DOUBLE_BUF];
     switch (s->kind) {
     case ZEUS_SELECTOR_ENERGY:
@@ -37,25 +37,26 @@ int zeus_selector_validate(const zeus_optimum_selector *s)
     case ZEUS_SELECTOR_ZEUS_COST:
         /* NaN passes the original's check (every comparison is false); we reject it. */
         if (!(s->eta_knob >= 0 && s->eta_knob <= 1))
-            return zeus_error(ZEUS_EINVAL,
-                              "eta_knob must be between 0 and 1, inclusive both sides. Got %s.",
-                              zeus_format_double(s->eta_knob, buf, sizeof buf));
+            return zeus__error(ZEUS_EINVAL,
+                               "eta_knob must be between 0 and 1, inclusive both sides. Got %s.",
+                               zeus__format_double(s->eta_knob, buf, sizeof buf));
         if (s->world_size < 0)
-            return zeus_error(ZEUS_EINVAL, "world_size must be greater than or equal to 1. Got %d.",
-                              s->world_size);
+            return zeus__error(ZEUS_EINVAL,
+                               "world_size must be greater than or equal to 1. Got %d.",
+                               s->world_size);
         return ZEUS_OK;
     case ZEUS_SELECTOR_MAX_SLOWDOWN:
         if (!(s->factor >= 1.0))
-            return zeus_error(ZEUS_EINVAL,
-                              "max_slowdown_factor must be greater than or equal to 1.0. Got %s.",
-                              zeus_format_double(s->factor, buf, sizeof buf));
+            return zeus__error(ZEUS_EINVAL,
+                               "max_slowdown_factor must be greater than or equal to 1.0. Got %s.",
+                               zeus__format_double(s->factor, buf, sizeof buf));
         return ZEUS_OK;
     case ZEUS_SELECTOR_CUSTOM:
         if (!s->fn)
-            return zeus_error(ZEUS_EINVAL, "custom selector without a function");
+            return zeus__error(ZEUS_EINVAL, "custom selector without a function");
         return ZEUS_OK;
     }
-    return zeus_error(ZEUS_EINVAL, "unknown selector kind %d", (int)s->kind);
+    return zeus__error(ZEUS_EINVAL, "unknown selector kind %d", (int)s->kind);
 }
 
 int zeus_selector_zeus_cost(double eta_knob, int world_size, zeus_optimum_selector *out)
@@ -154,7 +155,7 @@ int zeus_selector_select(const zeus_optimum_selector *s,
     if (rc != ZEUS_OK)
         return rc;
     if (!measurements || count == 0)
-        return zeus_error(ZEUS_EINVAL, "no measurements to select an optimal power limit from");
+        return zeus__error(ZEUS_EINVAL, "no measurements to select an optimal power limit from");
     switch (s->kind) {
     case ZEUS_SELECTOR_ENERGY:
         *optimal_w = argmin_field(measurements, count, true);
@@ -170,22 +171,22 @@ int zeus_selector_select(const zeus_optimum_selector *s,
         return ZEUS_OK;
     case ZEUS_SELECTOR_CUSTOM: {
         unsigned w = 0;
-        zeus_clear_error();
+        zeus__clear_error();
         rc = s->fn(measurements, count, s->user, &w);
         if (rc > 0)
             rc = ZEUS_EINVAL;
         if (rc != ZEUS_OK) {
             if (!*zeus_last_error())
-                zeus_error(rc, "custom selector %s failed", s->name ? s->name : "");
+                zeus__error(rc, "custom selector %s failed", s->name ? s->name : "");
             return rc;
         }
         if (w == 0)
-            return zeus_error(ZEUS_ERANGE, "custom selector %s chose 0 W", s->name ? s->name : "");
+            return zeus__error(ZEUS_ERANGE, "custom selector %s chose 0 W", s->name ? s->name : "");
         *optimal_w = w;
         return ZEUS_OK;
     }
     }
-    return zeus_error(ZEUS_EINVAL, "unknown selector kind %d", (int)s->kind);
+    return zeus__error(ZEUS_EINVAL, "unknown selector kind %d", (int)s->kind);
 }
 
 const char *zeus_selector_describe(const zeus_optimum_selector *s, char *buf, size_t size)
@@ -203,14 +204,14 @@ const char *zeus_selector_describe(const zeus_optimum_selector *s, char *buf, si
     case ZEUS_SELECTOR_ZEUS_COST:
         if (s->world_size == ZEUS_WORLD_SIZE_AUTO)
             snprintf(buf, size, "ZeusCost(eta_knob=%s, world_size=auto)",
-                     zeus_format_double(s->eta_knob, num, sizeof num));
+                     zeus__format_double(s->eta_knob, num, sizeof num));
         else
             snprintf(buf, size, "ZeusCost(eta_knob=%s, world_size=%d)",
-                     zeus_format_double(s->eta_knob, num, sizeof num), s->world_size);
+                     zeus__format_double(s->eta_knob, num, sizeof num), s->world_size);
         break;
     case ZEUS_SELECTOR_MAX_SLOWDOWN:
         snprintf(buf, size, "MaxSlowdownConstraint(factor=%s)",
-                 zeus_format_double(s->factor, num, sizeof num));
+                 zeus__format_double(s->factor, num, sizeof num));
         break;
     case ZEUS_SELECTOR_CUSTOM:
         snprintf(buf, size, "%s", s->name && *s->name ? s->name : "Custom()");
@@ -226,7 +227,7 @@ int zeus_selector_parse(const char *name, double eta_knob, double factor,
                         zeus_optimum_selector *out)
 {
     if (!name)
-        return zeus_error(ZEUS_EINVAL, "no selector name");
+        return zeus__error(ZEUS_EINVAL, "no selector name");
     if (!strcasecmp(name, "zeus-cost") || !strcasecmp(name, "cost") ||
         !strcasecmp(name, "zeuscost"))
         return zeus_selector_zeus_cost(eta_knob, ZEUS_WORLD_SIZE_AUTO, out);
@@ -240,7 +241,7 @@ int zeus_selector_parse(const char *name, double eta_knob, double factor,
     }
     if (!strcasecmp(name, "max-slowdown") || !strcasecmp(name, "maxslowdown"))
         return zeus_selector_max_slowdown(factor, out);
-    return zeus_error(ZEUS_EINVAL,
-                      "unknown selector '%s' (choose zeus-cost, energy, time or max-slowdown)",
-                      name);
+    return zeus__error(ZEUS_EINVAL,
+                       "unknown selector '%s' (choose zeus-cost, energy, time or max-slowdown)",
+                       name);
 }

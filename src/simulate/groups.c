@@ -40,7 +40,7 @@ int zeus_alibaba_job(const zeus_trace *trace, const char *dataset, zeus_job *job
 {
     int i = alibaba_dataset(dataset);
     if (i < 0)
-        return zeus_error(ZEUS_ENOENT, "Unknown dataset %s.", dataset);
+        return zeus__error(ZEUS_ENOENT, "Unknown dataset %s.", dataset);
     /* GPUs differ in memory, so the largest batch size differs: cap the default with it. */
     int bmax;
     int rc = zeus_trace_max_batch_size(trace, dataset, &bmax);
@@ -113,7 +113,7 @@ static group_entry *find_or_add_group(zeus_groups *gs, size_t *cap, const char *
     for (size_t i = gs->n; i-- > 0;)
         if (strcmp(gs->groups[i].id, id) == 0)
             return &gs->groups[i];
-    if (zeus_array_reserve((void **)&gs->groups, cap, gs->n, sizeof *gs->groups, 64) != ZEUS_OK)
+    if (zeus__array_reserve((void **)&gs->groups, cap, gs->n, sizeof *gs->groups, 64) != ZEUS_OK)
         return NULL;
     group_entry *g = &gs->groups[gs->n];
     memset(g, 0, sizeof *g);
@@ -132,19 +132,19 @@ static group_entry *find_or_add_group(zeus_groups *gs, size_t *cap, const char *
 static int read_finite(const zeus_csv *csv, size_t col, double *out)
 {
     bool missing;
-    int rc = zeus_csv_double(csv, col, out, &missing);
+    int rc = zeus__csv_double(csv, col, out, &missing);
     if (rc == ZEUS_OK && missing)
-        return zeus_error(ZEUS_EPARSE, "%s:%d: column '%s' is empty", csv->path, csv->line,
-                          csv->header[col]);
+        return zeus__error(ZEUS_EPARSE, "%s:%d: column '%s' is empty", csv->path, csv->line,
+                           csv->header[col]);
     return rc;
 }
 
 int zeus_groups_load(const char *path, zeus_groups **out)
 {
     if (!path || !out)
-        return zeus_error(ZEUS_EINVAL, "groups: NULL argument");
+        return zeus__error(ZEUS_EINVAL, "groups: NULL argument");
     zeus_csv csv;
-    int rc = zeus_csv_open(&csv, path);
+    int rc = zeus__csv_open(&csv, path);
     if (rc != ZEUS_OK)
         return rc;
     zeus_groups *gs = calloc(1, sizeof *gs);
@@ -152,65 +152,65 @@ int zeus_groups_load(const char *path, zeus_groups **out)
     static const char *const names[] = {"group", "start_time", "end_time", "dataset",
                                         "runtime_ratio"};
     if (!gs) {
-        rc = zeus_error(ZEUS_ENOMEM, "groups: out of memory");
+        rc = zeus__error(ZEUS_ENOMEM, "groups: out of memory");
         goto fail;
     }
     for (size_t i = 0; i < 5; i++)
-        if ((rc = zeus_csv_column(&csv, names[i], &col[i])) != ZEUS_OK)
+        if ((rc = zeus__csv_column(&csv, names[i], &col[i])) != ZEUS_OK)
             goto fail;
     for (;;) {
         bool eof;
         const char *id, *dataset;
         zeus_group_job row;
-        if ((rc = zeus_csv_next(&csv, &eof)) != ZEUS_OK)
+        if ((rc = zeus__csv_next(&csv, &eof)) != ZEUS_OK)
             goto fail;
         if (eof)
             break;
-        if ((rc = zeus_csv_text(&csv, col[0], &id)) ||
+        if ((rc = zeus__csv_text(&csv, col[0], &id)) ||
             (rc = read_finite(&csv, col[1], &row.start_time)) ||
             (rc = read_finite(&csv, col[2], &row.end_time)) ||
-            (rc = zeus_csv_text(&csv, col[3], &dataset)) ||
+            (rc = zeus__csv_text(&csv, col[3], &dataset)) ||
             (rc = read_finite(&csv, col[4], &row.runtime_ratio)))
             goto fail;
         if (alibaba_dataset(dataset) < 0) {
-            rc = zeus_error(ZEUS_EPARSE,
-                            "%s:%d: unknown dataset '%s' (expected cifar100, "
-                            "imagenet, squad, librispeech, movielens-1m or "
-                            "sentiment140)",
-                            path, csv.line, dataset);
+            rc = zeus__error(ZEUS_EPARSE,
+                             "%s:%d: unknown dataset '%s' (expected cifar100, "
+                             "imagenet, squad, librispeech, movielens-1m or "
+                             "sentiment140)",
+                             path, csv.line, dataset);
             goto fail;
         }
         if (row.end_time < row.start_time || row.runtime_ratio <= 0) {
-            rc = zeus_error(ZEUS_EPARSE, "%s:%d: %s", path, csv.line,
-                            row.runtime_ratio <= 0 ? "runtime_ratio is not positive"
-                                                   : "end_time is before start_time");
+            rc = zeus__error(ZEUS_EPARSE, "%s:%d: %s", path, csv.line,
+                             row.runtime_ratio <= 0 ? "runtime_ratio is not positive"
+                                                    : "end_time is before start_time");
             goto fail;
         }
         group_entry *g = find_or_add_group(gs, &cap, id, dataset, csv.line);
         if (!g) {
-            rc = zeus_error(ZEUS_ENOMEM, "groups: out of memory");
+            rc = zeus__error(ZEUS_ENOMEM, "groups: out of memory");
             goto fail;
         }
         if (strcmp(g->dataset, dataset) != 0) {
-            rc = zeus_error(ZEUS_EPARSE, "%s:%d: group %s mixes datasets %s (line %d) and %s", path,
-                            csv.line, id, g->dataset, g->first_line, dataset);
+            rc = zeus__error(ZEUS_EPARSE, "%s:%d: group %s mixes datasets %s (line %d) and %s",
+                             path, csv.line, id, g->dataset, g->first_line, dataset);
             goto fail;
         }
-        if ((rc = zeus_array_reserve((void **)&g->rows, &g->cap, g->n_rows, sizeof *g->rows, 16)) !=
-            ZEUS_OK)
+        if ((rc = zeus__array_reserve((void **)&g->rows, &g->cap, g->n_rows, sizeof *g->rows,
+                                      16)) != ZEUS_OK)
             goto fail;
         g->rows[g->n_rows++] = row;
     }
     if (gs->n == 0) {
-        rc = zeus_error(ZEUS_EPARSE, "%s: no data rows", path);
+        rc = zeus__error(ZEUS_EPARSE, "%s: no data rows", path);
         goto fail;
     }
     qsort(gs->groups, gs->n, sizeof *gs->groups, cmp_group); /* pandas groupby order */
-    zeus_csv_close(&csv);
+    zeus__csv_close(&csv);
     *out = gs;
     return ZEUS_OK;
 fail:
-    zeus_csv_close(&csv);
+    zeus__csv_close(&csv);
     zeus_groups_destroy(gs);
     return rc;
 }
@@ -244,7 +244,7 @@ static void simulate_group(alibaba_run *run, size_t i)
     }
     res->status = rc;
     if (rc != ZEUS_OK)
-        zeus_strlcpy(res->error, zeus_last_error(), sizeof res->error);
+        zeus__strlcpy(res->error, zeus_last_error(), sizeof res->error);
 }
 
 static void *worker(void *arg)
@@ -262,11 +262,11 @@ int zeus_simulate_alibaba(const zeus_trace *trace, const zeus_groups *groups, do
                           double beta_knob, unsigned n_threads, zeus_group_result **results)
 {
     if (!trace || !groups || !results)
-        return zeus_error(ZEUS_EINVAL, "simulator: NULL argument");
+        return zeus__error(ZEUS_EINVAL, "simulator: NULL argument");
     alibaba_run run = {trace, groups, eta_knob, beta_knob, NULL, 0};
     run.results = calloc(groups->n ? groups->n : 1, sizeof *run.results);
     if (!run.results)
-        return zeus_error(ZEUS_ENOMEM, "simulator: out of memory");
+        return zeus__error(ZEUS_ENOMEM, "simulator: out of memory");
     if (n_threads == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         n_threads = cpus > 0 ? (unsigned)cpus : 1;

@@ -71,15 +71,15 @@ struct zeus_trace {
 
 /* The original's epoch cost of a power limit during profiling (Equation 7):
  * (eta * mean power + (1 - eta) * the batch size's max limit) * mean epoch time. */
-static inline double zeus_epoch_cost(const zeus_cell *cell, const zeus_pl_group *g, double eta)
+static inline double zeus__epoch_cost(const zeus_cell *cell, const zeus_pl_group *g, double eta)
 {
     return (eta * g->mean_ap + (1 - eta) * cell->max_pl) * g->mean_tpe;
 }
 
 /* The job's rows: ZEUS_ENOENT with a message naming the files when the workload or its target
  * metric is not in the join. */
-int zeus_trace_find_job(const zeus_trace *trace, const zeus_job *job, const zeus_job_table **out);
-const zeus_cell *zeus_table_cell(const zeus_job_table *table, int bs);
-const zeus_pl_group *zeus_cell_group(const zeus_cell *cell, int pl);
+int zeus__trace_find_job(const zeus_trace *trace, const zeus_job *job, const zeus_job_table **out);
+const zeus_cell *zeus__table_cell(const zeus_job_table *table, int bs);
+const zeus_pl_group *zeus__cell_group(const zeus_cell *cell, int pl);
 
 #endif

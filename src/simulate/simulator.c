@@ -34,7 +34,7 @@ void zeus_sim_history_free(zeus_sim_history *history)
 
 static int history_append(zeus_sim_history *h, const zeus_sim_run *run)
 {
-    int rc = zeus_array_reserve((void **)&h->runs, &h->cap, h->n, sizeof *h->runs, 256);
+    int rc = zeus__array_reserve((void **)&h->runs, &h->cap, h->n, sizeof *h->runs, 256);
     if (rc != ZEUS_OK)
         return rc;
     h->runs[h->n++] = *run;
@@ -64,10 +64,10 @@ static int ctx_init(sim_ctx *ctx, const zeus_trace *trace, const zeus_job *job,
 {
     memset(ctx, 0, sizeof *ctx);
     if (!(p->eta_knob >= 0 && p->eta_knob <= 1))
-        return zeus_error(ZEUS_EINVAL, "eta knob %g is not in [0, 1]", p->eta_knob);
+        return zeus__error(ZEUS_EINVAL, "eta knob %g is not in [0, 1]", p->eta_knob);
     if (!(p->beta_knob > 0))
-        return zeus_error(ZEUS_EINVAL, "beta knob %g is not positive", p->beta_knob);
-    int rc = zeus_trace_find_job(trace, job, &ctx->table);
+        return zeus__error(ZEUS_EINVAL, "beta knob %g is not positive", p->beta_knob);
+    int rc = zeus__trace_find_job(trace, job, &ctx->table);
     if (rc != ZEUS_OK)
         return rc;
     ctx->job = job;
@@ -89,10 +89,10 @@ static int ctx_init(sim_ctx *ctx, const zeus_trace *trace, const zeus_job *job,
         for (size_t k = 0; k < wl->n_bs && o < sizeof list; k++)
             o += (size_t)snprintf(list + o, sizeof list - o, "%s%d", k ? ", " : "",
                                   wl->batch_sizes[k]);
-        return zeus_error(ZEUS_EINVAL,
-                          "default batch size %d of %s is not one of the traced "
-                          "batch sizes [%s]",
-                          job->default_bs, ctx->name, list);
+        return zeus__error(ZEUS_EINVAL,
+                           "default batch size %d of %s is not one of the traced "
+                           "batch sizes [%s]",
+                           job->default_bs, ctx->name, list);
     }
     if ((rc = zeus_bso_create(&p->bso, job, wl->batch_sizes, wl->n_bs, &ctx->bso)) != ZEUS_OK ||
         (rc = zeus_jit_plo_create(&ctx->plo)) != ZEUS_OK) {
@@ -109,11 +109,11 @@ static int ctx_init(sim_ctx *ctx, const zeus_trace *trace, const zeus_job *job,
 static int lookup(const sim_ctx *ctx, int bs, int pl, const zeus_cell **cell,
                   const zeus_pl_group **group)
 {
-    *cell = zeus_table_cell(ctx->table, bs);
-    *group = *cell ? zeus_cell_group(*cell, pl) : NULL;
+    *cell = zeus__table_cell(ctx->table, bs);
+    *group = *cell ? zeus__cell_group(*cell, pl) : NULL;
     if (!*group || (*cell)->n_runs == 0)
-        return zeus_error(ZEUS_ENOENT, "%s: no recorded runs at batch size %d, %d W", ctx->name, bs,
-                          pl);
+        return zeus__error(ZEUS_ENOENT, "%s: no recorded runs at batch size %d, %d W", ctx->name,
+                           bs, pl);
     return ZEUS_OK;
 }
 
@@ -129,14 +129,14 @@ static int predict_knobs(sim_ctx *ctx, int *bs, int *pl, bool *profiled)
     if (*pl != 0)
         return ZEUS_OK;
     *profiled = true;
-    const zeus_cell *cell = zeus_table_cell(ctx->table, *bs);
+    const zeus_cell *cell = zeus__table_cell(ctx->table, *bs);
     if (!cell)
-        return zeus_error(ZEUS_ENOENT, "%s: batch size %d has no rows for this target metric",
-                          ctx->name, *bs);
+        return zeus__error(ZEUS_ENOENT, "%s: batch size %d has no rows for this target metric",
+                           ctx->name, *bs);
     for (size_t k = cell->n_groups; k-- > 0;) {
         const zeus_pl_group *g = &cell->groups[k];
-        if ((rc = zeus_jit_plo_observe(ctx->plo, *bs, g->pl, zeus_epoch_cost(cell, g, ctx->eta))) !=
-            ZEUS_OK)
+        if ((rc = zeus_jit_plo_observe(ctx->plo, *bs, g->pl,
+                                       zeus__epoch_cost(cell, g, ctx->eta))) != ZEUS_OK)
             return rc;
     }
     zeus_jit_plo_predict(ctx->plo, *bs, pl);
@@ -172,7 +172,7 @@ static int run_job(sim_ctx *ctx, int bs, int pl, double cost_ub, bool profile_po
         double cost_per_epoch = ctx->eta * path->epe + (1 - ctx->eta) * cell->max_pl * path->tpe;
         /* min(cost_ub // cost_per_epoch, max_epochs): Python float floor division, and min()
          * keeps the first argument unless the second is smaller. */
-        max_epochs = zeus_py_floordiv(cost_ub, cost_per_epoch);
+        max_epochs = zeus__py_floordiv(cost_ub, cost_per_epoch);
         if ((double)ctx->job->max_epochs < max_epochs)
             max_epochs = ctx->job->max_epochs;
     }
@@ -204,7 +204,7 @@ int zeus_simulate_one_job(const zeus_trace *trace, const zeus_job *job, size_t n
                           const zeus_sim_params *params, zeus_sim_history *history)
 {
     if (!trace || !job || !params || !history)
-        return zeus_error(ZEUS_EINVAL, "simulator: NULL argument");
+        return zeus__error(ZEUS_EINVAL, "simulator: NULL argument");
     sim_ctx ctx;
     int rc = ctx_init(&ctx, trace, job, params);
     if (rc != ZEUS_OK)
@@ -245,13 +245,13 @@ int zeus_simulate_one_job(const zeus_trace *trace, const zeus_job *job, size_t n
             }
             if (i == 0) {
                 /* The default batch size is assumed to reach the target. */
-                rc = zeus_error(ZEUS_ESTATE, "The default batch size %d did not converge.",
-                                job->default_bs);
+                rc = zeus__error(ZEUS_ESTATE, "The default batch size %d did not converge.",
+                                 job->default_bs);
                 goto done;
             }
         }
         if (tries > MAX_TRIES) {
-            rc = zeus_error(ZEUS_ESTATE, "Job did not reach the target metric in 20 tries.");
+            rc = zeus__error(ZEUS_ESTATE, "Job did not reach the target metric in 20 tries.");
             goto done;
         }
     }
@@ -289,7 +289,7 @@ static int group_knobs(group_sim *s, int *bs, int *pl, bool *profiled)
         *profiled = false;
         zeus_jit_plo_predict(s->ctx.plo, *bs, pl);
         if (*pl == 0)
-            return zeus_error(ZEUS_ESTATE, "Power not profiled for best known BS %d", *bs);
+            return zeus__error(ZEUS_ESTATE, "Power not profiled for best known BS %d", *bs);
         return ZEUS_OK;
     }
     return predict_knobs(&s->ctx, bs, pl, profiled);
@@ -306,10 +306,10 @@ static int launch(group_sim *s, double start, double end, double ratio, int row,
         (rc = run_job(&s->ctx, bs, pl, s->ctx.beta * s->min_cost, profiled, &res)) != ZEUS_OK)
         return rc;
     /* The reaper copies the running jobs into the snapshot: keep it as large. */
-    if ((rc = zeus_array_reserve((void **)&s->running, &s->cap, s->n_running, sizeof *s->running,
-                                 16)) != ZEUS_OK ||
-        (rc = zeus_array_reserve((void **)&s->snapshot, &s->snapshot_cap, s->n_running,
-                                 sizeof *s->snapshot, 16)) != ZEUS_OK)
+    if ((rc = zeus__array_reserve((void **)&s->running, &s->cap, s->n_running, sizeof *s->running,
+                                  16)) != ZEUS_OK ||
+        (rc = zeus__array_reserve((void **)&s->snapshot, &s->snapshot_cap, s->n_running,
+                                  sizeof *s->snapshot, 16)) != ZEUS_OK)
         return rc;
     s->running[s->n_running++] = (running_job){
         start,    end,        ratio,
@@ -396,9 +396,9 @@ int zeus_simulate_one_alibaba_group(const zeus_trace *trace, const zeus_job *job
                                     const zeus_sim_params *params, zeus_sim_history *history)
 {
     if (!trace || !job || (!rows && n_rows) || !params || !history)
-        return zeus_error(ZEUS_EINVAL, "simulator: NULL argument");
+        return zeus__error(ZEUS_EINVAL, "simulator: NULL argument");
     if (job->default_bs <= 0)
-        return zeus_error(ZEUS_EINVAL, "You must give the job a default batch size.");
+        return zeus__error(ZEUS_EINVAL, "You must give the job a default batch size.");
     group_sim s = {0};
     int rc = ctx_init(&s.ctx, trace, job, params);
     if (rc != ZEUS_OK)

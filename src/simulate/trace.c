@@ -87,7 +87,7 @@ typedef struct {
     size_t n_train_columns;
 } loader;
 
-#define NOMEM() zeus_error(ZEUS_ENOMEM, "trace: out of memory")
+#define NOMEM() zeus__error(ZEUS_ENOMEM, "trace: out of memory")
 
 static int intern(loader *ld, const char *s, size_t *id)
 {
@@ -98,7 +98,7 @@ static int intern(loader *ld, const char *s, size_t *id)
             return ZEUS_OK;
         }
     }
-    int rc = zeus_array_reserve((void **)&t->items, &t->cap, t->n, sizeof *t->items, 32);
+    int rc = zeus__array_reserve((void **)&t->items, &t->cap, t->n, sizeof *t->items, 32);
     if (rc != ZEUS_OK)
         return rc;
     size_t len = strlen(s) + 1;
@@ -113,7 +113,7 @@ static int intern(loader *ld, const char *s, size_t *id)
 
 static int grow(void **array, size_t *cap, size_t n, size_t elem)
 {
-    return zeus_array_reserve(array, cap, n, elem, 1024);
+    return zeus__array_reserve(array, cap, n, elem, 1024);
 }
 
 /* Column indexes: dataset, network, batch_size, optimizer, then the file's own. */
@@ -121,7 +121,7 @@ static int key_columns(const zeus_csv *csv, size_t idx[4])
 {
     static const char *const keys[] = {"dataset", "network", "batch_size", "optimizer"};
     for (size_t i = 0; i < 4; i++) {
-        int rc = zeus_csv_column(csv, keys[i], &idx[i]);
+        int rc = zeus__csv_column(csv, keys[i], &idx[i]);
         if (rc != ZEUS_OK)
             return rc;
     }
@@ -134,9 +134,9 @@ static int read_key(loader *ld, const zeus_csv *csv, const size_t idx[4], size_t
     const char *d, *n, *o;
     long b;
     int rc;
-    if ((rc = zeus_csv_text(csv, idx[0], &d)) || (rc = zeus_csv_text(csv, idx[1], &n)) ||
-        (rc = zeus_csv_int(csv, idx[2], 1, 1L << 30, &b)) ||
-        (rc = zeus_csv_text(csv, idx[3], &o)) || (rc = intern(ld, d, ds)) ||
+    if ((rc = zeus__csv_text(csv, idx[0], &d)) || (rc = zeus__csv_text(csv, idx[1], &n)) ||
+        (rc = zeus__csv_int(csv, idx[2], 1, 1L << 30, &b)) ||
+        (rc = zeus__csv_text(csv, idx[3], &o)) || (rc = intern(ld, d, ds)) ||
         (rc = intern(ld, n, net)) || (rc = intern(ld, o, opt)))
         return rc;
     *bs = (int)b;
@@ -147,23 +147,23 @@ static int read_key(loader *ld, const zeus_csv *csv, const size_t idx[4], size_t
 static int required_double(const zeus_csv *csv, size_t column, double *out)
 {
     bool missing;
-    int rc = zeus_csv_double(csv, column, out, &missing);
+    int rc = zeus__csv_double(csv, column, out, &missing);
     if (rc == ZEUS_OK && missing)
-        return zeus_error(ZEUS_EPARSE, "%s:%d: column '%s' is empty", csv->path, csv->line,
-                          csv->header[column]);
+        return zeus__error(ZEUS_EPARSE, "%s:%d: column '%s' is empty", csv->path, csv->line,
+                           csv->header[column]);
     return rc;
 }
 
 static int load_train(loader *ld, const char *path)
 {
     zeus_csv csv;
-    int rc = zeus_csv_open(&csv, path);
+    int rc = zeus__csv_open(&csv, path);
     if (rc != ZEUS_OK)
         return rc;
     size_t key[4], target_col, epoch_col, cap = 0;
     if ((rc = key_columns(&csv, key)) ||
-        (rc = zeus_csv_column(&csv, "target_metric", &target_col)) ||
-        (rc = zeus_csv_column(&csv, "target_epoch", &epoch_col)))
+        (rc = zeus__csv_column(&csv, "target_metric", &target_col)) ||
+        (rc = zeus__csv_column(&csv, "target_epoch", &epoch_col)))
         goto done;
     ld->train_columns = arena_alloc(&ld->trace->arena, csv.n_header * sizeof *ld->train_columns);
     if (!ld->train_columns) {
@@ -179,7 +179,7 @@ static int load_train(loader *ld, const char *path)
     ld->n_train_columns = csv.n_header;
     for (;;) {
         bool eof, missing;
-        if ((rc = zeus_csv_next(&csv, &eof)) != ZEUS_OK || eof)
+        if ((rc = zeus__csv_next(&csv, &eof)) != ZEUS_OK || eof)
             break;
         if ((rc = grow((void **)&ld->train, &cap, ld->n_train, sizeof *ld->train)) != ZEUS_OK)
             break;
@@ -187,22 +187,22 @@ static int load_train(loader *ld, const char *path)
         r->index = ld->n_train;
         if ((rc = read_key(ld, &csv, key, &r->ds, &r->net, &r->opt, &r->bs)) ||
             (rc = required_double(&csv, target_col, &r->target)) ||
-            (rc = zeus_csv_double(&csv, epoch_col, &r->target_epoch, &missing)))
+            (rc = zeus__csv_double(&csv, epoch_col, &r->target_epoch, &missing)))
             break;
         /* A missing target epoch is a run that never reached that target. */
         if (!missing && !(r->target_epoch >= 1)) {
-            rc = zeus_error(ZEUS_EPARSE,
-                            "%s:%d: column 'target_epoch': %s is not a positive "
-                            "epoch count",
-                            path, csv.line, csv.fields[epoch_col]);
+            rc = zeus__error(ZEUS_EPARSE,
+                             "%s:%d: column 'target_epoch': %s is not a positive "
+                             "epoch count",
+                             path, csv.line, csv.fields[epoch_col]);
             break;
         }
         ld->n_train++;
     }
     if (rc == ZEUS_OK && ld->n_train == 0)
-        rc = zeus_error(ZEUS_EPARSE, "%s: no data rows", path);
+        rc = zeus__error(ZEUS_EPARSE, "%s: no data rows", path);
 done:
-    zeus_csv_close(&csv);
+    zeus__csv_close(&csv);
     return rc;
 }
 
@@ -227,24 +227,24 @@ static int note_power_dataset(loader *ld, size_t ds, int bs, size_t *cap)
 static int load_power(loader *ld, const char *path, const char *train_path)
 {
     zeus_csv csv;
-    int rc = zeus_csv_open(&csv, path);
+    int rc = zeus__csv_open(&csv, path);
     if (rc != ZEUS_OK)
         return rc;
     size_t key[4], pl_col, tpe_col, ap_col, cap = 0, ds_cap = 0;
-    if ((rc = key_columns(&csv, key)) || (rc = zeus_csv_column(&csv, "power_limit", &pl_col)) ||
-        (rc = zeus_csv_column(&csv, "time_per_epoch", &tpe_col)) ||
-        (rc = zeus_csv_column(&csv, "average_power", &ap_col)))
+    if ((rc = key_columns(&csv, key)) || (rc = zeus__csv_column(&csv, "power_limit", &pl_col)) ||
+        (rc = zeus__csv_column(&csv, "time_per_epoch", &tpe_col)) ||
+        (rc = zeus__csv_column(&csv, "average_power", &ap_col)))
         goto done;
     /* The original joins on every column the two files share; only the four keys may be. */
     for (size_t i = 0; i < csv.n_header; i++) {
         bool is_key = i == key[0] || i == key[1] || i == key[2] || i == key[3];
         for (size_t j = 0; !is_key && j < ld->n_train_columns; j++) {
             if (strcmp(csv.header[i], ld->train_columns[j]) == 0) {
-                rc = zeus_error(ZEUS_EPARSE,
-                                "%s: column '%s' also appears in %s; the traces "
-                                "may share only dataset, network, batch_size and "
-                                "optimizer",
-                                path, csv.header[i], train_path);
+                rc = zeus__error(ZEUS_EPARSE,
+                                 "%s: column '%s' also appears in %s; the traces "
+                                 "may share only dataset, network, batch_size and "
+                                 "optimizer",
+                                 path, csv.header[i], train_path);
                 goto done;
             }
         }
@@ -252,20 +252,20 @@ static int load_power(loader *ld, const char *path, const char *train_path)
     for (;;) {
         bool eof;
         long pl;
-        if ((rc = zeus_csv_next(&csv, &eof)) != ZEUS_OK || eof)
+        if ((rc = zeus__csv_next(&csv, &eof)) != ZEUS_OK || eof)
             break;
         if ((rc = grow((void **)&ld->power, &cap, ld->n_power, sizeof *ld->power)) != ZEUS_OK)
             break;
         power_row *r = &ld->power[ld->n_power];
         r->index = ld->n_power;
         if ((rc = read_key(ld, &csv, key, &r->ds, &r->net, &r->opt, &r->bs)) ||
-            (rc = zeus_csv_int(&csv, pl_col, 1, 100000, &pl)) ||
+            (rc = zeus__csv_int(&csv, pl_col, 1, 100000, &pl)) ||
             (rc = required_double(&csv, tpe_col, &r->tpe)) ||
             (rc = required_double(&csv, ap_col, &r->ap)))
             break;
         if (r->tpe <= 0 || r->ap <= 0) {
-            rc = zeus_error(ZEUS_EPARSE, "%s:%d: column '%s' is not positive", path, csv.line,
-                            r->tpe <= 0 ? "time_per_epoch" : "average_power");
+            rc = zeus__error(ZEUS_EPARSE, "%s:%d: column '%s' is not positive", path, csv.line,
+                             r->tpe <= 0 ? "time_per_epoch" : "average_power");
             break;
         }
         r->pl = (int)pl;
@@ -274,9 +274,9 @@ static int load_power(loader *ld, const char *path, const char *train_path)
         ld->n_power++;
     }
     if (rc == ZEUS_OK && ld->n_power == 0)
-        rc = zeus_error(ZEUS_EPARSE, "%s: no data rows", path);
+        rc = zeus__error(ZEUS_EPARSE, "%s: no data rows", path);
 done:
-    zeus_csv_close(&csv);
+    zeus__csv_close(&csv);
     return rc;
 }
 
@@ -359,11 +359,11 @@ static int build_cell(loader *ld, zeus_cell *cell, const train_row *train, size_
     for (size_t r = 0; r < n_runs; r++)
         for (size_t j = 0; j < n_power; j++)
             joined[r * n_power + j] = cell->power[j].epe;
-    cell->mean_epe = zeus_np_mean(joined, n_runs * n_power);
+    cell->mean_epe = zeus__np_mean(joined, n_runs * n_power);
     for (size_t r = 0; r < n_runs; r++)
         for (size_t j = 0; j < n_power; j++)
             joined[r * n_power + j] = cell->power[j].tpe;
-    cell->mean_tpe = zeus_np_mean(joined, n_runs * n_power);
+    cell->mean_tpe = zeus__np_mean(joined, n_runs * n_power);
     free(joined);
 
     /* Power-limit groups, ascending, with pandas' Kahan group means in row order. */
@@ -388,12 +388,12 @@ static int build_cell(loader *ld, zeus_cell *cell, const train_row *train, size_
         zeus_kahan ap = {0}, tpe = {0};
         for (size_t r = 0; r < n_runs; r++) {
             for (size_t k = 0; k < g->count; k++) {
-                zeus_kahan_add(&ap, cell->power[g->rows[k]].ap);
-                zeus_kahan_add(&tpe, cell->power[g->rows[k]].tpe);
+                zeus__kahan_add(&ap, cell->power[g->rows[k]].ap);
+                zeus__kahan_add(&tpe, cell->power[g->rows[k]].tpe);
             }
         }
-        g->mean_ap = zeus_kahan_mean(&ap);
-        g->mean_tpe = zeus_kahan_mean(&tpe);
+        g->mean_ap = zeus__kahan_mean(&ap);
+        g->mean_tpe = zeus__kahan_mean(&tpe);
     }
     return ZEUS_OK;
 }
@@ -549,7 +549,7 @@ static int copy_path(zeus_trace *t, const char *path, const char **out)
 int zeus_trace_load(const char *train_csv, const char *power_csv, zeus_trace **out)
 {
     if (!train_csv || !power_csv || !out)
-        return zeus_error(ZEUS_EINVAL, "trace: NULL argument");
+        return zeus__error(ZEUS_EINVAL, "trace: NULL argument");
     loader ld = {0};
     int rc;
     ld.trace = calloc(1, sizeof *ld.trace);
@@ -565,10 +565,10 @@ int zeus_trace_load(const char *train_csv, const char *power_csv, zeus_trace **o
     if ((rc = build_index(&ld)) != ZEUS_OK)
         goto fail;
     if (t->rows == 0) {
-        rc = zeus_error(ZEUS_EPARSE,
-                        "%s and %s have no rows in common on (dataset, network, "
-                        "batch_size, optimizer): the join is empty",
-                        train_csv, power_csv);
+        rc = zeus__error(ZEUS_EPARSE,
+                         "%s and %s have no rows in common on (dataset, network, "
+                         "batch_size, optimizer): the join is empty",
+                         train_csv, power_csv);
         goto fail;
     }
     *out = t;
@@ -584,11 +584,11 @@ fail:
 int zeus_trace_load_dir(const char *dir, const char *gpu, zeus_trace **out)
 {
     if (!dir || !gpu || !out)
-        return zeus_error(ZEUS_EINVAL, "trace: NULL argument");
+        return zeus__error(ZEUS_EINVAL, "trace: NULL argument");
     char train[4096], power[4096];
     if ((size_t)snprintf(train, sizeof train, "%s/summary_train.csv", dir) >= sizeof train ||
         (size_t)snprintf(power, sizeof power, "%s/summary_power_%s.csv", dir, gpu) >= sizeof power)
-        return zeus_error(ZEUS_EINVAL, "trace: path too long");
+        return zeus__error(ZEUS_EINVAL, "trace: path too long");
     return zeus_trace_load(train, power, out);
 }
 

@@ -40,14 +40,14 @@ static int unknown_workload(const zeus_trace *trace, const zeus_job *job)
         o += (size_t)snprintf(known + o, sizeof known - o, "%s%s/%s/%s", w ? ", " : "",
                               trace->workloads[w].dataset, trace->workloads[w].network,
                               trace->workloads[w].optimizer);
-    return zeus_error(ZEUS_ENOENT,
-                      "no rows for workload %s/%s/%s (dataset/network/optimizer) in "
-                      "the join of %s and %s; known workloads: %s",
-                      job->dataset, job->network, job->optimizer, trace->train_path,
-                      trace->power_path, known);
+    return zeus__error(ZEUS_ENOENT,
+                       "no rows for workload %s/%s/%s (dataset/network/optimizer) in "
+                       "the join of %s and %s; known workloads: %s",
+                       job->dataset, job->network, job->optimizer, trace->train_path,
+                       trace->power_path, known);
 }
 
-int zeus_trace_find_job(const zeus_trace *trace, const zeus_job *job, const zeus_job_table **out)
+int zeus__trace_find_job(const zeus_trace *trace, const zeus_job *job, const zeus_job_table **out)
 {
     size_t w;
     if (!find_workload(trace, job, &w))
@@ -65,17 +65,17 @@ int zeus_trace_find_job(const zeus_trace *trace, const zeus_job *job, const zeus
         char buf[ZEUS_DOUBLE_BUF];
         if (o < sizeof known)
             o += (size_t)snprintf(known + o, sizeof known - o, "%s%s", o ? ", " : "",
-                                  zeus_format_double(trace->tables[t].target, buf, sizeof buf));
+                                  zeus__format_double(trace->tables[t].target, buf, sizeof buf));
     }
     char buf[ZEUS_DOUBLE_BUF];
-    return zeus_error(ZEUS_ENOENT,
-                      "target metric %s of workload %s/%s/%s is not in %s; its "
-                      "targets are: %s",
-                      zeus_format_double(job->target_metric, buf, sizeof buf), job->dataset,
-                      job->network, job->optimizer, trace->train_path, known);
+    return zeus__error(ZEUS_ENOENT,
+                       "target metric %s of workload %s/%s/%s is not in %s; its "
+                       "targets are: %s",
+                       zeus__format_double(job->target_metric, buf, sizeof buf), job->dataset,
+                       job->network, job->optimizer, trace->train_path, known);
 }
 
-const zeus_cell *zeus_table_cell(const zeus_job_table *table, int bs)
+const zeus_cell *zeus__table_cell(const zeus_job_table *table, int bs)
 {
     for (size_t c = 0; c < table->n_cells; c++)
         if (table->cells[c].bs == bs)
@@ -83,7 +83,7 @@ const zeus_cell *zeus_table_cell(const zeus_job_table *table, int bs)
     return NULL;
 }
 
-const zeus_pl_group *zeus_cell_group(const zeus_cell *cell, int pl)
+const zeus_pl_group *zeus__cell_group(const zeus_cell *cell, int pl)
 {
     for (size_t g = 0; g < cell->n_groups; g++)
         if (cell->groups[g].pl == pl)
@@ -106,7 +106,7 @@ int zeus_trace_job_space(const zeus_trace *trace, const zeus_job *job, size_t *n
                          size_t *n_power_limits)
 {
     const zeus_job_table *table;
-    int rc = zeus_trace_find_job(trace, job, &table);
+    int rc = zeus__trace_find_job(trace, job, &table);
     if (rc != ZEUS_OK)
         return rc;
     *n_batch_sizes = table->n_cells;
@@ -122,22 +122,22 @@ int zeus_trace_max_batch_size(const zeus_trace *trace, const char *dataset, int 
             return ZEUS_OK;
         }
     }
-    return zeus_error(ZEUS_ENOENT, "dataset '%s' has no rows in %s", dataset, trace->power_path);
+    return zeus__error(ZEUS_ENOENT, "dataset '%s' has no rows in %s", dataset, trace->power_path);
 }
 
 static int job_cell(const zeus_trace *trace, const zeus_job *job, int bs, const zeus_cell **out)
 {
     const zeus_job_table *table;
-    int rc = zeus_trace_find_job(trace, job, &table);
+    int rc = zeus__trace_find_job(trace, job, &table);
     if (rc != ZEUS_OK)
         return rc;
-    *out = zeus_table_cell(table, bs);
+    *out = zeus__table_cell(table, bs);
     if (!*out)
-        return zeus_error(ZEUS_ENOENT,
-                          "batch size %d of %s/%s/%s has no rows for this target "
-                          "metric in the join of %s and %s",
-                          bs, job->dataset, job->network, job->optimizer, trace->train_path,
-                          trace->power_path);
+        return zeus__error(ZEUS_ENOENT,
+                           "batch size %d of %s/%s/%s has no rows for this target "
+                           "metric in the join of %s and %s",
+                           bs, job->dataset, job->network, job->optimizer, trace->train_path,
+                           trace->power_path);
     return ZEUS_OK;
 }
 
@@ -152,7 +152,7 @@ int zeus_trace_profile_power_limit(const zeus_trace *trace, const zeus_job *job,
     for (size_t k = 0; k < cell->n_groups && k < cap; k++) {
         const zeus_pl_group *g = &cell->groups[cell->n_groups - 1 - k];
         out[k].power_limit = g->pl;
-        out[k].cost = zeus_epoch_cost(cell, g, eta_knob);
+        out[k].cost = zeus__epoch_cost(cell, g, eta_knob);
     }
     *n = cell->n_groups;
     return ZEUS_OK;
@@ -190,9 +190,9 @@ int zeus_trace_expected_run(const zeus_trace *trace, const zeus_job *job, int bs
     int rc = job_cell(trace, job, bs, &cell);
     if (rc != ZEUS_OK)
         return rc;
-    const zeus_pl_group *g = zeus_cell_group(cell, pl);
+    const zeus_pl_group *g = zeus__cell_group(cell, pl);
     if (!g)
-        return zeus_error(ZEUS_ENOENT, "no rows for batch size %d at %d W", bs, pl);
+        return zeus__error(ZEUS_ENOENT, "no rows for batch size %d at %d W", bs, pl);
     expected_run(trace, job, cell, g, eta_knob, out);
     return ZEUS_OK;
 }
@@ -201,7 +201,7 @@ int zeus_trace_oracle(const zeus_trace *trace, const zeus_job *job, double eta_k
                       zeus_sim_choice *oracle, zeus_sim_choice *default_choice)
 {
     const zeus_job_table *table;
-    int rc = zeus_trace_find_job(trace, job, &table);
+    int rc = zeus__trace_find_job(trace, job, &table);
     if (rc != ZEUS_OK)
         return rc;
     bool found = false;
@@ -217,14 +217,14 @@ int zeus_trace_oracle(const zeus_trace *trace, const zeus_job *job, double eta_k
         }
     }
     if (!found)
-        return zeus_error(ZEUS_ENOENT,
-                          "no (batch size, power limit) of %s/%s/%s always reaches "
-                          "the target within %d epochs",
-                          job->dataset, job->network, job->optimizer, job->max_epochs);
-    const zeus_cell *cell = zeus_table_cell(table, job->default_bs);
+        return zeus__error(ZEUS_ENOENT,
+                           "no (batch size, power limit) of %s/%s/%s always reaches "
+                           "the target within %d epochs",
+                           job->dataset, job->network, job->optimizer, job->max_epochs);
+    const zeus_cell *cell = zeus__table_cell(table, job->default_bs);
     if (!cell)
-        return zeus_error(ZEUS_ENOENT, "default batch size %d has no rows in the trace",
-                          job->default_bs);
+        return zeus__error(ZEUS_ENOENT, "default batch size %d has no rows in the trace",
+                           job->default_bs);
     expected_run(trace, job, cell, &cell->groups[cell->n_groups - 1], eta_knob, default_choice);
     return ZEUS_OK;
 }

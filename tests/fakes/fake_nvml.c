@@ -92,17 +92,17 @@ static zeus_sim_state state;
 
 static void state_load_locked(void)
 {
-    zeus_sim_state_load(&state, gpus, persistence, config.gpu_count, zeus_now_ns());
+    zeus__sim_state_load(&state, gpus, persistence, config.gpu_count, zeus__now_ns());
 }
 
 /* Changes a setting the way sim_state.h prescribes (lock, load, change, save, unlock). */
 #define STATE_CHANGE(change)                                                                       \
     do {                                                                                           \
-        int fd_ = zeus_sim_state_lock(&state);                                                     \
+        int fd_ = zeus__sim_state_lock(&state);                                                    \
         state_load_locked();                                                                       \
         change;                                                                                    \
-        zeus_sim_state_save(&state, gpus, persistence, config.gpu_count);                          \
-        zeus_sim_state_unlock(fd_);                                                                \
+        zeus__sim_state_save(&state, gpus, persistence, config.gpu_count);                         \
+        zeus__sim_state_unlock(fd_);                                                               \
     } while (0)
 
 static void log_call(const char *function, unsigned gpu, unsigned value)
@@ -180,7 +180,7 @@ static nvmlReturn_t init_impl(void)
         pthread_mutex_unlock(&lock);
         return NVML_SUCCESS;
     }
-    if (zeus_sim_config_load_env("ZEUS_FAKE_NVML_CONFIG", &config) != ZEUS_OK) {
+    if (zeus__sim_config_load_env("ZEUS_FAKE_NVML_CONFIG", &config) != ZEUS_OK) {
         snprintf(config_error, sizeof config_error, "fake NVML: %s", zeus_last_error());
         pthread_mutex_unlock(&lock);
         return NVML_ERROR_UNKNOWN;
@@ -190,9 +190,9 @@ static nvmlReturn_t init_impl(void)
         pthread_mutex_unlock(&lock);
         return code_by_name(config.init_error);
     }
-    int64_t now = zeus_now_ns();
+    int64_t now = zeus__now_ns();
     for (unsigned i = 0; i < config.gpu_count; i++) {
-        zeus_sim_gpu_init(&gpus[i], &config.gpus[i], now);
+        zeus__sim_gpu_init(&gpus[i], &config.gpus[i], now);
         persistence[i] = false;
         handles[i] = (struct nvmlDevice_st){i, -1};
         for (unsigned m = 0; m < config.gpus[i].mig_count; m++)
@@ -200,10 +200,10 @@ static nvmlReturn_t init_impl(void)
     }
     memset(call_counts, 0, sizeof call_counts);
     memset(energy_reads, 0, sizeof energy_reads);
-    zeus_sim_state_init(&state, getenv("ZEUS_FAKE_NVML_STATE"));
-    int fd = zeus_sim_state_lock(&state);
+    zeus__sim_state_init(&state, getenv("ZEUS_FAKE_NVML_STATE"));
+    int fd = zeus__sim_state_lock(&state);
     state_load_locked();
-    zeus_sim_state_unlock(fd);
+    zeus__sim_state_unlock(fd);
     init_count = 1;
     pthread_mutex_unlock(&lock);
     return NVML_SUCCESS;
@@ -247,7 +247,7 @@ EXPORT nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int lengt
         return NVML_ERROR_INVALID_ARGUMENT;
     if (strlen(config.driver_version) + 1 > length)
         return NVML_ERROR_INSUFFICIENT_SIZE;
-    zeus_strlcpy(version, config.driver_version, length);
+    zeus__strlcpy(version, config.driver_version, length);
     return NVML_SUCCESS;
 }
 
@@ -309,7 +309,7 @@ static nvmlReturn_t copy_text(const char *text, char *out, unsigned int length)
         return NVML_ERROR_INVALID_ARGUMENT;
     if (strlen(text) + 1 > length)
         return NVML_ERROR_INSUFFICIENT_SIZE;
-    zeus_strlcpy(out, text, length);
+    zeus__strlcpy(out, text, length);
     return NVML_SUCCESS;
 }
 
@@ -357,7 +357,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device,
         LEAVE(NVML_SUCCESS);
     }
     state_load_locked();
-    *energy = zeus_sim_gpu_energy_mj(&gpus[gpu], zeus_now_ns());
+    *energy = zeus__sim_gpu_energy_mj(&gpus[gpu], zeus__now_ns());
     LEAVE(NVML_SUCCESS);
 }
 
@@ -368,10 +368,10 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int *p
     if (!power)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
     state_load_locked();
-    int64_t now = zeus_now_ns();
+    int64_t now = zeus__now_ns();
     /* Ampere and newer report a 1 s average here; older GPUs an instantaneous value. */
-    *power = config.gpus[gpu].arch >= ZEUS_ARCH_AMPERE ? zeus_sim_gpu_average_mw(&gpus[gpu], now)
-                                                       : zeus_sim_gpu_instant_mw(&gpus[gpu], now);
+    *power = config.gpus[gpu].arch >= ZEUS_ARCH_AMPERE ? zeus__sim_gpu_average_mw(&gpus[gpu], now)
+                                                       : zeus__sim_gpu_instant_mw(&gpus[gpu], now);
     LEAVE(NVML_SUCCESS);
 }
 #endif
@@ -383,20 +383,20 @@ EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCoun
     if (!values || valuesCount < 0)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
     state_load_locked();
-    int64_t now = zeus_now_ns();
+    int64_t now = zeus__now_ns();
     for (int i = 0; i < valuesCount; i++) {
         nvmlFieldValue_t *v = &values[i];
-        v->timestamp = (long long)(zeus_wall_s() * 1e6);
+        v->timestamp = (long long)(zeus__wall_s() * 1e6);
         v->latencyUsec = 0;
         v->valueType = NVML_VALUE_TYPE_UNSIGNED_INT;
         if (!has_energy_counter(gpu)) {
             v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
         } else if (v->fieldId == NVML_FI_DEV_POWER_INSTANT) {
             v->nvmlReturn = NVML_SUCCESS;
-            v->value.uiVal = zeus_sim_gpu_instant_mw(&gpus[gpu], now);
+            v->value.uiVal = zeus__sim_gpu_instant_mw(&gpus[gpu], now);
         } else if (v->fieldId == NVML_FI_DEV_POWER_AVERAGE) {
             v->nvmlReturn = NVML_SUCCESS;
-            v->value.uiVal = zeus_sim_gpu_average_mw(&gpus[gpu], now);
+            v->value.uiVal = zeus__sim_gpu_average_mw(&gpus[gpu], now);
         } else {
             v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
         }
@@ -442,7 +442,7 @@ EXPORT nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t device, unsig
     const zeus_sim_gpu_params *p = &config.gpus[gpu];
     if (limit < p->min_limit_mw || limit > p->max_limit_mw)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
-    STATE_CHANGE(zeus_sim_gpu_set_limit(&gpus[gpu], limit, zeus_now_ns()));
+    STATE_CHANGE(zeus__sim_gpu_set_limit(&gpus[gpu], limit, zeus__now_ns()));
     log_call(__func__, gpu, limit);
     LEAVE(NVML_SUCCESS);
 }

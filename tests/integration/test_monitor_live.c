@@ -87,7 +87,7 @@ static void capture(zeus_log_level level, const char *message, void *user)
     (void)user;
     if (level == ZEUS_LOG_WARN) {
         warnings++;
-        zeus_strlcpy(last_warning, message, sizeof last_warning);
+        zeus__strlcpy(last_warning, message, sizeof last_warning);
     }
 }
 

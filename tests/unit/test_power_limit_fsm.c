@@ -103,22 +103,22 @@ static zeus_pl_fsm_config config(int wait, int warmup, int profile)
 static void start(zeus_pl_fsm *f, recorder *r, zeus_pl_fsm_config c)
 {
     memset(r, 0, sizeof *r);
-    assert_int_equal(zeus_pl_fsm_init(f, &c, &ops, r), ZEUS_OK);
-    assert_int_equal(zeus_pl_fsm_start(f), ZEUS_OK);
+    assert_int_equal(zeus__pl_fsm_init(f, &c, &ops, r), ZEUS_OK);
+    assert_int_equal(zeus__pl_fsm_start(f), ZEUS_OK);
 }
 
 static void steps(zeus_pl_fsm *f, int n)
 {
     for (int i = 0; i < n; i++)
-        assert_int_equal(zeus_pl_fsm_on_step_begin(f), ZEUS_OK);
+        assert_int_equal(zeus__pl_fsm_on_step_begin(f), ZEUS_OK);
 }
 
 static void test_limits(void **state)
 {
     (void)state;
-    assert_int_equal(zeus_pl_fsm_limit_count(100000, 300000, 25000), 9);
-    assert_int_equal(zeus_pl_fsm_limit_count(100000, 250000, 25000), 7);
-    assert_int_equal(zeus_pl_fsm_limit_count(150000, 150000, 25000), 1);
+    assert_int_equal(zeus__pl_fsm_limit_count(100000, 300000, 25000), 9);
+    assert_int_equal(zeus__pl_fsm_limit_count(100000, 250000, 25000), 7);
+    assert_int_equal(zeus__pl_fsm_limit_count(150000, 150000, 25000), 1);
     /* 260/100/25: the original's range ends at 85 W, below the minimum (spec 10.3); we stop at
      * 110 W. */
     zeus_pl_fsm f;
@@ -129,30 +129,30 @@ static void test_limits(void **state)
     assert_int_equal(f.limit_count, 7);
     assert_int_equal(f.limits_mw[0], 260000);
     assert_int_equal(f.limits_mw[6], 110000);
-    zeus_pl_fsm_free(&f);
+    zeus__pl_fsm_free(&f);
 }
 
 static void test_validation(void **state)
 {
     (void)state;
     zeus_pl_fsm_config c = config(-1, 10, 40);
-    assert_int_equal(zeus_pl_fsm_validate(&c), ZEUS_EINVAL);
+    assert_int_equal(zeus__pl_fsm_validate(&c), ZEUS_EINVAL);
     assert_contains(zeus_last_error(), "wait_steps must be non-negative.");
     c = config(1, -1, 40);
-    assert_int_equal(zeus_pl_fsm_validate(&c), ZEUS_EINVAL);
+    assert_int_equal(zeus__pl_fsm_validate(&c), ZEUS_EINVAL);
     assert_contains(zeus_last_error(), "warmup_steps must be non-negative.");
     c = config(1, 10, 0);
-    assert_int_equal(zeus_pl_fsm_validate(&c), ZEUS_EINVAL);
+    assert_int_equal(zeus__pl_fsm_validate(&c), ZEUS_EINVAL);
     assert_contains(zeus_last_error(), "profile_steps must be positive.");
     c = config(1, 10, 40);
     c.pl_step_w = 0;
-    assert_int_equal(zeus_pl_fsm_validate(&c), ZEUS_EINVAL);
+    assert_int_equal(zeus__pl_fsm_validate(&c), ZEUS_EINVAL);
     assert_contains(zeus_last_error(), "pl_step must be positive.");
     c = config(0, 0, 1);
-    assert_int_equal(zeus_pl_fsm_validate(&c), ZEUS_OK);
+    assert_int_equal(zeus__pl_fsm_validate(&c), ZEUS_OK);
     c.selector.kind = ZEUS_SELECTOR_MAX_SLOWDOWN;
     c.selector.factor = 0.5;
-    assert_int_equal(zeus_pl_fsm_validate(&c), ZEUS_EINVAL);
+    assert_int_equal(zeus__pl_fsm_validate(&c), ZEUS_EINVAL);
 }
 
 /* Spec 4.3 timing with the defaults: step 1 at max; step 2 sets PL[0] (skipped: already set)
@@ -195,9 +195,9 @@ static void test_default_timing(void **state)
     assert_int_equal(r.profiled_calls, 1);
     size_t len = strlen(r.log);
     steps(&f, 100);
-    assert_int_equal(zeus_pl_fsm_on_epoch_end(&f), ZEUS_OK);
+    assert_int_equal(zeus__pl_fsm_on_epoch_end(&f), ZEUS_OK);
     assert_int_equal(strlen(r.log), len); /* Done does nothing */
-    zeus_pl_fsm_free(&f);
+    zeus__pl_fsm_free(&f);
 }
 
 /* warmup_steps = 0 (the original crashes, spec 10.4): profiling starts at the step that sets
@@ -217,7 +217,7 @@ static void test_zero_warmup_and_wait(void **state)
     steps(&f, 2 * 7 + 2);
     assert_int_equal(f.phase, ZEUS_PL_DONE);
     assert_int_equal(f.measurement_count, 9);
-    zeus_pl_fsm_free(&f);
+    zeus__pl_fsm_free(&f);
 }
 
 static void test_interruptions(void **state)
@@ -227,9 +227,9 @@ static void test_interruptions(void **state)
     recorder r;
     start(&f, &r, config(1, 10, 40));
     steps(&f, 1);
-    assert_int_equal(zeus_pl_fsm_on_epoch_end(&f), ZEUS_OK); /* Ready: nothing */
-    steps(&f, 5);                                            /* warmup of 300 */
-    assert_int_equal(zeus_pl_fsm_on_epoch_end(&f), ZEUS_OK);
+    assert_int_equal(zeus__pl_fsm_on_epoch_end(&f), ZEUS_OK); /* Ready: nothing */
+    steps(&f, 5);                                             /* warmup of 300 */
+    assert_int_equal(zeus__pl_fsm_on_epoch_end(&f), ZEUS_OK);
     assert_int_equal(f.phase, ZEUS_PL_READY);
     assert_int_equal(f.steps, 1);
     assert_string_equal(r.log, "set 300;"); /* back to max: skipped, already there */
@@ -242,13 +242,13 @@ static void test_interruptions(void **state)
     assert_int_equal(f.phase, ZEUS_PL_PROFILING);
     assert_int_equal(f.limit_mw, 275000);
     assert_int_equal(f.steps, 1);
-    assert_int_equal(zeus_pl_fsm_on_epoch_end(&f), ZEUS_OK);
+    assert_int_equal(zeus__pl_fsm_on_epoch_end(&f), ZEUS_OK);
     assert_string_equal(r.log, "set 300;begin 300;end 300;set 275;begin 275;cancel 275;set 300;");
     assert_int_equal(f.measurement_count, 1);
     steps(&f, 1);
     assert_contains(r.log, "cancel 275;set 300;set 275;");
     assert_int_equal(f.phase, ZEUS_PL_WARMUP);
-    zeus_pl_fsm_free(&f);
+    zeus__pl_fsm_free(&f);
 }
 
 /* A failed operation returns its error and the next step retries the limit. */
@@ -260,9 +260,9 @@ static void test_failures_retry(void **state)
     start(&f, &r, config(0, 1, 1));
     r.set_fail = 1;
     /* The limit is already 300 (skipped), so the first failure shows at 275. */
-    steps(&f, 1);                                                  /* warmup 300 */
-    steps(&f, 1);                                                  /* begin 300 */
-    assert_int_equal(zeus_pl_fsm_on_step_begin(&f), ZEUS_EDEVICE); /* end 300, set 275 fails */
+    steps(&f, 1);                                                   /* warmup 300 */
+    steps(&f, 1);                                                   /* begin 300 */
+    assert_int_equal(zeus__pl_fsm_on_step_begin(&f), ZEUS_EDEVICE); /* end 300, set 275 fails */
     assert_int_equal(f.phase, ZEUS_PL_READY);
     assert_int_equal(f.limit_mw, 275000);
     assert_int_equal(f.current_mw, 0); /* unknown now: never skipped */
@@ -270,25 +270,25 @@ static void test_failures_retry(void **state)
     assert_int_equal(f.phase, ZEUS_PL_WARMUP);
     assert_contains(r.log, "end 300;setfail 275;set 275;");
     r.begin_fail = 1;
-    assert_int_equal(zeus_pl_fsm_on_step_begin(&f), ZEUS_EEXIST);
+    assert_int_equal(zeus__pl_fsm_on_step_begin(&f), ZEUS_EEXIST);
     assert_int_equal(f.phase, ZEUS_PL_READY);
     steps(&f, 1); /* set skipped (still 275), warmup again */
     steps(&f, 1); /* begin */
     assert_int_equal(f.phase, ZEUS_PL_PROFILING);
     r.end_fail = 1;
-    assert_int_equal(zeus_pl_fsm_on_step_begin(&f), ZEUS_ENOENT);
+    assert_int_equal(zeus__pl_fsm_on_step_begin(&f), ZEUS_ENOENT);
     assert_int_equal(f.phase, ZEUS_PL_READY);
     assert_int_equal(f.measurement_count, 1);
     steps(&f, 2);
     r.zero_energy_once = 1;
-    assert_int_equal(zeus_pl_fsm_on_step_begin(&f), ZEUS_ERANGE);
+    assert_int_equal(zeus__pl_fsm_on_step_begin(&f), ZEUS_ERANGE);
     assert_contains(zeus_last_error(), "both must be positive");
     assert_int_equal(f.phase, ZEUS_PL_READY);
     assert_int_equal(f.measurement_count, 1);
     steps(&f, 3);
     assert_int_equal(f.measurement_count, 2);
     assert_int_equal(f.limit_mw, 250000);
-    zeus_pl_fsm_free(&f);
+    zeus__pl_fsm_free(&f);
 }
 
 /* The final set is skipped when the optimum is the last limit profiled; a failed final set is
@@ -306,19 +306,19 @@ static void test_done_edges(void **state)
     assert_int_equal(f.phase, ZEUS_PL_DONE);
     assert_string_equal(r.log, "set 300;begin 300;end 300;set 275;begin 275;end 275;set 250;begin "
                                "250;end 250;set 300;profiled 3;");
-    zeus_pl_fsm_free(&f);
+    zeus__pl_fsm_free(&f);
 
     c.selector = zeus_selector_energy(); /* lowest energy among 300..250 is at 250: no set */
     start(&f, &r, c);
     steps(&f, 4);
     assert_contains(r.log, "end 250;profiled 3;");
-    zeus_pl_fsm_free(&f);
+    zeus__pl_fsm_free(&f);
 
     c.selector = zeus_selector_time();
     start(&f, &r, c);
     steps(&f, 3);
     r.set_fail = 1;
-    assert_int_equal(zeus_pl_fsm_on_step_begin(&f), ZEUS_EDEVICE);
+    assert_int_equal(zeus__pl_fsm_on_step_begin(&f), ZEUS_EDEVICE);
     assert_int_equal(f.phase, ZEUS_PL_DONE);
     assert_int_equal(r.profiled_calls, 0);
     steps(&f, 1);
@@ -327,7 +327,7 @@ static void test_done_edges(void **state)
     size_t len = strlen(r.log);
     steps(&f, 5);
     assert_int_equal(strlen(r.log), len);
-    zeus_pl_fsm_free(&f);
+    zeus__pl_fsm_free(&f);
 }
 
 static int bad_selector(const zeus_power_limit_measurement *m, size_t n, void *user, unsigned *out)
@@ -350,12 +350,12 @@ static void test_selector_failure(void **state)
     c.selector = zeus_selector_custom(bad_selector, &pick, "Bad()");
     start(&f, &r, c);
     steps(&f, 3);
-    assert_int_equal(zeus_pl_fsm_on_step_begin(&f), ZEUS_ERANGE);
+    assert_int_equal(zeus__pl_fsm_on_step_begin(&f), ZEUS_ERANGE);
     assert_contains(zeus_last_error(), "the selector chose 50 W");
     assert_int_equal(f.phase, ZEUS_PL_DONE);
     assert_int_equal(f.limit_mw, 300000);
     assert_int_equal(r.last_set, 300000);
-    zeus_pl_fsm_free(&f);
+    zeus__pl_fsm_free(&f);
 }
 
 static void test_loaded(void **state)
@@ -365,27 +365,27 @@ static void test_loaded(void **state)
     recorder r;
     zeus_pl_fsm_config c = config(1, 10, 40);
     memset(&r, 0, sizeof r);
-    assert_int_equal(zeus_pl_fsm_init(&f, &c, &ops, &r), ZEUS_OK);
+    assert_int_equal(zeus__pl_fsm_init(&f, &c, &ops, &r), ZEUS_OK);
     zeus_power_limit_measurement m[] = {{300, 100, 1}, {200, 80, 1.2}, {100, 90, 2}};
-    assert_int_equal(zeus_pl_fsm_load(&f, m, 3, "p.json"), ZEUS_OK);
+    assert_int_equal(zeus__pl_fsm_load(&f, m, 3, "p.json"), ZEUS_OK);
     assert_int_equal(f.phase, ZEUS_PL_DONE);
     assert_int_equal(f.limit_mw, 200000);
     assert_string_equal(r.log, ""); /* loading has no side effect */
-    assert_int_equal(zeus_pl_fsm_apply(&f), ZEUS_OK);
+    assert_int_equal(zeus__pl_fsm_apply(&f), ZEUS_OK);
     assert_string_equal(r.log, "set 200;");
     steps(&f, 10);
-    assert_int_equal(zeus_pl_fsm_on_epoch_end(&f), ZEUS_OK);
+    assert_int_equal(zeus__pl_fsm_on_epoch_end(&f), ZEUS_OK);
     assert_string_equal(r.log, "set 200;");
     assert_int_equal(r.profiled_calls, 0);
-    zeus_pl_fsm_free(&f);
+    zeus__pl_fsm_free(&f);
 
     memset(&r, 0, sizeof r);
-    assert_int_equal(zeus_pl_fsm_init(&f, &c, &ops, &r), ZEUS_OK);
+    assert_int_equal(zeus__pl_fsm_init(&f, &c, &ops, &r), ZEUS_OK);
     zeus_power_limit_measurement v[] = {{350, 100, 1}, {200, 80, 1.2}};
-    assert_int_equal(zeus_pl_fsm_load(&f, v, 2, "p.json"), ZEUS_ERANGE);
+    assert_int_equal(zeus__pl_fsm_load(&f, v, 2, "p.json"), ZEUS_ERANGE);
     assert_contains(zeus_last_error(), "p.json: measurements[0].power_limit 350 W is outside");
     assert_string_equal(r.log, "");
-    zeus_pl_fsm_free(&f);
+    zeus__pl_fsm_free(&f);
 }
 
 static void test_reapply(void **state)
@@ -395,10 +395,10 @@ static void test_reapply(void **state)
     recorder r;
     start(&f, &r, config(1, 10, 40));
     steps(&f, 2 + 50); /* warming up 275 */
-    assert_int_equal(zeus_pl_fsm_wanted_mw(&f), 275000);
-    assert_int_equal(zeus_pl_fsm_reapply(&f), ZEUS_OK);
+    assert_int_equal(zeus__pl_fsm_wanted_mw(&f), 275000);
+    assert_int_equal(zeus__pl_fsm_reapply(&f), ZEUS_OK);
     assert_contains(r.log, "set 275;set 275;");
-    zeus_pl_fsm_free(&f);
+    zeus__pl_fsm_free(&f);
 }
 
 int main(void)

@@ -138,12 +138,12 @@ static void test_profile_power_limit(void **state)
     }
     /* The profiling epoch of 192 and the runs at 192 @ 225 W. */
     const zeus_job_table *table;
-    assert_int_equal(zeus_trace_find_job(traces[0], &job, &table), ZEUS_OK);
-    const zeus_cell *cell = zeus_table_cell(table, 192);
+    assert_int_equal(zeus__trace_find_job(traces[0], &job, &table), ZEUS_OK);
+    const zeus_cell *cell = zeus__table_cell(table, 192);
     assert_non_null(cell);
     assert_true(cell->mean_epe == 896637.5289144579);
     assert_true(cell->mean_tpe == 6850.4457142857145);
-    const zeus_pl_group *g = zeus_cell_group(cell, 225);
+    const zeus_pl_group *g = zeus__cell_group(cell, 225);
     assert_non_null(g);
     assert_true(cell->power[g->rows[0]].epe == 949817.0081535265);
     assert_true(cell->power[g->rows[0]].tpe == 6199.13);
@@ -451,7 +451,7 @@ static void test_simulation_errors(void **state)
 
     /* Unknown workload, unknown target, untraced default batch size. */
     zeus_job bad = job;
-    zeus_strlcpy(bad.network, "resnet18", sizeof bad.network);
+    zeus__strlcpy(bad.network, "resnet18", sizeof bad.network);
     assert_int_equal(zeus_simulate_one_job(traces[0], &bad, 3, &p, &h), ZEUS_ENOENT);
     assert_contains(zeus_last_error(), "no rows for workload librispeech/resnet18/adamw");
     assert_contains(zeus_last_error(), "summary_power_v100.csv");

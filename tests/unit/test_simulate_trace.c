@@ -144,17 +144,17 @@ static void test_dialect_and_index(void **state)
     zeus_job job;
     assert_int_equal(zeus_job_init(&job, "toy", "net", "sgd", 0.5, 5, 8, NAN), ZEUS_OK);
     const zeus_job_table *table;
-    assert_int_equal(zeus_trace_find_job(t, &job, &table), ZEUS_OK);
+    assert_int_equal(zeus__trace_find_job(t, &job, &table), ZEUS_OK);
     assert_int_equal(table->n_cells, 2);
     assert_int_equal(table->n_pls, 3);
-    const zeus_cell *cell = zeus_table_cell(table, 8);
+    const zeus_cell *cell = zeus__table_cell(table, 8);
     assert_int_equal(cell->n_runs, 3);
     assert_true(cell->target_epochs[0] == 3);
     assert_true(isnan(cell->target_epochs[1]) && isnan(cell->target_epochs[2]));
     assert_int_equal(cell->n_power, 3);
     assert_int_equal(cell->max_pl, 200);
     /* pandas reads 9.216666666666667 as 9.216666666666669 (strtod: ...667). */
-    const zeus_pl_group *g = zeus_cell_group(cell, 150);
+    const zeus_pl_group *g = zeus__cell_group(cell, 150);
     assert_true(cell->power[g->rows[0]].tpe == 9.216666666666669);
     size_t nb, np;
     assert_int_equal(zeus_trace_job_space(t, &job, &nb, &np), ZEUS_OK);
@@ -209,24 +209,24 @@ static void test_pandas_numbers(void **state)
     strcat(text, "NA\n1e\n");
     char *path = zt_write(zt_dir, "numbers.csv", text);
     zeus_csv csv;
-    assert_int_equal(zeus_csv_open(&csv, path), ZEUS_OK);
+    assert_int_equal(zeus__csv_open(&csv, path), ZEUS_OK);
     bool eof, missing;
     double v;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        assert_int_equal(zeus_csv_next(&csv, &eof), ZEUS_OK);
-        assert_int_equal(zeus_csv_double(&csv, 0, &v, &missing), ZEUS_OK);
+        assert_int_equal(zeus__csv_next(&csv, &eof), ZEUS_OK);
+        assert_int_equal(zeus__csv_double(&csv, 0, &v, &missing), ZEUS_OK);
         if (v != cases[i].value)
             fail_msg("'%s' read as %.17g, pandas gives %.17g", cases[i].text, v, cases[i].value);
         assert_false(missing);
     }
-    assert_int_equal(zeus_csv_next(&csv, &eof), ZEUS_OK);
-    assert_int_equal(zeus_csv_double(&csv, 0, &v, &missing), ZEUS_OK);
+    assert_int_equal(zeus__csv_next(&csv, &eof), ZEUS_OK);
+    assert_int_equal(zeus__csv_double(&csv, 0, &v, &missing), ZEUS_OK);
     assert_true(missing && isnan(v));
-    assert_int_equal(zeus_csv_next(&csv, &eof), ZEUS_OK);
-    assert_int_equal(zeus_csv_double(&csv, 0, &v, &missing), ZEUS_EPARSE);
-    assert_int_equal(zeus_csv_next(&csv, &eof), ZEUS_OK);
+    assert_int_equal(zeus__csv_next(&csv, &eof), ZEUS_OK);
+    assert_int_equal(zeus__csv_double(&csv, 0, &v, &missing), ZEUS_EPARSE);
+    assert_int_equal(zeus__csv_next(&csv, &eof), ZEUS_OK);
     assert_true(eof);
-    zeus_csv_close(&csv);
+    zeus__csv_close(&csv);
     free(path);
 }
 

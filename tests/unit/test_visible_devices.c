@@ -8,7 +8,7 @@
 
 static int parse(const char *text, zeus_cvd_entry *e, size_t *n)
 {
-    return zeus_cvd_parse(text, e, ZEUS_CVD_MAX, n);
+    return zeus__cvd_parse(text, e, ZEUS_CVD_MAX, n);
 }
 
 static void test_integer_list(void **state)
@@ -22,7 +22,7 @@ static void test_integer_list(void **state)
     assert_int_equal(e[0].index, 2);
     assert_int_equal(e[1].index, 3);
     unsigned map[4];
-    assert_int_equal(zeus_cvd_resolve(e, n, 4, NULL, 0, map), ZEUS_OK);
+    assert_int_equal(zeus__cvd_resolve(e, n, 4, NULL, 0, map), ZEUS_OK);
     assert_int_equal(map[0], 2); /* framework index 0 -> NVML 2 */
     assert_int_equal(map[1], 3);
 }
@@ -82,10 +82,10 @@ static void test_index_out_of_range_and_duplicates(void **state)
     size_t n;
     unsigned map[8];
     assert_int_equal(parse("0,7", e, &n), ZEUS_OK);
-    assert_int_equal(zeus_cvd_resolve(e, n, 4, NULL, 0, map), ZEUS_EINVAL);
+    assert_int_equal(zeus__cvd_resolve(e, n, 4, NULL, 0, map), ZEUS_EINVAL);
     assert_contains(zeus_last_error(), "'7' names device 7, but 4 devices exist");
     assert_int_equal(parse("1,1", e, &n), ZEUS_OK);
-    assert_int_equal(zeus_cvd_resolve(e, n, 4, NULL, 0, map), ZEUS_EINVAL);
+    assert_int_equal(zeus__cvd_resolve(e, n, 4, NULL, 0, map), ZEUS_EINVAL);
     assert_contains(zeus_last_error(), "same device 1");
 }
 
@@ -104,14 +104,14 @@ static void test_uuid_and_prefix(void **state)
     unsigned map[4];
     assert_int_equal(parse("GPU-bbbb,GPU-aaaa2222-0000", e, &n), ZEUS_OK);
     assert_int_equal(e[0].kind, ZEUS_CVD_GPU_UUID);
-    assert_int_equal(zeus_cvd_resolve(e, n, 3, uuids, 4, map), ZEUS_OK);
+    assert_int_equal(zeus__cvd_resolve(e, n, 3, uuids, 4, map), ZEUS_OK);
     assert_int_equal(map[0], 2);
     assert_int_equal(map[1], 1);
     assert_int_equal(parse("GPU-aaaa", e, &n), ZEUS_OK);
-    assert_int_equal(zeus_cvd_resolve(e, n, 3, uuids, 4, map), ZEUS_EINVAL);
+    assert_int_equal(zeus__cvd_resolve(e, n, 3, uuids, 4, map), ZEUS_EINVAL);
     assert_contains(zeus_last_error(), "matches 2 devices");
     assert_int_equal(parse("GPU-ffff", e, &n), ZEUS_OK);
-    assert_int_equal(zeus_cvd_resolve(e, n, 3, uuids, 4, map), ZEUS_EINVAL);
+    assert_int_equal(zeus__cvd_resolve(e, n, 3, uuids, 4, map), ZEUS_EINVAL);
     assert_contains(zeus_last_error(), "matches no device");
 }
 
@@ -123,10 +123,10 @@ static void test_mig_forms(void **state)
     unsigned map[4];
     assert_int_equal(parse("MIG-cccc0000-0001", e, &n), ZEUS_OK);
     assert_int_equal(e[0].kind, ZEUS_CVD_MIG_UUID);
-    assert_int_equal(zeus_cvd_resolve(e, n, 3, uuids, 4, map), ZEUS_OK);
+    assert_int_equal(zeus__cvd_resolve(e, n, 3, uuids, 4, map), ZEUS_OK);
     assert_int_equal(map[0], 2); /* a MIG instance is measured through its parent GPU */
     assert_int_equal(parse("MIG-GPU-aaaa1111-0000/1/0", e, &n), ZEUS_OK);
-    assert_int_equal(zeus_cvd_resolve(e, n, 3, uuids, 4, map), ZEUS_OK);
+    assert_int_equal(zeus__cvd_resolve(e, n, 3, uuids, 4, map), ZEUS_OK);
     assert_int_equal(map[0], 0);
 }
 
