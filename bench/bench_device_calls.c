@@ -37,19 +37,19 @@ int main(int argc, char **argv)
         uint64_t mj;
         zeus_gpu_power p;
         unsigned mw;
-        int64_t t0 = zeus__now_ns();
+        int64_t t0 = zeus_now_ns();
         int ok = 0;
         for (int i = 0; i < calls; i++)
             ok += info.has_energy_counter && zeus_gpu_energy_mj(d, g, &mj) == ZEUS_OK;
-        double energy_ns = (double)(zeus__now_ns() - t0) / calls;
-        t0 = zeus__now_ns();
+        double energy_ns = (double)(zeus_now_ns() - t0) / calls;
+        t0 = zeus_now_ns();
         for (int i = 0; i < calls; i++)
             zeus_gpu_read_power(d, g, &p);
-        double power_ns = (double)(zeus__now_ns() - t0) / calls;
-        t0 = zeus__now_ns();
+        double power_ns = (double)(zeus_now_ns() - t0) / calls;
+        t0 = zeus_now_ns();
         for (int i = 0; i < calls; i++)
             zeus_gpu_power_mw(d, g, &mw);
-        double sample_ns = (double)(zeus__now_ns() - t0) / calls;
+        double sample_ns = (double)(zeus_now_ns() - t0) / calls;
         printf("GPU %u (%s): energy read %.2f us%s, power read %.2f us, sampling read %.2f us\n", g,
                info.name, energy_ns / 1e3, info.has_energy_counter ? "" : " (no counter)",
                power_ns / 1e3, sample_ns / 1e3);
@@ -61,21 +61,21 @@ int main(int argc, char **argv)
         /* Poll back to back and record when the value changes. */
         uint64_t last;
         zeus_gpu_energy_mj(d, g, &last);
-        int64_t last_change = 0, start = zeus__now_ns();
+        int64_t last_change = 0, start = zeus_now_ns();
         int n = 0;
         long reads = 0;
-        while (zeus__now_ns() - start < 2000000000LL && n < MAX_CHANGES) {
+        while (zeus_now_ns() - start < 2000000000LL && n < MAX_CHANGES) {
             zeus_gpu_energy_mj(d, g, &mj);
             reads++;
             if (mj != last) {
-                int64_t now = zeus__now_ns();
+                int64_t now = zeus_now_ns();
                 if (last_change)
                     changes[n++] = (double)(now - last_change) * 1e-6;
                 last_change = now;
                 last = mj;
             }
         }
-        double span_ms = (double)(zeus__now_ns() - start) * 1e-6;
+        double span_ms = (double)(zeus_now_ns() - start) * 1e-6;
         if (n == 0) {
             printf("  counter: no change in %ld reads over %.1f ms\n", reads, span_ms);
             continue;

@@ -15,7 +15,7 @@
 
 static double now_s(void)
 {
-    return (double)zeus__now_ns() * 1e-9;
+    return (double)zeus_now_ns() * 1e-9;
 }
 
 static zeus_devices *open_fake(unsigned gpus, const char *dir)

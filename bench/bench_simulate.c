@@ -105,7 +105,7 @@ static double measure(const char *what, pass_fn pass, zeus_trace *const traces[4
     double first_sum = 0, sum;
     size_t runs_per_pass = pass(traces, groups, threads, &first_sum); /* warm-up */
     size_t passes = 0;
-    int64_t t0 = zeus__now_ns(), elapsed;
+    int64_t t0 = zeus_now_ns(), elapsed;
     do {
         size_t runs = pass(traces, groups, threads, &sum);
         if (runs != runs_per_pass || sum != first_sum) {
@@ -113,7 +113,7 @@ static double measure(const char *what, pass_fn pass, zeus_trace *const traces[4
             exit(1);
         }
         passes++;
-        elapsed = zeus__now_ns() - t0;
+        elapsed = zeus_now_ns() - t0;
     } while (elapsed < (int64_t)(seconds * 1e9));
     double ms_per_pass = elapsed / 1e6 / (double)passes;
     double ms_per_run = ms_per_pass / (double)runs_per_pass;
@@ -131,14 +131,14 @@ int main(int argc, char **argv)
         seconds = 2.0;
 
     zeus_trace *traces[4];
-    int64_t t0 = zeus__now_ns();
+    int64_t t0 = zeus_now_ns();
     for (size_t g = 0; g < 4; g++) {
         if (zeus_trace_load_dir(dir, gpus[g], &traces[g]) != ZEUS_OK) {
             fprintf(stderr, "bench: %s\n", zeus_last_error());
             return 1;
         }
     }
-    double load_ms = (zeus__now_ns() - t0) / 1e6;
+    double load_ms = (zeus_now_ns() - t0) / 1e6;
     zeus_groups *groups;
     if (zeus_groups_load(groups_csv, &groups) != ZEUS_OK) {
         fprintf(stderr, "bench: %s\n", zeus_last_error());

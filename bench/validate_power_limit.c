@@ -98,7 +98,7 @@ int main(int argc, char **argv)
     }
     printf("GPU 0 limit before: %u W; profiling every %d W with %d warmup + %d measured steps\n",
            before / 1000, o.pl_step_w, o.warmup_steps, o.profile_steps);
-    int64_t t0 = zeus__now_ns();
+    int64_t t0 = zeus_now_ns();
     int steps = 0;
     while (zeus_power_limit_optimal_mw(plo) == 0 && steps < 10000) {
         if ((rc = zeus_power_limit_on_step_begin(plo)) != ZEUS_OK) {
@@ -115,7 +115,7 @@ int main(int argc, char **argv)
     unsigned settled = 0;
     zeus_gpu_power_limit_mw(d, 0, &settled);
     printf("%d steps in %.1f s; optimal limit %u W, GPU 0 now at %u W\n", steps,
-           (double)(zeus__now_ns() - t0) * 1e-9, zeus_power_limit_optimal_mw(plo) / 1000,
+           (double)(zeus_now_ns() - t0) * 1e-9, zeus_power_limit_optimal_mw(plo) / 1000,
            settled / 1000);
     zeus_power_limit_measurement p[64];
     size_t n = zeus_power_limit_measurements(plo, p, 64);

@@ -46,7 +46,7 @@ int zeus_job_init(zeus_job *job, const char *dataset, const char *network, const
 char *zeus_job_format(const zeus_job *job, char *buf, size_t size)
 {
     char target[ZEUS_DOUBLE_BUF], bs[24] = "";
-    zeus__format_double(job->target_metric, target, sizeof target);
+    zeus_format_double(job->target_metric, target, sizeof target);
     if (job->default_bs > 0)
         snprintf(bs, sizeof bs, ",bs%d", job->default_bs);
     snprintf(buf, size, "Job(%s,%s,%s,%s%s~%d)", job->dataset, job->network, job->optimizer, target,

@@ -23,7 +23,7 @@
 static cJSON *json_double(double v)
 {
     char buf[ZEUS_DOUBLE_BUF];
-    zeus__format_double(v, buf, sizeof buf);
+    zeus_format_double(v, buf, sizeof buf);
     return isfinite(v) ? cJSON_CreateRaw(buf) : cJSON_CreateString(buf);
 }
 
@@ -181,7 +181,7 @@ static bool to_double(const cJSON *v, double *out)
         return false;
     const char *s = v->valuestring;
     return (strcmp(s, "inf") == 0 || strcmp(s, "-inf") == 0 || strcmp(s, "nan") == 0) &&
-           zeus__parse_double(s, out) == ZEUS_OK;
+           zeus_parse_double(s, out) == ZEUS_OK;
 }
 
 static int get_double(const cJSON *o, const char *key, double *out)

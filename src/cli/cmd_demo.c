@@ -113,18 +113,18 @@ static int parse_args(int argc, char **argv, demo_args *a)
     while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
         switch (c) {
         case 's':
-            if (zeus__parse_long(optarg, &a->steps) != ZEUS_OK || a->steps < 1 ||
+            if (zeus_parse_long(optarg, &a->steps) != ZEUS_OK || a->steps < 1 ||
                 a->steps > 10000000)
                 return cli_error(CLI_USAGE, "demo: --steps must be a positive count, not '%s'",
                                  optarg);
             break;
         case 'e':
-            if (zeus__parse_long(optarg, &a->epochs) != ZEUS_OK || a->epochs < 1)
+            if (zeus_parse_long(optarg, &a->epochs) != ZEUS_OK || a->epochs < 1)
                 return cli_error(CLI_USAGE, "demo: --epochs must be a positive count, not '%s'",
                                  optarg);
             break;
         case 'g':
-            if (zeus__parse_long(optarg, &gpus) != ZEUS_OK || gpus < 1 || gpus > 16)
+            if (zeus_parse_long(optarg, &gpus) != ZEUS_OK || gpus < 1 || gpus > 16)
                 return cli_error(CLI_USAGE, "demo: --gpus must be between 1 and 16, not '%s'",
                                  optarg);
             a->gpus = (unsigned)gpus;
@@ -133,11 +133,11 @@ static int parse_args(int argc, char **argv, demo_args *a)
             a->selector = optarg;
             break;
         case 'E':
-            if (zeus__parse_double(optarg, &a->eta) != ZEUS_OK)
+            if (zeus_parse_double(optarg, &a->eta) != ZEUS_OK)
                 return cli_error(CLI_USAGE, "demo: --eta must be a number, not '%s'", optarg);
             break;
         case 'f':
-            if (zeus__parse_double(optarg, &a->factor) != ZEUS_OK)
+            if (zeus_parse_double(optarg, &a->factor) != ZEUS_OK)
                 return cli_error(CLI_USAGE, "demo: --factor must be a number, not '%s'", optarg);
             break;
         case 'p':
@@ -445,7 +445,7 @@ int cli_demo(int argc, char **argv)
     zeus_optimum_selector sel;
     if ((rc = zeus_selector_parse(a.selector, a.eta, a.factor, &sel)) != ZEUS_OK)
         return cli_lib_error(CLI_USAGE, rc, "demo");
-    double start = zeus__wall_s();
+    double start = zeus_wall_s();
     demo dm;
     memset(&dm, 0, sizeof dm);
     int result = open_sim(&dm, &a);
@@ -472,7 +472,7 @@ int cli_demo(int argc, char **argv)
         result = run_baseline(&dm);
     if (result == CLI_OK) {
         if (a.json)
-            report_json(&dm, &a, m, n, selector, zeus__wall_s() - start);
+            report_json(&dm, &a, m, n, selector, zeus_wall_s() - start);
         else
             report_text(&dm, &a, m, n, selector);
     }

@@ -169,7 +169,7 @@ static int open_devices(zeus_devices **d)
 
 static char *fmt(double v, char *buf)
 {
-    return zeus__format_double(v, buf, ZEUS_DOUBLE_BUF);
+    return zeus_format_double(v, buf, ZEUS_DOUBLE_BUF);
 }
 
 /* ---- energy ---- */
@@ -418,7 +418,7 @@ done:
 
 static int parse_seconds(const char *option, const char *text, double *out)
 {
-    if (zeus__parse_double(text, out) != ZEUS_OK || !isfinite(*out) || *out <= 0)
+    if (zeus_parse_double(text, out) != ZEUS_OK || !isfinite(*out) || *out <= 0)
         return cli_error(CLI_USAGE, "%s: '%s' is not a positive number of seconds", option, text);
     return CLI_OK;
 }

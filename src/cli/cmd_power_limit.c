@@ -92,7 +92,7 @@ static void print_text(const gpu_row *rows, unsigned n, action a)
 static int parse_watts(const char *text, unsigned *mw)
 {
     double w;
-    if (zeus__parse_double(text, &w) != ZEUS_OK || !(w > 0) || w > 100000)
+    if (zeus_parse_double(text, &w) != ZEUS_OK || !(w > 0) || w > 100000)
         return cli_error(CLI_USAGE, "power-limit set: WATTS must be a positive number, not '%s'",
                          text);
     *mw = (unsigned)lround(w * 1000);

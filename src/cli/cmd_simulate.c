@@ -82,7 +82,7 @@ typedef struct {
 
 static int parse_number(const char *flag, const char *text, double min, double max, double *out)
 {
-    if (zeus__parse_double(text, out) != ZEUS_OK || !(*out >= min && *out <= max))
+    if (zeus_parse_double(text, out) != ZEUS_OK || !(*out >= min && *out <= max))
         return cli_error(CLI_USAGE, "simulate: %s must be a number in [%g, %g], got '%s'", flag,
                          min, max, text);
     return CLI_OK;
@@ -90,7 +90,7 @@ static int parse_number(const char *flag, const char *text, double min, double m
 
 static int parse_integer(const char *flag, const char *text, long min, long *out)
 {
-    if (zeus__parse_long(text, out) != ZEUS_OK || *out < min)
+    if (zeus_parse_long(text, out) != ZEUS_OK || *out < min)
         return cli_error(CLI_USAGE, "simulate: %s must be an integer >= %ld, got '%s'", flag, min,
                          text);
     return CLI_OK;
@@ -253,9 +253,9 @@ static void csv_rows(FILE *f, const char *group, const zeus_sim_history *h)
         const zeus_sim_run *r = &h->runs[i];
         fprintf(f, "%s%s%d,%d,%d,%d,%s,%s,%s,%s\n", group ? group : "", group ? "," : "",
                 r->recurrence + 1, r->try_index, r->batch_size, r->power_limit,
-                zeus__format_double(r->energy_j, e, sizeof e),
-                zeus__format_double(r->time_s, t, sizeof t), r->reached ? "True" : "False",
-                zeus__format_double(r->cost, c, sizeof c));
+                zeus_format_double(r->energy_j, e, sizeof e),
+                zeus_format_double(r->time_s, t, sizeof t), r->reached ? "True" : "False",
+                zeus_format_double(r->cost, c, sizeof c));
     }
 }
 
@@ -350,8 +350,8 @@ static void print_totals(FILE *out, const zeus_sim_summary *s)
     char e[ZEUS_DOUBLE_BUF], t[ZEUS_DOUBLE_BUF];
     fprintf(out, "  %-17s %zu (%zu stopped before the target)\n", "runs", s->runs,
             s->unreached_runs);
-    fprintf(out, "  %-17s %s J\n", "energy", zeus__format_double(s->energy_j, e, sizeof e));
-    fprintf(out, "  %-17s %s s\n", "time", zeus__format_double(s->time_s, t, sizeof t));
+    fprintf(out, "  %-17s %s J\n", "energy", zeus_format_double(s->energy_j, e, sizeof e));
+    fprintf(out, "  %-17s %s s\n", "time", zeus_format_double(s->time_s, t, sizeof t));
 }
 
 static void print_elapsed(FILE *out, int64_t ns, size_t runs)
@@ -385,9 +385,9 @@ static int run_single(const options *o)
     p.eta_knob = o->eta;
     p.beta_knob = o->beta;
     p.seed = p.bso.seed = (uint64_t)o->seed;
-    int64_t t0 = zeus__now_ns();
+    int64_t t0 = zeus_now_ns();
     rc = zeus_simulate_one_job(trace, &job, n_rec, &p, &h);
-    int64_t elapsed = zeus__now_ns() - t0;
+    int64_t elapsed = zeus_now_ns() - t0;
     if (rc != ZEUS_OK) {
         cli_lib_error(CLI_FAIL, rc, "simulation failed");
         goto done;
@@ -406,7 +406,7 @@ static int run_single(const options *o)
     fprintf(out, "  %-17s %s (%zu joined rows, max power %d W)\n", "traces", o->trace_dir,
             zeus_trace_rows(trace), zeus_trace_max_power(trace));
     fprintf(out, "  %-17s eta %g, beta %s, seed %ld\n", "knobs", o->eta,
-            zeus__format_double(o->beta, num, sizeof num), o->seed);
+            zeus_format_double(o->beta, num, sizeof num), o->seed);
     if (o->num_recurrence < 0)
         fprintf(out, "  %-17s %zu (2 x %zu batch sizes x %zu power limits)\n", "recurrences", n_rec,
                 nb, np);
@@ -445,13 +445,13 @@ static int run_alibaba(const options *o)
     }
     n_groups = zeus_groups_count(groups);
     unsigned threads = o->jobs > 0 ? (unsigned)o->jobs : 0;
-    int64_t t0 = zeus__now_ns();
+    int64_t t0 = zeus_now_ns();
     if ((rc = zeus_simulate_alibaba(trace, groups, o->eta, o->beta, threads, &results)) !=
         ZEUS_OK) {
         cli_lib_error(CLI_FAIL, rc, "simulation failed");
         goto done;
     }
-    int64_t elapsed = zeus__now_ns() - t0;
+    int64_t elapsed = zeus_now_ns() - t0;
     size_t failed = 0, jobs = 0, runs = 0;
     zeus_sim_summary total = {0};
     for (size_t i = 0; i < n_groups; i++) {
@@ -484,7 +484,7 @@ static int run_alibaba(const options *o)
     fprintf(out, "  %-17s %s (%zu joined rows, max power %d W)\n", "traces", o->trace_dir,
             zeus_trace_rows(trace), zeus_trace_max_power(trace));
     fprintf(out, "  %-17s eta %g, beta %s, seed adler32(group)\n", "knobs", o->eta,
-            zeus__format_double(o->beta, num, sizeof num));
+            zeus_format_double(o->beta, num, sizeof num));
     fprintf(out, "\n  %-32s %-12s %5s %5s %9s %9s %9s  %s\n", "group", "dataset", "jobs", "runs",
             "E saved", "T saved", "regret", "knobs most used");
     for (size_t i = 0; i < n_groups; i++) {

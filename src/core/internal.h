@@ -3,6 +3,7 @@
 #define ZEUS_CORE_INTERNAL_H
 
 #include "zeus/common.h"
+#include "zeus/util.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -20,23 +21,8 @@ void zeus__log(zeus_log_level level, const char *fmt, ...) ZEUS_PRINTF(2, 3);
 #define ZEUS_INFO(...) zeus__log(ZEUS_LOG_INFO, __VA_ARGS__)
 #define ZEUS_DEBUG(...) zeus__log(ZEUS_LOG_DEBUG, __VA_ARGS__)
 
-/* Clocks. Monotonic nanoseconds for intervals; wall-clock seconds (Unix epoch) for the
- * timestamps the original writes into its files. */
-int64_t zeus__now_ns(void);
-double zeus__wall_s(void);
-void zeus__sleep_ns(int64_t ns);
-
 /* Bounded string copy that always terminates; returns strlen(src). */
 size_t zeus__strlcpy(char *dst, const char *src, size_t size);
-
-/* Formats a double the way Python's repr() does (shortest round-trip digits, "10.0", "1e-07",
- * "inf", "nan"), so files we share with the original compare byte for byte. Returns buf. */
-char *zeus__format_double(double value, char *buf, size_t size);
-#define ZEUS_DOUBLE_BUF 32
-
-/* Strict number parsing: the whole string must be a number (surrounding spaces allowed). */
-int zeus__parse_double(const char *text, double *out);
-int zeus__parse_long(const char *text, long *out);
 
 /* Writes size bytes to path atomically: a temporary file in the same directory, fsync, rename.
  * Creates missing parent directories. A crash leaves either the old file or the new one. */

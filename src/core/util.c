@@ -10,21 +10,21 @@
 #include <time.h>
 #include <unistd.h>
 
-int64_t zeus__now_ns(void)
+int64_t zeus_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-double zeus__wall_s(void)
+double zeus_wall_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-void zeus__sleep_ns(int64_t ns)
+void zeus_sleep_ns(int64_t ns)
 {
     if (ns <= 0)
         return;
@@ -44,7 +44,7 @@ size_t zeus__strlcpy(char *dst, const char *src, size_t size)
     return len;
 }
 
-char *zeus__format_double(double value, char *buf, size_t size)
+char *zeus_format_double(double value, char *buf, size_t size)
 {
     if (isnan(value)) {
         snprintf(buf, size, "nan");
@@ -125,7 +125,7 @@ static int only_space(const char *p)
     return *p == '\0';
 }
 
-int zeus__parse_double(const char *text, double *out)
+int zeus_parse_double(const char *text, double *out)
 {
     if (!text)
         return ZEUS_EINVAL;
@@ -138,7 +138,7 @@ int zeus__parse_double(const char *text, double *out)
     return ZEUS_OK;
 }
 
-int zeus__parse_long(const char *text, long *out)
+int zeus_parse_long(const char *text, long *out)
 {
     if (!text)
         return ZEUS_EINVAL;

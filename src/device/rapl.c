@@ -80,7 +80,7 @@ static int zone_open(rapl_zone *z, const char *dir, char *reason, size_t reason_
     snprintf(path, sizeof path, "%s/max_energy_range_uj", dir);
     int err = read_text(path, text, sizeof text);
     long range;
-    if (err != 0 || zeus__parse_long(text, &range) != ZEUS_OK || range <= 0) {
+    if (err != 0 || zeus_parse_long(text, &range) != ZEUS_OK || range <= 0) {
         snprintf(reason, reason_size, "%s: %s", path,
                  err ? strerror(-err) : "not a positive integer");
         return ZEUS_EIO;

@@ -31,7 +31,7 @@ static int sim_open(void **state, char *reason, size_t reason_size)
         return rc;
     }
     pthread_mutex_init(&s->lock, NULL);
-    int64_t now = zeus__now_ns();
+    int64_t now = zeus_now_ns();
     for (unsigned i = 0; i < s->config.gpu_count; i++)
         zeus__sim_gpu_init(&s->gpus[i], &s->config.gpus[i], now);
     const char *shared = getenv("ZEUS_SIM_STATE");
@@ -92,7 +92,7 @@ static int sim_gpu_energy_mj(void *state, unsigned dev, uint64_t *energy_mj)
         return zeus__error(ZEUS_ENOTSUP, "simulated GPU %u (%s) has no energy counter (pre-Volta)",
                            dev, zeus_gpu_arch_name(s->config.gpus[dev].arch));
     pthread_mutex_lock(&s->lock);
-    *energy_mj = zeus__sim_gpu_energy_mj(&s->gpus[dev], zeus__now_ns());
+    *energy_mj = zeus__sim_gpu_energy_mj(&s->gpus[dev], zeus_now_ns());
     pthread_mutex_unlock(&s->lock);
     return ZEUS_OK;
 }
@@ -100,7 +100,7 @@ static int sim_gpu_energy_mj(void *state, unsigned dev, uint64_t *energy_mj)
 static int sim_gpu_power(void *state, unsigned dev, zeus_gpu_power *out)
 {
     sim_state *s = state;
-    int64_t now = zeus__now_ns();
+    int64_t now = zeus_now_ns();
     pthread_mutex_lock(&s->lock);
     out->instant_mw = zeus__sim_gpu_instant_mw(&s->gpus[dev], now);
     out->average_mw = zeus__sim_gpu_average_mw(&s->gpus[dev], now);
@@ -115,7 +115,7 @@ static int sim_gpu_power_limit_mw(void *state, unsigned dev, unsigned *limit_mw)
 {
     sim_state *s = state;
     pthread_mutex_lock(&s->lock);
-    zeus__sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, zeus__now_ns());
+    zeus__sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, zeus_now_ns());
     *limit_mw = s->gpus[dev].limit_mw;
     pthread_mutex_unlock(&s->lock);
     return ZEUS_OK;
@@ -126,7 +126,7 @@ static int change_settings(sim_state *s, unsigned dev, bool limit, unsigned valu
 {
     pthread_mutex_lock(&s->lock);
     int fd = zeus__sim_state_lock(&s->shared);
-    int64_t now = zeus__now_ns();
+    int64_t now = zeus_now_ns();
     zeus__sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, now);
     if (limit)
         zeus__sim_gpu_set_limit(&s->gpus[dev], value, now);
@@ -152,7 +152,7 @@ static int sim_launch_step(void *state, unsigned dev, int64_t *end_ns)
 {
     sim_state *s = state;
     pthread_mutex_lock(&s->lock);
-    *end_ns = zeus__sim_gpu_launch_step(&s->gpus[dev], zeus__now_ns());
+    *end_ns = zeus__sim_gpu_launch_step(&s->gpus[dev], zeus_now_ns());
     pthread_mutex_unlock(&s->lock);
     return ZEUS_OK;
 }
@@ -163,7 +163,7 @@ static int sim_synchronize(void *state, unsigned dev)
     pthread_mutex_lock(&s->lock);
     int64_t end = s->gpus[dev].busy_end_ns;
     pthread_mutex_unlock(&s->lock);
-    zeus__sleep_ns(end - zeus__now_ns());
+    zeus_sleep_ns(end - zeus_now_ns());
     return ZEUS_OK;
 }
 
@@ -171,7 +171,7 @@ static int sim_exact_energy_uj(void *state, unsigned dev, double *energy_uj)
 {
     sim_state *s = state;
     pthread_mutex_lock(&s->lock);
-    *energy_uj = zeus__sim_gpu_exact_uj(&s->gpus[dev], zeus__now_ns());
+    *energy_uj = zeus__sim_gpu_exact_uj(&s->gpus[dev], zeus_now_ns());
     pthread_mutex_unlock(&s->lock);
     return ZEUS_OK;
 }

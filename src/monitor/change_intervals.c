@@ -6,15 +6,15 @@
 int zeus__change_intervals(zeus_reading_fn read, void *ctx, int64_t poll_ns, int64_t limit_ns,
                            const atomic_bool *stop, double *gaps, int max_gaps)
 {
-    int64_t start = zeus__now_ns(), last_change = 0;
+    int64_t start = zeus_now_ns(), last_change = 0;
     uint64_t last = 0;
     bool have_last = false;
     int count = 0;
-    while (count < max_gaps && zeus__now_ns() - start < limit_ns && !(stop && atomic_load(stop))) {
+    while (count < max_gaps && zeus_now_ns() - start < limit_ns && !(stop && atomic_load(stop))) {
         uint64_t value;
         if (read(ctx, &value) != ZEUS_OK)
             break;
-        int64_t now = zeus__now_ns();
+        int64_t now = zeus_now_ns();
         if (!have_last) {
             have_last = true;
             last = value;
@@ -24,7 +24,7 @@ int zeus__change_intervals(zeus_reading_fn read, void *ctx, int64_t poll_ns, int
             last_change = now;
             last = value;
         }
-        zeus__sleep_ns(poll_ns);
+        zeus_sleep_ns(poll_ns);
     }
     return count;
 }

@@ -506,14 +506,14 @@ static void fill_gpu(zeus_monitor *m, unsigned i, const window *w, double elapse
 static void write_row(zeus_monitor *m, const char *name, const zeus_measurement *r)
 {
     char a[ZEUS_DOUBLE_BUF], b[ZEUS_DOUBLE_BUF];
-    fprintf(m->log, "%s,%s,%s", zeus__format_double(r->start_time_s, a, sizeof a), name,
-            zeus__format_double(r->time_s, b, sizeof b));
+    fprintf(m->log, "%s,%s,%s", zeus_format_double(r->start_time_s, a, sizeof a), name,
+            zeus_format_double(r->time_s, b, sizeof b));
     for (unsigned i = 0; i < r->gpu_count; i++)
-        fprintf(m->log, ",%s", zeus__format_double(r->gpus[i].energy_j, a, sizeof a));
+        fprintf(m->log, ",%s", zeus_format_double(r->gpus[i].energy_j, a, sizeof a));
     for (unsigned i = 0; i < r->cpu_count; i++) {
-        fprintf(m->log, ",%s", zeus__format_double(r->cpus[i].package_j, a, sizeof a));
+        fprintf(m->log, ",%s", zeus_format_double(r->cpus[i].package_j, a, sizeof a));
         if (m->cpu_dram[i])
-            fprintf(m->log, ",%s", zeus__format_double(r->cpus[i].dram_j, a, sizeof a));
+            fprintf(m->log, ",%s", zeus_format_double(r->cpus[i].dram_j, a, sizeof a));
     }
     fputc('\n', m->log);
 }
@@ -548,13 +548,13 @@ int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool c
     double power_w[ZEUS_MAX_GPUS] = {0};
     double power_read_s = 0;
     if (m->approx_instant_energy && !cancel) {
-        int64_t t0 = zeus__now_ns();
+        int64_t t0 = zeus_now_ns();
         for (unsigned i = 0; i < m->gpu_count; i++) {
             unsigned mw;
             power_w[i] =
                 zeus_gpu_power_mw(m->devices, m->gpus[i], &mw) == ZEUS_OK ? mw / 1000.0 : 0.0;
         }
-        power_read_s = (double)(zeus__now_ns() - t0) * 1e-9;
+        power_read_s = (double)(zeus_now_ns() - t0) * 1e-9;
     }
     /* 3. Synchronise. 4. Cancel: zeros, nothing logged (the original crashes here: spec 10). */
     if (sync)

@@ -39,7 +39,7 @@ static int parse_gpu_column(const char *col, unsigned *gpu)
         return ZEUS_EPARSE;
     memcpy(num, col + 3, n - 3);
     num[n - 3] = '\0';
-    if (zeus__parse_long(num, &v) != ZEUS_OK || v < 0)
+    if (zeus_parse_long(num, &v) != ZEUS_OK || v < 0)
         return ZEUS_EPARSE;
     *gpu = (unsigned)v;
     return ZEUS_OK;
@@ -119,7 +119,7 @@ int zeus__replay_begin(zeus_replay *r, const char *name)
 /* Python's float(): correctly rounded, unlike the pandas-compatible reader of the traces. */
 static int parse_field(const zeus_replay *r, size_t column, double *out)
 {
-    if (zeus__parse_double(r->csv.fields[column], out) != ZEUS_OK)
+    if (zeus_parse_double(r->csv.fields[column], out) != ZEUS_OK)
         return zeus__error(ZEUS_EPARSE, "%s:%d: column %zu: %s", r->path, r->csv.line, column + 1,
                            zeus_last_error());
     return ZEUS_OK;

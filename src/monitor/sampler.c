@@ -56,15 +56,15 @@ static pthread_once_t anchor_once = PTHREAD_ONCE_INIT;
 
 static void anchor_init(void)
 {
-    anchor_mono = zeus__now_ns();
-    anchor_wall = zeus__wall_s();
+    anchor_mono = zeus_now_ns();
+    anchor_wall = zeus_wall_s();
 }
 
 double zeus_steady_time_s(void *unused)
 {
     (void)unused;
     pthread_once(&anchor_once, anchor_init);
-    return anchor_wall + (double)(zeus__now_ns() - anchor_mono) * 1e-9;
+    return anchor_wall + (double)(zeus_now_ns() - anchor_mono) * 1e-9;
 }
 
 void zeus_sampler_options_init(zeus_sampler_options *o)
@@ -188,7 +188,7 @@ static void *sampler_main(void *arg)
         /* Absolute deadlines, so the period does not drift by the time a sample takes; after
          * a stall we skip ahead instead of bursting to catch up. */
         int64_t next = (int64_t)deadline.tv_sec * 1000000000LL + deadline.tv_nsec + period_ns;
-        int64_t now = zeus__now_ns();
+        int64_t now = zeus_now_ns();
         if (next < now)
             next = now;
         deadline.tv_sec = next / 1000000000LL;

@@ -95,9 +95,8 @@ int zeus_power_limit_profile_format(const zeus_power_limit_measurement *measurem
                  "            \"time\": %s\n"
                  "        }%s\n",
                  measurements[i].power_limit_w,
-                 zeus__format_double(measurements[i].energy_j, e, sizeof e),
-                 zeus__format_double(measurements[i].time_s, s, sizeof s),
-                 i + 1 < count ? "," : "");
+                 zeus_format_double(measurements[i].energy_j, e, sizeof e),
+                 zeus_format_double(measurements[i].time_s, s, sizeof s), i + 1 < count ? "," : "");
         put(&t, line);
     }
     put(&t, "    ]");
@@ -138,7 +137,7 @@ static bool number_of(const cJSON *v, double *out)
         *out = v->valuedouble;
         return true;
     }
-    if (cJSON_IsString(v) && zeus__parse_double(v->valuestring, out) == ZEUS_OK)
+    if (cJSON_IsString(v) && zeus_parse_double(v->valuestring, out) == ZEUS_OK)
         return true;
     return false;
 }

@@ -39,7 +39,7 @@ int zeus_selector_validate(const zeus_optimum_selector *s)
         if (!(s->eta_knob >= 0 && s->eta_knob <= 1))
             return zeus__error(ZEUS_EINVAL,
                                "eta_knob must be between 0 and 1, inclusive both sides. Got %s.",
-                               zeus__format_double(s->eta_knob, buf, sizeof buf));
+                               zeus_format_double(s->eta_knob, buf, sizeof buf));
         if (s->world_size < 0)
             return zeus__error(ZEUS_EINVAL,
                                "world_size must be greater than or equal to 1. Got %d.",
@@ -49,7 +49,7 @@ int zeus_selector_validate(const zeus_optimum_selector *s)
         if (!(s->factor >= 1.0))
             return zeus__error(ZEUS_EINVAL,
                                "max_slowdown_factor must be greater than or equal to 1.0. Got %s.",
-                               zeus__format_double(s->factor, buf, sizeof buf));
+                               zeus_format_double(s->factor, buf, sizeof buf));
         return ZEUS_OK;
     case ZEUS_SELECTOR_CUSTOM:
         if (!s->fn)
@@ -204,14 +204,14 @@ const char *zeus_selector_describe(const zeus_optimum_selector *s, char *buf, si
     case ZEUS_SELECTOR_ZEUS_COST:
         if (s->world_size == ZEUS_WORLD_SIZE_AUTO)
             snprintf(buf, size, "ZeusCost(eta_knob=%s, world_size=auto)",
-                     zeus__format_double(s->eta_knob, num, sizeof num));
+                     zeus_format_double(s->eta_knob, num, sizeof num));
         else
             snprintf(buf, size, "ZeusCost(eta_knob=%s, world_size=%d)",
-                     zeus__format_double(s->eta_knob, num, sizeof num), s->world_size);
+                     zeus_format_double(s->eta_knob, num, sizeof num), s->world_size);
         break;
     case ZEUS_SELECTOR_MAX_SLOWDOWN:
         snprintf(buf, size, "MaxSlowdownConstraint(factor=%s)",
-                 zeus__format_double(s->factor, num, sizeof num));
+                 zeus_format_double(s->factor, num, sizeof num));
         break;
     case ZEUS_SELECTOR_CUSTOM:
         snprintf(buf, size, "%s", s->name && *s->name ? s->name : "Custom()");

@@ -65,13 +65,13 @@ int zeus__trace_find_job(const zeus_trace *trace, const zeus_job *job, const zeu
         char buf[ZEUS_DOUBLE_BUF];
         if (o < sizeof known)
             o += (size_t)snprintf(known + o, sizeof known - o, "%s%s", o ? ", " : "",
-                                  zeus__format_double(trace->tables[t].target, buf, sizeof buf));
+                                  zeus_format_double(trace->tables[t].target, buf, sizeof buf));
     }
     char buf[ZEUS_DOUBLE_BUF];
     return zeus__error(ZEUS_ENOENT,
                        "target metric %s of workload %s/%s/%s is not in %s; its "
                        "targets are: %s",
-                       zeus__format_double(job->target_metric, buf, sizeof buf), job->dataset,
+                       zeus_format_double(job->target_metric, buf, sizeof buf), job->dataset,
                        job->network, job->optimizer, trace->train_path, known);
 }
 

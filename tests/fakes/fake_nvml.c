@@ -92,7 +92,7 @@ static zeus_sim_state state;
 
 static void state_load_locked(void)
 {
-    zeus__sim_state_load(&state, gpus, persistence, config.gpu_count, zeus__now_ns());
+    zeus__sim_state_load(&state, gpus, persistence, config.gpu_count, zeus_now_ns());
 }
 
 /* Changes a setting the way sim_state.h prescribes (lock, load, change, save, unlock). */
@@ -190,7 +190,7 @@ static nvmlReturn_t init_impl(void)
         pthread_mutex_unlock(&lock);
         return code_by_name(config.init_error);
     }
-    int64_t now = zeus__now_ns();
+    int64_t now = zeus_now_ns();
     for (unsigned i = 0; i < config.gpu_count; i++) {
         zeus__sim_gpu_init(&gpus[i], &config.gpus[i], now);
         persistence[i] = false;
@@ -357,7 +357,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device,
         LEAVE(NVML_SUCCESS);
     }
     state_load_locked();
-    *energy = zeus__sim_gpu_energy_mj(&gpus[gpu], zeus__now_ns());
+    *energy = zeus__sim_gpu_energy_mj(&gpus[gpu], zeus_now_ns());
     LEAVE(NVML_SUCCESS);
 }
 
@@ -368,7 +368,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int *p
     if (!power)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
     state_load_locked();
-    int64_t now = zeus__now_ns();
+    int64_t now = zeus_now_ns();
     /* Ampere and newer report a 1 s average here; older GPUs an instantaneous value. */
     *power = config.gpus[gpu].arch >= ZEUS_ARCH_AMPERE ? zeus__sim_gpu_average_mw(&gpus[gpu], now)
                                                        : zeus__sim_gpu_instant_mw(&gpus[gpu], now);
@@ -383,10 +383,10 @@ EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCoun
     if (!values || valuesCount < 0)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
     state_load_locked();
-    int64_t now = zeus__now_ns();
+    int64_t now = zeus_now_ns();
     for (int i = 0; i < valuesCount; i++) {
         nvmlFieldValue_t *v = &values[i];
-        v->timestamp = (long long)(zeus__wall_s() * 1e6);
+        v->timestamp = (long long)(zeus_wall_s() * 1e6);
         v->latencyUsec = 0;
         v->valueType = NVML_VALUE_TYPE_UNSIGNED_INT;
         if (!has_energy_counter(gpu)) {
@@ -442,7 +442,7 @@ EXPORT nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t device, unsig
     const zeus_sim_gpu_params *p = &config.gpus[gpu];
     if (limit < p->min_limit_mw || limit > p->max_limit_mw)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
-    STATE_CHANGE(zeus__sim_gpu_set_limit(&gpus[gpu], limit, zeus__now_ns()));
+    STATE_CHANGE(zeus__sim_gpu_set_limit(&gpus[gpu], limit, zeus_now_ns()));
     log_call(__func__, gpu, limit);
     LEAVE(NVML_SUCCESS);
 }

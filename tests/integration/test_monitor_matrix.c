@@ -95,12 +95,11 @@ static void end(case_state *c, const char *name, double elapsed, double start, c
     /* Expected log row: start,name,elapsed,energies. */
     char a[ZEUS_DOUBLE_BUF], b[ZEUS_DOUBLE_BUF];
     size_t n = strlen(log);
-    n +=
-        (size_t)snprintf(log + n, log_size - n, "%s,%s,%s", zeus__format_double(start, a, sizeof a),
-                         name, zeus__format_double(elapsed, b, sizeof b));
+    n += (size_t)snprintf(log + n, log_size - n, "%s,%s,%s", zeus_format_double(start, a, sizeof a),
+                          name, zeus_format_double(elapsed, b, sizeof b));
     for (unsigned i = 0; i < r.gpu_count; i++)
         n += (size_t)snprintf(log + n, log_size - n, ",%s",
-                              zeus__format_double(r.gpus[i].energy_j, a, sizeof a));
+                              zeus_format_double(r.gpus[i].energy_j, a, sizeof a));
     snprintf(log + n, log_size - n, "\n");
 }
 

@@ -197,16 +197,16 @@ static void test_format_double_like_python(void **state)
 {
     (void)state;
     char b[ZEUS_DOUBLE_BUF];
-    assert_string_equal(zeus__format_double(10.5, b, sizeof b), "10.5");
-    assert_string_equal(zeus__format_double(10.0, b, sizeof b), "10.0");
-    assert_string_equal(zeus__format_double(2924.4619999974966, b, sizeof b), "2924.4619999974966");
-    assert_string_equal(zeus__format_double(1e-07, b, sizeof b), "1e-07");
-    assert_string_equal(zeus__format_double(0.0001, b, sizeof b), "0.0001");
-    assert_string_equal(zeus__format_double(1e16, b, sizeof b), "1e+16");
-    assert_string_equal(zeus__format_double(123456789012345.0, b, sizeof b), "123456789012345.0");
-    assert_string_equal(zeus__format_double(-0.5, b, sizeof b), "-0.5");
-    assert_string_equal(zeus__format_double(0.1 + 0.2, b, sizeof b), "0.30000000000000004");
-    assert_string_equal(zeus__format_double(1.5e-10, b, sizeof b), "1.5e-10");
+    assert_string_equal(zeus_format_double(10.5, b, sizeof b), "10.5");
+    assert_string_equal(zeus_format_double(10.0, b, sizeof b), "10.0");
+    assert_string_equal(zeus_format_double(2924.4619999974966, b, sizeof b), "2924.4619999974966");
+    assert_string_equal(zeus_format_double(1e-07, b, sizeof b), "1e-07");
+    assert_string_equal(zeus_format_double(0.0001, b, sizeof b), "0.0001");
+    assert_string_equal(zeus_format_double(1e16, b, sizeof b), "1e+16");
+    assert_string_equal(zeus_format_double(123456789012345.0, b, sizeof b), "123456789012345.0");
+    assert_string_equal(zeus_format_double(-0.5, b, sizeof b), "-0.5");
+    assert_string_equal(zeus_format_double(0.1 + 0.2, b, sizeof b), "0.30000000000000004");
+    assert_string_equal(zeus_format_double(1.5e-10, b, sizeof b), "1.5e-10");
 }
 
 static void test_errors(void **state)
