@@ -124,8 +124,8 @@ static double measure(const char *what, pass_fn pass, zeus_trace *const traces[4
 
 int main(int argc, char **argv)
 {
-    const char *dir = argc > 1 ? argv[1] : ZEUS_SHARED_DIR "/data/nsdi23-traces";
-    const char *groups_csv = argc > 2 ? argv[2] : ZEUS_SHARED_DIR "/data/alibaba_groups_synth.csv";
+    const char *dir = argc > 1 ? argv[1] : ZEUS_DATA_DIR "/nsdi23-traces";
+    const char *groups_csv = argc > 2 ? argv[2] : ZEUS_DATA_DIR "/alibaba_groups_synth.csv";
     double seconds = argc > 3 ? atof(argv[3]) : 2.0;
     if (!(seconds > 0))
         seconds = 2.0;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *const gpu_names[] = {"v100", "a40", "rtx6000", "p100"};
 
@@ -29,7 +30,8 @@ static void usage(FILE *out)
         "            (run_alibaba.py); groups run in parallel\n\n"
         "common options:\n"
         "  --trace-dir DIR       folder with summary_train.csv and summary_power_<gpu>.csv\n"
-        "                        (default: $ZEUS_TRACE_DIR)\n"
+        "                        (default: $ZEUS_TRACE_DIR, else the NSDI'23 traces that\n"
+        "                        come with zeus: " ZEUS_INSTALL_TRACE_DIR ")\n"
         "  --gpu NAME            v100 (default), a40, rtx6000 or p100\n"
         "  --eta X               energy/time trade-off of the cost, in [0, 1] (0.5)\n"
         "  --beta X              early stop at beta x the cheapest recurrence (2.0; inf: never)\n"
@@ -94,6 +96,15 @@ static int parse_integer(const char *flag, const char *text, long min, long *out
         return cli_error(CLI_USAGE, "simulate: %s must be an integer >= %ld, got '%s'", flag, min,
                          text);
     return CLI_OK;
+}
+
+/* The traces installed with zeus, or (run from a build tree) the source tree's copy. */
+static const char *default_trace_dir(void)
+{
+    struct stat st;
+    if (stat(ZEUS_INSTALL_TRACE_DIR, &st) == 0 && S_ISDIR(st.st_mode))
+        return ZEUS_INSTALL_TRACE_DIR;
+    return ZEUS_SOURCE_TRACE_DIR;
 }
 
 static int parse_options(int argc, char **argv, bool alibaba, options *o)
@@ -216,7 +227,7 @@ static int parse_options(int argc, char **argv, bool alibaba, options *o)
         return cli_error(CLI_USAGE, "simulate: --gpu must be v100, a40, rtx6000 or p100, got '%s'",
                          o->gpu);
     if (!o->trace_dir || !*o->trace_dir)
-        return cli_error(CLI_USAGE, "simulate: --trace-dir is required (or set ZEUS_TRACE_DIR)");
+        o->trace_dir = default_trace_dir();
     if (alibaba && !o->groups)
         return cli_error(CLI_USAGE, "simulate alibaba: --groups FILE is required");
     if (o->b0 > 1L << 30 || o->max_epochs > 1L << 30)

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRACE_DIR ZEUS_SHARED_DIR "/data/nsdi23-traces"
-#define GROUPS_CSV ZEUS_SHARED_DIR "/data/alibaba_groups_synth.csv"
+#define TRACE_DIR ZEUS_DATA_DIR "/nsdi23-traces"
+#define GROUPS_CSV ZEUS_DATA_DIR "/alibaba_groups_synth.csv"
 
 static size_t count_lines(const char *text)
 {
@@ -60,6 +60,19 @@ static void test_single_golden_csv(void **state)
     free(out);
     free(err);
     free(csv);
+}
+
+/* Without --trace-dir or ZEUS_TRACE_DIR the traces in the repository's data/ are used. */
+static void test_single_default_traces(void **state)
+{
+    (void)state;
+    char *out, *err;
+    unsetenv("ZEUS_TRACE_DIR");
+    assert_int_equal(zt_zeus(&out, &err, "simulate", "single", NULL), 0);
+    assert_contains(out, "data/nsdi23-traces (23562 joined rows, max power 250 W)");
+    assert_contains(out, "1276354187.14576 J");
+    free(out);
+    free(err);
 }
 
 static void test_single_other_gpu_and_env(void **state)
@@ -125,7 +138,6 @@ static void test_usage_errors(void **state)
         {"simulate", "single", "--beta", "0", "--trace-dir", TRACE_DIR, NULL},
         {"simulate", "single", "--b0", "abc", "--trace-dir", TRACE_DIR, NULL},
         {"simulate", "single", "--bogus", NULL},
-        {"simulate", "single", NULL}, /* no --trace-dir and no ZEUS_TRACE_DIR */
         {"simulate", "alibaba", "--trace-dir", TRACE_DIR, NULL}, /* no --groups */
         {"simulate", "alibaba", "--seed", "3", "--trace-dir", TRACE_DIR, NULL},
         {"simulate", "single", "--groups", GROUPS_CSV, "--trace-dir", TRACE_DIR, NULL},
@@ -202,8 +214,11 @@ static void test_runtime_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_single_golden_csv), cmocka_unit_test(test_single_other_gpu_and_env),
-        cmocka_unit_test(test_alibaba),           cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_single_golden_csv),
+        cmocka_unit_test(test_single_other_gpu_and_env),
+        cmocka_unit_test(test_single_default_traces),
+        cmocka_unit_test(test_alibaba),
+        cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_runtime_errors),
     };
     return cmocka_run_group_tests(tests, zt_setup, zt_teardown);

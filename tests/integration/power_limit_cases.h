@@ -1,4 +1,4 @@
-/* Spec 11.2: the recorded profiling logs in shared/data/profile_data and the optimal power
+/* Spec 11.2: the recorded profiling logs in data/profile_data and the optimal power
  * limits (W) each selector must pick from them. Shared by tests/unit/test_selectors.c and the
  * power-limit integration tests. */
 #ifndef ZEUS_TEST_POWER_LIMIT_CASES_H
@@ -58,9 +58,9 @@ static const pl_case pl_cases[] = {
 
 static inline char *pl_case_path(const pl_case *c)
 {
-    size_t n = strlen(ZEUS_SHARED_DIR) + strlen(c->file) + 32;
+    size_t n = strlen(ZEUS_DATA_DIR) + strlen(c->file) + 32;
     char *p = malloc(n);
-    snprintf(p, n, "%s/data/profile_data/%s", ZEUS_SHARED_DIR, c->file);
+    snprintf(p, n, "%s/profile_data/%s", ZEUS_DATA_DIR, c->file);
     return p;
 }
 

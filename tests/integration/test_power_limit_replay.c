@@ -1,4 +1,4 @@
-/* Spec 11.3: every recorded profile in shared/data/profile_data replayed through the real
+/* Spec 11.3: every recorded profile in data/profile_data replayed through the real
  * optimizer (fake NVML with the file's limit range, the replay monitor) for every ZeusCost eta
  * and the four interruption modes; asserts the chosen limit and the exact sequence of
  * nvmlDeviceSetPowerManagementLimit calls the fake NVML received. Then optimizers built on

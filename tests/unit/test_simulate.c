@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRACE_DIR ZEUS_SHARED_DIR "/data/nsdi23-traces"
-#define GROUPS_CSV ZEUS_SHARED_DIR "/data/alibaba_groups_synth.csv"
+#define TRACE_DIR ZEUS_DATA_DIR "/nsdi23-traces"
+#define GROUPS_CSV ZEUS_DATA_DIR "/alibaba_groups_synth.csv"
 
 static const char *const gpus[] = {"v100", "a40", "p100", "rtx6000"};
 static zeus_trace *traces[4];
