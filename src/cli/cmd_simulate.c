@@ -278,7 +278,7 @@ static int close_csv(csv_out *c, const char *path)
                    : CLI_OK;
     bool bad = ferror(c->f) != 0;
     bad |= fclose(c->f) != 0;
-    int rc = bad ? ZEUS_ENOMEM : zeus__write_file_atomic(path, c->buf, c->len);
+    int rc = bad ? ZEUS_ENOMEM : zeus_write_file(path, c->buf, c->len);
     free(c->buf);
     if (rc != ZEUS_OK)
         return cli_lib_error(CLI_FAIL, rc, "simulate: cannot write the CSV");

@@ -1,6 +1,7 @@
 /* Simulated GPU settings shared between processes (see sim_state.h). */
 #include "device/sim_state.h"
 #include "core/internal.h"
+#include "zeus/output.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,7 +78,7 @@ int zeus__sim_state_save(zeus_sim_state *s, const zeus_sim_gpu *gpus, const bool
     for (unsigned i = 0; i < count; i++)
         n += (size_t)snprintf(buf + n, sizeof buf - n, "gpu %u limit_mw %u persistence %d\n", i,
                               gpus[i].limit_mw, persistence[i] ? 1 : 0);
-    int rc = zeus__write_file_atomic(s->path, buf, n);
+    int rc = zeus_write_file(s->path, buf, n);
     struct stat st;
     if (rc == ZEUS_OK && stat(s->path, &st) == 0)
         remember(s, &st);
