@@ -37,8 +37,9 @@ static void usage(FILE *out)
  * checking once here, after the command and its final flush, covers every write. */
 static int finish_stdout(int code)
 {
-    int failed = fflush(stdout) != 0 || ferror(stdout);
-    int err = errno;
+    errno = 0;
+    int err = fflush(stdout) != 0 ? errno : 0; /* else errno would be stale */
+    int failed = err != 0 || ferror(stdout);
     if (fclose(stdout) != 0 && !failed) {
         failed = 1;
         err = errno;
@@ -46,7 +47,7 @@ static int finish_stdout(int code)
     if (!failed)
         return code;
     fprintf(stderr, "zeus: error: cannot write to standard output: %s\n",
-            err ? strerror(err) : "write error");
+            err ? strerror(err) : "an earlier write failed");
     return code == CLI_OK ? CLI_FAIL : code;
 }
 
@@ -75,6 +76,5 @@ static int run(int argc, char **argv)
 int main(int argc, char **argv)
 {
     cli_install_logger();
-    errno = 0;
     return finish_stdout(run(argc, argv));
 }

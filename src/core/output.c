@@ -238,9 +238,9 @@ static int replace_unnamed(const char *real, const char *dir, const void *data, 
         int err = errno;
         pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
         close(fd);
-        return err == ENOENT ? 1 /* no /proc */
-                             : zeus__error(errno_code(err), "cannot create %s: %s", tmp,
-                                           strerror(err));
+        return err == ENOENT
+                   ? 1 /* no /proc */
+                   : zeus__error(errno_code(err), "cannot create %s: %s", tmp, strerror(err));
     }
     if (rename(tmp, real) != 0) {
         rc = zeus__error(errno_code(errno), "cannot rename %s to %s: %s", tmp, real,
@@ -267,8 +267,7 @@ static int replace_named(const char *real, const void *data, size_t size, const 
         goto done;
     }
     struct stat fresh = {.st_mode = 0644};
-    if ((rc = fill(fd, tmp, data, size, old ? old : &fresh)) == ZEUS_OK &&
-        rename(tmp, real) != 0)
+    if ((rc = fill(fd, tmp, data, size, old ? old : &fresh)) == ZEUS_OK && rename(tmp, real) != 0)
         rc = zeus__error(errno_code(errno), "cannot rename %s to %s: %s", tmp, real,
                          strerror(errno));
     if (rc != ZEUS_OK)
@@ -330,8 +329,7 @@ static int fail(zeus_output *o, int code, const char *what)
 {
     if (!o->error) {
         o->error = code;
-        snprintf(o->message, sizeof o->message, "cannot %s %s: %s", what, o->path,
-                 strerror(errno));
+        snprintf(o->message, sizeof o->message, "cannot %s %s: %s", what, o->path, strerror(errno));
     }
     return zeus__error(o->error, "%s", o->message);
 }
