@@ -505,6 +505,23 @@ static void test_threads(void **state)
     zeus_devices_close(d);
 }
 
+/* Period inference happens on the sampler thread: starting returns at once, samples come every
+ * millisecond meanwhile, and the period is known after the power changed often enough. */
+static void test_sampler_infers_while_sampling(void **state)
+{
+    (void)state;
+    use_sim("{\"gpus\": [{\"step_time_ms\": 5, \"energy_update_ms\": 10}]}");
+    zeus_devices *d = open_devices();
+    zeus_sampler *s;
+    int64_t t0 = zeus_now_ns();
+    assert_int_equal(zeus_sampler_start(d, NULL, &s), ZEUS_OK);
+    assert_true(zeus_now_ns() - t0 < 100000000LL); /* it used to take up to 2 s */
+    usleep(50000);
+    assert_true(zeus_sampler_sample_count(s) >= 10); /* sampling meanwhile */
+    zeus_sampler_stop(s);
+    zeus_devices_close(d);
+}
+
 static void test_sampler_ring_and_queries(void **state)
 {
     (void)state;
@@ -535,6 +552,11 @@ static void test_sampler_ring_and_queries(void **state)
     assert_int_equal(zeus_sampler_get_energy(s, times[0], times[0], e, &used), ZEUS_ENOENT);
     assert_int_equal(zeus_sampler_get_energy(s, times[0], times[7], e, &used), ZEUS_OK);
     assert_true(fabs(e[0] - 42.0 * (times[7] - times[0])) < 1e-6);
+    /* The running total covers every sample since the start, not only the 8 in the ring. */
+    double end = zeus_steady_time_s(NULL), start;
+    assert_int_equal(zeus_sampler_total_energy(s, end, e, &start), ZEUS_OK);
+    assert_true(end - start > 0.05 && times[0] - start > 0.03);
+    assert_true(fabs(e[1] - 42.0 * (end - start)) < 1e-3);
     zeus_sampler_stop(s);
     /* An explicitly empty GPU list is refused, as the original. */
     so.gpu_count = 0;
@@ -624,6 +646,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cpu_and_dram, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_threads, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_sampler_ring_and_queries, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_sampler_infers_while_sampling, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_replay_errors, zt_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
