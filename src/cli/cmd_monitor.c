@@ -129,7 +129,7 @@ static int parse_seconds(const char *option, const char *text, double *out)
 static int check_output(const char *option, const char *path)
 {
     if (zeus_output_check(path) != ZEUS_OK)
-        return cli_error(CLI_USAGE, "%s: %s", option, zeus_last_error());
+        return cli_error(CLI_FAIL, "%s: %s", option, zeus_last_error()); /* unwritable: 1 */
     return CLI_OK;
 }
 

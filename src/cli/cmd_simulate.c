@@ -175,7 +175,7 @@ static int parse_options(int argc, char **argv, bool alibaba, options *o)
         case OPT_CSV:
             o->csv = optarg; /* checked now, not after the whole run */
             if (zeus_output_check(optarg) != ZEUS_OK)
-                rc = cli_error(CLI_USAGE, "--csv: %s", zeus_last_error());
+                rc = cli_error(CLI_FAIL, "--csv: %s", zeus_last_error());
             break;
         case OPT_DATASET:
             o->dataset = optarg;
