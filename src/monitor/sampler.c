@@ -175,7 +175,7 @@ static void infer_period(zeus_sampler *s, struct timespec *deadline)
         float last;
         int64_t last_change;
         int gaps;
-    } models[ZEUS_MAX_GPUS];
+    } models[ZEUS_MAX_GPUS] = {{0}};
     unsigned n = 0;
     for (unsigned i = 0; i < s->gpu_count; i++) {
         zeus_gpu_info gi, gj;
@@ -326,7 +326,7 @@ int zeus_sampler_start(zeus_devices *devices, const zeus_sampler_options *option
     }
     s->infer = !(options->period_s > 0);
     /* While inferring, samples come at the inference's polling rate. */
-    atomic_store(&s->period_s, s->infer ? INFER_POLL_NS * 1e-9 : options->period_s);
+    atomic_store(&s->period_s, s->infer ? INFER_POLL_NS / 1e9 : options->period_s);
     if (s->infer && s->gpu_count == 0) { /* CPU packages only: no power reading to watch */
         s->infer = false;
         atomic_store(&s->period_s, PERIOD_CAP_S);
