@@ -10,9 +10,12 @@
  *     unnamed temporary file in the target's directory (O_TMPFILE; a named "<path>.tmp.XXXXXX"
  *     where the file system lacks it), is fsync'ed, then renamed over the target. A crash or a
  *     kill leaves either the old file or the new one; the temporary file is named only for
- *     the two system calls that publish it, with SIGINT, SIGTERM, SIGHUP and SIGQUIT blocked in
- *     the calling thread, so a signal cannot leave a "*.tmp.*" behind. An existing file keeps
- *     its permission bits; a new one gets 0666 minus the umask;
+ *     the two system calls that publish it (link, rename), with SIGINT, SIGTERM, SIGHUP and
+ *     SIGQUIT blocked in the calling thread, so a signal cannot leave a "*.tmp.*" behind (in a
+ *     process whose other threads take such a signal by its default action, only during those
+ *     two calls). Where the name must exist for the whole write (no O_TMPFILE), the signals stay
+ *     blocked for the whole write. An existing file keeps its permission bits; a new one gets
+ *     0666 minus the umask (0644 without O_TMPFILE);
  *   - a directory is refused.
  *
  * Missing parent directories are created (as the original does for its log and profile files),
