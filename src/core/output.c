@@ -329,7 +329,8 @@ static int fail(zeus_output *o, int code, const char *what)
 {
     if (!o->error) {
         o->error = code;
-        snprintf(o->message, sizeof o->message, "cannot %s %s: %s", what, o->path, strerror(errno));
+        snprintf(o->message, sizeof o->message, "cannot %s %s: %s", what,
+                 o->f == stdout ? "to standard output" : o->path, strerror(errno));
     }
     return zeus__error(o->error, "%s", o->message);
 }
