@@ -26,7 +26,5 @@ size_t zeus__strlcpy(char *dst, const char *src, size_t size);
 
 /* Reads a whole file into a NUL-terminated malloc'd buffer. */
 int zeus__read_file(const char *path, char **data, size_t *size);
-/* mkdir -p of the directory part of path. */
-int zeus__make_parent_dirs(const char *path);
 
 #endif

@@ -128,6 +128,29 @@ int zeus_output_check(const char *path)
 
 /* ---- writing ---- */
 
+/* mkdir -p of the directory part of path (mode 0777 minus the umask). */
+static int make_parent_dirs(const char *path)
+{
+    char dir[4096];
+    if (zeus__strlcpy(dir, path, sizeof dir) >= sizeof dir)
+        return zeus__error(ZEUS_EINVAL, "path too long: %s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return ZEUS_OK;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            return zeus__error(ZEUS_EIO, "cannot create directory %s: %s", dir, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return zeus__error(ZEUS_EIO, "cannot create directory %s: %s", dir, strerror(errno));
+    return ZEUS_OK;
+}
+
 static int write_all(int fd, const void *data, size_t size)
 {
     const char *p = data;
@@ -301,7 +324,7 @@ int zeus_write_file(const char *path, const void *data, size_t size)
             rc = zeus__error(ZEUS_EIO, "cannot write %s: %s", path, strerror(errno));
         return rc;
     }
-    if ((rc = zeus__make_parent_dirs(real)) != ZEUS_OK)
+    if ((rc = make_parent_dirs(real)) != ZEUS_OK)
         return rc;
     char dir[PATH_MAX];
     dir_of(real, dir, sizeof dir);
@@ -363,7 +386,7 @@ int zeus_output_open(const char *path, unsigned flags, zeus_output **out)
     if (stat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
         fd = open_in_place(real, &st, append ? O_APPEND : 0);
     } else {
-        if ((rc = zeus__make_parent_dirs(real)) != ZEUS_OK)
+        if ((rc = make_parent_dirs(real)) != ZEUS_OK)
             goto fail;
         fd = open(real, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | (append ? O_APPEND : O_TRUNC),
                   0666);

@@ -2,11 +2,9 @@
 #include "core/internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -148,28 +146,6 @@ int zeus_parse_long(const char *text, long *out)
     if (end == text || !only_space(end) || errno == ERANGE)
         return zeus__error(ZEUS_EPARSE, "'%s' is not an integer", text);
     *out = v;
-    return ZEUS_OK;
-}
-
-int zeus__make_parent_dirs(const char *path)
-{
-    char dir[4096];
-    if (zeus__strlcpy(dir, path, sizeof dir) >= sizeof dir)
-        return zeus__error(ZEUS_EINVAL, "path too long: %s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return ZEUS_OK;
-    *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-            return zeus__error(ZEUS_EIO, "cannot create directory %s: %s", dir, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return zeus__error(ZEUS_EIO, "cannot create directory %s: %s", dir, strerror(errno));
     return ZEUS_OK;
 }
 
