@@ -498,9 +498,9 @@ static void test_counterless_no_wait(void **state)
                      0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
-    if (wall >= 1.0)
+    if (wall >= 1.5)
         fprintf(stderr, "took %.3f s\n", wall);
-    assert_true(wall < 1.0);
+    assert_true(wall < 1.5); /* 2.3 s before: 2 s of inference, then the command */
     cJSON *j = parse_last_line(out);
     const cJSON *g = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "gpus"), 0);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(g, "method")->valuestring, "sampled");
