@@ -52,8 +52,7 @@ static void test_empty_list_is_an_error_everywhere(void **state)
     EXPECT_USAGE("empty index list", "power-limit", "set", "200", "--gpu-indices", "");
     EXPECT_USAGE("empty index list", "power-limit", "get", "--gpu-indices", "");
     EXPECT_USAGE("empty index list", "monitor", "energy", "--gpu-indices", "", "--", "true");
-    EXPECT_USAGE("empty index list", "monitor", "power", "--gpu-indices", "", "--duration",
-                 "0.1");
+    EXPECT_USAGE("empty index list", "monitor", "power", "--gpu-indices", "", "--duration", "0.1");
     EXPECT_USAGE("not a list of indices", "power-limit", "set", "200", "--gpu-indices", "0,");
     EXPECT_USAGE("not a list of indices", "power-limit", "set", "200", "--gpu-indices", "0,,1");
     EXPECT_USAGE("not a list of indices", "power-limit", "set", "200", "--gpu-indices", "-1");
@@ -80,8 +79,7 @@ static void test_good_lists_still_work(void **state)
     (void)state;
     use_fake();
     char *out, *err;
-    assert_int_equal(zt_zeus(&out, &err, "power-limit", "get", "--gpu-indices", "1", "0", NULL),
-                     0);
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "get", "--gpu-indices", "1", "0", NULL), 0);
     assert_non_null(strstr(out, "1    NVIDIA A40"));
     assert_non_null(strstr(out, "0    NVIDIA A40"));
     assert_true(strstr(out, "1    NVIDIA A40") < strstr(out, "0    NVIDIA A40")); /* given order */
@@ -108,8 +106,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_no_wraparound, zt_setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty_list_is_an_error_everywhere, zt_setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_empty_list_is_an_error_everywhere, zt_setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_and_repeats_refused, zt_setup, teardown),
         cmocka_unit_test_setup_teardown(test_good_lists_still_work, zt_setup, teardown),
     };
