@@ -90,19 +90,26 @@ static nvmlReturn_t code_by_name(const char *name)
 
 static zeus_sim_state state;
 
-static void state_load_locked(void)
+/* A malformed file fails nvmlInit (its detail through nvmlErrorString); later it keeps the
+ * settings last read, as the library's sim backend reports it. */
+static int state_load_locked(void)
 {
-    zeus__sim_state_load(&state, gpus, persistence, config.gpu_count, zeus_now_ns());
+    return zeus__sim_state_load(&state, gpus, persistence, config.gpu_count, zeus_now_ns());
 }
 
-/* Changes a setting the way sim_state.h prescribes (lock, load, change, save, unlock). */
+/* Changes a setting the way sim_state.h prescribes (lock, load, change, save, unlock); a
+ * malformed file fails the call with NVML_ERROR_UNKNOWN and is left alone. */
 #define STATE_CHANGE(change)                                                                       \
     do {                                                                                           \
         int fd_ = zeus__sim_state_lock(&state);                                                    \
-        state_load_locked();                                                                       \
-        change;                                                                                    \
-        zeus__sim_state_save(&state, gpus, persistence, config.gpu_count);                         \
+        int rc_ = state_load_locked();                                                             \
+        if (rc_ == ZEUS_OK) {                                                                      \
+            change;                                                                                \
+            zeus__sim_state_save(&state, gpus, persistence, config.gpu_count);                     \
+        }                                                                                          \
         zeus__sim_state_unlock(fd_);                                                               \
+        if (rc_ != ZEUS_OK)                                                                        \
+            LEAVE(NVML_ERROR_UNKNOWN);                                                             \
     } while (0)
 
 static void log_call(const char *function, unsigned gpu, unsigned value)
@@ -202,8 +209,14 @@ static nvmlReturn_t init_impl(void)
     memset(energy_reads, 0, sizeof energy_reads);
     zeus__sim_state_init(&state, getenv("ZEUS_FAKE_NVML_STATE"));
     int fd = zeus__sim_state_lock(&state);
-    state_load_locked();
+    int rc = state_load_locked();
     zeus__sim_state_unlock(fd);
+    if (rc != ZEUS_OK) {
+        snprintf(config_error, sizeof config_error, "fake NVML: ZEUS_FAKE_NVML_STATE: %s",
+                 zeus_last_error());
+        pthread_mutex_unlock(&lock);
+        return NVML_ERROR_UNKNOWN;
+    }
     init_count = 1;
     pthread_mutex_unlock(&lock);
     return NVML_SUCCESS;
@@ -356,7 +369,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device,
         *energy = (unsigned long long)(mj > 0 ? mj : 0);
         LEAVE(NVML_SUCCESS);
     }
-    state_load_locked();
+    (void)state_load_locked();
     *energy = zeus__sim_gpu_energy_mj(&gpus[gpu], zeus_now_ns());
     LEAVE(NVML_SUCCESS);
 }
@@ -367,7 +380,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int *p
     ENTER(device, gpu);
     if (!power)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
-    state_load_locked();
+    (void)state_load_locked();
     int64_t now = zeus_now_ns();
     /* Ampere and newer report a 1 s average here; older GPUs an instantaneous value. */
     *power = config.gpus[gpu].arch >= ZEUS_ARCH_AMPERE ? zeus__sim_gpu_average_mw(&gpus[gpu], now)
@@ -382,7 +395,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCoun
     ENTER(device, gpu);
     if (!values || valuesCount < 0)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
-    state_load_locked();
+    (void)state_load_locked();
     int64_t now = zeus_now_ns();
     for (int i = 0; i < valuesCount; i++) {
         nvmlFieldValue_t *v = &values[i];
@@ -431,7 +444,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t device, unsig
     ENTER(device, gpu);
     if (!limit)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
-    state_load_locked();
+    (void)state_load_locked();
     *limit = gpus[gpu].limit_mw;
     LEAVE(NVML_SUCCESS);
 }
