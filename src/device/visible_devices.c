@@ -80,6 +80,32 @@ int zeus__cvd_parse(const char *text, zeus_cvd_entry *entries, size_t capacity, 
     }
 }
 
+/* The old MIG form names an instance by its parent GPU and "/<GPU instance>/<compute
+ * instance>": the parent must have MIG instances. (The instance ids themselves are not
+ * checked: the backends list MIG instances by UUID only.) */
+static int old_mig_instance(const zeus_cvd_entry *e, const zeus_cvd_device *uuids,
+                            size_t uuid_count, unsigned device)
+{
+    const char *p = strchr(e->text, '/');
+    bool ok = p != NULL;
+    for (int part = 0; ok && part < 2; part++) { /* "/<digits>/<digits>" and the end */
+        ok = *p++ == '/' && isdigit((unsigned char)*p);
+        while (ok && isdigit((unsigned char)*p))
+            p++;
+    }
+    if (!ok || *p)
+        return zeus__error(ZEUS_EINVAL,
+                           "CUDA_VISIBLE_DEVICES entry '%s' is not MIG-GPU-<uuid>/<gi>/<ci>",
+                           e->text);
+    for (size_t i = 0; i < uuid_count; i++)
+        if (uuids[i].device_index == device && strncmp(uuids[i].uuid, "MIG-", 4) == 0)
+            return ZEUS_OK;
+    return zeus__error(ZEUS_EINVAL,
+                       "CUDA_VISIBLE_DEVICES entry '%s' names a MIG instance of device %u, which "
+                       "has none",
+                       e->text, device);
+}
+
 /* The device whose UUID (or MIG UUID) starts with the entry's text; a unique prefix is enough. */
 static int find_uuid(const zeus_cvd_entry *e, const zeus_cvd_device *uuids, size_t uuid_count,
                      unsigned *device)
@@ -101,11 +127,13 @@ static int find_uuid(const zeus_cvd_entry *e, const zeus_cvd_device *uuids, size
             continue;
         if (strlen(uuids[i].uuid) == n) { /* exact match wins over prefixes */
             *device = uuids[i].device_index;
-            return ZEUS_OK;
+            return want == parent ? old_mig_instance(e, uuids, uuid_count, *device) : ZEUS_OK;
         }
         if (matches++ == 0)
             *device = uuids[i].device_index;
     }
+    if (matches == 1 && want == parent)
+        return old_mig_instance(e, uuids, uuid_count, *device);
     if (matches == 1)
         return ZEUS_OK;
     if (matches > 1)

@@ -78,9 +78,11 @@ static void expect_bad_state(const char *content, const char *needle)
 static void test_garbage_refused_with_line(void **state)
 {
     (void)state;
-    expect_bad_state("gpu 0 limit_mw 5 persistence 0\n", "sim.state:1: gpu 0: limit_mw 5 is outside");
-    expect_bad_state("gpu 0 limit_mw 300000 persistence 0\ngpu 1 limit_mw 999999999 persistence 0\n",
-                     "sim.state:2: gpu 1: limit_mw 999999999 is outside its range 100000-300000");
+    expect_bad_state("gpu 0 limit_mw 5 persistence 0\n",
+                     "sim.state:1: gpu 0: limit_mw 5 is outside");
+    expect_bad_state(
+        "gpu 0 limit_mw 300000 persistence 0\ngpu 1 limit_mw 999999999 persistence 0\n",
+        "sim.state:2: gpu 1: limit_mw 999999999 is outside its range 100000-300000");
     expect_bad_state("gpu 0 limit_mw 300000 persistence 2\n", "sim.state:1: expected");
     expect_bad_state("gpu 0 limit_mw 99999999999999999999 persistence 0\n", "sim.state:1:");
     expect_bad_state("gpu 0 limit_mw -5 persistence 0\n", "sim.state:1:");
