@@ -52,16 +52,13 @@ static int try_open(zeus_devices *d, const zeus_backend_ops *ops, void **state)
 /* Builds the framework-index -> backend-index map from CUDA_VISIBLE_DEVICES. */
 static int map_visible(zeus_devices *d, unsigned device_count, unsigned *map, unsigned *visible)
 {
-    const char *env = getenv("CUDA_VISIBLE_DEVICES");
+    const char *env = d->cuda_visible_devices;
     if (!env) {
         for (unsigned i = 0; i < device_count; i++)
             map[i] = i;
         *visible = device_count;
         return ZEUS_OK;
     }
-    d->cuda_visible_devices = strdup(env);
-    if (!d->cuda_visible_devices)
-        return zeus__error(ZEUS_ENOMEM, "out of memory");
     zeus_cvd_entry entries[ZEUS_CVD_MAX];
     size_t count;
     int rc = zeus__cvd_parse(env, entries, ZEUS_CVD_MAX, &count);
@@ -145,6 +142,12 @@ int zeus_devices_open(zeus_devices **out)
     if (!d)
         return zeus__error(ZEUS_ENOMEM, "out of memory");
     int rc = ZEUS_OK;
+    /* Kept whether or not a GPU backend opens: show-env reports it as set either way. */
+    const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
+    if (cvd && !(d->cuda_visible_devices = strdup(cvd))) {
+        rc = zeus__error(ZEUS_ENOMEM, "out of memory");
+        goto fail;
+    }
     const char *choice = getenv("ZEUS_DEVICE");
     if (!choice || !*choice)
         choice = "auto";

@@ -254,14 +254,26 @@ EXPORT const char *nvmlErrorString(nvmlReturn_t result)
     return "Unknown Error";
 }
 
+/* Copies text as NVML does; the "unterminated_strings" fault fills the whole buffer with the
+ * text repeated and no NUL, as a misbehaving library might. */
+static nvmlReturn_t copy_text(const char *text, char *out, unsigned int length)
+{
+    if (!out)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    if (strlen(text) + 1 > length)
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    if (config.faults & ZEUS_SIM_FAULT_UNTERMINATED) {
+        for (unsigned i = 0; i < length; i++)
+            out[i] = text[i % strlen(text)];
+        return NVML_SUCCESS;
+    }
+    zeus__strlcpy(out, text, length);
+    return NVML_SUCCESS;
+}
+
 EXPORT nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length)
 {
-    if (!version)
-        return NVML_ERROR_INVALID_ARGUMENT;
-    if (strlen(config.driver_version) + 1 > length)
-        return NVML_ERROR_INSUFFICIENT_SIZE;
-    zeus__strlcpy(version, config.driver_version, length);
-    return NVML_SUCCESS;
+    return copy_text(config.driver_version, version, length);
 }
 
 static nvmlReturn_t count_impl(unsigned int *count)
@@ -315,16 +327,6 @@ EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice
 #endif
 
 /* ---- per device ---- */
-
-static nvmlReturn_t copy_text(const char *text, char *out, unsigned int length)
-{
-    if (!out)
-        return NVML_ERROR_INVALID_ARGUMENT;
-    if (strlen(text) + 1 > length)
-        return NVML_ERROR_INSUFFICIENT_SIZE;
-    zeus__strlcpy(out, text, length);
-    return NVML_SUCCESS;
-}
 
 EXPORT nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int length)
 {
@@ -424,8 +426,9 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t de
     ENTER(device, gpu);
     if (!minLimit || !maxLimit)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
-    *minLimit = config.gpus[gpu].min_limit_mw;
-    *maxLimit = config.gpus[gpu].max_limit_mw;
+    bool inverted = config.faults & ZEUS_SIM_FAULT_INVERTED_LIMITS;
+    *minLimit = inverted ? config.gpus[gpu].max_limit_mw : config.gpus[gpu].min_limit_mw;
+    *maxLimit = inverted ? config.gpus[gpu].min_limit_mw : config.gpus[gpu].max_limit_mw;
     LEAVE(NVML_SUCCESS);
 }
 

@@ -20,8 +20,8 @@ static void use_big_machine(void)
                               "\"GPU-%08x-0000-0000-0000-000000000000\", \"mig\": [",
                               g ? ", " : "", g);
         for (unsigned m = 0; m < 4; m++)
-            n += (size_t)snprintf(json + n, size - n,
-                                  "%s\"MIG-%08x-1111-2222-3333-%012x\"", m ? ", " : "", g, m);
+            n += (size_t)snprintf(json + n, size - n, "%s\"MIG-%08x-1111-2222-3333-%012x\"",
+                                  m ? ", " : "", g, m);
         n += (size_t)snprintf(json + n, size - n, "]}");
     }
     snprintf(json + n, size - n, "]}");
