@@ -72,9 +72,8 @@ static int read_u64_fd(int fd, uint64_t *out, char *detail, size_t detail_size)
     char *end;
     errno = 0;
     unsigned long long v = strtoull(buf, &end, 10);
-    while (*end == '\n' || *end == ' ')
-        end++;
-    if (end == buf || errno || *end || buf[0] == '-') {
+    /* The first line counts (sysfs writes "<digits>\n"). */
+    if (end == buf || errno || (*end && *end != '\n') || buf[0] == '-') {
         buf[strcspn(buf, "\n")] = '\0';
         snprintf(detail, detail_size, "'%s' is not an energy count in uJ", buf);
         return -EINVAL;
