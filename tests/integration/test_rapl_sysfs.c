@@ -1,6 +1,7 @@
 /* The real rapl backend against a fake powercap tree (ZEUS_SYSFS_ROOT). */
 #include "test_support.h"
 
+#include "zeus/util.h"
 #include "zeus/zeus.h"
 
 #include <stdio.h>
@@ -154,6 +155,24 @@ static void test_corrupt_counter(void **state)
     zeus_set_log_callback(NULL, NULL);
     assert_contains(warnings, "CPU 0: energy unavailable in this window: ");
     assert_contains(warnings, "energy_uj: 'garbage' is not an energy count in uJ");
+    /* The power sampler says it once, with the detail, however many samples fail. */
+    warnings[0] = '\0';
+    zeus_set_log_callback(collect, NULL);
+    zeus_sampler_options so;
+    zeus_sampler_options_init(&so);
+    so.gpu_count = 0;
+    so.cpu_indices = &cpu;
+    so.cpu_count = 1;
+    so.period_s = 0.01;
+    zeus_sampler *sampler;
+    assert_int_equal(zeus_sampler_start(d, &so, &sampler), ZEUS_OK);
+    zeus_sleep_ns(200000000);
+    zeus_sampler_stop(sampler);
+    zeus_set_log_callback(NULL, NULL);
+    const char *first = strstr(warnings, "power sampler: CPU 0: ");
+    assert_non_null(first);
+    assert_contains(first, "energy_uj: 'garbage' is not an energy count in uJ");
+    assert_null(strstr(first + 1, "power sampler: CPU 0: "));
     zeus_devices_close(d);
     free(zt_write(root, PKG "/energy_uj", ""));
     assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
