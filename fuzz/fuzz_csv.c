@@ -51,5 +51,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         zeus_groups_destroy(groups);
     }
+    /* The trace loader and its join: an input with a line "---" is a train file, then a power
+     * file. */
+    const uint8_t *sep = memmem(data, size, "\n---\n", 5);
+    if (sep) {
+        size_t train_size = (size_t)(sep - data) + 1;
+        const char *train = fuzz_file_n(1, data, train_size);
+        const char *power = fuzz_file_n(2, sep + 5, size - train_size - 4);
+        zeus_trace *trace = NULL;
+        if (zeus_trace_load(train, power, &trace) == ZEUS_OK)
+            zeus_trace_destroy(trace);
+    }
     return 0;
 }

@@ -28,19 +28,25 @@ static inline char *fuzz_text(const uint8_t *data, size_t size)
     return text;
 }
 
-/* The input as the content of a file (a memfd, so nothing touches the disk); returns its path. */
+/* The input as the content of file number `which` (0..3; a memfd, so nothing touches the
+ * disk); returns its path. */
+static inline const char *fuzz_file_n(int which, const uint8_t *data, size_t size)
+{
+    static int fd[4] = {-1, -1, -1, -1};
+    static char path[4][64];
+    if (fd[which] < 0) {
+        fd[which] = memfd_create("zeus-fuzz", 0);
+        FUZZ_CHECK(fd[which] >= 0);
+        snprintf(path[which], sizeof path[which], "/proc/self/fd/%d", fd[which]);
+    }
+    FUZZ_CHECK(ftruncate(fd[which], 0) == 0);
+    FUZZ_CHECK(size == 0 || pwrite(fd[which], data, size, 0) == (ssize_t)size);
+    return path[which];
+}
+
 static inline const char *fuzz_file(const uint8_t *data, size_t size)
 {
-    static int fd = -1;
-    static char path[64];
-    if (fd < 0) {
-        fd = memfd_create("zeus-fuzz", 0);
-        FUZZ_CHECK(fd >= 0);
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    }
-    FUZZ_CHECK(ftruncate(fd, 0) == 0);
-    FUZZ_CHECK(pwrite(fd, data, size, 0) == (ssize_t)size);
-    return path;
+    return fuzz_file_n(0, data, size);
 }
 
 #endif
