@@ -31,6 +31,8 @@ typedef struct {
     nvmlDeviceSetPersistenceMode_fn DeviceSetPersistenceMode;
     nvmlDeviceGetMaxMigDeviceCount_fn DeviceGetMaxMigDeviceCount;
     nvmlDeviceGetMigDeviceHandleByIndex_fn DeviceGetMigDeviceHandleByIndex;
+    nvmlDeviceGetGpuInstanceId_fn DeviceGetGpuInstanceId;
+    nvmlDeviceGetComputeInstanceId_fn DeviceGetComputeInstanceId;
 } nvml_functions;
 
 /* Every entry point: its name without the "nvml" prefix's version suffix, the newest version
@@ -64,6 +66,8 @@ static const struct {
     SYM(DeviceSetPersistenceMode, 1, true),
     SYM(DeviceGetMaxMigDeviceCount, 1, false),
     SYM(DeviceGetMigDeviceHandleByIndex, 1, false),
+    SYM(DeviceGetGpuInstanceId, 1, false),
+    SYM(DeviceGetComputeInstanceId, 1, false),
 #undef SYM
 };
 
@@ -311,21 +315,41 @@ static int nvml_gpu_info(void *state, unsigned dev, zeus_gpu_info *out)
     return ZEUS_OK;
 }
 
-static int nvml_gpu_mig_uuid(void *state, unsigned dev, unsigned m, char *uuid, size_t size)
+/* Handle of the m-th MIG instance of dev. */
+static int mig_handle(nvml_state *s, unsigned dev, unsigned m, nvmlDevice_t *mig)
 {
-    nvml_state *s = state;
     unsigned count = 0;
-    nvmlDevice_t mig;
     if (!s->f.DeviceGetMaxMigDeviceCount || !s->f.DeviceGetMigDeviceHandleByIndex ||
         s->f.DeviceGetMaxMigDeviceCount(s->gpus[dev].handle, &count) != NVML_SUCCESS || m >= count)
         return ZEUS_ENOENT;
-    if (s->f.DeviceGetMigDeviceHandleByIndex(s->gpus[dev].handle, m, &mig) != NVML_SUCCESS)
+    if (s->f.DeviceGetMigDeviceHandleByIndex(s->gpus[dev].handle, m, mig) != NVML_SUCCESS)
+        return ZEUS_ENOENT;
+    return ZEUS_OK;
+}
+
+static int nvml_gpu_mig_uuid(void *state, unsigned dev, unsigned m, char *uuid, size_t size)
+{
+    nvml_state *s = state;
+    nvmlDevice_t mig;
+    if (mig_handle(s, dev, m, &mig) != ZEUS_OK)
         return ZEUS_ENOENT;
     char buf[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
     if (s->f.DeviceGetUUID(mig, buf, sizeof buf) != NVML_SUCCESS)
         return ZEUS_ENOENT;
     terminate(buf, sizeof buf);
     zeus__strlcpy(uuid, buf, size);
+    return ZEUS_OK;
+}
+
+static int nvml_gpu_mig_ids(void *state, unsigned dev, unsigned m, unsigned *gi, unsigned *ci)
+{
+    nvml_state *s = state;
+    nvmlDevice_t mig;
+    if (!s->f.DeviceGetGpuInstanceId || !s->f.DeviceGetComputeInstanceId ||
+        mig_handle(s, dev, m, &mig) != ZEUS_OK ||
+        s->f.DeviceGetGpuInstanceId(mig, gi) != NVML_SUCCESS ||
+        s->f.DeviceGetComputeInstanceId(mig, ci) != NVML_SUCCESS)
+        return ZEUS_ENOENT;
     return ZEUS_OK;
 }
 
@@ -432,6 +456,7 @@ const zeus_backend_ops zeus__nvml_backend = {
     .count = nvml_count,
     .gpu_info = nvml_gpu_info,
     .gpu_mig_uuid = nvml_gpu_mig_uuid,
+    .gpu_mig_ids = nvml_gpu_mig_ids,
     .gpu_energy_mj = nvml_gpu_energy_mj,
     .gpu_power = nvml_gpu_power,
     .gpu_power_sample_mw = nvml_gpu_power_sample_mw,

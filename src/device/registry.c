@@ -64,17 +64,19 @@ static int map_visible(zeus_devices *d, unsigned device_count, unsigned *map, un
     int rc = zeus__cvd_parse(env, entries, ZEUS_CVD_MAX, &count);
     if (rc != ZEUS_OK)
         return rc;
-    /* Collect every GPU and MIG UUID for UUID-form entries: as many as the machine has (64
-     * GPUs with 7 MIG instances each are 512). */
+    /* Collect every GPU and MIG UUID for UUID-form entries, as many as the machine has (64
+     * GPUs with 7 MIG instances each are 512), and each instance's older name
+     * "MIG-GPU-<GPU uuid>/<gi>/<ci>" where the backend knows its ids. */
     char(*texts)[96] = NULL;
     unsigned *devs = NULL;
     zeus_cvd_device *uuids = NULL;
     size_t n = 0, cap = 0, dev_cap = 0;
     for (unsigned dev = 0; dev < device_count; dev++) {
+        char gpu_uuid[96] = "";
         for (unsigned m = 0;; m++) { /* m == 0 is the GPU itself, then its MIG instances */
-            if ((rc = zeus__array_reserve((void **)&texts, &cap, n, sizeof *texts, 64)) !=
+            if ((rc = zeus__array_reserve((void **)&texts, &cap, n + 1, sizeof *texts, 64)) !=
                     ZEUS_OK ||
-                (rc = zeus__array_reserve((void **)&devs, &dev_cap, n, sizeof *devs, 64)) !=
+                (rc = zeus__array_reserve((void **)&devs, &dev_cap, n + 1, sizeof *devs, 64)) !=
                     ZEUS_OK)
                 goto done;
             if (m == 0) {
@@ -82,10 +84,19 @@ static int map_visible(zeus_devices *d, unsigned device_count, unsigned *map, un
                 if (d->gpu_ops->gpu_info(d->gpu_state, dev, &info) != ZEUS_OK)
                     continue;
                 zeus__strlcpy(texts[n], info.uuid, sizeof texts[n]);
+                zeus__strlcpy(gpu_uuid, info.uuid, sizeof gpu_uuid);
             } else if (!d->gpu_ops->gpu_mig_uuid ||
                        d->gpu_ops->gpu_mig_uuid(d->gpu_state, dev, m - 1, texts[n],
                                                 sizeof texts[n]) != ZEUS_OK) {
                 break;
+            } else {
+                unsigned gi, ci;
+                if (gpu_uuid[0] && d->gpu_ops->gpu_mig_ids &&
+                    d->gpu_ops->gpu_mig_ids(d->gpu_state, dev, m - 1, &gi, &ci) == ZEUS_OK) {
+                    snprintf(texts[n + 1], sizeof texts[n + 1], "MIG-%s/%u/%u", gpu_uuid, gi, ci);
+                    devs[n + 1] = dev;
+                    devs[n++] = dev; /* the instance's UUID, then its older name */
+                }
             }
             devs[n++] = dev;
         }

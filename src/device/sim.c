@@ -91,6 +91,16 @@ static int sim_gpu_mig_uuid(void *state, unsigned dev, unsigned m, char *uuid, s
     return ZEUS_OK;
 }
 
+/* Instance ids as the fake NVML reports them: GPU instance m + 1, compute instance 0. */
+static int sim_gpu_mig_ids(void *state, unsigned dev, unsigned m, unsigned *gi, unsigned *ci)
+{
+    if (m >= ((sim_state *)state)->config.gpus[dev].mig_count)
+        return ZEUS_ENOENT;
+    *gi = m + 1;
+    *ci = 0;
+    return ZEUS_OK;
+}
+
 static int sim_gpu_energy_mj(void *state, unsigned dev, uint64_t *energy_mj)
 {
     sim_state *s = state;
@@ -195,6 +205,7 @@ const zeus_backend_ops zeus__sim_backend = {
     .count = sim_count,
     .gpu_info = sim_gpu_info,
     .gpu_mig_uuid = sim_gpu_mig_uuid,
+    .gpu_mig_ids = sim_gpu_mig_ids,
     .gpu_energy_mj = sim_gpu_energy_mj,
     .gpu_power = sim_gpu_power,
     .gpu_power_limit_mw = sim_gpu_power_limit_mw,

@@ -493,3 +493,22 @@ EXPORT nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, uns
     *migDevice = &mig_handles[gpu][index];
     LEAVE(NVML_SUCCESS);
 }
+
+/* MIG instance m of a GPU is GPU instance m + 1, compute instance 0 (the sim backend agrees). */
+EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t device, unsigned int *id)
+{
+    ENTER(device, gpu);
+    if (!id || device->mig < 0)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    *id = (unsigned)device->mig + 1;
+    LEAVE(NVML_SUCCESS);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t device, unsigned int *id)
+{
+    ENTER(device, gpu);
+    if (!id || device->mig < 0)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    *id = 0;
+    LEAVE(NVML_SUCCESS);
+}

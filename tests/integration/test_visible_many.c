@@ -58,6 +58,8 @@ static void test_mig_uuid_of_gpu_63(void **state)
     expect_device("MIG-0000003f-1111-2222-3333-000000000003", 63);
     expect_device("GPU-0000003f-0000-0000-0000-000000000000", 63);
     expect_device("MIG-GPU-0000003f-0000-0000-0000-000000000000/1/0", 63);
+    expect_device("MIG-GPU-0000003f-0000-0000-0000-000000000000/4/0", 63);
+    expect_refused("MIG-GPU-0000003f-0000-0000-0000-000000000000/5/0", "does not have");
     expect_device("MIG-00000000-1111-2222-3333-000000000000", 0);
     /* A MIG instance that does not exist matches nothing. */
     expect_refused("MIG-0000003f-1111-2222-3333-000000000004", "matches no device");
@@ -71,6 +73,10 @@ static void test_old_mig_form_needs_instances(void **state)
                              "{\"name\": \"NVIDIA A100\", \"uuid\": \"GPU-bbbb\", "
                              "\"mig\": [\"MIG-cccc\"]}]}");
     expect_device("MIG-GPU-bbbb/1/0", 1);
+    /* GPU-bbbb has one instance, GPU instance 1, compute instance 0: no other. */
+    expect_refused("MIG-GPU-bbbb/2/0", "names a MIG instance device 1 does not have");
+    expect_refused("MIG-GPU-bbbb/1/1", "names a MIG instance device 1 does not have");
+    expect_refused("MIG-GPU-bb/1/0", "matches no device"); /* the GPU's whole UUID */
     /* GPU-aaaa has no MIG instance: this used to select it. */
     expect_refused("MIG-GPU-aaaa/1/0", "which has none");
     expect_refused("MIG-GPU-bbbb", "is not MIG-GPU-<uuid>/<gi>/<ci>");
