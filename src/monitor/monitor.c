@@ -462,8 +462,12 @@ int zeus_monitor_begin_window(zeus_monitor *m, const char *name, bool sync)
         /* This GPU's own detail: the thread's last error is overwritten by the next GPU. */
         w->start_message[i] = w->start_error[i] ? strdup(zeus_last_error()) : NULL;
     }
-    for (unsigned i = 0; i < m->cpu_count; i++)
+    for (unsigned i = 0; i < m->cpu_count; i++) {
         w->start_cpu_error[i] = zeus_cpu_read_energy(m->devices, m->cpus[i], &w->start_cpu[i]);
+        if (w->start_cpu_error[i] != ZEUS_OK) /* the detail (file, errno text) is lost later */
+            ZEUS_WARN("CPU %u: energy unavailable in this window: %s", m->cpus[i],
+                      zeus_last_error());
+    }
     return ZEUS_OK;
 }
 
@@ -599,6 +603,9 @@ static void measure_cpus(zeus_monitor *m, const window *w, zeus_measurement *out
         if (rc != ZEUS_OK) {
             c->error = rc;
             c->package_j = c->dram_j = NAN;
+            if (!w->start_cpu_error[i]) /* a failure at the start was reported then */
+                ZEUS_WARN("CPU %u: energy unavailable in this window: %s", m->cpus[i],
+                          zeus_last_error());
             continue;
         }
         c->package_j = (double)(e.package_uj - w->start_cpu[i].package_uj) / 1e6;
