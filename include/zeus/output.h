@@ -14,8 +14,8 @@
  *     SIGQUIT blocked in the calling thread, so a signal cannot leave a "*.tmp.*" behind (in a
  *     process whose other threads take such a signal by its default action, only during those
  *     two calls). Where the name must exist for the whole write (no O_TMPFILE), the signals stay
- *     blocked for the whole write. An existing file keeps its permission bits; a new one gets
- *     0666 minus the umask (0644 without O_TMPFILE);
+ *     blocked for the whole write. An existing file keeps its permission bits (and, when root
+ *     writes it, its owner); a new one gets 0666 minus the umask (0644 without O_TMPFILE);
  *   - a directory is refused.
  *
  * Missing parent directories are created (as the original does for its log and profile files),

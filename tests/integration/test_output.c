@@ -58,6 +58,12 @@ static void test_regular_file(void **state)
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
+    /* Root replacing another user's file keeps its owner. */
+    if (geteuid() == 0 && chown(path, 65534, 65534) == 0) {
+        assert_int_equal(zeus_write_file(path, "three\n", 6), ZEUS_OK);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_uid, 65534);
+    }
     char *dir = zt_path(zt_dir, "a/b");
     assert_int_equal(count_temporaries(dir), 0);
     free(dir);
