@@ -92,6 +92,9 @@ ZEUS_API int zeus_recurring_report(zeus_recurring *r, const zeus_recurring_resul
 /* Recurrences finished (target reached) and the cheapest one's cost (+inf before any). */
 ZEUS_API size_t zeus_recurring_recurrences(const zeus_recurring *r);
 ZEUS_API double zeus_recurring_min_cost(const zeus_recurring *r);
+/* The optimizers it drives (to inspect, or to save with zeus_bso_save / zeus_jit_plo_save). */
+ZEUS_API const zeus_bso *zeus_recurring_bso(const zeus_recurring *r);
+ZEUS_API const zeus_jit_plo *zeus_recurring_plo(const zeus_recurring *r);
 
 /* Concurrent submissions (run_alibaba.py): a submission made while others run gets the best
  * known batch size at its known limit (no profiling); otherwise the optimizer's pick, as

@@ -131,6 +131,24 @@ ZEUS_API int zeus_simulate_one_alibaba_group(const zeus_trace *trace, const zeus
                                              const zeus_sim_params *params,
                                              zeus_sim_history *history);
 
+/* ---- the runs as CSV ------------------------------------------------------------------------ */
+
+typedef struct zeus_sim_csv_part {
+    const char *group; /* the group column's value (with group_column), else unused */
+    const zeus_sim_history *history;
+} zeus_sim_csv_part;
+
+/* The CSV `zeus simulate --csv` writes: the header
+ * "recurrence,try,batch_size,power_limit,energy,time,reached,cost" ("group," first with
+ * group_column), then one row per run of each part in order: recurrence and try counted from 1,
+ * floats as Python's repr (they read back to the same double), reached True/False. *text is
+ * malloc'd and NUL-terminated (free() it); *len is its length. */
+ZEUS_API int zeus_sim_csv_format(const zeus_sim_csv_part *parts, size_t n, bool group_column,
+                                 char **text, size_t *len);
+/* The same, written to path (replaced atomically: a failed write leaves no partial file). */
+ZEUS_API int zeus_sim_csv_save(const char *path, const zeus_sim_csv_part *parts, size_t n,
+                               bool group_column);
+
 /* ---- Alibaba-style group traces ------------------------------------------------------------- */
 typedef struct zeus_groups zeus_groups;
 

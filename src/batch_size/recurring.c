@@ -46,8 +46,9 @@ int zeus_recurring_create(const zeus_recurring_config *cfg, const zeus_job *job,
     if (!(cfg->beta_knob > 0))
         return zeus__error(ZEUS_EINVAL, "beta knob %g is not positive", cfg->beta_knob);
     if (cfg->max_power_w <= 0 || cfg->max_tries < 1)
-        return zeus__error(ZEUS_EINVAL, "recurring: max power %d W and max tries %d must be "
-                                        "positive",
+        return zeus__error(ZEUS_EINVAL,
+                           "recurring: max power %d W and max tries %d must be "
+                           "positive",
                            cfg->max_power_w, cfg->max_tries);
     zeus_recurring *r = calloc(1, sizeof *r);
     if (!r)
@@ -96,8 +97,9 @@ int zeus_recurring_next(zeus_recurring *r, zeus_recurring_attempt *a)
     if (!r || !a)
         return zeus__error(ZEUS_EINVAL, "recurring: NULL argument");
     if (r->pending)
-        return zeus__error(ZEUS_ESTATE, "recurring: the last try of batch size %d was not "
-                                        "reported",
+        return zeus__error(ZEUS_ESTATE,
+                           "recurring: the last try of batch size %d was not "
+                           "reported",
                            r->pending_bs);
     if (r->over)
         return zeus__error(ZEUS_ESTATE, "recurring: %s gave up", r->name);
@@ -184,9 +186,9 @@ int zeus_recurring_report(zeus_recurring *r, const zeus_recurring_result *res,
                                       r->job.default_bs));
     }
     if (r->tries >= r->max_tries)
-        return give_up(r, zeus__error(ZEUS_ESTATE,
-                                      "Job did not reach the target metric in %d tries.",
-                                      r->max_tries));
+        return give_up(r,
+                       zeus__error(ZEUS_ESTATE, "Job did not reach the target metric in %d tries.",
+                                   r->max_tries));
     return ZEUS_OK;
 }
 
@@ -198,6 +200,16 @@ size_t zeus_recurring_recurrences(const zeus_recurring *r)
 double zeus_recurring_min_cost(const zeus_recurring *r)
 {
     return r->min_cost;
+}
+
+const zeus_bso *zeus_recurring_bso(const zeus_recurring *r)
+{
+    return r->bso;
+}
+
+const zeus_jit_plo *zeus_recurring_plo(const zeus_recurring *r)
+{
+    return r->plo;
 }
 
 int zeus_recurring_next_concurrent(zeus_recurring *r, bool others_running,
