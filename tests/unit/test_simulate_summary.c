@@ -136,13 +136,14 @@ static void test_recurrence_bound(void **state)
 {
     (void)state;
     zeus_job job;
-    assert_int_equal(
-        zeus_job_init(&job, "librispeech", "deepspeech2", "adamw", 40.0, 16, 192, NAN), ZEUS_OK);
+    assert_int_equal(zeus_job_init(&job, "librispeech", "deepspeech2", "adamw", 40.0, 16, 192, NAN),
+                     ZEUS_OK);
     zeus_sim_params p;
     zeus_sim_params_default(&p);
     zeus_sim_history h = {0};
-    assert_int_equal(zeus_simulate_one_job(trace, &job, (size_t)ZEUS_SIM_MAX_RECURRENCES + 1, &p, &h),
-                     ZEUS_EINVAL);
+    assert_int_equal(
+        zeus_simulate_one_job(trace, &job, (size_t)ZEUS_SIM_MAX_RECURRENCES + 1, &p, &h),
+        ZEUS_EINVAL);
     assert_contains(zeus_last_error(), "more than the 1000000");
     assert_int_equal(h.n, 0);
 }
