@@ -96,6 +96,13 @@ ZEUS_API double zeus_recurring_min_cost(const zeus_recurring *r);
 ZEUS_API const zeus_bso *zeus_recurring_bso(const zeus_recurring *r);
 ZEUS_API const zeus_jit_plo *zeus_recurring_plo(const zeus_recurring *r);
 
+/* The whole state (the optimizers, the cheapest cost, the recurrence and try in progress) as a
+ * JSON document (malloc'd; free()), so a driver can stop between tries and continue in another
+ * process. Load creates a driver that continues exactly where the saved one stood (same future
+ * decisions). ZEUS_EPARSE for a document that is not one, or whose fields are out of range. */
+ZEUS_API int zeus_recurring_save(const zeus_recurring *r, char **json);
+ZEUS_API int zeus_recurring_load(const char *json, zeus_recurring **out);
+
 /* Concurrent submissions (run_alibaba.py): a submission made while others run gets the best
  * known batch size at its known limit (no profiling); otherwise the optimizer's pick, as
  * zeus_recurring_next. Results are reported as runs finish, in any order; the bound uses the

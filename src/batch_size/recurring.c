@@ -1,30 +1,12 @@
 /* The recurring-job driver (include/zeus/recurring.h): the original Simulator's loop around the
  * optimizers (simulate_one_job and simulate_one_alibaba_group, spec 7.2), without the trace. */
-#include "zeus/recurring.h"
+#include "batch_size/policy_internal.h"
 
 #include "core/internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct zeus_recurring {
-    zeus_job job;
-    double eta, beta;
-    int max_power, max_tries;
-    zeus_bso *bso;
-    zeus_jit_plo *plo;
-    double min_cost; /* cheapest recurrence (concurrent: cheapest single run) so far */
-    int best_bs;     /* concurrent: the batch size of min_cost */
-    size_t recurrence;
-    int tries;       /* tries handed out in the current recurrence */
-    double cost_acc; /* cost of the current recurrence's runs so far */
-    bool pending;    /* a try awaits its report */
-    bool over;       /* the job gave up */
-    int pending_bs;
-    bool verbose;
-    char name[4 * ZEUS_JOB_NAME_MAX];
-};
 
 void zeus_recurring_config_default(zeus_recurring_config *cfg)
 {

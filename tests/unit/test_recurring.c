@@ -6,6 +6,7 @@
 #include "zeus/recurring.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 static const int sizes[] = {8, 16, 32};
 
@@ -167,6 +168,82 @@ static void test_concurrent(void **state)
     zeus_recurring_destroy(r);
 }
 
+/* Made-up outcomes: small batch sizes miss the target now and then. */
+static zeus_recurring_result outcome(const zeus_recurring_attempt *a, int step)
+{
+    bool reached = a->batch_size >= 16 || step % 3 != 0;
+    double epochs = reached ? 3 + step % 2 : 5;
+    zeus_recurring_result res = {epochs * a->batch_size * 40.0 + a->power_limit,
+                                 epochs * 400.0 / a->batch_size, reached};
+    if (a->cost_ub < INFINITY && zeus_cost(res.energy_j, res.time_s, 0.5, 250) > a->cost_ub)
+        res = (zeus_recurring_result){0, 0, false};
+    return res;
+}
+
+static bool same_attempt(const zeus_recurring_attempt *x, const zeus_recurring_attempt *y)
+{
+    return x->recurrence == y->recurrence && x->try_index == y->try_index &&
+           x->batch_size == y->batch_size && x->power_limit == y->power_limit &&
+           x->profile == y->profile && x->cost_ub == y->cost_ub;
+}
+
+/* Saved mid-try and loaded, a driver makes the same decisions as the one that went on. */
+static void test_save_load(void **state)
+{
+    (void)state;
+    zeus_recurring *r = make(ZEUS_RECURRING_MAX_TRIES, false), *copy = NULL;
+    static const zeus_pl_cost costs[] = {{250, 5.0}, {200, 3.0}, {150, 4.0}};
+    int compared = 0;
+    for (int step = 0; step < 60; step++) {
+        zeus_recurring_attempt a, b;
+        int rc = zeus_recurring_next(r, &a);
+        if (copy) {
+            assert_int_equal(zeus_recurring_next(copy, &b), rc);
+            if (rc == ZEUS_OK)
+                assert_true(same_attempt(&a, &b));
+        }
+        if (rc != ZEUS_OK)
+            break;
+        if (a.profile) {
+            assert_int_equal(zeus_recurring_profile(r, &a, costs, 3), ZEUS_OK);
+            if (copy) {
+                assert_int_equal(zeus_recurring_profile(copy, &b, costs, 3), ZEUS_OK);
+                assert_int_equal(b.power_limit, a.power_limit);
+            }
+        }
+        if (step == 7) { /* a try in progress */
+            char *json;
+            assert_int_equal(zeus_recurring_save(r, &json), ZEUS_OK);
+            assert_int_equal(zeus_recurring_load(json, &copy), ZEUS_OK);
+            free(json);
+            b = a;
+        }
+        zeus_recurring_result res = outcome(&a, step);
+        zeus_recurring_verdict v, w;
+        rc = zeus_recurring_report(r, &res, &v);
+        if (copy) {
+            assert_int_equal(zeus_recurring_report(copy, &res, &w), rc);
+            assert_true(v.cost == w.cost && v.ran == w.ran && v.done == w.done);
+            compared++;
+        }
+        if (rc != ZEUS_OK)
+            break;
+    }
+    assert_true(compared > 20);
+    assert_int_equal(zeus_recurring_recurrences(copy), zeus_recurring_recurrences(r));
+    assert_true(zeus_recurring_min_cost(copy) == zeus_recurring_min_cost(r));
+    /* Not a driver's state. */
+    char *json;
+    assert_int_equal(zeus_bso_save(zeus_recurring_bso(r), &json), ZEUS_OK);
+    zeus_recurring *bad = NULL;
+    assert_int_equal(zeus_recurring_load(json, &bad), ZEUS_EPARSE);
+    assert_int_equal(zeus_recurring_load("{", &bad), ZEUS_EPARSE);
+    assert_null(bad);
+    free(json);
+    zeus_recurring_destroy(copy);
+    zeus_recurring_destroy(r);
+}
+
 static void test_bad_config(void **state)
 {
     (void)state;
@@ -190,9 +267,8 @@ static void test_bad_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_protocol_and_bound),
-        cmocka_unit_test(test_gives_up),
-        cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_protocol_and_bound), cmocka_unit_test(test_gives_up),
+        cmocka_unit_test(test_concurrent),         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_bad_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
