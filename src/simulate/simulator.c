@@ -78,10 +78,6 @@ static int ctx_init(sim_ctx *ctx, const zeus_trace *trace, const zeus_job *job,
                     const zeus_sim_params *p)
 {
     memset(ctx, 0, sizeof *ctx);
-    if (!(p->eta_knob >= 0 && p->eta_knob <= 1))
-        return zeus__error(ZEUS_EINVAL, "eta knob %g is not in [0, 1]", p->eta_knob);
-    if (!(p->beta_knob > 0))
-        return zeus__error(ZEUS_EINVAL, "beta knob %g is not positive", p->beta_knob);
     int rc = zeus__trace_find_job(trace, job, &ctx->table);
     if (rc != ZEUS_OK)
         return rc;
@@ -103,7 +99,7 @@ static int ctx_init(sim_ctx *ctx, const zeus_trace *trace, const zeus_job *job,
     ctx->profile = malloc(max_groups * sizeof *ctx->profile);
     if (!ctx->profile)
         return zeus__error(ZEUS_ENOMEM, "simulator: out of memory");
-    zeus_recurring_config cfg;
+    zeus_recurring_config cfg; /* checks the knobs */
     zeus_recurring_config_default(&cfg);
     cfg.eta_knob = p->eta_knob;
     cfg.beta_knob = p->beta_knob;
