@@ -29,15 +29,20 @@ extern "C" {
 #endif
 
 #define ZEUS_RECURRING_MAX_TRIES 20 /* the original's retry limit per recurrence */
+/* Concurrent submissions: the original retries a submission until it reaches the target, which
+ * never happens when no run fits under the bound (beta < 1 can do that) and the simulation then
+ * never returns. Real traces need at most a few dozen tries. */
+#define ZEUS_RECURRING_MAX_CONCURRENT_TRIES 1000
 
 typedef struct zeus_recurring zeus_recurring;
 
 typedef struct zeus_recurring_config {
-    double eta_knob;     /* 0.5: energy/time trade-off of the cost, in [0, 1] */
-    double beta_knob;    /* 2.0: early stop at beta x the cheapest recurrence (> 0; +inf: never) */
-    int max_power_w;     /* the MaxPower of every cost (W, > 0); no default */
-    int max_tries;       /* ZEUS_RECURRING_MAX_TRIES */
-    zeus_bso_config bso; /* the batch-size optimizer (seed 123456) */
+    double eta_knob;  /* 0.5: energy/time trade-off of the cost, in [0, 1] */
+    double beta_knob; /* 2.0: early stop at beta x the cheapest recurrence (> 0; +inf: never) */
+    int max_power_w;  /* the MaxPower of every cost (W, > 0); no default */
+    int max_tries;    /* ZEUS_RECURRING_MAX_TRIES */
+    int max_concurrent_tries; /* ZEUS_RECURRING_MAX_CONCURRENT_TRIES */
+    zeus_bso_config bso;      /* the batch-size optimizer (seed 123456) */
 } zeus_recurring_config;
 
 typedef struct zeus_pl_cost {
@@ -105,13 +110,16 @@ ZEUS_API int zeus_recurring_load(const char *json, zeus_recurring **out);
 
 /* Concurrent submissions (run_alibaba.py): a submission made while others run gets the best
  * known batch size at its known limit (no profiling); otherwise the optimizer's pick, as
- * zeus_recurring_next. Results are reported as runs finish, in any order; the bound uses the
- * cheapest single run (not a recurrence's tries summed) [quirk kept], and a run that could not do
- * an epoch is observed with cost 0 [quirk kept]. The caller resubmits a run that missed the
- * target (no try limit, as the original). */
+ * zeus_recurring_next. Results are reported as runs finish, in any order, with the submission's
+ * 1-based try number; the bound uses the cheapest single run (not a recurrence's tries summed)
+ * [quirk kept], and a run that could not do an epoch is observed with cost 0 [quirk kept]. The
+ * caller resubmits a run that missed the target (v->done false), up to max_concurrent_tries
+ * times: the report of the last try that misses gives up ("Job did not reach the target metric
+ * in 1000 tries.", ZEUS_ESTATE; *v still describes the run) where the original retries
+ * forever. */
 ZEUS_API int zeus_recurring_next_concurrent(zeus_recurring *r, bool others_running,
                                             zeus_recurring_attempt *a);
-ZEUS_API int zeus_recurring_report_concurrent(zeus_recurring *r, int batch_size,
+ZEUS_API int zeus_recurring_report_concurrent(zeus_recurring *r, int batch_size, int try_index,
                                               const zeus_recurring_result *res,
                                               zeus_recurring_verdict *v);
 

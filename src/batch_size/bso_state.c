@@ -186,6 +186,7 @@ int zeus_recurring_save(const zeus_recurring *r, char **json)
     cJSON_AddItemToObject(cfg, "beta_knob", json_double(r->beta));
     cJSON_AddNumberToObject(cfg, "max_power_w", r->max_power);
     cJSON_AddNumberToObject(cfg, "max_tries", r->max_tries);
+    cJSON_AddNumberToObject(cfg, "max_concurrent_tries", r->max_concurrent_tries);
     cJSON *st = cJSON_AddObjectToObject(root, "state");
     cJSON_AddItemToObject(st, "min_cost", json_double(r->min_cost));
     cJSON_AddNumberToObject(st, "best_bs", r->best_bs);
@@ -572,12 +573,13 @@ static int load_recurring_fields(const cJSON *root, zeus_recurring *r)
     const cJSON *cfg = get_object(root, "config"), *st = get_object(root, "state");
     if (!cfg || !st)
         return bad(!cfg ? "config" : "state");
-    long max_power, max_tries, best_bs, recurrence, tries, pending_bs;
+    long max_power, max_tries, max_concurrent_tries, best_bs, recurrence, tries, pending_bs;
     int rc;
     if ((rc = get_double(cfg, "eta_knob", &r->eta)) ||
         (rc = get_double(cfg, "beta_knob", &r->beta)) ||
         (rc = get_int(cfg, "max_power_w", 1, INT32_MAX, &max_power)) ||
         (rc = get_int(cfg, "max_tries", 1, INT32_MAX, &max_tries)) ||
+        (rc = get_int(cfg, "max_concurrent_tries", 1, INT32_MAX, &max_concurrent_tries)) ||
         (rc = get_double(st, "min_cost", &r->min_cost)) ||
         (rc = get_int(st, "best_bs", 1, INT32_MAX, &best_bs)) ||
         (rc = get_int(st, "recurrence", 0, INT32_MAX, &recurrence)) ||
@@ -593,6 +595,7 @@ static int load_recurring_fields(const cJSON *root, zeus_recurring *r)
         return bad("beta_knob");
     r->max_power = (int)max_power;
     r->max_tries = (int)max_tries;
+    r->max_concurrent_tries = (int)max_concurrent_tries;
     r->best_bs = (int)best_bs;
     r->recurrence = (size_t)recurrence;
     r->tries = (int)tries;

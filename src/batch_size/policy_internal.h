@@ -85,7 +85,7 @@ struct zeus_jit_plo {
 struct zeus_recurring {
     zeus_job job;
     double eta, beta;
-    int max_power, max_tries;
+    int max_power, max_tries, max_concurrent_tries;
     zeus_bso *bso;
     zeus_jit_plo *plo;
     double min_cost; /* cheapest recurrence (concurrent: cheapest single run) so far */

@@ -14,6 +14,7 @@ void zeus_recurring_config_default(zeus_recurring_config *cfg)
     cfg->eta_knob = 0.5;
     cfg->beta_knob = 2.0;
     cfg->max_tries = ZEUS_RECURRING_MAX_TRIES;
+    cfg->max_concurrent_tries = ZEUS_RECURRING_MAX_CONCURRENT_TRIES;
     zeus_bso_config_default(&cfg->bso);
 }
 
@@ -27,11 +28,11 @@ int zeus_recurring_create(const zeus_recurring_config *cfg, const zeus_job *job,
         return zeus__error(ZEUS_EINVAL, "eta knob %g is not in [0, 1]", cfg->eta_knob);
     if (!(cfg->beta_knob > 0))
         return zeus__error(ZEUS_EINVAL, "beta knob %g is not positive", cfg->beta_knob);
-    if (cfg->max_power_w <= 0 || cfg->max_tries < 1)
+    if (cfg->max_power_w <= 0 || cfg->max_tries < 1 || cfg->max_concurrent_tries < 1)
         return zeus__error(ZEUS_EINVAL,
-                           "recurring: max power %d W and max tries %d must be "
-                           "positive",
-                           cfg->max_power_w, cfg->max_tries);
+                           "recurring: max power %d W, max tries %d and max concurrent tries %d "
+                           "must be positive",
+                           cfg->max_power_w, cfg->max_tries, cfg->max_concurrent_tries);
     zeus_recurring *r = calloc(1, sizeof *r);
     if (!r)
         return zeus__error(ZEUS_ENOMEM, "recurring: out of memory");
@@ -46,6 +47,7 @@ int zeus_recurring_create(const zeus_recurring_config *cfg, const zeus_job *job,
     r->beta = cfg->beta_knob;
     r->max_power = cfg->max_power_w;
     r->max_tries = cfg->max_tries;
+    r->max_concurrent_tries = cfg->max_concurrent_tries;
     r->min_cost = INFINITY;
     r->best_bs = job->default_bs;
     r->verbose = zeus_get_log_level() >= ZEUS_LOG_DEBUG;
@@ -210,7 +212,7 @@ int zeus_recurring_next_concurrent(zeus_recurring *r, bool others_running,
     return ZEUS_OK;
 }
 
-int zeus_recurring_report_concurrent(zeus_recurring *r, int batch_size,
+int zeus_recurring_report_concurrent(zeus_recurring *r, int batch_size, int try_index,
                                      const zeus_recurring_result *res, zeus_recurring_verdict *v)
 {
     if (!r || !res || !v)
@@ -230,5 +232,9 @@ int zeus_recurring_report_concurrent(zeus_recurring *r, int batch_size,
         r->min_cost = cost;
         r->best_bs = batch_size;
     }
+    if (!res->reached && try_index >= r->max_concurrent_tries)
+        return give_up(r,
+                       zeus__error(ZEUS_ESTATE, "Job did not reach the target metric in %d tries.",
+                                   r->max_concurrent_tries));
     return ZEUS_OK;
 }

@@ -475,11 +475,12 @@ static int run_alibaba(const options *o)
         jobs += g.n_rows;
         if (results[i].status != ZEUS_OK) {
             failed++;
-            cli_error(CLI_FAIL, "simulate alibaba: group %s (%s): %s", g.id, g.dataset,
-                      results[i].error);
-        } else {
-            parts[n_parts++] = (zeus_sim_csv_part){g.id, &results[i].history};
+            cli_error(CLI_FAIL, "simulate alibaba: group %s (%s): %s%s", g.id, g.dataset,
+                      results[i].error,
+                      o->csv && results[i].history.n ? " (its runs so far are in the CSV)" : "");
         }
+        /* A failed group's runs so far go to the CSV too. */
+        parts[n_parts++] = (zeus_sim_csv_part){g.id, &results[i].history};
         runs += results[i].history.n;
     }
     if (o->csv && write_csv(o->csv, parts, n_parts, true) != CLI_OK)
@@ -512,7 +513,8 @@ static int run_alibaba(const options *o)
         fprintf(out, "  %-17s %.6g (%.1f %% above the oracles)\n", "regret", total.regret,
                 total.regret_pct);
     else
-        fprintf(out, "  %-17s unknown (no group has an oracle)\n", "regret");
+        fprintf(out, "  %-17s unknown (%s)\n", "regret",
+                failed < n_groups ? "no group has an oracle" : "no group completed");
     if (failed)
         fprintf(out, "  %-17s %zu\n", "failed groups", failed);
     print_elapsed(out, elapsed, runs);

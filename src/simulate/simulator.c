@@ -305,10 +305,9 @@ static int reap(group_sim *s, double now)
                 }
             }
             zeus_recurring_verdict v;
-            int rc = zeus_recurring_report_concurrent(s->ctx.rec, job.bs, &job.res, &v);
-            if (rc != ZEUS_OK)
-                return rc;
-            if (v.ran) {
+            int rc =
+                zeus_recurring_report_concurrent(s->ctx.rec, job.bs, job.try_index, &job.res, &v);
+            if (v.ran) { /* recorded even when the job gives up on it */
                 double e = job.res.energy_j * job.ratio, t = job.res.time_s * job.ratio;
                 zeus_sim_run run = {job.row,
                                     job.try_index,
@@ -318,9 +317,12 @@ static int reap(group_sim *s, double now)
                                     t,
                                     zeus_cost(e, t, s->ctx.eta, s->ctx.max_power),
                                     job.res.reached};
-                if ((rc = history_append(s->history, &run)) != ZEUS_OK)
-                    return rc;
+                int arc = history_append(s->history, &run);
+                if (rc == ZEUS_OK)
+                    rc = arc;
             }
+            if (rc != ZEUS_OK)
+                return rc;
             if (v.done)
                 continue;
             rc = launch(s, job.end, job.end + (job.end - job.start), job.ratio, job.row,

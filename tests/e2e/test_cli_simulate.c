@@ -128,6 +128,31 @@ static void test_alibaba(void **state)
     free(err);
 }
 
+/* With beta < 1 no run may fit under the bound; the original retries such a submission forever
+ * (the process never ends). Here it gives up after 1000 tries: the group fails, its runs so far
+ * are in the CSV, and the command ends at once with status 1. */
+static void test_alibaba_gives_up(void **state)
+{
+    (void)state;
+    char *csv = zt_path(zt_dir, "alibaba_half.csv");
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "simulate", "alibaba", "--trace-dir", TRACE_DIR,
+                             "--groups", GROUPS_CSV, "--beta", "0.5", "--csv", csv, NULL),
+                     1);
+    assert_contains(err, "squad): Job did not reach the target metric in 1000 tries. (its runs so "
+                         "far are in the CSV)");
+    assert_contains(out, "failed groups     24");
+    assert_contains(out, "regret            unknown (no group completed)");
+    char *text = zt_read(csv);
+    assert_non_null(text);
+    assert_contains(text, "\n04535c7ee40442206f9ae5d679148613,1,1,");
+    assert_true(count_lines(text) > 24);
+    free(text);
+    free(out);
+    free(err);
+    free(csv);
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -338,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_single_other_gpu_and_env),
         cmocka_unit_test(test_single_default_traces),
         cmocka_unit_test(test_alibaba),
+        cmocka_unit_test(test_alibaba_gives_up),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_runtime_errors),
         cmocka_unit_test(test_single_no_oracle),

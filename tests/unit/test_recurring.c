@@ -154,17 +154,24 @@ static void test_concurrent(void **state)
     assert_false(c.profile);
     zeus_recurring_verdict v;
     zeus_recurring_result res = {100, 10, true};
-    assert_int_equal(zeus_recurring_report_concurrent(r, 16, &res, &v), ZEUS_OK);
+    assert_int_equal(zeus_recurring_report_concurrent(r, 16, 1, &res, &v), ZEUS_OK);
     assert_true(v.ran && v.done && v.cost == 1300.0);
     assert_true(zeus_recurring_min_cost(r) == 1300.0);
     /* [quirk] A run that never ran is observed with cost 0. */
     res = (zeus_recurring_result){0, 0, false};
-    assert_int_equal(zeus_recurring_report_concurrent(r, 16, &res, &v), ZEUS_OK);
+    assert_int_equal(zeus_recurring_report_concurrent(r, 16, 1, &res, &v), ZEUS_OK);
     assert_false(v.ran || v.done);
     const double *rewards;
     size_t n;
     assert_int_equal(zeus_bso_rewards(zeus_recurring_bso(r), 16, &rewards, &n), ZEUS_OK);
     assert_true(n == 2 && rewards[1] == 0.0);
+    /* A submission that keeps missing gives up at its max_concurrent_tries-th try (1000), where
+     * the original retries forever. */
+    res = (zeus_recurring_result){100, 10, false};
+    assert_int_equal(zeus_recurring_report_concurrent(r, 16, 999, &res, &v), ZEUS_OK);
+    assert_int_equal(zeus_recurring_report_concurrent(r, 16, 1000, &res, &v), ZEUS_ESTATE);
+    assert_contains(zeus_last_error(), "Job did not reach the target metric in 1000 tries.");
+    assert_true(v.ran && !v.done);
     zeus_recurring_destroy(r);
 }
 
