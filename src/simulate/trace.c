@@ -143,17 +143,6 @@ static int read_key(loader *ld, const zeus_csv *csv, const size_t idx[4], size_t
     return ZEUS_OK;
 }
 
-/* A required number (pandas would read a missing one as NaN and carry it into every sum). */
-static int required_double(const zeus_csv *csv, size_t column, double *out)
-{
-    bool missing;
-    int rc = zeus__csv_double(csv, column, out, &missing);
-    if (rc == ZEUS_OK && missing)
-        return zeus__error(ZEUS_EPARSE, "%s:%d: column '%s' is empty", csv->path, csv->line,
-                           csv->header[column]);
-    return rc;
-}
-
 static int load_train(loader *ld, const char *path)
 {
     zeus_csv csv;
@@ -186,8 +175,8 @@ static int load_train(loader *ld, const char *path)
         train_row *r = &ld->train[ld->n_train];
         r->index = ld->n_train;
         if ((rc = read_key(ld, &csv, key, &r->ds, &r->net, &r->opt, &r->bs)) ||
-            (rc = required_double(&csv, target_col, &r->target)) ||
-            (rc = zeus__csv_double(&csv, epoch_col, &r->target_epoch, &missing)))
+            (rc = zeus__csv_number(&csv, target_col, true, &r->target, &missing)) ||
+            (rc = zeus__csv_number(&csv, epoch_col, false, &r->target_epoch, &missing)))
             break;
         /* A missing target epoch is a run that never reached that target. */
         if (!missing && !(r->target_epoch >= 1)) {
@@ -250,7 +239,7 @@ static int load_power(loader *ld, const char *path, const char *train_path)
         }
     }
     for (;;) {
-        bool eof;
+        bool eof, missing;
         long pl;
         if ((rc = zeus__csv_next(&csv, &eof)) != ZEUS_OK || eof)
             break;
@@ -260,8 +249,8 @@ static int load_power(loader *ld, const char *path, const char *train_path)
         r->index = ld->n_power;
         if ((rc = read_key(ld, &csv, key, &r->ds, &r->net, &r->opt, &r->bs)) ||
             (rc = zeus__csv_int(&csv, pl_col, 1, 100000, &pl)) ||
-            (rc = required_double(&csv, tpe_col, &r->tpe)) ||
-            (rc = required_double(&csv, ap_col, &r->ap)))
+            (rc = zeus__csv_number(&csv, tpe_col, true, &r->tpe, &missing)) ||
+            (rc = zeus__csv_number(&csv, ap_col, true, &r->ap, &missing)))
             break;
         if (r->tpe <= 0 || r->ap <= 0) {
             rc = zeus__error(ZEUS_EPARSE, "%s:%d: column '%s' is not positive", path, csv.line,
