@@ -231,9 +231,10 @@ static int fill(int fd, const char *path, const void *data, size_t size, const s
     if (old && fchmod(fd, old->st_mode & 07777) != 0)
         return zeus__error(errno_code(errno), "cannot set the mode of %s: %s", path,
                            strerror(errno));
-    /* Root replacing someone's file keeps it theirs (others cannot change owners: no-op). */
-    if (old && old->st_uid != 0 && geteuid() == 0 && fchown(fd, old->st_uid, old->st_gid) != 0)
-        ZEUS_DEBUG("cannot keep the owner of %s: %s", path, strerror(errno));
+    /* Root replacing someone's file keeps it theirs. */
+    if (old && old->st_uid != 0 && geteuid() == 0 && fchown(fd, old->st_uid, old->st_gid) != 0) {
+        /* best effort: the data matters more than its owner */
+    }
     if (fsync(fd) != 0)
         return zeus__error(ZEUS_EIO, "cannot sync %s: %s", path, strerror(errno));
     return ZEUS_OK;
