@@ -31,6 +31,8 @@ typedef struct zeus_backend_ops {
     int (*gpu_power_limit_mw)(void *state, unsigned dev, unsigned *limit_mw);
     int (*gpu_set_power_limit_mw)(void *state, unsigned dev, unsigned limit_mw);
     int (*gpu_set_persistence)(void *state, unsigned dev, bool enabled);
+    /* Reads persistence mode (a lease records it to put it back). Optional: ZEUS_ENOTSUP. */
+    int (*gpu_persistence)(void *state, unsigned dev, bool *enabled);
     int (*sim_launch_step)(void *state, unsigned dev, int64_t *end_ns);
     int (*sim_synchronize)(void *state, unsigned dev);
     int (*sim_exact_energy_uj)(void *state, unsigned dev, double *energy_uj);

@@ -47,8 +47,60 @@ struct zeus_sampler {
     float *power_w; /* capacity x columns */
 
     pthread_t thread;
-    bool thread_started;
+    bool thread_started; /* false in a forked child: the thread stayed in the parent */
+    zeus_sampler *next;  /* live samplers, for fork() */
 };
+
+/* Every live sampler, so that fork() can take their locks (see core/internal.h). */
+static pthread_mutex_t samplers_lock = PTHREAD_MUTEX_INITIALIZER;
+static zeus_sampler *samplers;
+
+void zeus__sampler_atfork(zeus__fork_phase phase)
+{
+    if (phase == ZEUS__FORK_PREPARE) {
+        pthread_mutex_lock(&samplers_lock);
+        for (zeus_sampler *s = samplers; s; s = s->next)
+            pthread_mutex_lock(&s->lock);
+        return;
+    }
+    for (zeus_sampler *s = samplers; s; s = s->next) {
+        if (phase == ZEUS__FORK_CHILD) {
+            /* The child keeps the samples taken so far but no thread: it answers queries
+             * from them, and stop only frees. The condition variable may have had the
+             * parent's thread waiting on it: give the child a fresh one. */
+            s->thread_started = false;
+            s->stop = true;
+            pthread_condattr_t attr;
+            pthread_condattr_init(&attr);
+            pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+            pthread_cond_init(&s->wake, &attr);
+            pthread_condattr_destroy(&attr);
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&samplers_lock);
+}
+
+static void register_sampler(zeus_sampler *s)
+{
+    zeus__fork_init();
+    pthread_mutex_lock(&samplers_lock);
+    s->next = samplers;
+    samplers = s;
+    pthread_mutex_unlock(&samplers_lock);
+}
+
+static void unregister_sampler(zeus_sampler *s)
+{
+    pthread_mutex_lock(&samplers_lock);
+    for (zeus_sampler **p = &samplers; *p; p = &(*p)->next) {
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&samplers_lock);
+}
 
 static double anchor_wall;
 static int64_t anchor_mono;
@@ -183,7 +235,10 @@ static void *sampler_main(void *arg)
     pthread_mutex_lock(&s->lock);
     while (!s->stop) {
         pthread_mutex_unlock(&s->lock);
+        /* No fork() while this thread is inside a device call holding a backend's lock. */
+        zeus__fork_read_begin();
         take_sample(s);
+        zeus__fork_read_end();
         pthread_mutex_lock(&s->lock);
         /* Absolute deadlines, so the period does not drift by the time a sample takes; after
          * a stall we skip ahead instead of bursting to catch up. */
@@ -281,6 +336,7 @@ int zeus_sampler_start(zeus_devices *devices, const zeus_sampler_options *option
     }
     if (s->period_s < 0.001)
         ZEUS_WARN("power sampler: a period of %g s costs CPU time and NVML bandwidth", s->period_s);
+    register_sampler(s);
     if (pthread_create(&s->thread, NULL, sampler_main, s) != 0) {
         rc = zeus__error(ZEUS_ENOMEM, "cannot start the power sampler thread");
         goto fail;
@@ -297,6 +353,7 @@ void zeus_sampler_stop(zeus_sampler *s)
 {
     if (!s)
         return;
+    unregister_sampler(s);
     if (s->thread_started) {
         pthread_mutex_lock(&s->lock);
         s->stop = true;

@@ -25,6 +25,10 @@ int zt_setup(void **state)
     char *nosys = zt_path(zt_dir, "nosys");
     setenv("ZEUS_SYSFS_ROOT", nosys, 1);
     free(nosys);
+    /* GPU lock files (zeus/lease.h) of this test only, never the machine's. */
+    char *locks = zt_path(zt_dir, "locks");
+    setenv("ZEUS_LOCK_DIR", locks, 1);
+    free(locks);
     return 0;
 }
 
