@@ -185,8 +185,7 @@ static int take_lock(const char *path, unsigned gpu, double wait_s, int *out)
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW); /* another user's file */
     if (fd < 0)
         return zeus__error(errno == EACCES ? ZEUS_EPERM : ZEUS_EIO,
-                           "GPU %u: cannot open the lock file %s: %s", gpu, path,
-                           strerror(errno));
+                           "GPU %u: cannot open the lock file %s: %s", gpu, path, strerror(errno));
     int64_t deadline = zeus_now_ns() + (int64_t)(wait_s * 1e9);
     while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if ((errno != EWOULDBLOCK && errno != EINTR) || zeus_now_ns() >= deadline) {
@@ -342,8 +341,7 @@ int zeus_lease_create(zeus_devices *devices, const unsigned *gpus, size_t count,
     pthread_mutex_lock(&leases_lock);
     l->next = leases;
     leases = l;
-    if ((flags & ZEUS_LEASE_RESTORE_AT_EXIT) && !exit_hook_registered &&
-        atexit(exit_hook) == 0)
+    if ((flags & ZEUS_LEASE_RESTORE_AT_EXIT) && !exit_hook_registered && atexit(exit_hook) == 0)
         exit_hook_registered = true;
     pthread_mutex_unlock(&leases_lock);
     *out = l;
@@ -447,8 +445,9 @@ static int check_changeable(const zeus_lease *l)
         return zeus__error(ZEUS_ESTATE, "this lease belongs to process %ld (a fork's parent)",
                            (long)l->pid);
     if (l->client_gone)
-        return zeus__error(ZEUS_ESTATE, "the lease's client (process %ld) exited; its changes "
-                                        "were put back",
+        return zeus__error(ZEUS_ESTATE,
+                           "the lease's client (process %ld) exited; its changes "
+                           "were put back",
                            (long)l->watched_pid);
     if (atomic_load(&signal_in_progress))
         return zeus__error(ZEUS_ESTATE, "a signal is being handled: limits are being restored");
@@ -462,9 +461,8 @@ static int check_range(const lease_gpu *g, unsigned limit_mw)
         return zeus__error(ZEUS_ENOTSUP, "GPU %u (%s) does not report a power-limit range", g->gpu,
                            i->name);
     if (limit_mw < i->min_power_limit_mw || limit_mw > i->max_power_limit_mw)
-        return zeus__error(ZEUS_ERANGE, "%g W is outside GPU %u's range %g-%g W",
-                           limit_mw / 1000.0, g->gpu, i->min_power_limit_mw / 1000.0,
-                           i->max_power_limit_mw / 1000.0);
+        return zeus__error(ZEUS_ERANGE, "%g W is outside GPU %u's range %g-%g W", limit_mw / 1000.0,
+                           g->gpu, i->min_power_limit_mw / 1000.0, i->max_power_limit_mw / 1000.0);
     return ZEUS_OK;
 }
 
@@ -906,8 +904,8 @@ int zeus_power_limit_set_many(zeus_devices *devices, const unsigned *gpus, size_
         rc = zeus_lease_set_power_limits_mw(lease, limits);
     if (rc == ZEUS_OK && changes) {
         for (size_t i = 0; i < count; i++)
-            changes[i] = (zeus_power_limit_change){
-                lease->gpus[i].gpu, lease->gpus[i].original_mw, lease->gpus[i].current_mw};
+            changes[i] = (zeus_power_limit_change){lease->gpus[i].gpu, lease->gpus[i].original_mw,
+                                                   lease->gpus[i].current_mw};
     }
     if (rc == ZEUS_OK)
         zeus_lease_commit(lease);
