@@ -42,17 +42,13 @@ pick_signal() {
     echo "$1"
 }
 
-# Waits up to 10 s for PID (a watchdog kills it then); sets hung to "hang" if it had to. Not
-# in a command substitution: only this shell can wait for its children.
+# Waits for PID, started under `timeout -s KILL 10` (which passes our signal on to it); sets
+# hung to "hang" when timeout had to kill it.
 reap() {
-    rm -f "$work/hung"
-    (sleep 10 && : >"$work/hung" && kill -9 "$1" 2>/dev/null) &
-    watchdog=$!
-    wait "$1" 2>/dev/null
-    kill -- -"$watchdog" 2>/dev/null # its sleep too (its own group under set -m)
-    wait "$watchdog" 2>/dev/null
+    wait "$1"
+    status=$?
     hung=
-    [ -e "$work/hung" ] && hung=hang
+    [ $status -eq 137 ] && hung=hang
 }
 
 failures=0
@@ -64,7 +60,7 @@ while [ $t -lt "$set_trials" ]; do
     sig=$(pick_signal)
     delay=$(random 400)
     ZEUS_DEVICE=nvml ZEUS_NVML_LIBRARY=$fake ZEUS_FAKE_NVML_CONFIG=$work/cfg.json \
-        ZEUS_FAKE_NVML_STATE=$work/nvml.state "$zeus" power-limit set 150 >/dev/null 2>&1 &
+        ZEUS_FAKE_NVML_STATE=$work/nvml.state timeout -s KILL 10 "$zeus" power-limit set 150 >/dev/null 2>&1 &
     pid=$!
     sleep "$(awk -v d="$delay" 'BEGIN { printf "%.3f", d / 1000 }')"
     kill -s "$sig" $pid 2>/dev/null
@@ -89,7 +85,7 @@ while [ $t -lt "$opt_trials" ]; do
     write_state "$work/sim.state" 4 280000
     sig=$(pick_signal)
     delay=$(($(random 3000) + 200))
-    ZEUS_DEVICE=sim ZEUS_SIM_STATE=$work/sim.state "$example" >/dev/null 2>&1 &
+    ZEUS_DEVICE=sim ZEUS_SIM_STATE=$work/sim.state timeout -s KILL 10 "$example" >/dev/null 2>&1 &
     pid=$!
     sleep "$(awk -v d="$delay" 'BEGIN { printf "%.3f", d / 1000 }')"
     kill -s "$sig" $pid 2>/dev/null
