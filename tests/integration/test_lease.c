@@ -92,9 +92,10 @@ static void test_restore_on_release(void **state)
 static void test_unreadable_refused(void **state)
 {
     (void)state;
-    zeus_devices *d = open_fake("{\"gpus\": [{\"name\": \"NVIDIA A40\", \"count\": 2}, {\"name\": "
-                                "\"NVIDIA A40\", \"errors\": {\"nvmlDeviceGetPowerManagementLimit\":"
-                                " {\"code\": \"UNKNOWN\"}}}, {\"name\": \"NVIDIA A40\"}]}");
+    zeus_devices *d =
+        open_fake("{\"gpus\": [{\"name\": \"NVIDIA A40\", \"count\": 2}, {\"name\": "
+                  "\"NVIDIA A40\", \"errors\": {\"nvmlDeviceGetPowerManagementLimit\":"
+                  " {\"code\": \"UNKNOWN\"}}}, {\"name\": \"NVIDIA A40\"}]}");
     char *log = zt_path(zt_dir, "nvml.log");
     setenv("ZEUS_FAKE_NVML_LOG", log, 1);
     zeus_lease *l;
@@ -345,9 +346,8 @@ static void test_fork_with_sampler_and_lease(void **state)
     assert_int_equal(zeus_sampler_start(d, &o, &s), ZEUS_OK);
     zeus_lease *l;
     unsigned gpu = 0;
-    assert_int_equal(zeus_lease_create(d, &gpu, 1,
-                                       ZEUS_LEASE_RESTORE_AT_EXIT | ZEUS_LEASE_RESTORE_ON_SIGNAL,
-                                       &l),
+    assert_int_equal(zeus_lease_create(
+                         d, &gpu, 1, ZEUS_LEASE_RESTORE_AT_EXIT | ZEUS_LEASE_RESTORE_ON_SIGNAL, &l),
                      ZEUS_OK);
     assert_int_equal(zeus_lease_set_power_limit_mw(l, 0, 200000), ZEUS_OK);
     usleep(20000); /* samples in the ring */
