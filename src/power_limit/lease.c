@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,8 +77,34 @@ static const char *watts(unsigned mw, char *buf, size_t size)
     return buf;
 }
 
+/* What a restore could not put back, logged once the locks are released (the log callback
+ * may call the library). */
+typedef struct {
+    char text[1024];
+    size_t len;
+} restore_report;
+
+static void report(restore_report *r, const char *fmt, ...) ZEUS_PRINTF(2, 3);
+static void report(restore_report *r, const char *fmt, ...)
+{
+    if (r->len + 1 >= sizeof r->text)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(r->text + r->len, sizeof r->text - r->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        r->len += (size_t)n < sizeof r->text - r->len ? (size_t)n : sizeof r->text - r->len - 1;
+}
+
+static void log_report(const restore_report *r, const char *why)
+{
+    if (r->len)
+        ZEUS_WARN("%s: %s", why, r->text);
+}
+
 /* Puts back what the lease changed. Called with l->lock held. Returns the first failure. */
-static int restore_locked(zeus_lease *l, const char *why)
+static int restore_locked(zeus_lease *l, restore_report *r)
 {
     int first = ZEUS_OK;
     char w[32];
@@ -89,8 +116,8 @@ static int restore_locked(zeus_lease *l, const char *why)
                 atomic_store(&g->limit_changed, false);
                 g->current_mw = g->original_mw;
             } else {
-                ZEUS_WARN("%s: cannot put GPU %u back to %s: %s", why, g->gpu,
-                          watts(g->original_mw, w, sizeof w), zeus_last_error());
+                report(r, "%scannot put GPU %u back to %s: %s", r->len ? "; " : "", g->gpu,
+                       watts(g->original_mw, w, sizeof w), zeus_last_error());
                 if (first == ZEUS_OK)
                     first = rc;
             }
@@ -100,8 +127,8 @@ static int restore_locked(zeus_lease *l, const char *why)
             if (rc == ZEUS_OK) {
                 atomic_store(&g->persistence_changed, false);
             } else {
-                ZEUS_WARN("%s: cannot put GPU %u's persistence mode back: %s", why, g->gpu,
-                          zeus_last_error());
+                report(r, "%scannot put GPU %u's persistence mode back: %s", r->len ? "; " : "",
+                       g->gpu, zeus_last_error());
                 if (first == ZEUS_OK)
                     first = rc;
             }
@@ -114,17 +141,19 @@ static int restore_locked(zeus_lease *l, const char *why)
 static void restore_all(unsigned flag, const char *why)
 {
     pid_t self = getpid();
+    restore_report r = {.len = 0};
     pthread_mutex_lock(&leases_lock);
     for (zeus_lease *l = leases; l; l = l->next) {
         if (l->pid != self || !(l->flags & flag))
             continue;
         pthread_mutex_lock(&l->lock);
-        restore_locked(l, why);
+        restore_locked(l, &r);
         if (flag == ZEUS_LEASE_RESTORE_ON_SIGNAL)
             atomic_store(&l->signalled, true);
         pthread_mutex_unlock(&l->lock);
     }
     pthread_mutex_unlock(&leases_lock);
+    log_report(&r, why);
 }
 
 static void exit_hook(void)
@@ -386,9 +415,11 @@ void zeus_lease_release(zeus_lease *l)
     pthread_mutex_unlock(&leases_lock);
     if (l->pid == getpid()) {
         stop_watcher(l);
+        restore_report r = {.len = 0};
         pthread_mutex_lock(&l->lock);
-        restore_locked(l, "lease release");
+        restore_locked(l, &r);
         pthread_mutex_unlock(&l->lock);
+        log_report(&r, "lease release");
     }
     close_watch_fds(l);
     lease_free(l);
@@ -558,9 +589,11 @@ int zeus_lease_restore(zeus_lease *l)
 {
     if (l->pid != getpid())
         return zeus__error(ZEUS_ESTATE, "this lease belongs to process %ld", (long)l->pid);
+    restore_report r = {.len = 0};
     pthread_mutex_lock(&l->lock);
-    int rc = restore_locked(l, "lease restore");
+    int rc = restore_locked(l, &r);
     pthread_mutex_unlock(&l->lock);
+    log_report(&r, "lease restore");
     return rc;
 }
 
@@ -614,11 +647,13 @@ static void *watcher_main(void *arg)
         if (!gone)
             continue;
         zeus__fork_read_begin();
+        restore_report r = {.len = 0};
         pthread_mutex_lock(&l->lock);
-        restore_locked(l, "lease client exit");
+        restore_locked(l, &r);
         l->client_gone = true;
         pthread_mutex_unlock(&l->lock);
         zeus__fork_read_end();
+        log_report(&r, "lease client exit");
         atomic_store(&l->client_gone_seen, true);
         ZEUS_INFO("lease: client process %ld exited; its changes were put back",
                   (long)l->watched_pid);

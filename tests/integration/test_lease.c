@@ -247,6 +247,29 @@ static void test_signal_while_backend_locked(void **state)
     free(path);
 }
 
+/* No fixed cap on live leases (the old guard table had 32 slots): 64 leases restored at exit. */
+static void test_many_leases_restored_at_exit(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"name\": \"NVIDIA A40\", \"count\": 64}]}");
+    pid_t pid = fork();
+    if (pid == 0) {
+        zeus_devices *d;
+        if (zeus_devices_open(&d) != ZEUS_OK)
+            _exit(101);
+        for (unsigned g = 0; g < 64; g++) {
+            zeus_lease *l;
+            if (zeus_lease_create(d, &g, 1, ZEUS_LEASE_RESTORE_AT_EXIT, &l) != ZEUS_OK ||
+                zeus_lease_set_power_limit_mw(l, g, 100000 + g * 1000) != ZEUS_OK)
+                _exit(102);
+        }
+        exit(0); /* no release: the exit hook restores all 64 */
+    }
+    assert_int_equal(zt_wait(pid, 20), 0);
+    for (unsigned g = 0; g < 64; g++)
+        assert_int_equal(limit_now(g), 300000);
+}
+
 /* ---- a daemon's lease tied to a client that is killed with SIGKILL ---- */
 
 static void body_client(int request_fd, int reply_fd)
@@ -378,6 +401,7 @@ static void test_fork_with_sampler_and_lease(void **state)
 /* The log callback is called outside the library's locks: it may call the library, even change
  * the callback (that deadlocked when the callback ran under the log lock). */
 static int reentered;
+static zeus_lease *logged_lease;
 
 static void reentrant_logger(zeus_log_level level, const char *message, void *user)
 {
@@ -386,6 +410,7 @@ static void reentrant_logger(zeus_log_level level, const char *message, void *us
     if (strstr(message, "cannot put GPU 0 back"))
         reentered++;
     zeus_set_log_callback(NULL, NULL);
+    zeus_lease_commit(logged_lease); /* takes the lease's lock: the warning came after it */
 }
 
 static void test_log_callback_outside_lock(void **state)
@@ -403,6 +428,9 @@ static void test_log_callback_outside_lock(void **state)
         if (zeus_lease_create(d, &gpu, 1, 0, &l) != ZEUS_OK ||
             zeus_lease_set_power_limit_mw(l, 0, 200000) != ZEUS_OK)
             _exit(101);
+        logged_lease = l;
+        if (zeus_lease_restore(l) != ZEUS_EDEVICE)
+            _exit(103);
         zeus_lease_release(l);
         _exit(reentered == 1 ? 0 : 102);
     }
@@ -417,6 +445,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unreadable_refused, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_lock_serializes, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_signal_while_backend_locked, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_many_leases_restored_at_exit, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_client_killed, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_fork_with_sampler_and_lease, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_log_callback_outside_lock, zt_setup, zt_teardown),
