@@ -192,7 +192,8 @@ ZEUS_API int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
                                                zeus_power_limit_optimizer **out);
 /* Puts every GPU back to the limit it had at creation, then frees. NULL is a no-op. */
 ZEUS_API void zeus_power_limit_optimizer_destroy(zeus_power_limit_optimizer *optimizer);
-/* Puts every GPU back now (the optimizer stays usable: a later hook re-applies its limit). */
+/* Puts every GPU back now, limit and persistence mode (the optimizer stays usable: a later hook
+ * re-applies its limit and persistence mode). */
 ZEUS_API int zeus_power_limit_optimizer_restore(zeus_power_limit_optimizer *optimizer);
 
 /* Hooks. Only on_step_begin and on_epoch_end do anything; the others exist for symmetry with

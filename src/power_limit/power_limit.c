@@ -320,7 +320,9 @@ static int reapply_if_needed(zeus_power_limit_optimizer *o)
     if (!o->needs_reapply && !zeus_lease_take_signalled(o->lease))
         return ZEUS_OK;
     o->needs_reapply = false;
-    return zeus__pl_fsm_reapply(&o->fsm);
+    /* The restore put persistence mode back too. */
+    int rc = enable_persistence(o);
+    return rc != ZEUS_OK ? rc : zeus__pl_fsm_reapply(&o->fsm);
 }
 
 int zeus_power_limit_on_step_begin(zeus_power_limit_optimizer *o)

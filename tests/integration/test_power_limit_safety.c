@@ -243,18 +243,30 @@ static void test_restore_original(void **state)
         assert_int_equal(zeus_gpu_set_power_limit_mw(r.devices, g, before[g]), ZEUS_OK);
     zeus_power_limit_optimizer *plo = create(&r, default_selector(), NULL);
     steps(plo, 60); /* warming up 275 W */
-    for (unsigned g = 0; g < 4; g++)
+    bool pm = false;
+    for (unsigned g = 0; g < 4; g++) {
         assert_int_equal(limit_of(r.devices, g), 275000);
+        assert_int_equal(zeus_gpu_persistence_mode(r.devices, g, &pm), ZEUS_OK);
+        assert_true(pm); /* the optimizer enables persistence mode, as the original does */
+    }
     /* _restore() puts them back now; the next hook re-applies. */
     assert_int_equal(zeus_power_limit_optimizer_restore(plo), ZEUS_OK);
     for (unsigned g = 0; g < 4; g++)
         assert_int_equal(limit_of(r.devices, g), before[g]);
+    assert_int_equal(zeus_gpu_persistence_mode(r.devices, 0, &pm), ZEUS_OK);
+    assert_false(pm);
     assert_int_equal(zeus_power_limit_on_step_begin(plo), ZEUS_OK);
     for (unsigned g = 0; g < 4; g++)
         assert_int_equal(limit_of(r.devices, g), 275000);
+    assert_int_equal(zeus_gpu_persistence_mode(r.devices, 0, &pm), ZEUS_OK);
+    assert_true(pm);
     zeus_power_limit_optimizer_destroy(plo);
-    for (unsigned g = 0; g < 4; g++)
+    for (unsigned g = 0; g < 4; g++) {
         assert_int_equal(limit_of(r.devices, g), before[g]);
+        /* ... and, unlike the original, puts it back (issue 9 item 14) */
+        assert_int_equal(zeus_gpu_persistence_mode(r.devices, g, &pm), ZEUS_OK);
+        assert_false(pm);
+    }
     rig_close(&r);
 }
 
