@@ -5,7 +5,8 @@
  * whose limit cannot be read back (nothing could restore it). Changes made through the lease
  * are put back when it is released, and, as its flags ask, when the process exits normally
  * (atexit), on SIGINT/SIGTERM/SIGHUP (once zeus_install_signal_handlers() was called), and when
- * a client process it is tied to exits, however it exits (zeus_lease_watch_pid). A lease that
+ * a client process it is tied to exits, however it exits (zeus_lease_watch_pid, or
+ * zeus_lease_watch_connection for a client's socket). A lease that
  * should keep its changes is committed first (zeus_lease_commit).
  *
  *   zeus_lease *lease;
@@ -103,6 +104,10 @@ ZEUS_API bool zeus_lease_take_signalled(zeus_lease *lease);
  * included), a watcher thread puts the lease's changes back, and later changes fail with
  * ZEUS_ESTATE; the holder still releases the lease. One watched process per lease. */
 ZEUS_API int zeus_lease_watch_pid(zeus_lease *lease, pid_t pid);
+/* The same for a client connected through a socket (or a pipe's read end): when the peer
+ * closes its end -- however it exits -- the changes are put back. The lease keeps its own
+ * duplicate of fd. */
+ZEUS_API int zeus_lease_watch_connection(zeus_lease *lease, int fd);
 /* True once the watched client exited and its changes were put back. */
 ZEUS_API bool zeus_lease_client_gone(zeus_lease *lease);
 

@@ -45,9 +45,9 @@ struct zeus_lease {
     /* The watched client (zeus_lease_watch_pid). */
     bool watching;
     pthread_t watcher;
-    pid_t watched_pid;
-    int watch_fd;     /* pidfd, -1 when polling */
-    int stop_pipe[2]; /* written by release to stop the watcher */
+    pid_t watched_pid; /* 0 when watching a connection */
+    int watch_fd;      /* pidfd, our duplicate of a connection, or -1 when polling a pid */
+    int stop_pipe[2];  /* written by release to stop the watcher */
 };
 
 static pthread_mutex_t leases_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -634,8 +634,10 @@ static bool client_exited(pid_t pid)
 static void *watcher_main(void *arg)
 {
     zeus_lease *l = arg;
+    /* A pidfd is readable when the process exits; a connection hangs up when its peer closes. */
+    short events = l->watched_pid ? POLLIN : POLLRDHUP;
     struct pollfd fds[2] = {{.fd = l->stop_pipe[0], .events = POLLIN},
-                            {.fd = l->watch_fd, .events = POLLIN}};
+                            {.fd = l->watch_fd, .events = events}};
     for (;;) {
         /* Without a pidfd (kernels before 5.3) the process is polled every 50 ms. */
         int n = poll(fds, l->watch_fd >= 0 ? 2 : 1, l->watch_fd >= 0 ? -1 : 50);
@@ -653,21 +655,50 @@ static void *watcher_main(void *arg)
         l->client_gone = true;
         pthread_mutex_unlock(&l->lock);
         zeus__fork_read_end();
-        log_report(&r, "lease client exit");
+        log_report(&r, "lease client gone");
         atomic_store(&l->client_gone_seen, true);
-        ZEUS_INFO("lease: client process %ld exited; its changes were put back",
-                  (long)l->watched_pid);
+        if (l->watched_pid)
+            ZEUS_INFO("lease: client process %ld exited; its changes were put back",
+                      (long)l->watched_pid);
+        else
+            ZEUS_INFO("lease: the client's connection closed; its changes were put back");
         return NULL;
     }
+}
+
+/* Starts the watcher over l->watch_fd (or l->watched_pid polled). */
+static int start_watcher(zeus_lease *l)
+{
+    if (pipe2(l->stop_pipe, O_CLOEXEC) != 0) {
+        int rc = zeus__error(ZEUS_EIO, "cannot make a pipe: %s", strerror(errno));
+        close_watch_fds(l);
+        return rc;
+    }
+    if (pthread_create(&l->watcher, NULL, watcher_main, l) != 0) {
+        close_watch_fds(l);
+        return zeus__error(ZEUS_ENOMEM, "cannot start the lease watcher thread");
+    }
+    l->watching = true;
+    return ZEUS_OK;
+}
+
+static int check_not_watching(const zeus_lease *l)
+{
+    if (!l->watching)
+        return ZEUS_OK;
+    if (l->watched_pid)
+        return zeus__error(ZEUS_ESTATE, "this lease already watches process %ld",
+                           (long)l->watched_pid);
+    return zeus__error(ZEUS_ESTATE, "this lease already watches a connection");
 }
 
 int zeus_lease_watch_pid(zeus_lease *l, pid_t pid)
 {
     if (pid <= 0)
         return zeus__error(ZEUS_EINVAL, "cannot watch process %ld", (long)pid);
-    if (l->watching)
-        return zeus__error(ZEUS_ESTATE, "this lease already watches process %ld",
-                           (long)l->watched_pid);
+    int rc = check_not_watching(l);
+    if (rc != ZEUS_OK)
+        return rc;
 #ifdef SYS_pidfd_open
     l->watch_fd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (l->watch_fd < 0 && errno == ESRCH)
@@ -675,17 +706,21 @@ int zeus_lease_watch_pid(zeus_lease *l, pid_t pid)
 #endif
     if (l->watch_fd < 0 && kill(pid, 0) != 0 && errno == ESRCH)
         return zeus__error(ZEUS_ENOENT, "process %ld does not exist", (long)pid);
-    if (pipe2(l->stop_pipe, O_CLOEXEC) != 0) {
-        close_watch_fds(l);
-        return zeus__error(ZEUS_EIO, "cannot make a pipe: %s", strerror(errno));
-    }
     l->watched_pid = pid;
-    if (pthread_create(&l->watcher, NULL, watcher_main, l) != 0) {
-        close_watch_fds(l);
-        return zeus__error(ZEUS_ENOMEM, "cannot start the lease watcher thread");
-    }
-    l->watching = true;
-    return ZEUS_OK;
+    return start_watcher(l);
+}
+
+int zeus_lease_watch_connection(zeus_lease *l, int fd)
+{
+    int rc = check_not_watching(l);
+    if (rc != ZEUS_OK)
+        return rc;
+    /* Our own reference: the caller may close its descriptor, only the peer's close counts. */
+    l->watch_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (l->watch_fd < 0)
+        return zeus__error(ZEUS_EINVAL, "cannot watch descriptor %d: %s", fd, strerror(errno));
+    l->watched_pid = 0;
+    return start_watcher(l);
 }
 
 /* ---- signals ---- */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -332,6 +333,39 @@ static void test_client_killed(void **state)
     zeus_devices_close(d);
 }
 
+/* A daemon's client on a socket: the connection's end (kill -9 here) restores. */
+static void test_client_connection_closed(void **state)
+{
+    (void)state;
+    zeus_devices *d = open_fake(NULL);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    pid_t client = fork();
+    if (client == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(sv[0]);
+        for (;;)
+            pause();
+    }
+    close(sv[1]);
+    unsigned gpu = 3;
+    zeus_lease *l;
+    assert_int_equal(zeus_lease_create(d, &gpu, 1, 0, &l), ZEUS_OK);
+    assert_int_equal(zeus_lease_watch_connection(l, sv[0]), ZEUS_OK);
+    assert_int_equal(zeus_lease_watch_pid(l, client), ZEUS_ESTATE);
+    assert_int_equal(zeus_lease_set_power_limit_mw(l, 3, 125000), ZEUS_OK);
+    usleep(50000);
+    assert_int_equal(limit_of(d, 3), 125000); /* an open connection keeps it */
+    kill(client, SIGKILL);
+    for (int i = 0; i < 300 && limit_of(d, 3) != 300000; i++)
+        usleep(10000);
+    assert_int_equal(limit_of(d, 3), 300000);
+    zeus_lease_release(l);
+    assert_int_equal(zt_wait(client, 5), 128 + SIGKILL);
+    close(sv[0]);
+    zeus_devices_close(d);
+}
+
 /* ---- fork with a running sampler and a lease (PyTorch DataLoader workers fork) ---- */
 
 static void child_uses_library(zeus_devices *d, zeus_sampler *s, zeus_lease *l, int how)
@@ -447,6 +481,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_signal_while_backend_locked, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_many_leases_restored_at_exit, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_client_killed, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_client_connection_closed, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_fork_with_sampler_and_lease, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_log_callback_outside_lock, zt_setup, zt_teardown),
     };
