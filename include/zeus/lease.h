@@ -36,7 +36,8 @@
  * concurrent changes of the same GPU are serialized rather than interleaved. A lease waits up to
  * ZEUS_LEASE_LOCK_WAIT_S for a lock held elsewhere (ZEUS_LEASE_NO_WAIT: not at all), then fails
  * with ZEUS_ETIMEOUT naming the holder's process. The lock is advisory: nvidia-smi does not
- * take it. Two leases of one process on one GPU also exclude each other.
+ * take it. Two leases of one process on one GPU also exclude each other. Simulated GPUs whose
+ * settings live in this process only (the sim backend without ZEUS_SIM_STATE) take no lock.
  *
  * fork(). A child inherits no restore thread, no watcher thread and no signal handler of ours
  * (they are put back to what they were before zeus_install_signal_handlers). The parent's leases

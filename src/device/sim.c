@@ -178,6 +178,11 @@ static int sim_gpu_persistence(void *state, unsigned dev, bool *enabled)
     return ZEUS_OK;
 }
 
+static bool sim_gpu_settings_private(void *state)
+{
+    return ((sim_state *)state)->shared.path[0] == '\0';
+}
+
 static int sim_launch_step(void *state, unsigned dev, int64_t *end_ns)
 {
     sim_state *s = state;
@@ -222,6 +227,7 @@ const zeus_backend_ops zeus__sim_backend = {
     .gpu_set_power_limit_mw = sim_gpu_set_power_limit_mw,
     .gpu_set_persistence = sim_gpu_set_persistence,
     .gpu_persistence = sim_gpu_persistence,
+    .gpu_settings_private = sim_gpu_settings_private,
     .sim_launch_step = sim_launch_step,
     .sim_synchronize = sim_synchronize,
     .sim_exact_energy_uj = sim_exact_energy_uj,

@@ -4,6 +4,7 @@
 #include "zeus/lease.h"
 
 #include "core/internal.h"
+#include "device/backend.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -176,7 +177,9 @@ int zeus_lock_dir(char *path, size_t size)
     const char *env = getenv("ZEUS_LOCK_DIR");
     if (env && *env) {
         zeus__strlcpy(path, env, size);
-        return make_dir(path, 0755);
+        char inside[LOCK_PATH_MAX];
+        snprintf(inside, sizeof inside, "%s/gpu.lock", env); /* mkdir -p of env */
+        return zeus__make_parent_dirs(inside);
     }
     if ((mkdir("/run/zeus", 0755) == 0 || errno == EEXIST) && access("/run/zeus", W_OK) == 0) {
         zeus__strlcpy(path, "/run/zeus", size);
@@ -360,8 +363,10 @@ int zeus_lease_create(zeus_devices *devices, const unsigned *gpus, size_t count,
         if ((rc = zeus_gpu_get_info(devices, l->gpus[i].gpu, &l->gpus[i].info)) != ZEUS_OK)
             goto fail;
     }
-    /* Lock first, then record: what another changer did before us is what we put back. */
-    if ((rc = take_locks(l)) != ZEUS_OK)
+    /* Lock first, then record: what another changer did before us is what we put back.
+     * Settings private to this process (simulated GPUs without a shared state file) cannot be
+     * changed by another process: nothing to lock. */
+    if (!zeus__devices_gpu_settings_private(devices) && (rc = take_locks(l)) != ZEUS_OK)
         goto fail;
     for (size_t i = 0; i < count; i++)
         if ((rc = record(l, &l->gpus[i])) != ZEUS_OK)

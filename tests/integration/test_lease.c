@@ -89,6 +89,30 @@ static void test_restore_on_release(void **state)
     zeus_devices_close(d);
 }
 
+/* Settings private to one process (sim without a state file) take no lock; shared ones do. */
+static void test_private_settings_unlocked(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "sim", 1);
+    zeus_devices *d;
+    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    unsigned gpu = 0;
+    zeus_lease *a, *b;
+    assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_NO_WAIT, &a), ZEUS_OK);
+    assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_NO_WAIT, &b), ZEUS_OK);
+    zeus_lease_release(b);
+    zeus_lease_release(a);
+    zeus_devices_close(d);
+    char *path = zt_write(zt_dir, "sim.state", "");
+    setenv("ZEUS_SIM_STATE", path, 1);
+    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_NO_WAIT, &a), ZEUS_OK);
+    assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_NO_WAIT, &b), ZEUS_ETIMEOUT);
+    zeus_lease_release(a);
+    zeus_devices_close(d);
+    free(path);
+}
+
 /* Issue 9 item 2: a GPU whose limit cannot be read is refused before any GPU changes. */
 static void test_unreadable_refused(void **state)
 {
@@ -476,6 +500,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_restore_on_release, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_private_settings_unlocked, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_refused, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_lock_serializes, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_signal_while_backend_locked, zt_setup, zt_teardown),
