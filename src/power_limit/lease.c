@@ -293,10 +293,7 @@ static void drop_locks(zeus_lease *l)
 
 static int record(zeus_lease *l, lease_gpu *g)
 {
-    int rc = zeus_gpu_get_info(l->devices, g->gpu, &g->info);
-    if (rc != ZEUS_OK)
-        return rc;
-    rc = zeus_gpu_power_limit_mw(l->devices, g->gpu, &g->original_mw);
+    int rc = zeus_gpu_power_limit_mw(l->devices, g->gpu, &g->original_mw);
     if (rc != ZEUS_OK)
         return zeus__error(rc,
                            "GPU %u (%s): its power limit cannot be read (%s), so it could not be "
