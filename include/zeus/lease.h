@@ -30,14 +30,15 @@
  * ignored. SIGKILL cannot be caught: after kill -9 the limits stay until something resets them
  * (`zeus power-limit reset`), unless a lease holder watches the process (below).
  *
- * Locks. Each GPU has a lock file named after its UUID in $ZEUS_LOCK_DIR, else /run/zeus when
- * it can be used (root), else /tmp/zeus-locks-<uid>; a lease holds flock() on it from creation
- * to release. Every changer in Zeus takes it (the optimizer, `zeus power-limit`, a daemon), so
- * concurrent changes of the same GPU are serialized rather than interleaved. A lease waits up to
- * ZEUS_LEASE_LOCK_WAIT_S for a lock held elsewhere (ZEUS_LEASE_NO_WAIT: not at all), then fails
- * with ZEUS_ETIMEOUT naming the holder's process. The lock is advisory: nvidia-smi does not
- * take it. Two leases of one process on one GPU also exclude each other. Simulated GPUs whose
- * settings live in this process only (the sim backend without ZEUS_SIM_STATE) take no lock.
+ * Locks. Each GPU has a lock file named after its UUID in the directory zeus_lock_dir() names
+ * (zeus_set_lock_dir, $ZEUS_LOCK_DIR, /run/zeus for root, /tmp/zeus-locks-<uid>); a lease holds
+ * flock() on it from creation to release. Every changer in Zeus takes it (the optimizer, `zeus
+ * power-limit`, a daemon), so concurrent changes of the same GPU are serialized rather than
+ * interleaved. A lease waits up to ZEUS_LEASE_LOCK_WAIT_S for a lock held elsewhere
+ * (ZEUS_LEASE_NO_WAIT: not at all), then fails with ZEUS_ETIMEOUT naming the holder's process. The
+ * lock is advisory: nvidia-smi does not take it. Two leases of one process on one GPU also exclude
+ * each other. Simulated GPUs whose settings live in this process only (the sim backend without
+ * ZEUS_SIM_STATE) take no lock.
  *
  * fork(). A child inherits no restore thread, no watcher thread and no signal handler of ours
  * (they are put back to what they were before zeus_install_signal_handlers). The parent's leases
@@ -119,8 +120,12 @@ ZEUS_API int zeus_install_signal_handlers(void);
  * the restore thread. */
 ZEUS_API void zeus_uninstall_signal_handlers(void);
 
-/* The directory of the per-GPU lock files (created if missing). */
+/* The directory of the per-GPU lock files (created if missing): the one set with
+ * zeus_set_lock_dir, else $ZEUS_LOCK_DIR, else /run/zeus (root), else /tmp/zeus-locks-<uid>. */
 ZEUS_API int zeus_lock_dir(char *path, size_t size);
+/* Sets the lock directory for this process (NULL or "": back to the environment and defaults).
+ * Every process that should exclude another must use the same directory. */
+ZEUS_API int zeus_set_lock_dir(const char *path);
 
 /* ---- Several GPUs at once, for faces (`zeus power-limit set|reset`) ---- */
 

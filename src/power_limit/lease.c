@@ -172,9 +172,27 @@ static int make_dir(const char *path, mode_t mode)
                        strerror(errno));
 }
 
+/* zeus_set_lock_dir's choice (empty: the environment, then the defaults). */
+static pthread_mutex_t lock_dir_lock = PTHREAD_MUTEX_INITIALIZER;
+static char lock_dir_set[LOCK_PATH_MAX - 128];
+
+int zeus_set_lock_dir(const char *path)
+{
+    if (path && strlen(path) >= sizeof lock_dir_set)
+        return zeus__error(ZEUS_EINVAL, "lock directory path too long: %s", path);
+    pthread_mutex_lock(&lock_dir_lock);
+    zeus__strlcpy(lock_dir_set, path ? path : "", sizeof lock_dir_set);
+    pthread_mutex_unlock(&lock_dir_lock);
+    return ZEUS_OK;
+}
+
 int zeus_lock_dir(char *path, size_t size)
 {
-    const char *env = getenv("ZEUS_LOCK_DIR");
+    char chosen[sizeof lock_dir_set];
+    pthread_mutex_lock(&lock_dir_lock);
+    zeus__strlcpy(chosen, lock_dir_set, sizeof chosen);
+    pthread_mutex_unlock(&lock_dir_lock);
+    const char *env = chosen[0] ? chosen : getenv("ZEUS_LOCK_DIR");
     if (env && *env) {
         zeus__strlcpy(path, env, size);
         char inside[LOCK_PATH_MAX];

@@ -108,6 +108,18 @@ static void test_private_settings_unlocked(void **state)
     assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
     assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_NO_WAIT, &a), ZEUS_OK);
     assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_NO_WAIT, &b), ZEUS_ETIMEOUT);
+    /* Locks live where the API says, before the environment. */
+    char *dir = zt_path(zt_dir, "api-locks");
+    assert_int_equal(zeus_set_lock_dir(dir), ZEUS_OK);
+    char where[4096];
+    assert_int_equal(zeus_lock_dir(where, sizeof where), ZEUS_OK);
+    assert_string_equal(where, dir);
+    assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_NO_WAIT, &b), ZEUS_OK);
+    zeus_lease_release(b);
+    assert_int_equal(zeus_set_lock_dir(NULL), ZEUS_OK);
+    assert_int_equal(zeus_lock_dir(where, sizeof where), ZEUS_OK);
+    assert_string_equal(where, getenv("ZEUS_LOCK_DIR"));
+    free(dir);
     zeus_lease_release(a);
     zeus_devices_close(d);
     free(path);
