@@ -106,9 +106,9 @@ static int read_counter(void *ctx, uint64_t *value)
 {
     const zeus_gpu_ref *g = ctx;
     /* The probe thread: no fork() while it is inside a backend (see core/internal.h). */
-    zeus__fork_read_begin();
+    zeus__no_fork_begin();
     int rc = zeus_gpu_energy_mj(g->devices, g->gpu, value);
-    zeus__fork_read_end();
+    zeus__no_fork_end();
     return rc;
 }
 

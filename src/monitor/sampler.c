@@ -242,9 +242,9 @@ static void *sampler_main(void *arg)
     while (!s->stop) {
         pthread_mutex_unlock(&s->lock);
         /* No fork() while this thread is inside a device call holding a backend's lock. */
-        zeus__fork_read_begin();
+        zeus__no_fork_begin();
         take_sample(s);
-        zeus__fork_read_end();
+        zeus__no_fork_end();
         pthread_mutex_lock(&s->lock);
         /* Absolute deadlines, so the period does not drift by the time a sample takes; after
          * a stall we skip ahead instead of bursting to catch up. */

@@ -668,13 +668,13 @@ static void *watcher_main(void *arg)
         bool gone = l->watch_fd >= 0 ? n > 0 && fds[1].revents : client_exited(l->watched_pid);
         if (!gone)
             continue;
-        zeus__fork_read_begin();
+        zeus__no_fork_begin();
         restore_report r = {.len = 0};
         pthread_mutex_lock(&l->lock);
         restore_locked(l, &r);
         l->client_gone = true;
         pthread_mutex_unlock(&l->lock);
-        zeus__fork_read_end();
+        zeus__no_fork_end();
         log_report(&r, "lease client gone");
         atomic_store(&l->client_gone_seen, true);
         if (l->watched_pid)
@@ -822,9 +822,9 @@ static void *restore_main(void *arg)
         if (n != (ssize_t)sizeof info || info.si_signo == 0)
             return NULL; /* closed, or zeus_uninstall_signal_handlers */
         atomic_store(&signal_in_progress, true);
-        zeus__fork_read_begin();
+        zeus__no_fork_begin();
         restore_all(ZEUS_LEASE_RESTORE_ON_SIGNAL, "on a signal");
-        zeus__fork_read_end();
+        zeus__no_fork_end();
         pass_on(&info);
         /* Still alive: the previous handler let the process go on. */
         atomic_store(&signal_in_progress, false);
