@@ -46,7 +46,8 @@
  * (releasing one in the child only frees its memory), and it does not keep their locks.
  *
  * Thread safety: every function may be called from any thread; one lease's changes are
- * serialized. A lease must be released before its devices are closed.
+ * serialized; zeus_lease_release must not race with other calls on the same lease. A lease
+ * must be released before its devices are closed (the exit and signal paths use them).
  */
 #ifndef ZEUS_LEASE_H
 #define ZEUS_LEASE_H
