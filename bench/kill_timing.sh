@@ -53,14 +53,22 @@ reap() {
 
 failures=0
 echo '{"gpus": [{"name": "NVIDIA A40", "count": 64}]}' >"$work/cfg.json"
-undone=0 done_=0
+undone=0 done_=0 rolled_back=0
+# Signals land within 1.2 x the time one uninterrupted set takes here (fsync-bound).
+write_state "$work/nvml.state" 64 280000
+start=$(date +%s%N)
+ZEUS_DEVICE=nvml ZEUS_NVML_LIBRARY=$fake ZEUS_FAKE_NVML_CONFIG=$work/cfg.json \
+    ZEUS_FAKE_NVML_STATE=$work/nvml.state "$zeus" power-limit set 150 >/dev/null 2>&1
+set_ms=$((($(date +%s%N) - start) / 1000000 + 1))
+echo "one power-limit set on 64 GPUs: $set_ms ms"
 t=0
 while [ $t -lt "$set_trials" ]; do
     write_state "$work/nvml.state" 64 280000
     sig=$(pick_signal)
-    delay=$(random 400)
+    delay=$(random $((set_ms * 12 / 10 + 1)))
+    rm -f "$work/nvml.log"
     ZEUS_DEVICE=nvml ZEUS_NVML_LIBRARY=$fake ZEUS_FAKE_NVML_CONFIG=$work/cfg.json \
-        ZEUS_FAKE_NVML_STATE=$work/nvml.state timeout -s KILL 10 "$zeus" power-limit set 150 >/dev/null 2>&1 &
+        ZEUS_FAKE_NVML_LOG=$work/nvml.log ZEUS_FAKE_NVML_STATE=$work/nvml.state timeout -s KILL 10 "$zeus" power-limit set 150 >/dev/null 2>&1 &
     pid=$!
     sleep "$(awk -v d="$delay" 'BEGIN { printf "%.3f", d / 1000 }')"
     kill -s "$sig" $pid 2>/dev/null
@@ -71,13 +79,17 @@ while [ $t -lt "$set_trials" ]; do
         echo "set trial $t: SIG$sig after ${delay} ms: $before untouched, $after changed $hung"
         failures=$((failures + 1))
     elif [ "$before" -eq 64 ]; then
-        undone=$((undone + 1))
+        if grep -q ' 150000$' "$work/nvml.log" 2>/dev/null; then
+            rolled_back=$((rolled_back + 1))
+        else
+            undone=$((undone + 1))
+        fi
     else
         done_=$((done_ + 1))
     fi
     t=$((t + 1))
 done
-echo "power-limit set: $set_trials trials, $undone left untouched, $done_ all changed"
+echo "power-limit set: $set_trials trials: $undone untouched, $rolled_back rolled back mid-set, $done_ all changed"
 
 opt_failures=0
 t=0

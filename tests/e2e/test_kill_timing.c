@@ -5,7 +5,10 @@
  * seed is printed so that a failing trial can be replayed (ZT_SEED). */
 #include "test_support.h"
 
+#include "zeus/util.h"
+
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,13 +61,21 @@ static void test_power_limit_set(void **state)
     zt_use_fake_nvml(zt_dir, config);
     char *path = zt_path(zt_dir, "fake_nvml.state");
     unsigned s = seed();
-    int outcomes[3] = {0, 0, 0}; /* none, all, finished */
-    for (int trial = 0; trial < 6; trial++) {
+    /* Signals land within 1.2 x the time one uninterrupted set takes here (fsync-bound: tens to
+     * hundreds of ms), counted from its start. */
+    char *argv[] = {ZEUS_CLI_PATH, "power-limit", "set", "150", NULL};
+    free(write_state("fake_nvml.state", CLI_GPUS, 280000));
+    int64_t t0 = zeus_now_ns();
+    assert_int_equal(zt_wait(zt_spawn(argv), 30), 0);
+    unsigned window_us = (unsigned)((zeus_now_ns() - t0) / 1000 * 12 / 10) + 1;
+    int outcomes[4] = {0, 0, 0, 0}; /* untouched, all changed, finished, rolled back */
+    char *log = zt_path(zt_dir, "nvml.log");
+    setenv("ZEUS_FAKE_NVML_LOG", log, 1);
+    for (int trial = 0; trial < 8; trial++) {
         free(write_state("fake_nvml.state", CLI_GPUS, 280000));
+        unlink(log);
         int sig = signals_sent[rand_r(&s) % 3];
-        /* A 64-GPU set takes a few hundred ms here (each change is fsynced). */
-        useconds_t delay = (useconds_t)(rand_r(&s) % 300000);
-        char *argv[] = {ZEUS_CLI_PATH, "power-limit", "set", "150", NULL};
+        useconds_t delay = (useconds_t)(rand_r(&s) % window_us);
         int pid = zt_spawn(argv);
         usleep(delay);
         kill(pid, sig);
@@ -77,10 +88,17 @@ static void test_power_limit_set(void **state)
             fprintf(stderr, "trial %d: signal %d after %u us: %u GPUs untouched, %u changed\n",
                     trial, sig, (unsigned)delay, before, after);
         assert_true(before == CLI_GPUS || after == CLI_GPUS);
-        outcomes[status == 0 ? 2 : after == CLI_GPUS]++;
+        /* Untouched at the end although some GPUs were set: rolled back mid-set. */
+        char *calls = zt_read(log);
+        bool changed_some = calls && strstr(calls, " 150000\n");
+        free(calls);
+        outcomes[status == 0 ? 2 : after == CLI_GPUS ? 1 : changed_some ? 3 : 0]++;
     }
-    fprintf(stderr, "kill timing, power-limit set: %d undone, %d done then killed, %d finished\n",
-            outcomes[0], outcomes[1], outcomes[2]);
+    fprintf(stderr,
+            "kill timing, power-limit set: %d untouched, %d rolled back mid-set, %d done then "
+            "killed, %d finished\n",
+            outcomes[0], outcomes[3], outcomes[1], outcomes[2]);
+    free(log);
     free(path);
 }
 
