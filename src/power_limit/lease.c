@@ -557,6 +557,7 @@ int zeus_lease_set_power_limits_mw(zeus_lease *l, const unsigned *limits_mw)
         return zeus__error(ZEUS_ENOMEM, "out of memory");
     pthread_mutex_lock(&l->lock);
     size_t done = 0;
+    bool set_failed = false;
     for (; done < l->count; done++) {
         lease_gpu *g = &l->gpus[done];
         before[done] = g->current_mw;
@@ -565,6 +566,7 @@ int zeus_lease_set_power_limits_mw(zeus_lease *l, const unsigned *limits_mw)
         if ((rc = set_one(l, g, limits_mw[done])) != ZEUS_OK) {
             rc = zeus__error(rc, "GPU %u: cannot set the power limit to %g W: %s", g->gpu,
                              limits_mw[done] / 1000.0, zeus_last_error());
+            set_failed = true;
             done++; /* it may have changed anyway: put it back too */
             break;
         }
@@ -576,6 +578,14 @@ int zeus_lease_set_power_limits_mw(zeus_lease *l, const unsigned *limits_mw)
         size_t n = 0;
         for (size_t i = 0; i < done; i++) {
             lease_gpu *g = &l->gpus[i];
+            unsigned now_mw;
+            /* The GPU whose set failed usually did not change: leave it alone if so. */
+            if (set_failed && i + 1 == done &&
+                zeus_gpu_power_limit_mw(l->devices, g->gpu, &now_mw) == ZEUS_OK &&
+                now_mw == before[i]) {
+                atomic_store(&g->limit_changed, before[i] != g->original_mw);
+                continue;
+            }
             if (zeus_gpu_set_power_limit_mw(l->devices, g->gpu, before[i]) == ZEUS_OK) {
                 g->current_mw = before[i];
                 atomic_store(&g->limit_changed, before[i] != g->original_mw);

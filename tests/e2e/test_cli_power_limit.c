@@ -149,6 +149,7 @@ static void test_permission_and_rollback(void **state)
              "{\"name\": \"NVIDIA A40\"}]}");
     assert_int_equal(zt_zeus(&out, &err, "power-limit", "set", "200", NULL), 1);
     assert_contains(err, "GPU 2: cannot set the power limit to 200 W");
+    assert_null(strstr(err, "could not be put back")); /* GPU 2 never changed */
     free(out);
     free(err);
     char *log = calls();
