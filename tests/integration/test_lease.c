@@ -404,7 +404,8 @@ static void test_client_connection_closed(void **state)
 
 /* ---- fork with a running sampler and a lease (PyTorch DataLoader workers fork) ---- */
 
-static void child_uses_library(zeus_devices *d, zeus_sampler *s, zeus_lease *l, int how)
+static void child_uses_library(zeus_devices *d, zeus_sampler *s, zeus_monitor *m, zeus_lease *l,
+                               int how)
 {
     unsigned mw;
     double power[ZEUS_SAMPLER_MAX_COLUMNS], t;
@@ -414,6 +415,12 @@ static void child_uses_library(zeus_devices *d, zeus_sampler *s, zeus_lease *l, 
         _exit(102);
     if (zeus_sampler_get_power(s, NAN, power, &t) != ZEUS_OK)
         _exit(103);
+    /* The monitor (whose counter probe thread may have been polling at the fork) still works. */
+    static zeus_measurement r;
+    if (zeus_monitor_begin_window(m, "child", false) != ZEUS_OK ||
+        zeus_monitor_end_window(m, "child", false, false, &r) != ZEUS_OK)
+        _exit(105);
+    zeus_monitor_close(m); /* no probe thread to join here */
     /* The parent's lease is not the child's: no change, no restore. */
     if (zeus_lease_set_power_limit_mw(l, 0, 150000) != ZEUS_ESTATE)
         _exit(104);
@@ -437,6 +444,8 @@ static void test_fork_with_sampler_and_lease(void **state)
     o.period_s = 0.0005;
     zeus_sampler *s;
     assert_int_equal(zeus_sampler_start(d, &o, &s), ZEUS_OK);
+    zeus_monitor *m;
+    assert_int_equal(zeus_monitor_open(d, NULL, &m), ZEUS_OK); /* probes counters for ~2 s */
     zeus_lease *l;
     unsigned gpu = 0;
     assert_int_equal(zeus_lease_create(
@@ -447,7 +456,7 @@ static void test_fork_with_sampler_and_lease(void **state)
     for (int i = 0; i < 30; i++) {
         pid_t pid = fork();
         if (pid == 0)
-            child_uses_library(d, s, l, i % 3);
+            child_uses_library(d, s, m, l, i % 3);
         int status = zt_wait(pid, 5);
         assert_int_equal(status, i % 3 == 2 ? 128 + SIGTERM : 0);
         assert_int_equal(limit_of(d, 0), 200000); /* still the parent's limit */
@@ -457,6 +466,7 @@ static void test_fork_with_sampler_and_lease(void **state)
     usleep(20000);
     assert_true(zeus_sampler_sample_count(s) > before);
     zeus_sampler_stop(s);
+    zeus_monitor_close(m);
     zeus_lease_release(l);
     assert_int_equal(limit_of(d, 0), 300000);
     char *text = zt_read(log);
