@@ -63,6 +63,9 @@ ZEUS_API const char *zeus_error_name(int code);
 /* Detail of the last failure on this thread; never NULL (empty string when none). */
 ZEUS_API const char *zeus_last_error(void);
 
+/* Frees what the library allocated for the caller (strings it returns through char **). */
+ZEUS_API void zeus_free(void *p);
+
 /* Library version, e.g. "0.1.0". */
 ZEUS_API const char *zeus_version(void);
 

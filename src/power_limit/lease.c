@@ -195,9 +195,15 @@ int zeus_lock_dir(char *path, size_t size)
     const char *env = chosen[0] ? chosen : getenv("ZEUS_LOCK_DIR");
     if (env && *env) {
         zeus__strlcpy(path, env, size);
-        char inside[LOCK_PATH_MAX];
-        snprintf(inside, sizeof inside, "%s/gpu.lock", env); /* mkdir -p of env */
-        return zeus__make_parent_dirs(inside);
+        /* mkdir -p */
+        for (char *slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+            *slash = '\0';
+            int rc = make_dir(path, 0755);
+            *slash = '/';
+            if (rc != ZEUS_OK)
+                return rc;
+        }
+        return make_dir(path, 0755);
     }
     if ((mkdir("/run/zeus", 0755) == 0 || errno == EEXIST) && access("/run/zeus", W_OK) == 0) {
         zeus__strlcpy(path, "/run/zeus", size);

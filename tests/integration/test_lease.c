@@ -416,10 +416,11 @@ static void child_uses_library(zeus_devices *d, zeus_sampler *s, zeus_monitor *m
     if (zeus_sampler_get_power(s, NAN, power, &t) != ZEUS_OK)
         _exit(103);
     /* The monitor (whose counter probe thread may have been polling at the fork) still works. */
-    static zeus_measurement r;
-    if (zeus_monitor_begin_window(m, "child", false) != ZEUS_OK ||
-        zeus_monitor_end_window(m, "child", false, false, &r) != ZEUS_OK)
+    zeus_measurement *r = zeus_measurement_new();
+    if (!r || zeus_monitor_begin_window(m, "child", false) != ZEUS_OK ||
+        zeus_monitor_end_window(m, "child", false, false, r) != ZEUS_OK)
         _exit(105);
+    zeus_measurement_free(r);
     zeus_monitor_close(m); /* no probe thread to join here */
     /* The parent's lease is not the child's: no change, no restore. */
     if (zeus_lease_set_power_limit_mw(l, 0, 150000) != ZEUS_ESTATE)
