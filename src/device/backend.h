@@ -34,6 +34,11 @@ typedef struct zeus_backend_ops {
     int (*gpu_power_limit_mw)(void *state, unsigned dev, unsigned *limit_mw);
     int (*gpu_set_power_limit_mw)(void *state, unsigned dev, unsigned limit_mw);
     int (*gpu_set_persistence)(void *state, unsigned dev, bool enabled);
+    /* Reads persistence mode (a lease records it to put it back). Optional: ZEUS_ENOTSUP. */
+    int (*gpu_persistence)(void *state, unsigned dev, bool *enabled);
+    /* True when GPU settings live in this process only (simulated GPUs without a shared state
+     * file): no other process can change them, so leases take no lock. Optional: false. */
+    bool (*gpu_settings_private)(void *state);
     int (*sim_launch_step)(void *state, unsigned dev, int64_t *end_ns);
     int (*sim_synchronize)(void *state, unsigned dev);
     int (*sim_exact_energy_uj)(void *state, unsigned dev, double *energy_uj);
@@ -42,6 +47,9 @@ typedef struct zeus_backend_ops {
     int (*cpu_info)(void *state, unsigned dev, zeus_cpu_info *out);
     int (*cpu_energy)(void *state, unsigned dev, zeus_cpu_energy *out);
 } zeus_backend_ops;
+
+/* The registry's view for library code (src/power_limit/lease.c): see gpu_settings_private. */
+bool zeus__devices_gpu_settings_private(const zeus_devices *devices);
 
 extern const zeus_backend_ops zeus__nvml_backend;
 extern const zeus_backend_ops zeus__sim_backend;

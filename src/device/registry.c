@@ -336,6 +336,17 @@ int zeus_gpu_set_persistence_mode(zeus_devices *d, unsigned gpu, bool enabled)
     GPU_CALL(d, gpu, gpu_set_persistence, enabled);
 }
 
+bool zeus__devices_gpu_settings_private(const zeus_devices *d)
+{
+    return d->gpu_ops && d->gpu_ops->gpu_settings_private &&
+           d->gpu_ops->gpu_settings_private(d->gpu_state);
+}
+
+int zeus_gpu_persistence_mode(zeus_devices *d, unsigned gpu, bool *enabled)
+{
+    GPU_CALL(d, gpu, gpu_persistence, enabled);
+}
+
 int zeus_gpu_check_homogeneous(const zeus_devices *d, const unsigned *gpus, size_t count)
 {
     if (!gpus)

@@ -25,6 +25,10 @@ int zt_setup(void **state)
     char *nosys = zt_path(zt_dir, "nosys");
     setenv("ZEUS_SYSFS_ROOT", nosys, 1);
     free(nosys);
+    /* GPU lock files (zeus/lease.h) of this test only, never the machine's. */
+    char *locks = zt_path(zt_dir, "locks");
+    setenv("ZEUS_LOCK_DIR", locks, 1);
+    free(locks);
     return 0;
 }
 
@@ -149,6 +153,40 @@ static void drain(int fd, char **buf, size_t *len, size_t *cap)
     memcpy(*buf + *len, chunk, (size_t)n);
     *len += (size_t)n;
     (*buf)[*len] = '\0';
+}
+
+int zt_spawn(char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int zt_wait(int pid, double timeout_s)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        int status;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((double)(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) * 1e-9 >
+            timeout_s) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        usleep(1000);
+    }
 }
 
 static int run_child(char *const argv[], const char *stdout_path, char **out, char **err,
