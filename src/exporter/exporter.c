@@ -69,8 +69,9 @@ static void note_error(exporter *ex, bool *failing, unsigned long long *count, c
 {
     (*count)++;
     if (!*failing && !ex->quiet)
-        fprintf(stderr, "zeus exporter: warning: reading %s failed: %s (%s); counted in "
-                        "zeus_exporter_read_errors_total\n",
+        fprintf(stderr,
+                "zeus exporter: warning: reading %s failed: %s (%s); counted in "
+                "zeus_exporter_read_errors_total\n",
                 what, zeus_strerror(rc), zeus_last_error());
     *failing = true;
 }
@@ -259,7 +260,8 @@ static void *poller_main(void *arg)
         next = add_ns(next, period_ns);
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        while (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec > next.tv_nsec))
+        while (now.tv_sec > next.tv_sec ||
+               (now.tv_sec == next.tv_sec && now.tv_nsec > next.tv_nsec))
             next = add_ns(next, period_ns);
         while (!ex->stopping && pthread_cond_timedwait(&ex->wake, &ex->lock, &next) != ETIMEDOUT) {
         }
@@ -355,29 +357,29 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: zeus exporter [--listen HOST:PORT] [--period S] [--hostname NAME] [--once]\n"
-            "                     [--quiet]\n\n"
-            "Serve GPU energy, power and power limits (NVML, or the simulator) and CPU package\n"
-            "and DRAM energy (RAPL) to Prometheus at http://HOST:PORT/metrics.\n\n"
-            "options:\n"
-            "  --listen HOST:PORT  address to serve on (default " DEFAULT_LISTEN
-            "; [::1]:PORT for\n"
-            "                      IPv6; 0.0.0.0:PORT for every interface; PORT 0 picks a free\n"
-            "                      port). The address served is printed on standard error.\n"
-            "  --period S          how often every device is read (default 1; scrapes return\n"
-            "                      the latest reading and never wait on a device)\n"
-            "  --hostname NAME     the Hostname label (default: this machine's host name)\n"
-            "  --once              read every device once, print the metrics and exit\n"
-            "  --quiet             no startup line, no read warnings\n"
-            "  -h, --help          this help\n\n"
-            "Metrics (docs/exporter.md): zeus_gpu_energy_joules_total, zeus_gpu_power_watts,\n"
-            "zeus_gpu_power_limit{,_min,_max,_default}_watts, zeus_cpu_package_energy_joules_total,\n"
-            "zeus_cpu_dram_energy_joules_total, zeus_exporter_*. GPU labels: gpu, UUID, modelName,\n"
-            "Hostname (as dcgm-exporter names them).\n"
-            "Environment: ZEUS_DEVICE, ZEUS_NVML_LIBRARY, ZEUS_SIM_CONFIG, ZEUS_SYSFS_ROOT,\n"
-            "CUDA_VISIBLE_DEVICES (see docs/devices.md).\n"
-            "Exit codes: 0 stopped by SIGTERM/SIGINT (or --once done), 1 failure, 2 usage error.\n");
+    fprintf(
+        out,
+        "usage: zeus exporter [--listen HOST:PORT] [--period S] [--hostname NAME] [--once]\n"
+        "                     [--quiet]\n\n"
+        "Serve GPU energy, power and power limits (NVML, or the simulator) and CPU package\n"
+        "and DRAM energy (RAPL) to Prometheus at http://HOST:PORT/metrics.\n\n"
+        "options:\n"
+        "  --listen HOST:PORT  address to serve on (default " DEFAULT_LISTEN "; [::1]:PORT for\n"
+        "                      IPv6; 0.0.0.0:PORT for every interface; PORT 0 picks a free\n"
+        "                      port). The address served is printed on standard error.\n"
+        "  --period S          how often every device is read (default 1; scrapes return\n"
+        "                      the latest reading and never wait on a device)\n"
+        "  --hostname NAME     the Hostname label (default: this machine's host name)\n"
+        "  --once              read every device once, print the metrics and exit\n"
+        "  --quiet             no startup line, no read warnings\n"
+        "  -h, --help          this help\n\n"
+        "Metrics (docs/exporter.md): zeus_gpu_energy_joules_total, zeus_gpu_power_watts,\n"
+        "zeus_gpu_power_limit{,_min,_max,_default}_watts, zeus_cpu_package_energy_joules_total,\n"
+        "zeus_cpu_dram_energy_joules_total, zeus_exporter_*. GPU labels: gpu, UUID, modelName,\n"
+        "Hostname (as dcgm-exporter names them).\n"
+        "Environment: ZEUS_DEVICE, ZEUS_NVML_LIBRARY, ZEUS_SIM_CONFIG, ZEUS_SYSFS_ROOT,\n"
+        "CUDA_VISIBLE_DEVICES (see docs/devices.md).\n"
+        "Exit codes: 0 stopped by SIGTERM/SIGINT (or --once done), 1 failure, 2 usage error.\n");
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -410,8 +412,8 @@ static int resolve_listen(const char *text, struct sockaddr_storage *addr, sockl
     long port;
     if (zeus_parse_long(colon + 1, &port) != ZEUS_OK || port < 0 || port > 65535)
         return -1;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res = NULL;
     char ports[16];
     snprintf(ports, sizeof ports, "%ld", port);
@@ -556,8 +558,9 @@ int main(int argc, char **argv)
                               (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, 4u,
                               MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
     if (!daemon) {
-        fprintf(stderr, "zeus exporter: error: cannot serve on %s (address in use, or not "
-                        "this machine's?)\n",
+        fprintf(stderr,
+                "zeus exporter: error: cannot serve on %s (address in use, or not "
+                "this machine's?)\n",
                 listen);
         goto done;
     }
@@ -566,8 +569,9 @@ int main(int argc, char **argv)
         char host[256];
         const char *colon = strrchr(listen, ':');
         snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
-        fprintf(stderr, "zeus exporter: serving http://%s:%u/metrics (%u GPUs, %u CPU packages, "
-                        "every %g s)\n",
+        fprintf(stderr,
+                "zeus exporter: serving http://%s:%u/metrics (%u GPUs, %u CPU packages, "
+                "every %g s)\n",
                 host, info ? info->port : 0, ex.gpu_count, ex.cpu_count, ex.period_s);
     }
     int sig = 0;
