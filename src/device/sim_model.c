@@ -147,6 +147,11 @@ unsigned zeus__sim_gpu_average_mw(zeus_sim_gpu *g, int64_t now_ns)
     return (unsigned)lround((g->ring_uj[newest] - g->ring_uj[oldest]) / dt_s * 1e-3);
 }
 
+unsigned zeus__sim_gpu_temperature_c(zeus_sim_gpu *g, int64_t now_ns)
+{
+    return (unsigned)lround(25.0 + 0.2 * zeus__sim_gpu_average_mw(g, now_ns) / 1000.0);
+}
+
 /* ---- configuration ---- */
 
 static void default_gpu(zeus_sim_gpu_params *p, unsigned index)

@@ -109,5 +109,8 @@ uint64_t zeus__sim_gpu_energy_mj(zeus_sim_gpu *g, int64_t now_ns);
 double zeus__sim_gpu_exact_uj(zeus_sim_gpu *g, int64_t now_ns);
 unsigned zeus__sim_gpu_instant_mw(zeus_sim_gpu *g, int64_t now_ns);
 unsigned zeus__sim_gpu_average_mw(zeus_sim_gpu *g, int64_t now_ns);
+/* Core temperature, degrees C: 25 plus 0.2 per watt of the 1 s average power (a steady-state
+ * thermal model; enough for exporters and tests to see it follow the load). */
+unsigned zeus__sim_gpu_temperature_c(zeus_sim_gpu *g, int64_t now_ns);
 
 #endif

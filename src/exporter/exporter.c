@@ -26,14 +26,15 @@
 #define EXIT_USAGE 2
 #define EXIT_NODEV 3
 
-enum { READ_ENERGY, READ_POWER, READ_LIMIT, READ_KINDS };
-static const char *const read_names[READ_KINDS] = {"energy", "power", "power_limit"};
+enum { READ_ENERGY, READ_POWER, READ_LIMIT, READ_TEMPERATURE, READ_KINDS };
+static const char *const read_names[READ_KINDS] = {"energy", "power", "power_limit", "temperature"};
 
 typedef struct {
     zeus_gpu_info info;
     char labels[768];
     unsigned long long errors[READ_KINDS];
     bool failing[READ_KINDS]; /* logged once per run of failures */
+    bool has_temperature;     /* the first read did not answer ZEUS_ENOTSUP */
 } gpu_slot;
 
 typedef struct {
@@ -82,6 +83,7 @@ static void poll_devices(exporter *ex, expo_buf *b)
 {
     int64_t t0 = zeus_now_ns();
     double energy_j[ZEUS_MAX_GPUS], power_w[ZEUS_MAX_GPUS], limit_w[ZEUS_MAX_GPUS];
+    double temp_c[ZEUS_MAX_GPUS];
     bool ok[ZEUS_MAX_GPUS][READ_KINDS];
     for (unsigned g = 0; g < ex->gpu_count; g++) {
         gpu_slot *s = &ex->gpus[g];
@@ -116,6 +118,18 @@ static void poll_devices(exporter *ex, expo_buf *b)
             note_error(ex, &s->failing[READ_LIMIT], &s->errors[READ_LIMIT], what, rc);
         else
             s->failing[READ_LIMIT] = false;
+        ok[g][READ_TEMPERATURE] = false;
+        if (s->has_temperature) {
+            rc = zeus_gpu_temperature_c(ex->devices, g, &mw);
+            ok[g][READ_TEMPERATURE] = rc == ZEUS_OK;
+            temp_c[g] = mw;
+            snprintf(what, sizeof what, "GPU %u temperature", g);
+            if (rc != ZEUS_OK)
+                note_error(ex, &s->failing[READ_TEMPERATURE], &s->errors[READ_TEMPERATURE], what,
+                           rc);
+            else
+                s->failing[READ_TEMPERATURE] = false;
+        }
     }
     zeus_cpu_energy cpu[ZEUS_MAX_CPUS];
     bool cpu_ok[ZEUS_MAX_CPUS];
@@ -169,6 +183,11 @@ static void poll_devices(exporter *ex, expo_buf *b)
                             *(const unsigned *)((const char *)info + ranges[r].offset) / 1e3);
         }
     }
+    expo_family(b, "zeus_gpu_temperature_celsius", "gauge",
+                "GPU core temperature (GPUs whose driver reports it).");
+    for (unsigned g = 0; g < ex->gpu_count; g++)
+        if (ok[g][READ_TEMPERATURE])
+            expo_sample(b, "zeus_gpu_temperature_celsius", ex->gpus[g].labels, temp_c[g]);
     expo_family(b, "zeus_cpu_package_energy_joules_total", "counter",
                 "CPU package energy (RAPL) since the exporter started, wraparound counted.");
     for (unsigned c = 0; c < ex->cpu_count; c++)
@@ -186,7 +205,8 @@ static void poll_devices(exporter *ex, expo_buf *b)
                 "Device readings that failed (the sample is left out of that poll).");
     for (unsigned g = 0; g < ex->gpu_count; g++)
         for (int k = 0; k < READ_KINDS; k++) {
-            if (k == READ_ENERGY && !ex->gpus[g].info.has_energy_counter)
+            if ((k == READ_ENERGY && !ex->gpus[g].info.has_energy_counter) ||
+                (k == READ_TEMPERATURE && !ex->gpus[g].has_temperature))
                 continue;
             char labels[128], dev[32];
             snprintf(dev, sizeof dev, "gpu%u", g);
@@ -374,7 +394,8 @@ static void usage(FILE *out)
         "  --quiet             no startup line, no read warnings\n"
         "  -h, --help          this help\n\n"
         "Metrics (docs/exporter.md): zeus_gpu_energy_joules_total, zeus_gpu_power_watts,\n"
-        "zeus_gpu_power_limit{,_min,_max,_default}_watts, zeus_cpu_package_energy_joules_total,\n"
+        "zeus_gpu_power_limit{,_min,_max,_default}_watts,\n"
+        "zeus_gpu_temperature_celsius, zeus_cpu_package_energy_joules_total,\n"
         "zeus_cpu_dram_energy_joules_total, zeus_exporter_*. GPU labels: gpu, UUID, modelName,\n"
         "Hostname (as dcgm-exporter names them).\n"
         "Environment: ZEUS_DEVICE, ZEUS_NVML_LIBRARY, ZEUS_SIM_CONFIG, ZEUS_SYSFS_ROOT,\n"
@@ -458,9 +479,14 @@ static int open_devices(exporter *ex)
         ex->gpu_count = ZEUS_MAX_GPUS;
     if (ex->cpu_count > ZEUS_MAX_CPUS)
         ex->cpu_count = ZEUS_MAX_CPUS;
-    for (unsigned g = 0; g < ex->gpu_count; g++)
+    for (unsigned g = 0; g < ex->gpu_count; g++) {
         if ((rc = zeus_gpu_get_info(ex->devices, g, &ex->gpus[g].info)) != ZEUS_OK)
             goto fail;
+        /* Temperature is optional: a GPU or driver that cannot say is left out, not an error. */
+        unsigned celsius;
+        ex->gpus[g].has_temperature =
+            zeus_gpu_temperature_c(ex->devices, g, &celsius) != ZEUS_ENOTSUP;
+    }
     for (unsigned c = 0; c < ex->cpu_count; c++)
         if ((rc = zeus_cpu_get_info(ex->devices, c, &ex->cpus[c].info)) != ZEUS_OK)
             goto fail;

@@ -23,6 +23,8 @@ from prometheus_client.parser import text_string_to_metric_families
 EXPORTER = os.environ["ZEUS_TEST_EXPORTER"]
 CLI = os.environ["ZEUS_TEST_CLI"]
 FAKE_NVML = os.environ["ZEUS_TEST_FAKE_NVML"]
+DASHBOARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "grafana",
+                         "zeus.json")
 PROMETHEUS = os.environ.get("ZEUS_TEST_PROMETHEUS", "prometheus")
 
 # Two GPUs whose readings are known exactly: a steady idle draw (no load), a counter that
@@ -142,6 +144,8 @@ class ExporterTest(unittest.TestCase):
                              ("zeus_gpu_power_limit_default_watts", {"0": 300, "1": 300, "2": 250})):
             got = {s.labels["gpu"]: s.value for s in families[name].samples}
             self.assertEqual(got, expect, name)
+        temps = {s.labels["gpu"]: s.value for s in families["zeus_gpu_temperature_celsius"].samples}
+        self.assertEqual(temps, {"0": 34.0, "1": 37.0, "2": 31.0})  # the model: 25 + 0.2/W
         pkg = families["zeus_cpu_package_energy_joules"]
         self.assertEqual(pkg.type, "counter")
         self.assertEqual([(s.labels, s.value) for s in pkg.samples],
@@ -154,6 +158,24 @@ class ExporterTest(unittest.TestCase):
         self.assertEqual(errors[("cpu0", "energy")], 0)
         self.assertEqual(families["zeus_exporter_polls"].samples[0].value, 1)
         self.assertNotIn("zeus_exporter_scrape_duration_seconds", families)  # no scrape
+
+    def test_read_errors_are_counted_and_the_sample_left_out(self):
+        config = json.loads(json.dumps(NVML_CONFIG))
+        # The exporter's first call (at startup: does this GPU report it?) succeeds, the poll's fails.
+        config["gpus"][1]["errors"] = {"nvmlDeviceGetTemperature": {"code": "GPU_IS_LOST", "after": 1}}
+        self.env["ZEUS_FAKE_NVML_CONFIG"] = json.dumps(config)
+        out = subprocess.run([EXPORTER, "--once"], env=self.env, capture_output=True, text=True,
+                             timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("reading GPU 1 temperature failed", out.stderr)
+        families = {f.name: f for f in text_string_to_metric_families(out.stdout)}
+        temps = {s.labels["gpu"] for s in families["zeus_gpu_temperature_celsius"].samples}
+        self.assertEqual(temps, {"0", "2"})
+        errors = {(s.labels["device"], s.labels["reading"]): s.value
+                  for s in families["zeus_exporter_read_errors"].samples}
+        self.assertEqual(errors[("gpu1", "temperature")], 1)
+        self.assertEqual(errors[("gpu0", "temperature")], 0)
+        self.assertEqual(len(families["zeus_gpu_power_watts"].samples), 3)
 
     def test_http_endpoints(self):
         port = self.start_exporter("--period", "0.2")
@@ -289,6 +311,17 @@ class ExporterTest(unittest.TestCase):
         # The exporter's health: every scrape succeeded, no read errors.
         self.assertEqual(float(self.query('up{job="zeus"}')[0]["value"][1]), 1.0)
         self.assertEqual(float(self.query("sum(zeus_exporter_read_errors_total)")[0]["value"][1]), 0)
+
+        # Every query of the Grafana dashboard (docs/grafana/zeus.json) is valid PromQL over
+        # these metrics and finds data.
+        with open(DASHBOARD) as f:
+            dashboard = json.load(f)
+        exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+        exprs += [v["query"].split("(", 1)[1].rsplit(",", 1)[0] for v in dashboard["templating"]["list"]]
+        self.assertGreaterEqual(len(exprs), 10)
+        for expr in exprs:
+            expr = expr.replace("$host", ".*").replace("$gpu", ".*").replace("$__range", "1m")
+            self.assertTrue(self.query(expr), expr)
 
 
 if __name__ == "__main__":

@@ -483,6 +483,17 @@ EXPORT nvmlReturn_t nvmlDeviceGetPersistenceMode(nvmlDevice_t device, nvmlEnable
     LEAVE(NVML_SUCCESS);
 }
 
+EXPORT nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, int sensorType,
+                                             unsigned int *temp)
+{
+    ENTER(device, gpu);
+    if (!temp || sensorType != NVML_TEMPERATURE_GPU)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    (void)state_load_locked();
+    *temp = zeus__sim_gpu_temperature_c(&gpus[gpu], zeus_now_ns());
+    LEAVE(NVML_SUCCESS);
+}
+
 EXPORT nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsigned int *count)
 {
     ENTER(device, gpu);
