@@ -155,7 +155,8 @@ static void poll_devices(exporter *ex, expo_buf *b)
         if (ok[g][READ_ENERGY])
             expo_sample(b, "zeus_gpu_energy_joules_total", ex->gpus[g].labels, energy_j[g]);
     expo_family(b, "zeus_gpu_power_watts", "gauge",
-                "GPU power draw (NVML; a 1 s average on Ampere and newer).");
+                "GPU power draw (NVML instant reading where the GPU has one, else "
+                "nvmlDeviceGetPowerUsage).");
     for (unsigned g = 0; g < ex->gpu_count; g++)
         if (ok[g][READ_POWER])
             expo_sample(b, "zeus_gpu_power_watts", ex->gpus[g].labels, power_w[g]);
