@@ -5,6 +5,7 @@
 #include "zeus/common.h"
 #include "zeus/device.h"
 #include "zeus/monitor.h"
+#include "zeus/metric.h"
 #include "zeus/lease.h"
 #include "zeus/output.h"
 #include "zeus/power_limit.h"

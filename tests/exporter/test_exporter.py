@@ -26,6 +26,8 @@ FAKE_NVML = os.environ["ZEUS_TEST_FAKE_NVML"]
 DASHBOARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "grafana",
                          "zeus.json")
 PROMETHEUS = os.environ.get("ZEUS_TEST_PROMETHEUS", "prometheus")
+PUSHGATEWAY = os.environ.get("ZEUS_TEST_PUSHGATEWAY", "prometheus-pushgateway")
+PUSH_EXAMPLE = os.environ["ZEUS_TEST_PUSH_EXAMPLE"]
 
 # Two GPUs whose readings are known exactly: a steady idle draw (no load), a counter that
 # advances a fixed amount on every read, a pre-Volta GPU without a counter, and a model name
@@ -211,12 +213,13 @@ class ExporterTest(unittest.TestCase):
 
     # ---- real Prometheus ----
 
-    def start_prometheus(self, exporter_port):
+    def start_prometheus(self, exporter_port, job="zeus", honor_labels=False):
         port = free_port()
         config = os.path.join(self.dir, "prometheus.yml")
         write(config, "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-                      "scrape_configs:\n  - job_name: zeus\n    static_configs:\n"
-                      "      - targets: ['127.0.0.1:%d']\n" % exporter_port)
+                      "scrape_configs:\n  - job_name: %s\n    honor_labels: %s\n"
+                      "    static_configs:\n      - targets: ['127.0.0.1:%d']\n"
+                      % (job, "true" if honor_labels else "false", exporter_port))
         log = open(os.path.join(self.dir, "prometheus.log"), "w")
         p = subprocess.Popen([PROMETHEUS, "--config.file=" + config,
                               "--storage.tsdb.path=" + os.path.join(self.dir, "tsdb"),
@@ -322,6 +325,67 @@ class ExporterTest(unittest.TestCase):
         for expr in exprs:
             expr = expr.replace("$host", ".*").replace("$gpu", ".*").replace("$__range", "1m")
             self.assertTrue(self.query(expr), expr)
+
+
+    # ---- window metrics pushed from the C library to Debian's real Pushgateway ----
+
+    def test_window_pushed_to_pushgateway_reaches_prometheus(self):
+        port = free_port()
+        log = open(os.path.join(self.dir, "pushgateway.log"), "w")
+        # Debian's default persistence file is under /var/lib: keep the test's state its own.
+        p = subprocess.Popen([PUSHGATEWAY, "--web.listen-address=127.0.0.1:%d" % port,
+                              "--persistence.file=" + os.path.join(self.dir, "pushgateway.data")],
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.dir)
+        log.close()
+        self.procs.append(p)
+        gateway = "http://127.0.0.1:%d" % port
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if http_get(gateway + "/-/ready", timeout=1)[0] == 200:
+                    break
+            except (OSError, urllib.error.URLError):
+                pass
+            self.assertLess(time.monotonic(), deadline, "pushgateway not ready in 20 s")
+            time.sleep(0.1)
+        # A window name a URL path cannot carry as it is (the library base64-encodes it).
+        window = "epoch 1/step"
+        out = subprocess.run([PUSH_EXAMPLE, gateway, "training", window, "0.3"], env=self.env,
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        m = json.loads(out.stdout)
+        self.assertEqual(len(m["gpus"]), 3)
+        gpu_energy = {str(g["index"]): g["energy_j"] for g in m["gpus"] if g["energy_j"] is not None}
+        self.assertGreater(gpu_energy["0"], 0)
+        _, _, body = http_get(gateway + "/metrics")
+        fams = {f.name: f for f in text_string_to_metric_families(body)}
+        pushed = {s.labels["gpu"]: s.value for s in fams["zeus_window_gpu_energy_joules"].samples
+                  if s.labels.get("window") == window and s.labels.get("job") == "training"}
+        # The JSON has 15 significant digits (cJSON); the pushed text every digit.
+        self.assertEqual(sorted(pushed), sorted(gpu_energy))
+        for gpu, joules in gpu_energy.items():
+            self.assertAlmostEqual(pushed[gpu], joules, delta=1e-12 * joules)
+        duration = [s.value for s in fams["zeus_window_duration_seconds"].samples
+                    if s.labels.get("window") == window]
+        self.assertEqual(len(duration), 1)
+        self.assertAlmostEqual(duration[0], m["time_s"], delta=1e-12)
+        cpu = [s.value for s in fams["zeus_window_cpu_energy_joules"].samples]
+        self.assertEqual(len(cpu), 1)
+        self.assertAlmostEqual(cpu[0], m["cpus"][0]["package_j"], delta=1e-12)
+        hist = {(s.name, s.labels.get("le")): s.value
+                for s in fams["energy_monitor_gpu_energy_joules"].samples
+                if s.labels.get("index") == "0" and s.labels.get("window") == window}
+        self.assertEqual(hist[("energy_monitor_gpu_energy_joules_count", None)], 1)
+        self.assertEqual(hist[("energy_monitor_gpu_energy_joules_sum", None)], pushed["0"])
+        self.assertEqual(hist[("energy_monitor_gpu_energy_joules_bucket", "+Inf")], 1)
+
+        # Prometheus scrapes the gateway (honor_labels keeps the pushed job label).
+        self.start_prometheus(port, job="pushgateway", honor_labels=True)
+        expr = 'zeus_window_gpu_energy_joules{job="training",window="epoch 1/step"}'
+        r = self.wait_for(expr, lambda r: len(r) == 3)
+        self.assertEqual({x["metric"]["gpu"]: float(x["value"][1]) for x in r}, pushed)
+        r = self.wait_for('energy_monitor_gpu_energy_joules_sum{index="0"}', lambda r: r)
+        self.assertEqual(float(r[0]["value"][1]), pushed["0"], r)
 
 
 if __name__ == "__main__":
