@@ -178,7 +178,8 @@ static int connect_to(const char *host, const char *port, int64_t deadline_ns, i
         return zeus__error(ZEUS_EIO, "Pushgateway %s:%s: %s", host, port, gai_strerror(g));
     int rc = ZEUS_EIO, err = 0;
     for (struct addrinfo *a = res; a; a = a->ai_next) {
-        int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+        int fd =
+            socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
         if (fd < 0) {
             err = errno;
             continue;
@@ -262,15 +263,16 @@ int zeus__push(const zeus_push_target *t, const char *body, bool replace, const 
     if (!t || !body)
         return zeus__error(ZEUS_EINVAL, "zeus_push_text: NULL target or body");
     char host[256], port[16], prefix[512];
-    int rc = zeus__push_parse_url(t->url, host, sizeof host, port, sizeof port, prefix,
-                                  sizeof prefix);
+    int rc =
+        zeus__push_parse_url(t->url, host, sizeof host, port, sizeof port, prefix, sizeof prefix);
     if (rc != ZEUS_OK)
         return rc;
     char *path = NULL, *request = NULL;
     int fd = -1;
     if ((rc = build_path(t, prefix, extra_name, extra_value, &path)) != ZEUS_OK)
         return rc;
-    double timeout_s = t->timeout_s > 0 && isfinite(t->timeout_s) ? t->timeout_s : DEFAULT_TIMEOUT_S;
+    double timeout_s =
+        t->timeout_s > 0 && isfinite(t->timeout_s) ? t->timeout_s : DEFAULT_TIMEOUT_S;
     int64_t deadline = zeus_now_ns() + (int64_t)(timeout_s * 1e9);
     size_t body_len = strlen(body);
     bool v6 = strchr(host, ':') != NULL;
@@ -300,8 +302,8 @@ int zeus__push(const zeus_push_target *t, const char *body, bool replace, const 
         const char *msg = strstr(reply, "\r\n\r\n");
         msg = msg ? msg + 4 : "";
         size_t line = strcspn(reply, "\r\n"), ml = strcspn(msg, "\n");
-        rc = zeus__error(ZEUS_EIO, "Pushgateway %s %s: %.*s%s%.*s", replace ? "PUT" : "POST",
-                         path, (int)line, reply, ml ? ": " : "", (int)(ml > 300 ? 300 : ml), msg);
+        rc = zeus__error(ZEUS_EIO, "Pushgateway %s %s: %.*s%s%.*s", replace ? "PUT" : "POST", path,
+                         (int)line, reply, ml ? ": " : "", (int)(ml > 300 ? 300 : ml), msg);
         goto done;
     }
 done:

@@ -194,8 +194,7 @@ fail:
     return rc;
 }
 
-static int observe(zeus_energy_histogram *h, const char *window, int kind, unsigned index,
-                   double j)
+static int observe(zeus_energy_histogram *h, const char *window, int kind, unsigned index, double j)
 {
     if (isnan(j))
         return ZEUS_OK;
