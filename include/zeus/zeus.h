@@ -6,6 +6,7 @@
 #include "zeus/device.h"
 #include "zeus/monitor.h"
 #include "zeus/metric.h"
+#include "zeus/plot.h"
 #include "zeus/lease.h"
 #include "zeus/output.h"
 #include "zeus/power_limit.h"

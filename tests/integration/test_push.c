@@ -156,8 +156,8 @@ static void test_bad_targets(void **state)
     zeus_push_target t;
     zeus_push_target_init(&t);
     t.job = "j";
-    const char *bad[] = {NULL,         "https://x:1",  "ftp://x",          "http://",
-                         "http://:80", "http://h:x/",  "http://h:1?q=1",   "http://[::1",
+    const char *bad[] = {NULL,         "https://x:1",  "ftp://x",        "http://",
+                         "http://:80", "http://h:x/",  "http://h:1?q=1", "http://[::1",
                          "http://h:",  "http://[::1]x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         t.url = bad[i];
@@ -212,8 +212,9 @@ static void test_histogram_text(void **state)
     server_join(&s);
     assert_contains(s.request, "PUT /metrics/job/train HTTP/1.1");
     assert_contains(s.request, "# TYPE energy_monitor_gpu_energy_joules histogram\n");
-    assert_contains(s.request,
-                    "energy_monitor_gpu_energy_joules_bucket{window=\"w\\\"1\",index=\"0\",le=\"10.0\"} 0\n");
+    assert_contains(
+        s.request,
+        "energy_monitor_gpu_energy_joules_bucket{window=\"w\\\"1\",index=\"0\",le=\"10.0\"} 0\n");
     const char *le30 = j <= 30 ? "le=\"30.0\"} 1\n" : "le=\"30.0\"} 0\n";
     assert_contains(s.request, le30);
     assert_contains(s.request, "le=\"100.0\"} 1\n");
