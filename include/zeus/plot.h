@@ -22,8 +22,8 @@ typedef struct {
 } zeus_plot_window;
 
 typedef struct {
-    const double *times_s;  /* count sample times, increasing */
-    const double *power_w;  /* count x column_count values, row by row */
+    const double *times_s; /* count sample times, increasing */
+    const double *power_w; /* count x column_count values, row by row */
     size_t count;
     unsigned column_count;
     const char *const *column_names; /* "gpu0", "cpu0", ... */

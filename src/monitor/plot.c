@@ -16,10 +16,18 @@ static void put_escaped(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
         default:
             /* XML 1.0 has no place for other control characters. */
             if ((unsigned char)*s >= 0x20 || *s == '\t' || *s == '\n')
@@ -136,12 +144,12 @@ int zeus_plot_power_svg(const zeus_power_plot *pl, char **svg)
     /* Axes, grid and ticks. */
     fprintf(f, "<g class=\"axes\" stroke=\"#ccc\">\n");
     for (double p = 0; p <= fr.p1 + ystep / 2; p += ystep)
-        fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>\n", fr.x0,
-                fr.x0 + fr.w, py(&fr, p), py(&fr, p));
+        fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>\n", fr.x0, fr.x0 + fr.w,
+                py(&fr, p), py(&fr, p));
     double span = fr.t1 - fr.t0, xstep = nice_step(span, 8);
     for (double t = 0; t <= span + xstep / 1e6; t += xstep)
-        fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>\n",
-                px(&fr, fr.t0 + t), px(&fr, fr.t0 + t), fr.y0, fr.y0 + fr.h);
+        fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>\n", px(&fr, fr.t0 + t),
+                px(&fr, fr.t0 + t), fr.y0, fr.y0 + fr.h);
     fprintf(f, "</g>\n<g class=\"labels\" fill=\"#333\">\n");
     for (double p = 0; p <= fr.p1 + ystep / 2; p += ystep)
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n", fr.x0 - 6,
@@ -154,8 +162,9 @@ int zeus_plot_power_svg(const zeus_power_plot *pl, char **svg)
             "<text transform=\"translate(16 %.1f) rotate(-90)\" text-anchor=\"middle\">"
             "power (W)</text>\n</g>\n",
             fr.x0 + fr.w / 2, fr.y0 + fr.h + 32, fr.y0 + fr.h / 2);
-    fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
-               "stroke=\"#333\"/>\n",
+    fprintf(f,
+            "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+            "stroke=\"#333\"/>\n",
             fr.x0, fr.y0, fr.w, fr.h);
     for (unsigned c = 0; c < pl->column_count; c++)
         polyline(f, pl, &fr, c);

@@ -10,8 +10,8 @@
 
 static int check(const char *path, const char *columns, const char *windows, char **report)
 {
-    char *argv[] = {"/usr/bin/python3", ZEUS_CHECK_SVG, (char *)path, "960", "540",
-                    (char *)columns, (char *)windows, NULL};
+    char *argv[] = {"/usr/bin/python3", ZEUS_CHECK_SVG,  (char *)path, "960", "540",
+                    (char *)columns,    (char *)windows, NULL};
     char *err = NULL;
     int rc = zt_run(argv, report, &err, 30);
     if (rc != 0)
@@ -42,8 +42,8 @@ static void test_plot_with_windows(void **state)
     assert_non_null(f);
     fputs(row, f);
     fclose(f);
-    assert_int_equal(zt_zeus(&out, &err, "monitor", "power", "--duration", "1.2",
-                             "--update-period", "0.05", "--plot", svg, "--windows", log, NULL),
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "power", "--duration", "1.2", "--update-period",
+                             "0.05", "--plot", svg, "--windows", log, NULL),
                      0);
     assert_contains(out, "Total energy (J)");
     free(out);
@@ -72,9 +72,8 @@ static void test_plot_usage_errors(void **state)
     char *file = zt_write(zt_dir, "file", "x");
     char *under_file = zt_path(zt_dir, "file/p.svg"); /* a regular file as a directory */
     int64_t t0 = zeus_now_ns();
-    assert_int_equal(zt_zeus(&out, &err, "monitor", "power", "--duration", "30", "--plot",
-                             under_file, NULL),
-                     1);
+    assert_int_equal(
+        zt_zeus(&out, &err, "monitor", "power", "--duration", "30", "--plot", under_file, NULL), 1);
     free(file);
     free(under_file);
     assert_true(zeus_now_ns() - t0 < 10 * 1000000000LL);

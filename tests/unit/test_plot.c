@@ -15,8 +15,8 @@
 static int check(const char *path, const char *size_w, const char *size_h, const char *columns,
                  const char *windows, char **report)
 {
-    char *argv[] = {"/usr/bin/python3", ZEUS_CHECK_SVG, (char *)path, (char *)size_w,
-                    (char *)size_h, (char *)columns, (char *)windows, NULL};
+    char *argv[] = {"/usr/bin/python3", ZEUS_CHECK_SVG,  (char *)path,    (char *)size_w,
+                    (char *)size_h,     (char *)columns, (char *)windows, NULL};
     char *err = NULL;
     int rc = zt_run(argv, report, &err, 30);
     if (rc != 0)
@@ -52,9 +52,16 @@ static void test_recorded_timeline(void **state)
     zeus_plot_window windows[] = {{"train <epoch 1> & \"more\"", t[30], t[70]},
                                   {"eval", t[80], t[90]},
                                   {"outside", t[0] - 20, t[0] - 10}};
-    zeus_power_plot plot = {.times_s = t, .power_w = w, .count = N, .column_count = C,
-                            .column_names = names, .windows = windows, .window_count = 3,
-                            .width_px = 800, .height_px = 400, .title = "A & B"};
+    zeus_power_plot plot = {.times_s = t,
+                            .power_w = w,
+                            .count = N,
+                            .column_count = C,
+                            .column_names = names,
+                            .windows = windows,
+                            .window_count = 3,
+                            .width_px = 800,
+                            .height_px = 400,
+                            .title = "A & B"};
     char *path = render(&plot, "plot.svg");
     char *report = NULL;
     assert_int_equal(check(path, "800", "400", "gpu0,gpu1,cpu0", "2", &report), 0);
@@ -88,8 +95,13 @@ static void test_long_timeline_keeps_peaks(void **state)
     }
     w[n / 3] = 400;
     const char *names[] = {"gpu0"};
-    zeus_power_plot plot = {.times_s = t, .power_w = w, .count = n, .column_count = 1,
-                            .column_names = names, .width_px = 600, .height_px = 300};
+    zeus_power_plot plot = {.times_s = t,
+                            .power_w = w,
+                            .count = n,
+                            .column_count = 1,
+                            .column_names = names,
+                            .width_px = 600,
+                            .height_px = 300};
     char *svg = NULL;
     assert_int_equal(zeus_plot_power_svg(&plot, &svg), ZEUS_OK);
     assert_true(strlen(svg) < 100000); /* not 864000 points */
