@@ -55,7 +55,8 @@ static double scrape(long *bytes)
 {
     int64_t t0 = zeus_now_ns();
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
         close(fd);
@@ -110,8 +111,8 @@ int main(int argc, char **argv)
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
     pid_t pid = fork();
     if (pid == 0) {
-        execl(ZEUS_EXPORTER_PATH, "zeus-exporter", "--listen", listen, "--period", "1",
-              "--quiet", (char *)NULL);
+        execl(ZEUS_EXPORTER_PATH, "zeus-exporter", "--listen", listen, "--period", "1", "--quiet",
+              (char *)NULL);
         _exit(127);
     }
     long warm = 0;

@@ -30,11 +30,13 @@
 #define ZEUS_SIM_AVG_RING 64
 
 /* An error to inject (used by the fake NVML only): `function` fails with `code` (an NVML
- * error name such as "GPU_IS_LOST") after `after` successful calls. */
+ * error name such as "GPU_IS_LOST"; "SUCCESS" lets it succeed) after `after` successful calls,
+ * each such call first stalling `delay_ms` (a hung driver). */
 typedef struct {
     char function[64];
     char code[40];
     long after;
+    long delay_ms;
 } zeus_sim_error;
 
 typedef struct {

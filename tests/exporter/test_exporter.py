@@ -179,6 +179,24 @@ class ExporterTest(unittest.TestCase):
         self.assertEqual(errors[("gpu0", "temperature")], 0)
         self.assertEqual(len(families["zeus_gpu_power_watts"].samples), 3)
 
+    def test_scrapes_do_not_wait_for_a_stalled_gpu(self):
+        config = json.loads(json.dumps(NVML_CONFIG))
+        # From its third call on, every power-limit read hangs 1.5 s (holding NVML's lock).
+        config["gpus"][0]["errors"] = {"nvmlDeviceGetPowerManagementLimit":
+                                       {"code": "SUCCESS", "after": 2, "delay_ms": 1500}}
+        self.env["ZEUS_FAKE_NVML_CONFIG"] = json.dumps(config)
+        port = self.start_exporter("--period", "0.2")
+        worst = 0.0
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            t0 = time.monotonic()
+            _, _, body = http_get("http://127.0.0.1:%d/metrics" % port)
+            worst = max(worst, time.monotonic() - t0)
+            time.sleep(0.1)
+        self.assertLess(worst, 0.5, "a scrape waited for the stalled poll")
+        fams = {f.name: f for f in text_string_to_metric_families(body)}
+        self.assertGreaterEqual(fams["zeus_exporter_poll_duration_seconds"].samples[0].value, 1.5)
+
     def test_http_endpoints(self):
         port = self.start_exporter("--period", "0.2")
         status, ctype, body = http_get("http://127.0.0.1:%d/metrics" % port)

@@ -136,8 +136,11 @@ static nvmlReturn_t injected(unsigned gpu, const char *function)
     for (unsigned i = 0; i < p->error_count; i++) {
         if (strcmp(p->errors[i].function, function) != 0)
             continue;
-        if (call_counts[gpu][i]++ >= p->errors[i].after)
+        if (call_counts[gpu][i]++ >= p->errors[i].after) {
+            /* Stalls holding the library's lock, as a hung driver stalls every caller. */
+            zeus_sleep_ns(p->errors[i].delay_ms * 1000000);
             return code_by_name(p->errors[i].code);
+        }
     }
     return NVML_SUCCESS;
 }
