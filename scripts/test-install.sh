@@ -21,4 +21,8 @@ CM
 cmake -S "$prefix/cm" -B "$prefix/cm/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$prefix/cm/build" >/dev/null
 ZEUS_DEVICE=sim LD_LIBRARY_PATH="$prefix/lib" "$prefix/cm/build/ex" | grep -q "on 4 GPU(s)"
+# zeus NAME finds zeus-NAME in PREFIX/libexec/zeus from PREFIX/bin/zeus, wherever PREFIX is.
+if [ -x "$prefix/libexec/zeus/zeus-exporter" ]; then
+  "$prefix/bin/zeus" exporter --help | grep -q -- "--listen HOST:PORT"
+fi
 echo "install test: pkg-config and find_package consumers built and ran"
