@@ -1,11 +1,12 @@
 # Convenience entry points; the build itself is CMake (see README.md).
 #   make demo   install deps, build, run the main job
-#   make test   install deps, build, run every test (normal and ASan+UBSan builds)
+#   make test   install deps, build, run every test (normal and ASan+UBSan builds) and the
+#               interface checks (faces use public headers only; libzeus exports only its API)
 BUILD ?= build
 BUILD_ASAN ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build demo test test-fast test-install test-asan validate-bundle format format-check clean
+.PHONY: all deps build demo test test-fast test-install test-asan check-faces check-abi validate-bundle format format-check clean
 
 all: build
 
@@ -30,7 +31,15 @@ test-asan: deps
 test-install: build
 	./scripts/test-install.sh $(BUILD)
 
-test: format-check test-fast test-install test-asan
+# No face (src/cli, python, src/zeusd, ...) may include an internal header.
+check-faces:
+	./scripts/check-faces.sh
+
+# libzeus.so exports only versioned public zeus_ symbols, and every declared one.
+check-abi: build
+	./scripts/check-abi.sh $(BUILD)/libzeus.so
+
+test: format-check check-faces test-fast check-abi test-install test-asan
 
 # A self-contained build for a GPU machine that has no compiler or libcjson (see docs/validation/).
 validate-bundle: deps
