@@ -3,8 +3,9 @@
 # package, the daemon, the exporter, the batch-size optimizer server) may include only the
 # public headers (zeus/*.h) and its own headers: anything from src/ outside the face would let
 # it depend on internals that the shared library does not export (docs/abi.md).
+# Usage: check-faces.sh [REPOSITORY_ROOT] (default: this script's repository).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "${1:-$(dirname "$0")/..}"
 faces=(src/cli python src/zeusd src/exporter src/bso)
 bad=0
 for face in "${faces[@]}"; do

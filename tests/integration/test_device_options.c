@@ -136,6 +136,12 @@ static void test_knob_backend(void **state)
     assert_int_equal(limit, 300000); /* reads still come from NVML */
     /* Range checks still use the reading backend's limits. */
     assert_int_equal(zeus_gpu_set_power_limit_mw(d, 1, 50000), ZEUS_ERANGE);
+    char *json = NULL;
+    assert_int_equal(zeus_devices_to_json(d, &json), ZEUS_OK);
+    assert_contains(json, "\"gpu_backend\":\t\"nvml\"");
+    assert_contains(json, "\"knob_backend\":\t\"sim\"");
+    assert_contains(json, "\"visible_devices_variable\":\t\"CUDA_VISIBLE_DEVICES\"");
+    zeus_free(json);
     /* Simulator-only controls belong to the GPU backend, which is NVML here. */
     assert_int_equal(zeus_sim_launch_step(d, 0, NULL), ZEUS_ENOTSUP);
     zeus_devices_close(d);
