@@ -64,12 +64,18 @@ static int normalize_options(const zeus_device_options *in, zeus_device_options 
     return ZEUS_OK;
 }
 
-static const zeus_backend_ops *find_backend(const char *name)
+/* The backend named by the n characters at name, or NULL. */
+static const zeus_backend_ops *find_backend_n(const char *name, size_t n)
 {
     for (size_t i = 0; name && i < zeus__backend_count; i++)
-        if (strcmp(zeus__backends[i]->name, name) == 0)
+        if (strlen(zeus__backends[i]->name) == n && strncmp(zeus__backends[i]->name, name, n) == 0)
             return zeus__backends[i];
     return NULL;
+}
+
+static const zeus_backend_ops *find_backend(const char *name)
+{
+    return name ? find_backend_n(name, strlen(name)) : NULL;
 }
 
 int zeus__gpu_backend_choice_valid(const char *choice, char *names, size_t size)
@@ -88,33 +94,21 @@ int zeus__gpu_backend_choice_valid(const char *choice, char *names, size_t size)
     return known;
 }
 
-/* Whether the comma-separated list allows name (NULL list: everything). */
-static bool allowed(const char *list, const char *name)
+/* Whether the comma-separated list allows ops (NULL list: everything). */
+static bool allowed(const char *list, const zeus_backend_ops *ops)
 {
-    if (!list)
-        return true;
-    size_t len = strlen(name);
-    for (const char *p = list; *p;) {
-        size_t n = strcspn(p, ",");
-        if (n == len && strncmp(p, name, n) == 0)
+    for (const char *p = list; p && *p; p += strcspn(p, ","), p += *p == ',')
+        if (find_backend_n(p, strcspn(p, ",")) == ops)
             return true;
-        p += n + (p[n] == ',');
-    }
-    return false;
+    return !list;
 }
 
 static int check_allowed_list(const char *list)
 {
-    for (const char *p = list; p && *p;) {
-        size_t n = strcspn(p, ",");
-        bool found = false;
-        for (size_t i = 0; i < zeus__backend_count; i++)
-            found = found || (strlen(zeus__backends[i]->name) == n &&
-                              strncmp(zeus__backends[i]->name, p, n) == 0);
-        if (!found)
-            return zeus__error(ZEUS_EINVAL, "allowed_backends: '%.*s' is not a backend", (int)n, p);
-        p += n + (p[n] == ',');
-    }
+    for (const char *p = list; p && *p; p += strcspn(p, ","), p += *p == ',')
+        if (!find_backend_n(p, strcspn(p, ",")))
+            return zeus__error(ZEUS_EINVAL, "allowed_backends: '%.*s' is not a backend",
+                               (int)strcspn(p, ","), p);
     return ZEUS_OK;
 }
 
@@ -231,7 +225,7 @@ static int open_gpu_backends(zeus_devices *d, const zeus_device_options *o)
         bool as_knob = knob && strcmp(knob, ops->name) == 0;
         bool wanted =
             !d->gpu_ops && (strcmp(choice, ops->name) == 0 || (is_auto && ops->auto_candidate));
-        if (!allowed(o->allowed_backends, ops->name)) {
+        if (!allowed(o->allowed_backends, ops)) {
             snprintf(s->reason, sizeof s->reason, "not allowed (allowed_backends '%s')",
                      o->allowed_backends);
             continue;
@@ -280,7 +274,7 @@ static void open_cpu_backends(zeus_devices *d, const zeus_device_options *o)
             continue;
         zeus_backend_status *s = add_status(d, ops);
         void *state = NULL;
-        if (!allowed(o->allowed_backends, ops->name))
+        if (!allowed(o->allowed_backends, ops))
             snprintf(s->reason, sizeof s->reason, "not allowed (allowed_backends '%s')",
                      o->allowed_backends);
         else if (d->cpu_ops)
