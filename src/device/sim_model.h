@@ -38,8 +38,8 @@ typedef struct {
 } zeus_sim_error;
 
 typedef struct {
-    char name[96];
-    char uuid[96];
+    char name[ZEUS_GPU_NAME_LEN];
+    char uuid[ZEUS_GPU_UUID_LEN];
     zeus_gpu_arch arch;
     unsigned min_limit_mw, max_limit_mw, default_limit_mw;
     double idle_w;
@@ -55,7 +55,7 @@ typedef struct {
      * make a counter that goes backwards). */
     double energy_per_read_mj;
     unsigned mig_count;
-    char mig_uuids[ZEUS_SIM_MAX_MIG][96];
+    char mig_uuids[ZEUS_SIM_MAX_MIG][ZEUS_GPU_UUID_LEN];
     unsigned error_count;
     zeus_sim_error errors[ZEUS_SIM_MAX_ERRORS];
 } zeus_sim_gpu_params;
