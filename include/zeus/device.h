@@ -182,8 +182,8 @@ ZEUS_API int zeus_devices_backend(const zeus_devices *devices, size_t i, zeus_ba
 /* The name of the GPU backend in use, or NULL when there are no GPUs. */
 ZEUS_API const char *zeus_devices_gpu_backend(const zeus_devices *devices);
 
-/* The visible-devices selection in use: its text (NULL when every GPU is visible, including
- * with physical_indices) and the variable that carries it for the GPU backend in use
+/* The visible-devices selection: its text (NULL when none was given, or physical_indices) and
+ * the variable that carries it for the GPU backend in use
  * ("CUDA_VISIBLE_DEVICES"; NULL without a GPU backend). zeus_gpu_info.device_index gives, per
  * framework index, the backend index it maps to. */
 ZEUS_API const char *zeus_devices_visible_devices(const zeus_devices *devices);

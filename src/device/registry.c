@@ -136,20 +136,17 @@ static int try_open(zeus_backend_status *s, const zeus_backend_ops *ops,
     return rc;
 }
 
-/* Builds the framework-index -> backend-index map from the visible-devices selection env
+/* Builds the framework-index -> backend-index map from the visible-devices selection
  * (CUDA_VISIBLE_DEVICES syntax; NULL: every device). */
-static int map_visible(zeus_devices *d, const char *env, unsigned device_count, unsigned *map,
-                       unsigned *visible)
+static int map_visible(zeus_devices *d, unsigned device_count, unsigned *map, unsigned *visible)
 {
+    const char *env = d->cuda_visible_devices;
     if (!env) {
         for (unsigned i = 0; i < device_count; i++)
             map[i] = i;
         *visible = device_count;
         return ZEUS_OK;
     }
-    d->cuda_visible_devices = strdup(env);
-    if (!d->cuda_visible_devices)
-        return zeus__error(ZEUS_ENOMEM, "out of memory");
     zeus_cvd_entry entries[ZEUS_CVD_MAX];
     size_t count;
     int rc = zeus__cvd_parse(env, entries, ZEUS_CVD_MAX, &count);
@@ -180,15 +177,14 @@ static int map_visible(zeus_devices *d, const char *env, unsigned device_count, 
     return rc;
 }
 
-static int open_gpus(zeus_devices *d, const zeus_device_options *o)
+static int open_gpus(zeus_devices *d)
 {
     unsigned device_count = d->gpu_ops->count(d->gpu_state);
     unsigned *map = calloc(device_count ? device_count : 1, sizeof *map);
     if (!map)
         return zeus__error(ZEUS_ENOMEM, "out of memory");
     unsigned visible = 0;
-    int rc = map_visible(d, o->physical_indices ? NULL : o->visible_devices, device_count, map,
-                         &visible);
+    int rc = map_visible(d, device_count, map, &visible);
     if (rc != ZEUS_OK)
         goto done;
     d->gpus = calloc(visible ? visible : 1, sizeof *d->gpus);
@@ -325,12 +321,18 @@ int zeus_devices_open_with(const zeus_device_options *options, zeus_devices **ou
     if (!d)
         return zeus__error(ZEUS_ENOMEM, "out of memory");
     d->knob_name = o.knob_backend && *o.knob_backend ? find_backend(o.knob_backend)->name : NULL;
+    /* Kept whether or not a GPU backend opens: show-env reports it as set either way. */
+    const char *cvd = o.physical_indices ? NULL : o.visible_devices;
+    if (cvd && !(d->cuda_visible_devices = strdup(cvd))) {
+        rc = zeus__error(ZEUS_ENOMEM, "out of memory");
+        goto fail;
+    }
     if ((rc = open_gpu_backends(d, &o)) != ZEUS_OK)
         goto fail;
     open_cpu_backends(d, &o);
     if ((rc = check_knob(d)) != ZEUS_OK)
         goto fail;
-    if (d->gpu_ops && (rc = open_gpus(d, &o)) != ZEUS_OK)
+    if (d->gpu_ops && (rc = open_gpus(d)) != ZEUS_OK)
         goto fail;
     zeus__clear_error();
     *out = d;
