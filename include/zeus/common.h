@@ -56,6 +56,9 @@ enum {
 #undef ZEUS_ERRNO_ENUM
 };
 
+/* Size of a short error detail kept in a result (e.g. a failed group's error). */
+#define ZEUS_ERROR_DETAIL_LEN 256
+
 /* Static description of an error code ("unknown error" for codes not in the list). */
 ZEUS_API const char *zeus_strerror(int code);
 /* Symbolic name of an error code, e.g. "ZEUS_EPARSE". */
@@ -63,17 +66,11 @@ ZEUS_API const char *zeus_error_name(int code);
 /* Detail of the last failure on this thread; never NULL (empty string when none). */
 ZEUS_API const char *zeus_last_error(void);
 
-/* Library version at run time, e.g. "0.1.0" (zeus/version.h has the compile-time one). */
+/* Frees what the library allocated for the caller (strings it returns through char **). */
+ZEUS_API void zeus_free(void *p);
+
+/* Library version, e.g. "0.1.0". */
 ZEUS_API const char *zeus_version(void);
-
-/* Releases memory the library allocated and handed to the caller (strings such as
- * zeus_devices_to_json's). Everything the library allocates for a caller is released either by
- * this or by the _free/_close function of its type, never by the caller's own free(), which may
- * belong to another allocator. NULL is a no-op. */
-ZEUS_API void zeus_free(void *ptr);
-
-/* Size of a short error detail kept in a result (e.g. a failed group's error). */
-#define ZEUS_ERROR_DETAIL_LEN 256
 
 /* Logging. Levels in increasing verbosity. The initial threshold comes from ZEUS_LOG_LEVEL
  * (error, warn, info, debug; default warn). Without a callback nothing is logged. */

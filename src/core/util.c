@@ -263,3 +263,8 @@ fail:
     free(buf);
     return rc;
 }
+
+void zeus_free(void *p)
+{
+    free(p);
+}
