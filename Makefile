@@ -1,12 +1,17 @@
 # Convenience entry points; the build itself is CMake (see README.md).
 #   make demo   install deps, build, run the main job
-#   make test   install deps, build, run every test (normal and ASan+UBSan builds) and the
-#               interface checks (faces use public headers only; libzeus exports only its API)
+#   make test   install deps, build, run every test (normal and ASan+UBSan builds, bounded fuzz)
+#               and the interface checks (faces use public headers only; libzeus exports only
+#               its API)
+#   make fuzz   build the libFuzzer harnesses (clang) and run each FUZZ_SECONDS over its corpus
 BUILD ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 8
+FUZZERS = csv profile index_list cvd
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build demo test test-fast test-install test-asan check-faces check-abi validate-bundle format format-check clean
+.PHONY: all deps build demo test test-fast test-install test-asan check-faces check-abi fuzz validate-bundle format format-check clean
 
 all: build
 
@@ -39,7 +44,21 @@ check-faces:
 check-abi: build
 	./scripts/check-abi.sh $(BUILD)/libzeus.so
 
-test: format-check check-faces test-fast check-abi test-install test-asan
+# New inputs go to $(BUILD_FUZZ)/corpus/<name>; fuzz/corpus/<name> (committed) is only read.
+# A crash leaves crash-* in the current directory and fails the target.
+fuzz: deps
+	cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DZEUS_FUZZ=ON -DZEUS_BUILD_TESTS=OFF
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target $(addprefix fuzz_,$(FUZZERS))
+	@for f in $(FUZZERS); do \
+	  mkdir -p $(BUILD_FUZZ)/corpus/$$f; \
+	  echo "fuzz_$$f: $(FUZZ_SECONDS) s"; \
+	  ./$(BUILD_FUZZ)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048 \
+	    -max_len=4096 -print_final_stats=1 $(BUILD_FUZZ)/corpus/$$f fuzz/corpus/$$f 2>$(BUILD_FUZZ)/fuzz_$$f.log \
+	    || { tail -n 40 $(BUILD_FUZZ)/fuzz_$$f.log; exit 1; }; \
+	  grep -E "stat::number_of_executed_units|stat::new_units_added" $(BUILD_FUZZ)/fuzz_$$f.log; \
+	done
+
+test: format-check check-faces test-fast check-abi test-install test-asan fuzz
 
 # A self-contained build for a GPU machine that has no compiler or libcjson (see docs/validation/).
 validate-bundle: deps
@@ -57,4 +76,4 @@ format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) build-validate
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) build-validate

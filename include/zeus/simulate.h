@@ -20,6 +20,7 @@
 #define ZEUS_SIMULATE_H
 
 #include "zeus/batch_size.h"
+#include "zeus/recurring.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -51,13 +52,8 @@ ZEUS_API int zeus_trace_job_space(const zeus_trace *trace, const zeus_job *job,
  * run_alibaba.py caps its default batch sizes with. ZEUS_ENOENT when absent. */
 ZEUS_API int zeus_trace_max_batch_size(const zeus_trace *trace, const char *dataset, int *bs);
 
-typedef struct zeus_pl_cost {
-    int power_limit; /* W */
-    double cost;     /* epoch cost (eta * avg power + (1 - eta) * max PL) * epoch time */
-} zeus_pl_cost;
-
-/* The original's _profile_power_limit: one entry per power limit, highest first. Writes at most
- * cap entries and sets *n to the number of limits. */
+/* The original's _profile_power_limit: one entry per power limit, highest first (zeus_pl_cost is
+ * in zeus/recurring.h). Writes at most cap entries and sets *n to the number of limits. */
 ZEUS_API int zeus_trace_profile_power_limit(const zeus_trace *trace, const zeus_job *job, int bs,
                                             double eta_knob, zeus_pl_cost *out, size_t cap,
                                             size_t *n);
@@ -107,10 +103,15 @@ typedef struct zeus_sim_params {
 
 ZEUS_API void zeus_sim_params_default(zeus_sim_params *params);
 
-/* The original's simulate_one_job: num_recurrence recurrences, up to 20 tries each. The
- * history (zeroed or previously freed by the caller) receives every run; on an error it keeps
- * the runs made so far. Errors: ZEUS_ENOENT (job not in the trace), ZEUS_EINVAL (bad knobs or
- * default batch size), ZEUS_ESTATE ("The default batch size b0 did not converge.", "Job did
+/* The most recurrences one simulation may have: its whole history is kept in memory (up to 20
+ * runs per recurrence, 48 bytes each). */
+#define ZEUS_SIM_MAX_RECURRENCES 1000000
+
+/* The original's simulate_one_job: num_recurrence recurrences, up to 20 tries each, driven by
+ * zeus_recurring (zeus/recurring.h). The history (zeroed or previously freed by the caller)
+ * receives every run; on an error it keeps the runs made so far. Errors: ZEUS_ENOENT (job not in
+ * the trace), ZEUS_EINVAL (bad knobs or default batch size, more than ZEUS_SIM_MAX_RECURRENCES
+ * recurrences), ZEUS_ESTATE ("The default batch size b0 did not converge.", "Job did
  * not reach the target metric in 20 tries."). */
 ZEUS_API int zeus_simulate_one_job(const zeus_trace *trace, const zeus_job *job,
                                    size_t num_recurrence, const zeus_sim_params *params,
@@ -129,6 +130,24 @@ ZEUS_API int zeus_simulate_one_alibaba_group(const zeus_trace *trace, const zeus
                                              const zeus_group_job *rows, size_t n_rows,
                                              const zeus_sim_params *params,
                                              zeus_sim_history *history);
+
+/* ---- the runs as CSV ------------------------------------------------------------------------ */
+
+typedef struct zeus_sim_csv_part {
+    const char *group; /* the group column's value (with group_column), else unused */
+    const zeus_sim_history *history;
+} zeus_sim_csv_part;
+
+/* The CSV `zeus simulate --csv` writes: the header
+ * "recurrence,try,batch_size,power_limit,energy,time,reached,cost" ("group," first with
+ * group_column), then one row per run of each part in order: recurrence and try counted from 1,
+ * floats as Python's repr (they read back to the same double), reached True/False. *text is
+ * malloc'd and NUL-terminated (free() it); *len is its length. */
+ZEUS_API int zeus_sim_csv_format(const zeus_sim_csv_part *parts, size_t n, bool group_column,
+                                 char **text, size_t *len);
+/* The same, written to path (replaced atomically: a failed write leaves no partial file). */
+ZEUS_API int zeus_sim_csv_save(const char *path, const zeus_sim_csv_part *parts, size_t n,
+                               bool group_column);
 
 /* ---- Alibaba-style group traces ------------------------------------------------------------- */
 typedef struct zeus_groups zeus_groups;
@@ -173,21 +192,49 @@ ZEUS_API void zeus_group_results_free(zeus_group_result *results, size_t n);
 
 /* ---- summary ------------------------------------------------------------------------------- */
 
+/* How often a (batch size, power limit) was used. */
+typedef struct zeus_sim_knob_use {
+    int batch_size, power_limit;
+    size_t runs;
+} zeus_sim_knob_use;
+
+#define ZEUS_SIM_MOST_USED 3
+
+/* What `zeus simulate` prints after a run, for any face. */
 typedef struct zeus_sim_summary {
     size_t runs, recurrences, unreached_runs;
     double energy_j, time_s, cost; /* totals over the history */
+    /* false when no (batch size, power limit) always reaches the target within max_epochs: the
+     * oracle is then unknown, and oracle, oracle_cost, regret and regret_pct are zero. (Groups:
+     * true when at least one summarized group has one; the regret is over those groups.) */
+    bool has_oracle;
     zeus_sim_choice oracle, default_choice;
     /* The same recurrences (weighted by their runtime ratios, if any) at the default and at
      * the oracle's knobs, in expectation. */
     double default_energy_j, default_time_s, default_cost, oracle_cost;
     double energy_saved_j, time_saved_s; /* default minus simulated (negative: worse) */
     double regret;                       /* simulated cost minus the oracle's */
+    /* energy_saved_j and time_saved_s in % of the default's, regret in % of oracle_cost (0 when
+     * the reference is 0). */
+    double energy_saved_pct, time_saved_pct, regret_pct;
+    /* The most used knobs, most runs first (ties: smaller batch size, then first used). */
+    zeus_sim_knob_use most_used[ZEUS_SIM_MOST_USED];
+    size_t n_most_used;
 } zeus_sim_summary;
 
-/* weights: per recurrence (e.g. the group rows' runtime ratios), or NULL for 1 each. */
+/* weights: per recurrence (e.g. the group rows' runtime ratios), or NULL for 1 each. A job
+ * without an oracle is summarized with has_oracle false (not an error). ZEUS_ENOENT when the job
+ * or its default batch size has no rows. */
 ZEUS_API int zeus_sim_summarize(const zeus_trace *trace, const zeus_job *job, double eta_knob,
                                 const zeus_sim_history *history, size_t n_recurrences,
                                 const double *weights, zeus_sim_summary *out);
+
+/* The summary of each group of a zeus_simulate_alibaba run (per_group: one per group, weighted by
+ * the rows' runtime ratios; a failed group's is all zero) and their total (sums; percentages of
+ * the summed references; most used knobs over every group). */
+ZEUS_API int zeus_sim_summarize_alibaba(const zeus_trace *trace, const zeus_groups *groups,
+                                        const zeus_group_result *results, double eta_knob,
+                                        zeus_sim_summary *per_group, zeus_sim_summary *total);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,18 @@ ZEUS_API char *zeus_format_double(double value, char *buf, size_t size);
 ZEUS_API int zeus_parse_double(const char *text, double *out);
 ZEUS_API int zeus_parse_long(const char *text, long *out);
 
+/* Parses a device index list such as "0,2,3" (decimal digits separated by single commas, no
+ * spaces) and appends its indices to out[*count .. max-1], advancing *count; call it again to
+ * add a second list ("0 2" given as two arguments). Every face reads --gpu-indices and
+ * --cpu-indices with it, so they all mean the same thing:
+ *   ZEUS_EPARSE  empty text (an empty list is an error, never "all" or "none"), an empty
+ *                element ("0,,1", "1,"), anything but digits and commas
+ *   ZEUS_ERANGE  an index above ZEUS_MAX_INDEX (no wrap-around: 4294967297 is not 1)
+ *   ZEUS_EINVAL  an index listed twice (also against out[0 .. *count-1]), more than max indices
+ * On error *count is unchanged; the detail (zeus_last_error) quotes the text. */
+#define ZEUS_MAX_INDEX 65535u
+ZEUS_API int zeus_parse_index_list(const char *text, unsigned *out, size_t max, size_t *count);
+
 #ifdef __cplusplus
 }
 #endif

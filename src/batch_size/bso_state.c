@@ -16,6 +16,7 @@
 
 #define BSO_TYPE "zeus.PruningGTSBatchSizeOptimizer"
 #define PLO_TYPE "zeus.JITPowerLimitOptimizer"
+#define RECURRING_TYPE "zeus.RecurringJob"
 #define STATE_VERSION 1
 
 /* ---- writing ------------------------------------------------------------------------------ */
@@ -114,7 +115,7 @@ static int print_json(cJSON *root, char **json)
     return ZEUS_OK;
 }
 
-int zeus_bso_save(const zeus_bso *bso, char **json)
+static cJSON *bso_json(const zeus_bso *bso)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "type", BSO_TYPE);
@@ -143,10 +144,15 @@ int zeus_bso_save(const zeus_bso *bso, char **json)
     }
     cJSON_AddItemToObject(root, "explorer", explorer_json(bso->explorer));
     cJSON_AddItemToObject(root, "mab", bso->mab ? mab_json(bso->mab) : cJSON_CreateNull());
-    return print_json(root, json);
+    return root;
 }
 
-int zeus_jit_plo_save(const zeus_jit_plo *plo, char **json)
+int zeus_bso_save(const zeus_bso *bso, char **json)
+{
+    return print_json(bso_json(bso), json);
+}
+
+static cJSON *plo_json(const zeus_jit_plo *plo)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "type", PLO_TYPE);
@@ -160,6 +166,38 @@ int zeus_jit_plo_save(const zeus_jit_plo *plo, char **json)
         cJSON_AddNumberToObject(e, "observations", plo->entries[i].observations);
         cJSON_AddItemToArray(entries, e);
     }
+    return root;
+}
+
+int zeus_jit_plo_save(const zeus_jit_plo *plo, char **json)
+{
+    return print_json(plo_json(plo), json);
+}
+
+int zeus_recurring_save(const zeus_recurring *r, char **json)
+{
+    if (!r || !json)
+        return zeus__error(ZEUS_EINVAL, "state: NULL argument");
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "type", RECURRING_TYPE);
+    cJSON_AddNumberToObject(root, "version", STATE_VERSION);
+    cJSON *cfg = cJSON_AddObjectToObject(root, "config");
+    cJSON_AddItemToObject(cfg, "eta_knob", json_double(r->eta));
+    cJSON_AddItemToObject(cfg, "beta_knob", json_double(r->beta));
+    cJSON_AddNumberToObject(cfg, "max_power_w", r->max_power);
+    cJSON_AddNumberToObject(cfg, "max_tries", r->max_tries);
+    cJSON_AddNumberToObject(cfg, "max_concurrent_tries", r->max_concurrent_tries);
+    cJSON *st = cJSON_AddObjectToObject(root, "state");
+    cJSON_AddItemToObject(st, "min_cost", json_double(r->min_cost));
+    cJSON_AddNumberToObject(st, "best_bs", r->best_bs);
+    cJSON_AddNumberToObject(st, "recurrence", (double)r->recurrence);
+    cJSON_AddNumberToObject(st, "tries", r->tries);
+    cJSON_AddItemToObject(st, "cost_acc", json_double(r->cost_acc));
+    cJSON_AddBoolToObject(st, "pending", r->pending);
+    cJSON_AddNumberToObject(st, "pending_bs", r->pending_bs);
+    cJSON_AddBoolToObject(st, "over", r->over);
+    cJSON_AddItemToObject(root, "bso", bso_json(r->bso));
+    cJSON_AddItemToObject(root, "plo", plo_json(r->plo));
     return print_json(root, json);
 }
 
@@ -479,11 +517,8 @@ int zeus_bso_load(const char *json, zeus_bso **out)
     return rc;
 }
 
-int zeus_jit_plo_load(const char *json, zeus_jit_plo **out)
+static int load_plo(const cJSON *root, zeus_jit_plo **out)
 {
-    cJSON *root = parse_root(json);
-    if (!root)
-        return ZEUS_EPARSE;
     zeus_jit_plo *plo = NULL;
     int rc = check_header(root, PLO_TYPE);
     if (rc != ZEUS_OK)
@@ -519,6 +554,78 @@ int zeus_jit_plo_load(const char *json, zeus_jit_plo **out)
     plo = NULL;
 done:
     zeus_jit_plo_destroy(plo);
+    return rc;
+}
+
+int zeus_jit_plo_load(const char *json, zeus_jit_plo **out)
+{
+    cJSON *root = parse_root(json);
+    if (!root)
+        return ZEUS_EPARSE;
+    int rc = load_plo(root, out);
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* The driver's own fields (its optimizers are loaded by the caller). */
+static int load_recurring_fields(const cJSON *root, zeus_recurring *r)
+{
+    const cJSON *cfg = get_object(root, "config"), *st = get_object(root, "state");
+    if (!cfg || !st)
+        return bad(!cfg ? "config" : "state");
+    long max_power, max_tries, max_concurrent_tries, best_bs, recurrence, tries, pending_bs;
+    int rc;
+    if ((rc = get_double(cfg, "eta_knob", &r->eta)) ||
+        (rc = get_double(cfg, "beta_knob", &r->beta)) ||
+        (rc = get_int(cfg, "max_power_w", 1, INT32_MAX, &max_power)) ||
+        (rc = get_int(cfg, "max_tries", 1, INT32_MAX, &max_tries)) ||
+        (rc = get_int(cfg, "max_concurrent_tries", 1, INT32_MAX, &max_concurrent_tries)) ||
+        (rc = get_double(st, "min_cost", &r->min_cost)) ||
+        (rc = get_int(st, "best_bs", 1, INT32_MAX, &best_bs)) ||
+        (rc = get_int(st, "recurrence", 0, INT32_MAX, &recurrence)) ||
+        (rc = get_int(st, "tries", 0, max_tries, &tries)) ||
+        (rc = get_double(st, "cost_acc", &r->cost_acc)) ||
+        (rc = get_bool(st, "pending", &r->pending)) ||
+        (rc = get_int(st, "pending_bs", 0, INT32_MAX, &pending_bs)) ||
+        (rc = get_bool(st, "over", &r->over)))
+        return rc;
+    if (!(r->eta >= 0 && r->eta <= 1))
+        return bad("eta_knob");
+    if (!(r->beta > 0))
+        return bad("beta_knob");
+    r->max_power = (int)max_power;
+    r->max_tries = (int)max_tries;
+    r->max_concurrent_tries = (int)max_concurrent_tries;
+    r->best_bs = (int)best_bs;
+    r->recurrence = (size_t)recurrence;
+    r->tries = (int)tries;
+    r->pending_bs = (int)pending_bs;
+    return ZEUS_OK;
+}
+
+int zeus_recurring_load(const char *json, zeus_recurring **out)
+{
+    if (!out)
+        return zeus__error(ZEUS_EINVAL, "state: NULL argument");
+    cJSON *root = parse_root(json);
+    if (!root)
+        return ZEUS_EPARSE;
+    zeus_recurring *r = calloc(1, sizeof *r);
+    int rc =
+        r ? check_header(root, RECURRING_TYPE) : zeus__error(ZEUS_ENOMEM, "state: out of memory");
+    const cJSON *bso = get_object(root, "bso"), *plo = get_object(root, "plo");
+    if (rc == ZEUS_OK && (!bso || !plo))
+        rc = bad(!bso ? "bso" : "plo");
+    if (rc == ZEUS_OK && (rc = check_header(bso, BSO_TYPE)) == ZEUS_OK &&
+        (rc = load_bso(bso, &r->bso)) == ZEUS_OK && (rc = load_plo(plo, &r->plo)) == ZEUS_OK &&
+        (rc = load_recurring_fields(root, r)) == ZEUS_OK) {
+        r->job = *zeus_bso_job(r->bso);
+        r->verbose = zeus_get_log_level() >= ZEUS_LOG_DEBUG;
+        zeus_job_format(&r->job, r->name, sizeof r->name);
+        *out = r;
+        r = NULL;
+    }
+    zeus_recurring_destroy(r);
     cJSON_Delete(root);
     return rc;
 }

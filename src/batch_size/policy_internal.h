@@ -4,6 +4,7 @@
 #define ZEUS_BATCH_SIZE_POLICY_INTERNAL_H
 
 #include "zeus/batch_size.h"
+#include "zeus/recurring.h"
 #include "zeus/rng.h"
 
 struct zeus_gts {
@@ -78,6 +79,25 @@ typedef struct {
 struct zeus_jit_plo {
     zeus_jit_entry *entries;
     size_t n, cap;
+};
+
+/* The recurring-job driver (recurring.c; saved and loaded in bso_state.c). */
+struct zeus_recurring {
+    zeus_job job;
+    double eta, beta;
+    int max_power, max_tries, max_concurrent_tries;
+    zeus_bso *bso;
+    zeus_jit_plo *plo;
+    double min_cost; /* cheapest recurrence (concurrent: cheapest single run) so far */
+    int best_bs;     /* concurrent: the batch size of min_cost */
+    size_t recurrence;
+    int tries;       /* tries handed out in the current recurrence */
+    double cost_acc; /* cost of the current recurrence's runs so far */
+    bool pending;    /* a try awaits its report */
+    bool over;       /* the job gave up */
+    int pending_bs;
+    bool verbose;
+    char name[4 * ZEUS_JOB_NAME_MAX];
 };
 
 #endif

@@ -30,8 +30,9 @@ int cli_is_help(const char *arg);
 
 /* Reads a device index list for an option like --gpu-indices: the option's argument, then any
  * following arguments that are bare index lists, so both "0,2" and "0 2" (the original's
- * argparse nargs='+') work. Advances *optind_io past what it used. Returns CLI_OK or prints an
- * error naming the option and returns CLI_USAGE. */
+ * argparse nargs='+') work, each read by zeus_parse_index_list. Advances *optind_io past what
+ * it used. The option may be given once (*count > 0 on entry: an error). Returns CLI_OK or prints
+ * an error naming the option and returns CLI_USAGE. */
 int cli_take_indices(const char *option, const char *first, int argc, char **argv, int *optind_io,
                      unsigned *out, int max, int *count);
 

@@ -3,10 +3,13 @@
  * saved against the default, and the cumulative regret. */
 #include "cli/cli.h"
 
-#include "core/internal.h"
 #include "zeus/simulate.h"
+#include "zeus/util.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,8 +49,9 @@ static void usage(FILE *out)
         "  --target-metric X     40.0\n"
         "  --max-epochs N        16\n"
         "  --b0 N                default batch size (192)\n"
-        "  --seed N              1\n"
-        "  --num-recurrence N    default 2 x |batch sizes| x |power limits| of the job\n\n"
+        "  --seed N              1 (0 to 2^64 - 1, as numpy's default_rng(seed))\n"
+        "  --num-recurrence N    default 2 x |batch sizes| x |power limits| of the job\n"
+        "                        (at most 1000000: every run is kept in memory)\n\n"
         "alibaba:\n"
         "  --groups FILE         CSV: group,start_time,end_time,dataset,runtime_ratio\n"
         "  --jobs N              threads (default: one per CPU)\n\n"
@@ -78,7 +82,8 @@ typedef struct {
     const char *trace_dir, *gpu, *csv, *groups;
     const char *dataset, *model, *optimizer;
     double eta, beta, target;
-    long max_epochs, b0, seed, num_recurrence, jobs;
+    long max_epochs, b0, num_recurrence, jobs;
+    uint64_t seed;
     bool verbose;
 } options;
 
@@ -90,11 +95,33 @@ static int parse_number(const char *flag, const char *text, double min, double m
     return CLI_OK;
 }
 
-static int parse_integer(const char *flag, const char *text, long min, long *out)
+static int parse_integer(const char *flag, const char *text, long min, long max, long *out)
 {
     if (zeus_parse_long(text, out) != ZEUS_OK || *out < min)
         return cli_error(CLI_USAGE, "simulate: %s must be an integer >= %ld, got '%s'", flag, min,
                          text);
+    if (*out > max)
+        return cli_error(CLI_USAGE, "simulate: %s must be at most %ld, got '%s'", flag, max, text);
+    return CLI_OK;
+}
+
+/* numpy's default_rng(seed) takes any non-negative integer; the generator here takes 64 bits. */
+static int parse_seed(const char *text, uint64_t *out)
+{
+    const char *p = text;
+    while (isspace((unsigned char)*p))
+        p++;
+    char *end = (char *)p;
+    errno = 0;
+    unsigned long long v = isdigit((unsigned char)*p) ? strtoull(p, &end, 10) : 0;
+    while (isspace((unsigned char)*end))
+        end++;
+    if (end == p || *end || errno == ERANGE)
+        return cli_error(CLI_USAGE,
+                         "simulate: --seed must be an integer from 0 to 2^64 - 1 "
+                         "(18446744073709551615), got '%s'%s",
+                         text, errno == ERANGE ? " (seeds are 64-bit)" : "");
+    *out = (uint64_t)v;
     return CLI_OK;
 }
 
@@ -188,22 +215,24 @@ static int parse_options(int argc, char **argv, bool alibaba, options *o)
             rc = parse_number("--target-metric", optarg, -INFINITY, INFINITY, &o->target);
             break;
         case OPT_MAX_EPOCHS:
-            rc = parse_integer("--max-epochs", optarg, 1, &o->max_epochs);
+            rc = parse_integer("--max-epochs", optarg, 1, 1L << 30, &o->max_epochs);
             break;
         case OPT_B0:
-            rc = parse_integer("--b0", optarg, 1, &o->b0);
+            rc = parse_integer("--b0", optarg, 1, 1L << 30, &o->b0);
             break;
         case OPT_SEED:
-            rc = parse_integer("--seed", optarg, 0, &o->seed);
+            rc = parse_seed(optarg, &o->seed);
             break;
         case OPT_NUM_REC:
-            rc = parse_integer("--num-recurrence", optarg, 0, &o->num_recurrence);
+            /* The whole history is kept: bound it before memory runs out. */
+            rc = parse_integer("--num-recurrence", optarg, 0, ZEUS_SIM_MAX_RECURRENCES,
+                               &o->num_recurrence);
             break;
         case OPT_GROUPS:
             o->groups = optarg;
             break;
         case OPT_JOBS:
-            rc = parse_integer("--jobs", optarg, 1, &o->jobs);
+            rc = parse_integer("--jobs", optarg, 1, 4096, &o->jobs);
             break;
         case 'v':
             o->verbose = true;
@@ -221,73 +250,39 @@ static int parse_options(int argc, char **argv, bool alibaba, options *o)
     if (optind < argc)
         return cli_error(CLI_USAGE, "simulate: unexpected argument '%s'", argv[optind]);
     size_t g;
-    for (g = 0; g < ZEUS_ARRAY_LEN(gpu_names) && strcmp(o->gpu, gpu_names[g]) != 0; g++) {
+    size_t n_gpus = sizeof gpu_names / sizeof gpu_names[0];
+    for (g = 0; g < n_gpus && strcmp(o->gpu, gpu_names[g]) != 0; g++) {
     }
-    if (g == ZEUS_ARRAY_LEN(gpu_names))
+    if (g == n_gpus)
         return cli_error(CLI_USAGE, "simulate: --gpu must be v100, a40, rtx6000 or p100, got '%s'",
                          o->gpu);
     if (!o->trace_dir || !*o->trace_dir)
         o->trace_dir = default_trace_dir();
     if (alibaba && !o->groups)
         return cli_error(CLI_USAGE, "simulate alibaba: --groups FILE is required");
-    if (o->b0 > 1L << 30 || o->max_epochs > 1L << 30)
-        return cli_error(CLI_USAGE, "simulate: --b0 and --max-epochs must be below 2^30");
     return CLI_OK;
 }
 
 /* ---- output ---------------------------------------------------------------------------------- */
 
-/* The CSV is built in memory and written atomically (or printed, for "-"), so a failed or
+/* The runs as CSV: printed for "-", else written atomically (zeus_sim_csv_save), so a failed or
  * interrupted run never leaves a truncated file behind. */
-typedef struct {
-    FILE *f;
-    char *buf;
-    size_t len;
-} csv_out;
-
-static int open_csv(csv_out *c, const char *path, bool alibaba)
+static int write_csv(const char *path, const zeus_sim_csv_part *parts, size_t n, bool groups)
 {
-    c->buf = NULL;
-    c->len = 0;
-    c->f = strcmp(path, "-") == 0 ? stdout : open_memstream(&c->buf, &c->len);
-    if (!c->f)
-        return cli_error(CLI_FAIL, "simulate: out of memory for %s", path);
-    fprintf(c->f, "%srecurrence,try,batch_size,power_limit,energy,time,reached,cost\n",
-            alibaba ? "group," : "");
-    return CLI_OK;
-}
-
-static void csv_rows(FILE *f, const char *group, const zeus_sim_history *h)
-{
-    char e[ZEUS_DOUBLE_BUF], t[ZEUS_DOUBLE_BUF], c[ZEUS_DOUBLE_BUF];
-    for (size_t i = 0; i < h->n; i++) {
-        const zeus_sim_run *r = &h->runs[i];
-        fprintf(f, "%s%s%d,%d,%d,%d,%s,%s,%s,%s\n", group ? group : "", group ? "," : "",
-                r->recurrence + 1, r->try_index, r->batch_size, r->power_limit,
-                zeus_format_double(r->energy_j, e, sizeof e),
-                zeus_format_double(r->time_s, t, sizeof t), r->reached ? "True" : "False",
-                zeus_format_double(r->cost, c, sizeof c));
+    int rc;
+    if (strcmp(path, "-") != 0) {
+        if ((rc = zeus_sim_csv_save(path, parts, n, groups)) != ZEUS_OK)
+            return cli_lib_error(CLI_FAIL, rc, "simulate: cannot write the CSV");
+        return CLI_OK;
     }
-}
-
-static int close_csv(csv_out *c, const char *path)
-{
-    if (c->f == stdout)
-        return fflush(stdout) != 0 || ferror(stdout)
-                   ? cli_error(CLI_FAIL, "simulate: error writing %s", path)
-                   : CLI_OK;
-    bool bad = ferror(c->f) != 0;
-    bad |= fclose(c->f) != 0;
-    int rc = bad ? ZEUS_ENOMEM : zeus__write_file_atomic(path, c->buf, c->len);
-    free(c->buf);
-    if (rc != ZEUS_OK)
+    char *text;
+    size_t len;
+    if ((rc = zeus_sim_csv_format(parts, n, groups, &text, &len)) != ZEUS_OK)
         return cli_lib_error(CLI_FAIL, rc, "simulate: cannot write the CSV");
-    return CLI_OK;
-}
-
-static double percent(double part, double whole)
-{
-    return whole != 0 ? 100.0 * part / whole : 0.0;
+    bool bad = fwrite(text, 1, len, stdout) != len;
+    bad |= fflush(stdout) != 0 || ferror(stdout);
+    free(text);
+    return bad ? cli_error(CLI_FAIL, "simulate: error writing %s", path) : CLI_OK;
 }
 
 static void print_choice(FILE *out, const char *label, const zeus_sim_choice *c)
@@ -296,64 +291,43 @@ static void print_choice(FILE *out, const char *label, const zeus_sim_choice *c)
             c->batch_size, c->power_limit, c->energy_j, c->time_s, c->cost);
 }
 
-static void print_savings(FILE *out, const zeus_sim_summary *s)
+static void print_saved(FILE *out, const zeus_sim_summary *s)
 {
-    print_choice(out, "oracle", &s->oracle);
-    print_choice(out, "default", &s->default_choice);
     fprintf(out, "  %-17s energy %.6g J (%.1f %%), time %.6g s (%.1f %%)\n", "saved vs default",
-            s->energy_saved_j, percent(s->energy_saved_j, s->default_energy_j), s->time_saved_s,
-            percent(s->time_saved_s, s->default_time_s));
-    fprintf(out, "  %-17s %.6g (%.1f %% above the oracle's %.6g)\n", "regret", s->regret,
-            percent(s->regret, s->oracle_cost), s->oracle_cost);
+            s->energy_saved_j, s->energy_saved_pct, s->time_saved_s, s->time_saved_pct);
 }
 
-typedef struct {
-    int bs, pl;
-    size_t count;
-} knob_count;
-
-static int cmp_count(const void *a, const void *b)
+static void print_savings(FILE *out, const zeus_sim_summary *s, const zeus_job *job)
 {
-    const knob_count *x = a, *y = b;
-    if (x->count != y->count)
-        return x->count < y->count ? 1 : -1;
-    return x->bs - y->bs;
+    if (s->has_oracle)
+        print_choice(out, "oracle", &s->oracle);
+    else
+        fprintf(out,
+                "  %-17s none: no (batch size, power limit) always reaches the target within "
+                "%d epochs\n",
+                "oracle", job->max_epochs);
+    print_choice(out, "default", &s->default_choice);
+    print_saved(out, s);
+    if (s->has_oracle)
+        fprintf(out, "  %-17s %.6g (%.1f %% above the oracle's %.6g)\n", "regret", s->regret,
+                s->regret_pct, s->oracle_cost);
+    else
+        fprintf(out, "  %-17s unknown (no oracle)\n", "regret");
 }
 
-/* Distinct (batch size, power limit) pairs of a history, most used first (free() it). */
-static size_t count_knobs(const zeus_sim_history *h, knob_count **out)
+/* "bs 48 @ 150 W (182 runs), bs 32 @ 150 W (6), ..." for the most used knobs. */
+static void print_most_used(FILE *out, const zeus_sim_summary *s)
 {
-    knob_count *k = calloc(h->n ? h->n : 1, sizeof *k);
-    size_t n = 0;
-    for (size_t i = 0; k && i < h->n; i++) {
-        size_t j;
-        for (j = 0;
-             j < n && (k[j].bs != h->runs[i].batch_size || k[j].pl != h->runs[i].power_limit);
-             j++) {
-        }
-        if (j == n)
-            k[n++] = (knob_count){h->runs[i].batch_size, h->runs[i].power_limit, 0};
-        k[j].count++;
-    }
-    if (k)
-        qsort(k, n, sizeof *k, cmp_count);
-    *out = k;
-    return n;
-}
-
-/* "bs 48 @ 150 W (182 runs), bs 32 @ 150 W (6), ..." for the three most used knobs. */
-static void print_most_used(FILE *out, const zeus_sim_history *h)
-{
-    knob_count *k;
-    size_t n = count_knobs(h, &k);
     fprintf(out, "  %-17s", "most used");
-    for (size_t i = 0; k && i < n && i < 3; i++)
-        fprintf(out, "%s bs %d @ %d W (%zu%s)", i ? "," : "", k[i].bs, k[i].pl, k[i].count,
-                i                 ? ""
-                : k[i].count == 1 ? " run"
-                                  : " runs");
+    for (size_t i = 0; i < s->n_most_used; i++) {
+        const zeus_sim_knob_use *k = &s->most_used[i];
+        fprintf(out, "%s bs %d @ %d W (%zu%s)", i ? "," : "", k->batch_size, k->power_limit,
+                k->runs,
+                i              ? ""
+                : k->runs == 1 ? " run"
+                               : " runs");
+    }
     fprintf(out, "\n");
-    free(k);
 }
 
 static void print_totals(FILE *out, const zeus_sim_summary *s)
@@ -395,28 +369,30 @@ static int run_single(const options *o)
     zeus_sim_params_default(&p);
     p.eta_knob = o->eta;
     p.beta_knob = o->beta;
-    p.seed = p.bso.seed = (uint64_t)o->seed;
+    p.seed = p.bso.seed = o->seed;
     int64_t t0 = zeus_now_ns();
-    rc = zeus_simulate_one_job(trace, &job, n_rec, &p, &h);
+    int sim_rc = zeus_simulate_one_job(trace, &job, n_rec, &p, &h);
     int64_t elapsed = zeus_now_ns() - t0;
-    if (rc != ZEUS_OK) {
-        cli_lib_error(CLI_FAIL, rc, "simulation failed");
-        goto done;
+    char sim_error[1024] = "";
+    if (sim_rc != ZEUS_OK)
+        snprintf(sim_error, sizeof sim_error, "%s", zeus_last_error());
+    /* A failed simulation keeps the runs it made: they go to the CSV before the error. */
+    if (o->csv && (sim_rc == ZEUS_OK || h.n > 0)) {
+        zeus_sim_csv_part part = {NULL, &h};
+        if (write_csv(o->csv, &part, 1, false) != CLI_OK)
+            goto done;
     }
-    if (o->csv) {
-        csv_out c;
-        if (open_csv(&c, o->csv, false) != CLI_OK)
-            goto done;
-        csv_rows(c.f, NULL, &h);
-        if (close_csv(&c, o->csv) != CLI_OK)
-            goto done;
+    if (sim_rc != ZEUS_OK) {
+        cli_error(CLI_FAIL, "simulation failed: %s%s", sim_error,
+                  o->csv && h.n > 0 ? " (the runs made so far are in the CSV)" : "");
+        goto done;
     }
     char name[4 * ZEUS_JOB_NAME_MAX], num[ZEUS_DOUBLE_BUF];
     fprintf(out, "zeus simulate single: %s on %s\n", zeus_job_format(&job, name, sizeof name),
             o->gpu);
     fprintf(out, "  %-17s %s (%zu joined rows, max power %d W)\n", "traces", o->trace_dir,
             zeus_trace_rows(trace), zeus_trace_max_power(trace));
-    fprintf(out, "  %-17s eta %g, beta %s, seed %ld\n", "knobs", o->eta,
+    fprintf(out, "  %-17s eta %g, beta %s, seed %" PRIu64 "\n", "knobs", o->eta,
             zeus_format_double(o->beta, num, sizeof num), o->seed);
     if (o->num_recurrence < 0)
         fprintf(out, "  %-17s %zu (2 x %zu batch sizes x %zu power limits)\n", "recurrences", n_rec,
@@ -430,8 +406,8 @@ static int run_single(const options *o)
         goto done;
     }
     print_totals(out, &s);
-    print_most_used(out, &h);
-    print_savings(out, &s);
+    print_most_used(out, &s);
+    print_savings(out, &s, &job);
     print_elapsed(out, elapsed, h.n);
     status = CLI_OK;
 done:
@@ -440,11 +416,34 @@ done:
     return status;
 }
 
+static void print_group(FILE *out, const zeus_group *g, const zeus_group_result *r,
+                        const zeus_sim_summary *s)
+{
+    if (r->status != ZEUS_OK) {
+        fprintf(out, "  %-32s %-12s %5zu failed\n", g->id, g->dataset, g->n_rows);
+        return;
+    }
+    /* Savings against the default, per group. */
+    fprintf(out, "  %-32s %-12s %5zu %5zu %8.1f%% %8.1f%% ", g->id, g->dataset, g->n_rows, s->runs,
+            s->energy_saved_pct, s->time_saved_pct);
+    if (s->has_oracle)
+        fprintf(out, "%8.1f%% ", s->regret_pct);
+    else
+        fprintf(out, "%9s ", "-");
+    if (s->n_most_used > 0)
+        fprintf(out, " bs %d @ %d W (%zu)\n", s->most_used[0].batch_size,
+                s->most_used[0].power_limit, s->most_used[0].runs);
+    else
+        fprintf(out, " -\n");
+}
+
 static int run_alibaba(const options *o)
 {
     zeus_trace *trace = NULL;
     zeus_groups *groups = NULL;
     zeus_group_result *results = NULL;
+    zeus_sim_summary *summaries = NULL;
+    zeus_sim_csv_part *parts = NULL;
     size_t n_groups = 0;
     FILE *out = o->csv && strcmp(o->csv, "-") == 0 ? stderr : stdout;
     int status = CLI_FAIL, rc;
@@ -463,31 +462,34 @@ static int run_alibaba(const options *o)
         goto done;
     }
     int64_t elapsed = zeus_now_ns() - t0;
-    size_t failed = 0, jobs = 0, runs = 0;
-    zeus_sim_summary total = {0};
+    summaries = calloc(n_groups ? n_groups : 1, sizeof *summaries);
+    parts = calloc(n_groups ? n_groups : 1, sizeof *parts);
+    if (!summaries || !parts) {
+        cli_error(CLI_FAIL, "simulate alibaba: out of memory");
+        goto done;
+    }
+    size_t failed = 0, jobs = 0, runs = 0, n_parts = 0;
     for (size_t i = 0; i < n_groups; i++) {
         zeus_group g;
         zeus_groups_get(groups, i, &g);
         jobs += g.n_rows;
         if (results[i].status != ZEUS_OK) {
             failed++;
-            cli_error(CLI_FAIL, "simulate alibaba: group %s (%s): %s", g.id, g.dataset,
-                      results[i].error);
+            cli_error(CLI_FAIL, "simulate alibaba: group %s (%s): %s%s", g.id, g.dataset,
+                      results[i].error,
+                      o->csv && results[i].history.n ? " (its runs so far are in the CSV)" : "");
         }
+        /* A failed group's runs so far go to the CSV too. */
+        parts[n_parts++] = (zeus_sim_csv_part){g.id, &results[i].history};
         runs += results[i].history.n;
     }
-    if (o->csv) {
-        csv_out c;
-        if (open_csv(&c, o->csv, true) != CLI_OK)
-            goto done;
-        for (size_t i = 0; i < n_groups; i++) {
-            zeus_group g;
-            zeus_groups_get(groups, i, &g);
-            if (results[i].status == ZEUS_OK)
-                csv_rows(c.f, g.id, &results[i].history);
-        }
-        if (close_csv(&c, o->csv) != CLI_OK)
-            goto done;
+    if (o->csv && write_csv(o->csv, parts, n_parts, true) != CLI_OK)
+        goto done;
+    zeus_sim_summary total;
+    if ((rc = zeus_sim_summarize_alibaba(trace, groups, results, o->eta, summaries, &total)) !=
+        ZEUS_OK) {
+        cli_lib_error(CLI_FAIL, rc, "summary");
+        goto done;
     }
     char num[ZEUS_DOUBLE_BUF];
     fprintf(out, "zeus simulate alibaba: %zu groups, %zu jobs from %s on %s\n", n_groups, jobs,
@@ -501,58 +503,25 @@ static int run_alibaba(const options *o)
     for (size_t i = 0; i < n_groups; i++) {
         zeus_group g;
         zeus_groups_get(groups, i, &g);
-        if (results[i].status != ZEUS_OK) {
-            fprintf(out, "  %-32s %-12s %5zu failed\n", g.id, g.dataset, g.n_rows);
-            continue;
-        }
-        double *w = malloc((g.n_rows ? g.n_rows : 1) * sizeof *w);
-        if (!w)
-            goto done;
-        for (size_t k = 0; k < g.n_rows; k++)
-            w[k] = g.rows[k].runtime_ratio;
-        zeus_sim_summary s;
-        rc = zeus_sim_summarize(trace, &results[i].job, o->eta, &results[i].history, g.n_rows, w,
-                                &s);
-        free(w);
-        if (rc != ZEUS_OK) {
-            fprintf(out, "  %-32s %-12s %5zu summary failed: %s\n", g.id, g.dataset, g.n_rows,
-                    zeus_last_error());
-            continue;
-        }
-        /* Savings against the default, per group. */
-        fprintf(out, "  %-32s %-12s %5zu %5zu %8.1f%% %8.1f%% %8.1f%% ", g.id, g.dataset, g.n_rows,
-                s.runs, percent(s.energy_saved_j, s.default_energy_j),
-                percent(s.time_saved_s, s.default_time_s), percent(s.regret, s.oracle_cost));
-        knob_count *k;
-        if (count_knobs(&results[i].history, &k) > 0 && k)
-            fprintf(out, " bs %d @ %d W (%zu)\n", k[0].bs, k[0].pl, k[0].count);
-        else
-            fprintf(out, " -\n");
-        free(k);
-        total.runs += s.runs;
-        total.unreached_runs += s.unreached_runs;
-        total.energy_j += s.energy_j;
-        total.time_s += s.time_s;
-        total.default_energy_j += s.default_energy_j;
-        total.default_time_s += s.default_time_s;
-        total.energy_saved_j += s.energy_saved_j;
-        total.time_saved_s += s.time_saved_s;
-        total.regret += s.regret;
-        total.oracle_cost += s.oracle_cost;
+        print_group(out, &g, &results[i], &summaries[i]);
     }
     fprintf(out, "  (energy and time: saved against each group's default batch size at its "
                  "highest\n   power limit; regret: cost above the oracle knobs, per group)\n\n");
     print_totals(out, &total);
-    fprintf(out, "  %-17s energy %.6g J (%.1f %%), time %.6g s (%.1f %%)\n", "saved vs default",
-            total.energy_saved_j, percent(total.energy_saved_j, total.default_energy_j),
-            total.time_saved_s, percent(total.time_saved_s, total.default_time_s));
-    fprintf(out, "  %-17s %.6g (%.1f %% above the oracles)\n", "regret", total.regret,
-            percent(total.regret, total.oracle_cost));
+    print_saved(out, &total);
+    if (total.has_oracle)
+        fprintf(out, "  %-17s %.6g (%.1f %% above the oracles)\n", "regret", total.regret,
+                total.regret_pct);
+    else
+        fprintf(out, "  %-17s unknown (%s)\n", "regret",
+                failed < n_groups ? "no group has an oracle" : "no group completed");
     if (failed)
         fprintf(out, "  %-17s %zu\n", "failed groups", failed);
     print_elapsed(out, elapsed, runs);
     status = failed ? CLI_FAIL : CLI_OK;
 done:
+    free(parts);
+    free(summaries);
     zeus_group_results_free(results, n_groups);
     zeus_groups_destroy(groups);
     zeus_trace_destroy(trace);

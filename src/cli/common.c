@@ -1,5 +1,6 @@
 /* Helpers shared by the subcommands. */
 #include "cli/cli.h"
+#include "zeus/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,24 +43,10 @@ int cli_is_help(const char *arg)
 
 static int add_indices(const char *option, const char *text, unsigned *out, int max, int *count)
 {
-    const char *p = text;
-    while (*p) {
-        char *end;
-        if (*p < '0' || *p > '9')
-            return cli_error(CLI_USAGE, "%s: '%s' is not a list of indices", option, text);
-        unsigned long v = strtoul(p, &end, 10);
-        if (*count == max)
-            return cli_error(CLI_USAGE, "%s: more than %d indices", option, max);
-        for (int i = 0; i < *count; i++)
-            if (out[i] == v)
-                return cli_error(CLI_USAGE, "%s: index %lu listed twice", option, v);
-        out[(*count)++] = (unsigned)v;
-        p = end;
-        if (*p == ',')
-            p++;
-        else if (*p)
-            return cli_error(CLI_USAGE, "%s: '%s' is not a list of indices", option, text);
-    }
+    size_t n = (size_t)*count;
+    if (zeus_parse_index_list(text, out, (size_t)max, &n) != ZEUS_OK)
+        return cli_error(CLI_USAGE, "%s: %s", option, zeus_last_error());
+    *count = (int)n;
     return CLI_OK;
 }
 
@@ -76,6 +63,9 @@ static int is_index_list(const char *s)
 int cli_take_indices(const char *option, const char *first, int argc, char **argv, int *optind_io,
                      unsigned *out, int max, int *count)
 {
+    /* A list is never empty, so a positive count means the option came before. */
+    if (*count > 0)
+        return cli_error(CLI_USAGE, "%s given twice (list every index in one option)", option);
     *count = 0;
     int rc = add_indices(option, first, out, max, count);
     while (rc == CLI_OK && *optind_io < argc && is_index_list(argv[*optind_io]))

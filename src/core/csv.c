@@ -156,6 +156,9 @@ static const double powers_of_ten[309] = {
     1e300,   1e301,   1e302,   1e303,   1e304,   1e305,   1e306,   1e307,   1e308};
 #undef E10
 
+/* Far beyond +-616 (where every result is inf or 0), small enough that no sum overflows. */
+#define EXPONENT_LIMIT 100000
+
 /* pandas/_libs/src/parser/tokenizer.c: precise_xstrtod (decimal '.', no thousands separator,
  * trailing spaces skipped). Returns false when no number could be read. */
 static bool precise_xstrtod(const char *str, double *value, const char **end)
@@ -177,7 +180,7 @@ static bool precise_xstrtod(const char *str, double *value, const char **end)
         if (num_digits < max_digits) {
             number = number * 10. + (*p - '0');
             num_digits++;
-        } else {
+        } else if (exponent < EXPONENT_LIMIT) {
             ++exponent;
         }
         p++;
@@ -208,9 +211,13 @@ static bool precise_xstrtod(const char *str, double *value, const char **end)
         } else if (*p == '+') {
             p++;
         }
+        /* pandas accumulates in an int that overflows (undefined behaviour) for exponents
+         * above 2^31; saturating at a bound far outside the double range gives the same
+         * over/underflow without it. */
         int n = 0, exp_digits = 0;
         while (exp_digits < max_digits && *p >= '0' && *p <= '9') {
-            n = n * 10 + (*p - '0');
+            if (n < EXPONENT_LIMIT)
+                n = n * 10 + (*p - '0');
             exp_digits++;
             p++;
         }
@@ -239,6 +246,10 @@ static bool precise_xstrtod(const char *str, double *value, const char **end)
     return true;
 }
 
+/* A cell quoted in an error, cut so that the message keeps its end. */
+#define CELL_FMT "'%.48s%s'"
+#define CELL_ARG(cell) (cell), strlen(cell) > 48 ? "..." : ""
+
 /* pandas' default na_values. */
 static const char *const na_values[] = {
     "",        "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
@@ -258,8 +269,35 @@ int zeus__csv_double(const zeus_csv *csv, size_t column, double *out, bool *miss
     const char *end;
     if (precise_xstrtod(cell, out, &end) && *end == '\0' && !isinf(*out))
         return ZEUS_OK;
-    return zeus__error(ZEUS_EPARSE, "%s:%d: column '%s': '%s' is not a finite number", csv->path,
-                       csv->line, csv->header[column], cell);
+    return zeus__error(ZEUS_EPARSE, "%s:%d: column '%s': " CELL_FMT " is not a finite number",
+                       csv->path, csv->line, csv->header[column], CELL_ARG(cell));
+}
+
+int zeus__csv_number(const zeus_csv *csv, size_t column, bool required, double *out, bool *missing)
+{
+    const char *cell = csv->fields[column];
+    int rc = zeus__csv_double(csv, column, out, missing);
+    if (rc != ZEUS_OK)
+        return rc;
+    if (*missing) {
+        if (!required)
+            return ZEUS_OK;
+        if (!*cell)
+            return zeus__error(ZEUS_EPARSE, "%s:%d: column '%s' is empty", csv->path, csv->line,
+                               csv->header[column]);
+        return zeus__error(ZEUS_EPARSE, "%s:%d: column '%s': " CELL_FMT " is NaN (a missing value)",
+                           csv->path, csv->line, csv->header[column], CELL_ARG(cell));
+    }
+    double magnitude = fabs(*out);
+    if (magnitude > ZEUS_CSV_MAX_MAGNITUDE ||
+        (magnitude != 0 && magnitude < 1 / ZEUS_CSV_MAX_MAGNITUDE))
+        return zeus__error(ZEUS_EPARSE,
+                           "%s:%d: column '%s': " CELL_FMT " is out of range (a number is 0 or "
+                           "of magnitude %g to %g, so that sums and products of them stay "
+                           "finite)",
+                           csv->path, csv->line, csv->header[column], CELL_ARG(cell),
+                           1 / ZEUS_CSV_MAX_MAGNITUDE, ZEUS_CSV_MAX_MAGNITUDE);
+    return ZEUS_OK;
 }
 
 int zeus__csv_int(const zeus_csv *csv, size_t column, long min, long max, long *out)

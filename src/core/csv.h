@@ -30,6 +30,12 @@ int zeus__csv_column(const zeus_csv *csv, const char *name, size_t *index);
  * in a double, then scaled by a power of ten), which differs from a correctly rounded strtod
  * in the last bit for about one value in seven; pandas' NA spellings give NaN and *missing. */
 int zeus__csv_double(const zeus_csv *csv, size_t column, double *out, bool *missing);
+/* A number the simulator computes with (trace and group files): zeus__csv_double, then a
+ * magnitude of 0 or within [1/MAX, MAX] (the simulator multiplies and sums these, and 1e308 or
+ * 1e-320 would make inf J or nan %). A missing value is an error when required: "is empty" for
+ * an empty cell, "'nan' is NaN" for an NA spelling. Every error names file, line and column. */
+#define ZEUS_CSV_MAX_MAGNITUDE 1e15
+int zeus__csv_number(const zeus_csv *csv, size_t column, bool required, double *out, bool *missing);
 /* An integer cell (pandas int64: optional sign, digits, surrounding spaces). */
 int zeus__csv_int(const zeus_csv *csv, size_t column, long min, long max, long *out);
 /* A non-empty text cell. */

@@ -151,6 +151,41 @@ int zeus_parse_long(const char *text, long *out)
     return ZEUS_OK;
 }
 
+int zeus_parse_index_list(const char *text, unsigned *out, size_t max, size_t *count)
+{
+    if (!text || !out || !count || *count > max)
+        return zeus__error(ZEUS_EINVAL, "index list: NULL argument or count above max");
+    if (!*text)
+        return zeus__error(ZEUS_EPARSE, "empty index list (give at least one index)");
+    size_t n = *count;
+    for (const char *p = text;;) {
+        if (*p < '0' || *p > '9')
+            return zeus__error(ZEUS_EPARSE,
+                               "'%s' is not a list of indices (digits separated by commas)", text);
+        unsigned long v = 0;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            v = v * 10 + (unsigned long)(*p - '0');
+            if (v > ZEUS_MAX_INDEX) /* checked per digit, so nothing can wrap */
+                return zeus__error(ZEUS_ERANGE, "index list '%s': an index is above %u", text,
+                                   ZEUS_MAX_INDEX);
+        }
+        for (size_t i = 0; i < n; i++)
+            if (out[i] == v)
+                return zeus__error(ZEUS_EINVAL, "index list '%s': index %lu listed twice", text, v);
+        if (n == max)
+            return zeus__error(ZEUS_EINVAL, "index list '%s': more than %zu indices", text, max);
+        out[n++] = (unsigned)v;
+        if (!*p)
+            break;
+        if (*p != ',')
+            return zeus__error(ZEUS_EPARSE,
+                               "'%s' is not a list of indices (digits separated by commas)", text);
+        p++;
+    }
+    *count = n;
+    return ZEUS_OK;
+}
+
 int zeus__make_parent_dirs(const char *path)
 {
     char dir[4096];

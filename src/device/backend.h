@@ -31,6 +31,9 @@ typedef struct zeus_backend_ops {
     int (*gpu_info)(void *state, unsigned dev, zeus_gpu_info *out);
     /* UUID of the m-th MIG instance of dev; ZEUS_ENOENT past the last one. */
     int (*gpu_mig_uuid)(void *state, unsigned dev, unsigned m, char *uuid, size_t size);
+    /* GPU and compute instance ids of the m-th MIG instance of dev (what CUDA's older
+     * "MIG-GPU-<uuid>/<gi>/<ci>" form names). Optional. */
+    int (*gpu_mig_ids)(void *state, unsigned dev, unsigned m, unsigned *gi, unsigned *ci);
     int (*gpu_energy_mj)(void *state, unsigned dev, uint64_t *energy_mj);
     int (*gpu_power)(void *state, unsigned dev, zeus_gpu_power *out);
     /* The one reading best for sampling (instant if the GPU has it), in one call. Optional:

@@ -13,12 +13,14 @@ static const char *env_value(const char *name)
     return v && *v ? v : NULL;
 }
 
-/* The visible-devices variable of the backend the choice names; for auto, the first auto
- * candidate's variable that is set (today only nvml's CUDA_VISIBLE_DEVICES). Set-but-empty
- * counts: CUDA_VISIBLE_DEVICES= hides every GPU. */
+/* The visible-devices variable of the backend the choice names; for auto (and none, so that
+ * show-env reports the selection even without GPUs), the first auto candidate's variable that
+ * is set (today only nvml's CUDA_VISIBLE_DEVICES). Set-but-empty counts: CUDA_VISIBLE_DEVICES=
+ * hides every GPU. */
 static const char *visible_devices(const char *choice)
 {
-    bool is_auto = !choice || !*choice || strcmp(choice, "auto") == 0;
+    bool is_auto =
+        !choice || !*choice || strcmp(choice, "auto") == 0 || strcmp(choice, "none") == 0;
     for (size_t i = 0; i < zeus__backend_count; i++) {
         const zeus_backend_ops *ops = zeus__backends[i];
         if (ops->kind != ZEUS_BACKEND_GPU || !ops->visible_devices_variable)

@@ -32,6 +32,8 @@ typedef struct {
     nvmlDeviceSetPersistenceMode_fn DeviceSetPersistenceMode;
     nvmlDeviceGetMaxMigDeviceCount_fn DeviceGetMaxMigDeviceCount;
     nvmlDeviceGetMigDeviceHandleByIndex_fn DeviceGetMigDeviceHandleByIndex;
+    nvmlDeviceGetGpuInstanceId_fn DeviceGetGpuInstanceId;
+    nvmlDeviceGetComputeInstanceId_fn DeviceGetComputeInstanceId;
 } nvml_functions;
 
 /* Every entry point: its name without the "nvml" prefix's version suffix, the newest version
@@ -65,6 +67,8 @@ static const struct {
     SYM(DeviceSetPersistenceMode, 1, true),
     SYM(DeviceGetMaxMigDeviceCount, 1, false),
     SYM(DeviceGetMigDeviceHandleByIndex, 1, false),
+    SYM(DeviceGetGpuInstanceId, 1, false),
+    SYM(DeviceGetComputeInstanceId, 1, false),
 #undef SYM
 };
 
@@ -123,7 +127,11 @@ static int nvml_fail(const nvml_state *s, nvmlReturn_t r, const char *call, int 
     }
     const char *text = s->f.ErrorString ? s->f.ErrorString(r) : "";
     const char *hint = "";
-    if (r == NVML_ERROR_NO_PERMISSION)
+    if (r == NVML_ERROR_NO_PERMISSION && strcmp(call, "nvmlInit") == 0)
+        hint = " (no permission to use the GPUs: the user needs read-write access to "
+               "/dev/nvidia*, usually by being in the group that owns them; in Docker pass them "
+               "with --gpus)";
+    else if (r == NVML_ERROR_NO_PERMISSION)
         hint = " (changing GPU settings needs root or the SYS_ADMIN capability; in Docker use "
                "--cap-add SYS_ADMIN)";
     if (dev >= 0)
@@ -194,6 +202,13 @@ static zeus_gpu_arch arch_from_nvml(nvmlDeviceArchitecture_t arch)
     return by_code[arch];
 }
 
+/* NVML promises NUL-terminated text; a library that fills the buffer without one must not make
+ * us read past it. */
+static void terminate(char *buf, size_t size)
+{
+    buf[size - 1] = '\0';
+}
+
 static int describe_gpu(nvml_state *s, unsigned dev)
 {
     nvml_gpu *g = &s->gpus[dev];
@@ -204,8 +219,10 @@ static int describe_gpu(nvml_state *s, unsigned dev)
     info->device_index = dev;
     if ((r = s->f.DeviceGetName(g->handle, info->name, sizeof info->name)) != NVML_SUCCESS)
         return nvml_fail(s, r, "nvmlDeviceGetName", (int)dev);
+    terminate(info->name, sizeof info->name);
     if ((r = s->f.DeviceGetUUID(g->handle, info->uuid, sizeof info->uuid)) != NVML_SUCCESS)
         return nvml_fail(s, r, "nvmlDeviceGetUUID", (int)dev);
+    terminate(info->uuid, sizeof info->uuid);
     info->arch = ZEUS_ARCH_UNKNOWN;
     nvmlDeviceArchitecture_t arch;
     if (s->f.DeviceGetArchitecture && s->f.DeviceGetArchitecture(g->handle, &arch) == NVML_SUCCESS)
@@ -215,7 +232,13 @@ static int describe_gpu(nvml_state *s, unsigned dev)
     unsigned lo, hi, def;
     if (s->f.DeviceGetPowerManagementLimitConstraints(g->handle, &lo, &hi) == NVML_SUCCESS &&
         s->f.DeviceGetPowerManagementDefaultLimit(g->handle, &def) == NVML_SUCCESS) {
-        info->power_limit_valid = true;
+        /* A range that cannot be right is no range (a limit inside it could not be chosen). */
+        if (lo > hi || def < lo || def > hi)
+            ZEUS_WARN("NVML GPU %u (%s): the driver reports an impossible power-limit range "
+                      "(min %g W, max %g W, default %g W): this GPU's limit is left alone",
+                      dev, info->name, lo / 1000.0, hi / 1000.0, def / 1000.0);
+        else
+            info->power_limit_valid = true;
         info->min_power_limit_mw = lo;
         info->max_power_limit_mw = hi;
         info->default_power_limit_mw = def;
@@ -259,6 +282,9 @@ static int nvml_open(void **state, const zeus_device_options *options, char *rea
         s->f.Shutdown = NULL; /* nothing to shut down */
         rc = nvml_fail(s, r, "nvmlInit", -1);
         snprintf(reason, reason_size, "%s (library %s)", zeus_last_error(), loaded);
+        /* GPUs that are there but may not be used are no "no GPU": say so wherever it shows. */
+        if (r == NVML_ERROR_NO_PERMISSION)
+            ZEUS_WARN("nvml: %s", reason);
         goto fail;
     }
     if ((r = s->f.DeviceGetCount(&s->count)) != NVML_SUCCESS) {
@@ -281,6 +307,7 @@ static int nvml_open(void **state, const zeus_device_options *options, char *rea
     char driver[NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE] = "unknown";
     if (s->f.SystemGetDriverVersion)
         s->f.SystemGetDriverVersion(driver, sizeof driver);
+    terminate(driver, sizeof driver);
     snprintf(reason, reason_size, "%s, driver %s, %u GPU%s", loaded, driver, s->count,
              s->count == 1 ? "" : "s");
     *state = s;
@@ -301,20 +328,41 @@ static int nvml_gpu_info(void *state, unsigned dev, zeus_gpu_info *out)
     return ZEUS_OK;
 }
 
-static int nvml_gpu_mig_uuid(void *state, unsigned dev, unsigned m, char *uuid, size_t size)
+/* Handle of the m-th MIG instance of dev. */
+static int mig_handle(nvml_state *s, unsigned dev, unsigned m, nvmlDevice_t *mig)
 {
-    nvml_state *s = state;
     unsigned count = 0;
-    nvmlDevice_t mig;
     if (!s->f.DeviceGetMaxMigDeviceCount || !s->f.DeviceGetMigDeviceHandleByIndex ||
         s->f.DeviceGetMaxMigDeviceCount(s->gpus[dev].handle, &count) != NVML_SUCCESS || m >= count)
         return ZEUS_ENOENT;
-    if (s->f.DeviceGetMigDeviceHandleByIndex(s->gpus[dev].handle, m, &mig) != NVML_SUCCESS)
+    if (s->f.DeviceGetMigDeviceHandleByIndex(s->gpus[dev].handle, m, mig) != NVML_SUCCESS)
+        return ZEUS_ENOENT;
+    return ZEUS_OK;
+}
+
+static int nvml_gpu_mig_uuid(void *state, unsigned dev, unsigned m, char *uuid, size_t size)
+{
+    nvml_state *s = state;
+    nvmlDevice_t mig;
+    if (mig_handle(s, dev, m, &mig) != ZEUS_OK)
         return ZEUS_ENOENT;
     char buf[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
     if (s->f.DeviceGetUUID(mig, buf, sizeof buf) != NVML_SUCCESS)
         return ZEUS_ENOENT;
+    terminate(buf, sizeof buf);
     zeus__strlcpy(uuid, buf, size);
+    return ZEUS_OK;
+}
+
+static int nvml_gpu_mig_ids(void *state, unsigned dev, unsigned m, unsigned *gi, unsigned *ci)
+{
+    nvml_state *s = state;
+    nvmlDevice_t mig;
+    if (!s->f.DeviceGetGpuInstanceId || !s->f.DeviceGetComputeInstanceId ||
+        mig_handle(s, dev, m, &mig) != ZEUS_OK ||
+        s->f.DeviceGetGpuInstanceId(mig, gi) != NVML_SUCCESS ||
+        s->f.DeviceGetComputeInstanceId(mig, ci) != NVML_SUCCESS)
+        return ZEUS_ENOENT;
     return ZEUS_OK;
 }
 
@@ -423,6 +471,7 @@ const zeus_backend_ops zeus__nvml_backend = {
     .count = nvml_count,
     .gpu_info = nvml_gpu_info,
     .gpu_mig_uuid = nvml_gpu_mig_uuid,
+    .gpu_mig_ids = nvml_gpu_mig_ids,
     .gpu_energy_mj = nvml_gpu_energy_mj,
     .gpu_power = nvml_gpu_power,
     .gpu_power_sample_mw = nvml_gpu_power_sample_mw,

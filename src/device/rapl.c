@@ -59,18 +59,26 @@ static int read_text(const char *path, char *buf, size_t size)
     return 0;
 }
 
-static int read_u64_fd(int fd, uint64_t *out)
+/* Reads a counter file; on failure says why in detail (errno text, or what the file holds). */
+static int read_u64_fd(int fd, uint64_t *out, char *detail, size_t detail_size)
 {
     char buf[32];
     ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-    if (n <= 0)
-        return n < 0 ? -errno : -EIO;
+    if (n <= 0) {
+        int err = n < 0 ? errno : 0;
+        snprintf(detail, detail_size, "%s", n < 0 ? strerror(err) : "the file is empty");
+        return n < 0 ? -err : -EIO;
+    }
     buf[n] = '\0';
     char *end;
     errno = 0;
     unsigned long long v = strtoull(buf, &end, 10);
-    if (end == buf || errno)
+    /* The first line counts (sysfs writes "<digits>\n"). */
+    if (end == buf || errno || (*end && *end != '\n') || buf[0] == '-') {
+        buf[strcspn(buf, "\n")] = '\0';
+        snprintf(detail, detail_size, "'%s' is not an energy count in uJ", buf);
         return -EINVAL;
+    }
     *out = v;
     return 0;
 }
@@ -112,10 +120,10 @@ static int zone_read(rapl_zone *z, uint64_t *total_uj)
         return zeus__error(ZEUS_EIO, "%s: %s", z->path, strerror(z->open_errno));
     }
     uint64_t raw = 0;
-    int err = read_u64_fd(z->fd, &raw);
+    char detail[128];
+    int err = read_u64_fd(z->fd, &raw, detail, sizeof detail);
     if (err != 0)
-        return zeus__error(err == -EACCES ? ZEUS_EPERM : ZEUS_EIO, "%s: %s", z->path,
-                           err == -EINVAL ? "not an integer" : strerror(-err));
+        return zeus__error(err == -EACCES ? ZEUS_EPERM : ZEUS_EIO, "%s: %s", z->path, detail);
     if (raw > z->range_uj)
         return zeus__error(ZEUS_EIO, "%s: %llu exceeds max_energy_range_uj %llu", z->path,
                            (unsigned long long)raw, (unsigned long long)z->range_uj);

@@ -3,6 +3,7 @@
  * the backend operations. It never reads the environment: zeus_devices_open() (env.c) turns
  * the environment into options first. */
 #include "core/internal.h"
+#include "core/array.h"
 #include "device/backend.h"
 #include "device/visible_devices.h"
 
@@ -152,28 +153,57 @@ static int map_visible(zeus_devices *d, unsigned device_count, unsigned *map, un
     int rc = zeus__cvd_parse(env, entries, ZEUS_CVD_MAX, &count);
     if (rc != ZEUS_OK)
         return rc;
-    /* Collect every GPU and MIG UUID for UUID-form entries. */
-    zeus_cvd_device uuids[ZEUS_CVD_MAX * 4];
-    char texts[ZEUS_CVD_MAX * 4][96];
-    size_t n = 0;
-    for (unsigned dev = 0; dev < device_count && n < ZEUS_ARRAY_LEN(uuids); dev++) {
-        zeus_gpu_info info;
-        if (d->gpu_ops->gpu_info(d->gpu_state, dev, &info) == ZEUS_OK) {
-            zeus__strlcpy(texts[n], info.uuid, sizeof texts[n]);
-            uuids[n] = (zeus_cvd_device){texts[n], dev};
-            n++;
-        }
-        for (unsigned m = 0; d->gpu_ops->gpu_mig_uuid && n < ZEUS_ARRAY_LEN(uuids); m++) {
-            if (d->gpu_ops->gpu_mig_uuid(d->gpu_state, dev, m, texts[n], sizeof texts[n]) !=
-                ZEUS_OK)
+    /* Collect every GPU and MIG UUID for UUID-form entries, as many as the machine has (64
+     * GPUs with 7 MIG instances each are 512), and each instance's older name
+     * "MIG-GPU-<GPU uuid>/<gi>/<ci>" where the backend knows its ids. */
+    char(*texts)[96] = NULL;
+    unsigned *devs = NULL;
+    zeus_cvd_device *uuids = NULL;
+    size_t n = 0, cap = 0, dev_cap = 0;
+    for (unsigned dev = 0; dev < device_count; dev++) {
+        char gpu_uuid[96] = "";
+        for (unsigned m = 0;; m++) { /* m == 0 is the GPU itself, then its MIG instances */
+            if ((rc = zeus__array_reserve((void **)&texts, &cap, n + 1, sizeof *texts, 64)) !=
+                    ZEUS_OK ||
+                (rc = zeus__array_reserve((void **)&devs, &dev_cap, n + 1, sizeof *devs, 64)) !=
+                    ZEUS_OK)
+                goto done;
+            if (m == 0) {
+                zeus_gpu_info info;
+                if (d->gpu_ops->gpu_info(d->gpu_state, dev, &info) != ZEUS_OK)
+                    continue;
+                zeus__strlcpy(texts[n], info.uuid, sizeof texts[n]);
+                zeus__strlcpy(gpu_uuid, info.uuid, sizeof gpu_uuid);
+            } else if (!d->gpu_ops->gpu_mig_uuid ||
+                       d->gpu_ops->gpu_mig_uuid(d->gpu_state, dev, m - 1, texts[n],
+                                                sizeof texts[n]) != ZEUS_OK) {
                 break;
-            uuids[n] = (zeus_cvd_device){texts[n], dev};
-            n++;
+            } else {
+                unsigned gi, ci;
+                if (gpu_uuid[0] && d->gpu_ops->gpu_mig_ids &&
+                    d->gpu_ops->gpu_mig_ids(d->gpu_state, dev, m - 1, &gi, &ci) == ZEUS_OK) {
+                    snprintf(texts[n + 1], sizeof texts[n + 1], "MIG-%s/%u/%u", gpu_uuid, gi, ci);
+                    devs[n + 1] = dev;
+                    devs[n++] = dev; /* the instance's UUID, then its older name */
+                }
+            }
+            devs[n++] = dev;
         }
     }
+    uuids = calloc(n ? n : 1, sizeof *uuids);
+    if (!uuids) {
+        rc = zeus__error(ZEUS_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        uuids[i] = (zeus_cvd_device){texts[i], devs[i]};
     rc = zeus__cvd_resolve(entries, count, device_count, uuids, n, map);
     if (rc == ZEUS_OK)
         *visible = (unsigned)count;
+done:
+    free(uuids);
+    free(devs);
+    free(texts);
     return rc;
 }
 

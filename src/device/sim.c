@@ -40,7 +40,13 @@ static int sim_open(void **state, const zeus_device_options *options, char *reas
         zeus__sim_gpu_init(&s->gpus[i], &s->config.gpus[i], now);
     const char *shared = options->sim_state;
     zeus__sim_state_init(&s->shared, shared);
-    zeus__sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, now);
+    rc = zeus__sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, now);
+    if (rc != ZEUS_OK) {
+        snprintf(reason, reason_size, "sim state file: %s", zeus_last_error());
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+        return rc;
+    }
     bool has_shared = shared && *shared;
     snprintf(reason, reason_size, "%u simulated GPU%s (%s; settings %s%s)", s->config.gpu_count,
              s->config.gpu_count == 1 ? "" : "s", cfg && *cfg ? cfg : "built-in default config",
@@ -89,6 +95,16 @@ static int sim_gpu_mig_uuid(void *state, unsigned dev, unsigned m, char *uuid, s
     return ZEUS_OK;
 }
 
+/* Instance ids as the fake NVML reports them: GPU instance m + 1, compute instance 0. */
+static int sim_gpu_mig_ids(void *state, unsigned dev, unsigned m, unsigned *gi, unsigned *ci)
+{
+    if (m >= ((sim_state *)state)->config.gpus[dev].mig_count)
+        return ZEUS_ENOENT;
+    *gi = m + 1;
+    *ci = 0;
+    return ZEUS_OK;
+}
+
 static int sim_gpu_energy_mj(void *state, unsigned dev, uint64_t *energy_mj)
 {
     sim_state *s = state;
@@ -119,10 +135,11 @@ static int sim_gpu_power_limit_mw(void *state, unsigned dev, unsigned *limit_mw)
 {
     sim_state *s = state;
     pthread_mutex_lock(&s->lock);
-    zeus__sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, zeus_now_ns());
+    int rc = zeus__sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count,
+                                  zeus_now_ns());
     *limit_mw = s->gpus[dev].limit_mw;
     pthread_mutex_unlock(&s->lock);
-    return ZEUS_OK;
+    return rc == ZEUS_OK ? ZEUS_OK : zeus__error(rc, "ZEUS_SIM_STATE: %s", zeus_last_error());
 }
 
 /* Applies a change under the shared file's lock (lock, load, change, save, unlock). */
@@ -131,12 +148,15 @@ static int change_settings(sim_state *s, unsigned dev, bool limit, unsigned valu
     pthread_mutex_lock(&s->lock);
     int fd = zeus__sim_state_lock(&s->shared);
     int64_t now = zeus_now_ns();
-    zeus__sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, now);
-    if (limit)
-        zeus__sim_gpu_set_limit(&s->gpus[dev], value, now);
-    else
-        s->persistence[dev] = value != 0;
-    int rc = zeus__sim_state_save(&s->shared, s->gpus, s->persistence, s->config.gpu_count);
+    /* A malformed file is reported, not overwritten. */
+    int rc = zeus__sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, now);
+    if (rc == ZEUS_OK) {
+        if (limit)
+            zeus__sim_gpu_set_limit(&s->gpus[dev], value, now);
+        else
+            s->persistence[dev] = value != 0;
+        rc = zeus__sim_state_save(&s->shared, s->gpus, s->persistence, s->config.gpu_count);
+    }
     zeus__sim_state_unlock(fd);
     pthread_mutex_unlock(&s->lock);
     return rc == ZEUS_OK ? ZEUS_OK : zeus__error(rc, "sim state file: %s", zeus_last_error());
@@ -200,6 +220,7 @@ const zeus_backend_ops zeus__sim_backend = {
     .count = sim_count,
     .gpu_info = sim_gpu_info,
     .gpu_mig_uuid = sim_gpu_mig_uuid,
+    .gpu_mig_ids = sim_gpu_mig_ids,
     .gpu_energy_mj = sim_gpu_energy_mj,
     .gpu_power = sim_gpu_power,
     .gpu_power_limit_mw = sim_gpu_power_limit_mw,

@@ -349,9 +349,40 @@ static void default_config(zeus_sim_config *out)
     zeus__strlcpy(out->driver_version, "580.00-sim", sizeof out->driver_version);
 }
 
+static int parse_faults(const cJSON *faults, unsigned *out, const char *origin)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } known[] = {{"unterminated_strings", ZEUS_SIM_FAULT_UNTERMINATED},
+                 {"inverted_limits", ZEUS_SIM_FAULT_INVERTED_LIMITS}};
+    *out = 0;
+    if (!faults)
+        return ZEUS_OK;
+    const cJSON *f;
+    if (!cJSON_IsArray(faults))
+        goto bad;
+    cJSON_ArrayForEach(f, faults)
+    {
+        size_t i = 0;
+        while (i < ZEUS_ARRAY_LEN(known) &&
+               !(cJSON_IsString(f) && strcmp(f->valuestring, known[i].name) == 0))
+            i++;
+        if (i == ZEUS_ARRAY_LEN(known))
+            goto bad;
+        *out |= known[i].bit;
+    }
+    return ZEUS_OK;
+bad:
+    return zeus__error(ZEUS_EPARSE,
+                       "%s: \"faults\" must be an array of \"unterminated_strings\", "
+                       "\"inverted_limits\"",
+                       origin);
+}
+
 int zeus__sim_config_parse(const char *json, const char *origin, zeus_sim_config *out)
 {
-    static const char *const top_keys[] = {"gpus", "init_error", "driver_version"};
+    static const char *const top_keys[] = {"gpus", "init_error", "driver_version", "faults"};
     int rc = ZEUS_OK;
     default_config(out);
     if (!json)
@@ -374,6 +405,8 @@ int zeus__sim_config_parse(const char *json, const char *origin, zeus_sim_config
                          origin)) ||
         (rc = get_string(root, "driver_version", out->driver_version, sizeof out->driver_version,
                          "config", origin)))
+        goto done;
+    if ((rc = parse_faults(cJSON_GetObjectItemCaseSensitive(root, "faults"), &out->faults, origin)))
         goto done;
     const cJSON *gpus = cJSON_GetObjectItemCaseSensitive(root, "gpus");
     if (!gpus) {

@@ -60,10 +60,17 @@ typedef struct {
     zeus_sim_error errors[ZEUS_SIM_MAX_ERRORS];
 } zeus_sim_gpu_params;
 
+/* "faults" of the fake NVML: a driver that misbehaves in ways a real one might. */
+enum {
+    ZEUS_SIM_FAULT_UNTERMINATED = 1,    /* "unterminated_strings": text fills the buffer, no NUL */
+    ZEUS_SIM_FAULT_INVERTED_LIMITS = 2, /* "inverted_limits": constraints report min > max */
+};
+
 typedef struct {
     unsigned gpu_count;
     zeus_sim_gpu_params gpus[ZEUS_SIM_MAX_GPUS];
     char init_error[40]; /* fake NVML: nvmlInit fails with this NVML error name */
+    unsigned faults;     /* fake NVML: ZEUS_SIM_FAULT_* misbehaviours of a broken driver */
     char driver_version[32];
 } zeus_sim_config;
 

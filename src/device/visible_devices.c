@@ -80,24 +80,79 @@ int zeus__cvd_parse(const char *text, zeus_cvd_entry *entries, size_t capacity, 
     }
 }
 
+static bool is_old_mig(const char *text)
+{
+    return strncmp(text, "MIG-GPU-", 8) == 0;
+}
+
+/* The old MIG form "MIG-GPU-<uuid>/<gi>/<ci>" names an instance by its GPU and its GPU and
+ * compute instance ids. Where the backend knows the ids, uuids lists every instance under that
+ * name and only an exact match counts; otherwise the GPU must at least have MIG instances. */
+static int find_old_mig(const zeus_cvd_entry *e, const zeus_cvd_device *uuids, size_t uuid_count,
+                        unsigned *device)
+{
+    char parent[96];
+    zeus__strlcpy(parent, e->text + 4, sizeof parent);
+    char *slash = strchr(parent, '/');
+    bool ok = slash != NULL;
+    const char *p = slash;
+    for (int part = 0; ok && part < 2; part++) { /* "/<digits>/<digits>" and the end */
+        ok = *p++ == '/' && isdigit((unsigned char)*p);
+        while (ok && isdigit((unsigned char)*p))
+            p++;
+    }
+    if (!ok || *p)
+        return zeus__error(ZEUS_EINVAL,
+                           "CUDA_VISIBLE_DEVICES entry '%s' is not MIG-GPU-<uuid>/<gi>/<ci>",
+                           e->text);
+    for (size_t i = 0; i < uuid_count; i++) {
+        if (strcmp(uuids[i].uuid, e->text) == 0) {
+            *device = uuids[i].device_index;
+            return ZEUS_OK;
+        }
+    }
+    *slash = '\0';
+    int matches = 0;
+    for (size_t i = 0; i < uuid_count; i++) {
+        if (strncmp(uuids[i].uuid, "GPU-", 4) == 0 && strcmp(uuids[i].uuid, parent) == 0) {
+            *device = uuids[i].device_index;
+            matches++;
+        }
+    }
+    if (matches == 0)
+        return zeus__error(ZEUS_EINVAL, "CUDA_VISIBLE_DEVICES entry '%s' matches no device",
+                           e->text);
+    bool has_mig = false, ids_known = false;
+    for (size_t i = 0; i < uuid_count; i++) {
+        if (uuids[i].device_index != *device || strncmp(uuids[i].uuid, "MIG-", 4) != 0)
+            continue;
+        has_mig = true;
+        ids_known = ids_known || is_old_mig(uuids[i].uuid);
+    }
+    if (!has_mig)
+        return zeus__error(ZEUS_EINVAL,
+                           "CUDA_VISIBLE_DEVICES entry '%s' names a MIG instance of device %u, "
+                           "which has none",
+                           e->text, *device);
+    if (ids_known)
+        return zeus__error(ZEUS_EINVAL,
+                           "CUDA_VISIBLE_DEVICES entry '%s' names a MIG instance device %u does "
+                           "not have",
+                           e->text, *device);
+    return ZEUS_OK;
+}
+
 /* The device whose UUID (or MIG UUID) starts with the entry's text; a unique prefix is enough. */
 static int find_uuid(const zeus_cvd_entry *e, const zeus_cvd_device *uuids, size_t uuid_count,
                      unsigned *device)
 {
+    if (is_old_mig(e->text))
+        return find_old_mig(e, uuids, uuid_count, device);
     const char *want = e->text;
-    char parent[96];
-    /* Old MIG form MIG-GPU-<uuid>/<gi>/<ci>: resolve by the parent GPU's UUID. */
-    if (strncmp(want, "MIG-GPU-", 8) == 0) {
-        zeus__strlcpy(parent, want + 4, sizeof parent);
-        char *slash = strchr(parent, '/');
-        if (slash)
-            *slash = '\0';
-        want = parent;
-    }
     size_t n = strlen(want);
     int matches = 0;
     for (size_t i = 0; i < uuid_count; i++) {
-        if (strncmp(uuids[i].uuid, want, n) != 0)
+        if (is_old_mig(uuids[i].uuid) || strncmp(uuids[i].uuid, want, n) != 0)
             continue;
         if (strlen(uuids[i].uuid) == n) { /* exact match wins over prefixes */
             *device = uuids[i].device_index;

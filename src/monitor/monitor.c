@@ -451,8 +451,12 @@ int zeus_monitor_begin_window(zeus_monitor *m, const char *name, bool sync)
     for (unsigned i = 0; i < m->gpu_count; i++)
         w->start_error[i] =
             m->counter[i] ? zeus_gpu_energy_mj(m->devices, m->gpus[i], &w->start_mj[i]) : 0;
-    for (unsigned i = 0; i < m->cpu_count; i++)
+    for (unsigned i = 0; i < m->cpu_count; i++) {
         w->start_cpu_error[i] = zeus_cpu_read_energy(m->devices, m->cpus[i], &w->start_cpu[i]);
+        if (w->start_cpu_error[i] != ZEUS_OK) /* the detail (file, errno text) is lost later */
+            ZEUS_WARN("CPU %u: energy unavailable in this window: %s", m->cpus[i],
+                      zeus_last_error());
+    }
     return ZEUS_OK;
 }
 
@@ -586,6 +590,9 @@ int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool c
                                       : zeus_cpu_read_energy(m->devices, m->cpus[i], &e);
         if (rc != ZEUS_OK) {
             c->error = rc;
+            if (!w.start_cpu_error[i]) /* a failure at the start was reported then */
+                ZEUS_WARN("CPU %u: energy unavailable in this window: %s", m->cpus[i],
+                          zeus_last_error());
             continue;
         }
         c->package_j = (double)(e.package_uj - w.start_cpu[i].package_uj) / 1e6;

@@ -34,6 +34,7 @@ struct zeus_sampler {
     /* The sampling thread's previous RAPL reading, for power over each interval. */
     zeus_cpu_energy last_cpu[ZEUS_MAX_CPUS];
     bool last_cpu_ok[ZEUS_MAX_CPUS];
+    bool cpu_failing[ZEUS_MAX_CPUS]; /* warned about, until a read succeeds again */
     double last_cpu_t;
     double period_s;
     zeus_clock_fn clock;
@@ -136,8 +137,13 @@ static void read_cpus(zeus_sampler *s, double t, float *cpu_row)
 {
     zeus_cpu_energy now[ZEUS_MAX_CPUS];
     bool ok[ZEUS_MAX_CPUS];
-    for (unsigned i = 0; i < s->cpu_count; i++)
+    for (unsigned i = 0; i < s->cpu_count; i++) {
         ok[i] = zeus_cpu_read_energy(s->devices, s->cpus[i], &now[i]) == ZEUS_OK;
+        if (!ok[i] && !s->cpu_failing[i]) /* once per failure, with its detail */
+            ZEUS_WARN("power sampler: CPU %u: %s (its power is NaN until a read succeeds)",
+                      s->cpus[i], zeus_last_error());
+        s->cpu_failing[i] = !ok[i];
+    }
     double dt = t - s->last_cpu_t;
     for (unsigned c = 0; c + s->gpu_count < s->columns; c++) {
         const cpu_column *col = &s->cpu_columns[c];

@@ -39,23 +39,66 @@ static void put(text_buf *t, const char *s)
     t->len += n;
 }
 
-/* A JSON string as Python's json.dumps writes it (ASCII-only names: quotes, backslashes and
- * control characters escaped). */
+/* Length of the UTF-8 sequence at p and its code point in *cp; 0 if it is not valid UTF-8
+ * (overlong forms, surrogates and code points above U+10FFFF included), as Python decodes. */
+static size_t utf8_next(const unsigned char *p, unsigned *cp)
+{
+    static const unsigned min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
+    size_t len = p[0] < 0x80             ? 1
+                 : (p[0] & 0xE0) == 0xC0 ? 2
+                 : (p[0] & 0xF0) == 0xE0 ? 3
+                 : (p[0] & 0xF8) == 0xF0 ? 4
+                                         : 0;
+    if (len == 0)
+        return 0;
+    unsigned c = len == 1 ? p[0] : p[0] & (0x7Fu >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        c = (c << 6) | (p[i] & 0x3Fu);
+    }
+    if (c < min_for_len[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+        return 0;
+    *cp = c;
+    return len;
+}
+
+static bool valid_utf8(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        unsigned cp;
+        size_t n = utf8_next(p, &cp);
+        if (n == 0)
+            return false;
+        p += n;
+    }
+    return true;
+}
+
+/* A JSON string as Python's json.dumps writes it (ensure_ascii): quotes, backslashes, control
+ * characters and every code point outside ' '..'~' escaped, above U+FFFF as a surrogate pair.
+ * s is valid UTF-8 (the reader checks); a stray byte is written as its own code point. */
 static void put_json_string(text_buf *t, const char *s)
 {
     put(t, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        char esc[8];
-        if (*p == '"' || *p == '\\')
-            snprintf(esc, sizeof esc, "\\%c", *p);
-        else if (*p == '\n')
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        char esc[16];
+        unsigned cp = *p;
+        size_t n = utf8_next(p, &cp);
+        p += n ? n : 1;
+        if (cp == '"' || cp == '\\')
+            snprintf(esc, sizeof esc, "\\%c", (char)cp);
+        else if (cp == '\n')
             snprintf(esc, sizeof esc, "\\n");
-        else if (*p == '\t')
+        else if (cp == '\t')
             snprintf(esc, sizeof esc, "\\t");
-        else if (*p < 0x20 || *p >= 0x7f)
-            snprintf(esc, sizeof esc, "\\u%04x", *p);
+        else if (cp > 0xFFFF)
+            snprintf(esc, sizeof esc, "\\u%04x\\u%04x", 0xD800 + ((cp - 0x10000) >> 10),
+                     0xDC00 + ((cp - 0x10000) & 0x3FF));
+        else if (cp < 0x20 || cp >= 0x7f)
+            snprintf(esc, sizeof esc, "\\u%04x", cp);
         else
-            snprintf(esc, sizeof esc, "%c", *p);
+            snprintf(esc, sizeof esc, "%c", (char)cp);
         put(t, esc);
     }
     put(t, "\"");
@@ -130,6 +173,18 @@ int zeus_power_limit_profile_write(const char *path,
 
 /* ---- reading ---- */
 
+/* The member named key; the last one when the key repeats, as Python's json.load keeps. */
+static const cJSON *member(const cJSON *object, const char *key)
+{
+    const cJSON *found = NULL, *item;
+    cJSON_ArrayForEach(item, object)
+    {
+        if (item->string && strcmp(item->string, key) == 0)
+            found = item;
+    }
+    return found;
+}
+
 /* Pydantic (v1) coerces numeric strings; we accept them too. */
 static bool number_of(const cJSON *v, double *out)
 {
@@ -150,18 +205,31 @@ static int parse_measurement(const cJSON *item, size_t i, const char *origin,
     static const char *const keys[] = {"power_limit", "energy", "time"};
     double v[3];
     for (size_t k = 0; k < ZEUS_ARRAY_LEN(keys); k++) {
-        const cJSON *f = cJSON_GetObjectItemCaseSensitive(item, keys[k]);
+        const cJSON *f = member(item, keys[k]);
         if (!f)
             return zeus__error(ZEUS_EPARSE, "%s: measurements[%zu] has no \"%s\"", origin, i,
                                keys[k]);
-        if (!number_of(f, &v[k]) || !isfinite(v[k]) || !(v[k] > 0))
+        if (!number_of(f, &v[k]))
             return zeus__error(ZEUS_EPARSE, "%s: measurements[%zu].%s must be a positive number",
                                origin, i, keys[k]);
+        char shown[ZEUS_DOUBLE_BUF];
+        if (isnan(v[k]) || !(v[k] > 0))
+            return zeus__error(ZEUS_EPARSE,
+                               "%s: measurements[%zu].%s must be a positive number (it is %s)",
+                               origin, i, keys[k], zeus_format_double(v[k], shown, sizeof shown));
+        if (!isfinite(v[k]))
+            return zeus__error(ZEUS_EPARSE,
+                               "%s: measurements[%zu].%s must be a finite number (it is %s)",
+                               origin, i, keys[k], zeus_format_double(v[k], shown, sizeof shown));
     }
-    if (v[0] != floor(v[0]) || v[0] > UINT_MAX / 1000)
+    if (v[0] > UINT_MAX / 1000)
         return zeus__error(ZEUS_EPARSE,
-                           "%s: measurements[%zu].power_limit must be a whole number of watts",
-                           origin, i);
+                           "%s: measurements[%zu].power_limit %g W is out of range (at most %u W)",
+                           origin, i, v[0], UINT_MAX / 1000);
+    if (v[0] != floor(v[0]))
+        return zeus__error(ZEUS_EPARSE,
+                           "%s: measurements[%zu].power_limit %g must be a whole number of watts",
+                           origin, i, v[0]);
     m->power_limit_w = (unsigned)v[0];
     m->energy_j = v[1];
     m->time_s = v[2];
@@ -173,16 +241,28 @@ int zeus_power_limit_profile_parse(const char *json, const char *origin,
 {
     int rc = ZEUS_OK;
     memset(out, 0, sizeof *out);
-    cJSON *root = cJSON_Parse(json);
+    /* json.load reads text: a BOM is an error there ("Unexpected UTF-8 BOM"), and so is a file
+     * that is not UTF-8; cJSON would skip the one and keep the other. */
+    if (strncmp(json, "\xEF\xBB\xBF", 3) == 0)
+        return zeus__error(ZEUS_EPARSE,
+                           "%s: starts with a UTF-8 byte order mark, which a JSON profile may not "
+                           "have (save it without BOM)",
+                           origin);
+    if (!valid_utf8(json))
+        return zeus__error(ZEUS_EPARSE, "%s: not UTF-8 text (a power-limit profile)", origin);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(json, &end, true); /* true: nothing may follow */
     if (!root) {
-        const char *at = cJSON_GetErrorPtr();
+        const char *at = end ? end : cJSON_GetErrorPtr();
         int line = 1;
         for (const char *c = json; at && c < at && *c; c++)
             line += *c == '\n';
-        return zeus__error(ZEUS_EPARSE, "%s:%d: not valid JSON (a power-limit profile)", origin,
-                           line);
+        return zeus__error(ZEUS_EPARSE,
+                           "%s:%d: not valid JSON (a power-limit profile; nothing but white "
+                           "space may follow the object)",
+                           origin, line);
     }
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "measurements");
+    const cJSON *list = member(root, "measurements");
     if (!cJSON_IsObject(root) || !cJSON_IsArray(list)) {
         rc = zeus__error(ZEUS_EPARSE,
                          "%s: not a power-limit profile (expected an object with a "
@@ -208,7 +288,7 @@ int zeus_power_limit_profile_parse(const char *json, const char *origin,
             goto fail;
         out->count++;
     }
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "gpu_model");
+    const cJSON *model = member(root, "gpu_model");
     if (model) {
         if (!cJSON_IsString(model) ||
             zeus__strlcpy(out->gpu_model, model->valuestring, sizeof out->gpu_model) >=

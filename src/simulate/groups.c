@@ -129,16 +129,6 @@ static group_entry *find_or_add_group(zeus_groups *gs, size_t *cap, const char *
     return g;
 }
 
-static int read_finite(const zeus_csv *csv, size_t col, double *out)
-{
-    bool missing;
-    int rc = zeus__csv_double(csv, col, out, &missing);
-    if (rc == ZEUS_OK && missing)
-        return zeus__error(ZEUS_EPARSE, "%s:%d: column '%s' is empty", csv->path, csv->line,
-                           csv->header[col]);
-    return rc;
-}
-
 int zeus_groups_load(const char *path, zeus_groups **out)
 {
     if (!path || !out)
@@ -159,7 +149,7 @@ int zeus_groups_load(const char *path, zeus_groups **out)
         if ((rc = zeus__csv_column(&csv, names[i], &col[i])) != ZEUS_OK)
             goto fail;
     for (;;) {
-        bool eof;
+        bool eof, missing;
         const char *id, *dataset;
         zeus_group_job row;
         if ((rc = zeus__csv_next(&csv, &eof)) != ZEUS_OK)
@@ -167,10 +157,10 @@ int zeus_groups_load(const char *path, zeus_groups **out)
         if (eof)
             break;
         if ((rc = zeus__csv_text(&csv, col[0], &id)) ||
-            (rc = read_finite(&csv, col[1], &row.start_time)) ||
-            (rc = read_finite(&csv, col[2], &row.end_time)) ||
+            (rc = zeus__csv_number(&csv, col[1], true, &row.start_time, &missing)) ||
+            (rc = zeus__csv_number(&csv, col[2], true, &row.end_time, &missing)) ||
             (rc = zeus__csv_text(&csv, col[3], &dataset)) ||
-            (rc = read_finite(&csv, col[4], &row.runtime_ratio)))
+            (rc = zeus__csv_number(&csv, col[4], true, &row.runtime_ratio, &missing)))
             goto fail;
         if (alibaba_dataset(dataset) < 0) {
             rc = zeus__error(ZEUS_EPARSE,

@@ -76,6 +76,14 @@ static inline double zeus__epoch_cost(const zeus_cell *cell, const zeus_pl_group
     return (eta * g->mean_ap + (1 - eta) * cell->max_pl) * g->mean_tpe;
 }
 
+/* The power-limit profile of a cell, highest limit first: its first cap of cell->n_groups
+ * entries. */
+void zeus__cell_profile(const zeus_cell *cell, double eta, zeus_pl_cost *out, size_t cap);
+
+/* The oracle (*found false when no knobs always reach the target) and the default choice. */
+int zeus__trace_oracle(const zeus_trace *trace, const zeus_job *job, double eta_knob,
+                       zeus_sim_choice *oracle, bool *found, zeus_sim_choice *default_choice);
+
 /* The job's rows: ZEUS_ENOENT with a message naming the files when the workload or its target
  * metric is not in the join. */
 int zeus__trace_find_job(const zeus_trace *trace, const zeus_job *job, const zeus_job_table **out);

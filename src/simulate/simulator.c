@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_TRIES = 20 };
-
 void zeus_sim_params_default(zeus_sim_params *params)
 {
     memset(params, 0, sizeof *params);
@@ -41,38 +39,50 @@ static int history_append(zeus_sim_history *h, const zeus_sim_run *run)
     return ZEUS_OK;
 }
 
+/* The trace stands in for the training runs; the recurring driver (zeus/recurring.h) decides. */
 typedef struct {
     const zeus_job *job;
     const zeus_job_table *table;
-    double eta, beta;
+    double eta;
     double max_power;
     zeus_rng rng; /* picks the recorded training runs */
-    zeus_bso *bso;
-    zeus_jit_plo *plo;
+    zeus_recurring *rec;
+    zeus_pl_cost *profile; /* room for the largest power-limit profile of the job */
     bool verbose;
     char name[4 * ZEUS_JOB_NAME_MAX];
 } sim_ctx;
 
 static void ctx_free(sim_ctx *ctx)
 {
-    zeus_bso_destroy(ctx->bso);
-    zeus_jit_plo_destroy(ctx->plo);
+    zeus_recurring_destroy(ctx->rec);
+    free(ctx->profile);
+}
+
+/* ZEUS_EINVAL naming the traced sizes when the default batch size is not one of them. */
+static int check_default_bs(const sim_ctx *ctx, const zeus_workload *wl)
+{
+    for (size_t i = 0; i < wl->n_bs; i++)
+        if (wl->batch_sizes[i] == ctx->job->default_bs)
+            return ZEUS_OK;
+    char list[512];
+    size_t o = 0;
+    for (size_t k = 0; k < wl->n_bs && o < sizeof list; k++)
+        o += (size_t)snprintf(list + o, sizeof list - o, "%s%d", k ? ", " : "", wl->batch_sizes[k]);
+    return zeus__error(ZEUS_EINVAL,
+                       "default batch size %d of %s is not one of the traced "
+                       "batch sizes [%s]",
+                       ctx->job->default_bs, ctx->name, list);
 }
 
 static int ctx_init(sim_ctx *ctx, const zeus_trace *trace, const zeus_job *job,
                     const zeus_sim_params *p)
 {
     memset(ctx, 0, sizeof *ctx);
-    if (!(p->eta_knob >= 0 && p->eta_knob <= 1))
-        return zeus__error(ZEUS_EINVAL, "eta knob %g is not in [0, 1]", p->eta_knob);
-    if (!(p->beta_knob > 0))
-        return zeus__error(ZEUS_EINVAL, "beta knob %g is not positive", p->beta_knob);
     int rc = zeus__trace_find_job(trace, job, &ctx->table);
     if (rc != ZEUS_OK)
         return rc;
     ctx->job = job;
     ctx->eta = p->eta_knob;
-    ctx->beta = p->beta_knob;
     ctx->max_power = trace->max_power;
     ctx->verbose = zeus_get_log_level() >= ZEUS_LOG_DEBUG;
     zeus_job_format(job, ctx->name, sizeof ctx->name);
@@ -80,22 +90,22 @@ static int ctx_init(sim_ctx *ctx, const zeus_trace *trace, const zeus_job *job,
 
     /* A new job: profile its feasible batch sizes (every target metric) and register it. */
     const zeus_workload *wl = &trace->workloads[ctx->table->workload];
-    size_t i;
-    for (i = 0; i < wl->n_bs && wl->batch_sizes[i] != job->default_bs; i++) {
-    }
-    if (i == wl->n_bs) {
-        char list[512];
-        size_t o = 0;
-        for (size_t k = 0; k < wl->n_bs && o < sizeof list; k++)
-            o += (size_t)snprintf(list + o, sizeof list - o, "%s%d", k ? ", " : "",
-                                  wl->batch_sizes[k]);
-        return zeus__error(ZEUS_EINVAL,
-                           "default batch size %d of %s is not one of the traced "
-                           "batch sizes [%s]",
-                           job->default_bs, ctx->name, list);
-    }
-    if ((rc = zeus_bso_create(&p->bso, job, wl->batch_sizes, wl->n_bs, &ctx->bso)) != ZEUS_OK ||
-        (rc = zeus_jit_plo_create(&ctx->plo)) != ZEUS_OK) {
+    if ((rc = check_default_bs(ctx, wl)) != ZEUS_OK)
+        return rc;
+    size_t max_groups = 1;
+    for (size_t c = 0; c < ctx->table->n_cells; c++)
+        if (ctx->table->cells[c].n_groups > max_groups)
+            max_groups = ctx->table->cells[c].n_groups;
+    ctx->profile = malloc(max_groups * sizeof *ctx->profile);
+    if (!ctx->profile)
+        return zeus__error(ZEUS_ENOMEM, "simulator: out of memory");
+    zeus_recurring_config cfg; /* checks the knobs */
+    zeus_recurring_config_default(&cfg);
+    cfg.eta_knob = p->eta_knob;
+    cfg.beta_knob = p->beta_knob;
+    cfg.max_power_w = trace->max_power;
+    cfg.bso = p->bso;
+    if ((rc = zeus_recurring_create(&cfg, job, wl->batch_sizes, wl->n_bs, &ctx->rec)) != ZEUS_OK) {
         ctx_free(ctx);
         return rc;
     }
@@ -117,46 +127,27 @@ static int lookup(const sim_ctx *ctx, int bs, int pl, const zeus_cell **cell,
     return ZEUS_OK;
 }
 
-/* The batch-size optimizer's pick and its power limit; a size seen for the first time is
- * profiled (every limit's epoch cost observed, highest limit first). */
-static int predict_knobs(sim_ctx *ctx, int *bs, int *pl, bool *profiled)
+/* A batch size seen for the first time: its power-limit profile from the trace. */
+static int profile_knobs(sim_ctx *ctx, zeus_recurring_attempt *a)
 {
-    int rc = zeus_bso_predict(ctx->bso, bs);
-    if (rc != ZEUS_OK)
-        return rc;
-    zeus_jit_plo_predict(ctx->plo, *bs, pl);
-    *profiled = false;
-    if (*pl != 0)
+    if (!a->profile)
         return ZEUS_OK;
-    *profiled = true;
-    const zeus_cell *cell = zeus__table_cell(ctx->table, *bs);
+    const zeus_cell *cell = zeus__table_cell(ctx->table, a->batch_size);
     if (!cell)
         return zeus__error(ZEUS_ENOENT, "%s: batch size %d has no rows for this target metric",
-                           ctx->name, *bs);
-    for (size_t k = cell->n_groups; k-- > 0;) {
-        const zeus_pl_group *g = &cell->groups[k];
-        if ((rc = zeus_jit_plo_observe(ctx->plo, *bs, g->pl,
-                                       zeus__epoch_cost(cell, g, ctx->eta))) != ZEUS_OK)
-            return rc;
-    }
-    zeus_jit_plo_predict(ctx->plo, *bs, pl);
-    if (ctx->verbose)
-        ZEUS_DEBUG("[PL profile] %s @ %d => PL = %dW", ctx->name, *bs, *pl);
-    return ZEUS_OK;
+                           ctx->name, a->batch_size);
+    zeus__cell_profile(cell, ctx->eta, ctx->profile, cell->n_groups);
+    return zeus_recurring_profile(ctx->rec, a, ctx->profile, cell->n_groups);
 }
 
-typedef struct {
-    double energy, time;
-    bool reached;
-} run_result;
-
 /* The original's _run_job: follow one recorded run at (bs, pl), stopping before the epoch that
- * would cross cost_ub; the profiling run's first epoch is spread over every power limit. */
-static int run_job(sim_ctx *ctx, int bs, int pl, double cost_ub, bool profile_power,
-                   run_result *out)
+ * would cross cost_ub; the profiling run's first epoch is spread over every power limit. A run
+ * that cannot do one epoch is all zeros. */
+static int run_job(sim_ctx *ctx, const zeus_recurring_attempt *a, zeus_recurring_result *out)
 {
     const zeus_cell *cell;
     const zeus_pl_group *g;
+    int bs = a->batch_size, pl = a->power_limit;
     int rc = lookup(ctx, bs, pl, &cell, &g);
     if (rc != ZEUS_OK)
         return rc;
@@ -166,13 +157,13 @@ static int run_job(sim_ctx *ctx, int bs, int pl, double cost_ub, bool profile_po
     const zeus_power_row *path = &cell->power[g->rows[k % g->count]];
 
     double max_epochs;
-    if (cost_ub == INFINITY) {
+    if (a->cost_ub == INFINITY) {
         max_epochs = ctx->job->max_epochs;
     } else {
         double cost_per_epoch = ctx->eta * path->epe + (1 - ctx->eta) * cell->max_pl * path->tpe;
         /* min(cost_ub // cost_per_epoch, max_epochs): Python float floor division, and min()
          * keeps the first argument unless the second is smaller. */
-        max_epochs = zeus__py_floordiv(cost_ub, cost_per_epoch);
+        max_epochs = zeus__py_floordiv(a->cost_ub, cost_per_epoch);
         if ((double)ctx->job->max_epochs < max_epochs)
             max_epochs = ctx->job->max_epochs;
     }
@@ -180,23 +171,23 @@ static int run_job(sim_ctx *ctx, int bs, int pl, double cost_ub, bool profile_po
         ZEUS_INFO("[run job] %s cannot run even one epoch without exceeding the cost UB. BS %d, "
                   "PL %d, eta_knob=%g",
                   ctx->name, bs, pl, ctx->eta);
-        *out = (run_result){0.0, 0.0, false};
+        *out = (zeus_recurring_result){0.0, 0.0, false};
         return ZEUS_OK;
     }
     out->reached = !isnan(target_epoch) && target_epoch <= max_epochs;
     double epochs = out->reached ? target_epoch : max_epochs;
-    if (profile_power) {
-        out->energy = cell->mean_epe + path->epe * (epochs - 1);
-        out->time = cell->mean_tpe + path->tpe * (epochs - 1);
+    if (a->profile) {
+        out->energy_j = cell->mean_epe + path->epe * (epochs - 1);
+        out->time_s = cell->mean_tpe + path->tpe * (epochs - 1);
     } else {
-        out->energy = path->epe * epochs;
-        out->time = path->tpe * epochs;
+        out->energy_j = path->epe * epochs;
+        out->time_s = path->tpe * epochs;
     }
     if (ctx->verbose)
         ZEUS_DEBUG("[run job] %s @ %d,%dW%s => %s %d epochs, TTA %.2f seconds, ETA %.2f", ctx->name,
-                   bs, pl, profile_power ? " prof" : "",
-                   out->reached ? "Reached in" : "Failed (stopped after", (int)epochs, out->time,
-                   out->energy);
+                   bs, pl, a->profile ? " prof" : "",
+                   out->reached ? "Reached in" : "Failed (stopped after", (int)epochs, out->time_s,
+                   out->energy_j);
     return ZEUS_OK;
 }
 
@@ -205,57 +196,35 @@ int zeus_simulate_one_job(const zeus_trace *trace, const zeus_job *job, size_t n
 {
     if (!trace || !job || !params || !history)
         return zeus__error(ZEUS_EINVAL, "simulator: NULL argument");
+    if (num_recurrence > ZEUS_SIM_MAX_RECURRENCES)
+        return zeus__error(ZEUS_EINVAL,
+                           "simulator: %zu recurrences is more than the %d a simulation may "
+                           "have (its history is kept in memory)",
+                           num_recurrence, ZEUS_SIM_MAX_RECURRENCES);
     sim_ctx ctx;
     int rc = ctx_init(&ctx, trace, job, params);
     if (rc != ZEUS_OK)
         return rc;
     if (ctx.verbose)
         ZEUS_DEBUG("[Simulator] %s recurring %zu times.", ctx.name, num_recurrence);
-    double min_cost = INFINITY;
-    for (size_t i = 0; i < num_recurrence; i++) {
-        double cost_acc = 0.0;
-        int tries;
-        for (tries = 1; tries <= MAX_TRIES; tries++) {
-            int bs, pl;
-            bool profiled;
-            run_result res;
-            if ((rc = predict_knobs(&ctx, &bs, &pl, &profiled)) != ZEUS_OK ||
-                (rc = run_job(&ctx, bs, pl, ctx.beta * min_cost, profiled, &res)) != ZEUS_OK)
-                goto done;
-            if (res.energy == 0 && res.time == 0 && !res.reached) {
-                /* Never ran: tell the optimizer this size is bad, record nothing, retry. */
-                if ((rc = zeus_bso_observe(ctx.bso, bs, 100 * ctx.beta * min_cost, 0)) != ZEUS_OK)
-                    goto done;
-                continue;
-            }
-            double cost = zeus_cost(res.energy, res.time, ctx.eta, ctx.max_power);
-            cost_acc += cost;
-            zeus_sim_run run = {(int)i, tries, bs, pl, res.energy, res.time, cost, res.reached};
-            if ((rc = zeus_bso_observe(ctx.bso, bs, cost, res.reached)) != ZEUS_OK ||
-                (rc = history_append(history, &run)) != ZEUS_OK)
-                goto done;
-            if (res.reached) {
-                if (min_cost > cost_acc) {
-                    if (ctx.verbose)
-                        ZEUS_DEBUG("[Simulator] Minimum cost updated from %.2f to %.2f.", min_cost,
-                                   cost_acc);
-                    min_cost = cost_acc;
-                }
-                break;
-            }
-            if (i == 0) {
-                /* The default batch size is assumed to reach the target. */
-                rc = zeus__error(ZEUS_ESTATE, "The default batch size %d did not converge.",
-                                 job->default_bs);
-                goto done;
-            }
+    while (zeus_recurring_recurrences(ctx.rec) < num_recurrence) {
+        zeus_recurring_attempt a;
+        zeus_recurring_result res;
+        zeus_recurring_verdict v;
+        if ((rc = zeus_recurring_next(ctx.rec, &a)) != ZEUS_OK ||
+            (rc = profile_knobs(&ctx, &a)) != ZEUS_OK || (rc = run_job(&ctx, &a, &res)) != ZEUS_OK)
+            break;
+        rc = zeus_recurring_report(ctx.rec, &res, &v);
+        if (v.ran) { /* recorded even when the job gives up on it */
+            zeus_sim_run run = {(int)a.recurrence, a.try_index, a.batch_size, a.power_limit,
+                                res.energy_j,      res.time_s,  v.cost,       res.reached};
+            int arc = history_append(history, &run);
+            if (rc == ZEUS_OK)
+                rc = arc;
         }
-        if (tries > MAX_TRIES) {
-            rc = zeus__error(ZEUS_ESTATE, "Job did not reach the target metric in 20 tries.");
-            goto done;
-        }
+        if (rc != ZEUS_OK)
+            break;
     }
-done:
     ctx_free(&ctx);
     return rc;
 }
@@ -265,45 +234,28 @@ done:
 typedef struct {
     double start, end, ratio;
     int bs, pl;
-    bool reached;
-    double time, energy, cost; /* unscaled: what the optimizer observes */
+    zeus_recurring_result res; /* unscaled: what the optimizer observes */
     int row, try_index;
     unsigned long id;
 } running_job;
 
 typedef struct {
     sim_ctx ctx;
-    double min_cost;
-    int best_bs;
     running_job *running, *snapshot;
     size_t n_running, cap, snapshot_cap;
     unsigned long next_id;
     zeus_sim_history *history;
 } group_sim;
 
-/* Knobs for a launch: the best-known size while others run, else the optimizer's pick. */
-static int group_knobs(group_sim *s, int *bs, int *pl, bool *profiled)
-{
-    if (s->n_running > 0) {
-        *bs = s->best_bs;
-        *profiled = false;
-        zeus_jit_plo_predict(s->ctx.plo, *bs, pl);
-        if (*pl == 0)
-            return zeus__error(ZEUS_ESTATE, "Power not profiled for best known BS %d", *bs);
-        return ZEUS_OK;
-    }
-    return predict_knobs(&s->ctx, bs, pl, profiled);
-}
-
 /* Precomputes a launch's outcome and adds it to the running jobs. */
 static int launch(group_sim *s, double start, double end, double ratio, int row, int try_index)
 {
-    int bs, pl;
-    bool profiled;
-    run_result res;
+    zeus_recurring_attempt a;
+    zeus_recurring_result res;
     int rc;
-    if ((rc = group_knobs(s, &bs, &pl, &profiled)) != ZEUS_OK ||
-        (rc = run_job(&s->ctx, bs, pl, s->ctx.beta * s->min_cost, profiled, &res)) != ZEUS_OK)
+    if ((rc = zeus_recurring_next_concurrent(s->ctx.rec, s->n_running > 0, &a)) != ZEUS_OK ||
+        (rc = profile_knobs(&s->ctx, &a)) != ZEUS_OK ||
+        (rc = run_job(&s->ctx, &a, &res)) != ZEUS_OK)
         return rc;
     /* The reaper copies the running jobs into the snapshot: keep it as large. */
     if ((rc = zeus__array_reserve((void **)&s->running, &s->cap, s->n_running, sizeof *s->running,
@@ -311,11 +263,8 @@ static int launch(group_sim *s, double start, double end, double ratio, int row,
         (rc = zeus__array_reserve((void **)&s->snapshot, &s->snapshot_cap, s->n_running,
                                   sizeof *s->snapshot, 16)) != ZEUS_OK)
         return rc;
-    s->running[s->n_running++] = (running_job){
-        start,    end,        ratio,
-        bs,       pl,         res.reached,
-        res.time, res.energy, zeus_cost(res.energy, res.time, s->ctx.eta, s->ctx.max_power),
-        row,      try_index,  s->next_id++};
+    s->running[s->n_running++] = (running_job){start, end, ratio,     a.batch_size, a.power_limit,
+                                               res,   row, try_index, s->next_id++};
     return ZEUS_OK;
 }
 
@@ -355,13 +304,11 @@ static int reap(group_sim *s, double now)
                     break;
                 }
             }
-            /* [quirk kept] A job that never ran is observed with cost 0 here (the single-job
-             * simulation uses 100 * beta * min_cost instead). */
-            int rc = zeus_bso_observe(s->ctx.bso, job.bs, job.cost, job.reached);
-            if (rc != ZEUS_OK)
-                return rc;
-            if (job.energy != 0 || job.time != 0 || job.reached) {
-                double e = job.energy * job.ratio, t = job.time * job.ratio;
+            zeus_recurring_verdict v;
+            int rc =
+                zeus_recurring_report_concurrent(s->ctx.rec, job.bs, job.try_index, &job.res, &v);
+            if (v.ran) { /* recorded even when the job gives up on it */
+                double e = job.res.energy_j * job.ratio, t = job.res.time_s * job.ratio;
                 zeus_sim_run run = {job.row,
                                     job.try_index,
                                     job.bs,
@@ -369,18 +316,15 @@ static int reap(group_sim *s, double now)
                                     e,
                                     t,
                                     zeus_cost(e, t, s->ctx.eta, s->ctx.max_power),
-                                    job.reached};
-                if ((rc = history_append(s->history, &run)) != ZEUS_OK)
-                    return rc;
+                                    job.res.reached};
+                int arc = history_append(s->history, &run);
+                if (rc == ZEUS_OK)
+                    rc = arc;
             }
-            if (job.reached) {
-                /* Per job, not accumulated over retries as in the single-job simulation. */
-                if (s->min_cost > job.cost) {
-                    s->min_cost = job.cost;
-                    s->best_bs = job.bs;
-                }
+            if (rc != ZEUS_OK)
+                return rc;
+            if (v.done)
                 continue;
-            }
             rc = launch(s, job.end, job.end + (job.end - job.start), job.ratio, job.row,
                         job.try_index + 1);
             if (rc != ZEUS_OK)
@@ -403,8 +347,6 @@ int zeus_simulate_one_alibaba_group(const zeus_trace *trace, const zeus_job *job
     int rc = ctx_init(&s.ctx, trace, job, params);
     if (rc != ZEUS_OK)
         return rc;
-    s.min_cost = INFINITY;
-    s.best_bs = job->default_bs;
     s.history = history;
     for (size_t i = 0; i < n_rows; i++) {
         if ((rc = reap(&s, rows[i].start_time)) != ZEUS_OK ||

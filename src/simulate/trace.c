@@ -143,17 +143,6 @@ static int read_key(loader *ld, const zeus_csv *csv, const size_t idx[4], size_t
     return ZEUS_OK;
 }
 
-/* A required number (pandas would read a missing one as NaN and carry it into every sum). */
-static int required_double(const zeus_csv *csv, size_t column, double *out)
-{
-    bool missing;
-    int rc = zeus__csv_double(csv, column, out, &missing);
-    if (rc == ZEUS_OK && missing)
-        return zeus__error(ZEUS_EPARSE, "%s:%d: column '%s' is empty", csv->path, csv->line,
-                           csv->header[column]);
-    return rc;
-}
-
 static int load_train(loader *ld, const char *path)
 {
     zeus_csv csv;
@@ -186,8 +175,8 @@ static int load_train(loader *ld, const char *path)
         train_row *r = &ld->train[ld->n_train];
         r->index = ld->n_train;
         if ((rc = read_key(ld, &csv, key, &r->ds, &r->net, &r->opt, &r->bs)) ||
-            (rc = required_double(&csv, target_col, &r->target)) ||
-            (rc = zeus__csv_double(&csv, epoch_col, &r->target_epoch, &missing)))
+            (rc = zeus__csv_number(&csv, target_col, true, &r->target, &missing)) ||
+            (rc = zeus__csv_number(&csv, epoch_col, false, &r->target_epoch, &missing)))
             break;
         /* A missing target epoch is a run that never reached that target. */
         if (!missing && !(r->target_epoch >= 1)) {
@@ -250,7 +239,7 @@ static int load_power(loader *ld, const char *path, const char *train_path)
         }
     }
     for (;;) {
-        bool eof;
+        bool eof, missing;
         long pl;
         if ((rc = zeus__csv_next(&csv, &eof)) != ZEUS_OK || eof)
             break;
@@ -260,8 +249,8 @@ static int load_power(loader *ld, const char *path, const char *train_path)
         r->index = ld->n_power;
         if ((rc = read_key(ld, &csv, key, &r->ds, &r->net, &r->opt, &r->bs)) ||
             (rc = zeus__csv_int(&csv, pl_col, 1, 100000, &pl)) ||
-            (rc = required_double(&csv, tpe_col, &r->tpe)) ||
-            (rc = required_double(&csv, ap_col, &r->ap)))
+            (rc = zeus__csv_number(&csv, tpe_col, true, &r->tpe, &missing)) ||
+            (rc = zeus__csv_number(&csv, ap_col, true, &r->ap, &missing)))
             break;
         if (r->tpe <= 0 || r->ap <= 0) {
             rc = zeus__error(ZEUS_EPARSE, "%s:%d: column '%s' is not positive", path, csv.line,
@@ -330,9 +319,9 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Fills a cell from its train rows (file order) and power rows (file order). */
-static int build_cell(loader *ld, zeus_cell *cell, const train_row *train, size_t n_runs,
-                      const power_row *power, size_t n_power)
+/* The cell's recorded runs and power rows, both in file order. */
+static int copy_cell_rows(loader *ld, zeus_cell *cell, const train_row *train, size_t n_runs,
+                          const power_row *power, size_t n_power)
 {
     zeus_arena_block **arena = &ld->trace->arena;
     cell->bs = train[0].bs;
@@ -340,12 +329,8 @@ static int build_cell(loader *ld, zeus_cell *cell, const train_row *train, size_
     cell->n_power = n_power;
     cell->target_epochs = arena_alloc(arena, n_runs * sizeof *cell->target_epochs);
     cell->power = arena_alloc(arena, n_power * sizeof *cell->power);
-    cell->groups = arena_alloc(arena, n_power * sizeof *cell->groups);
-    double *joined = malloc(n_runs * n_power * sizeof *joined);
-    if (!cell->target_epochs || !cell->power || !cell->groups || !joined) {
-        free(joined);
+    if (!cell->target_epochs || !cell->power)
         return NOMEM();
-    }
     for (size_t r = 0; r < n_runs; r++)
         cell->target_epochs[r] = train[r].target_epoch;
     cell->max_pl = 0;
@@ -355,7 +340,16 @@ static int build_cell(loader *ld, zeus_cell *cell, const train_row *train, size_
         if (p->pl > cell->max_pl)
             cell->max_pl = p->pl;
     }
-    /* The profiling epoch: numpy means over the joined rows, runs outer, power rows inner. */
+    return ZEUS_OK;
+}
+
+/* The profiling epoch: numpy means over the joined rows, runs outer, power rows inner. */
+static int cell_profiling_epoch(zeus_cell *cell)
+{
+    size_t n_runs = cell->n_runs, n_power = cell->n_power;
+    double *joined = malloc(n_runs * n_power * sizeof *joined);
+    if (!joined)
+        return NOMEM();
     for (size_t r = 0; r < n_runs; r++)
         for (size_t j = 0; j < n_power; j++)
             joined[r * n_power + j] = cell->power[j].epe;
@@ -365,10 +359,17 @@ static int build_cell(loader *ld, zeus_cell *cell, const train_row *train, size_
             joined[r * n_power + j] = cell->power[j].tpe;
     cell->mean_tpe = zeus__np_mean(joined, n_runs * n_power);
     free(joined);
+    return ZEUS_OK;
+}
 
-    /* Power-limit groups, ascending, with pandas' Kahan group means in row order. */
+/* Power-limit groups, ascending, with pandas' Kahan group means in row order. */
+static int cell_power_groups(loader *ld, zeus_cell *cell)
+{
+    zeus_arena_block **arena = &ld->trace->arena;
+    size_t n_power = cell->n_power;
+    cell->groups = arena_alloc(arena, n_power * sizeof *cell->groups);
     int *pls = arena_alloc(arena, n_power * sizeof *pls);
-    if (!pls)
+    if (!cell->groups || !pls)
         return NOMEM();
     for (size_t j = 0; j < n_power; j++)
         pls[j] = cell->power[j].pl;
@@ -386,7 +387,7 @@ static int build_cell(loader *ld, zeus_cell *cell, const train_row *train, size_
             if (cell->power[k].pl == g->pl)
                 g->rows[g->count++] = k;
         zeus_kahan ap = {0}, tpe = {0};
-        for (size_t r = 0; r < n_runs; r++) {
+        for (size_t r = 0; r < cell->n_runs; r++) {
             for (size_t k = 0; k < g->count; k++) {
                 zeus__kahan_add(&ap, cell->power[g->rows[k]].ap);
                 zeus__kahan_add(&tpe, cell->power[g->rows[k]].tpe);
@@ -398,140 +399,183 @@ static int build_cell(loader *ld, zeus_cell *cell, const train_row *train, size_
     return ZEUS_OK;
 }
 
+/* Fills a cell from its train rows (file order) and power rows (file order). */
+static int build_cell(loader *ld, zeus_cell *cell, const train_row *train, size_t n_runs,
+                      const power_row *power, size_t n_power)
+{
+    int rc;
+    if ((rc = copy_cell_rows(ld, cell, train, n_runs, power, n_power)) != ZEUS_OK ||
+        (rc = cell_profiling_epoch(cell)) != ZEUS_OK)
+        return rc;
+    return cell_power_groups(ld, cell);
+}
+
+/* The sorted power rows of train row r's (workload, batch size): [*lo, *end). */
+static void power_rows_of(const loader *ld, const train_row *r, size_t *lo, size_t *end)
+{
+    size_t a = 0, b = ld->n_power;
+    while (a < b) { /* binary search for the first */
+        size_t mid = (a + b) / 2;
+        if (cmp_power_key(&ld->power[mid], r->ds, r->net, r->opt, r->bs) < 0)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    *lo = a;
+    while (a < ld->n_power && cmp_power_key(&ld->power[a], r->ds, r->net, r->opt, r->bs) == 0)
+        a++;
+    *end = a;
+}
+
+/* The cells of the (workload, target) whose sorted train rows start at *i (advanced past them):
+ * one per batch size that has power rows, each joined with them. */
+typedef struct {
+    zeus_cell *items;
+    size_t n, cap;
+} cell_list;
+
+static int collect_cells(loader *ld, size_t *i, cell_list *cells)
+{
+    const train_row *first = &ld->train[*i];
+    size_t j = *i;
+    int rc;
+    cells->n = 0;
+    while (j < ld->n_train) {
+        const train_row *r = &ld->train[j];
+        if (r->ds != first->ds || r->net != first->net || r->opt != first->opt ||
+            r->target != first->target)
+            break;
+        size_t k = j, lo, end;
+        while (k < ld->n_train && same_cell(&ld->train[k], r))
+            k++;
+        power_rows_of(ld, r, &lo, &end);
+        if (end > lo) {
+            if ((rc = grow((void **)&cells->items, &cells->cap, cells->n, sizeof *cells->items)) !=
+                ZEUS_OK)
+                return rc;
+            zeus_cell *cell = &cells->items[cells->n];
+            memset(cell, 0, sizeof *cell);
+            if ((rc = build_cell(ld, cell, ld->train + j, k - j, ld->power + lo, end - lo)) !=
+                ZEUS_OK)
+                return rc;
+            ld->trace->rows += (k - j) * (end - lo);
+            cells->n++;
+        }
+        j = k;
+    }
+    *i = j;
+    return ZEUS_OK;
+}
+
+/* The index of train row r's workload (dataset, network, optimizer), added if new. */
+static int intern_workload(loader *ld, const train_row *r, size_t *cap, size_t *w)
+{
+    zeus_trace *t = ld->trace;
+    const char *ds = ld->strings.items[r->ds], *net = ld->strings.items[r->net],
+               *opt = ld->strings.items[r->opt];
+    for (*w = 0; *w < t->n_workloads; (*w)++)
+        if (t->workloads[*w].dataset == ds && t->workloads[*w].network == net &&
+            t->workloads[*w].optimizer == opt)
+            return ZEUS_OK;
+    int rc = grow((void **)&t->workloads, cap, t->n_workloads, sizeof *t->workloads);
+    if (rc != ZEUS_OK)
+        return rc;
+    t->workloads[t->n_workloads++] = (zeus_workload){ds, net, opt, NULL, 0};
+    return ZEUS_OK;
+}
+
+/* Distinct power limits over a table's cells. */
+static int count_power_limits(zeus_job_table *table)
+{
+    size_t n_pl = 0;
+    for (size_t c = 0; c < table->n_cells; c++)
+        n_pl += table->cells[c].n_groups;
+    int *pl = malloc((n_pl ? n_pl : 1) * sizeof *pl);
+    if (!pl)
+        return NOMEM();
+    n_pl = 0;
+    for (size_t c = 0; c < table->n_cells; c++)
+        for (size_t g = 0; g < table->cells[c].n_groups; g++)
+            pl[n_pl++] = table->cells[c].groups[g].pl;
+    qsort(pl, n_pl, sizeof *pl, cmp_int);
+    table->n_pls = 0;
+    for (size_t k = 0; k < n_pl; k++)
+        table->n_pls += k == 0 || pl[k] != pl[k - 1];
+    free(pl);
+    return ZEUS_OK;
+}
+
+/* A (workload, target) table owning copies of the cells; raises the trace's max power. */
+static int add_table(loader *ld, size_t workload, double target, const cell_list *cells,
+                     size_t *cap)
+{
+    zeus_trace *t = ld->trace;
+    int rc = grow((void **)&t->tables, cap, t->n_tables, sizeof *t->tables);
+    if (rc != ZEUS_OK)
+        return rc;
+    zeus_job_table *table = &t->tables[t->n_tables++];
+    memset(table, 0, sizeof *table);
+    table->workload = workload;
+    table->target = target;
+    table->n_cells = cells->n;
+    table->cells = arena_alloc(&t->arena, cells->n * sizeof *table->cells);
+    if (!table->cells)
+        return NOMEM();
+    memcpy(table->cells, cells->items, cells->n * sizeof *table->cells);
+    if ((rc = count_power_limits(table)) != ZEUS_OK)
+        return rc;
+    for (size_t c = 0; c < table->n_cells; c++)
+        if (table->cells[c].max_pl > t->max_power)
+            t->max_power = table->cells[c].max_pl;
+    return ZEUS_OK;
+}
+
+/* A workload's sorted, distinct batch sizes over all its tables. */
+static int workload_batch_sizes(zeus_trace *t, size_t w)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < t->n_tables; k++)
+        if (t->tables[k].workload == w)
+            n += t->tables[k].n_cells;
+    int *all = malloc((n ? n : 1) * sizeof *all);
+    if (!all)
+        return NOMEM();
+    n = 0;
+    for (size_t k = 0; k < t->n_tables; k++)
+        if (t->tables[k].workload == w)
+            for (size_t c = 0; c < t->tables[k].n_cells; c++)
+                all[n++] = t->tables[k].cells[c].bs;
+    qsort(all, n, sizeof *all, cmp_int);
+    zeus_workload *wl = &t->workloads[w];
+    wl->batch_sizes = arena_alloc(&t->arena, (n ? n : 1) * sizeof *wl->batch_sizes);
+    if (!wl->batch_sizes) {
+        free(all);
+        return NOMEM();
+    }
+    for (size_t k = 0; k < n; k++)
+        if (k == 0 || all[k] != all[k - 1])
+            wl->batch_sizes[wl->n_bs++] = all[k];
+    free(all);
+    return ZEUS_OK;
+}
+
 /* Groups the sorted train rows into tables and cells, joining each with its power rows. */
 static int build_index(loader *ld)
 {
     zeus_trace *t = ld->trace;
-    zeus_arena_block **arena = &t->arena;
     size_t table_cap = 0, workload_cap = 0;
-    int *bs_scratch = NULL;
+    cell_list cells = {0};
     int rc = ZEUS_OK;
-    zeus_cell *cells = NULL;
-    size_t cells_cap = 0;
-
-    for (size_t i = 0; i < ld->n_train;) {
+    for (size_t i = 0; i < ld->n_train && rc == ZEUS_OK;) {
         const train_row *first = &ld->train[i];
-        /* One (workload, target) run of rows. */
-        size_t n_cells = 0;
-        size_t j = i;
-        while (j < ld->n_train) {
-            const train_row *r = &ld->train[j];
-            if (r->ds != first->ds || r->net != first->net || r->opt != first->opt ||
-                r->target != first->target)
-                break;
-            size_t k = j;
-            while (k < ld->n_train && same_cell(&ld->train[k], r))
-                k++;
-            /* Power rows of this (workload, batch size): binary search for the first. */
-            size_t lo = 0, hi = ld->n_power;
-            while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                if (cmp_power_key(&ld->power[mid], r->ds, r->net, r->opt, r->bs) < 0)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            size_t end = lo;
-            while (end < ld->n_power &&
-                   cmp_power_key(&ld->power[end], r->ds, r->net, r->opt, r->bs) == 0)
-                end++;
-            if (end > lo) {
-                if ((rc = grow((void **)&cells, &cells_cap, n_cells, sizeof *cells)) != ZEUS_OK)
-                    goto done;
-                memset(&cells[n_cells], 0, sizeof *cells);
-                if ((rc = build_cell(ld, &cells[n_cells], ld->train + j, k - j, ld->power + lo,
-                                     end - lo)) != ZEUS_OK)
-                    goto done;
-                t->rows += (k - j) * (end - lo);
-                n_cells++;
-            }
-            j = k;
-        }
-        if (n_cells > 0) {
-            /* The workload (dataset, network, optimizer). */
-            size_t w;
-            for (w = 0; w < t->n_workloads; w++)
-                if (t->workloads[w].dataset == ld->strings.items[first->ds] &&
-                    t->workloads[w].network == ld->strings.items[first->net] &&
-                    t->workloads[w].optimizer == ld->strings.items[first->opt])
-                    break;
-            if (w == t->n_workloads) {
-                if ((rc = grow((void **)&t->workloads, &workload_cap, t->n_workloads,
-                               sizeof *t->workloads)) != ZEUS_OK)
-                    goto done;
-                t->workloads[w] =
-                    (zeus_workload){ld->strings.items[first->ds], ld->strings.items[first->net],
-                                    ld->strings.items[first->opt], NULL, 0};
-                t->n_workloads++;
-            }
-            if ((rc = grow((void **)&t->tables, &table_cap, t->n_tables, sizeof *t->tables)) !=
-                ZEUS_OK)
-                goto done;
-            zeus_job_table *table = &t->tables[t->n_tables++];
-            memset(table, 0, sizeof *table);
-            table->workload = w;
-            table->target = first->target;
-            table->n_cells = n_cells;
-            table->cells = arena_alloc(arena, n_cells * sizeof *cells);
-            if (!table->cells) {
-                rc = NOMEM();
-                goto done;
-            }
-            memcpy(table->cells, cells, n_cells * sizeof *cells);
-            /* Distinct power limits over the table; the workload's batch sizes. */
-            size_t n_pl = 0;
-            for (size_t c = 0; c < n_cells; c++)
-                n_pl += table->cells[c].n_groups;
-            int *pl = malloc((n_pl ? n_pl : 1) * sizeof *pl);
-            if (!pl) {
-                rc = NOMEM();
-                goto done;
-            }
-            n_pl = 0;
-            for (size_t c = 0; c < n_cells; c++)
-                for (size_t g = 0; g < table->cells[c].n_groups; g++)
-                    pl[n_pl++] = table->cells[c].groups[g].pl;
-            qsort(pl, n_pl, sizeof *pl, cmp_int);
-            for (size_t k = 0; k < n_pl; k++)
-                table->n_pls += k == 0 || pl[k] != pl[k - 1];
-            free(pl);
-            for (size_t c = 0; c < n_cells; c++)
-                if (table->cells[c].max_pl > t->max_power)
-                    t->max_power = table->cells[c].max_pl;
-        }
-        i = j;
+        size_t w;
+        if ((rc = collect_cells(ld, &i, &cells)) == ZEUS_OK && cells.n > 0 &&
+            (rc = intern_workload(ld, first, &workload_cap, &w)) == ZEUS_OK)
+            rc = add_table(ld, w, first->target, &cells, &table_cap);
     }
-    /* Each workload's batch sizes over all its tables. */
-    for (size_t w = 0; w < t->n_workloads; w++) {
-        size_t n = 0;
-        for (size_t k = 0; k < t->n_tables; k++)
-            if (t->tables[k].workload == w)
-                n += t->tables[k].n_cells;
-        free(bs_scratch);
-        bs_scratch = malloc(n * sizeof *bs_scratch);
-        if (!bs_scratch) {
-            rc = NOMEM();
-            goto done;
-        }
-        n = 0;
-        for (size_t k = 0; k < t->n_tables; k++)
-            if (t->tables[k].workload == w)
-                for (size_t c = 0; c < t->tables[k].n_cells; c++)
-                    bs_scratch[n++] = t->tables[k].cells[c].bs;
-        qsort(bs_scratch, n, sizeof *bs_scratch, cmp_int);
-        zeus_workload *wl = &t->workloads[w];
-        wl->batch_sizes = arena_alloc(arena, n * sizeof *wl->batch_sizes);
-        if (!wl->batch_sizes) {
-            rc = NOMEM();
-            goto done;
-        }
-        for (size_t k = 0; k < n; k++)
-            if (k == 0 || bs_scratch[k] != bs_scratch[k - 1])
-                wl->batch_sizes[wl->n_bs++] = bs_scratch[k];
-    }
-done:
-    free(bs_scratch);
-    free(cells);
+    for (size_t w = 0; w < t->n_workloads && rc == ZEUS_OK; w++)
+        rc = workload_batch_sizes(t, w);
+    free(cells.items);
     return rc;
 }
 

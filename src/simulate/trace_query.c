@@ -1,5 +1,5 @@
 /* Questions answered from a loaded trace: the job's rows, batch-size range, power-limit
- * profile, expected outcomes, the oracle, and the summary of a simulated history. */
+ * profile, expected outcomes and the oracle. */
 #include "simulate/sim_internal.h"
 
 #include "core/internal.h"
@@ -148,14 +148,18 @@ int zeus_trace_profile_power_limit(const zeus_trace *trace, const zeus_job *job,
     int rc = job_cell(trace, job, bs, &cell);
     if (rc != ZEUS_OK)
         return rc;
+    zeus__cell_profile(cell, eta_knob, out, cap);
+    *n = cell->n_groups;
+    return ZEUS_OK;
+}
+
+void zeus__cell_profile(const zeus_cell *cell, double eta, zeus_pl_cost *out, size_t cap)
+{
     /* Highest limit first; (eta * mean power + (1 - eta) * max PL) * mean epoch time. */
     for (size_t k = 0; k < cell->n_groups && k < cap; k++) {
         const zeus_pl_group *g = &cell->groups[cell->n_groups - 1 - k];
-        out[k].power_limit = g->pl;
-        out[k].cost = zeus__epoch_cost(cell, g, eta_knob);
+        out[k] = (zeus_pl_cost){g->pl, zeus__epoch_cost(cell, g, eta)};
     }
-    *n = cell->n_groups;
-    return ZEUS_OK;
 }
 
 static void expected_run(const zeus_trace *trace, const zeus_job *job, const zeus_cell *cell,
@@ -197,30 +201,33 @@ int zeus_trace_expected_run(const zeus_trace *trace, const zeus_job *job, int bs
     return ZEUS_OK;
 }
 
-int zeus_trace_oracle(const zeus_trace *trace, const zeus_job *job, double eta_knob,
-                      zeus_sim_choice *oracle, zeus_sim_choice *default_choice)
+/* The cheapest expected (batch size, power limit) among those whose every recorded run reaches
+ * the target; *found false when there is none. */
+static void find_oracle(const zeus_trace *trace, const zeus_job *job, const zeus_job_table *table,
+                        double eta_knob, zeus_sim_choice *oracle, bool *found)
 {
-    const zeus_job_table *table;
-    int rc = zeus__trace_find_job(trace, job, &table);
-    if (rc != ZEUS_OK)
-        return rc;
-    bool found = false;
+    *found = false;
     for (size_t c = 0; c < table->n_cells; c++) {
         const zeus_cell *cell = &table->cells[c];
         for (size_t k = cell->n_groups; k-- > 0;) { /* higher limits first win ties */
             zeus_sim_choice e;
             expected_run(trace, job, cell, &cell->groups[k], eta_knob, &e);
-            if (e.reach_rate == 1.0 && (!found || e.cost < oracle->cost)) {
+            if (e.reach_rate == 1.0 && (!*found || e.cost < oracle->cost)) {
                 *oracle = e;
-                found = true;
+                *found = true;
             }
         }
     }
-    if (!found)
-        return zeus__error(ZEUS_ENOENT,
-                           "no (batch size, power limit) of %s/%s/%s always reaches "
-                           "the target within %d epochs",
-                           job->dataset, job->network, job->optimizer, job->max_epochs);
+}
+
+int zeus__trace_oracle(const zeus_trace *trace, const zeus_job *job, double eta_knob,
+                       zeus_sim_choice *oracle, bool *found, zeus_sim_choice *default_choice)
+{
+    const zeus_job_table *table;
+    int rc = zeus__trace_find_job(trace, job, &table);
+    if (rc != ZEUS_OK)
+        return rc;
+    find_oracle(trace, job, table, eta_knob, oracle, found);
     const zeus_cell *cell = zeus__table_cell(table, job->default_bs);
     if (!cell)
         return zeus__error(ZEUS_ENOENT, "default batch size %d has no rows in the trace",
@@ -229,32 +236,18 @@ int zeus_trace_oracle(const zeus_trace *trace, const zeus_job *job, double eta_k
     return ZEUS_OK;
 }
 
-int zeus_sim_summarize(const zeus_trace *trace, const zeus_job *job, double eta_knob,
-                       const zeus_sim_history *history, size_t n_recurrences, const double *weights,
-                       zeus_sim_summary *out)
+int zeus_trace_oracle(const zeus_trace *trace, const zeus_job *job, double eta_knob,
+                      zeus_sim_choice *oracle, zeus_sim_choice *default_choice)
 {
-    memset(out, 0, sizeof *out);
-    int rc = zeus_trace_oracle(trace, job, eta_knob, &out->oracle, &out->default_choice);
-    if (rc != ZEUS_OK)
-        return rc;
-    out->runs = history->n;
-    out->recurrences = n_recurrences;
-    for (size_t i = 0; i < history->n; i++) {
-        const zeus_sim_run *r = &history->runs[i];
-        out->energy_j += r->energy_j;
-        out->time_s += r->time_s;
-        out->cost += r->cost;
-        out->unreached_runs += !r->reached;
-    }
-    double w_total = 0;
-    for (size_t i = 0; i < n_recurrences; i++)
-        w_total += weights ? weights[i] : 1.0;
-    out->default_energy_j = w_total * out->default_choice.energy_j;
-    out->default_time_s = w_total * out->default_choice.time_s;
-    out->default_cost = w_total * out->default_choice.cost;
-    out->oracle_cost = w_total * out->oracle.cost;
-    out->energy_saved_j = out->default_energy_j - out->energy_j;
-    out->time_saved_s = out->default_time_s - out->time_s;
-    out->regret = out->cost - out->oracle_cost;
-    return ZEUS_OK;
+    bool found;
+    zeus_sim_choice deflt;
+    int rc = zeus__trace_oracle(trace, job, eta_knob, oracle, &found, &deflt);
+    if (rc == ZEUS_OK && !found)
+        return zeus__error(ZEUS_ENOENT,
+                           "no (batch size, power limit) of %s/%s/%s always reaches "
+                           "the target within %d epochs",
+                           job->dataset, job->network, job->optimizer, job->max_epochs);
+    if (rc == ZEUS_OK)
+        *default_choice = deflt;
+    return rc;
 }

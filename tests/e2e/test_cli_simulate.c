@@ -2,6 +2,7 @@
  * groups, the summary, and the usage and runtime errors with their exit codes. */
 #include "test_support.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,6 +128,31 @@ static void test_alibaba(void **state)
     free(err);
 }
 
+/* With beta < 1 no run may fit under the bound; the original retries such a submission forever
+ * (the process never ends). Here it gives up after 1000 tries: the group fails, its runs so far
+ * are in the CSV, and the command ends at once with status 1. */
+static void test_alibaba_gives_up(void **state)
+{
+    (void)state;
+    char *csv = zt_path(zt_dir, "alibaba_half.csv");
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "simulate", "alibaba", "--trace-dir", TRACE_DIR,
+                             "--groups", GROUPS_CSV, "--beta", "0.5", "--csv", csv, NULL),
+                     1);
+    assert_contains(err, "squad): Job did not reach the target metric in 1000 tries. (its runs so "
+                         "far are in the CSV)");
+    assert_contains(out, "failed groups     24");
+    assert_contains(out, "regret            unknown (no group completed)");
+    char *text = zt_read(csv);
+    assert_non_null(text);
+    assert_contains(text, "\n04535c7ee40442206f9ae5d679148613,1,1,");
+    assert_true(count_lines(text) > 24);
+    free(text);
+    free(out);
+    free(err);
+    free(csv);
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -142,6 +168,11 @@ static void test_usage_errors(void **state)
         {"simulate", "alibaba", "--seed", "3", "--trace-dir", TRACE_DIR, NULL},
         {"simulate", "single", "--groups", GROUPS_CSV, "--trace-dir", TRACE_DIR, NULL},
         {"simulate", "single", "extra", "--trace-dir", TRACE_DIR, NULL},
+        /* Bounded: every run is kept in memory (issue 9 item 15). */
+        {"simulate", "single", "--num-recurrence", "1000001", "--trace-dir", TRACE_DIR, NULL},
+        {"simulate", "single", "--seed", "18446744073709551616", "--trace-dir", TRACE_DIR, NULL},
+        {"simulate", "single", "--seed", "-1", "--trace-dir", TRACE_DIR, NULL},
+        {"simulate", "single", "--seed", "1x", "--trace-dir", TRACE_DIR, NULL},
     };
     unsetenv("ZEUS_TRACE_DIR");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -164,6 +195,120 @@ static void test_usage_errors(void **state)
     free(err);
     assert_int_equal(zt_zeus(&out, &err, "simulate", "alibaba", "--help", NULL), 0);
     assert_contains(out, "--groups FILE");
+    free(out);
+    free(err);
+}
+
+/* A complete run where no (batch size, power limit) always reaches the target: the summary
+ * without an oracle, exit 0 (issue 9 item 16; it exited 1 after the whole run). */
+static void test_single_no_oracle(void **state)
+{
+    (void)state;
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "simulate", "single", "--trace-dir", TRACE_DIR,
+                             "--dataset", "squad", "--model", "bert_base_uncased", "--optimizer",
+                             "adamw", "--target-metric", "84.5", "--max-epochs", "6", "--b0", "8",
+                             NULL),
+                     0);
+    assert_contains(out, "runs              109 (11 stopped before the target)");
+    /* The original's totals for this job (zeus 0.8, numpy 1.24.2, pandas 1.5.3, seed 1). */
+    assert_contains(out, "energy            186211764.67733163 J");
+    assert_contains(out, "time              991741.200714285 s");
+    assert_contains(out, "most used         bs 8 @ 200 W (108 runs), bs 12 @ 200 W (1)");
+    assert_contains(out, "oracle            none: no (batch size, power limit) always reaches the "
+                         "target within 6 epochs");
+    assert_contains(out, "default           bs 8 @ 250 W");
+    assert_contains(out, "saved vs default  energy 909455 J (0.5 %)");
+    assert_contains(out, "regret            unknown (no oracle)");
+    assert_string_equal(err, "");
+    free(out);
+    free(err);
+}
+
+/* "did not reach the target metric in 20 tries": the runs made so far reach --csv first. The
+ * crafted trace of test_simulate_trace's test_twenty_tries: two good runs of twenty. */
+static void test_single_gives_up_writes_csv(void **state)
+{
+    (void)state;
+    char train[4096];
+    size_t o = (size_t)snprintf(train, sizeof train, "%s",
+                                "dataset,network,batch_size,optimizer,learning_rate,run,"
+                                "target_metric,target_epoch\n");
+    for (int r = 0; r < 20; r++)
+        o += (size_t)snprintf(train + o, sizeof train - o, "toy,net,8,sgd,0.1,%d,0.5,%s\n", r + 1,
+                              r < 2 ? "1" : "nan");
+    char *dir = zt_path(zt_dir, "toy_traces");
+    free(zt_write(zt_dir, "toy_traces/summary_train.csv", train));
+    free(zt_write(zt_dir, "toy_traces/summary_power_v100.csv",
+                  "dataset,network,batch_size,optimizer,power_limit,time_per_epoch,"
+                  "average_power\ntoy,net,8,sgd,100,10.0,90.0\ntoy,net,8,sgd,200,8.0,150.0\n"));
+    char *csv = zt_path(zt_dir, "gave_up.csv");
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "simulate", "single", "--trace-dir", dir, "--dataset",
+                             "toy", "--model", "net", "--optimizer", "sgd", "--target-metric",
+                             "0.5", "--max-epochs", "5", "--b0", "8", "--seed", "34",
+                             "--num-recurrence", "10", "--csv", csv, NULL),
+                     1);
+    assert_contains(err, "Job did not reach the target metric in 20 tries.");
+    assert_contains(err, "the runs made so far are in the CSV");
+    char *text = zt_read(csv);
+    assert_non_null(text);
+    assert_contains(text, "recurrence,try,batch_size,power_limit,energy,time,reached,cost\n");
+    size_t lines = count_lines(text);
+    assert_true(lines >= 21);
+    /* The last twenty rows are the twenty failed tries of one recurrence. */
+    const char *p = text + strlen(text);
+    for (int k = 20; k >= 1; k--) {
+        p--; /* the newline ending the row */
+        while (p > text && p[-1] != '\n')
+            p--;
+        char want[32];
+        snprintf(want, sizeof want, ",%d,8,", k);
+        assert_non_null(strstr(p, want));
+        assert_non_null(strstr(p, ",False,"));
+    }
+    free(text);
+    free(out);
+    free(err);
+    free(csv);
+    free(dir);
+}
+
+/* numpy's default_rng takes seeds up to 2^64 - 1 and beyond; ours up to 2^64 - 1, exactly as
+ * numpy seeds them (the generator's vectors for 2^63 and 2^64 - 1 are in test_rng). Reference
+ * totals: the original (zeus 0.8 Simulator, numpy 1.24.2, pandas 1.5.3) run on these traces
+ * with run_single.py's defaults and these seeds. */
+static void test_single_large_seed(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *seed, *runs, *energy, *time;
+    } cases[] = {
+        {"9223372036854775808", "211 (1 stopped", "1312327044.2623672 J", "10046787.215714231 s"},
+        {"18446744073709551615", "212 (2 stopped", "1288615039.028059 J", "10001588.424285688 s"},
+    };
+    char *out, *err;
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(zt_zeus(&out, &err, "simulate", "single", "--trace-dir", TRACE_DIR,
+                                 "--seed", cases[i].seed, NULL),
+                         0);
+        assert_contains(out, cases[i].seed);
+        assert_contains(out, cases[i].runs);
+        assert_contains(out, cases[i].energy);
+        assert_contains(out, cases[i].time);
+        free(out);
+        free(err);
+    }
+    assert_int_equal(zt_zeus(&out, &err, "simulate", "single", "--trace-dir", TRACE_DIR, "--seed",
+                             "18446744073709551616", NULL),
+                     2);
+    assert_contains(err, "--seed must be an integer from 0 to 2^64 - 1");
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "simulate", "single", "--trace-dir", TRACE_DIR,
+                             "--num-recurrence", "1000001", NULL),
+                     2);
+    assert_contains(err, "--num-recurrence must be at most 1000000");
     free(out);
     free(err);
 }
@@ -218,8 +363,12 @@ int main(void)
         cmocka_unit_test(test_single_other_gpu_and_env),
         cmocka_unit_test(test_single_default_traces),
         cmocka_unit_test(test_alibaba),
+        cmocka_unit_test(test_alibaba_gives_up),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_runtime_errors),
+        cmocka_unit_test(test_single_no_oracle),
+        cmocka_unit_test(test_single_gives_up_writes_csv),
+        cmocka_unit_test(test_single_large_seed),
     };
     return cmocka_run_group_tests(tests, zt_setup, zt_teardown);
 }

@@ -90,19 +90,26 @@ static nvmlReturn_t code_by_name(const char *name)
 
 static zeus_sim_state state;
 
-static void state_load_locked(void)
+/* A malformed file fails nvmlInit (its detail through nvmlErrorString); later it keeps the
+ * settings last read, as the library's sim backend reports it. */
+static int state_load_locked(void)
 {
-    zeus__sim_state_load(&state, gpus, persistence, config.gpu_count, zeus_now_ns());
+    return zeus__sim_state_load(&state, gpus, persistence, config.gpu_count, zeus_now_ns());
 }
 
-/* Changes a setting the way sim_state.h prescribes (lock, load, change, save, unlock). */
+/* Changes a setting the way sim_state.h prescribes (lock, load, change, save, unlock); a
+ * malformed file fails the call with NVML_ERROR_UNKNOWN and is left alone. */
 #define STATE_CHANGE(change)                                                                       \
     do {                                                                                           \
         int fd_ = zeus__sim_state_lock(&state);                                                    \
-        state_load_locked();                                                                       \
-        change;                                                                                    \
-        zeus__sim_state_save(&state, gpus, persistence, config.gpu_count);                         \
+        int rc_ = state_load_locked();                                                             \
+        if (rc_ == ZEUS_OK) {                                                                      \
+            change;                                                                                \
+            zeus__sim_state_save(&state, gpus, persistence, config.gpu_count);                     \
+        }                                                                                          \
         zeus__sim_state_unlock(fd_);                                                               \
+        if (rc_ != ZEUS_OK)                                                                        \
+            LEAVE(NVML_ERROR_UNKNOWN);                                                             \
     } while (0)
 
 static void log_call(const char *function, unsigned gpu, unsigned value)
@@ -203,8 +210,14 @@ static nvmlReturn_t init_impl(void)
     memset(energy_reads, 0, sizeof energy_reads);
     zeus__sim_state_init(&state, getenv("ZEUS_FAKE_NVML_STATE"));
     int fd = zeus__sim_state_lock(&state);
-    state_load_locked();
+    int rc = state_load_locked();
     zeus__sim_state_unlock(fd);
+    if (rc != ZEUS_OK) {
+        snprintf(config_error, sizeof config_error, "fake NVML: ZEUS_FAKE_NVML_STATE: %s",
+                 zeus_last_error());
+        pthread_mutex_unlock(&lock);
+        return NVML_ERROR_UNKNOWN;
+    }
     init_count = 1;
     pthread_mutex_unlock(&lock);
     return NVML_SUCCESS;
@@ -242,14 +255,26 @@ EXPORT const char *nvmlErrorString(nvmlReturn_t result)
     return "Unknown Error";
 }
 
+/* Copies text as NVML does; the "unterminated_strings" fault fills the whole buffer with the
+ * text repeated and no NUL, as a misbehaving library might. */
+static nvmlReturn_t copy_text(const char *text, char *out, unsigned int length)
+{
+    if (!out)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    if (strlen(text) + 1 > length)
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    if (config.faults & ZEUS_SIM_FAULT_UNTERMINATED) {
+        for (unsigned i = 0; i < length; i++)
+            out[i] = text[i % strlen(text)];
+        return NVML_SUCCESS;
+    }
+    zeus__strlcpy(out, text, length);
+    return NVML_SUCCESS;
+}
+
 EXPORT nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length)
 {
-    if (!version)
-        return NVML_ERROR_INVALID_ARGUMENT;
-    if (strlen(config.driver_version) + 1 > length)
-        return NVML_ERROR_INSUFFICIENT_SIZE;
-    zeus__strlcpy(version, config.driver_version, length);
-    return NVML_SUCCESS;
+    return copy_text(config.driver_version, version, length);
 }
 
 static nvmlReturn_t count_impl(unsigned int *count)
@@ -304,16 +329,6 @@ EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice
 
 /* ---- per device ---- */
 
-static nvmlReturn_t copy_text(const char *text, char *out, unsigned int length)
-{
-    if (!out)
-        return NVML_ERROR_INVALID_ARGUMENT;
-    if (strlen(text) + 1 > length)
-        return NVML_ERROR_INSUFFICIENT_SIZE;
-    zeus__strlcpy(out, text, length);
-    return NVML_SUCCESS;
-}
-
 EXPORT nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int length)
 {
     ENTER(device, gpu);
@@ -366,7 +381,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device,
         *energy = (unsigned long long)(mj > 0 ? mj : 0);
         LEAVE(NVML_SUCCESS);
     }
-    state_load_locked();
+    (void)state_load_locked();
     *energy = zeus__sim_gpu_energy_mj(&gpus[gpu], zeus_now_ns());
     LEAVE(NVML_SUCCESS);
 }
@@ -377,7 +392,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int *p
     ENTER(device, gpu);
     if (!power)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
-    state_load_locked();
+    (void)state_load_locked();
     int64_t now = zeus_now_ns();
     /* Ampere and newer report a 1 s average here; older GPUs an instantaneous value. */
     *power = config.gpus[gpu].arch >= ZEUS_ARCH_AMPERE ? zeus__sim_gpu_average_mw(&gpus[gpu], now)
@@ -392,7 +407,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCoun
     ENTER(device, gpu);
     if (!values || valuesCount < 0)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
-    state_load_locked();
+    (void)state_load_locked();
     int64_t now = zeus_now_ns();
     for (int i = 0; i < valuesCount; i++) {
         nvmlFieldValue_t *v = &values[i];
@@ -421,8 +436,9 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t de
     ENTER(device, gpu);
     if (!minLimit || !maxLimit)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
-    *minLimit = config.gpus[gpu].min_limit_mw;
-    *maxLimit = config.gpus[gpu].max_limit_mw;
+    bool inverted = config.faults & ZEUS_SIM_FAULT_INVERTED_LIMITS;
+    *minLimit = inverted ? config.gpus[gpu].max_limit_mw : config.gpus[gpu].min_limit_mw;
+    *maxLimit = inverted ? config.gpus[gpu].min_limit_mw : config.gpus[gpu].max_limit_mw;
     LEAVE(NVML_SUCCESS);
 }
 
@@ -441,7 +457,7 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t device, unsig
     ENTER(device, gpu);
     if (!limit)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
-    state_load_locked();
+    (void)state_load_locked();
     *limit = gpus[gpu].limit_mw;
     LEAVE(NVML_SUCCESS);
 }
@@ -485,5 +501,24 @@ EXPORT nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, uns
     if (index >= config.gpus[gpu].mig_count)
         LEAVE(NVML_ERROR_NOT_FOUND);
     *migDevice = &mig_handles[gpu][index];
+    LEAVE(NVML_SUCCESS);
+}
+
+/* MIG instance m of a GPU is GPU instance m + 1, compute instance 0 (the sim backend agrees). */
+EXPORT nvmlReturn_t nvmlDeviceGetGpuInstanceId(nvmlDevice_t device, unsigned int *id)
+{
+    ENTER(device, gpu);
+    if (!id || device->mig < 0)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    *id = (unsigned)device->mig + 1;
+    LEAVE(NVML_SUCCESS);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t device, unsigned int *id)
+{
+    ENTER(device, gpu);
+    if (!id || device->mig < 0)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    *id = 0;
     LEAVE(NVML_SUCCESS);
 }

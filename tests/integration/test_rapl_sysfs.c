@@ -1,6 +1,7 @@
 /* The real rapl backend against a fake powercap tree (the sysfs_root option). */
 #include "test_support.h"
 
+#include "zeus/util.h"
 #include "zeus/zeus.h"
 
 #include <stdio.h>
@@ -113,6 +114,17 @@ static void test_three_wraps(void **state)
     zeus_devices_close(d);
 }
 
+static char warnings[4096];
+
+static void collect(zeus_log_level level, const char *message, void *user)
+{
+    (void)user;
+    if (level <= ZEUS_LOG_WARN && strlen(warnings) + strlen(message) + 2 < sizeof warnings) {
+        strcat(warnings, message);
+        strcat(warnings, "\n");
+    }
+}
+
 static void test_corrupt_counter(void **state)
 {
     (void)state;
@@ -124,7 +136,54 @@ static void test_corrupt_counter(void **state)
     zeus_devices_close(d);
     assert_int_equal(zt_open(&d), ZEUS_OK);
     assert_int_equal(zeus_cpu_read_energy(d, 0, &e), ZEUS_EIO);
-    assert_contains(zeus_last_error(), "intel-rapl:0/energy_uj: not an integer");
+    assert_contains(zeus_last_error(),
+                    "intel-rapl:0/energy_uj: 'garbage' is not an energy count in uJ");
+    /* The monitor passes the detail on (it used to keep only the error code). */
+    warnings[0] = '\0';
+    zeus_set_log_callback(collect, NULL);
+    zeus_monitor_options o;
+    zeus_monitor_options_init(&o);
+    unsigned cpu = 0;
+    o.cpu_indices = &cpu;
+    o.cpu_count = 1;
+    zeus_monitor *m;
+    assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
+    assert_int_equal(zeus_monitor_begin_window(m, "w", false), ZEUS_OK);
+    zeus_measurement r;
+    assert_int_equal(zeus_monitor_end_window(m, "w", false, false, &r), ZEUS_OK);
+    assert_int_equal(r.cpus[0].error, ZEUS_EIO);
+    zeus_monitor_close(m);
+    zeus_set_log_callback(NULL, NULL);
+    assert_contains(warnings, "CPU 0: energy unavailable in this window: ");
+    assert_contains(warnings, "energy_uj: 'garbage' is not an energy count in uJ");
+    /* The power sampler says it once, with the detail, however many samples fail. */
+    warnings[0] = '\0';
+    zeus_set_log_callback(collect, NULL);
+    zeus_sampler_options so;
+    zeus_sampler_options_init(&so);
+    so.gpu_count = 0;
+    so.cpu_indices = &cpu;
+    so.cpu_count = 1;
+    so.period_s = 0.01;
+    zeus_sampler *sampler;
+    assert_int_equal(zeus_sampler_start(d, &so, &sampler), ZEUS_OK);
+    zeus_sleep_ns(200000000);
+    zeus_sampler_stop(sampler);
+    zeus_set_log_callback(NULL, NULL);
+    const char *first = strstr(warnings, "power sampler: CPU 0: ");
+    assert_non_null(first);
+    assert_contains(first, "energy_uj: 'garbage' is not an energy count in uJ");
+    assert_null(strstr(first + 1, "power sampler: CPU 0: "));
+    zeus_devices_close(d);
+    free(zt_write(root, PKG "/energy_uj", ""));
+    assert_int_equal(zt_open(&d), ZEUS_OK);
+    assert_int_equal(zeus_cpu_read_energy(d, 0, &e), ZEUS_EIO);
+    assert_contains(zeus_last_error(), "intel-rapl:0/energy_uj: the file is empty");
+    zeus_devices_close(d);
+    free(zt_write(root, PKG "/energy_uj", "-5\n"));
+    assert_int_equal(zt_open(&d), ZEUS_OK);
+    assert_int_equal(zeus_cpu_read_energy(d, 0, &e), ZEUS_EIO);
+    assert_contains(zeus_last_error(), "'-5' is not an energy count");
     zeus_devices_close(d);
     set_energy(PKG, 2000000); /* above max_energy_range_uj */
     assert_int_equal(zt_open(&d), ZEUS_OK);

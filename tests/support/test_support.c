@@ -146,6 +146,9 @@ void zt_use_fake_nvml(const char *dir, const char *config_json)
 {
     zt_options.backend = "nvml";
     zt_options.nvml_library = ZEUS_FAKE_NVML_PATH;
+    /* A zeus child takes these from zt_options, not from an earlier choice of the test's. */
+    unsetenv("ZEUS_DEVICE");
+    unsetenv("ZEUS_NVML_LIBRARY");
     if (config_json) {
         char *cfg = zt_write(dir, "fake_nvml.json", config_json);
         setenv("ZEUS_FAKE_NVML_CONFIG", cfg, 1);

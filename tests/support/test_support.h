@@ -39,7 +39,8 @@ char *zt_read(const char *path);
 
 /* Points the nvml backend at the project's fake NVML (zt_options: backend nvml, nvml_library the
  * fake) with a JSON config (NULL: its default) and a fresh shared state file inside dir (the
- * fake's own ZEUS_FAKE_NVML_CONFIG and ZEUS_FAKE_NVML_STATE: the fake hardware's settings). */
+ * fake's own ZEUS_FAKE_NVML_CONFIG and ZEUS_FAKE_NVML_STATE: the fake hardware's settings).
+ * Unsets ZEUS_DEVICE and ZEUS_NVML_LIBRARY so that a zeus child uses the fake too. */
 void zt_use_fake_nvml(const char *dir, const char *config_json);
 /* Clears every ZEUS_* and CUDA_VISIBLE_DEVICES variable. */
 void zt_clean_env(void);

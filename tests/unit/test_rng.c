@@ -21,6 +21,10 @@ static void test_raw_u64(void **state)
         {(1ULL << 40) + 5, {0x01369aef039fedebULL, 0x5f61b40473314316ULL}, 2},
         {2283341909ULL, {0xdd0c7cb4728c4a58ULL, 0x71b0a685ad2a3efaULL}, 2},
         {UINT64_MAX, {0xae163a7a8c47568fULL, 0xd86659f5f3382359ULL}, 2},
+        /* Either side of 2^63 (zeus simulate --seed takes up to 2^64 - 1): numpy 2.4.6's
+         * default_rng(s).bit_generator.random_raw(2); SeedSequence is unchanged since 1.17. */
+        {(1ULL << 63) - 1, {0x2ceb59116fb27514ULL, 0x784d3e7d390dc57cULL}, 2},
+        {1ULL << 63, {0xcfb443e389167cfdULL, 0x98b11eb7647f71b8ULL}, 2},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         zeus_rng rng;

@@ -125,9 +125,37 @@ static void test_mig_forms(void **state)
     assert_int_equal(e[0].kind, ZEUS_CVD_MIG_UUID);
     assert_int_equal(zeus__cvd_resolve(e, n, 3, uuids, 4, map), ZEUS_OK);
     assert_int_equal(map[0], 2); /* a MIG instance is measured through its parent GPU */
-    assert_int_equal(parse("MIG-GPU-aaaa1111-0000/1/0", e, &n), ZEUS_OK);
+    assert_int_equal(parse("MIG-GPU-bbbb0000-0000/1/0", e, &n), ZEUS_OK);
     assert_int_equal(zeus__cvd_resolve(e, n, 3, uuids, 4, map), ZEUS_OK);
+    assert_int_equal(map[0], 2);
+    /* GPU 0 has no MIG instance: naming one of its instances used to select GPU 0. */
+    assert_int_equal(parse("MIG-GPU-aaaa1111-0000/1/0", e, &n), ZEUS_OK);
+    assert_int_equal(zeus__cvd_resolve(e, n, 3, uuids, 4, map), ZEUS_EINVAL);
+    assert_contains(zeus_last_error(), "names a MIG instance of device 0, which has none");
+    /* Where the backend knows instance ids, the older name must be one of them. */
+    static const zeus_cvd_device with_ids[] = {
+        {"GPU-bbbb0000-0000", 0},
+        {"MIG-cccc0000-0001", 0},
+        {"MIG-GPU-bbbb0000-0000/7/0", 0},
+    };
+    assert_int_equal(parse("MIG-GPU-bbbb0000-0000/7/0", e, &n), ZEUS_OK);
+    assert_int_equal(zeus__cvd_resolve(e, n, 1, with_ids, 3, map), ZEUS_OK);
     assert_int_equal(map[0], 0);
+    assert_int_equal(parse("MIG-GPU-bbbb0000-0000/1/0", e, &n), ZEUS_OK);
+    assert_int_equal(zeus__cvd_resolve(e, n, 1, with_ids, 3, map), ZEUS_EINVAL);
+    assert_contains(zeus_last_error(), "names a MIG instance device 0 does not have");
+    /* A new-form prefix never matches an older name. */
+    assert_int_equal(parse("MIG-G", e, &n), ZEUS_OK);
+    assert_int_equal(zeus__cvd_resolve(e, n, 1, with_ids, 3, map), ZEUS_EINVAL);
+    assert_contains(zeus_last_error(), "matches no device");
+    static const char *const malformed[] = {
+        "MIG-GPU-bbbb0000-0000",     "MIG-GPU-bbbb0000-0000/1",    "MIG-GPU-bbbb0000-0000/1/",
+        "MIG-GPU-bbbb0000-0000/1/x", "MIG-GPU-bbbb0000-0000/-1/0", "MIG-GPU-bbbb0000-0000/1/0/2"};
+    for (size_t i = 0; i < sizeof malformed / sizeof *malformed; i++) {
+        assert_int_equal(parse(malformed[i], e, &n), ZEUS_OK);
+        assert_int_equal(zeus__cvd_resolve(e, n, 3, uuids, 4, map), ZEUS_EINVAL);
+        assert_contains(zeus_last_error(), "is not MIG-GPU-<uuid>/<gi>/<ci>");
+    }
 }
 
 int main(void)
