@@ -54,24 +54,25 @@ int main(int argc, char **argv)
     }
     int status;
     waitpid(pid, &status, 0);
-    zeus_measurement r;
-    zeus_monitor_end_window(m, "command", false, false, &r);
+    zeus_measurement *r = zeus_measurement_new();
+    zeus_monitor_end_window(m, "command", false, false, r);
+    double start = zeus_measurement_start_time_s(r), time_s = zeus_measurement_time_s(r);
     usleep((useconds_t)(3 * period * 1e6));
     double sampled[ZEUS_MAX_GPUS];
     size_t samples = 0;
-    int rc =
-        zeus_sampler_get_energy(s, r.start_time_s, r.start_time_s + r.time_s, sampled, &samples);
+    int rc = zeus_sampler_get_energy(s, start, start + time_s, sampled, &samples);
     printf("command exit status %d, %.3f s\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-           r.time_s);
-    for (unsigned g = 0; g < r.gpu_count; g++) {
-        const zeus_gpu_measurement *c = &r.gpus[g];
+           time_s);
+    for (unsigned g = 0; g < zeus_measurement_gpu_count(r); g++) {
+        const zeus_gpu_measurement *c = zeus_measurement_gpu(r, g);
         printf("GPU %u: counter %.3f J (update period %.2f ms, %.0f updates)", c->index,
                c->energy_j, c->update_period_s * 1e3, c->updates);
         if (rc == ZEUS_OK)
             printf(", sampled at %.0f Hz %.3f J (%zu samples), difference %+.2f%%", 1.0 / period,
                    sampled[g], samples, 100.0 * (sampled[g] - c->energy_j) / c->energy_j);
-        printf(", mean power %.1f W\n", c->energy_j / r.time_s);
+        printf(", mean power %.1f W\n", c->energy_j / time_s);
     }
+    zeus_measurement_free(r);
     zeus_sampler_stop(s);
     zeus_monitor_close(m);
     zeus_devices_close(d);

@@ -67,11 +67,11 @@ static void bench_windows(unsigned gpus, const char *dir)
             zeus_monitor_begin_window(m, name, false);
         }
         double read_ns = counter_read_ns(d, gpus, iterations);
-        zeus_measurement r;
+        zeus_measurement *r = zeus_measurement_new();
         double t0 = now_s();
         for (int i = 0; i < iterations; i++) {
             zeus_monitor_begin_window(m, "step", false);
-            zeus_monitor_end_window(m, "step", false, false, &r);
+            zeus_monitor_end_window(m, "step", false, false, r);
         }
         double pair_ns = (now_s() - t0) * 1e9 / iterations;
         double nvml_ns = 2.0 * gpus * read_ns;
@@ -81,8 +81,9 @@ static void bench_windows(unsigned gpus, const char *dir)
                (pair_ns - nvml_ns) / nvml_ns);
         for (int w = 0; w < open_counts[k]; w++) {
             snprintf(name, sizeof name, "open-%d", w);
-            zeus_monitor_end_window(m, name, false, true, &r);
+            zeus_monitor_end_window(m, name, false, true, r);
         }
+        zeus_measurement_free(r);
     }
     zeus_monitor_close(m);
     zeus_devices_close(d);

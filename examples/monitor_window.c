@@ -18,12 +18,19 @@ int main(void)
     }
     zeus_monitor_begin_window(monitor, "work", true);
     nanosleep(&(struct timespec){0, 500000000}, NULL); /* the work to measure */
-    zeus_measurement m;
-    zeus_monitor_end_window(monitor, "work", true, false, &m);
-    printf("%.3f s, %.2f J on %u GPU(s)\n", m.time_s, m.total_energy_j, m.gpu_count);
-    for (unsigned i = 0; i < m.gpu_count; i++)
-        printf("  GPU %u: %.2f J (%s)\n", m.gpus[i].index, m.gpus[i].energy_j,
-               zeus_energy_method_name(m.gpus[i].method));
+    zeus_measurement *m = zeus_measurement_new();
+    if (!m || zeus_monitor_end_window(monitor, "work", true, false, m) != ZEUS_OK) {
+        fprintf(stderr, "zeus: %s\n", zeus_last_error());
+        return 1;
+    }
+    printf("%.3f s, %.2f J on %u GPU(s)\n", zeus_measurement_time_s(m),
+           zeus_measurement_total_energy_j(m), zeus_measurement_gpu_count(m));
+    for (unsigned i = 0; i < zeus_measurement_gpu_count(m); i++) {
+        const zeus_gpu_measurement *g = zeus_measurement_gpu(m, i);
+        printf("  GPU %u: %.2f J (%s)\n", g->index, g->energy_j,
+               zeus_energy_method_name(g->method));
+    }
+    zeus_measurement_free(m);
     zeus_monitor_close(monitor);
     zeus_devices_close(devices);
     return 0;

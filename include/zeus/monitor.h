@@ -7,8 +7,10 @@
  *   zeus_monitor_open(devices, &o, &m);
  *   zeus_monitor_begin_window(m, "epoch", true);
  *   ... work ...
- *   zeus_measurement r;
- *   zeus_monitor_end_window(m, "epoch", true, false, &r);  // r.time_s, r.gpus[i].energy_j
+ *   zeus_measurement *r = zeus_measurement_new();  // reusable for every window
+ *   zeus_monitor_end_window(m, "epoch", true, false, r);
+ *   zeus_measurement_time_s(r), zeus_measurement_gpu(r, i)->energy_j
+ *   zeus_measurement_free(r);
  *
  * Windows are named, independent and may overlap or nest freely. Each GPU's energy comes from
  * its cumulative energy counter (Volta and newer), else from integrating sampled power (the
@@ -46,7 +48,8 @@ typedef struct {
     int cpu_count;
     /* Replace an exact 0 J reading by instant power x duration (the original's option). */
     bool approx_instant_energy;
-    /* CSV log in the original's format (NULL: none). Parent directories are created. */
+    /* CSV log in the original's format (NULL: none), written by the rules of zeus/output.h
+     * (a FIFO or "-" in place; missing parent directories are created). */
     const char *log_file;
     zeus_sync_fn sync;
     void *sync_user;
@@ -59,6 +62,10 @@ typedef struct {
     /* Power sampler settings for GPUs without an energy counter (see sampler.h). */
     double sampler_period_s; /* 0: infer */
     size_t sampler_capacity; /* 0: default */
+    /* Append to an existing log instead of truncating it (the original's ZeusMonitor truncates;
+     * `zeus monitor energy --log-file` appends). The header is written only to a new or empty
+     * file; an existing header must match this monitor's columns (ZEUS_EINVAL otherwise). */
+    bool log_append;
 } zeus_monitor_options;
 
 ZEUS_API void zeus_monitor_options_init(zeus_monitor_options *options);
@@ -73,6 +80,9 @@ typedef enum {
 
 ZEUS_API const char *zeus_energy_method_name(zeus_energy_method method);
 
+/* One GPU's result. energy_j is NAN when the energy is unavailable (error != 0): never a
+ * real-looking 0 J. Read it through the pointer zeus_measurement_gpu() returns: later versions
+ * may add fields at the end. */
 typedef struct {
     unsigned index; /* framework index */
     double energy_j;
@@ -88,6 +98,7 @@ typedef struct {
     double error_bound_j;
 } zeus_gpu_measurement;
 
+/* One CPU package's result; package_j and dram_j are NAN when unavailable. */
 typedef struct {
     unsigned index;
     double package_j;
@@ -96,20 +107,35 @@ typedef struct {
     int error;
 } zeus_cpu_measurement;
 
-typedef struct {
-    double start_time_s; /* the clock's value when the window began */
-    double time_s;       /* elapsed */
-    unsigned gpu_count;
-    zeus_gpu_measurement gpus[ZEUS_MAX_GPUS]; /* in monitored order */
-    unsigned cpu_count;
-    zeus_cpu_measurement cpus[ZEUS_MAX_CPUS];
-    double total_energy_j; /* sum over GPUs, as the original's total_energy */
-    bool cancelled;
-    bool log_failed; /* the CSV row could not be written (a warning was logged) */
-} zeus_measurement;
+/* A window's result. Opaque, so that it holds any number of devices and can grow without
+ * breaking callers: make one with zeus_measurement_new(), let zeus_monitor_end_window() fill
+ * it (reuse it for every window: no allocation per window), read it with the accessors below,
+ * and free it with zeus_measurement_free(). Not shared between threads while being filled. */
+typedef struct zeus_measurement zeus_measurement;
 
+ZEUS_API zeus_measurement *zeus_measurement_new(void); /* NULL when out of memory */
+ZEUS_API void zeus_measurement_free(zeus_measurement *m);
+ZEUS_API double zeus_measurement_start_time_s(const zeus_measurement *m); /* clock at begin */
+ZEUS_API double zeus_measurement_time_s(const zeus_measurement *m);       /* elapsed */
+/* Sum over GPUs, as the original's total_energy; NAN if any GPU's energy is unavailable. */
+ZEUS_API double zeus_measurement_total_energy_j(const zeus_measurement *m);
+ZEUS_API bool zeus_measurement_cancelled(const zeus_measurement *m);
+/* The CSV row could not be written (a warning was logged). */
+ZEUS_API bool zeus_measurement_log_failed(const zeus_measurement *m);
+/* GPUs and CPU packages in monitored order; NULL past the end. */
+ZEUS_API unsigned zeus_measurement_gpu_count(const zeus_measurement *m);
+ZEUS_API const zeus_gpu_measurement *zeus_measurement_gpu(const zeus_measurement *m, unsigned i);
+ZEUS_API unsigned zeus_measurement_cpu_count(const zeus_measurement *m);
+ZEUS_API const zeus_cpu_measurement *zeus_measurement_cpu(const zeus_measurement *m, unsigned i);
 /* Looks up a GPU's energy in a measurement by framework index; NAN if not monitored. */
 ZEUS_API double zeus_measurement_gpu_energy(const zeus_measurement *m, unsigned gpu);
+
+/* The measurement as one line of JSON (malloc'd; release with zeus_free()), the form every face
+ * shares: {"start_time_s", "time_s", "total_energy_j", "cancelled", "gpus": [{"index",
+ * "energy_j", "method", "update_period_s", "updates", "below_resolution", "error_bound_j"
+ * [, "error"]}], "cpus": [{"index", "package_j" [, "dram_j"] [, "error"]}]}. An unavailable
+ * value (NAN) is null, and the device then carries "error" (zeus_strerror of its code). */
+ZEUS_API int zeus_measurement_to_json(const zeus_measurement *m, char **out);
 
 ZEUS_API int zeus_monitor_open(zeus_devices *devices, const zeus_monitor_options *options,
                                zeus_monitor **out);

@@ -36,6 +36,12 @@ typedef double (*zeus_clock_fn)(void *user);
 
 #define ZEUS_SAMPLER_DEFAULT_CAPACITY 65536
 
+/* Called on the sampling thread after each sample is stored: its time and one value per column
+ * (NaN for a failed reading). For streaming samples out as they come (`zeus monitor power
+ * --csv`); it delays the next sample by as long as it takes. */
+typedef void (*zeus_sample_fn)(const zeus_sampler *sampler, double time_s, const double *power_w,
+                               void *user);
+
 typedef struct {
     const unsigned *gpu_indices; /* framework indices; gpu_count < 0: all GPUs */
     int gpu_count;
@@ -47,6 +53,8 @@ typedef struct {
     size_t capacity;     /* rows kept; 0: ZEUS_SAMPLER_DEFAULT_CAPACITY */
     zeus_clock_fn clock; /* NULL: the steady Unix-time clock (zeus_steady_time_s) */
     void *clock_user;
+    zeus_sample_fn on_sample; /* NULL: none */
+    void *on_sample_user;
 } zeus_sampler_options;
 
 ZEUS_API void zeus_sampler_options_init(zeus_sampler_options *options);
@@ -56,9 +64,11 @@ ZEUS_API double zeus_steady_time_s(void *unused);
 
 /* Starts the sampling thread. ZEUS_EINVAL when there is nothing to sample (an explicitly empty
  * GPU list and no CPU package, as the original refuses an empty GPU list).
- * Period inference polls each GPU model's power every millisecond for up to 2 s; a model whose
- * reading never changes (a flat, idle sensor) contributes nothing, and with no change at all
- * the period falls back to the 0.1 s cap with a warning. */
+ * Period inference runs on the sampling thread, so starting does not wait for it: the thread
+ * samples every millisecond for up to 2 s (zeus_sampler_period_s() says 0.001 meanwhile) while
+ * it watches each GPU model's power reading change; a model whose reading never changes (a
+ * flat, idle sensor) contributes nothing, and with no change at all the period falls back to
+ * the 0.1 s cap with a warning. A period of 10^9 s or more means one sample at the start. */
 ZEUS_API int zeus_sampler_start(zeus_devices *devices, const zeus_sampler_options *options,
                                 zeus_sampler **out);
 ZEUS_API void zeus_sampler_stop(zeus_sampler *sampler);
@@ -80,6 +90,13 @@ ZEUS_API double zeus_sampler_cpu_time_s(const zeus_sampler *sampler);
  * *samples receives how many samples were used. ZEUS_ENOENT with fewer than two. */
 ZEUS_API int zeus_sampler_get_energy(zeus_sampler *sampler, double start, double end,
                                      double *energy_j, size_t *samples);
+/* Energy per column from the sampler's start (*start_s, optional, receives that time) to end,
+ * integrated over every sample taken, however many the ring has dropped since: trapezoids
+ * between samples, the first reading held back to the start and the last held to end. Memory
+ * stays flat however long the sampler runs. NaN once a reading has failed. ZEUS_ENOENT with no
+ * sample yet. */
+ZEUS_API int zeus_sampler_total_energy(zeus_sampler *sampler, double end, double *energy_j,
+                                       double *start_s);
 /* Power per column at time t: the first sample at or after t (the last one if t is later
  * than all); t = NAN: the latest. *time_s (optional) receives the sample's timestamp.
  * ZEUS_ENOENT if there is no sample yet. */

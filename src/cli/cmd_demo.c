@@ -270,6 +270,18 @@ static void progress(const demo *dm, const demo_args *a, zeus_power_limit_state 
     *last = st;
 }
 
+/* Ends the window of the steps after profiling and keeps its time and energy. */
+static int end_remaining(demo *dm, totals *out)
+{
+    zeus_measurement *m = zeus_measurement_new();
+    int rc =
+        m ? zeus_monitor_end_window(dm->monitor, REMAINING_WINDOW, true, false, m) : ZEUS_ENOMEM;
+    if (rc == ZEUS_OK)
+        *out = (totals){zeus_measurement_time_s(m), zeus_measurement_total_energy_j(m)};
+    zeus_measurement_free(m);
+    return rc;
+}
+
 static int run_training(demo *dm, const demo_args *a)
 {
     zeus_power_limit_state last;
@@ -301,12 +313,8 @@ static int run_training(demo *dm, const demo_args *a)
         zeus_power_limit_on_epoch_end(dm->plo);
         progress(dm, a, &last);
     }
-    if (measuring) {
-        zeus_measurement m;
-        if ((rc = zeus_monitor_end_window(dm->monitor, REMAINING_WINDOW, true, false, &m)))
-            return cli_lib_error(CLI_FAIL, rc, "demo: monitor");
-        dm->chosen = (totals){m.time_s, m.total_energy_j};
-    }
+    if (measuring && (rc = end_remaining(dm, &dm->chosen)) != ZEUS_OK)
+        return cli_lib_error(CLI_FAIL, rc, "demo: monitor");
     return CLI_OK;
 }
 
@@ -324,12 +332,10 @@ static int run_baseline(demo *dm)
     int rc = zeus_monitor_begin_window(dm->monitor, REMAINING_WINDOW, true);
     for (long s = 0; s < dm->remaining && rc == ZEUS_OK; s++)
         rc = train_step(dm);
-    zeus_measurement m;
     if (rc == ZEUS_OK)
-        rc = zeus_monitor_end_window(dm->monitor, REMAINING_WINDOW, true, false, &m);
+        rc = end_remaining(dm, &dm->maximum);
     if (rc != ZEUS_OK)
         return cli_lib_error(CLI_FAIL, rc, "demo: baseline at the maximum limit");
-    dm->maximum = (totals){m.time_s, m.total_energy_j};
     return CLI_OK;
 }
 

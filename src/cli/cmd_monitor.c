@@ -1,13 +1,13 @@
 /* zeus monitor energy | power: the original's `python -m zeus.monitor`, plus running a command. */
 #include "cli/cli.h"
-#include "core/internal.h"
+#include "zeus/util.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +16,12 @@
 #include <unistd.h>
 
 #define ENERGY_WINDOW "zeus.monitor.energy"
+#define LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* Longest single wait for a signal; a longer period is waited in several (a time_t of 1e300
+ * seconds does not exist). */
+#define MAX_WAIT_S 86400.0
+/* CSV rows are flushed at least this often (every row when samples come less often). */
+#define CSV_FLUSH_S 0.5
 
 static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
@@ -30,7 +36,8 @@ static void usage_energy(FILE *out)
             "options:\n"
             "  --gpu-indices I...  GPUs to measure (framework indices; default all)\n"
             "  --cpu-indices I...  CPU packages to measure through RAPL (default none)\n"
-            "  --log-file FILE     also append the window to a CSV log (the original's format)\n"
+            "  --log-file FILE     append the window to a CSV log (the original's format; the\n"
+            "                      header is written to a new or empty file)\n"
             "  --json              print one JSON object\n"
             "  -h, --help          show this help\n");
 }
@@ -48,8 +55,10 @@ static void usage_power(FILE *out)
             "                      over each period (default none)\n"
             "  --update-period S   sampling and printing period in seconds (default 1.0)\n"
             "  --duration S        stop after S seconds (default: run until interrupted)\n"
-            "  --csv FILE          write every sample to FILE (time,gpu<i>_power_w,...,\n"
-            "                      cpu<i>_power_w,dram<i>_power_w) on exit\n"
+            "  --csv FILE          write every sample to FILE as it is taken (time,\n"
+            "                      gpu<i>_power_w,...,cpu<i>_power_w,dram<i>_power_w; flushed\n"
+            "                      at least every 0.5 s); '-': standard output, and the report\n"
+            "                      goes to standard error\n"
             "  --json              print JSON lines instead of text\n"
             "  -h, --help          show this help\n");
 }
@@ -60,6 +69,125 @@ static void usage(FILE *out)
                  "  energy  time and energy of a command, or until Ctrl-C\n"
                  "  power   stream power samples\n\n"
                  "Run 'zeus monitor energy --help' or 'zeus monitor power --help' for options.\n");
+}
+
+/* ---- options: one parser for both subcommands ---- */
+
+enum {
+    OPT_GPUS = 'g',
+    OPT_CPUS = 'u',
+    OPT_LOG = 'l',
+    OPT_PERIOD = 'p',
+    OPT_DURATION = 'd',
+    OPT_CSV = 'c',
+    OPT_JSON = 'j',
+    OPT_HELP = 'h'
+};
+
+typedef struct {
+    const char *name;
+    void (*usage)(FILE *out);
+    const struct option *options;
+    bool takes_command; /* arguments after the options (or "--") are a command */
+} subcommand;
+
+typedef struct {
+    unsigned gpus[ZEUS_MAX_GPUS], cpus[ZEUS_MAX_CPUS];
+    int gpu_count, cpu_count;
+    bool json;
+    const char *log_file, *csv;
+    double period_s, duration_s;
+    char **command;
+} monitor_args;
+
+static const struct option energy_options[] = {{"gpu-indices", required_argument, NULL, OPT_GPUS},
+                                               {"cpu-indices", required_argument, NULL, OPT_CPUS},
+                                               {"log-file", required_argument, NULL, OPT_LOG},
+                                               {"json", no_argument, NULL, OPT_JSON},
+                                               {"help", no_argument, NULL, OPT_HELP},
+                                               {NULL, 0, NULL, 0}};
+static const struct option power_options[] = {
+    {"gpu-indices", required_argument, NULL, OPT_GPUS},
+    {"cpu-indices", required_argument, NULL, OPT_CPUS},
+    {"update-period", required_argument, NULL, OPT_PERIOD},
+    {"duration", required_argument, NULL, OPT_DURATION},
+    {"csv", required_argument, NULL, OPT_CSV},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0}};
+static const subcommand energy_command = {"energy", usage_energy, energy_options, true};
+static const subcommand power_command = {"power", usage_power, power_options, false};
+
+static int parse_seconds(const char *option, const char *text, double *out)
+{
+    if (zeus_parse_double(text, out) != ZEUS_OK || !isfinite(*out) || *out <= 0)
+        return cli_error(CLI_USAGE, "%s: '%s' is not a positive number of seconds", option, text);
+    return CLI_OK;
+}
+
+/* An output named on the command line, checked before any work. */
+static int check_output(const char *option, const char *path)
+{
+    if (zeus_output_check(path) != ZEUS_OK)
+        return cli_error(CLI_FAIL, "%s: %s", option, zeus_last_error()); /* unwritable: 1 */
+    return CLI_OK;
+}
+
+#define HELP_SHOWN (-1)
+
+/* Parses a subcommand's options; CLI_OK, HELP_SHOWN, or a printed usage error. */
+static int parse_args(const subcommand *sc, int argc, char **argv, monitor_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->gpu_count = -1;
+    a->period_s = 1.0;
+    int c, rc = CLI_OK;
+    opterr = 0;
+    optind = 1;
+    /* "+": stop at the first non-option, which starts the command. */
+    while (rc == CLI_OK &&
+           (c = getopt_long(argc, argv, sc->takes_command ? "+h" : "h", sc->options, NULL)) != -1) {
+        switch (c) {
+        case OPT_GPUS:
+            rc = cli_take_indices("--gpu-indices", optarg, argc, argv, &optind, a->gpus,
+                                  ZEUS_MAX_GPUS, &a->gpu_count);
+            break;
+        case OPT_CPUS:
+            rc = cli_take_indices("--cpu-indices", optarg, argc, argv, &optind, a->cpus,
+                                  ZEUS_MAX_CPUS, &a->cpu_count);
+            break;
+        case OPT_LOG:
+            a->log_file = optarg;
+            rc = check_output("--log-file", optarg);
+            break;
+        case OPT_CSV:
+            a->csv = optarg;
+            rc = check_output("--csv", optarg);
+            break;
+        case OPT_PERIOD:
+            rc = parse_seconds("--update-period", optarg, &a->period_s);
+            break;
+        case OPT_DURATION:
+            rc = parse_seconds("--duration", optarg, &a->duration_s);
+            break;
+        case OPT_JSON:
+            a->json = true;
+            break;
+        case OPT_HELP:
+            sc->usage(stdout);
+            return HELP_SHOWN;
+        default:
+            sc->usage(stderr);
+            return cli_error(CLI_USAGE, "monitor %s: unknown option or missing value '%s'",
+                             sc->name, argv[optind - 1]);
+        }
+    }
+    if (rc != CLI_OK)
+        return rc;
+    if (optind < argc && !sc->takes_command)
+        return cli_error(CLI_USAGE, "monitor %s: unexpected argument '%s'", sc->name, argv[optind]);
+    a->command = optind < argc ? argv + optind : NULL;
+    return CLI_OK;
 }
 
 /* ---- signals ---- */
@@ -78,9 +206,20 @@ static void forward_signal(int sig, siginfo_t *info, void *ctx)
 static void block_signals(sigset_t *set, sigset_t *old)
 {
     sigemptyset(set);
-    for (size_t i = 0; i < ZEUS_ARRAY_LEN(forwarded_signals); i++)
+    for (size_t i = 0; i < LEN(forwarded_signals); i++)
         sigaddset(set, forwarded_signals[i]);
     sigprocmask(SIG_BLOCK, set, old);
+}
+
+/* SIGINT and SIGTERM end a measurement: blocked before any thread starts (threads inherit the
+ * mask), so that they are taken only by wait_signal() and never kill a sampler thread. */
+static void block_stop_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, NULL);
 }
 
 /* Runs argv as a child; returns its exit status the shell way, or -1 if it could not be
@@ -99,7 +238,7 @@ static int run_command(char **argv)
     }
     if (pid == 0) {
         close(pipefd[0]);
-        for (size_t i = 0; i < ZEUS_ARRAY_LEN(forwarded_signals); i++)
+        for (size_t i = 0; i < LEN(forwarded_signals); i++)
             signal(forwarded_signals[i], SIG_DFL);
         sigprocmask(SIG_SETMASK, &old, NULL);
         execvp(argv[0], argv);
@@ -115,7 +254,7 @@ static int run_command(char **argv)
     sa.sa_sigaction = forward_signal;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < ZEUS_ARRAY_LEN(forwarded_signals); i++)
+    for (size_t i = 0; i < LEN(forwarded_signals); i++)
         sigaction(forwarded_signals[i], &sa, NULL);
     sigprocmask(SIG_SETMASK, &old, NULL);
 
@@ -135,17 +274,18 @@ static int run_command(char **argv)
     return WEXITSTATUS(status);
 }
 
-/* Waits for SIGINT or SIGTERM (or the timeout, when > 0). Returns the signal, or 0. */
+/* Waits for SIGINT or SIGTERM (blocked by block_stop_signals) or the timeout, when > 0.
+ * Returns the signal, or 0 when the time is up (or after MAX_WAIT_S: the caller waits again). */
 static int wait_signal(double timeout_s)
 {
-    sigset_t set, old;
+    sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_BLOCK, &set, &old);
     int sig;
     if (timeout_s > 0) {
-        struct timespec ts = {(time_t)timeout_s, (long)((timeout_s - floor(timeout_s)) * 1e9)};
+        double t = timeout_s < MAX_WAIT_S ? timeout_s : MAX_WAIT_S;
+        struct timespec ts = {(time_t)t, (long)((t - floor(t)) * 1e9)};
         while ((sig = sigtimedwait(&set, NULL, &ts)) < 0 && errno == EINTR) {
         }
         if (sig < 0)
@@ -159,11 +299,17 @@ static int wait_signal(double timeout_s)
 
 /* ---- shared set-up ---- */
 
-static int open_devices(zeus_devices **d)
+/* Opens the devices and refuses a request that has nothing to measure (exit code 3). */
+static int open_devices(const monitor_args *a, const char *what, zeus_devices **d)
 {
     int rc = zeus_devices_open(d);
     if (rc != ZEUS_OK)
         return cli_lib_error(CLI_FAIL, rc, "cannot open devices");
+    if (zeus_gpu_count(*d) == 0 && a->cpu_count == 0) {
+        zeus_devices_close(*d);
+        *d = NULL;
+        return cli_error(CLI_NODEV, "no GPU to %s (see 'zeus show-env')", what);
+    }
     return CLI_OK;
 }
 
@@ -177,12 +323,16 @@ static char *fmt(double v, char *buf)
 static void print_energy_text(zeus_devices *d, const zeus_measurement *r)
 {
     char a[ZEUS_DOUBLE_BUF], b[ZEUS_DOUBLE_BUF];
-    printf("Total energy (J):\nMeasurement(time=%s, energy={", fmt(r->time_s, a));
-    for (unsigned i = 0; i < r->gpu_count; i++)
-        printf("%s%u: %s", i ? ", " : "", r->gpus[i].index, fmt(r->gpus[i].energy_j, b));
+    unsigned gpus = zeus_measurement_gpu_count(r), cpus = zeus_measurement_cpu_count(r);
+    /* The original's repr; an unavailable GPU prints as nan, never as a real-looking 0.0. */
+    printf("Total energy (J):\nMeasurement(time=%s, energy={", fmt(zeus_measurement_time_s(r), a));
+    for (unsigned i = 0; i < gpus; i++) {
+        const zeus_gpu_measurement *g = zeus_measurement_gpu(r, i);
+        printf("%s%u: %s", i ? ", " : "", g->index, fmt(g->energy_j, b));
+    }
     printf("})\n");
-    for (unsigned i = 0; i < r->gpu_count; i++) {
-        const zeus_gpu_measurement *g = &r->gpus[i];
+    for (unsigned i = 0; i < gpus; i++) {
+        const zeus_gpu_measurement *g = zeus_measurement_gpu(r, i);
         zeus_gpu_info info;
         zeus_gpu_get_info(d, g->index, &info);
         if (g->error) {
@@ -197,8 +347,8 @@ static void print_energy_text(zeus_devices *d, const zeus_measurement *r)
                    g->error_bound_j);
         printf("%s\n", g->below_resolution ? "  [below resolution: do not trust]" : "");
     }
-    for (unsigned i = 0; i < r->cpu_count; i++) {
-        const zeus_cpu_measurement *c = &r->cpus[i];
+    for (unsigned i = 0; i < cpus; i++) {
+        const zeus_cpu_measurement *c = zeus_measurement_cpu(r, i);
         if (c->error)
             printf("  CPU %u: not measured: %s\n", c->index, zeus_strerror(c->error));
         else if (c->dram_valid)
@@ -208,100 +358,59 @@ static void print_energy_text(zeus_devices *d, const zeus_measurement *r)
     }
 }
 
-static void print_energy_json(const zeus_measurement *r, int exit_code, bool ran_command)
+/* The library's JSON form of the measurement, plus the command's exit code. */
+static int print_energy_json(const zeus_measurement *r, int exit_code, bool ran_command)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "time_s", r->time_s);
-    cJSON_AddNumberToObject(o, "total_energy_j", r->total_energy_j);
-    cJSON *gpus = cJSON_AddArrayToObject(o, "gpus");
-    for (unsigned i = 0; i < r->gpu_count; i++) {
-        const zeus_gpu_measurement *g = &r->gpus[i];
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddNumberToObject(j, "index", g->index);
-        cJSON_AddNumberToObject(j, "energy_j", g->energy_j);
-        cJSON_AddStringToObject(j, "method", zeus_energy_method_name(g->method));
-        cJSON_AddNumberToObject(j, "update_period_s", g->update_period_s);
-        cJSON_AddNumberToObject(j, "updates", g->updates);
-        cJSON_AddBoolToObject(j, "below_resolution", g->below_resolution);
-        cJSON_AddNumberToObject(j, "error_bound_j", g->error_bound_j);
-        if (g->error)
-            cJSON_AddStringToObject(j, "error", zeus_strerror(g->error));
-        cJSON_AddItemToArray(gpus, j);
-    }
-    cJSON *cpus = cJSON_AddArrayToObject(o, "cpus");
-    for (unsigned i = 0; i < r->cpu_count; i++) {
-        const zeus_cpu_measurement *c = &r->cpus[i];
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddNumberToObject(j, "index", c->index);
-        cJSON_AddNumberToObject(j, "package_j", c->package_j);
-        if (c->dram_valid)
-            cJSON_AddNumberToObject(j, "dram_j", c->dram_j);
-        if (c->error)
-            cJSON_AddStringToObject(j, "error", zeus_strerror(c->error));
-        cJSON_AddItemToArray(cpus, j);
-    }
+    char *text;
+    int rc = zeus_measurement_to_json(r, &text);
+    if (rc != ZEUS_OK)
+        return cli_lib_error(CLI_FAIL, rc, "cannot format the measurement");
+    size_t len = strlen(text); /* one object: "{...}" */
     if (ran_command)
-        cJSON_AddNumberToObject(o, "exit_code", exit_code);
-    char *text = cJSON_PrintUnformatted(o);
-    puts(text);
-    free(text);
-    cJSON_Delete(o);
+        printf("%.*s,\"exit_code\":%d}\n", (int)(len - 1), text, exit_code);
+    else
+        printf("%s\n", text);
+    zeus_free(text);
+    return CLI_OK;
+}
+
+/* Waits for the command (or Ctrl-C); returns the command's status, or -1 (message printed). */
+static int wait_for_work(const monitor_args *a)
+{
+    if (a->command)
+        return run_command(a->command);
+    if (!a->json)
+        fprintf(stderr, "zeus: measuring until Ctrl-C...\n");
+    wait_signal(0);
+    return 0;
 }
 
 static int monitor_energy(int argc, char **argv)
 {
-    static const struct option options[] = {{"gpu-indices", required_argument, NULL, 'g'},
-                                            {"cpu-indices", required_argument, NULL, 'c'},
-                                            {"log-file", required_argument, NULL, 'l'},
-                                            {"json", no_argument, NULL, 'j'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
-    unsigned gpus[ZEUS_MAX_GPUS], cpus[ZEUS_MAX_CPUS];
-    int gpu_count = -1, cpu_count = 0, json = 0, c, rc;
-    const char *log_file = NULL;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
-        switch (c) {
-        case 'g':
-            if ((rc = cli_take_indices("--gpu-indices", optarg, argc, argv, &optind, gpus,
-                                       ZEUS_MAX_GPUS, &gpu_count)) != CLI_OK)
-                return rc;
-            break;
-        case 'c':
-            if ((rc = cli_take_indices("--cpu-indices", optarg, argc, argv, &optind, cpus,
-                                       ZEUS_MAX_CPUS, &cpu_count)) != CLI_OK)
-                return rc;
-            break;
-        case 'l':
-            log_file = optarg;
-            break;
-        case 'j':
-            json = 1;
-            break;
-        case 'h':
-            usage_energy(stdout);
-            return CLI_OK;
-        default:
-            usage_energy(stderr);
-            return cli_error(CLI_USAGE, "monitor energy: unknown option or missing value '%s'",
-                             argv[optind - 1]);
-        }
-    }
-    char **command = optind < argc ? argv + optind : NULL;
-
+    monitor_args a;
+    int rc = parse_args(&energy_command, argc, argv, &a);
+    if (rc != CLI_OK)
+        return rc == HELP_SHOWN ? CLI_OK : rc;
+    if (!a.command)
+        block_stop_signals();
     zeus_devices *d;
-    if ((rc = open_devices(&d)) != CLI_OK)
+    if ((rc = open_devices(&a, "measure", &d)) != CLI_OK)
         return rc;
     zeus_monitor_options o;
     zeus_monitor_options_init(&o);
-    o.gpu_indices = gpus;
-    o.gpu_count = gpu_count;
-    o.cpu_indices = cpus;
-    o.cpu_count = cpu_count;
-    o.log_file = log_file;
+    o.gpu_indices = a.gpus;
+    o.gpu_count = a.gpu_count;
+    o.cpu_indices = a.cpus;
+    o.cpu_count = a.cpu_count;
+    o.log_file = a.log_file;
+    o.log_append = true; /* the help has always said "append" */
     zeus_monitor *m = NULL;
+    zeus_measurement *r = zeus_measurement_new();
     int result = CLI_FAIL;
+    if (!r) {
+        result = cli_error(CLI_FAIL, "out of memory");
+        goto done;
+    }
     if ((rc = zeus_monitor_open(d, &o, &m)) != ZEUS_OK) {
         result =
             cli_lib_error(rc == ZEUS_ENODEV ? CLI_NODEV : CLI_FAIL, rc, "cannot start the monitor");
@@ -311,31 +420,25 @@ static int monitor_energy(int argc, char **argv)
         result = cli_lib_error(CLI_FAIL, rc, "cannot begin measuring");
         goto done;
     }
-    int exit_code = 0;
-    if (command) {
-        exit_code = run_command(command);
-        if (exit_code < 0) {
-            result = 127; /* as shells do for a command that cannot run */
-            goto done;
-        }
-    } else {
-        if (!json)
-            fprintf(stderr, "zeus: measuring until Ctrl-C...\n");
-        wait_signal(0);
+    int exit_code = wait_for_work(&a);
+    if (exit_code < 0) {
+        result = 127; /* as shells do for a command that cannot run */
+        goto done;
     }
-    zeus_measurement r;
     zeus_monitor_wait_update_period(m); /* so the report can say how fine the counter is */
-    if ((rc = zeus_monitor_end_window(m, ENERGY_WINDOW, false, false, &r)) != ZEUS_OK) {
+    if ((rc = zeus_monitor_end_window(m, ENERGY_WINDOW, false, false, r)) != ZEUS_OK) {
         result = cli_lib_error(CLI_FAIL, rc, "cannot end the measurement");
         goto done;
     }
-    if (json)
-        print_energy_json(&r, exit_code, command != NULL);
-    else
-        print_energy_text(d, &r);
-    fflush(stdout);
-    result = command ? exit_code : CLI_OK;
+    if (a.json && print_energy_json(r, exit_code, a.command != NULL) != CLI_OK)
+        goto done;
+    if (!a.json)
+        print_energy_text(d, r);
+    result = a.command ? exit_code : CLI_OK;
+    if (zeus_measurement_log_failed(r) && result == CLI_OK)
+        result = CLI_FAIL; /* the warning said why */
 done:
+    zeus_measurement_free(r);
     zeus_monitor_close(m);
     zeus_devices_close(d);
     return result;
@@ -345,199 +448,168 @@ done:
 
 /* One value per sampler column, as the original prints them ({'GPU0': 30.0, 'CPU0': 12.5})
  * or as a JSON object ({"gpu0": 30.0, "cpu0": 12.5}). */
-static void print_columns(const zeus_sampler *s, const double *values, int json)
+static void print_columns(FILE *out, const zeus_sampler *s, const double *values, bool json)
 {
     char a[ZEUS_DOUBLE_BUF];
-    putchar('{');
+    fputc('{', out);
     for (unsigned i = 0; i < zeus_sampler_column_count(s); i++) {
         const char *name = zeus_sampler_column_name(s, i);
+        bool known = !isnan(values[i]);
         if (json) {
-            printf("%s\"%s\": %s", i ? ", " : "", name, fmt(values[i], a));
+            fprintf(out, "%s\"%s\": %s", i ? ", " : "", name, known ? fmt(values[i], a) : "null");
         } else {
-            printf("%s'", i ? ", " : "");
+            fprintf(out, "%s'", i ? ", " : "");
             for (const char *c = name; *c; c++)
-                putchar(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
-            printf("': %s", fmt(values[i], a));
+                fputc(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c, out);
+            fprintf(out, "': %s", fmt(values[i], a));
         }
     }
-    putchar('}');
+    fputc('}', out);
 }
 
-static void print_power_sample(const zeus_sampler *s, const double *w, double t, int json)
+static void print_power_sample(FILE *out, const zeus_sampler *s, const double *w, double t,
+                               bool json)
 {
     char a[ZEUS_DOUBLE_BUF];
     if (json) {
-        printf("{\"time\": %s, \"power_w\": ", fmt(t, a));
-        print_columns(s, w, json);
-        printf("}\n");
+        fprintf(out, "{\"time\": %s, \"power_w\": ", fmt(t, a));
+        print_columns(out, s, w, json);
+        fprintf(out, "}\n");
     } else {
         time_t secs = (time_t)t;
         struct tm tm;
         localtime_r(&secs, &tm);
         char stamp[32];
         strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
-        printf("%s.%06ld ", stamp, (long)((t - floor(t)) * 1e6));
-        print_columns(s, w, json);
-        putchar('\n');
+        fprintf(out, "%s.%06ld ", stamp, (long)((t - floor(t)) * 1e6));
+        print_columns(out, s, w, json);
+        fputc('\n', out);
     }
-    fflush(stdout);
+    fflush(out);
 }
 
-static int write_power_csv(zeus_sampler *s, const char *path, double since)
+static void print_power_totals(FILE *out, const zeus_sampler *s, double time_s,
+                               const double *energy, bool json)
 {
-    unsigned n = zeus_sampler_column_count(s);
-    size_t rows = zeus_sampler_sample_count(s);
-    double *times = malloc((rows + 1) * sizeof *times);
-    double *power = malloc((rows + 1) * n * sizeof *power);
-    size_t cap = 64 + (rows + 1) * (n + 1) * 28, len = 0;
-    char *buf = malloc(cap);
-    int rc = ZEUS_ENOMEM;
-    if (!times || !power || !buf)
-        goto done;
-    size_t got;
-    zeus_sampler_timeline(s, since, rows, times, power, &got);
-    len += (size_t)snprintf(buf + len, cap - len, "time");
-    for (unsigned i = 0; i < n; i++)
-        len +=
-            (size_t)snprintf(buf + len, cap - len, ",%s_power_w", zeus_sampler_column_name(s, i));
-    buf[len++] = '\n';
     char a[ZEUS_DOUBLE_BUF];
-    for (size_t k = 0; k < got; k++) {
-        len += (size_t)snprintf(buf + len, cap - len, "%s", fmt(times[k], a));
-        for (unsigned i = 0; i < n; i++)
-            len += (size_t)snprintf(buf + len, cap - len, ",%s", fmt(power[k * n + i], a));
-        buf[len++] = '\n';
+    if (json) {
+        fprintf(out, "{\"total_time_s\": %s", fmt(time_s, a));
+        if (energy) {
+            fprintf(out, ", \"total_energy_j\": ");
+            print_columns(out, s, energy, json);
+        }
+        fprintf(out, "}\n");
+    } else {
+        fprintf(out, "\nTotal time (s): %s\n", fmt(time_s, a));
+        if (energy) {
+            fprintf(out, "Total energy (J): ");
+            print_columns(out, s, energy, json);
+            fputc('\n', out);
+        }
     }
-    rc = zeus__write_file_atomic(path, buf, len);
-done:
-    free(times);
-    free(power);
-    free(buf);
-    return rc;
+    fflush(out);
 }
 
-static int parse_seconds(const char *option, const char *text, double *out)
+/* The --csv stream, written by the sampling thread as each sample is taken. */
+typedef struct {
+    zeus_output *out;
+    bool header_done;
+    atomic_bool failed; /* read by the main thread, which then stops */
+} csv_stream;
+
+static void write_csv_row(const zeus_sampler *s, double t, const double *power_w, void *user)
 {
-    if (zeus_parse_double(text, out) != ZEUS_OK || !isfinite(*out) || *out <= 0)
-        return cli_error(CLI_USAGE, "%s: '%s' is not a positive number of seconds", option, text);
-    return CLI_OK;
+    csv_stream *c = user;
+    if (atomic_load(&c->failed))
+        return;
+    char a[ZEUS_DOUBLE_BUF];
+    unsigned n = zeus_sampler_column_count(s);
+    int rc = ZEUS_OK;
+    if (!c->header_done) {
+        c->header_done = true;
+        if (zeus_output_started_empty(c->out)) {
+            rc = zeus_output_printf(c->out, "time");
+            for (unsigned i = 0; i < n && rc == ZEUS_OK; i++)
+                rc = zeus_output_printf(c->out, ",%s_power_w", zeus_sampler_column_name(s, i));
+            if (rc == ZEUS_OK)
+                rc = zeus_output_printf(c->out, "\n");
+        }
+    }
+    if (rc == ZEUS_OK)
+        rc = zeus_output_printf(c->out, "%s", fmt(t, a));
+    for (unsigned i = 0; i < n && rc == ZEUS_OK; i++) /* a failed reading: an empty cell */
+        rc = zeus_output_printf(c->out, ",%s", isnan(power_w[i]) ? "" : fmt(power_w[i], a));
+    if (rc == ZEUS_OK)
+        rc = zeus_output_printf(c->out, "\n");
+    if (rc != ZEUS_OK)
+        atomic_store(&c->failed, true);
+}
+
+/* Prints the latest sample every period until a signal, the duration, or a failed CSV. */
+static void power_loop(zeus_sampler *s, const monitor_args *a, FILE *report, csv_stream *csv)
+{
+    double start = zeus_steady_time_s(NULL), last_printed = -1;
+    for (;;) {
+        double left =
+            a->duration_s > 0 ? start + a->duration_s - zeus_steady_time_s(NULL) : a->period_s;
+        if (a->duration_s > 0 && left <= 0)
+            break;
+        if (wait_signal(left < a->period_s ? left : a->period_s) != 0)
+            break;
+        if (csv && atomic_load(&csv->failed))
+            break;
+        double w[ZEUS_SAMPLER_MAX_COLUMNS], t;
+        if (zeus_sampler_get_power(s, NAN, w, &t) == ZEUS_OK && t != last_printed) {
+            print_power_sample(report, s, w, t, a->json);
+            last_printed = t;
+        }
+    }
 }
 
 static int monitor_power(int argc, char **argv)
 {
-    static const struct option options[] = {{"gpu-indices", required_argument, NULL, 'g'},
-                                            {"cpu-indices", required_argument, NULL, 'u'},
-                                            {"update-period", required_argument, NULL, 'p'},
-                                            {"duration", required_argument, NULL, 'd'},
-                                            {"csv", required_argument, NULL, 'c'},
-                                            {"json", no_argument, NULL, 'j'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
-    unsigned gpus[ZEUS_MAX_GPUS], cpus[ZEUS_MAX_CPUS];
-    int gpu_count = -1, cpu_count = 0, json = 0, c, rc;
-    double period = 1.0, duration = 0;
-    const char *csv = NULL;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (c) {
-        case 'g':
-            if ((rc = cli_take_indices("--gpu-indices", optarg, argc, argv, &optind, gpus,
-                                       ZEUS_MAX_GPUS, &gpu_count)) != CLI_OK)
-                return rc;
-            break;
-        case 'u':
-            if ((rc = cli_take_indices("--cpu-indices", optarg, argc, argv, &optind, cpus,
-                                       ZEUS_MAX_CPUS, &cpu_count)) != CLI_OK)
-                return rc;
-            break;
-        case 'p':
-            if ((rc = parse_seconds("--update-period", optarg, &period)) != CLI_OK)
-                return rc;
-            break;
-        case 'd':
-            if ((rc = parse_seconds("--duration", optarg, &duration)) != CLI_OK)
-                return rc;
-            break;
-        case 'c':
-            csv = optarg;
-            break;
-        case 'j':
-            json = 1;
-            break;
-        case 'h':
-            usage_power(stdout);
-            return CLI_OK;
-        default:
-            usage_power(stderr);
-            return cli_error(CLI_USAGE, "monitor power: unknown option or missing value '%s'",
-                             argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_error(CLI_USAGE, "monitor power: unexpected argument '%s'", argv[optind]);
-
+    monitor_args a;
+    int rc = parse_args(&power_command, argc, argv, &a);
+    if (rc != CLI_OK)
+        return rc == HELP_SHOWN ? CLI_OK : rc;
+    block_stop_signals();
     zeus_devices *d;
-    if ((rc = open_devices(&d)) != CLI_OK)
+    if ((rc = open_devices(&a, "sample", &d)) != CLI_OK)
         return rc;
+    /* With the CSV on stdout, the report goes to stderr (as zeus simulate does). */
+    FILE *report = a.csv && strcmp(a.csv, "-") == 0 ? stderr : stdout;
     int result = CLI_FAIL;
     zeus_sampler *s = NULL;
-    if (zeus_gpu_count(d) == 0 && cpu_count == 0) {
-        result = cli_error(CLI_NODEV, "no GPU to sample (see 'zeus show-env')");
+    csv_stream csv = {0};
+    if (a.csv && (rc = zeus_output_open(a.csv, 0, &csv.out)) != ZEUS_OK) {
+        result = cli_lib_error(CLI_FAIL, rc, "--csv");
         goto done;
     }
+    if (csv.out) /* a row reaches the file within CSV_FLUSH_S + the period, or at once */
+        zeus_output_set_flush_interval(csv.out, a.period_s >= CSV_FLUSH_S ? 0 : CSV_FLUSH_S);
     zeus_sampler_options so;
     zeus_sampler_options_init(&so);
-    so.gpu_indices = gpus;
-    so.gpu_count = zeus_gpu_count(d) == 0 ? 0 : gpu_count;
-    so.cpu_indices = cpus;
-    so.cpu_count = cpu_count;
-    so.period_s = period;
-    if (duration > 0 && duration / period + 16 > ZEUS_SAMPLER_DEFAULT_CAPACITY)
-        so.capacity = (size_t)(duration / period) + 16; /* keep every sample for --csv */
+    so.gpu_indices = a.gpus;
+    so.gpu_count = zeus_gpu_count(d) == 0 ? 0 : a.gpu_count;
+    so.cpu_indices = a.cpus;
+    so.cpu_count = a.cpu_count;
+    so.period_s = a.period_s;
+    so.on_sample = csv.out ? write_csv_row : NULL;
+    so.on_sample_user = &csv;
     if ((rc = zeus_sampler_start(d, &so, &s)) != ZEUS_OK) {
         result = cli_lib_error(rc == ZEUS_ENODEV ? CLI_NODEV : CLI_FAIL, rc,
                                "cannot start the power sampler");
         goto done;
     }
-    double start = zeus_steady_time_s(NULL), last_printed = -1;
-    for (;;) {
-        double left = duration > 0 ? start + duration - zeus_steady_time_s(NULL) : period;
-        if (duration > 0 && left <= 0)
-            break;
-        if (wait_signal(left < period ? left : period) != 0)
-            break;
-        double w[ZEUS_SAMPLER_MAX_COLUMNS], t;
-        if (zeus_sampler_get_power(s, NAN, w, &t) == ZEUS_OK && t != last_printed) {
-            print_power_sample(s, w, t, json);
-            last_printed = t;
-        }
-    }
-    double end = zeus_steady_time_s(NULL);
-    double energy[ZEUS_SAMPLER_MAX_COLUMNS];
-    bool have_energy = zeus_sampler_get_energy(s, start, end, energy, NULL) == ZEUS_OK;
-    char a[ZEUS_DOUBLE_BUF];
-    if (json) {
-        printf("{\"total_time_s\": %s", fmt(end - start, a));
-        if (have_energy) {
-            printf(", \"total_energy_j\": ");
-            print_columns(s, energy, json);
-        }
-        printf("}\n");
-    } else {
-        printf("\nTotal time (s): %s\n", fmt(end - start, a));
-        if (have_energy) {
-            printf("Total energy (J): ");
-            print_columns(s, energy, json);
-            putchar('\n');
-        }
-    }
-    fflush(stdout);
+    power_loop(s, &a, report, csv.out ? &csv : NULL);
+    double end = zeus_steady_time_s(NULL), start, energy[ZEUS_SAMPLER_MAX_COLUMNS];
+    bool have_energy = zeus_sampler_total_energy(s, end, energy, &start) == ZEUS_OK;
+    print_power_totals(report, s, end - start, have_energy ? energy : NULL, a.json);
     result = CLI_OK;
-    if (csv && (rc = write_power_csv(s, csv, start)) != ZEUS_OK)
-        result = cli_lib_error(CLI_FAIL, rc, "cannot write the CSV file");
 done:
-    zeus_sampler_stop(s);
+    zeus_sampler_stop(s); /* no more rows after this */
+    if (csv.out && zeus_output_close(csv.out) != ZEUS_OK)
+        result = cli_error(CLI_FAIL, "--csv: %s", zeus_last_error());
     zeus_devices_close(d);
     return result;
 }

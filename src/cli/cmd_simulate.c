@@ -200,7 +200,9 @@ static int parse_options(int argc, char **argv, bool alibaba, options *o)
             rc = parse_number("--beta", optarg, 1e-300, INFINITY, &o->beta);
             break;
         case OPT_CSV:
-            o->csv = optarg;
+            o->csv = optarg; /* checked now, not after the whole run */
+            if (zeus_output_check(optarg) != ZEUS_OK)
+                rc = cli_error(CLI_FAIL, "--csv: %s", zeus_last_error());
             break;
         case OPT_DATASET:
             o->dataset = optarg;

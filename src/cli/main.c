@@ -1,6 +1,7 @@
 /* zeus: command-line face of libzeus. Dispatches to one function per subcommand. */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,9 +32,27 @@ static void usage(FILE *out)
                  "(error|warn|info|debug).\n");
 }
 
-int main(int argc, char **argv)
+/* Every command's report goes to stdout: a write that failed (a full disk, /dev/full, a closed
+ * pipe's EPIPE) must not end in exit status 0 with the report lost. stdio keeps the error, so
+ * checking once here, after the command and its final flush, covers every write. */
+static int finish_stdout(int code)
 {
-    cli_install_logger();
+    errno = 0;
+    int err = fflush(stdout) != 0 ? errno : 0; /* else errno would be stale */
+    int failed = err != 0 || ferror(stdout);
+    if (fclose(stdout) != 0 && !failed) {
+        failed = 1;
+        err = errno;
+    }
+    if (!failed)
+        return code;
+    fprintf(stderr, "zeus: error: cannot write to standard output: %s\n",
+            err ? strerror(err) : "an earlier write failed");
+    return code == CLI_OK ? CLI_FAIL : code;
+}
+
+static int run(int argc, char **argv)
+{
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;
@@ -52,4 +71,10 @@ int main(int argc, char **argv)
     fprintf(stderr, "zeus: error: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return CLI_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    cli_install_logger();
+    return finish_stdout(run(argc, argv));
 }

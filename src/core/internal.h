@@ -24,12 +24,7 @@ void zeus__log(zeus_log_level level, const char *fmt, ...) ZEUS_PRINTF(2, 3);
 /* Bounded string copy that always terminates; returns strlen(src). */
 size_t zeus__strlcpy(char *dst, const char *src, size_t size);
 
-/* Writes size bytes to path atomically: a temporary file in the same directory, fsync, rename.
- * Creates missing parent directories. A crash leaves either the old file or the new one. */
-int zeus__write_file_atomic(const char *path, const void *data, size_t size);
 /* Reads a whole file into a NUL-terminated malloc'd buffer. */
 int zeus__read_file(const char *path, char **data, size_t *size);
-/* mkdir -p of the directory part of path. */
-int zeus__make_parent_dirs(const char *path);
 
 #endif

@@ -1,12 +1,10 @@
-/* Small shared utilities: clocks, strings, number formatting and parsing, atomic files. */
+/* Small shared utilities: clocks, strings, number formatting and parsing, reading files. */
 #include "core/internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -184,76 +182,6 @@ int zeus_parse_index_list(const char *text, unsigned *out, size_t max, size_t *c
     }
     *count = n;
     return ZEUS_OK;
-}
-
-int zeus__make_parent_dirs(const char *path)
-{
-    char dir[4096];
-    if (zeus__strlcpy(dir, path, sizeof dir) >= sizeof dir)
-        return zeus__error(ZEUS_EINVAL, "path too long: %s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return ZEUS_OK;
-    *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-            return zeus__error(ZEUS_EIO, "cannot create directory %s: %s", dir, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return zeus__error(ZEUS_EIO, "cannot create directory %s: %s", dir, strerror(errno));
-    return ZEUS_OK;
-}
-
-int zeus__write_file_atomic(const char *path, const void *data, size_t size)
-{
-    char tmp[4200];
-    int fd = -1;
-    int rc = zeus__make_parent_dirs(path);
-    if (rc != ZEUS_OK)
-        return rc;
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
-        return zeus__error(ZEUS_EINVAL, "path too long: %s", path);
-    fd = mkstemp(tmp);
-    if (fd < 0)
-        return zeus__error(ZEUS_EIO, "cannot create a temporary file beside %s: %s", path,
-                           strerror(errno));
-    const char *p = data;
-    size_t left = size;
-    while (left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = zeus__error(ZEUS_EIO, "cannot write %s: %s", tmp, strerror(errno));
-            goto fail;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
-        rc = zeus__error(ZEUS_EIO, "cannot sync %s: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        rc = zeus__error(ZEUS_EIO, "cannot close %s: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        rc = zeus__error(ZEUS_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        goto fail;
-    }
-    return ZEUS_OK;
-fail:
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    return rc;
 }
 
 int zeus__read_file(const char *path, char **data, size_t *size)

@@ -1,6 +1,7 @@
 /* Simulated GPU settings shared between processes (see sim_state.h). */
 #include "device/sim_state.h"
 #include "core/internal.h"
+#include "zeus/output.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -160,7 +161,7 @@ int zeus__sim_state_save(zeus_sim_state *s, const zeus_sim_gpu *gpus, const bool
             n += (size_t)snprintf(buf + n, sizeof buf - n, "gpu %u limit_mw %u persistence %d\n", i,
                                   s->other_limit_mw[i], s->other_persistence[i] ? 1 : 0);
     }
-    int rc = zeus__write_file_atomic(s->path, buf, n);
+    int rc = zeus_write_file(s->path, buf, n);
     struct stat st;
     if (rc == ZEUS_OK && stat(s->path, &st) == 0)
         remember(s, &st);

@@ -1,6 +1,7 @@
 /* The energy monitor: named windows over GPU energy counters, sampled power and RAPL. */
 #include "core/internal.h"
 #include "monitor/monitor_internal.h"
+#include "zeus/output.h"
 
 #include <errno.h>
 #include <math.h>
@@ -17,6 +18,7 @@ typedef struct {
     double start;
     uint64_t start_mj[ZEUS_MAX_GPUS];
     int start_error[ZEUS_MAX_GPUS];
+    char *start_message[ZEUS_MAX_GPUS]; /* why start_error, for the warning at end (or NULL) */
     zeus_cpu_energy start_cpu[ZEUS_MAX_CPUS];
     int start_cpu_error[ZEUS_MAX_CPUS];
 } window;
@@ -36,8 +38,7 @@ struct zeus_monitor {
     void *sync_user;
     zeus_clock_fn clock;
     void *clock_user;
-    FILE *log;
-    char *log_path;
+    zeus_output *log;
     zeus_sampler *sampler;
     zeus_replay *replay;
 
@@ -70,26 +71,6 @@ const char *zeus_energy_method_name(zeus_energy_method method)
 {
     static const char *const names[] = {"none", "counter", "sampled", "instant"};
     return (unsigned)method < ZEUS_ARRAY_LEN(names) ? names[method] : "?";
-}
-
-double zeus_measurement_gpu_energy(const zeus_measurement *m, unsigned gpu)
-{
-    for (unsigned i = 0; i < m->gpu_count; i++)
-        if (m->gpus[i].index == gpu)
-            return m->gpus[i].energy_j;
-    return NAN;
-}
-
-void zeus__measurement_zero(zeus_measurement *m, const unsigned *gpus, unsigned gpu_count,
-                            const unsigned *cpus, unsigned cpu_count)
-{
-    memset(m, 0, sizeof *m);
-    m->gpu_count = gpu_count;
-    for (unsigned i = 0; i < gpu_count; i++)
-        m->gpus[i].index = gpus[i];
-    m->cpu_count = cpu_count;
-    for (unsigned i = 0; i < cpu_count; i++)
-        m->cpus[i].index = cpus[i];
 }
 
 /* ---- counter update period, measured in the background ---- */
@@ -163,34 +144,60 @@ double zeus_monitor_update_period_s(const zeus_monitor *m, unsigned gpu)
 
 /* ---- open / close ---- */
 
-static int write_header(zeus_monitor *m)
+/* The log's header line for this monitor's columns (without the newline); malloc'd. */
+static char *log_header(const zeus_monitor *m)
 {
-    fputs("start_time,window_name,elapsed_time", m->log);
+    size_t cap = 64 + 24 * ((size_t)m->gpu_count + 2 * m->cpu_count), len = 0;
+    char *h = malloc(cap);
+    if (!h)
+        return NULL;
+    len += (size_t)snprintf(h + len, cap - len, "start_time,window_name,elapsed_time");
     for (unsigned i = 0; i < m->gpu_count; i++)
-        fprintf(m->log, ",gpu%u_energy", m->gpus[i]);
+        len += (size_t)snprintf(h + len, cap - len, ",gpu%u_energy", m->gpus[i]);
     for (unsigned i = 0; i < m->cpu_count; i++) {
-        fprintf(m->log, ",cpu%u_energy", m->cpus[i]);
+        len += (size_t)snprintf(h + len, cap - len, ",cpu%u_energy", m->cpus[i]);
         if (m->cpu_dram[i])
-            fprintf(m->log, ",dram%u_energy", m->cpus[i]);
+            len += (size_t)snprintf(h + len, cap - len, ",dram%u_energy", m->cpus[i]);
     }
-    fputc('\n', m->log);
-    if (fflush(m->log) != 0 || ferror(m->log))
-        return zeus__error(ZEUS_EIO, "cannot write the log file %s: %s", m->log_path,
-                           strerror(errno));
+    return h;
+}
+
+/* Appending to an existing log: its header must name the same columns, or the rows would be
+ * read against the wrong devices. */
+static int check_existing_header(const char *path, const char *header)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return zeus__error(ZEUS_EIO, "cannot read the log file %s: %s", path, strerror(errno));
+    char line[4096] = "";
+    bool got = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (!got || strcmp(line, header) != 0)
+        return zeus__error(ZEUS_EINVAL,
+                           "the log file %s has the columns '%s', not '%s': use another file", path,
+                           line, header);
     return ZEUS_OK;
 }
 
-static int open_log(zeus_monitor *m, const char *path)
+static int open_log(zeus_monitor *m, const char *path, bool append)
 {
-    int rc = zeus__make_parent_dirs(path);
-    if (rc != ZEUS_OK)
-        return zeus__error(rc, "log file %s: %s", path, zeus_last_error());
-    m->log_path = strdup(path);
-    m->log = fopen(path, "w");
-    if (!m->log || !m->log_path)
-        return zeus__error(errno == EACCES ? ZEUS_EPERM : ZEUS_EIO,
-                           "cannot open the log file %s: %s", path, strerror(errno));
-    return write_header(m);
+    char *header = log_header(m);
+    if (!header)
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
+    int rc = zeus_output_open(path, append ? ZEUS_OUTPUT_APPEND : 0, &m->log);
+    if (rc != ZEUS_OK) {
+        rc = zeus__error(rc, "log file: %s", zeus_last_error());
+    } else {
+        /* Flushed after every row (as the original), not after every cell. */
+        zeus_output_set_flush_interval(m->log, INFINITY);
+        if (!zeus_output_started_empty(m->log))
+            rc = check_existing_header(path, header);
+        else
+            rc = zeus_output_printf(m->log, "%s\n", header);
+    }
+    free(header);
+    return rc;
 }
 
 static int select_devices(zeus_monitor *m, const zeus_monitor_options *o)
@@ -282,7 +289,7 @@ int zeus_monitor_open(zeus_devices *devices, const zeus_monitor_options *options
     m->clock_user = options->clock_user;
     if ((rc = select_devices(m, options)) != ZEUS_OK)
         goto fail;
-    if (options->log_file && (rc = open_log(m, options->log_file)) != ZEUS_OK)
+    if (options->log_file && (rc = open_log(m, options->log_file, options->log_append)) != ZEUS_OK)
         goto fail;
     if ((rc = start_sampler(m, options)) != ZEUS_OK)
         goto fail;
@@ -308,11 +315,12 @@ void zeus_monitor_close(zeus_monitor *m)
     zeus_monitor_wait_update_period(m);
     zeus_sampler_stop(m->sampler);
     zeus__replay_close(m->replay);
-    if (m->log)
-        fclose(m->log);
-    free(m->log_path);
+    zeus_output_close(m->log);
     for (size_t i = 0; i < m->slot_count; i++) {
         free(m->slots[i].name);
+        if (m->slots[i].w)
+            for (unsigned g = 0; g < m->gpu_count; g++)
+                free(m->slots[i].w->start_message[g]);
         free(m->slots[i].w);
     }
     free(m->slots);
@@ -398,7 +406,7 @@ static struct slot *free_slot(zeus_monitor *m)
         s = &m->slots[m->slot_count];
         m->slot_count = cap;
     }
-    if (!s->w && !(s->w = malloc(sizeof *s->w)))
+    if (!s->w && !(s->w = calloc(1, sizeof *s->w)))
         return NULL;
     return s;
 }
@@ -448,9 +456,12 @@ int zeus_monitor_begin_window(zeus_monitor *m, const char *name, bool sync)
     if (sync)
         sync_all(m);
     w->start = m->clock(m->clock_user);
-    for (unsigned i = 0; i < m->gpu_count; i++)
+    for (unsigned i = 0; i < m->gpu_count; i++) {
         w->start_error[i] =
             m->counter[i] ? zeus_gpu_energy_mj(m->devices, m->gpus[i], &w->start_mj[i]) : 0;
+        /* This GPU's own detail: the thread's last error is overwritten by the next GPU. */
+        w->start_message[i] = w->start_error[i] ? strdup(zeus_last_error()) : NULL;
+    }
     for (unsigned i = 0; i < m->cpu_count; i++) {
         w->start_cpu_error[i] = zeus_cpu_read_energy(m->devices, m->cpus[i], &w->start_cpu[i]);
         if (w->start_cpu_error[i] != ZEUS_OK) /* the detail (file, errno text) is lost later */
@@ -460,76 +471,12 @@ int zeus_monitor_begin_window(zeus_monitor *m, const char *name, bool sync)
     return ZEUS_OK;
 }
 
-static void fill_gpu(zeus_monitor *m, unsigned i, const window *w, double elapsed,
-                     const double *sampled_j, int sampled_rc, size_t samples,
-                     zeus_gpu_measurement *g)
-{
-    g->index = m->gpus[i];
-    if (m->counter[i]) {
-        double period = atomic_load(&m->update_period_s[i]);
-        uint64_t now_mj = 0;
-        int rc = w->start_error[i] ? w->start_error[i]
-                                   : zeus_gpu_energy_mj(m->devices, m->gpus[i], &now_mj);
-        if (rc != ZEUS_OK) {
-            g->error = rc;
-            ZEUS_WARN("GPU %u: energy unavailable in this window: %s", m->gpus[i],
-                      zeus_last_error());
-            return;
-        }
-        if (now_mj < w->start_mj[i]) {
-            g->error = ZEUS_EDEVICE;
-            ZEUS_WARN("GPU %u: energy counter went backwards (%llu -> %llu mJ; driver reloaded?)",
-                      m->gpus[i], (unsigned long long)w->start_mj[i], (unsigned long long)now_mj);
-            return;
-        }
-        /* Same arithmetic as the original (J = mJ / 1000 at each end), so logs match it. */
-        g->energy_j = (double)now_mj / 1000.0 - (double)w->start_mj[i] / 1000.0;
-        g->method = ZEUS_METHOD_COUNTER;
-        g->update_period_s = period;
-        g->updates = period > 0 ? elapsed / period : 0;
-        g->below_resolution = g->energy_j == 0.0 || (period > 0 && elapsed < period);
-        g->error_bound_j = period * m->max_power_w[i];
-    } else {
-        int pos = m->sampled[i];
-        double period = zeus_sampler_period_s(m->sampler);
-        g->method = ZEUS_METHOD_SAMPLED;
-        g->update_period_s = period;
-        g->updates = (double)samples;
-        if (sampled_rc == ZEUS_OK && isnan(sampled_j[pos])) {
-            g->error = ZEUS_EDEVICE;
-            g->method = ZEUS_METHOD_NONE;
-            return;
-        }
-        /* As the original: no two samples in the window reads as 0 J (flagged). */
-        g->energy_j = sampled_rc == ZEUS_OK ? sampled_j[pos] : 0.0;
-        g->below_resolution = sampled_rc != ZEUS_OK;
-        g->error_bound_j = 2 * period * m->max_power_w[i];
-    }
-}
+/* ---- ending a window: one function per step of the original's order (spec 2.3) ---- */
 
-static void write_row(zeus_monitor *m, const char *name, const zeus_measurement *r)
+/* 1. Pops the window: copies what it recorded (taking its messages) and frees the name.
+ * ZEUS_ENOENT if no window of that name is open. */
+static int pop_window(zeus_monitor *m, const char *name, window *w)
 {
-    char a[ZEUS_DOUBLE_BUF], b[ZEUS_DOUBLE_BUF];
-    fprintf(m->log, "%s,%s,%s", zeus_format_double(r->start_time_s, a, sizeof a), name,
-            zeus_format_double(r->time_s, b, sizeof b));
-    for (unsigned i = 0; i < r->gpu_count; i++)
-        fprintf(m->log, ",%s", zeus_format_double(r->gpus[i].energy_j, a, sizeof a));
-    for (unsigned i = 0; i < r->cpu_count; i++) {
-        fprintf(m->log, ",%s", zeus_format_double(r->cpus[i].package_j, a, sizeof a));
-        if (m->cpu_dram[i])
-            fprintf(m->log, ",%s", zeus_format_double(r->cpus[i].dram_j, a, sizeof a));
-    }
-    fputc('\n', m->log);
-}
-
-int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool cancel,
-                            zeus_measurement *out)
-{
-    if (!name)
-        return zeus__error(ZEUS_EINVAL, "window name is NULL");
-    if (m->replay)
-        return zeus__replay_end(m->replay, name, cancel, m->gpus, m->gpu_count, out);
-    /* 1. Pop the window. */
     pthread_mutex_lock(&m->lock);
     struct slot *found = find_slot(m, name, name_hash(name));
     if (!found) {
@@ -537,70 +484,140 @@ int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool c
         return zeus__error(ZEUS_ENOENT, "Measurement window '%s' does not exist", name);
     }
     /* Copy only what this window uses, then free the slot for reuse. */
-    window w;
-    w.start = found->w->start;
-    memcpy(w.start_mj, found->w->start_mj, m->gpu_count * sizeof w.start_mj[0]);
-    memcpy(w.start_error, found->w->start_error, m->gpu_count * sizeof w.start_error[0]);
-    memcpy(w.start_cpu, found->w->start_cpu, m->cpu_count * sizeof w.start_cpu[0]);
-    memcpy(w.start_cpu_error, found->w->start_cpu_error,
-           m->cpu_count * sizeof w.start_cpu_error[0]);
-    char *window_name = found->name;
+    w->start = found->w->start;
+    memcpy(w->start_mj, found->w->start_mj, m->gpu_count * sizeof w->start_mj[0]);
+    memcpy(w->start_error, found->w->start_error, m->gpu_count * sizeof w->start_error[0]);
+    memcpy(w->start_message, found->w->start_message, m->gpu_count * sizeof(char *));
+    memset(found->w->start_message, 0, m->gpu_count * sizeof(char *));
+    memcpy(w->start_cpu, found->w->start_cpu, m->cpu_count * sizeof w->start_cpu[0]);
+    memcpy(w->start_cpu_error, found->w->start_cpu_error,
+           m->cpu_count * sizeof w->start_cpu_error[0]);
+    free(found->name);
     found->name = NULL;
     pthread_mutex_unlock(&m->lock);
+    return ZEUS_OK;
+}
 
-    /* 2. Instant power for the approximation, before synchronising (as the original). */
-    double power_w[ZEUS_MAX_GPUS] = {0};
-    double power_read_s = 0;
-    if (m->approx_instant_energy && !cancel) {
-        int64_t t0 = zeus_now_ns();
-        for (unsigned i = 0; i < m->gpu_count; i++) {
-            unsigned mw;
-            power_w[i] =
-                zeus_gpu_power_mw(m->devices, m->gpus[i], &mw) == ZEUS_OK ? mw / 1000.0 : 0.0;
-        }
-        power_read_s = (double)(zeus_now_ns() - t0) * 1e-9;
+static void release_window(const zeus_monitor *m, window *w)
+{
+    for (unsigned i = 0; i < m->gpu_count; i++)
+        free(w->start_message[i]);
+}
+
+/* 2. Instant power of every GPU for approx_instant_energy, and how long reading it took. */
+static double read_instant_power(zeus_monitor *m, double *power_w)
+{
+    int64_t t0 = zeus_now_ns();
+    for (unsigned i = 0; i < m->gpu_count; i++) {
+        unsigned mw;
+        power_w[i] = zeus_gpu_power_mw(m->devices, m->gpus[i], &mw) == ZEUS_OK ? mw / 1000.0 : 0.0;
     }
-    /* 3. Synchronise. 4. Cancel: zeros, nothing logged (the original crashes here: spec 10). */
-    if (sync)
-        sync_all(m);
-    zeus__measurement_zero(out, m->gpus, m->gpu_count, m->cpus, m->cpu_count);
-    if (cancel) {
-        out->cancelled = true;
-        free(window_name);
-        return ZEUS_OK;
+    return (double)(zeus_now_ns() - t0) * 1e-9;
+}
+
+/* A GPU whose energy cannot be known: NAN and the error, never a real-looking 0 J. */
+static void gpu_unavailable(zeus_gpu_measurement *g, int error)
+{
+    g->error = error;
+    g->method = ZEUS_METHOD_NONE;
+    g->energy_j = NAN;
+}
+
+/* 6. Counter GPU: the difference of the counter at end and at begin. */
+static void measure_counter(zeus_monitor *m, unsigned i, const window *w, double elapsed,
+                            zeus_gpu_measurement *g)
+{
+    uint64_t now_mj = 0;
+    int rc = w->start_error[i];
+    if (rc != ZEUS_OK) {
+        ZEUS_WARN("GPU %u: energy unavailable in this window (at its start): %s", m->gpus[i],
+                  w->start_message[i] ? w->start_message[i] : zeus_strerror(rc));
+        gpu_unavailable(g, rc);
+        return;
     }
-    /* 5. End time. 6-7. Counters, then sampled GPUs. */
-    double end = m->clock(m->clock_user);
-    out->start_time_s = w.start;
-    out->time_s = end - w.start;
+    if ((rc = zeus_gpu_energy_mj(m->devices, m->gpus[i], &now_mj)) != ZEUS_OK) {
+        ZEUS_WARN("GPU %u: energy unavailable in this window: %s", m->gpus[i], zeus_last_error());
+        gpu_unavailable(g, rc);
+        return;
+    }
+    if (now_mj < w->start_mj[i]) {
+        ZEUS_WARN("GPU %u: energy counter went backwards (%llu -> %llu mJ; driver reloaded?)",
+                  m->gpus[i], (unsigned long long)w->start_mj[i], (unsigned long long)now_mj);
+        gpu_unavailable(g, ZEUS_EDEVICE);
+        return;
+    }
+    double period = atomic_load(&m->update_period_s[i]);
+    /* Same arithmetic as the original (J = mJ / 1000 at each end), so logs match it. */
+    g->energy_j = (double)now_mj / 1000.0 - (double)w->start_mj[i] / 1000.0;
+    g->method = ZEUS_METHOD_COUNTER;
+    g->update_period_s = period;
+    g->updates = period > 0 ? elapsed / period : 0;
+    g->below_resolution = g->energy_j == 0.0 || (period > 0 && elapsed < period);
+    g->error_bound_j = period * m->max_power_w[i];
+}
+
+/* 7. Counter-less GPU: the sampler's integral over the window. */
+static void measure_sampled(zeus_monitor *m, unsigned i, const double *sampled_j, int sampled_rc,
+                            size_t samples, zeus_gpu_measurement *g)
+{
+    double period = zeus_sampler_period_s(m->sampler);
+    g->method = ZEUS_METHOD_SAMPLED;
+    g->update_period_s = period;
+    g->updates = (double)samples;
+    g->error_bound_j = 2 * period * m->max_power_w[i];
+    if (sampled_rc == ZEUS_OK && isnan(sampled_j[m->sampled[i]])) {
+        ZEUS_WARN("GPU %u: energy unavailable in this window: a power reading failed", m->gpus[i]);
+        gpu_unavailable(g, ZEUS_EDEVICE);
+        return;
+    }
+    /* As the original: no two samples in the window reads as 0 J (flagged). */
+    g->energy_j = sampled_rc == ZEUS_OK ? sampled_j[m->sampled[i]] : 0.0;
+    g->below_resolution = sampled_rc != ZEUS_OK;
+}
+
+static void measure_gpus(zeus_monitor *m, const window *w, double end, zeus_measurement *out)
+{
     double sampled_j[ZEUS_SAMPLER_MAX_COLUMNS];
     size_t samples = 0;
     bool any_sampled = false;
     for (unsigned i = 0; i < m->gpu_count; i++)
         any_sampled = any_sampled || m->sampled[i] >= 0;
     int sampled_rc = any_sampled
-                         ? zeus_sampler_get_energy(m->sampler, w.start, end, sampled_j, &samples)
+                         ? zeus_sampler_get_energy(m->sampler, w->start, end, sampled_j, &samples)
                          : ZEUS_OK;
-    for (unsigned i = 0; i < m->gpu_count; i++)
-        fill_gpu(m, i, &w, out->time_s, sampled_j, sampled_rc, samples, &out->gpus[i]);
+    for (unsigned i = 0; i < m->gpu_count; i++) {
+        if (m->counter[i])
+            measure_counter(m, i, w, out->time_s, &out->gpus[i]);
+        else
+            measure_sampled(m, i, sampled_j, sampled_rc, samples, &out->gpus[i]);
+    }
+}
+
+static void measure_cpus(zeus_monitor *m, const window *w, zeus_measurement *out)
+{
     for (unsigned i = 0; i < m->cpu_count; i++) {
         zeus_cpu_measurement *c = &out->cpus[i];
         zeus_cpu_energy e;
-        int rc = w.start_cpu_error[i] ? w.start_cpu_error[i]
-                                      : zeus_cpu_read_energy(m->devices, m->cpus[i], &e);
+        int rc = w->start_cpu_error[i] ? w->start_cpu_error[i]
+                                       : zeus_cpu_read_energy(m->devices, m->cpus[i], &e);
         if (rc != ZEUS_OK) {
             c->error = rc;
-            if (!w.start_cpu_error[i]) /* a failure at the start was reported then */
+            c->package_j = c->dram_j = NAN;
+            if (!w->start_cpu_error[i]) /* a failure at the start was reported then */
                 ZEUS_WARN("CPU %u: energy unavailable in this window: %s", m->cpus[i],
                           zeus_last_error());
             continue;
         }
-        c->package_j = (double)(e.package_uj - w.start_cpu[i].package_uj) / 1e6;
-        c->dram_valid = e.dram_valid && w.start_cpu[i].dram_valid;
-        if (c->dram_valid)
-            c->dram_j = (double)(e.dram_uj - w.start_cpu[i].dram_uj) / 1e6;
+        c->package_j = (double)(e.package_uj - w->start_cpu[i].package_uj) / 1e6;
+        c->dram_valid = e.dram_valid && w->start_cpu[i].dram_valid;
+        c->dram_j = c->dram_valid ? (double)(e.dram_uj - w->start_cpu[i].dram_uj) / 1e6 : NAN;
     }
-    /* 8. Exact zeros: approximate, or warn (as newer Zeus does). */
+}
+
+/* 8. Exact zeros: approximate from instant power, or warn (as newer Zeus does). */
+static void handle_zeros(zeus_monitor *m, const char *name, const double *power_w,
+                         double power_read_s, zeus_measurement *out)
+{
     for (unsigned i = 0; i < m->gpu_count; i++) {
         zeus_gpu_measurement *g = &out->gpus[i];
         if (g->error || g->energy_j != 0.0)
@@ -616,18 +633,69 @@ int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool c
                       g->update_period_s);
         }
     }
-    for (unsigned i = 0; i < m->gpu_count; i++)
-        out->total_energy_j += out->gpus[i].energy_j;
-    /* 9. Log. */
-    if (m->log) {
-        pthread_mutex_lock(&m->lock);
-        write_row(m, name, out);
-        out->log_failed = fflush(m->log) != 0 || ferror(m->log);
-        pthread_mutex_unlock(&m->lock);
-        if (out->log_failed)
-            ZEUS_WARN("cannot write window '%s' to the log file %s: %s", name, m->log_path,
-                      strerror(errno));
+}
+
+/* A CSV cell: the value as Python's str() writes it, or empty when unavailable. */
+static void log_cell(zeus_output *log, double value)
+{
+    char a[ZEUS_DOUBLE_BUF];
+    zeus_output_printf(log, ",%s", isnan(value) ? "" : zeus_format_double(value, a, sizeof a));
+}
+
+/* 9. Appends the window's row to the log. */
+static void log_row(zeus_monitor *m, const char *name, zeus_measurement *r)
+{
+    char a[ZEUS_DOUBLE_BUF], b[ZEUS_DOUBLE_BUF];
+    pthread_mutex_lock(&m->lock);
+    zeus_output_printf(m->log, "%s,%s,%s", zeus_format_double(r->start_time_s, a, sizeof a), name,
+                       zeus_format_double(r->time_s, b, sizeof b));
+    for (unsigned i = 0; i < r->gpu_count; i++)
+        log_cell(m->log, r->gpus[i].energy_j);
+    for (unsigned i = 0; i < r->cpu_count; i++) {
+        log_cell(m->log, r->cpus[i].package_j);
+        if (m->cpu_dram[i])
+            log_cell(m->log, r->cpus[i].dram_j);
     }
-    free(window_name);
+    r->log_failed =
+        zeus_output_printf(m->log, "\n") != ZEUS_OK || zeus_output_flush(m->log) != ZEUS_OK;
+    pthread_mutex_unlock(&m->lock);
+    if (r->log_failed)
+        ZEUS_WARN("cannot write window '%s' to the log: %s", name, zeus_last_error());
+}
+
+int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool cancel,
+                            zeus_measurement *out)
+{
+    if (!name || !out)
+        return zeus__error(ZEUS_EINVAL, "window name or measurement is NULL");
+    if (m->replay)
+        return zeus__replay_end(m->replay, name, cancel, m->gpus, m->gpu_count, out);
+    window w;
+    int rc = pop_window(m, name, &w);
+    if (rc != ZEUS_OK)
+        return rc;
+    double power_w[ZEUS_MAX_GPUS] = {0}, power_read_s = 0;
+    if (m->approx_instant_energy && !cancel)
+        power_read_s = read_instant_power(m, power_w);
+    /* 3. Synchronise. 4. Cancel: zeros, nothing logged (the original crashes here: spec 10). */
+    if (sync)
+        sync_all(m);
+    zeus__measurement_zero(out, m->gpus, m->gpu_count, m->cpus, m->cpu_count);
+    if (cancel) {
+        out->cancelled = true;
+        release_window(m, &w);
+        return ZEUS_OK;
+    }
+    /* 5. End time. */
+    double end = m->clock(m->clock_user);
+    out->start_time_s = w.start;
+    out->time_s = end - w.start;
+    measure_gpus(m, &w, end, out);
+    measure_cpus(m, &w, out);
+    handle_zeros(m, name, power_w, power_read_s, out);
+    zeus__measurement_total(out);
+    if (m->log)
+        log_row(m, name, out);
+    release_window(m, &w);
     return ZEUS_OK;
 }

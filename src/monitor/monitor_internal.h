@@ -7,6 +7,20 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+/* The result behind the opaque zeus_measurement. Fixed arrays here are an implementation detail:
+ * callers see only accessors, so this can change without breaking them. */
+struct zeus_measurement {
+    double start_time_s;
+    double time_s;
+    double total_energy_j;
+    bool cancelled;
+    bool log_failed;
+    unsigned gpu_count;
+    unsigned cpu_count;
+    zeus_gpu_measurement gpus[ZEUS_MAX_GPUS];
+    zeus_cpu_measurement cpus[ZEUS_MAX_CPUS];
+};
+
 typedef struct zeus_replay zeus_replay;
 
 int zeus__replay_open(const char *log_file, bool match_window_name, zeus_replay **out,
@@ -26,8 +40,11 @@ typedef struct {
 int zeus__change_intervals(zeus_reading_fn read, void *ctx, int64_t poll_ns, int64_t limit_ns,
                            const atomic_bool *stop, double *gaps, int max_gaps);
 
-/* Fills a cancelled (all-zero) measurement for the monitored GPUs and CPUs. */
+/* Fills a cancelled (all-zero) measurement for the monitored GPUs and CPUs; a live window
+ * then fills in what it measured. */
 void zeus__measurement_zero(zeus_measurement *m, const unsigned *gpus, unsigned gpu_count,
                             const unsigned *cpus, unsigned cpu_count);
+/* Sums the GPUs' energy into total_energy_j (NAN if one is unavailable, as each GPU's is). */
+void zeus__measurement_total(zeus_measurement *m);
 
 #endif

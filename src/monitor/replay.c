@@ -3,6 +3,7 @@
 #include "core/internal.h"
 #include "monitor/monitor_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,10 +153,15 @@ int zeus__replay_end(zeus_replay *r, const char *name, bool cancel, const unsign
         return rc;
     for (unsigned i = 0; i < gpu_count; i++) {
         zeus_gpu_measurement *g = &out->gpus[i];
+        if (r->csv.fields[3 + i][0] == '\0') { /* the live monitor's "unavailable" */
+            g->energy_j = NAN;
+            g->error = ZEUS_EDEVICE;
+            continue;
+        }
         if ((rc = parse_field(r, 3 + i, &g->energy_j)) != ZEUS_OK)
             return rc;
         g->method = ZEUS_METHOD_COUNTER;
-        out->total_energy_j += g->energy_j;
     }
+    zeus__measurement_total(out);
     return ZEUS_OK;
 }

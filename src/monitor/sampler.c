@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +37,12 @@ struct zeus_sampler {
     bool last_cpu_ok[ZEUS_MAX_CPUS];
     bool cpu_failing[ZEUS_MAX_CPUS]; /* warned about, until a read succeeds again */
     double last_cpu_t;
-    double period_s;
+    _Atomic double period_s; /* while inferring: the inference's polling period */
+    bool infer;              /* the thread infers the period while it samples */
     zeus_clock_fn clock;
     void *clock_user;
+    zeus_sample_fn on_sample;
+    void *on_sample_user;
 
     pthread_mutex_t lock; /* guards the ring and stop */
     pthread_cond_t wake;
@@ -46,6 +50,12 @@ struct zeus_sampler {
     size_t capacity, head, len; /* head: next row to write */
     double *times;
     float *power_w; /* capacity x columns */
+    /* Energy over every sample ever taken, however many the ring has dropped since. */
+    double start_s;                           /* clock when the sampler started */
+    double total_j[ZEUS_SAMPLER_MAX_COLUMNS]; /* from the first sample to the last */
+    double first_t, last_t;
+    float first_w[ZEUS_SAMPLER_MAX_COLUMNS], last_w[ZEUS_SAMPLER_MAX_COLUMNS];
+    size_t taken;
 
     pthread_t thread;
     bool thread_started;
@@ -72,63 +82,6 @@ void zeus_sampler_options_init(zeus_sampler_options *o)
 {
     memset(o, 0, sizeof *o);
     o->gpu_count = -1;
-}
-
-static int read_power(void *ctx, uint64_t *value)
-{
-    const zeus_gpu_ref *g = ctx;
-    unsigned mw;
-    int rc = zeus_gpu_power_mw(g->devices, g->gpu, &mw);
-    *value = mw;
-    return rc;
-}
-
-/* Shortest interval between changes of one GPU's power reading; 0 if it never changed twice. */
-static double infer_gpu_period(zeus_devices *d, unsigned gpu)
-{
-    double gaps[INFER_CHANGES - 1], best = 0.0;
-    zeus_gpu_ref ref = {d, gpu};
-    int n = zeus__change_intervals(read_power, &ref, INFER_POLL_NS, INFER_LIMIT_NS, NULL, gaps,
-                                   INFER_CHANGES - 1);
-    for (int i = 0; i < n; i++)
-        if (best == 0.0 || gaps[i] < best)
-            best = gaps[i];
-    return best;
-}
-
-/* The original's intended inference (its code busy-loops: spec 3.2): per model, the shortest
- * change interval; the smallest over models, halved, capped at 0.1 s. */
-static double infer_period(zeus_sampler *s)
-{
-    if (s->gpu_count == 0)
-        return PERIOD_CAP_S; /* CPU packages only: RAPL has no power reading to watch */
-    double best = INFINITY;
-    for (unsigned i = 0; i < s->gpu_count; i++) {
-        zeus_gpu_info gi;
-        zeus_gpu_get_info(s->devices, s->gpus[i], &gi);
-        bool seen = false;
-        for (unsigned j = 0; j < i && !seen; j++) {
-            zeus_gpu_info gj;
-            zeus_gpu_get_info(s->devices, s->gpus[j], &gj);
-            seen = strcmp(gi.name, gj.name) == 0;
-        }
-        if (seen)
-            continue;
-        double p = infer_gpu_period(s->devices, s->gpus[i]);
-        if (p > 0 && p < best)
-            best = p;
-    }
-    if (!isfinite(best)) {
-        ZEUS_WARN("power sampler: no GPU's power reading changed within 2 s; sampling every %g s",
-                  PERIOD_CAP_S);
-        return PERIOD_CAP_S;
-    }
-    double period = best / 2;
-    if (period > PERIOD_CAP_S) {
-        ZEUS_WARN("power sampler: inferred period %g s capped at %g s", period, PERIOD_CAP_S);
-        period = PERIOD_CAP_S;
-    }
-    return period;
 }
 
 /* Reads every CPU package; a column's power is the energy since the previous reading over the
@@ -159,9 +112,10 @@ static void read_cpus(zeus_sampler *s, double t, float *cpu_row)
     s->last_cpu_t = t;
 }
 
-static void take_sample(zeus_sampler *s)
+/* Takes one sample of every column into the ring (row receives it too), keeps the running
+ * total, and hands it to the caller's on_sample. */
+static void take_sample(zeus_sampler *s, float *row)
 {
-    float row[ZEUS_SAMPLER_MAX_COLUMNS];
     double t = s->clock(s->clock_user);
     for (unsigned i = 0; i < s->gpu_count; i++) {
         unsigned mw;
@@ -177,30 +131,127 @@ static void take_sample(zeus_sampler *s)
     s->head = (s->head + 1) % s->capacity;
     if (s->len < s->capacity)
         s->len++;
+    if (s->taken++ == 0) {
+        s->first_t = t;
+        memcpy(s->first_w, row, s->columns * sizeof row[0]);
+    } else {
+        for (unsigned g = 0; g < s->columns; g++)
+            s->total_j[g] += (t - s->last_t) * ((double)s->last_w[g] + (double)row[g]) / 2.0;
+    }
+    s->last_t = t;
+    memcpy(s->last_w, row, s->columns * sizeof row[0]);
     pthread_mutex_unlock(&s->lock);
+    if (s->on_sample) {
+        double values[ZEUS_SAMPLER_MAX_COLUMNS];
+        for (unsigned g = 0; g < s->columns; g++)
+            values[g] = row[g];
+        s->on_sample(s, t, values, s->on_sample_user);
+    }
+}
+
+/* Sleeps until the next deadline (period_ns after the last one, or now after a stall, so the
+ * period neither drifts nor bursts to catch up). Caller holds the lock. False once stopped. */
+static bool wait_next(zeus_sampler *s, struct timespec *deadline, int64_t period_ns)
+{
+    int64_t next = (int64_t)deadline->tv_sec * 1000000000LL + deadline->tv_nsec + period_ns;
+    int64_t now = zeus_now_ns();
+    if (next < now)
+        next = now;
+    deadline->tv_sec = next / 1000000000LL;
+    deadline->tv_nsec = next % 1000000000LL;
+    while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock, deadline) != ETIMEDOUT) {
+    }
+    return !s->stop;
+}
+
+/* A period in nanoseconds that cannot overflow (a period of centuries is "once"). */
+static int64_t period_ns_of(double period_s)
+{
+    return period_s >= 1e9 ? (int64_t)1e18 : (int64_t)(period_s * 1e9);
+}
+
+/* The original's intended inference (its code busy-loops: spec 3.2), done while sampling so that
+ * starting never waits: sample every millisecond; per GPU model, the shortest interval between
+ * changes of its power reading (after INFER_CHANGES of them, or 2 s); the smallest over models,
+ * halved, capped at 0.1 s. Caller holds the lock. */
+static void infer_period(zeus_sampler *s, struct timespec *deadline)
+{
+    struct {
+        unsigned column;
+        float last;
+        int64_t last_change;
+        int gaps;
+    } models[ZEUS_MAX_GPUS] = {{0}};
+    unsigned n = 0;
+    for (unsigned i = 0; i < s->gpu_count; i++) {
+        zeus_gpu_info gi, gj;
+        zeus_gpu_get_info(s->devices, s->gpus[i], &gi);
+        bool seen = false;
+        for (unsigned k = 0; k < n && !seen; k++) {
+            zeus_gpu_get_info(s->devices, s->gpus[models[k].column], &gj);
+            seen = strcmp(gi.name, gj.name) == 0;
+        }
+        if (!seen)
+            models[n++].column = i;
+    }
+    double best = INFINITY;
+    int64_t start = zeus_now_ns();
+    bool first = true, done = n == 0;
+    while (!done && zeus_now_ns() - start < INFER_LIMIT_NS) {
+        pthread_mutex_unlock(&s->lock);
+        float row[ZEUS_SAMPLER_MAX_COLUMNS];
+        take_sample(s, row);
+        int64_t now = zeus_now_ns();
+        done = true;
+        for (unsigned k = 0; k < n; k++) {
+            float v = row[models[k].column];
+            if (!first && v != models[k].last && !isnan(v)) {
+                if (models[k].last_change > 0) {
+                    double gap = (double)(now - models[k].last_change) * 1e-9;
+                    best = gap < best ? gap : best;
+                    models[k].gaps++;
+                }
+                models[k].last_change = now;
+            }
+            models[k].last = v;
+            done = done && models[k].gaps >= INFER_CHANGES - 1;
+        }
+        first = false;
+        pthread_mutex_lock(&s->lock);
+        if (!wait_next(s, deadline, INFER_POLL_NS))
+            return;
+    }
+    double period = best / 2;
+    if (!isfinite(best)) {
+        if (n > 0)
+            ZEUS_WARN("power sampler: no GPU's power reading changed within 2 s; sampling every "
+                      "%g s",
+                      PERIOD_CAP_S);
+        period = PERIOD_CAP_S;
+    } else if (period > PERIOD_CAP_S) {
+        ZEUS_WARN("power sampler: inferred period %g s capped at %g s", period, PERIOD_CAP_S);
+        period = PERIOD_CAP_S;
+    }
+    atomic_store(&s->period_s, period);
 }
 
 static void *sampler_main(void *arg)
 {
     zeus_sampler *s = arg;
-    int64_t period_ns = (int64_t)(s->period_s * 1e9);
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
+    double start = s->clock(s->clock_user);
     pthread_mutex_lock(&s->lock);
+    s->start_s = start;
+    if (s->infer)
+        infer_period(s, &deadline);
+    int64_t period_ns = period_ns_of(atomic_load(&s->period_s));
     while (!s->stop) {
         pthread_mutex_unlock(&s->lock);
-        take_sample(s);
+        float row[ZEUS_SAMPLER_MAX_COLUMNS];
+        take_sample(s, row);
         pthread_mutex_lock(&s->lock);
-        /* Absolute deadlines, so the period does not drift by the time a sample takes; after
-         * a stall we skip ahead instead of bursting to catch up. */
-        int64_t next = (int64_t)deadline.tv_sec * 1000000000LL + deadline.tv_nsec + period_ns;
-        int64_t now = zeus_now_ns();
-        if (next < now)
-            next = now;
-        deadline.tv_sec = next / 1000000000LL;
-        deadline.tv_nsec = next % 1000000000LL;
-        while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock, &deadline) != ETIMEDOUT) {
-        }
+        wait_next(s, &deadline, period_ns);
     }
     pthread_mutex_unlock(&s->lock);
     return NULL;
@@ -279,14 +330,23 @@ int zeus_sampler_start(zeus_devices *devices, const zeus_sampler_options *option
         rc = zeus__error(ZEUS_ENOMEM, "out of memory for %zu power samples", s->capacity);
         goto fail;
     }
-    s->period_s = options->period_s > 0 ? options->period_s : infer_period(s);
+    s->infer = !(options->period_s > 0);
+    /* While inferring, samples come at the inference's polling rate. */
+    atomic_store(&s->period_s, s->infer ? INFER_POLL_NS / 1e9 : options->period_s);
+    if (s->infer && s->gpu_count == 0) { /* CPU packages only: no power reading to watch */
+        s->infer = false;
+        atomic_store(&s->period_s, PERIOD_CAP_S);
+    }
+    s->on_sample = options->on_sample;
+    s->on_sample_user = options->on_sample_user;
     /* The first sample's CPU power covers the time since this reading. */
     if (s->cpu_count > 0) {
         float ignored[2 * ZEUS_MAX_CPUS];
         read_cpus(s, s->clock(s->clock_user), ignored);
     }
-    if (s->period_s < 0.001)
-        ZEUS_WARN("power sampler: a period of %g s costs CPU time and NVML bandwidth", s->period_s);
+    if (!s->infer && options->period_s < 0.001)
+        ZEUS_WARN("power sampler: a period of %g s costs CPU time and NVML bandwidth",
+                  options->period_s);
     if (pthread_create(&s->thread, NULL, sampler_main, s) != 0) {
         rc = zeus__error(ZEUS_ENOMEM, "cannot start the power sampler thread");
         goto fail;
@@ -319,7 +379,25 @@ void zeus_sampler_stop(zeus_sampler *s)
 
 double zeus_sampler_period_s(const zeus_sampler *s)
 {
-    return s->period_s;
+    return atomic_load(&((zeus_sampler *)s)->period_s);
+}
+
+int zeus_sampler_total_energy(zeus_sampler *s, double end, double *energy_j, double *start_s)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t taken = s->taken;
+    for (unsigned g = 0; g < s->columns; g++) {
+        /* Held flat from the start to the first sample and from the last sample to end. */
+        double before = s->first_t > s->start_s ? (s->first_t - s->start_s) * s->first_w[g] : 0;
+        double after = end > s->last_t ? (end - s->last_t) * s->last_w[g] : 0;
+        energy_j[g] = taken ? before + s->total_j[g] + after : 0.0;
+    }
+    if (start_s)
+        *start_s = s->start_s;
+    pthread_mutex_unlock(&s->lock);
+    if (taken == 0)
+        return zeus__error(ZEUS_ENOENT, "no power sample yet");
+    return ZEUS_OK;
 }
 
 unsigned zeus_sampler_gpu_count(const zeus_sampler *s)

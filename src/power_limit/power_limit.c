@@ -1,6 +1,7 @@
 /* GlobalPowerLimitOptimizer (spec 4.2-4.3): the state machine of power_limit_fsm.c bound to a
  * monitor (windows) and its devices (limits), with the profile file and the restore guards. */
 #include "zeus/power_limit.h"
+#include "zeus/output.h"
 
 #include "core/internal.h"
 #include "power_limit/power_limit_fsm.h"
@@ -25,7 +26,7 @@ struct zeus_power_limit_optimizer {
     bool touched;       /* a limit was set (so there is something to restore) */
     zeus_pl_guard *guard;
     zeus_pl_fsm fsm;
-    zeus_measurement scratch; /* large; kept here rather than on the caller's stack */
+    zeus_measurement *scratch; /* reused for every window */
 };
 
 /* The original's message for missing permissions (spec 1.5), with the device layer's detail. */
@@ -65,26 +66,27 @@ static int op_begin_window(void *ctx, const char *name)
 static int op_end_window(void *ctx, const char *name, bool cancel, double *time_s, double *energy_j)
 {
     zeus_power_limit_optimizer *o = ctx;
-    zeus_measurement *m = &o->scratch;
+    zeus_measurement *m = o->scratch;
     int rc = zeus_monitor_end_window(o->monitor, name, true, cancel, m);
     if (rc != ZEUS_OK)
         return zeus__error(rc, "power-limit optimizer: cannot end window %s: %s", name,
                            zeus_last_error());
     if (cancel)
         return ZEUS_OK;
-    for (unsigned i = 0; i < m->gpu_count; i++) {
-        if (m->gpus[i].error != ZEUS_OK)
-            return zeus__error(m->gpus[i].error,
+    for (unsigned i = 0; i < zeus_measurement_gpu_count(m); i++) {
+        const zeus_gpu_measurement *g = zeus_measurement_gpu(m, i);
+        if (g->error != ZEUS_OK)
+            return zeus__error(g->error,
                                "power-limit optimizer: GPU %u could not be measured in window %s "
                                "(%s)",
-                               m->gpus[i].index, name, zeus_strerror(m->gpus[i].error));
-        if (m->gpus[i].below_resolution)
+                               g->index, name, zeus_strerror(g->error));
+        if (g->below_resolution)
             ZEUS_WARN("power-limit optimizer: window %s on GPU %u is below the energy counter's "
                       "resolution; raise profile_steps for a trustworthy profile",
-                      name, m->gpus[i].index);
+                      name, g->index);
     }
-    *time_s = m->time_s;
-    *energy_j = m->total_energy_j;
+    *time_s = zeus_measurement_time_s(m);
+    *energy_j = zeus_measurement_total_energy_j(m);
     return ZEUS_OK;
 }
 
@@ -153,22 +155,8 @@ static int read_range(zeus_power_limit_optimizer *o, zeus_pl_fsm_config *cfg)
 /* Catch an unwritable profile location now, not after the whole profiling run. */
 static int check_profile_writable(const char *path)
 {
-    int rc = zeus__make_parent_dirs(path);
-    if (rc != ZEUS_OK)
-        return zeus__error(rc, "power-limit profile %s: %s", path, zeus_last_error());
-    char dir[4096];
-    zeus__strlcpy(dir, path, sizeof dir);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        zeus__strlcpy(dir, ".", sizeof dir);
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    if (access(dir, W_OK) != 0)
-        return zeus__error(ZEUS_EPERM, "power-limit profile %s: cannot write to %s: %s", path, dir,
-                           strerror(errno));
-    return ZEUS_OK;
+    int rc = zeus_output_check(path);
+    return rc == ZEUS_OK ? rc : zeus__error(rc, "power-limit profile: %s", zeus_last_error());
 }
 
 /* Reads and checks the profile and enters Done; no device is touched yet. */
@@ -248,6 +236,10 @@ int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
     if (!o)
         return zeus__error(ZEUS_ENOMEM, "out of memory for the power-limit optimizer");
     o->monitor = monitor;
+    if (!(o->scratch = zeus_measurement_new())) {
+        rc = zeus__error(ZEUS_ENOMEM, "out of memory for the power-limit optimizer");
+        goto fail;
+    }
     o->devices = zeus_monitor_devices(monitor);
     o->gpu_count = zeus_monitor_gpu_count(monitor);
     if (!o->devices) {
@@ -316,11 +308,12 @@ void zeus_power_limit_optimizer_destroy(zeus_power_limit_optimizer *o)
     if (!o)
         return;
     if (o->fsm.limits_mw && o->fsm.phase == ZEUS_PL_PROFILING)
-        zeus_monitor_end_window(o->monitor, o->fsm.window, false, true, &o->scratch);
+        zeus_monitor_end_window(o->monitor, o->fsm.window, false, true, o->scratch);
     if (o->touched)
         restore_limits(o);
     zeus__pl_guard_unregister(o->guard);
     zeus__pl_fsm_free(&o->fsm);
+    zeus_measurement_free(o->scratch);
     free(o->profile_path);
     free(o);
 }

@@ -2,6 +2,7 @@
 #include "zeus/power_limit.h"
 
 #include "core/internal.h"
+#include "zeus/output.h"
 
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -164,7 +165,7 @@ int zeus_power_limit_profile_write(const char *path,
     int rc = zeus_power_limit_profile_format(measurements, count, gpu_model, &text);
     if (rc != ZEUS_OK)
         return zeus__error(rc, "cannot write power-limit profile %s: %s", path, zeus_last_error());
-    rc = zeus__write_file_atomic(path, text, strlen(text));
+    rc = zeus_write_file(path, text, strlen(text));
     free(text);
     if (rc != ZEUS_OK)
         return zeus__error(rc, "cannot write power-limit profile: %s", zeus_last_error());

@@ -2,6 +2,7 @@
 #include "simulate/sim_internal.h"
 
 #include "core/internal.h"
+#include "zeus/output.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,7 @@ int zeus_sim_csv_save(const char *path, const zeus_sim_csv_part *parts, size_t n
     int rc = zeus_sim_csv_format(parts, n, group_column, &text, &len);
     if (rc != ZEUS_OK)
         return rc;
-    rc = zeus__write_file_atomic(path, text, len);
+    rc = zeus_write_file(path, text, len);
     free(text);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -301,6 +302,275 @@ static void test_power_cpu_rapl(void **state)
     free(root);
 }
 
+static int count_lines(const char *text)
+{
+    int n = 0;
+    for (const char *p = text; p && *p; p++)
+        n += *p == '\n';
+    return n;
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+/* Starts zeus with stdout and stderr to dir/out.txt; returns its pid. */
+static pid_t start_zeus(char *const args[])
+{
+    char *out_path = zt_path(zt_dir, "out.txt");
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(ZEUS_CLI_PATH, args);
+        _exit(126);
+    }
+    free(out_path);
+    return pid;
+}
+
+/* --csv streams rows while sampling: they are in the file during the run, and a kill -9 keeps
+ * them (the rows used to be kept in memory and written at exit). */
+static void test_power_csv_streams(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "sim", 1);
+    char *csv = zt_path(zt_dir, "power.csv");
+    char *args[] = {
+        (char *)ZEUS_CLI_PATH, "monitor", "power", "--update-period", "0.05", "--csv", csv, NULL};
+    pid_t pid = start_zeus(args);
+    sleep_s(1.5);
+    char *during = zt_read(csv);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    char *after = zt_read(csv);
+    assert_non_null(during);
+    assert_true(strncmp(during, "time,gpu0_power_w,gpu1_power_w,", 31) == 0);
+    /* 30 samples so far, flushed at least every 0.5 s. */
+    assert_true(count_lines(during) >= 10);
+    assert_true(count_lines(after) >= count_lines(during));
+    assert_true(strncmp(after, during, strlen(during)) == 0);
+    free(during);
+    free(after);
+    free(csv);
+}
+
+/* --csv - writes the CSV to stdout and the report to stderr. */
+static void test_power_csv_stdout(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "sim", 1);
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "power", "--update-period", "0.1", "--duration",
+                             "0.5", "--csv", "-", NULL),
+                     0);
+    assert_true(strncmp(out, "time,gpu0_power_w,gpu1_power_w,", 31) == 0);
+    assert_true(count_lines(out) >= 4);
+    assert_null(strstr(out, "Total"));
+    assert_contains(err, "Total energy (J): {'GPU0': ");
+    free(out);
+    free(err);
+}
+
+/* A tiny period with a huge duration preallocates nothing (it used to size the ring for the
+ * whole duration: an ASan abort, or "out of memory"). */
+static void test_power_tiny_period(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "sim", 1);
+    char *out;
+    char *args[] = {(char *)ZEUS_CLI_PATH,
+                    "monitor",
+                    "power",
+                    "--update-period",
+                    "1e-9",
+                    "--duration",
+                    "1e9",
+                    "--json",
+                    NULL};
+    assert_int_equal(run_and_signal(args, SIGINT, 1.0, &out), 0);
+    assert_contains(out, "\"total_time_s\": ");
+    free(out);
+}
+
+/* A huge period sleeps instead of spinning: the time_t it converts to used to overflow, the
+ * wait failed at once and counted as a timeout. */
+static void test_power_huge_period(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "sim", 1);
+    char *args[] = {(char *)ZEUS_CLI_PATH, "monitor", "power", "--update-period", "1e300", NULL};
+    pid_t pid = start_zeus(args);
+    sleep_s(1.0);
+    kill(pid, SIGINT);
+    int status;
+    struct rusage ru;
+    assert_int_equal(wait4(pid, &status, 0, &ru), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                 (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+    if (cpu >= 0.3)
+        fprintf(stderr, "zeus used %.3f s of CPU in 1 s\n", cpu);
+    assert_true(cpu < 0.3);
+}
+
+/* --log-file appends: earlier rows survive, the header is written once; a log with other
+ * columns is refused. */
+static void test_log_file_appends(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "sim", 1);
+    char *log = zt_path(zt_dir, "energy.csv");
+    char *out, *err;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(
+            zt_zeus(&out, &err, "monitor", "energy", "--log-file", log, "--", "true", NULL), 0);
+        free(out);
+        free(err);
+    }
+    char *text = zt_read(log);
+    assert_true(strncmp(text, "start_time,window_name,elapsed_time,gpu0_energy,", 48) == 0);
+    assert_int_equal(count_lines(text), 3);
+    assert_null(strstr(text + 1, "start_time"));
+    free(text);
+    free(zt_write(zt_dir, "other.csv", "start_time,window_name,elapsed_time,gpu7_energy\n"));
+    char *other = zt_path(zt_dir, "other.csv");
+    assert_int_equal(
+        zt_zeus(&out, &err, "monitor", "energy", "--log-file", other, "--", "true", NULL), 1);
+    assert_contains(err, "gpu7_energy");
+    free(out);
+    free(err);
+    free(other);
+    free(log);
+}
+
+/* Bad output paths fail before the work, naming the path. */
+static void test_outputs_checked_first(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "sim", 1);
+    char *out, *err;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "power", "--duration", "5", "--csv", "", NULL),
+                     1);
+    assert_contains(err, "--csv: the output path is empty");
+    free(out);
+    free(err);
+    assert_int_equal(
+        zt_zeus(&out, &err, "monitor", "energy", "--log-file", zt_dir, "--", "sleep", "5", NULL),
+        1);
+    assert_contains(err, zt_dir);
+    assert_contains(err, "is a directory");
+    free(out);
+    free(err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(t1.tv_sec - t0.tv_sec < 3); /* neither ran its 5 s */
+}
+
+/* No usable GPU: monitor energy exits 3 like monitor power (it printed energy={} and 0). */
+static void test_energy_no_gpu(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "none", 1);
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--", "true", NULL), 3);
+    assert_contains(err, "no GPU to measure");
+    free(out);
+    free(err);
+}
+
+/* GPUs without an energy counter: the sampler infers its period while sampling, so the command
+ * starts at once and zeus ends right after it (it used to spend 2 s inferring first). */
+static void test_counterless_no_wait(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(zt_dir,
+                     "{\"gpus\": [{\"name\": \"Tesla P100\", \"architecture\": \"pascal\", "
+                     "\"min_power_limit_w\": 125, \"max_power_limit_w\": 250, \"load\": 0.5}]}");
+    char *out, *err;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--json", "--", "sleep", "0.3", NULL),
+                     0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    if (wall >= 1.5)
+        fprintf(stderr, "took %.3f s\n", wall);
+    assert_true(wall < 1.5); /* 2.3 s before: 2 s of inference, then the command */
+    cJSON *j = parse_last_line(out);
+    const cJSON *g = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "gpus"), 0);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(g, "method")->valuestring, "sampled");
+    double truth = 128.75 * num(j, "time_s");
+    assert_true(fabs(num(g, "energy_j") - truth) / truth < 0.05);
+    cJSON_Delete(j);
+    free(out);
+    free(err);
+}
+
+/* A GPU whose energy cannot be read prints as nan, not 0.0. */
+static void test_unavailable_prints_nan(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"errors\": {\"nvmlDeviceGetTotalEnergyConsumption\": "
+                             "{\"code\": \"GPU_IS_LOST\", \"after\": 0}}}, {}]}");
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--", "true", NULL), 0);
+    assert_contains(out, "energy={0: nan, 1: ");
+    assert_contains(out, "GPU 0 (NVIDIA A40): not measured: device lost");
+    assert_contains(err, "GPU 0: energy unavailable in this window (at its start): ");
+    assert_contains(err, "(NVML GPU 0)");
+    free(out);
+    free(err);
+}
+
+/* A full stdout is an error for every command (mknod copy of /dev/full as the child's stdout). */
+static void test_full_stdout(void **state)
+{
+    (void)state;
+    char *full = zt_mknod_copy(zt_dir, "full", "/dev/full");
+    if (!full)
+        skip();
+    setenv("ZEUS_DEVICE", "sim", 1);
+    char *state_file = zt_path(zt_dir, "sim.state");
+    setenv("ZEUS_SIM_STATE", state_file, 1);
+    char *const commands[][10] = {
+        {"--version", NULL},
+        {"--help", NULL},
+        {"show-env", NULL},
+        {"power-limit", "get", NULL},
+        {"power-limit", "set", "200", NULL},
+        {"power-limit", "reset", NULL},
+        {"monitor", "energy", "--", "true", NULL},
+        {"monitor", "power", "--duration", "0.2", "--update-period", "0.05", NULL},
+        {"monitor", "power", "--duration", "0.2", "--csv", "-", NULL},
+        {"simulate", "single", "--trace-dir", ZEUS_DATA_DIR "/nsdi23-traces", NULL},
+        {"demo", "--steps", "20", NULL},
+    };
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {
+        char *argv[12] = {(char *)ZEUS_CLI_PATH};
+        for (int i = 0; commands[c][i]; i++)
+            argv[i + 1] = commands[c][i];
+        char *err;
+        int rc = zt_run_to(argv, full, &err, 60.0);
+        if (rc == 0 || !strstr(err, "standard output"))
+            fprintf(stderr, "zeus %s %s: exit %d, stderr:\n%s\n", commands[c][0],
+                    commands[c][1] ? commands[c][1] : "", rc, err);
+        assert_int_not_equal(rc, 0);
+        /* The reason, or (when a flush in the middle failed and stdio forgot why) that a
+         * write failed; the CSV on stdout reports its own. */
+        assert_contains(err, "standard output");
+        assert_true(strstr(err, "No space left on device") ||
+                    strstr(err, "cannot write to standard output: an earlier write failed"));
+        free(err);
+    }
+    free(state_file);
+    free(full);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +582,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exit_codes, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_bad_usage, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_signals, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_power_csv_streams, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_power_csv_stdout, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_power_tiny_period, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_power_huge_period, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_log_file_appends, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_outputs_checked_first, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_energy_no_gpu, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_counterless_no_wait, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_unavailable_prints_nan, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_full_stdout, zt_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

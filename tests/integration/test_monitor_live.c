@@ -2,8 +2,10 @@
 #include "test_support.h"
 
 #include "core/internal.h"
+#include "monitor/monitor_internal.h" /* the measurement's fields, read directly */
 #include "zeus/zeus.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -192,6 +194,115 @@ static void test_gpu_lost_mid_window(void **state)
     zeus_devices_close(d);
 }
 
+/* Every GPU's counter fails from the start: each result is unavailable (NAN, null in JSON, an
+ * empty log cell, never a real-looking 0 J), and each warning names its own GPU (the thread's
+ * last error used to name the last GPU read for all of them). */
+static char all_warnings[8192];
+static void collect(zeus_log_level level, const char *message, void *user)
+{
+    (void)user;
+    if (level == ZEUS_LOG_WARN) {
+        size_t n = strlen(all_warnings);
+        snprintf(all_warnings + n, sizeof all_warnings - n, "%s\n", message);
+    }
+}
+
+static void test_unavailable_energy(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"errors\": {\"nvmlDeviceGetTotalEnergyConsumption\": "
+                             "{\"code\": \"GPU_IS_LOST\", \"after\": 0}}, \"count\": 4}]}");
+    zeus_devices *d = open_devices();
+    all_warnings[0] = '\0';
+    zeus_set_log_callback(collect, NULL);
+    zeus_monitor_options o;
+    zeus_monitor_options_init(&o);
+    o.measure_update_period = false;
+    char *log = zt_path(zt_dir, "lost.csv");
+    o.log_file = log;
+    zeus_monitor *m;
+    assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
+    zeus_measurement *r = zeus_measurement_new();
+    assert_int_equal(zeus_monitor_begin_window(m, "w", false), ZEUS_OK);
+    assert_int_equal(zeus_monitor_end_window(m, "w", false, false, r), ZEUS_OK);
+    assert_int_equal(zeus_measurement_gpu_count(r), 4);
+    for (unsigned i = 0; i < 4; i++) {
+        const zeus_gpu_measurement *g = zeus_measurement_gpu(r, i);
+        assert_int_equal(g->error, ZEUS_ELOST);
+        assert_true(isnan(g->energy_j));
+        char expected[64];
+        snprintf(expected, sizeof expected, "GPU %u: energy unavailable", i);
+        char *line = strstr(all_warnings, expected);
+        assert_non_null(line);
+        snprintf(expected, sizeof expected, "(NVML GPU %u)", i);
+        char *eol = strchr(line, '\n');
+        *eol = '\0';
+        assert_contains(line, expected);
+        *eol = '\n';
+    }
+    assert_null(zeus_measurement_gpu(r, 4));
+    assert_true(isnan(zeus_measurement_total_energy_j(r)));
+    assert_true(isnan(zeus_measurement_gpu_energy(r, 2)));
+    char *json;
+    assert_int_equal(zeus_measurement_to_json(r, &json), ZEUS_OK);
+    assert_contains(json, "\"total_energy_j\":null");
+    assert_contains(json, "{\"index\":3,\"energy_j\":null,\"method\":\"none\"");
+    assert_contains(json, "\"error\":\"device lost\"");
+    zeus_free(json);
+    zeus_monitor_close(m);
+    /* The log's energy cells are empty, and the replay reads them back as unavailable. */
+    char *text = zt_read(log);
+    assert_non_null(strstr(text, ",w,"));
+    assert_true(strlen(text) > 4 && strcmp(text + strlen(text) - 5, ",,,,\n") == 0);
+    free(text);
+    assert_int_equal(zeus_monitor_open_replay(NULL, log, true, &m), ZEUS_OK);
+    assert_int_equal(zeus_monitor_begin_window(m, "w", false), ZEUS_OK);
+    assert_int_equal(zeus_monitor_end_window(m, "w", false, false, r), ZEUS_OK);
+    assert_true(isnan(zeus_measurement_gpu(r, 1)->energy_j));
+    assert_int_equal(zeus_measurement_gpu(r, 1)->error, ZEUS_EDEVICE);
+    zeus_monitor_close(m);
+    zeus_measurement_free(r);
+    free(log);
+    zeus_devices_close(d);
+}
+
+/* The JSON form of a good measurement: numbers, the method, no "error". */
+static void test_measurement_json(void **state)
+{
+    (void)state;
+    use_sim("{\"gpus\": [{\"count\": 2}]}");
+    zeus_devices *d = open_devices();
+    zeus_monitor_options o;
+    zeus_monitor_options_init(&o);
+    o.measure_update_period = false;
+    zeus_monitor *m;
+    assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
+    zeus_measurement *r = zeus_measurement_new();
+    assert_int_equal(zeus_monitor_begin_window(m, "w", false), ZEUS_OK);
+    usleep(100000);
+    assert_int_equal(zeus_monitor_end_window(m, "w", false, false, r), ZEUS_OK);
+    char *json;
+    assert_int_equal(zeus_measurement_to_json(r, &json), ZEUS_OK);
+    cJSON *j = cJSON_Parse(json);
+    assert_non_null(j);
+    assert_true(cJSON_GetObjectItem(j, "time_s")->valuedouble == zeus_measurement_time_s(r));
+    assert_true(cJSON_GetObjectItem(j, "total_energy_j")->valuedouble ==
+                zeus_measurement_total_energy_j(r));
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "cancelled")));
+    const cJSON *g1 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "gpus"), 1);
+    assert_int_equal(cJSON_GetObjectItem(g1, "index")->valueint, 1);
+    assert_true(cJSON_GetObjectItem(g1, "energy_j")->valuedouble ==
+                zeus_measurement_gpu(r, 1)->energy_j);
+    assert_string_equal(cJSON_GetObjectItem(g1, "method")->valuestring, "counter");
+    assert_null(cJSON_GetObjectItem(g1, "error"));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "cpus")), 0);
+    cJSON_Delete(j);
+    zeus_free(json);
+    zeus_measurement_free(r);
+    zeus_monitor_close(m);
+    zeus_devices_close(d);
+}
+
 static void test_counter_goes_backwards(void **state)
 {
     (void)state;
@@ -207,7 +318,8 @@ static void test_counter_goes_backwards(void **state)
     zeus_monitor_begin_window(m, "w", false);
     assert_int_equal(zeus_monitor_end_window(m, "w", false, false, &r), ZEUS_OK);
     assert_int_equal(r.gpus[0].error, ZEUS_EDEVICE);
-    assert_true(r.gpus[0].energy_j == 0.0);
+    assert_true(isnan(r.gpus[0].energy_j)); /* unavailable, not a real-looking 0 J */
+    assert_true(isnan(r.total_energy_j));
     zeus_monitor_close(m);
     zeus_devices_close(d);
 }
@@ -240,8 +352,9 @@ static void test_cancel_and_log(void **state)
     char *blocker = zt_write(zt_dir, "file", "x");
     char *bad = zt_path(zt_dir, "file/log.csv");
     o.log_file = bad;
-    assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_EIO);
+    assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_ENOENT);
     assert_contains(zeus_last_error(), "file/log.csv");
+    assert_contains(zeus_last_error(), "is not a directory");
     free(blocker);
     free(bad);
     free(log);
@@ -392,6 +505,24 @@ static void test_threads(void **state)
     zeus_devices_close(d);
 }
 
+/* Period inference happens on the sampler thread: starting returns at once, samples come every
+ * millisecond meanwhile, and the period is known after the power changed often enough. */
+static void test_sampler_infers_while_sampling(void **state)
+{
+    (void)state;
+    use_sim("{\"gpus\": [{}]}"); /* idle: a flat reading, the slowest inference (2 s) */
+    zeus_devices *d = open_devices();
+    zeus_sampler *s;
+    int64_t t0 = zeus_now_ns();
+    assert_int_equal(zeus_sampler_start(d, NULL, &s), ZEUS_OK);
+    assert_true(zeus_now_ns() - t0 < 100000000LL); /* it used to take 2 s */
+    usleep(200000);
+    assert_true(zeus_sampler_period_s(s) == 0.001); /* still inferring, sampling meanwhile */
+    assert_true(zeus_sampler_sample_count(s) >= 5);
+    zeus_sampler_stop(s);
+    zeus_devices_close(d);
+}
+
 static void test_sampler_ring_and_queries(void **state)
 {
     (void)state;
@@ -422,6 +553,11 @@ static void test_sampler_ring_and_queries(void **state)
     assert_int_equal(zeus_sampler_get_energy(s, times[0], times[0], e, &used), ZEUS_ENOENT);
     assert_int_equal(zeus_sampler_get_energy(s, times[0], times[7], e, &used), ZEUS_OK);
     assert_true(fabs(e[0] - 42.0 * (times[7] - times[0])) < 1e-6);
+    /* The running total covers every sample since the start, not only the 8 in the ring. */
+    double end = zeus_steady_time_s(NULL), start;
+    assert_int_equal(zeus_sampler_total_energy(s, end, e, &start), ZEUS_OK);
+    assert_true(end - start > 0.05); /* far more than the ring's 8 rows span unloaded */
+    assert_true(fabs(e[1] - 42.0 * (end - start)) < 1e-3);
     zeus_sampler_stop(s);
     /* An explicitly empty GPU list is refused, as the original. */
     so.gpu_count = 0;
@@ -504,11 +640,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sampled_power_integration, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_gpu_lost_mid_window, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_counter_goes_backwards, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_unavailable_energy, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_measurement_json, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_and_log, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_no_devices_time_only, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_cpu_and_dram, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_threads, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_sampler_ring_and_queries, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_sampler_infers_while_sampling, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_replay_errors, zt_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

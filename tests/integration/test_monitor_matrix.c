@@ -6,6 +6,7 @@
 #include "test_support.h"
 
 #include "core/internal.h"
+#include "monitor/monitor_internal.h" /* the measurement's fields, read directly */
 #include "zeus/zeus.h"
 
 #include <dlfcn.h>

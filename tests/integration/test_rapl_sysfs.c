@@ -4,6 +4,7 @@
 #include "zeus/util.h"
 #include "zeus/zeus.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,9 +150,11 @@ static void test_corrupt_counter(void **state)
     zeus_monitor *m;
     assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
     assert_int_equal(zeus_monitor_begin_window(m, "w", false), ZEUS_OK);
-    zeus_measurement r;
-    assert_int_equal(zeus_monitor_end_window(m, "w", false, false, &r), ZEUS_OK);
-    assert_int_equal(r.cpus[0].error, ZEUS_EIO);
+    zeus_measurement *r = zeus_measurement_new();
+    assert_int_equal(zeus_monitor_end_window(m, "w", false, false, r), ZEUS_OK);
+    assert_int_equal(zeus_measurement_cpu(r, 0)->error, ZEUS_EIO);
+    assert_true(isnan(zeus_measurement_cpu(r, 0)->package_j)); /* unavailable, not 0 J */
+    zeus_measurement_free(r);
     zeus_monitor_close(m);
     zeus_set_log_callback(NULL, NULL);
     assert_contains(warnings, "CPU 0: energy unavailable in this window: ");

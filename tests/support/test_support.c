@@ -207,7 +207,8 @@ static char **child_environment(void)
     return env;
 }
 
-int zt_run(char *const argv[], char **out, char **err, double timeout_s)
+static int run_child(char *const argv[], const char *stdout_path, char **out, char **err,
+                     double timeout_s)
 {
     char **env = child_environment();
     int po[2], pe[2];
@@ -217,8 +218,15 @@ int zt_run(char *const argv[], char **out, char **err, double timeout_s)
     if (pid == 0) {
         int devnull = open("/dev/null", O_RDONLY);
         dup2(devnull, 0);
-        dup2(po[1], 1);
+        int fd = stdout_path ? open(stdout_path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : po[1];
+        if (fd < 0) {
+            fprintf(stderr, "open %s: %s\n", stdout_path, strerror(errno));
+            _exit(126);
+        }
+        dup2(fd, 1);
         dup2(pe[1], 2);
+        if (stdout_path)
+            close(po[1]);
         close(po[0]);
         close(pe[0]);
         execve(argv[0], argv, env);
@@ -279,19 +287,58 @@ int zt_run(char *const argv[], char **out, char **err, double timeout_s)
     return WEXITSTATUS(status);
 }
 
-int zt_zeus(char **out, char **err, ...)
+int zt_run(char *const argv[], char **out, char **err, double timeout_s)
 {
-    char *argv[64];
+    return run_child(argv, NULL, out, err, timeout_s);
+}
+
+int zt_run_to(char *const argv[], const char *stdout_path, char **err, double timeout_s)
+{
+    return run_child(argv, stdout_path, NULL, err, timeout_s);
+}
+
+static void zeus_argv(char **argv, va_list ap)
+{
     int n = 0;
     argv[n++] = (char *)ZEUS_CLI_PATH;
-    va_list ap;
-    va_start(ap, err);
     char *a;
     while ((a = va_arg(ap, char *)) != NULL && n < 63)
         argv[n++] = a;
-    va_end(ap);
     argv[n] = NULL;
+}
+
+int zt_zeus(char **out, char **err, ...)
+{
+    char *argv[64];
+    va_list ap;
+    va_start(ap, err);
+    zeus_argv(argv, ap);
+    va_end(ap);
     return zt_run(argv, out, err, 120.0);
+}
+
+int zt_zeus_to(const char *stdout_path, char **err, ...)
+{
+    char *argv[64];
+    va_list ap;
+    va_start(ap, err);
+    zeus_argv(argv, ap);
+    va_end(ap);
+    return zt_run_to(argv, stdout_path, err, 120.0);
+}
+
+char *zt_mknod_copy(const char *dir, const char *name, const char *model)
+{
+    struct stat st;
+    if (stat(model, &st) != 0 || !S_ISCHR(st.st_mode))
+        return NULL;
+    char *path = zt_path(dir, name);
+    if (mknod(path, S_IFCHR | 0666, st.st_rdev) != 0) {
+        fprintf(stderr, "mknod %s: %s (skipping what needs it)\n", path, strerror(errno));
+        free(path);
+        return NULL;
+    }
+    return path;
 }
 
 int zt_contains(const char *haystack, const char *needle)

@@ -53,6 +53,15 @@ void zt_clean_env(void);
 int zt_run(char *const argv[], char **out, char **err, double timeout_s);
 /* Convenience: runs the zeus command with the given arguments (NULL-terminated). */
 int zt_zeus(char **out, char **err, ...);
+/* As zt_run / zt_zeus, but the child's stdout is the file at stdout_path, opened for writing
+ * (a mknod copy of /dev/full, a FIFO, a regular file). */
+int zt_run_to(char *const argv[], const char *stdout_path, char **err, double timeout_s);
+int zt_zeus_to(const char *stdout_path, char **err, ...);
+
+/* A character device node at dir/name with the numbers of model (e.g. "/dev/full"), made with
+ * mknod so no test writes to a real device node. Returns the malloc'd path, or NULL when this
+ * process may not create device nodes (not root, or a container without CAP_MKNOD): skip then. */
+char *zt_mknod_copy(const char *dir, const char *name, const char *model);
 
 /* True if haystack contains needle; on failure prints both for the test log. */
 int zt_contains(const char *haystack, const char *needle);

@@ -1,0 +1,153 @@
+/* A window's result: accessors and the JSON form every face shares (see zeus/monitor.h). */
+#include "core/internal.h"
+#include "monitor/monitor_internal.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+zeus_measurement *zeus_measurement_new(void)
+{
+    return calloc(1, sizeof(zeus_measurement));
+}
+
+void zeus_measurement_free(zeus_measurement *m)
+{
+    free(m);
+}
+
+void zeus__measurement_zero(zeus_measurement *m, const unsigned *gpus, unsigned gpu_count,
+                            const unsigned *cpus, unsigned cpu_count)
+{
+    memset(m, 0, sizeof *m);
+    m->gpu_count = gpu_count;
+    for (unsigned i = 0; i < gpu_count; i++)
+        m->gpus[i].index = gpus[i];
+    m->cpu_count = cpu_count;
+    for (unsigned i = 0; i < cpu_count; i++)
+        m->cpus[i].index = cpus[i];
+}
+
+void zeus__measurement_total(zeus_measurement *m)
+{
+    m->total_energy_j = 0.0;
+    for (unsigned i = 0; i < m->gpu_count; i++)
+        m->total_energy_j += m->gpus[i].energy_j;
+}
+
+double zeus_measurement_start_time_s(const zeus_measurement *m)
+{
+    return m->start_time_s;
+}
+
+double zeus_measurement_time_s(const zeus_measurement *m)
+{
+    return m->time_s;
+}
+
+double zeus_measurement_total_energy_j(const zeus_measurement *m)
+{
+    return m->total_energy_j;
+}
+
+bool zeus_measurement_cancelled(const zeus_measurement *m)
+{
+    return m->cancelled;
+}
+
+bool zeus_measurement_log_failed(const zeus_measurement *m)
+{
+    return m->log_failed;
+}
+
+unsigned zeus_measurement_gpu_count(const zeus_measurement *m)
+{
+    return m->gpu_count;
+}
+
+const zeus_gpu_measurement *zeus_measurement_gpu(const zeus_measurement *m, unsigned i)
+{
+    return i < m->gpu_count ? &m->gpus[i] : NULL;
+}
+
+unsigned zeus_measurement_cpu_count(const zeus_measurement *m)
+{
+    return m->cpu_count;
+}
+
+const zeus_cpu_measurement *zeus_measurement_cpu(const zeus_measurement *m, unsigned i)
+{
+    return i < m->cpu_count ? &m->cpus[i] : NULL;
+}
+
+double zeus_measurement_gpu_energy(const zeus_measurement *m, unsigned gpu)
+{
+    for (unsigned i = 0; i < m->gpu_count; i++)
+        if (m->gpus[i].index == gpu)
+            return m->gpus[i].energy_j;
+    return NAN;
+}
+
+/* ---- JSON ---- */
+
+/* A number, or null when it is not one (unavailable). */
+static void add_number(cJSON *o, const char *key, double value)
+{
+    if (isfinite(value))
+        cJSON_AddNumberToObject(o, key, value);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+static cJSON *gpu_json(const zeus_gpu_measurement *g)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "index", g->index);
+    add_number(j, "energy_j", g->energy_j);
+    cJSON_AddStringToObject(j, "method", zeus_energy_method_name(g->method));
+    cJSON_AddNumberToObject(j, "update_period_s", g->update_period_s);
+    cJSON_AddNumberToObject(j, "updates", g->updates);
+    cJSON_AddBoolToObject(j, "below_resolution", g->below_resolution);
+    cJSON_AddNumberToObject(j, "error_bound_j", g->error_bound_j);
+    if (g->error)
+        cJSON_AddStringToObject(j, "error", zeus_strerror(g->error));
+    return j;
+}
+
+static cJSON *cpu_json(const zeus_cpu_measurement *c)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "index", c->index);
+    add_number(j, "package_j", c->package_j);
+    if (c->dram_valid || c->error)
+        add_number(j, "dram_j", c->dram_valid ? c->dram_j : NAN);
+    if (c->error)
+        cJSON_AddStringToObject(j, "error", zeus_strerror(c->error));
+    return j;
+}
+
+int zeus_measurement_to_json(const zeus_measurement *m, char **out)
+{
+    *out = NULL;
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
+    cJSON_AddNumberToObject(o, "start_time_s", m->start_time_s);
+    cJSON_AddNumberToObject(o, "time_s", m->time_s);
+    add_number(o, "total_energy_j", m->total_energy_j);
+    cJSON_AddBoolToObject(o, "cancelled", m->cancelled);
+    cJSON *gpus = cJSON_AddArrayToObject(o, "gpus");
+    for (unsigned i = 0; gpus && i < m->gpu_count; i++)
+        cJSON_AddItemToArray(gpus, gpu_json(&m->gpus[i]));
+    cJSON *cpus = cJSON_AddArrayToObject(o, "cpus");
+    for (unsigned i = 0; cpus && i < m->cpu_count; i++)
+        cJSON_AddItemToArray(cpus, cpu_json(&m->cpus[i]));
+    char *text = gpus && cpus ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!text)
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
+    /* cJSON allocates with malloc (no hooks installed), so zeus_free() can release it. */
+    *out = text;
+    return ZEUS_OK;
+}
