@@ -1,6 +1,8 @@
 /* The power-limit optimizer in a training loop: it profiles every limit during the first steps
- * and then keeps the best one; the GPUs get their limit back when it is destroyed (or on
- * Ctrl-C). Needs root or CAP_SYS_ADMIN on real GPUs. Without a GPU, try
+ * and then keeps the best one; the GPUs get their limit back when it is destroyed, at exit, or
+ * on Ctrl-C / SIGTERM / SIGHUP (this program asks for that with zeus_install_signal_handlers();
+ * the library installs no handler by itself). Needs root or CAP_SYS_ADMIN on real GPUs.
+ * Without a GPU, try
  *   ZEUS_DEVICE=sim ./build/example_power_limit_loop
  * Build against an installed Zeus: cc power_limit_loop.c $(pkg-config --cflags --libs zeus) */
 #include <zeus/zeus.h>
@@ -21,7 +23,7 @@ int main(void)
     zeus_devices *devices;
     zeus_monitor *monitor;
     zeus_power_limit_optimizer *plo;
-    if (zeus_devices_open(&devices) != ZEUS_OK ||
+    if (zeus_install_signal_handlers() != ZEUS_OK || zeus_devices_open(&devices) != ZEUS_OK ||
         zeus_monitor_open(devices, NULL, &monitor) != ZEUS_OK ||
         zeus_power_limit_optimizer_create(monitor, NULL, &plo) != ZEUS_OK) {
         fprintf(stderr, "zeus: %s\n", zeus_last_error());

@@ -76,7 +76,12 @@ ZEUS_API const char *zeus_version(void);
  * (error, warn, info, debug; default warn). Without a callback nothing is logged. */
 typedef enum { ZEUS_LOG_ERROR = 0, ZEUS_LOG_WARN, ZEUS_LOG_INFO, ZEUS_LOG_DEBUG } zeus_log_level;
 typedef void (*zeus_log_fn)(zeus_log_level level, const char *message, void *user);
-/* Thread-safe; a NULL callback disables logging. */
+/* Thread-safe; a NULL callback disables logging. The callback is called outside the library's
+ * locks, on whichever thread logs: the caller's threads, and the library's own -- the power
+ * sampler and counter-probe threads, the signal restore thread and lease watcher threads
+ * (zeus/lease.h). It may call the library (even zeus_set_log_callback), must be thread-safe
+ * if the application uses threads or those features, and may still be running on another
+ * thread with the old callback when zeus_set_log_callback returns. */
 ZEUS_API void zeus_set_log_callback(zeus_log_fn fn, void *user);
 ZEUS_API void zeus_set_log_level(zeus_log_level level);
 ZEUS_API zeus_log_level zeus_get_log_level(void);

@@ -203,6 +203,8 @@ ZEUS_API int zeus_gpu_power_limit_mw(zeus_devices *devices, unsigned gpu, unsign
 /* Needs root or CAP_SYS_ADMIN on real GPUs: ZEUS_EPERM otherwise. */
 ZEUS_API int zeus_gpu_set_power_limit_mw(zeus_devices *devices, unsigned gpu, unsigned limit_mw);
 ZEUS_API int zeus_gpu_set_persistence_mode(zeus_devices *devices, unsigned gpu, bool enabled);
+/* ZEUS_ENOTSUP where the backend (or an old NVML) cannot read it. */
+ZEUS_API int zeus_gpu_persistence_mode(zeus_devices *devices, unsigned gpu, bool *enabled);
 /* ZEUS_EHETERO (with the names in zeus_last_error()) if the GPUs are not all the same model.
  * gpus == NULL checks every GPU. */
 ZEUS_API int zeus_gpu_check_homogeneous(const zeus_devices *devices, const unsigned *gpus,

@@ -20,6 +20,14 @@
  * Thread safety: after zeus_monitor_open() returns, begin/end/query functions may be called
  * from any thread concurrently (a window may be begun on one thread and ended on another);
  * zeus_monitor_close() must not race with them.
+ *
+ * fork() (PyTorch DataLoader workers): the monitor's threads -- its power sampler and the
+ * background probe of counter update periods -- stay in the parent. The child's copy keeps
+ * working on what it has: windows can be begun and ended (counter GPUs read their counters;
+ * sampled GPUs integrate the samples taken before the fork), and zeus_monitor_close frees
+ * without waiting for a thread. Fork handlers make sure no library thread holds a lock or is
+ * inside a device call at the fork. On real GPUs NVIDIA does not support NVML handles in a
+ * forked child: open devices and a monitor again there. See docs/power-limit.md (fork()).
  */
 #ifndef ZEUS_MONITOR_H
 #define ZEUS_MONITOR_H

@@ -18,11 +18,13 @@
  * minimum. An epoch end during Warmup or Profiling abandons that limit (the GPU goes back to the
  * maximum) and retries it from the start of its warmup at the next step.
  *
- * Safety: the limit every monitored GPU had when the optimizer was created is recorded and put
- * back when the optimizer is destroyed, when the process exits normally (atexit) and on
- * SIGINT/SIGTERM (the handler restores, then chains to the handler that was installed before,
- * or re-raises with the default action). Nothing can run on SIGKILL: the limit stays where it
- * was until something resets it (`zeus power-limit reset`).
+ * Safety: the optimizer holds a lease (zeus/lease.h) over its GPUs from creation to destruction:
+ * their locks (so `zeus power-limit set` on them waits rather than interleaves), and the limit
+ * and persistence mode each GPU had, put back when the optimizer is destroyed, when the process
+ * exits normally (restore_on_exit) and on SIGINT/SIGTERM/SIGHUP (restore_on_signal) once the
+ * application called zeus_install_signal_handlers() -- the library installs no handler by
+ * itself. Nothing can run on SIGKILL: the limit stays where it was until something resets it
+ * (`zeus power-limit reset`, or a lease holder watching the process).
  *
  * Thread safety: the selector functions are pure and thread-safe. One optimizer must be driven
  * from one thread at a time (its hooks are not locked; they cost a few nanoseconds outside
@@ -150,7 +152,8 @@ typedef struct {
     const char *profile_path;
     /* Also write a "gpu_model" key and check it on load (default false: the original's bytes). */
     bool profile_gpu_model;
-    /* Restore limits on SIGINT/SIGTERM (default true) and at normal exit (default true). */
+    /* Restore limits and persistence mode on SIGINT/SIGTERM/SIGHUP (default true; needs
+     * zeus_install_signal_handlers()) and at normal exit (default true). */
     bool restore_on_signal;
     bool restore_on_exit;
 } zeus_power_limit_options;
@@ -179,15 +182,18 @@ typedef struct {
  * "Power limits ranges are not uniform across GPUs.") and one model (ZEUS_EHETERO); reads and
  * checks an existing profile_path (ZEUS_EPARSE naming the file if it is corrupt, ZEUS_ERANGE if
  * its limits are outside the GPUs' range, ZEUS_EINVAL for another GPU model), or checks that a
- * new one can be written there -- all before touching any GPU; records each GPU's current
- * limit; enables persistence mode (ZEUS_EPERM with ZEUS_POWER_LIMIT_PERMISSION_ADVICE); then
- * sets the profile's optimum, or the maximum to start profiling. */
+ * new one can be written there -- all before touching any GPU; takes a lease on the GPUs
+ * (ZEUS_ETIMEOUT if another changer holds them; the device's error if a GPU's current limit
+ * cannot be read, as it could not be put back); enables persistence mode (ZEUS_EPERM with
+ * ZEUS_POWER_LIMIT_PERMISSION_ADVICE); then sets the profile's optimum, or the maximum to start
+ * profiling (on every GPU or, after a failure half-way, none). */
 ZEUS_API int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
                                                const zeus_power_limit_options *options,
                                                zeus_power_limit_optimizer **out);
 /* Puts every GPU back to the limit it had at creation, then frees. NULL is a no-op. */
 ZEUS_API void zeus_power_limit_optimizer_destroy(zeus_power_limit_optimizer *optimizer);
-/* Puts every GPU back now (the optimizer stays usable: a later hook re-applies its limit). */
+/* Puts every GPU back now, limit and persistence mode (the optimizer stays usable: a later hook
+ * re-applies its limit and persistence mode). */
 ZEUS_API int zeus_power_limit_optimizer_restore(zeus_power_limit_optimizer *optimizer);
 
 /* Hooks. Only on_step_begin and on_epoch_end do anything; the others exist for symmetry with

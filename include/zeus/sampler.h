@@ -16,6 +16,12 @@
  *
  * Thread safety: every function may be called from any thread; zeus_sampler_stop must not race
  * with the others.
+ *
+ * fork(): the sampling thread stays in the parent. In the child the sampler keeps the samples
+ * taken before the fork and answers queries from them (no new ones); zeus_sampler_stop frees it
+ * without waiting for a thread. Fork handlers hold the sampler's lock across fork() and the
+ * thread never is inside a device call during one, so the child cannot inherit a lock that
+ * nobody will release (PyTorch DataLoader workers fork a process that samples).
  */
 #ifndef ZEUS_SAMPLER_H
 #define ZEUS_SAMPLER_H

@@ -7,6 +7,7 @@
 #include "zeus/device.h"
 #include "zeus/sim.h"
 #include "zeus/monitor.h"
+#include "zeus/lease.h"
 #include "zeus/output.h"
 #include "zeus/power_limit.h"
 #include "zeus/sampler.h"

@@ -1,7 +1,6 @@
 /* zeus power-limit get | set WATTS | reset: operator commands for GPU power limits. */
 #include "cli/cli.h"
-#include "core/internal.h"
-#include "zeus/power_limit.h"
+#include "zeus/util.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
@@ -16,9 +15,12 @@ static void usage(FILE *out)
             "usage: zeus power-limit get [--gpu-indices I [I ...]] [--json]\n"
             "       zeus power-limit set WATTS [--gpu-indices I [I ...]] [--json]\n"
             "       zeus power-limit reset [--gpu-indices I [I ...]] [--json]\n\n"
-            "Show, set or reset (to the default) the power limit of GPUs. 'set' checks WATTS\n"
-            "against every chosen GPU's range before changing any, and if one GPU fails it puts\n"
-            "back the ones already changed. Changing limits needs root or CAP_SYS_ADMIN.\n\n"
+            "Show, set or reset (to the default) the power limit of GPUs. 'set' and 'reset'\n"
+            "change every chosen GPU or none: WATTS is checked against every GPU's range\n"
+            "first, a GPU whose current limit cannot be read is refused, a failure (or Ctrl-C,\n"
+            "SIGTERM, SIGHUP) half-way puts back the GPUs already changed, and two commands on\n"
+            "the same GPUs take turns (a lock per GPU, see docs/power-limit.md). Changing\n"
+            "limits needs root or CAP_SYS_ADMIN.\n\n"
             "options:\n"
             "  --gpu-indices I...  GPUs (framework indices, after CUDA_VISIBLE_DEVICES; default "
             "all)\n"
@@ -99,29 +101,44 @@ static int parse_watts(const char *text, unsigned *mw)
     return CLI_OK;
 }
 
-/* Sets every row to its after_mw; on a failure puts back those already changed. */
-static int apply(zeus_devices *d, gpu_row *rows, unsigned n)
+/* set/reset through the library: all or nothing, under the GPUs' locks, and (with our signal
+ * handlers) restored if interrupted. */
+static int change(zeus_devices *d, gpu_row *rows, unsigned n, action a, unsigned target_mw)
 {
-    for (unsigned i = 0; i < n; i++) {
-        int rc = zeus_gpu_set_power_limit_mw(d, rows[i].index, rows[i].after_mw);
-        if (rc == ZEUS_OK) {
-            rows[i].changed = true;
-            continue;
-        }
-        char detail[1024];
-        zeus__strlcpy(detail, zeus_last_error(), sizeof detail);
-        for (unsigned k = 0; k < i; k++)
-            if (rows[k].changed && rows[k].before_valid &&
-                zeus_gpu_set_power_limit_mw(d, rows[k].index, rows[k].before_mw) != ZEUS_OK)
-                fprintf(stderr, "zeus: warning: could not put GPU %u back to %g W: %s\n",
-                        rows[k].index, watts(rows[k].before_mw), zeus_last_error());
-        if (rc == ZEUS_EPERM)
-            return cli_error(CLI_FAIL, "GPU %u: %s (%s)", rows[i].index,
-                             ZEUS_POWER_LIMIT_PERMISSION_ADVICE, detail);
-        return cli_error(CLI_FAIL, "GPU %u: cannot set the power limit to %g W: %s", rows[i].index,
-                         watts(rows[i].after_mw), detail);
+    unsigned *gpus = malloc(n * sizeof *gpus);
+    zeus_power_limit_change *changes = calloc(n, sizeof *changes);
+    int result = CLI_OK;
+    if (!gpus || !changes) {
+        result = cli_error(CLI_FAIL, "out of memory");
+        goto done;
     }
-    return CLI_OK;
+    for (unsigned i = 0; i < n; i++)
+        gpus[i] = rows[i].index;
+    int rc = zeus_install_signal_handlers();
+    if (rc != ZEUS_OK) {
+        result = cli_lib_error(CLI_FAIL, rc, "cannot install signal handlers");
+        goto done;
+    }
+    rc = zeus_power_limit_set_many(d, gpus, n,
+                                   a == ACTION_SET ? target_mw : ZEUS_POWER_LIMIT_DEFAULT, changes);
+    if (rc == ZEUS_EPERM) {
+        result =
+            cli_error(CLI_FAIL, "%s (%s)", ZEUS_POWER_LIMIT_PERMISSION_ADVICE, zeus_last_error());
+        goto done;
+    }
+    if (rc != ZEUS_OK) {
+        result = cli_error(rc == ZEUS_ERANGE ? CLI_USAGE : CLI_FAIL, "%s", zeus_last_error());
+        goto done;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        rows[i].before_mw = changes[i].before_mw;
+        rows[i].after_mw = changes[i].after_mw;
+        rows[i].before_valid = true;
+    }
+done:
+    free(gpus);
+    free(changes);
+    return result;
 }
 
 static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count, bool json)
@@ -168,23 +185,12 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
                                r->index, r->info.name);
             goto done;
         }
-        rc = zeus_gpu_power_limit_mw(d, r->index, &r->before_mw);
-        r->before_valid = rc == ZEUS_OK;
-        if (a == ACTION_GET && !r->before_valid) {
+        if (a == ACTION_GET && (rc = zeus_gpu_power_limit_mw(d, r->index, &r->before_mw)) != 0) {
             result = cli_lib_error(CLI_FAIL, rc, "cannot read the power limit");
             goto done;
         }
-        r->after_mw = a == ACTION_SET ? target_mw : r->info.default_power_limit_mw;
-        /* Check every GPU before changing any. */
-        if (a == ACTION_SET &&
-            (target_mw < r->info.min_power_limit_mw || target_mw > r->info.max_power_limit_mw)) {
-            result = cli_error(CLI_USAGE, "%g W is outside GPU %u's range %g-%g W",
-                               watts(target_mw), r->index, watts(r->info.min_power_limit_mw),
-                               watts(r->info.max_power_limit_mw));
-            goto done;
-        }
     }
-    if (a != ACTION_GET && (result = apply(d, rows, n)) != CLI_OK)
+    if (a != ACTION_GET && (result = change(d, rows, n, a, target_mw)) != CLI_OK)
         goto done;
     if (json)
         print_json(rows, n, a);

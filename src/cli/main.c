@@ -2,8 +2,10 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     const char *name;
@@ -51,6 +53,31 @@ static int finish_stdout(int code)
     return code == CLI_OK ? CLI_FAIL : code;
 }
 
+/* Faces that bring a server library (the exporter, the batch-size service) are separate
+ * executables, as git's subcommands are: `zeus NAME ARGS` runs `zeus-NAME ARGS`, looked up next
+ * to this executable (a build tree) and then in the installed libexec folder. Keeps the zeus
+ * command itself free of libmicrohttpd and libpq. */
+static void run_external(char **argv)
+{
+    if (strchr(argv[0], '/') || argv[0][0] == '-' || argv[0][0] == '.')
+        return;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
+    const char *dirs[] = {slash ? (*slash = '\0', self) : NULL, ZEUS_LIBEXEC_DIR};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        char path[PATH_MAX];
+        if (!dirs[i] ||
+            snprintf(path, sizeof path, "%s/zeus-%s", dirs[i], argv[0]) >= (int)sizeof path ||
+            access(path, X_OK) != 0)
+            continue;
+        fflush(stdout);
+        execv(path, argv);
+        fprintf(stderr, "zeus: error: cannot run %s: %s\n", path, strerror(errno));
+        _exit(CLI_FAIL);
+    }
+}
+
 static int run(int argc, char **argv)
 {
     if (argc < 2) {
@@ -68,6 +95,7 @@ static int run(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
+    run_external(argv + 1); /* returns only if there is no such command */
     fprintf(stderr, "zeus: error: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return CLI_USAGE;

@@ -21,6 +21,20 @@ void zeus__log(zeus_log_level level, const char *fmt, ...) ZEUS_PRINTF(2, 3);
 #define ZEUS_INFO(...) zeus__log(ZEUS_LOG_INFO, __VA_ARGS__)
 #define ZEUS_DEBUG(...) zeus__log(ZEUS_LOG_DEBUG, __VA_ARGS__)
 
+/* fork() safety (core/fork.c): one pthread_atfork registration calls each module's hook in a
+ * fixed order. PREPARE takes the module's locks so that the child inherits them free and its
+ * data consistent; PARENT and CHILD release them; CHILD also forgets the threads the child does
+ * not have. A library thread wraps its device calls in zeus__no_fork_begin/end, so that no fork
+ * happens while it is inside a backend (holding the backend's locks); it must not fork itself
+ * inside such a section. */
+typedef enum { ZEUS__FORK_PREPARE, ZEUS__FORK_PARENT, ZEUS__FORK_CHILD } zeus__fork_phase;
+void zeus__fork_init(void);
+void zeus__no_fork_begin(void);
+void zeus__no_fork_end(void);
+void zeus__log_atfork(zeus__fork_phase phase);
+void zeus__lease_atfork(zeus__fork_phase phase);
+void zeus__sampler_atfork(zeus__fork_phase phase);
+
 /* Bounded string copy that always terminates; returns strlen(src). */
 size_t zeus__strlcpy(char *dst, const char *src, size_t size);
 

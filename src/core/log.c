@@ -73,8 +73,20 @@ void zeus__log(zeus_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    /* The callback runs outside our lock: it may log, call the library, or take its own locks
+     * without deadlocking against us (and a fork() meanwhile never inherits our lock held). */
     pthread_mutex_lock(&log_lock);
-    if (log_fn)
-        log_fn(level, message, log_user);
+    zeus_log_fn fn = log_fn;
+    void *user = log_user;
     pthread_mutex_unlock(&log_lock);
+    if (fn)
+        fn(level, message, user);
+}
+
+void zeus__log_atfork(zeus__fork_phase phase)
+{
+    if (phase == ZEUS__FORK_PREPARE)
+        pthread_mutex_lock(&log_lock);
+    else
+        pthread_mutex_unlock(&log_lock);
 }

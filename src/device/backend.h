@@ -43,6 +43,11 @@ typedef struct zeus_backend_ops {
     /* Knobs: a set may route these to another backend (zeus_device_options.knob_backend). */
     int (*gpu_set_power_limit_mw)(void *state, unsigned dev, unsigned limit_mw);
     int (*gpu_set_persistence)(void *state, unsigned dev, bool enabled);
+    /* Reads persistence mode (a lease records it to put it back). Optional: ZEUS_ENOTSUP. */
+    int (*gpu_persistence)(void *state, unsigned dev, bool *enabled);
+    /* True when GPU settings live in this process only (simulated GPUs without a shared state
+     * file): no other process can change them, so leases take no lock. Optional: false. */
+    bool (*gpu_settings_private)(void *state);
 
     /* CPU packages */
     int (*cpu_info)(void *state, unsigned dev, zeus_cpu_info *out);
@@ -65,6 +70,9 @@ int zeus__devices_gpu_backend(const zeus_devices *devices, unsigned gpu,
 /* Whether choice names a GPU backend ("auto", "none", NULL and "" included); writes the valid
  * names ("auto, nvml, sim, none") for the error message. */
 int zeus__gpu_backend_choice_valid(const char *choice, char *names, size_t size);
+
+/* The registry's view for library code (src/power_limit/lease.c): see gpu_settings_private. */
+bool zeus__devices_gpu_settings_private(const zeus_devices *devices);
 
 extern const zeus_backend_ops zeus__nvml_backend;
 extern const zeus_backend_ops zeus__sim_backend;

@@ -30,6 +30,7 @@ typedef struct {
     nvmlDeviceGetPowerManagementLimit_fn DeviceGetPowerManagementLimit;
     nvmlDeviceSetPowerManagementLimit_fn DeviceSetPowerManagementLimit;
     nvmlDeviceSetPersistenceMode_fn DeviceSetPersistenceMode;
+    nvmlDeviceGetPersistenceMode_fn DeviceGetPersistenceMode;
     nvmlDeviceGetMaxMigDeviceCount_fn DeviceGetMaxMigDeviceCount;
     nvmlDeviceGetMigDeviceHandleByIndex_fn DeviceGetMigDeviceHandleByIndex;
     nvmlDeviceGetGpuInstanceId_fn DeviceGetGpuInstanceId;
@@ -65,6 +66,7 @@ static const struct {
     SYM(DeviceGetPowerManagementLimit, 1, true),
     SYM(DeviceSetPowerManagementLimit, 1, true),
     SYM(DeviceSetPersistenceMode, 1, true),
+    SYM(DeviceGetPersistenceMode, 1, false), /* without it a lease cannot record the mode */
     SYM(DeviceGetMaxMigDeviceCount, 1, false),
     SYM(DeviceGetMigDeviceHandleByIndex, 1, false),
     SYM(DeviceGetGpuInstanceId, 1, false),
@@ -460,6 +462,19 @@ static int nvml_gpu_set_persistence(void *state, unsigned dev, bool enabled)
     return r == NVML_SUCCESS ? ZEUS_OK : nvml_fail(s, r, "nvmlDeviceSetPersistenceMode", (int)dev);
 }
 
+static int nvml_gpu_persistence(void *state, unsigned dev, bool *enabled)
+{
+    nvml_state *s = state;
+    if (!s->f.DeviceGetPersistenceMode)
+        return zeus__error(ZEUS_ENOTSUP, "this NVML library lacks nvmlDeviceGetPersistenceMode");
+    nvmlEnableState_t mode = NVML_FEATURE_DISABLED;
+    nvmlReturn_t r = s->f.DeviceGetPersistenceMode(s->gpus[dev].handle, &mode);
+    if (r != NVML_SUCCESS)
+        return nvml_fail(s, r, "nvmlDeviceGetPersistenceMode", (int)dev);
+    *enabled = mode == NVML_FEATURE_ENABLED;
+    return ZEUS_OK;
+}
+
 const zeus_backend_ops zeus__nvml_backend = {
     .abi_version = ZEUS_BACKEND_ABI,
     .name = "nvml",
@@ -478,4 +493,5 @@ const zeus_backend_ops zeus__nvml_backend = {
     .gpu_power_limit_mw = nvml_gpu_power_limit_mw,
     .gpu_set_power_limit_mw = nvml_gpu_set_power_limit_mw,
     .gpu_set_persistence = nvml_gpu_set_persistence,
+    .gpu_persistence = nvml_gpu_persistence,
 };

@@ -532,6 +532,18 @@ int zeus_gpu_set_persistence_mode(zeus_devices *d, unsigned gpu, bool enabled)
     KNOB_CALL(d, gpu, gpu_set_persistence, enabled);
 }
 
+/* Settings live where changes go: the knob backend's. */
+bool zeus__devices_gpu_settings_private(const zeus_devices *d)
+{
+    return d->knob_ops && d->knob_ops->gpu_settings_private &&
+           d->knob_ops->gpu_settings_private(d->knob_state);
+}
+
+int zeus_gpu_persistence_mode(zeus_devices *d, unsigned gpu, bool *enabled)
+{
+    GPU_CALL(d, gpu, gpu_persistence, enabled);
+}
+
 int zeus_gpu_check_homogeneous(const zeus_devices *d, const unsigned *gpus, size_t count)
 {
     if (!gpus)

@@ -172,6 +172,21 @@ static int sim_gpu_set_persistence(void *state, unsigned dev, bool enabled)
     return change_settings(state, dev, false, enabled);
 }
 
+static int sim_gpu_persistence(void *state, unsigned dev, bool *enabled)
+{
+    sim_state *s = state;
+    pthread_mutex_lock(&s->lock);
+    zeus__sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, zeus_now_ns());
+    *enabled = s->persistence[dev];
+    pthread_mutex_unlock(&s->lock);
+    return ZEUS_OK;
+}
+
+static bool sim_gpu_settings_private(void *state)
+{
+    return ((sim_state *)state)->shared.path[0] == '\0';
+}
+
 /* The extension's operations (zeus/sim.h). */
 static int sim_launch_step(void *state, unsigned dev, int64_t *end_ns)
 {
@@ -226,6 +241,8 @@ const zeus_backend_ops zeus__sim_backend = {
     .gpu_power_limit_mw = sim_gpu_power_limit_mw,
     .gpu_set_power_limit_mw = sim_gpu_set_power_limit_mw,
     .gpu_set_persistence = sim_gpu_set_persistence,
+    .gpu_persistence = sim_gpu_persistence,
+    .gpu_settings_private = sim_gpu_settings_private,
     .extension = &sim_ext,
 };
 

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PROBE_POLL_NS 1000000LL     /* read the counter every 1 ms while probing */
 #define PROBE_LIMIT_NS 1500000000LL /* per model */
@@ -55,6 +56,7 @@ struct zeus_monitor {
     /* Background measurement of counter update periods. */
     pthread_t probe_thread;
     bool probe_started;
+    pid_t owner_pid; /* a forked child has no probe thread to join */
     atomic_bool probe_stop;
     _Atomic double update_period_s[ZEUS_MAX_GPUS];
 };
@@ -84,7 +86,11 @@ static int compare_doubles(const void *a, const void *b)
 static int read_counter(void *ctx, uint64_t *value)
 {
     const zeus_gpu_ref *g = ctx;
-    return zeus_gpu_energy_mj(g->devices, g->gpu, value);
+    /* The probe thread: no fork() while it is inside a backend (see core/internal.h). */
+    zeus__no_fork_begin();
+    int rc = zeus_gpu_energy_mj(g->devices, g->gpu, value);
+    zeus__no_fork_end();
+    return rc;
 }
 
 /* Median interval between changes of a GPU's energy counter, polled every millisecond; 0 if it
@@ -127,7 +133,7 @@ static void *probe_main(void *arg)
 
 void zeus_monitor_wait_update_period(zeus_monitor *m)
 {
-    if (m->probe_started) {
+    if (m->probe_started && m->owner_pid == getpid()) {
         pthread_join(m->probe_thread, NULL);
         m->probe_started = false;
     }
@@ -297,6 +303,7 @@ int zeus_monitor_open(zeus_devices *devices, const zeus_monitor_options *options
     for (unsigned i = 0; i < m->gpu_count; i++)
         any_counter = any_counter || m->counter[i];
     if (options->measure_update_period && any_counter) {
+        m->owner_pid = getpid();
         if (pthread_create(&m->probe_thread, NULL, probe_main, m) == 0)
             m->probe_started = true;
     }

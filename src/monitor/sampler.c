@@ -58,8 +58,60 @@ struct zeus_sampler {
     size_t taken;
 
     pthread_t thread;
-    bool thread_started;
+    bool thread_started; /* false in a forked child: the thread stayed in the parent */
+    zeus_sampler *next;  /* live samplers, for fork() */
 };
+
+/* Every live sampler, so that fork() can take their locks (see core/internal.h). */
+static pthread_mutex_t samplers_lock = PTHREAD_MUTEX_INITIALIZER;
+static zeus_sampler *samplers;
+
+void zeus__sampler_atfork(zeus__fork_phase phase)
+{
+    if (phase == ZEUS__FORK_PREPARE) {
+        pthread_mutex_lock(&samplers_lock);
+        for (zeus_sampler *s = samplers; s; s = s->next)
+            pthread_mutex_lock(&s->lock);
+        return;
+    }
+    for (zeus_sampler *s = samplers; s; s = s->next) {
+        if (phase == ZEUS__FORK_CHILD) {
+            /* The child keeps the samples taken so far but no thread: it answers queries
+             * from them, and stop only frees. The condition variable may have had the
+             * parent's thread waiting on it: give the child a fresh one. */
+            s->thread_started = false;
+            s->stop = true;
+            pthread_condattr_t attr;
+            pthread_condattr_init(&attr);
+            pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+            pthread_cond_init(&s->wake, &attr);
+            pthread_condattr_destroy(&attr);
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    pthread_mutex_unlock(&samplers_lock);
+}
+
+static void register_sampler(zeus_sampler *s)
+{
+    zeus__fork_init();
+    pthread_mutex_lock(&samplers_lock);
+    s->next = samplers;
+    samplers = s;
+    pthread_mutex_unlock(&samplers_lock);
+}
+
+static void unregister_sampler(zeus_sampler *s)
+{
+    pthread_mutex_lock(&samplers_lock);
+    for (zeus_sampler **p = &samplers; *p; p = &(*p)->next) {
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&samplers_lock);
+}
 
 static double anchor_wall;
 static int64_t anchor_mono;
@@ -117,6 +169,8 @@ static void read_cpus(zeus_sampler *s, double t, float *cpu_row)
 static void take_sample(zeus_sampler *s, float *row)
 {
     double t = s->clock(s->clock_user);
+    /* No fork() while this thread is inside a device call holding a backend's lock. */
+    zeus__no_fork_begin();
     for (unsigned i = 0; i < s->gpu_count; i++) {
         unsigned mw;
         /* A failed reading is stored as NaN, so energy over it reads as unknown, not zero. */
@@ -125,6 +179,7 @@ static void take_sample(zeus_sampler *s, float *row)
     }
     if (s->cpu_count > 0)
         read_cpus(s, t, row + s->gpu_count);
+    zeus__no_fork_end();
     pthread_mutex_lock(&s->lock);
     s->times[s->head] = t;
     memcpy(&s->power_w[s->head * s->columns], row, s->columns * sizeof row[0]);
@@ -221,18 +276,18 @@ static void infer_period(zeus_sampler *s, struct timespec *deadline)
         if (!wait_next(s, deadline, INFER_POLL_NS))
             return;
     }
-    double period = best / 2;
-    if (!isfinite(best)) {
-        if (n > 0)
-            ZEUS_WARN("power sampler: no GPU's power reading changed within 2 s; sampling every "
-                      "%g s",
-                      PERIOD_CAP_S);
+    double period = best / 2, inferred = period;
+    if (!isfinite(best) || period > PERIOD_CAP_S)
         period = PERIOD_CAP_S;
-    } else if (period > PERIOD_CAP_S) {
-        ZEUS_WARN("power sampler: inferred period %g s capped at %g s", period, PERIOD_CAP_S);
-        period = PERIOD_CAP_S;
-    }
     atomic_store(&s->period_s, period);
+    /* The log callback runs outside our lock (it may call the library). */
+    pthread_mutex_unlock(&s->lock);
+    if (!isfinite(best) && n > 0)
+        ZEUS_WARN("power sampler: no GPU's power reading changed within 2 s; sampling every %g s",
+                  PERIOD_CAP_S);
+    else if (isfinite(best) && inferred > PERIOD_CAP_S)
+        ZEUS_WARN("power sampler: inferred period %g s capped at %g s", inferred, PERIOD_CAP_S);
+    pthread_mutex_lock(&s->lock);
 }
 
 static void *sampler_main(void *arg)
@@ -347,6 +402,7 @@ int zeus_sampler_start(zeus_devices *devices, const zeus_sampler_options *option
     if (!s->infer && options->period_s < 0.001)
         ZEUS_WARN("power sampler: a period of %g s costs CPU time and NVML bandwidth",
                   options->period_s);
+    register_sampler(s);
     if (pthread_create(&s->thread, NULL, sampler_main, s) != 0) {
         rc = zeus__error(ZEUS_ENOMEM, "cannot start the power sampler thread");
         goto fail;
@@ -363,6 +419,7 @@ void zeus_sampler_stop(zeus_sampler *s)
 {
     if (!s)
         return;
+    unregister_sampler(s);
     if (s->thread_started) {
         pthread_mutex_lock(&s->lock);
         s->stop = true;

@@ -1,11 +1,12 @@
 /* GlobalPowerLimitOptimizer (spec 4.2-4.3): the state machine of power_limit_fsm.c bound to a
- * monitor (windows) and its devices (limits), with the profile file and the restore guards. */
+ * monitor (windows) and its devices (limits), with the profile file and a lease that puts the
+ * GPUs back. */
 #include "zeus/power_limit.h"
 #include "zeus/output.h"
 
 #include "core/internal.h"
 #include "power_limit/power_limit_fsm.h"
-#include "power_limit/power_limit_guard.h"
+#include "zeus/lease.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -18,13 +19,12 @@ struct zeus_power_limit_optimizer {
     zeus_devices *devices;
     unsigned gpu_count;
     unsigned gpus[ZEUS_MAX_GPUS];
-    unsigned originals[ZEUS_MAX_GPUS]; /* limits at creation, restored at the end */
+    unsigned limits[ZEUS_MAX_GPUS]; /* scratch: one limit per GPU for the lease */
     char gpu_model[96];
     char *profile_path;
     bool profile_gpu_model;
     bool needs_reapply; /* zeus_power_limit_optimizer_restore() was called */
-    bool touched;       /* a limit was set (so there is something to restore) */
-    zeus_pl_guard *guard;
+    zeus_lease *lease;  /* records the limits (and persistence) at creation, puts them back */
     zeus_pl_fsm fsm;
     zeus_measurement *scratch; /* reused for every window */
 };
@@ -41,16 +41,13 @@ static int permission_error(const char *what)
 static int op_set_limit(void *ctx, unsigned limit_mw)
 {
     zeus_power_limit_optimizer *o = ctx;
-    o->touched = true;
-    for (unsigned i = 0; i < o->gpu_count; i++) {
-        int rc = zeus_gpu_set_power_limit_mw(o->devices, o->gpus[i], limit_mw);
-        if (rc == ZEUS_EPERM)
-            return permission_error("setting the power limit");
-        if (rc != ZEUS_OK)
-            return zeus__error(rc, "cannot set GPU %u to %u W: %s", o->gpus[i], limit_mw / 1000,
-                               zeus_last_error());
-    }
-    return ZEUS_OK;
+    for (unsigned i = 0; i < o->gpu_count; i++)
+        o->limits[i] = limit_mw;
+    /* All GPUs or none: a failure half-way puts back those already changed. */
+    int rc = zeus_lease_set_power_limits_mw(o->lease, o->limits);
+    if (rc == ZEUS_EPERM)
+        return permission_error("setting the power limit");
+    return rc;
 }
 
 static int op_begin_window(void *ctx, const char *name)
@@ -181,7 +178,7 @@ static int load_profile(zeus_power_limit_optimizer *o)
 static int enable_persistence(zeus_power_limit_optimizer *o)
 {
     for (unsigned i = 0; i < o->gpu_count; i++) {
-        int rc = zeus_gpu_set_persistence_mode(o->devices, o->gpus[i], true);
+        int rc = zeus_lease_set_persistence_mode(o->lease, o->gpus[i], true);
         if (rc == ZEUS_EPERM)
             return permission_error("enabling persistence mode");
         if (rc == ZEUS_ENOTSUP) {
@@ -192,17 +189,6 @@ static int enable_persistence(zeus_power_limit_optimizer *o)
             return rc;
     }
     return ZEUS_OK;
-}
-
-static void restore_limits(zeus_power_limit_optimizer *o)
-{
-    for (unsigned i = 0; i < o->gpu_count; i++) {
-        if (o->fsm.current_mw == o->originals[i])
-            continue;
-        if (zeus_gpu_set_power_limit_mw(o->devices, o->gpus[i], o->originals[i]) != ZEUS_OK)
-            ZEUS_WARN("power-limit optimizer: cannot restore GPU %u to %u W: %s", o->gpus[i],
-                      o->originals[i] / 1000, zeus_last_error());
-    }
 }
 
 int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
@@ -274,23 +260,17 @@ int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
         if (rc != ZEUS_OK)
             goto fail;
     }
-    for (unsigned i = 0; i < o->gpu_count; i++) {
-        if (zeus_gpu_power_limit_mw(o->devices, o->gpus[i], &o->originals[i]) != ZEUS_OK) {
-            ZEUS_WARN("power-limit optimizer: cannot read GPU %u's power limit (%s); it will be "
-                      "put back to the maximum",
-                      o->gpus[i], zeus_last_error());
-            o->originals[i] = cfg.max_limit_mw;
-        }
-    }
+    /* The lease before the first change: it takes the GPUs' locks, records their limits and
+     * persistence mode (refusing a GPU whose limit cannot be read back), and puts them back. */
+    unsigned flags = ZEUS_LEASE_PERSISTENCE;
+    if (options->restore_on_signal)
+        flags |= ZEUS_LEASE_RESTORE_ON_SIGNAL;
+    if (options->restore_on_exit)
+        flags |= ZEUS_LEASE_RESTORE_AT_EXIT;
+    if ((rc = zeus_lease_create(o->devices, o->gpus, o->gpu_count, flags, &o->lease)) != ZEUS_OK)
+        goto fail;
     if ((rc = enable_persistence(o)) != ZEUS_OK)
         goto fail;
-    /* Guard before the first change, so that a signal from here on restores. */
-    if ((options->restore_on_signal || options->restore_on_exit) &&
-        zeus__pl_guard_register(o->devices, o->gpus, o->originals, o->gpu_count,
-                                options->restore_on_signal, options->restore_on_exit,
-                                &o->guard) != ZEUS_OK)
-        ZEUS_WARN("power-limit optimizer: %s; limits are restored only when it is destroyed",
-                  zeus_last_error());
     rc = load ? zeus__pl_fsm_apply(&o->fsm) : zeus__pl_fsm_start(&o->fsm);
     if (rc != ZEUS_OK)
         goto fail;
@@ -309,9 +289,7 @@ void zeus_power_limit_optimizer_destroy(zeus_power_limit_optimizer *o)
         return;
     if (o->fsm.limits_mw && o->fsm.phase == ZEUS_PL_PROFILING)
         zeus_monitor_end_window(o->monitor, o->fsm.window, false, true, o->scratch);
-    if (o->touched)
-        restore_limits(o);
-    zeus__pl_guard_unregister(o->guard);
+    zeus_lease_release(o->lease); /* every GPU back to its limit and persistence mode */
     zeus__pl_fsm_free(&o->fsm);
     zeus_measurement_free(o->scratch);
     free(o->profile_path);
@@ -320,12 +298,7 @@ void zeus_power_limit_optimizer_destroy(zeus_power_limit_optimizer *o)
 
 int zeus_power_limit_optimizer_restore(zeus_power_limit_optimizer *o)
 {
-    int first = ZEUS_OK;
-    for (unsigned i = 0; i < o->gpu_count; i++) {
-        int rc = zeus_gpu_set_power_limit_mw(o->devices, o->gpus[i], o->originals[i]);
-        if (rc != ZEUS_OK && first == ZEUS_OK)
-            first = rc;
-    }
+    int first = zeus_lease_restore(o->lease);
     o->fsm.current_mw = 0;
     o->needs_reapply = true;
     return first;
@@ -337,10 +310,12 @@ int zeus_power_limit_optimizer_restore(zeus_power_limit_optimizer *o)
  * set the state's limit again before going on. */
 static int reapply_if_needed(zeus_power_limit_optimizer *o)
 {
-    if (!o->needs_reapply && !zeus__pl_guard_take_signalled(o->guard))
+    if (!o->needs_reapply && !zeus_lease_take_signalled(o->lease))
         return ZEUS_OK;
     o->needs_reapply = false;
-    return zeus__pl_fsm_reapply(&o->fsm);
+    /* The restore put persistence mode back too. */
+    int rc = enable_persistence(o);
+    return rc != ZEUS_OK ? rc : zeus__pl_fsm_reapply(&o->fsm);
 }
 
 int zeus_power_limit_on_step_begin(zeus_power_limit_optimizer *o)

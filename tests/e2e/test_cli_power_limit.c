@@ -149,6 +149,7 @@ static void test_permission_and_rollback(void **state)
              "{\"name\": \"NVIDIA A40\"}]}");
     assert_int_equal(zt_zeus(&out, &err, "power-limit", "set", "200", NULL), 1);
     assert_contains(err, "GPU 2: cannot set the power limit to 200 W");
+    assert_null(strstr(err, "could not be put back")); /* GPU 2 never changed */
     free(out);
     free(err);
     char *log = calls();
@@ -157,6 +158,52 @@ static void test_permission_and_rollback(void **state)
                              "nvmlDeviceSetPowerManagementLimit 0 300000\n"
                              "nvmlDeviceSetPowerManagementLimit 1 300000\n");
     free(log);
+}
+
+/* Issue 9 item 2: a GPU whose current limit cannot be read is refused before anything changes
+ * (it used to be changed, and not put back when a later GPU failed). */
+static void test_unreadable_limit_refused(void **state)
+{
+    (void)state;
+    char *out, *err;
+    use_fake("{\"gpus\": [{\"name\": \"NVIDIA A40\", \"count\": 2}, {\"name\": \"NVIDIA A40\", "
+             "\"errors\": {\"nvmlDeviceGetPowerManagementLimit\": {\"code\": \"UNKNOWN\"}}}, "
+             "{\"name\": \"NVIDIA A40\", \"errors\": {\"nvmlDeviceSetPowerManagementLimit\": "
+             "{\"code\": \"GPU_IS_LOST\"}}}]}");
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "set", "200", NULL), 1);
+    assert_contains(err, "GPU 2");
+    assert_contains(err, "cannot be read");
+    free(out);
+    free(err);
+    char *log = calls();
+    assert_string_equal(log, "");
+    free(log);
+}
+
+/* Issue 9 item 2: two concurrent sets on the same 64 GPUs take turns (the GPU locks): both
+ * succeed and every GPU ends at one of the two values, never a mix. */
+static void test_concurrent_sets_serialize(void **state)
+{
+    (void)state;
+    use_fake("{\"gpus\": [{\"name\": \"NVIDIA A40\", \"count\": 64}]}");
+    unsetenv("ZEUS_FAKE_NVML_LOG");
+    char *path = zt_path(zt_dir, "fake_nvml.state");
+    for (int trial = 0; trial < 3; trial++) {
+        char *a[] = {ZEUS_CLI_PATH, "power-limit", "set", "150", NULL};
+        char *b[] = {ZEUS_CLI_PATH, "power-limit", "set", "250", NULL};
+        int pa = zt_spawn(a), pb = zt_spawn(b);
+        assert_int_equal(zt_wait(pa, 30), 0);
+        assert_int_equal(zt_wait(pb, 30), 0);
+        char *text = zt_read(path);
+        unsigned at150 = 0, at250 = 0;
+        for (const char *p = text; (p = strstr(p, "limit_mw ")); p++) {
+            at150 += strncmp(p, "limit_mw 150000 ", 16) == 0;
+            at250 += strncmp(p, "limit_mw 250000 ", 16) == 0;
+        }
+        free(text);
+        assert_true(at150 == 64 || at250 == 64);
+    }
+    free(path);
 }
 
 static void test_no_gpu(void **state)
@@ -189,6 +236,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_set_and_reset, zt_setup, teardown),
         cmocka_unit_test_setup_teardown(test_usage_errors, zt_setup, teardown),
         cmocka_unit_test_setup_teardown(test_permission_and_rollback, zt_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreadable_limit_refused, zt_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_sets_serialize, zt_setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_gpu, zt_setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

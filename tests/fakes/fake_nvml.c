@@ -483,6 +483,16 @@ EXPORT nvmlReturn_t nvmlDeviceSetPersistenceMode(nvmlDevice_t device, nvmlEnable
     LEAVE(NVML_SUCCESS);
 }
 
+EXPORT nvmlReturn_t nvmlDeviceGetPersistenceMode(nvmlDevice_t device, nvmlEnableState_t *mode)
+{
+    ENTER(device, gpu);
+    if (!mode)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    state_load_locked();
+    *mode = persistence[gpu] ? NVML_FEATURE_ENABLED : NVML_FEATURE_DISABLED;
+    LEAVE(NVML_SUCCESS);
+}
+
 EXPORT nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsigned int *count)
 {
     ENTER(device, gpu);

@@ -4,6 +4,7 @@
 #include "power_limit_rig.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/prctl.h>
@@ -242,18 +243,30 @@ static void test_restore_original(void **state)
         assert_int_equal(zeus_gpu_set_power_limit_mw(r.devices, g, before[g]), ZEUS_OK);
     zeus_power_limit_optimizer *plo = create(&r, default_selector(), NULL);
     steps(plo, 60); /* warming up 275 W */
-    for (unsigned g = 0; g < 4; g++)
+    bool pm = false;
+    for (unsigned g = 0; g < 4; g++) {
         assert_int_equal(limit_of(r.devices, g), 275000);
+        assert_int_equal(zeus_gpu_persistence_mode(r.devices, g, &pm), ZEUS_OK);
+        assert_true(pm); /* the optimizer enables persistence mode, as the original does */
+    }
     /* _restore() puts them back now; the next hook re-applies. */
     assert_int_equal(zeus_power_limit_optimizer_restore(plo), ZEUS_OK);
     for (unsigned g = 0; g < 4; g++)
         assert_int_equal(limit_of(r.devices, g), before[g]);
+    assert_int_equal(zeus_gpu_persistence_mode(r.devices, 0, &pm), ZEUS_OK);
+    assert_false(pm);
     assert_int_equal(zeus_power_limit_on_step_begin(plo), ZEUS_OK);
     for (unsigned g = 0; g < 4; g++)
         assert_int_equal(limit_of(r.devices, g), 275000);
+    assert_int_equal(zeus_gpu_persistence_mode(r.devices, 0, &pm), ZEUS_OK);
+    assert_true(pm);
     zeus_power_limit_optimizer_destroy(plo);
-    for (unsigned g = 0; g < 4; g++)
+    for (unsigned g = 0; g < 4; g++) {
         assert_int_equal(limit_of(r.devices, g), before[g]);
+        /* ... and, unlike the original, puts it back (issue 9 item 14) */
+        assert_int_equal(zeus_gpu_persistence_mode(r.devices, g, &pm), ZEUS_OK);
+        assert_false(pm);
+    }
     rig_close(&r);
 }
 
@@ -268,6 +281,9 @@ static zeus_power_limit_optimizer *child_plo;
  * parent. Exits 100+ on a setup failure. */
 static void child_start_profiling(int ready_fd)
 {
+    /* The application asks for the restore-on-signal handlers (the library installs none). */
+    if (zeus_install_signal_handlers() != ZEUS_OK)
+        _exit(100);
     if (zt_open(&child_rig.devices) != ZEUS_OK)
         _exit(101);
     if (zeus_gpu_set_power_limit_mw(child_rig.devices, 0, 250000) != ZEUS_OK)
@@ -414,12 +430,20 @@ static void test_exit_restores(void **state)
     assert_int_equal(gpu0_limit_now(), 250000);
 }
 
-static volatile sig_atomic_t flag;
+static atomic_int flag;
+
+/* The restore thread runs the chained handler; wait (bounded) until it did. */
+static void wait_flag(void)
+{
+    for (int i = 0; i < 500 && !atomic_load(&flag); i++)
+        usleep(10000);
+    assert_int_equal(atomic_load(&flag), 1);
+}
 
 static void flag_handler(int sig)
 {
     (void)sig;
-    flag = 1;
+    atomic_store(&flag, 1);
 }
 
 /* A previous handler that lets the process go on: limits were restored, so the optimizer sets
@@ -440,15 +464,20 @@ static void test_in_process_signal_paths(void **state)
     rig_open(&r, a40, "nvml.log");
     assert_int_equal(zeus_gpu_set_power_limit_mw(r.devices, 0, 225000), ZEUS_OK);
     zeus_power_limit_optimizer *plo = create(&r, default_selector(), NULL);
+    /* The library installs nothing by itself (a Python interpreter keeps its handlers). */
     struct sigaction cur;
+    sigaction(SIGTERM, NULL, &cur);
+    assert_true(!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == flag_handler);
+    assert_int_equal(zeus_install_signal_handlers(), ZEUS_OK);
+    assert_int_equal(zeus_install_signal_handlers(), ZEUS_OK); /* idempotent */
     sigaction(SIGINT, NULL, &cur);
     assert_true(cur.sa_handler == SIG_IGN);
     steps(plo, 60); /* warming up 275 W */
     assert_int_equal(limit_of(r.devices, 0), 275000);
 
-    flag = 0;
+    atomic_store(&flag, 0);
     raise(SIGTERM);
-    assert_int_equal(flag, 1);
+    wait_flag(); /* restored first, then chained */
     assert_int_equal(limit_of(r.devices, 0), 225000);
     assert_int_equal(zeus_power_limit_on_step_begin(plo), ZEUS_OK);
     assert_int_equal(limit_of(r.devices, 0), 275000);
@@ -462,6 +491,7 @@ static void test_in_process_signal_paths(void **state)
 
     zeus_power_limit_optimizer_destroy(plo);
     assert_int_equal(limit_of(r.devices, 0), 225000);
+    zeus_uninstall_signal_handlers();
     /* The handler we chained to is back in place. */
     sigaction(SIGTERM, NULL, &cur);
     assert_true(!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == flag_handler);

@@ -45,6 +45,10 @@ int zt_setup(void **state)
     char *nosys = zt_path(zt_dir, "nosys");
     zt_options.sysfs_root = zt_keep(nosys);
     free(nosys);
+    /* GPU lock files (zeus/lease.h) of this test only, never the machine's. */
+    char *locks = zt_path(zt_dir, "locks");
+    setenv("ZEUS_LOCK_DIR", locks, 1);
+    free(locks);
     return 0;
 }
 
@@ -205,6 +209,44 @@ static char **child_environment(void)
         snprintf(env[n++], len, "%s=%s", from_options[i].name, from_options[i].value);
     }
     return env;
+}
+
+int zt_spawn(char *const argv[])
+{
+    char **env = child_environment();
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execve(argv[0], argv, env);
+        _exit(127);
+    }
+    for (size_t i = 0; env[i]; i++)
+        free(env[i]);
+    free(env);
+    return pid;
+}
+
+int zt_wait(int pid, double timeout_s)
+{
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        int status;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((double)(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) * 1e-9 >
+            timeout_s) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        usleep(1000);
+    }
 }
 
 static int run_child(char *const argv[], const char *stdout_path, char **out, char **err,

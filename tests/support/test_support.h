@@ -51,6 +51,11 @@ void zt_clean_env(void);
  * ZEUS_SIM_CONFIG, ZEUS_SIM_STATE, ZEUS_SYSFS_ROOT, CUDA_VISIBLE_DEVICES (variables already set
  * win: a test of the command's environment handling sets them itself). */
 int zt_run(char *const argv[], char **out, char **err, double timeout_s);
+/* Starts argv in the background with stdin, stdout and stderr on /dev/null; returns its pid. */
+int zt_spawn(char *const argv[]);
+/* Waits for a process up to timeout_s: its exit status (128+signal if killed), or -1 after
+ * killing it with SIGKILL when it did not end in time (a hang). */
+int zt_wait(int pid, double timeout_s);
 /* Convenience: runs the zeus command with the given arguments (NULL-terminated). */
 int zt_zeus(char **out, char **err, ...);
 /* As zt_run / zt_zeus, but the child's stdout is the file at stdout_path, opened for writing

@@ -1,0 +1,85 @@
+/* fork() safety: one pthread_atfork registration for the whole library (see core/internal.h).
+ * Order: first no library thread is inside a device call, then the leases, the samplers, the
+ * log are locked; released in reverse.
+ *
+ * "Inside a device call" is a counter with a flag rather than a rwlock: a rwlock write-locked
+ * by the forking thread cannot be unlocked in the child (glibc checks the thread id) and
+ * re-initializing a locked one is undefined. Sequentially consistent atomics make it a Dekker
+ * handshake: a thread counts itself in, then checks the flag; fork sets the flag, then waits
+ * for the count to drop to zero. */
+#include "core/internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+static pthread_mutex_t fork_mutex = PTHREAD_MUTEX_INITIALIZER; /* one fork() at a time */
+static atomic_int busy;                                        /* threads inside device calls */
+static atomic_bool forking;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void pause_briefly(void)
+{
+    zeus_sleep_ns(100 * 1000);
+}
+
+static void prepare(void)
+{
+    pthread_mutex_lock(&fork_mutex);
+    atomic_store(&forking, true);
+    while (atomic_load(&busy) > 0)
+        pause_briefly();
+    zeus__lease_atfork(ZEUS__FORK_PREPARE);
+    zeus__sampler_atfork(ZEUS__FORK_PREPARE);
+    zeus__log_atfork(ZEUS__FORK_PREPARE);
+}
+
+static void release(zeus__fork_phase phase)
+{
+    zeus__log_atfork(phase);
+    zeus__sampler_atfork(phase);
+    zeus__lease_atfork(phase);
+    if (phase == ZEUS__FORK_CHILD)
+        atomic_store(&busy, 0); /* the threads that were counted stayed in the parent */
+    atomic_store(&forking, false);
+    pthread_mutex_unlock(&fork_mutex);
+}
+
+static void parent(void)
+{
+    release(ZEUS__FORK_PARENT);
+}
+
+static void child(void)
+{
+    release(ZEUS__FORK_CHILD);
+}
+
+static void init_once(void)
+{
+    pthread_atfork(prepare, parent, child);
+}
+
+void zeus__fork_init(void)
+{
+    pthread_once(&fork_once, init_once);
+}
+
+void zeus__no_fork_begin(void)
+{
+    zeus__fork_init();
+    for (;;) {
+        atomic_fetch_add(&busy, 1);
+        if (!atomic_load(&forking))
+            return;
+        /* A fork is waiting for us to be out: step back until it is done. */
+        atomic_fetch_sub(&busy, 1);
+        while (atomic_load(&forking))
+            pause_briefly();
+    }
+}
+
+void zeus__no_fork_end(void)
+{
+    atomic_fetch_sub(&busy, 1);
+}
