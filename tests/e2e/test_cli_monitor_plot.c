@@ -23,8 +23,8 @@ static int check(const char *path, const char *columns, const char *windows, cha
 static void test_plot_with_windows(void **state)
 {
     (void)state;
-    setenv("ZEUS_DEVICE", "sim", 1);
-    setenv("ZEUS_SIM_CONFIG", "{\"gpus\": [{\"count\": 2, \"load\": 0.5}]}", 1);
+    zt_options.backend = "sim";
+    zt_options.sim_config = "{\"gpus\": [{\"count\": 2, \"load\": 0.5}]}";
     /* A window recorded by the energy monitor: the log the plot marks. */
     char *log = zt_path(zt_dir, "windows.csv");
     char *out = NULL, *err = NULL;
@@ -62,7 +62,7 @@ static void test_plot_with_windows(void **state)
 static void test_plot_usage_errors(void **state)
 {
     (void)state;
-    setenv("ZEUS_DEVICE", "sim", 1);
+    zt_options.backend = "sim";
     char *out = NULL, *err = NULL;
     assert_int_equal(zt_zeus(&out, &err, "monitor", "power", "--windows", "x.csv", NULL), 2);
     assert_contains(err, "--windows marks windows on a --plot");

@@ -182,11 +182,11 @@ static void test_bad_targets(void **state)
 static void test_histogram_text(void **state)
 {
     (void)state;
-    setenv("ZEUS_DEVICE", "sim", 1);
-    setenv("ZEUS_SIM_CONFIG", "{\"gpus\": [{\"idle_power_w\": 100, \"count\": 1}]}", 1);
+    zt_options.backend = "sim";
+    zt_options.sim_config = "{\"gpus\": [{\"idle_power_w\": 100, \"count\": 1}]}";
     zeus_devices *d = NULL;
     zeus_monitor *mon = NULL;
-    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_equal(zt_open(&d), ZEUS_OK);
     assert_int_equal(zeus_monitor_open(d, NULL, &mon), ZEUS_OK);
     zeus_measurement *m = zeus_measurement_new();
     assert_int_equal(zeus_monitor_begin_window(mon, "w\"1", false), ZEUS_OK);
