@@ -217,6 +217,10 @@ class ExporterTest(unittest.TestCase):
         count = [s.value for s in fam["zeus_exporter_scrape_duration_seconds"].samples
                  if s.name.endswith("_count")]
         self.assertEqual(count, [1.0])
+        # SIGTERM stops it cleanly (systemd's stop), exit status 0.
+        p = self.procs[-1]
+        p.terminate()
+        self.assertEqual(p.wait(timeout=10), 0)
 
     def test_usage_errors(self):
         for args in (["--listen", "nonsense"], ["--period", "0"], ["--bogus"], ["--listen"]):
