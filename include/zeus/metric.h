@@ -49,6 +49,13 @@ ZEUS_API int zeus_push_text(const zeus_push_target *target, const char *body, bo
 ZEUS_API int zeus_push_measurement(const zeus_push_target *target, const char *window,
                                    const zeus_measurement *m);
 
+/* Makes the monitor push every window it ends (not cancelled) as zeus_push_measurement does,
+ * right after the window is measured and logged, on the thread that ends it; a push that fails
+ * is logged as a warning and does not fail the window. The target is copied. NULL stops
+ * pushing. Not to be called while another thread ends a window of this monitor. ZEUS_EINVAL
+ * for a target without URL or job, ZEUS_ENOTSUP for a replay monitor. */
+ZEUS_API int zeus_monitor_push_windows(zeus_monitor *monitor, const zeus_push_target *target);
+
 /* ---- EnergyHistogram ---- */
 typedef struct zeus_energy_histogram zeus_energy_histogram;
 

@@ -91,6 +91,44 @@ int zeus_push_measurement(const zeus_push_target *t, const char *window, const z
     return rc;
 }
 
+int zeus__push_target_copy(const zeus_push_target *src, zeus__push_copy **out)
+{
+    *out = NULL;
+    if (!src || !src->url || !src->job || !*src->job)
+        return zeus__error(ZEUS_EINVAL, "a Pushgateway target needs a URL and a job");
+    zeus__push_copy *c = calloc(1, sizeof *c);
+    size_t n = 0;
+    for (const char *const *g = src->grouping; g && g[0] && g[1]; g += 2)
+        n += 2;
+    if (!c || !(c->url = strdup(src->url)) || !(c->job = strdup(src->job)) ||
+        !(c->grouping = calloc(n + 1, sizeof *c->grouping)))
+        goto oom;
+    for (size_t i = 0; i < n; i++)
+        if (!(c->grouping[i] = strdup(src->grouping[i])))
+            goto oom;
+    c->target = *src;
+    c->target.url = c->url;
+    c->target.job = c->job;
+    c->target.grouping = (const char *const *)c->grouping;
+    *out = c;
+    return ZEUS_OK;
+oom:
+    zeus__push_target_free(c);
+    return zeus__error(ZEUS_ENOMEM, "out of memory");
+}
+
+void zeus__push_target_free(zeus__push_copy *c)
+{
+    if (!c)
+        return;
+    for (char **g = c->grouping; g && *g; g++)
+        free(*g);
+    free(c->grouping);
+    free(c->url);
+    free(c->job);
+    free(c);
+}
+
 /* ---- EnergyHistogram ---- */
 
 typedef struct {
@@ -103,9 +141,7 @@ typedef struct {
 } series;
 
 struct zeus_energy_histogram {
-    zeus_push_target target;
-    char *url, *job;
-    char **grouping; /* copied, NULL-terminated */
+    zeus__push_copy *push;
     double buckets[3][MAX_BUCKETS];
     size_t bucket_count[3];
     series *series;
@@ -128,11 +164,7 @@ void zeus_energy_histogram_free(zeus_energy_histogram *h)
     for (size_t i = 0; i < h->series_count; i++)
         free(h->series[i].window);
     free(h->series);
-    for (char **g = h->grouping; g && *g; g++)
-        free(*g);
-    free(h->grouping);
-    free(h->url);
-    free(h->job);
+    zeus__push_target_free(h->push);
     free(h);
 }
 
@@ -170,25 +202,10 @@ int zeus_energy_histogram_new(const zeus_energy_histogram_options *o, zeus_energ
         (rc = set_buckets(h, 1, o->cpu_buckets, o->cpu_bucket_count, cpu, 5)) != ZEUS_OK ||
         (rc = set_buckets(h, 2, o->dram_buckets, o->dram_bucket_count, dram, 5)) != ZEUS_OK)
         goto fail;
-    size_t n = 0;
-    for (const char *const *g = o->target.grouping; g && g[0] && g[1]; g += 2)
-        n += 2;
-    h->url = strdup(o->target.url);
-    h->job = strdup(o->target.job);
-    h->grouping = calloc(n + 1, sizeof *h->grouping);
-    if (!h->url || !h->job || !h->grouping)
-        goto oom;
-    for (size_t i = 0; i < n; i++)
-        if (!(h->grouping[i] = strdup(o->target.grouping[i])))
-            goto oom;
-    h->target = o->target;
-    h->target.url = h->url;
-    h->target.job = h->job;
-    h->target.grouping = (const char *const *)h->grouping;
+    if ((rc = zeus__push_target_copy(&o->target, &h->push)) != ZEUS_OK)
+        goto fail;
     *out = h;
     return ZEUS_OK;
-oom:
-    rc = zeus__error(ZEUS_ENOMEM, "out of memory");
 fail:
     zeus_energy_histogram_free(h);
     return rc;
@@ -294,7 +311,7 @@ int zeus_energy_histogram_observe(zeus_energy_histogram *h, const char *window,
     char *text = NULL;
     if ((rc = zeus_energy_histogram_text(h, &text)) != ZEUS_OK)
         return rc;
-    rc = zeus_push_text(&h->target, text, true);
+    rc = zeus_push_text(&h->push->target, text, true);
     free(text);
     return rc;
 }

@@ -244,6 +244,71 @@ static void test_histogram_text(void **state)
     zeus_devices_close(d);
 }
 
+static char warned[1024];
+
+static void capture_log(zeus_log_level level, const char *message, void *user)
+{
+    (void)user;
+    if (level == ZEUS_LOG_WARN)
+        snprintf(warned, sizeof warned, "%s", message);
+}
+
+/* The monitor pushes every window it ends once told to; a failed push only warns. */
+static void test_monitor_pushes_windows(void **state)
+{
+    (void)state;
+    zt_options.backend = "sim";
+    zt_options.sim_config = "{\"gpus\": [{\"idle_power_w\": 100, \"count\": 2}]}";
+    zeus_devices *d = NULL;
+    zeus_monitor *mon = NULL;
+    assert_int_equal(zt_open(&d), ZEUS_OK);
+    assert_int_equal(zeus_monitor_open(d, NULL, &mon), ZEUS_OK);
+    zeus_measurement *m = zeus_measurement_new();
+    server s;
+    server_start(&s, ok_answer);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    const char *grouping[] = {"instance", "node-1", NULL};
+    zeus_push_target t;
+    zeus_push_target_init(&t);
+    t.url = url;
+    t.job = "train";
+    t.grouping = grouping;
+    assert_int_equal(zeus_monitor_push_windows(mon, &t), ZEUS_OK);
+    url[0] = 'X'; /* copied: the caller's strings may change */
+    assert_int_equal(zeus_monitor_begin_window(mon, "epoch", false), ZEUS_OK);
+    zeus_sleep_ns(200000000);
+    assert_int_equal(zeus_monitor_end_window(mon, "epoch", false, false, m), ZEUS_OK);
+    server_join(&s);
+    assert_contains(s.request, "PUT /metrics/job/train/instance/node-1/window/epoch HTTP/1.1");
+    assert_contains(s.request, "zeus_window_gpu_energy_joules{gpu=\"1\"} ");
+    assert_contains(s.request, "zeus_window_duration_seconds 0.2");
+    /* A cancelled window pushes nothing (no server is listening: a push would warn). */
+    zeus_set_log_callback(capture_log, NULL);
+    warned[0] = '\0';
+    assert_int_equal(zeus_monitor_begin_window(mon, "c", false), ZEUS_OK);
+    assert_int_equal(zeus_monitor_end_window(mon, "c", false, true, m), ZEUS_OK);
+    assert_string_equal(warned, "");
+    /* The gateway is gone: the window is still measured, the failure is a warning. */
+    assert_int_equal(zeus_monitor_begin_window(mon, "late", false), ZEUS_OK);
+    assert_int_equal(zeus_monitor_end_window(mon, "late", false, false, m), ZEUS_OK);
+    assert_false(isnan(zeus_measurement_gpu(m, 0)->energy_j));
+    assert_contains(warned, "window 'late' was not pushed");
+    assert_contains(warned, "cannot connect to the Pushgateway");
+    /* NULL stops pushing. */
+    assert_int_equal(zeus_monitor_push_windows(mon, NULL), ZEUS_OK);
+    warned[0] = '\0';
+    assert_int_equal(zeus_monitor_begin_window(mon, "after", false), ZEUS_OK);
+    assert_int_equal(zeus_monitor_end_window(mon, "after", false, false, m), ZEUS_OK);
+    assert_null(strstr(warned, "not pushed"));
+    t.job = "";
+    assert_int_equal(zeus_monitor_push_windows(mon, &t), ZEUS_EINVAL);
+    zeus_set_log_callback(NULL, NULL);
+    zeus_measurement_free(m);
+    zeus_monitor_close(mon);
+    zeus_devices_close(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +317,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timeout_and_refused, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_bad_targets, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_histogram_text, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_monitor_pushes_windows, zt_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
