@@ -56,6 +56,15 @@ ZEUS_API int zeus_push_measurement(const zeus_push_target *target, const char *w
  * for a target without URL or job, ZEUS_ENOTSUP for a replay monitor. */
 ZEUS_API int zeus_monitor_push_windows(zeus_monitor *monitor, const zeus_push_target *target);
 
+/* ---- The text exposition format, for faces that write it (the exporter) ---- */
+/* A sample value as Prometheus reads it: shortest round-trip digits ("10.0", "1e-07"), "+Inf",
+ * "-Inf", "NaN". Returns buf (ZEUS_DOUBLE_BUF bytes are enough). */
+ZEUS_API char *zeus_metric_format_value(double value, char *buf, size_t size);
+/* A label value with the format's escapes (backslash, double quote, newline), NUL-terminated
+ * in out when it fits. Returns the length the escaped text needs (without the NUL), as
+ * snprintf does: a result >= size means out was too small. */
+ZEUS_API size_t zeus_metric_escape_label(const char *value, char *out, size_t size);
+
 /* ---- EnergyHistogram ---- */
 typedef struct zeus_energy_histogram zeus_energy_histogram;
 

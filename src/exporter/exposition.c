@@ -1,8 +1,8 @@
 #include "exposition.h"
 
+#include "zeus/metric.h"
 #include "zeus/util.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,20 +63,10 @@ void expo_family(expo_buf *b, const char *name, const char *type, const char *he
     expo_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-void expo_format_value(double value, char *out, size_t size)
-{
-    if (isnan(value))
-        snprintf(out, size, "NaN");
-    else if (isinf(value))
-        snprintf(out, size, value > 0 ? "+Inf" : "-Inf");
-    else
-        zeus_format_double(value, out, size);
-}
-
 void expo_sample(expo_buf *b, const char *name, const char *labels, double value)
 {
     char v[ZEUS_DOUBLE_BUF];
-    expo_format_value(value, v, sizeof v);
+    zeus_metric_format_value(value, v, sizeof v);
     expo_printf(b, "%s%s %s\n", name, labels, v);
 }
 
@@ -84,40 +74,22 @@ bool expo_labels(char *out, size_t size, size_t count, const char *const *keys,
                  const char *const *values)
 {
     size_t n = 0;
-#define PUT(c)                                                                                     \
-    do {                                                                                           \
-        if (n + 1 >= size)                                                                         \
-            return false;                                                                          \
-        out[n++] = (c);                                                                            \
-    } while (0)
     if (size == 0)
         return false;
     out[0] = '\0';
-    if (count == 0)
-        return true;
-    PUT('{');
     for (size_t i = 0; i < count; i++) {
-        if (i > 0)
-            PUT(',');
-        for (const char *k = keys[i]; *k; k++)
-            PUT(*k);
-        PUT('=');
-        PUT('"');
-        for (const char *v = values[i]; *v; v++) {
-            if (*v == '\\' || *v == '"') {
-                PUT('\\');
-                PUT(*v);
-            } else if (*v == '\n') {
-                PUT('\\');
-                PUT('n');
-            } else {
-                PUT(*v);
-            }
-        }
-        PUT('"');
+        int w = snprintf(out + n, size - n, "%s%s=\"", i ? "," : "{", keys[i]);
+        if (w < 0 || (size_t)w >= size - n)
+            return false;
+        n += (size_t)w;
+        size_t e = zeus_metric_escape_label(values[i], out + n, size - n);
+        if (e >= size - n)
+            return false;
+        n += e;
+        w = snprintf(out + n, size - n, "\"%s", i + 1 == count ? "}" : "");
+        if (w < 0 || (size_t)w >= size - n)
+            return false;
+        n += (size_t)w;
     }
-    PUT('}');
-    out[n] = '\0';
     return true;
-#undef PUT
 }

@@ -22,11 +22,9 @@ void expo_printf(expo_buf *b, const char *fmt, ...) __attribute__((format(printf
 void expo_family(expo_buf *b, const char *name, const char *type, const char *help);
 /* "name{labels} value\n"; labels is a set made by expo_labels (or "" for none). */
 void expo_sample(expo_buf *b, const char *name, const char *labels, double value);
-/* Formats {k1="v1",k2="v2"} from count key/value pairs into out, escaping backslash, double
- * quote and newline in the values. Returns false if it does not fit. */
+/* Formats {k1="v1",k2="v2"} from count key/value pairs into out, the values escaped by
+ * zeus_metric_escape_label (zeus/metric.h). Returns false if it does not fit. */
 bool expo_labels(char *out, size_t size, size_t count, const char *const *keys,
                  const char *const *values);
-/* A sample value as Prometheus reads it: shortest round-trip digits, +Inf, -Inf, NaN. */
-void expo_format_value(double value, char *out, size_t size);
 
 #endif

@@ -11,22 +11,51 @@
 
 #define MAX_BUCKETS 32
 
+char *zeus_metric_format_value(double v, char *buf, size_t size)
+{
+    if (isnan(v))
+        zeus__strlcpy(buf, "NaN", size);
+    else if (isinf(v))
+        zeus__strlcpy(buf, v > 0 ? "+Inf" : "-Inf", size);
+    else
+        zeus_format_double(v, buf, size);
+    return buf;
+}
+
+size_t zeus_metric_escape_label(const char *value, char *out, size_t size)
+{
+    size_t n = 0;
+    for (; *value; value++) {
+        char c = *value == '\n' ? 'n' : *value;
+        bool escaped = *value == '\\' || *value == '"' || *value == '\n';
+        if (escaped) {
+            if (n + 1 < size)
+                out[n] = '\\';
+            n++;
+        }
+        if (n + 1 < size)
+            out[n] = c;
+        n++;
+    }
+    if (size > 0)
+        out[n < size ? n : size - 1] = '\0';
+    return n;
+}
+
 void zeus__prom_escape(FILE *f, const char *value)
 {
+    /* A character at a time: no allocation, however long the value. */
     for (; *value; value++) {
-        if (*value == '\\' || *value == '"')
-            fputc('\\', f);
-        if (*value == '\n')
-            fputs("\\n", f);
-        else
-            fputc(*value, f);
+        char one[2] = {*value, '\0'}, escaped[3];
+        zeus_metric_escape_label(one, escaped, sizeof escaped);
+        fputs(escaped, f);
     }
 }
 
 static void put_value(FILE *f, double v)
 {
     char buf[ZEUS_DOUBLE_BUF];
-    fputs(isinf(v) ? (v > 0 ? "+Inf" : "-Inf") : zeus_format_double(v, buf, sizeof buf), f);
+    fputs(zeus_metric_format_value(v, buf, sizeof buf), f);
 }
 
 static void family(FILE *f, const char *name, const char *type, const char *help)

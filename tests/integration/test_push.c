@@ -244,6 +244,26 @@ static void test_histogram_text(void **state)
     zeus_devices_close(d);
 }
 
+/* The exposition helpers the exporter shares with the library. */
+static void test_exposition_helpers(void **state)
+{
+    (void)state;
+    char buf[64];
+    assert_int_equal(zeus_metric_escape_label("a\\b\"c\nd", buf, sizeof buf), 10);
+    assert_string_equal(buf, "a\\\\b\\\"c\\nd");
+    /* Too small: truncated, terminated, the needed length returned (as snprintf). */
+    char small[4];
+    assert_int_equal(zeus_metric_escape_label("\"\"\"", small, sizeof small), 6);
+    assert_string_equal(small, "\\\"\\");
+    assert_int_equal(zeus_metric_escape_label("x", NULL, 0), 1);
+    assert_string_equal(zeus_metric_format_value(INFINITY, buf, sizeof buf), "+Inf");
+    assert_string_equal(zeus_metric_format_value(-INFINITY, buf, sizeof buf), "-Inf");
+    assert_string_equal(zeus_metric_format_value(NAN, buf, sizeof buf), "NaN");
+    assert_string_equal(zeus_metric_format_value(10, buf, sizeof buf), "10.0");
+    assert_string_equal(zeus_metric_format_value(0.1 + 0.2, buf, sizeof buf),
+                        "0.30000000000000004");
+}
+
 static char warned[1024];
 
 static void capture_log(zeus_log_level level, const char *message, void *user)
@@ -312,6 +332,7 @@ static void test_monitor_pushes_windows(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_exposition_helpers, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_request_bytes, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_refusal_is_reported, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_timeout_and_refused, zt_setup, zt_teardown),
