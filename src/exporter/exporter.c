@@ -49,6 +49,7 @@ typedef struct {
     double period_s;
     char host[256];
     bool quiet;
+    bool dcgm_labels; /* UUID, modelName, Hostname as dcgm-exporter spells them */
     unsigned gpu_count, cpu_count;
     gpu_slot gpus[ZEUS_MAX_GPUS];
     cpu_slot cpus[ZEUS_MAX_CPUS];
@@ -381,7 +382,7 @@ static void usage(FILE *out)
     fprintf(
         out,
         "usage: zeus exporter [--listen HOST:PORT] [--period S] [--hostname NAME] [--once]\n"
-        "                     [--quiet]\n\n"
+        "                     [--dcgm-labels] [--quiet]\n\n"
         "Serve GPU energy, power and power limits (NVML, or the simulator) and CPU package\n"
         "and DRAM energy (RAPL) to Prometheus at http://HOST:PORT/metrics.\n\n"
         "options:\n"
@@ -390,15 +391,18 @@ static void usage(FILE *out)
         "                      port). The address served is printed on standard error.\n"
         "  --period S          how often every device is read (default 1; scrapes return\n"
         "                      the latest reading and never wait on a device)\n"
-        "  --hostname NAME     the Hostname label (default: this machine's host name)\n"
+        "  --hostname NAME     the hostname label (default: this machine's host name)\n"
+        "  --dcgm-labels       name the labels as dcgm-exporter does (UUID, modelName,\n"
+        "                      Hostname) so queries can join the two; default snake_case\n"
+        "                      (uuid, model_name, hostname) as Prometheus recommends\n"
         "  --once              read every device once, print the metrics and exit\n"
         "  --quiet             no startup line, no read warnings\n"
         "  -h, --help          this help\n\n"
         "Metrics (docs/exporter.md): zeus_gpu_energy_joules_total, zeus_gpu_power_watts,\n"
         "zeus_gpu_power_limit{,_min,_max,_default}_watts,\n"
         "zeus_gpu_temperature_celsius, zeus_cpu_package_energy_joules_total,\n"
-        "zeus_cpu_dram_energy_joules_total, zeus_exporter_*. GPU labels: gpu, UUID, modelName,\n"
-        "Hostname (as dcgm-exporter names them).\n"
+        "zeus_cpu_dram_energy_joules_total, zeus_exporter_*. GPU labels: gpu, uuid, model_name,\n"
+        "hostname.\n"
         "Environment: ZEUS_DEVICE, ZEUS_NVML_LIBRARY, ZEUS_SIM_CONFIG, ZEUS_SYSFS_ROOT,\n"
         "CUDA_VISIBLE_DEVICES (see docs/devices.md).\n"
         "Exit codes: 0 stopped by SIGTERM/SIGINT (or --once done), 1 failure, 2 usage error.\n");
@@ -453,7 +457,10 @@ static void make_labels(exporter *ex)
         gpu_slot *s = &ex->gpus[g];
         char index[16];
         snprintf(index, sizeof index, "%u", g);
-        const char *keys[] = {"gpu", "UUID", "modelName", "Hostname"};
+        /* Prometheus wants snake_case label names; dcgm-exporter's are camelCase. */
+        const char *keys[] = {"gpu", ex->dcgm_labels ? "UUID" : "uuid",
+                              ex->dcgm_labels ? "modelName" : "model_name",
+                              ex->dcgm_labels ? "Hostname" : "hostname"};
         const char *values[] = {index, s->info.uuid, s->info.name, ex->host};
         expo_labels(s->labels, sizeof s->labels, 4, keys, values);
     }
@@ -461,7 +468,7 @@ static void make_labels(exporter *ex)
         cpu_slot *s = &ex->cpus[c];
         char index[16];
         snprintf(index, sizeof index, "%u", c);
-        const char *keys[] = {"package", "name", "Hostname"};
+        const char *keys[] = {"package", "name", ex->dcgm_labels ? "Hostname" : "hostname"};
         const char *values[] = {index, s->info.name, ex->host};
         expo_labels(s->labels, sizeof s->labels, 3, keys, values);
     }
@@ -523,6 +530,8 @@ int main(int argc, char **argv)
             once = true;
         } else if (strcmp(a, "--quiet") == 0) {
             ex.quiet = true;
+        } else if (strcmp(a, "--dcgm-labels") == 0) {
+            ex.dcgm_labels = true;
         } else if (strcmp(a, "--listen") == 0 && has_value) {
             listen = argv[++i];
         } else if (strcmp(a, "--hostname") == 0 && has_value) {

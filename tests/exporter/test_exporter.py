@@ -26,6 +26,7 @@ FAKE_NVML = os.environ["ZEUS_TEST_FAKE_NVML"]
 DASHBOARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "grafana",
                          "zeus.json")
 PROMETHEUS = os.environ.get("ZEUS_TEST_PROMETHEUS", "prometheus")
+PROMTOOL = os.environ.get("ZEUS_TEST_PROMTOOL", "promtool")
 PUSHGATEWAY = os.environ.get("ZEUS_TEST_PUSHGATEWAY", "prometheus-pushgateway")
 PUSH_EXAMPLE = os.environ["ZEUS_TEST_PUSH_EXAMPLE"]
 
@@ -133,9 +134,9 @@ class ExporterTest(unittest.TestCase):
         by_gpu = {s.labels["gpu"]: s for s in energy.samples}
         self.assertEqual(sorted(by_gpu), ["0", "1"])  # the Pascal GPU has no counter
         self.assertEqual(by_gpu["0"].name, "zeus_gpu_energy_joules_total")
-        self.assertEqual(by_gpu["0"].labels, {"gpu": "0", "UUID": "GPU-aaaa",
-                                              "modelName": 'NVIDIA "A40" \\ test',
-                                              "Hostname": 'host"x'})
+        self.assertEqual(by_gpu["0"].labels, {"gpu": "0", "uuid": "GPU-aaaa",
+                                              "model_name": 'NVIDIA "A40" \\ test',
+                                              "hostname": 'host"x'})
         self.assertGreaterEqual(by_gpu["0"].value, 1000.0)
         power = {s.labels["gpu"]: s.value for s in families["zeus_gpu_power_watts"].samples}
         self.assertEqual(families["zeus_gpu_power_watts"].type, "gauge")
@@ -151,7 +152,7 @@ class ExporterTest(unittest.TestCase):
         pkg = families["zeus_cpu_package_energy_joules"]
         self.assertEqual(pkg.type, "counter")
         self.assertEqual([(s.labels, s.value) for s in pkg.samples],
-                         [({"package": "0", "name": "package-0", "Hostname": 'host"x'}, 0.0)])
+                         [({"package": "0", "name": "package-0", "hostname": 'host"x'}, 0.0)])
         self.assertEqual(len(families["zeus_cpu_dram_energy_joules"].samples), 1)
         errors = {(s.labels["device"], s.labels["reading"]): s.value
                   for s in families["zeus_exporter_read_errors"].samples}
@@ -160,6 +161,24 @@ class ExporterTest(unittest.TestCase):
         self.assertEqual(errors[("cpu0", "energy")], 0)
         self.assertEqual(families["zeus_exporter_polls"].samples[0].value, 1)
         self.assertNotIn("zeus_exporter_scrape_duration_seconds", families)  # no scrape
+
+    def test_promtool_finds_no_naming_problems(self):
+        out = subprocess.run([EXPORTER, "--once"], env=self.env, capture_output=True, text=True,
+                             timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        lint = subprocess.run([PROMTOOL, "check", "metrics"], input=out.stdout,
+                              capture_output=True, text=True, timeout=30)
+        self.assertEqual(lint.returncode, 0, lint.stdout + lint.stderr)
+        # dcgm-exporter's label names on request (camelCase: promtool objects, as it does to
+        # dcgm-exporter's own).
+        out = subprocess.run([EXPORTER, "--once", "--dcgm-labels", "--hostname", "h"],
+                             env=self.env, capture_output=True, text=True, timeout=30)
+        families = {f.name: f for f in text_string_to_metric_families(out.stdout)}
+        self.assertEqual(families["zeus_gpu_power_watts"].samples[0].labels,
+                         {"gpu": "0", "UUID": "GPU-aaaa", "modelName": 'NVIDIA "A40" \\ test',
+                          "Hostname": "h"})
+        self.assertEqual(families["zeus_cpu_package_energy_joules"].samples[0].labels,
+                         {"package": "0", "name": "package-0", "Hostname": "h"})
 
     def test_read_errors_are_counted_and_the_sample_left_out(self):
         config = json.loads(json.dumps(NVML_CONFIG))
@@ -293,9 +312,9 @@ class ExporterTest(unittest.TestCase):
         polls = self.query("zeus_exporter_polls_total[1m]")
         self.assertEqual(len(energy), 1)
         self.assertEqual(energy[0]["metric"]["job"], "zeus")
-        self.assertEqual(energy[0]["metric"]["UUID"], "GPU-aaaa")
-        self.assertEqual(energy[0]["metric"]["modelName"], 'NVIDIA "A40" \\ test')
-        self.assertEqual(energy[0]["metric"]["Hostname"], "testhost")
+        self.assertEqual(energy[0]["metric"]["uuid"], "GPU-aaaa")
+        self.assertEqual(energy[0]["metric"]["model_name"], 'NVIDIA "A40" \\ test')
+        self.assertEqual(energy[0]["metric"]["hostname"], "testhost")
         # Each poll reads the counter once and the fake advances it 0.5 J per read: every
         # stored sample is (a fixed offset) + 0.5 J x polls, at the same scrape timestamps.
         e = {t: float(v) for t, v in energy[0]["values"]}
