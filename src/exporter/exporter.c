@@ -609,6 +609,13 @@ int main(int argc, char **argv)
                 "zeus exporter: serving http://%s:%u/metrics (%u GPUs, %u CPU packages, "
                 "every %g s)\n",
                 host, info ? info->port : 0, ex.gpu_count, ex.cpu_count, ex.period_s);
+        /* Why a kind of device is missing (no NVML, RAPL readable by root only, ...). */
+        for (size_t i = 0; i < zeus_devices_backend_count(ex.devices); i++) {
+            zeus_backend_status st;
+            if (zeus_devices_backend(ex.devices, i, &st) == ZEUS_OK && !st.available &&
+                !(st.kind == ZEUS_BACKEND_GPU && ex.gpu_count > 0))
+                fprintf(stderr, "zeus exporter: note: %s unavailable: %s\n", st.name, st.reason);
+        }
     }
     int sig = 0;
     sigwait(&stop, &sig);
