@@ -1,6 +1,8 @@
 /* zeus-exporter's cost: CPU time at a 1 s period on 8 fake-NVML GPUs with nobody scraping, and
  * scrape latency under 20 concurrent scrapers (each a new connection, as Prometheus' are not).
- *   ./build/bench/bench_exporter [idle seconds] [scrapes per scraper]
+ *   ./build/bench/bench_exporter [idle seconds] [scrapes per scraper] [stall ms]
+ * stall ms: every NVML power-limit read stalls that long (a slow driver), to show that scrapes
+ * do not wait for device reads.
  * Results: docs/exporter.md. */
 #include "zeus/util.h"
 
@@ -97,7 +99,14 @@ int main(int argc, char **argv)
         per_scraper = 200;
     setenv("ZEUS_DEVICE", "nvml", 1);
     setenv("ZEUS_NVML_LIBRARY", ZEUS_FAKE_NVML_PATH, 1);
-    setenv("ZEUS_FAKE_NVML_CONFIG", "{\"gpus\": [{\"count\": 8, \"load\": 0.5}]}", 1);
+    long stall_ms = argc > 3 ? atol(argv[3]) : 0;
+    char config[256];
+    snprintf(
+        config, sizeof config,
+        "{\"gpus\": [{\"count\": 8, \"load\": 0.5, \"errors\": "
+        "{\"nvmlDeviceGetPowerManagementLimit\": {\"code\": \"SUCCESS\", \"delay_ms\": %ld}}}]}",
+        stall_ms);
+    setenv("ZEUS_FAKE_NVML_CONFIG", config, 1);
     setenv("ZEUS_SYSFS_ROOT", "/nonexistent", 1);
     /* A free port: bind 0, read it, release it for the exporter. */
     int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -121,6 +130,9 @@ int main(int argc, char **argv)
     double c0 = cpu_s(pid), t0 = zeus_wall_s();
     zeus_sleep_ns((int64_t)(idle_s * 1e9));
     double c1 = cpu_s(pid), t1 = zeus_wall_s();
+    if (stall_ms > 0)
+        printf("every power-limit read stalls %ld ms: a poll takes at least %.1f s\n", stall_ms,
+               8 * stall_ms / 1e3);
     printf("idle, 8 GPUs, 1 s period: %.4f%% of one CPU (%.3f ms CPU per second over %.0f s)\n",
            (c1 - c0) / (t1 - t0) * 100, (c1 - c0) / (t1 - t0) * 1e3, t1 - t0);
 
