@@ -66,9 +66,13 @@ typedef struct {
 
 /* ---- polling ---- */
 
-static void note_error(exporter *ex, bool *failing, unsigned long long *count, const char *what,
-                       int rc)
+/* Counts a reading's result; a failure is logged once per run of failures. Returns rc == 0. */
+static bool note(exporter *ex, bool *failing, unsigned long long *count, const char *what, int rc)
 {
+    if (rc == ZEUS_OK) {
+        *failing = false;
+        return true;
+    }
     (*count)++;
     if (!*failing && !ex->quiet)
         fprintf(stderr,
@@ -76,6 +80,15 @@ static void note_error(exporter *ex, bool *failing, unsigned long long *count, c
                 "zeus_exporter_read_errors_total\n",
                 what, zeus_strerror(rc), zeus_last_error());
     *failing = true;
+    return false;
+}
+
+static bool note_gpu(exporter *ex, unsigned g, int kind, int rc)
+{
+    char what[64];
+    snprintf(what, sizeof what, "GPU %u %s", g, read_names[kind]);
+    gpu_slot *s = &ex->gpus[g];
+    return note(ex, &s->failing[kind], &s->errors[kind], what, rc);
 }
 
 /* Reads every device once and renders the metrics into b. Runs on the poller thread only (and
@@ -87,63 +100,30 @@ static void poll_devices(exporter *ex, expo_buf *b)
     double temp_c[ZEUS_MAX_GPUS];
     bool ok[ZEUS_MAX_GPUS][READ_KINDS];
     for (unsigned g = 0; g < ex->gpu_count; g++) {
-        gpu_slot *s = &ex->gpus[g];
-        char what[64];
+        const gpu_slot *s = &ex->gpus[g];
         uint64_t mj = 0;
-        unsigned mw = 0;
-        int rc;
-        ok[g][READ_ENERGY] = false;
-        if (s->info.has_energy_counter) {
-            rc = zeus_gpu_energy_mj(ex->devices, g, &mj);
-            ok[g][READ_ENERGY] = rc == ZEUS_OK;
-            energy_j[g] = (double)mj / 1e3;
-            snprintf(what, sizeof what, "GPU %u energy", g);
-            if (rc != ZEUS_OK)
-                note_error(ex, &s->failing[READ_ENERGY], &s->errors[READ_ENERGY], what, rc);
-            else
-                s->failing[READ_ENERGY] = false;
-        }
-        rc = zeus_gpu_power_mw(ex->devices, g, &mw);
-        ok[g][READ_POWER] = rc == ZEUS_OK;
+        unsigned mw = 0, limit_mw = 0, celsius = 0;
+        ok[g][READ_ENERGY] = s->info.has_energy_counter &&
+                             note_gpu(ex, g, READ_ENERGY, zeus_gpu_energy_mj(ex->devices, g, &mj));
+        ok[g][READ_POWER] = note_gpu(ex, g, READ_POWER, zeus_gpu_power_mw(ex->devices, g, &mw));
+        ok[g][READ_LIMIT] =
+            note_gpu(ex, g, READ_LIMIT, zeus_gpu_power_limit_mw(ex->devices, g, &limit_mw));
+        ok[g][READ_TEMPERATURE] =
+            s->has_temperature &&
+            note_gpu(ex, g, READ_TEMPERATURE, zeus_gpu_temperature_c(ex->devices, g, &celsius));
+        energy_j[g] = (double)mj / 1e3;
         power_w[g] = mw / 1e3;
-        snprintf(what, sizeof what, "GPU %u power", g);
-        if (rc != ZEUS_OK)
-            note_error(ex, &s->failing[READ_POWER], &s->errors[READ_POWER], what, rc);
-        else
-            s->failing[READ_POWER] = false;
-        rc = zeus_gpu_power_limit_mw(ex->devices, g, &mw);
-        ok[g][READ_LIMIT] = rc == ZEUS_OK;
-        limit_w[g] = mw / 1e3;
-        snprintf(what, sizeof what, "GPU %u power limit", g);
-        if (rc != ZEUS_OK)
-            note_error(ex, &s->failing[READ_LIMIT], &s->errors[READ_LIMIT], what, rc);
-        else
-            s->failing[READ_LIMIT] = false;
-        ok[g][READ_TEMPERATURE] = false;
-        if (s->has_temperature) {
-            rc = zeus_gpu_temperature_c(ex->devices, g, &mw);
-            ok[g][READ_TEMPERATURE] = rc == ZEUS_OK;
-            temp_c[g] = mw;
-            snprintf(what, sizeof what, "GPU %u temperature", g);
-            if (rc != ZEUS_OK)
-                note_error(ex, &s->failing[READ_TEMPERATURE], &s->errors[READ_TEMPERATURE], what,
-                           rc);
-            else
-                s->failing[READ_TEMPERATURE] = false;
-        }
+        limit_w[g] = limit_mw / 1e3;
+        temp_c[g] = celsius;
     }
     zeus_cpu_energy cpu[ZEUS_MAX_CPUS];
     bool cpu_ok[ZEUS_MAX_CPUS];
     for (unsigned c = 0; c < ex->cpu_count; c++) {
         cpu_slot *s = &ex->cpus[c];
         int rc = zeus_cpu_read_energy(ex->devices, c, &cpu[c]);
-        cpu_ok[c] = rc == ZEUS_OK;
         char what[96];
         snprintf(what, sizeof what, "CPU %s energy", s->info.name);
-        if (rc != ZEUS_OK)
-            note_error(ex, &s->failing, &s->errors, what, rc);
-        else
-            s->failing = false;
+        cpu_ok[c] = note(ex, &s->failing, &s->errors, what, rc);
     }
     double poll_s = (double)(zeus_now_ns() - t0) / 1e9;
     ex->polls++;
