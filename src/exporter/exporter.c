@@ -383,8 +383,9 @@ static void usage(FILE *out)
         "zeus_gpu_temperature_celsius, zeus_cpu_package_energy_joules_total,\n"
         "zeus_cpu_dram_energy_joules_total, zeus_exporter_*. GPU labels: gpu, uuid, model_name,\n"
         "hostname.\n"
-        "Environment: ZEUS_DEVICE, ZEUS_NVML_LIBRARY, ZEUS_SIM_CONFIG, ZEUS_SYSFS_ROOT,\n"
-        "CUDA_VISIBLE_DEVICES (see docs/devices.md).\n"
+        "Environment: ZEUS_DEVICE, ZEUS_NVML_LIBRARY, ZEUS_SIM_CONFIG, ZEUS_SYSFS_ROOT (see\n"
+        "docs/devices.md). Every GPU is exported by its NVML index; CUDA_VISIBLE_DEVICES is\n"
+        "ignored.\n"
         "Exit codes: 0 stopped by SIGTERM/SIGINT (or --once done), 1 failure, 2 usage error.\n");
 }
 
@@ -456,7 +457,14 @@ static void make_labels(exporter *ex)
 
 static int open_devices(exporter *ex)
 {
-    int rc = zeus_devices_open(&ex->devices);
+    /* A node exporter reports every GPU of the machine by its NVML index, as dcgm-exporter's
+     * gpu label does, whatever CUDA_VISIBLE_DEVICES its environment happens to carry. */
+    zeus_device_options o;
+    zeus_device_options_init(&o);
+    int rc = zeus_device_options_from_env(&o);
+    o.physical_indices = true;
+    if (rc == ZEUS_OK)
+        rc = zeus_devices_open_with(&o, &ex->devices);
     if (rc != ZEUS_OK) {
         fprintf(stderr, "zeus exporter: error: %s: %s\n", zeus_strerror(rc), zeus_last_error());
         return 1;

@@ -162,6 +162,17 @@ class ExporterTest(unittest.TestCase):
         self.assertEqual(families["zeus_exporter_polls"].samples[0].value, 1)
         self.assertNotIn("zeus_exporter_scrape_duration_seconds", families)  # no scrape
 
+    def test_every_gpu_by_its_nvml_index(self):
+        # A node exporter: CUDA_VISIBLE_DEVICES (a job's view) does not hide or renumber GPUs.
+        self.env["CUDA_VISIBLE_DEVICES"] = "2"
+        out = subprocess.run([EXPORTER, "--once"], env=self.env, capture_output=True, text=True,
+                             timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        families = {f.name: f for f in text_string_to_metric_families(out.stdout)}
+        self.assertEqual({s.labels["gpu"]: s.labels["uuid"]
+                          for s in families["zeus_gpu_power_watts"].samples},
+                         {"0": "GPU-aaaa", "1": "GPU-bbbb", "2": "GPU-cccc"})
+
     def test_promtool_finds_no_naming_problems(self):
         out = subprocess.run([EXPORTER, "--once"], env=self.env, capture_output=True, text=True,
                              timeout=30)
