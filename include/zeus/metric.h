@@ -37,6 +37,10 @@ typedef struct {
 
 ZEUS_API void zeus_push_target_init(zeus_push_target *target);
 
+/* Checks a target without contacting it (URL form, job, grouping label names): ZEUS_EINVAL
+ * with the reason, as a push would fail. For checking a command line before the work. */
+ZEUS_API int zeus_push_target_check(const zeus_push_target *target);
+
 /* Sends body (Prometheus text exposition format) to the target's group: replace true is a PUT
  * (the group becomes exactly body), false a POST (only the metric names in body are replaced).
  * ZEUS_EINVAL for a bad target (the detail says what), ZEUS_EIO when the gateway cannot be

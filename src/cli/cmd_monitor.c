@@ -27,19 +27,25 @@ static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR
 
 static void usage_energy(FILE *out)
 {
-    fprintf(out,
-            "usage: zeus monitor energy [--gpu-indices I [I ...]] [--cpu-indices I [I ...]]\n"
-            "                           [--log-file FILE] [--json] [-- COMMAND [ARG ...]]\n\n"
-            "Measure the time and energy of GPUs (and CPU packages) while COMMAND runs, or until\n"
-            "Ctrl-C (SIGINT/SIGTERM) without one. COMMAND's signals are forwarded and zeus exits\n"
-            "with COMMAND's status (128+N if it was killed by signal N; 127 if it cannot run).\n\n"
-            "options:\n"
-            "  --gpu-indices I...  GPUs to measure (framework indices; default all)\n"
-            "  --cpu-indices I...  CPU packages to measure through RAPL (default none)\n"
-            "  --log-file FILE     append the window to a CSV log (the original's format; the\n"
-            "                      header is written to a new or empty file)\n"
-            "  --json              print one JSON object\n"
-            "  -h, --help          show this help\n");
+    fprintf(
+        out,
+        "usage: zeus monitor energy [--gpu-indices I [I ...]] [--cpu-indices I [I ...]]\n"
+        "                           [--log-file FILE] [--json] [--pushgateway URL [--job NAME]]\n"
+        "                           [-- COMMAND [ARG ...]]\n\n"
+        "Measure the time and energy of GPUs (and CPU packages) while COMMAND runs, or until\n"
+        "Ctrl-C (SIGINT/SIGTERM) without one. COMMAND's signals are forwarded and zeus exits\n"
+        "with COMMAND's status (128+N if it was killed by signal N; 127 if it cannot run).\n\n"
+        "options:\n"
+        "  --gpu-indices I...  GPUs to measure (framework indices; default all)\n"
+        "  --cpu-indices I...  CPU packages to measure through RAPL (default none)\n"
+        "  --log-file FILE     append the window to a CSV log (the original's format; the\n"
+        "                      header is written to a new or empty file)\n"
+        "  --json              print one JSON object\n"
+        "  --pushgateway URL   push the window's time and energy to a Prometheus Pushgateway\n"
+        "                      (http://HOST:PORT; docs/exporter.md), group job=NAME,\n"
+        "                      window=" ENERGY_WINDOW "\n"
+        "  --job NAME          the job label of the push (default zeus)\n"
+        "  -h, --help          show this help\n");
 }
 
 static void usage_power(FILE *out)
@@ -87,6 +93,8 @@ enum {
     OPT_CSV = 'c',
     OPT_JSON = 'j',
     OPT_PLOT = 'P',
+    OPT_PUSH = 'G',
+    OPT_JOB = 'J',
     OPT_WINDOWS = 'W',
     OPT_HELP = 'h'
 };
@@ -102,7 +110,7 @@ typedef struct {
     unsigned gpus[ZEUS_MAX_GPUS], cpus[ZEUS_MAX_CPUS];
     int gpu_count, cpu_count;
     bool json;
-    const char *log_file, *csv, *plot, *windows;
+    const char *log_file, *csv, *plot, *windows, *push_url, *push_job;
     double period_s, duration_s;
     char **command;
 } monitor_args;
@@ -111,6 +119,8 @@ static const struct option energy_options[] = {{"gpu-indices", required_argument
                                                {"cpu-indices", required_argument, NULL, OPT_CPUS},
                                                {"log-file", required_argument, NULL, OPT_LOG},
                                                {"json", no_argument, NULL, OPT_JSON},
+                                               {"pushgateway", required_argument, NULL, OPT_PUSH},
+                                               {"job", required_argument, NULL, OPT_JOB},
                                                {"help", no_argument, NULL, OPT_HELP},
                                                {NULL, 0, NULL, 0}};
 static const struct option power_options[] = {
@@ -180,6 +190,12 @@ static int parse_args(const subcommand *sc, int argc, char **argv, monitor_args 
         case OPT_WINDOWS:
             a->windows = optarg;
             break;
+        case OPT_PUSH:
+            a->push_url = optarg;
+            break;
+        case OPT_JOB:
+            a->push_job = optarg;
+            break;
         case OPT_PERIOD:
             rc = parse_seconds("--update-period", optarg, &a->period_s);
             break;
@@ -200,6 +216,17 @@ static int parse_args(const subcommand *sc, int argc, char **argv, monitor_args 
     }
     if (rc != CLI_OK)
         return rc;
+    if (a->push_job && !a->push_url)
+        return cli_error(CLI_USAGE, "monitor %s: --job names the job of a --pushgateway push",
+                         sc->name);
+    if (a->push_url) { /* a typo found now, not after hours of measuring */
+        zeus_push_target t;
+        zeus_push_target_init(&t);
+        t.url = a->push_url;
+        t.job = a->push_job ? a->push_job : "zeus";
+        if (zeus_push_target_check(&t) != ZEUS_OK)
+            return cli_error(CLI_USAGE, "--pushgateway: %s", zeus_last_error());
+    }
     if (a->windows && !a->plot)
         return cli_error(CLI_USAGE, "monitor %s: --windows marks windows on a --plot", sc->name);
     if (optind < argc && !sc->takes_command)
@@ -455,6 +482,16 @@ static int monitor_energy(int argc, char **argv)
     result = a.command ? exit_code : CLI_OK;
     if (zeus_measurement_log_failed(r) && result == CLI_OK)
         result = CLI_FAIL; /* the warning said why */
+    if (a.push_url) {
+        zeus_push_target t;
+        zeus_push_target_init(&t);
+        t.url = a.push_url;
+        t.job = a.push_job ? a.push_job : "zeus";
+        if ((rc = zeus_push_measurement(&t, ENERGY_WINDOW, r)) != ZEUS_OK) {
+            int failed = cli_lib_error(CLI_FAIL, rc, "--pushgateway");
+            result = result == CLI_OK ? failed : result;
+        }
+    }
 done:
     zeus_measurement_free(r);
     zeus_monitor_close(m);

@@ -314,6 +314,19 @@ done:
     return rc;
 }
 
+int zeus_push_target_check(const zeus_push_target *t)
+{
+    if (!t)
+        return zeus__error(ZEUS_EINVAL, "zeus_push_target_check: NULL target");
+    char host[256], port[16], prefix[512], *path = NULL;
+    int rc =
+        zeus__push_parse_url(t->url, host, sizeof host, port, sizeof port, prefix, sizeof prefix);
+    if (rc == ZEUS_OK)
+        rc = build_path(t, prefix, NULL, NULL, &path);
+    free(path);
+    return rc;
+}
+
 int zeus_push_text(const zeus_push_target *t, const char *body, bool replace)
 {
     return zeus__push(t, body, replace, NULL, NULL);

@@ -431,6 +431,30 @@ class ExporterTest(unittest.TestCase):
         self.assertEqual(hist[("energy_monitor_gpu_energy_joules_sum", None)], pushed["0"])
         self.assertEqual(hist[("energy_monitor_gpu_energy_joules_bucket", "+Inf")], 1)
 
+        # The command line pushes a command's window the same way.
+        out = subprocess.run([CLI, "monitor", "energy", "--json", "--pushgateway", gateway,
+                              "--job", "cli job", "--", "/bin/sleep", "0.2"], env=self.env,
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        cli_m = json.loads(out.stdout.strip().splitlines()[-1])
+        _, _, body = http_get(gateway + "/metrics")
+        fams = {f.name: f for f in text_string_to_metric_families(body)}
+        cli_pushed = {s.labels["gpu"]: s.value for s in fams["zeus_window_gpu_energy_joules"].samples
+                      if s.labels.get("job") == "cli job"
+                      and s.labels.get("window") == "zeus.monitor.energy"}
+        self.assertEqual(sorted(cli_pushed), sorted(str(g["index"]) for g in cli_m["gpus"]
+                                                    if g["energy_j"] is not None))
+        for g in cli_m["gpus"]:
+            if g["energy_j"] is not None:
+                self.assertAlmostEqual(cli_pushed[str(g["index"])], g["energy_j"],
+                                       delta=1e-12 * max(1, g["energy_j"]))
+        # A gateway that is not there: the measurement is printed, the exit status is 1.
+        out = subprocess.run([CLI, "monitor", "energy", "--pushgateway",
+                              "http://127.0.0.1:%d" % free_port(), "--", "/bin/true"],
+                             env=self.env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("cannot connect to the Pushgateway", out.stderr)
+
         # Prometheus scrapes the gateway (honor_labels keeps the pushed job label).
         self.start_prometheus(port, job="pushgateway", honor_labels=True)
         expr = 'zeus_window_gpu_energy_joules{job="training",window="epoch 1/step"}'

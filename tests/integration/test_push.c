@@ -164,7 +164,12 @@ static void test_bad_targets(void **state)
         assert_int_equal(zeus_push_text(&t, "", true), ZEUS_EINVAL);
     }
     t.url = "http://127.0.0.1:1";
+    assert_int_equal(zeus_push_target_check(&t), ZEUS_OK); /* no connection is made */
+    t.url = "https://x";
+    assert_int_equal(zeus_push_target_check(&t), ZEUS_EINVAL);
+    t.url = "http://127.0.0.1:1";
     t.job = "";
+    assert_int_equal(zeus_push_target_check(&t), ZEUS_EINVAL);
     assert_int_equal(zeus_push_text(&t, "", true), ZEUS_EINVAL);
     assert_contains(zeus_last_error(), "job");
     t.job = "j";
