@@ -473,9 +473,17 @@ static int serve(int argc, char **argv)
     }
     if (!c.uds && !c.key)
         zd_log("WARN", "Running in TCP mode without authentication");
-    /* The daemon serves every GPU of the node, whatever its own environment says. */
-    unsetenv("CUDA_VISIBLE_DEVICES");
-    if (zeus_devices_open(&devices) != 0) {
+    /* The daemon serves every GPU of the node by its physical index, whatever its own
+     * environment says, and carries out changes itself (never through another zeusd). */
+    zeus_device_options options;
+    zeus_device_options_init(&options);
+    if (zeus_device_options_from_env(&options) != 0) {
+        die("%s", zeus_last_error());
+        goto done;
+    }
+    options.physical_indices = true;
+    options.knob_backend = NULL;
+    if (zeus_devices_open_with(&options, &devices) != 0) {
         die("cannot open the devices: %s", zeus_last_error());
         goto done;
     }

@@ -39,6 +39,9 @@ static int setup(void **state)
 {
     zt_setup(state);
     zt_use_fake_nvml(zt_dir, NULL);
+    /* The daemon is a child process: it takes its devices from the environment. */
+    setenv("ZEUS_DEVICE", "nvml", 1);
+    setenv("ZEUS_NVML_LIBRARY", ZEUS_FAKE_NVML_PATH, 1);
     rapl_zone("intel-rapl:0", "package-0\n", "1000000\n");
     rapl_zone("intel-rapl:0/intel-rapl:0:0", "dram\n", "500000\n");
     rapl_zone("intel-rapl:1", "package-1\n", "2000000\n");
