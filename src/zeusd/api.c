@@ -340,8 +340,8 @@ static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_wr
             if (!pl)
                 snprintf(value, sizeof value, "enabled=%s", v.b[2] ? "true" : "false");
             rc = zd_leases_set(s->leases, ids[i], pl ? ZD_SET_POWER_LIMIT : ZD_SET_PERSISTENCE,
-                               pl ? v.u[2] : v.b[2], leased ? req->pid : 0, req->uid, !leased, err,
-                               sizeof err);
+                               pl ? v.u[2] : v.b[2], req->has_peer ? req->pid : 0, req->uid,
+                               !leased, err, sizeof err);
         } else {
             static const char *const names[] = {[W_GPU_CLOCKS] = "set_gpu_locked_clocks",
                                                 [W_RESET_GPU_CLOCKS] = "reset_gpu_locked_clocks",

@@ -475,15 +475,16 @@ static int serve(int argc, char **argv)
         zd_log("WARN", "Running in TCP mode without authentication");
     /* The daemon serves every GPU of the node by its physical index, whatever its own
      * environment says, and carries out changes itself (never through another zeusd). */
-    zeus_device_options options;
-    zeus_device_options_init(&options);
-    if (zeus_device_options_from_env(&options) != 0) {
+    zeus_device_options dev_options;
+    zeus_device_options_init(&dev_options);
+    if (zeus_device_options_from_env(&dev_options) != 0) {
         die("%s", zeus_last_error());
         goto done;
     }
-    options.physical_indices = true;
-    options.knob_backend = NULL;
-    if (zeus_devices_open_with(&options, &devices) != 0) {
+    dev_options.physical_indices = true;
+    dev_options.knob_backend = NULL;
+    dev_options.zeusd_socket_path = dev_options.zeusd_host_port = dev_options.zeusd_token = NULL;
+    if (zeus_devices_open_with(&dev_options, &devices) != 0) {
         die("cannot open the devices: %s", zeus_last_error());
         goto done;
     }

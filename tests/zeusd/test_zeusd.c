@@ -7,9 +7,11 @@
 
 #include "zeus/common.h"
 #include "zeus/device.h"
+#include "zeus/lease.h"
 #include "zeus/util.h"
 
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -416,7 +418,6 @@ static void test_unprivileged_client(void **state)
 {
     (void)state;
     setenv("ZEUS_FAKE_NVML_ROOT_ONLY", "1", 1);
-    char *state_file = zt_path(zt_dir, "nvml-state");
     zr_start(&daemon_, NULL);
     zeus_devices *d;
     assert_int_equal(zeus_devices_open(&d), 0);
@@ -454,7 +455,120 @@ static void test_unprivileged_client(void **state)
            200, "");
     zeus_devices_close(d);
     unsetenv("ZEUS_FAKE_NVML_ROOT_ONLY");
-    free(state_file);
+}
+
+/* Lets nobody read and write the fake driver's shared state (the fake hardware). */
+static void share_fake_state(void)
+{
+    chmod(zt_dir, 0755);
+    const char *state = getenv("ZEUS_FAKE_NVML_STATE");
+    char lock[4200];
+    snprintf(lock, sizeof lock, "%s.lock", state);
+    const char *files[] = {state, lock};
+    for (int i = 0; i < 2; i++) {
+        int fd = open(files[i], O_RDWR | O_CREAT, 0666);
+        assert_true(fd >= 0);
+        assert_int_equal(fchmod(fd, 0666), 0);
+        close(fd);
+    }
+}
+
+/* libzeus's client side: with ZEUSD_SOCK_PATH, a process of nobody changes limits through the
+ * daemon (reads stay local) and reads RAPL through it; what it changed with a lease it kept
+ * (zeus_lease_commit) stays, the rest is put back when it exits; `zeus power-limit set` run by
+ * nobody works unchanged. */
+static void test_client_side_in_libzeus(void **state)
+{
+    (void)state;
+    setenv("ZEUS_FAKE_NVML_ROOT_ONLY", "1", 1);
+    zr_start(&daemon_, NULL);
+    assert_int_equal(limit_via_daemon(0), 300000);
+    share_fake_state();
+    char locks[200], env_locks[220];
+    snprintf(locks, sizeof locks, "%s/client-locks", daemon_.dir);
+    assert_int_equal(mkdir(locks, 0777), 0);
+    assert_int_equal(chmod(locks, 0777), 0);
+    snprintf(env_locks, sizeof env_locks, "ZEUS_LOCK_DIR=%s", locks);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(10);
+        setenv("ZEUSD_SOCK_PATH", daemon_.sock, 1);
+        setenv("ZEUS_SYSFS_ROOT", "/nonexistent-rapl", 1); /* no local RAPL */
+        setenv("ZEUS_LOCK_DIR", locks, 1);
+        zeus_devices *d;
+        if (zeus_devices_open(&d) != 0)
+            _exit(11);
+        const char *knob = zeus_devices_knob_backend(d);
+        if (!knob || strcmp(knob, "zeusd") != 0 || strcmp(zeus_devices_gpu_backend(d), "nvml"))
+            _exit(12);
+        unsigned mw = 0;
+        if (zeus_gpu_set_power_limit_mw(d, 0, 150000) != 0 ||
+            zeus_gpu_power_limit_mw(d, 0, &mw) != 0 || mw != 150000)
+            _exit(13);
+        zeus_cpu_energy e;
+        if (zeus_cpu_count(d) != 2 || zeus_cpu_read_energy(d, 0, &e) != 0 || !e.dram_valid ||
+            zeus_cpu_read_energy(d, 1, &e) != 0 || e.dram_valid)
+            _exit(14);
+        unsigned gpu = 1;
+        zeus_lease *lease;
+        if (zeus_lease_create(d, &gpu, 1, 0, &lease) != 0 ||
+            zeus_lease_set_power_limit_mw(lease, 1, 160000) != 0 || zeus_lease_commit(lease) != 0) {
+            fprintf(stderr, "lease: %s\n", zeus_last_error());
+            _exit(15);
+        }
+        zeus_lease_release(lease);
+        /* An out-of-range limit is refused. */
+        if (zeus_gpu_set_power_limit_mw(d, 2, 5) == 0)
+            _exit(16);
+        zeus_devices_close(d);
+        _exit(0);
+    }
+    assert_int_equal(zt_wait(pid, 30), 0);
+    assert_true(limit_becomes(0, 300000, 5));
+    assert_int_equal(limit_via_daemon(1), 160000);
+    char *log = zr_log(&daemon_);
+    assert_contains(log, "set_power_limit gpu=0 power_limit_mw=150000 by nobody");
+    free(log);
+
+    /* The zeus command, unchanged, as nobody. */
+    char env_sock[200], env_lib[400], env_state[4200];
+    snprintf(env_sock, sizeof env_sock, "ZEUSD_SOCK_PATH=%s", daemon_.sock);
+    snprintf(env_lib, sizeof env_lib, "ZEUS_NVML_LIBRARY=%s", ZEUS_FAKE_NVML_PATH);
+    snprintf(env_state, sizeof env_state, "ZEUS_FAKE_NVML_STATE=%s",
+             getenv("ZEUS_FAKE_NVML_STATE"));
+    char *argv[] = {"/usr/bin/setpriv",
+                    "--reuid=65534",
+                    "--regid=65534",
+                    "--clear-groups",
+                    "/usr/bin/env",
+                    env_sock,
+                    "ZEUS_DEVICE=nvml",
+                    env_lib,
+                    env_state,
+                    "ZEUS_FAKE_NVML_ROOT_ONLY=1",
+                    env_locks,
+                    ZEUS_CLI_PATH,
+                    "power-limit",
+                    "set",
+                    "170",
+                    "--gpu-indices",
+                    "3",
+                    NULL};
+    if (access(argv[0], X_OK) != 0) {
+        fprintf(stderr, "setpriv missing: the zeus command part is skipped\n");
+        return;
+    }
+    char *out = NULL, *err = NULL;
+    int rc = zt_run(argv, &out, &err, 30);
+    if (rc != 0)
+        fprintf(stderr, "%s\n%s\n", out, err);
+    assert_int_equal(rc, 0);
+    free(out);
+    free(err);
+    usleep(300000);
+    assert_int_equal(limit_via_daemon(3), 170000); /* kept after the command exited */
+    unsetenv("ZEUS_FAKE_NVML_ROOT_ONLY");
 }
 
 typedef struct {
@@ -719,6 +833,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_help_and_bad_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_permissions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_python_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_side_in_libzeus, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
