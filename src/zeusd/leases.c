@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
     unsigned gpu;
@@ -18,10 +19,43 @@ typedef struct {
 
 struct zd_leases {
     pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stop;
+    pthread_t sweeper;
+    bool sweeper_started;
     zeus_devices *devices;
     zd_client_lease *items;
     size_t count, cap;
 };
+
+static void drop(zd_leases *l, size_t i)
+{
+    zeus_lease_release(l->items[i].lease);
+    l->items[i] = l->items[--l->count];
+}
+
+static void sweep(zd_leases *l);
+
+/* A lease whose client exited was put back by its watcher at once; this frees its GPU lock
+ * soon after, so that other changers (zeus power-limit) need not wait for the next request. */
+static void *sweeper_main(void *arg)
+{
+    zd_leases *l = arg;
+    pthread_mutex_lock(&l->lock);
+    while (!l->stop) {
+        sweep(l);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&l->wake, &l->lock, &ts);
+    }
+    pthread_mutex_unlock(&l->lock);
+    return NULL;
+}
 
 zd_leases *zd_leases_create(zeus_devices *devices)
 {
@@ -29,14 +63,10 @@ zd_leases *zd_leases_create(zeus_devices *devices)
     if (!l)
         return NULL;
     pthread_mutex_init(&l->lock, NULL);
+    pthread_cond_init(&l->wake, NULL);
     l->devices = devices;
+    l->sweeper_started = pthread_create(&l->sweeper, NULL, sweeper_main, l) == 0;
     return l;
-}
-
-static void drop(zd_leases *l, size_t i)
-{
-    zeus_lease_release(l->items[i].lease);
-    l->items[i] = l->items[--l->count];
 }
 
 /* Leases whose client is gone were already put back by their watcher; free their locks. */
@@ -58,6 +88,12 @@ void zd_leases_destroy(zd_leases *l)
     if (!l)
         return;
     pthread_mutex_lock(&l->lock);
+    l->stop = true;
+    pthread_cond_signal(&l->wake);
+    pthread_mutex_unlock(&l->lock);
+    if (l->sweeper_started)
+        pthread_join(l->sweeper, NULL);
+    pthread_mutex_lock(&l->lock);
     sweep(l);
     while (l->count > 0) {
         zd_log("INFO", "shutting down: GPU %u put back (was changed by pid %ld)",
@@ -66,6 +102,7 @@ void zd_leases_destroy(zd_leases *l)
     }
     pthread_mutex_unlock(&l->lock);
     pthread_mutex_destroy(&l->lock);
+    pthread_cond_destroy(&l->wake);
     free(l->items);
     free(l);
 }

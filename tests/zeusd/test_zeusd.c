@@ -380,6 +380,18 @@ static void test_lease_kill9_and_conflict(void **state)
     waitpid(a, NULL, 0);
     assert_true(limit_becomes(0, 300000, 5));
     assert_int_equal(limit_via_daemon(1), 200000);
+    /* The daemon lets go of GPU 0's lock soon, without waiting for another change. */
+    zeus_devices *d0;
+    assert_int_equal(zeus_devices_open(&d0), 0);
+    unsigned gpu0 = 0;
+    zeus_lease *mine = NULL;
+    int64_t give_up = zeus_now_ns() + 3000000000LL;
+    while (!mine && zeus_now_ns() < give_up)
+        if (zeus_lease_create(d0, &gpu0, 1, ZEUS_LEASE_NO_WAIT, &mine) != 0)
+            usleep(20000);
+    assert_non_null(mine);
+    zeus_lease_release(mine);
+    zeus_devices_close(d0);
     /* Once the holder is gone the GPU is free again. */
     pid_t c = holder(0, 110000, &status);
     assert_int_equal(status, 200);
