@@ -9,6 +9,7 @@
  * daemon's replies need: the status line and a JSON body. No general HTTP client. */
 #include "core/internal.h"
 #include "device/backend.h"
+#include "device/zeusd_client.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -130,9 +131,7 @@ static int code_of_status(int status)
     }
 }
 
-/* Parses a reply: "HTTP/1.x NNN ...", headers, a blank line, the body (read to EOF, since
- * the request asked the daemon to close). Pure, for the tests. */
-int zeus__zeusd_parse_reply(char *reply, size_t len, int *status, char **body);
+/* The reply was read to EOF, since the request asked the daemon to close. */
 int zeus__zeusd_parse_reply(char *reply, size_t len, int *status, char **body)
 {
     int code = 0, n = 0;
@@ -246,8 +245,8 @@ static int discover(zeusd_state *s, bool cpu, char *reason, size_t reason_size)
     const char *group = cpu ? "cpu-read" : "gpu-control";
     bool enabled = false;
     const cJSON *g;
-    cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(d, "enabled_api_groups"))
-        enabled |= cJSON_IsString(g) && strcmp(g->valuestring, group) == 0;
+    cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(d, "enabled_api_groups")) enabled |=
+        cJSON_IsString(g) && strcmp(g->valuestring, group) == 0;
     if (!enabled) {
         snprintf(reason, reason_size, "%s does not enable %s", s->addr.where, group);
         cJSON_Delete(d);
@@ -334,15 +333,14 @@ static int read_number(zeusd_state *s, const char *route, unsigned dev, const ch
         return rc;
     char key[16];
     snprintf(key, sizeof key, "%u", dev);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, key),
-                                                      field);
+    const cJSON *v =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, key), field);
     if (cJSON_IsNumber(v))
         *out = v->valuedouble;
     else if (cJSON_IsBool(v))
         *out = cJSON_IsTrue(v);
     else
-        rc = zeus__error(ZEUS_EPARSE, "%s: %s: no %s for GPU %u", s->addr.where, route, field,
-                         dev);
+        rc = zeus__error(ZEUS_EPARSE, "%s: %s: no %s for GPU %u", s->addr.where, route, field, dev);
     cJSON_Delete(j);
     return rc;
 }

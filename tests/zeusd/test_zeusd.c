@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -827,6 +829,53 @@ static void test_python_client(void **state)
     free(err);
 }
 
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* TCP with tokens, through libzeus's client (ZEUSD_HOST_PORT, ZEUSD_TOKEN): changes are
+ * permanent there (no peer credentials), a missing token is reported at open. */
+static void test_tcp_with_token_through_libzeus(void **state)
+{
+    (void)state;
+    char *key = zt_write(zt_dir, "key", "k3y");
+    char *token = issue(key, "gpu-control,gpu-read,cpu-read", "1h");
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", free_port());
+    zr_start_tcp(&daemon_, addr, "--signing-key-path", key, NULL);
+    setenv("ZEUSD_HOST_PORT", addr, 1);
+    zeus_devices *d;
+    /* Without the token the daemon is unusable: changes fail, reads stay local. */
+    assert_int_equal(zeus_devices_open(&d), 0);
+    assert_int_not_equal(zeus_gpu_set_power_limit_mw(d, 2, 150000), 0);
+    unsigned mw;
+    assert_int_equal(zeus_gpu_power_limit_mw(d, 2, &mw), 0);
+    assert_int_equal(mw, 300000);
+    zeus_devices_close(d);
+    setenv("ZEUSD_TOKEN", token, 1);
+    assert_int_equal(zeus_devices_open(&d), 0);
+    assert_int_equal(zeus_gpu_set_power_limit_mw(d, 2, 150000), 0);
+    assert_int_equal(zeus_gpu_power_limit_mw(d, 2, &mw), 0);
+    assert_int_equal(mw, 150000);
+    assert_int_equal(zeus_cpu_count(d), 2);
+    zeus_devices_close(d);
+    unsetenv("ZEUSD_HOST_PORT");
+    unsetenv("ZEUSD_TOKEN");
+    char *log = zr_log(&daemon_);
+    assert_contains(log,
+                    "set_power_limit gpu=2 power_limit_mw=150000 by tcp client [permanent]: ok");
+    free(log);
+    free(token);
+    free(key);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -846,6 +895,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_socket_permissions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_python_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_side_in_libzeus, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tcp_with_token_through_libzeus, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

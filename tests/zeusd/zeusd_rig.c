@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,6 +91,24 @@ void zr_free(zr_reply *r)
     memset(r, 0, sizeof *r);
 }
 
+static const char *tcp_addr; /* zr_start_tcp's, for the start-up wait */
+
+static int connect_tcp(const char *addr)
+{
+    char host[64];
+    snprintf(host, sizeof host, "%s", addr);
+    char *colon = strrchr(host, ':');
+    *colon = '\0';
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    inet_pton(AF_INET, host, &a.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
 void zr_start_argv(zr_daemon *d, const char *const *args)
 {
     snprintf(d->dir, sizeof d->dir, "/tmp/zeusd-test-XXXXXX");
@@ -98,6 +118,12 @@ void zr_start_argv(zr_daemon *d, const char *const *args)
     snprintf(d->log, sizeof d->log, "%s/log", d->dir);
     const char *argv[64] = {ZEUS_ZEUSD_PATH, "serve", "--socket-path", d->sock};
     size_t n = 4;
+    if (tcp_addr) {
+        argv[n++] = "--mode";
+        argv[n++] = "tcp";
+        argv[n++] = "--tcp-bind-address";
+        argv[n++] = tcp_addr;
+    }
     for (size_t i = 0; args[i] && n < 63; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
@@ -111,7 +137,7 @@ void zr_start_argv(zr_daemon *d, const char *const *args)
         _exit(127);
     }
     for (int i = 0; i < 500; i++) {
-        int fd = zr_connect(d->sock);
+        int fd = tcp_addr ? connect_tcp(tcp_addr) : zr_connect(d->sock);
         if (fd >= 0) {
             close(fd);
             return;
@@ -135,6 +161,21 @@ void zr_start(zr_daemon *d, ...)
     va_end(ap);
     args[n] = NULL;
     zr_start_argv(d, args);
+}
+
+void zr_start_tcp(zr_daemon *d, const char *addr, ...)
+{
+    const char *args[48];
+    size_t n = 0;
+    va_list ap;
+    va_start(ap, addr);
+    for (const char *a; n < 47 && (a = va_arg(ap, const char *)) != NULL;)
+        args[n++] = a;
+    va_end(ap);
+    args[n] = NULL;
+    tcp_addr = addr;
+    zr_start_argv(d, args);
+    tcp_addr = NULL;
 }
 
 char *zr_log(const zr_daemon *d)

@@ -25,6 +25,8 @@ typedef struct {
  * with the environment of the calling process; waits until it answers. */
 void zr_start(zr_daemon *d, ...);
 void zr_start_argv(zr_daemon *d, const char *const *args);
+/* The same in TCP mode on addr (HOST:PORT); d->sock stays unused. */
+void zr_start_tcp(zr_daemon *d, const char *addr, ...);
 /* SIGTERM and wait: returns its exit status. Removes the directory. */
 int zr_stop(zr_daemon *d);
 /* The daemon's log so far (malloc'd). */
