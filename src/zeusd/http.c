@@ -50,9 +50,15 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-/* The peer's supplementary groups, as the kernel has them for its process. */
-static size_t peer_groups(pid_t pid, gid_t *groups, size_t max)
+/* The peer's supplementary groups: SO_PEERGROUPS (taken at connect, so a pid reused since
+ * cannot lend its groups), else /proc/PID/status on kernels before 4.13. */
+static size_t peer_groups(int fd, pid_t pid, gid_t *groups, size_t max)
 {
+#ifdef SO_PEERGROUPS
+    socklen_t glen = (socklen_t)(max * sizeof *groups);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0)
+        return glen / sizeof *groups;
+#endif
     char path[64], line[4096];
     snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
     FILE *f = fopen(path, "r");
@@ -161,7 +167,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             req.pid = cred.pid;
             req.uid = cred.uid;
             req.gid = cred.gid;
-            req.group_count = peer_groups(cred.pid, groups, ZD_MAX_GROUPS);
+            req.group_count = peer_groups(fd, cred.pid, groups, ZD_MAX_GROUPS);
         }
     }
     zd_response r;

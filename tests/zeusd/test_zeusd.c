@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -585,6 +586,40 @@ static void test_client_side_in_libzeus(void **state)
     unsetenv("ZEUS_FAKE_NVML_ROOT_ONLY");
 }
 
+/* A peer allowed through a supplementary group; the same user without it is refused. */
+static void test_allowlist_by_group(void **state)
+{
+    (void)state;
+    zr_start(&daemon_, "--allow", "gpu-control=gid:4242", "--allow", "cpu-read=user:root", NULL);
+    for (int with_group = 1; with_group >= 0; with_group--) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            gid_t extra = 4242;
+            if (setgroups(with_group ? 1 : 0, &extra) != 0 || setgid(65534) != 0 ||
+                setuid(65534) != 0)
+                _exit(10);
+            zr_reply r;
+            int st = zr_request(daemon_.sock, "POST",
+                                "/gpu/set_power_limit?gpu_ids=1&power_limit_mw=190000&block=true"
+                                "&persist=true",
+                                NULL, &r);
+            if (st != (with_group ? 200 : 403))
+                _exit(11);
+            /* Reads of an open group are not limited; cpu-read is root only here. */
+            if (zr_request(daemon_.sock, "GET", "/gpu/get_power", NULL, &r) != 200 ||
+                zr_request(daemon_.sock, "GET", "/cpu/get_power", NULL, &r) != 403)
+                _exit(12);
+            _exit(0);
+        }
+        assert_int_equal(zt_wait(pid, 20), 0);
+    }
+    assert_int_equal(limit_via_daemon(1), 190000);
+    char *log = zr_log(&daemon_);
+    assert_contains(log, "refused POST /gpu/set_power_limit: User 'nobody' (uid 65534) is not "
+                         "allowed to use API group 'gpu-control'");
+    free(log);
+}
+
 typedef struct {
     const char *sock;
     int ok;
@@ -887,6 +922,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease_kill9_and_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_leases_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unprivileged_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_allowlist_by_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_and_slow_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
