@@ -57,11 +57,23 @@ static int setup(void **state)
     return 0;
 }
 
+/* The daemon must end cleanly: exit status 0 (a sanitizer report makes it non-zero). */
 static int teardown(void **state)
 {
-    if (daemon_.pid > 0)
+    int status = 0;
+    if (daemon_.pid > 0) {
+        kill(daemon_.pid, SIGTERM);
+        status = zt_wait(daemon_.pid, 20);
+        daemon_.pid = 0;
+        if (status != 0) {
+            char *log = zr_log(&daemon_);
+            fprintf(stderr, "zeusd exited with %d:\n%s\n", status, log ? log : "");
+            free(log);
+        }
         zr_stop(&daemon_);
-    return zt_teardown(state);
+    }
+    zt_teardown(state);
+    return status == 0 ? 0 : -1;
 }
 
 static int req(const char *method, const char *target, zr_reply *r)
