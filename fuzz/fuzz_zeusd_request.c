@@ -23,7 +23,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     setenv("ZEUS_DEVICE", "sim", 1);
     setenv("ZEUS_SYSFS_ROOT", "/nonexistent-zeus-fuzz", 1);
     setenv("ZEUS_LOCK_DIR", "/tmp/zeus-fuzz-locks", 1);
-    setenv("ZEUSD_LOG", "quiet", 1);
+    setenv("ZEUSD_LOG", "off", 1);
     FUZZ_CHECK(zeus_devices_open(&devices) == 0);
     for (int auth = 0; auth < 2; auth++) {
         zd_config c;

@@ -28,11 +28,12 @@ static int log_quiet = -1;
 
 void zd_log(const char *level, const char *fmt, ...)
 {
+    /* ZEUSD_LOG: debug (everything), off (nothing; the fuzzer), else all but debug. */
     if (log_quiet < 0) {
         const char *env = getenv("ZEUSD_LOG");
-        log_quiet = env && strcmp(env, "debug") == 0 ? 0 : 1;
+        log_quiet = !env ? 1 : strcmp(env, "debug") == 0 ? 0 : strcmp(env, "off") == 0 ? 2 : 1;
     }
-    if (log_quiet && strcmp(level, "DEBUG") == 0)
+    if (log_quiet == 2 || (log_quiet && strcmp(level, "DEBUG") == 0))
         return;
     char msg[1024], line[1200];
     va_list ap;
