@@ -75,10 +75,15 @@ static void *poll_main(void *arg)
         if (po->subscribers == 0) {
             /* Forget the previous value: the first sample after a resume is always sent. */
             have_prev = primed = false;
+            if (po->polling)
+                zd_log("INFO", "%s %u power poller: asleep (no stream)", po->cpu ? "CPU" : "GPU",
+                       po->id);
             po->polling = false;
             pthread_cond_wait(&po->wake, &p->lock);
             continue;
         }
+        if (!po->polling)
+            zd_log("INFO", "%s %u power poller: polling", po->cpu ? "CPU" : "GPU", po->id);
         po->polling = true;
         pthread_mutex_unlock(&p->lock);
         bool emit = false;

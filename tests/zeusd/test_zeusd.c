@@ -772,7 +772,20 @@ static void test_streams(void **state)
         used += (size_t)n;
         buf[used] = '\0';
     }
+    char *log = zr_log(&daemon_);
+    assert_contains(log, "GPU 1 power poller: polling");
+    assert_null(strstr(log, "GPU 0 power poller")); /* only requested devices are polled */
+    free(log);
     close(fd);
+    /* The stream's end is noticed and the poller goes to sleep. */
+    bool asleep = false;
+    for (int64_t give_up = zeus_now_ns() + 3000000000LL; !asleep && zeus_now_ns() < give_up;
+         usleep(20000)) {
+        log = zr_log(&daemon_);
+        asleep = strstr(log, "GPU 1 power poller: asleep (no stream)") != NULL;
+        free(log);
+    }
+    assert_true(asleep);
     assert_contains(buf, "HTTP/1.1 200");
     assert_contains(buf, "Content-Type: text/event-stream");
     assert_contains(buf, "Cache-Control: no-cache");
