@@ -316,6 +316,26 @@ static void test_tokens(void **state)
                                 hdr, &r),
                      200);
     zr_free(&r);
+    /* A token made by an independent HS256 implementation (Python's hmac) is accepted. */
+    char *py_out = NULL, *py_err = NULL;
+    char *py[] = {"/usr/bin/python3", "-c",
+                  "import base64,hmac,hashlib,json,sys,time\n"
+                  "b=lambda x: base64.urlsafe_b64encode(x).rstrip(b'=')\n"
+                  "h=b(json.dumps({'alg':'HS256','typ':'JWT'}).encode())\n"
+                  "c=b(json.dumps({'sub':'bob','scopes':['gpu-read'],"
+                  "'exp':int(time.time())+600}).encode())\n"
+                  "m=h+b'.'+c\n"
+                  "k=open(sys.argv[1],'rb').read()\n"
+                  "print((m+b'.'+b(hmac.new(k,m,hashlib.sha256).digest())).decode())",
+                  key, NULL};
+    assert_int_equal(zt_run(py, &py_out, &py_err, 20), 0);
+    py_out[strcspn(py_out, "\n")] = '\0';
+    snprintf(hdr, sizeof hdr, "Authorization: Bearer %s\r\n", py_out);
+    assert_int_equal(zr_request(daemon_.sock, "GET", "/auth/whoami", hdr, &r), 200);
+    assert_contains(r.body, "{\"sub\":\"bob\",\"scopes\":[\"gpu-read\"],\"exp\":");
+    zr_free(&r);
+    free(py_out);
+    free(py_err);
     /* A token signed with another key, a mangled one, an expired one, a non-Bearer header. */
     const unsigned char other[] = "other\n";
     zd_group g = ZD_GROUP_GPU_READ;
