@@ -324,7 +324,7 @@ static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_wr
             return;
         }
     bool block = v.b[1], persist = v.text[persist_field] && v.b[persist_field];
-    bool leased = req->has_peer && !persist && !s->config.no_leases;
+    bool leased = req->has_peer && req->pid > 0 && !persist && !s->config.no_leases;
     char who[96];
     user_name(req->uid, who, sizeof who);
     zd_errors errors = {0};
@@ -336,8 +336,9 @@ static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_wr
         if (op == W_POWER_LIMIT || op == W_PERSISTENCE) {
             bool pl = op == W_POWER_LIMIT;
             what = pl ? "set_power_limit" : "set_persistence_mode";
-            snprintf(value, sizeof value, pl ? "power_limit_mw=%u" : "enabled=%u", v.u[2]);
-            if (!pl)
+            if (pl)
+                snprintf(value, sizeof value, "power_limit_mw=%u", v.u[2]);
+            else
                 snprintf(value, sizeof value, "enabled=%s", v.b[2] ? "true" : "false");
             rc = zd_leases_set(s->leases, ids[i], pl ? ZD_SET_POWER_LIMIT : ZD_SET_PERSISTENCE,
                                pl ? v.u[2] : v.b[2], req->has_peer ? req->pid : 0, req->uid,
