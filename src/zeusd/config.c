@@ -22,6 +22,7 @@ void zd_config_defaults(zd_config *c)
     c->cpu_poll_hz = 10;
     c->max_connections = 512;
     c->timeout_s = 10;
+    c->request_timeout_s = 30;
 }
 
 static int log_quiet = -1;

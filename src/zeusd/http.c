@@ -3,7 +3,12 @@
  * peers, and server-sent events fed by the pollers. */
 #include "http.h"
 
+#include "zeus/util.h"
+
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
 #include <microhttpd.h>
 #include <poll.h>
 #include <stdio.h>
@@ -16,15 +21,111 @@
 #define ZD_MAX_BODY (64 * 1024)
 #define ZD_MAX_GROUPS 64
 
+/* A connection the watchdog follows: our own duplicate of its socket (so shutting it down can
+ * never hit a reused descriptor number), and since when it has been waiting for a request. */
+typedef struct zd_watch {
+    int fd;
+    int64_t since_ns; /* 0: a request is being answered */
+    struct zd_watch *prev, *next;
+} zd_watch;
+
 struct zd_http {
     struct MHD_Daemon *mhd;
     zd_server *server;
     bool uds;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stop;
+    pthread_t watchdog;
+    bool watchdog_started;
+    zd_watch *watches;
+    int64_t request_timeout_ns;
 };
 
 typedef struct {
     size_t body;
 } zd_conn;
+
+static zd_watch *watch_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+static void watch_set(zd_http *h, struct MHD_Connection *c, int64_t since_ns)
+{
+    zd_watch *w = watch_of(c);
+    if (!w)
+        return;
+    pthread_mutex_lock(&h->lock);
+    w->since_ns = since_ns;
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    zd_http *h = cls;
+    zd_watch *w = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        w = calloc(1, sizeof *w);
+        if (!w)
+            return;
+        w->fd = info ? fcntl(info->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+        w->since_ns = zeus_now_ns();
+        pthread_mutex_lock(&h->lock);
+        w->next = h->watches;
+        if (h->watches)
+            h->watches->prev = w;
+        h->watches = w;
+        pthread_mutex_unlock(&h->lock);
+        *socket_context = w;
+    } else if (w) {
+        pthread_mutex_lock(&h->lock);
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            h->watches = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        pthread_mutex_unlock(&h->lock);
+        if (w->fd >= 0)
+            close(w->fd);
+        free(w);
+        *socket_context = NULL;
+    }
+}
+
+/* Closes connections whose request has not arrived whole in time: the idle timeout alone lets
+ * a client that sends one byte a second hold a connection forever. */
+static void *watchdog_main(void *arg)
+{
+    zd_http *h = arg;
+    pthread_mutex_lock(&h->lock);
+    while (!h->stop) {
+        int64_t now = zeus_now_ns();
+        for (zd_watch *w = h->watches; w; w = w->next)
+            if (w->since_ns && w->fd >= 0 && now - w->since_ns > h->request_timeout_ns) {
+                zd_log("WARN", "closing a connection whose request did not arrive in %lld s",
+                       (long long)(h->request_timeout_ns / 1000000000LL));
+                shutdown(w->fd, SHUT_RDWR);
+                w->since_ns = 0;
+            }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&h->wake, &h->lock, &ts);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
 
 typedef struct {
     zd_stream *stream;
@@ -132,6 +233,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!conn)
             return MHD_NO;
         *con_cls = conn;
+        watch_set(h, c, 0); /* the request line and headers are in */
         return MHD_YES;
     }
     if (*upload_size) {
@@ -199,9 +301,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode code)
 {
-    (void)cls;
-    (void)c;
     (void)code;
+    /* A kept-alive connection waits for its next request from now. */
+    watch_set(cls, c, zeus_now_ns());
     free(*con_cls);
     *con_cls = NULL;
 }
@@ -225,18 +327,23 @@ zd_http *zd_http_start(zd_server *server, int listen_fd, bool uds)
         return NULL;
     h->server = server;
     h->uds = uds;
-    h->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                  MHD_USE_POLL | MHD_USE_ERROR_LOG,
-                              0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-                              MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
-                              MHD_OPTION_CONNECTION_TIMEOUT, c->timeout_s,
-                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    h->request_timeout_ns =
+        (int64_t)(c->request_timeout_s ? c->request_timeout_s : 1) * 1000000000LL;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->wake, NULL);
+    h->mhd = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+        MHD_OPTION_CONNECTION_LIMIT, c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        c->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!h->mhd) {
-        free(h);
+        zd_http_stop(h);
         return NULL;
     }
+    h->watchdog_started = pthread_create(&h->watchdog, NULL, watchdog_main, h) == 0;
     return h;
 }
 
@@ -244,6 +351,15 @@ void zd_http_stop(zd_http *h)
 {
     if (!h)
         return;
-    MHD_stop_daemon(h->mhd);
+    pthread_mutex_lock(&h->lock);
+    h->stop = true;
+    pthread_cond_signal(&h->wake);
+    pthread_mutex_unlock(&h->lock);
+    if (h->watchdog_started)
+        pthread_join(h->watchdog, NULL);
+    if (h->mhd)
+        MHD_stop_daemon(h->mhd);
+    pthread_cond_destroy(&h->wake);
+    pthread_mutex_destroy(&h->lock);
     free(h);
 }

@@ -46,6 +46,8 @@ static const char usage[] =
     "                                 default a client's changes are put back when it exits\n"
     "  --max-connections N            open connections at most [512]\n"
     "  --connection-timeout-s N       close a connection idle this long [10]\n"
+    "  --request-timeout-s N          close a connection whose request is not whole after\n"
+    "                                 this long, however slowly it trickles in [30]\n"
     "\n"
     "token issue options:\n"
     "  --signing-key-path PATH  --user NAME  --scope GROUP,...  --expires DURATION|never\n"
@@ -256,6 +258,7 @@ enum {
     O_NO_LEASES,
     O_MAX_CONN,
     O_TIMEOUT,
+    O_REQUEST_TIMEOUT,
     O_OVERRIDES,
     O_USER,
     O_SCOPE,
@@ -279,6 +282,7 @@ static const struct option options[] = {
     {"no-leases", no_argument, NULL, O_NO_LEASES},
     {"max-connections", required_argument, NULL, O_MAX_CONN},
     {"connection-timeout-s", required_argument, NULL, O_TIMEOUT},
+    {"request-timeout-s", required_argument, NULL, O_REQUEST_TIMEOUT},
     {"gpu-command-overrides", required_argument, NULL, O_OVERRIDES},
     {"user", required_argument, NULL, O_USER},
     {"scope", required_argument, NULL, O_SCOPE},
@@ -427,6 +431,10 @@ static int serve(int argc, char **argv)
             break;
         case O_TIMEOUT:
             if (parse_u32_opt("connection-timeout-s", optarg, &c.timeout_s))
+                return 1;
+            break;
+        case O_REQUEST_TIMEOUT:
+            if (parse_u32_opt("request-timeout-s", optarg, &c.request_timeout_s))
                 return 1;
             break;
         case O_OVERRIDES:

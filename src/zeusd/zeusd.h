@@ -56,6 +56,7 @@ typedef struct {
     bool no_leases; /* every change permanent, as the original */
     unsigned max_connections;
     unsigned timeout_s;
+    unsigned request_timeout_s; /* a request must arrive whole within this (slow clients) */
 } zd_config;
 
 void zd_config_defaults(zd_config *c);

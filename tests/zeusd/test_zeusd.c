@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -672,7 +673,7 @@ static void *worker(void *p)
 static void test_concurrent_and_slow_clients(void **state)
 {
     (void)state;
-    zr_start(&daemon_, "--connection-timeout-s", "3", NULL);
+    zr_start(&daemon_, "--connection-timeout-s", "3", "--request-timeout-s", "5", NULL);
     /* A client sending one byte a second, and idle connections. */
     int slow = zr_connect(daemon_.sock);
     assert_true(slow >= 0);
@@ -706,7 +707,20 @@ static void test_concurrent_and_slow_clients(void **state)
     assert_int_equal(recv(idle[0], &c, 1, 0), 0);
     for (int i = 0; i < 10; i++)
         close(idle[i]);
+    /* The slow client, still one byte a second, is cut off once its request is 5 s late. */
+    bool cut = false;
+    for (size_t i = 3; i < 12 && !cut; i++) {
+        cut = send(slow, partial + i, 1, MSG_NOSIGNAL) != 1;
+        if (!cut) {
+            struct pollfd p = {.fd = slow, .events = POLLIN};
+            cut = poll(&p, 1, 1000) == 1; /* EOF (or a reply) */
+        }
+    }
+    assert_true(cut);
     close(slow);
+    char *log = zr_log(&daemon_);
+    assert_contains(log, "closing a connection whose request did not arrive in 5 s");
+    free(log);
     expect_contains("GET", "/time", 200, "timestamp_ms");
 }
 
