@@ -18,6 +18,7 @@ struct zd_server {
     zeus_devices *devices;
     unsigned gpu_count, cpu_count;
     zd_leases *leases;
+    zd_queue *queue;
     zd_pollers *pollers;
 };
 
@@ -32,8 +33,9 @@ int zd_server_create(const zd_config *config, zeus_devices *devices, zd_server *
     s->gpu_count = gpus && devices ? zeus_gpu_count(devices) : 0;
     s->cpu_count = config->group_on[ZD_GROUP_CPU_READ] && devices ? zeus_cpu_count(devices) : 0;
     s->leases = zd_leases_create(devices);
+    s->queue = s->leases ? zd_queue_create(s->leases, s->gpu_count) : NULL;
     s->pollers = zd_pollers_create(devices, config->gpu_poll_hz, config->cpu_poll_hz);
-    if (!s->leases || !s->pollers) {
+    if (!s->leases || !s->queue || !s->pollers) {
         zd_server_destroy(s);
         return ZEUS_ENOMEM;
     }
@@ -46,6 +48,7 @@ void zd_server_destroy(zd_server *s)
     if (!s)
         return;
     zd_pollers_destroy(s->pollers);
+    zd_queue_destroy(s->queue);
     zd_leases_destroy(s->leases);
     free(s);
 }
@@ -325,48 +328,72 @@ static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_wr
         }
     bool block = v.b[1], persist = v.text[persist_field] && v.b[persist_field];
     bool leased = req->has_peer && req->pid > 0 && !persist && !s->config.no_leases;
-    char who[96];
-    user_name(req->uid, who, sizeof who);
+    char who[160];
+    if (req->has_peer) {
+        char name[96];
+        snprintf(who, sizeof who, "%s (uid %u, pid %ld)%s", user_name(req->uid, name, sizeof name),
+                 (unsigned)req->uid, (long)req->pid, leased ? " [lease]" : " [permanent]");
+    } else {
+        snprintf(who, sizeof who, "tcp client [permanent]");
+    }
+    static const char *const names[] = {
+        [W_PERSISTENCE] = "set_persistence_mode", [W_POWER_LIMIT] = "set_power_limit",
+        [W_GPU_CLOCKS] = "set_gpu_locked_clocks", [W_RESET_GPU_CLOCKS] = "reset_gpu_locked_clocks",
+        [W_MEM_CLOCKS] = "set_mem_locked_clocks", [W_RESET_MEM_CLOCKS] = "reset_mem_locked_clocks",
+        [W_RESET_CLOCKS] = "reset_locked_clocks"};
     zd_errors errors = {0};
+    zd_change *changes[ZD_MAX_IDS] = {0};
     for (size_t i = 0; i < count; i++) {
-        char err[512] = "";
-        int rc;
-        const char *what;
-        char value[48];
-        if (op == W_POWER_LIMIT || op == W_PERSISTENCE) {
-            bool pl = op == W_POWER_LIMIT;
-            what = pl ? "set_power_limit" : "set_persistence_mode";
-            if (pl)
-                snprintf(value, sizeof value, "power_limit_mw=%u", v.u[2]);
-            else
-                snprintf(value, sizeof value, "enabled=%s", v.b[2] ? "true" : "false");
-            rc = zd_leases_set(s->leases, ids[i], pl ? ZD_SET_POWER_LIMIT : ZD_SET_PERSISTENCE,
-                               pl ? v.u[2] : v.b[2], req->has_peer ? req->pid : 0, req->uid,
-                               !leased, err, sizeof err);
-        } else {
-            static const char *const names[] = {[W_GPU_CLOCKS] = "set_gpu_locked_clocks",
-                                                [W_RESET_GPU_CLOCKS] = "reset_gpu_locked_clocks",
-                                                [W_MEM_CLOCKS] = "set_mem_locked_clocks",
-                                                [W_RESET_MEM_CLOCKS] = "reset_mem_locked_clocks",
-                                                [W_RESET_CLOCKS] = "reset_locked_clocks"};
-            what = names[op];
-            snprintf(value, sizeof value, "-");
-            rc = ZEUS_ENOTSUP; /* libzeus has no clock control */
+        if (op != W_POWER_LIMIT && op != W_PERSISTENCE) {
+            /* libzeus has no clock control */
+            zd_log("WARN", "%s gpu=%u by %s: not supported", names[op], ids[i], who);
+            device_error(&errors, ids[i], ZEUS_ENOTSUP, "");
+            continue;
         }
-        if (req->has_peer)
-            zd_log(rc == 0 ? "INFO" : "WARN", "%s gpu=%u %s by %s (uid %u, pid %ld)%s: %s", what,
-                   ids[i], value, who, (unsigned)req->uid, (long)req->pid,
-                   leased ? " [lease]" : " [permanent]", rc == 0 ? "ok" : err);
+        zd_change *c = calloc(1, sizeof *c);
+        if (!c) {
+            add_error(&errors, ids[i], 500, "IOError: out of memory");
+            continue;
+        }
+        bool pl = op == W_POWER_LIMIT;
+        *c = (zd_change){.gpu = ids[i],
+                         .knob = pl ? ZD_SET_POWER_LIMIT : ZD_SET_PERSISTENCE,
+                         .value = pl ? v.u[2] : v.b[2],
+                         .pid = req->has_peer ? req->pid : 0,
+                         .uid = req->uid,
+                         .persist = !leased,
+                         .blocking = block};
+        if (pl)
+            snprintf(c->what, sizeof c->what, "%s gpu=%u power_limit_mw=%u by %s", names[op],
+                     ids[i], v.u[2], who);
         else
-            zd_log(rc == 0 ? "INFO" : "WARN", "%s gpu=%u %s by tcp client [permanent]: %s", what,
-                   ids[i], value, rc == 0 ? "ok" : err);
-        if (rc != 0)
-            device_error(&errors, ids[i], rc, err);
+            snprintf(c->what, sizeof c->what, "%s gpu=%u enabled=%s by %s", names[op], ids[i],
+                     v.b[2] ? "true" : "false", who);
+        if (zd_queue_submit(s->queue, c) != 0) {
+            free(c);
+            add_error(&errors, ids[i], 500,
+                      "Management task for this GPU unexpectedly terminated while handling the "
+                      "request.");
+            continue;
+        }
+        if (block)
+            changes[i] = c; /* all sent first: different GPUs change in parallel */
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (!changes[i])
+            continue;
+        zd_queue_wait(s->queue, changes[i]);
+        if (changes[i]->rc != 0)
+            device_error(&errors, ids[i], changes[i]->rc, changes[i]->err);
+        free(changes[i]);
     }
     if (!block) {
-        /* Done synchronously; the original only queues, so its caller never sees the error. */
-        cJSON_Delete(errors.errors);
-        errors.errors = NULL;
+        /* Only a queueing failure is reported; what the worker meets is logged. */
+        bool queue_failed = errors.status == 500;
+        if (!queue_failed) {
+            cJSON_Delete(errors.errors);
+            errors.errors = NULL;
+        }
     }
     if (!reply_errors(r, &errors))
         reply(r, 200, NULL, NULL);

@@ -166,4 +166,27 @@ int zd_leases_set(zd_leases *l, unsigned gpu, zd_knob knob, unsigned value, pid_
 /* The number of live client leases (for tests through logs). */
 size_t zd_leases_count(zd_leases *l);
 
+/* ---- Per-GPU change queues (src/zeusd/queue.c) ---- */
+typedef struct zd_change {
+    unsigned gpu;
+    zd_knob knob;
+    unsigned value;
+    pid_t pid;
+    uid_t uid;
+    bool persist;
+    char what[256]; /* the log line's start: route, GPU, value, caller */
+    bool blocking;  /* the submitter waits (zd_queue_wait) and frees it; else the worker frees */
+    bool done;
+    int rc;
+    char err[512];
+    struct zd_change *next;
+} zd_change;
+typedef struct zd_queue zd_queue;
+zd_queue *zd_queue_create(zd_leases *leases, unsigned gpus);
+/* Carries out what is queued, then stops the workers. */
+void zd_queue_destroy(zd_queue *q);
+/* -1 when the GPU does not exist or the queue stops (c is then not taken). */
+int zd_queue_submit(zd_queue *q, zd_change *c);
+void zd_queue_wait(zd_queue *q, zd_change *c);
+
 #endif

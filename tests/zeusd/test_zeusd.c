@@ -233,6 +233,15 @@ static void test_write_validation(void **state)
     snprintf(t, sizeof t, "%s?gpu_ids=0&block=false&power_limit_mw=50000", pl);
     expect("POST", t, 200, "");
     assert_int_equal(limit_via_daemon(0), 300000);
+    /* block=false is carried out after the reply, in order with later changes of that GPU. */
+    expect("POST", "/gpu/set_power_limit?gpu_ids=3&block=false&power_limit_mw=140000&persist=true",
+           200, "");
+    assert_true(limit_becomes(3, 140000, 5));
+    expect("POST", "/gpu/set_power_limit?gpu_ids=3&block=false&power_limit_mw=120000&persist=true",
+           200, "");
+    expect("POST", "/gpu/set_power_limit?gpu_ids=3&block=true&power_limit_mw=130000&persist=true",
+           200, "");
+    assert_int_equal(limit_via_daemon(3), 130000);
     /* Permanent changes (persist=true) stay after the client (this process's request) ends. */
     snprintf(t, sizeof t, "%s?gpu_ids=0,1&block=true&power_limit_mw=150000&persist=true", pl);
     expect("POST", t, 200, "");
