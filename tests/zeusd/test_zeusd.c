@@ -930,6 +930,17 @@ static void test_python_client(void **state)
     assert_contains(out, "python client: ok");
     free(out);
     free(err);
+    /* The Python process changed GPU 1's limit and persistence mode; both are put back. */
+    assert_true(limit_becomes(1, 300000, 5));
+    bool off = false;
+    for (int64_t give_up = zeus_now_ns() + 3000000000LL; !off && zeus_now_ns() < give_up;
+         usleep(20000)) {
+        zr_reply r;
+        assert_int_equal(req("GET", "/gpu/get_persistence_mode?gpu_ids=1", &r), 200);
+        off = strcmp(r.body, "{\"1\":{\"enabled\":false}}") == 0;
+        zr_free(&r);
+    }
+    assert_true(off);
 }
 
 static int free_port(void)
