@@ -688,6 +688,7 @@ static bool check_access(zd_server *s, const zd_request *req, zd_group g, zd_cla
                 snprintf(msg, sizeof msg, "Token has expired.");
             else
                 snprintf(msg, sizeof msg, "Invalid token: %s", err);
+            zd_log("WARN", "refused %s %s: %s", req->method, req->path, msg);
             reply_error(r, 401, msg);
             r->www_authenticate = true;
             return false;
@@ -696,6 +697,7 @@ static bool check_access(zd_server *s, const zd_request *req, zd_group g, zd_cla
             snprintf(msg, sizeof msg,
                      "Token for user '%s' lacks required scope '%s'. Token scopes: [%s]",
                      claims->sub, zd_group_name(g), claims->scopes_text);
+            zd_log("WARN", "refused %s %s: %s", req->method, req->path, msg);
             reply_error(r, 403, msg);
             return false;
         }

@@ -370,6 +370,10 @@ static void test_tokens(void **state)
     assert_int_equal(zr_request(daemon_.sock, "GET", "/gpu/get_power", hdr, &r), 401);
     assert_string_equal(r.body, "{\"error\":\"Token has expired.\"}");
     zr_free(&r);
+    char *log = zr_log(&daemon_);
+    assert_contains(log, "refused GET /gpu/get_power: Token has expired.");
+    assert_contains(log, "refused POST /gpu/set_power_limit: Token for user 'alice' lacks");
+    free(log);
     free(forged);
     free(expired);
     free(read_token);
