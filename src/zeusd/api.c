@@ -674,6 +674,7 @@ static bool check_access(zd_server *s, const zd_request *req, zd_group g, zd_cla
     }
     if (c->key && strcmp(req->path, "/discover") != 0 && strcmp(req->path, "/time") != 0) {
         if (!req->authorization || strncmp(req->authorization, "Bearer ", 7) != 0) {
+            zd_log("WARN", "refused %s %s: no bearer token", req->method, req->path);
             reply_error(r, 401,
                         "Authentication required. Provide an Authorization: Bearer "
                         "<token> header.");
