@@ -8,6 +8,7 @@ build=${1:-build}
 venv="$build/python-venv"
 REQUIREMENTS='torch==2.13.0
 transformers
+accelerate
 pytest
 nvidia-ml-py
 scikit-build-core
