@@ -208,6 +208,7 @@ def _state_of(raw: Optional[tuple]) -> Any:
     if raw is None:
         return None
     phase, limit_mw, steps, _profiled, _count = raw
+    phase = phase.lower()
     if phase == "ready":
         return Ready(next_power_limit=limit_mw, steps=steps)
     if phase == "warmup":
