@@ -11,6 +11,7 @@
 #include <Python.h>
 #include <structmember.h>
 
+#include "zeus/sim.h"
 #include "zeus/zeus.h"
 
 #include <math.h>
@@ -344,6 +345,35 @@ static PyObject *py_check_homogeneous(PyObject *self, PyObject *unused)
     int rc = zeus_gpu_check_homogeneous(d, NULL, 0);
     if (rc != ZEUS_OK)
         return raise_zeus(rc, g_error_base);
+    Py_RETURN_NONE;
+}
+
+/* Simulated GPUs (ZEUS_DEVICE=sim): queue one training step, like a kernel launch. */
+static PyObject *py_sim_launch_step(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    unsigned gpu;
+    if (gpu_arg(arg, &gpu) < 0)
+        return NULL;
+    int rc = zeus_sim_launch_step(g_devices, gpu, NULL);
+    if (rc != ZEUS_OK)
+        return raise_zeus(rc, NULL);
+    Py_RETURN_NONE;
+}
+
+/* Waits for a simulated GPU's queued steps (torch.cuda.synchronize's part for sim GPUs). */
+static PyObject *py_sim_synchronize(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    unsigned gpu;
+    if (gpu_arg(arg, &gpu) < 0)
+        return NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_sim_synchronize(g_devices, gpu);
+    Py_END_ALLOW_THREADS
+    if (rc != ZEUS_OK)
+        return raise_zeus(rc, NULL);
     Py_RETURN_NONE;
 }
 
@@ -1645,6 +1675,8 @@ static PyMethodDef module_methods[] = {
     {"gpu_set_persistence_mode", py_gpu_set_persistence_mode, METH_VARARGS, "(gpu, enabled)"},
     {"gpu_persistence_mode", py_gpu_persistence_mode, METH_O, "Persistence mode."},
     {"check_homogeneous", py_check_homogeneous, METH_NOARGS, "Raises if GPU models differ."},
+    {"sim_launch_step", py_sim_launch_step, METH_O, "Queues a step on a simulated GPU."},
+    {"sim_synchronize", py_sim_synchronize, METH_O, "Waits for a simulated GPU's steps."},
     {"cpu_count", py_cpu_count, METH_NOARGS, "CPU packages (RAPL)."},
     {"zeus_cost", py_zeus_cost, METH_VARARGS, "zeus_cost(energy, time, eta_knob, max_power)"},
     {NULL, NULL, 0, NULL},

@@ -216,6 +216,7 @@ from zeus.util.testing import ReplayZeusMonitor
 gpu_indices = json.loads(sys.argv[1]) if len(sys.argv) > 1 else None
 log = sys.argv[2]
 m = ZeusMonitor(gpu_indices=gpu_indices, log_file=log)
+m.wait_update_period()  # the background probe reads counters too: let it finish first
 seq = SEQ
 out = []
 for op, name in seq:

@@ -13,11 +13,14 @@ Measurement = _zeus.Measurement
 
 def framework_sync(sync_execution_with: str = "torch") -> Optional[Callable[[int], None]]:
     """The function that waits for a GPU's queued work: ``torch.cuda.synchronize`` when PyTorch
-    is installed and sees CUDA, else None (nothing to wait for, nothing is synchronised)."""
+    is installed and sees CUDA; for simulated GPUs (ZEUS_DEVICE=sim) their own synchronisation;
+    else None (nothing to wait for, nothing is synchronised)."""
     if sync_execution_with != "torch":
         raise ValueError(
             f"sync_execution_with={sync_execution_with!r}: only 'torch' is supported"
         )
+    if _zeus.gpu_backend() == "sim":
+        return _zeus.sim_synchronize
     torch = sys.modules.get("torch")
     if torch is None:
         if importlib.util.find_spec("torch") is None:
