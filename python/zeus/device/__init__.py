@@ -147,3 +147,10 @@ def get_gpus(ensure_homogeneous: bool = False) -> GPUs:
         except Exception as e:  # noqa: BLE001
             raise ZeusBaseGPUError(str(e)) from None
     return _gpus
+
+
+def simulate_step(index: int) -> None:
+    """Simulated GPUs (``ZEUS_DEVICE=sim``) only: queues one training step on GPU ``index``, as
+    a kernel launch would; windows and the optimizer then see its time and energy. Examples and
+    tests use it to train on a CPU while the power limit matters."""
+    _zeus.sim_launch_step(index)
