@@ -26,9 +26,9 @@
 #endif
 
 /* ---- Module state (one interpreter) ---- */
-static zeus_devices *g_devices;  /* opened on first use, kept for the process */
-static PyObject *g_error_base;   /* zeus.exception.ZeusBaseError, set by the package */
-static PyObject *g_log_handler;  /* callable(level:int, message:str) or NULL */
+static zeus_devices *g_devices; /* opened on first use, kept for the process */
+static PyObject *g_error_base;  /* zeus.exception.ZeusBaseError, set by the package */
+static PyObject *g_log_handler; /* callable(level:int, message:str) or NULL */
 static PyObject *MeasurementType_obj;
 
 /* Raises the Python exception for a libzeus error code. kind: the exception class to use for
@@ -84,10 +84,9 @@ static zeus_devices *devices_get(void)
         return g_devices;
     zeus_devices *d = NULL;
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zeus_devices_open(&d);
-    Py_END_ALLOW_THREADS
-    if (rc != ZEUS_OK) {
+    Py_BEGIN_ALLOW_THREADS rc = zeus_devices_open(&d);
+    Py_END_ALLOW_THREADS if (rc != ZEUS_OK)
+    {
         raise_zeus(rc, g_error_base);
         return NULL;
     }
@@ -167,7 +166,8 @@ static int gpu_arg(PyObject *arg, unsigned *gpu)
     if (!d)
         return -1;
     if (v < 0 || (unsigned long)v >= zeus_gpu_count(d)) {
-        PyErr_Format(PyExc_IndexError, "GPU index %ld out of range (%u GPUs)", v, zeus_gpu_count(d));
+        PyErr_Format(PyExc_IndexError, "GPU index %ld out of range (%u GPUs)", v,
+                     zeus_gpu_count(d));
         return -1;
     }
     *gpu = (unsigned)v;
@@ -244,11 +244,8 @@ static PyObject *py_gpu_energy_mj(PyObject *self, PyObject *arg)
         return NULL;
     uint64_t mj = 0;
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zeus_gpu_energy_mj(g_devices, gpu, &mj);
-    Py_END_ALLOW_THREADS
-    if (rc != ZEUS_OK)
-        return raise_zeus(rc, NULL);
+    Py_BEGIN_ALLOW_THREADS rc = zeus_gpu_energy_mj(g_devices, gpu, &mj);
+    Py_END_ALLOW_THREADS if (rc != ZEUS_OK) return raise_zeus(rc, NULL);
     return PyLong_FromUnsignedLongLong(mj);
 }
 
@@ -260,13 +257,12 @@ static PyObject *py_gpu_power(PyObject *self, PyObject *arg)
         return NULL;
     zeus_gpu_power p;
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zeus_gpu_read_power(g_devices, gpu, &p);
-    Py_END_ALLOW_THREADS
-    if (rc != ZEUS_OK)
-        return raise_zeus(rc, NULL);
-    PyObject *instant = p.instant_valid ? PyLong_FromUnsignedLong(p.instant_mw) : Py_NewRef(Py_None);
-    PyObject *average = p.average_valid ? PyLong_FromUnsignedLong(p.average_mw) : Py_NewRef(Py_None);
+    Py_BEGIN_ALLOW_THREADS rc = zeus_gpu_read_power(g_devices, gpu, &p);
+    Py_END_ALLOW_THREADS if (rc != ZEUS_OK) return raise_zeus(rc, NULL);
+    PyObject *instant =
+        p.instant_valid ? PyLong_FromUnsignedLong(p.instant_mw) : Py_NewRef(Py_None);
+    PyObject *average =
+        p.average_valid ? PyLong_FromUnsignedLong(p.average_mw) : Py_NewRef(Py_None);
     return Py_BuildValue("{s:I,s:N,s:N}", "usage_mw", p.usage_mw, "instant_mw", instant,
                          "average_mw", average);
 }
@@ -278,11 +274,8 @@ static PyObject *py_gpu_power_limit_mw(PyObject *self, PyObject *arg)
     if (gpu_arg(arg, &gpu) < 0)
         return NULL;
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zeus_gpu_power_limit_mw(g_devices, gpu, &mw);
-    Py_END_ALLOW_THREADS
-    if (rc != ZEUS_OK)
-        return raise_zeus(rc, NULL);
+    Py_BEGIN_ALLOW_THREADS rc = zeus_gpu_power_limit_mw(g_devices, gpu, &mw);
+    Py_END_ALLOW_THREADS if (rc != ZEUS_OK) return raise_zeus(rc, NULL);
     return PyLong_FromUnsignedLong(mw);
 }
 
@@ -295,11 +288,8 @@ static PyObject *py_gpu_set_power_limit_mw(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OI", &g, &mw) || gpu_arg(g, &gpu) < 0)
         return NULL;
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zeus_gpu_set_power_limit_mw(g_devices, gpu, mw);
-    Py_END_ALLOW_THREADS
-    if (rc != ZEUS_OK)
-        return raise_zeus(rc, NULL);
+    Py_BEGIN_ALLOW_THREADS rc = zeus_gpu_set_power_limit_mw(g_devices, gpu, mw);
+    Py_END_ALLOW_THREADS if (rc != ZEUS_OK) return raise_zeus(rc, NULL);
     Py_RETURN_NONE;
 }
 
@@ -312,11 +302,8 @@ static PyObject *py_gpu_set_persistence_mode(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "Op", &g, &enabled) || gpu_arg(g, &gpu) < 0)
         return NULL;
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zeus_gpu_set_persistence_mode(g_devices, gpu, enabled);
-    Py_END_ALLOW_THREADS
-    if (rc != ZEUS_OK)
-        return raise_zeus(rc, NULL);
+    Py_BEGIN_ALLOW_THREADS rc = zeus_gpu_set_persistence_mode(g_devices, gpu, enabled);
+    Py_END_ALLOW_THREADS if (rc != ZEUS_OK) return raise_zeus(rc, NULL);
     Py_RETURN_NONE;
 }
 
@@ -328,11 +315,8 @@ static PyObject *py_gpu_persistence_mode(PyObject *self, PyObject *arg)
         return NULL;
     bool on = false;
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zeus_gpu_persistence_mode(g_devices, gpu, &on);
-    Py_END_ALLOW_THREADS
-    if (rc != ZEUS_OK)
-        return raise_zeus(rc, NULL);
+    Py_BEGIN_ALLOW_THREADS rc = zeus_gpu_persistence_mode(g_devices, gpu, &on);
+    Py_END_ALLOW_THREADS if (rc != ZEUS_OK) return raise_zeus(rc, NULL);
     return PyBool_FromLong(on);
 }
 
@@ -369,11 +353,8 @@ static PyObject *py_sim_synchronize(PyObject *self, PyObject *arg)
     if (gpu_arg(arg, &gpu) < 0)
         return NULL;
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zeus_sim_synchronize(g_devices, gpu);
-    Py_END_ALLOW_THREADS
-    if (rc != ZEUS_OK)
-        return raise_zeus(rc, NULL);
+    Py_BEGIN_ALLOW_THREADS rc = zeus_sim_synchronize(g_devices, gpu);
+    Py_END_ALLOW_THREADS if (rc != ZEUS_OK) return raise_zeus(rc, NULL);
     Py_RETURN_NONE;
 }
 
@@ -592,13 +573,14 @@ static PyObject *measurement_get_gpus(MeasurementObject *self, void *closure)
     PyObject *out = PyTuple_New(self->gpu_count);
     for (unsigned i = 0; out && i < self->gpu_count; i++) {
         const zeus_gpu_measurement *g = &self->gpus[i];
-        PyObject *err = g->error ? PyUnicode_FromString(zeus_strerror(g->error)) : Py_NewRef(Py_None);
-        PyObject *item = Py_BuildValue(
-            "{s:I,s:N,s:s,s:d,s:d,s:O,s:N,s:N}", "index", g->index, "energy",
-            float_or_none(g->energy_j), "method", zeus_energy_method_name(g->method),
-            "update_period", g->update_period_s, "updates", g->updates, "below_resolution",
-            g->below_resolution ? Py_True : Py_False, "error_bound", float_or_none(g->error_bound_j),
-            "error", err);
+        PyObject *err =
+            g->error ? PyUnicode_FromString(zeus_strerror(g->error)) : Py_NewRef(Py_None);
+        PyObject *item =
+            Py_BuildValue("{s:I,s:N,s:s,s:d,s:d,s:O,s:N,s:N}", "index", g->index, "energy",
+                          float_or_none(g->energy_j), "method", zeus_energy_method_name(g->method),
+                          "update_period", g->update_period_s, "updates", g->updates,
+                          "below_resolution", g->below_resolution ? Py_True : Py_False,
+                          "error_bound", float_or_none(g->error_bound_j), "error", err);
         if (!item) {
             Py_CLEAR(out);
             break;
@@ -771,11 +753,11 @@ static int index_list(PyObject *seq, unsigned *out, int *count, int max, const c
 
 static int monitor_init(MonitorObject *self, PyObject *args, PyObject *kw)
 {
-    static char *names[] = {"gpu_indices", "cpu_indices", "approx_instant_energy", "log_file",
-                            "sync", "replay_log", "match_window_name", "measure_update_period",
-                            "sampler_period", "log_append", NULL};
-    PyObject *gpus = Py_None, *cpus = Py_None, *log = Py_None, *sync = Py_None,
-             *replay = Py_None;
+    static char *names[] = {
+        "gpu_indices", "cpu_indices",       "approx_instant_energy", "log_file",       "sync",
+        "replay_log",  "match_window_name", "measure_update_period", "sampler_period", "log_append",
+        NULL};
+    PyObject *gpus = Py_None, *cpus = Py_None, *log = Py_None, *sync = Py_None, *replay = Py_None;
     int approx = 0, match = 1, measure = 1, append = 0;
     double sampler_period = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOpOOOppdp:Monitor", names, &gpus, &cpus, &approx,
@@ -817,8 +799,7 @@ static int monitor_init(MonitorObject *self, PyObject *args, PyObject *kw)
     zeus_monitor *m = NULL;
     if (replay_bytes) {
         const char *path = PyBytes_AS_STRING(replay_bytes);
-        Py_BEGIN_ALLOW_THREADS
-        rc = zeus_monitor_open_replay(d, path, match, &m);
+        Py_BEGIN_ALLOW_THREADS rc = zeus_monitor_open_replay(d, path, match, &m);
         Py_END_ALLOW_THREADS
     } else {
         zeus_monitor_options o;
@@ -834,8 +815,7 @@ static int monitor_init(MonitorObject *self, PyObject *args, PyObject *kw)
         o.sync_user = self;
         o.measure_update_period = measure;
         o.sampler_period_s = sampler_period;
-        Py_BEGIN_ALLOW_THREADS
-        rc = zeus_monitor_open(d, &o, &m);
+        Py_BEGIN_ALLOW_THREADS rc = zeus_monitor_open(d, &o, &m);
         Py_END_ALLOW_THREADS
     }
     Py_XDECREF(log_bytes);
@@ -870,8 +850,7 @@ static void monitor_close_now(MonitorObject *self)
     if (self->monitor) {
         zeus_monitor *m = self->monitor;
         self->monitor = NULL;
-        Py_BEGIN_ALLOW_THREADS
-        zeus_monitor_close(m);
+        Py_BEGIN_ALLOW_THREADS zeus_monitor_close(m);
         Py_END_ALLOW_THREADS
     }
     zeus_measurement_free(self->scratch);
@@ -998,16 +977,13 @@ static PyObject *monitor_begin_window(MonitorObject *self, PyObject *const *args
     int rc;
     zeus_monitor *m = self->monitor;
     zeus_measurement *scratch = self->scratch;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zeus_monitor_begin_window(m, key, sync);
+    Py_BEGIN_ALLOW_THREADS rc = zeus_monitor_begin_window(m, key, sync);
     if (rc == ZEUS_EEXIST && restart) {
         rc = zeus_monitor_end_window(m, key, false, true, scratch);
         if (rc == ZEUS_OK)
             rc = zeus_monitor_begin_window(m, key, sync);
     }
-    Py_END_ALLOW_THREADS
-    if (raise_sync_error(self) < 0)
-        return NULL;
+    Py_END_ALLOW_THREADS if (raise_sync_error(self) < 0) return NULL;
     if (rc != ZEUS_OK)
         return window_error(self, rc, a[0], true);
     Py_RETURN_NONE;
@@ -1030,11 +1006,8 @@ static PyObject *monitor_end_window(MonitorObject *self, PyObject *const *args, 
     int rc;
     zeus_monitor *m = self->monitor;
     zeus_measurement *r = self->scratch;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zeus_monitor_end_window(m, key, sync, cancel, r);
-    Py_END_ALLOW_THREADS
-    if (raise_sync_error(self) < 0)
-        return NULL;
+    Py_BEGIN_ALLOW_THREADS rc = zeus_monitor_end_window(m, key, sync, cancel, r);
+    Py_END_ALLOW_THREADS if (raise_sync_error(self) < 0) return NULL;
     if (rc != ZEUS_OK)
         return window_error(self, rc, a[0], false);
     return measurement_from(r);
@@ -1063,10 +1036,8 @@ static PyObject *monitor_wait_update_period(MonitorObject *self, PyObject *unuse
     if (monitor_ready(self) < 0)
         return NULL;
     zeus_monitor *m = self->monitor;
-    Py_BEGIN_ALLOW_THREADS
-    zeus_monitor_wait_update_period(m);
-    Py_END_ALLOW_THREADS
-    Py_RETURN_NONE;
+    Py_BEGIN_ALLOW_THREADS zeus_monitor_wait_update_period(m);
+    Py_END_ALLOW_THREADS Py_RETURN_NONE;
 }
 
 static PyObject *monitor_get_gpu_indices(MonitorObject *self, void *c)
@@ -1169,11 +1140,8 @@ static int sampler_init(SamplerObject *self, PyObject *args, PyObject *kw)
     }
     int rc;
     zeus_sampler *s = NULL;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zeus_sampler_start(d, &o, &s);
-    Py_END_ALLOW_THREADS
-    if (rc != ZEUS_OK)
-        return raise_zeus(rc, NULL), -1;
+    Py_BEGIN_ALLOW_THREADS rc = zeus_sampler_start(d, &o, &s);
+    Py_END_ALLOW_THREADS if (rc != ZEUS_OK) return raise_zeus(rc, NULL), -1;
     self->sampler = s;
     return 0;
 }
@@ -1183,8 +1151,7 @@ static void sampler_stop_now(SamplerObject *self)
     if (self->sampler) {
         zeus_sampler *s = self->sampler;
         self->sampler = NULL;
-        Py_BEGIN_ALLOW_THREADS
-        zeus_sampler_stop(s);
+        Py_BEGIN_ALLOW_THREADS zeus_sampler_stop(s);
         Py_END_ALLOW_THREADS
     }
 }
@@ -1230,11 +1197,8 @@ static PyObject *sampler_get_energy(SamplerObject *self, PyObject *args)
     double e[ZEUS_SAMPLER_MAX_COLUMNS];
     size_t n = 0;
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zeus_sampler_get_energy(self->sampler, start, end, e, &n);
-    Py_END_ALLOW_THREADS
-    if (rc == ZEUS_ENOENT)
-        Py_RETURN_NONE;
+    Py_BEGIN_ALLOW_THREADS rc = zeus_sampler_get_energy(self->sampler, start, end, e, &n);
+    Py_END_ALLOW_THREADS if (rc == ZEUS_ENOENT) Py_RETURN_NONE;
     if (rc != ZEUS_OK)
         return raise_zeus(rc, NULL);
     return sampler_dict(self, e, true);
@@ -1251,11 +1215,8 @@ static PyObject *sampler_get_power(SamplerObject *self, PyObject *args, PyObject
         return NULL;
     double p[ZEUS_SAMPLER_MAX_COLUMNS];
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zeus_sampler_get_power(self->sampler, when, p, NULL);
-    Py_END_ALLOW_THREADS
-    if (rc == ZEUS_ENOENT)
-        Py_RETURN_NONE;
+    Py_BEGIN_ALLOW_THREADS rc = zeus_sampler_get_power(self->sampler, when, p, NULL);
+    Py_END_ALLOW_THREADS if (rc == ZEUS_ENOENT) Py_RETURN_NONE;
     if (rc != ZEUS_OK)
         return raise_zeus(rc, NULL);
     return sampler_dict(self, p, true);
@@ -1387,8 +1348,8 @@ static PyObject *optimizer_error(OptimizerObject *self, int rc)
 
 static int optimizer_init(OptimizerObject *self, PyObject *args, PyObject *kw)
 {
-    static char *names[] = {"monitor",       "selector", "wait_steps",    "warmup_steps",
-                            "profile_steps", "pl_step",  "profile_path",  "restore_on_exit",
+    static char *names[] = {"monitor",           "selector", "wait_steps",   "warmup_steps",
+                            "profile_steps",     "pl_step",  "profile_path", "restore_on_exit",
                             "profile_gpu_model", NULL};
     PyObject *monitor, *selector = Py_None, *path = Py_None;
     int wait = 1, warmup = 10, profile = 40, step = 25, on_exit = 1, gpu_model = 0;
@@ -1451,10 +1412,8 @@ static int optimizer_init(OptimizerObject *self, PyObject *args, PyObject *kw)
     Py_XSETREF(self->monitor, monitor);
     int rc;
     zeus_power_limit_optimizer *plo = NULL;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zeus_power_limit_optimizer_create(mon->monitor, &o, &plo);
-    Py_END_ALLOW_THREADS
-    Py_XDECREF(path_bytes);
+    Py_BEGIN_ALLOW_THREADS rc = zeus_power_limit_optimizer_create(mon->monitor, &o, &plo);
+    Py_END_ALLOW_THREADS Py_XDECREF(path_bytes);
     if (rc != ZEUS_OK) {
         optimizer_error(self, rc);
         return -1;
@@ -1470,8 +1429,7 @@ static void optimizer_destroy_now(OptimizerObject *self)
         return;
     zeus_power_limit_optimizer *plo = self->plo;
     self->plo = NULL;
-    Py_BEGIN_ALLOW_THREADS
-    zeus_power_limit_optimizer_destroy(plo);
+    Py_BEGIN_ALLOW_THREADS zeus_power_limit_optimizer_destroy(plo);
     Py_END_ALLOW_THREADS
 }
 
@@ -1513,10 +1471,8 @@ static PyObject *run_hook(OptimizerObject *self, hook_fn fn)
     }
     int rc;
     zeus_power_limit_optimizer *plo = self->plo;
-    Py_BEGIN_ALLOW_THREADS
-    rc = fn(plo);
-    Py_END_ALLOW_THREADS
-    return optimizer_error(self, rc);
+    Py_BEGIN_ALLOW_THREADS rc = fn(plo);
+    Py_END_ALLOW_THREADS return optimizer_error(self, rc);
 }
 
 #define HOOK(name)                                                                                 \
@@ -1555,8 +1511,8 @@ static PyObject *optimizer_get_state(OptimizerObject *self, void *c)
         Py_RETURN_NONE;
     zeus_power_limit_state s;
     zeus_power_limit_get_state(self->plo, &s);
-    return Py_BuildValue("(sIlnn)", zeus_power_limit_phase_name(s.phase), s.power_limit_mw,
-                         s.steps, (Py_ssize_t)s.profiled, (Py_ssize_t)s.limit_count);
+    return Py_BuildValue("(sIlnn)", zeus_power_limit_phase_name(s.phase), s.power_limit_mw, s.steps,
+                         (Py_ssize_t)s.profiled, (Py_ssize_t)s.limit_count);
 }
 
 static PyObject *optimizer_get_optimal(OptimizerObject *self, void *c)
@@ -1615,8 +1571,10 @@ static PyObject *optimizer_get_closed(OptimizerObject *self, void *c)
 }
 
 #define HOOK_DEF(name)                                                                             \
-    {#name, (PyCFunction)(void (*)(void))optimizer_##name, METH_FASTCALL | METH_KEYWORDS,          \
-     "The " #name " hook (extra arguments, such as Hugging Face's, are ignored)."}
+    {                                                                                              \
+#name, (PyCFunction)(void (*)(void))optimizer_##name, METH_FASTCALL | METH_KEYWORDS,       \
+            "The " #name " hook (extra arguments, such as Hugging Face's, are ignored)."           \
+    }
 static PyMethodDef optimizer_methods[] = {
     HOOK_DEF(on_train_begin),
     HOOK_DEF(on_train_end),
@@ -1683,9 +1641,15 @@ static PyMethodDef module_methods[] = {
 };
 
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "zeus._zeus", "libzeus for Python (use the zeus package).", -1,
-    module_methods,        NULL,         NULL,
-    NULL,                  NULL,
+    PyModuleDef_HEAD_INIT,
+    "zeus._zeus",
+    "libzeus for Python (use the zeus package).",
+    -1,
+    module_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
 PyMODINIT_FUNC PyInit__zeus(void);
