@@ -7,8 +7,9 @@ Reports, for 1 and 8 fake GPUs: begin_window + end_window per pair from Python (
 the default synchronisation, which is a no-op without CUDA), the same through ``with
 monitor.window()``, and the optimizer's hooks per training step (on_step_begin + on_step_end)
 once it is done and while it is warming up; beside them the C API's figure from
-bench/bench_monitor in the same run. ZEUS_ORIGINAL_PYTHON, if set, names a Python that has the
-original zeus-ml and nvidia-ml-py installed: its ZeusMonitor is timed on the same fake library.
+bench/bench_monitor in the same run. ZEUS_ORIGINAL_PYTHON (default: build/zeus-ml-venv, made by
+scripts/zeus-ml-env.sh, when it exists) names a Python that has the original zeus-ml and
+nvidia-ml-py installed: its ZeusMonitor is timed on the same fake library.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def env_for(n: int) -> dict:
             "ZEUS_FAKE_NVML_CONFIG": json.dumps({"gpus": [{"count": n}]}),
             "PYTHONPATH": str(BUILD / "python"),
             "ZEUS_LOCK_DIR": "/tmp/zeus-bench-locks",
+            "LD_LIBRARY_PATH": str(FAKE.parent),  # where the original's pynvml finds libnvidia-ml
         }
     )
     env.pop("CUDA_VISIBLE_DEVICES", None)
@@ -122,6 +124,9 @@ def c_figures() -> dict:
 
 
 def main() -> int:
+    default_original = BUILD / "zeus-ml-venv" / "bin" / "python"
+    if "ZEUS_ORIGINAL_PYTHON" not in os.environ and default_original.exists():
+        os.environ["ZEUS_ORIGINAL_PYTHON"] = str(default_original)
     c = c_figures()
     print("# Python face benchmark (fake NVML; best of 5 runs; ns per call pair or step)")
     for n in (1, 8):
@@ -135,7 +140,7 @@ def main() -> int:
         orig = ""
         if os.environ.get("ZEUS_ORIGINAL_PYTHON"):
             env = env_for(n)
-            env.pop("PYTHONPATH")
+            env["PYTHONPATH"] = ""
             o = subprocess.run(
                 [os.environ["ZEUS_ORIGINAL_PYTHON"], "-c", ORIGINAL, str(n)],
                 env=env, capture_output=True, text=True,
