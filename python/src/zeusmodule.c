@@ -84,9 +84,10 @@ static zeus_devices *devices_get(void)
         return g_devices;
     zeus_devices *d = NULL;
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = zeus_devices_open(&d);
-    Py_END_ALLOW_THREADS if (rc != ZEUS_OK)
-    {
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_devices_open(&d);
+    Py_END_ALLOW_THREADS
+    if (rc != ZEUS_OK) {
         raise_zeus(rc, g_error_base);
         return NULL;
     }
@@ -244,8 +245,11 @@ static PyObject *py_gpu_energy_mj(PyObject *self, PyObject *arg)
         return NULL;
     uint64_t mj = 0;
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = zeus_gpu_energy_mj(g_devices, gpu, &mj);
-    Py_END_ALLOW_THREADS if (rc != ZEUS_OK) return raise_zeus(rc, NULL);
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_gpu_energy_mj(g_devices, gpu, &mj);
+    Py_END_ALLOW_THREADS
+    if (rc != ZEUS_OK)
+        return raise_zeus(rc, NULL);
     return PyLong_FromUnsignedLongLong(mj);
 }
 
@@ -257,8 +261,11 @@ static PyObject *py_gpu_power(PyObject *self, PyObject *arg)
         return NULL;
     zeus_gpu_power p;
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = zeus_gpu_read_power(g_devices, gpu, &p);
-    Py_END_ALLOW_THREADS if (rc != ZEUS_OK) return raise_zeus(rc, NULL);
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_gpu_read_power(g_devices, gpu, &p);
+    Py_END_ALLOW_THREADS
+    if (rc != ZEUS_OK)
+        return raise_zeus(rc, NULL);
     PyObject *instant =
         p.instant_valid ? PyLong_FromUnsignedLong(p.instant_mw) : Py_NewRef(Py_None);
     PyObject *average =
@@ -274,8 +281,11 @@ static PyObject *py_gpu_power_limit_mw(PyObject *self, PyObject *arg)
     if (gpu_arg(arg, &gpu) < 0)
         return NULL;
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = zeus_gpu_power_limit_mw(g_devices, gpu, &mw);
-    Py_END_ALLOW_THREADS if (rc != ZEUS_OK) return raise_zeus(rc, NULL);
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_gpu_power_limit_mw(g_devices, gpu, &mw);
+    Py_END_ALLOW_THREADS
+    if (rc != ZEUS_OK)
+        return raise_zeus(rc, NULL);
     return PyLong_FromUnsignedLong(mw);
 }
 
@@ -288,8 +298,11 @@ static PyObject *py_gpu_set_power_limit_mw(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OI", &g, &mw) || gpu_arg(g, &gpu) < 0)
         return NULL;
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = zeus_gpu_set_power_limit_mw(g_devices, gpu, mw);
-    Py_END_ALLOW_THREADS if (rc != ZEUS_OK) return raise_zeus(rc, NULL);
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_gpu_set_power_limit_mw(g_devices, gpu, mw);
+    Py_END_ALLOW_THREADS
+    if (rc != ZEUS_OK)
+        return raise_zeus(rc, NULL);
     Py_RETURN_NONE;
 }
 
@@ -302,8 +315,11 @@ static PyObject *py_gpu_set_persistence_mode(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "Op", &g, &enabled) || gpu_arg(g, &gpu) < 0)
         return NULL;
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = zeus_gpu_set_persistence_mode(g_devices, gpu, enabled);
-    Py_END_ALLOW_THREADS if (rc != ZEUS_OK) return raise_zeus(rc, NULL);
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_gpu_set_persistence_mode(g_devices, gpu, enabled);
+    Py_END_ALLOW_THREADS
+    if (rc != ZEUS_OK)
+        return raise_zeus(rc, NULL);
     Py_RETURN_NONE;
 }
 
@@ -315,8 +331,11 @@ static PyObject *py_gpu_persistence_mode(PyObject *self, PyObject *arg)
         return NULL;
     bool on = false;
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = zeus_gpu_persistence_mode(g_devices, gpu, &on);
-    Py_END_ALLOW_THREADS if (rc != ZEUS_OK) return raise_zeus(rc, NULL);
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_gpu_persistence_mode(g_devices, gpu, &on);
+    Py_END_ALLOW_THREADS
+    if (rc != ZEUS_OK)
+        return raise_zeus(rc, NULL);
     return PyBool_FromLong(on);
 }
 
@@ -353,8 +372,11 @@ static PyObject *py_sim_synchronize(PyObject *self, PyObject *arg)
     if (gpu_arg(arg, &gpu) < 0)
         return NULL;
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = zeus_sim_synchronize(g_devices, gpu);
-    Py_END_ALLOW_THREADS if (rc != ZEUS_OK) return raise_zeus(rc, NULL);
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_sim_synchronize(g_devices, gpu);
+    Py_END_ALLOW_THREADS
+    if (rc != ZEUS_OK)
+        return raise_zeus(rc, NULL);
     Py_RETURN_NONE;
 }
 
@@ -799,7 +821,8 @@ static int monitor_init(MonitorObject *self, PyObject *args, PyObject *kw)
     zeus_monitor *m = NULL;
     if (replay_bytes) {
         const char *path = PyBytes_AS_STRING(replay_bytes);
-        Py_BEGIN_ALLOW_THREADS rc = zeus_monitor_open_replay(d, path, match, &m);
+        Py_BEGIN_ALLOW_THREADS
+        rc = zeus_monitor_open_replay(d, path, match, &m);
         Py_END_ALLOW_THREADS
     } else {
         zeus_monitor_options o;
@@ -815,7 +838,8 @@ static int monitor_init(MonitorObject *self, PyObject *args, PyObject *kw)
         o.sync_user = self;
         o.measure_update_period = measure;
         o.sampler_period_s = sampler_period;
-        Py_BEGIN_ALLOW_THREADS rc = zeus_monitor_open(d, &o, &m);
+        Py_BEGIN_ALLOW_THREADS
+        rc = zeus_monitor_open(d, &o, &m);
         Py_END_ALLOW_THREADS
     }
     Py_XDECREF(log_bytes);
@@ -850,7 +874,8 @@ static void monitor_close_now(MonitorObject *self)
     if (self->monitor) {
         zeus_monitor *m = self->monitor;
         self->monitor = NULL;
-        Py_BEGIN_ALLOW_THREADS zeus_monitor_close(m);
+        Py_BEGIN_ALLOW_THREADS
+        zeus_monitor_close(m);
         Py_END_ALLOW_THREADS
     }
     zeus_measurement_free(self->scratch);
@@ -977,13 +1002,22 @@ static PyObject *monitor_begin_window(MonitorObject *self, PyObject *const *args
     int rc;
     zeus_monitor *m = self->monitor;
     zeus_measurement *scratch = self->scratch;
-    Py_BEGIN_ALLOW_THREADS rc = zeus_monitor_begin_window(m, key, sync);
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_monitor_begin_window(m, key, sync);
     if (rc == ZEUS_EEXIST && restart) {
         rc = zeus_monitor_end_window(m, key, false, true, scratch);
         if (rc == ZEUS_OK)
             rc = zeus_monitor_begin_window(m, key, sync);
     }
-    Py_END_ALLOW_THREADS if (raise_sync_error(self) < 0) return NULL;
+    Py_END_ALLOW_THREADS
+    if (self->sync_error && rc == ZEUS_OK) {
+        /* The framework failed to synchronise: the window is not begun. */
+        Py_BEGIN_ALLOW_THREADS
+        zeus_monitor_end_window(m, key, false, true, scratch);
+        Py_END_ALLOW_THREADS
+    }
+    if (raise_sync_error(self) < 0)
+        return NULL;
     if (rc != ZEUS_OK)
         return window_error(self, rc, a[0], true);
     Py_RETURN_NONE;
@@ -1006,8 +1040,11 @@ static PyObject *monitor_end_window(MonitorObject *self, PyObject *const *args, 
     int rc;
     zeus_monitor *m = self->monitor;
     zeus_measurement *r = self->scratch;
-    Py_BEGIN_ALLOW_THREADS rc = zeus_monitor_end_window(m, key, sync, cancel, r);
-    Py_END_ALLOW_THREADS if (raise_sync_error(self) < 0) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_monitor_end_window(m, key, sync, cancel, r);
+    Py_END_ALLOW_THREADS
+    if (raise_sync_error(self) < 0)
+        return NULL;
     if (rc != ZEUS_OK)
         return window_error(self, rc, a[0], false);
     return measurement_from(r);
@@ -1036,8 +1073,10 @@ static PyObject *monitor_wait_update_period(MonitorObject *self, PyObject *unuse
     if (monitor_ready(self) < 0)
         return NULL;
     zeus_monitor *m = self->monitor;
-    Py_BEGIN_ALLOW_THREADS zeus_monitor_wait_update_period(m);
-    Py_END_ALLOW_THREADS Py_RETURN_NONE;
+    Py_BEGIN_ALLOW_THREADS
+    zeus_monitor_wait_update_period(m);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
 }
 
 static PyObject *monitor_get_gpu_indices(MonitorObject *self, void *c)
@@ -1140,8 +1179,11 @@ static int sampler_init(SamplerObject *self, PyObject *args, PyObject *kw)
     }
     int rc;
     zeus_sampler *s = NULL;
-    Py_BEGIN_ALLOW_THREADS rc = zeus_sampler_start(d, &o, &s);
-    Py_END_ALLOW_THREADS if (rc != ZEUS_OK) return raise_zeus(rc, NULL), -1;
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_sampler_start(d, &o, &s);
+    Py_END_ALLOW_THREADS
+    if (rc != ZEUS_OK)
+        return raise_zeus(rc, NULL), -1;
     self->sampler = s;
     return 0;
 }
@@ -1151,7 +1193,8 @@ static void sampler_stop_now(SamplerObject *self)
     if (self->sampler) {
         zeus_sampler *s = self->sampler;
         self->sampler = NULL;
-        Py_BEGIN_ALLOW_THREADS zeus_sampler_stop(s);
+        Py_BEGIN_ALLOW_THREADS
+        zeus_sampler_stop(s);
         Py_END_ALLOW_THREADS
     }
 }
@@ -1197,8 +1240,11 @@ static PyObject *sampler_get_energy(SamplerObject *self, PyObject *args)
     double e[ZEUS_SAMPLER_MAX_COLUMNS];
     size_t n = 0;
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = zeus_sampler_get_energy(self->sampler, start, end, e, &n);
-    Py_END_ALLOW_THREADS if (rc == ZEUS_ENOENT) Py_RETURN_NONE;
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_sampler_get_energy(self->sampler, start, end, e, &n);
+    Py_END_ALLOW_THREADS
+    if (rc == ZEUS_ENOENT)
+        Py_RETURN_NONE;
     if (rc != ZEUS_OK)
         return raise_zeus(rc, NULL);
     return sampler_dict(self, e, true);
@@ -1215,8 +1261,11 @@ static PyObject *sampler_get_power(SamplerObject *self, PyObject *args, PyObject
         return NULL;
     double p[ZEUS_SAMPLER_MAX_COLUMNS];
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = zeus_sampler_get_power(self->sampler, when, p, NULL);
-    Py_END_ALLOW_THREADS if (rc == ZEUS_ENOENT) Py_RETURN_NONE;
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_sampler_get_power(self->sampler, when, p, NULL);
+    Py_END_ALLOW_THREADS
+    if (rc == ZEUS_ENOENT)
+        Py_RETURN_NONE;
     if (rc != ZEUS_OK)
         return raise_zeus(rc, NULL);
     return sampler_dict(self, p, true);
@@ -1412,8 +1461,10 @@ static int optimizer_init(OptimizerObject *self, PyObject *args, PyObject *kw)
     Py_XSETREF(self->monitor, monitor);
     int rc;
     zeus_power_limit_optimizer *plo = NULL;
-    Py_BEGIN_ALLOW_THREADS rc = zeus_power_limit_optimizer_create(mon->monitor, &o, &plo);
-    Py_END_ALLOW_THREADS Py_XDECREF(path_bytes);
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_power_limit_optimizer_create(mon->monitor, &o, &plo);
+    Py_END_ALLOW_THREADS
+    Py_XDECREF(path_bytes);
     if (rc != ZEUS_OK) {
         optimizer_error(self, rc);
         return -1;
@@ -1429,7 +1480,8 @@ static void optimizer_destroy_now(OptimizerObject *self)
         return;
     zeus_power_limit_optimizer *plo = self->plo;
     self->plo = NULL;
-    Py_BEGIN_ALLOW_THREADS zeus_power_limit_optimizer_destroy(plo);
+    Py_BEGIN_ALLOW_THREADS
+    zeus_power_limit_optimizer_destroy(plo);
     Py_END_ALLOW_THREADS
 }
 
@@ -1471,8 +1523,10 @@ static PyObject *run_hook(OptimizerObject *self, hook_fn fn)
     }
     int rc;
     zeus_power_limit_optimizer *plo = self->plo;
-    Py_BEGIN_ALLOW_THREADS rc = fn(plo);
-    Py_END_ALLOW_THREADS return optimizer_error(self, rc);
+    Py_BEGIN_ALLOW_THREADS
+    rc = fn(plo);
+    Py_END_ALLOW_THREADS
+    return optimizer_error(self, rc);
 }
 
 #define HOOK(name)                                                                                 \
