@@ -3,6 +3,7 @@
 # Needs root for apt-get; without it, prints exactly what to install.
 set -euo pipefail
 packages=(build-essential cmake pkg-config libcjson-dev libcmocka-dev clang-format clang libclang-rt-14-dev
+  libmicrohttpd-dev nettle-dev
   python3-dev python3-venv) # python3-*: the Python face (make test-python)
 missing=()
 for p in "${packages[@]}"; do
