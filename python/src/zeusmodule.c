@@ -694,7 +694,8 @@ static PyTypeObject MeasurementType = {
 /* ---- Monitor ---- */
 typedef struct {
     PyObject_HEAD zeus_monitor *monitor;
-    zeus_measurement *scratch;
+    zeus_measurement *scratch; /* reused by one call at a time (scratch_busy, under the GIL) */
+    bool scratch_busy;
     PyObject *sync;        /* callable(gpu) or NULL */
     PyObject *sync_error;  /* exception raised by sync, re-raised after the call */
     PyObject *exists_exc;  /* exception classes for a duplicate begin / unknown end */
@@ -985,6 +986,28 @@ static PyObject *window_error(MonitorObject *self, int rc, PyObject *key, bool b
     return raise_zeus(rc, NULL);
 }
 
+/* The measurement a call fills with the GIL released: the monitor's own, or a fresh one when
+ * another thread's call is using it (windows may be ended from several threads at once). */
+static zeus_measurement *scratch_take(MonitorObject *self)
+{
+    if (!self->scratch_busy) {
+        self->scratch_busy = true;
+        return self->scratch;
+    }
+    zeus_measurement *m = zeus_measurement_new();
+    if (!m)
+        PyErr_NoMemory();
+    return m;
+}
+
+static void scratch_give(MonitorObject *self, zeus_measurement *m)
+{
+    if (m == self->scratch)
+        self->scratch_busy = false;
+    else
+        zeus_measurement_free(m);
+}
+
 static PyObject *monitor_begin_window(MonitorObject *self, PyObject *const *args, Py_ssize_t nargs,
                                       PyObject *kwnames)
 {
@@ -1001,7 +1024,9 @@ static PyObject *monitor_begin_window(MonitorObject *self, PyObject *const *args
         return NULL;
     int rc;
     zeus_monitor *m = self->monitor;
-    zeus_measurement *scratch = self->scratch;
+    zeus_measurement *scratch = scratch_take(self);
+    if (!scratch)
+        return NULL;
     Py_BEGIN_ALLOW_THREADS
     rc = zeus_monitor_begin_window(m, key, sync);
     if (rc == ZEUS_EEXIST && restart) {
@@ -1016,6 +1041,7 @@ static PyObject *monitor_begin_window(MonitorObject *self, PyObject *const *args
         zeus_monitor_end_window(m, key, false, true, scratch);
         Py_END_ALLOW_THREADS
     }
+    scratch_give(self, scratch);
     if (raise_sync_error(self) < 0)
         return NULL;
     if (rc != ZEUS_OK)
@@ -1039,15 +1065,21 @@ static PyObject *monitor_end_window(MonitorObject *self, PyObject *const *args, 
         return NULL;
     int rc;
     zeus_monitor *m = self->monitor;
-    zeus_measurement *r = self->scratch;
+    zeus_measurement *r = scratch_take(self);
+    if (!r)
+        return NULL;
     Py_BEGIN_ALLOW_THREADS
     rc = zeus_monitor_end_window(m, key, sync, cancel, r);
     Py_END_ALLOW_THREADS
-    if (raise_sync_error(self) < 0)
+    PyObject *result = rc == ZEUS_OK ? measurement_from(r) : NULL;
+    scratch_give(self, r);
+    if (raise_sync_error(self) < 0) {
+        Py_XDECREF(result);
         return NULL;
+    }
     if (rc != ZEUS_OK)
         return window_error(self, rc, a[0], false);
-    return measurement_from(r);
+    return result;
 }
 
 static PyObject *monitor_close(MonitorObject *self, PyObject *unused)
