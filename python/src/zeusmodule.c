@@ -696,7 +696,9 @@ typedef struct {
     PyObject_HEAD zeus_monitor *monitor;
     zeus_measurement *scratch; /* reused by one call at a time (scratch_busy, under the GIL) */
     bool scratch_busy;
-    PyObject *sync;        /* callable(gpu) or NULL */
+    int inflight;   /* calls running with the GIL released (close() must not free under them) */
+    int optimizers; /* live optimizers bound to this monitor (they must go first) */
+    PyObject *sync; /* callable(gpu) or NULL */
     PyObject *sync_error;  /* exception raised by sync, re-raised after the call */
     PyObject *exists_exc;  /* exception classes for a duplicate begin / unknown end */
     PyObject *missing_exc; /* (ValueError for ZeusMonitor, RuntimeError for the replay) */
@@ -1027,6 +1029,7 @@ static PyObject *monitor_begin_window(MonitorObject *self, PyObject *const *args
     zeus_measurement *scratch = scratch_take(self);
     if (!scratch)
         return NULL;
+    self->inflight++;
     Py_BEGIN_ALLOW_THREADS
     rc = zeus_monitor_begin_window(m, key, sync);
     if (rc == ZEUS_EEXIST && restart) {
@@ -1041,6 +1044,7 @@ static PyObject *monitor_begin_window(MonitorObject *self, PyObject *const *args
         zeus_monitor_end_window(m, key, false, true, scratch);
         Py_END_ALLOW_THREADS
     }
+    self->inflight--;
     scratch_give(self, scratch);
     if (raise_sync_error(self) < 0)
         return NULL;
@@ -1068,9 +1072,11 @@ static PyObject *monitor_end_window(MonitorObject *self, PyObject *const *args, 
     zeus_measurement *r = scratch_take(self);
     if (!r)
         return NULL;
+    self->inflight++;
     Py_BEGIN_ALLOW_THREADS
     rc = zeus_monitor_end_window(m, key, sync, cancel, r);
     Py_END_ALLOW_THREADS
+    self->inflight--;
     PyObject *result = rc == ZEUS_OK ? measurement_from(r) : NULL;
     scratch_give(self, r);
     if (raise_sync_error(self) < 0) {
@@ -1085,6 +1091,15 @@ static PyObject *monitor_end_window(MonitorObject *self, PyObject *const *args, 
 static PyObject *monitor_close(MonitorObject *self, PyObject *unused)
 {
     (void)unused;
+    if (self->inflight) {
+        PyErr_SetString(PyExc_RuntimeError, "the monitor is in use by another thread");
+        return NULL;
+    }
+    if (self->optimizers) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "a power-limit optimizer uses this monitor: close the optimizer first");
+        return NULL;
+    }
     monitor_close_now(self);
     Py_RETURN_NONE;
 }
@@ -1367,6 +1382,7 @@ typedef struct {
     PyObject *dict;
     PyObject *weaklist;
     pid_t owner_pid;
+    int inflight; /* hooks running with the GIL released */
 } OptimizerObject;
 
 static int custom_selector(const zeus_power_limit_measurement *ms, size_t count, void *user,
@@ -1503,6 +1519,7 @@ static int optimizer_init(OptimizerObject *self, PyObject *args, PyObject *kw)
     }
     self->plo = plo;
     self->owner_pid = getpid();
+    mon->optimizers++;
     return 0;
 }
 
@@ -1514,7 +1531,8 @@ static void optimizer_destroy_now(OptimizerObject *self)
     self->plo = NULL;
     Py_BEGIN_ALLOW_THREADS
     zeus_power_limit_optimizer_destroy(plo);
-    Py_END_ALLOW_THREADS
+    Py_END_ALLOW_THREADS((MonitorObject *)self->monitor)
+    ->optimizers--;
 }
 
 static int optimizer_traverse(OptimizerObject *self, visitproc visit, void *arg)
@@ -1555,9 +1573,11 @@ static PyObject *run_hook(OptimizerObject *self, hook_fn fn)
     }
     int rc;
     zeus_power_limit_optimizer *plo = self->plo;
+    self->inflight++;
     Py_BEGIN_ALLOW_THREADS
     rc = fn(plo);
     Py_END_ALLOW_THREADS
+    self->inflight--;
     return optimizer_error(self, rc);
 }
 
@@ -1586,6 +1606,10 @@ static PyObject *optimizer_restore(OptimizerObject *self, PyObject *unused)
 static PyObject *optimizer_close(OptimizerObject *self, PyObject *unused)
 {
     (void)unused;
+    if (self->inflight) {
+        PyErr_SetString(PyExc_RuntimeError, "the optimizer is in use by another thread");
+        return NULL;
+    }
     optimizer_destroy_now(self);
     Py_RETURN_NONE;
 }

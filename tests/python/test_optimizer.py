@@ -315,3 +315,15 @@ print("CODES", codes, "LIMIT", get_gpus().get_power_management_limit(0), flush=T
 def test_fork_children_neither_deadlock_nor_restore(tmp_path):
     p = run_python(FORK, _limits_file_env(tmp_path), timeout=60)
     assert "CODES [0, 0, 0, 0] LIMIT 200000" in p.stdout, p.stdout + p.stderr
+
+
+def test_monitor_cannot_close_under_its_optimizer():
+    m = ZeusMonitor(gpu_indices=[0])
+    plo = GlobalPowerLimitOptimizer(m)
+    with pytest.raises(RuntimeError, match="close the optimizer first"):
+        m.close()
+    plo.close()
+    m.close()
+    assert m.closed and plo.closed
+    with pytest.raises(RuntimeError, match="closed"):
+        m.begin_window("x")
