@@ -327,3 +327,25 @@ def test_monitor_cannot_close_under_its_optimizer():
     assert m.closed and plo.closed
     with pytest.raises(RuntimeError, match="closed"):
         m.begin_window("x")
+
+
+def test_sigterm_restores_limits_and_still_kills(tmp_path):
+    import subprocess
+
+    env = dict(os.environ, **_limits_file_env(tmp_path))
+    p = subprocess.Popen([sys.executable, "-c", CTRL_C], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    if not line.startswith("LIMIT 200000"):
+        p.kill()
+    assert line.startswith("LIMIT 200000"), line + p.stderr.read()
+    time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == -signal.SIGTERM, (p.returncode, err)
+    check = subprocess.run(
+        [sys.executable, "-c", "from zeus.device import get_gpus\n"
+         "g = get_gpus()\nprint([g.get_power_management_limit(i) for i in range(2)])"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert check.stdout.strip() == "[300000, 300000]", check.stderr

@@ -6,7 +6,8 @@ hundred nanoseconds a step outside phase changes).
 
 Ctrl-C: libzeus installs no signal handler in a Python process. Instead, every live optimizer
 puts its GPUs back (limit and persistence mode) from a SIGINT handler chained in front of
-Python's own (which then raises KeyboardInterrupt as always), and again at interpreter exit. If
+Python's own (which then raises KeyboardInterrupt as always), and again at interpreter exit.
+SIGTERM and SIGHUP, when at their default action, restore and then kill the process as before. If
 the program catches the KeyboardInterrupt and goes on, the next hook applies the optimizer's
 limit again. A forked child (DataLoader workers) never restores its parent's GPUs.
 """
@@ -189,6 +190,13 @@ def _on_sigint(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
 
+def _on_fatal_signal(signum: int, frame: Any) -> None:
+    # SIGTERM/SIGHUP at their default action: restore, then die of the signal as before.
+    _restore_all()
+    signal.signal(signum, signal.SIG_DFL)
+    signal.raise_signal(signum)
+
+
 def _install_hooks() -> None:
     global _hooks_installed, _previous_sigint
     with _hooks_lock:
@@ -196,12 +204,16 @@ def _install_hooks() -> None:
             return
         _hooks_installed = True
         atexit.register(_restore_all)
-        # Only the main thread may set handlers; a SIGINT that is ignored stays ignored.
+        # Only the main thread may set handlers; a signal that is ignored stays ignored, and
+        # a handler the program installed for SIGTERM/SIGHUP is left alone.
         if threading.current_thread() is threading.main_thread():
             prev = signal.getsignal(signal.SIGINT)
             if prev is not signal.SIG_IGN and prev is not None:
                 _previous_sigint = prev
                 signal.signal(signal.SIGINT, _on_sigint)
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                if signal.getsignal(sig) is signal.SIG_DFL:
+                    signal.signal(sig, _on_fatal_signal)
 
 
 def _state_of(raw: Optional[tuple]) -> Any:
