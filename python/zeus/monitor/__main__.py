@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from datetime import datetime
 
@@ -22,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "energy":
         monitor = ZeusMonitor(gpu_indices=args.gpu_indices)
         monitor.begin_window("zeus.monitor.energy")
+        print("Measuring energy; press Ctrl-C to stop.", file=sys.stderr, flush=True)
         try:
             time.sleep(365 * 24 * 60 * 60)
         except KeyboardInterrupt:
