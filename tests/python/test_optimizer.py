@@ -312,8 +312,11 @@ print("CODES", codes, "LIMIT", get_gpus().get_power_management_limit(0), flush=T
 """
 
 
-def test_fork_children_neither_deadlock_nor_restore(tmp_path):
-    p = run_python(FORK, _limits_file_env(tmp_path), timeout=60)
+@pytest.mark.parametrize("arch", ["ampere", "pascal"])  # pascal: a sampler thread runs (and logs)
+def test_fork_children_neither_deadlock_nor_restore(tmp_path, arch):
+    env = _limits_file_env(tmp_path)
+    env["ZEUS_FAKE_NVML_CONFIG"] = json.dumps({"gpus": [{"architecture": arch, "count": 2}]})
+    p = run_python(FORK, env, timeout=60)
     assert "CODES [0, 0, 0, 0] LIMIT 200000" in p.stdout, p.stdout + p.stderr
 
 
