@@ -36,7 +36,7 @@ static const char *const migrations[] = {
     " created DOUBLE PRECISION NOT NULL);"
     "CREATE TABLE batch_size ("
     " job_id TEXT NOT NULL REFERENCES job(job_id) ON DELETE CASCADE,"
-    " batch_size INTEGER NOT NULL, PRIMARY KEY (job_id, batch_size));"
+    " batch_size INTEGER NOT NULL, profile_json TEXT, PRIMARY KEY (job_id, batch_size));"
     "CREATE TABLE arm ("
     " job_id TEXT NOT NULL, batch_size INTEGER NOT NULL,"
     " param_mean DOUBLE PRECISION NOT NULL, param_precision DOUBLE PRECISION NOT NULL,"
