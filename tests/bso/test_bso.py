@@ -1,0 +1,458 @@
+#!/usr/bin/env python3
+"""Tests of zeus-bso as real processes: the batch-size optimizer service against SQLite and a
+real PostgreSQL server started here (initdb + pg_ctl in a temporary directory, as an
+unprivileged user, on a Unix socket), and `zeus run` / `zeus history` end to end with a small
+training job (train_sim.py) on simulated GPUs.
+
+Usage: test_bso.py service_sqlite|service_postgres|run ZEUS_BSO REPLAY_CHECK"""
+import glob
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+PART, ZEUS_BSO, REPLAY = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
+HERE = os.path.dirname(os.path.abspath(__file__))
+TRAIN = os.path.join(HERE, "train_sim.py")
+TMP = tempfile.mkdtemp(prefix="zeus-bso-test-")
+FAILS = []
+PROCS = []
+
+
+def check(cond, what):
+    if not cond:
+        FAILS.append(what)
+        print("FAIL:", what, flush=True)
+
+
+# ---- service helpers ---------------------------------------------------------------------------
+def serve(db):
+    p = subprocess.Popen([ZEUS_BSO, "serve", "--port", "0", "--db", db], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    PROCS.append(p)
+    line = p.stdout.readline()
+    if not line.startswith("listening on http://"):
+        raise SystemExit(f"server did not start: {line!r} {p.stderr.read()}")
+    return p, urllib.parse.urlparse(line.split()[-1]).netloc
+
+
+def req(addr, method, path, body=None, ctype=None):
+    """The original client sends JSON bodies without a Content-Type header (httpx content=)."""
+    c = http.client.HTTPConnection(addr, timeout=30)
+    headers = {"Content-Type": ctype} if ctype else {}
+    data = body if isinstance(body, (str, bytes)) or body is None else json.dumps(body)
+    c.putrequest(method, path, skip_accept_encoding=True)
+    for k, v in headers.items():
+        c.putheader(k, v)
+    if data is not None:
+        c.putheader("Content-Length", str(len(data)))
+    c.endheaders()
+    if data is not None:
+        c.send(data.encode() if isinstance(data, str) else data)
+    r = c.getresponse()
+    raw = r.read().decode()
+    c.close()
+    try:
+        return r.status, json.loads(raw)
+    except ValueError:
+        return r.status, raw
+
+
+SPEC = {"job_id_prefix": "mnist", "batch_sizes": [64, 8, 16, 32, 128], "default_batch_size": 32,
+        "eta_knob": 0.5, "beta_knob": 2.0, "target_metric": 0.9, "higher_is_better_metric": True,
+        "max_epochs": 5, "num_pruning_rounds": 2, "window_size": 0, "mab_prior_mean": 0.0,
+        "mab_prior_precision": 0.0, "mab_num_explorations": 2, "mab_seed": 7,
+        "max_power": 300.0, "number_of_gpus": 1, "gpu_model": "NVIDIA A100"}
+
+
+def run_trial(addr, job_id, converge_at=2):
+    """One run of the original client: batch size, one report per epoch until stop_train, and
+    the PATCH /trials of its atexit hook. Returns the statuses seen."""
+    st, t = req(addr, "GET", "/jobs/batch_size?job_id=" + urllib.parse.quote(job_id))
+    if st != 200:
+        return [st, t]
+    seen = [st]
+    bs = t["batch_size"]
+    for epoch in range(1, 6):
+        metric = 0.95 if epoch >= converge_at else 0.5
+        st, r = req(addr, "POST", "/report", {**t, "time": 10.0 * epoch * 32 / bs,
+                                              "energy": 1000.0 * epoch, "metric": metric,
+                                              "current_epoch": epoch})
+        seen.append(st)
+        if st != 200 or r["stop_train"]:
+            break
+    st, _ = req(addr, "PATCH", "/trials", t)
+    seen.append(st)
+    return seen
+
+
+def service_flow(db):
+    srv, addr = serve(db)
+    # the original client's flow
+    st, job = req(addr, "POST", "/jobs", {**SPEC, "seed": 1})  # unknown fields are ignored
+    check(st == 201, f"register: 201, got {st} {job}")
+    check(job.get("job_id", "").startswith("mnist-") and job["batch_sizes"] == [8, 16, 32, 64, 128],
+          f"register body {job}")
+    jid = job["job_id"]
+    st, again = req(addr, "POST", "/jobs", {**SPEC, "job_id": jid}, ctype="application/json")
+    check(st == 200 and again == job, f"re-register: 200 same body, got {st} {again}")
+    st, r = req(addr, "POST", "/jobs", {**SPEC, "job_id": jid, "number_of_gpus": 2})
+    check(st == 409 and r == {"message": "JobSpec doesn't match with existing jobSpec. Use a new "
+                                         "job_id for different configuration"}, f"409: {st} {r}")
+    st, t = req(addr, "GET", "/jobs/batch_size?job_id=" + jid)
+    check(st == 200 and t == {"job_id": jid, "batch_size": 32, "trial_number": 1}, f"bs: {st} {t}")
+    st, r = req(addr, "POST", "/report", {**t, "time": 10.0, "energy": 1000.0, "metric": 0.5,
+                                          "current_epoch": 1})
+    check(st == 200 and r == {"stop_train": False, "converged": False,
+                              "message": "Stop condition not met, keep training"}, f"r1 {st} {r}")
+    st, r = req(addr, "POST", "/report", {**t, "time": 20.0, "energy": 2000.0, "metric": 0.95,
+                                          "current_epoch": 2})
+    check(st == 200 and r == {"stop_train": True, "converged": True, "message": "Train succeeded"},
+          f"r2 {st} {r}")
+    st, r = req(addr, "POST", "/report", {**t, "time": 30.0, "energy": 3000.0, "metric": 0.95,
+                                          "current_epoch": 3})
+    check(st == 200 and r["stop_train"] and "already reported" in r["message"], f"r3 {st} {r}")
+    st, r = req(addr, "PATCH", "/trials", t)
+    check(st == 200 and r is None, f"end: {st} {r}")
+    # pruning goes down from the default: 16 next; a run that dies unreported is Failed and its
+    # slot is explored again
+    st, t2 = req(addr, "GET", "/jobs/batch_size?job_id=" + jid)
+    check(st == 200 and t2["batch_size"] == 16 and t2["trial_number"] == 2, f"bs2 {t2}")
+    st, r = req(addr, "PATCH", "/trials", t2)
+    st, r = req(addr, "POST", "/report", {**t2, "time": 1.0, "energy": 1.0, "metric": 0.5,
+                                          "current_epoch": 1})
+    check(st == 400 and r == {"message": "Trial(2) is already reported but converged is not set."},
+          f"report after end: {st} {r}")
+    st, t3 = req(addr, "GET", "/jobs/batch_size?job_id=" + jid)
+    check(st == 200 and t3["batch_size"] == 16 and t3["trial_number"] == 3, f"bs3 {t3}")
+    # exceeding the bound beta x min_cost (min_cost = 0.5*2000 + 0.5*300*20 = 4000)
+    st, r = req(addr, "POST", "/report", {**t3, "time": 100.0, "energy": 9000.0, "metric": 0.5,
+                                          "current_epoch": 1})
+    check(st == 200 and r["stop_train"] and not r["converged"] and r["message"].startswith(
+        "Batch Size(16) exceeded the cost upper bound: current cost(19500.0) >\n" + " " * 20 +
+        "beta_knob(2.0)*min_cost(4000.0)"), f"bound {st} {r}")
+    # malformed requests, each refused with the documented status
+    bad = [("POST", "/jobs", "{nope", None, 422), ("POST", "/jobs", {**SPEC, "eta_knob": 2}, None, 422),
+           ("POST", "/jobs", {**SPEC, "batch_sizes": [8, 8, 32]}, None, 422),
+           ("POST", "/jobs", {**SPEC, "batch_sizes": []}, None, 422),
+           ("POST", "/jobs", {**SPEC, "default_batch_size": 12}, None, 422),
+           ("POST", "/jobs", {**SPEC, "job_id": "other-1"}, None, 422),
+           ("POST", "/jobs", {k: v for k, v in SPEC.items() if k != "max_power"}, None, 422),
+           ("POST", "/jobs", {**SPEC, "max_epochs": "ten"}, None, 422),
+           ("POST", "/jobs", json.dumps(SPEC), "text/plain", 422),
+           ("GET", "/jobs/batch_size", None, None, 422),
+           ("GET", "/jobs/batch_size?job_id=nope", None, None, 400),
+           ("POST", "/report", {"job_id": jid, "batch_size": 32, "trial_number": 99, "time": 1,
+                                "energy": 1, "metric": 1, "current_epoch": 1}, None, 400),
+           ("POST", "/report", {"job_id": "nope", "batch_size": 32, "trial_number": 1, "time": 1,
+                                "energy": 1, "metric": 1, "current_epoch": 1}, None, 400),
+           ("POST", "/report", {"job_id": jid, "batch_size": 32}, None, 422),
+           ("PATCH", "/trials", {"job_id": jid, "batch_size": 32, "trial_number": 99}, None, 404),
+           ("PATCH", "/trials", {"job_id": jid, "batch_size": 0, "trial_number": 1}, None, 422),
+           ("DELETE", "/jobs?job_id=nope", None, None, 404), ("GET", "/jobs", None, None, 405),
+           ("GET", "/nothing", None, None, 404), ("DELETE", "/jobs", None, None, 422)]
+    for method, path, body, ctype, want in bad:
+        st, r = req(addr, method, path, body, ctype)
+        check(st == want, f"{method} {path} {str(body)[:60]}: want {want}, got {st} {r}")
+        if want == 422:
+            check(isinstance(r, dict) and isinstance(r.get("detail"), list), f"422 body {r}")
+        elif want in (400, 404) and path not in ("/nothing",):
+            check(isinstance(r, dict) and "message" in r, f"error body {r}")
+    st, r = req(addr, "DELETE", "/jobs?job_id=" + jid)
+    check(st == 200 and r is None, f"delete {st} {r}")
+    st, r = req(addr, "GET", "/jobs/batch_size?job_id=" + jid)
+    check(st == 400 and r == {"message": f"Unknown job({jid}). Please register the job first"},
+          f"after delete {st} {r}")
+
+    # two service processes on one database, 50 concurrent clients: no trial lost or doubled
+    srv2, addr2 = serve(db)
+    st, job = req(addr, "POST", "/jobs", {**SPEC, "job_id": "mnist-concurrent"})
+    check(st == 201, f"register concurrent {st} {job}")
+    results = [None] * 50
+
+    def client(i):
+        a = addr if i % 2 else addr2
+        st, _ = req(a, "POST", "/jobs", {**SPEC, "job_id": "mnist-concurrent"})
+        results[i] = [st] + run_trial(a, "mnist-concurrent")
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(50)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for i, seen in enumerate(results):
+        check(seen is not None and all(s == 200 for s in seen), f"client {i}: {seen}")
+    hist = json.loads(subprocess.run([ZEUS_BSO, "history", "mnist-concurrent", "--db", db,
+                                      "--json"], capture_output=True, text=True).stdout)
+    numbers = sorted(t["trial_number"] for t in hist["trials"])
+    check(numbers == list(range(1, 51)), f"trial numbers {numbers}")
+    statuses = {t["status"] for t in hist["trials"]}
+    check(statuses <= {"Succeeded", "NotConverged"}, f"every trial recorded: {statuses}")
+    # pruning goes on one exploration at a time (the rest run the best size so far); sequential
+    # runs finish it and the bandit takes over
+    for _ in range(20):
+        seen = run_trial(addr, "mnist-concurrent")
+        check(all(s == 200 for s in seen), f"sequential run {seen}")
+    hist = json.loads(subprocess.run([ZEUS_BSO, "history", "mnist-concurrent", "--db", db,
+                                      "--json"], capture_output=True, text=True).stdout)
+    types = {t["type"] for t in hist["trials"]}
+    check(types == {"Exploration", "Concurrent", "MAB"}, f"trial types {types}")
+    check(hist["bandit"]["stage"] == "MAB" and hist["bandit"]["arms"], f"bandit {hist['bandit']}")
+    for p in (srv, srv2):
+        p.send_signal(signal.SIGTERM)
+        check(p.wait(timeout=10) == 0, "server exits 0 on SIGTERM")
+
+
+# ---- PostgreSQL ----------------------------------------------------------------------------------
+def start_postgres():
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins:
+        print("SKIP: Debian's postgresql is not installed")
+        sys.exit(77)
+    bindir = os.path.dirname(bins[-1])
+    pgdir = os.path.join(TMP, "pg")
+    os.makedirs(pgdir)
+    os.chmod(TMP, 0o755)
+    prefix = []
+    if os.geteuid() == 0:  # initdb refuses root: run the server as nobody
+        shutil.chown(pgdir, "nobody", "nogroup")
+        prefix = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    data = os.path.join(pgdir, "data")
+    port = str(20000 + os.getpid() % 20000)
+    subprocess.run(prefix + [os.path.join(bindir, "initdb"), "-D", data, "-U", "zeus",
+                             "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
+    subprocess.run(prefix + [os.path.join(bindir, "pg_ctl"), "-D", data, "-w", "-t", "30", "-l",
+                             os.path.join(pgdir, "log"), "-o",
+                             f"-k {pgdir} -p {port} -c listen_addresses='' -c max_connections=200",
+                             "start"], check=True, capture_output=True)
+    stop = prefix + [os.path.join(bindir, "pg_ctl"), "-D", data, "-m", "immediate", "stop"]
+    return f"postgresql://zeus@/postgres?host={pgdir}&port={port}", stop
+
+
+def main():
+    try:
+        if PART == "service_sqlite":
+            service_flow(os.path.join(TMP, "bso.db"))
+        elif PART == "service_postgres":
+            url, stop = start_postgres()
+            try:
+                service_flow(url)
+                run_basic(url, "pg")
+            finally:
+                subprocess.run(stop, capture_output=True)
+        else:
+            run_tests()
+    finally:
+        for p in PROCS:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    if FAILS:
+        print(f"{len(FAILS)} failure(s)")
+        sys.exit(1)
+    shutil.rmtree(TMP, ignore_errors=True)
+    print("ok")
+
+
+# ---- zeus run ------------------------------------------------------------------------------------
+JOB = {"dataset": "synthetic", "network": "mlp", "optimizer": "adam", "target_metric": 0.9,
+       "max_epochs": 5, "default_bs": 32, "default_lr": 0.001, "batch_sizes": [8, 16, 32, 64, 128],
+       "command": [sys.executable, TRAIN, "{bs}", "{seed}", "{lr}"], "eta_knob": 0.5,
+       "beta_knob": 2.0, "seed": 1, "max_power_w": 300}
+
+
+def jobfile(name, **over):
+    d = os.path.join(TMP, name)
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "job.json")
+    with open(path, "w") as f:
+        json.dump({**JOB, "workdir": d, **over}, f)
+    return path, d
+
+
+def zrun(job, db, *args, env=None, wait=True):
+    cmd = [ZEUS_BSO, "run", job, "--db", db, "--log-base", os.path.join(TMP, "logs")] + list(args)
+    e = {**os.environ, **(env or {})}
+    if not wait:
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=e)
+        PROCS.append(p)
+        return p
+    return subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=240)
+
+
+def history(db, job_id):
+    r = subprocess.run([ZEUS_BSO, "history", job_id, "--db", db, "--json"], capture_output=True,
+                       text=True)
+    return json.loads(r.stdout) if r.returncode == 0 else {"error": r.stderr}
+
+
+JOB_ID = "synthetic+mlp+bs32+adam+lr0.001+tm0.9+me5"
+
+
+def replay(job, db, tag):
+    h = os.path.join(TMP, f"hist-{tag}.json")
+    with open(h, "w") as f:
+        json.dump(history(db, JOB_ID), f)
+    r = subprocess.run([REPLAY, job, h], capture_output=True, text=True)
+    check(r.returncode == 0, f"{tag}: bandit decisions equal the simulator's: {r.stdout}{r.stderr}")
+    return r.stdout
+
+
+def run_basic(db, tag):
+    job, d = jobfile("basic-" + tag)
+    mark = os.path.join(d, "mark")
+    r = zrun(job, db, "--recurrences", "6", env={"SIM_MARK": mark})
+    check(r.returncode == 0, f"{tag}: zeus run 6 recurrences: {r.stdout[-2000:]}{r.stderr}")
+    h = history(db, JOB_ID)
+    trials = h.get("trials", [])
+    check(sum(t["reached"] is True for t in trials) == 6, f"{tag}: 6 recurrences reached")
+    check(all(t["status"] in ("Succeeded", "NotConverged") for t in trials), f"{tag}: statuses")
+    check(any(t["try_index"] == 2 for t in trials), f"{tag}: a recurrence was retried")
+    replay(job, db, tag)
+    # the job's environment and files, as the original's ZeusMaster sets them up
+    lines = [l.split() for l in open(mark)]
+    check(lines[0][0] == "rec01+try01" and lines[0][1] == "32" and lines[0][2] == "1",
+          f"{tag}: first launch {lines[0]}")
+    check(all(l[3] == "10,40" and l[4] == "True" for l in lines), f"{tag}: ZEUS_PROFILE_PARAMS etc")
+    check([int(l[2]) for l in lines] == list(range(1, len(lines) + 1)), f"{tag}: seeds")
+    logdir = lines[0][6]
+    check(os.path.basename(logdir).startswith(JOB_ID + "+x6+eta0.5+beta2.0+"), f"logdir {logdir}")
+    for f in ["rec01+try01.train.log", "rec01+try01+bs32.train.json", "bs32.power.json",
+              "history.py"]:
+        check(os.path.exists(os.path.join(logdir, f)), f"{tag}: {f} written")
+    hp = open(os.path.join(logdir, "history.py")).read()
+    check(hp.startswith("[HistoryEntry(bs=32, pl=") and hp.count("HistoryEntry") == len(trials),
+          f"{tag}: history.py {hp[:200]}")
+    # early stop: a run stopped by ZEUS_COST_THRESH is recorded as not reached
+    logs = "".join(open(p).read() for p in glob.glob(os.path.join(logdir, "*.train.log")))
+    check("early stop" in logs and "cost bound inf" in r.stdout, f"{tag}: early stop happened")
+    # power limits: profiled once per batch size, then applied
+    pls = {t["power_limit"] for t in trials if t["reached"]}
+    check(pls == {175}, f"{tag}: the cheapest limit is used: {pls}")
+    return trials
+
+
+def run_tests():
+    db = os.path.join(TMP, "h.db")
+    base = run_basic(db, "sqlite")
+    seq = [t["batch_size"] for t in base]
+
+    # state across invocations: 2 + 4 recurrences make the same decisions as 6 in one
+    db2 = os.path.join(TMP, "h2.db")
+    job, d = jobfile("split")
+    for n in ("2", "4"):
+        r = zrun(job, db2, "--recurrences", n)
+        check(r.returncode == 0, f"split run {n}: {r.stderr}")
+    check([t["batch_size"] for t in history(db2, JOB_ID)["trials"]] == seq,
+          "state carries over between invocations")
+    r = subprocess.run([ZEUS_BSO, "history", "--db", db2], capture_output=True, text=True)
+    check(r.returncode == 0 and JOB_ID in r.stdout, f"history lists jobs: {r.stdout}")
+    r = subprocess.run([ZEUS_BSO, "history", JOB_ID, "--db", db2], capture_output=True, text=True)
+    check(r.returncode == 0 and "bandit:" in r.stdout and "best batch size" in r.stdout,
+          f"history table: {r.stdout}")
+
+    # observer mode: ZEUS_USE_OPTIMAL_PL=False, trials run at the maximum limit
+    db3 = os.path.join(TMP, "h3.db")
+    job, d = jobfile("observer")
+    mark = os.path.join(d, "mark")
+    r = zrun(job, db3, "--observer", "--recurrences", "2", env={"SIM_MARK": mark})
+    check(r.returncode == 0 and all(l.split()[4] == "False" for l in open(mark)),
+          f"observer mode: {r.stderr}")
+    check(all(t["power_limit"] is None for t in history(db3, JOB_ID)["trials"]), "observer PL")
+
+    # errors: a bad job file, a command that cannot start, missing and malformed result files,
+    # an unreachable or unreadable database
+    bad, _ = jobfile("bad", default_bs=12)
+    r = zrun(bad, os.path.join(TMP, "e.db"))
+    check(r.returncode == 1 and "'default_bs' must be one of 'batch_sizes'" in r.stderr, r.stderr)
+    with open(bad, "w") as f:
+        f.write("{broken")
+    r = zrun(bad, os.path.join(TMP, "e.db"))
+    check(r.returncode == 1 and "not a JSON object" in r.stderr, r.stderr)
+    nostart, _ = jobfile("nostart", command=["/nonexistent/trainer", "{bs}"])
+    r = zrun(nostart, os.path.join(TMP, "e1.db"))
+    check(r.returncode == 1 and "failed to start: /nonexistent/trainer" in r.stderr, r.stderr)
+    job, d = jobfile("missing")
+    db4 = os.path.join(TMP, "h4.db")
+    r = zrun(job, db4, env={"SIM_FAIL_BS": "32"})
+    check(r.returncode == 1 and "rec01+try01+bs32.train.json does not exist" in r.stderr
+          and "exited with status 3" in r.stderr, r.stderr)
+    r = zrun(job, db4, env={"SIM_MALFORMED": "1"})
+    check(r.returncode == 1 and "is malformed" in r.stderr, r.stderr)
+    r = zrun(job, db4, "--recurrences", "2")  # the next invocation retries the same decision
+    h = history(db4, JOB_ID)["trials"]
+    check(r.returncode == 0 and [t["status"] for t in h][:3] == ["Failed", "Failed", "Succeeded"]
+          and h[0]["exit_status"] == 3 and h[2]["batch_size"] == 32, f"retry after failure {h}")
+    r = zrun(job, "postgresql://zeus@/x?host=/nonexistent-dir&connect_timeout=2")
+    check(r.returncode == 1 and "cannot connect to PostgreSQL" in r.stderr, r.stderr)
+    garbage = os.path.join(TMP, "garbage.db")
+    with open(garbage, "wb") as f:
+        f.write(b"this is not a database" * 100)
+    r = zrun(job, garbage)
+    check(r.returncode == 1 and "database" in r.stderr and "not a database" in r.stderr, r.stderr)
+
+    # kill -9 of the driver mid-trial: its job goes with it, the next start records the trial
+    # as Interrupted and makes the same decision again
+    db5 = os.path.join(TMP, "h5.db")
+    job, d = jobfile("killdriver")
+    mark = os.path.join(d, "mark")
+    p = zrun(job, db5, "--recurrences", "3", env={"SIM_MARK": mark, "SIM_EPOCH_SLEEP": "0.3"},
+             wait=False)
+    deadline = time.time() + 30
+    while time.time() < deadline and not (os.path.exists(mark) and len(open(mark).readlines()) >= 2):
+        time.sleep(0.05)
+    p.kill()
+    p.wait()
+    jobpid = int(open(mark).readlines()[-1].split()[5])
+    for _ in range(100):
+        try:
+            os.kill(jobpid, 0)
+            time.sleep(0.05)
+        except ProcessLookupError:
+            break
+    else:
+        check(False, "the job outlived its killed driver")
+    r = zrun(job, db5, "--recurrences", "2")
+    h = history(db5, JOB_ID)["trials"]
+    check(r.returncode == 0 and "recorded as Interrupted" in r.stdout, f"repair: {r.stdout[-500:]}")
+    check(h[1]["status"] == "Interrupted" and h[2]["batch_size"] == h[1]["batch_size"],
+          f"interrupted trial retried with the same decision: {h}")
+    replay(job, db5, "killdriver")
+
+    # kill -9 of the job: the driver reports it (no result file), the next start retries
+    db6 = os.path.join(TMP, "h6.db")
+    job, d = jobfile("killjob")
+    mark = os.path.join(d, "mark")
+    p = zrun(job, db6, env={"SIM_MARK": mark, "SIM_EPOCH_SLEEP": "0.5"}, wait=False)
+    while time.time() < deadline + 30 and not os.path.exists(mark):
+        time.sleep(0.05)
+    time.sleep(0.2)
+    os.kill(int(open(mark).read().split()[5]), signal.SIGKILL)
+    out = p.communicate(timeout=60)[0]
+    check(p.returncode == 1 and "exited with status 137" in out, f"job killed: {out[-500:]}")
+    r = zrun(job, db6)
+    h = history(db6, JOB_ID)["trials"]
+    check(r.returncode == 0 and h[0]["status"] == "Failed" and h[0]["exit_status"] == 137 and
+          h[1]["status"] == "Succeeded", f"after the job was killed: {h}")
+
+    # two concurrent drivers on one job: they take turns, every trial is recorded once
+    db7 = os.path.join(TMP, "h7.db")
+    job, d = jobfile("concurrent")
+    ps = [zrun(job, db7, "--recurrences", "3", env={"SIM_EPOCH_SLEEP": "0.05"}, wait=False)
+          for _ in range(2)]
+    outs = [p.communicate(timeout=200)[0] for p in ps]
+    check(all(p.returncode == 0 for p in ps), f"concurrent drivers: {[o[-300:] for o in outs]}")
+    h = history(db7, JOB_ID)["trials"]
+    check([t["trial_number"] for t in h] == list(range(1, len(h) + 1)) and
+          sum(t["reached"] is True for t in h) == 6, f"concurrent trials {h}")
+    replay(job, db7, "concurrent")
+
+
+main()
