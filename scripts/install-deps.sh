@@ -2,7 +2,8 @@
 # Installs the Debian packages Zeus needs to build and test, if any is missing.
 # Needs root for apt-get; without it, prints exactly what to install.
 set -euo pipefail
-packages=(build-essential cmake pkg-config libcjson-dev libcmocka-dev clang-format clang libclang-rt-14-dev)
+packages=(build-essential cmake pkg-config libcjson-dev libcmocka-dev clang-format clang libclang-rt-14-dev
+  libsqlite3-dev libpq-dev libmicrohttpd-dev postgresql python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -60,11 +60,23 @@ static const char *const migrations[] = {
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
-bool bso_db_is_pg(const bso_db *db) { return db->pg != NULL; }
-const char *bso_db_error(const bso_db *db) { return db->err; }
+bool bso_db_is_pg(const bso_db *db)
+{
+    return db->pg != NULL;
+}
+const char *bso_db_error(const bso_db *db)
+{
+    return db->err;
+}
 
-double bso_atof(const char *s) { return s ? strtod(s, NULL) : NAN; }
-long long bso_atoll(const char *s) { return s ? strtoll(s, NULL, 10) : 0; }
+double bso_atof(const char *s)
+{
+    return s ? strtod(s, NULL) : NAN;
+}
+long long bso_atoll(const char *s)
+{
+    return s ? strtoll(s, NULL, 10) : 0;
+}
 
 void bso_rows_free(bso_rows *rows)
 {
@@ -109,10 +121,17 @@ static int exec_sqlite(bso_db *db, const char *sql, const bso_val *params, int n
             if (!idx)
                 continue;
             switch (params[i].type) {
-            case BSO_TEXT: sqlite3_bind_text(st, idx, params[i].s, -1, SQLITE_TRANSIENT); break;
-            case BSO_INT: sqlite3_bind_int64(st, idx, params[i].i); break;
-            case BSO_REAL: sqlite3_bind_double(st, idx, params[i].d); break;
-            default: sqlite3_bind_null(st, idx);
+            case BSO_TEXT:
+                sqlite3_bind_text(st, idx, params[i].s, -1, SQLITE_TRANSIENT);
+                break;
+            case BSO_INT:
+                sqlite3_bind_int64(st, idx, params[i].i);
+                break;
+            case BSO_REAL:
+                sqlite3_bind_double(st, idx, params[i].d);
+                break;
+            default:
+                sqlite3_bind_null(st, idx);
             }
         }
         int s;
@@ -131,12 +150,14 @@ static int exec_sqlite(bso_db *db, const char *sql, const bso_val *params, int n
             for (int c = 0; c < nc; c++) {
                 char buf[64], *v = NULL;
                 switch (sqlite3_column_type(st, c)) {
-                case SQLITE_NULL: break;
+                case SQLITE_NULL:
+                    break;
                 case SQLITE_FLOAT:
                     fmt_double(sqlite3_column_double(st, c), buf, sizeof buf, false);
                     v = strdup(buf);
                     break;
-                default: v = strdup((const char *)sqlite3_column_text(st, c));
+                default:
+                    v = strdup((const char *)sqlite3_column_text(st, c));
                 }
                 rows->cells[(size_t)rows->nrows * (size_t)nc + (size_t)c] = v;
             }
@@ -168,7 +189,9 @@ static int exec_pg(bso_db *db, const char *sql, const bso_val *params, int n, bs
     }
     for (int i = 0; i < n; i++) {
         switch (params[i].type) {
-        case BSO_TEXT: vals[i] = params[i].s; break;
+        case BSO_TEXT:
+            vals[i] = params[i].s;
+            break;
         case BSO_INT:
             snprintf(bufs[i], sizeof bufs[i], "%lld", params[i].i);
             vals[i] = bufs[i];
@@ -177,11 +200,12 @@ static int exec_pg(bso_db *db, const char *sql, const bso_val *params, int n, bs
             fmt_double(params[i].d, bufs[i], sizeof bufs[i], true);
             vals[i] = bufs[i];
             break;
-        default: vals[i] = NULL;
+        default:
+            vals[i] = NULL;
         }
     }
-    PGresult *res = n ? PQexecParams(db->pg, sql, n, NULL, vals, NULL, NULL, 0)
-                      : PQexec(db->pg, sql);
+    PGresult *res =
+        n ? PQexecParams(db->pg, sql, n, NULL, vals, NULL, NULL, 0) : PQexec(db->pg, sql);
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         snprintf(db->err, sizeof db->err, "postgresql: %s", PQerrorMessage(db->pg));
@@ -212,7 +236,10 @@ int bso_db_begin(bso_db *db)
 {
     return bso_db_exec(db, db->pg ? "BEGIN" : "BEGIN IMMEDIATE", NULL, 0, NULL);
 }
-int bso_db_commit(bso_db *db) { return bso_db_exec(db, "COMMIT", NULL, 0, NULL); }
+int bso_db_commit(bso_db *db)
+{
+    return bso_db_exec(db, "COMMIT", NULL, 0, NULL);
+}
 void bso_db_rollback(bso_db *db)
 {
     char keep[sizeof db->err];
@@ -300,8 +327,9 @@ int bso_db_open(const char *url, bso_db **out, char *err, size_t errlen)
         sqlite3_busy_timeout(db->lite, 30000);
         /* WAL: readers never block the writer; synchronous=NORMAL is durable across a killed
          * process (only a power cut may lose the last commits). */
-        if (bso_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                            " PRAGMA foreign_keys=ON;",
+        if (bso_db_exec(db,
+                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                        " PRAGMA foreign_keys=ON;",
                         NULL, 0, NULL) < 0) {
             char keep[sizeof db->err];
             snprintf(keep, sizeof keep, "%s", db->err);

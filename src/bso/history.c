@@ -180,29 +180,29 @@ int bso_cmd_history(int argc, char **argv)
         cJSON_AddStringToObject(out, "job_id", job);
         cJSON_AddStringToObject(out, "kind", bso_cell(&r, 0, 0));
         cJSON *trials = cJSON_AddArrayToObject(out, "trials");
-        const char *names[] = {"trial_number", "batch_size", "power_limit", "type",
-                               "status",       "time",       "energy",      "cost",
-                               "reached",      "exit_status", "start",      "end",
-                               "message",      "recurrence", "try_index"};
+        const char *names[] = {"trial_number", "batch_size",  "power_limit", "type",
+                               "status",       "time",        "energy",      "cost",
+                               "reached",      "exit_status", "start",       "end",
+                               "message",      "recurrence",  "try_index"};
         for (int i = 0; i < t.nrows; i++) {
             cJSON *o = cJSON_CreateObject();
             for (int c = 0; c < 15; c++) {
                 const char *v = bso_cell(&t, i, c);
                 if (c == 3 || c == 4 || c == 12)
-                    cJSON_AddItemToObject(o, names[c], v ? cJSON_CreateString(v) : cJSON_CreateNull());
-                else if (c == 8)
-                    cJSON_AddItemToObject(o, names[c], v ? cJSON_CreateBool(bso_atoll(v) != 0)
-                                                         : cJSON_CreateNull());
-                else
                     cJSON_AddItemToObject(o, names[c],
-                                          num_or_null(v, c <= 2 || c == 9 || c >= 13));
+                                          v ? cJSON_CreateString(v) : cJSON_CreateNull());
+                else if (c == 8)
+                    cJSON_AddItemToObject(
+                        o, names[c], v ? cJSON_CreateBool(bso_atoll(v) != 0) : cJSON_CreateNull());
+                else
+                    cJSON_AddItemToObject(o, names[c], num_or_null(v, c <= 2 || c == 9 || c >= 13));
             }
             cJSON_AddItemToArray(trials, o);
         }
         cJSON_AddItemToObject(out, "bandit", b);
         if (!json) {
-            printf("%5s %6s %5s %-11s %-12s %10s %12s %12s %7s %4s\n", "TRIAL", "BS", "PL",
-                   "TYPE", "STATUS", "TIME", "ENERGY", "COST", "REACHED", "EXIT");
+            printf("%5s %6s %5s %-11s %-12s %10s %12s %12s %7s %4s\n", "TRIAL", "BS", "PL", "TYPE",
+                   "STATUS", "TIME", "ENERGY", "COST", "REACHED", "EXIT");
             for (int i = 0; i < t.nrows; i++) {
                 char c[5][64];
                 cell_text(bso_cell(&t, i, 2), c[0], 64, -1);
@@ -212,8 +212,8 @@ int bso_cmd_history(int argc, char **argv)
                 cell_text(bso_cell(&t, i, 9), c[4], 64, -1);
                 const char *reached = bso_cell(&t, i, 8);
                 printf("%5s %6s %5s %-11s %-12s %10s %12s %12s %7s %4s\n", bso_cell(&t, i, 0),
-                       bso_cell(&t, i, 1), c[0], bso_cell(&t, i, 3), bso_cell(&t, i, 4), c[1],
-                       c[2], c[3], reached ? (bso_atoll(reached) ? "yes" : "no") : "-", c[4]);
+                       bso_cell(&t, i, 1), c[0], bso_cell(&t, i, 3), bso_cell(&t, i, 4), c[1], c[2],
+                       c[3], reached ? (bso_atoll(reached) ? "yes" : "no") : "-", c[4]);
             }
             cJSON *st = cJSON_GetObjectItem(b, "stage"), *a;
             printf("\nbandit: %s stage\n", st ? st->valuestring : "?");

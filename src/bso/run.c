@@ -158,8 +158,7 @@ static int load_jobfile(const char *path, jobfile *jf)
                       dbs->valueint, cJSON_IsNumber(dlr) ? dlr->valuedouble : NAN) < 0)
         return jf_error(path, zeus_last_error());
     cJSON *cmd = cJSON_GetObjectItemCaseSensitive(d, "command"), *e;
-    if (!cJSON_IsArray(cmd) || cJSON_GetArraySize(cmd) < 1 ||
-        cJSON_GetArraySize(cmd) >= MAX_ARGS)
+    if (!cJSON_IsArray(cmd) || cJSON_GetArraySize(cmd) < 1 || cJSON_GetArraySize(cmd) >= MAX_ARGS)
         return jf_error(path, "'command' is required: a non-empty list of strings");
     cJSON_ArrayForEach(e, cmd)
     {
@@ -249,7 +248,8 @@ static int gpu_max_power(int *out)
     return 0;
 }
 
-/* ---- the store -------------------------------------------------------------------------------- */
+/* ---- the store --------------------------------------------------------------------------------
+ */
 static char g_host[256];
 
 /* Creates the job on first use; a stored job must have the same configuration. */
@@ -271,9 +271,15 @@ static int ensure_job(bso_db *db, const jobfile *jf)
         fail("%s", zeus_last_error());
         goto out;
     }
-    bso_val p[] = {BV_S(jf->job_id), BV_S(spec),          BV_I(jf->job.default_bs),
-                   BV_D(jf->eta),    BV_D(jf->beta),      BV_D(jf->job.target_metric),
-                   BV_I(jf->job.max_epochs), BV_D(jf->max_power_w), BV_S(state),
+    bso_val p[] = {BV_S(jf->job_id),
+                   BV_S(spec),
+                   BV_I(jf->job.default_bs),
+                   BV_D(jf->eta),
+                   BV_D(jf->beta),
+                   BV_D(jf->job.target_metric),
+                   BV_I(jf->job.max_epochs),
+                   BV_D(jf->max_power_w),
+                   BV_S(state),
                    BV_D(zeus_wall_s())};
     if (bso_db_begin(db) < 0 ||
         bso_db_exec(db,
@@ -291,8 +297,8 @@ static int ensure_job(bso_db *db, const jobfile *jf)
     if (created) {
         for (int i = 0; i < jf->n_bs; i++) {
             bso_val q[] = {BV_S(jf->job_id), BV_I(jf->bs[i])};
-            if (bso_db_exec(db, "INSERT INTO batch_size (job_id, batch_size) VALUES ($1, $2)", q,
-                            2, NULL) < 0)
+            if (bso_db_exec(db, "INSERT INTO batch_size (job_id, batch_size) VALUES ($1, $2)", q, 2,
+                            NULL) < 0)
                 goto dbfail;
         }
         say("New job %s", jf->job_id);
@@ -370,8 +376,9 @@ static int load_next(bso_db *db, const char *job_id, zeus_recurring **r, zeus_re
     *r = NULL;
     if (bso_db_exec(db, "SELECT driver_state FROM job WHERE job_id = $1", &p, 1, &rows) < 0)
         return fail("database: %s", bso_db_error(db));
-    int rc = rows.nrows == 1 && bso_cell(&rows, 0, 0) ? zeus_recurring_load(bso_cell(&rows, 0, 0), r)
-                                                     : -1;
+    int rc = rows.nrows == 1 && bso_cell(&rows, 0, 0)
+                 ? zeus_recurring_load(bso_cell(&rows, 0, 0), r)
+                 : -1;
     bso_rows_free(&rows);
     if (rc < 0)
         return fail("the stored driver state of %s does not load: %s", job_id, zeus_last_error());
@@ -550,8 +557,8 @@ static void run_job(const jobfile *jf, const opts *o, const char *logdir, launch
     g_child = 0;
     l->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     if (exec_failed) {
-        snprintf(l->error, sizeof l->error, "the command failed to start: %s (in %s): %s",
-                 argv[0], jf->workdir, strerror(e));
+        snprintf(l->error, sizeof l->error, "the command failed to start: %s (in %s): %s", argv[0],
+                 jf->workdir, strerror(e));
         return;
     }
     say("Job %s exited with status %d", l->job_name, l->exit_status);
@@ -608,9 +615,10 @@ static int insert_trial(bso_db *db, const char *job_id, const zeus_recurring_att
     bso_rows_free(&r);
     int pl = o->observer ? 0 : a->power_limit;
     (void)jf;
-    bso_val ins[] = {BV_S(job_id),       BV_I(l->trial_number), BV_I(a->batch_size),
-                     pl ? BV_I(pl) : BV_NULL, BV_D(zeus_wall_s()), BV_I(l->recurrence),
-                     BV_I(l->try_index), BV_S(g_host),        BV_I(getpid())};
+    bso_val ins[] = {
+        BV_S(job_id),        BV_I(l->trial_number), BV_I(a->batch_size), pl ? BV_I(pl) : BV_NULL,
+        BV_D(zeus_wall_s()), BV_I(l->recurrence),   BV_I(l->try_index),  BV_S(g_host),
+        BV_I(getpid())};
     return bso_db_exec(db,
                        "INSERT INTO trial (job_id, trial_number, batch_size, type, status,"
                        " power_limit, start_timestamp, recurrence, try_index, owner_host,"
@@ -705,7 +713,9 @@ static int one_try(bso_db *db, const jobfile *jf, const opts *o, const char *log
     char ub[ZEUS_DOUBLE_BUF];
     say("Recurrence %d, try %d (trial %d): batch size %d, power limit %s, cost bound %s",
         l.recurrence, l.try_index, l.trial_number, a.batch_size,
-        a.profile ? "to profile" : o->observer ? "max (observer)" : "known",
+        a.profile     ? "to profile"
+        : o->observer ? "max (observer)"
+                      : "known",
         isinf(a.cost_ub) ? "inf" : pyf(a.cost_ub, ub));
 
     run_job(jf, o, logdir, &l);
@@ -787,9 +797,10 @@ static int one_try(bso_db *db, const jobfile *jf, const opts *o, const char *log
                      msg[0] ? msg : NULL) < 0 ||
         bso_db_exec(db, "UPDATE trial SET power_limit = $3 WHERE job_id = $1 AND trial_number = $2",
                     plv, 3, NULL) < 0 ||
-        bso_db_exec(db, "UPDATE job SET driver_state = $2, min_cost = $3, stage = $4"
-                                " WHERE job_id = $1",
-                        sp, 4, NULL) < 0 ||
+        bso_db_exec(db,
+                    "UPDATE job SET driver_state = $2, min_cost = $3, stage = $4"
+                    " WHERE job_id = $1",
+                    sp, 4, NULL) < 0 ||
         bso_db_commit(db) < 0)
         goto dbfail;
     history_entry(hist, &l, pl);
@@ -821,12 +832,11 @@ dbfail:
 
 static void run_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: zeus run JOBFILE [--recurrences N] [--db PATH|URL] [--log-base DIR]\n"
-            "                [--observer] [--wait SECONDS] [--stale-after SECONDS]\n"
-            "  Runs N recurrences (default 1) of the job described by JOBFILE (JSON; see\n"
-            "  docs/bso.md), continuing from the state kept in the database (default\n"
-            "  <data dir>/zeus/history.db; ZEUS_DB overrides).\n");
+    fprintf(f, "usage: zeus run JOBFILE [--recurrences N] [--db PATH|URL] [--log-base DIR]\n"
+               "                [--observer] [--wait SECONDS] [--stale-after SECONDS]\n"
+               "  Runs N recurrences (default 1) of the job described by JOBFILE (JSON; see\n"
+               "  docs/bso.md), continuing from the state kept in the database (default\n"
+               "  <data dir>/zeus/history.db; ZEUS_DB overrides).\n");
 }
 
 int bso_cmd_run(int argc, char **argv)

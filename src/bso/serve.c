@@ -95,9 +95,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (!jobs && !bs && !report && !trials)
         return send_reply(c, 404, "{\"detail\":\"Not Found\"}");
     bool post = strcmp(method, "POST") == 0;
-    if (!((jobs && (post || strcmp(method, "DELETE") == 0)) ||
-          (bs && strcmp(method, "GET") == 0) || (report && post) ||
-          (trials && strcmp(method, "PATCH") == 0)))
+    if (!((jobs && (post || strcmp(method, "DELETE") == 0)) || (bs && strcmp(method, "GET") == 0) ||
+          (report && post) || (trials && strcmp(method, "PATCH") == 0)))
         return send_reply(c, 405, "{\"detail\":\"Method Not Allowed\"}");
 
     /* The original client sends JSON without a Content-Type; anything declared as another

@@ -213,8 +213,8 @@ static bool parse_spec(cJSON *o, job *jb, verr *v)
         }
         qsort(jb->bs, (size_t)jb->n_bs, sizeof(int), cmp_int);
         if (!ok)
-            verr_add(v, "body", "batch_sizes",
-                     "batch_sizes should be up to 256 positive integers", "value_error");
+            verr_add(v, "body", "batch_sizes", "batch_sizes should be up to 256 positive integers",
+                     "value_error");
         else if (jb->n_bs == 0)
             verr_add(v, "body", "batch_sizes", "batch_sizes should not be empty", "value_error");
         for (int i = 1; ok && i < jb->n_bs; i++)
@@ -396,8 +396,8 @@ void svc_register(bso_db *db, const char *body, svc_reply *out)
     for (int attempt = 0; generated; attempt++) {
         /* <prefix>-<8 hex digits>, retried until unused (the original hashes the time) */
         zeus_rng rng;
-        zeus_rng_seed(&rng, (uint64_t)zeus_now_ns() ^ ((uint64_t)getpid() << 32) ^
-                                (uint64_t)attempt);
+        zeus_rng_seed(&rng,
+                      (uint64_t)zeus_now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)attempt);
         snprintf(jb.job_id, sizeof jb.job_id, "%s-%08x", jb.prefix, zeus_rng_next_u32(&rng));
         int lk = bso_db_lock_job(db, jb.job_id);
         if (lk < 0)
@@ -413,22 +413,13 @@ void svc_register(bso_db *db, const char *body, svc_reply *out)
         zeus_rng_seed(&r, (uint64_t)jb.seed);
         rng_to_text(&r, rng, sizeof rng);
     }
-    bso_val ins[] = {BV_S(jb.job_id),
-                     BV_S(jb.prefix),
-                     BV_S(text),
-                     BV_I(jb.default_bs),
-                     BV_D(jb.eta),
-                     isnan(jb.beta) ? BV_NULL : BV_D(jb.beta),
-                     BV_D(jb.target),
-                     BV_I(jb.higher_better),
-                     BV_I(jb.max_epochs),
-                     BV_I(jb.rounds),
-                     BV_I(jb.window),
-                     BV_D(jb.max_power),
-                     BV_I(jb.gpus),
-                     BV_S(jb.gpu_model),
-                     BV_S(rng),
-                     BV_D(zeus_wall_s())};
+    bso_val ins[] = {
+        BV_S(jb.job_id),     BV_S(jb.prefix),        BV_S(text),
+        BV_I(jb.default_bs), BV_D(jb.eta),           isnan(jb.beta) ? BV_NULL : BV_D(jb.beta),
+        BV_D(jb.target),     BV_I(jb.higher_better), BV_I(jb.max_epochs),
+        BV_I(jb.rounds),     BV_I(jb.window),        BV_D(jb.max_power),
+        BV_I(jb.gpus),       BV_S(jb.gpu_model),     BV_S(rng),
+        BV_D(zeus_wall_s())};
     /* Racing registrations of one id: the first insert wins, the others compare against it. */
     bso_rows r;
     if (bso_db_exec(db,
@@ -447,8 +438,8 @@ void svc_register(bso_db *db, const char *body, svc_reply *out)
     if (created) {
         for (int i = 0; i < jb.n_bs; i++) {
             bso_val p[] = {BV_S(jb.job_id), BV_I(jb.bs[i])};
-            if (bso_db_exec(db, "INSERT INTO batch_size (job_id, batch_size) VALUES ($1, $2)", p,
-                            2, NULL) < 0)
+            if (bso_db_exec(db, "INSERT INTO batch_size (job_id, batch_size) VALUES ($1, $2)", p, 2,
+                            NULL) < 0)
                 goto dbfail;
         }
     } else {
@@ -480,7 +471,8 @@ done:
     free(text);
 }
 
-/* ---- the algorithm ---------------------------------------------------------------------------- */
+/* ---- the algorithm ----------------------------------------------------------------------------
+ */
 void svc_fit_arm(double prior_mean, double prior_precision, const double *rewards, int n,
                  svc_arm *arm)
 {
@@ -521,8 +513,7 @@ static int new_trial(bso_db *db, const job *jb, int bs, const char *type, int *n
         return -1;
     *number = (int)bso_atoll(bso_cell(&r, 0, 0));
     bso_rows_free(&r);
-    bso_val ins[] = {BV_S(jb->job_id), BV_I(*number), BV_I(bs), BV_S(type),
-                     BV_D(zeus_wall_s())};
+    bso_val ins[] = {BV_S(jb->job_id), BV_I(*number), BV_I(bs), BV_S(type), BV_D(zeus_wall_s())};
     return bso_db_exec(db,
                        "INSERT INTO trial (job_id, trial_number, batch_size, type, status,"
                        " start_timestamp) VALUES ($1, $2, $3, $4, 'Dispatched', $5)",
@@ -573,8 +564,8 @@ static int prune(bso_db *db, const job *jb, int *bs, const char **type, int *arm
                 if (!bso_atoll(bso_cell(&r, row, 2)))
                     break;
                 surv[ns++] = b;
-                double c = trial_cost(jb, bso_atof(bso_cell(&r, row, 4)),
-                                      bso_atof(bso_cell(&r, row, 3)));
+                double c =
+                    trial_cost(jb, bso_atof(bso_cell(&r, row, 4)), bso_atof(bso_cell(&r, row, 3)));
                 if (c < best)
                     best = c, best_bs = b;
             }
@@ -596,14 +587,14 @@ out:
 }
 
 /* Rewards (-cost) of a batch size's recorded trials: type NULL for every type. */
-static int rewards_of(bso_db *db, const job *jb, int bs, const char *type, int limit,
-                      double *out, int max)
+static int rewards_of(bso_db *db, const job *jb, int bs, const char *type, int limit, double *out,
+                      int max)
 {
     bso_rows r;
     bso_val p[] = {BV_S(jb->job_id), BV_I(bs), type ? BV_S(type) : BV_NULL};
     if (bso_db_exec(db,
                     "SELECT time, energy FROM trial WHERE job_id = $1 AND batch_size = $2"
-                    " AND status IN " RECORDED " AND ($3 IS NULL OR type = $3)"
+                    " AND status IN " RECORDED " AND (CAST($3 AS TEXT) IS NULL OR type = $3)"
                     " ORDER BY trial_number DESC",
                     p, 3, &r) < 0)
         return -1;
@@ -616,8 +607,8 @@ static int rewards_of(bso_db *db, const job *jb, int bs, const char *type, int l
 
 static int save_arm(bso_db *db, const job *jb, const svc_arm *a, bool insert)
 {
-    bso_val p[] = {BV_S(jb->job_id),     BV_I(a->batch_size),       BV_D(a->mean),
-                   BV_D(a->precision),   BV_D(a->reward_precision), BV_I(a->observations)};
+    bso_val p[] = {BV_S(jb->job_id),   BV_I(a->batch_size),       BV_D(a->mean),
+                   BV_D(a->precision), BV_D(a->reward_precision), BV_I(a->observations)};
     return bso_db_exec(db,
                        insert ? "INSERT INTO arm (job_id, batch_size, param_mean, param_precision,"
                                 " reward_precision, num_observations) VALUES ($1, $2, $3, $4, $5,"
@@ -714,8 +705,9 @@ void svc_next_batch_size(bso_db *db, const char *job_id, svc_reply *out)
             goto dbfail;
         if (rc == 2) {
             bso_db_rollback(db);
-            reply_msg(out, 500, "No converged batch sizes has observed. Reconfigure batch_sizes "
-                                "and re-launch the job.");
+            reply_msg(out, 500,
+                      "No converged batch sizes has observed. Reconfigure batch_sizes "
+                      "and re-launch the job.");
             return;
         }
     }
@@ -794,8 +786,8 @@ void svc_report(bso_db *db, const char *body, svc_reply *out)
         goto dbfail;
     if (r.nrows == 0) {
         bso_db_rollback(db);
-        reply_msg(out, 400, "Unknown trial job_id='%s' batch_size=%lld trial_number=%lld",
-                  job_id, bs, number);
+        reply_msg(out, 400, "Unknown trial job_id='%s' batch_size=%lld trial_number=%lld", job_id,
+                  bs, number);
         goto done;
     }
     if (strcmp(bso_cell(&r, 0, 0), "Dispatched") != 0) {
@@ -838,8 +830,7 @@ void svc_report(bso_db *db, const char *body, svc_reply *out)
                  zeus_format_double(jb.beta, c2, sizeof c2),
                  zeus_format_double(jb.min_cost, c3, sizeof c3));
     else
-        snprintf(msg, sizeof msg, "Train failed to converge within max_epoch(%lld)",
-                 jb.max_epochs);
+        snprintf(msg, sizeof msg, "Train failed to converge within max_epoch(%lld)", jb.max_epochs);
     bool ok = converged && within;
     /* MAB stage: refit the arm with this trial's reward. The original refuses (400) a trial
      * dispatched before the stage changed and so loses it; here it is recorded, and feeds its
@@ -859,8 +850,9 @@ void svc_report(bso_db *db, const char *body, svc_reply *out)
     }
     /* A run that did not converge is recorded as NotConverged, not Succeeded as the original
      * does; both count as recorded results. */
-    bso_val upd[] = {BV_S(job_id), BV_I(number), BV_S(ok ? "Succeeded" : "NotConverged"),
-                     BV_D(zeus_wall_s()), BV_D(t), BV_D(e), BV_D(cost), BV_I(ok), BV_S(msg)};
+    bso_val upd[] = {BV_S(job_id),        BV_I(number), BV_S(ok ? "Succeeded" : "NotConverged"),
+                     BV_D(zeus_wall_s()), BV_D(t),      BV_D(e),
+                     BV_D(cost),          BV_I(ok),     BV_S(msg)};
     if (bso_db_exec(db,
                     "UPDATE trial SET status = $3, end_timestamp = $4, time = $5, energy = $6,"
                     " cost = $7, converged = $8, message = $9"
@@ -914,8 +906,9 @@ void svc_end_trial(bso_db *db, const char *body, svc_reply *out)
     if (r.nrows == 0) {
         bso_rows_free(&r);
         bso_db_rollback(db);
-        reply_msg(out, 404, "Could not find the trial: job_id='%s' batch_size=%lld trial_number=%lld",
-                  job_id, bs, number);
+        reply_msg(out, 404,
+                  "Could not find the trial: job_id='%s' batch_size=%lld trial_number=%lld", job_id,
+                  bs, number);
         return;
     }
     bso_rows_free(&r);
@@ -939,8 +932,7 @@ void svc_delete_job(bso_db *db, const char *job_id, svc_reply *out)
     bso_val p = BV_S(job_id);
     /* Children first: the cascade also works where foreign keys are not enforced. */
     if (bso_db_begin(db) < 0 ||
-        bso_db_exec(db, "SELECT 1 FROM job WHERE job_id = $1 AND kind = 'service'", &p, 1, &r) <
-            0)
+        bso_db_exec(db, "SELECT 1 FROM job WHERE job_id = $1 AND kind = 'service'", &p, 1, &r) < 0)
         goto dbfail;
     int found = r.nrows;
     bso_rows_free(&r);

@@ -308,11 +308,13 @@ def replay(job, db, tag):
 def run_basic(db, tag):
     job, d = jobfile("basic-" + tag)
     mark = os.path.join(d, "mark")
-    r = zrun(job, db, "--recurrences", "6", env={"SIM_MARK": mark})
-    check(r.returncode == 0, f"{tag}: zeus run 6 recurrences: {r.stdout[-2000:]}{r.stderr}")
+    r = zrun(job, db, "--recurrences", "10", env={"SIM_MARK": mark})
+    check(r.returncode == 0, f"{tag}: zeus run 10 recurrences: {r.stdout[-2000:]}{r.stderr}")
     h = history(db, JOB_ID)
     trials = h.get("trials", [])
-    check(sum(t["reached"] is True for t in trials) == 6, f"{tag}: 6 recurrences reached")
+    check(sum(t["reached"] is True for t in trials) == 10, f"{tag}: 10 recurrences reached")
+    check(h["bandit"]["stage"] == "MAB" and any(t["type"] == "Run" for t in trials),
+          f"{tag}: pruning over, the bandit decides: {h['bandit']}")
     check(all(t["status"] in ("Succeeded", "NotConverged") for t in trials), f"{tag}: statuses")
     check(any(t["try_index"] == 2 for t in trials), f"{tag}: a recurrence was retried")
     replay(job, db, tag)
@@ -323,7 +325,7 @@ def run_basic(db, tag):
     check(all(l[3] == "10,40" and l[4] == "True" for l in lines), f"{tag}: ZEUS_PROFILE_PARAMS etc")
     check([int(l[2]) for l in lines] == list(range(1, len(lines) + 1)), f"{tag}: seeds")
     logdir = lines[0][6]
-    check(os.path.basename(logdir).startswith(JOB_ID + "+x6+eta0.5+beta2.0+"), f"logdir {logdir}")
+    check(os.path.basename(logdir).startswith(JOB_ID + "+x10+eta0.5+beta2.0+"), f"logdir {logdir}")
     for f in ["rec01+try01.train.log", "rec01+try01+bs32.train.json", "bs32.power.json",
               "history.py"]:
         check(os.path.exists(os.path.join(logdir, f)), f"{tag}: {f} written")
@@ -340,14 +342,21 @@ def run_basic(db, tag):
 
 
 def run_tests():
+    # the zeus command finds zeus-run / zeus-history / zeus-bso beside it (git-style)
+    zeus = os.path.join(os.path.dirname(ZEUS_BSO), "zeus")
+    for args, want in ((["run", "--help"], "usage: zeus run JOBFILE"),
+                       (["history", "--help"], "usage: zeus history"),
+                       (["bso", "serve", "--help"], "usage: zeus bso serve")):
+        r = subprocess.run([zeus] + args, capture_output=True, text=True)
+        check(r.returncode == 0 and r.stdout.startswith(want), f"zeus {args}: {r.stdout}{r.stderr}")
     db = os.path.join(TMP, "h.db")
     base = run_basic(db, "sqlite")
     seq = [t["batch_size"] for t in base]
 
-    # state across invocations: 2 + 4 recurrences make the same decisions as 6 in one
+    # state across invocations: 3 + 7 recurrences make the same decisions as 10 in one
     db2 = os.path.join(TMP, "h2.db")
     job, d = jobfile("split")
-    for n in ("2", "4"):
+    for n in ("3", "7"):
         r = zrun(job, db2, "--recurrences", n)
         check(r.returncode == 0, f"split run {n}: {r.stderr}")
     check([t["batch_size"] for t in history(db2, JOB_ID)["trials"]] == seq,
