@@ -20,7 +20,7 @@ import urllib.parse
 
 PART, ZEUS_BSO, REPLAY = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
 HERE = os.path.dirname(os.path.abspath(__file__))
-TRAIN = os.path.join(HERE, "train_sim.py")
+TRAIN = os.path.join(HERE, "..", "..", "examples", "recurring", "train_sim.py")
 TMP = tempfile.mkdtemp(prefix="zeus-bso-test-")
 FAILS = []
 PROCS = []
