@@ -146,6 +146,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static void usage(FILE *f)
 {
     fprintf(f, "usage: zeus bso serve [--host ADDR] [--port PORT] [--db PATH|URL] [--threads N]\n"
+               "                      [--stale-after SECONDS]\n"
                "  Serves the batch-size optimizer API (docs/bso.md). --port 0 picks a free port;\n"
                "  the address is printed as 'listening on http://HOST:PORT'.\n");
 }
@@ -153,7 +154,7 @@ static void usage(FILE *f)
 int bso_cmd_serve(int argc, char **argv)
 {
     const char *host = "127.0.0.1", *db = NULL;
-    long port = 8000, threads = 4;
+    long port = 8000, threads = 4, stale = 86400;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -165,6 +166,9 @@ int bso_cmd_serve(int argc, char **argv)
             db = v, i++;
         else if (strcmp(a, "--port") == 0 && v && bso_parse_long(v, 0, 65535, &port) == 0)
             i++;
+        else if (strcmp(a, "--stale-after") == 0 && v &&
+                 bso_parse_long(v, 1, 1L << 30, &stale) == 0)
+            i++, svc_stale_s = (double)stale;
         else if (strcmp(a, "--threads") == 0 && v && bso_parse_long(v, 1, 256, &threads) == 0)
             i++;
         else {

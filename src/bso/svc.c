@@ -17,6 +17,8 @@
 
 #define MAX_BS 256
 
+double svc_stale_s = 86400;
+
 /* A recorded trial: reported (converged or not). Failed (ended unreported) and Interrupted
  * trials take no part in the algorithm. */
 #define RECORDED "('Succeeded','NotConverged')"
@@ -699,6 +701,14 @@ void svc_next_batch_size(bso_db *db, const char *job_id, svc_reply *out)
         reply_msg(out, 400, "Unknown job(%s). Please register the job first", job_id);
         return;
     }
+    double now = zeus_wall_s();
+    bso_val st[] = {BV_S(job_id), BV_D(now), BV_D(now - svc_stale_s)};
+    if (bso_db_exec(db,
+                    "UPDATE trial SET status = 'Interrupted', end_timestamp = $2, message ="
+                    " 'not ended by its client in time' WHERE job_id = $1 AND status ="
+                    " 'Dispatched' AND start_timestamp < $3",
+                    st, 3, NULL) < 0)
+        goto dbfail;
     if (strcmp(jb.stage, "MAB") != 0) {
         rc = prune(db, &jb, &bs, &type, arms, &n_arms);
         if (rc < 0 || (rc == 1 && build_mab(db, &jb, arms, n_arms) < 0))

@@ -12,6 +12,10 @@ typedef struct svc_reply {
     char *body; /* malloc'd JSON */
 } svc_reply;
 
+/* A Dispatched trial older than this (s) is taken as interrupted: its client died without
+ * ending it (killed -9, a lost node), and it would otherwise hold its pruning slot forever. */
+extern double svc_stale_s;
+
 void svc_register(bso_db *db, const char *body, svc_reply *out);
 void svc_next_batch_size(bso_db *db, const char *job_id, svc_reply *out);
 void svc_report(bso_db *db, const char *body, svc_reply *out);

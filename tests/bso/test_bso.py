@@ -33,8 +33,8 @@ def check(cond, what):
 
 
 # ---- service helpers ---------------------------------------------------------------------------
-def serve(db):
-    p = subprocess.Popen([ZEUS_BSO, "serve", "--port", "0", "--db", db], stdout=subprocess.PIPE,
+def serve(db, *args):
+    p = subprocess.Popen([ZEUS_BSO, "serve", "--port", "0", "--db", db, *args], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     PROCS.append(p)
     line = p.stdout.readline()
@@ -170,6 +170,27 @@ def service_flow(db):
     st, r = req(addr, "GET", "/jobs/batch_size?job_id=" + jid)
     check(st == 400 and r == {"message": f"Unknown job({jid}). Please register the job first"},
           f"after delete {st} {r}")
+
+    # a client killed -9 never ends its trial: once --stale-after passes, the trial is recorded
+    # as Interrupted and its exploration slot is given out again (the original keeps it forever)
+    srv3, addr3 = serve(db, "--stale-after", "1")
+    st, job = req(addr3, "POST", "/jobs", {**SPEC, "job_id": "mnist-killed"})
+    st, t1 = req(addr3, "GET", "/jobs/batch_size?job_id=mnist-killed")
+    st, t2 = req(addr3, "GET", "/jobs/batch_size?job_id=mnist-killed")
+    check(t1["batch_size"] == 32 and t2["batch_size"] == 32 and t2["trial_number"] == 2,
+          f"concurrent while exploring: {t1} {t2}")
+    time.sleep(1.2)
+    st, t3 = req(addr3, "GET", "/jobs/batch_size?job_id=mnist-killed")
+    hist = json.loads(subprocess.run([ZEUS_BSO, "history", "mnist-killed", "--db", db, "--json"],
+                                     capture_output=True, text=True).stdout)
+    check([t["status"] for t in hist["trials"]] == ["Interrupted", "Interrupted", "Dispatched"]
+          and hist["trials"][2]["type"] == "Exploration" and t3["batch_size"] == 32,
+          f"stale trials repaired: {hist['trials']}")
+    st, r = req(addr3, "POST", "/report", {**t1, "time": 1.0, "energy": 1.0, "metric": 0.95,
+                                           "current_epoch": 1})
+    check(st == 400 and "converged is not set" in r["message"], f"late report {st} {r}")
+    srv3.terminate()
+    srv3.wait()
 
     # two service processes on one database, 50 concurrent clients: no trial lost or doubled
     srv2, addr2 = serve(db)
