@@ -95,6 +95,7 @@ def run_trial(addr, job_id, converge_at=2):
 
 def service_flow(db):
     srv, addr = serve(db)
+    client_flow(addr, db)
     # the original client's flow
     st, job = req(addr, "POST", "/jobs", {**SPEC, "seed": 1})  # unknown fields are ignored
     check(st == 201, f"register: 201, got {st} {job}")
@@ -229,6 +230,100 @@ def service_flow(db):
     for p in (srv, srv2):
         p.send_signal(signal.SIGTERM)
         check(p.wait(timeout=10) == 0, "server exits 0 on SIGTERM")
+
+
+# ---- the Python client (python/zeus/optimizer/batch_size) -------------------------------------
+CLIENT_RUN = r"""
+import os, sys
+from zeus.optimizer.batch_size import (BatchSizeOptimizer, JobSpec, ZeusBSOTrainFailError,
+    ZeusBSOOperationOrderError, ZeusBSOBadOperationError, ZeusBSORuntimError)
+
+class M:  # a ZeusMonitor stand-in: every epoch takes 10 s and 1000 J
+    gpu_indices = [0, 1]
+    class W:
+        time, total_energy = 10.0, 1000.0
+    def begin_window(self, key): self.key = key
+    def end_window(self, key):
+        assert key == self.key == "BatciSizeOptimizerClient"
+        return self.W()
+
+mode = sys.argv[2]
+job = JobSpec(job_id=os.environ.get("ZEUS_JOB_ID"), job_id_prefix="cli", batch_sizes=[32, 8, 16],
+              default_batch_size=16, target_metric=0.9, max_epochs=4, mab_seed=3)
+bso = BatchSizeOptimizer(M(), sys.argv[1], job)
+print("JOB", bso.job.job_id, bso.job.max_power, bso.job.number_of_gpus, bso.job.gpu_model)
+if mode == "order":
+    try:
+        bso.on_evaluate(0.1)
+    except ZeusBSOOperationOrderError:
+        print("ORDER-OK")
+    try:
+        BatchSizeOptimizer(M(), sys.argv[1], job, rank=1).get_batch_size()
+    except ZeusBSOBadOperationError:
+        print("RANK-OK")
+    try:
+        BatchSizeOptimizer(M(), sys.argv[1] + "/nope", job)
+    except ZeusBSORuntimError as e:
+        print("HTTP-OK", "404" in str(e))
+    sys.exit(0)
+bs = bso.get_batch_size()
+assert bso.get_batch_size() == bs
+print("BS", bs, bso.trial_number)
+if mode == "die":
+    sys.exit(0)  # no report: the atexit hook ends the trial
+bso.on_train_begin()
+try:
+    for epoch in range(1, 10):
+        bso.on_evaluate(0.95 if (mode == "ok" and epoch == 2) else 0.1)
+        if bso.training_finished:
+            break
+    print("FINISHED", epoch)
+except ZeusBSOTrainFailError as e:
+    print("TRAINFAIL", e)
+"""
+
+
+def client_flow(addr, db):
+    pkg = os.path.join(TMP, "pkg")
+    os.makedirs(os.path.join(pkg, "zeus", "optimizer"))
+    for f in ("zeus/__init__.py", "zeus/optimizer/__init__.py"):
+        open(os.path.join(pkg, f), "w").close()
+    os.symlink(os.path.join(HERE, "..", "..", "python", "zeus", "optimizer", "batch_size"),
+               os.path.join(pkg, "zeus", "optimizer", "batch_size"))
+    with open(os.path.join(pkg, "zeus", "device.py"), "w") as f:
+        f.write("class G:\n    def __len__(self): return 2\n"
+                "    def getPowerManagementLimitConstraints(self, i): return (100000, 300500)\n"
+                "    def getName(self, i): return 'NVIDIA A40'\n"
+                "def get_gpus(ensure_homogeneous=False): return G()\n")
+    script = os.path.join(pkg, "train.py")
+    with open(script, "w") as f:
+        f.write(CLIENT_RUN)
+    env = {**os.environ, "PYTHONPATH": pkg}
+    url = "http://" + addr
+
+    def py(mode, job_id=None):
+        e = {**env, **({"ZEUS_JOB_ID": job_id} if job_id else {})}
+        r = subprocess.run([sys.executable, script, url, mode], capture_output=True, text=True,
+                           env=e, timeout=60)
+        check(r.returncode == 0, f"client {mode}: {r.stdout}{r.stderr}")
+        return r.stdout
+
+    out = py("ok")
+    jid = out.split()[1]
+    check(out.split()[2:5] == ["600", "2", "NVIDIA"] and "BS 16 1" in out and "FINISHED 2" in out,
+          f"client run 1: {out}")
+    out = py("ok", jid)
+    check("BS 8 2" in out and "FINISHED 2" in out, f"client run 2 (same job): {out}")
+    out = py("fail", jid)
+    check("BS 32 3" in out and "TRAINFAIL Train failed: Train failed to converge within "
+          "max_epoch(4) This batch size" in out, f"client run 3: {out}")
+    out = py("die", jid)
+    out = py("order", jid)
+    check("ORDER-OK" in out and "RANK-OK" in out and "HTTP-OK True" in out, f"client order {out}")
+    h = json.loads(subprocess.run([ZEUS_BSO, "history", jid, "--db", db, "--json"],
+                                  capture_output=True, text=True).stdout)
+    check([t["status"] for t in h["trials"]] == ["Succeeded", "Succeeded", "NotConverged",
+                                                 "Failed"], f"client trials {h['trials']}")
 
 
 # ---- PostgreSQL ----------------------------------------------------------------------------------
