@@ -16,7 +16,12 @@ static cJSON *num_or_null(const char *cell, bool integer)
     if (!cell)
         return cJSON_CreateNull();
     double v = integer ? (double)bso_atoll(cell) : bso_atof(cell);
-    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateString(cell);
+    if (!isfinite(v))
+        return cJSON_CreateString(cell);
+    /* cJSON prints 15 digits when they are within an epsilon: write the exact shortest form */
+    char buf[ZEUS_DOUBLE_BUF];
+    return integer ? cJSON_CreateNumber(v)
+                   : cJSON_CreateRaw(zeus_format_double(v, buf, sizeof buf));
 }
 
 /* Arms as {batch_size, mean_cost, cost_sd, observations}; beliefs about reward = -cost. */

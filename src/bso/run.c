@@ -834,6 +834,7 @@ static void run_usage(FILE *f)
 {
     fprintf(f, "usage: zeus run JOBFILE [--recurrences N] [--db PATH|URL] [--log-base DIR]\n"
                "                [--observer] [--wait SECONDS] [--stale-after SECONDS]\n"
+               "                [--profile-params WARMUP,MEASURE]\n"
                "  Runs N recurrences (default 1) of the job described by JOBFILE (JSON; see\n"
                "  docs/bso.md), continuing from the state kept in the database (default\n"
                "  <data dir>/zeus/history.db; ZEUS_DB overrides).\n");
@@ -855,6 +856,9 @@ int bso_cmd_run(int argc, char **argv)
             o.log_base = v, i++;
         else if (!strcmp(a, "--recurrences") && v &&
                  bso_parse_long(v, 1, 1000000, &o.recurrences) == 0)
+            i++;
+        else if (!strcmp(a, "--profile-params") && v &&
+                 sscanf(v, "%ld,%ld", &o.warmup, &o.measure) == 2 && o.warmup > 0 && o.measure > 0)
             i++;
         else if (!strcmp(a, "--wait") && v && bso_parse_long(v, 0, 1L << 30, &o.wait_s) == 0)
             i++;

@@ -352,9 +352,59 @@ def start_postgres():
     return f"postgresql://zeus@/postgres?host={pgdir}&port={port}", stop
 
 
+def torch_python():
+    """A Python with PyTorch: $ZEUS_TEST_PYTHON, else the project's test venv."""
+    if os.environ.get("ZEUS_TEST_PYTHON"):
+        return os.environ["ZEUS_TEST_PYTHON"]
+    env_sh = os.path.join(HERE, "..", "..", "scripts", "python-env.sh")
+    if os.path.exists(env_sh):
+        r = subprocess.run([env_sh, os.path.dirname(ZEUS_BSO)], capture_output=True, text=True)
+        if r.returncode == 0 and r.stdout.strip():
+            return r.stdout.strip().splitlines()[-1]
+    print("SKIP: no Python with PyTorch (set ZEUS_TEST_PYTHON or provide scripts/python-env.sh)")
+    sys.exit(77)
+
+
+def run_torch():
+    """zeus run with a real PyTorch job using ZeusDataLoader (python/zeus/run) on simulated
+    GPUs (tests/bso/stubs stand in for the extension's zeus.device / zeus.monitor)."""
+    py = torch_python()
+    pkg = os.path.join(TMP, "tpkg")
+    shutil.copytree(os.path.join(HERE, "stubs", "zeus"), os.path.join(pkg, "zeus"))
+    os.symlink(os.path.join(HERE, "..", "..", "python", "zeus", "run"),
+               os.path.join(pkg, "zeus", "run"))
+    job, d = jobfile("torch", optimizer="sgd", default_lr=0.1, target_metric=0.97,
+                     max_epochs=4, batch_sizes=[16, 32, 64],
+                     command=[py, os.path.join(HERE, "train_torch.py"), "{bs}", "{seed}", "{lr}"])
+    db = os.path.join(TMP, "torch.db")
+    env = {"PYTHONPATH": pkg}
+    r = zrun(job, db, "--recurrences", "2", "--profile-params", "2,5", env=env)
+    check(r.returncode == 0, f"torch run 1: {r.stdout[-3000:]}{r.stderr}")
+    r2 = zrun(job, db, "--recurrences", "2", "--profile-params", "2,5", env=env)
+    check(r2.returncode == 0, f"torch run 2: {r2.stdout[-3000:]}{r2.stderr}")
+    jid = "synthetic+mlp+bs32+sgd+lr0.1+tm0.97+me4"
+    h = history(db, jid)
+    trials = h.get("trials", [])
+    check(sum(t["reached"] is True for t in trials) == 4, f"torch: 4 recurrences {trials}")
+    check(all(t["power_limit"] == 200 for t in trials), f"torch: optimal limit applied {trials}")
+    hist_path = os.path.join(TMP, "hist-torch.json")
+    with open(hist_path, "w") as f:
+        json.dump(h, f)
+    rr = subprocess.run([REPLAY, job, hist_path], capture_output=True, text=True)
+    check(rr.returncode == 0, f"torch: decisions equal the simulator's {rr.stdout}{rr.stderr}")
+    out = r.stdout + r2.stdout
+    check("at 200 W" in out, "torch: the job trains at the profiled optimum")
+    # each batch size profiled once: later runs of it start at the optimum
+    logs = glob.glob(os.path.join(TMP, "logs", jid + "*", "*.power.json"))
+    check(len({os.path.basename(p) for p in logs}) == len({t["batch_size"] for t in trials}),
+          f"torch: power profiles {logs}")
+
+
 def main():
     try:
-        if PART == "service_sqlite":
+        if PART == "torch":
+            run_torch()
+        elif PART == "service_sqlite":
             service_flow(os.path.join(TMP, "bso.db"))
         elif PART == "service_postgres":
             url, stop = start_postgres()

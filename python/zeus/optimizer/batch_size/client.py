@@ -144,11 +144,16 @@ class BatchSizeOptimizer(Callback):
         self.server_url = server_url.rstrip("/")
         self.rank = rank
         n = len(monitor.gpu_indices)
+        # the GPU layer's names (snake_case); older ones spelled NVML's (camelCase)
+        limits = getattr(gpus, "get_power_management_limit_constraints", None) or getattr(
+            gpus, "getPowerManagementLimitConstraints"
+        )
+        name = getattr(gpus, "get_name", None) or getattr(gpus, "getName")
         spec = {
             **asdict(job),
-            "max_power": (gpus.getPowerManagementLimitConstraints(0)[1] // 1000) * n,
+            "max_power": (limits(0)[1] // 1000) * n,
             "number_of_gpus": n,
-            "gpu_model": gpus.getName(0),
+            "gpu_model": name(0),
         }
         created = _call("POST", self.server_url + REGISTER_JOB_URL, spec)
         fields = {k: created[k] for k in CreatedJob.__dataclass_fields__ if k in created}
