@@ -573,6 +573,28 @@ def run_tests():
     r = zrun(job, garbage)
     check(r.returncode == 1 and "database" in r.stderr and "not a database" in r.stderr, r.stderr)
 
+    # the store's location: ZEUS_DB, else the user's data folder (XDG_DATA_HOME)
+    job, d = jobfile("where")
+    cmd = [ZEUS_BSO, "run", job, "--log-base", os.path.join(TMP, "logs")]
+    r = subprocess.run(cmd, capture_output=True, text=True,
+                       env={**os.environ, "ZEUS_DB": os.path.join(d, "env.db")})
+    check(r.returncode == 0 and os.path.exists(os.path.join(d, "env.db")), f"ZEUS_DB {r.stderr}")
+    env = {k: v for k, v in os.environ.items() if k != "ZEUS_DB"}
+    r = subprocess.run(cmd, capture_output=True, text=True,
+                       env={**env, "XDG_DATA_HOME": os.path.join(d, "xdg")})
+    check(r.returncode == 0 and os.path.exists(os.path.join(d, "xdg", "zeus", "history.db")),
+          f"default store {r.stderr}")
+    # a store from a newer zeus (schema version above ours) is refused, not modified
+    import sqlite3
+    con = sqlite3.connect(os.path.join(d, "env.db"))
+    con.execute("UPDATE zeus_schema SET version = 99")
+    con.commit()
+    con.close()
+    r = subprocess.run([ZEUS_BSO, "history", "--db", os.path.join(d, "env.db")],
+                       capture_output=True, text=True)
+    check(r.returncode == 1 and "schema version 99, newer than this zeus knows" in r.stderr,
+          f"newer schema: {r.stderr}")
+
     # kill -9 of the driver mid-trial: its job goes with it, the next start records the trial
     # as Interrupted and makes the same decision again
     db5 = os.path.join(TMP, "h5.db")
