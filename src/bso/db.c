@@ -211,6 +211,10 @@ static int exec_pg(bso_db *db, const char *sql, const bso_val *params, int n, bs
         snprintf(db->err, sizeof db->err, "postgresql: %s", PQerrorMessage(db->pg));
         db->err[strcspn(db->err, "\n")] = '\0';
         PQclear(res);
+        /* A lost connection (server restart, failover) fails this statement; the next one
+         * runs on a new connection. */
+        if (PQstatus(db->pg) == CONNECTION_BAD)
+            PQreset(db->pg);
         return -1;
     }
     if (rows && st == PGRES_TUPLES_OK && PQntuples(res) > 0) {

@@ -349,7 +349,23 @@ def start_postgres():
                              f"-k {pgdir} -p {port} -c listen_addresses='' -c max_connections=200",
                              "start"], check=True, capture_output=True)
     stop = prefix + [os.path.join(bindir, "pg_ctl"), "-D", data, "-m", "immediate", "stop"]
+    global PG_RESTART
+    PG_RESTART = prefix + [os.path.join(bindir, "pg_ctl"), "-D", data, "-w", "-t", "30", "-l",
+                           os.path.join(pgdir, "log"), "-m", "fast", "restart"]
     return f"postgresql://zeus@/postgres?host={pgdir}&port={port}", stop
+
+
+def pg_restart(url):
+    """The service survives a database restart: requests fail (500) until each worker
+    reconnects, then succeed."""
+    srv, addr = serve(url, "--threads", "2")
+    st, _ = req(addr, "POST", "/jobs", {**SPEC, "job_id": "mnist-restart"})
+    check(st == 201, f"register before restart {st}")
+    subprocess.run(PG_RESTART, check=True, capture_output=True, timeout=60)
+    statuses = [req(addr, "GET", "/jobs/batch_size?job_id=mnist-restart")[0] for _ in range(8)]
+    check(statuses[-1] == 200 and statuses.count(500) <= 2, f"after restart {statuses}")
+    srv.terminate()
+    srv.wait()
 
 
 def torch_python():
@@ -411,6 +427,7 @@ def main():
             try:
                 service_flow(url)
                 run_basic(url, "pg")
+                pg_restart(url)
             finally:
                 subprocess.run(stop, capture_output=True)
         else:
