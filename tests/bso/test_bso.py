@@ -72,7 +72,7 @@ SPEC = {"job_id_prefix": "mnist", "batch_sizes": [64, 8, 16, 32, 128], "default_
         "max_power": 300.0, "number_of_gpus": 1, "gpu_model": "NVIDIA A100"}
 
 
-def run_trial(addr, job_id, converge_at=2):
+def run_trial(addr, job_id, converge_at=2, pause=0.0):
     """One run of the original client: batch size, one report per epoch until stop_train, and
     the PATCH /trials of its atexit hook. Returns the statuses seen."""
     st, t = req(addr, "GET", "/jobs/batch_size?job_id=" + urllib.parse.quote(job_id))
@@ -81,6 +81,7 @@ def run_trial(addr, job_id, converge_at=2):
     seen = [st]
     bs = t["batch_size"]
     for epoch in range(1, 6):
+        time.sleep(pause)
         metric = 0.95 if epoch >= converge_at else 0.5
         st, r = req(addr, "POST", "/report", {**t, "time": 10.0 * epoch * 32 / bs,
                                               "energy": 1000.0 * epoch, "metric": metric,
@@ -227,7 +228,43 @@ def service_flow(db):
     types = {t["type"] for t in hist["trials"]}
     check(types == {"Exploration", "Concurrent", "MAB"}, f"trial types {types}")
     check(hist["bandit"]["stage"] == "MAB" and hist["bandit"]["arms"], f"bandit {hist['bandit']}")
-    for p in (srv, srv2):
+    srv.send_signal(signal.SIGTERM)
+    check(srv.wait(timeout=10) == 0, "server exits 0 on SIGTERM")
+
+    # a service process killed -9 under load: its open transactions never commit; the store
+    # stays consistent and the other process (and a restarted one) go on
+    st, job = req(addr2, "POST", "/jobs", {**SPEC, "job_id": "mnist-kill9"})
+    victim, vaddr = serve(db)
+    errors = []
+
+    def hammer(i):
+        for _ in range(4):
+            try:
+                run_trial(vaddr if i % 2 else addr2, "mnist-kill9", pause=0.05)
+            except OSError as e:  # the victim's clients lose their connection
+                errors.append(e)
+
+    threads = [threading.Thread(target=hammer, args=(i,)) for i in range(20)]
+    for th in threads:
+        th.start()
+    time.sleep(0.3)
+    victim.kill()
+    victim.wait()
+    for th in threads:
+        th.join()
+    check(errors, "the victim was killed while its clients were running")
+    again, aaddr = serve(db)
+    seen = run_trial(aaddr, "mnist-kill9")
+    check(all(s == 200 for s in seen), f"after kill -9: {seen}")
+    hist = json.loads(subprocess.run([ZEUS_BSO, "history", "mnist-kill9", "--db", db, "--json"],
+                                     capture_output=True, text=True).stdout)
+    numbers = [t["trial_number"] for t in hist["trials"]]
+    check(numbers == list(range(1, len(numbers) + 1)), f"kill -9: trial numbers {numbers}")
+    for t in hist["trials"]:
+        done = t["status"] in ("Succeeded", "NotConverged")
+        check(done == (t["time"] is not None and t["energy"] is not None and t["reached"]
+                       is not None), f"kill -9: trial consistent {t}")
+    for p in (srv2, again):
         p.send_signal(signal.SIGTERM)
         check(p.wait(timeout=10) == 0, "server exits 0 on SIGTERM")
 
