@@ -1,6 +1,8 @@
 # Convenience entry points; the build itself is CMake (see README.md).
 #   make demo   install deps, build, run the main job
 #   make test   install deps, build, run every test (normal and ASan+UBSan builds, bounded fuzz)
+#               and the interface checks (faces use public headers only; libzeus exports only
+#               its API)
 #   make fuzz   build the libFuzzer harnesses (clang) and run each FUZZ_SECONDS over its corpus
 BUILD ?= build
 BUILD_ASAN ?= build-asan
@@ -9,7 +11,7 @@ FUZZ_SECONDS ?= 8
 FUZZERS = csv profile index_list cvd
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build demo test test-fast test-install test-asan fuzz validate-bundle format format-check clean
+.PHONY: all deps build demo test test-fast test-install test-asan check-faces check-abi fuzz validate-bundle format format-check clean
 
 all: build
 
@@ -34,6 +36,14 @@ test-asan: deps
 test-install: build
 	./scripts/test-install.sh $(BUILD)
 
+# No face (src/cli, python, src/zeusd, ...) may include an internal header.
+check-faces:
+	./scripts/check-faces.sh
+
+# libzeus.so exports only versioned public zeus_ symbols, and every declared one.
+check-abi: build
+	./scripts/check-abi.sh $(BUILD)/libzeus.so
+
 # New inputs go to $(BUILD_FUZZ)/corpus/<name>; fuzz/corpus/<name> (committed) is only read.
 # A crash leaves crash-* in the current directory and fails the target.
 fuzz: deps
@@ -48,7 +58,7 @@ fuzz: deps
 	  grep -E "stat::number_of_executed_units|stat::new_units_added" $(BUILD_FUZZ)/fuzz_$$f.log; \
 	done
 
-test: format-check test-fast test-install test-asan fuzz
+test: format-check check-faces test-fast check-abi test-install test-asan fuzz
 
 # A self-contained build for a GPU machine that has no compiler or libcjson (see docs/validation/).
 validate-bundle: deps

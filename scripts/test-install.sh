@@ -21,4 +21,29 @@ CM
 cmake -S "$prefix/cm" -B "$prefix/cm/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$prefix/cm/build" >/dev/null
 ZEUS_DEVICE=sim LD_LIBRARY_PATH="$prefix/lib" "$prefix/cm/build/ex" | grep -q "on 4 GPU(s)"
-echo "install test: pkg-config and find_package consumers built and ran"
+# The installed command finds the installed libzeus through its rpath ($ORIGIN/../lib...).
+env -u LD_LIBRARY_PATH "$prefix/bin/zeus" --version | grep -q "^zeus $(sed -n 's/^project(zeus VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)$"
+if readelf -d "$prefix/bin/zeus" | grep -q 'NEEDED.*libzeus'; then
+    readelf -d "$prefix/bin/zeus" | grep -q "NEEDED.*\[$(readelf -d "$prefix"/lib*/libzeus.so | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')\]"
+    shared_cli="linked against the installed libzeus"
+else
+    shared_cli="linked statically (ZEUS_CLI_SHARED=OFF)"
+fi
+# zeus/version.h is installed and agrees with the library it came with.
+cat > "$prefix/version_check.c" <<'C'
+#include <stdio.h>
+#include <string.h>
+#include <zeus/zeus.h>
+int main(void)
+{
+    if (strcmp(ZEUS_VERSION_STRING, zeus_version()) != 0 || ZEUS_VERSION_NUMBER < 100)
+        return 1;
+    printf("%d.%d.%d\n", ZEUS_VERSION_MAJOR, ZEUS_VERSION_MINOR, ZEUS_VERSION_PATCH);
+    return 0;
+}
+C
+cc -std=c11 -Wall -Werror "$prefix/version_check.c" $(pkg-config --cflags --libs zeus) \
+   -Wl,-rpath,"$prefix/lib" -o "$prefix/version_check"
+"$prefix/version_check" >/dev/null
+echo "install test: pkg-config and find_package consumers built and ran; zeus/version.h matches;" \
+     "the command ran from the prefix, $shared_cli"

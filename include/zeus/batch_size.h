@@ -150,8 +150,8 @@ ZEUS_API const zeus_gts *zeus_bso_mab(const zeus_bso *bso);
 /* The windowed rewards of batch_size in time order (a view valid until the next observe). */
 ZEUS_API int zeus_bso_rewards(const zeus_bso *bso, int batch_size, const double **rewards,
                               size_t *n);
-/* Whole state as a JSON document (malloc'd; free()). Load creates an optimizer that continues
- * exactly where the saved one stood (same future decisions). */
+/* Whole state as a JSON document (release it with zeus_free()). Load creates an optimizer that
+ * continues exactly where the saved one stood (same future decisions). */
 ZEUS_API int zeus_bso_save(const zeus_bso *bso, char **json);
 ZEUS_API int zeus_bso_load(const char *json, zeus_bso **out);
 
@@ -165,6 +165,7 @@ ZEUS_API int zeus_jit_plo_predict(const zeus_jit_plo *plo, int batch_size, int *
 /* Keeps the power limit with the strictly smallest cost (the first wins ties). */
 ZEUS_API int zeus_jit_plo_observe(zeus_jit_plo *plo, int batch_size, int power_limit_w,
                                   double cost);
+/* State as a JSON document (release it with zeus_free()). */
 ZEUS_API int zeus_jit_plo_save(const zeus_jit_plo *plo, char **json);
 ZEUS_API int zeus_jit_plo_load(const char *json, zeus_jit_plo **out);
 

@@ -56,6 +56,9 @@ enum {
 #undef ZEUS_ERRNO_ENUM
 };
 
+/* Size of a short error detail kept in a result (e.g. a failed group's error). */
+#define ZEUS_ERROR_DETAIL_LEN 256
+
 /* Static description of an error code ("unknown error" for codes not in the list). */
 ZEUS_API const char *zeus_strerror(int code);
 /* Symbolic name of an error code, e.g. "ZEUS_EPARSE". */

@@ -113,7 +113,7 @@ ZEUS_API int zeus_selector_parse(const char *name, double eta_knob, double facto
 typedef struct {
     size_t count;
     zeus_power_limit_measurement *measurements; /* malloc'd; free with _profile_free */
-    char gpu_model[96];                         /* optional "gpu_model" key; empty when absent */
+    char gpu_model[ZEUS_GPU_NAME_LEN];          /* optional "gpu_model" key; empty when absent */
 } zeus_power_limit_profile;
 
 /* Reads and validates a profile. ZEUS_ENOENT if missing; ZEUS_EPARSE (message names the file
@@ -125,7 +125,7 @@ ZEUS_API int zeus_power_limit_profile_read(const char *path, zeus_power_limit_pr
 ZEUS_API int zeus_power_limit_profile_write(const char *path,
                                             const zeus_power_limit_measurement *measurements,
                                             size_t count, const char *gpu_model);
-/* Renders the JSON text into a malloc'd string (what _write stores). */
+/* Renders the JSON text into a string (what _write stores); release it with zeus_free(). */
 ZEUS_API int zeus_power_limit_profile_format(const zeus_power_limit_measurement *measurements,
                                              size_t count, const char *gpu_model, char **out);
 ZEUS_API int zeus_power_limit_profile_parse(const char *json, const char *origin,

@@ -177,8 +177,8 @@ typedef struct zeus_group_result {
     zeus_job job;
     uint64_t seed;
     zeus_sim_history history;
-    int status;      /* ZEUS_OK or the simulation's error */
-    char error[256]; /* its detail */
+    int status;                        /* ZEUS_OK or the simulation's error */
+    char error[ZEUS_ERROR_DETAIL_LEN]; /* its detail */
 } zeus_group_result;
 
 /* Simulates every group as run_alibaba.py does (per-group job and seed, concurrency on) on up

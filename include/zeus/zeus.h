@@ -2,8 +2,10 @@
 #ifndef ZEUS_ZEUS_H
 #define ZEUS_ZEUS_H
 
+#include "zeus/version.h"
 #include "zeus/common.h"
 #include "zeus/device.h"
+#include "zeus/sim.h"
 #include "zeus/monitor.h"
 #include "zeus/lease.h"
 #include "zeus/output.h"

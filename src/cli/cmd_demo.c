@@ -3,9 +3,10 @@
  * settles on one; then the remaining steps are compared with the same steps at the maximum.
  * Never touches a real GPU: it always runs on the sim backend. */
 #include "cli/cli.h"
-#include "core/internal.h"
 #include "zeus/batch_size.h"
+#include "zeus/sim.h"
 #include "zeus/power_limit.h"
+#include "zeus/util.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
@@ -182,7 +183,8 @@ static unsigned count_real_gpus(void)
     return real;
 }
 
-/* Selects the sim backend (with the demo's GPUs unless ZEUS_SIM_CONFIG is set) and opens it. */
+/* Opens the sim backend (with the demo's GPUs unless ZEUS_SIM_CONFIG is set): the environment
+ * still configures everything else, but the choice of backend is the demo's own. */
 static int open_sim(demo *dm, const demo_args *a)
 {
     const char *device = getenv("ZEUS_DEVICE");
@@ -193,17 +195,18 @@ static int open_sim(demo *dm, const demo_args *a)
                          device);
     if (!device || strcasecmp(device, "sim") != 0)
         dm->real_gpus = count_real_gpus();
-    setenv("ZEUS_DEVICE", "sim", 1);
-    const char *user_config = getenv("ZEUS_SIM_CONFIG");
-    bool own_config = !user_config || !*user_config;
-    if (own_config) {
-        char config[sizeof demo_sim_config + 16];
+    zeus_device_options o;
+    zeus_device_options_init(&o);
+    int rc = zeus_device_options_from_env(&o);
+    if (rc != ZEUS_OK)
+        return cli_lib_error(CLI_USAGE, rc, "demo");
+    o.backend = "sim";
+    char config[sizeof demo_sim_config + 16];
+    if (!o.sim_config) {
         snprintf(config, sizeof config, demo_sim_config, a->gpus);
-        setenv("ZEUS_SIM_CONFIG", config, 1); /* the JSON itself, no file needed */
+        o.sim_config = config; /* the JSON itself, no file needed */
     }
-    int rc = zeus_devices_open(&dm->devices);
-    if (own_config)
-        unsetenv("ZEUS_SIM_CONFIG");
+    rc = zeus_devices_open_with(&o, &dm->devices);
     if (rc != ZEUS_OK)
         return cli_lib_error(CLI_FAIL, rc, "demo: cannot open the simulated GPUs");
     const char *backend = zeus_devices_gpu_backend(dm->devices);

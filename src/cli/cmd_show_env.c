@@ -1,7 +1,6 @@
-/* zeus show-env: what Zeus sees — library, backends, GPUs, CPU packages, CUDA_VISIBLE_DEVICES. */
+/* zeus show-env: what Zeus sees — library, backends, GPUs, CPU packages, visible devices. */
 #include "cli/cli.h"
 
-#include <cjson/cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,79 +17,14 @@ static void usage(FILE *out)
                  "  -h, --help  show this help\n");
 }
 
-static cJSON *gpu_json(zeus_devices *d, const zeus_gpu_info *g)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "index", g->index);
-    cJSON_AddNumberToObject(o, "device_index", g->device_index);
-    cJSON_AddStringToObject(o, "name", g->name);
-    cJSON_AddStringToObject(o, "uuid", g->uuid);
-    cJSON_AddStringToObject(o, "architecture", zeus_gpu_arch_name(g->arch));
-    cJSON_AddBoolToObject(o, "energy_counter", g->has_energy_counter);
-    cJSON_AddBoolToObject(o, "simulated", g->simulated);
-    if (g->power_limit_valid) {
-        cJSON_AddNumberToObject(o, "min_power_limit_w", g->min_power_limit_mw / 1000.0);
-        cJSON_AddNumberToObject(o, "max_power_limit_w", g->max_power_limit_mw / 1000.0);
-        cJSON_AddNumberToObject(o, "default_power_limit_w", g->default_power_limit_mw / 1000.0);
-    }
-    unsigned limit;
-    if (zeus_gpu_power_limit_mw(d, g->index, &limit) == ZEUS_OK)
-        cJSON_AddNumberToObject(o, "power_limit_w", limit / 1000.0);
-    else
-        cJSON_AddStringToObject(o, "power_limit_error", zeus_last_error());
-    return o;
-}
-
 static int print_json(zeus_devices *d)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "version", zeus_version());
-    cJSON *backends = cJSON_AddArrayToObject(root, "backends");
-    for (size_t i = 0; i < zeus_devices_backend_count(d); i++) {
-        zeus_backend_status s;
-        zeus_devices_backend(d, i, &s);
-        cJSON *b = cJSON_CreateObject();
-        cJSON_AddStringToObject(b, "name", s.name);
-        cJSON_AddStringToObject(b, "kind", s.kind == ZEUS_BACKEND_GPU ? "gpu" : "cpu");
-        cJSON_AddBoolToObject(b, "available", s.available);
-        cJSON_AddStringToObject(b, s.available ? "note" : "reason", s.reason);
-        cJSON_AddItemToArray(backends, b);
-    }
-    const char *cvd = zeus_devices_cuda_visible_devices(d);
-    if (cvd)
-        cJSON_AddStringToObject(root, "cuda_visible_devices", cvd);
-    else
-        cJSON_AddNullToObject(root, "cuda_visible_devices");
-    const char *gpu_backend = zeus_devices_gpu_backend(d);
-    if (gpu_backend)
-        cJSON_AddStringToObject(root, "gpu_backend", gpu_backend);
-    else
-        cJSON_AddNullToObject(root, "gpu_backend");
-    cJSON *gpus = cJSON_AddArrayToObject(root, "gpus");
-    for (unsigned i = 0; i < zeus_gpu_count(d); i++) {
-        zeus_gpu_info g;
-        zeus_gpu_get_info(d, i, &g);
-        cJSON_AddItemToArray(gpus, gpu_json(d, &g));
-    }
-    cJSON *cpus = cJSON_AddArrayToObject(root, "cpus");
-    for (unsigned i = 0; i < zeus_cpu_count(d); i++) {
-        zeus_cpu_info c;
-        zeus_cpu_get_info(d, i, &c);
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "index", c.index);
-        cJSON_AddStringToObject(o, "name", c.name);
-        cJSON *zones = cJSON_AddArrayToObject(o, "zones");
-        cJSON_AddItemToArray(zones, cJSON_CreateString("package"));
-        if (c.has_dram)
-            cJSON_AddItemToArray(zones, cJSON_CreateString("dram"));
-        zeus_cpu_energy e;
-        cJSON_AddBoolToObject(o, "energy_readable", zeus_cpu_read_energy(d, i, &e) == ZEUS_OK);
-        cJSON_AddItemToArray(cpus, o);
-    }
-    char *text = cJSON_Print(root);
-    puts(text);
-    free(text);
-    cJSON_Delete(root);
+    char *json;
+    int rc = zeus_devices_to_json(d, &json);
+    if (rc != ZEUS_OK)
+        return cli_lib_error(CLI_FAIL, rc, "show-env");
+    puts(json);
+    zeus_free(json);
     return CLI_OK;
 }
 
@@ -103,10 +37,11 @@ static void print_text(zeus_devices *d)
         printf("  %-5s %-4s %-11s %s\n", s.name, s.kind == ZEUS_BACKEND_GPU ? "gpu" : "cpu",
                s.available ? "available" : "unavailable", s.reason);
     }
-    const char *cvd = zeus_devices_cuda_visible_devices(d);
+    const char *cvd = zeus_devices_visible_devices(d);
+    const char *variable = zeus_devices_visible_devices_variable(d);
     unsigned n = zeus_gpu_count(d);
-    printf("\nCUDA_VISIBLE_DEVICES: %s%s%s\n", cvd ? "\"" : "", cvd ? cvd : "(unset: all GPUs)",
-           cvd ? "\"" : "");
+    printf("\n%s: %s%s%s\n", variable ? variable : "CUDA_VISIBLE_DEVICES", cvd ? "\"" : "",
+           cvd ? cvd : "(unset: all GPUs)", cvd ? "\"" : "");
     if (n > 0) {
         printf("  framework index -> device index:");
         for (unsigned i = 0; i < n; i++) {
@@ -177,10 +112,11 @@ int cli_show_env(int argc, char **argv)
     int rc = zeus_devices_open(&d);
     if (rc != ZEUS_OK)
         return cli_lib_error(CLI_FAIL, rc, "cannot open devices");
+    rc = CLI_OK;
     if (json)
-        print_json(d);
+        rc = print_json(d);
     else
         print_text(d);
     zeus_devices_close(d);
-    return CLI_OK;
+    return rc;
 }

@@ -1,5 +1,6 @@
 /* Error codes, thread-local error detail, version. */
 #include "core/internal.h"
+#include "zeus/version.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* GPU architecture names (numbered as NVML's nvmlDeviceArchitecture_t). */
+/* GPU architecture names (Zeus's own values; each backend maps its vendor's codes). */
 #include "core/internal.h"
 #include "zeus/device.h"
 

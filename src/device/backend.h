@@ -1,21 +1,29 @@
 /* The backend operations table: every device backend (nvml, sim, rapl; later amdsmi and the
- * zeusd client) fills one of these. Devices are addressed by the backend's own index; the
- * registry maps framework indices onto them. Optional operations are NULL. Every operation
- * returns 0 or a negative ZEUS_E* code with detail recorded through zeus__error(). */
+ * zeusd client) fills one of these and is listed once, in the registry's table (registry.c).
+ * Devices are addressed by the backend's own index; the registry maps framework indices onto
+ * them. Optional operations are NULL. Every operation returns 0 or a negative ZEUS_E* code with
+ * detail recorded through zeus__error(). Backend-specific controls (the simulator's steps) do
+ * not belong here: they hang off `extension`, which only that backend's own code interprets. */
 #ifndef ZEUS_DEVICE_BACKEND_H
 #define ZEUS_DEVICE_BACKEND_H
 
 #include "zeus/device.h"
 
-#define ZEUS_BACKEND_ABI 1
+#define ZEUS_BACKEND_ABI 2
 
 typedef struct zeus_backend_ops {
     int abi_version; /* ZEUS_BACKEND_ABI */
     const char *name;
     zeus_backend_kind kind;
-    /* On failure returns a negative code and writes a reason a person can act on. A note may be
-     * written on success too (e.g. which library was loaded). */
-    int (*open)(void **state, char *reason, size_t reason_size);
+    /* Tried when the GPU backend is "auto" (the simulator never is). */
+    bool auto_candidate;
+    /* Variable that selects visible devices in this vendor's software stack, reported by
+     * show-env and read by the environment fallback (NULL: none). */
+    const char *visible_devices_variable;
+    /* options: the caller's, normalized (never NULL). On failure returns a negative code and
+     * writes a reason a person can act on. A note may be written on success too (e.g. which
+     * library was loaded). */
+    int (*open)(void **state, const zeus_device_options *options, char *reason, size_t reason_size);
     void (*close)(void *state);
     unsigned (*count)(void *state);
 
@@ -32,6 +40,7 @@ typedef struct zeus_backend_ops {
      * without it the registry uses gpu_power. */
     int (*gpu_power_sample_mw)(void *state, unsigned dev, unsigned *power_mw);
     int (*gpu_power_limit_mw)(void *state, unsigned dev, unsigned *limit_mw);
+    /* Knobs: a set may route these to another backend (zeus_device_options.knob_backend). */
     int (*gpu_set_power_limit_mw)(void *state, unsigned dev, unsigned limit_mw);
     int (*gpu_set_persistence)(void *state, unsigned dev, bool enabled);
     /* Reads persistence mode (a lease records it to put it back). Optional: ZEUS_ENOTSUP. */
@@ -39,14 +48,28 @@ typedef struct zeus_backend_ops {
     /* True when GPU settings live in this process only (simulated GPUs without a shared state
      * file): no other process can change them, so leases take no lock. Optional: false. */
     bool (*gpu_settings_private)(void *state);
-    int (*sim_launch_step)(void *state, unsigned dev, int64_t *end_ns);
-    int (*sim_synchronize)(void *state, unsigned dev);
-    int (*sim_exact_energy_uj)(void *state, unsigned dev, double *energy_uj);
 
     /* CPU packages */
     int (*cpu_info)(void *state, unsigned dev, zeus_cpu_info *out);
     int (*cpu_energy)(void *state, unsigned dev, zeus_cpu_energy *out);
+
+    /* Backend-specific operations (e.g. zeus__sim_extension), NULL for none. */
+    const void *extension;
 } zeus_backend_ops;
+
+/* Every backend, in the order they are tried and reported: the one place a new backend is
+ * registered (registry.c). */
+extern const zeus_backend_ops *const zeus__backends[];
+extern const size_t zeus__backend_count;
+
+/* The backend that serves a GPU (framework index) and the backend index it has there, for
+ * backend-specific APIs such as zeus/sim.h. ZEUS_ENODEV for a GPU that does not exist. */
+int zeus__devices_gpu_backend(const zeus_devices *devices, unsigned gpu,
+                              const zeus_backend_ops **ops, void **state, unsigned *dev);
+
+/* Whether choice names a GPU backend ("auto", "none", NULL and "" included); writes the valid
+ * names ("auto, nvml, sim, none") for the error message. */
+int zeus__gpu_backend_choice_valid(const char *choice, char *names, size_t size);
 
 /* The registry's view for library code (src/power_limit/lease.c): see gpu_settings_private. */
 bool zeus__devices_gpu_settings_private(const zeus_devices *devices);

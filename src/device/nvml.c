@@ -1,6 +1,7 @@
 /* The nvml backend: NVIDIA GPUs through libnvidia-ml, loaded at run time with dlopen so that
- * neither building nor running Zeus needs the CUDA toolkit. ZEUS_NVML_LIBRARY names the library
- * to load instead of libnvidia-ml.so.1 / libnvidia-ml.so (the tests point it at our fake). */
+ * neither building nor running Zeus needs the CUDA toolkit. The nvml_library option
+ * (ZEUS_NVML_LIBRARY) names the library to load instead of libnvidia-ml.so.1 / libnvidia-ml.so
+ * (the tests point it at our fake). */
 #include "core/internal.h"
 #include "device/backend.h"
 #include "device/nvml_api.h"
@@ -159,14 +160,13 @@ static void nvml_close(void *state)
     free(s);
 }
 
-static int load_library(nvml_state *s, char *reason, size_t reason_size, char *loaded,
-                        size_t loaded_size)
+static int load_library(nvml_state *s, const char *override, char *reason, size_t reason_size,
+                        char *loaded, size_t loaded_size)
 {
-    const char *override = getenv("ZEUS_NVML_LIBRARY");
     if (override && *override) {
         s->lib = dlopen(override, RTLD_NOW | RTLD_LOCAL);
         if (!s->lib) {
-            snprintf(reason, reason_size, "ZEUS_NVML_LIBRARY=%s could not be loaded: %s", override,
+            snprintf(reason, reason_size, "NVML library %s could not be loaded: %s", override,
                      dlerror());
             return ZEUS_ELIB;
         }
@@ -189,6 +189,19 @@ static int load_library(nvml_state *s, char *reason, size_t reason_size, char *l
              "ZEUS_NVML_LIBRARY to libnvidia-ml.so.1's path",
              first_error);
     return ZEUS_ELIB;
+}
+
+/* NVML's architecture codes onto Zeus's own values, which promise no vendor's numbering. */
+static zeus_gpu_arch arch_from_nvml(nvmlDeviceArchitecture_t arch)
+{
+    static const zeus_gpu_arch by_code[NVML_DEVICE_ARCH_BLACKWELL + 1] = {
+        [2] = ZEUS_ARCH_KEPLER, [3] = ZEUS_ARCH_MAXWELL, [4] = ZEUS_ARCH_PASCAL,
+        [5] = ZEUS_ARCH_VOLTA,  [6] = ZEUS_ARCH_TURING,  [7] = ZEUS_ARCH_AMPERE,
+        [8] = ZEUS_ARCH_ADA,    [9] = ZEUS_ARCH_HOPPER,  [10] = ZEUS_ARCH_BLACKWELL,
+    };
+    if (arch < NVML_DEVICE_ARCH_KEPLER || arch > NVML_DEVICE_ARCH_BLACKWELL)
+        return ZEUS_ARCH_UNKNOWN;
+    return by_code[arch];
 }
 
 /* NVML promises NUL-terminated text; a library that fills the buffer without one must not make
@@ -214,10 +227,8 @@ static int describe_gpu(nvml_state *s, unsigned dev)
     terminate(info->uuid, sizeof info->uuid);
     info->arch = ZEUS_ARCH_UNKNOWN;
     nvmlDeviceArchitecture_t arch;
-    if (s->f.DeviceGetArchitecture &&
-        s->f.DeviceGetArchitecture(g->handle, &arch) == NVML_SUCCESS &&
-        arch != NVML_DEVICE_ARCH_UNKNOWN)
-        info->arch = (zeus_gpu_arch)arch;
+    if (s->f.DeviceGetArchitecture && s->f.DeviceGetArchitecture(g->handle, &arch) == NVML_SUCCESS)
+        info->arch = arch_from_nvml(arch);
     /* Volta and newer have a trustworthy cumulative energy counter (as the original decides). */
     info->has_energy_counter = info->arch != ZEUS_ARCH_UNKNOWN && info->arch >= ZEUS_ARCH_VOLTA;
     unsigned lo, hi, def;
@@ -243,7 +254,8 @@ static int describe_gpu(nvml_state *s, unsigned dev)
     return ZEUS_OK;
 }
 
-static int nvml_open(void **state, char *reason, size_t reason_size)
+static int nvml_open(void **state, const zeus_device_options *options, char *reason,
+                     size_t reason_size)
 {
     nvml_state *s = calloc(1, sizeof *s);
     char loaded[256] = "";
@@ -252,7 +264,8 @@ static int nvml_open(void **state, char *reason, size_t reason_size)
         snprintf(reason, reason_size, "out of memory");
         return ZEUS_ENOMEM;
     }
-    if ((rc = load_library(s, reason, reason_size, loaded, sizeof loaded)) != ZEUS_OK)
+    if ((rc = load_library(s, options->nvml_library, reason, reason_size, loaded, sizeof loaded)) !=
+        ZEUS_OK)
         goto fail;
     for (size_t i = 0; i < ZEUS_ARRAY_LEN(nvml_symbols); i++) {
         void *sym = zeus__resolve_versioned(dl_lookup, s->lib, nvml_symbols[i].name,
@@ -466,6 +479,8 @@ const zeus_backend_ops zeus__nvml_backend = {
     .abi_version = ZEUS_BACKEND_ABI,
     .name = "nvml",
     .kind = ZEUS_BACKEND_GPU,
+    .auto_candidate = true,
+    .visible_devices_variable = "CUDA_VISIBLE_DEVICES",
     .open = nvml_open,
     .close = nvml_close,
     .count = nvml_count,

@@ -41,9 +41,12 @@ typedef enum nvmlReturn_enum {
     NVML_ERROR_UNKNOWN = 999
 } nvmlReturn_t;
 
-/* nvmlDeviceArchitecture_t is an unsigned int; NVML_DEVICE_ARCH_* values equal zeus_gpu_arch. */
+/* nvmlDeviceArchitecture_t is an unsigned int (nvml.h: KEPLER 2, MAXWELL 3, PASCAL 4, VOLTA 5,
+ * TURING 6, AMPERE 7, ADA 8, HOPPER 9, BLACKWELL 10); nvml.c maps them onto zeus_gpu_arch. */
 typedef unsigned int nvmlDeviceArchitecture_t;
+#define NVML_DEVICE_ARCH_KEPLER 2
 #define NVML_DEVICE_ARCH_VOLTA 5
+#define NVML_DEVICE_ARCH_BLACKWELL 10
 #define NVML_DEVICE_ARCH_UNKNOWN 0xffffffffu
 
 typedef enum nvmlEnableState_enum {

@@ -1,9 +1,10 @@
 /* The rapl backend: CPU package and DRAM energy from Linux powercap sysfs
  * (/sys/class/powercap/intel-rapl:N and its intel-rapl:N:M subzones; AMD CPUs use the same
- * names). ZEUS_SYSFS_ROOT is prepended to every path, so tests (and containers that mount the
- * host's sysfs elsewhere) can point it at another tree. Counters wrap at max_energy_range_uj;
- * each read accumulates the wrap-corrected increase, so no helper process is needed as long as
- * reads come at least once per wrap period. Files are opened once and read with pread. */
+ * names). The sysfs_root option (ZEUS_SYSFS_ROOT) is prepended to every path, so tests (and
+ * containers that mount the host's sysfs elsewhere) can point it at another tree. Counters wrap at
+ * max_energy_range_uj; each read accumulates the wrap-corrected increase, so no helper process is
+ * needed as long as reads come at least once per wrap period. Files are opened once and read with
+ * pread. */
 #include "core/internal.h"
 #include "device/backend.h"
 #include "device/counter.h"
@@ -174,9 +175,10 @@ static int find_dram(rapl_package *p, const char *base, char *reason, size_t rea
     return ZEUS_OK;
 }
 
-static int rapl_open(void **state, char *reason, size_t reason_size)
+static int rapl_open(void **state, const zeus_device_options *options, char *reason,
+                     size_t reason_size)
 {
-    const char *root = getenv("ZEUS_SYSFS_ROOT");
+    const char *root = options->sysfs_root;
     char base[400];
     snprintf(base, sizeof base, "%s/sys/class/powercap", root ? root : "");
     rapl_state *s = calloc(1, sizeof *s);

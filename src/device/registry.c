@@ -1,5 +1,7 @@
-/* The device registry: chooses backends, applies CUDA_VISIBLE_DEVICES, and forwards the public
- * device API (include/zeus/device.h) to the backend operations. */
+/* The device registry: the one table of backends, choosing them from the options, applying the
+ * visible-devices selection, and forwarding the public device API (include/zeus/device.h) to
+ * the backend operations. It never reads the environment: zeus_devices_open() (env.c) turns
+ * the environment into options first. */
 #include "core/internal.h"
 #include "core/array.h"
 #include "device/backend.h"
@@ -8,23 +10,108 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const zeus_backend_ops *const gpu_backends[] = {&zeus__nvml_backend, &zeus__sim_backend};
-static const zeus_backend_ops *const cpu_backends[] = {&zeus__rapl_backend};
+/* Every backend, in the order they are tried and reported. A new backend is added here. */
+const zeus_backend_ops *const zeus__backends[] = {&zeus__nvml_backend, &zeus__sim_backend,
+                                                  &zeus__rapl_backend};
+const size_t zeus__backend_count = ZEUS_ARRAY_LEN(zeus__backends);
 
-#define MAX_BACKENDS (ZEUS_ARRAY_LEN(gpu_backends) + ZEUS_ARRAY_LEN(cpu_backends))
+#define MAX_BACKENDS ZEUS_ARRAY_LEN(zeus__backends)
+/* A struct_size beyond this is not a size: the options were never initialized. */
+#define OPTIONS_SIZE_SANITY 4096
 
 struct zeus_devices {
     zeus_backend_status status[MAX_BACKENDS];
     size_t backend_count;
     const zeus_backend_ops *gpu_ops;
     void *gpu_state;
+    /* Where changes go: the GPU backend, or the options' knob_backend (its own state). */
+    const zeus_backend_ops *knob_ops;
+    void *knob_state;
+    const char *knob_name; /* what was asked for, for errors when it did not open */
     const zeus_backend_ops *cpu_ops;
     void *cpu_state;
     unsigned gpu_count;
     zeus_gpu_info *gpus; /* per framework index */
     unsigned cpu_count;
-    char *cuda_visible_devices; /* copy of the variable, NULL if unset */
+    char *cuda_visible_devices; /* copy of the visible-devices selection, NULL if none */
 };
+
+void zeus_device_options_init_sized(zeus_device_options *o, size_t struct_size)
+{
+    zeus_device_options defaults = {.struct_size = struct_size};
+    memcpy(o, &defaults, struct_size < sizeof defaults ? struct_size : sizeof defaults);
+}
+
+/* Copies the caller's options into this library's layout (docs/abi.md: growth rule). */
+static int normalize_options(const zeus_device_options *in, zeus_device_options *out)
+{
+    zeus_device_options_init(out);
+    if (!in)
+        return ZEUS_OK;
+    size_t size = in->struct_size;
+    if (size < sizeof in->struct_size || size > OPTIONS_SIZE_SANITY)
+        return zeus__error(ZEUS_EINVAL,
+                           "zeus_device_options.struct_size is %zu: initialize the options with "
+                           "zeus_device_options_init()",
+                           size);
+    memcpy(out, in, size < sizeof *out ? size : sizeof *out);
+    out->struct_size = sizeof *out;
+    for (size_t i = sizeof *out; i < size; i++)
+        if (((const unsigned char *)in)[i] != 0)
+            return zeus__error(ZEUS_ENOTSUP,
+                               "zeus_device_options from a newer Zeus (%zu bytes, this library "
+                               "knows %zu) set fields this library does not have",
+                               size, sizeof *out);
+    return ZEUS_OK;
+}
+
+/* The backend named by the n characters at name, or NULL. */
+static const zeus_backend_ops *find_backend_n(const char *name, size_t n)
+{
+    for (size_t i = 0; name && i < zeus__backend_count; i++)
+        if (strlen(zeus__backends[i]->name) == n && strncmp(zeus__backends[i]->name, name, n) == 0)
+            return zeus__backends[i];
+    return NULL;
+}
+
+static const zeus_backend_ops *find_backend(const char *name)
+{
+    return name ? find_backend_n(name, strlen(name)) : NULL;
+}
+
+int zeus__gpu_backend_choice_valid(const char *choice, char *names, size_t size)
+{
+    size_t n = (size_t)snprintf(names, size, "auto");
+    bool known = !choice || !*choice || strcmp(choice, "auto") == 0 || strcmp(choice, "none") == 0;
+    for (size_t i = 0; i < zeus__backend_count; i++) {
+        if (zeus__backends[i]->kind != ZEUS_BACKEND_GPU)
+            continue;
+        known = known || (choice && strcmp(choice, zeus__backends[i]->name) == 0);
+        if (n < size)
+            n += (size_t)snprintf(names + n, size - n, ", %s", zeus__backends[i]->name);
+    }
+    if (n < size)
+        snprintf(names + n, size - n, ", none");
+    return known;
+}
+
+/* Whether the comma-separated list allows ops (NULL list: everything). */
+static bool allowed(const char *list, const zeus_backend_ops *ops)
+{
+    for (const char *p = list; p && *p; p += strcspn(p, ","), p += *p == ',')
+        if (find_backend_n(p, strcspn(p, ",")) == ops)
+            return true;
+    return !list;
+}
+
+static int check_allowed_list(const char *list)
+{
+    for (const char *p = list; p && *p; p += strcspn(p, ","), p += *p == ',')
+        if (!find_backend_n(p, strcspn(p, ",")))
+            return zeus__error(ZEUS_EINVAL, "allowed_backends: '%.*s' is not a backend",
+                               (int)strcspn(p, ","), p);
+    return ZEUS_OK;
+}
 
 static zeus_backend_status *add_status(zeus_devices *d, const zeus_backend_ops *ops)
 {
@@ -33,23 +120,25 @@ static zeus_backend_status *add_status(zeus_devices *d, const zeus_backend_ops *
     s->kind = ops->kind;
     s->available = false;
     s->reason[0] = '\0';
+    s->visible_devices_variable = ops->visible_devices_variable;
     return s;
 }
 
-static int try_open(zeus_devices *d, const zeus_backend_ops *ops, void **state)
+static int try_open(zeus_backend_status *s, const zeus_backend_ops *ops,
+                    const zeus_device_options *o, void **state)
 {
-    zeus_backend_status *s = add_status(d, ops);
     if (ops->abi_version != ZEUS_BACKEND_ABI) {
         snprintf(s->reason, sizeof s->reason, "backend ABI %d, library expects %d",
                  ops->abi_version, ZEUS_BACKEND_ABI);
         return ZEUS_ENODEV;
     }
-    int rc = ops->open(state, s->reason, sizeof s->reason);
+    int rc = ops->open(state, o, s->reason, sizeof s->reason);
     s->available = rc == ZEUS_OK;
     return rc;
 }
 
-/* Builds the framework-index -> backend-index map from CUDA_VISIBLE_DEVICES. */
+/* Builds the framework-index -> backend-index map from the visible-devices selection
+ * (CUDA_VISIBLE_DEVICES syntax; NULL: every device). */
 static int map_visible(zeus_devices *d, unsigned device_count, unsigned *map, unsigned *visible)
 {
     const char *env = d->cuda_visible_devices;
@@ -146,67 +235,133 @@ done:
     return rc;
 }
 
-int zeus_devices_open(zeus_devices **out)
+/* Opens the GPU backends the options ask for: the one that reads (first wanted that opens) and,
+ * when named, the knob backend that carries out changes. Fails only for a simulator asked for
+ * by name whose config does not parse. */
+static int open_gpu_backends(zeus_devices *d, const zeus_device_options *o)
 {
-    *out = NULL;
-    zeus_devices *d = calloc(1, sizeof *d);
-    if (!d)
-        return zeus__error(ZEUS_ENOMEM, "out of memory");
-    int rc = ZEUS_OK;
-    /* Kept whether or not a GPU backend opens: show-env reports it as set either way. */
-    const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
-    if (cvd && !(d->cuda_visible_devices = strdup(cvd))) {
-        rc = zeus__error(ZEUS_ENOMEM, "out of memory");
-        goto fail;
-    }
-    const char *choice = getenv("ZEUS_DEVICE");
-    if (!choice || !*choice)
-        choice = "auto";
-    bool known = strcmp(choice, "auto") == 0 || strcmp(choice, "none") == 0;
-    for (size_t i = 0; i < ZEUS_ARRAY_LEN(gpu_backends); i++)
-        known = known || strcmp(choice, gpu_backends[i]->name) == 0;
-    if (!known) {
-        rc = zeus__error(ZEUS_EINVAL, "ZEUS_DEVICE='%s' is not one of auto, nvml, sim, none",
-                         choice);
-        goto fail;
-    }
-
-    for (size_t i = 0; i < ZEUS_ARRAY_LEN(gpu_backends); i++) {
-        const zeus_backend_ops *ops = gpu_backends[i];
-        /* auto means the real vendor libraries only: the simulator is never chosen silently. */
-        bool wanted = strcmp(choice, ops->name) == 0 ||
-                      (strcmp(choice, "auto") == 0 && ops != &zeus__sim_backend);
-        if (!wanted || d->gpu_ops) {
-            zeus_backend_status *s = add_status(d, ops);
+    const char *choice = o->backend && *o->backend ? o->backend : "auto";
+    bool is_auto = strcmp(choice, "auto") == 0;
+    const char *knob = o->knob_backend && *o->knob_backend ? o->knob_backend : NULL;
+    for (size_t i = 0; i < zeus__backend_count; i++) {
+        const zeus_backend_ops *ops = zeus__backends[i];
+        if (ops->kind != ZEUS_BACKEND_GPU)
+            continue;
+        zeus_backend_status *s = add_status(d, ops);
+        bool as_knob = knob && strcmp(knob, ops->name) == 0;
+        bool wanted =
+            !d->gpu_ops && (strcmp(choice, ops->name) == 0 || (is_auto && ops->auto_candidate));
+        if (!allowed(o->allowed_backends, ops)) {
+            snprintf(s->reason, sizeof s->reason, "not allowed (allowed_backends '%s')",
+                     o->allowed_backends);
+            continue;
+        }
+        if (!wanted && !as_knob) {
             if (d->gpu_ops)
                 snprintf(s->reason, sizeof s->reason, "not used: the %s backend is in use",
                          d->gpu_ops->name);
-            else if (ops == &zeus__sim_backend)
-                snprintf(s->reason, sizeof s->reason, "not requested (set ZEUS_DEVICE=sim)");
+            else if (!ops->auto_candidate)
+                snprintf(s->reason, sizeof s->reason, "not requested (set ZEUS_DEVICE=%s)",
+                         ops->name);
             else
                 snprintf(s->reason, sizeof s->reason, "not requested (ZEUS_DEVICE=%s)", choice);
             continue;
         }
         void *state = NULL;
-        rc = try_open(d, ops, &state);
-        if (rc == ZEUS_OK) {
+        int rc = try_open(s, ops, o, &state);
+        if (rc != ZEUS_OK) {
+            /* The simulator was asked for by name; a config that does not parse is an error. */
+            if (ops == &zeus__sim_backend)
+                return zeus__error(rc, "%s", s->reason);
+            continue;
+        }
+        if (wanted) {
             d->gpu_ops = ops;
             d->gpu_state = state;
-        } else if (ops == &zeus__sim_backend) {
-            /* The simulator was asked for by name; a config that does not parse is an error. */
-            zeus__error(rc, "%s", d->status[d->backend_count - 1].reason);
-            goto fail;
         }
-        rc = ZEUS_OK;
+        if (as_knob) {
+            d->knob_ops = ops;
+            d->knob_state = state;
+            if (!wanted && d->gpu_ops)
+                snprintf(s->reason + strlen(s->reason), sizeof s->reason - strlen(s->reason),
+                         "; carries out changes for the %s backend", d->gpu_ops->name);
+        }
     }
-    for (size_t i = 0; i < ZEUS_ARRAY_LEN(cpu_backends); i++) {
+    if (!knob)
+        d->knob_ops = d->gpu_ops, d->knob_state = d->gpu_state;
+    return ZEUS_OK;
+}
+
+static void open_cpu_backends(zeus_devices *d, const zeus_device_options *o)
+{
+    for (size_t i = 0; i < zeus__backend_count; i++) {
+        const zeus_backend_ops *ops = zeus__backends[i];
+        if (ops->kind != ZEUS_BACKEND_CPU)
+            continue;
+        zeus_backend_status *s = add_status(d, ops);
         void *state = NULL;
-        if (try_open(d, cpu_backends[i], &state) == ZEUS_OK && !d->cpu_ops) {
-            d->cpu_ops = cpu_backends[i];
+        if (!allowed(o->allowed_backends, ops))
+            snprintf(s->reason, sizeof s->reason, "not allowed (allowed_backends '%s')",
+                     o->allowed_backends);
+        else if (d->cpu_ops)
+            snprintf(s->reason, sizeof s->reason, "not used: the %s backend is in use",
+                     d->cpu_ops->name);
+        else if (try_open(s, ops, o, &state) == ZEUS_OK) {
+            d->cpu_ops = ops;
             d->cpu_state = state;
-            d->cpu_count = d->cpu_ops->count(state);
+            d->cpu_count = ops->count(state);
         }
     }
+}
+
+/* The knob backend addresses the reading backend's devices by backend index. */
+static int check_knob(const zeus_devices *d)
+{
+    if (!d->gpu_ops || !d->knob_ops || d->knob_ops == d->gpu_ops)
+        return ZEUS_OK;
+    unsigned reads = d->gpu_ops->count(d->gpu_state), knobs = d->knob_ops->count(d->knob_state);
+    if (knobs < reads)
+        return zeus__error(ZEUS_EINVAL,
+                           "knob backend %s has %u GPU%s but the %s backend reads %u: it must "
+                           "address the same GPUs",
+                           d->knob_ops->name, knobs, knobs == 1 ? "" : "s", d->gpu_ops->name,
+                           reads);
+    return ZEUS_OK;
+}
+
+int zeus_devices_open_with(const zeus_device_options *options, zeus_devices **out)
+{
+    *out = NULL;
+    zeus_device_options o;
+    int rc = normalize_options(options, &o);
+    if (rc != ZEUS_OK)
+        return rc;
+    char names[128];
+    if (!zeus__gpu_backend_choice_valid(o.backend, names, sizeof names))
+        return zeus__error(ZEUS_EINVAL, "device backend '%s' is not one of %s", o.backend, names);
+    if (o.knob_backend && *o.knob_backend) {
+        const zeus_backend_ops *k = find_backend(o.knob_backend);
+        if (!k || k->kind != ZEUS_BACKEND_GPU)
+            return zeus__error(ZEUS_EINVAL, "knob backend '%s' is not a GPU backend (%s)",
+                               o.knob_backend, names);
+    }
+    if ((rc = check_allowed_list(o.allowed_backends)) != ZEUS_OK)
+        return rc;
+    zeus_devices *d = calloc(1, sizeof *d);
+    if (!d)
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
+    d->knob_name = o.knob_backend && *o.knob_backend ? find_backend(o.knob_backend)->name : NULL;
+    /* Kept whether or not a GPU backend opens: show-env reports it as set either way. */
+    const char *cvd = o.physical_indices ? NULL : o.visible_devices;
+    if (cvd && !(d->cuda_visible_devices = strdup(cvd))) {
+        rc = zeus__error(ZEUS_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = open_gpu_backends(d, &o)) != ZEUS_OK)
+        goto fail;
+    open_cpu_backends(d, &o);
+    if ((rc = check_knob(d)) != ZEUS_OK)
+        goto fail;
     if (d->gpu_ops && (rc = open_gpus(d)) != ZEUS_OK)
         goto fail;
     zeus__clear_error();
@@ -221,6 +376,8 @@ void zeus_devices_close(zeus_devices *d)
 {
     if (!d)
         return;
+    if (d->knob_ops && d->knob_state != d->gpu_state)
+        d->knob_ops->close(d->knob_state);
     if (d->gpu_ops)
         d->gpu_ops->close(d->gpu_state);
     if (d->cpu_ops)
@@ -249,9 +406,33 @@ const char *zeus_devices_gpu_backend(const zeus_devices *d)
     return d->gpu_ops ? d->gpu_ops->name : NULL;
 }
 
-const char *zeus_devices_cuda_visible_devices(const zeus_devices *d)
+const char *zeus_devices_visible_devices(const zeus_devices *d)
 {
     return d->cuda_visible_devices;
+}
+
+const char *zeus_devices_visible_devices_variable(const zeus_devices *d)
+{
+    return d->gpu_ops ? d->gpu_ops->visible_devices_variable : NULL;
+}
+
+const char *zeus_devices_knob_backend(const zeus_devices *d)
+{
+    return d->knob_ops ? d->knob_ops->name : NULL;
+}
+
+static int check_gpu(const zeus_devices *d, unsigned gpu);
+
+int zeus__devices_gpu_backend(const zeus_devices *d, unsigned gpu, const zeus_backend_ops **ops,
+                              void **state, unsigned *dev)
+{
+    int rc = check_gpu(d, gpu);
+    if (rc != ZEUS_OK)
+        return rc;
+    *ops = d->gpu_ops;
+    *state = d->gpu_state;
+    *dev = d->gpus[gpu].device_index;
+    return ZEUS_OK;
 }
 
 /* ---- GPUs ---- */
@@ -291,6 +472,21 @@ int zeus_gpu_get_info(const zeus_devices *d, unsigned gpu, zeus_gpu_info *out)
         return (d)->gpu_ops->op((d)->gpu_state, (d)->gpus[gpu].device_index, __VA_ARGS__);         \
     } while (0)
 
+/* Forwards a change to the knob backend (the GPU backend unless the options named another). */
+#define KNOB_CALL(d, gpu, op, ...)                                                                 \
+    do {                                                                                           \
+        int rc_ = check_gpu((d), (gpu));                                                           \
+        if (rc_ != ZEUS_OK)                                                                        \
+            return rc_;                                                                            \
+        if (!(d)->knob_ops)                                                                        \
+            return zeus__error(ZEUS_ENODEV, "%s: the knob backend %s is unavailable", #op,         \
+                               (d)->knob_name);                                                    \
+        if (!(d)->knob_ops->op)                                                                    \
+            return zeus__error(ZEUS_ENOTSUP, "%s: the %s backend does not support this", #op,      \
+                               (d)->knob_ops->name);                                               \
+        return (d)->knob_ops->op((d)->knob_state, (d)->gpus[gpu].device_index, __VA_ARGS__);       \
+    } while (0)
+
 int zeus_gpu_energy_mj(zeus_devices *d, unsigned gpu, uint64_t *energy_mj)
 {
     GPU_CALL(d, gpu, gpu_energy_mj, energy_mj);
@@ -328,18 +524,19 @@ int zeus_gpu_set_power_limit_mw(zeus_devices *d, unsigned gpu, unsigned limit_mw
         return zeus__error(
             ZEUS_ERANGE, "power limit %.3f W for GPU %u is outside its range %.0f-%.0f W",
             limit_mw / 1000.0, gpu, g->min_power_limit_mw / 1000.0, g->max_power_limit_mw / 1000.0);
-    GPU_CALL(d, gpu, gpu_set_power_limit_mw, limit_mw);
+    KNOB_CALL(d, gpu, gpu_set_power_limit_mw, limit_mw);
 }
 
 int zeus_gpu_set_persistence_mode(zeus_devices *d, unsigned gpu, bool enabled)
 {
-    GPU_CALL(d, gpu, gpu_set_persistence, enabled);
+    KNOB_CALL(d, gpu, gpu_set_persistence, enabled);
 }
 
+/* Settings live where changes go: the knob backend's. */
 bool zeus__devices_gpu_settings_private(const zeus_devices *d)
 {
-    return d->gpu_ops && d->gpu_ops->gpu_settings_private &&
-           d->gpu_ops->gpu_settings_private(d->gpu_state);
+    return d->knob_ops && d->knob_ops->gpu_settings_private &&
+           d->knob_ops->gpu_settings_private(d->knob_state);
 }
 
 int zeus_gpu_persistence_mode(zeus_devices *d, unsigned gpu, bool *enabled)
@@ -371,27 +568,6 @@ int zeus_gpu_check_homogeneous(const zeus_devices *d, const unsigned *gpus, size
         }
     }
     return ZEUS_OK;
-}
-
-int zeus_sim_launch_step(zeus_devices *d, unsigned gpu, int64_t *end_ns)
-{
-    int64_t ignored;
-    GPU_CALL(d, gpu, sim_launch_step, end_ns ? end_ns : &ignored);
-}
-
-int zeus_sim_synchronize(zeus_devices *d, unsigned gpu)
-{
-    int rc = check_gpu(d, gpu);
-    if (rc != ZEUS_OK)
-        return rc;
-    if (!d->gpu_ops->sim_synchronize)
-        return zeus__error(ZEUS_ENOTSUP, "synchronize: GPU %u is not simulated", gpu);
-    return d->gpu_ops->sim_synchronize(d->gpu_state, d->gpus[gpu].device_index);
-}
-
-int zeus_sim_exact_energy_uj(zeus_devices *d, unsigned gpu, double *energy_uj)
-{
-    GPU_CALL(d, gpu, sim_exact_energy_uj, energy_uj);
 }
 
 /* ---- CPUs ---- */

@@ -1,10 +1,12 @@
-/* The sim backend: simulated GPUs inside libzeus, configured by ZEUS_SIM_CONFIG (the same JSON
- * format as the fake NVML's). Power limits and persistence mode live in this process, or, with
- * ZEUS_SIM_STATE=FILE, in a file shared by every process that names it (like a real GPU's). */
+/* The sim backend: simulated GPUs inside libzeus, configured by the sim_config option (the same
+ * JSON format as the fake NVML's). Power limits and persistence mode live in this handle, or,
+ * with the sim_state option, in a file shared by every process that names it (like a real
+ * GPU's). Its step controls (zeus/sim.h) reach it through the backend's extension. */
 #include "core/internal.h"
 #include "device/backend.h"
 #include "device/sim_model.h"
 #include "device/sim_state.h"
+#include "zeus/sim.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,14 +19,16 @@ typedef struct {
     zeus_sim_state shared;
 } sim_state;
 
-static int sim_open(void **state, char *reason, size_t reason_size)
+static int sim_open(void **state, const zeus_device_options *options, char *reason,
+                    size_t reason_size)
 {
     sim_state *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(reason, reason_size, "out of memory");
         return ZEUS_ENOMEM;
     }
-    int rc = zeus__sim_config_load_env("ZEUS_SIM_CONFIG", &s->config);
+    const char *cfg = options->sim_config;
+    int rc = zeus__sim_config_load(cfg, "sim config", &s->config);
     if (rc != ZEUS_OK) {
         snprintf(reason, reason_size, "%s", zeus_last_error());
         free(s);
@@ -34,20 +38,20 @@ static int sim_open(void **state, char *reason, size_t reason_size)
     int64_t now = zeus_now_ns();
     for (unsigned i = 0; i < s->config.gpu_count; i++)
         zeus__sim_gpu_init(&s->gpus[i], &s->config.gpus[i], now);
-    const char *shared = getenv("ZEUS_SIM_STATE");
+    const char *shared = options->sim_state;
     zeus__sim_state_init(&s->shared, shared);
     rc = zeus__sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, now);
     if (rc != ZEUS_OK) {
-        snprintf(reason, reason_size, "ZEUS_SIM_STATE: %s", zeus_last_error());
+        snprintf(reason, reason_size, "sim state file: %s", zeus_last_error());
         pthread_mutex_destroy(&s->lock);
         free(s);
         return rc;
     }
-    const char *cfg = getenv("ZEUS_SIM_CONFIG");
-    snprintf(reason, reason_size, "%u simulated GPU%s (%s; settings %s)", s->config.gpu_count,
+    bool has_shared = shared && *shared;
+    snprintf(reason, reason_size, "%u simulated GPU%s (%s; settings %s%s)", s->config.gpu_count,
              s->config.gpu_count == 1 ? "" : "s", cfg && *cfg ? cfg : "built-in default config",
-             shared && *shared ? "shared through ZEUS_SIM_STATE"
-                               : "kept in this process: set ZEUS_SIM_STATE=FILE to share them");
+             has_shared ? "shared through " : "kept in this process: set ZEUS_SIM_STATE=FILE to ",
+             has_shared ? shared : "share them");
     *state = s;
     return ZEUS_OK;
 }
@@ -155,7 +159,7 @@ static int change_settings(sim_state *s, unsigned dev, bool limit, unsigned valu
     }
     zeus__sim_state_unlock(fd);
     pthread_mutex_unlock(&s->lock);
-    return rc == ZEUS_OK ? ZEUS_OK : zeus__error(rc, "ZEUS_SIM_STATE: %s", zeus_last_error());
+    return rc == ZEUS_OK ? ZEUS_OK : zeus__error(rc, "sim state file: %s", zeus_last_error());
 }
 
 static int sim_gpu_set_power_limit_mw(void *state, unsigned dev, unsigned limit_mw)
@@ -183,6 +187,7 @@ static bool sim_gpu_settings_private(void *state)
     return ((sim_state *)state)->shared.path[0] == '\0';
 }
 
+/* The extension's operations (zeus/sim.h). */
 static int sim_launch_step(void *state, unsigned dev, int64_t *end_ns)
 {
     sim_state *s = state;
@@ -211,10 +216,20 @@ static int sim_exact_energy_uj(void *state, unsigned dev, double *energy_uj)
     return ZEUS_OK;
 }
 
+typedef struct {
+    int (*launch_step)(void *state, unsigned dev, int64_t *end_ns);
+    int (*synchronize)(void *state, unsigned dev);
+    int (*exact_energy_uj)(void *state, unsigned dev, double *energy_uj);
+} sim_extension;
+
+static const sim_extension sim_ext = {sim_launch_step, sim_synchronize, sim_exact_energy_uj};
+
 const zeus_backend_ops zeus__sim_backend = {
     .abi_version = ZEUS_BACKEND_ABI,
     .name = "sim",
     .kind = ZEUS_BACKEND_GPU,
+    .auto_candidate = false,                            /* never chosen silently */
+    .visible_devices_variable = "CUDA_VISIBLE_DEVICES", /* it stands in for NVIDIA GPUs */
     .open = sim_open,
     .close = sim_close,
     .count = sim_count,
@@ -228,7 +243,46 @@ const zeus_backend_ops zeus__sim_backend = {
     .gpu_set_persistence = sim_gpu_set_persistence,
     .gpu_persistence = sim_gpu_persistence,
     .gpu_settings_private = sim_gpu_settings_private,
-    .sim_launch_step = sim_launch_step,
-    .sim_synchronize = sim_synchronize,
-    .sim_exact_energy_uj = sim_exact_energy_uj,
+    .extension = &sim_ext,
 };
+
+/* ---- zeus/sim.h: the controls only this backend has, reached through its extension ---- */
+
+/* The simulator serving a GPU, or ZEUS_ENOTSUP naming what it is instead. */
+static int sim_target(const zeus_devices *d, unsigned gpu, const char *what, void **state,
+                      unsigned *dev)
+{
+    const zeus_backend_ops *ops;
+    int rc = zeus__devices_gpu_backend(d, gpu, &ops, state, dev);
+    if (rc != ZEUS_OK)
+        return rc;
+    if (ops->extension != &sim_ext)
+        return zeus__error(ZEUS_ENOTSUP, "%s: GPU %u is not simulated (the %s backend serves it)",
+                           what, gpu, ops->name);
+    return ZEUS_OK;
+}
+
+int zeus_sim_launch_step(zeus_devices *d, unsigned gpu, int64_t *end_ns)
+{
+    void *state;
+    unsigned dev;
+    int64_t ignored;
+    int rc = sim_target(d, gpu, "launch_step", &state, &dev);
+    return rc != ZEUS_OK ? rc : sim_ext.launch_step(state, dev, end_ns ? end_ns : &ignored);
+}
+
+int zeus_sim_synchronize(zeus_devices *d, unsigned gpu)
+{
+    void *state;
+    unsigned dev;
+    int rc = sim_target(d, gpu, "synchronize", &state, &dev);
+    return rc != ZEUS_OK ? rc : sim_ext.synchronize(state, dev);
+}
+
+int zeus_sim_exact_energy_uj(zeus_devices *d, unsigned gpu, double *energy_uj)
+{
+    void *state;
+    unsigned dev;
+    int rc = sim_target(d, gpu, "exact_energy_uj", &state, &dev);
+    return rc != ZEUS_OK ? rc : sim_ext.exact_energy_uj(state, dev, energy_uj);
+}

@@ -448,18 +448,17 @@ done:
     return rc;
 }
 
-int zeus__sim_config_load_env(const char *env_name, zeus_sim_config *out)
+int zeus__sim_config_load(const char *path, const char *label, zeus_sim_config *out)
 {
-    const char *path = getenv(env_name);
     if (!path || !*path)
         return zeus__sim_config_parse(NULL, "default", out);
     /* The value may be the JSON itself rather than a file's name. */
     if (path[strspn(path, " \t\n")] == '{')
-        return zeus__sim_config_parse(path, env_name, out);
+        return zeus__sim_config_parse(path, label, out);
     char *text = NULL;
     int rc = zeus__read_file(path, &text, NULL);
     if (rc != ZEUS_OK)
-        return zeus__error(rc, "%s: %s", env_name, zeus_last_error());
+        return zeus__error(rc, "%s: %s", label, zeus_last_error());
     rc = zeus__sim_config_parse(text, path, out);
     free(text);
     return rc;

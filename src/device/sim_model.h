@@ -38,8 +38,8 @@ typedef struct {
 } zeus_sim_error;
 
 typedef struct {
-    char name[96];
-    char uuid[96];
+    char name[ZEUS_GPU_NAME_LEN];
+    char uuid[ZEUS_GPU_UUID_LEN];
     zeus_gpu_arch arch;
     unsigned min_limit_mw, max_limit_mw, default_limit_mw;
     double idle_w;
@@ -55,7 +55,7 @@ typedef struct {
      * make a counter that goes backwards). */
     double energy_per_read_mj;
     unsigned mig_count;
-    char mig_uuids[ZEUS_SIM_MAX_MIG][96];
+    char mig_uuids[ZEUS_SIM_MAX_MIG][ZEUS_GPU_UUID_LEN];
     unsigned error_count;
     zeus_sim_error errors[ZEUS_SIM_MAX_ERRORS];
 } zeus_sim_gpu_params;
@@ -77,9 +77,9 @@ typedef struct {
 /* Parses a JSON config (documented in docs/devices.md). json == NULL gives the default:
  * 4 x "NVIDIA A40", Ampere, 100-300 W. origin names the file in error messages. */
 int zeus__sim_config_parse(const char *json, const char *origin, zeus_sim_config *out);
-/* Reads the config named by the environment variable env_name: a file's path, or the JSON text
- * itself when the value starts with '{' (default config if unset). */
-int zeus__sim_config_load_env(const char *env_name, zeus_sim_config *out);
+/* Reads a config given as a file's path, or as the JSON text itself when it starts with '{'
+ * (NULL or empty: the default config). label names the source in error messages. */
+int zeus__sim_config_load(const char *path_or_json, const char *label, zeus_sim_config *out);
 
 typedef struct {
     zeus_sim_gpu_params p;

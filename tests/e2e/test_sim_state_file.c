@@ -100,7 +100,7 @@ static void test_fake_nvml_refuses_garbage(void **state)
     zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"name\": \"NVIDIA A40\", \"count\": 2}]}");
     char *path = zt_write(zt_dir, "fake_nvml.state", "gpu 1 limit_mw 5 persistence 0\n");
     zeus_devices *d;
-    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_equal(zt_open(&d), ZEUS_OK);
     assert_int_equal(zeus_gpu_count(d), 0);
     zeus_backend_status s;
     zeus_devices_backend(d, 0, &s);

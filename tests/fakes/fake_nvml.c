@@ -187,7 +187,8 @@ static nvmlReturn_t init_impl(void)
         pthread_mutex_unlock(&lock);
         return NVML_SUCCESS;
     }
-    if (zeus__sim_config_load_env("ZEUS_FAKE_NVML_CONFIG", &config) != ZEUS_OK) {
+    if (zeus__sim_config_load(getenv("ZEUS_FAKE_NVML_CONFIG"), "ZEUS_FAKE_NVML_CONFIG", &config) !=
+        ZEUS_OK) {
         snprintf(config_error, sizeof config_error, "fake NVML: %s", zeus_last_error());
         pthread_mutex_unlock(&lock);
         return NVML_ERROR_UNKNOWN;
@@ -347,8 +348,17 @@ EXPORT nvmlReturn_t nvmlDeviceGetArchitecture(nvmlDevice_t device, nvmlDeviceArc
     ENTER(device, gpu);
     if (!arch)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
-    zeus_gpu_arch a = config.gpus[gpu].arch;
-    *arch = a == ZEUS_ARCH_UNKNOWN ? NVML_DEVICE_ARCH_UNKNOWN : (nvmlDeviceArchitecture_t)a;
+    /* The config names Zeus's architectures; NVML numbers them its own way (nvml_api.h). */
+    static const struct {
+        zeus_gpu_arch zeus;
+        nvmlDeviceArchitecture_t nvml;
+    } arch_codes[] = {{ZEUS_ARCH_KEPLER, 2}, {ZEUS_ARCH_MAXWELL, 3}, {ZEUS_ARCH_PASCAL, 4},
+                      {ZEUS_ARCH_VOLTA, 5},  {ZEUS_ARCH_TURING, 6},  {ZEUS_ARCH_AMPERE, 7},
+                      {ZEUS_ARCH_ADA, 8},    {ZEUS_ARCH_HOPPER, 9},  {ZEUS_ARCH_BLACKWELL, 10}};
+    *arch = NVML_DEVICE_ARCH_UNKNOWN;
+    for (size_t i = 0; i < sizeof arch_codes / sizeof arch_codes[0]; i++)
+        if (arch_codes[i].zeus == config.gpus[gpu].arch)
+            *arch = arch_codes[i].nvml;
     LEAVE(NVML_SUCCESS);
 }
 

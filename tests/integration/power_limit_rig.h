@@ -88,7 +88,7 @@ static inline void rig_open(rig *r, const pl_case *c, const char *log_name)
     r->log = zt_path(zt_dir, log_name);
     unlink(r->log);
     setenv("ZEUS_FAKE_NVML_LOG", r->log, 1);
-    assert_int_equal(zeus_devices_open(&r->devices), ZEUS_OK);
+    assert_int_equal(zt_open(&r->devices), ZEUS_OK);
     char *csv = pl_case_path(c);
     int rc = zeus_monitor_open_replay(r->devices, csv, false, &r->monitor);
     if (rc != ZEUS_OK)

@@ -31,7 +31,7 @@ static unsigned limit_of(zeus_devices *d, unsigned gpu)
 static unsigned limit_now(unsigned gpu)
 {
     zeus_devices *d;
-    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_equal(zt_open(&d), ZEUS_OK);
     unsigned mw = limit_of(d, gpu);
     zeus_devices_close(d);
     return mw;
@@ -41,7 +41,7 @@ static zeus_devices *open_fake(const char *config)
 {
     zt_use_fake_nvml(zt_dir, config);
     zeus_devices *d;
-    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_equal(zt_open(&d), ZEUS_OK);
     return d;
 }
 
@@ -93,9 +93,9 @@ static void test_restore_on_release(void **state)
 static void test_private_settings_unlocked(void **state)
 {
     (void)state;
-    setenv("ZEUS_DEVICE", "sim", 1);
+    zt_options.backend = "sim";
     zeus_devices *d;
-    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_equal(zt_open(&d), ZEUS_OK);
     unsigned gpu = 0;
     zeus_lease *a, *b;
     assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_NO_WAIT, &a), ZEUS_OK);
@@ -104,8 +104,8 @@ static void test_private_settings_unlocked(void **state)
     zeus_lease_release(a);
     zeus_devices_close(d);
     char *path = zt_write(zt_dir, "sim.state", "");
-    setenv("ZEUS_SIM_STATE", path, 1);
-    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    zt_options.sim_state = path;
+    assert_int_equal(zt_open(&d), ZEUS_OK);
     assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_NO_WAIT, &a), ZEUS_OK);
     assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_NO_WAIT, &b), ZEUS_ETIMEOUT);
     /* Locks live where the API says, before the environment. */
@@ -160,7 +160,7 @@ static void body_hold_lock(int ready_fd, int release_fd)
     zeus_devices *d;
     zeus_lease *l;
     unsigned gpu = 1;
-    if (zeus_devices_open(&d) != ZEUS_OK || zeus_lease_create(d, &gpu, 1, 0, &l) != ZEUS_OK)
+    if (zt_open(&d) != ZEUS_OK || zeus_lease_create(d, &gpu, 1, 0, &l) != ZEUS_OK)
         _exit(101);
     if (write(ready_fd, "R", 1) != 1)
         _exit(102);
@@ -221,7 +221,7 @@ static void body_sim_loop(int ready_fd)
     zeus_devices *d;
     zeus_lease *l;
     unsigned gpu = 0, mw;
-    if (zeus_install_signal_handlers() != ZEUS_OK || zeus_devices_open(&d) != ZEUS_OK)
+    if (zeus_install_signal_handlers() != ZEUS_OK || zt_open(&d) != ZEUS_OK)
         _exit(101);
     if (zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_RESTORE_ON_SIGNAL, &l) != ZEUS_OK ||
         zeus_lease_set_power_limit_mw(l, 0, 200000) != ZEUS_OK)
@@ -236,10 +236,10 @@ static void body_sim_loop(int ready_fd)
 static void test_signal_while_backend_locked(void **state)
 {
     (void)state;
-    setenv("ZEUS_DEVICE", "sim", 1);
-    setenv("ZEUS_SIM_CONFIG", "{\"gpus\": [{\"name\": \"NVIDIA A40\"}]}", 1);
+    zt_options.backend = "sim";
+    zt_options.sim_config = "{\"gpus\": [{\"name\": \"NVIDIA A40\"}]}";
     char *path = zt_write(zt_dir, "sim.state", "gpu 0 limit_mw 250000 persistence 0\n");
-    setenv("ZEUS_SIM_STATE", path, 1);
+    zt_options.sim_state = path;
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     pid_t pid = fork();
@@ -292,7 +292,7 @@ static void test_many_leases_restored_at_exit(void **state)
     pid_t pid = fork();
     if (pid == 0) {
         zeus_devices *d;
-        if (zeus_devices_open(&d) != ZEUS_OK)
+        if (zt_open(&d) != ZEUS_OK)
             _exit(101);
         for (unsigned g = 0; g < 64; g++) {
             zeus_lease *l;

@@ -17,15 +17,15 @@
 static zeus_devices *open_devices(void)
 {
     zeus_devices *d;
-    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_equal(zt_open(&d), ZEUS_OK);
     return d;
 }
 
 static void use_sim(const char *config)
 {
-    setenv("ZEUS_DEVICE", "sim", 1);
+    zt_options.backend = "sim";
     char *cfg = zt_write(zt_dir, "sim.json", config);
-    setenv("ZEUS_SIM_CONFIG", cfg, 1);
+    zt_options.sim_config = zt_keep(cfg);
     free(cfg);
 }
 
@@ -364,7 +364,7 @@ static void test_cancel_and_log(void **state)
 static void test_no_devices_time_only(void **state)
 {
     (void)state;
-    setenv("ZEUS_DEVICE", "none", 1);
+    zt_options.backend = "none";
     zeus_devices *d = open_devices();
     zeus_monitor *m;
     assert_int_equal(zeus_monitor_open(d, NULL, &m), ZEUS_OK);
@@ -398,8 +398,8 @@ static void test_cpu_and_dram(void **state)
     free(zt_write(root, "sys/class/powercap/intel-rapl:0/intel-rapl:0:0/max_energy_range_uj",
                   "1000000\n"));
     write_rapl(root, 900000, 100);
-    setenv("ZEUS_SYSFS_ROOT", root, 1);
-    setenv("ZEUS_DEVICE", "none", 1);
+    zt_options.sysfs_root = root;
+    zt_options.backend = "none";
     zeus_devices *d = open_devices();
     /* The backend keeps the files open: later values are written in place. */
     zeus_monitor_options o;

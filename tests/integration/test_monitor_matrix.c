@@ -116,7 +116,7 @@ static void run_case(const char *dir, case_state *c)
     }
     strcat(config, "]}");
     zt_use_fake_nvml(dir, config);
-    assert_int_equal(zeus_devices_open(&c->d), ZEUS_OK);
+    assert_int_equal(zt_open(&c->d), ZEUS_OK);
     assert_int_equal(zeus_gpu_count(c->d), c->nvisible);
 
     char *log_path = zt_path(dir, "monitor.csv");
@@ -223,16 +223,17 @@ static void test_matrix(void **state)
 {
     (void)state;
     zt_clean_env();
+    zeus_device_options_init(&zt_options);
     char *dir = zt_mkdtemp();
     /* Hold the fake library loaded so each case's open/close does not map it again. */
     void *keep = dlopen(ZEUS_FAKE_NVML_PATH, RTLD_NOW | RTLD_LOCAL);
     assert_non_null(keep);
-    /* CUDA_VISIBLE_DEVICES: mask 0 = unset, else the subset (ascending). */
+    /* Visible devices (CUDA_VISIBLE_DEVICES syntax): mask 0 = all, else the subset (ascending). */
     for (unsigned cvd = 0; cvd < 16; cvd++) {
         case_state c = {0};
         char env[32] = "";
+        zt_options.visible_devices = cvd == 0 ? NULL : env;
         if (cvd == 0) {
-            unsetenv("CUDA_VISIBLE_DEVICES");
             for (unsigned i = 0; i < 4; i++)
                 c.visible[c.nvisible++] = i;
         } else {
@@ -242,7 +243,6 @@ static void test_matrix(void **state)
                     snprintf(env + n, sizeof env - n, "%s%u", c.nvisible ? "," : "", i);
                     c.visible[c.nvisible++] = i;
                 }
-            setenv("CUDA_VISIBLE_DEVICES", env, 1);
         }
         /* gpu_indices: mask 0 = None (all), else a subset of visible positions. */
         for (unsigned sel = 0; sel < (1u << c.nvisible); sel++) {
@@ -259,7 +259,6 @@ static void test_matrix(void **state)
             }
         }
     }
-    unsetenv("CUDA_VISIBLE_DEVICES");
     dlclose(keep);
     zt_rmtree(dir);
     free(dir);

@@ -11,7 +11,7 @@
 static zeus_devices *open_ok(void)
 {
     zeus_devices *d = NULL;
-    int rc = zeus_devices_open(&d);
+    int rc = zt_open(&d);
     if (rc != ZEUS_OK)
         fprintf(stderr, "open failed: %s\n", zeus_last_error());
     assert_int_equal(rc, ZEUS_OK);
@@ -106,33 +106,43 @@ static void test_cuda_visible_devices(void **state)
 {
     (void)state;
     zt_use_fake_nvml(zt_dir, NULL);
-    setenv("CUDA_VISIBLE_DEVICES", "2,3", 1);
+    zt_options.visible_devices = "2,3";
     zeus_devices *d = open_ok();
     assert_int_equal(zeus_gpu_count(d), 2);
     zeus_gpu_info g;
     zeus_gpu_get_info(d, 1, &g);
     assert_int_equal(g.index, 1);
     assert_int_equal(g.device_index, 3);
-    assert_string_equal(zeus_devices_cuda_visible_devices(d), "2,3");
+    assert_string_equal(zeus_devices_visible_devices(d), "2,3");
+    assert_string_equal(zeus_devices_visible_devices_variable(d), "CUDA_VISIBLE_DEVICES");
     zeus_devices_close(d);
 
-    setenv("CUDA_VISIBLE_DEVICES", "GPU-5eed0000-0000-4000-8000-000000000001", 1);
+    /* physical_indices: the selection is ignored, framework index = NVML index. */
+    zt_options.physical_indices = true;
+    d = open_ok();
+    assert_int_equal(zeus_gpu_count(d), 4);
+    zeus_gpu_get_info(d, 3, &g);
+    assert_int_equal(g.device_index, 3);
+    assert_null(zeus_devices_visible_devices(d));
+    zeus_devices_close(d);
+    zt_options.physical_indices = false;
+
+    zt_options.visible_devices = "GPU-5eed0000-0000-4000-8000-000000000001";
     d = open_ok();
     assert_int_equal(zeus_gpu_count(d), 1);
     zeus_gpu_get_info(d, 0, &g);
     assert_int_equal(g.device_index, 1);
     zeus_devices_close(d);
 
-    setenv("CUDA_VISIBLE_DEVICES", "", 1);
+    zt_options.visible_devices = "";
     d = open_ok();
     assert_int_equal(zeus_gpu_count(d), 0);
     zeus_devices_close(d);
 
-    setenv("CUDA_VISIBLE_DEVICES", "0,gpu1", 1);
-    assert_int_equal(zeus_devices_open(&d), ZEUS_EINVAL);
+    zt_options.visible_devices = "0,gpu1";
+    assert_int_equal(zt_open(&d), ZEUS_EINVAL);
     assert_contains(zeus_last_error(), "'gpu1'");
     assert_null(d);
-    unsetenv("CUDA_VISIBLE_DEVICES");
 }
 
 static void test_mig_uuid(void **state)
@@ -140,14 +150,13 @@ static void test_mig_uuid(void **state)
     (void)state;
     zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"name\": \"NVIDIA A100\"}, {\"name\": \"NVIDIA A100\", "
                              "\"mig\": [\"MIG-1111aaaa-2222-3333-4444-555566667777\"]}]}");
-    setenv("CUDA_VISIBLE_DEVICES", "MIG-1111aaaa-2222-3333-4444-555566667777", 1);
+    zt_options.visible_devices = "MIG-1111aaaa-2222-3333-4444-555566667777";
     zeus_devices *d = open_ok();
     assert_int_equal(zeus_gpu_count(d), 1);
     zeus_gpu_info g;
     zeus_gpu_get_info(d, 0, &g);
     assert_int_equal(g.device_index, 1);
     zeus_devices_close(d);
-    unsetenv("CUDA_VISIBLE_DEVICES");
 }
 
 static void test_injected_errors(void **state)
@@ -197,13 +206,13 @@ static void test_limits_shared_between_processes(void **state)
 static void test_missing_library(void **state)
 {
     (void)state;
-    setenv("ZEUS_DEVICE", "nvml", 1);
-    setenv("ZEUS_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+    zt_options.backend = "nvml";
+    zt_options.nvml_library = "/nonexistent/libnvidia-ml.so.1";
     zeus_devices *d = open_ok();
     assert_int_equal(zeus_gpu_count(d), 0);
     assert_null(zeus_devices_gpu_backend(d));
     assert_contains(gpu_backend_reason(d, "nvml"),
-                    "ZEUS_NVML_LIBRARY=/nonexistent/libnvidia-ml.so.1 could not be loaded");
+                    "NVML library /nonexistent/libnvidia-ml.so.1 could not be loaded");
     zeus_gpu_info g;
     assert_int_equal(zeus_gpu_get_info(d, 0, &g), ZEUS_ENODEV);
     assert_contains(zeus_last_error(), "no GPU is available");
@@ -214,7 +223,7 @@ static void test_library_missing_symbol(void **state)
 {
     (void)state;
     zt_use_fake_nvml(zt_dir, NULL);
-    setenv("ZEUS_NVML_LIBRARY", ZEUS_FAKE_NVML_BROKEN_PATH, 1);
+    zt_options.nvml_library = ZEUS_FAKE_NVML_BROKEN_PATH;
     zeus_devices *d = open_ok();
     assert_int_equal(zeus_gpu_count(d), 0);
     assert_contains(gpu_backend_reason(d, "nvml"), "lacks nvmlDeviceGetPowerUsage");
@@ -225,7 +234,7 @@ static void test_legacy_symbols_fall_back(void **state)
 {
     (void)state;
     zt_use_fake_nvml(zt_dir, v100);
-    setenv("ZEUS_NVML_LIBRARY", ZEUS_FAKE_NVML_LEGACY_PATH, 1);
+    zt_options.nvml_library = ZEUS_FAKE_NVML_LEGACY_PATH;
     zeus_devices *d = open_ok();
     assert_int_equal(zeus_gpu_count(d), 1); /* nvmlInit, nvmlDeviceGetCount without _v2 */
     zeus_devices_close(d);
@@ -265,36 +274,36 @@ static void test_device_choice(void **state)
 {
     (void)state;
     zeus_devices *d;
-    setenv("ZEUS_DEVICE", "cuda", 1);
-    assert_int_equal(zeus_devices_open(&d), ZEUS_EINVAL);
-    assert_contains(zeus_last_error(), "ZEUS_DEVICE='cuda' is not one of auto, nvml, sim, none");
-    setenv("ZEUS_DEVICE", "sim", 1);
+    zt_options.backend = "cuda";
+    assert_int_equal(zt_open(&d), ZEUS_EINVAL);
+    assert_contains(zeus_last_error(), "device backend 'cuda' is not one of auto, nvml, sim, none");
+    zt_options.backend = "sim";
     char *cfg = zt_write(zt_dir, "sim.json", "{\"gpus\": [{\"max_power_limit_w\": \"high\"}]}");
-    setenv("ZEUS_SIM_CONFIG", cfg, 1);
-    assert_int_equal(zeus_devices_open(&d), ZEUS_EPARSE);
+    zt_options.sim_config = cfg;
+    assert_int_equal(zt_open(&d), ZEUS_EPARSE);
     assert_contains(zeus_last_error(), "gpus[0].max_power_limit_w must be a number");
-    setenv("ZEUS_SIM_CONFIG", "/nonexistent.json", 1);
-    assert_int_equal(zeus_devices_open(&d), ZEUS_ENOENT);
-    assert_contains(zeus_last_error(), "ZEUS_SIM_CONFIG: cannot open /nonexistent.json");
+    zt_options.sim_config = "/nonexistent.json";
+    assert_int_equal(zt_open(&d), ZEUS_ENOENT);
+    assert_contains(zeus_last_error(), "sim config: cannot open /nonexistent.json");
     /* The JSON itself instead of a file's name. */
-    setenv("ZEUS_SIM_CONFIG", " {\"gpus\": [{\"name\": \"Inline GPU\", \"count\": 2}]}", 1);
+    zt_options.sim_config = " {\"gpus\": [{\"name\": \"Inline GPU\", \"count\": 2}]}";
     d = open_ok();
     assert_int_equal(zeus_gpu_count(d), 2);
     zeus_gpu_info inline_gpu;
     zeus_gpu_get_info(d, 1, &inline_gpu);
     assert_string_equal(inline_gpu.name, "Inline GPU");
     zeus_devices_close(d);
-    setenv("ZEUS_SIM_CONFIG", "{\"gpus\": [", 1);
-    assert_int_equal(zeus_devices_open(&d), ZEUS_EPARSE);
-    assert_contains(zeus_last_error(), "ZEUS_SIM_CONFIG:1: not valid JSON");
-    unsetenv("ZEUS_SIM_CONFIG");
+    zt_options.sim_config = "{\"gpus\": [";
+    assert_int_equal(zt_open(&d), ZEUS_EPARSE);
+    assert_contains(zeus_last_error(), "sim config:1: not valid JSON");
+    zt_options.sim_config = NULL;
     d = open_ok();
     assert_string_equal(zeus_devices_gpu_backend(d), "sim");
     zeus_gpu_info g;
     zeus_gpu_get_info(d, 0, &g);
     assert_true(g.simulated);
     zeus_devices_close(d);
-    setenv("ZEUS_DEVICE", "none", 1);
+    zt_options.backend = "none";
     d = open_ok();
     assert_int_equal(zeus_gpu_count(d), 0);
     zeus_devices_close(d);
@@ -304,10 +313,10 @@ static void test_device_choice(void **state)
 static void test_sim_steps_through_public_api(void **state)
 {
     (void)state;
-    setenv("ZEUS_DEVICE", "sim", 1);
+    zt_options.backend = "sim";
     char *cfg = zt_write(zt_dir, "sim.json",
                          "{\"gpus\": [{\"step_time_ms\": 10, \"energy_update_ms\": 5}]}");
-    setenv("ZEUS_SIM_CONFIG", cfg, 1);
+    zt_options.sim_config = cfg;
     zeus_devices *d = open_ok();
     double before, after;
     assert_int_equal(zeus_sim_exact_energy_uj(d, 0, &before), ZEUS_OK);
@@ -325,7 +334,6 @@ static void test_sim_steps_through_public_api(void **state)
     assert_int_equal(zeus_sim_launch_step(d, 0, NULL), ZEUS_ENOTSUP);
     zeus_devices_close(d);
     free(cfg);
-    unsetenv("ZEUS_SIM_CONFIG");
 }
 
 int main(void)

@@ -25,7 +25,7 @@ static void test_unterminated_strings(void **state)
                              "\"580.00-sim\", \"gpus\": [{\"name\": \"NVIDIA A100\", \"mig\": "
                              "[\"MIG-1111\"]}]}");
     zeus_devices *d;
-    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_equal(zt_open(&d), ZEUS_OK);
     assert_int_equal(zeus_gpu_count(d), 1);
     zeus_gpu_info g;
     assert_int_equal(zeus_gpu_get_info(d, 0, &g), ZEUS_OK);
@@ -49,7 +49,7 @@ static void test_inverted_limits_refused(void **state)
     warnings[0] = '\0';
     zeus_set_log_callback(collect, NULL);
     zeus_devices *d;
-    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_equal(zt_open(&d), ZEUS_OK);
     zeus_set_log_callback(NULL, NULL);
     zeus_gpu_info g;
     assert_int_equal(zeus_gpu_get_info(d, 0, &g), ZEUS_OK);

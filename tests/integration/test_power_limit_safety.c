@@ -41,7 +41,7 @@ static void rig_open_config(rig *r, const pl_case *c, const char *config)
     r->log = zt_path(zt_dir, "nvml.log");
     unlink(r->log);
     setenv("ZEUS_FAKE_NVML_LOG", r->log, 1);
-    assert_int_equal(zeus_devices_open(&r->devices), ZEUS_OK);
+    assert_int_equal(zt_open(&r->devices), ZEUS_OK);
     char *csv = pl_case_path(c);
     assert_int_equal(zeus_monitor_open_replay(r->devices, csv, false, &r->monitor), ZEUS_OK);
     free(csv);
@@ -284,7 +284,7 @@ static void child_start_profiling(int ready_fd)
     /* The application asks for the restore-on-signal handlers (the library installs none). */
     if (zeus_install_signal_handlers() != ZEUS_OK)
         _exit(100);
-    if (zeus_devices_open(&child_rig.devices) != ZEUS_OK)
+    if (zt_open(&child_rig.devices) != ZEUS_OK)
         _exit(101);
     if (zeus_gpu_set_power_limit_mw(child_rig.devices, 0, 250000) != ZEUS_OK)
         _exit(102);
@@ -338,7 +338,7 @@ static pid_t spawn(void (*body)(int ready_fd), int *channel)
 static unsigned gpu0_limit_now(void)
 {
     zeus_devices *d;
-    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_equal(zt_open(&d), ZEUS_OK);
     unsigned mw = limit_of(d, 0);
     zeus_devices_close(d);
     return mw;

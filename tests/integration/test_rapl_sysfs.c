@@ -1,4 +1,4 @@
-/* The real rapl backend against a fake powercap tree (ZEUS_SYSFS_ROOT). */
+/* The real rapl backend against a fake powercap tree (the sysfs_root option). */
 #include "test_support.h"
 
 #include "zeus/util.h"
@@ -52,8 +52,9 @@ static int setup(void **state)
     root = strdup("/tmp/zeus-rapl-XXXXXX");
     if (!mkdtemp(root) || chmod(root, 0755) != 0)
         return -1;
-    setenv("ZEUS_SYSFS_ROOT", root, 1);
-    setenv("ZEUS_DEVICE", "none", 1);
+    zeus_device_options_init(&zt_options);
+    zt_options.sysfs_root = root;
+    zt_options.backend = "none";
     /* Package 0 with DRAM, package 1 with only a core subzone, and a psys zone to skip. */
     write_zone(PKG, "package-0\n", "1000\n", "1000000\n");
     write_zone(DRAM, "dram\n", "500\n", "65535\n");
@@ -75,7 +76,7 @@ static void test_packages_and_zones(void **state)
 {
     (void)state;
     zeus_devices *d;
-    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_equal(zt_open(&d), ZEUS_OK);
     assert_int_equal(zeus_cpu_count(d), 2);
     zeus_cpu_info c;
     assert_int_equal(zeus_cpu_get_info(d, 0, &c), ZEUS_OK);
@@ -93,7 +94,7 @@ static void test_three_wraps(void **state)
 {
     (void)state;
     zeus_devices *d;
-    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_equal(zt_open(&d), ZEUS_OK);
     zeus_cpu_energy e;
     /* Package: range 0..1000000, starting at 1000. Walk forward 400000 uJ at a time. */
     unsigned long long raw = 1000, expected = 0, dram_raw = 500, dram_expected = 0;
@@ -129,12 +130,12 @@ static void test_corrupt_counter(void **state)
 {
     (void)state;
     zeus_devices *d;
-    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_equal(zt_open(&d), ZEUS_OK);
     free(zt_write(root, PKG "/energy_uj", "garbage\n"));
     zeus_cpu_energy e;
     /* The file was replaced, the backend still reads its old descriptor: rewrite in place. */
     zeus_devices_close(d);
-    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_equal(zt_open(&d), ZEUS_OK);
     assert_int_equal(zeus_cpu_read_energy(d, 0, &e), ZEUS_EIO);
     assert_contains(zeus_last_error(),
                     "intel-rapl:0/energy_uj: 'garbage' is not an energy count in uJ");
@@ -178,17 +179,17 @@ static void test_corrupt_counter(void **state)
     assert_null(strstr(first + 1, "power sampler: CPU 0: "));
     zeus_devices_close(d);
     free(zt_write(root, PKG "/energy_uj", ""));
-    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_equal(zt_open(&d), ZEUS_OK);
     assert_int_equal(zeus_cpu_read_energy(d, 0, &e), ZEUS_EIO);
     assert_contains(zeus_last_error(), "intel-rapl:0/energy_uj: the file is empty");
     zeus_devices_close(d);
     free(zt_write(root, PKG "/energy_uj", "-5\n"));
-    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_equal(zt_open(&d), ZEUS_OK);
     assert_int_equal(zeus_cpu_read_energy(d, 0, &e), ZEUS_EIO);
     assert_contains(zeus_last_error(), "'-5' is not an energy count");
     zeus_devices_close(d);
     set_energy(PKG, 2000000); /* above max_energy_range_uj */
-    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_equal(zt_open(&d), ZEUS_OK);
     assert_int_equal(zeus_cpu_read_energy(d, 0, &e), ZEUS_EIO);
     assert_contains(zeus_last_error(), "exceeds max_energy_range_uj");
     zeus_devices_close(d);
@@ -199,7 +200,7 @@ static void test_corrupt_counter(void **state)
 static int check_unreadable(void)
 {
     zeus_devices *d;
-    if (zeus_devices_open(&d) != ZEUS_OK)
+    if (zt_open(&d) != ZEUS_OK)
         return 10;
     if (zeus_cpu_count(d) != 2)
         return 11;
@@ -239,9 +240,9 @@ static void test_no_powercap(void **state)
 {
     (void)state;
     char *empty = zt_mkdtemp();
-    setenv("ZEUS_SYSFS_ROOT", empty, 1);
+    zt_options.sysfs_root = empty;
     zeus_devices *d;
-    assert_int_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_equal(zt_open(&d), ZEUS_OK);
     assert_int_equal(zeus_cpu_count(d), 0);
     zeus_backend_status s;
     zeus_devices_backend(d, zeus_devices_backend_count(d) - 1, &s);

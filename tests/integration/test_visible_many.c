@@ -31,9 +31,9 @@ static void use_big_machine(void)
 
 static void expect_device(const char *cvd, unsigned device)
 {
-    setenv("CUDA_VISIBLE_DEVICES", cvd, 1);
+    zt_options.visible_devices = cvd;
     zeus_devices *d;
-    if (zeus_devices_open(&d) != ZEUS_OK)
+    if (zt_open(&d) != ZEUS_OK)
         fail_msg("CUDA_VISIBLE_DEVICES=%s: %s", cvd, zeus_last_error());
     assert_int_equal(zeus_gpu_count(d), 1);
     zeus_gpu_info g;
@@ -44,9 +44,9 @@ static void expect_device(const char *cvd, unsigned device)
 
 static void expect_refused(const char *cvd, const char *needle)
 {
-    setenv("CUDA_VISIBLE_DEVICES", cvd, 1);
+    zt_options.visible_devices = cvd;
     zeus_devices *d = NULL;
-    assert_int_not_equal(zeus_devices_open(&d), ZEUS_OK);
+    assert_int_not_equal(zt_open(&d), ZEUS_OK);
     assert_null(d);
     assert_contains(zeus_last_error(), needle);
 }

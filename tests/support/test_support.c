@@ -16,14 +16,34 @@
 #include "zeus/common.h"
 
 char *zt_dir;
+zeus_device_options zt_options;
+
+#define ZT_KEEP_MAX 64
+static char *kept[ZT_KEEP_MAX];
+static size_t kept_count;
+
+const char *zt_keep(const char *text)
+{
+    if (!text)
+        return NULL;
+    if (kept_count == ZT_KEEP_MAX)
+        abort();
+    return kept[kept_count++] = strdup(text);
+}
+
+int zt_open(zeus_devices **out)
+{
+    return zeus_devices_open_with(&zt_options, out);
+}
 
 int zt_setup(void **state)
 {
     (void)state;
     zt_clean_env();
     zt_dir = zt_mkdtemp();
+    zeus_device_options_init(&zt_options);
     char *nosys = zt_path(zt_dir, "nosys");
-    setenv("ZEUS_SYSFS_ROOT", nosys, 1);
+    zt_options.sysfs_root = zt_keep(nosys);
     free(nosys);
     /* GPU lock files (zeus/lease.h) of this test only, never the machine's. */
     char *locks = zt_path(zt_dir, "locks");
@@ -39,6 +59,9 @@ int zt_teardown(void **state)
     zt_rmtree(zt_dir);
     free(zt_dir);
     zt_dir = NULL;
+    while (kept_count > 0)
+        free(kept[--kept_count]);
+    zeus_device_options_init(&zt_options);
     return 0;
 }
 
@@ -125,8 +148,11 @@ void zt_clean_env(void)
 
 void zt_use_fake_nvml(const char *dir, const char *config_json)
 {
-    setenv("ZEUS_DEVICE", "nvml", 1);
-    setenv("ZEUS_NVML_LIBRARY", ZEUS_FAKE_NVML_PATH, 1);
+    zt_options.backend = "nvml";
+    zt_options.nvml_library = ZEUS_FAKE_NVML_PATH;
+    /* A zeus child takes these from zt_options, not from an earlier choice of the test's. */
+    unsetenv("ZEUS_DEVICE");
+    unsetenv("ZEUS_NVML_LIBRARY");
     if (config_json) {
         char *cfg = zt_write(dir, "fake_nvml.json", config_json);
         setenv("ZEUS_FAKE_NVML_CONFIG", cfg, 1);
@@ -155,17 +181,51 @@ static void drain(int fd, char **buf, size_t *len, size_t *cap)
     (*buf)[*len] = '\0';
 }
 
+extern char **environ;
+
+/* This environment plus zt_options as the variables the zeus command reads (malloc'd). */
+static char **child_environment(void)
+{
+    const struct {
+        const char *name, *value;
+    } from_options[] = {{"ZEUS_DEVICE", zt_options.backend},
+                        {"ZEUS_NVML_LIBRARY", zt_options.nvml_library},
+                        {"ZEUS_SIM_CONFIG", zt_options.sim_config},
+                        {"ZEUS_SIM_STATE", zt_options.sim_state},
+                        {"ZEUS_SYSFS_ROOT", zt_options.sysfs_root},
+                        {"CUDA_VISIBLE_DEVICES", zt_options.visible_devices}};
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    size_t extra = sizeof from_options / sizeof from_options[0];
+    char **env = calloc(n + extra + 1, sizeof *env);
+    for (size_t i = 0; i < n; i++)
+        env[i] = strdup(environ[i]);
+    for (size_t i = 0; i < extra; i++) {
+        if (!from_options[i].value || getenv(from_options[i].name))
+            continue;
+        size_t len = strlen(from_options[i].name) + strlen(from_options[i].value) + 2;
+        env[n] = malloc(len);
+        snprintf(env[n++], len, "%s=%s", from_options[i].name, from_options[i].value);
+    }
+    return env;
+}
+
 int zt_spawn(char *const argv[])
 {
+    char **env = child_environment();
     pid_t pid = fork();
     if (pid == 0) {
         int devnull = open("/dev/null", O_RDWR);
         dup2(devnull, 0);
         dup2(devnull, 1);
         dup2(devnull, 2);
-        execv(argv[0], argv);
+        execve(argv[0], argv, env);
         _exit(127);
     }
+    for (size_t i = 0; env[i]; i++)
+        free(env[i]);
+    free(env);
     return pid;
 }
 
@@ -192,6 +252,7 @@ int zt_wait(int pid, double timeout_s)
 static int run_child(char *const argv[], const char *stdout_path, char **out, char **err,
                      double timeout_s)
 {
+    char **env = child_environment();
     int po[2], pe[2];
     if (pipe(po) != 0 || pipe(pe) != 0)
         abort();
@@ -210,12 +271,15 @@ static int run_child(char *const argv[], const char *stdout_path, char **out, ch
             close(po[1]);
         close(po[0]);
         close(pe[0]);
-        execv(argv[0], argv);
+        execve(argv[0], argv, env);
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
     close(po[1]);
     close(pe[1]);
+    for (size_t i = 0; env[i]; i++)
+        free(env[i]);
+    free(env);
     size_t lo = 0, le = 0, co = 1, ce = 1;
     char *bo = calloc(1, 1), *be = calloc(1, 1);
     struct timespec start;

@@ -10,10 +10,20 @@
 
 #include <cmocka.h>
 
+#include "zeus/device.h"
+
 /* The usual fixture (cmocka setup/teardown): a clean environment, a fresh temporary directory
- * in zt_dir (removed afterwards), ZEUS_SYSFS_ROOT pointed at an empty tree so the host's RAPL
- * never leaks into results, and no log callback left behind. */
+ * in zt_dir (removed afterwards), zt_options reset with sysfs_root pointed at an empty tree so
+ * the host's RAPL never leaks into results, and no log callback left behind. */
 extern char *zt_dir;
+/* The device options tests open devices with (zt_open). Tests configure devices through these,
+ * never through the environment; zt_run hands them to the zeus command as the environment
+ * variables it reads (only those the test did not set itself). */
+extern zeus_device_options zt_options;
+/* zeus_devices_open_with(&zt_options, out). */
+int zt_open(zeus_devices **out);
+/* Keeps a copy of text for the rest of the test (for option strings); freed at teardown. */
+const char *zt_keep(const char *text);
 int zt_setup(void **state);
 int zt_teardown(void **state);
 
@@ -27,14 +37,19 @@ char *zt_path(const char *dir, const char *name);
 /* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
 char *zt_read(const char *path);
 
-/* Points the nvml backend at the project's fake NVML with a JSON config (NULL: its default)
- * and a fresh shared state file inside dir; also sets ZEUS_DEVICE=nvml. */
+/* Points the nvml backend at the project's fake NVML (zt_options: backend nvml, nvml_library the
+ * fake) with a JSON config (NULL: its default) and a fresh shared state file inside dir (the
+ * fake's own ZEUS_FAKE_NVML_CONFIG and ZEUS_FAKE_NVML_STATE: the fake hardware's settings).
+ * Unsets ZEUS_DEVICE and ZEUS_NVML_LIBRARY so that a zeus child uses the fake too. */
 void zt_use_fake_nvml(const char *dir, const char *config_json);
 /* Clears every ZEUS_* and CUDA_VISIBLE_DEVICES variable. */
 void zt_clean_env(void);
 
 /* Runs argv (argv[0] is a path) with stdin from /dev/null; captures stdout and stderr (each
- * malloc'd); returns the exit status (128+signal if killed). timeout_s kills it if exceeded. */
+ * malloc'd); returns the exit status (128+signal if killed). timeout_s kills it if exceeded.
+ * The child's environment is this one plus zt_options as ZEUS_DEVICE, ZEUS_NVML_LIBRARY,
+ * ZEUS_SIM_CONFIG, ZEUS_SIM_STATE, ZEUS_SYSFS_ROOT, CUDA_VISIBLE_DEVICES (variables already set
+ * win: a test of the command's environment handling sets them itself). */
 int zt_run(char *const argv[], char **out, char **err, double timeout_s);
 /* Starts argv in the background with stdin, stdout and stderr on /dev/null; returns its pid. */
 int zt_spawn(char *const argv[]);

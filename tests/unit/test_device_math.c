@@ -188,7 +188,7 @@ static void test_arch_names(void **state)
     (void)state;
     zeus_gpu_arch a;
     assert_int_equal(zeus_gpu_arch_parse("Hopper", &a), ZEUS_OK);
-    assert_int_equal(a, 9);
+    assert_int_equal(a, ZEUS_ARCH_HOPPER);
     assert_string_equal(zeus_gpu_arch_name(ZEUS_ARCH_PASCAL), "pascal");
     assert_string_equal(zeus_gpu_arch_name((zeus_gpu_arch)42), "unknown");
 }

@@ -1,0 +1,28 @@
+/* Zeus simulated GPUs: controls that only the sim backend has (see docs/devices.md).
+ *
+ * The sim backend is chosen by name (zeus_device_options.backend = "sim", or ZEUS_DEVICE=sim);
+ * these functions drive its workload model. On any other backend they return ZEUS_ENOTSUP.
+ * GPU indices are framework indices, as everywhere in zeus/device.h. */
+#ifndef ZEUS_SIM_H
+#define ZEUS_SIM_H
+
+#include "zeus/common.h"
+#include "zeus/device.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Queues one training step on the GPU, like an asynchronous kernel launch: it starts when the
+ * previous step ends and takes the time the workload model gives at the current power limit.
+ * *end_ns (optional) receives when it will finish (zeus monotonic clock). */
+ZEUS_API int zeus_sim_launch_step(zeus_devices *devices, unsigned gpu, int64_t *end_ns);
+/* Blocks until every queued step on the GPU is done (like torch.cuda.synchronize). */
+ZEUS_API int zeus_sim_synchronize(zeus_devices *devices, unsigned gpu);
+/* Exact energy consumed so far in µJ, unquantized: the ground truth tests compare against. */
+ZEUS_API int zeus_sim_exact_energy_uj(zeus_devices *devices, unsigned gpu, double *energy_uj);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
