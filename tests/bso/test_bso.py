@@ -97,6 +97,7 @@ def run_trial(addr, job_id, converge_at=2, pause=0.0):
 def service_flow(db):
     srv, addr = serve(db)
     client_flow(addr, db)
+    c_client_flow(addr, db)
     # the original client's flow
     st, job = req(addr, "POST", "/jobs", {**SPEC, "seed": 1})  # unknown fields are ignored
     check(st == 201, f"register: 201, got {st} {job}")
@@ -361,6 +362,36 @@ def client_flow(addr, db):
                                   capture_output=True, text=True).stdout)
     check([t["status"] for t in h["trials"]] == ["Succeeded", "Succeeded", "NotConverged",
                                                  "Failed"], f"client trials {h['trials']}")
+
+
+def c_client_flow(addr, db):
+    """The C client (src/bso/bso_client.h) runs the same protocol."""
+    demo = os.path.join(os.path.dirname(REPLAY), "bso_client_demo")
+    url = "http://" + addr
+
+    def c(mode, *job):
+        r = subprocess.run([demo, url, mode, *job], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, f"C client {mode}: {r.stdout}{r.stderr}")
+        return r.stdout
+
+    out = c("ok")
+    jid = out.split()[1]
+    check(jid.startswith("cjob-") and "BS 16 1" in out and "FINISHED 2" in out, f"C run 1 {out}")
+    out = c("ok", jid)
+    check("BS 8 2" in out and "FINISHED 2" in out, f"C run 2 {out}")
+    out = c("fail", jid)
+    check("BS 32 3" in out and "TRAINFAIL Train failed: Train failed to converge within "
+          "max_epoch(4) This batch size" in out, f"C run 3 {out}")
+    out = c("order", jid)
+    check("ORDER 1" in out, f"C order {out}")
+    out = c("ok", "other-1")
+    check("CREATE-ERROR Zeus server returned status code 422" in out, f"C 422 {out}")
+    r = subprocess.run([demo, "http://127.0.0.1:1", "ok"], capture_output=True, text=True)
+    check("CREATE-ERROR Cannot reach the Zeus server" in r.stdout, f"C unreachable {r.stdout}")
+    h = json.loads(subprocess.run([ZEUS_BSO, "history", jid, "--db", db, "--json"],
+                                  capture_output=True, text=True).stdout)
+    check([t["status"] for t in h["trials"]] == ["Succeeded", "Succeeded", "NotConverged"],
+          f"C client trials {h['trials']}")
 
 
 # ---- PostgreSQL ----------------------------------------------------------------------------------
