@@ -437,15 +437,16 @@ def pg_restart(url):
 
 
 def torch_python():
-    """A Python with PyTorch: $ZEUS_TEST_PYTHON, else the project's test venv."""
-    if os.environ.get("ZEUS_TEST_PYTHON"):
-        return os.environ["ZEUS_TEST_PYTHON"]
-    env_sh = os.path.join(HERE, "..", "..", "scripts", "python-env.sh")
-    if os.path.exists(env_sh):
-        r = subprocess.run([env_sh, os.path.dirname(ZEUS_BSO)], capture_output=True, text=True)
-        if r.returncode == 0 and r.stdout.strip():
-            return r.stdout.strip().splitlines()[-1]
-    print("SKIP: no Python with PyTorch (set ZEUS_TEST_PYTHON or provide scripts/python-env.sh)")
+    """A Python with PyTorch: $ZEUS_TEST_PYTHON, else the project's test venv
+    (scripts/python-env.sh's <build>/python-venv) when it exists already; never made here."""
+    candidates = [os.environ.get("ZEUS_TEST_PYTHON", ""),
+                  os.path.join(os.path.dirname(ZEUS_BSO), "python-venv", "bin", "python")]
+    for py in filter(None, candidates):
+        if os.path.exists(py) and subprocess.run([py, "-c", "import torch"],
+                                                 capture_output=True).returncode == 0:
+            return py
+    print("SKIP: no Python with PyTorch (set ZEUS_TEST_PYTHON, or make the test venv with "
+          "scripts/python-env.sh)")
     sys.exit(77)
 
 
