@@ -331,10 +331,16 @@ int bso_db_open(const char *url, bso_db **out, char *err, size_t errlen)
         sqlite3_busy_timeout(db->lite, 30000);
         /* WAL: readers never block the writer; synchronous=NORMAL is durable across a killed
          * process (only a power cut may lose the last commits). */
-        if (bso_db_exec(db,
-                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                        " PRAGMA foreign_keys=ON;",
-                        NULL, 0, NULL) < 0) {
+        /* Switching a new database to WAL takes an exclusive lock without waiting on the busy
+         * handler: a concurrent first open retries for as long as the busy timeout. */
+        int rc, tries = 0;
+        while ((rc = bso_db_exec(db,
+                                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                                 " PRAGMA foreign_keys=ON;",
+                                 NULL, 0, NULL)) < 0 &&
+               (sqlite3_errcode(db->lite) & 0xff) == SQLITE_BUSY && tries++ < 1500)
+            usleep(20000);
+        if (rc < 0) {
             char keep[sizeof db->err];
             snprintf(keep, sizeof keep, "%s", db->err);
             snprintf(db->err, sizeof db->err, "cannot use SQLite database %s: %s", path, keep);
