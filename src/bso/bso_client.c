@@ -25,8 +25,14 @@ struct zeus_bso_client {
 
 static _Thread_local char t_err[1024];
 
-const char *zeus_bso_client_last_error(void) { return t_err; }
-const char *zeus_bso_client_error(const zeus_bso_client *c) { return c ? c->err : t_err; }
+const char *zeus_bso_client_last_error(void)
+{
+    return t_err;
+}
+const char *zeus_bso_client_error(const zeus_bso_client *c)
+{
+    return c ? c->err : t_err;
+}
 
 static int fail(zeus_bso_client *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -199,8 +205,14 @@ int zeus_bso_client_create(const char *url, const zeus_bso_job_spec *j, double m
     return 0;
 }
 
-const char *zeus_bso_client_job_id(const zeus_bso_client *c) { return c->job_id; }
-int zeus_bso_client_trial_number(const zeus_bso_client *c) { return c->trial_number; }
+const char *zeus_bso_client_job_id(const zeus_bso_client *c)
+{
+    return c->job_id;
+}
+int zeus_bso_client_trial_number(const zeus_bso_client *c)
+{
+    return c->trial_number;
+}
 
 int zeus_bso_client_batch_size(zeus_bso_client *c, int *batch_size)
 {
@@ -215,7 +227,8 @@ int zeus_bso_client_batch_size(zeus_bso_client *c, int *batch_size)
     int status, rc = http(c, "GET", path, NULL, &status, &resp);
     if (rc != 0)
         return rc;
-    cJSON *bs = cJSON_GetObjectItem(resp, "batch_size"), *tn = cJSON_GetObjectItem(resp, "trial_number");
+    cJSON *bs = cJSON_GetObjectItem(resp, "batch_size"),
+          *tn = cJSON_GetObjectItem(resp, "trial_number");
     bool known = false;
     for (size_t i = 0; cJSON_IsNumber(bs) && i < c->n_sizes; i++)
         known = known || c->sizes[i] == bs->valueint;
@@ -252,7 +265,8 @@ int zeus_bso_client_report(zeus_bso_client *c, double time_s, double energy_j, d
     free(body);
     if (rc != 0)
         return rc;
-    cJSON *st = cJSON_GetObjectItem(resp, "stop_train"), *cv = cJSON_GetObjectItem(resp, "converged");
+    cJSON *st = cJSON_GetObjectItem(resp, "stop_train"),
+          *cv = cJSON_GetObjectItem(resp, "converged");
     cJSON *msg = cJSON_GetObjectItem(resp, "message");
     if (!cJSON_IsBool(st) || !cJSON_IsBool(cv)) {
         cJSON_Delete(resp);

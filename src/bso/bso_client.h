@@ -39,13 +39,13 @@ typedef struct zeus_bso_job_spec {
     const int *batch_sizes;
     size_t n_batch_sizes;
     int default_batch_size;
-    double eta_knob;  /* 0.5 */
-    double beta_knob; /* 2.0; NaN: no early stop (null) */
-    double target_metric;         /* 0.5 */
-    bool higher_is_better_metric; /* true */
-    int max_epochs;               /* 100 */
-    int num_pruning_rounds;       /* 2 */
-    int window_size;              /* 0 */
+    double eta_knob;                            /* 0.5 */
+    double beta_knob;                           /* 2.0; NaN: no early stop (null) */
+    double target_metric;                       /* 0.5 */
+    bool higher_is_better_metric;               /* true */
+    int max_epochs;                             /* 100 */
+    int num_pruning_rounds;                     /* 2 */
+    int window_size;                            /* 0 */
     double mab_prior_mean, mab_prior_precision; /* 0, 0 */
     int mab_num_explorations;                   /* 2 */
     long long mab_seed;                         /* -1: none */
@@ -55,9 +55,8 @@ typedef struct zeus_bso_client zeus_bso_client;
 
 void zeus_bso_job_spec_default(zeus_bso_job_spec *job);
 /* Registers the job (POST /jobs). max_power_w is the job's GPUs' maximum power limit summed. */
-int zeus_bso_client_create(const char *server_url, const zeus_bso_job_spec *job,
-                           double max_power_w, int number_of_gpus, const char *gpu_model,
-                           zeus_bso_client **out);
+int zeus_bso_client_create(const char *server_url, const zeus_bso_job_spec *job, double max_power_w,
+                           int number_of_gpus, const char *gpu_model, zeus_bso_client **out);
 const char *zeus_bso_client_job_id(const zeus_bso_client *c);
 /* This run's batch size (GET /jobs/batch_size, asked once) and its trial number. */
 int zeus_bso_client_batch_size(zeus_bso_client *c, int *batch_size);
