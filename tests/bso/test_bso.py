@@ -651,6 +651,18 @@ def run_tests():
     h = history(db4, JOB_ID)["trials"]
     check(r.returncode == 0 and [t["status"] for t in h][:3] == ["Failed", "Failed", "Succeeded"]
           and h[0]["exit_status"] == 3 and h[2]["batch_size"] == 32, f"retry after failure {h}")
+    # the first recurrence must reach the target (the original's rule); the job then gives up
+    # and stays given up
+    nodef, _ = jobfile("nodefault", default_bs=128)
+    db8 = os.path.join(TMP, "h8.db")
+    r = zrun(nodef, db8)
+    check(r.returncode == 1 and "The default batch size 128 did not converge." in r.stderr,
+          f"default does not converge: {r.stderr}")
+    r = zrun(nodef, db8)
+    check(r.returncode == 1 and "zeus run: error:" in r.stderr, f"given up stays: {r.stderr}")
+    h = history(db8, "synthetic+mlp+bs128+adam+lr0.001+tm0.9+me5")["trials"]
+    check(len(h) == 1 and h[0]["status"] == "NotConverged" and "did not converge" in h[0]["message"],
+          f"the given-up trial is recorded {h}")
     r = zrun(job, "postgresql://zeus@/x?host=/nonexistent-dir&connect_timeout=2")
     check(r.returncode == 1 and "cannot connect to PostgreSQL" in r.stderr, r.stderr)
     garbage = os.path.join(TMP, "garbage.db")
