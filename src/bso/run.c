@@ -383,7 +383,9 @@ static int load_next(bso_db *db, const char *job_id, zeus_recurring **r, zeus_re
     if (rc < 0)
         return fail("the stored driver state of %s does not load: %s", job_id, zeus_last_error());
     if (zeus_recurring_next(*r, a) < 0) {
-        fail("%s", zeus_last_error());
+        fail("%s (the job gave up in an earlier run; give the job file a new 'job_id' to start "
+             "over)",
+             zeus_last_error());
         zeus_recurring_destroy(*r);
         *r = NULL;
         return 1;
