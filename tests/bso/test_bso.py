@@ -459,7 +459,7 @@ def run_torch():
     os.symlink(os.path.join(HERE, "..", "..", "python", "zeus", "run"),
                os.path.join(pkg, "zeus", "run"))
     job, d = jobfile("torch", optimizer="sgd", default_lr=0.1, target_metric=0.97,
-                     max_epochs=4, batch_sizes=[16, 32, 64],
+                     max_epochs=4, batch_sizes=[16, 32, 64], beta_knob=1.1,
                      command=[py, os.path.join(HERE, "train_torch.py"), "{bs}", "{seed}", "{lr}"])
     db = os.path.join(TMP, "torch.db")
     env = {"PYTHONPATH": pkg}
@@ -479,6 +479,9 @@ def run_torch():
     check(rr.returncode == 0, f"torch: decisions equal the simulator's {rr.stdout}{rr.stderr}")
     out = r.stdout + r2.stdout
     check("at 200 W" in out, "torch: the job trains at the profiled optimum")
+    # early stop inside the job (ZeusCostThresholdExceededError), then a retry
+    check("exceeds cost threshold" in out and any(t["status"] == "NotConverged" for t in trials)
+          and any(t["try_index"] == 2 for t in trials), f"torch: early stop and retry {trials}")
     # each batch size profiled once: later runs of it start at the optimum
     logs = glob.glob(os.path.join(TMP, "logs", jid + "*", "*.power.json"))
     check(len({os.path.basename(p) for p in logs}) == len({t["batch_size"] for t in trials}),
