@@ -499,6 +499,7 @@ def main():
             try:
                 service_flow(url)
                 run_basic(url, "pg")
+                concurrent_drivers(url, "pg")
                 pg_restart(url)
             finally:
                 subprocess.run(stop, capture_output=True)
@@ -551,10 +552,10 @@ def history(db, job_id):
 JOB_ID = "synthetic+mlp+bs32+adam+lr0.001+tm0.9+me5"
 
 
-def replay(job, db, tag):
+def replay(job, db, tag, job_id=JOB_ID):
     h = os.path.join(TMP, f"hist-{tag}.json")
     with open(h, "w") as f:
-        json.dump(history(db, JOB_ID), f)
+        json.dump(history(db, job_id), f)
     r = subprocess.run([REPLAY, job, h], capture_output=True, text=True)
     check(r.returncode == 0, f"{tag}: bandit decisions equal the simulator's: {r.stdout}{r.stderr}")
     return r.stdout
@@ -594,6 +595,20 @@ def run_basic(db, tag):
     pls = {t["power_limit"] for t in trials if t["reached"]}
     check(pls == {175}, f"{tag}: the cheapest limit is used: {pls}")
     return trials
+
+
+def concurrent_drivers(db, tag):
+    """Two concurrent drivers on one job take turns; every trial is recorded once."""
+    jid = "concurrent-" + tag
+    job, d = jobfile(jid, job_id=jid)
+    ps = [zrun(job, db, "--recurrences", "3", env={"SIM_EPOCH_SLEEP": "0.05"}, wait=False)
+          for _ in range(2)]
+    outs = [p.communicate(timeout=200)[0] for p in ps]
+    check(all(p.returncode == 0 for p in ps), f"{tag}: concurrent drivers {[o[-300:] for o in outs]}")
+    h = history(db, jid)["trials"]
+    check([t["trial_number"] for t in h] == list(range(1, len(h) + 1)) and
+          sum(t["reached"] is True for t in h) == 6, f"{tag}: concurrent trials {h}")
+    replay(job, db, jid, jid)
 
 
 def run_tests():
@@ -740,17 +755,7 @@ def run_tests():
     check(r.returncode == 0 and h[0]["status"] == "Failed" and h[0]["exit_status"] == 137 and
           h[1]["status"] == "Succeeded", f"after the job was killed: {h}")
 
-    # two concurrent drivers on one job: they take turns, every trial is recorded once
-    db7 = os.path.join(TMP, "h7.db")
-    job, d = jobfile("concurrent")
-    ps = [zrun(job, db7, "--recurrences", "3", env={"SIM_EPOCH_SLEEP": "0.05"}, wait=False)
-          for _ in range(2)]
-    outs = [p.communicate(timeout=200)[0] for p in ps]
-    check(all(p.returncode == 0 for p in ps), f"concurrent drivers: {[o[-300:] for o in outs]}")
-    h = history(db7, JOB_ID)["trials"]
-    check([t["trial_number"] for t in h] == list(range(1, len(h) + 1)) and
-          sum(t["reached"] is True for t in h) == 6, f"concurrent trials {h}")
-    replay(job, db7, "concurrent")
+    concurrent_drivers(os.path.join(TMP, "h7.db"), "sqlite")
 
 
 main()
