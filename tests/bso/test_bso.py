@@ -160,7 +160,8 @@ def service_flow(db):
            ("PATCH", "/trials", {"job_id": jid, "batch_size": 32, "trial_number": 99}, None, 404),
            ("PATCH", "/trials", {"job_id": jid, "batch_size": 0, "trial_number": 1}, None, 422),
            ("DELETE", "/jobs?job_id=nope", None, None, 404), ("GET", "/jobs", None, None, 405),
-           ("GET", "/nothing", None, None, 404), ("DELETE", "/jobs", None, None, 422)]
+           ("GET", "/nothing", None, None, 404), ("DELETE", "/jobs", None, None, 422),
+           ("POST", "/jobs", "[" + "1," * 600000 + "1]", None, 413)]
     for method, path, body, ctype, want in bad:
         st, r = req(addr, method, path, body, ctype)
         check(st == want, f"{method} {path} {str(body)[:60]}: want {want}, got {st} {r}")
