@@ -175,6 +175,21 @@ def service_flow(db):
     check(st == 400 and r == {"message": f"Unknown job({jid}). Please register the job first"},
           f"after delete {st} {r}")
 
+    # a seeded job's decisions are reproducible: two jobs, same seed, same results
+    seqs = []
+    for name in ("mnist-seed-a", "mnist-seed-b"):
+        req(addr, "POST", "/jobs", {**SPEC, "job_id": name, "mab_seed": 5})
+        seq = []
+        for _ in range(16):
+            st, t = req(addr, "GET", "/jobs/batch_size?job_id=" + name)
+            seq.append(t["batch_size"])
+            bs = t["batch_size"]
+            req(addr, "POST", "/report", {**t, "time": 100.0 / bs ** 0.5 + (bs % 7),
+                                          "energy": 9000.0 / bs ** 0.5, "metric": 0.95,
+                                          "current_epoch": 1})
+        seqs.append(seq)
+    check(seqs[0] == seqs[1] and len(set(seqs[0][10:])) >= 1, f"seeded decisions {seqs}")
+
     # a client killed -9 never ends its trial: once --stale-after passes, the trial is recorded
     # as Interrupted and its exploration slot is given out again (the original keeps it forever)
     srv3, addr3 = serve(db, "--stale-after", "1")
