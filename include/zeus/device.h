@@ -155,6 +155,13 @@ typedef struct {
     /* Comma-separated names of the backends this set may use ("nvml,rapl"); NULL: all. A
      * backend left out is reported unavailable ("not allowed"). */
     const char *allowed_backends;
+    /* A zeusd daemon (docs/zeusd.md) that carries out changes and reads RAPL for this process:
+     * its Unix socket, or HOST:PORT over TCP (the socket wins), and the bearer token if the
+     * daemon wants one. With an address, knob_backend NULL means "zeusd" and the CPU packages
+     * are read through the daemon ("zeusd-rapl"). NULL: no daemon. */
+    const char *zeusd_socket_path;
+    const char *zeusd_host_port;
+    const char *zeusd_token;
 } zeus_device_options;
 
 /* Defaults (everything NULL/false) and struct_size. A macro, so that struct_size is the size

@@ -6,6 +6,7 @@
 #include "batch_size/policy_internal.h"
 
 #include "core/internal.h"
+#include "core/json.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -21,11 +22,12 @@
 
 /* ---- writing ------------------------------------------------------------------------------ */
 
+/* Non-finite values as strings ("inf", "nan") so that a restored state is the same state. */
 static cJSON *json_double(double v)
 {
     char buf[ZEUS_DOUBLE_BUF];
-    zeus_format_double(v, buf, sizeof buf);
-    return isfinite(v) ? cJSON_CreateRaw(buf) : cJSON_CreateString(buf);
+    return isfinite(v) ? zeus__json_double(v)
+                       : cJSON_CreateString(zeus_format_double(v, buf, sizeof buf));
 }
 
 static cJSON *json_u64(uint64_t v)

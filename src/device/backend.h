@@ -49,6 +49,10 @@ typedef struct zeus_backend_ops {
      * file): no other process can change them, so leases take no lock. Optional: false. */
     bool (*gpu_settings_private)(void *state);
 
+    /* Marks limit_mw (already set) as meant to stay after this process exits. Optional: only
+     * a backend whose changes are put back when the process exits (zeusd's leases) needs it. */
+    int (*gpu_keep_power_limit_mw)(void *state, unsigned dev, unsigned limit_mw);
+
     /* CPU packages */
     int (*cpu_info)(void *state, unsigned dev, zeus_cpu_info *out);
     int (*cpu_energy)(void *state, unsigned dev, zeus_cpu_energy *out);
@@ -68,8 +72,11 @@ int zeus__devices_gpu_backend(const zeus_devices *devices, unsigned gpu,
                               const zeus_backend_ops **ops, void **state, unsigned *dev);
 
 /* Whether choice names a GPU backend ("auto", "none", NULL and "" included); writes the valid
- * names ("auto, nvml, sim, none") for the error message. */
+ * names ("auto, nvml, sim, zeusd, none") for the error message. */
 int zeus__gpu_backend_choice_valid(const char *choice, char *names, size_t size);
+
+/* For zeus_lease_commit: the knob backend's gpu_keep_power_limit_mw, when it has one. */
+int zeus__devices_gpu_keep_power_limit(zeus_devices *devices, unsigned gpu, unsigned limit_mw);
 
 /* The registry's view for library code (src/power_limit/lease.c): see gpu_settings_private. */
 bool zeus__devices_gpu_settings_private(const zeus_devices *devices);
@@ -77,5 +84,8 @@ bool zeus__devices_gpu_settings_private(const zeus_devices *devices);
 extern const zeus_backend_ops zeus__nvml_backend;
 extern const zeus_backend_ops zeus__sim_backend;
 extern const zeus_backend_ops zeus__rapl_backend;
+/* src/device/zeusd_client.c: changes (and RAPL reads) through a zeusd daemon. */
+extern const zeus_backend_ops zeus__zeusd_backend;
+extern const zeus_backend_ops zeus__zeusd_rapl_backend;
 
 #endif

@@ -52,6 +52,13 @@ int zeus_device_options_from_env(zeus_device_options *o)
         o->sysfs_root = v;
     if ((v = visible_devices(o->backend)))
         o->visible_devices = v;
+    /* The newer Zeus's client variables: a daemon carries out what needs privileges. */
+    if ((v = env_value("ZEUSD_SOCK_PATH")))
+        o->zeusd_socket_path = v;
+    if ((v = env_value("ZEUSD_HOST_PORT")))
+        o->zeusd_host_port = v;
+    if ((v = env_value("ZEUSD_TOKEN")))
+        o->zeusd_token = v;
     return ZEUS_OK;
 }
 

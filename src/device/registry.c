@@ -11,7 +11,9 @@
 #include <string.h>
 
 /* Every backend, in the order they are tried and reported. A new backend is added here. */
+/* zeusd-rapl comes before rapl: with a daemon configured, RAPL is read through it. */
 const zeus_backend_ops *const zeus__backends[] = {&zeus__nvml_backend, &zeus__sim_backend,
+                                                  &zeus__zeusd_backend, &zeus__zeusd_rapl_backend,
                                                   &zeus__rapl_backend};
 const size_t zeus__backend_count = ZEUS_ARRAY_LEN(zeus__backends);
 
@@ -339,6 +341,10 @@ int zeus_devices_open_with(const zeus_device_options *options, zeus_devices **ou
     char names[128];
     if (!zeus__gpu_backend_choice_valid(o.backend, names, sizeof names))
         return zeus__error(ZEUS_EINVAL, "device backend '%s' is not one of %s", o.backend, names);
+    /* A configured daemon carries out the changes (reads stay with the GPU backend). */
+    if ((!o.knob_backend || !*o.knob_backend) && ((o.zeusd_socket_path && *o.zeusd_socket_path) ||
+                                                  (o.zeusd_host_port && *o.zeusd_host_port)))
+        o.knob_backend = zeus__zeusd_backend.name;
     if (o.knob_backend && *o.knob_backend) {
         const zeus_backend_ops *k = find_backend(o.knob_backend);
         if (!k || k->kind != ZEUS_BACKEND_GPU)
@@ -530,6 +536,13 @@ int zeus_gpu_set_power_limit_mw(zeus_devices *d, unsigned gpu, unsigned limit_mw
 int zeus_gpu_set_persistence_mode(zeus_devices *d, unsigned gpu, bool enabled)
 {
     KNOB_CALL(d, gpu, gpu_set_persistence, enabled);
+}
+
+int zeus__devices_gpu_keep_power_limit(zeus_devices *d, unsigned gpu, unsigned limit_mw)
+{
+    if (gpu >= d->gpu_count || !d->knob_ops || !d->knob_ops->gpu_keep_power_limit_mw)
+        return ZEUS_OK;
+    return d->knob_ops->gpu_keep_power_limit_mw(d->knob_state, d->gpus[gpu].device_index, limit_mw);
 }
 
 /* Settings live where changes go: the knob backend's. */

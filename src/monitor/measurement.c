@@ -1,5 +1,6 @@
 /* A window's result: accessors and the JSON form every face shares (see zeus/monitor.h). */
 #include "core/internal.h"
+#include "core/json.h"
 #include "monitor/monitor_internal.h"
 
 #include <cjson/cJSON.h>
@@ -91,13 +92,10 @@ double zeus_measurement_gpu_energy(const zeus_measurement *m, unsigned gpu)
 
 /* ---- JSON ---- */
 
-/* A number, or null when it is not one (unavailable). */
+/* A number that reads back exactly, or null when it is not one (unavailable). */
 static void add_number(cJSON *o, const char *key, double value)
 {
-    if (isfinite(value))
-        cJSON_AddNumberToObject(o, key, value);
-    else
-        cJSON_AddNullToObject(o, key);
+    cJSON_AddItemToObject(o, key, zeus__json_double(value));
 }
 
 static cJSON *gpu_json(const zeus_gpu_measurement *g)
@@ -106,10 +104,10 @@ static cJSON *gpu_json(const zeus_gpu_measurement *g)
     cJSON_AddNumberToObject(j, "index", g->index);
     add_number(j, "energy_j", g->energy_j);
     cJSON_AddStringToObject(j, "method", zeus_energy_method_name(g->method));
-    cJSON_AddNumberToObject(j, "update_period_s", g->update_period_s);
+    add_number(j, "update_period_s", g->update_period_s);
     cJSON_AddNumberToObject(j, "updates", g->updates);
     cJSON_AddBoolToObject(j, "below_resolution", g->below_resolution);
-    cJSON_AddNumberToObject(j, "error_bound_j", g->error_bound_j);
+    add_number(j, "error_bound_j", g->error_bound_j);
     if (g->error)
         cJSON_AddStringToObject(j, "error", zeus_strerror(g->error));
     return j;
@@ -133,8 +131,8 @@ int zeus_measurement_to_json(const zeus_measurement *m, char **out)
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return zeus__error(ZEUS_ENOMEM, "out of memory");
-    cJSON_AddNumberToObject(o, "start_time_s", m->start_time_s);
-    cJSON_AddNumberToObject(o, "time_s", m->time_s);
+    add_number(o, "start_time_s", m->start_time_s);
+    add_number(o, "time_s", m->time_s);
     add_number(o, "total_energy_j", m->total_energy_j);
     cJSON_AddBoolToObject(o, "cancelled", m->cancelled);
     cJSON *gpus = cJSON_AddArrayToObject(o, "gpus");

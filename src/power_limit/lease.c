@@ -635,15 +635,23 @@ int zeus_lease_restore(zeus_lease *l)
 
 int zeus_lease_commit(zeus_lease *l)
 {
+    int rc = ZEUS_OK;
     pthread_mutex_lock(&l->lock);
     for (size_t i = 0; i < l->count; i++) {
         lease_gpu *g = &l->gpus[i];
+        /* A daemon that carries out changes (zeusd) would put them back when this process
+         * exits unless told they are meant to stay. */
+        if (atomic_load(&g->limit_changed)) {
+            int krc = zeus__devices_gpu_keep_power_limit(l->devices, g->gpu, g->current_mw);
+            if (krc != ZEUS_OK && rc == ZEUS_OK)
+                rc = krc;
+        }
         atomic_store(&g->limit_changed, false);
         atomic_store(&g->persistence_changed, false);
         g->original_mw = g->current_mw;
     }
     pthread_mutex_unlock(&l->lock);
-    return ZEUS_OK;
+    return rc;
 }
 
 /* ---- the watched client ---- */

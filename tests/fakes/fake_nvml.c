@@ -7,6 +7,8 @@
  *                          processes: a limit set by one process is seen by the next.
  *   ZEUS_FAKE_NVML_LOG     a file to which every set call is appended, one line each:
  *                          "nvmlDeviceSetPowerManagementLimit <nvml index> <mW>".
+ *   ZEUS_FAKE_NVML_ROOT_ONLY=1  the set calls fail with NO_PERMISSION unless the calling process
+ *                          runs as root (as the real driver without CAP_SYS_ADMIN).
  * Errors are injected per GPU and function through the config's "errors" object; a config that
  * does not parse makes nvmlInit fail with NVML_ERROR_UNKNOWN, and nvmlErrorString then returns
  * the parse error so the person reading it learns what is wrong.
@@ -462,9 +464,17 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t device, unsig
     LEAVE(NVML_SUCCESS);
 }
 
+static bool caller_may_set(void)
+{
+    const char *root_only = getenv("ZEUS_FAKE_NVML_ROOT_ONLY");
+    return !root_only || strcmp(root_only, "1") != 0 || geteuid() == 0;
+}
+
 EXPORT nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t device, unsigned int limit)
 {
     ENTER(device, gpu);
+    if (!caller_may_set())
+        LEAVE(NVML_ERROR_NO_PERMISSION);
     const zeus_sim_gpu_params *p = &config.gpus[gpu];
     if (limit < p->min_limit_mw || limit > p->max_limit_mw)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
@@ -476,6 +486,8 @@ EXPORT nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t device, unsig
 EXPORT nvmlReturn_t nvmlDeviceSetPersistenceMode(nvmlDevice_t device, nvmlEnableState_t mode)
 {
     ENTER(device, gpu);
+    if (!caller_may_set())
+        LEAVE(NVML_ERROR_NO_PERMISSION);
     if (mode != NVML_FEATURE_ENABLED && mode != NVML_FEATURE_DISABLED)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
     STATE_CHANGE(persistence[gpu] = mode == NVML_FEATURE_ENABLED);

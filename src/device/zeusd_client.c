@@ -1,0 +1,519 @@
+/* The zeusd client backends (docs/zeusd.md, "Clients"): a GPU backend "zeusd" whose changes
+ * (power limit, persistence mode) are carried out by a zeusd daemon, used as the knob backend
+ * next to a local reading backend (nvml), and a CPU backend "zeusd-rapl" that reads RAPL through
+ * the daemon (reading RAPL needs root since Linux 5.10). Chosen by the options'
+ * zeusd_socket_path or zeusd_host_port (ZEUSD_SOCK_PATH, ZEUSD_HOST_PORT, ZEUSD_TOKEN).
+ *
+ * The transport is deliberately small: one HTTP/1.1 request per connection ("Connection:
+ * close"), the reply read to its end (bounded in size and time) and parsed only as far as this
+ * daemon's replies need: the status line and a JSON body. No general HTTP client. */
+#include "core/internal.h"
+#include "device/backend.h"
+#include "device/zeusd_client.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define ZEUSD_REPLY_MAX (256 * 1024)
+#define ZEUSD_TIMEOUT_S 30
+#define ZEUSD_MAX_DEVICES 64
+
+typedef struct {
+    char socket_path[108]; /* sizeof sockaddr_un.sun_path */
+    char host[256];
+    char port[16];
+    char token[2048];
+    char where[300]; /* for messages */
+} zeusd_addr;
+
+typedef struct {
+    zeusd_addr addr;
+    unsigned count;
+    char names[ZEUSD_MAX_DEVICES][96];
+    bool dram[ZEUSD_MAX_DEVICES];
+    zeus_cpu_energy base[ZEUSD_MAX_DEVICES]; /* the daemon's counters at open */
+} zeusd_state;
+
+static int addr_from_options(const zeus_device_options *o, zeusd_addr *a, char *reason,
+                             size_t reason_size)
+{
+    memset(a, 0, sizeof *a);
+    if (o->zeusd_socket_path && *o->zeusd_socket_path) {
+        if (strlen(o->zeusd_socket_path) >= sizeof a->socket_path) {
+            snprintf(reason, reason_size, "zeusd socket path too long: %s", o->zeusd_socket_path);
+            return ZEUS_EINVAL;
+        }
+        snprintf(a->socket_path, sizeof a->socket_path, "%s", o->zeusd_socket_path);
+        snprintf(a->where, sizeof a->where, "zeusd at %s", a->socket_path);
+    } else if (o->zeusd_host_port && *o->zeusd_host_port) {
+        const char *colon = strrchr(o->zeusd_host_port, ':');
+        size_t hl = colon ? (size_t)(colon - o->zeusd_host_port) : 0;
+        if (!colon || hl == 0 || hl >= sizeof a->host || strlen(colon + 1) >= sizeof a->port) {
+            snprintf(reason, reason_size, "zeusd address '%s' is not HOST:PORT",
+                     o->zeusd_host_port);
+            return ZEUS_EINVAL;
+        }
+        memcpy(a->host, o->zeusd_host_port, hl);
+        snprintf(a->port, sizeof a->port, "%s", colon + 1);
+        snprintf(a->where, sizeof a->where, "zeusd at %s", o->zeusd_host_port);
+    } else {
+        snprintf(reason, reason_size, "no daemon (set ZEUSD_SOCK_PATH or ZEUSD_HOST_PORT)");
+        return ZEUS_ENODEV;
+    }
+    if (o->zeusd_token && *o->zeusd_token) {
+        if (strlen(o->zeusd_token) >= sizeof a->token || strpbrk(o->zeusd_token, "\r\n")) {
+            snprintf(reason, reason_size, "the zeusd token is too long or has a line break");
+            return ZEUS_EINVAL;
+        }
+        snprintf(a->token, sizeof a->token, "%s", o->zeusd_token);
+    }
+    return ZEUS_OK;
+}
+
+static int connect_daemon(const zeusd_addr *a)
+{
+    int fd = -1;
+    if (a->socket_path[0]) {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        memcpy(sa.sun_path, a->socket_path, strlen(a->socket_path));
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            fd = -1;
+        }
+    } else {
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+        int rc = getaddrinfo(a->host, a->port, &hints, &res);
+        if (rc != 0) {
+            errno = ENOENT;
+            return -1;
+        }
+        for (struct addrinfo *r = res; r && fd < 0; r = r->ai_next) {
+            fd = socket(r->ai_family, r->ai_socktype | SOCK_CLOEXEC, r->ai_protocol);
+            if (fd >= 0 && connect(fd, r->ai_addr, r->ai_addrlen) != 0) {
+                close(fd);
+                fd = -1;
+            }
+        }
+        freeaddrinfo(res);
+    }
+    if (fd >= 0) {
+        struct timeval tv = {.tv_sec = ZEUSD_TIMEOUT_S};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
+    return fd;
+}
+
+/* The ZEUS_E* code for a refused request. */
+static int code_of_status(int status)
+{
+    switch (status) {
+    case 400:
+        return ZEUS_EINVAL;
+    case 401:
+    case 403:
+        return ZEUS_EPERM;
+    case 404:
+        return ZEUS_ENOTSUP; /* the API group is not enabled */
+    case 409:
+        return ZEUS_ETIMEOUT; /* another client holds the GPU, as a held lock */
+    default:
+        return ZEUS_EIO;
+    }
+}
+
+/* The reply was read to EOF, since the request asked the daemon to close. */
+int zeus__zeusd_parse_reply(char *reply, size_t len, int *status, char **body)
+{
+    int code = 0, n = 0;
+    if (len < 12 || strlen(reply) != len || sscanf(reply, "HTTP/1.%*1[01] %3d%n", &code, &n) != 1 ||
+        n != 12 || code < 100 || code > 599)
+        return ZEUS_EPARSE;
+    char *end = strstr(reply, "\r\n\r\n");
+    if (!end)
+        return ZEUS_EPARSE;
+    *end = '\0';
+    /* This daemon sends Content-Length bodies; a chunked one is not its reply. */
+    for (char *h = strstr(reply, "\r\n"); h; h = strstr(h + 2, "\r\n"))
+        if (strncasecmp(h + 2, "Transfer-Encoding:", 18) == 0)
+            return ZEUS_EPARSE;
+    *status = code;
+    *body = end + 4;
+    return ZEUS_OK;
+}
+
+/* One request. On 200, *json gets the parsed body (NULL when empty). Anything else is an error
+ * with the daemon's words in zeus_last_error(). */
+static int request(const zeusd_addr *a, const char *method, const char *target, cJSON **json)
+{
+    if (json)
+        *json = NULL;
+    char head[3072];
+    int n = snprintf(head, sizeof head,
+                     "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s%s%s\r\n", method,
+                     target, a->token[0] ? "Authorization: Bearer " : "", a->token,
+                     a->token[0] ? "\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof head)
+        return zeus__error(ZEUS_EINVAL, "zeusd request too long");
+    int fd = connect_daemon(a);
+    if (fd < 0)
+        return zeus__error(ZEUS_ENODEV, "%s: cannot connect: %s", a->where, strerror(errno));
+    int rc = ZEUS_OK;
+    char *buf = NULL;
+    for (size_t off = 0; off < (size_t)n;) {
+        ssize_t w = send(fd, head + off, (size_t)n - off, MSG_NOSIGNAL);
+        if (w <= 0) {
+            rc = zeus__error(ZEUS_EIO, "%s: cannot send: %s", a->where, strerror(errno));
+            goto done;
+        }
+        off += (size_t)w;
+    }
+    size_t used = 0, cap = 4096;
+    buf = malloc(cap);
+    if (!buf) {
+        rc = zeus__error(ZEUS_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (;;) {
+        if (used + 1 == cap) {
+            if (cap >= ZEUSD_REPLY_MAX) {
+                rc = zeus__error(ZEUS_EPARSE, "%s: reply larger than %d bytes", a->where,
+                                 ZEUSD_REPLY_MAX);
+                goto done;
+            }
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                rc = zeus__error(ZEUS_ENOMEM, "out of memory");
+                goto done;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        ssize_t r = recv(fd, buf + used, cap - used - 1, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = zeus__error(ZEUS_ETIMEOUT, "%s: no reply: %s", a->where, strerror(errno));
+            goto done;
+        }
+        if (r == 0)
+            break;
+        used += (size_t)r;
+    }
+    buf[used] = '\0';
+    int status;
+    char *body;
+    if (zeus__zeusd_parse_reply(buf, used, &status, &body) != ZEUS_OK) {
+        rc = zeus__error(ZEUS_EPARSE, "%s: malformed reply to %s %s", a->where, method, target);
+        goto done;
+    }
+    if (status != 200) {
+        rc = zeus__error(code_of_status(status), "%s refused %s %s: %d %.400s", a->where, method,
+                         target, status, body);
+        goto done;
+    }
+    if (json && *body) {
+        *json = cJSON_Parse(body);
+        if (!*json)
+            rc = zeus__error(ZEUS_EPARSE, "%s: %s %s: the reply is not JSON", a->where, method,
+                             target);
+    }
+done:
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+/* /discover: the devices of one kind, and whether group is enabled. */
+static int discover(zeusd_state *s, bool cpu, char *reason, size_t reason_size)
+{
+    cJSON *d = NULL;
+    int rc = request(&s->addr, "GET", "/discover", &d);
+    if (rc != ZEUS_OK) {
+        snprintf(reason, reason_size, "%s", zeus_last_error());
+        return rc;
+    }
+    const char *group = cpu ? "cpu-read" : "gpu-control";
+    bool enabled = false;
+    const cJSON *g;
+    cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(d, "enabled_api_groups")) enabled |=
+        cJSON_IsString(g) && strcmp(g->valuestring, group) == 0;
+    if (!enabled) {
+        snprintf(reason, reason_size, "%s does not enable %s", s->addr.where, group);
+        cJSON_Delete(d);
+        return ZEUS_ENOTSUP;
+    }
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "auth_required")) && !s->addr.token[0]) {
+        snprintf(reason, reason_size, "%s requires a token (set ZEUSD_TOKEN)", s->addr.where);
+        cJSON_Delete(d);
+        return ZEUS_EPERM;
+    }
+    const cJSON *item;
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(d, cpu ? "cpus" : "gpus"))
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
+        /* Ids are 0..N-1 in order; stop at a gap rather than misnumber. */
+        if (!cJSON_IsNumber(id) || id->valuedouble != s->count || s->count == ZEUSD_MAX_DEVICES)
+            break;
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(item, "name");
+        if (cJSON_IsString(name))
+            snprintf(s->names[s->count], sizeof s->names[0], "%s", name->valuestring);
+        s->dram[s->count] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "dram_available"));
+        s->count++;
+    }
+    cJSON_Delete(d);
+    snprintf(reason, reason_size, "%s (%u %s)", s->addr.where, s->count, cpu ? "CPUs" : "GPUs");
+    return ZEUS_OK;
+}
+
+static int open_common(void **state, const zeus_device_options *o, bool cpu, char *reason,
+                       size_t reason_size)
+{
+    zeusd_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(reason, reason_size, "out of memory");
+        return ZEUS_ENOMEM;
+    }
+    int rc = addr_from_options(o, &s->addr, reason, reason_size);
+    if (rc == ZEUS_OK)
+        rc = discover(s, cpu, reason, reason_size);
+    if (rc != ZEUS_OK) {
+        free(s);
+        return rc;
+    }
+    *state = s;
+    return ZEUS_OK;
+}
+
+static void zeusd_close(void *state)
+{
+    free(state);
+}
+
+static unsigned zeusd_count(void *state)
+{
+    return ((zeusd_state *)state)->count;
+}
+
+/* ---- GPUs ---- */
+
+static int gpu_open(void **state, const zeus_device_options *o, char *reason, size_t size)
+{
+    return open_common(state, o, false, reason, size);
+}
+
+static int gpu_info(void *state, unsigned dev, zeus_gpu_info *out)
+{
+    zeusd_state *s = state;
+    memset(out, 0, sizeof *out);
+    out->index = out->device_index = dev;
+    snprintf(out->name, sizeof out->name, "%s", s->names[dev]);
+    out->arch = ZEUS_ARCH_UNKNOWN;
+    return ZEUS_OK;
+}
+
+/* GET route?gpu_ids=dev, then the number at reply[dev][field]. */
+static int read_number(zeusd_state *s, const char *route, unsigned dev, const char *field,
+                       double *out)
+{
+    char target[160];
+    snprintf(target, sizeof target, "%s?gpu_ids=%u", route, dev);
+    cJSON *j;
+    int rc = request(&s->addr, "GET", target, &j);
+    if (rc != ZEUS_OK)
+        return rc;
+    char key[16];
+    snprintf(key, sizeof key, "%u", dev);
+    const cJSON *v =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, key), field);
+    if (cJSON_IsNumber(v))
+        *out = v->valuedouble;
+    else if (cJSON_IsBool(v))
+        *out = cJSON_IsTrue(v);
+    else
+        rc = zeus__error(ZEUS_EPARSE, "%s: %s: no %s for GPU %u", s->addr.where, route, field, dev);
+    cJSON_Delete(j);
+    return rc;
+}
+
+static int gpu_energy_mj(void *state, unsigned dev, uint64_t *energy_mj)
+{
+    double v;
+    int rc = read_number(state, "/gpu/get_cumulative_energy", dev, "energy_mj", &v);
+    if (rc == ZEUS_OK)
+        *energy_mj = (uint64_t)v;
+    return rc;
+}
+
+static int gpu_power(void *state, unsigned dev, zeus_gpu_power *out)
+{
+    zeusd_state *s = state;
+    char target[64];
+    snprintf(target, sizeof target, "/gpu/get_power?gpu_ids=%u", dev);
+    cJSON *j;
+    int rc = request(&s->addr, "GET", target, &j);
+    if (rc != ZEUS_OK)
+        return rc;
+    char key[16];
+    snprintf(key, sizeof key, "%u", dev);
+    const cJSON *v =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "power_mw"), key);
+    memset(out, 0, sizeof *out);
+    if (cJSON_IsNumber(v)) {
+        out->instant_valid = true;
+        out->instant_mw = out->usage_mw = (unsigned)v->valuedouble;
+    } else {
+        rc = zeus__error(ZEUS_EPARSE, "%s: no power for GPU %u", s->addr.where, dev);
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+static int gpu_power_limit_mw(void *state, unsigned dev, unsigned *limit_mw)
+{
+    double v;
+    int rc = read_number(state, "/gpu/get_power_limit", dev, "power_limit_mw", &v);
+    if (rc == ZEUS_OK)
+        *limit_mw = (unsigned)v;
+    return rc;
+}
+
+static int gpu_persistence(void *state, unsigned dev, bool *enabled)
+{
+    double v;
+    int rc = read_number(state, "/gpu/get_persistence_mode", dev, "enabled", &v);
+    if (rc == ZEUS_OK)
+        *enabled = v != 0;
+    return rc;
+}
+
+static int gpu_set_power_limit_mw(void *state, unsigned dev, unsigned limit_mw)
+{
+    char target[160];
+    snprintf(target, sizeof target, "/gpu/set_power_limit?gpu_ids=%u&power_limit_mw=%u&block=true",
+             dev, limit_mw);
+    return request(&((zeusd_state *)state)->addr, "POST", target, NULL);
+}
+
+/* persist=true: the daemon keeps the setting and drops its lease for this process. */
+static int gpu_keep_power_limit_mw(void *state, unsigned dev, unsigned limit_mw)
+{
+    char target[192];
+    snprintf(target, sizeof target,
+             "/gpu/set_power_limit?gpu_ids=%u&power_limit_mw=%u&block=true&persist=true", dev,
+             limit_mw);
+    return request(&((zeusd_state *)state)->addr, "POST", target, NULL);
+}
+
+static int gpu_set_persistence(void *state, unsigned dev, bool enabled)
+{
+    char target[160];
+    snprintf(target, sizeof target, "/gpu/set_persistence_mode?gpu_ids=%u&enabled=%s&block=true",
+             dev, enabled ? "true" : "false");
+    return request(&((zeusd_state *)state)->addr, "POST", target, NULL);
+}
+
+const zeus_backend_ops zeus__zeusd_backend = {
+    .abi_version = ZEUS_BACKEND_ABI,
+    .name = "zeusd",
+    .kind = ZEUS_BACKEND_GPU,
+    .open = gpu_open,
+    .close = zeusd_close,
+    .count = zeusd_count,
+    .gpu_info = gpu_info,
+    .gpu_energy_mj = gpu_energy_mj,
+    .gpu_power = gpu_power,
+    .gpu_power_limit_mw = gpu_power_limit_mw,
+    .gpu_set_power_limit_mw = gpu_set_power_limit_mw,
+    .gpu_set_persistence = gpu_set_persistence,
+    .gpu_persistence = gpu_persistence,
+    .gpu_keep_power_limit_mw = gpu_keep_power_limit_mw,
+};
+
+/* ---- CPU packages ---- */
+
+static int cpu_read(zeusd_state *s, unsigned dev, zeus_cpu_energy *out)
+{
+    char target[96];
+    snprintf(target, sizeof target, "/cpu/get_cumulative_energy?cpu=true&dram=true&cpu_ids=%u",
+             dev);
+    cJSON *j;
+    int rc = request(&s->addr, "GET", target, &j);
+    if (rc != ZEUS_OK)
+        return rc;
+    char key[16];
+    snprintf(key, sizeof key, "%u", dev);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, key);
+    const cJSON *pkg = cJSON_GetObjectItemCaseSensitive(e, "cpu_energy_uj");
+    const cJSON *dram = cJSON_GetObjectItemCaseSensitive(e, "dram_energy_uj");
+    memset(out, 0, sizeof *out);
+    if (!cJSON_IsNumber(pkg) || (s->dram[dev] && !cJSON_IsNumber(dram))) {
+        rc = zeus__error(ZEUS_EPARSE, "%s: no energy for CPU %u", s->addr.where, dev);
+    } else {
+        out->package_uj = (uint64_t)pkg->valuedouble;
+        out->dram_valid = cJSON_IsNumber(dram);
+        out->dram_uj = out->dram_valid ? (uint64_t)dram->valuedouble : 0;
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+static int cpu_open(void **state, const zeus_device_options *o, char *reason, size_t size)
+{
+    int rc = open_common(state, o, true, reason, size);
+    if (rc != ZEUS_OK)
+        return rc;
+    zeusd_state *s = *state;
+    for (unsigned i = 0; i < s->count; i++)
+        if ((rc = cpu_read(s, i, &s->base[i])) != ZEUS_OK) {
+            snprintf(reason, size, "%s", zeus_last_error());
+            free(s);
+            *state = NULL;
+            return rc;
+        }
+    return ZEUS_OK;
+}
+
+static int cpu_info(void *state, unsigned dev, zeus_cpu_info *out)
+{
+    zeusd_state *s = state;
+    memset(out, 0, sizeof *out);
+    out->index = dev;
+    snprintf(out->name, sizeof out->name, "package-%u", dev);
+    out->has_dram = s->dram[dev];
+    return ZEUS_OK;
+}
+
+/* Energy since open, as the local backend counts it (the daemon's counters are wrap-corrected
+ * and count from its own start). */
+static int cpu_energy(void *state, unsigned dev, zeus_cpu_energy *out)
+{
+    zeusd_state *s = state;
+    int rc = cpu_read(s, dev, out);
+    if (rc != ZEUS_OK)
+        return rc;
+    out->package_uj -= out->package_uj >= s->base[dev].package_uj ? s->base[dev].package_uj : 0;
+    if (out->dram_valid)
+        out->dram_uj -= out->dram_uj >= s->base[dev].dram_uj ? s->base[dev].dram_uj : 0;
+    return ZEUS_OK;
+}
+
+const zeus_backend_ops zeus__zeusd_rapl_backend = {
+    .abi_version = ZEUS_BACKEND_ABI,
+    .name = "zeusd-rapl",
+    .kind = ZEUS_BACKEND_CPU,
+    .open = cpu_open,
+    .close = zeusd_close,
+    .count = zeusd_count,
+    .cpu_info = cpu_info,
+    .cpu_energy = cpu_energy,
+};

@@ -1,0 +1,365 @@
+/* libmicrohttpd glue: one thread per connection (a slow or streaming client holds only its
+ * own thread), limits on connections, idle time and request size, SO_PEERCRED of Unix-socket
+ * peers, and server-sent events fed by the pollers. */
+#include "http.h"
+
+#include "zeus/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
+#include <microhttpd.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define ZD_MAX_ARGS 32
+#define ZD_MAX_BODY (64 * 1024)
+#define ZD_MAX_GROUPS 64
+
+/* A connection the watchdog follows: our own duplicate of its socket (so shutting it down can
+ * never hit a reused descriptor number), and since when it has been waiting for a request. */
+typedef struct zd_watch {
+    int fd;
+    int64_t since_ns; /* 0: a request is being answered */
+    struct zd_watch *prev, *next;
+} zd_watch;
+
+struct zd_http {
+    struct MHD_Daemon *mhd;
+    zd_server *server;
+    bool uds;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stop;
+    pthread_t watchdog;
+    bool watchdog_started;
+    zd_watch *watches;
+    int64_t request_timeout_ns;
+};
+
+typedef struct {
+    size_t body;
+} zd_conn;
+
+static zd_watch *watch_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+static void watch_set(zd_http *h, struct MHD_Connection *c, int64_t since_ns)
+{
+    zd_watch *w = watch_of(c);
+    if (!w)
+        return;
+    pthread_mutex_lock(&h->lock);
+    w->since_ns = since_ns;
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    zd_http *h = cls;
+    zd_watch *w = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        w = calloc(1, sizeof *w);
+        if (!w)
+            return;
+        w->fd = info ? fcntl(info->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+        w->since_ns = zeus_now_ns();
+        pthread_mutex_lock(&h->lock);
+        w->next = h->watches;
+        if (h->watches)
+            h->watches->prev = w;
+        h->watches = w;
+        pthread_mutex_unlock(&h->lock);
+        *socket_context = w;
+    } else if (w) {
+        pthread_mutex_lock(&h->lock);
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            h->watches = w->next;
+        if (w->next)
+            w->next->prev = w->prev;
+        pthread_mutex_unlock(&h->lock);
+        if (w->fd >= 0)
+            close(w->fd);
+        free(w);
+        *socket_context = NULL;
+    }
+}
+
+/* Closes connections whose request has not arrived whole in time: the idle timeout alone lets
+ * a client that sends one byte a second hold a connection forever. */
+static void *watchdog_main(void *arg)
+{
+    zd_http *h = arg;
+    pthread_mutex_lock(&h->lock);
+    while (!h->stop) {
+        int64_t now = zeus_now_ns();
+        for (zd_watch *w = h->watches; w; w = w->next)
+            if (w->since_ns && w->fd >= 0 && now - w->since_ns > h->request_timeout_ns) {
+                zd_log("WARN", "closing a connection whose request did not arrive in %lld s",
+                       (long long)(h->request_timeout_ns / 1000000000LL));
+                shutdown(w->fd, SHUT_RDWR);
+                w->since_ns = 0;
+            }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&h->wake, &h->lock, &ts);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+typedef struct {
+    zd_stream *stream;
+    int fd;
+} zd_sse;
+
+typedef struct {
+    zd_arg args[ZD_MAX_ARGS];
+    size_t count;
+    bool overflow;
+} zd_arg_list;
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    zd_arg_list *l = cls;
+    if (l->count == ZD_MAX_ARGS) {
+        l->overflow = true;
+        return MHD_NO;
+    }
+    l->args[l->count++] = (zd_arg){key ? key : "", value ? value : ""};
+    return MHD_YES;
+}
+
+/* The peer's supplementary groups: SO_PEERGROUPS (taken at connect, so a pid reused since
+ * cannot lend its groups), else /proc/PID/status on kernels before 4.13. */
+static size_t peer_groups(int fd, pid_t pid, gid_t *groups, size_t max)
+{
+#ifdef SO_PEERGROUPS
+    socklen_t glen = (socklen_t)(max * sizeof *groups);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0)
+        return glen / sizeof *groups;
+#endif
+    char path[64], line[4096];
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    FILE *f = fopen(path, "r");
+    size_t n = 0;
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "Groups:", 7) == 0) {
+            char *p = line + 7, *end;
+            for (unsigned long g; n < max && (g = strtoul(p, &end, 10), end != p); p = end)
+                groups[n++] = (gid_t)g;
+            break;
+        }
+    fclose(f);
+    return n;
+}
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    zd_sse *sse = cls;
+    for (;;) {
+        long n = zd_stream_next(sse->stream, buf, max, 250);
+        if (n < 0)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        if (n > 0)
+            return n;
+        /* Nothing to send: notice a client that went away, so its poller can sleep. */
+        struct pollfd p = {.fd = sse->fd, .events = POLLRDHUP};
+        if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+}
+
+static void sse_free(void *cls)
+{
+    zd_sse *sse = cls;
+    zd_stream_close(sse->stream);
+    free(sse);
+}
+
+static enum MHD_Result send_plain(struct MHD_Connection *c, unsigned status, const char *type,
+                                  char *body, bool www_authenticate)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(body ? strlen(body) : 0, body ? body : (void *)"",
+                                        body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    if (type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (www_authenticate)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"zeusd\"");
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    (void)upload;
+    zd_http *h = cls;
+    zd_conn *conn = *con_cls;
+    if (!conn) {
+        conn = calloc(1, sizeof *conn);
+        if (!conn)
+            return MHD_NO;
+        *con_cls = conn;
+        watch_set(h, c, 0); /* the request line and headers are in */
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        /* No route reads a body: count and drop it. */
+        conn->body += *upload_size;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (conn->body > ZD_MAX_BODY)
+        return send_plain(c, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain; charset=utf-8",
+                          strdup("Request body too large."), false);
+    zd_arg_list args = {.count = 0};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
+    if (args.overflow)
+        return send_plain(c, MHD_HTTP_BAD_REQUEST, "text/plain; charset=utf-8",
+                          strdup("Query deserialize error: too many fields"), false);
+    gid_t groups[ZD_MAX_GROUPS];
+    zd_request req = {.method = method,
+                      .path = url,
+                      .args = args.args,
+                      .arg_count = args.count,
+                      .authorization =
+                          MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+                      .groups = groups};
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int fd = info ? info->connect_fd : -1;
+    if (h->uds && fd >= 0) {
+        struct ucred cred;
+        socklen_t len = sizeof cred;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+            req.has_peer = true;
+            req.pid = cred.pid;
+            req.uid = cred.uid;
+            req.gid = cred.gid;
+            req.group_count = peer_groups(fd, cred.pid, groups, ZD_MAX_GROUPS);
+        }
+    }
+    zd_response r;
+    zd_handle(h->server, &req, &r);
+    if (!r.stream)
+        return send_plain(c, (unsigned)r.status, r.content_type, r.body, r.www_authenticate);
+    zd_sse *sse = calloc(1, sizeof *sse);
+    if (!sse)
+        return MHD_NO;
+    sse->fd = fd;
+    sse->stream = zd_stream_open(zd_server_pollers(h->server), r.stream_cpu, r.ids, r.id_count);
+    if (!sse->stream) {
+        free(sse);
+        return MHD_NO;
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, sse, sse_free);
+    if (!resp) {
+        sse_free(sse);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode code)
+{
+    (void)code;
+    /* A kept-alive connection waits for its next request from now. */
+    watch_set(cls, c, zeus_now_ns());
+    free(*con_cls);
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && msg[n - 1] == '\n')
+        msg[--n] = '\0';
+    zd_log("DEBUG", "http: %s", msg);
+}
+
+zd_http *zd_http_start(zd_server *server, int listen_fd, bool uds)
+{
+    const zd_config *c = zd_server_config(server);
+    zd_http *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->server = server;
+    h->uds = uds;
+    h->request_timeout_ns =
+        (int64_t)(c->request_timeout_s ? c->request_timeout_s : 1) * 1000000000LL;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->wake, NULL);
+    h->mhd = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+        MHD_OPTION_CONNECTION_LIMIT, c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        c->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    if (!h->mhd) {
+        zd_http_stop(h);
+        return NULL;
+    }
+    h->watchdog_started = pthread_create(&h->watchdog, NULL, watchdog_main, h) == 0;
+    return h;
+}
+
+void zd_http_stop(zd_http *h)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->lock);
+    h->stop = true;
+    pthread_cond_signal(&h->wake);
+    pthread_mutex_unlock(&h->lock);
+    if (h->watchdog_started)
+        pthread_join(h->watchdog, NULL);
+    if (h->mhd)
+        MHD_stop_daemon(h->mhd);
+    pthread_cond_destroy(&h->wake);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+}

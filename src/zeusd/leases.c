@@ -1,0 +1,192 @@
+/* Settings changed for clients, put back when the client process exits (docs/zeusd.md,
+ * "Leases"). One libzeus lease per (GPU, client process); the first client to change a GPU
+ * holds it until it exits; others get 409 meanwhile. */
+#include "zeusd.h"
+
+#include "zeus/common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    unsigned gpu;
+    pid_t pid;
+    uid_t uid;
+    zeus_lease *lease;
+} zd_client_lease;
+
+struct zd_leases {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stop;
+    pthread_t sweeper;
+    bool sweeper_started;
+    zeus_devices *devices;
+    zd_client_lease *items;
+    size_t count, cap;
+};
+
+static void drop(zd_leases *l, size_t i)
+{
+    zeus_lease_release(l->items[i].lease);
+    l->items[i] = l->items[--l->count];
+}
+
+static void sweep(zd_leases *l);
+
+/* A lease whose client exited was put back by its watcher at once; this frees its GPU lock
+ * soon after, so that other changers (zeus power-limit) need not wait for the next request. */
+static void *sweeper_main(void *arg)
+{
+    zd_leases *l = arg;
+    pthread_mutex_lock(&l->lock);
+    while (!l->stop) {
+        sweep(l);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&l->wake, &l->lock, &ts);
+    }
+    pthread_mutex_unlock(&l->lock);
+    return NULL;
+}
+
+zd_leases *zd_leases_create(zeus_devices *devices)
+{
+    zd_leases *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    pthread_mutex_init(&l->lock, NULL);
+    pthread_cond_init(&l->wake, NULL);
+    l->devices = devices;
+    l->sweeper_started = pthread_create(&l->sweeper, NULL, sweeper_main, l) == 0;
+    return l;
+}
+
+/* Leases whose client is gone were already put back by their watcher; free their locks. */
+static void sweep(zd_leases *l)
+{
+    for (size_t i = 0; i < l->count;) {
+        if (zeus_lease_client_gone(l->items[i].lease)) {
+            zd_log("INFO", "client pid %ld (uid %u) exited: GPU %u put back", (long)l->items[i].pid,
+                   (unsigned)l->items[i].uid, l->items[i].gpu);
+            drop(l, i);
+        } else {
+            i++;
+        }
+    }
+}
+
+void zd_leases_destroy(zd_leases *l)
+{
+    if (!l)
+        return;
+    pthread_mutex_lock(&l->lock);
+    l->stop = true;
+    pthread_cond_signal(&l->wake);
+    pthread_mutex_unlock(&l->lock);
+    if (l->sweeper_started)
+        pthread_join(l->sweeper, NULL);
+    pthread_mutex_lock(&l->lock);
+    sweep(l);
+    while (l->count > 0) {
+        zd_log("INFO", "shutting down: GPU %u put back (was changed by pid %ld)",
+               l->items[l->count - 1].gpu, (long)l->items[l->count - 1].pid);
+        drop(l, l->count - 1);
+    }
+    pthread_mutex_unlock(&l->lock);
+    pthread_mutex_destroy(&l->lock);
+    pthread_cond_destroy(&l->wake);
+    free(l->items);
+    free(l);
+}
+
+size_t zd_leases_count(zd_leases *l)
+{
+    pthread_mutex_lock(&l->lock);
+    sweep(l);
+    size_t n = l->count;
+    pthread_mutex_unlock(&l->lock);
+    return n;
+}
+
+static int apply(zeus_lease *lease, unsigned gpu, zd_knob knob, unsigned value)
+{
+    return knob == ZD_SET_POWER_LIMIT ? zeus_lease_set_power_limit_mw(lease, gpu, value)
+                                      : zeus_lease_set_persistence_mode(lease, gpu, value != 0);
+}
+
+int zd_leases_set(zd_leases *l, unsigned gpu, zd_knob knob, unsigned value, pid_t pid, uid_t uid,
+                  bool persist, char *err, size_t err_size)
+{
+    int rc;
+    zeus_lease *lease = NULL;
+    pthread_mutex_lock(&l->lock);
+    sweep(l);
+    size_t i;
+    for (i = 0; i < l->count && l->items[i].gpu != gpu; i++)
+        ;
+    if (i < l->count && l->items[i].pid != pid) {
+        snprintf(err, err_size,
+                 "Invalid request: GPU %u is leased by process %ld (uid %u) until it exits.", gpu,
+                 (long)l->items[i].pid, (unsigned)l->items[i].uid);
+        rc = ZEUS_ESTATE;
+        goto done;
+    }
+    if (i < l->count) {
+        lease = l->items[i].lease;
+    } else {
+        rc = zeus_lease_create(l->devices, &gpu, 1, ZEUS_LEASE_PERSISTENCE | ZEUS_LEASE_NO_WAIT,
+                               &lease);
+        if (rc != 0)
+            goto fail_msg;
+    }
+    rc = apply(lease, gpu, knob, value);
+    if (rc != 0) {
+        if (i == l->count)
+            zeus_lease_release(lease);
+        goto fail_msg;
+    }
+    if (persist || pid <= 0) {
+        /* Permanent: keep what was set, and drop the lease (its lock too). */
+        zeus_lease_commit(lease);
+        if (i < l->count)
+            drop(l, i);
+        else
+            zeus_lease_release(lease);
+        goto done;
+    }
+    if (i == l->count) {
+        if (l->count == l->cap) {
+            size_t cap = l->cap ? 2 * l->cap : 8;
+            zd_client_lease *items = realloc(l->items, cap * sizeof *items);
+            if (!items) {
+                zeus_lease_release(lease);
+                rc = ZEUS_ENOMEM;
+                snprintf(err, err_size, "out of memory");
+                goto done;
+            }
+            l->items = items;
+            l->cap = cap;
+        }
+        rc = zeus_lease_watch_pid(lease, pid);
+        if (rc != 0) {
+            /* The client is already gone: put back at once. */
+            zeus_lease_release(lease);
+            goto fail_msg;
+        }
+        l->items[l->count++] = (zd_client_lease){gpu, pid, uid, lease};
+    }
+    goto done;
+fail_msg:
+    snprintf(err, err_size, "%s", zeus_last_error());
+done:
+    pthread_mutex_unlock(&l->lock);
+    return rc;
+}
