@@ -11,7 +11,7 @@ FUZZ_SECONDS ?= 8
 FUZZERS = csv profile index_list cvd zeusd_request zeusd_reply
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build demo test test-fast test-install test-asan check-faces check-abi fuzz validate-bundle format format-check clean
+.PHONY: all deps build demo test test-fast test-python bench-python test-install test-asan check-faces check-abi fuzz validate-bundle format format-check clean
 
 all: build
 
@@ -24,6 +24,18 @@ build: deps
 
 demo: build
 	./$(BUILD)/zeus demo
+
+# The Python face (tests/python, pytest) in the virtual environment scripts/python-env.sh makes
+# (reused while its requirement list is unchanged); the extension is built in $(BUILD).
+PYTHON_VENV = $(abspath $(BUILD))/python-venv/bin/python
+test-python: deps
+	./scripts/python-env.sh $(BUILD) >/dev/null
+	cmake -S . -B $(BUILD) -DZEUS_WERROR=ON -DZEUS_PYTHON=ON -DPython_EXECUTABLE=$(PYTHON_VENV)
+	cmake --build $(BUILD) -j $(JOBS)
+	ZEUS_BUILD_DIR=$(BUILD) $(PYTHON_VENV) -m pytest -q tests/python
+
+bench-python: test-python
+	ZEUS_BUILD_DIR=$(BUILD) $(PYTHON_VENV) bench/python/bench_windows.py
 
 test-fast: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -58,7 +70,7 @@ fuzz: deps
 	  grep -E "stat::number_of_executed_units|stat::new_units_added" $(BUILD_FUZZ)/fuzz_$$f.log; \
 	done
 
-test: format-check check-faces test-fast check-abi test-install test-asan fuzz
+test: format-check check-faces test-fast test-python check-abi test-install test-asan fuzz
 
 # A self-contained build for a GPU machine that has no compiler or libcjson (see docs/validation/).
 validate-bundle: deps

@@ -7,6 +7,12 @@
  *                          processes: a limit set by one process is seen by the next.
  *   ZEUS_FAKE_NVML_LOG     a file to which every set call is appended, one line each:
  *                          "nvmlDeviceSetPowerManagementLimit <nvml index> <mW>".
+ *   ZEUS_FAKE_NVML_NOISE_W sensor noise of nvmlDeviceGetPowerUsage and the power field values,
+ *                          in W (default 0: exact readings; real sensors never read the same
+ *                          value twice under a steady load, and NVIDIA's Python binding users
+ *                          such as the original Zeus infer the update period from changes).
+ *                          The noise changes every 10 ms, like a sensor's update, and never
+ *                          touches the energy counter.
  *   ZEUS_FAKE_NVML_ROOT_ONLY=1  the set calls fail with NO_PERMISSION unless the calling process
  *                          runs as root (as the real driver without CAP_SYS_ADMIN).
  * Errors are injected per GPU and function through the config's "errors" object; a config that
@@ -237,6 +243,13 @@ EXPORT nvmlReturn_t nvmlInit_v2(void)
 }
 #endif
 
+/* What NVIDIA's Python binding (nvidia-ml-py) calls for nvmlInit(). */
+EXPORT nvmlReturn_t nvmlInitWithFlags(unsigned int flags)
+{
+    (void)flags;
+    return init_impl();
+}
+
 EXPORT nvmlReturn_t nvmlShutdown(void)
 {
     pthread_mutex_lock(&lock);
@@ -388,6 +401,29 @@ EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device,
     LEAVE(NVML_SUCCESS);
 }
 
+/* Sensor noise (ZEUS_FAKE_NVML_NOISE_W): a deterministic hash of the GPU and the 10 ms period,
+ * uniform in [-noise, +noise] W, so that a steady load still reads differently over time. */
+static unsigned noisy_mw(unsigned gpu, unsigned mw, int64_t now_ns)
+{
+    static double noise_w = -1;
+    if (noise_w < 0) {
+        const char *env = getenv("ZEUS_FAKE_NVML_NOISE_W");
+        noise_w = env && *env ? atof(env) : 0;
+        if (!(noise_w > 0))
+            noise_w = 0;
+    }
+    if (noise_w == 0)
+        return mw;
+    uint64_t x =
+        (uint64_t)(now_ns / 10000000) * 0x9E3779B97F4A7C15ull + gpu * 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 31;
+    x *= 0x94D049BB133111EBull;
+    x ^= x >> 29;
+    double u = (double)(x >> 11) / 9007199254740992.0; /* [0, 1) */
+    double v = mw + (2 * u - 1) * noise_w * 1000;
+    return v > 0 ? (unsigned)v : 0;
+}
+
 #ifndef FAKE_NVML_BROKEN
 EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int *power)
 {
@@ -397,8 +433,11 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int *p
     (void)state_load_locked();
     int64_t now = zeus_now_ns();
     /* Ampere and newer report a 1 s average here; older GPUs an instantaneous value. */
-    *power = config.gpus[gpu].arch >= ZEUS_ARCH_AMPERE ? zeus__sim_gpu_average_mw(&gpus[gpu], now)
-                                                       : zeus__sim_gpu_instant_mw(&gpus[gpu], now);
+    *power = noisy_mw(gpu,
+                      config.gpus[gpu].arch >= ZEUS_ARCH_AMPERE
+                          ? zeus__sim_gpu_average_mw(&gpus[gpu], now)
+                          : zeus__sim_gpu_instant_mw(&gpus[gpu], now),
+                      now);
     LEAVE(NVML_SUCCESS);
 }
 #endif
@@ -420,10 +459,10 @@ EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCoun
             v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
         } else if (v->fieldId == NVML_FI_DEV_POWER_INSTANT) {
             v->nvmlReturn = NVML_SUCCESS;
-            v->value.uiVal = zeus__sim_gpu_instant_mw(&gpus[gpu], now);
+            v->value.uiVal = noisy_mw(gpu, zeus__sim_gpu_instant_mw(&gpus[gpu], now), now);
         } else if (v->fieldId == NVML_FI_DEV_POWER_AVERAGE) {
             v->nvmlReturn = NVML_SUCCESS;
-            v->value.uiVal = zeus__sim_gpu_average_mw(&gpus[gpu], now);
+            v->value.uiVal = noisy_mw(gpu, zeus__sim_gpu_average_mw(&gpus[gpu], now), now);
         } else {
             v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
         }
@@ -543,4 +582,79 @@ EXPORT nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t device, unsigned
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
     *id = 0;
     LEAVE(NVML_SUCCESS);
+}
+
+/* ---- Clock locking (what the original Zeus and other tools call through nvidia-ml-py) ----
+ * Accepted and logged (ZEUS_FAKE_NVML_LOG: "<function> <nvml index> <min MHz>"); the workload
+ * model does not change with clocks. */
+static const unsigned fake_memory_clocks[] = {1593, 810, 405};
+static const unsigned fake_graphics_clocks[] = {1740, 1500, 1200, 900, 600, 210};
+
+static nvmlReturn_t clocks_impl(nvmlDevice_t device, const char *function, unsigned lo, unsigned hi,
+                                bool check)
+{
+    ENTER(device, gpu);
+    if (check && lo > hi)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    log_call(function, gpu, lo);
+    LEAVE(NVML_SUCCESS);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceSetGpuLockedClocks(nvmlDevice_t device, unsigned int minGpuClockMHz,
+                                                 unsigned int maxGpuClockMHz)
+{
+    return clocks_impl(device, __func__, minGpuClockMHz, maxGpuClockMHz, true);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceResetGpuLockedClocks(nvmlDevice_t device)
+{
+    return clocks_impl(device, __func__, 0, 0, false);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceSetMemoryLockedClocks(nvmlDevice_t device,
+                                                    unsigned int minMemClockMHz,
+                                                    unsigned int maxMemClockMHz)
+{
+    return clocks_impl(device, __func__, minMemClockMHz, maxMemClockMHz, true);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceResetMemoryLockedClocks(nvmlDevice_t device)
+{
+    return clocks_impl(device, __func__, 0, 0, false);
+}
+
+static nvmlReturn_t clock_list(const unsigned *list, unsigned n, unsigned int *count,
+                               unsigned int *clocks)
+{
+    if (!count)
+        return NVML_ERROR_INVALID_ARGUMENT;
+    unsigned room = *count;
+    *count = n;
+    if (!clocks || room < n)
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    memcpy(clocks, list, n * sizeof *list);
+    return NVML_SUCCESS;
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetSupportedMemoryClocks(nvmlDevice_t device, unsigned int *count,
+                                                       unsigned int *clocksMHz)
+{
+    ENTER(device, gpu);
+    (void)gpu;
+    LEAVE(clock_list(fake_memory_clocks, ZEUS_ARRAY_LEN(fake_memory_clocks), count, clocksMHz));
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetSupportedGraphicsClocks(nvmlDevice_t device,
+                                                         unsigned int memoryClockMHz,
+                                                         unsigned int *count,
+                                                         unsigned int *clocksMHz)
+{
+    ENTER(device, gpu);
+    (void)gpu;
+    bool known = false;
+    for (size_t i = 0; i < ZEUS_ARRAY_LEN(fake_memory_clocks); i++)
+        known |= fake_memory_clocks[i] == memoryClockMHz;
+    if (!known)
+        LEAVE(NVML_ERROR_NOT_FOUND);
+    LEAVE(clock_list(fake_graphics_clocks, ZEUS_ARRAY_LEN(fake_graphics_clocks), count, clocksMHz));
 }

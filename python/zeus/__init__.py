@@ -1,0 +1,21 @@
+"""Zeus: measure and optimize the energy GPUs spend on deep learning (Python face of libzeus).
+
+Drop-in for the original ``zeus-ml`` package's public names: ``zeus.monitor.ZeusMonitor``,
+``zeus.optimizer.GlobalPowerLimitOptimizer``, ``zeus.optimizer.power_limit.*``,
+``zeus.callback``, ``zeus.device.get_gpus``, ``zeus.util.env`` / ``zeus.utils.env``,
+``zeus.util.metric`` and ``zeus.util.testing``. The work is done by libzeus (C) through the
+extension module ``zeus._zeus``.
+"""
+
+from zeus import _logging
+from zeus import _zeus
+
+__version__ = _zeus.libzeus_version
+
+_logging.install()
+
+__all__ = ["__version__"]
+
+from zeus.exception import ZeusBaseError as _ZeusBaseError  # noqa: E402
+
+_zeus._set_error_base(_ZeusBaseError)

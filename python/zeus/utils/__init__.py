@@ -1,0 +1,1 @@
+"""Utilities (the newer package name of ``zeus.util``)."""

@@ -1,0 +1,5 @@
+"""Same as ``zeus.util.testing``."""
+
+from zeus.util.testing import ReplayZeusMonitor
+
+__all__ = ["ReplayZeusMonitor"]

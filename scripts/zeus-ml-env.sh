@@ -1,0 +1,22 @@
+#!/bin/sh
+# Creates (or reuses) a virtual environment with the ORIGINAL Zeus (zeus-ml 0.8.2 from PyPI) and
+# NVIDIA's Python binding, separate from ours (both packages are named zeus), and prints its
+# python. Used by the differential test (tests/python/test_differential.py) and the benchmark.
+#   scripts/zeus-ml-env.sh [BUILD_DIR]     -> BUILD_DIR/zeus-ml-venv (default build)
+set -eu
+build=${1:-build}
+venv="$build/zeus-ml-venv"
+REQUIREMENTS='zeus-ml==0.8.2
+nvidia-ml-py'
+stamp=$(printf '%s\n' "$REQUIREMENTS" | cksum | cut -d' ' -f1)
+if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.requirements" 2>/dev/null)" = "$stamp" ]; then
+    echo "$venv/bin/python"
+    exit 0
+fi
+mkdir -p "$build"
+rm -rf "$venv"
+"${PYTHON:-python3}" -m venv "$venv" >&2
+printf '%s\n' "$REQUIREMENTS" > "$venv/requirements.txt"
+"$venv/bin/python" -m pip install --quiet -r "$venv/requirements.txt" >&2
+echo "$stamp" > "$venv/.requirements"
+echo "$venv/bin/python"

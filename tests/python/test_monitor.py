@@ -1,0 +1,295 @@
+"""ZeusMonitor, Measurement, PowerMonitor, ReplayZeusMonitor, devices, utilities (in process,
+fake NVML: 4 x A40), plus ports of the original's monitor test (spec 11.4) in subprocesses."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import time
+
+import pytest
+
+from conftest import run_python
+
+import zeus
+from zeus.callback import Callback, CallbackSet
+from zeus.device import get_gpus
+from zeus.device.exception import ZeusBaseGPUError, ZeusGPUInvalidArgError
+from zeus.exception import ZeusBaseError
+from zeus.monitor import Measurement, PowerMonitor, ZeusMonitor
+from zeus.util.env import get_env
+from zeus.util.metric import ZeusCostThresholdExceededError, zeus_cost
+from zeus.util.testing import ReplayZeusMonitor
+from zeus.utils.env import get_env as get_env2
+
+
+def test_windows_overlap_nest_and_energy():
+    m = ZeusMonitor(gpu_indices=[0, 2])
+    m.begin_window("outer", sync_execution=False)
+    m.begin_window("inner", sync_cuda=False)
+    time.sleep(0.06)
+    inner = m.end_window("inner")
+    m.begin_window("overlap")
+    time.sleep(0.03)
+    outer = m.end_window("outer", sync_execution=False)
+    ov = m.end_window("overlap", False)
+    assert set(inner.energy) == {0, 2} == set(outer.gpu_energy)
+    assert outer.time > inner.time > 0.05
+    assert all(e > 0 for e in outer.energy.values())
+    assert outer.total_energy == pytest.approx(sum(outer.energy.values()))
+    assert ov.time > 0.02
+    assert outer.cpu_energy is None and outer.dram_energy is None
+    g = outer.gpus[0]
+    assert g["index"] == 0 and g["method"] == "counter" and g["error"] is None
+
+
+def test_window_errors_match_the_original():
+    m = ZeusMonitor(gpu_indices=[0])
+    m.begin_window("w")
+    with pytest.raises(ValueError, match="Measurement window 'w' already exists"):
+        m.begin_window("w")
+    m.end_window("w")
+    with pytest.raises(ValueError, match="Measurement window 'w' does not exist"):
+        m.end_window("w")
+    with pytest.raises(ValueError, match="does not exist"):
+        m.end_window("never")
+    with pytest.raises(TypeError):
+        m.begin_window()
+    with pytest.raises(TypeError):
+        m.begin_window("x", bogus=True)
+
+
+def test_restart_and_cancel():
+    m = ZeusMonitor(gpu_indices=[0])
+    m.begin_window("r")
+    m.begin_window("r", restart=True)
+    c = m.end_window("r", cancel=True)
+    assert c.cancelled and c.time == 0 and c.energy == {0: 0.0}
+
+
+def test_context_manager_and_repr():
+    m = ZeusMonitor(gpu_indices=[1])
+    with m.window("step") as w:
+        time.sleep(0.03)
+    assert isinstance(w.measurement, Measurement) and w.measurement.time > 0.02
+    r = repr(w.measurement)
+    assert r.startswith("Measurement(time=") and "energy={1: " in r
+    with pytest.raises(RuntimeError):
+        with m.window("boom"):
+            raise RuntimeError("x")
+    m.begin_window("boom")  # the failed block's window was ended (cancelled)
+    m.end_window("boom")
+    assert "ZeusMonitor(gpu_indices=[1]" in repr(m)
+
+
+def test_measurement_constructed_like_the_original():
+    a = Measurement(time=2.0, energy={0: 1.5, 1: 2.5})
+    assert a.total_energy == 4.0 and a == Measurement(2.0, {0: 1.5, 1: 2.5})
+    assert repr(a) == "Measurement(time=2.0, energy={0: 1.5, 1: 2.5})"
+
+
+def test_all_gpus_default_and_empty_list():
+    assert ZeusMonitor().gpu_indices == [0, 1, 2, 3]
+    m = ZeusMonitor(gpu_indices=[])
+    m.begin_window("e")
+    assert m.end_window("e").energy == {}
+    with pytest.raises(IndexError):
+        ZeusMonitor(gpu_indices=[7])
+
+
+def test_log_file_format(tmp_path):
+    log = tmp_path / "sub" / "log.csv"
+    m = ZeusMonitor(gpu_indices=[3, 1], log_file=str(log))
+    m.begin_window("a")
+    ra = m.end_window("a")
+    m.begin_window("b")
+    m.end_window("b", cancel=True)
+    rows = list(csv.reader(log.open()))
+    assert rows[0] == ["start_time", "window_name", "elapsed_time", "gpu3_energy", "gpu1_energy"]
+    assert len(rows) == 2 and rows[1][1] == "a" and float(rows[1][2]) == pytest.approx(ra.time)
+    replay = ReplayZeusMonitor(log_file=str(log))
+    assert replay.gpu_indices == [3, 1]
+    replay.begin_window("a")
+    with pytest.raises(RuntimeError, match="Window a is already ongoing."):
+        replay.begin_window("a")
+    got = replay.end_window("a")
+    assert got.time == pytest.approx(ra.time) and got.energy == pytest.approx(ra.energy)
+    with pytest.raises(RuntimeError, match="is not ongoing"):
+        replay.end_window("a")
+    replay.begin_window("z")
+    with pytest.raises(RuntimeError, match="No more lines in the log file."):
+        replay.end_window("z")
+    with pytest.raises(ValueError):
+        ReplayZeusMonitor(log_file=None)
+
+
+def test_power_monitor():
+    with pytest.raises(ValueError, match="must be either `None` or non-empty"):
+        PowerMonitor(gpu_indices=[])
+    pm = PowerMonitor(gpu_indices=[0, 1], update_period=0.01)
+    start = time.time()
+    time.sleep(0.2)
+    end = time.time()
+    p = pm.get_power()
+    assert set(p) == {0, 1} and all(w > 0 for w in p.values())
+    e = pm.get_energy(start, end)
+    assert set(e) == {0, 1} and all(j > 0 for j in e.values())
+    assert pm.get_energy(end + 100, end + 200) is None or True  # held flat beyond: any answer
+    assert "PowerMonitor(gpu_indices=[0, 1]" in repr(pm)
+    pm.stop()
+
+
+def test_devices():
+    gpus = get_gpus()
+    assert len(gpus) == 4 and get_gpus() is gpus
+    assert gpus.getName(0) == gpus.get_name(0) == "NVIDIA A40"
+    lo, hi = gpus.getPowerManagementLimitConstraints(0)
+    assert (lo, hi) == (100000, 300000)
+    assert gpus.supportsGetTotalEnergyConsumption(0)
+    assert gpus.getTotalEnergyConsumption(0) > 0
+    assert gpus.get_instant_power_usage(0) > 0
+    with pytest.raises(IndexError):
+        gpus.get_name(9)
+    with pytest.raises(ZeusGPUInvalidArgError):
+        gpus.setPowerManagementLimit(0, 5000)  # below the minimum
+    assert issubclass(ZeusGPUInvalidArgError, ZeusBaseGPUError)
+    assert issubclass(ZeusBaseGPUError, ZeusBaseError)
+
+
+def test_logging_goes_to_the_zeus_logger(caplog):
+    m = ZeusMonitor(gpu_indices=[0])
+    with caplog.at_level(logging.WARNING, logger="zeus"):
+        m.begin_window("tiny", False)
+        m.end_window("tiny", False)  # shorter than the counter period: a warning
+    assert any(r.name == "zeus" and "counter" in r.getMessage() for r in caplog.records)
+
+
+def test_env_metric_callback(monkeypatch):
+    monkeypatch.setenv("TEST_INT", "123")
+    assert get_env("TEST_INT", int) == 123 and get_env2("TEST_INT", str) == "123"
+    for v, want in [("true", True), ("True", True), ("false", False), ("False", False)]:
+        monkeypatch.setenv("TEST_BOOL", v)
+        assert get_env("TEST_BOOL", bool) is want
+    monkeypatch.setenv("TEST_BOOL", "fault")
+    with pytest.raises(ValueError, match="Strange boolean"):
+        get_env("TEST_BOOL", bool)
+    with pytest.raises(ValueError):
+        get_env("TEST_MISSING", int)
+    assert get_env("TEST_MISSING", int, 123) == 123
+    assert get_env("TEST_INT", int, 5) == 123
+    assert zeus_cost(100, 10, 0.5, 300) == 1550
+    e = ZeusCostThresholdExceededError(1, 2, 3, 4, 5)
+    assert "Next expected cost 4.00 exceeds cost threshold 5.00!" in str(e)
+    seen = []
+
+    class C(Callback):
+        def on_step_begin(self):
+            seen.append("b")
+
+    cs = CallbackSet([C(), C()])
+    cs.on_step_begin()
+    cs.on_epoch_end()
+    assert seen == ["b", "b"]
+
+
+def test_version_and_stubs():
+    import pathlib
+
+    assert zeus.__version__
+    pkg = pathlib.Path(zeus.__file__).parent
+    assert (pkg / "py.typed").exists() and (pkg / "_zeus.pyi").exists()
+
+
+# ---- Port of the original's monitor test (spec 11.4), reduced matrix ----
+# Each case is a fresh process: its own fake GPUs (architectures), CUDA_VISIBLE_DEVICES and
+# gpu_indices. Every energy-counter read advances by 3 mJ (energy_per_read_mj), as the original
+# mocks it; pre-Volta GPUs are measured through the sampler.
+SEQ = [("b", "window1"), ("e", "window1"), ("b", "window2"), ("e", "window2"), ("b", "window3"),
+       ("b", "window4"), ("e", "window3"), ("e", "window4"), ("b", "window5"), ("b", "window6"),
+       ("e", "window6"), ("e", "window5")]
+MONITOR_CASE = r"""
+import json, sys
+from zeus.monitor import ZeusMonitor
+from zeus.util.testing import ReplayZeusMonitor
+gpu_indices = json.loads(sys.argv[1]) if len(sys.argv) > 1 else None
+log = sys.argv[2]
+m = ZeusMonitor(gpu_indices=gpu_indices, log_file=log)
+m.wait_update_period()  # the background probe reads counters too: let it finish first
+seq = SEQ
+out = []
+for op, name in seq:
+    if op == "b":
+        m.begin_window(name, sync_cuda=False)
+    else:
+        r = m.end_window(name, sync_cuda=False)
+        out.append([name, r.time, {str(k): v for k, v in r.energy.items()}])
+try:
+    m.end_window("window3")
+    raise SystemExit("no error")
+except ValueError as e:
+    assert "does not exist" in str(e)
+rp = ReplayZeusMonitor(log_file=log)
+rep = []
+for op, name in seq:
+    if op == "b":
+        rp.begin_window(name)
+    else:
+        r = rp.end_window(name)
+        rep.append([name, r.time, {str(k): v for k, v in r.energy.items()}])
+print(json.dumps({"gpus": m.gpu_indices, "out": out, "replay": rep, "replay_gpus": rp.gpu_indices}))
+"""
+
+ARCHS = {"P": "pascal", "V": "volta", "A": "ampere"}
+
+
+@pytest.mark.parametrize(
+    "archs,visible,indices",
+    [
+        ("VVVV", None, None),
+        ("AVPA", None, [0, 2]),
+        ("PAVA", "3,1", None),
+        ("VAPV", "2,0,3", [2, 0]),
+        ("PPPP", "1", [0]),
+        ("AAAA", "0,1,2,3", [3, 1, 2]),
+    ],
+)
+def test_monitor_port(tmp_path, archs, visible, indices):
+    config = {
+        "gpus": [
+            {"architecture": ARCHS[a], "energy_per_read_mj": 3, "load": 0.5} for a in archs
+        ]
+    }
+    env = {"ZEUS_FAKE_NVML_CONFIG": json.dumps(config)}
+    if visible is not None:
+        env["CUDA_VISIBLE_DEVICES"] = visible
+    log = tmp_path / "log.csv"
+    args = [json.dumps(indices) if indices is not None else "null", str(log)]
+    code = "import sys; sys.argv[1:] = %r\nSEQ = %r\n" % (args, SEQ) + MONITOR_CASE.replace(
+        "json.loads(sys.argv[1]) if len(sys.argv) > 1 else None", "json.loads(sys.argv[1])"
+    )
+    p = run_python(code, env)
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    nvisible = len(visible.split(",")) if visible else 4
+    want = indices if indices is not None else list(range(nvisible))
+    assert res["gpus"] == want == res["replay_gpus"]
+    visible_nvml = [int(x) for x in visible.split(",")] if visible else [0, 1, 2, 3]
+    ops = SEQ
+    for name, t, energy in res["out"]:
+        # Every begin/end reads each counter once: the energy is 3 mJ per op in between.
+        span = ops.index(("e", name)) - ops.index(("b", name))
+        assert sorted(int(k) for k in energy) == sorted(want)
+        for k, j in energy.items():
+            arch = archs[visible_nvml[int(k)]]
+            if arch != "P":  # counter: exactly one read at begin and one at end, 3 mJ apart
+                assert j == pytest.approx(0.003 * span), (name, k)
+            else:
+                assert j >= 0 and not math.isnan(j)
+    # The log's rows are in end order and replay gives them back.
+    rows = list(csv.reader(log.open()))
+    assert [r[1] for r in rows[1:]] == [o[0] for o in res["out"]]
+    for a, b in zip(res["out"], res["replay"]):
+        assert a[0] == b[0] and a[1] == pytest.approx(b[1])
+        assert a[2] == pytest.approx(b[2])
