@@ -11,6 +11,7 @@ transformers
 accelerate
 pytest
 nvidia-ml-py
+prometheus-client
 scikit-build-core
 cmake
 ninja'

@@ -51,5 +51,9 @@ C
 cc -std=c11 -Wall -Werror "$prefix/version_check.c" $(pkg-config --cflags --libs zeus) \
    -Wl,-rpath,"$prefix/lib" -o "$prefix/version_check"
 "$prefix/version_check" >/dev/null
+# zeus NAME finds zeus-NAME in PREFIX/libexec/zeus from PREFIX/bin/zeus, wherever PREFIX is.
+if [ -x "$prefix/libexec/zeus/zeus-exporter" ]; then
+  "$prefix/bin/zeus" exporter --help | grep -q -- "--listen HOST:PORT"
+fi
 echo "install test: pkg-config and find_package consumers built and ran; zeus/version.h matches;" \
      "the command ran from the prefix, $shared_cli"

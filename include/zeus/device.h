@@ -212,6 +212,9 @@ ZEUS_API int zeus_gpu_set_power_limit_mw(zeus_devices *devices, unsigned gpu, un
 ZEUS_API int zeus_gpu_set_persistence_mode(zeus_devices *devices, unsigned gpu, bool enabled);
 /* ZEUS_ENOTSUP where the backend (or an old NVML) cannot read it. */
 ZEUS_API int zeus_gpu_persistence_mode(zeus_devices *devices, unsigned gpu, bool *enabled);
+/* GPU core temperature in degrees C (nvmlDeviceGetTemperature, NVML_TEMPERATURE_GPU; the sim
+ * backend models it from power). ZEUS_ENOTSUP where the GPU or the NVML library cannot say. */
+ZEUS_API int zeus_gpu_temperature_c(zeus_devices *devices, unsigned gpu, unsigned *celsius);
 /* ZEUS_EHETERO (with the names in zeus_last_error()) if the GPUs are not all the same model.
  * gpus == NULL checks every GPU. */
 ZEUS_API int zeus_gpu_check_homogeneous(const zeus_devices *devices, const unsigned *gpus,

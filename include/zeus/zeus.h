@@ -7,6 +7,8 @@
 #include "zeus/device.h"
 #include "zeus/sim.h"
 #include "zeus/monitor.h"
+#include "zeus/metric.h"
+#include "zeus/plot.h"
 #include "zeus/lease.h"
 #include "zeus/output.h"
 #include "zeus/power_limit.h"

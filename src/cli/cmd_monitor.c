@@ -27,26 +27,33 @@ static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR
 
 static void usage_energy(FILE *out)
 {
-    fprintf(out,
-            "usage: zeus monitor energy [--gpu-indices I [I ...]] [--cpu-indices I [I ...]]\n"
-            "                           [--log-file FILE] [--json] [-- COMMAND [ARG ...]]\n\n"
-            "Measure the time and energy of GPUs (and CPU packages) while COMMAND runs, or until\n"
-            "Ctrl-C (SIGINT/SIGTERM) without one. COMMAND's signals are forwarded and zeus exits\n"
-            "with COMMAND's status (128+N if it was killed by signal N; 127 if it cannot run).\n\n"
-            "options:\n"
-            "  --gpu-indices I...  GPUs to measure (framework indices; default all)\n"
-            "  --cpu-indices I...  CPU packages to measure through RAPL (default none)\n"
-            "  --log-file FILE     append the window to a CSV log (the original's format; the\n"
-            "                      header is written to a new or empty file)\n"
-            "  --json              print one JSON object\n"
-            "  -h, --help          show this help\n");
+    fprintf(
+        out,
+        "usage: zeus monitor energy [--gpu-indices I [I ...]] [--cpu-indices I [I ...]]\n"
+        "                           [--log-file FILE] [--json] [--pushgateway URL [--job NAME]]\n"
+        "                           [-- COMMAND [ARG ...]]\n\n"
+        "Measure the time and energy of GPUs (and CPU packages) while COMMAND runs, or until\n"
+        "Ctrl-C (SIGINT/SIGTERM) without one. COMMAND's signals are forwarded and zeus exits\n"
+        "with COMMAND's status (128+N if it was killed by signal N; 127 if it cannot run).\n\n"
+        "options:\n"
+        "  --gpu-indices I...  GPUs to measure (framework indices; default all)\n"
+        "  --cpu-indices I...  CPU packages to measure through RAPL (default none)\n"
+        "  --log-file FILE     append the window to a CSV log (the original's format; the\n"
+        "                      header is written to a new or empty file)\n"
+        "  --json              print one JSON object\n"
+        "  --pushgateway URL   push the window's time and energy to a Prometheus Pushgateway\n"
+        "                      (http://HOST:PORT; docs/exporter.md), group job=NAME,\n"
+        "                      window=" ENERGY_WINDOW "\n"
+        "  --job NAME          the job label of the push (default zeus)\n"
+        "  -h, --help          show this help\n");
 }
 
 static void usage_power(FILE *out)
 {
     fprintf(out,
             "usage: zeus monitor power [--gpu-indices I [I ...]] [--cpu-indices I [I ...]]\n"
-            "                          [--update-period S] [--duration S] [--csv FILE] [--json]\n\n"
+            "                          [--update-period S] [--duration S] [--csv FILE] [--json]\n"
+            "                          [--plot FILE.svg [--windows LOG]]\n\n"
             "Stream GPU (and CPU) power every S seconds until Ctrl-C or --duration, then print\n"
             "the total time and energy (integrated from the samples).\n\n"
             "options:\n"
@@ -60,6 +67,10 @@ static void usage_power(FILE *out)
             "                      at least every 0.5 s); '-': standard output, and the report\n"
             "                      goes to standard error\n"
             "  --json              print JSON lines instead of text\n"
+            "  --plot FILE.svg     at the end, draw power per device over time as an SVG\n"
+            "                      picture (the latest 65536 samples)\n"
+            "  --windows LOG       mark the windows of a 'zeus monitor energy --log-file' LOG\n"
+            "                      on the plot\n"
             "  -h, --help          show this help\n");
 }
 
@@ -81,6 +92,10 @@ enum {
     OPT_DURATION = 'd',
     OPT_CSV = 'c',
     OPT_JSON = 'j',
+    OPT_PLOT = 'P',
+    OPT_PUSH = 'G',
+    OPT_JOB = 'J',
+    OPT_WINDOWS = 'W',
     OPT_HELP = 'h'
 };
 
@@ -95,7 +110,7 @@ typedef struct {
     unsigned gpus[ZEUS_MAX_GPUS], cpus[ZEUS_MAX_CPUS];
     int gpu_count, cpu_count;
     bool json;
-    const char *log_file, *csv;
+    const char *log_file, *csv, *plot, *windows, *push_url, *push_job;
     double period_s, duration_s;
     char **command;
 } monitor_args;
@@ -104,6 +119,8 @@ static const struct option energy_options[] = {{"gpu-indices", required_argument
                                                {"cpu-indices", required_argument, NULL, OPT_CPUS},
                                                {"log-file", required_argument, NULL, OPT_LOG},
                                                {"json", no_argument, NULL, OPT_JSON},
+                                               {"pushgateway", required_argument, NULL, OPT_PUSH},
+                                               {"job", required_argument, NULL, OPT_JOB},
                                                {"help", no_argument, NULL, OPT_HELP},
                                                {NULL, 0, NULL, 0}};
 static const struct option power_options[] = {
@@ -113,6 +130,8 @@ static const struct option power_options[] = {
     {"duration", required_argument, NULL, OPT_DURATION},
     {"csv", required_argument, NULL, OPT_CSV},
     {"json", no_argument, NULL, OPT_JSON},
+    {"plot", required_argument, NULL, OPT_PLOT},
+    {"windows", required_argument, NULL, OPT_WINDOWS},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0}};
 static const subcommand energy_command = {"energy", usage_energy, energy_options, true};
@@ -164,6 +183,19 @@ static int parse_args(const subcommand *sc, int argc, char **argv, monitor_args 
             a->csv = optarg;
             rc = check_output("--csv", optarg);
             break;
+        case OPT_PLOT:
+            a->plot = optarg;
+            rc = check_output("--plot", optarg);
+            break;
+        case OPT_WINDOWS:
+            a->windows = optarg;
+            break;
+        case OPT_PUSH:
+            a->push_url = optarg;
+            break;
+        case OPT_JOB:
+            a->push_job = optarg;
+            break;
         case OPT_PERIOD:
             rc = parse_seconds("--update-period", optarg, &a->period_s);
             break;
@@ -184,6 +216,19 @@ static int parse_args(const subcommand *sc, int argc, char **argv, monitor_args 
     }
     if (rc != CLI_OK)
         return rc;
+    if (a->push_job && !a->push_url)
+        return cli_error(CLI_USAGE, "monitor %s: --job names the job of a --pushgateway push",
+                         sc->name);
+    if (a->push_url) { /* a typo found now, not after hours of measuring */
+        zeus_push_target t;
+        zeus_push_target_init(&t);
+        t.url = a->push_url;
+        t.job = a->push_job ? a->push_job : "zeus";
+        if (zeus_push_target_check(&t) != ZEUS_OK)
+            return cli_error(CLI_USAGE, "--pushgateway: %s", zeus_last_error());
+    }
+    if (a->windows && !a->plot)
+        return cli_error(CLI_USAGE, "monitor %s: --windows marks windows on a --plot", sc->name);
     if (optind < argc && !sc->takes_command)
         return cli_error(CLI_USAGE, "monitor %s: unexpected argument '%s'", sc->name, argv[optind]);
     a->command = optind < argc ? argv + optind : NULL;
@@ -437,6 +482,16 @@ static int monitor_energy(int argc, char **argv)
     result = a.command ? exit_code : CLI_OK;
     if (zeus_measurement_log_failed(r) && result == CLI_OK)
         result = CLI_FAIL; /* the warning said why */
+    if (a.push_url) {
+        zeus_push_target t;
+        zeus_push_target_init(&t);
+        t.url = a.push_url;
+        t.job = a.push_job ? a.push_job : "zeus";
+        if ((rc = zeus_push_measurement(&t, ENERGY_WINDOW, r)) != ZEUS_OK) {
+            int failed = cli_lib_error(CLI_FAIL, rc, "--pushgateway");
+            result = result == CLI_OK ? failed : result;
+        }
+    }
 done:
     zeus_measurement_free(r);
     zeus_monitor_close(m);
@@ -566,6 +621,42 @@ static void power_loop(zeus_sampler *s, const monitor_args *a, FILE *report, csv
     }
 }
 
+/* --plot: the sampler's timeline (and --windows' windows) as an SVG picture. */
+static int write_plot(zeus_sampler *s, const monitor_args *a)
+{
+    unsigned columns = zeus_sampler_column_count(s);
+    size_t max = zeus_sampler_sample_count(s), count = 0, nwin = 0;
+    double *times = calloc(max ? max : 1, sizeof *times);
+    double *power = calloc((max ? max : 1) * columns, sizeof *power);
+    const char *names[ZEUS_SAMPLER_MAX_COLUMNS];
+    zeus_plot_window *windows = NULL;
+    char *svg = NULL;
+    int rc = times && power ? ZEUS_OK : ZEUS_ENOMEM;
+    if (rc == ZEUS_OK)
+        rc = zeus_sampler_timeline(s, -INFINITY, max, times, power, &count);
+    if (rc == ZEUS_OK && a->windows)
+        rc = zeus_plot_read_windows(a->windows, &windows, &nwin);
+    for (unsigned i = 0; i < columns; i++)
+        names[i] = zeus_sampler_column_name(s, i);
+    zeus_power_plot plot = {.times_s = times,
+                            .power_w = power,
+                            .count = count,
+                            .column_count = columns,
+                            .column_names = names,
+                            .windows = windows,
+                            .window_count = nwin};
+    if (rc == ZEUS_OK)
+        rc = zeus_plot_power_svg(&plot, &svg);
+    if (rc == ZEUS_OK)
+        rc = zeus_write_file(a->plot, svg, strlen(svg));
+    int result = rc == ZEUS_OK ? CLI_OK : cli_lib_error(CLI_FAIL, rc, "--plot");
+    zeus_free(svg);
+    zeus_free(windows);
+    free(power);
+    free(times);
+    return result;
+}
+
 static int monitor_power(int argc, char **argv)
 {
     monitor_args a;
@@ -605,7 +696,7 @@ static int monitor_power(int argc, char **argv)
     double end = zeus_steady_time_s(NULL), start, energy[ZEUS_SAMPLER_MAX_COLUMNS];
     bool have_energy = zeus_sampler_total_energy(s, end, energy, &start) == ZEUS_OK;
     print_power_totals(report, s, end - start, have_energy ? energy : NULL, a.json);
-    result = CLI_OK;
+    result = a.plot ? write_plot(s, &a) : CLI_OK;
 done:
     zeus_sampler_stop(s); /* no more rows after this */
     if (csv.out && zeus_output_close(csv.out) != ZEUS_OK)

@@ -68,7 +68,13 @@ static void run_external(char **argv)
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
-    const char *dirs[] = {slash ? (*slash = '\0', self) : NULL, ZEUS_LIBEXEC_DIR};
+    char beside[PATH_MAX + 32];
+    const char *dir = slash ? (*slash = '\0', self) : NULL;
+    /* An install moved to another prefix (cmake --install --prefix X): X/bin/zeus finds
+     * X/libexec/zeus/zeus-NAME through its own location. */
+    if (dir)
+        snprintf(beside, sizeof beside, "%s/../%s", dir, ZEUS_LIBEXEC_REL);
+    const char *dirs[] = {dir, dir ? beside : NULL, ZEUS_LIBEXEC_DIR};
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         char path[PATH_MAX];
         if (!dirs[i] ||

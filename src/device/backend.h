@@ -45,6 +45,8 @@ typedef struct zeus_backend_ops {
     int (*gpu_set_persistence)(void *state, unsigned dev, bool enabled);
     /* Reads persistence mode (a lease records it to put it back). Optional: ZEUS_ENOTSUP. */
     int (*gpu_persistence)(void *state, unsigned dev, bool *enabled);
+    /* Optional: core temperature in degrees C. */
+    int (*gpu_temperature_c)(void *state, unsigned dev, unsigned *celsius);
     /* True when GPU settings live in this process only (simulated GPUs without a shared state
      * file): no other process can change them, so leases take no lock. Optional: false. */
     bool (*gpu_settings_private)(void *state);

@@ -31,6 +31,7 @@ typedef struct {
     nvmlDeviceSetPowerManagementLimit_fn DeviceSetPowerManagementLimit;
     nvmlDeviceSetPersistenceMode_fn DeviceSetPersistenceMode;
     nvmlDeviceGetPersistenceMode_fn DeviceGetPersistenceMode;
+    nvmlDeviceGetTemperature_fn DeviceGetTemperature;
     nvmlDeviceGetMaxMigDeviceCount_fn DeviceGetMaxMigDeviceCount;
     nvmlDeviceGetMigDeviceHandleByIndex_fn DeviceGetMigDeviceHandleByIndex;
     nvmlDeviceGetGpuInstanceId_fn DeviceGetGpuInstanceId;
@@ -67,6 +68,7 @@ static const struct {
     SYM(DeviceSetPowerManagementLimit, 1, true),
     SYM(DeviceSetPersistenceMode, 1, true),
     SYM(DeviceGetPersistenceMode, 1, false), /* without it a lease cannot record the mode */
+    SYM(DeviceGetTemperature, 1, false),     /* exporters only */
     SYM(DeviceGetMaxMigDeviceCount, 1, false),
     SYM(DeviceGetMigDeviceHandleByIndex, 1, false),
     SYM(DeviceGetGpuInstanceId, 1, false),
@@ -475,6 +477,15 @@ static int nvml_gpu_persistence(void *state, unsigned dev, bool *enabled)
     return ZEUS_OK;
 }
 
+static int nvml_gpu_temperature_c(void *state, unsigned dev, unsigned *celsius)
+{
+    nvml_state *s = state;
+    if (!s->f.DeviceGetTemperature)
+        return zeus__error(ZEUS_ENOTSUP, "this NVML library lacks nvmlDeviceGetTemperature");
+    nvmlReturn_t r = s->f.DeviceGetTemperature(s->gpus[dev].handle, NVML_TEMPERATURE_GPU, celsius);
+    return r == NVML_SUCCESS ? ZEUS_OK : nvml_fail(s, r, "nvmlDeviceGetTemperature", (int)dev);
+}
+
 const zeus_backend_ops zeus__nvml_backend = {
     .abi_version = ZEUS_BACKEND_ABI,
     .name = "nvml",
@@ -494,4 +505,5 @@ const zeus_backend_ops zeus__nvml_backend = {
     .gpu_set_power_limit_mw = nvml_gpu_set_power_limit_mw,
     .gpu_set_persistence = nvml_gpu_set_persistence,
     .gpu_persistence = nvml_gpu_persistence,
+    .gpu_temperature_c = nvml_gpu_temperature_c,
 };

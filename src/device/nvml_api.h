@@ -120,6 +120,10 @@ typedef nvmlReturn_t (*nvmlDeviceSetPersistenceMode_fn)(nvmlDevice_t device,
                                                         nvmlEnableState_t mode);
 typedef nvmlReturn_t (*nvmlDeviceGetPersistenceMode_fn)(nvmlDevice_t device,
                                                         nvmlEnableState_t *mode);
+/* nvmlTemperatureSensors_t: only the GPU die sensor exists. */
+#define NVML_TEMPERATURE_GPU 0
+typedef nvmlReturn_t (*nvmlDeviceGetTemperature_fn)(nvmlDevice_t device, int sensorType,
+                                                    unsigned int *temp);
 typedef nvmlReturn_t (*nvmlDeviceGetMaxMigDeviceCount_fn)(nvmlDevice_t device, unsigned int *count);
 typedef nvmlReturn_t (*nvmlDeviceGetMigDeviceHandleByIndex_fn)(nvmlDevice_t device,
                                                                unsigned int index,

@@ -557,6 +557,11 @@ int zeus_gpu_persistence_mode(zeus_devices *d, unsigned gpu, bool *enabled)
     GPU_CALL(d, gpu, gpu_persistence, enabled);
 }
 
+int zeus_gpu_temperature_c(zeus_devices *d, unsigned gpu, unsigned *celsius)
+{
+    GPU_CALL(d, gpu, gpu_temperature_c, celsius);
+}
+
 int zeus_gpu_check_homogeneous(const zeus_devices *d, const unsigned *gpus, size_t count)
 {
     if (!gpus)

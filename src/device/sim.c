@@ -216,6 +216,15 @@ static int sim_exact_energy_uj(void *state, unsigned dev, double *energy_uj)
     return ZEUS_OK;
 }
 
+static int sim_gpu_temperature_c(void *state, unsigned dev, unsigned *celsius)
+{
+    sim_state *s = state;
+    pthread_mutex_lock(&s->lock);
+    *celsius = zeus__sim_gpu_temperature_c(&s->gpus[dev], zeus_now_ns());
+    pthread_mutex_unlock(&s->lock);
+    return ZEUS_OK;
+}
+
 typedef struct {
     int (*launch_step)(void *state, unsigned dev, int64_t *end_ns);
     int (*synchronize)(void *state, unsigned dev);
@@ -242,6 +251,7 @@ const zeus_backend_ops zeus__sim_backend = {
     .gpu_set_power_limit_mw = sim_gpu_set_power_limit_mw,
     .gpu_set_persistence = sim_gpu_set_persistence,
     .gpu_persistence = sim_gpu_persistence,
+    .gpu_temperature_c = sim_gpu_temperature_c,
     .gpu_settings_private = sim_gpu_settings_private,
     .extension = &sim_ext,
 };

@@ -147,6 +147,11 @@ unsigned zeus__sim_gpu_average_mw(zeus_sim_gpu *g, int64_t now_ns)
     return (unsigned)lround((g->ring_uj[newest] - g->ring_uj[oldest]) / dt_s * 1e-3);
 }
 
+unsigned zeus__sim_gpu_temperature_c(zeus_sim_gpu *g, int64_t now_ns)
+{
+    return (unsigned)lround(25.0 + 0.2 * zeus__sim_gpu_average_mw(g, now_ns) / 1000.0);
+}
+
 /* ---- configuration ---- */
 
 static void default_gpu(zeus_sim_gpu_params *p, unsigned index)
@@ -265,6 +270,13 @@ static int parse_errors(const cJSON *errs, zeus_sim_gpu_params *p, const char *w
             return zeus__error(ZEUS_EPARSE, "%s: %s.errors.%s.after must be a count >= 0", origin,
                                where, e->string);
         err->after = after ? (long)after->valuedouble : 0;
+        const cJSON *delay =
+            cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "delay_ms") : NULL;
+        if (delay &&
+            (!cJSON_IsNumber(delay) || delay->valuedouble < 0 || delay->valuedouble > 600000))
+            return zeus__error(ZEUS_EPARSE, "%s: %s.errors.%s.delay_ms must be 0 to 600000", origin,
+                               where, e->string);
+        err->delay_ms = delay ? (long)delay->valuedouble : 0;
     }
     return ZEUS_OK;
 }

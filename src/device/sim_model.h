@@ -30,11 +30,13 @@
 #define ZEUS_SIM_AVG_RING 64
 
 /* An error to inject (used by the fake NVML only): `function` fails with `code` (an NVML
- * error name such as "GPU_IS_LOST") after `after` successful calls. */
+ * error name such as "GPU_IS_LOST"; "SUCCESS" lets it succeed) after `after` successful calls,
+ * each such call first stalling `delay_ms` (a hung driver). */
 typedef struct {
     char function[64];
     char code[40];
     long after;
+    long delay_ms;
 } zeus_sim_error;
 
 typedef struct {
@@ -109,5 +111,8 @@ uint64_t zeus__sim_gpu_energy_mj(zeus_sim_gpu *g, int64_t now_ns);
 double zeus__sim_gpu_exact_uj(zeus_sim_gpu *g, int64_t now_ns);
 unsigned zeus__sim_gpu_instant_mw(zeus_sim_gpu *g, int64_t now_ns);
 unsigned zeus__sim_gpu_average_mw(zeus_sim_gpu *g, int64_t now_ns);
+/* Core temperature, degrees C: 25 plus 0.2 per watt of the 1 s average power (a steady-state
+ * thermal model; enough for exporters and tests to see it follow the load). */
+unsigned zeus__sim_gpu_temperature_c(zeus_sim_gpu *g, int64_t now_ns);
 
 #endif

@@ -144,8 +144,11 @@ static nvmlReturn_t injected(unsigned gpu, const char *function)
     for (unsigned i = 0; i < p->error_count; i++) {
         if (strcmp(p->errors[i].function, function) != 0)
             continue;
-        if (call_counts[gpu][i]++ >= p->errors[i].after)
+        if (call_counts[gpu][i]++ >= p->errors[i].after) {
+            /* Stalls holding the library's lock, as a hung driver stalls every caller. */
+            zeus_sleep_ns(p->errors[i].delay_ms * 1000000);
             return code_by_name(p->errors[i].code);
+        }
     }
     return NVML_SUCCESS;
 }
@@ -541,6 +544,17 @@ EXPORT nvmlReturn_t nvmlDeviceGetPersistenceMode(nvmlDevice_t device, nvmlEnable
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
     state_load_locked();
     *mode = persistence[gpu] ? NVML_FEATURE_ENABLED : NVML_FEATURE_DISABLED;
+    LEAVE(NVML_SUCCESS);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, int sensorType,
+                                             unsigned int *temp)
+{
+    ENTER(device, gpu);
+    if (!temp || sensorType != NVML_TEMPERATURE_GPU)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    (void)state_load_locked();
+    *temp = zeus__sim_gpu_temperature_c(&gpus[gpu], zeus_now_ns());
     LEAVE(NVML_SUCCESS);
 }
 

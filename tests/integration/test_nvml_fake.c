@@ -181,6 +181,32 @@ static void test_injected_errors(void **state)
     zeus_devices_close(d);
 }
 
+/* Temperature follows the 1 s average power in the shared model: 25 C + 0.2 C per watt. */
+static void test_temperature(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"idle_power_w\": 42.5}, {\"idle_power_w\": 60, "
+                             "\"errors\": {\"nvmlDeviceGetTemperature\": {\"code\": "
+                             "\"GPU_IS_LOST\", \"after\": 1}}}]}");
+    zeus_devices *d = open_ok();
+    unsigned c = 0;
+    assert_int_equal(zeus_gpu_temperature_c(d, 0, &c), ZEUS_OK);
+    assert_int_equal(c, 34); /* 25 + 8.5, rounded */
+    assert_int_equal(zeus_gpu_temperature_c(d, 1, &c), ZEUS_OK);
+    assert_int_equal(c, 37);
+    assert_int_equal(zeus_gpu_temperature_c(d, 1, &c), ZEUS_ELOST);
+    assert_contains(zeus_last_error(), "nvmlDeviceGetTemperature");
+    assert_int_equal(zeus_gpu_temperature_c(d, 2, &c), ZEUS_ENODEV);
+    zeus_devices_close(d);
+
+    zt_options.backend = "sim";
+    zt_options.sim_config = "{\"gpus\": [{\"idle_power_w\": 100}]}";
+    d = open_ok();
+    assert_int_equal(zeus_gpu_temperature_c(d, 0, &c), ZEUS_OK);
+    assert_int_equal(c, 45);
+    zeus_devices_close(d);
+}
+
 static void test_limits_shared_between_processes(void **state)
 {
     (void)state;
@@ -346,6 +372,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cuda_visible_devices, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_mig_uuid, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_injected_errors, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_temperature, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_limits_shared_between_processes, zt_setup,
                                         zt_teardown),
         cmocka_unit_test_setup_teardown(test_missing_library, zt_setup, zt_teardown),

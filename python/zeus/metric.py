@@ -1,0 +1,227 @@
+"""Prometheus metrics pushed to a Pushgateway, as the newer Zeus's ``zeus.metric``.
+
+``EnergyHistogram`` observes each window's energy per GPU, CPU package and DRAM in histograms;
+``EnergyCumulativeCounter`` adds energy to counters every ``update_period`` seconds in a
+background process while a window is open; ``PowerGauge`` sets a gauge to each GPU's power every
+``update_period`` seconds in a background process. All push to ``pushgateway_url`` under
+``job``. Metric names and labels are the original's:
+
+* ``energy_monitor_{gpu,cpu,dram}_energy_joules`` (histogram or counter) labelled
+  ``window``, ``index``;
+* ``power_monitor_gpu_power_watts`` (gauge) labelled ``gpu_index`` (``<window>_<gpu>``).
+
+Needs the ``prometheus_client`` package (``pip install prometheus-client``). The C library
+offers the same without Python (``zeus/metric.h``: ``zeus_energy_histogram``,
+``zeus_push_measurement``; docs/exporter.md).
+"""
+
+from __future__ import annotations
+
+import abc
+import multiprocessing as mp
+import time
+import warnings
+from typing import Sequence
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, push_to_gateway
+
+__all__ = ["Metric", "EnergyHistogram", "EnergyCumulativeCounter", "PowerGauge"]
+
+
+def _zeus_monitor(**kwargs):
+    from zeus.monitor import ZeusMonitor  # imported late: the module loads without a GPU stack
+
+    return ZeusMonitor(**kwargs)
+
+
+def _power_monitor(**kwargs):
+    from zeus.monitor import PowerMonitor
+
+    return PowerMonitor(**kwargs)
+
+
+class Metric(abc.ABC):
+    """A metric measured over named windows."""
+
+    @abc.abstractmethod
+    def begin_window(self, name: str, sync_execution: bool = True) -> None:
+        """Starts measuring for the window ``name``."""
+
+    @abc.abstractmethod
+    def end_window(self, name: str, sync_execution: bool = True) -> None:
+        """Stops measuring for the window ``name`` and pushes the result."""
+
+
+def _energies(measurement, attribute: str) -> dict:
+    """The measurement's ``gpu_energy``/``cpu_energy``/``dram_energy`` dict ({} if absent)."""
+    return dict(getattr(measurement, attribute, None) or {})
+
+
+class EnergyHistogram(Metric):
+    """Histograms of window energy per GPU, CPU package and DRAM, pushed after each window."""
+
+    def __init__(
+        self,
+        cpu_indices: list,
+        gpu_indices: list,
+        pushgateway_url: str,
+        job: str,
+        gpu_bucket_range: Sequence[float] = (50.0, 100.0, 200.0, 500.0, 1000.0),
+        cpu_bucket_range: Sequence[float] = (10.0, 20.0, 50.0, 100.0, 200.0),
+        dram_bucket_range: Sequence[float] = (5.0, 10.0, 20.0, 50.0, 150.0),
+    ) -> None:
+        if not gpu_bucket_range or not cpu_bucket_range or not dram_bucket_range:
+            raise ValueError("bucket ranges must not be empty")
+        self.cpu_indices = cpu_indices
+        self.gpu_indices = gpu_indices
+        self.pushgateway_url = pushgateway_url
+        self.job = job
+        self.gpu_bucket_range = list(gpu_bucket_range)
+        self.cpu_bucket_range = list(cpu_bucket_range)
+        self.dram_bucket_range = list(dram_bucket_range)
+        self.registry = CollectorRegistry()
+        labels = ["window", "index"]
+        self.gpu_histograms = Histogram(
+            "energy_monitor_gpu_energy_joules", "GPU energy consumption", labels,
+            buckets=self.gpu_bucket_range, registry=self.registry,
+        ) if gpu_indices else None
+        self.cpu_histograms = Histogram(
+            "energy_monitor_cpu_energy_joules", "CPU energy consumption", labels,
+            buckets=self.cpu_bucket_range, registry=self.registry,
+        ) if cpu_indices else None
+        self.dram_histograms = Histogram(
+            "energy_monitor_dram_energy_joules", "DRAM energy consumption", labels,
+            buckets=self.dram_bucket_range, registry=self.registry,
+        ) if cpu_indices else None
+        self.energy_monitor = _zeus_monitor(cpu_indices=cpu_indices, gpu_indices=gpu_indices)
+
+    def begin_window(self, name: str, sync_execution: bool = True) -> None:
+        self.energy_monitor.begin_window(f"__EnergyHistogram_{name}", sync_execution=sync_execution)
+
+    def end_window(self, name: str, sync_execution: bool = True) -> None:
+        measurement = self.energy_monitor.end_window(
+            f"__EnergyHistogram_{name}", sync_execution=sync_execution
+        )
+        for attribute, histograms, buckets, what in (
+            ("gpu_energy", self.gpu_histograms, self.gpu_bucket_range, "GPU"),
+            ("cpu_energy", self.cpu_histograms, self.cpu_bucket_range, "CPU"),
+            ("dram_energy", self.dram_histograms, self.dram_bucket_range, "DRAM"),
+        ):
+            if histograms is None:
+                continue
+            for index, energy in _energies(measurement, attribute).items():
+                if energy is None or energy != energy:  # unavailable (NaN): not an observation
+                    continue
+                histograms.labels(window=name, index=index).observe(energy)
+                if energy > max(buckets):
+                    warnings.warn(
+                        f"{what} {index} energy {energy} J of window '{name}' is above the "
+                        f"largest bucket ({max(buckets)} J)",
+                        stacklevel=2,
+                    )
+        push_to_gateway(self.pushgateway_url, job=self.job, registry=self.registry)
+
+
+class _Looping(Metric):
+    """A metric whose measuring loop runs in a spawned process while a window is open."""
+
+    def __init__(self) -> None:
+        self.queue = None
+        self.proc = None
+
+    def _start(self, target, args) -> None:
+        context = mp.get_context("spawn")
+        self.queue = context.Queue()
+        self.proc = context.Process(target=target, args=(self.queue, *args), daemon=True)
+        self.proc.start()
+        if not self.proc.is_alive():
+            raise RuntimeError(f"{type(self).__name__}: the monitoring process did not start")
+
+    def end_window(self, name: str, sync_execution: bool = False) -> None:
+        if self.proc is None:
+            raise RuntimeError(f"{type(self).__name__}: no window '{name}' is open")
+        self.queue.put("stop")
+        self.proc.join(timeout=20)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join()
+        self.proc = None
+
+
+class EnergyCumulativeCounter(_Looping):
+    """Counters of energy per GPU, CPU package and DRAM, increased and pushed every
+    ``update_period`` seconds while a window is open."""
+
+    def __init__(self, cpu_indices: list, gpu_indices: list, update_period: float,
+                 pushgateway_url: str, job: str) -> None:
+        super().__init__()
+        self.cpu_indices = cpu_indices
+        self.gpu_indices = gpu_indices
+        self.update_period = update_period
+        self.pushgateway_url = pushgateway_url
+        self.job = job
+
+    def begin_window(self, name: str, sync_execution: bool = False) -> None:
+        self._start(energy_monitoring_loop, (name, self.cpu_indices, self.gpu_indices,
+                                             self.update_period, self.pushgateway_url, self.job))
+
+
+def energy_monitoring_loop(queue, name: str, cpu_indices: list, gpu_indices: list,
+                           update_period: float, pushgateway_url: str, job: str) -> None:
+    """EnergyCumulativeCounter's process: one window per period, added to the counters."""
+    registry = CollectorRegistry()
+    monitor = _zeus_monitor(cpu_indices=cpu_indices, gpu_indices=gpu_indices)
+    labels = ["window", "index"]
+    counters = {
+        "gpu_energy": Counter("energy_monitor_gpu_energy_joules", "GPU energy consumption",
+                              labels, registry=registry) if gpu_indices else None,
+        "cpu_energy": Counter("energy_monitor_cpu_energy_joules", "CPU energy consumption",
+                              labels, registry=registry) if cpu_indices else None,
+        "dram_energy": Counter("energy_monitor_dram_energy_joules", "DRAM energy consumption",
+                               labels, registry=registry) if cpu_indices else None,
+    }
+    window = f"__EnergyCumulativeCounter_{name}"
+    while queue.empty():
+        monitor.begin_window(window, sync_execution=False)
+        time.sleep(update_period)
+        measurement = monitor.end_window(window, sync_execution=False)
+        for attribute, counter in counters.items():
+            if counter is None:
+                continue
+            for index, energy in _energies(measurement, attribute).items():
+                if energy is not None and energy == energy and energy >= 0:
+                    counter.labels(window=window, index=index).inc(energy)
+        push_to_gateway(pushgateway_url, job=job, registry=registry)
+
+
+class PowerGauge(_Looping):
+    """A gauge of each GPU's power, set and pushed every ``update_period`` seconds while a
+    window is open."""
+
+    def __init__(self, gpu_indices: list, update_period: float, pushgateway_url: str,
+                 job: str) -> None:
+        super().__init__()
+        self.gpu_indices = gpu_indices
+        self.update_period = update_period
+        self.pushgateway_url = pushgateway_url
+        self.job = job
+
+    def begin_window(self, name: str, sync_execution: bool = False) -> None:
+        self._start(power_monitoring_loop, (name, self.gpu_indices, self.update_period,
+                                            self.pushgateway_url, self.job))
+
+
+def power_monitoring_loop(queue, name: str, gpu_indices: list, update_period: float,
+                          pushgateway_url: str, job: str) -> None:
+    """PowerGauge's process: the latest power of every GPU each period."""
+    registry = CollectorRegistry()
+    monitor = _power_monitor(gpu_indices=gpu_indices)
+    gauge = Gauge("power_monitor_gpu_power_watts", "Records power consumption for GPU over time",
+                  ["gpu_index"], registry=registry)
+    while queue.empty():
+        power = monitor.get_power()
+        if power:
+            for gpu_index, watts in power.items():
+                gauge.labels(gpu_index=f"{name}_{gpu_index}").set(watts)
+        push_to_gateway(pushgateway_url, job=job, registry=registry)
+        time.sleep(update_period)

@@ -1,0 +1,103 @@
+/* `zeus monitor power --plot FILE.svg [--windows LOG]` as a real process: the picture of a run
+ * on simulated GPUs checked by tests/support/check_svg.py, windows taken from a real
+ * `zeus monitor energy --log-file` log; usage errors before any sampling. */
+#include "test_support.h"
+#include "zeus/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int check(const char *path, const char *columns, const char *windows, char **report)
+{
+    char *argv[] = {"/usr/bin/python3", ZEUS_CHECK_SVG,  (char *)path, "960", "540",
+                    (char *)columns,    (char *)windows, NULL};
+    char *err = NULL;
+    int rc = zt_run(argv, report, &err, 30);
+    if (rc != 0)
+        fprintf(stderr, "check_svg: %s%s\n", *report, err);
+    free(err);
+    return rc;
+}
+
+static void test_plot_with_windows(void **state)
+{
+    (void)state;
+    zt_options.backend = "sim";
+    zt_options.sim_config = "{\"gpus\": [{\"count\": 2, \"load\": 0.5}]}";
+    /* A window recorded by the energy monitor: the log the plot marks. */
+    char *log = zt_path(zt_dir, "windows.csv");
+    char *out = NULL, *err = NULL;
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--log-file", log, "--", "/bin/sleep",
+                             "0.2", NULL),
+                     0);
+    free(out);
+    free(err);
+    char *svg = zt_path(zt_dir, "power.svg");
+    /* The window lies before this run's samples: still listed, clipped away from the picture;
+     * so log a second window during the run by appending a row now + 0.3 s. */
+    char row[128];
+    snprintf(row, sizeof row, "%.3f,during run,0.4,1.0,1.0\n", zeus_wall_s() + 0.3);
+    FILE *f = fopen(log, "a");
+    assert_non_null(f);
+    fputs(row, f);
+    fclose(f);
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "power", "--duration", "1.2", "--update-period",
+                             "0.05", "--plot", svg, "--windows", log, NULL),
+                     0);
+    assert_contains(out, "Total energy (J)");
+    free(out);
+    free(err);
+    char *report = NULL;
+    assert_int_equal(check(svg, "gpu0,gpu1", "1", &report), 0);
+    assert_contains(report, "windows=during run");
+    unsigned points = 0;
+    assert_int_equal(sscanf(report, "gpu0=%u", &points), 1);
+    assert_true(points >= 10); /* about 24 samples in 1.2 s */
+    free(report);
+    free(svg);
+    free(log);
+}
+
+static void test_plot_usage_errors(void **state)
+{
+    (void)state;
+    zt_options.backend = "sim";
+    char *out = NULL, *err = NULL;
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "power", "--windows", "x.csv", NULL), 2);
+    assert_contains(err, "--windows marks windows on a --plot");
+    free(out);
+    free(err);
+    /* An unwritable picture is refused before sampling (exit 1, no waiting for --duration). */
+    char *file = zt_write(zt_dir, "file", "x");
+    char *under_file = zt_path(zt_dir, "file/p.svg"); /* a regular file as a directory */
+    int64_t t0 = zeus_now_ns();
+    assert_int_equal(
+        zt_zeus(&out, &err, "monitor", "power", "--duration", "30", "--plot", under_file, NULL), 1);
+    free(file);
+    free(under_file);
+    assert_true(zeus_now_ns() - t0 < 10 * 1000000000LL);
+    assert_contains(err, "--plot");
+    free(out);
+    free(err);
+    /* A windows log that does not parse: the run's totals are printed, then exit 1. */
+    char *bad = zt_write(zt_dir, "bad.csv", "start_time,window_name\n1,a\n");
+    char *svg = zt_path(zt_dir, "p.svg");
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "power", "--duration", "0.2", "--plot", svg,
+                             "--windows", bad, NULL),
+                     1);
+    assert_contains(err, "elapsed_time");
+    free(out);
+    free(err);
+    free(bad);
+    free(svg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_plot_with_windows, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_plot_usage_errors, zt_setup, zt_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
