@@ -4,8 +4,9 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libcjson-dev libcmocka-dev clang-format clang libclang-rt-14-dev
   libmicrohttpd-dev nettle-dev
+  libsqlite3-dev libpq-dev postgresql # zeus-bso and its tests (docs/bso.md)
   prometheus prometheus-pushgateway python3-prometheus-client # the exporter's tests
-  python3-dev python3-venv) # python3-*: the Python face (make test-python)
+  python3 python3-dev python3-venv) # python3-*: the Python face (make test-python)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

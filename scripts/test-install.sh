@@ -29,6 +29,12 @@ if readelf -d "$prefix/bin/zeus" | grep -q 'NEEDED.*libzeus'; then
 else
     shared_cli="linked statically (ZEUS_CLI_SHARED=OFF)"
 fi
+# zeus-bso (when built) is installed in libexec/zeus with its zeus-run and zeus-history links.
+if [ -e "$build/zeus-bso" ]; then
+    "$prefix/libexec/zeus/zeus-run" --help | grep -q '^usage: zeus run'
+    "$prefix/libexec/zeus/zeus-history" --help | grep -q '^usage: zeus history'
+    "$prefix/libexec/zeus/zeus-bso" serve --help | grep -q '^usage: zeus bso serve'
+fi
 # zeus/version.h is installed and agrees with the library it came with.
 cat > "$prefix/version_check.c" <<'C'
 #include <stdio.h>

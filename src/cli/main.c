@@ -27,6 +27,10 @@ static void usage(FILE *out)
                  "Measure and cut the energy GPUs spend on deep learning.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nSeparately built commands, run as zeus-<command> when installed:\n"
+                 "  run          drive a recurring job's recurrences (zeus-bso; docs/bso.md)\n"
+                 "  history      a recurring job's trials and the bandit's beliefs\n"
+                 "  bso serve    the batch-size optimizer service\n");
     fprintf(out, "\nRun 'zeus <command> --help' for a command's options.\n"
                  "Exit codes: 0 success, 1 failure, 2 usage error, 3 no usable device.\n"
                  "Environment: ZEUS_DEVICE (auto|nvml|sim|none), ZEUS_NVML_LIBRARY, "

@@ -1,0 +1,230 @@
+"""Client of Zeus's batch-size optimizer service (`zeus bso serve`, docs/bso.md), with the API of
+the newer Zeus's `zeus.optimizer.batch_size`: `JobSpec` describes the recurring job,
+`BatchSizeOptimizer` registers it, asks for the batch size of this run, reports time and energy
+after every epoch and stops training when the server says so.
+
+Pure Python (the standard library's HTTP client); works against the original server too."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from typing import Any, List, Optional
+
+from .exceptions import (
+    ZeusBSOBadOperationError,
+    ZeusBSOConfigError,
+    ZeusBSOOperationOrderError,
+    ZeusBSORuntimError,
+    ZeusBSOTrainFailError,
+)
+
+try:
+    from zeus.callback import Callback
+except ImportError:  # stand alone: the callback protocol's no-op base
+
+    class Callback:  # type: ignore[no-redef]
+        """Training-loop hooks (zeus.callback.Callback)."""
+
+        def on_train_begin(self) -> None: ...
+        def on_train_end(self) -> None: ...
+        def on_epoch_begin(self) -> None: ...
+        def on_epoch_end(self) -> None: ...
+        def on_step_begin(self) -> None: ...
+        def on_step_end(self) -> None: ...
+        def on_evaluate(self, metric: float) -> None: ...
+
+
+logger = logging.getLogger(__name__)
+
+REGISTER_JOB_URL = "/jobs"
+DELETE_JOB_URL = "/jobs"
+GET_NEXT_BATCH_SIZE_URL = "/jobs/batch_size"
+REPORT_RESULT_URL = "/report"
+REPORT_END_URL = "/trials"
+TIMEOUT_S = 5.0  # httpx's default, which the original client uses
+
+
+@dataclass(kw_only=True)
+class JobSpec:
+    """A recurring job (the server validates it again and answers 422 with the details)."""
+
+    job_id: Optional[str] = None
+    job_id_prefix: str
+    batch_sizes: List[int]
+    default_batch_size: int
+    eta_knob: float = 0.5
+    beta_knob: Optional[float] = 2.0
+    target_metric: float = 0.50
+    higher_is_better_metric: bool = True
+    max_epochs: int = 100
+    num_pruning_rounds: int = 2
+    window_size: int = 0
+    mab_prior_mean: float = 0.0
+    mab_prior_precision: float = 0.0
+    mab_num_explorations: int = 2
+    mab_seed: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        if self.job_id is not None and not self.job_id.startswith(self.job_id_prefix):
+            raise ValueError("job_id should start with job_id_prefix")
+        if not self.batch_sizes:
+            raise ValueError("batch_sizes should not be empty")
+        self.batch_sizes = sorted(int(b) for b in self.batch_sizes)
+        if self.default_batch_size <= 0 or self.default_batch_size not in self.batch_sizes:
+            raise ValueError("Default BS not in batch_sizes")
+        if not 0 <= self.eta_knob <= 1:
+            raise ValueError("eta_knob should be in range [0,1]")
+        if self.beta_knob is not None and self.beta_knob <= 0:
+            raise ValueError("beta_knob should be larger than 0")
+        if self.max_epochs <= 0:
+            raise ValueError("max_epochs should be > 0")
+        if self.num_pruning_rounds < 0 or self.mab_num_explorations < 0:
+            raise ValueError("num_pruning_rounds and mab_num_explorations should be >= 0")
+
+
+@dataclass(kw_only=True)
+class CreatedJob(JobSpec):
+    """The registered job as the server returns it (job_id filled in, GPU fields)."""
+
+    max_power: float
+    number_of_gpus: int
+    gpu_model: str
+
+
+@dataclass
+class _Trial:
+    job_id: str
+    batch_size: int
+    trial_number: int
+
+
+def _get_gpus():
+    from zeus.device import get_gpus  # the Python package's device layer
+
+    return get_gpus(ensure_homogeneous=True)
+
+
+def _call(method: str, url: str, body: Optional[dict] = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
+            text = resp.read().decode()
+    except urllib.error.HTTPError as e:
+        raise ZeusBSORuntimError(
+            f"Zeus server returned status code {e.code}: {e.read().decode(errors='replace')}"
+        ) from None
+    except (urllib.error.URLError, OSError) as e:
+        raise ZeusBSORuntimError(f"Cannot reach the Zeus server at {url}: {e}") from None
+    return json.loads(text) if text else None
+
+
+class BatchSizeOptimizer(Callback):
+    """Asks the service for this run's batch size and reports every epoch's time and energy.
+
+    Use: `bso = BatchSizeOptimizer(monitor, server_url, JobSpec(...))`; `bs =
+    bso.get_batch_size()` (rank 0; broadcast it for data parallel training);
+    `bso.on_train_begin()`; after each epoch's validation `bso.on_evaluate(metric)` and break
+    when `bso.training_finished`. A run that ends without reaching the target raises
+    ZeusBSOTrainFailError."""
+
+    def __init__(self, monitor, server_url: str, job: JobSpec, rank: int = 0) -> None:
+        gpus = _get_gpus()
+        if len(gpus) == 0:
+            raise ZeusBSOConfigError("No GPUs detected.")
+        self.monitor = monitor
+        self.server_url = server_url.rstrip("/")
+        self.rank = rank
+        n = len(monitor.gpu_indices)
+        # the GPU layer's names (snake_case); older ones spelled NVML's (camelCase)
+        limits = getattr(gpus, "get_power_management_limit_constraints", None) or getattr(
+            gpus, "getPowerManagementLimitConstraints"
+        )
+        name = getattr(gpus, "get_name", None) or getattr(gpus, "getName")
+        spec = {
+            **asdict(job),
+            "max_power": (limits(0)[1] // 1000) * n,
+            "number_of_gpus": n,
+            "gpu_model": name(0),
+        }
+        created = _call("POST", self.server_url + REGISTER_JOB_URL, spec)
+        fields = {k: created[k] for k in CreatedJob.__dataclass_fields__ if k in created}
+        self.job = CreatedJob(**fields)
+        logger.critical("Job is registered with job_id: %s", self.job.job_id)
+        self.cur_epoch = 0
+        self.running_time = 0.0
+        self.consumed_energy = 0.0
+        self.training_finished = False
+        self.trial_number = 0
+        self.current_batch_size = 0
+
+    def get_batch_size(self) -> int:
+        """The batch size of this run (asked once; rank 0 only)."""
+        if self.rank != 0:
+            raise ZeusBSOBadOperationError("Only rank 0 can call get_batch_size")
+        if self.current_batch_size != 0:
+            return self.current_batch_size
+        self.cur_epoch = 0
+        query = urllib.parse.urlencode({"job_id": self.job.job_id})
+        trial = _call("GET", f"{self.server_url}{GET_NEXT_BATCH_SIZE_URL}?{query}")
+        if trial["batch_size"] not in self.job.batch_sizes:
+            raise ZeusBSORuntimError(
+                f"Zeus server returned a strange batch_size: {trial['batch_size']}"
+            )
+        self.current_batch_size = trial["batch_size"]
+        self.trial_number = trial["trial_number"]
+        ended = _Trial(self.job.job_id, self.current_batch_size, self.trial_number)
+
+        def report_end() -> None:
+            try:
+                _call("PATCH", self.server_url + REPORT_END_URL, asdict(ended))
+            except Exception:  # the original ignores the answer
+                pass
+
+        atexit.register(report_end)
+        return self.current_batch_size
+
+    def on_train_begin(self) -> None:
+        self.training_finished = False
+        self.monitor.begin_window("BatciSizeOptimizerClient")
+
+    def on_evaluate(self, metric: float) -> None:
+        """Reports the epoch; sets training_finished when the server says stop."""
+        if self.current_batch_size == 0:
+            raise ZeusBSOOperationOrderError("Call get_batch_size before on_evaluate")
+        if self.training_finished:
+            return
+        self.cur_epoch += 1
+        m = self.monitor.end_window("BatciSizeOptimizerClient")
+        self.running_time += m.time
+        self.consumed_energy += m.total_energy
+        answer = _call(
+            "POST",
+            self.server_url + REPORT_RESULT_URL,
+            {
+                "job_id": self.job.job_id,
+                "batch_size": self.current_batch_size,
+                "trial_number": self.trial_number,
+                "time": self.running_time,
+                "energy": self.consumed_energy,
+                "metric": metric,
+                "current_epoch": self.cur_epoch,
+            },
+        )
+        if not answer["stop_train"]:
+            self.monitor.begin_window("BatciSizeOptimizerClient")
+            return
+        self.training_finished = True
+        if not answer["converged"]:
+            raise ZeusBSOTrainFailError(
+                f"Train failed: {answer['message']} This batch size will not be selected "
+                "again. Please re-launch the training"
+            )

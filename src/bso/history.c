@@ -1,0 +1,258 @@
+/* `zeus history [JOB] [--db PATH|URL] [--json]`: the jobs in the store, or one job's trials and
+ * what its bandit now believes (mean and spread of the cost per batch size, the current best). */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bso.h"
+#include "db.h"
+#include "zeus/recurring.h"
+#include "zeus/util.h"
+
+static cJSON *num_or_null(const char *cell, bool integer)
+{
+    if (!cell)
+        return cJSON_CreateNull();
+    double v = integer ? (double)bso_atoll(cell) : bso_atof(cell);
+    if (!isfinite(v))
+        return cJSON_CreateString(cell);
+    /* cJSON prints 15 digits when they are within an epsilon: write the exact shortest form */
+    char buf[ZEUS_DOUBLE_BUF];
+    return integer ? cJSON_CreateNumber(v)
+                   : cJSON_CreateRaw(zeus_format_double(v, buf, sizeof buf));
+}
+
+/* Arms as {batch_size, mean_cost, cost_sd, observations}; beliefs about reward = -cost. */
+static void add_arm(cJSON *arms, int bs, double mean_reward, double precision, double obs)
+{
+    cJSON *a = cJSON_CreateObject();
+    cJSON_AddNumberToObject(a, "batch_size", bs);
+    cJSON_AddNumberToObject(a, "mean_cost", -mean_reward);
+    double sd = isinf(precision) ? 0 : precision > 0 ? 1 / sqrt(precision) : INFINITY;
+    if (isfinite(sd))
+        cJSON_AddNumberToObject(a, "cost_sd", sd);
+    else
+        cJSON_AddStringToObject(a, "cost_sd", "inf");
+    cJSON_AddNumberToObject(a, "observations", obs);
+    cJSON_AddItemToArray(arms, a);
+}
+
+static cJSON *beliefs(bso_db *db, const char *job_id, const char *kind, const char *state)
+{
+    cJSON *b = cJSON_CreateObject(), *arms = cJSON_AddArrayToObject(b, "arms");
+    if (strcmp(kind, "run") == 0) {
+        zeus_recurring *r = NULL;
+        if (!state || zeus_recurring_load(state, &r) < 0) {
+            cJSON_AddStringToObject(b, "stage", "unknown");
+            return b;
+        }
+        const zeus_bso *bso = zeus_recurring_bso(r);
+        const zeus_gts *mab = zeus_bso_mab(bso);
+        cJSON_AddStringToObject(b, "stage", mab ? "MAB" : "Pruning");
+        cJSON_AddNumberToObject(b, "recurrences", (double)zeus_recurring_recurrences(r));
+        for (size_t i = 0; mab && i < zeus_gts_arm_count(mab); i++) {
+            zeus_gts_arm a;
+            if (zeus_gts_get_arm(mab, i, &a) == 0)
+                add_arm(arms, a.arm, a.mean, a.precision, (double)a.observations);
+        }
+        if (!mab) {
+            const int *sizes;
+            size_t n;
+            zeus_pruning_batch_sizes(zeus_bso_pruning(bso), &sizes, &n);
+            cJSON_AddItemToObject(b, "candidates", cJSON_CreateIntArray(sizes, (int)n));
+        }
+        zeus_recurring_destroy(r);
+    } else {
+        bso_rows r;
+        bso_val p = BV_S(job_id);
+        if (bso_db_exec(db,
+                        "SELECT batch_size, param_mean, param_precision, num_observations FROM"
+                        " arm WHERE job_id = $1 ORDER BY batch_size",
+                        &p, 1, &r) == 0) {
+            cJSON_AddStringToObject(b, "stage", r.nrows ? "MAB" : "Pruning");
+            for (int i = 0; i < r.nrows; i++)
+                add_arm(arms, (int)bso_atoll(bso_cell(&r, i, 0)), bso_atof(bso_cell(&r, i, 1)),
+                        bso_atof(bso_cell(&r, i, 2)), (double)bso_atoll(bso_cell(&r, i, 3)));
+            bso_rows_free(&r);
+        }
+    }
+    /* the current best: the lowest believed mean cost */
+    cJSON *a, *best = NULL;
+    cJSON_ArrayForEach(a, arms)
+    {
+        if (!best || cJSON_GetObjectItem(a, "mean_cost")->valuedouble <
+                         cJSON_GetObjectItem(best, "mean_cost")->valuedouble)
+            best = a;
+    }
+    if (best)
+        cJSON_AddNumberToObject(b, "best_batch_size",
+                                cJSON_GetObjectItem(best, "batch_size")->valuedouble);
+    return b;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: zeus history [JOB] [--db PATH|URL] [--json]\n"
+               "  Without JOB: the jobs in the store. With JOB: its trials and the bandit's\n"
+               "  current beliefs (mean and spread of the cost per batch size, the best).\n");
+}
+
+static void cell_text(const char *s, char *buf, size_t size, int decimals)
+{
+    if (!s)
+        snprintf(buf, size, "-");
+    else if (decimals >= 0 && isfinite(bso_atof(s)))
+        snprintf(buf, size, "%.*f", decimals, bso_atof(s));
+    else
+        snprintf(buf, size, "%s", s);
+}
+
+int bso_cmd_history(int argc, char **argv)
+{
+    const char *job = NULL, *dbarg = NULL;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--json"))
+            json = true;
+        else if (!strcmp(argv[i], "--db") && i + 1 < argc)
+            dbarg = argv[++i];
+        else if (argv[i][0] != '-' && !job)
+            job = argv[i];
+        else {
+            fprintf(stderr, "zeus history: error: bad argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    char url[4096], err[512];
+    bso_db *db;
+    if (bso_resolve_db(dbarg, url, sizeof url) < 0)
+        return 1;
+    if (bso_db_open(url, &db, err, sizeof err) < 0) {
+        fprintf(stderr, "zeus history: error: database %s: %s\n", url, err);
+        return 1;
+    }
+    int rc = 1;
+    bso_rows r = {0}, t = {0};
+    cJSON *out = NULL;
+    if (!job) {
+        if (bso_db_exec(db,
+                        "SELECT j.job_id, j.kind, j.min_cost, (SELECT COUNT(*) FROM trial t WHERE"
+                        " t.job_id = j.job_id) FROM job j ORDER BY j.created, j.job_id",
+                        NULL, 0, &r) < 0)
+            goto dbfail;
+        out = cJSON_CreateArray();
+        if (!json)
+            printf("%-50s %-8s %8s %14s\n", "JOB", "KIND", "TRIALS", "MIN COST");
+        for (int i = 0; i < r.nrows; i++) {
+            if (json) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "job_id", bso_cell(&r, i, 0));
+                cJSON_AddStringToObject(o, "kind", bso_cell(&r, i, 1));
+                cJSON_AddItemToObject(o, "trials", num_or_null(bso_cell(&r, i, 3), true));
+                cJSON_AddItemToObject(o, "min_cost", num_or_null(bso_cell(&r, i, 2), false));
+                cJSON_AddItemToArray(out, o);
+            } else {
+                char c[64];
+                cell_text(bso_cell(&r, i, 2), c, sizeof c, 2);
+                printf("%-50s %-8s %8s %14s\n", bso_cell(&r, i, 0), bso_cell(&r, i, 1),
+                       bso_cell(&r, i, 3), c);
+            }
+        }
+    } else {
+        bso_val p = BV_S(job);
+        if (bso_db_exec(db, "SELECT kind, driver_state, min_cost FROM job WHERE job_id = $1", &p, 1,
+                        &r) < 0)
+            goto dbfail;
+        if (r.nrows == 0) {
+            fprintf(stderr, "zeus history: error: no job '%s' in %s\n", job, url);
+            goto out;
+        }
+        if (bso_db_exec(db,
+                        "SELECT trial_number, batch_size, power_limit, type, status, time, energy,"
+                        " cost, converged, exit_status, start_timestamp, end_timestamp, message,"
+                        " recurrence, try_index"
+                        " FROM trial WHERE job_id = $1 ORDER BY trial_number",
+                        &p, 1, &t) < 0)
+            goto dbfail;
+        cJSON *b = beliefs(db, job, bso_cell(&r, 0, 0), bso_cell(&r, 0, 1));
+        out = cJSON_CreateObject();
+        cJSON_AddStringToObject(out, "job_id", job);
+        cJSON_AddStringToObject(out, "kind", bso_cell(&r, 0, 0));
+        cJSON *trials = cJSON_AddArrayToObject(out, "trials");
+        const char *names[] = {"trial_number", "batch_size",  "power_limit", "type",
+                               "status",       "time",        "energy",      "cost",
+                               "reached",      "exit_status", "start",       "end",
+                               "message",      "recurrence",  "try_index"};
+        for (int i = 0; i < t.nrows; i++) {
+            cJSON *o = cJSON_CreateObject();
+            for (int c = 0; c < 15; c++) {
+                const char *v = bso_cell(&t, i, c);
+                if (c == 3 || c == 4 || c == 12)
+                    cJSON_AddItemToObject(o, names[c],
+                                          v ? cJSON_CreateString(v) : cJSON_CreateNull());
+                else if (c == 8)
+                    cJSON_AddItemToObject(
+                        o, names[c], v ? cJSON_CreateBool(bso_atoll(v) != 0) : cJSON_CreateNull());
+                else
+                    cJSON_AddItemToObject(o, names[c], num_or_null(v, c <= 2 || c == 9 || c >= 13));
+            }
+            cJSON_AddItemToArray(trials, o);
+        }
+        cJSON_AddItemToObject(out, "bandit", b);
+        if (!json) {
+            printf("%5s %6s %5s %-11s %-12s %10s %12s %12s %7s %4s\n", "TRIAL", "BS", "PL", "TYPE",
+                   "STATUS", "TIME", "ENERGY", "COST", "REACHED", "EXIT");
+            for (int i = 0; i < t.nrows; i++) {
+                char c[5][64];
+                cell_text(bso_cell(&t, i, 2), c[0], 64, -1);
+                cell_text(bso_cell(&t, i, 5), c[1], 64, 2);
+                cell_text(bso_cell(&t, i, 6), c[2], 64, 2);
+                cell_text(bso_cell(&t, i, 7), c[3], 64, 2);
+                cell_text(bso_cell(&t, i, 9), c[4], 64, -1);
+                const char *reached = bso_cell(&t, i, 8);
+                printf("%5s %6s %5s %-11s %-12s %10s %12s %12s %7s %4s\n", bso_cell(&t, i, 0),
+                       bso_cell(&t, i, 1), c[0], bso_cell(&t, i, 3), bso_cell(&t, i, 4), c[1], c[2],
+                       c[3], reached ? (bso_atoll(reached) ? "yes" : "no") : "-", c[4]);
+            }
+            cJSON *st = cJSON_GetObjectItem(b, "stage"), *a;
+            printf("\nbandit: %s stage\n", st ? st->valuestring : "?");
+            cJSON_ArrayForEach(a, cJSON_GetObjectItem(b, "arms"))
+            {
+                cJSON *sd = cJSON_GetObjectItem(a, "cost_sd");
+                char sdb[64];
+                if (cJSON_IsNumber(sd))
+                    snprintf(sdb, sizeof sdb, "%.2f", sd->valuedouble);
+                else
+                    snprintf(sdb, sizeof sdb, "inf");
+                printf("  batch size %6d: cost %.2f +- %s (%d observations)\n",
+                       (int)cJSON_GetObjectItem(a, "batch_size")->valuedouble,
+                       cJSON_GetObjectItem(a, "mean_cost")->valuedouble, sdb,
+                       (int)cJSON_GetObjectItem(a, "observations")->valuedouble);
+            }
+            cJSON *best = cJSON_GetObjectItem(b, "best_batch_size");
+            if (best)
+                printf("  best batch size: %d\n", (int)best->valuedouble);
+        }
+    }
+    if (json) {
+        char *s = cJSON_Print(out);
+        printf("%s\n", s);
+        free(s);
+    }
+    rc = 0;
+    goto out;
+dbfail:
+    fprintf(stderr, "zeus history: error: database: %s\n", bso_db_error(db));
+out:
+    cJSON_Delete(out);
+    bso_rows_free(&r);
+    bso_rows_free(&t);
+    bso_db_close(db);
+    return rc;
+}

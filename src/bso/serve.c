@@ -1,0 +1,223 @@
+/* `zeus bso serve`: the batch-size optimizer service over HTTP (libmicrohttpd), wire-compatible
+ * with the newer Zeus's server (docs/spec/bso-server-api.md section 3). Each worker thread has
+ * its own database connection; all coordination is the database's. */
+#include <errno.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bso.h"
+#include "svc.h"
+
+#define MAX_BODY (1 << 20)
+
+static const char *g_url;
+static volatile sig_atomic_t g_stop;
+static _Thread_local bso_db *t_db;
+/* Every worker's connection, closed at shutdown. */
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static bso_db *g_dbs[256];
+static size_t g_ndbs;
+
+typedef struct req {
+    char *body;
+    size_t len;
+    bool too_large;
+} req;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, int status, const char *body)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)c, (void)toe;
+    req *q = *con_cls;
+    if (q) {
+        free(q->body);
+        free(q);
+    }
+    *con_cls = NULL;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls)
+{
+    (void)cls, (void)version;
+    req *q = *con_cls;
+    if (!q) {
+        q = calloc(1, sizeof *q);
+        if (!q)
+            return MHD_NO;
+        *con_cls = q;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (q->len + *upload_size > MAX_BODY)
+            q->too_large = true;
+        else {
+            char *b = realloc(q->body, q->len + *upload_size + 1);
+            if (!b)
+                return MHD_NO;
+            memcpy(b + q->len, upload, *upload_size);
+            q->body = b;
+            q->len += *upload_size;
+            q->body[q->len] = '\0';
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (q->too_large)
+        return send_reply(c, 413, "{\"detail\":\"Request body too large\"}");
+
+    bool jobs = strcmp(url, "/jobs") == 0, bs = strcmp(url, "/jobs/batch_size") == 0;
+    bool report = strcmp(url, "/report") == 0, trials = strcmp(url, "/trials") == 0;
+    if (!jobs && !bs && !report && !trials)
+        return send_reply(c, 404, "{\"detail\":\"Not Found\"}");
+    bool post = strcmp(method, "POST") == 0;
+    if (!((jobs && (post || strcmp(method, "DELETE") == 0)) || (bs && strcmp(method, "GET") == 0) ||
+          (report && post) || (trials && strcmp(method, "PATCH") == 0)))
+        return send_reply(c, 405, "{\"detail\":\"Method Not Allowed\"}");
+
+    /* The original client sends JSON without a Content-Type; anything declared as another
+     * type is not JSON (FastAPI answers 422). */
+    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    if (!bs && !(jobs && strcmp(method, "DELETE") == 0) && ctype && !strstr(ctype, "json"))
+        return send_reply(c, 422,
+                          "{\"detail\":[{\"loc\":[\"body\"],\"msg\":\"value is not a valid "
+                          "dict\",\"type\":\"type_error.dict\"}]}");
+
+    if (!t_db) {
+        char err[512];
+        if (bso_db_open(g_url, &t_db, err, sizeof err) < 0) {
+            char body[700];
+            snprintf(body, sizeof body, "{\"message\":\"database unavailable\"}");
+            fprintf(stderr, "zeus bso serve: %s\n", err);
+            return send_reply(c, 503, body);
+        }
+        pthread_mutex_lock(&g_lock);
+        if (g_ndbs < sizeof g_dbs / sizeof g_dbs[0])
+            g_dbs[g_ndbs++] = t_db;
+        pthread_mutex_unlock(&g_lock);
+    }
+    svc_reply rep = {0};
+    const char *job_id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "job_id");
+    if (jobs && post)
+        svc_register(t_db, q->body ? q->body : "", &rep);
+    else if (jobs || bs) {
+        if (!job_id)
+            svc_missing_query("job_id", &rep);
+        else if (jobs)
+            svc_delete_job(t_db, job_id, &rep);
+        else
+            svc_next_batch_size(t_db, job_id, &rep);
+    } else if (report)
+        svc_report(t_db, q->body ? q->body : "", &rep);
+    else
+        svc_end_trial(t_db, q->body ? q->body : "", &rep);
+    if (rep.status >= 500)
+        fprintf(stderr, "zeus bso serve: %s %s: %d %s\n", method, url, rep.status,
+                rep.body ? rep.body : "");
+    enum MHD_Result ret = send_reply(c, rep.status, rep.body ? rep.body : "null");
+    free(rep.body);
+    return ret;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: zeus bso serve [--host ADDR] [--port PORT] [--db PATH|URL] [--threads N]\n"
+               "                      [--stale-after SECONDS]\n"
+               "  Serves the batch-size optimizer API (docs/bso.md). --port 0 picks a free port;\n"
+               "  the address is printed as 'listening on http://HOST:PORT'.\n");
+}
+
+int bso_cmd_serve(int argc, char **argv)
+{
+    const char *host = "127.0.0.1", *db = NULL;
+    long port = 8000, threads = 4, stale = 86400;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--host") == 0 && v)
+            host = v, i++;
+        else if (strcmp(a, "--db") == 0 && v)
+            db = v, i++;
+        else if (strcmp(a, "--port") == 0 && v && bso_parse_long(v, 0, 65535, &port) == 0)
+            i++;
+        else if (strcmp(a, "--stale-after") == 0 && v &&
+                 bso_parse_long(v, 1, 1L << 30, &stale) == 0)
+            i++, svc_stale_s = (double)stale;
+        else if (strcmp(a, "--threads") == 0 && v && bso_parse_long(v, 1, 256, &threads) == 0)
+            i++;
+        else {
+            fprintf(stderr, "zeus bso serve: error: bad argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    char url[4096];
+    if (bso_resolve_db(db, url, sizeof url) < 0)
+        return 1;
+    g_url = url;
+    /* Open once up front: migrations run and a bad database is reported before listening. */
+    char err[512];
+    bso_db *probe;
+    if (bso_db_open(url, &probe, err, sizeof err) < 0) {
+        fprintf(stderr, "zeus bso serve: error: %s\n", err);
+        return 1;
+    }
+    bso_db_close(probe);
+
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (bso_sockaddr(host, (int)port, &ss, &sl) < 0) {
+        fprintf(stderr, "zeus bso serve: error: bad --host '%s'\n", host);
+        return 2;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, (uint16_t)port, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, completed,
+        NULL, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "zeus bso serve: error: cannot listen on %s:%ld: %s\n", host, port,
+                strerror(errno));
+        return 1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    printf("listening on http://%s:%u\n", host, info ? info->port : (unsigned)port);
+    fflush(stdout);
+    while (!g_stop)
+        pause();
+    MHD_stop_daemon(d);
+    for (size_t i = 0; i < g_ndbs; i++)
+        bso_db_close(g_dbs[i]);
+    return 0;
+}
