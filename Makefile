@@ -70,7 +70,7 @@ fuzz: deps
 	  grep -E "stat::number_of_executed_units|stat::new_units_added" $(BUILD_FUZZ)/fuzz_$$f.log; \
 	done
 
-test: format-check check-faces test-fast test-python check-abi test-install test-asan fuzz
+test: format-check check-faces test-python test-fast check-abi test-install test-asan fuzz
 
 # A self-contained build for a GPU machine that has no compiler or libcjson (see docs/validation/).
 validate-bundle: deps
