@@ -347,7 +347,7 @@ static int read_number(zeusd_state *s, const char *route, unsigned dev, const ch
 
 static int gpu_energy_mj(void *state, unsigned dev, uint64_t *energy_mj)
 {
-    double v;
+    double v = 0;
     int rc = read_number(state, "/gpu/get_cumulative_energy", dev, "energy_mj", &v);
     if (rc == ZEUS_OK)
         *energy_mj = (uint64_t)v;
@@ -380,7 +380,7 @@ static int gpu_power(void *state, unsigned dev, zeus_gpu_power *out)
 
 static int gpu_power_limit_mw(void *state, unsigned dev, unsigned *limit_mw)
 {
-    double v;
+    double v = 0;
     int rc = read_number(state, "/gpu/get_power_limit", dev, "power_limit_mw", &v);
     if (rc == ZEUS_OK)
         *limit_mw = (unsigned)v;
@@ -389,7 +389,7 @@ static int gpu_power_limit_mw(void *state, unsigned dev, unsigned *limit_mw)
 
 static int gpu_persistence(void *state, unsigned dev, bool *enabled)
 {
-    double v;
+    double v = 0;
     int rc = read_number(state, "/gpu/get_persistence_mode", dev, "enabled", &v);
     if (rc == ZEUS_OK)
         *enabled = v != 0;
