@@ -256,6 +256,22 @@ static int read_ids(const char *text, bool cpu, unsigned count, unsigned *ids, s
     return 0;
 }
 
+/* read_ids for the read routes, which refuse an id past the last device with a JSON 400. */
+static int read_known_ids(const char *text, bool cpu, unsigned count, unsigned *ids, size_t *n,
+                          zd_response *r)
+{
+    if (read_ids(text, cpu, count, ids, n, r) != 0)
+        return -1;
+    for (size_t i = 0; i < *n; i++)
+        if (ids[i] >= count) {
+            char msg[64];
+            snprintf(msg, sizeof msg, "%s %u not found", cpu ? "CPU" : "GPU", ids[i]);
+            reply_error(r, 400, msg);
+            return -1;
+        }
+    return 0;
+}
+
 static const char *user_name(uid_t uid, char *buf, size_t size)
 {
     struct passwd pw, *res = NULL;
@@ -410,15 +426,8 @@ static void gpu_read(zd_server *s, const zd_request *req, zd_response *r, zd_rea
     unsigned ids[ZD_MAX_IDS];
     size_t count;
     if (read_fields(req, fields, 1, &v, r) != 0 ||
-        read_ids(v.text[0], false, s->gpu_count, ids, &count, r) != 0)
+        read_known_ids(v.text[0], false, s->gpu_count, ids, &count, r) != 0)
         return;
-    for (size_t i = 0; i < count; i++)
-        if (ids[i] >= s->gpu_count) {
-            char msg[64];
-            snprintf(msg, sizeof msg, "GPU %u not found", ids[i]);
-            reply_error(r, 400, msg);
-            return;
-        }
     zd_errors errors = {0};
     cJSON *out = cJSON_CreateObject();
     cJSON *map = op == R_POWER ? cJSON_CreateObject() : out;
@@ -479,15 +488,8 @@ static void cpu_energy(zd_server *s, const zd_request *req, zd_response *r)
     unsigned ids[ZD_MAX_IDS];
     size_t count;
     if (read_fields(req, fields, 3, &v, r) != 0 ||
-        read_ids(v.text[2], true, s->cpu_count, ids, &count, r) != 0)
+        read_known_ids(v.text[2], true, s->cpu_count, ids, &count, r) != 0)
         return;
-    for (size_t i = 0; i < count; i++)
-        if (ids[i] >= s->cpu_count) {
-            char msg[64];
-            snprintf(msg, sizeof msg, "CPU %u not found", ids[i]);
-            reply_error(r, 400, msg);
-            return;
-        }
     zd_errors errors = {0};
     cJSON *out = cJSON_CreateObject();
     for (size_t i = 0; i < count; i++) {
@@ -522,15 +524,8 @@ static void cpu_power(zd_server *s, const zd_request *req, zd_response *r)
     unsigned ids[ZD_MAX_IDS];
     size_t count;
     if (read_fields(req, fields, 1, &v, r) != 0 ||
-        read_ids(v.text[0], true, s->cpu_count, ids, &count, r) != 0)
+        read_known_ids(v.text[0], true, s->cpu_count, ids, &count, r) != 0)
         return;
-    for (size_t i = 0; i < count; i++)
-        if (ids[i] >= s->cpu_count) {
-            char msg[64];
-            snprintf(msg, sizeof msg, "CPU %u not found", ids[i]);
-            reply_error(r, 400, msg);
-            return;
-        }
     zeus_cpu_energy before[ZD_MAX_IDS], after[ZD_MAX_IDS];
     zd_errors errors = {0};
     bool failed[ZD_MAX_IDS] = {0};
