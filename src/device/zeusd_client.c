@@ -321,9 +321,10 @@ static int gpu_info(void *state, unsigned dev, zeus_gpu_info *out)
     return ZEUS_OK;
 }
 
-/* GET route?gpu_ids=dev, then the number at reply[dev][field]. */
-static int read_number(zeusd_state *s, const char *route, unsigned dev, const char *field,
-                       double *out)
+/* GET route?gpu_ids=dev, then reply[outer][inner], where the GPU's id stands for a NULL key:
+ * the read routes answer {"<id>": {field: ...}}, get_power {"power_mw": {"<id>": ...}}. */
+static int read_gpu_value(zeusd_state *s, const char *route, unsigned dev, const char *outer,
+                          const char *inner, double *out)
 {
     char target[160];
     snprintf(target, sizeof target, "%s?gpu_ids=%u", route, dev);
@@ -333,16 +334,24 @@ static int read_number(zeusd_state *s, const char *route, unsigned dev, const ch
         return rc;
     char key[16];
     snprintf(key, sizeof key, "%u", dev);
-    const cJSON *v =
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, key), field);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(j, outer ? outer : key), inner ? inner : key);
     if (cJSON_IsNumber(v))
         *out = v->valuedouble;
     else if (cJSON_IsBool(v))
         *out = cJSON_IsTrue(v);
     else
-        rc = zeus__error(ZEUS_EPARSE, "%s: %s: no %s for GPU %u", s->addr.where, route, field, dev);
+        rc = zeus__error(ZEUS_EPARSE, "%s: %s: no %s for GPU %u", s->addr.where, route,
+                         outer ? outer : inner, dev);
     cJSON_Delete(j);
     return rc;
+}
+
+/* The number at reply[dev][field]. */
+static int read_number(zeusd_state *s, const char *route, unsigned dev, const char *field,
+                       double *out)
+{
+    return read_gpu_value(s, route, dev, NULL, field, out);
 }
 
 static int gpu_energy_mj(void *state, unsigned dev, uint64_t *energy_mj)
@@ -356,25 +365,13 @@ static int gpu_energy_mj(void *state, unsigned dev, uint64_t *energy_mj)
 
 static int gpu_power(void *state, unsigned dev, zeus_gpu_power *out)
 {
-    zeusd_state *s = state;
-    char target[64];
-    snprintf(target, sizeof target, "/gpu/get_power?gpu_ids=%u", dev);
-    cJSON *j;
-    int rc = request(&s->addr, "GET", target, &j);
-    if (rc != ZEUS_OK)
-        return rc;
-    char key[16];
-    snprintf(key, sizeof key, "%u", dev);
-    const cJSON *v =
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "power_mw"), key);
+    double mw = 0;
+    int rc = read_gpu_value(state, "/gpu/get_power", dev, "power_mw", NULL, &mw);
     memset(out, 0, sizeof *out);
-    if (cJSON_IsNumber(v)) {
+    if (rc == ZEUS_OK) {
         out->instant_valid = true;
-        out->instant_mw = out->usage_mw = (unsigned)v->valuedouble;
-    } else {
-        rc = zeus__error(ZEUS_EPARSE, "%s: no power for GPU %u", s->addr.where, dev);
+        out->instant_mw = out->usage_mw = (unsigned)mw;
     }
-    cJSON_Delete(j);
     return rc;
 }
 
