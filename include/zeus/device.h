@@ -41,6 +41,8 @@ typedef struct zeus_devices zeus_devices;
 #define ZEUS_GPU_UUID_LEN 96
 #define ZEUS_CPU_NAME_LEN 64
 #define ZEUS_BACKEND_REASON_LEN 512
+/* "dddd:bb:dd.f" with room for a wider domain (zeus_gpu_pci_address). */
+#define ZEUS_GPU_PCI_ADDRESS_LEN 32
 
 /* GPU architectures (Zeus's own values, not any vendor's numbering: each backend maps its
  * vendor's codes onto these). Within one vendor the values increase with the generation, so
@@ -212,6 +214,27 @@ ZEUS_API int zeus_gpu_set_power_limit_mw(zeus_devices *devices, unsigned gpu, un
 ZEUS_API int zeus_gpu_set_persistence_mode(zeus_devices *devices, unsigned gpu, bool enabled);
 /* ZEUS_ENOTSUP where the backend (or an old NVML) cannot read it. */
 ZEUS_API int zeus_gpu_persistence_mode(zeus_devices *devices, unsigned gpu, bool *enabled);
+/* The clock domains whose range can be locked. */
+typedef enum { ZEUS_CLOCK_GPU = 0, ZEUS_CLOCK_MEMORY = 1 } zeus_clock_domain;
+
+/* Locks the domain's clock to [min_mhz, max_mhz] (nvml: nvmlDeviceSetGpuLockedClocks, Volta and
+ * newer, or nvmlDeviceSetMemoryLockedClocks, Ampere and newer). Needs root or CAP_SYS_ADMIN on
+ * real GPUs (ZEUS_EPERM). ZEUS_EINVAL for min_mhz > max_mhz or an unknown domain (nothing is
+ * asked of the driver); ZEUS_ENOTSUP where the GPU, the backend or an old driver (one without
+ * these calls) cannot. Goes through the knob backend, as power limits do. */
+ZEUS_API int zeus_gpu_set_locked_clocks(zeus_devices *devices, unsigned gpu,
+                                        zeus_clock_domain domain, unsigned min_mhz,
+                                        unsigned max_mhz);
+/* Unlocks the domain: the driver's default clock behaviour (nvmlDeviceReset*LockedClocks). The
+ * locked range cannot be read back (NVML has no call for it), so a reset is how a lease puts
+ * clocks back (zeus/lease.h). */
+ZEUS_API int zeus_gpu_reset_locked_clocks(zeus_devices *devices, unsigned gpu,
+                                          zeus_clock_domain domain);
+/* The GPU's PCI address, "dddd:bb:dd.f" in lowercase hex (nvml: nvmlDeviceGetPciInfo's domain,
+ * bus and device, function 0, as the newer Zeus's daemon reports it). ZEUS_ENOTSUP where the
+ * backend cannot say; the text is cut to size (ZEUS_GPU_PCI_ADDRESS_LEN is enough). */
+ZEUS_API int zeus_gpu_pci_address(const zeus_devices *devices, unsigned gpu, char *address,
+                                  size_t size);
 /* GPU core temperature in degrees C (nvmlDeviceGetTemperature, NVML_TEMPERATURE_GPU; the sim
  * backend models it from power). ZEUS_ENOTSUP where the GPU or the NVML library cannot say. */
 ZEUS_API int zeus_gpu_temperature_c(zeus_devices *devices, unsigned gpu, unsigned *celsius);
@@ -223,6 +246,10 @@ ZEUS_API int zeus_gpu_check_homogeneous(const zeus_devices *devices, const unsig
 /* ---- CPU packages (RAPL) ---- */
 ZEUS_API unsigned zeus_cpu_count(const zeus_devices *devices);
 ZEUS_API int zeus_cpu_get_info(const zeus_devices *devices, unsigned cpu, zeus_cpu_info *out);
+/* The package's own number: N of intel-rapl:N for rapl (a tree with intel-rapl:0 and
+ * intel-rapl:2 gives 0 and 2 for CPUs 0 and 1), the daemon's id through zeusd; the position
+ * where a backend has no numbering of its own. */
+ZEUS_API int zeus_cpu_package_id(const zeus_devices *devices, unsigned cpu, unsigned *id);
 /* Reads the counters and returns energy accumulated since open. Call at least once per wrap
  * period (max_energy_range_uj / power; minutes at full load) or a wrap can be missed. */
 ZEUS_API int zeus_cpu_read_energy(zeus_devices *devices, unsigned cpu, zeus_cpu_energy *out);

@@ -3,11 +3,11 @@
  * A lease covers some GPUs. Creating it takes an advisory lock per GPU (so two changers of the
  * same GPUs take turns, see below) and records each GPU's current power limit, refusing a GPU
  * whose limit cannot be read back (nothing could restore it). Changes made through the lease
- * are put back when it is released, and, as its flags ask, when the process exits normally
- * (atexit), on SIGINT/SIGTERM/SIGHUP (once zeus_install_signal_handlers() was called), and when
- * a client process it is tied to exits, however it exits (zeus_lease_watch_pid, or
- * zeus_lease_watch_connection for a client's socket). A lease that
- * should keep its changes is committed first (zeus_lease_commit).
+ * (and clocks it locked, reset: see zeus_lease_set_locked_clocks) are put back when it is released,
+ * and, as its flags ask, when the process exits normally (atexit), on SIGINT/SIGTERM/SIGHUP (once
+ * zeus_install_signal_handlers() was called), and when a client process it is tied to exits,
+ * however it exits (zeus_lease_watch_pid, or zeus_lease_watch_connection for a client's socket). A
+ * lease that should keep its changes is committed first (zeus_lease_commit).
  *
  *   zeus_lease *lease;
  *   zeus_lease_create(devices, gpus, 2, ZEUS_LEASE_RESTORE_AT_EXIT |
@@ -95,6 +95,15 @@ ZEUS_API int zeus_lease_set_power_limit_mw(zeus_lease *lease, unsigned gpu, unsi
  * GPUs already changed are put back to what they had before this call. */
 ZEUS_API int zeus_lease_set_power_limits_mw(zeus_lease *lease, const unsigned *limits_mw);
 ZEUS_API int zeus_lease_set_persistence_mode(zeus_lease *lease, unsigned gpu, bool enabled);
+/* Locks / unlocks a covered GPU's clock domain (zeus_gpu_set_locked_clocks,
+ * zeus_gpu_reset_locked_clocks). Clocks are put back by unlocking them (a reset to the driver's
+ * default), because no driver call reads a locked range back: a domain the lease locked is reset
+ * on restore; a range that was locked before the lease is not locked again. A reset through the
+ * lease leaves nothing to put back for that domain. */
+ZEUS_API int zeus_lease_set_locked_clocks(zeus_lease *lease, unsigned gpu, zeus_clock_domain domain,
+                                          unsigned min_mhz, unsigned max_mhz);
+ZEUS_API int zeus_lease_reset_locked_clocks(zeus_lease *lease, unsigned gpu,
+                                            zeus_clock_domain domain);
 /* Puts everything back now; the lease stays usable. */
 ZEUS_API int zeus_lease_restore(zeus_lease *lease);
 /* Keeps the current settings: from now on nothing is put back (until the next change). */

@@ -55,9 +55,23 @@ typedef struct zeus_backend_ops {
      * a backend whose changes are put back when the process exits (zeusd's leases) needs it. */
     int (*gpu_keep_power_limit_mw)(void *state, unsigned dev, unsigned limit_mw);
 
+    /* Locked clocks of one domain, MHz (min <= max, checked by the registry). Optional:
+     * ZEUS_ENOTSUP. Nothing reads the locked range back (NVML cannot), so a reset is what puts
+     * a domain back. */
+    int (*gpu_set_locked_clocks)(void *state, unsigned dev, zeus_clock_domain domain,
+                                 unsigned min_mhz, unsigned max_mhz);
+    int (*gpu_reset_locked_clocks)(void *state, unsigned dev, zeus_clock_domain domain);
+    /* As gpu_keep_power_limit_mw, for a locked range already set. Optional. */
+    int (*gpu_keep_locked_clocks)(void *state, unsigned dev, zeus_clock_domain domain,
+                                  unsigned min_mhz, unsigned max_mhz);
+    /* PCI address "dddd:bb:dd.f", lowercase hex. Optional: ZEUS_ENOTSUP. */
+    int (*gpu_pci_address)(void *state, unsigned dev, char *address, size_t size);
+
     /* CPU packages */
     int (*cpu_info)(void *state, unsigned dev, zeus_cpu_info *out);
     int (*cpu_energy)(void *state, unsigned dev, zeus_cpu_energy *out);
+    /* The package's own number (rapl: N of intel-rapl:N). Optional: the backend index. */
+    int (*cpu_package_id)(void *state, unsigned dev, unsigned *id);
 
     /* Backend-specific operations (e.g. zeus__sim_extension), NULL for none. */
     const void *extension;
@@ -79,6 +93,10 @@ int zeus__gpu_backend_choice_valid(const char *choice, char *names, size_t size)
 
 /* For zeus_lease_commit: the knob backend's gpu_keep_power_limit_mw, when it has one. */
 int zeus__devices_gpu_keep_power_limit(zeus_devices *devices, unsigned gpu, unsigned limit_mw);
+/* The same for locked clocks (gpu_keep_locked_clocks). */
+int zeus__devices_gpu_keep_locked_clocks(zeus_devices *devices, unsigned gpu,
+                                         zeus_clock_domain domain, unsigned min_mhz,
+                                         unsigned max_mhz);
 
 /* The registry's view for library code (src/power_limit/lease.c): see gpu_settings_private. */
 bool zeus__devices_gpu_settings_private(const zeus_devices *devices);

@@ -36,6 +36,11 @@ typedef struct {
     nvmlDeviceGetMigDeviceHandleByIndex_fn DeviceGetMigDeviceHandleByIndex;
     nvmlDeviceGetGpuInstanceId_fn DeviceGetGpuInstanceId;
     nvmlDeviceGetComputeInstanceId_fn DeviceGetComputeInstanceId;
+    nvmlDeviceSetGpuLockedClocks_fn DeviceSetGpuLockedClocks;
+    nvmlDeviceResetGpuLockedClocks_fn DeviceResetGpuLockedClocks;
+    nvmlDeviceSetMemoryLockedClocks_fn DeviceSetMemoryLockedClocks;
+    nvmlDeviceResetMemoryLockedClocks_fn DeviceResetMemoryLockedClocks;
+    nvmlDeviceGetPciInfo_fn DeviceGetPciInfo;
 } nvml_functions;
 
 /* Every entry point: its name without the "nvml" prefix's version suffix, the newest version
@@ -50,29 +55,22 @@ static const struct {
     {                                                                                              \
         "nvml" #field, version, required, offsetof(nvml_functions, field)                          \
     }
-    SYM(Init, 2, true),
-    SYM(Shutdown, 1, true),
-    SYM(ErrorString, 1, true),
-    SYM(SystemGetDriverVersion, 1, false),
-    SYM(DeviceGetCount, 2, true),
-    SYM(DeviceGetHandleByIndex, 2, true),
-    SYM(DeviceGetName, 1, true),
-    SYM(DeviceGetUUID, 1, true),
+    SYM(Init, 2, true), SYM(Shutdown, 1, true), SYM(ErrorString, 1, true),
+    SYM(SystemGetDriverVersion, 1, false), SYM(DeviceGetCount, 2, true),
+    SYM(DeviceGetHandleByIndex, 2, true), SYM(DeviceGetName, 1, true), SYM(DeviceGetUUID, 1, true),
     SYM(DeviceGetArchitecture, 1, false), /* drivers before 470 lack it: architecture unknown */
-    SYM(DeviceGetTotalEnergyConsumption, 1, true),
-    SYM(DeviceGetPowerUsage, 1, true),
-    SYM(DeviceGetFieldValues, 1, false),
-    SYM(DeviceGetPowerManagementLimitConstraints, 1, true),
-    SYM(DeviceGetPowerManagementDefaultLimit, 1, true),
-    SYM(DeviceGetPowerManagementLimit, 1, true),
-    SYM(DeviceSetPowerManagementLimit, 1, true),
-    SYM(DeviceSetPersistenceMode, 1, true),
+    SYM(DeviceGetTotalEnergyConsumption, 1, true), SYM(DeviceGetPowerUsage, 1, true),
+    SYM(DeviceGetFieldValues, 1, false), SYM(DeviceGetPowerManagementLimitConstraints, 1, true),
+    SYM(DeviceGetPowerManagementDefaultLimit, 1, true), SYM(DeviceGetPowerManagementLimit, 1, true),
+    SYM(DeviceSetPowerManagementLimit, 1, true), SYM(DeviceSetPersistenceMode, 1, true),
     SYM(DeviceGetPersistenceMode, 1, false), /* without it a lease cannot record the mode */
     SYM(DeviceGetTemperature, 1, false),     /* exporters only */
-    SYM(DeviceGetMaxMigDeviceCount, 1, false),
-    SYM(DeviceGetMigDeviceHandleByIndex, 1, false),
-    SYM(DeviceGetGpuInstanceId, 1, false),
-    SYM(DeviceGetComputeInstanceId, 1, false),
+    SYM(DeviceGetMaxMigDeviceCount, 1, false), SYM(DeviceGetMigDeviceHandleByIndex, 1, false),
+    SYM(DeviceGetGpuInstanceId, 1, false), SYM(DeviceGetComputeInstanceId, 1, false),
+    /* Drivers before 440 (memory: 460) lack the clock calls: ZEUS_ENOTSUP. */
+    SYM(DeviceSetGpuLockedClocks, 1, false), SYM(DeviceResetGpuLockedClocks, 1, false),
+    SYM(DeviceSetMemoryLockedClocks, 1, false), SYM(DeviceResetMemoryLockedClocks, 1, false),
+    SYM(DeviceGetPciInfo, 3, false), /* no PCI address without it */
 #undef SYM
 };
 
@@ -80,6 +78,7 @@ typedef struct {
     nvmlDevice_t handle;
     zeus_gpu_info info;
     bool fields_supported; /* nvmlDeviceGetFieldValues answers the power fields */
+    char pci_address[ZEUS_GPU_PCI_ADDRESS_LEN]; /* empty: unknown */
 } nvml_gpu;
 
 typedef struct {
@@ -248,6 +247,12 @@ static int describe_gpu(nvml_state *s, unsigned dev)
         info->default_power_limit_mw = def;
     }
     info->simulated = false;
+    nvmlPciInfo_t pci;
+    memset(&pci, 0, sizeof pci);
+    /* Function 0 always, as the newer Zeus's daemon formats it. */
+    if (s->f.DeviceGetPciInfo && s->f.DeviceGetPciInfo(g->handle, &pci) == NVML_SUCCESS)
+        snprintf(g->pci_address, sizeof g->pci_address, "%04x:%02x:%02x.0", pci.domain, pci.bus,
+                 pci.device);
     if (s->f.DeviceGetFieldValues) {
         nvmlFieldValue_t v = {.fieldId = NVML_FI_DEV_POWER_INSTANT};
         g->fields_supported = s->f.DeviceGetFieldValues(g->handle, 1, &v) == NVML_SUCCESS &&
@@ -486,6 +491,64 @@ static int nvml_gpu_temperature_c(void *state, unsigned dev, unsigned *celsius)
     return r == NVML_SUCCESS ? ZEUS_OK : nvml_fail(s, r, "nvmlDeviceGetTemperature", (int)dev);
 }
 
+/* The clock entry points of one domain, and their names for messages. */
+static int clock_calls(nvml_state *s, zeus_clock_domain domain,
+                       nvmlDeviceSetGpuLockedClocks_fn *set,
+                       nvmlDeviceResetGpuLockedClocks_fn *reset, const char **set_name,
+                       const char **reset_name)
+{
+    bool gpu = domain == ZEUS_CLOCK_GPU;
+    *set = gpu ? s->f.DeviceSetGpuLockedClocks : s->f.DeviceSetMemoryLockedClocks;
+    *reset = gpu ? s->f.DeviceResetGpuLockedClocks : s->f.DeviceResetMemoryLockedClocks;
+    *set_name = gpu ? "nvmlDeviceSetGpuLockedClocks" : "nvmlDeviceSetMemoryLockedClocks";
+    *reset_name = gpu ? "nvmlDeviceResetGpuLockedClocks" : "nvmlDeviceResetMemoryLockedClocks";
+    if (!*set || !*reset)
+        return zeus__error(ZEUS_ENOTSUP,
+                           "this NVML library lacks %s/%s: locking %s clocks needs NVIDIA driver "
+                           "%s or newer",
+                           *set_name, *reset_name, gpu ? "GPU" : "memory", gpu ? "440" : "460");
+    return ZEUS_OK;
+}
+
+static int nvml_gpu_set_locked_clocks(void *state, unsigned dev, zeus_clock_domain domain,
+                                      unsigned min_mhz, unsigned max_mhz)
+{
+    nvml_state *s = state;
+    nvmlDeviceSetGpuLockedClocks_fn set;
+    nvmlDeviceResetGpuLockedClocks_fn reset;
+    const char *set_name, *reset_name;
+    int rc = clock_calls(s, domain, &set, &reset, &set_name, &reset_name);
+    if (rc != ZEUS_OK)
+        return rc;
+    nvmlReturn_t r = set(s->gpus[dev].handle, min_mhz, max_mhz);
+    return r == NVML_SUCCESS ? ZEUS_OK : nvml_fail(s, r, set_name, (int)dev);
+}
+
+static int nvml_gpu_reset_locked_clocks(void *state, unsigned dev, zeus_clock_domain domain)
+{
+    nvml_state *s = state;
+    nvmlDeviceSetGpuLockedClocks_fn set;
+    nvmlDeviceResetGpuLockedClocks_fn reset;
+    const char *set_name, *reset_name;
+    int rc = clock_calls(s, domain, &set, &reset, &set_name, &reset_name);
+    if (rc != ZEUS_OK)
+        return rc;
+    nvmlReturn_t r = reset(s->gpus[dev].handle);
+    return r == NVML_SUCCESS ? ZEUS_OK : nvml_fail(s, r, reset_name, (int)dev);
+}
+
+static int nvml_gpu_pci_address(void *state, unsigned dev, char *address, size_t size)
+{
+    const nvml_gpu *g = &((nvml_state *)state)->gpus[dev];
+    if (!g->pci_address[0])
+        return zeus__error(ZEUS_ENOTSUP, "NVML GPU %u: its PCI address is unknown (%s)", dev,
+                           ((nvml_state *)state)->f.DeviceGetPciInfo
+                               ? "nvmlDeviceGetPciInfo failed"
+                               : "this NVML library lacks nvmlDeviceGetPciInfo");
+    zeus__strlcpy(address, g->pci_address, size);
+    return ZEUS_OK;
+}
+
 const zeus_backend_ops zeus__nvml_backend = {
     .abi_version = ZEUS_BACKEND_ABI,
     .name = "nvml",
@@ -506,4 +569,7 @@ const zeus_backend_ops zeus__nvml_backend = {
     .gpu_set_persistence = nvml_gpu_set_persistence,
     .gpu_persistence = nvml_gpu_persistence,
     .gpu_temperature_c = nvml_gpu_temperature_c,
+    .gpu_set_locked_clocks = nvml_gpu_set_locked_clocks,
+    .gpu_reset_locked_clocks = nvml_gpu_reset_locked_clocks,
+    .gpu_pci_address = nvml_gpu_pci_address,
 };

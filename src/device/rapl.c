@@ -276,6 +276,12 @@ static int rapl_cpu_energy(void *state, unsigned dev, zeus_cpu_energy *out)
     return rc;
 }
 
+static int rapl_cpu_package_id(void *state, unsigned dev, unsigned *id)
+{
+    *id = (unsigned)((rapl_state *)state)->packages[dev].number;
+    return ZEUS_OK;
+}
+
 const zeus_backend_ops zeus__rapl_backend = {
     .abi_version = ZEUS_BACKEND_ABI,
     .name = "rapl",
@@ -285,4 +291,5 @@ const zeus_backend_ops zeus__rapl_backend = {
     .count = rapl_count,
     .cpu_info = rapl_cpu_info,
     .cpu_energy = rapl_cpu_energy,
+    .cpu_package_id = rapl_cpu_package_id,
 };

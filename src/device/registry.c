@@ -545,6 +545,52 @@ int zeus__devices_gpu_keep_power_limit(zeus_devices *d, unsigned gpu, unsigned l
     return d->knob_ops->gpu_keep_power_limit_mw(d->knob_state, d->gpus[gpu].device_index, limit_mw);
 }
 
+static int check_domain(zeus_clock_domain domain)
+{
+    if (domain != ZEUS_CLOCK_GPU && domain != ZEUS_CLOCK_MEMORY)
+        return zeus__error(ZEUS_EINVAL, "unknown clock domain %d", (int)domain);
+    return ZEUS_OK;
+}
+
+int zeus_gpu_set_locked_clocks(zeus_devices *d, unsigned gpu, zeus_clock_domain domain,
+                               unsigned min_mhz, unsigned max_mhz)
+{
+    int rc = check_domain(domain);
+    if (rc != ZEUS_OK)
+        return rc;
+    if (min_mhz > max_mhz)
+        return zeus__error(ZEUS_EINVAL,
+                           "locked %s clocks for GPU %u: the minimum %u MHz is above the maximum "
+                           "%u MHz",
+                           domain == ZEUS_CLOCK_GPU ? "GPU" : "memory", gpu, min_mhz, max_mhz);
+    KNOB_CALL(d, gpu, gpu_set_locked_clocks, domain, min_mhz, max_mhz);
+}
+
+int zeus_gpu_reset_locked_clocks(zeus_devices *d, unsigned gpu, zeus_clock_domain domain)
+{
+    int rc = check_domain(domain);
+    if (rc != ZEUS_OK)
+        return rc;
+    KNOB_CALL(d, gpu, gpu_reset_locked_clocks, domain);
+}
+
+int zeus__devices_gpu_keep_locked_clocks(zeus_devices *d, unsigned gpu, zeus_clock_domain domain,
+                                         unsigned min_mhz, unsigned max_mhz)
+{
+    if (gpu >= d->gpu_count || !d->knob_ops || !d->knob_ops->gpu_keep_locked_clocks)
+        return ZEUS_OK;
+    return d->knob_ops->gpu_keep_locked_clocks(d->knob_state, d->gpus[gpu].device_index, domain,
+                                               min_mhz, max_mhz);
+}
+
+int zeus_gpu_pci_address(const zeus_devices *d, unsigned gpu, char *address, size_t size)
+{
+    if (!address || size == 0)
+        return zeus__error(ZEUS_EINVAL, "zeus_gpu_pci_address: no buffer");
+    address[0] = '\0';
+    GPU_CALL(d, gpu, gpu_pci_address, address, size);
+}
+
 /* Settings live where changes go: the knob backend's. */
 bool zeus__devices_gpu_settings_private(const zeus_devices *d)
 {
@@ -610,6 +656,18 @@ int zeus_cpu_get_info(const zeus_devices *d, unsigned cpu, zeus_cpu_info *out)
 {
     int rc = check_cpu(d, cpu);
     return rc != ZEUS_OK ? rc : d->cpu_ops->cpu_info(d->cpu_state, cpu, out);
+}
+
+int zeus_cpu_package_id(const zeus_devices *d, unsigned cpu, unsigned *id)
+{
+    int rc = check_cpu(d, cpu);
+    if (rc != ZEUS_OK)
+        return rc;
+    if (!d->cpu_ops->cpu_package_id) {
+        *id = cpu;
+        return ZEUS_OK;
+    }
+    return d->cpu_ops->cpu_package_id(d->cpu_state, cpu, id);
 }
 
 int zeus_cpu_read_energy(zeus_devices *d, unsigned cpu, zeus_cpu_energy *out)

@@ -142,8 +142,16 @@ static int sim_gpu_power_limit_mw(void *state, unsigned dev, unsigned *limit_mw)
     return rc == ZEUS_OK ? ZEUS_OK : zeus__error(rc, "ZEUS_SIM_STATE: %s", zeus_last_error());
 }
 
+/* One change of a GPU's settings. */
+typedef struct {
+    enum { CHANGE_LIMIT, CHANGE_PERSISTENCE, CHANGE_CLOCKS } what;
+    unsigned value;           /* limit in mW, or persistence 0/1 */
+    zeus_clock_domain domain; /* CHANGE_CLOCKS */
+    zeus_sim_clocks clocks;   /* CHANGE_CLOCKS: {0, 0} unlocks */
+} sim_change;
+
 /* Applies a change under the shared file's lock (lock, load, change, save, unlock). */
-static int change_settings(sim_state *s, unsigned dev, bool limit, unsigned value)
+static int change_settings(sim_state *s, unsigned dev, const sim_change *c)
 {
     pthread_mutex_lock(&s->lock);
     int fd = zeus__sim_state_lock(&s->shared);
@@ -151,10 +159,12 @@ static int change_settings(sim_state *s, unsigned dev, bool limit, unsigned valu
     /* A malformed file is reported, not overwritten. */
     int rc = zeus__sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, now);
     if (rc == ZEUS_OK) {
-        if (limit)
-            zeus__sim_gpu_set_limit(&s->gpus[dev], value, now);
+        if (c->what == CHANGE_LIMIT)
+            zeus__sim_gpu_set_limit(&s->gpus[dev], c->value, now);
+        else if (c->what == CHANGE_PERSISTENCE)
+            s->persistence[dev] = c->value != 0;
         else
-            s->persistence[dev] = value != 0;
+            s->gpus[dev].locked[c->domain] = c->clocks;
         rc = zeus__sim_state_save(&s->shared, s->gpus, s->persistence, s->config.gpu_count);
     }
     zeus__sim_state_unlock(fd);
@@ -164,12 +174,37 @@ static int change_settings(sim_state *s, unsigned dev, bool limit, unsigned valu
 
 static int sim_gpu_set_power_limit_mw(void *state, unsigned dev, unsigned limit_mw)
 {
-    return change_settings(state, dev, true, limit_mw);
+    return change_settings(state, dev, &(sim_change){.what = CHANGE_LIMIT, .value = limit_mw});
 }
 
 static int sim_gpu_set_persistence(void *state, unsigned dev, bool enabled)
 {
-    return change_settings(state, dev, false, enabled);
+    return change_settings(state, dev, &(sim_change){.what = CHANGE_PERSISTENCE, .value = enabled});
+}
+
+static int sim_gpu_set_locked_clocks(void *state, unsigned dev, zeus_clock_domain domain,
+                                     unsigned min_mhz, unsigned max_mhz)
+{
+    if (max_mhz == 0)
+        return zeus__error(ZEUS_EINVAL,
+                           "simulated GPU %u: a locked clock range needs a maximum "
+                           "above 0 MHz",
+                           dev);
+    return change_settings(
+        state, dev,
+        &(sim_change){.what = CHANGE_CLOCKS, .domain = domain, .clocks = {min_mhz, max_mhz}});
+}
+
+static int sim_gpu_reset_locked_clocks(void *state, unsigned dev, zeus_clock_domain domain)
+{
+    return change_settings(state, dev, &(sim_change){.what = CHANGE_CLOCKS, .domain = domain});
+}
+
+static int sim_gpu_pci_address(void *state, unsigned dev, char *address, size_t size)
+{
+    (void)state;
+    snprintf(address, size, "0000:%02x:00.0", ZEUS_SIM_PCI_BUS(dev));
+    return ZEUS_OK;
 }
 
 static int sim_gpu_persistence(void *state, unsigned dev, bool *enabled)
@@ -253,6 +288,9 @@ const zeus_backend_ops zeus__sim_backend = {
     .gpu_persistence = sim_gpu_persistence,
     .gpu_temperature_c = sim_gpu_temperature_c,
     .gpu_settings_private = sim_gpu_settings_private,
+    .gpu_set_locked_clocks = sim_gpu_set_locked_clocks,
+    .gpu_reset_locked_clocks = sim_gpu_reset_locked_clocks,
+    .gpu_pci_address = sim_gpu_pci_address,
     .extension = &sim_ext,
 };
 

@@ -83,11 +83,22 @@ int zeus__sim_config_parse(const char *json, const char *origin, zeus_sim_config
  * (NULL or empty: the default config). label names the source in error messages. */
 int zeus__sim_config_load(const char *path_or_json, const char *label, zeus_sim_config *out);
 
+/* A locked clock range of one domain (ZEUS_CLOCK_GPU, ZEUS_CLOCK_MEMORY); max_mhz 0: not
+ * locked. Kept and shared like the power limit; the workload model does not use it. */
+typedef struct {
+    unsigned min_mhz, max_mhz;
+} zeus_sim_clocks;
+
+/* A plausible PCI address of simulated GPU dev ("0000:<dev+1>:00.0"), shared by the sim backend
+ * and the fake NVML so both report the same. */
+#define ZEUS_SIM_PCI_BUS(dev) ((dev) + 1u)
+
 typedef struct {
     zeus_sim_gpu_params p;
     unsigned limit_mw;
-    int64_t t_ns;    /* the exact accumulator is at this time */
-    double exact_uj; /* exact energy up to t_ns */
+    zeus_sim_clocks locked[2]; /* by zeus_clock_domain */
+    int64_t t_ns;              /* the exact accumulator is at this time */
+    double exact_uj;           /* exact energy up to t_ns */
     int64_t busy_start_ns, busy_end_ns;
     int64_t period_ns;
     int64_t published_k; /* index of the last counter update */

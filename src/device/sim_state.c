@@ -54,14 +54,33 @@ static bool take_word(const char **p, const char *word)
     return true;
 }
 
-/* One line "gpu <i> limit_mw <mW> persistence <0|1>", exactly. */
+static const char *const clock_words[2] = {"gpu_clocks_mhz", "mem_clocks_mhz"};
+
+/* " <word> <min> <max>" after the persistence field, in domain order, when locked. */
+static bool take_clocks(const char **p, zeus_sim_clocks *locked)
+{
+    for (int d = 0; d < 2; d++) {
+        unsigned long lo, hi;
+        locked[d] = (zeus_sim_clocks){0, 0};
+        /* The persistence number consumed the space before the word. */
+        if (**p == '\0' || !take_word(p, clock_words[d]))
+            continue;
+        if (!take_number(p, UINT_MAX, &lo) || !take_number(p, UINT_MAX, &hi) || lo > hi || hi == 0)
+            return false;
+        locked[d] = (zeus_sim_clocks){(unsigned)lo, (unsigned)hi};
+    }
+    return **p == '\0';
+}
+
+/* One line "gpu <i> limit_mw <mW> persistence <0|1>[ gpu_clocks_mhz <min> <max>][ mem_clocks_mhz
+ * <min> <max>]", exactly. */
 static bool parse_line(const char *line, unsigned long *idx, unsigned long *limit,
-                       unsigned long *pers)
+                       unsigned long *pers, zeus_sim_clocks *locked)
 {
     const char *p = line;
     return take_word(&p, "gpu") && take_number(&p, ZEUS_SIM_MAX_GPUS - 1, idx) &&
            take_word(&p, "limit_mw") && take_number(&p, UINT_MAX, limit) &&
-           take_word(&p, "persistence") && take_number(&p, 1, pers) && *p == '\0';
+           take_word(&p, "persistence") && take_number(&p, 1, pers) && take_clocks(&p, locked);
 }
 
 int zeus__sim_state_load(zeus_sim_state *s, zeus_sim_gpu *gpus, bool *persistence, unsigned count,
@@ -81,6 +100,7 @@ int zeus__sim_state_load(zeus_sim_state *s, zeus_sim_gpu *gpus, bool *persistenc
     bool seen[ZEUS_SIM_MAX_GPUS] = {false};
     unsigned limits[ZEUS_SIM_MAX_GPUS];
     bool pers_of[ZEUS_SIM_MAX_GPUS];
+    zeus_sim_clocks locked_of[ZEUS_SIM_MAX_GPUS][2];
     int line_no = 0;
     for (char *line = text, *next; line && *line; line = next) {
         line_no++;
@@ -88,10 +108,12 @@ int zeus__sim_state_load(zeus_sim_state *s, zeus_sim_gpu *gpus, bool *persistenc
         if (next)
             *next++ = '\0';
         unsigned long idx, limit, pers;
-        if (!parse_line(line, &idx, &limit, &pers)) {
+        zeus_sim_clocks locked[2];
+        if (!parse_line(line, &idx, &limit, &pers, locked)) {
             rc = zeus__error(ZEUS_EPARSE,
                              "%s:%d: expected 'gpu <index below %d> limit_mw <mW> persistence "
-                             "<0|1>'",
+                             "<0|1>', then optionally 'gpu_clocks_mhz <min> <max>' and "
+                             "'mem_clocks_mhz <min> <max>'",
                              s->path, line_no, ZEUS_SIM_MAX_GPUS);
             goto done;
         }
@@ -108,17 +130,23 @@ int zeus__sim_state_load(zeus_sim_state *s, zeus_sim_gpu *gpus, bool *persistenc
         seen[idx] = true;
         limits[idx] = (unsigned)limit;
         pers_of[idx] = pers != 0;
+        memcpy(locked_of[idx], locked, sizeof locked);
     }
     for (unsigned i = 0; i < ZEUS_SIM_MAX_GPUS; i++) {
         if (i < count) {
             if (seen[i] && gpus[i].limit_mw != limits[i])
                 zeus__sim_gpu_set_limit(&gpus[i], limits[i], now_ns);
-            if (seen[i])
+            if (seen[i]) {
                 persistence[i] = pers_of[i];
+                memcpy(gpus[i].locked, locked_of[i], sizeof gpus[i].locked);
+            }
         } else {
             s->other_known[i] = seen[i];
             s->other_limit_mw[i] = seen[i] ? limits[i] : 0;
             s->other_persistence[i] = seen[i] && pers_of[i];
+            memset(s->other_locked[i], 0, sizeof s->other_locked[i]);
+            if (seen[i])
+                memcpy(s->other_locked[i], locked_of[i], sizeof s->other_locked[i]);
         }
     }
     remember(s, &st);
@@ -151,15 +179,21 @@ int zeus__sim_state_save(zeus_sim_state *s, const zeus_sim_gpu *gpus, const bool
 {
     if (!s->path[0])
         return ZEUS_OK;
-    char buf[ZEUS_SIM_MAX_GPUS * 64];
+    char buf[ZEUS_SIM_MAX_GPUS * 160];
     size_t n = 0;
     for (unsigned i = 0; i < ZEUS_SIM_MAX_GPUS; i++) {
-        if (i < count)
-            n += (size_t)snprintf(buf + n, sizeof buf - n, "gpu %u limit_mw %u persistence %d\n", i,
-                                  gpus[i].limit_mw, persistence[i] ? 1 : 0);
-        else if (s->other_known[i])
-            n += (size_t)snprintf(buf + n, sizeof buf - n, "gpu %u limit_mw %u persistence %d\n", i,
-                                  s->other_limit_mw[i], s->other_persistence[i] ? 1 : 0);
+        if (i >= count && !s->other_known[i])
+            continue;
+        bool mine = i < count;
+        const zeus_sim_clocks *locked = mine ? gpus[i].locked : s->other_locked[i];
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "gpu %u limit_mw %u persistence %d", i,
+                              mine ? gpus[i].limit_mw : s->other_limit_mw[i],
+                              (mine ? persistence[i] : s->other_persistence[i]) ? 1 : 0);
+        for (int d = 0; d < 2; d++)
+            if (locked[d].max_mhz)
+                n += (size_t)snprintf(buf + n, sizeof buf - n, " %s %u %u", clock_words[d],
+                                      locked[d].min_mhz, locked[d].max_mhz);
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "\n");
     }
     int rc = zeus_write_file(s->path, buf, n);
     struct stat st;

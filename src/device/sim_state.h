@@ -1,9 +1,10 @@
 /* Settings of simulated GPUs (power limits, persistence mode) shared between processes through
  * a file, so that a limit set by one process is seen by the next, as on real GPUs. Used by the
  * sim backend (ZEUS_SIM_STATE) and the fake NVML (ZEUS_FAKE_NVML_STATE). Format: one line per
- * GPU, "gpu <i> limit_mw <mW> persistence <0|1>"; written atomically. A process that simulates
- * fewer GPUs keeps the lines of the others as it found them; a line that does not have this
- * form, names a GPU twice or sets a limit outside the GPU's range is an error naming the file
+ * GPU, "gpu <i> limit_mw <mW> persistence <0|1>", followed by "gpu_clocks_mhz <min> <max>" and
+ * "mem_clocks_mhz <min> <max>" while those clocks are locked; written atomically. A process that
+ * simulates fewer GPUs keeps the lines of the others as it found them; a line that does not have
+ * this form, names a GPU twice or sets a limit outside the GPU's range is an error naming the file
  * and line (the file is then left alone). */
 #ifndef ZEUS_SIM_STATE_H
 #define ZEUS_SIM_STATE_H
@@ -23,6 +24,7 @@ typedef struct {
     bool other_known[ZEUS_SIM_MAX_GPUS];
     unsigned other_limit_mw[ZEUS_SIM_MAX_GPUS];
     bool other_persistence[ZEUS_SIM_MAX_GPUS];
+    zeus_sim_clocks other_locked[ZEUS_SIM_MAX_GPUS][2];
 } zeus_sim_state;
 
 /* path NULL or empty: the settings stay in this process. */

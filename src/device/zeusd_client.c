@@ -37,6 +37,7 @@ typedef struct {
     unsigned count;
     char names[ZEUSD_MAX_DEVICES][96];
     bool dram[ZEUSD_MAX_DEVICES];
+    unsigned ids[ZEUSD_MAX_DEVICES];         /* the daemon's id of each device */
     zeus_cpu_energy base[ZEUSD_MAX_DEVICES]; /* the daemon's counters at open */
 } zeusd_state;
 
@@ -261,9 +262,14 @@ static int discover(zeusd_state *s, bool cpu, char *reason, size_t reason_size)
     cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(d, cpu ? "cpus" : "gpus"))
     {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
-        /* Ids are 0..N-1 in order; stop at a gap rather than misnumber. */
-        if (!cJSON_IsNumber(id) || id->valuedouble != s->count || s->count == ZEUSD_MAX_DEVICES)
+        /* GPU ids are 0..N-1 in order (stop at a gap rather than misnumber); CPU ids are RAPL
+         * package numbers, increasing, with gaps where the node has them. */
+        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble > 1e6 ||
+            (!cpu && id->valuedouble != s->count) ||
+            (cpu && s->count > 0 && id->valuedouble <= s->ids[s->count - 1]) ||
+            s->count == ZEUSD_MAX_DEVICES)
             break;
+        s->ids[s->count] = (unsigned)id->valuedouble;
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(item, "name");
         if (cJSON_IsString(name))
             snprintf(s->names[s->count], sizeof s->names[0], "%s", name->valuestring);
@@ -419,6 +425,44 @@ static int gpu_set_persistence(void *state, unsigned dev, bool enabled)
     return request(&((zeusd_state *)state)->addr, "POST", target, NULL);
 }
 
+/* The daemon's routes for one clock domain, as the newer Zeus's client sends them. */
+static const char *clock_route(zeus_clock_domain domain, bool set)
+{
+    if (domain == ZEUS_CLOCK_GPU)
+        return set ? "set_gpu_locked_clocks" : "reset_gpu_locked_clocks";
+    return set ? "set_mem_locked_clocks" : "reset_mem_locked_clocks";
+}
+
+static int set_clocks(void *state, unsigned dev, zeus_clock_domain domain, unsigned min_mhz,
+                      unsigned max_mhz, bool persist)
+{
+    char target[192];
+    snprintf(target, sizeof target,
+             "/gpu/%s?gpu_ids=%u&min_clock_mhz=%u&max_clock_mhz=%u&block=true%s",
+             clock_route(domain, true), dev, min_mhz, max_mhz, persist ? "&persist=true" : "");
+    return request(&((zeusd_state *)state)->addr, "POST", target, NULL);
+}
+
+static int gpu_set_locked_clocks(void *state, unsigned dev, zeus_clock_domain domain,
+                                 unsigned min_mhz, unsigned max_mhz)
+{
+    return set_clocks(state, dev, domain, min_mhz, max_mhz, false);
+}
+
+static int gpu_keep_locked_clocks(void *state, unsigned dev, zeus_clock_domain domain,
+                                  unsigned min_mhz, unsigned max_mhz)
+{
+    return set_clocks(state, dev, domain, min_mhz, max_mhz, true);
+}
+
+static int gpu_reset_locked_clocks(void *state, unsigned dev, zeus_clock_domain domain)
+{
+    char target[160];
+    snprintf(target, sizeof target, "/gpu/%s?gpu_ids=%u&block=true", clock_route(domain, false),
+             dev);
+    return request(&((zeusd_state *)state)->addr, "POST", target, NULL);
+}
+
 const zeus_backend_ops zeus__zeusd_backend = {
     .abi_version = ZEUS_BACKEND_ABI,
     .name = "zeusd",
@@ -434,6 +478,9 @@ const zeus_backend_ops zeus__zeusd_backend = {
     .gpu_set_persistence = gpu_set_persistence,
     .gpu_persistence = gpu_persistence,
     .gpu_keep_power_limit_mw = gpu_keep_power_limit_mw,
+    .gpu_set_locked_clocks = gpu_set_locked_clocks,
+    .gpu_reset_locked_clocks = gpu_reset_locked_clocks,
+    .gpu_keep_locked_clocks = gpu_keep_locked_clocks,
 };
 
 /* ---- CPU packages ---- */
@@ -442,13 +489,13 @@ static int cpu_read(zeusd_state *s, unsigned dev, zeus_cpu_energy *out)
 {
     char target[96];
     snprintf(target, sizeof target, "/cpu/get_cumulative_energy?cpu=true&dram=true&cpu_ids=%u",
-             dev);
+             s->ids[dev]);
     cJSON *j;
     int rc = request(&s->addr, "GET", target, &j);
     if (rc != ZEUS_OK)
         return rc;
     char key[16];
-    snprintf(key, sizeof key, "%u", dev);
+    snprintf(key, sizeof key, "%u", s->ids[dev]);
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, key);
     const cJSON *pkg = cJSON_GetObjectItemCaseSensitive(e, "cpu_energy_uj");
     const cJSON *dram = cJSON_GetObjectItemCaseSensitive(e, "dram_energy_uj");
@@ -485,7 +532,7 @@ static int cpu_info(void *state, unsigned dev, zeus_cpu_info *out)
     zeusd_state *s = state;
     memset(out, 0, sizeof *out);
     out->index = dev;
-    snprintf(out->name, sizeof out->name, "package-%u", dev);
+    snprintf(out->name, sizeof out->name, "package-%u", s->ids[dev]);
     out->has_dram = s->dram[dev];
     return ZEUS_OK;
 }
@@ -504,6 +551,12 @@ static int cpu_energy(void *state, unsigned dev, zeus_cpu_energy *out)
     return ZEUS_OK;
 }
 
+static int cpu_package_id(void *state, unsigned dev, unsigned *id)
+{
+    *id = ((zeusd_state *)state)->ids[dev];
+    return ZEUS_OK;
+}
+
 const zeus_backend_ops zeus__zeusd_rapl_backend = {
     .abi_version = ZEUS_BACKEND_ABI,
     .name = "zeusd-rapl",
@@ -513,4 +566,5 @@ const zeus_backend_ops zeus__zeusd_rapl_backend = {
     .count = zeusd_count,
     .cpu_info = cpu_info,
     .cpu_energy = cpu_energy,
+    .cpu_package_id = cpu_package_id,
 };

@@ -29,6 +29,9 @@ typedef struct {
     unsigned current_mw;      /* as last set through the lease */
     int original_persistence; /* -1: not recorded */
     atomic_bool limit_changed, persistence_changed;
+    /* Per zeus_clock_domain: locked through the lease (put back by a reset), to what. */
+    atomic_bool clocks_changed[2];
+    unsigned clocks_min_mhz[2], clocks_max_mhz[2];
     int lock_fd;
     zeus_gpu_info info;
 } lease_gpu;
@@ -130,6 +133,19 @@ static int restore_locked(zeus_lease *l, restore_report *r)
             } else {
                 report(r, "%scannot put GPU %u's persistence mode back: %s", r->len ? "; " : "",
                        g->gpu, zeus_last_error());
+                if (first == ZEUS_OK)
+                    first = rc;
+            }
+        }
+        for (int d = 0; d < 2; d++) {
+            if (!atomic_load(&g->clocks_changed[d]))
+                continue;
+            int rc = zeus_gpu_reset_locked_clocks(l->devices, g->gpu, (zeus_clock_domain)d);
+            if (rc == ZEUS_OK) {
+                atomic_store(&g->clocks_changed[d], false);
+            } else {
+                report(r, "%scannot unlock GPU %u's %s clocks: %s", r->len ? "; " : "", g->gpu,
+                       d == ZEUS_CLOCK_GPU ? "GPU" : "memory", zeus_last_error());
                 if (first == ZEUS_OK)
                     first = rc;
             }
@@ -621,6 +637,46 @@ int zeus_lease_set_persistence_mode(zeus_lease *l, unsigned gpu, bool enabled)
     return rc;
 }
 
+/* Locks (set) or unlocks a domain. Marked changed before the call, as set_one does. */
+static int change_clocks(zeus_lease *l, unsigned gpu, zeus_clock_domain domain, bool set,
+                         unsigned min_mhz, unsigned max_mhz)
+{
+    lease_gpu *g = find(l, gpu);
+    if (!g)
+        return ZEUS_EINVAL;
+    if (domain != ZEUS_CLOCK_GPU && domain != ZEUS_CLOCK_MEMORY)
+        return zeus__error(ZEUS_EINVAL, "unknown clock domain %d", (int)domain);
+    pthread_mutex_lock(&l->lock);
+    int rc = check_changeable(l);
+    if (rc == ZEUS_OK) {
+        bool before = atomic_exchange(&g->clocks_changed[domain], true);
+        rc = set ? zeus_gpu_set_locked_clocks(l->devices, gpu, domain, min_mhz, max_mhz)
+                 : zeus_gpu_reset_locked_clocks(l->devices, gpu, domain);
+        if (rc == ZEUS_OK) {
+            g->clocks_min_mhz[domain] = min_mhz;
+            g->clocks_max_mhz[domain] = max_mhz;
+            /* Unlocked is what a restore would leave: nothing to put back. */
+            atomic_store(&g->clocks_changed[domain], set);
+        } else if (rc == ZEUS_EINVAL) {
+            /* Refused (min above max, or the driver's invalid argument): nothing changed. */
+            atomic_store(&g->clocks_changed[domain], before);
+        }
+    }
+    pthread_mutex_unlock(&l->lock);
+    return rc;
+}
+
+int zeus_lease_set_locked_clocks(zeus_lease *l, unsigned gpu, zeus_clock_domain domain,
+                                 unsigned min_mhz, unsigned max_mhz)
+{
+    return change_clocks(l, gpu, domain, true, min_mhz, max_mhz);
+}
+
+int zeus_lease_reset_locked_clocks(zeus_lease *l, unsigned gpu, zeus_clock_domain domain)
+{
+    return change_clocks(l, gpu, domain, false, 0, 0);
+}
+
 int zeus_lease_restore(zeus_lease *l)
 {
     if (l->pid != getpid())
@@ -645,6 +701,16 @@ int zeus_lease_commit(zeus_lease *l)
             int krc = zeus__devices_gpu_keep_power_limit(l->devices, g->gpu, g->current_mw);
             if (krc != ZEUS_OK && rc == ZEUS_OK)
                 rc = krc;
+        }
+        for (int d = 0; d < 2; d++) {
+            if (atomic_load(&g->clocks_changed[d])) {
+                int krc = zeus__devices_gpu_keep_locked_clocks(
+                    l->devices, g->gpu, (zeus_clock_domain)d, g->clocks_min_mhz[d],
+                    g->clocks_max_mhz[d]);
+                if (krc != ZEUS_OK && rc == ZEUS_OK)
+                    rc = krc;
+            }
+            atomic_store(&g->clocks_changed[d], false);
         }
         atomic_store(&g->limit_changed, false);
         atomic_store(&g->persistence_changed, false);

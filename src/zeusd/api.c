@@ -17,6 +17,8 @@ struct zd_server {
     zd_config config;
     zeus_devices *devices;
     unsigned gpu_count, cpu_count;
+    /* The id clients use for each CPU package: N of intel-rapl:N (spec §4.4). */
+    unsigned cpu_ids[ZD_MAX_IDS];
     zd_leases *leases;
     zd_queue *queue;
     zd_pollers *pollers;
@@ -32,6 +34,11 @@ int zd_server_create(const zd_config *config, zeus_devices *devices, zd_server *
     bool gpus = config->group_on[ZD_GROUP_GPU_CONTROL] || config->group_on[ZD_GROUP_GPU_READ];
     s->gpu_count = gpus && devices ? zeus_gpu_count(devices) : 0;
     s->cpu_count = config->group_on[ZD_GROUP_CPU_READ] && devices ? zeus_cpu_count(devices) : 0;
+    if (s->cpu_count > ZD_MAX_IDS)
+        s->cpu_count = ZD_MAX_IDS;
+    for (unsigned c = 0; c < s->cpu_count; c++)
+        if (zeus_cpu_package_id(devices, c, &s->cpu_ids[c]) != 0)
+            s->cpu_ids[c] = c;
     s->leases = zd_leases_create(devices);
     s->queue = s->leases ? zd_queue_create(s->leases, s->gpu_count) : NULL;
     s->pollers = zd_pollers_create(devices, config->gpu_poll_hz, config->cpu_poll_hz);
@@ -256,20 +263,36 @@ static int read_ids(const char *text, bool cpu, unsigned count, unsigned *ids, s
     return 0;
 }
 
-/* read_ids for the read routes, which refuse an id past the last device with a JSON 400. */
-static int read_known_ids(const char *text, bool cpu, unsigned count, unsigned *ids, size_t *n,
+/* read_ids for the read routes, which refuse an unknown id with a JSON 400. Gives libzeus
+ * indices: a GPU's id is its index, a CPU's is its RAPL package number (cpu_ids). */
+static int read_known_ids(const zd_server *s, const char *text, bool cpu, unsigned *ids, size_t *n,
                           zd_response *r)
 {
+    unsigned count = cpu ? s->cpu_count : s->gpu_count;
     if (read_ids(text, cpu, count, ids, n, r) != 0)
         return -1;
-    for (size_t i = 0; i < *n; i++)
-        if (ids[i] >= count) {
+    if (!text)
+        return 0; /* every device, by index */
+    for (size_t i = 0; i < *n; i++) {
+        unsigned index = ids[i];
+        if (cpu)
+            for (index = 0; index < count && s->cpu_ids[index] != ids[i]; index++)
+                ;
+        if (index >= count) {
             char msg[64];
             snprintf(msg, sizeof msg, "%s %u not found", cpu ? "CPU" : "GPU", ids[i]);
             reply_error(r, 400, msg);
             return -1;
         }
+        ids[i] = index;
+    }
     return 0;
+}
+
+/* The id clients see for a device's libzeus index. */
+static unsigned client_id(const zd_server *s, bool cpu, unsigned index)
+{
+    return cpu ? s->cpu_ids[index] : index;
 }
 
 static const char *user_name(uid_t uid, char *buf, size_t size)
@@ -357,34 +380,40 @@ static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_wr
         [W_GPU_CLOCKS] = "set_gpu_locked_clocks", [W_RESET_GPU_CLOCKS] = "reset_gpu_locked_clocks",
         [W_MEM_CLOCKS] = "set_mem_locked_clocks", [W_RESET_MEM_CLOCKS] = "reset_mem_locked_clocks",
         [W_RESET_CLOCKS] = "reset_locked_clocks"};
+    /* The route's setting, and its values for the log line. */
+    static const zd_knob knobs[] = {
+        [W_PERSISTENCE] = ZD_SET_PERSISTENCE, [W_POWER_LIMIT] = ZD_SET_POWER_LIMIT,
+        [W_GPU_CLOCKS] = ZD_SET_GPU_CLOCKS,   [W_RESET_GPU_CLOCKS] = ZD_RESET_GPU_CLOCKS,
+        [W_MEM_CLOCKS] = ZD_SET_MEM_CLOCKS,   [W_RESET_MEM_CLOCKS] = ZD_RESET_MEM_CLOCKS,
+        [W_RESET_CLOCKS] = ZD_RESET_CLOCKS};
+    zd_setting setting = {knobs[op], 0, 0};
+    char values[96] = "";
+    if (op == W_POWER_LIMIT) {
+        setting.value = v.u[2];
+        snprintf(values, sizeof values, " power_limit_mw=%u", v.u[2]);
+    } else if (op == W_PERSISTENCE) {
+        setting.value = v.b[2];
+        snprintf(values, sizeof values, " enabled=%s", v.b[2] ? "true" : "false");
+    } else if (op == W_GPU_CLOCKS || op == W_MEM_CLOCKS) {
+        setting.value = v.u[2];
+        setting.value_max = v.u[3];
+        snprintf(values, sizeof values, " min_clock_mhz=%u max_clock_mhz=%u", v.u[2], v.u[3]);
+    }
     zd_errors errors = {0};
     zd_change *changes[ZD_MAX_IDS] = {0};
     for (size_t i = 0; i < count; i++) {
-        if (op != W_POWER_LIMIT && op != W_PERSISTENCE) {
-            /* libzeus has no clock control */
-            zd_log("WARN", "%s gpu=%u by %s: not supported", names[op], ids[i], who);
-            device_error(&errors, ids[i], ZEUS_ENOTSUP, "");
-            continue;
-        }
         zd_change *c = calloc(1, sizeof *c);
         if (!c) {
             add_error(&errors, ids[i], 500, "IOError: out of memory");
             continue;
         }
-        bool pl = op == W_POWER_LIMIT;
         *c = (zd_change){.gpu = ids[i],
-                         .knob = pl ? ZD_SET_POWER_LIMIT : ZD_SET_PERSISTENCE,
-                         .value = pl ? v.u[2] : v.b[2],
+                         .setting = setting,
                          .pid = req->has_peer ? req->pid : 0,
                          .uid = req->uid,
                          .persist = !leased,
                          .blocking = block};
-        if (pl)
-            snprintf(c->what, sizeof c->what, "%s gpu=%u power_limit_mw=%u by %s", names[op],
-                     ids[i], v.u[2], who);
-        else
-            snprintf(c->what, sizeof c->what, "%s gpu=%u enabled=%s by %s", names[op], ids[i],
-                     v.b[2] ? "true" : "false", who);
+        snprintf(c->what, sizeof c->what, "%s gpu=%u%s by %s", names[op], ids[i], values, who);
         if (zd_queue_submit(s->queue, c) != 0) {
             free(c);
             add_error(&errors, ids[i], 500,
@@ -426,7 +455,7 @@ static void gpu_read(zd_server *s, const zd_request *req, zd_response *r, zd_rea
     unsigned ids[ZD_MAX_IDS];
     size_t count;
     if (read_fields(req, fields, 1, &v, r) != 0 ||
-        read_known_ids(v.text[0], false, s->gpu_count, ids, &count, r) != 0)
+        read_known_ids(s, v.text[0], false, ids, &count, r) != 0)
         return;
     zd_errors errors = {0};
     cJSON *out = cJSON_CreateObject();
@@ -488,7 +517,7 @@ static void cpu_energy(zd_server *s, const zd_request *req, zd_response *r)
     unsigned ids[ZD_MAX_IDS];
     size_t count;
     if (read_fields(req, fields, 3, &v, r) != 0 ||
-        read_known_ids(v.text[2], true, s->cpu_count, ids, &count, r) != 0)
+        read_known_ids(s, v.text[2], true, ids, &count, r) != 0)
         return;
     zd_errors errors = {0};
     cJSON *out = cJSON_CreateObject();
@@ -496,7 +525,7 @@ static void cpu_energy(zd_server *s, const zd_request *req, zd_response *r)
         zeus_cpu_energy e;
         int rc = zeus_cpu_read_energy(s->devices, ids[i], &e);
         if (rc != 0) {
-            device_error(&errors, ids[i], rc, zeus_last_error());
+            device_error(&errors, client_id(s, true, ids[i]), rc, zeus_last_error());
             continue;
         }
         cJSON *item = cJSON_CreateObject();
@@ -509,7 +538,7 @@ static void cpu_energy(zd_server *s, const zd_request *req, zd_response *r)
         else
             cJSON_AddNullToObject(item, "dram_energy_uj");
         char key[16];
-        cJSON_AddItemToObject(out, key_of(ids[i], key), item);
+        cJSON_AddItemToObject(out, key_of(client_id(s, true, ids[i]), key), item);
     }
     if (reply_errors(r, &errors))
         cJSON_Delete(out);
@@ -524,7 +553,7 @@ static void cpu_power(zd_server *s, const zd_request *req, zd_response *r)
     unsigned ids[ZD_MAX_IDS];
     size_t count;
     if (read_fields(req, fields, 1, &v, r) != 0 ||
-        read_known_ids(v.text[0], true, s->cpu_count, ids, &count, r) != 0)
+        read_known_ids(s, v.text[0], true, ids, &count, r) != 0)
         return;
     zeus_cpu_energy before[ZD_MAX_IDS], after[ZD_MAX_IDS];
     zd_errors errors = {0};
@@ -533,14 +562,14 @@ static void cpu_power(zd_server *s, const zd_request *req, zd_response *r)
     for (size_t i = 0; i < count; i++)
         if (zeus_cpu_read_energy(s->devices, ids[i], &before[i]) != 0) {
             failed[i] = true;
-            device_error(&errors, ids[i], ZEUS_EIO, zeus_last_error());
+            device_error(&errors, client_id(s, true, ids[i]), ZEUS_EIO, zeus_last_error());
         }
     unsigned hz = s->config.cpu_poll_hz ? s->config.cpu_poll_hz : 1;
     zeus_sleep_ns(1000000000LL / hz);
     for (size_t i = 0; i < count; i++)
         if (!failed[i] && zeus_cpu_read_energy(s->devices, ids[i], &after[i]) != 0) {
             failed[i] = true;
-            device_error(&errors, ids[i], ZEUS_EIO, zeus_last_error());
+            device_error(&errors, client_id(s, true, ids[i]), ZEUS_EIO, zeus_last_error());
         }
     int64_t elapsed_us = (zeus_now_ns() - t0) / 1000;
     if (elapsed_us < 1)
@@ -561,7 +590,7 @@ static void cpu_power(zd_server *s, const zd_request *req, zd_response *r)
         else
             cJSON_AddNullToObject(item, "dram_mw");
         char key[16];
-        cJSON_AddItemToObject(map, key_of(ids[i], key), item);
+        cJSON_AddItemToObject(map, key_of(client_id(s, true, ids[i]), key), item);
     }
     reply_json(r, out);
 }
@@ -576,13 +605,20 @@ static void stream_power(zd_server *s, const zd_request *req, zd_response *r, bo
         return;
     char unknown[256] = "", avail[512] = "";
     size_t ul = 0, al = 0;
-    for (size_t i = 0; i < r->id_count; i++)
-        if (r->ids[i] >= count_all && ul < sizeof unknown)
+    for (size_t i = 0; v.text[0] && i < r->id_count; i++) {
+        unsigned index;
+        for (index = 0; index < count_all && client_id(s, cpu, index) != r->ids[i]; index++)
+            ;
+        if (index < count_all)
+            r->ids[i] = index; /* the pollers are by libzeus index */
+        else if (ul < sizeof unknown)
             ul += (size_t)snprintf(unknown + ul, sizeof unknown - ul, "%s%u", ul ? ", " : "",
                                    r->ids[i]);
+    }
     if (ul > 0) {
         for (unsigned i = 0; i < count_all && al < sizeof avail; i++)
-            al += (size_t)snprintf(avail + al, sizeof avail - al, "%s%u", i ? ", " : "", i);
+            al += (size_t)snprintf(avail + al, sizeof avail - al, "%s%u", i ? ", " : "",
+                                   client_id(s, cpu, i));
         char msg[900];
         snprintf(msg, sizeof msg, "Unknown %s indices: [%s]. Available: [%s]", cpu ? "CPU" : "GPU",
                  unknown, avail);
@@ -608,7 +644,10 @@ static void discover(zd_server *s, zd_response *r)
         cJSON *item = cJSON_CreateObject();
         cJSON_AddNumberToObject(item, "id", g);
         cJSON_AddStringToObject(item, "name", info.name);
-        cJSON_AddStringToObject(item, "pci_address", ""); /* not exposed by libzeus yet */
+        char pci[ZEUS_GPU_PCI_ADDRESS_LEN] = "";
+        if (zeus_gpu_pci_address(s->devices, g, pci, sizeof pci) != 0)
+            pci[0] = '\0'; /* unknown: the Python client needs the key for NVIDIA GPUs only */
+        cJSON_AddStringToObject(item, "pci_address", pci);
         cJSON_AddBoolToObject(item, "cumulative_energy_available", info.has_energy_counter);
         cJSON_AddItemToArray(gpus, item);
     }
@@ -618,7 +657,7 @@ static void discover(zd_server *s, zd_response *r)
         if (zeus_cpu_get_info(s->devices, c, &info) != 0)
             continue;
         cJSON *item = cJSON_CreateObject();
-        cJSON_AddNumberToObject(item, "id", c);
+        cJSON_AddNumberToObject(item, "id", s->cpu_ids[c]);
         cJSON_AddBoolToObject(item, "dram_available", info.has_dram);
         cJSON_AddItemToArray(cpus, item);
     }

@@ -116,13 +116,47 @@ size_t zd_leases_count(zd_leases *l)
     return n;
 }
 
-static int apply(zeus_lease *lease, unsigned gpu, zd_knob knob, unsigned value)
+static int apply_one(zeus_lease *lease, unsigned gpu, const zd_setting *c)
 {
-    return knob == ZD_SET_POWER_LIMIT ? zeus_lease_set_power_limit_mw(lease, gpu, value)
-                                      : zeus_lease_set_persistence_mode(lease, gpu, value != 0);
+    switch (c->knob) {
+    case ZD_SET_POWER_LIMIT:
+        return zeus_lease_set_power_limit_mw(lease, gpu, c->value);
+    case ZD_SET_PERSISTENCE:
+        return zeus_lease_set_persistence_mode(lease, gpu, c->value != 0);
+    case ZD_SET_GPU_CLOCKS:
+    case ZD_SET_MEM_CLOCKS:
+        return zeus_lease_set_locked_clocks(
+            lease, gpu, c->knob == ZD_SET_GPU_CLOCKS ? ZEUS_CLOCK_GPU : ZEUS_CLOCK_MEMORY, c->value,
+            c->value_max);
+    case ZD_RESET_GPU_CLOCKS:
+        return zeus_lease_reset_locked_clocks(lease, gpu, ZEUS_CLOCK_GPU);
+    case ZD_RESET_MEM_CLOCKS:
+        return zeus_lease_reset_locked_clocks(lease, gpu, ZEUS_CLOCK_MEMORY);
+    case ZD_RESET_CLOCKS:
+        break;
+    }
+    return ZEUS_EINVAL;
 }
 
-int zd_leases_set(zd_leases *l, unsigned gpu, zd_knob knob, unsigned value, pid_t pid, uid_t uid,
+/* Carries out one setting; on failure err says why. */
+static int apply(zeus_lease *lease, unsigned gpu, const zd_setting *c, char *err, size_t err_size)
+{
+    if (c->knob != ZD_RESET_CLOCKS) {
+        int rc = apply_one(lease, gpu, c);
+        if (rc != 0)
+            snprintf(err, err_size, "%s", zeus_last_error());
+        return rc;
+    }
+    /* Both domains are tried; the first error is the one reported (as the original). */
+    const zd_setting gpu_clocks = {ZD_RESET_GPU_CLOCKS, 0, 0}, mem = {ZD_RESET_MEM_CLOCKS, 0, 0};
+    char later[512];
+    int rc = apply(lease, gpu, &gpu_clocks, err, err_size);
+    int mem_rc =
+        rc ? apply(lease, gpu, &mem, later, sizeof later) : apply(lease, gpu, &mem, err, err_size);
+    return rc ? rc : mem_rc;
+}
+
+int zd_leases_set(zd_leases *l, unsigned gpu, const zd_setting *setting, pid_t pid, uid_t uid,
                   bool persist, char *err, size_t err_size)
 {
     int rc;
@@ -147,11 +181,11 @@ int zd_leases_set(zd_leases *l, unsigned gpu, zd_knob knob, unsigned value, pid_
         if (rc != 0)
             goto fail_msg;
     }
-    rc = apply(lease, gpu, knob, value);
+    rc = apply(lease, gpu, setting, err, err_size);
     if (rc != 0) {
         if (i == l->count)
             zeus_lease_release(lease);
-        goto fail_msg;
+        goto done;
     }
     if (persist || pid <= 0) {
         /* Permanent: keep what was set, and drop the lease (its lock too). */

@@ -14,7 +14,8 @@
 typedef struct {
     struct zd_pollers *owner;
     bool cpu;
-    unsigned id;
+    unsigned id;    /* libzeus index */
+    unsigned label; /* the id clients see: the index, or a CPU's RAPL package number */
     pthread_t thread;
     bool started;
     bool polling; /* awake (for tests and the docs' claim) */
@@ -77,13 +78,13 @@ static void *poll_main(void *arg)
             have_prev = primed = false;
             if (po->polling)
                 zd_log("INFO", "%s %u power poller: asleep (no stream)", po->cpu ? "CPU" : "GPU",
-                       po->id);
+                       po->label);
             po->polling = false;
             pthread_cond_wait(&po->wake, &p->lock);
             continue;
         }
         if (!po->polling)
-            zd_log("INFO", "%s %u power poller: polling", po->cpu ? "CPU" : "GPU", po->id);
+            zd_log("INFO", "%s %u power poller: polling", po->cpu ? "CPU" : "GPU", po->label);
         po->polling = true;
         pthread_mutex_unlock(&p->lock);
         bool emit = false;
@@ -132,7 +133,9 @@ static zd_poller *make(zd_pollers *p, bool cpu, unsigned count)
     for (unsigned i = 0; list && i < count; i++) {
         list[i].owner = p;
         list[i].cpu = cpu;
-        list[i].id = i;
+        list[i].id = list[i].label = i;
+        if (cpu)
+            zeus_cpu_package_id(p->devices, i, &list[i].label);
         pthread_cond_init(&list[i].wake, NULL);
     }
     return list;
@@ -267,7 +270,7 @@ long zd_stream_next(zd_stream *st, char *buf, size_t size, int timeout_ms)
             if (!st->cpu) {
                 n = snprintf(ev, sizeof ev,
                              "data: {\"timestamp_ms\":%llu,\"gpu_id\":%u,\"power_mw\":%u}\n\n",
-                             (unsigned long long)po->timestamp_ms, po->id, po->power_mw);
+                             (unsigned long long)po->timestamp_ms, po->label, po->power_mw);
             } else {
                 char dram[16] = "null";
                 if (po->dram_valid)
@@ -275,7 +278,7 @@ long zd_stream_next(zd_stream *st, char *buf, size_t size, int timeout_ms)
                 n = snprintf(ev, sizeof ev,
                              "data: {\"timestamp_ms\":%llu,\"cpu_id\":%u,\"cpu_mw\":%u,"
                              "\"dram_mw\":%s}\n\n",
-                             (unsigned long long)po->timestamp_ms, po->id, po->power_mw, dram);
+                             (unsigned long long)po->timestamp_ms, po->label, po->power_mw, dram);
             }
             if (n < 0 || used + (size_t)n > size)
                 break;

@@ -157,11 +157,24 @@ typedef struct zd_leases zd_leases;
 zd_leases *zd_leases_create(zeus_devices *devices);
 /* Restores everything still leased. */
 void zd_leases_destroy(zd_leases *l);
-typedef enum { ZD_SET_POWER_LIMIT, ZD_SET_PERSISTENCE } zd_knob;
+typedef enum {
+    ZD_SET_POWER_LIMIT,
+    ZD_SET_PERSISTENCE,
+    ZD_SET_GPU_CLOCKS, /* value..value_max MHz */
+    ZD_SET_MEM_CLOCKS,
+    ZD_RESET_GPU_CLOCKS,
+    ZD_RESET_MEM_CLOCKS,
+    ZD_RESET_CLOCKS /* both domains; the first error is reported */
+} zd_knob;
+/* One setting: the knob, its value (mW, 0/1, or the minimum MHz) and value_max (maximum MHz). */
+typedef struct {
+    zd_knob knob;
+    unsigned value, value_max;
+} zd_setting;
 /* Changes one GPU for a client. pid 0: no client to watch (TCP): permanent. persist: permanent.
  * Returns 0 or a ZEUS_E* code with a message for the client in err; 409 conflicts come back as
  * ZEUS_ESTATE. */
-int zd_leases_set(zd_leases *l, unsigned gpu, zd_knob knob, unsigned value, pid_t pid, uid_t uid,
+int zd_leases_set(zd_leases *l, unsigned gpu, const zd_setting *setting, pid_t pid, uid_t uid,
                   bool persist, char *err, size_t err_size);
 /* The number of live client leases (for tests through logs). */
 size_t zd_leases_count(zd_leases *l);
@@ -169,8 +182,7 @@ size_t zd_leases_count(zd_leases *l);
 /* ---- Per-GPU change queues (src/zeusd/queue.c) ---- */
 typedef struct zd_change {
     unsigned gpu;
-    zd_knob knob;
-    unsigned value;
+    zd_setting setting;
     pid_t pid;
     uid_t uid;
     bool persist;

@@ -599,17 +599,27 @@ EXPORT nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t device, unsigned
 }
 
 /* ---- Clock locking (what the original Zeus and other tools call through nvidia-ml-py) ----
- * Accepted and logged (ZEUS_FAKE_NVML_LOG: "<function> <nvml index> <min MHz>"); the workload
- * model does not change with clocks. */
+ * Kept in the state file like the power limit (ZEUS_FAKE_NVML_STATE: "gpu_clocks_mhz <min>
+ * <max>" while locked) and logged (ZEUS_FAKE_NVML_LOG: "<function> <nvml index> <min MHz>");
+ * the workload model does not change with clocks. As the real driver: root only under
+ * ZEUS_FAKE_NVML_ROOT_ONLY, GPU clocks from Volta, memory clocks from Ampere, min > max is an
+ * invalid argument. The legacy build (an old driver) has none of these calls. */
 static const unsigned fake_memory_clocks[] = {1593, 810, 405};
 static const unsigned fake_graphics_clocks[] = {1740, 1500, 1200, 900, 600, 210};
 
-static nvmlReturn_t clocks_impl(nvmlDevice_t device, const char *function, unsigned lo, unsigned hi,
-                                bool check)
+#ifndef FAKE_NVML_LEGACY
+static nvmlReturn_t clocks_impl(nvmlDevice_t device, const char *function, zeus_clock_domain domain,
+                                unsigned lo, unsigned hi, bool set)
 {
     ENTER(device, gpu);
-    if (check && lo > hi)
+    if (!caller_may_set())
+        LEAVE(NVML_ERROR_NO_PERMISSION);
+    if (config.gpus[gpu].arch < (domain == ZEUS_CLOCK_GPU ? ZEUS_ARCH_VOLTA : ZEUS_ARCH_AMPERE))
+        LEAVE(NVML_ERROR_NOT_SUPPORTED);
+    if (set && (lo > hi || hi == 0))
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    zeus_sim_clocks locked = {set ? lo : 0, set ? hi : 0};
+    STATE_CHANGE(gpus[gpu].locked[domain] = locked);
     log_call(function, gpu, lo);
     LEAVE(NVML_SUCCESS);
 }
@@ -617,25 +627,53 @@ static nvmlReturn_t clocks_impl(nvmlDevice_t device, const char *function, unsig
 EXPORT nvmlReturn_t nvmlDeviceSetGpuLockedClocks(nvmlDevice_t device, unsigned int minGpuClockMHz,
                                                  unsigned int maxGpuClockMHz)
 {
-    return clocks_impl(device, __func__, minGpuClockMHz, maxGpuClockMHz, true);
+    return clocks_impl(device, __func__, ZEUS_CLOCK_GPU, minGpuClockMHz, maxGpuClockMHz, true);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceResetGpuLockedClocks(nvmlDevice_t device)
 {
-    return clocks_impl(device, __func__, 0, 0, false);
+    return clocks_impl(device, __func__, ZEUS_CLOCK_GPU, 0, 0, false);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceSetMemoryLockedClocks(nvmlDevice_t device,
                                                     unsigned int minMemClockMHz,
                                                     unsigned int maxMemClockMHz)
 {
-    return clocks_impl(device, __func__, minMemClockMHz, maxMemClockMHz, true);
+    return clocks_impl(device, __func__, ZEUS_CLOCK_MEMORY, minMemClockMHz, maxMemClockMHz, true);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceResetMemoryLockedClocks(nvmlDevice_t device)
 {
-    return clocks_impl(device, __func__, 0, 0, false);
+    return clocks_impl(device, __func__, ZEUS_CLOCK_MEMORY, 0, 0, false);
 }
+
+/* Bus ZEUS_SIM_PCI_BUS(index) in domain 0, as the sim backend reports it; NVML writes the bus id
+ * in uppercase hex with an 8-digit domain (and a 4-digit one in busIdLegacy). */
+static nvmlReturn_t pci_impl(nvmlDevice_t device, nvmlPciInfo_t *pci)
+{
+    ENTER(device, gpu);
+    if (!pci)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    memset(pci, 0, sizeof *pci);
+    pci->domain = 0;
+    pci->bus = ZEUS_SIM_PCI_BUS(gpu);
+    pci->device = 0;
+    pci->pciDeviceId = 0x223510de; /* A40 */
+    snprintf(pci->busIdLegacy, sizeof pci->busIdLegacy, "0000:%02X:00.0", pci->bus);
+    snprintf(pci->busId, sizeof pci->busId, "00000000:%02X:00.0", pci->bus);
+    LEAVE(NVML_SUCCESS);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci)
+{
+    return pci_impl(device, pci);
+}
+
+EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v2(nvmlDevice_t device, nvmlPciInfo_t *pci)
+{
+    return pci_impl(device, pci);
+}
+#endif
 
 static nvmlReturn_t clock_list(const unsigned *list, unsigned n, unsigned int *count,
                                unsigned int *clocks)

@@ -125,6 +125,71 @@ static void test_private_settings_unlocked(void **state)
     free(path);
 }
 
+/* Clocks a lease locked are put back by a reset (on release, restore and when the watched
+ * client dies); a committed lock stays; the sim backend keeps them in its shared state file. */
+static void test_clocks_put_back(void **state)
+{
+    (void)state;
+    char *path = zt_write(zt_dir, "sim.state", "");
+    zt_options.backend = "sim";
+    zt_options.sim_config = "{\"gpus\": [{\"count\": 2}]}";
+    zt_options.sim_state = path;
+    zeus_devices *d;
+    assert_int_equal(zt_open(&d), ZEUS_OK);
+    unsigned gpus[] = {0, 1};
+    zeus_lease *l;
+    assert_int_equal(zeus_lease_create(d, gpus, 2, 0, &l), ZEUS_OK);
+    assert_int_equal(zeus_lease_set_locked_clocks(l, 1, ZEUS_CLOCK_GPU, 900, 1500), ZEUS_OK);
+    assert_int_equal(zeus_lease_set_locked_clocks(l, 1, ZEUS_CLOCK_MEMORY, 810, 810), ZEUS_OK);
+    assert_int_equal(zeus_lease_set_locked_clocks(l, 1, ZEUS_CLOCK_GPU, 2000, 1000), ZEUS_EINVAL);
+    assert_int_equal(zeus_lease_set_locked_clocks(l, 3, ZEUS_CLOCK_GPU, 1, 2), ZEUS_EINVAL);
+    char *text = zt_read(path);
+    assert_contains(text, "gpu 1 limit_mw 300000 persistence 0 gpu_clocks_mhz 900 1500 "
+                          "mem_clocks_mhz 810 810\n");
+    free(text);
+    assert_int_equal(zeus_lease_restore(l), ZEUS_OK);
+    text = zt_read(path);
+    assert_contains(text, "gpu 1 limit_mw 300000 persistence 0\n");
+    free(text);
+    /* A reset through the lease leaves nothing to put back; a lock does, at release. */
+    assert_int_equal(zeus_lease_set_locked_clocks(l, 0, ZEUS_CLOCK_GPU, 600, 600), ZEUS_OK);
+    assert_int_equal(zeus_lease_reset_locked_clocks(l, 0, ZEUS_CLOCK_GPU), ZEUS_OK);
+    assert_int_equal(zeus_lease_set_locked_clocks(l, 1, ZEUS_CLOCK_MEMORY, 405, 810), ZEUS_OK);
+    zeus_lease_release(l);
+    text = zt_read(path);
+    assert_contains(text, "gpu 0 limit_mw 300000 persistence 0\n");
+    assert_contains(text, "gpu 1 limit_mw 300000 persistence 0\n");
+    free(text);
+    /* Committed: the lock stays after release. */
+    assert_int_equal(zeus_lease_create(d, gpus, 1, 0, &l), ZEUS_OK);
+    assert_int_equal(zeus_lease_set_locked_clocks(l, 0, ZEUS_CLOCK_GPU, 1200, 1200), ZEUS_OK);
+    assert_int_equal(zeus_lease_commit(l), ZEUS_OK);
+    zeus_lease_release(l);
+    text = zt_read(path);
+    assert_contains(text, "gpu 0 limit_mw 300000 persistence 0 gpu_clocks_mhz 1200 1200\n");
+    free(text);
+    /* A watched client killed with -9: its lock is reset by the watcher. */
+    pid_t client = fork();
+    if (client == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        for (;;)
+            pause();
+    }
+    assert_int_equal(zeus_lease_create(d, gpus + 1, 1, 0, &l), ZEUS_OK);
+    assert_int_equal(zeus_lease_watch_pid(l, client), ZEUS_OK);
+    assert_int_equal(zeus_lease_set_locked_clocks(l, 1, ZEUS_CLOCK_GPU, 210, 600), ZEUS_OK);
+    kill(client, SIGKILL);
+    for (int i = 0; i < 300 && !zeus_lease_client_gone(l); i++)
+        usleep(10000);
+    text = zt_read(path);
+    assert_contains(text, "gpu 1 limit_mw 300000 persistence 0\n");
+    free(text);
+    zeus_lease_release(l);
+    assert_int_equal(zt_wait(client, 5), 128 + SIGKILL);
+    zeus_devices_close(d);
+    free(path);
+}
+
 /* Issue 9 item 2: a GPU whose limit cannot be read is refused before any GPU changes. */
 static void test_unreadable_refused(void **state)
 {
@@ -530,6 +595,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_leases_restored_at_exit, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_client_killed, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_client_connection_closed, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_clocks_put_back, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_fork_with_sampler_and_lease, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_log_callback_outside_lock, zt_setup, zt_teardown),
     };

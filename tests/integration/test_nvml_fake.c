@@ -266,6 +266,61 @@ static void test_legacy_symbols_fall_back(void **state)
     zeus_devices_close(d);
 }
 
+/* Locked clocks and the PCI address through the real loader: the fake keeps locked ranges in its
+ * state file (what a test can read back; NVML itself cannot). */
+static void test_locked_clocks_and_pci(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(zt_dir, NULL);
+    char *path = zt_path(zt_dir, "fake_nvml.state");
+    zeus_devices *d = open_ok();
+    assert_int_equal(zeus_gpu_set_locked_clocks(d, 1, ZEUS_CLOCK_GPU, 900, 1500), ZEUS_OK);
+    assert_int_equal(zeus_gpu_set_locked_clocks(d, 1, ZEUS_CLOCK_MEMORY, 810, 810), ZEUS_OK);
+    char *text = zt_read(path);
+    assert_contains(text, "gpu 1 limit_mw 300000 persistence 0 gpu_clocks_mhz 900 1500 "
+                          "mem_clocks_mhz 810 810\n");
+    free(text);
+    /* min above max is refused before the driver is asked; an unknown domain too. */
+    assert_int_equal(zeus_gpu_set_locked_clocks(d, 1, ZEUS_CLOCK_GPU, 1500, 900), ZEUS_EINVAL);
+    assert_contains(zeus_last_error(), "the minimum 1500 MHz is above the maximum 900 MHz");
+    assert_int_equal(zeus_gpu_set_locked_clocks(d, 1, (zeus_clock_domain)7, 1, 2), ZEUS_EINVAL);
+    assert_int_equal(zeus_gpu_reset_locked_clocks(d, 1, ZEUS_CLOCK_GPU), ZEUS_OK);
+    text = zt_read(path);
+    assert_contains(text, "gpu 1 limit_mw 300000 persistence 0 mem_clocks_mhz 810 810\n");
+    free(text);
+    assert_int_equal(zeus_gpu_reset_locked_clocks(d, 1, ZEUS_CLOCK_MEMORY), ZEUS_OK);
+    text = zt_read(path);
+    assert_contains(text, "gpu 1 limit_mw 300000 persistence 0\n");
+    free(text);
+    assert_int_equal(zeus_gpu_set_locked_clocks(d, 4, ZEUS_CLOCK_GPU, 1, 2), ZEUS_ENODEV);
+    char pci[ZEUS_GPU_PCI_ADDRESS_LEN];
+    assert_int_equal(zeus_gpu_pci_address(d, 2, pci, sizeof pci), ZEUS_OK);
+    assert_string_equal(pci, "0000:03:00.0");
+    zeus_devices_close(d);
+
+    /* Memory clocks need Ampere: a V100 refuses them as NVML does. */
+    zt_use_fake_nvml(zt_dir, v100);
+    d = open_ok();
+    assert_int_equal(zeus_gpu_set_locked_clocks(d, 0, ZEUS_CLOCK_GPU, 600, 1200), ZEUS_OK);
+    assert_int_equal(zeus_gpu_set_locked_clocks(d, 0, ZEUS_CLOCK_MEMORY, 810, 810), ZEUS_ENOTSUP);
+    assert_contains(zeus_last_error(), "nvmlDeviceSetMemoryLockedClocks(NVML GPU 0)");
+    assert_contains(zeus_last_error(), "NVML_ERROR_NOT_SUPPORTED");
+    zeus_devices_close(d);
+
+    /* An old driver without the calls: ZEUS_ENOTSUP saying so, and no PCI address. */
+    zt_use_fake_nvml(zt_dir, v100);
+    zt_options.nvml_library = ZEUS_FAKE_NVML_LEGACY_PATH;
+    d = open_ok();
+    assert_int_equal(zeus_gpu_set_locked_clocks(d, 0, ZEUS_CLOCK_GPU, 600, 1200), ZEUS_ENOTSUP);
+    assert_contains(zeus_last_error(), "lacks nvmlDeviceSetGpuLockedClocks");
+    assert_contains(zeus_last_error(), "driver 440 or newer");
+    assert_int_equal(zeus_gpu_reset_locked_clocks(d, 0, ZEUS_CLOCK_MEMORY), ZEUS_ENOTSUP);
+    assert_int_equal(zeus_gpu_pci_address(d, 0, pci, sizeof pci), ZEUS_ENOTSUP);
+    assert_contains(zeus_last_error(), "lacks nvmlDeviceGetPciInfo");
+    zeus_devices_close(d);
+    free(path);
+}
+
 static void test_init_failure_and_bad_config(void **state)
 {
     (void)state;
@@ -378,6 +433,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_library, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_library_missing_symbol, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_legacy_symbols_fall_back, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_locked_clocks_and_pci, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_init_failure_and_bad_config, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_heterogeneous, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_device_choice, zt_setup, zt_teardown),

@@ -87,6 +87,24 @@ static void test_packages_and_zones(void **state)
     assert_string_equal(c.name, "package-1");
     assert_false(c.has_dram);
     assert_int_equal(zeus_cpu_get_info(d, 2, &c), ZEUS_ENODEV);
+    unsigned id;
+    assert_int_equal(zeus_cpu_package_id(d, 1, &id), ZEUS_OK);
+    assert_int_equal(id, 1);
+    assert_int_equal(zeus_cpu_package_id(d, 2, &id), ZEUS_ENODEV);
+    zeus_devices_close(d);
+    /* Package numbers with a gap (intel-rapl:0 and intel-rapl:3): ids 0 and 3, in order. */
+    write_zone("sys/class/powercap/intel-rapl:3", "package-3\n", "0\n", "1000000\n");
+    char *gone = zt_path(root, "sys/class/powercap/intel-rapl:1");
+    zt_rmtree(gone);
+    free(gone);
+    assert_int_equal(zt_open(&d), ZEUS_OK);
+    assert_int_equal(zeus_cpu_count(d), 2);
+    assert_int_equal(zeus_cpu_package_id(d, 0, &id), ZEUS_OK);
+    assert_int_equal(id, 0);
+    assert_int_equal(zeus_cpu_package_id(d, 1, &id), ZEUS_OK);
+    assert_int_equal(id, 3);
+    assert_int_equal(zeus_cpu_get_info(d, 1, &c), ZEUS_OK);
+    assert_string_equal(c.name, "package-3");
     zeus_devices_close(d);
 }
 
