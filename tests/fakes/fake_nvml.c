@@ -611,7 +611,10 @@ static const unsigned fake_graphics_clocks[] = {1740, 1500, 1200, 900, 600, 210}
 static nvmlReturn_t clocks_impl(nvmlDevice_t device, const char *function, zeus_clock_domain domain,
                                 unsigned lo, unsigned hi, bool set)
 {
-    ENTER(device, gpu);
+    unsigned gpu;
+    nvmlReturn_t entered = enter(device, function, &gpu); /* errors injected by its own name */
+    if (entered != NVML_SUCCESS)
+        return entered;
     if (!caller_may_set())
         LEAVE(NVML_ERROR_NO_PERMISSION);
     if (config.gpus[gpu].arch < (domain == ZEUS_CLOCK_GPU ? ZEUS_ARCH_VOLTA : ZEUS_ARCH_AMPERE))

@@ -152,12 +152,13 @@ static void test_discover_time_and_reads(void **state)
     assert_contains(r.raw, "Content-Type: application/json");
     assert_string_equal(
         r.body,
-        "{\"gpus\":[{\"id\":0,\"name\":\"NVIDIA A40\",\"pci_address\":\"\","
+        "{\"gpus\":[{\"id\":0,\"name\":\"NVIDIA A40\",\"pci_address\":\"0000:01:00.0\","
         "\"cumulative_energy_available\":true},{\"id\":1,\"name\":\"NVIDIA A40\","
-        "\"pci_address\":\"\",\"cumulative_energy_available\":true},{\"id\":2,\"name\":"
-        "\"NVIDIA A40\",\"pci_address\":\"\",\"cumulative_energy_available\":true},"
-        "{\"id\":3,\"name\":\"NVIDIA A40\",\"pci_address\":\"\","
-        "\"cumulative_energy_available\":true}],\"cpus\":[{\"id\":0,\"dram_available\":"
+        "\"pci_address\":\"0000:02:00.0\",\"cumulative_energy_available\":true},{\"id\":2,"
+        "\"name\":\"NVIDIA A40\",\"pci_address\":\"0000:03:00.0\","
+        "\"cumulative_energy_available\":true},{\"id\":3,\"name\":\"NVIDIA A40\","
+        "\"pci_address\":\"0000:04:00.0\",\"cumulative_energy_available\":true}],\"cpus\":[{\"id\":"
+        "0,\"dram_available\":"
         "true},{\"id\":1,\"dram_available\":false}],\"enabled_api_groups\":[\"gpu-control\","
         "\"gpu-read\",\"cpu-read\"],\"auth_required\":false}");
     zr_free(&r);
@@ -250,10 +251,6 @@ static void test_write_validation(void **state)
     expect("POST", "/gpu/set_persistence_mode?gpu_ids=2&enabled=true&block=true&persist=true", 200,
            "");
     expect("GET", "/gpu/get_persistence_mode?gpu_ids=2", 200, "{\"2\":{\"enabled\":true}}");
-    expect_contains(
-        "POST", "/gpu/set_gpu_locked_clocks?gpu_ids=0&min_clock_mhz=1&max_clock_mhz=2&block=true",
-        400, "{\"errors\":{\"0\":\"NVML error: Not Supported\"}}");
-    expect_contains("POST", "/gpu/reset_locked_clocks?gpu_ids=0&block=true", 400, "Not Supported");
     /* Every change is logged with who made it. */
     char *log = zr_log(&daemon_);
     assert_contains(log, "set_power_limit gpu=1 power_limit_mw=150000 by root (uid 0, pid ");
@@ -381,9 +378,9 @@ static void test_tokens(void **state)
     free(key);
 }
 
-/* A child process that connects, sets GPU gpu to limit through the daemon, reports the status
- * on a pipe and waits to be killed. Returns its pid. */
-static pid_t holder(unsigned gpu, unsigned limit, int *status_out)
+/* A child process that sends POST target to the daemon, reports the status on a pipe and waits
+ * to be killed. Returns its pid. */
+static pid_t holder_post(const char *t, int *status_out)
 {
     int p[2];
     assert_int_equal(pipe(p), 0);
@@ -391,9 +388,6 @@ static pid_t holder(unsigned gpu, unsigned limit, int *status_out)
     assert_true(pid >= 0);
     if (pid == 0) {
         close(p[0]);
-        char t[160];
-        snprintf(t, sizeof t, "/gpu/set_power_limit?gpu_ids=%u&power_limit_mw=%u&block=true", gpu,
-                 limit);
         zr_reply r;
         int status = zr_request(daemon_.sock, "POST", t, NULL, &r);
         if (write(p[1], &status, sizeof status) != sizeof status)
@@ -405,6 +399,139 @@ static pid_t holder(unsigned gpu, unsigned limit, int *status_out)
     assert_int_equal(read(p[0], status_out, sizeof *status_out), (ssize_t)sizeof *status_out);
     close(p[0]);
     return pid;
+}
+
+/* holder_post setting GPU gpu's power limit. */
+static pid_t holder(unsigned gpu, unsigned limit, int *status_out)
+{
+    char t[160];
+    snprintf(t, sizeof t, "/gpu/set_power_limit?gpu_ids=%u&power_limit_mw=%u&block=true", gpu,
+             limit);
+    return holder_post(t, status_out);
+}
+
+/* The fake driver's state file, where it keeps locked clock ranges (NVML cannot read them). */
+static char *fake_state(void)
+{
+    char *text = zt_read(getenv("ZEUS_FAKE_NVML_STATE"));
+    return text ? text : strdup("");
+}
+
+static bool state_becomes(const char *line, double timeout_s)
+{
+    int64_t end = zeus_now_ns() + (int64_t)(timeout_s * 1e9);
+    do {
+        char *text = fake_state();
+        bool found = strstr(text, line) != NULL;
+        free(text);
+        if (found)
+            return true;
+        usleep(20000);
+    } while (zeus_now_ns() < end);
+    return false;
+}
+
+/* Waits up to timeout_s for the daemon's log to contain text. */
+static bool log_becomes(const char *text, double timeout_s)
+{
+    int64_t end = zeus_now_ns() + (int64_t)(timeout_s * 1e9);
+    do {
+        char *log = zr_log(&daemon_);
+        bool found = log && strstr(log, text) != NULL;
+        free(log);
+        if (found)
+            return true;
+        usleep(20000);
+    } while (zeus_now_ns() < end);
+    return false;
+}
+
+/* The locked-clock routes through the per-GPU workers: validated, leased like power limits (a
+ * client killed with -9 gets its clocks reset), persist=true kept, reset_locked_clocks resets
+ * both domains and reports the first error. GPU 1 is a V100: no memory clocks, and its GPU
+ * clock reset is made to fail. */
+static void test_locked_clocks(void **state)
+{
+    (void)state;
+    setenv("ZEUS_FAKE_NVML_CONFIG",
+           "{\"gpus\": [{\"name\": \"NVIDIA A40\"}, {\"name\": \"NVIDIA V100\", \"architecture\": "
+           "\"volta\", \"errors\": {\"nvmlDeviceResetGpuLockedClocks\": {\"code\": "
+           "\"GPU_IS_LOST\", \"after\": 0}}}, {\"name\": \"NVIDIA A40\"}]}",
+           1);
+    zr_start(&daemon_, NULL);
+    const char *set = "/gpu/set_gpu_locked_clocks";
+    char t[256];
+    snprintf(t, sizeof t,
+             "%s?gpu_ids=0,2&min_clock_mhz=900&max_clock_mhz=1500&block=true"
+             "&persist=true",
+             set);
+    expect("POST", t, 200, "");
+    assert_true(state_becomes("gpu 2 limit_mw 300000 persistence 0 gpu_clocks_mhz 900 1500\n", 1));
+    expect("POST",
+           "/gpu/set_mem_locked_clocks?gpu_ids=0&min_clock_mhz=810&max_clock_mhz=810&block=true"
+           "&persist=true",
+           200, "");
+    char *text = fake_state();
+    assert_contains(text, "gpu 0 limit_mw 300000 persistence 0 gpu_clocks_mhz 900 1500 "
+                          "mem_clocks_mhz 810 810\n");
+    free(text);
+    /* Validation: min above max, malformed and missing numbers, unknown GPUs. */
+    snprintf(t, sizeof t, "%s?gpu_ids=0&min_clock_mhz=1500&max_clock_mhz=900&block=true", set);
+    expect_contains("POST", t, 400,
+                    "{\"errors\":{\"0\":\"Invalid request: locked GPU clocks "
+                    "for GPU 0: the minimum 1500 MHz is above the maximum 900 MHz");
+    snprintf(t, sizeof t, "%s?gpu_ids=0&min_clock_mhz=x&max_clock_mhz=900&block=true", set);
+    expect_contains("POST", t, 400, "Query deserialize error: invalid digit");
+    snprintf(t, sizeof t, "%s?gpu_ids=0&min_clock_mhz=4294967296&max_clock_mhz=1&block=true", set);
+    expect_contains("POST", t, 400, "Query deserialize error:");
+    snprintf(t, sizeof t, "%s?gpu_ids=0&min_clock_mhz=900&block=true", set);
+    expect_contains("POST", t, 400, "missing field `max_clock_mhz`");
+    snprintf(t, sizeof t, "%s?gpu_ids=5&min_clock_mhz=900&max_clock_mhz=900&block=true", set);
+    expect("POST", t, 400, "GPU index 5 does not exist.");
+    expect_contains("POST", "/gpu/reset_locked_clocks?gpu_ids=0&block=true&min_clock_mhz=1", 400,
+                    "unknown field `min_clock_mhz`");
+    /* A V100 has no memory clock locking: NVML's Not Supported. */
+    expect("POST",
+           "/gpu/set_mem_locked_clocks?gpu_ids=1&min_clock_mhz=810&max_clock_mhz=810&block=true",
+           400, "{\"errors\":{\"1\":\"NVML error: Not Supported\"}}");
+    /* Both domains reset; the GPU domain's failure is the one reported. */
+    expect_contains("POST", "/gpu/reset_locked_clocks?gpu_ids=1&block=true&persist=true", 500,
+                    "{\"errors\":{\"1\":\"IOError: nvmlDeviceResetGpuLockedClocks(NVML GPU 1)");
+    expect("POST", "/gpu/reset_locked_clocks?gpu_ids=0&block=true&persist=true", 200, "");
+    text = fake_state();
+    assert_contains(text, "gpu 0 limit_mw 300000 persistence 0\n");
+    free(text);
+    expect("POST", "/gpu/reset_gpu_locked_clocks?gpu_ids=2&block=true&persist=true", 200, "");
+    assert_true(state_becomes("gpu 2 limit_mw 300000 persistence 0\n", 1));
+
+    /* Leased: a client locks GPU 2's clocks, another is refused, kill -9 resets them. */
+    int status;
+    snprintf(t, sizeof t, "%s?gpu_ids=2&min_clock_mhz=600&max_clock_mhz=1200&block=true", set);
+    pid_t a = holder_post(t, &status);
+    assert_int_equal(status, 200);
+    assert_true(state_becomes("gpu 2 limit_mw 300000 persistence 0 gpu_clocks_mhz 600 1200\n", 1));
+    zr_reply r;
+    assert_int_equal(req("POST", "/gpu/reset_gpu_locked_clocks?gpu_ids=2&block=true", &r), 409);
+    assert_contains(r.body, "is leased by process");
+    zr_free(&r);
+    pid_t b = holder_post("/gpu/set_mem_locked_clocks?gpu_ids=0&min_clock_mhz=405&max_clock_mhz="
+                          "810&block=false",
+                          &status);
+    assert_int_equal(status, 200);
+    assert_true(state_becomes("gpu 0 limit_mw 300000 persistence 0 mem_clocks_mhz 405 810\n", 5));
+    kill(a, SIGKILL);
+    kill(b, SIGKILL);
+    waitpid(a, NULL, 0);
+    waitpid(b, NULL, 0);
+    assert_true(state_becomes("gpu 2 limit_mw 300000 persistence 0\n", 5));
+    assert_true(state_becomes("gpu 0 limit_mw 300000 persistence 0\n", 5));
+    /* Every change is logged with who made it and its values. */
+    char *log = zr_log(&daemon_);
+    assert_contains(log, "set_gpu_locked_clocks gpu=2 min_clock_mhz=600 max_clock_mhz=1200 by root "
+                         "(uid 0, pid ");
+    assert_contains(log, "reset_locked_clocks gpu=0 by root");
+    free(log);
+    unsetenv("ZEUS_FAKE_NVML_CONFIG");
 }
 
 static void test_lease_kill9_and_conflict(void **state)
@@ -601,6 +728,17 @@ static void test_client_side_in_libzeus(void **state)
         /* An out-of-range limit is refused. */
         if (zeus_gpu_set_power_limit_mw(d, 2, 5) == 0)
             _exit(16);
+        /* Clocks through the daemon: a plain lock is reset when this process exits, a
+         * committed lease's stays. */
+        gpu = 3;
+        if (zeus_gpu_set_locked_clocks(d, 2, ZEUS_CLOCK_GPU, 900, 1500) != 0 ||
+            zeus_lease_create(d, &gpu, 1, 0, &lease) != 0 ||
+            zeus_lease_set_locked_clocks(lease, 3, ZEUS_CLOCK_MEMORY, 810, 810) != 0 ||
+            zeus_lease_commit(lease) != 0) {
+            fprintf(stderr, "clocks: %s\n", zeus_last_error());
+            _exit(17);
+        }
+        zeus_lease_release(lease);
         zeus_devices_close(d);
         _exit(0);
     }
@@ -609,7 +747,14 @@ static void test_client_side_in_libzeus(void **state)
     assert_int_equal(limit_via_daemon(1), 160000);
     char *log = zr_log(&daemon_);
     assert_contains(log, "set_power_limit gpu=0 power_limit_mw=150000 by nobody");
+    assert_contains(log, "set_gpu_locked_clocks gpu=2 min_clock_mhz=900 max_clock_mhz=1500 by "
+                         "nobody");
+    assert_contains(log, "set_mem_locked_clocks gpu=3 min_clock_mhz=810 max_clock_mhz=810 by "
+                         "nobody (uid 65534, pid ");
     free(log);
+    assert_true(state_becomes("gpu 2 limit_mw 300000 persistence 0\n", 5));
+    assert_true(state_becomes("gpu 3 limit_mw 300000 persistence 0 mem_clocks_mhz 810 810\n", 5));
+    assert_true(log_becomes("exited: GPU 2 put back", 5));
 
     /* The zeus command, unchanged, as nobody. */
     char env_sock[200], env_lib[400], env_state[4200];
@@ -862,6 +1007,63 @@ static void test_streams(void **state)
     unsetenv("ZEUS_FAKE_NVML_CONFIG");
 }
 
+/* CPU ids are the N of intel-rapl:N (spec §4.4): a node with packages 0 and 2 answers ids 0 and
+ * 2 everywhere (discover, reads, streams), and 1 does not exist. */
+static void test_cpu_ids_are_package_numbers(void **state)
+{
+    (void)state;
+    char *one = zt_path(zt_dir, "rapl/sys/class/powercap/intel-rapl:1");
+    zt_rmtree(one);
+    free(one);
+    rapl_zone("intel-rapl:2", "package-2\n", "3000000\n");
+    zr_start(&daemon_, "--cpu-power-poll-hz", "50", NULL);
+    expect_contains("GET", "/discover", 200,
+                    "\"cpus\":[{\"id\":0,\"dram_available\":true},{\"id\":2,"
+                    "\"dram_available\":false}]");
+    expect("GET", "/cpu/get_cumulative_energy?cpu=true&dram=true", 200,
+           "{\"0\":{\"cpu_energy_uj\":0,\"dram_energy_uj\":0},\"2\":{\"cpu_energy_uj\":0,"
+           "\"dram_energy_uj\":null}}");
+    expect("GET", "/cpu/get_cumulative_energy?cpu=true&dram=false&cpu_ids=2", 200,
+           "{\"2\":{\"cpu_energy_uj\":0,\"dram_energy_uj\":null}}");
+    expect("GET", "/cpu/get_cumulative_energy?cpu=true&dram=true&cpu_ids=1", 400,
+           "{\"error\":\"CPU 1 not found\"}");
+    expect_contains("GET", "/cpu/get_power?cpu_ids=2", 200,
+                    "\"power_mw\":{\"2\":{\"cpu_mw\":0,\"dram_mw\":null}}");
+    expect("GET", "/cpu/stream_power?cpu_ids=1,2", 400,
+           "{\"error\":\"Unknown CPU indices: [1]. Available: [0, 2]\"}");
+    int fd = zr_connect(daemon_.sock);
+    const char *q = "GET /cpu/stream_power?cpu_ids=2 HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    assert_int_equal(send(fd, q, strlen(q), 0), (ssize_t)strlen(q));
+    char buf[4096] = "";
+    size_t used = 0;
+    int64_t end = zeus_now_ns() + 5000000000LL;
+    while (!strstr(buf, "\"cpu_mw\":") && zeus_now_ns() < end && used < sizeof buf - 1) {
+        ssize_t n = recv(fd, buf + used, sizeof buf - 1 - used, 0);
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+        buf[used] = '\0';
+    }
+    close(fd);
+    assert_contains(buf, ",\"cpu_id\":2,\"cpu_mw\":");
+    /* libzeus through the daemon numbers the packages 0 and 1 and reads the right ones. */
+    setenv("ZEUSD_SOCK_PATH", daemon_.sock, 1);
+    setenv("ZEUS_SYSFS_ROOT", "/nonexistent-rapl", 1);
+    zeus_devices *d;
+    assert_int_equal(zeus_devices_open(&d), 0);
+    unsetenv("ZEUSD_SOCK_PATH");
+    assert_int_equal(zeus_cpu_count(d), 2);
+    unsigned id;
+    assert_int_equal(zeus_cpu_package_id(d, 1, &id), 0);
+    assert_int_equal(id, 2);
+    zeus_cpu_info info;
+    assert_int_equal(zeus_cpu_get_info(d, 1, &info), 0);
+    assert_false(info.has_dram);
+    zeus_cpu_energy e;
+    assert_int_equal(zeus_cpu_read_energy(d, 1, &e), 0);
+    zeus_devices_close(d);
+}
+
 static void test_startup_socket_handling(void **state)
 {
     (void)state;
@@ -1028,6 +1230,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_and_slow_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cpu_ids_are_package_numbers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_locked_clocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_startup_socket_handling, setup, teardown),
         cmocka_unit_test_setup_teardown(test_help_and_bad_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_permissions, setup, teardown),
