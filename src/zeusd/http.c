@@ -1,6 +1,7 @@
 /* libmicrohttpd glue: one thread per connection (a slow or streaming client holds only its
- * own thread), limits on connections, idle time and request size, SO_PEERCRED of Unix-socket
- * peers, and server-sent events fed by the pollers. */
+ * own thread), at most --num-workers requests handled at once, limits on connections (503 beyond
+ * --max-connections), idle time and request size, SO_PEERCRED of Unix-socket peers, and
+ * server-sent events fed by the pollers. */
 #include "http.h"
 
 #include "zeus/util.h"
@@ -20,12 +21,17 @@
 #define ZD_MAX_ARGS 32
 #define ZD_MAX_BODY (64 * 1024)
 #define ZD_MAX_GROUPS 64
+/* Connections beyond --max-connections that still get their 503 (more are closed at once by
+ * libmicrohttpd), and how long such a connection may take to send its request. */
+#define ZD_OVERFLOW_CONNECTIONS 64
+#define ZD_OVERFLOW_REQUEST_NS (2 * 1000000000LL)
 
 /* A connection the watchdog follows: our own duplicate of its socket (so shutting it down can
  * never hit a reused descriptor number), and since when it has been waiting for a request. */
 typedef struct zd_watch {
     int fd;
     int64_t since_ns; /* 0: a request is being answered */
+    bool over;        /* beyond --max-connections: its request gets a 503 */
     struct zd_watch *prev, *next;
 } zd_watch;
 
@@ -40,6 +46,10 @@ struct zd_http {
     bool watchdog_started;
     zd_watch *watches;
     int64_t request_timeout_ns;
+    unsigned connections, max_connections; /* open now (counted here), and the flag */
+    /* --num-workers: requests being handled (zd_handle) at once, at most workers. */
+    unsigned busy, workers;
+    pthread_cond_t worker_free;
 };
 
 typedef struct {
@@ -77,6 +87,17 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         w->fd = info ? fcntl(info->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
         w->since_ns = zeus_now_ns();
         pthread_mutex_lock(&h->lock);
+        w->over = h->connections >= h->max_connections;
+        h->connections++;
+        if (w->over) {
+            zd_log("WARN",
+                   "%u connections open (--max-connections %u): the next request on this "
+                   "one is answered 503",
+                   h->connections, h->max_connections);
+            /* It may not hold its thread long. */
+            if (h->request_timeout_ns > ZD_OVERFLOW_REQUEST_NS)
+                w->since_ns -= h->request_timeout_ns - ZD_OVERFLOW_REQUEST_NS;
+        }
         w->next = h->watches;
         if (h->watches)
             h->watches->prev = w;
@@ -85,6 +106,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         *socket_context = w;
     } else if (w) {
         pthread_mutex_lock(&h->lock);
+        h->connections--;
         if (w->prev)
             w->prev->next = w->next;
         else
@@ -201,8 +223,8 @@ static void sse_free(void *cls)
     free(sse);
 }
 
-static enum MHD_Result send_plain(struct MHD_Connection *c, unsigned status, const char *type,
-                                  char *body, bool www_authenticate)
+static enum MHD_Result send_reply(struct MHD_Connection *c, unsigned status, const char *type,
+                                  char *body, bool www_authenticate, bool close)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(body ? strlen(body) : 0, body ? body : (void *)"",
@@ -215,9 +237,48 @@ static enum MHD_Result send_plain(struct MHD_Connection *c, unsigned status, con
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     if (www_authenticate)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"zeusd\"");
+    if (close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+static enum MHD_Result send_plain(struct MHD_Connection *c, unsigned status, const char *type,
+                                  char *body, bool www_authenticate)
+{
+    return send_reply(c, status, type, body, www_authenticate, false);
+}
+
+/* A connection beyond --max-connections: 503, then closed. */
+static enum MHD_Result send_overloaded(zd_http *h, struct MHD_Connection *c, const char *url)
+{
+    char *body = NULL;
+    if (asprintf(&body,
+                 "{\"error\":\"Too many connections: this server serves at most %u at once "
+                 "(--max-connections). Try again later.\"}",
+                 h->max_connections) < 0)
+        body = NULL;
+    zd_log("WARN", "503 for %s: more than %u connections open", url, h->max_connections);
+    return send_reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", body, false, true);
+}
+
+/* --num-workers: a request waits for a free worker before it is handled. */
+static void worker_take(zd_http *h)
+{
+    pthread_mutex_lock(&h->lock);
+    while (h->busy >= h->workers)
+        pthread_cond_wait(&h->worker_free, &h->lock);
+    h->busy++;
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void worker_give(zd_http *h)
+{
+    pthread_mutex_lock(&h->lock);
+    h->busy--;
+    pthread_cond_signal(&h->worker_free);
+    pthread_mutex_unlock(&h->lock);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -242,6 +303,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    zd_watch *w = watch_of(c);
+    if (w && w->over)
+        return send_overloaded(h, c, url);
     if (conn->body > ZD_MAX_BODY)
         return send_plain(c, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain; charset=utf-8",
                           strdup("Request body too large."), false);
@@ -273,7 +337,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
     }
     zd_response r;
+    worker_take(h);
     zd_handle(h->server, &req, &r);
+    worker_give(h);
     if (!r.stream)
         return send_plain(c, (unsigned)r.status, r.content_type, r.body, r.www_authenticate);
     zd_sse *sse = calloc(1, sizeof *sse);
@@ -329,16 +395,20 @@ zd_http *zd_http_start(zd_server *server, int listen_fd, bool uds)
     h->uds = uds;
     h->request_timeout_ns =
         (int64_t)(c->request_timeout_s ? c->request_timeout_s : 1) * 1000000000LL;
+    h->max_connections = c->max_connections;
+    h->workers = c->num_workers ? c->num_workers : 1;
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->wake, NULL);
+    pthread_cond_init(&h->worker_free, NULL);
     h->mhd = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
             MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-        MHD_OPTION_CONNECTION_LIMIT, c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        c->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-        h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, c->max_connections + ZD_OVERFLOW_CONNECTIONS,
+        MHD_OPTION_CONNECTION_TIMEOUT, c->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)32 * 1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_END);
     if (!h->mhd) {
         zd_http_stop(h);
         return NULL;
@@ -360,6 +430,7 @@ void zd_http_stop(zd_http *h)
     if (h->mhd)
         MHD_stop_daemon(h->mhd);
     pthread_cond_destroy(&h->wake);
+    pthread_cond_destroy(&h->worker_free);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }

@@ -901,6 +901,49 @@ static void test_concurrent_and_slow_clients(void **state)
     expect_contains("GET", "/time", 200, "timestamp_ms");
 }
 
+static void *cpu_power_request(void *arg)
+{
+    zr_reply r;
+    *(int *)arg = req("GET", "/cpu/get_power?cpu_ids=0", &r);
+    zr_free(&r);
+    return NULL;
+}
+
+/* Seconds two concurrent /cpu/get_power requests (each one poll period, 0.5 s here) take. */
+static double two_cpu_power_requests_s(void)
+{
+    pthread_t t[2];
+    int status[2] = {0, 0};
+    int64_t t0 = zeus_now_ns();
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, cpu_power_request, &status[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(status[i], 200);
+    }
+    return (zeus_now_ns() - t0) / 1e9;
+}
+
+/* --num-workers bounds the requests handled at once (connections keep their own threads): one
+ * worker serializes two slow requests, two run them together; a stream holds no worker. */
+static void test_num_workers(void **state)
+{
+    (void)state;
+    zr_start(&daemon_, "--num-workers", "1", "--cpu-power-poll-hz", "2", NULL);
+    int fd = zr_connect(daemon_.sock);
+    const char *q = "GET /gpu/stream_power?gpu_ids=0 HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    assert_int_equal(send(fd, q, strlen(q), 0), (ssize_t)strlen(q));
+    expect_contains("GET", "/time", 200, "timestamp_ms");
+    double one = two_cpu_power_requests_s();
+    close(fd);
+    assert_true(one >= 0.95);
+    assert_int_equal(zr_stop(&daemon_), 0);
+    zr_start(&daemon_, "--num-workers", "2", "--cpu-power-poll-hz", "2", NULL);
+    double two = two_cpu_power_requests_s();
+    fprintf(stderr, "two /cpu/get_power of 0.5 s: %.2f s with 1 worker, %.2f s with 2\n", one, two);
+    assert_true(two < 0.9);
+}
+
 static void test_malformed_requests(void **state)
 {
     (void)state;
@@ -947,11 +990,24 @@ static void test_malformed_requests(void **state)
     expect_contains("GET", many, 400, "Query deserialize error");
     expect("GET", "/gpu/get_power?gpu_ids=4294967296", 400,
            "{\"error\":\"Invalid GPU index: 4294967296\"}");
-    /* Too many connections: the extra ones are closed, the daemon recovers. */
+    /* Too many connections: a request beyond --max-connections gets a 503 that says why, and
+     * its connection is closed; the daemon recovers. */
     int fds[12];
     for (int i = 0; i < 12; i++)
         fds[i] = zr_connect(daemon_.sock);
-    usleep(200000);
+    usleep(300000);
+    assert_int_equal(req("GET", "/time", &r), 503);
+    assert_contains(r.raw, "Connection: close");
+    assert_contains(r.raw, "Content-Type: application/json");
+    assert_string_equal(r.body, "{\"error\":\"Too many connections: this server serves at most 8 "
+                                "at once (--max-connections). Try again later.\"}");
+    zr_free(&r);
+    /* An idle one beyond the limit is closed soon, not held for --request-timeout-s. */
+    struct pollfd over = {.fd = fds[11], .events = POLLIN};
+    assert_int_equal(poll(&over, 1, 5000), 1);
+    char *log = zr_log(&daemon_);
+    assert_contains(log, "503 for /time: more than 8 connections open");
+    free(log);
     for (int i = 0; i < 12; i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -1229,6 +1285,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_allowlist_by_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_and_slow_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_num_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cpu_ids_are_package_numbers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locked_clocks, setup, teardown),
