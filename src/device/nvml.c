@@ -491,50 +491,37 @@ static int nvml_gpu_temperature_c(void *state, unsigned dev, unsigned *celsius)
     return r == NVML_SUCCESS ? ZEUS_OK : nvml_fail(s, r, "nvmlDeviceGetTemperature", (int)dev);
 }
 
-/* The clock entry points of one domain, and their names for messages. */
-static int clock_calls(nvml_state *s, zeus_clock_domain domain,
-                       nvmlDeviceSetGpuLockedClocks_fn *set,
-                       nvmlDeviceResetGpuLockedClocks_fn *reset, const char **set_name,
-                       const char **reset_name)
+/* Locks (set) or unlocks one clock domain; the calls are optional at load. */
+static int clock_call(nvml_state *s, unsigned dev, zeus_clock_domain domain, bool set,
+                      unsigned min_mhz, unsigned max_mhz)
 {
     bool gpu = domain == ZEUS_CLOCK_GPU;
-    *set = gpu ? s->f.DeviceSetGpuLockedClocks : s->f.DeviceSetMemoryLockedClocks;
-    *reset = gpu ? s->f.DeviceResetGpuLockedClocks : s->f.DeviceResetMemoryLockedClocks;
-    *set_name = gpu ? "nvmlDeviceSetGpuLockedClocks" : "nvmlDeviceSetMemoryLockedClocks";
-    *reset_name = gpu ? "nvmlDeviceResetGpuLockedClocks" : "nvmlDeviceResetMemoryLockedClocks";
-    if (!*set || !*reset)
+    nvmlDeviceSetGpuLockedClocks_fn set_fn =
+        gpu ? s->f.DeviceSetGpuLockedClocks : s->f.DeviceSetMemoryLockedClocks;
+    nvmlDeviceResetGpuLockedClocks_fn reset_fn =
+        gpu ? s->f.DeviceResetGpuLockedClocks : s->f.DeviceResetMemoryLockedClocks;
+    const char *set_name = gpu ? "nvmlDeviceSetGpuLockedClocks" : "nvmlDeviceSetMemoryLockedClocks";
+    const char *reset_name =
+        gpu ? "nvmlDeviceResetGpuLockedClocks" : "nvmlDeviceResetMemoryLockedClocks";
+    if (!set_fn || !reset_fn)
         return zeus__error(ZEUS_ENOTSUP,
                            "this NVML library lacks %s/%s: locking %s clocks needs NVIDIA driver "
                            "%s or newer",
-                           *set_name, *reset_name, gpu ? "GPU" : "memory", gpu ? "440" : "460");
-    return ZEUS_OK;
+                           set_name, reset_name, gpu ? "GPU" : "memory", gpu ? "440" : "460");
+    nvmlDevice_t h = s->gpus[dev].handle;
+    nvmlReturn_t r = set ? set_fn(h, min_mhz, max_mhz) : reset_fn(h);
+    return r == NVML_SUCCESS ? ZEUS_OK : nvml_fail(s, r, set ? set_name : reset_name, (int)dev);
 }
 
 static int nvml_gpu_set_locked_clocks(void *state, unsigned dev, zeus_clock_domain domain,
                                       unsigned min_mhz, unsigned max_mhz)
 {
-    nvml_state *s = state;
-    nvmlDeviceSetGpuLockedClocks_fn set;
-    nvmlDeviceResetGpuLockedClocks_fn reset;
-    const char *set_name, *reset_name;
-    int rc = clock_calls(s, domain, &set, &reset, &set_name, &reset_name);
-    if (rc != ZEUS_OK)
-        return rc;
-    nvmlReturn_t r = set(s->gpus[dev].handle, min_mhz, max_mhz);
-    return r == NVML_SUCCESS ? ZEUS_OK : nvml_fail(s, r, set_name, (int)dev);
+    return clock_call(state, dev, domain, true, min_mhz, max_mhz);
 }
 
 static int nvml_gpu_reset_locked_clocks(void *state, unsigned dev, zeus_clock_domain domain)
 {
-    nvml_state *s = state;
-    nvmlDeviceSetGpuLockedClocks_fn set;
-    nvmlDeviceResetGpuLockedClocks_fn reset;
-    const char *set_name, *reset_name;
-    int rc = clock_calls(s, domain, &set, &reset, &set_name, &reset_name);
-    if (rc != ZEUS_OK)
-        return rc;
-    nvmlReturn_t r = reset(s->gpus[dev].handle);
-    return r == NVML_SUCCESS ? ZEUS_OK : nvml_fail(s, r, reset_name, (int)dev);
+    return clock_call(state, dev, domain, false, 0, 0);
 }
 
 static int nvml_gpu_pci_address(void *state, unsigned dev, char *address, size_t size)

@@ -143,31 +143,23 @@ static void test_clocks_put_back(void **state)
     assert_int_equal(zeus_lease_set_locked_clocks(l, 1, ZEUS_CLOCK_MEMORY, 810, 810), ZEUS_OK);
     assert_int_equal(zeus_lease_set_locked_clocks(l, 1, ZEUS_CLOCK_GPU, 2000, 1000), ZEUS_EINVAL);
     assert_int_equal(zeus_lease_set_locked_clocks(l, 3, ZEUS_CLOCK_GPU, 1, 2), ZEUS_EINVAL);
-    char *text = zt_read(path);
-    assert_contains(text, "gpu 1 limit_mw 300000 persistence 0 gpu_clocks_mhz 900 1500 "
-                          "mem_clocks_mhz 810 810\n");
-    free(text);
+    assert_file_contains(path, "gpu 1 limit_mw 300000 persistence 0 gpu_clocks_mhz 900 1500 "
+                               "mem_clocks_mhz 810 810\n");
     assert_int_equal(zeus_lease_restore(l), ZEUS_OK);
-    text = zt_read(path);
-    assert_contains(text, "gpu 1 limit_mw 300000 persistence 0\n");
-    free(text);
+    assert_file_contains(path, "gpu 1 limit_mw 300000 persistence 0\n");
     /* A reset through the lease leaves nothing to put back; a lock does, at release. */
     assert_int_equal(zeus_lease_set_locked_clocks(l, 0, ZEUS_CLOCK_GPU, 600, 600), ZEUS_OK);
     assert_int_equal(zeus_lease_reset_locked_clocks(l, 0, ZEUS_CLOCK_GPU), ZEUS_OK);
     assert_int_equal(zeus_lease_set_locked_clocks(l, 1, ZEUS_CLOCK_MEMORY, 405, 810), ZEUS_OK);
     zeus_lease_release(l);
-    text = zt_read(path);
-    assert_contains(text, "gpu 0 limit_mw 300000 persistence 0\n");
-    assert_contains(text, "gpu 1 limit_mw 300000 persistence 0\n");
-    free(text);
+    assert_file_contains(path, "gpu 0 limit_mw 300000 persistence 0\n");
+    assert_file_contains(path, "gpu 1 limit_mw 300000 persistence 0\n");
     /* Committed: the lock stays after release. */
     assert_int_equal(zeus_lease_create(d, gpus, 1, 0, &l), ZEUS_OK);
     assert_int_equal(zeus_lease_set_locked_clocks(l, 0, ZEUS_CLOCK_GPU, 1200, 1200), ZEUS_OK);
     assert_int_equal(zeus_lease_commit(l), ZEUS_OK);
     zeus_lease_release(l);
-    text = zt_read(path);
-    assert_contains(text, "gpu 0 limit_mw 300000 persistence 0 gpu_clocks_mhz 1200 1200\n");
-    free(text);
+    assert_file_contains(path, "gpu 0 limit_mw 300000 persistence 0 gpu_clocks_mhz 1200 1200\n");
     /* A watched client killed with -9: its lock is reset by the watcher. */
     pid_t client = fork();
     if (client == 0) {
@@ -181,9 +173,7 @@ static void test_clocks_put_back(void **state)
     kill(client, SIGKILL);
     for (int i = 0; i < 300 && !zeus_lease_client_gone(l); i++)
         usleep(10000);
-    text = zt_read(path);
-    assert_contains(text, "gpu 1 limit_mw 300000 persistence 0\n");
-    free(text);
+    assert_file_contains(path, "gpu 1 limit_mw 300000 persistence 0\n");
     zeus_lease_release(l);
     assert_int_equal(zt_wait(client, 5), 128 + SIGKILL);
     zeus_devices_close(d);
@@ -341,9 +331,7 @@ static void test_signal_while_backend_locked(void **state)
     /* Restored, then dead of SIGTERM; never hung (the old handler hung here until a 5 s alarm
      * killed it with SIGALRM, limits not restored). */
     assert_int_equal(zt_wait(pid, 4), 128 + SIGTERM);
-    char *text = zt_read(path);
-    assert_contains(text, "gpu 0 limit_mw 250000");
-    free(text);
+    assert_file_contains(path, "gpu 0 limit_mw 250000");
     free(regular);
     free(fifo);
     free(path);

@@ -391,3 +391,11 @@ int zt_contains(const char *haystack, const char *needle)
             haystack ? haystack : "(null)");
     return 0;
 }
+
+int zt_file_contains(const char *path, const char *needle)
+{
+    char *text = zt_read(path);
+    int found = zt_contains(text, needle);
+    free(text);
+    return found;
+}

@@ -71,5 +71,8 @@ char *zt_mknod_copy(const char *dir, const char *name, const char *model);
 /* True if haystack contains needle; on failure prints both for the test log. */
 int zt_contains(const char *haystack, const char *needle);
 #define assert_contains(h, n) assert_true(zt_contains((h), (n)))
+/* True if the file at path contains needle (a missing file contains nothing). */
+int zt_file_contains(const char *path, const char *needle);
+#define assert_file_contains(p, n) assert_true(zt_file_contains((p), (n)))
 
 #endif

@@ -143,6 +143,27 @@ static bool limit_becomes(unsigned gpu, unsigned want, double timeout_s)
     return false;
 }
 
+/* Opens a stream (GET target) and reads it into buf until text arrives (5 s at most). Returns
+ * the connection, still open. */
+static int read_stream(const char *target, const char *text, char *buf, size_t size)
+{
+    int fd = zr_connect(daemon_.sock);
+    char q[256];
+    int len = snprintf(q, sizeof q, "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n", target);
+    assert_int_equal(send(fd, q, (size_t)len, 0), len);
+    size_t used = 0;
+    buf[0] = '\0';
+    int64_t end = zeus_now_ns() + 5000000000LL;
+    while (!strstr(buf, text) && zeus_now_ns() < end && used < size - 1) {
+        ssize_t n = recv(fd, buf + used, size - 1 - used, 0);
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+        buf[used] = '\0';
+    }
+    return fd;
+}
+
 static void test_discover_time_and_reads(void **state)
 {
     (void)state;
@@ -417,13 +438,19 @@ static char *fake_state(void)
     return text ? text : strdup("");
 }
 
-static bool state_becomes(const char *line, double timeout_s)
+static char *daemon_log(void)
+{
+    return zr_log(&daemon_);
+}
+
+/* Waits up to timeout_s for read()'s text (malloc'd) to contain text. */
+static bool text_becomes(char *(*read)(void), const char *text, double timeout_s)
 {
     int64_t end = zeus_now_ns() + (int64_t)(timeout_s * 1e9);
     do {
-        char *text = fake_state();
-        bool found = strstr(text, line) != NULL;
-        free(text);
+        char *now = read();
+        bool found = now && strstr(now, text) != NULL;
+        free(now);
         if (found)
             return true;
         usleep(20000);
@@ -431,19 +458,14 @@ static bool state_becomes(const char *line, double timeout_s)
     return false;
 }
 
-/* Waits up to timeout_s for the daemon's log to contain text. */
+static bool state_becomes(const char *line, double timeout_s)
+{
+    return text_becomes(fake_state, line, timeout_s);
+}
+
 static bool log_becomes(const char *text, double timeout_s)
 {
-    int64_t end = zeus_now_ns() + (int64_t)(timeout_s * 1e9);
-    do {
-        char *log = zr_log(&daemon_);
-        bool found = log && strstr(log, text) != NULL;
-        free(log);
-        if (found)
-            return true;
-        usleep(20000);
-    } while (zeus_now_ns() < end);
-    return false;
+    return text_becomes(daemon_log, text, timeout_s);
 }
 
 /* The locked-clock routes through the per-GPU workers: validated, leased like power limits (a
@@ -930,9 +952,9 @@ static void test_num_workers(void **state)
 {
     (void)state;
     zr_start(&daemon_, "--num-workers", "1", "--cpu-power-poll-hz", "2", NULL);
-    int fd = zr_connect(daemon_.sock);
-    const char *q = "GET /gpu/stream_power?gpu_ids=0 HTTP/1.1\r\nHost: localhost\r\n\r\n";
-    assert_int_equal(send(fd, q, strlen(q), 0), (ssize_t)strlen(q));
+    char buf[4096];
+    int fd = read_stream("/gpu/stream_power?gpu_ids=0", "data: ", buf, sizeof buf);
+    assert_contains(buf, "\"gpu_id\":0");
     expect_contains("GET", "/time", 200, "timestamp_ms");
     double one = two_cpu_power_requests_s();
     close(fd);
@@ -1026,19 +1048,8 @@ static void test_streams(void **state)
            "{\"error\":\"Unknown GPU indices: [7]. Available: [0, 1]\"}");
     expect("GET", "/cpu/stream_power?cpu_ids=5", 400,
            "{\"error\":\"Unknown CPU indices: [5]. Available: [0, 1]\"}");
-    int fd = zr_connect(daemon_.sock);
-    const char *q = "GET /gpu/stream_power?gpu_ids=1 HTTP/1.1\r\nHost: localhost\r\n\r\n";
-    assert_int_equal(send(fd, q, strlen(q), 0), (ssize_t)strlen(q));
     char buf[4096];
-    size_t used = 0;
-    int64_t end = zeus_now_ns() + 5000000000LL;
-    while (!strstr(buf, "\"power_mw\":") && zeus_now_ns() < end && used < sizeof buf - 1) {
-        ssize_t n = recv(fd, buf + used, sizeof buf - 1 - used, 0);
-        if (n <= 0)
-            break;
-        used += (size_t)n;
-        buf[used] = '\0';
-    }
+    int fd = read_stream("/gpu/stream_power?gpu_ids=1", "\"power_mw\":", buf, sizeof buf);
     char *log = zr_log(&daemon_);
     assert_contains(log, "GPU 1 power poller: polling");
     assert_null(strstr(log, "GPU 0 power poller")); /* only requested devices are polled */
@@ -1087,20 +1098,8 @@ static void test_cpu_ids_are_package_numbers(void **state)
                     "\"power_mw\":{\"2\":{\"cpu_mw\":0,\"dram_mw\":null}}");
     expect("GET", "/cpu/stream_power?cpu_ids=1,2", 400,
            "{\"error\":\"Unknown CPU indices: [1]. Available: [0, 2]\"}");
-    int fd = zr_connect(daemon_.sock);
-    const char *q = "GET /cpu/stream_power?cpu_ids=2 HTTP/1.1\r\nHost: localhost\r\n\r\n";
-    assert_int_equal(send(fd, q, strlen(q), 0), (ssize_t)strlen(q));
-    char buf[4096] = "";
-    size_t used = 0;
-    int64_t end = zeus_now_ns() + 5000000000LL;
-    while (!strstr(buf, "\"cpu_mw\":") && zeus_now_ns() < end && used < sizeof buf - 1) {
-        ssize_t n = recv(fd, buf + used, sizeof buf - 1 - used, 0);
-        if (n <= 0)
-            break;
-        used += (size_t)n;
-        buf[used] = '\0';
-    }
-    close(fd);
+    char buf[4096];
+    close(read_stream("/cpu/stream_power?cpu_ids=2", "\"cpu_mw\":", buf, sizeof buf));
     assert_contains(buf, ",\"cpu_id\":2,\"cpu_mw\":");
     /* libzeus through the daemon numbers the packages 0 and 1 and reads the right ones. */
     setenv("ZEUSD_SOCK_PATH", daemon_.sock, 1);
