@@ -5,6 +5,7 @@
 #include "zeus/common.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
@@ -291,6 +292,43 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* -h prints the help (status 0); anything else getopt did not take is a usage error (2). */
+static int help_or_usage_error(int o)
+{
+    fputs(usage, o == 'h' ? stdout : stderr);
+    return o == 'h' ? 0 : 2;
+}
+
+/* The long name of an option, for messages. */
+static const char *option_name(int val)
+{
+    for (size_t i = 0; options[i].name; i++)
+        if (options[i].val == val)
+            return options[i].name;
+    return "?";
+}
+
+/* Options that put a u32 into a zd_config field. */
+static const struct {
+    int opt;
+    size_t offset;
+} u32_options[] = {
+    {O_WORKERS, offsetof(zd_config, num_workers)},
+    {O_GPU_HZ, offsetof(zd_config, gpu_poll_hz)},
+    {O_CPU_HZ, offsetof(zd_config, cpu_poll_hz)},
+    {O_MAX_CONN, offsetof(zd_config, max_connections)},
+    {O_TIMEOUT, offsetof(zd_config, timeout_s)},
+    {O_REQUEST_TIMEOUT, offsetof(zd_config, request_timeout_s)},
+};
+
+static unsigned *u32_field(zd_config *c, int opt)
+{
+    for (size_t i = 0; i < sizeof u32_options / sizeof u32_options[0]; i++)
+        if (u32_options[i].opt == opt)
+            return (unsigned *)((char *)c + u32_options[i].offset);
+    return NULL;
+}
+
 static int parse_u32_opt(const char *name, const char *text, unsigned *out)
 {
     if (zd_parse_u32(text, out) != 0) {
@@ -323,12 +361,8 @@ static int token_issue(int argc, char **argv)
             if (parse_groups(optarg, scopes, ZD_MAX_ENABLED, &scope_count) != 0)
                 return die("--scope: unknown API group in '%s'", optarg);
             break;
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
         default:
-            fputs(usage, stderr);
-            return 2;
+            return help_or_usage_error(o);
         }
     }
     if (!key_path || !user || !expires) {
@@ -361,7 +395,12 @@ static int serve(int argc, char **argv)
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        unsigned v;
+        unsigned v, *field = u32_field(&c, o);
+        if (field) {
+            if (parse_u32_opt(option_name(o), optarg, field))
+                return 1;
+            continue;
+        }
         switch (o) {
         case O_MODE:
             if (strcmp(optarg, "uds") != 0 && strcmp(optarg, "tcp") != 0)
@@ -382,24 +421,12 @@ static int serve(int argc, char **argv)
         }
         case O_SOCKET_UID:
         case O_SOCKET_GID:
-            if (parse_u32_opt(o == O_SOCKET_UID ? "socket-uid" : "socket-gid", optarg, &v))
+            if (parse_u32_opt(option_name(o), optarg, &v))
                 return 1;
             *(o == O_SOCKET_UID ? &c.socket_uid : &c.socket_gid) = v;
             break;
         case O_TCP:
             snprintf(c.tcp_bind, sizeof c.tcp_bind, "%s", optarg);
-            break;
-        case O_WORKERS:
-            if (parse_u32_opt("num-workers", optarg, &c.num_workers))
-                return 1;
-            break;
-        case O_GPU_HZ:
-            if (parse_u32_opt("gpu-power-poll-hz", optarg, &c.gpu_poll_hz))
-                return 1;
-            break;
-        case O_CPU_HZ:
-            if (parse_u32_opt("cpu-power-poll-hz", optarg, &c.cpu_poll_hz))
-                return 1;
             break;
         case O_BACKEND:
             if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "nvml") != 0)
@@ -425,26 +452,10 @@ static int serve(int argc, char **argv)
         case O_NO_LEASES:
             c.no_leases = true;
             break;
-        case O_MAX_CONN:
-            if (parse_u32_opt("max-connections", optarg, &c.max_connections))
-                return 1;
-            break;
-        case O_TIMEOUT:
-            if (parse_u32_opt("connection-timeout-s", optarg, &c.timeout_s))
-                return 1;
-            break;
-        case O_REQUEST_TIMEOUT:
-            if (parse_u32_opt("request-timeout-s", optarg, &c.request_timeout_s))
-                return 1;
-            break;
         case O_OVERRIDES:
             return die("--gpu-command-overrides (%s) is not supported by this zeusd", optarg);
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
         default:
-            fputs(usage, stderr);
-            return 2;
+            return help_or_usage_error(o);
         }
     }
     if (optind < argc)

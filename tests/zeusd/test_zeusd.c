@@ -1185,6 +1185,24 @@ static void test_help_and_bad_flags(void **state)
     assert_int_equal(zt_run(bad_group, &out, &err, 10), 1);
     free(out);
     free(err);
+    /* Every number flag names itself when its value is not a number. */
+    const char *number_flags[] = {
+        "--num-workers",          "--gpu-power-poll-hz", "--cpu-power-poll-hz", "--max-connections",
+        "--connection-timeout-s", "--request-timeout-s", "--socket-uid",        "--socket-gid"};
+    for (size_t i = 0; i < sizeof number_flags / sizeof number_flags[0]; i++) {
+        char *argv[] = {ZEUS_ZEUSD_PATH, "serve", (char *)number_flags[i], "x1", NULL};
+        assert_int_equal(zt_run(argv, &out, &err, 10), 1);
+        char want[96];
+        snprintf(want, sizeof want, "%s: 'x1' is not a number", number_flags[i]);
+        assert_contains(out, want);
+        free(out);
+        free(err);
+    }
+    char *bad_token[] = {ZEUS_ZEUSD_PATH, "token", "issue", "--bogus", NULL};
+    assert_int_equal(zt_run(bad_token, &out, &err, 10), 2);
+    assert_contains(err, "Usage");
+    free(out);
+    free(err);
 }
 
 static void test_socket_permissions(void **state)
