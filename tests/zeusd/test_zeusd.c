@@ -762,6 +762,16 @@ static void test_client_side_in_libzeus(void **state)
         }
         zeus_lease_release(lease);
         zeus_devices_close(d);
+        /* Without the daemon, its own driver refuses it (root only), as the real one. */
+        unsetenv("ZEUSD_SOCK_PATH");
+        if (zeus_devices_open(&d) != 0)
+            _exit(18);
+        if (zeus_gpu_set_locked_clocks(d, 0, ZEUS_CLOCK_GPU, 900, 900) != ZEUS_EPERM ||
+            zeus_gpu_reset_locked_clocks(d, 0, ZEUS_CLOCK_MEMORY) != ZEUS_EPERM) {
+            fprintf(stderr, "local clocks: %s\n", zeus_last_error());
+            _exit(19);
+        }
+        zeus_devices_close(d);
         _exit(0);
     }
     assert_int_equal(zt_wait(pid, 30), 0);
