@@ -182,5 +182,6 @@ def test_python_package_through_daemon_reverted_after_kill9(daemon):
         proc.kill()  # SIGKILL: neither atexit nor the optimizer's signal handling runs
         proc.wait(timeout=10)
     assert _wait_for(lambda: _limit_mw(sock, 0) == 300000, 5)
-    assert _get(sock, "/gpu/get_persistence_mode?gpu_ids=0") == (200, '{"0":{"enabled":false}}')
+    # Limit first, then persistence mode: both put back, within moments of each other.
+    assert _wait_for(lambda: _get(sock, "/gpu/get_persistence_mode?gpu_ids=0") == (200, '{"0":{"enabled":false}}'), 5)
     assert _wait_for(lambda: f"client pid {proc.pid} (uid {NOBODY}) exited: GPU 0 put back" in log_path.read_text(), 5)
