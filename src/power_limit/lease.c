@@ -781,8 +781,8 @@ static int change_clocks(zeus_lease *l, unsigned gpu, zeus_clock_domain domain, 
             g->clocks_max_mhz[domain] = max_mhz;
             /* Unlocked is what a restore would leave: nothing to put back. */
             atomic_store(&g->clocks_changed[domain], set);
-        } else if (rc == ZEUS_EINVAL) {
-            /* Refused (min above max, or the driver's invalid argument): nothing changed. */
+        } else if (rc == ZEUS_EINVAL || rc == ZEUS_ENOTSUP || rc == ZEUS_EPERM) {
+            /* Refused (min above max, not supported, no permission): nothing changed. */
             atomic_store(&g->clocks_changed[domain], before);
         }
     }

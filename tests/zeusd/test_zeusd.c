@@ -552,6 +552,8 @@ static void test_locked_clocks(void **state)
     assert_contains(log, "set_gpu_locked_clocks gpu=2 min_clock_mhz=600 max_clock_mhz=1200 by root "
                          "(uid 0, pid ");
     assert_contains(log, "reset_locked_clocks gpu=0 by root");
+    /* A refused lock changed nothing: nothing to unlock when its lease ends. */
+    assert_null(strstr(log, "cannot unlock GPU 1's memory clocks"));
     free(log);
     unsetenv("ZEUS_FAKE_NVML_CONFIG");
 }
