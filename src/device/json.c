@@ -20,6 +20,9 @@ static cJSON *gpu_json(zeus_devices *d, const zeus_gpu_info *g)
     cJSON_AddStringToObject(o, "name", g->name);
     cJSON_AddStringToObject(o, "uuid", g->uuid);
     cJSON_AddStringToObject(o, "architecture", zeus_gpu_arch_name(g->arch));
+    char pci[ZEUS_GPU_PCI_ADDRESS_LEN];
+    add_string_or_null(o, "pci_address",
+                       zeus_gpu_pci_address(d, g->index, pci, sizeof pci) == ZEUS_OK ? pci : NULL);
     cJSON_AddBoolToObject(o, "energy_counter", g->has_energy_counter);
     cJSON_AddBoolToObject(o, "simulated", g->simulated);
     if (g->power_limit_valid) {
@@ -39,6 +42,9 @@ static cJSON *cpu_json(zeus_devices *d, const zeus_cpu_info *c)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "index", c->index);
+    unsigned id;
+    if (zeus_cpu_package_id(d, c->index, &id) == ZEUS_OK)
+        cJSON_AddNumberToObject(o, "package_id", id);
     cJSON_AddStringToObject(o, "name", c->name);
     cJSON *zones = cJSON_AddArrayToObject(o, "zones");
     cJSON_AddItemToArray(zones, cJSON_CreateString("package"));

@@ -220,6 +220,7 @@ static void test_limits_shared_between_processes(void **state)
     char *out = NULL, *err = NULL;
     assert_int_equal(zt_zeus(&out, &err, "show-env", "--json", NULL), 0);
     assert_contains(out, "\"power_limit_w\":\t175");
+    assert_contains(out, "\"pci_address\":\t\"0000:02:00.0\"");
     free(out);
     free(err);
     char *calls = zt_read(log);

@@ -105,6 +105,10 @@ static void test_packages_and_zones(void **state)
     assert_int_equal(id, 3);
     assert_int_equal(zeus_cpu_get_info(d, 1, &c), ZEUS_OK);
     assert_string_equal(c.name, "package-3");
+    char *json = NULL;
+    assert_int_equal(zeus_devices_to_json(d, &json), ZEUS_OK);
+    assert_contains(json, "\"package_id\":\t3");
+    zeus_free(json);
     zeus_devices_close(d);
 }
 
