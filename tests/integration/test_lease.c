@@ -183,7 +183,18 @@ static void test_clocks_put_back(void **state)
     assert_file_contains(path, "gpu 1 limit_mw 300000 persistence 0\n");
     zeus_lease_release(l);
     assert_int_equal(zt_wait(client, 5), 128 + SIGKILL);
+    /* The simulator's own checks and its PCI address. */
+    assert_int_equal(zeus_gpu_set_locked_clocks(d, 0, ZEUS_CLOCK_GPU, 0, 0), ZEUS_EINVAL);
+    char pci[ZEUS_GPU_PCI_ADDRESS_LEN];
+    assert_int_equal(zeus_gpu_pci_address(d, 1, pci, sizeof pci), ZEUS_OK);
+    assert_string_equal(pci, "0000:02:00.0");
     zeus_devices_close(d);
+    /* A state file with an impossible locked range is refused, naming the line. */
+    free(zt_write(zt_dir, "sim.state",
+                  "gpu 0 limit_mw 300000 persistence 0\n"
+                  "gpu 1 limit_mw 300000 persistence 0 gpu_clocks_mhz 1500 900\n"));
+    assert_int_not_equal(zt_open(&d), ZEUS_OK);
+    assert_contains(zeus_last_error(), "sim.state:2: expected");
     free(path);
 }
 
