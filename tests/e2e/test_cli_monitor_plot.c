@@ -1,12 +1,14 @@
-/* `zeus monitor power --plot FILE.svg [--windows LOG]` as a real process: the picture of a run
- * on simulated GPUs checked by tests/support/check_svg.py, windows taken from a real
- * `zeus monitor energy --log-file` log; usage errors before any sampling. */
+/* `zeus monitor power --plot FILE.svg|FILE.png [--windows LOG]` as a real process: the picture
+ * of a run on simulated GPUs checked by tests/support/check_svg.py (check_png.py for a PNG:
+ * IHDR size, CRCs, each GPU's line drawn), windows taken from a real `zeus monitor energy
+ * --log-file` log; usage errors before any sampling. */
 #include "test_support.h"
 #include "zeus/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int check(const char *path, const char *columns, const char *windows, char **report)
 {
@@ -59,6 +61,42 @@ static void test_plot_with_windows(void **state)
     free(log);
 }
 
+/* The PNG is libzeus's SVG rasterized (librsvg): 960x540, each GPU's colour drawn in the plot
+ * area (two GPUs at different loads, so neither line hides the other). Built without librsvg,
+ * the command refuses .png before sampling. */
+static void test_plot_png(void **state)
+{
+    (void)state;
+    zt_options.backend = "sim";
+    zt_options.sim_config = "{\"gpus\": [{\"count\": 1, \"load\": 0.3}, "
+                            "{\"count\": 1, \"load\": 0.9}]}";
+    char *png = zt_path(zt_dir, "power.PNG"), *out = NULL, *err = NULL;
+    int64_t t0 = zeus_now_ns();
+    const char *duration = ZEUS_TEST_CLI_PNG ? "0.6" : "30"; /* without: refused at once */
+    int rc = zt_zeus(&out, &err, "monitor", "power", "--duration", duration, "--update-period",
+                     "0.05", "--plot", png, NULL);
+    if (!ZEUS_TEST_CLI_PNG) {
+        assert_int_equal(rc, 1);
+        assert_contains(err, "built without librsvg");
+        assert_true(zeus_now_ns() - t0 < 10 * 1000000000LL);
+    } else {
+        assert_int_equal(rc, 0);
+        char *argv[] = {
+            "/usr/bin/python3", ZEUS_CHECK_PNG, png, "960", "540", "1f77b4,ff7f0e", NULL};
+        char *report = NULL, *perr = NULL;
+        int checked = zt_run(argv, &report, &perr, 60);
+        if (checked != 0)
+            fprintf(stderr, "check_png: %s%s\n", report, perr);
+        assert_int_equal(checked, 0);
+        assert_contains(report, "png 960x540");
+        free(report);
+        free(perr);
+    }
+    free(out);
+    free(err);
+    free(png);
+}
+
 static void test_plot_usage_errors(void **state)
 {
     (void)state;
@@ -80,6 +118,18 @@ static void test_plot_usage_errors(void **state)
     assert_contains(err, "--plot");
     free(out);
     free(err);
+    /* A picture format that is neither SVG nor PNG is refused before sampling (exit 2), and no
+     * file is made. */
+    char *jpg = zt_path(zt_dir, "p.jpg");
+    t0 = zeus_now_ns();
+    assert_int_equal(
+        zt_zeus(&out, &err, "monitor", "power", "--duration", "30", "--plot", jpg, NULL), 2);
+    assert_true(zeus_now_ns() - t0 < 10 * 1000000000LL);
+    assert_contains(err, "name a .svg or .png file");
+    assert_int_equal(access(jpg, F_OK), -1);
+    free(jpg);
+    free(out);
+    free(err);
     /* A windows log that does not parse: the run's totals are printed, then exit 1. */
     char *bad = zt_write(zt_dir, "bad.csv", "start_time,window_name\n1,a\n");
     char *svg = zt_path(zt_dir, "p.svg");
@@ -97,6 +147,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_plot_with_windows, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_plot_png, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_plot_usage_errors, zt_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
