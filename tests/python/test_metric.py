@@ -189,3 +189,31 @@ def test_energy_cumulative_counter_adds_each_fake_gpus_energy(pushgateway, fake_
     covered = [final[str(i)] / fake_gpus[i] for i in (0, 1)]
     assert covered[0] == pytest.approx(covered[1], rel=0.02)
     assert 3 * 0.2 * 0.9 <= covered[0] <= elapsed
+
+
+def test_a_monitor_that_cannot_be_made_fails_begin_window(fake_gpus):
+    # The metric's process cannot measure GPU 7 (two fake GPUs): begin_window says why instead
+    # of the process dying unseen.
+    for metric in (EnergyCumulativeCounter(cpu_indices=[], gpu_indices=[7], update_period=0.1,
+                                           pushgateway_url="127.0.0.1:1", job="x"),
+                   PowerGauge(gpu_indices=[7], update_period=0.1,
+                              pushgateway_url="127.0.0.1:1", job="x")):
+        with pytest.raises(RuntimeError, match=type(metric).__name__ + ": .*7"):
+            metric.begin_window("w")
+        assert metric.proc is None
+        with pytest.raises(RuntimeError, match="no window 'w' is open"):
+            metric.end_window("w")
+
+
+def test_failed_pushes_are_counted_and_warned_at_end_window(fake_gpus):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{s.getsockname()[1]}"
+    gauge = PowerGauge(gpu_indices=[0], update_period=0.05, pushgateway_url=closed, job="x")
+    gauge.begin_window("w")
+    with pytest.raises(RuntimeError, match="a window is already open"):
+        gauge.begin_window("w")
+    time.sleep(0.5)
+    with pytest.warns(UserWarning, match=r"PowerGauge: \d+ of \d+ pushes to the Pushgateway "
+                                         r"failed \(last: URLError"):
+        gauge.end_window("w")
