@@ -930,8 +930,8 @@ static int parse_window_args(PyObject *const *args, Py_ssize_t nargs, PyObject *
 {
     for (int i = 0; i < n_out; i++)
         out[i] = NULL;
-    if (nargs < 1 || nargs > n_pos) {
-        PyErr_Format(PyExc_TypeError, "expected 1 to %d positional arguments, got %zd", n_pos,
+    if (nargs > n_pos) { /* none is fine: key may be given by name, as in the original */
+        PyErr_Format(PyExc_TypeError, "expected at most %d positional arguments, got %zd", n_pos,
                      nargs);
         return -1;
     }
@@ -978,6 +978,29 @@ static int sync_flag(PyObject *sync_execution, PyObject *sync_cuda)
     return 1;
 }
 
+/* What begin_window and end_window were asked: (key, sync_execution=True, FLAG=False, *,
+ * sync_cuda=None), FLAG being restart (keyword-only: n_pos 2) or cancel (positional: n_pos 3);
+ * names: those four names in that order. Also checks that the monitor is open. */
+typedef struct {
+    PyObject *key_obj;
+    const char *key;
+    int sync, flag;
+} window_call;
+
+static int window_call_parse(MonitorObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames, const char *names[], int n_pos, window_call *c)
+{
+    PyObject *a[4];
+    if (parse_window_args(args, nargs, kwnames, names, n_pos, a, 4) < 0 || monitor_ready(self) < 0)
+        return -1;
+    c->key_obj = a[0];
+    if (!(c->key = PyUnicode_AsUTF8(a[0])))
+        return -1;
+    c->sync = sync_flag(a[1], a[3]);
+    c->flag = truth(a[2], 0);
+    return c->sync < 0 || c->flag < 0 ? -1 : 0;
+}
+
 static PyObject *window_error(MonitorObject *self, int rc, PyObject *key, bool begin)
 {
     if (rc == ZEUS_EEXIST && begin)
@@ -1013,18 +1036,12 @@ static void scratch_give(MonitorObject *self, zeus_measurement *m)
 static PyObject *monitor_begin_window(MonitorObject *self, PyObject *const *args, Py_ssize_t nargs,
                                       PyObject *kwnames)
 {
-    static const char *names[] = {"key", "sync_execution", "sync_cuda", "restart"};
-    PyObject *a[4];
-    if (parse_window_args(args, nargs, kwnames, names, 2, a, 4) < 0 || monitor_ready(self) < 0)
+    static const char *names[] = {"key", "sync_execution", "restart", "sync_cuda"};
+    window_call c;
+    if (window_call_parse(self, args, nargs, kwnames, names, 2, &c) < 0)
         return NULL;
-    const char *key = PyUnicode_AsUTF8(a[0]);
-    if (!key)
-        return NULL;
-    int sync = sync_flag(a[1], a[2]);
-    int restart = truth(a[3], 0);
-    if (sync < 0 || restart < 0)
-        return NULL;
-    int rc;
+    const char *key = c.key;
+    int sync = c.sync, restart = c.flag, rc;
     zeus_monitor *m = self->monitor;
     zeus_measurement *scratch = scratch_take(self);
     if (!scratch)
@@ -1049,7 +1066,7 @@ static PyObject *monitor_begin_window(MonitorObject *self, PyObject *const *args
     if (raise_sync_error(self) < 0)
         return NULL;
     if (rc != ZEUS_OK)
-        return window_error(self, rc, a[0], true);
+        return window_error(self, rc, c.key_obj, true);
     Py_RETURN_NONE;
 }
 
@@ -1057,17 +1074,11 @@ static PyObject *monitor_end_window(MonitorObject *self, PyObject *const *args, 
                                     PyObject *kwnames)
 {
     static const char *names[] = {"key", "sync_execution", "cancel", "sync_cuda"};
-    PyObject *a[4];
-    if (parse_window_args(args, nargs, kwnames, names, 3, a, 4) < 0 || monitor_ready(self) < 0)
+    window_call c;
+    if (window_call_parse(self, args, nargs, kwnames, names, 3, &c) < 0)
         return NULL;
-    const char *key = PyUnicode_AsUTF8(a[0]);
-    if (!key)
-        return NULL;
-    int sync = sync_flag(a[1], a[3]);
-    int cancel = truth(a[2], 0);
-    if (sync < 0 || cancel < 0)
-        return NULL;
-    int rc;
+    const char *key = c.key;
+    int sync = c.sync, cancel = c.flag, rc;
     zeus_monitor *m = self->monitor;
     zeus_measurement *r = scratch_take(self);
     if (!r)
@@ -1084,7 +1095,7 @@ static PyObject *monitor_end_window(MonitorObject *self, PyObject *const *args, 
         return NULL;
     }
     if (rc != ZEUS_OK)
-        return window_error(self, rc, a[0], false);
+        return window_error(self, rc, c.key_obj, false);
     return result;
 }
 
