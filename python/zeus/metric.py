@@ -4,7 +4,8 @@
 ``EnergyCumulativeCounter`` adds energy to counters every ``update_period`` seconds in a
 background process while a window is open; ``PowerGauge`` sets a gauge to each GPU's power every
 ``update_period`` seconds in a background process. All push to ``pushgateway_url`` under
-``job``. Metric names and labels are the original's:
+``job``. A background process that cannot make its monitor fails ``begin_window``
+(RuntimeError with the reason); pushes that fail are counted and ``end_window`` warns. Metric names and labels are the original's:
 
 * ``energy_monitor_{gpu,cpu,dram}_energy_joules`` (histogram or counter) labelled
   ``window``, ``index``;
