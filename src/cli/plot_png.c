@@ -36,6 +36,17 @@ int cli_plot_format_of(const char *path, cli_plot_format *format)
 }
 
 #ifdef ZEUS_CLI_PNG
+#ifdef __SANITIZE_ADDRESS__
+/* fontconfig (which librsvg's text goes through) keeps its font caches for the life of the
+ * process and frees them only in FcFini(), which may not run while pango holds fonts: not our
+ * leaks. LeakSanitizer reads this hook; only sanitizer builds have it. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libfontconfig.so\n";
+}
+#endif
+
 typedef struct {
     unsigned char *data;
     size_t len, cap;
