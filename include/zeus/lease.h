@@ -36,8 +36,16 @@
  * power-limit`, a daemon), so concurrent changes of the same GPU are serialized rather than
  * interleaved. A lease waits up to ZEUS_LEASE_LOCK_WAIT_S for a lock held elsewhere
  * (ZEUS_LEASE_NO_WAIT: not at all), then fails with ZEUS_ETIMEOUT naming the holder's process. The
- * lock is advisory: nvidia-smi does not take it. Two leases of one process on one GPU also exclude
- * each other. Simulated GPUs whose settings live in this process only (the sim backend without
+ * lock is advisory: nvidia-smi does not take it.
+ *
+ * Nesting. A second lease of the same process on a GPU (a second optimizer in a notebook) is
+ * made at once: it shares the first one's lock and its record of what to put back (so its
+ * zeus_lease_original_mw is what the GPU had before the first lease, not the first lease's
+ * setting). Releasing one of them leaves the GPU to the others, with what it changed; the GPU is
+ * put back when the last of them is released (zeus_lease_restore, the exit and signal paths
+ * still put it back at once). As in the original, the last setting made wins meanwhile.
+ *
+ * Simulated GPUs whose settings live in this process only (the sim backend without
  * ZEUS_SIM_STATE) take no lock.
  *
  * fork(). A child inherits no restore thread, no watcher thread and no signal handler of ours

@@ -367,6 +367,19 @@ static int load_job(bso_db *db, const char *job_id, job *jb)
     return ok ? 0 : -1;
 }
 
+/* Begins a transaction holding the job's lock and loads the job: 0, 1 when unknown (the
+ * transaction is rolled back), -1 on a DB error (the caller rolls back). */
+static int begin_job(bso_db *db, const char *job_id, job *jb)
+{
+    int rc;
+    if (bso_db_begin(db) < 0 || (rc = bso_db_lock_job(db, job_id)) < 0 ||
+        (rc == 0 && (rc = load_job(db, job_id, jb)) < 0))
+        return -1;
+    if (rc == 1)
+        bso_db_rollback(db);
+    return rc;
+}
+
 static cJSON *parse_or_422(const char *body, svc_reply *out, verr *v)
 {
     cJSON *o = parse_body(body, v);
@@ -693,11 +706,9 @@ void svc_next_batch_size(bso_db *db, const char *job_id, svc_reply *out)
     job jb;
     int bs = 0, number = 0, arms[MAX_BS], n_arms = 0, rc;
     const char *type = "MAB";
-    if (bso_db_begin(db) < 0 || (rc = bso_db_lock_job(db, job_id)) < 0 ||
-        (rc == 0 && (rc = load_job(db, job_id, &jb)) < 0))
+    if ((rc = begin_job(db, job_id, &jb)) < 0)
         goto dbfail;
     if (rc == 1) {
-        bso_db_rollback(db);
         reply_msg(out, 400, "Unknown job(%s). Please register the job first", job_id);
         return;
     }
@@ -780,11 +791,9 @@ void svc_report(bso_db *db, const char *body, svc_reply *out)
     job jb;
     bso_rows r = {0};
     int rc;
-    if (bso_db_begin(db) < 0 || (rc = bso_db_lock_job(db, job_id)) < 0 ||
-        (rc == 0 && (rc = load_job(db, job_id, &jb)) < 0))
+    if ((rc = begin_job(db, job_id, &jb)) < 0)
         goto dbfail;
     if (rc == 1) {
-        bso_db_rollback(db);
         reply_msg(out, 400, "Unknown job %s", job_id);
         return;
     }

@@ -30,6 +30,8 @@ typedef struct {
     int original_persistence; /* -1: not recorded */
     atomic_bool limit_changed, persistence_changed;
     int lock_fd;
+    bool nested;      /* another lease of this process held the GPU first: its record is ours */
+    bool handed_over; /* released while another lease of this process holds it: not restored */
     zeus_gpu_info info;
 } lease_gpu;
 
@@ -53,6 +55,9 @@ struct zeus_lease {
 
 static pthread_mutex_t leases_lock = PTHREAD_MUTEX_INITIALIZER;
 static zeus_lease *leases;
+/* Serializes lease creation from looking for this process's holders of its GPUs to joining
+ * `leases`, so that two threads leasing one GPU nest rather than wait on each other's lock. */
+static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool exit_hook_registered;
 /* Set by the restore thread while it handles a signal: changes are refused meanwhile. */
 static atomic_bool signal_in_progress;
@@ -104,36 +109,45 @@ static void log_report(const restore_report *r, const char *why)
         ZEUS_WARN("%s: %s", why, r->text);
 }
 
+/* Puts back what the lease changed on one GPU. Called with l->lock held. Returns the first
+ * failure. */
+static int restore_gpu_locked(zeus_lease *l, lease_gpu *g, restore_report *r)
+{
+    int first = ZEUS_OK;
+    char w[32];
+    if (atomic_load(&g->limit_changed)) {
+        int rc = zeus_gpu_set_power_limit_mw(l->devices, g->gpu, g->original_mw);
+        if (rc == ZEUS_OK) {
+            atomic_store(&g->limit_changed, false);
+            g->current_mw = g->original_mw;
+        } else {
+            report(r, "%scannot put GPU %u back to %s: %s", r->len ? "; " : "", g->gpu,
+                   watts(g->original_mw, w, sizeof w), zeus_last_error());
+            first = rc;
+        }
+    }
+    if (atomic_load(&g->persistence_changed) && g->original_persistence >= 0) {
+        int rc = zeus_gpu_set_persistence_mode(l->devices, g->gpu, g->original_persistence);
+        if (rc == ZEUS_OK) {
+            atomic_store(&g->persistence_changed, false);
+        } else {
+            report(r, "%scannot put GPU %u's persistence mode back: %s", r->len ? "; " : "", g->gpu,
+                   zeus_last_error());
+            if (first == ZEUS_OK)
+                first = rc;
+        }
+    }
+    return first;
+}
+
 /* Puts back what the lease changed. Called with l->lock held. Returns the first failure. */
 static int restore_locked(zeus_lease *l, restore_report *r)
 {
     int first = ZEUS_OK;
-    char w[32];
     for (size_t i = 0; i < l->count; i++) {
-        lease_gpu *g = &l->gpus[i];
-        if (atomic_load(&g->limit_changed)) {
-            int rc = zeus_gpu_set_power_limit_mw(l->devices, g->gpu, g->original_mw);
-            if (rc == ZEUS_OK) {
-                atomic_store(&g->limit_changed, false);
-                g->current_mw = g->original_mw;
-            } else {
-                report(r, "%scannot put GPU %u back to %s: %s", r->len ? "; " : "", g->gpu,
-                       watts(g->original_mw, w, sizeof w), zeus_last_error());
-                if (first == ZEUS_OK)
-                    first = rc;
-            }
-        }
-        if (atomic_load(&g->persistence_changed) && g->original_persistence >= 0) {
-            int rc = zeus_gpu_set_persistence_mode(l->devices, g->gpu, g->original_persistence);
-            if (rc == ZEUS_OK) {
-                atomic_store(&g->persistence_changed, false);
-            } else {
-                report(r, "%scannot put GPU %u's persistence mode back: %s", r->len ? "; " : "",
-                       g->gpu, zeus_last_error());
-                if (first == ZEUS_OK)
-                    first = rc;
-            }
-        }
+        int rc = restore_gpu_locked(l, &l->gpus[i], r);
+        if (first == ZEUS_OK)
+            first = rc;
     }
     return first;
 }
@@ -160,6 +174,84 @@ static void restore_all(unsigned flag, const char *why)
 static void exit_hook(void)
 {
     restore_all(ZEUS_LEASE_RESTORE_AT_EXIT, "at exit");
+}
+
+/* ---- nesting: several leases of one process on one GPU ---- */
+
+static bool same_gpu(const zeus_lease *a, const lease_gpu *ga, const zeus_lease *b,
+                     const lease_gpu *gb)
+{
+    if (a->devices == b->devices)
+        return ga->gpu == gb->gpu;
+    /* Another device set of this process: the same GPU if it is a shared one (not a simulated
+     * GPU private to its device set) with the same UUID. */
+    return !zeus__devices_gpu_settings_private(a->devices) &&
+           !zeus__devices_gpu_settings_private(b->devices) && ga->info.uuid[0] &&
+           strcmp(ga->info.uuid, gb->info.uuid) == 0;
+}
+
+/* Another lease of this process holding g's GPU, or NULL. Called with leases_lock held. */
+static lease_gpu *holder_of(const zeus_lease *l, const lease_gpu *g, zeus_lease **owner)
+{
+    for (zeus_lease *o = leases; o; o = o->next) {
+        if (o == l || o->pid != l->pid)
+            continue;
+        for (size_t i = 0; i < o->count; i++)
+            if (same_gpu(l, g, o, &o->gpus[i])) {
+                *owner = o;
+                return &o->gpus[i];
+            }
+    }
+    return NULL;
+}
+
+/* A GPU this process already leases is not locked again (that would wait for ourselves): the
+ * new lease shares the holder's lock and takes its record of what to put back. */
+static int join_holders(zeus_lease *l)
+{
+    int rc = ZEUS_OK;
+    pthread_mutex_lock(&leases_lock);
+    for (size_t i = 0; i < l->count && rc == ZEUS_OK; i++) {
+        lease_gpu *g = &l->gpus[i];
+        zeus_lease *o;
+        lease_gpu *h = holder_of(l, g, &o);
+        if (!h)
+            continue;
+        pthread_mutex_lock(&o->lock);
+        g->nested = true;
+        g->original_mw = h->original_mw;
+        g->original_persistence = h->original_persistence;
+        atomic_store(&g->persistence_changed, atomic_load(&h->persistence_changed));
+        if (h->lock_fd >= 0 && (g->lock_fd = fcntl(h->lock_fd, F_DUPFD_CLOEXEC, 0)) < 0)
+            rc =
+                zeus__error(ZEUS_EIO, "GPU %u: cannot share its lock: %s", g->gpu, strerror(errno));
+        pthread_mutex_unlock(&o->lock);
+    }
+    pthread_mutex_unlock(&leases_lock);
+    return rc;
+}
+
+/* On release: a GPU another lease of this process still holds is left to that lease, with what
+ * this one changed, so that it is put back when the last of them is released. Called with
+ * leases_lock held, l already out of `leases`. */
+static void hand_over(zeus_lease *l)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        lease_gpu *g = &l->gpus[i];
+        zeus_lease *o;
+        lease_gpu *h = holder_of(l, g, &o);
+        if (!h)
+            continue;
+        pthread_mutex_lock(&o->lock);
+        if (atomic_load(&g->limit_changed))
+            atomic_store(&h->limit_changed, true);
+        if (atomic_load(&g->persistence_changed) && g->original_persistence >= 0) {
+            h->original_persistence = g->original_persistence;
+            atomic_store(&h->persistence_changed, true);
+        }
+        pthread_mutex_unlock(&o->lock);
+        g->handed_over = true;
+    }
 }
 
 /* ---- locks ---- */
@@ -288,13 +380,16 @@ static int take_locks(zeus_lease *l)
     lock_entry *locks = calloc(l->count, sizeof *locks);
     if (!locks)
         return zeus__error(ZEUS_ENOMEM, "out of memory");
+    size_t n = 0;
     for (size_t i = 0; i < l->count; i++) {
-        lock_path(dir, &l->gpus[i].info, locks[i].path, sizeof locks[i].path);
-        locks[i].gpu = i;
+        if (l->gpus[i].lock_fd >= 0)
+            continue; /* shared with another lease of this process */
+        lock_path(dir, &l->gpus[i].info, locks[n].path, sizeof locks[n].path);
+        locks[n++].gpu = i;
     }
-    qsort(locks, l->count, sizeof *locks, compare_locks);
+    qsort(locks, n, sizeof *locks, compare_locks);
     double wait_s = (l->flags & ZEUS_LEASE_NO_WAIT) ? 0 : ZEUS_LEASE_LOCK_WAIT_S;
-    for (size_t k = 0; k < l->count && rc == ZEUS_OK; k++) {
+    for (size_t k = 0; k < n && rc == ZEUS_OK; k++) {
         lease_gpu *g = &l->gpus[locks[k].gpu];
         rc = take_lock(locks[k].path, g->gpu, wait_s, &g->lock_fd);
     }
@@ -315,17 +410,20 @@ static void drop_locks(zeus_lease *l)
 
 /* ---- creation and release ---- */
 
+/* Records what to put back: the GPU's settings now, or, nested, what the first lease of this
+ * process recorded (join_holders). */
 static int record(zeus_lease *l, lease_gpu *g)
 {
-    int rc = zeus_gpu_power_limit_mw(l->devices, g->gpu, &g->original_mw);
+    int rc = zeus_gpu_power_limit_mw(l->devices, g->gpu, &g->current_mw);
     if (rc != ZEUS_OK)
         return zeus__error(rc,
                            "GPU %u (%s): its power limit cannot be read (%s), so it could not be "
                            "put back; refusing to change it",
                            g->gpu, g->info.name, zeus_last_error());
-    g->current_mw = g->original_mw;
-    g->original_persistence = -1;
-    if (l->flags & ZEUS_LEASE_PERSISTENCE) {
+    if (!g->nested)
+        g->original_mw = g->current_mw;
+    atomic_store(&g->limit_changed, g->current_mw != g->original_mw);
+    if ((l->flags & ZEUS_LEASE_PERSISTENCE) && g->original_persistence < 0) {
         bool enabled;
         rc = zeus_gpu_persistence_mode(l->devices, g->gpu, &enabled);
         if (rc == ZEUS_OK)
@@ -375,6 +473,7 @@ int zeus_lease_create(zeus_devices *devices, const unsigned *gpus, size_t count,
     int rc = ZEUS_OK;
     for (size_t i = 0; i < count; i++) {
         l->gpus[i].lock_fd = -1;
+        l->gpus[i].original_persistence = -1;
         l->gpus[i].gpu = gpus ? gpus[i] : (unsigned)i;
         for (size_t k = 0; k < i; k++)
             if (l->gpus[k].gpu == l->gpus[i].gpu) {
@@ -387,20 +486,25 @@ int zeus_lease_create(zeus_devices *devices, const unsigned *gpus, size_t count,
     /* Lock first, then record: what another changer did before us is what we put back.
      * Settings private to this process (simulated GPUs without a shared state file) cannot be
      * changed by another process: nothing to lock. */
-    if (!zeus__devices_gpu_settings_private(devices) && (rc = take_locks(l)) != ZEUS_OK)
-        goto fail;
+    zeus__fork_init();
+    pthread_mutex_lock(&create_lock);
+    if ((rc = join_holders(l)) != ZEUS_OK ||
+        (!zeus__devices_gpu_settings_private(devices) && (rc = take_locks(l)) != ZEUS_OK))
+        goto fail_locked;
     for (size_t i = 0; i < count; i++)
         if ((rc = record(l, &l->gpus[i])) != ZEUS_OK)
-            goto fail;
-    zeus__fork_init();
+            goto fail_locked;
     pthread_mutex_lock(&leases_lock);
     l->next = leases;
     leases = l;
     if ((flags & ZEUS_LEASE_RESTORE_AT_EXIT) && !exit_hook_registered && atexit(exit_hook) == 0)
         exit_hook_registered = true;
     pthread_mutex_unlock(&leases_lock);
+    pthread_mutex_unlock(&create_lock);
     *out = l;
     return ZEUS_OK;
+fail_locked:
+    pthread_mutex_unlock(&create_lock);
 fail:
     lease_free(l);
     return rc;
@@ -438,12 +542,17 @@ void zeus_lease_release(zeus_lease *l)
             break;
         }
     }
+    bool own = l->pid == getpid();
+    if (own)
+        hand_over(l);
     pthread_mutex_unlock(&leases_lock);
-    if (l->pid == getpid()) {
+    if (own) {
         stop_watcher(l);
         restore_report r = {.len = 0};
         pthread_mutex_lock(&l->lock);
-        restore_locked(l, &r);
+        for (size_t i = 0; i < l->count; i++)
+            if (!l->gpus[i].handed_over)
+                restore_gpu_locked(l, &l->gpus[i], &r);
         pthread_mutex_unlock(&l->lock);
         log_report(&r, "lease release");
     }

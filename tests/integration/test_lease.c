@@ -106,8 +106,12 @@ static void test_private_settings_unlocked(void **state)
     char *path = zt_write(zt_dir, "sim.state", "");
     zt_options.sim_state = path;
     assert_int_equal(zt_open(&d), ZEUS_OK);
+    char *lock =
+        zt_path(getenv("ZEUS_LOCK_DIR"), "gpu-GPU-5eed0000-0000-4000-8000-000000000000.lock");
+    assert_int_equal(access(lock, F_OK), -1);
     assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_NO_WAIT, &a), ZEUS_OK);
-    assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_NO_WAIT, &b), ZEUS_ETIMEOUT);
+    assert_int_equal(access(lock, F_OK), 0);
+    zeus_lease_release(a);
     /* Locks live where the API says, before the environment. */
     char *dir = zt_path(zt_dir, "api-locks");
     assert_int_equal(zeus_set_lock_dir(dir), ZEUS_OK);
@@ -115,12 +119,15 @@ static void test_private_settings_unlocked(void **state)
     assert_int_equal(zeus_lock_dir(where, sizeof where), ZEUS_OK);
     assert_string_equal(where, dir);
     assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_NO_WAIT, &b), ZEUS_OK);
+    char *api_lock = zt_path(dir, "gpu-GPU-5eed0000-0000-4000-8000-000000000000.lock");
+    assert_int_equal(access(api_lock, F_OK), 0);
     zeus_lease_release(b);
     assert_int_equal(zeus_set_lock_dir(NULL), ZEUS_OK);
     assert_int_equal(zeus_lock_dir(where, sizeof where), ZEUS_OK);
     assert_string_equal(where, getenv("ZEUS_LOCK_DIR"));
+    free(api_lock);
+    free(lock);
     free(dir);
-    zeus_lease_release(a);
     zeus_devices_close(d);
     free(path);
 }
@@ -211,6 +218,64 @@ static void test_lock_serializes(void **state)
     close(ready[1]);
     close(go[0]);
     close(go[1]);
+    zeus_devices_close(d);
+}
+
+/* A child process tries GPU 1 without waiting: 0 if it got it, 1 if the lock was held. */
+static int other_process_leases_gpu1(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        zeus_devices *d;
+        zeus_lease *l;
+        unsigned gpu = 1;
+        if (zt_open(&d) != ZEUS_OK)
+            _exit(101);
+        int rc = zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_NO_WAIT, &l);
+        _exit(rc == ZEUS_OK ? 0 : rc == ZEUS_ETIMEOUT ? 1 : 102);
+    }
+    return zt_wait(pid, 10);
+}
+
+/* Two leases of one process on one GPU (a second optimizer in a notebook): the second is made at
+ * once, shares the lock and the first's record, and the GPU is put back to what it had before
+ * either when the last of them is released, in either order. */
+static void test_nested_leases(void **state)
+{
+    (void)state;
+    zeus_devices *d = open_fake(NULL), *d2;
+    assert_int_equal(zt_open(&d2), ZEUS_OK); /* another device set of the process: same GPUs */
+    unsigned one = 1, both[] = {1, 2};
+    for (int first_out = 0; first_out < 2; first_out++) {
+        zeus_lease *a, *b;
+        assert_int_equal(zeus_lease_create(d, &one, 1, ZEUS_LEASE_NO_WAIT, &a), ZEUS_OK);
+        assert_int_equal(zeus_lease_set_power_limit_mw(a, 1, 200000), ZEUS_OK);
+        int64_t t0 = zeus_now_ns();
+        assert_int_equal(zeus_lease_create(d2, both, 2, 0, &b), ZEUS_OK);
+        assert_true(zeus_now_ns() - t0 < 1000 * 1000 * 1000);
+        unsigned orig;
+        assert_int_equal(zeus_lease_original_mw(b, 1, &orig), ZEUS_OK);
+        assert_int_equal(orig, 300000); /* not a's 200 W */
+        assert_int_equal(zeus_lease_set_power_limit_mw(b, 1, 150000), ZEUS_OK);
+        assert_int_equal(zeus_lease_set_power_limit_mw(b, 2, 175000), ZEUS_OK);
+        zeus_lease_release(first_out ? b : a);
+        assert_int_equal(limit_now(1), 150000); /* the other lease still holds GPU 1 */
+        assert_int_equal(other_process_leases_gpu1(), 1);
+        zeus_lease_release(first_out ? a : b);
+        assert_int_equal(limit_now(1), 300000);
+        assert_int_equal(limit_now(2), 300000);
+        assert_int_equal(other_process_leases_gpu1(), 0);
+    }
+    /* What the first released lease changed is put back by the one that stays. */
+    zeus_lease *a, *b;
+    assert_int_equal(zeus_lease_create(d, &one, 1, 0, &a), ZEUS_OK);
+    assert_int_equal(zeus_lease_create(d, &one, 1, 0, &b), ZEUS_OK);
+    assert_int_equal(zeus_lease_set_power_limit_mw(a, 1, 200000), ZEUS_OK);
+    zeus_lease_release(a);
+    assert_int_equal(limit_now(1), 200000);
+    zeus_lease_release(b);
+    assert_int_equal(limit_now(1), 300000);
+    zeus_devices_close(d2);
     zeus_devices_close(d);
 }
 
@@ -526,6 +591,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_private_settings_unlocked, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_refused, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_lock_serializes, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_nested_leases, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_signal_while_backend_locked, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_many_leases_restored_at_exit, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_client_killed, zt_setup, zt_teardown),

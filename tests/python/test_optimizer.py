@@ -352,3 +352,38 @@ def test_sigterm_restores_limits_and_still_kills(tmp_path):
         env=env, capture_output=True, text=True, timeout=60,
     )
     assert check.stdout.strip() == "[300000, 300000]", check.stderr
+
+
+NOTEBOOK = r"""
+import json, os, tempfile, time
+from zeus.monitor import ZeusMonitor
+from zeus.optimizer import GlobalPowerLimitOptimizer
+from zeus.optimizer.power_limit import Energy
+from zeus.device import get_gpus
+g = get_gpus()
+def profile(best_w):
+    p = os.path.join(tempfile.mkdtemp(), "p.json")
+    json.dump({"measurements": [{"power_limit": 300, "energy": 9.0, "time": 1.0},
+                                {"power_limit": best_w, "energy": 5.0, "time": 1.2}]}, open(p, "w"))
+    return p
+m = ZeusMonitor(gpu_indices=[0])
+first = GlobalPowerLimitOptimizer(m, Energy(), profile_path=profile(200))  # cell run once
+t0 = time.monotonic()
+second = GlobalPowerLimitOptimizer(m, Energy(), profile_path=profile(150))  # ... and again
+print("WAITED", round(time.monotonic() - t0, 1), "LIMIT", g.get_power_management_limit(0))
+first.close()
+print("AFTER_FIRST", g.get_power_management_limit(0))
+second.close()
+print("AFTER_SECOND", g.get_power_management_limit(0), flush=True)
+"""
+
+
+def test_second_optimizer_in_one_process_starts_at_once(tmp_path):
+    """A notebook cell run twice: the original allowed it; the GPU goes back when both are closed."""
+    env = _limits_file_env(tmp_path)
+    p = run_python("from zeus.device import get_gpus\nget_gpus().set_power_management_limit(0, 250000)", env)
+    assert p.returncode == 0, p.stderr
+    p = run_python(NOTEBOOK, env, timeout=60)
+    assert "WAITED 0.0 LIMIT 150000" in p.stdout, p.stdout + p.stderr
+    assert "AFTER_FIRST 150000" in p.stdout, p.stdout + p.stderr
+    assert "AFTER_SECOND 250000" in p.stdout, p.stdout + p.stderr
