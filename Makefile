@@ -74,7 +74,7 @@ test: format-check check-faces test-python test-fast check-abi test-install test
 
 # A self-contained build for a GPU machine that has no compiler or libcjson (see docs/validation/).
 validate-bundle: deps
-	cmake -S . -B build-validate -DCMAKE_BUILD_TYPE=Release -DZEUS_BUILD_TESTS=OFF
+	cmake -S . -B build-validate -DCMAKE_BUILD_TYPE=Release -DZEUS_BUILD_TESTS=OFF -DZEUS_PLOT_PNG=OFF
 	cmake --build build-validate -j $(JOBS)
 	mkdir -p build-validate/lib
 	cp -L $$(pkg-config --variable=libdir libcjson)/libcjson.so.1 build-validate/lib/

@@ -4,6 +4,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libcjson-dev libcmocka-dev clang-format clang libclang-rt-14-dev
   libmicrohttpd-dev nettle-dev
+  librsvg2-dev # zeus monitor power --plot FILE.png (librsvg + cairo)
   libsqlite3-dev libpq-dev postgresql # zeus-bso and its tests (docs/bso.md)
   prometheus prometheus-pushgateway python3-prometheus-client # the exporter's tests
   python3 python3-dev python3-venv) # python3-*: the Python face (make test-python)

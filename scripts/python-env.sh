@@ -12,6 +12,7 @@ accelerate
 pytest
 nvidia-ml-py
 prometheus-client
+matplotlib==3.11.2
 scikit-build-core
 cmake
 ninja'

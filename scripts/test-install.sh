@@ -55,5 +55,10 @@ cc -std=c11 -Wall -Werror "$prefix/version_check.c" $(pkg-config --cflags --libs
 if [ -x "$prefix/libexec/zeus/zeus-exporter" ]; then
   "$prefix/bin/zeus" exporter --help | grep -q -- "--listen HOST:PORT"
 fi
+# ... and the PNG rasterizer module, zeus-svg2png.so, there too.
+if [ -f "$prefix/libexec/zeus/zeus-svg2png.so" ]; then
+  ZEUS_DEVICE=sim "$prefix/bin/zeus" monitor power --duration 0.1 --plot "$prefix/p.png" >/dev/null
+  head -c 8 "$prefix/p.png" | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a'
+fi
 echo "install test: pkg-config and find_package consumers built and ran; zeus/version.h matches;" \
      "the command ran from the prefix, $shared_cli"

@@ -930,8 +930,8 @@ static int parse_window_args(PyObject *const *args, Py_ssize_t nargs, PyObject *
 {
     for (int i = 0; i < n_out; i++)
         out[i] = NULL;
-    if (nargs < 1 || nargs > n_pos) {
-        PyErr_Format(PyExc_TypeError, "expected 1 to %d positional arguments, got %zd", n_pos,
+    if (nargs > n_pos) { /* none is fine: key may be given by name, as in the original */
+        PyErr_Format(PyExc_TypeError, "expected at most %d positional arguments, got %zd", n_pos,
                      nargs);
         return -1;
     }
@@ -978,6 +978,29 @@ static int sync_flag(PyObject *sync_execution, PyObject *sync_cuda)
     return 1;
 }
 
+/* What begin_window and end_window were asked: (key, sync_execution=True, FLAG=False, *,
+ * sync_cuda=None), FLAG being restart (keyword-only: n_pos 2) or cancel (positional: n_pos 3);
+ * names: those four names in that order. Also checks that the monitor is open. */
+typedef struct {
+    PyObject *key_obj;
+    const char *key;
+    int sync, flag;
+} window_call;
+
+static int window_call_parse(MonitorObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames, const char *names[], int n_pos, window_call *c)
+{
+    PyObject *a[4];
+    if (parse_window_args(args, nargs, kwnames, names, n_pos, a, 4) < 0 || monitor_ready(self) < 0)
+        return -1;
+    c->key_obj = a[0];
+    if (!(c->key = PyUnicode_AsUTF8(a[0])))
+        return -1;
+    c->sync = sync_flag(a[1], a[3]);
+    c->flag = truth(a[2], 0);
+    return c->sync < 0 || c->flag < 0 ? -1 : 0;
+}
+
 static PyObject *window_error(MonitorObject *self, int rc, PyObject *key, bool begin)
 {
     if (rc == ZEUS_EEXIST && begin)
@@ -1013,18 +1036,12 @@ static void scratch_give(MonitorObject *self, zeus_measurement *m)
 static PyObject *monitor_begin_window(MonitorObject *self, PyObject *const *args, Py_ssize_t nargs,
                                       PyObject *kwnames)
 {
-    static const char *names[] = {"key", "sync_execution", "sync_cuda", "restart"};
-    PyObject *a[4];
-    if (parse_window_args(args, nargs, kwnames, names, 2, a, 4) < 0 || monitor_ready(self) < 0)
+    static const char *names[] = {"key", "sync_execution", "restart", "sync_cuda"};
+    window_call c;
+    if (window_call_parse(self, args, nargs, kwnames, names, 2, &c) < 0)
         return NULL;
-    const char *key = PyUnicode_AsUTF8(a[0]);
-    if (!key)
-        return NULL;
-    int sync = sync_flag(a[1], a[2]);
-    int restart = truth(a[3], 0);
-    if (sync < 0 || restart < 0)
-        return NULL;
-    int rc;
+    const char *key = c.key;
+    int sync = c.sync, restart = c.flag, rc;
     zeus_monitor *m = self->monitor;
     zeus_measurement *scratch = scratch_take(self);
     if (!scratch)
@@ -1049,7 +1066,7 @@ static PyObject *monitor_begin_window(MonitorObject *self, PyObject *const *args
     if (raise_sync_error(self) < 0)
         return NULL;
     if (rc != ZEUS_OK)
-        return window_error(self, rc, a[0], true);
+        return window_error(self, rc, c.key_obj, true);
     Py_RETURN_NONE;
 }
 
@@ -1057,17 +1074,11 @@ static PyObject *monitor_end_window(MonitorObject *self, PyObject *const *args, 
                                     PyObject *kwnames)
 {
     static const char *names[] = {"key", "sync_execution", "cancel", "sync_cuda"};
-    PyObject *a[4];
-    if (parse_window_args(args, nargs, kwnames, names, 3, a, 4) < 0 || monitor_ready(self) < 0)
+    window_call c;
+    if (window_call_parse(self, args, nargs, kwnames, names, 3, &c) < 0)
         return NULL;
-    const char *key = PyUnicode_AsUTF8(a[0]);
-    if (!key)
-        return NULL;
-    int sync = sync_flag(a[1], a[3]);
-    int cancel = truth(a[2], 0);
-    if (sync < 0 || cancel < 0)
-        return NULL;
-    int rc;
+    const char *key = c.key;
+    int sync = c.sync, cancel = c.flag, rc;
     zeus_monitor *m = self->monitor;
     zeus_measurement *r = scratch_take(self);
     if (!r)
@@ -1084,7 +1095,7 @@ static PyObject *monitor_end_window(MonitorObject *self, PyObject *const *args, 
         return NULL;
     }
     if (rc != ZEUS_OK)
-        return window_error(self, rc, a[0], false);
+        return window_error(self, rc, c.key_obj, false);
     return result;
 }
 
@@ -1345,7 +1356,66 @@ static PyObject *sampler_get_gpu_indices(SamplerObject *self, void *c)
     return l;
 }
 
+/* The timeline kept in the ring (at or after since, oldest first): (times, {column name:
+ * [W, ...]}), the columns in sampler order ("gpu<i>", then "cpu<i>"/"dram<i>"). For plots. */
+static PyObject *sampler_timeline(SamplerObject *self, PyObject *args)
+{
+    double since = -INFINITY;
+    if (!PyArg_ParseTuple(args, "|d", &since) || sampler_ready(self) < 0)
+        return NULL;
+    unsigned columns = zeus_sampler_column_count(self->sampler);
+    size_t max = zeus_sampler_sample_count(self->sampler), count = 0;
+    double *times = PyMem_Calloc(max ? max : 1, sizeof *times);
+    double *power = PyMem_Calloc((max ? max : 1) * columns, sizeof *power);
+    PyObject *t = NULL, *cols = NULL, *result = NULL;
+    if (!times || !power) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_sampler_timeline(self->sampler, since, max, times, power, &count);
+    Py_END_ALLOW_THREADS
+    if (rc != ZEUS_OK) {
+        raise_zeus(rc, NULL);
+        goto done;
+    }
+    if (!(t = PyList_New((Py_ssize_t)count)) || !(cols = PyDict_New()))
+        goto done;
+    for (size_t k = 0; k < count; k++) {
+        PyObject *v = PyFloat_FromDouble(times[k]);
+        if (!v)
+            goto done;
+        PyList_SET_ITEM(t, (Py_ssize_t)k, v);
+    }
+    for (unsigned i = 0; i < columns; i++) {
+        PyObject *l = PyList_New((Py_ssize_t)count);
+        int bad = !l;
+        for (size_t k = 0; !bad && k < count; k++) {
+            PyObject *v = PyFloat_FromDouble(power[k * columns + i]);
+            if (!v)
+                bad = 1;
+            else
+                PyList_SET_ITEM(l, (Py_ssize_t)k, v);
+        }
+        if (bad || PyDict_SetItemString(cols, zeus_sampler_column_name(self->sampler, i), l) < 0) {
+            Py_XDECREF(l);
+            goto done;
+        }
+        Py_DECREF(l);
+    }
+    result = PyTuple_Pack(2, t, cols);
+done:
+    Py_XDECREF(t);
+    Py_XDECREF(cols);
+    PyMem_Free(power);
+    PyMem_Free(times);
+    return result;
+}
+
 static PyMethodDef sampler_methods[] = {
+    {"_timeline", (PyCFunction)sampler_timeline, METH_VARARGS,
+     "_timeline(since=-inf) -> (times, {column: [W]}) of the kept samples"},
     {"get_energy", (PyCFunction)sampler_get_energy, METH_VARARGS,
      "get_energy(start, end) -> {gpu: J} or None"},
     {"get_power", (PyCFunction)(void (*)(void))sampler_get_power, METH_VARARGS | METH_KEYWORDS,
@@ -1727,6 +1797,123 @@ static PyTypeObject OptimizerType = {
     .tp_weaklistoffset = offsetof(OptimizerObject, weaklist),
 };
 
+/* ---- Plots (zeus/plot.h) ---- */
+
+/* plot_power_svg(times, columns, windows=(), width=0, height=0, title=None) -> str: libzeus's
+ * SVG picture. columns: [(name, [W per time])]; windows: [(name, start_s, end_s)]. */
+static PyObject *py_plot_power_svg(PyObject *mod, PyObject *args, PyObject *kw)
+{
+    (void)mod;
+    static char *names[] = {"times", "columns", "windows", "width", "height", "title", NULL};
+    PyObject *times_o, *cols_o, *wins_o = Py_None;
+    unsigned width = 0, height = 0;
+    const char *title = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OIIz:plot_power_svg", names, &times_o, &cols_o,
+                                     &wins_o, &width, &height, &title))
+        return NULL;
+    PyObject *times = NULL, *cols = NULL, *wins = NULL, *result = NULL;
+    double *t = NULL, *p = NULL;
+    const char **cnames = NULL;
+    zeus_plot_window *w = NULL;
+    char *svg = NULL;
+    if (!(times = PySequence_Fast(times_o, "times must be a sequence")) ||
+        !(cols = PySequence_Fast(cols_o, "columns must be a sequence of (name, values)")) ||
+        (wins_o != Py_None &&
+         !(wins = PySequence_Fast(wins_o, "windows must be a sequence of (name, start, end)"))))
+        goto done;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(times), nc = PySequence_Fast_GET_SIZE(cols),
+               nw = wins ? PySequence_Fast_GET_SIZE(wins) : 0;
+    if (nc > ZEUS_SAMPLER_MAX_COLUMNS) {
+        PyErr_Format(PyExc_ValueError, "at most %d columns", ZEUS_SAMPLER_MAX_COLUMNS);
+        goto done;
+    }
+    t = PyMem_Calloc(n ? (size_t)n : 1, sizeof *t);
+    p = PyMem_Calloc((n ? (size_t)n : 1) * (nc ? (size_t)nc : 1), sizeof *p);
+    cnames = PyMem_Calloc(nc ? (size_t)nc : 1, sizeof *cnames);
+    w = PyMem_Calloc(nw ? (size_t)nw : 1, sizeof *w);
+    if (!t || !p || !cnames || !w) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < n; k++)
+        if ((t[k] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(times, k))) == -1 && PyErr_Occurred())
+            goto done;
+    for (Py_ssize_t i = 0; i < nc; i++) {
+        PyObject *name, *values_o, *values;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(cols, i), "UO;columns: (name, values)",
+                              &name, &values_o) ||
+            !(cnames[i] = PyUnicode_AsUTF8(name)) ||
+            !(values = PySequence_Fast(values_o, "a column's values must be a sequence")))
+            goto done;
+        if (PySequence_Fast_GET_SIZE(values) != n) {
+            PyErr_Format(PyExc_ValueError, "column '%s' has %zd values for %zd times", cnames[i],
+                         PySequence_Fast_GET_SIZE(values), n);
+            Py_DECREF(values);
+            goto done;
+        }
+        for (Py_ssize_t k = 0; k < n; k++) {
+            PyObject *v = PySequence_Fast_GET_ITEM(values, k);
+            p[k * nc + i] = v == Py_None ? NAN : PyFloat_AsDouble(v);
+            if (p[k * nc + i] == -1 && PyErr_Occurred()) {
+                Py_DECREF(values);
+                goto done;
+            }
+        }
+        Py_DECREF(values);
+    }
+    for (Py_ssize_t i = 0; i < nw; i++)
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(wins, i), "sdd;windows: (name, start, end)",
+                              &w[i].name, &w[i].start_s, &w[i].end_s))
+            goto done;
+    zeus_power_plot plot = {.times_s = t,
+                            .power_w = p,
+                            .count = (size_t)n,
+                            .column_count = (unsigned)nc,
+                            .column_names = cnames,
+                            .windows = w,
+                            .window_count = (size_t)nw,
+                            .width_px = width,
+                            .height_px = height,
+                            .title = title};
+    int rc = zeus_plot_power_svg(&plot, &svg);
+    result = rc == ZEUS_OK ? PyUnicode_FromString(svg) : raise_zeus(rc, NULL);
+done:
+    zeus_free(svg);
+    PyMem_Free(w);
+    PyMem_Free(cnames);
+    PyMem_Free(p);
+    PyMem_Free(t);
+    Py_XDECREF(wins);
+    Py_XDECREF(cols);
+    Py_XDECREF(times);
+    return result;
+}
+
+/* read_windows(log_file) -> [(name, start_s, end_s)]: the windows of a ZeusMonitor log. */
+static PyObject *py_read_windows(PyObject *mod, PyObject *arg)
+{
+    (void)mod;
+    PyObject *path = NULL;
+    if (!PyUnicode_FSConverter(arg, &path))
+        return NULL;
+    zeus_plot_window *w = NULL;
+    size_t n = 0;
+    int rc = zeus_plot_read_windows(PyBytes_AS_STRING(path), &w, &n);
+    Py_DECREF(path);
+    if (rc != ZEUS_OK)
+        return raise_zeus(rc, rc == ZEUS_ENOENT ? PyExc_FileNotFoundError : NULL);
+    PyObject *l = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; l && i < n; i++) {
+        PyObject *item = Py_BuildValue("(sdd)", w[i].name, w[i].start_s, w[i].end_s);
+        if (!item)
+            Py_CLEAR(l);
+        else
+            PyList_SET_ITEM(l, (Py_ssize_t)i, item);
+    }
+    zeus_free(w);
+    return l;
+}
+
 /* ---- Module ---- */
 static PyMethodDef module_methods[] = {
     {"_set_log_handler", py_set_log_handler, METH_O, "callable(level, message) or None"},
@@ -1747,6 +1934,10 @@ static PyMethodDef module_methods[] = {
     {"sim_synchronize", py_sim_synchronize, METH_O, "Waits for a simulated GPU's steps."},
     {"cpu_count", py_cpu_count, METH_NOARGS, "CPU packages (RAPL)."},
     {"zeus_cost", py_zeus_cost, METH_VARARGS, "zeus_cost(energy, time, eta_knob, max_power)"},
+    {"plot_power_svg", (PyCFunction)(void (*)(void))py_plot_power_svg, METH_VARARGS | METH_KEYWORDS,
+     "plot_power_svg(times, columns, windows=(), width=0, height=0, title=None) -> SVG text"},
+    {"read_windows", py_read_windows, METH_O,
+     "read_windows(log_file) -> [(name, start_s, end_s)] of a ZeusMonitor log"},
     {NULL, NULL, 0, NULL},
 };
 

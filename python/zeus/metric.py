@@ -4,7 +4,8 @@
 ``EnergyCumulativeCounter`` adds energy to counters every ``update_period`` seconds in a
 background process while a window is open; ``PowerGauge`` sets a gauge to each GPU's power every
 ``update_period`` seconds in a background process. All push to ``pushgateway_url`` under
-``job``. Metric names and labels are the original's:
+``job``. A background process that cannot make its monitor fails ``begin_window``
+(RuntimeError with the reason); pushes that fail are counted and ``end_window`` warns. Metric names and labels are the original's:
 
 * ``energy_monitor_{gpu,cpu,dram}_energy_joules`` (histogram or counter) labelled
   ``window``, ``index``;
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import multiprocessing as mp
+import queue as queues
 import time
 import warnings
 from typing import Sequence
@@ -122,30 +124,98 @@ class EnergyHistogram(Metric):
         push_to_gateway(self.pushgateway_url, job=self.job, registry=self.registry)
 
 
+# How long begin_window waits for the monitoring process to have its monitor (spawning a
+# Python process and importing zeus takes a second or two).
+_START_TIMEOUT_S = 60.0
+
+
 class _Looping(Metric):
-    """A metric whose measuring loop runs in a spawned process while a window is open."""
+    """A metric whose measuring loop runs in a spawned process while a window is open.
+
+    The process says on ``status`` whether its monitor could be made (begin_window raises
+    RuntimeError with the reason if not, instead of the process dying unseen) and, when stopped,
+    how many of its pushes failed (end_window warns)."""
 
     def __init__(self) -> None:
         self.queue = None
+        self.status = None
         self.proc = None
 
     def _start(self, target, args) -> None:
+        if self.proc is not None:
+            raise RuntimeError(f"{type(self).__name__}: a window is already open")
         context = mp.get_context("spawn")
         self.queue = context.Queue()
-        self.proc = context.Process(target=target, args=(self.queue, *args), daemon=True)
+        self.status = context.Queue()
+        self.proc = context.Process(target=target, args=(self.queue, self.status, *args),
+                                    daemon=True)
         self.proc.start()
-        if not self.proc.is_alive():
-            raise RuntimeError(f"{type(self).__name__}: the monitoring process did not start")
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        kind, detail = "error", "the monitoring process ended before it started measuring"
+        while time.monotonic() < deadline:
+            try:
+                kind, detail = self.status.get(timeout=0.1)
+                break
+            except queues.Empty:
+                if not self.proc.is_alive():
+                    break
+        else:
+            detail = f"the monitoring process did not start in {_START_TIMEOUT_S:g} s"
+        if kind != "ready":
+            self._stop()
+            raise RuntimeError(f"{type(self).__name__}: {detail}")
 
-    def end_window(self, name: str, sync_execution: bool = False) -> None:
-        if self.proc is None:
-            raise RuntimeError(f"{type(self).__name__}: no window '{name}' is open")
+    def _stop(self):
+        """Stops the process; its last status message (None if it sent none)."""
         self.queue.put("stop")
         self.proc.join(timeout=20)
         if self.proc.is_alive():
             self.proc.terminate()
             self.proc.join()
         self.proc = None
+        try:
+            return self.status.get(timeout=1)
+        except queues.Empty:
+            return None
+
+    def end_window(self, name: str, sync_execution: bool = False) -> None:
+        if self.proc is None:
+            raise RuntimeError(f"{type(self).__name__}: no window '{name}' is open")
+        last = self._stop()
+        if last and last[0] == "done" and last[1][0]:
+            failed, pushes, error = last[1]
+            warnings.warn(f"{type(self).__name__}: {failed} of {pushes} pushes to the "
+                          f"Pushgateway failed (last: {error})", stacklevel=2)
+
+
+def _monitor_or_report(status, make, **kwargs):
+    """The monitor, with "ready" sent; None with the error sent if it cannot be made."""
+    try:
+        monitor = make(**kwargs)
+    except Exception as e:  # noqa: BLE001 (any reason goes back to begin_window)
+        status.put(("error", f"{type(e).__name__}: {e}"))
+        return None
+    status.put(("ready", None))
+    return monitor
+
+
+class _Pushes:
+    """Pushes that fail are counted, not fatal: the loop measures on and end_window warns."""
+
+    def __init__(self) -> None:
+        self.count = self.failed = 0
+        self.error = None
+
+    def push(self, url: str, job: str, registry) -> None:
+        self.count += 1
+        try:
+            push_to_gateway(url, job=job, registry=registry)
+        except Exception as e:  # noqa: BLE001
+            self.failed += 1
+            self.error = f"{type(e).__name__}: {e}"
+
+    def report(self, status) -> None:
+        status.put(("done", (self.failed, self.count, self.error)))
 
 
 class EnergyCumulativeCounter(_Looping):
@@ -166,11 +236,15 @@ class EnergyCumulativeCounter(_Looping):
                                              self.update_period, self.pushgateway_url, self.job))
 
 
-def energy_monitoring_loop(queue, name: str, cpu_indices: list, gpu_indices: list,
+def energy_monitoring_loop(queue, status, name: str, cpu_indices: list, gpu_indices: list,
                            update_period: float, pushgateway_url: str, job: str) -> None:
     """EnergyCumulativeCounter's process: one window per period, added to the counters."""
     registry = CollectorRegistry()
-    monitor = _zeus_monitor(cpu_indices=cpu_indices, gpu_indices=gpu_indices)
+    monitor = _monitor_or_report(status, _zeus_monitor, cpu_indices=cpu_indices,
+                                 gpu_indices=gpu_indices)
+    if monitor is None:
+        return
+    pushes = _Pushes()
     labels = ["window", "index"]
     counters = {
         "gpu_energy": Counter("energy_monitor_gpu_energy_joules", "GPU energy consumption",
@@ -191,7 +265,8 @@ def energy_monitoring_loop(queue, name: str, cpu_indices: list, gpu_indices: lis
             for index, energy in _energies(measurement, attribute).items():
                 if energy is not None and energy == energy and energy >= 0:
                     counter.labels(window=window, index=index).inc(energy)
-        push_to_gateway(pushgateway_url, job=job, registry=registry)
+        pushes.push(pushgateway_url, job, registry)
+    pushes.report(status)
 
 
 class PowerGauge(_Looping):
@@ -211,11 +286,14 @@ class PowerGauge(_Looping):
                                             self.pushgateway_url, self.job))
 
 
-def power_monitoring_loop(queue, name: str, gpu_indices: list, update_period: float,
+def power_monitoring_loop(queue, status, name: str, gpu_indices: list, update_period: float,
                           pushgateway_url: str, job: str) -> None:
     """PowerGauge's process: the latest power of every GPU each period."""
     registry = CollectorRegistry()
-    monitor = _power_monitor(gpu_indices=gpu_indices)
+    monitor = _monitor_or_report(status, _power_monitor, gpu_indices=gpu_indices)
+    if monitor is None:
+        return
+    pushes = _Pushes()
     gauge = Gauge("power_monitor_gpu_power_watts", "Records power consumption for GPU over time",
                   ["gpu_index"], registry=registry)
     while queue.empty():
@@ -223,5 +301,6 @@ def power_monitoring_loop(queue, name: str, gpu_indices: list, update_period: fl
         if power:
             for gpu_index, watts in power.items():
                 gauge.labels(gpu_index=f"{name}_{gpu_index}").set(watts)
-        push_to_gateway(pushgateway_url, job=job, registry=registry)
+        pushes.push(pushgateway_url, job, registry)
         time.sleep(update_period)
+    pushes.report(status)

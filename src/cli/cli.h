@@ -36,4 +36,19 @@ int cli_is_help(const char *arg);
 int cli_take_indices(const char *option, const char *first, int argc, char **argv, int *optind_io,
                      unsigned *out, int max, int *count);
 
+/* Finds FILE (accessible with access() MODE) where the zeus command keeps its helpers: next to
+ * this executable (a build tree), then ../libexec/zeus relative to it, then the installed libexec
+ * folder. */
+bool cli_find_helper(const char *file, int mode, char *path, size_t size);
+
+/* --plot pictures (plot_png.c): the format a file's extension names (.svg, or .png when the
+ * zeus-svg2png.so module, built with librsvg, is found; it is loaded then); otherwise prints why
+ * and returns CLI_USAGE (unknown extension) or CLI_FAIL (PNG without the module). */
+typedef enum { CLI_PLOT_SVG, CLI_PLOT_PNG } cli_plot_format;
+int cli_plot_format_of(const char *path, cli_plot_format *format);
+/* Rasterizes SVG text to a width x height PNG (*png malloc'd, *len bytes); CLI_OK or prints
+ * why and returns CLI_FAIL. */
+int cli_svg_to_png(const char *svg, unsigned width, unsigned height, unsigned char **png,
+                   size_t *len);
+
 #endif

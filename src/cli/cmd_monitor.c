@@ -22,6 +22,9 @@
 #define MAX_WAIT_S 86400.0
 /* CSV rows are flushed at least this often (every row when samples come less often). */
 #define CSV_FLUSH_S 0.5
+/* --plot's picture size. */
+#define PLOT_WIDTH_PX 960
+#define PLOT_HEIGHT_PX 540
 
 static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
@@ -53,7 +56,7 @@ static void usage_power(FILE *out)
     fprintf(out,
             "usage: zeus monitor power [--gpu-indices I [I ...]] [--cpu-indices I [I ...]]\n"
             "                          [--update-period S] [--duration S] [--csv FILE] [--json]\n"
-            "                          [--plot FILE.svg [--windows LOG]]\n\n"
+            "                          [--plot FILE.svg|FILE.png [--windows LOG]]\n\n"
             "Stream GPU (and CPU) power every S seconds until Ctrl-C or --duration, then print\n"
             "the total time and energy (integrated from the samples).\n\n"
             "options:\n"
@@ -67,8 +70,9 @@ static void usage_power(FILE *out)
             "                      at least every 0.5 s); '-': standard output, and the report\n"
             "                      goes to standard error\n"
             "  --json              print JSON lines instead of text\n"
-            "  --plot FILE.svg     at the end, draw power per device over time as an SVG\n"
-            "                      picture (the latest 65536 samples)\n"
+            "  --plot FILE         at the end, draw power per device over time (the latest\n"
+            "                      65536 samples) as an SVG or PNG picture (by FILE's\n"
+            "                      extension: .svg or .png; 960x540)\n"
             "  --windows LOG       mark the windows of a 'zeus monitor energy --log-file' LOG\n"
             "                      on the plot\n"
             "  -h, --help          show this help\n");
@@ -111,6 +115,7 @@ typedef struct {
     int gpu_count, cpu_count;
     bool json;
     const char *log_file, *csv, *plot, *windows, *push_url, *push_job;
+    cli_plot_format plot_format;
     double period_s, duration_s;
     char **command;
 } monitor_args;
@@ -185,7 +190,9 @@ static int parse_args(const subcommand *sc, int argc, char **argv, monitor_args 
             break;
         case OPT_PLOT:
             a->plot = optarg;
-            rc = check_output("--plot", optarg);
+            rc = cli_plot_format_of(optarg, &a->plot_format);
+            if (rc == CLI_OK)
+                rc = check_output("--plot", optarg);
             break;
         case OPT_WINDOWS:
             a->windows = optarg;
@@ -621,7 +628,8 @@ static void power_loop(zeus_sampler *s, const monitor_args *a, FILE *report, csv
     }
 }
 
-/* --plot: the sampler's timeline (and --windows' windows) as an SVG picture. */
+/* --plot: the sampler's timeline (and --windows' windows) as an SVG picture, or that picture
+ * rasterized to a PNG. */
 static int write_plot(zeus_sampler *s, const monitor_args *a)
 {
     unsigned columns = zeus_sampler_column_count(s);
@@ -631,7 +639,9 @@ static int write_plot(zeus_sampler *s, const monitor_args *a)
     const char *names[ZEUS_SAMPLER_MAX_COLUMNS];
     zeus_plot_window *windows = NULL;
     char *svg = NULL;
-    int rc = times && power ? ZEUS_OK : ZEUS_ENOMEM;
+    unsigned char *png = NULL;
+    size_t png_len = 0;
+    int rc = times && power ? ZEUS_OK : ZEUS_ENOMEM, result = CLI_FAIL;
     if (rc == ZEUS_OK)
         rc = zeus_sampler_timeline(s, -INFINITY, max, times, power, &count);
     if (rc == ZEUS_OK && a->windows)
@@ -644,12 +654,22 @@ static int write_plot(zeus_sampler *s, const monitor_args *a)
                             .column_count = columns,
                             .column_names = names,
                             .windows = windows,
-                            .window_count = nwin};
+                            .window_count = nwin,
+                            .width_px = PLOT_WIDTH_PX,
+                            .height_px = PLOT_HEIGHT_PX};
     if (rc == ZEUS_OK)
         rc = zeus_plot_power_svg(&plot, &svg);
-    if (rc == ZEUS_OK)
-        rc = zeus_write_file(a->plot, svg, strlen(svg));
-    int result = rc == ZEUS_OK ? CLI_OK : cli_lib_error(CLI_FAIL, rc, "--plot");
+    if (rc != ZEUS_OK) {
+        result = cli_lib_error(CLI_FAIL, rc, "--plot");
+        goto done;
+    }
+    if (a->plot_format == CLI_PLOT_PNG &&
+        cli_svg_to_png(svg, PLOT_WIDTH_PX, PLOT_HEIGHT_PX, &png, &png_len) != CLI_OK)
+        goto done; /* it said why */
+    rc = png ? zeus_write_file(a->plot, png, png_len) : zeus_write_file(a->plot, svg, strlen(svg));
+    result = rc == ZEUS_OK ? CLI_OK : cli_lib_error(CLI_FAIL, rc, "--plot");
+done:
+    free(png);
     zeus_free(svg);
     zeus_free(windows);
     free(power);

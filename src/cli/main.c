@@ -57,35 +57,40 @@ static int finish_stdout(int code)
     return code == CLI_OK ? CLI_FAIL : code;
 }
 
-/* Faces that bring a server library (the exporter, the batch-size service) are separate
- * executables, as git's subcommands are: `zeus NAME ARGS` runs `zeus-NAME ARGS`, looked up next
- * to this executable (a build tree) and then in the installed libexec folder. Keeps the zeus
- * command itself free of libmicrohttpd and libpq. */
-static void run_external(char **argv)
+bool cli_find_helper(const char *file, int mode, char *path, size_t size)
 {
-    if (strchr(argv[0], '/') || argv[0][0] == '-' || argv[0][0] == '.')
-        return;
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
     char beside[PATH_MAX + 32];
     const char *dir = slash ? (*slash = '\0', self) : NULL;
     /* An install moved to another prefix (cmake --install --prefix X): X/bin/zeus finds
-     * X/libexec/zeus/zeus-NAME through its own location. */
+     * X/libexec/zeus/FILE through its own location. */
     if (dir)
         snprintf(beside, sizeof beside, "%s/../%s", dir, ZEUS_LIBEXEC_REL);
     const char *dirs[] = {dir, dir ? beside : NULL, ZEUS_LIBEXEC_DIR};
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        char path[PATH_MAX];
-        if (!dirs[i] ||
-            snprintf(path, sizeof path, "%s/zeus-%s", dirs[i], argv[0]) >= (int)sizeof path ||
-            access(path, X_OK) != 0)
-            continue;
-        fflush(stdout);
-        execv(path, argv);
-        fprintf(stderr, "zeus: error: cannot run %s: %s\n", path, strerror(errno));
-        _exit(CLI_FAIL);
-    }
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+        if (dirs[i] && snprintf(path, size, "%s/%s", dirs[i], file) < (int)size &&
+            access(path, mode) == 0)
+            return true;
+    return false;
+}
+
+/* Faces that bring a server library (the exporter, the batch-size service) are separate
+ * executables, as git's subcommands are: `zeus NAME ARGS` runs `zeus-NAME ARGS`, found by
+ * cli_find_helper. Keeps the zeus command itself free of libmicrohttpd and libpq. */
+static void run_external(char **argv)
+{
+    if (strchr(argv[0], '/') || argv[0][0] == '-' || argv[0][0] == '.')
+        return;
+    char file[NAME_MAX + 1], path[PATH_MAX];
+    if (snprintf(file, sizeof file, "zeus-%s", argv[0]) >= (int)sizeof file ||
+        !cli_find_helper(file, X_OK, path, sizeof path))
+        return;
+    fflush(stdout);
+    execv(path, argv);
+    fprintf(stderr, "zeus: error: cannot run %s: %s\n", path, strerror(errno));
+    _exit(CLI_FAIL);
 }
 
 static int run(int argc, char **argv)

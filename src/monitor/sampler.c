@@ -49,12 +49,14 @@ struct zeus_sampler {
     bool stop;
     size_t capacity, head, len; /* head: next row to write */
     double *times;
-    float *power_w; /* capacity x columns */
+    /* capacity x columns, in milliwatts: NVML's integer mW readings are exact in a float (up to
+     * 16.7 kW), so a reading comes back as the W it was (79800 mW: 79.8, not 79.80000305). */
+    float *power_mw;
     /* Energy over every sample ever taken, however many the ring has dropped since. */
     double start_s;                           /* clock when the sampler started */
     double total_j[ZEUS_SAMPLER_MAX_COLUMNS]; /* from the first sample to the last */
     double first_t, last_t;
-    float first_w[ZEUS_SAMPLER_MAX_COLUMNS], last_w[ZEUS_SAMPLER_MAX_COLUMNS];
+    float first_mw[ZEUS_SAMPLER_MAX_COLUMNS], last_mw[ZEUS_SAMPLER_MAX_COLUMNS];
     size_t taken;
 
     pthread_t thread;
@@ -136,6 +138,12 @@ void zeus_sampler_options_init(zeus_sampler_options *o)
     o->gpu_count = -1;
 }
 
+/* A stored milliwatt value in watts. */
+static double watts(float mw)
+{
+    return (double)mw / 1000.0;
+}
+
 /* Reads every CPU package; a column's power is the energy since the previous reading over the
  * time since. Failed or first readings give NaN: unknown, never zero. */
 static void read_cpus(zeus_sampler *s, double t, float *cpu_row)
@@ -157,15 +165,15 @@ static void read_cpus(zeus_sampler *s, double t, float *cpu_row)
                      (!col->dram || (now[i].dram_valid && s->last_cpu[i].dram_valid));
         uint64_t before = col->dram ? s->last_cpu[i].dram_uj : s->last_cpu[i].package_uj;
         uint64_t after = col->dram ? now[i].dram_uj : now[i].package_uj;
-        cpu_row[c] = valid ? (float)((double)(after - before) / 1e6 / dt) : NAN;
+        cpu_row[c] = valid ? (float)((double)(after - before) / 1e3 / dt) : NAN; /* mW */
     }
     memcpy(s->last_cpu, now, sizeof now[0] * s->cpu_count);
     memcpy(s->last_cpu_ok, ok, sizeof ok[0] * s->cpu_count);
     s->last_cpu_t = t;
 }
 
-/* Takes one sample of every column into the ring (row receives it too), keeps the running
- * total, and hands it to the caller's on_sample. */
+/* Takes one sample of every column into the ring (row receives it too, in mW), keeps the
+ * running total, and hands it to the caller's on_sample (in W). */
 static void take_sample(zeus_sampler *s, float *row)
 {
     double t = s->clock(s->clock_user);
@@ -174,32 +182,31 @@ static void take_sample(zeus_sampler *s, float *row)
     for (unsigned i = 0; i < s->gpu_count; i++) {
         unsigned mw;
         /* A failed reading is stored as NaN, so energy over it reads as unknown, not zero. */
-        row[i] =
-            zeus_gpu_power_mw(s->devices, s->gpus[i], &mw) == ZEUS_OK ? (float)mw / 1000.0f : NAN;
+        row[i] = zeus_gpu_power_mw(s->devices, s->gpus[i], &mw) == ZEUS_OK ? (float)mw : NAN;
     }
     if (s->cpu_count > 0)
         read_cpus(s, t, row + s->gpu_count);
     zeus__no_fork_end();
     pthread_mutex_lock(&s->lock);
     s->times[s->head] = t;
-    memcpy(&s->power_w[s->head * s->columns], row, s->columns * sizeof row[0]);
+    memcpy(&s->power_mw[s->head * s->columns], row, s->columns * sizeof row[0]);
     s->head = (s->head + 1) % s->capacity;
     if (s->len < s->capacity)
         s->len++;
     if (s->taken++ == 0) {
         s->first_t = t;
-        memcpy(s->first_w, row, s->columns * sizeof row[0]);
+        memcpy(s->first_mw, row, s->columns * sizeof row[0]);
     } else {
         for (unsigned g = 0; g < s->columns; g++)
-            s->total_j[g] += (t - s->last_t) * ((double)s->last_w[g] + (double)row[g]) / 2.0;
+            s->total_j[g] += (t - s->last_t) * (watts(s->last_mw[g]) + watts(row[g])) / 2.0;
     }
     s->last_t = t;
-    memcpy(s->last_w, row, s->columns * sizeof row[0]);
+    memcpy(s->last_mw, row, s->columns * sizeof row[0]);
     pthread_mutex_unlock(&s->lock);
     if (s->on_sample) {
         double values[ZEUS_SAMPLER_MAX_COLUMNS];
         for (unsigned g = 0; g < s->columns; g++)
-            values[g] = row[g];
+            values[g] = watts(row[g]);
         s->on_sample(s, t, values, s->on_sample_user);
     }
 }
@@ -380,8 +387,8 @@ int zeus_sampler_start(zeus_devices *devices, const zeus_sampler_options *option
     if ((rc = select_devices(s, options)) != ZEUS_OK)
         goto fail;
     s->times = malloc(s->capacity * sizeof *s->times);
-    s->power_w = malloc(s->capacity * s->columns * sizeof *s->power_w);
-    if (!s->times || !s->power_w) {
+    s->power_mw = malloc(s->capacity * s->columns * sizeof *s->power_mw);
+    if (!s->times || !s->power_mw) {
         rc = zeus__error(ZEUS_ENOMEM, "out of memory for %zu power samples", s->capacity);
         goto fail;
     }
@@ -430,7 +437,7 @@ void zeus_sampler_stop(zeus_sampler *s)
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);
     free(s->times);
-    free(s->power_w);
+    free(s->power_mw);
     free(s);
 }
 
@@ -445,8 +452,9 @@ int zeus_sampler_total_energy(zeus_sampler *s, double end, double *energy_j, dou
     size_t taken = s->taken;
     for (unsigned g = 0; g < s->columns; g++) {
         /* Held flat from the start to the first sample and from the last sample to end. */
-        double before = s->first_t > s->start_s ? (s->first_t - s->start_s) * s->first_w[g] : 0;
-        double after = end > s->last_t ? (end - s->last_t) * s->last_w[g] : 0;
+        double before =
+            s->first_t > s->start_s ? (s->first_t - s->start_s) * watts(s->first_mw[g]) : 0;
+        double after = end > s->last_t ? (end - s->last_t) * watts(s->last_mw[g]) : 0;
         energy_j[g] = taken ? before + s->total_j[g] + after : 0.0;
     }
     if (start_s)
@@ -522,7 +530,8 @@ static double interpolate(const zeus_sampler *s, size_t a, size_t b, unsigned g,
 {
     size_t ra = row_at(s, a), rb = row_at(s, b);
     double ta = s->times[ra], tb = s->times[rb];
-    double pa = s->power_w[ra * s->columns + g], pb = s->power_w[rb * s->columns + g];
+    double pa = watts(s->power_mw[ra * s->columns + g]),
+           pb = watts(s->power_mw[rb * s->columns + g]);
     if (tb <= ta)
         return pa;
     return pa + (pb - pa) * (t - ta) / (tb - ta);
@@ -557,10 +566,10 @@ int zeus_sampler_get_energy(zeus_sampler *s, double start, double end, double *e
             double t_first = s->times[row_at(s, first)], t_last = s->times[row_at(s, last)];
             if (start < t_first)
                 e += ((end < t_first ? end : t_first) - start) *
-                     s->power_w[row_at(s, first) * s->columns + g];
+                     watts(s->power_mw[row_at(s, first) * s->columns + g]);
             if (end > t_last)
                 e += (end - (start > t_last ? start : t_last)) *
-                     s->power_w[row_at(s, last) * s->columns + g];
+                     watts(s->power_mw[row_at(s, last) * s->columns + g]);
             energy_j[g] = e;
         }
     }
@@ -585,7 +594,7 @@ int zeus_sampler_get_power(zeus_sampler *s, double t, double *power_w, double *t
         k = s->len - 1;
     size_t r = row_at(s, k);
     for (unsigned g = 0; g < s->columns; g++)
-        power_w[g] = s->power_w[r * s->columns + g];
+        power_w[g] = watts(s->power_mw[r * s->columns + g]);
     if (time_s)
         *time_s = s->times[r];
     pthread_mutex_unlock(&s->lock);
@@ -601,7 +610,7 @@ int zeus_sampler_timeline(zeus_sampler *s, double since, size_t max, double *tim
         size_t r = row_at(s, k);
         times[n] = s->times[r];
         for (unsigned g = 0; g < s->columns; g++)
-            power_w[n * s->columns + g] = s->power_w[r * s->columns + g];
+            power_w[n * s->columns + g] = watts(s->power_mw[r * s->columns + g]);
     }
     pthread_mutex_unlock(&s->lock);
     *count = n;

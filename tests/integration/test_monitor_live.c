@@ -164,6 +164,42 @@ static void test_sampled_power_integration(void **state)
     zeus_devices_close(d);
 }
 
+static void note_sample(const zeus_sampler *s, double t, const double *power_w, void *user)
+{
+    (void)s, (void)t;
+    *(double *)user = power_w[0];
+}
+
+/* The sampler hands back a reading as the W it was: 79800 mW is 79.8 W, as in the original's
+ * PowerMonitor, not the float 79.80000305 (get_power, the timeline, on_sample). */
+static void test_sampled_power_is_the_reading(void **state)
+{
+    (void)state;
+    use_sim("{\"gpus\": [{\"count\": 1, \"load\": 0.2}]}");
+    zeus_devices *d = open_devices();
+    unsigned mw;
+    assert_int_equal(zeus_gpu_power_mw(d, 0, &mw), ZEUS_OK);
+    assert_int_equal(mw, 79800);
+    double noted = 0;
+    zeus_sampler_options o;
+    zeus_sampler_options_init(&o);
+    o.period_s = 0.005;
+    o.on_sample = note_sample;
+    o.on_sample_user = &noted;
+    zeus_sampler *s;
+    assert_int_equal(zeus_sampler_start(d, &o, &s), ZEUS_OK);
+    usleep(50000);
+    double p[1], times[4], line[4], t;
+    size_t n = 0;
+    assert_int_equal(zeus_sampler_get_power(s, NAN, p, &t), ZEUS_OK);
+    assert_int_equal(zeus_sampler_timeline(s, -INFINITY, 4, times, line, &n), ZEUS_OK);
+    zeus_sampler_stop(s);
+    assert_true(p[0] == 79.8);
+    assert_true(n >= 1 && line[0] == 79.8);
+    assert_true(noted == 79.8);
+    zeus_devices_close(d);
+}
+
 /* A GPU lost mid-window: that window reports the error for that GPU; the rest goes on. */
 static void test_gpu_lost_mid_window(void **state)
 {
@@ -638,6 +674,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_short_window_flagged_or_approximated, zt_setup,
                                         zt_teardown),
         cmocka_unit_test_setup_teardown(test_sampled_power_integration, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_sampled_power_is_the_reading, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_gpu_lost_mid_window, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_counter_goes_backwards, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_unavailable_energy, zt_setup, zt_teardown),

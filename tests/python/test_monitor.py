@@ -69,6 +69,31 @@ def test_restart_and_cancel():
     assert c.cancelled and c.time == 0 and c.energy == {0: 0.0}
 
 
+def test_window_argument_layout():
+    """The one parser of begin_window/end_window: (key, sync_execution, FLAG, *, sync_cuda) with
+    restart keyword-only and cancel positional, as the original's signatures."""
+    m = ZeusMonitor(gpu_indices=[0])
+    with pytest.raises(TypeError, match="expected at most 2 positional arguments, got 3"):
+        m.begin_window("p", False, True)
+    m.begin_window("p", False, sync_cuda=False)
+    m.begin_window("p", sync_execution=False, restart=True)
+    assert m.end_window("p", False, True).cancelled  # cancel, positionally
+    with pytest.raises(TypeError, match="expected at most 3 positional arguments, got 4"):
+        m.end_window("p", False, True, None)
+    m.begin_window(key="p")  # the window's name by keyword, as the original allows
+    with pytest.raises(TypeError, match="missing the window name"):
+        m.end_window(sync_execution=False)
+    with pytest.raises(TypeError, match="argument 'key' given twice"):
+        m.end_window("p", key="p")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'restart'"):
+        m.end_window("p", restart=True)
+    done = m.end_window("p", sync_cuda=False, cancel=False)
+    assert not done.cancelled and done.time > 0
+    m.close()
+    with pytest.raises(RuntimeError, match="the monitor is closed"):
+        m.begin_window("p")
+
+
 def test_context_manager_and_repr():
     m = ZeusMonitor(gpu_indices=[1])
     with m.window("step") as w:

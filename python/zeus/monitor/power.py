@@ -2,9 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+import os
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 from zeus import _zeus
+
+WindowsArg = Union[None, str, "os.PathLike[str]", Mapping[str, Any], Iterable[Sequence[Any]]]
+
+
+def _windows(windows: WindowsArg) -> list[tuple[str, float, float]]:
+    """(name, start, end) in Unix seconds from what ``plot(windows=...)`` accepts."""
+    if windows is None:
+        return []
+    if isinstance(windows, (str, os.PathLike)):
+        return list(_zeus.read_windows(windows))
+    items = windows.items() if isinstance(windows, Mapping) else windows
+    out = []
+    for item in items:
+        if isinstance(windows, Mapping):
+            name, span = item
+            if hasattr(span, "start_time") and hasattr(span, "time"):  # a Measurement
+                start, end = span.start_time, span.start_time + span.time
+            else:
+                start, end = span
+        else:
+            name, start, end = item
+        out.append((str(name), float(start), float(end)))
+    return out
+
+
+def _format(path: Optional[Union[str, "os.PathLike[str]"]]) -> Optional[str]:
+    if path is None:
+        return None
+    ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    if ext not in ("png", "pdf", "svg"):
+        raise ValueError(f"plot: {os.fspath(path)!r}: name a .png, .pdf or .svg file")
+    return ext
 
 
 class PowerMonitor(_zeus.Sampler):
@@ -15,7 +48,8 @@ class PowerMonitor(_zeus.Sampler):
         update_period: sampling period (s); None: inferred from how often each GPU model's
             power reading changes, halved, at most 0.1 s.
 
-    ``get_energy(start, end)`` -> {gpu: J} or None; ``get_power(time=None)`` -> {gpu: W} or None.
+    ``get_energy(start, end)`` -> {gpu: J} or None; ``get_power(time=None)`` -> {gpu: W} or None;
+    ``plot(path=None, windows=None)`` draws the power timeline (ours).
     """
 
     def __init__(
@@ -28,3 +62,80 @@ class PowerMonitor(_zeus.Sampler):
 
     def __repr__(self) -> str:
         return f"PowerMonitor(gpu_indices={self.gpu_indices!r}, update_period={self.update_period!r})"
+
+    def plot(
+        self,
+        path: Optional[Union[str, "os.PathLike[str]"]] = None,
+        *,
+        windows: WindowsArg = None,
+        title: Optional[str] = None,
+        width: int = 960,
+        height: int = 540,
+    ):
+        """Draws power per GPU over time (the samples kept so far), windows shaded and named.
+
+        Args:
+            path: the file to write; its extension picks the format: ``.png``, ``.pdf`` or
+                ``.svg`` with matplotlib, ``.svg`` only without it. None: write nothing.
+            windows: windows to mark: the path of a ZeusMonitor log (``log_file=``), a mapping
+                of name to ``Measurement`` (``monitor.end_window``'s result) or to
+                ``(start, end)``, or ``(name, start, end)`` tuples; times in Unix seconds
+                (``time.time()``, a ``Measurement``'s ``start_time``).
+            title: the picture's title (default ``"Power"``).
+            width, height: the picture's size in pixels (a PNG is exactly this size).
+
+        Returns:
+            A ``matplotlib.figure.Figure`` when matplotlib is installed; without it, the SVG
+            text drawn by libzeus (the same picture as ``zeus monitor power --plot``).
+        """
+        fmt = _format(path)
+        marks = _windows(windows)
+        times, columns = self._timeline()
+        if not times:
+            raise ValueError("plot: no power sample has been taken yet")
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            if fmt not in (None, "svg"):
+                raise ImportError(
+                    f"plot: a .{fmt} picture needs matplotlib (pip install matplotlib); "
+                    "without it, only .svg"
+                ) from None
+            svg = _zeus.plot_power_svg(
+                times, list(columns.items()), marks, width=width, height=height, title=title
+            )
+            if path is not None:
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(svg)
+            return svg
+        figure = _figure(times, columns, marks, title, width, height)
+        if path is not None:
+            figure.savefig(path, format=fmt, dpi=_DPI)
+        return figure
+
+
+_DPI = 100
+
+
+def _figure(times, columns, marks, title, width, height):
+    """The matplotlib Figure (no pyplot: no global figure state, nothing left open)."""
+    from matplotlib.figure import Figure
+
+    t0 = times[0]
+    figure = Figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI, layout="constrained")
+    ax = figure.add_subplot()
+    for name, values in columns.items():
+        ax.plot([t - t0 for t in times], values, label=name, linewidth=1.2, gid=f"series-{name}")
+    for name, start, end in marks:
+        a, b = max(start, t0), min(end, times[-1])
+        if b >= a:
+            ax.axvspan(a - t0, b - t0, color="0.5", alpha=0.15, gid=f"window-{name}")
+            ax.annotate(name, (a - t0, 1), xycoords=("data", "axes fraction"),
+                        xytext=(2, -10), textcoords="offset points", fontsize=8)
+    ax.set_title(title or "Power")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("power (W)")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, color="0.85")
+    ax.legend(loc="upper right", fontsize=8)
+    return figure

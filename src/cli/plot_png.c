@@ -1,0 +1,76 @@
+/* --plot FILE.svg|FILE.png. A PNG is libzeus's SVG rasterized by the zeus-svg2png.so module
+ * (librsvg + cairo, src/cli/png/), loaded only when a .png is asked for, so that no other zeus
+ * command loads librsvg's fifty-odd libraries. */
+#include "cli/cli.h"
+
+#include <dlfcn.h>
+#include <stdint.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define SVG2PNG_MODULE "zeus-svg2png.so"
+
+typedef int (*svg_to_png_fn)(const char *svg, unsigned width, unsigned height, unsigned char **png,
+                             size_t *len, char *err, size_t err_size);
+static svg_to_png_fn svg_to_png;
+
+#ifdef __SANITIZE_ADDRESS__
+/* fontconfig (which librsvg's text goes through) keeps its font caches for the life of the
+ * process and frees them only in FcFini(), which may not run while pango holds fonts: not our
+ * leaks. LeakSanitizer reads this hook from the executable; only sanitizer builds have it. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libfontconfig.so\n";
+}
+#endif
+
+/* Loads the rasterizer once; checked before sampling, so a missing one costs no run. */
+static int load_rasterizer(const char *plot_path)
+{
+    if (svg_to_png)
+        return CLI_OK;
+    char path[PATH_MAX];
+    if (!cli_find_helper(SVG2PNG_MODULE, R_OK, path, sizeof path))
+        return cli_error(CLI_FAIL,
+                         "--plot: '%s': a PNG needs %s, which is built where librsvg (Debian "
+                         "librsvg2-dev) is installed; this zeus has none, so it draws only .svg",
+                         plot_path, SVG2PNG_MODULE);
+    void *module = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (module)
+        svg_to_png = (svg_to_png_fn)(uintptr_t)dlsym(module, "zeus_cli_svg_to_png");
+    if (!svg_to_png)
+        return cli_error(CLI_FAIL, "--plot: cannot load %s: %s", path, dlerror());
+    return CLI_OK; /* kept loaded for the life of the command */
+}
+
+int cli_plot_format_of(const char *path, cli_plot_format *format)
+{
+    const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+    if (dot && (!slash || dot > slash)) {
+        if (strcasecmp(dot, ".svg") == 0) {
+            *format = CLI_PLOT_SVG;
+            return CLI_OK;
+        }
+        if (strcasecmp(dot, ".png") == 0) {
+            *format = CLI_PLOT_PNG;
+            return load_rasterizer(path);
+        }
+    }
+    return cli_error(CLI_USAGE, "--plot: '%s': name a .svg or .png file", path);
+}
+
+int cli_svg_to_png(const char *svg, unsigned width, unsigned height, unsigned char **png,
+                   size_t *len)
+{
+    int rc = load_rasterizer("PNG");
+    if (rc != CLI_OK)
+        return rc;
+    char err[512] = "";
+    if (svg_to_png(svg, width, height, png, len, err, sizeof err) != 0)
+        return cli_error(CLI_FAIL, "--plot: %s", err);
+    return CLI_OK;
+}
