@@ -323,6 +323,41 @@ static PyObject *py_gpu_set_persistence_mode(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* (gpu, domain, min MHz, max MHz): domain 0 locks the GPU clocks, 1 the memory clocks. */
+static PyObject *py_gpu_set_locked_clocks(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *g;
+    int domain;
+    unsigned gpu, min_mhz, max_mhz;
+    if (!PyArg_ParseTuple(args, "OiII", &g, &domain, &min_mhz, &max_mhz) || gpu_arg(g, &gpu) < 0)
+        return NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_gpu_set_locked_clocks(g_devices, gpu, (zeus_clock_domain)domain, min_mhz, max_mhz);
+    Py_END_ALLOW_THREADS
+    if (rc != ZEUS_OK)
+        return raise_zeus(rc, NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_gpu_reset_locked_clocks(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *g;
+    int domain;
+    unsigned gpu;
+    if (!PyArg_ParseTuple(args, "Oi", &g, &domain) || gpu_arg(g, &gpu) < 0)
+        return NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_gpu_reset_locked_clocks(g_devices, gpu, (zeus_clock_domain)domain);
+    Py_END_ALLOW_THREADS
+    if (rc != ZEUS_OK)
+        return raise_zeus(rc, NULL);
+    Py_RETURN_NONE;
+}
+
 static PyObject *py_gpu_persistence_mode(PyObject *self, PyObject *arg)
 {
     (void)self;
@@ -1928,6 +1963,10 @@ static PyMethodDef module_methods[] = {
     {"gpu_power_limit_mw", py_gpu_power_limit_mw, METH_O, "Current power limit (mW)."},
     {"gpu_set_power_limit_mw", py_gpu_set_power_limit_mw, METH_VARARGS, "(gpu, mW)"},
     {"gpu_set_persistence_mode", py_gpu_set_persistence_mode, METH_VARARGS, "(gpu, enabled)"},
+    {"gpu_set_locked_clocks", py_gpu_set_locked_clocks, METH_VARARGS,
+     "(gpu, domain (0 GPU, 1 memory), min MHz, max MHz)"},
+    {"gpu_reset_locked_clocks", py_gpu_reset_locked_clocks, METH_VARARGS,
+     "(gpu, domain (0 GPU, 1 memory))"},
     {"gpu_persistence_mode", py_gpu_persistence_mode, METH_O, "Persistence mode."},
     {"check_homogeneous", py_check_homogeneous, METH_NOARGS, "Raises if GPU models differ."},
     {"sim_launch_step", py_sim_launch_step, METH_O, "Queues a step on a simulated GPU."},

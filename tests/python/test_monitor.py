@@ -183,6 +183,41 @@ def test_devices():
     assert issubclass(ZeusBaseGPUError, ZeusBaseError)
 
 
+CLOCKS = r"""
+from zeus.device import get_gpus
+from zeus.device.exception import ZeusGPUInvalidArgError, ZeusGPUNotSupportedError
+import os
+g = get_gpus()
+state = lambda: open(os.environ["ZEUS_FAKE_NVML_STATE"]).read()
+g.set_gpu_locked_clocks(0, 900, 1500)
+g.setMemoryLockedClocks(1, 405, 810)  # the original 0.8's camelCase
+print("LOCKED", "gpu_clocks_mhz 900 1500" in state(), "mem_clocks_mhz 405 810" in state())
+try:
+    g.set_gpu_locked_clocks(0, 1500, 900)
+except ZeusGPUInvalidArgError:
+    print("MIN_ABOVE_MAX refused")
+g.resetGpuLockedClocks(0)
+g.reset_memory_locked_clocks(1)
+print("UNLOCKED", "clocks_mhz" not in state())
+try:
+    g.set_memory_locked_clocks(2, 405, 810)  # a Pascal GPU: memory clocks need Ampere
+except ZeusGPUNotSupportedError:
+    print("PASCAL refused")
+"""
+
+
+def test_locked_clocks_as_the_original(tmp_path):
+    """The GPU manager's clock calls (0.8 camelCase and the newer snake_case) reach the driver."""
+    config = {"gpus": [{"name": "NVIDIA A40", "count": 2},
+                       {"name": "Tesla P100", "architecture": "pascal"}]}
+    env = {"ZEUS_FAKE_NVML_STATE": str(tmp_path / "state"), "ZEUS_FAKE_NVML_CONFIG": json.dumps(config)}
+    p = run_python(CLOCKS, env, timeout=60)
+    assert "LOCKED True True" in p.stdout, p.stdout + p.stderr
+    assert "MIN_ABOVE_MAX refused" in p.stdout, p.stdout + p.stderr
+    assert "UNLOCKED True" in p.stdout, p.stdout + p.stderr
+    assert "PASCAL refused" in p.stdout, p.stdout + p.stderr
+
+
 def test_logging_goes_to_the_zeus_logger(caplog):
     m = ZeusMonitor(gpu_indices=[0])
     with caplog.at_level(logging.WARNING, logger="zeus"):

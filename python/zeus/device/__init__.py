@@ -16,6 +16,7 @@ from zeus.device.exception import ZeusBaseGPUError, ZeusGPUInitError
 __all__ = ["get_gpus", "GPUs", "ZeusBaseGPUError", "ZeusGPUInitError"]
 
 T = TypeVar("T")
+_CLOCK_GPU, _CLOCK_MEMORY = 0, 1  # zeus_clock_domain
 
 
 def _zeus_errors(fn: Callable[..., T]) -> Callable[..., T]:
@@ -85,6 +86,25 @@ class GPUs:
     def set_persistence_mode(self, index: int, enabled: bool, block: bool = True) -> None:
         _zeus.gpu_set_persistence_mode(index, bool(enabled))
 
+    # Locked clocks (MHz). Like the power limit, they need root or a zeusd (ZEUSD_SOCK_PATH).
+    @_zeus_errors
+    def set_gpu_locked_clocks(self, index: int, min_clock_mhz: int, max_clock_mhz: int,
+                              block: bool = True) -> None:
+        _zeus.gpu_set_locked_clocks(index, _CLOCK_GPU, min_clock_mhz, max_clock_mhz)
+
+    @_zeus_errors
+    def reset_gpu_locked_clocks(self, index: int, block: bool = True) -> None:
+        _zeus.gpu_reset_locked_clocks(index, _CLOCK_GPU)
+
+    @_zeus_errors
+    def set_memory_locked_clocks(self, index: int, min_clock_mhz: int, max_clock_mhz: int,
+                                 block: bool = True) -> None:
+        _zeus.gpu_set_locked_clocks(index, _CLOCK_MEMORY, min_clock_mhz, max_clock_mhz)
+
+    @_zeus_errors
+    def reset_memory_locked_clocks(self, index: int, block: bool = True) -> None:
+        _zeus.gpu_reset_locked_clocks(index, _CLOCK_MEMORY)
+
     @_zeus_errors
     def get_instant_power_usage(self, index: int) -> int:
         p = _zeus.gpu_power(index)
@@ -113,6 +133,10 @@ class GPUs:
     setPowerManagementLimit = set_power_management_limit
     resetPowerManagementLimit = reset_power_management_limit
     setPersistenceMode = set_persistence_mode
+    setGpuLockedClocks = set_gpu_locked_clocks
+    resetGpuLockedClocks = reset_gpu_locked_clocks
+    setMemoryLockedClocks = set_memory_locked_clocks
+    resetMemoryLockedClocks = reset_memory_locked_clocks
     getPowerUsage = get_power_usage
     supportsGetTotalEnergyConsumption = supports_get_total_energy_consumption
     getTotalEnergyConsumption = get_total_energy_consumption
