@@ -221,68 +221,73 @@ static lease_gpu *holder_of(const zeus_lease *l, const lease_gpu *g, zeus_lease 
     return NULL;
 }
 
-/* A GPU this process already leases is not locked again (that would wait for ourselves): the
- * new lease shares the holder's lock and takes its record of what to put back. */
-static int join_holders(zeus_lease *l)
+/* Calls fn(g, h) for each GPU g of l that another lease of this process holds (h: its record
+ * there), with that lease's lock held; stops at fn's first failure. Called with leases_lock
+ * held. */
+static int each_held_gpu(zeus_lease *l, int (*fn)(lease_gpu *g, lease_gpu *h))
 {
     int rc = ZEUS_OK;
-    pthread_mutex_lock(&leases_lock);
     for (size_t i = 0; i < l->count && rc == ZEUS_OK; i++) {
-        lease_gpu *g = &l->gpus[i];
         zeus_lease *o;
-        lease_gpu *h = holder_of(l, g, &o);
+        lease_gpu *h = holder_of(l, &l->gpus[i], &o);
         if (!h)
             continue;
         pthread_mutex_lock(&o->lock);
-        g->nested = true;
-        g->original_mw = h->original_mw;
-        g->original_persistence = h->original_persistence;
-        atomic_store(&g->persistence_changed, atomic_load(&h->persistence_changed));
-        for (int d = 0; d < 2; d++) {
-            atomic_store(&g->clocks_changed[d], atomic_load(&h->clocks_changed[d]));
-            g->clocks_min_mhz[d] = h->clocks_min_mhz[d];
-            g->clocks_max_mhz[d] = h->clocks_max_mhz[d];
-        }
-        if (h->lock_fd >= 0 && (g->lock_fd = fcntl(h->lock_fd, F_DUPFD_CLOEXEC, 0)) < 0)
-            rc =
-                zeus__error(ZEUS_EIO, "GPU %u: cannot share its lock: %s", g->gpu, strerror(errno));
+        rc = fn(&l->gpus[i], h);
         pthread_mutex_unlock(&o->lock);
     }
+    return rc;
+}
+
+/* A GPU this process already leases is not locked again (that would wait for ourselves): the
+ * new lease shares the holder's lock and takes its record of what to put back. */
+static int join_holder(lease_gpu *g, lease_gpu *h)
+{
+    g->nested = true;
+    g->original_mw = h->original_mw;
+    g->original_persistence = h->original_persistence;
+    atomic_store(&g->persistence_changed, atomic_load(&h->persistence_changed));
+    for (int d = 0; d < 2; d++) {
+        atomic_store(&g->clocks_changed[d], atomic_load(&h->clocks_changed[d]));
+        g->clocks_min_mhz[d] = h->clocks_min_mhz[d];
+        g->clocks_max_mhz[d] = h->clocks_max_mhz[d];
+    }
+    if (h->lock_fd >= 0 && (g->lock_fd = fcntl(h->lock_fd, F_DUPFD_CLOEXEC, 0)) < 0)
+        return zeus__error(ZEUS_EIO, "GPU %u: cannot share its lock: %s", g->gpu, strerror(errno));
+    return ZEUS_OK;
+}
+
+static int join_holders(zeus_lease *l)
+{
+    pthread_mutex_lock(&leases_lock);
+    int rc = each_held_gpu(l, join_holder);
     pthread_mutex_unlock(&leases_lock);
     return rc;
 }
 
 /* On release: a GPU another lease of this process still holds is left to that lease, with what
- * this one changed, so that it is put back when the last of them is released. Called with
- * leases_lock held, l already out of `leases`. */
-static void hand_over(zeus_lease *l)
+ * this one changed, so that it is put back when the last of them is released. Called through
+ * each_held_gpu with leases_lock held, the released lease already out of `leases`. */
+static int hand_over(lease_gpu *g, lease_gpu *h)
 {
-    for (size_t i = 0; i < l->count; i++) {
-        lease_gpu *g = &l->gpus[i];
-        zeus_lease *o;
-        lease_gpu *h = holder_of(l, g, &o);
-        if (!h)
-            continue;
-        pthread_mutex_lock(&o->lock);
-        if (atomic_load(&g->limit_changed))
-            atomic_store(&h->limit_changed, true);
-        if (atomic_load(&g->persistence_changed) && g->original_persistence >= 0) {
-            h->original_persistence = g->original_persistence;
-            atomic_store(&h->persistence_changed, true);
-        }
-        /* Clocks are put back by a reset: whoever locked them last, the holder resets them. */
-        for (int d = 0; d < 2; d++) {
-            if (!atomic_load(&g->clocks_changed[d]))
-                continue;
-            atomic_store(&h->clocks_changed[d], true);
-            if (h->clocks_max_mhz[d] == 0) { /* what a commit of the holder keeps */
-                h->clocks_min_mhz[d] = g->clocks_min_mhz[d];
-                h->clocks_max_mhz[d] = g->clocks_max_mhz[d];
-            }
-        }
-        pthread_mutex_unlock(&o->lock);
-        g->handed_over = true;
+    if (atomic_load(&g->limit_changed))
+        atomic_store(&h->limit_changed, true);
+    if (atomic_load(&g->persistence_changed) && g->original_persistence >= 0) {
+        h->original_persistence = g->original_persistence;
+        atomic_store(&h->persistence_changed, true);
     }
+    /* Clocks are put back by a reset: whoever locked them last, the holder resets them. */
+    for (int d = 0; d < 2; d++) {
+        if (!atomic_load(&g->clocks_changed[d]))
+            continue;
+        atomic_store(&h->clocks_changed[d], true);
+        if (h->clocks_max_mhz[d] == 0) { /* what a commit of the holder keeps */
+            h->clocks_min_mhz[d] = g->clocks_min_mhz[d];
+            h->clocks_max_mhz[d] = g->clocks_max_mhz[d];
+        }
+    }
+    g->handed_over = true;
+    return ZEUS_OK;
 }
 
 /* ---- locks ---- */
@@ -575,7 +580,7 @@ void zeus_lease_release(zeus_lease *l)
     }
     bool own = l->pid == getpid();
     if (own)
-        hand_over(l);
+        each_held_gpu(l, hand_over);
     pthread_mutex_unlock(&leases_lock);
     if (own) {
         stop_watcher(l);
