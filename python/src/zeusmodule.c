@@ -1924,6 +1924,26 @@ done:
     return result;
 }
 
+/* write_file(path, data): libzeus's one writer (zeus/output.h): a regular file atomically, a
+ * device, FIFO or a symlink's target in place. OSError with libzeus's reason. */
+static PyObject *py_write_file(PyObject *mod, PyObject *args)
+{
+    (void)mod;
+    PyObject *path = NULL;
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "O&s*", PyUnicode_FSConverter, &path, &data))
+        return NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_write_file(PyBytes_AS_STRING(path), data.buf, (size_t)data.len);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    Py_DECREF(path);
+    if (rc != ZEUS_OK)
+        return raise_zeus(rc, PyExc_OSError);
+    Py_RETURN_NONE;
+}
+
 /* read_windows(log_file) -> [(name, start_s, end_s)]: the windows of a ZeusMonitor log. */
 static PyObject *py_read_windows(PyObject *mod, PyObject *arg)
 {
@@ -1975,6 +1995,8 @@ static PyMethodDef module_methods[] = {
     {"zeus_cost", py_zeus_cost, METH_VARARGS, "zeus_cost(energy, time, eta_knob, max_power)"},
     {"plot_power_svg", (PyCFunction)(void (*)(void))py_plot_power_svg, METH_VARARGS | METH_KEYWORDS,
      "plot_power_svg(times, columns, windows=(), width=0, height=0, title=None) -> SVG text"},
+    {"write_file", py_write_file, METH_VARARGS,
+     "write_file(path, str or bytes): atomic for a regular file, in place for a device or FIFO"},
     {"read_windows", py_read_windows, METH_O,
      "read_windows(log_file) -> [(name, start_s, end_s)] of a ZeusMonitor log"},
     {NULL, NULL, 0, NULL},

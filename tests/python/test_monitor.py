@@ -161,9 +161,42 @@ def test_power_monitor():
     assert set(p) == {0, 1} and all(w > 0 for w in p.values())
     e = pm.get_energy(start, end)
     assert set(e) == {0, 1} and all(j > 0 for j in e.values())
-    assert pm.get_energy(end + 100, end + 200) is None or True  # held flat beyond: any answer
+    assert pm.get_energy(end + 100, end + 200) is None  # no sample in the range
     assert "PowerMonitor(gpu_indices=[0, 1]" in repr(pm)
     pm.stop()
+
+
+TIMELINE = r"""
+import json, math, time
+from zeus.monitor import PowerMonitor
+pm = PowerMonitor(gpu_indices=[0, 2], update_period=0.01)
+start = time.time(); time.sleep(0.3); end = time.time()
+times, columns = pm._timeline()
+print(json.dumps({"raw": [times, columns], "all": pm.get_power_timeline(),
+                  "mid": pm.get_all_power_timelines(2, start + 0.1, start + 0.2), "start": start}))
+try:
+    pm.get_power_timeline("memory_average")
+except ValueError as e:
+    print("DOMAIN", e)
+"""
+
+
+def test_power_timeline_as_the_newer_zeus():
+    """{gpu: [(t, W)]} of the samples, a sample only when the power changed, time-filtered."""
+    p = run_python(TIMELINE, {"ZEUS_FAKE_NVML_NOISE_W": "3"}, timeout=60)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout.splitlines()[0])
+    times, columns = doc["raw"]
+    for gpu in (0, 2):
+        raw = list(zip(times, columns[f"gpu{gpu}"]))
+        want = [raw[0]] + [b for a, b in zip(raw, raw[1:]) if b[1] != a[1]]
+        got = [tuple(x) for x in doc["all"][str(gpu)]]
+        assert got == want and 5 < len(got) <= len(raw)
+    mid = doc["mid"]["device_instant"]
+    assert list(mid) == ["2"]
+    lo, hi = doc["start"] + 0.1, doc["start"] + 0.2
+    assert mid["2"] and all(lo <= t <= hi for t, _ in mid["2"])
+    assert "DOMAIN Power domain memory_average is not supported" in p.stdout
 
 
 def test_devices():

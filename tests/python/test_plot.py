@@ -114,3 +114,40 @@ def test_plot_errors(recorded, tmp_path):
         from zeus import _zeus
 
         _zeus.plot_power_svg([1.0, 2.0], [("gpu0", [1.0])])
+
+
+def test_pictures_are_written_as_every_zeus_output(recorded, tmp_path, monkeypatch):
+    """Through libzeus's writer: a regular file replaced atomically, a symlink is written through (the link stays), a FIFO is
+    written in place, an impossible place is an OSError naming it and changes nothing."""
+    import os
+    import threading
+
+    power, _, _ = recorded
+    target = tmp_path / "target.png"
+    target.write_bytes(b"old")
+    before = target.stat().st_ino
+    power.plot(target)  # a regular file is replaced whole (a new inode), never truncated in place
+    assert target.stat().st_ino != before and png_size(target) == (960, 540)
+    link = tmp_path / "link.png"
+    link.symlink_to(target)
+    power.plot(link)
+    assert link.is_symlink() and png_size(target) == (960, 540)
+    fifo = tmp_path / "fifo.svg"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    power.plot(fifo)
+    reader.join(10)
+    assert got and got[0].startswith(b"<?xml") and b"</svg>" in got[0]
+    assert fifo.is_fifo()
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(OSError, match="a-file"):
+        power.plot(tmp_path / "a-file" / "p.svg")  # a regular file where a directory should be
+    assert (tmp_path / "a-file").read_text() == "x"
+    # Without matplotlib the same writer takes libzeus's SVG.
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    svg_link = tmp_path / "svg-link.svg"
+    svg_link.symlink_to(tmp_path / "svg-target.svg")
+    power.plot(svg_link)
+    assert svg_link.is_symlink() and (tmp_path / "svg-target.svg").read_text().endswith("</svg>\n")

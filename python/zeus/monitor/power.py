@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import math
 import os
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
@@ -49,7 +51,8 @@ class PowerMonitor(_zeus.Sampler):
             power reading changes, halved, at most 0.1 s.
 
     ``get_energy(start, end)`` -> {gpu: J} or None; ``get_power(time=None)`` -> {gpu: W} or None;
-    ``plot(path=None, windows=None)`` draws the power timeline (ours).
+    ``get_power_timeline(...)`` as the newer Zeus's; ``plot(path=None, windows=None)`` draws the
+    power timeline (ours).
     """
 
     def __init__(
@@ -62,6 +65,57 @@ class PowerMonitor(_zeus.Sampler):
 
     def __repr__(self) -> str:
         return f"PowerMonitor(gpu_indices={self.gpu_indices!r}, update_period={self.update_period!r})"
+
+    def get_power_timeline(
+        self,
+        power_domain: Any = "device_instant",
+        gpu_index: Optional[int] = None,
+        start_time: Optional[float] = None,
+        end_time: Optional[float] = None,
+    ) -> dict[int, list[tuple[float, float]]]:
+        """As the newer Zeus's: ``{gpu: [(time, W), ...]}`` of the samples kept so far between
+        ``start_time`` and ``end_time`` (Unix seconds, both included), a sample listed only when
+        the GPU's power changed since its previous one (the newer Zeus's deduplication).
+
+        This monitor samples one power domain, ``"device_instant"`` (NVML's instant power where
+        the GPU has it, else its power reading); another domain is a ValueError. A GPU this
+        monitor does not sample is left out of the result."""
+        domain = getattr(power_domain, "value", power_domain)
+        if domain != "device_instant":
+            raise ValueError(
+                f"Power domain {domain} is not supported by this PowerMonitor "
+                "(it samples device_instant)."
+            )
+        times, columns = self._timeline()
+        lo = -math.inf if start_time is None else start_time
+        hi = math.inf if end_time is None else end_time
+        result: dict[int, list[tuple[float, float]]] = {}
+        for gpu in self.gpu_indices if gpu_index is None else [gpu_index]:
+            watts = columns.get(f"gpu{gpu}")
+            if watts is None:
+                continue
+            timeline, previous = [], None
+            for t, w in zip(times, watts):
+                if math.isnan(w) or w == previous:  # a failed reading; unchanged power
+                    continue
+                previous = w
+                if lo <= t <= hi:
+                    timeline.append((t, w))
+            result[gpu] = timeline
+        return result
+
+    def get_all_power_timelines(
+        self,
+        gpu_index: Optional[int] = None,
+        start_time: Optional[float] = None,
+        end_time: Optional[float] = None,
+    ) -> dict[str, dict[int, list[tuple[float, float]]]]:
+        """``{domain: get_power_timeline(domain, ...)}`` for the one domain sampled."""
+        return {
+            "device_instant": self.get_power_timeline(
+                "device_instant", gpu_index, start_time, end_time
+            )
+        }
 
     def plot(
         self,
@@ -105,12 +159,13 @@ class PowerMonitor(_zeus.Sampler):
                 times, list(columns.items()), marks, width=width, height=height, title=title
             )
             if path is not None:
-                with open(path, "w", encoding="utf-8") as f:
-                    f.write(svg)
+                _zeus.write_file(path, svg)
             return svg
         figure = _figure(times, columns, marks, title, width, height)
         if path is not None:
-            figure.savefig(path, format=fmt, dpi=_DPI)
+            picture = io.BytesIO()
+            figure.savefig(picture, format=fmt, dpi=_DPI)
+            _zeus.write_file(path, picture.getvalue())  # atomic, as every file Zeus writes
         return figure
 
 

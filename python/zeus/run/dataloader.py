@@ -20,12 +20,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from typing import Any, ClassVar, Dict, List, Optional
 
 import torch
 from torch.utils.data import DataLoader
 
+from zeus import _zeus
 from zeus.device import get_gpus
 from zeus.monitor import ZeusMonitor
 from zeus.util.env import get_env
@@ -38,11 +38,9 @@ EPOCH_WINDOW = "__ZeusDataLoader_epoch"
 
 
 def _write_json_atomic(path: str, doc: Dict[str, Any]) -> None:
-    """One line, Python's default separators; a reader never sees a partial file."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".zeus-")
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f)
-    os.replace(tmp, path)
+    """One line, Python's default separators; a reader never sees a partial file (libzeus's
+    writer: atomic for a regular file, in place for a FIFO or a symlink's target)."""
+    _zeus.write_file(path, json.dumps(doc))
 
 
 def _call(obj: Any, snake: str, camel: str, *args: Any) -> Any:
