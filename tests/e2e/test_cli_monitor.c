@@ -287,13 +287,17 @@ static void test_power_cpu_rapl(void **state)
     cJSON *j = parse_last_line(out);
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "total_energy_j");
     double t = num(j, "total_time_s");
-    /* 10 W over 1.5 s with three wraps of the 4 J counter; the power is an average over each
-     * 50 ms period, so the edges may be off by a period's worth. */
+    /* 10 W over 1.5 s with three wraps of the 4 J package counter, 2 W on the DRAM counter
+     * (no wrap). Both counters are written together from one clock, so their ratio is 5 however
+     * this feeder is scheduled: a wrap missed or counted twice (4 J) breaks it. The totals
+     * themselves depend on the feeder keeping up (the power at the edges is held flat over a
+     * period, and a feeder stalled by a loaded machine makes the edge samples spiky: 12 % over
+     * was seen in an ASan run), so they are checked loosely. */
     double cpu = num(e, "cpu0"), dram_j = num(e, "dram0");
-    if (fabs(cpu - 10.0 * t) > 1.0 || fabs(dram_j - 2.0 * t) > 0.2)
+    if (fabs(cpu / dram_j - 5.0) > 0.05 || fabs(cpu - 10.0 * t) > 0.25 * 10.0 * t)
         fprintf(stderr, "cpu %f dram %f over %f s\n", cpu, dram_j, t);
-    assert_true(fabs(cpu - 10.0 * t) <= 1.0);
-    assert_true(fabs(dram_j - 2.0 * t) <= 0.2);
+    assert_true(fabs(cpu / dram_j - 5.0) <= 0.05);
+    assert_true(fabs(cpu - 10.0 * t) <= 0.25 * 10.0 * t);
     cJSON_Delete(j);
     free(out);
     free(out_path);
