@@ -30,7 +30,10 @@ static void usage(FILE *out)
     fprintf(out, "\nSeparately built commands, run as zeus-<command> when installed:\n"
                  "  run          drive a recurring job's recurrences (zeus-bso; docs/bso.md)\n"
                  "  history      a recurring job's trials and the bandit's beliefs\n"
-                 "  bso serve    the batch-size optimizer service\n");
+                 "  bso serve    the batch-size optimizer service\n"
+                 "  exporter     Prometheus metrics of every GPU and CPU (zeus-exporter;\n"
+                 "               docs/exporter.md)\n"
+                 "The privileged daemon is its own command: zeusd (docs/zeusd.md).\n");
     fprintf(out, "\nRun 'zeus <command> --help' for a command's options.\n"
                  "Exit codes: 0 success, 1 failure, 2 usage error, 3 no usable device.\n"
                  "Environment: ZEUS_DEVICE (auto|nvml|sim|none), ZEUS_NVML_LIBRARY, "
@@ -81,7 +84,8 @@ bool cli_find_helper(const char *file, int mode, char *path, size_t size)
  * cli_find_helper. Keeps the zeus command itself free of libmicrohttpd and libpq. */
 static void run_external(char **argv)
 {
-    if (strchr(argv[0], '/') || argv[0][0] == '-' || argv[0][0] == '.')
+    /* A command is a plain name: never a path, an option, or a file such as zeus-svg2png.so. */
+    if (strpbrk(argv[0], "/.") || argv[0][0] == '-')
         return;
     char file[NAME_MAX + 1], path[PATH_MAX];
     if (snprintf(file, sizeof file, "zeus-%s", argv[0]) >= (int)sizeof file ||

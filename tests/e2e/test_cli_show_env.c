@@ -115,6 +115,11 @@ static void test_bad_input(void **state)
     assert_contains(err, "unknown command 'frobnicate'");
     free(out);
     free(err);
+    /* A file beside zeus (the PNG module, executable as built) is not a command. */
+    assert_int_equal(zt_zeus(&out, &err, "svg2png.so", NULL), 2);
+    assert_contains(err, "unknown command 'svg2png.so'");
+    free(out);
+    free(err);
     setenv("ZEUS_FAKE_NVML_CONFIG", "/nonexistent/fake.json", 1);
     assert_int_equal(zt_zeus(&out, &err, "show-env", NULL), 0);
     assert_contains(out, "fake NVML: ZEUS_FAKE_NVML_CONFIG: cannot open /nonexistent/fake.json");
