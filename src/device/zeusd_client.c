@@ -399,22 +399,24 @@ static int gpu_persistence(void *state, unsigned dev, bool *enabled)
     return rc;
 }
 
-static int gpu_set_power_limit_mw(void *state, unsigned dev, unsigned limit_mw)
-{
-    char target[160];
-    snprintf(target, sizeof target, "/gpu/set_power_limit?gpu_ids=%u&power_limit_mw=%u&block=true",
-             dev, limit_mw);
-    return request(&((zeusd_state *)state)->addr, "POST", target, NULL);
-}
-
 /* persist=true: the daemon keeps the setting and drops its lease for this process. */
-static int gpu_keep_power_limit_mw(void *state, unsigned dev, unsigned limit_mw)
+static int set_power_limit(void *state, unsigned dev, unsigned limit_mw, bool persist)
 {
     char target[192];
     snprintf(target, sizeof target,
-             "/gpu/set_power_limit?gpu_ids=%u&power_limit_mw=%u&block=true&persist=true", dev,
-             limit_mw);
+             "/gpu/set_power_limit?gpu_ids=%u&power_limit_mw=%u&block=true%s", dev, limit_mw,
+             persist ? "&persist=true" : "");
     return request(&((zeusd_state *)state)->addr, "POST", target, NULL);
+}
+
+static int gpu_set_power_limit_mw(void *state, unsigned dev, unsigned limit_mw)
+{
+    return set_power_limit(state, dev, limit_mw, false);
+}
+
+static int gpu_keep_power_limit_mw(void *state, unsigned dev, unsigned limit_mw)
+{
+    return set_power_limit(state, dev, limit_mw, true);
 }
 
 static int gpu_set_persistence(void *state, unsigned dev, bool enabled)
@@ -433,6 +435,7 @@ static const char *clock_route(zeus_clock_domain domain, bool set)
     return set ? "set_mem_locked_clocks" : "reset_mem_locked_clocks";
 }
 
+/* persist=true as for set_power_limit. */
 static int set_clocks(void *state, unsigned dev, zeus_clock_domain domain, unsigned min_mhz,
                       unsigned max_mhz, bool persist)
 {
