@@ -28,6 +28,19 @@
 
 enum { READ_ENERGY, READ_POWER, READ_LIMIT, READ_TEMPERATURE, READ_KINDS };
 static const char *const read_names[READ_KINDS] = {"energy", "power", "power_limit", "temperature"};
+/* The metric family each reading is exported as. */
+static const struct {
+    const char *name, *type, *help;
+} gpu_families[READ_KINDS] = {
+    {"zeus_gpu_energy_joules_total", "counter",
+     "Energy the GPU consumed since the driver loaded (NVML counter; Volta and newer)."},
+    {"zeus_gpu_power_watts", "gauge",
+     "GPU power draw (NVML instant reading where the GPU has one, else "
+     "nvmlDeviceGetPowerUsage)."},
+    {"zeus_gpu_power_limit_watts", "gauge", "GPU power management limit."},
+    {"zeus_gpu_temperature_celsius", "gauge",
+     "GPU core temperature (GPUs whose driver reports it)."},
+};
 
 typedef struct {
     zeus_gpu_info info;
@@ -91,13 +104,23 @@ static bool note_gpu(exporter *ex, unsigned g, int kind, int rc)
     return note(ex, &s->failing[kind], &s->errors[kind], what, rc);
 }
 
+/* One reading's family: a sample per GPU whose reading succeeded. A reading that failed leaves
+ * its sample out (Prometheus marks the series stale) rather than exporting a made-up value. */
+static void gpu_family(const exporter *ex, expo_buf *b, int kind, const double value[][READ_KINDS],
+                       const bool ok[][READ_KINDS])
+{
+    expo_family(b, gpu_families[kind].name, gpu_families[kind].type, gpu_families[kind].help);
+    for (unsigned g = 0; g < ex->gpu_count; g++)
+        if (ok[g][kind])
+            expo_sample(b, gpu_families[kind].name, ex->gpus[g].labels, value[g][kind]);
+}
+
 /* Reads every device once and renders the metrics into b. Runs on the poller thread only (and
  * once before it starts), so the slots' error counters need no lock. */
 static void poll_devices(exporter *ex, expo_buf *b)
 {
     int64_t t0 = zeus_now_ns();
-    double energy_j[ZEUS_MAX_GPUS], power_w[ZEUS_MAX_GPUS], limit_w[ZEUS_MAX_GPUS];
-    double temp_c[ZEUS_MAX_GPUS];
+    double value[ZEUS_MAX_GPUS][READ_KINDS]; /* in the families' units: J, W, W, °C */
     bool ok[ZEUS_MAX_GPUS][READ_KINDS];
     for (unsigned g = 0; g < ex->gpu_count; g++) {
         const gpu_slot *s = &ex->gpus[g];
@@ -111,10 +134,10 @@ static void poll_devices(exporter *ex, expo_buf *b)
         ok[g][READ_TEMPERATURE] =
             s->has_temperature &&
             note_gpu(ex, g, READ_TEMPERATURE, zeus_gpu_temperature_c(ex->devices, g, &celsius));
-        energy_j[g] = (double)mj / 1e3;
-        power_w[g] = mw / 1e3;
-        limit_w[g] = limit_mw / 1e3;
-        temp_c[g] = celsius;
+        value[g][READ_ENERGY] = (double)mj / 1e3;
+        value[g][READ_POWER] = mw / 1e3;
+        value[g][READ_LIMIT] = limit_mw / 1e3;
+        value[g][READ_TEMPERATURE] = celsius;
     }
     zeus_cpu_energy cpu[ZEUS_MAX_CPUS];
     bool cpu_ok[ZEUS_MAX_CPUS];
@@ -128,23 +151,9 @@ static void poll_devices(exporter *ex, expo_buf *b)
     double poll_s = (double)(zeus_now_ns() - t0) / 1e9;
     ex->polls++;
 
-    /* A reading that failed leaves its sample out (Prometheus marks the series stale) rather
-     * than exporting a made-up value. */
-    expo_family(b, "zeus_gpu_energy_joules_total", "counter",
-                "Energy the GPU consumed since the driver loaded (NVML counter; Volta and newer).");
-    for (unsigned g = 0; g < ex->gpu_count; g++)
-        if (ok[g][READ_ENERGY])
-            expo_sample(b, "zeus_gpu_energy_joules_total", ex->gpus[g].labels, energy_j[g]);
-    expo_family(b, "zeus_gpu_power_watts", "gauge",
-                "GPU power draw (NVML instant reading where the GPU has one, else "
-                "nvmlDeviceGetPowerUsage).");
-    for (unsigned g = 0; g < ex->gpu_count; g++)
-        if (ok[g][READ_POWER])
-            expo_sample(b, "zeus_gpu_power_watts", ex->gpus[g].labels, power_w[g]);
-    expo_family(b, "zeus_gpu_power_limit_watts", "gauge", "GPU power management limit.");
-    for (unsigned g = 0; g < ex->gpu_count; g++)
-        if (ok[g][READ_LIMIT])
-            expo_sample(b, "zeus_gpu_power_limit_watts", ex->gpus[g].labels, limit_w[g]);
+    gpu_family(ex, b, READ_ENERGY, value, ok);
+    gpu_family(ex, b, READ_POWER, value, ok);
+    gpu_family(ex, b, READ_LIMIT, value, ok);
     static const struct {
         const char *name, *help;
         size_t offset;
@@ -165,11 +174,7 @@ static void poll_devices(exporter *ex, expo_buf *b)
                             *(const unsigned *)((const char *)info + ranges[r].offset) / 1e3);
         }
     }
-    expo_family(b, "zeus_gpu_temperature_celsius", "gauge",
-                "GPU core temperature (GPUs whose driver reports it).");
-    for (unsigned g = 0; g < ex->gpu_count; g++)
-        if (ok[g][READ_TEMPERATURE])
-            expo_sample(b, "zeus_gpu_temperature_celsius", ex->gpus[g].labels, temp_c[g]);
+    gpu_family(ex, b, READ_TEMPERATURE, value, ok);
     expo_family(b, "zeus_cpu_package_energy_joules_total", "counter",
                 "CPU package energy (RAPL) since the exporter started, wraparound counted.");
     for (unsigned c = 0; c < ex->cpu_count; c++)
