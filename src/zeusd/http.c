@@ -158,13 +158,18 @@ typedef struct {
     zd_arg args[ZD_MAX_ARGS];
     size_t count;
     bool overflow;
+    bool nul; /* a key or value with a NUL (%00): as C strings they would be cut there */
 } zd_arg_list;
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
+                                   size_t key_size, const char *value, size_t value_size)
 {
     (void)kind;
     zd_arg_list *l = cls;
+    if ((key && strlen(key) != key_size) || (value && strlen(value) != value_size)) {
+        l->nul = true;
+        return MHD_NO;
+    }
     if (l->count == ZD_MAX_ARGS) {
         l->overflow = true;
         return MHD_NO;
@@ -310,7 +315,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return send_plain(c, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain; charset=utf-8",
                           strdup("Request body too large."), false);
     zd_arg_list args = {.count = 0};
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
+    if (args.nul)
+        return send_plain(c, MHD_HTTP_BAD_REQUEST, "text/plain; charset=utf-8",
+                          strdup("Query deserialize error: a query key or value contains a NUL "
+                                 "character (%00)"),
+                          false);
     if (args.overflow)
         return send_plain(c, MHD_HTTP_BAD_REQUEST, "text/plain; charset=utf-8",
                           strdup("Query deserialize error: too many fields"), false);
