@@ -90,8 +90,7 @@ static bool evict_oldest(zh_guard *g, const zh_watch *spare)
 {
     zh_watch *oldest = NULL;
     for (zh_watch *w = g->watches; w; w = w->next)
-        if (w != spare && w->since_ns && w->fd >= 0 &&
-            (!oldest || w->since_ns < oldest->since_ns))
+        if (w != spare && w->since_ns && w->fd >= 0 && (!oldest || w->since_ns < oldest->since_ns))
             oldest = w;
     if (!oldest)
         return false;
@@ -140,6 +139,8 @@ void zh_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
                 g->evict_warned_ns = w->since_ns;
             }
         }
+        if (msg[0])
+            warn(g, msg);
         pthread_mutex_unlock(&g->lock);
         *socket_context = w;
     } else if (w) {
@@ -157,8 +158,6 @@ void zh_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
         free(w);
         *socket_context = NULL;
     }
-    if (msg[0])
-        warn(g, msg);
 }
 
 /* Shuts down connections whose request has not arrived whole in time. */
@@ -168,24 +167,23 @@ static void *watchdog_main(void *arg)
     pthread_mutex_lock(&g->lock);
     while (!g->stop) {
         int64_t now = now_ns();
-        unsigned closed = 0;
+        unsigned late = 0;
         for (zh_watch *w = g->watches; w; w = w->next)
+            late += w->since_ns && w->fd >= 0 && now - w->since_ns > g->cfg.request_timeout_ns;
+        if (late) { /* said before it is done: whoever sees the socket close finds the line */
+            char msg[160], more[32] = "";
+            if (late > 1)
+                snprintf(more, sizeof more, " (%u in all)", late);
+            snprintf(msg, sizeof msg,
+                     "closing a connection whose request did not arrive in %lld s%s",
+                     (long long)(g->cfg.request_timeout_ns / 1000000000LL), more);
+            warn(g, msg);
+        }
+        for (zh_watch *w = g->watches; late && w; w = w->next)
             if (w->since_ns && w->fd >= 0 && now - w->since_ns > g->cfg.request_timeout_ns) {
                 shutdown(w->fd, SHUT_RDWR);
                 w->since_ns = 0;
-                closed++;
             }
-        if (closed) {
-            char msg[160];
-            char more[32] = "";
-            if (closed > 1)
-                snprintf(more, sizeof more, " (%u in all)", closed);
-            snprintf(msg, sizeof msg, "closing a connection whose request did not arrive in %lld s%s",
-                     (long long)(g->cfg.request_timeout_ns / 1000000000LL), more);
-            pthread_mutex_unlock(&g->lock);
-            warn(g, msg); /* outside the lock: the callback may take its own */
-            pthread_mutex_lock(&g->lock);
-        }
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_nsec += 250 * 1000000L;

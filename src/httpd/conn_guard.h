@@ -26,6 +26,7 @@ typedef struct zh_guard_config {
     bool evict;
     int64_t over_request_ns;
     const char *flag; /* the cap's option, for messages ("--max-connections") */
+    /* Warnings (called with the guard's lock held: it must not call back into the guard). */
     void (*warn)(void *user, const char *message);
     void *user;
 } zh_guard_config;
