@@ -60,5 +60,16 @@ if [ -f "$prefix/libexec/zeus/zeus-svg2png.so" ]; then
   ZEUS_DEVICE=sim "$prefix/bin/zeus" monitor power --duration 0.1 --plot "$prefix/p.png" >/dev/null
   head -c 8 "$prefix/p.png" | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a'
 fi
+# The install stands alone: moved to another prefix, with the clone's data/ and the build tree
+# hidden (a private mount namespace; CI runs as root), zeus simulate reads the traces of its own
+# prefix and --help names them.
+moved=$(mktemp -d)
+trap 'rm -rf "$prefix" "$moved"' EXIT
+cp -a "$prefix/." "$moved/"
+unshare --mount --propagation private sh -euc '
+  mount -t tmpfs none "$1"; mount -t tmpfs none "$2"
+  "$3/bin/zeus" simulate single --help | grep -q "come with zeus: $3/bin/../share/zeus/nsdi23-traces"
+  "$3/bin/zeus" simulate single --num-recurrence 3 --csv - 2>/dev/null | grep -q "^"
+' sh "$(pwd)/data" "$(cd "$build" && pwd)" "$moved"
 echo "install test: pkg-config and find_package consumers built and ran; zeus/version.h matches;" \
-     "the command ran from the prefix, $shared_cli"
+     "the command ran from the prefix, $shared_cli; a moved install read its own traces"
