@@ -136,6 +136,28 @@ def store_swapped(t):
     srv.wait()
 
 
+def sqlite_read_only(t):
+    """A SQLite store the server may only read (a write-protected file; the server runs as
+    nobody when the test is root, whom permissions do not stop): writes answer 503, not 500."""
+    d = os.path.join(t.TMP, "ro")
+    os.makedirs(d)
+    os.chmod(t.TMP, 0o755)
+    os.chmod(d, 0o777)  # the server makes the WAL's -shm file here
+    db = os.path.join(d, "ro.db")
+    r = subprocess.run([t.ZEUS_BSO, "history", "--db", db], capture_output=True, text=True)
+    t.check(r.returncode == 0, f"store made: {r.stderr}")
+    os.chmod(db, 0o444)
+    root = os.geteuid() == 0
+    srv, addr = t.serve(db, prefix=["setpriv", "--reuid=nobody", "--regid=nogroup",
+                                    "--clear-groups"] if root else [])
+    st, r = t.req(addr, "POST", "/jobs", {**t.SPEC, "job_id": "mnist-ro"})
+    t.check(st == 503 and "readonly database" in r.get("message", ""), f"read-only: {st} {r}")
+    st, r = t.req(addr, "GET", "/jobs/batch_size?job_id=mnist-ro")
+    t.check(st == 400, f"reads still answer: {st} {r}")
+    srv.terminate()
+    srv.wait()
+
+
 def pg_unavailable(t, url):
     """PostgreSQL read-only (a standby, default_transaction_read_only) or down: 503, then
     served again once it is back."""

@@ -36,9 +36,9 @@ def check(cond, what):
 
 
 # ---- service helpers ---------------------------------------------------------------------------
-def serve(db, *args):
-    p = subprocess.Popen([ZEUS_BSO, "serve", "--port", "0", "--db", db, *args], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+def serve(db, *args, prefix=()):
+    p = subprocess.Popen([*prefix, ZEUS_BSO, "serve", "--port", "0", "--db", db, *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     PROCS.append(p)
     line = p.stdout.readline()
     if not line.startswith("listening on http://"):
@@ -520,6 +520,7 @@ def main():
         elif PART == "service_sqlite":
             service_flow(os.path.join(TMP, "bso.db"))
             hostile.store_swapped(sys.modules[__name__])
+            hostile.sqlite_read_only(sys.modules[__name__])
         elif PART == "service_postgres":
             url, stop = start_postgres()
             try:
