@@ -398,6 +398,14 @@ static int db_open(const char *url, const bso_db *like, bso_db **out, char *err,
         bso_db_exec(db, "SET client_min_messages = warning", NULL, 0, NULL);
     } else {
         const char *path = strncmp(url, "sqlite://", 9) == 0 ? url + 9 : url;
+        if (like && like->path) { /* the file like has open, and no other */
+            if (!(db->path = strdup(like->path)))
+                goto oom;
+            db->dev = like->dev;
+            db->ino = like->ino;
+            if (check_store(db) < 0)
+                goto fail;
+        }
         int flags = SQLITE_OPEN_READWRITE | (like ? 0 : SQLITE_OPEN_CREATE);
         if (sqlite3_open_v2(path, &db->lite, flags, NULL) != SQLITE_OK) {
             snprintf(db->err, sizeof db->err, "cannot open SQLite database %s: %s", path,
@@ -423,20 +431,14 @@ static int db_open(const char *url, const bso_db *like, bso_db **out, char *err,
             goto fail;
         }
         struct stat st;
-        if (stat(path, &st) == 0) { /* a file, not :memory:: remember which */
+        if (db->path) { /* replaced while it was being opened? */
+            if (check_store(db) < 0)
+                goto fail;
+        } else if (!like && stat(path, &st) == 0) { /* a file, not :memory:: remember which */
             if (!(db->path = strdup(path)))
                 goto oom;
             db->dev = st.st_dev;
             db->ino = st.st_ino;
-        }
-        if (like && like->path && (!db->path || db->dev != like->dev || db->ino != like->ino)) {
-            free(db->path); /* say it as like's own check will */
-            if (!(db->path = strdup(like->path)))
-                goto oom;
-            db->dev = like->dev;
-            db->ino = like->ino;
-            check_store(db);
-            goto fail;
         }
     }
     if (!(db->url = strdup(url)))
