@@ -329,11 +329,11 @@ class ExporterTest(unittest.TestCase):
         self.procs.append(p)
         ready, _, _ = select.select([p.stderr], [], [], 10)
         self.assertTrue(ready, "no start-up line")
-        first = p.stderr.readline()
-        p.terminate()  # the warning is printed before it waits for signals
-        rest = p.communicate(timeout=10)[1]
-        self.assertIn("serving http://0:", first)
-        self.assertIn("warning: --listen 0:0 serves on every network interface", rest)
+        p.terminate()  # the warning is printed before the exporter waits for signals
+        p.wait(timeout=10)
+        text = p.stderr.read()  # all of it (communicate() with a timeout skips Python's buffer)
+        self.assertIn("serving http://0:", text)
+        self.assertIn("warning: --listen 0:0 serves on every network interface", text)
 
     # ---- real Prometheus ----
 
