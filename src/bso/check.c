@@ -2,6 +2,7 @@
 #include "check.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 int bso_json_int(const cJSON *f, long long min, long long max, long long *out)
@@ -59,6 +60,26 @@ const char *bso_text_problem(const char *s, size_t len)
         if (!(n = utf8_seq((const unsigned char *)s + i, len - i)))
             return "is not valid UTF-8";
     return NULL;
+}
+
+char *bso_utf8_repair(const char *s)
+{
+    size_t len = strlen(s), o = 0;
+    char *out = malloc(3 * len + 1); /* each bad byte may become 3 */
+    if (!out)
+        return NULL;
+    for (size_t i = 0, n; i < len; i += n) {
+        if ((n = utf8_seq((const unsigned char *)s + i, len - i))) {
+            memcpy(out + o, s + i, n);
+            o += n;
+        } else {
+            memcpy(out + o, "\xef\xbf\xbd", 3); /* U+FFFD for the byte */
+            o += 3;
+            n = 1;
+        }
+    }
+    out[o] = '\0';
+    return out;
 }
 
 bool bso_json_has_nul(const char *json)

@@ -23,6 +23,10 @@ int bso_json_int(const cJSON *f, long long min, long long max, long long *out);
  * or "is not valid UTF-8". */
 const char *bso_text_problem(const char *s, size_t len);
 
+/* A malloc'd copy of s with each byte that is not part of valid UTF-8 replaced by U+FFFD (text
+ * stored before these checks, shown as JSON); NULL when out of memory. */
+char *bso_utf8_repair(const char *s);
+
 /* True when a string (or key) of the JSON text holds a \u0000 escape: cJSON would cut it there. */
 bool bso_json_has_nul(const char *json);
 

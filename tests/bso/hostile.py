@@ -78,6 +78,31 @@ def hostile_inputs(t, addr, db):
     t.check(st == 201, f"the plain spec registers: {st} {r}")
 
 
+def history_of_an_old_store(t):
+    """A store written before the checks may hold a job id that is not UTF-8: `zeus history
+    --json` still prints valid JSON (the bad bytes as U+FFFD)."""
+    db = os.path.join(t.TMP, "old.db")
+    r = subprocess.run([t.ZEUS_BSO, "history", "--db", db], capture_output=True, text=True)
+    t.check(r.returncode == 0, f"store made: {r.stderr}")
+    con = sqlite3.connect(db)
+    con.text_factory = bytes
+    con.execute("INSERT INTO job (job_id, job_id_prefix, kind, spec, default_batch_size, eta_knob,"
+                " target_metric, higher_is_better_metric, max_epochs, num_pruning_rounds,"
+                " window_size, max_power, number_of_gpus, gpu_model, mab_prior_mean,"
+                " mab_prior_precision, mab_num_explorations, min_cost_batch_size, created)"
+                " VALUES (CAST(? AS TEXT), 'mnist', 'service', '{}', 8, 0.5, 0.5, 1, 5, 2, 0, 300,"
+                " 1, 'x', 0, 0, 2, 8, 0)", (b"mnist-\xff\xfeold",))
+    con.commit()
+    con.close()
+    r = subprocess.run([t.ZEUS_BSO, "history", "--db", db, "--json"], capture_output=True)
+    try:
+        jobs = json.loads(r.stdout.decode("utf-8"))
+    except ValueError as e:
+        jobs = f"invalid JSON: {e}: {r.stdout[:200]!r}"
+    t.check(isinstance(jobs, list) and jobs[0]["job_id"] == "mnist-\ufffd\ufffdold",
+            f"history --json of an old store: {jobs}")
+
+
 def _outage(t, addr, want):
     """Every route answers 503 with a message naming the cause; returns the messages."""
     msgs = []

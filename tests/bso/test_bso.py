@@ -521,6 +521,7 @@ def main():
             service_flow(os.path.join(TMP, "bso.db"))
             hostile.store_swapped(sys.modules[__name__])
             hostile.sqlite_read_only(sys.modules[__name__])
+            hostile.history_of_an_old_store(sys.modules[__name__])
         elif PART == "service_postgres":
             url, stop = start_postgres()
             try:
