@@ -133,14 +133,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         svc_422("body", "__root__", SVC_NUL_MSG, "value_error.str.nul", &rep);
     else if (jobs && post)
         svc_register(t_db, q->body ? q->body : "", &rep);
-    else if (jobs || bs) {
-        if (!svc_check_query("job_id", job_id, job_id_len, &rep))
-            ;
-        else if (jobs)
-            svc_delete_job(t_db, job_id, &rep);
-        else
-            svc_next_batch_size(t_db, job_id, &rep);
-    } else if (report)
+    else if ((jobs || bs) && !svc_check_query("job_id", job_id, job_id_len, &rep)) {
+        /* rep holds the 422 */
+    } else if (jobs)
+        svc_delete_job(t_db, job_id, &rep);
+    else if (bs)
+        svc_next_batch_size(t_db, job_id, &rep);
+    else if (report)
         svc_report(t_db, q->body ? q->body : "", &rep);
     else
         svc_end_trial(t_db, q->body ? q->body : "", &rep);
