@@ -291,3 +291,49 @@ def test_get_ip_lat_long(fake, monkeypatch):
     fake.mode = "401"
     with pytest.raises(ConnectionError, match="HTTP 401"):
         get_ip_lat_long()
+
+
+PROFILE = {"measurements": [
+    {"power_limit": 300, "energy": 100.0, "time": 1.0},
+    {"power_limit": 250, "energy": 90.0, "time": 1.05},
+    {"power_limit": 200, "energy": 80.0, "time": 1.2},
+    {"power_limit": 150, "energy": 75.0, "time": 1.5},
+    {"power_limit": 100, "energy": 72.0, "time": 2.2},
+]}
+
+
+def test_carbon_cost_selector_shifts_a_recurring_jobs_limit(fake, tmp_path, nvml_sets):
+    """Each run of a recurring job loads the saved profile; the limit it applies follows the
+    grid: ZeusCost's 300 W at the reference intensity, 200 W at 10x it, 300 W when clean."""
+    from zeus.monitor import ZeusMonitor
+    from zeus.optimizer.carbon import CarbonCost
+    from zeus.optimizer.power_limit import Done, GlobalPowerLimitOptimizer
+
+    prof = tmp_path / "profile.json"
+    prof.write_text(json.dumps(PROFILE))
+    monitor = ZeusMonitor(gpu_indices=[0])
+    grid = {"now": 100.0}
+    chosen = {}
+    for intensity in (100.0, 1000.0, 10.0):
+        grid["now"] = intensity
+        selector = CarbonCost(0.5, lambda: grid["now"], reference=100.0)
+        plo = GlobalPowerLimitOptimizer(monitor, selector, profile_path=str(prof))
+        assert isinstance(plo.state, Done)
+        chosen[intensity] = plo.state.optimal_power_limit // 1000
+        assert nvml_sets()[-1] == (0, chosen[intensity] * 1000)
+        assert selector.last_intensity == intensity
+        plo.close()
+    assert chosen == {100.0: 300, 1000.0: 200, 10.0: 300}
+    # A provider as the feed, the reference its 24-hour mean; a failing feed falls back to
+    # ZeusCost and says why.
+    provider = client(fake, tmp_path, update_period=timedelta(hours=1))
+    sel = CarbonCost(0.5, provider)
+    from zeus.optimizer.power_limit import PowerLimitMeasurement as PLM
+
+    rows = [PLM(m["power_limit"], m["energy"], m["time"]) for m in PROFILE["measurements"]]
+    assert sel.select(rows) in (300, 250, 200) and sel.last_error is None
+    fake.mode = "401"
+    failing = CarbonCost(0.5, client(fake, tmp_path / "other"), reference=100.0)
+    assert failing.select(rows) == 300 and "401" in failing.last_error
+    with pytest.raises(ZeusCarbonIntensityHTTPError):
+        CarbonCost(0.5, client(fake, tmp_path / "x"), reference=1.0, fallback=False).select(rows)
