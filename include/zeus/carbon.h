@@ -65,6 +65,36 @@ ZEUS_API double zeus_carbon_trace_at(const zeus_carbon_trace *trace, double unix
 ZEUS_API double zeus_carbon_trace_mean(const zeus_carbon_trace *trace, double from_s,
                                        double duration_s);
 
+/* ---- The carbon-intensity API (ElectricityMaps) with the disk cache -------------------------
+ * What `zeus monitor energy --carbon` and the exporter use; the same requests and cache files as
+ * the Python client (zeus.monitor.carbon, docs/carbon.md#cache): a directory with one JSON file
+ * per (location, emission factor type, hour), written atomically, read by every process. http://
+ * only (the minimal client has no TLS): reach https://api.electricitymap.org through a local
+ * forwarding proxy, or let the Python client fill the cache. */
+typedef struct {
+    size_t size;                      /* sizeof(zeus_carbon_api_options), set by _init */
+    const char *api_url;              /* "http://HOST[:PORT][/PREFIX]" (the /v3 base) */
+    const char *api_key;              /* sent as auth-token; NULL: none (as the original) */
+    const char *location;             /* "LAT,LON" or a zone ("DE") */
+    const char *emission_factor_type; /* "direct" (default) or "lifecycle" */
+    bool estimate;                    /* accept estimated values (default true) */
+    const char *cache_dir;            /* NULL: no disk cache */
+    double timeout_s;                 /* default 10 */
+    double cache_ttl_s;               /* how long an answer about the current hour is reused,
+                                         default 600 */
+    double period_s;                  /* the interval one value covers: 3600 (tests shorten it) */
+} zeus_carbon_api_options;
+
+ZEUS_API void zeus_carbon_api_options_init(zeus_carbon_api_options *options);
+/* The intensity (gCO2eq/kWh) of the UTC hour containing unix_s: from the cache, else
+ * /carbon-intensity/latest for the current hour, /history for an earlier one (storing every
+ * hour it returns). Errors: ZEUS_EINVAL a bad option (named); ZEUS_EPERM the key was refused
+ * (401/403); ZEUS_EIO no connection, a 429 rate limit or another HTTP error, or an answer that is
+ * not JSON; ZEUS_ETIMEOUT no answer in time; ZEUS_ENOENT the API has no value for that hour.
+ * The message says which, with the URL (never the key). */
+ZEUS_API int zeus_carbon_api_intensity(const zeus_carbon_api_options *options, double unix_s,
+                                       double *g_per_kwh);
+
 #ifdef __cplusplus
 }
 #endif

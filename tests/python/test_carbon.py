@@ -337,3 +337,66 @@ def test_carbon_cost_selector_shifts_a_recurring_jobs_limit(fake, tmp_path, nvml
     assert failing.select(rows) == 300 and "401" in failing.last_error
     with pytest.raises(ZeusCarbonIntensityHTTPError):
         CarbonCost(0.5, client(fake, tmp_path / "x"), reference=1.0, fallback=False).select(rows)
+
+
+def run_zeus(args, env, timeout=60):
+    import os
+    import subprocess
+
+    from conftest import BUILD
+
+    full = dict(os.environ)
+    full.update(env)
+    return subprocess.run([str(BUILD / "zeus"), *args], env=full, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_cli_monitor_energy_carbon(fake, tmp_path):
+    """`zeus monitor energy --carbon` (C): each 1 s interval (ZEUS_CARBON_TEST_PERIOD_S) priced at
+    its own intensity through the C client, the cache written in the Python client's layout, a
+    flat price; a refused key keeps the energy and says why."""
+    env = {"ZEUS_CARBON_TEST_PERIOD_S": "1", "ZEUS_CARBON_CACHE_DIR": str(tmp_path / "cache"),
+           "ZEUS_CARBON_API_KEY": "k3y"}
+    args = ["monitor", "energy", "--gpu-indices", "0", "1", "--json", "--carbon",
+            "--location", "42.2776,-83.7409", "--carbon-api", fake.base + "/v3", "--price", "0.25",
+            "--", "sleep", "2.3"]
+    out = run_zeus(args, env)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    carbon = doc["carbon"]
+    assert carbon["error"] is None and doc["exit_code"] == 0
+    assert len(carbon["intervals"]) >= 3
+    for item in carbon["intervals"]:
+        start = datetime.fromtimestamp(item["start"], timezone.utc)
+        assert item["g_per_kwh"] == intensity_of(start)
+    assert len({i["g_per_kwh"] for i in carbon["intervals"]}) >= 2
+    energy = {g["index"]: g["energy_j"] for g in doc["gpus"]}
+    assert all(e > 0 for e in energy.values())
+    rates = [i["g_per_kwh"] for i in carbon["intervals"]]
+    for gpu in ("0", "1"):  # between the dirtiest and the cleanest interval's conversion
+        e = energy[int(gpu)] / 3.6e6
+        assert e * min(rates) * 0.999 <= carbon["gpus"][gpu] <= e * max(rates) * 1.001
+    assert carbon["total_g"] == pytest.approx(sum(carbon["gpus"].values()))
+    assert carbon["cost"] == pytest.approx(sum(energy.values()) / 3.6e6 * 0.25)
+    path, headers = fake.requests[0]
+    assert path.startswith("/v3/carbon-intensity/history?lat=42.2776&lon=-83.7409"
+                           "&disableEstimations=False&emissionFactorType=direct")
+    assert headers.get("auth-token") == "k3y"
+    cached = list((tmp_path / "cache" / "electricitymaps" / "42.2776,-83.7409" / "direct").glob("*.json"))
+    assert len(cached) >= 20  # every hour (here: second) of the history, for the next job
+    # The Python client reads what the C command wrote, without asking the server.
+    asked = len(fake.requests)
+    py = ElectrictyMapsClient((42.2776, -83.7409), True, api_base=fake.base + "/v3",
+                              cache_dir=tmp_path / "cache", update_period=timedelta(seconds=1))
+    first = datetime.fromtimestamp(carbon["intervals"][0]["start"], timezone.utc)
+    assert py.carbon_intensity_at([first]) == {first: intensity_of(first)}
+    assert len(fake.requests) == asked
+    # Text output, and a refused key: the energy still comes, the reason is said, exit 1.
+    fake.mode = "401"
+    env["ZEUS_CARBON_CACHE_DIR"] = str(tmp_path / "empty")
+    out = run_zeus([a for a in args if a != "--json"], env)
+    assert out.returncode == 1
+    assert "Measurement(time=" in out.stdout and "Carbon: not known" in out.stdout
+    assert "the API key was refused (HTTP 401)" in out.stderr and "k3y" not in out.stderr
+    out = run_zeus(["monitor", "energy", "--price", "1", "--", "true"], env)
+    assert out.returncode == 2 and "go with --carbon" in out.stderr
