@@ -400,3 +400,88 @@ def test_cli_monitor_energy_carbon(fake, tmp_path):
     assert "the API key was refused (HTTP 401)" in out.stderr and "k3y" not in out.stderr
     out = run_zeus(["monitor", "energy", "--price", "1", "--", "true"], env)
     assert out.returncode == 2 and "go with --carbon" in out.stderr
+
+
+def scrape(port: int) -> dict[str, list[tuple[str, float]]]:
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    out: dict[str, list[tuple[str, float]]] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            head, value = line.rsplit(" ", 1)
+            name = head.split("{", 1)[0]
+            out.setdefault(name, []).append((head, float(value)))
+    return out
+
+
+def start_exporter(fake, tmp_path, env_extra):
+    import os
+    import select
+    import subprocess
+
+    from conftest import BUILD
+
+    env = dict(os.environ)
+    env.update({"ZEUS_CARBON_TEST_PERIOD_S": "1", "ZEUS_CARBON_CACHE_DIR": str(tmp_path / "c")})
+    env.update(env_extra)
+    p = subprocess.Popen([str(BUILD / "zeus-exporter"), "--listen", "127.0.0.1:0", "--period",
+                          "0.2", "--carbon", "--location", "DE", "--carbon-api",
+                          fake.base + "/v3"], env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    line, p.early = "", ""
+    while "serving http://" not in line:  # warnings (a refused key) may come first
+        ready, _, _ = select.select([p.stderr], [], [], 10)
+        assert ready, "the exporter printed no address"
+        line = p.stderr.readline()
+        assert line, "the exporter exited"
+        p.early += line
+    return p, int(line.split("serving http://127.0.0.1:")[1].split("/")[0])
+
+
+def stop(p) -> str:
+    p.terminate()
+    try:
+        p.wait(timeout=10)
+    except Exception:  # noqa: BLE001
+        p.kill()
+        p.wait()
+    err = p.early + p.stderr.read()
+    p.stderr.close()
+    return err
+
+
+def test_exporter_publishes_intensity_and_grams(fake, tmp_path):
+    p, port = start_exporter(fake, tmp_path, {})
+    try:
+        time.sleep(2.2)
+        first = scrape(port)
+        time.sleep(1.2)
+        second = scrape(port)
+    finally:
+        stop(p)
+    (intensity,) = [v for _, v in second["zeus_grid_carbon_intensity_grams_per_kwh"]]
+    assert intensity in {100.0 + 50.0 * k for k in range(7)}
+    grams1 = dict(first["zeus_gpu_carbon_grams_total"])
+    grams2 = dict(second["zeus_gpu_carbon_grams_total"])
+    assert len(grams2) == 4 and all(v > 0 for v in grams2.values())
+    assert all(grams2[k] > grams1[k] for k in grams2)  # a counter that grows with the energy
+    assert all(v == 0 for _, v in second["zeus_gpu_carbon_pending_joules"])
+    assert second["zeus_carbon_lookup_errors_total"] == [("zeus_carbon_lookup_errors_total", 0.0)]
+    assert any("zone=DE" in path for path, _ in fake.requests)
+
+
+def test_exporter_keeps_energy_pending_on_a_refused_key(fake, tmp_path):
+    fake.mode = "401"
+    p, port = start_exporter(fake, tmp_path, {})
+    try:
+        time.sleep(1.0)
+        m = scrape(port)
+    finally:
+        err = stop(p)
+    assert "zeus_grid_carbon_intensity_grams_per_kwh" not in m  # unknown, not 0
+    assert all(v == 0 for _, v in m["zeus_gpu_carbon_grams_total"])
+    assert all(v > 0 for _, v in m["zeus_gpu_carbon_pending_joules"])
+    assert m["zeus_carbon_lookup_errors_total"][0][1] >= 1
+    assert all(v > 0 for _, v in m["zeus_gpu_energy_joules_total"])  # the energy is exported
+    assert "the API key was refused (HTTP 401)" in err
