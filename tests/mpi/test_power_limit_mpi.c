@@ -71,8 +71,17 @@ static void test_every_rank_chooses_the_same_limit(void **state)
     char *dir = zt_mkdtemp();
     char *sim_state = setup_sim(dir, 2);
     char *profile = zt_path(dir, "profile.json");
-    char *argv[] = {"/usr/bin/mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "4",
-                    (char *)example(), "4", "1", "60", profile, NULL};
+    char *argv[] = {"/usr/bin/mpirun",
+                    "--allow-run-as-root",
+                    "--oversubscribe",
+                    "-np",
+                    "4",
+                    (char *)example(),
+                    "4",
+                    "1",
+                    "60",
+                    profile,
+                    NULL};
     for (int run = 0; run < 2; run++) { /* the second run loads the profile */
         char *out = NULL, *err = NULL;
         int rc = zt_run(argv, &out, &err, 120);
@@ -163,9 +172,19 @@ static void test_a_killed_rank_ends_the_job(void **state)
     putenv(marker);
     /* mpirun gives the other ranks 5 s after its SIGTERM to put their GPUs back (its default,
      * 1 s, is short on a loaded machine; docs/power-limit.md says so). */
-    char *argv[] = {"/usr/bin/mpirun", "--allow-run-as-root", "--oversubscribe", "--mca",
-                    "odls_base_sigkill_timeout", "5", "-np", "4", (char *)example(), "40", "1",
-                    "400", NULL};
+    char *argv[] = {"/usr/bin/mpirun",
+                    "--allow-run-as-root",
+                    "--oversubscribe",
+                    "--mca",
+                    "odls_base_sigkill_timeout",
+                    "5",
+                    "-np",
+                    "4",
+                    (char *)example(),
+                    "40",
+                    "1",
+                    "400",
+                    NULL};
     int job = zt_spawn(argv);
     assert_true(job > 0);
     /* Wait until profiling has lowered a limit, then kill rank 1. */

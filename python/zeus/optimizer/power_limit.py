@@ -10,12 +10,21 @@ Python's own (which then raises KeyboardInterrupt as always), and again at inter
 SIGTERM and SIGHUP, when at their default action, restore and then kill the process as before. If
 the program catches the KeyboardInterrupt and goes on, the next hook applies the optimizer's
 limit again. A forked child (DataLoader workers) never restores its parent's GPUs.
+
+Distributed training (``torchrun``, ``accelerate launch``): when ``torch.distributed`` is
+initialised, each rank's optimizer measures its own GPUs and, at the end of every limit's
+profiling window, the ranks all-reduce energy (sum) and time (max) with
+``zeus.utils.framework.all_reduce``, so every rank chooses the same limit, as in the newest Zeus.
+Creating the optimizers is collective too (every rank created, the profile file on every rank or
+none), and the default ``ZeusCost`` counts every rank's GPUs (docs/power-limit.md).
 """
 
 from __future__ import annotations
 
 import atexit
+import logging
 import signal
+import sys
 import threading
 import weakref
 from abc import ABC, abstractmethod
@@ -25,6 +34,9 @@ from typing import Any, Optional
 from zeus import _zeus
 from zeus.callback import Callback
 from zeus.monitor import ZeusMonitor
+from zeus.utils import framework
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "OptimumSelector",
@@ -274,6 +286,18 @@ class GlobalPowerLimitOptimizer(_zeus.Optimizer, Callback):
         self.pl_step = pl_step
         self.profile_path = profile_path
         _install_hooks()
+        # Under torch.distributed the ranks combine their profiles (newest Zeus). The collective
+        # is torch's: its process group's time-out bounds every call.
+        all_reduce = None
+        if "torch" in sys.modules and framework.is_distributed():
+            all_reduce = framework.all_reduce
+            if len(monitor.gpu_indices) > 1:
+                logger.warning(
+                    "Distributed training: this rank's ZeusMonitor watches %d GPUs; use one "
+                    "monitor per rank with gpu_indices=[local_rank] so that no GPU is counted "
+                    "by two ranks.",
+                    len(monitor.gpu_indices),
+                )
         super().__init__(
             monitor,
             selector=None if optimum_selector is None else optimum_selector._native(),
@@ -282,6 +306,7 @@ class GlobalPowerLimitOptimizer(_zeus.Optimizer, Callback):
             profile_steps=profile_steps,
             pl_step=pl_step,
             profile_path=None if profile_path is None else str(profile_path),
+            all_reduce=all_reduce,
         )
         _live.add(self)
 
