@@ -58,14 +58,14 @@ typedef struct {
 
 typedef struct {
     unsigned ranks;
-    double time_s;           /* the slowest rank's window */
-    double span_s;           /* last end - first start, across hosts (wall clocks) */
+    double time_s;             /* the slowest rank's window */
+    double span_s;             /* last end - first start, across hosts (wall clocks) */
     double clock_skew_bound_s; /* |any two hosts' clock offset| <= this (so span_s is off by at
                                 * most this much) */
-    double total_energy_j;   /* every physical GPU once; NAN if one could not be measured */
-    unsigned gpu_count;      /* physical GPUs */
-    unsigned readings;       /* readings given */
-    unsigned duplicates;     /* readings of a GPU another reading already counted */
+    double total_energy_j;     /* every physical GPU once; NAN if one could not be measured */
+    unsigned gpu_count;        /* physical GPUs */
+    unsigned readings;         /* readings given */
+    unsigned duplicates;       /* readings of a GPU another reading already counted */
     /* Largest difference between two readings of one GPU (ranks sharing it measured slightly
      * different intervals); the largest reading is the one counted. */
     double duplicate_spread_j;

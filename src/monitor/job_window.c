@@ -108,8 +108,7 @@ int zeus_job_window_combine(const zeus_job_part *parts, size_t part_count,
     for (size_t i = 0; i < reading_count; i++) {
         const zeus_job_reading *r = &readings[i];
         if (!r->uuid[0] || !has_rank(parts, part_count, r->rank)) {
-            rc = zeus__error(ZEUS_EINVAL,
-                             "job window: reading %zu (rank %u) has %s", i, r->rank,
+            rc = zeus__error(ZEUS_EINVAL, "job window: reading %zu (rank %u) has %s", i, r->rank,
                              r->uuid[0] ? "no part for its rank" : "no GPU UUID");
             goto done;
         }

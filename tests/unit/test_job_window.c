@@ -107,8 +107,7 @@ static void test_part_from_a_real_window(void **state)
     zeus_job_part p;
     zeus_job_reading r[2];
     size_t n = 0;
-    assert_int_equal(zeus_job_part_from_measurement(monitor, m, 5, "h", &p, r, 1, &n),
-                     ZEUS_ERANGE);
+    assert_int_equal(zeus_job_part_from_measurement(monitor, m, 5, "h", &p, r, 1, &n), ZEUS_ERANGE);
     assert_int_equal(n, 2);
     assert_int_equal(zeus_job_part_from_measurement(monitor, m, 5, "h", &p, r, 2, &n), ZEUS_OK);
     assert_int_equal(p.rank, 5);

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import signal
 import sys
 import threading
@@ -326,6 +327,14 @@ class GlobalPowerLimitOptimizer(_zeus.Optimizer, Callback):
         )
 
 
+def _launched_distributed() -> bool:
+    """Started as one of several ranks (torchrun and accelerate launch set WORLD_SIZE)."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    except ValueError:
+        return False
+
+
 _HF_MISSING = (
     "The transformers package is not installed. "
     "Please install it to use the HFGlobalPowerLimitOptimizer."
@@ -369,7 +378,7 @@ def _make_hf_class() -> Any:
             pl_step: int = 25,
             profile_path: Optional[str] = None,
         ) -> None:
-            self.optimizer = GlobalPowerLimitOptimizer(
+            self._arguments = (
                 monitor,
                 optimum_selector,
                 wait_steps,
@@ -378,15 +387,29 @@ def _make_hf_class() -> Any:
                 pl_step,
                 profile_path,
             )
+            self.optimizer: Optional[GlobalPowerLimitOptimizer] = None
+            # Under torchrun / accelerate launch the callback is usually made before the
+            # Trainer initialises torch.distributed: the optimizer (whose creation is a
+            # collective) is then made when training begins, on every rank alike.
+            if not _launched_distributed() or framework.is_distributed():
+                self.optimizer = GlobalPowerLimitOptimizer(*self._arguments)
+
+        def _ready(self) -> GlobalPowerLimitOptimizer:
+            if self.optimizer is None:
+                self.optimizer = GlobalPowerLimitOptimizer(*self._arguments)
+            return self.optimizer
+
+        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+            self._ready()
 
         def on_step_begin(self, args, state, control, **kwargs):  # noqa: ANN001
-            self.optimizer.on_step_begin()
+            self._ready().on_step_begin()
 
         def on_epoch_end(self, args, state, control, **kwargs):  # noqa: ANN001
-            self.optimizer.on_epoch_end()
+            self._ready().on_epoch_end()
 
         def __repr__(self) -> str:
-            return f"HF{self.optimizer!r}"
+            return f"HF{self.optimizer!r}" if self.optimizer else "HFGlobalPowerLimitOptimizer()"
 
     HFGlobalPowerLimitOptimizer.__module__ = __name__
     return HFGlobalPowerLimitOptimizer
