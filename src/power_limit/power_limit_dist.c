@@ -102,13 +102,13 @@ int zeus__pl_dist_window(const zeus_pl_dist *d, int local_rc, double *time_s, do
                            "power-limit optimizer: %g rank(s) could not measure this profiling "
                            "window (see their errors); every rank retries the limit",
                            sums[1]);
-    if (sums[2] > 0)
-        return zeus__error(ZEUS_ERANGE,
-                           "power-limit optimizer: %g rank(s) read no energy in this profiling "
-                           "window (a window shorter than the energy counter's update period "
-                           "reads 0 J: raise profile_steps); every rank retries the limit",
-                           sums[2]);
-    *energy_j = sums[0];
+    /* A rank that read 0 J (its window was shorter than its counter's update period) makes
+     * the window read 0 J on every rank, so that all of them take the state machine's retry
+     * with a longer window together. */
+    *energy_j = sums[2] > 0 ? 0 : sums[0];
     *time_s = slowest[0];
+    if (sums[2] > 0)
+        ZEUS_INFO("power-limit optimizer: %g rank(s) read no energy in this profiling window",
+                  sums[2]);
     return ZEUS_OK;
 }

@@ -31,9 +31,10 @@ int zeus__pl_dist_agree_end(const zeus_pl_dist *d, int local_rc);
 
 /* The end of a profiling window on every rank: local_rc is this rank's result of ending its
  * window (ZEUS_OK with time_s and energy_j, or its error). On success *time_s becomes the
- * slowest rank's time and *energy_j the sum over every rank. Every rank gets an error when one
- * could not measure (ZEUS_EIO, or this rank's own error) or read no energy (ZEUS_ERANGE: its
- * window was shorter than its counter's update period), so that all of them retry the limit. */
+ * slowest rank's time and *energy_j the sum over every rank, or 0 when a rank read no energy
+ * (its window was shorter than its counter's update period), so that every rank's state machine
+ * retries the limit with a longer window. Every rank gets an error when one could not measure
+ * (ZEUS_EIO, or this rank's own error), so that all of them retry the limit. */
 int zeus__pl_dist_window(const zeus_pl_dist *d, int local_rc, double *time_s, double *energy_j);
 
 #endif

@@ -70,6 +70,7 @@ typedef struct {
     zeus_power_limit_measurement profile[16];
     size_t profiled;
     zeus_optimum_selector selector;
+    double energy_update_ms; /* this rank's counter period (0: 0.5 ms) */
     char error[512];
 } rank_run;
 
@@ -81,8 +82,8 @@ static void *run_rank(void *arg)
     snprintf(config, sizeof config,
              "{\"gpus\": [{\"name\": \"NVIDIA A40\", \"min_power_limit_w\": 100, "
              "\"max_power_limit_w\": 300, \"step_time_ms\": 2, \"compute_fraction\": %g, "
-             "\"energy_update_ms\": 0.5}]}",
-             fractions[r->comm.rank]);
+             "\"energy_update_ms\": %g}]}",
+             fractions[r->comm.rank], r->energy_update_ms > 0 ? r->energy_update_ms : 0.5);
     zeus_device_options d;
     zeus_device_options_init(&d);
     d.backend = "sim";
@@ -117,7 +118,9 @@ static void *run_rank(void *arg)
         zeus__strlcpy(r->error, zeus_last_error(), sizeof r->error);
         goto done;
     }
-    for (int step = 0; step < 60 && r->hook_rc == ZEUS_OK; step++) {
+    zeus_power_limit_state st = {0};
+    for (int step = 0; step < 3000 && r->hook_rc == ZEUS_OK && st.phase != ZEUS_PL_DONE; step++) {
+        zeus_power_limit_get_state(plo, &st);
         r->hook_rc = zeus_power_limit_on_step_begin(plo);
         zeus_sim_launch_step(devices, 0, NULL);
         zeus_sim_synchronize(devices, 0);
@@ -201,6 +204,27 @@ static void test_every_rank_chooses_the_same_limit(void **state)
     unsigned expected = 0;
     assert_int_equal(zeus_selector_select(&cost, runs[0].profile, 9, &expected), ZEUS_OK);
     assert_int_equal(runs[0].optimal_w, expected);
+}
+
+static void test_a_rank_that_reads_nothing_retries_everywhere(void **state)
+{
+    (void)state;
+    /* Rank 2's counter updates every 20 ms: its 4-step windows (8 ms) read 0 J at first, so
+     * every rank retries each such limit with longer windows, together. */
+    rank_run runs[RANKS] = {0};
+    runs[2].energy_update_ms = 20;
+    run_job(runs, true, NULL);
+    for (unsigned i = 0; i < RANKS; i++) {
+        if (runs[i].hook_rc != ZEUS_OK)
+            fprintf(stderr, "rank %u: %s\n", i, runs[i].error);
+        assert_int_equal(runs[i].hook_rc, ZEUS_OK);
+        assert_int_equal(runs[i].profiled, 9);
+        assert_int_not_equal(runs[i].optimal_w, 0);
+        assert_int_equal(runs[i].optimal_w, runs[0].optimal_w);
+        assert_memory_equal(runs[i].profile, runs[0].profile, sizeof runs[0].profile);
+        assert_true(runs[i].comm.energies > 9); /* some windows were taken again */
+        assert_int_equal(runs[i].comm.energies, runs[0].comm.energies);
+    }
 }
 
 static void test_profile_files_must_agree(void **state)
@@ -292,9 +316,10 @@ static void test_window_exchange(void **state)
     t = 1.5, e = 10;
     assert_int_equal(zeus__pl_dist_window(&d, ZEUS_OK, &t, &e), ZEUS_EIO);
     assert_contains(zeus_last_error(), "1 rank(s) could not measure");
-    /* The peer read 0 J: everyone retries. */
+    /* The peer read 0 J: the window reads 0 J everywhere (every rank retries it longer). */
     peer = (fake_peer){.peer = {0, 0, 1}};
-    assert_int_equal(zeus__pl_dist_window(&d, ZEUS_OK, &t, &e), ZEUS_ERANGE);
+    assert_int_equal(zeus__pl_dist_window(&d, ZEUS_OK, &t, &e), ZEUS_OK);
+    assert_float_equal(e, 0, 0);
     /* This rank failed: its own error, after taking part in the collective. */
     peer = (fake_peer){.peer = {5, 0, 0}};
     zeus__error(ZEUS_ELOST, "GPU 0 is lost");
@@ -367,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_window_exchange),
         cmocka_unit_test(test_creation_exchange),
         cmocka_unit_test(test_every_rank_chooses_the_same_limit),
+        cmocka_unit_test(test_a_rank_that_reads_nothing_retries_everywhere),
         cmocka_unit_test(test_profile_files_must_agree),
         cmocka_unit_test(test_a_failed_rank_stops_every_rank),
     };
