@@ -3,7 +3,7 @@ torchrun or accelerate launch. Its fake GPU is its own: before zeus is imported,
 NVML's config and state file are chosen by this rank's host and local rank
 (ZEUS_TEST_DIST_DIR/<host>/gpu<local rank>.json, .state). Prints one JSON line "RESULT {...}".
 
-    python dist_worker.py loop|hf|kill
+    python dist_worker.py loop|hf|kill|dataloader
 """
 
 from __future__ import annotations
@@ -171,6 +171,42 @@ def job_window():
     }
 
 
-{"loop": plain_loop, "kill": plain_loop, "hf": hugging_face}[mode]()
+def data_loader():
+    """ZeusDataLoader(distributed="dp") as `zeus run` starts it (ZEUS_* in the environment):
+    rank 0 profiles and reports; the cost threshold stops every rank at the same epoch."""
+    from torch.utils.data import DistributedSampler, TensorDataset  # noqa: PLC0415
+
+    from zeus.run import ZeusDataLoader  # noqa: PLC0415
+    from zeus.util.metric import ZeusCostThresholdExceededError  # noqa: PLC0415
+
+    dist.init_process_group("gloo", timeout=timedelta(seconds=30))
+    torch.manual_seed(0)
+    x, xe = torch.randn(320, 8), torch.randn(64, 8)
+    y, ye = (x.sum(1) > 0).long(), (xe.sum(1) > 0).long()
+    train_set, eval_set = TensorDataset(x, y), TensorDataset(xe, ye)
+    train = ZeusDataLoader(train_set, batch_size=4, max_epochs=6, distributed="dp",
+                           sampler=DistributedSampler(train_set))
+    evals = ZeusDataLoader(eval_set, batch_size=8, distributed="dp",
+                           sampler=DistributedSampler(eval_set, shuffle=False))
+    model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(8, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    epochs, stopped = [], None
+    try:
+        for epoch in train.epochs():
+            epochs.append(epoch)
+            for xb, yb in train:  # DDP: a collective every step, so ranks must stay in step
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(model(xb), yb).backward()
+                opt.step()
+            with torch.no_grad():
+                for xb, _ in evals:
+                    model(xb)
+            train.report_metric(0.5, higher_is_better=True)
+    except ZeusCostThresholdExceededError as e:
+        stopped = {"time": e.time_consumed, "energy": e.energy_consumed, "next": e.next_cost}
+    report(epochs=epochs, stopped=stopped)
+
+
+{"loop": plain_loop, "kill": plain_loop, "hf": hugging_face, "dataloader": data_loader}[mode]()
 if dist.is_initialized():
     dist.destroy_process_group()

@@ -212,6 +212,29 @@ def test_hugging_face_trainer_under_accelerate_launch(tmp_path):
     check_profile(res, 2)
 
 
+def test_zeus_data_loader_in_ddp_stops_every_rank_together(tmp_path):
+    make_host(tmp_path, "a", 2)
+    logdir = tmp_path / "zeus_log"
+    env = worker_env(
+        tmp_path, ZEUS_TARGET_METRIC="2.0", ZEUS_LOG_DIR=str(logdir), ZEUS_JOB_ID="ddp",
+        ZEUS_COST_THRESH="1e-9", ZEUS_PROFILE_PARAMS="1,2",
+    )
+    rc, out, took = torchrun(2, "dataloader", env)
+    assert rc == 0, out[-4000:]
+    res = results(tmp_path)
+    assert sorted(res) == [0, 1]
+    # Profiling took epoch 1; at the next boundary the threshold stops both ranks, together.
+    assert res[0]["epochs"] == res[1]["epochs"] == [0]
+    assert res[0]["stopped"] and res[0]["stopped"] == res[1]["stopped"]
+    # Rank 0 alone reports: the result `zeus run` reads (global batch size 2 x 4) and the
+    # power profile.
+    result = json.loads((logdir / "ddp+bs8.train.json").read_text())
+    assert result["reached"] is False and result["num_epochs"] == 1
+    assert result["energy"] == pytest.approx(res[0]["stopped"]["energy"])
+    assert (logdir / "bs8.power.json").exists()
+    assert sorted(p.name for p in logdir.iterdir()) == ["bs8.power.json", "ddp+bs8.train.json"]
+
+
 # ---- two hosts: network namespaces on a veth pair ----
 
 
