@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, run_python
 
 from zeus.optimizer.power_limit import PowerLimitMeasurement, ZeusCost
 
@@ -300,3 +300,58 @@ def test_two_hosts(tmp_path, two_hosts):
     check_profile(res, 4)
     check_window(res, {"a": [0, 1], "b": [2, 3]})
     check_restored(tmp_path, hosts)
+
+
+# ---- in one process: the extension's side of the collective ----
+
+
+def test_in_one_process_callback_errors_and_job_window():
+    """The all-reduce's own exception is what the hook raises; a wrong answer is an error.
+    Without torch.distributed a job window is this process's window, GPUs by UUID. (One
+    interpreter for both: importing the monitor imports torch, seconds on a busy machine.)"""
+    code = """
+from zeus import _zeus
+from zeus.monitor import ZeusMonitor
+seen = []
+def failing(values, op):
+    seen.append((list(values), op))
+    if len(seen) > 2:  # creation's two pass; the first window's fails
+        raise ConnectionError("peer vanished")
+    return values
+monitor = ZeusMonitor(gpu_indices=[0])
+plo = _zeus.Optimizer(monitor, wait_steps=0, warmup_steps=0, profile_steps=2,
+                      restore_on_exit=True, all_reduce=failing)
+try:
+    for _ in range(5):
+        plo.on_step_begin()
+except ConnectionError as e:
+    print("RAISED", e)
+print("SEEN", seen[:3])
+plo.close()
+def short(values, op):
+    return values[:1]
+try:
+    _zeus.Optimizer(monitor, all_reduce=short)
+except Exception as e:
+    print("SHORT", type(e).__name__, e)
+monitor.close()
+
+m = ZeusMonitor(gpu_indices=[0, 1])
+m.begin_window("w")
+job = m.end_job_window("w")
+mine = job.rank_measurement
+uuids = {_zeus.gpu_info(i)["uuid"]: e for i, e in mine.gpu_energy.items()}
+assert job.ranks == 1 and job.gpu_count == 2 and job.duplicates == 0, job
+assert job.gpu_energy == uuids, (job.gpu_energy, uuids)
+assert abs(job.total_energy - mine.total_energy) < 1e-9, (job, mine)
+assert job.time == mine.time and job.clock_skew_bound == 0
+print("JOB OK")
+"""
+    gpu = {"name": "NVIDIA A40", "energy_update_ms": 1, "load": 0.5, "count": 2}
+    p = run_python(code, {"ZEUS_FAKE_NVML_CONFIG": json.dumps({"gpus": [gpu]})})
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "RAISED peer vanished" in p.stdout, p.stdout
+    # creation: [ok, ranks, GPUs, has profile] then [ok, ranks]; the window: [J, 0, 0] sum
+    assert "SEEN [([1.0, 1.0, 1.0, 0.0], 'sum'), ([1.0, 1.0], 'sum'), ([" in p.stdout
+    assert "SHORT" in p.stdout and "all_reduce returned 1 values for 4" in p.stdout, p.stdout
+    assert "JOB OK" in p.stdout
