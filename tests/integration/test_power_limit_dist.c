@@ -263,6 +263,9 @@ static void test_profile_files_must_agree(void **state)
         assert_contains(split[i].error, "exists on 1 of the job's 4 ranks");
     }
     zt_rmtree(dir);
+    free(other);
+    free(shared);
+    free(dir);
 }
 
 static void test_a_failed_rank_stops_every_rank(void **state)
@@ -285,6 +288,8 @@ static void test_a_failed_rank_stops_every_rank(void **state)
         assert_contains(runs[i].error, "1 of the job's 4 ranks could not");
     }
     zt_rmtree(dir);
+    free(file);
+    free(dir);
 }
 
 /* ---- the exchange itself, against one simulated peer that contributes fixed values ---- */
