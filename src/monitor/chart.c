@@ -27,14 +27,14 @@ static shown_unit unit_for(zeus_plot_unit unit, double largest)
                : largest >= 1e4 ? (shown_unit){"kJ", 1e-3}
                                 : (shown_unit){"J", 1};
     if (unit == ZEUS_PLOT_UNIT_SECONDS)
-        return largest >= 7200 ? (shown_unit){"h", 1 / 3600.0}
+        return largest >= 7200  ? (shown_unit){"h", 1 / 3600.0}
                : largest >= 180 ? (shown_unit){"min", 1 / 60.0}
                                 : (shown_unit){"s", 1};
     return (shown_unit){NULL, 1};
 }
 
 typedef struct {
-    double x0, y0, w, h;        /* plot area in pixels */
+    double x0, y0, w, h;           /* plot area in pixels */
     double xmin, xmax, ymin, ymax; /* data range, in shown units */
     shown_unit xu, yu;
 } frame;
@@ -107,12 +107,14 @@ static void axes(FILE *f, const zeus_plot_panel *p, const frame *fr)
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", fr->x0 + fr->w / 2,
             fr->y0 + fr->h + 32);
     axis_label(f, p->x_label, &fr->xu);
-    fprintf(f, "</text>\n<text transform=\"translate(18 %.1f) rotate(-90)\" "
-               "text-anchor=\"middle\">",
+    fprintf(f,
+            "</text>\n<text transform=\"translate(18 %.1f) rotate(-90)\" "
+            "text-anchor=\"middle\">",
             fr->y0 + fr->h / 2);
     axis_label(f, p->y_label, &fr->yu);
-    fprintf(f, "</text>\n</g>\n<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-               "fill=\"none\" stroke=\"#333\"/>\n",
+    fprintf(f,
+            "</text>\n</g>\n<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+            "fill=\"none\" stroke=\"#333\"/>\n",
             fr->x0, fr->y0, fr->w, fr->h);
 }
 
@@ -170,8 +172,7 @@ int zeus_plot_chart_svg(const zeus_plot_chart *chart, char **svg)
         return zeus__error(ZEUS_EINVAL, "chart size %gx%g: between 200x150 and 20000x20000", W, H);
     frame frames[16];
     if (chart->panel_count > ZEUS_ARRAY_LEN(frames))
-        return zeus__error(ZEUS_EINVAL, "a chart has at most %zu panels",
-                           ZEUS_ARRAY_LEN(frames));
+        return zeus__error(ZEUS_EINVAL, "a chart has at most %zu panels", ZEUS_ARRAY_LEN(frames));
     double panel_h = (H - TOP_PX) / (double)chart->panel_count;
     for (size_t i = 0; i < chart->panel_count; i++) {
         const zeus_plot_panel *p = &chart->panels[i];
