@@ -3,7 +3,7 @@ torchrun or accelerate launch. Its fake GPU is its own: before zeus is imported,
 NVML's config and state file are chosen by this rank's host and local rank
 (ZEUS_TEST_DIST_DIR/<host>/gpu<local rank>.json, .state). Prints one JSON line "RESULT {...}".
 
-    python dist_worker.py loop|hf|kill|dataloader
+    python dist_worker.py loop|hf|kill   (loop + ZEUS_TEST_DATALOADER=1: then ZeusDataLoader)
 """
 
 from __future__ import annotations
@@ -76,12 +76,19 @@ def plain_loop():
             opt.step()
             step += 1
         plo.on_epoch_end()
-    report(
+    result = dict(
         state=repr(plo.state),
         optimal=plo.optimal_power_limit_mw,
         measurements=[[m.power_limit, m.energy, m.time] for m in plo.measurements],
         window=job_window(),
     )
+    plo.close()  # the GPU back to its limit
+    from zeus import _zeus  # noqa: PLC0415
+
+    result["restored_mw"] = _zeus.gpu_power_limit_mw(0)
+    if os.environ.get("ZEUS_TEST_DATALOADER"):  # the same ranks go on with ZeusDataLoader
+        result["dataloader"] = data_loader()
+    report(**result)
 
 
 def hugging_face():
@@ -179,7 +186,8 @@ def data_loader():
     from zeus.run import ZeusDataLoader  # noqa: PLC0415
     from zeus.util.metric import ZeusCostThresholdExceededError  # noqa: PLC0415
 
-    dist.init_process_group("gloo", timeout=timedelta(seconds=30))
+    if not dist.is_initialized():
+        dist.init_process_group("gloo", timeout=timedelta(seconds=30))
     torch.manual_seed(0)
     x, xe = torch.randn(320, 8), torch.randn(64, 8)
     y, ye = (x.sum(1) > 0).long(), (xe.sum(1) > 0).long()
@@ -204,9 +212,9 @@ def data_loader():
             train.report_metric(0.5, higher_is_better=True)
     except ZeusCostThresholdExceededError as e:
         stopped = {"time": e.time_consumed, "energy": e.energy_consumed, "next": e.next_cost}
-    report(epochs=epochs, stopped=stopped)
+    return {"epochs": epochs, "stopped": stopped}
 
 
-{"loop": plain_loop, "kill": plain_loop, "hf": hugging_face, "dataloader": data_loader}[mode]()
+{"loop": plain_loop, "kill": plain_loop, "hf": hugging_face}[mode]()
 if dist.is_initialized():
     dist.destroy_process_group()

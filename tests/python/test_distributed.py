@@ -157,18 +157,40 @@ def check_restored(root: Path, hosts: dict[str, int], skip: tuple = ()) -> None:
                 assert limit_of(root / host / f"gpu{r}.state") == 300000, (host, r)
 
 
-def test_plain_loop_two_ranks(tmp_path):
+def test_plain_loop_then_zeus_data_loader_two_ranks(tmp_path):
+    """A plain DDP loop with the optimizer and a job window, then (the same two ranks, one
+    launch: torch takes seconds to start) ZeusDataLoader(distributed="dp") as `zeus run`
+    starts it: rank 0 reports, the cost threshold stops every rank at the same epoch."""
     make_host(tmp_path, "a", 2)
     profile = tmp_path / "profile.json"
-    rc, out, _ = torchrun(2, "loop", worker_env(tmp_path, ZEUS_TEST_PROFILE=str(profile)))
+    logdir = tmp_path / "zeus_log"
+    env = worker_env(
+        tmp_path, ZEUS_TEST_PROFILE=str(profile), ZEUS_TEST_DATALOADER="1",
+        ZEUS_TARGET_METRIC="2.0", ZEUS_LOG_DIR=str(logdir), ZEUS_JOB_ID="ddp",
+        ZEUS_COST_THRESH="1e-9", ZEUS_PROFILE_PARAMS="1,2",
+    )
+    rc, out, _ = torchrun(2, "loop", env)
     assert rc == 0, out[-4000:]
     res = results(tmp_path)
     check_profile(res, 2)
     check_window(res, {"a": [0, 1]})
-    check_restored(tmp_path, {"a": 2})
+    assert all(r["restored_mw"] == 300000 for r in res.values())  # closed: GPUs put back
     # Every rank wrote the profile (atomically): one whole file, the ranks' profile.
     saved = json.loads(profile.read_text())["measurements"]
     assert [[m["power_limit"], m["energy"], m["time"]] for m in saved] == res[0]["measurements"]
+
+    # ZeusDataLoader: profiling took the first epoch; at the next boundary the threshold
+    # stops both ranks, together (the original stopped rank 0 alone; rank 1 then waited in
+    # DDP's next collective until the 30 s time-out).
+    dl = [res[r]["dataloader"] for r in (0, 1)]
+    assert dl[0]["epochs"] == dl[1]["epochs"] == [0]
+    assert dl[0]["stopped"] and dl[0]["stopped"] == dl[1]["stopped"]
+    # Rank 0 alone reports: the result `zeus run` reads (global batch size 2 x 4) and the
+    # power profile.
+    result = json.loads((logdir / "ddp+bs8.train.json").read_text())
+    assert result["reached"] is False and result["num_epochs"] == 1
+    assert result["energy"] == pytest.approx(dl[0]["stopped"]["energy"])
+    assert sorted(p.name for p in logdir.iterdir()) == ["bs8.power.json", "ddp+bs8.train.json"]
 
 
 def test_a_killed_rank_fails_the_others_cleanly(tmp_path):
@@ -210,29 +232,6 @@ def test_hugging_face_trainer_under_accelerate_launch(tmp_path):
     res = results(tmp_path)
     assert all(r["distributed"] and r["world"] == 2 for r in res.values())
     check_profile(res, 2)
-
-
-def test_zeus_data_loader_in_ddp_stops_every_rank_together(tmp_path):
-    make_host(tmp_path, "a", 2)
-    logdir = tmp_path / "zeus_log"
-    env = worker_env(
-        tmp_path, ZEUS_TARGET_METRIC="2.0", ZEUS_LOG_DIR=str(logdir), ZEUS_JOB_ID="ddp",
-        ZEUS_COST_THRESH="1e-9", ZEUS_PROFILE_PARAMS="1,2",
-    )
-    rc, out, took = torchrun(2, "dataloader", env)
-    assert rc == 0, out[-4000:]
-    res = results(tmp_path)
-    assert sorted(res) == [0, 1]
-    # Profiling took epoch 1; at the next boundary the threshold stops both ranks, together.
-    assert res[0]["epochs"] == res[1]["epochs"] == [0]
-    assert res[0]["stopped"] and res[0]["stopped"] == res[1]["stopped"]
-    # Rank 0 alone reports: the result `zeus run` reads (global batch size 2 x 4) and the
-    # power profile.
-    result = json.loads((logdir / "ddp+bs8.train.json").read_text())
-    assert result["reached"] is False and result["num_epochs"] == 1
-    assert result["energy"] == pytest.approx(res[0]["stopped"]["energy"])
-    assert (logdir / "bs8.power.json").exists()
-    assert sorted(p.name for p in logdir.iterdir()) == ["bs8.power.json", "ddp+bs8.train.json"]
 
 
 # ---- two hosts: network namespaces on a veth pair ----
