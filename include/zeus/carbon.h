@@ -83,9 +83,17 @@ typedef struct {
     double cache_ttl_s;               /* how long an answer about the current hour is reused,
                                          default 600 */
     double period_s;                  /* the interval one value covers: 3600 (tests shorten it) */
+    char cache_dir_storage[1024];     /* where _env puts the default cache directory */
 } zeus_carbon_api_options;
 
 ZEUS_API void zeus_carbon_api_options_init(zeus_carbon_api_options *options);
+/* The environment fallback, the one place it is read (faces call it after _init and before
+ * their own flags): api_url ZEUS_CARBON_API, api_key ZEUS_CARBON_API_KEY, location
+ * ZEUS_CARBON_LOCATION, timeout_s ZEUS_CARBON_TIMEOUT, cache_dir ZEUS_CARBON_CACHE_DIR else
+ * $XDG_CACHE_HOME/zeus/carbon else $HOME/.cache/zeus/carbon (as the Python client), period_s
+ * ZEUS_CARBON_TEST_PERIOD_S (tests). ZEUS_EINVAL naming a variable that is not a positive
+ * number. The strings point into the environment: set the options again after setenv(). */
+ZEUS_API int zeus_carbon_api_options_env(zeus_carbon_api_options *options);
 /* The intensity (gCO2eq/kWh) of the UTC hour containing unix_s: from the cache, else
  * /carbon-intensity/latest for the current hour, /history for an earlier one (storing every
  * hour it returns). Errors: ZEUS_EINVAL a bad option (named); ZEUS_EPERM the key was refused

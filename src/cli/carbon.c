@@ -24,6 +24,7 @@ typedef struct {
 
 struct cli_carbon {
     zeus_monitor *m;
+    zeus_carbon_api_options o;
     double period_s; /* 3600; ZEUS_CARBON_TEST_PERIOD_S shortens it for tests */
     pthread_t thread;
     pthread_mutex_t lock;
@@ -94,18 +95,22 @@ static void *roll(void *arg)
     return NULL;
 }
 
-int cli_carbon_start(zeus_monitor *m, cli_carbon **out)
+int cli_carbon_start(zeus_monitor *m, const cli_carbon_args *a, cli_carbon **out)
 {
     cli_carbon *c = calloc(1, sizeof *c);
     if (!c)
         return cli_error(CLI_FAIL, "out of memory");
     c->m = m;
-    c->period_s = HOUR_S;
-    const char *test = getenv("ZEUS_CARBON_TEST_PERIOD_S");
-    if (test && *test && (zeus_parse_double(test, &c->period_s) != ZEUS_OK || c->period_s <= 0)) {
+    zeus_carbon_api_options_init(&c->o);
+    if (zeus_carbon_api_options_env(&c->o) != ZEUS_OK) {
         free(c);
-        return cli_error(CLI_USAGE, "ZEUS_CARBON_TEST_PERIOD_S='%s': not a positive number", test);
+        return cli_error(CLI_USAGE, "--carbon: %s", zeus_last_error());
     }
+    if (a->location)
+        c->o.location = a->location;
+    if (a->api_url)
+        c->o.api_url = a->api_url;
+    c->period_s = c->o.period_s;
     c->current_start = floor_to(zeus_wall_s(), c->period_s);
     pthread_mutex_init(&c->lock, NULL);
     pthread_condattr_t attr;
@@ -154,27 +159,6 @@ void cli_carbon_free(cli_carbon *c)
     free(c);
 }
 
-/* The environment fallback of the options (the face reads it; the library never does). */
-static const char *env_or(const char *value, const char *name)
-{
-    const char *e = getenv(name);
-    return value ? value : (e && *e ? e : NULL);
-}
-
-static char *default_cache_dir(void)
-{
-    const char *dir = getenv("ZEUS_CARBON_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"),
-               *home = getenv("HOME");
-    char *out = NULL;
-    if (dir && *dir)
-        out = strdup(dir);
-    else if (xdg && *xdg)
-        out = asprintf(&out, "%s/zeus/carbon", xdg) < 0 ? NULL : out;
-    else if (home && *home)
-        out = asprintf(&out, "%s/.cache/zeus/carbon", home) < 0 ? NULL : out;
-    return out;
-}
-
 /* One GPU's energy in hour part i, scaled so the parts add up to the window's total. */
 static double share(const cli_carbon *c, size_t i, unsigned index, double total_j)
 {
@@ -194,17 +178,6 @@ int cli_carbon_report(cli_carbon *c, const cli_carbon_args *a, const zeus_measur
 {
     *out = NULL;
     cli_carbon_stop(c);
-    zeus_carbon_api_options o;
-    zeus_carbon_api_options_init(&o);
-    o.api_url = env_or(a->api_url, "ZEUS_CARBON_API");
-    o.api_key = env_or(NULL, "ZEUS_CARBON_API_KEY");
-    o.location = env_or(a->location, "ZEUS_CARBON_LOCATION");
-    char *cache = default_cache_dir();
-    o.cache_dir = cache;
-    o.period_s = c->period_s;
-    const char *timeout = getenv("ZEUS_CARBON_TIMEOUT");
-    if (timeout && *timeout)
-        zeus_parse_double(timeout, &o.timeout_s);
     double price = a->price_per_kwh;
     unsigned gpus = zeus_measurement_gpu_count(r);
     double grams[ZEUS_MAX_GPUS] = {0}, total_g = 0, kwh = 0;
@@ -214,7 +187,7 @@ int cli_carbon_report(cli_carbon *c, const cli_carbon_args *a, const zeus_measur
         snprintf(why, sizeof why, "the hourly split failed: %s", zeus_strerror(c->error));
     double *rates = calloc(c->n ? c->n : 1, sizeof *rates);
     for (size_t i = 0; !*why && i < c->n; i++) {
-        int rc = zeus_carbon_api_intensity(&o, c->parts[i].start_s, &rates[i]);
+        int rc = zeus_carbon_api_intensity(&c->o, c->parts[i].start_s, &rates[i]);
         if (rc != ZEUS_OK)
             snprintf(why, sizeof why, "%s", zeus_last_error());
     }
@@ -230,7 +203,6 @@ int cli_carbon_report(cli_carbon *c, const cli_carbon_args *a, const zeus_measur
     FILE *f = open_memstream(out, &size);
     if (!f) {
         free(rates);
-        free(cache);
         return cli_error(CLI_FAIL, "out of memory");
     }
     if (json) {
@@ -277,6 +249,5 @@ int cli_carbon_report(cli_carbon *c, const cli_carbon_args *a, const zeus_measur
         result = cli_error(CLI_FAIL, "--carbon: %s", why);
     }
     free(rates);
-    free(cache);
     return result;
 }

@@ -15,7 +15,7 @@ typedef struct {
 typedef struct cli_carbon cli_carbon;
 
 /* Begins the hourly interval window on m and the thread that rolls it at each UTC hour. */
-int cli_carbon_start(zeus_monitor *m, cli_carbon **out);
+int cli_carbon_start(zeus_monitor *m, const cli_carbon_args *a, cli_carbon **out);
 /* Stops the thread and closes the last interval (idempotent). */
 void cli_carbon_stop(cli_carbon *c);
 void cli_carbon_free(cli_carbon *c);

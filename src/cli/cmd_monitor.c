@@ -530,7 +530,7 @@ static int monitor_energy(int argc, char **argv)
         result = cli_lib_error(CLI_FAIL, rc, "cannot begin measuring");
         goto done;
     }
-    if (a.carbon.enabled && (result = cli_carbon_start(m, &carbon)) != CLI_OK)
+    if (a.carbon.enabled && (result = cli_carbon_start(m, &a.carbon, &carbon)) != CLI_OK)
         goto done;
     result = CLI_FAIL;
     int exit_code = wait_for_work(&a);

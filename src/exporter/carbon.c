@@ -39,6 +39,8 @@ exp_carbon *exp_carbon_new(const zeus_carbon_api_options *options, unsigned gpus
     if (!c)
         return NULL;
     c->o = *options;
+    if (options->cache_dir == options->cache_dir_storage) /* into the copy */
+        c->o.cache_dir = c->o.cache_dir_storage;
     c->gpus = gpus > ZEUS_MAX_GPUS ? ZEUS_MAX_GPUS : gpus;
     c->quiet = quiet;
     c->intensity = c->intensity_hour = NAN;

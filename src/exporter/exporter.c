@@ -558,29 +558,20 @@ fail:
     return 1;
 }
 
-/* --carbon: the options with the environment fallback (the library never reads it). */
+/* --carbon: the options, the environment's fallback, then the flags. */
 static int open_carbon(exporter *ex, const char *location, const char *api)
 {
-    static char cache[4096];
     static zeus_carbon_api_options o;
     zeus_carbon_api_options_init(&o);
-    const char *env_api = getenv("ZEUS_CARBON_API"), *env_loc = getenv("ZEUS_CARBON_LOCATION");
-    const char *dir = getenv("ZEUS_CARBON_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"),
-               *home = getenv("HOME"), *key = getenv("ZEUS_CARBON_API_KEY"),
-               *period = getenv("ZEUS_CARBON_TEST_PERIOD_S");
-    o.api_url = api ? api : (env_api && *env_api ? env_api : NULL);
-    o.location = location ? location : (env_loc && *env_loc ? env_loc : NULL);
-    o.api_key = key && *key ? key : NULL;
     o.timeout_s = 5; /* a lookup holds up one poll at most this long */
-    if (period && *period && zeus_parse_double(period, &o.period_s) != ZEUS_OK)
-        o.period_s = 3600;
-    if (dir && *dir)
-        snprintf(cache, sizeof cache, "%s", dir);
-    else if (xdg && *xdg)
-        snprintf(cache, sizeof cache, "%s/zeus/carbon", xdg);
-    else if (home && *home)
-        snprintf(cache, sizeof cache, "%s/.cache/zeus/carbon", home);
-    o.cache_dir = *cache ? cache : NULL;
+    if (zeus_carbon_api_options_env(&o) != ZEUS_OK) {
+        fprintf(stderr, "zeus exporter: error: --carbon: %s\n", zeus_last_error());
+        return -1;
+    }
+    if (location)
+        o.location = location;
+    if (api)
+        o.api_url = api;
     if (!o.location) {
         fprintf(stderr, "zeus exporter: error: --carbon needs --location LAT,LON|ZONE or "
                         "ZEUS_CARBON_LOCATION\n");

@@ -29,6 +29,42 @@ void zeus_carbon_api_options_init(zeus_carbon_api_options *o)
     o->period_s = HOUR_S;
 }
 
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+static int env_seconds(const char *name, double *out)
+{
+    const char *v = env(name);
+    double d;
+    if (!v)
+        return ZEUS_OK;
+    if (zeus_parse_double(v, &d) != ZEUS_OK || !(d > 0) || !isfinite(d))
+        return zeus__error(ZEUS_EINVAL, "%s='%s': not a positive number of seconds", name, v);
+    *out = d;
+    return ZEUS_OK;
+}
+
+int zeus_carbon_api_options_env(zeus_carbon_api_options *o)
+{
+    o->api_url = env("ZEUS_CARBON_API");
+    o->api_key = env("ZEUS_CARBON_API_KEY");
+    o->location = env("ZEUS_CARBON_LOCATION");
+    const char *dir = env("ZEUS_CARBON_CACHE_DIR"), *xdg = env("XDG_CACHE_HOME"),
+               *home = env("HOME");
+    char *buf = o->cache_dir_storage;
+    size_t size = sizeof o->cache_dir_storage;
+    int n = dir    ? snprintf(buf, size, "%s", dir)
+            : xdg  ? snprintf(buf, size, "%s/zeus/carbon", xdg)
+            : home ? snprintf(buf, size, "%s/.cache/zeus/carbon", home)
+                   : 0;
+    o->cache_dir = n > 0 && (size_t)n < size ? buf : NULL;
+    int rc = env_seconds("ZEUS_CARBON_TIMEOUT", &o->timeout_s);
+    return rc == ZEUS_OK ? env_seconds("ZEUS_CARBON_TEST_PERIOD_S", &o->period_s) : rc;
+}
+
 typedef struct {
     const zeus_carbon_api_options *o;
     char where[128]; /* the location as the cache's directory name: "42.2776,-83.7409", "DE" */

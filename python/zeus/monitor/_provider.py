@@ -157,6 +157,21 @@ def fresh(entry: dict[str, Any], start: datetime, period: timedelta, ttl_s: floa
     return fetched >= end or time.time() - fetched < ttl_s
 
 
+class ClientBase:
+    """What both API clients set up: base URL, key and time-out from the arguments or the
+    environment, the HTTP getter and the cache."""
+
+    def _setup(self, what: str, env: str, default_base: str, api_base, api_key, timeout,
+               cache_dir) -> None:
+        self.api_base = (api_base or os.environ.get(f"{env}_API") or default_base).rstrip("/")
+        self.api_key = api_key if api_key is not None else os.environ.get(f"{env}_API_KEY")
+        self.timeout = float(timeout) if timeout is not None else env_float(
+            "ZEUS_CARBON_TIMEOUT", DEFAULT_TIMEOUT_S
+        )
+        self._http = HttpJson(what, self.timeout)
+        self._cache = DiskCache(resolve_cache_dir(cache_dir))
+
+
 class HttpJson:
     """GET that returns parsed JSON; a back-off after a 429 so a busy API is not asked again
     before it said to (``Retry-After``, default 60 s)."""

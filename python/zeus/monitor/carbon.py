@@ -26,17 +26,13 @@ from typing import Literal, Optional, Sequence, Union
 from zeus.monitor._intervals import Interval, IntervalMonitor
 from zeus.monitor._provider import (
     DEFAULT_TTL_S,
-    DiskCache,
-    HttpJson,
+    ClientBase,
     ProviderError,
-    env_float,
     floor_time,
     fresh,
     hour_stamp,
     parse_datetime,
-    resolve_cache_dir,
     safe_component,
-    DEFAULT_TIMEOUT_S,
 )
 
 logger = logging.getLogger(__name__)
@@ -45,12 +41,8 @@ ELECTRICITYMAPS_API = "https://api.electricitymap.org/v3"
 JOULES_PER_KWH = 3.6e6
 
 
-class ZeusCarbonIntensityHTTPError(Exception):
+class ZeusCarbonIntensityHTTPError(ProviderError):
     """The carbon-intensity API could not be asked or refused (``status``: HTTP status)."""
-
-    def __init__(self, message: str, status: Optional[int] = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class ZeusCarbonIntensityNotFoundError(Exception):
@@ -113,7 +105,7 @@ def _location(location) -> tuple[Optional[tuple[float, float]], Optional[str]]:
     return (lat, lon), None
 
 
-class ElectrictyMapsClient(CarbonIntensityProvider):
+class ElectrictyMapsClient(CarbonIntensityProvider, ClientBase):
     """Carbon intensity from ElectricityMaps (``/v3/carbon-intensity/latest`` and ``/history``).
 
     Args:
@@ -149,13 +141,8 @@ class ElectrictyMapsClient(CarbonIntensityProvider):
         self.location, self.zone = _location(location)
         self.estimate = bool(estimate)
         self.emission_factor_type = emission_factor_type
-        self.api_base = (api_base or os.environ.get("ZEUS_CARBON_API") or ELECTRICITYMAPS_API).rstrip("/")
-        self.api_key = api_key if api_key is not None else os.environ.get("ZEUS_CARBON_API_KEY")
-        self.timeout = float(timeout) if timeout is not None else env_float(
-            "ZEUS_CARBON_TIMEOUT", DEFAULT_TIMEOUT_S
-        )
-        self._http = HttpJson("ElectricityMaps", self.timeout)
-        self._cache = DiskCache(resolve_cache_dir(cache_dir))
+        self._setup("ElectricityMaps", "ZEUS_CARBON", ELECTRICITYMAPS_API, api_base, api_key,
+                    timeout, cache_dir)
         self._ttl = cache_ttl
         self._period = update_period
 
@@ -370,28 +357,35 @@ class CarbonEmissionMonitor(IntervalMonitor):
         )
 
     def _finish(self, key: str, measurement, intervals: list[Interval]) -> CarbonEmissionMeasurement:
-        result = CarbonEmissionMeasurement(
-            time=measurement.time,
-            gpu_energy=dict(measurement.gpu_energy),
-            gpu_carbon_emission=None,
-            cpu_energy=_maybe(measurement.cpu_energy),
-            dram_energy=_maybe(measurement.dram_energy),
+        return convert(
+            CarbonEmissionMeasurement, "carbon_emission", key, measurement, intervals,
+            lambda starts: intervals_rate(self.carbon_intensity_provider, starts),
         )
-        try:
-            rates = intervals_rate(self.carbon_intensity_provider, [i.start for i in intervals])
-        except Exception as e:  # noqa: BLE001 - any provider failure: keep the energy, say why
-            result.error = f"{type(e).__name__}: {e}"
-            result.intervals = [(i.start, i.gpu_energy, math.nan) for i in intervals]
-            logger.warning(
-                "CarbonEmissionMonitor: window '%s': no carbon intensity (%s); energy measured, "
-                "emission None", key, result.error
-            )
-            return result
-        result.intervals = [(i.start, i.gpu_energy, rates[i.start]) for i in intervals]
-        result.gpu_carbon_emission = _weighted([(i.gpu_energy, rates[i.start]) for i in intervals]) or {}
-        result.cpu_carbon_emission = _weighted([(i.cpu_energy, rates[i.start]) for i in intervals])
-        result.dram_carbon_emission = _weighted([(i.dram_energy, rates[i.start]) for i in intervals])
+
+
+def convert(cls, suffix: str, key: str, measurement, intervals: list[Interval], rates_of):
+    """The result of a window: ``cls`` with the measurement's time and energies, and
+    ``gpu_/cpu_/dram_<suffix>`` = each interval's energy share x its rate (``rates_of(starts)``);
+    when the rates cannot be had, those are None, ``error`` says why and a warning is logged."""
+    result = cls(
+        measurement.time, dict(measurement.gpu_energy), None,
+        cpu_energy=_maybe(measurement.cpu_energy), dram_energy=_maybe(measurement.dram_energy),
+    )
+    try:
+        rates = rates_of([i.start for i in intervals])
+    except Exception as e:  # noqa: BLE001 - any provider failure: keep the energy, say why
+        result.error = f"{type(e).__name__}: {e}"
+        result.intervals = [(i.start, i.gpu_energy, math.nan) for i in intervals]
+        logger.warning(
+            "%s: window '%s': no rate (%s); the energy is measured, gpu_%s is None",
+            cls.__name__, key, result.error, suffix,
+        )
         return result
+    result.intervals = [(i.start, i.gpu_energy, rates[i.start]) for i in intervals]
+    for device in ("gpu", "cpu", "dram"):
+        value = _weighted([(getattr(i, f"{device}_energy"), rates[i.start]) for i in intervals])
+        setattr(result, f"{device}_{suffix}", {} if value is None and device == "gpu" else value)
+    return result
 
 
 def _maybe(d) -> Optional[dict[int, float]]:

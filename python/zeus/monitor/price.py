@@ -14,26 +14,16 @@ from __future__ import annotations
 
 import abc
 import calendar
-import enum
 import json
 import logging
-import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, Optional, Sequence, Union
 
 from zeus.monitor._intervals import Interval, IntervalMonitor
-from zeus.monitor._provider import (
-    DEFAULT_TIMEOUT_S,
-    DiskCache,
-    HttpJson,
-    ProviderError,
-    env_float,
-    resolve_cache_dir,
-    safe_component,
-)
-from zeus.monitor.carbon import Op, _location, _maybe, _weighted
+from zeus.monitor._provider import ClientBase, ProviderError, safe_component
+from zeus.monitor.carbon import Op, _location, convert
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +41,8 @@ def get_time_info() -> tuple[str, str, int]:
     )
 
 
-class ZeusElectricityPriceHTTPError(Exception):
+class ZeusElectricityPriceHTTPError(ProviderError):
     """The price API could not be asked or refused (``status``: HTTP status)."""
-
-    def __init__(self, message: str, status: Optional[int] = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class ZeusElectricityPriceNotFoundError(Exception):
@@ -71,7 +57,7 @@ class ElectricityPriceProvider(abc.ABC):
         """``{"energy_rate_structure", "energy_weekday_schedule", "energy_weekend_schedule"}``."""
 
 
-class OpenEIClient(ElectricityPriceProvider):
+class OpenEIClient(ElectricityPriceProvider, ClientBase):
     """Tariffs from OpenEI's Utility Rate Database (``/utility_rates``).
 
     Args:
@@ -104,13 +90,7 @@ class OpenEIClient(ElectricityPriceProvider):
         self.label = label
         self.sector = sector
         self.radius = int(radius)
-        self.api_base = (api_base or os.environ.get("ZEUS_OPENEI_API") or OPENEI_API).rstrip("/")
-        self.api_key = api_key if api_key is not None else os.environ.get("ZEUS_OPENEI_API_KEY")
-        self.timeout = float(timeout) if timeout is not None else env_float(
-            "ZEUS_CARBON_TIMEOUT", DEFAULT_TIMEOUT_S
-        )
-        self._http = HttpJson("OpenEI", self.timeout)
-        self._cache = DiskCache(resolve_cache_dir(cache_dir))
+        self._setup("OpenEI", "ZEUS_OPENEI", OPENEI_API, api_base, api_key, timeout, cache_dir)
 
     def search_json(self, data: Any, key_name: str, target_value: Any, return_value: str) -> list:
         """Every ``d[return_value]`` (None when absent) of the dicts in ``data`` whose
@@ -228,31 +208,17 @@ class EnergyCostMonitor(IntervalMonitor):
         self._fetch()
 
     def _finish(self, key: str, measurement, intervals: list[Interval]) -> EnergyCostMeasurement:
-        result = EnergyCostMeasurement(
-            time=measurement.time,
-            gpu_energy=dict(measurement.gpu_energy),
-            gpu_energy_cost=None,
-            cpu_energy=_maybe(measurement.cpu_energy),
-            dram_energy=_maybe(measurement.dram_energy),
-        )
         self._fetch()
-        try:
+
+        def rates(starts):
             if self._prices is None:
                 raise ZeusElectricityPriceHTTPError(self._price_error or "no prices")
-            rates = {i.start: rate_at(self._prices, i.start) for i in intervals}
-        except Exception as e:  # noqa: BLE001 - a malformed tariff or no tariff
-            result.error = self._price_error or f"malformed tariff: {type(e).__name__}: {e}"
-            result.intervals = [(i.start, i.gpu_energy, math.nan) for i in intervals]
-            logger.warning(
-                "EnergyCostMonitor: window '%s': no cost (%s); energy measured, cost None",
-                key, result.error,
-            )
-            return result
-        result.intervals = [(i.start, i.gpu_energy, rates[i.start]) for i in intervals]
-        result.gpu_energy_cost = _weighted([(i.gpu_energy, rates[i.start]) for i in intervals]) or {}
-        result.cpu_energy_cost = _weighted([(i.cpu_energy, rates[i.start]) for i in intervals])
-        result.dram_energy_cost = _weighted([(i.dram_energy, rates[i.start]) for i in intervals])
-        return result
+            try:
+                return {s: rate_at(self._prices, s) for s in starts}
+            except (KeyError, IndexError, TypeError, ValueError) as e:
+                raise ZeusElectricityPriceNotFoundError(f"malformed tariff: {e!r}") from None
+
+        return convert(EnergyCostMeasurement, "energy_cost", key, measurement, intervals, rates)
 
 
 __all__ = [
