@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import socket
 import threading
 import time
@@ -34,6 +35,12 @@ from zeus.monitor.price import (
 from zeus.utils.lat_lon import get_ip_lat_long
 
 LABEL = "539f6a23ec4f024411ec8bf9"
+
+# The developer's own settings must not reach the clients or the commands the tests start.
+for _name in [n for n in os.environ if n.startswith(("ZEUS_CARBON_", "ZEUS_OPENEI_"))]:
+    del os.environ[_name]
+for _name in ("ZEUS_PRICE_PER_KWH", "ZEUS_IPINFO_URL"):
+    os.environ.pop(_name, None)
 
 
 def intensity_of(start: datetime) -> float:
