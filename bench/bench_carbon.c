@@ -93,6 +93,33 @@ static outcome run_day(const zeus_carbon_trace *trace, const zeus_power_limit_me
     return o;
 }
 
+/* The frontiers: ZeusCost(eta) for eta = 0, 0.01, ..., 1 against CarbonCost(eta', I_ref = day
+ * mean) for eta' = 0, 0.01, ..., 1: for each ZeusCost point, the CarbonCost point with the fewest
+ * grams among those no slower in total. Adds to *zc_g, *cc_g the grams of the points where one
+ * exists, counts the points where none does. */
+static void frontier(const zeus_carbon_trace *trace, const zeus_power_limit_measurement *m,
+                     size_t n, double reference, double *zc_g, double *cc_g, unsigned *matched,
+                     unsigned *unmatched)
+{
+    outcome carbon[101];
+    for (int k = 0; k <= 100; k++)
+        carbon[k] = run_day(trace, m, n, k / 100.0, reference);
+    for (int k = 0; k <= 100; k++) {
+        outcome z = run_day(trace, m, n, k / 100.0, 0);
+        double best = INFINITY;
+        for (int j = 0; j <= 100; j++)
+            if (carbon[j].time_s <= z.time_s * (1 + 1e-9) && carbon[j].grams < best)
+                best = carbon[j].grams;
+        if (isinf(best)) {
+            (*unmatched)++;
+            continue;
+        }
+        (*matched)++;
+        *zc_g += z.grams;
+        *cc_g += best;
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : ZEUS_DATA_DIR "/nsdi23-traces";
@@ -106,7 +133,9 @@ int main(int argc, char **argv)
            csv, trace.count, trace.period_s, day_mean, eta, RUNS);
     printf("%-8s %-13s %12s %12s %9s %9s %12s %9s %9s %5s\n", "gpu", "workload", "ZeusCost g",
            "best ref", "saved %", "time %", "ref=mean g", "saved %", "time %", "PLs");
-    double total_zc = 0, total_best = 0, total_mean = 0, time_zc = 0, time_best = 0, time_mean = 0;
+    double total_zc = 0, total_best = 0, total_mean = 0, time_zc = 0, time_best = 0, time_mean = 0,
+           front_zc = 0, front_cc = 0;
+    unsigned matched = 0, unmatched = 0;
     for (size_t g = 0; g < 4; g++) {
         zeus_trace *t;
         if (zeus_trace_load_dir(dir, gpus[g], &t))
@@ -141,6 +170,7 @@ int main(int argc, char **argv)
                    100 * (best.time_s / zc.time_s - 1), at_mean.grams,
                    100 * (1 - at_mean.grams / zc.grams), 100 * (at_mean.time_s / zc.time_s - 1),
                    at_mean.limits_used);
+            frontier(&trace, m, n, day_mean, &front_zc, &front_cc, &matched, &unmatched);
             total_zc += zc.grams;
             total_best += best.grams;
             total_mean += at_mean.grams;
@@ -155,6 +185,11 @@ int main(int argc, char **argv)
            "less, time %+.2f %%)\n",
            total_zc, total_best, 100 * (1 - total_best / total_zc), 100 * (time_best / time_zc - 1),
            total_mean, 100 * (1 - total_mean / total_zc), 100 * (time_mean / time_zc - 1));
+    printf("frontiers (ZeusCost over eta 0..1 against CarbonCost(I_ref = day mean) over eta "
+           "0..1, each ZeusCost point against the CarbonCost point with the fewest grams no "
+           "slower in total): %u points matched, %u without a CarbonCost point as fast; "
+           "ZeusCost %.0f g, CarbonCost %.0f g (%.2f %% less at the same or less time)\n",
+           matched, unmatched, front_zc, front_cc, 100 * (1 - front_cc / front_zc));
     zeus_carbon_trace_free(&trace);
     return 0;
 }
