@@ -11,7 +11,8 @@
  * limit: a perfect forecast). Each run's grams are its energy times the trace's mean intensity
  * over the hours it actually runs. I_ref is swept (log grid); reported: the I_ref with the
  * fewest grams whose total time is within ZeusCost's (the same time budget), and the plain
- * choice I_ref = the day's mean intensity. */
+ * choice I_ref = the day's mean intensity. Last, the fair comparison: ZeusCost's frontier over
+ * eta against CarbonCost's (I_ref = the day's mean) at equal total time. */
 #include "zeus/batch_size.h"
 #include "zeus/carbon.h"
 #include "zeus/recurring.h"
