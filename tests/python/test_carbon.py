@@ -405,6 +405,13 @@ def test_cli_monitor_energy_carbon(fake, tmp_path):
     assert out.returncode == 1
     assert "Measurement(time=" in out.stdout and "Carbon: not known" in out.stdout
     assert "the API key was refused (HTTP 401)" in out.stderr and "k3y" not in out.stderr
+    quick = ["monitor", "energy", "--gpu-indices", "0", "--carbon", "--location", "DE",
+             "--carbon-api", fake.base + "/v3", "--", "sleep", "0.3"]
+    for mode, said in (("429", "rate limited (HTTP 429)"), ("slow", "no answer from http://")):
+        fake.mode = mode
+        out = run_zeus(quick, dict(env, ZEUS_CARBON_TIMEOUT="0.5"))
+        assert out.returncode == 1 and said in out.stderr, out.stderr
+        assert "Measurement(time=" in out.stdout and "Carbon: not known" in out.stdout
     out = run_zeus(["monitor", "energy", "--price", "1", "--", "true"], env)
     assert out.returncode == 2 and "go with --carbon" in out.stderr
 
