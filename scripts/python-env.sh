@@ -15,7 +15,8 @@ prometheus-client
 matplotlib==3.11.2
 scikit-build-core
 cmake
-ninja'
+ninja
+lowtime==0.3.0'
 stamp=$(printf '%s\n' "$REQUIREMENTS" | cksum | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.requirements" 2>/dev/null)" = "$stamp" ]; then
     echo "$venv/bin/python"
