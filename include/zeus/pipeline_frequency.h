@@ -66,6 +66,7 @@ typedef struct {
     double unit_time_s;  /* seconds per time quantum, default 0.001 */
     double p2p_power_w;  /* power while blocked on P2P, subtracted from each energy: 70 */
     double noise_factor; /* soft Pareto filter used when 3 or fewer candidates remain: 0.95 */
+    bool no_fit;         /* leave the models zero (for zeus_pf_cost_models_load) */
 } zeus_pf_profile_options;
 
 ZEUS_API void zeus_pf_profile_options_init(zeus_pf_profile_options *options);
@@ -78,6 +79,12 @@ ZEUS_API void zeus_pf_profile_options_init(zeus_pf_profile_options *options);
 ZEUS_API int zeus_pf_profile_load(const char *path, int num_stages,
                                   const zeus_pf_profile_options *options, zeus_pf_spec **specs_out);
 ZEUS_API void zeus_pf_specs_free(zeus_pf_spec *specs, int num_stages);
+/* Replaces the models of specs (from zeus_pf_profile_load) with those of a CSV with columns
+ * stage, instruction, a, b, c: a fixed model instead of the fit (to reuse a fit, or to compare
+ * with another solver on identical curves). Every (stage, instruction) must appear exactly once.
+ * The models zeus_pf_profile_load fitted are written in the same form by `zeus
+ * pipeline-frequency solve` (cost_models.csv). */
+ZEUS_API int zeus_pf_cost_models_load(const char *path, int num_stages, zeus_pf_spec *specs);
 
 /* The synchronous 1F1B order of one stage (2 * num_microbatches instructions): stage s runs
  * min(S - s, M) forwards, then alternates backward/forward, then the remaining backwards. */

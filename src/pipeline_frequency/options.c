@@ -353,7 +353,8 @@ int zeus_pf_profile_load(const char *path, int num_stages, const zeus_pf_profile
             spec->n_options = zeus_pf_candidates(work, n, 1.0, spec->options);
             if (spec->n_options <= 3)
                 spec->n_options = zeus_pf_candidates(work, n, opts.noise_factor, spec->options);
-            if ((rc = zeus_pf_fit_exponential(spec->options, spec->n_options, &spec->model)) < 0) {
+            if (!opts.no_fit &&
+                (rc = zeus_pf_fit_exponential(spec->options, spec->n_options, &spec->model)) < 0) {
                 char detail[ZEUS_ERROR_DETAIL_LEN];
                 snprintf(detail, sizeof detail, "%s", zeus_last_error());
                 rc =
@@ -370,6 +371,69 @@ fail:
     free(rows);
     free(work);
     zeus_pf_specs_free(specs, num_stages);
+    zeus__csv_close(&csv);
+    return rc;
+}
+
+int zeus_pf_cost_models_load(const char *path, int num_stages, zeus_pf_spec *specs)
+{
+    if (!path || !specs || num_stages < 1)
+        return zeus__error(ZEUS_EINVAL, "zeus_pf_cost_models_load: a path, stages and specs");
+    zeus_csv csv;
+    int rc = zeus__csv_open(&csv, path);
+    if (rc < 0)
+        return rc;
+    char *seen = calloc((size_t)num_stages * 2, 1);
+    size_t col_stage, col_inst, col_a, col_b, col_c;
+    if (!seen) {
+        rc = zeus__error(ZEUS_ENOMEM, "out of memory reading %s", path);
+        goto done;
+    }
+    if ((rc = zeus__csv_column(&csv, "stage", &col_stage)) < 0 ||
+        (rc = zeus__csv_column(&csv, "instruction", &col_inst)) < 0 ||
+        (rc = zeus__csv_column(&csv, "a", &col_a)) < 0 ||
+        (rc = zeus__csv_column(&csv, "b", &col_b)) < 0 ||
+        (rc = zeus__csv_column(&csv, "c", &col_c)) < 0)
+        goto done;
+    for (;;) {
+        bool eof = false, missing = false;
+        if ((rc = zeus__csv_next(&csv, &eof)) < 0 || eof)
+            break;
+        long stage;
+        const char *inst;
+        zeus_pf_cost_model m;
+        if ((rc = zeus__csv_int(&csv, col_stage, 0, num_stages - 1, &stage)) < 0 ||
+            (rc = zeus__csv_text(&csv, col_inst, &inst)) < 0)
+            break;
+        int k = strcmp(inst, "forward") == 0 ? 0 : strcmp(inst, "backward") == 0 ? 1 : -1;
+        if (k < 0) {
+            rc = zeus__error(ZEUS_EPARSE,
+                             "%s:%d: instruction '%s' is neither 'forward' nor 'backward'", path,
+                             csv.line, inst);
+            break;
+        }
+        if ((rc = zeus__csv_double(&csv, col_a, &m.a, &missing)) < 0 || missing ||
+            (rc = zeus__csv_double(&csv, col_b, &m.b, &missing)) < 0 || missing ||
+            (rc = zeus__csv_double(&csv, col_c, &m.c, &missing)) < 0 || missing || !isfinite(m.a) ||
+            !isfinite(m.b) || !isfinite(m.c)) {
+            rc = zeus__error(ZEUS_EPARSE, "%s:%d: a, b and c must be finite numbers", path,
+                             csv.line);
+            break;
+        }
+        if (seen[stage * 2 + k]) {
+            rc = zeus__error(ZEUS_EPARSE, "%s:%d: stage %ld %s appears twice", path, csv.line,
+                             stage, inst);
+            break;
+        }
+        seen[stage * 2 + k] = 1;
+        specs[stage * 2 + k].model = m;
+    }
+    for (int i = 0; rc == 0 && i < 2 * num_stages; i++)
+        if (!seen[i])
+            rc = zeus__error(ZEUS_EINVAL, "%s: no model for stage %d %s", path, i / 2,
+                             zeus_pf_instruction_name((zeus_pf_instruction)(i % 2)));
+done:
+    free(seen);
     zeus__csv_close(&csv);
     return rc;
 }
