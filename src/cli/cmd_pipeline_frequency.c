@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static void usage(FILE *out)
 {
@@ -288,5 +289,15 @@ int cli_pipeline_frequency(int argc, char **argv)
     }
     if (strcmp(argv[1], "solve") == 0)
         return solve(argc - 1, argv + 1);
-    return cli_error(CLI_USAGE, "unknown pipeline-frequency command '%s' (solve)", argv[1]);
+    if (strcmp(argv[1], "serve") == 0) {
+        /* The server brings libmicrohttpd: it is its own executable, zeus-pfo. */
+        char path[4096];
+        if (!cli_find_helper("zeus-pfo", X_OK, path, sizeof path))
+            return cli_error(CLI_FAIL, "zeus-pfo (the pipeline frequency server) is not "
+                                       "installed: it is built where libmicrohttpd is found");
+        fflush(stdout);
+        execv(path, argv);
+        return cli_error(CLI_FAIL, "cannot run %s: %s", path, strerror(errno));
+    }
+    return cli_error(CLI_USAGE, "unknown pipeline-frequency command '%s' (solve, serve)", argv[1]);
 }
