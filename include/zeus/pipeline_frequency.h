@@ -10,6 +10,7 @@
 #define ZEUS_PIPELINE_FREQUENCY_H
 
 #include "zeus/common.h"
+#include "zeus/device.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -131,6 +132,29 @@ ZEUS_API int zeus_pf_solver_plan(const zeus_pf_solver *solver, int stage, zeus_p
 ZEUS_API int zeus_pf_solver_format_plan(const zeus_pf_solver *solver, long index,
                                         const zeus_pf_result *result, double p2p_power_w,
                                         char **text);
+
+/* ---- The frequency controller (the original's FrequencyController) ----
+ * Each rank replays its plan by asking for the next instruction's SM clock; the controller's own
+ * thread locks it, so the training step never waits for the driver. The clocks are changed
+ * through a lease (zeus/lease.h): unlocked when the controller stops, at exit, on SIGINT /
+ * SIGTERM / SIGHUP once zeus_install_signal_handlers() was called, and through zeusd without
+ * root when the device set's knob backend is zeusd. */
+typedef struct zeus_pf_controller zeus_pf_controller;
+
+/* Takes a lease on the GPU, puts its power limit back to the default (unless it is already),
+ * locks the memory clock at the highest supported one (a driver that cannot is fine) and the SM
+ * clock at the highest at that memory clock, then starts the thread. */
+ZEUS_API int zeus_pf_controller_start(zeus_devices *devices, unsigned gpu,
+                                      zeus_pf_controller **out);
+/* Queues a frequency (MHz) and returns at once: 0 changes nothing, and the thread skips a
+ * frequency equal to the current one. Any thread. */
+ZEUS_API int zeus_pf_controller_set_frequency(zeus_pf_controller *controller, unsigned mhz);
+/* Applies what is queued, stops the thread and unlocks the clocks. NULL: no-op. */
+ZEUS_API void zeus_pf_controller_stop(zeus_pf_controller *controller);
+/* The highest SM clock (what the controller started at), the one locked now, and how many lock
+ * calls the thread made (for tests and logs). */
+ZEUS_API void zeus_pf_controller_state(zeus_pf_controller *controller, unsigned *max_mhz,
+                                       unsigned *current_mhz, unsigned long *locks);
 
 #ifdef __cplusplus
 }
