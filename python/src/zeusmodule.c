@@ -2014,6 +2014,19 @@ static struct PyModuleDef module_def = {
     NULL,
 };
 
+/* For the calls defined in other files of the module (pipeline_frequency.c). */
+zeus_devices *zeuspy_devices(void);
+zeus_devices *zeuspy_devices(void)
+{
+    return devices_get();
+}
+PyObject *zeuspy_raise(int rc);
+PyObject *zeuspy_raise(int rc)
+{
+    return raise_zeus(rc, NULL);
+}
+int zeuspy_add_pipeline_frequency(PyObject *module);
+
 PyMODINIT_FUNC PyInit__zeus(void);
 PyMODINIT_FUNC PyInit__zeus(void)
 {
@@ -2028,7 +2041,8 @@ PyMODINIT_FUNC PyInit__zeus(void)
         PyModule_AddObjectRef(m, "Monitor", (PyObject *)&MonitorType) < 0 ||
         PyModule_AddObjectRef(m, "Sampler", (PyObject *)&SamplerType) < 0 ||
         PyModule_AddObjectRef(m, "Optimizer", (PyObject *)&OptimizerType) < 0 ||
-        PyModule_AddStringConstant(m, "libzeus_version", zeus_version()) < 0) {
+        PyModule_AddStringConstant(m, "libzeus_version", zeus_version()) < 0 ||
+        zeuspy_add_pipeline_frequency(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }
