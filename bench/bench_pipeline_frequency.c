@@ -1,17 +1,20 @@
 /* The pipeline frequency solver alone: PROFILE.csv STAGES MICROBATCHES [COST_MODELS.csv]
  * -> frontier points and seconds for the whole Phillips-Dessouky loop, reading every point's
  * plan of every stage (what lowtime's loop does when run_optimization.py reads the knobs), no
- * files written. bench/python/bench_pipeline_frequency.py runs it beside lowtime 0.3.0. */
+ * files written; CPU seconds. bench/python/pipeline_frequency_lowtime.py runs it beside lowtime
+ * 0.3.0. */
 #include "zeus/pipeline_frequency.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
+/* CPU time of this process: the shared machine's load does not count (the Python side uses
+ * time.process_time the same way). */
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 

@@ -6,6 +6,10 @@
   compare SEED_FROM SEED_TO [--bench]    run both live on seeds the recorded data has not seen
                                          and count agreements; --bench uses the bigger profiles
                                          and reports the speed ratio
+  growth STAGES M1,M2,... [--lowtime-up-to M]
+                                         solver time against microbatches on one random stage
+                                         profile: lowtime's PhillipsDessouky loop and ours (the
+                                         same curves: lowtime's fit passed to ours), same frontier
 
 Run with build/python-venv/bin/python (lowtime is in its requirements), ZEUS_BUILD_DIR=build.
 """
@@ -37,22 +41,63 @@ def lowtime_case(seed: int, fwd_range, workdir: str) -> dict:
     path = os.path.join(workdir, f"profile_{seed}.csv")
     oracle.write_profile(path, rows)
     case = {"seed": seed, "stages": stages, "mbs": mbs}
-    start = time.perf_counter()
+    start = time.process_time()
     try:
         r = oracle.run_lowtime(path, stages, mbs)
     except Exception as e:  # lowtime could not fit: zeus must refuse the same profile
         case["error"] = f"{type(e).__name__}: {e}"
-        case["lowtime_s"] = time.perf_counter() - start
+        case["lowtime_s"] = time.process_time() - start
         return case
-    case["lowtime_s"] = time.perf_counter() - start
+    case["lowtime_s"] = time.process_time() - start
     case["fits"] = [[s, inst, *coef] for (s, inst), coef in r["fits"].items()]
     case["frontier"] = [[int(q), float(c), float(cc)] for q, c, cc in r["frontier"]]
     case["plans"] = [plan_digest(p) for p in r["plans"]]
     return case
 
 
+def growth(stages: int, mbs_list: list[int], lowtime_up_to: int) -> None:
+    """Both solvers on the same pipeline shape with more and more microbatches."""
+    build = os.environ.get("ZEUS_BUILD_DIR", "build")
+    bench = os.path.join(build, "bench", "bench_pipeline_frequency")
+    with tempfile.TemporaryDirectory() as tmp:
+        seed = next(s for s in range(1, 1000)
+                    if oracle.make_profile(s, max_stages=stages, max_mbs=2)[0] == stages)
+        _, _, rows = oracle.make_profile(seed, max_stages=stages, max_mbs=2)
+        path = os.path.join(tmp, "profile.csv")
+        oracle.write_profile(path, rows)
+        for mbs in mbs_list:
+            out = {"stages": stages, "mbs": mbs}
+            models = None
+            if mbs <= lowtime_up_to:
+                start = time.process_time()
+                ref = oracle.run_lowtime(path, stages, mbs)
+                out["lowtime_total_s"] = round(time.process_time() - start, 3)
+                out["lowtime_solve_s"] = round(ref["solve_s"], 3)
+                out["lowtime_points"] = len(ref["frontier"])
+                models = os.path.join(tmp, f"models_{mbs}.csv")
+                with open(models, "w") as f:
+                    f.write("stage,instruction,a,b,c\n")
+                    for (s, inst), (a, b, c) in ref["fits"].items():
+                        f.write(f"{s},{inst},{a!r},{b!r},{c!r}\n")
+            args = [bench, path, str(stages), str(mbs)] + ([models] if models else [])
+            r = json.loads(subprocess.run(args, capture_output=True, text=True,
+                                          check=True).stdout)
+            out["zeus_points"] = r["points"]
+            out["zeus_solve_s"] = r["solve_s"]
+            out["zeus_total_s"] = round(r["solve_s"] + r["load_fit_s"], 6)
+            if "lowtime_solve_s" in out:
+                out["solve_ratio"] = round(out["lowtime_solve_s"] / r["solve_s"], 1)
+                out["total_ratio"] = round(out["lowtime_total_s"] / out["zeus_total_s"], 1)
+            print(json.dumps(out), flush=True)
+
+
 def main() -> None:
     mode = sys.argv[1]
+    if mode == "growth":
+        upto = int(sys.argv[sys.argv.index("--lowtime-up-to") + 1]) \
+            if "--lowtime-up-to" in sys.argv else 32
+        growth(int(sys.argv[2]), [int(m) for m in sys.argv[3].split(",")], upto)
+        return
     lo, hi = int(sys.argv[2]), int(sys.argv[3])
     if mode == "record":
         out = sys.argv[4]
