@@ -10,16 +10,26 @@ BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 8
 FUZZERS = csv profile index_list cvd zeusd_request zeusd_reply
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# Sub-makes (cmake --build) print no "Entering directory" lines: progress only.
+MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build demo test test-fast test-python bench-python test-install test-asan check-faces check-abi fuzz validate-bundle format format-check clean
+.PHONY: all deps build demo wheel test test-fast test-python bench-python test-install test-asan check-faces check-abi fuzz validate-bundle format format-check clean
 
 all: build
 
+# `make demo` installs and builds only what the demo needs (no test toolchain, no tests);
+# everything else installs the whole list and builds the tests. Target-specific variables reach
+# the prerequisites (deps, build) when they are made for demo.
+DEPS_SET ?= all
+BUILD_OPTIONS ?= -DZEUS_BUILD_TESTS=ON -DZEUS_SERVERS=ON -DZEUS_PLOT_PNG=ON -DZEUS_MAN=ON
+demo: DEPS_SET = demo
+demo: BUILD_OPTIONS = -DZEUS_BUILD_TESTS=OFF -DZEUS_SERVERS=OFF -DZEUS_PLOT_PNG=OFF -DZEUS_MAN=OFF
+
 deps:
-	@./scripts/install-deps.sh
+	@./scripts/install-deps.sh $(DEPS_SET)
 
 build: deps
-	cmake -S . -B $(BUILD) -DZEUS_WERROR=ON
+	cmake -S . -B $(BUILD) -DZEUS_WERROR=ON $(BUILD_OPTIONS) --log-level=WARNING
 	cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
@@ -33,6 +43,12 @@ test-python: deps
 	cmake -S . -B $(BUILD) -DZEUS_WERROR=ON -DZEUS_PYTHON=ON -DPython_EXECUTABLE=$(PYTHON_VENV)
 	cmake --build $(BUILD) -j $(JOBS)
 	ZEUS_BUILD_DIR=$(BUILD) $(PYTHON_VENV) -m pytest -q tests/python
+
+# A self-contained wheel (build/wheel/zeus-*-manylinux_*.whl): pip install needs no compiler
+# and no system library, and puts the zeus command on PATH (scripts/make-wheel.sh).
+wheel: deps
+	./scripts/python-env.sh $(BUILD) >/dev/null
+	./scripts/make-wheel.sh $(PYTHON_VENV) $(BUILD)/wheel
 
 bench-python: test-python
 	ZEUS_BUILD_DIR=$(BUILD) $(PYTHON_VENV) bench/python/bench_windows.py

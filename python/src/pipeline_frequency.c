@@ -1,14 +1,7 @@
 /* zeus._zeus: the pipeline frequency optimizer's calls (zeus/pipeline_frequency.h): the
  * frequency controller and the supported-clocks query, for
  * zeus.optimizer.pipeline_frequency. */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
-#include "zeus/zeus.h"
-
-/* From zeusmodule.c: the process's device set and the exception of an error code. */
-zeus_devices *zeuspy_devices(void);
-PyObject *zeuspy_raise(int rc);
+#include "zeuspy.h"
 
 #define CAPSULE "zeus.pf_controller"
 
@@ -28,7 +21,7 @@ static PyObject *py_pf_controller_start(PyObject *self, PyObject *args)
     unsigned gpu;
     if (!PyArg_ParseTuple(args, "I", &gpu))
         return NULL;
-    zeus_devices *d = zeuspy_devices();
+    zeus_devices *d = zpy_devices_get();
     if (!d)
         return NULL;
     zeus_pf_controller *c = NULL;
@@ -37,7 +30,7 @@ static PyObject *py_pf_controller_start(PyObject *self, PyObject *args)
     rc = zeus_pf_controller_start(d, gpu, &c);
     Py_END_ALLOW_THREADS
     if (rc != ZEUS_OK)
-        return zeuspy_raise(rc);
+        return zpy_raise(rc, NULL);
     return PyCapsule_New(c, CAPSULE, capsule_free);
 }
 
@@ -63,7 +56,7 @@ static PyObject *py_pf_controller_set_frequency(PyObject *self, PyObject *args)
         return NULL;
     int rc = zeus_pf_controller_set_frequency(c, mhz);
     if (rc != ZEUS_OK)
-        return zeuspy_raise(rc);
+        return zpy_raise(rc, NULL);
     Py_RETURN_NONE;
 }
 
@@ -102,7 +95,7 @@ static PyObject *py_gpu_supported_clocks(PyObject *self, PyObject *args)
     int domain;
     if (!PyArg_ParseTuple(args, "Ii|I", &gpu, &domain, &memory_mhz))
         return NULL;
-    zeus_devices *d = zeuspy_devices();
+    zeus_devices *d = zpy_devices_get();
     if (!d)
         return NULL;
     unsigned mhz[1024], n = 1024;
@@ -111,14 +104,14 @@ static PyObject *py_gpu_supported_clocks(PyObject *self, PyObject *args)
     rc = zeus_gpu_supported_clocks(d, gpu, (zeus_clock_domain)domain, memory_mhz, mhz, &n);
     Py_END_ALLOW_THREADS
     if (rc != ZEUS_OK)
-        return zeuspy_raise(rc);
+        return zpy_raise(rc, NULL);
     PyObject *list = PyList_New(n);
     for (unsigned i = 0; list && i < n; i++)
         PyList_SET_ITEM(list, i, PyLong_FromUnsignedLong(mhz[i]));
     return list;
 }
 
-static PyMethodDef pf_methods[] = {
+PyMethodDef zpy_pipeline_frequency_methods[] = {
     {"pf_controller_start", py_pf_controller_start, METH_VARARGS,
      "(gpu) -> controller: lease, default power limit, clocks at their highest, thread"},
     {"pf_controller_set_frequency", py_pf_controller_set_frequency, METH_VARARGS,
@@ -131,9 +124,3 @@ static PyMethodDef pf_methods[] = {
      "(gpu, domain (0 GPU, 1 memory), memory MHz for the GPU domain) -> MHz, highest first"},
     {NULL, NULL, 0, NULL},
 };
-
-int zeuspy_add_pipeline_frequency(PyObject *module);
-int zeuspy_add_pipeline_frequency(PyObject *module)
-{
-    return PyModule_AddFunctions(module, pf_methods);
-}

@@ -7,6 +7,7 @@ import sys
 from typing import Callable, Optional, Sequence
 
 from zeus import _logging, _zeus
+from zeus._paths import fs_path
 
 Measurement = _zeus.Measurement
 
@@ -60,6 +61,21 @@ class Window:
         return f"Window({self._key!r}, measurement={self.measurement!r})"
 
 
+def _raise_no_gpu_backend() -> None:
+    from zeus.device.exception import ZeusGPUInitError  # noqa: PLC0415 - only on this error
+
+    reasons = "; ".join(
+        f"{name}: {why}"
+        for name, (ok, why) in _zeus.backend_reasons().items()
+        if not ok and "rapl" not in name and not why.startswith("not requested")
+    )
+    raise ZeusGPUInitError(
+        "ZeusMonitor: no GPU can be measured"
+        + (f" ({reasons})" if reasons else "")
+        + ". Pass gpu_indices=[] to measure CPUs only."
+    )
+
+
 class ZeusMonitor(_zeus.Monitor):
     """Measures the GPU time and energy of named windows, like the original ``ZeusMonitor``.
 
@@ -85,11 +101,15 @@ class ZeusMonitor(_zeus.Monitor):
         sync_execution_with: str = "torch",
     ) -> None:
         _logging.sync_level()
+        if (gpu_indices is None or len(gpu_indices) > 0) and _zeus.gpu_backend() is None:
+            # The original raises here (NVML's init fails); say why no GPU can be measured
+            # rather than measure nothing. An explicit gpu_indices=[] measures CPUs only.
+            _raise_no_gpu_backend()
         super().__init__(
             gpu_indices=None if gpu_indices is None else list(gpu_indices),
             cpu_indices=None if cpu_indices is None else list(cpu_indices),
             approx_instant_energy=approx_instant_energy,
-            log_file=None if log_file is None else str(log_file),
+            log_file=None if log_file is None else fs_path(log_file, "log_file"),
             sync=framework_sync(sync_execution_with),
         )
 
