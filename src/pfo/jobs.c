@@ -373,6 +373,18 @@ static int by_result_rank(const void *a, const void *b)
     return (rx > ry) - (rx < ry);
 }
 
+static void advance(job *j);
+
+/* A registration or result accepted: the job is active, its task may move on, the lock is
+ * dropped and the answer is null. */
+static void accepted(job *j, pfo_reply *out)
+{
+    j->last_active = now_s();
+    advance(j);
+    pthread_mutex_unlock(&g_lock);
+    reply(out, 200, dupf("null"));
+}
+
 /* The original's job task, one step at a time (under the lock). */
 static void advance(job *j)
 {
@@ -474,10 +486,7 @@ void pfo_register_rank(const char *job_id, const char *body, pfo_reply *out)
     }
     j->ranks = grown;
     j->ranks[j->nranks++] = ri; /* no deduplication or range check, as the original */
-    j->last_active = now_s();
-    advance(j);
-    pthread_mutex_unlock(&g_lock);
-    reply(out, 200, dupf("null"));
+    accepted(j, out);
 done:
     cJSON_Delete(o);
 }
@@ -604,10 +613,7 @@ void pfo_post_result(const char *job_id, const char *body, pfo_reply *out)
     }
     j->results = grown;
     j->results[j->nresults++] = clean;
-    j->last_active = now_s();
-    advance(j);
-    pthread_mutex_unlock(&g_lock);
-    reply(out, 200, dupf("null"));
+    accepted(j, out);
 done:
     cJSON_Delete(o);
 }

@@ -496,20 +496,10 @@ static bool min_cut(zeus_pf_solver *s)
     for (int e = first_aux; e < s->n_fe; e++)
         s->fe[e].cap = s->fe[e].flow = 0;
     max_flow(s, nn, src, dst);
-    memset(s->in_s, 0, nn);
-    int qh = 0, qt = 0;
-    s->queue[qt++] = src;
-    s->in_s[src] = 1;
-    while (qh < qt) {
-        int u = s->queue[qh++];
-        for (int e = s->head[u]; e >= 0; e = s->next[e]) {
-            int v = s->fe[e].to;
-            if (!s->in_s[v] && s->fe[e].cap - s->fe[e].flow > 0) {
-                s->in_s[v] = 1;
-                s->queue[qt++] = v;
-            }
-        }
-    }
+    /* The source side: every node the final residual network reaches from the source. */
+    bfs_levels(s, nn, src, dst);
+    for (int i = 0; i < nn; i++)
+        s->in_s[i] = s->level[i] >= 0;
     return true;
 }
 
