@@ -101,7 +101,9 @@ static void test_lock_shared_between_device_sets(void **state)
 {
     (void)state;
     zt_options.backend = "sim";
-    zt_options.sim_state = zt_keep(zt_path(zt_dir, "sim-state"));
+    char *state_path = zt_path(zt_dir, "sim-state");
+    zt_options.sim_state = zt_keep(state_path);
+    free(state_path);
     zeus_devices *a = NULL, *b = NULL;
     assert_int_equal(zt_open(&a), ZEUS_OK);
     assert_int_equal(zt_open(&b), ZEUS_OK);
