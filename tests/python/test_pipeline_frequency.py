@@ -75,8 +75,9 @@ def compare_frontier(ours, ref, rel=1e-9) -> list[str]:
     return problems
 
 
-def check_case(case: dict, fwd_range, tmp) -> tuple[list[str], float]:
-    """Our solver on a lowtime case; returns the differences and our solve time (s)."""
+def check_case(case: dict, fwd_range, tmp, fit: bool = True) -> tuple[list[str], float]:
+    """Our solver on a lowtime case; returns the differences and our solve time (s). fit: also
+    compare our own fit with lowtime's."""
     stages, mbs, rows = oracle.make_profile(case["seed"], fwd_range=fwd_range)
     assert (stages, mbs) == (case["stages"], case["mbs"])
     work = Path(tempfile.mkdtemp(dir=tmp))
@@ -97,6 +98,8 @@ def check_case(case: dict, fwd_range, tmp) -> tuple[list[str], float]:
     with open(work / "out" / "plans.jsonl") as f:
         digests = [plan_digest(json.loads(line)) for line in f]
     case["plans_differing"] = sum(d != ref for d, ref in zip(digests, case["plans"]))
+    if not fit:
+        return problems, elapsed
     # Our own fit: the same curves within 1e-4.
     r = solve(profile, work / "fit", stages, mbs, "--plans-jsonl")
     if r.returncode != 0:
@@ -121,8 +124,8 @@ def test_recorded_lowtime_cases(tmp_path):
     solved = [c for c in cases if "error" not in c]
     assert len(solved) >= 100
     failures = {}
-    for case in cases:
-        problems, _ = check_case(case, tuple(doc["fwd_range"]), tmp_path)
+    for i, case in enumerate(cases):  # the fit (a second run) on every fourth case
+        problems, _ = check_case(case, tuple(doc["fwd_range"]), tmp_path, fit=i % 4 == 0)
         if problems:
             failures[case["seed"]] = problems
     assert not failures, failures
