@@ -93,6 +93,45 @@ def run_in_group(cmd: list, timeout: float, **kw) -> subprocess.CompletedProcess
     return subprocess.CompletedProcess(cmd, p.returncode, out, err)
 
 
+def _children() -> set:
+    """This process's live (not zombie) children."""
+    pids = set()
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            pids.update(int(x) for x in (task / "children").read_text().split())
+        except OSError:
+            pass
+    live = set()
+    for pid in pids:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                live.add(pid)
+        except (OSError, IndexError):
+            pass
+    return live
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_running():
+    """Whatever a test started and left running (a command that ignored its Ctrl-C, a server a
+    failed test did not stop) is killed with its process group when the test ends, and said."""
+    before = _children()
+    yield
+    left = _children() - before
+    for pid in left:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (OSError, ChildProcessError):
+            continue
+        import warnings  # noqa: PLC0415
+
+        warnings.warn(f"killed process {pid} the test left running: {cmd[:200]}")
+
+
 # ---- skips: visible (-rs) and, with ZEUS_REQUIRE_ALL=1 (CI), failures (docs/testing.md) ----
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):

@@ -37,7 +37,12 @@ def _interrupt(args, wait_for=None):
     assert wait_for in first, first + p.stderr.read()
     time.sleep(0.3)
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=30)
+    try:
+        out, err = p.communicate(timeout=30)
+    finally:  # a command that did not stop is killed, never left behind
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
     return p.returncode, (first if wait_for != "Ctrl-C" else "") + out, err
 
 
