@@ -25,6 +25,12 @@ int cli_error(int code, const char *fmt, ...) ZEUS_PRINTF(2, 3);
 int cli_lib_error(int code, int rc, const char *what);
 /* Installs a stderr log printer ("zeus: warning: ..."). */
 void cli_install_logger(void);
+/* "GPU 0 (NVIDIA A40, NVML 2, 0000:3b:00.0)": the framework index (after CUDA_VISIBLE_DEVICES,
+ * as the rest of the command takes it) and the names nvidia-smi, the exporter and zeusd use:
+ * the backend's own index and the PCI address (left out where the backend has none). */
+const char *cli_gpu_label(const zeus_devices *d, const zeus_gpu_info *info, char *buf, size_t size);
+/* What the GPU backend calls its index: "NVML", "AMDSMI", "sim". */
+const char *cli_gpu_backend_label(const zeus_devices *d);
 /* True if arg is -h or --help. */
 int cli_is_help(const char *arg);
 

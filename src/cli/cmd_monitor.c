@@ -386,14 +386,14 @@ static void print_energy_text(zeus_devices *d, const zeus_measurement *r)
     for (unsigned i = 0; i < gpus; i++) {
         const zeus_gpu_measurement *g = zeus_measurement_gpu(r, i);
         zeus_gpu_info info;
+        char label[256];
         zeus_gpu_get_info(d, g->index, &info);
+        cli_gpu_label(d, &info, label, sizeof label);
         if (g->error) {
-            printf("  GPU %u (%s): not measured: %s\n", g->index, info.name,
-                   zeus_strerror(g->error));
+            printf("  %s: not measured: %s\n", label, zeus_strerror(g->error));
             continue;
         }
-        printf("  GPU %u (%s): %.3f J by %s", g->index, info.name, g->energy_j,
-               zeus_energy_method_name(g->method));
+        printf("  %s: %.3f J by %s", label, g->energy_j, zeus_energy_method_name(g->method));
         if (g->update_period_s > 0)
             printf(", updates every %.1f ms, worst-case error %.3f J", g->update_period_s * 1e3,
                    g->error_bound_j);

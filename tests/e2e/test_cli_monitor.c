@@ -524,7 +524,7 @@ static void test_unavailable_prints_nan(void **state)
     char *out, *err;
     assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--", "true", NULL), 0);
     assert_contains(out, "energy={0: nan, 1: ");
-    assert_contains(out, "GPU 0 (NVIDIA A40): not measured: device lost");
+    assert_contains(out, "GPU 0 (NVIDIA A40, NVML 0, 0000:01:00.0): not measured: device lost");
     assert_contains(err, "GPU 0: energy unavailable in this window (at its start): ");
     assert_contains(err, "(NVML GPU 0)");
     free(out);
