@@ -64,6 +64,25 @@ int zt_run_group_tests(const char *name, const struct CMUnitTest *tests, size_t 
     return failed;
 }
 
+double zt_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double zt_sleep_scale(double sleep_s, int n)
+{
+    double t0 = zt_now_s();
+    for (int i = 0; i < n; i++) {
+        struct timespec ts = {(time_t)sleep_s, (long)((sleep_s - (double)(time_t)sleep_s) * 1e9)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+    }
+    double scale = (zt_now_s() - t0) / (sleep_s * n);
+    return scale < 1.0 ? 1.0 : scale;
+}
+
 int zt_as_nobody(int (*fn)(void *), void *arg)
 {
     if (zt_dir)

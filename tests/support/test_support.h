@@ -90,6 +90,13 @@ int zt_run_group_tests(const char *name, const struct CMUnitTest *tests, size_t 
 int zt_as_nobody(int (*fn)(void *), void *arg);
 #define ZT_NOBODY_UNREACHABLE 77
 
+/* Wall-clock checks are ratios against a baseline measured in the same test (docs/testing.md),
+ * never fixed figures that flip on a loaded machine or in the ASan build. This baseline: how many
+ * times longer than asked n sleeps of sleep_s each take in this process now (>= 1). */
+double zt_sleep_scale(double sleep_s, int n);
+/* Seconds since some fixed point (CLOCK_MONOTONIC). */
+double zt_now_s(void);
+
 /* True if haystack contains needle; on failure prints both for the test log. */
 int zt_contains(const char *haystack, const char *needle);
 #define assert_contains(h, n) assert_true(zt_contains((h), (n)))
