@@ -797,7 +797,42 @@ static const struct {
     {"/cpu/stream_power", M_GET, RT_CPU_STREAM, 0},
 };
 
+/* cJSON leaves out what it cannot allocate without a word (an AddItem with a NULL item, a key
+ * it could not copy): with zd_json_hooks() installed, a failed allocation of the request's
+ * thread is noted, and zd_handle answers 500 instead of a reply with a part missing. */
+static _Thread_local bool json_out_of_memory;
+
+static void *json_malloc(size_t size)
+{
+    void *p = malloc(size);
+    if (!p)
+        json_out_of_memory = true;
+    return p;
+}
+
+void zd_json_hooks(void)
+{
+    cJSON_Hooks hooks = {json_malloc, free};
+    cJSON_InitHooks(&hooks);
+}
+
+static void handle(zd_server *s, const zd_request *req, zd_response *r);
+
 void zd_handle(zd_server *s, const zd_request *req, zd_response *r)
+{
+    json_out_of_memory = false;
+    handle(s, req, r);
+    /* A body that could not be made (printing, formatting) or lost a part. */
+    if (json_out_of_memory || (r->content_type && !r->body && !r->stream)) {
+        free(r->body);
+        r->status = 500;
+        r->content_type = "application/json";
+        r->stream = false;
+        r->body = strdup("{\"error\":\"IOError: out of memory\"}"); /* NULL: an empty 500 */
+    }
+}
+
+static void handle(zd_server *s, const zd_request *req, zd_response *r)
 {
     memset(r, 0, sizeof *r);
     zd_group g = zd_path_group(req->path);

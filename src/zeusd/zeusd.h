@@ -136,6 +136,10 @@ zeus_devices *zd_server_devices(zd_server *s);
 
 /* Answers one request (everything but the streaming itself). Never blocks for long. */
 void zd_handle(zd_server *s, const zd_request *req, zd_response *resp);
+/* Routes cJSON's allocations through a hook that notes failures, so that zd_handle answers 500
+ * rather than a JSON reply with a part missing. Process-wide (cJSON_InitHooks): zeusd's main
+ * calls it once. */
+void zd_json_hooks(void);
 void zd_response_free(zd_response *resp);
 
 /* ---- Power streams: one poller per device, polling only while a stream listens ---- */
