@@ -47,6 +47,11 @@ int cli_take_indices(const char *option, const char *first, int argc, char **arg
  * folder. */
 bool cli_find_helper(const char *file, int mode, char *path, size_t size);
 
+/* Finds NAME (e.g. "nsdi23-traces") among the data that comes with zeus: PREFIX/share/zeus/NAME
+ * relative to this executable (an install, also one moved to another prefix), or the source
+ * tree's data/NAME when run from the build tree. False if neither exists. */
+bool cli_find_data(const char *name, char *path, size_t size);
+
 /* --plot pictures (plot_png.c): the format a file's extension names (.svg, or .png when the
  * zeus-svg2png.so module, built with librsvg, is found; it is loaded then); otherwise prints why
  * and returns CLI_USAGE (unknown extension) or CLI_FAIL (PNG without the module). */
