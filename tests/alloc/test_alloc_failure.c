@@ -229,6 +229,29 @@ static int zeusd_case(void *p)
     return rc;
 }
 
+/* A token issued and verified: every claim comes back, or the call fails. */
+static int token_case(void *arg)
+{
+    (void)arg;
+    static const unsigned char key[] = "alloc-test-key";
+    zd_group scopes[] = {ZD_GROUP_GPU_CONTROL, ZD_GROUP_GPU_READ};
+    char *token = zd_token_issue(key, sizeof key - 1, "alice", scopes, 2, true, 4102444800LL);
+    if (!token)
+        return zeus__error(ZEUS_ENOMEM, "zd_token_issue: out of memory");
+    zd_claims c;
+    char err[256] = "";
+    int rc = zd_token_verify(key, sizeof key - 1, token, 1700000000LL, &c, err, sizeof err);
+    free(token);
+    if (rc != 0)
+        return strstr(err, "memory") ? zeus__error(ZEUS_ENOMEM, "%s", err)
+                                     : zeus__error(ZEUS_EINVAL, "verify: %d %s", rc, err);
+    if (strcmp(c.sub, "alice") != 0 || !c.has_exp || c.exp != 4102444800LL ||
+        !strstr(c.scopes_json, "gpu-control") || !strstr(c.scopes_json, "gpu-read"))
+        return zeus__error(ZEUS_EINVAL, "claims lost: sub %s exp %d/%lld scopes %s", c.sub,
+                           c.has_exp, (long long)c.exp, c.scopes_json);
+    return 0;
+}
+
 static void test_zeusd_requests(void **state)
 {
     (void)state;
@@ -239,6 +262,7 @@ static void test_zeusd_requests(void **state)
     assert_int_equal(zt_open(&a.devices), ZEUS_OK);
     zd_json_hooks(); /* zeusd's own, as its main installs them (their malloc fails here too) */
     zt_alloc_loop("zeusd request handling", zeusd_case, &a, 0);
+    zt_alloc_loop("zeusd token issue + verify", token_case, NULL, 0);
     zt_alloc_fail_cjson();
     zeus_devices_close(a.devices);
 }

@@ -121,6 +121,8 @@ def _nothing_left_running():
     for pid in left:
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+            if "multiprocessing.resource_tracker" in cmd or "multiprocessing.forkserver" in cmd:
+                continue  # the interpreter's own helpers: they end with it
             if os.getpgid(pid) == pid:
                 os.killpg(pid, signal.SIGKILL)
             os.kill(pid, signal.SIGKILL)

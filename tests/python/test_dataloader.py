@@ -19,17 +19,17 @@ HERE = Path(__file__).resolve().parent
 ZEUS_BSO = BUILD / "zeus-bso"
 REPLAY = BUILD / "tests" / "bso_replay_check"
 # One simulated A40 whose limits range over 150-300 W (7 limits to profile, all in the first
-# epoch), 10 ms steps, a counter updated every millisecond. What the loader measures is real
+# epoch), 20 ms steps, a counter updated every millisecond. What the loader measures is real
 # time, so on a loaded machine Python's own pace shows in it: the test checks what the loader
 # did with its measurements, not the model's optimum (tests/unit and bench/ cover the model).
-SIM = json.dumps({"gpus": [{"count": 1, "min_power_limit_w": 150, "step_time_ms": 10,
+SIM = json.dumps({"gpus": [{"count": 1, "min_power_limit_w": 150, "step_time_ms": 20,
                             "energy_update_ms": 1}]})
 
 
 def _job(tmp_path: Path) -> Path:
     job = {"dataset": "synthetic", "network": "mlp", "optimizer": "sgd", "target_metric": 0.95,
            "max_epochs": 5, "default_bs": 32, "default_lr": 0.1, "batch_sizes": [16, 32],
-           "eta_knob": 0.5, "beta_knob": 1.1, "seed": 1, "max_power_w": 300,
+           "eta_knob": 0.5, "beta_knob": 2.0, "seed": 1, "max_power_w": 300,
            "command": [sys.executable, str(HERE / "dataloader_job.py"), "{bs}", "{seed}", "{lr}"],
            "workdir": str(tmp_path)}
     path = tmp_path / "job.json"
@@ -75,7 +75,7 @@ def test_zeus_run_trains_with_zeus_dataloader_on_simulated_gpus(tmp_path):
         assert f"at {pl} W" in out, out[-4000:]
 
     # An early stop by the cost threshold inside the job (ZeusCostThresholdExceededError): the
-    # smaller batch explored in recurrence 2 needs twice the epochs (dataloader_job.py),
+    # smaller batch explored in recurrence 2 needs four times the epochs (dataloader_job.py),
     # and that recurrence is retried.
     assert "exceeds cost threshold" in out, out[-4000:]
     stopped = [t for t in trials if t["status"] == "NotConverged"]
