@@ -32,6 +32,10 @@ DATA = ROOT / "data"
 
 _tmp = tempfile.mkdtemp(prefix="zeus-pytest-")
 atexit.register(shutil.rmtree, _tmp, True)  # nothing left in the temporary directory
+# Every temporary file of the tests and of what they start (tempfile.mkdtemp() in a test or a
+# script it runs, an example's output_dir) goes inside _tmp, and so is removed with it.
+os.environ["TMPDIR"] = _tmp
+tempfile.tempdir = _tmp
 SET_LOG = Path(_tmp) / "nvml-sets.log"
 os.environ.update(
     {
