@@ -183,9 +183,12 @@ const char *zpy_text(PyObject *s, const char *what)
 
 /* ---- Module ---- */
 static PyMethodDef module_methods[] = {
-    {"_set_log_handler", py_set_log_handler, METH_O, "callable(level, message) or None"},
-    {"_set_log_level", py_set_log_level, METH_O, "0 error .. 3 debug"},
-    {"_set_error_base", py_set_error_base, METH_O, "the base exception class"},
+    {"_set_log_handler", py_set_log_handler, METH_O,
+     "_set_log_handler($module, handler, /)\n--\n\nhandler: callable(level, message) or None"},
+    {"_set_log_level", py_set_log_level, METH_O,
+     "_set_log_level($module, level, /)\n--\n\nlevel: 0 error .. 3 debug"},
+    {"_set_error_base", py_set_error_base, METH_O,
+     "_set_error_base($module, cls, /)\n--\n\nThe base exception class."},
     {NULL, NULL, 0, NULL},
 };
 
