@@ -1,0 +1,166 @@
+/* The per-GPU advisory lock files and the lock directory. */
+#include "power_limit/lease_internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int make_dir(const char *path, mode_t mode)
+{
+    if (mkdir(path, mode) == 0 || errno == EEXIST)
+        return ZEUS_OK;
+    return zeus__error(errno == EACCES ? ZEUS_EPERM : ZEUS_EIO, "cannot create %s: %s", path,
+                       strerror(errno));
+}
+
+/* zeus_set_lock_dir's choice (empty: the environment, then the defaults). */
+static pthread_mutex_t lock_dir_lock = PTHREAD_MUTEX_INITIALIZER;
+static char lock_dir_set[LOCK_PATH_MAX - 128];
+
+int zeus_set_lock_dir(const char *path)
+{
+    if (path && strlen(path) >= sizeof lock_dir_set)
+        return zeus__error(ZEUS_EINVAL, "lock directory path too long: %s", path);
+    pthread_mutex_lock(&lock_dir_lock);
+    zeus__strlcpy(lock_dir_set, path ? path : "", sizeof lock_dir_set);
+    pthread_mutex_unlock(&lock_dir_lock);
+    return ZEUS_OK;
+}
+
+int zeus_lock_dir(char *path, size_t size)
+{
+    char chosen[sizeof lock_dir_set];
+    pthread_mutex_lock(&lock_dir_lock);
+    zeus__strlcpy(chosen, lock_dir_set, sizeof chosen);
+    pthread_mutex_unlock(&lock_dir_lock);
+    const char *env = chosen[0] ? chosen : getenv("ZEUS_LOCK_DIR");
+    if (env && *env) {
+        zeus__strlcpy(path, env, size);
+        /* mkdir -p */
+        for (char *slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+            *slash = '\0';
+            int rc = make_dir(path, 0755);
+            *slash = '/';
+            if (rc != ZEUS_OK)
+                return rc;
+        }
+        return make_dir(path, 0755);
+    }
+    if ((mkdir("/run/zeus", 0755) == 0 || errno == EEXIST) && access("/run/zeus", W_OK) == 0) {
+        zeus__strlcpy(path, "/run/zeus", size);
+        return ZEUS_OK;
+    }
+    snprintf(path, size, "/tmp/zeus-locks-%u", (unsigned)getuid());
+    int rc = make_dir(path, 0700);
+    if (rc != ZEUS_OK)
+        return rc;
+    /* Not a directory someone else planted for us. */
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid())
+        return zeus__error(ZEUS_EPERM, "%s is not a directory of this user (set ZEUS_LOCK_DIR)",
+                           path);
+    return ZEUS_OK;
+}
+
+void zeus__lease_gpu_path(const char *dir, const zeus_gpu_info *info, const char *suffix,
+                          char *path, size_t size)
+{
+    char name[sizeof info->uuid];
+    size_t n = 0;
+    for (const char *c = info->uuid; *c && n + 1 < sizeof name; c++)
+        name[n++] = (isalnum((unsigned char)*c) || *c == '-') ? *c : '_';
+    name[n] = '\0';
+    if (n == 0)
+        snprintf(name, sizeof name, "index-%u", info->device_index);
+    snprintf(path, size, "%s/gpu-%s%s", dir, name, suffix);
+}
+
+/* Takes the GPU's lock file, waiting up to wait_s for another holder. */
+static int take_lock(const char *path, unsigned gpu, double wait_s, int *out)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0 && errno == EACCES)
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW); /* another user's file */
+    if (fd < 0)
+        return zeus__error(errno == EACCES ? ZEUS_EPERM : ZEUS_EIO,
+                           "GPU %u: cannot open the lock file %s: %s", gpu, path, strerror(errno));
+    int64_t deadline = zeus_now_ns() + (int64_t)(wait_s * 1e9);
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if ((errno != EWOULDBLOCK && errno != EINTR) || zeus_now_ns() >= deadline) {
+            char holder[32] = "";
+            ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+            holder[n > 0 ? n : 0] = '\0';
+            holder[strcspn(holder, "\n")] = '\0';
+            close(fd);
+            return zeus__error(ZEUS_ETIMEOUT,
+                               "GPU %u is being changed by %s%s (lock %s held for more than %g "
+                               "s); try again when it is done",
+                               gpu, holder[0] ? "process " : "another process", holder, path,
+                               wait_s);
+        }
+        zeus_sleep_ns(10 * 1000 * 1000);
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) != n) {
+        /* best effort: the pid only makes a waiting process's message better */
+    }
+    *out = fd;
+    return ZEUS_OK;
+}
+
+typedef struct {
+    char path[LOCK_PATH_MAX];
+    size_t gpu; /* position in the lease */
+} lock_entry;
+
+static int compare_locks(const void *a, const void *b)
+{
+    return strcmp(((const lock_entry *)a)->path, ((const lock_entry *)b)->path);
+}
+
+/* Locks every GPU of the lease in one global order (by path), so that two leases over the same
+ * GPUs cannot each hold one and wait for the other. */
+int zeus__lease_take_locks(zeus_lease *l)
+{
+    char dir[LOCK_PATH_MAX - 128];
+    int rc = zeus_lock_dir(dir, sizeof dir);
+    if (rc != ZEUS_OK)
+        return rc;
+    lock_entry *locks = calloc(l->count, sizeof *locks);
+    if (!locks)
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < l->count; i++) {
+        if (l->gpus[i].lock_fd >= 0)
+            continue; /* shared with another lease of this process */
+        zeus__lease_gpu_path(dir, &l->gpus[i].info, ".lock", locks[n].path, sizeof locks[n].path);
+        locks[n++].gpu = i;
+    }
+    qsort(locks, n, sizeof *locks, compare_locks);
+    double wait_s = (l->flags & ZEUS_LEASE_NO_WAIT) ? 0 : ZEUS_LEASE_LOCK_WAIT_S;
+    for (size_t k = 0; k < n && rc == ZEUS_OK; k++) {
+        lease_gpu *g = &l->gpus[locks[k].gpu];
+        rc = take_lock(locks[k].path, g->gpu, wait_s, &g->lock_fd);
+    }
+    free(locks);
+    return rc;
+}
+
+/* Closing is enough (never LOCK_UN): a forked child sharing the descriptor must not drop the
+ * parent's lock. */
+void zeus__lease_drop_locks(zeus_lease *l)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        if (l->gpus[i].lock_fd >= 0)
+            close(l->gpus[i].lock_fd);
+        l->gpus[i].lock_fd = -1;
+    }
+}
+
