@@ -25,7 +25,7 @@ static int record(zeus_lease *l, lease_gpu *g)
                            "GPU %u (%s): its power limit cannot be read (%s), so it could not be "
                            "put back; refusing to change it",
                            g->gpu, g->info.name, zeus_last_error());
-    if (!g->nested)
+    if (!g->nested && !g->adopted)
         g->original_mw = g->current_mw;
     atomic_store(&g->limit_changed, g->current_mw != g->original_mw);
     if ((l->flags & ZEUS_LEASE_PERSISTENCE) && g->original_persistence < 0) {
@@ -75,6 +75,7 @@ int zeus_lease_create(zeus_devices *devices, const unsigned *gpus, size_t count,
     l->count = count;
     l->watch_fd = -1;
     l->stop_pipe[0] = l->stop_pipe[1] = -1;
+    zeus__process_identity(l->pid, &l->holder);
     int rc = ZEUS_OK;
     for (size_t i = 0; i < count; i++) {
         l->gpus[i].lock_fd = -1;
@@ -97,8 +98,14 @@ int zeus_lease_create(zeus_devices *devices, const unsigned *gpus, size_t count,
         (!zeus__devices_gpu_settings_private(devices) &&
          (rc = zeus__lease_take_locks(l)) != ZEUS_OK))
         goto fail_locked;
+    /* What a holder killed with -9 left changed is put back now (or carried on, its holder
+     * alive), before this lease records the GPU. */
     for (size_t i = 0; i < count; i++)
-        if ((rc = record(l, &l->gpus[i])) != ZEUS_OK)
+        if (!l->gpus[i].nested && (rc = zeus__journal_take_over(l, &l->gpus[i])) != ZEUS_OK)
+            goto fail_locked;
+    for (size_t i = 0; i < count; i++)
+        if ((rc = record(l, &l->gpus[i])) != ZEUS_OK ||
+            (l->gpus[i].adopted && (rc = zeus__journal_sync(l, &l->gpus[i])) != ZEUS_OK))
             goto fail_locked;
     pthread_mutex_lock(&zeus__leases_lock);
     l->next = zeus__leases;
@@ -215,11 +222,17 @@ static int check_range(const lease_gpu *g, unsigned limit_mw)
  * failure half-way (a timeout that did change it) still puts it back. */
 static int set_one(zeus_lease *l, lease_gpu *g, unsigned limit_mw)
 {
-    atomic_store(&g->limit_changed, true);
-    int rc = zeus_gpu_set_power_limit_mw(l->devices, g->gpu, limit_mw);
+    bool before = atomic_exchange(&g->limit_changed, true);
+    int rc = zeus__journal_sync(l, g);
+    if (rc != ZEUS_OK) {
+        atomic_store(&g->limit_changed, before);
+        return rc;
+    }
+    rc = zeus_gpu_set_power_limit_mw(l->devices, g->gpu, limit_mw);
     if (rc == ZEUS_OK) {
         g->current_mw = limit_mw;
         atomic_store(&g->limit_changed, limit_mw != g->original_mw);
+        zeus__journal_sync(l, g); /* back at the original: nothing left to put back */
     }
     return rc;
 }
@@ -302,8 +315,11 @@ int zeus_lease_set_persistence_mode(zeus_lease *l, unsigned gpu, bool enabled)
     pthread_mutex_lock(&l->lock);
     int rc = check_changeable(l);
     if (rc == ZEUS_OK) {
-        atomic_store(&g->persistence_changed, true);
-        rc = zeus_gpu_set_persistence_mode(l->devices, gpu, enabled);
+        bool before = atomic_exchange(&g->persistence_changed, true);
+        if ((rc = zeus__journal_sync(l, g)) != ZEUS_OK)
+            atomic_store(&g->persistence_changed, before);
+        else
+            rc = zeus_gpu_set_persistence_mode(l->devices, gpu, enabled);
     }
     pthread_mutex_unlock(&l->lock);
     return rc;
@@ -322,6 +338,10 @@ static int change_clocks(zeus_lease *l, unsigned gpu, zeus_clock_domain domain, 
     int rc = check_changeable(l);
     if (rc == ZEUS_OK) {
         bool before = atomic_exchange(&g->clocks_changed[domain], true);
+        if ((rc = zeus__journal_sync(l, g)) != ZEUS_OK) {
+            atomic_store(&g->clocks_changed[domain], before);
+            goto done;
+        }
         rc = set ? zeus_gpu_set_locked_clocks(l->devices, gpu, domain, min_mhz, max_mhz)
                  : zeus_gpu_reset_locked_clocks(l->devices, gpu, domain);
         if (rc == ZEUS_OK) {
@@ -333,7 +353,9 @@ static int change_clocks(zeus_lease *l, unsigned gpu, zeus_clock_domain domain, 
             /* Refused (min above max, not supported, no permission): nothing changed. */
             atomic_store(&g->clocks_changed[domain], before);
         }
+        zeus__journal_sync(l, g);
     }
+done:
     pthread_mutex_unlock(&l->lock);
     return rc;
 }
@@ -387,6 +409,7 @@ int zeus_lease_commit(zeus_lease *l)
         atomic_store(&g->limit_changed, false);
         atomic_store(&g->persistence_changed, false);
         g->original_mw = g->current_mw;
+        zeus__journal_sync(l, g); /* kept: nothing to put back */
     }
     pthread_mutex_unlock(&l->lock);
     return rc;

@@ -19,6 +19,25 @@
 
 #define LOCK_PATH_MAX 4352 /* a directory of up to 4 KiB and a file name */
 
+/* A process as the journal names it: a pid alone could be reused (lease_journal.c). */
+typedef struct {
+    pid_t pid;
+    unsigned long long start_time; /* field 22 of /proc/PID/stat */
+    uid_t uid;
+    char boot_id[40];
+    bool zombie;
+} zeus__process_id;
+
+/* One GPU's journal: what to put back if its holder is gone. */
+typedef struct {
+    char uuid[ZEUS_GPU_UUID_LEN];
+    unsigned index; /* the backend's index, for a GPU without a UUID */
+    bool limit_changed, persistence_changed, clocks_changed[2];
+    unsigned original_mw;
+    int original_persistence; /* -1: not recorded */
+    zeus__process_id holder;
+} zeus__journal_record;
+
 typedef struct {
     unsigned gpu;
     unsigned original_mw;
@@ -31,7 +50,12 @@ typedef struct {
     int lock_fd;
     bool nested;      /* another lease of this process held the GPU first: its record is ours */
     bool handed_over; /* released while another lease of this process holds it: not restored */
+    bool adopted;     /* the record came from the journal of a live holder without the lock */
     zeus_gpu_info info;
+    /* The journal file as last written (lease_journal.c). */
+    bool journal_written;
+    size_t journal_len;
+    char journal_text[1024];
 } lease_gpu;
 
 struct zeus_lease {
@@ -50,6 +74,10 @@ struct zeus_lease {
     pid_t watched_pid; /* 0 when watching a connection */
     int watch_fd;      /* pidfd, our duplicate of a connection, or -1 when polling a pid */
     int stop_pipe[2];  /* written by release to stop the watcher */
+    /* Whom the journal names as the holder: this process, or the watched client. */
+    zeus__process_id holder;
+    unsigned recovered;            /* GPUs a gone holder left changed, put back at creation */
+    zeus__process_id adopted_from; /* the live holder whose record was taken over (pid 0: none) */
 };
 
 /* Every lease of the process, under zeus__leases_lock. */
@@ -90,6 +118,20 @@ void zeus__lease_drop_locks(zeus_lease *l);
 /* The GPU's file in dir with the given suffix (".lock", ".journal"), named after its UUID. */
 void zeus__lease_gpu_path(const char *dir, const zeus_gpu_info *info, const char *suffix,
                           char *path, size_t size);
+
+/* ---- the journal (lease_journal.c) ---- */
+
+/* The identity of a running process; ZEUS_ENOENT when there is none. */
+int zeus__process_identity(pid_t pid, zeus__process_id *out);
+/* Parses a journal's text (modified in place); path names it in errors. */
+int zeus__journal_parse(const char *path, char *text, zeus__journal_record *r);
+/* Before a lease records a GPU (its lock held): a journal whose holder is gone is put back at
+ * once and removed; one whose holder lives is taken over (g->adopted). */
+int zeus__journal_take_over(zeus_lease *l, lease_gpu *g);
+/* Makes the GPU's journal say what the lease must put back now (written and fsynced before a
+ * change: call it after marking the change, before making it), or removes it when nothing is
+ * left to put back. Called with l->lock held (or before the lease is shared). */
+int zeus__journal_sync(zeus_lease *l, lease_gpu *g);
 
 /* ---- the watched client (lease_watch.c) ---- */
 

@@ -163,4 +163,3 @@ void zeus__lease_drop_locks(zeus_lease *l)
         l->gpus[i].lock_fd = -1;
     }
 }
-

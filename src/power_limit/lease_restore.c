@@ -46,7 +46,7 @@ int zeus__lease_restore_gpu_locked(zeus_lease *l, lease_gpu *g, restore_report *
             g->current_mw = g->original_mw;
         } else {
             zeus__lease_report(r, "%scannot put GPU %u back to %s: %s", r->len ? "; " : "", g->gpu,
-                   watts(g->original_mw, w, sizeof w), zeus_last_error());
+                               watts(g->original_mw, w, sizeof w), zeus_last_error());
             first = rc;
         }
     }
@@ -55,8 +55,8 @@ int zeus__lease_restore_gpu_locked(zeus_lease *l, lease_gpu *g, restore_report *
         if (rc == ZEUS_OK) {
             atomic_store(&g->persistence_changed, false);
         } else {
-            zeus__lease_report(r, "%scannot put GPU %u's persistence mode back: %s", r->len ? "; " : "", g->gpu,
-                   zeus_last_error());
+            zeus__lease_report(r, "%scannot put GPU %u's persistence mode back: %s",
+                               r->len ? "; " : "", g->gpu, zeus_last_error());
             if (first == ZEUS_OK)
                 first = rc;
         }
@@ -68,12 +68,13 @@ int zeus__lease_restore_gpu_locked(zeus_lease *l, lease_gpu *g, restore_report *
         if (rc == ZEUS_OK) {
             atomic_store(&g->clocks_changed[d], false);
         } else {
-            zeus__lease_report(r, "%scannot unlock GPU %u's %s clocks: %s", r->len ? "; " : "", g->gpu,
-                   d == ZEUS_CLOCK_GPU ? "GPU" : "memory", zeus_last_error());
+            zeus__lease_report(r, "%scannot unlock GPU %u's %s clocks: %s", r->len ? "; " : "",
+                               g->gpu, d == ZEUS_CLOCK_GPU ? "GPU" : "memory", zeus_last_error());
             if (first == ZEUS_OK)
                 first = rc;
         }
     }
+    zeus__journal_sync(l, g); /* removed once nothing is left to put back */
     return first;
 }
 
@@ -145,7 +146,7 @@ static lease_gpu *holder_of(const zeus_lease *l, const lease_gpu *g, zeus_lease 
 /* Calls fn(g, h) for each GPU g of l that another lease of this process holds (h: its record
  * there), with that lease's lock held; stops at fn's first failure. Called with zeus__leases_lock
  * held. */
-static int each_held_gpu(zeus_lease *l, int (*fn)(lease_gpu *g, lease_gpu *h))
+static int each_held_gpu(zeus_lease *l, int (*fn)(lease_gpu *g, zeus_lease *o, lease_gpu *h))
 {
     int rc = ZEUS_OK;
     for (size_t i = 0; i < l->count && rc == ZEUS_OK; i++) {
@@ -154,7 +155,7 @@ static int each_held_gpu(zeus_lease *l, int (*fn)(lease_gpu *g, lease_gpu *h))
         if (!h)
             continue;
         pthread_mutex_lock(&o->lock);
-        rc = fn(&l->gpus[i], h);
+        rc = fn(&l->gpus[i], o, h);
         pthread_mutex_unlock(&o->lock);
     }
     return rc;
@@ -162,8 +163,9 @@ static int each_held_gpu(zeus_lease *l, int (*fn)(lease_gpu *g, lease_gpu *h))
 
 /* A GPU this process already leases is not locked again (that would wait for ourselves): the
  * new lease shares the holder's lock and takes its record of what to put back. */
-static int join_holder(lease_gpu *g, lease_gpu *h)
+static int join_holder(lease_gpu *g, zeus_lease *o, lease_gpu *h)
 {
+    (void)o;
     g->nested = true;
     g->original_mw = h->original_mw;
     g->original_persistence = h->original_persistence;
@@ -189,7 +191,7 @@ int zeus__lease_join_holders(zeus_lease *l)
 /* On release: a GPU another lease of this process still holds is left to that lease, with what
  * this one changed, so that it is put back when the last of them is released. Called through
  * each_held_gpu with zeus__leases_lock held, the released lease already out of `zeus__leases`. */
-static int hand_over(lease_gpu *g, lease_gpu *h)
+static int hand_over(lease_gpu *g, zeus_lease *o, lease_gpu *h)
 {
     if (atomic_load(&g->limit_changed))
         atomic_store(&h->limit_changed, true);
@@ -208,9 +210,9 @@ static int hand_over(lease_gpu *g, lease_gpu *h)
         }
     }
     g->handed_over = true;
+    zeus__journal_sync(o, h); /* the holder's journal now covers what this one changed */
     return ZEUS_OK;
 }
-
 
 void zeus__lease_hand_over_all(zeus_lease *l)
 {

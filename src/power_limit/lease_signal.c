@@ -200,7 +200,6 @@ bool zeus__lease_handlers_installed(void)
     return yes;
 }
 
-
 void zeus__lease_add_handled_signals(sigset_t *set)
 {
     for (size_t i = 0; i < SIGNAL_COUNT; i++)

@@ -32,7 +32,6 @@ void zeus__lease_close_watch_fds(zeus_lease *l)
     }
 }
 
-
 static bool client_exited(pid_t pid)
 {
     if (kill(pid, 0) != 0)
@@ -128,6 +127,17 @@ int zeus_lease_watch_pid(zeus_lease *l, pid_t pid)
     if (l->watch_fd < 0 && kill(pid, 0) != 0 && errno == ESRCH)
         return zeus__error(ZEUS_ENOENT, "process %ld does not exist", (long)pid);
     l->watched_pid = pid;
+    /* From now on the journal names the client: if this process dies, the next lease of the
+     * GPU (a restarted daemon) finds out whether the client still lives. */
+    zeus__process_id who;
+    if (zeus__process_identity(pid, &who) == ZEUS_OK) {
+        pthread_mutex_lock(&l->lock);
+        l->holder = who;
+        for (size_t i = 0; i < l->count; i++)
+            if (l->gpus[i].journal_written)
+                zeus__journal_sync(l, &l->gpus[i]);
+        pthread_mutex_unlock(&l->lock);
+    }
     return start_watcher(l);
 }
 
@@ -143,4 +153,3 @@ int zeus_lease_watch_connection(zeus_lease *l, int fd)
     l->watched_pid = 0;
     return start_watcher(l);
 }
-
