@@ -1,4 +1,4 @@
-/* zeus power-limit get | set WATTS | reset: operator commands for GPU power limits. */
+/* zeus power-limit get | set WATTS | reset | recover: operator commands for GPU power limits. */
 #include "cli/cli.h"
 #include "zeus/util.h"
 
@@ -14,13 +14,17 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: zeus power-limit get [--gpu-indices I [I ...]] [--json]\n"
             "       zeus power-limit set WATTS [--gpu-indices I [I ...]] [--json]\n"
-            "       zeus power-limit reset [--gpu-indices I [I ...]] [--json]\n\n"
+            "       zeus power-limit reset [--gpu-indices I [I ...]] [--json]\n"
+            "       zeus power-limit recover [--gpu-indices I [I ...]] [--json]\n\n"
             "Show, set or reset (to the default) the power limit of GPUs. 'set' and 'reset'\n"
             "change every chosen GPU or none: WATTS is checked against every GPU's range\n"
             "first, a GPU whose current limit cannot be read is refused, a failure (or Ctrl-C,\n"
             "SIGTERM, SIGHUP) half-way puts back the GPUs already changed, and two commands on\n"
             "the same GPUs take turns (a lock per GPU, see docs/power-limit.md). Changing\n"
             "limits needs root or CAP_SYS_ADMIN.\n\n"
+            "A process killed with -9 (or a crashed zeusd) leaves a lease journal behind; 'set',\n"
+            "'reset' and every later lease of the GPU put back what it changed (limit,\n"
+            "persistence mode, locked clocks) first, and 'recover' does only that.\n\n"
             "options:\n"
             "  --gpu-indices I...  GPUs (framework indices, after CUDA_VISIBLE_DEVICES; default "
             "all)\n"
@@ -28,7 +32,7 @@ static void usage(FILE *out)
             "  -h, --help          show this help\n");
 }
 
-typedef enum { ACTION_GET, ACTION_SET, ACTION_RESET } action;
+typedef enum { ACTION_GET, ACTION_SET, ACTION_RESET, ACTION_RECOVER } action;
 
 typedef struct {
     unsigned index;
@@ -141,6 +145,64 @@ done:
     return result;
 }
 
+/* recover: what a gone lease holder left changed is put back (zeus_lease_recover). */
+static int recover(zeus_devices *d, const gpu_row *rows, unsigned n, bool json)
+{
+    unsigned *gpus = malloc(n * sizeof *gpus);
+    zeus_lease_journal_entry *found = calloc(n, sizeof *found);
+    if (!gpus || !found) {
+        free(gpus);
+        free(found);
+        return cli_error(CLI_FAIL, "out of memory");
+    }
+    for (unsigned i = 0; i < n; i++)
+        gpus[i] = rows[i].index;
+    size_t count = 0;
+    int rc = zeus_lease_recover(d, gpus, n, found, &count);
+    free(gpus);
+    if (rc != ZEUS_OK) {
+        free(found);
+        return cli_error(CLI_FAIL, "power-limit recover: %s", zeus_last_error());
+    }
+    cJSON *root = json ? cJSON_CreateObject() : NULL;
+    cJSON *list = json ? cJSON_AddArrayToObject(root, "gpus") : NULL;
+    for (size_t i = 0; i < count; i++) {
+        const zeus_lease_journal_entry *e = &found[i];
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "index", e->gpu);
+            cJSON_AddNumberToObject(o, "holder_pid", e->holder_pid);
+            cJSON_AddNumberToObject(o, "holder_uid", e->holder_uid);
+            cJSON_AddBoolToObject(o, "holder_alive", e->holder_alive);
+            cJSON_AddBoolToObject(o, "recovered", !e->holder_alive);
+            cJSON_AddNumberToObject(o, "power_limit_w", watts(e->original_mw));
+            if (e->original_persistence >= 0)
+                cJSON_AddBoolToObject(o, "persistence_mode", e->original_persistence);
+            cJSON_AddItemToArray(list, o);
+        } else if (e->holder_alive) {
+            printf("GPU %u: leased by process %ld, which still runs; left alone\n", e->gpu,
+                   (long)e->holder_pid);
+        } else {
+            printf("GPU %u: put back to %g W%s (left changed by process %ld, gone)\n", e->gpu,
+                   watts(e->original_mw),
+                   e->original_persistence < 0 ? ""
+                   : e->original_persistence   ? ", persistence mode on"
+                                               : ", persistence mode off",
+                   (long)e->holder_pid);
+        }
+    }
+    if (json) {
+        char *text = cJSON_Print(root);
+        puts(text);
+        free(text);
+        cJSON_Delete(root);
+    } else if (count == 0) {
+        printf("nothing to recover: no GPU was left changed\n");
+    }
+    free(found);
+    return CLI_OK;
+}
+
 static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count, bool json)
 {
     zeus_devices *d = NULL;
@@ -152,9 +214,10 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
     unsigned total = zeus_gpu_count(d);
     if (total == 0) {
         result = cli_error(CLI_NODEV, "no GPU to %s the power limit of (see 'zeus show-env')",
-                           a == ACTION_GET   ? "show"
-                           : a == ACTION_SET ? "set"
-                                             : "reset");
+                           a == ACTION_GET       ? "show"
+                           : a == ACTION_SET     ? "set"
+                           : a == ACTION_RECOVER ? "recover"
+                                                 : "reset");
         goto done;
     }
     const char *backend = zeus_devices_gpu_backend(d);
@@ -190,6 +253,10 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
             goto done;
         }
     }
+    if (a == ACTION_RECOVER) {
+        result = recover(d, rows, n, json);
+        goto done;
+    }
     if (a != ACTION_GET && (result = change(d, rows, n, a, target_mw)) != CLI_OK)
         goto done;
     if (json)
@@ -211,7 +278,7 @@ int cli_power_limit(int argc, char **argv)
                                             {NULL, 0, NULL, 0}};
     if (argc < 2) {
         usage(stderr);
-        return cli_error(CLI_USAGE, "power-limit: choose get, set or reset");
+        return cli_error(CLI_USAGE, "power-limit: choose get, set, reset or recover");
     }
     if (cli_is_help(argv[1])) {
         usage(stdout);
@@ -224,8 +291,11 @@ int cli_power_limit(int argc, char **argv)
         a = ACTION_SET;
     else if (strcmp(argv[1], "reset") == 0)
         a = ACTION_RESET;
+    else if (strcmp(argv[1], "recover") == 0)
+        a = ACTION_RECOVER;
     else
-        return cli_error(CLI_USAGE, "power-limit: unknown action '%s' (choose get, set or reset)",
+        return cli_error(CLI_USAGE,
+                         "power-limit: unknown action '%s' (choose get, set, reset or recover)",
                          argv[1]);
     /* Options are parsed after the action (and after set's WATTS), which getopt sees as its
      * argv[0]. */

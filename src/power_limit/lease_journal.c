@@ -43,7 +43,7 @@ int zeus_journal_dir(char *path, size_t size)
     if (!chosen[0])
         return zeus_lock_dir(path, size);
     zeus__strlcpy(path, chosen, size);
-    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
         return zeus__error(errno == EACCES ? ZEUS_EPERM : ZEUS_EIO,
                            "cannot create the lease journal directory %s: %s", path,
                            strerror(errno));
@@ -182,15 +182,17 @@ int zeus__journal_parse(const char *path, char *text, zeus__journal_record *r)
         } else if (strcmp(key, "boot_id") == 0) {
             zeus__strlcpy(r->holder.boot_id, value, sizeof r->holder.boot_id);
         } else if (strcmp(key, "original_persistence") == 0) {
-            r->original_persistence = strcmp(value, "-1") == 0 ? -1 : strcmp(value, "1") == 0 ? 1 : 0;
+            r->original_persistence = strcmp(value, "-1") == 0  ? -1
+                                      : strcmp(value, "1") == 0 ? 1
+                                                                : 0;
             ok = strcmp(value, "-1") == 0 || strcmp(value, "0") == 0 || strcmp(value, "1") == 0;
             if (!ok)
                 zeus__error(ZEUS_EPARSE, "%s:%d: original_persistence = '%s' is not -1, 0 or 1",
                             path, line, value);
         } else if (strcmp(key, "version") == 0) {
             if ((ok = number(path, line, key, value, 1000, &v)) && v != 1)
-                return zeus__error(ZEUS_EPARSE, "%s:%d: journal version %llu is not 1", path,
-                                   line, v);
+                return zeus__error(ZEUS_EPARSE, "%s:%d: journal version %llu is not 1", path, line,
+                                   v);
         } else if (strcmp(key, "index") == 0) {
             if ((ok = number(path, line, key, value, UINT32_MAX, &v)))
                 r->index = (unsigned)v;
@@ -206,9 +208,9 @@ int zeus__journal_parse(const char *path, char *text, zeus__journal_record *r)
             if ((ok = number(path, line, key, value, UINT32_MAX, &v)))
                 r->holder.uid = (uid_t)v;
         } else {
-            bool *flag = strcmp(key, "power_limit_changed") == 0   ? &r->limit_changed
-                         : strcmp(key, "persistence_changed") == 0 ? &r->persistence_changed
-                         : strcmp(key, "gpu_clocks_locked") == 0   ? &r->clocks_changed[0]
+            bool *flag = strcmp(key, "power_limit_changed") == 0    ? &r->limit_changed
+                         : strcmp(key, "persistence_changed") == 0  ? &r->persistence_changed
+                         : strcmp(key, "gpu_clocks_locked") == 0    ? &r->clocks_changed[0]
                          : strcmp(key, "memory_clocks_locked") == 0 ? &r->clocks_changed[1]
                                                                     : NULL;
             if (!flag)
@@ -274,8 +276,7 @@ static void current_record(const zeus_lease *l, const lease_gpu *g, zeus__journa
     r->index = g->info.device_index;
     r->limit_changed = atomic_load(&g->limit_changed);
     r->original_mw = g->original_mw;
-    r->persistence_changed =
-        atomic_load(&g->persistence_changed) && g->original_persistence >= 0;
+    r->persistence_changed = atomic_load(&g->persistence_changed) && g->original_persistence >= 0;
     r->original_persistence = g->original_persistence;
     for (int d = 0; d < 2; d++)
         r->clocks_changed[d] = atomic_load(&g->clocks_changed[d]);
@@ -373,14 +374,14 @@ int zeus__journal_take_over(zeus_lease *l, lease_gpu *g)
                                g->gpu, (long)r.holder.pid, zeus_last_error(), path);
         remove_file(path);
         l->recovered++;
-        ZEUS_WARN("GPU %u: process %ld (uid %u) left it changed and is gone: put back to %s%s "
-                  "(from %s)",
-                  g->gpu, (long)r.holder.pid, (unsigned)r.holder.uid, w,
-                  r.persistence_changed && r.original_persistence >= 0
-                      ? (r.original_persistence ? ", persistence mode on"
-                                                : ", persistence mode off")
-                      : "",
-                  path);
+        ZEUS_WARN(
+            "GPU %u: process %ld (uid %u) left it changed and is gone: put back to %s%s "
+            "(from %s)",
+            g->gpu, (long)r.holder.pid, (unsigned)r.holder.uid, w,
+            r.persistence_changed && r.original_persistence >= 0
+                ? (r.original_persistence ? ", persistence mode on" : ", persistence mode off")
+                : "",
+            path);
         return ZEUS_OK;
     }
     /* The holder lives but does not hold the GPU's lock (its daemon restarted, or the lease is
@@ -416,8 +417,7 @@ static long gpu_of(zeus_devices *devices, const zeus__journal_record *r)
     return -1;
 }
 
-static int read_entry(zeus_devices *devices, unsigned gpu, zeus_lease_journal_entry *e,
-                      bool *found)
+static int read_entry(zeus_devices *devices, unsigned gpu, zeus_lease_journal_entry *e, bool *found)
 {
     *found = false;
     zeus_gpu_info info;
@@ -440,9 +440,8 @@ static int read_entry(zeus_devices *devices, unsigned gpu, zeus_lease_journal_en
                                     .holder_uid = r.holder.uid,
                                     .holder_alive = holder_alive(&r),
                                     .original_mw = r.original_mw,
-                                    .original_persistence = r.persistence_changed
-                                                                ? r.original_persistence
-                                                                : -1};
+                                    .original_persistence =
+                                        r.persistence_changed ? r.original_persistence : -1};
     *found = true;
     return ZEUS_OK;
 }
@@ -479,9 +478,8 @@ int zeus_lease_recover(zeus_devices *devices, const unsigned *gpus, size_t count
         unsigned gpu = gpus ? gpus[i] : (unsigned)i;
         zeus_lease_journal_entry e;
         bool found;
-        int rc = zeus__devices_gpu_settings_private(devices)
-                     ? ZEUS_OK
-                     : read_entry(devices, gpu, &e, &found);
+        int rc = zeus__devices_gpu_settings_private(devices) ? ZEUS_OK
+                                                             : read_entry(devices, gpu, &e, &found);
         if (rc != ZEUS_OK)
             return rc;
         if (zeus__devices_gpu_settings_private(devices) || !found)

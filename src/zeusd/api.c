@@ -40,6 +40,8 @@ int zd_server_create(const zd_config *config, zeus_devices *devices, zd_server *
         if (zeus_cpu_package_id(devices, c, &s->cpu_ids[c]) != 0)
             s->cpu_ids[c] = c;
     s->leases = zd_leases_create(devices);
+    if (s->leases && s->gpu_count > 0)
+        zd_leases_recover(s->leases);
     s->queue = s->leases ? zd_queue_create(s->leases, s->gpu_count) : NULL;
     s->pollers = zd_pollers_create(devices, config->gpu_poll_hz, config->cpu_poll_hz);
     if (!s->leases || !s->queue || !s->pollers) {

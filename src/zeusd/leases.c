@@ -156,6 +156,67 @@ static int apply(zeus_lease *lease, unsigned gpu, const zd_setting *c, char *err
     return rc ? rc : mem_rc;
 }
 
+/* Adds a client's lease; false (lease released) when out of memory. Called with l->lock held. */
+static bool add_item(zd_leases *l, unsigned gpu, pid_t pid, uid_t uid, zeus_lease *lease)
+{
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        zd_client_lease *items = realloc(l->items, cap * sizeof *items);
+        if (!items) {
+            zeus_lease_release(lease);
+            return false;
+        }
+        l->items = items;
+        l->cap = cap;
+    }
+    l->items[l->count++] = (zd_client_lease){gpu, pid, uid, lease};
+    return true;
+}
+
+void zd_leases_recover(zd_leases *l)
+{
+    zeus_lease_journal_entry entries[ZD_MAX_IDS];
+    size_t n;
+    if (zeus_lease_journal_read(l->devices, entries, ZD_MAX_IDS, &n) != 0) {
+        zd_log("WARN", "cannot read the lease journal: %s", zeus_last_error());
+        return;
+    }
+    pthread_mutex_lock(&l->lock);
+    for (size_t i = 0; i < n; i++) {
+        const zeus_lease_journal_entry *e = &entries[i];
+        unsigned gpu = e->gpu;
+        if (!e->holder_alive) {
+            size_t found;
+            if (zeus_lease_recover(l->devices, &gpu, 1, NULL, &found) != 0)
+                zd_log("ERROR", "GPU %u: cannot put back what client pid %ld left: %s", gpu,
+                       (long)e->holder_pid, zeus_last_error());
+            else
+                zd_log("INFO", "GPU %u: client pid %ld (uid %u) is gone: put back to %g W", gpu,
+                       (long)e->holder_pid, (unsigned)e->holder_uid, e->original_mw / 1000.0);
+            continue;
+        }
+        /* The client lives: its lease goes on, with the original recorded before the crash (the
+         * new lease takes it from the journal), watched as a new client is. */
+        zeus_lease *lease;
+        if (zeus_lease_create(l->devices, &gpu, 1, ZEUS_LEASE_PERSISTENCE | ZEUS_LEASE_NO_WAIT,
+                              &lease) != 0) {
+            zd_log("ERROR", "GPU %u: cannot take back the lease of client pid %ld: %s", gpu,
+                   (long)e->holder_pid, zeus_last_error());
+            continue;
+        }
+        if (zeus_lease_watch_pid(lease, e->holder_pid) != 0) {
+            zeus_lease_release(lease); /* gone meanwhile: put back */
+            continue;
+        }
+        if (add_item(l, gpu, e->holder_pid, e->holder_uid, lease))
+            zd_log("INFO",
+                   "GPU %u stays leased to client pid %ld (uid %u); put back to %g W when "
+                   "it exits",
+                   gpu, (long)e->holder_pid, (unsigned)e->holder_uid, e->original_mw / 1000.0);
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
 int zd_leases_set(zd_leases *l, unsigned gpu, const zd_setting *setting, pid_t pid, uid_t uid,
                   bool persist, char *err, size_t err_size)
 {
@@ -197,25 +258,17 @@ int zd_leases_set(zd_leases *l, unsigned gpu, const zd_setting *setting, pid_t p
         goto done;
     }
     if (i == l->count) {
-        if (l->count == l->cap) {
-            size_t cap = l->cap ? 2 * l->cap : 8;
-            zd_client_lease *items = realloc(l->items, cap * sizeof *items);
-            if (!items) {
-                zeus_lease_release(lease);
-                rc = ZEUS_ENOMEM;
-                snprintf(err, err_size, "out of memory");
-                goto done;
-            }
-            l->items = items;
-            l->cap = cap;
-        }
         rc = zeus_lease_watch_pid(lease, pid);
         if (rc != 0) {
             /* The client is already gone: put back at once. */
             zeus_lease_release(lease);
             goto fail_msg;
         }
-        l->items[l->count++] = (zd_client_lease){gpu, pid, uid, lease};
+        if (!add_item(l, gpu, pid, uid, lease)) {
+            rc = ZEUS_ENOMEM;
+            snprintf(err, err_size, "out of memory");
+            goto done;
+        }
     }
     goto done;
 fail_msg:

@@ -45,6 +45,8 @@ static const char usage[] =
     "                                 user:NAME, uid:N, group:NAME or gid:N (repeatable)\n"
     "  --no-leases                    keep every change (the original's behaviour); by\n"
     "                                 default a client's changes are put back when it exits\n"
+    "  --state-dir DIR                the lease journal, read at start to put back what a\n"
+    "                                 killed zeusd left [the socket's directory]\n"
     "  --max-connections N            open connections at most; beyond, requests get 503 [512]\n"
     "  --connection-timeout-s N       close a connection idle this long [10]\n"
     "  --request-timeout-s N          close a connection whose request is not whole after\n"
@@ -196,6 +198,17 @@ static int listen_uds(const zd_config *c)
     return fd;
 }
 
+/* The lease journal lives beside the socket unless --state-dir says otherwise. */
+static void default_state_dir(zd_config *c)
+{
+    const char *slash = strrchr(c->socket_path, '/');
+    if (!slash || slash == c->socket_path)
+        snprintf(c->state_dir, sizeof c->state_dir, "%s", slash ? "/" : ".");
+    else
+        snprintf(c->state_dir, sizeof c->state_dir, "%.*s", (int)(slash - c->socket_path),
+                 c->socket_path);
+}
+
 static int listen_tcp(const zd_config *c)
 {
     char host[256];
@@ -257,6 +270,7 @@ enum {
     O_KEY,
     O_ALLOW,
     O_NO_LEASES,
+    O_STATE_DIR,
     O_MAX_CONN,
     O_TIMEOUT,
     O_REQUEST_TIMEOUT,
@@ -281,6 +295,7 @@ static const struct option options[] = {
     {"signing-key-path", required_argument, NULL, O_KEY},
     {"allow", required_argument, NULL, O_ALLOW},
     {"no-leases", no_argument, NULL, O_NO_LEASES},
+    {"state-dir", required_argument, NULL, O_STATE_DIR},
     {"max-connections", required_argument, NULL, O_MAX_CONN},
     {"connection-timeout-s", required_argument, NULL, O_TIMEOUT},
     {"request-timeout-s", required_argument, NULL, O_REQUEST_TIMEOUT},
@@ -452,6 +467,11 @@ static int serve(int argc, char **argv)
         case O_NO_LEASES:
             c.no_leases = true;
             break;
+        case O_STATE_DIR:
+            if (!optarg[0] || strlen(optarg) >= sizeof c.state_dir)
+                return die("--state-dir: '%s' is not a usable directory path", optarg);
+            snprintf(c.state_dir, sizeof c.state_dir, "%s", optarg);
+            break;
         case O_OVERRIDES:
             return die("--gpu-command-overrides (%s) is not supported by this zeusd", optarg);
         default:
@@ -468,9 +488,11 @@ static int serve(int argc, char **argv)
     }
     for (size_t i = 0; i < c.enabled_count; i++)
         c.group_on[c.enabled[i]] = true;
-    zd_log("INFO", "config: mode=%s socket=%s tcp=%s groups=%zu leases=%s auth=%s",
+    if (!c.state_dir[0])
+        default_state_dir(&c);
+    zd_log("INFO", "config: mode=%s socket=%s tcp=%s groups=%zu leases=%s auth=%s state=%s",
            c.uds ? "uds" : "tcp", c.socket_path, c.tcp_bind, c.enabled_count,
-           c.no_leases ? "off" : "on", c.signing_key_path[0] ? "on" : "off");
+           c.no_leases ? "off" : "on", c.signing_key_path[0] ? "on" : "off", c.state_dir);
 
     /* Signals are taken by sigwait below; every thread started from here on blocks them. */
     sigset_t sigs;
@@ -481,6 +503,10 @@ static int serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     zeus_set_log_callback(library_log, NULL);
+    if (zeus_set_journal_dir(c.state_dir) != 0) {
+        die("--state-dir: %s", zeus_last_error());
+        return 1;
+    }
 
     int rc = 1, fd = -1;
     zeus_devices *devices = NULL;

@@ -54,6 +54,11 @@ typedef struct {
     zd_allow allow[ZD_GROUP_COUNT][ZD_MAX_ALLOW];
     size_t allow_count[ZD_GROUP_COUNT];
     bool no_leases; /* every change permanent, as the original */
+    /* The lease journal's directory (--state-dir; "": beside the socket). */
+    char state_dir[256];
+    /* Who may break another client's lease with force=true besides root (--allow gpu-admin=). */
+    zd_allow admin[ZD_MAX_ALLOW];
+    size_t admin_count;
     unsigned max_connections;
     unsigned timeout_s;
     unsigned request_timeout_s; /* a request must arrive whole within this (slow clients) */
@@ -157,6 +162,10 @@ typedef struct zd_leases zd_leases;
 zd_leases *zd_leases_create(zeus_devices *devices);
 /* Restores everything still leased. */
 void zd_leases_destroy(zd_leases *l);
+/* At start: reads the lease journal a killed daemon left. A GPU whose client is gone is put back
+ * at once; one whose client lives stays leased to it with the recorded original, watched again
+ * as a new client is. */
+void zd_leases_recover(zd_leases *l);
 typedef enum {
     ZD_SET_POWER_LIMIT,
     ZD_SET_PERSISTENCE,

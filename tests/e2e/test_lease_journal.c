@@ -1,0 +1,232 @@
+/* The lease journal (issue 17 item 1): a process holding a lease is killed with -9 (the fake
+ * NVML's state file shows its GPU changed, persistence mode on), then each way back restores
+ * the limit AND persistence mode: `zeus power-limit reset`, the next libzeus lease of that GPU,
+ * `zeus power-limit recover`. A journal naming a reused pid (same pid, another start time) is
+ * a gone holder's; a live holder's is left alone by recover and carried on by a new lease. */
+#include "test_support.h"
+
+#include "power_limit/lease_internal.h"
+#include "zeus/lease.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define JOURNAL "gpu-GPU-5eed0000-0000-4000-8000-000000000000.journal"
+
+static char *state_path;
+
+static int setup(void **state)
+{
+    zt_setup(state);
+    zt_use_fake_nvml(zt_dir, NULL); /* 4 x A40, 100-300 W */
+    state_path = zt_path(zt_dir, "fake_nvml.state");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    free(state_path);
+    return zt_teardown(state);
+}
+
+static void write_state(unsigned gpu0_mw, int persistence)
+{
+    char text[256];
+    snprintf(text, sizeof text,
+             "gpu 0 limit_mw %u persistence %d\ngpu 1 limit_mw 300000 persistence 0\n"
+             "gpu 2 limit_mw 300000 persistence 0\ngpu 3 limit_mw 300000 persistence 0\n",
+             gpu0_mw, persistence);
+    free(zt_write(zt_dir, "fake_nvml.state", text));
+}
+
+/* GPU 0 is at mw with persistence mode pers in the fake driver's state file. */
+static void expect_gpu0(unsigned mw, int pers)
+{
+    char want[96];
+    snprintf(want, sizeof want, "gpu 0 limit_mw %u persistence %d\n", mw, pers);
+    assert_file_contains(state_path, want);
+}
+
+static char *journal_path(void)
+{
+    return zt_path(getenv("ZEUS_LOCK_DIR"), JOURNAL);
+}
+
+static bool journal_exists(void)
+{
+    char *path = journal_path();
+    bool yes = access(path, F_OK) == 0;
+    free(path);
+    return yes;
+}
+
+/* A process that leases GPU 0 as the optimizer does (persistence recorded), sets 130 W and
+ * persistence mode on, and is killed with -9 while holding it. */
+static void killed_holder(void)
+{
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        zeus_devices *d;
+        zeus_lease *l;
+        unsigned gpu = 0;
+        if (zt_open(&d) != 0 ||
+            zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_PERSISTENCE | ZEUS_LEASE_RESTORE_AT_EXIT,
+                              &l) != 0 ||
+            zeus_lease_set_power_limit_mw(l, 0, 130000) != 0 ||
+            zeus_lease_set_persistence_mode(l, 0, true) != 0)
+            _exit(1);
+        char ok = 'k';
+        if (write(p[1], &ok, 1) != 1)
+            _exit(2);
+        for (;;)
+            pause();
+    }
+    close(p[1]);
+    char c = 0;
+    assert_int_equal(read(p[0], &c, 1), 1);
+    close(p[0]);
+    kill(pid, SIGKILL);
+    assert_int_equal(zt_wait(pid, 10), 128 + SIGKILL);
+    expect_gpu0(130000, 1); /* left changed: nothing could put it back */
+    assert_true(journal_exists());
+}
+
+static void test_reset_after_kill9(void **state)
+{
+    (void)state;
+    write_state(225000, 0);
+    killed_holder();
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "reset", "--gpu-indices", "0", NULL), 0);
+    /* reset sets the default limit; persistence mode is put back too (it stayed on before). */
+    expect_gpu0(300000, 0);
+    assert_contains(err, "left it changed and is gone: put back to 225 W, persistence mode off");
+    assert_false(journal_exists());
+    free(out);
+    free(err);
+}
+
+static void test_next_lease_after_kill9(void **state)
+{
+    (void)state;
+    write_state(225000, 0);
+    killed_holder();
+    zeus_devices *d;
+    assert_int_equal(zt_open(&d), 0);
+    unsigned gpu = 0, original;
+    zeus_lease *l;
+    assert_int_equal(zeus_lease_create(d, &gpu, 1, 0, &l), 0);
+    expect_gpu0(225000, 0); /* put back before this lease records the GPU */
+    assert_int_equal(zeus_lease_original_mw(l, 0, &original), 0);
+    assert_int_equal(original, 225000);
+    assert_false(journal_exists());
+    /* This lease's own change is journaled, and the journal goes when it is put back. */
+    assert_int_equal(zeus_lease_set_power_limit_mw(l, 0, 200000), 0);
+    assert_true(journal_exists());
+    char *path = journal_path();
+    assert_file_contains(path, "original_power_limit_mw=225000\n");
+    char pid_line[64];
+    snprintf(pid_line, sizeof pid_line, "holder_pid=%ld\n", (long)getpid());
+    assert_file_contains(path, pid_line);
+    free(path);
+    zeus_lease_release(l);
+    expect_gpu0(225000, 0);
+    assert_false(journal_exists());
+    zeus_devices_close(d);
+}
+
+static void test_recover_after_kill9(void **state)
+{
+    (void)state;
+    write_state(225000, 0);
+    killed_holder();
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "recover", NULL), 0);
+    expect_gpu0(225000, 0);
+    assert_contains(out, "GPU 0: put back to 225 W, persistence mode off (left changed by process");
+    assert_false(journal_exists());
+    free(out);
+    free(err);
+    /* Nothing left: says so. */
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "recover", NULL), 0);
+    assert_contains(out, "nothing to recover");
+    free(out);
+    free(err);
+}
+
+static void write_journal(pid_t pid, unsigned long long start_time)
+{
+    char dir[4096], text[512];
+    assert_int_equal(zeus_lock_dir(dir, sizeof dir), 0); /* made if missing */
+    snprintf(text, sizeof text,
+             "version=1\nuuid=GPU-5eed0000-0000-4000-8000-000000000000\nindex=0\n"
+             "power_limit_changed=1\noriginal_power_limit_mw=225000\n"
+             "persistence_changed=1\noriginal_persistence=0\n"
+             "gpu_clocks_locked=0\nmemory_clocks_locked=0\n"
+             "holder_pid=%ld\nholder_start_time=%llu\nholder_uid=0\n",
+             (long)pid, start_time);
+    free(zt_write(getenv("ZEUS_LOCK_DIR"), JOURNAL, text));
+}
+
+/* A journal naming a live process by pid but with another start time (the pid was reused) is
+ * a gone holder's: put back. One naming a live process exactly is left alone by recover, and a
+ * new lease carries on its record (the original it must put back is the journal's). */
+static void test_reused_pid_and_live_holder(void **state)
+{
+    (void)state;
+    zeus__process_id me;
+    assert_int_equal(zeus__process_identity(getpid(), &me), 0);
+    write_state(130000, 1);
+    write_journal(getpid(), me.start_time + 1);
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "recover", "--json", NULL), 0);
+    assert_contains(out, "\"recovered\":\ttrue");
+    expect_gpu0(225000, 0);
+    free(out);
+    free(err);
+
+    write_state(130000, 1);
+    write_journal(getpid(), me.start_time);
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "recover", NULL), 0);
+    assert_contains(out, "which still runs; left alone");
+    expect_gpu0(130000, 1);
+    free(out);
+    free(err);
+    zeus_devices *d;
+    assert_int_equal(zt_open(&d), 0);
+    unsigned gpu = 0, original;
+    zeus_lease *l;
+    assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_PERSISTENCE, &l), 0);
+    assert_int_equal(zeus_lease_original_mw(l, 0, &original), 0);
+    assert_int_equal(original, 225000);
+    zeus_lease_release(l);
+    expect_gpu0(225000, 0);
+    assert_false(journal_exists());
+    zeus_devices_close(d);
+
+    /* A journal that is not one names the file and line. */
+    free(zt_write(getenv("ZEUS_LOCK_DIR"), JOURNAL, "version=1\nholder_pid=x\n"));
+    assert_int_not_equal(zt_zeus(&out, &err, "power-limit", "recover", NULL), 0);
+    assert_contains(err, JOURNAL ":2: holder_pid = 'x' is not a number");
+    free(out);
+    free(err);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_reset_after_kill9, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_next_lease_after_kill9, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recover_after_kill9, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reused_pid_and_live_holder, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
