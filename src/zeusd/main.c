@@ -184,7 +184,13 @@ static int listen_uds(const zd_config *c)
     }
     snprintf(addr.sun_path, sizeof addr.sun_path, "%s", c->socket_path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 512) != 0 ||
+    /* The socket file gets its mode as bind creates it (through the umask), so that no client
+     * can connect while it is wider than asked; the chmod after only adds special bits. No
+     * other thread creates files meanwhile (the process-wide umask). */
+    mode_t old_mask = umask(~c->socket_mode & 0777);
+    int bound = fd >= 0 ? bind(fd, (struct sockaddr *)&addr, sizeof addr) : -1;
+    umask(old_mask);
+    if (fd < 0 || bound != 0 || listen(fd, 512) != 0 ||
         chmod(c->socket_path, c->socket_mode) != 0 ||
         ((c->socket_uid >= 0 || c->socket_gid >= 0) &&
          chown(c->socket_path, (uid_t)c->socket_uid, (gid_t)c->socket_gid) != 0)) {

@@ -219,12 +219,41 @@ static void test_restart_with_live_client(void **state)
     assert_true(limit_becomes(0, 225000, 5));
 }
 
+/* zeusd's socket has the mode asked for from the moment bind() creates it (a probe preloaded
+ * into the daemon records the mode right after bind, before any chmod could run). */
+static void test_socket_mode_from_bind(void **state)
+{
+    (void)state;
+    char *probe = zt_path(zt_dir, "bind.log");
+    setenv("ZEUS_TEST_BIND_PROBE", probe, 1);
+    setenv("LD_PRELOAD", ZEUS_BIND_PROBE_PATH, 1);
+    /* An ASan daemon accepts a preloaded library ahead of its runtime. */
+    const char *asan = getenv("ASAN_OPTIONS");
+    char options[512];
+    snprintf(options, sizeof options, "%s%sverify_asan_link_order=0", asan ? asan : "",
+             asan && *asan ? ":" : "");
+    setenv("ASAN_OPTIONS", options, 1);
+    umask(0); /* a wide umask in the daemon's environment must not widen the socket */
+    zr_start(&daemon_, "--enable", "gpu-read", "--socket-permissions", "660", NULL);
+    umask(022);
+    unsetenv("LD_PRELOAD");
+    unsetenv("ZEUS_TEST_BIND_PROBE");
+    char want[200];
+    snprintf(want, sizeof want, "%s 0660\n", daemon_.sock);
+    assert_file_contains(probe, want);
+    struct stat st;
+    assert_int_equal(stat(daemon_.sock, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0660);
+    free(probe);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_restart_with_dead_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_with_live_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_socket_mode_from_bind, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
