@@ -132,11 +132,56 @@ static void test_optimizer(void **state)
     free(path);
 }
 
+/* zeus demo (issue 17 item 2): a signal at any moment, profiling or the baseline at the
+ * maximum, leaves every simulated GPU at the limit it started at with persistence mode off; a
+ * run that is not interrupted ends there too (not at the maximum). */
+static void test_demo(void **state)
+{
+    (void)state;
+    /* The demo's GPUs with 1 ms steps: a whole run takes about a second. */
+    char *config = zt_write(zt_dir, "demo.json",
+                            "{\"gpus\": [{\"name\": \"NVIDIA A40\", \"architecture\": "
+                            "\"ampere\", \"min_power_limit_w\": 100, \"max_power_limit_w\": "
+                            "300, \"static_power_w\": 60, \"step_time_ms\": 1, "
+                            "\"energy_update_ms\": 1, \"count\": 2}]}");
+    setenv("ZEUS_SIM_CONFIG", config, 1);
+    char *path = write_state("sim.state", 2, 225000);
+    setenv("ZEUS_SIM_STATE", path, 1);
+    char *argv[] = {ZEUS_CLI_PATH, "demo", "--steps", "480", "--quiet", NULL};
+    unsigned at, persistent, s = seed();
+    int64_t t0 = zeus_now_ns();
+    assert_int_equal(zt_wait(zt_spawn(argv), 60), 0);
+    unsigned window_us = (unsigned)((zeus_now_ns() - t0) / 1000 * 11 / 10) + 1;
+    count_state(path, 225000, &at, &persistent);
+    assert_int_equal(at, 2); /* the comparison at the maximum was put back too */
+    assert_int_equal(persistent, 0);
+    for (int trial = 0; trial < 4; trial++) {
+        free(write_state("sim.state", 2, 225000));
+        int sig = signals_sent[rand_r(&s) % 3];
+        useconds_t delay = (useconds_t)(rand_r(&s) % window_us);
+        int pid = zt_spawn(argv);
+        usleep(delay);
+        kill(pid, sig);
+        int status = zt_wait(pid, 20);
+        assert_int_not_equal(status, -1);
+        assert_true(status == 0 || status == 128 + sig);
+        count_state(path, 225000, &at, &persistent);
+        if (at != 2 || persistent != 0)
+            fprintf(stderr, "demo trial %d: signal %d after %u us: %u GPUs back, %u persistent\n",
+                    trial, sig, (unsigned)delay, at, persistent);
+        assert_int_equal(at, 2);
+        assert_int_equal(persistent, 0);
+    }
+    free(config);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_power_limit_set, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_optimizer, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_demo, zt_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
