@@ -240,25 +240,12 @@ static int read_record(const char *path, zeus__journal_record *r)
     return rc;
 }
 
-static void sync_dir(const char *path)
-{
-    char dir[LOCK_PATH_MAX];
-    zeus__strlcpy(dir, path, sizeof dir);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        return;
-    *slash = '\0';
-    int fd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd); /* the rename or unlink itself survives a crash */
-        close(fd);
-    }
-}
-
+/* Neither the removal nor the rename of a journal is followed by an fsync of the directory:
+ * the file's own fsync is what a killed process needs, and a machine that crashes comes back
+ * with its GPUs reset by the driver (a journal then found puts back what the GPU already has). */
 static void remove_file(const char *path)
 {
-    if (unlink(path) == 0)
-        sync_dir(path);
+    unlink(path);
 }
 
 /* ---- a lease's GPU ---- */
@@ -312,8 +299,8 @@ int zeus__journal_sync(zeus_lease *l, lease_gpu *g)
     if (g->journal_written && n == g->journal_len && memcmp(text, g->journal_text, n) == 0)
         return ZEUS_OK;
     int rc = journal_path(&g->info, path, sizeof path);
-    if (rc == ZEUS_OK && (rc = zeus_write_file(path, text, n)) == ZEUS_OK)
-        sync_dir(path);
+    if (rc == ZEUS_OK)
+        rc = zeus_write_file(path, text, n); /* fsynced, then renamed into place */
     if (rc != ZEUS_OK)
         return zeus__error(rc,
                            "GPU %u: cannot write the lease journal (%s), so a crash could leave "
