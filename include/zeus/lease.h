@@ -87,7 +87,14 @@ enum {
     ZEUS_LEASE_RESTORE_AT_EXIT = 1u << 0,   /* put back at normal process exit (atexit) */
     ZEUS_LEASE_RESTORE_ON_SIGNAL = 1u << 1, /* put back on SIGINT/SIGTERM/SIGHUP (see above) */
     ZEUS_LEASE_PERSISTENCE = 1u << 2,       /* also record persistence mode, to put it back */
-    ZEUS_LEASE_NO_WAIT = 1u << 3            /* fail at once if a GPU's lock is held elsewhere */
+    ZEUS_LEASE_NO_WAIT = 1u << 3,           /* fail at once if a GPU's lock is held elsewhere */
+    /* Break a lock held by another process at once (an operator taking a GPU back; the zeus
+     * command allows it to root only, with --force). The holder keeps its flock, but a marker
+     * beside the lock file tells it that the GPU was taken: its later changes of that GPU fail
+     * with ZEUS_ESTATE naming who took it, and it puts nothing back there. The new lease
+     * carries on the holder's record (the journal), so it puts back the true original. Logged
+     * (a warning) with both processes' identities. */
+    ZEUS_LEASE_FORCE = 1u << 4
 };
 
 /* How long a lease waits for a GPU lock held by another lease, seconds. */
@@ -202,6 +209,10 @@ typedef struct {
  * handled by the restore thread). changes (optional, count entries) receives before/after. */
 ZEUS_API int zeus_power_limit_set_many(zeus_devices *devices, const unsigned *gpus, size_t count,
                                        unsigned limit_mw, zeus_power_limit_change *changes);
+/* The same with lease flags: ZEUS_LEASE_FORCE breaks other processes' locks (`--force`). */
+ZEUS_API int zeus_power_limit_set_many_with(zeus_devices *devices, const unsigned *gpus,
+                                            size_t count, unsigned limit_mw, unsigned flags,
+                                            zeus_power_limit_change *changes);
 
 #ifdef __cplusplus
 }

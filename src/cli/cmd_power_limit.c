@@ -8,13 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: zeus power-limit get [--gpu-indices I [I ...]] [--json]\n"
-            "       zeus power-limit set WATTS [--gpu-indices I [I ...]] [--json]\n"
-            "       zeus power-limit reset [--gpu-indices I [I ...]] [--json]\n"
+            "       zeus power-limit set WATTS [--gpu-indices I [I ...]] [--force] [--json]\n"
+            "       zeus power-limit reset [--gpu-indices I [I ...]] [--force] [--json]\n"
             "       zeus power-limit recover [--gpu-indices I [I ...]] [--json]\n\n"
             "Show, set or reset (to the default) the power limit of GPUs. 'set' and 'reset'\n"
             "change every chosen GPU or none: WATTS is checked against every GPU's range\n"
@@ -28,6 +29,8 @@ static void usage(FILE *out)
             "options:\n"
             "  --gpu-indices I...  GPUs (framework indices, after CUDA_VISIBLE_DEVICES; default "
             "all)\n"
+            "  --force             (root) take GPUs another process holds at once, breaking\n"
+            "                      its lease: it is told who took them and puts nothing back\n"
             "  --json              print one JSON object\n"
             "  -h, --help          show this help\n");
 }
@@ -107,7 +110,8 @@ static int parse_watts(const char *text, unsigned *mw)
 
 /* set/reset through the library: all or nothing, under the GPUs' locks, and (with our signal
  * handlers) restored if interrupted. */
-static int change(zeus_devices *d, gpu_row *rows, unsigned n, action a, unsigned target_mw)
+static int change(zeus_devices *d, gpu_row *rows, unsigned n, action a, unsigned target_mw,
+                  bool force)
 {
     unsigned *gpus = malloc(n * sizeof *gpus);
     zeus_power_limit_change *changes = calloc(n, sizeof *changes);
@@ -123,8 +127,9 @@ static int change(zeus_devices *d, gpu_row *rows, unsigned n, action a, unsigned
         result = cli_lib_error(CLI_FAIL, rc, "cannot install signal handlers");
         goto done;
     }
-    rc = zeus_power_limit_set_many(d, gpus, n,
-                                   a == ACTION_SET ? target_mw : ZEUS_POWER_LIMIT_DEFAULT, changes);
+    rc = zeus_power_limit_set_many_with(d, gpus, n,
+                                        a == ACTION_SET ? target_mw : ZEUS_POWER_LIMIT_DEFAULT,
+                                        force ? ZEUS_LEASE_FORCE : 0, changes);
     if (rc == ZEUS_EPERM) {
         result =
             cli_error(CLI_FAIL, "%s (%s)", ZEUS_POWER_LIMIT_PERMISSION_ADVICE, zeus_last_error());
@@ -203,7 +208,8 @@ static int recover(zeus_devices *d, const gpu_row *rows, unsigned n, bool json)
     return CLI_OK;
 }
 
-static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count, bool json)
+static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count, bool json,
+               bool force)
 {
     zeus_devices *d = NULL;
     gpu_row *rows = NULL;
@@ -257,7 +263,7 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
         result = recover(d, rows, n, json);
         goto done;
     }
-    if (a != ACTION_GET && (result = change(d, rows, n, a, target_mw)) != CLI_OK)
+    if (a != ACTION_GET && (result = change(d, rows, n, a, target_mw, force)) != CLI_OK)
         goto done;
     if (json)
         print_json(rows, n, a);
@@ -274,6 +280,7 @@ int cli_power_limit(int argc, char **argv)
 {
     static const struct option options[] = {{"gpu-indices", required_argument, NULL, 'g'},
                                             {"json", no_argument, NULL, 'j'},
+                                            {"force", no_argument, NULL, 'f'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     if (argc < 2) {
@@ -319,7 +326,7 @@ int cli_power_limit(int argc, char **argv)
     char **sub_argv = argv + shift;
     unsigned gpus[ZEUS_MAX_GPUS];
     int gpu_count = 0, c, rc;
-    bool json = false;
+    bool json = false, force = false;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(sub_argc, sub_argv, "+h", options, NULL)) != -1) {
@@ -331,6 +338,9 @@ int cli_power_limit(int argc, char **argv)
             break;
         case 'j':
             json = true;
+            break;
+        case 'f':
+            force = true;
             break;
         case 'h':
             usage(stdout);
@@ -344,5 +354,12 @@ int cli_power_limit(int argc, char **argv)
     if (optind < sub_argc)
         return cli_error(CLI_USAGE, "power-limit %s: unexpected argument '%s'", argv[1],
                          sub_argv[optind]);
-    return run(a, target_mw, gpus, gpu_count, json);
+    if (force && a != ACTION_SET && a != ACTION_RESET)
+        return cli_error(CLI_USAGE, "power-limit %s: --force is for set and reset", argv[1]);
+    if (force && geteuid() != 0)
+        return cli_error(CLI_USAGE,
+                         "power-limit %s: --force (breaking another process's lease) "
+                         "is for root",
+                         argv[1]);
+    return run(a, target_mw, gpus, gpu_count, json, force);
 }

@@ -43,6 +43,8 @@ static int record(zeus_lease *l, lease_gpu *g)
 static void lease_free(zeus_lease *l)
 {
     zeus__lease_drop_locks(l);
+    for (size_t i = 0; i < l->count; i++)
+        free(l->gpus[i].lock_path);
     pthread_mutex_destroy(&l->lock);
     free(l->gpus);
     free(l);
@@ -75,7 +77,8 @@ int zeus_lease_create(zeus_devices *devices, const unsigned *gpus, size_t count,
     l->count = count;
     l->watch_fd = -1;
     l->stop_pipe[0] = l->stop_pipe[1] = -1;
-    zeus__process_identity(l->pid, &l->holder);
+    zeus__process_identity(l->pid, &l->self);
+    l->holder = l->self;
     int rc = ZEUS_OK;
     for (size_t i = 0; i < count; i++) {
         l->gpus[i].lock_fd = -1;
@@ -222,8 +225,11 @@ static int check_range(const lease_gpu *g, unsigned limit_mw)
  * failure half-way (a timeout that did change it) still puts it back. */
 static int set_one(zeus_lease *l, lease_gpu *g, unsigned limit_mw)
 {
+    int rc = zeus__lease_check_taken(l, g);
+    if (rc != ZEUS_OK)
+        return rc;
     bool before = atomic_exchange(&g->limit_changed, true);
-    int rc = zeus__journal_sync(l, g);
+    rc = zeus__journal_sync(l, g);
     if (rc != ZEUS_OK) {
         atomic_store(&g->limit_changed, before);
         return rc;
@@ -314,6 +320,8 @@ int zeus_lease_set_persistence_mode(zeus_lease *l, unsigned gpu, bool enabled)
         return ZEUS_EINVAL;
     pthread_mutex_lock(&l->lock);
     int rc = check_changeable(l);
+    if (rc == ZEUS_OK)
+        rc = zeus__lease_check_taken(l, g);
     if (rc == ZEUS_OK) {
         bool before = atomic_exchange(&g->persistence_changed, true);
         if ((rc = zeus__journal_sync(l, g)) != ZEUS_OK)
@@ -336,6 +344,8 @@ static int change_clocks(zeus_lease *l, unsigned gpu, zeus_clock_domain domain, 
         return zeus__error(ZEUS_EINVAL, "unknown clock domain %d", (int)domain);
     pthread_mutex_lock(&l->lock);
     int rc = check_changeable(l);
+    if (rc == ZEUS_OK)
+        rc = zeus__lease_check_taken(l, g);
     if (rc == ZEUS_OK) {
         bool before = atomic_exchange(&g->clocks_changed[domain], true);
         if ((rc = zeus__journal_sync(l, g)) != ZEUS_OK) {

@@ -51,6 +51,7 @@ typedef struct {
     bool nested;      /* another lease of this process held the GPU first: its record is ours */
     bool handed_over; /* released while another lease of this process holds it: not restored */
     bool adopted;     /* the record came from the journal of a live holder without the lock */
+    char *lock_path;  /* its lock file (malloc'd; shared with the holder when nested) */
     zeus_gpu_info info;
     /* The journal file as last written (lease_journal.c). */
     bool journal_written;
@@ -78,6 +79,7 @@ struct zeus_lease {
     zeus__process_id holder;
     unsigned recovered;            /* GPUs a gone holder left changed, put back at creation */
     zeus__process_id adopted_from; /* the live holder whose record was taken over (pid 0: none) */
+    zeus__process_id self;         /* this process (the lock holder a force names) */
 };
 
 /* Every lease of the process, under zeus__leases_lock. */
@@ -115,6 +117,9 @@ void zeus__lease_hand_over_all(zeus_lease *l);
 /* Locks every GPU of the lease in one global order; closes them (never LOCK_UN). */
 int zeus__lease_take_locks(zeus_lease *l);
 void zeus__lease_drop_locks(zeus_lease *l);
+/* ZEUS_ESTATE (naming the taker) when another process took the GPU from this lease with
+ * ZEUS_LEASE_FORCE; then nothing is to be changed or put back on it. */
+int zeus__lease_check_taken(const zeus_lease *l, const lease_gpu *g);
 /* The GPU's file in dir with the given suffix (".lock", ".journal"), named after its UUID. */
 void zeus__lease_gpu_path(const char *dir, const zeus_gpu_info *info, const char *suffix,
                           char *path, size_t size);

@@ -1,6 +1,8 @@
 /* The per-GPU advisory lock files and the lock directory. */
 #include "power_limit/lease_internal.h"
 
+#include "zeus/output.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -81,8 +83,69 @@ void zeus__lease_gpu_path(const char *dir, const zeus_gpu_info *info, const char
     snprintf(path, size, "%s/gpu-%s%s", dir, name, suffix);
 }
 
-/* Takes the GPU's lock file, waiting up to wait_s for another holder. */
-static int take_lock(const char *path, unsigned gpu, double wait_s, int *out)
+/* ---- breaking another process's lock (ZEUS_LEASE_FORCE) ----
+ * The holder keeps its flock (it cannot be taken from it); a marker file beside the lock,
+ * "<lock>.taken", names the holder (pid and start time) and who took the GPU. The holder checks
+ * it before each change (refused, naming the taker) and on restore (nothing put back: the GPU
+ * is the taker's now). */
+
+static void taken_path(const char *lock_path, char *path, size_t size)
+{
+    snprintf(path, size, "%s.taken", lock_path);
+}
+
+static int break_lock(const char *path, unsigned gpu, pid_t holder)
+{
+    zeus__process_id who, me;
+    if (zeus__process_identity(holder, &who) != ZEUS_OK)
+        return zeus__error(ZEUS_ETIMEOUT, "GPU %u: its lock holder %ld is gone; try again", gpu,
+                           (long)holder);
+    zeus__process_identity(getpid(), &me);
+    char marker[LOCK_PATH_MAX + 8], text[256];
+    taken_path(path, marker, sizeof marker);
+    int n = snprintf(text, sizeof text,
+                     "holder_pid=%ld\nholder_start_time=%llu\ntaken_by_pid=%ld\n"
+                     "taken_by_uid=%u\n",
+                     (long)holder, who.start_time, (long)getpid(), (unsigned)geteuid());
+    int rc = zeus_write_file(marker, text, (size_t)n);
+    if (rc != ZEUS_OK)
+        return zeus__error(rc, "GPU %u: cannot break the lease of process %ld: %s", gpu,
+                           (long)holder, zeus_last_error());
+    ZEUS_WARN("GPU %u: the lease of process %ld (uid %u) is broken by process %ld (uid %u) with "
+              "force",
+              gpu, (long)holder, (unsigned)who.uid, (long)getpid(), (unsigned)geteuid());
+    return ZEUS_OK;
+}
+
+int zeus__lease_check_taken(const zeus_lease *l, const lease_gpu *g)
+{
+    if (!g->lock_path)
+        return ZEUS_OK;
+    char marker[LOCK_PATH_MAX + 8];
+    taken_path(g->lock_path, marker, sizeof marker);
+    char *text;
+    size_t size;
+    if (access(marker, F_OK) != 0 || zeus__read_file(marker, &text, &size) != ZEUS_OK)
+        return ZEUS_OK;
+    long holder = 0, by = 0;
+    unsigned long long start = 0;
+    unsigned by_uid = 0;
+    int fields = sscanf(text,
+                        "holder_pid=%ld holder_start_time=%llu taken_by_pid=%ld "
+                        "taken_by_uid=%u",
+                        &holder, &start, &by, &by_uid);
+    free(text);
+    if (fields != 4 || holder != (long)l->pid || start != l->self.start_time)
+        return ZEUS_OK; /* another holder's (an earlier lease of this GPU) */
+    return zeus__error(ZEUS_ESTATE,
+                       "GPU %u was taken from this process by process %ld (uid %u) with force; "
+                       "its settings are that process's now",
+                       g->gpu, by, by_uid);
+}
+
+/* Takes the GPU's lock file, waiting up to wait_s for another holder; with force, a lock held
+ * by another process is broken at once. */
+static int take_lock(const char *path, unsigned gpu, double wait_s, bool force, int *out)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0 && errno == EACCES)
@@ -97,6 +160,16 @@ static int take_lock(const char *path, unsigned gpu, double wait_s, int *out)
             ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
             holder[n > 0 ? n : 0] = '\0';
             holder[strcspn(holder, "\n")] = '\0';
+            long holder_pid = atol(holder);
+            if (force && holder_pid > 0 && holder_pid != (long)getpid()) {
+                int rc = break_lock(path, gpu, (pid_t)holder_pid);
+                if (rc == ZEUS_OK) {
+                    *out = fd; /* not locked: the holder keeps its flock until it lets go */
+                    return ZEUS_OK;
+                }
+                close(fd);
+                return rc;
+            }
             close(fd);
             return zeus__error(ZEUS_ETIMEOUT,
                                "GPU %u is being changed by %s%s (lock %s held for more than %g "
@@ -144,10 +217,13 @@ int zeus__lease_take_locks(zeus_lease *l)
         locks[n++].gpu = i;
     }
     qsort(locks, n, sizeof *locks, compare_locks);
-    double wait_s = (l->flags & ZEUS_LEASE_NO_WAIT) ? 0 : ZEUS_LEASE_LOCK_WAIT_S;
+    bool force = l->flags & ZEUS_LEASE_FORCE;
+    double wait_s = (l->flags & ZEUS_LEASE_NO_WAIT) || force ? 0 : ZEUS_LEASE_LOCK_WAIT_S;
     for (size_t k = 0; k < n && rc == ZEUS_OK; k++) {
         lease_gpu *g = &l->gpus[locks[k].gpu];
-        rc = take_lock(locks[k].path, g->gpu, wait_s, &g->lock_fd);
+        rc = take_lock(locks[k].path, g->gpu, wait_s, force, &g->lock_fd);
+        if (rc == ZEUS_OK && !(g->lock_path = strdup(locks[k].path)))
+            rc = zeus__error(ZEUS_ENOMEM, "out of memory");
     }
     free(locks);
     return rc;

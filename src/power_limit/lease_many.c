@@ -7,6 +7,13 @@
 int zeus_power_limit_set_many(zeus_devices *devices, const unsigned *gpus, size_t count,
                               unsigned limit_mw, zeus_power_limit_change *changes)
 {
+    return zeus_power_limit_set_many_with(devices, gpus, count, limit_mw, 0, changes);
+}
+
+int zeus_power_limit_set_many_with(zeus_devices *devices, const unsigned *gpus, size_t count,
+                                   unsigned limit_mw, unsigned flags,
+                                   zeus_power_limit_change *changes)
+{
     if (!devices)
         return zeus__error(ZEUS_EINVAL, "no devices");
     if (!gpus)
@@ -36,7 +43,12 @@ int zeus_power_limit_set_many(zeus_devices *devices, const unsigned *gpus, size_
     if (!installed_now)
         zeus__lease_add_handled_signals(&block);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    rc = zeus_lease_create(devices, gpus, count, ZEUS_LEASE_RESTORE_ON_SIGNAL, &lease);
+    rc = zeus_lease_create(devices, gpus, count,
+                           ZEUS_LEASE_RESTORE_ON_SIGNAL | (flags & ZEUS_LEASE_FORCE), &lease);
+    /* A broken lease's other changes (persistence mode, clocks) are undone: what stays is
+     * what this call sets. */
+    if (rc == ZEUS_OK && (flags & ZEUS_LEASE_FORCE))
+        rc = zeus_lease_restore(lease);
     if (rc == ZEUS_OK)
         rc = zeus_lease_set_power_limits_mw(lease, limits);
     if (rc == ZEUS_OK && changes) {

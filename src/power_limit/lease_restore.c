@@ -39,6 +39,15 @@ int zeus__lease_restore_gpu_locked(zeus_lease *l, lease_gpu *g, restore_report *
 {
     int first = ZEUS_OK;
     char w[32];
+    if (zeus__lease_check_taken(l, g) != ZEUS_OK) {
+        /* Taken with force: its settings are the taker's, nothing of ours to put back. */
+        ZEUS_INFO("%s; not put back", zeus_last_error());
+        atomic_store(&g->limit_changed, false);
+        atomic_store(&g->persistence_changed, false);
+        for (int d = 0; d < 2; d++)
+            atomic_store(&g->clocks_changed[d], false);
+        return ZEUS_OK;
+    }
     if (atomic_load(&g->limit_changed)) {
         int rc = zeus_gpu_set_power_limit_mw(l->devices, g->gpu, g->original_mw);
         if (rc == ZEUS_OK) {
@@ -177,6 +186,8 @@ static int join_holder(lease_gpu *g, zeus_lease *o, lease_gpu *h)
     }
     if (h->lock_fd >= 0 && (g->lock_fd = fcntl(h->lock_fd, F_DUPFD_CLOEXEC, 0)) < 0)
         return zeus__error(ZEUS_EIO, "GPU %u: cannot share its lock: %s", g->gpu, strerror(errno));
+    if (h->lock_path && !(g->lock_path = strdup(h->lock_path)))
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
     return ZEUS_OK;
 }
 

@@ -7,6 +7,7 @@
 
 #include "power_limit/lease_internal.h"
 #include "zeus/lease.h"
+#include "zeus/util.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -220,6 +221,68 @@ static void test_reused_pid_and_live_holder(void **state)
     free(err);
 }
 
+/* Root takes a GPU another process holds with `zeus power-limit set --force`: at once, logged
+ * with both processes; the former holder's next change is refused naming who took it, and its
+ * release puts nothing back. */
+static void test_force_breaks_a_lease(void **state)
+{
+    (void)state;
+    write_state(225000, 0);
+    int ready[2], cmd[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(cmd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        zeus_devices *d;
+        zeus_lease *l;
+        unsigned gpu = 0;
+        if (zt_open(&d) != 0 || zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_PERSISTENCE, &l) != 0 ||
+            zeus_lease_set_power_limit_mw(l, 0, 130000) != 0 ||
+            zeus_lease_set_persistence_mode(l, 0, true) != 0)
+            _exit(1);
+        char c = 'k';
+        if (write(ready[1], &c, 1) != 1 || read(cmd[0], &c, 1) != 1)
+            _exit(2);
+        int rc = zeus_lease_set_power_limit_mw(l, 0, 140000);
+        char msg[512];
+        int n = snprintf(msg, sizeof msg, "%d %s", rc, zeus_last_error());
+        if (write(ready[1], msg, (size_t)n) != n)
+            _exit(3);
+        zeus_lease_release(l);
+        zeus_devices_close(d);
+        _exit(0);
+    }
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    char *out, *err;
+    int64_t t0 = zeus_now_ns();
+    assert_int_equal(
+        zt_zeus(&out, &err, "power-limit", "set", "200", "--gpu-indices", "0", "--force", NULL), 0);
+    assert_true(zeus_now_ns() - t0 < 5000000000LL); /* not the 10 s lock wait */
+    char want[160];
+    snprintf(want, sizeof want, "GPU 0: the lease of process %ld (uid 0) is broken by process",
+             (long)pid);
+    assert_contains(err, want);
+    expect_gpu0(200000, 0); /* the broken lease's persistence mode undone too */
+    free(out);
+    free(err);
+    assert_int_equal(write(cmd[1], "c", 1), 1);
+    char msg[512] = "";
+    ssize_t n = read(ready[0], msg, sizeof msg - 1);
+    assert_true(n > 0);
+    msg[n] = '\0';
+    assert_int_equal(atoi(msg), ZEUS_ESTATE);
+    assert_contains(msg, "GPU 0 was taken from this process by process");
+    assert_contains(msg, "(uid 0) with force");
+    assert_int_equal(zt_wait(pid, 10), 0);
+    expect_gpu0(200000, 0); /* its release put nothing back */
+    close(ready[0]);
+    close(ready[1]);
+    close(cmd[0]);
+    close(cmd[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +290,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_next_lease_after_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_after_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reused_pid_and_live_holder, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_force_breaks_a_lease, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
