@@ -17,8 +17,19 @@ typedef struct {
     zeus_lease *lease;
 } zd_client_lease;
 
+/* A lease broken with force=true: its client's next change of the GPU is told who took it. */
+typedef struct {
+    unsigned gpu;
+    pid_t former; /* 0: free slot */
+    char by[128];
+} zd_taken;
+
+#define ZD_MAX_TAKEN 64
+
 struct zd_leases {
     pthread_mutex_t lock;
+    zd_taken taken[ZD_MAX_TAKEN];
+    size_t next_taken;
     pthread_cond_t wake;
     bool stop;
     pthread_t sweeper;
@@ -217,27 +228,83 @@ void zd_leases_recover(zd_leases *l)
     pthread_mutex_unlock(&l->lock);
 }
 
-int zd_leases_set(zd_leases *l, unsigned gpu, const zd_setting *setting, pid_t pid, uid_t uid,
-                  bool persist, char *err, size_t err_size)
+/* True (with the 409 message in err) once when pid's lease of gpu was broken. */
+static bool was_taken(zd_leases *l, unsigned gpu, pid_t pid, char *err, size_t err_size)
+{
+    for (size_t k = 0; k < ZD_MAX_TAKEN; k++) {
+        zd_taken *t = &l->taken[k];
+        if (t->former != pid || t->gpu != gpu || pid <= 0)
+            continue;
+        snprintf(err, err_size,
+                 "Invalid request: GPU %u was taken from this client by %s with force=true.", gpu,
+                 t->by);
+        t->former = 0;
+        return true;
+    }
+    return false;
+}
+
+/* Breaks item i's lease for who (force=true): a new lease of this process takes the GPU over
+ * with the same record (nested: the original is kept), the old one is let go without putting
+ * anything back, and its client is told on its next change. Returns the new lease or NULL. */
+static zeus_lease *break_lease(zd_leases *l, size_t i, const zd_requester *who, char *err,
+                               size_t err_size)
+{
+    zd_client_lease old = l->items[i];
+    zeus_lease *lease;
+    if (zeus_lease_create(l->devices, &old.gpu, 1, ZEUS_LEASE_PERSISTENCE | ZEUS_LEASE_NO_WAIT,
+                          &lease) != 0) {
+        snprintf(err, err_size, "%s", zeus_last_error());
+        return NULL;
+    }
+    zd_log("WARN", "GPU %u: the lease of client pid %ld (uid %u) is broken by %s with force=true",
+           old.gpu, (long)old.pid, (unsigned)old.uid, who->name);
+    zd_taken *t = &l->taken[l->next_taken++ % ZD_MAX_TAKEN];
+    *t = (zd_taken){.gpu = old.gpu, .former = old.pid};
+    snprintf(t->by, sizeof t->by, "%s", who->name);
+    l->items[i] = l->items[--l->count];
+    zeus_lease_release(old.lease); /* hands its changes over to the new lease */
+    return lease;
+}
+
+int zd_leases_set(zd_leases *l, unsigned gpu, const zd_setting *setting, const zd_requester *who,
+                  char *err, size_t err_size)
 {
     int rc;
     zeus_lease *lease = NULL;
+    pid_t pid = who->pid;
+    uid_t uid = who->uid;
+    bool persist = who->persist;
     pthread_mutex_lock(&l->lock);
     sweep(l);
-    size_t i;
-    for (i = 0; i < l->count && l->items[i].gpu != gpu; i++)
-        ;
-    if (i < l->count && l->items[i].pid != pid) {
-        snprintf(err, err_size,
-                 "Invalid request: GPU %u is leased by process %ld (uid %u) until it exits.", gpu,
-                 (long)l->items[i].pid, (unsigned)l->items[i].uid);
+    if (was_taken(l, gpu, pid, err, err_size)) {
         rc = ZEUS_ESTATE;
         goto done;
     }
-    if (i < l->count) {
+    size_t i;
+    for (i = 0; i < l->count && l->items[i].gpu != gpu; i++)
+        ;
+    if (i < l->count && l->items[i].pid != pid && who->force) {
+        if (!(lease = break_lease(l, i, who, err, err_size))) {
+            rc = ZEUS_ESTATE;
+            goto done;
+        }
+        i = l->count;
+    } else if (i < l->count && l->items[i].pid != pid) {
+        snprintf(err, err_size,
+                 "Invalid request: GPU %u is leased by process %ld (uid %u) until it exits "
+                 "(root may take it with force=true).",
+                 gpu, (long)l->items[i].pid, (unsigned)l->items[i].uid);
+        rc = ZEUS_ESTATE;
+        goto done;
+    }
+    if (lease) {
+        /* taken over above */
+    } else if (i < l->count) {
         lease = l->items[i].lease;
     } else {
-        rc = zeus_lease_create(l->devices, &gpu, 1, ZEUS_LEASE_PERSISTENCE | ZEUS_LEASE_NO_WAIT,
+        unsigned flags = ZEUS_LEASE_PERSISTENCE | ZEUS_LEASE_NO_WAIT;
+        rc = zeus_lease_create(l->devices, &gpu, 1, who->force ? flags | ZEUS_LEASE_FORCE : flags,
                                &lease);
         if (rc != 0)
             goto fail_msg;

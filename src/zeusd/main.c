@@ -42,7 +42,9 @@ static const char usage[] =
     "  --enable GROUP,...             API groups: gpu-control, gpu-read, cpu-read [all]\n"
     "  --signing-key-path PATH        require bearer tokens signed with this key [off]\n"
     "  --allow GROUP=WHO,...          only these Unix-socket peers may use GROUP; WHO is\n"
-    "                                 user:NAME, uid:N, group:NAME or gid:N (repeatable)\n"
+    "                                 user:NAME, uid:N, group:NAME or gid:N (repeatable);\n"
+    "                                 gpu-admin=WHO: who besides root may break another\n"
+    "                                 client's lease (force=true)\n"
     "  --no-leases                    keep every change (the original's behaviour); by\n"
     "                                 default a client's changes are put back when it exits\n"
     "  --state-dir DIR                the lease journal, read at start to put back what a\n"
@@ -84,15 +86,28 @@ static int parse_allow(zd_config *c, const char *text)
     char buf[512];
     snprintf(buf, sizeof buf, "%s", text);
     char *eq = strchr(buf, '=');
-    zd_group g;
-    if (!eq || (*eq = '\0', zd_group_parse(buf, &g) != 0))
+    if (!eq)
         return -1;
-    c->allow_set[g] = true;
+    *eq = '\0';
+    /* gpu-admin is not an API group: who may break another client's lease (force=true). */
+    zd_allow *list;
+    size_t *count;
+    zd_group g;
+    if (strcmp(buf, "gpu-admin") == 0) {
+        list = c->admin;
+        count = &c->admin_count;
+    } else if (zd_group_parse(buf, &g) == 0) {
+        c->allow_set[g] = true;
+        list = c->allow[g];
+        count = &c->allow_count[g];
+    } else {
+        return -1;
+    }
     char *save = NULL;
     for (char *t = strtok_r(eq + 1, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         zd_allow a;
         unsigned id;
-        if (c->allow_count[g] == ZD_MAX_ALLOW)
+        if (*count == ZD_MAX_ALLOW)
             return -1;
         if (strncmp(t, "uid:", 4) == 0 && zd_parse_u32(t + 4, &id) == 0) {
             a = (zd_allow){ZD_ALLOW_UID, id};
@@ -111,7 +126,7 @@ static int parse_allow(zd_config *c, const char *text)
         } else {
             return -1;
         }
-        c->allow[g][c->allow_count[g]++] = a;
+        list[(*count)++] = a;
     }
     return 0;
 }

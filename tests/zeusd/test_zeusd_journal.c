@@ -67,7 +67,7 @@ typedef struct {
     int to, from;
 } client;
 
-static void client_start(client *c)
+static void client_start_as(client *c, bool nobody)
 {
     int cmd[2], ans[2];
     assert_int_equal(pipe(cmd), 0);
@@ -77,6 +77,8 @@ static void client_start(client *c)
     if (c->pid == 0) {
         close(cmd[1]);
         close(ans[0]);
+        if (nobody && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(10);
         char line[512];
         for (;;) {
             size_t n = 0;
@@ -101,6 +103,11 @@ static void client_start(client *c)
     close(ans[1]);
     c->to = cmd[1];
     c->from = ans[0];
+}
+
+static void client_start(client *c)
+{
+    client_start_as(c, false);
 }
 
 /* Sends one request through the client; returns its status, the body in body (if given). */
@@ -219,6 +226,72 @@ static void test_restart_with_live_client(void **state)
     assert_true(limit_becomes(0, 225000, 5));
 }
 
+static void expect_post(client *c, const char *target, int status, const char *text)
+{
+    char body[512];
+    int got = client_post(c, target, body, sizeof body);
+    if (got != status || !strstr(body, text))
+        fprintf(stderr, "%s: %d %s (wanted %d, '%s')\n", target, got, body, status, text);
+    assert_int_equal(got, status);
+    assert_contains(body, text);
+}
+
+/* An unprivileged client's lease does not lock root out (issue 17 item 4): root breaks it with
+ * force=true, logged with both identities; the former holder's next change is told who took the
+ * GPU; the GPU goes back to its true original when the new holder exits. Only root and
+ * --allow gpu-admin=... may force. */
+static void test_force_breaks_a_clients_lease(void **state)
+{
+    (void)state;
+    start();
+    client nobody, root_;
+    client_start_as(&nobody, true);
+    client_start(&root_);
+    set_limit(&nobody, 0, 130000, 200);
+    expect_post(&root_, "/gpu/set_power_limit?gpu_ids=0&power_limit_mw=200000&block=true", 409,
+                "GPU 0 is leased by process");
+    expect_post(&nobody,
+                "/gpu/set_power_limit?gpu_ids=1&power_limit_mw=150000&block=true&force=true", 403,
+                "force=true (breaking another client's lease) is for root");
+    expect_post(&root_,
+                "/gpu/set_power_limit?gpu_ids=0&power_limit_mw=200000&block=true&force=true", 200,
+                "");
+    assert_int_equal(fake_limit(0), 200000);
+    char *log = zr_log(&daemon_);
+    char want[200];
+    snprintf(want, sizeof want,
+             "GPU 0: the lease of client pid %ld (uid 65534) is broken by root (uid 0, pid %ld) "
+             "with force=true",
+             (long)nobody.pid, (long)root_.pid);
+    assert_contains(log, want);
+    free(log);
+    snprintf(want, sizeof want, "GPU 0 was taken from this client by root (uid 0, pid %ld)",
+             (long)root_.pid);
+    expect_post(&nobody, "/gpu/set_power_limit?gpu_ids=0&power_limit_mw=140000&block=true", 409,
+                want);
+    assert_int_equal(fake_limit(0), 200000);
+    client_kill9(&nobody); /* its exit puts nothing back: the GPU is root's client's now */
+    usleep(300000);
+    assert_int_equal(fake_limit(0), 200000);
+    client_kill9(&root_);
+    assert_true(limit_becomes(0, 300000, 5)); /* the original from before nobody's lease */
+
+    /* A gpu-admin member may force too. */
+    zr_stop(&daemon_);
+    zr_start(&daemon_, "--enable", "gpu-control,gpu-read", "--state-dir", state_dir, "--allow",
+             "gpu-admin=uid:65534", NULL);
+    client_start(&root_);
+    client_start_as(&nobody, true);
+    set_limit(&root_, 1, 250000, 200);
+    expect_post(&nobody,
+                "/gpu/set_power_limit?gpu_ids=1&power_limit_mw=150000&block=true&force=true", 200,
+                "");
+    assert_int_equal(fake_limit(1), 150000);
+    client_kill9(&root_);
+    client_kill9(&nobody);
+    assert_true(limit_becomes(1, 300000, 5));
+}
+
 /* zeusd's socket has the mode asked for from the moment bind() creates it (a probe preloaded
  * into the daemon records the mode right after bind, before any chmod could run). */
 static void test_socket_mode_from_bind(void **state)
@@ -254,6 +327,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_with_dead_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart_with_live_client, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_mode_from_bind, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_force_breaks_a_clients_lease, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
