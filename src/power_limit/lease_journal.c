@@ -353,6 +353,14 @@ int zeus__journal_take_over(zeus_lease *l, lease_gpu *g)
     }
     char w[32];
     snprintf(w, sizeof w, "%g W", r.original_mw / 1000.0);
+    char boot[40];
+    boot_id(boot, sizeof boot);
+    if (r.holder.boot_id[0] && boot[0] && strcmp(r.holder.boot_id, boot) != 0) {
+        /* Written before the machine restarted: the driver has reset the GPU since. */
+        ZEUS_INFO("GPU %u: dropping the lease journal of an earlier boot (%s)", g->gpu, path);
+        remove_file(path);
+        return ZEUS_OK;
+    }
     if (!holder_alive(&r)) {
         if ((rc = put_back(l->devices, g->gpu, &r)) != ZEUS_OK)
             return zeus__error(rc,
@@ -422,6 +430,10 @@ static int read_entry(zeus_devices *devices, unsigned gpu, zeus_lease_journal_en
         return rc;
     if (gpu_of(devices, &r) != (long)gpu)
         return ZEUS_OK; /* another GPU's file (a UUID clash after sanitizing): not this one */
+    char boot[40];
+    boot_id(boot, sizeof boot);
+    if (r.holder.boot_id[0] && boot[0] && strcmp(r.holder.boot_id, boot) != 0)
+        return ZEUS_OK; /* an earlier boot's: nothing to put back (dropped by the next lease) */
     *e = (zeus_lease_journal_entry){.gpu = gpu,
                                     .holder_pid = r.holder.pid,
                                     .holder_uid = r.holder.uid,

@@ -163,7 +163,7 @@ static void test_recover_after_kill9(void **state)
     free(err);
 }
 
-static void write_journal(pid_t pid, unsigned long long start_time)
+static void write_journal_boot(pid_t pid, unsigned long long start_time, const char *boot)
 {
     char dir[4096], text[512];
     assert_int_equal(zeus_lock_dir(dir, sizeof dir), 0); /* made if missing */
@@ -172,9 +172,14 @@ static void write_journal(pid_t pid, unsigned long long start_time)
              "power_limit_changed=1\noriginal_power_limit_mw=225000\n"
              "persistence_changed=1\noriginal_persistence=0\n"
              "gpu_clocks_locked=0\nmemory_clocks_locked=0\n"
-             "holder_pid=%ld\nholder_start_time=%llu\nholder_uid=0\n",
-             (long)pid, start_time);
+             "holder_pid=%ld\nholder_start_time=%llu\nholder_uid=0\nboot_id=%s\n",
+             (long)pid, start_time, boot);
     free(zt_write(getenv("ZEUS_LOCK_DIR"), JOURNAL, text));
+}
+
+static void write_journal(pid_t pid, unsigned long long start_time)
+{
+    write_journal_boot(pid, start_time, "");
 }
 
 /* A journal naming a live process by pid but with another start time (the pid was reused) is
@@ -210,6 +215,14 @@ static void test_reused_pid_and_live_holder(void **state)
     assert_int_equal(original, 225000);
     zeus_lease_release(l);
     expect_gpu0(225000, 0);
+    assert_false(journal_exists());
+
+    /* A journal of an earlier boot is dropped: the driver reset the GPU since. */
+    write_state(130000, 1);
+    write_journal_boot(4242, 1, "00000000-0000-0000-0000-000000000000");
+    assert_int_equal(zeus_lease_create(d, &gpu, 1, 0, &l), 0);
+    zeus_lease_release(l);
+    expect_gpu0(130000, 1);
     assert_false(journal_exists());
     zeus_devices_close(d);
 
