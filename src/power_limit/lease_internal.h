@@ -114,6 +114,14 @@ void zeus__lease_hand_over_all(zeus_lease *l);
 
 /* ---- locks (lease_lock.c) ---- */
 
+/* A directory chosen for the process (zeus_set_lock_dir, zeus_set_journal_dir); "": none. */
+typedef struct {
+    pthread_mutex_t lock;
+    char path[LOCK_PATH_MAX - 128];
+} zeus__dir_setting;
+int zeus__dir_setting_set(zeus__dir_setting *s, const char *path, const char *what);
+void zeus__dir_setting_get(zeus__dir_setting *s, char *out, size_t size);
+
 /* Locks every GPU of the lease in one global order; closes them (never LOCK_UN). */
 int zeus__lease_take_locks(zeus_lease *l);
 void zeus__lease_drop_locks(zeus_lease *l);

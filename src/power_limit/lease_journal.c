@@ -21,25 +21,17 @@
 #define JOURNAL_TEXT_MAX 1024
 
 /* zeus_set_journal_dir's choice (empty: the lock directory). */
-static pthread_mutex_t journal_dir_lock = PTHREAD_MUTEX_INITIALIZER;
-static char journal_dir_set[LOCK_PATH_MAX - 128];
+static zeus__dir_setting journal_dir_set = {PTHREAD_MUTEX_INITIALIZER, ""};
 
 int zeus_set_journal_dir(const char *path)
 {
-    if (path && strlen(path) >= sizeof journal_dir_set)
-        return zeus__error(ZEUS_EINVAL, "journal directory path too long: %s", path);
-    pthread_mutex_lock(&journal_dir_lock);
-    zeus__strlcpy(journal_dir_set, path ? path : "", sizeof journal_dir_set);
-    pthread_mutex_unlock(&journal_dir_lock);
-    return ZEUS_OK;
+    return zeus__dir_setting_set(&journal_dir_set, path, "journal directory");
 }
 
 int zeus_journal_dir(char *path, size_t size)
 {
-    char chosen[sizeof journal_dir_set];
-    pthread_mutex_lock(&journal_dir_lock);
-    zeus__strlcpy(chosen, journal_dir_set, sizeof chosen);
-    pthread_mutex_unlock(&journal_dir_lock);
+    char chosen[sizeof journal_dir_set.path];
+    zeus__dir_setting_get(&journal_dir_set, chosen, sizeof chosen);
     if (!chosen[0])
         return zeus_lock_dir(path, size);
     zeus__strlcpy(path, chosen, size);

@@ -21,26 +21,35 @@ static int make_dir(const char *path, mode_t mode)
                        strerror(errno));
 }
 
+int zeus__dir_setting_set(zeus__dir_setting *s, const char *path, const char *what)
+{
+    if (path && strlen(path) >= sizeof s->path)
+        return zeus__error(ZEUS_EINVAL, "%s path too long: %s", what, path);
+    pthread_mutex_lock(&s->lock);
+    zeus__strlcpy(s->path, path ? path : "", sizeof s->path);
+    pthread_mutex_unlock(&s->lock);
+    return ZEUS_OK;
+}
+
+void zeus__dir_setting_get(zeus__dir_setting *s, char *out, size_t size)
+{
+    pthread_mutex_lock(&s->lock);
+    zeus__strlcpy(out, s->path, size);
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* zeus_set_lock_dir's choice (empty: the environment, then the defaults). */
-static pthread_mutex_t lock_dir_lock = PTHREAD_MUTEX_INITIALIZER;
-static char lock_dir_set[LOCK_PATH_MAX - 128];
+static zeus__dir_setting lock_dir_set = {PTHREAD_MUTEX_INITIALIZER, ""};
 
 int zeus_set_lock_dir(const char *path)
 {
-    if (path && strlen(path) >= sizeof lock_dir_set)
-        return zeus__error(ZEUS_EINVAL, "lock directory path too long: %s", path);
-    pthread_mutex_lock(&lock_dir_lock);
-    zeus__strlcpy(lock_dir_set, path ? path : "", sizeof lock_dir_set);
-    pthread_mutex_unlock(&lock_dir_lock);
-    return ZEUS_OK;
+    return zeus__dir_setting_set(&lock_dir_set, path, "lock directory");
 }
 
 int zeus_lock_dir(char *path, size_t size)
 {
-    char chosen[sizeof lock_dir_set];
-    pthread_mutex_lock(&lock_dir_lock);
-    zeus__strlcpy(chosen, lock_dir_set, sizeof chosen);
-    pthread_mutex_unlock(&lock_dir_lock);
+    char chosen[sizeof lock_dir_set.path];
+    zeus__dir_setting_get(&lock_dir_set, chosen, sizeof chosen);
     const char *env = chosen[0] ? chosen : getenv("ZEUS_LOCK_DIR");
     if (env && *env) {
         zeus__strlcpy(path, env, size);

@@ -37,18 +37,8 @@ static bool client_exited(pid_t pid)
     if (kill(pid, 0) != 0)
         return errno == ESRCH;
     /* A zombie (exited, not yet reaped) still answers kill(). */
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    const char *paren = strrchr(buf, ')');
-    return paren && (paren[2] == 'Z' || paren[2] == 'X');
+    zeus__process_id who;
+    return zeus__process_identity(pid, &who) == ZEUS_OK && who.zombie;
 }
 
 static void *watcher_main(void *arg)
