@@ -323,6 +323,10 @@ static int put_back(zeus_devices *devices, unsigned gpu, const zeus__journal_rec
             (rc = zeus_gpu_reset_locked_clocks(devices, gpu, (zeus_clock_domain)d)) != ZEUS_OK &&
             rc != ZEUS_ENOTSUP)
             return rc;
+    /* Through a daemon (the zeusd knob backend) a change is the daemon's lease of this process,
+     * undone when it exits: what is put back must stay. Elsewhere a no-op. */
+    if (zeus_gpu_power_limit_mw(devices, gpu, &now_mw) == ZEUS_OK)
+        zeus__devices_gpu_keep_power_limit(devices, gpu, now_mw);
     return ZEUS_OK;
 }
 
