@@ -66,7 +66,9 @@ static void usage(FILE *out)
         "  --jobs N              threads (default: one per CPU)\n\n"
         "The original script's spellings (--target_metric, --max_epochs, --b_0, --eta_knob,\n"
         "--beta_knob, --num_recurrence) are accepted too. Exit status: 0 success, 1 failure,\n"
-        "2 usage error.\n",
+        "2 usage error.\n\n"
+        "example:\n"
+        "  zeus simulate single --gpu a40 --eta 0.5 --num-recurrence 100 --csv runs.csv\n",
         traces ? traces : "none found: give --trace-dir");
 }
 
