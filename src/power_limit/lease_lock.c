@@ -188,6 +188,10 @@ static int take_lock(const char *path, unsigned gpu, double wait_s, bool force, 
         }
         zeus_sleep_ns(10 * 1000 * 1000);
     }
+    /* A marker of a lock broken earlier belongs to a holding that is over now. */
+    char marker[LOCK_PATH_MAX + 8];
+    taken_path(path, marker, sizeof marker);
+    unlink(marker);
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) != n) {

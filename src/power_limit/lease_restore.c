@@ -46,6 +46,7 @@ int zeus__lease_restore_gpu_locked(zeus_lease *l, lease_gpu *g, restore_report *
         atomic_store(&g->persistence_changed, false);
         for (int d = 0; d < 2; d++)
             atomic_store(&g->clocks_changed[d], false);
+        zeus__journal_sync(l, g); /* its record is void: removed (if it still names us) */
         return ZEUS_OK;
     }
     if (atomic_load(&g->limit_changed)) {

@@ -276,6 +276,28 @@ static void test_force_breaks_a_clients_lease(void **state)
     client_kill9(&root_);
     assert_true(limit_becomes(0, 300000, 5)); /* the original from before nobody's lease */
 
+    /* `zeus power-limit set --force` (root, local NVML) breaks the daemon's lease of a client's
+     * GPU: the client's next change is refused naming who took it, its exit puts nothing back,
+     * and a later client leases the GPU as usual. */
+    client_start_as(&nobody, true);
+    set_limit(&nobody, 2, 130000, 200);
+    char *out, *err;
+    assert_int_equal(
+        zt_zeus(&out, &err, "power-limit", "set", "210", "--gpu-indices", "2", "--force", NULL), 0);
+    assert_contains(err, "is broken by process");
+    free(out);
+    free(err);
+    assert_int_equal(fake_limit(2), 210000);
+    expect_post(&nobody, "/gpu/set_power_limit?gpu_ids=2&power_limit_mw=140000&block=true", 409,
+                "GPU 2 was taken from this process by process");
+    client_kill9(&nobody);
+    usleep(400000);
+    assert_int_equal(fake_limit(2), 210000);
+    client_start(&root_);
+    set_limit(&root_, 2, 190000, 200);
+    client_kill9(&root_);
+    assert_true(limit_becomes(2, 210000, 5));
+
     /* A gpu-admin member may force too. */
     zr_stop(&daemon_);
     zr_start(&daemon_, "--enable", "gpu-control,gpu-read", "--state-dir", state_dir, "--allow",
