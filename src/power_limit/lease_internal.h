@@ -51,7 +51,8 @@ typedef struct {
     bool nested;      /* another lease of this process held the GPU first: its record is ours */
     bool handed_over; /* released while another lease of this process holds it: not restored */
     bool adopted;     /* the record came from the journal of a live holder without the lock */
-    char *lock_path;  /* its lock file (malloc'd; shared with the holder when nested) */
+    zeus__process_id adopted_from; /* that holder */
+    char *lock_path; /* its lock file (malloc'd; shared with the holder when nested) */
     zeus_gpu_info info;
     /* The journal file as last written (lease_journal.c). */
     bool journal_written;
@@ -77,9 +78,8 @@ struct zeus_lease {
     int stop_pipe[2];  /* written by release to stop the watcher */
     /* Whom the journal names as the holder: this process, or the watched client. */
     zeus__process_id holder;
-    unsigned recovered;            /* GPUs a gone holder left changed, put back at creation */
-    zeus__process_id adopted_from; /* the live holder whose record was taken over (pid 0: none) */
-    zeus__process_id self;         /* this process (the lock holder a force names) */
+    unsigned recovered;    /* GPUs a gone holder left changed, put back at creation */
+    zeus__process_id self; /* this process (the lock holder a force names) */
 };
 
 /* Every lease of the process, under zeus__leases_lock. */

@@ -262,6 +262,11 @@ static void current_record(const zeus_lease *l, const lease_gpu *g, zeus__journa
     r->holder = l->holder;
 }
 
+static bool same_process(const zeus__process_id *a, const zeus__process_id *b)
+{
+    return a->pid == b->pid && a->start_time == b->start_time;
+}
+
 static bool anything_changed(const zeus__journal_record *r)
 {
     return r->limit_changed || r->persistence_changed || r->clocks_changed[0] ||
@@ -277,10 +282,12 @@ int zeus__journal_sync(zeus_lease *l, lease_gpu *g)
     char path[LOCK_PATH_MAX];
     if (!anything_changed(&r)) {
         if (g->journal_written && journal_path(&g->info, path, sizeof path) == ZEUS_OK) {
-            /* Only a journal that names us: another holder's record is not ours to drop. */
+            /* Only a journal that names us (or the live holder we carried on): another
+             * holder's record is not ours to drop. */
             zeus__journal_record on_disk;
-            if (read_record(path, &on_disk) == ZEUS_OK && on_disk.holder.pid == l->holder.pid &&
-                on_disk.holder.start_time == l->holder.start_time)
+            if (read_record(path, &on_disk) == ZEUS_OK &&
+                (same_process(&on_disk.holder, &l->holder) ||
+                 (g->adopted && same_process(&on_disk.holder, &g->adopted_from))))
                 remove_file(path);
         }
         g->journal_written = false;
@@ -379,6 +386,9 @@ int zeus__journal_take_over(zeus_lease *l, lease_gpu *g)
      * being broken): this lease carries on its record, so the GPU goes back to the true
      * original, not to what the holder set. */
     g->adopted = true;
+    g->adopted_from = r.holder;
+    g->journal_written = true; /* the file on disk is ours to rewrite or remove now */
+    g->journal_len = 0;
     g->original_mw = r.original_mw;
     if (r.original_persistence >= 0) {
         g->original_persistence = r.original_persistence;
@@ -386,7 +396,6 @@ int zeus__journal_take_over(zeus_lease *l, lease_gpu *g)
     }
     for (int d = 0; d < 2; d++)
         atomic_store(&g->clocks_changed[d], r.clocks_changed[d]);
-    l->adopted_from = r.holder;
     ZEUS_INFO("GPU %u: carrying on the lease of live process %ld (original %s)", g->gpu,
               (long)r.holder.pid, w);
     return ZEUS_OK;
