@@ -223,6 +223,24 @@ static int check_range(const lease_gpu *g, unsigned limit_mw)
 
 /* Called with l->lock held. Marked changed before the call, so a restore that runs after a
  * failure half-way (a timeout that did change it) still puts it back. */
+/* A change the device refused (out of range, not supported, no permission) changed nothing:
+ * nothing to put back for it, and its journal entry is withdrawn. */
+static bool refused(int rc)
+{
+    return rc == ZEUS_EINVAL || rc == ZEUS_ENOTSUP || rc == ZEUS_EPERM || rc == ZEUS_ERANGE;
+}
+
+/* Brings the journal in line after a change or a refusal; a refusal's error stays the one
+ * reported. */
+static void sync_after(zeus_lease *l, lease_gpu *g, int rc)
+{
+    char reason[512];
+    zeus__strlcpy(reason, zeus_last_error(), sizeof reason);
+    zeus__journal_sync(l, g);
+    if (rc != ZEUS_OK)
+        zeus__error(rc, "%s", reason);
+}
+
 static int set_one(zeus_lease *l, lease_gpu *g, unsigned limit_mw)
 {
     int rc = zeus__lease_check_taken(l, g);
@@ -238,8 +256,11 @@ static int set_one(zeus_lease *l, lease_gpu *g, unsigned limit_mw)
     if (rc == ZEUS_OK) {
         g->current_mw = limit_mw;
         atomic_store(&g->limit_changed, limit_mw != g->original_mw);
-        zeus__journal_sync(l, g); /* back at the original: nothing left to put back */
+    } else if (refused(rc)) {
+        atomic_store(&g->limit_changed, before);
     }
+    if (rc == ZEUS_OK || refused(rc))
+        sync_after(l, g, rc); /* nothing left to put back: removed */
     return rc;
 }
 
@@ -326,8 +347,11 @@ int zeus_lease_set_persistence_mode(zeus_lease *l, unsigned gpu, bool enabled)
         bool before = atomic_exchange(&g->persistence_changed, true);
         if ((rc = zeus__journal_sync(l, g)) != ZEUS_OK)
             atomic_store(&g->persistence_changed, before);
-        else
-            rc = zeus_gpu_set_persistence_mode(l->devices, gpu, enabled);
+        else if ((rc = zeus_gpu_set_persistence_mode(l->devices, gpu, enabled)) != ZEUS_OK &&
+                 refused(rc)) {
+            atomic_store(&g->persistence_changed, before);
+            sync_after(l, g, rc);
+        }
     }
     pthread_mutex_unlock(&l->lock);
     return rc;
@@ -359,11 +383,11 @@ static int change_clocks(zeus_lease *l, unsigned gpu, zeus_clock_domain domain, 
             g->clocks_max_mhz[domain] = max_mhz;
             /* Unlocked is what a restore would leave: nothing to put back. */
             atomic_store(&g->clocks_changed[domain], set);
-        } else if (rc == ZEUS_EINVAL || rc == ZEUS_ENOTSUP || rc == ZEUS_EPERM) {
+        } else if (refused(rc)) {
             /* Refused (min above max, not supported, no permission): nothing changed. */
             atomic_store(&g->clocks_changed[domain], before);
         }
-        zeus__journal_sync(l, g);
+        sync_after(l, g, rc);
     }
 done:
     pthread_mutex_unlock(&l->lock);

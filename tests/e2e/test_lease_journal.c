@@ -296,6 +296,30 @@ static void test_force_breaks_a_lease(void **state)
     close(cmd[1]);
 }
 
+/* A change the driver refuses (no permission) changed nothing: no journal is left behind, so
+ * the next lease of the GPU is not blocked by a "left changed" it cannot put back either. */
+static void test_refused_change_leaves_no_journal(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"name\": \"NVIDIA A40\", \"errors\": "
+                             "{\"nvmlDeviceSetPersistenceMode\": {\"code\": \"NO_PERMISSION\"}, "
+                             "\"nvmlDeviceSetPowerManagementLimit\": {\"code\": "
+                             "\"NO_PERMISSION\"}}}]}");
+    zeus_devices *d;
+    assert_int_equal(zt_open(&d), 0);
+    unsigned gpu = 0;
+    zeus_lease *l;
+    assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_PERSISTENCE, &l), 0);
+    assert_int_equal(zeus_lease_set_persistence_mode(l, 0, true), ZEUS_EPERM);
+    assert_contains(zeus_last_error(), "Insufficient Permissions");
+    assert_int_equal(zeus_lease_set_power_limit_mw(l, 0, 150000), ZEUS_EPERM);
+    assert_false(journal_exists());
+    zeus_lease_release(l);
+    assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_PERSISTENCE, &l), 0);
+    zeus_lease_release(l);
+    zeus_devices_close(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +328,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recover_after_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reused_pid_and_live_holder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_force_breaks_a_lease, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_change_leaves_no_journal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
