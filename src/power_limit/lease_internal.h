@@ -78,7 +78,6 @@ struct zeus_lease {
     int stop_pipe[2];  /* written by release to stop the watcher */
     /* Whom the journal names as the holder: this process, or the watched client. */
     zeus__process_id holder;
-    unsigned recovered;    /* GPUs a gone holder left changed, put back at creation */
     zeus__process_id self; /* this process (the lock holder a force names) */
 };
 

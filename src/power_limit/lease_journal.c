@@ -303,8 +303,11 @@ int zeus__journal_sync(zeus_lease *l, lease_gpu *g)
     if (rc != ZEUS_OK)
         return zeus__error(rc,
                            "GPU %u: cannot write the lease journal (%s), so a crash could leave "
-                           "it changed; refusing to change it",
-                           g->gpu, zeus_last_error());
+                           "it changed; refusing to change it%s",
+                           g->gpu, zeus_last_error(),
+                           rc == ZEUS_EPERM ? " (a journal another user left there is cleared by "
+                                              "`zeus power-limit recover` as root or that user)"
+                                            : "");
     g->journal_written = true;
     g->journal_len = n < sizeof g->journal_text ? n : sizeof g->journal_text;
     memcpy(g->journal_text, text, g->journal_len);
@@ -365,13 +368,30 @@ int zeus__journal_take_over(zeus_lease *l, lease_gpu *g)
         return ZEUS_OK;
     }
     if (!holder_alive(&r)) {
-        if ((rc = put_back(l->devices, g->gpu, &r)) != ZEUS_OK)
+        /* Claimed first (renamed aside): a journal this process may not remove (another user's
+         * in a shared sticky directory) is left for someone who may, not put back again and
+         * again over later settings. */
+        char claimed[LOCK_PATH_MAX + 32];
+        snprintf(claimed, sizeof claimed, "%s.recovering-%ld", path, (long)getpid());
+        if (rename(path, claimed) != 0) {
+            ZEUS_WARN("GPU %u: process %ld (uid %u) left it changed and is gone, but its journal "
+                      "%s cannot be taken over here (%s): run `zeus power-limit recover` as root "
+                      "or as uid %u",
+                      g->gpu, (long)r.holder.pid, (unsigned)r.holder.uid, path, strerror(errno),
+                      (unsigned)r.holder.uid);
+            return ZEUS_OK;
+        }
+        if ((rc = put_back(l->devices, g->gpu, &r)) != ZEUS_OK) {
+            char reason[512];
+            zeus__strlcpy(reason, zeus_last_error(), sizeof reason);
+            if (rename(claimed, path) != 0)
+                ZEUS_WARN("cannot put the lease journal %s back: %s", path, strerror(errno));
             return zeus__error(rc,
                                "GPU %u was left changed by process %ld, which is gone, and "
                                "cannot be put back (%s); its journal %s is kept",
-                               g->gpu, (long)r.holder.pid, zeus_last_error(), path);
-        remove_file(path);
-        l->recovered++;
+                               g->gpu, (long)r.holder.pid, reason, path);
+        }
+        remove_file(claimed);
         ZEUS_WARN(
             "GPU %u: process %ld (uid %u) left it changed and is gone: put back to %s%s "
             "(from %s)",

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -320,6 +322,68 @@ static void test_refused_change_leaves_no_journal(void **state)
     zeus_devices_close(d);
 }
 
+/* In a shared lock directory (sticky, as /tmp), a gone process of another user left a journal
+ * this user may not remove: it is not put back (again and again over later settings) but left
+ * for root or that user, and this user's change of the GPU is refused with that advice. Run as
+ * nobody in a directory under /tmp (any checkout path), the devices opened before dropping. */
+static void test_other_users_journal(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/zeus-journal-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(chmod(dir, 0755), 0);
+    zt_use_fake_nvml(dir, NULL);
+    char *locks = zt_path(dir, "locks");
+    assert_int_equal(mkdir(locks, 01777), 0);
+    assert_int_equal(chmod(locks, 01777), 0);
+    setenv("ZEUS_LOCK_DIR", locks, 1);
+    char *fake_state = zt_path(dir, "fake_nvml.state");
+    char *fake_lock = zt_path(dir, "fake_nvml.state.lock");
+    free(zt_write(dir, "fake_nvml.state", "gpu 0 limit_mw 130000 persistence 1\n"));
+    free(zt_write(dir, "fake_nvml.state.lock", ""));
+    assert_int_equal(chmod(fake_state, 0666), 0);
+    assert_int_equal(chmod(fake_lock, 0666), 0);
+    char text[256];
+    snprintf(text, sizeof text,
+             "version=1\nuuid=GPU-5eed0000-0000-4000-8000-000000000000\nindex=0\n"
+             "power_limit_changed=1\noriginal_power_limit_mw=225000\nholder_pid=%d\n",
+             INT32_MAX - 1);
+    char *journal = zt_write(locks, JOURNAL, text);
+    assert_int_equal(chown(journal, 1234, 1234), 0);
+    zeus_devices *d;
+    assert_int_equal(zt_open(&d), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(10);
+        unsigned gpu = 0;
+        zeus_lease *l;
+        if (zeus_lease_create(d, &gpu, 1, 0, &l) != 0)
+            _exit(11);
+        int rc = zeus_lease_set_power_limit_mw(l, 0, 200000);
+        bool advised = strstr(zeus_last_error(), "zeus power-limit recover` as root") != NULL;
+        zeus_lease_release(l);
+        _exit(rc == ZEUS_EPERM && advised ? 0 : 12);
+    }
+    assert_int_equal(zt_wait(pid, 20), 0);
+    assert_file_contains(fake_state, "gpu 0 limit_mw 130000 persistence 1\n"); /* untouched */
+    assert_int_equal(access(journal, F_OK), 0);                                /* kept */
+    /* Root may: recover puts it back. */
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "recover", NULL), 0);
+    assert_file_contains(fake_state, "gpu 0 limit_mw 225000 ");
+    assert_int_not_equal(access(journal, F_OK), 0);
+    free(out);
+    free(err);
+    zeus_devices_close(d);
+    free(journal);
+    free(fake_state);
+    free(fake_lock);
+    free(locks);
+    zt_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +393,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reused_pid_and_live_holder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_force_breaks_a_lease, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_change_leaves_no_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_users_journal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
