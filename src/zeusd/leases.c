@@ -5,6 +5,8 @@
 
 #include "zeus/common.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +94,10 @@ static void sweep(zd_leases *l)
             i++;
         }
     }
+    /* A broken lease's client that exited is told nothing more (its pid may come back). */
+    for (size_t k = 0; k < ZD_MAX_TAKEN; k++)
+        if (l->taken[k].former > 0 && kill(l->taken[k].former, 0) != 0 && errno == ESRCH)
+            l->taken[k].former = 0;
 }
 
 void zd_leases_destroy(zd_leases *l)
