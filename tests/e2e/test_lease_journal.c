@@ -21,6 +21,7 @@
 #define JOURNAL "gpu-GPU-5eed0000-0000-4000-8000-000000000000.journal"
 
 static char *state_path;
+static char tmp_dir[32]; /* a directory under /tmp a test made, removed at teardown */
 
 static int setup(void **state)
 {
@@ -32,6 +33,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    if (tmp_dir[0])
+        zt_rmtree(tmp_dir);
+    tmp_dir[0] = '\0';
     free(state_path);
     return zt_teardown(state);
 }
@@ -329,7 +333,8 @@ static void test_refused_change_leaves_no_journal(void **state)
 static void test_other_users_journal(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/zeus-journal-XXXXXX";
+    char *dir = tmp_dir;
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/zeus-journal-XXXXXX");
     assert_non_null(mkdtemp(dir));
     assert_int_equal(chmod(dir, 0755), 0);
     zt_use_fake_nvml(dir, NULL);
@@ -381,7 +386,6 @@ static void test_other_users_journal(void **state)
     free(fake_state);
     free(fake_lock);
     free(locks);
-    zt_rmtree(dir);
 }
 
 int main(void)
