@@ -95,7 +95,7 @@ int zeus_lease_create(zeus_devices *devices, const unsigned *gpus, size_t count,
     /* Lock first, then record: what another changer did before us is what we put back.
      * Settings private to this process (simulated GPUs without a shared state file) cannot be
      * changed by another process: nothing to lock. */
-    zeus__fork_init();
+    zeus__lease_fork_init();
     pthread_mutex_lock(&create_lock);
     if ((rc = zeus__lease_join_holders(l)) != ZEUS_OK ||
         (!zeus__devices_gpu_settings_private(devices) &&

@@ -21,3 +21,8 @@ void zeus__lease_atfork(zeus__fork_phase phase)
     pthread_mutex_unlock(&zeus__leases_lock);
     zeus__lease_signals_atfork(phase);
 }
+
+void zeus__lease_fork_init(void)
+{
+    zeus__fork_init();
+}

@@ -150,6 +150,12 @@ int zeus__journal_sync(zeus_lease *l, lease_gpu *g);
 void zeus__lease_stop_watcher(zeus_lease *l);
 void zeus__lease_close_watch_fds(zeus_lease *l);
 
+/* ---- fork (lease_fork.c) ---- */
+
+/* Makes sure the fork handlers run zeus__lease_atfork (before a lease or the restore thread
+ * exists). */
+void zeus__lease_fork_init(void);
+
 /* ---- signals (lease_signal.c) ---- */
 
 bool zeus__lease_handlers_installed(void);

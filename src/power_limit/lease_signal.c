@@ -138,7 +138,7 @@ static void uninstall_locked(bool stop_thread)
 
 int zeus_install_signal_handlers(void)
 {
-    zeus__fork_init();
+    zeus__lease_fork_init();
     pthread_mutex_lock(&signals_lock);
     int rc = ZEUS_OK;
     if (thread_running)
