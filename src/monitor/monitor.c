@@ -205,8 +205,8 @@ static int open_log(zeus_monitor *m, const char *path, bool append)
         zeus_output_set_flush_interval(m->log, INFINITY);
         if (!zeus_output_started_empty(m->log))
             rc = check_existing_header(path, header);
-        else
-            rc = zeus_output_printf(m->log, "%s\n", header);
+        else if ((rc = zeus_output_printf(m->log, "%s\n", header)) == ZEUS_OK)
+            rc = zeus_output_flush(m->log); /* there at once, as the original (spec 2.1) */
     }
     free(header);
     return rc;
