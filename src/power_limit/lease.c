@@ -127,10 +127,8 @@ fail:
     return rc;
 }
 
-void zeus_lease_release(zeus_lease *l)
+static void unlink_lease(zeus_lease *l)
 {
-    if (!l)
-        return;
     pthread_mutex_lock(&zeus__leases_lock);
     for (zeus_lease **p = &zeus__leases; *p; p = &(*p)->next) {
         if (*p == l) {
@@ -138,11 +136,21 @@ void zeus_lease_release(zeus_lease *l)
             break;
         }
     }
-    bool own = l->pid == getpid();
-    if (own)
-        zeus__lease_hand_over_all(l);
     pthread_mutex_unlock(&zeus__leases_lock);
-    if (own) {
+}
+
+void zeus_lease_release(zeus_lease *l)
+{
+    if (!l)
+        return;
+    if (l->pid == getpid()) {
+        /* No lease joins this one while it goes (create_lock), and it is put back while still
+         * listed: a signal meanwhile finds it and waits for this restore (l->lock) before the
+         * process dies of it, instead of ending it half-way through. */
+        pthread_mutex_lock(&create_lock);
+        pthread_mutex_lock(&zeus__leases_lock);
+        zeus__lease_hand_over_all(l);
+        pthread_mutex_unlock(&zeus__leases_lock);
         zeus__lease_stop_watcher(l);
         restore_report r = {.len = 0};
         pthread_mutex_lock(&l->lock);
@@ -150,7 +158,11 @@ void zeus_lease_release(zeus_lease *l)
             if (!l->gpus[i].handed_over)
                 zeus__lease_restore_gpu_locked(l, &l->gpus[i], &r);
         pthread_mutex_unlock(&l->lock);
+        unlink_lease(l);
+        pthread_mutex_unlock(&create_lock);
         zeus__lease_log_report(&r, "lease release");
+    } else {
+        unlink_lease(l); /* a fork's copy of its parent's lease: only freed */
     }
     zeus__lease_close_watch_fds(l);
     lease_free(l);

@@ -107,7 +107,7 @@ void zeus__lease_restore_all(unsigned flag, const char *why);
 void zeus__lease_exit_hook(void);
 /* Nesting: a new lease joins this process's holders of its GPUs (shares their lock and their
  * record); a released one hands its changes over to them. Called without / with
- * zeus__leases_lock held (the released lease already out of the list). */
+ * zeus__leases_lock held (the released lease, still listed, is not its own holder). */
 int zeus__lease_join_holders(zeus_lease *l);
 void zeus__lease_hand_over_all(zeus_lease *l);
 

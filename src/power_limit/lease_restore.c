@@ -202,7 +202,7 @@ int zeus__lease_join_holders(zeus_lease *l)
 
 /* On release: a GPU another lease of this process still holds is left to that lease, with what
  * this one changed, so that it is put back when the last of them is released. Called through
- * each_held_gpu with zeus__leases_lock held, the released lease already out of `zeus__leases`. */
+ * each_held_gpu with zeus__leases_lock held (the released lease is skipped: holders are others). */
 static int hand_over(lease_gpu *g, zeus_lease *o, lease_gpu *h)
 {
     if (atomic_load(&g->limit_changed))
