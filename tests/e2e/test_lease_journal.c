@@ -388,6 +388,47 @@ static void test_other_users_journal(void **state)
     free(locks);
 }
 
+/* A signal while a lease is being released: the restore thread waits for the release's own
+ * restore instead of letting the process die half-way through it (GPU 1's restore is made to
+ * take 400 ms by the fake driver; SIGTERM comes 150 ms into it). */
+static void test_signal_during_release(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"name\": \"NVIDIA A40\"}, {\"name\": \"NVIDIA A40\", "
+                             "\"errors\": {\"nvmlDeviceSetPowerManagementLimit\": {\"code\": "
+                             "\"SUCCESS\", \"after\": 1, \"delay_ms\": 400}}}]}");
+    free(zt_write(zt_dir, "fake_nvml.state",
+                  "gpu 0 limit_mw 225000 persistence 0\ngpu 1 limit_mw 225000 persistence 0\n"));
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        zeus_devices *d;
+        zeus_lease *l;
+        if (zeus_install_signal_handlers() != 0 || zt_open(&d) != 0 ||
+            zeus_lease_create(d, NULL, 0, ZEUS_LEASE_RESTORE_ON_SIGNAL, &l) != 0 ||
+            zeus_lease_set_power_limit_mw(l, 0, 150000) != 0 ||
+            zeus_lease_set_power_limit_mw(l, 1, 150000) != 0)
+            _exit(1);
+        char c = 'r';
+        if (write(ready[1], &c, 1) != 1)
+            _exit(2);
+        zeus_lease_release(l);
+        for (;;)
+            pause(); /* the signal ends it */
+    }
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    usleep(150000);
+    kill(pid, SIGTERM);
+    assert_int_equal(zt_wait(pid, 10), 128 + SIGTERM);
+    assert_file_contains(state_path, "gpu 0 limit_mw 225000 ");
+    assert_file_contains(state_path, "gpu 1 limit_mw 225000 ");
+    close(ready[0]);
+    close(ready[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +439,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_force_breaks_a_lease, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_change_leaves_no_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_users_journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signal_during_release, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
