@@ -284,6 +284,16 @@ static int end_remaining(demo *dm, totals *out)
     return rc;
 }
 
+/* A change refused with ZEUS_ESTATE comes (but for a lease broken with --force) from a signal
+ * being handled: the restore thread is putting the GPUs back and then ends the process with that
+ * signal, as a shell expects; give it the time rather than exit 1 first. */
+static int change_error(int rc, const char *what)
+{
+    if (rc == ZEUS_ESTATE)
+        zeus_sleep_ns(2000000000LL);
+    return cli_lib_error(CLI_FAIL, rc, what);
+}
+
 static int run_training(demo *dm, const demo_args *a)
 {
     zeus_power_limit_state last;
@@ -298,7 +308,7 @@ static int run_training(demo *dm, const demo_args *a)
         for (long s = 0; s < in_epoch; s++) {
             step++;
             if ((rc = zeus_power_limit_on_step_begin(dm->plo)) != ZEUS_OK)
-                return cli_lib_error(CLI_FAIL, rc, "demo: power-limit optimizer");
+                return change_error(rc, "demo: power-limit optimizer");
             progress(dm, a, &last);
             if (last.phase == ZEUS_PL_DONE && !measuring) {
                 /* From this step on the GPUs run at the chosen limit. */
@@ -334,7 +344,7 @@ static int run_baseline(demo *dm)
     for (unsigned g = 0; g < dm->gpu_count && rc == ZEUS_OK; g++)
         rc = zeus_lease_set_power_limit_mw(lease, g, dm->info.max_power_limit_mw);
     if (rc != ZEUS_OK) {
-        int result = cli_lib_error(CLI_FAIL, rc, "demo: setting the maximum limit");
+        int result = change_error(rc, "demo: setting the maximum limit");
         zeus_lease_release(lease);
         return result;
     }
