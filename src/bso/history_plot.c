@@ -54,7 +54,8 @@ static svg_to_png_fn load_rasterizer(const char *plot)
         return NULL;
     }
     void *module = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    svg_to_png_fn fn = module ? (svg_to_png_fn)(uintptr_t)dlsym(module, "zeus_cli_svg_to_png") : NULL;
+    svg_to_png_fn fn =
+        module ? (svg_to_png_fn)(uintptr_t)dlsym(module, "zeus_cli_svg_to_png") : NULL;
     if (!fn)
         fprintf(stderr, "zeus history: error: --plot %s: cannot load %s: %s\n", plot, path,
                 dlerror());

@@ -1211,7 +1211,7 @@ static void test_help_and_bad_flags(void **state)
     }
     char *bad_token[] = {ZEUS_ZEUSD_PATH, "token", "issue", "--bogus", NULL};
     assert_int_equal(zt_run(bad_token, &out, &err, 10), 2);
-    assert_contains(err, "Usage");
+    assert_contains(err, "usage: zeusd");
     free(out);
     free(err);
 }
