@@ -27,7 +27,7 @@
 typedef struct {
     const char *name;
     size_t runs, same;
-    size_t full_same; /* full profiling agreeing with itself under another noise draw */
+    size_t full_same;       /* full profiling agreeing with itself under another noise draw */
     double ratio[MAX_RUNS]; /* adaptive steps / full steps */
     double lost[MAX_RUNS];  /* where the choice differs */
     size_t lost_count;
