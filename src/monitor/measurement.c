@@ -37,6 +37,22 @@ void zeus__measurement_total(zeus_measurement *m)
         m->total_energy_j += m->gpus[i].energy_j;
 }
 
+zeus_cross_check_status zeus_measurement_gpu_cross_check(const zeus_measurement *m, unsigned i,
+                                                         double *counter_j, double *sampled_j,
+                                                         double *allowed_j)
+{
+    if (!m || i >= m->gpu_count)
+        return ZEUS_CHECK_NONE;
+    const zeus__gpu_check *c = &m->checks[i];
+    if (counter_j)
+        *counter_j = c->status != ZEUS_CHECK_NONE ? c->counter_j : NAN;
+    if (sampled_j)
+        *sampled_j = c->status != ZEUS_CHECK_NONE ? c->sampled_j : NAN;
+    if (allowed_j)
+        *allowed_j = c->status != ZEUS_CHECK_NONE ? c->allowed_j : NAN;
+    return c->status;
+}
+
 double zeus_measurement_start_time_s(const zeus_measurement *m)
 {
     return m->start_time_s;
@@ -98,7 +114,7 @@ static void add_number(cJSON *o, const char *key, double value)
     cJSON_AddItemToObject(o, key, zeus__json_double(value));
 }
 
-static cJSON *gpu_json(const zeus_gpu_measurement *g)
+static cJSON *gpu_json(const zeus_gpu_measurement *g, const zeus__gpu_check *c)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "index", g->index);
@@ -110,6 +126,13 @@ static cJSON *gpu_json(const zeus_gpu_measurement *g)
     add_number(j, "error_bound_j", g->error_bound_j);
     if (g->error)
         cJSON_AddStringToObject(j, "error", zeus_strerror(g->error));
+    if (c->status != ZEUS_CHECK_NONE) { /* only with zeus_monitor_cross_check */
+        cJSON *x = cJSON_AddObjectToObject(j, "cross_check");
+        cJSON_AddStringToObject(x, "status", zeus_cross_check_status_name(c->status));
+        add_number(x, "counter_j", c->counter_j);
+        add_number(x, "sampled_j", c->sampled_j);
+        add_number(x, "allowed_j", c->allowed_j);
+    }
     return j;
 }
 
@@ -137,7 +160,7 @@ int zeus_measurement_to_json(const zeus_measurement *m, char **out)
     cJSON_AddBoolToObject(o, "cancelled", m->cancelled);
     cJSON *gpus = cJSON_AddArrayToObject(o, "gpus");
     for (unsigned i = 0; gpus && i < m->gpu_count; i++)
-        cJSON_AddItemToArray(gpus, gpu_json(&m->gpus[i]));
+        cJSON_AddItemToArray(gpus, gpu_json(&m->gpus[i], &m->checks[i]));
     cJSON *cpus = cJSON_AddArrayToObject(o, "cpus");
     for (unsigned i = 0; cpus && i < m->cpu_count; i++)
         cJSON_AddItemToArray(cpus, cpu_json(&m->cpus[i]));
