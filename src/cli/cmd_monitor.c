@@ -34,6 +34,7 @@ static void usage_energy(FILE *out)
         out,
         "usage: zeus monitor energy [--gpu-indices I [I ...]] [--cpu-indices I [I ...]]\n"
         "                           [--log-file FILE] [--json] [--pushgateway URL [--job NAME]]\n"
+        "                           [--cross-check flag|fallback]\n"
         "                           [-- COMMAND [ARG ...]]\n\n"
         "Measure the time and energy of GPUs (and CPU packages) while COMMAND runs, or until\n"
         "Ctrl-C (SIGINT/SIGTERM) without one. COMMAND's signals are forwarded and zeus exits\n"
@@ -48,6 +49,10 @@ static void usage_energy(FILE *out)
         "                      (http://HOST:PORT; docs/exporter.md), group job=NAME,\n"
         "                      window=" ENERGY_WINDOW "\n"
         "  --job NAME          the job label of the push (default zeus)\n"
+        "  --cross-check MODE  also sample power (every 0.1 s) and compare the counter's energy\n"
+        "                      with its integral: flag (report a disagreement beyond both\n"
+        "                      methods' bounds) or fallback (also use the sampled energy when\n"
+        "                      the counter is shown wrong); docs/measurement.md\n"
         "  -h, --help          show this help\n\n"
         "example:\n"
         "  zeus monitor energy --cpu-indices 0 --log-file energy.csv -- python train.py\n");
@@ -109,6 +114,7 @@ enum {
     OPT_PUSH = 'G',
     OPT_JOB = 'J',
     OPT_WINDOWS = 'W',
+    OPT_CHECK = 'X',
     OPT_HELP = 'h'
 };
 
@@ -126,6 +132,7 @@ typedef struct {
     const char *log_file, *csv, *plot, *windows, *push_url, *push_job;
     cli_plot_format plot_format;
     double period_s, duration_s;
+    zeus_cross_check_mode cross_check;
     char **command;
 } monitor_args;
 
@@ -135,6 +142,7 @@ static const struct option energy_options[] = {{"gpu-indices", required_argument
                                                {"json", no_argument, NULL, OPT_JSON},
                                                {"pushgateway", required_argument, NULL, OPT_PUSH},
                                                {"job", required_argument, NULL, OPT_JOB},
+                                               {"cross-check", required_argument, NULL, OPT_CHECK},
                                                {"help", no_argument, NULL, OPT_HELP},
                                                {NULL, 0, NULL, 0}};
 static const struct option power_options[] = {
@@ -211,6 +219,16 @@ static int parse_args(const subcommand *sc, int argc, char **argv, monitor_args 
             break;
         case OPT_JOB:
             a->push_job = optarg;
+            break;
+        case OPT_CHECK:
+            if (strcmp(optarg, "flag") == 0)
+                a->cross_check = ZEUS_CROSS_CHECK_FLAG;
+            else if (strcmp(optarg, "fallback") == 0)
+                a->cross_check = ZEUS_CROSS_CHECK_FALLBACK;
+            else
+                rc = cli_error(CLI_USAGE,
+                               "monitor %s: --cross-check must be flag or fallback, not '%s'",
+                               sc->name, optarg);
             break;
         case OPT_PERIOD:
             rc = parse_seconds("--update-period", optarg, &a->period_s);
@@ -407,6 +425,13 @@ static void print_energy_text(zeus_devices *d, const zeus_measurement *r)
             printf(", updates every %.1f ms, worst-case error %.3f J", g->update_period_s * 1e3,
                    g->error_bound_j);
         printf("%s\n", g->below_resolution ? "  [below resolution: do not trust]" : "");
+        double counter, sampled, allowed;
+        zeus_cross_check_status st =
+            zeus_measurement_gpu_cross_check(r, i, &counter, &sampled, &allowed);
+        if (st != ZEUS_CHECK_NONE)
+            printf("    cross-check: %s (counter %.3f J, sampled power %.3f J, allowed "
+                   "difference %.3f J)\n",
+                   zeus_cross_check_status_name(st), counter, sampled, allowed);
     }
     for (unsigned i = 0; i < cpus; i++) {
         const zeus_cpu_measurement *c = zeus_measurement_cpu(r, i);
@@ -466,6 +491,7 @@ static int monitor_energy(int argc, char **argv)
     o.log_file = a.log_file;
     o.log_append = true; /* the help has always said "append" */
     zeus_monitor *m = NULL;
+    zeus_sampler *sampler = NULL; /* --cross-check */
     zeus_measurement *r = zeus_measurement_new();
     int result = CLI_FAIL;
     if (!r) {
@@ -476,6 +502,18 @@ static int monitor_energy(int argc, char **argv)
         result =
             cli_lib_error(rc == ZEUS_ENODEV ? CLI_NODEV : CLI_FAIL, rc, "cannot start the monitor");
         goto done;
+    }
+    if (a.cross_check != ZEUS_CROSS_CHECK_OFF) {
+        zeus_sampler_options so;
+        zeus_sampler_options_init(&so);
+        so.gpu_indices = a.gpus;
+        so.gpu_count = a.gpu_count;
+        so.period_s = 0.1;
+        if ((rc = zeus_sampler_start(d, &so, &sampler)) != ZEUS_OK ||
+            (rc = zeus_monitor_cross_check(m, sampler, a.cross_check)) != ZEUS_OK) {
+            result = cli_lib_error(CLI_FAIL, rc, "--cross-check");
+            goto done;
+        }
     }
     if ((rc = zeus_monitor_begin_window(m, ENERGY_WINDOW, false)) != ZEUS_OK) {
         result = cli_lib_error(CLI_FAIL, rc, "cannot begin measuring");
@@ -511,6 +549,7 @@ static int monitor_energy(int argc, char **argv)
 done:
     zeus_measurement_free(r);
     zeus_monitor_close(m);
+    zeus_sampler_stop(sampler);
     zeus_devices_close(d);
     return result;
 }

@@ -30,9 +30,9 @@ static size_t count_of(const char *text, const char *what)
     return n;
 }
 
-#define GPU(extra)                                                                                \
+#define GPU(extra)                                                                                 \
     "{\"name\": \"Tesla V100\", \"architecture\": \"volta\", \"min_power_limit_w\": 100, "         \
-    "\"max_power_limit_w\": 250, \"idle_power_w\": 40, \"busy_power_w\": 200, \"load\": 1, "     \
+    "\"max_power_limit_w\": 250, \"idle_power_w\": 40, \"busy_power_w\": 200, \"load\": 1, "       \
     "\"energy_update_ms\": 2" extra "}"
 
 typedef struct {
@@ -46,8 +46,9 @@ static void open_rig(rig *x)
 {
     /* Real sensors never read the same value twice under load (the stuck one is not noisy). */
     setenv("ZEUS_FAKE_NVML_NOISE_W", "2", 1);
-    zt_use_fake_nvml(zt_dir, "{\"gpus\": [" GPU("") ", " GPU(", \"energy_counter_rate\": 0") ", " GPU(
-                                 ", \"energy_counter_rate\": 3") ", " GPU(", \"stuck_power_w\": 50") "]}");
+    zt_use_fake_nvml(zt_dir,
+                     "{\"gpus\": [" GPU("") ", " GPU(", \"energy_counter_rate\": 0") ", " GPU(
+                         ", \"energy_counter_rate\": 3") ", " GPU(", \"stuck_power_w\": 50") "]}");
     assert_int_equal(zt_open(&x->d), ZEUS_OK);
     zeus_monitor_options o;
     zeus_monitor_options_init(&o);
@@ -147,8 +148,7 @@ static void test_flag_only_and_off(void **state)
     zeus_set_log_level(ZEUS_LOG_WARN);
     double c = 0;
     for (unsigned i = 0; i < 4; i++)
-        assert_int_equal(zeus_measurement_gpu_cross_check(x.r, i, &c, NULL, NULL),
-                         ZEUS_CHECK_NONE);
+        assert_int_equal(zeus_measurement_gpu_cross_check(x.r, i, &c, NULL, NULL), ZEUS_CHECK_NONE);
     assert_true(isnan(c));
     close_rig(&x);
 }
@@ -158,8 +158,12 @@ static void test_decide(void **state)
 {
     (void)state;
     zeus__gpu_check c;
-    zeus__check_input in = {.counter_j = 100, .counter_bound_j = 1, .sampled_j = 105,
-                            .sampled_bound_j = 2, .samples = 10, .elapsed_s = 1,
+    zeus__check_input in = {.counter_j = 100,
+                            .counter_bound_j = 1,
+                            .sampled_j = 105,
+                            .sampled_bound_j = 2,
+                            .samples = 10,
+                            .elapsed_s = 1,
                             .max_power_w = 250};
     assert_false(zeus__cross_check_decide(&in, true, &c));
     assert_int_equal(c.status, ZEUS_CHECK_AGREE);
