@@ -50,14 +50,24 @@ static double counter_read_ns(zeus_devices *d, unsigned gpus, int iterations)
     return (now_s() - t0) * 1e9 / ((double)iterations * gpus);
 }
 
-static void bench_windows(unsigned gpus, const char *dir)
+/* A monitor of every GPU, without the background update-period measurement. */
+static zeus_monitor *open_monitor(zeus_devices *d)
 {
-    zeus_devices *d = open_fake(gpus, dir);
     zeus_monitor_options o;
     zeus_monitor_options_init(&o);
     o.measure_update_period = false;
     zeus_monitor *m;
-    zeus_monitor_open(d, &o, &m);
+    if (zeus_monitor_open(d, &o, &m) != ZEUS_OK) {
+        fprintf(stderr, "monitor: %s\n", zeus_last_error());
+        exit(1);
+    }
+    return m;
+}
+
+static void bench_windows(unsigned gpus, const char *dir)
+{
+    zeus_devices *d = open_fake(gpus, dir);
+    zeus_monitor *m = open_monitor(d);
     const int iterations = 200000 / (int)gpus;
     static const int open_counts[] = {0, 16, 256};
     for (size_t k = 0; k < sizeof open_counts / sizeof open_counts[0]; k++) {
@@ -95,15 +105,12 @@ static void bench_windows(unsigned gpus, const char *dir)
 static void bench_cross_check(unsigned gpus, const char *dir)
 {
     zeus_devices *d = open_fake(gpus, dir);
-    zeus_monitor_options o;
-    zeus_monitor_options_init(&o);
-    o.measure_update_period = false;
-    zeus_monitor *m;
+    zeus_monitor *m = open_monitor(d);
     zeus_sampler *s;
     zeus_sampler_options so;
     zeus_sampler_options_init(&so);
     so.period_s = 0.01;
-    if (zeus_monitor_open(d, &o, &m) != ZEUS_OK || zeus_sampler_start(d, &so, &s) != ZEUS_OK) {
+    if (zeus_sampler_start(d, &so, &s) != ZEUS_OK) {
         fprintf(stderr, "cross-check: %s\n", zeus_last_error());
         exit(1);
     }

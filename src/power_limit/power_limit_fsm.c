@@ -265,24 +265,34 @@ static bool bad_reading(double time_s, double energy_j)
     return !(time_s > 0) || !(energy_j > 0) || !isfinite(time_s) || !isfinite(energy_j);
 }
 
+/* A window twice as long, up to the bound. */
+static long doubled(long steps)
+{
+    return steps < ZEUS_PL_MAX_PROFILE_STEPS / 2 ? steps * 2 : ZEUS_PL_MAX_PROFILE_STEPS;
+}
+
+/* Ends the current limit's window; on failure the limit is retried at the next step. */
+static int close_window(zeus_pl_fsm *fsm, double *time_s, double *energy_j)
+{
+    int rc = fsm->ops->end_window(fsm->ctx, fsm->window, false, time_s, energy_j);
+    if (rc != ZEUS_OK)
+        go_ready(fsm, fsm->index, 1);
+    return rc;
+}
+
 /* Adaptive profiling: one chunk of the current limit has closed. Record it, then measure
  * another chunk, the next limit, or finish. Every decision depends only on what end_window
  * returned (all-reduced in distributed training), so every rank decides the same. */
 static int complete_chunk(zeus_pl_fsm *fsm)
 {
     double time_s = 0, energy_j = 0;
-    size_t index = fsm->index;
     unsigned limit_mw = fsm->limit_mw;
-    int rc = fsm->ops->end_window(fsm->ctx, fsm->window, false, &time_s, &energy_j);
-    if (rc != ZEUS_OK) {
-        go_ready(fsm, index, 1);
+    int rc = close_window(fsm, &time_s, &energy_j);
+    if (rc != ZEUS_OK)
         return rc;
-    }
     if (bad_reading(time_s, energy_j)) {
         /* Shorter than the energy counter's update period: longer chunks from now on. */
-        long grown = fsm->chunk_steps_now < ZEUS_PL_MAX_PROFILE_STEPS / 2
-                         ? fsm->chunk_steps_now * 2
-                         : ZEUS_PL_MAX_PROFILE_STEPS;
+        long grown = doubled(fsm->chunk_steps_now);
         if (!fsm->warned_zero)
             ZEUS_WARN("power-limit optimizer: a %ld-step window at %u W measured %g s and %g J "
                       "(shorter than the energy counter's update period); adaptive profiling "
@@ -304,7 +314,6 @@ static int complete_chunk(zeus_pl_fsm *fsm)
                                 fsm->measurement_count, &next);
     if (rc != ZEUS_OK || next < 0)
         return finish(fsm); /* a failing selector fails there, as in full profiling */
-    (void)index;
     return enter_limit(fsm, (size_t)next);
 }
 
@@ -314,19 +323,15 @@ static int complete_limit(zeus_pl_fsm *fsm)
     double time_s = 0, energy_j = 0;
     size_t index = fsm->index;
     unsigned limit_mw = fsm->limit_mw;
-    int rc = fsm->ops->end_window(fsm->ctx, fsm->window, false, &time_s, &energy_j);
-    if (rc != ZEUS_OK) {
-        go_ready(fsm, index, 1);
+    int rc = close_window(fsm, &time_s, &energy_j);
+    if (rc != ZEUS_OK)
         return rc;
-    }
     /* The original rejects these through pydantic (PositiveFloat) with a crash, although the
      * intent is to retry. A zero reading means the window was shorter than the energy
      * counter's update period: a measurement problem, never an error out of the training
      * loop. Retry the limit with a window twice as long (warned once), up to a bound. */
     if (bad_reading(time_s, energy_j)) {
-        long grown = fsm->profile_steps_now < ZEUS_PL_MAX_PROFILE_STEPS / 2
-                         ? fsm->profile_steps_now * 2
-                         : ZEUS_PL_MAX_PROFILE_STEPS;
+        long grown = doubled(fsm->profile_steps_now);
         if (!fsm->warned_zero)
             ZEUS_WARN("power-limit optimizer: the profile of %u W measured %g s and %g J over "
                       "%ld steps (shorter than the energy counter's update period); profiling "
