@@ -60,7 +60,7 @@ static void usage_energy(FILE *out)
         "  --carbon-api URL    the API's http:// base URL (default ZEUS_CARBON_API; none: the\n"
         "                      cache only)\n"
         "  --price PER_KWH     the cost at this flat price per kWh (default ZEUS_PRICE_PER_KWH)\n"
-        "  --cross-check MODE  also sample power (every 0.1 s) and compare the counter's energy\n"
+        "  --cross-check MODE  also sample power (every 0.05 s) and compare the counter's energy\n"
         "                      with its integral: flag (report a disagreement beyond both\n"
         "                      methods' bounds) or fallback (also use the sampled energy when\n"
         "                      the counter is shown wrong); docs/measurement.md\n"
@@ -557,7 +557,7 @@ static int monitor_energy(int argc, char **argv)
         zeus_sampler_options_init(&so);
         so.gpu_indices = a.gpus;
         so.gpu_count = a.gpu_count;
-        so.period_s = 0.1;
+        so.period_s = 0.05; /* the sampled bound: two periods at the maximum power */
         if ((rc = zeus_sampler_start(d, &so, &sampler)) != ZEUS_OK ||
             (rc = zeus_monitor_cross_check(m, sampler, a.cross_check)) != ZEUS_OK) {
             result = cli_lib_error(CLI_FAIL, rc, "--cross-check");
