@@ -415,7 +415,7 @@ PyTypeObject zpy_OptimizerType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "Optimizer(monitor, selector=None, wait_steps=1, warmup_steps=10, profile_steps=40, "
               "pl_step=25, profile_path=None, restore_on_exit=True, profile_gpu_model=False, "
-              "all_reduce=None)\n--\n\nlibzeus power-limit optimizer (use "
+              "all_reduce=None, profiling='full')\n--\n\nlibzeus power-limit optimizer (use "
               "zeus.optimizer.GlobalPowerLimitOptimizer).",
     .tp_traverse = (traverseproc)optimizer_traverse,
     .tp_clear = (inquiry)optimizer_clear,
