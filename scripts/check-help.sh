@@ -10,7 +10,6 @@ here=$(dirname "$0")
 # The table: the lines between "pages='" and the closing quote, "page|section|command|text".
 table=$(sed -n "/^pages='/,/'\$/p" "$here/make-man.sh" | sed "s/^pages='//; s/'\$//")
 failed=0 checked=0
-printf '%s\n' "$table" > "${TMPDIR:-/tmp}/zeus-check-help.$$"
 while IFS='|' read -r page section command description; do
   exe=${command%% *}
   [ -x "$build/$exe" ] || continue
@@ -27,8 +26,9 @@ while IFS='|' read -r page section command description; do
     true)
   [ -z "$bare" ] || { echo "check-help: '$command --help': option without a description: $bare"
     failed=1; }
-done < "${TMPDIR:-/tmp}/zeus-check-help.$$"
-rm -f "${TMPDIR:-/tmp}/zeus-check-help.$$"
+done <<TABLE
+$table
+TABLE
 [ "$checked" -gt 0 ] || { echo "check-help: no command of scripts/make-man.sh found in $build"; exit 1; }
 [ "$failed" -eq 0 ] && echo "check-help: $checked commands, one help style"
 exit "$failed"
