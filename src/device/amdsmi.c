@@ -55,7 +55,10 @@ static const struct {
     bool required;
     size_t offset;
 } amdsmi_symbols[] = {
-#define SYM(field, required) {"amdsmi_" #field, required, offsetof(amdsmi_functions, field)}
+#define SYM(field, required)                                                                       \
+    {                                                                                              \
+        "amdsmi_" #field, required, offsetof(amdsmi_functions, field)                              \
+    }
     SYM(init, true),
     SYM(shut_down, true),
     SYM(status_code_to_string, true),
@@ -429,9 +432,10 @@ static int hip_order(amd_state *s, amdsmi_processor_handle *h, unsigned n, unsig
         }
         free(node);
     } else {
-        return zeus__error(ZEUS_ELIB, "this AMD SMI library has neither "
-                                      "amdsmi_get_gpu_enumeration_info nor amdsmi_get_gpu_kfd_info: "
-                                      "Zeus needs ROCm/amdsmi 6.3 or newer to number GPUs as HIP does");
+        return zeus__error(ZEUS_ELIB,
+                           "this AMD SMI library has neither "
+                           "amdsmi_get_gpu_enumeration_info nor amdsmi_get_gpu_kfd_info: "
+                           "Zeus needs ROCm/amdsmi 6.3 or newer to number GPUs as HIP does");
     }
     for (unsigned i = 0; i < n; i++)
         if (hip[i] >= n)
@@ -777,8 +781,7 @@ static int amd_gpu_reset_locked_clocks(void *state, unsigned dev, zeus_clock_dom
     (void)domain;
     if (!s->f.set_gpu_perf_level)
         return zeus__error(ZEUS_ENOTSUP, "this AMD SMI library lacks amdsmi_set_gpu_perf_level");
-    amdsmi_status_t r =
-        AMD(s, set_gpu_perf_level(s->gpus[dev].handle, AMDSMI_DEV_PERF_LEVEL_AUTO));
+    amdsmi_status_t r = AMD(s, set_gpu_perf_level(s->gpus[dev].handle, AMDSMI_DEV_PERF_LEVEL_AUTO));
     return r == AMDSMI_STATUS_SUCCESS ? ZEUS_OK
                                       : amd_fail(s, r, "amdsmi_set_gpu_perf_level", (int)dev);
 }

@@ -136,8 +136,7 @@ typedef amdsmi_status_t (*amdsmi_get_processor_handles_fn)(amdsmi_socket_handle,
                                                            amdsmi_processor_handle *);
 typedef amdsmi_status_t (*amdsmi_get_gpu_enumeration_info_fn)(amdsmi_processor_handle,
                                                               amdsmi_enumeration_info_t *);
-typedef amdsmi_status_t (*amdsmi_get_gpu_kfd_info_fn)(amdsmi_processor_handle,
-                                                      amdsmi_kfd_info_t *);
+typedef amdsmi_status_t (*amdsmi_get_gpu_kfd_info_fn)(amdsmi_processor_handle, amdsmi_kfd_info_t *);
 typedef amdsmi_status_t (*amdsmi_get_gpu_asic_info_fn)(amdsmi_processor_handle, void *);
 typedef amdsmi_status_t (*amdsmi_get_gpu_device_uuid_fn)(amdsmi_processor_handle, unsigned int *,
                                                          char *);

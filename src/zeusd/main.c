@@ -38,7 +38,7 @@ static const char usage[] =
     "                                 thread; streams hold no worker) [number of CPUs]\n"
     "  --gpu-power-poll-hz N          GPU stream poll rate [20]\n"
     "  --cpu-power-poll-hz N          CPU stream poll rate and /cpu/get_power window [10]\n"
-    "  --gpu-backend auto|nvml        GPU backend [auto]\n"
+    "  --gpu-backend auto|nvml|amdsmi GPU backend [auto]\n"
     "  --enable GROUP,...             API groups: gpu-control, gpu-read, cpu-read [all]\n"
     "  --signing-key-path PATH        require bearer tokens signed with this key [off]\n"
     "  --allow GROUP=WHO,...          only these Unix-socket peers may use GROUP; WHO is\n"
@@ -392,6 +392,7 @@ static int serve(int argc, char **argv)
     zd_config c;
     zd_config_defaults(&c);
     bool enable_given = false;
+    const char *gpu_backend = NULL; /* --gpu-backend; NULL: auto (or ZEUS_DEVICE) */
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -429,8 +430,11 @@ static int serve(int argc, char **argv)
             snprintf(c.tcp_bind, sizeof c.tcp_bind, "%s", optarg);
             break;
         case O_BACKEND:
-            if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "nvml") != 0)
-                return die("--gpu-backend: '%s' is not supported here (auto, nvml)", optarg);
+            if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "nvml") != 0 &&
+                strcmp(optarg, "amdsmi") != 0)
+                return die("--gpu-backend: '%s' is not supported here (auto, nvml, amdsmi)",
+                           optarg);
+            gpu_backend = strcmp(optarg, "auto") == 0 ? NULL : optarg;
             break;
         case O_ENABLE:
             if (!enable_given)
@@ -501,6 +505,8 @@ static int serve(int argc, char **argv)
         goto done;
     }
     dev_options.physical_indices = true;
+    if (gpu_backend)
+        dev_options.backend = gpu_backend;
     dev_options.knob_backend = NULL;
     dev_options.zeusd_socket_path = dev_options.zeusd_host_port = dev_options.zeusd_token = NULL;
     if (zeus_devices_open_with(&dev_options, &devices) != 0) {

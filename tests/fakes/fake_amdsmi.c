@@ -70,6 +70,26 @@ static const fake_gpu_code codes[] = {
     {AMDSMI_STATUS_NOT_INIT, "NOT_INIT"},
     {AMDSMI_STATUS_DRIVER_NOT_LOADED, "DRIVER_NOT_LOADED"},
     {AMDSMI_STATUS_UNKNOWN_ERROR, "UNKNOWN_ERROR"},
+    /* The fake hardware's configs name faults as NVML does (one description of the hardware,
+     * tests/fakes/fake_gpu.h): the nearest AMD status for each. */
+    {AMDSMI_STATUS_NO_PERM, "NO_PERMISSION"},
+    {AMDSMI_STATUS_INVAL, "INVALID_ARGUMENT"},
+    {AMDSMI_STATUS_NOT_FOUND, "GPU_IS_LOST"},
+    {AMDSMI_STATUS_UNKNOWN_ERROR, "UNKNOWN"},
+    {AMDSMI_STATUS_NOT_INIT, "UNINITIALIZED"},
+};
+
+/* The NVML entry point a config names for the same operation of the fake hardware. */
+static const struct {
+    const char *amd, *nvml;
+} same_operation[] = {
+    {"amdsmi_set_power_cap", "nvmlDeviceSetPowerManagementLimit"},
+    {"amdsmi_get_power_cap_info", "nvmlDeviceGetPowerManagementLimit"},
+    {"amdsmi_get_energy_count", "nvmlDeviceGetTotalEnergyConsumption"},
+    {"amdsmi_get_power_info", "nvmlDeviceGetPowerUsage"},
+    {"amdsmi_set_gpu_clk_range", "nvmlDeviceSetGpuLockedClocks"},
+    {"amdsmi_set_gpu_perf_level", "nvmlDeviceResetGpuLockedClocks"},
+    {"amdsmi_get_temp_metric", "nvmlDeviceGetTemperature"},
 };
 
 static void parse_faults(void)
@@ -125,6 +145,11 @@ static amdsmi_status_t enter(amdsmi_processor_handle h, const char *function, un
     else
         r = fake_gpu_injected(&config, fh->gpu, function, codes, ZEUS_ARRAY_LEN(codes),
                               "AMDSMI_STATUS_", AMDSMI_STATUS_SUCCESS, AMDSMI_STATUS_UNKNOWN_ERROR);
+    for (size_t i = 0; r == AMDSMI_STATUS_SUCCESS && i < ZEUS_ARRAY_LEN(same_operation); i++)
+        if (strcmp(function, same_operation[i].amd) == 0)
+            r = fake_gpu_injected(&config, fh->gpu, same_operation[i].nvml, codes,
+                                  ZEUS_ARRAY_LEN(codes), "NVML_ERROR_", AMDSMI_STATUS_SUCCESS,
+                                  AMDSMI_STATUS_UNKNOWN_ERROR);
     if (r != AMDSMI_STATUS_SUCCESS) {
         pthread_mutex_unlock(&lock);
         return r;
@@ -396,10 +421,10 @@ EXPORT amdsmi_status_t amdsmi_get_power_info(amdsmi_processor_handle h, void *ou
         LEAVE(AMDSMI_STATUS_INVAL);
     int64_t now = zeus_now_ns();
     /* Whole watts, as the library reports them. */
-    uint32_t cur = (fake_gpu_noisy_mw(gpu, zeus__sim_gpu_instant_mw(&gpus[gpu], now), now) + 500) /
-                   1000;
-    uint32_t avg = (fake_gpu_noisy_mw(gpu, zeus__sim_gpu_average_mw(&gpus[gpu], now), now) + 500) /
-                   1000;
+    uint32_t cur =
+        (fake_gpu_noisy_mw(gpu, zeus__sim_gpu_instant_mw(&gpus[gpu], now), now) + 500) / 1000;
+    uint32_t avg =
+        (fake_gpu_noisy_mw(gpu, zeus__sim_gpu_average_mw(&gpus[gpu], now), now) + 500) / 1000;
     if (faults[gpu] & F_NO_CUR)
         cur = AMDSMI_POWER_NA_32;
     if (faults[gpu] & F_NO_AVG)
@@ -426,6 +451,10 @@ EXPORT amdsmi_status_t amdsmi_get_energy_count(amdsmi_processor_handle h, uint64
     ENTER(h, gpu);
     if (!acc || !resolution || !timestamp)
         LEAVE(AMDSMI_STATUS_INVAL);
+    /* The config's architecture says whether the hardware has a counter (Volta and newer, as
+     * in the fake NVML); an older GPU's reads NOT_SUPPORTED. */
+    if (config.gpus[gpu].arch < ZEUS_ARCH_VOLTA)
+        LEAVE(AMDSMI_STATUS_NOT_SUPPORTED);
     double uj = fake_gpu_energy_uj(&config, gpus, gpu, zeus_now_ns());
     if (faults[gpu] & F_FROZEN) {
         if (frozen_uj[gpu] < 0)

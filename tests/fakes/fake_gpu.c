@@ -104,7 +104,8 @@ double fake_gpu_energy_uj(const zeus_sim_config *config, zeus_sim_gpu *gpus, uns
 int fake_gpu_hw_init(const char *who, zeus_sim_config *config, zeus_sim_gpu *gpus,
                      bool *persistence, zeus_sim_state *state, char *error, size_t size)
 {
-    int rc = zeus__sim_config_load(getenv("ZEUS_FAKE_NVML_CONFIG"), "ZEUS_FAKE_NVML_CONFIG", config);
+    int rc =
+        zeus__sim_config_load(getenv("ZEUS_FAKE_NVML_CONFIG"), "ZEUS_FAKE_NVML_CONFIG", config);
     if (rc != ZEUS_OK) {
         snprintf(error, size, "%s: %s", who, zeus_last_error());
         return rc;

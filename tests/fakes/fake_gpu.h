@@ -4,9 +4,10 @@
  *
  * Environment (shared by both fakes: the fake hardware is described once, whichever vendor's
  * library a test loads):
- *   ZEUS_FAKE_NVML_LOG      a file to which every set call is appended ("<function> <index> <value>")
- *   ZEUS_FAKE_NVML_NOISE_W  sensor noise of the power readings, W (default 0), changing every 10 ms
- *   ZEUS_FAKE_NVML_ROOT_ONLY=1  set calls fail with the vendor's no-permission code unless root */
+ *   ZEUS_FAKE_NVML_LOG      a file to which every set call is appended ("<function> <index>
+ * <value>") ZEUS_FAKE_NVML_NOISE_W  sensor noise of the power readings, W (default 0), changing
+ * every 10 ms ZEUS_FAKE_NVML_ROOT_ONLY=1  set calls fail with the vendor's no-permission code
+ * unless root */
 #ifndef ZEUS_FAKE_GPU_H
 #define ZEUS_FAKE_GPU_H
 
@@ -44,8 +45,6 @@ bool fake_gpu_caller_may_set(void);
  * energy_per_read_mj) the previous value plus that much per read. */
 double fake_gpu_energy_uj(const zeus_sim_config *config, zeus_sim_gpu *gpus, unsigned gpu,
                           int64_t now_ns);
-
-
 
 #include "device/sim_state.h"
 

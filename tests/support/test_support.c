@@ -138,21 +138,48 @@ char *zt_read(const char *path)
 
 void zt_clean_env(void)
 {
-    const char *names[] = {"ZEUS_DEVICE",          "ZEUS_NVML_LIBRARY",  "ZEUS_FAKE_NVML_CONFIG",
-                           "ZEUS_FAKE_NVML_STATE", "ZEUS_FAKE_NVML_LOG", "ZEUS_SYSFS_ROOT",
-                           "ZEUS_SIM_CONFIG",      "ZEUS_SIM_STATE",     "CUDA_VISIBLE_DEVICES",
-                           "ZEUS_LOG_LEVEL"};
+    const char *names[] = {"ZEUS_DEVICE",
+                           "ZEUS_NVML_LIBRARY",
+                           "ZEUS_FAKE_NVML_CONFIG",
+                           "ZEUS_FAKE_NVML_STATE",
+                           "ZEUS_FAKE_NVML_LOG",
+                           "ZEUS_SYSFS_ROOT",
+                           "ZEUS_SIM_CONFIG",
+                           "ZEUS_SIM_STATE",
+                           "CUDA_VISIBLE_DEVICES",
+                           "ZEUS_LOG_LEVEL",
+                           "ZEUS_AMDSMI_LIBRARY",
+                           "ZEUS_AMDSMI_CHECK_MS",
+                           "HIP_VISIBLE_DEVICES",
+                           "ROCM_PATH",
+                           "ZEUS_FAKE_AMDSMI_FAULTS",
+                           "ZEUS_FAKE_AMDSMI_VERSION"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unsetenv(names[i]);
 }
 
+bool zt_vendor_amd(void)
+{
+    const char *v = getenv("ZEUS_TEST_VENDOR");
+    return v && strcmp(v, "amd") == 0;
+}
+
 void zt_use_fake_nvml(const char *dir, const char *config_json)
 {
-    zt_options.backend = "nvml";
-    zt_options.nvml_library = ZEUS_FAKE_NVML_PATH;
+    if (zt_vendor_amd()) {
+        /* The same fake hardware behind AMD's library: the amdsmi backend, its counter check
+         * kept short (the original's 0.5 s per open would dominate the suite). */
+        zt_options.backend = "amdsmi";
+        zt_options.amdsmi_library = ZEUS_FAKE_AMDSMI_PATH;
+        zt_options.amdsmi_check_ms = 100;
+    } else {
+        zt_options.backend = "nvml";
+        zt_options.nvml_library = ZEUS_FAKE_NVML_PATH;
+    }
     /* A zeus child takes these from zt_options, not from an earlier choice of the test's. */
     unsetenv("ZEUS_DEVICE");
     unsetenv("ZEUS_NVML_LIBRARY");
+    unsetenv("ZEUS_AMDSMI_LIBRARY");
     if (config_json) {
         char *cfg = zt_write(dir, "fake_nvml.json", config_json);
         setenv("ZEUS_FAKE_NVML_CONFIG", cfg, 1);
@@ -190,6 +217,8 @@ static char **child_environment(void)
         const char *name, *value;
     } from_options[] = {{"ZEUS_DEVICE", zt_options.backend},
                         {"ZEUS_NVML_LIBRARY", zt_options.nvml_library},
+                        {"ZEUS_AMDSMI_LIBRARY", zt_options.amdsmi_library},
+                        {"ZEUS_AMDSMI_CHECK_MS", zt_options.amdsmi_check_ms ? "100" : NULL},
                         {"ZEUS_SIM_CONFIG", zt_options.sim_config},
                         {"ZEUS_SIM_STATE", zt_options.sim_state},
                         {"ZEUS_SYSFS_ROOT", zt_options.sysfs_root},

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <cmocka.h>
@@ -42,6 +43,10 @@ char *zt_read(const char *path);
  * fake's own ZEUS_FAKE_NVML_CONFIG and ZEUS_FAKE_NVML_STATE: the fake hardware's settings).
  * Unsets ZEUS_DEVICE and ZEUS_NVML_LIBRARY so that a zeus child uses the fake too. */
 void zt_use_fake_nvml(const char *dir, const char *config_json);
+/* The vendor matrix: ctest runs the tests that use the fake GPUs twice, the second time with
+ * ZEUS_TEST_VENDOR=amd, where zt_use_fake_nvml loads the same fake hardware through the fake
+ * libamd_smi and the amdsmi backend instead (tests/CMakeLists.txt: ZEUS_VENDOR_MATRIX). */
+bool zt_vendor_amd(void);
 /* Clears every ZEUS_* and CUDA_VISIBLE_DEVICES variable. */
 void zt_clean_env(void);
 

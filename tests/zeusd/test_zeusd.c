@@ -45,9 +45,12 @@ static int setup(void **state)
 {
     zt_setup(state);
     zt_use_fake_nvml(zt_dir, NULL);
-    /* The daemon is a child process: it takes its devices from the environment. */
-    setenv("ZEUS_DEVICE", "nvml", 1);
+    /* The daemon is a child process: it takes its devices from the environment (the vendor
+     * matrix: the fake AMD library under --gpu-backend amdsmi's name, ZEUS_DEVICE). */
+    setenv("ZEUS_DEVICE", zt_vendor_amd() ? "amdsmi" : "nvml", 1);
     setenv("ZEUS_NVML_LIBRARY", ZEUS_FAKE_NVML_PATH, 1);
+    setenv("ZEUS_AMDSMI_LIBRARY", ZEUS_FAKE_AMDSMI_PATH, 1);
+    setenv("ZEUS_AMDSMI_CHECK_MS", "100", 1);
     rapl_zone("intel-rapl:0", "package-0\n", "1000000\n");
     rapl_zone("intel-rapl:0/intel-rapl:0:0", "dram\n", "500000\n");
     rapl_zone("intel-rapl:1", "package-1\n", "2000000\n");
