@@ -42,7 +42,7 @@ struct fake_handle {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static bool initialised;
+static int initialised; /* amdsmi_init calls not yet shut down (the library counts them) */
 static bool thread_safe = true;
 static zeus_sim_config config;
 static zeus_sim_gpu gpus[ZEUS_SIM_MAX_GPUS];
@@ -189,6 +189,11 @@ static amdsmi_status_t enter(amdsmi_processor_handle h, const char *function, un
 EXPORT amdsmi_status_t amdsmi_init(uint64_t flags)
 {
     pthread_mutex_lock(&lock);
+    if (initialised > 0) {
+        initialised++;
+        pthread_mutex_unlock(&lock);
+        return AMDSMI_STATUS_SUCCESS;
+    }
     parse_faults();
     const char *v = getenv("ZEUS_FAKE_AMDSMI_VERSION");
 #ifdef FAKE_AMDSMI_ROCM63
@@ -215,7 +220,7 @@ EXPORT amdsmi_status_t amdsmi_init(uint64_t flags)
             handles[i].gpu = i;
             frozen_uj[i] = -1;
         }
-        initialised = true;
+        initialised = 1;
     }
     pthread_mutex_unlock(&lock);
     return r;
@@ -224,8 +229,9 @@ EXPORT amdsmi_status_t amdsmi_init(uint64_t flags)
 EXPORT amdsmi_status_t amdsmi_shut_down(void)
 {
     pthread_mutex_lock(&lock);
-    amdsmi_status_t r = initialised ? AMDSMI_STATUS_SUCCESS : AMDSMI_STATUS_NOT_INIT;
-    initialised = false;
+    amdsmi_status_t r = initialised > 0 ? AMDSMI_STATUS_SUCCESS : AMDSMI_STATUS_NOT_INIT;
+    if (initialised > 0)
+        initialised--;
     pthread_mutex_unlock(&lock);
     return r;
 }

@@ -212,9 +212,9 @@ static void jetson_tree(void)
     char path[256];
     /* style A: labels; GPU and CPU as voltage x current, the total as a power file */
     const char *files[][2] = {
-        {"in1_label", "VDD_GPU_SOC\n"}, {"in1_input", "5000\n"},       {"curr1_input", "3000\n"},
-        {"in2_label", "VDD_CPU_CV\n"},  {"in2_input", "5000\n"},       {"curr2_input", "1000\n"},
-        {"in3_label", "VDD_IN\n"}, {"power3_input", "30000\n"},
+        {"in1_label", "VDD_GPU_SOC\n"}, {"in1_input", "5000\n"},     {"curr1_input", "3000\n"},
+        {"in2_label", "VDD_CPU_CV\n"},  {"in2_input", "5000\n"},     {"curr2_input", "1000\n"},
+        {"in3_label", "VDD_IN\n"},      {"power3_input", "30000\n"},
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", hw, files[i][0]);

@@ -164,6 +164,54 @@ bool zt_vendor_amd(void)
     return v && strcmp(v, "amd") == 0;
 }
 
+bool zt_vendor_has_persistence(void)
+{
+    return !zt_vendor_amd();
+}
+
+double zt_vendor_power_resolution_w(void)
+{
+    return zt_vendor_amd() ? 1.0 : 0.001;
+}
+
+int zt_vendor_counter_reads_at_open(void)
+{
+    return zt_vendor_amd() ? 2 : 0;
+}
+
+int zt_vendor_lost_error(void)
+{
+    return zt_vendor_amd() ? ZEUS_ENOENT : ZEUS_ELOST;
+}
+
+const char *zt_vendor_gpu_label(void)
+{
+    return zt_vendor_amd() ? "AMD GPU" : "NVML GPU";
+}
+
+char *zt_read_calls(const char *path)
+{
+    char *text = zt_read(path);
+    static const struct {
+        const char *amd, *nvml;
+    } names[] = {{"amdsmi_set_power_cap ", "nvmlDeviceSetPowerManagementLimit "},
+                 {"amdsmi_set_gpu_clk_range ", "nvmlDeviceSetGpuLockedClocks "},
+                 {"amdsmi_set_gpu_perf_level ", "nvmlDeviceResetGpuLockedClocks "}};
+    for (size_t i = 0; text && i < sizeof names / sizeof names[0]; i++) {
+        for (char *at; (at = strstr(text, names[i].amd));) {
+            size_t pre = (size_t)(at - text), la = strlen(names[i].amd), ln = strlen(names[i].nvml),
+                   rest = strlen(at + la);
+            char *out = malloc(pre + ln + rest + 1);
+            memcpy(out, text, pre);
+            memcpy(out + pre, names[i].nvml, ln);
+            memcpy(out + pre + ln, at + la, rest + 1);
+            free(text);
+            text = out;
+        }
+    }
+    return text;
+}
+
 void zt_use_fake_nvml(const char *dir, const char *config_json)
 {
     if (zt_vendor_amd()) {
