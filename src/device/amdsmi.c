@@ -731,9 +731,10 @@ static int amd_gpu_set_power_limit_mw(void *state, unsigned dev, unsigned limit_
 static int amd_gpu_set_persistence(void *state, unsigned dev, bool enabled)
 {
     (void)state;
+    /* The newer Zeus's daemon's words. */
     return zeus__error(ZEUS_ENOTSUP,
-                       "AMD GPU %u: AMD GPUs have no persistence mode (the driver keeps them "
-                       "initialised); nothing to %s",
+                       "AMD GPU %u: persistence mode is not supported on AMD GPUs (the driver "
+                       "keeps them initialised; nothing to %s)",
                        dev, enabled ? "enable" : "disable");
 }
 
@@ -741,7 +742,8 @@ static int amd_gpu_persistence(void *state, unsigned dev, bool *enabled)
 {
     (void)state;
     (void)enabled;
-    return zeus__error(ZEUS_ENOTSUP, "AMD GPU %u: AMD GPUs have no persistence mode", dev);
+    return zeus__error(ZEUS_ENOTSUP, "AMD GPU %u: persistence mode is not supported on AMD GPUs",
+                       dev);
 }
 
 /* Hotspot (junction) temperature. The newer Zeus divides by 1000 assuming millidegrees; AMD
