@@ -189,6 +189,11 @@ const char *zt_vendor_gpu_label(void)
     return zt_vendor_amd() ? "AMD GPU" : "NVML GPU";
 }
 
+const char *zt_vendor_cli_label(void)
+{
+    return zt_vendor_amd() ? "AMDSMI" : "NVML";
+}
+
 char *zt_read_calls(const char *path)
 {
     char *text = zt_read(path);

@@ -57,6 +57,8 @@ double zt_vendor_power_resolution_w(void);
 int zt_vendor_counter_reads_at_open(void);
 int zt_vendor_lost_error(void);
 const char *zt_vendor_gpu_label(void);
+/* How the zeus command names the backend's index ("NVML", "AMDSMI"). */
+const char *zt_vendor_cli_label(void);
 /* The fake library's call log (ZEUS_FAKE_NVML_LOG) at path, with the AMD library's entry points
  * written as the NVML ones that do the same (amdsmi_set_power_cap as
  * nvmlDeviceSetPowerManagementLimit, ...), so one expected text serves both vendors. NULL if
