@@ -87,6 +87,11 @@ typedef struct {
     char pci_address[ZEUS_GPU_PCI_ADDRESS_LEN];
     bool has_current, has_average; /* power readings the GPU has */
     bool odd_mi250_die;            /* reads nothing: its power is in the even die's */
+    /* The locked range this handle set per zeus_clock_domain (max_mhz 0: none), so that a
+     * one-domain reset can put the other domain's lock back (AMD resets both at once). */
+    struct {
+        unsigned min_mhz, max_mhz;
+    } locked[2];
 } amd_gpu;
 
 typedef struct {
@@ -127,6 +132,7 @@ static const struct {
     {AMDSMI_STATUS_NOT_YET_IMPLEMENTED, ZEUS_ENOTSUP, "NOT_YET_IMPLEMENTED"},
     {AMDSMI_STATUS_TIMEOUT, ZEUS_ETIMEOUT, "TIMEOUT"},
     {AMDSMI_STATUS_NO_PERM, ZEUS_EPERM, "NO_PERM"},
+    {AMDSMI_STATUS_IO, ZEUS_EDEVICE, "IO"},
     {AMDSMI_STATUS_OUT_OF_RESOURCES, ZEUS_ENOMEM, "OUT_OF_RESOURCES"},
     {AMDSMI_STATUS_INIT_ERROR, ZEUS_EINIT, "INIT_ERROR"},
     {AMDSMI_STATUS_NOT_FOUND, ZEUS_ENOENT, "NOT_FOUND"},
@@ -763,29 +769,48 @@ static int amd_gpu_temperature_c(void *state, unsigned dev, unsigned *celsius)
     return ZEUS_OK;
 }
 
+static amdsmi_status_t set_range(amd_state *s, unsigned dev, zeus_clock_domain domain,
+                                 unsigned min_mhz, unsigned max_mhz)
+{
+    uint32_t type = domain == ZEUS_CLOCK_GPU ? AMDSMI_CLK_TYPE_GFX : AMDSMI_CLK_TYPE_MEM;
+    amdsmi_status_t r = AMD(s, set_gpu_clk_range(s->gpus[dev].handle, min_mhz, max_mhz, type));
+    if (r == AMDSMI_STATUS_SUCCESS) {
+        s->gpus[dev].locked[domain].min_mhz = min_mhz;
+        s->gpus[dev].locked[domain].max_mhz = max_mhz;
+    }
+    return r;
+}
+
 static int amd_gpu_set_locked_clocks(void *state, unsigned dev, zeus_clock_domain domain,
                                      unsigned min_mhz, unsigned max_mhz)
 {
     amd_state *s = state;
     if (!s->f.set_gpu_clk_range)
         return zeus__error(ZEUS_ENOTSUP, "this AMD SMI library lacks amdsmi_set_gpu_clk_range");
-    uint32_t type = domain == ZEUS_CLOCK_GPU ? AMDSMI_CLK_TYPE_GFX : AMDSMI_CLK_TYPE_MEM;
-    amdsmi_status_t r = AMD(s, set_gpu_clk_range(s->gpus[dev].handle, min_mhz, max_mhz, type));
+    amdsmi_status_t r = set_range(s, dev, domain, min_mhz, max_mhz);
     return r == AMDSMI_STATUS_SUCCESS ? ZEUS_OK
                                       : amd_fail(s, r, "amdsmi_set_gpu_clk_range", (int)dev);
 }
 
-/* AMD cannot reset one clock domain: the performance level "auto" resets both (as the
- * original's reset_locked_clocks). A lease that resets one domain resets the other too. */
+/* AMD cannot reset one clock domain: the performance level "auto" (the original's
+ * reset_locked_clocks) resets both; the other domain's range, when this handle locked it, is
+ * then set again, so a reset means what it means on NVIDIA. */
 static int amd_gpu_reset_locked_clocks(void *state, unsigned dev, zeus_clock_domain domain)
 {
     amd_state *s = state;
-    (void)domain;
     if (!s->f.set_gpu_perf_level)
         return zeus__error(ZEUS_ENOTSUP, "this AMD SMI library lacks amdsmi_set_gpu_perf_level");
-    amdsmi_status_t r = AMD(s, set_gpu_perf_level(s->gpus[dev].handle, AMDSMI_DEV_PERF_LEVEL_AUTO));
-    return r == AMDSMI_STATUS_SUCCESS ? ZEUS_OK
-                                      : amd_fail(s, r, "amdsmi_set_gpu_perf_level", (int)dev);
+    amd_gpu *g = &s->gpus[dev];
+    amdsmi_status_t r = AMD(s, set_gpu_perf_level(g->handle, AMDSMI_DEV_PERF_LEVEL_AUTO));
+    if (r != AMDSMI_STATUS_SUCCESS)
+        return amd_fail(s, r, "amdsmi_set_gpu_perf_level", (int)dev);
+    g->locked[domain].min_mhz = g->locked[domain].max_mhz = 0;
+    zeus_clock_domain other = domain == ZEUS_CLOCK_GPU ? ZEUS_CLOCK_MEMORY : ZEUS_CLOCK_GPU;
+    if (g->locked[other].max_mhz && s->f.set_gpu_clk_range &&
+        (r = set_range(s, dev, other, g->locked[other].min_mhz, g->locked[other].max_mhz)) !=
+            AMDSMI_STATUS_SUCCESS)
+        return amd_fail(s, r, "amdsmi_set_gpu_clk_range (putting the other domain back)", (int)dev);
+    return ZEUS_OK;
 }
 
 static int amd_gpu_pci_address(void *state, unsigned dev, char *address, size_t size)

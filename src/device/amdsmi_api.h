@@ -24,6 +24,7 @@ typedef void *amdsmi_socket_handle;
 #define AMDSMI_STATUS_TIMEOUT 8u
 #define AMDSMI_STATUS_RETRY 9u
 #define AMDSMI_STATUS_NO_PERM 10u
+#define AMDSMI_STATUS_IO 12u
 #define AMDSMI_STATUS_OUT_OF_RESOURCES 15u
 #define AMDSMI_STATUS_INIT_ERROR 18u
 #define AMDSMI_STATUS_BUSY 30u

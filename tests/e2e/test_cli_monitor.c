@@ -529,7 +529,7 @@ static void test_unavailable_prints_nan(void **state)
     char *out, *err;
     assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--", "true", NULL), 0);
     assert_contains(out, "energy={0: nan, 1: ");
-    /* AMD SMI has no "GPU lost" status: the fake AMD library reports it as NOT_FOUND. */
+    /* AMD SMI has no "GPU lost" status: the fake AMD library reports an I/O error. */
     char lost[160];
     snprintf(lost, sizeof lost, "GPU 0 (NVIDIA A40, %s 0, 0000:01:00.0): not measured: %s",
              zt_vendor_amd() ? "AMDSMI" : "NVML", zeus_strerror(zt_vendor_lost_error()));

@@ -63,6 +63,7 @@ static const fake_gpu_code codes[] = {
     {AMDSMI_STATUS_NOT_SUPPORTED, "NOT_SUPPORTED"},
     {AMDSMI_STATUS_TIMEOUT, "TIMEOUT"},
     {AMDSMI_STATUS_NO_PERM, "NO_PERM"},
+    {AMDSMI_STATUS_IO, "IO"},
     {AMDSMI_STATUS_OUT_OF_RESOURCES, "OUT_OF_RESOURCES"},
     {AMDSMI_STATUS_INIT_ERROR, "INIT_ERROR"},
     {AMDSMI_STATUS_BUSY, "BUSY"},
@@ -74,7 +75,7 @@ static const fake_gpu_code codes[] = {
      * tests/fakes/fake_gpu.h): the nearest AMD status for each. */
     {AMDSMI_STATUS_NO_PERM, "NO_PERMISSION"},
     {AMDSMI_STATUS_INVAL, "INVALID_ARGUMENT"},
-    {AMDSMI_STATUS_NOT_FOUND, "GPU_IS_LOST"},
+    {AMDSMI_STATUS_IO, "GPU_IS_LOST"}, /* its sysfs files fail to read */
     {AMDSMI_STATUS_UNKNOWN_ERROR, "UNKNOWN"},
     {AMDSMI_STATUS_NOT_INIT, "UNINITIALIZED"},
 };
@@ -248,6 +249,7 @@ EXPORT amdsmi_status_t amdsmi_status_code_to_string(amdsmi_status_t status, cons
         {AMDSMI_STATUS_INVAL, "AMDSMI_STATUS_INVAL: Invalid parameters"},
         {AMDSMI_STATUS_NOT_SUPPORTED, "AMDSMI_STATUS_NOT_SUPPORTED: Command not supported"},
         {AMDSMI_STATUS_NO_PERM, "AMDSMI_STATUS_NO_PERM: Permission Denied"},
+        {AMDSMI_STATUS_IO, "AMDSMI_STATUS_IO: I/O Error"},
         {AMDSMI_STATUS_BUSY, "AMDSMI_STATUS_BUSY: Device busy"},
         {AMDSMI_STATUS_NOT_INIT, "AMDSMI_STATUS_NOT_INIT: Device not initialized"},
     };
@@ -474,8 +476,8 @@ EXPORT amdsmi_status_t amdsmi_get_energy_count(amdsmi_processor_handle h, uint64
 }
 
 /* Clock ranges the fake GPU supports, MHz (amdsmi_clk_info_t). */
-static const amdsmi_clk_info_t gfx_clocks = {.clk = 1700, .min_clk = 500, .max_clk = 2100};
-static const amdsmi_clk_info_t mem_clocks = {.clk = 1300, .min_clk = 900, .max_clk = 1300};
+static const amdsmi_clk_info_t gfx_clocks = {.clk = 1700, .min_clk = 100, .max_clk = 2100};
+static const amdsmi_clk_info_t mem_clocks = {.clk = 1300, .min_clk = 100, .max_clk = 1600};
 
 EXPORT amdsmi_status_t amdsmi_get_clock_info(amdsmi_processor_handle h, uint32_t type,
                                              amdsmi_clk_info_t *info)

@@ -181,7 +181,7 @@ int zt_vendor_counter_reads_at_open(void)
 
 int zt_vendor_lost_error(void)
 {
-    return zt_vendor_amd() ? ZEUS_ENOENT : ZEUS_ELOST;
+    return zt_vendor_amd() ? ZEUS_EDEVICE : ZEUS_ELOST;
 }
 
 const char *zt_vendor_gpu_label(void)
@@ -221,10 +221,11 @@ void zt_use_fake_nvml(const char *dir, const char *config_json)
 {
     if (zt_vendor_amd()) {
         /* The same fake hardware behind AMD's library: the amdsmi backend, its counter check
-         * kept short (the original's 0.5 s per open would dominate the suite). */
+         * kept short (the original's 0.5 s per open would dominate the suite), but two of the
+         * slowest fake counter's updates (100 ms) long. */
         zt_options.backend = "amdsmi";
         zt_options.amdsmi_library = ZEUS_FAKE_AMDSMI_PATH;
-        zt_options.amdsmi_check_ms = 100;
+        zt_options.amdsmi_check_ms = ZT_AMDSMI_CHECK_MS;
     } else {
         zt_options.backend = "nvml";
         zt_options.nvml_library = ZEUS_FAKE_NVML_PATH;
@@ -268,14 +269,15 @@ static char **child_environment(void)
 {
     const struct {
         const char *name, *value;
-    } from_options[] = {{"ZEUS_DEVICE", zt_options.backend},
-                        {"ZEUS_NVML_LIBRARY", zt_options.nvml_library},
-                        {"ZEUS_AMDSMI_LIBRARY", zt_options.amdsmi_library},
-                        {"ZEUS_AMDSMI_CHECK_MS", zt_options.amdsmi_check_ms ? "100" : NULL},
-                        {"ZEUS_SIM_CONFIG", zt_options.sim_config},
-                        {"ZEUS_SIM_STATE", zt_options.sim_state},
-                        {"ZEUS_SYSFS_ROOT", zt_options.sysfs_root},
-                        {"CUDA_VISIBLE_DEVICES", zt_options.visible_devices}};
+    } from_options[] = {
+        {"ZEUS_DEVICE", zt_options.backend},
+        {"ZEUS_NVML_LIBRARY", zt_options.nvml_library},
+        {"ZEUS_AMDSMI_LIBRARY", zt_options.amdsmi_library},
+        {"ZEUS_AMDSMI_CHECK_MS", zt_options.amdsmi_check_ms ? ZT_STR(ZT_AMDSMI_CHECK_MS) : NULL},
+        {"ZEUS_SIM_CONFIG", zt_options.sim_config},
+        {"ZEUS_SIM_STATE", zt_options.sim_state},
+        {"ZEUS_SYSFS_ROOT", zt_options.sysfs_root},
+        {"CUDA_VISIBLE_DEVICES", zt_options.visible_devices}};
     size_t n = 0;
     while (environ[n])
         n++;

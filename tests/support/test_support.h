@@ -47,12 +47,16 @@ void zt_use_fake_nvml(const char *dir, const char *config_json);
  * ZEUS_TEST_VENDOR=amd, where zt_use_fake_nvml loads the same fake hardware through the fake
  * libamd_smi and the amdsmi backend instead (tests/CMakeLists.txt: ZEUS_VENDOR_MATRIX). */
 bool zt_vendor_amd(void);
+/* The AMD counter check's window in the vendor matrix, ms (ZEUS_AMDSMI_CHECK_MS). */
+#define ZT_AMDSMI_CHECK_MS 200
+#define ZT_STR_(x) #x
+#define ZT_STR(x) ZT_STR_(x)
 /* What the vendor matrix's two libraries differ in, for the few assertions that depend on it:
  * AMD GPUs have no persistence mode (ZEUS_ENOTSUP), and AMD SMI reports power in whole watts. */
 bool zt_vendor_has_persistence(void);
 double zt_vendor_power_resolution_w(void);
 /* Energy-counter reads the backend makes at open (AMD: 2, its check against power), for an
- * injected error's "after"; the error code a lost GPU gives (AMD SMI has no "lost": NOT_FOUND);
+ * injected error's "after"; the error code a lost GPU gives (AMD SMI has no "lost": an I/O error);
  * the backend's name in its error messages ("(NVML GPU 0)", "(AMD GPU 0)"). */
 int zt_vendor_counter_reads_at_open(void);
 int zt_vendor_lost_error(void);
