@@ -36,8 +36,9 @@ static void usage(FILE *out)
                  "The privileged daemon is its own command: zeusd (docs/zeusd.md).\n");
     fprintf(out, "\nRun 'zeus <command> --help' for a command's options.\n"
                  "Exit codes: 0 success, 1 failure, 2 usage error, 3 no usable device.\n"
-                 "Environment: ZEUS_DEVICE (auto|nvml|sim|none), ZEUS_NVML_LIBRARY, "
-                 "ZEUS_SIM_CONFIG,\n  ZEUS_SYSFS_ROOT, CUDA_VISIBLE_DEVICES, ZEUS_LOG_LEVEL "
+                 "Environment: ZEUS_DEVICE (auto|nvml|amdsmi|jetson|sim|none), "
+                 "ZEUS_NVML_LIBRARY,\n  ZEUS_AMDSMI_LIBRARY, ROCM_PATH, ZEUS_SIM_CONFIG, "
+                 "ZEUS_SYSFS_ROOT, CUDA_VISIBLE_DEVICES,\n  HIP_VISIBLE_DEVICES, ZEUS_LOG_LEVEL "
                  "(error|warn|info|debug).\n");
 }
 

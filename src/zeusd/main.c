@@ -515,6 +515,29 @@ static int serve(int argc, char **argv)
     }
     bool want_gpus = c.group_on[ZD_GROUP_GPU_CONTROL] || c.group_on[ZD_GROUP_GPU_READ];
     unsigned gpus = want_gpus ? zeus_gpu_count(devices) : 0;
+    /* auto on a node with NVIDIA and AMD GPUs: the newer daemon refuses to guess (its ids
+     * would mean one vendor's GPUs only). NVML answered first; ask AMD SMI too. */
+    const char *chosen = zeus_devices_gpu_backend(devices);
+    if (gpus > 0 && chosen && strcmp(chosen, "nvml") == 0 &&
+        (!dev_options.backend || strcmp(dev_options.backend, "auto") == 0)) {
+        zeus_device_options amd_options = dev_options;
+        amd_options.backend = "amdsmi";
+        amd_options.allowed_backends = "amdsmi";
+        zeus_devices *amd = NULL;
+        unsigned amd_gpus = 0;
+        if (zeus_devices_open_with(&amd_options, &amd) == 0) {
+            amd_gpus = zeus_gpu_count(amd);
+            zeus_devices_close(amd);
+        }
+        if (amd_gpus > 0) {
+            char counts[64];
+            snprintf(counts, sizeof counts, "%u NVIDIA and %u AMD", gpus, amd_gpus);
+            die("this node has %s GPUs: pick one with --gpu-backend nvml or --gpu-backend "
+                "amdsmi (one daemon serves one vendor's GPUs)",
+                counts);
+            goto done;
+        }
+    }
     zeus_gpu_info info = {0};
     if (gpus > 0)
         zeus_gpu_get_info(devices, 0, &info);
