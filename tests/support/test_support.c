@@ -221,11 +221,10 @@ void zt_use_fake_nvml(const char *dir, const char *config_json)
 {
     if (zt_vendor_amd()) {
         /* The same fake hardware behind AMD's library: the amdsmi backend, its counter check
-         * kept short (the original's 0.5 s per open would dominate the suite), but two of the
-         * slowest fake counter's updates (100 ms) long. */
+         * kept short (the original's 0.5 s per open would dominate the suite). */
         zt_options.backend = "amdsmi";
         zt_options.amdsmi_library = ZEUS_FAKE_AMDSMI_PATH;
-        zt_options.amdsmi_check_ms = ZT_AMDSMI_CHECK_MS;
+        zt_options.amdsmi_check_ms = ZT_AMDSMI_CHECK_MS_IN_PROCESS;
     } else {
         zt_options.backend = "nvml";
         zt_options.nvml_library = ZEUS_FAKE_NVML_PATH;

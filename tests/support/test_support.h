@@ -47,8 +47,11 @@ void zt_use_fake_nvml(const char *dir, const char *config_json);
  * ZEUS_TEST_VENDOR=amd, where zt_use_fake_nvml loads the same fake hardware through the fake
  * libamd_smi and the amdsmi backend instead (tests/CMakeLists.txt: ZEUS_VENDOR_MATRIX). */
 bool zt_vendor_amd(void);
-/* The AMD counter check's window in the vendor matrix, ms (ZEUS_AMDSMI_CHECK_MS). */
+/* The AMD counter check's window in the vendor matrix, ms: for the zeus commands and daemons
+ * the tests start (ZEUS_AMDSMI_CHECK_MS; two of the slowest fake counter's updates, 100 ms), and
+ * for the device sets a test opens itself (many per test; the fake's default 20 ms updates). */
 #define ZT_AMDSMI_CHECK_MS 200
+#define ZT_AMDSMI_CHECK_MS_IN_PROCESS 60
 #define ZT_STR_(x) #x
 #define ZT_STR(x) ZT_STR_(x)
 /* What the vendor matrix's two libraries differ in, for the few assertions that depend on it:
