@@ -160,18 +160,8 @@ static amdsmi_status_t enter(amdsmi_processor_handle h, const char *function, un
     return AMDSMI_STATUS_SUCCESS;
 }
 
-#define ENTER(h, gpu)                                                                              \
-    unsigned gpu;                                                                                  \
-    do {                                                                                           \
-        amdsmi_status_t entered_ = enter((h), __func__, &gpu);                                     \
-        if (entered_ != AMDSMI_STATUS_SUCCESS)                                                     \
-            return entered_;                                                                       \
-    } while (0)
-#define LEAVE(rc)                                                                                  \
-    do {                                                                                           \
-        pthread_mutex_unlock(&lock);                                                               \
-        return (rc);                                                                               \
-    } while (0)
+#define ENTER(h, gpu) FAKE_GPU_ENTER(amdsmi_status_t, AMDSMI_STATUS_SUCCESS, enter, h, gpu)
+#define LEAVE(rc) FAKE_GPU_LEAVE(lock, rc)
 
 /* lock, load, change, save, unlock of the shared settings (sim_state.h). */
 #define STATE_CHANGE(change)                                                                       \

@@ -48,6 +48,22 @@ double fake_gpu_energy_uj(const zeus_sim_config *config, zeus_sim_gpu *gpus, uns
 
 #include "device/sim_state.h"
 
+/* A fake's device call starts with ENTER (its enter() validates the handle, takes the fake's
+ * lock and applies injected errors, returning success or the vendor's code) and ends with LEAVE
+ * (releases the lock and returns). Each fake defines ENTER and LEAVE with these. */
+#define FAKE_GPU_ENTER(type, success, enter_fn, handle, gpu)                                       \
+    unsigned gpu;                                                                                  \
+    do {                                                                                           \
+        type entered_ = enter_fn((handle), __func__, &gpu);                                        \
+        if (entered_ != (success))                                                                 \
+            return entered_;                                                                       \
+    } while (0)
+#define FAKE_GPU_LEAVE(lock, rc)                                                                   \
+    do {                                                                                           \
+        pthread_mutex_unlock(&(lock));                                                             \
+        return (rc);                                                                               \
+    } while (0)
+
 /* Brings the fake hardware up: loads ZEUS_FAKE_NVML_CONFIG into config, starts every GPU's model
  * now, forgets call counts, and loads the shared settings (ZEUS_FAKE_NVML_STATE) into state. On
  * failure writes "<who>: <reason>" to error and returns the ZEUS_E* code. */

@@ -150,18 +150,8 @@ static nvmlReturn_t enter(nvmlDevice_t device, const char *function, unsigned *g
     return NVML_SUCCESS;
 }
 
-#define ENTER(device, gpu)                                                                         \
-    unsigned gpu;                                                                                  \
-    do {                                                                                           \
-        nvmlReturn_t entered_ = enter((device), __func__, &gpu);                                   \
-        if (entered_ != NVML_SUCCESS)                                                              \
-            return entered_;                                                                       \
-    } while (0)
-#define LEAVE(rc)                                                                                  \
-    do {                                                                                           \
-        pthread_mutex_unlock(&lock);                                                               \
-        return (rc);                                                                               \
-    } while (0)
+#define ENTER(device, gpu) FAKE_GPU_ENTER(nvmlReturn_t, NVML_SUCCESS, enter, device, gpu)
+#define LEAVE(rc) FAKE_GPU_LEAVE(lock, rc)
 
 /* ---- system ---- */
 
