@@ -51,7 +51,9 @@ static void usage(FILE *out)
             "  --json            print one JSON object\n"
             "  --quiet           no progress on stderr\n"
             "  -h, --help        show this help\n\n"
-            "ZEUS_SIM_CONFIG, if set, replaces the demo's simulated GPUs (docs/devices.md).\n",
+            "ZEUS_SIM_CONFIG, if set, replaces the demo's simulated GPUs (docs/devices.md).\n\n"
+            "example:\n"
+            "  zeus demo --gpus 4 --selector max-slowdown --factor 1.05\n",
             DEMO_STEPS, DEMO_ETA);
 }
 

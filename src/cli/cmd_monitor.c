@@ -48,7 +48,9 @@ static void usage_energy(FILE *out)
         "                      (http://HOST:PORT; docs/exporter.md), group job=NAME,\n"
         "                      window=" ENERGY_WINDOW "\n"
         "  --job NAME          the job label of the push (default zeus)\n"
-        "  -h, --help          show this help\n");
+        "  -h, --help          show this help\n\n"
+        "example:\n"
+        "  zeus monitor energy --cpu-indices 0 --log-file energy.csv -- python train.py\n");
 }
 
 static void usage_power(FILE *out)
@@ -75,15 +77,22 @@ static void usage_power(FILE *out)
             "                      extension: .svg or .png; 960x540)\n"
             "  --windows LOG       mark the windows of a 'zeus monitor energy --log-file' LOG\n"
             "                      on the plot\n"
-            "  -h, --help          show this help\n");
+            "  -h, --help          show this help\n\n"
+            "example:\n"
+            "  zeus monitor power --update-period 0.1 --duration 60 --csv power.csv\n");
 }
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: zeus monitor {energy,power} [options]\n\n"
-                 "  energy  time and energy of a command, or until Ctrl-C\n"
-                 "  power   stream power samples\n\n"
-                 "Run 'zeus monitor energy --help' or 'zeus monitor power --help' for options.\n");
+                 "commands:\n"
+                 "  energy      time and energy of a command, or until Ctrl-C\n"
+                 "  power       stream power samples\n\n"
+                 "options:\n"
+                 "  -h, --help  show this help ('zeus monitor energy --help' and 'zeus monitor\n"
+                 "              power --help' list each command's options)\n\n"
+                 "example:\n"
+                 "  zeus monitor energy -- python train.py\n");
 }
 
 /* ---- options: one parser for both subcommands ---- */

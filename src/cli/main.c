@@ -21,25 +21,36 @@ static const command commands[] = {
     {"simulate", cli_simulate, "replay the NSDI'23 traces with Zeus's batch-size optimizer"},
 };
 
+/* Commands that bring a server library are separate executables (zeus-NAME, run_external);
+ * to the user they are commands like the others. */
+static const struct {
+    const char *name, *summary;
+} external_commands[] = {
+    {"run", "drive a recurring job's recurrences (batch-size optimizer)"},
+    {"history", "a recurring job's trials and the bandit's beliefs"},
+    {"bso", "bso serve: the batch-size optimizer service"},
+    {"exporter", "Prometheus metrics of every GPU and CPU"},
+};
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: zeus [--version] [--help] <command> [<args>]\n\n"
                  "Measure and cut the energy GPUs spend on deep learning.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nSeparately built commands, run as zeus-<command> when installed:\n"
-                 "  run          drive a recurring job's recurrences (zeus-bso; docs/bso.md)\n"
-                 "  history      a recurring job's trials and the bandit's beliefs\n"
-                 "  bso serve    the batch-size optimizer service\n"
-                 "  exporter     Prometheus metrics of every GPU and CPU (zeus-exporter;\n"
-                 "               docs/exporter.md)\n"
-                 "The privileged daemon is its own command: zeusd (docs/zeusd.md).\n");
-    fprintf(out, "\nRun 'zeus <command> --help' for a command's options.\n"
-                 "Exit codes: 0 success, 1 failure, 2 usage error, 3 no usable device.\n"
-                 "Environment: ZEUS_DEVICE (auto|nvml|amdsmi|jetson|sim|none), "
-                 "ZEUS_NVML_LIBRARY,\n  ZEUS_AMDSMI_LIBRARY, ROCM_PATH, ZEUS_SIM_CONFIG, "
-                 "ZEUS_SYSFS_ROOT, CUDA_VISIBLE_DEVICES,\n  HIP_VISIBLE_DEVICES, ZEUS_LOG_LEVEL "
-                 "(error|warn|info|debug).\n");
+    for (size_t i = 0; i < sizeof external_commands / sizeof external_commands[0]; i++)
+        fprintf(out, "  %-12s %s\n", external_commands[i].name, external_commands[i].summary);
+    fprintf(out, "\noptions:\n"
+                 "  --version    print the version\n"
+                 "  -h, --help   show this help\n\n"
+                 "Run 'zeus <command> --help' for a command's options; the privileged daemon is\n"
+                 "zeusd (docs/zeusd.md). Exit codes: 0 success, 1 failure, 2 usage error, 3 no\n"
+                 "usable device. Environment: ZEUS_DEVICE (auto|nvml|amdsmi|jetson|sim|none),\n"
+                 "ZEUS_NVML_LIBRARY, ZEUS_AMDSMI_LIBRARY, ROCM_PATH, ZEUS_SIM_CONFIG,\n"
+                 "ZEUS_SYSFS_ROOT, CUDA_VISIBLE_DEVICES, HIP_VISIBLE_DEVICES,\n"
+                 "ZEUS_LOG_LEVEL (error|warn|info|debug).\n\n"
+                 "example:\n"
+                 "  zeus monitor energy -- python train.py\n");
 }
 
 /* Every command's report goes to stdout: a write that failed (a full disk, /dev/full, a closed
