@@ -1356,6 +1356,7 @@ static void test_client_without_local_nvml(void **state)
     zr_start(&daemon_, NULL);
     setenv("ZEUSD_SOCK_PATH", daemon_.sock, 1);
     setenv("ZEUS_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+    setenv("ZEUS_AMDSMI_LIBRARY", "/nonexistent/libamd_smi.so", 1); /* no GPU library at all */
     setenv("ZEUS_DEVICE", "auto", 1);
     char *out, *err;
     assert_int_equal(zt_zeus(&out, &err, "show-env", NULL), 0);
