@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #define JETSON_PERIOD_NS (100 * 1000000LL)
 
@@ -46,6 +47,7 @@ typedef struct {
     bool stop;
     bool thread_started;
     pthread_t thread;
+    pid_t owner; /* the process that started the thread (a forked child has no thread) */
     int64_t last_ns;
     double energy_mj[RAIL_COUNT];
     unsigned power_mw[RAIL_COUNT];
@@ -248,7 +250,8 @@ static void jetson_close(void *state)
     jetson_state *s = state;
     if (!s)
         return;
-    zeus__thread_finish(&s->lock, &s->wake, &s->stop, s->thread_started, s->thread);
+    zeus__thread_finish(&s->lock, &s->wake, &s->stop, s->thread_started && s->owner == getpid(),
+                        s->thread);
     free(s);
 }
 
@@ -308,6 +311,7 @@ static int open_rails(void **state, const zeus_device_options *o, int need, char
         goto fail;
     }
     s->thread_started = true;
+    s->owner = getpid();
     size_t n = (size_t)snprintf(reason, reason_size, "%s, rails:", s->model);
     for (int k = 0; k < RAIL_COUNT && n < reason_size; k++)
         n += (size_t)snprintf(reason + n, reason_size - n, " %s=%s", rail_names[k],
