@@ -250,8 +250,10 @@ static void jetson_close(void *state)
     jetson_state *s = state;
     if (!s)
         return;
-    zeus__thread_finish(&s->lock, &s->wake, &s->stop, s->thread_started && s->owner == getpid(),
-                        s->thread);
+    /* In a forked child the thread is not there and the condition variable still counts the
+     * parent's waiter (destroying it would wait forever): leave both alone. */
+    if (!s->thread_started || s->owner == getpid())
+        zeus__thread_finish(&s->lock, &s->wake, &s->stop, s->thread_started, s->thread);
     free(s);
 }
 
