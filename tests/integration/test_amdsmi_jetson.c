@@ -203,6 +203,26 @@ static void test_serialised_before_26_2(void **state)
     free(log);
 }
 
+/* A node with NVIDIA and AMD GPUs (both fake libraries): auto refuses, as the newer daemon;
+ * --gpu-backend picks one. */
+static void test_mixed_vendors(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(zt_dir, NULL);
+    zt_options.backend = NULL; /* auto, in the daemon's environment too */
+    zt_options.nvml_library = ZEUS_FAKE_NVML_PATH;
+    zt_options.amdsmi_library = ZEUS_FAKE_AMDSMI_PATH;
+    zt_options.amdsmi_check_ms = 60;
+    char sock[4200];
+    snprintf(sock, sizeof sock, "%s/mixed.sock", zt_dir);
+    char *out = NULL, *err = NULL;
+    char *argv[] = {ZEUS_ZEUSD_PATH, "serve", "--socket-path", sock, "--enable", "gpu-read", NULL};
+    assert_int_equal(zt_run(argv, &out, &err, 10), 1);
+    assert_contains(out, "this node has 4 NVIDIA and 4 AMD GPUs: pick one with --gpu-backend");
+    free(out);
+    free(err);
+}
+
 /* ---- Jetson ---- */
 
 static void jetson_tree(void)
@@ -291,6 +311,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_counter_check_falls_back, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_unusable_libraries, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_serialised_before_26_2, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_mixed_vendors, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_jetson_windows, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_not_a_jetson, zt_setup, zt_teardown),
     };

@@ -1159,23 +1159,6 @@ static void test_cpu_ids_are_package_numbers(void **state)
     zeus_devices_close(d);
 }
 
-/* A node with NVIDIA and AMD GPUs (both fake libraries): auto refuses, as the newer daemon;
- * --gpu-backend picks one. */
-static void test_mixed_vendors(void **state)
-{
-    (void)state;
-    unsetenv("ZEUS_DEVICE");
-    zt_options.backend = NULL; /* auto, in the daemon's environment too */
-    char sock[4200];
-    snprintf(sock, sizeof sock, "%s/mixed.sock", zt_dir);
-    char *out = NULL, *err = NULL;
-    char *argv[] = {ZEUS_ZEUSD_PATH, "serve", "--socket-path", sock, "--enable", "gpu-read", NULL};
-    assert_int_equal(zt_run(argv, &out, &err, 10), 1);
-    assert_contains(out, "this node has 4 NVIDIA and 4 AMD GPUs: pick one with --gpu-backend");
-    free(out);
-    free(err);
-}
-
 static void test_startup_socket_handling(void **state)
 {
     (void)state;
@@ -1398,7 +1381,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_help_and_bad_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_socket_permissions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_python_client, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mixed_vendors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_side_in_libzeus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_with_token_through_libzeus, setup, teardown),
     };
