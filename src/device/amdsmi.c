@@ -461,7 +461,7 @@ static int describe_gpu(amd_state *s, unsigned dev)
     info->device_index = dev;
     info->arch = ZEUS_ARCH_UNKNOWN; /* Zeus's architectures are NVIDIA's generations */
     info->simulated = false;
-    static _Alignas(8) char asic[AMDSMI_ASIC_INFO_BUFFER];
+    _Alignas(8) char asic[AMDSMI_ASIC_INFO_BUFFER];
     memset(asic, 0, sizeof asic);
     amdsmi_status_t r = AMD(s, get_gpu_asic_info(g->handle, asic));
     if (r != AMDSMI_STATUS_SUCCESS)
