@@ -8,6 +8,7 @@
 #include "zeus/sim.h"
 #include "zeus/soc.h"
 #include "zeus/monitor.h"
+#include "zeus/job_window.h"
 #include "zeus/metric.h"
 #include "zeus/plot.h"
 #include "zeus/lease.h"
