@@ -493,7 +493,7 @@ EXPORT amdsmi_status_t amdsmi_set_gpu_clk_range(amdsmi_processor_handle h, uint6
         LEAVE(AMDSMI_STATUS_INVAL);
     zeus_clock_domain d = type == AMDSMI_CLK_TYPE_GFX ? ZEUS_CLOCK_GPU : ZEUS_CLOCK_MEMORY;
     zeus_sim_clocks locked = {(unsigned)min_mhz, (unsigned)max_mhz};
-    STATE_CHANGE(gpus[gpu].locked[d] = locked);
+    STATE_CHANGE(zeus__sim_gpu_set_locked(&gpus[gpu], d, locked, zeus_now_ns()));
     fake_gpu_log_call(__func__, gpu, (unsigned)min_mhz);
     LEAVE(AMDSMI_STATUS_SUCCESS);
 }
@@ -506,7 +506,9 @@ EXPORT amdsmi_status_t amdsmi_set_gpu_perf_level(amdsmi_processor_handle h, uint
     if (level != AMDSMI_DEV_PERF_LEVEL_AUTO)
         LEAVE(AMDSMI_STATUS_NOT_SUPPORTED);
     zeus_sim_clocks unlocked = {0, 0};
-    STATE_CHANGE((gpus[gpu].locked[0] = unlocked, gpus[gpu].locked[1] = unlocked));
+    STATE_CHANGE(
+        (zeus__sim_gpu_set_locked(&gpus[gpu], ZEUS_CLOCK_GPU, unlocked, zeus_now_ns()),
+         zeus__sim_gpu_set_locked(&gpus[gpu], ZEUS_CLOCK_MEMORY, unlocked, zeus_now_ns())));
     fake_gpu_log_call(__func__, gpu, level);
     LEAVE(AMDSMI_STATUS_SUCCESS);
 }
