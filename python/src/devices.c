@@ -302,6 +302,30 @@ static PyObject *py_cpu_count(PyObject *self, PyObject *unused)
     return d ? PyLong_FromUnsignedLong(zeus_cpu_count(d)) : NULL;
 }
 
+/* A Jetson's rail energies (zeus/soc.h): {"cpu_mj", "gpu_mj", "total_mj"}, None for a rail the
+ * board lacks. */
+static PyObject *py_soc_energy(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    zeus_devices *d = zpy_devices_get();
+    if (!d)
+        return NULL;
+    zeus_soc_energy e;
+    int rc = zeus_soc_read_energy(d, &e);
+    if (rc != ZEUS_OK)
+        return zpy_raise(rc, zpy_error_base);
+    PyObject *cpu = e.cpu_valid ? PyFloat_FromDouble(e.cpu_mj) : Py_NewRef(Py_None);
+    PyObject *gpu = e.gpu_valid ? PyFloat_FromDouble(e.gpu_mj) : Py_NewRef(Py_None);
+    PyObject *total = e.total_valid ? PyFloat_FromDouble(e.total_mj) : Py_NewRef(Py_None);
+    PyObject *out = cpu && gpu && total
+                        ? Py_BuildValue("{sOsOsO}", "cpu_mj", cpu, "gpu_mj", gpu, "total_mj", total)
+                        : NULL;
+    Py_XDECREF(cpu);
+    Py_XDECREF(gpu);
+    Py_XDECREF(total);
+    return out;
+}
+
 static PyObject *py_zeus_cost(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -313,10 +337,11 @@ static PyObject *py_zeus_cost(PyObject *self, PyObject *args)
 
 PyMethodDef zpy_device_methods[] = {
     {"gpu_count", py_gpu_count, METH_NOARGS, "GPUs visible (after CUDA_VISIBLE_DEVICES)."},
-    {"gpu_backend", py_gpu_backend, METH_NOARGS, "'nvml', 'sim' or None."},
+    {"gpu_backend", py_gpu_backend, METH_NOARGS, "'nvml', 'amdsmi', 'jetson', 'sim' or None."},
     {"backend_reasons", py_backend_reasons, METH_NOARGS, "{backend: (available, reason)}"},
     {"check_homogeneous", py_check_homogeneous, METH_NOARGS, "Raises if GPU models differ."},
     {"cpu_count", py_cpu_count, METH_NOARGS, "CPU packages (RAPL)."},
     {"zeus_cost", py_zeus_cost, METH_VARARGS, "zeus_cost(energy, time, eta_knob, max_power)"},
+    {"soc_energy", py_soc_energy, METH_NOARGS, "A Jetson's rails: {cpu_mj, gpu_mj, total_mj}."},
     {NULL, NULL, 0, NULL},
 };

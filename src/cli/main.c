@@ -47,8 +47,9 @@ static void usage(FILE *out)
                  "  -h, --help   show this help\n\n"
                  "Run 'zeus <command> --help' for a command's options; the privileged daemon is\n"
                  "zeusd (docs/zeusd.md). Exit codes: 0 success, 1 failure, 2 usage error, 3 no\n"
-                 "usable device. Environment: ZEUS_DEVICE (auto|nvml|sim|none),\n"
-                 "ZEUS_NVML_LIBRARY, ZEUS_SIM_CONFIG, ZEUS_SYSFS_ROOT, CUDA_VISIBLE_DEVICES,\n"
+                 "usable device. Environment: ZEUS_DEVICE (auto|nvml|amdsmi|jetson|sim|none),\n"
+                 "ZEUS_NVML_LIBRARY, ZEUS_AMDSMI_LIBRARY, ROCM_PATH, ZEUS_SIM_CONFIG,\n"
+                 "ZEUS_SYSFS_ROOT, CUDA_VISIBLE_DEVICES, HIP_VISIBLE_DEVICES,\n"
                  "ZEUS_LOG_LEVEL (error|warn|info|debug).\n\n"
                  "example:\n"
                  "  zeus monitor energy -- python train.py\n");

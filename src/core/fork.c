@@ -83,3 +83,17 @@ void zeus__no_fork_end(void)
 {
     atomic_fetch_sub(&busy, 1);
 }
+
+void zeus__thread_finish(pthread_mutex_t *lock, pthread_cond_t *wake, bool *stop, bool started,
+                         pthread_t thread)
+{
+    if (started) {
+        pthread_mutex_lock(lock);
+        *stop = true;
+        pthread_cond_signal(wake);
+        pthread_mutex_unlock(lock);
+        pthread_join(thread, NULL);
+    }
+    pthread_cond_destroy(wake);
+    pthread_mutex_destroy(lock);
+}

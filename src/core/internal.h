@@ -5,6 +5,8 @@
 #include "zeus/common.h"
 #include "zeus/util.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -31,6 +33,11 @@ typedef enum { ZEUS__FORK_PREPARE, ZEUS__FORK_PARENT, ZEUS__FORK_CHILD } zeus__f
 void zeus__fork_init(void);
 void zeus__no_fork_begin(void);
 void zeus__no_fork_end(void);
+
+/* Ends a library thread that waits on wake between rounds: sets *stop under lock, signals, joins
+ * (when started), then destroys lock and wake. */
+void zeus__thread_finish(pthread_mutex_t *lock, pthread_cond_t *wake, bool *stop, bool started,
+                         pthread_t thread);
 void zeus__log_atfork(zeus__fork_phase phase);
 void zeus__lease_atfork(zeus__fork_phase phase);
 void zeus__sampler_atfork(zeus__fork_phase phase);

@@ -12,9 +12,12 @@
 
 /* Every backend, in the order they are tried and reported. A new backend is added here. */
 /* zeusd-rapl comes before rapl: with a daemon configured, RAPL is read through it. */
-const zeus_backend_ops *const zeus__backends[] = {&zeus__nvml_backend, &zeus__sim_backend,
-                                                  &zeus__zeusd_backend, &zeus__zeusd_rapl_backend,
-                                                  &zeus__rapl_backend};
+/* The auto candidates in the original's order: NVIDIA first, then AMD (get_gpus), then a
+ * Jetson's rails (get_soc); jetson-cpu comes before rapl, which a Jetson (ARM) lacks anyway. */
+const zeus_backend_ops *const zeus__backends[] = {
+    &zeus__nvml_backend,       &zeus__amdsmi_backend, &zeus__jetson_backend,
+    &zeus__sim_backend,        &zeus__zeusd_backend,  &zeus__zeusd_rapl_backend,
+    &zeus__jetson_cpu_backend, &zeus__rapl_backend};
 const size_t zeus__backend_count = ZEUS_ARRAY_LEN(zeus__backends);
 
 #define MAX_BACKENDS ZEUS_ARRAY_LEN(zeus__backends)

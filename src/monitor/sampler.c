@@ -427,15 +427,7 @@ void zeus_sampler_stop(zeus_sampler *s)
     if (!s)
         return;
     unregister_sampler(s);
-    if (s->thread_started) {
-        pthread_mutex_lock(&s->lock);
-        s->stop = true;
-        pthread_cond_signal(&s->wake);
-        pthread_mutex_unlock(&s->lock);
-        pthread_join(s->thread, NULL);
-    }
-    pthread_cond_destroy(&s->wake);
-    pthread_mutex_destroy(&s->lock);
+    zeus__thread_finish(&s->lock, &s->wake, &s->stop, s->thread_started, s->thread);
     free(s->times);
     free(s->power_mw);
     free(s);

@@ -214,17 +214,23 @@ static int status_of(int rc)
     }
 }
 
-static void device_error(zd_errors *e, unsigned id, int rc, const char *detail)
+/* The newer daemon's texts by backend: NVML's, or AMD SMI's ("AMDSMI error", and its own 400
+ * for what AMD GPUs cannot do, such as persistence mode). */
+static void device_error(const zd_server *s, zd_errors *e, unsigned id, int rc, const char *detail)
 {
+    const char *backend = zeus_devices_gpu_backend(s->devices);
+    bool amd = backend && strcmp(backend, "amdsmi") == 0;
     char msg[600];
     if (rc == ZEUS_ENOTSUP)
-        snprintf(msg, sizeof msg, "NVML error: Not Supported");
+        snprintf(msg, sizeof msg, amd ? "Invalid request: %s" : "NVML error: Not Supported",
+                 detail);
     else if (rc == ZEUS_ESTATE && strncmp(detail, "Invalid request: ", 17) == 0)
         snprintf(msg, sizeof msg, "%s", detail);
     else if (status_of(rc) == 400 || status_of(rc) == 409)
         snprintf(msg, sizeof msg, "Invalid request: %s", detail);
     else if (rc == ZEUS_EPERM)
-        snprintf(msg, sizeof msg, "NVML error: Insufficient Permissions (%s)", detail);
+        snprintf(msg, sizeof msg,
+                 amd ? "AMDSMI error: %s" : "NVML error: Insufficient Permissions (%s)", detail);
     else
         snprintf(msg, sizeof msg, "IOError: %s", detail);
     add_error(e, id, status_of(rc), msg);
@@ -500,7 +506,7 @@ static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_wr
             continue;
         zd_queue_wait(s->queue, changes[i]);
         if (changes[i]->rc != 0)
-            device_error(&errors, ids[i], changes[i]->rc, changes[i]->err);
+            device_error(s, &errors, ids[i], changes[i]->rc, changes[i]->err);
         free(changes[i]);
     }
     if (!block) {
@@ -562,7 +568,7 @@ static void gpu_read(zd_server *s, const zd_request *req, zd_response *r, zd_rea
             cJSON_AddBoolToObject(item, "enabled", on);
         }
         if (rc != 0) {
-            device_error(&errors, g, rc, zeus_last_error());
+            device_error(s, &errors, g, rc, zeus_last_error());
             cJSON_Delete(item);
         } else {
             add_item(map, key_of(g, key), item);
@@ -596,7 +602,7 @@ static void cpu_energy(zd_server *s, const zd_request *req, zd_response *r)
         zeus_cpu_energy e;
         int rc = zeus_cpu_read_energy(s->devices, ids[i], &e);
         if (rc != 0) {
-            device_error(&errors, client_id(s, true, ids[i]), rc, zeus_last_error());
+            device_error(s, &errors, client_id(s, true, ids[i]), rc, zeus_last_error());
             continue;
         }
         cJSON *item = cJSON_CreateObject();
@@ -633,14 +639,14 @@ static void cpu_power(zd_server *s, const zd_request *req, zd_response *r)
     for (size_t i = 0; i < count; i++)
         if (zeus_cpu_read_energy(s->devices, ids[i], &before[i]) != 0) {
             failed[i] = true;
-            device_error(&errors, client_id(s, true, ids[i]), ZEUS_EIO, zeus_last_error());
+            device_error(s, &errors, client_id(s, true, ids[i]), ZEUS_EIO, zeus_last_error());
         }
     unsigned hz = s->config.cpu_poll_hz ? s->config.cpu_poll_hz : 1;
     zeus_sleep_ns(1000000000LL / hz);
     for (size_t i = 0; i < count; i++)
         if (!failed[i] && zeus_cpu_read_energy(s->devices, ids[i], &after[i]) != 0) {
             failed[i] = true;
-            device_error(&errors, client_id(s, true, ids[i]), ZEUS_EIO, zeus_last_error());
+            device_error(s, &errors, client_id(s, true, ids[i]), ZEUS_EIO, zeus_last_error());
         }
     int64_t elapsed_us = (zeus_now_ns() - t0) / 1000;
     if (elapsed_us < 1)
