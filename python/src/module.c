@@ -2,38 +2,22 @@
 #include "zeuspy.h"
 
 /* ---- Module state (one interpreter) ---- */
-static zeus_devices *g_devices; /* opened on first use, kept for the process */
-PyObject *zpy_error_base;       /* zeus.exception.ZeusBaseError, set by the package */
-static PyObject *g_log_handler; /* callable(level:int, message:str) or NULL */
+static zeus_devices *g_devices;   /* opened on first use, kept for the process */
+static PyObject *g_error_table;   /* {libzeus error name: class}, set by the package */
+static PyObject *g_error_default; /* zeus.exception.ZeusBaseError: a name not in the table */
+static PyObject *g_log_handler;   /* callable(level:int, message:str) or NULL */
 
-/* kind: the exception class to use for "expected" codes (ValueError for invalid arguments),
- * NULL for the default mapping. */
+/* The default class comes from the package's one table (zeus/device/exception.py,
+ * BY_ZEUS_ERROR), keyed by the libzeus error name. */
 PyObject *zpy_raise(int rc, PyObject *kind)
 {
     const char *detail = zeus_last_error();
     const char *msg = detail && *detail ? detail : zeus_strerror(rc);
     PyObject *exc = kind;
-    if (!exc) {
-        switch (rc) {
-        case ZEUS_EINVAL:
-        case ZEUS_ERANGE:
-        case ZEUS_EEXIST:
-        case ZEUS_ENOENT:
-            exc = PyExc_ValueError;
-            break;
-        case ZEUS_ENOMEM:
-            return PyErr_NoMemory();
-        case ZEUS_EPERM:
-            exc = PyExc_RuntimeError;
-            break;
-        case ZEUS_EPARSE:
-            exc = PyExc_ValueError;
-            break;
-        default:
-            exc = zpy_error_base ? zpy_error_base : PyExc_RuntimeError;
-            break;
-        }
-    }
+    if (!exc && g_error_table)
+        exc = PyDict_GetItemString(g_error_table, zeus_error_name(rc)); /* borrowed */
+    if (!exc)
+        exc = g_error_default ? g_error_default : PyExc_RuntimeError;
     PyObject *args = Py_BuildValue("(s)", msg);
     if (!args)
         return NULL;
@@ -63,7 +47,7 @@ zeus_devices *zpy_devices_get(void)
     rc = zeus_devices_open(&d);
     Py_END_ALLOW_THREADS
     if (rc != ZEUS_OK) {
-        zpy_raise(rc, zpy_error_base);
+        zpy_raise(rc, NULL);
         return NULL;
     }
     if (g_devices) { /* another thread won while the GIL was released */
@@ -124,11 +108,20 @@ static PyObject *py_set_log_level(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
-static PyObject *py_set_error_base(PyObject *self, PyObject *cls)
+/* _set_error_table(table, default): the package's one table of exception classes. */
+static PyObject *py_set_error_table(PyObject *self, PyObject *args)
 {
     (void)self;
-    Py_INCREF(cls);
-    Py_XSETREF(zpy_error_base, cls);
+    PyObject *table, *dflt;
+    if (!PyArg_ParseTuple(args, "O!O", &PyDict_Type, &table, &dflt))
+        return NULL;
+    if (!PyType_Check(dflt) ||
+        !PyType_IsSubtype((PyTypeObject *)dflt, (PyTypeObject *)PyExc_Exception))
+        return PyErr_Format(PyExc_TypeError, "the default must be an exception class");
+    Py_INCREF(table);
+    Py_XSETREF(g_error_table, table);
+    Py_INCREF(dflt);
+    Py_XSETREF(g_error_default, dflt);
     Py_RETURN_NONE;
 }
 
@@ -170,7 +163,8 @@ int zpy_index_list(PyObject *seq, unsigned *out, int *count, int max, const char
 static PyMethodDef module_methods[] = {
     {"_set_log_handler", py_set_log_handler, METH_O, "callable(level, message) or None"},
     {"_set_log_level", py_set_log_level, METH_O, "0 error .. 3 debug"},
-    {"_set_error_base", py_set_error_base, METH_O, "the base exception class"},
+    {"_set_error_table", py_set_error_table, METH_VARARGS,
+     "(table {libzeus error name: class}, default class)"},
     {NULL, NULL, 0, NULL},
 };
 

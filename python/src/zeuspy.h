@@ -32,11 +32,9 @@
 
 /* ---- module.c: module state, errors ---- */
 
-/* zeus.exception.ZeusBaseError, set by the package (NULL before). */
-extern PyObject *zpy_error_base;
-
-/* Raises the Python exception for a libzeus error code and returns NULL. kind: the exception
- * class to use, NULL for the default mapping. */
+/* Raises the Python exception for a libzeus error code and returns NULL, the libzeus name in its
+ * zeus_error attribute. kind: the class to use where the original raised a particular one
+ * there, NULL for the package's one table (zeus/device/exception.py, BY_ZEUS_ERROR). */
 PyObject *zpy_raise(int rc, PyObject *kind);
 
 /* The process's devices, opened on first use (NULL with an exception set). */
