@@ -14,7 +14,9 @@ static void usage(FILE *out)
                  "counter, power-limit range, current limit), the CPU packages and RAPL zones,\n"
                  "and how CUDA_VISIBLE_DEVICES was interpreted.\n\n"
                  "options:\n  --json      print one JSON object instead of text\n"
-                 "  -h, --help  show this help\n");
+                 "  -h, --help  show this help\n\n"
+                 "example:\n"
+                 "  CUDA_VISIBLE_DEVICES=1,0 zeus show-env --json\n");
 }
 
 static int print_json(zeus_devices *d)
@@ -55,7 +57,7 @@ static void print_text(zeus_devices *d)
     printf("\nGPUs (%u%s%s%s):\n", n, backend ? ", " : "", backend ? backend : "",
            backend && !strcmp(backend, "sim") ? ": SIMULATED" : "");
     if (n == 0)
-        printf("  none\n");
+        printf("  none%s%s\n", *cli_reads_hint(d) ? ": " : "", cli_reads_hint(d));
     else
         printf("  %-3s %-4s %-24s %-9s %-7s %-13s %s\n", "idx", "dev", "name", "arch", "energy",
                "limits (W)", "current (W)");

@@ -7,6 +7,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *cli_reads_hint(const zeus_devices *d)
+{
+    const char *gpu = zeus_devices_gpu_backend(d), *knob = zeus_devices_knob_backend(d);
+    if (gpu && strcmp(gpu, "zeusd") == 0)
+        return "the zeusd backend only changes GPU settings; reading GPUs (their count, limits, "
+               "power and energy) needs NVIDIA's libnvidia-ml.so.1 in this process: install the "
+               "NVIDIA driver (in a container: the NVIDIA Container Toolkit), leave ZEUS_DEVICE "
+               "unset and set ZEUSD_SOCK_PATH, so zeusd carries out the changes";
+    if (!gpu && knob && strcmp(knob, "zeusd") == 0)
+        return "zeusd is configured to carry out changes, but reading GPUs (their count, limits, "
+               "power and energy) needs NVIDIA's libnvidia-ml.so.1 in this process, and it could "
+               "not be loaded (see the nvml line above): install the NVIDIA driver (in a "
+               "container: the NVIDIA Container Toolkit) or set ZEUS_NVML_LIBRARY to its path";
+    return "";
+}
+
+const char *cli_gpu_backend_label(const zeus_devices *d)
+{
+    const char *backend = zeus_devices_gpu_backend(d);
+    return !backend                         ? "device"
+           : strcmp(backend, "nvml") == 0   ? "NVML"
+           : strcmp(backend, "amdsmi") == 0 ? "AMDSMI"
+                                            : backend;
+}
+
+const char *cli_gpu_label(const zeus_devices *d, const zeus_gpu_info *info, char *buf, size_t size)
+{
+    const char *shown = cli_gpu_backend_label(d);
+    char pci[ZEUS_GPU_PCI_ADDRESS_LEN];
+    bool has_pci = zeus_gpu_pci_address(d, info->index, pci, sizeof pci) == ZEUS_OK;
+    snprintf(buf, size, "GPU %u (%s, %s %u%s%s)", info->index, info->name, shown,
+             info->device_index, has_pci ? ", " : "", has_pci ? pci : "");
+    return buf;
+}
+
 int cli_error(int code, const char *fmt, ...)
 {
     va_list ap;
