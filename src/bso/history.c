@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bso.h"
+#include "bso_util.h"
 #include "db.h"
 #include "zeus/recurring.h"
 #include "zeus/util.h"

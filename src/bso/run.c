@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "bso.h"
+#include "bso_util.h"
 #include "db.h"
 #include "zeus/cost.h"
 #include "zeus/device.h"

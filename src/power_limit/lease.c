@@ -6,6 +6,8 @@
 #include "core/internal.h"
 #include "device/backend.h"
 
+void zeus__lease_atfork(zeus__fork_phase phase); /* registered with core/fork.c */
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -522,7 +524,7 @@ int zeus_lease_create(zeus_devices *devices, const unsigned *gpus, size_t count,
     /* Lock first, then record: what another changer did before us is what we put back.
      * Settings private to this process (simulated GPUs without a shared state file) cannot be
      * changed by another process: nothing to lock. */
-    zeus__fork_init();
+    zeus__fork_register(zeus__lease_atfork, 4); /* the power_limit floor */
     pthread_mutex_lock(&create_lock);
     if ((rc = join_holders(l)) != ZEUS_OK ||
         (!zeus__devices_gpu_settings_private(devices) && (rc = take_locks(l)) != ZEUS_OK))
@@ -1078,7 +1080,7 @@ static void uninstall_locked(bool stop_thread)
 
 int zeus_install_signal_handlers(void)
 {
-    zeus__fork_init();
+    zeus__fork_register(zeus__lease_atfork, 4); /* the power_limit floor */
     pthread_mutex_lock(&signals_lock);
     int rc = ZEUS_OK;
     if (thread_running)
