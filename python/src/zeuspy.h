@@ -7,7 +7,7 @@
  * selectors, logging) take the GIL themselves; an exception raised in one is kept and raised
  * when the libzeus call returns.
  *
- * One file per type: module.c (module state, errors, logging, the module itself), devices.c
+ * One file per type: common.c (the devices, errors, logging), module.c (the module), devices.c
  * (the device functions, most from one table), measurement.c, monitor.c, sampler.c,
  * optimizer.c, outputs.c (plots and files). The module is built with hidden visibility, so the
  * zpy_ names below never leave the shared object.
@@ -30,7 +30,8 @@
 #define ZEUSPY_FINALIZING() _Py_IsFinalizing()
 #endif
 
-/* ---- module.c: module state, errors ---- */
+/* ---- common.c: the devices, errors, logging, index lists ---- */
+extern PyMethodDef zpy_common_methods[];
 
 /* Raises the Python exception for a libzeus error code and returns NULL, the libzeus name in its
  * zeus_error attribute. kind: the class to use where the original raised a particular one

@@ -31,9 +31,9 @@ typedef enum { ZEUS__FORK_PREPARE, ZEUS__FORK_PARENT, ZEUS__FORK_CHILD } zeus__f
 typedef void (*zeus__fork_hook)(zeus__fork_phase phase);
 void zeus__fork_init(void);
 /* Registers a module's hook (once; again is a no-op) and installs the handlers. rank: the
- * module's floor (scripts/check-layers.py FLOORS: monitor 3, power_limit 4): PREPARE runs the
- * hooks from the highest rank down, since a higher floor may hold its lock while it calls a
- * lower one; PARENT and CHILD run the other way. ZEUS_ENOMEM past 8 hooks. */
+ * module's floor (its index in scripts/check-layers.py FLOORS: monitor 2, power_limit 4): PREPARE
+ * runs the hooks from the highest rank down, since a higher floor may hold its lock while it calls
+ * a lower one; PARENT and CHILD run the other way. ZEUS_ENOMEM past 8 hooks. */
 int zeus__fork_register(zeus__fork_hook fn, int rank);
 void zeus__no_fork_begin(void);
 void zeus__no_fork_end(void);

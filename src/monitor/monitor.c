@@ -72,12 +72,6 @@ void zeus_monitor_options_init(zeus_monitor_options *o)
     o->measure_update_period = true;
 }
 
-const char *zeus_energy_method_name(zeus_energy_method method)
-{
-    static const char *const names[] = {"none", "counter", "sampled", "instant"};
-    return (unsigned)method < ZEUS_ARRAY_LEN(names) ? names[method] : "?";
-}
-
 /* ---- counter update period, measured in the background ---- */
 
 static int compare_doubles(const void *a, const void *b)

@@ -96,7 +96,7 @@ static void sampler_atfork(zeus__fork_phase phase)
 
 static void register_sampler(zeus_sampler *s)
 {
-    zeus__fork_register(sampler_atfork, 3); /* the monitor floor */
+    zeus__fork_register(sampler_atfork, 2); /* the monitor floor */
     pthread_mutex_lock(&samplers_lock);
     s->next = samplers;
     samplers = s;
