@@ -272,39 +272,32 @@ static int ensure_job(bso_db *db, const jobfile *jf)
         fail("%s", zeus_last_error());
         goto out;
     }
-    bso_val p[] = {BV_S(jf->job_id),
-                   BV_S(spec),
-                   BV_I(jf->job.default_bs),
-                   BV_D(jf->eta),
-                   BV_D(jf->beta),
-                   BV_D(jf->job.target_metric),
-                   BV_I(jf->job.max_epochs),
-                   BV_D(jf->max_power_w),
-                   BV_S(state),
-                   BV_D(zeus_wall_s())};
-    if (bso_db_begin(db) < 0 ||
-        bso_db_exec(db,
-                    "INSERT INTO job (job_id, job_id_prefix, kind, spec, default_batch_size,"
-                    " eta_knob, beta_knob, target_metric, higher_is_better_metric, max_epochs,"
-                    " num_pruning_rounds, window_size, max_power, number_of_gpus, gpu_model,"
-                    " mab_prior_mean, mab_prior_precision, mab_num_explorations, stage,"
-                    " min_cost_batch_size, driver_state, created) VALUES ($1, $1, 'run', $2, $3,"
-                    " $4, $5, $6, 1, $7, 2, 0, $8, 1, '', 0, 0, 1, 'Pruning', $3, $9, $10)"
-                    " ON CONFLICT (job_id) DO NOTHING RETURNING job_id",
-                    p, 10, &rows) < 0)
+    bso_job_row row = {.job_id = jf->job_id,
+                       .job_id_prefix = jf->job_id,
+                       .kind = "run",
+                       .spec = spec,
+                       .default_batch_size = jf->job.default_bs,
+                       .eta_knob = BV_D(jf->eta),
+                       .beta_knob = BV_D(jf->beta),
+                       .target_metric = jf->job.target_metric,
+                       .higher_is_better_metric = 1,
+                       .max_epochs = jf->job.max_epochs,
+                       .num_pruning_rounds = 2,
+                       .window_size = 0,
+                       .max_power = jf->max_power_w,
+                       .number_of_gpus = 1,
+                       .gpu_model = "",
+                       .mab_num_explorations = 1,
+                       .rng_state = BV_NULL,
+                       .driver_state = BV_S(state)};
+    bso_val p = BV_S(jf->job_id);
+    bool created = false;
+    if (bso_db_begin(db) < 0 || bso_db_insert_job(db, &row, jf->bs, jf->n_bs, &created) < 0)
         goto dbfail;
-    bool created = rows.nrows == 1;
-    bso_rows_free(&rows);
     if (created) {
-        for (int i = 0; i < jf->n_bs; i++) {
-            bso_val q[] = {BV_S(jf->job_id), BV_I(jf->bs[i])};
-            if (bso_db_exec(db, "INSERT INTO batch_size (job_id, batch_size) VALUES ($1, $2)", q, 2,
-                            NULL) < 0)
-                goto dbfail;
-        }
         say("New job %s", jf->job_id);
     } else {
-        if (bso_db_exec(db, "SELECT kind, spec FROM job WHERE job_id = $1", p, 1, &rows) < 0)
+        if (bso_db_exec(db, "SELECT kind, spec FROM job WHERE job_id = $1", &p, 1, &rows) < 0)
             goto dbfail;
         if (strcmp(bso_cell(&rows, 0, 0), "run") != 0 || strcmp(bso_cell(&rows, 0, 1), spec)) {
             bso_db_rollback(db);
