@@ -655,26 +655,18 @@ static void history_entry(char **hist, const launch *l, int pl)
     *hist = n;
 }
 
-static int one_try(bso_db *db, const jobfile *jf, const opts *o, const char *logdir, char **hist,
-                   bool *recurrence_done)
+/* Begins a transaction holding the job once no other driver's try of it is live (stale ones
+ * repaired): 0 (the transaction open), 1 when --wait ran out (reported), -1 a database error. */
+static int begin_when_free(bso_db *db, const jobfile *jf, const opts *o)
 {
-    zeus_recurring *r = NULL;
-    zeus_recurring_attempt a;
-    launch l = {0};
-    char *state = NULL;
-    int rc = 1;
-    *recurrence_done = false;
-    /* Phase 1: decide and record the try. */
     for (double waited = 0;; waited += 0.2) {
         if (bso_db_begin(db) < 0 || bso_db_lock_job(db, jf->job_id) < 0)
-            goto dbfail;
+            return -1;
         int live = repair(db, jf->job_id, o->stale_s);
-        if (live < 0)
-            goto dbfail;
-        if (live == 0)
-            break;
+        if (live <= 0)
+            return live;
         if (bso_db_commit(db) < 0) /* keeps the repairs */
-            goto dbfail;
+            return -1;
         if (waited >= (double)o->wait_s)
             return fail("another driver's try of %s is still running after %ld s (--wait)",
                         jf->job_id, o->wait_s);
@@ -682,6 +674,105 @@ static int one_try(bso_db *db, const jobfile *jf, const opts *o, const char *log
             say("Another driver is running a try of this job; waiting for it.");
         zeus_sleep_ns(200000000);
     }
+}
+
+/* A profiling try: the costs of the profile the job wrote at ppath go to the driver and into the
+ * database (power_profile, batch_size.profile_json). 0, 1 when the driver refused them
+ * (reported, rolled back), -1 a database error. */
+static int record_profile(bso_db *db, const jobfile *jf, zeus_recurring *r,
+                          zeus_recurring_attempt *a, const char *ppath)
+{
+    char err[256];
+    char *ptext = read_text(ppath, err, sizeof err);
+    zeus_pl_cost costs[64];
+    size_t n = profile_costs(ptext, jf, costs, 64);
+    if (n == 0) { /* the job did not profile: it ran at the maximum limit */
+        costs[0] = (zeus_pl_cost){jf->max_power_w, 1.0};
+        n = 1;
+    }
+    int rc = 0;
+    if (zeus_recurring_profile(r, a, costs, n) < 0) {
+        bso_db_rollback(db);
+        rc = fail("%s", zeus_last_error());
+        goto out;
+    }
+    for (size_t i = 0; i < n && ptext; i++) {
+        bso_val pp[] = {BV_S(jf->job_id), BV_I(a->batch_size), BV_I(costs[i].power_limit),
+                        BV_D(costs[i].cost)};
+        if (bso_db_exec(db,
+                        "INSERT INTO power_profile (job_id, batch_size, power_limit, cost)"
+                        " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                        pp, 4, NULL) < 0) {
+            rc = -1;
+            goto out;
+        }
+    }
+    bso_val q[] = {BV_S(jf->job_id), BV_I(a->batch_size), ptext ? BV_S(ptext) : BV_NULL};
+    if (bso_db_exec(db,
+                    "UPDATE batch_size SET profile_json = $3 WHERE job_id = $1 AND"
+                    " batch_size = $2",
+                    q, 3, NULL) < 0)
+        rc = -1;
+out:
+    free(ptext);
+    return rc;
+}
+
+/* The try's end in the database: the trial's result and limit, the driver's state, the job's
+ * minimum cost and stage; commits. 0 or -1 (a database error, nothing committed). */
+static int save_result(bso_db *db, const jobfile *jf, zeus_recurring *r, const launch *l, int pl,
+                       double cost, const char *message)
+{
+    char *state = NULL;
+    if (zeus_recurring_save(r, &state) < 0)
+        return -1;
+    bso_val sp[] = {BV_S(jf->job_id), BV_S(state), BV_NULL,
+                    BV_S(zeus_bso_in_pruning(zeus_recurring_bso(r)) ? "Pruning" : "MAB")};
+    if (isfinite(zeus_recurring_min_cost(r)))
+        sp[2] = BV_D(zeus_recurring_min_cost(r));
+    bso_val plv[] = {BV_S(jf->job_id), BV_I(l->trial_number), pl ? BV_I(pl) : BV_NULL};
+    int rc = 0;
+    if (finish_trial(db, jf->job_id, l, l->reached ? "Succeeded" : "NotConverged", cost, message) <
+            0 ||
+        bso_db_exec(db, "UPDATE trial SET power_limit = $3 WHERE job_id = $1 AND trial_number = $2",
+                    plv, 3, NULL) < 0 ||
+        bso_db_exec(db,
+                    "UPDATE job SET driver_state = $2, min_cost = $3, stage = $4"
+                    " WHERE job_id = $1",
+                    sp, 4, NULL) < 0 ||
+        bso_db_commit(db) < 0)
+        rc = -1;
+    free(state);
+    return rc;
+}
+
+/* Adds the try to the history and rewrites LOGDIR/history.py (the original's list). */
+static void write_history(const char *logdir, char **hist, const launch *l, int pl)
+{
+    history_entry(hist, l, pl);
+    char hpath[4400];
+    snprintf(hpath, sizeof hpath, "%s/history.py", logdir);
+    char *h = NULL;
+    if (asprintf(&h, "[%s]\n", *hist ? *hist : "") >= 0) {
+        zeus_write_file(hpath, h, strlen(h));
+        free(h);
+    }
+}
+
+static int one_try(bso_db *db, const jobfile *jf, const opts *o, const char *logdir, char **hist,
+                   bool *recurrence_done)
+{
+    zeus_recurring *r = NULL;
+    zeus_recurring_attempt a;
+    launch l = {0};
+    int rc = 1;
+    *recurrence_done = false;
+    /* Phase 1: decide and record the try. */
+    int free_rc = begin_when_free(db, jf, o);
+    if (free_rc < 0)
+        goto dbfail;
+    if (free_rc > 0)
+        return free_rc;
     if ((rc = load_next(db, jf->job_id, &r, &a)) != 0) {
         bso_db_rollback(db);
         return rc;
@@ -733,40 +824,15 @@ static int one_try(bso_db *db, const jobfile *jf, const opts *o, const char *log
         zeus_recurring_destroy(r);
         return fail("the job's state moved on while trial %d ran", l.trial_number);
     }
-    char *ptext = NULL;
     if (a.profile) {
-        char err[256];
-        ptext = read_text(ppath, err, sizeof err);
-        zeus_pl_cost costs[64];
-        size_t n = profile_costs(ptext, jf, costs, 64);
-        if (n == 0) { /* the job did not profile: it ran at the maximum limit */
-            costs[0] = (zeus_pl_cost){jf->max_power_w, 1.0};
-            n = 1;
-        }
-        if (zeus_recurring_profile(r, &a, costs, n) < 0) {
-            free(ptext);
-            bso_db_rollback(db);
+        int prc = record_profile(db, jf, r, &a, ppath);
+        if (prc < 0)
+            goto dbfail;
+        if (prc > 0) {
             zeus_recurring_destroy(r);
-            return fail("%s", zeus_last_error());
+            return prc;
         }
-        bso_val q[] = {BV_S(jf->job_id), BV_I(a.batch_size), ptext ? BV_S(ptext) : BV_NULL};
-        for (size_t i = 0; i < n && ptext; i++) {
-            bso_val pp[] = {BV_S(jf->job_id), BV_I(a.batch_size), BV_I(costs[i].power_limit),
-                            BV_D(costs[i].cost)};
-            if (bso_db_exec(db,
-                            "INSERT INTO power_profile (job_id, batch_size, power_limit, cost)"
-                            " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                            pp, 4, NULL) < 0)
-                goto dbfail_p;
-        }
-        if (bso_db_exec(db,
-                        "UPDATE batch_size SET profile_json = $3 WHERE job_id = $1 AND"
-                        " batch_size = $2",
-                        q, 3, NULL) < 0)
-            goto dbfail_p;
     }
-    free(ptext);
-    ptext = NULL;
     zeus_recurring_result res = {l.energy, l.time, l.reached};
     zeus_recurring_verdict v;
     int rep = zeus_recurring_report(r, &res, &v);
@@ -780,49 +846,22 @@ static int one_try(bso_db *db, const jobfile *jf, const opts *o, const char *log
         snprintf(msg, sizeof msg, "%s", zeus_last_error());
     else if (!v.ran)
         snprintf(msg, sizeof msg, "could not run one epoch under the cost bound");
-    bso_val sp[] = {BV_S(jf->job_id), BV_NULL, BV_NULL,
-                    BV_S(zeus_bso_in_pruning(zeus_recurring_bso(r)) ? "Pruning" : "MAB")};
-    if (zeus_recurring_save(r, &state) < 0)
-        goto dbfail;
-    sp[1] = BV_S(state);
-    if (isfinite(zeus_recurring_min_cost(r)))
-        sp[2] = BV_D(zeus_recurring_min_cost(r));
     int pl = o->observer ? 0 : a.power_limit;
-    bso_val plv[] = {BV_S(jf->job_id), BV_I(l.trial_number), pl ? BV_I(pl) : BV_NULL};
-    if (finish_trial(db, jf->job_id, &l, l.reached ? "Succeeded" : "NotConverged", v.cost,
-                     msg[0] ? msg : NULL) < 0 ||
-        bso_db_exec(db, "UPDATE trial SET power_limit = $3 WHERE job_id = $1 AND trial_number = $2",
-                    plv, 3, NULL) < 0 ||
-        bso_db_exec(db,
-                    "UPDATE job SET driver_state = $2, min_cost = $3, stage = $4"
-                    " WHERE job_id = $1",
-                    sp, 4, NULL) < 0 ||
-        bso_db_commit(db) < 0)
+    if (save_result(db, jf, r, &l, pl, v.cost, msg[0] ? msg : NULL) < 0)
         goto dbfail;
-    history_entry(hist, &l, pl);
-    char hpath[4400];
-    snprintf(hpath, sizeof hpath, "%s/history.py", logdir);
-    char *h = NULL;
-    if (asprintf(&h, "[%s]\n", *hist ? *hist : "") >= 0) {
-        zeus_write_file(hpath, h, strlen(h));
-        free(h);
-    }
+    write_history(logdir, hist, &l, pl);
     char c[ZEUS_DOUBLE_BUF];
     say("Trial %d: energy %.2f J, time %.2f s, cost %s, reached %s", l.trial_number, l.energy,
         l.time, pyf(v.cost, c), l.reached ? "true" : "false");
     zeus_recurring_destroy(r);
-    free(state);
     if (rep < 0)
         return fail("%s", msg);
     *recurrence_done = v.done;
     return 0;
-dbfail_p:
-    free(ptext);
 dbfail:
     fail("database: %s", bso_db_error(db));
     bso_db_rollback(db);
     zeus_recurring_destroy(r);
-    free(state);
     return 1;
 }
 
