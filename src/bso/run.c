@@ -759,6 +759,17 @@ static void write_history(const char *logdir, char **hist, const launch *l, int 
     }
 }
 
+static void announce_try(const launch *l, const zeus_recurring_attempt *a, const opts *o)
+{
+    char ub[ZEUS_DOUBLE_BUF];
+    say("Recurrence %d, try %d (trial %d): batch size %d, power limit %s, cost bound %s",
+        l->recurrence, l->try_index, l->trial_number, a->batch_size,
+        a->profile    ? "to profile"
+        : o->observer ? "max (observer)"
+                      : "known",
+        isinf(a->cost_ub) ? "inf" : pyf(a->cost_ub, ub));
+}
+
 static int one_try(bso_db *db, const jobfile *jf, const opts *o, const char *logdir, char **hist,
                    bool *recurrence_done)
 {
@@ -797,13 +808,7 @@ static int one_try(bso_db *db, const jobfile *jf, const opts *o, const char *log
     if (rows.nrows && bso_cell(&rows, 0, 0) && access(ppath, F_OK) != 0)
         zeus_write_file(ppath, bso_cell(&rows, 0, 0), strlen(bso_cell(&rows, 0, 0)));
     bso_rows_free(&rows);
-    char ub[ZEUS_DOUBLE_BUF];
-    say("Recurrence %d, try %d (trial %d): batch size %d, power limit %s, cost bound %s",
-        l.recurrence, l.try_index, l.trial_number, a.batch_size,
-        a.profile     ? "to profile"
-        : o->observer ? "max (observer)"
-                      : "known",
-        isinf(a.cost_ub) ? "inf" : pyf(a.cost_ub, ub));
+    announce_try(&l, &a, o);
 
     run_job(jf, o, logdir, &l);
 
