@@ -387,15 +387,15 @@ static int token_issue(int argc, char **argv)
     return 0;
 }
 
-static int serve(int argc, char **argv)
+/* serve's options into c (its defaults set): -1 to go on serving, else the exit code (--help,
+ * a bad option). */
+static int parse_serve_options(int argc, char **argv, zd_config *c)
 {
-    zd_config c;
-    zd_config_defaults(&c);
     bool enable_given = false;
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        unsigned v, *field = u32_field(&c, o);
+        unsigned v, *field = u32_field(c, o);
         if (field) {
             if (parse_u32_opt(option_name(o), optarg, field))
                 return 1;
@@ -405,10 +405,10 @@ static int serve(int argc, char **argv)
         case O_MODE:
             if (strcmp(optarg, "uds") != 0 && strcmp(optarg, "tcp") != 0)
                 return die("--mode: '%s' is not uds or tcp", optarg);
-            c.uds = strcmp(optarg, "uds") == 0;
+            c->uds = strcmp(optarg, "uds") == 0;
             break;
         case O_SOCKET_PATH:
-            snprintf(c.socket_path, sizeof c.socket_path, "%s", optarg);
+            snprintf(c->socket_path, sizeof c->socket_path, "%s", optarg);
             break;
         case O_SOCKET_PERMS: {
             char *end;
@@ -416,17 +416,17 @@ static int serve(int argc, char **argv)
             unsigned long mode = strtoul(optarg, &end, 8);
             if (errno || *end || end == optarg || mode > 07777)
                 return die("--socket-permissions: '%s' is not an octal mode", optarg);
-            c.socket_mode = (unsigned)mode;
+            c->socket_mode = (unsigned)mode;
             break;
         }
         case O_SOCKET_UID:
         case O_SOCKET_GID:
             if (parse_u32_opt(option_name(o), optarg, &v))
                 return 1;
-            *(o == O_SOCKET_UID ? &c.socket_uid : &c.socket_gid) = v;
+            *(o == O_SOCKET_UID ? &c->socket_uid : &c->socket_gid) = v;
             break;
         case O_TCP:
-            snprintf(c.tcp_bind, sizeof c.tcp_bind, "%s", optarg);
+            snprintf(c->tcp_bind, sizeof c->tcp_bind, "%s", optarg);
             break;
         case O_BACKEND:
             if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "nvml") != 0)
@@ -434,23 +434,23 @@ static int serve(int argc, char **argv)
             break;
         case O_ENABLE:
             if (!enable_given)
-                c.enabled_count = 0;
+                c->enabled_count = 0;
             enable_given = true;
-            if (parse_groups(optarg, c.enabled, ZD_MAX_ENABLED, &c.enabled_count) != 0)
+            if (parse_groups(optarg, c->enabled, ZD_MAX_ENABLED, &c->enabled_count) != 0)
                 return die("--enable: unknown API group in '%s' (gpu-control, gpu-read, "
                            "cpu-read)",
                            optarg);
             break;
         case O_KEY:
-            snprintf(c.signing_key_path, sizeof c.signing_key_path, "%s", optarg);
+            snprintf(c->signing_key_path, sizeof c->signing_key_path, "%s", optarg);
             break;
         case O_ALLOW:
-            if (parse_allow(&c, optarg) != 0)
+            if (parse_allow(c, optarg) != 0)
                 return die("--allow: cannot use '%s' (GROUP=user:NAME,uid:N,group:NAME,gid:N)",
                            optarg);
             break;
         case O_NO_LEASES:
-            c.no_leases = true;
+            c->no_leases = true;
             break;
         case O_OVERRIDES:
             return die("--gpu-command-overrides (%s) is not supported by this zeusd", optarg);
@@ -461,13 +461,59 @@ static int serve(int argc, char **argv)
     if (optind < argc)
         return die("unexpected argument '%s'", argv[optind]);
     if (!enable_given) {
-        c.enabled[0] = ZD_GROUP_GPU_CONTROL;
-        c.enabled[1] = ZD_GROUP_GPU_READ;
-        c.enabled[2] = ZD_GROUP_CPU_READ;
-        c.enabled_count = 3;
+        c->enabled[0] = ZD_GROUP_GPU_CONTROL;
+        c->enabled[1] = ZD_GROUP_GPU_READ;
+        c->enabled[2] = ZD_GROUP_CPU_READ;
+        c->enabled_count = 3;
     }
-    for (size_t i = 0; i < c.enabled_count; i++)
-        c.group_on[c.enabled[i]] = true;
+    for (size_t i = 0; i < c->enabled_count; i++)
+        c->group_on[c->enabled[i]] = true;
+    return -1;
+}
+
+/* The node's devices as the daemon serves them, with the checks that need them (root for real
+ * changes): 0, or 1 when it cannot serve (said; *out may be open, for the caller to close). */
+static int open_served_devices(const zd_config *c, zeus_devices **out)
+{
+    /* The daemon serves every GPU of the node by its physical index, whatever its own
+     * environment says, and carries out changes itself (never through another zeusd). */
+    zeus_device_options dev_options;
+    zeus_device_options_init(&dev_options);
+    if (zeus_device_options_from_env(&dev_options) != 0) {
+        die("%s", zeus_last_error());
+        return 1;
+    }
+    dev_options.physical_indices = true;
+    dev_options.knob_backend = NULL;
+    dev_options.zeusd_socket_path = dev_options.zeusd_host_port = dev_options.zeusd_token = NULL;
+    if (zeus_devices_open_with(&dev_options, out) != 0) {
+        die("cannot open the devices: %s", zeus_last_error());
+        return 1;
+    }
+    bool want_gpus = c->group_on[ZD_GROUP_GPU_CONTROL] || c->group_on[ZD_GROUP_GPU_READ];
+    unsigned gpus = want_gpus ? zeus_gpu_count(*out) : 0;
+    zeus_gpu_info info = {0};
+    if (gpus > 0)
+        zeus_gpu_get_info(*out, 0, &info);
+    /* Root is needed for real GPU writes and RAPL (not for the fake devices tests use). */
+    if (geteuid() != 0 && ((c->group_on[ZD_GROUP_GPU_CONTROL] && gpus > 0 && !info.simulated) ||
+                           (c->group_on[ZD_GROUP_CPU_READ] && !getenv("ZEUS_SYSFS_ROOT")))) {
+        die("%s", "gpu-control and cpu-read need root (or pass --enable gpu-read)");
+        return 1;
+    }
+    zd_log("INFO", "%u GPU(s) (%s), %u CPU package(s)", gpus,
+           zeus_devices_gpu_backend(*out) ? zeus_devices_gpu_backend(*out) : "none",
+           c->group_on[ZD_GROUP_CPU_READ] ? zeus_cpu_count(*out) : 0);
+    return 0;
+}
+
+static int serve(int argc, char **argv)
+{
+    zd_config c;
+    zd_config_defaults(&c);
+    int parsed = parse_serve_options(argc, argv, &c);
+    if (parsed >= 0)
+        return parsed;
     zd_log("INFO", "config: mode=%s socket=%s tcp=%s groups=%zu leases=%s auth=%s",
            c.uds ? "uds" : "tcp", c.socket_path, c.tcp_bind, c.enabled_count,
            c.no_leases ? "off" : "on", c.signing_key_path[0] ? "on" : "off");
@@ -492,35 +538,8 @@ static int serve(int argc, char **argv)
     }
     if (!c.uds && !c.key)
         zd_log("WARN", "Running in TCP mode without authentication");
-    /* The daemon serves every GPU of the node by its physical index, whatever its own
-     * environment says, and carries out changes itself (never through another zeusd). */
-    zeus_device_options dev_options;
-    zeus_device_options_init(&dev_options);
-    if (zeus_device_options_from_env(&dev_options) != 0) {
-        die("%s", zeus_last_error());
+    if (open_served_devices(&c, &devices) != 0)
         goto done;
-    }
-    dev_options.physical_indices = true;
-    dev_options.knob_backend = NULL;
-    dev_options.zeusd_socket_path = dev_options.zeusd_host_port = dev_options.zeusd_token = NULL;
-    if (zeus_devices_open_with(&dev_options, &devices) != 0) {
-        die("cannot open the devices: %s", zeus_last_error());
-        goto done;
-    }
-    bool want_gpus = c.group_on[ZD_GROUP_GPU_CONTROL] || c.group_on[ZD_GROUP_GPU_READ];
-    unsigned gpus = want_gpus ? zeus_gpu_count(devices) : 0;
-    zeus_gpu_info info = {0};
-    if (gpus > 0)
-        zeus_gpu_get_info(devices, 0, &info);
-    /* Root is needed for real GPU writes and RAPL (not for the fake devices tests use). */
-    if (geteuid() != 0 && ((c.group_on[ZD_GROUP_GPU_CONTROL] && gpus > 0 && !info.simulated) ||
-                           (c.group_on[ZD_GROUP_CPU_READ] && !getenv("ZEUS_SYSFS_ROOT")))) {
-        die("%s", "gpu-control and cpu-read need root (or pass --enable gpu-read)");
-        goto done;
-    }
-    zd_log("INFO", "%u GPU(s) (%s), %u CPU package(s)", gpus,
-           zeus_devices_gpu_backend(devices) ? zeus_devices_gpu_backend(devices) : "none",
-           c.group_on[ZD_GROUP_CPU_READ] ? zeus_cpu_count(devices) : 0);
     if (zd_server_create(&c, devices, &server) != 0) {
         die("%s", "out of memory");
         goto done;
