@@ -32,6 +32,7 @@ FLOORS: list[tuple[str, list[str]]] = [
     ("power_limit", ["src/power_limit"]),
     ("batch_size", ["src/batch_size"]),
     ("simulate", ["src/simulate"]),
+    ("httpd", ["src/httpd"]),  # what the HTTP faces share (not libzeus)
     ("faces", ["src/cli", "src/zeusd", "src/exporter", "src/bso", "python/src"]),
 ]
 

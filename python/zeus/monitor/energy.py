@@ -7,6 +7,7 @@ import sys
 from typing import Callable, Optional, Sequence
 
 from zeus import _logging, _zeus
+from zeus._paths import fs_path
 
 Measurement = _zeus.Measurement
 
@@ -108,7 +109,7 @@ class ZeusMonitor(_zeus.Monitor):
             gpu_indices=None if gpu_indices is None else list(gpu_indices),
             cpu_indices=None if cpu_indices is None else list(cpu_indices),
             approx_instant_energy=approx_instant_energy,
-            log_file=None if log_file is None else str(log_file),
+            log_file=None if log_file is None else fs_path(log_file, "log_file"),
             sync=framework_sync(sync_execution_with),
         )
 
