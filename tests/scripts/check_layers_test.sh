@@ -14,6 +14,15 @@ build() { # compiles every .c of the tree into obj/, as CMake names objects
         cc -c -I"$tree/src" -o "$tree/obj/x.dir/$rel.o" "$c"
     done
 }
+# Builds the tree and expects the check to fail with a line matching $2 ($1 says what was planted).
+expect_refused() {
+    build
+    if out=$("$check" --root "$tree" --build "$tree/obj" 2>&1); then
+        echo "check-layers passed $1" >&2
+        exit 1
+    fi
+    grep -q "$2" <<<"$out" || { echo "check-layers said, for $1: $out" >&2; exit 1; }
+}
 printf 'int core_add(int a, int b);\n' > "$tree/src/core/core.h"
 printf '#include "core/core.h"\nint core_add(int a, int b) { return a + b; }\n' > "$tree/src/core/add.c"
 printf '#include "core/core.h"\nint monitor_sum(int a) { return core_add(a, 1); }\n' > "$tree/src/monitor/sum.c"
@@ -22,32 +31,19 @@ build
 
 # A planted upward call: core calls the monitor.
 printf 'int monitor_sum(int a);\nint core_up(void) { return monitor_sum(2); }\n' > "$tree/src/core/up.c"
-build
-if out=$("$check" --root "$tree" --build "$tree/obj" 2>&1); then
-    echo "check-layers passed core calling the monitor" >&2
-    exit 1
-fi
-grep -q 'src/core/up.c (core) calls monitor_sum from src/monitor/sum.c (monitor): a lower floor uses a higher one' <<<"$out"
+expect_refused "core calling the monitor" \
+    'src/core/up.c (core) calls monitor_sum from src/monitor/sum.c (monitor): a lower floor uses a higher one'
 rm "$tree/src/core/up.c"
 
 # A planted upward include.
 printf 'int monitor_sum(int a);\n' > "$tree/src/monitor/monitor.h"
 printf '#include "monitor/monitor.h"\n' > "$tree/src/core/inc.c"
-build
-if out=$("$check" --root "$tree" --build "$tree/obj" 2>&1); then
-    echo "check-layers passed core including a monitor header" >&2
-    exit 1
-fi
-grep -q 'src/core/inc.c (core) includes monitor/monitor.h' <<<"$out"
+expect_refused "core including a monitor header" 'src/core/inc.c (core) includes monitor/monitor.h'
 rm "$tree/src/core/inc.c"
 
 # A circle of files on one floor: two files that call each other.
 printf 'int ping(int n);\nint pong(int n) { return n ? ping(n - 1) : 0; }\n' > "$tree/src/monitor/pong.c"
 printf 'int pong(int n);\nint ping(int n) { return n ? pong(n - 1) : 1; }\n' > "$tree/src/monitor/ping.c"
-build
-if out=$("$check" --root "$tree" --build "$tree/obj" 2>&1); then
-    echo "check-layers passed two files that call each other" >&2
-    exit 1
-fi
-grep -q 'a circle of files: src/monitor/ping.c \[calls pong\] -> src/monitor/pong.c \[calls ping\] -> src/monitor/ping.c' <<<"$out"
+expect_refused "two files that call each other" \
+    'a circle of files: src/monitor/ping.c \[calls pong\] -> src/monitor/pong.c \[calls ping\] -> src/monitor/ping.c'
 echo "check-layers test: passes downward arrows, fails an upward call, an upward include, a circle"
