@@ -545,24 +545,16 @@ static void log_to_stderr(zeus_log_level level, const char *message, void *user)
     fprintf(stderr, "zeus exporter: %s: %s\n", zeus_log_level_name(level), message);
 }
 
-int main(int argc, char **argv)
+/* The command line into ex, *listen and *once: -1 to go on, else the exit code (--help, a bad
+ * argument). */
+static int parse_args(int argc, char **argv, exporter *ex, const char **listen, bool *once)
 {
-    static exporter ex; /* large (device slots); one per process */
-    const char *listen = DEFAULT_LISTEN;
-    bool once = false;
-    ex.period_s = 1.0;
-    ex.max_connections = 64;
-    ex.connection_timeout_s = 10;
-    ex.request_timeout_s = 5;
-    static const struct {
+    const struct {
         const char *flag;
         long *value, min, max;
-    } limits[] = {{"--max-connections", &ex.max_connections, 1, 100000},
-                  {"--connection-timeout-s", &ex.connection_timeout_s, 1, 86400},
-                  {"--request-timeout-s", &ex.request_timeout_s, 1, 86400}};
-    if (gethostname(ex.host, sizeof ex.host) != 0)
-        snprintf(ex.host, sizeof ex.host, "localhost");
-    ex.host[sizeof ex.host - 1] = '\0';
+    } limits[] = {{"--max-connections", &ex->max_connections, 1, 100000},
+                  {"--connection-timeout-s", &ex->connection_timeout_s, 1, 86400},
+                  {"--request-timeout-s", &ex->request_timeout_s, 1, 86400}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_value = i + 1 < argc;
@@ -570,19 +562,19 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (strcmp(a, "--once") == 0) {
-            once = true;
+            *once = true;
         } else if (strcmp(a, "--quiet") == 0) {
-            ex.quiet = true;
+            ex->quiet = true;
         } else if (strcmp(a, "--dcgm-labels") == 0) {
-            ex.dcgm_labels = true;
+            ex->dcgm_labels = true;
         } else if (strcmp(a, "--listen") == 0 && has_value) {
-            listen = argv[++i];
+            *listen = argv[++i];
         } else if (strcmp(a, "--hostname") == 0 && has_value) {
-            snprintf(ex.host, sizeof ex.host, "%s", argv[++i]);
+            snprintf(ex->host, sizeof ex->host, "%s", argv[++i]);
         } else if (strcmp(a, "--period") == 0 && has_value) {
             const char *v = argv[++i];
-            if (zeus_parse_double(v, &ex.period_s) != ZEUS_OK || !(ex.period_s >= 0.01) ||
-                ex.period_s > 86400)
+            if (zeus_parse_double(v, &ex->period_s) != ZEUS_OK || !(ex->period_s >= 0.01) ||
+                ex->period_s > 86400)
                 return usage_error("--period takes seconds between 0.01 and 86400, not '%s'", v);
         } else if (strcmp(a, "--listen") == 0 || strcmp(a, "--hostname") == 0 ||
                    strcmp(a, "--period") == 0) {
@@ -606,6 +598,60 @@ int main(int argc, char **argv)
             }
         }
     }
+    return -1;
+}
+
+/* The start-up lines: where it serves, a warning for every interface, missing devices. */
+static void announce(const exporter *ex, const char *listen, const struct sockaddr_storage *addr,
+                     unsigned port)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+    fprintf(stderr,
+            "zeus exporter: serving http://%s:%u/metrics (%u GPUs, %u CPU packages, "
+            "every %g s)\n",
+            host, port, ex->gpu_count, ex->cpu_count, ex->period_s);
+    if (wildcard(addr))
+        fprintf(stderr,
+                "zeus exporter: warning: --listen %s serves on every network interface of "
+                "this machine: anyone who reaches it can read the metrics (127.0.0.1:PORT "
+                "serves this machine only)\n",
+                listen);
+    /* Why a kind of device is missing (no NVML, RAPL readable by root only, ...). */
+    for (size_t i = 0; i < zeus_devices_backend_count(ex->devices); i++) {
+        zeus_backend_status st;
+        if (zeus_devices_backend(ex->devices, i, &st) == ZEUS_OK && !st.available &&
+            !(st.kind == ZEUS_BACKEND_GPU && ex->gpu_count > 0))
+            fprintf(stderr, "zeus exporter: note: %s unavailable: %s\n", st.name, st.reason);
+    }
+}
+
+/* Wakes the poller thread to stop and waits for it. */
+static void stop_poller(exporter *ex, pthread_t poller)
+{
+    pthread_mutex_lock(&ex->lock);
+    ex->stopping = true;
+    pthread_cond_signal(&ex->wake);
+    pthread_mutex_unlock(&ex->lock);
+    pthread_join(poller, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    static exporter ex; /* large (device slots); one per process */
+    const char *listen = DEFAULT_LISTEN;
+    bool once = false;
+    ex.period_s = 1.0;
+    ex.max_connections = 64;
+    ex.connection_timeout_s = 10;
+    ex.request_timeout_s = 5;
+    if (gethostname(ex.host, sizeof ex.host) != 0)
+        snprintf(ex.host, sizeof ex.host, "localhost");
+    ex.host[sizeof ex.host - 1] = '\0';
+    int parsed = parse_args(argc, argv, &ex, &listen, &once);
+    if (parsed >= 0)
+        return parsed;
     struct sockaddr_storage addr;
     socklen_t addr_len = 0;
     if (!once && resolve_listen(listen, &addr, &addr_len) != 0)
@@ -674,28 +720,8 @@ int main(int argc, char **argv)
         goto done;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
-    if (!ex.quiet) {
-        char host[256];
-        const char *colon = strrchr(listen, ':');
-        snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
-        fprintf(stderr,
-                "zeus exporter: serving http://%s:%u/metrics (%u GPUs, %u CPU packages, "
-                "every %g s)\n",
-                host, info ? info->port : 0, ex.gpu_count, ex.cpu_count, ex.period_s);
-        if (wildcard(&addr))
-            fprintf(stderr,
-                    "zeus exporter: warning: --listen %s serves on every network interface of "
-                    "this machine: anyone who reaches it can read the metrics (127.0.0.1:PORT "
-                    "serves this machine only)\n",
-                    listen);
-        /* Why a kind of device is missing (no NVML, RAPL readable by root only, ...). */
-        for (size_t i = 0; i < zeus_devices_backend_count(ex.devices); i++) {
-            zeus_backend_status st;
-            if (zeus_devices_backend(ex.devices, i, &st) == ZEUS_OK && !st.available &&
-                !(st.kind == ZEUS_BACKEND_GPU && ex.gpu_count > 0))
-                fprintf(stderr, "zeus exporter: note: %s unavailable: %s\n", st.name, st.reason);
-        }
-    }
+    if (!ex.quiet)
+        announce(&ex, listen, &addr, info ? info->port : 0);
     int sig = 0;
     sigwait(&stop, &sig);
     code = 0;
@@ -703,13 +729,8 @@ done:
     if (daemon)
         MHD_stop_daemon(daemon);
     zh_guard_stop(ex.guard);
-    if (poller_started) {
-        pthread_mutex_lock(&ex.lock);
-        ex.stopping = true;
-        pthread_cond_signal(&ex.wake);
-        pthread_mutex_unlock(&ex.lock);
-        pthread_join(poller, NULL);
-    }
+    if (poller_started)
+        stop_poller(&ex, poller);
     free(ex.snapshot);
     pthread_cond_destroy(&ex.wake);
     pthread_mutex_destroy(&ex.lock);
