@@ -18,8 +18,6 @@ const zeus_backend_ops *const zeus__backends[] = {&zeus__nvml_backend, &zeus__si
 const size_t zeus__backend_count = ZEUS_ARRAY_LEN(zeus__backends);
 
 #define MAX_BACKENDS ZEUS_ARRAY_LEN(zeus__backends)
-/* A struct_size beyond this is not a size: the options were never initialized. */
-#define OPTIONS_SIZE_SANITY 4096
 
 struct zeus_devices {
     zeus_backend_status status[MAX_BACKENDS];
@@ -50,21 +48,8 @@ static int normalize_options(const zeus_device_options *in, zeus_device_options 
     zeus_device_options_init(out);
     if (!in)
         return ZEUS_OK;
-    size_t size = in->struct_size;
-    if (size < sizeof in->struct_size || size > OPTIONS_SIZE_SANITY)
-        return zeus__error(ZEUS_EINVAL,
-                           "zeus_device_options.struct_size is %zu: initialize the options with "
-                           "zeus_device_options_init()",
-                           size);
-    memcpy(out, in, size < sizeof *out ? size : sizeof *out);
-    out->struct_size = sizeof *out;
-    for (size_t i = sizeof *out; i < size; i++)
-        if (((const unsigned char *)in)[i] != 0)
-            return zeus__error(ZEUS_ENOTSUP,
-                               "zeus_device_options from a newer Zeus (%zu bytes, this library "
-                               "knows %zu) set fields this library does not have",
-                               size, sizeof *out);
-    return ZEUS_OK;
+    return zeus__options_copy(in, out, sizeof *out, "zeus_device_options",
+                              "zeus_device_options_init");
 }
 
 /* The backend named by the n characters at name, or NULL. */
@@ -272,8 +257,9 @@ static int open_gpu_backends(zeus_devices *d, const zeus_device_options *o)
         void *state = NULL;
         int rc = try_open(s, ops, o, &state);
         if (rc != ZEUS_OK) {
-            /* The simulator was asked for by name; a config that does not parse is an error. */
-            if (ops == &zeus__sim_backend)
+            /* The simulator was asked for by name; a config that does not parse is an error.
+             * Running out of memory says nothing about the backend: never "unavailable". */
+            if (ops == &zeus__sim_backend || rc == ZEUS_ENOMEM)
                 return zeus__error(rc, "%s", s->reason);
             continue;
         }
@@ -294,8 +280,9 @@ static int open_gpu_backends(zeus_devices *d, const zeus_device_options *o)
     return ZEUS_OK;
 }
 
-static void open_cpu_backends(zeus_devices *d, const zeus_device_options *o)
+static int open_cpu_backends(zeus_devices *d, const zeus_device_options *o)
 {
+    int rc;
     for (size_t i = 0; i < zeus__backend_count; i++) {
         const zeus_backend_ops *ops = zeus__backends[i];
         if (ops->kind != ZEUS_BACKEND_CPU)
@@ -308,12 +295,15 @@ static void open_cpu_backends(zeus_devices *d, const zeus_device_options *o)
         else if (d->cpu_ops)
             snprintf(s->reason, sizeof s->reason, "not used: the %s backend is in use",
                      d->cpu_ops->name);
-        else if (try_open(s, ops, o, &state) == ZEUS_OK) {
+        else if ((rc = try_open(s, ops, o, &state)) == ZEUS_OK) {
             d->cpu_ops = ops;
             d->cpu_state = state;
             d->cpu_count = ops->count(state);
+        } else if (rc == ZEUS_ENOMEM) { /* not "no RAPL here" */
+            return zeus__error(rc, "%s", s->reason);
         }
     }
+    return ZEUS_OK;
 }
 
 /* The knob backend addresses the reading backend's devices by backend index. */
@@ -365,8 +355,7 @@ int zeus_devices_open_with(const zeus_device_options *options, zeus_devices **ou
     }
     if ((rc = open_gpu_backends(d, &o)) != ZEUS_OK)
         goto fail;
-    open_cpu_backends(d, &o);
-    if ((rc = check_knob(d)) != ZEUS_OK)
+    if ((rc = open_cpu_backends(d, &o)) != ZEUS_OK || (rc = check_knob(d)) != ZEUS_OK)
         goto fail;
     if (d->gpu_ops && (rc = open_gpus(d)) != ZEUS_OK)
         goto fail;

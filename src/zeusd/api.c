@@ -81,6 +81,53 @@ void zd_response_free(zd_response *resp)
 
 /* ---- Responses ---- */
 
+/* cJSON leaves out what it cannot allocate without a word (an AddItem with a NULL item, a key
+ * it could not copy): with zd_json_hooks() installed, a failed allocation of the request's
+ * thread is noted, and zd_handle answers 500 instead of a reply with a part missing. */
+static _Thread_local bool json_out_of_memory;
+
+static void *json_malloc(size_t size)
+{
+    void *p = malloc(size);
+    if (!p)
+        json_out_of_memory = true;
+    return p;
+}
+
+void zd_json_hooks(void)
+{
+    cJSON_Hooks hooks = {json_malloc, free};
+    cJSON_InitHooks(&hooks);
+}
+
+void zd_json_track(void)
+{
+    json_out_of_memory = false;
+}
+
+bool zd_json_out_of_memory(void)
+{
+    return json_out_of_memory;
+}
+
+/* cJSON_AddItemToObject / _ToArray that do not leak item when it cannot be added (the key's
+ * copy failed, or the container is NULL because making it failed). */
+static void add_item(cJSON *o, const char *key, cJSON *item)
+{
+    if (!cJSON_AddItemToObject(o, key, item)) {
+        cJSON_Delete(item);
+        json_out_of_memory = true;
+    }
+}
+
+static void add_to_array(cJSON *array, cJSON *item)
+{
+    if (!cJSON_AddItemToArray(array, item)) {
+        cJSON_Delete(item);
+        json_out_of_memory = true;
+    }
+}
+
 static void reply(zd_response *r, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void reply(zd_response *r, int status, const char *type, const char *fmt, ...)
@@ -140,7 +187,7 @@ static bool reply_errors(zd_response *r, zd_errors *e)
     if (!e->errors)
         return false;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "errors", e->errors);
+    add_item(o, "errors", e->errors);
     e->errors = NULL;
     reply_json(r, o);
     r->status = e->status;
@@ -494,12 +541,12 @@ static void gpu_read(zd_server *s, const zd_request *req, zd_response *r, zd_rea
             device_error(&errors, g, rc, zeus_last_error());
             cJSON_Delete(item);
         } else {
-            cJSON_AddItemToObject(map, key_of(g, key), item);
+            add_item(map, key_of(g, key), item);
         }
     }
     if (op == R_POWER) {
         cJSON_AddNumberToObject(out, "timestamp_ms", (double)unix_ms());
-        cJSON_AddItemToObject(out, "power_mw", map);
+        add_item(out, "power_mw", map);
     }
     if (reply_errors(r, &errors))
         cJSON_Delete(out);
@@ -538,7 +585,7 @@ static void cpu_energy(zd_server *s, const zd_request *req, zd_response *r)
         else
             cJSON_AddNullToObject(item, "dram_energy_uj");
         char key[16];
-        cJSON_AddItemToObject(out, key_of(client_id(s, true, ids[i]), key), item);
+        add_item(out, key_of(client_id(s, true, ids[i]), key), item);
     }
     if (reply_errors(r, &errors))
         cJSON_Delete(out);
@@ -590,7 +637,7 @@ static void cpu_power(zd_server *s, const zd_request *req, zd_response *r)
         else
             cJSON_AddNullToObject(item, "dram_mw");
         char key[16];
-        cJSON_AddItemToObject(map, key_of(client_id(s, true, ids[i]), key), item);
+        add_item(map, key_of(client_id(s, true, ids[i]), key), item);
     }
     reply_json(r, out);
 }
@@ -649,7 +696,7 @@ static void discover(zd_server *s, zd_response *r)
             pci[0] = '\0'; /* unknown: the Python client needs the key for NVIDIA GPUs only */
         cJSON_AddStringToObject(item, "pci_address", pci);
         cJSON_AddBoolToObject(item, "cumulative_energy_available", info.has_energy_counter);
-        cJSON_AddItemToArray(gpus, item);
+        add_to_array(gpus, item);
     }
     cJSON *cpus = cJSON_AddArrayToObject(o, "cpus");
     for (unsigned c = 0; c < s->cpu_count; c++) {
@@ -659,11 +706,11 @@ static void discover(zd_server *s, zd_response *r)
         cJSON *item = cJSON_CreateObject();
         cJSON_AddNumberToObject(item, "id", s->cpu_ids[c]);
         cJSON_AddBoolToObject(item, "dram_available", info.has_dram);
-        cJSON_AddItemToArray(cpus, item);
+        add_to_array(cpus, item);
     }
     cJSON *groups = cJSON_AddArrayToObject(o, "enabled_api_groups");
     for (size_t i = 0; i < s->config.enabled_count; i++)
-        cJSON_AddItemToArray(groups, cJSON_CreateString(zd_group_name(s->config.enabled[i])));
+        add_to_array(groups, cJSON_CreateString(zd_group_name(s->config.enabled[i])));
     cJSON_AddBoolToObject(o, "auth_required", s->config.key != NULL);
     reply_json(r, o);
 }
@@ -718,6 +765,10 @@ static bool check_access(zd_server *s, const zd_request *req, zd_group g, zd_cla
         char err[256];
         int rc = zd_token_verify(c->key, c->key_len, req->authorization + 7, (int64_t)time(NULL),
                                  claims, err, sizeof err);
+        if (rc == -3) { /* not the client's fault */
+            reply_error(r, 500, "IOError: out of memory");
+            return false;
+        }
         if (rc != 0) {
             if (rc == -1)
                 snprintf(msg, sizeof msg, "Token has expired.");
@@ -797,7 +848,23 @@ static const struct {
     {"/cpu/stream_power", M_GET, RT_CPU_STREAM, 0},
 };
 
+static void handle(zd_server *s, const zd_request *req, zd_response *r);
+
 void zd_handle(zd_server *s, const zd_request *req, zd_response *r)
+{
+    zd_json_track();
+    handle(s, req, r);
+    /* A body that could not be made (printing, formatting) or lost a part. */
+    if (json_out_of_memory || (r->content_type && !r->body && !r->stream)) {
+        free(r->body);
+        r->status = 500;
+        r->content_type = "application/json";
+        r->stream = false;
+        r->body = strdup("{\"error\":\"IOError: out of memory\"}"); /* NULL: an empty 500 */
+    }
+}
+
+static void handle(zd_server *s, const zd_request *req, zd_response *r)
 {
     memset(r, 0, sizeof *r);
     zd_group g = zd_path_group(req->path);
@@ -835,7 +902,7 @@ void zd_handle(zd_server *s, const zd_request *req, zd_response *r)
     case RT_WHOAMI: {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "sub", claims.sub);
-        cJSON_AddItemToObject(o, "scopes", cJSON_Parse(claims.scopes_json));
+        add_item(o, "scopes", cJSON_Parse(claims.scopes_json));
         if (claims.has_exp)
             cJSON_AddNumberToObject(o, "exp", (double)claims.exp);
         reply_json(r, o);

@@ -90,7 +90,7 @@ typedef struct {
 /* Returns a malloc'd token. */
 char *zd_token_issue(const unsigned char *key, size_t key_len, const char *sub,
                      const zd_group *scopes, size_t scope_count, bool has_exp, int64_t exp);
-/* 0 valid; -1 expired ("Token has expired."); -2 invalid (err says why). */
+/* 0 valid; -1 expired ("Token has expired."); -2 invalid (err says why); -3 out of memory. */
 int zd_token_verify(const unsigned char *key, size_t key_len, const char *token, int64_t now_s,
                     zd_claims *out, char *err, size_t err_size);
 /* "1h", "7d", "1h30m", "never", "0": seconds (0: never). -1 if malformed. */
@@ -136,6 +136,14 @@ zeus_devices *zd_server_devices(zd_server *s);
 
 /* Answers one request (everything but the streaming itself). Never blocks for long. */
 void zd_handle(zd_server *s, const zd_request *req, zd_response *resp);
+/* Routes cJSON's allocations through a hook that notes failures, so that zd_handle answers 500
+ * rather than a JSON reply with a part missing. Process-wide (cJSON_InitHooks): zeusd's main
+ * calls it once. */
+void zd_json_hooks(void);
+/* With those hooks: forget earlier failures, then whether a cJSON allocation of this thread has
+ * failed since (cJSON answers NULL both for bad text and for no memory). */
+void zd_json_track(void);
+bool zd_json_out_of_memory(void);
 void zd_response_free(zd_response *resp);
 
 /* ---- Power streams: one poller per device, polling only while a stream listens ---- */
