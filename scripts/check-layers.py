@@ -30,19 +30,20 @@ FLOORS: list[tuple[str, list[str]]] = [
     ("monitor", ["src/monitor"]),
     ("metric", ["src/metric"]),
     ("power_limit", ["src/power_limit"]),
-    ("batch_size", ["src/batch_size"]),
+    ("batch_size", ["src/batch_size", "src/pipeline_frequency"]),
     ("simulate", ["src/simulate"]),
     ("httpd", ["src/httpd"]),  # what the HTTP faces share (not libzeus)
-    ("faces", ["src/cli", "src/zeusd", "src/exporter", "src/bso", "python/src"]),
+    ("faces", ["src/cli", "src/zeusd", "src/exporter", "src/bso", "src/pfo", "python/src"]),
 ]
 
 # Public headers (include/zeus/NAME.h) -> the floor whose component they declare.
 HEADERS = {
     "common": "core", "util": "core", "output": "core", "rng": "core", "cost": "core",
     "version": "core", "device": "device", "sim": "device", "monitor": "monitor",
-    "sampler": "monitor", "plot": "monitor", "metric": "metric", "power_limit": "power_limit",
+    "sampler": "monitor", "plot": "monitor", "job_window": "monitor", "metric": "metric",
+    "power_limit": "power_limit",
     "lease": "power_limit", "batch_size": "batch_size", "recurring": "batch_size",
-    "simulate": "simulate", "zeus": "faces",
+    "simulate": "simulate", "pipeline_frequency": "batch_size", "zeus": "faces",
 }
 
 SOURCE_SUFFIXES = (".c", ".h")

@@ -1,13 +1,18 @@
 #!/bin/sh
 # Creates (or reuses) a virtual environment with the ORIGINAL Zeus (zeus-ml 0.8.2 from PyPI) and
 # NVIDIA's Python binding, separate from ours (both packages are named zeus), and prints its
-# python. Used by the differential test (tests/python/test_differential.py) and the benchmark.
+# python. Used by the differential test (tests/python/test_differential.py) and the benchmark;
+# httpx and aiofiles are what the original's pipeline frequency client (zeus.optimizer.perseus)
+# imports
+# (tests/python/test_pipeline_frequency_server.py runs that client against our server).
 #   scripts/zeus-ml-env.sh [BUILD_DIR]     -> BUILD_DIR/zeus-ml-venv (default build)
 set -eu
 build=${1:-build}
 venv="$build/zeus-ml-venv"
 REQUIREMENTS='zeus-ml==0.8.2
-nvidia-ml-py'
+nvidia-ml-py
+httpx
+aiofiles'
 stamp=$(printf '%s\n' "$REQUIREMENTS" | cksum | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.requirements" 2>/dev/null)" = "$stamp" ]; then
     echo "$venv/bin/python"
