@@ -585,7 +585,12 @@ int zeus_gpu_supported_clocks(zeus_devices *d, unsigned gpu, zeus_clock_domain d
         return rc;
     if (!count || (*count && !mhz))
         return zeus__error(ZEUS_EINVAL, "zeus_gpu_supported_clocks: NULL count or list");
-    GPU_CALL(d, gpu, gpu_supported_clocks, domain, memory_mhz, mhz, count);
+    const zeus_backend_ops *o = d->gpu_ops;
+    unsigned dev = 0;
+    rc = gpu_op(d, gpu, o && o->gpu_supported_clocks, "gpu_supported_clocks", &dev);
+    return rc != ZEUS_OK
+               ? rc
+               : o->gpu_supported_clocks(d->gpu_state, dev, domain, memory_mhz, mhz, count);
 }
 
 int zeus_gpu_reset_locked_clocks(zeus_devices *d, unsigned gpu, zeus_clock_domain domain)
