@@ -42,9 +42,13 @@ static const char usage[] =
     "  --enable GROUP,...             API groups: gpu-control, gpu-read, cpu-read [all]\n"
     "  --signing-key-path PATH        require bearer tokens signed with this key [off]\n"
     "  --allow GROUP=WHO,...          only these Unix-socket peers may use GROUP; WHO is\n"
-    "                                 user:NAME, uid:N, group:NAME or gid:N (repeatable)\n"
+    "                                 user:NAME, uid:N, group:NAME or gid:N (repeatable);\n"
+    "                                 gpu-admin=WHO: who besides root may break another\n"
+    "                                 client's lease (force=true)\n"
     "  --no-leases                    keep every change (the original's behaviour); by\n"
     "                                 default a client's changes are put back when it exits\n"
+    "  --state-dir DIR                the lease journal, read at start to put back what a\n"
+    "                                 killed zeusd left [the socket's directory]\n"
     "  --max-connections N            open connections at most; beyond, requests get 503 [512]\n"
     "  --connection-timeout-s N       close a connection idle this long [10]\n"
     "  --request-timeout-s N          close a connection whose request is not whole after\n"
@@ -82,15 +86,28 @@ static int parse_allow(zd_config *c, const char *text)
     char buf[512];
     snprintf(buf, sizeof buf, "%s", text);
     char *eq = strchr(buf, '=');
-    zd_group g;
-    if (!eq || (*eq = '\0', zd_group_parse(buf, &g) != 0))
+    if (!eq)
         return -1;
-    c->allow_set[g] = true;
+    *eq = '\0';
+    /* gpu-admin is not an API group: who may break another client's lease (force=true). */
+    zd_allow *list;
+    size_t *count;
+    zd_group g;
+    if (strcmp(buf, "gpu-admin") == 0) {
+        list = c->admin;
+        count = &c->admin_count;
+    } else if (zd_group_parse(buf, &g) == 0) {
+        c->allow_set[g] = true;
+        list = c->allow[g];
+        count = &c->allow_count[g];
+    } else {
+        return -1;
+    }
     char *save = NULL;
     for (char *t = strtok_r(eq + 1, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         zd_allow a;
         unsigned id;
-        if (c->allow_count[g] == ZD_MAX_ALLOW)
+        if (*count == ZD_MAX_ALLOW)
             return -1;
         if (strncmp(t, "uid:", 4) == 0 && zd_parse_u32(t + 4, &id) == 0) {
             a = (zd_allow){ZD_ALLOW_UID, id};
@@ -109,7 +126,7 @@ static int parse_allow(zd_config *c, const char *text)
         } else {
             return -1;
         }
-        c->allow[g][c->allow_count[g]++] = a;
+        list[(*count)++] = a;
     }
     return 0;
 }
@@ -182,7 +199,13 @@ static int listen_uds(const zd_config *c)
     }
     snprintf(addr.sun_path, sizeof addr.sun_path, "%s", c->socket_path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 512) != 0 ||
+    /* The socket file gets its mode as bind creates it (through the umask), so that no client
+     * can connect while it is wider than asked; the chmod after only adds special bits. No
+     * other thread creates files meanwhile (the process-wide umask). */
+    mode_t old_mask = umask(~c->socket_mode & 0777);
+    int bound = fd >= 0 ? bind(fd, (struct sockaddr *)&addr, sizeof addr) : -1;
+    umask(old_mask);
+    if (fd < 0 || bound != 0 || listen(fd, 512) != 0 ||
         chmod(c->socket_path, c->socket_mode) != 0 ||
         ((c->socket_uid >= 0 || c->socket_gid >= 0) &&
          chown(c->socket_path, (uid_t)c->socket_uid, (gid_t)c->socket_gid) != 0)) {
@@ -194,6 +217,17 @@ static int listen_uds(const zd_config *c)
         return -1;
     }
     return fd;
+}
+
+/* The lease journal lives beside the socket unless --state-dir says otherwise. */
+static void default_state_dir(zd_config *c)
+{
+    const char *slash = strrchr(c->socket_path, '/');
+    if (!slash || slash == c->socket_path)
+        snprintf(c->state_dir, sizeof c->state_dir, "%s", slash ? "/" : ".");
+    else
+        snprintf(c->state_dir, sizeof c->state_dir, "%.*s", (int)(slash - c->socket_path),
+                 c->socket_path);
 }
 
 static int listen_tcp(const zd_config *c)
@@ -257,6 +291,7 @@ enum {
     O_KEY,
     O_ALLOW,
     O_NO_LEASES,
+    O_STATE_DIR,
     O_MAX_CONN,
     O_TIMEOUT,
     O_REQUEST_TIMEOUT,
@@ -281,6 +316,7 @@ static const struct option options[] = {
     {"signing-key-path", required_argument, NULL, O_KEY},
     {"allow", required_argument, NULL, O_ALLOW},
     {"no-leases", no_argument, NULL, O_NO_LEASES},
+    {"state-dir", required_argument, NULL, O_STATE_DIR},
     {"max-connections", required_argument, NULL, O_MAX_CONN},
     {"connection-timeout-s", required_argument, NULL, O_TIMEOUT},
     {"request-timeout-s", required_argument, NULL, O_REQUEST_TIMEOUT},
@@ -387,15 +423,15 @@ static int token_issue(int argc, char **argv)
     return 0;
 }
 
-/* serve's options into c (its defaults set): -1 to go on serving, else the exit code (--help,
- * a bad option). */
-static int parse_serve_options(int argc, char **argv, zd_config *c)
+static int serve(int argc, char **argv)
 {
+    zd_config c;
+    zd_config_defaults(&c);
     bool enable_given = false;
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        unsigned v, *field = u32_field(c, o);
+        unsigned v, *field = u32_field(&c, o);
         if (field) {
             if (parse_u32_opt(option_name(o), optarg, field))
                 return 1;
@@ -405,10 +441,10 @@ static int parse_serve_options(int argc, char **argv, zd_config *c)
         case O_MODE:
             if (strcmp(optarg, "uds") != 0 && strcmp(optarg, "tcp") != 0)
                 return die("--mode: '%s' is not uds or tcp", optarg);
-            c->uds = strcmp(optarg, "uds") == 0;
+            c.uds = strcmp(optarg, "uds") == 0;
             break;
         case O_SOCKET_PATH:
-            snprintf(c->socket_path, sizeof c->socket_path, "%s", optarg);
+            snprintf(c.socket_path, sizeof c.socket_path, "%s", optarg);
             break;
         case O_SOCKET_PERMS: {
             char *end;
@@ -416,17 +452,17 @@ static int parse_serve_options(int argc, char **argv, zd_config *c)
             unsigned long mode = strtoul(optarg, &end, 8);
             if (errno || *end || end == optarg || mode > 07777)
                 return die("--socket-permissions: '%s' is not an octal mode", optarg);
-            c->socket_mode = (unsigned)mode;
+            c.socket_mode = (unsigned)mode;
             break;
         }
         case O_SOCKET_UID:
         case O_SOCKET_GID:
             if (parse_u32_opt(option_name(o), optarg, &v))
                 return 1;
-            *(o == O_SOCKET_UID ? &c->socket_uid : &c->socket_gid) = v;
+            *(o == O_SOCKET_UID ? &c.socket_uid : &c.socket_gid) = v;
             break;
         case O_TCP:
-            snprintf(c->tcp_bind, sizeof c->tcp_bind, "%s", optarg);
+            snprintf(c.tcp_bind, sizeof c.tcp_bind, "%s", optarg);
             break;
         case O_BACKEND:
             if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "nvml") != 0)
@@ -434,23 +470,28 @@ static int parse_serve_options(int argc, char **argv, zd_config *c)
             break;
         case O_ENABLE:
             if (!enable_given)
-                c->enabled_count = 0;
+                c.enabled_count = 0;
             enable_given = true;
-            if (parse_groups(optarg, c->enabled, ZD_MAX_ENABLED, &c->enabled_count) != 0)
+            if (parse_groups(optarg, c.enabled, ZD_MAX_ENABLED, &c.enabled_count) != 0)
                 return die("--enable: unknown API group in '%s' (gpu-control, gpu-read, "
                            "cpu-read)",
                            optarg);
             break;
         case O_KEY:
-            snprintf(c->signing_key_path, sizeof c->signing_key_path, "%s", optarg);
+            snprintf(c.signing_key_path, sizeof c.signing_key_path, "%s", optarg);
             break;
         case O_ALLOW:
-            if (parse_allow(c, optarg) != 0)
+            if (parse_allow(&c, optarg) != 0)
                 return die("--allow: cannot use '%s' (GROUP=user:NAME,uid:N,group:NAME,gid:N)",
                            optarg);
             break;
         case O_NO_LEASES:
-            c->no_leases = true;
+            c.no_leases = true;
+            break;
+        case O_STATE_DIR:
+            if (!optarg[0] || strlen(optarg) >= sizeof c.state_dir)
+                return die("--state-dir: '%s' is not a usable directory path", optarg);
+            snprintf(c.state_dir, sizeof c.state_dir, "%s", optarg);
             break;
         case O_OVERRIDES:
             return die("--gpu-command-overrides (%s) is not supported by this zeusd", optarg);
@@ -461,62 +502,18 @@ static int parse_serve_options(int argc, char **argv, zd_config *c)
     if (optind < argc)
         return die("unexpected argument '%s'", argv[optind]);
     if (!enable_given) {
-        c->enabled[0] = ZD_GROUP_GPU_CONTROL;
-        c->enabled[1] = ZD_GROUP_GPU_READ;
-        c->enabled[2] = ZD_GROUP_CPU_READ;
-        c->enabled_count = 3;
+        c.enabled[0] = ZD_GROUP_GPU_CONTROL;
+        c.enabled[1] = ZD_GROUP_GPU_READ;
+        c.enabled[2] = ZD_GROUP_CPU_READ;
+        c.enabled_count = 3;
     }
-    for (size_t i = 0; i < c->enabled_count; i++)
-        c->group_on[c->enabled[i]] = true;
-    return -1;
-}
-
-/* The node's devices as the daemon serves them, with the checks that need them (root for real
- * changes): 0, or 1 when it cannot serve (said; *out may be open, for the caller to close). */
-static int open_served_devices(const zd_config *c, zeus_devices **out)
-{
-    /* The daemon serves every GPU of the node by its physical index, whatever its own
-     * environment says, and carries out changes itself (never through another zeusd). */
-    zeus_device_options dev_options;
-    zeus_device_options_init(&dev_options);
-    if (zeus_device_options_from_env(&dev_options) != 0) {
-        die("%s", zeus_last_error());
-        return 1;
-    }
-    dev_options.physical_indices = true;
-    dev_options.knob_backend = NULL;
-    dev_options.zeusd_socket_path = dev_options.zeusd_host_port = dev_options.zeusd_token = NULL;
-    if (zeus_devices_open_with(&dev_options, out) != 0) {
-        die("cannot open the devices: %s", zeus_last_error());
-        return 1;
-    }
-    bool want_gpus = c->group_on[ZD_GROUP_GPU_CONTROL] || c->group_on[ZD_GROUP_GPU_READ];
-    unsigned gpus = want_gpus ? zeus_gpu_count(*out) : 0;
-    zeus_gpu_info info = {0};
-    if (gpus > 0)
-        zeus_gpu_get_info(*out, 0, &info);
-    /* Root is needed for real GPU writes and RAPL (not for the fake devices tests use). */
-    if (geteuid() != 0 && ((c->group_on[ZD_GROUP_GPU_CONTROL] && gpus > 0 && !info.simulated) ||
-                           (c->group_on[ZD_GROUP_CPU_READ] && !getenv("ZEUS_SYSFS_ROOT")))) {
-        die("%s", "gpu-control and cpu-read need root (or pass --enable gpu-read)");
-        return 1;
-    }
-    zd_log("INFO", "%u GPU(s) (%s), %u CPU package(s)", gpus,
-           zeus_devices_gpu_backend(*out) ? zeus_devices_gpu_backend(*out) : "none",
-           c->group_on[ZD_GROUP_CPU_READ] ? zeus_cpu_count(*out) : 0);
-    return 0;
-}
-
-static int serve(int argc, char **argv)
-{
-    zd_config c;
-    zd_config_defaults(&c);
-    int parsed = parse_serve_options(argc, argv, &c);
-    if (parsed >= 0)
-        return parsed;
-    zd_log("INFO", "config: mode=%s socket=%s tcp=%s groups=%zu leases=%s auth=%s",
+    for (size_t i = 0; i < c.enabled_count; i++)
+        c.group_on[c.enabled[i]] = true;
+    if (!c.state_dir[0])
+        default_state_dir(&c);
+    zd_log("INFO", "config: mode=%s socket=%s tcp=%s groups=%zu leases=%s auth=%s state=%s",
            c.uds ? "uds" : "tcp", c.socket_path, c.tcp_bind, c.enabled_count,
-           c.no_leases ? "off" : "on", c.signing_key_path[0] ? "on" : "off");
+           c.no_leases ? "off" : "on", c.signing_key_path[0] ? "on" : "off", c.state_dir);
 
     /* Signals are taken by sigwait below; every thread started from here on blocks them. */
     sigset_t sigs;
@@ -527,6 +524,10 @@ static int serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     zeus_set_log_callback(library_log, NULL);
+    if (zeus_set_journal_dir(c.state_dir) != 0) {
+        die("--state-dir: %s", zeus_last_error());
+        return 1;
+    }
 
     int rc = 1, fd = -1;
     zeus_devices *devices = NULL;
@@ -538,8 +539,35 @@ static int serve(int argc, char **argv)
     }
     if (!c.uds && !c.key)
         zd_log("WARN", "Running in TCP mode without authentication");
-    if (open_served_devices(&c, &devices) != 0)
+    /* The daemon serves every GPU of the node by its physical index, whatever its own
+     * environment says, and carries out changes itself (never through another zeusd). */
+    zeus_device_options dev_options;
+    zeus_device_options_init(&dev_options);
+    if (zeus_device_options_from_env(&dev_options) != 0) {
+        die("%s", zeus_last_error());
         goto done;
+    }
+    dev_options.physical_indices = true;
+    dev_options.knob_backend = NULL;
+    dev_options.zeusd_socket_path = dev_options.zeusd_host_port = dev_options.zeusd_token = NULL;
+    if (zeus_devices_open_with(&dev_options, &devices) != 0) {
+        die("cannot open the devices: %s", zeus_last_error());
+        goto done;
+    }
+    bool want_gpus = c.group_on[ZD_GROUP_GPU_CONTROL] || c.group_on[ZD_GROUP_GPU_READ];
+    unsigned gpus = want_gpus ? zeus_gpu_count(devices) : 0;
+    zeus_gpu_info info = {0};
+    if (gpus > 0)
+        zeus_gpu_get_info(devices, 0, &info);
+    /* Root is needed for real GPU writes and RAPL (not for the fake devices tests use). */
+    if (geteuid() != 0 && ((c.group_on[ZD_GROUP_GPU_CONTROL] && gpus > 0 && !info.simulated) ||
+                           (c.group_on[ZD_GROUP_CPU_READ] && !getenv("ZEUS_SYSFS_ROOT")))) {
+        die("%s", "gpu-control and cpu-read need root (or pass --enable gpu-read)");
+        goto done;
+    }
+    zd_log("INFO", "%u GPU(s) (%s), %u CPU package(s)", gpus,
+           zeus_devices_gpu_backend(devices) ? zeus_devices_gpu_backend(devices) : "none",
+           c.group_on[ZD_GROUP_CPU_READ] ? zeus_cpu_count(devices) : 0);
     if (zd_server_create(&c, devices, &server) != 0) {
         die("%s", "out of memory");
         goto done;
