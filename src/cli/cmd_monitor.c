@@ -37,6 +37,7 @@ static void usage_energy(FILE *out)
         "                           [--log-file FILE] [--json] [--pushgateway URL [--job NAME]]\n"
         "                           [--carbon [--location LAT,LON|ZONE] [--carbon-api URL]\n"
         "                           [--price PER_KWH]]\n"
+        "                           [--cross-check flag|fallback]\n"
         "                           [-- COMMAND [ARG ...]]\n\n"
         "Measure the time and energy of GPUs (and CPU packages) while COMMAND runs, or until\n"
         "Ctrl-C (SIGINT/SIGTERM) without one. COMMAND's signals are forwarded and zeus exits\n"
@@ -59,6 +60,10 @@ static void usage_energy(FILE *out)
         "  --carbon-api URL    the API's http:// base URL (default ZEUS_CARBON_API; none: the\n"
         "                      cache only)\n"
         "  --price PER_KWH     the cost at this flat price per kWh (default ZEUS_PRICE_PER_KWH)\n"
+        "  --cross-check MODE  also sample power (every 0.05 s) and compare the counter's energy\n"
+        "                      with its integral: flag (report a disagreement beyond both\n"
+        "                      methods' bounds) or fallback (also use the sampled energy when\n"
+        "                      the counter is shown wrong); docs/measurement.md\n"
         "  -h, --help          show this help\n\n"
         "example:\n"
         "  zeus monitor energy --cpu-indices 0 --log-file energy.csv -- python train.py\n");
@@ -120,6 +125,7 @@ enum {
     OPT_PUSH = 'G',
     OPT_JOB = 'J',
     OPT_WINDOWS = 'W',
+    OPT_CHECK = 'X',
     OPT_CARBON = 'C',
     OPT_LOCATION = 'L',
     OPT_CARBON_API = 'A',
@@ -141,6 +147,7 @@ typedef struct {
     const char *log_file, *csv, *plot, *windows, *push_url, *push_job;
     cli_plot_format plot_format;
     double period_s, duration_s;
+    zeus_cross_check_mode cross_check;
     char **command;
     cli_carbon_args carbon;
 } monitor_args;
@@ -156,6 +163,7 @@ static const struct option energy_options[] = {
     {"price", required_argument, NULL, OPT_PRICE},
     {"pushgateway", required_argument, NULL, OPT_PUSH},
     {"job", required_argument, NULL, OPT_JOB},
+    {"cross-check", required_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0}};
 static const struct option power_options[] = {
@@ -232,6 +240,16 @@ static int parse_args(const subcommand *sc, int argc, char **argv, monitor_args 
             break;
         case OPT_JOB:
             a->push_job = optarg;
+            break;
+        case OPT_CHECK:
+            if (strcmp(optarg, "flag") == 0)
+                a->cross_check = ZEUS_CROSS_CHECK_FLAG;
+            else if (strcmp(optarg, "fallback") == 0)
+                a->cross_check = ZEUS_CROSS_CHECK_FALLBACK;
+            else
+                rc = cli_error(CLI_USAGE,
+                               "monitor %s: --cross-check must be flag or fallback, not '%s'",
+                               sc->name, optarg);
             break;
         case OPT_PERIOD:
             rc = parse_seconds("--update-period", optarg, &a->period_s);
@@ -453,6 +471,13 @@ static void print_energy_text(zeus_devices *d, const zeus_measurement *r)
             printf(", updates every %.1f ms, worst-case error %.3f J", g->update_period_s * 1e3,
                    g->error_bound_j);
         printf("%s\n", g->below_resolution ? "  [below resolution: do not trust]" : "");
+        double counter, sampled, allowed;
+        zeus_cross_check_status st =
+            zeus_measurement_gpu_cross_check(r, i, &counter, &sampled, &allowed);
+        if (st != ZEUS_CHECK_NONE)
+            printf("    cross-check: %s (counter %.3f J, sampled power %.3f J, allowed "
+                   "difference %.3f J)\n",
+                   zeus_cross_check_status_name(st), counter, sampled, allowed);
     }
     for (unsigned i = 0; i < cpus; i++) {
         const zeus_cpu_measurement *c = zeus_measurement_cpu(r, i);
@@ -513,6 +538,7 @@ static int monitor_energy(int argc, char **argv)
     o.log_file = a.log_file;
     o.log_append = true; /* the help has always said "append" */
     zeus_monitor *m = NULL;
+    zeus_sampler *sampler = NULL; /* --cross-check */
     zeus_measurement *r = zeus_measurement_new();
     cli_carbon *carbon = NULL;
     char *carbon_text = NULL;
@@ -525,6 +551,18 @@ static int monitor_energy(int argc, char **argv)
         result =
             cli_lib_error(rc == ZEUS_ENODEV ? CLI_NODEV : CLI_FAIL, rc, "cannot start the monitor");
         goto done;
+    }
+    if (a.cross_check != ZEUS_CROSS_CHECK_OFF) {
+        zeus_sampler_options so;
+        zeus_sampler_options_init(&so);
+        so.gpu_indices = a.gpus;
+        so.gpu_count = a.gpu_count;
+        so.period_s = 0.05; /* the sampled bound: two periods at the maximum power */
+        if ((rc = zeus_sampler_start(d, &so, &sampler)) != ZEUS_OK ||
+            (rc = zeus_monitor_cross_check(m, sampler, a.cross_check)) != ZEUS_OK) {
+            result = cli_lib_error(CLI_FAIL, rc, "--cross-check");
+            goto done;
+        }
     }
     if ((rc = zeus_monitor_begin_window(m, ENERGY_WINDOW, false)) != ZEUS_OK) {
         result = cli_lib_error(CLI_FAIL, rc, "cannot begin measuring");
@@ -572,6 +610,7 @@ done:
     free(carbon_text);
     zeus_measurement_free(r);
     zeus_monitor_close(m);
+    zeus_sampler_stop(sampler);
     zeus_devices_close(d);
     return result;
 }
