@@ -291,7 +291,7 @@ static PyObject *py_check_homogeneous(PyObject *self, PyObject *unused)
         return NULL;
     int rc = zeus_gpu_check_homogeneous(d, NULL, 0);
     if (rc != ZEUS_OK)
-        return zpy_raise(rc, zpy_error_base);
+        return zpy_raise(rc, NULL); /* ZEUS_EHETERO: ZeusGPUHeterogeneousError */
     Py_RETURN_NONE;
 }
 

@@ -16,6 +16,7 @@ _logging.install()
 
 __all__ = ["__version__"]
 
+from zeus.device.exception import BY_ZEUS_ERROR as _BY_ZEUS_ERROR  # noqa: E402
 from zeus.exception import ZeusBaseError as _ZeusBaseError  # noqa: E402
 
-_zeus._set_error_base(_ZeusBaseError)
+_zeus._set_error_table(_BY_ZEUS_ERROR, _ZeusBaseError)

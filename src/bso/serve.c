@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bso.h"
+#include "bso_util.h"
 #include "svc.h"
 
 #define MAX_BODY (1 << 20)

@@ -481,36 +481,30 @@ void svc_register(bso_db *db, const char *body, svc_reply *out)
         zeus_rng_seed(&r, (uint64_t)jb.seed);
         rng_to_text(&r, rng, sizeof rng);
     }
-    bso_val ins[] = {
-        BV_S(jb.job_id),     BV_S(jb.prefix),        BV_S(text),
-        BV_I(jb.default_bs), BV_D(jb.eta),           isnan(jb.beta) ? BV_NULL : BV_D(jb.beta),
-        BV_D(jb.target),     BV_I(jb.higher_better), BV_I(jb.max_epochs),
-        BV_I(jb.rounds),     BV_I(jb.window),        BV_D(jb.max_power),
-        BV_I(jb.gpus),       BV_S(jb.gpu_model),     BV_S(rng),
-        BV_D(zeus_wall_s())};
+    bso_job_row row = {.job_id = jb.job_id,
+                       .job_id_prefix = jb.prefix,
+                       .kind = "service",
+                       .spec = text,
+                       .default_batch_size = jb.default_bs,
+                       .eta_knob = BV_D(jb.eta),
+                       .beta_knob = isnan(jb.beta) ? BV_NULL : BV_D(jb.beta),
+                       .target_metric = jb.target,
+                       .higher_is_better_metric = jb.higher_better,
+                       .max_epochs = jb.max_epochs,
+                       .num_pruning_rounds = jb.rounds,
+                       .window_size = jb.window,
+                       .max_power = jb.max_power,
+                       .number_of_gpus = jb.gpus,
+                       .gpu_model = jb.gpu_model,
+                       .mab_num_explorations = 0,
+                       .rng_state = rng[0] ? BV_S(rng) : BV_NULL,
+                       .driver_state = BV_NULL};
     /* Racing registrations of one id: the first insert wins, the others compare against it. */
     bso_rows r;
-    if (bso_db_exec(db,
-                    "INSERT INTO job (job_id, job_id_prefix, kind, spec, default_batch_size,"
-                    " eta_knob, beta_knob, target_metric, higher_is_better_metric, max_epochs,"
-                    " num_pruning_rounds, window_size, max_power, number_of_gpus, gpu_model,"
-                    " mab_prior_mean, mab_prior_precision, mab_num_explorations, mab_seed,"
-                    " rng_state, stage, min_cost, min_cost_batch_size, created) VALUES ($1, $2,"
-                    " 'service', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, 0, 0,"
-                    " NULL, NULLIF($15, ''), 'Pruning', NULL, $4, $16)"
-                    " ON CONFLICT (job_id) DO NOTHING RETURNING job_id",
-                    ins, 16, &r) < 0)
+    bool created = false;
+    if (bso_db_insert_job(db, &row, jb.bs, jb.n_bs, &created) < 0)
         goto dbfail;
-    bool created = r.nrows == 1;
-    bso_rows_free(&r);
-    if (created) {
-        for (int i = 0; i < jb.n_bs; i++) {
-            bso_val p[] = {BV_S(jb.job_id), BV_I(jb.bs[i])};
-            if (bso_db_exec(db, "INSERT INTO batch_size (job_id, batch_size) VALUES ($1, $2)", p, 2,
-                            NULL) < 0)
-                goto dbfail;
-        }
-    } else {
+    if (!created) {
         bso_val p = BV_S(jb.job_id);
         if (bso_db_lock_job(db, jb.job_id) < 0 ||
             bso_db_exec(db, "SELECT spec, kind FROM job WHERE job_id = $1", &p, 1, &r) < 0)
