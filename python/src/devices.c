@@ -313,7 +313,7 @@ static PyObject *py_soc_energy(PyObject *self, PyObject *unused)
     zeus_soc_energy e;
     int rc = zeus_soc_read_energy(d, &e);
     if (rc != ZEUS_OK)
-        return zpy_raise(rc, zpy_error_base);
+        return zpy_raise(rc, NULL);
     PyObject *cpu = e.cpu_valid ? PyFloat_FromDouble(e.cpu_mj) : Py_NewRef(Py_None);
     PyObject *gpu = e.gpu_valid ? PyFloat_FromDouble(e.gpu_mj) : Py_NewRef(Py_None);
     PyObject *total = e.total_valid ? PyFloat_FromDouble(e.total_mj) : Py_NewRef(Py_None);
