@@ -7,6 +7,7 @@ packages=(build-essential cmake pkg-config libcjson-dev libcmocka-dev clang-form
   librsvg2-dev # zeus monitor power --plot FILE.png (librsvg + cairo)
   libsqlite3-dev libpq-dev postgresql # zeus-bso and its tests (docs/bso.md)
   prometheus prometheus-pushgateway python3-prometheus-client # the exporter's tests
+  python3-pydantic # the batch-size client's models (tests/bso runs it on the system Python)
   python3 python3-dev python3-venv) # python3-*: the Python face (make test-python)
 missing=()
 for p in "${packages[@]}"; do

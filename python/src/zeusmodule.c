@@ -422,6 +422,70 @@ static PyObject *py_cpu_count(PyObject *self, PyObject *unused)
     return d ? PyLong_FromUnsignedLong(zeus_cpu_count(d)) : NULL;
 }
 
+static int cpu_arg(PyObject *arg, unsigned *cpu)
+{
+    long v = PyLong_AsLong(arg);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    zeus_devices *d = devices_get();
+    if (!d)
+        return -1;
+    if (v < 0 || (unsigned long)v >= zeus_cpu_count(d)) {
+        PyErr_Format(PyExc_IndexError, "CPU index %ld out of range (%u CPU packages)", v,
+                     zeus_cpu_count(d));
+        return -1;
+    }
+    *cpu = (unsigned)v;
+    return 0;
+}
+
+static PyObject *py_cpu_info(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    unsigned cpu;
+    zeus_cpu_info info;
+    if (cpu_arg(arg, &cpu) < 0)
+        return NULL;
+    int rc = zeus_cpu_get_info(g_devices, cpu, &info);
+    if (rc != ZEUS_OK)
+        return raise_zeus(rc, NULL);
+    return Py_BuildValue("{s:I,s:s,s:O}", "index", info.index, "name", info.name, "has_dram",
+                         info.has_dram ? Py_True : Py_False);
+}
+
+static PyObject *py_cpu_energy(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    unsigned cpu;
+    zeus_cpu_energy e;
+    int rc;
+    if (cpu_arg(arg, &cpu) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_cpu_read_energy(g_devices, cpu, &e);
+    Py_END_ALLOW_THREADS
+    if (rc != ZEUS_OK)
+        return raise_zeus(rc, NULL);
+    PyObject *dram = e.dram_valid ? PyLong_FromUnsignedLongLong(e.dram_uj) : Py_NewRef(Py_None);
+    return Py_BuildValue("{s:K,s:N}", "package_uj", (unsigned long long)e.package_uj, "dram_uj",
+                         dram);
+}
+
+static PyObject *py_gpu_temperature_c(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    unsigned gpu, c = 0;
+    int rc;
+    if (gpu_arg(arg, &gpu) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_gpu_temperature_c(g_devices, gpu, &c);
+    Py_END_ALLOW_THREADS
+    if (rc != ZEUS_OK)
+        return raise_zeus(rc, NULL);
+    return PyLong_FromUnsignedLong(c);
+}
+
 static PyObject *py_zeus_cost(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -1992,6 +2056,9 @@ static PyMethodDef module_methods[] = {
     {"sim_launch_step", py_sim_launch_step, METH_O, "Queues a step on a simulated GPU."},
     {"sim_synchronize", py_sim_synchronize, METH_O, "Waits for a simulated GPU's steps."},
     {"cpu_count", py_cpu_count, METH_NOARGS, "CPU packages (RAPL)."},
+    {"cpu_info", py_cpu_info, METH_O, "A CPU package's index, name, has_dram."},
+    {"cpu_energy", py_cpu_energy, METH_O, "A CPU package's energy since open (uJ)."},
+    {"gpu_temperature_c", py_gpu_temperature_c, METH_O, "GPU temperature (degrees C)."},
     {"zeus_cost", py_zeus_cost, METH_VARARGS, "zeus_cost(energy, time, eta_knob, max_power)"},
     {"plot_power_svg", (PyCFunction)(void (*)(void))py_plot_power_svg, METH_VARARGS | METH_KEYWORDS,
      "plot_power_svg(times, columns, windows=(), width=0, height=0, title=None) -> SVG text"},

@@ -344,6 +344,9 @@ def client_flow(addr, db):
         open(os.path.join(pkg, f), "w").close()
     os.symlink(os.path.join(HERE, "..", "..", "python", "zeus", "optimizer", "batch_size"),
                os.path.join(pkg, "zeus", "optimizer", "batch_size"))
+    # its models are pydantic's (zeus.utils.pydantic_v1), as the original's
+    os.symlink(os.path.join(HERE, "..", "..", "python", "zeus", "utils"),
+               os.path.join(pkg, "zeus", "utils"))
     with open(os.path.join(pkg, "zeus", "device.py"), "w") as f:
         f.write("class G:\n    def __len__(self): return 2\n"
                 "    def getPowerManagementLimitConstraints(self, i): return (100000, 300500)\n"

@@ -118,3 +118,15 @@ def convert(exc: BaseException) -> BaseException:
     new = cls(str(exc))
     new.zeus_error = code
     return new
+
+
+class ZeusBaseCPUError(ZeusBaseError):
+    """Base of CPU errors."""
+
+
+class ZeusBaseSoCError(ZeusBaseError):
+    """Base of SoC errors."""
+
+
+class ZeusdError(ZeusBaseGPUError):
+    """zeusd answered a request with an error (any non-200 response)."""
