@@ -3,11 +3,15 @@
 # NVIDIA's Python binding, separate from ours (both packages are named zeus), and prints its
 # python. Used by the differential test (tests/python/test_differential.py) and the benchmark.
 #   scripts/zeus-ml-env.sh [BUILD_DIR]     -> BUILD_DIR/zeus-ml-venv (default build)
+# ZEUS_ML_VERSION picks another release (the last zeus-ml, 0.11.0.post1, is the client of zeusd's
+# older routes: tests/python/test_zeusd_old_routes.py) -> BUILD_DIR/zeus-ml-VERSION-venv.
 set -eu
 build=${1:-build}
+version=${ZEUS_ML_VERSION:-0.8.2}
 venv="$build/zeus-ml-venv"
-REQUIREMENTS='zeus-ml==0.8.2
-nvidia-ml-py'
+[ "$version" = 0.8.2 ] || venv="$build/zeus-ml-$version-venv"
+REQUIREMENTS="zeus-ml==$version
+nvidia-ml-py"
 stamp=$(printf '%s\n' "$REQUIREMENTS" | cksum | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.requirements" 2>/dev/null)" = "$stamp" ]; then
     echo "$venv/bin/python"

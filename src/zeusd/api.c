@@ -797,9 +797,144 @@ static const struct {
     {"/cpu/stream_power", M_GET, RT_CPU_STREAM, 0},
 };
 
+/* ---- the older route generation -----------------------------------------------------------
+ * zeus-ml up to 0.11.0.post1 (ZeusdNVIDIAGPU, ZeusdRAPLCPU) names one device in the path and
+ * sends the arguments as a JSON body: POST /gpu/{id}/set_power_limit {"power_limit_mw": ...,
+ * "block": true}, POST /cpu/{id}/get_index_energy {"cpu": true, "dram": true}, GET
+ * /cpu/{id}/supports_dram_energy. Each is the current route with the id and the body's members
+ * as query values (docs/zeusd.md lists both generations). */
+static const struct {
+    const char *old_name; /* after /gpu/{id}/ or /cpu/{id}/ */
+    bool cpu;
+    const char *path; /* the current route */
+} legacy_routes[] = {
+    {"set_power_limit", false, "/gpu/set_power_limit"},
+    {"set_persistence_mode", false, "/gpu/set_persistence_mode"},
+    {"set_persistent_mode", false, "/gpu/set_persistence_mode"}, /* zeusd 0.10's spelling */
+    {"set_gpu_locked_clocks", false, "/gpu/set_gpu_locked_clocks"},
+    {"reset_gpu_locked_clocks", false, "/gpu/reset_gpu_locked_clocks"},
+    {"set_mem_locked_clocks", false, "/gpu/set_mem_locked_clocks"},
+    {"reset_mem_locked_clocks", false, "/gpu/reset_mem_locked_clocks"},
+    {"get_index_energy", true, "/cpu/get_cumulative_energy"},
+    {"supports_dram_energy", true, "/discover"},
+};
+
+#define LEGACY_MAX_ARGS 8
+
+/* The current route's reply for one device, unwrapped from {"<id>": {...}}. */
+static void legacy_unwrap(zd_response *r, const char *key)
+{
+    if (r->status != 200 || !r->body)
+        return;
+    cJSON *all = cJSON_Parse(r->body);
+    cJSON *one = all ? cJSON_DetachItemFromObject(all, key) : NULL;
+    if (one) {
+        free(r->body);
+        r->body = cJSON_PrintUnformatted(one);
+        cJSON_Delete(one);
+    }
+    cJSON_Delete(all);
+}
+
+/* Handles req if it is an older route (true), else leaves it to the route table (false). */
+static bool legacy_route(zd_server *s, const zd_request *req, zd_response *r)
+{
+    unsigned id;
+    char kind[4], name[40];
+    int end = 0;
+    if (sscanf(req->path, "/%3[a-z]/%u/%39[a-z_]%n", kind, &id, name, &end) != 3 ||
+        req->path[end] != '\0' || (strcmp(kind, "gpu") != 0 && strcmp(kind, "cpu") != 0))
+        return false;
+    bool cpu = kind[0] == 'c';
+    size_t i;
+    for (i = 0; i < sizeof legacy_routes / sizeof legacy_routes[0]; i++)
+        if (legacy_routes[i].cpu == cpu && strcmp(legacy_routes[i].old_name, name) == 0)
+            break;
+    if (i == sizeof legacy_routes / sizeof legacy_routes[0])
+        return false;
+    bool get = strcmp(name, "supports_dram_energy") == 0;
+    if (strcmp(req->method, get ? "GET" : "POST") != 0) {
+        reply(r, 405, NULL, NULL);
+        return true;
+    }
+    char id_text[16], values[LEGACY_MAX_ARGS][32];
+    snprintf(id_text, sizeof id_text, "%u", id);
+    zd_arg args[LEGACY_MAX_ARGS + 1] = {{cpu ? "cpu_ids" : "gpu_ids", id_text}};
+    size_t n = 1;
+    cJSON *body = NULL;
+    if (!get) {
+        body = req->body ? cJSON_Parse(req->body) : NULL;
+        if (!cJSON_IsObject(body)) {
+            cJSON_Delete(body);
+            reply(r, 400, "text/plain; charset=utf-8",
+                  "Json deserialize error: the body must be a JSON object");
+            return true;
+        }
+        const cJSON *m;
+        cJSON_ArrayForEach(m, body)
+        {
+            if (n > LEGACY_MAX_ARGS) {
+                cJSON_Delete(body);
+                reply(r, 400, "text/plain; charset=utf-8",
+                      "Json deserialize error: too many fields");
+                return true;
+            }
+            if (cJSON_IsBool(m))
+                snprintf(values[n - 1], sizeof values[0], "%s", cJSON_IsTrue(m) ? "true" : "false");
+            else if (cJSON_IsNumber(m) && m->valuedouble >= 0 && m->valuedouble < 4294967296.0 &&
+                     m->valuedouble == (double)(unsigned long long)m->valuedouble)
+                snprintf(values[n - 1], sizeof values[0], "%llu",
+                         (unsigned long long)m->valuedouble);
+            else {
+                reply(r, 400, "text/plain; charset=utf-8",
+                      "Json deserialize error: invalid value for field `%s`", m->string);
+                cJSON_Delete(body);
+                return true;
+            }
+            args[n] = (zd_arg){m->string, values[n - 1]};
+            n++;
+        }
+    }
+    zd_request now = *req;
+    now.path = legacy_routes[i].path;
+    now.method = get ? "GET" : strcmp(now.path, "/cpu/get_cumulative_energy") == 0 ? "GET" : "POST";
+    now.args = args;
+    now.arg_count = n;
+    now.body = NULL;
+    char key[16];
+    snprintf(key, sizeof key, "%u", id);
+    if (get) {
+        /* {"dram_available": bool} of one CPU: its entry in /discover. */
+        zd_claims claims;
+        bool authed;
+        if (!check_access(s, req, ZD_GROUP_CPU_READ, &claims, &authed, r))
+            return true;
+        unsigned index;
+        for (index = 0; index < s->cpu_count && s->cpu_ids[index] != id; index++)
+            ;
+        zeus_cpu_info info;
+        if (index >= s->cpu_count || zeus_cpu_get_info(s->devices, index, &info) != 0) {
+            reply_error(r, 400, cpu ? "CPU not found" : "GPU not found");
+        } else {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddBoolToObject(o, "dram_available", info.has_dram);
+            reply_json(r, o);
+        }
+        cJSON_Delete(body);
+        return true;
+    }
+    zd_handle(s, &now, r);
+    cJSON_Delete(body);
+    if (cpu)
+        legacy_unwrap(r, key);
+    return true;
+}
+
 void zd_handle(zd_server *s, const zd_request *req, zd_response *r)
 {
     memset(r, 0, sizeof *r);
+    if (legacy_route(s, req, r))
+        return;
     zd_group g = zd_path_group(req->path);
     zd_claims claims;
     bool authed;

@@ -105,6 +105,7 @@ typedef struct {
     const char *path;
     const zd_arg *args;
     size_t arg_count;
+    const char *body;          /* NUL-terminated (calloc'd buffer); NULL when too long */
     const char *authorization; /* NULL when absent */
     bool has_peer;             /* Unix socket: SO_PEERCRED below is valid */
     pid_t pid;
