@@ -367,7 +367,7 @@ def client_flow(addr, db):
 
     out = py("ok")
     jid = out.split()[1]
-    check(out.split()[2:5] == ["600", "2", "NVIDIA"] and "BS 16 1" in out and "FINISHED 2" in out,
+    check(out.split()[2:5] == ["600.0", "2", "NVIDIA"] and "BS 16 1" in out and "FINISHED 2" in out,
           f"client run 1: {out}")
     out = py("ok", jid)
     check("BS 8 2" in out and "FINISHED 2" in out, f"client run 2 (same job): {out}")
