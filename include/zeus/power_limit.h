@@ -134,10 +134,13 @@ ZEUS_API void zeus_power_limit_profile_free(zeus_power_limit_profile *profile);
 
 /* ---- The optimizer ------------------------------------------------------------------------- */
 
-/* The original's advice when a limit cannot be set for lack of permission (ZEUS_EPERM). */
+/* The advice when a limit cannot be set for lack of permission (ZEUS_EPERM): the original's
+ * sentence (users search for it), then the two other ways it does not name. */
 #define ZEUS_POWER_LIMIT_PERMISSION_ADVICE                                                         \
     "SYS_ADMIN capability is required to modify GPU power limits. Using --cap-add SYS_ADMIN "      \
-    "when running the Docker container is the easiest way to do this."
+    "when running the Docker container is the easiest way to do this. The other ways: run as "     \
+    "root, or run Zeus's daemon as root (zeusd serve) and set ZEUSD_SOCK_PATH to its socket "      \
+    "(docs/zeusd.md)."
 
 typedef struct zeus_power_limit_optimizer zeus_power_limit_optimizer;
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 
 from zeus import _zeus
 
@@ -20,7 +21,13 @@ _TO_PY = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBU
 
 
 def _handler(level: int, message: str) -> None:
-    logger.log(_TO_PY.get(level, logging.INFO), message)
+    pylevel = _TO_PY.get(level, logging.INFO)
+    if logger.hasHandlers():
+        logger.log(pylevel, message)
+    elif logger.isEnabledFor(pylevel) and pylevel >= logging.WARNING:
+        # Nobody configured logging: Python's last-resort handler would print the bare message,
+        # leaving the user to guess where it came from. Say it as the zeus command does.
+        sys.stderr.write(f"zeus: {logging.getLevelName(pylevel).lower()}: {message}\n")
 
 
 def sync_level() -> None:

@@ -94,9 +94,16 @@ static cJSON *beliefs(bso_db *db, const char *job_id, const char *kind, const ch
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: zeus history [JOB] [--db PATH|URL] [--json]\n"
-               "  Without JOB: the jobs in the store. With JOB: its trials and the bandit's\n"
-               "  current beliefs (mean and spread of the cost per batch size, the best).\n");
+    fprintf(f, "usage: zeus history [JOB] [--db PATH|URL] [--json]\n\n"
+               "Without JOB: the jobs in the store. With JOB: its trials and the bandit's\n"
+               "current beliefs (mean and spread of the cost per batch size, the best).\n\n"
+               "options:\n"
+               "  --db PATH|URL  the store: a SQLite file or postgresql://... (default $ZEUS_DB,\n"
+               "                 else <data dir>/zeus/history.db)\n"
+               "  --json         print one JSON object instead of tables\n"
+               "  -h, --help     show this help\n\n"
+               "example:\n"
+               "  zeus history mnist-nightly --db postgresql://zeus@db/zeus\n");
 }
 
 static void cell_text(const char *s, char *buf, size_t size, int decimals)

@@ -836,10 +836,27 @@ static void run_usage(FILE *f)
 {
     fprintf(f, "usage: zeus run JOBFILE [--recurrences N] [--db PATH|URL] [--log-base DIR]\n"
                "                [--observer] [--wait SECONDS] [--stale-after SECONDS]\n"
-               "                [--profile-params WARMUP,MEASURE]\n"
-               "  Runs N recurrences (default 1) of the job described by JOBFILE (JSON; see\n"
-               "  docs/bso.md), continuing from the state kept in the database (default\n"
-               "  <data dir>/zeus/history.db; ZEUS_DB overrides).\n");
+               "                [--profile-params WARMUP,MEASURE]\n\n"
+               "Runs recurrences of the job described by JOBFILE (JSON, docs/bso.md), each\n"
+               "with the batch size the optimizer chooses, continuing from the state kept in\n"
+               "the store (as the original's ZeusMaster).\n\n"
+               "options:\n"
+               "  --recurrences N        recurrences to run (default 1)\n"
+               "  --db PATH|URL          the store: a SQLite file or postgresql://... (default\n"
+               "                         $ZEUS_DB, else <data dir>/zeus/history.db)\n"
+               "  --log-base DIR         where the logs go (default $ZEUS_LOG_BASE, else\n"
+               "                         zeus_logs)\n"
+               "  --observer             observer mode: the job keeps the maximum power limit\n"
+               "                         (ZEUS_USE_OPTIMAL_PL=False)\n"
+               "  --wait SECONDS         how long to wait for another driver's try of the same\n"
+               "                         job (default 3600)\n"
+               "  --stale-after SECONDS  a try started this long ago by a driver that is gone\n"
+               "                         is abandoned (default 86400)\n"
+               "  --profile-params W,M   power-limit profiling: warmup and measured steps\n"
+               "                         (default 10,40)\n"
+               "  -h, --help             show this help\n\n"
+               "example:\n"
+               "  zeus run job.json --recurrences 5 --db /var/lib/zeus/history.db\n");
 }
 
 int bso_cmd_run(int argc, char **argv)

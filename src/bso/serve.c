@@ -145,10 +145,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: zeus bso serve [--host ADDR] [--port PORT] [--db PATH|URL] [--threads N]\n"
-               "                      [--stale-after SECONDS]\n"
-               "  Serves the batch-size optimizer API (docs/bso.md). --port 0 picks a free port;\n"
-               "  the address is printed as 'listening on http://HOST:PORT'.\n");
+    fprintf(f,
+            "usage: zeus bso serve [--host ADDR] [--port PORT] [--db PATH|URL] [--threads N]\n"
+            "                      [--stale-after SECONDS]\n\n"
+            "Serves the batch-size optimizer API of the newer Zeus (docs/bso.md). The address\n"
+            "is printed as 'listening on http://HOST:PORT'.\n\n"
+            "options:\n"
+            "  --host ADDR            address to listen on (default 127.0.0.1)\n"
+            "  --port PORT            port; 0 picks a free one (default 8000)\n"
+            "  --db PATH|URL          the store: a SQLite file or postgresql://... (default\n"
+            "                         $ZEUS_DB, else <data dir>/zeus/history.db)\n"
+            "  --threads N            requests handled at once (default 4)\n"
+            "  --stale-after SECONDS  a trial silent this long is abandoned (default 86400)\n"
+            "  -h, --help             show this help\n\n"
+            "example:\n"
+            "  zeus bso serve --host 0.0.0.0 --db postgresql://zeus@/zeus?host=/run/postgresql\n");
 }
 
 int bso_cmd_serve(int argc, char **argv)

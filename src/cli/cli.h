@@ -25,6 +25,12 @@ int cli_error(int code, const char *fmt, ...) ZEUS_PRINTF(2, 3);
 int cli_lib_error(int code, int rc, const char *what);
 /* Installs a stderr log printer ("zeus: warning: ..."). */
 void cli_install_logger(void);
+/* "GPU 0 (NVIDIA A40, NVML 2, 0000:3b:00.0)": the framework index (after CUDA_VISIBLE_DEVICES,
+ * as the rest of the command takes it) and the names nvidia-smi, the exporter and zeusd use:
+ * the backend's own index and the PCI address (left out where the backend has none). */
+const char *cli_gpu_label(const zeus_devices *d, const zeus_gpu_info *info, char *buf, size_t size);
+/* What the GPU backend calls its index: "NVML", "AMDSMI", "sim". */
+const char *cli_gpu_backend_label(const zeus_devices *d);
 /* True if arg is -h or --help. */
 int cli_is_help(const char *arg);
 
@@ -40,6 +46,11 @@ int cli_take_indices(const char *option, const char *first, int argc, char **arg
  * this executable (a build tree), then ../libexec/zeus relative to it, then the installed libexec
  * folder. */
 bool cli_find_helper(const char *file, int mode, char *path, size_t size);
+
+/* Finds NAME (e.g. "nsdi23-traces") among the data that comes with zeus: PREFIX/share/zeus/NAME
+ * relative to this executable (an install, also one moved to another prefix), or the source
+ * tree's data/NAME when run from the build tree. False if neither exists. */
+bool cli_find_data(const char *name, char *path, size_t size);
 
 /* --plot pictures (plot_png.c): the format a file's extension names (.svg, or .png when the
  * zeus-svg2png.so module, built with librsvg, is found; it is loaded then); otherwise prints why

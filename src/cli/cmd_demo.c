@@ -51,7 +51,9 @@ static void usage(FILE *out)
             "  --json            print one JSON object\n"
             "  --quiet           no progress on stderr\n"
             "  -h, --help        show this help\n\n"
-            "ZEUS_SIM_CONFIG, if set, replaces the demo's simulated GPUs (docs/devices.md).\n",
+            "ZEUS_SIM_CONFIG, if set, replaces the demo's simulated GPUs (docs/devices.md).\n\n"
+            "example:\n"
+            "  zeus demo --gpus 4 --selector max-slowdown --factor 1.05\n",
             DEMO_STEPS, DEMO_ETA);
 }
 
@@ -371,9 +373,18 @@ static void report_text(const demo *dm, const demo_args *a, const zeus_power_lim
     if (optimal_w == 0) {
         zeus_power_limit_state st;
         zeus_power_limit_get_state(dm->plo, &st);
-        printf("\nProfiling did not finish in %ld steps (%zu of %zu limits done); run more "
-               "--steps.\n",
-               a->steps, st.profiled, st.limit_count);
+        /* A limit needs 10 warmup + 40 profiled steps + the step that sets it, all in one
+         * epoch (an epoch end restarts it); more steps only help if the epochs are long. */
+        long per_epoch = a->steps / a->epochs;
+        if (per_epoch < 51)
+            printf("\nProfiling can never finish: an epoch has %ld steps but a limit takes 51 "
+                   "(10 warmup + 40 profiled + 1), and an epoch end restarts it; use fewer "
+                   "--epochs (at most %ld for %ld --steps) or more --steps.\n",
+                   per_epoch, a->steps / 51 > 0 ? a->steps / 51 : 1, a->steps);
+        else
+            printf("\nProfiling did not finish in %ld steps (%zu of %zu limits done); run "
+                   "more --steps.\n",
+                   a->steps, st.profiled, st.limit_count);
         return;
     }
     printf("\nChosen power limit: %u W%s\n", optimal_w,

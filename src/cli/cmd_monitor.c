@@ -48,7 +48,9 @@ static void usage_energy(FILE *out)
         "                      (http://HOST:PORT; docs/exporter.md), group job=NAME,\n"
         "                      window=" ENERGY_WINDOW "\n"
         "  --job NAME          the job label of the push (default zeus)\n"
-        "  -h, --help          show this help\n");
+        "  -h, --help          show this help\n\n"
+        "example:\n"
+        "  zeus monitor energy --cpu-indices 0 --log-file energy.csv -- python train.py\n");
 }
 
 static void usage_power(FILE *out)
@@ -75,15 +77,22 @@ static void usage_power(FILE *out)
             "                      extension: .svg or .png; 960x540)\n"
             "  --windows LOG       mark the windows of a 'zeus monitor energy --log-file' LOG\n"
             "                      on the plot\n"
-            "  -h, --help          show this help\n");
+            "  -h, --help          show this help\n\n"
+            "example:\n"
+            "  zeus monitor power --update-period 0.1 --duration 60 --csv power.csv\n");
 }
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: zeus monitor {energy,power} [options]\n\n"
-                 "  energy  time and energy of a command, or until Ctrl-C\n"
-                 "  power   stream power samples\n\n"
-                 "Run 'zeus monitor energy --help' or 'zeus monitor power --help' for options.\n");
+                 "commands:\n"
+                 "  energy      time and energy of a command, or until Ctrl-C\n"
+                 "  power       stream power samples\n\n"
+                 "options:\n"
+                 "  -h, --help  show this help ('zeus monitor energy --help' and 'zeus monitor\n"
+                 "              power --help' list each command's options)\n\n"
+                 "example:\n"
+                 "  zeus monitor energy -- python train.py\n");
 }
 
 /* ---- options: one parser for both subcommands ---- */
@@ -386,14 +395,14 @@ static void print_energy_text(zeus_devices *d, const zeus_measurement *r)
     for (unsigned i = 0; i < gpus; i++) {
         const zeus_gpu_measurement *g = zeus_measurement_gpu(r, i);
         zeus_gpu_info info;
+        char label[256];
         zeus_gpu_get_info(d, g->index, &info);
+        cli_gpu_label(d, &info, label, sizeof label);
         if (g->error) {
-            printf("  GPU %u (%s): not measured: %s\n", g->index, info.name,
-                   zeus_strerror(g->error));
+            printf("  %s: not measured: %s\n", label, zeus_strerror(g->error));
             continue;
         }
-        printf("  GPU %u (%s): %.3f J by %s", g->index, info.name, g->energy_j,
-               zeus_energy_method_name(g->method));
+        printf("  %s: %.3f J by %s", label, g->energy_j, zeus_energy_method_name(g->method));
         if (g->update_period_s > 0)
             printf(", updates every %.1f ms, worst-case error %.3f J", g->update_period_s * 1e3,
                    g->error_bound_j);
@@ -607,10 +616,37 @@ static void write_csv_row(const zeus_sampler *s, double t, const double *power_w
         atomic_store(&c->failed, true);
 }
 
-/* Prints the latest sample every period until a signal, the duration, or a failed CSV. */
+/* Prints every sample taken after *last, oldest first, so that a printer that fell behind (a
+ * slow terminal or pipe, a loaded machine) catches up instead of skipping rows. The sampler's
+ * ring (ZEUS_SAMPLER_DEFAULT_CAPACITY rows) holds minutes of samples at the finest period. */
+static void print_new_samples(zeus_sampler *s, FILE *out, bool json, double *last)
+{
+    enum { BATCH = 64 };
+    unsigned columns = zeus_sampler_column_count(s);
+    double times[BATCH], *power = malloc(BATCH * (columns ? columns : 1) * sizeof *power);
+    if (!power)
+        return;
+    for (;;) {
+        size_t count = 0, k = 0;
+        if (zeus_sampler_timeline(s, *last, BATCH, times, power, &count) != ZEUS_OK)
+            break;
+        while (k < count && times[k] <= *last) /* "at or after": the last one printed */
+            k++;
+        for (; k < count; k++) {
+            print_power_sample(out, s, power + k * columns, times[k], json);
+            *last = times[k];
+        }
+        if (count < BATCH)
+            break;
+    }
+    free(power);
+}
+
+/* Prints the samples as they come, every period, until a signal, the duration, or a failed
+ * CSV. */
 static void power_loop(zeus_sampler *s, const monitor_args *a, FILE *report, csv_stream *csv)
 {
-    double start = zeus_steady_time_s(NULL), last_printed = -1;
+    double start = zeus_steady_time_s(NULL), last_printed = -INFINITY;
     for (;;) {
         double left =
             a->duration_s > 0 ? start + a->duration_s - zeus_steady_time_s(NULL) : a->period_s;
@@ -620,12 +656,9 @@ static void power_loop(zeus_sampler *s, const monitor_args *a, FILE *report, csv
             break;
         if (csv && atomic_load(&csv->failed))
             break;
-        double w[ZEUS_SAMPLER_MAX_COLUMNS], t;
-        if (zeus_sampler_get_power(s, NAN, w, &t) == ZEUS_OK && t != last_printed) {
-            print_power_sample(report, s, w, t, a->json);
-            last_printed = t;
-        }
+        print_new_samples(s, report, a->json, &last_printed);
     }
+    print_new_samples(s, report, a->json, &last_printed);
 }
 
 /* --plot: the sampler's timeline (and --windows' windows) as an SVG picture, or that picture

@@ -42,7 +42,7 @@ static double watts(unsigned mw)
     return mw / 1000.0;
 }
 
-static void print_json(const gpu_row *rows, unsigned n, action a)
+static void print_json(const zeus_devices *d, const gpu_row *rows, unsigned n, action a)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *gpus = cJSON_AddArrayToObject(root, "gpus");
@@ -50,6 +50,11 @@ static void print_json(const gpu_row *rows, unsigned n, action a)
         const gpu_row *r = &rows[i];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "index", r->index);
+        /* the backend's own index (NVML's) and the PCI address, as zeusd and nvidia-smi */
+        cJSON_AddNumberToObject(o, "device_index", r->info.device_index);
+        char pci[ZEUS_GPU_PCI_ADDRESS_LEN];
+        if (zeus_gpu_pci_address(d, r->index, pci, sizeof pci) == ZEUS_OK)
+            cJSON_AddStringToObject(o, "pci_address", pci);
         cJSON_AddStringToObject(o, "name", r->info.name);
         cJSON_AddNumberToObject(o, "min_power_limit_w", watts(r->info.min_power_limit_mw));
         cJSON_AddNumberToObject(o, "max_power_limit_w", watts(r->info.max_power_limit_mw));
@@ -69,24 +74,29 @@ static void print_json(const gpu_row *rows, unsigned n, action a)
     cJSON_Delete(root);
 }
 
-static void print_text(const gpu_row *rows, unsigned n, action a)
+static void print_text(const zeus_devices *d, const gpu_row *rows, unsigned n, action a)
 {
     if (a == ACTION_GET) {
-        printf("%-4s %-28s %10s %8s %8s %12s\n", "GPU", "name", "limit (W)", "min (W)", "max (W)",
-               "default (W)");
+        /* The backend's own index (NVML's, as nvidia-smi, the exporter and zeusd number
+         * GPUs) differs from "GPU" under CUDA_VISIBLE_DEVICES. */
+        printf("%-4s %-6s %-13s %-28s %10s %8s %8s %12s\n", "GPU", cli_gpu_backend_label(d), "PCI",
+               "name", "limit (W)", "min (W)", "max (W)", "default (W)");
         for (unsigned i = 0; i < n; i++) {
             const zeus_gpu_info *g = &rows[i].info;
-            printf("%-4u %-28s %10g %8g %8g %12g\n", rows[i].index, g->name,
-                   watts(rows[i].before_mw), watts(g->min_power_limit_mw),
+            char pci[ZEUS_GPU_PCI_ADDRESS_LEN] = "-";
+            if (zeus_gpu_pci_address(d, rows[i].index, pci, sizeof pci) != ZEUS_OK)
+                snprintf(pci, sizeof pci, "-");
+            printf("%-4u %-6u %-13s %-28s %10g %8g %8g %12g\n", rows[i].index, g->device_index, pci,
+                   g->name, watts(rows[i].before_mw), watts(g->min_power_limit_mw),
                    watts(g->max_power_limit_mw), watts(g->default_power_limit_mw));
         }
         return;
     }
     for (unsigned i = 0; i < n; i++) {
-        char before[32] = "?";
+        char before[32] = "?", label[256];
         if (rows[i].before_valid)
             snprintf(before, sizeof before, "%g W", watts(rows[i].before_mw));
-        printf("GPU %u (%s): %s -> %g W%s\n", rows[i].index, rows[i].info.name, before,
+        printf("%s: %s -> %g W%s\n", cli_gpu_label(d, &rows[i].info, label, sizeof label), before,
                watts(rows[i].after_mw), a == ACTION_RESET ? " (default)" : "");
     }
 }
@@ -181,8 +191,9 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
             goto done;
         }
         if (!r->info.power_limit_valid) {
-            result = cli_error(CLI_FAIL, "GPU %u (%s) does not report a power-limit range",
-                               r->index, r->info.name);
+            char label[256];
+            result = cli_error(CLI_FAIL, "%s does not report a power-limit range",
+                               cli_gpu_label(d, &r->info, label, sizeof label));
             goto done;
         }
         if (a == ACTION_GET && (rc = zeus_gpu_power_limit_mw(d, r->index, &r->before_mw)) != 0) {
@@ -193,9 +204,9 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
     if (a != ACTION_GET && (result = change(d, rows, n, a, target_mw)) != CLI_OK)
         goto done;
     if (json)
-        print_json(rows, n, a);
+        print_json(d, rows, n, a);
     else
-        print_text(rows, n, a);
+        print_text(d, rows, n, a);
     result = CLI_OK;
 done:
     free(rows);

@@ -14,7 +14,9 @@ static void usage(FILE *out)
                  "counter, power-limit range, current limit), the CPU packages and RAPL zones,\n"
                  "and how CUDA_VISIBLE_DEVICES was interpreted.\n\n"
                  "options:\n  --json      print one JSON object instead of text\n"
-                 "  -h, --help  show this help\n");
+                 "  -h, --help  show this help\n\n"
+                 "example:\n"
+                 "  CUDA_VISIBLE_DEVICES=1,0 zeus show-env --json\n");
 }
 
 static int print_json(zeus_devices *d)

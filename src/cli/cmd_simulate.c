@@ -12,14 +12,23 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 static const char *const gpu_names[] = {"v100", "a40", "rtx6000", "p100"};
 
+/* The traces that come with zeus (cli_find_data), or NULL. */
+static const char *default_trace_dir(void)
+{
+    static char path[PATH_MAX];
+    return cli_find_data("nsdi23-traces", path, sizeof path) ? path : NULL;
+}
+
 static void usage(FILE *out)
 {
+    const char *traces = default_trace_dir();
     fprintf(
         out,
         "usage: zeus simulate single  [options]\n"
@@ -34,7 +43,7 @@ static void usage(FILE *out)
         "common options:\n"
         "  --trace-dir DIR       folder with summary_train.csv and summary_power_<gpu>.csv\n"
         "                        (default: $ZEUS_TRACE_DIR, else the NSDI'23 traces that\n"
-        "                        come with zeus: " ZEUS_INSTALL_TRACE_DIR ")\n"
+        "                        come with zeus: %s)\n"
         "  --gpu NAME            v100 (default), a40, rtx6000 or p100\n"
         "  --eta X               energy/time trade-off of the cost, in [0, 1] (0.5)\n"
         "  --beta X              early stop at beta x the cheapest recurrence (2.0; inf: never)\n"
@@ -57,7 +66,10 @@ static void usage(FILE *out)
         "  --jobs N              threads (default: one per CPU)\n\n"
         "The original script's spellings (--target_metric, --max_epochs, --b_0, --eta_knob,\n"
         "--beta_knob, --num_recurrence) are accepted too. Exit status: 0 success, 1 failure,\n"
-        "2 usage error.\n");
+        "2 usage error.\n\n"
+        "example:\n"
+        "  zeus simulate single --gpu a40 --eta 0.5 --num-recurrence 100 --csv runs.csv\n",
+        traces ? traces : "none found: give --trace-dir");
 }
 
 enum {
@@ -123,15 +135,6 @@ static int parse_seed(const char *text, uint64_t *out)
                          text, errno == ERANGE ? " (seeds are 64-bit)" : "");
     *out = (uint64_t)v;
     return CLI_OK;
-}
-
-/* The traces installed with zeus, or (run from a build tree) the source tree's copy. */
-static const char *default_trace_dir(void)
-{
-    struct stat st;
-    if (stat(ZEUS_INSTALL_TRACE_DIR, &st) == 0 && S_ISDIR(st.st_mode))
-        return ZEUS_INSTALL_TRACE_DIR;
-    return ZEUS_SOURCE_TRACE_DIR;
 }
 
 static int parse_options(int argc, char **argv, bool alibaba, options *o)
@@ -258,8 +261,11 @@ static int parse_options(int argc, char **argv, bool alibaba, options *o)
     if (g == n_gpus)
         return cli_error(CLI_USAGE, "simulate: --gpu must be v100, a40, rtx6000 or p100, got '%s'",
                          o->gpu);
-    if (!o->trace_dir || !*o->trace_dir)
-        o->trace_dir = default_trace_dir();
+    if ((!o->trace_dir || !*o->trace_dir) && !(o->trace_dir = default_trace_dir()))
+        return cli_error(CLI_USAGE,
+                         "simulate: no traces came with this zeus (looked for share/zeus/"
+                         "nsdi23-traces beside the executable): give --trace-dir DIR or set "
+                         "ZEUS_TRACE_DIR");
     if (alibaba && !o->groups)
         return cli_error(CLI_USAGE, "simulate alibaba: --groups FILE is required");
     return CLI_OK;

@@ -7,6 +7,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *cli_gpu_backend_label(const zeus_devices *d)
+{
+    const char *backend = zeus_devices_gpu_backend(d);
+    return !backend                         ? "device"
+           : strcmp(backend, "nvml") == 0   ? "NVML"
+           : strcmp(backend, "amdsmi") == 0 ? "AMDSMI"
+                                            : backend;
+}
+
+const char *cli_gpu_label(const zeus_devices *d, const zeus_gpu_info *info, char *buf, size_t size)
+{
+    const char *shown = cli_gpu_backend_label(d);
+    char pci[ZEUS_GPU_PCI_ADDRESS_LEN];
+    bool has_pci = zeus_gpu_pci_address(d, info->index, pci, sizeof pci) == ZEUS_OK;
+    snprintf(buf, size, "GPU %u (%s, %s %u%s%s)", info->index, info->name, shown,
+             info->device_index, has_pci ? ", " : "", has_pci ? pci : "");
+    return buf;
+}
+
 int cli_error(int code, const char *fmt, ...)
 {
     va_list ap;

@@ -21,24 +21,35 @@ static const command commands[] = {
     {"simulate", cli_simulate, "replay the NSDI'23 traces with Zeus's batch-size optimizer"},
 };
 
+/* Commands that bring a server library are separate executables (zeus-NAME, run_external);
+ * to the user they are commands like the others. */
+static const struct {
+    const char *name, *summary;
+} external_commands[] = {
+    {"run", "drive a recurring job's recurrences (batch-size optimizer)"},
+    {"history", "a recurring job's trials and the bandit's beliefs"},
+    {"bso", "bso serve: the batch-size optimizer service"},
+    {"exporter", "Prometheus metrics of every GPU and CPU"},
+};
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: zeus [--version] [--help] <command> [<args>]\n\n"
                  "Measure and cut the energy GPUs spend on deep learning.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nSeparately built commands, run as zeus-<command> when installed:\n"
-                 "  run          drive a recurring job's recurrences (zeus-bso; docs/bso.md)\n"
-                 "  history      a recurring job's trials and the bandit's beliefs\n"
-                 "  bso serve    the batch-size optimizer service\n"
-                 "  exporter     Prometheus metrics of every GPU and CPU (zeus-exporter;\n"
-                 "               docs/exporter.md)\n"
-                 "The privileged daemon is its own command: zeusd (docs/zeusd.md).\n");
-    fprintf(out, "\nRun 'zeus <command> --help' for a command's options.\n"
-                 "Exit codes: 0 success, 1 failure, 2 usage error, 3 no usable device.\n"
-                 "Environment: ZEUS_DEVICE (auto|nvml|sim|none), ZEUS_NVML_LIBRARY, "
-                 "ZEUS_SIM_CONFIG,\n  ZEUS_SYSFS_ROOT, CUDA_VISIBLE_DEVICES, ZEUS_LOG_LEVEL "
-                 "(error|warn|info|debug).\n");
+    for (size_t i = 0; i < sizeof external_commands / sizeof external_commands[0]; i++)
+        fprintf(out, "  %-12s %s\n", external_commands[i].name, external_commands[i].summary);
+    fprintf(out, "\noptions:\n"
+                 "  --version    print the version\n"
+                 "  -h, --help   show this help\n\n"
+                 "Run 'zeus <command> --help' for a command's options; the privileged daemon is\n"
+                 "zeusd (docs/zeusd.md). Exit codes: 0 success, 1 failure, 2 usage error, 3 no\n"
+                 "usable device. Environment: ZEUS_DEVICE (auto|nvml|sim|none),\n"
+                 "ZEUS_NVML_LIBRARY, ZEUS_SIM_CONFIG, ZEUS_SYSFS_ROOT, CUDA_VISIBLE_DEVICES,\n"
+                 "ZEUS_LOG_LEVEL (error|warn|info|debug).\n\n"
+                 "example:\n"
+                 "  zeus monitor energy -- python train.py\n");
 }
 
 /* Every command's report goes to stdout: a write that failed (a full disk, /dev/full, a closed
@@ -60,13 +71,36 @@ static int finish_stdout(int code)
     return code == CLI_OK ? CLI_FAIL : code;
 }
 
+/* The folder this executable is in, or NULL. */
+static const char *exe_dir(char *self, size_t size)
+{
+    ssize_t n = readlink("/proc/self/exe", self, size - 1);
+    char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
+    return slash ? (*slash = '\0', self) : NULL;
+}
+
+bool cli_find_data(const char *name, char *path, size_t size)
+{
+    char self[PATH_MAX];
+    const char *dir = exe_dir(self, sizeof self);
+    /* An install, wherever its prefix was moved: PREFIX/bin/zeus reads PREFIX/share/zeus. */
+    if (dir && snprintf(path, size, "%s/../%s/%s", dir, ZEUS_DATA_REL, name) < (int)size &&
+        access(path, R_OK) == 0)
+        return true;
+    /* Run from the build tree: the source tree's data/. Never from an installed command, so an
+     * install does not silently depend on the clone it was built from. */
+    if (dir && strcmp(dir, ZEUS_BUILD_DIR) == 0 &&
+        snprintf(path, size, "%s/%s", ZEUS_SOURCE_DATA_DIR, name) < (int)size &&
+        access(path, R_OK) == 0)
+        return true;
+    return false;
+}
+
 bool cli_find_helper(const char *file, int mode, char *path, size_t size)
 {
     char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
     char beside[PATH_MAX + 32];
-    const char *dir = slash ? (*slash = '\0', self) : NULL;
+    const char *dir = exe_dir(self, sizeof self);
     /* An install moved to another prefix (cmake --install --prefix X): X/bin/zeus finds
      * X/libexec/zeus/FILE through its own location. */
     if (dir)

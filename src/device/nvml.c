@@ -135,8 +135,9 @@ static int nvml_fail(const nvml_state *s, nvmlReturn_t r, const char *call, int 
                "/dev/nvidia*, usually by being in the group that owns them; in Docker pass them "
                "with --gpus)";
     else if (r == NVML_ERROR_NO_PERMISSION)
-        hint = " (changing GPU settings needs root or the SYS_ADMIN capability; in Docker use "
-               "--cap-add SYS_ADMIN)";
+        hint = " (changing GPU settings needs root, the SYS_ADMIN capability (docker run "
+               "--cap-add SYS_ADMIN), or Zeus's daemon zeusd run as root with ZEUSD_SOCK_PATH "
+               "set to its socket)";
     if (dev >= 0)
         return zeus__error(code, "%s(NVML GPU %d): %s [NVML_ERROR_%s]%s", call, dev, text, name,
                            hint);

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A window never grows past this many steps when retrying a limit that read 0 J. */
+#define ZEUS_PL_MAX_PROFILE_STEPS (1L << 20)
+
 int zeus__pl_fsm_validate(const zeus_pl_fsm_config *cfg)
 {
     if (cfg->wait_steps < 0)
@@ -63,6 +66,7 @@ int zeus__pl_fsm_init(zeus_pl_fsm *fsm, const zeus_pl_fsm_config *cfg, const zeu
     fsm->phase = ZEUS_PL_READY;
     fsm->limit_mw = fsm->limits_mw[0];
     fsm->steps = (long)cfg->wait_steps + 1;
+    fsm->profile_steps_now = cfg->profile_steps;
     return ZEUS_OK;
 }
 
@@ -111,7 +115,7 @@ static int start_profiling(zeus_pl_fsm *fsm)
         return rc;
     }
     fsm->phase = ZEUS_PL_PROFILING;
-    fsm->steps = fsm->cfg.profile_steps;
+    fsm->steps = fsm->profile_steps_now;
     ZEUS_INFO("power-limit optimizer: profiling %u W", fsm->limit_mw / 1000);
     return ZEUS_OK;
 }
@@ -256,17 +260,28 @@ static int complete_limit(zeus_pl_fsm *fsm)
         go_ready(fsm, index, 1);
         return rc;
     }
-    /* The original rejects these through pydantic (PositiveFloat) with a crash. A zero reading
-     * means the window was shorter than the energy counter's update period: retry the limit
-     * and tell the caller, rather than let a meaningless 0 J win the selection. */
+    /* The original rejects these through pydantic (PositiveFloat) with a crash, although the
+     * intent is to retry. A zero reading means the window was shorter than the energy
+     * counter's update period: a measurement problem, never an error out of the training
+     * loop. Retry the limit with a window twice as long (warned once), up to a bound. */
     if (!(time_s > 0) || !(energy_j > 0) || !isfinite(time_s) || !isfinite(energy_j)) {
+        long grown = fsm->profile_steps_now < ZEUS_PL_MAX_PROFILE_STEPS / 2
+                         ? fsm->profile_steps_now * 2
+                         : ZEUS_PL_MAX_PROFILE_STEPS;
+        if (!fsm->warned_zero)
+            ZEUS_WARN("power-limit optimizer: the profile of %u W measured %g s and %g J over "
+                      "%ld steps (shorter than the energy counter's update period); profiling "
+                      "it again over %ld steps. Raise profile_steps to avoid the retry.",
+                      limit_mw / 1000, time_s, energy_j, fsm->profile_steps_now, grown);
+        fsm->warned_zero = true;
+        fsm->profile_steps_now = grown;
         go_ready(fsm, index, 1);
-        return zeus__error(ZEUS_ERANGE,
-                           "power-limit optimizer: the profile of %u W measured %g s and %g J; "
-                           "both must be positive (a window shorter than the energy counter's "
-                           "update period reads 0 J: raise profile_steps). Retrying %u W.",
-                           limit_mw / 1000, time_s, energy_j, limit_mw / 1000);
+        return ZEUS_OK;
     }
+    /* Every limit is compared over cfg.profile_steps steps, however long its window was. */
+    double scale = (double)fsm->cfg.profile_steps / (double)fsm->profile_steps_now;
+    time_s *= scale;
+    energy_j *= scale;
     fsm->measurements[fsm->measurement_count++] = (zeus_power_limit_measurement){
         .power_limit_w = limit_mw / 1000, .energy_j = energy_j, .time_s = time_s};
     ZEUS_INFO("power-limit optimizer: %u W took %g s and %g J", limit_mw / 1000, time_s, energy_j);
@@ -277,6 +292,7 @@ static int complete_limit(zeus_pl_fsm *fsm)
 
 int zeus__pl_fsm_on_step_begin(zeus_pl_fsm *fsm)
 {
+    fsm->epoch_steps++;
     switch (fsm->phase) {
     case ZEUS_PL_READY:
         if (--fsm->steps > 0)
@@ -299,8 +315,22 @@ int zeus__pl_fsm_on_step_begin(zeus_pl_fsm *fsm)
 
 int zeus__pl_fsm_on_epoch_end(zeus_pl_fsm *fsm)
 {
+    long epoch_steps = fsm->epoch_steps;
+    fsm->epoch_steps = 0;
     if (fsm->phase != ZEUS_PL_WARMUP && fsm->phase != ZEUS_PL_PROFILING)
         return ZEUS_OK;
+    /* A limit needs warmup + profile steps after the step that sets it; the original restarts
+     * it at every epoch end, so with shorter epochs profiling silently never ends. Keep the
+     * behaviour but say so once. */
+    long needed = (long)fsm->cfg.warmup_steps + fsm->profile_steps_now + 1;
+    if (epoch_steps < needed && !fsm->warned_epoch) {
+        fsm->warned_epoch = true;
+        ZEUS_WARN("power-limit optimizer: this epoch had %ld steps, but profiling a limit takes "
+                  "%ld (warmup_steps %d + profile_steps %ld + 1) and restarts at every epoch "
+                  "end, so profiling can never finish: lower warmup_steps and profile_steps so "
+                  "that their sum is below the steps in an epoch",
+                  epoch_steps, needed, fsm->cfg.warmup_steps, fsm->profile_steps_now);
+    }
     ZEUS_INFO("power-limit optimizer: %s of %u W interrupted by the end of an epoch; it is "
               "retried at the next step",
               fsm->phase == ZEUS_PL_WARMUP ? "warmup" : "profiling", fsm->limit_mw / 1000);

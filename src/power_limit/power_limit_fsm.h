@@ -46,6 +46,13 @@ typedef struct {
     long steps;
     unsigned current_mw;   /* last limit set on the GPUs; 0 = unknown */
     bool profiled_pending; /* Done through profiling, ops->profiled not yet called */
+    /* Profiling window length now: cfg.profile_steps, doubled each time a window reads 0 J
+     * (shorter than the energy counter's update period). Measurements are scaled back to
+     * cfg.profile_steps so that every limit is compared over the same number of steps. */
+    long profile_steps_now;
+    long epoch_steps;  /* step begins since the last epoch end */
+    bool warned_zero;  /* the "window too short" warning was given */
+    bool warned_epoch; /* the "epoch too short to profile" warning was given */
     char window[64];
 } zeus_pl_fsm;
 

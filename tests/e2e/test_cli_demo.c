@@ -88,8 +88,17 @@ static void test_text_epochs_short(void **state)
     assert_contains(out, "SIMULATED");
     assert_contains(out, "GPUs: 2 x NVIDIA A40 (simulated, 100-300 W)");
     assert_contains(out, "Selector: Energy(); 150 steps in 3 epochs");
-    assert_contains(out, "Profiling did not finish in 150 steps");
+    /* 50-step epochs can never hold a limit's 51 steps: more --steps would not help. */
+    assert_contains(out, "Profiling can never finish: an epoch has 50 steps but a limit takes 51");
+    assert_contains(out, "use fewer --epochs (at most 2 for 150 --steps)");
     assert_contains(err, "the epoch ended during the profiling of 300 W; it is retried");
+    free(out);
+    free(err);
+    /* Long enough epochs but too few steps in all: then more --steps is the advice. */
+    assert_int_equal(
+        zt_zeus(&out, &err, "demo", "--steps", "120", "--epochs", "2", "--gpus", "1", NULL), 0);
+    assert_contains(out, "Profiling did not finish in 120 steps");
+    assert_contains(out, "run more --steps");
     free(out);
     free(err);
 }

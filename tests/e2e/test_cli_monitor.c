@@ -524,7 +524,7 @@ static void test_unavailable_prints_nan(void **state)
     char *out, *err;
     assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--", "true", NULL), 0);
     assert_contains(out, "energy={0: nan, 1: ");
-    assert_contains(out, "GPU 0 (NVIDIA A40): not measured: device lost");
+    assert_contains(out, "GPU 0 (NVIDIA A40, NVML 0, 0000:01:00.0): not measured: device lost");
     assert_contains(err, "GPU 0: energy unavailable in this window (at its start): ");
     assert_contains(err, "(NVML GPU 0)");
     free(out);
@@ -575,6 +575,66 @@ static void test_full_stdout(void **state)
     free(full);
 }
 
+/* A printer that falls behind (here: stdout is a full pipe nobody reads for 0.8 s) catches up
+ * with every sample the sampler took instead of printing only the latest (issue 24 item 14):
+ * consecutive rows stay about one period apart, never the 0.8 s the pipe was blocked. */
+static void test_power_slow_reader_loses_no_rows(void **state)
+{
+    (void)state;
+    setenv("ZEUS_DEVICE", "sim", 1);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    int size = fcntl(fds[1], F_SETPIPE_SZ, 4096);
+    assert_true(size >= 4096);
+    /* Fill the pipe so the command's first write blocks until we read. */
+    char pad[256];
+    memset(pad, '#', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\n';
+    fcntl(fds[1], F_SETFL, O_NONBLOCK);
+    while (write(fds[1], pad, sizeof pad) == (ssize_t)sizeof pad)
+        ;
+    fcntl(fds[1], F_SETFL, 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execl(ZEUS_CLI_PATH, "zeus", "monitor", "power", "--update-period", "0.05", "--duration",
+              "1.5", "--json", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    usleep(800000);
+    size_t len = 0, cap = 1 << 16;
+    char *text = malloc(cap);
+    ssize_t got;
+    while ((got = read(fds[0], text + len, cap - 1 - len)) > 0) {
+        len += (size_t)got;
+        if (len + 1 == cap)
+            text = realloc(text, cap *= 2);
+    }
+    text[len] = 0;
+    close(fds[0]);
+    assert_int_equal(zt_wait(pid, 30), 0);
+    double prev = -1, max_gap = 0;
+    int rows = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strncmp(line, "{\"time\": ", 9) != 0)
+            continue;
+        double t = strtod(line + 9, NULL);
+        if (prev >= 0 && t - prev > max_gap)
+            max_gap = t - prev;
+        prev = t;
+        rows++;
+    }
+    free(text);
+    assert_true(rows >= 10);
+    /* The sampler runs on; only the printer was blocked. */
+    if (max_gap >= 0.5)
+        fail_msg("a gap of %.3f s between printed samples: rows were dropped", max_gap);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -589,6 +649,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_power_csv_streams, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_power_csv_stdout, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_power_tiny_period, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_power_slow_reader_loses_no_rows, zt_setup,
+                                        zt_teardown),
         cmocka_unit_test_setup_teardown(test_power_huge_period, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_log_file_appends, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_outputs_checked_first, zt_setup, zt_teardown),

@@ -31,9 +31,9 @@ static void test_get(void **state)
              "\"count\": 2}]}");
     char *out, *err;
     assert_int_equal(zt_zeus(&out, &err, "power-limit", "get", NULL), 0);
-    assert_contains(out, "GPU  name");
-    assert_contains(out, "0    NVIDIA A40");
-    assert_contains(out, "1    NVIDIA A40");
+    assert_contains(out, "GPU  NVML   PCI           name");
+    assert_contains(out, "0    0      0000:01:00.0  NVIDIA A40");
+    assert_contains(out, "1    1      0000:02:00.0  NVIDIA A40");
     assert_contains(out, "280");
     free(out);
     free(err);
@@ -42,9 +42,24 @@ static void test_get(void **state)
     assert_contains(out, "\"index\":\t1");
     assert_contains(out, "\"power_limit_w\":\t280");
     assert_contains(out, "\"max_power_limit_w\":\t300");
+    assert_contains(out, "\"device_index\":\t1");
+    assert_contains(out, "\"pci_address\":\t\"0000:02:00.0\"");
     assert_true(strstr(out, "\"index\":\t0") == NULL);
     free(out);
     free(err);
+    /* Under CUDA_VISIBLE_DEVICES the framework index and NVML's differ: both are shown
+     * (issue 24 item 6), in the table, the messages and the JSON. */
+    setenv("CUDA_VISIBLE_DEVICES", "1", 1);
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "get", NULL), 0);
+    assert_contains(out, "0    1      0000:02:00.0  NVIDIA A40");
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "get", "--json", NULL), 0);
+    assert_contains(out, "\"index\":\t0");
+    assert_contains(out, "\"device_index\":\t1");
+    free(out);
+    free(err);
+    unsetenv("CUDA_VISIBLE_DEVICES");
     char *log = calls();
     assert_string_equal(log, ""); /* get never changes anything */
     free(log);
@@ -57,8 +72,8 @@ static void test_set_and_reset(void **state)
              "\"count\": 4}]}");
     char *out, *err;
     assert_int_equal(zt_zeus(&out, &err, "power-limit", "set", "250", NULL), 0);
-    assert_contains(out, "GPU 0 (NVIDIA A40): 280 W -> 250 W");
-    assert_contains(out, "GPU 3 (NVIDIA A40): 280 W -> 250 W");
+    assert_contains(out, "GPU 0 (NVIDIA A40, NVML 0, 0000:01:00.0): 280 W -> 250 W");
+    assert_contains(out, "GPU 3 (NVIDIA A40, NVML 3, 0000:04:00.0): 280 W -> 250 W");
     free(out);
     free(err);
     assert_int_equal(
@@ -85,7 +100,7 @@ static void test_set_and_reset(void **state)
     free(out);
     free(err);
     assert_int_equal(zt_zeus(&out, &err, "power-limit", "reset", NULL), 0);
-    assert_contains(out, "GPU 1 (NVIDIA A40): 175.5 W -> 280 W (default)");
+    assert_contains(out, "GPU 1 (NVIDIA A40, NVML 1, 0000:02:00.0): 175.5 W -> 280 W (default)");
     free(out);
     free(err);
 }
@@ -140,6 +155,9 @@ static void test_permission_and_rollback(void **state)
     assert_contains(err, "SYS_ADMIN capability is required to modify GPU power limits. Using "
                          "--cap-add SYS_ADMIN when running the Docker container is the easiest "
                          "way to do this.");
+    /* ... and the two ways the original does not name (issue 24 item 4). */
+    assert_contains(err, "The other ways: run as root, or run Zeus's daemon as root (zeusd serve) "
+                         "and set ZEUSD_SOCK_PATH to its socket");
     free(out);
     free(err);
 

@@ -387,3 +387,36 @@ def test_second_optimizer_in_one_process_starts_at_once(tmp_path):
     assert "WAITED 0.0 LIMIT 150000" in p.stdout, p.stdout + p.stderr
     assert "AFTER_FIRST 150000" in p.stdout, p.stdout + p.stderr
     assert "AFTER_SECOND 250000" in p.stdout, p.stdout + p.stderr
+
+
+SHORT_STEPS = r"""
+import time, warnings
+from zeus.monitor import ZeusMonitor
+from zeus.optimizer.power_limit import GlobalPowerLimitOptimizer, Done, Energy
+m = ZeusMonitor(gpu_indices=[0])
+plo = GlobalPowerLimitOptimizer(m, Energy(), wait_steps=0, warmup_steps=0, profile_steps=2,
+                                pl_step=100)
+steps = 0
+while not isinstance(plo.state, Done) and steps < 5000:
+    plo.on_step_begin()   # must never raise for a window that read 0 J
+    time.sleep(0.001)     # 1 ms steps against a 300 ms energy counter
+    plo.on_step_end()
+    steps += 1
+print("STATE", type(plo.state).__name__, plo.state.optimal_power_limit if isinstance(plo.state, Done) else None, steps, flush=True)
+"""
+
+
+def test_steps_shorter_than_the_counter_period_reach_done(tmp_path):
+    """Issue 24 item 0: a window shorter than the counter's update period reads 0 J. The optimizer
+    retries the limit over twice the steps (warned once, prefixed) instead of raising out of the
+    training loop, and reaches Done."""
+    cfg = tmp_path / "gpus.json"
+    cfg.write_text(json.dumps({"gpus": [{"count": 1, "load": 1.0, "energy_update_ms": 300}]}))
+    env = dict(_limits_file_env(tmp_path), ZEUS_FAKE_NVML_CONFIG=str(cfg))
+    r = run_python(SHORT_STEPS, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    state = r.stdout.split("STATE", 1)[1].split()
+    assert state[0] == "Done", r.stdout + r.stderr
+    retries = [l for l in r.stderr.splitlines() if "profiling it again over" in l]
+    assert len(retries) == 1, r.stderr
+    assert "zeus" in retries[0].lower()

@@ -165,6 +165,27 @@ static void test_config_errors(void **state)
                      ZEUS_EPARSE);
 }
 
+/* Every key of the documented example (docs/devices.md) is accepted, compute_fraction too. */
+static void test_config_documented_keys(void **state)
+{
+    (void)state;
+    zeus_sim_config c;
+    assert_int_equal(
+        zeus__sim_config_parse(
+            "{\"gpus\": [{\"name\": \"NVIDIA V100\", \"architecture\": \"volta\", "
+            "\"min_power_limit_w\": 100, \"max_power_limit_w\": 250, \"default_power_limit_w\": "
+            "250, \"idle_power_w\": 40, \"busy_power_w\": 232, \"static_power_w\": 75, "
+            "\"step_time_ms\": 25, \"compute_fraction\": 0.45, \"energy_update_ms\": 100, "
+            "\"load\": 0.0, \"initial_energy_j\": 0, \"count\": 2}]}",
+            "cfg.json", &c),
+        ZEUS_OK);
+    assert_true(fabs(c.gpus[0].compute_fraction - 0.45) < 1e-12);
+    assert_true(fabs(c.gpus[1].compute_fraction - 0.45) < 1e-12);
+    assert_int_equal(
+        zeus__sim_config_parse("{\"gpus\": [{\"compute_fraction\": 1.5}]}", "cfg.json", &c),
+        ZEUS_ERANGE);
+}
+
 static void test_config_issue_example(void **state)
 {
     (void)state;
@@ -231,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_sim_steps_draw_busy_power),
         cmocka_unit_test(test_sim_average_power),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_config_documented_keys),
         cmocka_unit_test(test_config_issue_example),
         cmocka_unit_test(test_arch_names),
         cmocka_unit_test(test_format_double_like_python),

@@ -4,6 +4,7 @@
 
 #include "power_limit/power_limit_fsm.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,9 @@ typedef struct {
     double zero_energy_once;
     int profiled_calls;
     unsigned last_set;
+    long ticks;      /* step begins driven by tick_steps() */
+    long begin_tick; /* ticks when the open window began */
+    long zero_below; /* a window of fewer ticks reads 0 J (the counter has not moved) */
 } recorder;
 
 static void logf_(recorder *r, const char *fmt, unsigned v)
@@ -52,6 +56,7 @@ static int rec_begin(void *ctx, const char *name)
         return ZEUS_EEXIST;
     }
     logf_(r, "begin %u;", limit_of(name));
+    r->begin_tick = r->ticks;
     return ZEUS_OK;
 }
 
@@ -74,6 +79,11 @@ static int rec_end(void *ctx, const char *name, bool cancel, double *t, double *
     if (r->zero_energy_once) {
         *e = 0;
         r->zero_energy_once = 0;
+    }
+    if (r->zero_below) { /* per-step cost, times the window's steps */
+        long n = r->ticks - r->begin_tick;
+        *t *= (double)n;
+        *e = n < r->zero_below ? 0 : *e * (double)n;
     }
     return ZEUS_OK;
 }
@@ -111,6 +121,77 @@ static void steps(zeus_pl_fsm *f, int n)
 {
     for (int i = 0; i < n; i++)
         assert_int_equal(zeus__pl_fsm_on_step_begin(f), ZEUS_OK);
+}
+
+static int warnings;
+static void count_warnings(zeus_log_level level, const char *msg, void *user)
+{
+    (void)msg;
+    (void)user;
+    if (level == ZEUS_LOG_WARN)
+        warnings++;
+}
+
+/* Steps much shorter than the energy counter's update period: every window of fewer than 7
+ * steps reads 0 J. The optimizer never fails a step; it doubles the window (1, 2, 4, 8 steps),
+ * warns once, and ends Done with every limit compared over profile_steps steps. */
+static void test_zero_energy_grows_the_window(void **state)
+{
+    (void)state;
+    zeus_pl_fsm f;
+    recorder r;
+    start(&f, &r, config(0, 1, 1));
+    r.zero_below = 7;
+    warnings = 0;
+    zeus_set_log_callback(count_warnings, NULL);
+    for (int i = 0; i < 500 && f.phase != ZEUS_PL_DONE; i++) {
+        r.ticks++;
+        assert_int_equal(zeus__pl_fsm_on_step_begin(&f), ZEUS_OK);
+    }
+    zeus_set_log_callback(NULL, NULL);
+    assert_int_equal(f.phase, ZEUS_PL_DONE);
+    assert_int_equal(f.profile_steps_now, 8);
+    assert_int_equal(warnings, 1);
+    assert_int_equal(f.measurement_count, 9);
+    for (size_t i = 0; i < f.measurement_count; i++) {
+        double w = f.measurements[i].power_limit_w;
+        /* scaled back to one step: the per-step figures of rec_end */
+        assert_true(fabs(f.measurements[i].time_s - 3000.0 / w) < 1e-9);
+        assert_true(fabs(f.measurements[i].energy_j - (1000.0 + (w - 175) * (w - 175) / 10)) <
+                    1e-9);
+    }
+    assert_int_equal(f.limit_mw, 175000);
+    zeus__pl_fsm_free(&f);
+}
+
+/* Epochs shorter than warmup + profile steps + 1: profiling restarts at each epoch end and can
+ * never finish; the optimizer keeps the original's behaviour but warns once. */
+static void test_short_epochs_warn_once(void **state)
+{
+    (void)state;
+    zeus_pl_fsm f;
+    recorder r;
+    start(&f, &r, config(0, 10, 40));
+    warnings = 0;
+    zeus_set_log_callback(count_warnings, NULL);
+    for (int epoch = 0; epoch < 5; epoch++) {
+        steps(&f, 10);
+        assert_int_equal(zeus__pl_fsm_on_epoch_end(&f), ZEUS_OK);
+    }
+    zeus_set_log_callback(NULL, NULL);
+    assert_int_equal(warnings, 1);
+    assert_int_equal(f.measurement_count, 0);
+    /* Long enough epochs: no warning. */
+    zeus__pl_fsm_free(&f);
+    start(&f, &r, config(0, 10, 40));
+    warnings = 0;
+    zeus_set_log_callback(count_warnings, NULL);
+    steps(&f, 55);
+    assert_int_equal(zeus__pl_fsm_on_epoch_end(&f), ZEUS_OK);
+    zeus_set_log_callback(NULL, NULL);
+    assert_int_equal(warnings, 0);
+    assert_int_equal(f.measurement_count, 1);
+    zeus__pl_fsm_free(&f);
 }
 
 static void test_limits(void **state)
@@ -281,11 +362,12 @@ static void test_failures_retry(void **state)
     assert_int_equal(f.measurement_count, 1);
     steps(&f, 2);
     r.zero_energy_once = 1;
-    assert_int_equal(zeus__pl_fsm_on_step_begin(&f), ZEUS_ERANGE);
-    assert_contains(zeus_last_error(), "both must be positive");
+    /* 0 J is a measurement problem, not an error: the limit is retried over twice the steps. */
+    assert_int_equal(zeus__pl_fsm_on_step_begin(&f), ZEUS_OK);
     assert_int_equal(f.phase, ZEUS_PL_READY);
     assert_int_equal(f.measurement_count, 1);
-    steps(&f, 3);
+    assert_int_equal(f.profile_steps_now, 2);
+    steps(&f, 4);
     assert_int_equal(f.measurement_count, 2);
     assert_int_equal(f.limit_mw, 250000);
     zeus__pl_fsm_free(&f);
@@ -404,11 +486,18 @@ static void test_reapply(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_limits),         cmocka_unit_test(test_validation),
-        cmocka_unit_test(test_default_timing), cmocka_unit_test(test_zero_warmup_and_wait),
-        cmocka_unit_test(test_interruptions),  cmocka_unit_test(test_failures_retry),
-        cmocka_unit_test(test_done_edges),     cmocka_unit_test(test_selector_failure),
-        cmocka_unit_test(test_loaded),         cmocka_unit_test(test_reapply),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_validation),
+        cmocka_unit_test(test_zero_energy_grows_the_window),
+        cmocka_unit_test(test_short_epochs_warn_once),
+        cmocka_unit_test(test_default_timing),
+        cmocka_unit_test(test_zero_warmup_and_wait),
+        cmocka_unit_test(test_interruptions),
+        cmocka_unit_test(test_failures_retry),
+        cmocka_unit_test(test_done_edges),
+        cmocka_unit_test(test_selector_failure),
+        cmocka_unit_test(test_loaded),
+        cmocka_unit_test(test_reapply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

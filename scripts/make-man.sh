@@ -1,0 +1,33 @@
+#!/bin/sh
+# Makes the man pages from the commands' own --help text (help2man), so a page never says
+# something --help does not: scripts/make-man.sh BUILD_DIR OUT_DIR VERSION.
+# One line per page: page name, section, command line (relative to BUILD_DIR), description.
+# A new subcommand gets a line here.
+set -eu
+build=$1
+out=$2
+version=$3
+mkdir -p "$out"
+wrappers=$(mktemp -d)
+trap 'rm -rf "$wrappers"' EXIT
+pages='zeus|1|zeus|measure and cut the energy GPUs spend on deep learning
+zeus-show-env|1|zeus show-env|show the library, backends, GPUs and CPUs Zeus sees
+zeus-monitor-energy|1|zeus monitor energy|time and energy of a command on every GPU and CPU
+zeus-monitor-power|1|zeus monitor power|stream GPU and CPU power samples
+zeus-demo|1|zeus demo|optimize the power limit of a simulated training job
+zeus-power-limit|1|zeus power-limit|show, set or reset GPU power limits
+zeus-simulate|1|zeus simulate|replay the NSDI'"'"'23 traces with the batch-size optimizer
+zeus-run|1|zeus-run|drive a recurring job'"'"'s recurrences
+zeus-history|1|zeus-history|a recurring job'"'"'s trials and the bandit'"'"'s beliefs
+zeus-bso|1|zeus-bso serve|the batch-size optimizer service
+zeus-exporter|1|zeus-exporter|Prometheus metrics of every GPU and CPU
+zeusd|8|src/zeusd/zeusd|the privileged Zeus daemon: GPU settings for unprivileged jobs'
+printf '%s\n' "$pages" | while IFS='|' read -r page section command description; do
+  exe=${command%% *}
+  [ -x "$build/$exe" ] || continue # a face not built here (no libmicrohttpd, ...)
+  # help2man documents one executable: a wrapper named for the page runs the command line.
+  printf '#!/bin/sh\nexec %s/%s "$@"\n' "$build" "$command" > "$wrappers/$page"
+  chmod +x "$wrappers/$page"
+  help2man --no-info --no-discard-stderr --section="$section" --name="$description" \
+    --version-string="$version" --output="$out/$page.$section" "$wrappers/$page"
+done
