@@ -200,9 +200,9 @@ static PyObject *py_gts_arms(PyObject *self, PyObject *cap)
     for (size_t i = 0; list && i < n; i++) {
         zeus_gts_arm a;
         zeus_gts_get_arm(g, i, &a);
-        PyList_SET_ITEM(list, (Py_ssize_t)i,
-                        Py_BuildValue("(iddn)", a.arm, a.mean, a.precision,
-                                      (Py_ssize_t)a.observations));
+        PyList_SET_ITEM(
+            list, (Py_ssize_t)i,
+            Py_BuildValue("(iddn)", a.arm, a.mean, a.precision, (Py_ssize_t)a.observations));
     }
     return list;
 }
@@ -415,6 +415,111 @@ static PyObject *py_jit_observe(PyObject *self, PyObject *args)
     return rc ? fail(rc) : Py_NewRef(Py_None);
 }
 
+/* ---- the recurring-job driver (ZeusMaster) ------------------------------------------------- */
+typedef struct {
+    zeus_recurring *r;
+    zeus_recurring_attempt a; /* the try handed out last */
+} driver;
+
+static void driver_destroy(driver *d)
+{
+    if (d) {
+        zeus_recurring_destroy(d->r);
+        free(d);
+    }
+}
+
+CAPSULE(driver, driver, driver_destroy)
+
+/* recurring_new((eta, beta, max_power_w, bso_config), job, batch_sizes) */
+static PyObject *py_recurring_new(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *bso_t, *job_t, *bs_seq;
+    zeus_recurring_config cfg;
+    zeus_recurring_config_default(&cfg);
+    if (!PyArg_ParseTuple(args, "(ddiO)OO", &cfg.eta_knob, &cfg.beta_knob, &cfg.max_power_w, &bso_t,
+                          &job_t, &bs_seq))
+        return NULL;
+    zeus_job job;
+    int *bs;
+    size_t n;
+    if (bso_config_arg(bso_t, &cfg.bso) < 0 || job_arg(job_t, &job) < 0 ||
+        int_list(bs_seq, &bs, &n) < 0)
+        return NULL;
+    driver *d = calloc(1, sizeof *d);
+    int rc = d ? zeus_recurring_create(&cfg, &job, bs, n, &d->r) : ZEUS_ENOMEM;
+    free(bs);
+    if (rc) {
+        free(d);
+        return fail(rc);
+    }
+    return driver_wrap(d);
+}
+
+/* The next try: (recurrence, try_index, batch_size, power_limit, profile, cost_ub). */
+static PyObject *py_recurring_next(PyObject *self, PyObject *cap)
+{
+    (void)self;
+    driver *d = driver_of(cap);
+    if (!d)
+        return NULL;
+    int rc = zeus_recurring_next(d->r, &d->a);
+    if (rc)
+        return fail(rc);
+    return Py_BuildValue("(niiiOd)", (Py_ssize_t)d->a.recurrence, d->a.try_index, d->a.batch_size,
+                         d->a.power_limit, d->a.profile ? Py_True : Py_False, d->a.cost_ub);
+}
+
+/* recurring_profile(driver, [(power_limit_w, epoch_cost), ...]) -> the chosen limit (W) */
+static PyObject *py_recurring_profile(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *cap, *seq;
+    if (!PyArg_ParseTuple(args, "OO", &cap, &seq))
+        return NULL;
+    driver *d = driver_of(cap);
+    PyObject *fast = d ? PySequence_Fast(seq, "a sequence of (power_limit, cost)") : NULL;
+    if (!fast)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    zeus_pl_cost *costs = calloc((size_t)(n ? n : 1), sizeof *costs);
+    for (Py_ssize_t i = 0; costs && i < n; i++)
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, i), "id", &costs[i].power_limit,
+                              &costs[i].cost)) {
+            free(costs);
+            Py_DECREF(fast);
+            return NULL;
+        }
+    Py_DECREF(fast);
+    if (!costs)
+        return PyErr_NoMemory();
+    int rc = zeus_recurring_profile(d->r, &d->a, costs, (size_t)n);
+    free(costs);
+    return rc ? fail(rc) : PyLong_FromLong(d->a.power_limit);
+}
+
+/* recurring_report(driver, energy_j, time_s, reached) -> (cost, ran, done, give_up_message) */
+static PyObject *py_recurring_report(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *cap;
+    zeus_recurring_result res;
+    int reached;
+    if (!PyArg_ParseTuple(args, "Oddp", &cap, &res.energy_j, &res.time_s, &reached))
+        return NULL;
+    driver *d = driver_of(cap);
+    if (!d)
+        return NULL;
+    res.reached = reached;
+    zeus_recurring_verdict v;
+    int rc = zeus_recurring_report(d->r, &res, &v);
+    if (rc && rc != ZEUS_ESTATE)
+        return fail(rc);
+    return Py_BuildValue("(dOOs)", v.cost, v.ran ? Py_True : Py_False, v.done ? Py_True : Py_False,
+                         rc ? zeus_last_error() : "");
+}
+
 /* ---- Simulator ---------------------------------------------------------------------------- */
 static PyObject *py_trace_load(PyObject *self, PyObject *args)
 {
@@ -505,8 +610,8 @@ static PyObject *simulate(PyObject *args, bool group)
     } else {
         n = PyLong_AsSsize_t(extra);
         if (n < 0)
-            return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError,
-                                                          "num_recurrence must be >= 0");
+            return PyErr_Occurred() ? NULL
+                                    : PyErr_Format(PyExc_ValueError, "num_recurrence must be >= 0");
     }
     Py_BEGIN_ALLOW_THREADS
     rc = group ? zeus_simulate_one_alibaba_group(t, &job, rows, (size_t)n, &params, &h)
@@ -550,6 +655,14 @@ static PyMethodDef methods[] = {
     {"jit_new", py_jit_new, METH_NOARGS, "a JIT power-limit policy"},
     {"jit_predict", py_jit_predict, METH_VARARGS, "jit_predict(p, bs) -> W or None"},
     {"jit_observe", py_jit_observe, METH_VARARGS, "jit_observe(p, bs, pl, cost)"},
+    {"recurring_new", py_recurring_new, METH_VARARGS,
+     "recurring_new((eta, beta, max_power_w, bso_config), job, batch_sizes)"},
+    {"recurring_next", py_recurring_next, METH_O,
+     "(recurrence, try, batch_size, power_limit, profile, cost_ub)"},
+    {"recurring_profile", py_recurring_profile, METH_VARARGS,
+     "recurring_profile(driver, [(pl, cost)]) -> chosen pl"},
+    {"recurring_report", py_recurring_report, METH_VARARGS,
+     "recurring_report(driver, energy, time, reached) -> (cost, ran, done, give_up)"},
     {"trace_load", py_trace_load, METH_VARARGS, "trace_load(train_csv, power_csv)"},
     {"trace_batch_sizes", py_trace_batch_sizes, METH_VARARGS, "the job's batch sizes"},
     {"simulate_one_job", py_simulate_one_job, METH_VARARGS,
@@ -559,9 +672,15 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "zeus._recurring",
-                                        "libzeus's recurring-job code", -1, methods,
-                                        NULL, NULL, NULL, NULL};
+static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT,
+                                        "zeus._recurring",
+                                        "libzeus's recurring-job code",
+                                        -1,
+                                        methods,
+                                        NULL,
+                                        NULL,
+                                        NULL,
+                                        NULL};
 
 PyMODINIT_FUNC PyInit__recurring(void);
 PyMODINIT_FUNC PyInit__recurring(void)
