@@ -15,11 +15,19 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 all: build
 
+# `make demo` installs and builds only what the demo needs (no test toolchain, no tests);
+# everything else installs the whole list and builds the tests. Target-specific variables reach
+# the prerequisites (deps, build) when they are made for demo.
+DEPS_SET ?= all
+BUILD_OPTIONS ?= -DZEUS_BUILD_TESTS=ON -DZEUS_SERVERS=ON -DZEUS_PLOT_PNG=ON -DZEUS_MAN=ON
+demo: DEPS_SET = demo
+demo: BUILD_OPTIONS = -DZEUS_BUILD_TESTS=OFF -DZEUS_SERVERS=OFF -DZEUS_PLOT_PNG=OFF -DZEUS_MAN=OFF
+
 deps:
-	@./scripts/install-deps.sh
+	@./scripts/install-deps.sh $(DEPS_SET)
 
 build: deps
-	cmake -S . -B $(BUILD) -DZEUS_WERROR=ON
+	cmake -S . -B $(BUILD) -DZEUS_WERROR=ON $(BUILD_OPTIONS) --log-level=WARNING
 	cmake --build $(BUILD) -j $(JOBS)
 
 demo: build

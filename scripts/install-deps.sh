@@ -2,6 +2,9 @@
 # Installs the Debian packages Zeus needs to build and test, if any is missing.
 # Needs root for apt-get; without it, prints exactly what to install.
 set -euo pipefail
+# `install-deps.sh demo`: only what building libzeus and the zeus command (and so `make demo`)
+# needs. Without an argument: everything `make test` needs (the list below).
+demo_packages=(build-essential cmake pkg-config libcjson-dev)
 packages=(build-essential cmake pkg-config libcjson-dev libcmocka-dev clang-format clang libclang-rt-14-dev
   libmicrohttpd-dev nettle-dev
   librsvg2-dev # zeus monitor power --plot FILE.png (librsvg + cairo)
@@ -11,6 +14,12 @@ packages=(build-essential cmake pkg-config libcjson-dev libcmocka-dev clang-form
   help2man # man pages made from the commands' --help (packaging/)
   systemd man-db # the install test: systemd-analyze verify on the units, man -l on the pages
   python3 python3-dev python3-venv) # python3-*: the Python face (make test-python)
+if [ "${1:-all}" = demo ]; then
+  packages=("${demo_packages[@]}")
+elif [ "${1:-all}" != all ]; then
+  echo "usage: install-deps.sh [demo|all]" >&2
+  exit 2
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

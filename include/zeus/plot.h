@@ -42,6 +42,44 @@ ZEUS_API int zeus_plot_power_svg(const zeus_power_plot *plot, char **svg);
 ZEUS_API int zeus_plot_read_windows(const char *log_file, zeus_plot_window **windows,
                                     size_t *count);
 
+/* ---- Charts: series over a numeric axis, in panels stacked top to bottom ------------------ */
+
+/* The unit of an axis: values are given in the base unit (J, s) and shown in the unit that
+ * suits their magnitude (J, kJ, MJ, kWh; s, min, h), named in the axis label. */
+typedef enum {
+    ZEUS_PLOT_UNIT_NONE = 0, /* plain numbers */
+    ZEUS_PLOT_UNIT_JOULES,
+    ZEUS_PLOT_UNIT_SECONDS,
+} zeus_plot_unit;
+
+typedef struct {
+    const char *name;    /* legend entry (data-series in the SVG) */
+    const double *x, *y; /* count points, x increasing; a NaN y is left out */
+    size_t count;
+    bool points; /* a marker at each point instead of a line */
+    bool dashed; /* a dashed line (a reference: a threshold, an oracle) */
+} zeus_plot_series;
+
+typedef struct {
+    const char *x_label, *y_label; /* e.g. "recurrence", "cost"; the unit is appended */
+    zeus_plot_unit x_unit, y_unit;
+    const zeus_plot_series *series;
+    size_t series_count;
+} zeus_plot_panel;
+
+typedef struct {
+    const char *title;
+    const zeus_plot_panel *panels;
+    size_t panel_count;
+    unsigned width_px, height_px; /* 0: 960 wide, 320 per panel */
+} zeus_plot_chart;
+
+/* The chart as SVG text (malloc'd; release with zeus_free()): per panel a <g class="panel">
+ * with one <polyline class="series"> (or <g class="series"> of circles) per series, carrying
+ * data-series; axes from the data's range (y from 0 when all values are positive). ZEUS_EINVAL
+ * without panels, or a panel without any finite point. */
+ZEUS_API int zeus_plot_chart_svg(const zeus_plot_chart *chart, char **svg);
+
 #ifdef __cplusplus
 }
 #endif

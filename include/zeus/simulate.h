@@ -229,6 +229,13 @@ ZEUS_API int zeus_sim_summarize(const zeus_trace *trace, const zeus_job *job, do
                                 const zeus_sim_history *history, size_t n_recurrences,
                                 const double *weights, zeus_sim_summary *out);
 
+/* Curves over the recurrences 0..n-1 of a single job's history (arrays of n values, the
+ * caller's; any may be NULL): cost[r] the cost of recurrence r's runs (every try),
+ * cumulative[r] that of recurrences 0..r, regret[r] = cumulative[r] - (r + 1) x oracle_cost (NaN
+ * when oracle_cost is NaN), batch_size[r] the batch size of its last try (NaN if it had none). */
+ZEUS_API int zeus_sim_curves(const zeus_sim_history *history, size_t n, double oracle_cost,
+                             double *cost, double *cumulative, double *regret, double *batch_size);
+
 /* The summary of each group of a zeus_simulate_alibaba run (per_group: one per group, weighted by
  * the rows' runtime ratios; a failed group's is all zero) and their total (sums; percentages of
  * the summed references; most used knobs over every group). */

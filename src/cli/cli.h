@@ -29,6 +29,10 @@ void cli_install_logger(void);
  * as the rest of the command takes it) and the names nvidia-smi, the exporter and zeusd use:
  * the backend's own index and the PCI address (left out where the backend has none). */
 const char *cli_gpu_label(const zeus_devices *d, const zeus_gpu_info *info, char *buf, size_t size);
+/* Why GPUs cannot be read although a zeusd daemon is there to change them (reads need the
+ * vendor library in this process; zeusd only carries out changes): a sentence to print, or ""
+ * when that is not the case. */
+const char *cli_reads_hint(const zeus_devices *d);
 /* What the GPU backend calls its index: "NVML", "AMDSMI", "sim". */
 const char *cli_gpu_backend_label(const zeus_devices *d);
 /* True if arg is -h or --help. */

@@ -161,10 +161,11 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
         return cli_lib_error(CLI_FAIL, rc, "cannot open devices");
     unsigned total = zeus_gpu_count(d);
     if (total == 0) {
-        result = cli_error(CLI_NODEV, "no GPU to %s the power limit of (see 'zeus show-env')",
+        result = cli_error(CLI_NODEV, "no GPU to %s the power limit of (%s)",
                            a == ACTION_GET   ? "show"
                            : a == ACTION_SET ? "set"
-                                             : "reset");
+                                             : "reset",
+                           *cli_reads_hint(d) ? cli_reads_hint(d) : "see 'zeus show-env'");
         goto done;
     }
     const char *backend = zeus_devices_gpu_backend(d);
@@ -192,8 +193,9 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
         }
         if (!r->info.power_limit_valid) {
             char label[256];
-            result = cli_error(CLI_FAIL, "%s does not report a power-limit range",
-                               cli_gpu_label(d, &r->info, label, sizeof label));
+            result = cli_error(CLI_FAIL, "%s does not report a power-limit range%s%s",
+                               cli_gpu_label(d, &r->info, label, sizeof label),
+                               *cli_reads_hint(d) ? ": " : "", cli_reads_hint(d));
             goto done;
         }
         if (a == ACTION_GET && (rc = zeus_gpu_power_limit_mw(d, r->index, &r->before_mw)) != 0) {

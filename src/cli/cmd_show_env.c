@@ -57,7 +57,7 @@ static void print_text(zeus_devices *d)
     printf("\nGPUs (%u%s%s%s):\n", n, backend ? ", " : "", backend ? backend : "",
            backend && !strcmp(backend, "sim") ? ": SIMULATED" : "");
     if (n == 0)
-        printf("  none\n");
+        printf("  none%s%s\n", *cli_reads_hint(d) ? ": " : "", cli_reads_hint(d));
     else
         printf("  %-3s %-4s %-24s %-9s %-7s %-13s %s\n", "idx", "dev", "name", "arch", "energy",
                "limits (W)", "current (W)");

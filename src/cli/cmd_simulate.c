@@ -49,6 +49,9 @@ static void usage(FILE *out)
         "  --beta X              early stop at beta x the cheapest recurrence (2.0; inf: never)\n"
         "  --csv FILE            one row per simulated run ('-': standard output, and the\n"
         "                        summary goes to standard error)\n"
+        "  --plot FILE           single: a picture of the run (FILE.svg, or FILE.png): cost\n"
+        "                        and regret against the oracle over the recurrences, and the\n"
+        "                        batch size chosen in each\n"
         "  -v, --verbose         the simulator's log on standard error\n"
         "  -h, --help            show this help\n\n"
         "single:\n"
@@ -78,6 +81,7 @@ enum {
     OPT_ETA,
     OPT_BETA,
     OPT_CSV,
+    OPT_PLOT,
     OPT_DATASET,
     OPT_MODEL,
     OPT_OPTIMIZER,
@@ -91,7 +95,8 @@ enum {
 };
 
 typedef struct {
-    const char *trace_dir, *gpu, *csv, *groups;
+    const char *trace_dir, *gpu, *csv, *groups, *plot;
+    cli_plot_format plot_format;
     const char *dataset, *model, *optimizer;
     double eta, beta, target;
     long max_epochs, b0, num_recurrence, jobs;
@@ -147,6 +152,7 @@ static int parse_options(int argc, char **argv, bool alibaba, options *o)
         {"beta", required_argument, NULL, OPT_BETA},
         {"beta_knob", required_argument, NULL, OPT_BETA},
         {"csv", required_argument, NULL, OPT_CSV},
+        {"plot", required_argument, NULL, OPT_PLOT},
         {"dataset", required_argument, NULL, OPT_DATASET},
         {"model", required_argument, NULL, OPT_MODEL},
         {"optimizer", required_argument, NULL, OPT_OPTIMIZER},
@@ -207,6 +213,12 @@ static int parse_options(int argc, char **argv, bool alibaba, options *o)
             if (zeus_output_check(optarg) != ZEUS_OK)
                 rc = cli_error(CLI_FAIL, "--csv: %s", zeus_last_error());
             break;
+        case OPT_PLOT:
+            o->plot = optarg; /* the format and the path are checked before the work */
+            if ((rc = cli_plot_format_of(optarg, &o->plot_format)) == CLI_OK &&
+                zeus_output_check(optarg) != ZEUS_OK)
+                rc = cli_error(CLI_FAIL, "--plot: %s", zeus_last_error());
+            break;
         case OPT_DATASET:
             o->dataset = optarg;
             break;
@@ -266,6 +278,9 @@ static int parse_options(int argc, char **argv, bool alibaba, options *o)
                          "simulate: no traces came with this zeus (looked for share/zeus/"
                          "nsdi23-traces beside the executable): give --trace-dir DIR or set "
                          "ZEUS_TRACE_DIR");
+    if (alibaba && o->plot)
+        return cli_error(CLI_USAGE, "simulate alibaba: --plot draws a single job's run (simulate "
+                                    "single); for groups use --csv");
     if (alibaba && !o->groups)
         return cli_error(CLI_USAGE, "simulate alibaba: --groups FILE is required");
     return CLI_OK;
@@ -293,16 +308,34 @@ static int write_csv(const char *path, const zeus_sim_csv_part *parts, size_t n,
     return bad ? cli_error(CLI_FAIL, "simulate: error writing %s", path) : CLI_OK;
 }
 
+/* Energy and time as people read them: kWh, h (the exact J and s are printed beside). */
+static const char *kwh(double j, char *buf, size_t size)
+{
+    snprintf(buf, size, "%.4g kWh", j / 3.6e6);
+    return buf;
+}
+
+static const char *hours(double s, char *buf, size_t size)
+{
+    snprintf(buf, size, "%.4g h", s / 3600);
+    return buf;
+}
+
 static void print_choice(FILE *out, const char *label, const zeus_sim_choice *c)
 {
-    fprintf(out, "  %-17s bs %d @ %d W: %.6g J, %.6g s, cost %.6g per recurrence\n", label,
-            c->batch_size, c->power_limit, c->energy_j, c->time_s, c->cost);
+    char e[32], t[32];
+    fprintf(out, "  %-17s bs %d @ %d W: %.6g J (%s), %.6g s (%s), cost %.6g J per recurrence\n",
+            label, c->batch_size, c->power_limit, c->energy_j, kwh(c->energy_j, e, sizeof e),
+            c->time_s, hours(c->time_s, t, sizeof t), c->cost);
 }
 
 static void print_saved(FILE *out, const zeus_sim_summary *s)
 {
-    fprintf(out, "  %-17s energy %.6g J (%.1f %%), time %.6g s (%.1f %%)\n", "saved vs default",
-            s->energy_saved_j, s->energy_saved_pct, s->time_saved_s, s->time_saved_pct);
+    char e[32], t[32];
+    fprintf(out, "  %-17s energy %.6g J (%s, %.1f %%), time %.6g s (%s, %.1f %%)\n",
+            "saved vs default", s->energy_saved_j, kwh(s->energy_saved_j, e, sizeof e),
+            s->energy_saved_pct, s->time_saved_s, hours(s->time_saved_s, t, sizeof t),
+            s->time_saved_pct);
 }
 
 static void print_savings(FILE *out, const zeus_sim_summary *s, const zeus_job *job)
@@ -317,7 +350,7 @@ static void print_savings(FILE *out, const zeus_sim_summary *s, const zeus_job *
     print_choice(out, "default", &s->default_choice);
     print_saved(out, s);
     if (s->has_oracle)
-        fprintf(out, "  %-17s %.6g (%.1f %% above the oracle's %.6g)\n", "regret", s->regret,
+        fprintf(out, "  %-17s %.6g J (%.1f %% above the oracle's %.6g J)\n", "regret", s->regret,
                 s->regret_pct, s->oracle_cost);
     else
         fprintf(out, "  %-17s unknown (no oracle)\n", "regret");
@@ -343,14 +376,86 @@ static void print_totals(FILE *out, const zeus_sim_summary *s)
     char e[ZEUS_DOUBLE_BUF], t[ZEUS_DOUBLE_BUF];
     fprintf(out, "  %-17s %zu (%zu stopped before the target)\n", "runs", s->runs,
             s->unreached_runs);
-    fprintf(out, "  %-17s %s J\n", "energy", zeus_format_double(s->energy_j, e, sizeof e));
-    fprintf(out, "  %-17s %s s\n", "time", zeus_format_double(s->time_s, t, sizeof t));
+    char human[32];
+    fprintf(out, "  %-17s %s J (%s)\n", "energy", zeus_format_double(s->energy_j, e, sizeof e),
+            kwh(s->energy_j, human, sizeof human));
+    fprintf(out, "  %-17s %s s (%s)\n", "time", zeus_format_double(s->time_s, t, sizeof t),
+            hours(s->time_s, human, sizeof human));
 }
 
 static void print_elapsed(FILE *out, int64_t ns, size_t runs)
 {
     fprintf(out, "  %-17s %.3f ms (%.2f us per run)\n", "simulated in", ns / 1e6,
             runs ? ns / 1e3 / (double)runs : 0.0);
+}
+
+/* ---- --plot -----------------------------------------------------------------------------------
+ */
+
+#define PLOT_WIDTH_PX 960
+#define PLOT_HEIGHT_PX 1000
+
+/* Writes the chart as SVG, or rasterized to PNG, to path. */
+static int write_chart(const zeus_plot_chart *chart, const char *path, cli_plot_format format)
+{
+    char *svg = NULL;
+    unsigned char *png = NULL;
+    size_t png_len = 0;
+    int rc = zeus_plot_chart_svg(chart, &svg), result = CLI_FAIL;
+    if (rc != ZEUS_OK) {
+        result = cli_lib_error(CLI_FAIL, rc, "--plot");
+        goto done;
+    }
+    if (format == CLI_PLOT_PNG &&
+        cli_svg_to_png(svg, chart->width_px, chart->height_px, &png, &png_len) != CLI_OK)
+        goto done; /* it said why */
+    rc = png ? zeus_write_file(path, png, png_len) : zeus_write_file(path, svg, strlen(svg));
+    result = rc == ZEUS_OK ? CLI_OK : cli_lib_error(CLI_FAIL, rc, "--plot");
+done:
+    free(png);
+    zeus_free(svg);
+    return result;
+}
+
+/* Cumulative cost and regret against the oracle, and the batch size of each recurrence. */
+static int plot_single(const options *o, const zeus_sim_history *h, size_t n,
+                       const zeus_sim_summary *s, const char *job_name)
+{
+    double *buf = malloc(7 * (n ? n : 1) * sizeof *buf);
+    if (!buf)
+        return cli_error(CLI_FAIL, "out of memory");
+    double *x = buf, *cum = x + n, *regret = cum + n, *bs = regret + n, *oracle = bs + n;
+    double *dflt = oracle + n, *oracle_bs = dflt + n;
+    double oracle_cost = s->has_oracle ? s->oracle.cost : NAN;
+    int rc = zeus_sim_curves(h, n, oracle_cost, NULL, cum, regret, bs);
+    for (size_t r = 0; r < n; r++) {
+        x[r] = (double)r + 1;
+        oracle[r] = (double)(r + 1) * oracle_cost;
+        dflt[r] = (double)(r + 1) * s->default_choice.cost;
+        oracle_bs[r] = s->has_oracle ? s->oracle.batch_size : NAN;
+    }
+    zeus_plot_series costs[] = {{"Zeus (simulated)", x, cum, n, false, false},
+                                {"oracle", x, oracle, n, false, true},
+                                {"default batch size", x, dflt, n, false, true}};
+    zeus_plot_series regrets[] = {{"regret against the oracle", x, regret, n, false, false}};
+    zeus_plot_series sizes[] = {{"chosen (last try)", x, bs, n, true, false},
+                                {"oracle", x, oracle_bs, n, false, true}};
+    zeus_plot_panel panels[] = {
+        {"recurrence", "cumulative cost", ZEUS_PLOT_UNIT_NONE, ZEUS_PLOT_UNIT_JOULES, costs,
+         s->has_oracle ? 3 : 1},
+        {"recurrence", "cumulative regret", ZEUS_PLOT_UNIT_NONE, ZEUS_PLOT_UNIT_JOULES, regrets, 1},
+        {"recurrence", "batch size", ZEUS_PLOT_UNIT_NONE, ZEUS_PLOT_UNIT_NONE, sizes,
+         s->has_oracle ? 2 : 1}};
+    char title[512];
+    snprintf(title, sizeof title, "zeus simulate: %s on %s, eta %g", job_name, o->gpu, o->eta);
+    /* Without an oracle there is no regret: the cost and batch-size panels only. */
+    zeus_plot_panel kept[] = {panels[0], panels[2]};
+    zeus_plot_chart chart = {title, s->has_oracle ? panels : kept, s->has_oracle ? 3 : 2,
+                             PLOT_WIDTH_PX, s->has_oracle ? PLOT_HEIGHT_PX : 700};
+    int result = rc == ZEUS_OK ? write_chart(&chart, o->plot, o->plot_format)
+                               : cli_lib_error(CLI_FAIL, rc, "--plot");
+    free(buf);
+    return result;
 }
 
 /* ---- the two commands ------------------------------------------------------------------------ */
@@ -417,6 +522,8 @@ static int run_single(const options *o)
     print_most_used(out, &s);
     print_savings(out, &s, &job);
     print_elapsed(out, elapsed, h.n);
+    if (o->plot && plot_single(o, &h, n_rec, &s, name) != CLI_OK)
+        goto done;
     status = CLI_OK;
 done:
     zeus_sim_history_free(&h);

@@ -7,6 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *cli_reads_hint(const zeus_devices *d)
+{
+    const char *gpu = zeus_devices_gpu_backend(d), *knob = zeus_devices_knob_backend(d);
+    if (gpu && strcmp(gpu, "zeusd") == 0)
+        return "the zeusd backend only changes GPU settings; reading GPUs (their count, limits, "
+               "power and energy) needs NVIDIA's libnvidia-ml.so.1 in this process: install the "
+               "NVIDIA driver (in a container: the NVIDIA Container Toolkit), leave ZEUS_DEVICE "
+               "unset and set ZEUSD_SOCK_PATH, so zeusd carries out the changes";
+    if (!gpu && knob && strcmp(knob, "zeusd") == 0)
+        return "zeusd is configured to carry out changes, but reading GPUs (their count, limits, "
+               "power and energy) needs NVIDIA's libnvidia-ml.so.1 in this process, and it could "
+               "not be loaded (see the nvml line above): install the NVIDIA driver (in a "
+               "container: the NVIDIA Container Toolkit) or set ZEUS_NVML_LIBRARY to its path";
+    return "";
+}
+
 const char *cli_gpu_backend_label(const zeus_devices *d)
 {
     const char *backend = zeus_devices_gpu_backend(d);

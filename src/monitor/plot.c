@@ -1,47 +1,13 @@
 /* Power timelines as SVG (zeus/plot.h). */
 #include "core/csv.h"
 #include "core/internal.h"
+#include "monitor/svg.h"
 #include "zeus/plot.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Tableau-like colours, distinguishable in print and for most colour-blind readers. */
-static const char *const colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                                     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
-
-static void put_escaped(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        default:
-            /* XML 1.0 has no place for other control characters. */
-            if ((unsigned char)*s >= 0x20 || *s == '\t' || *s == '\n')
-                fputc(*s, f);
-        }
-    }
-}
-
-/* A "nice" tick step (1, 2 or 5 times a power of ten) for about `ticks` ticks over span. */
-static double nice_step(double span, int ticks)
-{
-    double raw = span / ticks, mag = pow(10, floor(log10(raw))), r = raw / mag;
-    return (r <= 1 ? 1 : r <= 2 ? 2 : r <= 5 ? 5 : 10) * mag;
-}
 
 typedef struct {
     double x0, y0, w, h; /* plot area in pixels */
@@ -61,9 +27,10 @@ static double py(const frame *fr, double p)
 static void polyline(FILE *f, const zeus_power_plot *pl, const frame *fr, unsigned col)
 {
     fprintf(f, "<polyline class=\"series\" data-column=\"");
-    put_escaped(f, pl->column_names && pl->column_names[col] ? pl->column_names[col] : "");
+    zeus__svg_put_escaped(f,
+                          pl->column_names && pl->column_names[col] ? pl->column_names[col] : "");
     fprintf(f, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
-            colors[col % ZEUS_ARRAY_LEN(colors)]);
+            zeus__svg_color(col));
     /* Per pixel column, the minimum and maximum in time order: peaks survive downsampling. */
     size_t i = 0;
     bool first = true;
@@ -110,7 +77,7 @@ int zeus_plot_power_svg(const zeus_power_plot *pl, char **svg)
     for (size_t i = 0; i < pl->count * pl->column_count; i++)
         if (pl->power_w[i] > pmax)
             pmax = pl->power_w[i];
-    double ystep = nice_step(pmax > 0 ? pmax * 1.05 : 1, 5);
+    double ystep = zeus__svg_nice_step(pmax > 0 ? pmax * 1.05 : 1, 5);
     fr.p1 = ceil((pmax > 0 ? pmax * 1.05 : 1) / ystep) * ystep;
     fr.h -= 18.0 * ((pl->column_count + 5) / 6); /* legend rows */
 
@@ -118,15 +85,7 @@ int zeus_plot_power_svg(const zeus_power_plot *pl, char **svg)
     FILE *f = open_memstream(svg, &size);
     if (!f)
         return zeus__error(ZEUS_ENOMEM, "out of memory");
-    fprintf(f,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
-            "viewBox=\"0 0 %g %g\" font-family=\"sans-serif\" font-size=\"12\">\n"
-            "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-            "<text x=\"%g\" y=\"24\" text-anchor=\"middle\" font-size=\"16\">",
-            W, H, W, H, W / 2);
-    put_escaped(f, pl->title ? pl->title : "Power");
-    fprintf(f, "</text>\n");
+    zeus__svg_begin(f, W, H, pl->title ? pl->title : "Power");
     /* Windows under the lines. */
     for (size_t i = 0; i < pl->window_count; i++) {
         const zeus_plot_window *w = &pl->windows[i];
@@ -138,7 +97,7 @@ int zeus_plot_power_svg(const zeus_power_plot *pl, char **svg)
                 "fill=\"#888\" fill-opacity=\"0.15\" stroke=\"#888\" stroke-dasharray=\"4 2\"/>\n"
                 "<text class=\"window-label\" x=\"%.1f\" y=\"%.1f\" font-size=\"10\">",
                 px(&fr, a), fr.y0, px(&fr, b) - px(&fr, a), fr.h, px(&fr, a) + 2, fr.y0 + 11);
-        put_escaped(f, w->name ? w->name : "");
+        zeus__svg_put_escaped(f, w->name ? w->name : "");
         fprintf(f, "</text>\n");
     }
     /* Axes, grid and ticks. */
@@ -146,7 +105,7 @@ int zeus_plot_power_svg(const zeus_power_plot *pl, char **svg)
     for (double p = 0; p <= fr.p1 + ystep / 2; p += ystep)
         fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>\n", fr.x0, fr.x0 + fr.w,
                 py(&fr, p), py(&fr, p));
-    double span = fr.t1 - fr.t0, xstep = nice_step(span, 8);
+    double span = fr.t1 - fr.t0, xstep = zeus__svg_nice_step(span, 8);
     for (double t = 0; t <= span + xstep / 1e6; t += xstep)
         fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\"/>\n", px(&fr, fr.t0 + t),
                 px(&fr, fr.t0 + t), fr.y0, fr.y0 + fr.h);
@@ -174,8 +133,9 @@ int zeus_plot_power_svg(const zeus_power_plot *pl, char **svg)
         fprintf(f,
                 "<line class=\"legend\" x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
                 "stroke=\"%s\" stroke-width=\"3\"/>\n<text x=\"%.1f\" y=\"%.1f\">",
-                x, x + 20, y - 4, y - 4, colors[c % ZEUS_ARRAY_LEN(colors)], x + 26, y);
-        put_escaped(f, pl->column_names && pl->column_names[c] ? pl->column_names[c] : "");
+                x, x + 20, y - 4, y - 4, zeus__svg_color(c), x + 26, y);
+        zeus__svg_put_escaped(f,
+                              pl->column_names && pl->column_names[c] ? pl->column_names[c] : "");
         fprintf(f, "</text>\n");
     }
     fprintf(f, "</svg>\n");

@@ -5,6 +5,8 @@
 #include "core/internal.h"
 #include "core/array.h"
 
+#include <math.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,4 +178,37 @@ int zeus_sim_summarize_alibaba(const zeus_trace *trace, const zeus_groups *group
 done:
     free(histories);
     return rc;
+}
+
+int zeus_sim_curves(const zeus_sim_history *h, size_t n, double oracle_cost, double *cost,
+                    double *cumulative, double *regret, double *batch_size)
+{
+    if (!h)
+        return zeus__error(ZEUS_EINVAL, "no history");
+    double *per = calloc(n ? n : 1, sizeof *per);
+    if (!per)
+        return zeus__error(ZEUS_ENOMEM, "out of memory for %zu recurrences", n);
+    for (size_t r = 0; r < n; r++)
+        if (batch_size)
+            batch_size[r] = NAN;
+    for (size_t i = 0; i < h->n; i++) {
+        const zeus_sim_run *run = &h->runs[i];
+        if (run->recurrence < 0 || (size_t)run->recurrence >= n)
+            continue;
+        per[run->recurrence] += run->cost;
+        if (batch_size)
+            batch_size[run->recurrence] = run->batch_size;
+    }
+    double total = 0;
+    for (size_t r = 0; r < n; r++) {
+        total += per[r];
+        if (cost)
+            cost[r] = per[r];
+        if (cumulative)
+            cumulative[r] = total;
+        if (regret)
+            regret[r] = total - (double)(r + 1) * oracle_cost;
+    }
+    free(per);
+    return ZEUS_OK;
 }

@@ -218,7 +218,7 @@ static void test_single_no_oracle(void **state)
     assert_contains(out, "oracle            none: no (batch size, power limit) always reaches the "
                          "target within 6 epochs");
     assert_contains(out, "default           bs 8 @ 250 W");
-    assert_contains(out, "saved vs default  energy 909455 J (0.5 %)");
+    assert_contains(out, "saved vs default  energy 909455 J (0.2526 kWh, 0.5 %)");
     assert_contains(out, "regret            unknown (no oracle)");
     assert_string_equal(err, "");
     free(out);
@@ -356,6 +356,62 @@ static void test_runtime_errors(void **state)
     free(bad);
 }
 
+/* --plot: the run as a picture (cost and regret against the oracle, batch sizes), as SVG and,
+ * with the rasterizer module, PNG; refused for alibaba and for an unknown extension before any
+ * work. */
+static void test_single_plot(void **state)
+{
+    (void)state;
+    char *svg = zt_path(zt_dir, "run.svg");
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "simulate", "single", "--trace-dir", TRACE_DIR,
+                             "--num-recurrence", "40", "--plot", svg, NULL),
+                     0);
+    free(out);
+    free(err);
+    char *argv[] = {"/usr/bin/python3",
+                    ZEUS_CHECK_CHART,
+                    svg,
+                    "960",
+                    "1000",
+                    "Zeus (simulated),oracle,default batch size;regret against the oracle;"
+                    "chosen (last try),oracle",
+                    "cumulative cost (kWh)|cumulative regret (kWh)|batch size|recurrence",
+                    NULL};
+    int rc = zt_run(argv, &out, &err, 30);
+    if (rc != 0)
+        fprintf(stderr, "check_chart: %s%s\n", out, err);
+    assert_int_equal(rc, 0);
+    assert_contains(out, "Zeus (simulated)=40");
+    free(out);
+    free(err);
+#if ZEUS_TEST_CLI_PNG
+    char *png = zt_path(zt_dir, "run.png");
+    assert_int_equal(zt_zeus(&out, &err, "simulate", "single", "--trace-dir", TRACE_DIR,
+                             "--num-recurrence", "10", "--plot", png, NULL),
+                     0);
+    free(out);
+    free(err);
+    char *bytes = zt_read(png);
+    assert_non_null(bytes);
+    assert_memory_equal(bytes, "\x89PNG\r\n\x1a\n", 8);
+    free(bytes);
+    free(png);
+#endif
+    assert_int_equal(zt_zeus(&out, &err, "simulate", "single", "--trace-dir", TRACE_DIR, "--plot",
+                             "run.gif", NULL),
+                     2);
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "simulate", "alibaba", "--trace-dir", TRACE_DIR,
+                             "--groups", "g.csv", "--plot", svg, NULL),
+                     2);
+    assert_contains(err, "--plot draws a single job's run");
+    free(out);
+    free(err);
+    free(svg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_runtime_errors),
         cmocka_unit_test(test_single_no_oracle),
+        cmocka_unit_test(test_single_plot),
         cmocka_unit_test(test_single_gives_up_writes_csv),
         cmocka_unit_test(test_single_large_seed),
     };

@@ -389,3 +389,30 @@ def test_monitor_port(tmp_path, archs, visible, indices):
     for a, b in zip(res["out"], res["replay"]):
         assert a[0] == b[0] and a[1] == pytest.approx(b[1])
         assert a[2] == pytest.approx(b[2])
+
+
+NO_NVML = r"""
+from zeus.monitor import ZeusMonitor
+from zeus.device.exception import ZeusGPUInitError
+print("CPU-only", ZeusMonitor(gpu_indices=[]).gpu_indices)
+for kw in ({}, {"gpu_indices": [0]}):
+    try:
+        ZeusMonitor(**kw)
+        print("NO ERROR", kw)
+    except ZeusGPUInitError as e:
+        print("RAISED", e)
+"""
+
+
+def test_no_gpu_library_raises_with_the_reason(tmp_path):
+    """Issue 24 item 1: without NVML, ZeusMonitor() raised nothing and measured nothing, and
+    ZeusMonitor(gpu_indices=[0]) said only 'out of range'. Like the original, construction
+    raises, and with libzeus's reason; gpu_indices=[] still measures CPUs only."""
+    r = run_python(NO_NVML, env={"ZEUS_NVML_LIBRARY": str(tmp_path / "libnvidia-ml.so.1")})
+    assert r.returncode == 0, r.stderr
+    assert "CPU-only []" in r.stdout
+    raised = [l for l in r.stdout.splitlines() if l.startswith("RAISED")]
+    assert len(raised) == 2, r.stdout
+    for line in raised:
+        assert "no GPU can be measured" in line and "libnvidia-ml.so.1" in line, line
+        assert "gpu_indices=[]" in line

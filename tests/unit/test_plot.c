@@ -169,6 +169,60 @@ static void test_read_windows(void **state)
     free(log);
 }
 
+/* Charts: stacked panels, lines and points, units chosen by magnitude, NaN left out. */
+static void test_chart(void **state)
+{
+    (void)state;
+    double x[50], cost[50], bs[50];
+    for (int i = 0; i < 50; i++) {
+        x[i] = i + 1;
+        cost[i] = 8e6 * (i + 1); /* J: shown in kWh */
+        bs[i] = i % 7 == 3 ? NAN : 32 + 16 * (i % 3);
+    }
+    zeus_plot_series costs[] = {{"simulated", x, cost, 50, false, false},
+                                {"oracle", x, cost, 50, false, true}};
+    zeus_plot_series sizes[] = {{"batch size", x, bs, 50, true, false}};
+    zeus_plot_panel panels[] = {
+        {"recurrence", "cumulative cost", ZEUS_PLOT_UNIT_NONE, ZEUS_PLOT_UNIT_JOULES, costs, 2},
+        {"time", "batch size", ZEUS_PLOT_UNIT_SECONDS, ZEUS_PLOT_UNIT_NONE, sizes, 1}};
+    zeus_plot_chart chart = {"A <chart> & co", panels, 2, 800, 700};
+    char *svg = NULL;
+    assert_int_equal(zeus_plot_chart_svg(&chart, &svg), ZEUS_OK);
+    assert_contains(svg, "A &lt;chart&gt; &amp; co");
+    char *path = zt_path(zt_dir, "chart.svg");
+    assert_int_equal(zeus_write_file(path, svg, strlen(svg)), ZEUS_OK);
+    zeus_free(svg);
+    char *argv[] = {"/usr/bin/python3",
+                    ZEUS_CHECK_CHART,
+                    path,
+                    "800",
+                    "700",
+                    "simulated,oracle;batch size",
+                    "cumulative cost (kWh)|batch size|time (s)|recurrence",
+                    NULL};
+    char *out = NULL, *err = NULL;
+    int rc = zt_run(argv, &out, &err, 30);
+    if (rc != 0)
+        fprintf(stderr, "check_chart: %s%s\n", out, err);
+    assert_int_equal(rc, 0);
+    /* 50 points in each line; the NaN batch sizes (7 of 50) are left out. */
+    assert_contains(out, "simulated=50 oracle=50 batch size=43");
+    free(out);
+    free(err);
+    free(path);
+    /* Errors: no panel, a panel without a finite point, too small. */
+    zeus_plot_chart empty = {NULL, NULL, 0, 0, 0};
+    assert_int_equal(zeus_plot_chart_svg(&empty, &svg), ZEUS_EINVAL);
+    double nan1[1] = {NAN};
+    zeus_plot_series none[] = {{"nothing", x, nan1, 1, false, false}};
+    zeus_plot_panel bad[] = {{"x", "y", 0, 0, none, 1}};
+    zeus_plot_chart c2 = {NULL, bad, 1, 0, 0};
+    assert_int_equal(zeus_plot_chart_svg(&c2, &svg), ZEUS_EINVAL);
+    assert_contains(zeus_last_error(), "no finite point");
+    zeus_plot_chart tiny = {NULL, panels, 2, 200, 150};
+    assert_int_equal(zeus_plot_chart_svg(&tiny, &svg), ZEUS_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +230,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_long_timeline_keeps_peaks, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_invalid, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_read_windows, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_chart, zt_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

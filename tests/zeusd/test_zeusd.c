@@ -1300,6 +1300,33 @@ static void test_tcp_with_token_through_libzeus(void **state)
     free(key);
 }
 
+/* A client with the daemon but without NVML of its own is told why it sees no GPU and what to
+ * install (issue 24 item 5), in show-env and power-limit, and with ZEUS_DEVICE=zeusd. */
+static void test_client_without_local_nvml(void **state)
+{
+    (void)state;
+    zr_start(&daemon_, NULL);
+    setenv("ZEUSD_SOCK_PATH", daemon_.sock, 1);
+    setenv("ZEUS_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+    setenv("ZEUS_DEVICE", "auto", 1);
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "show-env", NULL), 0);
+    assert_contains(out, "zeusd is configured to carry out changes, but reading GPUs");
+    assert_contains(out, "libnvidia-ml.so.1");
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "set", "200", NULL), 3);
+    assert_contains(err, "zeusd is configured to carry out changes, but reading GPUs");
+    free(out);
+    free(err);
+    setenv("ZEUS_DEVICE", "zeusd", 1);
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "get", NULL), 1);
+    assert_contains(err, "the zeusd backend only changes GPU settings");
+    free(out);
+    free(err);
+    unsetenv("ZEUSD_SOCK_PATH");
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -1317,6 +1344,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_num_workers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cpu_ids_are_package_numbers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_without_local_nvml, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locked_clocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_startup_socket_handling, setup, teardown),
         cmocka_unit_test_setup_teardown(test_help_and_bad_flags, setup, teardown),

@@ -72,6 +72,21 @@ class Window:
         return f"Window({self._key!r}, measurement={self.measurement!r})"
 
 
+def _raise_no_gpu_backend() -> None:
+    from zeus.device.exception import ZeusGPUInitError  # noqa: PLC0415 - only on this error
+
+    reasons = "; ".join(
+        f"{name}: {why}"
+        for name, (ok, why) in _zeus.backend_reasons().items()
+        if not ok and "rapl" not in name and not why.startswith("not requested")
+    )
+    raise ZeusGPUInitError(
+        "ZeusMonitor: no GPU can be measured"
+        + (f" ({reasons})" if reasons else "")
+        + ". Pass gpu_indices=[] to measure CPUs only."
+    )
+
+
 class ZeusMonitor(_zeus.Monitor):
     """Measures the GPU time and energy of named windows, like the original ``ZeusMonitor``.
 
@@ -97,6 +112,10 @@ class ZeusMonitor(_zeus.Monitor):
         sync_execution_with: str = "torch",
     ) -> None:
         _logging.sync_level()
+        if (gpu_indices is None or len(gpu_indices) > 0) and _zeus.gpu_backend() is None:
+            # The original raises here (NVML's init fails); say why no GPU can be measured
+            # rather than measure nothing. An explicit gpu_indices=[] measures CPUs only.
+            _raise_no_gpu_backend()
         super().__init__(
             gpu_indices=None if gpu_indices is None else list(gpu_indices),
             cpu_indices=None if cpu_indices is None else list(cpu_indices),

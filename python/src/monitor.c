@@ -1,0 +1,456 @@
+/* zeus._zeus: the monitor (zeus.monitor.ZeusMonitor and the replay monitor are Python classes
+ * over it); begin_window and end_window are the hot path (see zeuspy.h). */
+#include "zeuspy.h"
+
+#include <unistd.h>
+
+static void monitor_sync(unsigned gpu, void *user)
+{
+    MonitorObject *self = user;
+    PyGILState_STATE st = PyGILState_Ensure();
+    if (!self->sync_error && self->sync) {
+        PyObject *r = PyObject_CallFunction(self->sync, "I", gpu);
+        if (!r) {
+            PyObject *t, *v, *tb;
+            PyErr_Fetch(&t, &v, &tb);
+            PyErr_NormalizeException(&t, &v, &tb);
+            if (tb)
+                PyException_SetTraceback(v, tb);
+            self->sync_error = v;
+            Py_XDECREF(t);
+            Py_XDECREF(tb);
+        }
+        Py_XDECREF(r);
+    }
+    PyGILState_Release(st);
+}
+
+int zpy_raise_sync_error_now(MonitorObject *self)
+{
+    PyObject *v = self->sync_error;
+    self->sync_error = NULL;
+    PyErr_SetObject((PyObject *)Py_TYPE(v), v);
+    Py_DECREF(v);
+    return -1;
+}
+
+static int monitor_init(MonitorObject *self, PyObject *args, PyObject *kw)
+{
+    static char *names[] = {
+        "gpu_indices", "cpu_indices",       "approx_instant_energy", "log_file",       "sync",
+        "replay_log",  "match_window_name", "measure_update_period", "sampler_period", "log_append",
+        NULL};
+    PyObject *gpus = Py_None, *cpus = Py_None, *log = Py_None, *sync = Py_None, *replay = Py_None;
+    int approx = 0, match = 1, measure = 1, append = 0;
+    double sampler_period = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOpOOOppdp:Monitor", names, &gpus, &cpus, &approx,
+                                     &log, &sync, &replay, &match, &measure, &sampler_period,
+                                     &append))
+        return -1;
+    if (self->monitor) {
+        PyErr_SetString(PyExc_RuntimeError, "the monitor is already initialised");
+        return -1;
+    }
+    zeus_devices *d = zpy_devices_get();
+    if (!d)
+        return -1;
+    unsigned gidx[ZEUS_MAX_GPUS], cidx[ZEUS_MAX_CPUS];
+    int gcount, ccount;
+    if (zpy_index_list(gpus, gidx, &gcount, ZEUS_MAX_GPUS, "gpu_indices") < 0 ||
+        zpy_index_list(cpus, cidx, &ccount, ZEUS_MAX_CPUS, "cpu_indices") < 0)
+        return -1;
+    if (ccount < 0)
+        ccount = 0; /* the original monitors no CPU unless asked */
+    for (int i = 0; i < gcount; i++)
+        if (gidx[i] >= zeus_gpu_count(d)) {
+            PyErr_Format(PyExc_IndexError, "GPU index %u out of range (%u GPUs)", gidx[i],
+                         zeus_gpu_count(d));
+            return -1;
+        }
+    PyObject *log_bytes = NULL, *replay_bytes = NULL;
+    if (log != Py_None && !PyUnicode_FSConverter(log, &log_bytes))
+        return -1;
+    if (replay != Py_None && !PyUnicode_FSConverter(replay, &replay_bytes)) {
+        Py_XDECREF(log_bytes);
+        return -1;
+    }
+    if (sync != Py_None) {
+        Py_INCREF(sync);
+        Py_XSETREF(self->sync, sync);
+    }
+    int rc;
+    zeus_monitor *m = NULL;
+    if (replay_bytes) {
+        const char *path = PyBytes_AS_STRING(replay_bytes);
+        Py_BEGIN_ALLOW_THREADS
+        rc = zeus_monitor_open_replay(d, path, match, &m);
+        Py_END_ALLOW_THREADS
+    } else {
+        zeus_monitor_options o;
+        zeus_monitor_options_init(&o);
+        o.gpu_indices = gidx;
+        o.gpu_count = gcount;
+        o.cpu_indices = cidx;
+        o.cpu_count = ccount;
+        o.approx_instant_energy = approx;
+        o.log_file = log_bytes ? PyBytes_AS_STRING(log_bytes) : NULL;
+        o.log_append = append;
+        o.sync = self->sync ? monitor_sync : NULL;
+        o.sync_user = self;
+        o.measure_update_period = measure;
+        o.sampler_period_s = sampler_period;
+        Py_BEGIN_ALLOW_THREADS
+        rc = zeus_monitor_open(d, &o, &m);
+        Py_END_ALLOW_THREADS
+    }
+    Py_XDECREF(log_bytes);
+    Py_XDECREF(replay_bytes);
+    if (rc != ZEUS_OK)
+        return zpy_raise(rc, NULL), -1;
+    self->monitor = m;
+    self->owner_pid = getpid();
+    self->scratch = zeus_measurement_new();
+    if (!self->scratch)
+        return PyErr_NoMemory(), -1;
+    PyObject *gl = PyList_New(zeus_monitor_gpu_count(m));
+    for (unsigned i = 0; gl && i < zeus_monitor_gpu_count(m); i++)
+        PyList_SET_ITEM(gl, i, PyLong_FromUnsignedLong(zeus_monitor_gpu_index(m, i)));
+    if (!gl)
+        return -1;
+    Py_XSETREF(self->gpu_indices, gl);
+    PyObject *cl = PyList_New(ccount);
+    for (int i = 0; cl && i < ccount; i++)
+        PyList_SET_ITEM(cl, i, PyLong_FromUnsignedLong(cidx[i]));
+    if (!cl)
+        return -1;
+    Py_XSETREF(self->cpu_indices, cl);
+    bool is_replay = replay_bytes != NULL;
+    Py_XSETREF(self->exists_exc, Py_NewRef(is_replay ? PyExc_RuntimeError : PyExc_ValueError));
+    Py_XSETREF(self->missing_exc, Py_NewRef(is_replay ? PyExc_RuntimeError : PyExc_ValueError));
+    return 0;
+}
+
+static void monitor_close_now(MonitorObject *self)
+{
+    if (self->monitor) {
+        zeus_monitor *m = self->monitor;
+        self->monitor = NULL;
+        Py_BEGIN_ALLOW_THREADS
+        zeus_monitor_close(m);
+        Py_END_ALLOW_THREADS
+    }
+    zeus_measurement_free(self->scratch);
+    self->scratch = NULL;
+}
+
+static int monitor_traverse(MonitorObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->sync);
+    Py_VISIT(self->dict);
+    return 0;
+}
+
+static int monitor_clear(MonitorObject *self)
+{
+    Py_CLEAR(self->sync);
+    Py_CLEAR(self->dict);
+    return 0;
+}
+
+static void monitor_dealloc(MonitorObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    if (self->weaklist)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    monitor_close_now(self);
+    monitor_clear(self);
+    Py_CLEAR(self->sync_error);
+    Py_CLEAR(self->exists_exc);
+    Py_CLEAR(self->missing_exc);
+    Py_CLEAR(self->gpu_indices);
+    Py_CLEAR(self->cpu_indices);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+int zpy_monitor_ready(MonitorObject *self)
+{
+    if (self->monitor)
+        return 0;
+    PyErr_SetString(PyExc_RuntimeError, "the monitor is closed");
+    return -1;
+}
+
+/* begin_window(key, sync_execution=True, *, sync_cuda=None, restart=False) and
+ * end_window(key, sync_execution=True, cancel=False, *, sync_cuda=None): parsed by hand, since
+ * they run every training step. */
+static int parse_window_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                             const char *key_names[], int n_pos, PyObject **out, int n_out)
+{
+    for (int i = 0; i < n_out; i++)
+        out[i] = NULL;
+    if (nargs > n_pos) { /* none is fine: key may be given by name, as in the original */
+        PyErr_Format(PyExc_TypeError, "expected at most %d positional arguments, got %zd", n_pos,
+                     nargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        out[i] = args[i];
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, k);
+        int found = -1;
+        for (int i = 0; i < n_out; i++)
+            if (PyUnicode_CompareWithASCIIString(name, key_names[i]) == 0) {
+                found = i;
+                break;
+            }
+        if (found < 0) {
+            PyErr_Format(PyExc_TypeError, "unexpected keyword argument '%U'", name);
+            return -1;
+        }
+        if (out[found]) {
+            PyErr_Format(PyExc_TypeError, "argument '%U' given twice", name);
+            return -1;
+        }
+        out[found] = args[nargs + k];
+    }
+    if (!out[0]) {
+        PyErr_SetString(PyExc_TypeError, "missing the window name");
+        return -1;
+    }
+    return 0;
+}
+
+static int truth(PyObject *o, int dflt)
+{
+    return o ? PyObject_IsTrue(o) : dflt;
+}
+
+/* sync_execution and sync_cuda both given: the one that is not None wins; default True. */
+static int sync_flag(PyObject *sync_execution, PyObject *sync_cuda)
+{
+    if (sync_cuda && sync_cuda != Py_None)
+        return PyObject_IsTrue(sync_cuda);
+    if (sync_execution && sync_execution != Py_None)
+        return PyObject_IsTrue(sync_execution);
+    return 1;
+}
+
+/* What begin_window and end_window were asked: (key, sync_execution=True, FLAG=False, *,
+ * sync_cuda=None), FLAG being restart (keyword-only: n_pos 2) or cancel (positional: n_pos 3);
+ * names: those four names in that order. Also checks that the monitor is open. */
+typedef struct {
+    PyObject *key_obj;
+    const char *key;
+    int sync, flag;
+} window_call;
+
+static int window_call_parse(MonitorObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames, const char *names[], int n_pos, window_call *c)
+{
+    PyObject *a[4];
+    if (parse_window_args(args, nargs, kwnames, names, n_pos, a, 4) < 0 ||
+        zpy_monitor_ready(self) < 0)
+        return -1;
+    c->key_obj = a[0];
+    if (!(c->key = PyUnicode_AsUTF8(a[0])))
+        return -1;
+    c->sync = sync_flag(a[1], a[3]);
+    c->flag = truth(a[2], 0);
+    return c->sync < 0 || c->flag < 0 ? -1 : 0;
+}
+
+static PyObject *window_error(MonitorObject *self, int rc, PyObject *key, bool begin)
+{
+    if (rc == ZEUS_EEXIST && begin)
+        return zpy_raise(rc, self->exists_exc);
+    if (rc == ZEUS_ENOENT || rc == ZEUS_ESTATE)
+        return zpy_raise(rc, self->missing_exc);
+    (void)key;
+    return zpy_raise(rc, NULL);
+}
+
+/* The measurement a call fills with the GIL released: the monitor's own, or a fresh one when
+ * another thread's call is using it (windows may be ended from several threads at once). */
+static zeus_measurement *scratch_take(MonitorObject *self)
+{
+    if (!self->scratch_busy) {
+        self->scratch_busy = true;
+        return self->scratch;
+    }
+    zeus_measurement *m = zeus_measurement_new();
+    if (!m)
+        PyErr_NoMemory();
+    return m;
+}
+
+static void scratch_give(MonitorObject *self, zeus_measurement *m)
+{
+    if (m == self->scratch)
+        self->scratch_busy = false;
+    else
+        zeus_measurement_free(m);
+}
+
+static PyObject *monitor_begin_window(MonitorObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                      PyObject *kwnames)
+{
+    static const char *names[] = {"key", "sync_execution", "restart", "sync_cuda"};
+    window_call c;
+    if (window_call_parse(self, args, nargs, kwnames, names, 2, &c) < 0)
+        return NULL;
+    const char *key = c.key;
+    int sync = c.sync, restart = c.flag, rc;
+    zeus_monitor *m = self->monitor;
+    zeus_measurement *scratch = scratch_take(self);
+    if (!scratch)
+        return NULL;
+    self->inflight++;
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_monitor_begin_window(m, key, sync);
+    if (rc == ZEUS_EEXIST && restart) {
+        rc = zeus_monitor_end_window(m, key, false, true, scratch);
+        if (rc == ZEUS_OK)
+            rc = zeus_monitor_begin_window(m, key, sync);
+    }
+    Py_END_ALLOW_THREADS
+    if (self->sync_error && rc == ZEUS_OK) {
+        /* The framework failed to synchronise: the window is not begun. */
+        Py_BEGIN_ALLOW_THREADS
+        zeus_monitor_end_window(m, key, false, true, scratch);
+        Py_END_ALLOW_THREADS
+    }
+    self->inflight--;
+    scratch_give(self, scratch);
+    if (zpy_raise_sync_error(self) < 0)
+        return NULL;
+    if (rc != ZEUS_OK)
+        return window_error(self, rc, c.key_obj, true);
+    Py_RETURN_NONE;
+}
+
+static PyObject *monitor_end_window(MonitorObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                    PyObject *kwnames)
+{
+    static const char *names[] = {"key", "sync_execution", "cancel", "sync_cuda"};
+    window_call c;
+    if (window_call_parse(self, args, nargs, kwnames, names, 3, &c) < 0)
+        return NULL;
+    const char *key = c.key;
+    int sync = c.sync, cancel = c.flag, rc;
+    zeus_monitor *m = self->monitor;
+    zeus_measurement *r = scratch_take(self);
+    if (!r)
+        return NULL;
+    self->inflight++;
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_monitor_end_window(m, key, sync, cancel, r);
+    Py_END_ALLOW_THREADS
+    self->inflight--;
+    PyObject *result = rc == ZEUS_OK ? zpy_measurement_from(r) : NULL;
+    scratch_give(self, r);
+    if (zpy_raise_sync_error(self) < 0) {
+        Py_XDECREF(result);
+        return NULL;
+    }
+    if (rc != ZEUS_OK)
+        return window_error(self, rc, c.key_obj, false);
+    return result;
+}
+
+static PyObject *monitor_close(MonitorObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (self->inflight) {
+        PyErr_SetString(PyExc_RuntimeError, "the monitor is in use by another thread");
+        return NULL;
+    }
+    if (self->optimizers) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "a power-limit optimizer uses this monitor: close the optimizer first");
+        return NULL;
+    }
+    monitor_close_now(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *monitor_update_period(MonitorObject *self, PyObject *arg)
+{
+    if (zpy_monitor_ready(self) < 0)
+        return NULL;
+    long gpu = PyLong_AsLong(arg);
+    if (gpu == -1 && PyErr_Occurred())
+        return NULL;
+    return PyFloat_FromDouble(zeus_monitor_update_period_s(self->monitor, (unsigned)gpu));
+}
+
+static PyObject *monitor_wait_update_period(MonitorObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (zpy_monitor_ready(self) < 0)
+        return NULL;
+    zeus_monitor *m = self->monitor;
+    Py_BEGIN_ALLOW_THREADS
+    zeus_monitor_wait_update_period(m);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyObject *monitor_get_gpu_indices(MonitorObject *self, void *c)
+{
+    (void)c;
+    if (!self->gpu_indices)
+        return PyList_New(0);
+    return PyList_GetSlice(self->gpu_indices, 0, PY_SSIZE_T_MAX);
+}
+
+static PyObject *monitor_get_cpu_indices(MonitorObject *self, void *c)
+{
+    (void)c;
+    if (!self->cpu_indices)
+        return PyList_New(0);
+    return PyList_GetSlice(self->cpu_indices, 0, PY_SSIZE_T_MAX);
+}
+
+static PyObject *monitor_get_closed(MonitorObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(self->monitor == NULL);
+}
+
+static PyMethodDef monitor_methods[] = {
+    {"begin_window", (PyCFunction)(void (*)(void))monitor_begin_window,
+     METH_FASTCALL | METH_KEYWORDS,
+     "begin_window(key, sync_execution=True, *, sync_cuda=None, restart=False)"},
+    {"end_window", (PyCFunction)(void (*)(void))monitor_end_window, METH_FASTCALL | METH_KEYWORDS,
+     "end_window(key, sync_execution=True, cancel=False, *, sync_cuda=None) -> Measurement"},
+    {"close", (PyCFunction)monitor_close, METH_NOARGS, "Stops the monitor's threads."},
+    {"update_period", (PyCFunction)monitor_update_period, METH_O,
+     "Measured energy-counter update period of a GPU (s); 0 if not known yet."},
+    {"wait_update_period", (PyCFunction)monitor_wait_update_period, METH_NOARGS,
+     "Waits for the background update-period measurement."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef monitor_getset[] = {
+    {"gpu_indices", (getter)monitor_get_gpu_indices, NULL, "Monitored GPUs.", NULL},
+    {"cpu_indices", (getter)monitor_get_cpu_indices, NULL, "Monitored CPU packages.", NULL},
+    {"closed", (getter)monitor_get_closed, NULL, "The monitor was closed.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyTypeObject zpy_MonitorType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "zeus._zeus.Monitor",
+    .tp_basicsize = sizeof(MonitorObject),
+    .tp_dealloc = (destructor)monitor_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "libzeus monitor (use zeus.monitor.ZeusMonitor).",
+    .tp_traverse = (traverseproc)monitor_traverse,
+    .tp_clear = (inquiry)monitor_clear,
+    .tp_methods = monitor_methods,
+    .tp_getset = monitor_getset,
+    .tp_init = (initproc)monitor_init,
+    .tp_new = PyType_GenericNew,
+    .tp_dictoffset = offsetof(MonitorObject, dict),
+    .tp_weaklistoffset = offsetof(MonitorObject, weaklist),
+};

@@ -1,0 +1,94 @@
+/* zeus._zeus: what the files of the CPython extension share (internal to python/src/).
+ *
+ * The Python package (python/zeus/) gives the original's names and signatures; this module does
+ * the work: devices, monitor windows, measurements, the power sampler and the power-limit
+ * optimizer. The GIL is released around every call into libzeus that may block (device calls,
+ * synchronisation, sampler start/stop). Python callbacks libzeus calls (synchronisation, custom
+ * selectors, logging) take the GIL themselves; an exception raised in one is kept and raised
+ * when the libzeus call returns.
+ *
+ * One file per type: module.c (module state, errors, logging, the module itself), devices.c
+ * (the device functions, most from one table), measurement.c, monitor.c, sampler.c,
+ * optimizer.c, outputs.c (plots and files). The module is built with hidden visibility, so the
+ * zpy_ names below never leave the shared object.
+ */
+#ifndef ZEUSPY_H
+#define ZEUSPY_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include "zeus/zeus.h"
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#if PY_VERSION_HEX >= 0x030D0000
+#define ZEUSPY_FINALIZING() Py_IsFinalizing()
+#else
+#define ZEUSPY_FINALIZING() _Py_IsFinalizing()
+#endif
+
+/* ---- module.c: module state, errors ---- */
+
+/* zeus.exception.ZeusBaseError, set by the package (NULL before). */
+extern PyObject *zpy_error_base;
+
+/* Raises the Python exception for a libzeus error code and returns NULL. kind: the exception
+ * class to use, NULL for the default mapping. */
+PyObject *zpy_raise(int rc, PyObject *kind);
+
+/* The process's devices, opened on first use (NULL with an exception set). */
+zeus_devices *zpy_devices_get(void);
+
+/* seq: None (*count = -1) or a sequence of at most max non-negative indices. */
+int zpy_index_list(PyObject *seq, unsigned *out, int *count, int max, const char *what);
+
+/* ---- devices.c ---- */
+extern PyMethodDef zpy_device_methods[];
+/* Adds the functions of the device table (gpu_info, gpu_power, ...) to the module. */
+int zpy_add_gpu_functions(PyObject *module);
+
+/* ---- measurement.c ---- */
+extern PyTypeObject zpy_MeasurementType;
+/* Copies a libzeus measurement into a new zeus.monitor.Measurement. */
+PyObject *zpy_measurement_from(const zeus_measurement *m);
+
+/* ---- monitor.c ---- */
+typedef struct {
+    PyObject_HEAD zeus_monitor *monitor;
+    zeus_measurement *scratch; /* reused by one call at a time (scratch_busy, under the GIL) */
+    bool scratch_busy;
+    int inflight;   /* calls running with the GIL released (close() must not free under them) */
+    int optimizers; /* live optimizers bound to this monitor (they must go first) */
+    PyObject *sync; /* callable(gpu) or NULL */
+    PyObject *sync_error;  /* exception raised by sync, re-raised after the call */
+    PyObject *exists_exc;  /* exception classes for a duplicate begin / unknown end */
+    PyObject *missing_exc; /* (ValueError for ZeusMonitor, RuntimeError for the replay) */
+    PyObject *gpu_indices; /* list */
+    PyObject *cpu_indices; /* list */
+    PyObject *dict;
+    PyObject *weaklist;
+    pid_t owner_pid;
+} MonitorObject;
+
+extern PyTypeObject zpy_MonitorType;
+/* 0 if the monitor is open, else -1 with RuntimeError. */
+int zpy_monitor_ready(MonitorObject *self);
+/* Raises the exception the sync callable raised during the last call (-1), else 0. Inline: the
+ * optimizer's hooks check it every training step. */
+int zpy_raise_sync_error_now(MonitorObject *self);
+static inline int zpy_raise_sync_error(MonitorObject *self)
+{
+    return self->sync_error ? zpy_raise_sync_error_now(self) : 0;
+}
+
+/* ---- sampler.c, optimizer.c ---- */
+extern PyTypeObject zpy_SamplerType;
+extern PyTypeObject zpy_OptimizerType;
+
+/* ---- outputs.c ---- */
+extern PyMethodDef zpy_output_methods[];
+
+#endif
