@@ -81,11 +81,13 @@ def _temperature(monitor) -> float:
     return all_reduce([local], "sum")[0] / get_world_size()
 
 
-def _calibrate(target_function: Callable[[], object], n: int) -> float:
-    start = time.monotonic()
+def _calibrate(target_function: Callable[[], object], zeus_monitor, n: int) -> float:
+    # A monitor window synchronises the GPUs at both ends, so queued work is counted.
+    zeus_monitor.begin_window("__zeus_profile_calibrate")
     for _ in range(n):
         target_function()
-    return all_reduce([(time.monotonic() - start) / max(n, 1)], "max")[0]
+    elapsed = zeus_monitor.end_window("__zeus_profile_calibrate").time
+    return all_reduce([elapsed / max(n, 1)], "max")[0]
 
 
 def measure(
@@ -107,7 +109,7 @@ def measure(
         target_function()
     if warmup_settle_duration:
         time.sleep(warmup_settle_duration)
-    per_iter = iteration_duration or _calibrate(target_function, num_calibration_iterations)
+    per_iter = iteration_duration or _calibrate(target_function, zeus_monitor, num_calibration_iterations)
     iterations = max(1, int(measurement_duration / per_iter)) if per_iter > 0 else 1
     zeus_monitor.begin_window("__zeus_profile_measure")
     for _ in range(iterations):
