@@ -36,8 +36,6 @@ def test_import_surface_of_both_versions():
     assert r.returncode == 0, r.stdout + r.stderr
     assert "zeus 0.8 (without the modules built elsewhere): 118 of 118" in r.stdout, r.stdout
     assert "newest zeus (without the modules built elsewhere): 221 of 221" in r.stdout, r.stdout
-    r = subprocess.run([sys.executable, script, "--list"], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0 and "newest zeus:" in r.stdout
 
 
 def test_profile_on_simulated_gpus():

@@ -94,7 +94,9 @@ class TemperatureMonitor:
         self._thread.join(2.0)
 
     def __del__(self) -> None:
-        self._stop.set()
+        stop = getattr(self, "_stop", None)  # absent when __init__ failed
+        if stop is not None:
+            stop.set()
 
     def get_temperature_timeline(
         self,
