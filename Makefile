@@ -10,8 +10,10 @@ BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 8
 FUZZERS = csv profile index_list cvd zeusd_request zeusd_reply
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# Sub-makes (cmake --build) print no "Entering directory" lines: progress only.
+MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build demo test test-fast test-python bench-python test-install test-asan check-faces check-abi fuzz validate-bundle format format-check clean
+.PHONY: all deps build demo wheel test test-fast test-python bench-python test-install test-asan check-faces check-abi fuzz validate-bundle format format-check clean
 
 all: build
 
@@ -41,6 +43,12 @@ test-python: deps
 	cmake -S . -B $(BUILD) -DZEUS_WERROR=ON -DZEUS_PYTHON=ON -DPython_EXECUTABLE=$(PYTHON_VENV)
 	cmake --build $(BUILD) -j $(JOBS)
 	ZEUS_BUILD_DIR=$(BUILD) $(PYTHON_VENV) -m pytest -q tests/python
+
+# A self-contained wheel (build/wheel/zeus-*-manylinux_*.whl): pip install needs no compiler
+# and no system library, and puts the zeus command on PATH (scripts/make-wheel.sh).
+wheel: deps
+	./scripts/python-env.sh $(BUILD) >/dev/null
+	./scripts/make-wheel.sh $(PYTHON_VENV) $(BUILD)/wheel
 
 bench-python: test-python
 	ZEUS_BUILD_DIR=$(BUILD) $(PYTHON_VENV) bench/python/bench_windows.py

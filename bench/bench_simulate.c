@@ -122,6 +122,39 @@ static double measure(const char *what, pass_fn pass, zeus_trace *const traces[4
     return ms_per_pass;
 }
 
+/* Microseconds per simulated run of v100 librispeech over n recurrences, exact (numpy's variance
+ * over the whole history at every update, as the original) or with running moments (--fast). */
+static double us_per_run(zeus_trace *trace, size_t n, int moments)
+{
+    zeus_job job;
+    if (zeus_alibaba_job(trace, "librispeech", &job) != ZEUS_OK)
+        return NAN;
+    zeus_sim_params p;
+    zeus_sim_params_default(&p);
+    p.seed = p.bso.seed = 1;
+    p.bso.moments = moments;
+    zeus_sim_history h = {0};
+    int64_t t0 = zeus_now_ns();
+    int rc = zeus_simulate_one_job(trace, &job, n, &p, &h);
+    double us = (zeus_now_ns() - t0) / 1e3 / (double)(h.n ? h.n : 1);
+    zeus_sim_history_free(&h);
+    return rc == ZEUS_OK ? us : NAN;
+}
+
+static void moments_scaling(zeus_trace *v100)
+{
+    printf("\nexact vs running moments (--fast), v100 librispeech, seed 1 (us per run):\n");
+    printf("  %12s %12s %12s %8s\n", "recurrences", "exact", "fast", "ratio");
+    static const size_t sizes[] = {1000, 10000, 30000, 100000, 1000000};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        /* The exact mode is quadratic: past 30,000 recurrences it would take minutes. */
+        double exact = sizes[i] <= 30000 ? us_per_run(v100, sizes[i], ZEUS_BSO_MOMENTS_EXACT) : NAN;
+        double fast = us_per_run(v100, sizes[i], ZEUS_BSO_MOMENTS_RUNNING);
+        printf("  %12zu %12.2f %12.2f %8.1f   (fast: %.2f s in all)\n", sizes[i], exact, fast,
+               exact / fast, fast * (double)sizes[i] / 1e6);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : ZEUS_DATA_DIR "/nsdi23-traces";
@@ -156,6 +189,8 @@ int main(int argc, char **argv)
     measure(label, all_groups, traces, groups, 0, seconds);
     printf("24 configurations end to end, loading included: %.2f ms (original: about 22.7 s)\n",
            single_pass + load_ms);
+
+    moments_scaling(traces[0]);
 
     zeus_groups_destroy(groups);
     for (size_t g = 0; g < 4; g++)

@@ -19,6 +19,9 @@ for face in "${faces[@]}"; do
                     echo "$file: includes $inc, which is not a public header"; bad=1; } ;;
                 "$own"/*) [ -f "$face/${inc#"$own"/}" ] || {
                     echo "$file: includes $inc, which is not in $face"; bad=1; } ;;
+                # The servers' shared helper (a static library of its own, not libzeus).
+                httpd/*.h) [ -f "src/$inc" ] || {
+                    echo "$file: includes $inc, which is not in src/httpd"; bad=1; } ;;
                 *)
                     # A header next to the file is the face's own; one under src/ is internal;
                     # anything else is a system or third-party header.

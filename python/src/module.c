@@ -149,14 +149,18 @@ int zpy_index_list(PyObject *seq, unsigned *out, int *count, int max, const char
         return -1;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(fast, i));
+        PyObject *item = PySequence_Fast_GET_ITEM(fast, i);
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(item, &overflow);
         if (v == -1 && PyErr_Occurred()) {
             Py_DECREF(fast);
             return -1;
         }
-        if (v < 0) {
+        /* Checked whole, as the CLI does: a cast to unsigned made 2**32 + 1 GPU 1. */
+        if (overflow || v < 0 || v > (long long)UINT16_MAX) {
+            PyErr_Format(PyExc_IndexError, "index %R in %s is out of range (0 to %d)", item, what,
+                         UINT16_MAX);
             Py_DECREF(fast);
-            PyErr_Format(PyExc_IndexError, "negative index %ld in %s", v, what);
             return -1;
         }
         out[i] = (unsigned)v;
@@ -164,6 +168,17 @@ int zpy_index_list(PyObject *seq, unsigned *out, int *count, int max, const char
     *count = (int)n;
     Py_DECREF(fast);
     return 0;
+}
+
+const char *zpy_text(PyObject *s, const char *what)
+{
+    Py_ssize_t len;
+    const char *text = PyUnicode_AsUTF8AndSize(s, &len);
+    if (text && strlen(text) != (size_t)len) {
+        PyErr_Format(PyExc_ValueError, "%s %R contains a NUL character", what, s);
+        return NULL;
+    }
+    return text;
 }
 
 /* ---- Module ---- */

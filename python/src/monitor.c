@@ -253,7 +253,7 @@ static int window_call_parse(MonitorObject *self, PyObject *const *args, Py_ssiz
         zpy_monitor_ready(self) < 0)
         return -1;
     c->key_obj = a[0];
-    if (!(c->key = PyUnicode_AsUTF8(a[0])))
+    if (!(c->key = zpy_text(a[0], "the window name")))
         return -1;
     c->sync = sync_flag(a[1], a[3]);
     c->flag = truth(a[2], 0);

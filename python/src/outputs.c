@@ -48,7 +48,7 @@ static PyObject *py_plot_power_svg(PyObject *mod, PyObject *args, PyObject *kw)
         PyObject *name, *values_o, *values;
         if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(cols, i), "UO;columns: (name, values)",
                               &name, &values_o) ||
-            !(cnames[i] = PyUnicode_AsUTF8(name)) ||
+            !(cnames[i] = zpy_text(name, "the column name")) ||
             !(values = PySequence_Fast(values_o, "a column's values must be a sequence")))
             goto done;
         if (PySequence_Fast_GET_SIZE(values) != n) {

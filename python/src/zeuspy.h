@@ -42,8 +42,12 @@ PyObject *zpy_raise(int rc, PyObject *kind);
 /* The process's devices, opened on first use (NULL with an exception set). */
 zeus_devices *zpy_devices_get(void);
 
-/* seq: None (*count = -1) or a sequence of at most max non-negative indices. */
+/* seq: None (*count = -1) or a sequence of at most max indices, each 0..65535 (as the CLI):
+ * IndexError naming the index otherwise. */
 int zpy_index_list(PyObject *seq, unsigned *out, int *count, int max, const char *what);
+/* The UTF-8 text of str s (owned by s), or NULL with an exception: TypeError for a non-str,
+ * ValueError naming what for a NUL character (C would cut the string there). */
+const char *zpy_text(PyObject *s, const char *what);
 
 /* ---- devices.c ---- */
 extern PyMethodDef zpy_device_methods[];

@@ -108,6 +108,12 @@ int zeus_bso_create(const zeus_bso_config *cfg, const zeus_job *job, const int *
     if (cfg->window_size == 1)
         return zeus__error(ZEUS_EINVAL, "window_size 1 is too small: a bandit arm is fitted on "
                                         "at least two observations (use 0 or >= 2)");
+    if (cfg->moments != ZEUS_BSO_MOMENTS_EXACT && cfg->moments != ZEUS_BSO_MOMENTS_RUNNING)
+        return zeus__error(ZEUS_EINVAL, "moments %d: ZEUS_BSO_MOMENTS_EXACT or _RUNNING",
+                           cfg->moments);
+    if (cfg->moments == ZEUS_BSO_MOMENTS_RUNNING && cfg->window_size != 0)
+        return zeus__error(ZEUS_EINVAL, "running moments keep the whole history: window_size "
+                                        "must be 0 with ZEUS_BSO_MOMENTS_RUNNING");
     zeus_bso *bso;
     int rc = zeus__bso_alloc(n, &bso);
     if (rc != ZEUS_OK)
@@ -163,6 +169,10 @@ int zeus__bso_append_reward(zeus_reward_list *list, double reward)
     if (rc != ZEUS_OK)
         return rc;
     list->rewards[list->n++] = reward;
+    double delta = reward - list->mean; /* Welford */
+    list->sum += reward;
+    list->mean += delta / (double)list->n;
+    list->m2 += delta * (reward - list->mean);
     return ZEUS_OK;
 }
 
@@ -185,6 +195,29 @@ static int reward_precision(zeus_bso *bso, const double *rewards, size_t n, doub
         return rc;
     *precision = 1.0 / zeus__np_var(rewards, n, bso->scratch);
     return ZEUS_OK;
+}
+
+static bool running_moments(const zeus_bso *bso)
+{
+    return bso->cfg.moments == ZEUS_BSO_MOMENTS_RUNNING; /* window_size 0: checked at create */
+}
+
+/* Re-estimates an arm from its rewards: its reward precision (1 / population variance, +inf
+ * when it is 0) and its posterior, from the whole (windowed) history or the running moments. */
+static int refit_arm(zeus_bso *bso, zeus_gts *mab, zeus_gts_arm *arm, const zeus_reward_list *list)
+{
+    if (running_moments(bso)) {
+        arm->reward_precision = 1.0 / (list->m2 / (double)list->n);
+        zeus__gts_fit_moments(mab, arm, list->n, list->sum, list->mean, true);
+        return ZEUS_OK;
+    }
+    const double *rewards;
+    size_t n;
+    windowed(bso, list, &rewards, &n);
+    int rc = reward_precision(bso, rewards, n, &arm->reward_precision);
+    if (rc == ZEUS_OK)
+        zeus__gts_fit_one(mab, arm, rewards, n, true);
+    return rc;
 }
 
 static int construct_mab(zeus_bso *bso)
@@ -214,12 +247,10 @@ static int construct_mab(zeus_bso *bso)
             zeus_gts_destroy(mab);
             return zeus__error(ZEUS_ESTATE, "Number of observations for %d is %zu.", arms[i], n);
         }
-        rc = reward_precision(bso, rewards, n, &mab->arms[i].reward_precision);
-        if (rc != ZEUS_OK) {
+        if ((rc = refit_arm(bso, mab, &mab->arms[i], history_of(bso, arms[i]))) != ZEUS_OK) {
             zeus_gts_destroy(mab);
             return rc;
         }
-        zeus__gts_fit_one(mab, &mab->arms[i], rewards, n, true);
     }
     if (zeus_get_log_level() >= ZEUS_LOG_DEBUG) {
         char list[512];
@@ -274,14 +305,10 @@ int zeus_bso_observe(zeus_bso *bso, int batch_size, double cost, int converged)
              * history has the same effect. */
             return ZEUS_OK;
         }
-        const double *rewards;
-        size_t n;
-        windowed(bso, list, &rewards, &n);
-        if ((rc = reward_precision(bso, rewards, n, &arm->reward_precision)) != ZEUS_OK)
+        if ((rc = refit_arm(bso, bso->mab, arm, list)) != ZEUS_OK)
             return rc;
-        zeus__gts_fit_one(bso->mab, arm, rewards, n, true);
-        ZEUS_DEBUG("[Pruning GaussianTS BSO] BS %d: %zu rewards, reward_prec = %g", batch_size, n,
-                   arm->reward_precision);
+        ZEUS_DEBUG("[Pruning GaussianTS BSO] BS %d: %zu rewards, reward_prec = %g", batch_size,
+                   list->n, arm->reward_precision);
         return ZEUS_OK;
     }
 

@@ -128,6 +128,8 @@ static cJSON *bso_json(const zeus_bso *bso)
     cJSON_AddNumberToObject(cfg, "window_size", (double)bso->cfg.window_size);
     cJSON_AddBoolToObject(cfg, "concurrency", bso->cfg.concurrency);
     cJSON_AddItemToObject(cfg, "seed", json_u64(bso->cfg.seed));
+    if (bso->cfg.moments != ZEUS_BSO_MOMENTS_EXACT) /* absent: exact (states saved before it) */
+        cJSON_AddNumberToObject(cfg, "moments", bso->cfg.moments);
     cJSON *job = cJSON_AddObjectToObject(root, "job");
     cJSON_AddStringToObject(job, "dataset", bso->job.dataset);
     cJSON_AddStringToObject(job, "network", bso->job.network);
@@ -460,6 +462,11 @@ static int load_bso(const cJSON *root, zeus_bso **out)
         rc = bad("window_size");
         goto fail;
     }
+    long moments = ZEUS_BSO_MOMENTS_EXACT;
+    if (cJSON_GetObjectItemCaseSensitive(cfg, "moments") &&
+        (rc = get_int(cfg, "moments", ZEUS_BSO_MOMENTS_EXACT, ZEUS_BSO_MOMENTS_RUNNING, &moments)))
+        goto fail;
+    bso->cfg.moments = (int)moments;
     bso->cfg.window_size = (size_t)window;
     bso->job.max_epochs = (int)max_epochs;
     bso->job.default_bs = (int)default_bs;

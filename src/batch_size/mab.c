@@ -88,8 +88,8 @@ static int unknown_arm(int arm)
     return zeus__error(ZEUS_ENOENT, "GaussianTS: unknown arm %d", arm);
 }
 
-void zeus__gts_fit_one(const zeus_gts *gts, zeus_gts_arm *a, const double *rewards, size_t n,
-                       bool reset)
+void zeus__gts_fit_moments(const zeus_gts *gts, zeus_gts_arm *a, size_t n, double sum, double mean,
+                           bool reset)
 {
     if (reset) {
         a->mean = gts->prior_mean;
@@ -99,19 +99,27 @@ void zeus__gts_fit_one(const zeus_gts *gts, zeus_gts_arm *a, const double *rewar
     if (n == 0)
         return;
     double reward_prec = a->reward_precision;
-    double mean = a->mean, prec = a->precision;
+    double prec = a->precision;
     double new_prec, new_mean;
     if (reward_prec == INFINITY) {
         /* Infinite reward precision: sampling yields the observed mean exactly. */
         new_prec = INFINITY;
-        new_mean = zeus__np_mean(rewards, n);
+        new_mean = mean;
     } else {
         new_prec = prec + (double)n * reward_prec;
-        new_mean = (prec * mean + reward_prec * zeus__np_sum(rewards, n)) / new_prec;
+        new_mean = (prec * a->mean + reward_prec * sum) / new_prec;
     }
     a->mean = new_mean;
     a->precision = new_prec;
     a->observations += n;
+}
+
+void zeus__gts_fit_one(const zeus_gts *gts, zeus_gts_arm *a, const double *rewards, size_t n,
+                       bool reset)
+{
+    /* numpy's pairwise sum and mean (bit-exact with the original) */
+    double sum = n ? zeus__np_sum(rewards, n) : 0, mean = n ? zeus__np_mean(rewards, n) : 0;
+    zeus__gts_fit_moments(gts, a, n, sum, mean, reset);
 }
 
 int zeus_gts_fit_arm(zeus_gts *gts, int arm, const double *rewards, size_t n, bool reset)

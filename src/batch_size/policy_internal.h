@@ -18,6 +18,10 @@ struct zeus_gts {
 
 int zeus__gts_alloc(size_t n_arms, zeus_gts **out);
 zeus_gts_arm *zeus__gts_find(const zeus_gts *gts, int arm);
+/* The posterior of arm a after n rewards with the given sum and mean (the one formula both
+ * zeus__gts_fit_one and the running moments use). */
+void zeus__gts_fit_moments(const zeus_gts *gts, zeus_gts_arm *a, size_t n, double sum, double mean,
+                           bool reset);
 void zeus__gts_fit_one(const zeus_gts *gts, zeus_gts_arm *a, const double *rewards, size_t n,
                        bool reset);
 
@@ -53,6 +57,8 @@ int zeus__pruning_alloc(size_t cap, zeus_pruning **out);
 typedef struct {
     double *rewards;
     size_t n, cap;
+    /* Running moments of rewards[0..n) (Welford): for ZEUS_BSO_MOMENTS_RUNNING. */
+    double sum, mean, m2;
 } zeus_reward_list;
 
 struct zeus_bso {

@@ -8,12 +8,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct bso_db {
     sqlite3 *lite;
     PGconn *pg;
     char err[512];
+    bool unavailable; /* the last error: the database is down, read-only or gone */
+    /* SQLite: the file opened, by path and identity. A file deleted or replaced under a running
+     * process would take every later write with it (into the unlinked inode): each transaction
+     * checks that the path still names this file. */
+    char *url, *path;
+    dev_t dev;
+    ino_t ino;
 };
 
 /* Schema migrations, applied in order at open; zeus_schema.version counts those applied. Never
@@ -67,6 +75,62 @@ bool bso_db_is_pg(const bso_db *db)
 const char *bso_db_error(const bso_db *db)
 {
     return db->err;
+}
+bool bso_db_unavailable(const bso_db *db)
+{
+    return db->unavailable;
+}
+
+/* Errors that say the database cannot take the request now (busy past the timeout, read-only,
+ * disk full or failing, the file gone), not that the request or the server is wrong. */
+static bool sqlite_unavailable(int code)
+{
+    switch (code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_READONLY:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* SQLSTATE classes 08 (connection), 53 (insufficient resources), 57P (shutdown, cannot connect
+ * now), 58 (system error), 25006 (read-only transaction: a standby, default_transaction_read_only).
+ */
+static bool pg_unavailable(PGconn *pg, const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (PQstatus(pg) == CONNECTION_BAD || !state)
+        return PQstatus(pg) == CONNECTION_BAD;
+    return strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
+           strncmp(state, "57P", 3) == 0 || strncmp(state, "58", 2) == 0 ||
+           strcmp(state, "25006") == 0;
+}
+
+/* SQLite: 0 while the path names the file opened, else -1 with the error set. */
+static int check_store(bso_db *db)
+{
+    if (!db->path)
+        return 0;
+    struct stat st;
+    const char *what = NULL;
+    if (stat(db->path, &st) < 0)
+        what = errno == ENOENT ? "was deleted" : "cannot be checked";
+    else if (st.st_dev != db->dev || st.st_ino != db->ino)
+        what = "was replaced by another file";
+    if (!what)
+        return 0;
+    snprintf(db->err, sizeof db->err,
+             "the SQLite store %s %s while this process had it open: nothing is written until "
+             "the original file is back at that path (or the server is restarted)",
+             db->path, what);
+    db->unavailable = true;
+    return -1;
 }
 
 double bso_atof(const char *s)
@@ -171,6 +235,7 @@ static int exec_sqlite(bso_db *db, const char *sql, const bso_val *params, int n
     return 0;
 fail:
     snprintf(db->err, sizeof db->err, "sqlite: %s", sqlite3_errmsg(db->lite));
+    db->unavailable = sqlite_unavailable(sqlite3_errcode(db->lite));
     sqlite3_finalize(st);
     if (rows)
         bso_rows_free(rows);
@@ -210,6 +275,7 @@ static int exec_pg(bso_db *db, const char *sql, const bso_val *params, int n, bs
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         snprintf(db->err, sizeof db->err, "postgresql: %s", PQerrorMessage(db->pg));
         db->err[strcspn(db->err, "\n")] = '\0';
+        db->unavailable = pg_unavailable(db->pg, res);
         PQclear(res);
         /* A lost connection (server restart, failover) fails this statement; the next one
          * runs on a new connection. */
@@ -238,18 +304,26 @@ int bso_db_exec(bso_db *db, const char *sql, const bso_val *params, int n, bso_r
 
 int bso_db_begin(bso_db *db)
 {
+    if (check_store(db) < 0)
+        return -1;
     return bso_db_exec(db, db->pg ? "BEGIN" : "BEGIN IMMEDIATE", NULL, 0, NULL);
 }
 int bso_db_commit(bso_db *db)
 {
-    return bso_db_exec(db, "COMMIT", NULL, 0, NULL);
+    if (bso_db_exec(db, "COMMIT", NULL, 0, NULL) < 0)
+        return -1;
+    /* Gone between BEGIN and COMMIT: the write went to the unlinked file, so it is not in the
+     * store and must not be acknowledged. */
+    return check_store(db);
 }
 void bso_db_rollback(bso_db *db)
 {
     char keep[sizeof db->err];
+    bool unavailable = db->unavailable;
     memcpy(keep, db->err, sizeof keep); /* the error that made us roll back is the one to tell */
     bso_db_exec(db, "ROLLBACK", NULL, 0, NULL);
     memcpy(db->err, keep, sizeof keep);
+    db->unavailable = unavailable;
 }
 
 int bso_db_lock_job(bso_db *db, const char *job_id)
@@ -303,7 +377,9 @@ fail:
     return -1;
 }
 
-int bso_db_open(const char *url, bso_db **out, char *err, size_t errlen)
+/* like: another connection of this process to its store: the file must exist already and be the
+ * one like has open. */
+static int db_open(const char *url, const bso_db *like, bso_db **out, char *err, size_t errlen)
 {
     bso_db *db = calloc(1, sizeof *db);
     *out = NULL;
@@ -322,8 +398,16 @@ int bso_db_open(const char *url, bso_db **out, char *err, size_t errlen)
         bso_db_exec(db, "SET client_min_messages = warning", NULL, 0, NULL);
     } else {
         const char *path = strncmp(url, "sqlite://", 9) == 0 ? url + 9 : url;
-        if (sqlite3_open_v2(path, &db->lite, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-            SQLITE_OK) {
+        if (like && like->path) { /* the file like has open, and no other */
+            if (!(db->path = strdup(like->path)))
+                goto oom;
+            db->dev = like->dev;
+            db->ino = like->ino;
+            if (check_store(db) < 0)
+                goto fail;
+        }
+        int flags = SQLITE_OPEN_READWRITE | (like ? 0 : SQLITE_OPEN_CREATE);
+        if (sqlite3_open_v2(path, &db->lite, flags, NULL) != SQLITE_OK) {
             snprintf(db->err, sizeof db->err, "cannot open SQLite database %s: %s", path,
                      db->lite ? sqlite3_errmsg(db->lite) : "out of memory");
             goto fail;
@@ -346,15 +430,39 @@ int bso_db_open(const char *url, bso_db **out, char *err, size_t errlen)
             snprintf(db->err, sizeof db->err, "cannot use SQLite database %s: %s", path, keep);
             goto fail;
         }
+        struct stat st;
+        if (db->path) { /* replaced while it was being opened? */
+            if (check_store(db) < 0)
+                goto fail;
+        } else if (!like && stat(path, &st) == 0) { /* a file, not :memory:: remember which */
+            if (!(db->path = strdup(path)))
+                goto oom;
+            db->dev = st.st_dev;
+            db->ino = st.st_ino;
+        }
     }
+    if (!(db->url = strdup(url)))
+        goto oom;
     if (migrate(db) < 0)
         goto fail;
     *out = db;
     return 0;
+oom:
+    snprintf(db->err, sizeof db->err, "out of memory");
 fail:
     snprintf(err, errlen, "%s", db->err);
     bso_db_close(db);
     return -1;
+}
+
+int bso_db_open(const char *url, bso_db **out, char *err, size_t errlen)
+{
+    return db_open(url, NULL, out, err, errlen);
+}
+
+int bso_db_open_like(const bso_db *like, bso_db **out, char *err, size_t errlen)
+{
+    return db_open(like->url, like, out, err, errlen);
 }
 
 void bso_db_close(bso_db *db)
@@ -365,5 +473,7 @@ void bso_db_close(bso_db *db)
         PQfinish(db->pg);
     if (db->lite)
         sqlite3_close(db->lite);
+    free(db->url);
+    free(db->path);
     free(db);
 }

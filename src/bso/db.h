@@ -36,9 +36,18 @@ typedef struct bso_rows {
 /* url: "postgresql://..." or "postgres://..." for PostgreSQL, "sqlite://PATH" or a plain path
  * for SQLite. Runs the schema migrations. Returns 0, or -1 with a message in err. */
 int bso_db_open(const char *url, bso_db **out, char *err, size_t errlen);
+/* Another connection to like's store (a server's worker threads): never creates a SQLite file,
+ * and refuses one that is not the file like has open (deleted or replaced since). */
+int bso_db_open_like(const bso_db *like, bso_db **out, char *err, size_t errlen);
 void bso_db_close(bso_db *db);
 bool bso_db_is_pg(const bso_db *db);
 const char *bso_db_error(const bso_db *db);
+/* The last error means the database cannot take requests now (PostgreSQL down or read-only,
+ * SQLite busy, read-only, full, or its file deleted or replaced under this process): a
+ * service answers 503 rather than 500. bso_db_begin and bso_db_commit fail this way once the
+ * SQLite file the connection opened is no longer at its path, so no write into a deleted file
+ * is ever reported as done. */
+bool bso_db_unavailable(const bso_db *db);
 
 /* 0 or -1 (bso_db_error). rows may be NULL for statements without results. */
 int bso_db_exec(bso_db *db, const char *sql, const bso_val *params, int n, bso_rows *rows);

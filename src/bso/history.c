@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bso.h"
+#include "check.h"
 #include "db.h"
 #include "zeus/recurring.h"
 #include "zeus/util.h"
@@ -22,6 +23,16 @@ static cJSON *num_or_null(const char *cell, bool integer)
     char buf[ZEUS_DOUBLE_BUF];
     return integer ? cJSON_CreateNumber(v)
                    : cJSON_CreateRaw(zeus_format_double(v, buf, sizeof buf));
+}
+
+/* Text from the store as a JSON string: a store written before the input checks may hold bytes
+ * that are not UTF-8, which would make the whole output invalid JSON. */
+static cJSON *text_or_null(const char *cell)
+{
+    char *fixed = cell ? bso_utf8_repair(cell) : NULL;
+    cJSON *j = fixed ? cJSON_CreateString(fixed) : cJSON_CreateNull();
+    free(fixed);
+    return j;
 }
 
 /* Arms as {batch_size, mean_cost, cost_sd, observations}; beliefs about reward = -cost. */
@@ -159,8 +170,8 @@ int bso_cmd_history(int argc, char **argv)
         for (int i = 0; i < r.nrows; i++) {
             if (json) {
                 cJSON *o = cJSON_CreateObject();
-                cJSON_AddStringToObject(o, "job_id", bso_cell(&r, i, 0));
-                cJSON_AddStringToObject(o, "kind", bso_cell(&r, i, 1));
+                cJSON_AddItemToObject(o, "job_id", text_or_null(bso_cell(&r, i, 0)));
+                cJSON_AddItemToObject(o, "kind", text_or_null(bso_cell(&r, i, 1)));
                 cJSON_AddItemToObject(o, "trials", num_or_null(bso_cell(&r, i, 3), true));
                 cJSON_AddItemToObject(o, "min_cost", num_or_null(bso_cell(&r, i, 2), false));
                 cJSON_AddItemToArray(out, o);
@@ -189,8 +200,8 @@ int bso_cmd_history(int argc, char **argv)
             goto dbfail;
         cJSON *b = beliefs(db, job, bso_cell(&r, 0, 0), bso_cell(&r, 0, 1));
         out = cJSON_CreateObject();
-        cJSON_AddStringToObject(out, "job_id", job);
-        cJSON_AddStringToObject(out, "kind", bso_cell(&r, 0, 0));
+        cJSON_AddItemToObject(out, "job_id", text_or_null(job));
+        cJSON_AddItemToObject(out, "kind", text_or_null(bso_cell(&r, 0, 0)));
         cJSON *trials = cJSON_AddArrayToObject(out, "trials");
         const char *names[] = {"trial_number", "batch_size",  "power_limit", "type",
                                "status",       "time",        "energy",      "cost",
@@ -201,8 +212,7 @@ int bso_cmd_history(int argc, char **argv)
             for (int c = 0; c < 15; c++) {
                 const char *v = bso_cell(&t, i, c);
                 if (c == 3 || c == 4 || c == 12)
-                    cJSON_AddItemToObject(o, names[c],
-                                          v ? cJSON_CreateString(v) : cJSON_CreateNull());
+                    cJSON_AddItemToObject(o, names[c], text_or_null(v));
                 else if (c == 8)
                     cJSON_AddItemToObject(
                         o, names[c], v ? cJSON_CreateBool(bso_atoll(v) != 0) : cJSON_CreateNull());

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "bso.h"
+#include "check.h"
 #include "db.h"
 #include "zeus/cost.h"
 #include "zeus/device.h"
@@ -127,35 +128,44 @@ static int load_jobfile(const char *path, jobfile *jf)
     char *text = read_text(path, err, sizeof err);
     if (!text)
         return fail("%s", err);
-    jf->doc = cJSON_Parse(text);
+    bool nul = bso_json_has_nul(text);
+    jf->doc = nul ? NULL : cJSON_Parse(text);
     free(text);
     cJSON *d = jf->doc;
+    if (nul)
+        return jf_error(path, "strings must not contain a NUL character (\\u0000)");
     if (!cJSON_IsObject(d))
         return jf_error(path, "not a JSON object");
-    const char *names[] = {"dataset", "network", "optimizer"};
-    const char *vals[3];
-    for (int i = 0; i < 3; i++) {
+    const char *names[] = {"dataset", "network", "optimizer", "job_id"};
+    const char *vals[4];
+    for (int i = 0; i < 4; i++) {
         cJSON *f = cJSON_GetObjectItemCaseSensitive(d, names[i]);
-        if (!cJSON_IsString(f)) {
-            snprintf(err, sizeof err, "'%s' must be a string", names[i]);
+        const char *problem = cJSON_IsString(f)
+                                  ? bso_text_problem(f->valuestring, strlen(f->valuestring))
+                                  : "must be a string";
+        if (i == 3 && !f) /* job_id is optional */
+            problem = NULL;
+        if (problem) {
+            snprintf(err, sizeof err, "'%s' %s", names[i], problem);
             return jf_error(path, err);
         }
-        vals[i] = f->valuestring;
+        vals[i] = f ? f->valuestring : NULL;
     }
     cJSON *tm = cJSON_GetObjectItemCaseSensitive(d, "target_metric");
     cJSON *me = cJSON_GetObjectItemCaseSensitive(d, "max_epochs");
     cJSON *dbs = cJSON_GetObjectItemCaseSensitive(d, "default_bs");
     cJSON *dlr = cJSON_GetObjectItemCaseSensitive(d, "default_lr");
+    long long max_epochs, default_bs, v;
     if (!cJSON_IsNumber(tm))
         return jf_error(path, "'target_metric' must be a number");
-    if (!cJSON_IsNumber(me) || me->valuedouble != (int)me->valuedouble || me->valuedouble < 1)
-        return jf_error(path, "'max_epochs' must be a positive integer");
-    if (!cJSON_IsNumber(dbs) || dbs->valuedouble != (int)dbs->valuedouble || dbs->valuedouble < 1)
-        return jf_error(path, "'default_bs' is required: a positive integer");
+    if (bso_json_int(me, 1, BSO_INT_MAX, &max_epochs) != BSO_INT_OK)
+        return jf_error(path, "'max_epochs' must be an integer from 1 to 2147483647");
+    if (bso_json_int(dbs, 1, BSO_INT_MAX, &default_bs) != BSO_INT_OK)
+        return jf_error(path, "'default_bs' is required: an integer from 1 to 2147483647");
     if (dlr && !cJSON_IsNull(dlr) && !cJSON_IsNumber(dlr))
         return jf_error(path, "'default_lr' must be a number");
-    if (zeus_job_init(&jf->job, vals[0], vals[1], vals[2], tm->valuedouble, me->valueint,
-                      dbs->valueint, cJSON_IsNumber(dlr) ? dlr->valuedouble : NAN) < 0)
+    if (zeus_job_init(&jf->job, vals[0], vals[1], vals[2], tm->valuedouble, (int)max_epochs,
+                      (int)default_bs, cJSON_IsNumber(dlr) ? dlr->valuedouble : NAN) < 0)
         return jf_error(path, zeus_last_error());
     cJSON *cmd = cJSON_GetObjectItemCaseSensitive(d, "command"), *e;
     if (!cJSON_IsArray(cmd) || cJSON_GetArraySize(cmd) < 1 || cJSON_GetArraySize(cmd) >= MAX_ARGS)
@@ -175,9 +185,9 @@ static int load_jobfile(const char *path, jobfile *jf)
         return jf_error(path, "'batch_sizes' is required: a list of 1 to 64 positive integers");
     cJSON_ArrayForEach(e, bs)
     {
-        if (!cJSON_IsNumber(e) || e->valuedouble != (int)e->valuedouble || e->valuedouble < 1)
-            return jf_error(path, "'batch_sizes' must hold positive integers");
-        jf->bs[jf->n_bs++] = e->valueint;
+        if (bso_json_int(e, 1, BSO_INT_MAX, &v) != BSO_INT_OK)
+            return jf_error(path, "'batch_sizes' must hold integers from 1 to 2147483647");
+        jf->bs[jf->n_bs++] = (int)v;
     }
     cJSON *eta = cJSON_GetObjectItemCaseSensitive(d, "eta_knob");
     cJSON *beta = cJSON_GetObjectItemCaseSensitive(d, "beta_knob");
@@ -190,10 +200,9 @@ static int load_jobfile(const char *path, jobfile *jf)
         return jf_error(path, "'eta_knob' must be a number in [0, 1]");
     if ((beta && !cJSON_IsNumber(beta)) || !(jf->beta > 0))
         return jf_error(path, "'beta_knob' must be a number > 0");
-    if (seed && (!cJSON_IsNumber(seed) || seed->valuedouble < 0 ||
-                 seed->valuedouble != floor(seed->valuedouble)))
-        return jf_error(path, "'seed' must be a non-negative integer");
-    jf->seed = seed ? (unsigned long long)seed->valuedouble : 123456;
+    if (seed && bso_json_int(seed, 0, BSO_BIGINT_MAX, &v) != BSO_INT_OK)
+        return jf_error(path, "'seed' must be an integer from 0 to 2^53");
+    jf->seed = seed ? (unsigned long long)v : 123456;
     if (mp && (!cJSON_IsNumber(mp) || mp->valuedouble < 1 || mp->valuedouble > 1e6))
         return jf_error(path, "'max_power_w' must be a positive number of watts");
     jf->max_power_w = mp ? (int)mp->valuedouble : 0;
@@ -212,6 +221,14 @@ static int load_jobfile(const char *path, jobfile *jf)
                  jf->job.default_bs, vals[2],
                  isnan(jf->job.default_lr) ? "None" : pyf(jf->job.default_lr, lr),
                  pyf(jf->job.target_metric, t), jf->job.max_epochs);
+    /* The job id names the log folder under --log-base: it must stay a single folder there. */
+    const char *problem = bso_path_part_problem(jf->job_id);
+    if (problem) {
+        snprintf(err, sizeof err,
+                 "the job id '%s' %s: it names the log folder under --log-base (%s)", jf->job_id,
+                 problem, id ? "give another 'job_id'" : "from 'dataset', 'network', 'optimizer'");
+        return jf_error(path, err);
+    }
     return 0;
 }
 

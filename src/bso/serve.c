@@ -15,7 +15,8 @@
 
 #define MAX_BODY (1 << 20)
 
-static const char *g_url;
+/* The connection opened at start: every worker's connection must reach the same store. */
+static bso_db *g_first;
 static volatile sig_atomic_t g_stop;
 static _Thread_local bso_db *t_db;
 /* Every worker's connection, closed at shutdown. */
@@ -109,11 +110,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
     if (!t_db) {
         char err[512];
-        if (bso_db_open(g_url, &t_db, err, sizeof err) < 0) {
-            char body[700];
-            snprintf(body, sizeof body, "{\"message\":\"database unavailable\"}");
-            fprintf(stderr, "zeus bso serve: %s\n", err);
-            return send_reply(c, 503, body);
+        if (bso_db_open_like(g_first, &t_db, err, sizeof err) < 0) {
+            svc_reply rep = {0};
+            svc_unavailable(err, &rep);
+            fprintf(stderr, "zeus bso serve: %s %s: 503: %s\n", method, url, err);
+            enum MHD_Result ret = send_reply(c, rep.status, rep.body ? rep.body : "null");
+            free(rep.body);
+            return ret;
         }
         pthread_mutex_lock(&g_lock);
         if (g_ndbs < sizeof g_dbs / sizeof g_dbs[0])
@@ -121,17 +124,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         pthread_mutex_unlock(&g_lock);
     }
     svc_reply rep = {0};
-    const char *job_id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "job_id");
-    if (jobs && post)
+    const char *job_id = NULL;
+    size_t job_id_len = 0;
+    if (MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, "job_id", 6, &job_id,
+                                      &job_id_len) != MHD_YES)
+        job_id = NULL;
+    if (q->body && memchr(q->body, '\0', q->len)) /* cJSON would stop reading there */
+        svc_422("body", "__root__", SVC_NUL_MSG, "value_error.str.nul", &rep);
+    else if (jobs && post)
         svc_register(t_db, q->body ? q->body : "", &rep);
-    else if (jobs || bs) {
-        if (!job_id)
-            svc_missing_query("job_id", &rep);
-        else if (jobs)
-            svc_delete_job(t_db, job_id, &rep);
-        else
-            svc_next_batch_size(t_db, job_id, &rep);
-    } else if (report)
+    else if ((jobs || bs) && !svc_check_query("job_id", job_id, job_id_len, &rep)) {
+        /* rep holds the 422 */
+    } else if (jobs)
+        svc_delete_job(t_db, job_id, &rep);
+    else if (bs)
+        svc_next_batch_size(t_db, job_id, &rep);
+    else if (report)
         svc_report(t_db, q->body ? q->body : "", &rep);
     else
         svc_end_trial(t_db, q->body ? q->body : "", &rep);
@@ -191,15 +199,14 @@ int bso_cmd_serve(int argc, char **argv)
     char url[4096];
     if (bso_resolve_db(db, url, sizeof url) < 0)
         return 1;
-    g_url = url;
-    /* Open once up front: migrations run and a bad database is reported before listening. */
+    /* Open once up front: migrations run and a bad database is reported before listening. It
+     * stays open: the workers' connections must reach this very store (a SQLite file deleted
+     * or replaced later is refused with 503, never silently re-created). */
     char err[512];
-    bso_db *probe;
-    if (bso_db_open(url, &probe, err, sizeof err) < 0) {
+    if (bso_db_open(url, &g_first, err, sizeof err) < 0) {
         fprintf(stderr, "zeus bso serve: error: %s\n", err);
         return 1;
     }
-    bso_db_close(probe);
 
     struct sockaddr_storage ss;
     socklen_t sl;
@@ -230,5 +237,6 @@ int bso_cmd_serve(int argc, char **argv)
     MHD_stop_daemon(d);
     for (size_t i = 0; i < g_ndbs; i++)
         bso_db_close(g_dbs[i]);
+    bso_db_close(g_first);
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "zeus/cost.h"
 #include "zeus/rng.h"
 #include "zeus/util.h"
@@ -42,9 +43,19 @@ static void reply_msg(svc_reply *out, int status, const char *fmt, ...)
     reply_json(out, status, j);
 }
 
+void svc_unavailable(const char *why, svc_reply *out)
+{
+    reply_msg(out, 503, "database unavailable: %s", why);
+}
+
+/* A database that is down, read-only or gone (the SQLite file deleted or replaced) is 503: the
+ * client may retry later; any other database error is the server's fault, 500. */
 static void reply_db(svc_reply *out, bso_db *db)
 {
-    reply_msg(out, 500, "%s", bso_db_error(db));
+    if (bso_db_unavailable(db))
+        svc_unavailable(bso_db_error(db), out);
+    else
+        reply_msg(out, 500, "%s", bso_db_error(db));
 }
 
 /* FastAPI / pydantic v1 validation errors: {"detail":[{"loc":[...],"msg":...,"type":...}]}. */
@@ -77,15 +88,34 @@ static bool verr_reply(verr *v, svc_reply *out)
     return true;
 }
 
-void svc_missing_query(const char *name, svc_reply *out)
+void svc_422(const char *where, const char *field, const char *msg, const char *type,
+             svc_reply *out)
 {
     verr v = {0};
-    verr_add(&v, "query", name, "field required", "value_error.missing");
+    verr_add(&v, where, field, msg, type);
     verr_reply(&v, out);
+}
+
+bool svc_check_query(const char *name, const char *value, size_t len, svc_reply *out)
+{
+    verr v = {0};
+    const char *problem = value ? bso_text_problem(value, len) : NULL;
+    char msg[128];
+    if (!value)
+        verr_add(&v, "query", name, "field required", "value_error.missing");
+    else if (problem) {
+        snprintf(msg, sizeof msg, "%s %s", name, problem);
+        verr_add(&v, "query", name, msg, "value_error.str");
+    }
+    return !verr_reply(&v, out);
 }
 
 static cJSON *parse_body(const char *body, verr *v)
 {
+    if (body && bso_json_has_nul(body)) {
+        verr_add(v, "body", "__root__", SVC_NUL_MSG, "value_error.str.nul");
+        return NULL;
+    }
     cJSON *j = body ? cJSON_Parse(body) : NULL;
     if (!j || !cJSON_IsObject(j)) {
         cJSON_Delete(j);
@@ -97,9 +127,9 @@ static cJSON *parse_body(const char *body, verr *v)
 }
 
 /* Field readers in pydantic v1's spirit: a missing optional field takes its default, a wrong
- * type is a 422 naming the field. */
-static bool get_int(cJSON *o, const char *name, long long *out, bool required, long long dflt,
-                    verr *v)
+ * type is a 422 naming the field. Integers must fit their column (check.h), on both stores. */
+static bool get_int_upto(cJSON *o, const char *name, long long *out, bool required, long long dflt,
+                         long long max, verr *v)
 {
     cJSON *f = cJSON_GetObjectItemCaseSensitive(o, name);
     if (!f || cJSON_IsNull(f)) {
@@ -108,13 +138,29 @@ static bool get_int(cJSON *o, const char *name, long long *out, bool required, l
         *out = dflt;
         return !required;
     }
-    if (!cJSON_IsNumber(f) || f->valuedouble != floor(f->valuedouble) ||
-        fabs(f->valuedouble) > 9e15) {
+    char msg[96];
+    switch (bso_json_int(f, BSO_INT_MIN, max, out)) {
+    case BSO_INT_OK:
+        return true;
+    case BSO_INT_TOO_SMALL:
+        snprintf(msg, sizeof msg, "ensure this value is greater than or equal to %lld",
+                 BSO_INT_MIN);
+        verr_add(v, "body", name, msg, "value_error.number.not_ge");
+        return false;
+    case BSO_INT_TOO_LARGE:
+        snprintf(msg, sizeof msg, "ensure this value is less than or equal to %lld", max);
+        verr_add(v, "body", name, msg, "value_error.number.not_le");
+        return false;
+    default:
         verr_add(v, "body", name, "value is not a valid integer", "type_error.integer");
         return false;
     }
-    *out = (long long)f->valuedouble;
-    return true;
+}
+
+static bool get_int(cJSON *o, const char *name, long long *out, bool required, long long dflt,
+                    verr *v)
+{
+    return get_int_upto(o, name, out, required, dflt, BSO_INT_MAX, v);
 }
 
 static bool get_num(cJSON *o, const char *name, double *out, bool required, double dflt, verr *v)
@@ -144,6 +190,13 @@ static const char *get_str(cJSON *o, const char *name, bool required, verr *v)
     }
     if (!cJSON_IsString(f)) {
         verr_add(v, "body", name, "str type expected", "type_error.str");
+        return NULL;
+    }
+    const char *problem = bso_text_problem(f->valuestring, strlen(f->valuestring));
+    if (problem) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s %s", name, problem);
+        verr_add(v, "body", name, msg, "value_error.str");
         return NULL;
     }
     return f->valuestring;
@@ -274,7 +327,7 @@ static bool parse_spec(cJSON *o, job *jb, verr *v)
                  "value_error");
     cJSON *seed = cJSON_GetObjectItemCaseSensitive(o, "mab_seed");
     if (seed && !cJSON_IsNull(seed)) {
-        jb->has_seed = get_int(o, "mab_seed", &jb->seed, false, 0, v);
+        jb->has_seed = get_int_upto(o, "mab_seed", &jb->seed, false, 0, BSO_BIGINT_MAX, v);
         if (jb->has_seed && jb->seed < 0) {
             verr_add(v, "body", "mab_seed", "mab_seed should be >= 0", "value_error");
             jb->has_seed = false;

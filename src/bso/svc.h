@@ -21,8 +21,15 @@ void svc_next_batch_size(bso_db *db, const char *job_id, svc_reply *out);
 void svc_report(bso_db *db, const char *body, svc_reply *out);
 void svc_end_trial(bso_db *db, const char *body, svc_reply *out);
 void svc_delete_job(bso_db *db, const char *job_id, svc_reply *out);
-/* 422 for a missing query parameter, in FastAPI's format. */
-void svc_missing_query(const char *name, svc_reply *out);
+/* 503 {"message": "database unavailable: <why>"}: the store is down, read-only or gone. */
+void svc_unavailable(const char *why, svc_reply *out);
+/* One FastAPI-style 422 (loc [where, field]). */
+void svc_422(const char *where, const char *field, const char *msg, const char *type,
+             svc_reply *out);
+#define SVC_NUL_MSG "strings must not contain a NUL character (\\u0000)"
+/* A query parameter's value (len bytes, NULL when missing): true when usable, else false with a
+ * 422 in FastAPI's format in out (missing, a NUL character, not UTF-8). */
+bool svc_check_query(const char *name, const char *value, size_t len, svc_reply *out);
 
 /* Gaussian Thompson-sampling arm fit from the prior (spec 5.3); shared with `zeus history`. */
 typedef struct svc_arm {

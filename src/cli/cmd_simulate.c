@@ -52,6 +52,10 @@ static void usage(FILE *out)
         "  --plot FILE           single: a picture of the run (FILE.svg, or FILE.png): cost\n"
         "                        and regret against the oracle over the recurrences, and the\n"
         "                        batch size chosen in each\n"
+        "  --fast                the bandit keeps running moments instead of recomputing\n"
+        "                        numpy's variance over the whole history (linear time; not\n"
+        "                        bit-exact with the original, same decisions on the\n"
+        "                        reference configurations: docs/simulate.md)\n"
         "  -v, --verbose         the simulator's log on standard error\n"
         "  -h, --help            show this help\n\n"
         "single:\n"
@@ -82,6 +86,7 @@ enum {
     OPT_BETA,
     OPT_CSV,
     OPT_PLOT,
+    OPT_FAST,
     OPT_DATASET,
     OPT_MODEL,
     OPT_OPTIMIZER,
@@ -101,7 +106,7 @@ typedef struct {
     double eta, beta, target;
     long max_epochs, b0, num_recurrence, jobs;
     uint64_t seed;
-    bool verbose;
+    bool verbose, fast;
 } options;
 
 static int parse_number(const char *flag, const char *text, double min, double max, double *out)
@@ -168,6 +173,7 @@ static int parse_options(int argc, char **argv, bool alibaba, options *o)
         {"groups", required_argument, NULL, OPT_GROUPS},
         {"jobs", required_argument, NULL, OPT_JOBS},
         {"verbose", no_argument, NULL, 'v'},
+        {"fast", no_argument, NULL, OPT_FAST},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -254,6 +260,9 @@ static int parse_options(int argc, char **argv, bool alibaba, options *o)
         case 'v':
             o->verbose = true;
             break;
+        case OPT_FAST:
+            o->fast = true;
+            break;
         case 'h':
             usage(stdout);
             return -1;
@@ -278,6 +287,9 @@ static int parse_options(int argc, char **argv, bool alibaba, options *o)
                          "simulate: no traces came with this zeus (looked for share/zeus/"
                          "nsdi23-traces beside the executable): give --trace-dir DIR or set "
                          "ZEUS_TRACE_DIR");
+    if (alibaba && o->fast)
+        return cli_error(CLI_USAGE, "simulate alibaba: --fast is for simulate single (groups are "
+                                    "short: exact mode is fast there)");
     if (alibaba && o->plot)
         return cli_error(CLI_USAGE, "simulate alibaba: --plot draws a single job's run (simulate "
                                     "single); for groups use --csv");
@@ -483,6 +495,7 @@ static int run_single(const options *o)
     p.eta_knob = o->eta;
     p.beta_knob = o->beta;
     p.seed = p.bso.seed = o->seed;
+    p.bso.moments = o->fast ? ZEUS_BSO_MOMENTS_RUNNING : ZEUS_BSO_MOMENTS_EXACT;
     int64_t t0 = zeus_now_ns();
     int sim_rc = zeus_simulate_one_job(trace, &job, n_rec, &p, &h);
     int64_t elapsed = zeus_now_ns() - t0;

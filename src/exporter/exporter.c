@@ -6,12 +6,14 @@
  * also keeps its wraparound counted (zeus_cpu_read_energy). Uses only the public libzeus API. */
 #include "exposition.h"
 
+#include "httpd/conn_guard.h"
 #include "zeus/device.h"
 #include "zeus/util.h"
 
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -75,6 +77,10 @@ typedef struct {
     size_t snapshot_len;
     unsigned long long scrapes;
     double scrape_seconds_sum;
+
+    /* --max-connections, --connection-timeout-s, --request-timeout-s */
+    long max_connections, connection_timeout_s, request_timeout_s;
+    zh_guard *guard;
 } exporter;
 
 /* ---- polling ---- */
@@ -341,7 +347,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     (void)version;
     (void)upload_data;
     (void)con_cls;
-    if (*upload_data_size != 0) { /* a body we do not read */
+    exporter *ex = cls;
+    zh_guard_busy(ex->guard, conn); /* its request is in: neither timed out nor evicted */
+    if (*upload_data_size != 0) {   /* a body we do not read */
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -360,6 +368,32 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
 }
 
+/* The reply is sent: a kept-alive connection waits for its next request from now. */
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode code)
+{
+    (void)con_cls;
+    (void)code;
+    exporter *ex = cls;
+    zh_guard_idle(ex->guard, conn);
+}
+
+static void guard_warn(void *user, const char *message)
+{
+    const exporter *ex = user;
+    if (!ex->quiet)
+        fprintf(stderr, "zeus exporter: warning: %s\n", message);
+}
+
+/* 0.0.0.0 or [::]: every interface of the machine. */
+static bool wildcard(const struct sockaddr_storage *addr)
+{
+    if (addr->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)addr)->sin_addr.s_addr == htonl(INADDR_ANY);
+    return addr->ss_family == AF_INET6 &&
+           IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)addr)->sin6_addr);
+}
+
 /* ---- command line ---- */
 
 static void usage(FILE *out)
@@ -367,7 +401,8 @@ static void usage(FILE *out)
     fprintf(
         out,
         "usage: zeus exporter [--listen HOST:PORT] [--period S] [--hostname NAME] [--once]\n"
-        "                     [--dcgm-labels] [--quiet]\n\n"
+        "                     [--dcgm-labels] [--quiet] [--max-connections N]\n"
+        "                     [--connection-timeout-s N] [--request-timeout-s N]\n\n"
         "Serve GPU energy, power and power limits (NVML, or the simulator) and CPU package\n"
         "and DRAM energy (RAPL) to Prometheus at http://HOST:PORT/metrics.\n\n"
         "options:\n"
@@ -382,6 +417,12 @@ static void usage(FILE *out)
         "                      (uuid, model_name, hostname) as Prometheus recommends\n"
         "  --once              read every device once, print the metrics and exit\n"
         "  --quiet             no startup line, no read warnings\n"
+        "  --max-connections N open connections at most (default 64); at the cap a new\n"
+        "                      one closes the connection that has waited longest for a\n"
+        "                      request, so idle connections never starve a scrape\n"
+        "  --connection-timeout-s N  close a kept-alive connection idle this long (default 10)\n"
+        "  --request-timeout-s N     close a connection whose request has not arrived whole\n"
+        "                      this long after it opened or its last reply (default 5)\n"
         "  -h, --help          this help\n\n"
         "Metrics (docs/exporter.md): zeus_gpu_energy_joules_total, zeus_gpu_power_watts,\n"
         "zeus_gpu_power_limit{,_min,_max,_default}_watts,\n"
@@ -510,6 +551,15 @@ int main(int argc, char **argv)
     const char *listen = DEFAULT_LISTEN;
     bool once = false;
     ex.period_s = 1.0;
+    ex.max_connections = 64;
+    ex.connection_timeout_s = 10;
+    ex.request_timeout_s = 5;
+    static const struct {
+        const char *flag;
+        long *value, min, max;
+    } limits[] = {{"--max-connections", &ex.max_connections, 1, 100000},
+                  {"--connection-timeout-s", &ex.connection_timeout_s, 1, 86400},
+                  {"--request-timeout-s", &ex.request_timeout_s, 1, 86400}};
     if (gethostname(ex.host, sizeof ex.host) != 0)
         snprintf(ex.host, sizeof ex.host, "localhost");
     ex.host[sizeof ex.host - 1] = '\0';
@@ -538,7 +588,22 @@ int main(int argc, char **argv)
                    strcmp(a, "--period") == 0) {
             return usage_error("%s needs a value", a);
         } else {
-            return usage_error("unknown argument '%s'", a);
+            size_t k = 0, n = sizeof limits / sizeof limits[0];
+            while (k < n && strcmp(a, limits[k].flag) != 0)
+                k++;
+            if (k == n)
+                return usage_error("unknown argument '%s'", a);
+            const char *v = has_value ? argv[++i] : NULL;
+            if (!v)
+                return usage_error("%s needs a value", a);
+            if (zeus_parse_long(v, limits[k].value) != ZEUS_OK ||
+                *limits[k].value < limits[k].min || *limits[k].value > limits[k].max) {
+                fprintf(stderr,
+                        "zeus exporter: error: %s takes a whole number from %ld to %ld, "
+                        "not '%s'\n(see zeus exporter --help)\n",
+                        a, limits[k].min, limits[k].max, v);
+                return EXIT_USAGE;
+            }
         }
     }
     struct sockaddr_storage addr;
@@ -580,12 +645,27 @@ int main(int argc, char **argv)
         goto done;
     }
     poller_started = true;
+    zh_guard_config gc = {.max_connections = (unsigned)ex.max_connections,
+                          .request_timeout_ns = ex.request_timeout_s * 1000000000LL,
+                          .evict = true,
+                          .flag = "--max-connections",
+                          .warn = guard_warn,
+                          .user = &ex};
+    if (!(ex.guard = zh_guard_start(&gc))) {
+        fprintf(stderr, "zeus exporter: error: cannot start the connection watchdog\n");
+        goto done;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, &ex, MHD_OPTION_SOCK_ADDR,
-                              (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, 4u,
-                              MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+    /* libmicrohttpd's own cap is above ours: evicted connections take a moment to close, and a
+     * server at its cap would refuse new ones, scrapes included. */
+    daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, handle, &ex, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, 4u, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)ex.max_connections * 2 + 64, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)ex.connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, completed, &ex,
+        MHD_OPTION_NOTIFY_CONNECTION, zh_guard_notify, ex.guard, MHD_OPTION_END);
     if (!daemon) {
         fprintf(stderr,
                 "zeus exporter: error: cannot serve on %s (address in use, or not "
@@ -602,6 +682,12 @@ int main(int argc, char **argv)
                 "zeus exporter: serving http://%s:%u/metrics (%u GPUs, %u CPU packages, "
                 "every %g s)\n",
                 host, info ? info->port : 0, ex.gpu_count, ex.cpu_count, ex.period_s);
+        if (wildcard(&addr))
+            fprintf(stderr,
+                    "zeus exporter: warning: --listen %s serves on every network interface of "
+                    "this machine: anyone who reaches it can read the metrics (127.0.0.1:PORT "
+                    "serves this machine only)\n",
+                    listen);
         /* Why a kind of device is missing (no NVML, RAPL readable by root only, ...). */
         for (size_t i = 0; i < zeus_devices_backend_count(ex.devices); i++) {
             zeus_backend_status st;
@@ -616,6 +702,7 @@ int main(int argc, char **argv)
 done:
     if (daemon)
         MHD_stop_daemon(daemon);
+    zh_guard_stop(ex.guard);
     if (poller_started) {
         pthread_mutex_lock(&ex.lock);
         ex.stopping = true;

@@ -54,6 +54,10 @@ struct zeus_monitor {
         window *w;
     } * slots;
     size_t slot_count;
+    /* Window names already warned about a 0 J reading: once per name, as the newer Zeus's
+     * warnings.warn does, so a per-step window does not print a line per step. */
+    char **zero_warned;
+    size_t zero_warned_count;
 
     /* Background measurement of counter update periods. */
     pthread_t probe_thread;
@@ -201,8 +205,8 @@ static int open_log(zeus_monitor *m, const char *path, bool append)
         zeus_output_set_flush_interval(m->log, INFINITY);
         if (!zeus_output_started_empty(m->log))
             rc = check_existing_header(path, header);
-        else
-            rc = zeus_output_printf(m->log, "%s\n", header);
+        else if ((rc = zeus_output_printf(m->log, "%s\n", header)) == ZEUS_OK)
+            rc = zeus_output_flush(m->log); /* there at once, as the original (spec 2.1) */
     }
     free(header);
     return rc;
@@ -326,6 +330,9 @@ void zeus_monitor_close(zeus_monitor *m)
     zeus__replay_close(m->replay);
     zeus_output_close(m->log);
     zeus__push_target_free(m->push);
+    for (size_t i = 0; i < m->zero_warned_count; i++)
+        free(m->zero_warned[i]);
+    free(m->zero_warned);
     for (size_t i = 0; i < m->slot_count; i++) {
         free(m->slots[i].name);
         if (m->slots[i].w)
@@ -624,7 +631,29 @@ static void measure_cpus(zeus_monitor *m, const window *w, zeus_measurement *out
     }
 }
 
-/* 8. Exact zeros: approximate from instant power, or warn (as newer Zeus does). */
+/* True the first time a window name reads 0 J (and is remembered); false after. */
+static bool first_zero_of(zeus_monitor *m, const char *name)
+{
+    bool first = true;
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->zero_warned_count && first; i++)
+        first = strcmp(m->zero_warned[i], name) != 0;
+    if (first) {
+        char **grown = realloc(m->zero_warned, (m->zero_warned_count + 1) * sizeof *grown);
+        char *copy = strdup(name);
+        if (grown)
+            m->zero_warned = grown;
+        if (grown && copy)
+            m->zero_warned[m->zero_warned_count++] = copy;
+        else
+            free(copy); /* out of memory: warn again next time rather than fail the window */
+    }
+    pthread_mutex_unlock(&m->lock);
+    return first;
+}
+
+/* 8. Exact zeros: approximate from instant power, or warn once per window name (as newer Zeus
+ * does). */
 static void handle_zeros(zeus_monitor *m, const char *name, const double *power_w,
                          double power_read_s, zeus_measurement *out)
 {
@@ -635,12 +664,16 @@ static void handle_zeros(zeus_monitor *m, const char *name, const double *power_
         if (m->approx_instant_energy) {
             g->energy_j = power_w[i] * (out->time_s - power_read_s);
             g->method = ZEUS_METHOD_INSTANT;
-        } else {
-            ZEUS_WARN("window '%s': GPU %u read 0 J over %.3f s; the %s updates every %.3f s. Use "
-                      "a longer window or approx_instant_energy.",
+        } else if (zeus_get_log_level() >= ZEUS_LOG_WARN && first_zero_of(m, name)) {
+            char period[64] = "not measured yet";
+            if (g->update_period_s > 0)
+                snprintf(period, sizeof period, "%.3f s", g->update_period_s);
+            ZEUS_WARN("window '%s': GPU %u read 0 J over %.3f s, less than the %s's update "
+                      "period (%s). Use a longer window or approx_instant_energy (warned once "
+                      "per window name).",
                       name, g->index, out->time_s,
                       g->method == ZEUS_METHOD_COUNTER ? "energy counter" : "power sampler",
-                      g->update_period_s);
+                      period);
         }
     }
 }

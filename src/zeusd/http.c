@@ -4,6 +4,7 @@
  * server-sent events fed by the pollers. */
 #include "http.h"
 
+#include "httpd/conn_guard.h"
 #include "zeus/util.h"
 
 #include <errno.h>
@@ -26,27 +27,13 @@
 #define ZD_OVERFLOW_CONNECTIONS 64
 #define ZD_OVERFLOW_REQUEST_NS (2 * 1000000000LL)
 
-/* A connection the watchdog follows: our own duplicate of its socket (so shutting it down can
- * never hit a reused descriptor number), and since when it has been waiting for a request. */
-typedef struct zd_watch {
-    int fd;
-    int64_t since_ns; /* 0: a request is being answered */
-    bool over;        /* beyond --max-connections: its request gets a 503 */
-    struct zd_watch *prev, *next;
-} zd_watch;
-
 struct zd_http {
     struct MHD_Daemon *mhd;
     zd_server *server;
     bool uds;
+    zh_guard *guard; /* --max-connections, --request-timeout-s */
+    unsigned max_connections;
     pthread_mutex_t lock;
-    pthread_cond_t wake;
-    bool stop;
-    pthread_t watchdog;
-    bool watchdog_started;
-    zd_watch *watches;
-    int64_t request_timeout_ns;
-    unsigned connections, max_connections; /* open now (counted here), and the flag */
     /* --num-workers: requests being handled (zd_handle) at once, at most workers. */
     unsigned busy, workers;
     pthread_cond_t worker_free;
@@ -60,97 +47,10 @@ typedef struct {
     char kept[ZD_KEPT_BODY + 1];
 } zd_conn;
 
-static zd_watch *watch_of(struct MHD_Connection *c)
+static void guard_warn(void *user, const char *message)
 {
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return info ? info->socket_context : NULL;
-}
-
-static void watch_set(zd_http *h, struct MHD_Connection *c, int64_t since_ns)
-{
-    zd_watch *w = watch_of(c);
-    if (!w)
-        return;
-    pthread_mutex_lock(&h->lock);
-    w->since_ns = since_ns;
-    pthread_mutex_unlock(&h->lock);
-}
-
-static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
-                          enum MHD_ConnectionNotificationCode code)
-{
-    zd_http *h = cls;
-    zd_watch *w = *socket_context;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *info =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-        w = calloc(1, sizeof *w);
-        if (!w)
-            return;
-        w->fd = info ? fcntl(info->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
-        w->since_ns = zeus_now_ns();
-        pthread_mutex_lock(&h->lock);
-        w->over = h->connections >= h->max_connections;
-        h->connections++;
-        if (w->over) {
-            zd_log("WARN",
-                   "%u connections open (--max-connections %u): the next request on this "
-                   "one is answered 503",
-                   h->connections, h->max_connections);
-            /* It may not hold its thread long. */
-            if (h->request_timeout_ns > ZD_OVERFLOW_REQUEST_NS)
-                w->since_ns -= h->request_timeout_ns - ZD_OVERFLOW_REQUEST_NS;
-        }
-        w->next = h->watches;
-        if (h->watches)
-            h->watches->prev = w;
-        h->watches = w;
-        pthread_mutex_unlock(&h->lock);
-        *socket_context = w;
-    } else if (w) {
-        pthread_mutex_lock(&h->lock);
-        h->connections--;
-        if (w->prev)
-            w->prev->next = w->next;
-        else
-            h->watches = w->next;
-        if (w->next)
-            w->next->prev = w->prev;
-        pthread_mutex_unlock(&h->lock);
-        if (w->fd >= 0)
-            close(w->fd);
-        free(w);
-        *socket_context = NULL;
-    }
-}
-
-/* Closes connections whose request has not arrived whole in time: the idle timeout alone lets
- * a client that sends one byte a second hold a connection forever. */
-static void *watchdog_main(void *arg)
-{
-    zd_http *h = arg;
-    pthread_mutex_lock(&h->lock);
-    while (!h->stop) {
-        int64_t now = zeus_now_ns();
-        for (zd_watch *w = h->watches; w; w = w->next)
-            if (w->since_ns && w->fd >= 0 && now - w->since_ns > h->request_timeout_ns) {
-                zd_log("WARN", "closing a connection whose request did not arrive in %lld s",
-                       (long long)(h->request_timeout_ns / 1000000000LL));
-                shutdown(w->fd, SHUT_RDWR);
-                w->since_ns = 0;
-            }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 250 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&h->wake, &h->lock, &ts);
-    }
-    pthread_mutex_unlock(&h->lock);
-    return NULL;
+    (void)user;
+    zd_log("WARN", "%s", message);
 }
 
 typedef struct {
@@ -162,13 +62,18 @@ typedef struct {
     zd_arg args[ZD_MAX_ARGS];
     size_t count;
     bool overflow;
+    bool nul; /* a key or value with a NUL (%00): as C strings they would be cut there */
 } zd_arg_list;
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
+                                   size_t key_size, const char *value, size_t value_size)
 {
     (void)kind;
     zd_arg_list *l = cls;
+    if ((key && strlen(key) != key_size) || (value && strlen(value) != value_size)) {
+        l->nul = true;
+        return MHD_NO;
+    }
     if (l->count == ZD_MAX_ARGS) {
         l->overflow = true;
         return MHD_NO;
@@ -297,7 +202,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!conn)
             return MHD_NO;
         *con_cls = conn;
-        watch_set(h, c, 0); /* the request line and headers are in */
+        zh_guard_busy(h->guard, c); /* the request line and headers are in */
         return MHD_YES;
     }
     if (*upload_size) {
@@ -308,14 +213,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
-    zd_watch *w = watch_of(c);
-    if (w && w->over)
+    if (zh_guard_over(c))
         return send_overloaded(h, c, url);
     if (conn->body > ZD_MAX_BODY)
         return send_plain(c, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain; charset=utf-8",
                           strdup("Request body too large."), false);
     zd_arg_list args = {.count = 0};
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
+    if (args.nul)
+        return send_plain(c, MHD_HTTP_BAD_REQUEST, "text/plain; charset=utf-8",
+                          strdup("Query deserialize error: a query key or value contains a NUL "
+                                 "character (%00)"),
+                          false);
     if (args.overflow)
         return send_plain(c, MHD_HTTP_BAD_REQUEST, "text/plain; charset=utf-8",
                           strdup("Query deserialize error: too many fields"), false);
@@ -374,8 +283,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode code)
 {
     (void)code;
+    zd_http *h = cls;
     /* A kept-alive connection waits for its next request from now. */
-    watch_set(cls, c, zeus_now_ns());
+    zh_guard_idle(h->guard, c);
     free(*con_cls);
     *con_cls = NULL;
 }
@@ -399,13 +309,21 @@ zd_http *zd_http_start(zd_server *server, int listen_fd, bool uds)
         return NULL;
     h->server = server;
     h->uds = uds;
-    h->request_timeout_ns =
-        (int64_t)(c->request_timeout_s ? c->request_timeout_s : 1) * 1000000000LL;
     h->max_connections = c->max_connections;
     h->workers = c->num_workers ? c->num_workers : 1;
     pthread_mutex_init(&h->lock, NULL);
-    pthread_cond_init(&h->wake, NULL);
     pthread_cond_init(&h->worker_free, NULL);
+    zh_guard_config g = {.max_connections = c->max_connections,
+                         .request_timeout_ns =
+                             (int64_t)(c->request_timeout_s ? c->request_timeout_s : 1) *
+                             1000000000LL,
+                         .over_request_ns = ZD_OVERFLOW_REQUEST_NS,
+                         .flag = "--max-connections",
+                         .warn = guard_warn};
+    if (!(h->guard = zh_guard_start(&g))) {
+        zd_http_stop(h);
+        return NULL;
+    }
     h->mhd = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
             MHD_USE_ERROR_LOG,
@@ -413,13 +331,12 @@ zd_http *zd_http_start(zd_server *server, int listen_fd, bool uds)
         MHD_OPTION_CONNECTION_LIMIT, c->max_connections + ZD_OVERFLOW_CONNECTIONS,
         MHD_OPTION_CONNECTION_TIMEOUT, c->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)32 * 1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, zh_guard_notify, h->guard, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_END);
     if (!h->mhd) {
         zd_http_stop(h);
         return NULL;
     }
-    h->watchdog_started = pthread_create(&h->watchdog, NULL, watchdog_main, h) == 0;
     return h;
 }
 
@@ -427,15 +344,9 @@ void zd_http_stop(zd_http *h)
 {
     if (!h)
         return;
-    pthread_mutex_lock(&h->lock);
-    h->stop = true;
-    pthread_cond_signal(&h->wake);
-    pthread_mutex_unlock(&h->lock);
-    if (h->watchdog_started)
-        pthread_join(h->watchdog, NULL);
     if (h->mhd)
         MHD_stop_daemon(h->mhd);
-    pthread_cond_destroy(&h->wake);
+    zh_guard_stop(h->guard);
     pthread_cond_destroy(&h->worker_free);
     pthread_mutex_destroy(&h->lock);
     free(h);

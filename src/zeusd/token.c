@@ -196,8 +196,13 @@ int zd_token_verify(const unsigned char *key, size_t key_len, const char *token,
         snprintf(out->scopes_json + jl, sizeof out->scopes_json - jl, "]");
     if (exp) {
         out->has_exp = true;
-        out->exp = (int64_t)exp->valuedouble;
-        if (out->exp + ZD_EXP_LEEWAY_S < now_s) {
+        /* jsonwebtoken reads exp as a u64: a far-future exp (past int64_t, where a plain cast
+         * is undefined and gave INT64_MIN, "expired") never expires. */
+        double e = exp->valuedouble;
+        out->exp = e >= 9223372036854775807.0    ? INT64_MAX
+                   : e <= -9223372036854775807.0 ? INT64_MIN
+                                                 : (int64_t)e;
+        if (out->exp < now_s - ZD_EXP_LEEWAY_S) {
             snprintf(err, err_size, "Token has expired.");
             rc = -1;
             goto done;

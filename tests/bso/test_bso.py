@@ -18,6 +18,9 @@ import threading
 import time
 import urllib.parse
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import hostile  # noqa: E402
+
 PART, ZEUS_BSO, REPLAY = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN = os.path.join(HERE, "..", "..", "examples", "recurring", "train_sim.py")
@@ -33,9 +36,9 @@ def check(cond, what):
 
 
 # ---- service helpers ---------------------------------------------------------------------------
-def serve(db, *args):
-    p = subprocess.Popen([ZEUS_BSO, "serve", "--port", "0", "--db", db, *args], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+def serve(db, *args, prefix=()):
+    p = subprocess.Popen([*prefix, ZEUS_BSO, "serve", "--port", "0", "--db", db, *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     PROCS.append(p)
     line = p.stdout.readline()
     if not line.startswith("listening on http://"):
@@ -96,6 +99,7 @@ def run_trial(addr, job_id, converge_at=2, pause=0.0):
 
 def service_flow(db):
     srv, addr = serve(db)
+    hostile.hostile_inputs(sys.modules[__name__], addr, db)
     client_flow(addr, db)
     c_client_flow(addr, db)
     # the original client's flow
@@ -431,26 +435,31 @@ def start_postgres():
     port = str(20000 + os.getpid() % 20000)
     subprocess.run(prefix + [os.path.join(bindir, "initdb"), "-D", data, "-U", "zeus",
                              "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
-    subprocess.run(prefix + [os.path.join(bindir, "pg_ctl"), "-D", data, "-w", "-t", "30", "-l",
-                             os.path.join(pgdir, "log"), "-o",
-                             f"-k {pgdir} -p {port} -c listen_addresses='' -c max_connections=200",
-                             "start"], check=True, capture_output=True)
+    global PG_START
+    PG_START = prefix + [os.path.join(bindir, "pg_ctl"), "-D", data, "-w", "-t", "30", "-l",
+                         os.path.join(pgdir, "log"), "-o",
+                         f"-k {pgdir} -p {port} -c listen_addresses='' -c max_connections=200",
+                         "start"]
+    subprocess.run(PG_START, check=True, capture_output=True)
     stop = prefix + [os.path.join(bindir, "pg_ctl"), "-D", data, "-m", "immediate", "stop"]
-    global PG_RESTART
-    PG_RESTART = prefix + [os.path.join(bindir, "pg_ctl"), "-D", data, "-w", "-t", "30", "-l",
-                           os.path.join(pgdir, "log"), "-m", "fast", "restart"]
+    global PG_RESTART, PG_CTL, PG_BIN
+    PG_CTL = prefix + [os.path.join(bindir, "pg_ctl"), "-D", data, "-w", "-t", "30", "-l",
+                       os.path.join(pgdir, "log")]
+    PG_RESTART = PG_CTL + ["-m", "fast", "restart"]
+    PG_BIN = bindir
     return f"postgresql://zeus@/postgres?host={pgdir}&port={port}", stop
 
 
 def pg_restart(url):
-    """The service survives a database restart: requests fail (500) until each worker
-    reconnects, then succeed."""
+    """The service survives a database restart: requests fail (503, the database is
+    unavailable) until each worker reconnects, then succeed."""
     srv, addr = serve(url, "--threads", "2")
     st, _ = req(addr, "POST", "/jobs", {**SPEC, "job_id": "mnist-restart"})
     check(st == 201, f"register before restart {st}")
     subprocess.run(PG_RESTART, check=True, capture_output=True, timeout=60)
     statuses = [req(addr, "GET", "/jobs/batch_size?job_id=mnist-restart")[0] for _ in range(8)]
-    check(statuses[-1] == 200 and statuses.count(500) <= 2, f"after restart {statuses}")
+    check(statuses[-1] == 200 and statuses.count(503) <= 2 and 500 not in statuses,
+          f"after restart {statuses}")
     srv.terminate()
     srv.wait()
 
@@ -513,6 +522,9 @@ def main():
             run_torch()
         elif PART == "service_sqlite":
             service_flow(os.path.join(TMP, "bso.db"))
+            hostile.store_swapped(sys.modules[__name__])
+            hostile.sqlite_read_only(sys.modules[__name__])
+            hostile.history_of_an_old_store(sys.modules[__name__])
         elif PART == "service_postgres":
             url, stop = start_postgres()
             try:
@@ -520,6 +532,7 @@ def main():
                 run_basic(url, "pg")
                 concurrent_drivers(url, "pg")
                 pg_restart(url)
+                hostile.pg_unavailable(sys.modules[__name__], url)
             finally:
                 subprocess.run(stop, capture_output=True)
         else:
@@ -775,6 +788,7 @@ def run_tests():
           h[1]["status"] == "Succeeded", f"after the job was killed: {h}")
 
     concurrent_drivers(os.path.join(TMP, "h7.db"), "sqlite")
+    hostile.run_refusals(sys.modules[__name__])
 
 
 main()

@@ -114,6 +114,17 @@ static void test_short_window_flagged_or_approximated(void **state)
     assert_true(r.gpus[0].below_resolution);
     assert_int_equal(warnings, 1);
     assert_contains(last_warning, "window 'short': GPU 0 read 0 J");
+    assert_contains(last_warning, "update period (not measured yet)");
+    /* Once per window name: a per-step window does not print a line per step. */
+    for (int i = 0; i < 5; i++) {
+        zeus_monitor_begin_window(m, "short", false);
+        assert_int_equal(zeus_monitor_end_window(m, "short", false, false, &r), ZEUS_OK);
+    }
+    assert_int_equal(warnings, 1);
+    zeus_monitor_begin_window(m, "other", false);
+    assert_int_equal(zeus_monitor_end_window(m, "other", false, false, &r), ZEUS_OK);
+    assert_int_equal(warnings, 2);
+    assert_contains(last_warning, "window 'other'");
     zeus_monitor_close(m);
 
     o.approx_instant_energy = true;

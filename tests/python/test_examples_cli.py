@@ -56,3 +56,64 @@ def test_python_m_zeus_monitor_power():
 def test_python_m_zeus_monitor_needs_a_mode():
     p = run_python("import runpy, sys; sys.argv=['x']; runpy.run_module('zeus.monitor', run_name='__main__')")
     assert p.returncode == 2 and "required" in p.stderr
+
+
+def _bso_server(tmp_path):
+    """A real `zeus bso serve` on a free loopback port with a SQLite store in tmp_path."""
+    from conftest import BUILD  # noqa: PLC0415
+
+    p = subprocess.Popen(
+        [str(BUILD / "zeus-bso"), "serve", "--port", "0", "--db", str(tmp_path / "bso.db")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    line = p.stdout.readline()
+    if "listening on " not in line:
+        p.kill()
+        raise AssertionError(line + p.stdout.read())
+    return p, line.split("listening on ", 1)[1].split()[0]
+
+
+def test_bso_client_loop_example(tmp_path):
+    """Issue 24 item 13: docs/bso.md's client loop (examples/python/bso_client_loop.py) runs
+    against a real service, recurrence after recurrence; misuse gets a clear error, not the
+    monitor's 'window already exists'."""
+    server, url = _bso_server(tmp_path)
+    try:
+        env = dict(os.environ, ZEUS_DEVICE="sim")
+        sizes = []
+        for _ in range(3):
+            p = subprocess.run([sys.executable, str(ROOT / "examples" / "python" /
+                                                    "bso_client_loop.py"), url],
+                               env=env, capture_output=True, text=True, timeout=120)
+            assert p.returncode in (0, 1), p.stdout + p.stderr
+            assert "training with batch size " in p.stdout, p.stdout + p.stderr
+            sizes.append(p.stdout.split("training with batch size ", 1)[1].split()[0])
+        assert sizes[0] == "64", sizes  # the default batch size goes first
+        misuse = r"""
+import sys
+from zeus.monitor import ZeusMonitor
+from zeus.optimizer.batch_size import BatchSizeOptimizer, JobSpec, ZeusBSOOperationOrderError
+job = JobSpec(job_id_prefix="misuse", batch_sizes=[32, 64], default_batch_size=64,
+              target_metric=0.9, max_epochs=3)
+bso = BatchSizeOptimizer(ZeusMonitor(), sys.argv[1], job)
+for call in (bso.on_train_begin, lambda: bso.on_evaluate(0.5)):
+    try:
+        call()
+    except ZeusBSOOperationOrderError as e:
+        print("ORDER", e)
+bso.get_batch_size()
+bso.on_train_begin()
+try:
+    bso.on_train_begin()
+except ZeusBSOOperationOrderError as e:
+    print("TWICE", e)
+"""
+        p = subprocess.run([sys.executable, "-c", misuse, url], env=env, capture_output=True,
+                           text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        assert "ORDER Call get_batch_size before on_train_begin" in p.stdout, p.stdout
+        assert "TWICE on_train_begin was called twice" in p.stdout, p.stdout
+        assert "already exists" not in p.stdout + p.stderr
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

@@ -302,6 +302,67 @@ static void test_all_configurations(void **state)
     }
 }
 
+/* Running moments (zeus simulate --fast) make the same decisions as the exact mode on the 24
+ * configurations, three seeds each, over 2,000 recurrences, and on one over 10,000: the same
+ * batch size, power limit and outcome for every run (the costs differ in their last bits at
+ * most, as the estimates do). */
+static bool same_decisions(const zeus_sim_history *a, const zeus_sim_history *b, size_t *at)
+{
+    size_t n = a->n < b->n ? a->n : b->n;
+    for (*at = 0; *at < n; (*at)++) {
+        const zeus_sim_run *x = &a->runs[*at], *y = &b->runs[*at];
+        if (x->recurrence != y->recurrence || x->batch_size != y->batch_size ||
+            x->power_limit != y->power_limit || x->reached != y->reached)
+            return false;
+    }
+    return a->n == b->n;
+}
+
+static void fast_against_exact(size_t g, const zeus_job *job, uint64_t seed, size_t recurrences)
+{
+    zeus_sim_params exact, fast;
+    seeded(&exact, seed);
+    seeded(&fast, seed);
+    fast.bso.moments = ZEUS_BSO_MOMENTS_RUNNING;
+    zeus_sim_history a = {0}, b = {0};
+    assert_int_equal(zeus_simulate_one_job(traces[g], job, recurrences, &exact, &a), ZEUS_OK);
+    assert_int_equal(zeus_simulate_one_job(traces[g], job, recurrences, &fast, &b), ZEUS_OK);
+    size_t at;
+    if (!same_decisions(&a, &b, &at))
+        fail_msg("%s %s seed %llu: fast differs from exact at run %zu of %zu/%zu", gpus[g],
+                 job->dataset, (unsigned long long)seed, at, a.n, b.n);
+    zeus_sim_history_free(&a);
+    zeus_sim_history_free(&b);
+}
+
+static void test_fast_moments_same_decisions(void **state)
+{
+    (void)state;
+    for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
+        size_t g = 0;
+        while (strcmp(gpus[g], configs[c].gpu) != 0)
+            g++;
+        zeus_job job;
+        assert_int_equal(zeus_alibaba_job(traces[g], configs[c].dataset, &job), ZEUS_OK);
+        for (uint64_t seed = 1; seed <= 3; seed++)
+            fast_against_exact(g, &job, seed, 2000);
+        if (c == 3) /* v100 librispeech */
+            fast_against_exact(g, &job, 1, 10000);
+    }
+    /* Running moments need the whole history. */
+    zeus_bso_config cfg;
+    zeus_bso_config_default(&cfg);
+    cfg.moments = ZEUS_BSO_MOMENTS_RUNNING;
+    cfg.window_size = 10;
+    zeus_job job;
+    assert_int_equal(zeus_alibaba_job(traces[0], "cifar100", &job), ZEUS_OK);
+    int sizes[] = {32, 64, 128};
+    job.default_bs = 64;
+    zeus_bso *bso = NULL;
+    assert_int_equal(zeus_bso_create(&cfg, &job, sizes, 3, &bso), ZEUS_EINVAL);
+    assert_contains(zeus_last_error(), "window_size must be 0");
+}
+
 /* ---- Alibaba groups ---------------------------------------------------------------------------
  */
 
@@ -473,9 +534,13 @@ static void test_simulation_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_trace_facts),       cmocka_unit_test(test_profile_power_limit),
-        cmocka_unit_test(test_golden_run),        cmocka_unit_test(test_all_configurations),
-        cmocka_unit_test(test_alibaba_groups),    cmocka_unit_test(test_alibaba_concurrency_rule),
+        cmocka_unit_test(test_trace_facts),
+        cmocka_unit_test(test_profile_power_limit),
+        cmocka_unit_test(test_golden_run),
+        cmocka_unit_test(test_all_configurations),
+        cmocka_unit_test(test_fast_moments_same_decisions),
+        cmocka_unit_test(test_alibaba_groups),
+        cmocka_unit_test(test_alibaba_concurrency_rule),
         cmocka_unit_test(test_simulation_errors),
     };
     return cmocka_run_group_tests(tests, load_traces, free_traces);

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 from zeus import _logging, _zeus
+from zeus._paths import fs_path
 
 Measurement = _zeus.Measurement
 
@@ -120,7 +121,7 @@ class ZeusMonitor(_zeus.Monitor):
             gpu_indices=None if gpu_indices is None else list(gpu_indices),
             cpu_indices=None if cpu_indices is None else list(cpu_indices),
             approx_instant_energy=approx_instant_energy,
-            log_file=None if log_file is None else str(log_file),
+            log_file=None if log_file is None else fs_path(log_file, "log_file"),
             sync=framework_sync(sync_execution_with),
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from zeus import _zeus
+from zeus._paths import fs_path
 
 
 class ReplayZeusMonitor(_zeus.Monitor):
@@ -23,8 +24,9 @@ class ReplayZeusMonitor(_zeus.Monitor):
     ) -> None:
         if log_file is None:
             raise ValueError("`log_file` is mandatory for `ReplayZeusMonitor`.")
-        super().__init__(replay_log=str(log_file), match_window_name=match_window_name)
-        self.log_file = str(log_file)
+        log_file = fs_path(log_file, "log_file")
+        super().__init__(replay_log=log_file, match_window_name=match_window_name)
+        self.log_file = log_file
         self.monitor_exec = monitor_exec
         self.ignore_sync_cuda = ignore_sync_cuda
         self.match_window_name = match_window_name

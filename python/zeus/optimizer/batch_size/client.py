@@ -147,7 +147,20 @@ class BatchSizeOptimizer(Callback):
         return self.current_batch_size
 
     def on_train_begin(self) -> None:
+        # Misuse used to surface as the monitor's "window 'BatciSizeOptimizerClient' already
+        # exists": say what the call order is instead.
+        if self.current_batch_size == 0:
+            raise ZeusBSOOperationOrderError(
+                "Call get_batch_size before on_train_begin (the server chooses the batch size)"
+            )
+        if getattr(self, "_measuring", False):
+            raise ZeusBSOOperationOrderError(
+                "on_train_begin was called twice: call it once, before the first epoch, then "
+                "on_evaluate(metric) after every epoch until training_finished is True "
+                "(docs/bso.md has the whole loop)"
+            )
         self.training_finished = False
+        self._measuring = True
         self.monitor.begin_window("BatciSizeOptimizerClient")
 
     def on_evaluate(self, metric: float) -> None:
@@ -156,7 +169,12 @@ class BatchSizeOptimizer(Callback):
             raise ZeusBSOOperationOrderError("Call get_batch_size before on_evaluate")
         if self.training_finished:
             return
+        if not getattr(self, "_measuring", False):
+            raise ZeusBSOOperationOrderError(
+                "Call on_train_begin before on_evaluate (it starts measuring the training)"
+            )
         self.cur_epoch += 1
+        self._measuring = False
         m = self.monitor.end_window("BatciSizeOptimizerClient")
         self.running_time += m.time
         self.consumed_energy += m.total_energy
@@ -174,6 +192,7 @@ class BatchSizeOptimizer(Callback):
             },
         )
         if not answer["stop_train"]:
+            self._measuring = True
             self.monitor.begin_window("BatciSizeOptimizerClient")
             return
         self.training_finished = True

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Times the README's commands as a new user meets them: on a fresh Debian 12 (a debootstrap
+# chroot with nothing but the minimal base system), from a clone of this repository, with
+# `make` installed first (the only thing the README assumes). Needs root, debootstrap and the
+# Debian mirror. Prints the time of each step; the README's figures come from here.
+#   scripts/time-fresh-debian.sh demo|test [ROOT]   (ROOT: a debootstrapped tree to copy)
+set -euo pipefail
+what=${1:?usage: time-fresh-debian.sh demo|test [ROOT]}
+base=${2:-}
+work=$(mktemp -d)
+trap 'umount -R "$work/root/proc" "$work/root/dev" "$work/root/sys" 2>/dev/null || true; rm -rf "$work"' EXIT
+if [ -n "$base" ]; then
+  cp -a "$base" "$work/root"
+else
+  start=$(date +%s.%N)
+  debootstrap --variant=minbase bookworm "$work/root" >/dev/null
+  echo "debootstrap: $(echo "$(date +%s.%N) - $start" | bc) s"
+fi
+git clone -q "$(cd "$(dirname "$0")/.." && pwd)" "$work/root/zeus"
+cp /etc/resolv.conf "$work/root/etc/resolv.conf"
+for fs in proc dev sys; do mount --rbind "/$fs" "$work/root/$fs"; done
+chroot "$work/root" /bin/bash -euc '
+  export DEBIAN_FRONTEND=noninteractive
+  t0=$(date +%s.%N)
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends make >/dev/null
+  t1=$(date +%s.%N)
+  cd /zeus
+  make '"$what"' > /tmp/make.log 2>&1 || { tail -n 40 /tmp/make.log; exit 1; }
+  t2=$(date +%s.%N)
+  tail -n 25 /tmp/make.log
+  echo "lines printed by make '"$what"': $(wc -l < /tmp/make.log)"
+  echo "apt-get update + make: $(awk "BEGIN{print $t1 - $t0}") s"
+  echo "make '"$what"' (packages, build, run): $(awk "BEGIN{print $t2 - $t1}") s"
+  echo "packages installed: $(dpkg -l | grep -c ^ii)"
+'
