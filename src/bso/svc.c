@@ -227,27 +227,46 @@ static int cmp_int(const void *a, const void *b)
 }
 
 /* JobSpecFromClient (spec 3.1). Returns false after adding the errors to v. */
+/* pydantic's Field(gt=0) / Field(ge=0) error (with its ctx, as FastAPI sends it). */
+static void verr_limit(verr *v, const char *field, bool ge)
+{
+    verr_add(v, "body", field,
+             ge ? "ensure this value is greater than or equal to 0"
+                : "ensure this value is greater than 0",
+             ge ? "value_error.number.not_ge" : "value_error.number.not_gt");
+    cJSON *ctx = cJSON_CreateObject();
+    cJSON_AddNumberToObject(ctx, "limit_value", 0);
+    cJSON_AddItemToObject(cJSON_GetArrayItem(v->detail, cJSON_GetArraySize(v->detail) - 1), "ctx",
+                          ctx);
+}
+
+/* JobSpecFromClient (spec 3.1), checked as pydantic v1 checks the original's model: fields in
+ * its order (GpuConfig's, then JobSpec's), the same messages, then the root validators only when
+ * every field passed. Our own limits (sizes, lengths, repeated batch sizes) are extra errors.
+ * Returns false after adding the errors to v. */
 static bool parse_spec(cJSON *o, job *jb, verr *v)
 {
     memset(jb, 0, sizeof *jb);
-    const char *id = get_str(o, "job_id", false, v);
-    const char *prefix = get_str(o, "job_id_prefix", true, v);
+    char msg[400], num[ZEUS_DOUBLE_BUF];
+    if (get_num(o, "max_power", &jb->max_power, true, 0, v) && !(jb->max_power > 0))
+        verr_limit(v, "max_power", false);
+    if (get_int(o, "number_of_gpus", &jb->gpus, true, 0, v) && jb->gpus <= 0)
+        verr_limit(v, "number_of_gpus", false);
     const char *model = get_str(o, "gpu_model", true, v);
+    if (model && !*model)
+        verr_add(v, "body", "gpu_model", "Invalid gpu_model(). Shouldn't be empty.", "value_error");
+    else if (model && strlen(model) >= sizeof jb->gpu_model)
+        verr_add(v, "body", "gpu_model", "gpu_model is too long (< 64)", "value_error");
+    else if (model)
+        snprintf(jb->gpu_model, sizeof jb->gpu_model, "%s", model);
+    const char *id = get_str(o, "job_id", false, v);
+    if (id && strlen(id) >= sizeof jb->job_id)
+        verr_add(v, "body", "job_id", "job_id is too long", "value_error");
+    const char *prefix = get_str(o, "job_id_prefix", true, v);
     if (prefix && strlen(prefix) >= sizeof jb->prefix - 16)
         verr_add(v, "body", "job_id_prefix", "job_id_prefix is too long", "value_error");
     else if (prefix)
         snprintf(jb->prefix, sizeof jb->prefix, "%s", prefix);
-    if (id && (!prefix || strncmp(id, prefix, strlen(prefix)) != 0))
-        verr_add(v, "body", "job_id", "job_id should start with job_id_prefix", "value_error");
-    else if (id && strlen(id) >= sizeof jb->job_id)
-        verr_add(v, "body", "job_id", "job_id is too long", "value_error");
-    else if (id)
-        snprintf(jb->job_id, sizeof jb->job_id, "%s", id);
-    if (model && (!*model || strlen(model) >= sizeof jb->gpu_model))
-        verr_add(v, "body", "gpu_model", "gpu_model should be a non-empty string (< 64)",
-                 "value_error");
-    else if (model)
-        snprintf(jb->gpu_model, sizeof jb->gpu_model, "%s", model);
 
     cJSON *bs = cJSON_GetObjectItemCaseSensitive(o, "batch_sizes");
     if (!bs || cJSON_IsNull(bs))
@@ -271,7 +290,7 @@ static bool parse_spec(cJSON *o, job *jb, verr *v)
             verr_add(v, "body", "batch_sizes", "batch_sizes should be up to 256 positive integers",
                      "value_error");
         else if (jb->n_bs == 0)
-            verr_add(v, "body", "batch_sizes", "batch_sizes should not be empty", "value_error");
+            verr_add(v, "body", "batch_sizes", "Batch Sizes = [] is empty", "value_error");
         for (int i = 1; ok && i < jb->n_bs; i++)
             if (jb->bs[i] == jb->bs[i - 1]) { /* the original fails on its primary key: 500 */
                 verr_add(v, "body", "batch_sizes", "batch_sizes should not repeat a value",
@@ -280,24 +299,21 @@ static bool parse_spec(cJSON *o, job *jb, verr *v)
             }
     }
     long long dbs = 0;
-    if (get_int(o, "default_batch_size", &dbs, true, 0, v)) {
-        bool in = false;
-        for (int i = 0; i < jb->n_bs; i++)
-            in = in || jb->bs[i] == dbs;
-        if (dbs <= 0)
-            verr_add(v, "body", "default_batch_size", "default_batch_size should be > 0",
-                     "value_error");
-        else if (!in && jb->n_bs)
-            verr_add(v, "body", "__root__", "Default BS not in batch_sizes", "value_error");
-        jb->default_bs = (int)dbs;
-    }
+    if (get_int(o, "default_batch_size", &dbs, true, 0, v) && dbs <= 0)
+        verr_limit(v, "default_batch_size", false);
+    jb->default_bs = (int)dbs;
     if (get_num(o, "eta_knob", &jb->eta, false, 0.5, v) && !(jb->eta >= 0 && jb->eta <= 1))
         verr_add(v, "body", "eta_knob", "eta_knob should be in range [0,1]", "value_error");
     cJSON *beta = cJSON_GetObjectItemCaseSensitive(o, "beta_knob");
     if (beta && cJSON_IsNull(beta))
         jb->beta = NAN;
-    else if (get_num(o, "beta_knob", &jb->beta, false, 2.0, v) && !(jb->beta > 0))
-        verr_add(v, "body", "beta_knob", "beta_knob should be larger than 0", "value_error");
+    else if (get_num(o, "beta_knob", &jb->beta, false, 2.0, v) && !(jb->beta > 0)) {
+        snprintf(msg, sizeof msg,
+                 "Invalid beta_knob(%s). To disable early stop, set beta_knob = None to disable "
+                 "or positive value.",
+                 zeus_format_double(jb->beta, num, sizeof num));
+        verr_add(v, "body", "beta_knob", msg, "value_error");
+    }
     get_num(o, "target_metric", &jb->target, false, 0.5, v);
     cJSON *hib = cJSON_GetObjectItemCaseSensitive(o, "higher_is_better_metric");
     jb->higher_better = true;
@@ -311,10 +327,11 @@ static bool parse_spec(cJSON *o, job *jb, verr *v)
                      "type_error.bool");
     }
     if (get_int(o, "max_epochs", &jb->max_epochs, false, 100, v) && jb->max_epochs <= 0)
-        verr_add(v, "body", "max_epochs", "max_epochs should be > 0", "value_error");
-    if (get_int(o, "num_pruning_rounds", &jb->rounds, false, 2, v) &&
-        (jb->rounds < 0 || jb->rounds > 100))
-        verr_add(v, "body", "num_pruning_rounds", "num_pruning_rounds should be in [0,100]",
+        verr_limit(v, "max_epochs", false);
+    if (get_int(o, "num_pruning_rounds", &jb->rounds, false, 2, v) && jb->rounds < 0)
+        verr_limit(v, "num_pruning_rounds", true);
+    else if (jb->rounds > 100)
+        verr_add(v, "body", "num_pruning_rounds", "num_pruning_rounds should be at most 100",
                  "value_error");
     get_int(o, "window_size", &jb->window, false, 0, v);
     get_num(o, "mab_prior_mean", &jb->prior_mean, false, 0.0, v);
@@ -323,8 +340,7 @@ static bool parse_spec(cJSON *o, job *jb, verr *v)
         verr_add(v, "body", "mab_prior_precision", "mab_prior_precision should be >= 0",
                  "value_error");
     if (get_int(o, "mab_num_explorations", &jb->explorations, false, 2, v) && jb->explorations < 0)
-        verr_add(v, "body", "mab_num_explorations", "mab_num_explorations should be >= 0",
-                 "value_error");
+        verr_limit(v, "mab_num_explorations", true);
     cJSON *seed = cJSON_GetObjectItemCaseSensitive(o, "mab_seed");
     if (seed && !cJSON_IsNull(seed)) {
         jb->has_seed = get_int_upto(o, "mab_seed", &jb->seed, false, 0, BSO_BIGINT_MAX, v);
@@ -333,10 +349,25 @@ static bool parse_spec(cJSON *o, job *jb, verr *v)
             jb->has_seed = false;
         }
     }
-    if (get_num(o, "max_power", &jb->max_power, true, 0, v) && !(jb->max_power > 0))
-        verr_add(v, "body", "max_power", "max_power should be > 0", "value_error");
-    if (get_int(o, "number_of_gpus", &jb->gpus, true, 0, v) && jb->gpus <= 0)
-        verr_add(v, "body", "number_of_gpus", "number_of_gpus should be > 0", "value_error");
+    if (v->detail)
+        return false;
+    /* The root validators (skip_on_failure): the default batch size, then the job id's prefix. */
+    bool in = false;
+    for (int i = 0; i < jb->n_bs; i++)
+        in = in || jb->bs[i] == dbs;
+    if (!in) {
+        int n = snprintf(msg, sizeof msg, "Default BS(%lld) not in batch_sizes([", dbs);
+        for (int i = 0; i < jb->n_bs && n < (int)sizeof msg; i++)
+            n += snprintf(msg + n, sizeof msg - (size_t)n, "%s%d", i ? ", " : "", jb->bs[i]);
+        if (n < (int)sizeof msg)
+            snprintf(msg + n, sizeof msg - (size_t)n, "]).");
+        verr_add(v, "body", "__root__", msg, "value_error");
+    } else if (id && strncmp(id, jb->prefix, strlen(jb->prefix)) != 0) {
+        snprintf(msg, sizeof msg, "Job_id(%.150s) does not start with prefix(%.150s).", id,
+                 jb->prefix);
+        verr_add(v, "body", "__root__", msg, "value_error");
+    } else if (id)
+        snprintf(jb->job_id, sizeof jb->job_id, "%s", id);
     return v->detail == NULL;
 }
 
@@ -528,6 +559,18 @@ void svc_register(bso_db *db, const char *body, svc_reply *out)
     }
     if (bso_db_commit(db) < 0)
         goto dbfail;
+    /* The original's float fields are Python floats in its answer (2.0, not 2); the stored
+     * form above stays as it was, so registrations compare as before. */
+    static const char *const floats[] = {"eta_knob",       "beta_knob",           "target_metric",
+                                         "mab_prior_mean", "mab_prior_precision", "max_power"};
+    for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++) {
+        cJSON *f = cJSON_GetObjectItemCaseSensitive(spec, floats[i]);
+        char num[ZEUS_DOUBLE_BUF];
+        if (cJSON_IsNumber(f))
+            cJSON_ReplaceItemInObjectCaseSensitive(
+                spec, floats[i],
+                cJSON_CreateRaw(zeus_format_double(f->valuedouble, num, sizeof num)));
+    }
     reply_json(out, created ? 201 : 200, spec);
     spec = NULL;
     goto done;
