@@ -54,7 +54,7 @@ def service(tmp_path):
     assert line.startswith("listening on http://"), (line, p.stderr.read() if p.poll() is not None else "")
     yield line.split()[-1].split("//", 1)[1].rstrip("/")
     p.terminate()
-    p.wait(timeout=20)
+    assert p.wait(timeout=60) == 0
 
 
 def _post(addr: str, body: dict) -> tuple[int, str]:
