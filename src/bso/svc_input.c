@@ -18,8 +18,7 @@ void reply_json(svc_reply *out, int status, cJSON *j)
 }
 
 /* FastAPI / pydantic v1 validation errors: {"detail":[{"loc":[...],"msg":...,"type":...}]}. */
-void verr_add(verr *v, const char *where, const char *field, const char *msg,
-                     const char *type)
+void verr_add(verr *v, const char *where, const char *field, const char *msg, const char *type)
 {
     if (!v->detail)
         v->detail = cJSON_CreateArray();
@@ -84,7 +83,7 @@ cJSON *parse_body(const char *body, verr *v)
 /* Field readers in pydantic v1's spirit: a missing optional field takes its default, a wrong
  * type is a 422 naming the field. Integers must fit their column (check.h), on both stores. */
 bool get_int_upto(cJSON *o, const char *name, long long *out, bool required, long long dflt,
-                         long long max, verr *v)
+                  long long max, verr *v)
 {
     cJSON *f = cJSON_GetObjectItemCaseSensitive(o, name);
     if (!f || cJSON_IsNull(f)) {
@@ -112,8 +111,7 @@ bool get_int_upto(cJSON *o, const char *name, long long *out, bool required, lon
     }
 }
 
-bool get_int(cJSON *o, const char *name, long long *out, bool required, long long dflt,
-                    verr *v)
+bool get_int(cJSON *o, const char *name, long long *out, bool required, long long dflt, verr *v)
 {
     return get_int_upto(o, name, out, required, dflt, BSO_INT_MAX, v);
 }
@@ -340,4 +338,3 @@ cJSON *spec_json(const job *jb)
     cJSON_AddStringToObject(j, "gpu_model", jb->gpu_model);
     return j;
 }
-
