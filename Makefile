@@ -21,9 +21,9 @@ all: build
 # everything else installs the whole list and builds the tests. Target-specific variables reach
 # the prerequisites (deps, build) when they are made for demo.
 DEPS_SET ?= all
-BUILD_OPTIONS ?= -DZEUS_BUILD_TESTS=ON -DZEUS_SERVERS=ON -DZEUS_PLOT_PNG=ON -DZEUS_MAN=ON
+BUILD_OPTIONS ?= -DZEUS_BUILD_TESTS=ON -DZEUS_SERVERS=ON -DZEUS_PLOT_PNG=ON -DZEUS_MAN=ON -DZEUS_MPI_EXAMPLE=ON
 demo: DEPS_SET = demo
-demo: BUILD_OPTIONS = -DZEUS_BUILD_TESTS=OFF -DZEUS_SERVERS=OFF -DZEUS_PLOT_PNG=OFF -DZEUS_MAN=OFF
+demo: BUILD_OPTIONS = -DZEUS_BUILD_TESTS=OFF -DZEUS_SERVERS=OFF -DZEUS_PLOT_PNG=OFF -DZEUS_MAN=OFF -DZEUS_MPI_EXAMPLE=OFF
 
 deps:
 	@./scripts/install-deps.sh $(DEPS_SET)

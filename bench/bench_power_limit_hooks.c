@@ -22,6 +22,13 @@ static int empty_hook(zeus_power_limit_optimizer *plo)
     return 0;
 }
 
+/* One rank alone: the values are already the job's. */
+static int identity_all_reduce(double *values, size_t count, zeus_reduce_op op, void *user)
+{
+    (void)values, (void)count, (void)op, (void)user;
+    return ZEUS_OK;
+}
+
 static double per_call_ns(int (*hook)(zeus_power_limit_optimizer *), zeus_power_limit_optimizer *p,
                           long calls)
 {
@@ -62,6 +69,16 @@ int main(int argc, char **argv)
     double phase = per_call_ns(hook, p, calls);
     zeus_power_limit_optimizer_destroy(p);
 
+    /* The same with an all-reduce (distributed training): it runs only at window ends. */
+    o.all_reduce = identity_all_reduce;
+    if (zeus_power_limit_optimizer_create(m, &o, &p) != ZEUS_OK) {
+        fprintf(stderr, "%s\n", zeus_last_error());
+        return 1;
+    }
+    double dist_phase = per_call_ns(hook, p, calls);
+    zeus_power_limit_optimizer_destroy(p);
+    o.all_reduce = NULL;
+
     /* Done: a saved profile. */
     char path[] = "/tmp/zeus-bench-profile-XXXXXX";
     int fd = mkstemp(path);
@@ -82,6 +99,8 @@ int main(int argc, char **argv)
            zeus_gpu_count(d));
     printf("  empty hook (baseline)     %6.2f ns/call\n", base);
     printf("  inside a phase (warmup)   %6.2f ns/call (%.2fx baseline)\n", phase, phase / base);
+    printf("  inside a phase, all-reduce set (distributed) %6.2f ns/call (%.2fx baseline)\n",
+           dist_phase, dist_phase / base);
     printf("  done                      %6.2f ns/call (%.2fx baseline)\n", done, done / base);
     zeus_monitor_close(m);
     zeus_devices_close(d);

@@ -67,6 +67,13 @@ plo = GlobalPowerLimitOptimizer(m, warmup_steps=10**9)
 plo.on_step_begin(); plo.on_step_end(); plo.on_step_begin()
 res["hooks_warmup_ns"] = per(steps, 200000)
 plo.close()
+# Distributed training: the optimizer with an all-reduce (one rank: the identity); it runs only
+# at the end of a profiling window, never in these steps.
+from zeus import _zeus
+plo = _zeus.Optimizer(m, warmup_steps=10**9, all_reduce=lambda values, op: values)
+plo.on_step_begin(); plo.on_step_end(); plo.on_step_begin()
+res["hooks_warmup_dist_ns"] = per(steps, 200000)
+plo.close()
 print(json.dumps(res))
 """
 
@@ -157,6 +164,7 @@ def main() -> int:
         print(
             f"gpus={n}  optimizer hooks per step: done {res['hooks_done_ns']:5.0f}"
             f"  warming up {res['hooks_warmup_ns']:5.0f}"
+            f"  warming up with an all-reduce set {res['hooks_warmup_dist_ns']:5.0f}"
         )
     return 0
 

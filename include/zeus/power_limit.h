@@ -144,7 +144,23 @@ ZEUS_API void zeus_power_limit_profile_free(zeus_power_limit_profile *profile);
 
 typedef struct zeus_power_limit_optimizer zeus_power_limit_optimizer;
 
+/* ---- Distributed training (docs/power-limit.md, "Distributed training") --------------------
+ * One optimizer per rank (process), each over its own GPUs, as the newest Zeus does under
+ * torch.distributed. At the end of every limit's profiling window the ranks combine what they
+ * measured: energy summed over every rank's GPUs, time the slowest rank's; so every rank sees
+ * the same profile and chooses the same limit. The collective is the caller's: MPI_Allreduce,
+ * NCCL or Gloo (the Python package uses torch.distributed). */
+typedef enum { ZEUS_REDUCE_SUM = 0, ZEUS_REDUCE_MAX = 1 } zeus_reduce_op;
+
+/* Reduces count doubles in place, element-wise, across every rank, so that each rank ends with
+ * the same values. Every rank calls it at the same points with the same count. Returns 0, or a
+ * negative ZEUS_E* code when the collective failed (a peer died: ZEUS_EIO; it timed out:
+ * ZEUS_ETIMEOUT); it must not block forever (give the collective a time-out). */
+typedef int (*zeus_all_reduce_fn)(double *values, size_t count, zeus_reduce_op op, void *user);
+
 typedef struct {
+    /* Set by zeus_power_limit_options_init() (docs/abi.md: options grow by their size). */
+    size_t struct_size;
     zeus_optimum_selector selector; /* default ZeusCost(0.5, ZEUS_WORLD_SIZE_AUTO) */
     int wait_steps;    /* >= 0, default 1: steps at the maximum before profiling starts */
     int warmup_steps;  /* >= 0, default 10 (0: profiling starts right after a limit change) */
@@ -159,9 +175,21 @@ typedef struct {
      * zeus_install_signal_handlers()) and at normal exit (default true). */
     bool restore_on_signal;
     bool restore_on_exit;
+    /* Distributed training: NULL (default) profiles this process's GPUs alone. Set, the
+     * optimizer calls it (with all_reduce_user) collectively: twice when created (the ranks agree
+     * that every one of them was created, and whether they load a profile or make one), and
+     * twice at the end of each limit's profiling window (energy summed, time max) -- never in
+     * the other steps. ZeusCost's ZEUS_WORLD_SIZE_AUTO then means the GPUs of every rank. */
+    zeus_all_reduce_fn all_reduce;
+    void *all_reduce_user;
 } zeus_power_limit_options;
 
-ZEUS_API void zeus_power_limit_options_init(zeus_power_limit_options *options);
+/* Defaults and struct_size. A macro, so that struct_size is the size the caller was compiled
+ * with; the function writes no more than struct_size bytes. */
+#define zeus_power_limit_options_init(options)                                                     \
+    zeus_power_limit_options_init_sized((options), sizeof *(options))
+ZEUS_API void zeus_power_limit_options_init_sized(zeus_power_limit_options *options,
+                                                  size_t struct_size);
 
 typedef enum {
     ZEUS_PL_READY = 0, /* limit: the next one to profile; steps: steps until it is set */

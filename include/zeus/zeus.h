@@ -7,6 +7,7 @@
 #include "zeus/device.h"
 #include "zeus/sim.h"
 #include "zeus/monitor.h"
+#include "zeus/job_window.h"
 #include "zeus/metric.h"
 #include "zeus/plot.h"
 #include "zeus/lease.h"

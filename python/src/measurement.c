@@ -2,6 +2,7 @@
 #include "zeuspy.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* ---- Measurement ---- */
@@ -294,4 +295,65 @@ PyTypeObject zpy_MeasurementType = {
     .tp_getset = measurement_getset,
     .tp_init = (initproc)measurement_init,
     .tp_new = PyType_GenericNew,
+};
+
+/* ---- Job windows (zeus/job_window.h) ---- */
+
+/* parts [(rank, host, start_s, time_s, sync_before_s, sync_after_s)], readings [(rank, host,
+ * uuid, energy_j or None)] -> dict. */
+static PyObject *py_job_window_combine(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *parts_in, *readings_in, *result = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &parts_in, &PyList_Type, &readings_in))
+        return NULL;
+    Py_ssize_t np = PyList_GET_SIZE(parts_in), nr = PyList_GET_SIZE(readings_in);
+    zeus_job_part *parts = PyMem_Calloc((size_t)np + 1, sizeof *parts);
+    zeus_job_reading *readings = PyMem_Calloc((size_t)nr + 1, sizeof *readings);
+    if (!parts || !readings) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < np; i++) {
+        zeus_job_part *p = &parts[i];
+        const char *host;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(parts_in, i), "Isdddd", &p->rank, &host, &p->start_s,
+                              &p->time_s, &p->sync_before_s, &p->sync_after_s))
+            goto done;
+        snprintf(p->host, sizeof p->host, "%s", host);
+    }
+    for (Py_ssize_t i = 0; i < nr; i++) {
+        zeus_job_reading *r = &readings[i];
+        const char *host, *uuid;
+        PyObject *energy;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(readings_in, i), "IssO", &r->rank, &host, &uuid,
+                              &energy))
+            goto done;
+        r->energy_j = energy == Py_None ? NAN : PyFloat_AsDouble(energy);
+        if (PyErr_Occurred())
+            goto done;
+        snprintf(r->host, sizeof r->host, "%s", host);
+        snprintf(r->uuid, sizeof r->uuid, "%s", uuid);
+    }
+    zeus_job_measurement m;
+    int rc = zeus_job_window_combine(parts, (size_t)np, readings, (size_t)nr, &m);
+    if (rc != ZEUS_OK) {
+        zpy_raise(rc, PyExc_ValueError);
+        goto done;
+    }
+    result = Py_BuildValue("{s:I,s:d,s:d,s:d,s:N,s:I,s:I,s:I,s:d}", "ranks", m.ranks, "time",
+                           m.time_s, "span", m.span_s, "clock_skew_bound", m.clock_skew_bound_s,
+                           "total_energy", float_or_none(m.total_energy_j), "gpu_count",
+                           m.gpu_count, "readings", m.readings, "duplicates", m.duplicates,
+                           "duplicate_spread", m.duplicate_spread_j);
+done:
+    PyMem_Free(parts);
+    PyMem_Free(readings);
+    return result;
+}
+
+PyMethodDef zpy_job_window_methods[] = {
+    {"job_window_combine", py_job_window_combine, METH_VARARGS,
+     "Combines ranks' windows (zeus/job_window.h): (parts, readings) -> dict."},
+    {NULL, NULL, 0, NULL},
 };

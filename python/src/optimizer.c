@@ -9,14 +9,31 @@
 /* ---- Power-limit optimizer ---- */
 typedef struct {
     PyObject_HEAD zeus_power_limit_optimizer *plo;
-    PyObject *monitor;  /* keeps the monitor alive */
-    PyObject *selector; /* custom selector callable or NULL */
-    PyObject *selector_error;
+    PyObject *monitor;        /* keeps the monitor alive */
+    PyObject *selector;       /* custom selector callable or NULL */
+    PyObject *all_reduce;     /* all_reduce(list of float, "sum" | "max") -> list, or NULL */
+    PyObject *selector_error; /* the selector's or all_reduce's exception */
     PyObject *dict;
     PyObject *weaklist;
     pid_t owner_pid;
     int inflight; /* hooks running with the GIL released */
 } OptimizerObject;
+
+/* Keeps the Python exception of a callback for the hook to raise (the first one wins). */
+static void keep_callback_error(OptimizerObject *self)
+{
+    if (PyErr_Occurred() && !self->selector_error) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        PyErr_NormalizeException(&t, &v, &tb);
+        if (tb)
+            PyException_SetTraceback(v, tb);
+        self->selector_error = v;
+        Py_XDECREF(t);
+        Py_XDECREF(tb);
+    }
+    PyErr_Clear();
+}
 
 static int custom_selector(const zeus_power_limit_measurement *ms, size_t count, void *user,
                            unsigned *optimal_w)
@@ -43,17 +60,48 @@ static int custom_selector(const zeus_power_limit_measurement *ms, size_t count,
         }
         Py_DECREF(r);
     }
-    if (rc != ZEUS_OK && PyErr_Occurred() && !self->selector_error) {
-        PyObject *t, *v, *tb;
-        PyErr_Fetch(&t, &v, &tb);
-        PyErr_NormalizeException(&t, &v, &tb);
-        if (tb)
-            PyException_SetTraceback(v, tb);
-        self->selector_error = v;
-        Py_XDECREF(t);
-        Py_XDECREF(tb);
-    }
+    if (rc != ZEUS_OK)
+        keep_callback_error(self);
     PyErr_Clear();
+    PyGILState_Release(st);
+    return rc;
+}
+
+/* Distributed training: libzeus's collective backed by the package's all_reduce (torch). */
+static int python_all_reduce(double *values, size_t count, zeus_reduce_op op, void *user)
+{
+    OptimizerObject *self = user;
+    int rc = ZEUS_EIO;
+    PyGILState_STATE st = PyGILState_Ensure();
+    PyObject *list = PyList_New((Py_ssize_t)count);
+    for (size_t i = 0; list && i < count; i++) {
+        PyObject *f = PyFloat_FromDouble(values[i]);
+        if (!f) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, f);
+    }
+    PyObject *r = list ? PyObject_CallFunction(self->all_reduce, "Os", list,
+                                               op == ZEUS_REDUCE_SUM ? "sum" : "max")
+                       : NULL;
+    Py_XDECREF(list);
+    PyObject *seq = r ? PySequence_Fast(r, "all_reduce must return a list") : NULL;
+    if (seq && PySequence_Fast_GET_SIZE(seq) != (Py_ssize_t)count)
+        PyErr_Format(PyExc_RuntimeError, "all_reduce returned %zd values for %zu",
+                     PySequence_Fast_GET_SIZE(seq), count);
+    else if (seq) {
+        rc = ZEUS_OK;
+        for (size_t i = 0; i < count && rc == ZEUS_OK; i++) {
+            values[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(seq, (Py_ssize_t)i));
+            if (PyErr_Occurred())
+                rc = ZEUS_EIO;
+        }
+    }
+    Py_XDECREF(seq);
+    Py_XDECREF(r);
+    if (rc != ZEUS_OK)
+        keep_callback_error(self);
     PyGILState_Release(st);
     return rc;
 }
@@ -78,14 +126,15 @@ static PyObject *optimizer_error(OptimizerObject *self, int rc)
 
 static int optimizer_init(OptimizerObject *self, PyObject *args, PyObject *kw)
 {
-    static char *names[] = {"monitor",           "selector", "wait_steps",   "warmup_steps",
-                            "profile_steps",     "pl_step",  "profile_path", "restore_on_exit",
-                            "profile_gpu_model", NULL};
-    PyObject *monitor, *selector = Py_None, *path = Py_None;
+    static char *names[] = {
+        "monitor", "selector",     "wait_steps",      "warmup_steps",      "profile_steps",
+        "pl_step", "profile_path", "restore_on_exit", "profile_gpu_model", "all_reduce",
+        NULL};
+    PyObject *monitor, *selector = Py_None, *path = Py_None, *all_reduce = Py_None;
     int wait = 1, warmup = 10, profile = 40, step = 25, on_exit = 1, gpu_model = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|OiiiiOpp:Optimizer", names, &zpy_MonitorType,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|OiiiiOppO:Optimizer", names, &zpy_MonitorType,
                                      &monitor, &selector, &wait, &warmup, &profile, &step, &path,
-                                     &on_exit, &gpu_model))
+                                     &on_exit, &gpu_model, &all_reduce))
         return -1;
     if (self->plo) {
         PyErr_SetString(PyExc_RuntimeError, "the optimizer is already initialised");
@@ -103,6 +152,12 @@ static int optimizer_init(OptimizerObject *self, PyObject *args, PyObject *kw)
     o.restore_on_exit = on_exit;
     o.restore_on_signal = false; /* Python keeps SIGINT; the package restores on its own */
     o.profile_gpu_model = gpu_model;
+    if (all_reduce != Py_None) {
+        Py_INCREF(all_reduce);
+        Py_XSETREF(self->all_reduce, all_reduce);
+        o.all_reduce = python_all_reduce;
+        o.all_reduce_user = self;
+    }
     /* selector: None (default), ("energy",), ("time",), ("zeus_cost", eta, world_size),
      * ("max_slowdown", factor), or a callable(list of (W, J, s)) -> W. */
     if (selector != Py_None) {
@@ -172,6 +227,7 @@ static int optimizer_traverse(OptimizerObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->monitor);
     Py_VISIT(self->selector);
+    Py_VISIT(self->all_reduce);
     Py_VISIT(self->dict);
     return 0;
 }
@@ -182,6 +238,7 @@ static int optimizer_clear(OptimizerObject *self)
     optimizer_destroy_now(self);
     Py_CLEAR(self->monitor);
     Py_CLEAR(self->selector);
+    Py_CLEAR(self->all_reduce);
     Py_CLEAR(self->dict);
     return 0;
 }

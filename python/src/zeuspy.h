@@ -95,4 +95,7 @@ extern PyTypeObject zpy_OptimizerType;
 /* ---- outputs.c ---- */
 extern PyMethodDef zpy_output_methods[];
 
+/* ---- measurement.c: job windows ---- */
+extern PyMethodDef zpy_job_window_methods[];
+
 #endif

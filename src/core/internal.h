@@ -38,6 +38,14 @@ void zeus__sampler_atfork(zeus__fork_phase phase);
 /* Bounded string copy that always terminates; returns strlen(src). */
 size_t zeus__strlcpy(char *dst, const char *src, size_t size);
 
+/* Copies a caller's size-prefixed options struct (its first field is size_t struct_size) into
+ * this library's layout by the growth rule of docs/abi.md: out (out_size bytes) must already
+ * hold the defaults; the first min(struct_size, out_size) bytes are copied; a struct_size that
+ * is not a size is ZEUS_EINVAL, and fields beyond out_size that are not zero ZEUS_ENOTSUP. name
+ * (the type) and init (its init function) go into the messages. */
+int zeus__options_copy(const void *in, void *out, size_t out_size, const char *name,
+                       const char *init);
+
 /* Reads a whole file into a NUL-terminated malloc'd buffer. */
 int zeus__read_file(const char *path, char **data, size_t *size);
 

@@ -42,6 +42,28 @@ size_t zeus__strlcpy(char *dst, const char *src, size_t size)
     return len;
 }
 
+/* A struct_size beyond this is not a size: the options were never initialized. */
+#define OPTIONS_SIZE_SANITY 4096
+
+int zeus__options_copy(const void *in, void *out, size_t out_size, const char *name,
+                       const char *init)
+{
+    size_t size;
+    memcpy(&size, in, sizeof size);
+    if (size < sizeof size || size > OPTIONS_SIZE_SANITY)
+        return zeus__error(ZEUS_EINVAL, "%s.struct_size is %zu: initialize the options with %s()",
+                           name, size, init);
+    memcpy(out, in, size < out_size ? size : out_size);
+    memcpy(out, &out_size, sizeof out_size);
+    for (size_t i = out_size; i < size; i++)
+        if (((const unsigned char *)in)[i] != 0)
+            return zeus__error(ZEUS_ENOTSUP,
+                               "%s from a newer Zeus (%zu bytes, this library knows %zu) set "
+                               "fields this library does not have",
+                               name, size, out_size);
+    return ZEUS_OK;
+}
+
 char *zeus_format_double(double value, char *buf, size_t size)
 {
     if (isnan(value)) {

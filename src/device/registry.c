@@ -18,8 +18,6 @@ const zeus_backend_ops *const zeus__backends[] = {&zeus__nvml_backend, &zeus__si
 const size_t zeus__backend_count = ZEUS_ARRAY_LEN(zeus__backends);
 
 #define MAX_BACKENDS ZEUS_ARRAY_LEN(zeus__backends)
-/* A struct_size beyond this is not a size: the options were never initialized. */
-#define OPTIONS_SIZE_SANITY 4096
 
 struct zeus_devices {
     zeus_backend_status status[MAX_BACKENDS];
@@ -50,21 +48,8 @@ static int normalize_options(const zeus_device_options *in, zeus_device_options 
     zeus_device_options_init(out);
     if (!in)
         return ZEUS_OK;
-    size_t size = in->struct_size;
-    if (size < sizeof in->struct_size || size > OPTIONS_SIZE_SANITY)
-        return zeus__error(ZEUS_EINVAL,
-                           "zeus_device_options.struct_size is %zu: initialize the options with "
-                           "zeus_device_options_init()",
-                           size);
-    memcpy(out, in, size < sizeof *out ? size : sizeof *out);
-    out->struct_size = sizeof *out;
-    for (size_t i = sizeof *out; i < size; i++)
-        if (((const unsigned char *)in)[i] != 0)
-            return zeus__error(ZEUS_ENOTSUP,
-                               "zeus_device_options from a newer Zeus (%zu bytes, this library "
-                               "knows %zu) set fields this library does not have",
-                               size, sizeof *out);
-    return ZEUS_OK;
+    return zeus__options_copy(in, out, sizeof *out, "zeus_device_options",
+                              "zeus_device_options_init");
 }
 
 /* The backend named by the n characters at name, or NULL. */

@@ -5,6 +5,7 @@
 #include "zeus/output.h"
 
 #include "core/internal.h"
+#include "power_limit/power_limit_dist.h"
 #include "power_limit/power_limit_fsm.h"
 #include "zeus/lease.h"
 
@@ -27,6 +28,7 @@ struct zeus_power_limit_optimizer {
     zeus_lease *lease;  /* records the limits (and persistence) at creation, puts them back */
     zeus_pl_fsm fsm;
     zeus_measurement *scratch; /* reused for every window */
+    zeus_pl_dist dist;         /* distributed training: the caller's all-reduce, or NULL */
 };
 
 /* The original's message for missing permissions (spec 1.5), with the device layer's detail. */
@@ -60,9 +62,10 @@ static int op_begin_window(void *ctx, const char *name)
     return ZEUS_OK;
 }
 
-static int op_end_window(void *ctx, const char *name, bool cancel, double *time_s, double *energy_j)
+/* This rank's window: time and energy summed over its GPUs. */
+static int end_local_window(zeus_power_limit_optimizer *o, const char *name, bool cancel,
+                            double *time_s, double *energy_j)
 {
-    zeus_power_limit_optimizer *o = ctx;
     zeus_measurement *m = o->scratch;
     int rc = zeus_monitor_end_window(o->monitor, name, true, cancel, m);
     if (rc != ZEUS_OK)
@@ -87,6 +90,16 @@ static int op_end_window(void *ctx, const char *name, bool cancel, double *time_
     return ZEUS_OK;
 }
 
+static int op_end_window(void *ctx, const char *name, bool cancel, double *time_s, double *energy_j)
+{
+    zeus_power_limit_optimizer *o = ctx;
+    int rc = end_local_window(o, name, cancel, time_s, energy_j);
+    /* A cancelled window (an epoch ended) is not reduced, as in the newest Zeus. */
+    if (cancel || !o->dist.fn)
+        return rc;
+    return zeus__pl_dist_window(&o->dist, rc, time_s, energy_j);
+}
+
 static int op_profiled(void *ctx, const zeus_power_limit_measurement *measurements, size_t count)
 {
     zeus_power_limit_optimizer *o = ctx;
@@ -108,17 +121,21 @@ static const zeus_pl_fsm_ops optimizer_ops = {
 
 /* ---- creation ---- */
 
-void zeus_power_limit_options_init(zeus_power_limit_options *options)
+void zeus_power_limit_options_init_sized(zeus_power_limit_options *options, size_t struct_size)
 {
-    memset(options, 0, sizeof *options);
-    options->selector = (zeus_optimum_selector){
-        .kind = ZEUS_SELECTOR_ZEUS_COST, .eta_knob = 0.5, .world_size = ZEUS_WORLD_SIZE_AUTO};
-    options->wait_steps = 1;
-    options->warmup_steps = 10;
-    options->profile_steps = 40;
-    options->pl_step_w = 25;
-    options->restore_on_signal = true;
-    options->restore_on_exit = true;
+    zeus_power_limit_options d = {
+        .struct_size = struct_size,
+        .selector = {.kind = ZEUS_SELECTOR_ZEUS_COST,
+                     .eta_knob = 0.5,
+                     .world_size = ZEUS_WORLD_SIZE_AUTO},
+        .wait_steps = 1,
+        .warmup_steps = 10,
+        .profile_steps = 40,
+        .pl_step_w = 25,
+        .restore_on_signal = true,
+        .restore_on_exit = true,
+    };
+    memcpy(options, &d, struct_size < sizeof d ? struct_size : sizeof d);
 }
 
 /* The monitored GPUs must share one power-limit range (and, as the original intended, one
@@ -191,74 +208,47 @@ static int enable_persistence(zeus_power_limit_optimizer *o)
     return ZEUS_OK;
 }
 
-int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
-                                      const zeus_power_limit_options *options,
-                                      zeus_power_limit_optimizer **out)
+/* What creation checks before touching any GPU: the knobs, the monitor, the GPUs' range;
+ * *has_profile says whether the profile file exists. */
+static int prepare(zeus_power_limit_optimizer *o, const zeus_power_limit_options *options,
+                   zeus_pl_fsm_config *cfg, bool *has_profile)
 {
-    zeus_power_limit_options defaults;
-    zeus_power_limit_optimizer *o = NULL;
-    char reason[1024];
     int rc;
-    if (!out)
-        return zeus__error(ZEUS_EINVAL, "no place for the optimizer");
-    *out = NULL;
-    if (!options) {
-        zeus_power_limit_options_init(&defaults);
-        options = &defaults;
-    }
-    zeus_pl_fsm_config cfg = {.wait_steps = options->wait_steps,
-                              .warmup_steps = options->warmup_steps,
-                              .profile_steps = options->profile_steps,
-                              .pl_step_w = options->pl_step_w,
-                              .min_limit_mw = 1000,
-                              .max_limit_mw = 1000,
-                              .selector = options->selector};
-    /* The knobs first, before touching any device. */
-    if ((rc = zeus__pl_fsm_validate(&cfg)) != ZEUS_OK)
-        return rc;
-    if (!monitor)
-        return zeus__error(ZEUS_EINVAL, "power-limit optimizer: no monitor given");
-    o = calloc(1, sizeof *o);
-    if (!o)
+    if (!(o->scratch = zeus_measurement_new()))
         return zeus__error(ZEUS_ENOMEM, "out of memory for the power-limit optimizer");
-    o->monitor = monitor;
-    if (!(o->scratch = zeus_measurement_new())) {
-        rc = zeus__error(ZEUS_ENOMEM, "out of memory for the power-limit optimizer");
-        goto fail;
-    }
-    o->devices = zeus_monitor_devices(monitor);
-    o->gpu_count = zeus_monitor_gpu_count(monitor);
-    if (!o->devices) {
-        rc = zeus__error(ZEUS_EINVAL, "power-limit optimizer: the monitor has no devices to set "
-                                      "power limits on");
-        goto fail;
-    }
-    if (o->gpu_count == 0 || o->gpu_count > ZEUS_MAX_GPUS) {
-        rc = zeus__error(ZEUS_EINVAL, "power-limit optimizer: the monitor watches no GPUs");
-        goto fail;
-    }
+    o->devices = zeus_monitor_devices(o->monitor);
+    o->gpu_count = zeus_monitor_gpu_count(o->monitor);
+    if (!o->devices)
+        return zeus__error(ZEUS_EINVAL, "power-limit optimizer: the monitor has no devices to set "
+                                        "power limits on");
+    if (o->gpu_count == 0 || o->gpu_count > ZEUS_MAX_GPUS)
+        return zeus__error(ZEUS_EINVAL, "power-limit optimizer: the monitor watches no GPUs");
     for (unsigned i = 0; i < o->gpu_count; i++)
-        o->gpus[i] = zeus_monitor_gpu_index(monitor, i);
-    if ((rc = read_range(o, &cfg)) != ZEUS_OK)
-        goto fail;
-    if (cfg.selector.kind == ZEUS_SELECTOR_ZEUS_COST &&
-        cfg.selector.world_size == ZEUS_WORLD_SIZE_AUTO)
-        cfg.selector.world_size = (int)o->gpu_count;
-    if ((rc = zeus__pl_fsm_init(&o->fsm, &cfg, &optimizer_ops, o)) != ZEUS_OK)
-        goto fail;
+        o->gpus[i] = zeus_monitor_gpu_index(o->monitor, i);
+    if ((rc = read_range(o, cfg)) != ZEUS_OK)
+        return rc;
     o->profile_gpu_model = options->profile_gpu_model;
-    bool load = false;
     if (options->profile_path) {
         o->profile_path = strdup(options->profile_path);
-        if (!o->profile_path) {
-            rc = zeus__error(ZEUS_ENOMEM, "out of memory");
-            goto fail;
-        }
+        if (!o->profile_path)
+            return zeus__error(ZEUS_ENOMEM, "out of memory");
         struct stat st;
-        load = stat(o->profile_path, &st) == 0;
+        *has_profile = stat(o->profile_path, &st) == 0;
+    }
+    return ZEUS_OK;
+}
+
+/* The profile (loaded or to be written), the lease, persistence mode and the first limit. */
+static int take_gpus(zeus_power_limit_optimizer *o, const zeus_power_limit_options *options,
+                     const zeus_pl_fsm_config *cfg, bool load)
+{
+    int rc;
+    if ((rc = zeus__pl_fsm_init(&o->fsm, cfg, &optimizer_ops, o)) != ZEUS_OK)
+        return rc;
+    if (o->profile_path) {
         rc = load ? load_profile(o) : check_profile_writable(o->profile_path);
         if (rc != ZEUS_OK)
-            goto fail;
+            return rc;
     }
     /* The lease before the first change: it takes the GPUs' locks, records their limits and
      * persistence mode (refusing a GPU whose limit cannot be read back), and puts them back. */
@@ -268,10 +258,63 @@ int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
     if (options->restore_on_exit)
         flags |= ZEUS_LEASE_RESTORE_AT_EXIT;
     if ((rc = zeus_lease_create(o->devices, o->gpus, o->gpu_count, flags, &o->lease)) != ZEUS_OK)
-        goto fail;
+        return rc;
     if ((rc = enable_persistence(o)) != ZEUS_OK)
+        return rc;
+    return load ? zeus__pl_fsm_apply(&o->fsm) : zeus__pl_fsm_start(&o->fsm);
+}
+
+int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
+                                      const zeus_power_limit_options *options,
+                                      zeus_power_limit_optimizer **out)
+{
+    zeus_power_limit_options opts;
+    zeus_power_limit_optimizer *o = NULL;
+    char reason[1024];
+    int rc;
+    if (!out)
+        return zeus__error(ZEUS_EINVAL, "no place for the optimizer");
+    *out = NULL;
+    zeus_power_limit_options_init(&opts);
+    if (options && (rc = zeus__options_copy(options, &opts, sizeof opts, "zeus_power_limit_options",
+                                            "zeus_power_limit_options_init")) != ZEUS_OK)
+        return rc;
+    zeus_pl_fsm_config cfg = {.wait_steps = opts.wait_steps,
+                              .warmup_steps = opts.warmup_steps,
+                              .profile_steps = opts.profile_steps,
+                              .pl_step_w = opts.pl_step_w,
+                              .min_limit_mw = 1000,
+                              .max_limit_mw = 1000,
+                              .selector = opts.selector};
+    /* The knobs first, before touching any device. */
+    if ((rc = zeus__pl_fsm_validate(&cfg)) != ZEUS_OK)
+        return rc;
+    if (!monitor)
+        return zeus__error(ZEUS_EINVAL, "power-limit optimizer: no monitor given");
+    o = calloc(1, sizeof *o);
+    if (!o)
+        return zeus__error(ZEUS_ENOMEM, "out of memory for the power-limit optimizer");
+    o->monitor = monitor;
+    o->dist = (zeus_pl_dist){.fn = opts.all_reduce, .user = opts.all_reduce_user};
+    bool load = false;
+    rc = prepare(o, &opts, &cfg, &load);
+    /* ZeusCost's MaxPower is the maximum limit times the GPUs whose energy is summed: every
+     * rank's under distributed training (the newest Zeus counts only this rank's, while summing
+     * the energy of all: spec 4.2; we do what the cost means). */
+    unsigned gpus = o->gpu_count;
+    if (o->dist.fn) {
+        zeus_pl_dist_job job = {0};
+        rc = zeus__pl_dist_agree_start(&o->dist, rc, o->gpu_count, load, &job);
+        gpus = job.total_gpus;
+    }
+    if (rc != ZEUS_OK)
         goto fail;
-    rc = load ? zeus__pl_fsm_apply(&o->fsm) : zeus__pl_fsm_start(&o->fsm);
+    if (cfg.selector.kind == ZEUS_SELECTOR_ZEUS_COST &&
+        cfg.selector.world_size == ZEUS_WORLD_SIZE_AUTO)
+        cfg.selector.world_size = (int)gpus;
+    rc = take_gpus(o, &opts, &cfg, load);
+    if (o->dist.fn)
+        rc = zeus__pl_dist_agree_end(&o->dist, rc);
     if (rc != ZEUS_OK)
         goto fail;
     *out = o;

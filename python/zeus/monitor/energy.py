@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from zeus import _logging, _zeus
 from zeus._paths import fs_path
@@ -124,6 +124,14 @@ class ZeusMonitor(_zeus.Monitor):
             log_file=None if log_file is None else fs_path(log_file, "log_file"),
             sync=framework_sync(sync_execution_with),
         )
+
+    def end_job_window(self, key: str, sync_execution: bool = True, group: Any = None) -> Any:
+        """Ends ``key`` for the whole distributed job (a collective: every rank calls it):
+        energy over every physical GPU once, time as the slowest rank's. See
+        ``zeus.monitor.job``; ``end_window`` stays this process's window, as in the original."""
+        from zeus.monitor.job import end_job_window  # noqa: PLC0415 - keeps import light
+
+        return end_job_window(self, key, sync_execution, group)
 
     def window(self, key: str, sync_execution: bool = True) -> Window:
         """A context manager for one window: ``with monitor.window("step") as w:``."""

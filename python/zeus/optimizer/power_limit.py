@@ -10,12 +10,22 @@ Python's own (which then raises KeyboardInterrupt as always), and again at inter
 SIGTERM and SIGHUP, when at their default action, restore and then kill the process as before. If
 the program catches the KeyboardInterrupt and goes on, the next hook applies the optimizer's
 limit again. A forked child (DataLoader workers) never restores its parent's GPUs.
+
+Distributed training (``torchrun``, ``accelerate launch``): when ``torch.distributed`` is
+initialised, each rank's optimizer measures its own GPUs and, at the end of every limit's
+profiling window, the ranks all-reduce energy (sum) and time (max) with
+``zeus.utils.framework.all_reduce``, so every rank chooses the same limit, as in the newest Zeus.
+Creating the optimizers is collective too (every rank created, the profile file on every rank or
+none), and the default ``ZeusCost`` counts every rank's GPUs (docs/power-limit.md).
 """
 
 from __future__ import annotations
 
 import atexit
+import logging
+import os
 import signal
+import sys
 import threading
 import weakref
 from abc import ABC, abstractmethod
@@ -25,6 +35,9 @@ from typing import Any, Optional
 from zeus import _zeus
 from zeus.callback import Callback
 from zeus.monitor import ZeusMonitor
+from zeus.utils import framework
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "OptimumSelector",
@@ -274,6 +287,18 @@ class GlobalPowerLimitOptimizer(_zeus.Optimizer, Callback):
         self.pl_step = pl_step
         self.profile_path = profile_path
         _install_hooks()
+        # Under torch.distributed the ranks combine their profiles (newest Zeus). The collective
+        # is torch's: its process group's time-out bounds every call.
+        all_reduce = None
+        if "torch" in sys.modules and framework.is_distributed():
+            all_reduce = framework.all_reduce
+            if len(monitor.gpu_indices) > 1:
+                logger.warning(
+                    "Distributed training: this rank's ZeusMonitor watches %d GPUs; use one "
+                    "monitor per rank with gpu_indices=[local_rank] so that no GPU is counted "
+                    "by two ranks.",
+                    len(monitor.gpu_indices),
+                )
         super().__init__(
             monitor,
             selector=None if optimum_selector is None else optimum_selector._native(),
@@ -282,6 +307,7 @@ class GlobalPowerLimitOptimizer(_zeus.Optimizer, Callback):
             profile_steps=profile_steps,
             pl_step=pl_step,
             profile_path=None if profile_path is None else str(profile_path),
+            all_reduce=all_reduce,
         )
         _live.add(self)
 
@@ -299,6 +325,14 @@ class GlobalPowerLimitOptimizer(_zeus.Optimizer, Callback):
             f"GlobalPowerLimitOptimizer(gpu_indices={self.monitor.gpu_indices!r}, "
             f"optimum_selector={self.optimum_selector!r}, state={self.state!r})"
         )
+
+
+def _launched_distributed() -> bool:
+    """Started as one of several ranks (torchrun and accelerate launch set WORLD_SIZE)."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    except ValueError:
+        return False
 
 
 _HF_MISSING = (
@@ -344,7 +378,7 @@ def _make_hf_class() -> Any:
             pl_step: int = 25,
             profile_path: Optional[str] = None,
         ) -> None:
-            self.optimizer = GlobalPowerLimitOptimizer(
+            self._arguments = (
                 monitor,
                 optimum_selector,
                 wait_steps,
@@ -353,15 +387,29 @@ def _make_hf_class() -> Any:
                 pl_step,
                 profile_path,
             )
+            self.optimizer: Optional[GlobalPowerLimitOptimizer] = None
+            # Under torchrun / accelerate launch the callback is usually made before the
+            # Trainer initialises torch.distributed: the optimizer (whose creation is a
+            # collective) is then made when training begins, on every rank alike.
+            if not _launched_distributed() or framework.is_distributed():
+                self.optimizer = GlobalPowerLimitOptimizer(*self._arguments)
+
+        def _ready(self) -> GlobalPowerLimitOptimizer:
+            if self.optimizer is None:
+                self.optimizer = GlobalPowerLimitOptimizer(*self._arguments)
+            return self.optimizer
+
+        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+            self._ready()
 
         def on_step_begin(self, args, state, control, **kwargs):  # noqa: ANN001
-            self.optimizer.on_step_begin()
+            self._ready().on_step_begin()
 
         def on_epoch_end(self, args, state, control, **kwargs):  # noqa: ANN001
-            self.optimizer.on_epoch_end()
+            self._ready().on_epoch_end()
 
         def __repr__(self) -> str:
-            return f"HF{self.optimizer!r}"
+            return f"HF{self.optimizer!r}" if self.optimizer else "HFGlobalPowerLimitOptimizer()"
 
     HFGlobalPowerLimitOptimizer.__module__ = __name__
     return HFGlobalPowerLimitOptimizer

@@ -301,35 +301,50 @@ class ZeusDataLoader(DataLoader):
 
     def epochs(self):
         """Yields epoch numbers 0, 1, 2, ... until the target is reached, max_epochs pass, or
-        (ZeusCostThresholdExceededError) the next epoch would cross ZEUS_COST_THRESH."""
+        (ZeusCostThresholdExceededError) the next epoch would cross ZEUS_COST_THRESH.
+
+        With distributed="dp", rank 0 decides (and alone writes the result files) and every rank
+        follows its decision at each epoch boundary: they stop together, and all raise
+        ZeusCostThresholdExceededError together. (The original raised on rank 0 only, leaving
+        the other ranks waiting in their next collective; this is what it intends.)"""
         if self.split != "train":
             raise RuntimeError("Use epochs() on the train dataloader.")
-        cls = ZeusDataLoader
         while True:
-            if self.rank == 0:
-                energy, time_s, cost = self._totals()
-                if self.reached:
-                    self._write_result(energy, time_s, cost, True)
-                    return
-                if self.epoch_num >= self.max_epochs:
-                    self._write_result(energy, time_s, cost, False)
-                    return
-            elif self.reached or self.epoch_num >= self.max_epochs:
+            decision = self._decide() if self.rank == 0 else None
+            if self.world_size > 1:
+                import torch.distributed as dist  # noqa: PLC0415
+
+                box = [decision]
+                dist.broadcast_object_list(box, src=0)
+                decision = box[0]
+            if decision[0] == "stop":
                 return
-            if self.epoch_num == 0 or self.should_profile and not os.path.exists(self.power_json):
-                if self.epoch_num and self.rank == 0 and cost >= self.cost_thresh:
-                    logger.info("Cost %.2f is over the threshold while profiling.", cost)
-                yield self.epoch_num
-                continue
-            if self.rank == 0:
-                opt = cls.optimal_pl
-                train_t = self.num_samples / cls.train_tput_result[opt]
-                eval_t = cls.eval_num_samples / cls.eval_tput_result[opt]
-                next_energy = train_t * cls.train_power_result[opt] + eval_t * cls.eval_power_result[opt]
-                next_cost = zeus_cost(energy + next_energy, time_s + train_t + eval_t,
-                                      self.eta_knob, self.max_pl_w * self.world_size)
-                if next_cost >= self.cost_thresh:
-                    self._write_result(energy, time_s, cost, False)
-                    raise ZeusCostThresholdExceededError(time_s, energy, cost, next_cost,
-                                                         self.cost_thresh)
+            if decision[0] == "threshold":
+                raise ZeusCostThresholdExceededError(*decision[1:], self.cost_thresh)
             yield self.epoch_num
+
+    def _decide(self) -> tuple:
+        """Rank 0's decision at an epoch boundary: ("stop",), ("threshold", time, energy, cost,
+        next_cost) or ("go",)."""
+        cls = ZeusDataLoader
+        energy, time_s, cost = self._totals()
+        if self.reached:
+            self._write_result(energy, time_s, cost, True)
+            return ("stop",)
+        if self.epoch_num >= self.max_epochs:
+            self._write_result(energy, time_s, cost, False)
+            return ("stop",)
+        if self.epoch_num == 0 or self.should_profile and not os.path.exists(self.power_json):
+            if self.epoch_num and cost >= self.cost_thresh:
+                logger.info("Cost %.2f is over the threshold while profiling.", cost)
+            return ("go",)
+        opt = cls.optimal_pl
+        train_t = self.num_samples / cls.train_tput_result[opt]
+        eval_t = cls.eval_num_samples / cls.eval_tput_result[opt]
+        next_energy = train_t * cls.train_power_result[opt] + eval_t * cls.eval_power_result[opt]
+        next_cost = zeus_cost(energy + next_energy, time_s + train_t + eval_t,
+                              self.eta_knob, self.max_pl_w * self.world_size)
+        if next_cost >= self.cost_thresh:
+            self._write_result(energy, time_s, cost, False)
+            return ("threshold", time_s, energy, cost, next_cost)
+        return ("go",)
