@@ -308,12 +308,14 @@ static int check_header(const cJSON *root, const char *type)
     return ZEUS_OK;
 }
 
-static cJSON *parse_root(const char *json)
+/* 0, ZEUS_EPARSE ("state: not valid JSON") or ZEUS_ENOMEM. */
+static int parse_root(const char *json, cJSON **root)
 {
-    cJSON *root = json ? cJSON_Parse(json) : NULL;
-    if (!root)
-        zeus__error(ZEUS_EPARSE, "state: not valid JSON");
-    return root;
+    int error = ZEUS_EPARSE;
+    *root = json ? zeus__json_parse(json, false, &error, NULL) : NULL;
+    if (*root)
+        return ZEUS_OK;
+    return error == ZEUS_ENOMEM ? error : zeus__error(ZEUS_EPARSE, "state: not valid JSON");
 }
 
 static bool contains(const int *v, size_t n, int x)
@@ -516,9 +518,10 @@ fail:
 
 int zeus_bso_load(const char *json, zeus_bso **out)
 {
-    cJSON *root = parse_root(json);
-    if (!root)
-        return ZEUS_EPARSE;
+    cJSON *root;
+    int prc = parse_root(json, &root);
+    if (prc < 0)
+        return prc;
     int rc = check_header(root, BSO_TYPE);
     if (rc == ZEUS_OK)
         rc = load_bso(root, out);
@@ -568,9 +571,10 @@ done:
 
 int zeus_jit_plo_load(const char *json, zeus_jit_plo **out)
 {
-    cJSON *root = parse_root(json);
-    if (!root)
-        return ZEUS_EPARSE;
+    cJSON *root;
+    int prc = parse_root(json, &root);
+    if (prc < 0)
+        return prc;
     int rc = load_plo(root, out);
     cJSON_Delete(root);
     return rc;
@@ -616,9 +620,10 @@ int zeus_recurring_load(const char *json, zeus_recurring **out)
 {
     if (!out)
         return zeus__error(ZEUS_EINVAL, "state: NULL argument");
-    cJSON *root = parse_root(json);
-    if (!root)
-        return ZEUS_EPARSE;
+    cJSON *root;
+    int prc = parse_root(json, &root);
+    if (prc < 0)
+        return prc;
     zeus_recurring *r = calloc(1, sizeof *r);
     int rc =
         r ? check_header(root, RECURRING_TYPE) : zeus__error(ZEUS_ENOMEM, "state: out of memory");

@@ -257,8 +257,9 @@ static int open_gpu_backends(zeus_devices *d, const zeus_device_options *o)
         void *state = NULL;
         int rc = try_open(s, ops, o, &state);
         if (rc != ZEUS_OK) {
-            /* The simulator was asked for by name; a config that does not parse is an error. */
-            if (ops == &zeus__sim_backend)
+            /* The simulator was asked for by name; a config that does not parse is an error.
+             * Running out of memory says nothing about the backend: never "unavailable". */
+            if (ops == &zeus__sim_backend || rc == ZEUS_ENOMEM)
                 return zeus__error(rc, "%s", s->reason);
             continue;
         }
@@ -279,8 +280,9 @@ static int open_gpu_backends(zeus_devices *d, const zeus_device_options *o)
     return ZEUS_OK;
 }
 
-static void open_cpu_backends(zeus_devices *d, const zeus_device_options *o)
+static int open_cpu_backends(zeus_devices *d, const zeus_device_options *o)
 {
+    int rc;
     for (size_t i = 0; i < zeus__backend_count; i++) {
         const zeus_backend_ops *ops = zeus__backends[i];
         if (ops->kind != ZEUS_BACKEND_CPU)
@@ -293,12 +295,15 @@ static void open_cpu_backends(zeus_devices *d, const zeus_device_options *o)
         else if (d->cpu_ops)
             snprintf(s->reason, sizeof s->reason, "not used: the %s backend is in use",
                      d->cpu_ops->name);
-        else if (try_open(s, ops, o, &state) == ZEUS_OK) {
+        else if ((rc = try_open(s, ops, o, &state)) == ZEUS_OK) {
             d->cpu_ops = ops;
             d->cpu_state = state;
             d->cpu_count = ops->count(state);
+        } else if (rc == ZEUS_ENOMEM) { /* not "no RAPL here" */
+            return zeus__error(rc, "%s", s->reason);
         }
     }
+    return ZEUS_OK;
 }
 
 /* The knob backend addresses the reading backend's devices by backend index. */
@@ -350,8 +355,7 @@ int zeus_devices_open_with(const zeus_device_options *options, zeus_devices **ou
     }
     if ((rc = open_gpu_backends(d, &o)) != ZEUS_OK)
         goto fail;
-    open_cpu_backends(d, &o);
-    if ((rc = check_knob(d)) != ZEUS_OK)
+    if ((rc = open_cpu_backends(d, &o)) != ZEUS_OK || (rc = check_knob(d)) != ZEUS_OK)
         goto fail;
     if (d->gpu_ops && (rc = open_gpus(d)) != ZEUS_OK)
         goto fail;

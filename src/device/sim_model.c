@@ -1,5 +1,6 @@
 /* The simulated GPU model and its JSON configuration (see sim_model.h). */
 #include "device/sim_model.h"
+#include "core/json.h"
 #include "core/internal.h"
 
 #include <cjson/cJSON.h>
@@ -400,9 +401,12 @@ int zeus__sim_config_parse(const char *json, const char *origin, zeus_sim_config
     default_config(out);
     if (!json)
         return ZEUS_OK;
-    cJSON *root = cJSON_Parse(json);
+    int error;
+    const char *at = NULL;
+    cJSON *root = zeus__json_parse(json, false, &error, &at);
     if (!root) {
-        const char *at = cJSON_GetErrorPtr();
+        if (error == ZEUS_ENOMEM)
+            return error;
         int line = 1;
         for (const char *c = json; at && c < at; c++)
             line += *c == '\n';

@@ -7,6 +7,7 @@
  * The transport is deliberately small: one HTTP/1.1 request per connection ("Connection:
  * close"), the reply read to its end (bounded in size and time) and parsed only as far as this
  * daemon's replies need: the status line and a JSON body. No general HTTP client. */
+#include "core/json.h"
 #include "core/internal.h"
 #include "device/backend.h"
 #include "device/zeusd_client.h"
@@ -223,10 +224,12 @@ static int request(const zeusd_addr *a, const char *method, const char *target, 
         goto done;
     }
     if (json && *body) {
-        *json = cJSON_Parse(body);
+        int error;
+        *json = zeus__json_parse(body, false, &error, NULL);
         if (!*json)
-            rc = zeus__error(ZEUS_EPARSE, "%s: %s %s: the reply is not JSON", a->where, method,
-                             target);
+            rc = error == ZEUS_ENOMEM ? error
+                                      : zeus__error(ZEUS_EPARSE, "%s: %s %s: the reply is not JSON",
+                                                    a->where, method, target);
     }
 done:
     free(buf);

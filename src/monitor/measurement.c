@@ -92,56 +92,71 @@ double zeus_measurement_gpu_energy(const zeus_measurement *m, unsigned gpu)
 
 /* ---- JSON ---- */
 
+/* Every add below says whether it was made: cJSON drops an item it could not allocate without
+ * a word, and a JSON object with a field missing is worse than an error. */
+
 /* A number that reads back exactly, or null when it is not one (unavailable). */
-static void add_number(cJSON *o, const char *key, double value)
+static bool add_number(cJSON *o, const char *key, double value)
 {
-    cJSON_AddItemToObject(o, key, zeus__json_double(value));
+    cJSON *v = zeus__json_double(value);
+    if (cJSON_AddItemToObject(o, key, v))
+        return true;
+    cJSON_Delete(v);
+    return false;
+}
+
+/* Takes item (NULL: a failed one) into array. */
+static bool add_to_array(cJSON *array, cJSON *item)
+{
+    if (item && cJSON_AddItemToArray(array, item))
+        return true;
+    cJSON_Delete(item);
+    return false;
 }
 
 static cJSON *gpu_json(const zeus_gpu_measurement *g)
 {
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "index", g->index);
-    add_number(j, "energy_j", g->energy_j);
-    cJSON_AddStringToObject(j, "method", zeus_energy_method_name(g->method));
-    add_number(j, "update_period_s", g->update_period_s);
-    cJSON_AddNumberToObject(j, "updates", g->updates);
-    cJSON_AddBoolToObject(j, "below_resolution", g->below_resolution);
-    add_number(j, "error_bound_j", g->error_bound_j);
-    if (g->error)
-        cJSON_AddStringToObject(j, "error", zeus_strerror(g->error));
-    return j;
+    if (j && cJSON_AddNumberToObject(j, "index", g->index) &&
+        add_number(j, "energy_j", g->energy_j) &&
+        cJSON_AddStringToObject(j, "method", zeus_energy_method_name(g->method)) &&
+        add_number(j, "update_period_s", g->update_period_s) &&
+        cJSON_AddNumberToObject(j, "updates", g->updates) &&
+        cJSON_AddBoolToObject(j, "below_resolution", g->below_resolution) &&
+        add_number(j, "error_bound_j", g->error_bound_j) &&
+        (!g->error || cJSON_AddStringToObject(j, "error", zeus_strerror(g->error))))
+        return j;
+    cJSON_Delete(j);
+    return NULL;
 }
 
 static cJSON *cpu_json(const zeus_cpu_measurement *c)
 {
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "index", c->index);
-    add_number(j, "package_j", c->package_j);
-    if (c->dram_valid || c->error)
-        add_number(j, "dram_j", c->dram_valid ? c->dram_j : NAN);
-    if (c->error)
-        cJSON_AddStringToObject(j, "error", zeus_strerror(c->error));
-    return j;
+    if (j && cJSON_AddNumberToObject(j, "index", c->index) &&
+        add_number(j, "package_j", c->package_j) &&
+        (!(c->dram_valid || c->error) ||
+         add_number(j, "dram_j", c->dram_valid ? c->dram_j : NAN)) &&
+        (!c->error || cJSON_AddStringToObject(j, "error", zeus_strerror(c->error))))
+        return j;
+    cJSON_Delete(j);
+    return NULL;
 }
 
 int zeus_measurement_to_json(const zeus_measurement *m, char **out)
 {
     *out = NULL;
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return zeus__error(ZEUS_ENOMEM, "out of memory");
-    add_number(o, "start_time_s", m->start_time_s);
-    add_number(o, "time_s", m->time_s);
-    add_number(o, "total_energy_j", m->total_energy_j);
-    cJSON_AddBoolToObject(o, "cancelled", m->cancelled);
-    cJSON *gpus = cJSON_AddArrayToObject(o, "gpus");
-    for (unsigned i = 0; gpus && i < m->gpu_count; i++)
-        cJSON_AddItemToArray(gpus, gpu_json(&m->gpus[i]));
-    cJSON *cpus = cJSON_AddArrayToObject(o, "cpus");
-    for (unsigned i = 0; cpus && i < m->cpu_count; i++)
-        cJSON_AddItemToArray(cpus, cpu_json(&m->cpus[i]));
-    char *text = gpus && cpus ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON *o = cJSON_CreateObject(), *gpus = NULL, *cpus = NULL;
+    bool ok =
+        o && add_number(o, "start_time_s", m->start_time_s) && add_number(o, "time_s", m->time_s) &&
+        add_number(o, "total_energy_j", m->total_energy_j) &&
+        cJSON_AddBoolToObject(o, "cancelled", m->cancelled) &&
+        (gpus = cJSON_AddArrayToObject(o, "gpus")) && (cpus = cJSON_AddArrayToObject(o, "cpus"));
+    for (unsigned i = 0; ok && i < m->gpu_count; i++)
+        ok = add_to_array(gpus, gpu_json(&m->gpus[i]));
+    for (unsigned i = 0; ok && i < m->cpu_count; i++)
+        ok = add_to_array(cpus, cpu_json(&m->cpus[i]));
+    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     if (!text)
         return zeus__error(ZEUS_ENOMEM, "out of memory");

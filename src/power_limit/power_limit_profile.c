@@ -1,6 +1,7 @@
 /* The power-limit profile file (spec 4.5): the original's JSON, read and written. */
 #include "zeus/power_limit.h"
 
+#include "core/json.h"
 #include "core/internal.h"
 #include "zeus/output.h"
 
@@ -251,10 +252,12 @@ int zeus_power_limit_profile_parse(const char *json, const char *origin,
                            origin);
     if (!valid_utf8(json))
         return zeus__error(ZEUS_EPARSE, "%s: not UTF-8 text (a power-limit profile)", origin);
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(json, &end, true); /* true: nothing may follow */
+    int error;
+    const char *at = NULL;
+    cJSON *root = zeus__json_parse(json, true, &error, &at); /* true: nothing may follow */
     if (!root) {
-        const char *at = end ? end : cJSON_GetErrorPtr();
+        if (error == ZEUS_ENOMEM)
+            return error;
         int line = 1;
         for (const char *c = json; at && c < at && *c; c++)
             line += *c == '\n';

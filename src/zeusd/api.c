@@ -81,6 +81,53 @@ void zd_response_free(zd_response *resp)
 
 /* ---- Responses ---- */
 
+/* cJSON leaves out what it cannot allocate without a word (an AddItem with a NULL item, a key
+ * it could not copy): with zd_json_hooks() installed, a failed allocation of the request's
+ * thread is noted, and zd_handle answers 500 instead of a reply with a part missing. */
+static _Thread_local bool json_out_of_memory;
+
+static void *json_malloc(size_t size)
+{
+    void *p = malloc(size);
+    if (!p)
+        json_out_of_memory = true;
+    return p;
+}
+
+void zd_json_hooks(void)
+{
+    cJSON_Hooks hooks = {json_malloc, free};
+    cJSON_InitHooks(&hooks);
+}
+
+void zd_json_track(void)
+{
+    json_out_of_memory = false;
+}
+
+bool zd_json_out_of_memory(void)
+{
+    return json_out_of_memory;
+}
+
+/* cJSON_AddItemToObject / _ToArray that do not leak item when it cannot be added (the key's
+ * copy failed, or the container is NULL because making it failed). */
+static void add_item(cJSON *o, const char *key, cJSON *item)
+{
+    if (!cJSON_AddItemToObject(o, key, item)) {
+        cJSON_Delete(item);
+        json_out_of_memory = true;
+    }
+}
+
+static void add_to_array(cJSON *array, cJSON *item)
+{
+    if (!cJSON_AddItemToArray(array, item)) {
+        cJSON_Delete(item);
+        json_out_of_memory = true;
+    }
+}
+
 static void reply(zd_response *r, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void reply(zd_response *r, int status, const char *type, const char *fmt, ...)
@@ -140,7 +187,7 @@ static bool reply_errors(zd_response *r, zd_errors *e)
     if (!e->errors)
         return false;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "errors", e->errors);
+    add_item(o, "errors", e->errors);
     e->errors = NULL;
     reply_json(r, o);
     r->status = e->status;
@@ -494,12 +541,12 @@ static void gpu_read(zd_server *s, const zd_request *req, zd_response *r, zd_rea
             device_error(&errors, g, rc, zeus_last_error());
             cJSON_Delete(item);
         } else {
-            cJSON_AddItemToObject(map, key_of(g, key), item);
+            add_item(map, key_of(g, key), item);
         }
     }
     if (op == R_POWER) {
         cJSON_AddNumberToObject(out, "timestamp_ms", (double)unix_ms());
-        cJSON_AddItemToObject(out, "power_mw", map);
+        add_item(out, "power_mw", map);
     }
     if (reply_errors(r, &errors))
         cJSON_Delete(out);
@@ -538,7 +585,7 @@ static void cpu_energy(zd_server *s, const zd_request *req, zd_response *r)
         else
             cJSON_AddNullToObject(item, "dram_energy_uj");
         char key[16];
-        cJSON_AddItemToObject(out, key_of(client_id(s, true, ids[i]), key), item);
+        add_item(out, key_of(client_id(s, true, ids[i]), key), item);
     }
     if (reply_errors(r, &errors))
         cJSON_Delete(out);
@@ -590,7 +637,7 @@ static void cpu_power(zd_server *s, const zd_request *req, zd_response *r)
         else
             cJSON_AddNullToObject(item, "dram_mw");
         char key[16];
-        cJSON_AddItemToObject(map, key_of(client_id(s, true, ids[i]), key), item);
+        add_item(map, key_of(client_id(s, true, ids[i]), key), item);
     }
     reply_json(r, out);
 }
@@ -649,7 +696,7 @@ static void discover(zd_server *s, zd_response *r)
             pci[0] = '\0'; /* unknown: the Python client needs the key for NVIDIA GPUs only */
         cJSON_AddStringToObject(item, "pci_address", pci);
         cJSON_AddBoolToObject(item, "cumulative_energy_available", info.has_energy_counter);
-        cJSON_AddItemToArray(gpus, item);
+        add_to_array(gpus, item);
     }
     cJSON *cpus = cJSON_AddArrayToObject(o, "cpus");
     for (unsigned c = 0; c < s->cpu_count; c++) {
@@ -659,11 +706,11 @@ static void discover(zd_server *s, zd_response *r)
         cJSON *item = cJSON_CreateObject();
         cJSON_AddNumberToObject(item, "id", s->cpu_ids[c]);
         cJSON_AddBoolToObject(item, "dram_available", info.has_dram);
-        cJSON_AddItemToArray(cpus, item);
+        add_to_array(cpus, item);
     }
     cJSON *groups = cJSON_AddArrayToObject(o, "enabled_api_groups");
     for (size_t i = 0; i < s->config.enabled_count; i++)
-        cJSON_AddItemToArray(groups, cJSON_CreateString(zd_group_name(s->config.enabled[i])));
+        add_to_array(groups, cJSON_CreateString(zd_group_name(s->config.enabled[i])));
     cJSON_AddBoolToObject(o, "auth_required", s->config.key != NULL);
     reply_json(r, o);
 }
@@ -718,6 +765,10 @@ static bool check_access(zd_server *s, const zd_request *req, zd_group g, zd_cla
         char err[256];
         int rc = zd_token_verify(c->key, c->key_len, req->authorization + 7, (int64_t)time(NULL),
                                  claims, err, sizeof err);
+        if (rc == -3) { /* not the client's fault */
+            reply_error(r, 500, "IOError: out of memory");
+            return false;
+        }
         if (rc != 0) {
             if (rc == -1)
                 snprintf(msg, sizeof msg, "Token has expired.");
@@ -797,140 +848,60 @@ static const struct {
     {"/cpu/stream_power", M_GET, RT_CPU_STREAM, 0},
 };
 
-/* ---- the older route generation -----------------------------------------------------------
- * zeus-ml up to 0.11.0.post1 (ZeusdNVIDIAGPU, ZeusdRAPLCPU) names one device in the path and
- * sends the arguments as a JSON body: POST /gpu/{id}/set_power_limit {"power_limit_mw": ...,
- * "block": true}, POST /cpu/{id}/get_index_energy {"cpu": true, "dram": true}, GET
- * /cpu/{id}/supports_dram_energy. Each is the current route with the id and the body's members
- * as query values (docs/zeusd.md lists both generations). */
-static const struct {
-    const char *old_name; /* after /gpu/{id}/ or /cpu/{id}/ */
-    bool cpu;
-    const char *path; /* the current route */
-} legacy_routes[] = {
-    {"set_power_limit", false, "/gpu/set_power_limit"},
-    {"set_persistence_mode", false, "/gpu/set_persistence_mode"},
-    {"set_persistent_mode", false, "/gpu/set_persistence_mode"}, /* zeusd 0.10's spelling */
-    {"set_gpu_locked_clocks", false, "/gpu/set_gpu_locked_clocks"},
-    {"reset_gpu_locked_clocks", false, "/gpu/reset_gpu_locked_clocks"},
-    {"set_mem_locked_clocks", false, "/gpu/set_mem_locked_clocks"},
-    {"reset_mem_locked_clocks", false, "/gpu/reset_mem_locked_clocks"},
-    {"get_index_energy", true, "/cpu/get_cumulative_energy"},
-    {"supports_dram_energy", true, "/discover"},
-};
+static void handle(zd_server *s, const zd_request *req, zd_response *r);
 
-#define LEGACY_MAX_ARGS 8
-
-/* The current route's reply for one device, unwrapped from {"<id>": {...}}. */
-static void legacy_unwrap(zd_response *r, const char *key)
-{
-    if (r->status != 200 || !r->body)
-        return;
-    cJSON *all = cJSON_Parse(r->body);
-    cJSON *one = all ? cJSON_DetachItemFromObject(all, key) : NULL;
-    if (one) {
-        free(r->body);
-        r->body = cJSON_PrintUnformatted(one);
-        cJSON_Delete(one);
-    }
-    cJSON_Delete(all);
-}
-
-/* Handles req if it is an older route (true), else leaves it to the route table (false). */
+/* The older route generation (legacy.c translates it into the current one). */
 static bool legacy_route(zd_server *s, const zd_request *req, zd_response *r)
 {
-    unsigned id;
-    char kind[4], name[40];
-    int end = 0;
-    if (sscanf(req->path, "/%3[a-z]/%u/%39[a-z_]%n", kind, &id, name, &end) != 3 ||
-        req->path[end] != '\0' || (strcmp(kind, "gpu") != 0 && strcmp(kind, "cpu") != 0))
+    zd_legacy l;
+    char msg[160];
+    int status = 0, t = zd_legacy_translate(req, &l, &status, msg, sizeof msg);
+    if (t == 0)
         return false;
-    bool cpu = kind[0] == 'c';
-    size_t i;
-    for (i = 0; i < sizeof legacy_routes / sizeof legacy_routes[0]; i++)
-        if (legacy_routes[i].cpu == cpu && strcmp(legacy_routes[i].old_name, name) == 0)
-            break;
-    if (i == sizeof legacy_routes / sizeof legacy_routes[0])
-        return false;
-    bool get = strcmp(name, "supports_dram_energy") == 0;
-    if (strcmp(req->method, get ? "GET" : "POST") != 0) {
-        reply(r, 405, NULL, NULL);
+    if (t < 0) {
+        reply(r, status, status == 405 ? NULL : "text/plain; charset=utf-8",
+              status == 405 ? NULL : "%s", msg);
         return true;
     }
-    char id_text[16], values[LEGACY_MAX_ARGS][32];
-    snprintf(id_text, sizeof id_text, "%u", id);
-    zd_arg args[LEGACY_MAX_ARGS + 1] = {{cpu ? "cpu_ids" : "gpu_ids", id_text}};
-    size_t n = 1;
-    cJSON *body = NULL;
-    if (!get) {
-        body = req->body ? cJSON_Parse(req->body) : NULL;
-        if (!cJSON_IsObject(body)) {
-            cJSON_Delete(body);
-            reply(r, 400, "text/plain; charset=utf-8",
-                  "Json deserialize error: the body must be a JSON object");
-            return true;
-        }
-        const cJSON *m;
-        cJSON_ArrayForEach(m, body)
-        {
-            if (n > LEGACY_MAX_ARGS) {
-                cJSON_Delete(body);
-                reply(r, 400, "text/plain; charset=utf-8",
-                      "Json deserialize error: too many fields");
-                return true;
-            }
-            if (cJSON_IsBool(m))
-                snprintf(values[n - 1], sizeof values[0], "%s", cJSON_IsTrue(m) ? "true" : "false");
-            else if (cJSON_IsNumber(m) && m->valuedouble >= 0 && m->valuedouble < 4294967296.0 &&
-                     m->valuedouble == (double)(unsigned long long)m->valuedouble)
-                snprintf(values[n - 1], sizeof values[0], "%llu",
-                         (unsigned long long)m->valuedouble);
-            else {
-                reply(r, 400, "text/plain; charset=utf-8",
-                      "Json deserialize error: invalid value for field `%s`", m->string);
-                cJSON_Delete(body);
-                return true;
-            }
-            args[n] = (zd_arg){m->string, values[n - 1]};
-            n++;
-        }
-    }
-    zd_request now = *req;
-    now.path = legacy_routes[i].path;
-    now.method = get ? "GET" : strcmp(now.path, "/cpu/get_cumulative_energy") == 0 ? "GET" : "POST";
-    now.args = args;
-    now.arg_count = n;
-    now.body = NULL;
-    char key[16];
-    snprintf(key, sizeof key, "%u", id);
-    if (get) {
-        /* {"dram_available": bool} of one CPU: its entry in /discover. */
+    if (l.dram_query) { /* {"dram_available": bool}: the CPU's entry of /discover */
         zd_claims claims;
         bool authed;
         if (!check_access(s, req, ZD_GROUP_CPU_READ, &claims, &authed, r))
             return true;
         unsigned index;
-        for (index = 0; index < s->cpu_count && s->cpu_ids[index] != id; index++)
-            ;
         zeus_cpu_info info;
+        for (index = 0; index < s->cpu_count && s->cpu_ids[index] != l.id; index++)
+            ;
         if (index >= s->cpu_count || zeus_cpu_get_info(s->devices, index, &info) != 0) {
-            reply_error(r, 400, cpu ? "CPU not found" : "GPU not found");
-        } else {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddBoolToObject(o, "dram_available", info.has_dram);
-            reply_json(r, o);
+            reply_error(r, 400, "CPU not found");
+            return true;
         }
-        cJSON_Delete(body);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "dram_available", info.has_dram);
+        reply_json(r, o);
         return true;
     }
-    zd_handle(s, &now, r);
-    cJSON_Delete(body);
-    if (cpu)
-        legacy_unwrap(r, key);
+    handle(s, &l.req, r);
+    if (l.cpu)
+        zd_legacy_unwrap(r, l.id_text);
     return true;
 }
 
 void zd_handle(zd_server *s, const zd_request *req, zd_response *r)
+{
+    zd_json_track();
+    handle(s, req, r);
+    /* A body that could not be made (printing, formatting) or lost a part. */
+    if (json_out_of_memory || (r->content_type && !r->body && !r->stream)) {
+        free(r->body);
+        r->status = 500;
+        r->content_type = "application/json";
+        r->stream = false;
+        r->body = strdup("{\"error\":\"IOError: out of memory\"}"); /* NULL: an empty 500 */
+    }
+}
+
+static void handle(zd_server *s, const zd_request *req, zd_response *r)
 {
     memset(r, 0, sizeof *r);
     if (legacy_route(s, req, r))
@@ -970,7 +941,7 @@ void zd_handle(zd_server *s, const zd_request *req, zd_response *r)
     case RT_WHOAMI: {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "sub", claims.sub);
-        cJSON_AddItemToObject(o, "scopes", cJSON_Parse(claims.scopes_json));
+        add_item(o, "scopes", cJSON_Parse(claims.scopes_json));
         if (claims.has_exp)
             cJSON_AddNumberToObject(o, "exp", (double)claims.exp);
         reply_json(r, o);

@@ -556,6 +556,7 @@ done:
 
 int main(int argc, char **argv)
 {
+    zd_json_hooks();
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {

@@ -183,9 +183,10 @@ void zd_pollers_stop(zd_pollers *p)
     pthread_mutex_lock(&p->lock);
     p->stop = true;
     pthread_cond_broadcast(&p->changed);
-    for (unsigned i = 0; i < p->gpu_count; i++)
+    /* Either list is NULL when making it ran out of memory (zd_pollers_create). */
+    for (unsigned i = 0; p->gpus && i < p->gpu_count; i++)
         pthread_cond_broadcast(&p->gpus[i].wake);
-    for (unsigned i = 0; i < p->cpu_count; i++)
+    for (unsigned i = 0; p->cpus && i < p->cpu_count; i++)
         pthread_cond_broadcast(&p->cpus[i].wake);
     pthread_mutex_unlock(&p->lock);
     if (p->gpus)

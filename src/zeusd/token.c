@@ -34,13 +34,16 @@ static char *b64url_encode(const unsigned char *in, size_t len)
 }
 
 /* Unpadded base64url; returns a malloc'd, NUL-terminated buffer or NULL if malformed. */
-static unsigned char *b64url_decode(const char *in, size_t len, size_t *out_len)
+/* NULL with *oom false: malformed; with *oom true: out of memory. */
+static unsigned char *b64url_decode(const char *in, size_t len, size_t *out_len, bool *oom)
 {
     if (len % 4 == 1)
         return NULL;
     unsigned char *out = malloc(len * 3 / 4 + 2);
-    if (!out)
+    if (!out) {
+        *oom = true;
         return NULL;
+    }
     size_t o = 0;
     unsigned acc = 0, bits = 0;
     for (size_t i = 0; i < len; i++) {
@@ -80,13 +83,20 @@ char *zd_token_issue(const unsigned char *key, size_t key_len, const char *sub,
     cJSON *list = cJSON_CreateArray();
     if (!claims || !list)
         goto fail;
-    cJSON_AddStringToObject(claims, "sub", sub);
-    for (size_t i = 0; i < scope_count; i++)
-        cJSON_AddItemToArray(list, cJSON_CreateString(zd_group_name(scopes[i])));
-    cJSON_AddItemToObject(claims, "scopes", list);
-    list = NULL;
-    if (has_exp)
-        cJSON_AddNumberToObject(claims, "exp", (double)exp);
+    /* Every claim or none: cJSON leaves out what it cannot allocate without a word, and a token
+     * without its exp would never expire (found by tests/alloc). */
+    bool ok = cJSON_AddStringToObject(claims, "sub", sub) != NULL;
+    for (size_t i = 0; ok && i < scope_count; i++) {
+        cJSON *scope = cJSON_CreateString(zd_group_name(scopes[i]));
+        if (!(ok = cJSON_AddItemToArray(list, scope)))
+            cJSON_Delete(scope);
+    }
+    if (ok && (ok = cJSON_AddItemToObject(claims, "scopes", list)))
+        list = NULL;
+    if (ok && has_exp)
+        ok = cJSON_AddNumberToObject(claims, "exp", (double)exp) != NULL;
+    if (!ok)
+        goto fail;
     claims_text = cJSON_PrintUnformatted(claims);
     const char *h = "{\"typ\":\"JWT\",\"alg\":\"HS256\"}";
     header = b64url_encode((const unsigned char *)h, strlen(h));
@@ -136,14 +146,20 @@ int zd_token_verify(const unsigned char *key, size_t key_len, const char *token,
         goto done;
     }
     size_t hlen, plen, mlen;
-    header = b64url_decode(token, (size_t)(dot1 - token), &hlen);
-    payload = b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &plen);
-    mac = b64url_decode(dot2 + 1, strlen(dot2 + 1), &mlen);
+    bool oom = false;
+    header = b64url_decode(token, (size_t)(dot1 - token), &hlen, &oom);
+    payload = b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &plen, &oom);
+    mac = b64url_decode(dot2 + 1, strlen(dot2 + 1), &mlen, &oom);
+    if (oom)
+        goto out_of_memory;
     if (!header || !payload || !mac) {
         snprintf(err, err_size, "Base64 error: malformed token segment");
         goto done;
     }
+    zd_json_track();
     hj = cJSON_ParseWithLength((const char *)header, hlen);
+    if (!hj && zd_json_out_of_memory())
+        goto out_of_memory;
     const cJSON *alg = cJSON_GetObjectItemCaseSensitive(hj, "alg");
     if (!cJSON_IsObject(hj) || !cJSON_IsString(alg)) {
         snprintf(err, err_size, "Json error: malformed token header");
@@ -164,6 +180,8 @@ int zd_token_verify(const unsigned char *key, size_t key_len, const char *token,
         goto done;
     }
     pj = cJSON_ParseWithLength((const char *)payload, plen);
+    if (!pj && zd_json_out_of_memory())
+        goto out_of_memory;
     const cJSON *sub = cJSON_GetObjectItemCaseSensitive(pj, "sub");
     const cJSON *scopes = cJSON_GetObjectItemCaseSensitive(pj, "scopes");
     const cJSON *exp = cJSON_GetObjectItemCaseSensitive(pj, "exp");
@@ -209,6 +227,10 @@ int zd_token_verify(const unsigned char *key, size_t key_len, const char *token,
         }
     }
     rc = 0;
+    goto done;
+out_of_memory:
+    snprintf(err, err_size, "out of memory");
+    rc = -3;
 done:
     cJSON_Delete(hj);
     cJSON_Delete(pj);

@@ -90,7 +90,7 @@ typedef struct {
 /* Returns a malloc'd token. */
 char *zd_token_issue(const unsigned char *key, size_t key_len, const char *sub,
                      const zd_group *scopes, size_t scope_count, bool has_exp, int64_t exp);
-/* 0 valid; -1 expired ("Token has expired."); -2 invalid (err says why). */
+/* 0 valid; -1 expired ("Token has expired."); -2 invalid (err says why); -3 out of memory. */
 int zd_token_verify(const unsigned char *key, size_t key_len, const char *token, int64_t now_s,
                     zd_claims *out, char *err, size_t err_size);
 /* "1h", "7d", "1h30m", "never", "0": seconds (0: never). -1 if malformed. */
@@ -115,6 +115,21 @@ typedef struct {
     size_t group_count;
 } zd_request;
 
+/* ---- legacy.c: the older route generation (zeus-ml <= 0.11.0.post1) ---- */
+#define ZD_LEGACY_MAX_ARGS 8
+typedef struct {
+    zd_request req; /* the current route's request (args point into this struct) */
+    zd_arg args[ZD_LEGACY_MAX_ARGS + 1];
+    char names[ZD_LEGACY_MAX_ARGS][32], values[ZD_LEGACY_MAX_ARGS][32];
+    char id_text[16];
+    unsigned id;
+    bool cpu;        /* a /cpu/{id}/ route: its answer is the one CPU's object */
+    bool dram_query; /* GET /cpu/{id}/supports_dram_energy: answered from /discover's entry */
+} zd_legacy;
+
+/* 0: req is not an older route; 1: translated into *l; -1: a bad request (*status, msg). */
+int zd_legacy_translate(const zd_request *req, zd_legacy *l, int *status, char *msg, size_t size);
+
 typedef struct {
     int status;
     char *body; /* malloc'd; NULL: empty */
@@ -127,6 +142,9 @@ typedef struct {
     size_t id_count;
 } zd_response;
 
+/* legacy.c: a current CPU route's reply {"<key>": {...}} becomes the inner object. */
+void zd_legacy_unwrap(zd_response *r, const char *key);
+
 /* Opens the devices and starts nothing else; the pollers start on the first subscriber. */
 int zd_server_create(const zd_config *config, zeus_devices *devices, zd_server **out);
 /* Puts back every leased setting, stops the pollers. */
@@ -137,6 +155,14 @@ zeus_devices *zd_server_devices(zd_server *s);
 
 /* Answers one request (everything but the streaming itself). Never blocks for long. */
 void zd_handle(zd_server *s, const zd_request *req, zd_response *resp);
+/* Routes cJSON's allocations through a hook that notes failures, so that zd_handle answers 500
+ * rather than a JSON reply with a part missing. Process-wide (cJSON_InitHooks): zeusd's main
+ * calls it once. */
+void zd_json_hooks(void);
+/* With those hooks: forget earlier failures, then whether a cJSON allocation of this thread has
+ * failed since (cJSON answers NULL both for bad text and for no memory). */
+void zd_json_track(void);
+bool zd_json_out_of_memory(void);
 void zd_response_free(zd_response *resp);
 
 /* ---- Power streams: one poller per device, polling only while a stream listens ---- */

@@ -4,6 +4,9 @@ real PostgreSQL server started here (initdb + pg_ctl in a temporary directory, a
 unprivileged user, on a Unix socket), and `zeus run` / `zeus history` end to end with a small
 training job (train_sim.py) on simulated GPUs.
 
+ZeusDataLoader under `zeus run` with a real PyTorch job and the real package is tested in
+tests/python/test_dataloader.py (the project's virtual environment).
+
 Usage: test_bso.py service_sqlite|service_postgres|run ZEUS_BSO REPLAY_CHECK"""
 import glob
 import http.client
@@ -19,8 +22,11 @@ import time
 import urllib.parse
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import hostile  # noqa: E402
+import zeus_test_hygiene as hygiene  # noqa: E402
 
+hygiene.reset_signals()
 PART, ZEUS_BSO, REPLAY = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN = os.path.join(HERE, "..", "..", "examples", "recurring", "train_sim.py")
@@ -421,8 +427,7 @@ def c_client_flow(addr, db):
 def start_postgres():
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not bins:
-        print("SKIP: Debian's postgresql is not installed")
-        sys.exit(77)
+        hygiene.skip_or_fail("Debian's postgresql is not installed")
     bindir = os.path.dirname(bins[-1])
     pgdir = os.path.join(TMP, "pg")
     os.makedirs(pgdir)
@@ -464,63 +469,9 @@ def pg_restart(url):
     srv.wait()
 
 
-def torch_python():
-    """A Python with PyTorch: $ZEUS_TEST_PYTHON, else the project's test venv
-    (scripts/python-env.sh's <build>/python-venv) when it exists already; never made here."""
-    candidates = [os.environ.get("ZEUS_TEST_PYTHON", ""),
-                  os.path.join(os.path.dirname(ZEUS_BSO), "python-venv", "bin", "python")]
-    for py in filter(None, candidates):
-        if os.path.exists(py) and subprocess.run([py, "-c", "import torch"],
-                                                 capture_output=True).returncode == 0:
-            return py
-    print("SKIP: no Python with PyTorch (set ZEUS_TEST_PYTHON, or make the test venv with "
-          "scripts/python-env.sh)")
-    sys.exit(77)
-
-
-def run_torch():
-    """zeus run with a real PyTorch job using ZeusDataLoader (python/zeus/run) on simulated
-    GPUs (tests/bso/stubs stand in for the extension's zeus.device / zeus.monitor)."""
-    py = torch_python()
-    pkg = os.path.join(TMP, "tpkg")
-    shutil.copytree(os.path.join(HERE, "stubs", "zeus"), os.path.join(pkg, "zeus"))
-    os.symlink(os.path.join(HERE, "..", "..", "python", "zeus", "run"),
-               os.path.join(pkg, "zeus", "run"))
-    job, d = jobfile("torch", optimizer="sgd", default_lr=0.1, target_metric=0.97,
-                     max_epochs=4, batch_sizes=[16, 32, 64], beta_knob=1.1,
-                     command=[py, os.path.join(HERE, "train_torch.py"), "{bs}", "{seed}", "{lr}"])
-    db = os.path.join(TMP, "torch.db")
-    env = {"PYTHONPATH": pkg}
-    r = zrun(job, db, "--recurrences", "2", "--profile-params", "2,5", env=env)
-    check(r.returncode == 0, f"torch run 1: {r.stdout[-3000:]}{r.stderr}")
-    r2 = zrun(job, db, "--recurrences", "2", "--profile-params", "2,5", env=env)
-    check(r2.returncode == 0, f"torch run 2: {r2.stdout[-3000:]}{r2.stderr}")
-    jid = "synthetic+mlp+bs32+sgd+lr0.1+tm0.97+me4"
-    h = history(db, jid)
-    trials = h.get("trials", [])
-    check(sum(t["reached"] is True for t in trials) == 4, f"torch: 4 recurrences {trials}")
-    check(all(t["power_limit"] == 200 for t in trials), f"torch: optimal limit applied {trials}")
-    hist_path = os.path.join(TMP, "hist-torch.json")
-    with open(hist_path, "w") as f:
-        json.dump(h, f)
-    rr = subprocess.run([REPLAY, job, hist_path], capture_output=True, text=True)
-    check(rr.returncode == 0, f"torch: decisions equal the simulator's {rr.stdout}{rr.stderr}")
-    out = r.stdout + r2.stdout
-    check("at 200 W" in out, "torch: the job trains at the profiled optimum")
-    # early stop inside the job (ZeusCostThresholdExceededError), then a retry
-    check("exceeds cost threshold" in out and any(t["status"] == "NotConverged" for t in trials)
-          and any(t["try_index"] == 2 for t in trials), f"torch: early stop and retry {trials}")
-    # each batch size profiled once: later runs of it start at the optimum
-    logs = glob.glob(os.path.join(TMP, "logs", jid + "*", "*.power.json"))
-    check(len({os.path.basename(p) for p in logs}) == len({t["batch_size"] for t in trials}),
-          f"torch: power profiles {logs}")
-
-
 def main():
     try:
-        if PART == "torch":
-            run_torch()
-        elif PART == "service_sqlite":
+        if PART == "service_sqlite":
             service_flow(os.path.join(TMP, "bso.db"))
             hostile.store_swapped(sys.modules[__name__])
             hostile.sqlite_read_only(sys.modules[__name__])
@@ -542,10 +493,11 @@ def main():
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        if os.environ.get("ZEUS_TEST_KEEP_TMP") != "1":  # nothing left behind, pass or fail
+            shutil.rmtree(TMP, ignore_errors=True)
     if FAILS:
-        print(f"{len(FAILS)} failure(s)")
+        print(f"{len(FAILS)} failure(s) (ZEUS_TEST_KEEP_TMP=1 keeps {TMP})")
         sys.exit(1)
-    shutil.rmtree(TMP, ignore_errors=True)
     print("ok")
 
 

@@ -69,7 +69,7 @@ static void test_plot_png(void **state)
 {
     (void)state;
     if (!ZEUS_TEST_CLI_PNG)
-        skip(); /* built without librsvg: test_plot_png_without_module covers it */
+        zt_skip("built without librsvg (librsvg2-dev): test_plot_png_without_module covers it");
     zt_options.backend = "sim";
     zt_options.sim_config = "{\"gpus\": [{\"count\": 1, \"load\": 0.3}, "
                             "{\"count\": 1, \"load\": 0.9}]}";

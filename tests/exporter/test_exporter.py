@@ -13,6 +13,7 @@ import select
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -20,6 +21,11 @@ import urllib.parse
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import zeus_test_hygiene  # noqa: E402
+
+zeus_test_hygiene.reset_signals()  # docs/testing.md: what it starts gets default signals
 
 EXPORTER = os.environ["ZEUS_TEST_EXPORTER"]
 CLI = os.environ["ZEUS_TEST_CLI"]

@@ -49,7 +49,12 @@ static void test_counter_matches_ground_truth(void **state)
     assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
     zeus_monitor_wait_update_period(m);
     double period = zeus_monitor_update_period_s(m, 0);
-    assert_true(period > 0.008 && period < 0.015); /* configured 10 ms, polled every 1 ms */
+    /* Configured 10 ms, polled every 1 ms: never shorter; longer only as much as 1 ms sleeps
+     * are late now (the baseline). */
+    double scale = zt_sleep_scale(0.001, 20);
+    if (!(period > 0.008 && period < 0.015 * scale))
+        fprintf(stderr, "period %.4f s, 1 ms sleeps %.2f times late\n", period, scale);
+    assert_true(period > 0.008 && period < 0.015 * scale);
     assert_true(zeus_monitor_update_period_s(m, 1) == period); /* same model */
 
     double exact0[2], exact1[2];
@@ -63,7 +68,11 @@ static void test_counter_matches_ground_truth(void **state)
     assert_int_equal(zeus_monitor_end_window(m, "steps", true, false, &r), ZEUS_OK);
     for (unsigned g = 0; g < 2; g++)
         zeus_sim_exact_energy_uj(d, g, &exact1[g]);
-    assert_true(r.time_s > 0.29 && r.time_s < 0.5);
+    /* 60 queued steps of 5 ms: 0.3 s, and a late wake-up at most as late as sleeping is now. */
+    double late = zt_sleep_scale(0.3, 1);
+    if (!(r.time_s > 0.29 && r.time_s < 0.5 * late))
+        fprintf(stderr, "window %.3f s, a 0.3 s sleep %.2f times late\n", r.time_s, late);
+    assert_true(r.time_s > 0.29 && r.time_s < 0.5 * late);
     for (unsigned g = 0; g < 2; g++) {
         double truth = (exact1[g] - exact0[g]) / 1e6;
         assert_int_equal(r.gpus[g].method, ZEUS_METHOD_COUNTER);
@@ -560,9 +569,11 @@ static void test_sampler_infers_while_sampling(void **state)
     use_sim("{\"gpus\": [{}]}"); /* idle: a flat reading, the slowest inference (2 s) */
     zeus_devices *d = open_devices();
     zeus_sampler *s;
-    int64_t t0 = zeus_now_ns();
     assert_int_equal(zeus_sampler_start(d, NULL, &s), ZEUS_OK);
-    assert_true(zeus_now_ns() - t0 < 100000000LL); /* it used to take 2 s */
+    /* Not a wall-clock figure (which flips under load): starting returned before the inference
+     * (2 s of flat readings at least) could have ended, since it is still going on now. It used
+     * to return after it. */
+    assert_true(zeus_sampler_period_s(s) == 0.001);
     usleep(200000);
     assert_true(zeus_sampler_period_s(s) == 0.001); /* still inferring, sampling meanwhile */
     assert_true(zeus_sampler_sample_count(s) >= 5);

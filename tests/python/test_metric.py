@@ -9,8 +9,6 @@ import time
 
 import pytest
 
-prometheus_client = pytest.importorskip("prometheus_client")
-
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 from zeus.metric import EnergyHistogram  # noqa: E402
 
@@ -217,3 +215,27 @@ def test_failed_pushes_are_counted_and_warned_at_end_window(fake_gpus):
     with pytest.warns(UserWarning, match=r"PowerGauge: \d+ of \d+ pushes to the Pushgateway "
                                          r"failed \(last: URLError"):
         gauge.end_window("w")
+
+
+def test_energy_histogram_to_the_real_pushgateway(pushgateway):
+    """(Was tests/exporter/test_metric_py.py, on a copy of metric.py with stand-in monitors.)"""
+    hist = EnergyHistogram(cpu_indices=[], gpu_indices=[0, 1], pushgateway_url=pushgateway,
+                           job="zeus-hist")
+    for _ in range(2):
+        hist.begin_window("train")
+        time.sleep(0.05)
+        hist.end_window("train")
+    got = {(s.name, s.labels["index"], float(s.labels["le"]) if "le" in s.labels else None): s.value
+           for s in _gateway_samples(pushgateway, "zeus-hist") if s.labels.get("window") == "train"}
+    for gpu in ("0", "1"):
+        assert got[("energy_monitor_gpu_energy_joules_count", gpu, None)] == 2
+        assert got[("energy_monitor_gpu_energy_joules_bucket", gpu, float("inf"))] == 2
+        assert got[("energy_monitor_gpu_energy_joules_bucket", gpu, 50.0)] == 2  # ~0.05 s each
+        assert got[("energy_monitor_gpu_energy_joules_sum", gpu, None)] > 0
+    # a window above the top bucket warns
+    with pytest.warns(UserWarning):
+        small = EnergyHistogram(cpu_indices=[], gpu_indices=[1], pushgateway_url=pushgateway,
+                                job="zeus-hist2", gpu_bucket_range=[0.001, 0.002])
+        small.begin_window("w")
+        time.sleep(0.05)
+        small.end_window("w")

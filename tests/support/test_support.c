@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +18,93 @@
 
 char *zt_dir;
 zeus_device_options zt_options;
+
+/* A test started from a script in the background (nohup, `&`: SIGINT and SIGQUIT ignored) or
+ * under a blocked signal would hand that to every process it starts, and a test that stops a
+ * command with Ctrl-C would wait for it forever. Every test program starts with the default
+ * disposition of every signal and none blocked, so what it starts does too. */
+__attribute__((constructor)) static void reset_signals(void)
+{
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int skipped;
+
+int zt_require_all(void)
+{
+    const char *v = getenv("ZEUS_REQUIRE_ALL");
+    return v && strcmp(v, "1") == 0;
+}
+
+void zt_skip_(const char *reason, const char *file, int line)
+{
+    if (zt_require_all()) {
+        fprintf(stderr, "%s:%d: skipped (%s), and with ZEUS_REQUIRE_ALL=1 a skip is a failure\n",
+                file, line, reason);
+        _fail(file, line);
+    }
+    fprintf(stderr, "%s:%d: SKIPPED: %s\n", file, line, reason);
+    skipped++;
+    _skip(file, line);
+}
+
+int zt_run_group_tests(const char *name, const struct CMUnitTest *tests, size_t count,
+                       CMFixtureFunction setup, CMFixtureFunction teardown)
+{
+    int failed = _cmocka_run_group_tests(name, tests, count, setup, teardown);
+    if (failed == 0 && skipped > 0) {
+        fprintf(stderr, "%d test(s) skipped: exit 77 (reported by ctest as skipped)\n", skipped);
+        return 77;
+    }
+    return failed;
+}
+
+double zt_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double zt_sleep_scale(double sleep_s, int n)
+{
+    double t0 = zt_now_s();
+    for (int i = 0; i < n; i++) {
+        struct timespec ts = {(time_t)sleep_s, (long)((sleep_s - (double)(time_t)sleep_s) * 1e9)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+    }
+    double scale = (zt_now_s() - t0) / (sleep_s * n);
+    return scale < 1.0 ? 1.0 : scale;
+}
+
+int zt_as_nobody(int (*fn)(void *), void *arg)
+{
+    if (zt_dir)
+        chmod(zt_dir, 0755);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        abort();
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(120);
+        if (zt_dir && access(zt_dir, X_OK) != 0) {
+            fprintf(stderr, "user %u cannot reach %s\n", (unsigned)geteuid(), zt_dir);
+            _exit(ZT_NOBODY_UNREACHABLE);
+        }
+        _exit(fn(arg));
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
 
 #define ZT_KEEP_MAX 64
 static char *kept[ZT_KEEP_MAX];
@@ -211,11 +299,20 @@ static char **child_environment(void)
     return env;
 }
 
+/* SIGKILL to the process group a zt_spawn/zt_run child leads (and to the child itself). */
+static void kill_group(pid_t pid)
+{
+    if (getpgid(pid) == pid)
+        kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+}
+
 int zt_spawn(char *const argv[])
 {
     char **env = child_environment();
     pid_t pid = fork();
     if (pid == 0) {
+        setpgid(0, 0); /* its own process group: a timeout kills whatever it started too */
         int devnull = open("/dev/null", O_RDWR);
         dup2(devnull, 0);
         dup2(devnull, 1);
@@ -223,6 +320,7 @@ int zt_spawn(char *const argv[])
         execve(argv[0], argv, env);
         _exit(127);
     }
+    setpgid(pid, pid); /* also here: no window in which a timeout would miss the group */
     for (size_t i = 0; env[i]; i++)
         free(env[i]);
     free(env);
@@ -241,7 +339,7 @@ int zt_wait(int pid, double timeout_s)
         clock_gettime(CLOCK_MONOTONIC, &now);
         if ((double)(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) * 1e-9 >
             timeout_s) {
-            kill(pid, SIGKILL);
+            kill_group(pid);
             waitpid(pid, &status, 0);
             return -1;
         }
@@ -258,6 +356,7 @@ static int run_child(char *const argv[], const char *stdout_path, char **out, ch
         abort();
     pid_t pid = fork();
     if (pid == 0) {
+        setpgid(0, 0);
         int devnull = open("/dev/null", O_RDONLY);
         dup2(devnull, 0);
         int fd = stdout_path ? open(stdout_path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : po[1];
@@ -275,6 +374,7 @@ static int run_child(char *const argv[], const char *stdout_path, char **out, ch
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    setpgid(pid, pid);
     close(po[1]);
     close(pe[1]);
     for (size_t i = 0; env[i]; i++)
@@ -291,7 +391,8 @@ static int run_child(char *const argv[], const char *stdout_path, char **out, ch
         clock_gettime(CLOCK_MONOTONIC, &now);
         double elapsed = (double)(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) * 1e-9;
         if (elapsed > timeout_s) {
-            kill(pid, SIGKILL);
+            fprintf(stderr, "%s: killed after %.0f s (timeout)\n", argv[0], timeout_s);
+            kill_group(pid);
             break;
         }
         if (poll(fds, 2, 100) <= 0)

@@ -68,6 +68,35 @@ int zt_zeus_to(const char *stdout_path, char **err, ...);
  * process may not create device nodes (not root, or a container without CAP_MKNOD): skip then. */
 char *zt_mknod_copy(const char *dir, const char *name, const char *model);
 
+/* Skipping is visible and, in CI, impossible (docs/testing.md). A test program in which a test
+ * was skipped exits 77 (ctest's SKIP_RETURN_CODE: the whole program is reported as skipped, with
+ * the reason it printed); with ZEUS_REQUIRE_ALL=1 in the environment (.ci/run sets it) a skip is
+ * a failure instead. zt_skip says why; cmocka's skip() is routed through it. */
+int zt_require_all(void);
+void zt_skip_(const char *reason, const char *file, int line);
+#define zt_skip(reason) zt_skip_((reason), __FILE__, __LINE__)
+#undef skip
+#define skip() zt_skip_("(no reason given)", __FILE__, __LINE__)
+int zt_run_group_tests(const char *name, const struct CMUnitTest *tests, size_t count,
+                       CMFixtureFunction setup, CMFixtureFunction teardown);
+#undef cmocka_run_group_tests
+#define cmocka_run_group_tests(group, setup, teardown)                                             \
+    zt_run_group_tests(#group, (group), sizeof(group) / sizeof((group)[0]), (setup), (teardown))
+
+/* Runs fn(arg) in a forked child as user nobody (when this process is root, as CI runs; else as
+ * this user), so checks of what an unprivileged user may not do run as root too. zt_dir is made
+ * reachable (0755) first. Returns fn's result (0: passed), 128+signal if it was killed, or 77
+ * when nobody cannot reach zt_dir (a build tree inside a private directory): zt_skip then. */
+int zt_as_nobody(int (*fn)(void *), void *arg);
+#define ZT_NOBODY_UNREACHABLE 77
+
+/* Wall-clock checks are ratios against a baseline measured in the same test (docs/testing.md),
+ * never fixed figures that flip on a loaded machine or in the ASan build. This baseline: how many
+ * times longer than asked n sleeps of sleep_s each take in this process now (>= 1). */
+double zt_sleep_scale(double sleep_s, int n);
+/* Seconds since some fixed point (CLOCK_MONOTONIC). */
+double zt_now_s(void);
+
 /* True if haystack contains needle; on failure prints both for the test log. */
 int zt_contains(const char *haystack, const char *needle);
 #define assert_contains(h, n) assert_true(zt_contains((h), (n)))

@@ -709,7 +709,7 @@ static void test_client_side_in_libzeus(void **state)
                 "skipped: user nobody cannot reach the build tree (%s); check out "
                 "the repository where every user can enter to run this test\n",
                 ZEUS_CLI_PATH);
-        skip();
+        zt_skip("user nobody cannot reach the build tree");
     }
     setenv("ZEUS_FAKE_NVML_ROOT_ONLY", "1", 1);
     zr_start(&daemon_, NULL);
@@ -975,7 +975,7 @@ static void test_num_workers(void **state)
     zr_start(&daemon_, "--num-workers", "2", "--cpu-power-poll-hz", "2", NULL);
     double two = two_cpu_power_requests_s();
     fprintf(stderr, "two /cpu/get_power of 0.5 s: %.2f s with 1 worker, %.2f s with 2\n", one, two);
-    assert_true(two < 0.9);
+    assert_true(two < 0.8 * one); /* together: a ratio against the serialized baseline */
 }
 
 static void test_malformed_requests(void **state)
