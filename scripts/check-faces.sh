@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Fails if a face of libzeus includes an internal header. A face (the zeus command, the Python
-# package, the daemon, the exporter, the batch-size optimizer server) may include only the
+# package, the daemon, the exporter, the batch-size optimizer server, the pipeline frequency
+# server) may include only the
 # public headers (zeus/*.h) and its own headers: anything from src/ outside the face would let
 # it depend on internals that the shared library does not export (docs/abi.md).
 # Usage: check-faces.sh [REPOSITORY_ROOT] (default: this script's repository).
 set -euo pipefail
 cd "${1:-$(dirname "$0")/..}"
-faces=(src/cli python src/zeusd src/exporter src/bso)
+faces=(src/cli python src/zeusd src/exporter src/bso src/pfo)
 bad=0
 for face in "${faces[@]}"; do
     [ -d "$face" ] || continue

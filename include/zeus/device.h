@@ -225,6 +225,14 @@ typedef enum { ZEUS_CLOCK_GPU = 0, ZEUS_CLOCK_MEMORY = 1 } zeus_clock_domain;
 ZEUS_API int zeus_gpu_set_locked_clocks(zeus_devices *devices, unsigned gpu,
                                         zeus_clock_domain domain, unsigned min_mhz,
                                         unsigned max_mhz);
+/* The clocks a domain supports, MHz, highest first (nvml: nvmlDeviceGetSupportedMemoryClocks,
+ * or nvmlDeviceGetSupportedGraphicsClocks at memory_mhz, which the memory domain ignores; the
+ * pipeline frequency optimizer takes the GPU clocks at the highest memory clock). *count: room
+ * in mhz on entry, the number of clocks on return (ZEUS_ERANGE when they did not all fit).
+ * ZEUS_ENOTSUP where the backend cannot tell. */
+ZEUS_API int zeus_gpu_supported_clocks(zeus_devices *devices, unsigned gpu,
+                                       zeus_clock_domain domain, unsigned memory_mhz, unsigned *mhz,
+                                       unsigned *count);
 /* Unlocks the domain: the driver's default clock behaviour (nvmlDeviceReset*LockedClocks). The
  * locked range cannot be read back (NVML has no call for it), so a reset is how a lease puts
  * clocks back (zeus/lease.h). */

@@ -17,5 +17,6 @@
 #include "zeus/rng.h"
 #include "zeus/batch_size.h"
 #include "zeus/simulate.h"
+#include "zeus/pipeline_frequency.h"
 
 #endif

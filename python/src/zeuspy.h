@@ -9,7 +9,8 @@
  *
  * One file per type: module.c (module state, errors, logging, the module itself), devices.c
  * (the device functions, most from one table), measurement.c, monitor.c, sampler.c,
- * optimizer.c, outputs.c (plots and files). The module is built with hidden visibility, so the
+ * optimizer.c, outputs.c (plots and files), pipeline_frequency.c (the pipeline frequency
+ * optimizer's controller). The module is built with hidden visibility, so the
  * zpy_ names below never leave the shared object.
  */
 #ifndef ZEUSPY_H
@@ -48,6 +49,9 @@ int zpy_index_list(PyObject *seq, unsigned *out, int *count, int max, const char
 /* The UTF-8 text of str s (owned by s), or NULL with an exception: TypeError for a non-str,
  * ValueError naming what for a NUL character (C would cut the string there). */
 const char *zpy_text(PyObject *s, const char *what);
+
+/* ---- pipeline_frequency.c: the frequency controller, supported clocks ---- */
+extern PyMethodDef zpy_pipeline_frequency_methods[];
 
 /* ---- devices.c ---- */
 extern PyMethodDef zpy_device_methods[];

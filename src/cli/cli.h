@@ -18,6 +18,7 @@ int cli_simulate(int argc, char **argv);
 int cli_monitor(int argc, char **argv);
 int cli_demo(int argc, char **argv);
 int cli_power_limit(int argc, char **argv);
+int cli_pipeline_frequency(int argc, char **argv);
 
 /* Prints "zeus: error: <message>" to stderr; returns code. */
 int cli_error(int code, const char *fmt, ...) ZEUS_PRINTF(2, 3);

@@ -19,6 +19,8 @@ static const command commands[] = {
     {"demo", cli_demo, "optimize the power limit of a simulated training job"},
     {"power-limit", cli_power_limit, "show, set or reset GPU power limits"},
     {"simulate", cli_simulate, "replay the NSDI'23 traces with Zeus's batch-size optimizer"},
+    {"pipeline-frequency", cli_pipeline_frequency,
+     "plan per-instruction GPU frequencies of a pipeline (Perseus)"},
 };
 
 /* Commands that bring a server library are separate executables (zeus-NAME, run_external);

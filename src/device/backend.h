@@ -64,6 +64,11 @@ typedef struct zeus_backend_ops {
     /* As gpu_keep_power_limit_mw, for a locked range already set. Optional. */
     int (*gpu_keep_locked_clocks)(void *state, unsigned dev, zeus_clock_domain domain,
                                   unsigned min_mhz, unsigned max_mhz);
+    /* Supported clocks of a domain, MHz, highest first (the GPU domain's at memory_mhz): up to
+     * *count written, *count set to how many there are (ZEUS_ERANGE when more than fit).
+     * Optional: ZEUS_ENOTSUP. */
+    int (*gpu_supported_clocks)(void *state, unsigned dev, zeus_clock_domain domain,
+                                unsigned memory_mhz, unsigned *mhz, unsigned *count);
     /* PCI address "dddd:bb:dd.f", lowercase hex. Optional: ZEUS_ENOTSUP. */
     int (*gpu_pci_address)(void *state, unsigned dev, char *address, size_t size);
 

@@ -37,6 +37,8 @@ typedef struct {
     nvmlDeviceGetGpuInstanceId_fn DeviceGetGpuInstanceId;
     nvmlDeviceGetComputeInstanceId_fn DeviceGetComputeInstanceId;
     nvmlDeviceSetGpuLockedClocks_fn DeviceSetGpuLockedClocks;
+    nvmlDeviceGetSupportedMemoryClocks_fn DeviceGetSupportedMemoryClocks;
+    nvmlDeviceGetSupportedGraphicsClocks_fn DeviceGetSupportedGraphicsClocks;
     nvmlDeviceResetGpuLockedClocks_fn DeviceResetGpuLockedClocks;
     nvmlDeviceSetMemoryLockedClocks_fn DeviceSetMemoryLockedClocks;
     nvmlDeviceResetMemoryLockedClocks_fn DeviceResetMemoryLockedClocks;
@@ -69,6 +71,7 @@ static const struct {
     SYM(DeviceGetGpuInstanceId, 1, false), SYM(DeviceGetComputeInstanceId, 1, false),
     /* Drivers before 440 (memory: 460) lack the clock calls: ZEUS_ENOTSUP. */
     SYM(DeviceSetGpuLockedClocks, 1, false), SYM(DeviceResetGpuLockedClocks, 1, false),
+    SYM(DeviceGetSupportedMemoryClocks, 1, false), SYM(DeviceGetSupportedGraphicsClocks, 1, false),
     SYM(DeviceSetMemoryLockedClocks, 1, false), SYM(DeviceResetMemoryLockedClocks, 1, false),
     SYM(DeviceGetPciInfo, 3, false), /* no PCI address without it */
 #undef SYM
@@ -525,6 +528,25 @@ static int nvml_gpu_reset_locked_clocks(void *state, unsigned dev, zeus_clock_do
     return clock_call(state, dev, domain, false, 0, 0);
 }
 
+static int nvml_gpu_supported_clocks(void *state, unsigned dev, zeus_clock_domain domain,
+                                     unsigned memory_mhz, unsigned *mhz, unsigned *count)
+{
+    nvml_state *s = state;
+    bool gpu = domain == ZEUS_CLOCK_GPU;
+    const char *name =
+        gpu ? "nvmlDeviceGetSupportedGraphicsClocks" : "nvmlDeviceGetSupportedMemoryClocks";
+    if (gpu ? !s->f.DeviceGetSupportedGraphicsClocks : !s->f.DeviceGetSupportedMemoryClocks)
+        return zeus__error(ZEUS_ENOTSUP, "this NVML library lacks %s", name);
+    unsigned room = *count;
+    nvmlDevice_t h = s->gpus[dev].handle;
+    nvmlReturn_t r = gpu ? s->f.DeviceGetSupportedGraphicsClocks(h, memory_mhz, count, mhz)
+                         : s->f.DeviceGetSupportedMemoryClocks(h, count, mhz);
+    if (r == NVML_ERROR_INSUFFICIENT_SIZE)
+        return zeus__error(ZEUS_ERANGE, "GPU %u has %u supported clocks, room for %u", dev, *count,
+                           room);
+    return r == NVML_SUCCESS ? ZEUS_OK : nvml_fail(s, r, name, (int)dev);
+}
+
 static int nvml_gpu_pci_address(void *state, unsigned dev, char *address, size_t size)
 {
     const nvml_gpu *g = &((nvml_state *)state)->gpus[dev];
@@ -558,6 +580,7 @@ const zeus_backend_ops zeus__nvml_backend = {
     .gpu_persistence = nvml_gpu_persistence,
     .gpu_temperature_c = nvml_gpu_temperature_c,
     .gpu_set_locked_clocks = nvml_gpu_set_locked_clocks,
+    .gpu_supported_clocks = nvml_gpu_supported_clocks,
     .gpu_reset_locked_clocks = nvml_gpu_reset_locked_clocks,
     .gpu_pci_address = nvml_gpu_pci_address,
 };

@@ -125,6 +125,13 @@ typedef nvmlReturn_t (*nvmlDeviceGetPersistenceMode_fn)(nvmlDevice_t device,
 typedef nvmlReturn_t (*nvmlDeviceGetTemperature_fn)(nvmlDevice_t device, int sensorType,
                                                     unsigned int *temp);
 /* Locked clocks (Volta and newer; memory: Ampere and newer). Drivers before 440 lack them. */
+typedef nvmlReturn_t (*nvmlDeviceGetSupportedMemoryClocks_fn)(nvmlDevice_t device,
+                                                              unsigned int *count,
+                                                              unsigned int *clocksMHz);
+typedef nvmlReturn_t (*nvmlDeviceGetSupportedGraphicsClocks_fn)(nvmlDevice_t device,
+                                                                unsigned int memoryClockMHz,
+                                                                unsigned int *count,
+                                                                unsigned int *clocksMHz);
 typedef nvmlReturn_t (*nvmlDeviceSetGpuLockedClocks_fn)(nvmlDevice_t device,
                                                         unsigned int minGpuClockMHz,
                                                         unsigned int maxGpuClockMHz);

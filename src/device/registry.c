@@ -555,6 +555,17 @@ int zeus_gpu_set_locked_clocks(zeus_devices *d, unsigned gpu, zeus_clock_domain 
     KNOB_CALL(d, gpu, gpu_set_locked_clocks, domain, min_mhz, max_mhz);
 }
 
+int zeus_gpu_supported_clocks(zeus_devices *d, unsigned gpu, zeus_clock_domain domain,
+                              unsigned memory_mhz, unsigned *mhz, unsigned *count)
+{
+    int rc = check_domain(domain);
+    if (rc != ZEUS_OK)
+        return rc;
+    if (!count || (*count && !mhz))
+        return zeus__error(ZEUS_EINVAL, "zeus_gpu_supported_clocks: NULL count or list");
+    GPU_CALL(d, gpu, gpu_supported_clocks, domain, memory_mhz, mhz, count);
+}
+
 int zeus_gpu_reset_locked_clocks(zeus_devices *d, unsigned gpu, zeus_clock_domain domain)
 {
     int rc = check_domain(domain);

@@ -164,7 +164,7 @@ static int change_settings(sim_state *s, unsigned dev, const sim_change *c)
         else if (c->what == CHANGE_PERSISTENCE)
             s->persistence[dev] = c->value != 0;
         else
-            s->gpus[dev].locked[c->domain] = c->clocks;
+            zeus__sim_gpu_set_locked(&s->gpus[dev], c->domain, c->clocks, now);
         rc = zeus__sim_state_save(&s->shared, s->gpus, s->persistence, s->config.gpu_count);
     }
     zeus__sim_state_unlock(fd);
@@ -227,7 +227,10 @@ static int sim_launch_step(void *state, unsigned dev, int64_t *end_ns)
 {
     sim_state *s = state;
     pthread_mutex_lock(&s->lock);
-    *end_ns = zeus__sim_gpu_launch_step(&s->gpus[dev], zeus_now_ns());
+    int64_t now = zeus_now_ns();
+    /* A limit or locked clock another process set applies to the steps launched from now on. */
+    zeus__sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, now);
+    *end_ns = zeus__sim_gpu_launch_step(&s->gpus[dev], now);
     pthread_mutex_unlock(&s->lock);
     return ZEUS_OK;
 }
@@ -249,6 +252,26 @@ static int sim_exact_energy_uj(void *state, unsigned dev, double *energy_uj)
     *energy_uj = zeus__sim_gpu_exact_uj(&s->gpus[dev], zeus_now_ns());
     pthread_mutex_unlock(&s->lock);
     return ZEUS_OK;
+}
+
+static int sim_gpu_supported_clocks(void *state, unsigned dev, zeus_clock_domain domain,
+                                    unsigned memory_mhz, unsigned *mhz, unsigned *count)
+{
+    sim_state *s = state;
+    const zeus_sim_gpu_params *p = &s->gpus[dev].p;
+    if (domain == ZEUS_CLOCK_GPU) {
+        bool known = false;
+        for (unsigned i = 0; i < p->memory_clock_count; i++)
+            known |= p->memory_clocks_mhz[i] == memory_mhz;
+        if (!known)
+            return zeus__error(ZEUS_EINVAL, "simulated GPU %u has no %u MHz memory clock", dev,
+                               memory_mhz);
+    }
+    unsigned room = *count;
+    *count = zeus__sim_supported_clocks(p, domain, mhz, room);
+    return *count <= room ? ZEUS_OK
+                          : zeus__error(ZEUS_ERANGE, "GPU %u has %u supported clocks, room for %u",
+                                        dev, *count, room);
 }
 
 static int sim_gpu_temperature_c(void *state, unsigned dev, unsigned *celsius)
@@ -289,6 +312,7 @@ const zeus_backend_ops zeus__sim_backend = {
     .gpu_temperature_c = sim_gpu_temperature_c,
     .gpu_settings_private = sim_gpu_settings_private,
     .gpu_set_locked_clocks = sim_gpu_set_locked_clocks,
+    .gpu_supported_clocks = sim_gpu_supported_clocks,
     .gpu_reset_locked_clocks = sim_gpu_reset_locked_clocks,
     .gpu_pci_address = sim_gpu_pci_address,
     .extension = &sim_ext,

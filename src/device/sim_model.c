@@ -16,25 +16,78 @@ static double capped_power_w(const zeus_sim_gpu *g)
     return limit_w < g->p.busy_w ? limit_w : g->p.busy_w;
 }
 
+unsigned zeus__sim_supported_clocks(const zeus_sim_gpu_params *p, zeus_clock_domain domain,
+                                    unsigned *out, unsigned cap)
+{
+    if (domain == ZEUS_CLOCK_MEMORY) {
+        for (unsigned i = 0; i < p->memory_clock_count && i < cap; i++)
+            out[i] = p->memory_clocks_mhz[i];
+        return p->memory_clock_count;
+    }
+    unsigned n = 0;
+    for (long f = p->sm_clock_max_mhz; f >= (long)p->sm_clock_min_mhz;
+         f -= p->sm_clock_step_mhz ? p->sm_clock_step_mhz : 1, n++)
+        if (n < cap)
+            out[n] = (unsigned)f;
+    return n;
+}
+
+/* The locked SM clock as a fraction of the maximum (1 when not locked). */
+static double locked_ratio(const zeus_sim_gpu *g)
+{
+    const zeus_sim_clocks *l = &g->locked[ZEUS_CLOCK_GPU];
+    unsigned fmax = g->p.sm_clock_max_mhz;
+    if (!l->max_mhz || !fmax || l->max_mhz >= fmax)
+        return 1.0;
+    unsigned step = g->p.sm_clock_step_mhz ? g->p.sm_clock_step_mhz : 1;
+    unsigned f = l->max_mhz <= g->p.sm_clock_min_mhz
+                     ? g->p.sm_clock_min_mhz
+                     : fmax - ((fmax - l->max_mhz + step - 1) / step) * step;
+    return (double)f / fmax;
+}
+
+/* The clock ratio the power limit allows: dynamic power scales with its cube. */
+static double limit_ratio(const zeus_sim_gpu *g)
+{
+    double headroom = g->p.busy_w - g->p.static_w;
+    double dynamic = capped_power_w(g) - g->p.static_w;
+    if (dynamic < headroom * 0.01) /* a limit at or below static power: crawl, don't divide by 0 */
+        dynamic = headroom * 0.01;
+    return cbrt(dynamic / headroom);
+}
+
+double zeus__sim_gpu_sm_clock_mhz(const zeus_sim_gpu *g)
+{
+    double lock = locked_ratio(g), limit = limit_ratio(g);
+    return g->p.sm_clock_max_mhz * (lock < limit ? lock : limit);
+}
+
 double zeus__sim_gpu_busy_power_w(const zeus_sim_gpu *g)
 {
-    return capped_power_w(g);
+    double lock = locked_ratio(g);
+    if (lock >= limit_ratio(g))
+        return capped_power_w(g);
+    return g->p.static_w + (g->p.busy_w - g->p.static_w) * lock * lock * lock;
 }
 
 double zeus__sim_gpu_step_time_s(const zeus_sim_gpu *g)
 {
-    double p = capped_power_w(g);
-    double headroom = g->p.busy_w - g->p.static_w;
-    double dynamic = p - g->p.static_w;
-    if (dynamic < headroom * 0.01) /* a limit at or below static power: crawl, don't divide by 0 */
-        dynamic = headroom * 0.01;
+    double lock = locked_ratio(g), limit = limit_ratio(g);
+    double r = lock < limit ? lock : limit;
     double c = g->p.compute_fraction;
-    return g->p.step_time_s * ((1.0 - c) + c * cbrt(headroom / dynamic));
+    return g->p.step_time_s * ((1.0 - c) + c / r);
+}
+
+void zeus__sim_gpu_set_locked(zeus_sim_gpu *g, zeus_clock_domain domain, zeus_sim_clocks clocks,
+                              int64_t now_ns)
+{
+    zeus__sim_gpu_advance(g, now_ns);
+    g->locked[domain] = clocks;
 }
 
 static double background_power_w(const zeus_sim_gpu *g)
 {
-    return g->p.idle_w + g->p.load * (capped_power_w(g) - g->p.idle_w);
+    return g->p.idle_w + g->p.load * (zeus__sim_gpu_busy_power_w(g) - g->p.idle_w);
 }
 
 /* Exact energy (µJ) drawn in [a, b], given the queued busy interval. */
@@ -47,7 +100,7 @@ static double integrate_uj(const zeus_sim_gpu *g, int64_t a, int64_t b)
     int64_t lo = a > g->busy_start_ns ? a : g->busy_start_ns;
     int64_t hi = b < g->busy_end_ns ? b : g->busy_end_ns;
     if (hi > lo)
-        e += (capped_power_w(g) - base) * (double)(hi - lo) * 1e-3;
+        e += (zeus__sim_gpu_busy_power_w(g) - base) * (double)(hi - lo) * 1e-3;
     return e;
 }
 
@@ -126,7 +179,7 @@ unsigned zeus__sim_gpu_instant_mw(zeus_sim_gpu *g, int64_t now_ns)
 {
     zeus__sim_gpu_advance(g, now_ns);
     bool busy = g->t_ns >= g->busy_start_ns && g->t_ns < g->busy_end_ns;
-    double w = busy ? capped_power_w(g) : background_power_w(g);
+    double w = busy ? zeus__sim_gpu_busy_power_w(g) : background_power_w(g);
     return (unsigned)lround(w * 1000.0);
 }
 
@@ -166,6 +219,12 @@ static void default_gpu(zeus_sim_gpu_params *p, unsigned index)
     p->energy_update_ms = 20.0;
     p->step_time_s = 0.025;
     p->compute_fraction = 0.6;
+    p->sm_clock_max_mhz = 1740; /* A40: 1740 down to 210 MHz in 15 MHz steps */
+    p->sm_clock_min_mhz = 210;
+    p->sm_clock_step_mhz = 15;
+    static const unsigned memory[] = {1593, 810, 405};
+    p->memory_clock_count = ZEUS_ARRAY_LEN(memory);
+    memcpy(p->memory_clocks_mhz, memory, sizeof memory);
 }
 
 /* Fills whatever the config left out from the limits it gave. */
@@ -193,6 +252,9 @@ static const char *const gpu_keys[] = {"name",
                                        "static_power_w",
                                        "step_time_ms",
                                        "compute_fraction",
+                                       "max_sm_clock_mhz",
+                                       "min_sm_clock_mhz",
+                                       "sm_clock_step_mhz",
                                        "load",
                                        "energy_update_ms",
                                        "initial_energy_j",
@@ -295,6 +357,7 @@ static int parse_gpu(const cJSON *g, unsigned index, zeus_sim_gpu_params *p, con
     default_gpu(p, index);
     double min_w = p->min_limit_mw / 1000.0, max_w = p->max_limit_mw / 1000.0, def_w = 0;
     double step_ms = p->step_time_s * 1000.0;
+    double fmax = p->sm_clock_max_mhz, fmin = p->sm_clock_min_mhz, fstep = p->sm_clock_step_mhz;
     char arch[32] = "";
     if ((rc = get_string(g, "name", p->name, sizeof p->name, where, origin)) ||
         (rc = get_string(g, "uuid", p->uuid, sizeof p->uuid, where, origin)) ||
@@ -307,6 +370,9 @@ static int parse_gpu(const cJSON *g, unsigned index, zeus_sim_gpu_params *p, con
         (rc = get_number(g, "static_power_w", 0, 5000, &p->static_w, where, origin)) ||
         (rc = get_number(g, "step_time_ms", 0.001, 3.6e6, &step_ms, where, origin)) ||
         (rc = get_number(g, "compute_fraction", 0, 1, &p->compute_fraction, where, origin)) ||
+        (rc = get_number(g, "max_sm_clock_mhz", 1, 100000, &fmax, where, origin)) ||
+        (rc = get_number(g, "min_sm_clock_mhz", 1, 100000, &fmin, where, origin)) ||
+        (rc = get_number(g, "sm_clock_step_mhz", 1, 100000, &fstep, where, origin)) ||
         (rc = get_number(g, "load", 0, 1, &p->load, where, origin)) ||
         (rc = get_number(g, "energy_update_ms", 0.001, 60000, &p->energy_update_ms, where,
                          origin)) ||
@@ -328,6 +394,12 @@ static int parse_gpu(const cJSON *g, unsigned index, zeus_sim_gpu_params *p, con
     p->max_limit_mw = (unsigned)lround(max_w * 1000);
     p->default_limit_mw = (unsigned)lround(def_w * 1000);
     p->step_time_s = step_ms / 1000.0;
+    if (fmin > fmax)
+        return zeus__error(ZEUS_ERANGE, "%s: %s: min_sm_clock_mhz %g is above max_sm_clock_mhz %g",
+                           origin, where, fmin, fmax);
+    p->sm_clock_max_mhz = (unsigned)lround(fmax);
+    p->sm_clock_min_mhz = (unsigned)lround(fmin);
+    p->sm_clock_step_mhz = (unsigned)lround(fstep);
     derive_gpu(p);
     if (p->static_w >= p->busy_w)
         return zeus__error(ZEUS_ERANGE, "%s: %s: static_power_w must be below busy_power_w", origin,

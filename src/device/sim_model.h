@@ -28,6 +28,7 @@
 #define ZEUS_SIM_MAX_MIG 8
 #define ZEUS_SIM_MAX_ERRORS 8
 #define ZEUS_SIM_AVG_RING 64
+#define ZEUS_SIM_MAX_MEMORY_CLOCKS 8
 
 /* An error to inject (used by the fake NVML only): `function` fails with `code` (an NVML
  * error name such as "GPU_IS_LOST"; "SUCCESS" lets it succeed) after `after` successful calls,
@@ -49,7 +50,12 @@ typedef struct {
     double static_w; /* part of busy_w that does not scale with the clock */
     double step_time_s;
     double compute_fraction; /* share of a step that slows with the clock, 0..1 */
-    double load;             /* background utilisation 0..1 */
+    /* Supported clocks: SM clocks from sm_clock_max_mhz down to sm_clock_min_mhz in
+     * sm_clock_step_mhz steps (the same at every memory clock), and the memory clocks. */
+    unsigned sm_clock_max_mhz, sm_clock_min_mhz, sm_clock_step_mhz;
+    unsigned memory_clock_count;
+    unsigned memory_clocks_mhz[ZEUS_SIM_MAX_MEMORY_CLOCKS];
+    double load; /* background utilisation 0..1 */
     double energy_update_ms;
     double initial_energy_j; /* counter value at start ("since driver load") */
     /* Test mode of the fake NVML: when non-zero, every counter read returns the previous value
@@ -84,7 +90,10 @@ int zeus__sim_config_parse(const char *json, const char *origin, zeus_sim_config
 int zeus__sim_config_load(const char *path_or_json, const char *label, zeus_sim_config *out);
 
 /* A locked clock range of one domain (ZEUS_CLOCK_GPU, ZEUS_CLOCK_MEMORY); max_mhz 0: not
- * locked. Kept and shared like the power limit; the workload model does not use it. */
+ * locked. Kept and shared like the power limit. A locked SM clock below the maximum slows the
+ * compute-bound part of a step (time ∝ 1/f above the memory-bound floor 1 - compute_fraction)
+ * and cuts dynamic power with the cube of the clock, as a power limit does: the clock a step
+ * runs at is the lower of the locked one and the one the power limit allows. */
 typedef struct {
     unsigned min_mhz, max_mhz;
 } zeus_sim_clocks;
@@ -112,9 +121,19 @@ void zeus__sim_gpu_init(zeus_sim_gpu *g, const zeus_sim_gpu_params *p, int64_t n
 /* Brings the model to now (no-op for times in the past). */
 void zeus__sim_gpu_advance(zeus_sim_gpu *g, int64_t now_ns);
 void zeus__sim_gpu_set_limit(zeus_sim_gpu *g, unsigned limit_mw, int64_t now_ns);
-/* Step duration at the current limit. */
+/* The supported clocks of a domain, highest first: writes up to cap of them to out and returns
+ * how many there are. */
+unsigned zeus__sim_supported_clocks(const zeus_sim_gpu_params *p, zeus_clock_domain domain,
+                                    unsigned *out, unsigned cap);
+/* Locks (max_mhz > 0) or unlocks a domain's clocks from now on. */
+void zeus__sim_gpu_set_locked(zeus_sim_gpu *g, zeus_clock_domain domain, zeus_sim_clocks clocks,
+                              int64_t now_ns);
+/* The SM clock steps run at now: the locked clock (the highest supported one at or below the
+ * locked maximum) or, when a power limit holds it lower, what that limit allows. */
+double zeus__sim_gpu_sm_clock_mhz(const zeus_sim_gpu *g);
+/* Step duration at the current limit and clocks. */
 double zeus__sim_gpu_step_time_s(const zeus_sim_gpu *g);
-/* Power drawn while running steps at the current limit, W. */
+/* Power drawn while running steps at the current limit and clocks, W. */
 double zeus__sim_gpu_busy_power_w(const zeus_sim_gpu *g);
 /* Queues one step; returns when it ends. */
 int64_t zeus__sim_gpu_launch_step(zeus_sim_gpu *g, int64_t now_ns);

@@ -138,7 +138,10 @@ int zeus__sim_state_load(zeus_sim_state *s, zeus_sim_gpu *gpus, bool *persistenc
                 zeus__sim_gpu_set_limit(&gpus[i], limits[i], now_ns);
             if (seen[i]) {
                 persistence[i] = pers_of[i];
-                memcpy(gpus[i].locked, locked_of[i], sizeof gpus[i].locked);
+                for (int d = 0; d < 2; d++)
+                    if (memcmp(&gpus[i].locked[d], &locked_of[i][d], sizeof locked_of[i][d]))
+                        zeus__sim_gpu_set_locked(&gpus[i], (zeus_clock_domain)d, locked_of[i][d],
+                                                 now_ns);
             }
         } else {
             s->other_known[i] = seen[i];

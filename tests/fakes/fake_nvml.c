@@ -601,11 +601,10 @@ EXPORT nvmlReturn_t nvmlDeviceGetComputeInstanceId(nvmlDevice_t device, unsigned
 /* ---- Clock locking (what the original Zeus and other tools call through nvidia-ml-py) ----
  * Kept in the state file like the power limit (ZEUS_FAKE_NVML_STATE: "gpu_clocks_mhz <min>
  * <max>" while locked) and logged (ZEUS_FAKE_NVML_LOG: "<function> <nvml index> <min MHz>");
- * the workload model does not change with clocks. As the real driver: root only under
+ * a locked SM clock slows the workload model and cuts its power (sim_model.h), and the
+ * supported clocks are the model's. As the real driver: root only under
  * ZEUS_FAKE_NVML_ROOT_ONLY, GPU clocks from Volta, memory clocks from Ampere, min > max is an
  * invalid argument. The legacy build (an old driver) has none of these calls. */
-static const unsigned fake_memory_clocks[] = {1593, 810, 405};
-static const unsigned fake_graphics_clocks[] = {1740, 1500, 1200, 900, 600, 210};
 
 #ifndef FAKE_NVML_LEGACY
 static nvmlReturn_t clocks_impl(nvmlDevice_t device, const char *function, zeus_clock_domain domain,
@@ -622,7 +621,7 @@ static nvmlReturn_t clocks_impl(nvmlDevice_t device, const char *function, zeus_
     if (set && (lo > hi || hi == 0))
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
     zeus_sim_clocks locked = {set ? lo : 0, set ? hi : 0};
-    STATE_CHANGE(gpus[gpu].locked[domain] = locked);
+    STATE_CHANGE(zeus__sim_gpu_set_locked(&gpus[gpu], domain, locked, zeus_now_ns()));
     log_call(function, gpu, lo);
     LEAVE(NVML_SUCCESS);
 }
@@ -678,25 +677,21 @@ EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v2(nvmlDevice_t device, nvmlPciInfo_t *
 }
 #endif
 
-static nvmlReturn_t clock_list(const unsigned *list, unsigned n, unsigned int *count,
-                               unsigned int *clocks)
+static nvmlReturn_t clock_list(const zeus_sim_gpu_params *p, zeus_clock_domain domain,
+                               unsigned int *count, unsigned int *clocks)
 {
     if (!count)
         return NVML_ERROR_INVALID_ARGUMENT;
-    unsigned room = *count;
-    *count = n;
-    if (!clocks || room < n)
-        return NVML_ERROR_INSUFFICIENT_SIZE;
-    memcpy(clocks, list, n * sizeof *list);
-    return NVML_SUCCESS;
+    unsigned room = clocks ? *count : 0;
+    *count = zeus__sim_supported_clocks(p, domain, clocks, room);
+    return *count > room ? NVML_ERROR_INSUFFICIENT_SIZE : NVML_SUCCESS;
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetSupportedMemoryClocks(nvmlDevice_t device, unsigned int *count,
                                                        unsigned int *clocksMHz)
 {
     ENTER(device, gpu);
-    (void)gpu;
-    LEAVE(clock_list(fake_memory_clocks, ZEUS_ARRAY_LEN(fake_memory_clocks), count, clocksMHz));
+    LEAVE(clock_list(&config.gpus[gpu], ZEUS_CLOCK_MEMORY, count, clocksMHz));
 }
 
 EXPORT nvmlReturn_t nvmlDeviceGetSupportedGraphicsClocks(nvmlDevice_t device,
@@ -705,11 +700,27 @@ EXPORT nvmlReturn_t nvmlDeviceGetSupportedGraphicsClocks(nvmlDevice_t device,
                                                          unsigned int *clocksMHz)
 {
     ENTER(device, gpu);
-    (void)gpu;
     bool known = false;
-    for (size_t i = 0; i < ZEUS_ARRAY_LEN(fake_memory_clocks); i++)
-        known |= fake_memory_clocks[i] == memoryClockMHz;
+    for (unsigned i = 0; i < config.gpus[gpu].memory_clock_count; i++)
+        known |= config.gpus[gpu].memory_clocks_mhz[i] == memoryClockMHz;
     if (!known)
         LEAVE(NVML_ERROR_NOT_FOUND);
-    LEAVE(clock_list(fake_graphics_clocks, ZEUS_ARRAY_LEN(fake_graphics_clocks), count, clocksMHz));
+    LEAVE(clock_list(&config.gpus[gpu], ZEUS_CLOCK_GPU, count, clocksMHz));
+}
+
+/* nvmlClockType_t NVML_CLOCK_SM (1) and NVML_CLOCK_GRAPHICS (0): the clock the model runs at
+ * now; NVML_CLOCK_MEM (2): the locked or highest memory clock. */
+EXPORT nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t device, int type, unsigned int *clock)
+{
+    ENTER(device, gpu);
+    if (!clock || type < 0 || type > 2)
+        LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    (void)state_load_locked();
+    if (type == 2) {
+        const zeus_sim_clocks *m = &gpus[gpu].locked[ZEUS_CLOCK_MEMORY];
+        *clock = m->max_mhz ? m->max_mhz : config.gpus[gpu].memory_clocks_mhz[0];
+    } else {
+        *clock = (unsigned)(zeus__sim_gpu_sm_clock_mhz(&gpus[gpu]) + 0.5);
+    }
+    LEAVE(NVML_SUCCESS);
 }

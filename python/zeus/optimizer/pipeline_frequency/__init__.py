@@ -1,0 +1,6 @@
+"""The pipeline frequency optimizer (Perseus): per-instruction GPU frequencies for
+pipeline-parallel training (docs/pipeline-frequency.md)."""
+
+from zeus.optimizer.pipeline_frequency.optimizer import PipelineFrequencyOptimizer
+
+__all__ = ["PipelineFrequencyOptimizer"]

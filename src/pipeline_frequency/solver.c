@@ -1,0 +1,665 @@
+/* The Phillips-Dessouky time-cost tradeoff solver over the 1F1B pipeline DAG (spec 5.3-5.4 of
+ * pipeline-frequency-api.md; lowtime 0.3.0's PhillipsDessouky).
+ *
+ * lowtime splits every operation into an activity-on-arc edge left(v) -> right(v) and every
+ * dependency u -> v into a dummy edge right(u) -> left(v); we keep that network but number it
+ * directly (left = 2v, right = 2v + 1) and run the critical-path method on the nodes. The
+ * capacities are lowtime's, rounded down to multiples of 1e-6 as it rounds them, and held as
+ * integer multiples of 1e-6 so the maximum flows are exact: the cut (the set of network nodes
+ * reachable from the source in the final residual, which is the same for every maximum flow) is
+ * then independent of the flow algorithm, which lowtime's float Edmonds-Karp only approximates. */
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "zeus/util.h"
+#include "pf_internal.h"
+#include "zeus/pipeline_frequency.h"
+
+#define PF_EPS 1e-6
+#define PF_INF_COST 10000.0 /* lowtime's "infinite" capacity */
+#define FLOW_INF (INT64_MAX / 8)
+
+typedef struct {
+    int to;
+    int64_t cap, flow;
+} flow_edge;
+
+struct zeus_pf_solver {
+    int S, M;
+    double unit_time;
+    zeus_pf_spec *specs; /* 2S, copied */
+    double **cost_tab;   /* per spec: cost at q = min-1 .. max+1 */
+    int n;               /* AON nodes: 0 source, 1 sink, 2 + s*2M + k */
+    int *spec_of;        /* -1 for source and sink */
+    zeus_pf_instruction *inst_of;
+    int *mb_of;
+    long *dur, *dmin, *dmax;
+    int n_edges;
+    int *eu, *ev;
+    int *out_start, *out_list, *in_start, *in_list; /* edge indexes by node */
+    int *topo;
+    long *es, *ef, *ls, *lf;
+    long max_time, min_time, makespan;
+    long iteration;
+    bool done;
+    /* the flow network */
+    flow_edge *fe;
+    int n_fe, cap_fe;
+    int *head, *next, *level, *iter, *queue;
+    char *in_s;
+    int64_t *inlb, *outlb;
+    int *net_edge_of; /* per flow edge: AON node (activity, >= 0) or -1 - dependency index */
+};
+
+static double cost_of(const zeus_pf_solver *s, int spec, long q)
+{
+    return s
+        ->cost_tab[spec][q - (s->specs[spec].options[s->specs[spec].n_options - 1].quant_time - 1)];
+}
+
+int zeus_pf_1f1b(int num_stages, int num_microbatches, int stage, zeus_pf_instruction *instructions,
+                 int *microbatches)
+{
+    if (num_stages < 1 || num_microbatches < 1 || stage < 0 || stage >= num_stages ||
+        !instructions || !microbatches)
+        return zeus__error(ZEUS_EINVAL, "1F1B: need stages >= 1, microbatches >= 1 and a stage "
+                                        "in range");
+    int warmup = num_stages - stage < num_microbatches ? num_stages - stage : num_microbatches;
+    int f = 0, b = 0, k = 0;
+    for (; f < warmup; f++, k++) {
+        instructions[k] = ZEUS_PF_FORWARD;
+        microbatches[k] = f;
+    }
+    while (f < num_microbatches) {
+        instructions[k] = ZEUS_PF_BACKWARD;
+        microbatches[k++] = b++;
+        instructions[k] = ZEUS_PF_FORWARD;
+        microbatches[k++] = f++;
+    }
+    while (b < num_microbatches) {
+        instructions[k] = ZEUS_PF_BACKWARD;
+        microbatches[k++] = b++;
+    }
+    return 0;
+}
+
+static int node_of(const zeus_pf_solver *s, int stage, int pos)
+{
+    return 2 + stage * 2 * s->M + pos;
+}
+
+/* The knob for a duration: the slowest option whose quant_time fits, else the fastest. */
+static long knob_for(const zeus_pf_spec *spec, long duration)
+{
+    for (size_t i = 0; i < spec->n_options; i++) /* quant_time descending */
+        if (spec->options[i].quant_time <= duration)
+            return spec->options[i].knob_mhz;
+    return spec->options[spec->n_options - 1].knob_mhz;
+}
+
+static void cpm(zeus_pf_solver *s)
+{
+    for (int i = 0; i < s->n; i++) {
+        int v = s->topo[i];
+        long es = 0;
+        for (int j = s->in_start[v]; j < s->in_start[v + 1]; j++) {
+            int u = s->eu[s->in_list[j]];
+            es = s->ef[u] > es ? s->ef[u] : es;
+        }
+        s->es[v] = es;
+        s->ef[v] = es + s->dur[v];
+    }
+    s->makespan = s->ef[1];
+    for (int i = s->n - 1; i >= 0; i--) {
+        int u = s->topo[i];
+        long lf = s->out_start[u] == s->out_start[u + 1] ? s->makespan : LONG_MAX;
+        for (int j = s->out_start[u]; j < s->out_start[u + 1]; j++) {
+            int v = s->ev[s->out_list[j]];
+            lf = s->ls[v] < lf ? s->ls[v] : lf;
+        }
+        s->lf[u] = lf;
+        s->ls[u] = lf - s->dur[u];
+    }
+}
+
+static void free_solver(zeus_pf_solver *s)
+{
+    if (!s)
+        return;
+    if (s->cost_tab)
+        for (int i = 0; i < 2 * s->S; i++)
+            free(s->cost_tab[i]);
+    free(s->cost_tab);
+    zeus_pf_specs_free(s->specs, s->S);
+    void *arrays[] = {s->spec_of, s->inst_of, s->mb_of,      s->dur,      s->dmin,     s->dmax,
+                      s->eu,      s->ev,      s->out_start,  s->out_list, s->in_start, s->in_list,
+                      s->topo,    s->es,      s->ef,         s->ls,       s->lf,       s->fe,
+                      s->head,    s->next,    s->level,      s->iter,     s->queue,    s->in_s,
+                      s->inlb,    s->outlb,   s->net_edge_of};
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
+        free(arrays[i]);
+    free(s);
+}
+
+void zeus_pf_solver_destroy(zeus_pf_solver *solver)
+{
+    free_solver(solver);
+}
+
+long zeus_pf_solver_max_time(const zeus_pf_solver *solver)
+{
+    return solver->max_time;
+}
+long zeus_pf_solver_min_time(const zeus_pf_solver *solver)
+{
+    return solver->min_time;
+}
+
+static int add_dep(zeus_pf_solver *s, int u, int v)
+{
+    s->eu[s->n_edges] = u;
+    s->ev[s->n_edges] = v;
+    s->n_edges++;
+    return 0;
+}
+
+int zeus_pf_solver_create(int num_stages, int num_microbatches, const zeus_pf_spec *specs,
+                          double unit_time_s, zeus_pf_solver **out)
+{
+    if (!out || !specs || num_stages < 1 || num_microbatches < 1 || num_stages > 4096 ||
+        num_microbatches > 1 << 16 || !(unit_time_s > 0))
+        return zeus__error(ZEUS_EINVAL, "zeus_pf_solver_create: need stages >= 1, microbatches "
+                                        ">= 1, specs and a positive unit time");
+    for (int i = 0; i < 2 * num_stages; i++) {
+        if (!specs[i].options || specs[i].n_options == 0)
+            return zeus__error(ZEUS_EINVAL, "stage %d %s has no options", i / 2,
+                               zeus_pf_instruction_name((zeus_pf_instruction)(i % 2)));
+        for (size_t j = 1; j < specs[i].n_options; j++)
+            if (specs[i].options[j].quant_time >= specs[i].options[j - 1].quant_time)
+                return zeus__error(ZEUS_EINVAL,
+                                   "stage %d %s: options must have strictly descending "
+                                   "quantised times",
+                                   i / 2, zeus_pf_instruction_name((zeus_pf_instruction)(i % 2)));
+    }
+    *out = NULL;
+    zeus_pf_solver *s = calloc(1, sizeof *s);
+    if (!s)
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
+    s->S = num_stages;
+    s->M = num_microbatches;
+    s->unit_time = unit_time_s;
+    s->n = 2 + 2 * num_stages * num_microbatches;
+    int n = s->n;
+    int max_edges = 2 * n + 2 * n; /* program order + cross-stage + source/sink */
+    s->specs = calloc((size_t)2 * num_stages, sizeof *s->specs);
+    s->cost_tab = calloc((size_t)2 * num_stages, sizeof *s->cost_tab);
+    s->spec_of = calloc(n, sizeof *s->spec_of);
+    s->inst_of = calloc(n, sizeof *s->inst_of);
+    s->mb_of = calloc(n, sizeof *s->mb_of);
+    s->dur = calloc(n, sizeof(long));
+    s->dmin = calloc(n, sizeof(long));
+    s->dmax = calloc(n, sizeof(long));
+    s->eu = calloc(max_edges, sizeof(int));
+    s->ev = calloc(max_edges, sizeof(int));
+    s->out_start = calloc(n + 1, sizeof(int));
+    s->in_start = calloc(n + 1, sizeof(int));
+    s->out_list = calloc(max_edges, sizeof(int));
+    s->in_list = calloc(max_edges, sizeof(int));
+    s->topo = calloc(n, sizeof(int));
+    s->es = calloc(n, sizeof(long));
+    s->ef = calloc(n, sizeof(long));
+    s->ls = calloc(n, sizeof(long));
+    s->lf = calloc(n, sizeof(long));
+    int nn = 2 * n + 2;
+    s->cap_fe = 2 * (n + max_edges + 2 * nn + 1);
+    s->fe = calloc(s->cap_fe, sizeof *s->fe);
+    s->next = calloc(s->cap_fe, sizeof(int));
+    s->net_edge_of = calloc(s->cap_fe, sizeof(int));
+    s->head = calloc(nn, sizeof(int));
+    s->level = calloc(nn, sizeof(int));
+    s->iter = calloc(nn, sizeof(int));
+    s->queue = calloc(nn, sizeof(int));
+    s->in_s = calloc(nn, 1);
+    s->inlb = calloc(nn, sizeof(int64_t));
+    s->outlb = calloc(nn, sizeof(int64_t));
+    if (!s->specs || !s->cost_tab || !s->spec_of || !s->inst_of || !s->mb_of || !s->dur ||
+        !s->dmin || !s->dmax || !s->eu || !s->ev || !s->out_start || !s->in_start || !s->out_list ||
+        !s->in_list || !s->topo || !s->es || !s->ef || !s->ls || !s->lf || !s->fe || !s->next ||
+        !s->net_edge_of || !s->head || !s->level || !s->iter || !s->queue || !s->in_s || !s->inlb ||
+        !s->outlb)
+        goto nomem;
+    for (int i = 0; i < 2 * num_stages; i++) {
+        zeus_pf_spec *sp = &s->specs[i];
+        sp->model = specs[i].model;
+        sp->n_options = specs[i].n_options;
+        sp->options = malloc(sp->n_options * sizeof *sp->options);
+        if (!sp->options)
+            goto nomem;
+        memcpy(sp->options, specs[i].options, sp->n_options * sizeof *sp->options);
+        long qmin = sp->options[sp->n_options - 1].quant_time, qmax = sp->options[0].quant_time;
+        s->cost_tab[i] = malloc((size_t)(qmax - qmin + 3) * sizeof(double));
+        if (!s->cost_tab[i])
+            goto nomem;
+        for (long q = qmin - 1; q <= qmax + 1; q++)
+            s->cost_tab[i][q - (qmin - 1)] = zeus_pf_cost(&sp->model, q);
+    }
+    s->spec_of[0] = s->spec_of[1] = -1;
+    s->dmax[0] = s->dmax[1] = LONG_MAX;
+    for (int st = 0; st < num_stages; st++) {
+        zeus_pf_instruction *kinds = s->inst_of + node_of(s, st, 0);
+        int *mbs = s->mb_of + node_of(s, st, 0);
+        zeus_pf_1f1b(num_stages, num_microbatches, st, kinds, mbs);
+        for (int k = 0; k < 2 * num_microbatches; k++) {
+            int v = node_of(s, st, k);
+            int spec = st * 2 + (int)s->inst_of[v];
+            s->spec_of[v] = spec;
+            s->dmax[v] = s->specs[spec].options[0].quant_time;
+            s->dmin[v] = s->specs[spec].options[s->specs[spec].n_options - 1].quant_time;
+            s->dur[v] = s->dmax[v];
+            if (k > 0)
+                add_dep(s, v - 1, v);
+        }
+    }
+    /* Forward(s, m) -> Forward(s+1, m); Backward(s+1, m) -> Backward(s, m). */
+    int *pos = calloc((size_t)num_stages * 2 * num_microbatches, sizeof(int));
+    if (!pos)
+        goto nomem;
+    for (int st = 0; st < num_stages; st++)
+        for (int k = 0; k < 2 * num_microbatches; k++) {
+            int v = node_of(s, st, k);
+            pos[(st * 2 + (int)s->inst_of[v]) * num_microbatches + s->mb_of[v]] = v;
+        }
+    for (int st = 0; st + 1 < num_stages; st++)
+        for (int m = 0; m < num_microbatches; m++) {
+            add_dep(s, pos[(st * 2) * num_microbatches + m],
+                    pos[((st + 1) * 2) * num_microbatches + m]);
+            add_dep(s, pos[((st + 1) * 2 + 1) * num_microbatches + m],
+                    pos[(st * 2 + 1) * num_microbatches + m]);
+        }
+    free(pos);
+    /* The dummy source and sink join every node without predecessors / successors. */
+    int *indeg = s->level, *outdeg = s->iter; /* scratch, n <= nn */
+    memset(indeg, 0, sizeof(int) * n);
+    memset(outdeg, 0, sizeof(int) * n);
+    for (int e = 0; e < s->n_edges; e++) {
+        outdeg[s->eu[e]]++;
+        indeg[s->ev[e]]++;
+    }
+    int base_edges = s->n_edges;
+    for (int v = 2; v < n; v++) {
+        if (indeg[v] == 0)
+            add_dep(s, 0, v);
+        if (outdeg[v] == 0)
+            add_dep(s, v, 1);
+    }
+    (void)base_edges;
+    for (int e = 0; e < s->n_edges; e++) {
+        s->out_start[s->eu[e] + 1]++;
+        s->in_start[s->ev[e] + 1]++;
+    }
+    for (int v = 0; v < n; v++) {
+        s->out_start[v + 1] += s->out_start[v];
+        s->in_start[v + 1] += s->in_start[v];
+    }
+    memcpy(indeg, s->out_start, sizeof(int) * n);
+    memcpy(outdeg, s->in_start, sizeof(int) * n);
+    for (int e = 0; e < s->n_edges; e++) {
+        s->out_list[indeg[s->eu[e]]++] = e;
+        s->in_list[outdeg[s->ev[e]]++] = e;
+    }
+    /* Kahn's topological order. */
+    for (int v = 0; v < n; v++)
+        indeg[v] = s->in_start[v + 1] - s->in_start[v];
+    int qh = 0, qt = 0;
+    for (int v = 0; v < n; v++)
+        if (indeg[v] == 0)
+            s->topo[qt++] = v;
+    while (qh < qt) {
+        int u = s->topo[qh++];
+        for (int j = s->out_start[u]; j < s->out_start[u + 1]; j++) {
+            int v = s->ev[s->out_list[j]];
+            if (--indeg[v] == 0)
+                s->topo[qt++] = v;
+        }
+    }
+    if (qt != n) {
+        free_solver(s);
+        return zeus__error(ZEUS_EINVAL, "the pipeline graph has a cycle");
+    }
+    for (int v = 2; v < n; v++)
+        s->dur[v] = s->dmin[v];
+    cpm(s);
+    s->min_time = s->makespan;
+    for (int v = 2; v < n; v++)
+        s->dur[v] = s->dmax[v];
+    cpm(s);
+    s->max_time = s->makespan;
+    *out = s;
+    return 0;
+nomem:
+    free_solver(s);
+    return zeus__error(ZEUS_ENOMEM, "out of memory for the pipeline solver");
+}
+
+/* ---- maximum flow (Dinic) on integer capacities ---- */
+
+static void fe_reset(zeus_pf_solver *s, int nodes)
+{
+    s->n_fe = 0;
+    for (int i = 0; i < nodes; i++)
+        s->head[i] = -1;
+}
+
+static int fe_add(zeus_pf_solver *s, int u, int v, int64_t cap, int tag)
+{
+    int e = s->n_fe;
+    s->fe[e] = (flow_edge){v, cap, 0};
+    s->next[e] = s->head[u];
+    s->head[u] = e;
+    s->net_edge_of[e] = tag;
+    s->fe[e + 1] = (flow_edge){u, 0, 0};
+    s->next[e + 1] = s->head[v];
+    s->head[v] = e + 1;
+    s->net_edge_of[e + 1] = INT_MIN;
+    s->n_fe += 2;
+    return e;
+}
+
+static bool bfs_levels(zeus_pf_solver *s, int nodes, int src, int dst)
+{
+    for (int i = 0; i < nodes; i++)
+        s->level[i] = -1;
+    int qh = 0, qt = 0;
+    s->queue[qt++] = src;
+    s->level[src] = 0;
+    while (qh < qt) {
+        int u = s->queue[qh++];
+        for (int e = s->head[u]; e >= 0; e = s->next[e]) {
+            int v = s->fe[e].to;
+            if (s->level[v] < 0 && s->fe[e].cap - s->fe[e].flow > 0) {
+                s->level[v] = s->level[u] + 1;
+                s->queue[qt++] = v;
+            }
+        }
+    }
+    return s->level[dst] >= 0;
+}
+
+static int64_t dfs_push(zeus_pf_solver *s, int u, int dst, int64_t pushed)
+{
+    if (u == dst)
+        return pushed;
+    for (; s->iter[u] >= 0; s->iter[u] = s->next[s->iter[u]]) {
+        int e = s->iter[u];
+        int v = s->fe[e].to;
+        int64_t room = s->fe[e].cap - s->fe[e].flow;
+        if (room <= 0 || s->level[v] != s->level[u] + 1)
+            continue;
+        int64_t got = dfs_push(s, v, dst, pushed < room ? pushed : room);
+        if (got > 0) {
+            s->fe[e].flow += got;
+            s->fe[e ^ 1].flow -= got;
+            return got;
+        }
+    }
+    return 0;
+}
+
+static int64_t max_flow(zeus_pf_solver *s, int nodes, int src, int dst)
+{
+    int64_t total = 0;
+    while (bfs_levels(s, nodes, src, dst)) {
+        for (int i = 0; i < nodes; i++)
+            s->iter[i] = s->head[i];
+        int64_t got;
+        while ((got = dfs_push(s, src, dst, FLOW_INF)) > 0)
+            total += got;
+    }
+    return total;
+}
+
+/* lowtime's bound `x // 1e-6 * 1e-6`, as a count of 1e-6 units. */
+static int64_t units(double x)
+{
+    return (int64_t)zeus__pf_floordiv(x, PF_EPS);
+}
+
+static bool critical_node(const zeus_pf_solver *s, int v)
+{
+    return s->ef[v] == s->lf[v];
+}
+
+/* lb and ub of an activity at its duration (lowtime's annotate_capacities). */
+static void bounds(const zeus_pf_solver *s, int v, int64_t *lb, int64_t *ub)
+{
+    int spec = s->spec_of[v];
+    long d = s->dur[v];
+    double l, u;
+    if (spec < 0 || (d == s->dmin[v] && d == s->dmax[v])) {
+        l = 0.0;
+        u = PF_INF_COST;
+    } else if (d - 1 < s->dmin[v]) {
+        l = fabs(cost_of(s, spec, d) - cost_of(s, spec, d + 1));
+        u = PF_INF_COST;
+    } else if (d + 1 > s->dmax[v]) {
+        l = 0.0;
+        u = fabs(cost_of(s, spec, d - 1) - cost_of(s, spec, d));
+    } else {
+        l = fabs(cost_of(s, spec, d) - cost_of(s, spec, d + 1));
+        u = fabs(cost_of(s, spec, d - 1) - cost_of(s, spec, d)) + PF_EPS;
+    }
+    *lb = units(l);
+    *ub = units(u);
+}
+
+/* The minimal minimum cut of the critical subgraph with flow lower bounds; in_s marks the
+ * source side. Returns false when no feasible flow exists. */
+static bool min_cut(zeus_pf_solver *s)
+{
+    int nn = 2 * s->n + 2, sp = 2 * s->n, tp = 2 * s->n + 1, src = 0, dst = 3;
+    fe_reset(s, nn);
+    memset(s->inlb, 0, sizeof(int64_t) * nn);
+    memset(s->outlb, 0, sizeof(int64_t) * nn);
+    int64_t total_lb = 0;
+    for (int v = 0; v < s->n; v++) {
+        if (!critical_node(s, v))
+            continue;
+        int64_t lb, ub;
+        bounds(s, v, &lb, &ub);
+        fe_add(s, 2 * v, 2 * v + 1, ub - lb, v);
+        s->outlb[2 * v] += lb;
+        s->inlb[2 * v + 1] += lb;
+        total_lb += lb;
+    }
+    for (int e = 0; e < s->n_edges; e++) {
+        int u = s->eu[e], v = s->ev[e];
+        if (s->ef[u] == s->ls[v] && critical_node(s, u) && critical_node(s, v))
+            fe_add(s, 2 * u + 1, 2 * v, units(PF_INF_COST), -1 - e);
+    }
+    int first_aux = s->n_fe;
+    for (int x = 0; x < 2 * s->n; x++) {
+        if (s->inlb[x] > 0)
+            fe_add(s, sp, x, s->inlb[x], INT_MIN);
+        if (s->outlb[x] > 0)
+            fe_add(s, x, tp, s->outlb[x], INT_MIN);
+    }
+    fe_add(s, dst, src, FLOW_INF, INT_MIN);
+    if (max_flow(s, nn, sp, tp) != total_lb)
+        return false;
+    /* Drop the auxiliary edges; what remains is a feasible flow (minus lower bounds). */
+    for (int e = first_aux; e < s->n_fe; e++)
+        s->fe[e].cap = s->fe[e].flow = 0;
+    max_flow(s, nn, src, dst);
+    /* The source side: every node the final residual network reaches from the source. */
+    bfs_levels(s, nn, src, dst);
+    for (int i = 0; i < nn; i++)
+        s->in_s[i] = s->level[i] >= 0;
+    return true;
+}
+
+static double total_cost(const zeus_pf_solver *s)
+{
+    double cost = 0;
+    for (int v = 2; v < s->n; v++)
+        cost += cost_of(s, s->spec_of[v], s->dur[v]);
+    return cost;
+}
+
+int zeus_pf_solver_step(zeus_pf_solver *s, zeus_pf_result *out)
+{
+    if (!s || !out)
+        return zeus__error(ZEUS_EINVAL, "zeus_pf_solver_step: NULL argument");
+    if (s->done)
+        return 0;
+    if (!min_cut(s)) {
+        /* lowtime 0.3.0 panics here; earlier versions end the frontier, as we do. */
+        ZEUS_INFO("pipeline frequency solver: no feasible flow; the frontier ends");
+        s->done = true;
+        return 0;
+    }
+    /* Activities crossing the cut: S->T are sped up, T->S slowed down (dependencies are
+     * dummies). lowtime gives up (cost change infinite) if a dummy must speed up or an
+     * operation is at its limit; with nothing to speed up the change is 0; both end it. */
+    double up = 0, down = 0;
+    bool any_speedup = false, abort = false;
+    for (int e = 0; e < s->n_fe && !abort; e += 2) {
+        int tag = s->net_edge_of[e];
+        if (tag == INT_MIN)
+            continue;
+        int u = s->fe[e ^ 1].to, v = s->fe[e].to;
+        if (s->in_s[u] && !s->in_s[v]) {
+            any_speedup = true;
+            if (tag < 0 || s->spec_of[tag] < 0 || s->dur[tag] - 1 < s->dmin[tag])
+                abort = true;
+        } else if (!s->in_s[u] && s->in_s[v]) {
+            if (tag >= 0 && s->spec_of[tag] >= 0 && s->dur[tag] + 1 > s->dmax[tag])
+                abort = true;
+        }
+    }
+    if (abort || !any_speedup) {
+        s->done = true;
+        return 0;
+    }
+    for (int e = 0; e < s->n_fe; e += 2) {
+        int tag = s->net_edge_of[e];
+        if (tag == INT_MIN || tag < 0 || s->spec_of[tag] < 0)
+            continue;
+        int u = s->fe[e ^ 1].to, v = s->fe[e].to;
+        int spec = s->spec_of[tag];
+        long d = s->dur[tag];
+        if (s->in_s[u] && !s->in_s[v]) {
+            up += fabs(cost_of(s, spec, d - 1) - cost_of(s, spec, d));
+            s->dur[tag] = d - 1;
+        }
+    }
+    for (int e = 0; e < s->n_fe; e += 2) {
+        int tag = s->net_edge_of[e];
+        if (tag == INT_MIN || tag < 0 || s->spec_of[tag] < 0)
+            continue;
+        int u = s->fe[e ^ 1].to, v = s->fe[e].to;
+        int spec = s->spec_of[tag];
+        long d = s->dur[tag];
+        if (!s->in_s[u] && s->in_s[v]) {
+            down += fabs(cost_of(s, spec, d) - cost_of(s, spec, d + 1));
+            s->dur[tag] = d + 1;
+        }
+    }
+    double cost_change = up - down;
+    if (fabs(cost_change) < PF_EPS) {
+        s->done = true;
+        return 0;
+    }
+    cpm(s);
+    s->iteration++;
+    out->iteration = s->iteration;
+    out->cost_change = cost_change;
+    out->cost = total_cost(s);
+    out->quant_time = s->makespan;
+    out->real_time_s = (double)s->makespan * s->unit_time;
+    return 1;
+}
+
+int zeus_pf_solver_plan(const zeus_pf_solver *s, int stage, zeus_pf_step *out)
+{
+    if (!s || !out || stage < 0 || stage >= s->S)
+        return zeus__error(ZEUS_EINVAL, "zeus_pf_solver_plan: stage %d out of range", stage);
+    for (int k = 0; k < 2 * s->M; k++) {
+        int v = node_of(s, stage, k);
+        out[k].instruction = s->inst_of[v];
+        out[k].microbatch = s->mb_of[v];
+        out[k].duration = s->dur[v];
+        out[k].knob_mhz = knob_for(&s->specs[s->spec_of[v]], s->dur[v]);
+    }
+    return 0;
+}
+
+/* Appends printf-formatted text to a growing buffer. */
+static int append(char **buf, size_t *len, size_t *cap, const char *fmt, ...) ZEUS_PRINTF(4, 5);
+static int append(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return zeus__error(ZEUS_EINVAL, "formatting the plan failed");
+        if ((size_t)n < *cap - *len) {
+            *len += (size_t)n;
+            return 0;
+        }
+        size_t ncap = *cap * 2 + (size_t)n;
+        char *nb = realloc(*buf, ncap);
+        if (!nb)
+            return zeus__error(ZEUS_ENOMEM, "out of memory formatting the plan");
+        *buf = nb;
+        *cap = ncap;
+    }
+}
+
+int zeus_pf_solver_format_plan(const zeus_pf_solver *s, long index, const zeus_pf_result *result,
+                               double p2p_power_w, char **text)
+{
+    if (!s || !result || !text)
+        return zeus__error(ZEUS_EINVAL, "zeus_pf_solver_format_plan: NULL argument");
+    *text = NULL;
+    size_t len = 0, cap = 256 + (size_t)s->S * (size_t)s->M * 40;
+    char *buf = malloc(cap);
+    if (!buf)
+        return zeus__error(ZEUS_ENOMEM, "out of memory formatting the plan");
+    buf[0] = '\0';
+    int rc = append(&buf, &len, &cap, "[\n");
+    for (int st = 0; st < s->S && rc == 0; st++) {
+        rc = append(&buf, &len, &cap, "[");
+        for (int k = 0; k < 2 * s->M && rc == 0; k++) {
+            int v = node_of(s, st, k);
+            rc = append(&buf, &len, &cap, "%s('%s', %ld)", k ? ", " : "",
+                        zeus_pf_instruction_name(s->inst_of[v]),
+                        knob_for(&s->specs[s->spec_of[v]], s->dur[v]));
+        }
+        if (rc == 0)
+            rc = append(&buf, &len, &cap, "],\n");
+    }
+    char a[40], b[40], c[40];
+    /* run_optimization.py: result.cost + num_stages * result.real_time * p2p_power */
+    double with_p2p = result->cost + (double)s->S * result->real_time_s * p2p_power_w;
+    if (rc == 0)
+        rc = append(&buf, &len, &cap,
+                    "]\n# Iteration %ld cost change: %s\n# Iteration %ld total cost: %s\n"
+                    "# Iteration %ld total cost with P2P: %s\n",
+                    index, zeus_format_double(result->cost_change, a, sizeof a), index,
+                    zeus_format_double(result->cost, b, sizeof b), index,
+                    zeus_format_double(with_p2p, c, sizeof c));
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *text = buf;
+    return 0;
+}
