@@ -148,10 +148,6 @@ ELSEWHERE = {
     "zeus.monitor.carbon": "the carbon helper (carbon-intensity monitor)",
     "zeus.monitor.price": "the carbon helper (electricity-price monitor)",
     "zeus.utils.lat_lon": "the carbon helper (location for the carbon monitor)",
-    "zeus.optimizer.perseus": "the perseus helper (pipeline frequency optimizer, 0.8 name)",
-    "zeus.optimizer.perseus.frequency_controller": "the perseus helper",
-    "zeus.optimizer.pipeline_frequency": "the perseus helper (pipeline frequency optimizer)",
-    "zeus.optimizer.pipeline_frequency.frequency_controller": "the perseus helper",
 }
 
 
