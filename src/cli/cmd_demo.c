@@ -284,6 +284,16 @@ static int end_remaining(demo *dm, totals *out)
     return rc;
 }
 
+/* A change refused with ZEUS_ESTATE comes (but for a lease broken with --force) from a signal
+ * being handled: the restore thread is putting the GPUs back and then ends the process with that
+ * signal, as a shell expects; give it the time rather than exit 1 first. */
+static int change_error(int rc, const char *what)
+{
+    if (rc == ZEUS_ESTATE)
+        zeus_sleep_ns(2000000000LL);
+    return cli_lib_error(CLI_FAIL, rc, what);
+}
+
 static int run_training(demo *dm, const demo_args *a)
 {
     zeus_power_limit_state last;
@@ -298,7 +308,7 @@ static int run_training(demo *dm, const demo_args *a)
         for (long s = 0; s < in_epoch; s++) {
             step++;
             if ((rc = zeus_power_limit_on_step_begin(dm->plo)) != ZEUS_OK)
-                return cli_lib_error(CLI_FAIL, rc, "demo: power-limit optimizer");
+                return change_error(rc, "demo: power-limit optimizer");
             progress(dm, a, &last);
             if (last.phase == ZEUS_PL_DONE && !measuring) {
                 /* From this step on the GPUs run at the chosen limit. */
@@ -320,25 +330,33 @@ static int run_training(demo *dm, const demo_args *a)
     return CLI_OK;
 }
 
-/* The same number of steps at the maximum limit, for comparison. The optimizer is gone by now
- * (it put the GPUs back); this sets the simulated GPUs directly. */
+/* The same number of steps at the maximum limit, for comparison. The optimizer put the GPUs
+ * back by now; the maximum is set inside a lease of its own, so that the run (or a signal, or
+ * an exit meanwhile) ends with the GPUs at the limit they started at. */
 static int run_baseline(demo *dm)
 {
     if (dm->remaining == 0)
         return CLI_OK;
-    for (unsigned g = 0; g < dm->gpu_count; g++) {
-        int rc = zeus_gpu_set_power_limit_mw(dm->devices, g, dm->info.max_power_limit_mw);
-        if (rc != ZEUS_OK)
-            return cli_lib_error(CLI_FAIL, rc, "demo: setting the maximum limit");
+    zeus_lease *lease = NULL;
+    int rc = zeus_lease_create(
+        dm->devices, NULL, 0,
+        ZEUS_LEASE_PERSISTENCE | ZEUS_LEASE_RESTORE_ON_SIGNAL | ZEUS_LEASE_RESTORE_AT_EXIT, &lease);
+    for (unsigned g = 0; g < dm->gpu_count && rc == ZEUS_OK; g++)
+        rc = zeus_lease_set_power_limit_mw(lease, g, dm->info.max_power_limit_mw);
+    if (rc != ZEUS_OK) {
+        int result = change_error(rc, "demo: setting the maximum limit");
+        zeus_lease_release(lease);
+        return result;
     }
-    int rc = zeus_monitor_begin_window(dm->monitor, REMAINING_WINDOW, true);
+    rc = zeus_monitor_begin_window(dm->monitor, REMAINING_WINDOW, true);
     for (long s = 0; s < dm->remaining && rc == ZEUS_OK; s++)
         rc = train_step(dm);
     if (rc == ZEUS_OK)
         rc = end_remaining(dm, &dm->maximum);
-    if (rc != ZEUS_OK)
-        return cli_lib_error(CLI_FAIL, rc, "demo: baseline at the maximum limit");
-    return CLI_OK;
+    int result =
+        rc == ZEUS_OK ? CLI_OK : cli_lib_error(CLI_FAIL, rc, "demo: baseline at the maximum limit");
+    zeus_lease_release(lease); /* back to the limit the GPUs started at */
+    return result;
 }
 
 static double percent(double value, double base)
@@ -465,6 +483,10 @@ int cli_demo(int argc, char **argv)
     zeus_optimum_selector sel;
     if ((rc = zeus_selector_parse(a.selector, a.eta, a.factor, &sel)) != ZEUS_OK)
         return cli_lib_error(CLI_USAGE, rc, "demo");
+    /* SIGINT/SIGTERM/SIGHUP put the simulated GPUs back (limit and persistence mode), as every
+     * zeus command that changes limits does. */
+    if ((rc = zeus_install_signal_handlers()) != ZEUS_OK)
+        return cli_lib_error(CLI_FAIL, rc, "demo: cannot install signal handlers");
     double start = zeus_wall_s();
     demo dm;
     memset(&dm, 0, sizeof dm);
