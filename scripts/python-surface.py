@@ -142,15 +142,6 @@ HEAD = {
 }
 
 
-# Modules other work items of the project build (issue 19 leaves them to them); --exclude-elsewhere
-# leaves them out of the count while they are not merged.
-ELSEWHERE = {
-    "zeus.monitor.carbon": "the carbon helper (carbon-intensity monitor)",
-    "zeus.monitor.price": "the carbon helper (electricity-price monitor)",
-    "zeus.utils.lat_lon": "the carbon helper (location for the carbon monitor)",
-}
-
-
 def check(surface: dict[str, str]) -> tuple[int, list[str]]:
     """(how many names there are, the missing ones with why)."""
     total, missing = 0, []
@@ -172,14 +163,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--list", action="store_true", help="print every missing name and why")
     ap.add_argument("--min", type=float, default=None, help="fail below this fraction")
-    ap.add_argument("--exclude-elsewhere", action="store_true",
-                    help="leave out the modules other work items build (see ELSEWHERE)")
     args = ap.parse_args()
     ok = True
     for label, surface in (("zeus 0.8", V08), ("newest zeus", HEAD)):
-        if args.exclude_elsewhere:
-            surface = {m: n for m, n in surface.items() if m not in ELSEWHERE}
-            label += " (without the modules built elsewhere)"
         total, missing = check(surface)
         frac = (total - len(missing)) / total
         print(f"{label}: {total - len(missing)} of {total} names importable ({frac:.1%})")
