@@ -884,6 +884,43 @@ static const struct {
 
 static void handle(zd_server *s, const zd_request *req, zd_response *r);
 
+/* The older route generation (legacy.c translates it into the current one). */
+static bool legacy_route(zd_server *s, const zd_request *req, zd_response *r)
+{
+    zd_legacy l;
+    char msg[160];
+    int status = 0, t = zd_legacy_translate(req, &l, &status, msg, sizeof msg);
+    if (t == 0)
+        return false;
+    if (t < 0) {
+        reply(r, status, status == 405 ? NULL : "text/plain; charset=utf-8",
+              status == 405 ? NULL : "%s", msg);
+        return true;
+    }
+    if (l.dram_query) { /* {"dram_available": bool}: the CPU's entry of /discover */
+        zd_claims claims;
+        bool authed;
+        if (!check_access(s, req, ZD_GROUP_CPU_READ, &claims, &authed, r))
+            return true;
+        unsigned index;
+        zeus_cpu_info info;
+        for (index = 0; index < s->cpu_count && s->cpu_ids[index] != l.id; index++)
+            ;
+        if (index >= s->cpu_count || zeus_cpu_get_info(s->devices, index, &info) != 0) {
+            reply_error(r, 400, "CPU not found");
+            return true;
+        }
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "dram_available", info.has_dram);
+        reply_json(r, o);
+        return true;
+    }
+    handle(s, &l.req, r);
+    if (l.cpu)
+        zd_legacy_unwrap(r, l.id_text);
+    return true;
+}
+
 void zd_handle(zd_server *s, const zd_request *req, zd_response *r)
 {
     zd_json_track();
@@ -901,6 +938,8 @@ void zd_handle(zd_server *s, const zd_request *req, zd_response *r)
 static void handle(zd_server *s, const zd_request *req, zd_response *r)
 {
     memset(r, 0, sizeof *r);
+    if (legacy_route(s, req, r))
+        return;
     zd_group g = zd_path_group(req->path);
     zd_claims claims;
     bool authed;

@@ -127,3 +127,26 @@ BY_ZEUS_ERROR = {
     "ZEUS_EDEVICE": ZeusGPUUnknownError,
     "ZEUS_ECHILD": ZeusBaseError,
 }
+
+
+def convert(exc: BaseException) -> BaseException:
+    """The Zeus GPU error for an exception the extension raised."""
+    code = getattr(exc, "zeus_error", None)
+    if code is None or isinstance(exc, ZeusBaseGPUError):
+        return exc
+    cls = BY_ZEUS_ERROR.get(code, ZeusGPUUnknownError)
+    new = cls(str(exc))
+    new.zeus_error = code
+    return new
+
+
+class ZeusBaseCPUError(ZeusBaseError):
+    """Base of CPU errors."""
+
+
+class ZeusBaseSoCError(ZeusBaseError):
+    """Base of SoC errors."""
+
+
+class ZeusdError(ZeusBaseGPUError):
+    """zeusd answered a request with an error (any non-200 response)."""
