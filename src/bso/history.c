@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bso.h"
+#include "bso_util.h"
 #include "check.h"
 #include "db.h"
 #include "history.h"
@@ -132,8 +133,61 @@ static void cell_text(const char *s, char *buf, size_t size, int decimals)
         snprintf(buf, size, "%s", s);
 }
 
-/* One job's trial table, with units and the recurrence of each trial; totals at the end. */
-static void print_trials(const bso_rows *t)
+/* Every job: a table, or (json) an array in *out. 0 or -1 (a database error). */
+static int list_jobs(bso_db *db, bool json, cJSON **out)
+{
+    bso_rows r = {0};
+    if (bso_db_exec(db,
+                    "SELECT j.job_id, j.kind, j.min_cost, (SELECT COUNT(*) FROM trial t WHERE"
+                    " t.job_id = j.job_id) FROM job j ORDER BY j.created, j.job_id",
+                    NULL, 0, &r) < 0)
+        return -1;
+    *out = cJSON_CreateArray();
+    if (!json)
+        printf("%-50s %-8s %8s %14s\n", "JOB", "KIND", "TRIALS", "MIN COST (J)");
+    for (int i = 0; i < r.nrows; i++) {
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddItemToObject(o, "job_id", text_or_null(bso_cell(&r, i, 0)));
+            cJSON_AddItemToObject(o, "kind", text_or_null(bso_cell(&r, i, 1)));
+            cJSON_AddItemToObject(o, "trials", num_or_null(bso_cell(&r, i, 3), true));
+            cJSON_AddItemToObject(o, "min_cost", num_or_null(bso_cell(&r, i, 2), false));
+            cJSON_AddItemToArray(*out, o);
+        } else {
+            char c[64];
+            cell_text(bso_cell(&r, i, 2), c, sizeof c, 2);
+            printf("%-50s %-8s %8s %14s\n", bso_cell(&r, i, 0), bso_cell(&r, i, 1),
+                   bso_cell(&r, i, 3), c);
+        }
+    }
+    bso_rows_free(&r);
+    return 0;
+}
+
+/* The trial rows (the SELECT in bso_cmd_history) as objects in trials. */
+static void add_trials(cJSON *trials, const bso_rows *t)
+{
+    const char *names[] = {"trial_number", "batch_size", "power_limit", "type",       "status",
+                           "time",         "energy",     "cost",        "reached",    "exit_status",
+                           "start",        "end",        "message",     "recurrence", "try_index"};
+    for (int i = 0; i < t->nrows; i++) {
+        cJSON *o = cJSON_CreateObject();
+        for (int c = 0; c < 15; c++) {
+            const char *v = bso_cell(t, i, c);
+            if (c == 3 || c == 4 || c == 12)
+                cJSON_AddItemToObject(o, names[c], text_or_null(v));
+            else if (c == 8)
+                cJSON_AddItemToObject(o, names[c],
+                                      v ? cJSON_CreateBool(bso_atoll(v) != 0) : cJSON_CreateNull());
+            else
+                cJSON_AddItemToObject(o, names[c], num_or_null(v, c <= 2 || c == 9 || c >= 13));
+        }
+        cJSON_AddItemToArray(trials, o);
+    }
+}
+
+/* A job's trials and its bandit's beliefs as text. */
+static void print_job(const bso_rows *t, cJSON *b)
 {
     printf("%5s %4s %6s %5s %-11s %-12s %10s %12s %12s %7s %4s\n", "TRIAL", "REC", "BS", "PL",
            "TYPE", "STATUS", "TIME (s)", "ENERGY (J)", "COST (J)", "REACHED", "EXIT");
@@ -157,6 +211,24 @@ static void print_trials(const bso_rows *t)
     }
     printf("\ntotal: %d trials, %.2f s (%.4f h), %.2f J (%.6f kWh)\n", t->nrows, time_s,
            time_s / 3600.0, energy_j, energy_j / 3.6e6);
+    cJSON *st = cJSON_GetObjectItem(b, "stage"), *a;
+    printf("\nbandit: %s stage\n", st ? st->valuestring : "?");
+    cJSON_ArrayForEach(a, cJSON_GetObjectItem(b, "arms"))
+    {
+        cJSON *sd = cJSON_GetObjectItem(a, "cost_sd");
+        char sdb[64];
+        if (cJSON_IsNumber(sd))
+            snprintf(sdb, sizeof sdb, "%.2f", sd->valuedouble);
+        else
+            snprintf(sdb, sizeof sdb, "inf");
+        printf("  batch size %6d: cost %.2f J +- %s (%d observations)\n",
+               (int)cJSON_GetObjectItem(a, "batch_size")->valuedouble,
+               cJSON_GetObjectItem(a, "mean_cost")->valuedouble, sdb,
+               (int)cJSON_GetObjectItem(a, "observations")->valuedouble);
+    }
+    cJSON *best = cJSON_GetObjectItem(b, "best_batch_size");
+    if (best)
+        printf("  best batch size: %d\n", (int)best->valuedouble);
 }
 
 /* --plot: the trials as the chart's rows. */
@@ -169,8 +241,8 @@ static int plot_trials(const char *path, bool png, const char *job, const bso_ro
         return -1;
     }
     for (int i = 0; i < t->nrows; i++) {
-        const char *cost = bso_cell(t, i, 7), *start = bso_cell(t, i, 10),
-                   *reached = bso_cell(t, i, 8);
+        const char *cost = bso_cell(t, i, 7), *start = bso_cell(t, i, 10);
+        const char *reached = bso_cell(t, i, 8);
         rows[i] = (bso_history_trial){bso_atoll(bso_cell(t, i, 0)), bso_atoll(bso_cell(t, i, 1)),
                                       cost ? bso_atof(cost) : NAN, start ? bso_atof(start) : NAN,
                                       reached && bso_atoll(reached) != 0};
@@ -220,29 +292,8 @@ int bso_cmd_history(int argc, char **argv)
     bso_rows r = {0}, t = {0};
     cJSON *out = NULL;
     if (!job) {
-        if (bso_db_exec(db,
-                        "SELECT j.job_id, j.kind, j.min_cost, (SELECT COUNT(*) FROM trial t WHERE"
-                        " t.job_id = j.job_id) FROM job j ORDER BY j.created, j.job_id",
-                        NULL, 0, &r) < 0)
+        if (list_jobs(db, json, &out) < 0)
             goto dbfail;
-        out = cJSON_CreateArray();
-        if (!json)
-            printf("%-50s %-8s %8s %14s\n", "JOB", "KIND", "TRIALS", "MIN COST (J)");
-        for (int i = 0; i < r.nrows; i++) {
-            if (json) {
-                cJSON *o = cJSON_CreateObject();
-                cJSON_AddItemToObject(o, "job_id", text_or_null(bso_cell(&r, i, 0)));
-                cJSON_AddItemToObject(o, "kind", text_or_null(bso_cell(&r, i, 1)));
-                cJSON_AddItemToObject(o, "trials", num_or_null(bso_cell(&r, i, 3), true));
-                cJSON_AddItemToObject(o, "min_cost", num_or_null(bso_cell(&r, i, 2), false));
-                cJSON_AddItemToArray(out, o);
-            } else {
-                char c[64];
-                cell_text(bso_cell(&r, i, 2), c, sizeof c, 2);
-                printf("%-50s %-8s %8s %14s\n", bso_cell(&r, i, 0), bso_cell(&r, i, 1),
-                       bso_cell(&r, i, 3), c);
-            }
-        }
     } else {
         bso_val p = BV_S(job);
         if (bso_db_exec(db,
@@ -260,53 +311,17 @@ int bso_cmd_history(int argc, char **argv)
                         " FROM trial WHERE job_id = $1 ORDER BY trial_number",
                         &p, 1, &t) < 0)
             goto dbfail;
+        if (plot && plot_trials(plot, png, job, &t, bso_cell(&r, 0, 3)) < 0)
+            goto out;
         cJSON *b = beliefs(db, job, bso_cell(&r, 0, 0), bso_cell(&r, 0, 1));
         out = cJSON_CreateObject();
         cJSON_AddItemToObject(out, "job_id", text_or_null(job));
         cJSON_AddItemToObject(out, "kind", text_or_null(bso_cell(&r, 0, 0)));
         cJSON *trials = cJSON_AddArrayToObject(out, "trials");
-        const char *names[] = {"trial_number", "batch_size",  "power_limit", "type",
-                               "status",       "time",        "energy",      "cost",
-                               "reached",      "exit_status", "start",       "end",
-                               "message",      "recurrence",  "try_index"};
-        for (int i = 0; i < t.nrows; i++) {
-            cJSON *o = cJSON_CreateObject();
-            for (int c = 0; c < 15; c++) {
-                const char *v = bso_cell(&t, i, c);
-                if (c == 3 || c == 4 || c == 12)
-                    cJSON_AddItemToObject(o, names[c], text_or_null(v));
-                else if (c == 8)
-                    cJSON_AddItemToObject(
-                        o, names[c], v ? cJSON_CreateBool(bso_atoll(v) != 0) : cJSON_CreateNull());
-                else
-                    cJSON_AddItemToObject(o, names[c], num_or_null(v, c <= 2 || c == 9 || c >= 13));
-            }
-            cJSON_AddItemToArray(trials, o);
-        }
+        add_trials(trials, &t);
         cJSON_AddItemToObject(out, "bandit", b);
-        if (plot && plot_trials(plot, png, job, &t, bso_cell(&r, 0, 3)) < 0)
-            goto out;
-        if (!json) {
-            print_trials(&t);
-            cJSON *st = cJSON_GetObjectItem(b, "stage"), *a;
-            printf("\nbandit: %s stage\n", st ? st->valuestring : "?");
-            cJSON_ArrayForEach(a, cJSON_GetObjectItem(b, "arms"))
-            {
-                cJSON *sd = cJSON_GetObjectItem(a, "cost_sd");
-                char sdb[64];
-                if (cJSON_IsNumber(sd))
-                    snprintf(sdb, sizeof sdb, "%.2f", sd->valuedouble);
-                else
-                    snprintf(sdb, sizeof sdb, "inf");
-                printf("  batch size %6d: cost %.2f J +- %s (%d observations)\n",
-                       (int)cJSON_GetObjectItem(a, "batch_size")->valuedouble,
-                       cJSON_GetObjectItem(a, "mean_cost")->valuedouble, sdb,
-                       (int)cJSON_GetObjectItem(a, "observations")->valuedouble);
-            }
-            cJSON *best = cJSON_GetObjectItem(b, "best_batch_size");
-            if (best)
-                printf("  best batch size: %d\n", (int)best->valuedouble);
-        }
+        if (!json)
+            print_job(&t, b);
     }
     if (json) {
         char *s = cJSON_Print(out);

@@ -62,7 +62,11 @@ static void test_discover_time_and_reads(void **state)
            "{\"0\":{\"power_limit_mw\":300000},\"1\":{\"power_limit_mw\":300000}}");
     expect("GET", "/gpu/get_power_limit_constraints?gpu_ids=2", 200,
            "{\"2\":{\"min_power_limit_mw\":100000,\"max_power_limit_mw\":300000}}");
-    expect("GET", "/gpu/get_persistence_mode?gpu_ids=3", 200, "{\"3\":{\"enabled\":false}}");
+    if (zt_vendor_has_persistence())
+        expect("GET", "/gpu/get_persistence_mode?gpu_ids=3", 200, "{\"3\":{\"enabled\":false}}");
+    else /* AMD, as the newer daemon's AMD backend */
+        expect_contains("GET", "/gpu/get_persistence_mode?gpu_ids=3", 400,
+                        "persistence mode is not supported on AMD GPUs");
     expect_contains("GET", "/gpu/get_cumulative_energy?gpu_ids=0", 200, "{\"0\":{\"energy_mj\":");
     expect_contains("GET", "/gpu/get_power", 200, "\"power_mw\":{\"0\":");
     expect("GET", "/gpu/get_power?gpu_ids=9", 400, "{\"error\":\"GPU 9 not found\"}");
@@ -134,9 +138,15 @@ static void test_write_validation(void **state)
     expect("POST", t, 200, "");
     assert_int_equal(limit_via_daemon(0), 150000);
     assert_int_equal(limit_via_daemon(1), 150000);
-    expect("POST", "/gpu/set_persistence_mode?gpu_ids=2&enabled=true&block=true&persist=true", 200,
-           "");
-    expect("GET", "/gpu/get_persistence_mode?gpu_ids=2", 200, "{\"2\":{\"enabled\":true}}");
+    if (zt_vendor_has_persistence()) {
+        expect("POST", "/gpu/set_persistence_mode?gpu_ids=2&enabled=true&block=true&persist=true",
+               200, "");
+        expect("GET", "/gpu/get_persistence_mode?gpu_ids=2", 200, "{\"2\":{\"enabled\":true}}");
+    } else {
+        expect_contains("POST",
+                        "/gpu/set_persistence_mode?gpu_ids=2&enabled=true&block=true&persist=true",
+                        400, "persistence mode is not supported on AMD GPUs");
+    }
     /* Every change is logged with who made it. */
     char *log = zr_log(&daemon_);
     assert_contains(log, "set_power_limit gpu=1 power_limit_mw=150000 by root (uid 0, pid ");
@@ -328,13 +338,24 @@ static void test_locked_clocks(void **state)
     expect("POST", t, 400, "GPU index 5 does not exist.");
     expect_contains("POST", "/gpu/reset_locked_clocks?gpu_ids=0&block=true&min_clock_mhz=1", 400,
                     "unknown field `min_clock_mhz`");
-    /* A V100 has no memory clock locking: NVML's Not Supported. */
-    expect("POST",
-           "/gpu/set_mem_locked_clocks?gpu_ids=1&min_clock_mhz=810&max_clock_mhz=810&block=true",
-           400, "{\"errors\":{\"1\":\"NVML error: Not Supported\"}}");
-    /* Both domains reset; the GPU domain's failure is the one reported. */
-    expect_contains("POST", "/gpu/reset_locked_clocks?gpu_ids=1&block=true&persist=true", 500,
-                    "{\"errors\":{\"1\":\"IOError: nvmlDeviceResetGpuLockedClocks(NVML GPU 1)");
+    if (zt_vendor_amd()) {
+        /* AMD: no V100 restriction; the reset is the performance level "auto", which fails. */
+        expect(
+            "POST",
+            "/gpu/set_mem_locked_clocks?gpu_ids=1&min_clock_mhz=810&max_clock_mhz=810&block=true",
+            200, "");
+        expect_contains("POST", "/gpu/reset_locked_clocks?gpu_ids=1&block=true&persist=true", 500,
+                        "{\"errors\":{\"1\":\"IOError: amdsmi_set_gpu_perf_level(AMD GPU 1)");
+    } else {
+        /* A V100 has no memory clock locking: NVML's Not Supported. */
+        expect(
+            "POST",
+            "/gpu/set_mem_locked_clocks?gpu_ids=1&min_clock_mhz=810&max_clock_mhz=810&block=true",
+            400, "{\"errors\":{\"1\":\"NVML error: Not Supported\"}}");
+        /* Both domains reset; the GPU domain's failure is the one reported. */
+        expect_contains("POST", "/gpu/reset_locked_clocks?gpu_ids=1&block=true&persist=true", 500,
+                        "{\"errors\":{\"1\":\"IOError: nvmlDeviceResetGpuLockedClocks(NVML GPU 1)");
+    }
     expect("POST", "/gpu/reset_locked_clocks?gpu_ids=0&block=true&persist=true", 200, "");
     text = fake_state();
     assert_contains(text, "gpu 0 limit_mw 300000 persistence 0\n");

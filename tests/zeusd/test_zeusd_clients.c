@@ -92,7 +92,8 @@ static void test_client_side_in_libzeus(void **state)
         if (zeus_devices_open(&d) != 0)
             _exit(11);
         const char *knob = zeus_devices_knob_backend(d);
-        if (!knob || strcmp(knob, "zeusd") != 0 || strcmp(zeus_devices_gpu_backend(d), "nvml"))
+        if (!knob || strcmp(knob, "zeusd") != 0 ||
+            strcmp(zeus_devices_gpu_backend(d), zt_vendor_amd() ? "amdsmi" : "nvml"))
             _exit(12);
         unsigned mw = 0;
         if (zeus_gpu_set_power_limit_mw(d, 0, 150000) != 0 ||
@@ -155,6 +156,8 @@ static void test_client_side_in_libzeus(void **state)
     char env_sock[200], env_lib[400], env_state[4200];
     snprintf(env_sock, sizeof env_sock, "ZEUSD_SOCK_PATH=%s", daemon_.sock);
     snprintf(env_lib, sizeof env_lib, "ZEUS_NVML_LIBRARY=%s", ZEUS_FAKE_NVML_PATH);
+    char env_amd_lib[400];
+    snprintf(env_amd_lib, sizeof env_amd_lib, "ZEUS_AMDSMI_LIBRARY=%s", ZEUS_FAKE_AMDSMI_PATH);
     snprintf(env_state, sizeof env_state, "ZEUS_FAKE_NVML_STATE=%s",
              getenv("ZEUS_FAKE_NVML_STATE"));
     char *argv[] = {"/usr/bin/setpriv",
@@ -163,8 +166,10 @@ static void test_client_side_in_libzeus(void **state)
                     "--clear-groups",
                     "/usr/bin/env",
                     env_sock,
-                    "ZEUS_DEVICE=nvml",
+                    zt_vendor_amd() ? "ZEUS_DEVICE=amdsmi" : "ZEUS_DEVICE=nvml",
                     env_lib,
+                    env_amd_lib,
+                    "ZEUS_AMDSMI_CHECK_MS=" ZT_STR(ZT_AMDSMI_CHECK_MS),
                     env_state,
                     "ZEUS_FAKE_NVML_ROOT_ONLY=1",
                     env_locks,
@@ -602,6 +607,8 @@ static void test_python_client(void **state)
     free(err);
     /* The Python process changed GPU 1's limit and persistence mode; both are put back. */
     assert_true(limit_becomes(1, 300000, 5));
+    if (!zt_vendor_has_persistence())
+        return; /* AMD: no persistence mode was changed */
     bool off = false;
     for (int64_t give_up = zeus_now_ns() + 3000000000LL; !off && zeus_now_ns() < give_up;
          usleep(20000)) {
@@ -668,6 +675,7 @@ static void test_client_without_local_nvml(void **state)
     zr_start(&daemon_, NULL);
     setenv("ZEUSD_SOCK_PATH", daemon_.sock, 1);
     setenv("ZEUS_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+    setenv("ZEUS_AMDSMI_LIBRARY", "/nonexistent/libamd_smi.so", 1); /* no GPU library at all */
     setenv("ZEUS_DEVICE", "auto", 1);
     char *out, *err;
     assert_int_equal(zt_zeus(&out, &err, "show-env", NULL), 0);

@@ -43,9 +43,12 @@ int setup(void **state)
 {
     zt_setup(state);
     zt_use_fake_nvml(zt_dir, NULL);
-    /* The daemon is a child process: it takes its devices from the environment. */
-    setenv("ZEUS_DEVICE", "nvml", 1);
+    /* The daemon is a child process: it takes its devices from the environment (the vendor
+     * matrix: the fake AMD library under --gpu-backend amdsmi's name, ZEUS_DEVICE). */
+    setenv("ZEUS_DEVICE", zt_vendor_amd() ? "amdsmi" : "nvml", 1);
     setenv("ZEUS_NVML_LIBRARY", ZEUS_FAKE_NVML_PATH, 1);
+    setenv("ZEUS_AMDSMI_LIBRARY", ZEUS_FAKE_AMDSMI_PATH, 1);
+    setenv("ZEUS_AMDSMI_CHECK_MS", ZT_STR(ZT_AMDSMI_CHECK_MS), 1);
     rapl_zone("intel-rapl:0", "package-0\n", "1000000\n");
     rapl_zone("intel-rapl:0/intel-rapl:0:0", "dram\n", "500000\n");
     rapl_zone("intel-rapl:1", "package-1\n", "2000000\n");
@@ -162,7 +165,6 @@ int read_stream(const char *target, const char *text, char *buf, size_t size)
     return fd;
 }
 
-
 char *issue(const char *key_path, const char *scope, const char *expires)
 {
     char *out = NULL, *err = NULL;
@@ -174,7 +176,6 @@ char *issue(const char *key_path, const char *scope, const char *expires)
     out[strcspn(out, "\n")] = '\0';
     return out;
 }
-
 
 /* The fake driver's state file, where it keeps locked clock ranges (NVML cannot read them). */
 char *fake_state(void)
