@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "httpd/body.h"
 #include "pfo.h"
 
 #define MAX_BODY (16 << 20)
@@ -118,12 +119,6 @@ int pfo_settings_from_env(pfo_settings *s, char *err, size_t size)
     return 0;
 }
 
-typedef struct {
-    char *body;
-    size_t len;
-    bool too_large;
-} req;
-
 static enum MHD_Result send_reply(struct MHD_Connection *c, const pfo_reply *r)
 {
     const char *body = r->body ? r->body : "null";
@@ -138,18 +133,6 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const pfo_reply *r)
     return ret;
 }
 
-static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                      enum MHD_RequestTerminationCode toe)
-{
-    (void)cls, (void)c, (void)toe;
-    req *q = *con_cls;
-    if (q) {
-        free(q->body);
-        free(q);
-    }
-    *con_cls = NULL;
-}
-
 /* "/prefix/{job_id}" -> job_id, or NULL. */
 static const char *tail(const char *url, const char *prefix)
 {
@@ -162,28 +145,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                               size_t *upload_size, void **con_cls)
 {
     (void)cls, (void)version;
-    req *q = *con_cls;
-    if (!q) {
-        if (!(q = calloc(1, sizeof *q)))
-            return MHD_NO;
-        *con_cls = q;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        if (q->len + *upload_size > MAX_BODY)
-            q->too_large = true;
-        else {
-            char *b = realloc(q->body, q->len + *upload_size + 1);
-            if (!b)
-                return MHD_NO;
-            memcpy(b + q->len, upload, *upload_size);
-            q->body = b;
-            q->len += *upload_size;
-            q->body[q->len] = '\0';
-        }
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    zh_step step = zh_body_step(con_cls, upload, upload_size, MAX_BODY);
+    if (step != ZH_DONE)
+        return step == ZH_MORE ? MHD_YES : MHD_NO;
+    zh_body *q = *con_cls;
     pfo_reply r = {0};
     bool post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0;
     const char *id;
@@ -312,7 +277,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     struct MHD_Daemon *d =
         MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &ss,
-                         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+                         MHD_OPTION_NOTIFY_COMPLETED, zh_body_completed, NULL, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "zeus pipeline-frequency serve: error: cannot listen on %s:%ld: %s\n", host,
                 port, strerror(errno));
