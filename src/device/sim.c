@@ -283,13 +283,32 @@ static int sim_gpu_temperature_c(void *state, unsigned dev, unsigned *celsius)
     return ZEUS_OK;
 }
 
+static int sim_step_cost(void *state, unsigned dev, double *seconds, double *busy_w, double *idle_w)
+{
+    sim_state *s = state;
+    pthread_mutex_lock(&s->lock);
+    int64_t now = zeus_now_ns();
+    zeus__sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, now);
+    const zeus_sim_gpu *g = &s->gpus[dev];
+    if (seconds)
+        *seconds = zeus__sim_gpu_step_time_s(g);
+    if (busy_w)
+        *busy_w = zeus__sim_gpu_busy_power_w(g);
+    if (idle_w)
+        *idle_w = zeus__sim_gpu_background_power_w(g);
+    pthread_mutex_unlock(&s->lock);
+    return ZEUS_OK;
+}
+
 typedef struct {
     int (*launch_step)(void *state, unsigned dev, int64_t *end_ns);
     int (*synchronize)(void *state, unsigned dev);
     int (*exact_energy_uj)(void *state, unsigned dev, double *energy_uj);
+    int (*step_cost)(void *state, unsigned dev, double *seconds, double *busy_w, double *idle_w);
 } sim_extension;
 
-static const sim_extension sim_ext = {sim_launch_step, sim_synchronize, sim_exact_energy_uj};
+static const sim_extension sim_ext = {sim_launch_step, sim_synchronize, sim_exact_energy_uj,
+                                      sim_step_cost};
 
 const zeus_backend_ops zeus__sim_backend = {
     .abi_version = ZEUS_BACKEND_ABI,
@@ -357,4 +376,13 @@ int zeus_sim_exact_energy_uj(zeus_devices *d, unsigned gpu, double *energy_uj)
     unsigned dev;
     int rc = sim_target(d, gpu, "exact_energy_uj", &state, &dev);
     return rc != ZEUS_OK ? rc : sim_ext.exact_energy_uj(state, dev, energy_uj);
+}
+
+int zeus_sim_step_cost(zeus_devices *d, unsigned gpu, double *seconds, double *busy_w,
+                       double *idle_w)
+{
+    void *state;
+    unsigned dev;
+    int rc = sim_target(d, gpu, "step_cost", &state, &dev);
+    return rc != ZEUS_OK ? rc : sim_ext.step_cost(state, dev, seconds, busy_w, idle_w);
 }
