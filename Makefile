@@ -8,7 +8,7 @@ BUILD ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 8
-FUZZERS = csv profile index_list cvd zeusd_request zeusd_reply
+FUZZERS = csv profile index_list cvd zeusd_request zeusd_reply lease_journal
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # Sub-makes (cmake --build) print no "Entering directory" lines: progress only.
 MAKEFLAGS += --no-print-directory

@@ -50,14 +50,24 @@ static double counter_read_ns(zeus_devices *d, unsigned gpus, int iterations)
     return (now_s() - t0) * 1e9 / ((double)iterations * gpus);
 }
 
-static void bench_windows(unsigned gpus, const char *dir)
+/* A monitor of every GPU, without the background update-period measurement. */
+static zeus_monitor *open_monitor(zeus_devices *d)
 {
-    zeus_devices *d = open_fake(gpus, dir);
     zeus_monitor_options o;
     zeus_monitor_options_init(&o);
     o.measure_update_period = false;
     zeus_monitor *m;
-    zeus_monitor_open(d, &o, &m);
+    if (zeus_monitor_open(d, &o, &m) != ZEUS_OK) {
+        fprintf(stderr, "monitor: %s\n", zeus_last_error());
+        exit(1);
+    }
+    return m;
+}
+
+static void bench_windows(unsigned gpus, const char *dir)
+{
+    zeus_devices *d = open_fake(gpus, dir);
+    zeus_monitor *m = open_monitor(d);
     const int iterations = 200000 / (int)gpus;
     static const int open_counts[] = {0, 16, 256};
     for (size_t k = 0; k < sizeof open_counts / sizeof open_counts[0]; k++) {
@@ -86,6 +96,52 @@ static void bench_windows(unsigned gpus, const char *dir)
         zeus_measurement_free(r);
     }
     zeus_monitor_close(m);
+    zeus_devices_close(d);
+}
+
+/* The cross-check's cost on a window (zeus_monitor_cross_check, docs/measurement.md): windows of
+ * 10 ms beside a 100 Hz sampler, the begin + end calls timed, alternating rounds without and
+ * with the check so that the spread between rounds of one mode is the noise. */
+static void bench_cross_check(unsigned gpus, const char *dir)
+{
+    zeus_devices *d = open_fake(gpus, dir);
+    zeus_monitor *m = open_monitor(d);
+    zeus_sampler *s;
+    zeus_sampler_options so;
+    zeus_sampler_options_init(&so);
+    so.period_s = 0.01;
+    if (zeus_sampler_start(d, &so, &s) != ZEUS_OK) {
+        fprintf(stderr, "cross-check: %s\n", zeus_last_error());
+        exit(1);
+    }
+    zeus_measurement *r = zeus_measurement_new();
+    enum { ROUNDS = 6, WINDOWS = 40 };
+    double best[2] = {1e30, 1e30}, worst[2] = {0, 0}, sum[2] = {0, 0};
+    for (int round = 0; round < 2 * ROUNDS; round++) {
+        int mode = round % 2; /* 0: off, 1: flag */
+        zeus_monitor_cross_check(m, mode ? s : NULL, ZEUS_CROSS_CHECK_FLAG);
+        double spent = 0;
+        for (int i = 0; i < WINDOWS; i++) {
+            double t0 = now_s();
+            zeus_monitor_begin_window(m, "step", false);
+            spent += now_s() - t0;
+            usleep(10000);
+            t0 = now_s();
+            zeus_monitor_end_window(m, "step", false, false, r);
+            spent += now_s() - t0;
+        }
+        double per = spent * 1e9 / WINDOWS;
+        sum[mode] += per;
+        best[mode] = per < best[mode] ? per : best[mode];
+        worst[mode] = per > worst[mode] ? per : worst[mode];
+    }
+    printf("cross-check gpus=%u begin+end of a 10 ms window: off %7.0f ns (rounds %.0f-%.0f)  "
+           "flag %7.0f ns (rounds %.0f-%.0f)  difference %+.0f ns\n",
+           gpus, sum[0] / ROUNDS, best[0], worst[0], sum[1] / ROUNDS, best[1], worst[1],
+           (sum[1] - sum[0]) / ROUNDS);
+    zeus_measurement_free(r);
+    zeus_monitor_close(m);
+    zeus_sampler_stop(s);
     zeus_devices_close(d);
 }
 
@@ -120,6 +176,8 @@ int main(int argc, char **argv)
     printf("# monitor benchmark (fake NVML; %s)\n", zeus_version());
     bench_windows(1, dir);
     bench_windows(8, dir);
+    bench_cross_check(1, dir);
+    bench_cross_check(8, dir);
     bench_sampler(8, 10, seconds, dir);
     bench_sampler(8, 100, seconds, dir);
     bench_sampler(8, 1000, seconds, dir);

@@ -27,8 +27,20 @@
  * its locks only until the call returns, so the restore never waits on its own thread (this was
  * a deadlock with an in-handler restore). While a signal is being handled, changes through any
  * lease fail with ZEUS_ESTATE. A signal that is ignored when handlers are installed stays
- * ignored. SIGKILL cannot be caught: after kill -9 the limits stay until something resets them
- * (`zeus power-limit reset`), unless a lease holder watches the process (below).
+ * ignored. SIGKILL cannot be caught: see the journal below.
+ *
+ * The journal (crash safety). Before a lease first changes a GPU (and whenever what it would put
+ * back changes) it writes, fsyncs and renames into place one small file per GPU,
+ * gpu-<UUID>.journal in zeus_journal_dir() (the lock directory unless zeus_set_journal_dir
+ * chose another, as zeusd's --state-dir does): the GPU, its original limit, persistence mode and
+ * locked clocks, and the holder (this process, or the client it watches) by pid, start time
+ * and boot. The file is removed once everything is put back (or committed). A holder killed
+ * with -9 leaves it behind; the next lease of that GPU (any process: the optimizer, `zeus
+ * power-limit set|reset|recover`, a daemon) finds it after taking the GPU's lock and, if the
+ * holder is gone (no such pid, or the pid now belongs to a process started at another time),
+ * puts the GPU back at once. If the holder still lives without holding the lock (a daemon
+ * that was restarted), the new lease carries on its record, so that it later puts back the
+ * true original. So a GPU is never left changed past the next lease of it.
  *
  * Locks. Each GPU has a lock file named after its UUID in the directory zeus_lock_dir() names
  * (zeus_set_lock_dir, $ZEUS_LOCK_DIR, /run/zeus for root, /tmp/zeus-locks-<uid>); a lease holds
@@ -75,7 +87,14 @@ enum {
     ZEUS_LEASE_RESTORE_AT_EXIT = 1u << 0,   /* put back at normal process exit (atexit) */
     ZEUS_LEASE_RESTORE_ON_SIGNAL = 1u << 1, /* put back on SIGINT/SIGTERM/SIGHUP (see above) */
     ZEUS_LEASE_PERSISTENCE = 1u << 2,       /* also record persistence mode, to put it back */
-    ZEUS_LEASE_NO_WAIT = 1u << 3            /* fail at once if a GPU's lock is held elsewhere */
+    ZEUS_LEASE_NO_WAIT = 1u << 3,           /* fail at once if a GPU's lock is held elsewhere */
+    /* Break a lock held by another process at once (an operator taking a GPU back; the zeus
+     * command allows it to root only, with --force). The holder keeps its flock, but a marker
+     * beside the lock file tells it that the GPU was taken: its later changes of that GPU fail
+     * with ZEUS_ESTATE naming who took it, and it puts nothing back there. The new lease
+     * carries on the holder's record (the journal), so it puts back the true original. Logged
+     * (a warning) with both processes' identities. */
+    ZEUS_LEASE_FORCE = 1u << 4
 };
 
 /* How long a lease waits for a GPU lock held by another lease, seconds. */
@@ -145,6 +164,32 @@ ZEUS_API int zeus_lock_dir(char *path, size_t size);
  * Every process that should exclude another must use the same directory. */
 ZEUS_API int zeus_set_lock_dir(const char *path);
 
+/* The directory of the lease journal (created if missing): the one set with
+ * zeus_set_journal_dir, else the lock directory. */
+ZEUS_API int zeus_journal_dir(char *path, size_t size);
+/* Sets it for this process (NULL or "": the lock directory). A daemon keeps its own. */
+ZEUS_API int zeus_set_journal_dir(const char *path);
+
+/* One GPU's journal, as zeus_lease_journal_read and zeus_lease_recover report it. */
+typedef struct {
+    unsigned gpu;             /* framework index */
+    pid_t holder_pid;         /* the process whose lease left it */
+    uid_t holder_uid;         /* its owner when the journal was written */
+    bool holder_alive;        /* the same process (pid and start time) still runs */
+    unsigned original_mw;     /* the limit to put back */
+    int original_persistence; /* persistence mode to put back: 0, 1, -1 (not changed) */
+} zeus_lease_journal_entry;
+
+/* The journals in zeus_journal_dir() of the devices' GPUs (at most max; *count of them). */
+ZEUS_API int zeus_lease_journal_read(zeus_devices *devices, zeus_lease_journal_entry *entries,
+                                     size_t max, size_t *count);
+/* Puts back at once what a gone holder left changed on count GPUs (gpus NULL: every GPU), by
+ * taking a lease of each GPU that has a journal (ZEUS_ETIMEOUT if its lock is held elsewhere);
+ * a journal whose holder lives is left alone. entries (optional, room for count entries, or
+ * zeus_gpu_count with gpus NULL) receives the journals found; *entry_count how many. */
+ZEUS_API int zeus_lease_recover(zeus_devices *devices, const unsigned *gpus, size_t count,
+                                zeus_lease_journal_entry *entries, size_t *entry_count);
+
 /* ---- Several GPUs at once, for faces (`zeus power-limit set|reset`) ---- */
 
 /* ZEUS_POWER_LIMIT_DEFAULT as limit_mw: each GPU's default limit (a reset). */
@@ -164,6 +209,10 @@ typedef struct {
  * handled by the restore thread). changes (optional, count entries) receives before/after. */
 ZEUS_API int zeus_power_limit_set_many(zeus_devices *devices, const unsigned *gpus, size_t count,
                                        unsigned limit_mw, zeus_power_limit_change *changes);
+/* The same with lease flags: ZEUS_LEASE_FORCE breaks other processes' locks (`--force`). */
+ZEUS_API int zeus_power_limit_set_many_with(zeus_devices *devices, const unsigned *gpus,
+                                            size_t count, unsigned limit_mw, unsigned flags,
+                                            zeus_power_limit_change *changes);
 
 #ifdef __cplusplus
 }

@@ -141,7 +141,8 @@ ZEUS_API double zeus_measurement_gpu_energy(const zeus_measurement *m, unsigned 
 /* The measurement as one line of JSON (malloc'd; release with zeus_free()), the form every face
  * shares: {"start_time_s", "time_s", "total_energy_j", "cancelled", "gpus": [{"index",
  * "energy_j", "method", "update_period_s", "updates", "below_resolution", "error_bound_j"
- * [, "error"]}], "cpus": [{"index", "package_j" [, "dram_j"] [, "error"]}]}. An unavailable
+ * [, "error"] [, "cross_check": {"status", "counter_j", "sampled_j", "allowed_j"}]}], "cpus":
+ * [{"index", "package_j" [, "dram_j"] [, "error"]}]}. An unavailable
  * value (NAN) is null, and the device then carries "error" (zeus_strerror of its code). */
 ZEUS_API int zeus_measurement_to_json(const zeus_measurement *m, char **out);
 
@@ -169,6 +170,47 @@ ZEUS_API int zeus_monitor_begin_window(zeus_monitor *monitor, const char *name, 
 /* ZEUS_ENOENT if no window of that name is open. cancel: returns zeros and logs nothing. */
 ZEUS_API int zeus_monitor_end_window(zeus_monitor *monitor, const char *name, bool sync,
                                      bool cancel, zeus_measurement *out);
+
+/* ---- Cross-check: counter against sampled power (docs/measurement.md, "Cross-check") ----
+ * With a power sampler running beside the monitor (PowerMonitor, the exporter, `zeus monitor`),
+ * every window of a counter GPU that the sampler also samples compares the counter's energy with
+ * the integral of the sampled power. They disagree when they differ by more than both methods'
+ * error bounds (error_bound_j: one counter update period, two sampling periods, at the maximum
+ * power) plus ZEUS_CROSS_CHECK_REL_TOL of the larger (the sensors' own accuracy). A disagreement
+ * is flagged in the measurement (zeus_measurement_gpu_cross_check) and warned once per GPU per
+ * monitor. With ZEUS_CROSS_CHECK_FALLBACK the window then takes the sampled energy when the
+ * counter is the one that is wrong: it did not move while power was drawn (frozen), or its
+ * energy means more than 1.5 x the maximum power limit (wrong rate). When the power readings
+ * are the wrong ones (one value throughout a window of several samples: a stuck sensor), or
+ * when neither can be shown wrong, the counter's energy stays. */
+typedef enum {
+    ZEUS_CROSS_CHECK_OFF = 0,  /* default: no comparison */
+    ZEUS_CROSS_CHECK_FLAG,     /* compare, flag and warn */
+    ZEUS_CROSS_CHECK_FALLBACK, /* also take the trustworthy method's energy */
+} zeus_cross_check_mode;
+
+typedef enum {
+    ZEUS_CHECK_NONE = 0,  /* not compared (off, not sampled, fewer than two samples, error) */
+    ZEUS_CHECK_AGREE,     /* within the bounds */
+    ZEUS_CHECK_DISAGREE,  /* beyond the bounds; energy_j is still the counter's */
+    ZEUS_CHECK_FELL_BACK, /* beyond the bounds; energy_j is the sampled energy (method SAMPLED) */
+} zeus_cross_check_status;
+
+#define ZEUS_CROSS_CHECK_REL_TOL 0.1
+
+ZEUS_API const char *zeus_cross_check_status_name(zeus_cross_check_status status);
+/* Attaches a running sampler (NULL detaches; the caller keeps it running while attached and
+ * stops it after detaching or closing the monitor). ZEUS_EINVAL for an unknown mode, or a
+ * sampler that samples none of the monitor's GPUs. */
+ZEUS_API int zeus_monitor_cross_check(zeus_monitor *monitor, zeus_sampler *sampler,
+                                      zeus_cross_check_mode mode);
+/* The cross-check of GPU i (monitored order) in a measurement: its status and, when compared
+ * (any pointer may be NULL), the counter's energy, the sampled energy and the allowed
+ * difference. */
+ZEUS_API zeus_cross_check_status zeus_measurement_gpu_cross_check(const zeus_measurement *m,
+                                                                  unsigned i, double *counter_j,
+                                                                  double *sampled_j,
+                                                                  double *allowed_j);
 
 /* ---- Replay (the original's ReplayZeusMonitor, for tests of code that consumes windows) ----
  * Plays back a monitor CSV log: each end_window returns the next row. GPU indices come from the

@@ -158,6 +158,20 @@ typedef enum { ZEUS_REDUCE_SUM = 0, ZEUS_REDUCE_MAX = 1 } zeus_reduce_op;
  * ZEUS_ETIMEOUT); it must not block forever (give the collective a time-out). */
 typedef int (*zeus_all_reduce_fn)(double *values, size_t count, zeus_reduce_op op, void *user);
 
+/* How limits are profiled (docs/power-limit.md, "Adaptive profiling"). */
+typedef enum {
+    ZEUS_PL_PROFILING_FULL = 0, /* the original's: every limit, warmup + profile_steps each */
+    /* Each limit measured in short windows until its cost is known well enough to rank it (at
+     * most profile_steps); the sweep from the maximum down stops once lower limits stop
+     * improving. The same choice as full profiling in most cases with far fewer steps. */
+    ZEUS_PL_PROFILING_ADAPTIVE = 1
+} zeus_power_limit_profiling;
+
+/* "full" or "adaptive" (NULL: unknown). */
+ZEUS_API const char *zeus_power_limit_profiling_name(zeus_power_limit_profiling profiling);
+/* Parses "full"/"adaptive"; ZEUS_EINVAL naming the value otherwise. */
+ZEUS_API int zeus_power_limit_profiling_parse(const char *name, zeus_power_limit_profiling *out);
+
 typedef struct {
     /* Set by zeus_power_limit_options_init() (docs/abi.md: options grow by their size). */
     size_t struct_size;
@@ -182,6 +196,8 @@ typedef struct {
      * the other steps. ZeusCost's ZEUS_WORLD_SIZE_AUTO then means the GPUs of every rank. */
     zeus_all_reduce_fn all_reduce;
     void *all_reduce_user;
+    /* Default ZEUS_PL_PROFILING_FULL. Distributed training works in both modes. */
+    zeus_power_limit_profiling profiling;
 } zeus_power_limit_options;
 
 /* Defaults and struct_size. A macro, so that struct_size is the size the caller was compiled

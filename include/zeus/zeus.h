@@ -13,6 +13,7 @@
 #include "zeus/lease.h"
 #include "zeus/output.h"
 #include "zeus/power_limit.h"
+#include "zeus/carbon.h"
 #include "zeus/sampler.h"
 #include "zeus/rng.h"
 #include "zeus/batch_size.h"

@@ -14,7 +14,8 @@ typedef struct {
     zeus_gpu_measurement *gpus; /* NULL for one built from Python */
     unsigned cpu_count;
     zeus_cpu_measurement *cpus;
-    PyObject *energy; /* dict, built on first access */
+    PyObject *cross_check; /* tuple of dicts (zeus_monitor_cross_check), or NULL: not checked */
+    PyObject *energy;      /* dict, built on first access */
     PyObject *cpu_energy;
     PyObject *dram_energy;
 } MeasurementObject;
@@ -24,10 +25,13 @@ static void measurement_dealloc(MeasurementObject *self)
     free(self->gpus);
     free(self->cpus);
     Py_XDECREF(self->energy);
+    Py_XDECREF(self->cross_check);
     Py_XDECREF(self->cpu_energy);
     Py_XDECREF(self->dram_energy);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
+
+static PyObject *float_or_none(double v);
 
 PyObject *zpy_measurement_from(const zeus_measurement *m)
 {
@@ -41,7 +45,24 @@ PyObject *zpy_measurement_from(const zeus_measurement *m)
     o->cpu_count = zeus_measurement_cpu_count(m);
     o->gpus = NULL;
     o->cpus = NULL;
+    o->cross_check = NULL;
     o->energy = o->cpu_energy = o->dram_energy = NULL;
+    bool checked = false;
+    for (unsigned i = 0; i < o->gpu_count; i++)
+        checked |= zeus_measurement_gpu_cross_check(m, i, NULL, NULL, NULL) != ZEUS_CHECK_NONE;
+    if (checked && !(o->cross_check = PyTuple_New(o->gpu_count)))
+        goto nomem;
+    for (unsigned i = 0; checked && i < o->gpu_count; i++) {
+        double c, s, a;
+        zeus_cross_check_status st = zeus_measurement_gpu_cross_check(m, i, &c, &s, &a);
+        PyObject *d =
+            Py_BuildValue("{s:I,s:s,s:N,s:N,s:N}", "index", zeus_measurement_gpu(m, i)->index,
+                          "status", zeus_cross_check_status_name(st), "counter", float_or_none(c),
+                          "sampled", float_or_none(s), "allowed", float_or_none(a));
+        if (!d)
+            goto nomem;
+        PyTuple_SET_ITEM(o->cross_check, i, d);
+    }
     if (o->gpu_count) {
         o->gpus = malloc(o->gpu_count * sizeof *o->gpus);
         if (!o->gpus)
@@ -266,7 +287,17 @@ static PyObject *measurement_richcompare(PyObject *a, PyObject *b, int op)
     return PyBool_FromLong(op == Py_EQ ? eq : !eq);
 }
 
+static PyObject *measurement_get_cross_check(MeasurementObject *self, void *closure)
+{
+    (void)closure;
+    return Py_NewRef(self->cross_check ? self->cross_check : Py_None);
+}
+
 static PyGetSetDef measurement_getset[] = {
+    {"cross_check", (getter)measurement_get_cross_check, NULL,
+     "Per GPU, when the monitor cross-checks against a PowerMonitor: index, status (agree, "
+     "disagree, fell_back, none), counter, sampled and allowed (J); else None.",
+     NULL},
     {"time", (getter)measurement_get_time, NULL, "Elapsed time of the window (s).", NULL},
     {"energy", (getter)measurement_get_energy, NULL, "GPU index -> energy (J).", NULL},
     {"gpu_energy", (getter)measurement_get_energy, NULL, "Same as energy (newer name).", NULL},

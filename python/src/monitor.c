@@ -130,8 +130,20 @@ static int monitor_init(MonitorObject *self, PyObject *args, PyObject *kw)
     return 0;
 }
 
+/* Drops the PowerMonitor of cross_check(), detaching it from the monitor first. */
+static void detach_sampler(MonitorObject *self)
+{
+    if (!self->check_sampler)
+        return;
+    if (self->monitor)
+        zeus_monitor_cross_check(self->monitor, NULL, ZEUS_CROSS_CHECK_OFF);
+    zpy_sampler_attach(self->check_sampler, -1);
+    Py_CLEAR(self->check_sampler);
+}
+
 static void monitor_close_now(MonitorObject *self)
 {
+    detach_sampler(self);
     if (self->monitor) {
         zeus_monitor *m = self->monitor;
         self->monitor = NULL;
@@ -147,11 +159,13 @@ static int monitor_traverse(MonitorObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->sync);
     Py_VISIT(self->dict);
+    Py_VISIT(self->check_sampler);
     return 0;
 }
 
 static int monitor_clear(MonitorObject *self)
 {
+    detach_sampler(self);
     Py_CLEAR(self->sync);
     Py_CLEAR(self->dict);
     return 0;
@@ -384,6 +398,38 @@ static PyObject *monitor_update_period(MonitorObject *self, PyObject *arg)
     return PyFloat_FromDouble(zeus_monitor_update_period_s(self->monitor, (unsigned)gpu));
 }
 
+static PyObject *monitor_cross_check(MonitorObject *self, PyObject *args, PyObject *kw)
+{
+    static char *names[] = {"power_monitor", "mode", NULL};
+    PyObject *pm;
+    const char *mode_name = "flag";
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|s:cross_check", names, &pm, &mode_name))
+        return NULL;
+    if (zpy_monitor_ready(self) < 0)
+        return NULL;
+    zeus_cross_check_mode mode;
+    if (strcmp(mode_name, "flag") == 0)
+        mode = ZEUS_CROSS_CHECK_FLAG;
+    else if (strcmp(mode_name, "fallback") == 0)
+        mode = ZEUS_CROSS_CHECK_FALLBACK;
+    else
+        return PyErr_Format(PyExc_ValueError, "mode must be 'flag' or 'fallback', not '%s'",
+                            mode_name);
+    detach_sampler(self);
+    if (pm == Py_None)
+        Py_RETURN_NONE;
+    zeus_sampler *s = zpy_sampler_attach(pm, +1);
+    if (!s)
+        return NULL;
+    int rc = zeus_monitor_cross_check(self->monitor, s, mode);
+    if (rc != ZEUS_OK) {
+        zpy_sampler_attach(pm, -1);
+        return zpy_raise(rc, PyExc_ValueError);
+    }
+    self->check_sampler = Py_NewRef(pm);
+    Py_RETURN_NONE;
+}
+
 static PyObject *monitor_wait_update_period(MonitorObject *self, PyObject *unused)
 {
     (void)unused;
@@ -425,6 +471,9 @@ static PyMethodDef monitor_methods[] = {
     {"end_window", (PyCFunction)(void (*)(void))monitor_end_window, METH_FASTCALL | METH_KEYWORDS,
      "end_window(key, sync_execution=True, cancel=False, *, sync_cuda=None) -> Measurement"},
     {"close", (PyCFunction)monitor_close, METH_NOARGS, "Stops the monitor's threads."},
+    {"cross_check", (PyCFunction)(void (*)(void))monitor_cross_check, METH_VARARGS | METH_KEYWORDS,
+     "cross_check(power_monitor, mode='flag'): compare every window's counter energy with the "
+     "PowerMonitor's sampled power (docs/measurement.md); None detaches"},
     {"update_period", (PyCFunction)monitor_update_period, METH_O,
      "Measured energy-counter update period of a GPU (s); 0 if not known yet."},
     {"wait_update_period", (PyCFunction)monitor_wait_update_period, METH_NOARGS,

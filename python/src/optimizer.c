@@ -126,15 +126,15 @@ static PyObject *optimizer_error(OptimizerObject *self, int rc)
 
 static int optimizer_init(OptimizerObject *self, PyObject *args, PyObject *kw)
 {
-    static char *names[] = {
-        "monitor", "selector",     "wait_steps",      "warmup_steps",      "profile_steps",
-        "pl_step", "profile_path", "restore_on_exit", "profile_gpu_model", "all_reduce",
-        NULL};
+    static char *names[] = {"monitor",           "selector",   "wait_steps",   "warmup_steps",
+                            "profile_steps",     "pl_step",    "profile_path", "restore_on_exit",
+                            "profile_gpu_model", "all_reduce", "profiling",    NULL};
     PyObject *monitor, *selector = Py_None, *path = Py_None, *all_reduce = Py_None;
     int wait = 1, warmup = 10, profile = 40, step = 25, on_exit = 1, gpu_model = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|OiiiiOppO:Optimizer", names, &zpy_MonitorType,
+    const char *profiling = "full";
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|OiiiiOppOs:Optimizer", names, &zpy_MonitorType,
                                      &monitor, &selector, &wait, &warmup, &profile, &step, &path,
-                                     &on_exit, &gpu_model, &all_reduce))
+                                     &on_exit, &gpu_model, &all_reduce, &profiling))
         return -1;
     if (self->plo) {
         PyErr_SetString(PyExc_RuntimeError, "the optimizer is already initialised");
@@ -152,6 +152,11 @@ static int optimizer_init(OptimizerObject *self, PyObject *args, PyObject *kw)
     o.restore_on_exit = on_exit;
     o.restore_on_signal = false; /* Python keeps SIGINT; the package restores on its own */
     o.profile_gpu_model = gpu_model;
+    int prc = zeus_power_limit_profiling_parse(profiling, &o.profiling);
+    if (prc != ZEUS_OK) {
+        PyErr_SetString(PyExc_ValueError, zeus_last_error());
+        return -1;
+    }
     if (all_reduce != Py_None) {
         Py_INCREF(all_reduce);
         Py_XSETREF(self->all_reduce, all_reduce);

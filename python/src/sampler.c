@@ -7,7 +7,23 @@
 typedef struct {
     PyObject_HEAD zeus_sampler *sampler;
     PyObject *dict;
+    int attached; /* ZeusMonitors cross-checking against it */
 } SamplerObject;
+
+zeus_sampler *zpy_sampler_attach(PyObject *obj, int delta)
+{
+    if (!PyObject_TypeCheck(obj, &zpy_SamplerType)) {
+        PyErr_SetString(PyExc_TypeError, "cross_check needs a PowerMonitor");
+        return NULL;
+    }
+    SamplerObject *self = (SamplerObject *)obj;
+    if (delta > 0 && !self->sampler) {
+        PyErr_SetString(PyExc_RuntimeError, "the PowerMonitor is stopped");
+        return NULL;
+    }
+    self->attached += delta;
+    return self->sampler;
+}
 
 static int sampler_init(SamplerObject *self, PyObject *args, PyObject *kw)
 {
@@ -139,6 +155,11 @@ static PyObject *sampler_get_power(SamplerObject *self, PyObject *args, PyObject
 static PyObject *sampler_stop(SamplerObject *self, PyObject *unused)
 {
     (void)unused;
+    if (self->attached > 0) {
+        PyErr_SetString(PyExc_RuntimeError, "a ZeusMonitor cross-checks against this PowerMonitor: "
+                                            "call its cross_check(None) first");
+        return NULL;
+    }
     sampler_stop_now(self);
     Py_RETURN_NONE;
 }

@@ -79,6 +79,7 @@ typedef struct {
     PyObject *dict;
     PyObject *weaklist;
     pid_t owner_pid;
+    PyObject *check_sampler; /* cross_check(): the PowerMonitor attached, or NULL */
 } MonitorObject;
 
 extern PyTypeObject zpy_MonitorType;
@@ -94,6 +95,10 @@ static inline int zpy_raise_sync_error(MonitorObject *self)
 
 /* ---- sampler.c, optimizer.c ---- */
 extern PyTypeObject zpy_SamplerType;
+/* The running sampler of a PowerMonitor, counted as attached to a monitor (delta +1) or no longer
+ * (-1): an attached PowerMonitor refuses stop(). NULL with an exception if it is not a running
+ * PowerMonitor (+1 only). */
+zeus_sampler *zpy_sampler_attach(PyObject *sampler, int delta);
 extern PyTypeObject zpy_OptimizerType;
 
 /* ---- outputs.c ---- */

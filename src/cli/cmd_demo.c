@@ -31,7 +31,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: zeus demo [--steps N] [--epochs N] [--gpus N] [--selector NAME] [--eta X]\n"
-            "                 [--factor F] [--profile FILE] [--json] [--quiet]\n\n"
+            "                 [--factor F] [--profiling MODE] [--profile FILE] [--json]\n"
+            "                 [--quiet]\n\n"
             "Optimize the GPU power limit of a simulated training job. A training loop runs on\n"
             "simulated GPUs (the sim backend: no real GPU is touched), the energy monitor\n"
             "measures it, and the power-limit optimizer profiles every limit from the maximum\n"
@@ -47,6 +48,9 @@ static void usage(FILE *out)
             "  --eta X           zeus-cost's weight of energy against time, 0..1 (default %g,\n"
             "                    as the library)\n"
             "  --factor F        max-slowdown's allowed slowdown, >= 1 (default 1.1)\n"
+            "  --profiling MODE  full (default: every limit, as the original) or adaptive (each\n"
+            "                    limit until its cost is known, the range searched coarse to\n"
+            "                    fine: about a third of the steps; docs/power-limit.md)\n"
             "  --profile FILE    save the profile there, or load it if it exists (no profiling)\n"
             "  --json            print one JSON object\n"
             "  --quiet           no progress on stderr\n"
@@ -64,6 +68,7 @@ typedef struct {
     const char *selector;
     double eta;
     double factor;
+    zeus_power_limit_profiling profiling;
     const char *profile;
     bool json;
     bool quiet;
@@ -93,17 +98,13 @@ static void sync_gpu(unsigned gpu, void *user)
 
 static int parse_args(int argc, char **argv, demo_args *a)
 {
-    static const struct option options[] = {{"steps", required_argument, NULL, 's'},
-                                            {"epochs", required_argument, NULL, 'e'},
-                                            {"gpus", required_argument, NULL, 'g'},
-                                            {"selector", required_argument, NULL, 'S'},
-                                            {"eta", required_argument, NULL, 'E'},
-                                            {"factor", required_argument, NULL, 'f'},
-                                            {"profile", required_argument, NULL, 'p'},
-                                            {"json", no_argument, NULL, 'j'},
-                                            {"quiet", no_argument, NULL, 'q'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
+    static const struct option options[] = {
+        {"steps", required_argument, NULL, 's'},   {"epochs", required_argument, NULL, 'e'},
+        {"gpus", required_argument, NULL, 'g'},    {"selector", required_argument, NULL, 'S'},
+        {"eta", required_argument, NULL, 'E'},     {"factor", required_argument, NULL, 'f'},
+        {"profile", required_argument, NULL, 'p'}, {"profiling", required_argument, NULL, 'P'},
+        {"json", no_argument, NULL, 'j'},          {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     *a = (demo_args){.steps = DEMO_STEPS,
                      .epochs = 1,
                      .gpus = 1,
@@ -145,6 +146,11 @@ static int parse_args(int argc, char **argv, demo_args *a)
             break;
         case 'p':
             a->profile = optarg;
+            break;
+        case 'P':
+            if (zeus_power_limit_profiling_parse(optarg, &a->profiling) != ZEUS_OK)
+                return cli_error(CLI_USAGE, "demo: --profiling must be full or adaptive, not '%s'",
+                                 optarg);
             break;
         case 'j':
             a->json = true;
@@ -232,6 +238,7 @@ static int open_monitor_and_optimizer(demo *dm, const demo_args *a)
     zeus_power_limit_options po;
     zeus_power_limit_options_init(&po);
     po.profile_path = a->profile;
+    po.profiling = a->profiling;
     if ((rc = zeus_selector_parse(a->selector, a->eta, a->factor, &po.selector)) != ZEUS_OK)
         return cli_lib_error(CLI_USAGE, rc, "demo");
     rc = zeus_power_limit_optimizer_create(dm->monitor, &po, &dm->plo);
@@ -284,6 +291,16 @@ static int end_remaining(demo *dm, totals *out)
     return rc;
 }
 
+/* A change refused with ZEUS_ESTATE comes (but for a lease broken with --force) from a signal
+ * being handled: the restore thread is putting the GPUs back and then ends the process with that
+ * signal, as a shell expects; give it the time rather than exit 1 first. */
+static int change_error(int rc, const char *what)
+{
+    if (rc == ZEUS_ESTATE)
+        zeus_sleep_ns(2000000000LL);
+    return cli_lib_error(CLI_FAIL, rc, what);
+}
+
 static int run_training(demo *dm, const demo_args *a)
 {
     zeus_power_limit_state last;
@@ -298,7 +315,7 @@ static int run_training(demo *dm, const demo_args *a)
         for (long s = 0; s < in_epoch; s++) {
             step++;
             if ((rc = zeus_power_limit_on_step_begin(dm->plo)) != ZEUS_OK)
-                return cli_lib_error(CLI_FAIL, rc, "demo: power-limit optimizer");
+                return change_error(rc, "demo: power-limit optimizer");
             progress(dm, a, &last);
             if (last.phase == ZEUS_PL_DONE && !measuring) {
                 /* From this step on the GPUs run at the chosen limit. */
@@ -320,25 +337,33 @@ static int run_training(demo *dm, const demo_args *a)
     return CLI_OK;
 }
 
-/* The same number of steps at the maximum limit, for comparison. The optimizer is gone by now
- * (it put the GPUs back); this sets the simulated GPUs directly. */
+/* The same number of steps at the maximum limit, for comparison. The optimizer put the GPUs
+ * back by now; the maximum is set inside a lease of its own, so that the run (or a signal, or
+ * an exit meanwhile) ends with the GPUs at the limit they started at. */
 static int run_baseline(demo *dm)
 {
     if (dm->remaining == 0)
         return CLI_OK;
-    for (unsigned g = 0; g < dm->gpu_count; g++) {
-        int rc = zeus_gpu_set_power_limit_mw(dm->devices, g, dm->info.max_power_limit_mw);
-        if (rc != ZEUS_OK)
-            return cli_lib_error(CLI_FAIL, rc, "demo: setting the maximum limit");
+    zeus_lease *lease = NULL;
+    int rc = zeus_lease_create(
+        dm->devices, NULL, 0,
+        ZEUS_LEASE_PERSISTENCE | ZEUS_LEASE_RESTORE_ON_SIGNAL | ZEUS_LEASE_RESTORE_AT_EXIT, &lease);
+    for (unsigned g = 0; g < dm->gpu_count && rc == ZEUS_OK; g++)
+        rc = zeus_lease_set_power_limit_mw(lease, g, dm->info.max_power_limit_mw);
+    if (rc != ZEUS_OK) {
+        int result = change_error(rc, "demo: setting the maximum limit");
+        zeus_lease_release(lease);
+        return result;
     }
-    int rc = zeus_monitor_begin_window(dm->monitor, REMAINING_WINDOW, true);
+    rc = zeus_monitor_begin_window(dm->monitor, REMAINING_WINDOW, true);
     for (long s = 0; s < dm->remaining && rc == ZEUS_OK; s++)
         rc = train_step(dm);
     if (rc == ZEUS_OK)
         rc = end_remaining(dm, &dm->maximum);
-    if (rc != ZEUS_OK)
-        return cli_lib_error(CLI_FAIL, rc, "demo: baseline at the maximum limit");
-    return CLI_OK;
+    int result =
+        rc == ZEUS_OK ? CLI_OK : cli_lib_error(CLI_FAIL, rc, "demo: baseline at the maximum limit");
+    zeus_lease_release(lease); /* back to the limit the GPUs started at */
+    return result;
 }
 
 static double percent(double value, double base)
@@ -362,8 +387,9 @@ static void report_text(const demo *dm, const demo_args *a, const zeus_power_lim
     printf("  GPUs: %u x %s (simulated, %u-%u W)%s\n", dm->gpu_count, dm->info.name,
            dm->info.min_power_limit_mw / 1000, max_w,
            dm->real_gpus ? "; the real GPUs of this machine were not touched" : "");
-    printf("  Selector: %s; %ld steps in %ld epoch%s\n\n", selector, a->steps, a->epochs,
-           a->epochs == 1 ? "" : "s");
+    printf("  Selector: %s;%s %ld steps in %ld epoch%s\n\n", selector,
+           a->profiling == ZEUS_PL_PROFILING_ADAPTIVE ? " adaptive profiling;" : "", a->steps,
+           a->epochs, a->epochs == 1 ? "" : "s");
     printf("Profile (%zu limits; cost = ZeusCost with eta %g, MaxPower %u W):\n", n, a->eta,
            max_w * dm->gpu_count);
     printf("    %9s %10s %12s %12s\n", "limit (W)", "time (s)", "energy (J)", "cost");
@@ -417,6 +443,7 @@ static void report_json(const demo *dm, const demo_args *a, const zeus_power_lim
     cJSON_AddNumberToObject(root, "real_gpus_untouched", dm->real_gpus);
     cJSON_AddStringToObject(root, "selector", selector);
     cJSON_AddNumberToObject(root, "eta", a->eta);
+    cJSON_AddStringToObject(root, "profiling", zeus_power_limit_profiling_name(a->profiling));
     cJSON_AddNumberToObject(root, "steps", (double)a->steps);
     cJSON_AddNumberToObject(root, "epochs", (double)a->epochs);
     cJSON *profile = cJSON_AddArrayToObject(root, "profile");
@@ -465,6 +492,10 @@ int cli_demo(int argc, char **argv)
     zeus_optimum_selector sel;
     if ((rc = zeus_selector_parse(a.selector, a.eta, a.factor, &sel)) != ZEUS_OK)
         return cli_lib_error(CLI_USAGE, rc, "demo");
+    /* SIGINT/SIGTERM/SIGHUP put the simulated GPUs back (limit and persistence mode), as every
+     * zeus command that changes limits does. */
+    if ((rc = zeus_install_signal_handlers()) != ZEUS_OK)
+        return cli_lib_error(CLI_FAIL, rc, "demo: cannot install signal handlers");
     double start = zeus_wall_s();
     demo dm;
     memset(&dm, 0, sizeof dm);

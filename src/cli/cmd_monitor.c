@@ -1,4 +1,5 @@
 /* zeus monitor energy | power: the original's `python -m zeus.monitor`, plus running a command. */
+#include "cli/carbon.h"
 #include "cli/cli.h"
 #include "zeus/util.h"
 
@@ -34,6 +35,9 @@ static void usage_energy(FILE *out)
         out,
         "usage: zeus monitor energy [--gpu-indices I [I ...]] [--cpu-indices I [I ...]]\n"
         "                           [--log-file FILE] [--json] [--pushgateway URL [--job NAME]]\n"
+        "                           [--carbon [--location LAT,LON|ZONE] [--carbon-api URL]\n"
+        "                           [--price PER_KWH]]\n"
+        "                           [--cross-check flag|fallback]\n"
         "                           [-- COMMAND [ARG ...]]\n\n"
         "Measure the time and energy of GPUs (and CPU packages) while COMMAND runs, or until\n"
         "Ctrl-C (SIGINT/SIGTERM) without one. COMMAND's signals are forwarded and zeus exits\n"
@@ -48,6 +52,18 @@ static void usage_energy(FILE *out)
         "                      (http://HOST:PORT; docs/exporter.md), group job=NAME,\n"
         "                      window=" ENERGY_WINDOW "\n"
         "  --job NAME          the job label of the push (default zeus)\n"
+        "  --carbon            also the grams of CO2eq: each UTC hour's share of the energy\n"
+        "                      times that hour's grid carbon intensity (ElectricityMaps, cached\n"
+        "                      on disk; docs/carbon.md); the energy is reported even when the\n"
+        "                      intensity cannot be had\n"
+        "  --location L        LAT,LON or an ElectricityMaps zone (default ZEUS_CARBON_LOCATION)\n"
+        "  --carbon-api URL    the API's http:// base URL (default ZEUS_CARBON_API; none: the\n"
+        "                      cache only)\n"
+        "  --price PER_KWH     the cost at this flat price per kWh (default ZEUS_PRICE_PER_KWH)\n"
+        "  --cross-check MODE  also sample power (every 0.05 s) and compare the counter's energy\n"
+        "                      with its integral: flag (report a disagreement beyond both\n"
+        "                      methods' bounds) or fallback (also use the sampled energy when\n"
+        "                      the counter is shown wrong); docs/measurement.md\n"
         "  -h, --help          show this help\n\n"
         "example:\n"
         "  zeus monitor energy --cpu-indices 0 --log-file energy.csv -- python train.py\n");
@@ -109,6 +125,11 @@ enum {
     OPT_PUSH = 'G',
     OPT_JOB = 'J',
     OPT_WINDOWS = 'W',
+    OPT_CHECK = 'X',
+    OPT_CARBON = 'C',
+    OPT_LOCATION = 'L',
+    OPT_CARBON_API = 'A',
+    OPT_PRICE = 'R',
     OPT_HELP = 'h'
 };
 
@@ -126,17 +147,25 @@ typedef struct {
     const char *log_file, *csv, *plot, *windows, *push_url, *push_job;
     cli_plot_format plot_format;
     double period_s, duration_s;
+    zeus_cross_check_mode cross_check;
     char **command;
+    cli_carbon_args carbon;
 } monitor_args;
 
-static const struct option energy_options[] = {{"gpu-indices", required_argument, NULL, OPT_GPUS},
-                                               {"cpu-indices", required_argument, NULL, OPT_CPUS},
-                                               {"log-file", required_argument, NULL, OPT_LOG},
-                                               {"json", no_argument, NULL, OPT_JSON},
-                                               {"pushgateway", required_argument, NULL, OPT_PUSH},
-                                               {"job", required_argument, NULL, OPT_JOB},
-                                               {"help", no_argument, NULL, OPT_HELP},
-                                               {NULL, 0, NULL, 0}};
+static const struct option energy_options[] = {
+    {"gpu-indices", required_argument, NULL, OPT_GPUS},
+    {"cpu-indices", required_argument, NULL, OPT_CPUS},
+    {"log-file", required_argument, NULL, OPT_LOG},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"carbon", no_argument, NULL, OPT_CARBON},
+    {"location", required_argument, NULL, OPT_LOCATION},
+    {"carbon-api", required_argument, NULL, OPT_CARBON_API},
+    {"price", required_argument, NULL, OPT_PRICE},
+    {"pushgateway", required_argument, NULL, OPT_PUSH},
+    {"job", required_argument, NULL, OPT_JOB},
+    {"cross-check", required_argument, NULL, OPT_CHECK},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0}};
 static const struct option power_options[] = {
     {"gpu-indices", required_argument, NULL, OPT_GPUS},
     {"cpu-indices", required_argument, NULL, OPT_CPUS},
@@ -212,6 +241,16 @@ static int parse_args(const subcommand *sc, int argc, char **argv, monitor_args 
         case OPT_JOB:
             a->push_job = optarg;
             break;
+        case OPT_CHECK:
+            if (strcmp(optarg, "flag") == 0)
+                a->cross_check = ZEUS_CROSS_CHECK_FLAG;
+            else if (strcmp(optarg, "fallback") == 0)
+                a->cross_check = ZEUS_CROSS_CHECK_FALLBACK;
+            else
+                rc = cli_error(CLI_USAGE,
+                               "monitor %s: --cross-check must be flag or fallback, not '%s'",
+                               sc->name, optarg);
+            break;
         case OPT_PERIOD:
             rc = parse_seconds("--update-period", optarg, &a->period_s);
             break;
@@ -220,6 +259,20 @@ static int parse_args(const subcommand *sc, int argc, char **argv, monitor_args 
             break;
         case OPT_JSON:
             a->json = true;
+            break;
+        case OPT_CARBON:
+            a->carbon.enabled = true;
+            break;
+        case OPT_LOCATION:
+            a->carbon.location = optarg;
+            break;
+        case OPT_CARBON_API:
+            a->carbon.api_url = optarg;
+            break;
+        case OPT_PRICE:
+            if (zeus_parse_double(optarg, &a->carbon.price_per_kwh) != ZEUS_OK ||
+                !(a->carbon.price_per_kwh > 0) || !isfinite(a->carbon.price_per_kwh))
+                rc = cli_error(CLI_USAGE, "--price: '%s' is not a positive price per kWh", optarg);
             break;
         case OPT_HELP:
             sc->usage(stdout);
@@ -243,6 +296,17 @@ static int parse_args(const subcommand *sc, int argc, char **argv, monitor_args 
         if (zeus_push_target_check(&t) != ZEUS_OK)
             return cli_error(CLI_USAGE, "--pushgateway: %s", zeus_last_error());
     }
+    if ((a->carbon.location || a->carbon.api_url || a->carbon.price_per_kwh > 0) &&
+        !a->carbon.enabled)
+        return cli_error(CLI_USAGE,
+                         "monitor %s: --location, --carbon-api and --price go with "
+                         "--carbon",
+                         sc->name);
+    if (a->carbon.enabled && a->carbon.price_per_kwh == 0 && getenv("ZEUS_PRICE_PER_KWH") &&
+        (zeus_parse_double(getenv("ZEUS_PRICE_PER_KWH"), &a->carbon.price_per_kwh) != ZEUS_OK ||
+         !(a->carbon.price_per_kwh > 0)))
+        return cli_error(CLI_USAGE, "ZEUS_PRICE_PER_KWH='%s': not a positive price per kWh",
+                         getenv("ZEUS_PRICE_PER_KWH"));
     if (a->windows && !a->plot)
         return cli_error(CLI_USAGE, "monitor %s: --windows marks windows on a --plot", sc->name);
     if (optind < argc && !sc->takes_command)
@@ -407,6 +471,13 @@ static void print_energy_text(zeus_devices *d, const zeus_measurement *r)
             printf(", updates every %.1f ms, worst-case error %.3f J", g->update_period_s * 1e3,
                    g->error_bound_j);
         printf("%s\n", g->below_resolution ? "  [below resolution: do not trust]" : "");
+        double counter, sampled, allowed;
+        zeus_cross_check_status st =
+            zeus_measurement_gpu_cross_check(r, i, &counter, &sampled, &allowed);
+        if (st != ZEUS_CHECK_NONE)
+            printf("    cross-check: %s (counter %.3f J, sampled power %.3f J, allowed "
+                   "difference %.3f J)\n",
+                   zeus_cross_check_status_name(st), counter, sampled, allowed);
     }
     for (unsigned i = 0; i < cpus; i++) {
         const zeus_cpu_measurement *c = zeus_measurement_cpu(r, i);
@@ -420,17 +491,18 @@ static void print_energy_text(zeus_devices *d, const zeus_measurement *r)
 }
 
 /* The library's JSON form of the measurement, plus the command's exit code. */
-static int print_energy_json(const zeus_measurement *r, int exit_code, bool ran_command)
+static int print_energy_json(const zeus_measurement *r, int exit_code, bool ran_command,
+                             const char *member)
 {
     char *text;
     int rc = zeus_measurement_to_json(r, &text);
     if (rc != ZEUS_OK)
         return cli_lib_error(CLI_FAIL, rc, "cannot format the measurement");
     size_t len = strlen(text); /* one object: "{...}" */
+    printf("%.*s", (int)(len - 1), text);
     if (ran_command)
-        printf("%.*s,\"exit_code\":%d}\n", (int)(len - 1), text, exit_code);
-    else
-        printf("%s\n", text);
+        printf(",\"exit_code\":%d", exit_code);
+    printf("%s%s}\n", member ? "," : "", member ? member : "");
     zeus_free(text);
     return CLI_OK;
 }
@@ -466,8 +538,11 @@ static int monitor_energy(int argc, char **argv)
     o.log_file = a.log_file;
     o.log_append = true; /* the help has always said "append" */
     zeus_monitor *m = NULL;
+    zeus_sampler *sampler = NULL; /* --cross-check */
     zeus_measurement *r = zeus_measurement_new();
-    int result = CLI_FAIL;
+    cli_carbon *carbon = NULL;
+    char *carbon_text = NULL;
+    int carbon_rc = CLI_OK, result = CLI_FAIL;
     if (!r) {
         result = cli_error(CLI_FAIL, "out of memory");
         goto done;
@@ -477,27 +552,49 @@ static int monitor_energy(int argc, char **argv)
             cli_lib_error(rc == ZEUS_ENODEV ? CLI_NODEV : CLI_FAIL, rc, "cannot start the monitor");
         goto done;
     }
+    if (a.cross_check != ZEUS_CROSS_CHECK_OFF) {
+        zeus_sampler_options so;
+        zeus_sampler_options_init(&so);
+        so.gpu_indices = a.gpus;
+        so.gpu_count = a.gpu_count;
+        so.period_s = 0.05; /* the sampled bound: two periods at the maximum power */
+        if ((rc = zeus_sampler_start(d, &so, &sampler)) != ZEUS_OK ||
+            (rc = zeus_monitor_cross_check(m, sampler, a.cross_check)) != ZEUS_OK) {
+            result = cli_lib_error(CLI_FAIL, rc, "--cross-check");
+            goto done;
+        }
+    }
     if ((rc = zeus_monitor_begin_window(m, ENERGY_WINDOW, false)) != ZEUS_OK) {
         result = cli_lib_error(CLI_FAIL, rc, "cannot begin measuring");
         goto done;
     }
+    if (a.carbon.enabled && (result = cli_carbon_start(m, &a.carbon, &carbon)) != CLI_OK)
+        goto done;
+    result = CLI_FAIL;
     int exit_code = wait_for_work(&a);
     if (exit_code < 0) {
         result = 127; /* as shells do for a command that cannot run */
         goto done;
     }
     zeus_monitor_wait_update_period(m); /* so the report can say how fine the counter is */
+    cli_carbon_stop(carbon);            /* its last hour ends with the window */
     if ((rc = zeus_monitor_end_window(m, ENERGY_WINDOW, false, false, r)) != ZEUS_OK) {
         result = cli_lib_error(CLI_FAIL, rc, "cannot end the measurement");
         goto done;
     }
-    if (a.json && print_energy_json(r, exit_code, a.command != NULL) != CLI_OK)
+    if (carbon)
+        carbon_rc = cli_carbon_report(carbon, &a.carbon, r, a.json, &carbon_text);
+    if (a.json && print_energy_json(r, exit_code, a.command != NULL, carbon_text) != CLI_OK)
         goto done;
     if (!a.json)
         print_energy_text(d, r);
+    if (!a.json && carbon_text)
+        fputs(carbon_text, stdout);
     result = a.command ? exit_code : CLI_OK;
     if (zeus_measurement_log_failed(r) && result == CLI_OK)
         result = CLI_FAIL; /* the warning said why */
+    if (carbon_rc != CLI_OK && result == CLI_OK)
+        result = carbon_rc; /* the measurement is printed; the reason too */
     if (a.push_url) {
         zeus_push_target t;
         zeus_push_target_init(&t);
@@ -509,8 +606,11 @@ static int monitor_energy(int argc, char **argv)
         }
     }
 done:
+    cli_carbon_free(carbon);
+    free(carbon_text);
     zeus_measurement_free(r);
     zeus_monitor_close(m);
+    zeus_sampler_stop(sampler);
     zeus_devices_close(d);
     return result;
 }

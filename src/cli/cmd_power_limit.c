@@ -1,4 +1,4 @@
-/* zeus power-limit get | set WATTS | reset: operator commands for GPU power limits. */
+/* zeus power-limit get | set WATTS | reset | recover: operator commands for GPU power limits. */
 #include "cli/cli.h"
 #include "zeus/util.h"
 
@@ -8,27 +8,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: zeus power-limit get [--gpu-indices I [I ...]] [--json]\n"
-            "       zeus power-limit set WATTS [--gpu-indices I [I ...]] [--json]\n"
-            "       zeus power-limit reset [--gpu-indices I [I ...]] [--json]\n\n"
+            "       zeus power-limit set WATTS [--gpu-indices I [I ...]] [--force] [--json]\n"
+            "       zeus power-limit reset [--gpu-indices I [I ...]] [--force] [--json]\n"
+            "       zeus power-limit recover [--gpu-indices I [I ...]] [--json]\n\n"
             "Show, set or reset (to the default) the power limit of GPUs. 'set' and 'reset'\n"
             "change every chosen GPU or none: WATTS is checked against every GPU's range\n"
             "first, a GPU whose current limit cannot be read is refused, a failure (or Ctrl-C,\n"
             "SIGTERM, SIGHUP) half-way puts back the GPUs already changed, and two commands on\n"
             "the same GPUs take turns (a lock per GPU, see docs/power-limit.md). Changing\n"
             "limits needs root or CAP_SYS_ADMIN.\n\n"
+            "A process killed with -9 (or a crashed zeusd) leaves a lease journal behind; 'set',\n"
+            "'reset' and every later lease of the GPU put back what it changed (limit,\n"
+            "persistence mode, locked clocks) first, and 'recover' does only that.\n\n"
             "options:\n"
             "  --gpu-indices I...  GPUs (framework indices, after CUDA_VISIBLE_DEVICES; default "
             "all)\n"
+            "  --force             (root) take GPUs another process holds at once, breaking\n"
+            "                      its lease: it is told who took them and puts nothing back\n"
             "  --json              print one JSON object\n"
             "  -h, --help          show this help\n");
 }
 
-typedef enum { ACTION_GET, ACTION_SET, ACTION_RESET } action;
+typedef enum { ACTION_GET, ACTION_SET, ACTION_RESET, ACTION_RECOVER } action;
 
 typedef struct {
     unsigned index;
@@ -113,7 +120,8 @@ static int parse_watts(const char *text, unsigned *mw)
 
 /* set/reset through the library: all or nothing, under the GPUs' locks, and (with our signal
  * handlers) restored if interrupted. */
-static int change(zeus_devices *d, gpu_row *rows, unsigned n, action a, unsigned target_mw)
+static int change(zeus_devices *d, gpu_row *rows, unsigned n, action a, unsigned target_mw,
+                  bool force)
 {
     unsigned *gpus = malloc(n * sizeof *gpus);
     zeus_power_limit_change *changes = calloc(n, sizeof *changes);
@@ -129,8 +137,9 @@ static int change(zeus_devices *d, gpu_row *rows, unsigned n, action a, unsigned
         result = cli_lib_error(CLI_FAIL, rc, "cannot install signal handlers");
         goto done;
     }
-    rc = zeus_power_limit_set_many(d, gpus, n,
-                                   a == ACTION_SET ? target_mw : ZEUS_POWER_LIMIT_DEFAULT, changes);
+    rc = zeus_power_limit_set_many_with(d, gpus, n,
+                                        a == ACTION_SET ? target_mw : ZEUS_POWER_LIMIT_DEFAULT,
+                                        force ? ZEUS_LEASE_FORCE : 0, changes);
     if (rc == ZEUS_EPERM) {
         result =
             cli_error(CLI_FAIL, "%s (%s)", ZEUS_POWER_LIMIT_PERMISSION_ADVICE, zeus_last_error());
@@ -151,7 +160,66 @@ done:
     return result;
 }
 
-static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count, bool json)
+/* recover: what a gone lease holder left changed is put back (zeus_lease_recover). */
+static int recover(zeus_devices *d, const gpu_row *rows, unsigned n, bool json)
+{
+    unsigned *gpus = malloc(n * sizeof *gpus);
+    zeus_lease_journal_entry *found = calloc(n, sizeof *found);
+    if (!gpus || !found) {
+        free(gpus);
+        free(found);
+        return cli_error(CLI_FAIL, "out of memory");
+    }
+    for (unsigned i = 0; i < n; i++)
+        gpus[i] = rows[i].index;
+    size_t count = 0;
+    int rc = zeus_lease_recover(d, gpus, n, found, &count);
+    free(gpus);
+    if (rc != ZEUS_OK) {
+        free(found);
+        return cli_error(CLI_FAIL, "power-limit recover: %s", zeus_last_error());
+    }
+    cJSON *root = json ? cJSON_CreateObject() : NULL;
+    cJSON *list = json ? cJSON_AddArrayToObject(root, "gpus") : NULL;
+    for (size_t i = 0; i < count; i++) {
+        const zeus_lease_journal_entry *e = &found[i];
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "index", e->gpu);
+            cJSON_AddNumberToObject(o, "holder_pid", e->holder_pid);
+            cJSON_AddNumberToObject(o, "holder_uid", e->holder_uid);
+            cJSON_AddBoolToObject(o, "holder_alive", e->holder_alive);
+            cJSON_AddBoolToObject(o, "recovered", !e->holder_alive);
+            cJSON_AddNumberToObject(o, "power_limit_w", watts(e->original_mw));
+            if (e->original_persistence >= 0)
+                cJSON_AddBoolToObject(o, "persistence_mode", e->original_persistence);
+            cJSON_AddItemToArray(list, o);
+        } else if (e->holder_alive) {
+            printf("GPU %u: leased by process %ld, which still runs; left alone\n", e->gpu,
+                   (long)e->holder_pid);
+        } else {
+            printf("GPU %u: put back to %g W%s (left changed by process %ld, gone)\n", e->gpu,
+                   watts(e->original_mw),
+                   e->original_persistence < 0 ? ""
+                   : e->original_persistence   ? ", persistence mode on"
+                                               : ", persistence mode off",
+                   (long)e->holder_pid);
+        }
+    }
+    if (json) {
+        char *text = cJSON_Print(root);
+        puts(text);
+        free(text);
+        cJSON_Delete(root);
+    } else if (count == 0) {
+        printf("nothing to recover: no GPU was left changed\n");
+    }
+    free(found);
+    return CLI_OK;
+}
+
+static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count, bool json,
+               bool force)
 {
     zeus_devices *d = NULL;
     gpu_row *rows = NULL;
@@ -162,9 +230,10 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
     unsigned total = zeus_gpu_count(d);
     if (total == 0) {
         result = cli_error(CLI_NODEV, "no GPU to %s the power limit of (%s)",
-                           a == ACTION_GET   ? "show"
-                           : a == ACTION_SET ? "set"
-                                             : "reset",
+                           a == ACTION_GET       ? "show"
+                           : a == ACTION_SET     ? "set"
+                           : a == ACTION_RECOVER ? "recover"
+                                                 : "reset",
                            *cli_reads_hint(d) ? cli_reads_hint(d) : "see 'zeus show-env'");
         goto done;
     }
@@ -203,7 +272,11 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
             goto done;
         }
     }
-    if (a != ACTION_GET && (result = change(d, rows, n, a, target_mw)) != CLI_OK)
+    if (a == ACTION_RECOVER) {
+        result = recover(d, rows, n, json);
+        goto done;
+    }
+    if (a != ACTION_GET && (result = change(d, rows, n, a, target_mw, force)) != CLI_OK)
         goto done;
     if (json)
         print_json(d, rows, n, a);
@@ -220,11 +293,12 @@ int cli_power_limit(int argc, char **argv)
 {
     static const struct option options[] = {{"gpu-indices", required_argument, NULL, 'g'},
                                             {"json", no_argument, NULL, 'j'},
+                                            {"force", no_argument, NULL, 'f'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     if (argc < 2) {
         usage(stderr);
-        return cli_error(CLI_USAGE, "power-limit: choose get, set or reset");
+        return cli_error(CLI_USAGE, "power-limit: choose get, set, reset or recover");
     }
     if (cli_is_help(argv[1])) {
         usage(stdout);
@@ -237,8 +311,11 @@ int cli_power_limit(int argc, char **argv)
         a = ACTION_SET;
     else if (strcmp(argv[1], "reset") == 0)
         a = ACTION_RESET;
+    else if (strcmp(argv[1], "recover") == 0)
+        a = ACTION_RECOVER;
     else
-        return cli_error(CLI_USAGE, "power-limit: unknown action '%s' (choose get, set or reset)",
+        return cli_error(CLI_USAGE,
+                         "power-limit: unknown action '%s' (choose get, set, reset or recover)",
                          argv[1]);
     /* Options are parsed after the action (and after set's WATTS), which getopt sees as its
      * argv[0]. */
@@ -262,7 +339,7 @@ int cli_power_limit(int argc, char **argv)
     char **sub_argv = argv + shift;
     unsigned gpus[ZEUS_MAX_GPUS];
     int gpu_count = 0, c, rc;
-    bool json = false;
+    bool json = false, force = false;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(sub_argc, sub_argv, "+h", options, NULL)) != -1) {
@@ -274,6 +351,9 @@ int cli_power_limit(int argc, char **argv)
             break;
         case 'j':
             json = true;
+            break;
+        case 'f':
+            force = true;
             break;
         case 'h':
             usage(stdout);
@@ -287,5 +367,12 @@ int cli_power_limit(int argc, char **argv)
     if (optind < sub_argc)
         return cli_error(CLI_USAGE, "power-limit %s: unexpected argument '%s'", argv[1],
                          sub_argv[optind]);
-    return run(a, target_mw, gpus, gpu_count, json);
+    if (force && a != ACTION_SET && a != ACTION_RESET)
+        return cli_error(CLI_USAGE, "power-limit %s: --force is for set and reset", argv[1]);
+    if (force && geteuid() != 0)
+        return cli_error(CLI_USAGE,
+                         "power-limit %s: --force (breaking another process's lease) "
+                         "is for root",
+                         argv[1]);
+    return run(a, target_mw, gpus, gpu_count, json, force);
 }

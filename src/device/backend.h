@@ -96,6 +96,10 @@ int zeus__devices_gpu_backend(const zeus_devices *devices, unsigned gpu,
  * names ("auto, nvml, sim, zeusd, none") for the error message. */
 int zeus__gpu_backend_choice_valid(const char *choice, char *names, size_t size);
 
+/* The one power-limit range check (owned here, used by the lease code too): ZEUS_ENOTSUP when
+ * the GPU reports no range, ZEUS_ERANGE (with the range in the message) outside it. */
+int zeus__gpu_check_power_limit(const zeus_gpu_info *info, unsigned gpu, unsigned limit_mw);
+
 /* For zeus_lease_commit: the knob backend's gpu_keep_power_limit_mw, when it has one. */
 int zeus__devices_gpu_keep_power_limit(zeus_devices *devices, unsigned gpu, unsigned limit_mw);
 /* The same for locked clocks (gpu_keep_locked_clocks). */

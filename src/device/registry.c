@@ -508,17 +508,27 @@ int zeus_gpu_power_limit_mw(zeus_devices *d, unsigned gpu, unsigned *limit_mw)
     GPU_CALL(d, gpu, gpu_power_limit_mw, limit_mw);
 }
 
+int zeus__gpu_check_power_limit(const zeus_gpu_info *info, unsigned gpu, unsigned limit_mw)
+{
+    if (!info->power_limit_valid)
+        return zeus__error(ZEUS_ENOTSUP, "GPU %u (%s) does not report a power-limit range", gpu,
+                           info->name);
+    if (limit_mw < info->min_power_limit_mw || limit_mw > info->max_power_limit_mw)
+        return zeus__error(ZEUS_ERANGE, "%g W is outside GPU %u's range %g-%g W", limit_mw / 1000.0,
+                           gpu, info->min_power_limit_mw / 1000.0,
+                           info->max_power_limit_mw / 1000.0);
+    return ZEUS_OK;
+}
+
 int zeus_gpu_set_power_limit_mw(zeus_devices *d, unsigned gpu, unsigned limit_mw)
 {
     int rc = check_gpu(d, gpu);
     if (rc != ZEUS_OK)
         return rc;
-    const zeus_gpu_info *g = &d->gpus[gpu];
-    if (g->power_limit_valid &&
-        (limit_mw < g->min_power_limit_mw || limit_mw > g->max_power_limit_mw))
-        return zeus__error(
-            ZEUS_ERANGE, "power limit %.3f W for GPU %u is outside its range %.0f-%.0f W",
-            limit_mw / 1000.0, gpu, g->min_power_limit_mw / 1000.0, g->max_power_limit_mw / 1000.0);
+    /* A backend that reports no range is left to refuse what it cannot take. */
+    if (d->gpus[gpu].power_limit_valid &&
+        (rc = zeus__gpu_check_power_limit(&d->gpus[gpu], gpu, limit_mw)) != ZEUS_OK)
+        return rc;
     KNOB_CALL(d, gpu, gpu_set_power_limit_mw, limit_mw);
 }
 

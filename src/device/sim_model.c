@@ -217,6 +217,7 @@ static void default_gpu(zeus_sim_gpu_params *p, unsigned index)
     p->min_limit_mw = 100000;
     p->max_limit_mw = 300000;
     p->energy_update_ms = 20.0;
+    p->energy_counter_rate = 1.0;
     p->step_time_s = 0.025;
     p->compute_fraction = 0.6;
     p->sm_clock_max_mhz = 1740; /* A40: 1740 down to 210 MHz in 15 MHz steps */
@@ -259,6 +260,8 @@ static const char *const gpu_keys[] = {"name",
                                        "energy_update_ms",
                                        "initial_energy_j",
                                        "energy_per_read_mj",
+                                       "energy_counter_rate",
+                                       "stuck_power_w",
                                        "mig",
                                        "errors",
                                        "count"};
@@ -377,8 +380,11 @@ static int parse_gpu(const cJSON *g, unsigned index, zeus_sim_gpu_params *p, con
         (rc = get_number(g, "energy_update_ms", 0.001, 60000, &p->energy_update_ms, where,
                          origin)) ||
         (rc = get_number(g, "initial_energy_j", 0, 1e15, &p->initial_energy_j, where, origin)) ||
-        (rc =
-             get_number(g, "energy_per_read_mj", -1e9, 1e9, &p->energy_per_read_mj, where, origin)))
+        (rc = get_number(g, "energy_per_read_mj", -1e9, 1e9, &p->energy_per_read_mj, where,
+                         origin)) ||
+        (rc = get_number(g, "energy_counter_rate", 0, 1000, &p->energy_counter_rate, where,
+                         origin)) ||
+        (rc = get_number(g, "stuck_power_w", 0, 5000, &p->stuck_power_w, where, origin)))
         return rc;
     if (*arch && zeus_gpu_arch_parse(arch, &p->arch) != ZEUS_OK)
         return zeus__error(ZEUS_EPARSE, "%s: %s.architecture: %s", origin, where,

@@ -62,6 +62,11 @@ typedef struct {
      * plus this many mJ, independent of time (deterministic monitor tests; negative values
      * make a counter that goes backwards). */
     double energy_per_read_mj;
+    /* Faults of the fake NVML (measurement cross-check tests): the energy counter advances at
+     * this multiple of the true rate (1 by default; 0: a frozen counter), and a non-zero
+     * stuck_power_w makes every power reading return that value whatever the draw. */
+    double energy_counter_rate;
+    double stuck_power_w;
     unsigned mig_count;
     char mig_uuids[ZEUS_SIM_MAX_MIG][ZEUS_GPU_UUID_LEN];
     unsigned error_count;

@@ -4,6 +4,7 @@
  * text snapshot; HTTP scrapes (libmicrohttpd) only copy the latest snapshot and add the
  * exporter's own counters, so a scrape never waits on NVML or sysfs. Polling RAPL every period
  * also keeps its wraparound counted (zeus_cpu_read_energy). Uses only the public libzeus API. */
+#include "carbon.h"
 #include "exposition.h"
 
 #include "httpd/conn_guard.h"
@@ -81,6 +82,7 @@ typedef struct {
     /* --max-connections, --connection-timeout-s, --request-timeout-s */
     long max_connections, connection_timeout_s, request_timeout_s;
     zh_guard *guard;
+    exp_carbon *carbon; /* --carbon; poller thread only */
 } exporter;
 
 /* ---- polling ---- */
@@ -156,6 +158,18 @@ static void poll_devices(exporter *ex, expo_buf *b)
     }
     double poll_s = (double)(zeus_now_ns() - t0) / 1e9;
     ex->polls++;
+    if (ex->carbon) {
+        double joules[ZEUS_MAX_GPUS];
+        bool have[ZEUS_MAX_GPUS];
+        const char *labels[ZEUS_MAX_GPUS];
+        for (unsigned g = 0; g < ex->gpu_count; g++) {
+            joules[g] = value[g][READ_ENERGY];
+            have[g] = ok[g][READ_ENERGY];
+            labels[g] = ex->gpus[g].labels;
+        }
+        exp_carbon_update(ex->carbon, zeus_wall_s(), joules, have);
+        exp_carbon_render(ex->carbon, b, labels);
+    }
 
     gpu_family(ex, b, READ_ENERGY, value, ok);
     gpu_family(ex, b, READ_POWER, value, ok);
@@ -423,6 +437,11 @@ static void usage(FILE *out)
         "  --connection-timeout-s N  close a kept-alive connection idle this long (default 10)\n"
         "  --request-timeout-s N     close a connection whose request has not arrived whole\n"
         "                      this long after it opened or its last reply (default 5)\n"
+        "  --carbon            also the grid's carbon intensity and CO2eq per GPU\n"
+        "                      (zeus_gpu_carbon_grams_total; docs/carbon.md)\n"
+        "  --location L        LAT,LON or an ElectricityMaps zone (default ZEUS_CARBON_LOCATION)\n"
+        "  --carbon-api URL    the API's http:// base URL (default ZEUS_CARBON_API; none: the\n"
+        "                      cache in ZEUS_CARBON_CACHE_DIR only)\n"
         "  -h, --help          this help\n\n"
         "Metrics (docs/exporter.md): zeus_gpu_energy_joules_total, zeus_gpu_power_watts,\n"
         "zeus_gpu_power_limit{,_min,_max,_default}_watts,\n"
@@ -539,6 +558,33 @@ fail:
     return 1;
 }
 
+/* --carbon: the options, the environment's fallback, then the flags. */
+static int open_carbon(exporter *ex, const char *location, const char *api)
+{
+    static zeus_carbon_api_options o;
+    zeus_carbon_api_options_init(&o);
+    o.timeout_s = 5; /* a lookup holds up one poll at most this long */
+    if (zeus_carbon_api_options_env(&o) != ZEUS_OK) {
+        fprintf(stderr, "zeus exporter: error: --carbon: %s\n", zeus_last_error());
+        return -1;
+    }
+    if (location)
+        o.location = location;
+    if (api)
+        o.api_url = api;
+    if (!o.location) {
+        fprintf(stderr, "zeus exporter: error: --carbon needs --location LAT,LON|ZONE or "
+                        "ZEUS_CARBON_LOCATION\n");
+        return -1;
+    }
+    ex->carbon = exp_carbon_new(&o, ex->gpu_count, ex->quiet);
+    if (!ex->carbon) {
+        fprintf(stderr, "zeus exporter: error: out of memory\n");
+        return -1;
+    }
+    return 0;
+}
+
 static void log_to_stderr(zeus_log_level level, const char *message, void *user)
 {
     (void)user;
@@ -548,8 +594,8 @@ static void log_to_stderr(zeus_log_level level, const char *message, void *user)
 int main(int argc, char **argv)
 {
     static exporter ex; /* large (device slots); one per process */
-    const char *listen = DEFAULT_LISTEN;
-    bool once = false;
+    const char *listen = DEFAULT_LISTEN, *location = NULL, *carbon_api = NULL;
+    bool once = false, carbon = false;
     ex.period_s = 1.0;
     ex.max_connections = 64;
     ex.connection_timeout_s = 10;
@@ -575,6 +621,10 @@ int main(int argc, char **argv)
             ex.quiet = true;
         } else if (strcmp(a, "--dcgm-labels") == 0) {
             ex.dcgm_labels = true;
+        } else if (strcmp(a, "--carbon") == 0) {
+            carbon = true;
+        } else if ((strcmp(a, "--location") == 0 || strcmp(a, "--carbon-api") == 0) && has_value) {
+            *(a[2] == 'l' ? &location : &carbon_api) = argv[++i];
         } else if (strcmp(a, "--listen") == 0 && has_value) {
             listen = argv[++i];
         } else if (strcmp(a, "--hostname") == 0 && has_value) {
@@ -585,7 +635,8 @@ int main(int argc, char **argv)
                 ex.period_s > 86400)
                 return usage_error("--period takes seconds between 0.01 and 86400, not '%s'", v);
         } else if (strcmp(a, "--listen") == 0 || strcmp(a, "--hostname") == 0 ||
-                   strcmp(a, "--period") == 0) {
+                   strcmp(a, "--period") == 0 || strcmp(a, "--location") == 0 ||
+                   strcmp(a, "--carbon-api") == 0) {
             return usage_error("%s needs a value", a);
         } else {
             size_t k = 0, n = sizeof limits / sizeof limits[0];
@@ -612,7 +663,11 @@ int main(int argc, char **argv)
         return usage_error("--listen takes HOST:PORT (e.g. 127.0.0.1:9745 or [::1]:9745), not '%s'",
                            listen);
     zeus_set_log_callback(log_to_stderr, NULL);
+    if ((location || carbon_api) && !carbon)
+        return usage_error("%s goes with --carbon", location ? "--location" : "--carbon-api");
     if (open_devices(&ex) != 0)
+        return 1;
+    if (carbon && open_carbon(&ex, location, carbon_api) != 0)
         return 1;
 
     int code = 1;
@@ -711,6 +766,7 @@ done:
         pthread_join(poller, NULL);
     }
     free(ex.snapshot);
+    exp_carbon_free(ex.carbon);
     pthread_cond_destroy(&ex.wake);
     pthread_mutex_destroy(&ex.lock);
     zeus_devices_close(ex.devices);

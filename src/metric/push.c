@@ -1,17 +1,12 @@
 /* Pushgateway client: a minimal HTTP/1.1 PUT/POST over a TCP socket (zeus/metric.h). */
+#include "core/http_client.h"
 #include "core/internal.h"
 #include "metric/metric_internal.h"
 #include "zeus/metric.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #define DEFAULT_TIMEOUT_S 10.0
 
@@ -24,50 +19,8 @@ void zeus_push_target_init(zeus_push_target *t)
 int zeus__push_parse_url(const char *url, char *host, size_t host_size, char *port,
                          size_t port_size, char *prefix, size_t prefix_size)
 {
-    if (!url || strncmp(url, "http://", 7) != 0)
-        return zeus__error(ZEUS_EINVAL, "Pushgateway URL '%s' must start with http://",
-                           url ? url : "(null)");
-    const char *h = url + 7, *end = h + strcspn(h, "/?#");
-    if (*end == '?' || *end == '#')
-        return zeus__error(ZEUS_EINVAL, "Pushgateway URL '%s': no query or fragment", url);
-    const char *hend = end, *p = NULL;
-    if (*h == '[') { /* [v6]:port */
-        const char *close = memchr(h, ']', (size_t)(end - h));
-        if (!close)
-            return zeus__error(ZEUS_EINVAL, "Pushgateway URL '%s': unclosed '['", url);
-        p = close[1] == ':' ? close + 2 : NULL;
-        if (close + 1 != end && !p)
-            return zeus__error(ZEUS_EINVAL, "Pushgateway URL '%s': bad host", url);
-        h++;
-        hend = close;
-    } else {
-        const char *colon = memchr(h, ':', (size_t)(end - h));
-        if (colon) {
-            hend = colon;
-            p = colon + 1;
-        }
-    }
-    size_t hl = (size_t)(hend - h), pl = p ? (size_t)(end - p) : 2;
-    if (hl == 0 || hl >= host_size)
-        return zeus__error(ZEUS_EINVAL, "Pushgateway URL '%s': bad host", url);
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    if (p) {
-        if (pl == 0 || pl >= port_size || strspn(p, "0123456789") < pl)
-            return zeus__error(ZEUS_EINVAL, "Pushgateway URL '%s': bad port", url);
-        memcpy(port, p, pl);
-        port[pl] = '\0';
-    } else {
-        zeus__strlcpy(port, "80", port_size);
-    }
-    size_t rl = strlen(end);
-    while (rl > 0 && end[rl - 1] == '/')
-        rl--;
-    if (rl >= prefix_size)
-        return zeus__error(ZEUS_EINVAL, "Pushgateway URL '%s': path too long", url);
-    memcpy(prefix, end, rl);
-    prefix[rl] = '\0';
-    return ZEUS_OK;
+    return zeus__http_parse_url("Pushgateway", url, host, host_size, port, port_size, prefix,
+                                prefix_size);
 }
 
 static bool plain_segment(const char *v)
@@ -148,115 +101,6 @@ static int build_path(const zeus_push_target *t, const char *prefix, const char 
     return rc;
 }
 
-static int remaining_ms(int64_t deadline_ns)
-{
-    int64_t left = deadline_ns - zeus_now_ns();
-    return left <= 0 ? 0 : (int)((left + 999999) / 1000000);
-}
-
-static int wait_fd(int fd, short events, int64_t deadline_ns, const char *what)
-{
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = events};
-        int ms = remaining_ms(deadline_ns);
-        int n = ms > 0 ? poll(&p, 1, ms) : 0;
-        if (n > 0)
-            return ZEUS_OK;
-        if (n == 0)
-            return zeus__error(ZEUS_ETIMEOUT, "Pushgateway: timed out %s", what);
-        if (errno != EINTR)
-            return zeus__error(ZEUS_EIO, "Pushgateway: poll: %s", strerror(errno));
-    }
-}
-
-static int connect_to(const char *host, const char *port, int64_t deadline_ns, int *out)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *res = NULL;
-    int g = getaddrinfo(host, port, &hints, &res);
-    if (g != 0)
-        return zeus__error(ZEUS_EIO, "Pushgateway %s:%s: %s", host, port, gai_strerror(g));
-    int rc = ZEUS_EIO, err = 0;
-    for (struct addrinfo *a = res; a; a = a->ai_next) {
-        int fd =
-            socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        if (connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
-            err = errno;
-            close(fd);
-            continue;
-        }
-        rc = wait_fd(fd, POLLOUT, deadline_ns, "connecting");
-        socklen_t len = sizeof err;
-        if (rc == ZEUS_OK && (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0))
-            rc = ZEUS_EIO;
-        if (rc == ZEUS_OK) {
-            *out = fd;
-            break;
-        }
-        close(fd);
-        if (rc == ZEUS_ETIMEOUT)
-            break;
-    }
-    freeaddrinfo(res);
-    if (rc == ZEUS_EIO)
-        return zeus__error(ZEUS_EIO, "cannot connect to the Pushgateway at %s:%s: %s", host, port,
-                           strerror(err ? err : ECONNREFUSED));
-    return rc;
-}
-
-static int send_all(int fd, const char *data, size_t len, int64_t deadline_ns)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-        if (n > 0) {
-            data += n;
-            len -= (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            return zeus__error(ZEUS_EIO, "Pushgateway: send: %s", strerror(errno));
-        int rc = wait_fd(fd, POLLOUT, deadline_ns, "sending");
-        if (rc != ZEUS_OK)
-            return rc;
-    }
-    return ZEUS_OK;
-}
-
-/* Reads the reply up to 4 KiB (the status line and a message are all we use) or its end. */
-static int read_reply(int fd, char *buf, size_t size, int64_t deadline_ns)
-{
-    size_t len = 0;
-    while (len + 1 < size) {
-        ssize_t n = recv(fd, buf + len, size - 1 - len, 0);
-        if (n > 0) {
-            len += (size_t)n;
-            buf[len] = '\0';
-            /* Whole headers and a Content-Length body (or none) are enough. */
-            const char *hdr_end = strstr(buf, "\r\n\r\n");
-            if (hdr_end) {
-                const char *cl = strcasestr(buf, "\r\ncontent-length:");
-                size_t body = len - (size_t)(hdr_end + 4 - buf);
-                if (cl && cl < hdr_end && body >= strtoul(cl + 17, NULL, 10))
-                    break;
-            }
-            continue;
-        }
-        if (n == 0)
-            break;
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            return zeus__error(ZEUS_EIO, "Pushgateway: recv: %s", strerror(errno));
-        int rc = wait_fd(fd, POLLIN, deadline_ns, "waiting for the answer");
-        if (rc != ZEUS_OK)
-            return rc;
-    }
-    buf[len] = '\0';
-    return ZEUS_OK;
-}
-
 int zeus__push(const zeus_push_target *t, const char *body, bool replace, const char *extra_name,
                const char *extra_value)
 {
@@ -268,7 +112,6 @@ int zeus__push(const zeus_push_target *t, const char *body, bool replace, const 
     if (rc != ZEUS_OK)
         return rc;
     char *path = NULL, *request = NULL;
-    int fd = -1;
     if ((rc = build_path(t, prefix, extra_name, extra_value, &path)) != ZEUS_OK)
         return rc;
     double timeout_s =
@@ -287,28 +130,18 @@ int zeus__push(const zeus_push_target *t, const char *body, bool replace, const 
         rc = zeus__error(ZEUS_ENOMEM, "out of memory");
         goto done;
     }
-    char reply[4096];
-    if ((rc = connect_to(host, port, deadline, &fd)) != ZEUS_OK ||
-        (rc = send_all(fd, request, (size_t)n, deadline)) != ZEUS_OK ||
-        (rc = send_all(fd, body, body_len, deadline)) != ZEUS_OK ||
-        (rc = read_reply(fd, reply, sizeof reply, deadline)) != ZEUS_OK)
+    zeus__http_reply reply;
+    if ((rc = zeus__http_exchange("Pushgateway", host, port, request, (size_t)n, body, body_len,
+                                  deadline, 4096, &reply)) != ZEUS_OK)
         goto done;
-    int status = 0;
-    if (sscanf(reply, "HTTP/1.%*d %d", &status) != 1) {
-        rc = zeus__error(ZEUS_EIO, "Pushgateway %s:%s answered no HTTP status", host, port);
-        goto done;
-    }
-    if (status < 200 || status > 299) {
-        const char *msg = strstr(reply, "\r\n\r\n");
-        msg = msg ? msg + 4 : "";
-        size_t line = strcspn(reply, "\r\n"), ml = strcspn(msg, "\n");
+    if (reply.status < 200 || reply.status > 299) {
+        const char *msg = reply.body;
+        size_t line = strcspn(reply.raw, "\r\n"), ml = strcspn(msg, "\n");
         rc = zeus__error(ZEUS_EIO, "Pushgateway %s %s: %.*s%s%.*s", replace ? "PUT" : "POST", path,
-                         (int)line, reply, ml ? ": " : "", (int)(ml > 300 ? 300 : ml), msg);
-        goto done;
+                         (int)line, reply.raw, ml ? ": " : "", (int)(ml > 300 ? 300 : ml), msg);
     }
+    zeus__http_reply_free(&reply);
 done:
-    if (fd >= 0)
-        close(fd);
     free(request);
     free(path);
     return rc;

@@ -37,6 +37,22 @@ void zeus__measurement_total(zeus_measurement *m)
         m->total_energy_j += m->gpus[i].energy_j;
 }
 
+zeus_cross_check_status zeus_measurement_gpu_cross_check(const zeus_measurement *m, unsigned i,
+                                                         double *counter_j, double *sampled_j,
+                                                         double *allowed_j)
+{
+    if (!m || i >= m->gpu_count)
+        return ZEUS_CHECK_NONE;
+    const zeus__gpu_check *c = &m->checks[i];
+    if (counter_j)
+        *counter_j = c->status != ZEUS_CHECK_NONE ? c->counter_j : NAN;
+    if (sampled_j)
+        *sampled_j = c->status != ZEUS_CHECK_NONE ? c->sampled_j : NAN;
+    if (allowed_j)
+        *allowed_j = c->status != ZEUS_CHECK_NONE ? c->allowed_j : NAN;
+    return c->status;
+}
+
 double zeus_measurement_start_time_s(const zeus_measurement *m)
 {
     return m->start_time_s;
@@ -114,7 +130,15 @@ static bool add_to_array(cJSON *array, cJSON *item)
     return false;
 }
 
-static cJSON *gpu_json(const zeus_gpu_measurement *g)
+static bool add_check(cJSON *j, const zeus__gpu_check *c)
+{
+    cJSON *x = cJSON_AddObjectToObject(j, "cross_check");
+    return x && cJSON_AddStringToObject(x, "status", zeus_cross_check_status_name(c->status)) &&
+           add_number(x, "counter_j", c->counter_j) && add_number(x, "sampled_j", c->sampled_j) &&
+           add_number(x, "allowed_j", c->allowed_j);
+}
+
+static cJSON *gpu_json(const zeus_gpu_measurement *g, const zeus__gpu_check *c)
 {
     cJSON *j = cJSON_CreateObject();
     if (j && cJSON_AddNumberToObject(j, "index", g->index) &&
@@ -124,7 +148,8 @@ static cJSON *gpu_json(const zeus_gpu_measurement *g)
         cJSON_AddNumberToObject(j, "updates", g->updates) &&
         cJSON_AddBoolToObject(j, "below_resolution", g->below_resolution) &&
         add_number(j, "error_bound_j", g->error_bound_j) &&
-        (!g->error || cJSON_AddStringToObject(j, "error", zeus_strerror(g->error))))
+        (!g->error || cJSON_AddStringToObject(j, "error", zeus_strerror(g->error))) &&
+        (c->status == ZEUS_CHECK_NONE || add_check(j, c))) /* only with zeus_monitor_cross_check */
         return j;
     cJSON_Delete(j);
     return NULL;
@@ -153,7 +178,7 @@ int zeus_measurement_to_json(const zeus_measurement *m, char **out)
         cJSON_AddBoolToObject(o, "cancelled", m->cancelled) &&
         (gpus = cJSON_AddArrayToObject(o, "gpus")) && (cpus = cJSON_AddArrayToObject(o, "cpus"));
     for (unsigned i = 0; ok && i < m->gpu_count; i++)
-        ok = add_to_array(gpus, gpu_json(&m->gpus[i]));
+        ok = add_to_array(gpus, gpu_json(&m->gpus[i], &m->checks[i]));
     for (unsigned i = 0; ok && i < m->cpu_count; i++)
         ok = add_to_array(cpus, cpu_json(&m->cpus[i]));
     char *text = ok ? cJSON_PrintUnformatted(o) : NULL;

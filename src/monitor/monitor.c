@@ -65,6 +65,11 @@ struct zeus_monitor {
     pid_t owner_pid; /* a forked child has no probe thread to join */
     atomic_bool probe_stop;
     _Atomic double update_period_s[ZEUS_MAX_GPUS];
+    /* zeus_monitor_cross_check: the sampler beside the monitor and its column per GPU. */
+    zeus_sampler *check_sampler;
+    zeus_cross_check_mode check_mode;
+    int check_column[ZEUS_MAX_GPUS];
+    atomic_bool check_warned[ZEUS_MAX_GPUS];
 };
 
 void zeus_monitor_options_init(zeus_monitor_options *o)
@@ -386,6 +391,34 @@ zeus_devices *zeus_monitor_devices(const zeus_monitor *m)
 zeus_sampler *zeus_monitor_sampler(const zeus_monitor *m)
 {
     return m->sampler;
+}
+
+int zeus_monitor_cross_check(zeus_monitor *m, zeus_sampler *sampler, zeus_cross_check_mode mode)
+{
+    if (!m)
+        return zeus__error(ZEUS_EINVAL, "zeus_monitor_cross_check: monitor is NULL");
+    if (mode < ZEUS_CROSS_CHECK_OFF || mode > ZEUS_CROSS_CHECK_FALLBACK)
+        return zeus__error(ZEUS_EINVAL, "zeus_monitor_cross_check: unknown mode %d", (int)mode);
+    if (m->replay)
+        return zeus__error(ZEUS_ENOTSUP, "a replay monitor measures nothing to cross-check");
+    int column[ZEUS_MAX_GPUS];
+    unsigned found = 0;
+    for (unsigned i = 0; i < m->gpu_count; i++) {
+        column[i] = -1;
+        for (unsigned k = 0; sampler && k < zeus_sampler_gpu_count(sampler); k++)
+            if (zeus_sampler_gpu_index(sampler, k) == m->gpus[i])
+                column[i] = (int)k;
+        found += column[i] >= 0 && m->counter[i];
+    }
+    if (sampler && mode != ZEUS_CROSS_CHECK_OFF && found == 0)
+        return zeus__error(ZEUS_EINVAL, "zeus_monitor_cross_check: the sampler samples none of "
+                                        "the monitor's GPUs that have an energy counter");
+    pthread_mutex_lock(&m->lock);
+    memcpy(m->check_column, column, sizeof column);
+    m->check_mode = sampler ? mode : ZEUS_CROSS_CHECK_OFF;
+    m->check_sampler = m->check_mode == ZEUS_CROSS_CHECK_OFF ? NULL : sampler;
+    pthread_mutex_unlock(&m->lock);
+    return ZEUS_OK;
 }
 
 /* ---- windows ---- */
@@ -734,6 +767,14 @@ int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool c
     out->start_time_s = w.start;
     out->time_s = end - w.start;
     measure_gpus(m, &w, end, out);
+    if (m->check_sampler) {
+        zeus__check_ctx ctx = {.sampler = m->check_sampler,
+                               .mode = m->check_mode,
+                               .column = m->check_column,
+                               .max_power_w = m->max_power_w,
+                               .warned = m->check_warned};
+        zeus__cross_check_window(&ctx, w.start, end, out);
+    }
     measure_cpus(m, &w, out);
     handle_zeros(m, name, power_w, power_read_s, out);
     zeus__measurement_total(out);

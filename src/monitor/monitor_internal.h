@@ -9,6 +9,12 @@
 
 /* The result behind the opaque zeus_measurement. Fixed arrays here are an implementation detail:
  * callers see only accessors, so this can change without breaking them. */
+/* One GPU's cross-check in a window (cross_check.c). */
+typedef struct {
+    zeus_cross_check_status status;
+    double counter_j, sampled_j, allowed_j;
+} zeus__gpu_check;
+
 struct zeus_measurement {
     double start_time_s;
     double time_s;
@@ -19,6 +25,7 @@ struct zeus_measurement {
     unsigned cpu_count;
     zeus_gpu_measurement gpus[ZEUS_MAX_GPUS];
     zeus_cpu_measurement cpus[ZEUS_MAX_CPUS];
+    zeus__gpu_check checks[ZEUS_MAX_GPUS];
 };
 
 typedef struct zeus_replay zeus_replay;
@@ -46,5 +53,29 @@ void zeus__measurement_zero(zeus_measurement *m, const unsigned *gpus, unsigned 
                             const unsigned *cpus, unsigned cpu_count);
 /* Sums the GPUs' energy into total_energy_j (NAN if one is unavailable, as each GPU's is). */
 void zeus__measurement_total(zeus_measurement *m);
+
+/* The cross-check's decision, pure: a counter GPU's window against the sampled integral. */
+typedef struct {
+    double counter_j, counter_bound_j;
+    double sampled_j, sampled_bound_j;
+    size_t samples;     /* power samples used by the integral */
+    bool power_stuck;   /* every sample in the window read the same value */
+    double elapsed_s;   /* window length */
+    double max_power_w; /* the GPU's maximum power limit */
+} zeus__check_input;
+/* Fills check; returns true when the window should take the sampled energy (fallback). */
+bool zeus__cross_check_decide(const zeus__check_input *in, bool fallback, zeus__gpu_check *check);
+
+/* Everything the monitor knows that the per-window cross-check needs. */
+typedef struct {
+    zeus_sampler *sampler;
+    zeus_cross_check_mode mode;
+    const int *column;         /* per monitored GPU: the sampler's column, -1 if not sampled */
+    const double *max_power_w; /* per monitored GPU */
+    atomic_bool *warned;       /* per monitored GPU: the disagreement warning was given */
+} zeus__check_ctx;
+/* Cross-checks every counter GPU of a window [start, end]; may replace their energy. */
+void zeus__cross_check_window(const zeus__check_ctx *ctx, double start, double end,
+                              zeus_measurement *out);
 
 #endif

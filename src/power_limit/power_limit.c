@@ -138,6 +138,29 @@ void zeus_power_limit_options_init_sized(zeus_power_limit_options *options, size
     memcpy(options, &d, struct_size < sizeof d ? struct_size : sizeof d);
 }
 
+const char *zeus_power_limit_profiling_name(zeus_power_limit_profiling profiling)
+{
+    switch (profiling) {
+    case ZEUS_PL_PROFILING_FULL:
+        return "full";
+    case ZEUS_PL_PROFILING_ADAPTIVE:
+        return "adaptive";
+    }
+    return NULL;
+}
+
+int zeus_power_limit_profiling_parse(const char *name, zeus_power_limit_profiling *out)
+{
+    for (int p = ZEUS_PL_PROFILING_FULL; p <= ZEUS_PL_PROFILING_ADAPTIVE; p++) {
+        if (name && strcmp(name, zeus_power_limit_profiling_name(p)) == 0) {
+            *out = (zeus_power_limit_profiling)p;
+            return ZEUS_OK;
+        }
+    }
+    return zeus__error(ZEUS_EINVAL, "unknown profiling mode '%s' (expected full or adaptive)",
+                       name ? name : "(null)");
+}
+
 /* The monitored GPUs must share one power-limit range (and, as the original intended, one
  * model). */
 static int read_range(zeus_power_limit_optimizer *o, zeus_pl_fsm_config *cfg)
@@ -285,7 +308,12 @@ int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
                               .pl_step_w = opts.pl_step_w,
                               .min_limit_mw = 1000,
                               .max_limit_mw = 1000,
-                              .selector = opts.selector};
+                              .selector = opts.selector,
+                              .adaptive = opts.profiling == ZEUS_PL_PROFILING_ADAPTIVE,
+                              .adaptive_cfg = zeus__pl_adaptive_defaults(opts.profile_steps)};
+    if (!zeus_power_limit_profiling_name(opts.profiling))
+        return zeus__error(ZEUS_EINVAL, "power-limit optimizer: unknown profiling mode %d",
+                           (int)opts.profiling);
     /* The knobs first, before touching any device. */
     if ((rc = zeus__pl_fsm_validate(&cfg)) != ZEUS_OK)
         return rc;

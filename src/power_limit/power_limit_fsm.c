@@ -67,6 +67,14 @@ int zeus__pl_fsm_init(zeus_pl_fsm *fsm, const zeus_pl_fsm_config *cfg, const zeu
     fsm->limit_mw = fsm->limits_mw[0];
     fsm->steps = (long)cfg->wait_steps + 1;
     fsm->profile_steps_now = cfg->profile_steps;
+    if (cfg->adaptive) {
+        /* The ZeusCost selector's max power: the maximum limit (whole watts, as the profile
+         * holds it) times the world size. */
+        double world = cfg->selector.world_size > 0 ? (double)cfg->selector.world_size : 1.0;
+        zeus__pl_adaptive_init(&fsm->adaptive, &cfg->adaptive_cfg, &cfg->selector,
+                               (double)(cfg->max_limit_mw / 1000u) * world);
+        fsm->chunk_steps_now = cfg->adaptive_cfg.chunk_steps;
+    }
     return ZEUS_OK;
 }
 
@@ -115,7 +123,7 @@ static int start_profiling(zeus_pl_fsm *fsm)
         return rc;
     }
     fsm->phase = ZEUS_PL_PROFILING;
-    fsm->steps = fsm->profile_steps_now;
+    fsm->steps = fsm->cfg.adaptive ? fsm->chunk_steps_now : fsm->profile_steps_now;
     ZEUS_INFO("power-limit optimizer: profiling %u W", fsm->limit_mw / 1000);
     return ZEUS_OK;
 }
@@ -125,6 +133,8 @@ static int begin_limit(zeus_pl_fsm *fsm, size_t index)
 {
     fsm->index = index;
     fsm->limit_mw = fsm->limits_mw[index];
+    if (fsm->cfg.adaptive)
+        zeus__pl_adaptive_begin_limit(&fsm->adaptive);
     if (fsm->cfg.warmup_steps == 0)
         return start_profiling(fsm);
     fsm->phase = ZEUS_PL_WARMUP;
@@ -205,6 +215,7 @@ int zeus__pl_fsm_start(zeus_pl_fsm *fsm)
 {
     go_ready(fsm, 0, (long)fsm->cfg.wait_steps + 1);
     fsm->measurement_count = 0;
+    fsm->profiling_steps = 0;
     return set_limit(fsm, fsm->cfg.max_limit_mw);
 }
 
@@ -249,25 +260,78 @@ int zeus__pl_fsm_apply(zeus_pl_fsm *fsm)
     return set_limit(fsm, zeus__pl_fsm_wanted_mw(fsm));
 }
 
+static bool bad_reading(double time_s, double energy_j)
+{
+    return !(time_s > 0) || !(energy_j > 0) || !isfinite(time_s) || !isfinite(energy_j);
+}
+
+/* A window twice as long, up to the bound. */
+static long doubled(long steps)
+{
+    return steps < ZEUS_PL_MAX_PROFILE_STEPS / 2 ? steps * 2 : ZEUS_PL_MAX_PROFILE_STEPS;
+}
+
+/* Ends the current limit's window; on failure the limit is retried at the next step. */
+static int close_window(zeus_pl_fsm *fsm, double *time_s, double *energy_j)
+{
+    int rc = fsm->ops->end_window(fsm->ctx, fsm->window, false, time_s, energy_j);
+    if (rc != ZEUS_OK)
+        go_ready(fsm, fsm->index, 1);
+    return rc;
+}
+
+/* Adaptive profiling: one chunk of the current limit has closed. Record it, then measure
+ * another chunk, the next limit, or finish. Every decision depends only on what end_window
+ * returned (all-reduced in distributed training), so every rank decides the same. */
+static int complete_chunk(zeus_pl_fsm *fsm)
+{
+    double time_s = 0, energy_j = 0;
+    unsigned limit_mw = fsm->limit_mw;
+    int rc = close_window(fsm, &time_s, &energy_j);
+    if (rc != ZEUS_OK)
+        return rc;
+    if (bad_reading(time_s, energy_j)) {
+        /* Shorter than the energy counter's update period: longer chunks from now on. */
+        long grown = doubled(fsm->chunk_steps_now);
+        if (!fsm->warned_zero)
+            ZEUS_WARN("power-limit optimizer: a %ld-step window at %u W measured %g s and %g J "
+                      "(shorter than the energy counter's update period); adaptive profiling "
+                      "goes on with %ld-step windows",
+                      fsm->chunk_steps_now, limit_mw / 1000, time_s, energy_j, grown);
+        fsm->warned_zero = true;
+        fsm->chunk_steps_now = grown;
+        return start_profiling(fsm);
+    }
+    zeus__pl_adaptive_add(&fsm->adaptive, fsm->chunk_steps_now, time_s, energy_j);
+    if (!zeus__pl_adaptive_limit_done(&fsm->adaptive, fsm->cfg.profile_steps))
+        return start_profiling(fsm);
+    zeus_power_limit_measurement *m = &fsm->measurements[fsm->measurement_count++];
+    zeus__pl_adaptive_end_limit(&fsm->adaptive, limit_mw / 1000, fsm->cfg.profile_steps, m);
+    ZEUS_INFO("power-limit optimizer: %u W took %g s and %g J (adaptive: %ld steps)",
+              limit_mw / 1000, m->time_s, m->energy_j, fsm->adaptive.steps);
+    long next = -1;
+    rc = zeus__pl_adaptive_next(&fsm->adaptive, fsm->limits_mw, fsm->limit_count, fsm->measurements,
+                                fsm->measurement_count, &next);
+    if (rc != ZEUS_OK || next < 0)
+        return finish(fsm); /* a failing selector fails there, as in full profiling */
+    return enter_limit(fsm, (size_t)next);
+}
+
 /* The profiling window of the current limit has closed: record it and move on. */
 static int complete_limit(zeus_pl_fsm *fsm)
 {
     double time_s = 0, energy_j = 0;
     size_t index = fsm->index;
     unsigned limit_mw = fsm->limit_mw;
-    int rc = fsm->ops->end_window(fsm->ctx, fsm->window, false, &time_s, &energy_j);
-    if (rc != ZEUS_OK) {
-        go_ready(fsm, index, 1);
+    int rc = close_window(fsm, &time_s, &energy_j);
+    if (rc != ZEUS_OK)
         return rc;
-    }
     /* The original rejects these through pydantic (PositiveFloat) with a crash, although the
      * intent is to retry. A zero reading means the window was shorter than the energy
      * counter's update period: a measurement problem, never an error out of the training
      * loop. Retry the limit with a window twice as long (warned once), up to a bound. */
-    if (!(time_s > 0) || !(energy_j > 0) || !isfinite(time_s) || !isfinite(energy_j)) {
-        long grown = fsm->profile_steps_now < ZEUS_PL_MAX_PROFILE_STEPS / 2
-                         ? fsm->profile_steps_now * 2
-                         : ZEUS_PL_MAX_PROFILE_STEPS;
+    if (bad_reading(time_s, energy_j)) {
+        long grown = doubled(fsm->profile_steps_now);
         if (!fsm->warned_zero)
             ZEUS_WARN("power-limit optimizer: the profile of %u W measured %g s and %g J over "
                       "%ld steps (shorter than the energy counter's update period); profiling "
@@ -293,6 +357,9 @@ static int complete_limit(zeus_pl_fsm *fsm)
 int zeus__pl_fsm_on_step_begin(zeus_pl_fsm *fsm)
 {
     fsm->epoch_steps++;
+    if (fsm->phase != ZEUS_PL_DONE &&
+        !(fsm->phase == ZEUS_PL_READY && fsm->measurement_count == 0 && fsm->steps > 1))
+        fsm->profiling_steps++;
     switch (fsm->phase) {
     case ZEUS_PL_READY:
         if (--fsm->steps > 0)
@@ -305,7 +372,7 @@ int zeus__pl_fsm_on_step_begin(zeus_pl_fsm *fsm)
     case ZEUS_PL_PROFILING:
         if (--fsm->steps > 0)
             return ZEUS_OK;
-        return complete_limit(fsm);
+        return fsm->cfg.adaptive ? complete_chunk(fsm) : complete_limit(fsm);
     case ZEUS_PL_DONE:
         /* Only after a failed set (the GPUs' limit is unknown): try again. */
         return fsm->current_mw == fsm->limit_mw ? ZEUS_OK : settle(fsm);
@@ -322,14 +389,16 @@ int zeus__pl_fsm_on_epoch_end(zeus_pl_fsm *fsm)
     /* A limit needs warmup + profile steps after the step that sets it; the original restarts
      * it at every epoch end, so with shorter epochs profiling silently never ends. Keep the
      * behaviour but say so once. */
-    long needed = (long)fsm->cfg.warmup_steps + fsm->profile_steps_now + 1;
+    long window = fsm->cfg.adaptive ? fsm->chunk_steps_now * (long)fsm->cfg.adaptive_cfg.min_chunks
+                                    : fsm->profile_steps_now;
+    long needed = (long)fsm->cfg.warmup_steps + window + 1;
     if (epoch_steps < needed && !fsm->warned_epoch) {
         fsm->warned_epoch = true;
         ZEUS_WARN("power-limit optimizer: this epoch had %ld steps, but profiling a limit takes "
-                  "%ld (warmup_steps %d + profile_steps %ld + 1) and restarts at every epoch "
+                  "%ld (warmup_steps %d + %ld profiled steps + 1) and restarts at every epoch "
                   "end, so profiling can never finish: lower warmup_steps and profile_steps so "
                   "that their sum is below the steps in an epoch",
-                  epoch_steps, needed, fsm->cfg.warmup_steps, fsm->profile_steps_now);
+                  epoch_steps, needed, fsm->cfg.warmup_steps, window);
     }
     ZEUS_INFO("power-limit optimizer: %s of %u W interrupted by the end of an epoch; it is "
               "retried at the next step",

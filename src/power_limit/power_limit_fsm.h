@@ -9,6 +9,7 @@
 #ifndef ZEUS_POWER_LIMIT_POWER_LIMIT_FSM_H
 #define ZEUS_POWER_LIMIT_POWER_LIMIT_FSM_H
 
+#include "power_limit/adaptive.h"
 #include "zeus/power_limit.h"
 
 typedef struct {
@@ -30,6 +31,11 @@ typedef struct {
     unsigned min_limit_mw;
     unsigned max_limit_mw;
     zeus_optimum_selector selector; /* world_size already resolved */
+    /* Adaptive profiling (adaptive.h): limits measured in chunks of adaptive_cfg.chunk_steps
+     * windows, each stopped once known well enough, the search stopped when lower limits
+     * cannot win. false: the original's full sweep (every limit, profile_steps each). */
+    bool adaptive;
+    zeus_pl_adaptive_config adaptive_cfg;
 } zeus_pl_fsm_config;
 
 typedef struct {
@@ -50,9 +56,12 @@ typedef struct {
      * (shorter than the energy counter's update period). Measurements are scaled back to
      * cfg.profile_steps so that every limit is compared over the same number of steps. */
     long profile_steps_now;
-    long epoch_steps;  /* step begins since the last epoch end */
-    bool warned_zero;  /* the "window too short" warning was given */
-    bool warned_epoch; /* the "epoch too short to profile" warning was given */
+    long epoch_steps;          /* step begins since the last epoch end */
+    bool warned_zero;          /* the "window too short" warning was given */
+    bool warned_epoch;         /* the "epoch too short to profile" warning was given */
+    zeus_pl_adaptive adaptive; /* cfg.adaptive: the measurement and search state */
+    long chunk_steps_now;      /* cfg.adaptive: steps per window (doubled after a 0 J read) */
+    long profiling_steps;      /* steps begun from the first limit set to Done */
     char window[64];
 } zeus_pl_fsm;
 

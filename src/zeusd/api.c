@@ -40,6 +40,8 @@ int zd_server_create(const zd_config *config, zeus_devices *devices, zd_server *
         if (zeus_cpu_package_id(devices, c, &s->cpu_ids[c]) != 0)
             s->cpu_ids[c] = c;
     s->leases = zd_leases_create(devices);
+    if (s->leases && s->gpu_count > 0)
+        zd_leases_recover(s->leases);
     s->queue = s->leases ? zd_queue_create(s->leases, s->gpu_count) : NULL;
     s->pollers = zd_pollers_create(devices, config->gpu_poll_hz, config->cpu_poll_hz);
     if (!s->leases || !s->queue || !s->pollers) {
@@ -378,9 +380,17 @@ typedef enum {
     W_RESET_CLOCKS
 } zd_write;
 
+static bool id_matches(const zd_allow *list, size_t count, const zd_request *req);
+
+/* force=true: root, or a peer --allow gpu-admin= names (never a TCP client). */
+static bool admin_allowed(const zd_config *c, const zd_request *req)
+{
+    return req->has_peer && (req->uid == 0 || id_matches(c->admin, c->admin_count, req));
+}
+
 static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_write op)
 {
-    zd_field fields[6] = {{"gpu_ids", F_IDS, true}, {"block", F_BOOL, true}};
+    zd_field fields[7] = {{"gpu_ids", F_IDS, true}, {"block", F_BOOL, true}};
     size_t n = 2;
     switch (op) {
     case W_PERSISTENCE:
@@ -397,9 +407,12 @@ static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_wr
     default:
         break;
     }
-    /* Ours: make the change permanent (no lease). */
+    /* Ours: make the change permanent (no lease); break another client's lease (root or
+     * gpu-admin). */
     size_t persist_field = n;
     fields[n++] = (zd_field){"persist", F_BOOL, false};
+    size_t force_field = n;
+    fields[n++] = (zd_field){"force", F_BOOL, false};
     zd_values v;
     if (read_fields(req, fields, n, &v, r) != 0)
         return;
@@ -413,14 +426,30 @@ static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_wr
             return;
         }
     bool block = v.b[1], persist = v.text[persist_field] && v.b[persist_field];
+    bool force = v.text[force_field] && v.b[force_field];
     bool leased = req->has_peer && req->pid > 0 && !persist && !s->config.no_leases;
-    char who[160];
+    zd_requester requester = {
+        .pid = req->has_peer ? req->pid : 0, .uid = req->uid, .persist = !leased, .force = force};
+    char who[192];
     if (req->has_peer) {
         char name[96];
-        snprintf(who, sizeof who, "%s (uid %u, pid %ld)%s", user_name(req->uid, name, sizeof name),
-                 (unsigned)req->uid, (long)req->pid, leased ? " [lease]" : " [permanent]");
+        snprintf(requester.name, sizeof requester.name, "%s (uid %u, pid %ld)",
+                 user_name(req->uid, name, sizeof name), (unsigned)req->uid, (long)req->pid);
+        snprintf(who, sizeof who, "%s%s%s", requester.name, leased ? " [lease]" : " [permanent]",
+                 force ? " [force]" : "");
     } else {
+        snprintf(requester.name, sizeof requester.name, "a tcp client");
         snprintf(who, sizeof who, "tcp client [permanent]");
+    }
+    if (force && !admin_allowed(&s->config, req)) {
+        char msg[300];
+        snprintf(msg, sizeof msg,
+                 "force=true (breaking another client's lease) is for root and the members of "
+                 "--allow gpu-admin=...; %s is neither.",
+                 requester.name);
+        zd_log("WARN", "refused %s %s: %s", req->method, req->path, msg);
+        reply_error(r, 403, msg);
+        return;
     }
     static const char *const names[] = {
         [W_PERSISTENCE] = "set_persistence_mode", [W_POWER_LIMIT] = "set_power_limit",
@@ -454,12 +483,7 @@ static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_wr
             add_error(&errors, ids[i], 500, "IOError: out of memory");
             continue;
         }
-        *c = (zd_change){.gpu = ids[i],
-                         .setting = setting,
-                         .pid = req->has_peer ? req->pid : 0,
-                         .uid = req->uid,
-                         .persist = !leased,
-                         .blocking = block};
+        *c = (zd_change){.gpu = ids[i], .setting = setting, .who = requester, .blocking = block};
         snprintf(c->what, sizeof c->what, "%s gpu=%u%s by %s", names[op], ids[i], values, who);
         if (zd_queue_submit(s->queue, c) != 0) {
             free(c);
@@ -723,10 +747,14 @@ static bool peer_allowed(const zd_config *c, zd_group g, const zd_request *req)
         return true;
     if (!req->has_peer)
         return false; /* TCP: no credentials to check */
-    if (req->uid == 0)
-        return true;
-    for (size_t i = 0; i < c->allow_count[g]; i++) {
-        const zd_allow *a = &c->allow[g][i];
+    return req->uid == 0 || id_matches(c->allow[g], c->allow_count[g], req);
+}
+
+/* Whether the peer's uid, group or a supplementary group is in list. */
+static bool id_matches(const zd_allow *list, size_t count, const zd_request *req)
+{
+    for (size_t i = 0; i < count; i++) {
+        const zd_allow *a = &list[i];
         if (a->kind == ZD_ALLOW_UID && a->id == req->uid)
             return true;
         if (a->kind == ZD_ALLOW_GID) {

@@ -5,6 +5,8 @@
 
 #include "zeus/common.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +19,19 @@ typedef struct {
     zeus_lease *lease;
 } zd_client_lease;
 
+/* A lease broken with force=true: its client's next change of the GPU is told who took it. */
+typedef struct {
+    unsigned gpu;
+    pid_t former; /* 0: free slot */
+    char by[128];
+} zd_taken;
+
+#define ZD_MAX_TAKEN 64
+
 struct zd_leases {
     pthread_mutex_t lock;
+    zd_taken taken[ZD_MAX_TAKEN];
+    size_t next_taken;
     pthread_cond_t wake;
     bool stop;
     pthread_t sweeper;
@@ -81,6 +94,10 @@ static void sweep(zd_leases *l)
             i++;
         }
     }
+    /* A broken lease's client that exited is told nothing more (its pid may come back). */
+    for (size_t k = 0; k < ZD_MAX_TAKEN; k++)
+        if (l->taken[k].former > 0 && kill(l->taken[k].former, 0) != 0 && errno == ESRCH)
+            l->taken[k].former = 0;
 }
 
 void zd_leases_destroy(zd_leases *l)
@@ -156,27 +173,144 @@ static int apply(zeus_lease *lease, unsigned gpu, const zd_setting *c, char *err
     return rc ? rc : mem_rc;
 }
 
-int zd_leases_set(zd_leases *l, unsigned gpu, const zd_setting *setting, pid_t pid, uid_t uid,
-                  bool persist, char *err, size_t err_size)
+/* Adds a client's lease; false (lease released) when out of memory. Called with l->lock held. */
+static bool add_item(zd_leases *l, unsigned gpu, pid_t pid, uid_t uid, zeus_lease *lease)
+{
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        zd_client_lease *items = realloc(l->items, cap * sizeof *items);
+        if (!items) {
+            zeus_lease_release(lease);
+            return false;
+        }
+        l->items = items;
+        l->cap = cap;
+    }
+    l->items[l->count++] = (zd_client_lease){gpu, pid, uid, lease};
+    return true;
+}
+
+void zd_leases_recover(zd_leases *l)
+{
+    zeus_lease_journal_entry entries[ZD_MAX_IDS];
+    size_t n;
+    if (zeus_lease_journal_read(l->devices, entries, ZD_MAX_IDS, &n) != 0) {
+        zd_log("WARN", "cannot read the lease journal: %s", zeus_last_error());
+        return;
+    }
+    pthread_mutex_lock(&l->lock);
+    for (size_t i = 0; i < n; i++) {
+        const zeus_lease_journal_entry *e = &entries[i];
+        unsigned gpu = e->gpu;
+        if (!e->holder_alive) {
+            size_t found;
+            if (zeus_lease_recover(l->devices, &gpu, 1, NULL, &found) != 0)
+                zd_log("ERROR", "GPU %u: cannot put back what client pid %ld left: %s", gpu,
+                       (long)e->holder_pid, zeus_last_error());
+            else
+                zd_log("INFO", "GPU %u: client pid %ld (uid %u) is gone: put back to %g W", gpu,
+                       (long)e->holder_pid, (unsigned)e->holder_uid, e->original_mw / 1000.0);
+            continue;
+        }
+        /* The client lives: its lease goes on, with the original recorded before the crash (the
+         * new lease takes it from the journal), watched as a new client is. */
+        zeus_lease *lease;
+        if (zeus_lease_create(l->devices, &gpu, 1, ZEUS_LEASE_PERSISTENCE | ZEUS_LEASE_NO_WAIT,
+                              &lease) != 0) {
+            zd_log("ERROR", "GPU %u: cannot take back the lease of client pid %ld: %s", gpu,
+                   (long)e->holder_pid, zeus_last_error());
+            continue;
+        }
+        if (zeus_lease_watch_pid(lease, e->holder_pid) != 0) {
+            zeus_lease_release(lease); /* gone meanwhile: put back */
+            continue;
+        }
+        if (add_item(l, gpu, e->holder_pid, e->holder_uid, lease))
+            zd_log("INFO",
+                   "GPU %u stays leased to client pid %ld (uid %u); put back to %g W when "
+                   "it exits",
+                   gpu, (long)e->holder_pid, (unsigned)e->holder_uid, e->original_mw / 1000.0);
+    }
+    pthread_mutex_unlock(&l->lock);
+}
+
+/* True (with the 409 message in err) once when pid's lease of gpu was broken. */
+static bool was_taken(zd_leases *l, unsigned gpu, pid_t pid, char *err, size_t err_size)
+{
+    for (size_t k = 0; k < ZD_MAX_TAKEN; k++) {
+        zd_taken *t = &l->taken[k];
+        if (t->former != pid || t->gpu != gpu || pid <= 0)
+            continue;
+        snprintf(err, err_size,
+                 "Invalid request: GPU %u was taken from this client by %s with force=true.", gpu,
+                 t->by);
+        t->former = 0;
+        return true;
+    }
+    return false;
+}
+
+/* Breaks item i's lease for who (force=true): a new lease of this process takes the GPU over
+ * with the same record (nested: the original is kept), the old one is let go without putting
+ * anything back, and its client is told on its next change. Returns the new lease or NULL. */
+static zeus_lease *break_lease(zd_leases *l, size_t i, const zd_requester *who, char *err,
+                               size_t err_size)
+{
+    zd_client_lease old = l->items[i];
+    zeus_lease *lease;
+    if (zeus_lease_create(l->devices, &old.gpu, 1, ZEUS_LEASE_PERSISTENCE | ZEUS_LEASE_NO_WAIT,
+                          &lease) != 0) {
+        snprintf(err, err_size, "%s", zeus_last_error());
+        return NULL;
+    }
+    zd_log("WARN", "GPU %u: the lease of client pid %ld (uid %u) is broken by %s with force=true",
+           old.gpu, (long)old.pid, (unsigned)old.uid, who->name);
+    zd_taken *t = &l->taken[l->next_taken++ % ZD_MAX_TAKEN];
+    *t = (zd_taken){.gpu = old.gpu, .former = old.pid};
+    snprintf(t->by, sizeof t->by, "%s", who->name);
+    l->items[i] = l->items[--l->count];
+    zeus_lease_release(old.lease); /* hands its changes over to the new lease */
+    return lease;
+}
+
+int zd_leases_set(zd_leases *l, unsigned gpu, const zd_setting *setting, const zd_requester *who,
+                  char *err, size_t err_size)
 {
     int rc;
     zeus_lease *lease = NULL;
+    pid_t pid = who->pid;
+    uid_t uid = who->uid;
+    bool persist = who->persist;
     pthread_mutex_lock(&l->lock);
     sweep(l);
-    size_t i;
-    for (i = 0; i < l->count && l->items[i].gpu != gpu; i++)
-        ;
-    if (i < l->count && l->items[i].pid != pid) {
-        snprintf(err, err_size,
-                 "Invalid request: GPU %u is leased by process %ld (uid %u) until it exits.", gpu,
-                 (long)l->items[i].pid, (unsigned)l->items[i].uid);
+    if (was_taken(l, gpu, pid, err, err_size)) {
         rc = ZEUS_ESTATE;
         goto done;
     }
-    if (i < l->count) {
+    size_t i;
+    for (i = 0; i < l->count && l->items[i].gpu != gpu; i++)
+        ;
+    if (i < l->count && l->items[i].pid != pid && who->force) {
+        if (!(lease = break_lease(l, i, who, err, err_size))) {
+            rc = ZEUS_ESTATE;
+            goto done;
+        }
+        i = l->count;
+    } else if (i < l->count && l->items[i].pid != pid) {
+        snprintf(err, err_size,
+                 "Invalid request: GPU %u is leased by process %ld (uid %u) until it exits "
+                 "(root may take it with force=true).",
+                 gpu, (long)l->items[i].pid, (unsigned)l->items[i].uid);
+        rc = ZEUS_ESTATE;
+        goto done;
+    }
+    if (lease) {
+        /* taken over above */
+    } else if (i < l->count) {
         lease = l->items[i].lease;
     } else {
-        rc = zeus_lease_create(l->devices, &gpu, 1, ZEUS_LEASE_PERSISTENCE | ZEUS_LEASE_NO_WAIT,
+        unsigned flags = ZEUS_LEASE_PERSISTENCE | ZEUS_LEASE_NO_WAIT;
+        rc = zeus_lease_create(l->devices, &gpu, 1, who->force ? flags | ZEUS_LEASE_FORCE : flags,
                                &lease);
         if (rc != 0)
             goto fail_msg;
@@ -197,25 +331,17 @@ int zd_leases_set(zd_leases *l, unsigned gpu, const zd_setting *setting, pid_t p
         goto done;
     }
     if (i == l->count) {
-        if (l->count == l->cap) {
-            size_t cap = l->cap ? 2 * l->cap : 8;
-            zd_client_lease *items = realloc(l->items, cap * sizeof *items);
-            if (!items) {
-                zeus_lease_release(lease);
-                rc = ZEUS_ENOMEM;
-                snprintf(err, err_size, "out of memory");
-                goto done;
-            }
-            l->items = items;
-            l->cap = cap;
-        }
         rc = zeus_lease_watch_pid(lease, pid);
         if (rc != 0) {
             /* The client is already gone: put back at once. */
             zeus_lease_release(lease);
             goto fail_msg;
         }
-        l->items[l->count++] = (zd_client_lease){gpu, pid, uid, lease};
+        if (!add_item(l, gpu, pid, uid, lease)) {
+            rc = ZEUS_ENOMEM;
+            snprintf(err, err_size, "out of memory");
+            goto done;
+        }
     }
     goto done;
 fail_msg:

@@ -42,9 +42,13 @@ static const char usage[] =
     "  --enable GROUP,...             API groups: gpu-control, gpu-read, cpu-read [all]\n"
     "  --signing-key-path PATH        require bearer tokens signed with this key [off]\n"
     "  --allow GROUP=WHO,...          only these Unix-socket peers may use GROUP; WHO is\n"
-    "                                 user:NAME, uid:N, group:NAME or gid:N (repeatable)\n"
+    "                                 user:NAME, uid:N, group:NAME or gid:N (repeatable);\n"
+    "                                 gpu-admin=WHO: who besides root may break another\n"
+    "                                 client's lease (force=true)\n"
     "  --no-leases                    keep every change (the original's behaviour); by\n"
     "                                 default a client's changes are put back when it exits\n"
+    "  --state-dir DIR                the lease journal, read at start to put back what a\n"
+    "                                 killed zeusd left [the socket's directory]\n"
     "  --max-connections N            open connections at most; beyond, requests get 503 [512]\n"
     "  --connection-timeout-s N       close a connection idle this long [10]\n"
     "  --request-timeout-s N          close a connection whose request is not whole after\n"
@@ -82,15 +86,28 @@ static int parse_allow(zd_config *c, const char *text)
     char buf[512];
     snprintf(buf, sizeof buf, "%s", text);
     char *eq = strchr(buf, '=');
-    zd_group g;
-    if (!eq || (*eq = '\0', zd_group_parse(buf, &g) != 0))
+    if (!eq)
         return -1;
-    c->allow_set[g] = true;
+    *eq = '\0';
+    /* gpu-admin is not an API group: who may break another client's lease (force=true). */
+    zd_allow *list;
+    size_t *count;
+    zd_group g;
+    if (strcmp(buf, "gpu-admin") == 0) {
+        list = c->admin;
+        count = &c->admin_count;
+    } else if (zd_group_parse(buf, &g) == 0) {
+        c->allow_set[g] = true;
+        list = c->allow[g];
+        count = &c->allow_count[g];
+    } else {
+        return -1;
+    }
     char *save = NULL;
     for (char *t = strtok_r(eq + 1, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         zd_allow a;
         unsigned id;
-        if (c->allow_count[g] == ZD_MAX_ALLOW)
+        if (*count == ZD_MAX_ALLOW)
             return -1;
         if (strncmp(t, "uid:", 4) == 0 && zd_parse_u32(t + 4, &id) == 0) {
             a = (zd_allow){ZD_ALLOW_UID, id};
@@ -109,7 +126,7 @@ static int parse_allow(zd_config *c, const char *text)
         } else {
             return -1;
         }
-        c->allow[g][c->allow_count[g]++] = a;
+        list[(*count)++] = a;
     }
     return 0;
 }
@@ -182,7 +199,13 @@ static int listen_uds(const zd_config *c)
     }
     snprintf(addr.sun_path, sizeof addr.sun_path, "%s", c->socket_path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 512) != 0 ||
+    /* The socket file gets its mode as bind creates it (through the umask), so that no client
+     * can connect while it is wider than asked; the chmod after only adds special bits. No
+     * other thread creates files meanwhile (the process-wide umask). */
+    mode_t old_mask = umask(~c->socket_mode & 0777);
+    int bound = fd >= 0 ? bind(fd, (struct sockaddr *)&addr, sizeof addr) : -1;
+    umask(old_mask);
+    if (fd < 0 || bound != 0 || listen(fd, 512) != 0 ||
         chmod(c->socket_path, c->socket_mode) != 0 ||
         ((c->socket_uid >= 0 || c->socket_gid >= 0) &&
          chown(c->socket_path, (uid_t)c->socket_uid, (gid_t)c->socket_gid) != 0)) {
@@ -194,6 +217,17 @@ static int listen_uds(const zd_config *c)
         return -1;
     }
     return fd;
+}
+
+/* The lease journal lives beside the socket unless --state-dir says otherwise. */
+static void default_state_dir(zd_config *c)
+{
+    const char *slash = strrchr(c->socket_path, '/');
+    if (!slash || slash == c->socket_path)
+        snprintf(c->state_dir, sizeof c->state_dir, "%s", slash ? "/" : ".");
+    else
+        snprintf(c->state_dir, sizeof c->state_dir, "%.*s", (int)(slash - c->socket_path),
+                 c->socket_path);
 }
 
 static int listen_tcp(const zd_config *c)
@@ -257,6 +291,7 @@ enum {
     O_KEY,
     O_ALLOW,
     O_NO_LEASES,
+    O_STATE_DIR,
     O_MAX_CONN,
     O_TIMEOUT,
     O_REQUEST_TIMEOUT,
@@ -281,6 +316,7 @@ static const struct option options[] = {
     {"signing-key-path", required_argument, NULL, O_KEY},
     {"allow", required_argument, NULL, O_ALLOW},
     {"no-leases", no_argument, NULL, O_NO_LEASES},
+    {"state-dir", required_argument, NULL, O_STATE_DIR},
     {"max-connections", required_argument, NULL, O_MAX_CONN},
     {"connection-timeout-s", required_argument, NULL, O_TIMEOUT},
     {"request-timeout-s", required_argument, NULL, O_REQUEST_TIMEOUT},
@@ -452,6 +488,11 @@ static int serve(int argc, char **argv)
         case O_NO_LEASES:
             c.no_leases = true;
             break;
+        case O_STATE_DIR:
+            if (!optarg[0] || strlen(optarg) >= sizeof c.state_dir)
+                return die("--state-dir: '%s' is not a usable directory path", optarg);
+            snprintf(c.state_dir, sizeof c.state_dir, "%s", optarg);
+            break;
         case O_OVERRIDES:
             return die("--gpu-command-overrides (%s) is not supported by this zeusd", optarg);
         default:
@@ -468,9 +509,11 @@ static int serve(int argc, char **argv)
     }
     for (size_t i = 0; i < c.enabled_count; i++)
         c.group_on[c.enabled[i]] = true;
-    zd_log("INFO", "config: mode=%s socket=%s tcp=%s groups=%zu leases=%s auth=%s",
+    if (!c.state_dir[0])
+        default_state_dir(&c);
+    zd_log("INFO", "config: mode=%s socket=%s tcp=%s groups=%zu leases=%s auth=%s state=%s",
            c.uds ? "uds" : "tcp", c.socket_path, c.tcp_bind, c.enabled_count,
-           c.no_leases ? "off" : "on", c.signing_key_path[0] ? "on" : "off");
+           c.no_leases ? "off" : "on", c.signing_key_path[0] ? "on" : "off", c.state_dir);
 
     /* Signals are taken by sigwait below; every thread started from here on blocks them. */
     sigset_t sigs;
@@ -481,6 +524,10 @@ static int serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     zeus_set_log_callback(library_log, NULL);
+    if (zeus_set_journal_dir(c.state_dir) != 0) {
+        die("--state-dir: %s", zeus_last_error());
+        return 1;
+    }
 
     int rc = 1, fd = -1;
     zeus_devices *devices = NULL;

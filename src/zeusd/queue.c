@@ -39,8 +39,7 @@ static void *worker_main(void *arg)
         if (!w->head)
             w->tail = NULL;
         pthread_mutex_unlock(&q->lock);
-        c->rc = zd_leases_set(q->leases, c->gpu, &c->setting, c->pid, c->uid, c->persist, c->err,
-                              sizeof c->err);
+        c->rc = zd_leases_set(q->leases, c->gpu, &c->setting, &c->who, c->err, sizeof c->err);
         zd_log(c->rc == 0 ? "INFO" : "WARN", "%s: %s", c->what, c->rc == 0 ? "ok" : c->err);
         pthread_mutex_lock(&q->lock);
         if (c->blocking) {

@@ -54,6 +54,11 @@ typedef struct {
     zd_allow allow[ZD_GROUP_COUNT][ZD_MAX_ALLOW];
     size_t allow_count[ZD_GROUP_COUNT];
     bool no_leases; /* every change permanent, as the original */
+    /* The lease journal's directory (--state-dir; "": beside the socket). */
+    char state_dir[256];
+    /* Who may break another client's lease with force=true besides root (--allow gpu-admin=). */
+    zd_allow admin[ZD_MAX_ALLOW];
+    size_t admin_count;
     unsigned max_connections;
     unsigned timeout_s;
     unsigned request_timeout_s; /* a request must arrive whole within this (slow clients) */
@@ -165,6 +170,10 @@ typedef struct zd_leases zd_leases;
 zd_leases *zd_leases_create(zeus_devices *devices);
 /* Restores everything still leased. */
 void zd_leases_destroy(zd_leases *l);
+/* At start: reads the lease journal a killed daemon left. A GPU whose client is gone is put back
+ * at once; one whose client lives stays leased to it with the recorded original, watched again
+ * as a new client is. */
+void zd_leases_recover(zd_leases *l);
 typedef enum {
     ZD_SET_POWER_LIMIT,
     ZD_SET_PERSISTENCE,
@@ -179,11 +188,21 @@ typedef struct {
     zd_knob knob;
     unsigned value, value_max;
 } zd_setting;
-/* Changes one GPU for a client. pid 0: no client to watch (TCP): permanent. persist: permanent.
- * Returns 0 or a ZEUS_E* code with a message for the client in err; 409 conflicts come back as
- * ZEUS_ESTATE. */
-int zd_leases_set(zd_leases *l, unsigned gpu, const zd_setting *setting, pid_t pid, uid_t uid,
-                  bool persist, char *err, size_t err_size);
+/* Who asks for a change: the client process (pid 0: no client to watch, TCP: permanent), its
+ * uid, its name for messages ("root (uid 0, pid 12)"), and whether it breaks another client's
+ * lease of the GPU (force=true, checked by the caller: root or gpu-admin). */
+typedef struct {
+    pid_t pid;
+    uid_t uid;
+    bool persist; /* permanent: no lease */
+    bool force;
+    char name[128];
+} zd_requester;
+/* Changes one GPU for a client. Returns 0 or a ZEUS_E* code with a message for the client in
+ * err; 409 conflicts come back as ZEUS_ESTATE. A client whose lease was broken gets 409 naming
+ * who took the GPU on its next change of it. */
+int zd_leases_set(zd_leases *l, unsigned gpu, const zd_setting *setting, const zd_requester *who,
+                  char *err, size_t err_size);
 /* The number of live client leases (for tests through logs). */
 size_t zd_leases_count(zd_leases *l);
 
@@ -191,9 +210,7 @@ size_t zd_leases_count(zd_leases *l);
 typedef struct zd_change {
     unsigned gpu;
     zd_setting setting;
-    pid_t pid;
-    uid_t uid;
-    bool persist;
+    zd_requester who;
     char what[256]; /* the log line's start: route, GPU, value, caller */
     bool blocking;  /* the submitter waits (zd_queue_wait) and frees it; else the worker frees */
     bool done;

@@ -77,6 +77,36 @@ static void test_default_run_and_profile_reuse(void **state)
     free(profile);
 }
 
+/* --profiling adaptive: the same default selector settles well before full profiling's step 452,
+ * on a limit that is in its (partial) profile; a bad mode is a usage error. */
+static void test_adaptive(void **state)
+{
+    (void)state;
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "demo", "--json", "--profiling", "adaptive", NULL), 0);
+    cJSON *root = cJSON_Parse(out);
+    assert_non_null(root);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "profiling")),
+                        "adaptive");
+    int settled = (int)number(root, "settled_at_step");
+    assert_true(settled > 1 && settled * 10 < 452 * 5); /* under half of full profiling */
+    unsigned chosen = (unsigned)number(root, "optimal_power_limit_w");
+    const cJSON *it;
+    bool found = false;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "profile"))
+    {
+        found |= (unsigned)number(it, "power_limit_w") == chosen;
+    }
+    assert_true(found);
+    cJSON_Delete(root);
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "demo", "--profiling", "fast", NULL), 2);
+    assert_contains(err, "--profiling must be full or adaptive, not 'fast'");
+    free(out);
+    free(err);
+}
+
 /* Text output with epochs that interrupt profiling, and a run too short to finish it. */
 static void test_text_epochs_short(void **state)
 {
@@ -148,6 +178,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_default_run_and_profile_reuse, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_text_epochs_short, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_adaptive, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_usage, zt_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

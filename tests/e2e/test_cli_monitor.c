@@ -565,6 +565,37 @@ static void test_unavailable_prints_nan(void **state)
     free(err);
 }
 
+/* --cross-check: a frozen counter (the fake's energy_counter_rate 0) is flagged, and with
+ * fallback the sampled energy is reported instead of 0 J. */
+static void test_energy_cross_check(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"name\": \"NVIDIA V100\", \"architecture\": \"volta\", "
+                             "\"min_power_limit_w\": 100, \"max_power_limit_w\": 250, "
+                             "\"idle_power_w\": 40, \"energy_counter_rate\": 0}]}");
+    setenv("ZEUS_FAKE_NVML_NOISE_W", "1", 1); /* a real sensor never reads one value */
+    char *out, *err;
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--cross-check", "fallback", "--",
+                             "sleep", "0.6", NULL),
+                     0);
+    assert_contains(out, "J by sampled");
+    assert_contains(out, "cross-check: fell_back (counter 0.000 J, sampled power ");
+    assert_contains(err, "disagree by more than their bounds");
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--json", "--cross-check", "flag",
+                             "--", "sleep", "0.6", NULL),
+                     0);
+    assert_contains(out, "\"cross_check\":{\"status\":\"disagree\"");
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--cross-check", "on", NULL), 2);
+    assert_contains(err, "--cross-check must be flag or fallback, not 'on'");
+    free(out);
+    free(err);
+    unsetenv("ZEUS_FAKE_NVML_NOISE_W");
+}
+
 /* A full stdout is an error for every command (mknod copy of /dev/full as the child's stdout). */
 static void test_full_stdout(void **state)
 {
@@ -673,6 +704,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_energy_fake_nvml, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_energy_cross_check, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_energy_sim, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_power_fake_nvml, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_power_sim, zt_setup, zt_teardown),

@@ -114,7 +114,7 @@ static void test_usage_errors(void **state)
         const char *args[6];
         const char *message;
     } cases[] = {
-        {{"power-limit", NULL}, "choose get, set or reset"},
+        {{"power-limit", NULL}, "choose get, set, reset or recover"},
         {{"power-limit", "show", NULL}, "unknown action 'show'"},
         {{"power-limit", "set", NULL}, "give the limit in watts"},
         {{"power-limit", "set", "abc", NULL}, "WATTS must be a positive number, not 'abc'"},

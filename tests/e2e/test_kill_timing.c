@@ -1,9 +1,11 @@
 /* Kill timing (issue 9): SIGINT/SIGTERM/SIGHUP at random moments to `zeus power-limit set` on 64
- * fake-NVML GPUs and to the optimizer example on simulated GPUs; in every trial every GPU must
- * be restored or untouched (for `set`: all GPUs changed or none), persistence mode back, and no
- * process may hang. Bounded to a few seconds; bench/kill_timing.sh runs many more trials. The
- * seed is printed so that a failing trial can be replayed (ZT_SEED). */
+ * fake-NVML GPUs, to the optimizer example on simulated GPUs and to `zeus demo`, and kill -9 of
+ * zeusd while a client changes GPUs (then the client dies too and zeusd is restarted); in every
+ * trial every GPU must be restored or untouched (for `set`: all GPUs changed or none),
+ * persistence mode back, and no process may hang. Bounded to a few seconds; bench/kill_timing.sh
+ * runs many more trials. The seed is printed so that a failing trial can be replayed (ZT_SEED). */
 #include "test_support.h"
+#include "zeusd_rig.h"
 
 #include "zeus/util.h"
 
@@ -132,11 +134,139 @@ static void test_optimizer(void **state)
     free(path);
 }
 
+/* zeus demo (issue 17 item 2): a signal at any moment, profiling or the baseline at the
+ * maximum, leaves every simulated GPU at the limit it started at with persistence mode off; a
+ * run that is not interrupted ends there too (not at the maximum). */
+static void test_demo(void **state)
+{
+    (void)state;
+    /* The demo's GPUs with 1 ms steps: a whole run takes about a second. */
+    char *config = zt_write(zt_dir, "demo.json",
+                            "{\"gpus\": [{\"name\": \"NVIDIA A40\", \"architecture\": "
+                            "\"ampere\", \"min_power_limit_w\": 100, \"max_power_limit_w\": "
+                            "300, \"static_power_w\": 60, \"step_time_ms\": 1, "
+                            "\"energy_update_ms\": 1, \"count\": 2}]}");
+    setenv("ZEUS_SIM_CONFIG", config, 1);
+    char *path = write_state("sim.state", 2, 225000);
+    setenv("ZEUS_SIM_STATE", path, 1);
+    char *argv[] = {ZEUS_CLI_PATH, "demo", "--steps", "480", "--quiet", NULL};
+    unsigned at, persistent, s = seed();
+    int64_t t0 = zeus_now_ns();
+    assert_int_equal(zt_wait(zt_spawn(argv), 60), 0);
+    unsigned window_us = (unsigned)((zeus_now_ns() - t0) / 1000 * 11 / 10) + 1;
+    count_state(path, 225000, &at, &persistent);
+    assert_int_equal(at, 2); /* the comparison at the maximum was put back too */
+    assert_int_equal(persistent, 0);
+    for (int trial = 0; trial < 4; trial++) {
+        free(write_state("sim.state", 2, 225000));
+        int sig = signals_sent[rand_r(&s) % 3];
+        useconds_t delay = (useconds_t)(rand_r(&s) % window_us);
+        int pid = zt_spawn(argv);
+        usleep(delay);
+        kill(pid, sig);
+        int status = zt_wait(pid, 20);
+        assert_int_not_equal(status, -1);
+        assert_true(status == 0 || status == 128 + sig);
+        count_state(path, 225000, &at, &persistent);
+        if (at != 2 || persistent != 0)
+            fprintf(stderr, "demo trial %d: signal %d after %u us: %u GPUs back, %u persistent\n",
+                    trial, sig, (unsigned)delay, at, persistent);
+        assert_int_equal(at, 2);
+        assert_int_equal(persistent, 0);
+    }
+    free(config);
+    free(path);
+}
+
+/* A zeusd client: leases GPUs 0-3 one request each (150 W, persistence on), then waits. */
+static pid_t zeusd_client(const char *sock)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid != 0)
+        return pid;
+    for (unsigned g = 0; g < 4; g++) {
+        char t[160];
+        zr_reply r;
+        snprintf(t, sizeof t, "/gpu/set_power_limit?gpu_ids=%u&power_limit_mw=150000&block=true",
+                 g);
+        zr_request(sock, "POST", t, NULL, &r);
+        zr_free(&r);
+        snprintf(t, sizeof t, "/gpu/set_persistence_mode?gpu_ids=%u&enabled=true&block=true", g);
+        zr_request(sock, "POST", t, NULL, &r);
+        zr_free(&r);
+    }
+    for (;;)
+        pause();
+}
+
+/* zeusd killed with -9 at a random moment while a client changes four GPUs; the client dies
+ * too; the restarted zeusd (same --state-dir) puts every GPU back before it answers. */
+static void test_zeusd_kill9_restart(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(zt_dir, NULL);
+    setenv("ZEUS_DEVICE", "nvml", 1);
+    setenv("ZEUS_NVML_LIBRARY", ZEUS_FAKE_NVML_PATH, 1);
+    char *path = zt_path(zt_dir, "fake_nvml.state");
+    char *state_dir = zt_path(zt_dir, "zeusd-state");
+    const char *args[] = {"--enable", "gpu-control,gpu-read", "--state-dir", state_dir, NULL};
+    unsigned s = seed(), at, persistent;
+    /* The window: one uninterrupted client run. */
+    free(write_state("fake_nvml.state", 4, 280000));
+    zr_daemon d;
+    zr_start_argv(&d, args);
+    int64_t t0 = zeus_now_ns();
+    pid_t c = zeusd_client(d.sock);
+    int64_t end = t0 + 10000000000LL;
+    do {
+        count_state(path, 150000, &at, &persistent);
+        usleep(1000);
+    } while (persistent < 4 && zeus_now_ns() < end);
+    unsigned window_us = (unsigned)((zeus_now_ns() - t0) / 1000 * 12 / 10) + 1;
+    kill(c, SIGKILL);
+    zt_wait(c, 10);
+    assert_int_equal(zr_stop(&d), 0);
+    unsigned left_changed = 0; /* trials where the killed zeusd left GPUs changed */
+    for (int trial = 0; trial < 4; trial++) {
+        free(write_state("fake_nvml.state", 4, 280000));
+        zr_start_argv(&d, args);
+        useconds_t delay = (useconds_t)(rand_r(&s) % window_us);
+        c = zeusd_client(d.sock);
+        usleep(delay);
+        kill(d.pid, SIGKILL);
+        assert_int_equal(zt_wait(d.pid, 10), 128 + SIGKILL);
+        d.pid = 0;
+        kill(c, SIGKILL);
+        zt_wait(c, 10);
+        zr_stop(&d);
+        unsigned changed;
+        count_state(path, 150000, &changed, &persistent);
+        left_changed += changed > 0 || persistent > 0;
+        zr_start_argv(&d, args); /* returns once it answers */
+        count_state(path, 280000, &at, &persistent);
+        if (at != 4 || persistent != 0)
+            fprintf(stderr,
+                    "zeusd trial %d: killed after %u us (%u GPUs changed): %u back, %u "
+                    "persistent\n",
+                    trial, (unsigned)delay, changed, at, persistent);
+        assert_int_equal(at, 4);
+        assert_int_equal(persistent, 0);
+        assert_int_equal(zr_stop(&d), 0);
+    }
+    fprintf(stderr, "kill timing, zeusd kill -9 + restart: %u of 4 trials left GPUs changed\n",
+            left_changed);
+    free(state_dir);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_power_limit_set, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_optimizer, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_demo, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_zeusd_kill9_restart, zt_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

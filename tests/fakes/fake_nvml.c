@@ -400,7 +400,13 @@ EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device,
         LEAVE(NVML_SUCCESS);
     }
     (void)state_load_locked();
-    *energy = zeus__sim_gpu_energy_mj(&gpus[gpu], zeus_now_ns());
+    uint64_t mj = zeus__sim_gpu_energy_mj(&gpus[gpu], zeus_now_ns());
+    if (p->energy_counter_rate != 1.0) {
+        /* "energy_counter_rate": a frozen counter (0) or one at the wrong rate. */
+        double start = p->initial_energy_j * 1000.0;
+        mj = (uint64_t)(start + ((double)mj - start) * p->energy_counter_rate);
+    }
+    *energy = mj;
     LEAVE(NVML_SUCCESS);
 }
 
@@ -408,6 +414,8 @@ EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device,
  * uniform in [-noise, +noise] W, so that a steady load still reads differently over time. */
 static unsigned noisy_mw(unsigned gpu, unsigned mw, int64_t now_ns)
 {
+    if (config.gpus[gpu].stuck_power_w > 0) /* "stuck_power_w": a sensor stuck at one value */
+        return (unsigned)(config.gpus[gpu].stuck_power_w * 1000.0);
     static double noise_w = -1;
     if (noise_w < 0) {
         const char *env = getenv("ZEUS_FAKE_NVML_NOISE_W");

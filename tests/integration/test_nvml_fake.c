@@ -79,7 +79,7 @@ static void test_one_v100(void **state)
     assert_int_equal(mw, 40000);
     /* Out of range limits are refused before NVML is asked. */
     assert_int_equal(zeus_gpu_set_power_limit_mw(d, 0, 260000), ZEUS_ERANGE);
-    assert_contains(zeus_last_error(), "outside its range 100-250 W");
+    assert_contains(zeus_last_error(), "260 W is outside GPU 0's range 100-250 W");
     zeus_devices_close(d);
 }
 

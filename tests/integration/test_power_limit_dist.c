@@ -65,6 +65,7 @@ typedef struct {
     rank_comm comm;
     const char *profile_path;
     bool distributed;
+    bool adaptive; /* profiling = ZEUS_PL_PROFILING_ADAPTIVE */
     int create_rc, hook_rc;
     unsigned optimal_w;
     zeus_power_limit_measurement profile[16];
@@ -108,6 +109,10 @@ static void *run_rank(void *arg)
     o.pl_step_w = 25;
     o.profile_path = r->profile_path;
     o.restore_on_exit = o.restore_on_signal = false;
+    if (r->adaptive) {
+        o.profile_steps = 16; /* windows of 2 steps */
+        o.profiling = ZEUS_PL_PROFILING_ADAPTIVE;
+    }
     if (r->distributed) {
         o.all_reduce = thread_all_reduce;
         o.all_reduce_user = &r->comm;
@@ -215,6 +220,34 @@ static void test_every_rank_chooses_the_same_limit(void **state)
     unsigned expected = 0;
     assert_int_equal(zeus_selector_select(&cost, runs[0].profile, 9, &expected), ZEUS_OK);
     assert_int_equal(runs[0].optimal_w, expected);
+}
+
+/* Adaptive profiling: every short window is all-reduced, and since every decision (another
+ * window, the next limit, done) depends only on the reduced values, every rank measures the same
+ * limits, the same number of windows, and chooses the same limit. */
+static void test_adaptive_every_rank_the_same(void **state)
+{
+    (void)state;
+    for (int again = 0; again < 3; again++) {
+        rank_run runs[RANKS] = {0};
+        for (unsigned i = 0; i < RANKS; i++)
+            runs[i].adaptive = true;
+        run_job(runs, true, NULL);
+        for (unsigned i = 0; i < RANKS; i++) {
+            if (runs[i].hook_rc != ZEUS_OK)
+                fprintf(stderr, "rank %u: %s\n", i, runs[i].error);
+            assert_int_equal(runs[i].create_rc, ZEUS_OK);
+            assert_int_equal(runs[i].hook_rc, ZEUS_OK);
+            assert_int_not_equal(runs[i].optimal_w, 0);
+            assert_int_equal(runs[i].optimal_w, runs[0].optimal_w);
+            assert_int_equal(runs[i].profiled, runs[0].profiled);
+            assert_memory_equal(runs[i].profile, runs[0].profile, sizeof runs[0].profile);
+            assert_int_equal(runs[i].comm.energies, runs[0].comm.energies);
+        }
+        /* The search skipped limits; each limit took at least two windows. */
+        assert_true(runs[0].profiled >= 5 && runs[0].profiled < 9);
+        assert_true(runs[0].comm.energies >= 2 * runs[0].profiled);
+    }
 }
 
 static void test_a_rank_that_reads_nothing_retries_everywhere(void **state)
@@ -408,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_window_exchange),
         cmocka_unit_test(test_creation_exchange),
         cmocka_unit_test(test_every_rank_chooses_the_same_limit),
+        cmocka_unit_test(test_adaptive_every_rank_the_same),
         cmocka_unit_test(test_a_rank_that_reads_nothing_retries_everywhere),
         cmocka_unit_test(test_profile_files_must_agree),
         cmocka_unit_test(test_a_failed_rank_stops_every_rank),

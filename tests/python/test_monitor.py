@@ -416,3 +416,46 @@ def test_no_gpu_library_raises_with_the_reason(tmp_path):
     for line in raised:
         assert "no GPU can be measured" in line and "libnvidia-ml.so.1" in line, line
         assert "gpu_indices=[]" in line
+
+
+CROSS_CHECK = r"""
+import time
+from zeus.monitor import PowerMonitor, ZeusMonitor
+pm = PowerMonitor(gpu_indices=[0, 1], update_period=0.01)
+m = ZeusMonitor(gpu_indices=[0, 1])
+try:
+    m.cross_check(pm, "always")
+except ValueError as e:
+    print("MODE", e)
+m.cross_check(pm, "fallback")
+m.begin_window("w", sync_execution=False)
+time.sleep(0.3)
+r = m.end_window("w", sync_execution=False)
+print("CHECK", [c["status"] for c in r.cross_check], r.gpus[1]["method"],
+      r.energy[1] == r.cross_check[1]["sampled"], r.cross_check[1]["counter"])
+try:
+    pm.stop()
+except RuntimeError as e:
+    print("STOP", e)
+m.cross_check(None)
+m.begin_window("x", sync_execution=False)
+print("NONE", m.end_window("x", sync_execution=False).cross_check)
+pm.stop()
+"""
+
+
+def test_cross_check_against_a_power_monitor():
+    """ZeusMonitor.cross_check(PowerMonitor, mode): a frozen counter (the fake NVML's
+    energy_counter_rate 0) is flagged and, with "fallback", replaced by the sampled energy."""
+    config = json.dumps({"gpus": [{"name": "Tesla V100", "architecture": "volta", "load": 1},
+                                  {"name": "Tesla V100", "architecture": "volta", "load": 1,
+                                   "energy_counter_rate": 0}]})
+    p = run_python(CROSS_CHECK, {"ZEUS_FAKE_NVML_CONFIG": config, "ZEUS_FAKE_NVML_NOISE_W": "2"},
+                   timeout=60)
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert "MODE mode must be 'flag' or 'fallback', not 'always'" in out
+    assert "CHECK ['agree', 'fell_back'] sampled True 0.0" in out
+    assert "STOP a ZeusMonitor cross-checks against this PowerMonitor" in out
+    assert "NONE None" in out
+    assert "disagree by more than their bounds" in p.stderr

@@ -420,3 +420,28 @@ def test_steps_shorter_than_the_counter_period_reach_done(tmp_path):
     retries = [l for l in r.stderr.splitlines() if "profiling it again over" in l]
     assert len(retries) == 1, r.stderr
     assert "zeus" in retries[0].lower()
+
+
+def test_adaptive_profiling_measures_fewer_steps(nvml_sets):
+    """profiling="adaptive" (an extension): windows of profile_steps / 8 steps, a limit stops
+    once its chunks agree, the range is searched coarse to fine; the optimum is still set."""
+    m = ZeusMonitor(gpu_indices=[0])
+    with pytest.raises(ValueError, match="profiling must be"):
+        GlobalPowerLimitOptimizer(m, Energy(), profiling="fast")
+    plo = GlobalPowerLimitOptimizer(
+        m, Energy(), wait_steps=1, warmup_steps=1, profile_steps=16, pl_step=50,
+        profiling="adaptive",
+    )
+    assert plo.profiling == "adaptive"
+    steps = 0
+    while not isinstance(plo.state, Done) and steps < 1 + 5 * 18:
+        _train(plo, 1, step_s=0.01)
+        steps += 1
+    assert isinstance(plo.state, Done)
+    # full profiling takes 1 + 5 limits x (1 + 1 + 16) steps; adaptive far fewer
+    assert steps < 1 + 5 * 18
+    limits = [x.power_limit for x in plo.measurements]
+    assert limits[:3] == [300, 200, 100]  # the coarse pass first
+    assert plo.state.optimal_power_limit // 1000 in limits
+    assert nvml_sets()[-1] == (0, plo.state.optimal_power_limit)
+    plo.close()

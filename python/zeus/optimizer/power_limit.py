@@ -254,6 +254,9 @@ class GlobalPowerLimitOptimizer(_zeus.Optimizer, Callback):
         profile_steps: steps profiled per limit.
         pl_step: W between profiled limits.
         profile_path: JSON profile; written after profiling, loaded (no profiling) if it exists.
+        profiling: "full" (default, the original's: every limit, warmup + profile_steps each)
+            or "adaptive" (an extension: each limit measured until its cost is known well
+            enough to rank it, the limit range searched coarse to fine; docs/power-limit.md).
 
     Raises ValueError for bad arguments, RuntimeError when changing limits is not permitted.
     """
@@ -267,6 +270,7 @@ class GlobalPowerLimitOptimizer(_zeus.Optimizer, Callback):
         profile_steps: int = 40,
         pl_step: int = 25,
         profile_path: Optional[str] = None,
+        profiling: str = "full",
     ) -> None:
         # The original's order and messages for the step arguments.
         if wait_steps < 0:
@@ -279,6 +283,9 @@ class GlobalPowerLimitOptimizer(_zeus.Optimizer, Callback):
             raise ValueError("pl_step must be positive.")
         if optimum_selector is not None and not isinstance(optimum_selector, OptimumSelector):
             raise TypeError("optimum_selector must be an OptimumSelector")
+        if profiling not in ("full", "adaptive"):
+            raise ValueError(f"profiling must be 'full' or 'adaptive'. Got {profiling!r}.")
+        self.profiling = profiling
         self.monitor = monitor
         self.optimum_selector = optimum_selector
         self.wait_steps = wait_steps
@@ -308,6 +315,7 @@ class GlobalPowerLimitOptimizer(_zeus.Optimizer, Callback):
             pl_step=pl_step,
             profile_path=None if profile_path is None else str(profile_path),
             all_reduce=all_reduce,
+            profiling=profiling,
         )
         _live.add(self)
 
@@ -359,6 +367,7 @@ def _make_hf_class() -> Any:
                 profile_steps: int = 40,
                 pl_step: int = 25,
                 profile_path: Optional[str] = None,
+                profiling: str = "full",
             ) -> None:
                 raise ImportError(_HF_MISSING, name="transformers")
 
@@ -377,6 +386,7 @@ def _make_hf_class() -> Any:
             profile_steps: int = 40,
             pl_step: int = 25,
             profile_path: Optional[str] = None,
+            profiling: str = "full",
         ) -> None:
             self._arguments = (
                 monitor,
@@ -386,6 +396,7 @@ def _make_hf_class() -> Any:
                 profile_steps,
                 pl_step,
                 profile_path,
+                profiling,
             )
             self.optimizer: Optional[GlobalPowerLimitOptimizer] = None
             # Under torchrun / accelerate launch the callback is usually made before the

@@ -1,0 +1,28 @@
+/* fork() handling of the lease code: a child keeps none of the parent's threads, locks or
+ * handlers, and never restores the parent's leases. */
+#include "power_limit/lease_internal.h"
+
+void zeus__lease_atfork(zeus__fork_phase phase)
+{
+    if (phase == ZEUS__FORK_PREPARE) {
+        zeus__lease_signals_atfork(phase);
+        pthread_mutex_lock(&zeus__leases_lock);
+        return;
+    }
+    if (phase == ZEUS__FORK_CHILD) {
+        /* The child has no watchers; the parent's leases stay the parent's (their pid says
+         * so), and their locks are not the child's to keep. */
+        for (zeus_lease *l = zeus__leases; l; l = l->next) {
+            zeus__lease_drop_locks(l);
+            l->watching = false;
+        }
+        atomic_store(&zeus__signal_in_progress, false);
+    }
+    pthread_mutex_unlock(&zeus__leases_lock);
+    zeus__lease_signals_atfork(phase);
+}
+
+void zeus__lease_fork_init(void)
+{
+    zeus__fork_init();
+}
