@@ -42,3 +42,47 @@ def test_profile_solve_serve_apply_meets_the_goal():
     planned = r["planned"]
     assert planned["energy_saved_pct"] >= 10.0, r
     assert planned["time_change_pct"] <= 1.0, r
+
+
+class CountingMeasurement:
+    """Instruction n takes n seconds and 10 n joules."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def begin(self) -> None:
+        self.n += 1
+
+    def end(self) -> tuple[float, float]:
+        return float(self.n), 10.0 * self.n
+
+
+def test_profiler_sweeps_averages_and_refuses_misuse(tmp_path):
+    import pytest
+
+    from zeus.optimizer.pipeline_frequency import PipelineFrequencyProfiler
+
+    prof = PipelineFrequencyProfiler(2, 0, frequencies=[1200, 1740, 1200], warmup_steps=1,
+                                     measurement=CountingMeasurement())
+    assert prof.frequencies == [1740, 1200]
+    with pytest.raises(ValueError, match="'bogus'"):
+        prof.on_instruction_begin("bogus")
+    while not prof.done:
+        prof.on_step_begin()
+        for kind in ("forward", "forward", "backward"):
+            prof.on_instruction_begin(kind)
+            prof.on_instruction_end(kind)
+        prof.on_step_end()
+    # warm-up step: instructions 1-3 unrecorded; 1740: 4, 5 forward, 6 backward; 1200: 7, 8, 9
+    assert prof.rows() == [(2, "backward", 1740, 6.0, 60.0), (2, "backward", 1200, 9.0, 90.0),
+                           (2, "forward", 1740, 4.5, 45.0), (2, "forward", 1200, 7.5, 75.0)]
+    with pytest.raises(RuntimeError, match="sweep is over"):
+        prof.on_step_begin()
+    out = tmp_path / "profile.csv"
+    other = [(3, "forward", 1740, 1.0, 2.0)]
+    prof.write_csv(str(out), gather=lambda mine: [mine, other, [(3, "forward", 1740, 3.0, 4.0)]])
+    lines = out.read_text().splitlines()
+    assert lines[0] == "stage,instruction,frequency,time,energy"
+    assert lines[1:] == ["2,backward,1740,6.0,60.0", "2,backward,1200,9.0,90.0",
+                         "2,forward,1740,4.5,45.0", "2,forward,1200,7.5,75.0",
+                         "3,forward,1740,2.0,3.0"]  # ranks of one stage averaged
