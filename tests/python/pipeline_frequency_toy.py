@@ -118,35 +118,44 @@ def iteration(rank: int, world: int, cfg: dict, clock: SimClock, hooks) -> tuple
     return end.item() - start.item(), energy.item()
 
 
-def solve_and_serve(cfg: dict, csv: str) -> tuple[subprocess.Popen, str, int, str]:
-    """Rank 0: solves the profile and serves the last frontier point; (server, URL, points)."""
-    zeus = cfg["zeus"]
+def serve(cfg: dict, *args: str) -> tuple[subprocess.Popen, str]:
+    """Rank 0: starts `zeus pipeline-frequency serve` on a free port; (server, URL)."""
+    server = subprocess.Popen(
+        [cfg["zeus"], "pipeline-frequency", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env=dict(os.environ, ZEUS_PFO_DUMP_DATA="false"))
+    return server, server.stdout.readline().split()[-1]
+
+
+def solve_and_serve(cfg: dict, csv: str) -> tuple[subprocess.Popen, dict]:
+    """Rank 0: solves the profile and serves the last frontier point."""
     out = cfg["tmp"] + "/plans"
     solve = subprocess.run(
-        [zeus, "pipeline-frequency", "solve", csv, "--out", out,
+        [cfg["zeus"], "pipeline-frequency", "solve", csv, "--out", out,
          "--num-stages", str(cfg["stages"]), "--num-mbs", str(cfg["mbs"]),
          "--p2p-power", repr(_zeus.sim_step_cost(0)[2]), "--unit-time", repr(cfg["unit_time"])],
         capture_output=True, text=True, check=True)
-    import glob  # noqa: PLC0415
-
-    plans = sorted(glob.glob(out + "/freqs_pipeline_*.py"))
-    server = subprocess.Popen(
-        [zeus, "pipeline-frequency", "serve", "--port", "0", "--solution", plans[-1]],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env=dict(os.environ, ZEUS_PFO_DUMP_DATA="false"))
-    url = server.stdout.readline().split()[-1]
-    return server, url, len(plans), solve.stdout.strip()
+    plans = sorted(Path(out).glob("freqs_pipeline_*.py"))
+    server, url = serve(cfg, "--solution", str(plans[-1]))
+    return server, {"url": url, "points": len(plans), "solve": solve.stdout.strip()}
 
 
-def main() -> None:
-    rank, cfg = int(sys.argv[1]), json.loads(sys.argv[2])
-    world = cfg["stages"]
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{cfg['port']}", rank=rank,
-                            world_size=world)
+def measure(rank: int, world: int, cfg: dict, clock: SimClock, hooks) -> dict:
+    """A warm-up iteration, then ITERS measured ones."""
+    iteration(rank, world, cfg, clock, hooks)
+    times, energies = [], []
+    for _ in range(cfg["iters"]):
+        t, e = iteration(rank, world, cfg, clock, hooks)
+        times.append(t)
+        energies.append(e)
+    return {"times": times, "energies": energies}
+
+
+def offline(rank: int, world: int, cfg: dict, clock: SimClock) -> dict:
+    """Profiler, then rank 0 solves and serves; the ranks replay the plan."""
     from zeus.optimizer.pipeline_frequency import (  # noqa: PLC0415
         PipelineFrequencyOptimizer, PipelineFrequencyProfiler)
 
-    clock = SimClock(rank)
     result: dict = {}
     wall = time.perf_counter()
     prof = PipelineFrequencyProfiler(rank, rank, frequencies=cfg["clocks"], warmup_steps=0,
@@ -160,8 +169,7 @@ def main() -> None:
     info = [None]
     try:
         if rank == 0:
-            server, url, points, solved = solve_and_serve(cfg, csv)
-            info = [{"url": url, "points": points, "solve": solved}]
+            server, info[0] = solve_and_serve(cfg, csv)
         dist.broadcast_object_list(info, src=0)
         result.update(info[0])
         for mode in ["max_clock"] + cfg["modes"]:
@@ -170,20 +178,61 @@ def main() -> None:
             hooks = None if mode == "max_clock" else PipelineFrequencyOptimizer(
                 rank, 0, rank, 0, rank, 1, world, 1, world, info[0]["url"],
                 job_metadata=f"toy+{mode}", wait_for_frequency=mode == "planned")
-            iteration(rank, world, cfg, clock, hooks)  # warm-up
-            times, energies = [], []
-            for _ in range(cfg["iters"]):
-                t, e = iteration(rank, world, cfg, clock, hooks)
-                times.append(t)
-                energies.append(e)
+            result[mode] = measure(rank, world, cfg, clock, hooks)
             if hooks:
                 hooks.close()
-            result[mode] = {"times": times, "energies": energies}
         dist.barrier()
     finally:
         if server is not None:
             server.terminate()
             server.wait()
+    return result
+
+
+def online(rank: int, world: int, cfg: dict, clock: SimClock) -> dict:
+    """The server's Online scheduler profiles, solves and serves; the ranks never restart."""
+    from zeus.optimizer.pipeline_frequency import PipelineFrequencyOptimizer  # noqa: PLC0415
+
+    result: dict = {}
+    server = None
+    info = [None]
+    try:
+        if rank == 0:
+            args = {"num_microbatches": cfg["mbs"], "frequencies": cfg["clocks"],
+                    "p2p_power": _zeus.sim_step_cost(0)[2], "unit_time": cfg["unit_time"]}
+            server, url = serve(cfg, "--scheduler", "Online", "--scheduler-args",
+                                json.dumps(args))
+            info[0] = {"url": url}
+        dist.broadcast_object_list(info, src=0)
+        result["max_clock"] = measure(rank, world, cfg, clock, None)
+        wall = time.perf_counter()
+        hooks = PipelineFrequencyOptimizer(rank, 0, rank, 0, rank, 1, world, 1, world,
+                                           info[0]["url"], job_metadata="toy+online",
+                                           wait_for_frequency=True,
+                                           measurement=SimMeasurement(clock))
+        n = 0
+        while hooks.profiling:
+            iteration(rank, world, cfg, clock, hooks)
+            n += 1
+        result["profile_wall_s"] = time.perf_counter() - wall
+        result["profiling_iterations"] = n
+        result["online"] = measure(rank, world, cfg, clock, hooks)
+        hooks.close()
+        dist.barrier()
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait()
+    return result
+
+
+def main() -> None:
+    rank, cfg = int(sys.argv[1]), json.loads(sys.argv[2])
+    world = cfg["stages"]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{cfg['port']}", rank=rank,
+                            world_size=world)
+    clock = SimClock(rank)
+    result = (online if "online" in cfg["modes"] else offline)(rank, world, cfg, clock)
     if rank == 0:
         with open(cfg["tmp"] + "/result.json", "w") as f:
             json.dump(result, f)
@@ -226,7 +275,8 @@ def launch(build: Path, *, stages: int = 4, mbs: int = 4, fwd_steps=(3, 4, 2, 3)
                     p.kill()
                     p.wait()
         result = json.loads(Path(d, "result.json").read_text())
-        result["profile_csv"] = Path(d, "profile.csv").read_text()
+        if Path(d, "profile.csv").exists():
+            result["profile_csv"] = Path(d, "profile.csv").read_text()
         result["wall_s"] = time.perf_counter() - start
     base = result["max_clock"]
     t0, e0 = sum(base["times"]) / iters, sum(base["energies"]) / iters

@@ -86,3 +86,12 @@ def test_profiler_sweeps_averages_and_refuses_misuse(tmp_path):
     assert lines[1:] == ["2,backward,1740,6.0,60.0", "2,backward,1200,9.0,90.0",
                          "2,forward,1740,4.5,45.0", "2,forward,1200,7.5,75.0",
                          "3,forward,1740,2.0,3.0"]  # ranks of one stage averaged
+
+
+def test_online_server_profiles_solves_and_serves_without_restart():
+    # the server's Online scheduler: a profiling iteration per clock, then the solved plan
+    r = toy.launch(BUILD, clocks=CLOCKS, iters=2, modes=("online",), timeout=240)
+    assert r["profiling_iterations"] == len(CLOCKS)
+    online = r["online"]
+    assert online["energy_saved_pct"] >= 10.0, r
+    assert online["time_change_pct"] <= 1.0, r
