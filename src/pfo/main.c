@@ -267,7 +267,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: zeus pipeline-frequency serve [--host ADDR] [--port PORT]\n"
             "                                     [--solution FILE.py] [--scheduler NAME]\n"
-            "                                     [--sweep-interval SECONDS]\n\n"
+            "                                     [--scheduler-args JSON] [--sweep-interval S]\n\n"
             "Serves the pipeline frequency optimizer's API (the original's four routes) to the\n"
             "ranks of training jobs: each rank gets its frequency plan from a solution file\n"
             "(a freqs_pipeline_NNNNN.py of `zeus pipeline-frequency solve`). Settings as the\n"
@@ -276,7 +276,12 @@ static void usage(FILE *f)
             "ZEUS_PFO_DUMP_DATA, ZEUS_PFO_DUMP_DIR (./dump), ZEUS_PFO_MAX_JOB_IDLE_TIME (s),\n"
             "ZEUS_PFO_LOG_LEVEL (the v0.8 names PERSEUS_* work too); the options override them.\n"
             "--port 0 picks a free port (default 7787); the address is printed as 'listening\n"
-            "on http://HOST:PORT'. Idle jobs are evicted every --sweep-interval (60) seconds.\n");
+            "on http://HOST:PORT'. Idle jobs are evicted every --sweep-interval (60) seconds.\n\n"
+            "--scheduler Online (ours; give --scheduler-args after it) profiles each job itself,\n"
+            "one clock per iteration from the ranks' POST /result, then solves and serves the\n"
+            "last frontier point: '{\"num_microbatches\": M}' (required), \"frequencies\": [MHz,\n"
+            "...] (default every clock all ranks support, down to \"min_frequency\"),\n"
+            "\"p2p_power\" (W, 70), \"unit_time\" (s, 0.001).\n");
 }
 
 int main(int argc, char **argv)

@@ -20,8 +20,8 @@ static int plan_alloc(pfo_plan *p, size_t n)
     return p->names && p->freqs ? 0 : -1;
 }
 
-int pfo_online_profiling_plan(long stages, long mbs, long stage, int mhz, pfo_plan *out,
-                              char *err, size_t size)
+int pfo_online_profiling_plan(long stages, long mbs, long stage, int mhz, pfo_plan *out, char *err,
+                              size_t size)
 {
     zeus_pf_instruction inst[2 * 1024];
     int mb[2 * 1024];
@@ -41,8 +41,8 @@ int pfo_online_profiling_plan(long stages, long mbs, long stage, int mhz, pfo_pl
     return 0;
 }
 
-int pfo_online_solve(const char *csv, long stages, long mbs, const pfo_settings *s,
-                     pfo_plan *plans, char *err, size_t size)
+int pfo_online_solve(const char *csv, long stages, long mbs, const pfo_settings *s, pfo_plan *plans,
+                     char *err, size_t size)
 {
     char path[] = "/tmp/zeus-pfo-profile-XXXXXX";
     int fd = mkstemp(path);

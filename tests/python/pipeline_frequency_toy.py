@@ -12,6 +12,9 @@ backward twice forward, synchronous 1F1B with isend/recv between stages. In one 
    (``zeus pipeline-frequency serve``); the ranks get the URL by broadcast, no restart;
 3. ITERS iterations at the maximum clock, then ITERS with ``PipelineFrequencyOptimizer``.
 
+With the mode "online" the server's Online scheduler does 1 and 2 instead: the ranks start
+``PipelineFrequencyOptimizer`` at once and it profiles until the server sends the plan.
+
 Time and energy are the simulated GPUs' own accounting, not the wall clock: every kernel costs
 what the simulator's model gives at the clock locked when it is launched (``sim_step_cost``),
 each rank carries its simulated time to the next stage in the tensors it sends, and a rank

@@ -95,3 +95,21 @@ def test_online_server_profiles_solves_and_serves_without_restart():
     online = r["online"]
     assert online["energy_saved_pct"] >= 10.0, r
     assert online["time_change_pct"] <= 1.0, r
+
+
+def test_online_scheduler_arguments_are_checked():
+    import subprocess
+
+    def serve(*args):
+        return subprocess.run([str(BUILD / "zeus"), "pipeline-frequency", "serve", "--port", "0",
+                               "--scheduler", "Online", *args], capture_output=True, text=True,
+                              timeout=30)
+
+    r = serve()
+    assert r.returncode == 2 and "Online needs num_microbatches" in r.stderr
+    r = serve("--scheduler-args", '{"num_microbatches": 0}')
+    assert r.returncode == 2 and "bad value for 'num_microbatches'" in r.stderr
+    r = serve("--scheduler-args", '{"num_microbatches": 4, "frequencies": []}')
+    assert r.returncode == 2 and "bad value for 'frequencies'" in r.stderr
+    r = serve("--scheduler-args", '{"num_microbatches": 4, "solution_path": "x.py"}')
+    assert r.returncode == 2 and "unexpected argument 'solution_path'" in r.stderr
