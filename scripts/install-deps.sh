@@ -10,6 +10,7 @@ packages=(build-essential cmake pkg-config libcjson-dev libcmocka-dev clang-form
   librsvg2-dev # zeus monitor power --plot FILE.png (librsvg + cairo)
   libsqlite3-dev libpq-dev postgresql # zeus-bso and its tests (docs/bso.md)
   prometheus prometheus-pushgateway python3-prometheus-client # the exporter's tests
+  python3-pydantic # the batch-size client's models (tests/bso runs it on the system Python)
   openmpi-bin libopenmpi-dev # examples/power_limit_mpi.c and its mpirun test (distributed training)
   iproute2 # ip netns: the two-host distributed-training test (tests/python/test_distributed.py)
   help2man # man pages made from the commands' --help (packaging/)

@@ -11,6 +11,7 @@ transformers
 accelerate
 pytest
 nvidia-ml-py
+pydantic
 prometheus-client
 matplotlib==3.11.2
 scikit-build-core

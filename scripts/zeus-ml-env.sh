@@ -6,13 +6,20 @@
 # imports
 # (tests/python/test_pipeline_frequency_server.py runs that client against our server).
 #   scripts/zeus-ml-env.sh [BUILD_DIR]     -> BUILD_DIR/zeus-ml-venv (default build)
+# ZEUS_ML_VERSION picks another release (the last zeus-ml, 0.11.0.post1, is the client of zeusd's
+# older routes: tests/python/test_zeusd_old_routes.py) -> BUILD_DIR/zeus-ml-VERSION-venv.
 set -eu
 build=${1:-build}
+version=${ZEUS_ML_VERSION:-0.8.2}
 venv="$build/zeus-ml-venv"
-REQUIREMENTS='zeus-ml==0.8.2
-nvidia-ml-py
+[ "$version" = 0.8.2 ] || venv="$build/zeus-ml-$version-venv"
+REQUIREMENTS="zeus-ml==$version
+nvidia-ml-py"
+if [ "$version" = 0.8.2 ]; then
+    REQUIREMENTS="$REQUIREMENTS
 httpx
-aiofiles'
+aiofiles"
+fi
 stamp=$(printf '%s\n' "$REQUIREMENTS" | cksum | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.requirements" 2>/dev/null)" = "$stamp" ]; then
     echo "$venv/bin/python"

@@ -2,9 +2,12 @@
  *
  * A zeus_devices handle holds one GPU backend (nvml or sim) and one CPU backend (rapl), each
  * chosen at open time from a zeus_device_options (zeus_devices_open_with). Which GPU backend:
- *   backend NULL or "auto": nvml if it loads and initializes, else no GPUs (the simulator is
- *                           never chosen silently);
- *   "nvml" | "sim" | "none": exactly that backend (sim: simulated GPUs, see docs/devices.md).
+ *   backend NULL or "auto": nvml if it loads and initializes and finds GPUs, else amdsmi (AMD
+ *                           GPUs), else jetson (an NVIDIA Jetson's power rails), else no GPUs
+ *                           (the simulator is never chosen silently); a machine with both
+ *                           NVIDIA and AMD GPUs uses the NVIDIA ones, as the original does, and
+ *                           the amdsmi backend says how to choose it (docs/devices.md);
+ *   "nvml" | "amdsmi" | "jetson" | "sim" | "none": exactly that backend (sim: simulated GPUs).
  * zeus_devices_open() is the environment fallback: it reads ZEUS_DEVICE, ZEUS_NVML_LIBRARY,
  * ZEUS_SIM_CONFIG, ZEUS_SIM_STATE, ZEUS_SYSFS_ROOT and the backend's visible-devices variable
  * (CUDA_VISIBLE_DEVICES for nvml and sim) into the options (zeus_device_options_from_env).
@@ -132,7 +135,7 @@ typedef struct {
  * that cannot use the macro call zeus_device_options_init_sized with their struct's size). */
 typedef struct {
     size_t struct_size;
-    /* GPU backend: "auto" (NULL), "nvml", "sim" or "none". */
+    /* GPU backend: "auto" (NULL), "nvml", "amdsmi", "jetson", "sim" or "none". */
     const char *backend;
     /* Backend that carries out changes (power limit, persistence mode) when they must go
      * somewhere other than where readings come from, e.g. reads through NVML and writes through a
@@ -164,6 +167,14 @@ typedef struct {
     const char *zeusd_socket_path;
     const char *zeusd_host_port;
     const char *zeusd_token;
+    /* AMD GPUs (the amdsmi backend, docs/devices.md): the AMD SMI library to load (NULL:
+     * libamd_smi.so.26/.25/.24 under rocm_path/lib, else /opt/rocm/lib, the newest
+     * /opt/rocm-X.Y.Z/lib, then the loader's path), the ROCm install to search (ROCM_PATH), and
+     * how long each GPU's energy counter is checked against its power at open, in ms (0: the
+     * original's 500 ms; a counter that fails the check is not used and power is sampled). */
+    const char *amdsmi_library;
+    const char *rocm_path;
+    unsigned amdsmi_check_ms;
 } zeus_device_options;
 
 /* Defaults (everything NULL/false) and struct_size. A macro, so that struct_size is the size

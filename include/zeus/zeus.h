@@ -6,6 +6,7 @@
 #include "zeus/common.h"
 #include "zeus/device.h"
 #include "zeus/sim.h"
+#include "zeus/soc.h"
 #include "zeus/monitor.h"
 #include "zeus/job_window.h"
 #include "zeus/metric.h"

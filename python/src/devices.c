@@ -130,6 +130,12 @@ static int call_sim_step(zeus_devices *d, unsigned gpu, const gpu_arg_slot *a, g
     return zeus_sim_launch_step(d, gpu, NULL);
 }
 
+static int call_temperature(zeus_devices *d, unsigned gpu, const gpu_arg_slot *a, gpu_result *r)
+{
+    (void)a;
+    return zeus_gpu_temperature_c(d, gpu, &r->u);
+}
+
 static int call_sim_sync(zeus_devices *d, unsigned gpu, const gpu_arg_slot *a, gpu_result *r)
 {
     (void)a, (void)r;
@@ -145,6 +151,7 @@ static const gpu_call gpu_calls[] = {
     {"gpu_set_power_limit_mw", "(gpu, mW)", "I", call_set_limit, NULL},
     {"gpu_set_persistence_mode", "(gpu, enabled)", "p", call_set_persistence, NULL},
     {"gpu_persistence_mode", "Persistence mode.", "", call_persistence, result_bool},
+    {"gpu_temperature_c", "GPU temperature (degrees C).", "", call_temperature, result_uint},
     /* domain 0 locks the GPU clocks, 1 the memory clocks */
     {"gpu_set_locked_clocks", "(gpu, domain (0 GPU, 1 memory), min MHz, max MHz)", "iII",
      call_lock_clocks, NULL},
@@ -291,7 +298,7 @@ static PyObject *py_check_homogeneous(PyObject *self, PyObject *unused)
         return NULL;
     int rc = zeus_gpu_check_homogeneous(d, NULL, 0);
     if (rc != ZEUS_OK)
-        return zpy_raise(rc, zpy_error_base);
+        return zpy_raise(rc, NULL); /* ZEUS_EHETERO: ZeusGPUHeterogeneousError */
     Py_RETURN_NONE;
 }
 
@@ -300,6 +307,81 @@ static PyObject *py_cpu_count(PyObject *self, PyObject *unused)
     (void)self, (void)unused;
     zeus_devices *d = zpy_devices_get();
     return d ? PyLong_FromUnsignedLong(zeus_cpu_count(d)) : NULL;
+}
+
+/* A Jetson's rail energies (zeus/soc.h): {"cpu_mj", "gpu_mj", "total_mj"}, None for a rail the
+ * board lacks. */
+static PyObject *py_soc_energy(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    zeus_devices *d = zpy_devices_get();
+    if (!d)
+        return NULL;
+    zeus_soc_energy e;
+    int rc = zeus_soc_read_energy(d, &e);
+    if (rc != ZEUS_OK)
+        return zpy_raise(rc, NULL);
+    PyObject *cpu = e.cpu_valid ? PyFloat_FromDouble(e.cpu_mj) : Py_NewRef(Py_None);
+    PyObject *gpu = e.gpu_valid ? PyFloat_FromDouble(e.gpu_mj) : Py_NewRef(Py_None);
+    PyObject *total = e.total_valid ? PyFloat_FromDouble(e.total_mj) : Py_NewRef(Py_None);
+    PyObject *out = cpu && gpu && total
+                        ? Py_BuildValue("{sOsOsO}", "cpu_mj", cpu, "gpu_mj", gpu, "total_mj", total)
+                        : NULL;
+    Py_XDECREF(cpu);
+    Py_XDECREF(gpu);
+    Py_XDECREF(total);
+    return out;
+}
+
+/* ---- CPU packages ---- */
+static int cpu_arg(PyObject *arg, zeus_devices **d, unsigned *cpu)
+{
+    long v = PyLong_AsLong(arg);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (!(*d = zpy_devices_get()))
+        return -1;
+    if (v < 0 || (unsigned long)v >= zeus_cpu_count(*d)) {
+        PyErr_Format(PyExc_IndexError, "CPU index %ld out of range (%u CPU packages)", v,
+                     zeus_cpu_count(*d));
+        return -1;
+    }
+    *cpu = (unsigned)v;
+    return 0;
+}
+
+static PyObject *py_cpu_info(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    zeus_devices *d;
+    unsigned cpu;
+    zeus_cpu_info info;
+    if (cpu_arg(arg, &d, &cpu) < 0)
+        return NULL;
+    int rc = zeus_cpu_get_info(d, cpu, &info);
+    if (rc != ZEUS_OK)
+        return zpy_raise(rc, NULL);
+    return Py_BuildValue("{s:I,s:s,s:O}", "index", info.index, "name", info.name, "has_dram",
+                         info.has_dram ? Py_True : Py_False);
+}
+
+static PyObject *py_cpu_energy(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    zeus_devices *d;
+    unsigned cpu;
+    zeus_cpu_energy e;
+    int rc;
+    if (cpu_arg(arg, &d, &cpu) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    rc = zeus_cpu_read_energy(d, cpu, &e);
+    Py_END_ALLOW_THREADS
+    if (rc != ZEUS_OK)
+        return zpy_raise(rc, NULL);
+    PyObject *dram = e.dram_valid ? PyLong_FromUnsignedLongLong(e.dram_uj) : Py_NewRef(Py_None);
+    return Py_BuildValue("{s:K,s:N}", "package_uj", (unsigned long long)e.package_uj, "dram_uj",
+                         dram);
 }
 
 static PyObject *py_zeus_cost(PyObject *self, PyObject *args)
@@ -313,10 +395,13 @@ static PyObject *py_zeus_cost(PyObject *self, PyObject *args)
 
 PyMethodDef zpy_device_methods[] = {
     {"gpu_count", py_gpu_count, METH_NOARGS, "GPUs visible (after CUDA_VISIBLE_DEVICES)."},
-    {"gpu_backend", py_gpu_backend, METH_NOARGS, "'nvml', 'sim' or None."},
+    {"gpu_backend", py_gpu_backend, METH_NOARGS, "'nvml', 'amdsmi', 'jetson', 'sim' or None."},
     {"backend_reasons", py_backend_reasons, METH_NOARGS, "{backend: (available, reason)}"},
     {"check_homogeneous", py_check_homogeneous, METH_NOARGS, "Raises if GPU models differ."},
     {"cpu_count", py_cpu_count, METH_NOARGS, "CPU packages (RAPL)."},
+    {"cpu_info", py_cpu_info, METH_O, "A CPU package's index, name, has_dram."},
+    {"cpu_energy", py_cpu_energy, METH_O, "A CPU package's energy since open (uJ)."},
     {"zeus_cost", py_zeus_cost, METH_VARARGS, "zeus_cost(energy, time, eta_knob, max_power)"},
+    {"soc_energy", py_soc_energy, METH_NOARGS, "A Jetson's rails: {cpu_mj, gpu_mj, total_mj}."},
     {NULL, NULL, 0, NULL},
 };

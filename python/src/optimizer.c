@@ -121,7 +121,7 @@ static PyObject *optimizer_error(OptimizerObject *self, int rc)
     }
     if (rc == ZEUS_OK)
         Py_RETURN_NONE;
-    return zpy_raise(rc, rc == ZEUS_EPERM ? PyExc_RuntimeError : NULL);
+    return zpy_raise(rc, NULL); /* ZEUS_EPERM: ZeusGPUNoPermissionError, a RuntimeError as in 0.8 */
 }
 
 static int optimizer_init(OptimizerObject *self, PyObject *args, PyObject *kw)

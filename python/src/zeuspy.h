@@ -7,7 +7,7 @@
  * selectors, logging) take the GIL themselves; an exception raised in one is kept and raised
  * when the libzeus call returns.
  *
- * One file per type: module.c (module state, errors, logging, the module itself), devices.c
+ * One file per type: common.c (the devices, errors, logging), module.c (the module), devices.c
  * (the device functions, most from one table), measurement.c, monitor.c, sampler.c,
  * optimizer.c, outputs.c (plots and files), pipeline_frequency.c (the pipeline frequency
  * optimizer's controller). The module is built with hidden visibility, so the
@@ -31,13 +31,12 @@
 #define ZEUSPY_FINALIZING() _Py_IsFinalizing()
 #endif
 
-/* ---- module.c: module state, errors ---- */
+/* ---- common.c: the devices, errors, logging, index lists ---- */
+extern PyMethodDef zpy_common_methods[];
 
-/* zeus.exception.ZeusBaseError, set by the package (NULL before). */
-extern PyObject *zpy_error_base;
-
-/* Raises the Python exception for a libzeus error code and returns NULL. kind: the exception
- * class to use, NULL for the default mapping. */
+/* Raises the Python exception for a libzeus error code and returns NULL, the libzeus name in its
+ * zeus_error attribute. kind: the class to use where the original raised a particular one
+ * there, NULL for the package's one table (zeus/device/exception.py, BY_ZEUS_ERROR). */
 PyObject *zpy_raise(int rc, PyObject *kind);
 
 /* The process's devices, opened on first use (NULL with an exception set). */

@@ -1,5 +1,6 @@
 /* The two engines behind db.h, and the schema with its migrations. */
 #include "db.h"
+#include "zeus/util.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -242,13 +243,15 @@ fail:
     return rc;
 }
 
+#define PG_MAX_PARAMS 24 /* the most a statement here binds: INSERT INTO job, 19 */
+
 static int exec_pg(bso_db *db, const char *sql, const bso_val *params, int n, bso_rows *rows)
 {
-    char bufs[16][64];
-    const char *vals[16];
+    char bufs[PG_MAX_PARAMS][64];
+    const char *vals[PG_MAX_PARAMS];
     if (rows)
         *rows = (bso_rows){0};
-    if (n > 16) {
+    if (n > PG_MAX_PARAMS) {
         snprintf(db->err, sizeof db->err, "too many parameters");
         return -1;
     }
@@ -476,4 +479,49 @@ void bso_db_close(bso_db *db)
     free(db->url);
     free(db->path);
     free(db);
+}
+
+int bso_db_insert_job(bso_db *db, const bso_job_row *j, const int *batch_sizes, int n,
+                      bool *created)
+{
+    bso_val p[] = {BV_S(j->job_id),
+                   BV_S(j->job_id_prefix),
+                   BV_S(j->kind),
+                   BV_S(j->spec),
+                   BV_I(j->default_batch_size),
+                   j->eta_knob,
+                   j->beta_knob,
+                   BV_D(j->target_metric),
+                   BV_I(j->higher_is_better_metric),
+                   BV_I(j->max_epochs),
+                   BV_I(j->num_pruning_rounds),
+                   BV_I(j->window_size),
+                   BV_D(j->max_power),
+                   BV_I(j->number_of_gpus),
+                   BV_S(j->gpu_model),
+                   BV_I(j->mab_num_explorations),
+                   j->rng_state,
+                   j->driver_state,
+                   BV_D(zeus_wall_s())};
+    bso_rows r;
+    if (bso_db_exec(db,
+                    "INSERT INTO job (job_id, job_id_prefix, kind, spec, default_batch_size,"
+                    " eta_knob, beta_knob, target_metric, higher_is_better_metric, max_epochs,"
+                    " num_pruning_rounds, window_size, max_power, number_of_gpus, gpu_model,"
+                    " mab_prior_mean, mab_prior_precision, mab_num_explorations, mab_seed,"
+                    " rng_state, stage, min_cost, min_cost_batch_size, driver_state, created)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
+                    " 0, 0, $16, NULL, $17, 'Pruning', NULL, $5, $18, $19)"
+                    " ON CONFLICT (job_id) DO NOTHING RETURNING job_id",
+                    p, 19, &r) < 0)
+        return -1;
+    *created = r.nrows == 1;
+    bso_rows_free(&r);
+    for (int i = 0; *created && i < n; i++) {
+        bso_val q[] = {BV_S(j->job_id), BV_I(batch_sizes[i])};
+        if (bso_db_exec(db, "INSERT INTO batch_size (job_id, batch_size) VALUES ($1, $2)", q, 2,
+                        NULL) < 0)
+            return -1;
+    }
+    return 0;
 }

@@ -68,4 +68,24 @@ int bso_db_lock_job(bso_db *db, const char *job_id);
 double bso_atof(const char *s); /* NULL -> NaN */
 long long bso_atoll(const char *s);
 
+/* A new job's row: the columns both kinds fill (a 'service' job registered through the API,
+ * a 'run' job a driver made). NULL values: beta_knob (no beta), rng_state, driver_state. */
+typedef struct {
+    const char *job_id, *job_id_prefix, *kind, *spec;
+    long long default_batch_size;
+    bso_val eta_knob, beta_knob;
+    double target_metric;
+    long long higher_is_better_metric, max_epochs, num_pruning_rounds, window_size;
+    double max_power;
+    long long number_of_gpus;
+    const char *gpu_model;
+    long long mab_num_explorations;
+    bso_val rng_state, driver_state;
+} bso_job_row;
+/* The one INSERT INTO job: the first insert of an id wins (racing registrations), and the one
+ * that created the job also inserts its batch sizes; *created says which happened. Inside the
+ * caller's transaction. 0 or -1 (bso_db_error). */
+int bso_db_insert_job(bso_db *db, const bso_job_row *j, const int *batch_sizes, int n,
+                      bool *created);
+
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bso.h"
+#include "bso_util.h"
 #include "check.h"
 #include "db.h"
 #include "zeus/recurring.h"
@@ -127,6 +128,96 @@ static void cell_text(const char *s, char *buf, size_t size, int decimals)
         snprintf(buf, size, "%s", s);
 }
 
+/* Every job: a table, or (json) an array in *out. 0 or -1 (a database error). */
+static int list_jobs(bso_db *db, bool json, cJSON **out)
+{
+    bso_rows r = {0};
+    if (bso_db_exec(db,
+                    "SELECT j.job_id, j.kind, j.min_cost, (SELECT COUNT(*) FROM trial t WHERE"
+                    " t.job_id = j.job_id) FROM job j ORDER BY j.created, j.job_id",
+                    NULL, 0, &r) < 0)
+        return -1;
+    *out = cJSON_CreateArray();
+    if (!json)
+        printf("%-50s %-8s %8s %14s\n", "JOB", "KIND", "TRIALS", "MIN COST");
+    for (int i = 0; i < r.nrows; i++) {
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddItemToObject(o, "job_id", text_or_null(bso_cell(&r, i, 0)));
+            cJSON_AddItemToObject(o, "kind", text_or_null(bso_cell(&r, i, 1)));
+            cJSON_AddItemToObject(o, "trials", num_or_null(bso_cell(&r, i, 3), true));
+            cJSON_AddItemToObject(o, "min_cost", num_or_null(bso_cell(&r, i, 2), false));
+            cJSON_AddItemToArray(*out, o);
+        } else {
+            char c[64];
+            cell_text(bso_cell(&r, i, 2), c, sizeof c, 2);
+            printf("%-50s %-8s %8s %14s\n", bso_cell(&r, i, 0), bso_cell(&r, i, 1),
+                   bso_cell(&r, i, 3), c);
+        }
+    }
+    bso_rows_free(&r);
+    return 0;
+}
+
+/* The trial rows (the SELECT in bso_cmd_history) as objects in trials. */
+static void add_trials(cJSON *trials, const bso_rows *t)
+{
+    const char *names[] = {"trial_number", "batch_size", "power_limit", "type",       "status",
+                           "time",         "energy",     "cost",        "reached",    "exit_status",
+                           "start",        "end",        "message",     "recurrence", "try_index"};
+    for (int i = 0; i < t->nrows; i++) {
+        cJSON *o = cJSON_CreateObject();
+        for (int c = 0; c < 15; c++) {
+            const char *v = bso_cell(t, i, c);
+            if (c == 3 || c == 4 || c == 12)
+                cJSON_AddItemToObject(o, names[c], text_or_null(v));
+            else if (c == 8)
+                cJSON_AddItemToObject(o, names[c],
+                                      v ? cJSON_CreateBool(bso_atoll(v) != 0) : cJSON_CreateNull());
+            else
+                cJSON_AddItemToObject(o, names[c], num_or_null(v, c <= 2 || c == 9 || c >= 13));
+        }
+        cJSON_AddItemToArray(trials, o);
+    }
+}
+
+/* A job's trials and its bandit's beliefs as text. */
+static void print_job(const bso_rows *t, cJSON *b)
+{
+    printf("%5s %6s %5s %-11s %-12s %10s %12s %12s %7s %4s\n", "TRIAL", "BS", "PL", "TYPE",
+           "STATUS", "TIME", "ENERGY", "COST", "REACHED", "EXIT");
+    for (int i = 0; i < t->nrows; i++) {
+        char c[5][64];
+        cell_text(bso_cell(t, i, 2), c[0], 64, -1);
+        cell_text(bso_cell(t, i, 5), c[1], 64, 2);
+        cell_text(bso_cell(t, i, 6), c[2], 64, 2);
+        cell_text(bso_cell(t, i, 7), c[3], 64, 2);
+        cell_text(bso_cell(t, i, 9), c[4], 64, -1);
+        const char *reached = bso_cell(t, i, 8);
+        printf("%5s %6s %5s %-11s %-12s %10s %12s %12s %7s %4s\n", bso_cell(t, i, 0),
+               bso_cell(t, i, 1), c[0], bso_cell(t, i, 3), bso_cell(t, i, 4), c[1], c[2], c[3],
+               reached ? (bso_atoll(reached) ? "yes" : "no") : "-", c[4]);
+    }
+    cJSON *st = cJSON_GetObjectItem(b, "stage"), *a;
+    printf("\nbandit: %s stage\n", st ? st->valuestring : "?");
+    cJSON_ArrayForEach(a, cJSON_GetObjectItem(b, "arms"))
+    {
+        cJSON *sd = cJSON_GetObjectItem(a, "cost_sd");
+        char sdb[64];
+        if (cJSON_IsNumber(sd))
+            snprintf(sdb, sizeof sdb, "%.2f", sd->valuedouble);
+        else
+            snprintf(sdb, sizeof sdb, "inf");
+        printf("  batch size %6d: cost %.2f +- %s (%d observations)\n",
+               (int)cJSON_GetObjectItem(a, "batch_size")->valuedouble,
+               cJSON_GetObjectItem(a, "mean_cost")->valuedouble, sdb,
+               (int)cJSON_GetObjectItem(a, "observations")->valuedouble);
+    }
+    cJSON *best = cJSON_GetObjectItem(b, "best_batch_size");
+    if (best)
+        printf("  best batch size: %d\n", (int)best->valuedouble);
+}
+
 int bso_cmd_history(int argc, char **argv)
 {
     const char *job = NULL, *dbarg = NULL;
@@ -159,29 +250,8 @@ int bso_cmd_history(int argc, char **argv)
     bso_rows r = {0}, t = {0};
     cJSON *out = NULL;
     if (!job) {
-        if (bso_db_exec(db,
-                        "SELECT j.job_id, j.kind, j.min_cost, (SELECT COUNT(*) FROM trial t WHERE"
-                        " t.job_id = j.job_id) FROM job j ORDER BY j.created, j.job_id",
-                        NULL, 0, &r) < 0)
+        if (list_jobs(db, json, &out) < 0)
             goto dbfail;
-        out = cJSON_CreateArray();
-        if (!json)
-            printf("%-50s %-8s %8s %14s\n", "JOB", "KIND", "TRIALS", "MIN COST");
-        for (int i = 0; i < r.nrows; i++) {
-            if (json) {
-                cJSON *o = cJSON_CreateObject();
-                cJSON_AddItemToObject(o, "job_id", text_or_null(bso_cell(&r, i, 0)));
-                cJSON_AddItemToObject(o, "kind", text_or_null(bso_cell(&r, i, 1)));
-                cJSON_AddItemToObject(o, "trials", num_or_null(bso_cell(&r, i, 3), true));
-                cJSON_AddItemToObject(o, "min_cost", num_or_null(bso_cell(&r, i, 2), false));
-                cJSON_AddItemToArray(out, o);
-            } else {
-                char c[64];
-                cell_text(bso_cell(&r, i, 2), c, sizeof c, 2);
-                printf("%-50s %-8s %8s %14s\n", bso_cell(&r, i, 0), bso_cell(&r, i, 1),
-                       bso_cell(&r, i, 3), c);
-            }
-        }
     } else {
         bso_val p = BV_S(job);
         if (bso_db_exec(db, "SELECT kind, driver_state, min_cost FROM job WHERE job_id = $1", &p, 1,
@@ -203,59 +273,10 @@ int bso_cmd_history(int argc, char **argv)
         cJSON_AddItemToObject(out, "job_id", text_or_null(job));
         cJSON_AddItemToObject(out, "kind", text_or_null(bso_cell(&r, 0, 0)));
         cJSON *trials = cJSON_AddArrayToObject(out, "trials");
-        const char *names[] = {"trial_number", "batch_size",  "power_limit", "type",
-                               "status",       "time",        "energy",      "cost",
-                               "reached",      "exit_status", "start",       "end",
-                               "message",      "recurrence",  "try_index"};
-        for (int i = 0; i < t.nrows; i++) {
-            cJSON *o = cJSON_CreateObject();
-            for (int c = 0; c < 15; c++) {
-                const char *v = bso_cell(&t, i, c);
-                if (c == 3 || c == 4 || c == 12)
-                    cJSON_AddItemToObject(o, names[c], text_or_null(v));
-                else if (c == 8)
-                    cJSON_AddItemToObject(
-                        o, names[c], v ? cJSON_CreateBool(bso_atoll(v) != 0) : cJSON_CreateNull());
-                else
-                    cJSON_AddItemToObject(o, names[c], num_or_null(v, c <= 2 || c == 9 || c >= 13));
-            }
-            cJSON_AddItemToArray(trials, o);
-        }
+        add_trials(trials, &t);
         cJSON_AddItemToObject(out, "bandit", b);
-        if (!json) {
-            printf("%5s %6s %5s %-11s %-12s %10s %12s %12s %7s %4s\n", "TRIAL", "BS", "PL", "TYPE",
-                   "STATUS", "TIME", "ENERGY", "COST", "REACHED", "EXIT");
-            for (int i = 0; i < t.nrows; i++) {
-                char c[5][64];
-                cell_text(bso_cell(&t, i, 2), c[0], 64, -1);
-                cell_text(bso_cell(&t, i, 5), c[1], 64, 2);
-                cell_text(bso_cell(&t, i, 6), c[2], 64, 2);
-                cell_text(bso_cell(&t, i, 7), c[3], 64, 2);
-                cell_text(bso_cell(&t, i, 9), c[4], 64, -1);
-                const char *reached = bso_cell(&t, i, 8);
-                printf("%5s %6s %5s %-11s %-12s %10s %12s %12s %7s %4s\n", bso_cell(&t, i, 0),
-                       bso_cell(&t, i, 1), c[0], bso_cell(&t, i, 3), bso_cell(&t, i, 4), c[1], c[2],
-                       c[3], reached ? (bso_atoll(reached) ? "yes" : "no") : "-", c[4]);
-            }
-            cJSON *st = cJSON_GetObjectItem(b, "stage"), *a;
-            printf("\nbandit: %s stage\n", st ? st->valuestring : "?");
-            cJSON_ArrayForEach(a, cJSON_GetObjectItem(b, "arms"))
-            {
-                cJSON *sd = cJSON_GetObjectItem(a, "cost_sd");
-                char sdb[64];
-                if (cJSON_IsNumber(sd))
-                    snprintf(sdb, sizeof sdb, "%.2f", sd->valuedouble);
-                else
-                    snprintf(sdb, sizeof sdb, "inf");
-                printf("  batch size %6d: cost %.2f +- %s (%d observations)\n",
-                       (int)cJSON_GetObjectItem(a, "batch_size")->valuedouble,
-                       cJSON_GetObjectItem(a, "mean_cost")->valuedouble, sdb,
-                       (int)cJSON_GetObjectItem(a, "observations")->valuedouble);
-            }
-            cJSON *best = cJSON_GetObjectItem(b, "best_batch_size");
-            if (best)
-                printf("  best batch size: %d\n", (int)best->valuedouble);
-        }
+        if (!json)
+            print_job(&t, b);
     }
     if (json) {
         char *s = cJSON_Print(out);

@@ -28,242 +28,15 @@
 #include <unistd.h>
 
 #include "bso.h"
+#include "bso_util.h"
 #include "check.h"
 #include "db.h"
+#include "run_jobfile.h"
 #include "zeus/cost.h"
 #include "zeus/device.h"
 #include "zeus/output.h"
 #include "zeus/recurring.h"
 #include "zeus/util.h"
-
-#define MAX_BS 64
-#define MAX_ARGS 256
-
-typedef struct jobfile {
-    zeus_job job;
-    char workdir[4096];
-    char *argv[MAX_ARGS];
-    int argc;
-    int bs[MAX_BS], n_bs;
-    double eta, beta;
-    unsigned long long seed;
-    int max_power_w; /* 0: from the GPUs */
-    char job_id[400];
-    cJSON *doc;
-} jobfile;
-
-typedef struct opts {
-    const char *jobfile, *db, *log_base, *job_id;
-    long recurrences;
-    bool observer;
-    long wait_s, stale_s;
-    long warmup, measure;
-} opts;
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    printf("[Zeus Master] ");
-    vprintf(fmt, ap);
-    printf("\n");
-    fflush(stdout);
-    va_end(ap);
-}
-
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "zeus run: error: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    return 1;
-}
-
-/* Python's str(float) */
-static const char *pyf(double v, char *buf)
-{
-    return zeus_format_double(v, buf, ZEUS_DOUBLE_BUF);
-}
-
-static char *read_text(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t n;
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (len + 1 == cap) {
-            char *b = realloc(buf, cap *= 2);
-            if (!b)
-                free(buf);
-            buf = b;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[len] = '\0';
-    return buf;
-}
-
-/* ---- the job file --------------------------------------------------------------------------- */
-static int jf_error(const char *path, const char *what)
-{
-    return fail("job file %s: %s", path, what);
-}
-
-static int load_jobfile(const char *path, jobfile *jf)
-{
-    char err[512];
-    memset(jf, 0, sizeof *jf);
-    char *text = read_text(path, err, sizeof err);
-    if (!text)
-        return fail("%s", err);
-    bool nul = bso_json_has_nul(text);
-    jf->doc = nul ? NULL : cJSON_Parse(text);
-    free(text);
-    cJSON *d = jf->doc;
-    if (nul)
-        return jf_error(path, "strings must not contain a NUL character (\\u0000)");
-    if (!cJSON_IsObject(d))
-        return jf_error(path, "not a JSON object");
-    const char *names[] = {"dataset", "network", "optimizer", "job_id"};
-    const char *vals[4];
-    for (int i = 0; i < 4; i++) {
-        cJSON *f = cJSON_GetObjectItemCaseSensitive(d, names[i]);
-        const char *problem = cJSON_IsString(f)
-                                  ? bso_text_problem(f->valuestring, strlen(f->valuestring))
-                                  : "must be a string";
-        if (i == 3 && !f) /* job_id is optional */
-            problem = NULL;
-        if (problem) {
-            snprintf(err, sizeof err, "'%s' %s", names[i], problem);
-            return jf_error(path, err);
-        }
-        vals[i] = f ? f->valuestring : NULL;
-    }
-    cJSON *tm = cJSON_GetObjectItemCaseSensitive(d, "target_metric");
-    cJSON *me = cJSON_GetObjectItemCaseSensitive(d, "max_epochs");
-    cJSON *dbs = cJSON_GetObjectItemCaseSensitive(d, "default_bs");
-    cJSON *dlr = cJSON_GetObjectItemCaseSensitive(d, "default_lr");
-    long long max_epochs, default_bs, v;
-    if (!cJSON_IsNumber(tm))
-        return jf_error(path, "'target_metric' must be a number");
-    if (bso_json_int(me, 1, BSO_INT_MAX, &max_epochs) != BSO_INT_OK)
-        return jf_error(path, "'max_epochs' must be an integer from 1 to 2147483647");
-    if (bso_json_int(dbs, 1, BSO_INT_MAX, &default_bs) != BSO_INT_OK)
-        return jf_error(path, "'default_bs' is required: an integer from 1 to 2147483647");
-    if (dlr && !cJSON_IsNull(dlr) && !cJSON_IsNumber(dlr))
-        return jf_error(path, "'default_lr' must be a number");
-    if (zeus_job_init(&jf->job, vals[0], vals[1], vals[2], tm->valuedouble, (int)max_epochs,
-                      (int)default_bs, cJSON_IsNumber(dlr) ? dlr->valuedouble : NAN) < 0)
-        return jf_error(path, zeus_last_error());
-    cJSON *cmd = cJSON_GetObjectItemCaseSensitive(d, "command"), *e;
-    if (!cJSON_IsArray(cmd) || cJSON_GetArraySize(cmd) < 1 || cJSON_GetArraySize(cmd) >= MAX_ARGS)
-        return jf_error(path, "'command' is required: a non-empty list of strings");
-    cJSON_ArrayForEach(e, cmd)
-    {
-        if (!cJSON_IsString(e))
-            return jf_error(path, "'command' must be a list of strings");
-        jf->argv[jf->argc++] = e->valuestring;
-    }
-    cJSON *wd = cJSON_GetObjectItemCaseSensitive(d, "workdir");
-    if (wd && !cJSON_IsNull(wd) && !cJSON_IsString(wd))
-        return jf_error(path, "'workdir' must be a string");
-    snprintf(jf->workdir, sizeof jf->workdir, "%s", cJSON_IsString(wd) ? wd->valuestring : ".");
-    cJSON *bs = cJSON_GetObjectItemCaseSensitive(d, "batch_sizes");
-    if (!cJSON_IsArray(bs) || cJSON_GetArraySize(bs) < 1 || cJSON_GetArraySize(bs) > MAX_BS)
-        return jf_error(path, "'batch_sizes' is required: a list of 1 to 64 positive integers");
-    cJSON_ArrayForEach(e, bs)
-    {
-        if (bso_json_int(e, 1, BSO_INT_MAX, &v) != BSO_INT_OK)
-            return jf_error(path, "'batch_sizes' must hold integers from 1 to 2147483647");
-        jf->bs[jf->n_bs++] = (int)v;
-    }
-    cJSON *eta = cJSON_GetObjectItemCaseSensitive(d, "eta_knob");
-    cJSON *beta = cJSON_GetObjectItemCaseSensitive(d, "beta_knob");
-    cJSON *seed = cJSON_GetObjectItemCaseSensitive(d, "seed");
-    cJSON *mp = cJSON_GetObjectItemCaseSensitive(d, "max_power_w");
-    cJSON *id = cJSON_GetObjectItemCaseSensitive(d, "job_id");
-    jf->eta = cJSON_IsNumber(eta) ? eta->valuedouble : 0.5;
-    jf->beta = cJSON_IsNumber(beta) ? beta->valuedouble : 2.0;
-    if ((eta && !cJSON_IsNumber(eta)) || !(jf->eta >= 0 && jf->eta <= 1))
-        return jf_error(path, "'eta_knob' must be a number in [0, 1]");
-    if ((beta && !cJSON_IsNumber(beta)) || !(jf->beta > 0))
-        return jf_error(path, "'beta_knob' must be a number > 0");
-    if (seed && bso_json_int(seed, 0, BSO_BIGINT_MAX, &v) != BSO_INT_OK)
-        return jf_error(path, "'seed' must be an integer from 0 to 2^53");
-    jf->seed = seed ? (unsigned long long)v : 123456;
-    if (mp && (!cJSON_IsNumber(mp) || mp->valuedouble < 1 || mp->valuedouble > 1e6))
-        return jf_error(path, "'max_power_w' must be a positive number of watts");
-    jf->max_power_w = mp ? (int)mp->valuedouble : 0;
-    if (id && (!cJSON_IsString(id) || !*id->valuestring || strlen(id->valuestring) >= 300))
-        return jf_error(path, "'job_id' must be a non-empty string");
-    bool has_default = false;
-    for (int i = 0; i < jf->n_bs; i++)
-        has_default = has_default || jf->bs[i] == jf->job.default_bs;
-    if (!has_default)
-        return jf_error(path, "'default_bs' must be one of 'batch_sizes'");
-    char lr[ZEUS_DOUBLE_BUF], t[ZEUS_DOUBLE_BUF];
-    if (id)
-        snprintf(jf->job_id, sizeof jf->job_id, "%s", id->valuestring);
-    else /* the original's Job.to_logdir() names the job */
-        snprintf(jf->job_id, sizeof jf->job_id, "%s+%s+bs%d+%s+lr%s+tm%s+me%d", vals[0], vals[1],
-                 jf->job.default_bs, vals[2],
-                 isnan(jf->job.default_lr) ? "None" : pyf(jf->job.default_lr, lr),
-                 pyf(jf->job.target_metric, t), jf->job.max_epochs);
-    /* The job id names the log folder under --log-base: it must stay a single folder there. */
-    const char *problem = bso_path_part_problem(jf->job_id);
-    if (problem) {
-        snprintf(err, sizeof err,
-                 "the job id '%s' %s: it names the log folder under --log-base (%s)", jf->job_id,
-                 problem, id ? "give another 'job_id'" : "from 'dataset', 'network', 'optimizer'");
-        return jf_error(path, err);
-    }
-    return 0;
-}
-
-/* What identifies the job's configuration: a stored job must match it. */
-static char *job_spec(const jobfile *jf)
-{
-    cJSON *j = cJSON_CreateObject();
-    char buf[256];
-    zeus_job_format(&jf->job, buf, sizeof buf);
-    cJSON_AddStringToObject(j, "job", buf);
-    cJSON_AddItemToObject(j, "batch_sizes", cJSON_CreateIntArray(jf->bs, jf->n_bs));
-    cJSON_AddNumberToObject(j, "eta_knob", jf->eta);
-    cJSON_AddNumberToObject(j, "beta_knob", jf->beta);
-    cJSON_AddNumberToObject(j, "seed", (double)jf->seed);
-    cJSON_AddNumberToObject(j, "max_power_w", jf->max_power_w);
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    return s;
-}
-
-static int gpu_max_power(int *out)
-{
-    zeus_devices *d;
-    if (zeus_devices_open(&d) < 0)
-        return fail("cannot open the GPUs: %s", zeus_last_error());
-    unsigned n = zeus_gpu_count(d);
-    zeus_gpu_info info;
-    int rc = n ? zeus_gpu_get_info(d, 0, &info) : -1;
-    zeus_devices_close(d);
-    if (rc < 0 || !info.power_limit_valid)
-        return fail("no GPU power limit to price time with: give 'max_power_w' in the job file");
-    *out = (int)(info.max_power_limit_mw / 1000) * (int)n;
-    say("Max power limit of %s: %uW (x%u GPUs)", info.name, info.max_power_limit_mw / 1000, n);
-    return 0;
-}
 
 /* ---- the store --------------------------------------------------------------------------------
  */
@@ -288,39 +61,32 @@ static int ensure_job(bso_db *db, const jobfile *jf)
         fail("%s", zeus_last_error());
         goto out;
     }
-    bso_val p[] = {BV_S(jf->job_id),
-                   BV_S(spec),
-                   BV_I(jf->job.default_bs),
-                   BV_D(jf->eta),
-                   BV_D(jf->beta),
-                   BV_D(jf->job.target_metric),
-                   BV_I(jf->job.max_epochs),
-                   BV_D(jf->max_power_w),
-                   BV_S(state),
-                   BV_D(zeus_wall_s())};
-    if (bso_db_begin(db) < 0 ||
-        bso_db_exec(db,
-                    "INSERT INTO job (job_id, job_id_prefix, kind, spec, default_batch_size,"
-                    " eta_knob, beta_knob, target_metric, higher_is_better_metric, max_epochs,"
-                    " num_pruning_rounds, window_size, max_power, number_of_gpus, gpu_model,"
-                    " mab_prior_mean, mab_prior_precision, mab_num_explorations, stage,"
-                    " min_cost_batch_size, driver_state, created) VALUES ($1, $1, 'run', $2, $3,"
-                    " $4, $5, $6, 1, $7, 2, 0, $8, 1, '', 0, 0, 1, 'Pruning', $3, $9, $10)"
-                    " ON CONFLICT (job_id) DO NOTHING RETURNING job_id",
-                    p, 10, &rows) < 0)
+    bso_job_row row = {.job_id = jf->job_id,
+                       .job_id_prefix = jf->job_id,
+                       .kind = "run",
+                       .spec = spec,
+                       .default_batch_size = jf->job.default_bs,
+                       .eta_knob = BV_D(jf->eta),
+                       .beta_knob = BV_D(jf->beta),
+                       .target_metric = jf->job.target_metric,
+                       .higher_is_better_metric = 1,
+                       .max_epochs = jf->job.max_epochs,
+                       .num_pruning_rounds = 2,
+                       .window_size = 0,
+                       .max_power = jf->max_power_w,
+                       .number_of_gpus = 1,
+                       .gpu_model = "",
+                       .mab_num_explorations = 1,
+                       .rng_state = BV_NULL,
+                       .driver_state = BV_S(state)};
+    bso_val p = BV_S(jf->job_id);
+    bool created = false;
+    if (bso_db_begin(db) < 0 || bso_db_insert_job(db, &row, jf->bs, jf->n_bs, &created) < 0)
         goto dbfail;
-    bool created = rows.nrows == 1;
-    bso_rows_free(&rows);
     if (created) {
-        for (int i = 0; i < jf->n_bs; i++) {
-            bso_val q[] = {BV_S(jf->job_id), BV_I(jf->bs[i])};
-            if (bso_db_exec(db, "INSERT INTO batch_size (job_id, batch_size) VALUES ($1, $2)", q, 2,
-                            NULL) < 0)
-                goto dbfail;
-        }
         say("New job %s", jf->job_id);
     } else {
-        if (bso_db_exec(db, "SELECT kind, spec FROM job WHERE job_id = $1", p, 1, &rows) < 0)
+        if (bso_db_exec(db, "SELECT kind, spec FROM job WHERE job_id = $1", &p, 1, &rows) < 0)
             goto dbfail;
         if (strcmp(bso_cell(&rows, 0, 0), "run") != 0 || strcmp(bso_cell(&rows, 0, 1), spec)) {
             bso_db_rollback(db);
@@ -678,26 +444,18 @@ static void history_entry(char **hist, const launch *l, int pl)
     *hist = n;
 }
 
-static int one_try(bso_db *db, const jobfile *jf, const opts *o, const char *logdir, char **hist,
-                   bool *recurrence_done)
+/* Begins a transaction holding the job once no other driver's try of it is live (stale ones
+ * repaired): 0 (the transaction open), 1 when --wait ran out (reported), -1 a database error. */
+static int begin_when_free(bso_db *db, const jobfile *jf, const opts *o)
 {
-    zeus_recurring *r = NULL;
-    zeus_recurring_attempt a;
-    launch l = {0};
-    char *state = NULL;
-    int rc = 1;
-    *recurrence_done = false;
-    /* Phase 1: decide and record the try. */
     for (double waited = 0;; waited += 0.2) {
         if (bso_db_begin(db) < 0 || bso_db_lock_job(db, jf->job_id) < 0)
-            goto dbfail;
+            return -1;
         int live = repair(db, jf->job_id, o->stale_s);
-        if (live < 0)
-            goto dbfail;
-        if (live == 0)
-            break;
+        if (live <= 0)
+            return live;
         if (bso_db_commit(db) < 0) /* keeps the repairs */
-            goto dbfail;
+            return -1;
         if (waited >= (double)o->wait_s)
             return fail("another driver's try of %s is still running after %ld s (--wait)",
                         jf->job_id, o->wait_s);
@@ -705,6 +463,116 @@ static int one_try(bso_db *db, const jobfile *jf, const opts *o, const char *log
             say("Another driver is running a try of this job; waiting for it.");
         zeus_sleep_ns(200000000);
     }
+}
+
+/* A profiling try: the costs of the profile the job wrote at ppath go to the driver and into the
+ * database (power_profile, batch_size.profile_json). 0, 1 when the driver refused them
+ * (reported, rolled back), -1 a database error. */
+static int record_profile(bso_db *db, const jobfile *jf, zeus_recurring *r,
+                          zeus_recurring_attempt *a, const char *ppath)
+{
+    char err[256];
+    char *ptext = read_text(ppath, err, sizeof err);
+    zeus_pl_cost costs[64];
+    size_t n = profile_costs(ptext, jf, costs, 64);
+    if (n == 0) { /* the job did not profile: it ran at the maximum limit */
+        costs[0] = (zeus_pl_cost){jf->max_power_w, 1.0};
+        n = 1;
+    }
+    int rc = 0;
+    if (zeus_recurring_profile(r, a, costs, n) < 0) {
+        bso_db_rollback(db);
+        rc = fail("%s", zeus_last_error());
+        goto out;
+    }
+    for (size_t i = 0; i < n && ptext; i++) {
+        bso_val pp[] = {BV_S(jf->job_id), BV_I(a->batch_size), BV_I(costs[i].power_limit),
+                        BV_D(costs[i].cost)};
+        if (bso_db_exec(db,
+                        "INSERT INTO power_profile (job_id, batch_size, power_limit, cost)"
+                        " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                        pp, 4, NULL) < 0) {
+            rc = -1;
+            goto out;
+        }
+    }
+    bso_val q[] = {BV_S(jf->job_id), BV_I(a->batch_size), ptext ? BV_S(ptext) : BV_NULL};
+    if (bso_db_exec(db,
+                    "UPDATE batch_size SET profile_json = $3 WHERE job_id = $1 AND"
+                    " batch_size = $2",
+                    q, 3, NULL) < 0)
+        rc = -1;
+out:
+    free(ptext);
+    return rc;
+}
+
+/* The try's end in the database: the trial's result and limit, the driver's state, the job's
+ * minimum cost and stage; commits. 0 or -1 (a database error, nothing committed). */
+static int save_result(bso_db *db, const jobfile *jf, zeus_recurring *r, const launch *l, int pl,
+                       double cost, const char *message)
+{
+    char *state = NULL;
+    if (zeus_recurring_save(r, &state) < 0)
+        return -1;
+    bso_val sp[] = {BV_S(jf->job_id), BV_S(state), BV_NULL,
+                    BV_S(zeus_bso_in_pruning(zeus_recurring_bso(r)) ? "Pruning" : "MAB")};
+    if (isfinite(zeus_recurring_min_cost(r)))
+        sp[2] = BV_D(zeus_recurring_min_cost(r));
+    bso_val plv[] = {BV_S(jf->job_id), BV_I(l->trial_number), pl ? BV_I(pl) : BV_NULL};
+    int rc = 0;
+    if (finish_trial(db, jf->job_id, l, l->reached ? "Succeeded" : "NotConverged", cost, message) <
+            0 ||
+        bso_db_exec(db, "UPDATE trial SET power_limit = $3 WHERE job_id = $1 AND trial_number = $2",
+                    plv, 3, NULL) < 0 ||
+        bso_db_exec(db,
+                    "UPDATE job SET driver_state = $2, min_cost = $3, stage = $4"
+                    " WHERE job_id = $1",
+                    sp, 4, NULL) < 0 ||
+        bso_db_commit(db) < 0)
+        rc = -1;
+    free(state);
+    return rc;
+}
+
+/* Adds the try to the history and rewrites LOGDIR/history.py (the original's list). */
+static void write_history(const char *logdir, char **hist, const launch *l, int pl)
+{
+    history_entry(hist, l, pl);
+    char hpath[4400];
+    snprintf(hpath, sizeof hpath, "%s/history.py", logdir);
+    char *h = NULL;
+    if (asprintf(&h, "[%s]\n", *hist ? *hist : "") >= 0) {
+        zeus_write_file(hpath, h, strlen(h));
+        free(h);
+    }
+}
+
+static void announce_try(const launch *l, const zeus_recurring_attempt *a, const opts *o)
+{
+    char ub[ZEUS_DOUBLE_BUF];
+    say("Recurrence %d, try %d (trial %d): batch size %d, power limit %s, cost bound %s",
+        l->recurrence, l->try_index, l->trial_number, a->batch_size,
+        a->profile    ? "to profile"
+        : o->observer ? "max (observer)"
+                      : "known",
+        isinf(a->cost_ub) ? "inf" : pyf(a->cost_ub, ub));
+}
+
+static int one_try(bso_db *db, const jobfile *jf, const opts *o, const char *logdir, char **hist,
+                   bool *recurrence_done)
+{
+    zeus_recurring *r = NULL;
+    zeus_recurring_attempt a;
+    launch l = {0};
+    int rc = 1;
+    *recurrence_done = false;
+    /* Phase 1: decide and record the try. */
+    int free_rc = begin_when_free(db, jf, o);
+    if (free_rc < 0)
+        goto dbfail;
+    if (free_rc > 0)
+        return free_rc;
     if ((rc = load_next(db, jf->job_id, &r, &a)) != 0) {
         bso_db_rollback(db);
         return rc;
@@ -729,13 +597,7 @@ static int one_try(bso_db *db, const jobfile *jf, const opts *o, const char *log
     if (rows.nrows && bso_cell(&rows, 0, 0) && access(ppath, F_OK) != 0)
         zeus_write_file(ppath, bso_cell(&rows, 0, 0), strlen(bso_cell(&rows, 0, 0)));
     bso_rows_free(&rows);
-    char ub[ZEUS_DOUBLE_BUF];
-    say("Recurrence %d, try %d (trial %d): batch size %d, power limit %s, cost bound %s",
-        l.recurrence, l.try_index, l.trial_number, a.batch_size,
-        a.profile     ? "to profile"
-        : o->observer ? "max (observer)"
-                      : "known",
-        isinf(a.cost_ub) ? "inf" : pyf(a.cost_ub, ub));
+    announce_try(&l, &a, o);
 
     run_job(jf, o, logdir, &l);
 
@@ -756,40 +618,15 @@ static int one_try(bso_db *db, const jobfile *jf, const opts *o, const char *log
         zeus_recurring_destroy(r);
         return fail("the job's state moved on while trial %d ran", l.trial_number);
     }
-    char *ptext = NULL;
     if (a.profile) {
-        char err[256];
-        ptext = read_text(ppath, err, sizeof err);
-        zeus_pl_cost costs[64];
-        size_t n = profile_costs(ptext, jf, costs, 64);
-        if (n == 0) { /* the job did not profile: it ran at the maximum limit */
-            costs[0] = (zeus_pl_cost){jf->max_power_w, 1.0};
-            n = 1;
-        }
-        if (zeus_recurring_profile(r, &a, costs, n) < 0) {
-            free(ptext);
-            bso_db_rollback(db);
+        int prc = record_profile(db, jf, r, &a, ppath);
+        if (prc < 0)
+            goto dbfail;
+        if (prc > 0) {
             zeus_recurring_destroy(r);
-            return fail("%s", zeus_last_error());
+            return prc;
         }
-        bso_val q[] = {BV_S(jf->job_id), BV_I(a.batch_size), ptext ? BV_S(ptext) : BV_NULL};
-        for (size_t i = 0; i < n && ptext; i++) {
-            bso_val pp[] = {BV_S(jf->job_id), BV_I(a.batch_size), BV_I(costs[i].power_limit),
-                            BV_D(costs[i].cost)};
-            if (bso_db_exec(db,
-                            "INSERT INTO power_profile (job_id, batch_size, power_limit, cost)"
-                            " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                            pp, 4, NULL) < 0)
-                goto dbfail_p;
-        }
-        if (bso_db_exec(db,
-                        "UPDATE batch_size SET profile_json = $3 WHERE job_id = $1 AND"
-                        " batch_size = $2",
-                        q, 3, NULL) < 0)
-            goto dbfail_p;
     }
-    free(ptext);
-    ptext = NULL;
     zeus_recurring_result res = {l.energy, l.time, l.reached};
     zeus_recurring_verdict v;
     int rep = zeus_recurring_report(r, &res, &v);
@@ -803,49 +640,22 @@ static int one_try(bso_db *db, const jobfile *jf, const opts *o, const char *log
         snprintf(msg, sizeof msg, "%s", zeus_last_error());
     else if (!v.ran)
         snprintf(msg, sizeof msg, "could not run one epoch under the cost bound");
-    bso_val sp[] = {BV_S(jf->job_id), BV_NULL, BV_NULL,
-                    BV_S(zeus_bso_in_pruning(zeus_recurring_bso(r)) ? "Pruning" : "MAB")};
-    if (zeus_recurring_save(r, &state) < 0)
-        goto dbfail;
-    sp[1] = BV_S(state);
-    if (isfinite(zeus_recurring_min_cost(r)))
-        sp[2] = BV_D(zeus_recurring_min_cost(r));
     int pl = o->observer ? 0 : a.power_limit;
-    bso_val plv[] = {BV_S(jf->job_id), BV_I(l.trial_number), pl ? BV_I(pl) : BV_NULL};
-    if (finish_trial(db, jf->job_id, &l, l.reached ? "Succeeded" : "NotConverged", v.cost,
-                     msg[0] ? msg : NULL) < 0 ||
-        bso_db_exec(db, "UPDATE trial SET power_limit = $3 WHERE job_id = $1 AND trial_number = $2",
-                    plv, 3, NULL) < 0 ||
-        bso_db_exec(db,
-                    "UPDATE job SET driver_state = $2, min_cost = $3, stage = $4"
-                    " WHERE job_id = $1",
-                    sp, 4, NULL) < 0 ||
-        bso_db_commit(db) < 0)
+    if (save_result(db, jf, r, &l, pl, v.cost, msg[0] ? msg : NULL) < 0)
         goto dbfail;
-    history_entry(hist, &l, pl);
-    char hpath[4400];
-    snprintf(hpath, sizeof hpath, "%s/history.py", logdir);
-    char *h = NULL;
-    if (asprintf(&h, "[%s]\n", *hist ? *hist : "") >= 0) {
-        zeus_write_file(hpath, h, strlen(h));
-        free(h);
-    }
+    write_history(logdir, hist, &l, pl);
     char c[ZEUS_DOUBLE_BUF];
     say("Trial %d: energy %.2f J, time %.2f s, cost %s, reached %s", l.trial_number, l.energy,
         l.time, pyf(v.cost, c), l.reached ? "true" : "false");
     zeus_recurring_destroy(r);
-    free(state);
     if (rep < 0)
         return fail("%s", msg);
     *recurrence_done = v.done;
     return 0;
-dbfail_p:
-    free(ptext);
 dbfail:
     fail("database: %s", bso_db_error(db));
     bso_db_rollback(db);
     zeus_recurring_destroy(r);
-    free(state);
     return 1;
 }
 

@@ -11,13 +11,13 @@
 #include <unistd.h>
 
 #include "bso.h"
+#include "bso_util.h"
 #include "svc.h"
 
 #define MAX_BODY (1 << 20)
 
 /* The connection opened at start: every worker's connection must reach the same store. */
 static bso_db *g_first;
-static volatile sig_atomic_t g_stop;
 static _Thread_local bso_db *t_db;
 /* Every worker's connection, closed at shutdown. */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -29,12 +29,6 @@ typedef struct req {
     size_t len;
     bool too_large;
 } req;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, int status, const char *body)
 {
@@ -214,9 +208,14 @@ int bso_cmd_serve(int argc, char **argv)
         fprintf(stderr, "zeus bso serve: error: bad --host '%s'\n", host);
         return 2;
     }
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    /* SIGINT/SIGTERM are blocked in every thread (the server's threads inherit the mask) and
+     * taken by sigwait below. A handler with `while (!stop) pause();` missed a signal delivered
+     * to a server thread, or between the check and pause(), and the server kept running. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
                      (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
@@ -232,8 +231,8 @@ int bso_cmd_serve(int argc, char **argv)
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     printf("listening on http://%s:%u\n", host, info ? info->port : (unsigned)port);
     fflush(stdout);
-    while (!g_stop)
-        pause();
+    int sig;
+    sigwait(&stop, &sig);
     MHD_stop_daemon(d);
     for (size_t i = 0; i < g_ndbs; i++)
         bso_db_close(g_dbs[i]);

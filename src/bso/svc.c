@@ -12,24 +12,16 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "svc_input.h"
 #include "zeus/cost.h"
 #include "zeus/rng.h"
 #include "zeus/util.h"
-
-#define MAX_BS 256
 
 double svc_stale_s = 86400;
 
 /* A recorded trial: reported (converged or not). Failed (ended unreported) and Interrupted
  * trials take no part in the algorithm. */
 #define RECORDED "('Succeeded','NotConverged')"
-
-static void reply_json(svc_reply *out, int status, cJSON *j)
-{
-    out->status = status;
-    out->body = j ? cJSON_PrintUnformatted(j) : strdup("null");
-    cJSON_Delete(j);
-}
 
 static void reply_msg(svc_reply *out, int status, const char *fmt, ...)
 {
@@ -56,320 +48,6 @@ static void reply_db(svc_reply *out, bso_db *db)
         svc_unavailable(bso_db_error(db), out);
     else
         reply_msg(out, 500, "%s", bso_db_error(db));
-}
-
-/* FastAPI / pydantic v1 validation errors: {"detail":[{"loc":[...],"msg":...,"type":...}]}. */
-typedef struct verr {
-    cJSON *detail;
-} verr;
-
-static void verr_add(verr *v, const char *where, const char *field, const char *msg,
-                     const char *type)
-{
-    if (!v->detail)
-        v->detail = cJSON_CreateArray();
-    cJSON *e = cJSON_CreateObject(), *loc = cJSON_CreateArray();
-    cJSON_AddItemToArray(loc, cJSON_CreateString(where));
-    cJSON_AddItemToArray(loc, cJSON_CreateString(field));
-    cJSON_AddItemToObject(e, "loc", loc);
-    cJSON_AddStringToObject(e, "msg", msg);
-    cJSON_AddStringToObject(e, "type", type);
-    cJSON_AddItemToArray(v->detail, e);
-}
-
-static bool verr_reply(verr *v, svc_reply *out)
-{
-    if (!v->detail)
-        return false;
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddItemToObject(j, "detail", v->detail);
-    v->detail = NULL;
-    reply_json(out, 422, j);
-    return true;
-}
-
-void svc_422(const char *where, const char *field, const char *msg, const char *type,
-             svc_reply *out)
-{
-    verr v = {0};
-    verr_add(&v, where, field, msg, type);
-    verr_reply(&v, out);
-}
-
-bool svc_check_query(const char *name, const char *value, size_t len, svc_reply *out)
-{
-    verr v = {0};
-    const char *problem = value ? bso_text_problem(value, len) : NULL;
-    char msg[128];
-    if (!value)
-        verr_add(&v, "query", name, "field required", "value_error.missing");
-    else if (problem) {
-        snprintf(msg, sizeof msg, "%s %s", name, problem);
-        verr_add(&v, "query", name, msg, "value_error.str");
-    }
-    return !verr_reply(&v, out);
-}
-
-static cJSON *parse_body(const char *body, verr *v)
-{
-    if (body && bso_json_has_nul(body)) {
-        verr_add(v, "body", "__root__", SVC_NUL_MSG, "value_error.str.nul");
-        return NULL;
-    }
-    cJSON *j = body ? cJSON_Parse(body) : NULL;
-    if (!j || !cJSON_IsObject(j)) {
-        cJSON_Delete(j);
-        verr_add(v, "body", "__root__", "request body is not a JSON object",
-                 "value_error.jsondecode");
-        return NULL;
-    }
-    return j;
-}
-
-/* Field readers in pydantic v1's spirit: a missing optional field takes its default, a wrong
- * type is a 422 naming the field. Integers must fit their column (check.h), on both stores. */
-static bool get_int_upto(cJSON *o, const char *name, long long *out, bool required, long long dflt,
-                         long long max, verr *v)
-{
-    cJSON *f = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!f || cJSON_IsNull(f)) {
-        if (required)
-            verr_add(v, "body", name, "field required", "value_error.missing");
-        *out = dflt;
-        return !required;
-    }
-    char msg[96];
-    switch (bso_json_int(f, BSO_INT_MIN, max, out)) {
-    case BSO_INT_OK:
-        return true;
-    case BSO_INT_TOO_SMALL:
-        snprintf(msg, sizeof msg, "ensure this value is greater than or equal to %lld",
-                 BSO_INT_MIN);
-        verr_add(v, "body", name, msg, "value_error.number.not_ge");
-        return false;
-    case BSO_INT_TOO_LARGE:
-        snprintf(msg, sizeof msg, "ensure this value is less than or equal to %lld", max);
-        verr_add(v, "body", name, msg, "value_error.number.not_le");
-        return false;
-    default:
-        verr_add(v, "body", name, "value is not a valid integer", "type_error.integer");
-        return false;
-    }
-}
-
-static bool get_int(cJSON *o, const char *name, long long *out, bool required, long long dflt,
-                    verr *v)
-{
-    return get_int_upto(o, name, out, required, dflt, BSO_INT_MAX, v);
-}
-
-static bool get_num(cJSON *o, const char *name, double *out, bool required, double dflt, verr *v)
-{
-    cJSON *f = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!f || cJSON_IsNull(f)) {
-        if (required)
-            verr_add(v, "body", name, "field required", "value_error.missing");
-        *out = dflt;
-        return !required;
-    }
-    if (!cJSON_IsNumber(f)) {
-        verr_add(v, "body", name, "value is not a valid float", "type_error.float");
-        return false;
-    }
-    *out = f->valuedouble;
-    return true;
-}
-
-static const char *get_str(cJSON *o, const char *name, bool required, verr *v)
-{
-    cJSON *f = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!f || cJSON_IsNull(f)) {
-        if (required)
-            verr_add(v, "body", name, "field required", "value_error.missing");
-        return NULL;
-    }
-    if (!cJSON_IsString(f)) {
-        verr_add(v, "body", name, "str type expected", "type_error.str");
-        return NULL;
-    }
-    const char *problem = bso_text_problem(f->valuestring, strlen(f->valuestring));
-    if (problem) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "%s %s", name, problem);
-        verr_add(v, "body", name, msg, "value_error.str");
-        return NULL;
-    }
-    return f->valuestring;
-}
-
-/* ---- the job ------------------------------------------------------------------------------- */
-typedef struct job {
-    char job_id[400], prefix[300], gpu_model[64];
-    int bs[MAX_BS], n_bs, default_bs;
-    double eta, beta; /* beta NaN: no early stop */
-    double target;
-    bool higher_better;
-    long long max_epochs, rounds, window, explorations, seed;
-    bool has_seed;
-    double prior_mean, prior_precision, max_power;
-    long long gpus;
-    /* state */
-    char stage[16];
-    double min_cost; /* NaN: none yet */
-    int min_cost_bs;
-    char rng_state[256];
-} job;
-
-static int cmp_int(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
-/* JobSpecFromClient (spec 3.1). Returns false after adding the errors to v. */
-static bool parse_spec(cJSON *o, job *jb, verr *v)
-{
-    memset(jb, 0, sizeof *jb);
-    const char *id = get_str(o, "job_id", false, v);
-    const char *prefix = get_str(o, "job_id_prefix", true, v);
-    const char *model = get_str(o, "gpu_model", true, v);
-    if (prefix && strlen(prefix) >= sizeof jb->prefix - 16)
-        verr_add(v, "body", "job_id_prefix", "job_id_prefix is too long", "value_error");
-    else if (prefix)
-        snprintf(jb->prefix, sizeof jb->prefix, "%s", prefix);
-    if (id && (!prefix || strncmp(id, prefix, strlen(prefix)) != 0))
-        verr_add(v, "body", "job_id", "job_id should start with job_id_prefix", "value_error");
-    else if (id && strlen(id) >= sizeof jb->job_id)
-        verr_add(v, "body", "job_id", "job_id is too long", "value_error");
-    else if (id)
-        snprintf(jb->job_id, sizeof jb->job_id, "%s", id);
-    if (model && (!*model || strlen(model) >= sizeof jb->gpu_model))
-        verr_add(v, "body", "gpu_model", "gpu_model should be a non-empty string (< 64)",
-                 "value_error");
-    else if (model)
-        snprintf(jb->gpu_model, sizeof jb->gpu_model, "%s", model);
-
-    cJSON *bs = cJSON_GetObjectItemCaseSensitive(o, "batch_sizes");
-    if (!bs || cJSON_IsNull(bs))
-        verr_add(v, "body", "batch_sizes", "field required", "value_error.missing");
-    else if (!cJSON_IsArray(bs))
-        verr_add(v, "body", "batch_sizes", "value is not a valid list", "type_error.list");
-    else {
-        cJSON *e;
-        bool ok = true;
-        cJSON_ArrayForEach(e, bs)
-        {
-            if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) ||
-                e->valuedouble < 1 || e->valuedouble > 1e9 || jb->n_bs == MAX_BS) {
-                ok = false;
-                break;
-            }
-            jb->bs[jb->n_bs++] = (int)e->valuedouble;
-        }
-        qsort(jb->bs, (size_t)jb->n_bs, sizeof(int), cmp_int);
-        if (!ok)
-            verr_add(v, "body", "batch_sizes", "batch_sizes should be up to 256 positive integers",
-                     "value_error");
-        else if (jb->n_bs == 0)
-            verr_add(v, "body", "batch_sizes", "batch_sizes should not be empty", "value_error");
-        for (int i = 1; ok && i < jb->n_bs; i++)
-            if (jb->bs[i] == jb->bs[i - 1]) { /* the original fails on its primary key: 500 */
-                verr_add(v, "body", "batch_sizes", "batch_sizes should not repeat a value",
-                         "value_error");
-                break;
-            }
-    }
-    long long dbs = 0;
-    if (get_int(o, "default_batch_size", &dbs, true, 0, v)) {
-        bool in = false;
-        for (int i = 0; i < jb->n_bs; i++)
-            in = in || jb->bs[i] == dbs;
-        if (dbs <= 0)
-            verr_add(v, "body", "default_batch_size", "default_batch_size should be > 0",
-                     "value_error");
-        else if (!in && jb->n_bs)
-            verr_add(v, "body", "__root__", "Default BS not in batch_sizes", "value_error");
-        jb->default_bs = (int)dbs;
-    }
-    if (get_num(o, "eta_knob", &jb->eta, false, 0.5, v) && !(jb->eta >= 0 && jb->eta <= 1))
-        verr_add(v, "body", "eta_knob", "eta_knob should be in range [0,1]", "value_error");
-    cJSON *beta = cJSON_GetObjectItemCaseSensitive(o, "beta_knob");
-    if (beta && cJSON_IsNull(beta))
-        jb->beta = NAN;
-    else if (get_num(o, "beta_knob", &jb->beta, false, 2.0, v) && !(jb->beta > 0))
-        verr_add(v, "body", "beta_knob", "beta_knob should be larger than 0", "value_error");
-    get_num(o, "target_metric", &jb->target, false, 0.5, v);
-    cJSON *hib = cJSON_GetObjectItemCaseSensitive(o, "higher_is_better_metric");
-    jb->higher_better = true;
-    if (hib && !cJSON_IsNull(hib)) {
-        if (cJSON_IsBool(hib))
-            jb->higher_better = cJSON_IsTrue(hib);
-        else if (cJSON_IsNumber(hib) && (hib->valuedouble == 0 || hib->valuedouble == 1))
-            jb->higher_better = hib->valuedouble == 1;
-        else
-            verr_add(v, "body", "higher_is_better_metric", "value could not be parsed to a boolean",
-                     "type_error.bool");
-    }
-    if (get_int(o, "max_epochs", &jb->max_epochs, false, 100, v) && jb->max_epochs <= 0)
-        verr_add(v, "body", "max_epochs", "max_epochs should be > 0", "value_error");
-    if (get_int(o, "num_pruning_rounds", &jb->rounds, false, 2, v) &&
-        (jb->rounds < 0 || jb->rounds > 100))
-        verr_add(v, "body", "num_pruning_rounds", "num_pruning_rounds should be in [0,100]",
-                 "value_error");
-    get_int(o, "window_size", &jb->window, false, 0, v);
-    get_num(o, "mab_prior_mean", &jb->prior_mean, false, 0.0, v);
-    if (get_num(o, "mab_prior_precision", &jb->prior_precision, false, 0.0, v) &&
-        !(jb->prior_precision >= 0))
-        verr_add(v, "body", "mab_prior_precision", "mab_prior_precision should be >= 0",
-                 "value_error");
-    if (get_int(o, "mab_num_explorations", &jb->explorations, false, 2, v) && jb->explorations < 0)
-        verr_add(v, "body", "mab_num_explorations", "mab_num_explorations should be >= 0",
-                 "value_error");
-    cJSON *seed = cJSON_GetObjectItemCaseSensitive(o, "mab_seed");
-    if (seed && !cJSON_IsNull(seed)) {
-        jb->has_seed = get_int_upto(o, "mab_seed", &jb->seed, false, 0, BSO_BIGINT_MAX, v);
-        if (jb->has_seed && jb->seed < 0) {
-            verr_add(v, "body", "mab_seed", "mab_seed should be >= 0", "value_error");
-            jb->has_seed = false;
-        }
-    }
-    if (get_num(o, "max_power", &jb->max_power, true, 0, v) && !(jb->max_power > 0))
-        verr_add(v, "body", "max_power", "max_power should be > 0", "value_error");
-    if (get_int(o, "number_of_gpus", &jb->gpus, true, 0, v) && jb->gpus <= 0)
-        verr_add(v, "body", "number_of_gpus", "number_of_gpus should be > 0", "value_error");
-    return v->detail == NULL;
-}
-
-/* The spec as the response carries it (every field, job_id filled in), also its stored form:
- * two registrations match when these documents are equal. */
-static cJSON *spec_json(const job *jb)
-{
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "job_id", jb->job_id);
-    cJSON_AddStringToObject(j, "job_id_prefix", jb->prefix);
-    cJSON_AddItemToObject(j, "batch_sizes", cJSON_CreateIntArray(jb->bs, jb->n_bs));
-    cJSON_AddNumberToObject(j, "default_batch_size", jb->default_bs);
-    cJSON_AddNumberToObject(j, "eta_knob", jb->eta);
-    if (isnan(jb->beta))
-        cJSON_AddNullToObject(j, "beta_knob");
-    else
-        cJSON_AddNumberToObject(j, "beta_knob", jb->beta);
-    cJSON_AddNumberToObject(j, "target_metric", jb->target);
-    cJSON_AddBoolToObject(j, "higher_is_better_metric", jb->higher_better);
-    cJSON_AddNumberToObject(j, "max_epochs", (double)jb->max_epochs);
-    cJSON_AddNumberToObject(j, "num_pruning_rounds", (double)jb->rounds);
-    cJSON_AddNumberToObject(j, "window_size", (double)jb->window);
-    cJSON_AddNumberToObject(j, "mab_prior_mean", jb->prior_mean);
-    cJSON_AddNumberToObject(j, "mab_prior_precision", jb->prior_precision);
-    cJSON_AddNumberToObject(j, "mab_num_explorations", (double)jb->explorations);
-    if (jb->has_seed)
-        cJSON_AddNumberToObject(j, "mab_seed", (double)jb->seed);
-    else
-        cJSON_AddNullToObject(j, "mab_seed");
-    cJSON_AddNumberToObject(j, "max_power", jb->max_power);
-    cJSON_AddNumberToObject(j, "number_of_gpus", (double)jb->gpus);
-    cJSON_AddStringToObject(j, "gpu_model", jb->gpu_model);
-    return j;
 }
 
 static void rng_to_text(const zeus_rng *r, char *buf, size_t size)
@@ -481,36 +159,30 @@ void svc_register(bso_db *db, const char *body, svc_reply *out)
         zeus_rng_seed(&r, (uint64_t)jb.seed);
         rng_to_text(&r, rng, sizeof rng);
     }
-    bso_val ins[] = {
-        BV_S(jb.job_id),     BV_S(jb.prefix),        BV_S(text),
-        BV_I(jb.default_bs), BV_D(jb.eta),           isnan(jb.beta) ? BV_NULL : BV_D(jb.beta),
-        BV_D(jb.target),     BV_I(jb.higher_better), BV_I(jb.max_epochs),
-        BV_I(jb.rounds),     BV_I(jb.window),        BV_D(jb.max_power),
-        BV_I(jb.gpus),       BV_S(jb.gpu_model),     BV_S(rng),
-        BV_D(zeus_wall_s())};
+    bso_job_row row = {.job_id = jb.job_id,
+                       .job_id_prefix = jb.prefix,
+                       .kind = "service",
+                       .spec = text,
+                       .default_batch_size = jb.default_bs,
+                       .eta_knob = BV_D(jb.eta),
+                       .beta_knob = isnan(jb.beta) ? BV_NULL : BV_D(jb.beta),
+                       .target_metric = jb.target,
+                       .higher_is_better_metric = jb.higher_better,
+                       .max_epochs = jb.max_epochs,
+                       .num_pruning_rounds = jb.rounds,
+                       .window_size = jb.window,
+                       .max_power = jb.max_power,
+                       .number_of_gpus = jb.gpus,
+                       .gpu_model = jb.gpu_model,
+                       .mab_num_explorations = 0,
+                       .rng_state = rng[0] ? BV_S(rng) : BV_NULL,
+                       .driver_state = BV_NULL};
     /* Racing registrations of one id: the first insert wins, the others compare against it. */
     bso_rows r;
-    if (bso_db_exec(db,
-                    "INSERT INTO job (job_id, job_id_prefix, kind, spec, default_batch_size,"
-                    " eta_knob, beta_knob, target_metric, higher_is_better_metric, max_epochs,"
-                    " num_pruning_rounds, window_size, max_power, number_of_gpus, gpu_model,"
-                    " mab_prior_mean, mab_prior_precision, mab_num_explorations, mab_seed,"
-                    " rng_state, stage, min_cost, min_cost_batch_size, created) VALUES ($1, $2,"
-                    " 'service', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, 0, 0,"
-                    " NULL, NULLIF($15, ''), 'Pruning', NULL, $4, $16)"
-                    " ON CONFLICT (job_id) DO NOTHING RETURNING job_id",
-                    ins, 16, &r) < 0)
+    bool created = false;
+    if (bso_db_insert_job(db, &row, jb.bs, jb.n_bs, &created) < 0)
         goto dbfail;
-    bool created = r.nrows == 1;
-    bso_rows_free(&r);
-    if (created) {
-        for (int i = 0; i < jb.n_bs; i++) {
-            bso_val p[] = {BV_S(jb.job_id), BV_I(jb.bs[i])};
-            if (bso_db_exec(db, "INSERT INTO batch_size (job_id, batch_size) VALUES ($1, $2)", p, 2,
-                            NULL) < 0)
-                goto dbfail;
-        }
-    } else {
+    if (!created) {
         bso_val p = BV_S(jb.job_id);
         if (bso_db_lock_job(db, jb.job_id) < 0 ||
             bso_db_exec(db, "SELECT spec, kind FROM job WHERE job_id = $1", &p, 1, &r) < 0)
@@ -528,6 +200,18 @@ void svc_register(bso_db *db, const char *body, svc_reply *out)
     }
     if (bso_db_commit(db) < 0)
         goto dbfail;
+    /* The original's float fields are Python floats in its answer (2.0, not 2); the stored
+     * form above stays as it was, so registrations compare as before. */
+    static const char *const floats[] = {"eta_knob",       "beta_knob",           "target_metric",
+                                         "mab_prior_mean", "mab_prior_precision", "max_power"};
+    for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++) {
+        cJSON *f = cJSON_GetObjectItemCaseSensitive(spec, floats[i]);
+        char num[ZEUS_DOUBLE_BUF];
+        if (cJSON_IsNumber(f))
+            cJSON_ReplaceItemInObjectCaseSensitive(
+                spec, floats[i],
+                cJSON_CreateRaw(zeus_format_double(f->valuedouble, num, sizeof num)));
+    }
     reply_json(out, created ? 201 : 200, spec);
     spec = NULL;
     goto done;

@@ -36,7 +36,7 @@ static void print_text(zeus_devices *d)
     for (size_t i = 0; i < zeus_devices_backend_count(d); i++) {
         zeus_backend_status s;
         zeus_devices_backend(d, i, &s);
-        printf("  %-5s %-4s %-11s %s\n", s.name, s.kind == ZEUS_BACKEND_GPU ? "gpu" : "cpu",
+        printf("  %-10s %-4s %-11s %s\n", s.name, s.kind == ZEUS_BACKEND_GPU ? "gpu" : "cpu",
                s.available ? "available" : "unavailable", s.reason);
     }
     const char *cvd = zeus_devices_visible_devices(d);

@@ -147,36 +147,74 @@ static int parse_seed(const char *text, uint64_t *out)
     return CLI_OK;
 }
 
+/* simulate single/alibaba options (getopt_long); the original's underscore spellings too. */
+static const struct option long_options[] = {
+    {"trace-dir", required_argument, NULL, OPT_TRACE_DIR},
+    {"gpu", required_argument, NULL, OPT_GPU},
+    {"eta", required_argument, NULL, OPT_ETA},
+    {"eta_knob", required_argument, NULL, OPT_ETA},
+    {"beta", required_argument, NULL, OPT_BETA},
+    {"beta_knob", required_argument, NULL, OPT_BETA},
+    {"csv", required_argument, NULL, OPT_CSV},
+    {"plot", required_argument, NULL, OPT_PLOT},
+    {"dataset", required_argument, NULL, OPT_DATASET},
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"optimizer", required_argument, NULL, OPT_OPTIMIZER},
+    {"target-metric", required_argument, NULL, OPT_TARGET},
+    {"target_metric", required_argument, NULL, OPT_TARGET},
+    {"max-epochs", required_argument, NULL, OPT_MAX_EPOCHS},
+    {"max_epochs", required_argument, NULL, OPT_MAX_EPOCHS},
+    {"b0", required_argument, NULL, OPT_B0},
+    {"b_0", required_argument, NULL, OPT_B0},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"num-recurrence", required_argument, NULL, OPT_NUM_REC},
+    {"num_recurrence", required_argument, NULL, OPT_NUM_REC},
+    {"groups", required_argument, NULL, OPT_GROUPS},
+    {"jobs", required_argument, NULL, OPT_JOBS},
+    {"verbose", no_argument, NULL, 'v'},
+    {"fast", no_argument, NULL, OPT_FAST},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* What the options say together: a known GPU, traces to read, the options of the other mode. */
+static int check_options(bool alibaba, options *o)
+{
+    size_t g;
+    size_t n_gpus = sizeof gpu_names / sizeof gpu_names[0];
+    for (g = 0; g < n_gpus && strcmp(o->gpu, gpu_names[g]) != 0; g++) {
+    }
+    if (g == n_gpus)
+        return cli_error(CLI_USAGE, "simulate: --gpu must be v100, a40, rtx6000 or p100, got '%s'",
+                         o->gpu);
+    if ((!o->trace_dir || !*o->trace_dir) && !(o->trace_dir = default_trace_dir()))
+        return cli_error(CLI_USAGE,
+                         "simulate: no traces came with this zeus (looked for share/zeus/"
+                         "nsdi23-traces beside the executable): give --trace-dir DIR or set "
+                         "ZEUS_TRACE_DIR");
+    if (alibaba && o->fast)
+        return cli_error(CLI_USAGE, "simulate alibaba: --fast is for simulate single (groups are "
+                                    "short: exact mode is fast there)");
+    if (alibaba && o->plot)
+        return cli_error(CLI_USAGE, "simulate alibaba: --plot draws a single job's run (simulate "
+                                    "single); for groups use --csv");
+    if (alibaba && !o->groups)
+        return cli_error(CLI_USAGE, "simulate alibaba: --groups FILE is required");
+    return CLI_OK;
+}
+
+/* An option that belongs to the other mode (single or alibaba). */
+static bool other_mode_option(int c, bool alibaba)
+{
+    bool single_only = c == OPT_DATASET || c == OPT_MODEL || c == OPT_OPTIMIZER ||
+                       c == OPT_TARGET || c == OPT_MAX_EPOCHS || c == OPT_B0 || c == OPT_SEED ||
+                       c == OPT_NUM_REC;
+    bool alibaba_only = c == OPT_GROUPS || c == OPT_JOBS;
+    return alibaba ? single_only : alibaba_only;
+}
+
 static int parse_options(int argc, char **argv, bool alibaba, options *o)
 {
-    static const struct option long_options[] = {
-        {"trace-dir", required_argument, NULL, OPT_TRACE_DIR},
-        {"gpu", required_argument, NULL, OPT_GPU},
-        {"eta", required_argument, NULL, OPT_ETA},
-        {"eta_knob", required_argument, NULL, OPT_ETA},
-        {"beta", required_argument, NULL, OPT_BETA},
-        {"beta_knob", required_argument, NULL, OPT_BETA},
-        {"csv", required_argument, NULL, OPT_CSV},
-        {"plot", required_argument, NULL, OPT_PLOT},
-        {"dataset", required_argument, NULL, OPT_DATASET},
-        {"model", required_argument, NULL, OPT_MODEL},
-        {"optimizer", required_argument, NULL, OPT_OPTIMIZER},
-        {"target-metric", required_argument, NULL, OPT_TARGET},
-        {"target_metric", required_argument, NULL, OPT_TARGET},
-        {"max-epochs", required_argument, NULL, OPT_MAX_EPOCHS},
-        {"max_epochs", required_argument, NULL, OPT_MAX_EPOCHS},
-        {"b0", required_argument, NULL, OPT_B0},
-        {"b_0", required_argument, NULL, OPT_B0},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"num-recurrence", required_argument, NULL, OPT_NUM_REC},
-        {"num_recurrence", required_argument, NULL, OPT_NUM_REC},
-        {"groups", required_argument, NULL, OPT_GROUPS},
-        {"jobs", required_argument, NULL, OPT_JOBS},
-        {"verbose", no_argument, NULL, 'v'},
-        {"fast", no_argument, NULL, OPT_FAST},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     *o = (options){.trace_dir = getenv("ZEUS_TRACE_DIR"),
                    .gpu = "v100",
                    .dataset = "librispeech",
@@ -193,11 +231,7 @@ static int parse_options(int argc, char **argv, bool alibaba, options *o)
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+hv", long_options, NULL)) != -1) {
-        bool single_only = c == OPT_DATASET || c == OPT_MODEL || c == OPT_OPTIMIZER ||
-                           c == OPT_TARGET || c == OPT_MAX_EPOCHS || c == OPT_B0 || c == OPT_SEED ||
-                           c == OPT_NUM_REC;
-        bool alibaba_only = c == OPT_GROUPS || c == OPT_JOBS;
-        if ((alibaba && single_only) || (!alibaba && alibaba_only))
+        if (other_mode_option(c, alibaba))
             return cli_error(CLI_USAGE, "simulate %s: option '%s' belongs to 'simulate %s'",
                              alibaba ? "alibaba" : "single", argv[optind - 1],
                              alibaba ? "single" : "alibaba");
@@ -275,27 +309,7 @@ static int parse_options(int argc, char **argv, bool alibaba, options *o)
     }
     if (optind < argc)
         return cli_error(CLI_USAGE, "simulate: unexpected argument '%s'", argv[optind]);
-    size_t g;
-    size_t n_gpus = sizeof gpu_names / sizeof gpu_names[0];
-    for (g = 0; g < n_gpus && strcmp(o->gpu, gpu_names[g]) != 0; g++) {
-    }
-    if (g == n_gpus)
-        return cli_error(CLI_USAGE, "simulate: --gpu must be v100, a40, rtx6000 or p100, got '%s'",
-                         o->gpu);
-    if ((!o->trace_dir || !*o->trace_dir) && !(o->trace_dir = default_trace_dir()))
-        return cli_error(CLI_USAGE,
-                         "simulate: no traces came with this zeus (looked for share/zeus/"
-                         "nsdi23-traces beside the executable): give --trace-dir DIR or set "
-                         "ZEUS_TRACE_DIR");
-    if (alibaba && o->fast)
-        return cli_error(CLI_USAGE, "simulate alibaba: --fast is for simulate single (groups are "
-                                    "short: exact mode is fast there)");
-    if (alibaba && o->plot)
-        return cli_error(CLI_USAGE, "simulate alibaba: --plot draws a single job's run (simulate "
-                                    "single); for groups use --csv");
-    if (alibaba && !o->groups)
-        return cli_error(CLI_USAGE, "simulate alibaba: --groups FILE is required");
-    return CLI_OK;
+    return check_options(alibaba, o);
 }
 
 /* ---- output ---------------------------------------------------------------------------------- */

@@ -2,10 +2,12 @@
 #include "cli/cli.h"
 #include "zeus/util.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const char *cli_reads_hint(const zeus_devices *d)
 {
@@ -106,4 +108,46 @@ int cli_take_indices(const char *option, const char *first, int argc, char **arg
     while (rc == CLI_OK && *optind_io < argc && is_index_list(argv[*optind_io]))
         rc = add_indices(option, argv[(*optind_io)++], out, max, count);
     return rc;
+}
+
+/* The folder this executable is in, or NULL. */
+static const char *exe_dir(char *self, size_t size)
+{
+    ssize_t n = readlink("/proc/self/exe", self, size - 1);
+    char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
+    return slash ? (*slash = '\0', self) : NULL;
+}
+
+bool cli_find_data(const char *name, char *path, size_t size)
+{
+    char self[PATH_MAX];
+    const char *dir = exe_dir(self, sizeof self);
+    /* An install, wherever its prefix was moved: PREFIX/bin/zeus reads PREFIX/share/zeus. */
+    if (dir && snprintf(path, size, "%s/../%s/%s", dir, ZEUS_DATA_REL, name) < (int)size &&
+        access(path, R_OK) == 0)
+        return true;
+    /* Run from the build tree: the source tree's data/. Never from an installed command, so an
+     * install does not silently depend on the clone it was built from. */
+    if (dir && strcmp(dir, ZEUS_BUILD_DIR) == 0 &&
+        snprintf(path, size, "%s/%s", ZEUS_SOURCE_DATA_DIR, name) < (int)size &&
+        access(path, R_OK) == 0)
+        return true;
+    return false;
+}
+
+bool cli_find_helper(const char *file, int mode, char *path, size_t size)
+{
+    char self[PATH_MAX];
+    char beside[PATH_MAX + 32];
+    const char *dir = exe_dir(self, sizeof self);
+    /* An install moved to another prefix (cmake --install --prefix X): X/bin/zeus finds
+     * X/libexec/zeus/FILE through its own location. */
+    if (dir)
+        snprintf(beside, sizeof beside, "%s/../%s", dir, ZEUS_LIBEXEC_REL);
+    const char *dirs[] = {dir, dir ? beside : NULL, ZEUS_LIBEXEC_DIR};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+        if (dirs[i] && snprintf(path, size, "%s/%s", dirs[i], file) < (int)size &&
+            access(path, mode) == 0)
+            return true;
+    return false;
 }

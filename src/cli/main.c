@@ -47,8 +47,9 @@ static void usage(FILE *out)
                  "  -h, --help   show this help\n\n"
                  "Run 'zeus <command> --help' for a command's options; the privileged daemon is\n"
                  "zeusd (docs/zeusd.md). Exit codes: 0 success, 1 failure, 2 usage error, 3 no\n"
-                 "usable device. Environment: ZEUS_DEVICE (auto|nvml|sim|none),\n"
-                 "ZEUS_NVML_LIBRARY, ZEUS_SIM_CONFIG, ZEUS_SYSFS_ROOT, CUDA_VISIBLE_DEVICES,\n"
+                 "usable device. Environment: ZEUS_DEVICE (auto|nvml|amdsmi|jetson|sim|none),\n"
+                 "ZEUS_NVML_LIBRARY, ZEUS_AMDSMI_LIBRARY, ROCM_PATH, ZEUS_SIM_CONFIG,\n"
+                 "ZEUS_SYSFS_ROOT, CUDA_VISIBLE_DEVICES, HIP_VISIBLE_DEVICES,\n"
                  "ZEUS_LOG_LEVEL (error|warn|info|debug).\n\n"
                  "example:\n"
                  "  zeus monitor energy -- python train.py\n");
@@ -71,48 +72,6 @@ static int finish_stdout(int code)
     fprintf(stderr, "zeus: error: cannot write to standard output: %s\n",
             err ? strerror(err) : "an earlier write failed");
     return code == CLI_OK ? CLI_FAIL : code;
-}
-
-/* The folder this executable is in, or NULL. */
-static const char *exe_dir(char *self, size_t size)
-{
-    ssize_t n = readlink("/proc/self/exe", self, size - 1);
-    char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
-    return slash ? (*slash = '\0', self) : NULL;
-}
-
-bool cli_find_data(const char *name, char *path, size_t size)
-{
-    char self[PATH_MAX];
-    const char *dir = exe_dir(self, sizeof self);
-    /* An install, wherever its prefix was moved: PREFIX/bin/zeus reads PREFIX/share/zeus. */
-    if (dir && snprintf(path, size, "%s/../%s/%s", dir, ZEUS_DATA_REL, name) < (int)size &&
-        access(path, R_OK) == 0)
-        return true;
-    /* Run from the build tree: the source tree's data/. Never from an installed command, so an
-     * install does not silently depend on the clone it was built from. */
-    if (dir && strcmp(dir, ZEUS_BUILD_DIR) == 0 &&
-        snprintf(path, size, "%s/%s", ZEUS_SOURCE_DATA_DIR, name) < (int)size &&
-        access(path, R_OK) == 0)
-        return true;
-    return false;
-}
-
-bool cli_find_helper(const char *file, int mode, char *path, size_t size)
-{
-    char self[PATH_MAX];
-    char beside[PATH_MAX + 32];
-    const char *dir = exe_dir(self, sizeof self);
-    /* An install moved to another prefix (cmake --install --prefix X): X/bin/zeus finds
-     * X/libexec/zeus/FILE through its own location. */
-    if (dir)
-        snprintf(beside, sizeof beside, "%s/../%s", dir, ZEUS_LIBEXEC_REL);
-    const char *dirs[] = {dir, dir ? beside : NULL, ZEUS_LIBEXEC_DIR};
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
-        if (dirs[i] && snprintf(path, size, "%s/%s", dirs[i], file) < (int)size &&
-            access(path, mode) == 0)
-            return true;
-    return false;
 }
 
 /* Faces that bring a server library (the exporter, the batch-size service) are separate

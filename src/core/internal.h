@@ -5,6 +5,8 @@
 #include "zeus/common.h"
 #include "zeus/util.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -28,12 +30,21 @@ void zeus__log(zeus_log_level level, const char *fmt, ...) ZEUS_PRINTF(2, 3);
  * happens while it is inside a backend (holding the backend's locks); it must not fork itself
  * inside such a section. */
 typedef enum { ZEUS__FORK_PREPARE, ZEUS__FORK_PARENT, ZEUS__FORK_CHILD } zeus__fork_phase;
+typedef void (*zeus__fork_hook)(zeus__fork_phase phase);
 void zeus__fork_init(void);
+/* Registers a module's hook (once; again is a no-op) and installs the handlers. rank: the
+ * module's floor (its index in scripts/check-layers.py FLOORS: monitor 2, power_limit 4): PREPARE
+ * runs the hooks from the highest rank down, since a higher floor may hold its lock while it calls
+ * a lower one; PARENT and CHILD run the other way. ZEUS_ENOMEM past 8 hooks. */
+int zeus__fork_register(zeus__fork_hook fn, int rank);
 void zeus__no_fork_begin(void);
 void zeus__no_fork_end(void);
+
+/* Ends a library thread that waits on wake between rounds: sets *stop under lock, signals, joins
+ * (when started), then destroys lock and wake. */
+void zeus__thread_finish(pthread_mutex_t *lock, pthread_cond_t *wake, bool *stop, bool started,
+                         pthread_t thread);
 void zeus__log_atfork(zeus__fork_phase phase);
-void zeus__lease_atfork(zeus__fork_phase phase);
-void zeus__sampler_atfork(zeus__fork_phase phase);
 
 /* Bounded string copy that always terminates; returns strlen(src). */
 size_t zeus__strlcpy(char *dst, const char *src, size_t size);

@@ -80,6 +80,8 @@ typedef struct zeus_backend_ops {
 
     /* Backend-specific operations (e.g. zeus__sim_extension), NULL for none. */
     const void *extension;
+    /* Read when visible_devices_variable is unset (amdsmi: CUDA_VISIBLE_DEVICES, as HIP). */
+    const char *visible_devices_fallback;
 } zeus_backend_ops;
 
 /* Every backend, in the order they are tried and reported: the one place a new backend is
@@ -113,6 +115,10 @@ bool zeus__devices_gpu_settings_private(const zeus_devices *devices);
 extern const zeus_backend_ops zeus__nvml_backend;
 extern const zeus_backend_ops zeus__sim_backend;
 extern const zeus_backend_ops zeus__rapl_backend;
+/* src/device/amdsmi.c: AMD GPUs through libamd_smi; src/device/jetson.c: a Jetson's rails. */
+extern const zeus_backend_ops zeus__amdsmi_backend;
+extern const zeus_backend_ops zeus__jetson_backend;
+extern const zeus_backend_ops zeus__jetson_cpu_backend;
 /* src/device/zeusd_client.c: changes (and RAPL reads) through a zeusd daemon. */
 extern const zeus_backend_ops zeus__zeusd_backend;
 extern const zeus_backend_ops zeus__zeusd_rapl_backend;

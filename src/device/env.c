@@ -15,8 +15,8 @@ static const char *env_value(const char *name)
 
 /* The visible-devices variable of the backend the choice names; for auto (and none, so that
  * show-env reports the selection even without GPUs), the first auto candidate's variable that
- * is set (today only nvml's CUDA_VISIBLE_DEVICES). Set-but-empty counts: CUDA_VISIBLE_DEVICES=
- * hides every GPU. */
+ * is set (nvml's CUDA_VISIBLE_DEVICES, then amdsmi's HIP_VISIBLE_DEVICES). Set-but-empty counts:
+ * CUDA_VISIBLE_DEVICES= hides every GPU. */
 static const char *visible_devices(const char *choice)
 {
     bool is_auto =
@@ -28,6 +28,8 @@ static const char *visible_devices(const char *choice)
         if (is_auto ? !ops->auto_candidate : strcmp(choice, ops->name) != 0)
             continue;
         const char *v = getenv(ops->visible_devices_variable);
+        if (!v && ops->visible_devices_fallback) /* amdsmi: HIP's, else CUDA's */
+            v = getenv(ops->visible_devices_fallback);
         if (v || !is_auto)
             return v;
     }
@@ -44,6 +46,20 @@ int zeus_device_options_from_env(zeus_device_options *o)
         o->backend = v;
     if ((v = env_value("ZEUS_NVML_LIBRARY")))
         o->nvml_library = v;
+    if ((v = env_value("ZEUS_AMDSMI_LIBRARY")))
+        o->amdsmi_library = v;
+    if ((v = env_value("ROCM_PATH")))
+        o->rocm_path = v;
+    if ((v = env_value("ZEUS_AMDSMI_CHECK_MS"))) {
+        char *end;
+        unsigned long ms = strtoul(v, &end, 10);
+        if (*end || ms == 0 || ms > 60000)
+            return zeus__error(ZEUS_EINVAL,
+                               "ZEUS_AMDSMI_CHECK_MS='%s' is not a number of milliseconds "
+                               "between 1 and 60000",
+                               v);
+        o->amdsmi_check_ms = (unsigned)ms;
+    }
     if ((v = env_value("ZEUS_SIM_CONFIG")))
         o->sim_config = v;
     if ((v = env_value("ZEUS_SIM_STATE")))

@@ -12,9 +12,12 @@
 
 /* Every backend, in the order they are tried and reported. A new backend is added here. */
 /* zeusd-rapl comes before rapl: with a daemon configured, RAPL is read through it. */
-const zeus_backend_ops *const zeus__backends[] = {&zeus__nvml_backend, &zeus__sim_backend,
-                                                  &zeus__zeusd_backend, &zeus__zeusd_rapl_backend,
-                                                  &zeus__rapl_backend};
+/* The auto candidates in the original's order: NVIDIA first, then AMD (get_gpus), then a
+ * Jetson's rails (get_soc); jetson-cpu comes before rapl, which a Jetson (ARM) lacks anyway. */
+const zeus_backend_ops *const zeus__backends[] = {
+    &zeus__nvml_backend,       &zeus__amdsmi_backend, &zeus__jetson_backend,
+    &zeus__sim_backend,        &zeus__zeusd_backend,  &zeus__zeusd_rapl_backend,
+    &zeus__jetson_cpu_backend, &zeus__rapl_backend};
 const size_t zeus__backend_count = ZEUS_ARRAY_LEN(zeus__backends);
 
 #define MAX_BACKENDS ZEUS_ARRAY_LEN(zeus__backends)
@@ -455,41 +458,50 @@ int zeus_gpu_get_info(const zeus_devices *d, unsigned gpu, zeus_gpu_info *out)
     return rc;
 }
 
-/* Forwards a GPU call to the backend, ZEUS_ENOTSUP when it lacks the operation. */
-#define GPU_CALL(d, gpu, op, ...)                                                                  \
-    do {                                                                                           \
-        int rc_ = check_gpu((d), (gpu));                                                           \
-        if (rc_ != ZEUS_OK)                                                                        \
-            return rc_;                                                                            \
-        if (!(d)->gpu_ops->op)                                                                     \
-            return zeus__error(ZEUS_ENOTSUP, "%s: the %s backend does not support this", #op,      \
-                               (d)->gpu_ops->name);                                                \
-        return (d)->gpu_ops->op((d)->gpu_state, (d)->gpus[gpu].device_index, __VA_ARGS__);         \
-    } while (0)
+/* Where a call on a GPU goes: checks the index, that the backend has the operation (has_op;
+ * the caller reads it only when the backend exists) and gives the GPU's index on the backend. */
+static int gpu_op(const zeus_devices *d, unsigned gpu, bool has_op, const char *op, unsigned *dev)
+{
+    int rc = check_gpu(d, gpu);
+    if (rc != ZEUS_OK)
+        return rc;
+    if (!has_op)
+        return zeus__error(ZEUS_ENOTSUP, "%s: the %s backend does not support this", op,
+                           d->gpu_ops->name);
+    *dev = d->gpus[gpu].device_index;
+    return ZEUS_OK;
+}
 
-/* Forwards a change to the knob backend (the GPU backend unless the options named another). */
-#define KNOB_CALL(d, gpu, op, ...)                                                                 \
-    do {                                                                                           \
-        int rc_ = check_gpu((d), (gpu));                                                           \
-        if (rc_ != ZEUS_OK)                                                                        \
-            return rc_;                                                                            \
-        if (!(d)->knob_ops)                                                                        \
-            return zeus__error(ZEUS_ENODEV, "%s: the knob backend %s is unavailable", #op,         \
-                               (d)->knob_name);                                                    \
-        if (!(d)->knob_ops->op)                                                                    \
-            return zeus__error(ZEUS_ENOTSUP, "%s: the %s backend does not support this", #op,      \
-                               (d)->knob_ops->name);                                               \
-        return (d)->knob_ops->op((d)->knob_state, (d)->gpus[gpu].device_index, __VA_ARGS__);       \
-    } while (0)
+/* The same for a change, which goes to the knob backend (the GPU backend unless the options
+ * named another): ZEUS_ENODEV when that one is unavailable. */
+static int knob_op(const zeus_devices *d, unsigned gpu, bool has_op, const char *op, unsigned *dev)
+{
+    int rc = check_gpu(d, gpu);
+    if (rc != ZEUS_OK)
+        return rc;
+    if (!d->knob_ops)
+        return zeus__error(ZEUS_ENODEV, "%s: the knob backend %s is unavailable", op, d->knob_name);
+    if (!has_op)
+        return zeus__error(ZEUS_ENOTSUP, "%s: the %s backend does not support this", op,
+                           d->knob_ops->name);
+    *dev = d->gpus[gpu].device_index;
+    return ZEUS_OK;
+}
 
 int zeus_gpu_energy_mj(zeus_devices *d, unsigned gpu, uint64_t *energy_mj)
 {
-    GPU_CALL(d, gpu, gpu_energy_mj, energy_mj);
+    const zeus_backend_ops *o = d->gpu_ops;
+    unsigned dev = 0;
+    int rc = gpu_op(d, gpu, o && o->gpu_energy_mj, "gpu_energy_mj", &dev);
+    return rc != ZEUS_OK ? rc : o->gpu_energy_mj(d->gpu_state, dev, energy_mj);
 }
 
 int zeus_gpu_read_power(zeus_devices *d, unsigned gpu, zeus_gpu_power *out)
 {
-    GPU_CALL(d, gpu, gpu_power, out);
+    const zeus_backend_ops *o = d->gpu_ops;
+    unsigned dev = 0;
+    int rc = gpu_op(d, gpu, o && o->gpu_power, "gpu_power", &dev);
+    return rc != ZEUS_OK ? rc : o->gpu_power(d->gpu_state, dev, out);
 }
 
 int zeus_gpu_power_mw(zeus_devices *d, unsigned gpu, unsigned *power_mw)
@@ -505,7 +517,10 @@ int zeus_gpu_power_mw(zeus_devices *d, unsigned gpu, unsigned *power_mw)
 
 int zeus_gpu_power_limit_mw(zeus_devices *d, unsigned gpu, unsigned *limit_mw)
 {
-    GPU_CALL(d, gpu, gpu_power_limit_mw, limit_mw);
+    const zeus_backend_ops *o = d->gpu_ops;
+    unsigned dev = 0;
+    int rc = gpu_op(d, gpu, o && o->gpu_power_limit_mw, "gpu_power_limit_mw", &dev);
+    return rc != ZEUS_OK ? rc : o->gpu_power_limit_mw(d->gpu_state, dev, limit_mw);
 }
 
 int zeus__gpu_check_power_limit(const zeus_gpu_info *info, unsigned gpu, unsigned limit_mw)
@@ -529,12 +544,18 @@ int zeus_gpu_set_power_limit_mw(zeus_devices *d, unsigned gpu, unsigned limit_mw
     if (d->gpus[gpu].power_limit_valid &&
         (rc = zeus__gpu_check_power_limit(&d->gpus[gpu], gpu, limit_mw)) != ZEUS_OK)
         return rc;
-    KNOB_CALL(d, gpu, gpu_set_power_limit_mw, limit_mw);
+    const zeus_backend_ops *o = d->knob_ops;
+    unsigned dev = 0;
+    rc = knob_op(d, gpu, o && o->gpu_set_power_limit_mw, "gpu_set_power_limit_mw", &dev);
+    return rc != ZEUS_OK ? rc : o->gpu_set_power_limit_mw(d->knob_state, dev, limit_mw);
 }
 
 int zeus_gpu_set_persistence_mode(zeus_devices *d, unsigned gpu, bool enabled)
 {
-    KNOB_CALL(d, gpu, gpu_set_persistence, enabled);
+    const zeus_backend_ops *o = d->knob_ops;
+    unsigned dev = 0;
+    int rc = knob_op(d, gpu, o && o->gpu_set_persistence, "gpu_set_persistence", &dev);
+    return rc != ZEUS_OK ? rc : o->gpu_set_persistence(d->knob_state, dev, enabled);
 }
 
 int zeus__devices_gpu_keep_power_limit(zeus_devices *d, unsigned gpu, unsigned limit_mw)
@@ -562,7 +583,11 @@ int zeus_gpu_set_locked_clocks(zeus_devices *d, unsigned gpu, zeus_clock_domain 
                            "locked %s clocks for GPU %u: the minimum %u MHz is above the maximum "
                            "%u MHz",
                            domain == ZEUS_CLOCK_GPU ? "GPU" : "memory", gpu, min_mhz, max_mhz);
-    KNOB_CALL(d, gpu, gpu_set_locked_clocks, domain, min_mhz, max_mhz);
+    const zeus_backend_ops *o = d->knob_ops;
+    unsigned dev = 0;
+    rc = knob_op(d, gpu, o && o->gpu_set_locked_clocks, "gpu_set_locked_clocks", &dev);
+    return rc != ZEUS_OK ? rc
+                         : o->gpu_set_locked_clocks(d->knob_state, dev, domain, min_mhz, max_mhz);
 }
 
 int zeus_gpu_supported_clocks(zeus_devices *d, unsigned gpu, zeus_clock_domain domain,
@@ -573,7 +598,12 @@ int zeus_gpu_supported_clocks(zeus_devices *d, unsigned gpu, zeus_clock_domain d
         return rc;
     if (!count || (*count && !mhz))
         return zeus__error(ZEUS_EINVAL, "zeus_gpu_supported_clocks: NULL count or list");
-    GPU_CALL(d, gpu, gpu_supported_clocks, domain, memory_mhz, mhz, count);
+    const zeus_backend_ops *o = d->gpu_ops;
+    unsigned dev = 0;
+    rc = gpu_op(d, gpu, o && o->gpu_supported_clocks, "gpu_supported_clocks", &dev);
+    return rc != ZEUS_OK
+               ? rc
+               : o->gpu_supported_clocks(d->gpu_state, dev, domain, memory_mhz, mhz, count);
 }
 
 int zeus_gpu_reset_locked_clocks(zeus_devices *d, unsigned gpu, zeus_clock_domain domain)
@@ -581,7 +611,10 @@ int zeus_gpu_reset_locked_clocks(zeus_devices *d, unsigned gpu, zeus_clock_domai
     int rc = check_domain(domain);
     if (rc != ZEUS_OK)
         return rc;
-    KNOB_CALL(d, gpu, gpu_reset_locked_clocks, domain);
+    const zeus_backend_ops *o = d->knob_ops;
+    unsigned dev = 0;
+    rc = knob_op(d, gpu, o && o->gpu_reset_locked_clocks, "gpu_reset_locked_clocks", &dev);
+    return rc != ZEUS_OK ? rc : o->gpu_reset_locked_clocks(d->knob_state, dev, domain);
 }
 
 int zeus__devices_gpu_keep_locked_clocks(zeus_devices *d, unsigned gpu, zeus_clock_domain domain,
@@ -598,7 +631,10 @@ int zeus_gpu_pci_address(const zeus_devices *d, unsigned gpu, char *address, siz
     if (!address || size == 0)
         return zeus__error(ZEUS_EINVAL, "zeus_gpu_pci_address: no buffer");
     address[0] = '\0';
-    GPU_CALL(d, gpu, gpu_pci_address, address, size);
+    const zeus_backend_ops *o = d->gpu_ops;
+    unsigned dev = 0;
+    int rc = gpu_op(d, gpu, o && o->gpu_pci_address, "gpu_pci_address", &dev);
+    return rc != ZEUS_OK ? rc : o->gpu_pci_address(d->gpu_state, dev, address, size);
 }
 
 /* Settings live where changes go: the knob backend's. */
@@ -610,12 +646,18 @@ bool zeus__devices_gpu_settings_private(const zeus_devices *d)
 
 int zeus_gpu_persistence_mode(zeus_devices *d, unsigned gpu, bool *enabled)
 {
-    GPU_CALL(d, gpu, gpu_persistence, enabled);
+    const zeus_backend_ops *o = d->gpu_ops;
+    unsigned dev = 0;
+    int rc = gpu_op(d, gpu, o && o->gpu_persistence, "gpu_persistence", &dev);
+    return rc != ZEUS_OK ? rc : o->gpu_persistence(d->gpu_state, dev, enabled);
 }
 
 int zeus_gpu_temperature_c(zeus_devices *d, unsigned gpu, unsigned *celsius)
 {
-    GPU_CALL(d, gpu, gpu_temperature_c, celsius);
+    const zeus_backend_ops *o = d->gpu_ops;
+    unsigned dev = 0;
+    int rc = gpu_op(d, gpu, o && o->gpu_temperature_c, "gpu_temperature_c", &dev);
+    return rc != ZEUS_OK ? rc : o->gpu_temperature_c(d->gpu_state, dev, celsius);
 }
 
 int zeus_gpu_check_homogeneous(const zeus_devices *d, const unsigned *gpus, size_t count)

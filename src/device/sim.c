@@ -300,15 +300,8 @@ static int sim_step_cost(void *state, unsigned dev, double *seconds, double *bus
     return ZEUS_OK;
 }
 
-typedef struct {
-    int (*launch_step)(void *state, unsigned dev, int64_t *end_ns);
-    int (*synchronize)(void *state, unsigned dev);
-    int (*exact_energy_uj)(void *state, unsigned dev, double *energy_uj);
-    int (*step_cost)(void *state, unsigned dev, double *seconds, double *busy_w, double *idle_w);
-} sim_extension;
-
-static const sim_extension sim_ext = {sim_launch_step, sim_synchronize, sim_exact_energy_uj,
-                                      sim_step_cost};
+static const zeus__sim_extension sim_ext = {sim_launch_step, sim_synchronize, sim_exact_energy_uj,
+                                            sim_step_cost};
 
 const zeus_backend_ops zeus__sim_backend = {
     .abi_version = ZEUS_BACKEND_ABI,
@@ -336,53 +329,3 @@ const zeus_backend_ops zeus__sim_backend = {
     .gpu_pci_address = sim_gpu_pci_address,
     .extension = &sim_ext,
 };
-
-/* ---- zeus/sim.h: the controls only this backend has, reached through its extension ---- */
-
-/* The simulator serving a GPU, or ZEUS_ENOTSUP naming what it is instead. */
-static int sim_target(const zeus_devices *d, unsigned gpu, const char *what, void **state,
-                      unsigned *dev)
-{
-    const zeus_backend_ops *ops;
-    int rc = zeus__devices_gpu_backend(d, gpu, &ops, state, dev);
-    if (rc != ZEUS_OK)
-        return rc;
-    if (ops->extension != &sim_ext)
-        return zeus__error(ZEUS_ENOTSUP, "%s: GPU %u is not simulated (the %s backend serves it)",
-                           what, gpu, ops->name);
-    return ZEUS_OK;
-}
-
-int zeus_sim_launch_step(zeus_devices *d, unsigned gpu, int64_t *end_ns)
-{
-    void *state;
-    unsigned dev;
-    int64_t ignored;
-    int rc = sim_target(d, gpu, "launch_step", &state, &dev);
-    return rc != ZEUS_OK ? rc : sim_ext.launch_step(state, dev, end_ns ? end_ns : &ignored);
-}
-
-int zeus_sim_synchronize(zeus_devices *d, unsigned gpu)
-{
-    void *state;
-    unsigned dev;
-    int rc = sim_target(d, gpu, "synchronize", &state, &dev);
-    return rc != ZEUS_OK ? rc : sim_ext.synchronize(state, dev);
-}
-
-int zeus_sim_exact_energy_uj(zeus_devices *d, unsigned gpu, double *energy_uj)
-{
-    void *state;
-    unsigned dev;
-    int rc = sim_target(d, gpu, "exact_energy_uj", &state, &dev);
-    return rc != ZEUS_OK ? rc : sim_ext.exact_energy_uj(state, dev, energy_uj);
-}
-
-int zeus_sim_step_cost(zeus_devices *d, unsigned gpu, double *seconds, double *busy_w,
-                       double *idle_w)
-{
-    void *state;
-    unsigned dev;
-    int rc = sim_target(d, gpu, "step_cost", &state, &dev);
-    return rc != ZEUS_OK ? rc : sim_ext.step_cost(state, dev, seconds, busy_w, idle_w);
-}

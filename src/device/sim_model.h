@@ -152,4 +152,12 @@ unsigned zeus__sim_gpu_average_mw(zeus_sim_gpu *g, int64_t now_ns);
  * thermal model; enough for exporters and tests to see it follow the load). */
 unsigned zeus__sim_gpu_temperature_c(zeus_sim_gpu *g, int64_t now_ns);
 
+/* The sim backend's extension (zeus_backend_ops.extension): the zeus/sim.h controls. */
+typedef struct {
+    int (*launch_step)(void *state, unsigned dev, int64_t *end_ns);
+    int (*synchronize)(void *state, unsigned dev);
+    int (*exact_energy_uj)(void *state, unsigned dev, double *energy_uj);
+    int (*step_cost)(void *state, unsigned dev, double *seconds, double *busy_w, double *idle_w);
+} zeus__sim_extension;
+
 #endif

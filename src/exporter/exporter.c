@@ -448,9 +448,9 @@ static void usage(FILE *out)
         "zeus_gpu_temperature_celsius, zeus_cpu_package_energy_joules_total,\n"
         "zeus_cpu_dram_energy_joules_total, zeus_exporter_*. GPU labels: gpu, uuid, model_name,\n"
         "hostname.\n"
-        "Environment: ZEUS_DEVICE, ZEUS_NVML_LIBRARY, ZEUS_SIM_CONFIG, ZEUS_SYSFS_ROOT (see\n"
-        "docs/devices.md). Every GPU is exported by its NVML index; CUDA_VISIBLE_DEVICES is\n"
-        "ignored.\n"
+        "Environment: ZEUS_DEVICE, ZEUS_NVML_LIBRARY, ZEUS_AMDSMI_LIBRARY, ZEUS_SIM_CONFIG,\n"
+        "ZEUS_SYSFS_ROOT (see docs/devices.md). Every GPU is exported by its backend's index\n"
+        "(NVML's; HIP's on AMD); CUDA_VISIBLE_DEVICES and HIP_VISIBLE_DEVICES are ignored.\n"
         "Exit codes: 0 stopped by SIGTERM/SIGINT (or --once done), 1 failure, 2 usage error.\n");
 }
 

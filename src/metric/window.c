@@ -3,6 +3,7 @@
 #include "core/array.h"
 #include "core/internal.h"
 #include "metric/metric_internal.h"
+#include "monitor/monitor_internal.h"
 #include "zeus/metric.h"
 
 #include <math.h>
@@ -156,6 +157,37 @@ void zeus__push_target_free(zeus__push_copy *c)
     free(c->url);
     free(c->job);
     free(c);
+}
+
+/* ---- A monitor's windows pushed as they end (zeus_monitor_push_windows) ---- */
+static void push_window(void *user, const char *window, const zeus_measurement *m)
+{
+    zeus__push_copy *c = user;
+    if (zeus_push_measurement(&c->target, window, m) != ZEUS_OK)
+        ZEUS_WARN("window '%s' was not pushed: %s", window, zeus_last_error());
+}
+
+static void push_window_free(void *user)
+{
+    zeus__push_target_free(user);
+}
+
+int zeus_monitor_push_windows(zeus_monitor *m, const zeus_push_target *target)
+{
+    if (!m)
+        return zeus__error(ZEUS_EINVAL, "zeus_monitor_push_windows: monitor is NULL");
+    zeus__push_copy *copy = NULL;
+    int rc = target ? zeus__push_target_copy(target, &copy) : ZEUS_OK;
+    if (rc != ZEUS_OK)
+        return rc;
+    rc = zeus__monitor_on_window_end(m, copy ? push_window : NULL, copy,
+                                     copy ? push_window_free : NULL);
+    if (rc != ZEUS_OK) {
+        zeus__push_target_free(copy);
+        if (rc == ZEUS_ENOTSUP)
+            zeus__error(rc, "a replay monitor measures nothing to push");
+    }
+    return rc;
 }
 
 /* ---- EnergyHistogram ---- */

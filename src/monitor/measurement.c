@@ -8,6 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *zeus_energy_method_name(zeus_energy_method method)
+{
+    static const char *const names[] = {"none", "counter", "sampled", "instant"};
+    return (unsigned)method < ZEUS_ARRAY_LEN(names) ? names[method] : "?";
+}
+
 zeus_measurement *zeus_measurement_new(void)
 {
     return calloc(1, sizeof(zeus_measurement));

@@ -1,6 +1,5 @@
 /* The energy monitor: named windows over GPU energy counters, sampled power and RAPL. */
 #include "core/internal.h"
-#include "metric/metric_internal.h"
 #include "monitor/monitor_internal.h"
 #include "zeus/output.h"
 
@@ -41,7 +40,9 @@ struct zeus_monitor {
     zeus_clock_fn clock;
     void *clock_user;
     zeus_output *log;
-    zeus__push_copy *push; /* zeus_monitor_push_windows */
+    zeus__window_end_fn on_end; /* zeus__monitor_on_window_end (the Pushgateway push) */
+    void *on_end_user;
+    void (*on_end_free)(void *user);
     zeus_sampler *sampler;
     zeus_replay *replay;
 
@@ -78,12 +79,6 @@ void zeus_monitor_options_init(zeus_monitor_options *o)
     o->gpu_count = -1;
     o->cpu_count = 0;
     o->measure_update_period = true;
-}
-
-const char *zeus_energy_method_name(zeus_energy_method method)
-{
-    static const char *const names[] = {"none", "counter", "sampled", "instant"};
-    return (unsigned)method < ZEUS_ARRAY_LEN(names) ? names[method] : "?";
 }
 
 /* ---- counter update period, measured in the background ---- */
@@ -334,7 +329,8 @@ void zeus_monitor_close(zeus_monitor *m)
     zeus_sampler_stop(m->sampler);
     zeus__replay_close(m->replay);
     zeus_output_close(m->log);
-    zeus__push_target_free(m->push);
+    if (m->on_end_free)
+        m->on_end_free(m->on_end_user);
     for (size_t i = 0; i < m->zero_warned_count; i++)
         free(m->zero_warned[i]);
     free(m->zero_warned);
@@ -781,22 +777,20 @@ int zeus_monitor_end_window(zeus_monitor *m, const char *name, bool sync, bool c
     if (m->log)
         log_row(m, name, out);
     release_window(m, &w);
-    if (m->push && zeus_push_measurement(&m->push->target, name, out) != ZEUS_OK)
-        ZEUS_WARN("window '%s' was not pushed: %s", name, zeus_last_error());
+    if (m->on_end)
+        m->on_end(m->on_end_user, name, out);
     return ZEUS_OK;
 }
 
-int zeus_monitor_push_windows(zeus_monitor *m, const zeus_push_target *target)
+int zeus__monitor_on_window_end(zeus_monitor *m, zeus__window_end_fn fn, void *user,
+                                void (*free_user)(void *user))
 {
-    if (!m)
-        return zeus__error(ZEUS_EINVAL, "zeus_monitor_push_windows: monitor is NULL");
     if (m->replay)
-        return zeus__error(ZEUS_ENOTSUP, "a replay monitor measures nothing to push");
-    zeus__push_copy *copy = NULL;
-    int rc = target ? zeus__push_target_copy(target, &copy) : ZEUS_OK;
-    if (rc != ZEUS_OK)
-        return rc;
-    zeus__push_target_free(m->push);
-    m->push = copy;
+        return zeus__error(ZEUS_ENOTSUP, "a replay monitor measures no window to hand on");
+    if (m->on_end_free)
+        m->on_end_free(m->on_end_user);
+    m->on_end = fn;
+    m->on_end_user = user;
+    m->on_end_free = free_user;
     return ZEUS_OK;
 }

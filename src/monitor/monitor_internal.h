@@ -51,6 +51,15 @@ int zeus__change_intervals(zeus_reading_fn read, void *ctx, int64_t poll_ns, int
  * then fills in what it measured. */
 void zeus__measurement_zero(zeus_measurement *m, const unsigned *gpus, unsigned gpu_count,
                             const unsigned *cpus, unsigned cpu_count);
+/* The "on window end" hook: called after a window (not a cancelled one) is measured and logged,
+ * on the thread that ends it, outside the monitor's lock. The metric code gives one to push
+ * each window to a Pushgateway, so the monitor knows nothing of metrics. A new hook replaces
+ * (and frees, through free_user) the last; fn NULL removes it; the monitor frees it at close.
+ * Not to be called while another thread ends a window. ZEUS_ENOTSUP for a replay monitor. */
+typedef void (*zeus__window_end_fn)(void *user, const char *window, const zeus_measurement *m);
+int zeus__monitor_on_window_end(zeus_monitor *m, zeus__window_end_fn fn, void *user,
+                                void (*free_user)(void *user));
+
 /* Sums the GPUs' energy into total_energy_j (NAN if one is unavailable, as each GPU's is). */
 void zeus__measurement_total(zeus_measurement *m);
 

@@ -68,7 +68,7 @@ struct zeus_sampler {
 static pthread_mutex_t samplers_lock = PTHREAD_MUTEX_INITIALIZER;
 static zeus_sampler *samplers;
 
-void zeus__sampler_atfork(zeus__fork_phase phase)
+static void sampler_atfork(zeus__fork_phase phase)
 {
     if (phase == ZEUS__FORK_PREPARE) {
         pthread_mutex_lock(&samplers_lock);
@@ -96,7 +96,7 @@ void zeus__sampler_atfork(zeus__fork_phase phase)
 
 static void register_sampler(zeus_sampler *s)
 {
-    zeus__fork_init();
+    zeus__fork_register(sampler_atfork, 2); /* the monitor floor */
     pthread_mutex_lock(&samplers_lock);
     s->next = samplers;
     samplers = s;
@@ -427,15 +427,7 @@ void zeus_sampler_stop(zeus_sampler *s)
     if (!s)
         return;
     unregister_sampler(s);
-    if (s->thread_started) {
-        pthread_mutex_lock(&s->lock);
-        s->stop = true;
-        pthread_cond_signal(&s->wake);
-        pthread_mutex_unlock(&s->lock);
-        pthread_join(s->thread, NULL);
-    }
-    pthread_cond_destroy(&s->wake);
-    pthread_mutex_destroy(&s->lock);
+    zeus__thread_finish(&s->lock, &s->wake, &s->stop, s->thread_started, s->thread);
     free(s->times);
     free(s->power_mw);
     free(s);

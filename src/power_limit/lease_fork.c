@@ -2,7 +2,7 @@
  * handlers, and never restores the parent's leases. */
 #include "power_limit/lease_internal.h"
 
-void zeus__lease_atfork(zeus__fork_phase phase)
+static void lease_atfork(zeus__fork_phase phase)
 {
     if (phase == ZEUS__FORK_PREPARE) {
         zeus__lease_signals_atfork(phase);
@@ -24,5 +24,5 @@ void zeus__lease_atfork(zeus__fork_phase phase)
 
 void zeus__lease_fork_init(void)
 {
-    zeus__fork_init();
+    zeus__fork_register(lease_atfork, 4); /* the power_limit floor (core/internal.h) */
 }

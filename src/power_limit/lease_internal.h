@@ -152,7 +152,7 @@ void zeus__lease_close_watch_fds(zeus_lease *l);
 
 /* ---- fork (lease_fork.c) ---- */
 
-/* Makes sure the fork handlers run zeus__lease_atfork (before a lease or the restore thread
+/* Registers the lease code's fork hook with core/fork.c (before a lease or the restore thread
  * exists). */
 void zeus__lease_fork_init(void);
 

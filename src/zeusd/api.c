@@ -214,17 +214,23 @@ static int status_of(int rc)
     }
 }
 
-static void device_error(zd_errors *e, unsigned id, int rc, const char *detail)
+/* The newer daemon's texts by backend: NVML's, or AMD SMI's ("AMDSMI error", and its own 400
+ * for what AMD GPUs cannot do, such as persistence mode). */
+static void device_error(const zd_server *s, zd_errors *e, unsigned id, int rc, const char *detail)
 {
+    const char *backend = zeus_devices_gpu_backend(s->devices);
+    bool amd = backend && strcmp(backend, "amdsmi") == 0;
     char msg[600];
     if (rc == ZEUS_ENOTSUP)
-        snprintf(msg, sizeof msg, "NVML error: Not Supported");
+        snprintf(msg, sizeof msg, amd ? "Invalid request: %s" : "NVML error: Not Supported",
+                 detail);
     else if (rc == ZEUS_ESTATE && strncmp(detail, "Invalid request: ", 17) == 0)
         snprintf(msg, sizeof msg, "%s", detail);
     else if (status_of(rc) == 400 || status_of(rc) == 409)
         snprintf(msg, sizeof msg, "Invalid request: %s", detail);
     else if (rc == ZEUS_EPERM)
-        snprintf(msg, sizeof msg, "NVML error: Insufficient Permissions (%s)", detail);
+        snprintf(msg, sizeof msg,
+                 amd ? "AMDSMI error: %s" : "NVML error: Insufficient Permissions (%s)", detail);
     else
         snprintf(msg, sizeof msg, "IOError: %s", detail);
     add_error(e, id, status_of(rc), msg);
@@ -500,7 +506,7 @@ static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_wr
             continue;
         zd_queue_wait(s->queue, changes[i]);
         if (changes[i]->rc != 0)
-            device_error(&errors, ids[i], changes[i]->rc, changes[i]->err);
+            device_error(s, &errors, ids[i], changes[i]->rc, changes[i]->err);
         free(changes[i]);
     }
     if (!block) {
@@ -562,7 +568,7 @@ static void gpu_read(zd_server *s, const zd_request *req, zd_response *r, zd_rea
             cJSON_AddBoolToObject(item, "enabled", on);
         }
         if (rc != 0) {
-            device_error(&errors, g, rc, zeus_last_error());
+            device_error(s, &errors, g, rc, zeus_last_error());
             cJSON_Delete(item);
         } else {
             add_item(map, key_of(g, key), item);
@@ -596,7 +602,7 @@ static void cpu_energy(zd_server *s, const zd_request *req, zd_response *r)
         zeus_cpu_energy e;
         int rc = zeus_cpu_read_energy(s->devices, ids[i], &e);
         if (rc != 0) {
-            device_error(&errors, client_id(s, true, ids[i]), rc, zeus_last_error());
+            device_error(s, &errors, client_id(s, true, ids[i]), rc, zeus_last_error());
             continue;
         }
         cJSON *item = cJSON_CreateObject();
@@ -633,14 +639,14 @@ static void cpu_power(zd_server *s, const zd_request *req, zd_response *r)
     for (size_t i = 0; i < count; i++)
         if (zeus_cpu_read_energy(s->devices, ids[i], &before[i]) != 0) {
             failed[i] = true;
-            device_error(&errors, client_id(s, true, ids[i]), ZEUS_EIO, zeus_last_error());
+            device_error(s, &errors, client_id(s, true, ids[i]), ZEUS_EIO, zeus_last_error());
         }
     unsigned hz = s->config.cpu_poll_hz ? s->config.cpu_poll_hz : 1;
     zeus_sleep_ns(1000000000LL / hz);
     for (size_t i = 0; i < count; i++)
         if (!failed[i] && zeus_cpu_read_energy(s->devices, ids[i], &after[i]) != 0) {
             failed[i] = true;
-            device_error(&errors, client_id(s, true, ids[i]), ZEUS_EIO, zeus_last_error());
+            device_error(s, &errors, client_id(s, true, ids[i]), ZEUS_EIO, zeus_last_error());
         }
     int64_t elapsed_us = (zeus_now_ns() - t0) / 1000;
     if (elapsed_us < 1)
@@ -878,6 +884,43 @@ static const struct {
 
 static void handle(zd_server *s, const zd_request *req, zd_response *r);
 
+/* The older route generation (legacy.c translates it into the current one). */
+static bool legacy_route(zd_server *s, const zd_request *req, zd_response *r)
+{
+    zd_legacy l;
+    char msg[160];
+    int status = 0, t = zd_legacy_translate(req, &l, &status, msg, sizeof msg);
+    if (t == 0)
+        return false;
+    if (t < 0) {
+        reply(r, status, status == 405 ? NULL : "text/plain; charset=utf-8",
+              status == 405 ? NULL : "%s", msg);
+        return true;
+    }
+    if (l.dram_query) { /* {"dram_available": bool}: the CPU's entry of /discover */
+        zd_claims claims;
+        bool authed;
+        if (!check_access(s, req, ZD_GROUP_CPU_READ, &claims, &authed, r))
+            return true;
+        unsigned index;
+        zeus_cpu_info info;
+        for (index = 0; index < s->cpu_count && s->cpu_ids[index] != l.id; index++)
+            ;
+        if (index >= s->cpu_count || zeus_cpu_get_info(s->devices, index, &info) != 0) {
+            reply_error(r, 400, "CPU not found");
+            return true;
+        }
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "dram_available", info.has_dram);
+        reply_json(r, o);
+        return true;
+    }
+    handle(s, &l.req, r);
+    if (l.cpu)
+        zd_legacy_unwrap(r, l.id_text);
+    return true;
+}
+
 void zd_handle(zd_server *s, const zd_request *req, zd_response *r)
 {
     zd_json_track();
@@ -895,6 +938,8 @@ void zd_handle(zd_server *s, const zd_request *req, zd_response *r)
 static void handle(zd_server *s, const zd_request *req, zd_response *r)
 {
     memset(r, 0, sizeof *r);
+    if (legacy_route(s, req, r))
+        return;
     zd_group g = zd_path_group(req->path);
     zd_claims claims;
     bool authed;

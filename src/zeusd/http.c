@@ -39,8 +39,12 @@ struct zd_http {
     pthread_cond_t worker_free;
 };
 
+/* The older route generation (/gpu/{id}/set_power_limit, ...) sends its arguments as a small
+ * JSON body: the first ZD_KEPT_BODY bytes are kept; longer bodies are only counted. */
+#define ZD_KEPT_BODY 1024
 typedef struct {
     size_t body;
+    char kept[ZD_KEPT_BODY + 1];
 } zd_conn;
 
 static void guard_warn(void *user, const char *message)
@@ -191,7 +195,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   size_t *upload_size, void **con_cls)
 {
     (void)version;
-    (void)upload;
     zd_http *h = cls;
     zd_conn *conn = *con_cls;
     if (!conn) {
@@ -203,7 +206,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_size) {
-        /* No route reads a body: count and drop it. */
+        /* Only the older routes read a body (a small JSON object): keep its start. */
+        if (conn->body + *upload_size <= ZD_KEPT_BODY)
+            memcpy(conn->kept + conn->body, upload, *upload_size);
         conn->body += *upload_size;
         *upload_size = 0;
         return MHD_YES;
@@ -228,6 +233,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                       .path = url,
                       .args = args.args,
                       .arg_count = args.count,
+                      .body = conn->body <= ZD_KEPT_BODY ? conn->kept : NULL,
                       .authorization =
                           MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
                       .groups = groups};

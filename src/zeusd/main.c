@@ -38,7 +38,7 @@ static const char usage[] =
     "                                 thread; streams hold no worker) [number of CPUs]\n"
     "  --gpu-power-poll-hz N          GPU stream poll rate [20]\n"
     "  --cpu-power-poll-hz N          CPU stream poll rate and /cpu/get_power window [10]\n"
-    "  --gpu-backend auto|nvml        GPU backend [auto]\n"
+    "  --gpu-backend auto|nvml|amdsmi GPU backend [auto]\n"
     "  --enable GROUP,...             API groups: gpu-control, gpu-read, cpu-read [all]\n"
     "  --signing-key-path PATH        require bearer tokens signed with this key [off]\n"
     "  --allow GROUP=WHO,...          only these Unix-socket peers may use GROUP; WHO is\n"
@@ -428,6 +428,7 @@ static int serve(int argc, char **argv)
     zd_config c;
     zd_config_defaults(&c);
     bool enable_given = false;
+    const char *gpu_backend = NULL; /* --gpu-backend; NULL: auto (or ZEUS_DEVICE) */
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -465,8 +466,11 @@ static int serve(int argc, char **argv)
             snprintf(c.tcp_bind, sizeof c.tcp_bind, "%s", optarg);
             break;
         case O_BACKEND:
-            if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "nvml") != 0)
-                return die("--gpu-backend: '%s' is not supported here (auto, nvml)", optarg);
+            if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "nvml") != 0 &&
+                strcmp(optarg, "amdsmi") != 0)
+                return die("--gpu-backend: '%s' is not supported here (auto, nvml, amdsmi)",
+                           optarg);
+            gpu_backend = strcmp(optarg, "auto") == 0 ? NULL : optarg;
             break;
         case O_ENABLE:
             if (!enable_given)
@@ -548,6 +552,8 @@ static int serve(int argc, char **argv)
         goto done;
     }
     dev_options.physical_indices = true;
+    if (gpu_backend)
+        dev_options.backend = gpu_backend;
     dev_options.knob_backend = NULL;
     dev_options.zeusd_socket_path = dev_options.zeusd_host_port = dev_options.zeusd_token = NULL;
     if (zeus_devices_open_with(&dev_options, &devices) != 0) {
@@ -556,6 +562,29 @@ static int serve(int argc, char **argv)
     }
     bool want_gpus = c.group_on[ZD_GROUP_GPU_CONTROL] || c.group_on[ZD_GROUP_GPU_READ];
     unsigned gpus = want_gpus ? zeus_gpu_count(devices) : 0;
+    /* auto on a node with NVIDIA and AMD GPUs: the newer daemon refuses to guess (its ids
+     * would mean one vendor's GPUs only). NVML answered first; ask AMD SMI too. */
+    const char *chosen = zeus_devices_gpu_backend(devices);
+    if (gpus > 0 && chosen && strcmp(chosen, "nvml") == 0 &&
+        (!dev_options.backend || strcmp(dev_options.backend, "auto") == 0)) {
+        zeus_device_options amd_options = dev_options;
+        amd_options.backend = "amdsmi";
+        amd_options.allowed_backends = "amdsmi";
+        zeus_devices *amd = NULL;
+        unsigned amd_gpus = 0;
+        if (zeus_devices_open_with(&amd_options, &amd) == 0) {
+            amd_gpus = zeus_gpu_count(amd);
+            zeus_devices_close(amd);
+        }
+        if (amd_gpus > 0) {
+            char counts[64];
+            snprintf(counts, sizeof counts, "%u NVIDIA and %u AMD", gpus, amd_gpus);
+            die("this node has %s GPUs: pick one with --gpu-backend nvml or --gpu-backend "
+                "amdsmi (one daemon serves one vendor's GPUs)",
+                counts);
+            goto done;
+        }
+    }
     zeus_gpu_info info = {0};
     if (gpus > 0)
         zeus_gpu_get_info(devices, 0, &info);

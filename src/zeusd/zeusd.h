@@ -110,6 +110,7 @@ typedef struct {
     const char *path;
     const zd_arg *args;
     size_t arg_count;
+    const char *body;          /* NUL-terminated (calloc'd buffer); NULL when too long */
     const char *authorization; /* NULL when absent */
     bool has_peer;             /* Unix socket: SO_PEERCRED below is valid */
     pid_t pid;
@@ -118,6 +119,21 @@ typedef struct {
     const gid_t *groups; /* the peer's supplementary groups */
     size_t group_count;
 } zd_request;
+
+/* ---- legacy.c: the older route generation (zeus-ml <= 0.11.0.post1) ---- */
+#define ZD_LEGACY_MAX_ARGS 8
+typedef struct {
+    zd_request req; /* the current route's request (args point into this struct) */
+    zd_arg args[ZD_LEGACY_MAX_ARGS + 1];
+    char names[ZD_LEGACY_MAX_ARGS][32], values[ZD_LEGACY_MAX_ARGS][32];
+    char id_text[16];
+    unsigned id;
+    bool cpu;        /* a /cpu/{id}/ route: its answer is the one CPU's object */
+    bool dram_query; /* GET /cpu/{id}/supports_dram_energy: answered from /discover's entry */
+} zd_legacy;
+
+/* 0: req is not an older route; 1: translated into *l; -1: a bad request (*status, msg). */
+int zd_legacy_translate(const zd_request *req, zd_legacy *l, int *status, char *msg, size_t size);
 
 typedef struct {
     int status;
@@ -130,6 +146,9 @@ typedef struct {
     unsigned ids[ZD_MAX_IDS];
     size_t id_count;
 } zd_response;
+
+/* legacy.c: a current CPU route's reply {"<key>": {...}} becomes the inner object. */
+void zd_legacy_unwrap(zd_response *r, const char *key);
 
 /* Opens the devices and starts nothing else; the pollers start on the first subscriber. */
 int zd_server_create(const zd_config *config, zeus_devices *devices, zd_server **out);

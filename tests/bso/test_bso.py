@@ -354,6 +354,9 @@ def client_flow(addr, db):
         open(os.path.join(pkg, f), "w").close()
     os.symlink(os.path.join(HERE, "..", "..", "python", "zeus", "optimizer", "batch_size"),
                os.path.join(pkg, "zeus", "optimizer", "batch_size"))
+    # its models are pydantic's (zeus.utils.pydantic_v1), as the original's
+    os.symlink(os.path.join(HERE, "..", "..", "python", "zeus", "utils"),
+               os.path.join(pkg, "zeus", "utils"))
     with open(os.path.join(pkg, "zeus", "device.py"), "w") as f:
         f.write("class G:\n    def __len__(self): return 2\n"
                 "    def getPowerManagementLimitConstraints(self, i): return (100000, 300500)\n"
@@ -374,7 +377,7 @@ def client_flow(addr, db):
 
     out = py("ok")
     jid = out.split()[1]
-    check(out.split()[2:5] == ["600", "2", "NVIDIA"] and "BS 16 1" in out and "FINISHED 2" in out,
+    check(out.split()[2:5] == ["600.0", "2", "NVIDIA"] and "BS 16 1" in out and "FINISHED 2" in out,
           f"client run 1: {out}")
     out = py("ok", jid)
     check("BS 8 2" in out and "FINISHED 2" in out, f"client run 2 (same job): {out}")

@@ -553,14 +553,23 @@ static void test_counterless_no_wait(void **state)
 static void test_unavailable_prints_nan(void **state)
 {
     (void)state;
-    zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"errors\": {\"nvmlDeviceGetTotalEnergyConsumption\": "
-                             "{\"code\": \"GPU_IS_LOST\", \"after\": 0}}}, {}]}");
+    /* On AMD the counter is read twice at open (its check against power) before it fails. */
+    char config[200];
+    snprintf(config, sizeof config,
+             "{\"gpus\": [{\"errors\": {\"nvmlDeviceGetTotalEnergyConsumption\": "
+             "{\"code\": \"GPU_IS_LOST\", \"after\": %d}}}, {}]}",
+             zt_vendor_amd() ? 2 : 0);
+    zt_use_fake_nvml(zt_dir, config);
     char *out, *err;
     assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--", "true", NULL), 0);
     assert_contains(out, "energy={0: nan, 1: ");
-    assert_contains(out, "GPU 0 (NVIDIA A40, NVML 0, 0000:01:00.0): not measured: device lost");
+    /* AMD SMI has no "GPU lost" status: the fake AMD library reports an I/O error. */
+    char lost[160];
+    snprintf(lost, sizeof lost, "GPU 0 (NVIDIA A40, %s 0, 0000:01:00.0): not measured: %s",
+             zt_vendor_amd() ? "AMDSMI" : "NVML", zeus_strerror(zt_vendor_lost_error()));
+    assert_contains(out, lost);
     assert_contains(err, "GPU 0: energy unavailable in this window (at its start): ");
-    assert_contains(err, "(NVML GPU 0)");
+    assert_contains(err, zt_vendor_amd() ? "(AMD GPU 0)" : "(NVML GPU 0)");
     free(out);
     free(err);
 }

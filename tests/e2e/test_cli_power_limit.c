@@ -18,9 +18,19 @@ static void use_fake(const char *config)
     setenv("ZEUS_FAKE_NVML_LOG", log_path, 1);
 }
 
+/* "GPU <g> (NVIDIA A40, <backend> <g>, <rest>" is in out (the backend: NVML, or AMDSMI in the
+ * vendor matrix). */
+static void assert_gpu_line(const char *out, unsigned gpu, const char *rest)
+{
+    char want[200];
+    snprintf(want, sizeof want, "GPU %u (NVIDIA A40, %s %u, %s", gpu, zt_vendor_cli_label(), gpu,
+             rest);
+    assert_contains(out, want);
+}
+
 static char *calls(void)
 {
-    char *text = zt_read(log_path);
+    char *text = zt_read_calls(log_path);
     return text ? text : calloc(1, 1);
 }
 
@@ -31,7 +41,8 @@ static void test_get(void **state)
              "\"count\": 2}]}");
     char *out, *err;
     assert_int_equal(zt_zeus(&out, &err, "power-limit", "get", NULL), 0);
-    assert_contains(out, "GPU  NVML   PCI           name");
+    assert_contains(out, zt_vendor_amd() ? "GPU  AMDSMI PCI           name"
+                                         : "GPU  NVML   PCI           name");
     assert_contains(out, "0    0      0000:01:00.0  NVIDIA A40");
     assert_contains(out, "1    1      0000:02:00.0  NVIDIA A40");
     assert_contains(out, "280");
@@ -72,8 +83,8 @@ static void test_set_and_reset(void **state)
              "\"count\": 4}]}");
     char *out, *err;
     assert_int_equal(zt_zeus(&out, &err, "power-limit", "set", "250", NULL), 0);
-    assert_contains(out, "GPU 0 (NVIDIA A40, NVML 0, 0000:01:00.0): 280 W -> 250 W");
-    assert_contains(out, "GPU 3 (NVIDIA A40, NVML 3, 0000:04:00.0): 280 W -> 250 W");
+    assert_gpu_line(out, 0, "0000:01:00.0): 280 W -> 250 W");
+    assert_gpu_line(out, 3, "0000:04:00.0): 280 W -> 250 W");
     free(out);
     free(err);
     assert_int_equal(
@@ -100,7 +111,7 @@ static void test_set_and_reset(void **state)
     free(out);
     free(err);
     assert_int_equal(zt_zeus(&out, &err, "power-limit", "reset", NULL), 0);
-    assert_contains(out, "GPU 1 (NVIDIA A40, NVML 1, 0000:02:00.0): 175.5 W -> 280 W (default)");
+    assert_gpu_line(out, 1, "0000:02:00.0): 175.5 W -> 280 W (default)");
     free(out);
     free(err);
 }
@@ -184,10 +195,15 @@ static void test_unreadable_limit_refused(void **state)
 {
     (void)state;
     char *out, *err;
-    use_fake("{\"gpus\": [{\"name\": \"NVIDIA A40\", \"count\": 2}, {\"name\": \"NVIDIA A40\", "
-             "\"errors\": {\"nvmlDeviceGetPowerManagementLimit\": {\"code\": \"UNKNOWN\"}}}, "
-             "{\"name\": \"NVIDIA A40\", \"errors\": {\"nvmlDeviceSetPowerManagementLimit\": "
-             "{\"code\": \"GPU_IS_LOST\"}}}]}");
+    /* AMD reads the range and the limit with one call: its first (the range, at open) works. */
+    char config[400];
+    snprintf(config, sizeof config,
+             "{\"gpus\": [{\"name\": \"NVIDIA A40\", \"count\": 2}, {\"name\": \"NVIDIA A40\", "
+             "\"errors\": {\"nvmlDeviceGetPowerManagementLimit\": {\"code\": \"UNKNOWN\", "
+             "\"after\": %d}}}, {\"name\": \"NVIDIA A40\", \"errors\": "
+             "{\"nvmlDeviceSetPowerManagementLimit\": {\"code\": \"GPU_IS_LOST\"}}}]}",
+             zt_vendor_amd() ? 1 : 0);
+    use_fake(config);
     assert_int_equal(zt_zeus(&out, &err, "power-limit", "set", "200", NULL), 1);
     assert_contains(err, "GPU 2");
     assert_contains(err, "cannot be read");

@@ -11,7 +11,7 @@ static void test_sim(void **state)
     char *out, *err;
     assert_int_equal(zt_zeus(&out, &err, "show-env", NULL), 0);
     assert_contains(out, "GPUs (4, sim: SIMULATED)");
-    assert_contains(out, "sim   gpu  available   4 simulated GPUs (built-in default config; "
+    assert_contains(out, "sim        gpu  available   4 simulated GPUs (built-in default config; "
                          "settings kept in this process: set ZEUS_SIM_STATE=FILE to share them)");
     assert_contains(out, "framework index -> device index: 0->0 1->1 2->2 3->3");
     free(out);
@@ -83,10 +83,9 @@ static void test_no_gpu_at_all(void **state)
     char *out, *err;
     assert_int_equal(zt_zeus(&out, &err, "show-env", NULL), 0);
     assert_contains(out, "GPUs (0):\n  none");
-    assert_contains(
-        out,
-        "nvml  gpu  unavailable NVML library /nonexistent/libnvidia-ml.so.1 could not be loaded");
-    assert_contains(out, "sim   gpu  unavailable not requested (set ZEUS_DEVICE=sim)");
+    assert_contains(out, "nvml       gpu  unavailable NVML library /nonexistent/libnvidia-ml.so.1 "
+                         "could not be loaded");
+    assert_contains(out, "sim        gpu  unavailable not requested (set ZEUS_DEVICE=sim)");
     free(out);
     free(err);
     assert_int_equal(zt_zeus(&out, &err, "show-env", "--json", NULL), 0);

@@ -25,6 +25,7 @@
 #include "device/nvml_api.h"
 #include "device/sim_model.h"
 #include "device/sim_state.h"
+#include "fake_gpu.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,8 +48,6 @@ static int init_count;
 static zeus_sim_config config;
 static zeus_sim_gpu gpus[ZEUS_SIM_MAX_GPUS];
 static bool persistence[ZEUS_SIM_MAX_GPUS];
-static long call_counts[ZEUS_SIM_MAX_GPUS][ZEUS_SIM_MAX_ERRORS];
-static long energy_reads[ZEUS_SIM_MAX_GPUS];
 static struct nvmlDevice_st handles[ZEUS_SIM_MAX_GPUS];
 static struct nvmlDevice_st mig_handles[ZEUS_SIM_MAX_GPUS][ZEUS_SIM_MAX_MIG];
 static char config_error[1024];
@@ -85,13 +84,13 @@ static const struct {
     {NVML_ERROR_UNKNOWN, "UNKNOWN", "Unknown Error"},
 };
 
+/* The codes by name, for the config's injected errors (fake_gpu.h). */
+static fake_gpu_code code_names[ZEUS_ARRAY_LEN(codes)];
+
 static nvmlReturn_t code_by_name(const char *name)
 {
-    for (size_t i = 0; i < ZEUS_ARRAY_LEN(codes); i++)
-        if (strcmp(codes[i].name, name) == 0 ||
-            (strncmp(name, "NVML_ERROR_", 11) == 0 && strcmp(codes[i].name, name + 11) == 0))
-            return codes[i].code;
-    return NVML_ERROR_UNKNOWN;
+    return (nvmlReturn_t)fake_gpu_code_by_name(code_names, ZEUS_ARRAY_LEN(code_names),
+                                               "NVML_ERROR_", name, NVML_ERROR_UNKNOWN);
 }
 
 /* ---- shared state file ---- */
@@ -120,37 +119,13 @@ static int state_load_locked(void)
             LEAVE(NVML_ERROR_UNKNOWN);                                                             \
     } while (0)
 
-static void log_call(const char *function, unsigned gpu, unsigned value)
-{
-    const char *path = getenv("ZEUS_FAKE_NVML_LOG");
-    if (!path || !*path)
-        return;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return;
-    char line[128];
-    int n = snprintf(line, sizeof line, "%s %u %u\n", function, gpu, value);
-    if (write(fd, line, (size_t)n) != n) {
-        /* best effort: a test that reads the log will notice the missing line */
-    }
-    close(fd);
-}
-
 /* ---- entry checks ---- */
 
 static nvmlReturn_t injected(unsigned gpu, const char *function)
 {
-    const zeus_sim_gpu_params *p = &config.gpus[gpu];
-    for (unsigned i = 0; i < p->error_count; i++) {
-        if (strcmp(p->errors[i].function, function) != 0)
-            continue;
-        if (call_counts[gpu][i]++ >= p->errors[i].after) {
-            /* Stalls holding the library's lock, as a hung driver stalls every caller. */
-            zeus_sleep_ns(p->errors[i].delay_ms * 1000000);
-            return code_by_name(p->errors[i].code);
-        }
-    }
-    return NVML_SUCCESS;
+    return (nvmlReturn_t)fake_gpu_injected(&config, gpu, function, code_names,
+                                           ZEUS_ARRAY_LEN(code_names), "NVML_ERROR_", NVML_SUCCESS,
+                                           NVML_ERROR_UNKNOWN);
 }
 
 /* Validates the handle, takes the lock and applies error injection. On success the caller holds
@@ -175,59 +150,34 @@ static nvmlReturn_t enter(nvmlDevice_t device, const char *function, unsigned *g
     return NVML_SUCCESS;
 }
 
-#define ENTER(device, gpu)                                                                         \
-    unsigned gpu;                                                                                  \
-    do {                                                                                           \
-        nvmlReturn_t entered_ = enter((device), __func__, &gpu);                                   \
-        if (entered_ != NVML_SUCCESS)                                                              \
-            return entered_;                                                                       \
-    } while (0)
-#define LEAVE(rc)                                                                                  \
-    do {                                                                                           \
-        pthread_mutex_unlock(&lock);                                                               \
-        return (rc);                                                                               \
-    } while (0)
+#define ENTER(device, gpu) FAKE_GPU_ENTER(nvmlReturn_t, NVML_SUCCESS, enter, device, gpu)
+#define LEAVE(rc) FAKE_GPU_LEAVE(lock, rc)
 
 /* ---- system ---- */
 
 static nvmlReturn_t init_impl(void)
 {
     pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < ZEUS_ARRAY_LEN(codes); i++)
+        code_names[i] = (fake_gpu_code){(int)codes[i].code, codes[i].name};
     if (init_count > 0) {
         init_count++;
         pthread_mutex_unlock(&lock);
         return NVML_SUCCESS;
     }
-    if (zeus__sim_config_load(getenv("ZEUS_FAKE_NVML_CONFIG"), "ZEUS_FAKE_NVML_CONFIG", &config) !=
-        ZEUS_OK) {
-        snprintf(config_error, sizeof config_error, "fake NVML: %s", zeus_last_error());
+    if (fake_gpu_hw_init("fake NVML", &config, gpus, persistence, &state, config_error,
+                         sizeof config_error) != ZEUS_OK) {
         pthread_mutex_unlock(&lock);
         return NVML_ERROR_UNKNOWN;
     }
-    config_error[0] = '\0';
     if (config.init_error[0]) {
         pthread_mutex_unlock(&lock);
         return code_by_name(config.init_error);
     }
-    int64_t now = zeus_now_ns();
     for (unsigned i = 0; i < config.gpu_count; i++) {
-        zeus__sim_gpu_init(&gpus[i], &config.gpus[i], now);
-        persistence[i] = false;
         handles[i] = (struct nvmlDevice_st){i, -1};
         for (unsigned m = 0; m < config.gpus[i].mig_count; m++)
             mig_handles[i][m] = (struct nvmlDevice_st){i, (int)m};
-    }
-    memset(call_counts, 0, sizeof call_counts);
-    memset(energy_reads, 0, sizeof energy_reads);
-    zeus__sim_state_init(&state, getenv("ZEUS_FAKE_NVML_STATE"));
-    int fd = zeus__sim_state_lock(&state);
-    int rc = state_load_locked();
-    zeus__sim_state_unlock(fd);
-    if (rc != ZEUS_OK) {
-        snprintf(config_error, sizeof config_error, "fake NVML: ZEUS_FAKE_NVML_STATE: %s",
-                 zeus_last_error());
-        pthread_mutex_unlock(&lock);
-        return NVML_ERROR_UNKNOWN;
     }
     init_count = 1;
     pthread_mutex_unlock(&lock);
@@ -393,46 +343,9 @@ EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device,
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
     if (!has_energy_counter(gpu))
         LEAVE(NVML_ERROR_NOT_SUPPORTED);
-    const zeus_sim_gpu_params *p = &config.gpus[gpu];
-    if (p->energy_per_read_mj != 0) {
-        double mj = p->initial_energy_j * 1000.0 + p->energy_per_read_mj * energy_reads[gpu]++;
-        *energy = (unsigned long long)(mj > 0 ? mj : 0);
-        LEAVE(NVML_SUCCESS);
-    }
     (void)state_load_locked();
-    uint64_t mj = zeus__sim_gpu_energy_mj(&gpus[gpu], zeus_now_ns());
-    if (p->energy_counter_rate != 1.0) {
-        /* "energy_counter_rate": a frozen counter (0) or one at the wrong rate. */
-        double start = p->initial_energy_j * 1000.0;
-        mj = (uint64_t)(start + ((double)mj - start) * p->energy_counter_rate);
-    }
-    *energy = mj;
+    *energy = (unsigned long long)(fake_gpu_energy_uj(&config, gpus, gpu, zeus_now_ns()) / 1000.0);
     LEAVE(NVML_SUCCESS);
-}
-
-/* Sensor noise (ZEUS_FAKE_NVML_NOISE_W): a deterministic hash of the GPU and the 10 ms period,
- * uniform in [-noise, +noise] W, so that a steady load still reads differently over time. */
-static unsigned noisy_mw(unsigned gpu, unsigned mw, int64_t now_ns)
-{
-    if (config.gpus[gpu].stuck_power_w > 0) /* "stuck_power_w": a sensor stuck at one value */
-        return (unsigned)(config.gpus[gpu].stuck_power_w * 1000.0);
-    static double noise_w = -1;
-    if (noise_w < 0) {
-        const char *env = getenv("ZEUS_FAKE_NVML_NOISE_W");
-        noise_w = env && *env ? atof(env) : 0;
-        if (!(noise_w > 0))
-            noise_w = 0;
-    }
-    if (noise_w == 0)
-        return mw;
-    uint64_t x =
-        (uint64_t)(now_ns / 10000000) * 0x9E3779B97F4A7C15ull + gpu * 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 31;
-    x *= 0x94D049BB133111EBull;
-    x ^= x >> 29;
-    double u = (double)(x >> 11) / 9007199254740992.0; /* [0, 1) */
-    double v = mw + (2 * u - 1) * noise_w * 1000;
-    return v > 0 ? (unsigned)v : 0;
 }
 
 #ifndef FAKE_NVML_BROKEN
@@ -444,11 +357,11 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned int *p
     (void)state_load_locked();
     int64_t now = zeus_now_ns();
     /* Ampere and newer report a 1 s average here; older GPUs an instantaneous value. */
-    *power = noisy_mw(gpu,
-                      config.gpus[gpu].arch >= ZEUS_ARCH_AMPERE
-                          ? zeus__sim_gpu_average_mw(&gpus[gpu], now)
-                          : zeus__sim_gpu_instant_mw(&gpus[gpu], now),
-                      now);
+    *power = fake_gpu_noisy_mw(&config, gpu,
+                               config.gpus[gpu].arch >= ZEUS_ARCH_AMPERE
+                                   ? zeus__sim_gpu_average_mw(&gpus[gpu], now)
+                                   : zeus__sim_gpu_instant_mw(&gpus[gpu], now),
+                               now);
     LEAVE(NVML_SUCCESS);
 }
 #endif
@@ -470,10 +383,12 @@ EXPORT nvmlReturn_t nvmlDeviceGetFieldValues(nvmlDevice_t device, int valuesCoun
             v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
         } else if (v->fieldId == NVML_FI_DEV_POWER_INSTANT) {
             v->nvmlReturn = NVML_SUCCESS;
-            v->value.uiVal = noisy_mw(gpu, zeus__sim_gpu_instant_mw(&gpus[gpu], now), now);
+            v->value.uiVal =
+                fake_gpu_noisy_mw(&config, gpu, zeus__sim_gpu_instant_mw(&gpus[gpu], now), now);
         } else if (v->fieldId == NVML_FI_DEV_POWER_AVERAGE) {
             v->nvmlReturn = NVML_SUCCESS;
-            v->value.uiVal = noisy_mw(gpu, zeus__sim_gpu_average_mw(&gpus[gpu], now), now);
+            v->value.uiVal =
+                fake_gpu_noisy_mw(&config, gpu, zeus__sim_gpu_average_mw(&gpus[gpu], now), now);
         } else {
             v->nvmlReturn = NVML_ERROR_NOT_SUPPORTED;
         }
@@ -514,34 +429,28 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t device, unsig
     LEAVE(NVML_SUCCESS);
 }
 
-static bool caller_may_set(void)
-{
-    const char *root_only = getenv("ZEUS_FAKE_NVML_ROOT_ONLY");
-    return !root_only || strcmp(root_only, "1") != 0 || geteuid() == 0;
-}
-
 EXPORT nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t device, unsigned int limit)
 {
     ENTER(device, gpu);
-    if (!caller_may_set())
+    if (!fake_gpu_caller_may_set())
         LEAVE(NVML_ERROR_NO_PERMISSION);
     const zeus_sim_gpu_params *p = &config.gpus[gpu];
     if (limit < p->min_limit_mw || limit > p->max_limit_mw)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
     STATE_CHANGE(zeus__sim_gpu_set_limit(&gpus[gpu], limit, zeus_now_ns()));
-    log_call(__func__, gpu, limit);
+    fake_gpu_log_call(__func__, gpu, limit);
     LEAVE(NVML_SUCCESS);
 }
 
 EXPORT nvmlReturn_t nvmlDeviceSetPersistenceMode(nvmlDevice_t device, nvmlEnableState_t mode)
 {
     ENTER(device, gpu);
-    if (!caller_may_set())
+    if (!fake_gpu_caller_may_set())
         LEAVE(NVML_ERROR_NO_PERMISSION);
     if (mode != NVML_FEATURE_ENABLED && mode != NVML_FEATURE_DISABLED)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
     STATE_CHANGE(persistence[gpu] = mode == NVML_FEATURE_ENABLED);
-    log_call(__func__, gpu, (unsigned)mode);
+    fake_gpu_log_call(__func__, gpu, (unsigned)mode);
     LEAVE(NVML_SUCCESS);
 }
 
@@ -622,7 +531,7 @@ static nvmlReturn_t clocks_impl(nvmlDevice_t device, const char *function, zeus_
     nvmlReturn_t entered = enter(device, function, &gpu); /* errors injected by its own name */
     if (entered != NVML_SUCCESS)
         return entered;
-    if (!caller_may_set())
+    if (!fake_gpu_caller_may_set())
         LEAVE(NVML_ERROR_NO_PERMISSION);
     if (config.gpus[gpu].arch < (domain == ZEUS_CLOCK_GPU ? ZEUS_ARCH_VOLTA : ZEUS_ARCH_AMPERE))
         LEAVE(NVML_ERROR_NOT_SUPPORTED);
@@ -630,7 +539,7 @@ static nvmlReturn_t clocks_impl(nvmlDevice_t device, const char *function, zeus_
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
     zeus_sim_clocks locked = {set ? lo : 0, set ? hi : 0};
     STATE_CHANGE(zeus__sim_gpu_set_locked(&gpus[gpu], domain, locked, zeus_now_ns()));
-    log_call(function, gpu, lo);
+    fake_gpu_log_call(function, gpu, lo);
     LEAVE(NVML_SUCCESS);
 }
 

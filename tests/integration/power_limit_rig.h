@@ -44,7 +44,9 @@ static inline void read_log(const char *path, nvml_log *l)
     char fn[128];
     unsigned gpu, value;
     while (fscanf(f, "%127s %u %u", fn, &gpu, &value) == 3) {
-        if (strcmp(fn, "nvmlDeviceSetPowerManagementLimit") == 0 && l->limits < 4096) {
+        if ((strcmp(fn, "nvmlDeviceSetPowerManagementLimit") == 0 ||
+             strcmp(fn, "amdsmi_set_power_cap") == 0) && /* the vendor matrix's two fakes */
+            l->limits < 4096) {
             l->limit_gpu[l->limits] = gpu;
             l->limit_mw[l->limits++] = value;
         } else if (strcmp(fn, "nvmlDeviceSetPersistenceMode") == 0 && l->persistence_count < 64) {

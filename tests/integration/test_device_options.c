@@ -248,8 +248,9 @@ static void test_options_from_env(void **state)
     zeus_devices_close(d);
     setenv("ZEUS_DEVICE", "cuda", 1);
     assert_int_equal(zeus_devices_open(&d), ZEUS_EINVAL);
-    assert_contains(zeus_last_error(),
-                    "ZEUS_DEVICE='cuda' is not one of auto, nvml, sim, zeusd, none");
+    assert_contains(
+        zeus_last_error(),
+        "ZEUS_DEVICE='cuda' is not one of auto, nvml, amdsmi, jetson, sim, zeusd, none");
     zt_clean_env();
 }
 

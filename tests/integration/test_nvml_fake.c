@@ -352,8 +352,9 @@ static void test_device_choice(void **state)
     zeus_devices *d;
     zt_options.backend = "cuda";
     assert_int_equal(zt_open(&d), ZEUS_EINVAL);
-    assert_contains(zeus_last_error(),
-                    "device backend 'cuda' is not one of auto, nvml, sim, zeusd, none");
+    assert_contains(
+        zeus_last_error(),
+        "device backend 'cuda' is not one of auto, nvml, amdsmi, jetson, sim, zeusd, none");
     zt_options.backend = "sim";
     char *cfg = zt_write(zt_dir, "sim.json", "{\"gpus\": [{\"max_power_limit_w\": \"high\"}]}");
     zt_options.sim_config = cfg;

@@ -30,6 +30,16 @@ FAKE_NVML = BUILD / "tests" / "fakes" / "nvml" / "libnvidia-ml.so.1"
 PYTHONPATH = str(BUILD / "python")
 DATA = ROOT / "data"
 
+# The vendor matrix: ZEUS_TEST_VENDOR=amd runs the tests on the same fake hardware behind the
+# fake libamd_smi through libzeus's amdsmi backend (make test-python runs the AMD subset too).
+AMD = os.environ.get("ZEUS_TEST_VENDOR") == "amd"
+FAKE_AMDSMI = BUILD / "tests" / "fakes" / "amdsmi" / "libamd_smi.so"
+VENDOR_ENV = (
+    {"ZEUS_DEVICE": "amdsmi", "ZEUS_AMDSMI_LIBRARY": str(FAKE_AMDSMI), "ZEUS_AMDSMI_CHECK_MS": "200"}
+    if AMD
+    else {"ZEUS_DEVICE": "nvml"}
+)
+
 _tmp = tempfile.mkdtemp(prefix="zeus-pytest-")
 atexit.register(shutil.rmtree, _tmp, True)  # nothing left in the temporary directory
 # Every temporary file of the tests and of what they start (tempfile.mkdtemp() in a test or a
@@ -39,7 +49,7 @@ tempfile.tempdir = _tmp
 SET_LOG = Path(_tmp) / "nvml-sets.log"
 os.environ.update(
     {
-        "ZEUS_DEVICE": "nvml",
+        **VENDOR_ENV,
         "ZEUS_NVML_LIBRARY": str(FAKE_NVML),
         "ZEUS_LOCK_DIR": str(Path(_tmp) / "locks"),
         "ZEUS_FAKE_NVML_LOG": str(SET_LOG),
@@ -59,7 +69,7 @@ def set_calls() -> list[tuple[int, int]]:
     out = []
     for line in SET_LOG.read_text().splitlines():
         parts = line.split()
-        if parts and parts[0] == "nvmlDeviceSetPowerManagementLimit":
+        if parts and parts[0] in ("nvmlDeviceSetPowerManagementLimit", "amdsmi_set_power_cap"):
             out.append((int(parts[1]), int(parts[2])))
     return out
 

@@ -29,7 +29,7 @@ SIM = json.dumps({"gpus": [{"count": 1, "min_power_limit_w": 150, "step_time_ms"
 def _job(tmp_path: Path) -> Path:
     job = {"dataset": "synthetic", "network": "mlp", "optimizer": "sgd", "target_metric": 0.95,
            "max_epochs": 5, "default_bs": 32, "default_lr": 0.1, "batch_sizes": [16, 32],
-           "eta_knob": 0.5, "beta_knob": 2.0, "seed": 1, "max_power_w": 300,
+           "eta_knob": 0.5, "beta_knob": 3.0, "seed": 1, "max_power_w": 300,
            "command": [sys.executable, str(HERE / "dataloader_job.py"), "{bs}", "{seed}", "{lr}"],
            "workdir": str(tmp_path)}
     path = tmp_path / "job.json"

@@ -226,21 +226,101 @@ char *zt_read(const char *path)
 
 void zt_clean_env(void)
 {
-    const char *names[] = {"ZEUS_DEVICE",          "ZEUS_NVML_LIBRARY",  "ZEUS_FAKE_NVML_CONFIG",
-                           "ZEUS_FAKE_NVML_STATE", "ZEUS_FAKE_NVML_LOG", "ZEUS_SYSFS_ROOT",
-                           "ZEUS_SIM_CONFIG",      "ZEUS_SIM_STATE",     "CUDA_VISIBLE_DEVICES",
-                           "ZEUS_LOG_LEVEL"};
+    const char *names[] = {"ZEUS_DEVICE",
+                           "ZEUS_NVML_LIBRARY",
+                           "ZEUS_FAKE_NVML_CONFIG",
+                           "ZEUS_FAKE_NVML_STATE",
+                           "ZEUS_FAKE_NVML_LOG",
+                           "ZEUS_SYSFS_ROOT",
+                           "ZEUS_SIM_CONFIG",
+                           "ZEUS_SIM_STATE",
+                           "CUDA_VISIBLE_DEVICES",
+                           "ZEUS_LOG_LEVEL",
+                           "ZEUS_AMDSMI_LIBRARY",
+                           "ZEUS_AMDSMI_CHECK_MS",
+                           "HIP_VISIBLE_DEVICES",
+                           "ROCM_PATH",
+                           "ZEUS_FAKE_AMDSMI_FAULTS",
+                           "ZEUS_FAKE_AMDSMI_VERSION"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unsetenv(names[i]);
 }
 
+bool zt_vendor_amd(void)
+{
+    const char *v = getenv("ZEUS_TEST_VENDOR");
+    return v && strcmp(v, "amd") == 0;
+}
+
+bool zt_vendor_has_persistence(void)
+{
+    return !zt_vendor_amd();
+}
+
+double zt_vendor_power_resolution_w(void)
+{
+    return zt_vendor_amd() ? 1.0 : 0.001;
+}
+
+int zt_vendor_counter_reads_at_open(void)
+{
+    return zt_vendor_amd() ? 2 : 0;
+}
+
+int zt_vendor_lost_error(void)
+{
+    return zt_vendor_amd() ? ZEUS_EDEVICE : ZEUS_ELOST;
+}
+
+const char *zt_vendor_gpu_label(void)
+{
+    return zt_vendor_amd() ? "AMD GPU" : "NVML GPU";
+}
+
+const char *zt_vendor_cli_label(void)
+{
+    return zt_vendor_amd() ? "AMDSMI" : "NVML";
+}
+
+char *zt_read_calls(const char *path)
+{
+    char *text = zt_read(path);
+    static const struct {
+        const char *amd, *nvml;
+    } names[] = {{"amdsmi_set_power_cap ", "nvmlDeviceSetPowerManagementLimit "},
+                 {"amdsmi_set_gpu_clk_range ", "nvmlDeviceSetGpuLockedClocks "},
+                 {"amdsmi_set_gpu_perf_level ", "nvmlDeviceResetGpuLockedClocks "}};
+    for (size_t i = 0; text && i < sizeof names / sizeof names[0]; i++) {
+        for (char *at; (at = strstr(text, names[i].amd));) {
+            size_t pre = (size_t)(at - text), la = strlen(names[i].amd), ln = strlen(names[i].nvml),
+                   rest = strlen(at + la);
+            char *out = malloc(pre + ln + rest + 1);
+            memcpy(out, text, pre);
+            memcpy(out + pre, names[i].nvml, ln);
+            memcpy(out + pre + ln, at + la, rest + 1);
+            free(text);
+            text = out;
+        }
+    }
+    return text;
+}
+
 void zt_use_fake_nvml(const char *dir, const char *config_json)
 {
-    zt_options.backend = "nvml";
-    zt_options.nvml_library = ZEUS_FAKE_NVML_PATH;
+    if (zt_vendor_amd()) {
+        /* The same fake hardware behind AMD's library: the amdsmi backend, its counter check
+         * kept short (the original's 0.5 s per open would dominate the suite). */
+        zt_options.backend = "amdsmi";
+        zt_options.amdsmi_library = ZEUS_FAKE_AMDSMI_PATH;
+        zt_options.amdsmi_check_ms = ZT_AMDSMI_CHECK_MS_IN_PROCESS;
+    } else {
+        zt_options.backend = "nvml";
+        zt_options.nvml_library = ZEUS_FAKE_NVML_PATH;
+    }
     /* A zeus child takes these from zt_options, not from an earlier choice of the test's. */
     unsetenv("ZEUS_DEVICE");
     unsetenv("ZEUS_NVML_LIBRARY");
+    unsetenv("ZEUS_AMDSMI_LIBRARY");
     if (config_json) {
         char *cfg = zt_write(dir, "fake_nvml.json", config_json);
         setenv("ZEUS_FAKE_NVML_CONFIG", cfg, 1);
@@ -276,12 +356,15 @@ static char **child_environment(void)
 {
     const struct {
         const char *name, *value;
-    } from_options[] = {{"ZEUS_DEVICE", zt_options.backend},
-                        {"ZEUS_NVML_LIBRARY", zt_options.nvml_library},
-                        {"ZEUS_SIM_CONFIG", zt_options.sim_config},
-                        {"ZEUS_SIM_STATE", zt_options.sim_state},
-                        {"ZEUS_SYSFS_ROOT", zt_options.sysfs_root},
-                        {"CUDA_VISIBLE_DEVICES", zt_options.visible_devices}};
+    } from_options[] = {
+        {"ZEUS_DEVICE", zt_options.backend},
+        {"ZEUS_NVML_LIBRARY", zt_options.nvml_library},
+        {"ZEUS_AMDSMI_LIBRARY", zt_options.amdsmi_library},
+        {"ZEUS_AMDSMI_CHECK_MS", zt_options.amdsmi_check_ms ? ZT_STR(ZT_AMDSMI_CHECK_MS) : NULL},
+        {"ZEUS_SIM_CONFIG", zt_options.sim_config},
+        {"ZEUS_SIM_STATE", zt_options.sim_state},
+        {"ZEUS_SYSFS_ROOT", zt_options.sysfs_root},
+        {"CUDA_VISIBLE_DEVICES", zt_options.visible_devices}};
     size_t n = 0;
     while (environ[n])
         n++;

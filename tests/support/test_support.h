@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <cmocka.h>
@@ -42,6 +43,34 @@ char *zt_read(const char *path);
  * fake's own ZEUS_FAKE_NVML_CONFIG and ZEUS_FAKE_NVML_STATE: the fake hardware's settings).
  * Unsets ZEUS_DEVICE and ZEUS_NVML_LIBRARY so that a zeus child uses the fake too. */
 void zt_use_fake_nvml(const char *dir, const char *config_json);
+/* The vendor matrix: ctest runs the tests that use the fake GPUs twice, the second time with
+ * ZEUS_TEST_VENDOR=amd, where zt_use_fake_nvml loads the same fake hardware through the fake
+ * libamd_smi and the amdsmi backend instead (tests/CMakeLists.txt: ZEUS_VENDOR_MATRIX). */
+bool zt_vendor_amd(void);
+/* The AMD counter check's window in the vendor matrix, ms: for the zeus commands and daemons
+ * the tests start (ZEUS_AMDSMI_CHECK_MS; two of the slowest fake counter's updates, 100 ms), and
+ * for the device sets a test opens itself (many per test; the fake's default 20 ms updates). */
+#define ZT_AMDSMI_CHECK_MS 200
+#define ZT_AMDSMI_CHECK_MS_IN_PROCESS 60
+#define ZT_STR_(x) #x
+#define ZT_STR(x) ZT_STR_(x)
+/* What the vendor matrix's two libraries differ in, for the few assertions that depend on it:
+ * AMD GPUs have no persistence mode (ZEUS_ENOTSUP), and AMD SMI reports power in whole watts. */
+bool zt_vendor_has_persistence(void);
+double zt_vendor_power_resolution_w(void);
+/* Energy-counter reads the backend makes at open (AMD: 2, its check against power), for an
+ * injected error's "after"; the error code a lost GPU gives (AMD SMI has no "lost": an I/O error);
+ * the backend's name in its error messages ("(NVML GPU 0)", "(AMD GPU 0)"). */
+int zt_vendor_counter_reads_at_open(void);
+int zt_vendor_lost_error(void);
+const char *zt_vendor_gpu_label(void);
+/* How the zeus command names the backend's index ("NVML", "AMDSMI"). */
+const char *zt_vendor_cli_label(void);
+/* The fake library's call log (ZEUS_FAKE_NVML_LOG) at path, with the AMD library's entry points
+ * written as the NVML ones that do the same (amdsmi_set_power_cap as
+ * nvmlDeviceSetPowerManagementLimit, ...), so one expected text serves both vendors. NULL if
+ * the file does not exist; malloc'd. */
+char *zt_read_calls(const char *path);
 /* Clears every ZEUS_* and CUDA_VISIBLE_DEVICES variable. */
 void zt_clean_env(void);
 

@@ -45,9 +45,12 @@ static int setup(void **state)
 {
     zt_setup(state);
     zt_use_fake_nvml(zt_dir, NULL);
-    /* The daemon is a child process: it takes its devices from the environment. */
-    setenv("ZEUS_DEVICE", "nvml", 1);
+    /* The daemon is a child process: it takes its devices from the environment (the vendor
+     * matrix: the fake AMD library under --gpu-backend amdsmi's name, ZEUS_DEVICE). */
+    setenv("ZEUS_DEVICE", zt_vendor_amd() ? "amdsmi" : "nvml", 1);
     setenv("ZEUS_NVML_LIBRARY", ZEUS_FAKE_NVML_PATH, 1);
+    setenv("ZEUS_AMDSMI_LIBRARY", ZEUS_FAKE_AMDSMI_PATH, 1);
+    setenv("ZEUS_AMDSMI_CHECK_MS", ZT_STR(ZT_AMDSMI_CHECK_MS), 1);
     rapl_zone("intel-rapl:0", "package-0\n", "1000000\n");
     rapl_zone("intel-rapl:0/intel-rapl:0:0", "dram\n", "500000\n");
     rapl_zone("intel-rapl:1", "package-1\n", "2000000\n");
@@ -197,7 +200,11 @@ static void test_discover_time_and_reads(void **state)
            "{\"0\":{\"power_limit_mw\":300000},\"1\":{\"power_limit_mw\":300000}}");
     expect("GET", "/gpu/get_power_limit_constraints?gpu_ids=2", 200,
            "{\"2\":{\"min_power_limit_mw\":100000,\"max_power_limit_mw\":300000}}");
-    expect("GET", "/gpu/get_persistence_mode?gpu_ids=3", 200, "{\"3\":{\"enabled\":false}}");
+    if (zt_vendor_has_persistence())
+        expect("GET", "/gpu/get_persistence_mode?gpu_ids=3", 200, "{\"3\":{\"enabled\":false}}");
+    else /* AMD, as the newer daemon's AMD backend */
+        expect_contains("GET", "/gpu/get_persistence_mode?gpu_ids=3", 400,
+                        "persistence mode is not supported on AMD GPUs");
     expect_contains("GET", "/gpu/get_cumulative_energy?gpu_ids=0", 200, "{\"0\":{\"energy_mj\":");
     expect_contains("GET", "/gpu/get_power", 200, "\"power_mw\":{\"0\":");
     expect("GET", "/gpu/get_power?gpu_ids=9", 400, "{\"error\":\"GPU 9 not found\"}");
@@ -269,9 +276,15 @@ static void test_write_validation(void **state)
     expect("POST", t, 200, "");
     assert_int_equal(limit_via_daemon(0), 150000);
     assert_int_equal(limit_via_daemon(1), 150000);
-    expect("POST", "/gpu/set_persistence_mode?gpu_ids=2&enabled=true&block=true&persist=true", 200,
-           "");
-    expect("GET", "/gpu/get_persistence_mode?gpu_ids=2", 200, "{\"2\":{\"enabled\":true}}");
+    if (zt_vendor_has_persistence()) {
+        expect("POST", "/gpu/set_persistence_mode?gpu_ids=2&enabled=true&block=true&persist=true",
+               200, "");
+        expect("GET", "/gpu/get_persistence_mode?gpu_ids=2", 200, "{\"2\":{\"enabled\":true}}");
+    } else {
+        expect_contains("POST",
+                        "/gpu/set_persistence_mode?gpu_ids=2&enabled=true&block=true&persist=true",
+                        400, "persistence mode is not supported on AMD GPUs");
+    }
     /* Every change is logged with who made it. */
     char *log = zr_log(&daemon_);
     assert_contains(log, "set_power_limit gpu=1 power_limit_mw=150000 by root (uid 0, pid ");
@@ -512,13 +525,24 @@ static void test_locked_clocks(void **state)
     expect("POST", t, 400, "GPU index 5 does not exist.");
     expect_contains("POST", "/gpu/reset_locked_clocks?gpu_ids=0&block=true&min_clock_mhz=1", 400,
                     "unknown field `min_clock_mhz`");
-    /* A V100 has no memory clock locking: NVML's Not Supported. */
-    expect("POST",
-           "/gpu/set_mem_locked_clocks?gpu_ids=1&min_clock_mhz=810&max_clock_mhz=810&block=true",
-           400, "{\"errors\":{\"1\":\"NVML error: Not Supported\"}}");
-    /* Both domains reset; the GPU domain's failure is the one reported. */
-    expect_contains("POST", "/gpu/reset_locked_clocks?gpu_ids=1&block=true&persist=true", 500,
-                    "{\"errors\":{\"1\":\"IOError: nvmlDeviceResetGpuLockedClocks(NVML GPU 1)");
+    if (zt_vendor_amd()) {
+        /* AMD: no V100 restriction; the reset is the performance level "auto", which fails. */
+        expect(
+            "POST",
+            "/gpu/set_mem_locked_clocks?gpu_ids=1&min_clock_mhz=810&max_clock_mhz=810&block=true",
+            200, "");
+        expect_contains("POST", "/gpu/reset_locked_clocks?gpu_ids=1&block=true&persist=true", 500,
+                        "{\"errors\":{\"1\":\"IOError: amdsmi_set_gpu_perf_level(AMD GPU 1)");
+    } else {
+        /* A V100 has no memory clock locking: NVML's Not Supported. */
+        expect(
+            "POST",
+            "/gpu/set_mem_locked_clocks?gpu_ids=1&min_clock_mhz=810&max_clock_mhz=810&block=true",
+            400, "{\"errors\":{\"1\":\"NVML error: Not Supported\"}}");
+        /* Both domains reset; the GPU domain's failure is the one reported. */
+        expect_contains("POST", "/gpu/reset_locked_clocks?gpu_ids=1&block=true&persist=true", 500,
+                        "{\"errors\":{\"1\":\"IOError: nvmlDeviceResetGpuLockedClocks(NVML GPU 1)");
+    }
     expect("POST", "/gpu/reset_locked_clocks?gpu_ids=0&block=true&persist=true", 200, "");
     text = fake_state();
     assert_contains(text, "gpu 0 limit_mw 300000 persistence 0\n");
@@ -731,7 +755,8 @@ static void test_client_side_in_libzeus(void **state)
         if (zeus_devices_open(&d) != 0)
             _exit(11);
         const char *knob = zeus_devices_knob_backend(d);
-        if (!knob || strcmp(knob, "zeusd") != 0 || strcmp(zeus_devices_gpu_backend(d), "nvml"))
+        if (!knob || strcmp(knob, "zeusd") != 0 ||
+            strcmp(zeus_devices_gpu_backend(d), zt_vendor_amd() ? "amdsmi" : "nvml"))
             _exit(12);
         unsigned mw = 0;
         if (zeus_gpu_set_power_limit_mw(d, 0, 150000) != 0 ||
@@ -794,6 +819,8 @@ static void test_client_side_in_libzeus(void **state)
     char env_sock[200], env_lib[400], env_state[4200];
     snprintf(env_sock, sizeof env_sock, "ZEUSD_SOCK_PATH=%s", daemon_.sock);
     snprintf(env_lib, sizeof env_lib, "ZEUS_NVML_LIBRARY=%s", ZEUS_FAKE_NVML_PATH);
+    char env_amd_lib[400];
+    snprintf(env_amd_lib, sizeof env_amd_lib, "ZEUS_AMDSMI_LIBRARY=%s", ZEUS_FAKE_AMDSMI_PATH);
     snprintf(env_state, sizeof env_state, "ZEUS_FAKE_NVML_STATE=%s",
              getenv("ZEUS_FAKE_NVML_STATE"));
     char *argv[] = {"/usr/bin/setpriv",
@@ -802,8 +829,10 @@ static void test_client_side_in_libzeus(void **state)
                     "--clear-groups",
                     "/usr/bin/env",
                     env_sock,
-                    "ZEUS_DEVICE=nvml",
+                    zt_vendor_amd() ? "ZEUS_DEVICE=amdsmi" : "ZEUS_DEVICE=nvml",
                     env_lib,
+                    env_amd_lib,
+                    "ZEUS_AMDSMI_CHECK_MS=" ZT_STR(ZT_AMDSMI_CHECK_MS),
                     env_state,
                     "ZEUS_FAKE_NVML_ROOT_ONLY=1",
                     env_locks,
@@ -1241,6 +1270,8 @@ static void test_python_client(void **state)
     free(err);
     /* The Python process changed GPU 1's limit and persistence mode; both are put back. */
     assert_true(limit_becomes(1, 300000, 5));
+    if (!zt_vendor_has_persistence())
+        return; /* AMD: no persistence mode was changed */
     bool off = false;
     for (int64_t give_up = zeus_now_ns() + 3000000000LL; !off && zeus_now_ns() < give_up;
          usleep(20000)) {
@@ -1307,6 +1338,7 @@ static void test_client_without_local_nvml(void **state)
     zr_start(&daemon_, NULL);
     setenv("ZEUSD_SOCK_PATH", daemon_.sock, 1);
     setenv("ZEUS_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+    setenv("ZEUS_AMDSMI_LIBRARY", "/nonexistent/libamd_smi.so", 1); /* no GPU library at all */
     setenv("ZEUS_DEVICE", "auto", 1);
     char *out, *err;
     assert_int_equal(zt_zeus(&out, &err, "show-env", NULL), 0);

@@ -1,4 +1,14 @@
-"""GPU errors (the original's ``zeus.device.exception`` and ``zeus.device.gpu`` names)."""
+"""GPU errors (the original's ``zeus.device.exception`` and ``zeus.device.gpu`` names), and the
+one table from libzeus's error codes to Python exceptions (``BY_ZEUS_ERROR``).
+
+Every exception ``zeus._zeus`` raises for a libzeus error code comes from that table, whichever
+object made the call (``ZeusMonitor``, ``get_gpus()``, the optimizer), so one error is one class.
+A few calls name another class where the original raised one there (``ValueError`` for a
+duplicate window, ``RuntimeError`` when setting a power limit needs SYS_ADMIN, ``OSError`` for a
+file). The extension raised ``ValueError``, ``RuntimeError`` and ``MemoryError`` for some codes
+before this table existed: the classes of those rows also derive from that built-in exception, so
+``except ValueError`` around a monitor keeps working.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +23,7 @@ class ZeusGPUInitError(ZeusBaseGPUError):
     """GPU management library could not be initialized."""
 
 
-class ZeusGPUInvalidArgError(ZeusBaseGPUError):
+class ZeusGPUInvalidArgError(ZeusBaseGPUError, ValueError):
     """Invalid argument."""
 
 
@@ -21,7 +31,7 @@ class ZeusGPUNotSupportedError(ZeusBaseGPUError):
     """Not supported by the GPU."""
 
 
-class ZeusGPUNoPermissionError(ZeusBaseGPUError):
+class ZeusGPUNoPermissionError(ZeusBaseGPUError, RuntimeError):
     """No permission (SYS_ADMIN is required)."""
 
 
@@ -81,7 +91,7 @@ class ZeusGPULibRMVersionMismatchError(ZeusBaseGPUError):
     """Library/driver version mismatch."""
 
 
-class ZeusGPUMemoryError(ZeusBaseGPUError):
+class ZeusGPUMemoryError(ZeusBaseGPUError, MemoryError):
     """Out of memory."""
 
 
@@ -93,19 +103,29 @@ class ZeusGPUHeterogeneousError(ZeusBaseGPUError):
     """The GPUs are not all the same model."""
 
 
-# libzeus error names -> classes (the rest: ZeusGPUUnknownError).
+# libzeus error names (zeus/common.h) -> classes: the one table (zeus/__init__.py hands it to the
+# extension). A name missing here raises ZeusBaseError; tests/python/test_errors.py checks that
+# every libzeus error has a row.
 BY_ZEUS_ERROR = {
     "ZEUS_EINVAL": ZeusGPUInvalidArgError,
     "ZEUS_ERANGE": ZeusGPUInvalidArgError,
+    "ZEUS_ENOMEM": ZeusGPUMemoryError,
+    "ZEUS_ENODEV": ZeusGPUNotFoundError,
     "ZEUS_ENOTSUP": ZeusGPUNotSupportedError,
     "ZEUS_EPERM": ZeusGPUNoPermissionError,
-    "ZEUS_ENODEV": ZeusGPUNotFoundError,
-    "ZEUS_ELOST": ZeusGPULostError,
-    "ZEUS_EINIT": ZeusGPUInitError,
+    "ZEUS_EIO": ZeusGPUUnknownError,
     "ZEUS_ELIB": ZeusGPULibraryNotFoundError,
-    "ZEUS_ETIMEOUT": ZeusGPUTimeoutError,
-    "ZEUS_ENOMEM": ZeusGPUMemoryError,
+    "ZEUS_EINIT": ZeusGPUInitError,
+    "ZEUS_ELOST": ZeusGPULostError,
+    # Bad input (a malformed file, a name that exists or does not): not a GPU's error.
+    "ZEUS_EPARSE": ValueError,
+    "ZEUS_EEXIST": ValueError,
+    "ZEUS_ENOENT": ValueError,
+    "ZEUS_ESTATE": ZeusBaseError,
     "ZEUS_EHETERO": ZeusGPUHeterogeneousError,
+    "ZEUS_ETIMEOUT": ZeusGPUTimeoutError,
+    "ZEUS_EDEVICE": ZeusGPUUnknownError,
+    "ZEUS_ECHILD": ZeusBaseError,
 }
 
 
@@ -118,3 +138,15 @@ def convert(exc: BaseException) -> BaseException:
     new = cls(str(exc))
     new.zeus_error = code
     return new
+
+
+class ZeusBaseCPUError(ZeusBaseError):
+    """Base of CPU errors."""
+
+
+class ZeusBaseSoCError(ZeusBaseError):
+    """Base of SoC errors."""
+
+
+class ZeusdError(ZeusBaseGPUError):
+    """zeusd answered a request with an error (any non-200 response)."""

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 from zeus import _logging, _zeus
 from zeus._paths import fs_path
 
 Measurement = _zeus.Measurement
+
+
+@dataclass
+class MeasurementState:
+    """A window's start (the newer Zeus's bookkeeping record, importable as there): time (s)
+    and energy counters (J) per GPU, CPU and DRAM."""
+
+    time: float
+    gpu_energy: dict[int, float]
+    cpu_energy: Optional[dict[int, float]] = None
+    dram_energy: Optional[dict[int, float]] = None
 
 
 def framework_sync(sync_execution_with: str = "torch") -> Optional[Callable[[int], None]]:

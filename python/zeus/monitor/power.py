@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import math
 import os
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 from zeus import _zeus
@@ -42,6 +44,34 @@ def _format(path: Optional[Union[str, "os.PathLike[str]"]]) -> Optional[str]:
     return ext
 
 
+class PowerDomain(Enum):
+    """A GPU power reading (the newer Zeus's ``PowerDomain``)."""
+
+    DEVICE_INSTANT = "device_instant"
+    DEVICE_AVERAGE = "device_average"
+    MEMORY_AVERAGE = "memory_average"
+
+
+@dataclass
+class PowerSample:
+    """One power reading: Unix time (s), GPU (framework index), power (mW)."""
+
+    timestamp: float
+    gpu_index: int
+    power_mw: float
+
+
+def infer_counter_update_period(gpu_indicies: list[int]) -> float:
+    """How often to sample these GPUs' power (s): libzeus measures, per GPU model, how often its
+    power reading changes, halves the shortest interval and caps it at 0.1 s, as the newer
+    Zeus does (0.8's version always returned 0.0: spec 6 quirk 2)."""
+    sampler = _zeus.Sampler(gpu_indices=list(gpu_indicies), update_period=None)
+    try:
+        return sampler.update_period
+    finally:
+        sampler.stop()
+
+
 class PowerMonitor(_zeus.Sampler):
     """Samples GPU power in a background thread, like the original ``PowerMonitor``.
 
@@ -56,12 +86,30 @@ class PowerMonitor(_zeus.Sampler):
     """
 
     def __init__(
-        self, gpu_indices: Optional[Sequence[int]] = None, update_period: Optional[float] = None
+        self,
+        gpu_indices: Optional[Sequence[int]] = None,
+        update_period: Optional[float] = None,
+        max_samples_per_gpu: Optional[int] = None,
+        power_domains: Optional[Sequence[Union["PowerDomain", str]]] = None,
     ) -> None:
+        if power_domains is not None:
+            if len(power_domains) == 0:
+                raise ValueError("power_domains must not be an empty list.")
+            for d in power_domains:
+                domain = PowerDomain(getattr(d, "value", d))  # ValueError for an unknown name
+                if domain is not PowerDomain.DEVICE_INSTANT:
+                    raise ValueError(
+                        f"Power domain {domain.value} is not supported by this PowerMonitor "
+                        "(libzeus's sampler samples device_instant)."
+                    )
+        if max_samples_per_gpu is not None and max_samples_per_gpu <= 0:
+            raise ValueError("max_samples_per_gpu must be positive.")
         super().__init__(
             gpu_indices=None if gpu_indices is None else list(gpu_indices),
             update_period=update_period,
         )
+        self.max_samples_per_gpu = max_samples_per_gpu
+        self.power_domains = [PowerDomain.DEVICE_INSTANT]
 
     def __repr__(self) -> str:
         return f"PowerMonitor(gpu_indices={self.gpu_indices!r}, update_period={self.update_period!r})"

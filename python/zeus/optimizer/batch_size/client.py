@@ -13,9 +13,19 @@ import logging
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import asdict, dataclass, field
 from typing import Any, List, Optional
 
+from .common import (
+    DELETE_JOB_URL,
+    GET_NEXT_BATCH_SIZE_URL,
+    REGISTER_JOB_URL,
+    REPORT_END_URL,
+    REPORT_RESULT_URL,
+    CreatedJob,
+    JobSpec,
+    JobSpecFromClient,
+    TrialId,
+)
 from .exceptions import (
     ZeusBSOBadOperationError,
     ZeusBSOConfigError,
@@ -42,66 +52,7 @@ except ImportError:  # stand alone: the callback protocol's no-op base
 
 logger = logging.getLogger(__name__)
 
-REGISTER_JOB_URL = "/jobs"
-DELETE_JOB_URL = "/jobs"
-GET_NEXT_BATCH_SIZE_URL = "/jobs/batch_size"
-REPORT_RESULT_URL = "/report"
-REPORT_END_URL = "/trials"
 TIMEOUT_S = 5.0  # httpx's default, which the original client uses
-
-
-@dataclass(kw_only=True)
-class JobSpec:
-    """A recurring job (the server validates it again and answers 422 with the details)."""
-
-    job_id: Optional[str] = None
-    job_id_prefix: str
-    batch_sizes: List[int]
-    default_batch_size: int
-    eta_knob: float = 0.5
-    beta_knob: Optional[float] = 2.0
-    target_metric: float = 0.50
-    higher_is_better_metric: bool = True
-    max_epochs: int = 100
-    num_pruning_rounds: int = 2
-    window_size: int = 0
-    mab_prior_mean: float = 0.0
-    mab_prior_precision: float = 0.0
-    mab_num_explorations: int = 2
-    mab_seed: Optional[int] = None
-
-    def __post_init__(self) -> None:
-        if self.job_id is not None and not self.job_id.startswith(self.job_id_prefix):
-            raise ValueError("job_id should start with job_id_prefix")
-        if not self.batch_sizes:
-            raise ValueError("batch_sizes should not be empty")
-        self.batch_sizes = sorted(int(b) for b in self.batch_sizes)
-        if self.default_batch_size <= 0 or self.default_batch_size not in self.batch_sizes:
-            raise ValueError("Default BS not in batch_sizes")
-        if not 0 <= self.eta_knob <= 1:
-            raise ValueError("eta_knob should be in range [0,1]")
-        if self.beta_knob is not None and self.beta_knob <= 0:
-            raise ValueError("beta_knob should be larger than 0")
-        if self.max_epochs <= 0:
-            raise ValueError("max_epochs should be > 0")
-        if self.num_pruning_rounds < 0 or self.mab_num_explorations < 0:
-            raise ValueError("num_pruning_rounds and mab_num_explorations should be >= 0")
-
-
-@dataclass(kw_only=True)
-class CreatedJob(JobSpec):
-    """The registered job as the server returns it (job_id filled in, GPU fields)."""
-
-    max_power: float
-    number_of_gpus: int
-    gpu_model: str
-
-
-@dataclass
-class _Trial:
-    job_id: str
-    batch_size: int
-    trial_number: int
 
 
 def _get_gpus():
@@ -149,15 +100,14 @@ class BatchSizeOptimizer(Callback):
             gpus, "getPowerManagementLimitConstraints"
         )
         name = getattr(gpus, "get_name", None) or getattr(gpus, "getName")
-        spec = {
-            **asdict(job),
-            "max_power": (limits(0)[1] // 1000) * n,
-            "number_of_gpus": n,
-            "gpu_model": name(0),
-        }
-        created = _call("POST", self.server_url + REGISTER_JOB_URL, spec)
-        fields = {k: created[k] for k in CreatedJob.__dataclass_fields__ if k in created}
-        self.job = CreatedJob(**fields)
+        spec = JobSpecFromClient(
+            **job.dict(),
+            max_power=(limits(0)[1] // 1000) * n,
+            number_of_gpus=n,
+            gpu_model=name(0),
+        )
+        created = _call("POST", self.server_url + REGISTER_JOB_URL, json.loads(spec.json()))
+        self.job = CreatedJob.parse_obj(created)
         logger.critical("Job is registered with job_id: %s", self.job.job_id)
         self.cur_epoch = 0
         self.running_time = 0.0
@@ -181,11 +131,15 @@ class BatchSizeOptimizer(Callback):
             )
         self.current_batch_size = trial["batch_size"]
         self.trial_number = trial["trial_number"]
-        ended = _Trial(self.job.job_id, self.current_batch_size, self.trial_number)
+        ended = TrialId(
+            job_id=self.job.job_id,
+            batch_size=self.current_batch_size,
+            trial_number=self.trial_number,
+        )
 
         def report_end() -> None:
             try:
-                _call("PATCH", self.server_url + REPORT_END_URL, asdict(ended))
+                _call("PATCH", self.server_url + REPORT_END_URL, ended.dict())
             except Exception:  # the original ignores the answer
                 pass
 

@@ -1,0 +1,3 @@
+"""Same as ``zeus.utils.multiprocessing``."""
+
+from zeus.utils.multiprocessing import *  # noqa: F401,F403

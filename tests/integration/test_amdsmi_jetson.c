@@ -1,0 +1,319 @@
+/* The amdsmi backend through the fake libamd_smi (its own behaviour: HIP order, ABI layouts,
+ * the energy-counter check, faults, serialisation) and the jetson backends on a fake sysfs tree.
+ * What every GPU backend shares runs in the vendor matrix (tests/CMakeLists.txt). */
+#include "test_support.h"
+
+#include "zeus/monitor.h"
+#include "zeus/soc.h"
+#include "zeus/util.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static zeus_devices *open_amd(const char *library, const char *config)
+{
+    zt_use_fake_nvml(zt_dir, config);
+    zt_options.backend = "amdsmi";
+    zt_options.amdsmi_library = library;
+    zt_options.amdsmi_check_ms = 100;
+    zeus_devices *d = NULL;
+    assert_int_equal(zt_open(&d), ZEUS_OK);
+    return d;
+}
+
+static const char *amd_status(zeus_devices *d, zeus_backend_status *st)
+{
+    for (size_t i = 0; i < zeus_devices_backend_count(d); i++) {
+        assert_int_equal(zeus_devices_backend(d, i, st), ZEUS_OK);
+        if (strcmp(st->name, "amdsmi") == 0)
+            return st->reason;
+    }
+    fail();
+    return NULL;
+}
+
+static const char *const four = "{\"gpus\": [{\"name\": \"AMD Instinct MI300X\", \"count\": 4, "
+                                "\"min_power_limit_w\": 200, \"max_power_limit_w\": 750}]}";
+
+/* Names, HIP order (the fake lists handles in reverse), PCI address, caps, no persistence. */
+static void check_basics(const char *library)
+{
+    zeus_devices *d = open_amd(library, four);
+    assert_string_equal(zeus_devices_gpu_backend(d), "amdsmi");
+    assert_int_equal(zeus_gpu_count(d), 4);
+    for (unsigned g = 0; g < 4; g++) {
+        zeus_gpu_info info;
+        assert_int_equal(zeus_gpu_get_info(d, g, &info), ZEUS_OK);
+        assert_string_equal(info.name, "AMD Instinct MI300X");
+        assert_true(info.has_energy_counter);
+        assert_int_equal(info.min_power_limit_mw, 200000);
+        assert_int_equal(info.max_power_limit_mw, 750000);
+        char pci[ZEUS_GPU_PCI_ADDRESS_LEN], want[32];
+        assert_int_equal(zeus_gpu_pci_address(d, g, pci, sizeof pci), ZEUS_OK);
+        snprintf(want, sizeof want, "0000:%02x:00.0", g + 1); /* HIP index g is bus g + 1 */
+        assert_string_equal(pci, want);
+    }
+    assert_int_equal(zeus_gpu_set_power_limit_mw(d, 2, 500000), ZEUS_OK);
+    unsigned limit = 0;
+    assert_int_equal(zeus_gpu_power_limit_mw(d, 2, &limit), ZEUS_OK);
+    assert_int_equal(limit, 500000);
+    bool pm;
+    assert_int_equal(zeus_gpu_persistence_mode(d, 0, &pm), ZEUS_ENOTSUP);
+    assert_int_equal(zeus_gpu_set_persistence_mode(d, 0, true), ZEUS_ENOTSUP);
+    assert_contains(zeus_last_error(), "persistence mode is not supported on AMD GPUs");
+    zeus_gpu_power p;
+    assert_int_equal(zeus_gpu_read_power(d, 1, &p), ZEUS_OK);
+    assert_true(p.instant_valid && p.average_valid);
+    assert_int_equal(p.instant_mw % 1000, 0); /* whole watts on the wire */
+    assert_int_equal(zeus_gpu_set_locked_clocks(d, 0, ZEUS_CLOCK_GPU, 600, 1800), ZEUS_OK);
+    assert_int_equal(zeus_gpu_reset_locked_clocks(d, 0, ZEUS_CLOCK_GPU), ZEUS_OK);
+    zeus_devices_close(d);
+}
+
+static void test_rocm7_and_rocm63(void **state)
+{
+    (void)state;
+    check_basics(ZEUS_FAKE_AMDSMI_PATH);        /* ABI 26, hip_id from enumeration info */
+    check_basics(ZEUS_FAKE_AMDSMI_ROCM63_PATH); /* ABI 24 layouts, KFD node order */
+}
+
+/* HIP_VISIBLE_DEVICES counts HIP indices. */
+static void test_visible_devices(void **state)
+{
+    (void)state;
+    zt_options.visible_devices = "3,1";
+    zeus_devices *d = open_amd(ZEUS_FAKE_AMDSMI_PATH, four);
+    assert_int_equal(zeus_gpu_count(d), 2);
+    char pci[32];
+    assert_int_equal(zeus_gpu_pci_address(d, 0, pci, sizeof pci), ZEUS_OK);
+    assert_string_equal(pci, "0000:04:00.0");
+    zeus_devices_close(d);
+    /* The environment: HIP_VISIBLE_DEVICES wins over CUDA_VISIBLE_DEVICES. */
+    setenv("HIP_VISIBLE_DEVICES", "2", 1);
+    setenv("CUDA_VISIBLE_DEVICES", "0,1", 1);
+    setenv("ZEUS_DEVICE", "amdsmi", 1);
+    zeus_device_options o;
+    zeus_device_options_init(&o);
+    assert_int_equal(zeus_device_options_from_env(&o), ZEUS_OK);
+    assert_string_equal(o.visible_devices, "2");
+    unsetenv("HIP_VISIBLE_DEVICES");
+    assert_int_equal(zeus_device_options_from_env(&o), ZEUS_OK);
+    assert_string_equal(o.visible_devices, "0,1");
+}
+
+/* A frozen or wrong-rate counter is not used: the monitor samples power for that GPU. */
+static void test_counter_check_falls_back(void **state)
+{
+    (void)state;
+    setenv("ZEUS_FAKE_AMDSMI_FAULTS", "frozen_counter@1,counter_x100@2", 1);
+    zeus_devices *d = open_amd(ZEUS_FAKE_AMDSMI_PATH, four);
+    bool want[4] = {true, false, false, true};
+    for (unsigned g = 0; g < 4; g++) {
+        zeus_gpu_info info;
+        assert_int_equal(zeus_gpu_get_info(d, g, &info), ZEUS_OK);
+        assert_int_equal(info.has_energy_counter, want[g]);
+    }
+    zeus_backend_status st;
+    assert_contains(amd_status(d, &st), "2 with a trusted energy counter");
+    zeus_monitor_options o;
+    zeus_monitor_options_init(&o);
+    o.sampler_period_s = 0.02;
+    zeus_monitor *m;
+    assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
+    zeus_measurement *r = zeus_measurement_new();
+    assert_int_equal(zeus_monitor_begin_window(m, "w", false), ZEUS_OK);
+    zeus_sleep_ns(300 * 1000000LL);
+    assert_int_equal(zeus_monitor_end_window(m, "w", false, false, r), ZEUS_OK);
+    for (unsigned g = 0; g < 4; g++) {
+        const zeus_gpu_measurement *gm = zeus_measurement_gpu(r, g);
+        assert_int_equal(gm->method, want[g] ? ZEUS_METHOD_COUNTER : ZEUS_METHOD_SAMPLED);
+        /* idle 75 W (10% of 750 W) over 0.3 s, whichever way it was measured */
+        assert_true(fabs(gm->energy_j / zeus_measurement_time_s(r) - 75) < 10);
+    }
+    zeus_measurement_free(r);
+    zeus_monitor_close(m);
+    zeus_devices_close(d);
+}
+
+/* Libraries that cannot be used say why; the backend is then just unavailable. */
+static void check_unavailable(const char *library, const char *why)
+{
+    zt_use_fake_nvml(zt_dir, four);
+    zt_options.backend = "amdsmi";
+    zt_options.amdsmi_library = library;
+    zt_options.amdsmi_check_ms = 100;
+    zeus_devices *d;
+    assert_int_equal(zt_open(&d), ZEUS_OK);
+    assert_null(zeus_devices_gpu_backend(d));
+    zeus_backend_status st;
+    assert_contains(amd_status(d, &st), why);
+    zeus_devices_close(d);
+}
+
+static void test_unusable_libraries(void **state)
+{
+    (void)state;
+    check_unavailable(ZEUS_FAKE_AMDSMI_BROKEN_PATH, "lacks amdsmi_get_power_info");
+    setenv("ZEUS_FAKE_AMDSMI_VERSION", "24.6.0", 1);
+    check_unavailable(ZEUS_FAKE_AMDSMI_ROCM63_PATH, "ROCm 6.2 or older");
+    unsetenv("ZEUS_FAKE_AMDSMI_VERSION");
+    setenv("ZEUS_FAKE_AMDSMI_FAULTS", "init_no_permission", 1);
+    check_unavailable(ZEUS_FAKE_AMDSMI_PATH, "AMDSMI_STATUS_NO_PERM");
+    unsetenv("ZEUS_FAKE_AMDSMI_FAULTS");
+    check_unavailable("/nonexistent/libamd_smi.so", "could not be loaded");
+}
+
+/* amdsmi before 26.2 is not thread-safe: the fake fails overlapping calls; ours never overlap. */
+static void *reader(void *arg)
+{
+    zeus_devices *d = arg;
+    for (int i = 0; i < 300; i++) {
+        zeus_gpu_power p;
+        uint64_t e;
+        if (zeus_gpu_read_power(d, (unsigned)i % 4, &p) != ZEUS_OK ||
+            zeus_gpu_energy_mj(d, (unsigned)i % 4, &e) != ZEUS_OK)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_serialised_before_26_2(void **state)
+{
+    (void)state;
+    setenv("ZEUS_FAKE_AMDSMI_VERSION", "26.0.0", 1);
+    char *log = zt_path(zt_dir, "calls.log");
+    setenv("ZEUS_FAKE_NVML_LOG", log, 1);
+    zeus_devices *d = open_amd(ZEUS_FAKE_AMDSMI_PATH, four);
+    zeus_backend_status st;
+    assert_contains(amd_status(d, &st), "calls serialised");
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, reader, d), 0);
+    for (int i = 0; i < 3; i++) {
+        void *rc;
+        pthread_join(t[i], &rc);
+        assert_null(rc);
+    }
+    assert_false(zt_file_contains(log, "concurrent_call"));
+    zeus_devices_close(d);
+    free(log);
+}
+
+/* A node with NVIDIA and AMD GPUs (both fake libraries): auto refuses, as the newer daemon;
+ * --gpu-backend picks one. */
+static void test_mixed_vendors(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(zt_dir, NULL);
+    zt_options.backend = NULL; /* auto, in the daemon's environment too */
+    zt_options.nvml_library = ZEUS_FAKE_NVML_PATH;
+    zt_options.amdsmi_library = ZEUS_FAKE_AMDSMI_PATH;
+    zt_options.amdsmi_check_ms = 60;
+    char sock[4200];
+    snprintf(sock, sizeof sock, "%s/mixed.sock", zt_dir);
+    char *out = NULL, *err = NULL;
+    char *argv[] = {ZEUS_ZEUSD_PATH, "serve", "--socket-path", sock, "--enable", "gpu-read", NULL};
+    assert_int_equal(zt_run(argv, &out, &err, 10), 1);
+    assert_contains(out, "this node has 4 NVIDIA and 4 AMD GPUs: pick one with --gpu-backend");
+    free(out);
+    free(err);
+}
+
+/* ---- Jetson ---- */
+
+static void jetson_tree(void)
+{
+    free(zt_write(zt_dir, "soc/etc/nv_tegra_release", "# R36 (release)\n"));
+    free(zt_write(zt_dir, "soc/proc/device-tree/model", "NVIDIA Jetson AGX Orin\n"));
+    const char *hw = "soc/sys/bus/i2c/drivers/ina3221/1-0040/hwmon/hwmon3";
+    char path[256];
+    /* style A: labels; GPU and CPU as voltage x current, the total as a power file */
+    const char *files[][2] = {
+        {"in1_label", "VDD_GPU_SOC\n"}, {"in1_input", "5000\n"},     {"curr1_input", "3000\n"},
+        {"in2_label", "VDD_CPU_CV\n"},  {"in2_input", "5000\n"},     {"curr2_input", "1000\n"},
+        {"in3_label", "VDD_IN\n"},      {"power3_input", "30000\n"},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", hw, files[i][0]);
+        free(zt_write(zt_dir, path, files[i][1]));
+    }
+    char *root = zt_path(zt_dir, "soc");
+    zt_options.sysfs_root = zt_keep(root);
+    free(root);
+}
+
+static void test_jetson_windows(void **state)
+{
+    (void)state;
+    jetson_tree();
+    zeus_devices *d;
+    assert_int_equal(zt_open(&d), ZEUS_OK); /* auto: no NVIDIA or AMD library here */
+    assert_string_equal(zeus_devices_gpu_backend(d), "jetson");
+    assert_int_equal(zeus_gpu_count(d), 1);
+    assert_int_equal(zeus_cpu_count(d), 1);
+    zeus_gpu_info info;
+    assert_int_equal(zeus_gpu_get_info(d, 0, &info), ZEUS_OK);
+    assert_string_equal(info.name, "NVIDIA Jetson AGX Orin");
+    assert_int_equal(zeus_gpu_set_power_limit_mw(d, 0, 10000), ZEUS_ENOTSUP);
+    assert_contains(zeus_last_error(), "power-limit control is not supported");
+    zeus_monitor_options o;
+    zeus_monitor_options_init(&o);
+    o.cpu_count = -1;
+    zeus_monitor *m;
+    assert_int_equal(zeus_monitor_open(d, &o, &m), ZEUS_OK);
+    zeus_soc_energy s0, s1;
+    assert_int_equal(zeus_soc_read_energy(d, &s0), ZEUS_OK);
+    zeus_measurement *r = zeus_measurement_new();
+    assert_int_equal(zeus_monitor_begin_window(m, "w", false), ZEUS_OK);
+    zeus_sleep_ns(500 * 1000000LL);
+    assert_int_equal(zeus_monitor_end_window(m, "w", false, false, r), ZEUS_OK);
+    assert_int_equal(zeus_soc_read_energy(d, &s1), ZEUS_OK);
+    double t = zeus_measurement_time_s(r);
+    /* GPU 5 V x 3 A = 15 W, CPU 5 W, total 30 W (the rectangle rule's error is one period) */
+    assert_true(fabs(zeus_measurement_gpu(r, 0)->energy_j / t - 15) < 1.5);
+    assert_true(fabs(zeus_measurement_cpu(r, 0)->package_j / t - 5) < 0.5);
+    assert_true(s1.total_valid && s1.cpu_valid && s1.gpu_valid);
+    assert_true(fabs((s1.total_mj - s0.total_mj) / 1000 / t - 30) < 4);
+    zeus_measurement_free(r);
+    zeus_monitor_close(m);
+    /* A forked child closes its copy without the rail thread (which it does not have). */
+    pid_t pid = fork();
+    if (pid == 0) {
+        zeus_devices_close(d);
+        _exit(0);
+    }
+    assert_int_equal(zt_wait(pid, 10), 0);
+    zeus_devices_close(d);
+}
+
+static void test_not_a_jetson(void **state)
+{
+    (void)state;
+    zeus_devices *d;
+    zt_options.backend = "jetson";
+    assert_int_equal(zt_open(&d), ZEUS_OK);
+    assert_null(zeus_devices_gpu_backend(d));
+    zeus_soc_energy s;
+    assert_int_equal(zeus_soc_read_energy(d, &s), ZEUS_ENOTSUP);
+    assert_contains(zeus_last_error(), "Apple Silicon needs macOS");
+    zeus_devices_close(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_rocm7_and_rocm63, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_visible_devices, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_counter_check_falls_back, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_unusable_libraries, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_serialised_before_26_2, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_mixed_vendors, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_jetson_windows, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_jetson, zt_setup, zt_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,117 @@
+"""zeus.utils.zeusd (ZeusdConfig, ZeusdClient, require_capabilities) and
+zeus.monitor.power_streaming.PowerStreamingClient against two of our zeusd daemons on temporary
+Unix sockets (the fake NVML with power noise, so power changes and is streamed; a RAPL tree)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import BUILD
+
+ZEUSD = BUILD / "src" / "zeusd" / "zeusd"
+
+
+def _rapl(root: Path) -> None:
+    zone = root / "sys" / "class" / "powercap" / "intel-rapl:0"
+    zone.mkdir(parents=True)
+    (zone / "name").write_text("package-0\n")
+    (zone / "energy_uj").write_text("1000\n")
+    (zone / "max_energy_range_uj").write_text("262143328850\n")
+
+
+@pytest.fixture
+def daemons(tmp_path):
+    procs, socks = [], []
+    for n in range(2):
+        d = tmp_path / f"d{n}"
+        d.mkdir()
+        _rapl(d / "fs")
+        env = dict(os.environ)
+        env.update({"ZEUS_LOCK_DIR": str(d / "locks"), "ZEUS_SYSFS_ROOT": str(d / "fs"),
+                    "ZEUS_FAKE_NVML_NOISE_W": "3"})
+        env.pop("ZEUS_FAKE_NVML_LOG", None)
+        sock = str(d / "zeusd.sock")
+        procs.append(subprocess.Popen([str(ZEUSD), "serve", "--socket-path", sock], env=env,
+                                      stdout=open(d / "log", "w"), stderr=subprocess.STDOUT))
+        socks.append(sock)
+    end = time.monotonic() + 10
+    while not all(os.path.exists(s) for s in socks) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert all(os.path.exists(s) for s in socks)
+    yield socks
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=20) == 0
+
+
+def test_zeusd_client_calls(daemons):
+    from zeus.device.exception import ZeusdError
+    from zeus.utils.zeusd import (
+        ZeusdCapabilityError,
+        ZeusdClient,
+        ZeusdConfig,
+        ZeusdConnectionError,
+        require_capabilities,
+    )
+
+    client = ZeusdClient(ZeusdConfig.uds(daemons[0]))
+    assert client.gpu_ids == [0, 1, 2, 3] and client.cpu_ids == [0]
+    assert client.can_read_gpu and client.can_control_gpu and client.can_read_cpu
+    assert client.gpus[0].name == "NVIDIA A40" and client.dram_available == {0: False}
+    client.set_power_limit([1, 2], 200000)
+    assert client.get_power_limit([1, 2, 3]) == {1: 200000, 2: 200000, 3: 300000}
+    assert client.get_power_limit_constraints([0]) == {0: (100000, 300000)}
+    client.set_persistence_mode([0], True)
+    assert client.get_persistence_mode([0]) == {0: True}
+    snap = client.get_gpu_power([0, 1])
+    assert set(snap.power_mw) == {0, 1} and all(p > 0 for p in snap.power_mw.values())
+    assert abs(client.get_time() - time.time()) < 5
+    e = client.get_cpu_energy([0])
+    assert e[0].cpu_energy_uj == 0 and e[0].dram_energy_uj is None
+    with pytest.raises(ZeusdError, match="Failed to set power limit"):
+        client.set_power_limit([0], 5)
+    with pytest.raises(ZeusdCapabilityError, match=r"GPU ids \[7\]"):
+        require_capabilities(client, read_gpu=True, gpu_ids=[7])
+    require_capabilities(client, read_gpu=True, control_gpu=True, read_cpu=True, gpu_ids=[0])
+    with pytest.raises(ZeusdConnectionError):
+        ZeusdClient(ZeusdConfig.uds(daemons[0] + ".missing"))
+    os.environ["ZEUSD_SOCK_PATH"] = daemons[1]
+    try:
+        assert ZeusdConfig.from_env() == ZeusdConfig(socket_path=daemons[1])
+    finally:
+        del os.environ["ZEUSD_SOCK_PATH"]
+
+
+def test_power_streaming_from_two_daemons(daemons):
+    from zeus.monitor.power_streaming import PowerReadings, PowerStreamingClient
+    from zeus.utils.zeusd import ZeusdConfig
+
+    with pytest.raises(ValueError, match="Duplicate"):
+        PowerStreamingClient([ZeusdConfig.uds(daemons[0]), ZeusdConfig.uds(daemons[0])])
+    with pytest.raises(ValueError, match=r"GPU indices \[9\]"):
+        PowerStreamingClient([ZeusdConfig.uds(daemons[0], gpu_indices=[9])])
+    client = PowerStreamingClient([
+        ZeusdConfig.uds(daemons[0], gpu_indices=[0, 2], cpu_indices=[]),
+        ZeusdConfig.uds(daemons[1]),
+    ])
+    try:
+        got = None
+        for snapshot in client:
+            a, b = snapshot[daemons[0]], snapshot[daemons[1]]
+            if set(a.gpu_power_w) == {0, 2} and set(b.gpu_power_w) == {0, 1, 2, 3} and 0 in b.cpu_power_w:
+                got = snapshot
+                break
+        assert isinstance(got[daemons[0]], PowerReadings) and not got[daemons[0]].cpu_power_w
+        assert all(0 < w < 400 for w in got[daemons[1]].gpu_power_w.values())  # W, not mW
+        assert abs(got[daemons[1]].timestamp_s - time.time()) < 5
+        assert client.get_power()[daemons[0]].gpu_power_w.keys() == {0, 2}
+    finally:
+        t0 = time.monotonic()
+        client.stop()
+        assert time.monotonic() - t0 < 5
