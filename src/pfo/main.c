@@ -379,8 +379,12 @@ int main(int argc, char **argv)
     pthread_create(&t, NULL, sweeper, NULL);
     pthread_detach(t);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    fprintf(stderr, "zeus pipeline-frequency serve: scheduler %s, solution %s\n", g_set.scheduler,
-            g_set.solution_path);
+    if (online)
+        fprintf(stderr, "zeus pipeline-frequency serve: scheduler Online, %ld microbatches\n",
+                g_set.online_mbs);
+    else
+        fprintf(stderr, "zeus pipeline-frequency serve: scheduler %s, solution %s\n",
+                g_set.scheduler, g_set.solution_path);
     printf("listening on http://%s:%u\n", host, info ? info->port : (unsigned)port);
     fflush(stdout);
     while (!g_stop)
