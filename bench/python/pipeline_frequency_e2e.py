@@ -6,7 +6,8 @@ A 4-stage pipeline-parallel toy (tests/python/pipeline_frequency_toy.py): 4 torc
 sweeps 18 clocks (1740-720 MHz), rank 0 solves the profile and serves the last frontier point,
 then ITERS iterations run at the maximum clock, ITERS with PipelineFrequencyOptimizer switching
 the clock before each instruction's first kernel (wait_for_frequency=True), and ITERS with the
-original's asynchronous switch. Times and energies are the simulated GPUs' own accounting
+original's asynchronous switch; then, in a second launch, the server's Online scheduler
+profiles and solves by itself and the ranks keep the plan it sends. Times and energies are the simulated GPUs' own accounting
 (deterministic; the machine's load does not enter), the profiling wall time is real.
 
   ZEUS_BUILD_DIR=build build/python-venv/bin/python bench/python/pipeline_frequency_e2e.py [ITERS]
@@ -27,9 +28,10 @@ import pipeline_frequency_toy as toy  # noqa: E402
 
 def main() -> None:
     iters = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    r = toy.launch(BUILD, mbs=8, fwd_steps=(5, 7, 4, 6), step_ms=4.0,
-                   clocks=range(1740, 700, -60), unit_time=1e-4, iters=iters,
-                   modes=("planned", "planned_async"), timeout=1800)
+    shape = dict(mbs=8, fwd_steps=(5, 7, 4, 6), step_ms=4.0, clocks=range(1740, 700, -60),
+                 unit_time=1e-4, iters=iters, timeout=1800)
+    r = toy.launch(BUILD, modes=("planned", "planned_async"), **shape)
+    online = toy.launch(BUILD, modes=("online",), **shape)  # the server profiles and solves
 
     def point(res):
         return {"iter_time_s": round(sum(res["times"]) / iters, 5),
@@ -42,6 +44,11 @@ def main() -> None:
     for mode in ("planned", "planned_async"):
         out[mode] = dict(point(r[mode]), energy_saved_pct=round(r[mode]["energy_saved_pct"], 2),
                          time_change_pct=round(r[mode]["time_change_pct"], 3))
+    out["online"] = dict(point(online["online"]),
+                         energy_saved_pct=round(online["online"]["energy_saved_pct"], 2),
+                         time_change_pct=round(online["online"]["time_change_pct"], 3),
+                         profiling_iterations=online["profiling_iterations"],
+                         profile_wall_s=round(online["profile_wall_s"], 2))
     print(json.dumps(out, indent=1))
 
 
