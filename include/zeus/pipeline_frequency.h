@@ -149,6 +149,10 @@ ZEUS_API int zeus_pf_controller_start(zeus_devices *devices, unsigned gpu,
 /* Queues a frequency (MHz) and returns at once: 0 changes nothing, and the thread skips a
  * frequency equal to the current one. Any thread. */
 ZEUS_API int zeus_pf_controller_set_frequency(zeus_pf_controller *controller, unsigned mhz);
+/* Blocks until every queued frequency has been applied (or failed): for a trainer that wants
+ * the clock in place before an instruction's first kernel, at the cost of waiting for the
+ * driver at each change (PipelineFrequencyOptimizer's wait_for_frequency). NULL: no-op. */
+ZEUS_API void zeus_pf_controller_wait(zeus_pf_controller *controller);
 /* Applies what is queued, stops the thread and unlocks the clocks. NULL: no-op. */
 ZEUS_API void zeus_pf_controller_stop(zeus_pf_controller *controller);
 /* The highest SM clock (what the controller started at), the one locked now, and how many lock

@@ -21,6 +21,13 @@ ZEUS_API int zeus_sim_launch_step(zeus_devices *devices, unsigned gpu, int64_t *
 ZEUS_API int zeus_sim_synchronize(zeus_devices *devices, unsigned gpu);
 /* Exact energy consumed so far in µJ, unquantized: the ground truth tests compare against. */
 ZEUS_API int zeus_sim_exact_energy_uj(zeus_devices *devices, unsigned gpu, double *energy_uj);
+/* What a step launched now would cost, from the simulator's own model (deterministic, unlike
+ * wall-clock timings of steps on a loaded machine): its duration in seconds and the power it
+ * draws while running, at the locked clock and power limit in force now (including those
+ * another process set through the shared state), and the power the GPU draws idle. Any of the
+ * outputs may be NULL. */
+ZEUS_API int zeus_sim_step_cost(zeus_devices *devices, unsigned gpu, double *seconds,
+                                double *busy_w, double *idle_w);
 
 #ifdef __cplusplus
 }

@@ -16,7 +16,7 @@ extern "C" {
 
 /* Cumulative energy of each rail since the device set was opened, mJ; a rail the board lacks is
  * not valid (and reads 0). */
-typedef struct {
+typedef struct zeus_soc_energy {
     bool cpu_valid, gpu_valid, total_valid;
     double cpu_mj, gpu_mj, total_mj;
 } zeus_soc_energy;

@@ -2,6 +2,7 @@
  * frequency controller and the supported-clocks query, for
  * zeus.optimizer.pipeline_frequency. */
 #include "zeuspy.h"
+#include "zeus/sim.h"
 
 #define CAPSULE "zeus.pf_controller"
 
@@ -60,6 +61,19 @@ static PyObject *py_pf_controller_set_frequency(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* Blocks (without the GIL) until the queued frequencies are applied. */
+static PyObject *py_pf_controller_wait(PyObject *self, PyObject *capsule)
+{
+    (void)self;
+    zeus_pf_controller *c = controller_arg(capsule);
+    if (!c)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    zeus_pf_controller_wait(c);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 static PyObject *py_pf_controller_state(PyObject *self, PyObject *capsule)
 {
     (void)self;
@@ -111,6 +125,22 @@ static PyObject *py_gpu_supported_clocks(PyObject *self, PyObject *args)
     return list;
 }
 
+static PyObject *py_sim_step_cost(PyObject *self, PyObject *args)
+{
+    (void)self;
+    unsigned gpu;
+    if (!PyArg_ParseTuple(args, "I", &gpu))
+        return NULL;
+    zeus_devices *d = zpy_devices_get();
+    if (!d)
+        return NULL;
+    double seconds, busy_w, idle_w;
+    int rc = zeus_sim_step_cost(d, gpu, &seconds, &busy_w, &idle_w);
+    if (rc != ZEUS_OK)
+        return zpy_raise(rc, NULL);
+    return Py_BuildValue("(ddd)", seconds, busy_w, idle_w);
+}
+
 PyMethodDef zpy_pipeline_frequency_methods[] = {
     {"pf_controller_start", py_pf_controller_start, METH_VARARGS,
      "pf_controller_start($module, gpu, /)\n--\n\nA controller: lease, default power limit, clocks "
@@ -118,6 +148,12 @@ PyMethodDef zpy_pipeline_frequency_methods[] = {
     {"pf_controller_set_frequency", py_pf_controller_set_frequency, METH_VARARGS,
      "pf_controller_set_frequency($module, controller, mhz, /)\n--\n\nQueues a frequency (0: no "
      "change)"},
+    {"pf_controller_wait", py_pf_controller_wait, METH_O,
+     "pf_controller_wait($module, controller, /)\n--\n\nWaits until the queued frequencies are "
+     "applied."},
+    {"sim_step_cost", py_sim_step_cost, METH_VARARGS,
+     "sim_step_cost($module, gpu, /)\n--\n\n(seconds, busy W, idle W) of a simulated step "
+     "launched now"},
     {"pf_controller_state", py_pf_controller_state, METH_O,
      "pf_controller_state($module, controller, /)\n--\n\n(max MHz, current MHz, lock calls)"},
     {"pf_controller_stop", py_pf_controller_stop, METH_O,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "httpd/body.h"
 #include "bso.h"
 #include "bso_util.h"
 #include "svc.h"
@@ -24,12 +25,6 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static bso_db *g_dbs[256];
 static size_t g_ndbs;
 
-typedef struct req {
-    char *body;
-    size_t len;
-    bool too_large;
-} req;
-
 static enum MHD_Result send_reply(struct MHD_Connection *c, int status, const char *body)
 {
     struct MHD_Response *r =
@@ -42,46 +37,15 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, int status, const ch
     return ret;
 }
 
-static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                      enum MHD_RequestTerminationCode toe)
-{
-    (void)cls, (void)c, (void)toe;
-    req *q = *con_cls;
-    if (q) {
-        free(q->body);
-        free(q);
-    }
-    *con_cls = NULL;
-}
-
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
 {
     (void)cls, (void)version;
-    req *q = *con_cls;
-    if (!q) {
-        q = calloc(1, sizeof *q);
-        if (!q)
-            return MHD_NO;
-        *con_cls = q;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        if (q->len + *upload_size > MAX_BODY)
-            q->too_large = true;
-        else {
-            char *b = realloc(q->body, q->len + *upload_size + 1);
-            if (!b)
-                return MHD_NO;
-            memcpy(b + q->len, upload, *upload_size);
-            q->body = b;
-            q->len += *upload_size;
-            q->body[q->len] = '\0';
-        }
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    zh_step step = zh_body_step(con_cls, upload, upload_size, MAX_BODY);
+    if (step != ZH_DONE)
+        return step == ZH_MORE ? MHD_YES : MHD_NO;
+    zh_body *q = *con_cls;
     if (q->too_large)
         return send_reply(c, 413, "{\"detail\":\"Request body too large\"}");
 
@@ -221,8 +185,8 @@ int bso_cmd_serve(int argc, char **argv)
                      (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED, completed,
-        NULL, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_NOTIFY_COMPLETED,
+        zh_body_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "zeus bso serve: error: cannot listen on %s:%ld: %s\n", host, port,
                 strerror(errno));

@@ -119,6 +119,10 @@ extern const zeus_backend_ops zeus__rapl_backend;
 extern const zeus_backend_ops zeus__amdsmi_backend;
 extern const zeus_backend_ops zeus__jetson_backend;
 extern const zeus_backend_ops zeus__jetson_cpu_backend;
+/* The rails of a jetson GPU backend's state (zeus/soc.h; soc_controls.c owns the public call,
+ * so that the backend does not call back into the registry). */
+struct zeus_soc_energy;
+int zeus__jetson_read_energy(void *state, struct zeus_soc_energy *out);
 /* src/device/zeusd_client.c: changes (and RAPL reads) through a zeusd daemon. */
 extern const zeus_backend_ops zeus__zeusd_backend;
 extern const zeus_backend_ops zeus__zeusd_rapl_backend;

@@ -430,19 +430,8 @@ static int jetson_cpu_energy(void *state, unsigned dev, zeus_cpu_energy *out)
     return rc;
 }
 
-int zeus_soc_read_energy(zeus_devices *devices, zeus_soc_energy *out)
+int zeus__jetson_read_energy(void *state, zeus_soc_energy *out)
 {
-    const zeus_backend_ops *ops;
-    void *state;
-    unsigned dev;
-    if (!out)
-        return zeus__error(ZEUS_EINVAL, "zeus_soc_read_energy: no result");
-    memset(out, 0, sizeof *out);
-    if (zeus__devices_gpu_backend(devices, 0, &ops, &state, &dev) != ZEUS_OK ||
-        ops != &zeus__jetson_backend)
-        return zeus__error(ZEUS_ENOTSUP,
-                           "no system-on-chip: the GPU backend is not jetson (only NVIDIA Jetson "
-                           "is supported on Linux; Apple Silicon needs macOS)");
     jetson_state *s = state;
     pthread_mutex_lock(&s->lock);
     s->read_error = 0;

@@ -283,7 +283,25 @@ static int sim_gpu_temperature_c(void *state, unsigned dev, unsigned *celsius)
     return ZEUS_OK;
 }
 
-static const zeus__sim_extension sim_ext = {sim_launch_step, sim_synchronize, sim_exact_energy_uj};
+static int sim_step_cost(void *state, unsigned dev, double *seconds, double *busy_w, double *idle_w)
+{
+    sim_state *s = state;
+    pthread_mutex_lock(&s->lock);
+    int64_t now = zeus_now_ns();
+    zeus__sim_state_load(&s->shared, s->gpus, s->persistence, s->config.gpu_count, now);
+    const zeus_sim_gpu *g = &s->gpus[dev];
+    if (seconds)
+        *seconds = zeus__sim_gpu_step_time_s(g);
+    if (busy_w)
+        *busy_w = zeus__sim_gpu_busy_power_w(g);
+    if (idle_w)
+        *idle_w = zeus__sim_gpu_background_power_w(g);
+    pthread_mutex_unlock(&s->lock);
+    return ZEUS_OK;
+}
+
+static const zeus__sim_extension sim_ext = {sim_launch_step, sim_synchronize, sim_exact_energy_uj,
+                                            sim_step_cost};
 
 const zeus_backend_ops zeus__sim_backend = {
     .abi_version = ZEUS_BACKEND_ABI,

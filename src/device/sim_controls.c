@@ -47,3 +47,12 @@ int zeus_sim_exact_energy_uj(zeus_devices *d, unsigned gpu, double *energy_uj)
     int rc = sim_target(d, gpu, "exact_energy_uj", &state, &dev);
     return rc != ZEUS_OK ? rc : SIM_EXT->exact_energy_uj(state, dev, energy_uj);
 }
+
+int zeus_sim_step_cost(zeus_devices *d, unsigned gpu, double *seconds, double *busy_w,
+                       double *idle_w)
+{
+    void *state;
+    unsigned dev;
+    int rc = sim_target(d, gpu, "step_cost", &state, &dev);
+    return rc != ZEUS_OK ? rc : SIM_EXT->step_cost(state, dev, seconds, busy_w, idle_w);
+}

@@ -85,7 +85,7 @@ void zeus__sim_gpu_set_locked(zeus_sim_gpu *g, zeus_clock_domain domain, zeus_si
     g->locked[domain] = clocks;
 }
 
-static double background_power_w(const zeus_sim_gpu *g)
+double zeus__sim_gpu_background_power_w(const zeus_sim_gpu *g)
 {
     return g->p.idle_w + g->p.load * (zeus__sim_gpu_busy_power_w(g) - g->p.idle_w);
 }
@@ -95,7 +95,7 @@ static double integrate_uj(const zeus_sim_gpu *g, int64_t a, int64_t b)
 {
     if (b <= a)
         return 0.0;
-    double base = background_power_w(g);
+    double base = zeus__sim_gpu_background_power_w(g);
     double e = base * (double)(b - a) * 1e-3; /* W * ns = 1e-3 µJ */
     int64_t lo = a > g->busy_start_ns ? a : g->busy_start_ns;
     int64_t hi = b < g->busy_end_ns ? b : g->busy_end_ns;
@@ -179,7 +179,7 @@ unsigned zeus__sim_gpu_instant_mw(zeus_sim_gpu *g, int64_t now_ns)
 {
     zeus__sim_gpu_advance(g, now_ns);
     bool busy = g->t_ns >= g->busy_start_ns && g->t_ns < g->busy_end_ns;
-    double w = busy ? zeus__sim_gpu_busy_power_w(g) : background_power_w(g);
+    double w = busy ? zeus__sim_gpu_busy_power_w(g) : zeus__sim_gpu_background_power_w(g);
     return (unsigned)lround(w * 1000.0);
 }
 

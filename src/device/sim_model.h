@@ -140,6 +140,8 @@ double zeus__sim_gpu_sm_clock_mhz(const zeus_sim_gpu *g);
 double zeus__sim_gpu_step_time_s(const zeus_sim_gpu *g);
 /* Power drawn while running steps at the current limit and clocks, W. */
 double zeus__sim_gpu_busy_power_w(const zeus_sim_gpu *g);
+/* What the GPU draws when no step runs (idle power plus the configured background load). */
+double zeus__sim_gpu_background_power_w(const zeus_sim_gpu *g);
 /* Queues one step; returns when it ends. */
 int64_t zeus__sim_gpu_launch_step(zeus_sim_gpu *g, int64_t now_ns);
 uint64_t zeus__sim_gpu_energy_mj(zeus_sim_gpu *g, int64_t now_ns);
@@ -155,6 +157,7 @@ typedef struct {
     int (*launch_step)(void *state, unsigned dev, int64_t *end_ns);
     int (*synchronize)(void *state, unsigned dev);
     int (*exact_energy_uj)(void *state, unsigned dev, double *energy_uj);
+    int (*step_cost)(void *state, unsigned dev, double *seconds, double *busy_w, double *idle_w);
 } zeus__sim_extension;
 
 #endif

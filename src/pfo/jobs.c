@@ -40,6 +40,11 @@ typedef struct job {
     double last_active;
     bool evicted;
     int inside; /* handlers waiting on this job */
+    /* Online: profiling (a clock per round), the clocks, and the profile's CSV so far */
+    bool profiling;
+    int freqs[PFO_ONLINE_MAX_FREQS];
+    size_t nfreqs;
+    char *csv;
     struct job *next;
 } job;
 
@@ -174,6 +179,7 @@ static void free_job(job *j)
             free(j->responses[i]);
     free(j->responses);
     free(j->results);
+    free(j->csv);
     free(j->requests);
     free(j->ranks);
     free(j->err_detail);
@@ -295,6 +301,124 @@ static int by_rank(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Online: every rank's plan for the profiling round at clock mhz. */
+static bool online_plans(job *j, int mhz)
+{
+    char err[1024];
+    pfo_plans_free(j->plans, j->nplans);
+    j->plans = calloc((size_t)j->world, sizeof *j->plans);
+    j->nplans = j->plans ? (size_t)j->world : 0;
+    for (size_t i = 0; i < j->nranks && j->plans; i++)
+        if (pfo_online_profiling_plan(j->pp, g_settings.online_mbs, j->ranks[i].pp, mhz,
+                                      &j->plans[j->ranks[i].rank], err, sizeof err) < 0) {
+            set_error(j, 400, "ValueError: %s", err);
+            return false;
+        }
+    return j->plans != NULL;
+}
+
+/* Online: the clocks to profile (given, or every clock all ranks support above the minimum,
+ * highest first), then the first round. Pure pipelines only. */
+static void online_start(job *j)
+{
+    if (j->world != j->pp) {
+        set_error(j, 400, "ValueError: Online profiles pure pipelines (dp_degree and tp_degree 1)");
+        return;
+    }
+    for (size_t i = 0; i < j->nranks; i++)
+        if (j->ranks[i].rank != j->ranks[i].pp || j->ranks[i].rank >= j->world) {
+            set_error(j, 400, "ValueError: Online: rank %ld has pp_rank %ld", j->ranks[i].rank,
+                      j->ranks[i].pp);
+            return;
+        }
+    j->nfreqs = g_settings.online_nfreqs;
+    memcpy(j->freqs, g_settings.online_freqs, sizeof j->freqs);
+    if (!j->nfreqs) {
+        const cJSON *f, *mine = cJSON_GetObjectItem(j->ranks[0].json, "available_frequencies");
+        cJSON_ArrayForEach(f, mine)
+        {
+            bool all = f->valuedouble >= (double)g_settings.online_min_mhz;
+            for (size_t i = 1; all && i < j->nranks; i++) {
+                const cJSON *g,
+                    *theirs = cJSON_GetObjectItem(j->ranks[i].json, "available_frequencies");
+                bool has = false;
+                cJSON_ArrayForEach(g, theirs) has |= g->valuedouble == f->valuedouble;
+                all = has;
+            }
+            if (all && j->nfreqs < PFO_ONLINE_MAX_FREQS)
+                j->freqs[j->nfreqs++] = (int)f->valuedouble;
+        }
+    }
+    if (!j->nfreqs) {
+        set_error(j, 400, "ValueError: Online: no clock that every rank supports to profile");
+        return;
+    }
+    for (size_t a = 1; a < j->nfreqs; a++) /* highest first */
+        for (size_t b = a; b > 0 && j->freqs[b] > j->freqs[b - 1]; b--) {
+            int t = j->freqs[b];
+            j->freqs[b] = j->freqs[b - 1];
+            j->freqs[b - 1] = t;
+        }
+    j->csv = dupf("stage,instruction,frequency,time,energy\n");
+    j->profiling = j->csv && online_plans(j, j->freqs[0]);
+}
+
+/* The mean of a ProfilingResult breakdown's numbers (a list of lists), or -1 if it has none. */
+static double breakdown_mean(const cJSON *result, const char *map, const char *inst)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(result, map),
+                                                      inst),
+                *it, *x;
+    double sum = 0;
+    long n = 0;
+    cJSON_ArrayForEach(it, v) cJSON_ArrayForEach(x, it) sum += x->valuedouble, n++;
+    return n ? sum / (double)n : -1;
+}
+
+/* Online: a round's results (sorted by rank) become profile rows; then the next clock, or the
+ * solve and the plan the ranks keep. */
+static void online_observe(job *j, const cJSON *results)
+{
+    int mhz = j->freqs[j->round];
+    const cJSON *r;
+    cJSON_ArrayForEach(r, results)
+    {
+        long rank = (long)cJSON_GetObjectItemCaseSensitive(r, "rank")->valuedouble;
+        for (int i = 0; i < 2; i++) {
+            const char *inst = i ? "backward" : "forward";
+            double t = breakdown_mean(r, "time_breakdown", inst);
+            double e = breakdown_mean(r, "energy_breakdown", inst);
+            if (t < 0 || e < 0) {
+                set_error(j, 400, "ValueError: Online: rank %ld reported no %s %s", rank, inst,
+                          t < 0 ? "times" : "energies");
+                return;
+            }
+            char *row = dupf("%s%ld,%s,%d,%.17g,%.17g\n", j->csv, rank, inst, mhz, t, e);
+            free(j->csv);
+            j->csv = row;
+        }
+    }
+    if ((size_t)j->round + 1 < j->nfreqs) {
+        online_plans(j, j->freqs[j->round + 1]);
+        return;
+    }
+    cJSON *csv = cJSON_CreateString(j->csv);
+    dump(j, "profile.json", csv); /* the CSV the solve read, as a JSON string */
+    cJSON_Delete(csv);
+    char err[4096];
+    pfo_plan *plans = calloc((size_t)j->world, sizeof *plans);
+    if (!plans || pfo_online_solve(j->csv, j->pp, g_settings.online_mbs, &g_settings, plans, err,
+                                   sizeof err) < 0) {
+        set_error(j, 500, "RuntimeError: %s", plans ? err : "out of memory");
+        pfo_plans_free(plans, plans ? (size_t)j->world : 0);
+        return;
+    }
+    pfo_plans_free(j->plans, j->nplans);
+    j->plans = plans;
+    j->nplans = (size_t)j->world;
+    j->profiling = false;
+}
+
 /* The scheduler (PointSolution or its 3D wrapper) from the ranks and the solution file. */
 static void build(job *j)
 {
@@ -305,6 +429,10 @@ static void build(job *j)
         cJSON_AddItemToArray(arr, cJSON_Duplicate(j->ranks[i].json, true));
     dump(j, "ranks.json", arr);
     cJSON_Delete(arr);
+    if (strcmp(g_settings.scheduler, "Online") == 0) {
+        online_start(j);
+        return;
+    }
     char err[4096];
     pfo_plan *plans = NULL;
     size_t n = 0;
@@ -354,6 +482,8 @@ static cJSON *schedule_json(const job *j, long rank)
 {
     cJSON *o = cJSON_CreateObject(), *f;
     cJSON_AddNumberToObject(o, "rank", (double)rank);
+    if (j->profiling) /* ours (Online): measure this iteration and POST /result */
+        cJSON_AddTrueToObject(o, "profiling");
     f = cJSON_AddArrayToObject(o, "frequencies");
     const pfo_plan *p = &j->plans[rank];
     for (size_t i = 0; i < p->n; i++) {
@@ -430,6 +560,8 @@ static void advance(job *j)
         dump(j, name, prof);
         snprintf(name, sizeof name, "%ld.sched.json", j->round);
         dump(j, name, sched);
+        if (j->profiling)
+            online_observe(j, prof);
         cJSON_Delete(prof);
         cJSON_Delete(sched);
         /* PointSolution's generator has ended: observe keeps serving the same plan. */

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "httpd/body.h"
 #include "pfo.h"
 
 #define MAX_BODY (16 << 20)
@@ -47,9 +48,65 @@ static const char *setting(const char *field)
     return NULL;
 }
 
+int pfo_scheduler_args(pfo_settings *s, const char *json, char *err, size_t size)
+{
+    cJSON *a = cJSON_Parse(json), *it;
+    if (!a || !cJSON_IsObject(a)) {
+        cJSON_Delete(a);
+        snprintf(err, size, "scheduler_args must be a JSON object, got '%s'", json);
+        return -1;
+    }
+    bool online = strcmp(s->scheduler, "Online") == 0;
+    cJSON_ArrayForEach(it, a)
+    {
+        const char *k = it->string;
+        bool ok = false;
+        if (!online && strcmp(k, "solution_path") == 0 && cJSON_IsString(it)) {
+            snprintf(s->solution_path, sizeof s->solution_path, "%s", it->valuestring);
+            ok = true;
+        } else if (online && strcmp(k, "num_microbatches") == 0 && cJSON_IsNumber(it)) {
+            s->online_mbs = (long)it->valuedouble;
+            ok = s->online_mbs >= 1 && s->online_mbs <= 1024 && s->online_mbs == it->valuedouble;
+        } else if (online && strcmp(k, "min_frequency") == 0 && cJSON_IsNumber(it)) {
+            s->online_min_mhz = (long)it->valuedouble;
+            ok = it->valuedouble >= 0;
+        } else if (online && strcmp(k, "p2p_power") == 0 && cJSON_IsNumber(it)) {
+            s->online_p2p_power_w = it->valuedouble;
+            ok = it->valuedouble >= 0;
+        } else if (online && strcmp(k, "unit_time") == 0 && cJSON_IsNumber(it)) {
+            s->online_unit_time_s = it->valuedouble;
+            ok = it->valuedouble > 0;
+        } else if (online && strcmp(k, "frequencies") == 0 && cJSON_IsArray(it)) {
+            const cJSON *f;
+            ok = cJSON_GetArraySize(it) > 0 && cJSON_GetArraySize(it) <= PFO_ONLINE_MAX_FREQS;
+            s->online_nfreqs = 0;
+            cJSON_ArrayForEach(f, it)
+            {
+                ok = ok && cJSON_IsNumber(f) && f->valuedouble >= 1 && f->valuedouble <= 100000;
+                if (ok)
+                    s->online_freqs[s->online_nfreqs++] = (int)f->valuedouble;
+            }
+        } else {
+            snprintf(err, size, "scheduler_args: %s() got an unexpected argument '%s'",
+                     s->scheduler, k);
+            cJSON_Delete(a);
+            return -1;
+        }
+        if (!ok) {
+            snprintf(err, size, "scheduler_args: %s(): bad value for '%s'", s->scheduler, k);
+            cJSON_Delete(a);
+            return -1;
+        }
+    }
+    cJSON_Delete(a);
+    return 0;
+}
+
 int pfo_settings_from_env(pfo_settings *s, char *err, size_t size)
 {
     memset(s, 0, sizeof *s);
+    s->online_p2p_power_w = 70.0;
+    s->online_unit_time_s = 0.001;
     snprintf(s->scheduler, sizeof s->scheduler, "PointSolution");
     s->dump_data = true;
     snprintf(s->dump_dir, sizeof s->dump_dir, "./dump");
@@ -58,34 +115,17 @@ int pfo_settings_from_env(pfo_settings *s, char *err, size_t size)
     s->log_requests = true; /* log_level defaults to DEBUG */
     const char *v;
     if ((v = setting("SCHEDULER"))) {
-        if (strcmp(v, "PointSolution") && strcmp(v, "PointSolution3D")) {
+        if (strcmp(v, "PointSolution") && strcmp(v, "PointSolution3D") && strcmp(v, "Online")) {
             snprintf(err, size,
-                     "scheduler '%s': the schedulers are PointSolution and "
-                     "PointSolution3D",
+                     "scheduler '%s': the schedulers are PointSolution, "
+                     "PointSolution3D and Online",
                      v);
             return -1;
         }
         snprintf(s->scheduler, sizeof s->scheduler, "%s", v);
     }
-    if ((v = setting("SCHEDULER_ARGS"))) {
-        cJSON *a = cJSON_Parse(v), *it;
-        if (!a || !cJSON_IsObject(a)) {
-            cJSON_Delete(a);
-            snprintf(err, size, "scheduler_args must be a JSON object, got '%s'", v);
-            return -1;
-        }
-        cJSON_ArrayForEach(it, a)
-        {
-            if (strcmp(it->string, "solution_path") != 0 || !cJSON_IsString(it)) {
-                snprintf(err, size, "scheduler_args: %s() got an unexpected argument '%s'",
-                         s->scheduler, it->string);
-                cJSON_Delete(a);
-                return -1;
-            }
-            snprintf(s->solution_path, sizeof s->solution_path, "%s", it->valuestring);
-        }
-        cJSON_Delete(a);
-    }
+    if ((v = setting("SCHEDULER_ARGS")) && pfo_scheduler_args(s, v, err, size) < 0)
+        return -1;
     if ((v = setting("LOG_LEVEL")))
         s->log_requests = strcasecmp(v, "DEBUG") == 0 || strcasecmp(v, "NOTSET") == 0;
     if ((v = setting("DUMP_DATA"))) {
@@ -118,12 +158,6 @@ int pfo_settings_from_env(pfo_settings *s, char *err, size_t size)
     return 0;
 }
 
-typedef struct {
-    char *body;
-    size_t len;
-    bool too_large;
-} req;
-
 static enum MHD_Result send_reply(struct MHD_Connection *c, const pfo_reply *r)
 {
     const char *body = r->body ? r->body : "null";
@@ -138,18 +172,6 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const pfo_reply *r)
     return ret;
 }
 
-static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                      enum MHD_RequestTerminationCode toe)
-{
-    (void)cls, (void)c, (void)toe;
-    req *q = *con_cls;
-    if (q) {
-        free(q->body);
-        free(q);
-    }
-    *con_cls = NULL;
-}
-
 /* "/prefix/{job_id}" -> job_id, or NULL. */
 static const char *tail(const char *url, const char *prefix)
 {
@@ -162,28 +184,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                               size_t *upload_size, void **con_cls)
 {
     (void)cls, (void)version;
-    req *q = *con_cls;
-    if (!q) {
-        if (!(q = calloc(1, sizeof *q)))
-            return MHD_NO;
-        *con_cls = q;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        if (q->len + *upload_size > MAX_BODY)
-            q->too_large = true;
-        else {
-            char *b = realloc(q->body, q->len + *upload_size + 1);
-            if (!b)
-                return MHD_NO;
-            memcpy(b + q->len, upload, *upload_size);
-            q->body = b;
-            q->len += *upload_size;
-            q->body[q->len] = '\0';
-        }
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    zh_step step = zh_body_step(con_cls, upload, upload_size, MAX_BODY);
+    if (step != ZH_DONE)
+        return step == ZH_MORE ? MHD_YES : MHD_NO;
+    zh_body *q = *con_cls;
     pfo_reply r = {0};
     bool post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0;
     const char *id;
@@ -228,7 +232,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: zeus pipeline-frequency serve [--host ADDR] [--port PORT]\n"
             "                                     [--solution FILE.py] [--scheduler NAME]\n"
-            "                                     [--sweep-interval SECONDS]\n\n"
+            "                                     [--scheduler-args JSON] [--sweep-interval S]\n\n"
             "Serves the pipeline frequency optimizer's API (the original's four routes) to the\n"
             "ranks of training jobs: each rank gets its frequency plan from a solution file\n"
             "(a freqs_pipeline_NNNNN.py of `zeus pipeline-frequency solve`). Settings as the\n"
@@ -237,7 +241,12 @@ static void usage(FILE *f)
             "ZEUS_PFO_DUMP_DATA, ZEUS_PFO_DUMP_DIR (./dump), ZEUS_PFO_MAX_JOB_IDLE_TIME (s),\n"
             "ZEUS_PFO_LOG_LEVEL (the v0.8 names PERSEUS_* work too); the options override them.\n"
             "--port 0 picks a free port (default 7787); the address is printed as 'listening\n"
-            "on http://HOST:PORT'. Idle jobs are evicted every --sweep-interval (60) seconds.\n");
+            "on http://HOST:PORT'. Idle jobs are evicted every --sweep-interval (60) seconds.\n\n"
+            "--scheduler Online (ours; give --scheduler-args after it) profiles each job itself,\n"
+            "one clock per iteration from the ranks' POST /result, then solves and serves the\n"
+            "last frontier point: '{\"num_microbatches\": M}' (required), \"frequencies\": [MHz,\n"
+            "...] (default every clock all ranks support, down to \"min_frequency\"),\n"
+            "\"p2p_power\" (W, 70), \"unit_time\" (s, 0.001).\n");
 }
 
 int main(int argc, char **argv)
@@ -267,10 +276,17 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--solution") == 0 && v)
             snprintf(g_set.solution_path, sizeof g_set.solution_path, "%s", v), i++;
         else if (strcmp(a, "--scheduler") == 0 && v &&
-                 (!strcmp(v, "PointSolution") || !strcmp(v, "PointSolution3D")))
+                 (!strcmp(v, "PointSolution") || !strcmp(v, "PointSolution3D") ||
+                  !strcmp(v, "Online")))
             snprintf(g_set.scheduler, sizeof g_set.scheduler, "%s", v), i++;
-        else if (strcmp(a, "--sweep-interval") == 0 && v &&
-                 (g_set.sweep_interval_s = strtod(v, &end), !*end) && g_set.sweep_interval_s > 0)
+        else if (strcmp(a, "--scheduler-args") == 0 && v) {
+            if (pfo_scheduler_args(&g_set, v, err, sizeof err) < 0) {
+                fprintf(stderr, "zeus pipeline-frequency serve: error: %s\n", err);
+                return 2;
+            }
+            i++;
+        } else if (strcmp(a, "--sweep-interval") == 0 && v &&
+                   (g_set.sweep_interval_s = strtod(v, &end), !*end) && g_set.sweep_interval_s > 0)
             i++;
         else {
             fprintf(stderr, "zeus pipeline-frequency serve: error: bad argument '%s'\n", a);
@@ -278,8 +294,14 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    bool online = strcmp(g_set.scheduler, "Online") == 0;
+    if (online && !g_set.online_mbs) {
+        fprintf(stderr, "zeus pipeline-frequency serve: error: Online needs num_microbatches "
+                        "(--scheduler-args '{\"num_microbatches\": 8}')\n");
+        return 2;
+    }
     /* The original binds the scheduler's arguments at start: PointSolution needs one. */
-    if (!g_set.solution_path[0]) {
+    if (!online && !g_set.solution_path[0]) {
         fprintf(stderr,
                 "zeus pipeline-frequency serve: error: %s needs a solution_path "
                 "(ZEUS_PFO_SCHEDULER_ARGS='{\"solution_path\": \"freqs_pipeline_00042.py\"}' "
@@ -312,7 +334,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     struct MHD_Daemon *d =
         MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &ss,
-                         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+                         MHD_OPTION_NOTIFY_COMPLETED, zh_body_completed, NULL, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "zeus pipeline-frequency serve: error: cannot listen on %s:%ld: %s\n", host,
                 port, strerror(errno));
@@ -322,8 +344,12 @@ int main(int argc, char **argv)
     pthread_create(&t, NULL, sweeper, NULL);
     pthread_detach(t);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    fprintf(stderr, "zeus pipeline-frequency serve: scheduler %s, solution %s\n", g_set.scheduler,
-            g_set.solution_path);
+    if (online)
+        fprintf(stderr, "zeus pipeline-frequency serve: scheduler Online, %ld microbatches\n",
+                g_set.online_mbs);
+    else
+        fprintf(stderr, "zeus pipeline-frequency serve: scheduler %s, solution %s\n",
+                g_set.scheduler, g_set.solution_path);
     printf("listening on http://%s:%u\n", host, info ? info->port : (unsigned)port);
     fflush(stdout);
     while (!g_stop)

@@ -20,9 +20,18 @@ typedef struct {
 int pfo_solution_load(const char *path, pfo_plan **plans, size_t *count, char *err, size_t size);
 void pfo_plans_free(pfo_plan *plans, size_t count);
 
+#define PFO_ONLINE_MAX_FREQS 128
+
 typedef struct {
-    char scheduler[32]; /* PointSolution or PointSolution3D */
+    char scheduler[32]; /* PointSolution, PointSolution3D or Online (ours, online.c) */
     char solution_path[4096];
+    /* Online: microbatches per iteration, the clocks to profile (none: every clock all ranks
+     * support, at least online_min_mhz), and the solver's options */
+    long online_mbs;
+    int online_freqs[PFO_ONLINE_MAX_FREQS];
+    size_t online_nfreqs;
+    long online_min_mhz;
+    double online_p2p_power_w, online_unit_time_s;
     bool dump_data;
     char dump_dir[4096];
     long max_job_idle_time_s;
@@ -33,6 +42,17 @@ typedef struct {
 /* Reads ZEUS_PFO_* (and the v0.8 names PERSEUS_*) like the original's settings class; -1 with
  * a message for a bad value (the original refuses to start). */
 int pfo_settings_from_env(pfo_settings *s, char *err, size_t size);
+
+/* Applies a scheduler_args JSON object (ZEUS_PFO_SCHEDULER_ARGS, --scheduler-args) for the
+ * scheduler s names; -1 with a message naming the bad argument. */
+int pfo_scheduler_args(pfo_settings *s, const char *json, char *err, size_t size);
+
+/* Online (online.c): one profiling iteration's plan of a stage (1F1B order, every instruction
+ * at mhz), and the plan of every stage from a profile CSV (the last frontier point). */
+int pfo_online_profiling_plan(long stages, long mbs, long stage, int mhz, pfo_plan *out, char *err,
+                              size_t size);
+int pfo_online_solve(const char *csv, long stages, long mbs, const pfo_settings *s, pfo_plan *plans,
+                     char *err, size_t size);
 
 /* A reply: status and body (malloc'd), content type JSON unless plain. */
 typedef struct {

@@ -19,6 +19,8 @@ struct zeus_pf_controller {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
+    pthread_cond_t applied; /* signalled when the queue drains (zeus_pf_controller_wait) */
+    bool busy;              /* a lock call is in flight */
     unsigned queue[QUEUE_LEN];
     size_t head, len;
     bool stop;
@@ -31,13 +33,17 @@ static void *run(void *arg)
     zeus_pf_controller *c = arg;
     pthread_mutex_lock(&c->lock);
     for (;;) {
-        while (c->len == 0 && !c->stop)
+        while (c->len == 0 && !c->stop) {
+            c->busy = false;
+            pthread_cond_broadcast(&c->applied);
             pthread_cond_wait(&c->cond, &c->lock);
+        }
         if (c->len == 0)
             break;
         unsigned f = c->queue[c->head];
         c->head = (c->head + 1) % QUEUE_LEN;
         c->len--;
+        c->busy = true;
         if (f == c->current_mhz)
             continue; /* the original's deduplication */
         pthread_mutex_unlock(&c->lock);
@@ -51,6 +57,8 @@ static void *run(void *arg)
                       zeus_last_error());
         }
     }
+    c->busy = false;
+    pthread_cond_broadcast(&c->applied);
     pthread_mutex_unlock(&c->lock);
     return NULL;
 }
@@ -67,6 +75,7 @@ int zeus_pf_controller_start(zeus_devices *devices, unsigned gpu, zeus_pf_contro
     c->gpu = gpu;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
+    pthread_cond_init(&c->applied, NULL);
     int rc = zeus_lease_create(
         devices, &gpu, 1, ZEUS_LEASE_RESTORE_AT_EXIT | ZEUS_LEASE_RESTORE_ON_SIGNAL, &c->lease);
     if (rc < 0)
@@ -110,6 +119,7 @@ fail:;
     zeus_lease_release(c->lease);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
+    pthread_cond_destroy(&c->applied);
     free(c);
     return zeus__error(rc, "pipeline frequency controller on GPU %u: %s", gpu, detail);
 }
@@ -129,9 +139,20 @@ int zeus_pf_controller_set_frequency(zeus_pf_controller *c, unsigned mhz)
         c->queue[(c->head + c->len - 1) % QUEUE_LEN] = mhz;
     else
         c->queue[(c->head + c->len++) % QUEUE_LEN] = mhz;
+    c->busy = true;
     pthread_cond_signal(&c->cond);
     pthread_mutex_unlock(&c->lock);
     return 0;
+}
+
+void zeus_pf_controller_wait(zeus_pf_controller *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->lock);
+    while (c->busy && !c->stop)
+        pthread_cond_wait(&c->applied, &c->lock);
+    pthread_mutex_unlock(&c->lock);
 }
 
 void zeus_pf_controller_state(zeus_pf_controller *c, unsigned *max_mhz, unsigned *current_mhz,
@@ -159,5 +180,6 @@ void zeus_pf_controller_stop(zeus_pf_controller *c)
     zeus_lease_release(c->lease); /* unlocks the clocks, puts the power limit back */
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
+    pthread_cond_destroy(&c->applied);
     free(c);
 }

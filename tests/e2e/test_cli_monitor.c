@@ -584,6 +584,15 @@ static void test_energy_cross_check(void **state)
                              "\"idle_power_w\": 40, \"energy_counter_rate\": 0}]}");
     setenv("ZEUS_FAKE_NVML_NOISE_W", "1", 1); /* a real sensor never reads one value */
     char *out, *err;
+    if (zt_vendor_amd()) {
+        /* The AMD backend checks its counter at open and samples power instead of a frozen
+         * one, so there is no counter left to cross-check: the window says how it measured. */
+        assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--", "sleep", "0.6", NULL), 0);
+        assert_contains(out, "J by sampled");
+        free(out);
+        free(err);
+        return;
+    }
     assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--cross-check", "fallback", "--",
                              "sleep", "0.6", NULL),
                      0);

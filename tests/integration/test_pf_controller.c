@@ -59,15 +59,45 @@ static void test_controller_applies_deduplicated_frequencies(void **state)
     }
     free(text);
     assert_int_equal(zeus_pf_controller_set_frequency(NULL, 1), ZEUS_EINVAL);
+    zeus_pf_controller_wait(NULL); /* a no-op */
     zeus_devices_close(d);
     unsetenv("ZEUS_FAKE_NVML_LOG");
     free(log);
+}
+
+/* zeus_pf_controller_wait returns only once the queued clock is locked: the next kernel runs
+ * at it (PipelineFrequencyOptimizer's wait_for_frequency). */
+static void test_wait_returns_with_the_clock_locked(void **state)
+{
+    (void)state;
+    zt_use_fake_nvml(zt_dir, NULL);
+    zeus_devices *d = NULL;
+    assert_int_equal(zt_open(&d), ZEUS_OK);
+    zeus_pf_controller *c = NULL;
+    assert_int_equal(zeus_pf_controller_start(d, 0, &c), ZEUS_OK);
+    static const unsigned plan[] = {1410, 1200, 1200, 900, 1740, 1005};
+    unsigned long before, after;
+    zeus_pf_controller_state(c, NULL, NULL, &before);
+    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++) {
+        assert_int_equal(zeus_pf_controller_set_frequency(c, plan[i]), ZEUS_OK);
+        zeus_pf_controller_wait(c);
+        unsigned cur;
+        zeus_pf_controller_state(c, NULL, &cur, NULL);
+        assert_int_equal(cur, plan[i]); /* no polling: it is locked when wait returns */
+    }
+    zeus_pf_controller_wait(c); /* nothing queued: returns at once */
+    zeus_pf_controller_state(c, NULL, NULL, &after);
+    assert_int_equal(after - before, 5); /* the repeated 1200 was skipped */
+    zeus_pf_controller_stop(c);
+    zeus_devices_close(d);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_controller_applies_deduplicated_frequencies, zt_setup,
+                                        zt_teardown),
+        cmocka_unit_test_setup_teardown(test_wait_returns_with_the_clock_locked, zt_setup,
                                         zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

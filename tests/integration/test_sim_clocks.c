@@ -116,11 +116,19 @@ static void test_lock_shared_between_device_sets(void **state)
     assert_int_equal(zeus_sim_launch_step(b, 0, &end), ZEUS_OK);
     double d1 = (double)(end - t0) / 1e9;
     assert_true(fabs(d1 / d0 - 1.6) < 0.05); /* (1 - 0.6) + 0.6 * 2 */
+    /* the model's own cost of a step at the lock another device set made: exact */
+    double secs, busy, idle, secs_max, busy_max;
+    assert_int_equal(zeus_sim_step_cost(b, 0, &secs, &busy, &idle), ZEUS_OK);
+    assert_true(fabs(secs - 0.025 * 1.6) < 1e-12);
+    assert_true(fabs(busy - (90.0 + (279.0 - 90.0) / 8.0)) < 1e-9); /* dynamic power f^3 */
+    assert_true(fabs(idle - 30.0) < 1e-12);
     assert_int_equal(zeus_sim_synchronize(b, 0), ZEUS_OK);
     assert_int_equal(zeus_gpu_reset_locked_clocks(a, 0, ZEUS_CLOCK_GPU), ZEUS_OK);
     t0 = zeus_now_ns();
     assert_int_equal(zeus_sim_launch_step(b, 0, &end), ZEUS_OK);
     assert_true(fabs((double)(end - t0) / 1e9 / d0 - 1.0) < 0.05);
+    assert_int_equal(zeus_sim_step_cost(b, 0, &secs_max, &busy_max, NULL), ZEUS_OK);
+    assert_true(fabs(secs_max - 0.025) < 1e-12 && fabs(busy_max - 279.0) < 1e-9);
     zeus_devices_close(a);
     zeus_devices_close(b);
 }

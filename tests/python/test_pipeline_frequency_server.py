@@ -316,3 +316,58 @@ def test_server_refuses_to_start_without_a_solution(tmp_path):
     r = subprocess.run([str(ZEUS), "pipeline-frequency", "serve", "--port", "0"], env=env,
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 2 and "unexpected argument 'other'" in r.stderr
+
+
+def test_online_scheduler_on_the_wire(tmp_path):
+    """The Online scheduler round by round over plain HTTP: profiling schedules (one clock, the
+    1F1B order, "profiling": true), results, the next clock, and the errors it names."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    args = {"num_microbatches": 2, "frequencies": [1200, 1740]}
+    s = Server(tmp_path, env={"ZEUS_PFO_SCHEDULER": "Online",
+                              "ZEUS_PFO_SCHEDULER_ARGS": json.dumps(args)})
+    try:
+        def job(pp, dp=1):
+            info = {"pp_degree": pp, "dp_degree": dp, "tp_degree": 1, "world_size": pp * dp}
+            code, text = call("POST", s.url + "/register_job", info)
+            assert code == 200, text
+            jid = json.loads(text)
+            for r in range(pp * dp):
+                rank = {"rank": r, "dp_rank": r // pp, "pp_rank": r % pp, "tp_rank": 0,
+                        "available_frequencies": [1740, 1200, 900]}
+                assert call("POST", f"{s.url}/register_rank/{jid}", rank)[0] == 200
+            return jid
+
+        def schedules(jid, world):
+            with ThreadPoolExecutor(world) as pool:  # the long poll answers when all asked
+                got = list(pool.map(lambda r: call("GET", f"{s.url}/schedule/{jid}?rank={r}",
+                                                   timeout=30), range(world)))
+            return [(c, json.loads(t)) for c, t in got]
+
+        def report(jid, rank, insts=("forward", "backward")):
+            body = {"rank": rank, "iter_time": [1.0], "iter_energy": [2.0],
+                    "time_breakdown": {i: [[0.01, 0.02]] for i in insts},
+                    "energy_breakdown": {i: [[1.0, 2.0]] for i in insts}}
+            assert call("POST", f"{s.url}/result/{jid}", body)[0] == 200
+
+        jid = job(2)
+        first = schedules(jid, 2)
+        assert first[0] == (200, {"rank": 0, "profiling": True, "frequencies": [
+            ["forward", 1740], ["forward", 1740], ["backward", 1740], ["backward", 1740]]})
+        assert [n for n, _ in first[1][1]["frequencies"]] == ["forward", "backward", "forward",
+                                                              "backward"]
+        report(jid, 0)
+        report(jid, 1)
+        second = schedules(jid, 2)
+        assert all(c == 200 and b["profiling"] and {f for _, f in b["frequencies"]} == {1200}
+                   for c, b in second)
+        report(jid, 0)
+        report(jid, 1, insts=("forward",))  # no backward: the job fails, naming why
+        for code, body in schedules(jid, 2):
+            assert code == 400 and "rank 1 reported no backward times" in body["detail"], body
+        # data parallelism: Online profiles pure pipelines only
+        jid = job(2, dp=2)
+        for code, body in schedules(jid, 4):
+            assert code == 400 and "pure pipelines" in body["detail"], body
+    finally:
+        s.close()

@@ -60,6 +60,8 @@ class FrequencySchedule(_Model):
 
     rank: int
     frequencies: list[tuple[str, int]]
+    # ours (the Online scheduler): measure this iteration and report it with POST /result
+    profiling: bool = False
 
     @classmethod
     def parse_raw(cls, text: str) -> "FrequencySchedule":
@@ -72,7 +74,8 @@ class FrequencySchedule(_Model):
             for p in pairs
         ):
             raise ValueError(f"not a FrequencySchedule: {text[:200]}")
-        return cls(rank=data["rank"], frequencies=[(p[0], p[1]) for p in pairs])
+        return cls(rank=data["rank"], frequencies=[(p[0], p[1]) for p in pairs],
+                   profiling=data.get("profiling") is True)
 
 
 @dataclass

@@ -19,11 +19,14 @@ class FrequencyController:
         self._handle = _zeus.pf_controller_start(device_id)
         atexit.register(self.end)
 
-    def set_frequency(self, frequency: int) -> None:
-        """Queues a frequency in MHz; 0 leaves the clock as it is, a repeat is skipped."""
+    def set_frequency(self, frequency: int, wait: bool = False) -> None:
+        """Queues a frequency in MHz; 0 leaves the clock as it is, a repeat is skipped. With
+        ``wait`` it returns once the clock is locked (the next kernel runs at it)."""
         if frequency == 0:
             return
         _zeus.pf_controller_set_frequency(self._handle, int(frequency))
+        if wait:
+            _zeus.pf_controller_wait(self._handle)
 
     def state(self) -> tuple[int, int, int]:
         """(highest MHz, MHz locked now, lock calls made)."""

@@ -19,9 +19,11 @@ from zeus.monitor.energy import framework_sync
 from zeus.optimizer.pipeline_frequency.common import (
     GET_FREQUENCY_SCHEDULE_URL,
     REGISTER_JOB_URL,
+    REPORT_PROFILING_RESULT_URL,
     REGISTER_RANK_URL,
     FrequencySchedule,
     JobInfo,
+    ProfilingResult,
     RankInfo,
 )
 from zeus.optimizer.pipeline_frequency.frequency_controller import FrequencyController
@@ -47,6 +49,18 @@ class PipelineFrequencyOptimizer(Callback):
     Create it on every rank after ``torch.distributed.init_process_group``; call
     ``on_step_begin``, then ``on_instruction_begin/end("forward"|"backward")`` around each
     forward and backward in the order the pipeline schedule runs them, then ``on_step_end``.
+
+    ``wait_for_frequency`` (ours, keyword only): ``on_instruction_begin`` returns only once the
+    instruction's clock is locked, so its first kernel runs at the planned clock rather than at
+    the previous instruction's (the original's asynchronous switch); the step then waits for
+    the driver whenever the clock changes (a few ms with NVML, well under one with zeusd or
+    simulated GPUs).
+
+    With the server's Online scheduler the first schedules are profiling iterations (one clock
+    each): the optimizer measures every instruction (``measurement``: an object with
+    ``begin()`` / ``end() -> (seconds, joules)``, default a ZeusMonitor window), reports it
+    with ``POST /result`` and asks for the next schedule at the end of each iteration, until
+    the server has solved the profile and sends the plan, which it then keeps.
     """
 
     def __init__(
@@ -62,6 +76,9 @@ class PipelineFrequencyOptimizer(Callback):
         world_size: int,
         server_url: str,
         job_metadata: Optional[str] = None,
+        *,
+        wait_for_frequency: bool = False,
+        measurement=None,
     ) -> None:
         import torch  # noqa: PLC0415 - the client needs torch.distributed, the package does not
         import torch.distributed as dist  # noqa: PLC0415
@@ -76,6 +93,7 @@ class PipelineFrequencyOptimizer(Callback):
         self.pp_rank = pp_rank
         self.tp_rank = tp_rank
         self.device_id = device_id
+        self.wait_for_frequency = wait_for_frequency
         if torch.cuda.is_available():
             torch.cuda.set_device(device_id)
         self._sync = framework_sync("torch")
@@ -106,6 +124,8 @@ class PipelineFrequencyOptimizer(Callback):
             raise RuntimeError(f"{_SERVER} returned status code {code}: {text}")
 
         self.frequency_controller = FrequencyController(device_id)
+        self._measurement = measurement
+        self._breakdown: dict[str, dict[str, list[float]]] = {}
         self.freq_schedule = self._get_frequency_schedule()
         self._cursor = 0
 
@@ -121,7 +141,32 @@ class PipelineFrequencyOptimizer(Callback):
             raise RuntimeError(
                 f"{_SERVER} returned a schedule for rank {schedule.rank} to rank {self.rank}"
             )
+        self.profiling = schedule.profiling
+        if self.profiling and self._measurement is None:
+            from zeus.optimizer.pipeline_frequency.profiler import (  # noqa: PLC0415
+                MonitorMeasurement,
+            )
+
+            self._measurement = MonitorMeasurement(self.device_id)
+        self._breakdown = {"time": {}, "energy": {}}
         return schedule.frequencies
+
+    def _report_profile(self) -> None:
+        """Online: posts this iteration's measurements, then waits for the next schedule."""
+        times, energies = self._breakdown["time"], self._breakdown["energy"]
+        result = ProfilingResult(
+            rank=self.rank,
+            iter_time=[sum(sum(v) for v in times.values())],
+            iter_energy=[sum(sum(v) for v in energies.values())],
+            time_breakdown={k: [v] for k, v in times.items()},
+            energy_breakdown={k: [v] for k, v in energies.items()},
+        )
+        code, text = _http("POST", self.server_url
+                           + REPORT_PROFILING_RESULT_URL.format(job_id=self.job_id),
+                           result.dict(), 30.0)
+        if code != 200:
+            raise RuntimeError(f"{_SERVER} returned status code {code}: {text}")
+        self.freq_schedule = self._get_frequency_schedule()
 
     def on_step_begin(self) -> None:
         """Nothing to do: the plan is replayed from its start."""
@@ -134,6 +179,8 @@ class PipelineFrequencyOptimizer(Callback):
                 f"Next expected instruction and frequency is {self.freq_schedule[self._cursor]}"
             )
         self._cursor = 0
+        if self.profiling:
+            self._report_profile()
 
     def on_instruction_begin(self, name: str) -> None:
         """Waits for the previous instruction's GPU work, then queues this one's frequency."""
@@ -147,10 +194,17 @@ class PipelineFrequencyOptimizer(Callback):
             raise RuntimeError(
                 f"The next expected instruction is {inst!r}, but {name!r} was called"
             )
-        self.frequency_controller.set_frequency(freq)
+        self.frequency_controller.set_frequency(
+            freq, wait=self.wait_for_frequency or self.profiling)
+        if self.profiling:
+            self._measurement.begin()
 
     def on_instruction_end(self, name: str) -> None:
-        """Nothing to do."""
+        """Records the instruction's time and energy while the server profiles."""
+        if self.profiling:
+            seconds, joules = self._measurement.end()
+            self._breakdown["time"].setdefault(name, []).append(seconds)
+            self._breakdown["energy"].setdefault(name, []).append(joules)
 
     def close(self) -> None:
         """Stops the frequency controller (the clocks are unlocked)."""
