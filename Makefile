@@ -97,11 +97,11 @@ validate-bundle: deps
 	cp -L $$(pkg-config --variable=libdir libcjson)/libcjson.so.1 build-validate/lib/
 	cp build-validate/bench/bench_* build-validate/bench/validate_* build-validate/
 
-format:
+format: deps
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 # Fails if any C file is not formatted as .clang-format says (run `make format` to fix).
-format-check:
+format-check: deps
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:

@@ -5,7 +5,7 @@ set -euo pipefail
 # `install-deps.sh demo`: only what building libzeus and the zeus command (and so `make demo`)
 # needs. Without an argument: everything `make test` needs (the list below).
 demo_packages=(build-essential cmake pkg-config libcjson-dev)
-packages=(build-essential cmake pkg-config libcjson-dev libcmocka-dev clang-format clang libclang-rt-14-dev
+packages=(build-essential cmake pkg-config libcjson-dev git libcmocka-dev clang-format clang libclang-rt-14-dev
   libmicrohttpd-dev nettle-dev
   librsvg2-dev # zeus monitor power --plot FILE.png (librsvg + cairo)
   libsqlite3-dev libpq-dev postgresql # zeus-bso and its tests (docs/bso.md)
