@@ -15,8 +15,9 @@ int zeus_lease_recover(zeus_devices *devices, const unsigned *gpus, size_t count
         unsigned gpu = gpus ? gpus[i] : (unsigned)i;
         zeus_lease_journal_entry e;
         bool found;
-        int rc = zeus__devices_gpu_settings_private(devices) ? ZEUS_OK
-                                                             : zeus__journal_read_entry(devices, gpu, &e, &found);
+        int rc = zeus__devices_gpu_settings_private(devices)
+                     ? ZEUS_OK
+                     : zeus__journal_read_entry(devices, gpu, &e, &found);
         if (rc != ZEUS_OK)
             return rc;
         if (zeus__devices_gpu_settings_private(devices) || !found)
