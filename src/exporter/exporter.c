@@ -123,13 +123,10 @@ static void gpu_family(const exporter *ex, expo_buf *b, int kind, const double v
             expo_sample(b, gpu_families[kind].name, ex->gpus[g].labels, value[g][kind]);
 }
 
-/* Reads every device once and renders the metrics into b. Runs on the poller thread only (and
- * once before it starts), so the slots' error counters need no lock. */
-static void poll_devices(exporter *ex, expo_buf *b)
+/* Reads every GPU once: value in the families' units (J, W, W, °C), ok where the reading
+ * succeeded. */
+static void read_gpus(exporter *ex, double value[][READ_KINDS], bool ok[][READ_KINDS])
 {
-    int64_t t0 = zeus_now_ns();
-    double value[ZEUS_MAX_GPUS][READ_KINDS]; /* in the families' units: J, W, W, °C */
-    bool ok[ZEUS_MAX_GPUS][READ_KINDS];
     for (unsigned g = 0; g < ex->gpu_count; g++) {
         const gpu_slot *s = &ex->gpus[g];
         uint64_t mj = 0;
@@ -147,8 +144,10 @@ static void poll_devices(exporter *ex, expo_buf *b)
         value[g][READ_LIMIT] = limit_mw / 1e3;
         value[g][READ_TEMPERATURE] = celsius;
     }
-    zeus_cpu_energy cpu[ZEUS_MAX_CPUS];
-    bool cpu_ok[ZEUS_MAX_CPUS];
+}
+
+static void read_cpus(exporter *ex, zeus_cpu_energy *cpu, bool *cpu_ok)
+{
     for (unsigned c = 0; c < ex->cpu_count; c++) {
         cpu_slot *s = &ex->cpus[c];
         int rc = zeus_cpu_read_energy(ex->devices, c, &cpu[c]);
@@ -156,24 +155,11 @@ static void poll_devices(exporter *ex, expo_buf *b)
         snprintf(what, sizeof what, "CPU %s energy", s->info.name);
         cpu_ok[c] = note(ex, &s->failing, &s->errors, what, rc);
     }
-    double poll_s = (double)(zeus_now_ns() - t0) / 1e9;
-    ex->polls++;
-    if (ex->carbon) {
-        double joules[ZEUS_MAX_GPUS];
-        bool have[ZEUS_MAX_GPUS];
-        const char *labels[ZEUS_MAX_GPUS];
-        for (unsigned g = 0; g < ex->gpu_count; g++) {
-            joules[g] = value[g][READ_ENERGY];
-            have[g] = ok[g][READ_ENERGY];
-            labels[g] = ex->gpus[g].labels;
-        }
-        exp_carbon_update(ex->carbon, zeus_wall_s(), joules, have);
-        exp_carbon_render(ex->carbon, b, labels);
-    }
+}
 
-    gpu_family(ex, b, READ_ENERGY, value, ok);
-    gpu_family(ex, b, READ_POWER, value, ok);
-    gpu_family(ex, b, READ_LIMIT, value, ok);
+/* The GPUs' power limit range (min, max, default), from their info. */
+static void render_limit_ranges(const exporter *ex, expo_buf *b)
+{
     static const struct {
         const char *name, *help;
         size_t offset;
@@ -194,7 +180,11 @@ static void poll_devices(exporter *ex, expo_buf *b)
                             *(const unsigned *)((const char *)info + ranges[r].offset) / 1e3);
         }
     }
-    gpu_family(ex, b, READ_TEMPERATURE, value, ok);
+}
+
+static void render_cpus(const exporter *ex, expo_buf *b, const zeus_cpu_energy *cpu,
+                        const bool *cpu_ok)
+{
     expo_family(b, "zeus_cpu_package_energy_joules_total", "counter",
                 "CPU package energy (RAPL) since the exporter started, wraparound counted.");
     for (unsigned c = 0; c < ex->cpu_count; c++)
@@ -207,7 +197,11 @@ static void poll_devices(exporter *ex, expo_buf *b)
         if (cpu_ok[c] && cpu[c].dram_valid)
             expo_sample(b, "zeus_cpu_dram_energy_joules_total", ex->cpus[c].labels,
                         (double)cpu[c].dram_uj / 1e6);
+}
 
+/* Every reading's failure count, per device. */
+static void render_read_errors(const exporter *ex, expo_buf *b)
+{
     expo_family(b, "zeus_exporter_read_errors_total", "counter",
                 "Device readings that failed (the sample is left out of that poll).");
     for (unsigned g = 0; g < ex->gpu_count; g++)
@@ -229,6 +223,11 @@ static void poll_devices(exporter *ex, expo_buf *b)
         expo_labels(labels, sizeof labels, 2, keys, values);
         expo_sample(b, "zeus_exporter_read_errors_total", labels, (double)ex->cpus[c].errors);
     }
+}
+
+/* The exporter's own metrics: polls, the latest poll's duration and time, the period, build. */
+static void render_exporter(const exporter *ex, expo_buf *b, double poll_s)
+{
     expo_family(b, "zeus_exporter_polls_total", "counter", "Device polls done.");
     expo_sample(b, "zeus_exporter_polls_total", "", (double)ex->polls);
     expo_family(b, "zeus_exporter_poll_duration_seconds", "gauge",
@@ -246,6 +245,49 @@ static void poll_devices(exporter *ex, expo_buf *b)
     expo_labels(labels, sizeof labels, 2, keys, values);
     expo_family(b, "zeus_exporter_build_info", "gauge", "Always 1; the labels say what runs.");
     expo_sample(b, "zeus_exporter_build_info", labels, 1);
+}
+
+/* Feeds the GPUs' energy readings to the carbon tracker and renders its metrics. */
+static void render_carbon(exporter *ex, expo_buf *b, const double value[][READ_KINDS],
+                          const bool ok[][READ_KINDS])
+{
+    double joules[ZEUS_MAX_GPUS];
+    bool have[ZEUS_MAX_GPUS];
+    const char *labels[ZEUS_MAX_GPUS];
+    for (unsigned g = 0; g < ex->gpu_count; g++) {
+        joules[g] = value[g][READ_ENERGY];
+        have[g] = ok[g][READ_ENERGY];
+        labels[g] = ex->gpus[g].labels;
+    }
+    exp_carbon_update(ex->carbon, zeus_wall_s(), joules, have);
+    exp_carbon_render(ex->carbon, b, labels);
+}
+
+/* Reads every device once and renders the metrics into b. Runs on the poller thread only (and
+ * once before it starts), so the slots' error counters need no lock. */
+static void poll_devices(exporter *ex, expo_buf *b)
+{
+    int64_t t0 = zeus_now_ns();
+    double value[ZEUS_MAX_GPUS][READ_KINDS]; /* in the families' units: J, W, W, °C */
+    bool ok[ZEUS_MAX_GPUS][READ_KINDS];
+    read_gpus(ex, value, ok);
+    zeus_cpu_energy cpu[ZEUS_MAX_CPUS];
+    bool cpu_ok[ZEUS_MAX_CPUS];
+    read_cpus(ex, cpu, cpu_ok);
+    double poll_s = (double)(zeus_now_ns() - t0) / 1e9;
+    ex->polls++;
+    if (ex->carbon)
+        render_carbon(ex, b, value, ok);
+
+    gpu_family(ex, b, READ_ENERGY, value, ok);
+    gpu_family(ex, b, READ_POWER, value, ok);
+    gpu_family(ex, b, READ_LIMIT, value, ok);
+    render_limit_ranges(ex, b);
+    gpu_family(ex, b, READ_TEMPERATURE, value, ok);
+    render_cpus(ex, b, cpu, cpu_ok);
+
+    render_read_errors(ex, b);
+    render_exporter(ex, b, poll_s);
 }
 
 /* Polls once and publishes the result. */
