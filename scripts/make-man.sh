@@ -17,6 +17,7 @@ zeus-monitor-power|1|zeus monitor power|stream GPU and CPU power samples
 zeus-demo|1|zeus demo|optimize the power limit of a simulated training job
 zeus-power-limit|1|zeus power-limit|show, set or reset GPU power limits
 zeus-simulate|1|zeus simulate|replay the NSDI'"'"'23 traces with the batch-size optimizer
+zeus-pipeline-frequency|1|zeus pipeline-frequency|the pipeline frequency optimizer (Perseus): solve and serve plans
 zeus-run|1|zeus-run|drive a recurring job'"'"'s recurrences
 zeus-history|1|zeus-history|a recurring job'"'"'s trials and the bandit'"'"'s beliefs
 zeus-bso|1|zeus-bso serve|the batch-size optimizer service

@@ -74,7 +74,8 @@ done
 pages=0
 for page in "$prefix"/share/man/man1/*.1 "$prefix"/share/man/man8/*.8; do
   out=$(MANWIDTH=80 man -l "$page" 2>&1)
-  printf '%s\n' "$out" | grep -q '^NAME' || { echo "$page: does not render: $out" >&2; exit 1; }
+  # (not a pipe into grep -q: under pipefail, the writer's SIGPIPE fails a long page)
+  grep -q '^NAME' <<<"$out" || { echo "$page: does not render: $out" >&2; exit 1; }
   pages=$((pages + 1))
 done
 [ "$pages" -ge 12 ] || { echo "expected at least 12 man pages, found $pages" >&2; exit 1; }
@@ -85,6 +86,7 @@ PATH="$prefix/bin:$PATH" bash -c '
   [[ $(complete_line "zeus monitor ") == "energy power" ]]
   [[ " $(complete_line "zeus monitor energy --j") " == *" --json "* ]]
   [[ $(complete_line "zeus simulate --trace-d") == --trace-dir ]]
+  [[ $(complete_line "zeus power-limit ") == "get set reset recover" ]]
 ' sh "$prefix"
 # The install stands alone: moved to another prefix, with the clone's data/ and the build tree
 # hidden (a private mount namespace; CI runs as root), zeus simulate reads the traces of its own

@@ -178,9 +178,12 @@ const char *zpy_text(PyObject *s, const char *what)
 }
 
 PyMethodDef zpy_common_methods[] = {
-    {"_set_log_handler", py_set_log_handler, METH_O, "callable(level, message) or None"},
-    {"_set_log_level", py_set_log_level, METH_O, "0 error .. 3 debug"},
+    {"_set_log_handler", py_set_log_handler, METH_O,
+     "_set_log_handler($module, handler, /)\n--\n\nhandler: callable(level, message) or None"},
+    {"_set_log_level", py_set_log_level, METH_O,
+     "_set_log_level($module, level, /)\n--\n\nlevel: 0 error .. 3 debug"},
     {"_set_error_table", py_set_error_table, METH_VARARGS,
-     "(table {libzeus error name: class}, default class)"},
+     "_set_error_table($module, table, default, /)\n--\n\n"
+     "table: {libzeus error name: class}; default: the class of other errors"},
     {NULL, NULL, 0, NULL},
 };

@@ -144,22 +144,37 @@ static int call_sim_sync(zeus_devices *d, unsigned gpu, const gpu_arg_slot *a, g
 
 /* The table. */
 static const gpu_call gpu_calls[] = {
-    {"gpu_info", "A GPU's static facts.", "", call_info, result_info},
-    {"gpu_energy_mj", "Cumulative energy counter (mJ).", "", call_energy, result_u64},
-    {"gpu_power", "Power readings (mW).", "", call_power, result_power},
-    {"gpu_power_limit_mw", "Current power limit (mW).", "", call_limit, result_uint},
-    {"gpu_set_power_limit_mw", "(gpu, mW)", "I", call_set_limit, NULL},
-    {"gpu_set_persistence_mode", "(gpu, enabled)", "p", call_set_persistence, NULL},
-    {"gpu_persistence_mode", "Persistence mode.", "", call_persistence, result_bool},
-    {"gpu_temperature_c", "GPU temperature (degrees C).", "", call_temperature, result_uint},
+    {"gpu_info", "gpu_info(gpu, /)\n--\n\nA GPU's static facts.", "", call_info, result_info},
+    {"gpu_energy_mj", "gpu_energy_mj(gpu, /)\n--\n\nCumulative energy counter (mJ).", "",
+     call_energy, result_u64},
+    {"gpu_power", "gpu_power(gpu, /)\n--\n\nPower readings (mW).", "", call_power, result_power},
+    {"gpu_power_limit_mw", "gpu_power_limit_mw(gpu, /)\n--\n\nCurrent power limit (mW).", "",
+     call_limit, result_uint},
+    {"gpu_set_power_limit_mw",
+     "gpu_set_power_limit_mw(gpu, limit_mw, /)\n--\n\nSets a GPU's power limit (mW).", "I",
+     call_set_limit, NULL},
+    {"gpu_set_persistence_mode",
+     "gpu_set_persistence_mode(gpu, enabled, /)\n--\n\nSets a GPU's persistence mode.", "p",
+     call_set_persistence, NULL},
+    {"gpu_persistence_mode", "gpu_persistence_mode(gpu, /)\n--\n\nPersistence mode.", "",
+     call_persistence, result_bool},
+    {"gpu_temperature_c", "gpu_temperature_c(gpu, /)\n--\n\nGPU temperature (degrees C).", "",
+     call_temperature, result_uint},
     /* domain 0 locks the GPU clocks, 1 the memory clocks */
-    {"gpu_set_locked_clocks", "(gpu, domain (0 GPU, 1 memory), min MHz, max MHz)", "iII",
-     call_lock_clocks, NULL},
-    {"gpu_reset_locked_clocks", "(gpu, domain (0 GPU, 1 memory))", "i", call_reset_clocks, NULL},
+    {"gpu_set_locked_clocks",
+     "gpu_set_locked_clocks(gpu, domain, min_mhz, max_mhz, /)\n--\n\nLocks the clocks of a "
+     "domain (0 GPU, 1 memory) between min_mhz and max_mhz.",
+     "iII", call_lock_clocks, NULL},
+    {"gpu_reset_locked_clocks",
+     "gpu_reset_locked_clocks(gpu, domain, /)\n--\n\nUnlocks the clocks of a domain (0 GPU, 1 "
+     "memory).",
+     "i", call_reset_clocks, NULL},
     /* Simulated GPUs (ZEUS_DEVICE=sim): queue one training step, like a kernel launch; wait for
      * the queued steps (torch.cuda.synchronize's part for sim GPUs). */
-    {"sim_launch_step", "Queues a step on a simulated GPU.", "", call_sim_step, NULL},
-    {"sim_synchronize", "Waits for a simulated GPU's steps.", "", call_sim_sync, NULL},
+    {"sim_launch_step", "sim_launch_step(gpu, /)\n--\n\nQueues a step on a simulated GPU.", "",
+     call_sim_step, NULL},
+    {"sim_synchronize", "sim_synchronize(gpu, /)\n--\n\nWaits for a simulated GPU's steps.", "",
+     call_sim_sync, NULL},
 };
 #define GPU_CALL_COUNT (sizeof gpu_calls / sizeof gpu_calls[0])
 
@@ -394,14 +409,23 @@ static PyObject *py_zeus_cost(PyObject *self, PyObject *args)
 }
 
 PyMethodDef zpy_device_methods[] = {
-    {"gpu_count", py_gpu_count, METH_NOARGS, "GPUs visible (after CUDA_VISIBLE_DEVICES)."},
-    {"gpu_backend", py_gpu_backend, METH_NOARGS, "'nvml', 'amdsmi', 'jetson', 'sim' or None."},
-    {"backend_reasons", py_backend_reasons, METH_NOARGS, "{backend: (available, reason)}"},
-    {"check_homogeneous", py_check_homogeneous, METH_NOARGS, "Raises if GPU models differ."},
-    {"cpu_count", py_cpu_count, METH_NOARGS, "CPU packages (RAPL)."},
-    {"cpu_info", py_cpu_info, METH_O, "A CPU package's index, name, has_dram."},
-    {"cpu_energy", py_cpu_energy, METH_O, "A CPU package's energy since open (uJ)."},
-    {"zeus_cost", py_zeus_cost, METH_VARARGS, "zeus_cost(energy, time, eta_knob, max_power)"},
-    {"soc_energy", py_soc_energy, METH_NOARGS, "A Jetson's rails: {cpu_mj, gpu_mj, total_mj}."},
+    {"gpu_count", py_gpu_count, METH_NOARGS,
+     "gpu_count($module, /)\n--\n\nGPUs visible (after CUDA_VISIBLE_DEVICES)."},
+    {"gpu_backend", py_gpu_backend, METH_NOARGS,
+     "gpu_backend($module, /)\n--\n\n'nvml', 'amdsmi', 'jetson', 'sim' or None."},
+    {"backend_reasons", py_backend_reasons, METH_NOARGS,
+     "backend_reasons($module, /)\n--\n\n{backend: (available, reason)}"},
+    {"check_homogeneous", py_check_homogeneous, METH_NOARGS,
+     "check_homogeneous($module, /)\n--\n\nRaises if GPU models differ."},
+    {"cpu_count", py_cpu_count, METH_NOARGS, "cpu_count($module, /)\n--\n\nCPU packages (RAPL)."},
+    {"cpu_info", py_cpu_info, METH_O,
+     "cpu_info($module, cpu, /)\n--\n\nA CPU package's index, name, has_dram."},
+    {"cpu_energy", py_cpu_energy, METH_O,
+     "cpu_energy($module, cpu, /)\n--\n\nA CPU package's energy since open (uJ)."},
+    {"zeus_cost", py_zeus_cost, METH_VARARGS,
+     "zeus_cost($module, energy, time, eta_knob, max_power, /)\n--\n\n"
+     "The Zeus cost of a run: eta_knob * energy + (1 - eta_knob) * max_power * time."},
+    {"soc_energy", py_soc_energy, METH_NOARGS,
+     "soc_energy($module, /)\n--\n\nA Jetson's rails: {cpu_mj, gpu_mj, total_mj}."},
     {NULL, NULL, 0, NULL},
 };

@@ -321,7 +321,8 @@ PyTypeObject zpy_MeasurementType = {
     .tp_dealloc = (destructor)measurement_dealloc,
     .tp_repr = (reprfunc)measurement_repr,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Measurement(time, energy): time (s) and energy (J per GPU index) of a window.",
+    .tp_doc = "Measurement(time, energy, cpu_energy=None, dram_energy=None)\n--\n\nTime (s) and "
+              "energy (J per GPU index) of a window.",
     .tp_richcompare = measurement_richcompare,
     .tp_getset = measurement_getset,
     .tp_init = (initproc)measurement_init,
@@ -385,6 +386,7 @@ done:
 
 PyMethodDef zpy_job_window_methods[] = {
     {"job_window_combine", py_job_window_combine, METH_VARARGS,
-     "Combines ranks' windows (zeus/job_window.h): (parts, readings) -> dict."},
+     "job_window_combine($module, parts, readings, /)\n--\n\nCombines ranks' windows "
+     "(zeus/job_window.h): (parts, readings) -> dict."},
     {NULL, NULL, 0, NULL},
 };

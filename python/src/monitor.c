@@ -467,17 +467,21 @@ static PyObject *monitor_get_closed(MonitorObject *self, void *c)
 static PyMethodDef monitor_methods[] = {
     {"begin_window", (PyCFunction)(void (*)(void))monitor_begin_window,
      METH_FASTCALL | METH_KEYWORDS,
-     "begin_window(key, sync_execution=True, *, sync_cuda=None, restart=False)"},
+     "begin_window($self, /, key, sync_execution=True, *, sync_cuda=None, restart=False)\n--\n\n"
+     "Begins the measurement window key."},
     {"end_window", (PyCFunction)(void (*)(void))monitor_end_window, METH_FASTCALL | METH_KEYWORDS,
-     "end_window(key, sync_execution=True, cancel=False, *, sync_cuda=None) -> Measurement"},
-    {"close", (PyCFunction)monitor_close, METH_NOARGS, "Stops the monitor's threads."},
+     "end_window($self, /, key, sync_execution=True, cancel=False, *, sync_cuda=None)\n--\n\n"
+     "Ends the window key: its Measurement."},
+    {"close", (PyCFunction)monitor_close, METH_NOARGS,
+     "close($self, /)\n--\n\nStops the monitor's threads."},
     {"cross_check", (PyCFunction)(void (*)(void))monitor_cross_check, METH_VARARGS | METH_KEYWORDS,
-     "cross_check(power_monitor, mode='flag'): compare every window's counter energy with the "
-     "PowerMonitor's sampled power (docs/measurement.md); None detaches"},
+     "cross_check($self, /, power_monitor, mode='flag')\n--\n\nCompares every window's counter "
+     "energy with the PowerMonitor's sampled power (docs/measurement.md); None detaches."},
     {"update_period", (PyCFunction)monitor_update_period, METH_O,
-     "Measured energy-counter update period of a GPU (s); 0 if not known yet."},
+     "update_period($self, gpu, /)\n--\n\nMeasured energy-counter update period of a GPU (s); 0 if "
+     "not known yet."},
     {"wait_update_period", (PyCFunction)monitor_wait_update_period, METH_NOARGS,
-     "Waits for the background update-period measurement."},
+     "wait_update_period($self, /)\n--\n\nWaits for the background update-period measurement."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -493,7 +497,10 @@ PyTypeObject zpy_MonitorType = {
     .tp_basicsize = sizeof(MonitorObject),
     .tp_dealloc = (destructor)monitor_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "libzeus monitor (use zeus.monitor.ZeusMonitor).",
+    .tp_doc = "Monitor(gpu_indices=None, cpu_indices=None, approx_instant_energy=False, "
+              "log_file=None, sync=None, replay_log=None, match_window_name=True, "
+              "measure_update_period=True, sampler_period=0.0, log_append=False)\n--\n\n"
+              "libzeus monitor (use zeus.monitor.ZeusMonitor).",
     .tp_traverse = (traverseproc)monitor_traverse,
     .tp_clear = (inquiry)monitor_clear,
     .tp_methods = monitor_methods,

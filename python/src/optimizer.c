@@ -378,7 +378,8 @@ static PyObject *optimizer_get_closed(OptimizerObject *self, void *c)
 #define HOOK_DEF(name)                                                                             \
     {                                                                                              \
 #name, (PyCFunction)(void (*)(void))optimizer_##name, METH_FASTCALL | METH_KEYWORDS,       \
-            "The " #name " hook (extra arguments, such as Hugging Face's, are ignored)."           \
+            #name "($self, /, *args, **kwargs)\n--\n\nThe " #name                                  \
+                  " hook (extra arguments, such as Hugging Face's, are ignored)."                  \
     }
 static PyMethodDef optimizer_methods[] = {
     HOOK_DEF(on_train_begin),
@@ -388,10 +389,11 @@ static PyMethodDef optimizer_methods[] = {
     HOOK_DEF(on_step_begin),
     HOOK_DEF(on_step_end),
     {"restore", (PyCFunction)optimizer_restore, METH_NOARGS,
-     "Puts every GPU's limit and persistence mode back now (a later hook re-applies them); "
+     "restore($self, /)\n--\n\nPuts every GPU's limit and persistence mode back now (a later hook "
+     "re-applies them); "
      "nothing in a forked child."},
     {"close", (PyCFunction)optimizer_close, METH_NOARGS,
-     "Puts every GPU back and frees the optimizer."},
+     "close($self, /)\n--\n\nPuts every GPU back and frees the optimizer."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -411,7 +413,10 @@ PyTypeObject zpy_OptimizerType = {
     .tp_basicsize = sizeof(OptimizerObject),
     .tp_dealloc = (destructor)optimizer_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "libzeus power-limit optimizer (use zeus.optimizer.GlobalPowerLimitOptimizer).",
+    .tp_doc = "Optimizer(monitor, selector=None, wait_steps=1, warmup_steps=10, profile_steps=40, "
+              "pl_step=25, profile_path=None, restore_on_exit=True, profile_gpu_model=False, "
+              "all_reduce=None, profiling='full')\n--\n\nlibzeus power-limit optimizer (use "
+              "zeus.optimizer.GlobalPowerLimitOptimizer).",
     .tp_traverse = (traverseproc)optimizer_traverse,
     .tp_clear = (inquiry)optimizer_clear,
     .tp_methods = optimizer_methods,

@@ -142,10 +142,13 @@ static PyObject *py_read_windows(PyObject *mod, PyObject *arg)
 
 PyMethodDef zpy_output_methods[] = {
     {"plot_power_svg", (PyCFunction)(void (*)(void))py_plot_power_svg, METH_VARARGS | METH_KEYWORDS,
-     "plot_power_svg(times, columns, windows=(), width=0, height=0, title=None) -> SVG text"},
+     "plot_power_svg($module, /, times, columns, windows=None, width=0, height=0, "
+     "title=None)\n--\n\n"
+     "SVG text of a power plot"},
     {"write_file", py_write_file, METH_VARARGS,
-     "write_file(path, str or bytes): atomic for a regular file, in place for a device or FIFO"},
+     "write_file($module, path, data, /)\n--\n\nWrites str or bytes: atomic for a regular file, in "
+     "place for a device or FIFO"},
     {"read_windows", py_read_windows, METH_O,
-     "read_windows(log_file) -> [(name, start_s, end_s)] of a ZeusMonitor log"},
+     "read_windows($module, log_file, /)\n--\n\n[(name, start_s, end_s)] of a ZeusMonitor log"},
     {NULL, NULL, 0, NULL},
 };

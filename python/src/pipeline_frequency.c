@@ -143,18 +143,24 @@ static PyObject *py_sim_step_cost(PyObject *self, PyObject *args)
 
 PyMethodDef zpy_pipeline_frequency_methods[] = {
     {"pf_controller_start", py_pf_controller_start, METH_VARARGS,
-     "(gpu) -> controller: lease, default power limit, clocks at their highest, thread"},
+     "pf_controller_start($module, gpu, /)\n--\n\nA controller: lease, default power limit, clocks "
+     "at their highest, thread"},
     {"pf_controller_set_frequency", py_pf_controller_set_frequency, METH_VARARGS,
-     "(controller, MHz): queue a frequency (0: no change)"},
+     "pf_controller_set_frequency($module, controller, mhz, /)\n--\n\nQueues a frequency (0: no "
+     "change)"},
     {"pf_controller_wait", py_pf_controller_wait, METH_O,
-     "(controller): wait until the queued frequencies are applied"},
+     "pf_controller_wait($module, controller, /)\n--\n\nWaits until the queued frequencies are "
+     "applied."},
     {"sim_step_cost", py_sim_step_cost, METH_VARARGS,
-     "(gpu) -> (seconds, busy W, idle W) of a simulated step launched now"},
+     "sim_step_cost($module, gpu, /)\n--\n\n(seconds, busy W, idle W) of a simulated step "
+     "launched now"},
     {"pf_controller_state", py_pf_controller_state, METH_O,
-     "(controller) -> (max MHz, current MHz, lock calls)"},
+     "pf_controller_state($module, controller, /)\n--\n\n(max MHz, current MHz, lock calls)"},
     {"pf_controller_stop", py_pf_controller_stop, METH_O,
-     "(controller): apply what is queued, stop, unlock the clocks"},
+     "pf_controller_stop($module, controller, /)\n--\n\nApplies what is queued, stops, unlock the "
+     "clocks"},
     {"gpu_supported_clocks", py_gpu_supported_clocks, METH_VARARGS,
-     "(gpu, domain (0 GPU, 1 memory), memory MHz for the GPU domain) -> MHz, highest first"},
+     "gpu_supported_clocks($module, gpu, domain, memory_mhz=0, /)\n--\n\nSupported MHz of a domain "
+     "(0 GPU, 1 memory; memory_mhz for the GPU domain), highest first"},
     {NULL, NULL, 0, NULL},
 };

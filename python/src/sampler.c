@@ -243,12 +243,12 @@ done:
 
 static PyMethodDef sampler_methods[] = {
     {"_timeline", (PyCFunction)sampler_timeline, METH_VARARGS,
-     "_timeline(since=-inf) -> (times, {column: [W]}) of the kept samples"},
+     "_timeline($self, since=-math.inf, /)\n--\n\n(times, {column: [W]}) of the kept samples"},
     {"get_energy", (PyCFunction)sampler_get_energy, METH_VARARGS,
-     "get_energy(start, end) -> {gpu: J} or None"},
+     "get_energy($self, start, end, /)\n--\n\n{gpu: J} between start and end, or None"},
     {"get_power", (PyCFunction)(void (*)(void))sampler_get_power, METH_VARARGS | METH_KEYWORDS,
-     "get_power(time=None) -> {gpu: W} or None"},
-    {"stop", (PyCFunction)sampler_stop, METH_NOARGS, "Stops sampling."},
+     "get_power($self, /, time=None)\n--\n\n{gpu: W} at time (latest if None), or None"},
+    {"stop", (PyCFunction)sampler_stop, METH_NOARGS, "stop($self, /)\n--\n\nStops sampling."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -263,7 +263,8 @@ PyTypeObject zpy_SamplerType = {
     .tp_basicsize = sizeof(SamplerObject),
     .tp_dealloc = (destructor)sampler_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "libzeus power sampler (use zeus.monitor.PowerMonitor).",
+    .tp_doc = "Sampler(gpu_indices=None, update_period=None, cpu_indices=None)\n--\n\n"
+              "libzeus power sampler (use zeus.monitor.PowerMonitor).",
     .tp_methods = sampler_methods,
     .tp_getset = sampler_getset,
     .tp_init = (initproc)sampler_init,

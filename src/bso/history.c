@@ -1,5 +1,6 @@
-/* `zeus history [JOB] [--db PATH|URL] [--json]`: the jobs in the store, or one job's trials and
- * what its bandit now believes (mean and spread of the cost per batch size, the current best). */
+/* `zeus history [JOB] [--db PATH|URL] [--json] [--plot F.svg|F.png]`: the jobs in the store, or
+ * one job's trials and what its bandit now believes (mean and spread of the cost per batch size,
+ * the current best), and a chart of them (history_plot.c). */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "bso_util.h"
 #include "check.h"
 #include "db.h"
+#include "history.h"
 #include "zeus/recurring.h"
 #include "zeus/util.h"
 
@@ -106,16 +108,19 @@ static cJSON *beliefs(bso_db *db, const char *job_id, const char *kind, const ch
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: zeus history [JOB] [--db PATH|URL] [--json]\n\n"
-               "Without JOB: the jobs in the store. With JOB: its trials and the bandit's\n"
-               "current beliefs (mean and spread of the cost per batch size, the best).\n\n"
+    fprintf(f, "usage: zeus history [JOB] [--db PATH|URL] [--json] [--plot F.svg|F.png]\n\n"
+               "Without JOB: the jobs in the store. With JOB: its trials (time in s and h,\n"
+               "energy in J and kWh, cost in J) and the bandit's current beliefs (mean and\n"
+               "spread of the cost per batch size, the best).\n\n"
                "options:\n"
                "  --db PATH|URL  the store: a SQLite file or postgresql://... (default $ZEUS_DB,\n"
                "                 else <data dir>/zeus/history.db)\n"
-               "  --json         print one JSON object instead of tables\n"
+               "  --json         print one JSON object instead of tables (default: tables)\n"
+               "  --plot FILE    with JOB: draw the cost per trial with the early-stop threshold\n"
+               "                 and the batch size over time, as .svg or .png (default: none)\n"
                "  -h, --help     show this help\n\n"
                "example:\n"
-               "  zeus history mnist-nightly --db postgresql://zeus@db/zeus\n");
+               "  zeus history mnist-nightly --db postgresql://zeus@db/zeus --plot mnist.svg\n");
 }
 
 static void cell_text(const char *s, char *buf, size_t size, int decimals)
@@ -139,7 +144,7 @@ static int list_jobs(bso_db *db, bool json, cJSON **out)
         return -1;
     *out = cJSON_CreateArray();
     if (!json)
-        printf("%-50s %-8s %8s %14s\n", "JOB", "KIND", "TRIALS", "MIN COST");
+        printf("%-50s %-8s %8s %14s\n", "JOB", "KIND", "TRIALS", "MIN COST (J)");
     for (int i = 0; i < r.nrows; i++) {
         if (json) {
             cJSON *o = cJSON_CreateObject();
@@ -184,20 +189,28 @@ static void add_trials(cJSON *trials, const bso_rows *t)
 /* A job's trials and its bandit's beliefs as text. */
 static void print_job(const bso_rows *t, cJSON *b)
 {
-    printf("%5s %6s %5s %-11s %-12s %10s %12s %12s %7s %4s\n", "TRIAL", "BS", "PL", "TYPE",
-           "STATUS", "TIME", "ENERGY", "COST", "REACHED", "EXIT");
+    printf("%5s %4s %6s %5s %-11s %-12s %10s %12s %12s %7s %4s\n", "TRIAL", "REC", "BS", "PL",
+           "TYPE", "STATUS", "TIME (s)", "ENERGY (J)", "COST (J)", "REACHED", "EXIT");
+    double time_s = 0, energy_j = 0;
     for (int i = 0; i < t->nrows; i++) {
-        char c[5][64];
+        char c[6][64];
         cell_text(bso_cell(t, i, 2), c[0], 64, -1);
         cell_text(bso_cell(t, i, 5), c[1], 64, 2);
         cell_text(bso_cell(t, i, 6), c[2], 64, 2);
         cell_text(bso_cell(t, i, 7), c[3], 64, 2);
         cell_text(bso_cell(t, i, 9), c[4], 64, -1);
+        cell_text(bso_cell(t, i, 13), c[5], 64, -1);
         const char *reached = bso_cell(t, i, 8);
-        printf("%5s %6s %5s %-11s %-12s %10s %12s %12s %7s %4s\n", bso_cell(t, i, 0),
+        printf("%5s %4s %6s %5s %-11s %-12s %10s %12s %12s %7s %4s\n", bso_cell(t, i, 0), c[5],
                bso_cell(t, i, 1), c[0], bso_cell(t, i, 3), bso_cell(t, i, 4), c[1], c[2], c[3],
                reached ? (bso_atoll(reached) ? "yes" : "no") : "-", c[4]);
+        if (bso_cell(t, i, 5) && isfinite(bso_atof(bso_cell(t, i, 5))))
+            time_s += bso_atof(bso_cell(t, i, 5));
+        if (bso_cell(t, i, 6) && isfinite(bso_atof(bso_cell(t, i, 6))))
+            energy_j += bso_atof(bso_cell(t, i, 6));
     }
+    printf("\ntotal: %d trials, %.2f s (%.4f h), %.2f J (%.6f kWh)\n", t->nrows, time_s,
+           time_s / 3600.0, energy_j, energy_j / 3.6e6);
     cJSON *st = cJSON_GetObjectItem(b, "stage"), *a;
     printf("\nbandit: %s stage\n", st ? st->valuestring : "?");
     cJSON_ArrayForEach(a, cJSON_GetObjectItem(b, "arms"))
@@ -208,7 +221,7 @@ static void print_job(const bso_rows *t, cJSON *b)
             snprintf(sdb, sizeof sdb, "%.2f", sd->valuedouble);
         else
             snprintf(sdb, sizeof sdb, "inf");
-        printf("  batch size %6d: cost %.2f +- %s (%d observations)\n",
+        printf("  batch size %6d: cost %.2f J +- %s (%d observations)\n",
                (int)cJSON_GetObjectItem(a, "batch_size")->valuedouble,
                cJSON_GetObjectItem(a, "mean_cost")->valuedouble, sdb,
                (int)cJSON_GetObjectItem(a, "observations")->valuedouble);
@@ -218,10 +231,31 @@ static void print_job(const bso_rows *t, cJSON *b)
         printf("  best batch size: %d\n", (int)best->valuedouble);
 }
 
+/* --plot: the trials as the chart's rows. */
+static int plot_trials(const char *path, bool png, const char *job, const bso_rows *t,
+                       const char *beta)
+{
+    bso_history_trial *rows = calloc(t->nrows ? (size_t)t->nrows : 1, sizeof *rows);
+    if (!rows) {
+        fprintf(stderr, "zeus history: error: out of memory\n");
+        return -1;
+    }
+    for (int i = 0; i < t->nrows; i++) {
+        const char *cost = bso_cell(t, i, 7), *start = bso_cell(t, i, 10);
+        const char *reached = bso_cell(t, i, 8);
+        rows[i] = (bso_history_trial){bso_atoll(bso_cell(t, i, 0)), bso_atoll(bso_cell(t, i, 1)),
+                                      cost ? bso_atof(cost) : NAN, start ? bso_atof(start) : NAN,
+                                      reached && bso_atoll(reached) != 0};
+    }
+    int rc = bso_history_plot(path, png, job, rows, (size_t)t->nrows, beta ? bso_atof(beta) : NAN);
+    free(rows);
+    return rc;
+}
+
 int bso_cmd_history(int argc, char **argv)
 {
-    const char *job = NULL, *dbarg = NULL;
-    bool json = false;
+    const char *job = NULL, *dbarg = NULL, *plot = NULL;
+    bool json = false, png = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
@@ -230,6 +264,8 @@ int bso_cmd_history(int argc, char **argv)
             json = true;
         else if (!strcmp(argv[i], "--db") && i + 1 < argc)
             dbarg = argv[++i];
+        else if (!strcmp(argv[i], "--plot") && i + 1 < argc)
+            plot = argv[++i];
         else if (argv[i][0] != '-' && !job)
             job = argv[i];
         else {
@@ -238,6 +274,12 @@ int bso_cmd_history(int argc, char **argv)
             return 2;
         }
     }
+    if (plot && !job) {
+        fprintf(stderr, "zeus history: error: --plot %s: name the JOB to draw\n", plot);
+        return 2;
+    }
+    if (plot && bso_history_plot_format(plot, &png) < 0)
+        return 2;
     char url[4096], err[512];
     bso_db *db;
     if (bso_resolve_db(dbarg, url, sizeof url) < 0)
@@ -254,8 +296,9 @@ int bso_cmd_history(int argc, char **argv)
             goto dbfail;
     } else {
         bso_val p = BV_S(job);
-        if (bso_db_exec(db, "SELECT kind, driver_state, min_cost FROM job WHERE job_id = $1", &p, 1,
-                        &r) < 0)
+        if (bso_db_exec(db,
+                        "SELECT kind, driver_state, min_cost, beta_knob FROM job WHERE job_id = $1",
+                        &p, 1, &r) < 0)
             goto dbfail;
         if (r.nrows == 0) {
             fprintf(stderr, "zeus history: error: no job '%s' in %s\n", job, url);
@@ -268,6 +311,8 @@ int bso_cmd_history(int argc, char **argv)
                         " FROM trial WHERE job_id = $1 ORDER BY trial_number",
                         &p, 1, &t) < 0)
             goto dbfail;
+        if (plot && plot_trials(plot, png, job, &t, bso_cell(&r, 0, 3)) < 0)
+            goto out;
         cJSON *b = beliefs(db, job, bso_cell(&r, 0, 0), bso_cell(&r, 0, 1));
         out = cJSON_CreateObject();
         cJSON_AddItemToObject(out, "job_id", text_or_null(job));

@@ -41,7 +41,9 @@ static void usage(FILE *out)
         "  --plans-jsonl                all plans in DIR/plans.jsonl (a line per point: each\n"
         "                               stage's frequencies in 1F1B order) instead of a\n"
         "                               freqs_pipeline_NNNNN.py per point\n"
-        "  -h, --help                   show this help\n");
+        "  -h, --help                   show this help\n\n"
+        "example:\n"
+        "  zeus pipeline-frequency solve profile.csv --out plans --num-stages 4 --num-mbs 16\n");
 }
 
 static int parse_number(const char *option, const char *text, double *out)

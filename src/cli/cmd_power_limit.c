@@ -26,13 +26,22 @@ static void usage(FILE *out)
             "A process killed with -9 (or a crashed zeusd) leaves a lease journal behind; 'set',\n"
             "'reset' and every later lease of the GPU put back what it changed (limit,\n"
             "persistence mode, locked clocks) first, and 'recover' does only that.\n\n"
+            "actions:\n"
+            "  get       show each GPU's power limit, its range and default\n"
+            "  set       set the power limit of the chosen GPUs to WATTS\n"
+            "  reset     set the chosen GPUs back to their default power limit\n"
+            "  recover   only put back what a killed process or zeusd left changed\n\n"
             "options:\n"
             "  --gpu-indices I...  GPUs (framework indices, after CUDA_VISIBLE_DEVICES; default "
             "all)\n"
             "  --force             (root) take GPUs another process holds at once, breaking\n"
             "                      its lease: it is told who took them and puts nothing back\n"
-            "  --json              print one JSON object\n"
-            "  -h, --help          show this help\n");
+            "                      (default: wait until the holder is done)\n"
+            "  --json              print one JSON object (default: a table)\n"
+            "  -h, --help          show this help\n\n"
+            "example:\n"
+            "  zeus power-limit set 250 --gpu-indices 0 1\n"
+            "  zeus power-limit reset\n");
 }
 
 typedef enum { ACTION_GET, ACTION_SET, ACTION_RESET, ACTION_RECOVER } action;

@@ -458,7 +458,8 @@ static void usage(FILE *out)
         out,
         "usage: zeus exporter [--listen HOST:PORT] [--period S] [--hostname NAME] [--once]\n"
         "                     [--dcgm-labels] [--quiet] [--max-connections N]\n"
-        "                     [--connection-timeout-s N] [--request-timeout-s N]\n\n"
+        "                     [--connection-timeout-s N] [--request-timeout-s N]\n"
+        "                     [--carbon [--location L] [--carbon-api URL]]\n\n"
         "Serve GPU energy, power and power limits (NVML, or the simulator) and CPU package\n"
         "and DRAM energy (RAPL) to Prometheus at http://HOST:PORT/metrics.\n\n"
         "options:\n"
@@ -471,20 +472,21 @@ static void usage(FILE *out)
         "  --dcgm-labels       name the labels as dcgm-exporter does (UUID, modelName,\n"
         "                      Hostname) so queries can join the two; default snake_case\n"
         "                      (uuid, model_name, hostname) as Prometheus recommends\n"
-        "  --once              read every device once, print the metrics and exit\n"
-        "  --quiet             no startup line, no read warnings\n"
-        "  --max-connections N open connections at most (default 64); at the cap a new\n"
+        "  --once              read every device once, print the metrics and exit (default:\n"
+        "                      serve until SIGTERM or SIGINT)\n"
+        "  --quiet             no startup line, no read warnings (default: both)\n"
+        "  --max-connections N  open connections at most (default 64); at the cap a new\n"
         "                      one closes the connection that has waited longest for a\n"
         "                      request, so idle connections never starve a scrape\n"
         "  --connection-timeout-s N  close a kept-alive connection idle this long (default 10)\n"
         "  --request-timeout-s N     close a connection whose request has not arrived whole\n"
         "                      this long after it opened or its last reply (default 5)\n"
         "  --carbon            also the grid's carbon intensity and CO2eq per GPU\n"
-        "                      (zeus_gpu_carbon_grams_total; docs/carbon.md)\n"
+        "                      (zeus_gpu_carbon_grams_total; docs/carbon.md; default off)\n"
         "  --location L        LAT,LON or an ElectricityMaps zone (default ZEUS_CARBON_LOCATION)\n"
         "  --carbon-api URL    the API's http:// base URL (default ZEUS_CARBON_API; none: the\n"
         "                      cache in ZEUS_CARBON_CACHE_DIR only)\n"
-        "  -h, --help          this help\n\n"
+        "  -h, --help          show this help\n\n"
         "Metrics (docs/exporter.md): zeus_gpu_energy_joules_total, zeus_gpu_power_watts,\n"
         "zeus_gpu_power_limit{,_min,_max,_default}_watts,\n"
         "zeus_gpu_temperature_celsius, zeus_cpu_package_energy_joules_total,\n"
@@ -493,7 +495,10 @@ static void usage(FILE *out)
         "Environment: ZEUS_DEVICE, ZEUS_NVML_LIBRARY, ZEUS_AMDSMI_LIBRARY, ZEUS_SIM_CONFIG,\n"
         "ZEUS_SYSFS_ROOT (see docs/devices.md). Every GPU is exported by its backend's index\n"
         "(NVML's; HIP's on AMD); CUDA_VISIBLE_DEVICES and HIP_VISIBLE_DEVICES are ignored.\n"
-        "Exit codes: 0 stopped by SIGTERM/SIGINT (or --once done), 1 failure, 2 usage error.\n");
+        "Exit codes: 0 stopped by SIGTERM/SIGINT (or --once done), 1 failure, 2 usage error.\n\n"
+        "example:\n"
+        "  zeus exporter --listen 0.0.0.0:9745 --period 0.5\n"
+        "  zeus exporter --once --dcgm-labels\n");
 }
 
 static int usage_error(const char *fmt, const char *arg)

@@ -22,13 +22,18 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "Usage: zeusd <COMMAND> [OPTIONS]\n"
+    "usage: zeusd serve [options]\n"
+    "       zeusd token issue --signing-key-path PATH --user NAME --expires DURATION|never\n"
+    "                         [--scope GROUP,...]\n"
     "\n"
-    "Commands:\n"
-    "  serve        Serve the API (GPU controls, GPU and CPU power reads) on a socket\n"
-    "  token issue  Print a signed token for a user (HS256 bearer token)\n"
+    "The privileged Zeus daemon: unprivileged jobs change GPU settings (power limit,\n"
+    "persistence mode, clocks) and read GPU and CPU power through its API.\n"
     "\n"
-    "serve options (defaults in brackets):\n"
+    "commands:\n"
+    "  serve        serve the API (GPU controls, GPU and CPU power reads) on a socket\n"
+    "  token issue  print a signed token for a user (HS256 bearer token)\n"
+    "\n"
+    "options: (serve; defaults in brackets)\n"
     "  --mode uds|tcp                 transport [uds]\n"
     "  --socket-path PATH             Unix socket [/run/zeusd/zeusd.sock]\n"
     "  --socket-permissions OCTAL     mode of the socket file [666]\n"
@@ -38,7 +43,7 @@ static const char usage[] =
     "                                 thread; streams hold no worker) [number of CPUs]\n"
     "  --gpu-power-poll-hz N          GPU stream poll rate [20]\n"
     "  --cpu-power-poll-hz N          CPU stream poll rate and /cpu/get_power window [10]\n"
-    "  --gpu-backend auto|nvml|amdsmi GPU backend [auto]\n"
+    "  --gpu-backend auto|nvml|amdsmi  GPU backend [auto]\n"
     "  --enable GROUP,...             API groups: gpu-control, gpu-read, cpu-read [all]\n"
     "  --signing-key-path PATH        require bearer tokens signed with this key [off]\n"
     "  --allow GROUP=WHO,...          only these Unix-socket peers may use GROUP; WHO is\n"
@@ -53,11 +58,20 @@ static const char usage[] =
     "  --connection-timeout-s N       close a connection idle this long [10]\n"
     "  --request-timeout-s N          close a connection whose request is not whole after\n"
     "                                 this long, however slowly it trickles in [30]\n"
+    "  -h, --help                     show this help\n"
     "\n"
-    "token issue options:\n"
-    "  --signing-key-path PATH  --user NAME  --scope GROUP,...  --expires DURATION|never\n"
+    "options: (token issue)\n"
+    "  --signing-key-path PATH        the key zeusd serve checks tokens with [required]\n"
+    "  --user NAME                    whom the token names [required]\n"
+    "  --scope GROUP,...              API groups the token allows [all]\n"
+    "  --expires DURATION|never       lifetime, e.g. 30d or 12h [required]\n"
     "\n"
-    "Logs go to stdout (ZEUSD_LOG=debug for more). See docs/zeusd.md.\n";
+    "Logs go to stdout (ZEUSD_LOG=debug for more). See docs/zeusd.md.\n"
+    "\n"
+    "example:\n"
+    "  zeusd serve --socket-path /run/zeusd/zeusd.sock --socket-permissions 660 \\\n"
+    "    --socket-gid 1000\n"
+    "  zeusd token issue --signing-key-path /etc/zeusd/key --user alice --expires 30d\n";
 
 static int die(const char *fmt, const char *arg)
 {

@@ -595,6 +595,54 @@ def concurrent_drivers(db, tag):
     replay(job, db, jid, jid)
 
 
+CHECK_CHART = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support",
+                           "check_chart.py")
+
+
+def history_table_and_plot(db):
+    # Issue 24 item 10: units in the tables, a recurrence column, and --plot through libzeus's chart
+    trials = history(db, JOB_ID)["trials"]
+    r = subprocess.run([ZEUS_BSO, "history", JOB_ID, "--db", db], capture_output=True, text=True)
+    lines = r.stdout.splitlines()
+    check(lines[0].split()[:3] == ["TRIAL", "REC", "BS"] and "TIME (s)" in lines[0] and
+          "ENERGY (J)" in lines[0] and "COST (J)" in lines[0], f"history header: {lines[0]}")
+    rows = [l.split() for l in lines[1:1 + len(trials)]]
+    check([(int(w[0]), int(w[1]), int(w[2])) for w in rows] ==
+          [(t["trial_number"], t["recurrence"], t["batch_size"]) for t in trials],
+          f"history rows: trial, recurrence, batch size {rows} {trials}")
+    total_s = sum(t["time"] or 0 for t in trials)
+    total_j = sum(t["energy"] or 0 for t in trials)
+    want = (f"total: {len(trials)} trials, {total_s:.2f} s ({total_s / 3600:.4f} h), "
+            f"{total_j:.2f} J ({total_j / 3.6e6:.6f} kWh)")
+    check(want in r.stdout, f"history totals in s, h, J and kWh: {want!r} in {r.stdout}")
+    check(" J +- " in r.stdout, f"bandit costs in J: {r.stdout}")
+    svg = os.path.join(TMP, "history.svg")
+    r = subprocess.run([ZEUS_BSO, "history", JOB_ID, "--db", db, "--plot", svg],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, f"history --plot: {r.stderr}")
+    c = subprocess.run([sys.executable, CHECK_CHART, svg, "960", "700",
+                        "cost per trial,early-stop threshold;batch size",
+                        "trial|cost (kJ)|time since the first trial (s)|batch size"],
+                       capture_output=True, text=True)
+    n = len(trials)
+    check(c.returncode == 0 and f"cost per trial={n}" in c.stdout and f"batch size={n}" in c.stdout,
+          f"history chart: {c.stdout}{c.stderr}")
+    for bad, why in ((["--plot", os.path.join(TMP, "h.pdf")], "name a .svg or .png file"),
+                     (["--plot", svg, "--db", db], "name the JOB")):
+        args = [ZEUS_BSO, "history"] + ([JOB_ID, "--db", db] if "JOB" not in why else []) + bad
+        r = subprocess.run(args, capture_output=True, text=True)
+        check(r.returncode == 2 and why in r.stderr, f"history {bad}: {r.stderr}")
+    png = os.path.join(TMP, "history.png")
+    r = subprocess.run([ZEUS_BSO, "history", JOB_ID, "--db", db, "--plot", png],
+                       capture_output=True, text=True)
+    module = os.path.join(os.path.dirname(ZEUS_BSO), "zeus-svg2png.so")
+    if os.path.exists(module):
+        with open(png, "rb") as f:
+            check(r.returncode == 0 and f.read(8) == b"\x89PNG\r\n\x1a\n", f"history PNG: {r.stderr}")
+    else:
+        check(r.returncode == 1 and "zeus-svg2png.so" in r.stderr, f"history PNG: {r.stderr}")
+
+
 def run_tests():
     # the zeus command finds zeus-run / zeus-history / zeus-bso beside it (git-style)
     zeus = os.path.join(os.path.dirname(ZEUS_BSO), "zeus")
@@ -620,6 +668,7 @@ def run_tests():
     r = subprocess.run([ZEUS_BSO, "history", JOB_ID, "--db", db2], capture_output=True, text=True)
     check(r.returncode == 0 and "bandit:" in r.stdout and "best batch size" in r.stdout,
           f"history table: {r.stdout}")
+    history_table_and_plot(db2)
 
     # observer mode: ZEUS_USE_OPTIMAL_PL=False, trials run at the maximum limit
     db3 = os.path.join(TMP, "h3.db")

@@ -418,6 +418,39 @@ def test_no_gpu_library_raises_with_the_reason(tmp_path):
         assert "gpu_indices=[]" in line
 
 
+def test_window_hot_path_calls_no_python_at_default_logging():
+    # Issue 24 item 2: at the default logging settings (nothing configured) a begin+end pair of
+    # 0 J windows warns once per window name, and the pairs after that call no Python function
+    # at all (no logging record, no handler): sys.setprofile sees only the two C calls per pair.
+    r = run_python(
+        r"""
+import sys
+from zeus.monitor import ZeusMonitor
+m = ZeusMonitor(gpu_indices=[0, 1])
+for name in ("a", "b"):
+    m.begin_window(name, False); m.end_window(name, False)
+seen = []
+def prof(frame, event, arg):
+    if event == "call":
+        seen.append(frame.f_code.co_filename + ":" + frame.f_code.co_name)
+    elif event == "c_call":
+        seen.append(arg.__qualname__)
+sys.setprofile(prof)
+for _ in range(200):
+    for name in ("a", "b"):
+        m.begin_window(name, False); m.end_window(name, False)
+sys.setprofile(None)
+print(sorted(set(seen)), len(seen))
+"""
+    )
+    assert r.returncode == 0, r.stderr
+    calls = "['ZeusMonitor.begin_window', 'ZeusMonitor.end_window', 'setprofile'] 801"
+    assert r.stdout.splitlines()[0] == calls, r.stdout
+    warnings = [l for l in r.stderr.splitlines() if "read 0 J" in l]
+    assert [l.split("'")[1] for l in warnings] == ["a", "b"], r.stderr
+    assert all(l.startswith("zeus: warning: ") for l in warnings), r.stderr
+
+
 CROSS_CHECK = r"""
 import time
 from zeus.monitor import PowerMonitor, ZeusMonitor
