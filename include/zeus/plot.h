@@ -42,6 +42,22 @@ ZEUS_API int zeus_plot_power_svg(const zeus_power_plot *plot, char **svg);
 ZEUS_API int zeus_plot_read_windows(const char *log_file, zeus_plot_window **windows,
                                     size_t *count);
 
+/* ---- PNG: a picture's SVG rasterized by the zeus-svg2png.so module (librsvg + cairo) ------- */
+
+/* The module is never linked into libzeus or a face: it is loaded only when a PNG is asked for,
+ * so nothing else loads librsvg's fifty-odd libraries. Built only where librsvg2-dev is. */
+#define ZEUS_PLOT_PNG_MODULE "zeus-svg2png.so"
+
+/* Loads the module at module_path once per process (faces pass where they keep it: the zeus
+ * command beside itself or in libexec/zeus, zeus-bso beside itself). ZEUS_ENOENT, saying what
+ * to install, when it is missing (module_path NULL: not found); ZEUS_ELIB when it does not
+ * load. Thread-safe. */
+ZEUS_API int zeus_plot_load_png_module(const char *module_path);
+/* The SVG text rasterized to a width x height PNG (*png malloc'd, release with zeus_free()).
+ * ZEUS_ESTATE before zeus_plot_load_png_module succeeded; ZEUS_EIO with the module's reason. */
+ZEUS_API int zeus_plot_svg_to_png(const char *svg, unsigned width, unsigned height,
+                                  unsigned char **png, size_t *len);
+
 /* ---- Charts: series over a numeric axis, in panels stacked top to bottom ------------------ */
 
 /* The unit of an axis: values are given in the base unit (J, s) and shown in the unit that

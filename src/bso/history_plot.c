@@ -9,22 +9,16 @@
 #include "zeus/output.h"
 #include "zeus/plot.h"
 
-#include <dlfcn.h>
 #include <limits.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
-#define SVG2PNG_MODULE "zeus-svg2png.so"
 #define WIDTH_PX 960
 #define HEIGHT_PX 700
-
-typedef int (*svg_to_png_fn)(const char *svg, unsigned width, unsigned height, unsigned char **png,
-                             size_t *len, char *err, size_t err_size);
 
 #ifdef __SANITIZE_ADDRESS__
 /* fontconfig (librsvg's text) keeps its caches for the life of the process: not our leaks. */
@@ -35,31 +29,21 @@ const char *__lsan_default_suppressions(void)
 }
 #endif
 
-/* The rasterizer beside this executable, or NULL (and why, on stderr). */
-static svg_to_png_fn load_rasterizer(const char *plot)
+/* Loads the rasterizer beside this executable (it is installed beside zeus-bso, in
+ * libexec/zeus); false, having said why on stderr, if it cannot. */
+static bool load_rasterizer(const char *plot)
 {
     char path[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
     char *slash = n > 0 ? (path[n] = '\0', strrchr(path, '/')) : NULL;
-    if (!slash || (size_t)(slash - path) + sizeof "/" SVG2PNG_MODULE > sizeof path) {
-        fprintf(stderr, "zeus history: error: --plot %s: cannot tell where zeus-bso is\n", plot);
-        return NULL;
+    bool fits = slash && (size_t)(slash - path) + sizeof "/" ZEUS_PLOT_PNG_MODULE <= sizeof path;
+    if (fits)
+        memcpy(slash + 1, ZEUS_PLOT_PNG_MODULE, sizeof ZEUS_PLOT_PNG_MODULE);
+    if (zeus_plot_load_png_module(fits ? path : NULL) != ZEUS_OK) {
+        fprintf(stderr, "zeus history: error: --plot %s: %s\n", plot, zeus_last_error());
+        return false;
     }
-    strcpy(slash + 1, SVG2PNG_MODULE);
-    if (access(path, R_OK) != 0) {
-        fprintf(stderr,
-                "zeus history: error: --plot %s: a PNG needs %s, which is built where librsvg "
-                "(Debian librsvg2-dev) is installed; this zeus has none, so it draws only .svg\n",
-                plot, SVG2PNG_MODULE);
-        return NULL;
-    }
-    void *module = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    svg_to_png_fn fn =
-        module ? (svg_to_png_fn)(uintptr_t)dlsym(module, "zeus_cli_svg_to_png") : NULL;
-    if (!fn)
-        fprintf(stderr, "zeus history: error: --plot %s: cannot load %s: %s\n", plot, path,
-                dlerror());
-    return fn; /* kept loaded for the life of the command */
+    return true;
 }
 
 int bso_history_plot_format(const char *path, bool *png)
@@ -79,18 +63,17 @@ static int write_chart(const zeus_plot_chart *chart, const char *path, bool as_p
     char *svg = NULL;
     unsigned char *png = NULL;
     size_t png_len = 0;
-    char err[512] = "";
     int rc = zeus_plot_chart_svg(chart, &svg), result = -1;
     if (rc != ZEUS_OK) {
         fprintf(stderr, "zeus history: error: --plot %s: %s\n", path, zeus_last_error());
         goto done;
     }
     if (as_png) {
-        svg_to_png_fn to_png = load_rasterizer(path);
-        if (!to_png)
+        if (!load_rasterizer(path))
             goto done;
-        if (to_png(svg, chart->width_px, chart->height_px, &png, &png_len, err, sizeof err) != 0) {
-            fprintf(stderr, "zeus history: error: --plot %s: %s\n", path, err);
+        if (zeus_plot_svg_to_png(svg, chart->width_px, chart->height_px, &png, &png_len) !=
+            ZEUS_OK) {
+            fprintf(stderr, "zeus history: error: --plot %s: %s\n", path, zeus_last_error());
             goto done;
         }
     }
@@ -99,7 +82,7 @@ static int write_chart(const zeus_plot_chart *chart, const char *path, bool as_p
         fprintf(stderr, "zeus history: error: --plot %s: %s\n", path, zeus_last_error());
     result = rc == ZEUS_OK ? 0 : -1;
 done:
-    free(png);
+    zeus_free(png);
     zeus_free(svg);
     return result;
 }

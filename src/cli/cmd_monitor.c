@@ -825,7 +825,7 @@ static int write_plot(zeus_sampler *s, const monitor_args *a)
     rc = png ? zeus_write_file(a->plot, png, png_len) : zeus_write_file(a->plot, svg, strlen(svg));
     result = rc == ZEUS_OK ? CLI_OK : cli_lib_error(CLI_FAIL, rc, "--plot");
 done:
-    free(png);
+    zeus_free(png);
     zeus_free(svg);
     zeus_free(windows);
     free(power);

@@ -438,7 +438,7 @@ static int write_chart(const zeus_plot_chart *chart, const char *path, cli_plot_
     rc = png ? zeus_write_file(path, png, png_len) : zeus_write_file(path, svg, strlen(svg));
     result = rc == ZEUS_OK ? CLI_OK : cli_lib_error(CLI_FAIL, rc, "--plot");
 done:
-    free(png);
+    zeus_free(png);
     zeus_free(svg);
     return result;
 }

@@ -3,19 +3,11 @@
  * command loads librsvg's fifty-odd libraries. */
 #include "cli/cli.h"
 
-#include <dlfcn.h>
-#include <stdint.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-
-#define SVG2PNG_MODULE "zeus-svg2png.so"
-
-typedef int (*svg_to_png_fn)(const char *svg, unsigned width, unsigned height, unsigned char **png,
-                             size_t *len, char *err, size_t err_size);
-static svg_to_png_fn svg_to_png;
 
 #ifdef __SANITIZE_ADDRESS__
 /* fontconfig (which librsvg's text goes through) keeps its font caches for the life of the
@@ -31,20 +23,11 @@ const char *__lsan_default_suppressions(void)
 /* Loads the rasterizer once; checked before sampling, so a missing one costs no run. */
 static int load_rasterizer(const char *plot_path)
 {
-    if (svg_to_png)
-        return CLI_OK;
     char path[PATH_MAX];
-    if (!cli_find_helper(SVG2PNG_MODULE, R_OK, path, sizeof path))
-        return cli_error(CLI_FAIL,
-                         "--plot: '%s': a PNG needs %s, which is built where librsvg (Debian "
-                         "librsvg2-dev) is installed; this zeus has none, so it draws only .svg",
-                         plot_path, SVG2PNG_MODULE);
-    void *module = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (module)
-        svg_to_png = (svg_to_png_fn)(uintptr_t)dlsym(module, "zeus_cli_svg_to_png");
-    if (!svg_to_png)
-        return cli_error(CLI_FAIL, "--plot: cannot load %s: %s", path, dlerror());
-    return CLI_OK; /* kept loaded for the life of the command */
+    bool found = cli_find_helper(ZEUS_PLOT_PNG_MODULE, R_OK, path, sizeof path);
+    if (zeus_plot_load_png_module(found ? path : NULL) != ZEUS_OK)
+        return cli_error(CLI_FAIL, "--plot: '%s': %s", plot_path, zeus_last_error());
+    return CLI_OK;
 }
 
 int cli_plot_format_of(const char *path, cli_plot_format *format)
@@ -69,8 +52,7 @@ int cli_svg_to_png(const char *svg, unsigned width, unsigned height, unsigned ch
     int rc = load_rasterizer("PNG");
     if (rc != CLI_OK)
         return rc;
-    char err[512] = "";
-    if (svg_to_png(svg, width, height, png, len, err, sizeof err) != 0)
-        return cli_error(CLI_FAIL, "--plot: %s", err);
+    if (zeus_plot_svg_to_png(svg, width, height, png, len) != ZEUS_OK)
+        return cli_error(CLI_FAIL, "--plot: %s", zeus_last_error());
     return CLI_OK;
 }
