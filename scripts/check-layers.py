@@ -46,15 +46,6 @@ HEADERS = {
     "simulate": "simulate", "pipeline_frequency": "batch_size", "zeus": "faces",
 }
 
-# Files whose calls among themselves may still go round, each group with the work that undoes
-# it. Calls between a group and any other file are checked as usual; a new circle fails.
-KNOWN_CIRCLES: dict[str, list[str]] = {
-    # The lease code split by seam (rel-lease): lease.c <-> lease_fork.c <-> lease_lock.c <->
-    # lease_journal.c share state and call back into one another; to untangle after the split
-    # lands (issue 18 follow-up).
-    "lease seams": ["src/power_limit/lease*.c"],
-}
-
 SOURCE_SUFFIXES = (".c", ".h")
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
 
@@ -209,15 +200,8 @@ def main() -> int:
         if rank[fb] > rank[fa]:
             print(f"{a} ({fa}) {why} from {b} ({fb}): a lower floor uses a higher one")
             bad += 1
-    group = {}
-    for name, patterns in KNOWN_CIRCLES.items():
-        for f in files:
-            if any(Path(f).match(p) for p in patterns):
-                group[f] = name
     adj: dict[str, list[str]] = {}
     for a, b, _ in edges:
-        if a in group and group.get(b) == group[a]:
-            continue  # a known circle (KNOWN_CIRCLES)
         adj.setdefault(a, []).append(b)
     for v in adj.values():
         v.sort()

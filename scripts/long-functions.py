@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Lists C functions longer than a limit (default 100 lines), longest first.
+"""Lists C functions longer than a limit (default 100 lines), longest first; 1 if any.
+
+ctest abi/long_functions runs it on src and python/src.
 
   scripts/long-functions.py [--limit N] [PATH ...]     (default: src python/src)
 

@@ -71,23 +71,11 @@ static int jf_error(const char *path, const char *what)
     return fail("job file %s: %s", path, what);
 }
 
-int load_jobfile(const char *path, jobfile *jf)
+/* The job's names (dataset, network, optimizer; job_id, optional, may be NULL) into vals. */
+static int jf_names(const char *path, cJSON *d, const char *vals[4])
 {
     char err[512];
-    memset(jf, 0, sizeof *jf);
-    char *text = read_text(path, err, sizeof err);
-    if (!text)
-        return fail("%s", err);
-    bool nul = bso_json_has_nul(text);
-    jf->doc = nul ? NULL : cJSON_Parse(text);
-    free(text);
-    cJSON *d = jf->doc;
-    if (nul)
-        return jf_error(path, "strings must not contain a NUL character (\\u0000)");
-    if (!cJSON_IsObject(d))
-        return jf_error(path, "not a JSON object");
     const char *names[] = {"dataset", "network", "optimizer", "job_id"};
-    const char *vals[4];
     for (int i = 0; i < 4; i++) {
         cJSON *f = cJSON_GetObjectItemCaseSensitive(d, names[i]);
         const char *problem = cJSON_IsString(f)
@@ -101,11 +89,17 @@ int load_jobfile(const char *path, jobfile *jf)
         }
         vals[i] = f ? f->valuestring : NULL;
     }
+    return 0;
+}
+
+/* The job (zeus_job_init) from the names and the numbers. */
+static int jf_job(const char *path, cJSON *d, const char *const vals[4], jobfile *jf)
+{
     cJSON *tm = cJSON_GetObjectItemCaseSensitive(d, "target_metric");
     cJSON *me = cJSON_GetObjectItemCaseSensitive(d, "max_epochs");
     cJSON *dbs = cJSON_GetObjectItemCaseSensitive(d, "default_bs");
     cJSON *dlr = cJSON_GetObjectItemCaseSensitive(d, "default_lr");
-    long long max_epochs, default_bs, v;
+    long long max_epochs, default_bs;
     if (!cJSON_IsNumber(tm))
         return jf_error(path, "'target_metric' must be a number");
     if (bso_json_int(me, 1, BSO_INT_MAX, &max_epochs) != BSO_INT_OK)
@@ -117,6 +111,13 @@ int load_jobfile(const char *path, jobfile *jf)
     if (zeus_job_init(&jf->job, vals[0], vals[1], vals[2], tm->valuedouble, (int)max_epochs,
                       (int)default_bs, cJSON_IsNumber(dlr) ? dlr->valuedouble : NAN) < 0)
         return jf_error(path, zeus_last_error());
+    return 0;
+}
+
+/* The command, its working directory and the batch sizes. */
+static int jf_command(const char *path, cJSON *d, jobfile *jf)
+{
+    long long v;
     cJSON *cmd = cJSON_GetObjectItemCaseSensitive(d, "command"), *e;
     if (!cJSON_IsArray(cmd) || cJSON_GetArraySize(cmd) < 1 || cJSON_GetArraySize(cmd) >= MAX_ARGS)
         return jf_error(path, "'command' is required: a non-empty list of strings");
@@ -139,11 +140,17 @@ int load_jobfile(const char *path, jobfile *jf)
             return jf_error(path, "'batch_sizes' must hold integers from 1 to 2147483647");
         jf->bs[jf->n_bs++] = (int)v;
     }
+    return 0;
+}
+
+/* The knobs, the seed, the power limit and the job id's form. */
+static int jf_knobs(const char *path, cJSON *d, cJSON *id, jobfile *jf)
+{
+    long long v;
     cJSON *eta = cJSON_GetObjectItemCaseSensitive(d, "eta_knob");
     cJSON *beta = cJSON_GetObjectItemCaseSensitive(d, "beta_knob");
     cJSON *seed = cJSON_GetObjectItemCaseSensitive(d, "seed");
     cJSON *mp = cJSON_GetObjectItemCaseSensitive(d, "max_power_w");
-    cJSON *id = cJSON_GetObjectItemCaseSensitive(d, "job_id");
     jf->eta = cJSON_IsNumber(eta) ? eta->valuedouble : 0.5;
     jf->beta = cJSON_IsNumber(beta) ? beta->valuedouble : 2.0;
     if ((eta && !cJSON_IsNumber(eta)) || !(jf->eta >= 0 && jf->eta <= 1))
@@ -158,6 +165,13 @@ int load_jobfile(const char *path, jobfile *jf)
     jf->max_power_w = mp ? (int)mp->valuedouble : 0;
     if (id && (!cJSON_IsString(id) || !*id->valuestring || strlen(id->valuestring) >= 300))
         return jf_error(path, "'job_id' must be a non-empty string");
+    return 0;
+}
+
+/* The default batch size among the batch sizes, and the job id (given or the original's). */
+static int jf_job_id(const char *path, cJSON *id, const char *const vals[4], jobfile *jf)
+{
+    char err[512];
     bool has_default = false;
     for (int i = 0; i < jf->n_bs; i++)
         has_default = has_default || jf->bs[i] == jf->job.default_bs;
@@ -180,6 +194,30 @@ int load_jobfile(const char *path, jobfile *jf)
         return jf_error(path, err);
     }
     return 0;
+}
+
+int load_jobfile(const char *path, jobfile *jf)
+{
+    char err[512];
+    memset(jf, 0, sizeof *jf);
+    char *text = read_text(path, err, sizeof err);
+    if (!text)
+        return fail("%s", err);
+    bool nul = bso_json_has_nul(text);
+    jf->doc = nul ? NULL : cJSON_Parse(text);
+    free(text);
+    cJSON *d = jf->doc;
+    if (nul)
+        return jf_error(path, "strings must not contain a NUL character (\\u0000)");
+    if (!cJSON_IsObject(d))
+        return jf_error(path, "not a JSON object");
+    const char *vals[4];
+    int rc;
+    cJSON *id = cJSON_GetObjectItemCaseSensitive(d, "job_id");
+    if ((rc = jf_names(path, d, vals)) != 0 || (rc = jf_job(path, d, vals, jf)) != 0 ||
+        (rc = jf_command(path, d, jf)) != 0 || (rc = jf_knobs(path, d, id, jf)) != 0)
+        return rc;
+    return jf_job_id(path, id, vals, jf);
 }
 
 /* What identifies the job's configuration: a stored job must match it. */

@@ -120,6 +120,84 @@ static cJSON *parse_or_422(const char *body, svc_reply *out, verr *v)
 }
 
 /* ---- POST /jobs ----------------------------------------------------------------------------- */
+/* <prefix>-<8 hex digits>, retried until unused (the original hashes the time); <0 on a database
+ * failure. */
+static int generate_job_id(bso_db *db, job *jb)
+{
+    for (int attempt = 0;; attempt++) {
+        zeus_rng rng;
+        zeus_rng_seed(&rng,
+                      (uint64_t)zeus_now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)attempt);
+        snprintf(jb->job_id, sizeof jb->job_id, "%s-%08x", jb->prefix, zeus_rng_next_u32(&rng));
+        int lk = bso_db_lock_job(db, jb->job_id);
+        if (lk < 0)
+            return lk;
+        if (lk == 1)
+            return 0;
+    }
+}
+
+/* Inserts the job's row (spec: its stored JSON text); *created false when the id was there. */
+static int insert_job(bso_db *db, const job *jb, const char *spec, bool *created)
+{
+    char rng[256] = "";
+    if (jb->has_seed) {
+        zeus_rng r;
+        zeus_rng_seed(&r, (uint64_t)jb->seed);
+        rng_to_text(&r, rng, sizeof rng);
+    }
+    bso_job_row row = {.job_id = jb->job_id,
+                       .job_id_prefix = jb->prefix,
+                       .kind = "service",
+                       .spec = spec,
+                       .default_batch_size = jb->default_bs,
+                       .eta_knob = BV_D(jb->eta),
+                       .beta_knob = isnan(jb->beta) ? BV_NULL : BV_D(jb->beta),
+                       .target_metric = jb->target,
+                       .higher_is_better_metric = jb->higher_better,
+                       .max_epochs = jb->max_epochs,
+                       .num_pruning_rounds = jb->rounds,
+                       .window_size = jb->window,
+                       .max_power = jb->max_power,
+                       .number_of_gpus = jb->gpus,
+                       .gpu_model = jb->gpu_model,
+                       .mab_num_explorations = 0,
+                       .rng_state = rng[0] ? BV_S(rng) : BV_NULL,
+                       .driver_state = BV_NULL};
+    return bso_db_insert_job(db, &row, jb->bs, jb->n_bs, created);
+}
+
+/* Whether the registered job job_id is a service job with this very spec; <0 on a database
+ * failure. */
+static int same_registration(bso_db *db, const char *job_id, const char *spec, bool *same)
+{
+    bso_rows r;
+    bso_val p = BV_S(job_id);
+    if (bso_db_lock_job(db, job_id) < 0 ||
+        bso_db_exec(db, "SELECT spec, kind FROM job WHERE job_id = $1", &p, 1, &r) < 0)
+        return -1;
+    *same = r.nrows == 1 && strcmp(bso_cell(&r, 0, 1), "service") == 0 &&
+            strcmp(bso_cell(&r, 0, 0), spec) == 0;
+    bso_rows_free(&r);
+    return 0;
+}
+
+/* The original's float fields are Python floats in its answer (2.0, not 2); the stored form
+ * stays as it was, so registrations compare as before. */
+static void floats_as_python(cJSON *spec)
+{
+    static const char *const floats[] = {"eta_knob",       "beta_knob",           "target_metric",
+                                         "mab_prior_mean", "mab_prior_precision", "max_power"};
+    for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++) {
+        cJSON *f = cJSON_GetObjectItemCaseSensitive(spec, floats[i]);
+        char num[ZEUS_DOUBLE_BUF];
+        if (cJSON_IsNumber(f))
+            cJSON_ReplaceItemInObjectCaseSensitive(
+                spec, floats[i],
+                cJSON_CreateRaw(zeus_format_double(f->valuedouble, num, sizeof num)));
+    }
+}
+
 void svc_register(bso_db *db, const char *body, svc_reply *out)
 {
     verr v = {0};
@@ -138,58 +216,18 @@ void svc_register(bso_db *db, const char *body, svc_reply *out)
         reply_db(out, db);
         return;
     }
-    bool generated = !jb.job_id[0];
-    for (int attempt = 0; generated; attempt++) {
-        /* <prefix>-<8 hex digits>, retried until unused (the original hashes the time) */
-        zeus_rng rng;
-        zeus_rng_seed(&rng,
-                      (uint64_t)zeus_now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)attempt);
-        snprintf(jb.job_id, sizeof jb.job_id, "%s-%08x", jb.prefix, zeus_rng_next_u32(&rng));
-        int lk = bso_db_lock_job(db, jb.job_id);
-        if (lk < 0)
-            goto dbfail;
-        if (lk == 1)
-            break;
-    }
+    if (!jb.job_id[0] && generate_job_id(db, &jb) < 0)
+        goto dbfail;
     spec = spec_json(&jb);
     text = cJSON_PrintUnformatted(spec);
-    char rng[256] = "";
-    if (jb.has_seed) {
-        zeus_rng r;
-        zeus_rng_seed(&r, (uint64_t)jb.seed);
-        rng_to_text(&r, rng, sizeof rng);
-    }
-    bso_job_row row = {.job_id = jb.job_id,
-                       .job_id_prefix = jb.prefix,
-                       .kind = "service",
-                       .spec = text,
-                       .default_batch_size = jb.default_bs,
-                       .eta_knob = BV_D(jb.eta),
-                       .beta_knob = isnan(jb.beta) ? BV_NULL : BV_D(jb.beta),
-                       .target_metric = jb.target,
-                       .higher_is_better_metric = jb.higher_better,
-                       .max_epochs = jb.max_epochs,
-                       .num_pruning_rounds = jb.rounds,
-                       .window_size = jb.window,
-                       .max_power = jb.max_power,
-                       .number_of_gpus = jb.gpus,
-                       .gpu_model = jb.gpu_model,
-                       .mab_num_explorations = 0,
-                       .rng_state = rng[0] ? BV_S(rng) : BV_NULL,
-                       .driver_state = BV_NULL};
     /* Racing registrations of one id: the first insert wins, the others compare against it. */
-    bso_rows r;
     bool created = false;
-    if (bso_db_insert_job(db, &row, jb.bs, jb.n_bs, &created) < 0)
+    if (insert_job(db, &jb, text, &created) < 0)
         goto dbfail;
     if (!created) {
-        bso_val p = BV_S(jb.job_id);
-        if (bso_db_lock_job(db, jb.job_id) < 0 ||
-            bso_db_exec(db, "SELECT spec, kind FROM job WHERE job_id = $1", &p, 1, &r) < 0)
+        bool same;
+        if (same_registration(db, jb.job_id, text, &same) < 0)
             goto dbfail;
-        bool same = r.nrows == 1 && strcmp(bso_cell(&r, 0, 1), "service") == 0 &&
-                    strcmp(bso_cell(&r, 0, 0), text) == 0;
-        bso_rows_free(&r);
         if (!same) {
             bso_db_rollback(db);
             reply_msg(out, 409,
@@ -200,18 +238,7 @@ void svc_register(bso_db *db, const char *body, svc_reply *out)
     }
     if (bso_db_commit(db) < 0)
         goto dbfail;
-    /* The original's float fields are Python floats in its answer (2.0, not 2); the stored
-     * form above stays as it was, so registrations compare as before. */
-    static const char *const floats[] = {"eta_knob",       "beta_knob",           "target_metric",
-                                         "mab_prior_mean", "mab_prior_precision", "max_power"};
-    for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++) {
-        cJSON *f = cJSON_GetObjectItemCaseSensitive(spec, floats[i]);
-        char num[ZEUS_DOUBLE_BUF];
-        if (cJSON_IsNumber(f))
-            cJSON_ReplaceItemInObjectCaseSensitive(
-                spec, floats[i],
-                cJSON_CreateRaw(zeus_format_double(f->valuedouble, num, sizeof num)));
-    }
+    floats_as_python(spec);
     reply_json(out, created ? 201 : 200, spec);
     spec = NULL;
     goto done;
@@ -508,33 +535,113 @@ static bool parse_trial_id(cJSON *o, char *job_id, size_t size, long long *bs, l
 }
 
 /* ---- POST /report ------------------------------------------------------------------------- */
+typedef struct {
+    char job_id[400];
+    long long bs, number, epoch;
+    double t, e, metric;
+} report_in;
+
+/* A report of a trial no longer Dispatched (row 0 of r: status, converged): the answer. */
+static void reply_already_reported(const bso_rows *r, long long number, svc_reply *out)
+{
+    if (!bso_cell(r, 0, 1)) {
+        reply_msg(out, 400, "Trial(%lld) is already reported but converged is not set.", number);
+        return;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddBoolToObject(j, "stop_train", true);
+    cJSON_AddBoolToObject(j, "converged", bso_atoll(bso_cell(r, 0, 1)) != 0);
+    char msg[128];
+    snprintf(msg, sizeof msg, "Result for this trial(%lld) is already reported.", number);
+    cJSON_AddStringToObject(j, "message", msg);
+    reply_json(out, 200, j);
+}
+
+/* Why training stops, in the original's words. */
+static void stop_message(const job *jb, long long bs, double cost, bool converged, bool within,
+                         char *msg, size_t size)
+{
+    char c1[ZEUS_DOUBLE_BUF], c2[ZEUS_DOUBLE_BUF], c3[ZEUS_DOUBLE_BUF];
+    if (converged && within)
+        snprintf(msg, size, "Train succeeded");
+    else if (!within)
+        snprintf(msg, size,
+                 "Batch Size(%lld) exceeded the cost upper bound: current cost(%s) >\n"
+                 "                    beta_knob(%s)*min_cost(%s)",
+                 bs, zeus_format_double(cost, c1, sizeof c1),
+                 zeus_format_double(jb->beta, c2, sizeof c2),
+                 zeus_format_double(jb->min_cost, c3, sizeof c3));
+    else
+        snprintf(msg, size, "Train failed to converge within max_epoch(%lld)", jb->max_epochs);
+}
+
+/* Records the ended trial (and, in the MAB stage, refits its arm; a new minimum cost updates the
+ * job); <0 on a database failure. */
+static int record_result(bso_db *db, const job *jb, const report_in *in, double cost, bool ok,
+                         const char *msg)
+{
+    /* MAB stage: refit the arm with this trial's reward. The original refuses (400) a trial
+     * dispatched before the stage changed and so loses it; here it is recorded, and feeds its
+     * arm when its batch size has one. */
+    if (strcmp(jb->stage, "MAB") == 0) {
+        double rw[4096];
+        int k = rewards_of(db, jb, (int)in->bs, NULL, (int)jb->window, rw, 4095);
+        if (k < 0)
+            return -1;
+        if (jb->window > 0 && k == jb->window) /* drop the oldest */
+            k--;
+        rw[k++] = -cost;
+        svc_arm a = {.batch_size = (int)in->bs};
+        svc_fit_arm(jb->prior_mean, jb->prior_precision, rw, k, &a);
+        if (save_arm(db, jb, &a, false) < 0)
+            return -1;
+    }
+    /* A run that did not converge is recorded as NotConverged, not Succeeded as the original
+     * does; both count as recorded results. */
+    bso_val upd[] = {BV_S(in->job_id),    BV_I(in->number), BV_S(ok ? "Succeeded" : "NotConverged"),
+                     BV_D(zeus_wall_s()), BV_D(in->t),      BV_D(in->e),
+                     BV_D(cost),          BV_I(ok),         BV_S(msg)};
+    if (bso_db_exec(db,
+                    "UPDATE trial SET status = $3, end_timestamp = $4, time = $5, energy = $6,"
+                    " cost = $7, converged = $8, message = $9"
+                    " WHERE job_id = $1 AND trial_number = $2",
+                    upd, 9, NULL) < 0)
+        return -1;
+    if (isnan(jb->min_cost) || jb->min_cost > cost) {
+        bso_val m[] = {BV_S(in->job_id), BV_D(cost), BV_I(in->bs)};
+        if (bso_db_exec(db,
+                        "UPDATE job SET min_cost = $2, min_cost_batch_size = $3 WHERE job_id = $1",
+                        m, 3, NULL) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 void svc_report(bso_db *db, const char *body, svc_reply *out)
 {
     verr v = {0};
-    char job_id[400] = "";
-    long long bs = 0, number = 0, epoch = 0;
-    double t = 0, e = 0, metric = 0;
+    report_in in = {0};
     cJSON *o = parse_or_422(body, out, &v);
     if (!o)
         return;
-    parse_trial_id(o, job_id, sizeof job_id, &bs, &number, &v);
-    get_num(o, "time", &t, true, 0, &v);
-    get_num(o, "energy", &e, true, 0, &v);
-    get_num(o, "metric", &metric, true, 0, &v);
-    get_int(o, "current_epoch", &epoch, true, 0, &v);
+    parse_trial_id(o, in.job_id, sizeof in.job_id, &in.bs, &in.number, &v);
+    get_num(o, "time", &in.t, true, 0, &v);
+    get_num(o, "energy", &in.e, true, 0, &v);
+    get_num(o, "metric", &in.metric, true, 0, &v);
+    get_int(o, "current_epoch", &in.epoch, true, 0, &v);
     cJSON_Delete(o);
     if (verr_reply(&v, out))
         return;
     job jb;
     bso_rows r = {0};
     int rc;
-    if ((rc = begin_job(db, job_id, &jb)) < 0)
+    if ((rc = begin_job(db, in.job_id, &jb)) < 0)
         goto dbfail;
     if (rc == 1) {
-        reply_msg(out, 400, "Unknown job %s", job_id);
+        reply_msg(out, 400, "Unknown job %s", in.job_id);
         return;
     }
-    bso_val key[] = {BV_S(job_id), BV_I(bs), BV_I(number)};
+    bso_val key[] = {BV_S(in.job_id), BV_I(in.bs), BV_I(in.number)};
     if (bso_db_exec(db,
                     "SELECT status, converged, type FROM trial WHERE job_id = $1"
                     " AND batch_size = $2 AND trial_number = $3",
@@ -542,32 +649,21 @@ void svc_report(bso_db *db, const char *body, svc_reply *out)
         goto dbfail;
     if (r.nrows == 0) {
         bso_db_rollback(db);
-        reply_msg(out, 400, "Unknown trial job_id='%s' batch_size=%lld trial_number=%lld", job_id,
-                  bs, number);
+        reply_msg(out, 400, "Unknown trial job_id='%s' batch_size=%lld trial_number=%lld",
+                  in.job_id, in.bs, in.number);
         goto done;
     }
     if (strcmp(bso_cell(&r, 0, 0), "Dispatched") != 0) {
         bso_db_rollback(db);
-        if (!bso_cell(&r, 0, 1)) {
-            reply_msg(out, 400, "Trial(%lld) is already reported but converged is not set.",
-                      number);
-        } else {
-            cJSON *j = cJSON_CreateObject();
-            cJSON_AddBoolToObject(j, "stop_train", true);
-            cJSON_AddBoolToObject(j, "converged", bso_atoll(bso_cell(&r, 0, 1)) != 0);
-            char msg[128];
-            snprintf(msg, sizeof msg, "Result for this trial(%lld) is already reported.", number);
-            cJSON_AddStringToObject(j, "message", msg);
-            reply_json(out, 200, j);
-        }
+        reply_already_reported(&r, in.number, out);
         goto done;
     }
-    double cost = trial_cost(&jb, e, t);
+    double cost = trial_cost(&jb, in.e, in.t);
     double ub = !isnan(jb.beta) && !isnan(jb.min_cost) ? jb.beta * jb.min_cost : INFINITY;
     bool within = ub >= cost;
-    bool converged = jb.higher_better ? metric >= jb.target : metric <= jb.target;
+    bool converged = jb.higher_better ? in.metric >= jb.target : in.metric <= jb.target;
     cJSON *j = cJSON_CreateObject();
-    if (within && epoch < jb.max_epochs && !converged) {
+    if (within && in.epoch < jb.max_epochs && !converged) {
         bso_db_rollback(db);
         cJSON_AddBoolToObject(j, "stop_train", false);
         cJSON_AddBoolToObject(j, "converged", false);
@@ -575,54 +671,10 @@ void svc_report(bso_db *db, const char *body, svc_reply *out)
         reply_json(out, 200, j);
         goto done;
     }
-    char msg[512], c1[ZEUS_DOUBLE_BUF], c2[ZEUS_DOUBLE_BUF], c3[ZEUS_DOUBLE_BUF];
-    if (converged && within)
-        snprintf(msg, sizeof msg, "Train succeeded");
-    else if (!within)
-        snprintf(msg, sizeof msg,
-                 "Batch Size(%lld) exceeded the cost upper bound: current cost(%s) >\n"
-                 "                    beta_knob(%s)*min_cost(%s)",
-                 bs, zeus_format_double(cost, c1, sizeof c1),
-                 zeus_format_double(jb.beta, c2, sizeof c2),
-                 zeus_format_double(jb.min_cost, c3, sizeof c3));
-    else
-        snprintf(msg, sizeof msg, "Train failed to converge within max_epoch(%lld)", jb.max_epochs);
+    char msg[512];
+    stop_message(&jb, in.bs, cost, converged, within, msg, sizeof msg);
     bool ok = converged && within;
-    /* MAB stage: refit the arm with this trial's reward. The original refuses (400) a trial
-     * dispatched before the stage changed and so loses it; here it is recorded, and feeds its
-     * arm when its batch size has one. */
-    if (strcmp(jb.stage, "MAB") == 0) {
-        double rw[4096];
-        int k = rewards_of(db, &jb, (int)bs, NULL, (int)jb.window, rw, 4095);
-        if (k < 0)
-            goto dbfail_j;
-        if (jb.window > 0 && k == jb.window) /* drop the oldest */
-            k--;
-        rw[k++] = -cost;
-        svc_arm a = {.batch_size = (int)bs};
-        svc_fit_arm(jb.prior_mean, jb.prior_precision, rw, k, &a);
-        if (save_arm(db, &jb, &a, false) < 0)
-            goto dbfail_j;
-    }
-    /* A run that did not converge is recorded as NotConverged, not Succeeded as the original
-     * does; both count as recorded results. */
-    bso_val upd[] = {BV_S(job_id),        BV_I(number), BV_S(ok ? "Succeeded" : "NotConverged"),
-                     BV_D(zeus_wall_s()), BV_D(t),      BV_D(e),
-                     BV_D(cost),          BV_I(ok),     BV_S(msg)};
-    if (bso_db_exec(db,
-                    "UPDATE trial SET status = $3, end_timestamp = $4, time = $5, energy = $6,"
-                    " cost = $7, converged = $8, message = $9"
-                    " WHERE job_id = $1 AND trial_number = $2",
-                    upd, 9, NULL) < 0)
-        goto dbfail_j;
-    if (isnan(jb.min_cost) || jb.min_cost > cost) {
-        bso_val m[] = {BV_S(job_id), BV_D(cost), BV_I(bs)};
-        if (bso_db_exec(db,
-                        "UPDATE job SET min_cost = $2, min_cost_batch_size = $3 WHERE job_id = $1",
-                        m, 3, NULL) < 0)
-            goto dbfail_j;
-    }
-    if (bso_db_commit(db) < 0)
+    if (record_result(db, &jb, &in, cost, ok, msg) < 0 || bso_db_commit(db) < 0)
         goto dbfail_j;
     cJSON_AddBoolToObject(j, "stop_train", true);
     cJSON_AddBoolToObject(j, "converged", ok);

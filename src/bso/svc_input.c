@@ -176,14 +176,9 @@ static void verr_limit(verr *v, const char *field, bool ge)
                           ctx);
 }
 
-/* JobSpecFromClient (spec 3.1), checked as pydantic v1 checks the original's model: fields in
- * its order (GpuConfig's, then JobSpec's), the same messages, then the root validators only when
- * every field passed. Our own limits (sizes, lengths, repeated batch sizes) are extra errors.
- * Returns false after adding the errors to v. */
-bool parse_spec(cJSON *o, job *jb, verr *v)
+/* GpuConfig's fields. */
+static void parse_gpu_config(cJSON *o, job *jb, verr *v)
 {
-    memset(jb, 0, sizeof *jb);
-    char msg[400], num[ZEUS_DOUBLE_BUF];
     if (get_num(o, "max_power", &jb->max_power, true, 0, v) && !(jb->max_power > 0))
         verr_limit(v, "max_power", false);
     if (get_int(o, "number_of_gpus", &jb->gpus, true, 0, v) && jb->gpus <= 0)
@@ -195,6 +190,11 @@ bool parse_spec(cJSON *o, job *jb, verr *v)
         verr_add(v, "body", "gpu_model", "gpu_model is too long (< 64)", "value_error");
     else if (model)
         snprintf(jb->gpu_model, sizeof jb->gpu_model, "%s", model);
+}
+
+/* job_id (returned, checked against the prefix by the root validators) and job_id_prefix. */
+static const char *parse_ids(cJSON *o, job *jb, verr *v)
+{
     const char *id = get_str(o, "job_id", false, v);
     if (id && strlen(id) >= sizeof jb->job_id)
         verr_add(v, "body", "job_id", "job_id is too long", "value_error");
@@ -204,6 +204,12 @@ bool parse_spec(cJSON *o, job *jb, verr *v)
     else if (prefix)
         snprintf(jb->prefix, sizeof jb->prefix, "%s", prefix);
 
+    return id;
+}
+
+/* batch_sizes: up to MAX_BS positive integers, sorted, none repeated. */
+static void parse_batch_sizes(cJSON *o, job *jb, verr *v)
+{
     cJSON *bs = cJSON_GetObjectItemCaseSensitive(o, "batch_sizes");
     if (!bs || cJSON_IsNull(bs))
         verr_add(v, "body", "batch_sizes", "field required", "value_error.missing");
@@ -234,10 +240,12 @@ bool parse_spec(cJSON *o, job *jb, verr *v)
                 break;
             }
     }
-    long long dbs = 0;
-    if (get_int(o, "default_batch_size", &dbs, true, 0, v) && dbs <= 0)
-        verr_limit(v, "default_batch_size", false);
-    jb->default_bs = (int)dbs;
+}
+
+/* The knobs after default_batch_size, in the model's order. */
+static void parse_knobs(cJSON *o, job *jb, verr *v)
+{
+    char msg[400], num[ZEUS_DOUBLE_BUF];
     if (get_num(o, "eta_knob", &jb->eta, false, 0.5, v) && !(jb->eta >= 0 && jb->eta <= 1))
         verr_add(v, "body", "eta_knob", "eta_knob should be in range [0,1]", "value_error");
     cJSON *beta = cJSON_GetObjectItemCaseSensitive(o, "beta_knob");
@@ -285,9 +293,12 @@ bool parse_spec(cJSON *o, job *jb, verr *v)
             jb->has_seed = false;
         }
     }
-    if (v->detail)
-        return false;
-    /* The root validators (skip_on_failure): the default batch size, then the job id's prefix. */
+}
+
+/* The root validators (skip_on_failure): the default batch size, then the job id's prefix. */
+static void check_root(job *jb, const char *id, long long dbs, verr *v)
+{
+    char msg[400];
     bool in = false;
     for (int i = 0; i < jb->n_bs; i++)
         in = in || jb->bs[i] == dbs;
@@ -304,6 +315,26 @@ bool parse_spec(cJSON *o, job *jb, verr *v)
         verr_add(v, "body", "__root__", msg, "value_error");
     } else if (id)
         snprintf(jb->job_id, sizeof jb->job_id, "%s", id);
+}
+
+/* JobSpecFromClient (spec 3.1), checked as pydantic v1 checks the original's model: fields in
+ * its order (GpuConfig's, then JobSpec's), the same messages, then the root validators only when
+ * every field passed. Our own limits (sizes, lengths, repeated batch sizes) are extra errors.
+ * Returns false after adding the errors to v. */
+bool parse_spec(cJSON *o, job *jb, verr *v)
+{
+    memset(jb, 0, sizeof *jb);
+    parse_gpu_config(o, jb, v);
+    const char *id = parse_ids(o, jb, v);
+    parse_batch_sizes(o, jb, v);
+    long long dbs = 0;
+    if (get_int(o, "default_batch_size", &dbs, true, 0, v) && dbs <= 0)
+        verr_limit(v, "default_batch_size", false);
+    jb->default_bs = (int)dbs;
+    parse_knobs(o, jb, v);
+    if (v->detail)
+        return false;
+    check_root(jb, id, dbs, v);
     return v->detail == NULL;
 }
 

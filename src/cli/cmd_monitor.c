@@ -197,94 +197,87 @@ static int check_output(const char *option, const char *path)
 
 #define HELP_SHOWN (-1)
 
-/* Parses a subcommand's options; CLI_OK, HELP_SHOWN, or a printed usage error. */
-static int parse_args(const subcommand *sc, int argc, char **argv, monitor_args *a)
+#define UNKNOWN_OPTION (-2)
+
+/* One option (c, with optarg) into a; UNKNOWN_OPTION for one the subcommand does not take. */
+static int take_option(const subcommand *sc, int c, int argc, char **argv, monitor_args *a)
 {
-    memset(a, 0, sizeof *a);
-    a->gpu_count = -1;
-    a->period_s = 1.0;
-    int c, rc = CLI_OK;
-    opterr = 0;
-    optind = 1;
-    /* "+": stop at the first non-option, which starts the command. */
-    while (rc == CLI_OK &&
-           (c = getopt_long(argc, argv, sc->takes_command ? "+h" : "h", sc->options, NULL)) != -1) {
-        switch (c) {
-        case OPT_GPUS:
-            rc = cli_take_indices("--gpu-indices", optarg, argc, argv, &optind, a->gpus,
-                                  ZEUS_MAX_GPUS, &a->gpu_count);
-            break;
-        case OPT_CPUS:
-            rc = cli_take_indices("--cpu-indices", optarg, argc, argv, &optind, a->cpus,
-                                  ZEUS_MAX_CPUS, &a->cpu_count);
-            break;
-        case OPT_LOG:
-            a->log_file = optarg;
-            rc = check_output("--log-file", optarg);
-            break;
-        case OPT_CSV:
-            a->csv = optarg;
-            rc = check_output("--csv", optarg);
-            break;
-        case OPT_PLOT:
-            a->plot = optarg;
-            rc = cli_plot_format_of(optarg, &a->plot_format);
-            if (rc == CLI_OK)
-                rc = check_output("--plot", optarg);
-            break;
-        case OPT_WINDOWS:
-            a->windows = optarg;
-            break;
-        case OPT_PUSH:
-            a->push_url = optarg;
-            break;
-        case OPT_JOB:
-            a->push_job = optarg;
-            break;
-        case OPT_CHECK:
-            if (strcmp(optarg, "flag") == 0)
-                a->cross_check = ZEUS_CROSS_CHECK_FLAG;
-            else if (strcmp(optarg, "fallback") == 0)
-                a->cross_check = ZEUS_CROSS_CHECK_FALLBACK;
-            else
-                rc = cli_error(CLI_USAGE,
-                               "monitor %s: --cross-check must be flag or fallback, not '%s'",
-                               sc->name, optarg);
-            break;
-        case OPT_PERIOD:
-            rc = parse_seconds("--update-period", optarg, &a->period_s);
-            break;
-        case OPT_DURATION:
-            rc = parse_seconds("--duration", optarg, &a->duration_s);
-            break;
-        case OPT_JSON:
-            a->json = true;
-            break;
-        case OPT_CARBON:
-            a->carbon.enabled = true;
-            break;
-        case OPT_LOCATION:
-            a->carbon.location = optarg;
-            break;
-        case OPT_CARBON_API:
-            a->carbon.api_url = optarg;
-            break;
-        case OPT_PRICE:
-            if (zeus_parse_double(optarg, &a->carbon.price_per_kwh) != ZEUS_OK ||
-                !(a->carbon.price_per_kwh > 0) || !isfinite(a->carbon.price_per_kwh))
-                rc = cli_error(CLI_USAGE, "--price: '%s' is not a positive price per kWh", optarg);
-            break;
-        case OPT_HELP:
-            sc->usage(stdout);
-            return HELP_SHOWN;
-        default:
-            sc->usage(stderr);
-            return cli_error(CLI_USAGE, "monitor %s: unknown option or missing value '%s'",
-                             sc->name, argv[optind - 1]);
-        }
+    int rc = CLI_OK;
+    switch (c) {
+    case OPT_GPUS:
+        rc = cli_take_indices("--gpu-indices", optarg, argc, argv, &optind, a->gpus, ZEUS_MAX_GPUS,
+                              &a->gpu_count);
+        break;
+    case OPT_CPUS:
+        rc = cli_take_indices("--cpu-indices", optarg, argc, argv, &optind, a->cpus, ZEUS_MAX_CPUS,
+                              &a->cpu_count);
+        break;
+    case OPT_LOG:
+        a->log_file = optarg;
+        rc = check_output("--log-file", optarg);
+        break;
+    case OPT_CSV:
+        a->csv = optarg;
+        rc = check_output("--csv", optarg);
+        break;
+    case OPT_PLOT:
+        a->plot = optarg;
+        rc = cli_plot_format_of(optarg, &a->plot_format);
+        if (rc == CLI_OK)
+            rc = check_output("--plot", optarg);
+        break;
+    case OPT_WINDOWS:
+        a->windows = optarg;
+        break;
+    case OPT_PUSH:
+        a->push_url = optarg;
+        break;
+    case OPT_JOB:
+        a->push_job = optarg;
+        break;
+    case OPT_CHECK:
+        if (strcmp(optarg, "flag") == 0)
+            a->cross_check = ZEUS_CROSS_CHECK_FLAG;
+        else if (strcmp(optarg, "fallback") == 0)
+            a->cross_check = ZEUS_CROSS_CHECK_FALLBACK;
+        else
+            rc =
+                cli_error(CLI_USAGE, "monitor %s: --cross-check must be flag or fallback, not '%s'",
+                          sc->name, optarg);
+        break;
+    case OPT_PERIOD:
+        rc = parse_seconds("--update-period", optarg, &a->period_s);
+        break;
+    case OPT_DURATION:
+        rc = parse_seconds("--duration", optarg, &a->duration_s);
+        break;
+    case OPT_JSON:
+        a->json = true;
+        break;
+    case OPT_CARBON:
+        a->carbon.enabled = true;
+        break;
+    case OPT_LOCATION:
+        a->carbon.location = optarg;
+        break;
+    case OPT_CARBON_API:
+        a->carbon.api_url = optarg;
+        break;
+    case OPT_PRICE:
+        if (zeus_parse_double(optarg, &a->carbon.price_per_kwh) != ZEUS_OK ||
+            !(a->carbon.price_per_kwh > 0) || !isfinite(a->carbon.price_per_kwh))
+            rc = cli_error(CLI_USAGE, "--price: '%s' is not a positive price per kWh", optarg);
+        break;
+    default:
+        return UNKNOWN_OPTION;
     }
-    if (rc != CLI_OK)
-        return rc;
+    return rc;
+}
+
+/* What the options say together: the combinations that go together, the push target and the
+ * price from the environment. */
+static int check_args(const subcommand *sc, int argc, char **argv, monitor_args *a)
+{
     if (a->push_job && !a->push_url)
         return cli_error(CLI_USAGE, "monitor %s: --job names the job of a --pushgateway push",
                          sc->name);
@@ -311,6 +304,36 @@ static int parse_args(const subcommand *sc, int argc, char **argv, monitor_args 
         return cli_error(CLI_USAGE, "monitor %s: --windows marks windows on a --plot", sc->name);
     if (optind < argc && !sc->takes_command)
         return cli_error(CLI_USAGE, "monitor %s: unexpected argument '%s'", sc->name, argv[optind]);
+    return CLI_OK;
+}
+
+/* Parses a subcommand's options; CLI_OK, HELP_SHOWN, or a printed usage error. */
+static int parse_args(const subcommand *sc, int argc, char **argv, monitor_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->gpu_count = -1;
+    a->period_s = 1.0;
+    int c, rc = CLI_OK;
+    opterr = 0;
+    optind = 1;
+    /* "+": stop at the first non-option, which starts the command. */
+    while (rc == CLI_OK &&
+           (c = getopt_long(argc, argv, sc->takes_command ? "+h" : "h", sc->options, NULL)) != -1) {
+        if (c == OPT_HELP) {
+            sc->usage(stdout);
+            return HELP_SHOWN;
+        }
+        rc = take_option(sc, c, argc, argv, a);
+        if (rc == UNKNOWN_OPTION) {
+            sc->usage(stderr);
+            return cli_error(CLI_USAGE, "monitor %s: unknown option or missing value '%s'",
+                             sc->name, argv[optind - 1]);
+        }
+    }
+    if (rc != CLI_OK)
+        return rc;
+    if ((rc = check_args(sc, argc, argv, a)) != CLI_OK)
+        return rc;
     a->command = optind < argc ? argv + optind : NULL;
     return CLI_OK;
 }

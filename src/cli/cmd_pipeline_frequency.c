@@ -104,13 +104,17 @@ static int tb_printf(text_buf *t, const char *fmt, ...)
     }
 }
 
-static int solve(int argc, char **argv)
-{
-    const char *profile = NULL, *out_dir = NULL, *models = NULL;
-    int stages = 0, mbs = 0;
-    bool jsonl = false;
+typedef struct {
+    const char *profile, *out_dir, *models;
+    int stages, mbs;
+    bool jsonl;
     zeus_pf_profile_options opts;
-    zeus_pf_profile_options_init(&opts);
+} solve_args;
+
+/* Parses solve's options into *a; *stop is set when the command ends here (--help, bad usage),
+ * with the return value its exit status. */
+static int parse_solve_args(int argc, char **argv, solve_args *a, bool *stop)
+{
     static const struct option longopts[] = {{"out", required_argument, NULL, 'o'},
                                              {"output-dir", required_argument, NULL, 'o'},
                                              {"inst-profile", required_argument, NULL, 'i'},
@@ -123,37 +127,38 @@ static int solve(int argc, char **argv)
                                              {"plans-jsonl", no_argument, NULL, 'j'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
+    *stop = true;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         int rc = CLI_OK;
         switch (c) {
         case 'o':
-            out_dir = optarg;
+            a->out_dir = optarg;
             break;
         case 'i':
-            profile = optarg;
+            a->profile = optarg;
             break;
         case 's':
-            rc = parse_count("--num-stages", optarg, &stages);
+            rc = parse_count("--num-stages", optarg, &a->stages);
             break;
         case 'm':
-            rc = parse_count("--num-mbs", optarg, &mbs);
+            rc = parse_count("--num-mbs", optarg, &a->mbs);
             break;
         case 'p':
-            rc = parse_number("--p2p-power", optarg, &opts.p2p_power_w);
+            rc = parse_number("--p2p-power", optarg, &a->opts.p2p_power_w);
             break;
         case 'u':
-            rc = parse_number("--unit-time", optarg, &opts.unit_time_s);
+            rc = parse_number("--unit-time", optarg, &a->opts.unit_time_s);
             break;
         case 'n':
-            rc = parse_number("--noise-factor", optarg, &opts.noise_factor);
+            rc = parse_number("--noise-factor", optarg, &a->opts.noise_factor);
             break;
         case 'c':
-            models = optarg;
+            a->models = optarg;
             break;
         case 'j':
-            jsonl = true;
+            a->jsonl = true;
             break;
         case 'h':
             usage(stdout);
@@ -165,19 +170,105 @@ static int solve(int argc, char **argv)
         if (rc != CLI_OK)
             return rc;
     }
-    if (optind < argc && !profile)
-        profile = argv[optind++];
+    if (optind < argc && !a->profile)
+        a->profile = argv[optind++];
     if (optind < argc)
         return cli_error(CLI_USAGE, "unexpected argument '%s'", argv[optind]);
-    if (!profile || !out_dir || !stages || !mbs)
+    if (!a->profile || !a->out_dir || !a->stages || !a->mbs)
         return cli_error(CLI_USAGE, "solve needs PROFILE.csv, --out DIR, --num-stages and "
                                     "--num-mbs (see --help)");
-    if (!(opts.unit_time_s > 0))
+    if (!(a->opts.unit_time_s > 0))
         return cli_error(CLI_USAGE, "--unit-time must be positive");
+    *stop = false;
+    return CLI_OK;
+}
+
+/* cost_models.csv (fits) and the log's line per stage and instruction. */
+static void describe_fits(const zeus_pf_spec *specs, int stages, text_buf *fits, text_buf *log)
+{
+    char a[40], b[40], cc[40];
+    tb_printf(fits, "stage,instruction,a,b,c\n");
+    for (int i = 0; i < 2 * stages; i++) {
+        const zeus_pf_spec *sp = &specs[i];
+        tb_printf(fits, "%d,%s,%s,%s,%s\n", i / 2,
+                  zeus_pf_instruction_name((zeus_pf_instruction)(i % 2)),
+                  zeus_format_double(sp->model.a, a, sizeof a),
+                  zeus_format_double(sp->model.b, b, sizeof b),
+                  zeus_format_double(sp->model.c, cc, sizeof cc));
+        tb_printf(log, "stage %d %s: %zu candidate options, cost(q) = %s * exp(%s * q) + %s\n",
+                  i / 2, zeus_pf_instruction_name((zeus_pf_instruction)(i % 2)), sp->n_options, a,
+                  b, cc);
+    }
+}
+
+/* One frontier point's plan: a line of plans.jsonl, or its freqs_pipeline_NNNNN.py. */
+static int write_plan(const solve_args *a, zeus_pf_solver *solver, long index,
+                      const zeus_pf_result *r, zeus_pf_step *steps, text_buf *plans)
+{
+    if (a->jsonl) {
+        for (int st = 0; st < a->stages; st++) {
+            zeus_pf_solver_plan(solver, st, steps);
+            tb_printf(plans, "%s[", st ? ", " : "[");
+            for (int k = 0; k < 2 * a->mbs; k++)
+                tb_printf(plans, "%s%ld", k ? ", " : "", steps[k].knob_mhz);
+            tb_printf(plans, "]");
+        }
+        tb_printf(plans, "]\n");
+        return CLI_OK;
+    }
+    char *text = NULL, name[64];
+    int rc = zeus_pf_solver_format_plan(solver, index, r, a->opts.p2p_power_w, &text);
+    if (rc < 0)
+        return cli_lib_error(CLI_FAIL, rc, "formatting a plan");
+    snprintf(name, sizeof name, "freqs_pipeline_%05ld.py", index);
+    int wrc = write_text(a->out_dir, name, text);
+    zeus_free(text);
+    return wrc;
+}
+
+/* Steps the solver to the end, one frontier.csv row and one plan per point; *count: the points.
+ */
+static int walk_frontier(const solve_args *a, zeus_pf_solver *solver, zeus_pf_step *steps,
+                         text_buf *frontier, text_buf *plans, long *count)
+{
+    char t[40], c[40], dc[40], p2p[40];
+    tb_printf(frontier, "iteration,quant_time,real_time,cost,cost_change,cost_with_p2p\n");
+    zeus_pf_result r;
+    long index = 0;
+    int rc;
+    while ((rc = zeus_pf_solver_step(solver, &r)) == 1) {
+        if (write_plan(a, solver, index, &r, steps, plans) != CLI_OK) {
+            *count = index;
+            return CLI_FAIL;
+        }
+        tb_printf(
+            frontier, "%ld,%ld,%s,%s,%s,%s\n", r.iteration, r.quant_time,
+            zeus_format_double(r.real_time_s, t, sizeof t), zeus_format_double(r.cost, c, sizeof c),
+            zeus_format_double(r.cost_change, dc, sizeof dc),
+            zeus_format_double(r.cost + (double)a->stages * r.real_time_s * a->opts.p2p_power_w,
+                               p2p, sizeof p2p));
+        index++;
+    }
+    *count = index;
+    if (rc < 0)
+        return cli_lib_error(CLI_FAIL, rc, "solving");
+    return CLI_OK;
+}
+
+static int solve(int argc, char **argv)
+{
+    solve_args a = {0};
+    zeus_pf_profile_options_init(&a.opts);
+    bool stop;
+    int prc = parse_solve_args(argc, argv, &a, &stop);
+    if (stop)
+        return prc;
+    int stages = a.stages, mbs = a.mbs;
+    const char *out_dir = a.out_dir;
     if (mkdir(out_dir, 0777) != 0)
         return cli_error(CLI_FAIL, "cannot create %s: %s%s", out_dir, strerror(errno),
                          errno == EEXIST ? " (the output folder must not exist yet)" : "");
-    opts.no_fit = models != NULL;
+    a.opts.no_fit = a.models != NULL;
     zeus_pf_spec *specs = NULL;
     zeus_pf_solver *solver = NULL;
     text_buf frontier = {0}, log = {0}, fits = {0}, plans = {0};
@@ -187,87 +278,41 @@ static int solve(int argc, char **argv)
     int status = CLI_FAIL, rc;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((rc = zeus_pf_profile_load(profile, stages, &opts, &specs)) < 0) {
+    if ((rc = zeus_pf_profile_load(a.profile, stages, &a.opts, &specs)) < 0) {
         cli_lib_error(CLI_FAIL, rc, "reading the profile");
         goto done;
     }
-    if (models && (rc = zeus_pf_cost_models_load(models, stages, specs)) < 0) {
+    if (a.models && (rc = zeus_pf_cost_models_load(a.models, stages, specs)) < 0) {
         cli_lib_error(CLI_FAIL, rc, "reading the cost models");
         goto done;
     }
-    char a[40], b[40], cc[40], d[40], e[40];
-    tb_printf(&fits, "stage,instruction,a,b,c\n");
-    for (int i = 0; i < 2 * stages; i++) {
-        const zeus_pf_spec *sp = &specs[i];
-        tb_printf(&fits, "%d,%s,%s,%s,%s\n", i / 2,
-                  zeus_pf_instruction_name((zeus_pf_instruction)(i % 2)),
-                  zeus_format_double(sp->model.a, a, sizeof a),
-                  zeus_format_double(sp->model.b, b, sizeof b),
-                  zeus_format_double(sp->model.c, cc, sizeof cc));
-        tb_printf(&log, "stage %d %s: %zu candidate options, cost(q) = %s * exp(%s * q) + %s\n",
-                  i / 2, zeus_pf_instruction_name((zeus_pf_instruction)(i % 2)), sp->n_options, a,
-                  b, cc);
-    }
-    if ((rc = zeus_pf_solver_create(stages, mbs, specs, opts.unit_time_s, &solver)) < 0) {
+    describe_fits(specs, stages, &fits, &log);
+    if ((rc = zeus_pf_solver_create(stages, mbs, specs, a.opts.unit_time_s, &solver)) < 0) {
         cli_lib_error(CLI_FAIL, rc, "building the pipeline");
         goto done;
     }
     tb_printf(&log, "quantised iteration time: %ld (all slowest) .. %ld (all fastest)\n",
               zeus_pf_solver_max_time(solver), zeus_pf_solver_min_time(solver));
-    tb_printf(&frontier, "iteration,quant_time,real_time,cost,cost_change,cost_with_p2p\n");
-    zeus_pf_result r;
-    long index = 0;
-    while ((rc = zeus_pf_solver_step(solver, &r)) == 1) {
-        if (jsonl) {
-            for (int st = 0; st < stages; st++) {
-                zeus_pf_solver_plan(solver, st, steps);
-                tb_printf(&plans, "%s[", st ? ", " : "[");
-                for (int k = 0; k < 2 * mbs; k++)
-                    tb_printf(&plans, "%s%ld", k ? ", " : "", steps[k].knob_mhz);
-                tb_printf(&plans, "]");
-            }
-            tb_printf(&plans, "]\n");
-        } else {
-            char *text = NULL, name[64];
-            rc = zeus_pf_solver_format_plan(solver, index, &r, opts.p2p_power_w, &text);
-            if (rc < 0) {
-                cli_lib_error(CLI_FAIL, rc, "formatting a plan");
-                goto done;
-            }
-            snprintf(name, sizeof name, "freqs_pipeline_%05ld.py", index);
-            int wrc = write_text(out_dir, name, text);
-            zeus_free(text);
-            if (wrc != CLI_OK)
-                goto done;
-        }
-        tb_printf(&frontier, "%ld,%ld,%s,%s,%s,%s\n", r.iteration, r.quant_time,
-                  zeus_format_double(r.real_time_s, a, sizeof a),
-                  zeus_format_double(r.cost, b, sizeof b),
-                  zeus_format_double(r.cost_change, cc, sizeof cc),
-                  zeus_format_double(r.cost + (double)stages * r.real_time_s * opts.p2p_power_w, d,
-                                     sizeof d));
-        index++;
-    }
-    if (rc < 0) {
-        cli_lib_error(CLI_FAIL, rc, "solving");
+    long index;
+    if (walk_frontier(&a, solver, steps, &frontier, &plans, &index) != CLI_OK)
         goto done;
-    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    if (jsonl)
+    char e[40];
+    if (a.jsonl)
         tb_printf(&log, "%ld frontier points (plans.jsonl), %s s\n", index,
                   zeus_format_double(secs, e, sizeof e));
     else
         tb_printf(&log, "%ld frontier points (freqs_pipeline_00000.py .. %05ld), %s s\n", index,
                   index ? index - 1 : 0, zeus_format_double(secs, e, sizeof e));
-    if (!fits.buf || !log.buf || !frontier.buf || (jsonl && index && !plans.buf)) {
+    if (!fits.buf || !log.buf || !frontier.buf || (a.jsonl && index && !plans.buf)) {
         cli_error(CLI_FAIL, "out of memory");
         goto done;
     }
     if (write_text(out_dir, "frontier.csv", frontier.buf) != CLI_OK ||
         write_text(out_dir, "cost_models.csv", fits.buf) != CLI_OK ||
         write_text(out_dir, "job.log", log.buf) != CLI_OK ||
-        (jsonl && write_text(out_dir, "plans.jsonl", plans.buf ? plans.buf : "") != CLI_OK))
+        (a.jsonl && write_text(out_dir, "plans.jsonl", plans.buf ? plans.buf : "") != CLI_OK))
         goto done;
     printf("%ld frontier points in %s\n", index, out_dir);
     status = CLI_OK;

@@ -123,13 +123,10 @@ static void gpu_family(const exporter *ex, expo_buf *b, int kind, const double v
             expo_sample(b, gpu_families[kind].name, ex->gpus[g].labels, value[g][kind]);
 }
 
-/* Reads every device once and renders the metrics into b. Runs on the poller thread only (and
- * once before it starts), so the slots' error counters need no lock. */
-static void poll_devices(exporter *ex, expo_buf *b)
+/* Reads every GPU once: value in the families' units (J, W, W, °C), ok where the reading
+ * succeeded. */
+static void read_gpus(exporter *ex, double value[][READ_KINDS], bool ok[][READ_KINDS])
 {
-    int64_t t0 = zeus_now_ns();
-    double value[ZEUS_MAX_GPUS][READ_KINDS]; /* in the families' units: J, W, W, °C */
-    bool ok[ZEUS_MAX_GPUS][READ_KINDS];
     for (unsigned g = 0; g < ex->gpu_count; g++) {
         const gpu_slot *s = &ex->gpus[g];
         uint64_t mj = 0;
@@ -147,8 +144,10 @@ static void poll_devices(exporter *ex, expo_buf *b)
         value[g][READ_LIMIT] = limit_mw / 1e3;
         value[g][READ_TEMPERATURE] = celsius;
     }
-    zeus_cpu_energy cpu[ZEUS_MAX_CPUS];
-    bool cpu_ok[ZEUS_MAX_CPUS];
+}
+
+static void read_cpus(exporter *ex, zeus_cpu_energy *cpu, bool *cpu_ok)
+{
     for (unsigned c = 0; c < ex->cpu_count; c++) {
         cpu_slot *s = &ex->cpus[c];
         int rc = zeus_cpu_read_energy(ex->devices, c, &cpu[c]);
@@ -156,24 +155,11 @@ static void poll_devices(exporter *ex, expo_buf *b)
         snprintf(what, sizeof what, "CPU %s energy", s->info.name);
         cpu_ok[c] = note(ex, &s->failing, &s->errors, what, rc);
     }
-    double poll_s = (double)(zeus_now_ns() - t0) / 1e9;
-    ex->polls++;
-    if (ex->carbon) {
-        double joules[ZEUS_MAX_GPUS];
-        bool have[ZEUS_MAX_GPUS];
-        const char *labels[ZEUS_MAX_GPUS];
-        for (unsigned g = 0; g < ex->gpu_count; g++) {
-            joules[g] = value[g][READ_ENERGY];
-            have[g] = ok[g][READ_ENERGY];
-            labels[g] = ex->gpus[g].labels;
-        }
-        exp_carbon_update(ex->carbon, zeus_wall_s(), joules, have);
-        exp_carbon_render(ex->carbon, b, labels);
-    }
+}
 
-    gpu_family(ex, b, READ_ENERGY, value, ok);
-    gpu_family(ex, b, READ_POWER, value, ok);
-    gpu_family(ex, b, READ_LIMIT, value, ok);
+/* The GPUs' power limit range (min, max, default), from their info. */
+static void render_limit_ranges(const exporter *ex, expo_buf *b)
+{
     static const struct {
         const char *name, *help;
         size_t offset;
@@ -194,7 +180,11 @@ static void poll_devices(exporter *ex, expo_buf *b)
                             *(const unsigned *)((const char *)info + ranges[r].offset) / 1e3);
         }
     }
-    gpu_family(ex, b, READ_TEMPERATURE, value, ok);
+}
+
+static void render_cpus(const exporter *ex, expo_buf *b, const zeus_cpu_energy *cpu,
+                        const bool *cpu_ok)
+{
     expo_family(b, "zeus_cpu_package_energy_joules_total", "counter",
                 "CPU package energy (RAPL) since the exporter started, wraparound counted.");
     for (unsigned c = 0; c < ex->cpu_count; c++)
@@ -207,7 +197,11 @@ static void poll_devices(exporter *ex, expo_buf *b)
         if (cpu_ok[c] && cpu[c].dram_valid)
             expo_sample(b, "zeus_cpu_dram_energy_joules_total", ex->cpus[c].labels,
                         (double)cpu[c].dram_uj / 1e6);
+}
 
+/* Every reading's failure count, per device. */
+static void render_read_errors(const exporter *ex, expo_buf *b)
+{
     expo_family(b, "zeus_exporter_read_errors_total", "counter",
                 "Device readings that failed (the sample is left out of that poll).");
     for (unsigned g = 0; g < ex->gpu_count; g++)
@@ -229,6 +223,11 @@ static void poll_devices(exporter *ex, expo_buf *b)
         expo_labels(labels, sizeof labels, 2, keys, values);
         expo_sample(b, "zeus_exporter_read_errors_total", labels, (double)ex->cpus[c].errors);
     }
+}
+
+/* The exporter's own metrics: polls, the latest poll's duration and time, the period, build. */
+static void render_exporter(const exporter *ex, expo_buf *b, double poll_s)
+{
     expo_family(b, "zeus_exporter_polls_total", "counter", "Device polls done.");
     expo_sample(b, "zeus_exporter_polls_total", "", (double)ex->polls);
     expo_family(b, "zeus_exporter_poll_duration_seconds", "gauge",
@@ -246,6 +245,49 @@ static void poll_devices(exporter *ex, expo_buf *b)
     expo_labels(labels, sizeof labels, 2, keys, values);
     expo_family(b, "zeus_exporter_build_info", "gauge", "Always 1; the labels say what runs.");
     expo_sample(b, "zeus_exporter_build_info", labels, 1);
+}
+
+/* Feeds the GPUs' energy readings to the carbon tracker and renders its metrics. */
+static void render_carbon(exporter *ex, expo_buf *b, const double value[][READ_KINDS],
+                          const bool ok[][READ_KINDS])
+{
+    double joules[ZEUS_MAX_GPUS];
+    bool have[ZEUS_MAX_GPUS];
+    const char *labels[ZEUS_MAX_GPUS];
+    for (unsigned g = 0; g < ex->gpu_count; g++) {
+        joules[g] = value[g][READ_ENERGY];
+        have[g] = ok[g][READ_ENERGY];
+        labels[g] = ex->gpus[g].labels;
+    }
+    exp_carbon_update(ex->carbon, zeus_wall_s(), joules, have);
+    exp_carbon_render(ex->carbon, b, labels);
+}
+
+/* Reads every device once and renders the metrics into b. Runs on the poller thread only (and
+ * once before it starts), so the slots' error counters need no lock. */
+static void poll_devices(exporter *ex, expo_buf *b)
+{
+    int64_t t0 = zeus_now_ns();
+    double value[ZEUS_MAX_GPUS][READ_KINDS]; /* in the families' units: J, W, W, °C */
+    bool ok[ZEUS_MAX_GPUS][READ_KINDS];
+    read_gpus(ex, value, ok);
+    zeus_cpu_energy cpu[ZEUS_MAX_CPUS];
+    bool cpu_ok[ZEUS_MAX_CPUS];
+    read_cpus(ex, cpu, cpu_ok);
+    double poll_s = (double)(zeus_now_ns() - t0) / 1e9;
+    ex->polls++;
+    if (ex->carbon)
+        render_carbon(ex, b, value, ok);
+
+    gpu_family(ex, b, READ_ENERGY, value, ok);
+    gpu_family(ex, b, READ_POWER, value, ok);
+    gpu_family(ex, b, READ_LIMIT, value, ok);
+    render_limit_ranges(ex, b);
+    gpu_family(ex, b, READ_TEMPERATURE, value, ok);
+    render_cpus(ex, b, cpu, cpu_ok);
+
+    render_read_errors(ex, b);
+    render_exporter(ex, b, poll_s);
 }
 
 /* Polls once and publishes the result. */
@@ -596,24 +638,56 @@ static void log_to_stderr(zeus_log_level level, const char *message, void *user)
     fprintf(stderr, "zeus exporter: %s: %s\n", zeus_log_level_name(level), message);
 }
 
-int main(int argc, char **argv)
+#define KEEP_GOING (-1)
+
+/* What the command line says beside the exporter's own settings. */
+typedef struct {
+    const char *listen, *location, *carbon_api;
+    bool once, carbon;
+} exporter_args;
+
+/* The k-th of the whole-number settings --max-connections, --connection-timeout-s,
+ * --request-timeout-s. */
+static long *limit_value(exporter *ex, size_t k)
 {
-    static exporter ex; /* large (device slots); one per process */
-    const char *listen = DEFAULT_LISTEN, *location = NULL, *carbon_api = NULL;
-    bool once = false, carbon = false;
-    ex.period_s = 1.0;
-    ex.max_connections = 64;
-    ex.connection_timeout_s = 10;
-    ex.request_timeout_s = 5;
+    long *values[] = {&ex->max_connections, &ex->connection_timeout_s, &ex->request_timeout_s};
+    return values[k];
+}
+
+/* argv[*i] as one of the whole-number settings (its value taken, *i advanced); KEEP_GOING or
+ * the exit status. */
+static int take_limit(exporter *ex, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    bool has_value = *i + 1 < argc;
     static const struct {
         const char *flag;
-        long *value, min, max;
-    } limits[] = {{"--max-connections", &ex.max_connections, 1, 100000},
-                  {"--connection-timeout-s", &ex.connection_timeout_s, 1, 86400},
-                  {"--request-timeout-s", &ex.request_timeout_s, 1, 86400}};
-    if (gethostname(ex.host, sizeof ex.host) != 0)
-        snprintf(ex.host, sizeof ex.host, "localhost");
-    ex.host[sizeof ex.host - 1] = '\0';
+        long min, max;
+    } limits[] = {{"--max-connections", 1, 100000},
+                  {"--connection-timeout-s", 1, 86400},
+                  {"--request-timeout-s", 1, 86400}};
+    size_t k = 0, n = sizeof limits / sizeof limits[0];
+    while (k < n && strcmp(a, limits[k].flag) != 0)
+        k++;
+    if (k == n)
+        return usage_error("unknown argument '%s'", a);
+    const char *v = has_value ? argv[++*i] : NULL;
+    if (!v)
+        return usage_error("%s needs a value", a);
+    long *value = limit_value(ex, k);
+    if (zeus_parse_long(v, value) != ZEUS_OK || *value < limits[k].min || *value > limits[k].max) {
+        fprintf(stderr,
+                "zeus exporter: error: %s takes a whole number from %ld to %ld, "
+                "not '%s'\n(see zeus exporter --help)\n",
+                a, limits[k].min, limits[k].max, v);
+        return EXIT_USAGE;
+    }
+    return KEEP_GOING;
+}
+
+/* The command line into ex's settings and args; KEEP_GOING, or the exit status (--help: 0). */
+static int parse_args(int argc, char **argv, exporter *ex, exporter_args *args)
+{
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_value = i + 1 < argc;
@@ -621,47 +695,113 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (strcmp(a, "--once") == 0) {
-            once = true;
+            args->once = true;
         } else if (strcmp(a, "--quiet") == 0) {
-            ex.quiet = true;
+            ex->quiet = true;
         } else if (strcmp(a, "--dcgm-labels") == 0) {
-            ex.dcgm_labels = true;
+            ex->dcgm_labels = true;
         } else if (strcmp(a, "--carbon") == 0) {
-            carbon = true;
+            args->carbon = true;
         } else if ((strcmp(a, "--location") == 0 || strcmp(a, "--carbon-api") == 0) && has_value) {
-            *(a[2] == 'l' ? &location : &carbon_api) = argv[++i];
+            *(a[2] == 'l' ? &args->location : &args->carbon_api) = argv[++i];
         } else if (strcmp(a, "--listen") == 0 && has_value) {
-            listen = argv[++i];
+            args->listen = argv[++i];
         } else if (strcmp(a, "--hostname") == 0 && has_value) {
-            snprintf(ex.host, sizeof ex.host, "%s", argv[++i]);
+            snprintf(ex->host, sizeof ex->host, "%s", argv[++i]);
         } else if (strcmp(a, "--period") == 0 && has_value) {
             const char *v = argv[++i];
-            if (zeus_parse_double(v, &ex.period_s) != ZEUS_OK || !(ex.period_s >= 0.01) ||
-                ex.period_s > 86400)
+            if (zeus_parse_double(v, &ex->period_s) != ZEUS_OK || !(ex->period_s >= 0.01) ||
+                ex->period_s > 86400)
                 return usage_error("--period takes seconds between 0.01 and 86400, not '%s'", v);
         } else if (strcmp(a, "--listen") == 0 || strcmp(a, "--hostname") == 0 ||
                    strcmp(a, "--period") == 0 || strcmp(a, "--location") == 0 ||
                    strcmp(a, "--carbon-api") == 0) {
             return usage_error("%s needs a value", a);
         } else {
-            size_t k = 0, n = sizeof limits / sizeof limits[0];
-            while (k < n && strcmp(a, limits[k].flag) != 0)
-                k++;
-            if (k == n)
-                return usage_error("unknown argument '%s'", a);
-            const char *v = has_value ? argv[++i] : NULL;
-            if (!v)
-                return usage_error("%s needs a value", a);
-            if (zeus_parse_long(v, limits[k].value) != ZEUS_OK ||
-                *limits[k].value < limits[k].min || *limits[k].value > limits[k].max) {
-                fprintf(stderr,
-                        "zeus exporter: error: %s takes a whole number from %ld to %ld, "
-                        "not '%s'\n(see zeus exporter --help)\n",
-                        a, limits[k].min, limits[k].max, v);
-                return EXIT_USAGE;
-            }
+            int rc = take_limit(ex, argc, argv, &i);
+            if (rc != KEEP_GOING)
+                return rc;
         }
     }
+    return KEEP_GOING;
+}
+
+/* The watchdog and the HTTP server on addr; NULL (said why) when either cannot start. */
+static struct MHD_Daemon *start_http(exporter *ex, const struct sockaddr_storage *addr,
+                                     const char *listen)
+{
+    zh_guard_config gc = {.max_connections = (unsigned)ex->max_connections,
+                          .request_timeout_ns = ex->request_timeout_s * 1000000000LL,
+                          .evict = true,
+                          .flag = "--max-connections",
+                          .warn = guard_warn,
+                          .user = ex};
+    if (!(ex->guard = zh_guard_start(&gc))) {
+        fprintf(stderr, "zeus exporter: error: cannot start the connection watchdog\n");
+        return NULL;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    if (addr->ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    /* libmicrohttpd's own cap is above ours: evicted connections take a moment to close, and a
+     * server at its cap would refuse new ones, scrapes included. */
+    struct MHD_Daemon *daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, handle, ex, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr,
+        MHD_OPTION_THREAD_POOL_SIZE, 4u, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)ex->max_connections * 2 + 64, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)ex->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, completed, ex,
+        MHD_OPTION_NOTIFY_CONNECTION, zh_guard_notify, ex->guard, MHD_OPTION_END);
+    if (!daemon)
+        fprintf(stderr,
+                "zeus exporter: error: cannot serve on %s (address in use, or not "
+                "this machine's?)\n",
+                listen);
+    return daemon;
+}
+
+/* Where it serves, a warning for a wildcard address, and why a kind of device is missing. */
+static void say_serving(const exporter *ex, struct MHD_Daemon *daemon,
+                        const struct sockaddr_storage *addr, const char *listen)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+    fprintf(stderr,
+            "zeus exporter: serving http://%s:%u/metrics (%u GPUs, %u CPU packages, "
+            "every %g s)\n",
+            host, info ? info->port : 0, ex->gpu_count, ex->cpu_count, ex->period_s);
+    if (wildcard(addr))
+        fprintf(stderr,
+                "zeus exporter: warning: --listen %s serves on every network interface of "
+                "this machine: anyone who reaches it can read the metrics (127.0.0.1:PORT "
+                "serves this machine only)\n",
+                listen);
+    /* Why a kind of device is missing (no NVML, RAPL readable by root only, ...). */
+    for (size_t i = 0; i < zeus_devices_backend_count(ex->devices); i++) {
+        zeus_backend_status st;
+        if (zeus_devices_backend(ex->devices, i, &st) == ZEUS_OK && !st.available &&
+            !(st.kind == ZEUS_BACKEND_GPU && ex->gpu_count > 0))
+            fprintf(stderr, "zeus exporter: note: %s unavailable: %s\n", st.name, st.reason);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static exporter ex; /* large (device slots); one per process */
+    ex.period_s = 1.0;
+    ex.max_connections = 64;
+    ex.connection_timeout_s = 10;
+    ex.request_timeout_s = 5;
+    if (gethostname(ex.host, sizeof ex.host) != 0)
+        snprintf(ex.host, sizeof ex.host, "localhost");
+    ex.host[sizeof ex.host - 1] = '\0';
+    exporter_args args = {.listen = DEFAULT_LISTEN};
+    int rc = parse_args(argc, argv, &ex, &args);
+    if (rc != KEEP_GOING)
+        return rc;
+    const char *listen = args.listen, *location = args.location, *carbon_api = args.carbon_api;
+    bool once = args.once, carbon = args.carbon;
     struct sockaddr_storage addr;
     socklen_t addr_len = 0;
     if (!once && resolve_listen(listen, &addr, &addr_len) != 0)
@@ -705,57 +845,10 @@ int main(int argc, char **argv)
         goto done;
     }
     poller_started = true;
-    zh_guard_config gc = {.max_connections = (unsigned)ex.max_connections,
-                          .request_timeout_ns = ex.request_timeout_s * 1000000000LL,
-                          .evict = true,
-                          .flag = "--max-connections",
-                          .warn = guard_warn,
-                          .user = &ex};
-    if (!(ex.guard = zh_guard_start(&gc))) {
-        fprintf(stderr, "zeus exporter: error: cannot start the connection watchdog\n");
+    if (!(daemon = start_http(&ex, &addr, listen)))
         goto done;
-    }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
-    if (addr.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    /* libmicrohttpd's own cap is above ours: evicted connections take a moment to close, and a
-     * server at its cap would refuse new ones, scrapes included. */
-    daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, handle, &ex, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, 4u, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)ex.max_connections * 2 + 64, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)ex.connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, completed, &ex,
-        MHD_OPTION_NOTIFY_CONNECTION, zh_guard_notify, ex.guard, MHD_OPTION_END);
-    if (!daemon) {
-        fprintf(stderr,
-                "zeus exporter: error: cannot serve on %s (address in use, or not "
-                "this machine's?)\n",
-                listen);
-        goto done;
-    }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
-    if (!ex.quiet) {
-        char host[256];
-        const char *colon = strrchr(listen, ':');
-        snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
-        fprintf(stderr,
-                "zeus exporter: serving http://%s:%u/metrics (%u GPUs, %u CPU packages, "
-                "every %g s)\n",
-                host, info ? info->port : 0, ex.gpu_count, ex.cpu_count, ex.period_s);
-        if (wildcard(&addr))
-            fprintf(stderr,
-                    "zeus exporter: warning: --listen %s serves on every network interface of "
-                    "this machine: anyone who reaches it can read the metrics (127.0.0.1:PORT "
-                    "serves this machine only)\n",
-                    listen);
-        /* Why a kind of device is missing (no NVML, RAPL readable by root only, ...). */
-        for (size_t i = 0; i < zeus_devices_backend_count(ex.devices); i++) {
-            zeus_backend_status st;
-            if (zeus_devices_backend(ex.devices, i, &st) == ZEUS_OK && !st.available &&
-                !(st.kind == ZEUS_BACKEND_GPU && ex.gpu_count > 0))
-                fprintf(stderr, "zeus exporter: note: %s unavailable: %s\n", st.name, st.reason);
-        }
-    }
+    if (!ex.quiet)
+        say_serving(&ex, daemon, &addr, listen);
     int sig = 0;
     sigwait(&stop, &sig);
     code = 0;

@@ -249,15 +249,12 @@ static void usage(FILE *f)
             "\"p2p_power\" (W, 70), \"unit_time\" (s, 0.001).\n");
 }
 
-int main(int argc, char **argv)
+#define KEEP_GOING (-1)
+
+/* The command line over the settings (g_set); KEEP_GOING, or the exit status (--help: 0). */
+static int parse_args(int argc, char **argv, const char **host, long *port, char *err,
+                      size_t err_size)
 {
-    char err[8192];
-    if (pfo_settings_from_env(&g_set, err, sizeof err) < 0) {
-        fprintf(stderr, "zeus pipeline-frequency serve: error: %s\n", err);
-        return 2;
-    }
-    const char *host = "127.0.0.1";
-    long port = 7787;
     /* argv[0] is "pipeline-frequency" (via zeus) or the program; "serve" may follow. */
     int i = 1;
     if (i < argc && strcmp(argv[i], "serve") == 0)
@@ -269,9 +266,9 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         } else if (strcmp(a, "--host") == 0 && v)
-            host = v, i++;
-        else if (strcmp(a, "--port") == 0 && v && (port = strtol(v, &end, 10), !*end) &&
-                 port >= 0 && port <= 65535)
+            *host = v, i++;
+        else if (strcmp(a, "--port") == 0 && v && (*port = strtol(v, &end, 10), !*end) &&
+                 *port >= 0 && *port <= 65535)
             i++;
         else if (strcmp(a, "--solution") == 0 && v)
             snprintf(g_set.solution_path, sizeof g_set.solution_path, "%s", v), i++;
@@ -280,7 +277,7 @@ int main(int argc, char **argv)
                   !strcmp(v, "Online")))
             snprintf(g_set.scheduler, sizeof g_set.scheduler, "%s", v), i++;
         else if (strcmp(a, "--scheduler-args") == 0 && v) {
-            if (pfo_scheduler_args(&g_set, v, err, sizeof err) < 0) {
+            if (pfo_scheduler_args(&g_set, v, err, err_size) < 0) {
                 fprintf(stderr, "zeus pipeline-frequency serve: error: %s\n", err);
                 return 2;
             }
@@ -294,7 +291,12 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    bool online = strcmp(g_set.scheduler, "Online") == 0;
+    return KEEP_GOING;
+}
+
+/* The scheduler has what it needs; KEEP_GOING or the exit status. */
+static int check_scheduler(bool online)
+{
     if (online && !g_set.online_mbs) {
         fprintf(stderr, "zeus pipeline-frequency serve: error: Online needs num_microbatches "
                         "(--scheduler-args '{\"num_microbatches\": 8}')\n");
@@ -309,24 +311,51 @@ int main(int argc, char **argv)
                 g_set.scheduler);
         return 2;
     }
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-    unsigned flags =
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    return KEEP_GOING;
+}
+
+/* The address to listen on (adds MHD_USE_IPv6 to *flags for one); KEEP_GOING or the exit
+ * status. */
+static int listen_address(const char *host, long port, struct sockaddr_storage *ss, unsigned *flags)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
     if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
         in4->sin_family = AF_INET;
         in4->sin_port = htons((uint16_t)port);
     } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
         in6->sin6_family = AF_INET6;
         in6->sin6_port = htons((uint16_t)port);
-        flags |= MHD_USE_IPv6;
+        *flags |= MHD_USE_IPv6;
     } else {
         fprintf(stderr, "zeus pipeline-frequency serve: error: bad --host '%s' (an address)\n",
                 host);
         return 2;
     }
+    return KEEP_GOING;
+}
+
+int main(int argc, char **argv)
+{
+    char err[8192];
+    if (pfo_settings_from_env(&g_set, err, sizeof err) < 0) {
+        fprintf(stderr, "zeus pipeline-frequency serve: error: %s\n", err);
+        return 2;
+    }
+    const char *host = "127.0.0.1";
+    long port = 7787;
+    int rc = parse_args(argc, argv, &host, &port, err, sizeof err);
+    if (rc != KEEP_GOING)
+        return rc;
+    bool online = strcmp(g_set.scheduler, "Online") == 0;
+    if ((rc = check_scheduler(online)) != KEEP_GOING)
+        return rc;
+    struct sockaddr_storage ss;
+    unsigned flags =
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    if ((rc = listen_address(host, port, &ss, &flags)) != KEEP_GOING)
+        return rc;
     pfo_jobs_init(&g_set);
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);

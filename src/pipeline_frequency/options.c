@@ -255,6 +255,76 @@ typedef struct {
     zeus_pf_option option;
 } profile_row;
 
+typedef struct {
+    size_t stage, inst, freq, time, energy;
+} profile_cols;
+
+/* The current CSV row as a profile row (its cost mapped to effective computation energy). */
+static int read_profile_row(zeus_csv *csv, const profile_cols *col, const char *path,
+                            const zeus_pf_profile_options *opts, profile_row *row)
+{
+    const char *inst;
+    double freq, time_s, energy;
+    bool missing;
+    int rc;
+    if ((rc = zeus__csv_int(csv, col->stage, 0, 1L << 30, &row->stage)) < 0 ||
+        (rc = zeus__csv_text(csv, col->inst, &inst)) < 0)
+        return rc;
+    if (strcmp(inst, "forward") == 0)
+        row->instruction = ZEUS_PF_FORWARD;
+    else if (strcmp(inst, "backward") == 0)
+        row->instruction = ZEUS_PF_BACKWARD;
+    else
+        return zeus__error(ZEUS_EPARSE,
+                           "%s:%d: instruction '%s' is neither 'forward' nor 'backward'", path,
+                           csv->line, inst);
+    if ((rc = zeus__csv_number(csv, col->freq, true, &freq, &missing)) < 0 ||
+        (rc = zeus__csv_number(csv, col->time, true, &time_s, &missing)) < 0 ||
+        (rc = zeus__csv_double(csv, col->energy, &energy, &missing)) < 0)
+        return rc;
+    if (missing || !isfinite(energy) || !(time_s > 0) || !(freq >= 1))
+        return zeus__error(ZEUS_EPARSE,
+                           "%s:%d: a row needs a positive time and frequency and a finite "
+                           "energy",
+                           path, csv->line);
+    row->option.real_time_s = time_s;
+    row->option.cost_j = energy;
+    row->option.knob_mhz = (long)freq;
+    row->option.quant_time = zeus_pf_quantize(time_s, opts->unit_time_s);
+    /* Map the cost to effective computation energy (run_optimization.py). */
+    row->option.cost_j -= opts->p2p_power_w * (double)row->option.quant_time * opts->unit_time_s;
+    return ZEUS_OK;
+}
+
+/* One stage's instruction k: its candidate options among the rows (work: scratch for n_rows) and
+ * their fitted cost model. */
+static int build_spec(const profile_row *rows, size_t n_rows, zeus_pf_option *work, int stage,
+                      int k, const zeus_pf_profile_options *opts, const char *path,
+                      zeus_pf_spec *spec)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < n_rows; i++)
+        if (rows[i].stage == stage && (int)rows[i].instruction == k)
+            work[n++] = rows[i].option;
+    const char *name = zeus_pf_instruction_name((zeus_pf_instruction)k);
+    if (n == 0)
+        return zeus__error(ZEUS_EINVAL, "%s: no %s rows for stage %d", path, name, stage);
+    spec->options = calloc(n, sizeof *spec->options);
+    if (!spec->options)
+        return zeus__error(ZEUS_ENOMEM, "out of memory reading %s", path);
+    spec->n_options = zeus_pf_candidates(work, n, 1.0, spec->options);
+    if (spec->n_options <= 3)
+        spec->n_options = zeus_pf_candidates(work, n, opts->noise_factor, spec->options);
+    int rc;
+    if (!opts->no_fit &&
+        (rc = zeus_pf_fit_exponential(spec->options, spec->n_options, &spec->model)) < 0) {
+        char detail[ZEUS_ERROR_DETAIL_LEN];
+        snprintf(detail, sizeof detail, "%s", zeus_last_error());
+        return zeus__error(rc, "%s: stage %d %s (%zu rows): %s", path, stage, name, n, detail);
+    }
+    return ZEUS_OK;
+}
+
 int zeus_pf_profile_load(const char *path, int num_stages, const zeus_pf_profile_options *options,
                          zeus_pf_spec **specs_out)
 {
@@ -276,12 +346,12 @@ int zeus_pf_profile_load(const char *path, int num_stages, const zeus_pf_profile
     size_t n_rows = 0, cap = 0;
     zeus_pf_spec *specs = NULL;
     zeus_pf_option *work = NULL;
-    size_t col_stage, col_inst, col_freq, col_time, col_energy;
-    if ((rc = zeus__csv_column(&csv, "stage", &col_stage)) < 0 ||
-        (rc = zeus__csv_column(&csv, "instruction", &col_inst)) < 0 ||
-        (rc = zeus__csv_column(&csv, "frequency", &col_freq)) < 0 ||
-        (rc = zeus__csv_column(&csv, "time", &col_time)) < 0 ||
-        (rc = zeus__csv_column(&csv, "energy", &col_energy)) < 0)
+    profile_cols col;
+    if ((rc = zeus__csv_column(&csv, "stage", &col.stage)) < 0 ||
+        (rc = zeus__csv_column(&csv, "instruction", &col.inst)) < 0 ||
+        (rc = zeus__csv_column(&csv, "frequency", &col.freq)) < 0 ||
+        (rc = zeus__csv_column(&csv, "time", &col.time)) < 0 ||
+        (rc = zeus__csv_column(&csv, "energy", &col.energy)) < 0)
         goto fail;
     for (;;) {
         bool eof = false;
@@ -290,39 +360,8 @@ int zeus_pf_profile_load(const char *path, int num_stages, const zeus_pf_profile
         if (eof)
             break;
         profile_row row;
-        const char *inst;
-        double freq, time_s, energy;
-        bool missing;
-        if ((rc = zeus__csv_int(&csv, col_stage, 0, 1L << 30, &row.stage)) < 0 ||
-            (rc = zeus__csv_text(&csv, col_inst, &inst)) < 0)
+        if ((rc = read_profile_row(&csv, &col, path, &opts, &row)) < 0)
             goto fail;
-        if (strcmp(inst, "forward") == 0)
-            row.instruction = ZEUS_PF_FORWARD;
-        else if (strcmp(inst, "backward") == 0)
-            row.instruction = ZEUS_PF_BACKWARD;
-        else {
-            rc = zeus__error(ZEUS_EPARSE,
-                             "%s:%d: instruction '%s' is neither 'forward' nor 'backward'", path,
-                             csv.line, inst);
-            goto fail;
-        }
-        if ((rc = zeus__csv_number(&csv, col_freq, true, &freq, &missing)) < 0 ||
-            (rc = zeus__csv_number(&csv, col_time, true, &time_s, &missing)) < 0 ||
-            (rc = zeus__csv_double(&csv, col_energy, &energy, &missing)) < 0)
-            goto fail;
-        if (missing || !isfinite(energy) || !(time_s > 0) || !(freq >= 1)) {
-            rc = zeus__error(ZEUS_EPARSE,
-                             "%s:%d: a row needs a positive time and frequency and a finite "
-                             "energy",
-                             path, csv.line);
-            goto fail;
-        }
-        row.option.real_time_s = time_s;
-        row.option.cost_j = energy;
-        row.option.knob_mhz = (long)freq;
-        row.option.quant_time = zeus_pf_quantize(time_s, opts.unit_time_s);
-        /* Map the cost to effective computation energy (run_optimization.py). */
-        row.option.cost_j -= opts.p2p_power_w * (double)row.option.quant_time * opts.unit_time_s;
         if ((rc = zeus__array_reserve((void **)&rows, &cap, n_rows, sizeof *rows, 64)) < 0)
             goto fail;
         rows[n_rows++] = row;
@@ -334,34 +373,10 @@ int zeus_pf_profile_load(const char *path, int num_stages, const zeus_pf_profile
         goto fail;
     }
     for (int stage = 0; stage < num_stages; stage++)
-        for (int k = 0; k < 2; k++) {
-            size_t n = 0;
-            for (size_t i = 0; i < n_rows; i++)
-                if (rows[i].stage == stage && (int)rows[i].instruction == k)
-                    work[n++] = rows[i].option;
-            zeus_pf_spec *spec = &specs[stage * 2 + k];
-            const char *name = zeus_pf_instruction_name((zeus_pf_instruction)k);
-            if (n == 0) {
-                rc = zeus__error(ZEUS_EINVAL, "%s: no %s rows for stage %d", path, name, stage);
+        for (int k = 0; k < 2; k++)
+            if ((rc = build_spec(rows, n_rows, work, stage, k, &opts, path,
+                                 &specs[stage * 2 + k])) < 0)
                 goto fail;
-            }
-            spec->options = calloc(n, sizeof *spec->options);
-            if (!spec->options) {
-                rc = zeus__error(ZEUS_ENOMEM, "out of memory reading %s", path);
-                goto fail;
-            }
-            spec->n_options = zeus_pf_candidates(work, n, 1.0, spec->options);
-            if (spec->n_options <= 3)
-                spec->n_options = zeus_pf_candidates(work, n, opts.noise_factor, spec->options);
-            if (!opts.no_fit &&
-                (rc = zeus_pf_fit_exponential(spec->options, spec->n_options, &spec->model)) < 0) {
-                char detail[ZEUS_ERROR_DETAIL_LEN];
-                snprintf(detail, sizeof detail, "%s", zeus_last_error());
-                rc =
-                    zeus__error(rc, "%s: stage %d %s (%zu rows): %s", path, stage, name, n, detail);
-                goto fail;
-            }
-        }
     free(rows);
     free(work);
     zeus__csv_close(&csv);

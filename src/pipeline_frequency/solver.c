@@ -169,13 +169,8 @@ static int add_dep(zeus_pf_solver *s, int u, int v)
     return 0;
 }
 
-int zeus_pf_solver_create(int num_stages, int num_microbatches, const zeus_pf_spec *specs,
-                          double unit_time_s, zeus_pf_solver **out)
+static int check_specs(int num_stages, const zeus_pf_spec *specs)
 {
-    if (!out || !specs || num_stages < 1 || num_microbatches < 1 || num_stages > 4096 ||
-        num_microbatches > 1 << 16 || !(unit_time_s > 0))
-        return zeus__error(ZEUS_EINVAL, "zeus_pf_solver_create: need stages >= 1, microbatches "
-                                        ">= 1, specs and a positive unit time");
     for (int i = 0; i < 2 * num_stages; i++) {
         if (!specs[i].options || specs[i].n_options == 0)
             return zeus__error(ZEUS_EINVAL, "stage %d %s has no options", i / 2,
@@ -187,15 +182,13 @@ int zeus_pf_solver_create(int num_stages, int num_microbatches, const zeus_pf_sp
                                    "quantised times",
                                    i / 2, zeus_pf_instruction_name((zeus_pf_instruction)(i % 2)));
     }
-    *out = NULL;
-    zeus_pf_solver *s = calloc(1, sizeof *s);
-    if (!s)
-        return zeus__error(ZEUS_ENOMEM, "out of memory");
-    s->S = num_stages;
-    s->M = num_microbatches;
-    s->unit_time = unit_time_s;
-    s->n = 2 + 2 * num_stages * num_microbatches;
-    int n = s->n;
+    return ZEUS_OK;
+}
+
+/* The solver's arrays for s->n nodes and s->S stages; false when out of memory. */
+static bool alloc_arrays(zeus_pf_solver *s)
+{
+    int n = s->n, num_stages = s->S;
     int max_edges = 2 * n + 2 * n; /* program order + cross-stage + source/sink */
     s->specs = calloc((size_t)2 * num_stages, sizeof *s->specs);
     s->cost_tab = calloc((size_t)2 * num_stages, sizeof *s->cost_tab);
@@ -228,34 +221,44 @@ int zeus_pf_solver_create(int num_stages, int num_microbatches, const zeus_pf_sp
     s->in_s = calloc(nn, 1);
     s->inlb = calloc(nn, sizeof(int64_t));
     s->outlb = calloc(nn, sizeof(int64_t));
-    if (!s->specs || !s->cost_tab || !s->spec_of || !s->inst_of || !s->mb_of || !s->dur ||
-        !s->dmin || !s->dmax || !s->eu || !s->ev || !s->out_start || !s->in_start || !s->out_list ||
-        !s->in_list || !s->topo || !s->es || !s->ef || !s->ls || !s->lf || !s->fe || !s->next ||
-        !s->net_edge_of || !s->head || !s->level || !s->iter || !s->queue || !s->in_s || !s->inlb ||
-        !s->outlb)
-        goto nomem;
-    for (int i = 0; i < 2 * num_stages; i++) {
+    return s->specs && s->cost_tab && s->spec_of && s->inst_of && s->mb_of && s->dur && s->dmin &&
+           s->dmax && s->eu && s->ev && s->out_start && s->in_start && s->out_list && s->in_list &&
+           s->topo && s->es && s->ef && s->ls && s->lf && s->fe && s->next && s->net_edge_of &&
+           s->head && s->level && s->iter && s->queue && s->in_s && s->inlb && s->outlb;
+}
+
+/* Copies the specs and tabulates each one's cost around its quantised times; false when out of
+ * memory. */
+static bool copy_specs(zeus_pf_solver *s, const zeus_pf_spec *specs)
+{
+    for (int i = 0; i < 2 * s->S; i++) {
         zeus_pf_spec *sp = &s->specs[i];
         sp->model = specs[i].model;
         sp->n_options = specs[i].n_options;
         sp->options = malloc(sp->n_options * sizeof *sp->options);
         if (!sp->options)
-            goto nomem;
+            return false;
         memcpy(sp->options, specs[i].options, sp->n_options * sizeof *sp->options);
         long qmin = sp->options[sp->n_options - 1].quant_time, qmax = sp->options[0].quant_time;
         s->cost_tab[i] = malloc((size_t)(qmax - qmin + 3) * sizeof(double));
         if (!s->cost_tab[i])
-            goto nomem;
+            return false;
         for (long q = qmin - 1; q <= qmax + 1; q++)
             s->cost_tab[i][q - (qmin - 1)] = zeus_pf_cost(&sp->model, q);
     }
+    return true;
+}
+
+/* Each stage's 1F1B program: its nodes, their durations, and program-order edges. */
+static void add_program_order(zeus_pf_solver *s)
+{
     s->spec_of[0] = s->spec_of[1] = -1;
     s->dmax[0] = s->dmax[1] = LONG_MAX;
-    for (int st = 0; st < num_stages; st++) {
+    for (int st = 0; st < s->S; st++) {
         zeus_pf_instruction *kinds = s->inst_of + node_of(s, st, 0);
         int *mbs = s->mb_of + node_of(s, st, 0);
-        zeus_pf_1f1b(num_stages, num_microbatches, st, kinds, mbs);
-        for (int k = 0; k < 2 * num_microbatches; k++) {
+        zeus_pf_1f1b(s->S, s->M, st, kinds, mbs);
+        for (int k = 0; k < 2 * s->M; k++) {
             int v = node_of(s, st, k);
             int spec = st * 2 + (int)s->inst_of[v];
             s->spec_of[v] = spec;
@@ -266,10 +269,16 @@ int zeus_pf_solver_create(int num_stages, int num_microbatches, const zeus_pf_sp
                 add_dep(s, v - 1, v);
         }
     }
-    /* Forward(s, m) -> Forward(s+1, m); Backward(s+1, m) -> Backward(s, m). */
+}
+
+/* Forward(s, m) -> Forward(s+1, m); Backward(s+1, m) -> Backward(s, m). False when out of
+ * memory. */
+static bool add_cross_stage(zeus_pf_solver *s)
+{
+    int num_stages = s->S, num_microbatches = s->M;
     int *pos = calloc((size_t)num_stages * 2 * num_microbatches, sizeof(int));
     if (!pos)
-        goto nomem;
+        return false;
     for (int st = 0; st < num_stages; st++)
         for (int k = 0; k < 2 * num_microbatches; k++) {
             int v = node_of(s, st, k);
@@ -283,7 +292,14 @@ int zeus_pf_solver_create(int num_stages, int num_microbatches, const zeus_pf_sp
                     pos[(st * 2 + 1) * num_microbatches + m]);
         }
     free(pos);
-    /* The dummy source and sink join every node without predecessors / successors. */
+    return true;
+}
+
+/* The dummy source and sink join every node without predecessors / successors; then the
+ * out/in adjacency lists. */
+static void join_ends_and_index(zeus_pf_solver *s)
+{
+    int n = s->n;
     int *indeg = s->level, *outdeg = s->iter; /* scratch, n <= nn */
     memset(indeg, 0, sizeof(int) * n);
     memset(outdeg, 0, sizeof(int) * n);
@@ -291,14 +307,12 @@ int zeus_pf_solver_create(int num_stages, int num_microbatches, const zeus_pf_sp
         outdeg[s->eu[e]]++;
         indeg[s->ev[e]]++;
     }
-    int base_edges = s->n_edges;
     for (int v = 2; v < n; v++) {
         if (indeg[v] == 0)
             add_dep(s, 0, v);
         if (outdeg[v] == 0)
             add_dep(s, v, 1);
     }
-    (void)base_edges;
     for (int e = 0; e < s->n_edges; e++) {
         s->out_start[s->eu[e] + 1]++;
         s->in_start[s->ev[e] + 1]++;
@@ -313,7 +327,13 @@ int zeus_pf_solver_create(int num_stages, int num_microbatches, const zeus_pf_sp
         s->out_list[indeg[s->eu[e]]++] = e;
         s->in_list[outdeg[s->ev[e]]++] = e;
     }
-    /* Kahn's topological order. */
+}
+
+/* Kahn's topological order into s->topo; false when the graph has a cycle. */
+static bool topo_order(zeus_pf_solver *s)
+{
+    int n = s->n;
+    int *indeg = s->level; /* scratch */
     for (int v = 0; v < n; v++)
         indeg[v] = s->in_start[v + 1] - s->in_start[v];
     int qh = 0, qt = 0;
@@ -328,10 +348,38 @@ int zeus_pf_solver_create(int num_stages, int num_microbatches, const zeus_pf_sp
                 s->topo[qt++] = v;
         }
     }
-    if (qt != n) {
+    return qt == n;
+}
+
+int zeus_pf_solver_create(int num_stages, int num_microbatches, const zeus_pf_spec *specs,
+                          double unit_time_s, zeus_pf_solver **out)
+{
+    if (!out || !specs || num_stages < 1 || num_microbatches < 1 || num_stages > 4096 ||
+        num_microbatches > 1 << 16 || !(unit_time_s > 0))
+        return zeus__error(ZEUS_EINVAL, "zeus_pf_solver_create: need stages >= 1, microbatches "
+                                        ">= 1, specs and a positive unit time");
+    int rc = check_specs(num_stages, specs);
+    if (rc != ZEUS_OK)
+        return rc;
+    *out = NULL;
+    zeus_pf_solver *s = calloc(1, sizeof *s);
+    if (!s)
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
+    s->S = num_stages;
+    s->M = num_microbatches;
+    s->unit_time = unit_time_s;
+    s->n = 2 + 2 * num_stages * num_microbatches;
+    if (!alloc_arrays(s) || !copy_specs(s, specs))
+        goto nomem;
+    add_program_order(s);
+    if (!add_cross_stage(s))
+        goto nomem;
+    join_ends_and_index(s);
+    if (!topo_order(s)) {
         free_solver(s);
         return zeus__error(ZEUS_EINVAL, "the pipeline graph has a cycle");
     }
+    int n = s->n;
     for (int v = 2; v < n; v++)
         s->dur[v] = s->dmin[v];
     cpm(s);

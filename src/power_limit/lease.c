@@ -7,8 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-pthread_mutex_t zeus__leases_lock = PTHREAD_MUTEX_INITIALIZER;
-zeus_lease *zeus__leases;
 /* Serializes lease creation from looking for this process's holders of its GPUs to joining
  * `zeus__leases`, so that two threads leasing one GPU nest rather than wait on each other's lock.
  */

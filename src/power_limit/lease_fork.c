@@ -26,3 +26,11 @@ void zeus__lease_fork_init(void)
 {
     zeus__fork_register(lease_atfork, 4); /* the power_limit floor (core/internal.h) */
 }
+
+/* The fork hook (which also covers the restore thread's state) is registered before the thread
+ * starts; lease_signal.c knows nothing of fork handling. */
+int zeus_install_signal_handlers(void)
+{
+    zeus__lease_fork_init();
+    return zeus__lease_signals_install();
+}

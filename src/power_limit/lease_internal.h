@@ -2,7 +2,13 @@
  * is split at its seams: lease.c (creation, release, changes), lease_restore.c (putting back,
  * nesting), lease_lock.c (lock directory, per-GPU lock files), lease_watch.c (the watched
  * client), lease_signal.c (the signal restore thread), lease_fork.c (fork handling),
- * lease_many.c (all-or-nothing multi-GPU changes) and lease_journal.c (the crash-safe journal). */
+ * lease_many.c (all-or-nothing multi-GPU changes), lease_journal.c (the crash-safe journal),
+ * lease_recover.c (zeus_lease_recover) and lease_state.c (the shared state: the list of leases,
+ * process identities). The calls among them go one way (scripts/check-layers.py checks that no
+ * circle forms): lease_state.c calls none of the others; lease_lock.c only it; lease_journal.c
+ * the lock code; lease_restore.c, lease_watch.c and lease_signal.c those; lease_fork.c the lock
+ * and signal code; lease.c all of these; lease_many.c and lease_recover.c only lease.c's API and
+ * what is below it. */
 #ifndef ZEUS_POWER_LIMIT_LEASE_INTERNAL_H
 #define ZEUS_POWER_LIMIT_LEASE_INTERNAL_H
 
@@ -81,7 +87,7 @@ struct zeus_lease {
     zeus__process_id self; /* this process (the lock holder a force names) */
 };
 
-/* Every lease of the process, under zeus__leases_lock. */
+/* Every lease of the process, under zeus__leases_lock (lease_state.c). */
 extern pthread_mutex_t zeus__leases_lock;
 extern zeus_lease *zeus__leases;
 /* Set by the restore thread while it handles a signal: changes are refused meanwhile. */
@@ -131,10 +137,13 @@ int zeus__lease_check_taken(const zeus_lease *l, const lease_gpu *g);
 void zeus__lease_gpu_path(const char *dir, const zeus_gpu_info *info, const char *suffix,
                           char *path, size_t size);
 
+/* The identity of a running process; ZEUS_ENOENT when there is none (lease_state.c). */
+int zeus__process_identity(pid_t pid, zeus__process_id *out);
+/* This boot's id (/proc/sys/kernel/random/boot_id), "" when unknown (lease_state.c). */
+void zeus__boot_id(char *out, size_t size);
+
 /* ---- the journal (lease_journal.c) ---- */
 
-/* The identity of a running process; ZEUS_ENOENT when there is none. */
-int zeus__process_identity(pid_t pid, zeus__process_id *out);
 /* Parses a journal's text (modified in place); path names it in errors. */
 int zeus__journal_parse(const char *path, char *text, zeus__journal_record *r);
 /* Before a lease records a GPU (its lock held): a journal whose holder is gone is put back at
@@ -144,6 +153,9 @@ int zeus__journal_take_over(zeus_lease *l, lease_gpu *g);
  * change: call it after marking the change, before making it), or removes it when nothing is
  * left to put back. Called with l->lock held (or before the lease is shared). */
 int zeus__journal_sync(zeus_lease *l, lease_gpu *g);
+/* The journal entry of one GPU (*found false when it has none). */
+int zeus__journal_read_entry(zeus_devices *devices, unsigned gpu, zeus_lease_journal_entry *e,
+                             bool *found);
 
 /* ---- the watched client (lease_watch.c) ---- */
 
@@ -158,6 +170,9 @@ void zeus__lease_fork_init(void);
 
 /* ---- signals (lease_signal.c) ---- */
 
+/* Starts the restore thread and installs the handlers (zeus_install_signal_handlers, in
+ * lease_fork.c, registers the fork hook first). */
+int zeus__lease_signals_install(void);
 bool zeus__lease_handlers_installed(void);
 /* Blocks (adds to set) the signals the restore thread handles. */
 void zeus__lease_add_handled_signals(sigset_t *set);

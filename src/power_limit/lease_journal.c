@@ -42,58 +42,6 @@ int zeus_journal_dir(char *path, size_t size)
     return ZEUS_OK;
 }
 
-/* ---- holders ---- */
-
-static void boot_id(char *out, size_t size)
-{
-    out[0] = '\0';
-    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    ssize_t n = read(fd, out, size - 1);
-    close(fd);
-    out[n > 0 ? n : 0] = '\0';
-    out[strcspn(out, "\n")] = '\0';
-}
-
-int zeus__process_identity(pid_t pid, zeus__process_id *out)
-{
-    memset(out, 0, sizeof *out);
-    out->pid = pid;
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ZEUS_ENOENT;
-    struct stat st;
-    bool have_uid = fstat(fd, &st) == 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return ZEUS_ENOENT;
-    buf[n] = '\0';
-    /* The name (field 2) may hold spaces and parentheses: fields 3.. follow the last ')'. */
-    const char *p = strrchr(buf, ')');
-    if (!p || p[1] != ' ')
-        return ZEUS_EPARSE;
-    p += 2;
-    out->zombie = *p == 'Z' || *p == 'X';
-    for (int field = 3; field < 22; field++) {
-        p = strchr(p, ' ');
-        if (!p)
-            return ZEUS_EPARSE;
-        p++;
-    }
-    char *end;
-    errno = 0;
-    out->start_time = strtoull(p, &end, 10);
-    if (errno || end == p)
-        return ZEUS_EPARSE;
-    out->uid = have_uid ? st.st_uid : 0;
-    boot_id(out->boot_id, sizeof out->boot_id);
-    return ZEUS_OK;
-}
-
 /* Whether the holder a journal names still runs: the same pid, start time and boot. */
 static bool holder_alive(const zeus__journal_record *rec)
 {
@@ -360,7 +308,7 @@ int zeus__journal_take_over(zeus_lease *l, lease_gpu *g)
     char w[32];
     snprintf(w, sizeof w, "%g W", r.original_mw / 1000.0);
     char boot[40];
-    boot_id(boot, sizeof boot);
+    zeus__boot_id(boot, sizeof boot);
     if (r.holder.boot_id[0] && boot[0] && strcmp(r.holder.boot_id, boot) != 0) {
         /* Written before the machine restarted: the driver has reset the GPU since. */
         ZEUS_INFO("GPU %u: dropping the lease journal of an earlier boot (%s)", g->gpu, path);
@@ -437,7 +385,8 @@ static long gpu_of(zeus_devices *devices, const zeus__journal_record *r)
     return -1;
 }
 
-static int read_entry(zeus_devices *devices, unsigned gpu, zeus_lease_journal_entry *e, bool *found)
+int zeus__journal_read_entry(zeus_devices *devices, unsigned gpu, zeus_lease_journal_entry *e,
+                             bool *found)
 {
     *found = false;
     zeus_gpu_info info;
@@ -456,7 +405,7 @@ static int read_entry(zeus_devices *devices, unsigned gpu, zeus_lease_journal_en
     if (gpu_of(devices, &r) != (long)gpu)
         return ZEUS_OK; /* another GPU's file (a UUID clash after sanitizing): not this one */
     char boot[40];
-    boot_id(boot, sizeof boot);
+    zeus__boot_id(boot, sizeof boot);
     if (r.holder.boot_id[0] && boot[0] && strcmp(r.holder.boot_id, boot) != 0)
         return ZEUS_OK; /* an earlier boot's: nothing to put back (dropped by the next lease) */
     *e = (zeus_lease_journal_entry){.gpu = gpu,
@@ -481,45 +430,11 @@ int zeus_lease_journal_read(zeus_devices *devices, zeus_lease_journal_entry *ent
     unsigned n = zeus_gpu_count(devices);
     for (unsigned i = 0; i < n && *count < max; i++) {
         bool found;
-        int rc = read_entry(devices, i, &entries[*count], &found);
+        int rc = zeus__journal_read_entry(devices, i, &entries[*count], &found);
         if (rc != ZEUS_OK)
             return rc;
         if (found)
             (*count)++;
     }
-    return ZEUS_OK;
-}
-
-int zeus_lease_recover(zeus_devices *devices, const unsigned *gpus, size_t count,
-                       zeus_lease_journal_entry *entries, size_t *entry_count)
-{
-    if (!devices || !entry_count)
-        return zeus__error(ZEUS_EINVAL, "zeus_lease_recover: missing argument");
-    if (!gpus)
-        count = zeus_gpu_count(devices);
-    size_t found_count = 0;
-    for (size_t i = 0; i < count; i++) {
-        unsigned gpu = gpus ? gpus[i] : (unsigned)i;
-        zeus_lease_journal_entry e;
-        bool found;
-        int rc = zeus__devices_gpu_settings_private(devices) ? ZEUS_OK
-                                                             : read_entry(devices, gpu, &e, &found);
-        if (rc != ZEUS_OK)
-            return rc;
-        if (zeus__devices_gpu_settings_private(devices) || !found)
-            continue;
-        if (!e.holder_alive) {
-            /* A lease of the GPU puts back what the gone holder left (zeus__journal_take_over). */
-            zeus_lease *lease;
-            rc = zeus_lease_create(devices, &gpu, 1, ZEUS_LEASE_NO_WAIT, &lease);
-            if (rc != ZEUS_OK)
-                return rc;
-            zeus_lease_release(lease);
-        }
-        if (entries)
-            entries[found_count] = e;
-        found_count++;
-    }
-    *entry_count = found_count;
     return ZEUS_OK;
 }

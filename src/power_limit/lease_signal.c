@@ -9,8 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-atomic_bool zeus__signal_in_progress;
-
 static const int handled_signals[] = {SIGINT, SIGTERM, SIGHUP};
 #define SIGNAL_COUNT ZEUS_ARRAY_LEN(handled_signals)
 
@@ -136,9 +134,8 @@ static void uninstall_locked(bool stop_thread)
     }
 }
 
-int zeus_install_signal_handlers(void)
+int zeus__lease_signals_install(void)
 {
-    zeus__lease_fork_init();
     pthread_mutex_lock(&signals_lock);
     int rc = ZEUS_OK;
     if (thread_running)

@@ -394,9 +394,13 @@ static bool admin_allowed(const zd_config *c, const zd_request *req)
     return req->has_peer && (req->uid == 0 || id_matches(c->admin, c->admin_count, req));
 }
 
-static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_write op)
+/* The route's body fields into fields (7 at most); returns how many, with the places of our own
+ * persist and force fields. */
+static size_t write_fields(zd_write op, zd_field *fields, size_t *persist_field,
+                           size_t *force_field)
 {
-    zd_field fields[7] = {{"gpu_ids", F_IDS, true}, {"block", F_BOOL, true}};
+    fields[0] = (zd_field){"gpu_ids", F_IDS, true};
+    fields[1] = (zd_field){"block", F_BOOL, true};
     size_t n = 2;
     switch (op) {
     case W_PERSISTENCE:
@@ -415,10 +419,93 @@ static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_wr
     }
     /* Ours: make the change permanent (no lease); break another client's lease (root or
      * gpu-admin). */
-    size_t persist_field = n;
+    *persist_field = n;
     fields[n++] = (zd_field){"persist", F_BOOL, false};
-    size_t force_field = n;
+    *force_field = n;
     fields[n++] = (zd_field){"force", F_BOOL, false};
+    return n;
+}
+
+/* Who asks (requester->name) and how, for the log (who). */
+static void describe_requester(const zd_request *req, bool leased, bool force,
+                               zd_requester *requester, char *who, size_t size)
+{
+    if (req->has_peer) {
+        char name[96];
+        snprintf(requester->name, sizeof requester->name, "%s (uid %u, pid %ld)",
+                 user_name(req->uid, name, sizeof name), (unsigned)req->uid, (long)req->pid);
+        snprintf(who, size, "%s%s%s", requester->name, leased ? " [lease]" : " [permanent]",
+                 force ? " [force]" : "");
+    } else {
+        snprintf(requester->name, sizeof requester->name, "a tcp client");
+        snprintf(who, size, "tcp client [permanent]");
+    }
+}
+
+/* The route's setting from the body's values, and those values for the log line. */
+static zd_setting route_setting(zd_write op, const zd_values *v, char *values, size_t size)
+{
+    static const zd_knob knobs[] = {
+        [W_PERSISTENCE] = ZD_SET_PERSISTENCE, [W_POWER_LIMIT] = ZD_SET_POWER_LIMIT,
+        [W_GPU_CLOCKS] = ZD_SET_GPU_CLOCKS,   [W_RESET_GPU_CLOCKS] = ZD_RESET_GPU_CLOCKS,
+        [W_MEM_CLOCKS] = ZD_SET_MEM_CLOCKS,   [W_RESET_MEM_CLOCKS] = ZD_RESET_MEM_CLOCKS,
+        [W_RESET_CLOCKS] = ZD_RESET_CLOCKS};
+    zd_setting setting = {knobs[op], 0, 0};
+    values[0] = '\0';
+    if (op == W_POWER_LIMIT) {
+        setting.value = v->u[2];
+        snprintf(values, size, " power_limit_mw=%u", v->u[2]);
+    } else if (op == W_PERSISTENCE) {
+        setting.value = v->b[2];
+        snprintf(values, size, " enabled=%s", v->b[2] ? "true" : "false");
+    } else if (op == W_GPU_CLOCKS || op == W_MEM_CLOCKS) {
+        setting.value = v->u[2];
+        setting.value_max = v->u[3];
+        snprintf(values, size, " min_clock_mhz=%u max_clock_mhz=%u", v->u[2], v->u[3]);
+    }
+    return setting;
+}
+
+/* Queues one change per GPU (all sent first: different GPUs change in parallel), then waits for
+ * them when blocking; failures go to errors. what: the change's log text before " gpu=". */
+static void submit_changes(zd_server *s, const unsigned *ids, size_t count, const zd_change *proto,
+                           const char *what, const char *values, const char *who, zd_errors *errors)
+{
+    zd_change *changes[ZD_MAX_IDS] = {0};
+    for (size_t i = 0; i < count; i++) {
+        zd_change *c = calloc(1, sizeof *c);
+        if (!c) {
+            add_error(errors, ids[i], 500, "IOError: out of memory");
+            continue;
+        }
+        *c = *proto;
+        c->gpu = ids[i];
+        snprintf(c->what, sizeof c->what, "%s gpu=%u%s by %s", what, ids[i], values, who);
+        if (zd_queue_submit(s->queue, c) != 0) {
+            free(c);
+            add_error(errors, ids[i], 500,
+                      "Management task for this GPU unexpectedly terminated while handling the "
+                      "request.");
+            continue;
+        }
+        if (proto->blocking)
+            changes[i] = c;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (!changes[i])
+            continue;
+        zd_queue_wait(s->queue, changes[i]);
+        if (changes[i]->rc != 0)
+            device_error(s, errors, ids[i], changes[i]->rc, changes[i]->err);
+        free(changes[i]);
+    }
+}
+
+static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_write op)
+{
+    zd_field fields[7];
+    size_t persist_field, force_field;
+    size_t n = write_fields(op, fields, &persist_field, &force_field);
     zd_values v;
     if (read_fields(req, fields, n, &v, r) != 0)
         return;
@@ -437,16 +524,7 @@ static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_wr
     zd_requester requester = {
         .pid = req->has_peer ? req->pid : 0, .uid = req->uid, .persist = !leased, .force = force};
     char who[192];
-    if (req->has_peer) {
-        char name[96];
-        snprintf(requester.name, sizeof requester.name, "%s (uid %u, pid %ld)",
-                 user_name(req->uid, name, sizeof name), (unsigned)req->uid, (long)req->pid);
-        snprintf(who, sizeof who, "%s%s%s", requester.name, leased ? " [lease]" : " [permanent]",
-                 force ? " [force]" : "");
-    } else {
-        snprintf(requester.name, sizeof requester.name, "a tcp client");
-        snprintf(who, sizeof who, "tcp client [permanent]");
-    }
+    describe_requester(req, leased, force, &requester, who, sizeof who);
     if (force && !admin_allowed(&s->config, req)) {
         char msg[300];
         snprintf(msg, sizeof msg,
@@ -462,53 +540,11 @@ static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_wr
         [W_GPU_CLOCKS] = "set_gpu_locked_clocks", [W_RESET_GPU_CLOCKS] = "reset_gpu_locked_clocks",
         [W_MEM_CLOCKS] = "set_mem_locked_clocks", [W_RESET_MEM_CLOCKS] = "reset_mem_locked_clocks",
         [W_RESET_CLOCKS] = "reset_locked_clocks"};
-    /* The route's setting, and its values for the log line. */
-    static const zd_knob knobs[] = {
-        [W_PERSISTENCE] = ZD_SET_PERSISTENCE, [W_POWER_LIMIT] = ZD_SET_POWER_LIMIT,
-        [W_GPU_CLOCKS] = ZD_SET_GPU_CLOCKS,   [W_RESET_GPU_CLOCKS] = ZD_RESET_GPU_CLOCKS,
-        [W_MEM_CLOCKS] = ZD_SET_MEM_CLOCKS,   [W_RESET_MEM_CLOCKS] = ZD_RESET_MEM_CLOCKS,
-        [W_RESET_CLOCKS] = ZD_RESET_CLOCKS};
-    zd_setting setting = {knobs[op], 0, 0};
-    char values[96] = "";
-    if (op == W_POWER_LIMIT) {
-        setting.value = v.u[2];
-        snprintf(values, sizeof values, " power_limit_mw=%u", v.u[2]);
-    } else if (op == W_PERSISTENCE) {
-        setting.value = v.b[2];
-        snprintf(values, sizeof values, " enabled=%s", v.b[2] ? "true" : "false");
-    } else if (op == W_GPU_CLOCKS || op == W_MEM_CLOCKS) {
-        setting.value = v.u[2];
-        setting.value_max = v.u[3];
-        snprintf(values, sizeof values, " min_clock_mhz=%u max_clock_mhz=%u", v.u[2], v.u[3]);
-    }
+    char values[96];
+    zd_setting setting = route_setting(op, &v, values, sizeof values);
     zd_errors errors = {0};
-    zd_change *changes[ZD_MAX_IDS] = {0};
-    for (size_t i = 0; i < count; i++) {
-        zd_change *c = calloc(1, sizeof *c);
-        if (!c) {
-            add_error(&errors, ids[i], 500, "IOError: out of memory");
-            continue;
-        }
-        *c = (zd_change){.gpu = ids[i], .setting = setting, .who = requester, .blocking = block};
-        snprintf(c->what, sizeof c->what, "%s gpu=%u%s by %s", names[op], ids[i], values, who);
-        if (zd_queue_submit(s->queue, c) != 0) {
-            free(c);
-            add_error(&errors, ids[i], 500,
-                      "Management task for this GPU unexpectedly terminated while handling the "
-                      "request.");
-            continue;
-        }
-        if (block)
-            changes[i] = c; /* all sent first: different GPUs change in parallel */
-    }
-    for (size_t i = 0; i < count; i++) {
-        if (!changes[i])
-            continue;
-        zd_queue_wait(s->queue, changes[i]);
-        if (changes[i]->rc != 0)
-            device_error(s, &errors, ids[i], changes[i]->rc, changes[i]->err);
-        free(changes[i]);
-    }
+    zd_change proto = {.setting = setting, .who = requester, .blocking = block};
+    submit_changes(s, ids, count, &proto, names[op], values, who, &errors);
     if (!block) {
         /* Only a queueing failure is reported; what the worker meets is logged. */
         bool queue_failed = errors.status == 500;

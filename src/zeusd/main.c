@@ -437,98 +437,158 @@ static int token_issue(int argc, char **argv)
     return 0;
 }
 
-static int serve(int argc, char **argv)
+#define KEEP_GOING (-1)
+
+/* One option of serve (o, with optarg) into c; KEEP_GOING or the exit status. */
+static int take_serve_option(int o, zd_config *c, bool *enable_given, const char **gpu_backend)
 {
-    zd_config c;
-    zd_config_defaults(&c);
+    unsigned v, *field = u32_field(c, o);
+    if (field)
+        return parse_u32_opt(option_name(o), optarg, field) ? 1 : KEEP_GOING;
+    switch (o) {
+    case O_MODE:
+        if (strcmp(optarg, "uds") != 0 && strcmp(optarg, "tcp") != 0)
+            return die("--mode: '%s' is not uds or tcp", optarg);
+        c->uds = strcmp(optarg, "uds") == 0;
+        break;
+    case O_SOCKET_PATH:
+        snprintf(c->socket_path, sizeof c->socket_path, "%s", optarg);
+        break;
+    case O_SOCKET_PERMS: {
+        char *end;
+        errno = 0;
+        unsigned long mode = strtoul(optarg, &end, 8);
+        if (errno || *end || end == optarg || mode > 07777)
+            return die("--socket-permissions: '%s' is not an octal mode", optarg);
+        c->socket_mode = (unsigned)mode;
+        break;
+    }
+    case O_SOCKET_UID:
+    case O_SOCKET_GID:
+        if (parse_u32_opt(option_name(o), optarg, &v))
+            return 1;
+        *(o == O_SOCKET_UID ? &c->socket_uid : &c->socket_gid) = v;
+        break;
+    case O_TCP:
+        snprintf(c->tcp_bind, sizeof c->tcp_bind, "%s", optarg);
+        break;
+    case O_BACKEND:
+        if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "nvml") != 0 &&
+            strcmp(optarg, "amdsmi") != 0)
+            return die("--gpu-backend: '%s' is not supported here (auto, nvml, amdsmi)", optarg);
+        *gpu_backend = strcmp(optarg, "auto") == 0 ? NULL : optarg;
+        break;
+    case O_ENABLE:
+        if (!*enable_given)
+            c->enabled_count = 0;
+        *enable_given = true;
+        if (parse_groups(optarg, c->enabled, ZD_MAX_ENABLED, &c->enabled_count) != 0)
+            return die("--enable: unknown API group in '%s' (gpu-control, gpu-read, "
+                       "cpu-read)",
+                       optarg);
+        break;
+    case O_KEY:
+        snprintf(c->signing_key_path, sizeof c->signing_key_path, "%s", optarg);
+        break;
+    case O_ALLOW:
+        if (parse_allow(c, optarg) != 0)
+            return die("--allow: cannot use '%s' (GROUP=user:NAME,uid:N,group:NAME,gid:N)", optarg);
+        break;
+    case O_NO_LEASES:
+        c->no_leases = true;
+        break;
+    case O_STATE_DIR:
+        if (!optarg[0] || strlen(optarg) >= sizeof c->state_dir)
+            return die("--state-dir: '%s' is not a usable directory path", optarg);
+        snprintf(c->state_dir, sizeof c->state_dir, "%s", optarg);
+        break;
+    case O_OVERRIDES:
+        return die("--gpu-command-overrides (%s) is not supported by this zeusd", optarg);
+    default:
+        return help_or_usage_error(o);
+    }
+    return KEEP_GOING;
+}
+
+/* serve's command line into c (then the defaults it leaves); KEEP_GOING or the exit status. */
+static int parse_serve_args(int argc, char **argv, zd_config *c, const char **gpu_backend)
+{
     bool enable_given = false;
-    const char *gpu_backend = NULL; /* --gpu-backend; NULL: auto (or ZEUS_DEVICE) */
     int o;
     optind = 1;
     while ((o = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        unsigned v, *field = u32_field(&c, o);
-        if (field) {
-            if (parse_u32_opt(option_name(o), optarg, field))
-                return 1;
-            continue;
-        }
-        switch (o) {
-        case O_MODE:
-            if (strcmp(optarg, "uds") != 0 && strcmp(optarg, "tcp") != 0)
-                return die("--mode: '%s' is not uds or tcp", optarg);
-            c.uds = strcmp(optarg, "uds") == 0;
-            break;
-        case O_SOCKET_PATH:
-            snprintf(c.socket_path, sizeof c.socket_path, "%s", optarg);
-            break;
-        case O_SOCKET_PERMS: {
-            char *end;
-            errno = 0;
-            unsigned long mode = strtoul(optarg, &end, 8);
-            if (errno || *end || end == optarg || mode > 07777)
-                return die("--socket-permissions: '%s' is not an octal mode", optarg);
-            c.socket_mode = (unsigned)mode;
-            break;
-        }
-        case O_SOCKET_UID:
-        case O_SOCKET_GID:
-            if (parse_u32_opt(option_name(o), optarg, &v))
-                return 1;
-            *(o == O_SOCKET_UID ? &c.socket_uid : &c.socket_gid) = v;
-            break;
-        case O_TCP:
-            snprintf(c.tcp_bind, sizeof c.tcp_bind, "%s", optarg);
-            break;
-        case O_BACKEND:
-            if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "nvml") != 0 &&
-                strcmp(optarg, "amdsmi") != 0)
-                return die("--gpu-backend: '%s' is not supported here (auto, nvml, amdsmi)",
-                           optarg);
-            gpu_backend = strcmp(optarg, "auto") == 0 ? NULL : optarg;
-            break;
-        case O_ENABLE:
-            if (!enable_given)
-                c.enabled_count = 0;
-            enable_given = true;
-            if (parse_groups(optarg, c.enabled, ZD_MAX_ENABLED, &c.enabled_count) != 0)
-                return die("--enable: unknown API group in '%s' (gpu-control, gpu-read, "
-                           "cpu-read)",
-                           optarg);
-            break;
-        case O_KEY:
-            snprintf(c.signing_key_path, sizeof c.signing_key_path, "%s", optarg);
-            break;
-        case O_ALLOW:
-            if (parse_allow(&c, optarg) != 0)
-                return die("--allow: cannot use '%s' (GROUP=user:NAME,uid:N,group:NAME,gid:N)",
-                           optarg);
-            break;
-        case O_NO_LEASES:
-            c.no_leases = true;
-            break;
-        case O_STATE_DIR:
-            if (!optarg[0] || strlen(optarg) >= sizeof c.state_dir)
-                return die("--state-dir: '%s' is not a usable directory path", optarg);
-            snprintf(c.state_dir, sizeof c.state_dir, "%s", optarg);
-            break;
-        case O_OVERRIDES:
-            return die("--gpu-command-overrides (%s) is not supported by this zeusd", optarg);
-        default:
-            return help_or_usage_error(o);
-        }
+        int rc = take_serve_option(o, c, &enable_given, gpu_backend);
+        if (rc != KEEP_GOING)
+            return rc;
     }
     if (optind < argc)
         return die("unexpected argument '%s'", argv[optind]);
     if (!enable_given) {
-        c.enabled[0] = ZD_GROUP_GPU_CONTROL;
-        c.enabled[1] = ZD_GROUP_GPU_READ;
-        c.enabled[2] = ZD_GROUP_CPU_READ;
-        c.enabled_count = 3;
+        c->enabled[0] = ZD_GROUP_GPU_CONTROL;
+        c->enabled[1] = ZD_GROUP_GPU_READ;
+        c->enabled[2] = ZD_GROUP_CPU_READ;
+        c->enabled_count = 3;
     }
-    for (size_t i = 0; i < c.enabled_count; i++)
-        c.group_on[c.enabled[i]] = true;
-    if (!c.state_dir[0])
-        default_state_dir(&c);
+    for (size_t i = 0; i < c->enabled_count; i++)
+        c->group_on[c->enabled[i]] = true;
+    if (!c->state_dir[0])
+        default_state_dir(c);
+    return KEEP_GOING;
+}
+
+/* The node's devices as the daemon serves them; *gpus_out: the GPUs it serves. 0, or the exit
+ * status after saying why. */
+static int open_serve_devices(const zd_config *c, const char *gpu_backend, zeus_devices **devices,
+                              unsigned *gpus_out)
+{
+    /* The daemon serves every GPU of the node by its physical index, whatever its own
+     * environment says, and carries out changes itself (never through another zeusd). */
+    zeus_device_options dev_options;
+    zeus_device_options_init(&dev_options);
+    if (zeus_device_options_from_env(&dev_options) != 0)
+        return die("%s", zeus_last_error());
+    dev_options.physical_indices = true;
+    if (gpu_backend)
+        dev_options.backend = gpu_backend;
+    dev_options.knob_backend = NULL;
+    dev_options.zeusd_socket_path = dev_options.zeusd_host_port = dev_options.zeusd_token = NULL;
+    if (zeus_devices_open_with(&dev_options, devices) != 0)
+        return die("cannot open the devices: %s", zeus_last_error());
+    bool want_gpus = c->group_on[ZD_GROUP_GPU_CONTROL] || c->group_on[ZD_GROUP_GPU_READ];
+    unsigned gpus = *gpus_out = want_gpus ? zeus_gpu_count(*devices) : 0;
+    /* auto on a node with NVIDIA and AMD GPUs: the newer daemon refuses to guess (its ids
+     * would mean one vendor's GPUs only). NVML answered first; ask AMD SMI too. */
+    const char *chosen = zeus_devices_gpu_backend(*devices);
+    if (gpus > 0 && chosen && strcmp(chosen, "nvml") == 0 &&
+        (!dev_options.backend || strcmp(dev_options.backend, "auto") == 0)) {
+        zeus_device_options amd_options = dev_options;
+        amd_options.backend = "amdsmi";
+        amd_options.allowed_backends = "amdsmi";
+        zeus_devices *amd = NULL;
+        unsigned amd_gpus = 0;
+        if (zeus_devices_open_with(&amd_options, &amd) == 0) {
+            amd_gpus = zeus_gpu_count(amd);
+            zeus_devices_close(amd);
+        }
+        if (amd_gpus > 0) {
+            char counts[64];
+            snprintf(counts, sizeof counts, "%u NVIDIA and %u AMD", gpus, amd_gpus);
+            return die("this node has %s GPUs: pick one with --gpu-backend nvml or "
+                       "--gpu-backend amdsmi (one daemon serves one vendor's GPUs)",
+                       counts);
+        }
+    }
+    return 0;
+}
+
+static int serve(int argc, char **argv)
+{
+    zd_config c;
+    zd_config_defaults(&c);
+    const char *gpu_backend = NULL; /* --gpu-backend; NULL: auto (or ZEUS_DEVICE) */
+    int prc = parse_serve_args(argc, argv, &c, &gpu_backend);
+    if (prc != KEEP_GOING)
+        return prc;
     zd_log("INFO", "config: mode=%s socket=%s tcp=%s groups=%zu leases=%s auth=%s state=%s",
            c.uds ? "uds" : "tcp", c.socket_path, c.tcp_bind, c.enabled_count,
            c.no_leases ? "off" : "on", c.signing_key_path[0] ? "on" : "off", c.state_dir);
@@ -557,48 +617,9 @@ static int serve(int argc, char **argv)
     }
     if (!c.uds && !c.key)
         zd_log("WARN", "Running in TCP mode without authentication");
-    /* The daemon serves every GPU of the node by its physical index, whatever its own
-     * environment says, and carries out changes itself (never through another zeusd). */
-    zeus_device_options dev_options;
-    zeus_device_options_init(&dev_options);
-    if (zeus_device_options_from_env(&dev_options) != 0) {
-        die("%s", zeus_last_error());
+    unsigned gpus = 0;
+    if (open_serve_devices(&c, gpu_backend, &devices, &gpus) != 0)
         goto done;
-    }
-    dev_options.physical_indices = true;
-    if (gpu_backend)
-        dev_options.backend = gpu_backend;
-    dev_options.knob_backend = NULL;
-    dev_options.zeusd_socket_path = dev_options.zeusd_host_port = dev_options.zeusd_token = NULL;
-    if (zeus_devices_open_with(&dev_options, &devices) != 0) {
-        die("cannot open the devices: %s", zeus_last_error());
-        goto done;
-    }
-    bool want_gpus = c.group_on[ZD_GROUP_GPU_CONTROL] || c.group_on[ZD_GROUP_GPU_READ];
-    unsigned gpus = want_gpus ? zeus_gpu_count(devices) : 0;
-    /* auto on a node with NVIDIA and AMD GPUs: the newer daemon refuses to guess (its ids
-     * would mean one vendor's GPUs only). NVML answered first; ask AMD SMI too. */
-    const char *chosen = zeus_devices_gpu_backend(devices);
-    if (gpus > 0 && chosen && strcmp(chosen, "nvml") == 0 &&
-        (!dev_options.backend || strcmp(dev_options.backend, "auto") == 0)) {
-        zeus_device_options amd_options = dev_options;
-        amd_options.backend = "amdsmi";
-        amd_options.allowed_backends = "amdsmi";
-        zeus_devices *amd = NULL;
-        unsigned amd_gpus = 0;
-        if (zeus_devices_open_with(&amd_options, &amd) == 0) {
-            amd_gpus = zeus_gpu_count(amd);
-            zeus_devices_close(amd);
-        }
-        if (amd_gpus > 0) {
-            char counts[64];
-            snprintf(counts, sizeof counts, "%u NVIDIA and %u AMD", gpus, amd_gpus);
-            die("this node has %s GPUs: pick one with --gpu-backend nvml or --gpu-backend "
-                "amdsmi (one daemon serves one vendor's GPUs)",
-                counts);
-            goto done;
-        }
-    }
     zeus_gpu_info info = {0};
     if (gpus > 0)
         zeus_gpu_get_info(devices, 0, &info);

@@ -132,6 +132,45 @@ fail:
 /* jsonwebtoken's default leeway for exp (seconds). */
 #define ZD_EXP_LEEWAY_S 60
 
+/* Whether mac is the HS256 signature of the token's first len bytes, compared in constant time:
+ * the comparison must not tell how many bytes matched. */
+static bool signature_matches(const unsigned char *key, size_t key_len, const char *token,
+                              size_t len, const unsigned char *mac, size_t mlen)
+{
+    unsigned char want[SHA256_DIGEST_SIZE];
+    sign(key, key_len, token, len, want);
+    unsigned char diff = mlen != sizeof want;
+    for (size_t i = 0; i < sizeof want; i++)
+        diff |= (unsigned char)(want[i] ^ (i < mlen ? mac[i] : 0));
+    return diff == 0;
+}
+
+/* The scopes claim into out (scope flags, and the list as text and as JSON); false on an
+ * unknown one. */
+static bool read_scopes(const cJSON *scopes, zd_claims *out)
+{
+    size_t tl = 0, jl = 0;
+    jl += (size_t)snprintf(out->scopes_json, sizeof out->scopes_json, "[");
+    const cJSON *item;
+    cJSON_ArrayForEach(item, scopes)
+    {
+        zd_group g;
+        if (!cJSON_IsString(item) || zd_group_parse(item->valuestring, &g) != 0)
+            return false;
+        out->scope[g] = true;
+        const char *name = zd_group_name(g);
+        if (tl < sizeof out->scopes_text)
+            tl += (size_t)snprintf(out->scopes_text + tl, sizeof out->scopes_text - tl, "%s'%s'",
+                                   tl ? ", " : "", name);
+        if (jl < sizeof out->scopes_json)
+            jl += (size_t)snprintf(out->scopes_json + jl, sizeof out->scopes_json - jl, "%s\"%s\"",
+                                   jl > 1 ? "," : "", name);
+    }
+    if (jl < sizeof out->scopes_json)
+        snprintf(out->scopes_json + jl, sizeof out->scopes_json - jl, "]");
+    return true;
+}
+
 int zd_token_verify(const unsigned char *key, size_t key_len, const char *token, int64_t now_s,
                     zd_claims *out, char *err, size_t err_size)
 {
@@ -169,13 +208,7 @@ int zd_token_verify(const unsigned char *key, size_t key_len, const char *token,
         snprintf(err, err_size, "InvalidAlgorithm");
         goto done;
     }
-    unsigned char want[SHA256_DIGEST_SIZE];
-    sign(key, key_len, token, (size_t)(dot2 - token), want);
-    /* Constant time: the comparison must not tell how many bytes matched. */
-    unsigned char diff = mlen != sizeof want;
-    for (size_t i = 0; i < sizeof want; i++)
-        diff |= (unsigned char)(want[i] ^ (i < mlen ? mac[i] : 0));
-    if (diff) {
+    if (!signature_matches(key, key_len, token, (size_t)(dot2 - token), mac, mlen)) {
         snprintf(err, err_size, "InvalidSignature");
         goto done;
     }
@@ -191,27 +224,10 @@ int zd_token_verify(const unsigned char *key, size_t key_len, const char *token,
         goto done;
     }
     snprintf(out->sub, sizeof out->sub, "%s", sub->valuestring);
-    size_t tl = 0, jl = 0;
-    jl += (size_t)snprintf(out->scopes_json, sizeof out->scopes_json, "[");
-    const cJSON *item;
-    cJSON_ArrayForEach(item, scopes)
-    {
-        zd_group g;
-        if (!cJSON_IsString(item) || zd_group_parse(item->valuestring, &g) != 0) {
-            snprintf(err, err_size, "JSON error: unknown variant in scopes");
-            goto done;
-        }
-        out->scope[g] = true;
-        const char *name = zd_group_name(g);
-        if (tl < sizeof out->scopes_text)
-            tl += (size_t)snprintf(out->scopes_text + tl, sizeof out->scopes_text - tl, "%s'%s'",
-                                   tl ? ", " : "", name);
-        if (jl < sizeof out->scopes_json)
-            jl += (size_t)snprintf(out->scopes_json + jl, sizeof out->scopes_json - jl, "%s\"%s\"",
-                                   jl > 1 ? "," : "", name);
+    if (!read_scopes(scopes, out)) {
+        snprintf(err, err_size, "JSON error: unknown variant in scopes");
+        goto done;
     }
-    if (jl < sizeof out->scopes_json)
-        snprintf(out->scopes_json + jl, sizeof out->scopes_json - jl, "]");
     if (exp) {
         out->has_exp = true;
         /* jsonwebtoken reads exp as a u64: a far-future exp (past int64_t, where a plain cast
