@@ -8,7 +8,7 @@ set -euo pipefail
 what=${1:?usage: time-fresh-debian.sh demo|test [ROOT]}
 base=${2:-}
 work=$(mktemp -d)
-trap 'umount -R "$work/root/proc" "$work/root/dev" "$work/root/sys" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'umount -R "$work/root/proc" "$work/root/dev" "$work/root/sys" "$work/root/opt" 2>/dev/null || true; rm -rf "$work"' EXIT
 if [ -n "$base" ]; then
   cp -a "$base" "$work/root"
 else
@@ -18,6 +18,12 @@ else
 fi
 git clone -q "$(cd "$(dirname "$0")/.." && pwd)" "$work/root/zeus"
 cp /etc/resolv.conf "$work/root/etc/resolv.conf"
+# What a fresh machine of this workplace has: its network's certificates and pip's
+# configuration, with the local wheel folders it names (torch's CPU wheel is one).
+cp /etc/ssl/certs/ca-certificates.crt "$work/root/etc/ssl/certs/" 2>/dev/null || true
+[ -f /etc/pip.conf ] && cp /etc/pip.conf "$work/root/etc/"
+[ -d /etc/xdg/pip ] && mkdir -p "$work/root/etc/xdg" && cp -a /etc/xdg/pip "$work/root/etc/xdg/"
+[ -d /opt ] && mount --rbind /opt "$work/root/opt"
 for fs in proc dev sys; do mount --rbind "/$fs" "$work/root/$fs"; done
 chroot "$work/root" /bin/bash -euc '
   export DEBIAN_FRONTEND=noninteractive
