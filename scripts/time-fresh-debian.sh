@@ -20,13 +20,15 @@ git clone -q "$(cd "$(dirname "$0")/.." && pwd)" "$work/root/zeus"
 cp /etc/resolv.conf "$work/root/etc/resolv.conf"
 # What a fresh machine of this workplace has: its network's certificates and pip's
 # configuration, with the local wheel folders it names (torch's CPU wheel is one).
-cp /etc/ssl/certs/ca-certificates.crt "$work/root/etc/ssl/certs/" 2>/dev/null || true
+# (apart from /etc/ssl/certs, which the ca-certificates package rewrites when apt installs it)
+cp /etc/ssl/certs/ca-certificates.crt "$work/root/etc/workplace-ca.crt" 2>/dev/null || true
 [ -f /etc/pip.conf ] && cp /etc/pip.conf "$work/root/etc/"
 [ -d /etc/xdg/pip ] && mkdir -p "$work/root/etc/xdg" && cp -a /etc/xdg/pip "$work/root/etc/xdg/"
 [ -d /opt ] && mount --rbind /opt "$work/root/opt"
 for fs in proc dev sys; do mount --rbind "/$fs" "$work/root/$fs"; done
 chroot "$work/root" /bin/bash -euc '
   export DEBIAN_FRONTEND=noninteractive
+  [ -f /etc/workplace-ca.crt ] && export PIP_CERT=/etc/workplace-ca.crt
   t0=$(date +%s.%N)
   apt-get update -qq && apt-get install -y -qq --no-install-recommends make >/dev/null
   t1=$(date +%s.%N)
