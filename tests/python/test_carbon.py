@@ -431,8 +431,8 @@ def scrape(port: int) -> dict[str, list[tuple[str, float]]]:
 
 def start_exporter(fake, tmp_path, env_extra):
     import os
-    import select
     import subprocess
+    import threading
 
     from conftest import BUILD
 
@@ -444,12 +444,18 @@ def start_exporter(fake, tmp_path, env_extra):
                           fake.base + "/v3"], env=env, stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     line, p.early = "", ""
-    while "serving http://" not in line:  # warnings (a refused key) may come first
-        ready, _, _ = select.select([p.stderr], [], [], 10)
-        assert ready, "the exporter printed no address"
-        line = p.stderr.readline()
-        assert line, "the exporter exited"
-        p.early += line
+    # Not select() on the pipe: readline() may already hold the address line in its buffer
+    # while the pipe has nothing more (CI saw "printed no address" that way). A timer ends a
+    # silent exporter instead, and readline() then sees the end.
+    timer = threading.Timer(20, p.kill)
+    timer.start()
+    try:
+        while "serving http://" not in line:  # warnings (a refused key) may come first
+            line = p.stderr.readline()
+            assert line, "the exporter exited, or printed no address in 20 s: " + p.early
+            p.early += line
+    finally:
+        timer.cancel()
     return p, int(line.split("serving http://127.0.0.1:")[1].split("/")[0])
 
 
