@@ -81,139 +81,6 @@ void zd_response_free(zd_response *resp)
     resp->body = NULL;
 }
 
-/* ---- Responses ---- */
-
-/* cJSON leaves out what it cannot allocate without a word (an AddItem with a NULL item, a key
- * it could not copy): with zd_json_hooks() installed, a failed allocation of the request's
- * thread is noted, and zd_handle answers 500 instead of a reply with a part missing. */
-static _Thread_local bool json_out_of_memory;
-
-static void *json_malloc(size_t size)
-{
-    void *p = malloc(size);
-    if (!p)
-        json_out_of_memory = true;
-    return p;
-}
-
-void zd_json_hooks(void)
-{
-    cJSON_Hooks hooks = {json_malloc, free};
-    cJSON_InitHooks(&hooks);
-}
-
-void zd_json_track(void)
-{
-    json_out_of_memory = false;
-}
-
-bool zd_json_out_of_memory(void)
-{
-    return json_out_of_memory;
-}
-
-/* cJSON_AddItemToObject / _ToArray that do not leak item when it cannot be added (the key's
- * copy failed, or the container is NULL because making it failed). */
-static void add_item(cJSON *o, const char *key, cJSON *item)
-{
-    if (!cJSON_AddItemToObject(o, key, item)) {
-        cJSON_Delete(item);
-        json_out_of_memory = true;
-    }
-}
-
-static void add_to_array(cJSON *array, cJSON *item)
-{
-    if (!cJSON_AddItemToArray(array, item)) {
-        cJSON_Delete(item);
-        json_out_of_memory = true;
-    }
-}
-
-static void reply(zd_response *r, int status, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void reply(zd_response *r, int status, const char *type, const char *fmt, ...)
-{
-    r->status = status;
-    r->content_type = type;
-    free(r->body);
-    r->body = NULL;
-    if (!fmt)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    if (vasprintf(&r->body, fmt, ap) < 0)
-        r->body = NULL;
-    va_end(ap);
-}
-
-static void reply_error(zd_response *r, int status, const char *message)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", message);
-    r->status = status;
-    r->content_type = "application/json";
-    free(r->body);
-    r->body = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-}
-
-static void reply_json(zd_response *r, cJSON *o)
-{
-    r->status = 200;
-    r->content_type = "application/json";
-    free(r->body);
-    r->body = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-}
-
-/* Per-device failures: {"errors":{...}} with the worst status. */
-typedef struct {
-    cJSON *errors;
-    int status;
-} zd_errors;
-
-static void add_error(zd_errors *e, unsigned id, int status, const char *message)
-{
-    if (!e->errors)
-        e->errors = cJSON_CreateObject();
-    char key[16];
-    snprintf(key, sizeof key, "%u", id);
-    cJSON_AddStringToObject(e->errors, key, message);
-    if (status > e->status)
-        e->status = status;
-}
-
-static bool reply_errors(zd_response *r, zd_errors *e)
-{
-    if (!e->errors)
-        return false;
-    cJSON *o = cJSON_CreateObject();
-    add_item(o, "errors", e->errors);
-    e->errors = NULL;
-    reply_json(r, o);
-    r->status = e->status;
-    return true;
-}
-
-static int status_of(int rc)
-{
-    switch (rc) {
-    case ZEUS_EPERM:
-        return 403;
-    case ZEUS_EINVAL:
-    case ZEUS_ERANGE:
-    case ZEUS_ENOTSUP:
-    case ZEUS_ENOENT:
-        return 400;
-    case ZEUS_ESTATE:
-    case ZEUS_ETIMEOUT:
-        return 409; /* held by another client's lease (ours; the original has no leases) */
-    default:
-        return 500;
-    }
-}
-
 /* The newer daemon's texts by backend: NVML's, or AMD SMI's ("AMDSMI error", and its own 400
  * for what AMD GPUs cannot do, such as persistence mode). */
 static void device_error(const zd_server *s, zd_errors *e, unsigned id, int rc, const char *detail)
@@ -226,14 +93,14 @@ static void device_error(const zd_server *s, zd_errors *e, unsigned id, int rc, 
                  detail);
     else if (rc == ZEUS_ESTATE && strncmp(detail, "Invalid request: ", 17) == 0)
         snprintf(msg, sizeof msg, "%s", detail);
-    else if (status_of(rc) == 400 || status_of(rc) == 409)
+    else if (zd_status_of(rc) == 400 || zd_status_of(rc) == 409)
         snprintf(msg, sizeof msg, "Invalid request: %s", detail);
     else if (rc == ZEUS_EPERM)
         snprintf(msg, sizeof msg,
                  amd ? "AMDSMI error: %s" : "NVML error: Insufficient Permissions (%s)", detail);
     else
         snprintf(msg, sizeof msg, "IOError: %s", detail);
-    add_error(e, id, status_of(rc), msg);
+    zd_add_error(e, id, zd_status_of(rc), msg);
 }
 
 /* ---- Query fields (the framework's extractor in the original: text/plain 400s) ---- */
@@ -265,35 +132,35 @@ static int read_fields(const zd_request *req, const zd_field *fields, size_t n, 
             for (size_t i = 0; i < n && len < sizeof expected; i++)
                 len += (size_t)snprintf(expected + len, sizeof expected - len, "%s`%s`",
                                         i ? ", " : "", fields[i].name);
-            reply(r, 400, "text/plain; charset=utf-8",
-                  "Query deserialize error: unknown field `%.64s`, %s%s", req->args[a].key,
-                  n ? "expected one of " : "there are no fields", expected);
+            zd_reply(r, 400, "text/plain; charset=utf-8",
+                     "Query deserialize error: unknown field `%.64s`, %s%s", req->args[a].key,
+                     n ? "expected one of " : "there are no fields", expected);
             return -1;
         }
         if (v->text[f]) {
-            reply(r, 400, "text/plain; charset=utf-8",
-                  "Query deserialize error: duplicate field `%s`", fields[f].name);
+            zd_reply(r, 400, "text/plain; charset=utf-8",
+                     "Query deserialize error: duplicate field `%s`", fields[f].name);
             return -1;
         }
         v->text[f] = req->args[a].value;
         const char *t = v->text[f];
         if (fields[f].type == F_BOOL && zd_parse_bool(t, &v->b[f]) != 0) {
-            reply(r, 400, "text/plain; charset=utf-8",
-                  "Query deserialize error: provided string was not `true` or `false`");
+            zd_reply(r, 400, "text/plain; charset=utf-8",
+                     "Query deserialize error: provided string was not `true` or `false`");
             return -1;
         }
         if (fields[f].type == F_U32 && zd_parse_u32(t, &v->u[f]) != 0) {
-            reply(r, 400, "text/plain; charset=utf-8", "Query deserialize error: %s",
-                  *t == '\0' ? "cannot parse integer from empty string"
-                             : "invalid digit found in string or number too large to fit in "
-                               "target type");
+            zd_reply(r, 400, "text/plain; charset=utf-8", "Query deserialize error: %s",
+                     *t == '\0' ? "cannot parse integer from empty string"
+                                : "invalid digit found in string or number too large to fit in "
+                                  "target type");
             return -1;
         }
     }
     for (size_t f = 0; f < n; f++)
         if (fields[f].required && !v->text[f]) {
-            reply(r, 400, "text/plain; charset=utf-8",
-                  "Query deserialize error: missing field `%s`", fields[f].name);
+            zd_reply(r, 400, "text/plain; charset=utf-8",
+                     "Query deserialize error: missing field `%s`", fields[f].name);
             return -1;
         }
     return 0;
@@ -312,7 +179,7 @@ static int read_ids(const char *text, bool cpu, unsigned count, unsigned *ids, s
     }
     if (zd_parse_ids(text, cpu ? "CPU" : "GPU", cpu ? "cpu_ids" : "gpu_ids", ids, ZD_MAX_IDS, n,
                      err, sizeof err) != 0) {
-        reply_error(r, 400, err);
+        zd_reply_error(r, 400, err);
         return -1;
     }
     return 0;
@@ -336,7 +203,7 @@ static int read_known_ids(const zd_server *s, const char *text, bool cpu, unsign
         if (index >= count) {
             char msg[64];
             snprintf(msg, sizeof msg, "%s %u not found", cpu ? "CPU" : "GPU", ids[i]);
-            reply_error(r, 400, msg);
+            zd_reply_error(r, 400, msg);
             return -1;
         }
         ids[i] = index;
@@ -475,7 +342,7 @@ static void submit_changes(zd_server *s, const unsigned *ids, size_t count, cons
     for (size_t i = 0; i < count; i++) {
         zd_change *c = calloc(1, sizeof *c);
         if (!c) {
-            add_error(errors, ids[i], 500, "IOError: out of memory");
+            zd_add_error(errors, ids[i], 500, "IOError: out of memory");
             continue;
         }
         *c = *proto;
@@ -483,9 +350,9 @@ static void submit_changes(zd_server *s, const unsigned *ids, size_t count, cons
         snprintf(c->what, sizeof c->what, "%s gpu=%u%s by %s", what, ids[i], values, who);
         if (zd_queue_submit(s->queue, c) != 0) {
             free(c);
-            add_error(errors, ids[i], 500,
-                      "Management task for this GPU unexpectedly terminated while handling the "
-                      "request.");
+            zd_add_error(errors, ids[i], 500,
+                         "Management task for this GPU unexpectedly terminated while handling the "
+                         "request.");
             continue;
         }
         if (proto->blocking)
@@ -515,7 +382,7 @@ static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_wr
         return;
     for (size_t i = 0; i < count; i++)
         if (ids[i] >= s->gpu_count) {
-            reply(r, 400, "text/plain; charset=utf-8", "GPU index %u does not exist.", ids[i]);
+            zd_reply(r, 400, "text/plain; charset=utf-8", "GPU index %u does not exist.", ids[i]);
             return;
         }
     bool block = v.b[1], persist = v.text[persist_field] && v.b[persist_field];
@@ -532,7 +399,7 @@ static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_wr
                  "--allow gpu-admin=...; %s is neither.",
                  requester.name);
         zd_log("WARN", "refused %s %s: %s", req->method, req->path, msg);
-        reply_error(r, 403, msg);
+        zd_reply_error(r, 403, msg);
         return;
     }
     static const char *const names[] = {
@@ -553,8 +420,8 @@ static void gpu_write(zd_server *s, const zd_request *req, zd_response *r, zd_wr
             errors.errors = NULL;
         }
     }
-    if (!reply_errors(r, &errors))
-        reply(r, 200, NULL, NULL);
+    if (!zd_reply_errors(r, &errors))
+        zd_reply(r, 200, NULL, NULL);
 }
 
 /* ---- GPU reads ---- */
@@ -607,17 +474,17 @@ static void gpu_read(zd_server *s, const zd_request *req, zd_response *r, zd_rea
             device_error(s, &errors, g, rc, zeus_last_error());
             cJSON_Delete(item);
         } else {
-            add_item(map, key_of(g, key), item);
+            zd_add_item(map, key_of(g, key), item);
         }
     }
     if (op == R_POWER) {
         cJSON_AddNumberToObject(out, "timestamp_ms", (double)unix_ms());
-        add_item(out, "power_mw", map);
+        zd_add_item(out, "power_mw", map);
     }
-    if (reply_errors(r, &errors))
+    if (zd_reply_errors(r, &errors))
         cJSON_Delete(out);
     else
-        reply_json(r, out);
+        zd_reply_json(r, out);
 }
 
 /* ---- CPUs ---- */
@@ -651,12 +518,12 @@ static void cpu_energy(zd_server *s, const zd_request *req, zd_response *r)
         else
             cJSON_AddNullToObject(item, "dram_energy_uj");
         char key[16];
-        add_item(out, key_of(client_id(s, true, ids[i]), key), item);
+        zd_add_item(out, key_of(client_id(s, true, ids[i]), key), item);
     }
-    if (reply_errors(r, &errors))
+    if (zd_reply_errors(r, &errors))
         cJSON_Delete(out);
     else
-        reply_json(r, out);
+        zd_reply_json(r, out);
 }
 
 static void cpu_power(zd_server *s, const zd_request *req, zd_response *r)
@@ -687,7 +554,7 @@ static void cpu_power(zd_server *s, const zd_request *req, zd_response *r)
     int64_t elapsed_us = (zeus_now_ns() - t0) / 1000;
     if (elapsed_us < 1)
         elapsed_us = 1;
-    if (reply_errors(r, &errors))
+    if (zd_reply_errors(r, &errors))
         return;
     cJSON *out = cJSON_CreateObject();
     cJSON_AddNumberToObject(out, "timestamp_ms", (double)unix_ms());
@@ -703,9 +570,9 @@ static void cpu_power(zd_server *s, const zd_request *req, zd_response *r)
         else
             cJSON_AddNullToObject(item, "dram_mw");
         char key[16];
-        add_item(map, key_of(client_id(s, true, ids[i]), key), item);
+        zd_add_item(map, key_of(client_id(s, true, ids[i]), key), item);
     }
-    reply_json(r, out);
+    zd_reply_json(r, out);
 }
 
 static void stream_power(zd_server *s, const zd_request *req, zd_response *r, bool cpu)
@@ -735,7 +602,7 @@ static void stream_power(zd_server *s, const zd_request *req, zd_response *r, bo
         char msg[900];
         snprintf(msg, sizeof msg, "Unknown %s indices: [%s]. Available: [%s]", cpu ? "CPU" : "GPU",
                  unknown, avail);
-        reply_error(r, 400, msg);
+        zd_reply_error(r, 400, msg);
         return;
     }
     r->status = 200;
@@ -762,7 +629,7 @@ static void discover(zd_server *s, zd_response *r)
             pci[0] = '\0'; /* unknown: the Python client needs the key for NVIDIA GPUs only */
         cJSON_AddStringToObject(item, "pci_address", pci);
         cJSON_AddBoolToObject(item, "cumulative_energy_available", info.has_energy_counter);
-        add_to_array(gpus, item);
+        zd_add_to_array(gpus, item);
     }
     cJSON *cpus = cJSON_AddArrayToObject(o, "cpus");
     for (unsigned c = 0; c < s->cpu_count; c++) {
@@ -772,13 +639,13 @@ static void discover(zd_server *s, zd_response *r)
         cJSON *item = cJSON_CreateObject();
         cJSON_AddNumberToObject(item, "id", s->cpu_ids[c]);
         cJSON_AddBoolToObject(item, "dram_available", info.has_dram);
-        add_to_array(cpus, item);
+        zd_add_to_array(cpus, item);
     }
     cJSON *groups = cJSON_AddArrayToObject(o, "enabled_api_groups");
     for (size_t i = 0; i < s->config.enabled_count; i++)
-        add_to_array(groups, cJSON_CreateString(zd_group_name(s->config.enabled[i])));
+        zd_add_to_array(groups, cJSON_CreateString(zd_group_name(s->config.enabled[i])));
     cJSON_AddBoolToObject(o, "auth_required", s->config.key != NULL);
-    reply_json(r, o);
+    zd_reply_json(r, o);
 }
 
 /* ---- Access: groups, the allowlists (ours), tokens ---- */
@@ -820,15 +687,15 @@ static bool check_access(zd_server *s, const zd_request *req, zd_group g, zd_cla
     if (g != ZD_GROUP_NONE && !c->group_on[g]) {
         snprintf(msg, sizeof msg, "API group '%s' is not enabled on this server.",
                  zd_group_name(g));
-        reply_error(r, 404, msg);
+        zd_reply_error(r, 404, msg);
         return false;
     }
     if (c->key && strcmp(req->path, "/discover") != 0 && strcmp(req->path, "/time") != 0) {
         if (!req->authorization || strncmp(req->authorization, "Bearer ", 7) != 0) {
             zd_log("WARN", "refused %s %s: no bearer token", req->method, req->path);
-            reply_error(r, 401,
-                        "Authentication required. Provide an Authorization: Bearer "
-                        "<token> header.");
+            zd_reply_error(r, 401,
+                           "Authentication required. Provide an Authorization: Bearer "
+                           "<token> header.");
             r->www_authenticate = true;
             return false;
         }
@@ -836,7 +703,7 @@ static bool check_access(zd_server *s, const zd_request *req, zd_group g, zd_cla
         int rc = zd_token_verify(c->key, c->key_len, req->authorization + 7, (int64_t)time(NULL),
                                  claims, err, sizeof err);
         if (rc == -3) { /* not the client's fault */
-            reply_error(r, 500, "IOError: out of memory");
+            zd_reply_error(r, 500, "IOError: out of memory");
             return false;
         }
         if (rc != 0) {
@@ -845,7 +712,7 @@ static bool check_access(zd_server *s, const zd_request *req, zd_group g, zd_cla
             else
                 snprintf(msg, sizeof msg, "Invalid token: %s", err);
             zd_log("WARN", "refused %s %s: %s", req->method, req->path, msg);
-            reply_error(r, 401, msg);
+            zd_reply_error(r, 401, msg);
             r->www_authenticate = true;
             return false;
         }
@@ -854,7 +721,7 @@ static bool check_access(zd_server *s, const zd_request *req, zd_group g, zd_cla
                      "Token for user '%s' lacks required scope '%s'. Token scopes: [%s]",
                      claims->sub, zd_group_name(g), claims->scopes_text);
             zd_log("WARN", "refused %s %s: %s", req->method, req->path, msg);
-            reply_error(r, 403, msg);
+            zd_reply_error(r, 403, msg);
             return false;
         }
         *authed = true;
@@ -870,7 +737,7 @@ static bool check_access(zd_server *s, const zd_request *req, zd_group g, zd_cla
                      "API group '%s' is limited to listed users on the Unix socket.",
                      zd_group_name(g));
         zd_log("WARN", "refused %s %s: %s", req->method, req->path, msg);
-        reply_error(r, 403, msg);
+        zd_reply_error(r, 403, msg);
         return false;
     }
     return true;
@@ -929,8 +796,8 @@ static bool legacy_route(zd_server *s, const zd_request *req, zd_response *r)
     if (t == 0)
         return false;
     if (t < 0) {
-        reply(r, status, status == 405 ? NULL : "text/plain; charset=utf-8",
-              status == 405 ? NULL : "%s", msg);
+        zd_reply(r, status, status == 405 ? NULL : "text/plain; charset=utf-8",
+                 status == 405 ? NULL : "%s", msg);
         return true;
     }
     if (l.dram_query) { /* {"dram_available": bool}: the CPU's entry of /discover */
@@ -943,12 +810,12 @@ static bool legacy_route(zd_server *s, const zd_request *req, zd_response *r)
         for (index = 0; index < s->cpu_count && s->cpu_ids[index] != l.id; index++)
             ;
         if (index >= s->cpu_count || zeus_cpu_get_info(s->devices, index, &info) != 0) {
-            reply_error(r, 400, "CPU not found");
+            zd_reply_error(r, 400, "CPU not found");
             return true;
         }
         cJSON *o = cJSON_CreateObject();
         cJSON_AddBoolToObject(o, "dram_available", info.has_dram);
-        reply_json(r, o);
+        zd_reply_json(r, o);
         return true;
     }
     handle(s, &l.req, r);
@@ -962,7 +829,7 @@ void zd_handle(zd_server *s, const zd_request *req, zd_response *r)
     zd_json_track();
     handle(s, req, r);
     /* A body that could not be made (printing, formatting) or lost a part. */
-    if (json_out_of_memory || (r->content_type && !r->body && !r->stream)) {
+    if (zd_json_out_of_memory() || (r->content_type && !r->body && !r->stream)) {
         free(r->body);
         r->status = 500;
         r->content_type = "application/json";
@@ -982,20 +849,20 @@ static void handle(zd_server *s, const zd_request *req, zd_response *r)
     if (!check_access(s, req, g, &claims, &authed, r))
         return;
     if (strncmp(req->path, "/auth/", 6) == 0 && !s->config.key) {
-        reply_error(r, 404, "Authentication is not enabled on this server.");
+        zd_reply_error(r, 404, "Authentication is not enabled on this server.");
         return;
     }
     size_t i;
     for (i = 0; i < sizeof routes / sizeof routes[0] && strcmp(routes[i].path, req->path); i++)
         ;
     if (i == sizeof routes / sizeof routes[0]) {
-        reply(r, 404, NULL, NULL);
+        zd_reply(r, 404, NULL, NULL);
         return;
     }
     const char *want = routes[i].method == M_GET ? "GET" : "POST";
     bool head = routes[i].method == M_GET && strcmp(req->method, "HEAD") == 0;
     if (strcmp(req->method, want) != 0 && !head) {
-        reply(r, 405, NULL, NULL);
+        zd_reply(r, 405, NULL, NULL);
         return;
     }
     switch (routes[i].kind) {
@@ -1005,16 +872,16 @@ static void handle(zd_server *s, const zd_request *req, zd_response *r)
     case RT_TIME: {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "timestamp_ms", (double)unix_ms());
-        reply_json(r, o);
+        zd_reply_json(r, o);
         break;
     }
     case RT_WHOAMI: {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "sub", claims.sub);
-        add_item(o, "scopes", cJSON_Parse(claims.scopes_json));
+        zd_add_item(o, "scopes", cJSON_Parse(claims.scopes_json));
         if (claims.has_exp)
             cJSON_AddNumberToObject(o, "exp", (double)claims.exp);
-        reply_json(r, o);
+        zd_reply_json(r, o);
         break;
     }
     case RT_GPU_WRITE:

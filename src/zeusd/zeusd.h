@@ -170,6 +170,29 @@ void zd_json_track(void);
 bool zd_json_out_of_memory(void);
 void zd_response_free(zd_response *resp);
 
+/* ---- reply.c: what the routes answer with ---- */
+struct cJSON;
+/* cJSON's add calls, noting an item that could not be made (zd_json_out_of_memory). */
+void zd_add_item(struct cJSON *o, const char *key, struct cJSON *item);
+void zd_add_to_array(struct cJSON *array, struct cJSON *item);
+/* A body of the given content type from a format. */
+void zd_reply(zd_response *r, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* {"error": message} (the newer daemon's error body) with status. */
+void zd_reply_error(zd_response *r, int status, const char *message);
+/* o as the JSON body (status 200); o is consumed. */
+void zd_reply_json(zd_response *r, struct cJSON *o);
+/* Per-device failures: {"errors":{...}} with the worst status. */
+typedef struct {
+    struct cJSON *errors;
+    int status;
+} zd_errors;
+void zd_add_error(zd_errors *e, unsigned id, int status, const char *message);
+/* Answers the collected errors, if any (true then). */
+bool zd_reply_errors(zd_response *r, zd_errors *e);
+/* The HTTP status of a libzeus error: 403, 400, 409 (another client's lease) or 500. */
+int zd_status_of(int rc);
+
 /* ---- Power streams: one poller per device, polling only while a stream listens ---- */
 zd_pollers *zd_pollers_create(zeus_devices *devices, unsigned gpu_hz, unsigned cpu_hz);
 /* Wakes every stream (zd_stream_next returns -1) and joins the pollers. */
