@@ -95,7 +95,6 @@ void zd_reply_json(zd_response *r, cJSON *o)
     cJSON_Delete(o);
 }
 
-
 void zd_add_error(zd_errors *e, unsigned id, int status, const char *message)
 {
     if (!e->errors)
