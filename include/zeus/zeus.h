@@ -7,6 +7,7 @@
 #include "zeus/device.h"
 #include "zeus/sim.h"
 #include "zeus/soc.h"
+#include "zeus/zeusd_client.h"
 #include "zeus/monitor.h"
 #include "zeus/job_window.h"
 #include "zeus/metric.h"

@@ -4,37 +4,24 @@
  * the daemon (reading RAPL needs root since Linux 5.10). Chosen by the options'
  * zeusd_socket_path or zeusd_host_port (ZEUSD_SOCK_PATH, ZEUSD_HOST_PORT, ZEUSD_TOKEN).
  *
- * The transport is deliberately small: one HTTP/1.1 request per connection ("Connection:
- * close"), the reply read to its end (bounded in size and time) and parsed only as far as this
- * daemon's replies need: the status line and a JSON body. No general HTTP client. */
+ * The transport is the public zeusd client (zeus/zeusd_client.h, zeusd_http.c) over libzeus's
+ * one HTTP/1.1 client (core/http_client.h); this file maps the daemon's routes and statuses to
+ * the backend operations. */
 #include "core/json.h"
 #include "core/internal.h"
 #include "device/backend.h"
-#include "device/zeusd_client.h"
+#include "zeus/zeusd_client.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#define ZEUSD_REPLY_MAX (256 * 1024)
-#define ZEUSD_TIMEOUT_S 30
 #define ZEUSD_MAX_DEVICES 64
 
 typedef struct {
-    char socket_path[108]; /* sizeof sockaddr_un.sun_path */
-    char host[256];
-    char port[16];
-    char token[2048];
-    char where[300]; /* for messages */
-} zeusd_addr;
-
-typedef struct {
-    zeusd_addr addr;
+    zeus_zeusd_client *client;
+    const char *where; /* "zeusd at ...", for messages */
+    bool token;
     unsigned count;
     char names[ZEUSD_MAX_DEVICES][96];
     bool dram[ZEUSD_MAX_DEVICES];
@@ -42,77 +29,28 @@ typedef struct {
     zeus_cpu_energy base[ZEUSD_MAX_DEVICES]; /* the daemon's counters at open */
 } zeusd_state;
 
-static int addr_from_options(const zeus_device_options *o, zeusd_addr *a, char *reason,
-                             size_t reason_size)
+/* The client of the options' daemon (zeus/zeusd_client.h). */
+static int client_from_options(const zeus_device_options *o, zeusd_state *s, char *reason,
+                               size_t reason_size)
 {
-    memset(a, 0, sizeof *a);
-    if (o->zeusd_socket_path && *o->zeusd_socket_path) {
-        if (strlen(o->zeusd_socket_path) >= sizeof a->socket_path) {
-            snprintf(reason, reason_size, "zeusd socket path too long: %s", o->zeusd_socket_path);
-            return ZEUS_EINVAL;
-        }
-        snprintf(a->socket_path, sizeof a->socket_path, "%s", o->zeusd_socket_path);
-        snprintf(a->where, sizeof a->where, "zeusd at %s", a->socket_path);
-    } else if (o->zeusd_host_port && *o->zeusd_host_port) {
-        const char *colon = strrchr(o->zeusd_host_port, ':');
-        size_t hl = colon ? (size_t)(colon - o->zeusd_host_port) : 0;
-        if (!colon || hl == 0 || hl >= sizeof a->host || strlen(colon + 1) >= sizeof a->port) {
-            snprintf(reason, reason_size, "zeusd address '%s' is not HOST:PORT",
-                     o->zeusd_host_port);
-            return ZEUS_EINVAL;
-        }
-        memcpy(a->host, o->zeusd_host_port, hl);
-        snprintf(a->port, sizeof a->port, "%s", colon + 1);
-        snprintf(a->where, sizeof a->where, "zeusd at %s", o->zeusd_host_port);
-    } else {
+    bool sock = o->zeusd_socket_path && *o->zeusd_socket_path;
+    if (!sock && !(o->zeusd_host_port && *o->zeusd_host_port)) {
         snprintf(reason, reason_size, "no daemon (set ZEUSD_SOCK_PATH or ZEUSD_HOST_PORT)");
         return ZEUS_ENODEV;
     }
-    if (o->zeusd_token && *o->zeusd_token) {
-        if (strlen(o->zeusd_token) >= sizeof a->token || strpbrk(o->zeusd_token, "\r\n")) {
-            snprintf(reason, reason_size, "the zeusd token is too long or has a line break");
-            return ZEUS_EINVAL;
-        }
-        snprintf(a->token, sizeof a->token, "%s", o->zeusd_token);
+    zeus_zeusd_client_options co;
+    zeus_zeusd_client_options_init(&co);
+    co.socket_path = sock ? o->zeusd_socket_path : NULL;
+    co.host_port = sock ? NULL : o->zeusd_host_port;
+    co.token = o->zeusd_token;
+    int rc = zeus_zeusd_client_open(&co, &s->client);
+    if (rc != ZEUS_OK) {
+        snprintf(reason, reason_size, "%s", zeus_last_error());
+        return rc;
     }
+    s->where = zeus_zeusd_client_name(s->client);
+    s->token = o->zeusd_token && *o->zeusd_token;
     return ZEUS_OK;
-}
-
-static int connect_daemon(const zeusd_addr *a)
-{
-    int fd = -1;
-    if (a->socket_path[0]) {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        memcpy(sa.sun_path, a->socket_path, strlen(a->socket_path));
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-            int e = errno;
-            close(fd);
-            errno = e;
-            fd = -1;
-        }
-    } else {
-        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-        int rc = getaddrinfo(a->host, a->port, &hints, &res);
-        if (rc != 0) {
-            errno = ENOENT;
-            return -1;
-        }
-        for (struct addrinfo *r = res; r && fd < 0; r = r->ai_next) {
-            fd = socket(r->ai_family, r->ai_socktype | SOCK_CLOEXEC, r->ai_protocol);
-            if (fd >= 0 && connect(fd, r->ai_addr, r->ai_addrlen) != 0) {
-                close(fd);
-                fd = -1;
-            }
-        }
-        freeaddrinfo(res);
-    }
-    if (fd >= 0) {
-        struct timeval tv = {.tv_sec = ZEUSD_TIMEOUT_S};
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    }
-    return fd;
 }
 
 /* The ZEUS_E* code for a refused request. */
@@ -133,107 +71,28 @@ static int code_of_status(int status)
     }
 }
 
-/* The reply was read to EOF, since the request asked the daemon to close. */
-int zeus__zeusd_parse_reply(char *reply, size_t len, int *status, char **body)
-{
-    int code = 0, n = 0;
-    if (len < 12 || strlen(reply) != len || sscanf(reply, "HTTP/1.%*1[01] %3d%n", &code, &n) != 1 ||
-        n != 12 || code < 100 || code > 599)
-        return ZEUS_EPARSE;
-    char *end = strstr(reply, "\r\n\r\n");
-    if (!end)
-        return ZEUS_EPARSE;
-    *end = '\0';
-    /* This daemon sends Content-Length bodies; a chunked one is not its reply. */
-    for (char *h = strstr(reply, "\r\n"); h; h = strstr(h + 2, "\r\n"))
-        if (strncasecmp(h + 2, "Transfer-Encoding:", 18) == 0)
-            return ZEUS_EPARSE;
-    *status = code;
-    *body = end + 4;
-    return ZEUS_OK;
-}
-
 /* One request. On 200, *json gets the parsed body (NULL when empty). Anything else is an error
  * with the daemon's words in zeus_last_error(). */
-static int request(const zeusd_addr *a, const char *method, const char *target, cJSON **json)
+static int request(const zeusd_state *s, const char *method, const char *target, cJSON **json)
 {
     if (json)
         *json = NULL;
-    char head[3072];
-    int n = snprintf(head, sizeof head,
-                     "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s%s%s\r\n", method,
-                     target, a->token[0] ? "Authorization: Bearer " : "", a->token,
-                     a->token[0] ? "\r\n" : "");
-    if (n < 0 || (size_t)n >= sizeof head)
-        return zeus__error(ZEUS_EINVAL, "zeusd request too long");
-    int fd = connect_daemon(a);
-    if (fd < 0)
-        return zeus__error(ZEUS_ENODEV, "%s: cannot connect: %s", a->where, strerror(errno));
-    int rc = ZEUS_OK;
-    char *buf = NULL;
-    for (size_t off = 0; off < (size_t)n;) {
-        ssize_t w = send(fd, head + off, (size_t)n - off, MSG_NOSIGNAL);
-        if (w <= 0) {
-            rc = zeus__error(ZEUS_EIO, "%s: cannot send: %s", a->where, strerror(errno));
-            goto done;
-        }
-        off += (size_t)w;
-    }
-    size_t used = 0, cap = 4096;
-    buf = malloc(cap);
-    if (!buf) {
-        rc = zeus__error(ZEUS_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (;;) {
-        if (used + 1 == cap) {
-            if (cap >= ZEUSD_REPLY_MAX) {
-                rc = zeus__error(ZEUS_EPARSE, "%s: reply larger than %d bytes", a->where,
-                                 ZEUSD_REPLY_MAX);
-                goto done;
-            }
-            char *bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                rc = zeus__error(ZEUS_ENOMEM, "out of memory");
-                goto done;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-        ssize_t r = recv(fd, buf + used, cap - used - 1, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = zeus__error(ZEUS_ETIMEOUT, "%s: no reply: %s", a->where, strerror(errno));
-            goto done;
-        }
-        if (r == 0)
-            break;
-        used += (size_t)r;
-    }
-    buf[used] = '\0';
-    int status;
-    char *body;
-    if (zeus__zeusd_parse_reply(buf, used, &status, &body) != ZEUS_OK) {
-        rc = zeus__error(ZEUS_EPARSE, "%s: malformed reply to %s %s", a->where, method, target);
-        goto done;
-    }
-    if (status != 200) {
-        rc = zeus__error(code_of_status(status), "%s refused %s %s: %d %.400s", a->where, method,
-                         target, status, body);
-        goto done;
-    }
-    if (json && *body) {
+    zeus_zeusd_reply reply;
+    int rc = zeus_zeusd_request(s->client, method, target, NULL, NULL, 0, &reply);
+    if (rc != ZEUS_OK)
+        return rc;
+    if (reply.status != 200) {
+        rc = zeus__error(code_of_status(reply.status), "%s refused %s %s: %d %.400s", s->where,
+                         method, target, reply.status, reply.body);
+    } else if (json && reply.body_len > 0) {
         int error;
-        *json = zeus__json_parse(body, false, &error, NULL);
+        *json = zeus__json_parse(reply.body, false, &error, NULL);
         if (!*json)
             rc = error == ZEUS_ENOMEM ? error
                                       : zeus__error(ZEUS_EPARSE, "%s: %s %s: the reply is not JSON",
-                                                    a->where, method, target);
+                                                    s->where, method, target);
     }
-done:
-    free(buf);
-    close(fd);
+    zeus_zeusd_reply_free(&reply);
     return rc;
 }
 
@@ -241,7 +100,7 @@ done:
 static int discover(zeusd_state *s, bool cpu, char *reason, size_t reason_size)
 {
     cJSON *d = NULL;
-    int rc = request(&s->addr, "GET", "/discover", &d);
+    int rc = request(s, "GET", "/discover", &d);
     if (rc != ZEUS_OK) {
         snprintf(reason, reason_size, "%s", zeus_last_error());
         return rc;
@@ -252,12 +111,12 @@ static int discover(zeusd_state *s, bool cpu, char *reason, size_t reason_size)
     cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(d, "enabled_api_groups")) enabled |=
         cJSON_IsString(g) && strcmp(g->valuestring, group) == 0;
     if (!enabled) {
-        snprintf(reason, reason_size, "%s does not enable %s", s->addr.where, group);
+        snprintf(reason, reason_size, "%s does not enable %s", s->where, group);
         cJSON_Delete(d);
         return ZEUS_ENOTSUP;
     }
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "auth_required")) && !s->addr.token[0]) {
-        snprintf(reason, reason_size, "%s requires a token (set ZEUSD_TOKEN)", s->addr.where);
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "auth_required")) && !s->token) {
+        snprintf(reason, reason_size, "%s requires a token (set ZEUSD_TOKEN)", s->where);
         cJSON_Delete(d);
         return ZEUS_EPERM;
     }
@@ -280,7 +139,7 @@ static int discover(zeusd_state *s, bool cpu, char *reason, size_t reason_size)
         s->count++;
     }
     cJSON_Delete(d);
-    snprintf(reason, reason_size, "%s (%u %s)", s->addr.where, s->count, cpu ? "CPUs" : "GPUs");
+    snprintf(reason, reason_size, "%s (%u %s)", s->where, s->count, cpu ? "CPUs" : "GPUs");
     return ZEUS_OK;
 }
 
@@ -292,10 +151,11 @@ static int open_common(void **state, const zeus_device_options *o, bool cpu, cha
         snprintf(reason, reason_size, "out of memory");
         return ZEUS_ENOMEM;
     }
-    int rc = addr_from_options(o, &s->addr, reason, reason_size);
+    int rc = client_from_options(o, s, reason, reason_size);
     if (rc == ZEUS_OK)
         rc = discover(s, cpu, reason, reason_size);
     if (rc != ZEUS_OK) {
+        zeus_zeusd_client_close(s->client);
         free(s);
         return rc;
     }
@@ -305,7 +165,10 @@ static int open_common(void **state, const zeus_device_options *o, bool cpu, cha
 
 static void zeusd_close(void *state)
 {
-    free(state);
+    zeusd_state *s = state;
+    if (s)
+        zeus_zeusd_client_close(s->client);
+    free(s);
 }
 
 static unsigned zeusd_count(void *state)
@@ -338,7 +201,7 @@ static int read_gpu_value(zeusd_state *s, const char *route, unsigned dev, const
     char target[160];
     snprintf(target, sizeof target, "%s?gpu_ids=%u", route, dev);
     cJSON *j;
-    int rc = request(&s->addr, "GET", target, &j);
+    int rc = request(s, "GET", target, &j);
     if (rc != ZEUS_OK)
         return rc;
     char key[16];
@@ -350,7 +213,7 @@ static int read_gpu_value(zeusd_state *s, const char *route, unsigned dev, const
     else if (cJSON_IsBool(v))
         *out = cJSON_IsTrue(v);
     else
-        rc = zeus__error(ZEUS_EPARSE, "%s: %s: no %s for GPU %u", s->addr.where, route,
+        rc = zeus__error(ZEUS_EPARSE, "%s: %s: no %s for GPU %u", s->where, route,
                          outer ? outer : inner, dev);
     cJSON_Delete(j);
     return rc;
@@ -409,7 +272,7 @@ static int set_power_limit(void *state, unsigned dev, unsigned limit_mw, bool pe
     snprintf(target, sizeof target,
              "/gpu/set_power_limit?gpu_ids=%u&power_limit_mw=%u&block=true%s", dev, limit_mw,
              persist ? "&persist=true" : "");
-    return request(&((zeusd_state *)state)->addr, "POST", target, NULL);
+    return request(state, "POST", target, NULL);
 }
 
 static int gpu_set_power_limit_mw(void *state, unsigned dev, unsigned limit_mw)
@@ -427,7 +290,7 @@ static int gpu_set_persistence(void *state, unsigned dev, bool enabled)
     char target[160];
     snprintf(target, sizeof target, "/gpu/set_persistence_mode?gpu_ids=%u&enabled=%s&block=true",
              dev, enabled ? "true" : "false");
-    return request(&((zeusd_state *)state)->addr, "POST", target, NULL);
+    return request(state, "POST", target, NULL);
 }
 
 /* The daemon's routes for one clock domain, as the newer Zeus's client sends them. */
@@ -446,7 +309,7 @@ static int set_clocks(void *state, unsigned dev, zeus_clock_domain domain, unsig
     snprintf(target, sizeof target,
              "/gpu/%s?gpu_ids=%u&min_clock_mhz=%u&max_clock_mhz=%u&block=true%s",
              clock_route(domain, true), dev, min_mhz, max_mhz, persist ? "&persist=true" : "");
-    return request(&((zeusd_state *)state)->addr, "POST", target, NULL);
+    return request(state, "POST", target, NULL);
 }
 
 static int gpu_set_locked_clocks(void *state, unsigned dev, zeus_clock_domain domain,
@@ -466,7 +329,7 @@ static int gpu_reset_locked_clocks(void *state, unsigned dev, zeus_clock_domain 
     char target[160];
     snprintf(target, sizeof target, "/gpu/%s?gpu_ids=%u&block=true", clock_route(domain, false),
              dev);
-    return request(&((zeusd_state *)state)->addr, "POST", target, NULL);
+    return request(state, "POST", target, NULL);
 }
 
 const zeus_backend_ops zeus__zeusd_backend = {
@@ -497,7 +360,7 @@ static int cpu_read(zeusd_state *s, unsigned dev, zeus_cpu_energy *out)
     snprintf(target, sizeof target, "/cpu/get_cumulative_energy?cpu=true&dram=true&cpu_ids=%u",
              s->ids[dev]);
     cJSON *j;
-    int rc = request(&s->addr, "GET", target, &j);
+    int rc = request(s, "GET", target, &j);
     if (rc != ZEUS_OK)
         return rc;
     char key[16];
@@ -507,7 +370,7 @@ static int cpu_read(zeusd_state *s, unsigned dev, zeus_cpu_energy *out)
     const cJSON *dram = cJSON_GetObjectItemCaseSensitive(e, "dram_energy_uj");
     memset(out, 0, sizeof *out);
     if (!cJSON_IsNumber(pkg) || (s->dram[dev] && !cJSON_IsNumber(dram))) {
-        rc = zeus__error(ZEUS_EPARSE, "%s: no energy for CPU %u", s->addr.where, dev);
+        rc = zeus__error(ZEUS_EPARSE, "%s: no energy for CPU %u", s->where, dev);
     } else {
         out->package_uj = (uint64_t)pkg->valuedouble;
         out->dram_valid = cJSON_IsNumber(dram);
@@ -526,7 +389,7 @@ static int cpu_open(void **state, const zeus_device_options *o, char *reason, si
     for (unsigned i = 0; i < s->count; i++)
         if ((rc = cpu_read(s, i, &s->base[i])) != ZEUS_OK) {
             snprintf(reason, size, "%s", zeus_last_error());
-            free(s);
+            zeusd_close(s);
             *state = NULL;
             return rc;
         }

@@ -111,7 +111,7 @@ static void test_refusal_is_reported(void **state)
 {
     (void)state;
     server s;
-    server_start(&s, "HTTP/1.1 400 Bad Request\r\nContent-Length: 58\r\n\r\n"
+    server_start(&s, "HTTP/1.1 400 Bad Request\r\nContent-Length: 57\r\n\r\n"
                      "pushed metrics are invalid or inconsistent with existing\n");
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
