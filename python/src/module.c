@@ -31,7 +31,7 @@ PyMODINIT_FUNC PyInit__zeus(void)
         PyModule_AddFunctions(m, zpy_device_methods) < 0 || zpy_add_gpu_functions(m) < 0 ||
         PyModule_AddFunctions(m, zpy_output_methods) < 0 ||
         PyModule_AddFunctions(m, zpy_pipeline_frequency_methods) < 0 ||
-        PyModule_AddFunctions(m, zpy_job_window_methods) < 0 ||
+        PyModule_AddFunctions(m, zpy_job_window_methods) < 0 || zpy_add_zeusd_types(m) < 0 ||
         PyModule_AddObjectRef(m, "Measurement", (PyObject *)&zpy_MeasurementType) < 0 ||
         PyModule_AddObjectRef(m, "Monitor", (PyObject *)&zpy_MonitorType) < 0 ||
         PyModule_AddObjectRef(m, "Sampler", (PyObject *)&zpy_SamplerType) < 0 ||

@@ -10,8 +10,8 @@
  * One file per type: common.c (the devices, errors, logging), module.c (the module), devices.c
  * (the device functions, most from one table), measurement.c, monitor.c, sampler.c,
  * optimizer.c, outputs.c (plots and files), pipeline_frequency.c (the pipeline frequency
- * optimizer's controller). The module is built with hidden visibility, so the
- * zpy_ names below never leave the shared object.
+ * optimizer's controller), zeusd.c (the zeusd client under zeus.utils.zeusd). The module is built
+ * with hidden visibility, so the zpy_ names below never leave the shared object.
  */
 #ifndef ZEUSPY_H
 #define ZEUSPY_H
@@ -99,6 +99,10 @@ extern PyTypeObject zpy_SamplerType;
  * PowerMonitor (+1 only). */
 zeus_sampler *zpy_sampler_attach(PyObject *sampler, int delta);
 extern PyTypeObject zpy_OptimizerType;
+
+/* ---- zeusd.c: ZeusdConnection, ZeusdStream (libzeus's zeusd client) ---- */
+extern PyTypeObject zpy_ZeusdConnectionType;
+int zpy_add_zeusd_types(PyObject *module);
 
 /* ---- outputs.c ---- */
 extern PyMethodDef zpy_output_methods[];

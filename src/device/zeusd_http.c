@@ -243,29 +243,6 @@ static int finish(zeus_zeusd_client *c, zeus__http_conn *conn, int64_t deadline,
     return ZEUS_OK;
 }
 
-int zeus_zeusd_request(zeus_zeusd_client *c, const char *method, const char *target,
-                       const char *headers, const void *body, size_t body_len,
-                       zeus_zeusd_reply *reply)
-{
-    if (!c || !reply)
-        return zeus__error(ZEUS_EINVAL, "zeus_zeusd_request: NULL argument");
-    memset(reply, 0, sizeof *reply);
-    int64_t deadline = deadline_after(c->timeout_s);
-    zeus__http_conn *conn = NULL;
-    int rc = open_conn(c, method, target, headers, body, body_len, deadline, &conn);
-    if (rc != ZEUS_OK)
-        return rc;
-    if (is_event_stream(conn))
-        rc = zeus__error(ZEUS_EINVAL,
-                         "%s: %s %.200s answers with an event stream (open it with "
-                         "zeus_zeusd_stream_open)",
-                         c->name, method, target);
-    else
-        rc = finish(c, conn, deadline, method, target, reply);
-    zeus__http_conn_close(conn);
-    return rc;
-}
-
 void zeus_zeusd_reply_free(zeus_zeusd_reply *reply)
 {
     if (!reply)
@@ -288,34 +265,55 @@ static int stream_reply(const zeus__http_conn *conn, zeus_zeusd_reply *reply)
     return ZEUS_OK;
 }
 
+/* One request. stream NULL: an event-stream answer is refused; else it is left open there. */
+static int exchange(zeus_zeusd_client *c, const char *method, const char *target,
+                    const char *headers, const void *body, size_t body_len, zeus_zeusd_reply *reply,
+                    zeus_zeusd_stream **stream)
+{
+    memset(reply, 0, sizeof *reply);
+    int64_t deadline = deadline_after(c->timeout_s);
+    zeus__http_conn *conn = NULL;
+    int rc = open_conn(c, method, target, headers, body, body_len, deadline, &conn);
+    if (rc != ZEUS_OK)
+        return rc;
+    zeus_zeusd_stream *s = NULL;
+    if (!is_event_stream(conn))
+        rc = finish(c, conn, deadline, method, target, reply);
+    else if (!stream)
+        rc = zeus__error(ZEUS_EINVAL,
+                         "%s: %s %.200s answers with an event stream (open it with "
+                         "zeus_zeusd_stream_open)",
+                         c->name, method, target);
+    else if (!(s = calloc(1, sizeof *s)))
+        rc = zeus__error(ZEUS_ENOMEM, "out of memory");
+    else if ((rc = stream_reply(conn, reply)) == ZEUS_OK) {
+        s->conn = conn;
+        snprintf(s->name, sizeof s->name, "%s: %s %.200s", c->name, method, target);
+        *stream = s;
+        return ZEUS_OK;
+    }
+    free(s);
+    zeus__http_conn_close(conn);
+    return rc;
+}
+
+int zeus_zeusd_request(zeus_zeusd_client *c, const char *method, const char *target,
+                       const char *headers, const void *body, size_t body_len,
+                       zeus_zeusd_reply *reply)
+{
+    if (!c || !reply)
+        return zeus__error(ZEUS_EINVAL, "zeus_zeusd_request: NULL argument");
+    return exchange(c, method, target, headers, body, body_len, reply, NULL);
+}
+
 int zeus_zeusd_stream_open(zeus_zeusd_client *c, const char *method, const char *target,
                            const char *headers, const void *body, size_t body_len,
                            zeus_zeusd_reply *reply, zeus_zeusd_stream **stream)
 {
     if (!c || !reply || !stream)
         return zeus__error(ZEUS_EINVAL, "zeus_zeusd_stream_open: NULL argument");
-    memset(reply, 0, sizeof *reply);
     *stream = NULL;
-    int64_t deadline = deadline_after(c->timeout_s);
-    zeus__http_conn *conn = NULL;
-    int rc = open_conn(c, method, target, headers, body, body_len, deadline, &conn);
-    if (rc != ZEUS_OK)
-        return rc;
-    if (!is_event_stream(conn)) {
-        rc = finish(c, conn, deadline, method, target, reply);
-        zeus__http_conn_close(conn);
-        return rc;
-    }
-    zeus_zeusd_stream *s = calloc(1, sizeof *s);
-    if (!s || (rc = stream_reply(conn, reply)) != ZEUS_OK) {
-        free(s);
-        zeus__http_conn_close(conn);
-        return s ? rc : zeus__error(ZEUS_ENOMEM, "out of memory");
-    }
-    s->conn = conn;
-    snprintf(s->name, sizeof s->name, "%s: %s %.200s", c->name, method, target);
-    *stream = s;
-    return ZEUS_OK;
+    return exchange(c, method, target, headers, body, body_len, reply, stream);
 }
 
 int zeus_zeusd_stream_next(zeus_zeusd_stream *s, double timeout_s, char **event, size_t *len)
