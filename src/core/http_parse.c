@@ -132,6 +132,11 @@ int zeus__http_parse_head(const char *raw, size_t len, zeus__http_head *h, const
             return rc;
         line = next + 1 <= end ? next : NULL;
     }
+    if (h->status < 200 || h->status == 204 || h->status == 304) { /* never a body */
+        h->chunked = false;
+        h->has_length = true;
+        h->length = 0;
+    }
     return ZEUS_OK;
 }
 

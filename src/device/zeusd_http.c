@@ -156,6 +156,8 @@ static int request_head(const zeus_zeusd_client *c, const char *method, const ch
     if (!method || !*method || strlen(method) > 16 ||
         strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(method))
         return zeus__error(ZEUS_EINVAL, "%s: bad method '%s'", c->name, method ? method : "");
+    if (strcmp(method, "HEAD") == 0) /* its answer's Content-Length describes no body */
+        return zeus__error(ZEUS_EINVAL, "%s: HEAD requests are not supported", c->name);
     if (!target || target[0] != '/' || strlen(target) > 8192)
         return zeus__error(ZEUS_EINVAL, "%s: the target '%.80s' is not a path", c->name,
                            target ? target : "");
@@ -166,7 +168,7 @@ static int request_head(const zeus_zeusd_client *c, const char *method, const ch
     int rc = check_headers(c, headers);
     if (rc != ZEUS_OK)
         return rc;
-    bool with_length = body_len > 0 || (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0);
+    bool with_length = body_len > 0 || strcmp(method, "GET") != 0;
     char length[48] = "";
     if (with_length)
         snprintf(length, sizeof length, "Content-Length: %zu\r\n", body_len);

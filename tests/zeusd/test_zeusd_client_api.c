@@ -164,6 +164,7 @@ static void test_refusals(void **state)
     assert_int_equal(zeus_zeusd_request(c, "GET", "no-slash", NULL, NULL, 0, &r), ZEUS_EINVAL);
     assert_int_equal(zeus_zeusd_request(c, "GET", "/a b", NULL, NULL, 0, &r), ZEUS_EINVAL);
     assert_int_equal(zeus_zeusd_request(c, "get", "/", NULL, NULL, 0, &r), ZEUS_EINVAL);
+    assert_int_equal(zeus_zeusd_request(c, "HEAD", "/", NULL, NULL, 0, &r), ZEUS_EINVAL);
     assert_int_equal(
         zeus_zeusd_request(c, "GET", "/", "X: 1\r\n\r\nGET /evil HTTP/1.1\r\n", NULL, 0, &r),
         ZEUS_EINVAL);
@@ -270,6 +271,18 @@ static void test_answers_cut_short_late_or_chunked(void **state)
     assert_int_equal(zeus_zeusd_request(c, "GET", "/time", NULL, NULL, 0, &r), ZEUS_ETIMEOUT);
     assert_true(now_s() - t0 < 2.5);
     assert_contains(zeus_last_error(), "timed out waiting for the answer");
+    zeus_zeusd_client_close(c);
+    script_join(&s);
+
+    /* A 204 has no body whatever its headers say: answered without waiting for the close. */
+    script_start(&s, 3.0, "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", NULL, NULL);
+    c = client_at(s.path, NULL, 5.0);
+    t0 = now_s();
+    assert_int_equal(zeus_zeusd_request(c, "POST", "/gpu/x", NULL, NULL, 0, &r), ZEUS_OK);
+    assert_true(now_s() - t0 < 2.0);
+    assert_int_equal(r.status, 204);
+    assert_int_equal(r.body_len, 0);
+    zeus_zeusd_reply_free(&r);
     zeus_zeusd_client_close(c);
     script_join(&s);
 
