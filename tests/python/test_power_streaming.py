@@ -168,3 +168,50 @@ def test_libzeus_transport_tokens_and_a_daemon_gone(tmp_path):
     assert isinstance(gone.value.__cause__, httpx.ConnectError)
     with pytest.raises(httpx.ConnectError, match=sock):
         httpx.Client(transport=LibzeusTransport(uds=sock)).get("http://localhost/time")
+
+
+def test_tcp_daemon_through_libzeus(tmp_path):
+    """ZeusdConfig.tcp: the transport connects to the URL's host and port; calls and a power
+    stream over TCP with a token."""
+    import socket
+
+    from zeus.monitor.power_streaming import PowerStreamingClient
+    from zeus.utils.zeusd import ZeusdClient, ZeusdConfig
+
+    key = tmp_path / "key"
+    key.write_text("k3y")
+    token = subprocess.run([str(ZEUSD), "token", "issue", "--signing-key-path", str(key), "--user",
+                            "bob", "--scope", "gpu-read,cpu-read", "--expires", "1h"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    d = tmp_path / "d"
+    d.mkdir()
+    _rapl(d / "fs")
+    env = dict(os.environ, ZEUS_LOCK_DIR=str(d / "locks"), ZEUS_SYSFS_ROOT=str(d / "fs"),
+               ZEUS_FAKE_NVML_NOISE_W="3")
+    proc = subprocess.Popen([str(ZEUSD), "serve", "--socket-path", str(d / "unused.sock"), "--mode",
+                             "tcp", "--tcp-bind-address", f"127.0.0.1:{port}", "--signing-key-path",
+                             str(key)], env=env, stdout=open(d / "log", "w"), stderr=subprocess.STDOUT)
+    try:
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        config = ZeusdConfig.tcp("127.0.0.1", port, token=token, gpu_indices=[1], cpu_indices=[])
+        client = ZeusdClient(config)
+        assert client.endpoint == f"127.0.0.1:{port}" and client.granted_scopes == {"gpu-read", "cpu-read"}
+        assert set(client.get_gpu_power().power_mw) == {0, 1, 2, 3}
+        stream = PowerStreamingClient([config])
+        try:
+            snapshot = next(iter(stream))
+            assert 0 < snapshot[config.endpoint].gpu_power_w[1] < 400
+        finally:
+            stream.stop()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
