@@ -62,11 +62,10 @@ def test_policies_protocol():
     )
 
     explorer = PruningExploreManager([8, 16, 32, 64], default=32, num_pruning_rounds=1)
-    gen = explorer.next_batch_size()
     tried = []
-    with pytest.raises(StopIteration) as stop:
+    with pytest.raises(StopIteration) as stop:  # the original's protocol: a call per size
         while True:
-            bs = next(gen)
+            bs = explorer.next_batch_size()
             tried.append(bs)
             explorer.report_batch_size_result(bs, cost=float(bs), reached=bs != 8)
     assert tried[0] == 32 and 8 in tried and 64 in tried

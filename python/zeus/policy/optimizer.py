@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import Generator
 
 from zeus import _recurring
 from zeus.job import Job
@@ -68,9 +67,9 @@ class PruningExploreManager:
     """The pruning stage (libzeus's ``zeus_pruning``): from the default batch size down, then
     up, ``num_pruning_rounds`` times, dropping sizes that do not reach the target.
 
-    ``next_batch_size()`` is a generator: it yields sizes to try (report each with
-    ``report_batch_size_result``) and, when exploration is over, returns the surviving sizes
-    (``StopIteration.value``), as the original."""
+    ``next_batch_size()`` returns the next size to try (report each with
+    ``report_batch_size_result``); when exploration is over it raises ``StopIteration`` whose
+    ``value`` is the surviving sizes, as the original."""
 
     def __init__(self, batch_sizes: list[int], default: int, num_pruning_rounds: int = 2) -> None:
         self.batch_sizes = sorted(batch_sizes)
@@ -81,10 +80,11 @@ class PruningExploreManager:
     def report_batch_size_result(self, batch_size: int, cost: float, reached: bool) -> None:
         _recurring.pruning_report(self._p, batch_size, float(cost), bool(reached))
 
-    def next_batch_size(self) -> Generator[int, None, list[int]]:
-        while (bs := _recurring.pruning_next(self._p)) is not None:
-            yield bs
-        return _recurring.pruning_batch_sizes(self._p)
+    def next_batch_size(self) -> int:
+        bs = _recurring.pruning_next(self._p)
+        if bs is None:
+            raise StopIteration(_recurring.pruning_batch_sizes(self._p))
+        return bs
 
 
 class PruningGTSBatchSizeOptimizer(BatchSizeOptimizer):
