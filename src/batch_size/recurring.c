@@ -93,7 +93,7 @@ int zeus_recurring_next(zeus_recurring *r, zeus_recurring_attempt *a)
         return rc;
     a->recurrence = r->recurrence;
     a->try_index = ++r->tries;
-    a->cost_ub = r->beta * r->min_cost;
+    a->cost_ub = zeus__bso_bound(r->bso, a->batch_size, r->beta) * r->min_cost;
     r->pending = true;
     r->pending_bs = a->batch_size;
     return ZEUS_OK;
