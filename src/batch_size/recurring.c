@@ -203,8 +203,11 @@ int zeus_recurring_next_concurrent(zeus_recurring *r, bool others_running,
         return zeus__error(ZEUS_EINVAL, "recurring: NULL argument");
     memset(a, 0, sizeof *a);
     a->cost_ub = r->beta * r->min_cost;
-    if (!others_running)
-        return pick(r, a);
+    if (!others_running) {
+        int rc = pick(r, a);
+        a->cost_ub = zeus__bso_bound(r->bso, a->batch_size, r->beta) * r->min_cost;
+        return rc;
+    }
     a->batch_size = r->best_bs;
     zeus_jit_plo_predict(r->plo, a->batch_size, &a->power_limit);
     if (a->power_limit == 0)
