@@ -174,6 +174,10 @@ ZEUS_API bool zeus_bso_in_pruning(const zeus_bso *bso);
  * estimate's standard error; ZEUS_ENOENT when the size is not (or not yet) a candidate,
  * ZEUS_EINVAL with another policy or an unknown size. */
 ZEUS_API int zeus_bso_estimate(const zeus_bso *bso, int batch_size, double *cost, double *sd);
+/* The early-stopping factor for the next run of batch_size: a run stops once its cost would
+ * exceed this x the cheapest recurrence. beta for pruning-gts (and for an unknown size);
+ * walk-ts stops a walk's first run of a size at min(beta, 1.5). */
+ZEUS_API double zeus_bso_bound_factor(const zeus_bso *bso, int batch_size, double beta);
 ZEUS_API const zeus_job *zeus_bso_job(const zeus_bso *bso);
 ZEUS_API const zeus_pruning *zeus_bso_pruning(const zeus_bso *bso);
 /* The bandit, NULL until pruning is over. */

@@ -355,7 +355,7 @@ bool zeus_bso_in_pruning(const zeus_bso *bso)
     return bso->mab == NULL;
 }
 
-double zeus__bso_bound(const zeus_bso *bso, int batch_size, double beta)
+double zeus_bso_bound_factor(const zeus_bso *bso, int batch_size, double beta)
 {
     size_t i = zeus__bso_index(bso, batch_size);
     return bso->walk && i < bso->n_batch_sizes ? zeus__walkts_bound(bso->walk, i, beta) : beta;

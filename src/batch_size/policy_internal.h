@@ -128,9 +128,6 @@ struct zeus_jit_plo {
     size_t n, cap;
 };
 
-/* The early-stopping factor of the next run of batch_size: beta, or the policy's own. */
-double zeus__bso_bound(const zeus_bso *bso, int batch_size, double beta);
-
 /* The recurring-job driver (recurring.c; saved and loaded in bso_state.c). */
 struct zeus_recurring {
     zeus_job job;

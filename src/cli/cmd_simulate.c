@@ -504,27 +504,6 @@ static void print_elapsed(FILE *out, int64_t ns, size_t runs)
 #define PLOT_WIDTH_PX 960
 #define PLOT_HEIGHT_PX 1000
 
-int cli_sim_write_chart(const zeus_plot_chart *chart, const char *path, cli_plot_format format)
-{
-    char *svg = NULL;
-    unsigned char *png = NULL;
-    size_t png_len = 0;
-    int rc = zeus_plot_chart_svg(chart, &svg), result = CLI_FAIL;
-    if (rc != ZEUS_OK) {
-        result = cli_lib_error(CLI_FAIL, rc, "--plot");
-        goto done;
-    }
-    if (format == CLI_PLOT_PNG &&
-        cli_svg_to_png(svg, chart->width_px, chart->height_px, &png, &png_len) != CLI_OK)
-        goto done; /* it said why */
-    rc = png ? zeus_write_file(path, png, png_len) : zeus_write_file(path, svg, strlen(svg));
-    result = rc == ZEUS_OK ? CLI_OK : cli_lib_error(CLI_FAIL, rc, "--plot");
-done:
-    zeus_free(png);
-    zeus_free(svg);
-    return result;
-}
-
 /* Cumulative cost and regret against the oracle, and the batch size of each recurrence. */
 static int plot_single(const options *o, const zeus_sim_history *h, size_t n,
                        const zeus_sim_summary *s, const char *job_name)
@@ -560,7 +539,7 @@ static int plot_single(const options *o, const zeus_sim_history *h, size_t n,
     zeus_plot_panel kept[] = {panels[0], panels[2]};
     zeus_plot_chart chart = {title, s->has_oracle ? panels : kept, s->has_oracle ? 3 : 2,
                              PLOT_WIDTH_PX, s->has_oracle ? PLOT_HEIGHT_PX : 700};
-    int result = rc == ZEUS_OK ? cli_sim_write_chart(&chart, o->plot, o->plot_format)
+    int result = rc == ZEUS_OK ? cli_write_chart(&chart, o->plot, o->plot_format)
                                : cli_lib_error(CLI_FAIL, rc, "--plot");
     free(buf);
     return result;

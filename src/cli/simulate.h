@@ -20,16 +20,14 @@ typedef struct {
     long max_epochs, b0, num_recurrence, jobs;
     uint64_t seed;
     bool verbose, fast;
-    int policy;                        /* single, alibaba: ZEUS_BSO_POLICY_* */
-    int policies[SIM_MAX_POLICIES];    /* compare: the policies, the original's first */
+    int policy;                     /* single, alibaba: ZEUS_BSO_POLICY_* */
+    int policies[SIM_MAX_POLICIES]; /* compare: the policies, the original's first */
     size_t n_policies;
-    long seeds;                        /* compare: seeds seed .. seed + seeds - 1 */
-    bool all;                          /* compare: the 24 paper-default configurations */
-    bool job_given;                    /* a job or GPU flag was given (refused with --all) */
+    long seeds;     /* compare: seeds seed .. seed + seeds - 1 */
+    bool all;       /* compare: the 24 paper-default configurations */
+    bool job_given; /* a job or GPU flag was given (refused with --all) */
 } sim_options;
 
-/* The chart as SVG, or rasterized to PNG, to path. */
-int cli_sim_write_chart(const zeus_plot_chart *chart, const char *path, cli_plot_format format);
 /* zeus simulate compare, with parsed options. */
 int cli_simulate_compare(const sim_options *o);
 

@@ -23,8 +23,8 @@ typedef struct {
     const char *gpu;
     zeus_job job;
     size_t n_rec;
-    double oracle_cost; /* NaN: no oracle */
-    double cost[SIM_MAX_POLICIES + 1];   /* mean cumulative cost over the seeds */
+    double oracle_cost;                   /* NaN: no oracle */
+    double cost[SIM_MAX_POLICIES + 1];    /* mean cumulative cost over the seeds */
     double *regret[SIM_MAX_POLICIES + 1]; /* mean cumulative regret per recurrence */
 } config;
 
@@ -152,8 +152,8 @@ static void print_config(FILE *out, const compare *c, const config *cf)
         double oracle_total = (double)cf->n_rec * cf->oracle_cost;
         char cost[32];
         snprintf(cost, sizeof cost, "%.6g J", cf->cost[p]);
-        fprintf(out, "    %-12s cumulative cost %-15s regret ", zeus_bso_policy_name(c->policies[p]),
-                cost);
+        fprintf(out, "    %-12s cumulative cost %-15s regret ",
+                zeus_bso_policy_name(c->policies[p]), cost);
         if (isnan(cf->oracle_cost) || oracle_total <= 0)
             fprintf(out, "%9s", "-");
         else
@@ -228,8 +228,8 @@ static int plot(const compare *c)
                 share_curve(c, g, p, y);
             else
                 memcpy(y, c->configs[0].regret[p], c->configs[0].n_rec * sizeof *y);
-            series[g][p] = (zeus_plot_series){zeus_bso_policy_name(c->policies[p]), x, y, len,
-                                              false, p == 0};
+            series[g][p] =
+                (zeus_plot_series){zeus_bso_policy_name(c->policies[p]), x, y, len, false, p == 0};
         }
         snprintf(titles[g], sizeof titles[g], "%s: regret, %% of the oracle's cost",
                  shares ? all_gpus[g] : c->configs[0].gpu);
@@ -237,7 +237,8 @@ static int plot(const compare *c)
                                       shares ? titles[g] : "cumulative regret",
                                       ZEUS_PLOT_UNIT_NONE,
                                       shares ? ZEUS_PLOT_UNIT_NONE : ZEUS_PLOT_UNIT_JOULES,
-                                      series[g], c->n_policies};
+                                      series[g],
+                                      c->n_policies};
     }
     char title[512], name[4 * ZEUS_JOB_NAME_MAX];
     snprintf(title, sizeof title, "zeus simulate compare: %s, eta %g, %ld seed%s",
@@ -246,7 +247,7 @@ static int plot(const compare *c)
              o->eta, o->seeds, o->seeds == 1 ? "" : "s");
     /* An explicit height: the PNG rasterizer needs the size */
     zeus_plot_chart chart = {title, panels, n_panels, 960, (unsigned)(100 + 320 * n_panels)};
-    int rc = cli_sim_write_chart(&chart, o->plot, o->plot_format);
+    int rc = cli_write_chart(&chart, o->plot, o->plot_format);
     free(buf);
     return rc;
 }
