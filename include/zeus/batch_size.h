@@ -168,6 +168,8 @@ ZEUS_API int zeus_bso_predict(zeus_bso *bso, int *batch_size);
  * the size the explorer awaits). Bandit stage: the arm's precision is re-estimated as
  * 1 / variance of its windowed rewards and the arm is refitted on them. */
 ZEUS_API int zeus_bso_observe(zeus_bso *bso, int batch_size, double cost, int converged);
+/* The optimizer's policy (ZEUS_BSO_POLICY_*). */
+ZEUS_API int zeus_bso_policy(const zeus_bso *bso);
 /* True while exploring (pruning-gts: pruning; walk-ts: the walk). */
 ZEUS_API bool zeus_bso_in_pruning(const zeus_bso *bso);
 /* walk-ts only: the sampling model of batch_size, its expected cost per reached run and that

@@ -355,6 +355,11 @@ bool zeus_bso_in_pruning(const zeus_bso *bso)
     return bso->mab == NULL;
 }
 
+int zeus_bso_policy(const zeus_bso *bso)
+{
+    return bso->cfg.policy;
+}
+
 double zeus_bso_bound_factor(const zeus_bso *bso, int batch_size, double beta)
 {
     size_t i = zeus__bso_index(bso, batch_size);

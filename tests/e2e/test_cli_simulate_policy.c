@@ -14,8 +14,8 @@
 static char *check_chart(const char *svg, const char *height, const char *panels,
                          const char *labels)
 {
-    char *argv[] = {"/usr/bin/python3", ZEUS_CHECK_CHART, (char *)svg, "960", (char *)height,
-                    (char *)panels,     (char *)labels,   NULL};
+    char *argv[] = {"/usr/bin/python3", ZEUS_CHECK_CHART, (char *)svg,    "960",
+                    (char *)height,     (char *)panels,   (char *)labels, NULL};
     char *out, *err;
     int rc = zt_run(argv, &out, &err, 30);
     if (rc != 0)
@@ -138,8 +138,8 @@ static void test_policy_errors(void **state)
     expect_usage("--all runs the 24 paper-default configurations", out, err, rc);
     rc = zt_zeus(&out, &err, "simulate", "compare", "--trace-dir", TRACE_DIR, "--seeds", "0", NULL);
     expect_usage("--seeds must be an integer >= 1", out, err, rc);
-    rc = zt_zeus(&out, &err, "simulate", "compare", "--trace-dir", TRACE_DIR, "--policy",
-                 "walk-ts", NULL);
+    rc = zt_zeus(&out, &err, "simulate", "compare", "--trace-dir", TRACE_DIR, "--policy", "walk-ts",
+                 NULL);
     expect_usage("option '--policy' belongs to 'simulate single' or 'simulate alibaba'", out, err,
                  rc);
     rc = zt_zeus(&out, &err, "simulate", "single", "--trace-dir", TRACE_DIR, "--seeds", "3", NULL);

@@ -61,7 +61,11 @@ static void test_walk_down_stops_on_rising_cost(void **state)
         assert_int_equal(zeus_bso_predict(bso, &bs), ZEUS_OK);
         assert_true(bs == 16 || bs == 32 || bs == 64);
         counts[bs == 16 ? 0 : bs == 32 ? 1 : 2]++;
-        assert_int_equal(zeus_bso_observe(bso, bs, bs == 32 ? 80 : bs == 64 ? 100 : 130, 1),
+        assert_int_equal(zeus_bso_observe(bso, bs,
+                                          bs == 32   ? 80
+                                          : bs == 64 ? 100
+                                                     : 130,
+                                          1),
                          ZEUS_OK);
     }
     assert_true(counts[1] > 180);
