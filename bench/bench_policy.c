@@ -57,8 +57,8 @@ static verdict configurations(zeus_trace *const traces[4], unsigned seeds, bool 
 {
     verdict v = {0, 0, 0};
     if (print)
-        printf("%-8s %-13s %5s %14s %8s %14s %8s %7s\n", "gpu", "dataset", "recur",
-               "pruning-gts J", "regret", "walk-ts J", "regret", "ratio");
+        printf("%-8s %-13s %5s %14s %8s %14s %8s %7s\n", "gpu", "dataset", "recur", "pruning-gts J",
+               "regret", "walk-ts J", "regret", "ratio");
     for (size_t c = 0; c < 24; c++) {
         const zeus_trace *t = traces[c / 6];
         zeus_job job;
@@ -87,15 +87,16 @@ static verdict configurations(zeus_trace *const traces[4], unsigned seeds, bool 
 
 static void print_verdict(const char *what, verdict v)
 {
-    printf("%s: walk-ts lower on %zu of 24, worst ratio %.4f, geometric mean %.4f\n", what,
-           v.lower, v.worst, exp(v.log_sum / 24));
+    printf("%s: walk-ts lower on %zu of 24, worst ratio %.4f, geometric mean %.4f\n", what, v.lower,
+           v.worst, exp(v.log_sum / 24));
 }
 
 static void groups(zeus_trace *const traces[4], const zeus_groups *g)
 {
     size_t n = zeus_groups_count(g);
-    printf("\nAlibaba-style groups (%zu groups, concurrent submissions): regret above the oracles\n",
-           n);
+    printf(
+        "\nAlibaba-style groups (%zu groups, concurrent submissions): regret above the oracles\n",
+        n);
     for (size_t i = 0; i < 4; i++) {
         printf("  %-8s", gpus[i]);
         for (size_t k = 0; k < 2; k++) {
