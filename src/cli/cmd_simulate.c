@@ -303,7 +303,7 @@ static int parse_options(int argc, char **argv, sim_mode mode, options *o)
             return cli_error(CLI_USAGE, "simulate: unknown option or missing value '%s'",
                              argv[optind - 1]);
         o->job_given |= c == OPT_GPU || c == OPT_DATASET || c == OPT_MODEL || c == OPT_OPTIMIZER ||
-                        c == OPT_TARGET || c == OPT_MAX_EPOCHS || c == OPT_B0 || c == OPT_NUM_REC;
+                        c == OPT_TARGET || c == OPT_MAX_EPOCHS || c == OPT_B0;
         if ((rc = parse_option(c, o)) != CLI_OK)
             return rc;
     }

@@ -210,6 +210,9 @@ static int plot(const compare *c)
 {
     const sim_options *o = c->o;
     bool shares = c->n_configs > 1;
+    if (!shares && isnan(c->configs[0].oracle_cost))
+        return cli_error(CLI_FAIL, "--plot: the job has no oracle (no batch size and power limit "
+                                   "always reaches the target), so no regret to draw");
     size_t n_panels = shares ? N_GPUS : 1;
     size_t len = shares ? CURVE_POINTS : (c->configs[0].n_rec ? c->configs[0].n_rec : 1);
     double *buf = calloc(len * (1 + n_panels * c->n_policies), sizeof *buf);

@@ -144,6 +144,16 @@ static void test_policy_errors(void **state)
                  rc);
     rc = zt_zeus(&out, &err, "simulate", "single", "--trace-dir", TRACE_DIR, "--seeds", "3", NULL);
     expect_usage("option '--seeds' belongs to 'simulate compare'", out, err, rc);
+    char *svg = zt_path(zt_dir, "no_oracle.svg");
+    rc = zt_zeus(&out, &err, "simulate", "compare", "--trace-dir", TRACE_DIR, "--dataset", "squad",
+                 "--model", "bert_base_uncased", "--optimizer", "adamw", "--target-metric", "84.5",
+                 "--max-epochs", "6", "--b0", "8", "--seeds", "1", "--plot", svg, NULL);
+    assert_int_equal(rc, 1);
+    assert_contains(out, "regret         -");
+    assert_contains(err, "--plot: the job has no oracle");
+    free(out);
+    free(err);
+    free(svg);
     rc = zt_zeus(&out, &err, "simulate", "--help", NULL);
     assert_int_equal(rc, 0);
     assert_contains(out, "zeus simulate compare [--policies LIST]");
