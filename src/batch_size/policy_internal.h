@@ -83,7 +83,6 @@ typedef struct zeus_walkts {
     bool awaiting; /* the walk's size was handed out and not yet reported */
     double best;   /* cheapest reached run seen so far (+inf before any) */
     zeus_rng rng;
-    double *draws; /* scratch: one sample per size */
 } zeus_walkts;
 
 int zeus__walkts_create(size_t n, size_t start, uint64_t seed, zeus_walkts **out);

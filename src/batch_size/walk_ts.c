@@ -49,11 +49,9 @@
 int zeus__walkts_create(size_t n, size_t start, uint64_t seed, zeus_walkts **out)
 {
     zeus_walkts *w = calloc(1, sizeof *w);
-    if (w) {
+    if (w)
         w->arms = calloc(n ? n : 1, sizeof *w->arms);
-        w->draws = calloc(n ? n : 1, sizeof *w->draws);
-    }
-    if (!w || !w->arms || !w->draws) {
+    if (!w || !w->arms) {
         zeus__walkts_destroy(w);
         return zeus__error(ZEUS_ENOMEM, "walk-ts: out of memory");
     }
@@ -72,7 +70,6 @@ void zeus__walkts_destroy(zeus_walkts *w)
     if (!w)
         return;
     free(w->arms);
-    free(w->draws);
     free(w);
 }
 
