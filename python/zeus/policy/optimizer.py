@@ -90,7 +90,14 @@ class PruningExploreManager:
 class PruningGTSBatchSizeOptimizer(BatchSizeOptimizer):
     """Zeus's batch-size optimizer (libzeus's ``zeus_bso``, one per job): pruning, then Gaussian
     Thompson sampling over the surviving sizes with reward = -cost and each arm's precision
-    learnt from its (windowed) rewards."""
+    learnt from its (windowed) rewards.
+
+    ``policy`` (ours; the original has no such argument) picks libzeus's batch-size policy:
+    ``"pruning-gts"`` (the default: the above, decision for decision) or ``"walk-ts"`` (one walk
+    from the default size that stops where the cost rises, then Thompson sampling with noise
+    pooled over the sizes: lower cumulative cost on the paper's traces, docs/simulate.md; it
+    ignores the prior and window settings). It reaches the ``Simulator`` and ``ZeusMaster``
+    through this object. An unknown name is a ``ValueError`` listing the known ones."""
 
     def __init__(
         self,
@@ -100,7 +107,12 @@ class PruningGTSBatchSizeOptimizer(BatchSizeOptimizer):
         concurrency: bool = False,
         seed: int = 123456,
         verbose: bool = True,
+        policy: str = "pruning-gts",
     ) -> None:
+        known = _recurring.bso_policies()
+        if policy not in known:
+            raise ValueError(f"unknown batch-size policy {policy!r} (known: {', '.join(known)})")
+        self.policy = policy
         self.prior_mean = prior_mean
         self.prior_precision = prior_precision
         self.window_size = window_size
@@ -111,10 +123,11 @@ class PruningGTSBatchSizeOptimizer(BatchSizeOptimizer):
 
     @property
     def name(self) -> str:
-        return "Pruning GaussianTS BSO"
+        return "Pruning GaussianTS BSO" if self.policy == "pruning-gts" else "walk-ts BSO"
 
     def _config(self) -> tuple:
-        return (self.prior_mean, self.prior_precision, self.window_size, self.concurrency, self.seed)
+        return (self.prior_mean, self.prior_precision, self.window_size, self.concurrency,
+                self.seed, self.policy)
 
     def register_job(self, job: Job, batch_sizes: list[int]) -> None:
         if job.default_bs is None:
