@@ -640,6 +640,31 @@ static int record_result(bso_db *db, const job *jb, const report_in *in, double 
     return 0;
 }
 
+/* Python's repr() of a str (as pydantic's str() of a model shows it): single quotes unless the
+ * text holds one and no double quote; backslash, the quote and control characters escaped. */
+static const char *py_str_repr(const char *text, char *buf, size_t size)
+{
+    char q = strchr(text, '\'') && !strchr(text, '"') ? '"' : '\'';
+    size_t n = 0;
+    buf[n++] = q;
+    for (const unsigned char *c = (const unsigned char *)text; *c && n + 6 < size; c++) {
+        if (*c == '\\' || *c == (unsigned char)q)
+            n += (size_t)snprintf(buf + n, size - n, "\\%c", *c);
+        else if (*c == '\n' || *c == '\t' || *c == '\r')
+            n += (size_t)snprintf(buf + n, size - n, "\\%c",
+                                  *c == '\n'   ? 'n'
+                                  : *c == '\t' ? 't'
+                                               : 'r');
+        else if (*c < 0x20 || *c == 0x7f)
+            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", *c);
+        else
+            buf[n++] = (char)*c;
+    }
+    buf[n++] = q;
+    buf[n] = '\0';
+    return buf;
+}
+
 void svc_report(bso_db *db, const char *body, svc_reply *out)
 {
     verr v = {0};
@@ -672,8 +697,15 @@ void svc_report(bso_db *db, const char *body, svc_reply *out)
         goto dbfail;
     if (r.nrows == 0) {
         bso_db_rollback(db);
-        reply_msg(out, 400, "Unknown trial job_id='%s' batch_size=%lld trial_number=%lld",
-                  in.job_id, in.bs, in.number);
+        /* The original formats the request's model: str(TrainingResult(...)). */
+        char id[2 * sizeof in.job_id + 3], t[ZEUS_DOUBLE_BUF], e[ZEUS_DOUBLE_BUF],
+            m[ZEUS_DOUBLE_BUF];
+        reply_msg(out, 400,
+                  "Unknown trial job_id=%s batch_size=%lld trial_number=%lld time=%s energy=%s "
+                  "metric=%s current_epoch=%lld",
+                  py_str_repr(in.job_id, id, sizeof id), in.bs, in.number,
+                  zeus_format_double(in.t, t, sizeof t), zeus_format_double(in.e, e, sizeof e),
+                  zeus_format_double(in.metric, m, sizeof m), in.epoch);
         goto done;
     }
     if (strcmp(bso_cell(&r, 0, 0), "Dispatched") != 0) {
