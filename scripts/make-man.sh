@@ -16,7 +16,7 @@ zeus-monitor-energy|1|zeus monitor energy|time and energy of a command on every 
 zeus-monitor-power|1|zeus monitor power|stream GPU and CPU power samples
 zeus-demo|1|zeus demo|optimize the power limit of a simulated training job
 zeus-power-limit|1|zeus power-limit|show, set or reset GPU power limits
-zeus-simulate|1|zeus simulate|replay the NSDI'"'"'23 traces with the batch-size optimizer
+zeus-simulate|1|zeus simulate|replay the NSDI'"'"'23 traces with the batch-size optimizers and compare policies
 zeus-pipeline-frequency|1|zeus pipeline-frequency|the pipeline frequency optimizer (Perseus): solve and serve plans
 zeus-run|1|zeus-run|drive a recurring job'"'"'s recurrences
 zeus-history|1|zeus-history|a recurring job'"'"'s trials and the bandit'"'"'s beliefs

@@ -10,6 +10,8 @@ REQUIREMENTS='torch==2.13.0
 transformers
 accelerate
 pytest
+pytest-mock
+pandas
 nvidia-ml-py
 pydantic
 prometheus-client

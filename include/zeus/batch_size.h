@@ -129,9 +129,26 @@ typedef struct zeus_bso_config {
      * the estimates differ, which changed no decision on the reference configurations,
      * docs/simulate.md). Running moments apply with window_size 0 only. */
     int moments;
+    /* Which policy picks the sizes: ZEUS_BSO_POLICY_PRUNING_GTS (0, the default) is the
+     * original's pruning + Gaussian Thompson sampling, decision for decision;
+     * ZEUS_BSO_POLICY_WALK_TS explores each size at most once, stopping a direction of the walk
+     * once the cost rises, then samples with a posterior whose noise is pooled over the sizes
+     * (lower cumulative cost on the paper's traces, docs/simulate.md). walk-ts ignores
+     * prior_mean, prior_precision, window_size and moments; zeus_bso_mab() is NULL with it.
+     * Appended in 0.2 like moments (this struct has no size field yet, docs/abi.md). */
+    int policy;
 } zeus_bso_config;
 
 enum { ZEUS_BSO_MOMENTS_EXACT = 0, ZEUS_BSO_MOMENTS_RUNNING = 1 };
+enum { ZEUS_BSO_POLICY_PRUNING_GTS = 0, ZEUS_BSO_POLICY_WALK_TS = 1 };
+
+/* The policies' names, index = policy: "pruning-gts", "walk-ts" (a NULL-terminated list). */
+ZEUS_API const char *const *zeus_bso_policy_names(void);
+/* The name of a policy, NULL when there is none of that number. */
+ZEUS_API const char *zeus_bso_policy_name(int policy);
+/* The policy of a name; ZEUS_EINVAL ("unknown batch-size policy 'x' (known: pruning-gts,
+ * walk-ts)") otherwise. */
+ZEUS_API int zeus_bso_policy_parse(const char *name, int *policy);
 
 /* converged argument of zeus_bso_observe when unknown (allowed only after pruning). */
 #define ZEUS_CONVERGED_UNKNOWN (-1)
@@ -151,7 +168,18 @@ ZEUS_API int zeus_bso_predict(zeus_bso *bso, int *batch_size);
  * the size the explorer awaits). Bandit stage: the arm's precision is re-estimated as
  * 1 / variance of its windowed rewards and the arm is refitted on them. */
 ZEUS_API int zeus_bso_observe(zeus_bso *bso, int batch_size, double cost, int converged);
+/* The optimizer's policy (ZEUS_BSO_POLICY_*). */
+ZEUS_API int zeus_bso_policy(const zeus_bso *bso);
+/* True while exploring (pruning-gts: pruning; walk-ts: the walk). */
 ZEUS_API bool zeus_bso_in_pruning(const zeus_bso *bso);
+/* walk-ts only: the sampling model of batch_size, its expected cost per reached run and that
+ * estimate's standard error; ZEUS_ENOENT when the size is not (or not yet) a candidate,
+ * ZEUS_EINVAL with another policy or an unknown size. */
+ZEUS_API int zeus_bso_estimate(const zeus_bso *bso, int batch_size, double *cost, double *sd);
+/* The early-stopping factor for the next run of batch_size: a run stops once its cost would
+ * exceed this x the cheapest recurrence. beta for pruning-gts (and for an unknown size);
+ * walk-ts stops a walk's first run of a size at min(beta, 1.5). */
+ZEUS_API double zeus_bso_bound_factor(const zeus_bso *bso, int batch_size, double beta);
 ZEUS_API const zeus_job *zeus_bso_job(const zeus_bso *bso);
 ZEUS_API const zeus_pruning *zeus_bso_pruning(const zeus_bso *bso);
 /* The bandit, NULL until pruning is over. */

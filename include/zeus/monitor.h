@@ -167,6 +167,14 @@ ZEUS_API void zeus_monitor_wait_update_period(zeus_monitor *monitor);
 /* ZEUS_EEXIST if a window of that name is open. A GPU whose counter cannot be read does not
  * fail the call: the error is reported for that GPU when the window ends. */
 ZEUS_API int zeus_monitor_begin_window(zeus_monitor *monitor, const char *name, bool sync);
+/* An open window's start, as the original's `measurement_states` keeps it: the clock at begin
+ * (*time_s) and what each monitored device's counter read then, in J: gpu_j[i] for the i-th
+ * monitored GPU (NAN without a counter or when the read failed), cpu_j / dram_j for each CPU
+ * package (NAN likewise; dram NAN without DRAM). Arrays may be NULL; at most gpu_n / cpu_n are
+ * written. ZEUS_ENOENT if no window of that name is open. */
+ZEUS_API int zeus_monitor_window_start(zeus_monitor *monitor, const char *name, double *time_s,
+                                       double *gpu_j, unsigned gpu_n, double *cpu_j, double *dram_j,
+                                       unsigned cpu_n);
 /* ZEUS_ENOENT if no window of that name is open. cancel: returns zeros and logs nothing. */
 ZEUS_API int zeus_monitor_end_window(zeus_monitor *monitor, const char *name, bool sync,
                                      bool cancel, zeus_measurement *out);

@@ -188,6 +188,12 @@ typedef struct zeus_group_result {
 ZEUS_API int zeus_simulate_alibaba(const zeus_trace *trace, const zeus_groups *groups,
                                    double eta_knob, double beta_knob, unsigned n_threads,
                                    zeus_group_result **results);
+/* The same with a batch-size policy other than the original's (ZEUS_BSO_POLICY_*,
+ * zeus/batch_size.h; zeus_simulate_alibaba is this with ZEUS_BSO_POLICY_PRUNING_GTS). ZEUS_EINVAL
+ * for an unknown one. */
+ZEUS_API int zeus_simulate_alibaba_policy(const zeus_trace *trace, const zeus_groups *groups,
+                                          double eta_knob, double beta_knob, int policy,
+                                          unsigned n_threads, zeus_group_result **results);
 ZEUS_API void zeus_group_results_free(zeus_group_result *results, size_t n);
 
 /* ---- summary ------------------------------------------------------------------------------- */

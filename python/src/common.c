@@ -6,6 +6,7 @@
 
 /* ---- Module state (one interpreter) ---- */
 static zeus_devices *g_devices;   /* opened on first use, kept for the process */
+static bool g_reopen;             /* the next use opens the devices again (_reopen_devices) */
 static PyObject *g_error_table;   /* {libzeus error name: class}, set by the package */
 static PyObject *g_error_default; /* zeus.exception.ZeusBaseError: a name not in the table */
 static PyObject *g_log_handler;   /* callable(level:int, message:str) or NULL */
@@ -42,7 +43,7 @@ PyObject *zpy_raise(int rc, PyObject *kind)
 
 zeus_devices *zpy_devices_get(void)
 {
-    if (g_devices)
+    if (g_devices && !g_reopen)
         return g_devices;
     zeus_devices *d = NULL;
     int rc;
@@ -53,12 +54,24 @@ zeus_devices *zpy_devices_get(void)
         zpy_raise(rc, NULL);
         return NULL;
     }
-    if (g_devices) { /* another thread won while the GIL was released */
+    if (g_devices && !g_reopen) { /* another thread won while the GIL was released */
         zeus_devices_close(d);
         return g_devices;
     }
+    /* A set opened before is not closed: monitors and samplers made on it still read it. */
     g_devices = d;
+    g_reopen = false;
     return d;
+}
+
+/* The package's get_gpus() after `zeus.device.gpu._gpus = None` (as the original's tests reset
+ * it between cases): what is made from now on sees the devices as they are now. */
+static PyObject *py_reopen_devices(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    g_reopen = g_devices != NULL;
+    Py_RETURN_NONE;
 }
 
 /* ---- Logging into Python's logging module ---- */
@@ -178,6 +191,8 @@ const char *zpy_text(PyObject *s, const char *what)
 }
 
 PyMethodDef zpy_common_methods[] = {
+    {"_reopen_devices", py_reopen_devices, METH_NOARGS,
+     "_reopen_devices($module, /)\n--\n\nThe next use opens the devices again."},
     {"_set_log_handler", py_set_log_handler, METH_O,
      "_set_log_handler($module, handler, /)\n--\n\nhandler: callable(level, message) or None"},
     {"_set_log_level", py_set_log_level, METH_O,

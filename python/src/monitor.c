@@ -2,7 +2,21 @@
  * over it); begin_window and end_window are the hot path (see zeuspy.h). */
 #include "zeuspy.h"
 
+#include <math.h>
 #include <unistd.h>
+
+/* Keeps the exception a callback raised, to be raised when the call returns (GIL held). */
+static void keep_callback_error(MonitorObject *self)
+{
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    PyErr_NormalizeException(&t, &v, &tb);
+    if (tb)
+        PyException_SetTraceback(v, tb);
+    self->sync_error = v;
+    Py_XDECREF(t);
+    Py_XDECREF(tb);
+}
 
 static void monitor_sync(unsigned gpu, void *user)
 {
@@ -10,19 +24,36 @@ static void monitor_sync(unsigned gpu, void *user)
     PyGILState_STATE st = PyGILState_Ensure();
     if (!self->sync_error && self->sync) {
         PyObject *r = PyObject_CallFunction(self->sync, "I", gpu);
-        if (!r) {
-            PyObject *t, *v, *tb;
-            PyErr_Fetch(&t, &v, &tb);
-            PyErr_NormalizeException(&t, &v, &tb);
-            if (tb)
-                PyException_SetTraceback(v, tb);
-            self->sync_error = v;
-            Py_XDECREF(t);
-            Py_XDECREF(tb);
-        }
+        if (!r)
+            keep_callback_error(self);
         Py_XDECREF(r);
     }
     PyGILState_Release(st);
+}
+
+/* Set while this thread is in begin_window or end_window. */
+static _Thread_local bool in_window_call;
+
+/* The window clock when the package passes one: `zeus.monitor.energy.time` replaced (the
+ * original's tests patch it to count windows in whole seconds). It times the windows only:
+ * libzeus's background threads (the power sampler of GPUs without an energy counter) keep the
+ * steady clock, and do not take the test's ticks. */
+static double monitor_clock(void *user)
+{
+    if (!in_window_call)
+        return zeus_steady_time_s(NULL);
+    MonitorObject *self = user;
+    PyGILState_STATE st = PyGILState_Ensure();
+    double now = NAN;
+    if (!self->sync_error) {
+        PyObject *r = PyObject_CallNoArgs(self->clock);
+        now = r ? PyFloat_AsDouble(r) : NAN;
+        if (PyErr_Occurred())
+            keep_callback_error(self);
+        Py_XDECREF(r);
+    }
+    PyGILState_Release(st);
+    return now;
 }
 
 int zpy_raise_sync_error_now(MonitorObject *self)
@@ -34,18 +65,53 @@ int zpy_raise_sync_error_now(MonitorObject *self)
     return -1;
 }
 
+/* The opened monitor becomes self's, with its index lists and error classes. */
+static int monitor_adopt(MonitorObject *self, zeus_monitor *m, const unsigned *cidx, int ccount,
+                         bool is_replay)
+{
+    self->monitor = m;
+    self->owner_pid = getpid();
+    self->scratch = zeus_measurement_new();
+    if (!self->scratch)
+        return PyErr_NoMemory(), -1;
+    PyObject *gl = PyList_New(zeus_monitor_gpu_count(m));
+    for (unsigned i = 0; gl && i < zeus_monitor_gpu_count(m); i++)
+        PyList_SET_ITEM(gl, i, PyLong_FromUnsignedLong(zeus_monitor_gpu_index(m, i)));
+    if (!gl)
+        return -1;
+    Py_XSETREF(self->gpu_indices, gl);
+    PyObject *cl = PyList_New(ccount);
+    for (int i = 0; cl && i < ccount; i++)
+        PyList_SET_ITEM(cl, i, PyLong_FromUnsignedLong(cidx[i]));
+    if (!cl)
+        return -1;
+    Py_XSETREF(self->cpu_indices, cl);
+    Py_XSETREF(self->exists_exc, Py_NewRef(is_replay ? PyExc_RuntimeError : PyExc_ValueError));
+    Py_XSETREF(self->missing_exc, Py_NewRef(is_replay ? PyExc_RuntimeError : PyExc_ValueError));
+    return 0;
+}
+
 static int monitor_init(MonitorObject *self, PyObject *args, PyObject *kw)
 {
-    static char *names[] = {
-        "gpu_indices", "cpu_indices",       "approx_instant_energy", "log_file",       "sync",
-        "replay_log",  "match_window_name", "measure_update_period", "sampler_period", "log_append",
-        NULL};
+    static char *names[] = {"gpu_indices",
+                            "cpu_indices",
+                            "approx_instant_energy",
+                            "log_file",
+                            "sync",
+                            "replay_log",
+                            "match_window_name",
+                            "measure_update_period",
+                            "sampler_period",
+                            "log_append",
+                            "clock",
+                            NULL};
     PyObject *gpus = Py_None, *cpus = Py_None, *log = Py_None, *sync = Py_None, *replay = Py_None;
+    PyObject *clock = Py_None;
     int approx = 0, match = 1, measure = 1, append = 0;
     double sampler_period = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOpOOOppdp:Monitor", names, &gpus, &cpus, &approx,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OOpOOOppdpO:Monitor", names, &gpus, &cpus, &approx,
                                      &log, &sync, &replay, &match, &measure, &sampler_period,
-                                     &append))
+                                     &append, &clock))
         return -1;
     if (self->monitor) {
         PyErr_SetString(PyExc_RuntimeError, "the monitor is already initialised");
@@ -78,6 +144,10 @@ static int monitor_init(MonitorObject *self, PyObject *args, PyObject *kw)
         Py_INCREF(sync);
         Py_XSETREF(self->sync, sync);
     }
+    if (clock != Py_None) {
+        Py_INCREF(clock);
+        Py_XSETREF(self->clock, clock);
+    }
     int rc;
     zeus_monitor *m = NULL;
     if (replay_bytes) {
@@ -97,37 +167,20 @@ static int monitor_init(MonitorObject *self, PyObject *args, PyObject *kw)
         o.log_append = append;
         o.sync = self->sync ? monitor_sync : NULL;
         o.sync_user = self;
+        o.clock = self->clock ? monitor_clock : NULL;
+        o.clock_user = self;
         o.measure_update_period = measure;
         o.sampler_period_s = sampler_period;
         Py_BEGIN_ALLOW_THREADS
         rc = zeus_monitor_open(d, &o, &m);
         Py_END_ALLOW_THREADS
     }
+    bool is_replay = replay_bytes != NULL;
     Py_XDECREF(log_bytes);
     Py_XDECREF(replay_bytes);
     if (rc != ZEUS_OK)
         return zpy_raise(rc, NULL), -1;
-    self->monitor = m;
-    self->owner_pid = getpid();
-    self->scratch = zeus_measurement_new();
-    if (!self->scratch)
-        return PyErr_NoMemory(), -1;
-    PyObject *gl = PyList_New(zeus_monitor_gpu_count(m));
-    for (unsigned i = 0; gl && i < zeus_monitor_gpu_count(m); i++)
-        PyList_SET_ITEM(gl, i, PyLong_FromUnsignedLong(zeus_monitor_gpu_index(m, i)));
-    if (!gl)
-        return -1;
-    Py_XSETREF(self->gpu_indices, gl);
-    PyObject *cl = PyList_New(ccount);
-    for (int i = 0; cl && i < ccount; i++)
-        PyList_SET_ITEM(cl, i, PyLong_FromUnsignedLong(cidx[i]));
-    if (!cl)
-        return -1;
-    Py_XSETREF(self->cpu_indices, cl);
-    bool is_replay = replay_bytes != NULL;
-    Py_XSETREF(self->exists_exc, Py_NewRef(is_replay ? PyExc_RuntimeError : PyExc_ValueError));
-    Py_XSETREF(self->missing_exc, Py_NewRef(is_replay ? PyExc_RuntimeError : PyExc_ValueError));
-    return 0;
+    return monitor_adopt(self, m, cidx, ccount, is_replay);
 }
 
 /* Drops the PowerMonitor of cross_check(), detaching it from the monitor first. */
@@ -158,6 +211,7 @@ static void monitor_close_now(MonitorObject *self)
 static int monitor_traverse(MonitorObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->sync);
+    Py_VISIT(self->clock);
     Py_VISIT(self->dict);
     Py_VISIT(self->check_sampler);
     return 0;
@@ -167,6 +221,7 @@ static int monitor_clear(MonitorObject *self)
 {
     detach_sampler(self);
     Py_CLEAR(self->sync);
+    Py_CLEAR(self->clock);
     Py_CLEAR(self->dict);
     return 0;
 }
@@ -320,6 +375,7 @@ static PyObject *monitor_begin_window(MonitorObject *self, PyObject *const *args
     if (!scratch)
         return NULL;
     self->inflight++;
+    in_window_call = true;
     Py_BEGIN_ALLOW_THREADS
     rc = zeus_monitor_begin_window(m, key, sync);
     if (rc == ZEUS_EEXIST && restart) {
@@ -328,6 +384,7 @@ static PyObject *monitor_begin_window(MonitorObject *self, PyObject *const *args
             rc = zeus_monitor_begin_window(m, key, sync);
     }
     Py_END_ALLOW_THREADS
+    in_window_call = false;
     if (self->sync_error && rc == ZEUS_OK) {
         /* The framework failed to synchronise: the window is not begun. */
         Py_BEGIN_ALLOW_THREADS
@@ -341,6 +398,25 @@ static PyObject *monitor_begin_window(MonitorObject *self, PyObject *const *args
     if (rc != ZEUS_OK)
         return window_error(self, rc, c.key_obj, true);
     Py_RETURN_NONE;
+}
+
+/* The newer Zeus's warning (warnings.warn, which its users filter or turn into errors) when a
+ * GPU's counter read exactly 0 J; libzeus's own log line says more (the update period). */
+static int warn_if_zero(const zeus_measurement *r)
+{
+    for (unsigned i = 0; i < zeus_measurement_gpu_count(r); i++) {
+        const zeus_gpu_measurement *g = zeus_measurement_gpu(r, i);
+        if (g->method == ZEUS_METHOD_COUNTER && g->energy_j == 0.0)
+            return PyErr_WarnEx(
+                PyExc_UserWarning,
+                "The energy consumption of one or more GPUs was measured as zero. This means that "
+                "the time duration of the measurement window was shorter than the GPU's energy "
+                "counter update period. Consider turning on the `approx_instant_energy` option in "
+                "`ZeusMonitor`, which approximates the energy consumption of a short time window "
+                "as instant power draw x window duration.",
+                1);
+    }
+    return 0;
 }
 
 static PyObject *monitor_end_window(MonitorObject *self, PyObject *const *args, Py_ssize_t nargs,
@@ -357,11 +433,15 @@ static PyObject *monitor_end_window(MonitorObject *self, PyObject *const *args, 
     if (!r)
         return NULL;
     self->inflight++;
+    in_window_call = true;
     Py_BEGIN_ALLOW_THREADS
     rc = zeus_monitor_end_window(m, key, sync, cancel, r);
     Py_END_ALLOW_THREADS
+    in_window_call = false;
     self->inflight--;
     PyObject *result = rc == ZEUS_OK ? zpy_measurement_from(r) : NULL;
+    if (result && !cancel && warn_if_zero(r) < 0)
+        Py_CLEAR(result);
     scratch_give(self, r);
     if (zpy_raise_sync_error(self) < 0) {
         Py_XDECREF(result);
@@ -396,6 +476,43 @@ static PyObject *monitor_update_period(MonitorObject *self, PyObject *arg)
     if (gpu == -1 && PyErr_Occurred())
         return NULL;
     return PyFloat_FromDouble(zeus_monitor_update_period_s(self->monitor, (unsigned)gpu));
+}
+
+static PyObject *nan_as_none(double v)
+{
+    return isnan(v) ? Py_NewRef(Py_None) : PyFloat_FromDouble(v);
+}
+
+/* (time, gpu J list, cpu J list, dram J list) of an open window: the package's
+ * measurement_states (None where a counter was not read). */
+static PyObject *monitor_window_start(MonitorObject *self, PyObject *arg)
+{
+    if (zpy_monitor_ready(self) < 0)
+        return NULL;
+    const char *key = PyUnicode_AsUTF8(arg);
+    if (!key)
+        return NULL;
+    double t, gpu_j[ZEUS_MAX_GPUS], cpu_j[ZEUS_MAX_CPUS], dram_j[ZEUS_MAX_CPUS];
+    unsigned ng = zeus_monitor_gpu_count(self->monitor);
+    unsigned nc = zeus_monitor_cpu_count(self->monitor);
+    int rc = zeus_monitor_window_start(self->monitor, key, &t, gpu_j, ZEUS_MAX_GPUS, cpu_j, dram_j,
+                                       ZEUS_MAX_CPUS);
+    if (rc == ZEUS_ENOENT)
+        return PyErr_SetObject(PyExc_KeyError, arg), NULL;
+    if (rc != ZEUS_OK)
+        return zpy_raise(rc, NULL);
+    PyObject *g = PyList_New(ng), *c = PyList_New(nc), *d = PyList_New(nc);
+    for (unsigned i = 0; g && i < ng; i++)
+        PyList_SET_ITEM(g, i, nan_as_none(gpu_j[i]));
+    for (unsigned i = 0; c && d && i < nc; i++) {
+        PyList_SET_ITEM(c, i, nan_as_none(cpu_j[i]));
+        PyList_SET_ITEM(d, i, nan_as_none(dram_j[i]));
+    }
+    PyObject *out = g && c && d ? Py_BuildValue("(dOOO)", t, g, c, d) : NULL;
+    Py_XDECREF(g);
+    Py_XDECREF(c);
+    Py_XDECREF(d);
+    return out;
 }
 
 static PyObject *monitor_cross_check(MonitorObject *self, PyObject *args, PyObject *kw)
@@ -480,6 +597,9 @@ static PyMethodDef monitor_methods[] = {
     {"update_period", (PyCFunction)monitor_update_period, METH_O,
      "update_period($self, gpu, /)\n--\n\nMeasured energy-counter update period of a GPU (s); 0 if "
      "not known yet."},
+    {"_window_start", (PyCFunction)monitor_window_start, METH_O,
+     "_window_start($self, key, /)\n--\n\n(time, GPU J, CPU J, DRAM J) of the open window key "
+     "(KeyError if none)."},
     {"wait_update_period", (PyCFunction)monitor_wait_update_period, METH_NOARGS,
      "wait_update_period($self, /)\n--\n\nWaits for the background update-period measurement."},
     {NULL, NULL, 0, NULL},
@@ -497,10 +617,11 @@ PyTypeObject zpy_MonitorType = {
     .tp_basicsize = sizeof(MonitorObject),
     .tp_dealloc = (destructor)monitor_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Monitor(gpu_indices=None, cpu_indices=None, approx_instant_energy=False, "
-              "log_file=None, sync=None, replay_log=None, match_window_name=True, "
-              "measure_update_period=True, sampler_period=0.0, log_append=False)\n--\n\n"
-              "libzeus monitor (use zeus.monitor.ZeusMonitor).",
+    .tp_doc =
+        "Monitor(gpu_indices=None, cpu_indices=None, approx_instant_energy=False, "
+        "log_file=None, sync=None, replay_log=None, match_window_name=True, "
+        "measure_update_period=True, sampler_period=0.0, log_append=False, clock=None)\n--\n\n"
+        "libzeus monitor (use zeus.monitor.ZeusMonitor).",
     .tp_traverse = (traverseproc)monitor_traverse,
     .tp_clear = (inquiry)monitor_clear,
     .tp_methods = monitor_methods,

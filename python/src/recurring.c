@@ -306,9 +306,14 @@ static int bso_config_arg(PyObject *t, zeus_bso_config *cfg)
     Py_ssize_t window;
     int concurrency;
     unsigned long long seed;
-    if (!PyArg_ParseTuple(t, "ddnpK", &cfg->prior_mean, &cfg->prior_precision, &window,
-                          &concurrency, &seed))
+    const char *policy = NULL; /* ours, optional: the original's pruning-gts when absent */
+    if (!PyArg_ParseTuple(t, "ddnpK|s", &cfg->prior_mean, &cfg->prior_precision, &window,
+                          &concurrency, &seed, &policy))
         return -1;
+    if (policy && zeus_bso_policy_parse(policy, &cfg->policy) != ZEUS_OK) {
+        PyErr_SetString(PyExc_ValueError, zeus_last_error());
+        return -1;
+    }
     if (window < 0) {
         PyErr_SetString(PyExc_ValueError, "window_size must be >= 0");
         return -1;
@@ -317,6 +322,24 @@ static int bso_config_arg(PyObject *t, zeus_bso_config *cfg)
     cfg->concurrency = concurrency;
     cfg->seed = seed;
     return 0;
+}
+
+/* The batch-size policies' names (zeus_bso_policy_names), the default first. */
+static PyObject *py_bso_policies(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    PyObject *list = PyList_New(0);
+    for (const char *const *n = zeus_bso_policy_names(); list && *n; n++) {
+        PyObject *s = PyUnicode_FromString(*n);
+        if (!s || PyList_Append(list, s) < 0) {
+            Py_XDECREF(s);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(s);
+    }
+    return list;
 }
 
 static PyObject *py_bso_new(PyObject *self, PyObject *args)
@@ -665,6 +688,8 @@ static PyMethodDef methods[] = {
      "bso_observe($module, bso, bs, cost, converged, /)\n--\n\nbso observe"},
     {"bso_in_pruning", py_bso_in_pruning, METH_O,
      "bso_in_pruning($module, bso, /)\n--\n\nwhether pruning is still going on"},
+    {"bso_policies", py_bso_policies, METH_NOARGS,
+     "bso_policies($module, /)\n--\n\nthe batch-size policies' names, the default first"},
     {"jit_new", py_jit_new, METH_NOARGS, "jit_new($module, /)\n--\n\na JIT power-limit policy"},
     {"jit_predict", py_jit_predict, METH_VARARGS,
      "jit_predict($module, p, bs, /)\n--\n\nReturns W or None"},

@@ -67,10 +67,11 @@ typedef struct {
     PyObject_HEAD zeus_monitor *monitor;
     zeus_measurement *scratch; /* reused by one call at a time (scratch_busy, under the GIL) */
     bool scratch_busy;
-    int inflight;   /* calls running with the GIL released (close() must not free under them) */
-    int optimizers; /* live optimizers bound to this monitor (they must go first) */
-    PyObject *sync; /* callable(gpu) or NULL */
-    PyObject *sync_error;  /* exception raised by sync, re-raised after the call */
+    int inflight;    /* calls running with the GIL released (close() must not free under them) */
+    int optimizers;  /* live optimizers bound to this monitor (they must go first) */
+    PyObject *sync;  /* callable(gpu) or NULL */
+    PyObject *clock; /* callable() -> seconds, or NULL (libzeus's clock) */
+    PyObject *sync_error;  /* exception raised by sync or clock, re-raised after the call */
     PyObject *exists_exc;  /* exception classes for a duplicate begin / unknown end */
     PyObject *missing_exc; /* (ValueError for ZeusMonitor, RuntimeError for the replay) */
     PyObject *gpu_indices; /* list */

@@ -114,6 +114,10 @@ int zeus_bso_create(const zeus_bso_config *cfg, const zeus_job *job, const int *
     if (cfg->moments == ZEUS_BSO_MOMENTS_RUNNING && cfg->window_size != 0)
         return zeus__error(ZEUS_EINVAL, "running moments keep the whole history: window_size "
                                         "must be 0 with ZEUS_BSO_MOMENTS_RUNNING");
+    if (!zeus_bso_policy_name(cfg->policy))
+        return zeus__error(ZEUS_EINVAL,
+                           "batch-size policy %d: ZEUS_BSO_POLICY_PRUNING_GTS or _WALK_TS",
+                           cfg->policy);
     zeus_bso *bso;
     int rc = zeus__bso_alloc(n, &bso);
     if (rc != ZEUS_OK)
@@ -130,6 +134,8 @@ int zeus_bso_create(const zeus_bso_config *cfg, const zeus_job *job, const int *
         }
     }
     rc = zeus_pruning_create(bso->batch_sizes, n, job->default_bs, 2, &bso->explorer);
+    if (rc == ZEUS_OK && cfg->policy == ZEUS_BSO_POLICY_WALK_TS)
+        rc = zeus__walkts_create(n, zeus__bso_index(bso, job->default_bs), cfg->seed, &bso->walk);
     if (rc != ZEUS_OK)
         goto fail;
     ZEUS_DEBUG("[Pruning GaussianTS BSO] Registered %s", name);
@@ -150,16 +156,23 @@ void zeus_bso_destroy(zeus_bso *bso)
     free(bso->batch_sizes);
     zeus_pruning_destroy(bso->explorer);
     zeus_gts_destroy(bso->mab);
+    zeus__walkts_destroy(bso->walk);
     free(bso->scratch);
     free(bso);
 }
 
+size_t zeus__bso_index(const zeus_bso *bso, int batch_size)
+{
+    size_t i = 0;
+    while (i < bso->n_batch_sizes && bso->batch_sizes[i] != batch_size)
+        i++;
+    return i;
+}
+
 static zeus_reward_list *history_of(const zeus_bso *bso, int batch_size)
 {
-    for (size_t i = 0; i < bso->n_batch_sizes; i++)
-        if (bso->batch_sizes[i] == batch_size)
-            return &bso->history[i];
-    return NULL;
+    size_t i = zeus__bso_index(bso, batch_size);
+    return i < bso->n_batch_sizes ? &bso->history[i] : NULL;
 }
 
 int zeus__bso_append_reward(zeus_reward_list *list, double reward)
@@ -265,6 +278,16 @@ static int construct_mab(zeus_bso *bso)
 
 int zeus_bso_predict(zeus_bso *bso, int *batch_size)
 {
+    if (bso->walk) {
+        size_t i;
+        int rc = zeus__walkts_predict(bso->walk, &i);
+        if (rc == ZEUS_OK) {
+            *batch_size = bso->batch_sizes[i];
+            ZEUS_DEBUG("[walk-ts BSO] %s -> BS = %d",
+                       bso->walk->phase == ZEUS_WALK_SAMPLE ? "sampling" : "walk", *batch_size);
+        }
+        return rc;
+    }
     if (!bso->mab) {
         bool done;
         int rc = zeus_pruning_next(bso->explorer, batch_size, &done);
@@ -288,7 +311,7 @@ int zeus_bso_observe(zeus_bso *bso, int batch_size, double cost, int converged)
     zeus_reward_list *list = history_of(bso, batch_size);
     if (!list)
         return zeus__error(ZEUS_EINVAL, "Unknown batch size '%d'.", batch_size);
-    if (!bso->mab && converged != 0 && converged != 1)
+    if (!bso->mab && !bso->walk && converged != 0 && converged != 1)
         return zeus__error(ZEUS_EINVAL,
                            "batch size optimizer: whether batch size %d converged "
                            "must be known during pruning",
@@ -296,6 +319,10 @@ int zeus_bso_observe(zeus_bso *bso, int batch_size, double cost, int converged)
     int rc = zeus__bso_append_reward(list, -cost);
     if (rc != ZEUS_OK)
         return rc;
+    if (bso->walk) {
+        zeus__walkts_observe(bso->walk, (size_t)(list - bso->history), cost, converged);
+        return ZEUS_OK;
+    }
 
     if (bso->mab) {
         zeus_gts_arm *arm = zeus__gts_find(bso->mab, batch_size);
@@ -323,7 +350,61 @@ int zeus_bso_observe(zeus_bso *bso, int batch_size, double cost, int converged)
 
 bool zeus_bso_in_pruning(const zeus_bso *bso)
 {
+    if (bso->walk)
+        return bso->walk->phase != ZEUS_WALK_SAMPLE;
     return bso->mab == NULL;
+}
+
+int zeus_bso_policy(const zeus_bso *bso)
+{
+    return bso->cfg.policy;
+}
+
+double zeus_bso_bound_factor(const zeus_bso *bso, int batch_size, double beta)
+{
+    size_t i = zeus__bso_index(bso, batch_size);
+    return bso->walk && i < bso->n_batch_sizes ? zeus__walkts_bound(bso->walk, i, beta) : beta;
+}
+
+int zeus_bso_estimate(const zeus_bso *bso, int batch_size, double *cost, double *sd)
+{
+    if (!bso || !cost || !sd)
+        return zeus__error(ZEUS_EINVAL, "batch size optimizer: NULL argument");
+    if (!bso->walk)
+        return zeus__error(ZEUS_EINVAL, "zeus_bso_estimate: the %s policy has no cost model",
+                           zeus_bso_policy_name(bso->cfg.policy));
+    size_t i = zeus__bso_index(bso, batch_size);
+    if (i == bso->n_batch_sizes)
+        return zeus__error(ZEUS_EINVAL, "Unknown batch size '%d'.", batch_size);
+    if (!zeus__walkts_estimate(bso->walk, i, cost, sd))
+        return zeus__error(ZEUS_ENOENT, "batch size %d has not reached the target", batch_size);
+    return ZEUS_OK;
+}
+
+/* ---- policy names ------------------------------------------------------------------------- */
+
+static const char *const policy_names[] = {"pruning-gts", "walk-ts", NULL};
+
+const char *const *zeus_bso_policy_names(void)
+{
+    return policy_names;
+}
+
+const char *zeus_bso_policy_name(int policy)
+{
+    return policy >= 0 && policy < 2 ? policy_names[policy] : NULL;
+}
+
+int zeus_bso_policy_parse(const char *name, int *policy)
+{
+    for (int i = 0; name && policy_names[i]; i++) {
+        if (strcmp(name, policy_names[i]) == 0) {
+            *policy = i;
+            return ZEUS_OK;
+        }
+    }
+    return zeus__error(ZEUS_EINVAL, "unknown batch-size policy '%s' (known: pruning-gts, walk-ts)",
+                       name ? name : "(null)");
 }
 
 const zeus_job *zeus_bso_job(const zeus_bso *bso)

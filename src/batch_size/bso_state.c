@@ -107,6 +107,32 @@ static cJSON *mab_json(const zeus_gts *g)
     return o;
 }
 
+static const char *const walk_phase_names[] = {"down", "up", "sample"};
+
+/* walk-ts (walk_ts.c): the walk's position and each size's run statistics. */
+static cJSON *walk_json(const zeus_walkts *w)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "phase", walk_phase_names[w->phase]);
+    cJSON_AddNumberToObject(o, "pos", (double)w->pos);
+    cJSON_AddBoolToObject(o, "awaiting", w->awaiting);
+    cJSON_AddItemToObject(o, "best", json_double(w->best));
+    cJSON_AddItemToObject(o, "rng", rng_json(&w->rng));
+    cJSON *arms = cJSON_AddArrayToObject(o, "arms");
+    for (size_t i = 0; i < w->n; i++) {
+        const zeus_walk_arm *a = &w->arms[i];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "runs", a->runs);
+        cJSON_AddNumberToObject(j, "reached", a->reached);
+        cJSON_AddItemToObject(j, "cost_sum", json_double(a->cost_sum));
+        cJSON_AddItemToObject(j, "ok_mean", json_double(a->ok_mean));
+        cJSON_AddItemToObject(j, "ok_m2", json_double(a->ok_m2));
+        cJSON_AddBoolToObject(j, "excluded", a->excluded);
+        cJSON_AddItemToArray(arms, j);
+    }
+    return o;
+}
+
 static int print_json(cJSON *root, char **json)
 {
     char *text = root ? cJSON_Print(root) : NULL;
@@ -130,6 +156,8 @@ static cJSON *bso_json(const zeus_bso *bso)
     cJSON_AddItemToObject(cfg, "seed", json_u64(bso->cfg.seed));
     if (bso->cfg.moments != ZEUS_BSO_MOMENTS_EXACT) /* absent: exact (states saved before it) */
         cJSON_AddNumberToObject(cfg, "moments", bso->cfg.moments);
+    if (bso->cfg.policy != ZEUS_BSO_POLICY_PRUNING_GTS) /* absent: the original's */
+        cJSON_AddStringToObject(cfg, "policy", zeus_bso_policy_name(bso->cfg.policy));
     cJSON *job = cJSON_AddObjectToObject(root, "job");
     cJSON_AddStringToObject(job, "dataset", bso->job.dataset);
     cJSON_AddStringToObject(job, "network", bso->job.network);
@@ -148,6 +176,8 @@ static cJSON *bso_json(const zeus_bso *bso)
     }
     cJSON_AddItemToObject(root, "explorer", explorer_json(bso->explorer));
     cJSON_AddItemToObject(root, "mab", bso->mab ? mab_json(bso->mab) : cJSON_CreateNull());
+    if (bso->walk)
+        cJSON_AddItemToObject(root, "walk", walk_json(bso->walk));
     return root;
 }
 
@@ -373,8 +403,8 @@ static int load_explorer(const cJSON *o, zeus_pruning *p)
 
 static int load_rng(const cJSON *o, zeus_rng *r)
 {
-    uint64_t buffered;
-    bool has;
+    uint64_t buffered = 0;
+    bool has = false;
     int rc;
     if (!o)
         return bad("rng");
@@ -435,6 +465,72 @@ fail:
     return rc;
 }
 
+static int load_walk_arm(const cJSON *j, zeus_walk_arm *a)
+{
+    long runs, reached;
+    int rc;
+    if ((rc = get_int(j, "runs", 0, INT32_MAX, &runs)) ||
+        (rc = get_int(j, "reached", 0, runs, &reached)) ||
+        (rc = get_double(j, "cost_sum", &a->cost_sum)) ||
+        (rc = get_double(j, "ok_mean", &a->ok_mean)) || (rc = get_double(j, "ok_m2", &a->ok_m2)) ||
+        (rc = get_bool(j, "excluded", &a->excluded)))
+        return rc;
+    a->runs = (unsigned)runs;
+    a->reached = (unsigned)reached;
+    return ZEUS_OK;
+}
+
+/* The walk-ts state of an optimizer whose sizes and job are loaded. */
+static int load_walk(const cJSON *o, zeus_bso *bso)
+{
+    const cJSON *arms = cJSON_GetObjectItemCaseSensitive(o, "arms");
+    const cJSON *phase = cJSON_GetObjectItemCaseSensitive(o, "phase");
+    if (!o || !cJSON_IsArray(arms) || (size_t)cJSON_GetArraySize(arms) != bso->n_batch_sizes)
+        return bad(!o ? "walk" : "arms");
+    size_t start = zeus__bso_index(bso, bso->job.default_bs);
+    if (start == bso->n_batch_sizes)
+        return bad("default_bs");
+    zeus_walkts *w;
+    int rc = zeus__walkts_create(bso->n_batch_sizes, start, bso->cfg.seed, &w);
+    if (rc != ZEUS_OK)
+        return rc;
+    bso->walk = w;
+    long pos, ph = -1;
+    for (long k = 0; k < 3 && cJSON_IsString(phase); k++)
+        if (strcmp(phase->valuestring, walk_phase_names[k]) == 0)
+            ph = k;
+    if (ph < 0)
+        return bad("phase");
+    w->phase = (zeus_walk_phase)ph;
+    if ((rc = get_int(o, "pos", 0, (long)w->n, &pos)) ||
+        (rc = get_bool(o, "awaiting", &w->awaiting)) || (rc = get_double(o, "best", &w->best)) ||
+        (rc = load_rng(get_object(o, "rng"), &w->rng)))
+        return rc;
+    if (w->phase != ZEUS_WALK_SAMPLE && (size_t)pos >= w->n)
+        return bad("pos");
+    w->pos = (size_t)pos;
+    size_t i = 0;
+    const cJSON *j;
+    cJSON_ArrayForEach(j, arms)
+    {
+        if ((rc = load_walk_arm(j, &w->arms[i++])) != ZEUS_OK)
+            return rc;
+    }
+    return ZEUS_OK;
+}
+
+/* The config's policy: absent in the original's documents. */
+static int load_policy(const cJSON *cfg, int *policy)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(cfg, "policy");
+    *policy = ZEUS_BSO_POLICY_PRUNING_GTS;
+    if (!p)
+        return ZEUS_OK;
+    if (!cJSON_IsString(p) || zeus_bso_policy_parse(p->valuestring, policy) != ZEUS_OK)
+        return bad("policy");
+    return ZEUS_OK;
+}
+
 static int load_bso(const cJSON *root, zeus_bso **out)
 {
     const cJSON *cfg = get_object(root, "config"), *job = get_object(root, "job");
@@ -469,6 +565,8 @@ static int load_bso(const cJSON *root, zeus_bso **out)
         (rc = get_int(cfg, "moments", ZEUS_BSO_MOMENTS_EXACT, ZEUS_BSO_MOMENTS_RUNNING, &moments)))
         goto fail;
     bso->cfg.moments = (int)moments;
+    if ((rc = load_policy(cfg, &bso->cfg.policy)) != ZEUS_OK)
+        goto fail;
     bso->cfg.window_size = (size_t)window;
     bso->job.max_epochs = (int)max_epochs;
     bso->job.default_bs = (int)default_bs;
@@ -509,6 +607,9 @@ static int load_bso(const cJSON *root, zeus_bso **out)
         rc = bad("mab");
         goto fail;
     }
+    if (bso->cfg.policy == ZEUS_BSO_POLICY_WALK_TS &&
+        (rc = load_walk(get_object(root, "walk"), bso)) != ZEUS_OK)
+        goto fail;
     *out = bso;
     return ZEUS_OK;
 fail:

@@ -61,6 +61,43 @@ typedef struct {
     double sum, mean, m2;
 } zeus_reward_list;
 
+/* The walk-ts policy (walk_ts.c): one walk down and up from the default batch size that stops a
+ * direction at the first size that misses the target or costs more than WALK_STOP x the
+ * cheapest so far, then Thompson sampling on each size's cost per reached run, its noise
+ * pooled over the sizes (the relative spread of a run's cost is much the same at every size). */
+typedef struct {
+    unsigned runs, reached; /* runs observed (every one) and those that reached the target */
+    double cost_sum;        /* every run's cost, reached or not (the renewal numerator) */
+    double ok_mean, ok_m2;  /* Welford moments of the reached runs' costs */
+    bool excluded;          /* missed the target during the walk: never sampled */
+} zeus_walk_arm;
+
+typedef enum { ZEUS_WALK_DOWN = 0, ZEUS_WALK_UP = 1, ZEUS_WALK_SAMPLE = 2 } zeus_walk_phase;
+
+typedef struct zeus_walkts {
+    size_t n;            /* the optimizer's sorted batch sizes */
+    zeus_walk_arm *arms; /* per size */
+    size_t start;        /* index of the default batch size */
+    zeus_walk_phase phase;
+    size_t pos;    /* index of the size handed out (or next) in the walk */
+    bool awaiting; /* the walk's size was handed out and not yet reported */
+    double best;   /* cheapest reached run seen so far (+inf before any) */
+    zeus_rng rng;
+} zeus_walkts;
+
+int zeus__walkts_create(size_t n, size_t start, uint64_t seed, zeus_walkts **out);
+void zeus__walkts_destroy(zeus_walkts *w);
+/* The index of the next size to run. */
+int zeus__walkts_predict(zeus_walkts *w, size_t *index);
+/* Records a run of size index (cost, whether it reached the target: 1 yes, 0 no, -1 unknown). */
+void zeus__walkts_observe(zeus_walkts *w, size_t index, double cost, int reached);
+/* The early-stopping factor of a run of size index (the driver's beta, or less for a walk's
+ * first run of a size). */
+double zeus__walkts_bound(const zeus_walkts *w, size_t index, double beta);
+/* The expected cost per reached run of a size and its standard error (sampling phase's model);
+ * false when the size is not a candidate (never reached, or excluded). */
+bool zeus__walkts_estimate(const zeus_walkts *w, size_t index, double *mean, double *sd);
+
 struct zeus_bso {
     zeus_bso_config cfg;
     zeus_job job;
@@ -68,13 +105,16 @@ struct zeus_bso {
     zeus_reward_list *history; /* per registered size, in time order */
     size_t n_batch_sizes;
     zeus_pruning *explorer;
-    zeus_gts *mab; /* NULL during pruning */
+    zeus_gts *mab;     /* NULL during pruning */
+    zeus_walkts *walk; /* the walk-ts policy's state; NULL with pruning-gts */
     double *scratch;
     size_t scratch_cap;
 };
 
 int zeus__bso_alloc(size_t n_batch_sizes, zeus_bso **out);
 int zeus__bso_append_reward(zeus_reward_list *list, double reward);
+/* The index of batch_size among the sorted sizes (n_batch_sizes when absent). */
+size_t zeus__bso_index(const zeus_bso *bso, int batch_size);
 
 typedef struct {
     int batch_size, power_limit;

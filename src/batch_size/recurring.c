@@ -93,7 +93,7 @@ int zeus_recurring_next(zeus_recurring *r, zeus_recurring_attempt *a)
         return rc;
     a->recurrence = r->recurrence;
     a->try_index = ++r->tries;
-    a->cost_ub = r->beta * r->min_cost;
+    a->cost_ub = zeus_bso_bound_factor(r->bso, a->batch_size, r->beta) * r->min_cost;
     r->pending = true;
     r->pending_bs = a->batch_size;
     return ZEUS_OK;
@@ -203,8 +203,11 @@ int zeus_recurring_next_concurrent(zeus_recurring *r, bool others_running,
         return zeus__error(ZEUS_EINVAL, "recurring: NULL argument");
     memset(a, 0, sizeof *a);
     a->cost_ub = r->beta * r->min_cost;
-    if (!others_running)
-        return pick(r, a);
+    if (!others_running) {
+        int rc = pick(r, a);
+        a->cost_ub = zeus_bso_bound_factor(r->bso, a->batch_size, r->beta) * r->min_cost;
+        return rc;
+    }
     a->batch_size = r->best_bs;
     zeus_jit_plo_predict(r->plo, a->batch_size, &a->power_limit);
     if (a->power_limit == 0)

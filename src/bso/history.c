@@ -53,6 +53,24 @@ static void add_arm(cJSON *arms, int bs, double mean_reward, double precision, d
     cJSON_AddItemToArray(arms, a);
 }
 
+/* walk-ts (zeus run with a policy, or a service job's driver_state): its cost model per size. */
+static void walk_beliefs(cJSON *b, cJSON *arms, const zeus_bso *bso)
+{
+    cJSON_AddStringToObject(b, "policy", zeus_bso_policy_name(zeus_bso_policy(bso)));
+    cJSON_AddStringToObject(b, "stage", zeus_bso_in_pruning(bso) ? "Walk" : "Sampling");
+    const int *sizes; /* walk-ts leaves the pruning explorer at every registered size */
+    size_t n;
+    zeus_pruning_batch_sizes(zeus_bso_pruning(bso), &sizes, &n);
+    for (size_t i = 0; i < n; i++) {
+        double cost, sd;
+        const double *rewards;
+        size_t runs = 0;
+        zeus_bso_rewards(bso, sizes[i], &rewards, &runs);
+        if (zeus_bso_estimate(bso, sizes[i], &cost, &sd) == ZEUS_OK)
+            add_arm(arms, sizes[i], -cost, 1 / (sd * sd), (double)runs);
+    }
+}
+
 static cJSON *beliefs(bso_db *db, const char *job_id, const char *kind, const char *state)
 {
     cJSON *b = cJSON_CreateObject(), *arms = cJSON_AddArrayToObject(b, "arms");
@@ -64,6 +82,12 @@ static cJSON *beliefs(bso_db *db, const char *job_id, const char *kind, const ch
         }
         const zeus_bso *bso = zeus_recurring_bso(r);
         const zeus_gts *mab = zeus_bso_mab(bso);
+        if (zeus_bso_policy(bso) != ZEUS_BSO_POLICY_PRUNING_GTS) {
+            walk_beliefs(b, arms, bso);
+            cJSON_AddNumberToObject(b, "recurrences", (double)zeus_recurring_recurrences(r));
+            zeus_recurring_destroy(r);
+            goto best;
+        }
         cJSON_AddStringToObject(b, "stage", mab ? "MAB" : "Pruning");
         cJSON_AddNumberToObject(b, "recurrences", (double)zeus_recurring_recurrences(r));
         for (size_t i = 0; mab && i < zeus_gts_arm_count(mab); i++) {
@@ -78,6 +102,14 @@ static cJSON *beliefs(bso_db *db, const char *job_id, const char *kind, const ch
             cJSON_AddItemToObject(b, "candidates", cJSON_CreateIntArray(sizes, (int)n));
         }
         zeus_recurring_destroy(r);
+    } else if (state) { /* a service job with a policy of libzeus */
+        zeus_bso *bso = NULL;
+        if (zeus_bso_load(state, &bso) < 0) {
+            cJSON_AddStringToObject(b, "stage", "unknown");
+            return b;
+        }
+        walk_beliefs(b, arms, bso);
+        zeus_bso_destroy(bso);
     } else {
         bso_rows r;
         bso_val p = BV_S(job_id);
@@ -92,7 +124,7 @@ static cJSON *beliefs(bso_db *db, const char *job_id, const char *kind, const ch
             bso_rows_free(&r);
         }
     }
-    /* the current best: the lowest believed mean cost */
+best: /* the current best: the lowest believed mean cost */
     cJSON *a, *best = NULL;
     cJSON_ArrayForEach(a, arms)
     {

@@ -52,6 +52,7 @@ static int ensure_job(bso_db *db, const jobfile *jf)
     cfg.beta_knob = jf->beta;
     cfg.max_power_w = jf->max_power_w;
     cfg.bso.seed = jf->seed;
+    cfg.bso.policy = jf->policy;
     zeus_recurring *r = NULL;
     char *state = NULL;
     int rc = 1;
@@ -663,7 +664,7 @@ static void run_usage(FILE *f)
 {
     fprintf(f, "usage: zeus run JOBFILE [--recurrences N] [--db PATH|URL] [--log-base DIR]\n"
                "                [--observer] [--wait SECONDS] [--stale-after SECONDS]\n"
-               "                [--profile-params WARMUP,MEASURE]\n\n"
+               "                [--profile-params WARMUP,MEASURE] [--policy NAME]\n\n"
                "Runs recurrences of the job described by JOBFILE (JSON, docs/bso.md), each\n"
                "with the batch size the optimizer chooses, continuing from the state kept in\n"
                "the store (as the original's ZeusMaster).\n\n"
@@ -681,48 +682,66 @@ static void run_usage(FILE *f)
                "                         is abandoned (default 86400)\n"
                "  --profile-params W,M   power-limit profiling: warmup and measured steps\n"
                "                         (default 10,40)\n"
+               "  --policy NAME          the batch-size policy: pruning-gts (the original's,\n"
+               "                         default) or walk-ts (docs/simulate.md); overrides the\n"
+               "                         job file's \"policy\"; part of the job's configuration\n"
                "  -h, --help             show this help\n\n"
                "example:\n"
                "  zeus run job.json --recurrences 5 --db /var/lib/zeus/history.db\n");
 }
 
-int bso_cmd_run(int argc, char **argv)
+/* The command line: 0, -1 after --help, or 2 (usage error, said). */
+static int parse_args(int argc, char **argv, opts *o)
 {
-    opts o = {.recurrences = 1, .wait_s = 3600, .stale_s = 86400, .warmup = 10, .measure = 40};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             run_usage(stdout);
-            return 0;
+            return -1;
         } else if (!strcmp(a, "--observer"))
-            o.observer = true;
+            o->observer = true;
         else if (!strcmp(a, "--db") && v)
-            o.db = v, i++;
+            o->db = v, i++;
         else if (!strcmp(a, "--log-base") && v)
-            o.log_base = v, i++;
+            o->log_base = v, i++;
+        else if (!strcmp(a, "--policy") && v)
+            o->policy = v, i++;
         else if (!strcmp(a, "--recurrences") && v &&
-                 bso_parse_long(v, 1, 1000000, &o.recurrences) == 0)
+                 bso_parse_long(v, 1, 1000000, &o->recurrences) == 0)
             i++;
         else if (!strcmp(a, "--profile-params") && v &&
-                 sscanf(v, "%ld,%ld", &o.warmup, &o.measure) == 2 && o.warmup > 0 && o.measure > 0)
+                 sscanf(v, "%ld,%ld", &o->warmup, &o->measure) == 2 && o->warmup > 0 &&
+                 o->measure > 0)
             i++;
-        else if (!strcmp(a, "--wait") && v && bso_parse_long(v, 0, 1L << 30, &o.wait_s) == 0)
+        else if (!strcmp(a, "--wait") && v && bso_parse_long(v, 0, 1L << 30, &o->wait_s) == 0)
             i++;
         else if (!strcmp(a, "--stale-after") && v &&
-                 bso_parse_long(v, 1, 1L << 30, &o.stale_s) == 0)
+                 bso_parse_long(v, 1, 1L << 30, &o->stale_s) == 0)
             i++;
-        else if (a[0] != '-' && !o.jobfile)
-            o.jobfile = a;
+        else if (a[0] != '-' && !o->jobfile)
+            o->jobfile = a;
         else {
             fprintf(stderr, "zeus run: error: bad argument '%s'\n", a);
             run_usage(stderr);
             return 2;
         }
     }
-    if (!o.jobfile) {
+    if (!o->jobfile) {
         run_usage(stderr);
         return 2;
     }
+    int policy;
+    if (o->policy && policy_of("--policy", o->policy, &policy) != 0)
+        return 2;
+    return 0;
+}
+
+int bso_cmd_run(int argc, char **argv)
+{
+    opts o = {.recurrences = 1, .wait_s = 3600, .stale_s = 86400, .warmup = 10, .measure = 40};
+    int prc = parse_args(argc, argv, &o);
+    if (prc != 0)
+        return prc < 0 ? 0 : prc;
     gethostname(g_host, sizeof g_host - 1);
     jobfile jf;
     char url[4096], err[512], logdir[4096];
@@ -733,6 +752,7 @@ int bso_cmd_run(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     if (load_jobfile(o.jobfile, &jf) != 0 ||
+        (o.policy && policy_of("--policy", o.policy, &jf.policy) != 0) ||
         (!jf.max_power_w && gpu_max_power(&jf.max_power_w) != 0) ||
         bso_resolve_db(o.db, url, sizeof url) < 0)
         goto out;

@@ -151,6 +151,11 @@ static int jf_knobs(const char *path, cJSON *d, cJSON *id, jobfile *jf)
     cJSON *beta = cJSON_GetObjectItemCaseSensitive(d, "beta_knob");
     cJSON *seed = cJSON_GetObjectItemCaseSensitive(d, "seed");
     cJSON *mp = cJSON_GetObjectItemCaseSensitive(d, "max_power_w");
+    cJSON *policy = cJSON_GetObjectItemCaseSensitive(d, "policy");
+    if (policy && !cJSON_IsString(policy))
+        return jf_error(path, "'policy' must be a string: pruning-gts or walk-ts");
+    if (policy && policy_of(path, policy->valuestring, &jf->policy) != 0)
+        return 1;
     jf->eta = cJSON_IsNumber(eta) ? eta->valuedouble : 0.5;
     jf->beta = cJSON_IsNumber(beta) ? beta->valuedouble : 2.0;
     if ((eta && !cJSON_IsNumber(eta)) || !(jf->eta >= 0 && jf->eta <= 1))
@@ -220,6 +225,13 @@ int load_jobfile(const char *path, jobfile *jf)
     return jf_job_id(path, id, vals, jf);
 }
 
+int policy_of(const char *where, const char *name, int *policy)
+{
+    if (zeus_bso_policy_parse(name, policy) != ZEUS_OK)
+        return fail("%s: %s", where, zeus_last_error());
+    return 0;
+}
+
 /* What identifies the job's configuration: a stored job must match it. */
 char *job_spec(const jobfile *jf)
 {
@@ -232,6 +244,8 @@ char *job_spec(const jobfile *jf)
     cJSON_AddNumberToObject(j, "beta_knob", jf->beta);
     cJSON_AddNumberToObject(j, "seed", (double)jf->seed);
     cJSON_AddNumberToObject(j, "max_power_w", jf->max_power_w);
+    if (jf->policy != ZEUS_BSO_POLICY_PRUNING_GTS) /* absent: the original's (older jobs) */
+        cJSON_AddStringToObject(j, "policy", zeus_bso_policy_name(jf->policy));
     char *s = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
     return s;

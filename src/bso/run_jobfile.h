@@ -21,12 +21,14 @@ typedef struct jobfile {
     double eta, beta;
     unsigned long long seed;
     int max_power_w; /* 0: from the GPUs */
+    int policy;      /* ZEUS_BSO_POLICY_*: "policy" in the job file, or --policy */
     char job_id[400];
     cJSON *doc;
 } jobfile;
 
 typedef struct opts {
     const char *jobfile, *db, *log_base, *job_id;
+    const char *policy; /* --policy: overrides the job file's */
     long recurrences;
     bool observer;
     long wait_s, stale_s;
@@ -42,6 +44,9 @@ const char *pyf(double v, char *buf);
 char *read_text(const char *path, char *err, size_t errlen);
 /* Reads and checks a job file: 0, or 1 with the error said. */
 int load_jobfile(const char *path, jobfile *jf);
+/* The batch-size policy of a name (a job file's "policy" or --policy): 0, or 1 with the error
+ * said (where: the file or the flag). */
+int policy_of(const char *where, const char *name, int *policy);
 /* What identifies the job's configuration (malloc'd JSON): a stored job must match it. */
 char *job_spec(const jobfile *jf);
 /* The GPUs' summed maximum power limit (W), for pricing time: 0, or 1 with the error said. */

@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "svc_input.h"
+#include "svc_policy.h"
 #include "zeus/cost.h"
 #include "zeus/rng.h"
 #include "zeus/util.h"
@@ -140,7 +141,9 @@ static int generate_job_id(bso_db *db, job *jb)
 /* Inserts the job's row (spec: its stored JSON text); *created false when the id was there. */
 static int insert_job(bso_db *db, const job *jb, const char *spec, bool *created)
 {
-    char rng[256] = "";
+    char rng[256] = "", *state = NULL;
+    if (jb->policy != ZEUS_BSO_POLICY_PRUNING_GTS && svc_policy_initial_state(jb, &state) < 0)
+        return -2;
     if (jb->has_seed) {
         zeus_rng r;
         zeus_rng_seed(&r, (uint64_t)jb->seed);
@@ -163,8 +166,10 @@ static int insert_job(bso_db *db, const job *jb, const char *spec, bool *created
                        .gpu_model = jb->gpu_model,
                        .mab_num_explorations = 0,
                        .rng_state = rng[0] ? BV_S(rng) : BV_NULL,
-                       .driver_state = BV_NULL};
-    return bso_db_insert_job(db, &row, jb->bs, jb->n_bs, created);
+                       .driver_state = state ? BV_S(state) : BV_NULL};
+    int rc = bso_db_insert_job(db, &row, jb->bs, jb->n_bs, created);
+    zeus_free(state);
+    return rc;
 }
 
 /* Whether the registered job job_id is a service job with this very spec; <0 on a database
@@ -222,7 +227,13 @@ void svc_register(bso_db *db, const char *body, svc_reply *out)
     text = cJSON_PrintUnformatted(spec);
     /* Racing registrations of one id: the first insert wins, the others compare against it. */
     bool created = false;
-    if (insert_job(db, &jb, text, &created) < 0)
+    int irc = insert_job(db, &jb, text, &created);
+    if (irc == -2) {
+        bso_db_rollback(db);
+        reply_msg(out, 500, "batch-size policy: %s", zeus_last_error());
+        goto done;
+    }
+    if (irc < 0)
         goto dbfail;
     if (!created) {
         bool same;
@@ -484,7 +495,15 @@ void svc_next_batch_size(bso_db *db, const char *job_id, svc_reply *out)
                     " 'Dispatched' AND start_timestamp < $3",
                     st, 3, NULL) < 0)
         goto dbfail;
-    if (strcmp(jb.stage, "MAB") != 0) {
+    if (jb.policy != ZEUS_BSO_POLICY_PRUNING_GTS) {
+        if ((rc = svc_policy_next(db, &jb, &bs, &type)) == -1)
+            goto dbfail;
+        if (rc < 0) {
+            bso_db_rollback(db);
+            reply_msg(out, 500, "batch-size policy: %s", zeus_last_error());
+            return;
+        }
+    } else if (strcmp(jb.stage, "MAB") != 0) {
         rc = prune(db, &jb, &bs, &type, arms, &n_arms);
         if (rc < 0 || (rc == 1 && build_mab(db, &jb, arms, n_arms) < 0))
             goto dbfail;
@@ -496,7 +515,8 @@ void svc_next_batch_size(bso_db *db, const char *job_id, svc_reply *out)
             return;
         }
     }
-    if (strcmp(jb.stage, "MAB") == 0 && (rc = mab_predict(db, &jb, &bs)) < 0) {
+    if (jb.policy == ZEUS_BSO_POLICY_PRUNING_GTS && strcmp(jb.stage, "MAB") == 0 &&
+        (rc = mab_predict(db, &jb, &bs)) < 0) {
         if (rc == -1)
             goto dbfail;
         bso_db_rollback(db);
@@ -583,7 +603,10 @@ static int record_result(bso_db *db, const job *jb, const report_in *in, double 
     /* MAB stage: refit the arm with this trial's reward. The original refuses (400) a trial
      * dispatched before the stage changed and so loses it; here it is recorded, and feeds its
      * arm when its batch size has one. */
-    if (strcmp(jb->stage, "MAB") == 0) {
+    if (jb->policy != ZEUS_BSO_POLICY_PRUNING_GTS) {
+        if (svc_policy_observe(db, jb, (int)in->bs, cost, ok) < 0)
+            return -1;
+    } else if (strcmp(jb->stage, "MAB") == 0) {
         double rw[4096];
         int k = rewards_of(db, jb, (int)in->bs, NULL, (int)jb->window, rw, 4095);
         if (k < 0)
@@ -615,6 +638,31 @@ static int record_result(bso_db *db, const job *jb, const report_in *in, double 
             return -1;
     }
     return 0;
+}
+
+/* Python's repr() of a str (as pydantic's str() of a model shows it): single quotes unless the
+ * text holds one and no double quote; backslash, the quote and control characters escaped. */
+static const char *py_str_repr(const char *text, char *buf, size_t size)
+{
+    char q = strchr(text, '\'') && !strchr(text, '"') ? '"' : '\'';
+    size_t n = 0;
+    buf[n++] = q;
+    for (const unsigned char *c = (const unsigned char *)text; *c && n + 6 < size; c++) {
+        if (*c == '\\' || *c == (unsigned char)q)
+            n += (size_t)snprintf(buf + n, size - n, "\\%c", *c);
+        else if (*c == '\n' || *c == '\t' || *c == '\r')
+            n += (size_t)snprintf(buf + n, size - n, "\\%c",
+                                  *c == '\n'   ? 'n'
+                                  : *c == '\t' ? 't'
+                                               : 'r');
+        else if (*c < 0x20 || *c == 0x7f)
+            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", *c);
+        else
+            buf[n++] = (char)*c;
+    }
+    buf[n++] = q;
+    buf[n] = '\0';
+    return buf;
 }
 
 void svc_report(bso_db *db, const char *body, svc_reply *out)
@@ -649,8 +697,15 @@ void svc_report(bso_db *db, const char *body, svc_reply *out)
         goto dbfail;
     if (r.nrows == 0) {
         bso_db_rollback(db);
-        reply_msg(out, 400, "Unknown trial job_id='%s' batch_size=%lld trial_number=%lld",
-                  in.job_id, in.bs, in.number);
+        /* The original formats the request's model: str(TrainingResult(...)). */
+        char id[2 * sizeof in.job_id + 3], t[ZEUS_DOUBLE_BUF], e[ZEUS_DOUBLE_BUF],
+            m[ZEUS_DOUBLE_BUF];
+        reply_msg(out, 400,
+                  "Unknown trial job_id=%s batch_size=%lld trial_number=%lld time=%s energy=%s "
+                  "metric=%s current_epoch=%lld",
+                  py_str_repr(in.job_id, id, sizeof id), in.bs, in.number,
+                  zeus_format_double(in.t, t, sizeof t), zeus_format_double(in.e, e, sizeof e),
+                  zeus_format_double(in.metric, m, sizeof m), in.epoch);
         goto done;
     }
     if (strcmp(bso_cell(&r, 0, 0), "Dispatched") != 0) {
@@ -659,7 +714,11 @@ void svc_report(bso_db *db, const char *body, svc_reply *out)
         goto done;
     }
     double cost = trial_cost(&jb, in.e, in.t);
-    double ub = !isnan(jb.beta) && !isnan(jb.min_cost) ? jb.beta * jb.min_cost : INFINITY;
+    double factor = jb.beta; /* walk-ts stops a walk's first run of a size sooner */
+    if (jb.policy != ZEUS_BSO_POLICY_PRUNING_GTS && !isnan(jb.beta) &&
+        svc_policy_bound_factor(db, &jb, (int)in.bs, &factor) < 0)
+        goto dbfail;
+    double ub = !isnan(jb.beta) && !isnan(jb.min_cost) ? factor * jb.min_cost : INFINITY;
     bool within = ub >= cost;
     bool converged = jb.higher_better ? in.metric >= jb.target : in.metric <= jb.target;
     cJSON *j = cJSON_CreateObject();

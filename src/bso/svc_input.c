@@ -1,6 +1,7 @@
 /* The batch-size service's input: FastAPI / pydantic v1 style validation errors, the field
  * readers, and the job spec (JobSpecFromClient) checked as the original's model checks it. */
 #include "svc_input.h"
+#include "zeus/batch_size.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -295,6 +296,19 @@ static void parse_knobs(cJSON *o, job *jb, verr *v)
     }
 }
 
+/* "policy" (ours): absent or null is the original server's algorithm. */
+static void parse_policy(cJSON *o, job *jb, verr *v)
+{
+    cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "policy");
+    jb->policy = ZEUS_BSO_POLICY_PRUNING_GTS;
+    if (!p || cJSON_IsNull(p))
+        return;
+    if (!cJSON_IsString(p))
+        verr_add(v, "body", "policy", "str type expected", "type_error.str");
+    else if (zeus_bso_policy_parse(p->valuestring, &jb->policy) != ZEUS_OK)
+        verr_add(v, "body", "policy", zeus_last_error(), "value_error");
+}
+
 /* The root validators (skip_on_failure): the default batch size, then the job id's prefix. */
 static void check_root(job *jb, const char *id, long long dbs, verr *v)
 {
@@ -332,6 +346,7 @@ bool parse_spec(cJSON *o, job *jb, verr *v)
         verr_limit(v, "default_batch_size", false);
     jb->default_bs = (int)dbs;
     parse_knobs(o, jb, v);
+    parse_policy(o, jb, v);
     if (v->detail)
         return false;
     check_root(jb, id, dbs, v);
@@ -367,5 +382,7 @@ cJSON *spec_json(const job *jb)
     cJSON_AddNumberToObject(j, "max_power", jb->max_power);
     cJSON_AddNumberToObject(j, "number_of_gpus", (double)jb->gpus);
     cJSON_AddStringToObject(j, "gpu_model", jb->gpu_model);
+    if (jb->policy != ZEUS_BSO_POLICY_PRUNING_GTS) /* absent: the original's wire format */
+        cJSON_AddStringToObject(j, "policy", zeus_bso_policy_name(jb->policy));
     return j;
 }

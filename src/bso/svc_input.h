@@ -39,6 +39,7 @@ typedef struct job {
     bool has_seed;
     double prior_mean, prior_precision, max_power;
     long long gpus;
+    int policy; /* "policy": ZEUS_BSO_POLICY_* (absent: the original server's pruning + MAB) */
     /* state */
     char stage[16];
     double min_cost; /* NaN: none yet */

@@ -62,6 +62,8 @@ bool cli_find_data(const char *name, char *path, size_t size);
  * and returns CLI_USAGE (unknown extension) or CLI_FAIL (PNG without the module). */
 typedef enum { CLI_PLOT_SVG, CLI_PLOT_PNG } cli_plot_format;
 int cli_plot_format_of(const char *path, cli_plot_format *format);
+/* A chart (zeus/plot.h) as SVG, or rasterized to PNG, to path: CLI_OK, or the error said. */
+int cli_write_chart(const zeus_plot_chart *chart, const char *path, cli_plot_format format);
 /* Rasterizes SVG text to a width x height PNG (*png malloc'd, *len bytes); CLI_OK or prints
  * why and returns CLI_FAIL. */
 int cli_svg_to_png(const char *svg, unsigned width, unsigned height, unsigned char **png,

@@ -1,7 +1,7 @@
 /* zeus simulate: the trace-driven simulator (the original's examples/trace_driven/run_single.py
  * and run_alibaba.py) with a summary the original never printed: the oracle knobs, what was
  * saved against the default, and the cumulative regret. */
-#include "cli/cli.h"
+#include "cli/simulate.h"
 
 #include "zeus/simulate.h"
 #include "zeus/util.h"
@@ -32,14 +32,18 @@ static void usage(FILE *out)
     fprintf(
         out,
         "usage: zeus simulate single  [options]\n"
-        "       zeus simulate alibaba --groups FILE [options]\n\n"
+        "       zeus simulate alibaba --groups FILE [options]\n"
+        "       zeus simulate compare [--policies LIST] [--seeds N] [--all] [options]\n\n"
         "Replay the NSDI'23 traces with Zeus's batch-size optimizer (pruning, then Gaussian\n"
         "Thompson sampling) and JIT power-limit profiling, making exactly the decisions of\n"
         "the original simulator for the same seed.\n\n"
         "  single    one recurring job (run_single.py)\n"
         "  alibaba   every job group of an Alibaba-style trace, concurrent submissions\n"
         "            included, each with its dataset's default job and seed adler32(group)\n"
-        "            (run_alibaba.py); groups run in parallel\n\n"
+        "            (run_alibaba.py); groups run in parallel\n"
+        "  compare   batch-size policies side by side on the same job(s) and seeds: per\n"
+        "            configuration the cumulative cost, the regret against the oracle and\n"
+        "            the ratio to the original's (pruning-gts), means over the seeds\n\n"
         "common options:\n"
         "  --trace-dir DIR       folder with summary_train.csv and summary_power_<gpu>.csv\n"
         "                        (default: $ZEUS_TRACE_DIR, else the NSDI'23 traces that\n"
@@ -56,6 +60,11 @@ static void usage(FILE *out)
         "                        numpy's variance over the whole history (linear time; not\n"
         "                        bit-exact with the original, same decisions on the\n"
         "                        reference configurations: docs/simulate.md)\n"
+        "  --policy NAME         single, alibaba: the batch-size policy, pruning-gts (the\n"
+        "                        original's pruning + Gaussian Thompson sampling, the\n"
+        "                        default) or walk-ts (one walk that stops where the cost\n"
+        "                        rises, then Thompson sampling with pooled noise: lower\n"
+        "                        cost, docs/simulate.md)\n"
         "  -v, --verbose         the simulator's log on standard error\n"
         "  -h, --help            show this help\n\n"
         "single:\n"
@@ -68,6 +77,15 @@ static void usage(FILE *out)
         "  --seed N              1 (0 to 2^64 - 1, as numpy's default_rng(seed))\n"
         "  --num-recurrence N    default 2 x |batch sizes| x |power limits| of the job\n"
         "                        (at most 1000000: every run is kept in memory)\n\n"
+        "compare (the job options of single; --seed is the first seed):\n"
+        "  --policies LIST       comma-separated policies (walk-ts); the original's\n"
+        "                        pruning-gts always runs too, as the reference\n"
+        "  --seeds N             seeds seed .. seed + N - 1 (5)\n"
+        "  --all                 the 24 paper-default configurations: every GPU with each\n"
+        "                        of the six datasets' default jobs (run_alibaba.py's)\n"
+        "  --plot FILE           regret curves (means over the seeds), one per policy (SVG\n"
+        "                        or PNG); with --all one panel per GPU, in %% of the\n"
+        "                        oracle's cumulative cost, over the share of recurrences\n\n"
         "alibaba:\n"
         "  --groups FILE         CSV: group,start_time,end_time,dataset,runtime_ratio\n"
         "  --jobs N              threads (default: one per CPU)\n\n"
@@ -75,7 +93,8 @@ static void usage(FILE *out)
         "--beta_knob, --num_recurrence) are accepted too. Exit status: 0 success, 1 failure,\n"
         "2 usage error.\n\n"
         "example:\n"
-        "  zeus simulate single --gpu a40 --eta 0.5 --num-recurrence 100 --csv runs.csv\n",
+        "  zeus simulate single --gpu a40 --eta 0.5 --num-recurrence 100 --csv runs.csv\n"
+        "  zeus simulate compare --all --seeds 5 --plot regret.svg\n",
         traces ? traces : "none found: give --trace-dir");
 }
 
@@ -97,17 +116,16 @@ enum {
     OPT_NUM_REC,
     OPT_GROUPS,
     OPT_JOBS,
+    OPT_POLICY,
+    OPT_POLICIES,
+    OPT_SEEDS,
+    OPT_ALL,
 };
 
-typedef struct {
-    const char *trace_dir, *gpu, *csv, *groups, *plot;
-    cli_plot_format plot_format;
-    const char *dataset, *model, *optimizer;
-    double eta, beta, target;
-    long max_epochs, b0, num_recurrence, jobs;
-    uint64_t seed;
-    bool verbose, fast;
-} options;
+typedef enum { MODE_SINGLE, MODE_ALIBABA, MODE_COMPARE } sim_mode;
+static const char *const mode_names[] = {"single", "alibaba", "compare"};
+
+typedef sim_options options;
 
 static int parse_number(const char *flag, const char *text, double min, double max, double *out)
 {
@@ -173,13 +191,18 @@ static const struct option long_options[] = {
     {"jobs", required_argument, NULL, OPT_JOBS},
     {"verbose", no_argument, NULL, 'v'},
     {"fast", no_argument, NULL, OPT_FAST},
+    {"policy", required_argument, NULL, OPT_POLICY},
+    {"policies", required_argument, NULL, OPT_POLICIES},
+    {"seeds", required_argument, NULL, OPT_SEEDS},
+    {"all", no_argument, NULL, OPT_ALL},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
 /* What the options say together: a known GPU, traces to read, the options of the other mode. */
-static int check_options(bool alibaba, options *o)
+static int check_options(sim_mode mode, options *o)
 {
+    bool alibaba = mode == MODE_ALIBABA;
     size_t g;
     size_t n_gpus = sizeof gpu_names / sizeof gpu_names[0];
     for (g = 0; g < n_gpus && strcmp(o->gpu, gpu_names[g]) != 0; g++) {
@@ -200,20 +223,54 @@ static int check_options(bool alibaba, options *o)
                                     "single); for groups use --csv");
     if (alibaba && !o->groups)
         return cli_error(CLI_USAGE, "simulate alibaba: --groups FILE is required");
+    if (mode == MODE_COMPARE && o->all && o->job_given)
+        return cli_error(CLI_USAGE, "simulate compare: --all runs the 24 paper-default "
+                                    "configurations; it takes no job or --gpu options");
+    if (mode == MODE_COMPARE && o->n_policies == 0)
+        o->policies[o->n_policies++] = ZEUS_BSO_POLICY_WALK_TS;
     return CLI_OK;
 }
 
-/* An option that belongs to the other mode (single or alibaba). */
-static bool other_mode_option(int c, bool alibaba)
+/* The mode an option is for, when it is not for the given one (NULL: allowed). */
+static const char *wrong_mode(int c, sim_mode mode)
 {
-    bool single_only = c == OPT_DATASET || c == OPT_MODEL || c == OPT_OPTIMIZER ||
-                       c == OPT_TARGET || c == OPT_MAX_EPOCHS || c == OPT_B0 || c == OPT_SEED ||
-                       c == OPT_NUM_REC;
-    bool alibaba_only = c == OPT_GROUPS || c == OPT_JOBS;
-    return alibaba ? single_only : alibaba_only;
+    bool job = c == OPT_DATASET || c == OPT_MODEL || c == OPT_OPTIMIZER || c == OPT_TARGET ||
+               c == OPT_MAX_EPOCHS || c == OPT_B0 || c == OPT_SEED || c == OPT_NUM_REC;
+    if (c == OPT_GROUPS || c == OPT_JOBS)
+        return mode == MODE_ALIBABA ? NULL : "alibaba";
+    if (job)
+        return mode == MODE_ALIBABA ? "single' or 'simulate compare" : NULL;
+    if (c == OPT_POLICIES || c == OPT_SEEDS || c == OPT_ALL)
+        return mode == MODE_COMPARE ? NULL : "compare";
+    if (c == OPT_POLICY || c == OPT_CSV)
+        return mode == MODE_COMPARE ? "single' or 'simulate alibaba" : NULL;
+    return NULL;
 }
 
-static int parse_options(int argc, char **argv, bool alibaba, options *o)
+/* --policies a,b: the original's pruning-gts is the reference, so it is not listed again. */
+static int parse_policies(const char *text, options *o)
+{
+    char buf[256];
+    if ((size_t)snprintf(buf, sizeof buf, "%s", text) >= sizeof buf)
+        return cli_error(CLI_USAGE, "simulate: --policies '%s' is too long", text);
+    o->n_policies = 0;
+    for (char *save = NULL, *name = strtok_r(buf, ",", &save); name;
+         name = strtok_r(NULL, ",", &save)) {
+        int policy;
+        if (zeus_bso_policy_parse(name, &policy) != ZEUS_OK)
+            return cli_error(CLI_USAGE, "simulate: --policies: %s", zeus_last_error());
+        bool seen = policy == ZEUS_BSO_POLICY_PRUNING_GTS;
+        for (size_t i = 0; i < o->n_policies; i++)
+            seen |= o->policies[i] == policy;
+        if (!seen && o->n_policies < SIM_MAX_POLICIES)
+            o->policies[o->n_policies++] = policy;
+    }
+    return CLI_OK;
+}
+
+static int parse_option(int c, options *o);
+
+static int parse_options(int argc, char **argv, sim_mode mode, options *o)
 {
     *o = (options){.trace_dir = getenv("ZEUS_TRACE_DIR"),
                    .gpu = "v100",
@@ -226,90 +283,116 @@ static int parse_options(int argc, char **argv, bool alibaba, options *o)
                    .max_epochs = 16,
                    .b0 = 192,
                    .seed = 1,
-                   .num_recurrence = -1};
+                   .num_recurrence = -1,
+                   .seeds = 5};
     int c, rc = CLI_OK;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+hv", long_options, NULL)) != -1) {
-        if (other_mode_option(c, alibaba))
-            return cli_error(CLI_USAGE, "simulate %s: option '%s' belongs to 'simulate %s'",
-                             alibaba ? "alibaba" : "single", argv[optind - 1],
-                             alibaba ? "single" : "alibaba");
-        switch (c) {
-        case OPT_TRACE_DIR:
-            o->trace_dir = optarg;
-            break;
-        case OPT_GPU:
-            o->gpu = optarg;
-            break;
-        case OPT_ETA:
-            rc = parse_number("--eta", optarg, 0, 1, &o->eta);
-            break;
-        case OPT_BETA:
-            rc = parse_number("--beta", optarg, 1e-300, INFINITY, &o->beta);
-            break;
-        case OPT_CSV:
-            o->csv = optarg; /* checked now, not after the whole run */
-            if (zeus_output_check(optarg) != ZEUS_OK)
-                rc = cli_error(CLI_FAIL, "--csv: %s", zeus_last_error());
-            break;
-        case OPT_PLOT:
-            o->plot = optarg; /* the format and the path are checked before the work */
-            if ((rc = cli_plot_format_of(optarg, &o->plot_format)) == CLI_OK &&
-                zeus_output_check(optarg) != ZEUS_OK)
-                rc = cli_error(CLI_FAIL, "--plot: %s", zeus_last_error());
-            break;
-        case OPT_DATASET:
-            o->dataset = optarg;
-            break;
-        case OPT_MODEL:
-            o->model = optarg;
-            break;
-        case OPT_OPTIMIZER:
-            o->optimizer = optarg;
-            break;
-        case OPT_TARGET:
-            rc = parse_number("--target-metric", optarg, -INFINITY, INFINITY, &o->target);
-            break;
-        case OPT_MAX_EPOCHS:
-            rc = parse_integer("--max-epochs", optarg, 1, 1L << 30, &o->max_epochs);
-            break;
-        case OPT_B0:
-            rc = parse_integer("--b0", optarg, 1, 1L << 30, &o->b0);
-            break;
-        case OPT_SEED:
-            rc = parse_seed(optarg, &o->seed);
-            break;
-        case OPT_NUM_REC:
-            /* The whole history is kept: bound it before memory runs out. */
-            rc = parse_integer("--num-recurrence", optarg, 0, ZEUS_SIM_MAX_RECURRENCES,
-                               &o->num_recurrence);
-            break;
-        case OPT_GROUPS:
-            o->groups = optarg;
-            break;
-        case OPT_JOBS:
-            rc = parse_integer("--jobs", optarg, 1, 4096, &o->jobs);
-            break;
-        case 'v':
-            o->verbose = true;
-            break;
-        case OPT_FAST:
-            o->fast = true;
-            break;
-        case 'h':
+    int li = -1;
+    while ((c = getopt_long(argc, argv, "+hv", long_options, &li)) != -1) {
+        const char *other = wrong_mode(c, mode);
+        if (other) /* the option's name (argv[optind - 1] may be its value) */
+            return cli_error(CLI_USAGE, "simulate %s: option '--%s' belongs to 'simulate %s'",
+                             mode_names[mode], li >= 0 ? long_options[li].name : "?", other);
+        li = -1;
+        if (c == 'h') {
             usage(stdout);
             return -1;
-        default:
+        }
+        if (c == '?' || c == ':')
             return cli_error(CLI_USAGE, "simulate: unknown option or missing value '%s'",
                              argv[optind - 1]);
-        }
-        if (rc != CLI_OK)
+        o->job_given |= c == OPT_GPU || c == OPT_DATASET || c == OPT_MODEL || c == OPT_OPTIMIZER ||
+                        c == OPT_TARGET || c == OPT_MAX_EPOCHS || c == OPT_B0;
+        if ((rc = parse_option(c, o)) != CLI_OK)
             return rc;
     }
     if (optind < argc)
         return cli_error(CLI_USAGE, "simulate: unexpected argument '%s'", argv[optind]);
-    return check_options(alibaba, o);
+    return check_options(mode, o);
+}
+
+/* One option of any mode (wrong_mode has checked it belongs to this one). */
+static int parse_option(int c, options *o)
+{
+    int rc = CLI_OK;
+    switch (c) {
+    case OPT_TRACE_DIR:
+        o->trace_dir = optarg;
+        break;
+    case OPT_GPU:
+        o->gpu = optarg;
+        break;
+    case OPT_ETA:
+        rc = parse_number("--eta", optarg, 0, 1, &o->eta);
+        break;
+    case OPT_BETA:
+        rc = parse_number("--beta", optarg, 1e-300, INFINITY, &o->beta);
+        break;
+    case OPT_CSV:
+        o->csv = optarg; /* checked now, not after the whole run */
+        if (zeus_output_check(optarg) != ZEUS_OK)
+            rc = cli_error(CLI_FAIL, "--csv: %s", zeus_last_error());
+        break;
+    case OPT_PLOT:
+        o->plot = optarg; /* the format and the path are checked before the work */
+        if ((rc = cli_plot_format_of(optarg, &o->plot_format)) == CLI_OK &&
+            zeus_output_check(optarg) != ZEUS_OK)
+            rc = cli_error(CLI_FAIL, "--plot: %s", zeus_last_error());
+        break;
+    case OPT_DATASET:
+        o->dataset = optarg;
+        break;
+    case OPT_MODEL:
+        o->model = optarg;
+        break;
+    case OPT_OPTIMIZER:
+        o->optimizer = optarg;
+        break;
+    case OPT_TARGET:
+        rc = parse_number("--target-metric", optarg, -INFINITY, INFINITY, &o->target);
+        break;
+    case OPT_MAX_EPOCHS:
+        rc = parse_integer("--max-epochs", optarg, 1, 1L << 30, &o->max_epochs);
+        break;
+    case OPT_B0:
+        rc = parse_integer("--b0", optarg, 1, 1L << 30, &o->b0);
+        break;
+    case OPT_SEED:
+        rc = parse_seed(optarg, &o->seed);
+        break;
+    case OPT_NUM_REC:
+        /* The whole history is kept: bound it before memory runs out. */
+        rc = parse_integer("--num-recurrence", optarg, 0, ZEUS_SIM_MAX_RECURRENCES,
+                           &o->num_recurrence);
+        break;
+    case OPT_GROUPS:
+        o->groups = optarg;
+        break;
+    case OPT_JOBS:
+        rc = parse_integer("--jobs", optarg, 1, 4096, &o->jobs);
+        break;
+    case 'v':
+        o->verbose = true;
+        break;
+    case OPT_FAST:
+        o->fast = true;
+        break;
+    case OPT_POLICY:
+        if (zeus_bso_policy_parse(optarg, &o->policy) != ZEUS_OK)
+            rc = cli_error(CLI_USAGE, "simulate: --policy: %s", zeus_last_error());
+        break;
+    case OPT_POLICIES:
+        rc = parse_policies(optarg, o);
+        break;
+    case OPT_SEEDS:
+        rc = parse_integer("--seeds", optarg, 1, 1000, &o->seeds);
+        break;
+    case OPT_ALL:
+        o->all = true;
+        break;
+    }
+    return rc;
 }
 
 /* ---- output ---------------------------------------------------------------------------------- */
@@ -421,28 +504,6 @@ static void print_elapsed(FILE *out, int64_t ns, size_t runs)
 #define PLOT_WIDTH_PX 960
 #define PLOT_HEIGHT_PX 1000
 
-/* Writes the chart as SVG, or rasterized to PNG, to path. */
-static int write_chart(const zeus_plot_chart *chart, const char *path, cli_plot_format format)
-{
-    char *svg = NULL;
-    unsigned char *png = NULL;
-    size_t png_len = 0;
-    int rc = zeus_plot_chart_svg(chart, &svg), result = CLI_FAIL;
-    if (rc != ZEUS_OK) {
-        result = cli_lib_error(CLI_FAIL, rc, "--plot");
-        goto done;
-    }
-    if (format == CLI_PLOT_PNG &&
-        cli_svg_to_png(svg, chart->width_px, chart->height_px, &png, &png_len) != CLI_OK)
-        goto done; /* it said why */
-    rc = png ? zeus_write_file(path, png, png_len) : zeus_write_file(path, svg, strlen(svg));
-    result = rc == ZEUS_OK ? CLI_OK : cli_lib_error(CLI_FAIL, rc, "--plot");
-done:
-    zeus_free(png);
-    zeus_free(svg);
-    return result;
-}
-
 /* Cumulative cost and regret against the oracle, and the batch size of each recurrence. */
 static int plot_single(const options *o, const zeus_sim_history *h, size_t n,
                        const zeus_sim_summary *s, const char *job_name)
@@ -478,7 +539,7 @@ static int plot_single(const options *o, const zeus_sim_history *h, size_t n,
     zeus_plot_panel kept[] = {panels[0], panels[2]};
     zeus_plot_chart chart = {title, s->has_oracle ? panels : kept, s->has_oracle ? 3 : 2,
                              PLOT_WIDTH_PX, s->has_oracle ? PLOT_HEIGHT_PX : 700};
-    int result = rc == ZEUS_OK ? write_chart(&chart, o->plot, o->plot_format)
+    int result = rc == ZEUS_OK ? cli_write_chart(&chart, o->plot, o->plot_format)
                                : cli_lib_error(CLI_FAIL, rc, "--plot");
     free(buf);
     return result;
@@ -510,6 +571,7 @@ static int run_single(const options *o)
     p.beta_knob = o->beta;
     p.seed = p.bso.seed = o->seed;
     p.bso.moments = o->fast ? ZEUS_BSO_MOMENTS_RUNNING : ZEUS_BSO_MOMENTS_EXACT;
+    p.bso.policy = o->policy;
     int64_t t0 = zeus_now_ns();
     int sim_rc = zeus_simulate_one_job(trace, &job, n_rec, &p, &h);
     int64_t elapsed = zeus_now_ns() - t0;
@@ -532,8 +594,8 @@ static int run_single(const options *o)
             o->gpu);
     fprintf(out, "  %-17s %s (%zu joined rows, max power %d W)\n", "traces", o->trace_dir,
             zeus_trace_rows(trace), zeus_trace_max_power(trace));
-    fprintf(out, "  %-17s eta %g, beta %s, seed %" PRIu64 "\n", "knobs", o->eta,
-            zeus_format_double(o->beta, num, sizeof num), o->seed);
+    fprintf(out, "  %-17s eta %g, beta %s, seed %" PRIu64 ", policy %s\n", "knobs", o->eta,
+            zeus_format_double(o->beta, num, sizeof num), o->seed, zeus_bso_policy_name(o->policy));
     if (o->num_recurrence < 0)
         fprintf(out, "  %-17s %zu (2 x %zu batch sizes x %zu power limits)\n", "recurrences", n_rec,
                 nb, np);
@@ -598,8 +660,8 @@ static int run_alibaba(const options *o)
     n_groups = zeus_groups_count(groups);
     unsigned threads = o->jobs > 0 ? (unsigned)o->jobs : 0;
     int64_t t0 = zeus_now_ns();
-    if ((rc = zeus_simulate_alibaba(trace, groups, o->eta, o->beta, threads, &results)) !=
-        ZEUS_OK) {
+    if ((rc = zeus_simulate_alibaba_policy(trace, groups, o->eta, o->beta, o->policy, threads,
+                                           &results)) != ZEUS_OK) {
         cli_lib_error(CLI_FAIL, rc, "simulation failed");
         goto done;
     }
@@ -638,8 +700,8 @@ static int run_alibaba(const options *o)
             o->groups, o->gpu);
     fprintf(out, "  %-17s %s (%zu joined rows, max power %d W)\n", "traces", o->trace_dir,
             zeus_trace_rows(trace), zeus_trace_max_power(trace));
-    fprintf(out, "  %-17s eta %g, beta %s, seed adler32(group)\n", "knobs", o->eta,
-            zeus_format_double(o->beta, num, sizeof num));
+    fprintf(out, "  %-17s eta %g, beta %s, seed adler32(group), policy %s\n", "knobs", o->eta,
+            zeus_format_double(o->beta, num, sizeof num), zeus_bso_policy_name(o->policy));
     fprintf(out, "\n  %-32s %-12s %5s %5s %9s %9s %9s  %s\n", "group", "dataset", "jobs", "runs",
             "E saved", "T saved", "regret", "knobs most used");
     for (size_t i = 0; i < n_groups; i++) {
@@ -676,18 +738,19 @@ int cli_simulate(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
-    bool alibaba;
-    if (strcmp(argv[1], "single") == 0)
-        alibaba = false;
-    else if (strcmp(argv[1], "alibaba") == 0)
-        alibaba = true;
-    else
-        return cli_error(CLI_USAGE, "simulate: unknown mode '%s' (single or alibaba)", argv[1]);
+    sim_mode mode = MODE_SINGLE;
+    while (mode <= MODE_COMPARE && strcmp(argv[1], mode_names[mode]) != 0)
+        mode++;
+    if (mode > MODE_COMPARE)
+        return cli_error(CLI_USAGE, "simulate: unknown mode '%s' (single, alibaba or compare)",
+                         argv[1]);
     options o;
-    int rc = parse_options(argc - 1, argv + 1, alibaba, &o);
+    int rc = parse_options(argc - 1, argv + 1, mode, &o);
     if (rc != CLI_OK)
         return rc < 0 ? CLI_OK : rc;
     if (o.verbose)
         zeus_set_log_level(ZEUS_LOG_DEBUG);
-    return alibaba ? run_alibaba(&o) : run_single(&o);
+    if (mode == MODE_COMPARE)
+        return cli_simulate_compare(&o);
+    return mode == MODE_ALIBABA ? run_alibaba(&o) : run_single(&o);
 }

@@ -18,7 +18,8 @@ static const command commands[] = {
     {"monitor", cli_monitor, "measure energy of a command, or stream power"},
     {"demo", cli_demo, "optimize the power limit of a simulated training job"},
     {"power-limit", cli_power_limit, "show, set or reset GPU power limits"},
-    {"simulate", cli_simulate, "replay the NSDI'23 traces with Zeus's batch-size optimizer"},
+    {"simulate", cli_simulate,
+     "replay the NSDI'23 traces with Zeus's batch-size optimizers, compare policies"},
     {"pipeline-frequency", cli_pipeline_frequency,
      "plan per-instruction GPU frequencies of a pipeline (Perseus)"},
 };

@@ -56,3 +56,24 @@ int cli_svg_to_png(const char *svg, unsigned width, unsigned height, unsigned ch
         return cli_error(CLI_FAIL, "--plot: %s", zeus_last_error());
     return CLI_OK;
 }
+
+int cli_write_chart(const zeus_plot_chart *chart, const char *path, cli_plot_format format)
+{
+    char *svg = NULL;
+    unsigned char *png = NULL;
+    size_t png_len = 0;
+    int rc = zeus_plot_chart_svg(chart, &svg), result = CLI_FAIL;
+    if (rc != ZEUS_OK) {
+        result = cli_lib_error(CLI_FAIL, rc, "--plot");
+        goto done;
+    }
+    if (format == CLI_PLOT_PNG &&
+        cli_svg_to_png(svg, chart->width_px, chart->height_px, &png, &png_len) != CLI_OK)
+        goto done; /* it said why */
+    rc = png ? zeus_write_file(path, png, png_len) : zeus_write_file(path, svg, strlen(svg));
+    result = rc == ZEUS_OK ? CLI_OK : cli_lib_error(CLI_FAIL, rc, "--plot");
+done:
+    zeus_free(png);
+    zeus_free(svg);
+    return result;
+}

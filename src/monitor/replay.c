@@ -14,6 +14,7 @@ struct zeus_replay {
     char **ongoing;
     size_t ongoing_count;
     unsigned columns; /* energy columns */
+    size_t consumed;  /* records played back */
 };
 
 void zeus__replay_close(zeus_replay *r)
@@ -126,6 +127,21 @@ static int parse_field(const zeus_replay *r, size_t column, double *out)
     return ZEUS_OK;
 }
 
+/* At the end of what was read: rows a live monitor appended since (the original keeps the file
+ * open and reads on). The file is read again and the rows already played back are skipped. */
+static int read_appended(zeus_replay *r, bool *eof)
+{
+    size_t columns = r->csv.n_header;
+    zeus__csv_close(&r->csv);
+    int rc = zeus__csv_open(&r->csv, r->path);
+    if (rc == ZEUS_OK && r->csv.n_header != columns)
+        rc = zeus__error(ZEUS_EPARSE, "%s:1: the header changed while replaying", r->path);
+    for (size_t i = 0; rc == ZEUS_OK && i < r->consumed; i++) /* (their errors were told) */
+        if (zeus__csv_next(&r->csv, eof) == ZEUS_OK && *eof)
+            return ZEUS_OK;
+    return rc == ZEUS_OK ? zeus__csv_next(&r->csv, eof) : rc;
+}
+
 int zeus__replay_end(zeus_replay *r, const char *name, bool cancel, const unsigned *gpus,
                      unsigned gpu_count, zeus_measurement *out)
 {
@@ -142,6 +158,10 @@ int zeus__replay_end(zeus_replay *r, const char *name, bool cancel, const unsign
     /* Rows are consumed in end order; a bad row fails the window that consumes it. */
     bool eof;
     int rc = zeus__csv_next(&r->csv, &eof);
+    if (rc == ZEUS_OK && eof)
+        rc = read_appended(r, &eof);
+    if (rc != ZEUS_OK || !eof)
+        r->consumed++; /* a bad row is consumed by the window that fails on it */
     if (rc != ZEUS_OK)
         return rc;
     if (eof)

@@ -211,6 +211,7 @@ typedef struct {
     const zeus_trace *trace;
     const zeus_groups *groups;
     double eta, beta;
+    int policy;
     zeus_group_result *results;
     atomic_size_t next;
 } alibaba_run;
@@ -229,6 +230,7 @@ static void simulate_group(alibaba_run *run, size_t i)
         p.seed = res->seed;
         p.bso.seed = res->seed;
         p.bso.concurrency = true;
+        p.bso.policy = run->policy;
         rc = zeus_simulate_one_alibaba_group(run->trace, &res->job, g->rows, g->n_rows, &p,
                                              &res->history);
     }
@@ -251,9 +253,20 @@ static void *worker(void *arg)
 int zeus_simulate_alibaba(const zeus_trace *trace, const zeus_groups *groups, double eta_knob,
                           double beta_knob, unsigned n_threads, zeus_group_result **results)
 {
+    return zeus_simulate_alibaba_policy(trace, groups, eta_knob, beta_knob,
+                                        ZEUS_BSO_POLICY_PRUNING_GTS, n_threads, results);
+}
+
+int zeus_simulate_alibaba_policy(const zeus_trace *trace, const zeus_groups *groups,
+                                 double eta_knob, double beta_knob, int policy, unsigned n_threads,
+                                 zeus_group_result **results)
+{
     if (!trace || !groups || !results)
         return zeus__error(ZEUS_EINVAL, "simulator: NULL argument");
-    alibaba_run run = {trace, groups, eta_knob, beta_knob, NULL, 0};
+    if (!zeus_bso_policy_name(policy))
+        return zeus__error(ZEUS_EINVAL, "simulator: batch-size policy %d is not one of %s", policy,
+                           "ZEUS_BSO_POLICY_PRUNING_GTS, _WALK_TS");
+    alibaba_run run = {trace, groups, eta_knob, beta_knob, policy, NULL, 0};
     run.results = calloc(groups->n ? groups->n : 1, sizeof *run.results);
     if (!run.results)
         return zeus__error(ZEUS_ENOMEM, "simulator: out of memory");

@@ -52,6 +52,11 @@ int main(int argc, char **argv)
     cfg.beta_knob = num(jf, "beta_knob", 2.0);
     cfg.max_power_w = (int)num(jf, "max_power_w", 0);
     cfg.bso.seed = (uint64_t)num(jf, "seed", 123456);
+    const cJSON *policy = cJSON_GetObjectItemCaseSensitive(jf, "policy");
+    if (policy && zeus_bso_policy_parse(policy->valuestring, &cfg.bso.policy) < 0) {
+        printf("replay: %s\n", zeus_last_error());
+        return 1;
+    }
     zeus_recurring *r;
     if (zeus_recurring_create(&cfg, &job, bs, (size_t)n, &r) < 0) {
         fprintf(stderr, "create: %s\n", zeus_last_error());

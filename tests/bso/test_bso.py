@@ -103,9 +103,55 @@ def run_trial(addr, job_id, converge_at=2, pause=0.0):
     return seen
 
 
+def policy_trials(addr, job_id, n):
+    """n trials of the original client's kind whose cost falls with the batch size (the run at 16
+    crosses the walk's 1.5 x bound at its second epoch); the batch sizes dispatched."""
+    seq = []
+    for _ in range(n):
+        st, t = req(addr, "GET", "/jobs/batch_size?job_id=" + job_id)
+        check(st == 200, f"policy trial: {st} {t}")
+        seq.append(t["batch_size"])
+        for epoch in (1, 2):
+            st, r = req(addr, "POST", "/report", {**t, "time": 10.0 * epoch * 32 / t["batch_size"],
+                                                  "energy": 1000.0 * epoch, "current_epoch": epoch,
+                                                  "metric": 0.95 if epoch == 2 else 0.5})
+            if r.get("stop_train"):
+                break
+        req(addr, "PATCH", "/trials", t)
+    return seq
+
+
+def service_policy(addr, db):
+    """"policy": "walk-ts" in the job spec: echoed (absent without it, the original's wire
+    format), decisions by libzeus's walk-ts, the same for the same mab_seed, an unknown name
+    refused with the known ones."""
+    st, job = req(addr, "POST", "/jobs", {**SPEC, "job_id": "mnist-walk-a", "policy": "walk-ts"})
+    check(st == 201 and job.get("policy") == "walk-ts", f"register walk-ts: {st} {job}")
+    st, r = req(addr, "POST", "/jobs", {**SPEC, "job_id": "mnist-walk-x", "policy": "greedy"})
+    check(st == 422 and "unknown batch-size policy 'greedy' (known: pruning-gts, walk-ts)" in
+          json.dumps(r) and r["detail"][0]["loc"] == ["body", "policy"], f"bad policy {st} {r}")
+    st, r = req(addr, "POST", "/jobs", {**SPEC, "job_id": "mnist-walk-y", "policy": 3})
+    check(st == 422, f"policy not a string {st} {r}")
+    req(addr, "POST", "/jobs", {**SPEC, "job_id": "mnist-walk-b", "policy": "walk-ts"})
+    seqs = [policy_trials(addr, jid, 12) for jid in ("mnist-walk-a", "mnist-walk-b")]
+    # the walk: the default, 16 (stopped at 1.5 x the cheapest: pruning would let it reach the
+    # target under 2 x), then up 64 and 128; sampling then mostly plays the cheapest, 128
+    check(seqs[0][:4] == [32, 16, 64, 128] and seqs[0].count(128) >= 8, f"walk-ts: {seqs[0]}")
+    check(seqs[0] == seqs[1], f"walk-ts decisions by seed: {seqs}")
+    hist = json.loads(subprocess.run([ZEUS_BSO, "history", "mnist-walk-a", "--db", db, "--json"],
+                                     capture_output=True, text=True).stdout)
+    trials = hist["trials"]
+    check(trials[1]["status"] == "NotConverged" and "exceeded the cost upper bound" in
+          trials[1]["message"] and [t["type"] for t in trials[:5]] ==
+          ["Exploration"] * 4 + ["MAB"], f"walk-ts trials {trials[:5]}")
+    check(hist["bandit"]["policy"] == "walk-ts" and hist["bandit"]["stage"] == "Sampling" and
+          [a["batch_size"] for a in hist["bandit"]["arms"]] == [32, 64, 128], f"beliefs {hist}")
+
+
 def service_flow(db):
     srv, addr = serve(db)
     hostile.hostile_inputs(sys.modules[__name__], addr, db)
+    service_policy(addr, db)
     client_flow(addr, db)
     c_client_flow(addr, db)
     # the original client's flow
@@ -114,6 +160,7 @@ def service_flow(db):
     check(job.get("job_id", "").startswith("mnist-") and job["batch_sizes"] == [8, 16, 32, 64, 128],
           f"register body {job}")
     jid = job["job_id"]
+    check("policy" not in job, f"no policy: the original's wire format {job}")
     st, again = req(addr, "POST", "/jobs", {**SPEC, "job_id": jid}, ctype="application/json")
     check(st == 200 and again == job, f"re-register: 200 same body, got {st} {again}")
     st, r = req(addr, "POST", "/jobs", {**SPEC, "job_id": jid, "number_of_gpus": 2})
@@ -581,6 +628,34 @@ def run_basic(db, tag):
     return trials
 
 
+def run_policy(db):
+    """"policy": "walk-ts" in the job file, or --policy: the driver's decisions are walk-ts's
+    (replayed through the simulator's driver with that policy); the policy is part of the job's
+    configuration; unknown names are refused."""
+    jid = "walk-run"
+    job, d = jobfile(jid, job_id=jid, policy="walk-ts")
+    r = zrun(job, db, "--recurrences", "8")
+    check(r.returncode == 0, f"zeus run walk-ts: {r.stdout[-1000:]}{r.stderr}")
+    h = history(db, jid)
+    check(sum(t["reached"] is True for t in h["trials"]) == 8, f"walk-ts recurrences {h}")
+    check(h["bandit"].get("policy") == "walk-ts" and h["bandit"]["arms"], f"walk-ts beliefs {h}")
+    out = replay(job, db, jid, jid)
+    check(out.startswith("replay ok"), f"walk-ts replay {out}")
+    # --policy overrides the file; the stored job (walk-ts) then conflicts with pruning-gts
+    r = zrun(job, db, "--policy", "pruning-gts")
+    check(r.returncode == 1 and "with another configuration" in r.stderr, f"conflict {r.stderr}")
+    plain, _ = jobfile("walk-flag", job_id="walk-flag")
+    r = zrun(plain, db, "--policy", "walk-ts", "--recurrences", "2")
+    h = history(db, "walk-flag")
+    check(r.returncode == 0 and h["bandit"].get("policy") == "walk-ts", f"--policy {r.stderr} {h}")
+    r = zrun(plain, db, "--policy", "bogus")
+    check(r.returncode == 2 and "--policy: unknown batch-size policy 'bogus' (known: "
+          "pruning-gts, walk-ts)" in r.stderr, f"--policy bogus {r.returncode} {r.stderr}")
+    bad, _ = jobfile("walk-bad", job_id="walk-bad", policy="bogus")
+    r = zrun(bad, db)
+    check(r.returncode == 1 and "unknown batch-size policy 'bogus'" in r.stderr, r.stderr)
+
+
 def concurrent_drivers(db, tag):
     """Two concurrent drivers on one job take turns; every trial is recorded once."""
     jid = "concurrent-" + tag
@@ -789,6 +864,7 @@ def run_tests():
           h[1]["status"] == "Succeeded", f"after the job was killed: {h}")
 
     concurrent_drivers(os.path.join(TMP, "h7.db"), "sqlite")
+    run_policy(os.path.join(TMP, "h9.db"))
     hostile.run_refusals(sys.modules[__name__])
 
 

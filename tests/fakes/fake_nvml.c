@@ -15,6 +15,8 @@
  *                          touches the energy counter.
  *   ZEUS_FAKE_NVML_ROOT_ONLY=1  the set calls fail with NO_PERMISSION unless the calling process
  *                          runs as root (as the real driver without CAP_SYS_ADMIN).
+ * fake_nvml_set_hook(): a test in Python puts a pynvml mock behind the library (ctypes): the
+ * hooked functions below ask it first (tests/support/fake_nvml_mock.py).
  * Errors are injected per GPU and function through the config's "errors" object; a config that
  * does not parse makes nvmlInit fail with NVML_ERROR_UNKNOWN, and nvmlErrorString then returns
  * the parse error so the person reading it learns what is wrong.
@@ -153,6 +155,32 @@ static nvmlReturn_t enter(nvmlDevice_t device, const char *function, unsigned *g
 #define ENTER(device, gpu) FAKE_GPU_ENTER(nvmlReturn_t, NVML_SUCCESS, enter, device, gpu)
 #define LEAVE(rc) FAKE_GPU_LEAVE(lock, rc)
 
+/* ---- the hook: a pynvml mock behind the library ----
+ * hook(function, gpu, args, nargs, out, nout): -1 = not answered (the simulated GPU answers),
+ * NVML_SUCCESS with out[] filled, or an NVML error code to return. Called without the library's
+ * lock held: the hook may take a Python interpreter lock of its own. */
+typedef int (*fake_nvml_hook_fn)(const char *function, unsigned gpu, const long long *args,
+                                 int nargs, long long *out, int nout);
+static fake_nvml_hook_fn hook;
+
+EXPORT void fake_nvml_set_hook(fake_nvml_hook_fn fn)
+{
+    __atomic_store_n(&hook, fn, __ATOMIC_SEQ_CST);
+}
+
+static int ask_hook(const char *function, unsigned gpu, long long arg, int nargs, long long *out,
+                    int nout)
+{
+    fake_nvml_hook_fn fn = __atomic_load_n(&hook, __ATOMIC_SEQ_CST);
+    return fn ? fn(function, gpu, &arg, nargs, out, nout) : -1;
+}
+
+/* The device's index for the hook, or UINT32_MAX for a handle that is not one of ours. */
+static unsigned hook_gpu(nvmlDevice_t device)
+{
+    return device && device->mig < 0 ? device->gpu : UINT32_MAX;
+}
+
 /* ---- system ---- */
 
 static nvmlReturn_t init_impl(void)
@@ -249,10 +277,15 @@ static nvmlReturn_t count_impl(unsigned int *count)
 {
     if (!count)
         return NVML_ERROR_INVALID_ARGUMENT;
+    long long answer;
+    int hooked = ask_hook("nvmlDeviceGetCount", 0, 0, 0, &answer, 1);
     pthread_mutex_lock(&lock);
     nvmlReturn_t rc = init_count > 0 ? NVML_SUCCESS : NVML_ERROR_UNINITIALIZED;
-    if (rc == NVML_SUCCESS)
-        *count = config.gpu_count;
+    if (rc == NVML_SUCCESS && hooked > 0)
+        rc = (nvmlReturn_t)hooked;
+    else if (rc == NVML_SUCCESS) /* (never more GPUs than the config has handles for) */
+        *count = hooked == 0 && answer >= 0 && answer < config.gpu_count ? (unsigned)answer
+                                                                         : config.gpu_count;
     pthread_mutex_unlock(&lock);
     return rc;
 }
@@ -266,6 +299,8 @@ static nvmlReturn_t handle_impl(unsigned int index, nvmlDevice_t *device)
 {
     if (!device)
         return NVML_ERROR_INVALID_ARGUMENT;
+    long long unused;
+    (void)ask_hook("nvmlDeviceGetHandleByIndex", index, index, 1, &unused, 0); /* seen, not asked */
     pthread_mutex_lock(&lock);
     nvmlReturn_t rc = NVML_SUCCESS;
     if (init_count == 0)
@@ -313,9 +348,16 @@ EXPORT nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned 
 
 EXPORT nvmlReturn_t nvmlDeviceGetArchitecture(nvmlDevice_t device, nvmlDeviceArchitecture_t *arch)
 {
+    long long answer;
+    int hooked = ask_hook(__func__, hook_gpu(device), 0, 0, &answer, 1);
     ENTER(device, gpu);
     if (!arch)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    if (hooked >= 0) {
+        if (hooked == 0)
+            *arch = (nvmlDeviceArchitecture_t)answer;
+        LEAVE((nvmlReturn_t)hooked);
+    }
     /* The config names Zeus's architectures; NVML numbers them its own way (nvml_api.h). */
     static const struct {
         zeus_gpu_arch zeus;
@@ -338,9 +380,16 @@ static bool has_energy_counter(unsigned gpu)
 EXPORT nvmlReturn_t nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t device,
                                                         unsigned long long *energy)
 {
+    long long answer;
+    int hooked = ask_hook(__func__, hook_gpu(device), 0, 0, &answer, 1);
     ENTER(device, gpu);
     if (!energy)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    if (hooked >= 0) {
+        if (hooked == 0)
+            *energy = (unsigned long long)answer;
+        LEAVE((nvmlReturn_t)hooked);
+    }
     if (!has_energy_counter(gpu))
         LEAVE(NVML_ERROR_NOT_SUPPORTED);
     (void)state_load_locked();
@@ -400,9 +449,16 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t de
                                                                  unsigned int *minLimit,
                                                                  unsigned int *maxLimit)
 {
+    long long answer[2];
+    int hooked = ask_hook(__func__, hook_gpu(device), 0, 0, answer, 2);
     ENTER(device, gpu);
     if (!minLimit || !maxLimit)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    if (hooked >= 0) {
+        if (hooked == 0)
+            *minLimit = (unsigned)answer[0], *maxLimit = (unsigned)answer[1];
+        LEAVE((nvmlReturn_t)hooked);
+    }
     bool inverted = config.faults & ZEUS_SIM_FAULT_INVERTED_LIMITS;
     *minLimit = inverted ? config.gpus[gpu].max_limit_mw : config.gpus[gpu].min_limit_mw;
     *maxLimit = inverted ? config.gpus[gpu].min_limit_mw : config.gpus[gpu].max_limit_mw;
@@ -412,9 +468,16 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimitConstraints(nvmlDevice_t de
 EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementDefaultLimit(nvmlDevice_t device,
                                                              unsigned int *defaultLimit)
 {
+    long long answer;
+    int hooked = ask_hook(__func__, hook_gpu(device), 0, 0, &answer, 1);
     ENTER(device, gpu);
     if (!defaultLimit)
         LEAVE(NVML_ERROR_INVALID_ARGUMENT);
+    if (hooked >= 0) {
+        if (hooked == 0)
+            *defaultLimit = (unsigned)answer;
+        LEAVE((nvmlReturn_t)hooked);
+    }
     *defaultLimit = config.gpus[gpu].default_limit_mw;
     LEAVE(NVML_SUCCESS);
 }
@@ -431,6 +494,11 @@ EXPORT nvmlReturn_t nvmlDeviceGetPowerManagementLimit(nvmlDevice_t device, unsig
 
 EXPORT nvmlReturn_t nvmlDeviceSetPowerManagementLimit(nvmlDevice_t device, unsigned int limit)
 {
+    /* The mock sees the call; the simulated GPU applies it unless the mock answers an error. */
+    long long unused;
+    int hooked = ask_hook(__func__, hook_gpu(device), limit, 1, &unused, 0);
+    if (hooked > 0)
+        return (nvmlReturn_t)hooked;
     ENTER(device, gpu);
     if (!fake_gpu_caller_may_set())
         LEAVE(NVML_ERROR_NO_PERMISSION);

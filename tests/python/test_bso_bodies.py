@@ -81,3 +81,21 @@ def test_registered_job_floats_are_floats(service):
     for field in ('"eta_knob":1.0', '"beta_knob":2.0', '"target_metric":0.5', '"mab_prior_mean":0.0',
                   '"mab_prior_precision":0.0', '"max_power":600.0', '"number_of_gpus":2', '"max_epochs":100'):
         assert field in text, (field, text)
+
+
+def test_unknown_trial_message_is_the_originals(service):
+    from zeus.optimizer.batch_size.common import TrainingResult
+
+    status, text = _post(service, {**VALID, "job_id": None})
+    assert status in (200, 201), text
+    job_id = json.loads(text)["job_id"]
+    result = {"job_id": job_id, "batch_size": 32, "trial_number": 7, "time": 12.5,
+              "energy": 3000.25, "metric": 0.5, "current_epoch": 3}
+    c = http.client.HTTPConnection(service, timeout=30)
+    c.request("POST", "/report", json.dumps(result), {"Content-Type": "application/json"})
+    r = c.getresponse()
+    body = r.read().decode()
+    c.close()
+    # The original: ZeusBSOServiceBadOperationError(f"Unknown trial {result}") -> 400.
+    assert r.status == 400, body
+    assert json.loads(body) == {"message": f"Unknown trial {TrainingResult(**result)}"}, body

@@ -62,11 +62,10 @@ def test_policies_protocol():
     )
 
     explorer = PruningExploreManager([8, 16, 32, 64], default=32, num_pruning_rounds=1)
-    gen = explorer.next_batch_size()
     tried = []
-    with pytest.raises(StopIteration) as stop:
+    with pytest.raises(StopIteration) as stop:  # the original's protocol: a call per size
         while True:
-            bs = next(gen)
+            bs = explorer.next_batch_size()
             tried.append(bs)
             explorer.report_batch_size_result(bs, cost=float(bs), reached=bs != 8)
     assert tried[0] == 32 and 8 in tried and 64 in tried
@@ -119,3 +118,29 @@ def test_job_and_analyze(tmp_path):
     assert avg_power(log) == 650.0 / 4
     with pytest.raises(ValueError, match="At least 2 points"):
         avg_power(log, start=3.5)
+
+
+def test_walk_ts_policy_keyword():
+    """policy="walk-ts" (ours) reaches libzeus through the 0.8 Simulator: exactly the runs of
+    `zeus simulate single --policy walk-ts`; the default stays the original's."""
+    from zeus.job import Job
+    from zeus.policy import JITPowerLimitOptimizer, PruningGTSBatchSizeOptimizer
+    from zeus.simulate import Simulator
+
+    assert PruningGTSBatchSizeOptimizer().policy == "pruning-gts"
+    bso = PruningGTSBatchSizeOptimizer(seed=7, policy="walk-ts")
+    assert bso.name == "walk-ts BSO"
+    sim = Simulator(
+        str(TRACES / "summary_train.csv"), str(TRACES / "summary_power_v100.csv"),
+        bso, JITPowerLimitOptimizer(), seed=7,
+    )
+    job = Job("librispeech", "deepspeech2", "adamw", 40.0, 16, default_bs=192)
+    history = sim.simulate_one_job(job, 30, beta_knob=2.0, eta_knob=0.5)
+    expected = _cli_runs("single", "--seed", "7", "--num-recurrence", "30", "--policy", "walk-ts")
+    assert [(h.bs, h.pl, h.energy, h.reached, h.time) for h in history] == expected
+    assert expected != _cli_runs("single", "--seed", "7", "--num-recurrence", "30")
+    bso.register_job(job, [48, 96, 192])
+    assert bso.predict(job) == 192
+    known = r"unknown batch-size policy 'greedy' \(known: pruning-gts, walk-ts\)"
+    with pytest.raises(ValueError, match=known):
+        PruningGTSBatchSizeOptimizer(policy="greedy")

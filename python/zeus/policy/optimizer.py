@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import Generator
 
 from zeus import _recurring
 from zeus.job import Job
@@ -68,9 +67,9 @@ class PruningExploreManager:
     """The pruning stage (libzeus's ``zeus_pruning``): from the default batch size down, then
     up, ``num_pruning_rounds`` times, dropping sizes that do not reach the target.
 
-    ``next_batch_size()`` is a generator: it yields sizes to try (report each with
-    ``report_batch_size_result``) and, when exploration is over, returns the surviving sizes
-    (``StopIteration.value``), as the original."""
+    ``next_batch_size()`` returns the next size to try (report each with
+    ``report_batch_size_result``); when exploration is over it raises ``StopIteration`` whose
+    ``value`` is the surviving sizes, as the original."""
 
     def __init__(self, batch_sizes: list[int], default: int, num_pruning_rounds: int = 2) -> None:
         self.batch_sizes = sorted(batch_sizes)
@@ -81,16 +80,24 @@ class PruningExploreManager:
     def report_batch_size_result(self, batch_size: int, cost: float, reached: bool) -> None:
         _recurring.pruning_report(self._p, batch_size, float(cost), bool(reached))
 
-    def next_batch_size(self) -> Generator[int, None, list[int]]:
-        while (bs := _recurring.pruning_next(self._p)) is not None:
-            yield bs
-        return _recurring.pruning_batch_sizes(self._p)
+    def next_batch_size(self) -> int:
+        bs = _recurring.pruning_next(self._p)
+        if bs is None:
+            raise StopIteration(_recurring.pruning_batch_sizes(self._p))
+        return bs
 
 
 class PruningGTSBatchSizeOptimizer(BatchSizeOptimizer):
     """Zeus's batch-size optimizer (libzeus's ``zeus_bso``, one per job): pruning, then Gaussian
     Thompson sampling over the surviving sizes with reward = -cost and each arm's precision
-    learnt from its (windowed) rewards."""
+    learnt from its (windowed) rewards.
+
+    ``policy`` (ours; the original has no such argument) picks libzeus's batch-size policy:
+    ``"pruning-gts"`` (the default: the above, decision for decision) or ``"walk-ts"`` (one walk
+    from the default size that stops where the cost rises, then Thompson sampling with noise
+    pooled over the sizes: lower cumulative cost on the paper's traces, docs/simulate.md; it
+    ignores the prior and window settings). It reaches the ``Simulator`` and ``ZeusMaster``
+    through this object. An unknown name is a ``ValueError`` listing the known ones."""
 
     def __init__(
         self,
@@ -100,7 +107,12 @@ class PruningGTSBatchSizeOptimizer(BatchSizeOptimizer):
         concurrency: bool = False,
         seed: int = 123456,
         verbose: bool = True,
+        policy: str = "pruning-gts",
     ) -> None:
+        known = _recurring.bso_policies()
+        if policy not in known:
+            raise ValueError(f"unknown batch-size policy {policy!r} (known: {', '.join(known)})")
+        self.policy = policy
         self.prior_mean = prior_mean
         self.prior_precision = prior_precision
         self.window_size = window_size
@@ -111,10 +123,11 @@ class PruningGTSBatchSizeOptimizer(BatchSizeOptimizer):
 
     @property
     def name(self) -> str:
-        return "Pruning GaussianTS BSO"
+        return "Pruning GaussianTS BSO" if self.policy == "pruning-gts" else "walk-ts BSO"
 
     def _config(self) -> tuple:
-        return (self.prior_mean, self.prior_precision, self.window_size, self.concurrency, self.seed)
+        return (self.prior_mean, self.prior_precision, self.window_size, self.concurrency,
+                self.seed, self.policy)
 
     def register_job(self, job: Job, batch_sizes: list[int]) -> None:
         if job.default_bs is None:

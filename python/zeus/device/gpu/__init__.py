@@ -11,6 +11,7 @@ from zeus.device.gpu.common import GPU, GPUs, EmptyGPUs
 from zeus.device.gpu.nvidia import NVIDIAGPU, NVIDIAGPUs, UnprivilegedNVIDIAGPU, nvml_is_available
 
 _gpus: GPUs | None = None
+_made_once = False  # a GPUs object was made in this process (so a reset opens the devices again)
 
 
 def get_gpus(ensure_homogeneous: bool = False) -> GPUs:
@@ -18,8 +19,10 @@ def get_gpus(ensure_homogeneous: bool = False) -> GPUs:
 
     Unlike the original, ``ensure_homogeneous`` is checked on every call (the original checks
     only on the first, constructing call: spec 6 quirk 1)."""
-    global _gpus
+    global _gpus, _made_once
     if _gpus is None:
+        if _made_once:  # `_gpus = None` (the original's tests do it): see the devices anew
+            _zeus._reopen_devices()
         try:
             backend = _zeus.gpu_backend()
         except Exception as e:  # noqa: BLE001
@@ -42,6 +45,7 @@ def get_gpus(ensure_homogeneous: bool = False) -> GPUs:
             )
         except Exception as e:  # noqa: BLE001
             raise ZeusGPUInitError(str(e)) from None
+        _made_once = True
     if ensure_homogeneous:
         _gpus._ensure_homogeneous()  # ZeusGPUHeterogeneousError (a ZeusBaseGPUError)
     return _gpus
