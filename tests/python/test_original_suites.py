@@ -58,10 +58,12 @@ SUITES = {
         ],
         "tests/utils/test_env.py": [],
         "tests/device/test_deprecated_alias.py": [],
+        "tests/utils/test_zeusd.py": [],  # 77 tests
+        "tests/monitor/test_power_streaming.py": [],  # 18 tests
     },
 }
 # Tests each suite must run (all must pass): a suite that collects fewer ran less than it should.
-EXPECTED = {"zeus-ml": 1452, "zeus": 1450}
+EXPECTED = {"zeus-ml": 1452, "zeus": 1545}
 
 
 def _sdist(name: str, version: str) -> Path:
