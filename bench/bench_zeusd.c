@@ -5,7 +5,8 @@
  * Starts zeusd on a socket in a temporary directory over the fake NVML, then times: the
  * in-process zeus_gpu_set_power_limit_mw and zeus_gpu_energy_mj; the same over the socket as
  * POST /gpu/set_power_limit (a lease, as a client's) and GET /gpu/get_cumulative_energy, on one
- * kept-alive connection and with a connection per request (as short-lived clients do); and the
+ * kept-alive connection and with a connection per request (as short-lived clients do), the
+ * latter also through libzeus's zeusd client (zeus_zeusd_request); and the
  * requests per second one daemon sustains with 100 concurrent clients (a connection each per
  * request). */
 #include "zeus/util.h"
@@ -162,7 +163,27 @@ int main(int argc, char **argv)
     t0 = zeus_now_ns();
     for (int i = 0; i < calls; i++)
         once("GET", "/gpu/get_cumulative_energy?gpu_ids=0");
-    report("zeusd GET /gpu/get_cumulative_energy (connection each)", calls, zeus_now_ns() - t0);
+    int64_t raw_ns = zeus_now_ns() - t0;
+    report("zeusd GET /gpu/get_cumulative_energy (connection each)", calls, raw_ns);
+    /* The same through libzeus's zeusd client (zeus/zeusd_client.h), also a connection each. */
+    zeus_zeusd_client_options co;
+    zeus_zeusd_client_options_init(&co);
+    co.socket_path = sock_path;
+    zeus_zeusd_client *zc = NULL;
+    if (zeus_zeusd_client_open(&co, &zc) == 0) {
+        t0 = zeus_now_ns();
+        for (int i = 0; i < calls; i++) {
+            zeus_zeusd_reply r;
+            if (zeus_zeusd_request(zc, "GET", "/gpu/get_cumulative_energy?gpu_ids=0", NULL, NULL, 0,
+                                   &r) == 0)
+                zeus_zeusd_reply_free(&r);
+        }
+        int64_t client_ns = zeus_now_ns() - t0;
+        report("the same through zeus_zeusd_request", calls, client_ns);
+        printf("%-58s %9.2f x the raw connection each\n", "zeus_zeusd_request",
+               (double)client_ns / (double)(raw_ns > 0 ? raw_ns : 1));
+        zeus_zeusd_client_close(zc);
+    }
 
     pthread_t threads[100];
     long counts[100] = {0};

@@ -203,9 +203,9 @@ static int conn_new(const zeus__http_peer *peer, size_t max, zeus__http_conn **o
     c->cap = 4096 < max + 1 ? 4096 : max + 1;
     c->max = max;
     c->buf = malloc(c->cap);
-    if (!c->buf || pipe2(c->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+    if (!c->buf) {
         zeus__http_conn_close(c);
-        return zeus__error(ZEUS_ENOMEM, "out of memory (or file descriptors)");
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
     }
     c->buf[0] = '\0';
     *out = c;
@@ -340,7 +340,7 @@ int zeus__http_conn_event(zeus__http_conn *c, int64_t deadline_ns, char **event,
     *len = 0;
     for (;;) {
         char byte;
-        if (read(c->wake[0], &byte, 1) == 1) {
+        if (c->wake[0] >= 0 && read(c->wake[0], &byte, 1) == 1) {
             (void)!write(c->wake[1], &byte, 1); /* stays cancelled */
             return zeus__error(ZEUS_ESTATE, "%s: the event stream was cancelled", c->what);
         }
@@ -374,6 +374,14 @@ int zeus__http_conn_event(zeus__http_conn *c, int64_t deadline_ns, char **event,
         if (rc != ZEUS_OK)
             return rc;
     }
+}
+
+int zeus__http_conn_cancellable(zeus__http_conn *c)
+{
+    if (c->wake[0] < 0 && pipe2(c->wake, O_CLOEXEC | O_NONBLOCK) != 0)
+        return zeus__error(ZEUS_EIO, "%s: cannot make the stream cancellable: pipe: %s", c->what,
+                           strerror(errno));
+    return ZEUS_OK;
 }
 
 void zeus__http_conn_cancel(zeus__http_conn *c)

@@ -118,8 +118,11 @@ int zeus__http_conn_finish(zeus__http_conn *conn, int64_t deadline_ns, zeus__htt
  * before deadline_ns (-1: no deadline; the connection stays usable); ZEUS_ESTATE once
  * zeus__http_conn_cancel was called; ZEUS_EIO/ZEUS_EPARSE when the connection broke. */
 int zeus__http_conn_event(zeus__http_conn *conn, int64_t deadline_ns, char **event, size_t *len);
+/* Gives the connection the pipe zeus__http_conn_cancel writes to (before another thread may
+ * cancel it; plain requests go without). */
+int zeus__http_conn_cancellable(zeus__http_conn *conn);
 /* Wakes a zeus__http_conn_event blocked in another thread, and makes every later one return
- * ZEUS_ESTATE. Thread-safe and async-signal-safe (a write to a pipe). */
+ * ZEUS_ESTATE (a cancellable connection). Thread-safe and async-signal-safe (a write to a pipe). */
 void zeus__http_conn_cancel(zeus__http_conn *conn);
 void zeus__http_conn_close(zeus__http_conn *conn);
 

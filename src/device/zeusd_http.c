@@ -288,7 +288,8 @@ static int exchange(zeus_zeusd_client *c, const char *method, const char *target
                          c->name, method, target);
     else if (!(s = calloc(1, sizeof *s)))
         rc = zeus__error(ZEUS_ENOMEM, "out of memory");
-    else if ((rc = stream_reply(conn, reply)) == ZEUS_OK) {
+    else if ((rc = zeus__http_conn_cancellable(conn)) == ZEUS_OK &&
+             (rc = stream_reply(conn, reply)) == ZEUS_OK) {
         s->conn = conn;
         snprintf(s->name, sizeof s->name, "%s: %s %.200s", c->name, method, target);
         *stream = s;
