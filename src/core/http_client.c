@@ -413,3 +413,56 @@ void zeus__http_reply_free(zeus__http_reply *reply)
     free(reply->raw);
     memset(reply, 0, sizeof *reply);
 }
+
+/* The request's head for the plain client: request line, Host, User-Agent, the caller's headers,
+ * Content-Length when there is a body, Connection: close. */
+static int plain_head(const zeus__http_request_spec *r, const char *host, const char *port,
+                      const char *prefix, char **head, size_t *len)
+{
+    FILE *f = open_memstream(head, len);
+    if (!f)
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
+    bool v6 = strchr(host, ':') != NULL;
+    fprintf(f, "%s %s%s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: libzeus/%s\r\n", r->method,
+            prefix, r->target, v6 ? "[" : "", host, v6 ? "]" : "", port, zeus_version());
+    for (const char *const *h = r->headers; h && *h; h++)
+        fprintf(f, "%s\r\n", *h);
+    if (r->body_len > 0)
+        fprintf(f, "Content-Length: %zu\r\n", r->body_len);
+    fputs("Connection: close\r\n\r\n", f);
+    if (fclose(f) != 0 || !*head) {
+        free(*head);
+        *head = NULL;
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
+    }
+    return ZEUS_OK;
+}
+
+int zeus__http_request(const zeus__http_request_spec *r, zeus__http_reply *reply)
+{
+    memset(reply, 0, sizeof *reply);
+    char host[256], port[16], prefix[1024];
+    bool tls = false;
+    int rc = zeus__http_parse_any_url(r->what, r->base_url, &tls, host, sizeof host, port,
+                                      sizeof port, prefix, sizeof prefix);
+    if (rc != ZEUS_OK)
+        return rc;
+    if (tls) {
+        bool v6 = strchr(host, ':') != NULL;
+        char *url = NULL;
+        if (asprintf(&url, "https://%s%s%s:%s%s%s", v6 ? "[" : "", host, v6 ? "]" : "", port,
+                     prefix, r->target) < 0)
+            return zeus__error(ZEUS_ENOMEM, "out of memory");
+        rc = zeus__https_request(r, url, host, port, reply);
+        free(url);
+        return rc;
+    }
+    char *head = NULL;
+    size_t len = 0;
+    if ((rc = plain_head(r, host, port, prefix, &head, &len)) != ZEUS_OK)
+        return rc;
+    rc = zeus__http_exchange(r->what, host, port, head, len, r->body, r->body_len, r->deadline_ns,
+                             r->max_reply, reply);
+    free(head);
+    return rc;
+}

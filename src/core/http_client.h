@@ -1,10 +1,12 @@
-/* The one HTTP/1.1 client of libzeus (http:// only: no TLS, no proxy, one request per
- * connection), over TCP or a Unix socket: the Pushgateway client (src/metric/push.c), the
- * carbon-intensity client (src/metric/carbon_api.c) and the zeusd client (zeus/zeusd_client.h,
- * src/device/zeusd_http.c, which the zeusd device backends use). http_parse.c holds the pure
- * parsing (status line, headers, Content-Length or chunked bodies, server-sent events; fuzzed by
- * fuzz/fuzz_zeusd_reply.c), http_client.c the sockets. Errors start with the caller's name for
- * the server ("Pushgateway", "ElectricityMaps", "zeusd at /run/zeusd.sock"). */
+/* The one HTTP/1.1 client of libzeus (no proxy, one request per connection), over TCP or a Unix
+ * socket: the Pushgateway client (src/metric/push.c), the carbon-intensity client
+ * (src/metric/carbon_api.c) and the zeusd client (zeus/zeusd_client.h, src/device/zeusd_http.c,
+ * which the zeusd device backends use). http_parse.c holds the pure parsing (status line,
+ * headers, Content-Length or chunked bodies, server-sent events; fuzzed by
+ * fuzz/fuzz_zeusd_reply.c), http_client.c the sockets. https:// URLs (zeus__http_request only)
+ * go through libcurl loaded at run time (https_client.c): libzeus links no TLS library. Errors
+ * start with the caller's name for the server ("Pushgateway", "ElectricityMaps", "zeusd at
+ * /run/zeusd.sock"). */
 #ifndef ZEUS_CORE_HTTP_CLIENT_H
 #define ZEUS_CORE_HTTP_CLIENT_H
 
@@ -20,6 +22,11 @@
  * No query or fragment. */
 int zeus__http_parse_url(const char *what, const char *url, char *host, size_t host_size,
                          char *port, size_t port_size, char *prefix, size_t prefix_size);
+
+/* The same for "http://..." or "https://..." (*tls true; port "443" when left out). */
+int zeus__http_parse_any_url(const char *what, const char *url, bool *tls, char *host,
+                             size_t host_size, char *port, size_t port_size, char *prefix,
+                             size_t prefix_size);
 
 /* The head of an answer: its status, its length through the blank line and how the body ends. */
 typedef struct {
@@ -98,6 +105,32 @@ int zeus__http_exchange(const char *what, const char *host, const char *port, co
                         size_t request_len, const char *body, size_t body_len, int64_t deadline_ns,
                         size_t max_reply, zeus__http_reply *reply);
 void zeus__http_reply_free(zeus__http_reply *reply);
+
+/* One request to a URL, http:// (the sockets above) or https:// (libcurl, https_client.c). */
+typedef struct {
+    const char *what;           /* the server's name in messages */
+    const char *method;         /* "GET", "POST", "PUT" */
+    const char *base_url;       /* "http[s]://HOST[:PORT][/PREFIX]" (no query) */
+    const char *target;         /* appended to PREFIX: "/path?query" */
+    const char *const *headers; /* "Name: value" lines, NULL-terminated; NULL: none */
+    const char *body;           /* sent with Content-Length when body_len > 0 */
+    size_t body_len;
+    int64_t deadline_ns; /* zeus_now_ns clock */
+    size_t max_reply;    /* the largest answer taken (the body, over https) */
+} zeus__http_request_spec;
+
+/* Sends the request and reads the whole answer into *reply (status, headers, body as
+ * zeus__http_exchange gives them). Errors: those of zeus__http_exchange; over https also ZEUS_ELIB
+ * "WHAT: URL: needs libcurl (libcurl.so.4 not found: install libcurl4)", ZEUS_EIO "WHAT: TLS with
+ * HOST failed: <curl's message> (...)" when the certificate is not verified (always verified: the
+ * system's CA certificates, or SSL_CERT_FILE / SSL_CERT_DIR as OpenSSL reads them). */
+int zeus__http_request(const zeus__http_request_spec *request, zeus__http_reply *reply);
+
+/* ---- https_client.c: https:// through libcurl (dlopen "libcurl.so.4", or ZEUS_CURL_LIBRARY) */
+
+/* The https request of spec to url (the whole URL); host and port for messages. */
+int zeus__https_request(const zeus__http_request_spec *spec, const char *url, const char *host,
+                        const char *port, zeus__http_reply *reply);
 
 /* One connection of the client, for answers that are not read in one go (event streams). */
 typedef struct zeus__http_conn zeus__http_conn;

@@ -9,13 +9,12 @@
 #include <string.h>
 #include <strings.h>
 
-int zeus__http_parse_url(const char *what, const char *url, char *host, size_t host_size,
-                         char *port, size_t port_size, char *prefix, size_t prefix_size)
+/* What follows the scheme: h, "HOST[:PORT][/PREFIX]" (default_port when none). */
+static int parse_authority(const char *what, const char *url, const char *h,
+                           const char *default_port, char *host, size_t host_size, char *port,
+                           size_t port_size, char *prefix, size_t prefix_size)
 {
-    if (!url || strncmp(url, "http://", 7) != 0)
-        return zeus__error(ZEUS_EINVAL, "%s URL '%s' must start with http://", what,
-                           url ? url : "(null)");
-    const char *h = url + 7, *end = h + strcspn(h, "/?#");
+    const char *end = h + strcspn(h, "/?#");
     if (*end == '?' || *end == '#')
         return zeus__error(ZEUS_EINVAL, "%s URL '%s': no query or fragment", what, url);
     const char *hend = end, *p = NULL;
@@ -46,7 +45,7 @@ int zeus__http_parse_url(const char *what, const char *url, char *host, size_t h
         memcpy(port, p, pl);
         port[pl] = '\0';
     } else {
-        zeus__strlcpy(port, "80", port_size);
+        zeus__strlcpy(port, default_port, port_size);
     }
     size_t rl = strlen(end);
     while (rl > 0 && end[rl - 1] == '/')
@@ -56,6 +55,31 @@ int zeus__http_parse_url(const char *what, const char *url, char *host, size_t h
     memcpy(prefix, end, rl);
     prefix[rl] = '\0';
     return ZEUS_OK;
+}
+
+int zeus__http_parse_url(const char *what, const char *url, char *host, size_t host_size,
+                         char *port, size_t port_size, char *prefix, size_t prefix_size)
+{
+    if (!url || strncmp(url, "http://", 7) != 0)
+        return zeus__error(ZEUS_EINVAL, "%s URL '%s' must start with http://", what,
+                           url ? url : "(null)");
+    return parse_authority(what, url, url + 7, "80", host, host_size, port, port_size, prefix,
+                           prefix_size);
+}
+
+int zeus__http_parse_any_url(const char *what, const char *url, bool *tls, char *host,
+                             size_t host_size, char *port, size_t port_size, char *prefix,
+                             size_t prefix_size)
+{
+    *tls = url && strncmp(url, "https://", 8) == 0;
+    if (!*tls && (!url || strncmp(url, "http://", 7) != 0))
+        return zeus__error(ZEUS_EINVAL, "%s URL '%s' must start with http:// or https://", what,
+                           url ? url : "(null)");
+    if (!*tls)
+        return zeus__http_parse_url(what, url, host, host_size, port, port_size, prefix,
+                                    prefix_size);
+    return parse_authority(what, url, url + 8, "443", host, host_size, port, port_size, prefix,
+                           prefix_size);
 }
 
 /* The first occurrence of "\r\n\r\n" in raw[0..len), or NULL. */

@@ -200,31 +200,35 @@ static bool parse_stamp(const char *s, double *out)
 
 static int get_json(const api *a, const char *kind, cJSON **out)
 {
-    char host[256], port[16], prefix[512], *request = NULL, *url = NULL;
-    int rc = zeus__http_parse_url(WHAT, a->o->api_url, host, sizeof host, port, sizeof port, prefix,
-                                  sizeof prefix);
-    if (rc != ZEUS_OK)
-        return rc;
-    bool v6 = strchr(host, ':') != NULL;
+    char *target = NULL, *url = NULL, auth[320];
     const char *key = a->o->api_key && *a->o->api_key ? a->o->api_key : NULL;
     /* The original's parameter order and Python's True/False. */
-    int n = asprintf(&request,
-                     "GET %s/carbon-intensity/%s?%s&disableEstimations=%s&emissionFactorType=%s "
-                     "HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: libzeus/%s\r\n%s%s%s"
-                     "Accept: application/json\r\nConnection: close\r\n\r\n",
-                     prefix, kind, a->query, a->o->estimate ? "False" : "True",
-                     a->o->emission_factor_type, v6 ? "[" : "", host, v6 ? "]" : "", port,
-                     zeus_version(), key ? "auth-token: " : "", key ? key : "", key ? "\r\n" : "");
+    int n = asprintf(&target, "/carbon-intensity/%s?%s&disableEstimations=%s&emissionFactorType=%s",
+                     kind, a->query, a->o->estimate ? "False" : "True", a->o->emission_factor_type);
     if (n < 0 || asprintf(&url, "%s/carbon-intensity/%s?%s", a->o->api_url, kind, a->query) < 0) {
         if (n >= 0)
-            free(request);
+            free(target);
         return zeus__error(ZEUS_ENOMEM, "out of memory");
     }
+    if (key && (size_t)snprintf(auth, sizeof auth, "auth-token: %s", key) >= sizeof auth) {
+        free(target);
+        free(url);
+        return zeus__error(ZEUS_EINVAL, "%s: the API key is longer than %zu bytes", WHAT,
+                           sizeof auth - 13);
+    }
+    const char *headers[] = {key ? auth : "Accept: application/json",
+                             key ? "Accept: application/json" : NULL, NULL};
     double timeout = a->o->timeout_s > 0 && isfinite(a->o->timeout_s) ? a->o->timeout_s : 10.0;
+    zeus__http_request_spec spec = {.what = WHAT,
+                                    .method = "GET",
+                                    .base_url = a->o->api_url,
+                                    .target = target,
+                                    .headers = headers,
+                                    .deadline_ns = zeus_now_ns() + (int64_t)(timeout * 1e9),
+                                    .max_reply = MAX_ANSWER};
     zeus__http_reply reply;
-    rc = zeus__http_exchange(WHAT, host, port, request, (size_t)n, NULL, 0,
-                             zeus_now_ns() + (int64_t)(timeout * 1e9), MAX_ANSWER, &reply);
-    free(request);
+    int rc = zeus__http_request(&spec, &reply);
+    free(target);
     if (rc != ZEUS_OK) {
         free(url);
         return rc == ZEUS_ETIMEOUT ? zeus__error(rc, "%s: no answer from %s within %g s", WHAT,
@@ -270,8 +274,7 @@ int zeus_carbon_api_intensity(const zeus_carbon_api_options *o, double unix_s, d
         hour_stamp(start, stamp, sizeof stamp);
         return zeus__error(ZEUS_ENOENT,
                            "carbon intensity of %s at %s: not in the cache%s%s and no API URL "
-                           "to ask (an http:// URL; the Python client fills the cache over "
-                           "https)",
+                           "to ask",
                            stamp, a.where, o->cache_dir ? " " : "",
                            o->cache_dir ? o->cache_dir : "");
     }
