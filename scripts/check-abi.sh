@@ -24,4 +24,15 @@ if [ -n "$missing" ]; then
     echo "$missing" >&2
     exit 1
 fi
+# The dependency promise (docs/architecture.md): libc, pthreads, libdl and cJSON (with libm, the
+# loader, and the sanitizers' runtimes in a ZEUS_SANITIZE build); NVML, AMD SMI and libcurl
+# (https://) are loaded with dlopen, never linked.
+needed=$(readelf -d "$lib" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p')
+extra=$(grep -Ev '^(libc|libm|libpthread|libdl|libcjson|libasan|libubsan|ld-linux[-a-z0-9_]*)\.so' \
+    <<<"$needed" || true)
+if [ -n "$extra" ]; then
+    echo "check-abi: $lib links libraries outside libzeus's dependency promise (dlopen them):" >&2
+    echo "$extra" >&2
+    exit 1
+fi
 echo "check-abi: $(wc -l <<<"$exported") public symbols, all versioned; every declared function exported"

@@ -68,12 +68,14 @@ ZEUS_API double zeus_carbon_trace_mean(const zeus_carbon_trace *trace, double fr
 /* ---- The carbon-intensity API (ElectricityMaps) with the disk cache -------------------------
  * What `zeus monitor energy --carbon` and the exporter use; the same requests and cache files as
  * the Python client (zeus.monitor.carbon, docs/carbon.md#cache): a directory with one JSON file
- * per (location, emission factor type, hour), written atomically, read by every process. http://
- * only (the minimal client has no TLS): reach https://api.electricitymap.org through a local
- * forwarding proxy, or let the Python client fill the cache. */
+ * per (location, emission factor type, hour), written atomically, read by every process. An
+ * https:// URL (https://api.electricitymap.org/v3) goes through libcurl, loaded at run time
+ * (libcurl.so.4, Debian's libcurl4; ZEUS_ELIB "needs libcurl" without it), the certificate
+ * always verified against the system's CA certificates or SSL_CERT_FILE / SSL_CERT_DIR
+ * (docs/carbon.md#https); http:// uses libzeus's own socket client. */
 typedef struct {
     size_t size;                      /* sizeof(zeus_carbon_api_options), set by _init */
-    const char *api_url;              /* "http://HOST[:PORT][/PREFIX]" (the /v3 base) */
+    const char *api_url;              /* "http[s]://HOST[:PORT][/PREFIX]" (the /v3 base) */
     const char *api_key;              /* sent as auth-token; NULL: none (as the original) */
     const char *location;             /* "LAT,LON" or a zone ("DE") */
     const char *emission_factor_type; /* "direct" (default) or "lifecycle" */

@@ -9,9 +9,9 @@
 #include <stdint.h>
 
 typedef void CURL;
-typedef int CURLcode;    /* CURLE_* */
-typedef int CURLoption;  /* CURLOPT_* */
-typedef int CURLINFO;    /* CURLINFO_* */
+typedef int CURLcode;       /* CURLE_* */
+typedef int CURLoption;     /* CURLOPT_* */
+typedef int CURLINFO;       /* CURLINFO_* */
 typedef int64_t curl_off_t; /* long on LP64, as curl's system.h says */
 struct curl_slist;
 

@@ -4,6 +4,7 @@
  * (libc, pthreads, libdl, cJSON) and plain http:// never touches it. The certificate is always
  * verified (peer and host name): against the system's CA certificates, or the file
  * SSL_CERT_FILE / the directory SSL_CERT_DIR names, as OpenSSL programs read them. */
+#include "core/array.h"
 #include "core/curl_api.h"
 #include "core/http_client.h"
 #include "core/internal.h"
@@ -48,16 +49,18 @@ static int load_locked(const char *what, const char *url)
         const char *why = dlerror();
         bool missing = !why || strstr(why, "No such file");
         return zeus__error(ZEUS_ELIB, "%s: %s: needs libcurl (%s %s%s: install libcurl4%s)", what,
-                           url, name, missing ? "not found" : "could not be loaded: ",
-                           missing ? "" : why, named ? ", or fix ZEUS_CURL_LIBRARY" : "");
+                           url, name,
+                           missing ? "not found" : "could not be loaded: ", missing ? "" : why,
+                           named ? ", or fix ZEUS_CURL_LIBRARY" : "");
     }
     zeus__curl_api f;
     for (size_t i = 0; i < ZEUS_ARRAY_LEN(CURL_FUNCTIONS); i++) {
         void *sym = dlsym(lib, CURL_FUNCTIONS[i].name);
         if (!sym) {
             dlclose(lib);
-            return zeus__error(ZEUS_ELIB, "%s: %s: needs libcurl (%s has no %s: not libcurl 7 or "
-                                          "later; install libcurl4)",
+            return zeus__error(ZEUS_ELIB,
+                               "%s: %s: needs libcurl (%s has no %s: not libcurl 7 or "
+                               "later; install libcurl4)",
                                what, url, name, CURL_FUNCTIONS[i].name);
         }
         memcpy((char *)&f + CURL_FUNCTIONS[i].offset, &sym, sizeof sym);
@@ -95,14 +98,10 @@ static bool sink_add(sink *s, const char *data, size_t n)
         s->over = true;
         return false;
     }
-    if (s->len + n + 1 > s->cap) {
-        size_t cap = (s->len + n + 1) * 2;
-        char *grown = realloc(s->buf, cap);
-        if (!grown)
-            return false;
-        s->buf = grown;
-        s->cap = cap;
-    }
+    void *items = s->buf; /* room for the bytes and a NUL */
+    if (zeus__array_reserve(&items, &s->cap, s->len + n, 1, 4096) != ZEUS_OK)
+        return false;
+    s->buf = items;
     memcpy(s->buf + s->len, data, n);
     s->len += n;
     s->buf[s->len] = '\0';

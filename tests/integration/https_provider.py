@@ -4,8 +4,9 @@
   https_provider.py DIR
 
 Makes a self-signed certificate for IP 127.0.0.1 with openssl (DIR/cert.pem, the CA the client is
-given through SSL_CERT_FILE; DIR/key.pem), serves HTTPS on a free port, prints the port on stdout
-and runs until its stdin closes. Standard library only. Routes:
+given through SSL_CERT_FILE; DIR/key.pem), serves HTTPS on a free port and the same routes over
+plain HTTP on another, prints "HTTPS_PORT HTTP_PORT" on stdout and runs until its stdin closes.
+Standard library only. Routes:
 
   GET  /v3/carbon-intensity/latest   {"carbonIntensity": 321.5, ...}
   GET  /v3/carbon-intensity/history  24 hourly values: intensity_of(hour) below
@@ -32,6 +33,7 @@ def intensity_of(hour_start: int) -> float:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # the head and the body are two writes: no 40 ms ACK wait
 
     def log_message(self, *args) -> None:  # quiet
         pass
@@ -79,16 +81,18 @@ def main() -> None:
                     "/CN=zeus-test", "-addext", "subjectAltName=IP:127.0.0.1",
                     "-keyout", f"{folder}/key.pem", "-out", f"{folder}/cert.pem"],
                    check=True, capture_output=True)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), Handler) for _ in range(2)]
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(f"{folder}/cert.pem", f"{folder}/key.pem")
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(server.server_address[1], flush=True)
+    servers[0].socket = context.wrap_socket(servers[0].socket, server_side=True)
+    for server in servers:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(*(server.server_address[1] for server in servers), flush=True)
     sys.stdin.read()  # until the test closes the pipe (or ends)
-    server.shutdown()
-    server.server_close()
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
 if __name__ == "__main__":
