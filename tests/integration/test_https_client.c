@@ -207,6 +207,36 @@ static void test_post_limits_timeout(void **state)
     assert_null(reply.raw);
 }
 
+/* Which URLs the request takes: http:// and https:// (port 443 when left out), nothing else. */
+static void test_parse_any_url(void **state)
+{
+    (void)state;
+    char host[64], port[8], prefix[64];
+    bool tls = false;
+    assert_int_equal(zeus__http_parse_any_url("API", "https://[::1]/v3/", &tls, host, sizeof host,
+                                              port, sizeof port, prefix, sizeof prefix),
+                     ZEUS_OK);
+    assert_true(tls);
+    assert_string_equal(host, "::1");
+    assert_string_equal(port, "443");
+    assert_string_equal(prefix, "/v3");
+    assert_int_equal(zeus__http_parse_any_url("API", "http://h:81", &tls, host, sizeof host, port,
+                                              sizeof port, prefix, sizeof prefix),
+                     ZEUS_OK);
+    assert_false(tls);
+    assert_string_equal(port, "81");
+    assert_string_equal(prefix, "");
+    assert_int_equal(zeus__http_parse_any_url("API", "ftp://h/v3", &tls, host, sizeof host, port,
+                                              sizeof port, prefix, sizeof prefix),
+                     ZEUS_EINVAL);
+    assert_string_equal(zeus_last_error(), "API URL 'ftp://h/v3' must start with http:// or "
+                                           "https://");
+    assert_int_equal(zeus__http_parse_any_url("API", "https://h:x/", &tls, host, sizeof host, port,
+                                              sizeof port, prefix, sizeof prefix),
+                     ZEUS_EINVAL);
+    assert_contains(zeus_last_error(), "bad port");
+}
+
 /* `zeus monitor energy --carbon` over https, and the same without libcurl. */
 static void test_cli_carbon_https(void **state)
 {
@@ -251,6 +281,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_verification_always_on, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_post_limits_timeout, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_cli_carbon_https, zt_setup, zt_teardown),
+        cmocka_unit_test(test_parse_any_url),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
 }
