@@ -13,7 +13,7 @@ packages=(build-essential cmake pkg-config libcjson-dev git libcmocka-dev clang-
   python3-pydantic # the batch-size client's models (tests/bso runs it on the system Python)
   openmpi-bin libopenmpi-dev # examples/power_limit_mpi.c and its mpirun test (distributed training)
   iproute2 # ip netns: the two-host distributed-training test (tests/python/test_distributed.py)
-  libcurl4 openssl # https:// in libzeus's HTTP client (libcurl, dlopen'ed) and its test's certificate
+  libcurl4 ca-certificates openssl # https:// in libzeus (libcurl, dlopen'ed; the system's CAs) and its test's certificate
   help2man # man pages made from the commands' --help (packaging/)
   systemd man-db # the install test: systemd-analyze verify on the units, man -l on the pages
   python3 python3-dev python3-venv) # python3-*: the Python face (make test-python)

@@ -128,7 +128,8 @@ int zeus__http_request(const zeus__http_request_spec *request, zeus__http_reply 
 
 /* ---- https_client.c: https:// through libcurl (dlopen "libcurl.so.4", or ZEUS_CURL_LIBRARY) */
 
-/* The https request of spec to url (the whole URL); host and port for messages. */
+/* The https request of spec to url (the whole URL); host and port for messages. Thread-safe (a
+ * curl handle per request; the library is loaded once, under a lock). */
 int zeus__https_request(const zeus__http_request_spec *spec, const char *url, const char *host,
                         const char *port, zeus__http_reply *reply);
 
