@@ -21,9 +21,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import BUILD, DATA, FAKE_NVML, ROOT
+from conftest import BUILD, DATA, FAKE_AMDSMI, FAKE_NVML, ROOT
 
-SWAP_IMPORT = "from fake_nvml_mock import fake_nvml_mock\n"
+# The helpers a swap may call (tests/support), imported beside the test's own imports.
+SWAP_HELPERS = ("fake_nvml_mock", "fake_amdsmi_mock")
 # (distribution, version): {test file: [(the original's line, its replacement), ...]}
 SUITES = {
     ("zeus-ml", "0.8.2"): {
@@ -64,6 +65,14 @@ SUITES = {
         "tests/utils/test_multiprocessing.py": [],  # 7 tests
         "tests/device/cpu/test_socket_detection.py": [],  # 2 tests
         "tests/device/cpu/test_rapl.py": [],  # 1 of 8 tests (NOT_APPLICABLE)
+        # The amdsmi module's mock goes in sys.modules as before, and behind the fake
+        # libamd_smi (which libzeus loads, on the amdsmi backend while the swap is started).
+        "tests/device/gpu/test_amd.py": [  # 3 tests
+            (
+                'ctx = patch.dict(sys.modules, {"amdsmi": amdsmi_mock})',
+                'ctx = fake_amdsmi_mock(sys.modules, {"amdsmi": amdsmi_mock})',
+            ),
+        ],
     },
 }
 # Tests of those files that do not apply to this package, each with the reason (deselected by
@@ -87,7 +96,7 @@ NOT_APPLICABLE = {
     },
 }
 # Tests each suite must run (all must pass): a suite that collects fewer ran less than it should.
-EXPECTED = {"zeus-ml": 1452, "zeus": 1558}
+EXPECTED = {"zeus-ml": 1452, "zeus": 1561}
 
 
 def _sdist(name: str, version: str) -> Path:
@@ -110,9 +119,12 @@ def _swap(text: str, swaps: list[tuple[str, str]], where: str) -> str:
     for old, new in swaps:
         assert text.count(old) == 1, f"{where}: the line to swap is not there once: {old!r}"
         text = text.replace(old, new)
-    if swaps:  # the helper goes beside the test's own imports
-        text = re.sub(r"^import pytest\n", "import pytest\n" + SWAP_IMPORT, text, count=1, flags=re.M)
-        assert SWAP_IMPORT in text, f"{where}: no 'import pytest' line"
+    helpers = [h for h in SWAP_HELPERS if any(h + "(" in new for _, new in swaps)]
+    if helpers:  # the helpers go beside the test's own imports
+        imports = "".join(f"from {h} import {h}\n" for h in helpers)
+        text = re.sub(r"^import pytest\n", lambda _: "import pytest\n" + imports, text, count=1,
+                      flags=re.M)
+        assert imports in text, f"{where}: no 'import pytest' line"
     return text
 
 
@@ -130,6 +142,7 @@ def test_original_suite_passes(tmp_path, name, version):
     env = dict(
         os.environ,
         ZEUS_NVML_LIBRARY=str(FAKE_NVML),
+        ZEUS_AMDSMI_LIBRARY=str(FAKE_AMDSMI),
         ZEUS_DESELECT_EXACT=str(tmp_path / "not-applicable.txt"),
         PYTHONPATH=os.pathsep.join([str(BUILD / "python"), str(ROOT / "tests" / "support")]),
     )
