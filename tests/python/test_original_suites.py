@@ -1,13 +1,19 @@
 """The original Zeus's own tests, run against this package (issue 19's acceptance).
 
 The test files come from the original's source distributions on PyPI (zeus-ml 0.8.2 and
-zeus 0.16.0; their recorded power profiles are not in the sdists, so data/profile_data is put
-where the tests look). Each runs unmodified except for one swap, listed in SWAPS: the line that
-replaces the ``pynvml`` module with a ``MagicMock`` gets ``fake_nvml_mock()`` instead
-(tests/support/fake_nvml_mock.py): the same kind of mock, but behind the project's fake
-``libnvidia-ml.so.1``, which libzeus calls. Everything else the tests patch (``time``,
-``atexit``, ``PowerMonitor``, ``zeus.device.cpu._cpus``, ``nvml_is_available``) is patched in
-this package as in the original.
+zeus 0.16.0; their recorded power profiles and OpenEI answers are not in the sdists, so
+data/profile_data and data/original-tests are put where the tests look). Each runs unmodified
+except for the swaps listed per file in SUITES, of two kinds:
+  * the line that replaces the ``pynvml`` module with a ``MagicMock`` gets ``fake_nvml_mock()``
+    (tests/support/fake_nvml_mock.py): the same kind of mock, but behind the project's fake
+    ``libnvidia-ml.so.1``, which libzeus calls;
+  * the line that puts an ``amdsmi`` module mock in ``sys.modules`` gets ``fake_amdsmi_mock()``
+    (tests/support/fake_amdsmi_mock.py): the same, and the mock behind the fake
+    ``libamd_smi.so``, which libzeus loads.
+Everything else the tests patch (``time``, ``atexit``, ``PowerMonitor``, ``requests.get``,
+``zeus.device.cpu._cpus``, ``nvml_is_available``, ``zeus.metric``'s monitors) is patched in
+this package as in the original. The few tests that do not apply to this package are listed in
+NOT_APPLICABLE with the reason (docs/python.md has the table).
 """
 
 from __future__ import annotations
