@@ -151,8 +151,8 @@ static void report_regret(const char *mode, double *r, size_t n)
     double mean = mean_of(r, n);
     printf("%-6s cost regret (ZeusCost/Energy/Time, %zu runs): mean %6.3f %%  p90 %6.3f  "
            "p99 %6.3f  max %6.2f %%; over 1 %% in %5.2f %% of runs\n",
-           mode, n, 100 * mean, 100 * pct(r, n, 0.9), 100 * pct(r, n, 0.99),
-           100 * pct(r, n, 1.0), 100.0 * (double)over / (double)n);
+           mode, n, 100 * mean, 100 * pct(r, n, 0.9), 100 * pct(r, n, 0.99), 100 * pct(r, n, 1.0),
+           100.0 * (double)over / (double)n);
 }
 
 static void report(tally *t)
@@ -257,7 +257,8 @@ int main(int argc, char **argv)
             adaptive_cfg.stride = atoi(v);
         else {
             fprintf(stderr, "usage: bench_pl_adaptive [--workloads N] [--rel-tol X] [--z X] "
-                            "[--budget X] [--chunk N] [--pool-df N] [--margin X] [--screen X] [--epsilon X] [--stride N]\n");
+                            "[--budget X] [--chunk N] [--pool-df N] [--margin X] [--screen X] "
+                            "[--epsilon X] [--stride N]\n");
             return 2;
         }
         adaptive_cfg_set = adaptive_cfg_set || strcmp(k, "--workloads") != 0;
@@ -298,8 +299,8 @@ int main(int argc, char **argv)
     zeus_pl_adaptive_config d = adaptive_cfg_set ? adaptive_cfg : zeus__pl_adaptive_defaults(40);
     printf("adaptive: chunk %d, rel_tol %g, z %g, stride %d, pool_df %d, screen %g, revisits to "
            "%g x, budget %g, epsilon %g, stop margin %g\n",
-           d.chunk_steps, d.rel_tol, d.z, d.stride, d.pool_df, d.screen, d.revisit_factor,
-           d.budget, d.epsilon, d.stop_margin);
+           d.chunk_steps, d.rel_tol, d.z, d.stride, d.pool_df, d.screen, d.revisit_factor, d.budget,
+           d.epsilon, d.stop_margin);
     report(&rec0);
     report(&rec2);
     report(&syn);

@@ -18,15 +18,15 @@ zeus_pl_adaptive_config zeus__pl_adaptive_defaults(int profile_steps)
                                      .stride = 1,
                                      .pool_df = 3,
                                      .revisit_factor = 2.0,
-                                     .budget = 0.4,
+                                     .budget = 0.45,
                                      .stop_margin = 0.2,
                                      .screen = 0.5,
                                      .epsilon = 0.01};
 }
 
 int zeus__pl_adaptive_init(zeus_pl_adaptive *a, const zeus_pl_adaptive_config *cfg,
-                           const zeus_optimum_selector *selector, double max_power_w,
-                           size_t count, long visit_overhead)
+                           const zeus_optimum_selector *selector, double max_power_w, size_t count,
+                           long visit_overhead)
 {
     memset(a, 0, sizeof *a);
     a->stats = calloc(count ? count : 1, sizeof *a->stats);
@@ -160,6 +160,18 @@ static bool rank_clear(const zeus_pl_adaptive *a, double m, double se, double re
     return fabs(m - ref) > a->cfg.z * sqrt(se * se + se_ref * se_ref);
 }
 
+/* Whether `more` steps now would leave too few for one chunk at every limit not yet seen
+ * within cfg.budget x full profiling's steps (count x (warmup + profile_steps)). */
+static bool over_budget(const zeus_pl_adaptive *a, long profile_steps, long more)
+{
+    long unseen = 0;
+    for (size_t i = 0; i < a->count; i++)
+        unseen += a->stats[i].visits == 0;
+    double full = (double)a->count * (double)(a->visit_overhead + profile_steps);
+    long reserve = unseen * (a->visit_overhead + a->cfg.chunk_steps);
+    return (double)(a->spent + more + reserve) > a->cfg.budget * full;
+}
+
 bool zeus__pl_adaptive_limit_done(const zeus_pl_adaptive *a, long profile_steps)
 {
     const zeus_pl_adaptive_stats *st = &a->stats[a->cur];
@@ -171,6 +183,8 @@ bool zeus__pl_adaptive_limit_done(const zeus_pl_adaptive *a, long profile_steps)
         return true;
     if (st->chunks < a->cfg.min_chunks)
         return false;
+    if (over_budget(a, profile_steps, a->cfg.chunk_steps))
+        return true;
     double rel_var = pooled_rel_var(a), m = mean_cost(st), se = std_error(st, rel_var);
     if (!isfinite(se))
         return false;
@@ -188,9 +202,8 @@ void zeus__pl_adaptive_end_limit(zeus_pl_adaptive *a, unsigned limit_w, long pro
 {
     const zeus_pl_adaptive_stats *st = &a->stats[a->cur];
     double per_step = (double)profile_steps / (double)st->steps;
-    *out = (zeus_power_limit_measurement){.power_limit_w = limit_w,
-                                          .time_s = st->sum_t * per_step,
-                                          .energy_j = st->sum_e * per_step};
+    *out = (zeus_power_limit_measurement){
+        .power_limit_w = limit_w, .time_s = st->sum_t * per_step, .energy_j = st->sum_e * per_step};
     a->revisiting = false;
 }
 
@@ -282,8 +295,7 @@ static long revisit_next(const zeus_pl_adaptive *a, long profile_steps)
     size_t b = best_other(a, a->count), c = a->count;
     if (!ranks_by_cost(a) || rel_var < 0 || b == a->count)
         return -1;
-    double full = (double)a->count * (double)(a->visit_overhead + profile_steps);
-    if ((double)(a->spent + a->visit_overhead + a->cfg.chunk_steps) > a->cfg.budget * full)
+    if (over_budget(a, profile_steps, a->visit_overhead + a->cfg.chunk_steps))
         return -1;
     double z = a->cfg.z, seb = std_error(&a->stats[b], rel_var), low_c = INFINITY;
     for (size_t i = 0; i < a->count; i++) {

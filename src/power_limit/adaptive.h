@@ -66,8 +66,8 @@ typedef struct {
 
 /* Allocates the per-limit state for `count` limits; visit_overhead: warmup_steps. */
 int zeus__pl_adaptive_init(zeus_pl_adaptive *a, const zeus_pl_adaptive_config *cfg,
-                           const zeus_optimum_selector *selector, double max_power_w,
-                           size_t count, long visit_overhead);
+                           const zeus_optimum_selector *selector, double max_power_w, size_t count,
+                           long visit_overhead);
 void zeus__pl_adaptive_free(zeus_pl_adaptive *a);
 /* Forgets every measurement (profiling starts again). */
 void zeus__pl_adaptive_reset(zeus_pl_adaptive *a);

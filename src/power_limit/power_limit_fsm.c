@@ -315,7 +315,8 @@ static int complete_chunk(zeus_pl_fsm *fsm)
         return start_profiling(fsm);
     /* A limit measured again (a revisit) keeps its place in the profile. */
     size_t slot = 0;
-    while (slot < fsm->measurement_count && fsm->measurements[slot].power_limit_w != limit_mw / 1000)
+    while (slot < fsm->measurement_count &&
+           fsm->measurements[slot].power_limit_w != limit_mw / 1000)
         slot++;
     zeus_power_limit_measurement *m = &fsm->measurements[slot];
     if (slot == fsm->measurement_count)

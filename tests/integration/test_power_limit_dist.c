@@ -244,9 +244,11 @@ static void test_adaptive_every_rank_the_same(void **state)
             assert_memory_equal(runs[i].profile, runs[0].profile, sizeof runs[0].profile);
             assert_int_equal(runs[i].comm.energies, runs[0].comm.energies);
         }
-        /* The search skipped limits; each limit took at least two windows. */
-        assert_true(runs[0].profiled >= 5 && runs[0].profiled < 9);
-        assert_true(runs[0].comm.energies >= 2 * runs[0].profiled);
+        /* Every limit seen (or the rest skipped once two rose far above the best), each in
+         * at least one window, the first in four (the pooled variance's 3 degrees of
+         * freedom). */
+        assert_true(runs[0].profiled >= 3 && runs[0].profiled <= 9);
+        assert_true(runs[0].comm.energies >= runs[0].profiled + 3);
     }
 }
 

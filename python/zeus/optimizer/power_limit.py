@@ -255,8 +255,9 @@ class GlobalPowerLimitOptimizer(_zeus.Optimizer, Callback):
         pl_step: W between profiled limits.
         profile_path: JSON profile; written after profiling, loaded (no profiling) if it exists.
         profiling: "full" (default, the original's: every limit, warmup + profile_steps each)
-            or "adaptive" (an extension: each limit measured until its cost is known well
-            enough to rank it, the limit range searched coarse to fine; docs/power-limit.md).
+            or "adaptive" (an extension: each limit measured only until its rank is clear,
+            close ones measured again, within 45 % of full profiling's steps;
+            docs/power-limit.md).
 
     Raises ValueError for bad arguments, RuntimeError when changing limits is not permitted.
     """
