@@ -49,7 +49,7 @@ static void usage(FILE *out)
             "                    as the library)\n"
             "  --factor F        max-slowdown's allowed slowdown, >= 1 (default 1.1)\n"
             "  --profiling MODE  full (default: every limit, as the original) or adaptive (each\n"
-            "                    limit until its rank is clear, close ones again: at most 45 %\n"
+            "                    limit until its rank is clear, close ones again: at most 45 %%\n"
             "                    of the steps; docs/power-limit.md)\n"
             "  --profile FILE    save the profile there, or load it if it exists (no profiling)\n"
             "  --json            print one JSON object\n"
