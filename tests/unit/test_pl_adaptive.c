@@ -108,16 +108,23 @@ static void chunks(zeus_pl_adaptive *a, int n, double time_s, double energy_j)
         zeus__pl_adaptive_add(a, 4, time_s, energy_j);
 }
 
-/* Measures limit `index` with the given chunks (energy; 1 s each) and ends it. */
-static void measure(zeus_pl_adaptive *a, size_t index, const double *energy, int n,
-                    zeus_power_limit_measurement *out)
+/* Measures limit `index` (300 W down in 25 W steps) with n chunks (time NULL: 1 s each;
+ * energy NULL: 100 J each), checking that it is done after the last and not before. */
+static void measure_chunks(zeus_pl_adaptive *a, size_t index, const double *time,
+                           const double *energy, int n, zeus_power_limit_measurement *out)
 {
     zeus__pl_adaptive_begin_limit(a, index);
     for (int i = 0; i < n; i++) {
-        chunks(a, 1, 1.0, energy[i]);
+        chunks(a, 1, time ? time[i] : 1.0, energy ? energy[i] : 100.0);
         assert_true(zeus__pl_adaptive_limit_done(a, 40) == (i == n - 1));
     }
     zeus__pl_adaptive_end_limit(a, 300 - 25 * (unsigned)index, 40, out);
+}
+
+static void measure(zeus_pl_adaptive *a, size_t index, const double *energy, int n,
+                    zeus_power_limit_measurement *out)
+{
+    measure_chunks(a, index, NULL, energy, n, out);
 }
 
 /* The rules on hand-made chunks (Energy; 7 limits; 4-step chunks; a first visit takes at most
@@ -192,17 +199,16 @@ static void test_max_slowdown_rules(void **state)
     assert_int_equal(zeus_selector_max_slowdown(1.1, &s), ZEUS_OK);
     assert_int_equal(zeus__pl_adaptive_init(&a, &cfg, &s, 300, 3, 10), ZEUS_OK);
     zeus_power_limit_measurement m[3];
-    const double times[3] = {1.0, 1.1, 2.0};
-    const int want[3] = {10, 10, 1};
-    for (size_t l = 0; l < 3; l++) {
-        zeus__pl_adaptive_begin_limit(&a, l);
-        for (int i = 1; i <= want[l]; i++) {
-            double t = l == 0 ? times[0] + (i % 2 ? -0.05 : 0.05) : times[l];
-            chunks(&a, 1, t, 100);
-            assert_true(zeus__pl_adaptive_limit_done(&a, 40) == (i == want[l]));
-        }
-        zeus__pl_adaptive_end_limit(&a, 300 - 25 * (unsigned)l, 40, &m[l]);
+    /* The maximum: 1 s +- 5 %, to profile_steps (10 chunks); at the bound (1.1 s): as long;
+     * clearly over it: one chunk. */
+    double ref[10], at_bound[10], over[1] = {2.0};
+    for (int i = 0; i < 10; i++) {
+        ref[i] = i % 2 ? 1.05 : 0.95;
+        at_bound[i] = 1.1;
     }
+    measure_chunks(&a, 0, ref, NULL, 10, &m[0]);
+    measure_chunks(&a, 1, at_bound, NULL, 10, &m[1]);
+    measure_chunks(&a, 2, over, NULL, 1, &m[2]);
     long next = 0;
     unsigned limits[3] = {300000, 275000, 250000};
     assert_int_equal(zeus__pl_adaptive_next(&a, limits, 3, m, 3, 40, &next), ZEUS_OK);
