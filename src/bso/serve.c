@@ -27,14 +27,7 @@ static size_t g_ndbs;
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, int status, const char *body)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
-    MHD_destroy_response(r);
-    return ret;
+    return zh_send(c, status, body, "application/json");
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,

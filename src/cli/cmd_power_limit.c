@@ -34,8 +34,9 @@ static void usage(FILE *out)
             "options:\n"
             "  --gpu-indices I...  GPUs (framework indices, after CUDA_VISIBLE_DEVICES; default "
             "all)\n"
-            "  --force             (root) take GPUs another process holds at once, breaking\n"
-            "                      its lease: it is told who took them and puts nothing back\n"
+            "  --force             (root; through zeusd also its gpu-admin group) take GPUs\n"
+            "                      another process holds at once, breaking its lease: it is\n"
+            "                      told who took them and puts nothing back\n"
             "                      (default: wait until the holder is done)\n"
             "  --json              print one JSON object (default: a table)\n"
             "  -h, --help          show this help\n\n"
@@ -246,6 +247,14 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
                            *cli_reads_hint(d) ? cli_reads_hint(d) : "see 'zeus show-env'");
         goto done;
     }
+    /* Through zeusd the daemon decides who may force (root, or its gpu-admin group). */
+    if (force && geteuid() != 0 && strcmp(zeus_devices_knob_backend(d), "zeusd") != 0) {
+        result = cli_error(CLI_USAGE,
+                           "power-limit %s: --force (breaking another process's lease) is for "
+                           "root, or for zeusd's gpu-admin group through the daemon",
+                           a == ACTION_SET ? "set" : "reset");
+        goto done;
+    }
     const char *backend = zeus_devices_gpu_backend(d);
     const char *shared = getenv("ZEUS_SIM_STATE");
     if (a != ACTION_GET && strcmp(backend, "sim") == 0 && !(shared && *shared))
@@ -378,10 +387,5 @@ int cli_power_limit(int argc, char **argv)
                          sub_argv[optind]);
     if (force && a != ACTION_SET && a != ACTION_RESET)
         return cli_error(CLI_USAGE, "power-limit %s: --force is for set and reset", argv[1]);
-    if (force && geteuid() != 0)
-        return cli_error(CLI_USAGE,
-                         "power-limit %s: --force (breaking another process's lease) "
-                         "is for root",
-                         argv[1]);
     return run(a, target_mw, gpus, gpu_count, json, force);
 }

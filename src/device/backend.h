@@ -47,13 +47,19 @@ typedef struct zeus_backend_ops {
     int (*gpu_persistence)(void *state, unsigned dev, bool *enabled);
     /* Optional: core temperature in degrees C. */
     int (*gpu_temperature_c)(void *state, unsigned dev, unsigned *celsius);
-    /* True when GPU settings live in this process only (simulated GPUs without a shared state
-     * file): no other process can change them, so leases take no lock. Optional: false. */
+    /* True when this process's leases need no lock and no journal of their own: the GPU
+     * settings live in this process only (simulated GPUs without a shared state file), or a
+     * daemon carries out the changes and leases, locks, journals and puts them back for this
+     * process (zeusd; a local lock would only wait on the daemon's own). Optional: false. */
     bool (*gpu_settings_private)(void *state);
 
     /* Marks limit_mw (already set) as meant to stay after this process exits. Optional: only
      * a backend whose changes are put back when the process exits (zeusd's leases) needs it. */
     int (*gpu_keep_power_limit_mw)(void *state, unsigned dev, unsigned limit_mw);
+    /* Sets limit_mw breaking another client's hold on the GPU (ZEUS_LEASE_FORCE: a daemon that
+     * keeps leases of its own is asked to break them). Optional: a backend without it has no
+     * holds but the local locks, which the lease code breaks itself. */
+    int (*gpu_force_power_limit_mw)(void *state, unsigned dev, unsigned limit_mw);
 
     /* Locked clocks of one domain, MHz (min <= max, checked by the registry). Optional:
      * ZEUS_ENOTSUP. Nothing reads the locked range back (NVML cannot), so a reset is what puts
@@ -102,6 +108,9 @@ int zeus__gpu_backend_choice_valid(const char *choice, char *names, size_t size)
  * the GPU reports no range, ZEUS_ERANGE (with the range in the message) outside it. */
 int zeus__gpu_check_power_limit(const zeus_gpu_info *info, unsigned gpu, unsigned limit_mw);
 
+/* For a lease with ZEUS_LEASE_FORCE: the knob backend's gpu_force_power_limit_mw when it has
+ * one, else zeus_gpu_set_power_limit_mw. */
+int zeus__devices_gpu_force_power_limit(zeus_devices *devices, unsigned gpu, unsigned limit_mw);
 /* For zeus_lease_commit: the knob backend's gpu_keep_power_limit_mw, when it has one. */
 int zeus__devices_gpu_keep_power_limit(zeus_devices *devices, unsigned gpu, unsigned limit_mw);
 /* The same for locked clocks (gpu_keep_locked_clocks). */

@@ -558,6 +558,18 @@ int zeus_gpu_set_persistence_mode(zeus_devices *d, unsigned gpu, bool enabled)
     return rc != ZEUS_OK ? rc : o->gpu_set_persistence(d->knob_state, dev, enabled);
 }
 
+int zeus__devices_gpu_force_power_limit(zeus_devices *d, unsigned gpu, unsigned limit_mw)
+{
+    if (gpu >= d->gpu_count || !d->knob_ops || !d->knob_ops->gpu_force_power_limit_mw)
+        return zeus_gpu_set_power_limit_mw(d, gpu, limit_mw);
+    int rc = d->gpus[gpu].power_limit_valid
+                 ? zeus__gpu_check_power_limit(&d->gpus[gpu], gpu, limit_mw)
+                 : ZEUS_OK;
+    return rc != ZEUS_OK ? rc
+                         : d->knob_ops->gpu_force_power_limit_mw(
+                               d->knob_state, d->gpus[gpu].device_index, limit_mw);
+}
+
 int zeus__devices_gpu_keep_power_limit(zeus_devices *d, unsigned gpu, unsigned limit_mw)
 {
     if (gpu >= d->gpu_count || !d->knob_ops || !d->knob_ops->gpu_keep_power_limit_mw)

@@ -265,24 +265,37 @@ static int gpu_persistence(void *state, unsigned dev, bool *enabled)
     return rc;
 }
 
-/* persist=true: the daemon keeps the setting and drops its lease for this process. */
-static int set_power_limit(void *state, unsigned dev, unsigned limit_mw, bool persist)
+/* extra: "&persist=true" (the daemon keeps the setting and drops its lease for this process)
+ * or "&force=true" (it breaks another client's lease: root or gpu-admin only). */
+static int set_power_limit(void *state, unsigned dev, unsigned limit_mw, const char *extra)
 {
     char target[192];
     snprintf(target, sizeof target,
              "/gpu/set_power_limit?gpu_ids=%u&power_limit_mw=%u&block=true%s", dev, limit_mw,
-             persist ? "&persist=true" : "");
+             extra);
     return request(state, "POST", target, NULL);
 }
 
 static int gpu_set_power_limit_mw(void *state, unsigned dev, unsigned limit_mw)
 {
-    return set_power_limit(state, dev, limit_mw, false);
+    return set_power_limit(state, dev, limit_mw, "");
 }
 
 static int gpu_keep_power_limit_mw(void *state, unsigned dev, unsigned limit_mw)
 {
-    return set_power_limit(state, dev, limit_mw, true);
+    return set_power_limit(state, dev, limit_mw, "&persist=true");
+}
+
+/* The daemon leases, locks and journals the changes it carries out for this process. */
+static bool gpu_settings_private(void *state)
+{
+    (void)state;
+    return true;
+}
+
+static int gpu_force_power_limit_mw(void *state, unsigned dev, unsigned limit_mw)
+{
+    return set_power_limit(state, dev, limit_mw, "&force=true");
 }
 
 static int gpu_set_persistence(void *state, unsigned dev, bool enabled)
@@ -347,6 +360,8 @@ const zeus_backend_ops zeus__zeusd_backend = {
     .gpu_set_persistence = gpu_set_persistence,
     .gpu_persistence = gpu_persistence,
     .gpu_keep_power_limit_mw = gpu_keep_power_limit_mw,
+    .gpu_force_power_limit_mw = gpu_force_power_limit_mw,
+    .gpu_settings_private = gpu_settings_private,
     .gpu_set_locked_clocks = gpu_set_locked_clocks,
     .gpu_reset_locked_clocks = gpu_reset_locked_clocks,
     .gpu_keep_locked_clocks = gpu_keep_locked_clocks,

@@ -41,3 +41,16 @@ void zh_body_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
     *con_cls = NULL;
 }
+
+enum MHD_Result zh_send(struct MHD_Connection *c, int status, const char *body,
+                        const char *content_type)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", content_type);
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}

@@ -160,16 +160,8 @@ int pfo_settings_from_env(pfo_settings *s, char *err, size_t size)
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, const pfo_reply *r)
 {
-    const char *body = r->body ? r->body : "null";
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type",
-                            r->plain ? "text/plain; charset=utf-8" : "application/json");
-    enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return zh_send(c, r->status, r->body ? r->body : "null",
+                   r->plain ? "text/plain; charset=utf-8" : "application/json");
 }
 
 /* "/prefix/{job_id}" -> job_id, or NULL. */

@@ -262,7 +262,9 @@ static int set_one(zeus_lease *l, lease_gpu *g, unsigned limit_mw)
         atomic_store(&g->limit_changed, before);
         return rc;
     }
-    rc = zeus_gpu_set_power_limit_mw(l->devices, g->gpu, limit_mw);
+    rc = l->flags & ZEUS_LEASE_FORCE
+             ? zeus__devices_gpu_force_power_limit(l->devices, g->gpu, limit_mw)
+             : zeus_gpu_set_power_limit_mw(l->devices, g->gpu, limit_mw);
     if (rc == ZEUS_OK) {
         g->current_mw = limit_mw;
         atomic_store(&g->limit_changed, limit_mw != g->original_mw);

@@ -217,4 +217,7 @@ def data_loader():
 
 {"loop": plain_loop, "kill": plain_loop, "hf": hugging_face}[mode]()
 if dist.is_initialized():
+    # Every rank done before any tears its Gloo connections down: a rank whose peer closed
+    # first can abort in Gloo's shutdown ("terminate called without an active exception").
+    dist.barrier()
     dist.destroy_process_group()

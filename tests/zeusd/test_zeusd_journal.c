@@ -298,6 +298,32 @@ static void test_force_breaks_a_clients_lease(void **state)
     client_kill9(&root_);
     assert_true(limit_becomes(2, 210000, 5));
 
+    /* The same through the daemon (ZEUSD_SOCK_PATH: zeusd carries out the CLI's changes):
+     * without --force the CLI is refused naming the holder; with it the daemon is asked to
+     * break the lease (force=true), and the setting stays after the CLI exits. */
+    client_start_as(&nobody, true);
+    set_limit(&nobody, 3, 130000, 200);
+    setenv("ZEUSD_SOCK_PATH", daemon_.sock, 1);
+    assert_int_not_equal(
+        zt_zeus(&out, &err, "power-limit", "set", "220", "--gpu-indices", "3", NULL), 0);
+    assert_contains(err, "GPU 3 is leased by process");
+    free(out);
+    free(err);
+    assert_int_equal(fake_limit(3), 130000);
+    assert_int_equal(
+        zt_zeus(&out, &err, "power-limit", "set", "220", "--gpu-indices", "3", "--force", NULL), 0);
+    unsetenv("ZEUSD_SOCK_PATH");
+    free(out);
+    free(err);
+    assert_int_equal(fake_limit(3), 220000);
+    log = zr_log(&daemon_);
+    assert_contains(log, "GPU 3: the lease of client pid");
+    assert_contains(log, "with force=true");
+    free(log);
+    client_kill9(&nobody);
+    usleep(400000);
+    assert_int_equal(fake_limit(3), 220000);
+
     /* A gpu-admin member may force too. */
     zr_stop(&daemon_);
     zr_start(&daemon_, "--enable", "gpu-control,gpu-read", "--state-dir", state_dir, "--allow",
