@@ -2,6 +2,7 @@
  * class over it). */
 #include "zeuspy.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -126,15 +127,26 @@ static PyObject *optimizer_error(OptimizerObject *self, int rc)
 
 static int optimizer_init(OptimizerObject *self, PyObject *args, PyObject *kw)
 {
-    static char *names[] = {"monitor",           "selector",   "wait_steps",   "warmup_steps",
-                            "profile_steps",     "pl_step",    "profile_path", "restore_on_exit",
-                            "profile_gpu_model", "all_reduce", "profiling",    NULL};
+    static char *names[] = {"monitor",
+                            "selector",
+                            "wait_steps",
+                            "warmup_steps",
+                            "profile_steps",
+                            "pl_step",
+                            "profile_path",
+                            "restore_on_exit",
+                            "profile_gpu_model",
+                            "all_reduce",
+                            "profiling",
+                            "profiling_budget",
+                            NULL};
     PyObject *monitor, *selector = Py_None, *path = Py_None, *all_reduce = Py_None;
     int wait = 1, warmup = 10, profile = 40, step = 25, on_exit = 1, gpu_model = 0;
     const char *profiling = "full";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|OiiiiOppOs:Optimizer", names, &zpy_MonitorType,
+    double budget = NAN; /* NAN: the library's default */
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|OiiiiOppOsd:Optimizer", names, &zpy_MonitorType,
                                      &monitor, &selector, &wait, &warmup, &profile, &step, &path,
-                                     &on_exit, &gpu_model, &all_reduce, &profiling))
+                                     &on_exit, &gpu_model, &all_reduce, &profiling, &budget))
         return -1;
     if (self->plo) {
         PyErr_SetString(PyExc_RuntimeError, "the optimizer is already initialised");
@@ -152,6 +164,8 @@ static int optimizer_init(OptimizerObject *self, PyObject *args, PyObject *kw)
     o.restore_on_exit = on_exit;
     o.restore_on_signal = false; /* Python keeps SIGINT; the package restores on its own */
     o.profile_gpu_model = gpu_model;
+    if (!isnan(budget))
+        o.profiling_budget = budget;
     int prc = zeus_power_limit_profiling_parse(profiling, &o.profiling);
     if (prc != ZEUS_OK) {
         PyErr_SetString(PyExc_ValueError, zeus_last_error());
@@ -415,7 +429,8 @@ PyTypeObject zpy_OptimizerType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "Optimizer(monitor, selector=None, wait_steps=1, warmup_steps=10, profile_steps=40, "
               "pl_step=25, profile_path=None, restore_on_exit=True, profile_gpu_model=False, "
-              "all_reduce=None, profiling='full')\n--\n\nlibzeus power-limit optimizer (use "
+              "all_reduce=None, profiling='full', profiling_budget=0.45)\n--\n\nlibzeus "
+              "power-limit optimizer (use "
               "zeus.optimizer.GlobalPowerLimitOptimizer).",
     .tp_traverse = (traverseproc)optimizer_traverse,
     .tp_clear = (inquiry)optimizer_clear,

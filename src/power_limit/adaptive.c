@@ -18,7 +18,7 @@ zeus_pl_adaptive_config zeus__pl_adaptive_defaults(int profile_steps)
                                      .stride = 1,
                                      .pool_df = 3,
                                      .revisit_factor = 2.0,
-                                     .budget = 0.45,
+                                     .budget = ZEUS__PL_ADAPTIVE_BUDGET,
                                      .stop_margin = 0.2,
                                      .screen = 0.5,
                                      .epsilon = 0.01};

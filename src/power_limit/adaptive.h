@@ -43,7 +43,10 @@ typedef struct {
     double epsilon;        /* revisits end once the best is surely within this of the rest */
 } zeus_pl_adaptive_config;
 
-/* The defaults for a given profile_steps (chunk = profile_steps / 8, at least 1). */
+/* The default budget (zeus_power_limit_options.profiling_budget). */
+#define ZEUS__PL_ADAPTIVE_BUDGET 0.45
+
+/* The defaults for a given profile_steps (chunk = profile_steps / 10, at least 1). */
 zeus_pl_adaptive_config zeus__pl_adaptive_defaults(int profile_steps);
 
 /* What one limit's chunks add up to (every visit). */

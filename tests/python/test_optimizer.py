@@ -447,3 +447,19 @@ def test_adaptive_profiling_measures_fewer_steps(nvml_sets):
     assert plo.state.optimal_power_limit // 1000 in limits
     assert nvml_sets()[-1] == (0, plo.state.optimal_power_limit)
     plo.close()
+    assert plo.profiling_budget is None
+    with pytest.raises(ValueError, match="profiling_budget must be above 0 and at most 1"):
+        GlobalPowerLimitOptimizer(m, Energy(), profiling="adaptive", profiling_budget=1.5)
+    # A smaller budget: fewer steps (at most 30 % of full's 5 x 18, + a window and the wait).
+    plo = GlobalPowerLimitOptimizer(
+        m, Energy(), wait_steps=1, warmup_steps=1, profile_steps=16, pl_step=50,
+        profiling="adaptive", profiling_budget=0.3,
+    )
+    assert plo.profiling_budget == 0.3
+    steps = 0
+    while not isinstance(plo.state, Done) and steps < 1 + 5 * 18:
+        _train(plo, 1, step_s=0.01)
+        steps += 1
+    assert isinstance(plo.state, Done)
+    assert steps <= 27 + 2 + 2
+    plo.close()
