@@ -125,6 +125,42 @@ static PyObject *optimizer_error(OptimizerObject *self, int rc)
     return zpy_raise(rc, NULL); /* ZEUS_EPERM: ZeusGPUNoPermissionError, a RuntimeError as in 0.8 */
 }
 
+/* selector: None (default), ("energy",), ("time",), ("zeus_cost", eta, world_size),
+ * ("max_slowdown", factor), or a callable(list of (W, J, s)) -> W. */
+static int set_selector(OptimizerObject *self, PyObject *selector, zeus_optimum_selector *out)
+{
+    if (selector == Py_None)
+        return 0;
+    if (PyCallable_Check(selector)) {
+        Py_INCREF(selector);
+        Py_XSETREF(self->selector, selector);
+        out->kind = ZEUS_SELECTOR_CUSTOM;
+        out->fn = custom_selector;
+        out->user = self;
+        out->name = Py_TYPE(selector)->tp_name;
+        return 0;
+    }
+    const char *kind;
+    double x = 0;
+    int ws = ZEUS_WORLD_SIZE_AUTO;
+    if (!PyArg_ParseTuple(selector, "s|di", &kind, &x, &ws))
+        return -1;
+    int rc = ZEUS_OK;
+    if (!strcmp(kind, "energy"))
+        *out = zeus_selector_energy();
+    else if (!strcmp(kind, "time"))
+        *out = zeus_selector_time();
+    else if (!strcmp(kind, "zeus_cost"))
+        rc = zeus_selector_zeus_cost(x, ws, out);
+    else if (!strcmp(kind, "max_slowdown"))
+        rc = zeus_selector_max_slowdown(x, out);
+    else
+        return PyErr_Format(PyExc_ValueError, "unknown selector %s", kind), -1;
+    if (rc != ZEUS_OK)
+        return zpy_raise(rc, PyExc_ValueError), -1;
+    return 0;
+}
+
 static int optimizer_init(OptimizerObject *self, PyObject *args, PyObject *kw)
 {
     static char *names[] = {"monitor",
@@ -177,37 +213,8 @@ static int optimizer_init(OptimizerObject *self, PyObject *args, PyObject *kw)
         o.all_reduce = python_all_reduce;
         o.all_reduce_user = self;
     }
-    /* selector: None (default), ("energy",), ("time",), ("zeus_cost", eta, world_size),
-     * ("max_slowdown", factor), or a callable(list of (W, J, s)) -> W. */
-    if (selector != Py_None) {
-        if (PyCallable_Check(selector)) {
-            Py_INCREF(selector);
-            Py_XSETREF(self->selector, selector);
-            o.selector.kind = ZEUS_SELECTOR_CUSTOM;
-            o.selector.fn = custom_selector;
-            o.selector.user = self;
-            o.selector.name = Py_TYPE(selector)->tp_name;
-        } else {
-            const char *kind;
-            double x = 0;
-            int ws = ZEUS_WORLD_SIZE_AUTO;
-            if (!PyArg_ParseTuple(selector, "s|di", &kind, &x, &ws))
-                return -1;
-            int rc = ZEUS_OK;
-            if (!strcmp(kind, "energy"))
-                o.selector = zeus_selector_energy();
-            else if (!strcmp(kind, "time"))
-                o.selector = zeus_selector_time();
-            else if (!strcmp(kind, "zeus_cost"))
-                rc = zeus_selector_zeus_cost(x, ws, &o.selector);
-            else if (!strcmp(kind, "max_slowdown"))
-                rc = zeus_selector_max_slowdown(x, &o.selector);
-            else
-                return PyErr_Format(PyExc_ValueError, "unknown selector %s", kind), -1;
-            if (rc != ZEUS_OK)
-                return zpy_raise(rc, PyExc_ValueError), -1;
-        }
-    }
+    if (set_selector(self, selector, &o.selector) < 0)
+        return -1;
     PyObject *path_bytes = NULL;
     if (path != Py_None && !PyUnicode_FSConverter(path, &path_bytes))
         return -1;
