@@ -120,7 +120,12 @@ static double pooled_rel_var(const zeus_pl_adaptive *a)
         ss += (dev > 0 ? dev : 0) / (m * m);
         df += st->chunks - 1;
     }
-    return df >= a->cfg.pool_df && df > 0 ? ss / (double)df : -1;
+    if (df < a->cfg.pool_df || df == 0)
+        return -1;
+    /* Few degrees of freedom: inflated so that z standard errors are Student's t quantile
+     * (t ~ z + (z^3 + z) / (4 df), Cornish-Fisher), not the normal one. */
+    double z = a->cfg.z, t_over_z = 1 + (z * z + 1) / (4.0 * (double)df);
+    return ss / (double)df * t_over_z * t_over_z;
 }
 
 /* Standard error of a limit's mean per-step cost (INFINITY while not known). */
