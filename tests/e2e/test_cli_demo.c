@@ -103,8 +103,8 @@ static void test_adaptive(void **state)
     free(err);
     /* --profiling-budget bounds the steps: at most 30 % of full profiling's 450 (+ a window
      * and the wait step). */
-    assert_int_equal(zt_zeus(&out, &err, "demo", "--json", "--quiet", "--profiling", "adaptive",
-                             "--profiling-budget", "0.3", NULL),
+    assert_int_equal(zt_zeus(&out, &err, "demo", "--json", "--quiet", "--steps", "200",
+                             "--profiling", "adaptive", "--profiling-budget", "0.3", NULL),
                      0);
     root = cJSON_Parse(out);
     assert_non_null(root);
