@@ -8,12 +8,16 @@
  *   2. 1,000 synthetic workloads (time flat above a power demand and growing below it, energy
  *      U-shaped, 1-4 GPUs, 150-400 W maxima) with 0.5-5 % step-time noise and a random selector.
  *
- * For each: how often adaptive chooses full profiling's limit, the steps it takes (warmup and
- * profiling, from the first limit set to Done) as a fraction of full's, and where the choice
- * differs, the cost lost (the selector's objective under the noise-free truth; energy for
- * MaxSlowdown).
+ * For each: how often adaptive chooses full profiling's limit (beside how often full profiling
+ * agrees with itself under another draw, and with the noise-free optimum: the most any method
+ * could agree), the steps it takes (warmup and profiling, from the first limit set to Done) as a
+ * fraction of full's, where the choice differs the cost lost (the selector's objective under the
+ * noise-free truth; energy for MaxSlowdown), and for both modes the cost regret against the true
+ * optimum (ZeusCost, Energy, Time) and how often MaxSlowdown's bound is truly broken.
  *
- *   ./build/bench/bench_pl_adaptive [--workloads N] */
+ *   ./build/bench/bench_pl_adaptive [--workloads N] [--budget X] [--rel-tol X] [--z X]
+ *       [--chunk N] [--pool-df N] [--margin X] [--screen X] [--epsilon X] [--stride N]
+ * (the options set adaptive profiling's internals; the defaults are the library's). */
 #include "../tests/integration/pl_workload.h"
 #include "../tests/integration/power_limit_cases.h"
 #include "zeus/cost.h"
