@@ -33,8 +33,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: zeus demo [--steps N] [--epochs N] [--gpus N] [--selector NAME] [--eta X]\n"
             "                 [--factor F] [--profiling MODE] [--profiling-budget X]\n"
-            "                 [--profile FILE] [--json]\n"
-            "                 [--quiet]\n\n"
+            "                 [--profile FILE] [--json] [--quiet]\n\n"
             "Optimize the GPU power limit of a simulated training job. A training loop runs on\n"
             "simulated GPUs (the sim backend: no real GPU is touched), the energy monitor\n"
             "measures it, and the power-limit optimizer profiles every limit from the maximum\n"
