@@ -434,6 +434,16 @@ static void test_options_struct_size(void **state)
     old.profile_steps = 0;
     assert_int_equal(zeus_power_limit_optimizer_create(NULL, &old, &plo), ZEUS_EINVAL);
     assert_contains(zeus_last_error(), "profile_steps must be positive");
+    /* One without profiling_budget (bytes past its size are NaN here): the default applies, so
+     * creation gets past the budget's check to the missing monitor. */
+    zeus_power_limit_options older;
+    memset(&older, 0xff, sizeof older);
+    zeus_power_limit_options_init_sized(&older,
+                                        offsetof(zeus_power_limit_options, profiling_budget));
+    older.profiling = ZEUS_PL_PROFILING_ADAPTIVE;
+    assert_true(isnan(older.profiling_budget));
+    assert_int_equal(zeus_power_limit_optimizer_create(NULL, &older, &plo), ZEUS_EINVAL);
+    assert_contains(zeus_last_error(), "no monitor given");
 }
 
 int main(void)
