@@ -16,8 +16,8 @@
  * optimum (ZeusCost, Energy, Time) and how often MaxSlowdown's bound is truly broken.
  *
  *   ./build/bench/bench_pl_adaptive [--workloads N] [--budget X] [--rel-tol X] [--z X]
- *       [--chunk N] [--pool-df N] [--margin X] [--screen X] [--epsilon X] [--stride N]
- * (the options set adaptive profiling's internals; the defaults are the library's). */
+ *       [--chunk N] [--pool-df N] [--margin X] [--screen X] [--revisit X] [--epsilon X] [--stride
+ * N] (the options set adaptive profiling's internals; the defaults are the library's). */
 #include "../tests/integration/pl_workload.h"
 #include "../tests/integration/power_limit_cases.h"
 #include "zeus/cost.h"
@@ -255,6 +255,8 @@ int main(int argc, char **argv)
             adaptive_cfg.stop_margin = atof(v);
         else if (strcmp(k, "--screen") == 0)
             adaptive_cfg.screen = atof(v);
+        else if (strcmp(k, "--revisit") == 0)
+            adaptive_cfg.revisit_factor = atof(v);
         else if (strcmp(k, "--epsilon") == 0)
             adaptive_cfg.epsilon = atof(v);
         else if (strcmp(k, "--stride") == 0)
