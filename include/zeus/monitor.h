@@ -175,6 +175,8 @@ ZEUS_API int zeus_monitor_begin_window(zeus_monitor *monitor, const char *name, 
 ZEUS_API int zeus_monitor_window_start(zeus_monitor *monitor, const char *name, double *time_s,
                                        double *gpu_j, unsigned gpu_n, double *cpu_j, double *dram_j,
                                        unsigned cpu_n);
+/* Cancels every open window (nothing is logged): the newer Zeus's reset_windows. */
+ZEUS_API void zeus_monitor_reset_windows(zeus_monitor *monitor);
 /* ZEUS_ENOENT if no window of that name is open. cancel: returns zeros and logs nothing. */
 ZEUS_API int zeus_monitor_end_window(zeus_monitor *monitor, const char *name, bool sync,
                                      bool cancel, zeus_measurement *out);

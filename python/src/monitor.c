@@ -249,7 +249,7 @@ int zpy_monitor_ready(MonitorObject *self)
     return -1;
 }
 
-/* begin_window(key, sync_execution=True, *, sync_cuda=None, restart=False) and
+/* begin_window(key, sync_execution=True, restart=False, *, sync_cuda=None) and
  * end_window(key, sync_execution=True, cancel=False, *, sync_cuda=None): parsed by hand, since
  * they run every training step. */
 static int parse_window_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
@@ -366,7 +366,7 @@ static PyObject *monitor_begin_window(MonitorObject *self, PyObject *const *args
 {
     static const char *names[] = {"key", "sync_execution", "restart", "sync_cuda"};
     window_call c;
-    if (window_call_parse(self, args, nargs, kwnames, names, 2, &c) < 0)
+    if (window_call_parse(self, args, nargs, kwnames, names, 3, &c) < 0)
         return NULL;
     const char *key = c.key;
     int sync = c.sync, restart = c.flag, rc;
@@ -515,6 +515,15 @@ static PyObject *monitor_window_start(MonitorObject *self, PyObject *arg)
     return out;
 }
 
+static PyObject *monitor_reset_windows(MonitorObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (zpy_monitor_ready(self) < 0)
+        return NULL;
+    zeus_monitor_reset_windows(self->monitor);
+    Py_RETURN_NONE;
+}
+
 static PyObject *monitor_cross_check(MonitorObject *self, PyObject *args, PyObject *kw)
 {
     static char *names[] = {"power_monitor", "mode", NULL};
@@ -584,7 +593,7 @@ static PyObject *monitor_get_closed(MonitorObject *self, void *c)
 static PyMethodDef monitor_methods[] = {
     {"begin_window", (PyCFunction)(void (*)(void))monitor_begin_window,
      METH_FASTCALL | METH_KEYWORDS,
-     "begin_window($self, /, key, sync_execution=True, *, sync_cuda=None, restart=False)\n--\n\n"
+     "begin_window($self, /, key, sync_execution=True, restart=False, *, sync_cuda=None)\n--\n\n"
      "Begins the measurement window key."},
     {"end_window", (PyCFunction)(void (*)(void))monitor_end_window, METH_FASTCALL | METH_KEYWORDS,
      "end_window($self, /, key, sync_execution=True, cancel=False, *, sync_cuda=None)\n--\n\n"
@@ -597,6 +606,8 @@ static PyMethodDef monitor_methods[] = {
     {"update_period", (PyCFunction)monitor_update_period, METH_O,
      "update_period($self, gpu, /)\n--\n\nMeasured energy-counter update period of a GPU (s); 0 if "
      "not known yet."},
+    {"reset_windows", (PyCFunction)monitor_reset_windows, METH_NOARGS,
+     "reset_windows($self, /)\n--\n\nCancels every open window (nothing is logged)."},
     {"_window_start", (PyCFunction)monitor_window_start, METH_O,
      "_window_start($self, key, /)\n--\n\n(time, GPU J, CPU J, DRAM J) of the open window key "
      "(KeyError if none)."},

@@ -113,10 +113,12 @@ static PyObject *sampler_dict(SamplerObject *self, const double *values, bool gp
     return d;
 }
 
-static PyObject *sampler_get_energy(SamplerObject *self, PyObject *args)
+static PyObject *sampler_get_energy(SamplerObject *self, PyObject *args, PyObject *kw)
 {
+    static char *names[] = {"start_time", "end_time", NULL};
     double start, end;
-    if (!PyArg_ParseTuple(args, "dd", &start, &end) || sampler_ready(self) < 0)
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "dd:get_energy", names, &start, &end) ||
+        sampler_ready(self) < 0)
         return NULL;
     double e[ZEUS_SAMPLER_MAX_COLUMNS];
     size_t n = 0;
@@ -244,8 +246,8 @@ done:
 static PyMethodDef sampler_methods[] = {
     {"_timeline", (PyCFunction)sampler_timeline, METH_VARARGS,
      "_timeline($self, since=-math.inf, /)\n--\n\n(times, {column: [W]}) of the kept samples"},
-    {"get_energy", (PyCFunction)sampler_get_energy, METH_VARARGS,
-     "get_energy($self, start, end, /)\n--\n\n{gpu: J} between start and end, or None"},
+    {"get_energy", (PyCFunction)(void (*)(void))sampler_get_energy, METH_VARARGS | METH_KEYWORDS,
+     "get_energy($self, /, start_time, end_time)\n--\n\n{gpu: J} between the two times, or None"},
     {"get_power", (PyCFunction)(void (*)(void))sampler_get_power, METH_VARARGS | METH_KEYWORDS,
      "get_power($self, /, time=None)\n--\n\n{gpu: W} at time (latest if None), or None"},
     {"stop", (PyCFunction)sampler_stop, METH_NOARGS, "stop($self, /)\n--\n\nStops sampling."},

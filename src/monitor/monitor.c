@@ -572,6 +572,29 @@ int zeus_monitor_window_start(zeus_monitor *m, const char *name, double *time_s,
     return ZEUS_OK;
 }
 
+void zeus_monitor_reset_windows(zeus_monitor *m)
+{
+    if (!m)
+        return;
+    if (m->replay) {
+        zeus__replay_reset(m->replay);
+        return;
+    }
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < m->slot_count; i++) {
+        struct slot *s = &m->slots[i];
+        if (!s->name)
+            continue;
+        for (unsigned g = 0; g < m->gpu_count; g++) {
+            free(s->w->start_message[g]);
+            s->w->start_message[g] = NULL;
+        }
+        free(s->name);
+        s->name = NULL;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
 static void release_window(const zeus_monitor *m, window *w)
 {
     for (unsigned i = 0; i < m->gpu_count; i++)

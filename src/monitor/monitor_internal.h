@@ -34,6 +34,8 @@ int zeus__replay_open(const char *log_file, bool match_window_name, zeus_replay 
                       unsigned *gpus, unsigned *gpu_count);
 void zeus__replay_close(zeus_replay *r);
 int zeus__replay_begin(zeus_replay *r, const char *name);
+/* Forgets every ongoing window (zeus_monitor_reset_windows). */
+void zeus__replay_reset(zeus_replay *r);
 int zeus__replay_end(zeus_replay *r, const char *name, bool cancel, const unsigned *gpus,
                      unsigned gpu_count, zeus_measurement *out);
 

@@ -93,6 +93,13 @@ fail:
     return rc;
 }
 
+void zeus__replay_reset(zeus_replay *r)
+{
+    for (size_t i = 0; i < r->ongoing_count; i++)
+        free(r->ongoing[i]);
+    r->ongoing_count = 0;
+}
+
 static ssize_t find_ongoing(const zeus_replay *r, const char *name)
 {
     for (size_t i = 0; i < r->ongoing_count; i++)

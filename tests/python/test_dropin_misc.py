@@ -155,3 +155,18 @@ def test_util_helpers(tmp_path, capsys):
     # -c has no __main__ file for spawn to re-import: no warning in the parent, child prints
     assert r.returncode == 0 and "child" in r.stdout
     warn_if_global_in_subprocess(object())  # not a spawned child: silent
+
+
+def test_resolve_gpu_indices_follows_cuda_visible_devices():
+    """0.8's zeus.util.env.resolve_gpu_indices: framework and NVML indices, in order."""
+    r = run_python(
+        "from zeus.util.env import resolve_gpu_indices as r\n"
+        "print(r(None), r([1]))\n"
+        "try:\n    r([])\nexcept ValueError as e:\n    print(e)\n",
+        {"CUDA_VISIBLE_DEVICES": "3,1"},
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "([0, 1], [3, 1]) ([1], [1])",
+        "`requested_gpu_indices` must be None or non-empty.",
+    ]

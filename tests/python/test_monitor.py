@@ -71,10 +71,10 @@ def test_restart_and_cancel():
 
 def test_window_argument_layout():
     """The one parser of begin_window/end_window: (key, sync_execution, FLAG, *, sync_cuda) with
-    restart keyword-only and cancel positional, as the original's signatures."""
+    restart and cancel the third positional, as the newest Zeus's signatures."""
     m = ZeusMonitor(gpu_indices=[0])
-    with pytest.raises(TypeError, match="expected at most 2 positional arguments, got 3"):
-        m.begin_window("p", False, True)
+    with pytest.raises(TypeError, match="expected at most 3 positional arguments, got 4"):
+        m.begin_window("p", False, True, None)
     m.begin_window("p", False, sync_cuda=False)
     m.begin_window("p", sync_execution=False, restart=True)
     assert m.end_window("p", False, True).cancelled  # cancel, positionally
@@ -493,3 +493,39 @@ def test_cross_check_against_a_power_monitor():
     assert "STOP a ZeusMonitor cross-checks against this PowerMonitor" in out
     assert "NONE None" in out
     assert "disagree by more than their bounds" in p.stderr
+
+
+def test_newest_signatures_and_zeus08_positional_form(tmp_path):
+    """The newer Zeus's argument names and order (what its users pass by keyword or position),
+    with Zeus 0.8's positional ZeusMonitor(gpu_indices, approx_instant_energy, log_file)."""
+    from zeus.device import get_gpus
+    from zeus.monitor import PowerMonitor, ZeusMonitor
+
+    log = tmp_path / "a.csv"
+    old = ZeusMonitor([0], True, str(log))  # 0.8: approx_instant_energy, log_file
+    assert old.cpu_indices == [] and log.exists()
+    new = ZeusMonitor([0, 1], None, False, None, "torch")  # newest: cpu_indices second
+    new.begin_window("w", False)
+    state = new.measurement_states["w"]
+    assert state.total_energy == pytest.approx(sum(state.gpu_energy.values()))
+    new.begin_window("w", False, True)  # restart, the third positional, as the newest
+    new.begin_window("v", sync_execution=False)
+    new.reset_windows()
+    assert "w" not in new.measurement_states and "v" not in new.measurement_states
+    with pytest.raises(ValueError, match="does not exist"):
+        new.end_window("w", False)
+
+    gpus = get_gpus()
+    limit = gpus.get_power_management_limit(gpu_index=1)
+    gpus.set_power_management_limit(gpu_index=1, power_limit_mw=limit, block=True)
+    memory = gpus.get_supported_memory_clocks(gpu_index=0)
+    assert memory == sorted(memory, reverse=True) and memory
+    graphics = gpus.get_supported_graphics_clocks(0, memory_clock_mhz=memory[0])
+    assert graphics and graphics == gpus.gpus[0].get_supported_graphics_clocks()
+
+    pm = PowerMonitor(gpu_indices=[0], update_period=0.05)
+    t0 = time.time()
+    time.sleep(0.3)
+    energy = pm.get_energy(start_time=t0, end_time=time.time())
+    assert energy is not None and energy[0] > 0
+    pm.stop()

@@ -220,3 +220,31 @@ def test_bad_profiles_are_refused_with_the_place(tmp_path):
     assert r.returncode == 1 and "energy" in r.stderr
     r = solve(p, tmp_path / "o3", 1, 0)
     assert r.returncode == 2 and "--num-mbs" in r.stderr
+
+
+def test_offline_profiling_result_csv(tmp_path):
+    """The original's offline-profiling models and their CSV (the pandas-written columns)."""
+    import pandas as pd
+    import pytest
+
+    from zeus.optimizer.pipeline_frequency.common import (
+        InstructionProfilingResult,
+        OfflineProfilingResult,
+    )
+
+    one = OfflineProfilingResult(rank=1, dp_rank=0, pp_rank=1, tp_rank=0,
+                                 forward_time={1410: 0.5, 1200: 0.6},
+                                 forward_energy={1410: 100.0, 1200: 90.0},
+                                 backward_time={1410: 1.0}, backward_energy={1410: 200.0})
+    with pytest.raises(ValueError, match="rank must be at least 0"):
+        OfflineProfilingResult(-1, 0, 0, 0, {}, {}, {}, {})
+    result = InstructionProfilingResult([one])
+    with pytest.raises(ValueError, match="does not end with '.csv'"):
+        result.to_csv(str(tmp_path / "p.txt"))
+    result.to_csv(str(tmp_path / "p.csv"))
+    df = pd.read_csv(tmp_path / "p.csv")
+    assert list(df.columns) == ["rank", "dp_rank", "pp_rank", "tp_rank", "stage", "instruction",
+                                "frequency", "time", "energy"]
+    assert df.values.tolist() == [[1, 0, 1, 0, 1, "forward", 1410, 0.5, 100.0],
+                                  [1, 0, 1, 0, 1, "forward", 1200, 0.6, 90.0],
+                                  [1, 0, 1, 0, 1, "backward", 1410, 1.0, 200.0]]

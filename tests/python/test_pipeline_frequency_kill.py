@@ -66,3 +66,12 @@ def test_clocks_unlocked_after_kill_9(tmp_path, how):
     state = (tmp_path / "sim-state").read_text()
     assert "gpu_clocks_mhz" not in state, state
     assert not list((tmp_path / "locks").glob("*.journal"))
+
+
+def test_zeus08_frequency_controller_name(tmp_path):
+    """0.8's ``zeus.optimizer.perseus`` controller takes the GPU as ``nvml_device_id``."""
+    code = ("from zeus.optimizer.perseus.frequency_controller import FrequencyController as F\n"
+            "c = F(nvml_device_id=0); c.set_frequency(900, wait=True); print(c.state()[1]); c.end()")
+    p = subprocess.run([sys.executable, "-c", code], env=sim_env(tmp_path), capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout.strip() == "900", p.stderr

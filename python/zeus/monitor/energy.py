@@ -31,6 +31,11 @@ class MeasurementState:
         """Zeus 0.8 kept a (time, energy) tuple: ``state[0]``, ``state[1]`` still work."""
         return (self.time, self.gpu_energy)[i]
 
+    @property
+    def total_energy(self) -> float:
+        """Sum of the GPUs' counter readings at the window's start (J), as the newer Zeus's."""
+        return sum(self.gpu_energy.values())
+
 
 class MeasurementStates(Mapping[str, MeasurementState]):
     """``monitor.measurement_states``: the open windows' starts, looked up by name (libzeus
@@ -138,24 +143,29 @@ class ZeusMonitor(_zeus.Monitor):
     Args:
         gpu_indices: GPUs to monitor (framework indices, i.e. after ``CUDA_VISIBLE_DEVICES``);
             None: all. An empty list monitors none.
+        cpu_indices: CPU packages (RAPL) to monitor; None: none.
         approx_instant_energy: replace an exact 0 J reading (window shorter than the energy
             counter's update period) by instant power x time.
         log_file: CSV log in the original's format, truncated.
-        cpu_indices: CPU packages (RAPL) to monitor; None: none.
         sync_execution_with: framework to synchronise ("torch").
 
-    ``begin_window(key, sync_execution=True)`` / ``end_window(key, sync_execution=True,
-    cancel=False)``; the 0.8 name ``sync_cuda=`` is accepted too.
+    The newer Zeus's argument order; Zeus 0.8's positional ``(gpu_indices,
+    approx_instant_energy, log_file)`` is recognised by its bool second argument.
+    ``begin_window(key, sync_execution=True, restart=False)`` / ``end_window(key,
+    sync_execution=True, cancel=False)``; the 0.8 name ``sync_cuda=`` is accepted too.
     """
 
     def __init__(
         self,
         gpu_indices: Optional[Sequence[int]] = None,
+        cpu_indices: Optional[Sequence[int]] = None,
         approx_instant_energy: bool = False,
         log_file: Optional[str] = None,
-        cpu_indices: Optional[Sequence[int]] = None,
         sync_execution_with: str = "torch",
     ) -> None:
+        if isinstance(cpu_indices, bool):  # Zeus 0.8's order: (gpu_indices, approx, log_file)
+            log_file = approx_instant_energy if approx_instant_energy is not False else log_file
+            cpu_indices, approx_instant_energy = None, cpu_indices
         _logging.sync_level()
         if gpu_indices is None or len(gpu_indices) > 0:
             if _zeus.gpu_backend() is None:
@@ -243,9 +253,15 @@ class _ZeusMonitorOnPythonCPUs(ZeusMonitor):
     def _read_cpus(self) -> dict[int, Any]:
         return {i: self._python_cpus.get_total_energy_consumption(i) for i in self.cpu_indices}
 
-    def begin_window(self, key: str, sync_execution: bool = True, **kw: Any) -> None:
-        super().begin_window(key, sync_execution, **kw)
+    def begin_window(
+        self, key: str, sync_execution: bool = True, restart: bool = False, **kw: Any
+    ) -> None:
+        super().begin_window(key, sync_execution, restart, **kw)
         self._cpu_starts[key] = self._read_cpus()
+
+    def reset_windows(self) -> None:
+        super().reset_windows()
+        self._cpu_starts.clear()
 
     def end_window(self, key: str, sync_execution: bool = True, cancel: bool = False, **kw: Any):
         m = super().end_window(key, sync_execution, cancel, **kw)

@@ -80,7 +80,7 @@ class PowerMonitor(_zeus.Sampler):
         update_period: sampling period (s); None: inferred from how often each GPU model's
             power reading changes, halved, at most 0.1 s.
 
-    ``get_energy(start, end)`` -> {gpu: J} or None; ``get_power(time=None)`` -> {gpu: W} or None;
+    ``get_energy(start_time, end_time)`` -> {gpu: J} or None; ``get_power(time=None)`` -> {gpu: W} or None;
     ``get_power_timeline(...)`` as the newer Zeus's; ``plot(path=None, windows=None)`` draws the
     power timeline (ours).
     """

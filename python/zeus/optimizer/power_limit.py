@@ -422,10 +422,11 @@ def _make_hf_class() -> Any:
         def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
             self._ready()
 
-        def on_step_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+        # (model: Zeus 0.8's hooks took it as a fourth positional; the newer Zeus's by keyword)
+        def on_step_begin(self, args, state, control, model=None, **kwargs):  # noqa: ANN001
             self._ready().on_step_begin()
 
-        def on_epoch_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        def on_epoch_end(self, args, state, control, model=None, **kwargs):  # noqa: ANN001
             self._ready().on_epoch_end()
 
         def __repr__(self) -> str:

@@ -127,6 +127,25 @@ class GPU:
         self.reset_memory_locked_clocks(block)
 
     @zeus_errors
+    def get_supported_memory_clocks(self) -> list[int]:
+        """Supported memory clocks (MHz), highest first."""
+        return list(_zeus.gpu_supported_clocks(self.gpu_index, 1, 0))
+
+    @zeus_errors
+    def get_supported_graphics_clocks(self, memory_clock_mhz: int | None = None) -> list[int]:
+        """Supported graphics clocks (MHz) at a memory clock (default: the highest)."""
+        if memory_clock_mhz is None:
+            memory_clock_mhz = max(self.get_supported_memory_clocks())
+        return list(_zeus.gpu_supported_clocks(self.gpu_index, 0, memory_clock_mhz))
+
+    def get_average_memory_power_usage(self) -> int:
+        """The newest Zeus reads NVML's memory power scope (documented by NVIDIA for H100 only);
+        libzeus does not read it: ZeusGPUNotSupportedError."""
+        raise _exc.ZeusGPUNotSupportedError(
+            f"GPU {self.gpu_index}: average memory power is not read by this package"
+        )
+
+    @zeus_errors
     def get_instant_power_usage(self) -> int:
         p = _zeus.gpu_power(self.gpu_index)
         return p["instant_mw"] if p["instant_mw"] is not None else p["usage_mw"]
@@ -192,68 +211,77 @@ class GPUs:
         return self._make_gpu(index)  # libzeus reports the bad index, as it always did
 
     @zeus_errors
-    def get_info(self, index: int) -> dict:
+    def get_info(self, gpu_index: int) -> dict:
         """Everything libzeus knows about the GPU (name, uuid, architecture, limits...)."""
-        return _zeus.gpu_info(index)
+        return _zeus.gpu_info(gpu_index)
 
-    def get_name(self, index: int) -> str:
-        return self._gpu(index).get_name()
+    def get_name(self, gpu_index: int) -> str:
+        return self._gpu(gpu_index).get_name()
 
-    def get_power_management_limit_constraints(self, index: int) -> tuple[int, int]:
-        return self._gpu(index).get_power_management_limit_constraints()
+    def get_power_management_limit_constraints(self, gpu_index: int) -> tuple[int, int]:
+        return self._gpu(gpu_index).get_power_management_limit_constraints()
 
-    def get_power_management_limit(self, index: int) -> int:
-        return self._gpu(index).get_power_management_limit()
+    def get_power_management_limit(self, gpu_index: int) -> int:
+        return self._gpu(gpu_index).get_power_management_limit()
 
-    def set_power_management_limit(self, index: int, value: int, block: bool = True) -> None:
-        self._gpu(index).set_power_management_limit(value, block)
+    def set_power_management_limit(self, gpu_index: int, power_limit_mw: int, block: bool = True) -> None:
+        self._gpu(gpu_index).set_power_management_limit(power_limit_mw, block)
 
-    def reset_power_management_limit(self, index: int, block: bool = True) -> None:
-        self._gpu(index).reset_power_management_limit(block)
+    def reset_power_management_limit(self, gpu_index: int, block: bool = True) -> None:
+        self._gpu(gpu_index).reset_power_management_limit(block)
 
-    def set_persistence_mode(self, index: int, enabled: bool, block: bool = True) -> None:
-        self._gpu(index).set_persistence_mode(enabled, block)
+    def set_persistence_mode(self, gpu_index: int, enabled: bool, block: bool = True) -> None:
+        self._gpu(gpu_index).set_persistence_mode(enabled, block)
 
-    def get_persistence_mode(self, index: int) -> bool:
-        return self._gpu(index).get_persistence_mode()
+    def get_persistence_mode(self, gpu_index: int) -> bool:
+        return self._gpu(gpu_index).get_persistence_mode()
 
     # Locked clocks (MHz). Like the power limit, they need root or a zeusd (ZEUSD_SOCK_PATH).
-    def set_gpu_locked_clocks(
-        self, index: int, min_clock_mhz: int, max_clock_mhz: int, block: bool = True
+    def set_gpu_locked_clocks(self, gpu_index: int, min_clock_mhz: int, max_clock_mhz: int, block: bool = True
     ) -> None:
-        self._gpu(index).set_gpu_locked_clocks(min_clock_mhz, max_clock_mhz, block)
+        self._gpu(gpu_index).set_gpu_locked_clocks(min_clock_mhz, max_clock_mhz, block)
 
-    def reset_gpu_locked_clocks(self, index: int, block: bool = True) -> None:
-        self._gpu(index).reset_gpu_locked_clocks(block)
+    def reset_gpu_locked_clocks(self, gpu_index: int, block: bool = True) -> None:
+        self._gpu(gpu_index).reset_gpu_locked_clocks(block)
 
-    def set_memory_locked_clocks(
-        self, index: int, min_clock_mhz: int, max_clock_mhz: int, block: bool = True
+    def set_memory_locked_clocks(self, gpu_index: int, min_clock_mhz: int, max_clock_mhz: int, block: bool = True
     ) -> None:
-        self._gpu(index).set_memory_locked_clocks(min_clock_mhz, max_clock_mhz, block)
+        self._gpu(gpu_index).set_memory_locked_clocks(min_clock_mhz, max_clock_mhz, block)
 
-    def reset_memory_locked_clocks(self, index: int, block: bool = True) -> None:
-        self._gpu(index).reset_memory_locked_clocks(block)
+    def reset_memory_locked_clocks(self, gpu_index: int, block: bool = True) -> None:
+        self._gpu(gpu_index).reset_memory_locked_clocks(block)
 
-    def reset_locked_clocks(self, index: int, block: bool = True) -> None:
-        self._gpu(index).reset_locked_clocks(block)
+    def reset_locked_clocks(self, gpu_index: int, block: bool = True) -> None:
+        self._gpu(gpu_index).reset_locked_clocks(block)
 
-    def get_instant_power_usage(self, index: int) -> int:
-        return self._gpu(index).get_instant_power_usage()
+    def get_supported_memory_clocks(self, gpu_index: int) -> list[int]:
+        return self._gpu(gpu_index).get_supported_memory_clocks()
 
-    def get_average_power_usage(self, index: int) -> int:
-        return self._gpu(index).get_average_power_usage()
+    def get_supported_graphics_clocks(
+        self, gpu_index: int, memory_clock_mhz: int | None = None
+    ) -> list[int]:
+        return self._gpu(gpu_index).get_supported_graphics_clocks(memory_clock_mhz)
 
-    def get_power_usage(self, index: int) -> int:
-        return self._gpu(index).get_power_usage()
+    def get_average_memory_power_usage(self, gpu_index: int) -> int:
+        return self._gpu(gpu_index).get_average_memory_power_usage()
 
-    def supports_get_total_energy_consumption(self, index: int) -> bool:
-        return self._gpu(index).supports_get_total_energy_consumption()
+    def get_instant_power_usage(self, gpu_index: int) -> int:
+        return self._gpu(gpu_index).get_instant_power_usage()
 
-    def get_total_energy_consumption(self, index: int) -> int:
-        return self._gpu(index).get_total_energy_consumption()
+    def get_average_power_usage(self, gpu_index: int) -> int:
+        return self._gpu(gpu_index).get_average_power_usage()
 
-    def get_gpu_temperature(self, index: int) -> int:
-        return self._gpu(index).get_gpu_temperature()
+    def get_power_usage(self, gpu_index: int) -> int:
+        return self._gpu(gpu_index).get_power_usage()
+
+    def supports_get_total_energy_consumption(self, gpu_index: int) -> bool:
+        return self._gpu(gpu_index).supports_get_total_energy_consumption()
+
+    def get_total_energy_consumption(self, gpu_index: int) -> int:
+        return self._gpu(gpu_index).get_total_energy_consumption()
+
+    def get_gpu_temperature(self, gpu_index: int) -> int:
+        return self._gpu(gpu_index).get_gpu_temperature()
 
     # ---- camelCase (0.8) ----
     getName = get_name
@@ -285,8 +313,8 @@ class EmptyGPUs(GPUs):
     def __repr__(self) -> str:
         return "EmptyGPUs()"
 
-    def _gpu(self, index: int) -> GPU:
+    def _gpu(self, gpu_index: int) -> GPU:
         raise ValueError("No GPUs available.")
 
-    def get_info(self, index: int) -> dict:
+    def get_info(self, gpu_index: int) -> dict:
         raise ValueError("No GPUs available.")

@@ -87,3 +87,48 @@ class ProfilingResult(_Model):
     iter_energy: list[float]
     time_breakdown: dict[str, list[list[float]]] = field(default_factory=dict)
     energy_breakdown: dict[str, list[list[float]]] = field(default_factory=dict)
+
+
+@dataclass
+class OfflineProfilingResult(_Model):
+    """One rank's offline profile (the original's model, used by no route): per SM clock
+    (MHz), the mean time (s) and energy (J) of its forward and backward instructions."""
+
+    rank: int
+    dp_rank: int
+    pp_rank: int
+    tp_rank: int
+    forward_time: dict[int, float]
+    forward_energy: dict[int, float]
+    backward_time: dict[int, float]
+    backward_energy: dict[int, float]
+
+    def __post_init__(self) -> None:
+        for name in ("rank", "dp_rank", "pp_rank", "tp_rank"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must be at least 0")
+
+
+@dataclass
+class InstructionProfilingResult(_Model):
+    """Every rank's ``OfflineProfilingResult``, written as the original's CSV."""
+
+    __root__: list[OfflineProfilingResult]
+
+    def to_csv(self, filepath: str) -> None:
+        """Columns rank, dp_rank, pp_rank, tp_rank, stage (= pp_rank), instruction ("forward"
+        or "backward"), frequency, time, energy; one row per rank, instruction and clock."""
+        import csv  # noqa: PLC0415 - only here
+
+        if not filepath.endswith(".csv"):
+            raise ValueError("Filepath does not end with '.csv'")
+        with open(filepath, "w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(["rank", "dp_rank", "pp_rank", "tp_rank", "stage", "instruction",
+                          "frequency", "time", "energy"])  # fmt: skip
+            for r in self.__root__:
+                prefix = [r.rank, r.dp_rank, r.pp_rank, r.tp_rank, r.pp_rank]
+                for kind, times, energies in (("forward", r.forward_time, r.forward_energy),
+                                              ("backward", r.backward_time, r.backward_energy)):  # fmt: skip
+                    for freq, t in times.items():
+                        out.writerow([*prefix, kind, freq, t, energies[freq]])
