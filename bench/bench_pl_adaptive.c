@@ -233,42 +233,51 @@ static void synthesize(pl_workload *w, zeus_rng *r, unsigned *max_w, unsigned *w
     w->noise = 0.005 + 0.045 * zeus_rng_next_double(r);
 }
 
+/* --workloads N and the adaptive configuration's knobs (the library's defaults otherwise). */
+static int parse_options(int argc, char **argv, int *workloads)
+{
+    adaptive_cfg = zeus__pl_adaptive_defaults(40);
+    zeus_pl_adaptive_config *c = &adaptive_cfg;
+    const struct {
+        const char *flag;
+        double *real;
+        int *count;
+    } knobs[] = {{"--workloads", NULL, workloads},
+                 {"--rel-tol", &c->rel_tol, NULL},
+                 {"--z", &c->z, NULL},
+                 {"--budget", &c->budget, NULL},
+                 {"--chunk", NULL, &c->chunk_steps},
+                 {"--pool-df", NULL, &c->pool_df},
+                 {"--margin", &c->stop_margin, NULL},
+                 {"--screen", &c->screen, NULL},
+                 {"--revisit", &c->revisit_factor, NULL},
+                 {"--epsilon", &c->epsilon, NULL},
+                 {"--stride", NULL, &c->stride}};
+    size_t n = sizeof knobs / sizeof knobs[0];
+    for (int i = 1; i < argc; i += 2) {
+        size_t k = 0;
+        while (k < n && strcmp(argv[i], knobs[k].flag) != 0)
+            k++;
+        if (k == n || i + 1 >= argc) {
+            fprintf(stderr, "usage: bench_pl_adaptive [--workloads N] [--rel-tol X] [--z X] "
+                            "[--budget X] [--chunk N] [--pool-df N] [--margin X] [--screen X] "
+                            "[--revisit X] [--epsilon X] [--stride N]\n");
+            return -1;
+        }
+        if (knobs[k].real)
+            *knobs[k].real = atof(argv[i + 1]);
+        else
+            *knobs[k].count = atoi(argv[i + 1]);
+        adaptive_cfg_set = adaptive_cfg_set || k > 0;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     int workloads = 1000;
-    adaptive_cfg = zeus__pl_adaptive_defaults(40);
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const char *k = argv[i], *v = argv[i + 1];
-        if (strcmp(k, "--workloads") == 0)
-            workloads = atoi(v);
-        else if (strcmp(k, "--rel-tol") == 0)
-            adaptive_cfg.rel_tol = atof(v);
-        else if (strcmp(k, "--z") == 0)
-            adaptive_cfg.z = atof(v);
-        else if (strcmp(k, "--budget") == 0)
-            adaptive_cfg.budget = atof(v);
-        else if (strcmp(k, "--chunk") == 0)
-            adaptive_cfg.chunk_steps = atoi(v);
-        else if (strcmp(k, "--pool-df") == 0)
-            adaptive_cfg.pool_df = atoi(v);
-        else if (strcmp(k, "--margin") == 0)
-            adaptive_cfg.stop_margin = atof(v);
-        else if (strcmp(k, "--screen") == 0)
-            adaptive_cfg.screen = atof(v);
-        else if (strcmp(k, "--revisit") == 0)
-            adaptive_cfg.revisit_factor = atof(v);
-        else if (strcmp(k, "--epsilon") == 0)
-            adaptive_cfg.epsilon = atof(v);
-        else if (strcmp(k, "--stride") == 0)
-            adaptive_cfg.stride = atoi(v);
-        else {
-            fprintf(stderr, "usage: bench_pl_adaptive [--workloads N] [--rel-tol X] [--z X] "
-                            "[--budget X] [--chunk N] [--pool-df N] [--margin X] [--screen X] "
-                            "[--epsilon X] [--stride N]\n");
-            return 2;
-        }
-        adaptive_cfg_set = adaptive_cfg_set || strcmp(k, "--workloads") != 0;
-    }
+    if (parse_options(argc, argv, &workloads) != 0)
+        return 2;
     static pl_workload w;
     static tally rec0 = {.name = "recorded logs, no noise"},
                  rec2 = {.name = "recorded logs, 2 % step noise"},
