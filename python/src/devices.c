@@ -20,6 +20,7 @@ typedef union {
     bool b;
     zeus_gpu_info info;
     zeus_gpu_power power;
+    char text[ZEUS_GPU_PCI_ADDRESS_LEN];
 } gpu_result;
 
 typedef struct {
@@ -43,6 +44,11 @@ static PyObject *result_u64(const gpu_result *r)
 static PyObject *result_bool(const gpu_result *r)
 {
     return PyBool_FromLong(r->b);
+}
+
+static PyObject *result_text(const gpu_result *r)
+{
+    return PyUnicode_FromString(r->text);
 }
 
 static PyObject *result_info(const gpu_result *r)
@@ -136,6 +142,12 @@ static int call_temperature(zeus_devices *d, unsigned gpu, const gpu_arg_slot *a
     return zeus_gpu_temperature_c(d, gpu, &r->u);
 }
 
+static int call_pci_address(zeus_devices *d, unsigned gpu, const gpu_arg_slot *a, gpu_result *r)
+{
+    (void)a;
+    return zeus_gpu_pci_address(d, gpu, r->text, sizeof r->text);
+}
+
 static int call_sim_sync(zeus_devices *d, unsigned gpu, const gpu_arg_slot *a, gpu_result *r)
 {
     (void)a, (void)r;
@@ -160,6 +172,9 @@ static const gpu_call gpu_calls[] = {
      call_persistence, result_bool},
     {"gpu_temperature_c", "gpu_temperature_c(gpu, /)\n--\n\nGPU temperature (degrees C).", "",
      call_temperature, result_uint},
+    {"gpu_pci_address",
+     "gpu_pci_address(gpu, /)\n--\n\nThe GPU's PCI address, \"dddd:bb:dd.f\" (lowercase hex).", "",
+     call_pci_address, result_text},
     /* domain 0 locks the GPU clocks, 1 the memory clocks */
     {"gpu_set_locked_clocks",
      "gpu_set_locked_clocks(gpu, domain, min_mhz, max_mhz, /)\n--\n\nLocks the clocks of a "

@@ -23,23 +23,17 @@ import multiprocessing as mp
 import queue as queues
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, push_to_gateway
 
+from zeus.device.cpu import get_cpus
+from zeus.monitor.energy import ZeusMonitor
+from zeus.monitor.power import PowerMonitor
+from zeus.utils.framework import sync_execution as sync_execution_fn
+
 __all__ = ["Metric", "EnergyHistogram", "EnergyCumulativeCounter", "PowerGauge"]
-
-
-def _zeus_monitor(**kwargs):
-    from zeus.monitor import ZeusMonitor  # imported late: the module loads without a GPU stack
-
-    return ZeusMonitor(**kwargs)
-
-
-def _power_monitor(**kwargs):
-    from zeus.monitor import PowerMonitor
-
-    return PowerMonitor(**kwargs)
 
 
 class Metric(abc.ABC):
@@ -91,11 +85,14 @@ class EnergyHistogram(Metric):
             "energy_monitor_cpu_energy_joules", "CPU energy consumption", labels,
             buckets=self.cpu_bucket_range, registry=self.registry,
         ) if cpu_indices else None
+        # DRAM histograms only where a CPU package measures its DRAM (as the original).
         self.dram_histograms = Histogram(
             "energy_monitor_dram_energy_joules", "DRAM energy consumption", labels,
             buckets=self.dram_bucket_range, registry=self.registry,
-        ) if cpu_indices else None
-        self.energy_monitor = _zeus_monitor(cpu_indices=cpu_indices, gpu_indices=gpu_indices)
+        ) if cpu_indices and any(
+            cpu.supports_get_dram_energy_consumption() for cpu in get_cpus().cpus
+        ) else None
+        self.energy_monitor = ZeusMonitor(cpu_indices=cpu_indices, gpu_indices=gpu_indices)
 
     def begin_window(self, name: str, sync_execution: bool = True) -> None:
         self.energy_monitor.begin_window(f"__EnergyHistogram_{name}", sync_execution=sync_execution)
@@ -129,59 +126,87 @@ class EnergyHistogram(Metric):
 _START_TIMEOUT_S = 60.0
 
 
-class _Looping(Metric):
-    """A metric whose measuring loop runs in a spawned process while a window is open.
+@dataclass
+class MonitoringProcessState:
+    """The queue ("stop" is put on it at end_window) and the process of an open window."""
 
-    The process says on ``status`` whether its monitor could be made (begin_window raises
-    RuntimeError with the reason if not, instead of the process dying unseen) and, when stopped,
-    how many of its pushes failed (end_window warns)."""
+    queue: mp.Queue
+    proc: mp.process.BaseProcess
+
+
+def _status_queue():
+    """In a metric's monitoring process: the queue its status goes back on (see _Looping)."""
+    return getattr(mp.current_process(), "_zeus_status", None)
+
+
+class _Looping(Metric):
+    """A metric whose measuring loop runs in a spawned process while a window is open, one
+    process per window name (``window_state``), as the original: the process is started with
+    the original's arguments, ``(name, queue, ...)``, and stops when ``"stop"`` is put on the
+    queue.
+
+    Beyond the original, the process says whether its monitor could be made (begin_window
+    raises RuntimeError with the reason if not, instead of the process dying unseen) and, when
+    stopped, how many of its pushes failed (end_window warns). That status goes on a second
+    queue carried by the process object itself (spawn pickles it with the process;
+    ``mp.current_process()`` in the child), so that the target's arguments stay the
+    original's."""
 
     def __init__(self) -> None:
-        self.queue = None
-        self.status = None
-        self.proc = None
+        self.window_state: dict[str, MonitoringProcessState] = {}
 
-    def _start(self, target, args) -> None:
-        if self.proc is not None:
-            raise RuntimeError(f"{type(self).__name__}: a window is already open")
+    def _start(self, name: str, sync_execution: bool, target, args) -> None:
+        if name in self.window_state:
+            raise RuntimeError(f"{type(self).__name__}: a window named '{name}' is already open")
+        if sync_execution:
+            sync_execution_fn(self.gpu_indices)
         context = mp.get_context("spawn")
-        self.queue = context.Queue()
-        self.status = context.Queue()
-        self.proc = context.Process(target=target, args=(self.queue, self.status, *args),
-                                    daemon=True)
-        self.proc.start()
+        queue = context.Queue()
+        proc = context.Process(target=target, args=(name, queue, *args))
+        proc.daemon = True
+        proc._zeus_status = status = context.Queue()
+        proc.start()
         deadline = time.monotonic() + _START_TIMEOUT_S
-        kind, detail = "error", "the monitoring process ended before it started measuring"
-        while time.monotonic() < deadline:
+        error = None
+        while True:
             try:
-                kind, detail = self.status.get(timeout=0.1)
-                break
+                message = status.get(timeout=0.1)
             except queues.Empty:
-                if not self.proc.is_alive():
-                    break
-        else:
-            detail = f"the monitoring process did not start in {_START_TIMEOUT_S:g} s"
-        if kind != "ready":
-            self._stop()
-            raise RuntimeError(f"{type(self).__name__}: {detail}")
+                if not proc.is_alive():
+                    error = "the monitoring process ended before it started measuring"
+                elif time.monotonic() > deadline:
+                    error = f"the monitoring process did not start in {_START_TIMEOUT_S:g} s"
+                else:
+                    continue
+                break
+            if message[0] == "error":  # else ("ready", None): measuring
+                error = message[1]
+            break
+        state = MonitoringProcessState(queue=queue, proc=proc)
+        if error is not None:
+            self._stop(state)
+            raise RuntimeError(f"{type(self).__name__}: {error}")
+        self.window_state[name] = state
 
-    def _stop(self):
+    @staticmethod
+    def _stop(state: MonitoringProcessState):
         """Stops the process; its last status message (None if it sent none)."""
-        self.queue.put("stop")
-        self.proc.join(timeout=20)
-        if self.proc.is_alive():
-            self.proc.terminate()
-            self.proc.join()
-        self.proc = None
+        state.queue.put("stop")
+        state.proc.join(timeout=20)
+        if state.proc.is_alive():  # (multiprocessing reaps it at its next start or exit)
+            state.proc.terminate()
         try:
-            return self.status.get(timeout=1)
+            last = state.proc._zeus_status.get(timeout=1)
         except queues.Empty:
             return None
+        return last if isinstance(last, tuple) else None
 
     def end_window(self, name: str, sync_execution: bool = False) -> None:
-        if self.proc is None:
+        if name not in self.window_state:
             raise RuntimeError(f"{type(self).__name__}: no window '{name}' is open")
-        last = self._stop()
+        if sync_execution:
+            sync_execution_fn(self.gpu_indices)
+        last = self._stop(self.window_state.pop(name))
         if last and last[0] == "done" and last[1][0]:
             failed, pushes, error = last[1]
             warnings.warn(f"{type(self).__name__}: {failed} of {pushes} pushes to the "
@@ -193,9 +218,11 @@ def _monitor_or_report(status, make, **kwargs):
     try:
         monitor = make(**kwargs)
     except Exception as e:  # noqa: BLE001 (any reason goes back to begin_window)
-        status.put(("error", f"{type(e).__name__}: {e}"))
+        if status is not None:
+            status.put(("error", f"{type(e).__name__}: {e}"))
         return None
-    status.put(("ready", None))
+    if status is not None:
+        status.put(("ready", None))
     return monitor
 
 
@@ -215,7 +242,8 @@ class _Pushes:
             self.error = f"{type(e).__name__}: {e}"
 
     def report(self, status) -> None:
-        status.put(("done", (self.failed, self.count, self.error)))
+        if status is not None:
+            status.put(("done", (self.failed, self.count, self.error)))
 
 
 class EnergyCumulativeCounter(_Looping):
@@ -232,15 +260,18 @@ class EnergyCumulativeCounter(_Looping):
         self.job = job
 
     def begin_window(self, name: str, sync_execution: bool = False) -> None:
-        self._start(energy_monitoring_loop, (name, self.cpu_indices, self.gpu_indices,
-                                             self.update_period, self.pushgateway_url, self.job))
+        self._start(name, sync_execution, energy_monitoring_loop,
+                    (self.cpu_indices, self.gpu_indices, self.update_period,
+                     self.pushgateway_url, self.job))
 
 
-def energy_monitoring_loop(queue, status, name: str, cpu_indices: list, gpu_indices: list,
+def energy_monitoring_loop(name: str, pipe, cpu_indices: list, gpu_indices: list,
                            update_period: float, pushgateway_url: str, job: str) -> None:
-    """EnergyCumulativeCounter's process: one window per period, added to the counters."""
+    """EnergyCumulativeCounter's process: one window per period, added to the counters, until
+    ``"stop"`` is put on ``pipe``."""
     registry = CollectorRegistry()
-    monitor = _monitor_or_report(status, _zeus_monitor, cpu_indices=cpu_indices,
+    status = _status_queue()
+    monitor = _monitor_or_report(status, ZeusMonitor, cpu_indices=cpu_indices,
                                  gpu_indices=gpu_indices)
     if monitor is None:
         return
@@ -255,7 +286,7 @@ def energy_monitoring_loop(queue, status, name: str, cpu_indices: list, gpu_indi
                                labels, registry=registry) if cpu_indices else None,
     }
     window = f"__EnergyCumulativeCounter_{name}"
-    while queue.empty():
+    while pipe.empty():
         monitor.begin_window(window, sync_execution=False)
         time.sleep(update_period)
         measurement = monitor.end_window(window, sync_execution=False)
@@ -282,21 +313,23 @@ class PowerGauge(_Looping):
         self.job = job
 
     def begin_window(self, name: str, sync_execution: bool = False) -> None:
-        self._start(power_monitoring_loop, (name, self.gpu_indices, self.update_period,
-                                            self.pushgateway_url, self.job))
+        self._start(name, sync_execution, power_monitoring_loop,
+                    (self.gpu_indices, self.update_period, self.pushgateway_url, self.job))
 
 
-def power_monitoring_loop(queue, status, name: str, gpu_indices: list, update_period: float,
+def power_monitoring_loop(name: str, pipe, gpu_indices: list, update_period: float,
                           pushgateway_url: str, job: str) -> None:
-    """PowerGauge's process: the latest power of every GPU each period."""
+    """PowerGauge's process: the latest power of every GPU each period, until ``"stop"`` is
+    put on ``pipe``."""
     registry = CollectorRegistry()
-    monitor = _monitor_or_report(status, _power_monitor, gpu_indices=gpu_indices)
+    status = _status_queue()
+    monitor = _monitor_or_report(status, PowerMonitor, gpu_indices=gpu_indices)
     if monitor is None:
         return
     pushes = _Pushes()
     gauge = Gauge("power_monitor_gpu_power_watts", "Records power consumption for GPU over time",
                   ["gpu_index"], registry=registry)
-    while queue.empty():
+    while pipe.empty():
         power = monitor.get_power()
         if power:
             for gpu_index, watts in power.items():

@@ -21,6 +21,8 @@
  *                  fails with AMDSMI_STATUS_NO_PERM).
  * Errors are injected per GPU and function through the config's "errors" object with AMD
  * status names ("NO_PERM", "NOT_SUPPORTED", ...).
+ * fake_amdsmi_set_hook() puts a Python test's amdsmi mock behind the library: the processor list
+ * is then the mock's (tests/support/fake_amdsmi_mock.py).
  *
  * Build variants: FAKE_AMDSMI_ROCM63 (SONAME .so.24: ABI 24 layouts, no enumeration info, the
  * KFD order instead); FAKE_AMDSMI_BROKEN lacks amdsmi_get_power_info (a required symbol). */
@@ -269,9 +271,43 @@ EXPORT amdsmi_status_t amdsmi_get_lib_version(amdsmi_version_any_t *v)
 }
 
 /* Two GPUs per socket, listed in the reverse of HIP's order. */
+/* ---- the hook: a test's `amdsmi` (Python) mock behind the library ----
+ * fake_amdsmi_set_hook(fn) (ctypes; tests/support/fake_amdsmi_mock.py): the processor list is
+ * then the mock's. fn(function, out, max) writes, for each handle of the mock's list in its
+ * order, the GPU of the config it stands for (its HIP index: the mock's hip_id), and returns how
+ * many (at most max), or -1 (not answered: the library's own list). One socket holds them all. */
+typedef int (*fake_amdsmi_hook_fn)(const char *function, unsigned *out, unsigned max);
+static fake_amdsmi_hook_fn hook;
+
+EXPORT void fake_amdsmi_set_hook(fake_amdsmi_hook_fn fn)
+{
+    __atomic_store_n(&hook, fn, __ATOMIC_SEQ_CST);
+}
+
+/* The mock's list (config GPUs, in list order): how many, -1 without a hook's answer, or
+ * AMDSMI_STATUS_INVAL as a negative number for a list the config cannot hold. */
+static int hooked_list(unsigned *gpu)
+{
+    fake_amdsmi_hook_fn fn = __atomic_load_n(&hook, __ATOMIC_SEQ_CST);
+    int n = fn ? fn("amdsmi_get_processor_handles", gpu, ZEUS_SIM_MAX_GPUS) : -1;
+    if (n < 0)
+        return -1;
+    if (n > ZEUS_SIM_MAX_GPUS)
+        return -(int)AMDSMI_STATUS_INVAL;
+    for (int i = 0; i < n; i++) {
+        if (gpu[i] >= config.gpu_count)
+            return -(int)AMDSMI_STATUS_INVAL;
+        for (int j = 0; j < i; j++)
+            if (gpu[j] == gpu[i])
+                return -(int)AMDSMI_STATUS_INVAL;
+    }
+    return n;
+}
+
 static unsigned socket_count(void)
 {
-    return (config.gpu_count + 1) / 2;
+    unsigned gpu[ZEUS_SIM_MAX_GPUS];
+    return hooked_list(gpu) != -1 ? 1 : (config.gpu_count + 1) / 2;
 }
 
 EXPORT amdsmi_status_t amdsmi_get_socket_handles(uint32_t *count, amdsmi_socket_handle *out)
@@ -302,8 +338,14 @@ EXPORT amdsmi_status_t amdsmi_get_processor_handles(amdsmi_socket_handle socket,
     if (si >= socket_count())
         return AMDSMI_STATUS_INVAL;
     unsigned n = 0;
-    amdsmi_processor_handle list[2];
-    for (unsigned k = 0; k < 2; k++) {
+    amdsmi_processor_handle list[ZEUS_SIM_MAX_GPUS];
+    unsigned gpu[ZEUS_SIM_MAX_GPUS];
+    int hooked = hooked_list(gpu);
+    if (hooked < -1)
+        return (amdsmi_status_t)-hooked;
+    for (unsigned k = 0; hooked >= 0 && k < (unsigned)hooked; k++)
+        list[n++] = &handles[gpu[k]];
+    for (unsigned k = 0; hooked < 0 && k < 2; k++) {
         unsigned pos = si * 2 + k; /* position in the library's list */
         if (pos < config.gpu_count)
             list[n++] = &handles[config.gpu_count - 1 - pos];

@@ -111,3 +111,47 @@ def test_rapl_cpus_read_energy_from_a_powercap_tree(tmp_path):
     r = run_python(code, env={"ZEUS_SYSFS_ROOT": str(root)})
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["2500.0", "1000.0", "True", "False", "1250.0", "None"]
+
+
+def test_current_cpu_index_of_a_pinned_process(tmp_path):
+    # The package of the core the process runs on (pinned to the last core it may use); RAPLCPUs
+    # where there is no RAPL (an empty sysfs tree) says so as the original does.
+    r = run_python(
+        "import os\n"
+        "from zeus.device.cpu import get_current_cpu_index\n"
+        "from zeus.device.cpu.rapl import RAPLCPUs, ZeusRAPLNotSupportedError\n"
+        "core = sorted(os.sched_getaffinity(0))[-1]\n"
+        "os.sched_setaffinity(0, {core})\n"
+        "topology = f'/sys/devices/system/cpu/cpu{core}/topology/physical_package_id'\n"
+        "package = int(open(topology).read())\n"
+        "print(get_current_cpu_index(), get_current_cpu_index(os.getpid()), package)\n"
+        "try:\n    RAPLCPUs()\nexcept ZeusRAPLNotSupportedError as e:\n    print('NO-RAPL', e)\n",
+        env={"ZEUS_SYSFS_ROOT": str(tmp_path)},
+    )
+    assert r.returncode == 0, r.stderr
+    first, second = r.stdout.splitlines()
+    index, by_pid, package = first.split()
+    assert index == by_pid == package
+    assert second.startswith("NO-RAPL RAPL is not supported on this CPU.")
+
+
+def test_amd_gpus_numbered_by_hip_with_their_pci_address():
+    # On the fake libamd_smi (handles listed in reverse HIP order), HIP_VISIBLE_DEVICES=2,0:
+    # framework GPU 0 is HIP 2 (the fake's bus 3). Past the visible GPUs: the HIP indices seen.
+    from conftest import FAKE_AMDSMI
+
+    r = run_python(
+        "from zeus import _zeus\n"
+        "from zeus.device.exception import ZeusGPUNotFoundError\n"
+        "from zeus.device.gpu.amd import AMDGPU\n"
+        "print([_zeus.gpu_pci_address(i) for i in range(_zeus.gpu_count())])\n"
+        "try:\n    AMDGPU(2)\nexcept ZeusGPUNotFoundError as e:\n    print('NOT-FOUND', e)\n"
+        "try:\n    AMDGPU(0).handle\nexcept ImportError as e:\n    print('NO-AMDSMI', e)\n",
+        env={"ZEUS_DEVICE": "amdsmi", "ZEUS_AMDSMI_LIBRARY": str(FAKE_AMDSMI),
+             "ZEUS_AMDSMI_CHECK_MS": "20", "HIP_VISIBLE_DEVICES": "2,0"},
+    )
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "['0000:03:00.0', '0000:01:00.0']"
+    assert lines[1].startswith("NOT-FOUND no AMD GPU at index 2") and "HIP indices [0, 2]" in lines[1]
+    assert lines[2].startswith("NO-AMDSMI AMDGPU.handle is a handle of ROCm's amdsmi Python package")

@@ -198,7 +198,7 @@ def test_a_monitor_that_cannot_be_made_fails_begin_window(fake_gpus):
                               pushgateway_url="127.0.0.1:1", job="x")):
         with pytest.raises(RuntimeError, match=type(metric).__name__ + ": .*7"):
             metric.begin_window("w")
-        assert metric.proc is None
+        assert "w" not in metric.window_state
         with pytest.raises(RuntimeError, match="no window 'w' is open"):
             metric.end_window("w")
 
@@ -209,7 +209,7 @@ def test_failed_pushes_are_counted_and_warned_at_end_window(fake_gpus):
         closed = f"127.0.0.1:{s.getsockname()[1]}"
     gauge = PowerGauge(gpu_indices=[0], update_period=0.05, pushgateway_url=closed, job="x")
     gauge.begin_window("w")
-    with pytest.raises(RuntimeError, match="a window is already open"):
+    with pytest.raises(RuntimeError, match="a window named .w. is already open"):
         gauge.begin_window("w")
     time.sleep(0.5)
     with pytest.warns(UserWarning, match=r"PowerGauge: \d+ of \d+ pushes to the Pushgateway "

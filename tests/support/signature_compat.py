@@ -42,14 +42,16 @@ def _original(fn: ast.FunctionDef, method: bool) -> list[tuple[str, str, bool]]:
     return out
 
 
-def _ours(obj: object) -> list[tuple[str, str, bool]] | None:
+def _ours(obj: object, method: bool) -> list[tuple[str, str, bool]] | None:
     try:
         sig = inspect.signature(obj)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None  # a C function without a signature: nothing to compare
     out = [(p.name, KINDS[p.kind], p.default is not p.empty or KINDS[p.kind] in (VAR, VARKW))
            for p in sig.parameters.values()]  # fmt: skip
-    return out[1:] if out and out[0][0] in ("self", "cls") else out
+    # (a module function may name its first parameter self too: the original's
+    # warn_if_global_in_subprocess(self) does)
+    return out[1:] if method and out and out[0][0] in ("self", "cls") else out
 
 
 def compatible(orig: list[tuple[str, str, bool]], ours: list[tuple[str, str, bool]]) -> bool:
@@ -126,7 +128,7 @@ def differences(source_root: str, skip: tuple[str, ...] = ()) -> list[str]:
                     for d in node.decorator_list
                 ):
                     continue
-                orig, ours = _original(node, method is not None), _ours(obj)
+                orig, ours = _original(node, method is not None), _ours(obj, method is not None)
                 if ours is not None and not compatible(orig, ours):
                     out.append(f"SIGNATURE {name}: original {orig} ours {ours}")
     return out

@@ -7,7 +7,7 @@ location, hour): written atomically (a temporary file in the same directory, the
 any number of processes on a cluster read and fill it at once and a job started an hour later
 does not ask the API again. ``zeus monitor energy --carbon`` (C) reads and writes the same files.
 
-Pure standard library (urllib), outside libzeus's dependency promise.
+Over ``requests`` (as the original's clients), outside libzeus's dependency promise.
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional, Union
+
+import requests
 
 logger = logging.getLogger("zeus.monitor.carbon")
 
@@ -173,8 +172,9 @@ class ClientBase:
 
 
 class HttpJson:
-    """GET that returns parsed JSON; a back-off after a 429 so a busy API is not asked again
-    before it said to (``Retry-After``, default 60 s)."""
+    """GET (``requests.get``, as the original asks its providers) that returns parsed JSON; a
+    back-off after a 429 so a busy API is not asked again before it said to (``Retry-After``,
+    default 60 s)."""
 
     def __init__(self, what: str, timeout: float) -> None:
         self.what = what
@@ -189,45 +189,37 @@ class HttpJson:
                 f"{self._backoff_until - now:.0f} s",
                 429,
             )
-        request = urllib.request.Request(url, headers=headers or {})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                body = response.read()
-        except urllib.error.HTTPError as e:
-            detail = _body_text(e)
-            if e.code == 429:
-                self._backoff_until = time.time() + _retry_after(e.headers.get("Retry-After"))
-                raise ProviderError(
-                    f"{self.what}: rate limited (HTTP 429) at {_no_key(url)}: {detail}", 429
-                ) from None
-            if e.code in (401, 403):
-                raise ProviderError(
-                    f"{self.what}: the API key was refused (HTTP {e.code}) at {_no_key(url)}: "
-                    f"{detail}",
-                    e.code,
-                ) from None
-            raise ProviderError(
-                f"{self.what}: HTTP {e.code} from {_no_key(url)}: {detail}", e.code
-            ) from None
-        except (socket.timeout, TimeoutError):
+            response = requests.get(url, headers=headers or {}, timeout=self.timeout)
+        except requests.exceptions.Timeout:
             raise ProviderError(
                 f"{self.what}: no answer from {_no_key(url)} within {self.timeout:g} s"
             ) from None
-        except urllib.error.URLError as e:
-            reason = e.reason
-            if isinstance(reason, (socket.timeout, TimeoutError)):
-                raise ProviderError(
-                    f"{self.what}: no answer from {_no_key(url)} within {self.timeout:g} s"
-                ) from None
+        except requests.exceptions.RequestException as e:
+            reason = e.args[0] if e.args else e
             raise ProviderError(f"{self.what}: cannot reach {_no_key(url)}: {reason}") from None
-        except OSError as e:
-            raise ProviderError(f"{self.what}: cannot reach {_no_key(url)}: {e}") from None
+        # (a response without a status code is a test's stand-in for requests': taken as is)
+        status = getattr(response, "status_code", 200)
+        if status >= 400:
+            detail = (response.text or "")[:300].strip() or getattr(response, "reason", "")
+            if status == 429:
+                self._backoff_until = time.time() + _retry_after(response.headers.get("Retry-After"))
+                raise ProviderError(
+                    f"{self.what}: rate limited (HTTP 429) at {_no_key(url)}: {detail}", 429
+                )
+            if status in (401, 403):
+                raise ProviderError(
+                    f"{self.what}: the API key was refused (HTTP {status}) at {_no_key(url)}: "
+                    f"{detail}",
+                    status,
+                )
+            raise ProviderError(f"{self.what}: HTTP {status} from {_no_key(url)}: {detail}", status)
         try:
-            return json.loads(body)
+            return response.json()
         except ValueError as e:
             raise ProviderError(
                 f"{self.what}: {_no_key(url)} answered with something that is not JSON ({e}): "
-                f"{body[:200]!r}"
+                f"{(response.text or '')[:200]!r}"
             ) from None
 
 
@@ -236,13 +228,6 @@ def _retry_after(value: Optional[str]) -> float:
         return max(1.0, float(value)) if value else 60.0
     except ValueError:
         return 60.0
-
-
-def _body_text(e: urllib.error.HTTPError) -> str:
-    try:
-        return e.read()[:300].decode("utf-8", "replace").strip() or e.reason
-    except OSError:
-        return str(e.reason)
 
 
 def _no_key(url: str) -> str:

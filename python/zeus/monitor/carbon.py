@@ -71,9 +71,10 @@ class CarbonIntensityProvider(abc.ABC):
         """How many past intervals ``get_recent_carbon_intensity`` covers."""
 
 
-def _location(location) -> tuple[Optional[tuple[float, float]], Optional[str]]:
+def _location(location, check_range: bool = True) -> tuple[Optional[tuple[float, float]], Optional[str]]:
     """(lat, lon) or an ElectricityMaps zone ("DE", "US-CAL-CISO"), from the argument or
-    ``ZEUS_CARBON_LOCATION`` ("LAT,LON" or a zone)."""
+    ``ZEUS_CARBON_LOCATION`` ("LAT,LON" or a zone); without check_range, a latitude or
+    longitude out of range is the caller's to refuse."""
     where = "location"
     if location is None:
         location = os.environ.get("ZEUS_CARBON_LOCATION")
@@ -100,9 +101,13 @@ def _location(location) -> tuple[Optional[tuple[float, float]], Optional[str]]:
         lat, lon = (float(v) for v in location)
     except (TypeError, ValueError):
         raise ValueError(f"{where}={location!r}: not (lat, lon) nor a zone") from None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+    if check_range and not in_range(lat, lon):
         raise ValueError(f"{where}={location!r}: latitude/longitude out of range")
     return (lat, lon), None
+
+
+def in_range(lat: float, lon: float) -> bool:
+    return -90 <= lat <= 90 and -180 <= lon <= 180
 
 
 class ElectrictyMapsClient(CarbonIntensityProvider, ClientBase):
@@ -303,6 +308,16 @@ class Op(enum.Enum):
     BEGIN = 0
     END = 1
     NEXTITER = 2
+
+
+def _polling_process(*args, **kwargs) -> None:
+    """The original's monitor process (it took ``Op`` commands and measured hour by hour). This
+    package has none: a window's energy is split by hour from libzeus's power samples
+    (``IntervalMonitor``, docs/carbon.md); the name is kept for imports."""
+    raise NotImplementedError(
+        "zeus.monitor: there is no polling process here; CarbonEmissionMonitor and "
+        "EnergyCostMonitor split each window's energy by hour from libzeus's power samples"
+    )
 
 
 def _weighted(parts: list[tuple[Optional[dict[int, float]], float]]) -> Optional[dict[int, float]]:

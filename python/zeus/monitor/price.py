@@ -23,7 +23,8 @@ from typing import Any, Literal, Optional, Sequence, Union
 
 from zeus.monitor._intervals import Interval, IntervalMonitor
 from zeus.monitor._provider import ClientBase, ProviderError, safe_component
-from zeus.monitor.carbon import Op, _location, convert
+from zeus.monitor.carbon import Op, _location, convert, in_range
+from zeus.monitor.carbon import _polling_process  # noqa: F401 - the original's name, for imports
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class OpenEIClient(ElectricityPriceProvider, ClientBase):
     ) -> None:
         if sector not in SECTORS:
             raise ValueError(f"sector={sector!r}: one of {', '.join(SECTORS)}")
-        latlon, zone = _location(location)
+        latlon, zone = _location(location, check_range=False)  # refused when asked, as NotFound
         if latlon is None:
             raise ValueError(f"OpenEI: location {zone!r}: needs (lat, lon), not a zone")
         self.lat, self.lon = latlon
@@ -118,6 +119,11 @@ class OpenEIClient(ElectricityPriceProvider, ClientBase):
         return f"openei/{where}/{self.sector}/{safe_component(self.label)}/{day}.json"
 
     def get_current_electricity_prices(self) -> dict[str, list]:
+        if not in_range(self.lat, self.lon):  # (the original asks, and the API finds no utility)
+            raise ZeusElectricityPriceNotFoundError(
+                f"No rates found for lat, lon: [{self.lat}, {self.lon}]: latitude or longitude "
+                "out of range"
+            )
         hit = self._cache.get(self._cache_path())
         if hit is not None and isinstance(hit.get("prices"), dict):
             return hit["prices"]

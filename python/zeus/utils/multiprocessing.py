@@ -6,25 +6,40 @@ import inspect
 import warnings
 
 
-def warn_if_global_in_subprocess(self: object) -> None:
-    """Warns (UserWarning) when ``self`` is being made by module-level code of a spawned
-    child (``__name__ == "__mp_main__"``): the object would be made again in every child."""
+def _is_global_in_spawned_child() -> bool:
+    """Whether the caller runs, somewhere up its stack, in module-level code of a spawned
+    child's main script (re-imported by spawn as ``__mp_main__``), directly or through modules
+    that script imports. Module-level frames of multiprocessing's own start-up code
+    (``<string>``, ``<frozen ...>``) do not count."""
     frame = inspect.currentframe()
-    try:
-        caller = frame.f_back if frame is not None else None
-        while caller is not None:
-            if caller.f_code.co_name == "<module>":
-                if caller.f_globals.get("__name__") == "__mp_main__":
-                    warnings.warn(
-                        f"{type(self).__name__} was instantiated at the global scope of a "
-                        "subprocess's main module (every spawned child makes another one). "
-                        "Create it under `if __name__ == '__main__':` instead.",
-                        stacklevel=2,
-                    )
-                return
-            caller = caller.f_back
-    finally:
-        del frame
+    caller = frame.f_back if frame is not None else None
+    del frame
+    while caller is not None:
+        code = caller.f_code
+        if (
+            code.co_name == "<module>"
+            and code.co_filename != "<string>"
+            and not code.co_filename.startswith("<frozen")
+            and caller.f_globals.get("__name__") == "__mp_main__"
+        ):
+            return True
+        caller = caller.f_back
+    return False
+
+
+def warn_if_global_in_subprocess(self: object) -> None:
+    """Warns (UserWarning) when ``self`` is being made while a spawned child re-imports its
+    parent's main script (a monitor made as a global: every spawned child makes another one,
+    and runs the rest of the script's global code, a model load for instance, again)."""
+    if not _is_global_in_spawned_child():
+        return
+    warnings.warn(
+        f"{type(self).__name__} was instantiated during module import in a spawned subprocess: "
+        "it is probably a global of the main script, which every spawned child imports again "
+        "(running its global code again). Create it under "
+        '`if __name__ == "__main__":` or inside a function instead.',
+        stacklevel=3,
+    )
 
 
 __all__ = ["warn_if_global_in_subprocess"]

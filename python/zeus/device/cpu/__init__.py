@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zeus.device.cpu.common import CPUs, ZeusCPUInitError
+from zeus.device.cpu.common import CPUs, ZeusCPUInitError, get_current_cpu_index
 from zeus.device.cpu.emi import emi_is_available
 from zeus.device.cpu.rapl import RAPLCPUs, rapl_is_available
 
@@ -21,4 +21,4 @@ def get_cpus() -> CPUs:
     return _cpus
 
 
-__all__ = ["get_cpus", "rapl_is_available", "emi_is_available"]
+__all__ = ["get_cpus", "get_current_cpu_index", "rapl_is_available", "emi_is_available"]

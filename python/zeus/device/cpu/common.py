@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from typing import Literal
 
 from zeus import _zeus
 from zeus.device.common import camel_aliases
 from zeus.device.exception import ZeusBaseCPUError
+
+
+def get_current_cpu_index(pid: int | Literal["current"] = "current") -> int:
+    """The CPU package (socket, ``physical_package_id``) of the core the process last ran on
+    (field 39 of ``/proc/<pid>/stat``). Linux may move a process between packages: pin it
+    (``taskset``) to measure one package. OSError/ValueError where /proc or sysfs says no."""
+    if pid == "current":
+        pid = os.getpid()
+    with open(f"/proc/{int(pid)}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # (the command name may hold spaces)
+    core = int(fields[36])
+    with open(f"/sys/devices/system/cpu/cpu{core}/topology/physical_package_id") as f:
+        return int(f.read().strip())
 
 
 class ZeusCPUInitError(ZeusBaseCPUError):

@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Literal
 
 from zeus import _zeus
-from zeus.device.cpu.common import CPU, CPUs, ZeusCPUInitError
+from zeus.device.cpu.common import CPU, CPUs, get_current_cpu_index
 from zeus.device.exception import ZeusBaseCPUError
 
 RAPL_DIR = "/sys/class/powercap/intel-rapl"
@@ -37,16 +37,10 @@ def rapl_is_available() -> bool:
 
 def get_current_rapl_zone_id(pid: int | Literal["current"] = "current") -> int:
     """The RAPL zone (``intel-rapl:N``) of the package the process last ran on."""
-    path = f"/proc/{'self' if pid == 'current' else int(pid)}/stat"
     try:
-        with open(path, encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        cpu = int(fields[36])  # field 39 of stat: processor last executed on
-        topo = f"/sys/devices/system/cpu/cpu{cpu}/topology"
-        with open(f"{topo}/physical_package_id", encoding="ascii") as f:
-            package = int(f.read())
+        package = get_current_cpu_index(pid)
     except (OSError, ValueError, IndexError) as e:
-        raise ZeusRAPLNotSupportedError(f"cannot find the CPU package of {path}: {e}") from None
+        raise ZeusRAPLNotSupportedError(f"cannot find the CPU package of process {pid}: {e}") from None
     for i in range(_zeus.cpu_count()):
         if _zeus.cpu_info(i)["name"] in (f"package-{package}", f"package-{package}-die-0"):
             return i
@@ -72,6 +66,15 @@ class RaplWraparoundTracker:
         )
 
 
+def _polling_process(rapl_file_path: str, max_energy_uj: float, wraparound_counter) -> None:
+    """The original's wraparound poller process (``RaplWraparoundTracker``'s target). Not
+    needed: libzeus counts RAPL wraparounds in-process."""
+    raise ZeusRAPLFileInitError(
+        f"{rapl_file_path}: libzeus tracks RAPL wraparounds (no poller process); "
+        "use zeus.device.cpu.get_cpus()"
+    )
+
+
 class RAPLCPU(CPU):
     """One RAPL package (``cpu_index``: position among the packages, sorted)."""
 
@@ -95,7 +98,9 @@ class RAPLCPUs(CPUs):
         if not rapl_is_available():
             reasons = _zeus.backend_reasons()
             why = "; ".join(f"{n}: {w}" for n, (ok, w) in reasons.items() if "rapl" in n)
-            raise ZeusCPUInitError(f"RAPL unavailable ({why or 'no packages found'})")
+            raise ZeusRAPLNotSupportedError(
+                f"RAPL is not supported on this CPU. ({why or 'no packages found'})"
+            )
         super().__init__()
 
     def _make_cpu(self, index: int) -> CPU:

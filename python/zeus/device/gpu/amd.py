@@ -10,7 +10,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 from zeus import _zeus
-from zeus.device.exception import ZeusGPUInitError, ZeusGPUNotSupportedError
+from zeus.device.exception import (
+    ZeusGPUInitError,
+    ZeusGPUNotFoundError,
+    ZeusGPUNotSupportedError,
+)
 from zeus.device.gpu.common import GPU, GPUs, zeus_errors
 
 
@@ -27,6 +31,38 @@ class AMDGPU(GPU):
 
     # AMD GPUs have no persistence mode (the driver keeps them initialised): libzeus refuses,
     # as the original's AMDGPU raises ZeusGPUNotSupportedError.
+
+    def __init__(self, gpu_index: int) -> None:
+        count = _zeus.gpu_count()
+        if not 0 <= gpu_index < count:
+            hip = sorted(_zeus.gpu_info(i)["device_index"] for i in range(count))
+            raise ZeusGPUNotFoundError(
+                f"no AMD GPU at index {gpu_index} (HIP index {gpu_index} without "
+                f"HIP_VISIBLE_DEVICES): the visible GPUs have HIP indices {hip}"
+                + ("" if _zeus.gpu_backend() == "amdsmi" else f" ({_zeus.gpu_backend()} GPUs)")
+            )
+        super().__init__(gpu_index)
+
+    @property
+    def handle(self):
+        """This GPU's processor handle in ROCm's ``amdsmi`` Python package, for calls of your
+        own through that package (after its ``amdsmi_init()``). libzeus decides which GPU this
+        is (HIP's numbering, ``HIP_VISIBLE_DEVICES``); the handle is the one of the same PCI
+        address."""
+        try:
+            import amdsmi  # noqa: PLC0415 - only for this handle
+        except ImportError as e:
+            raise ImportError(
+                "AMDGPU.handle is a handle of ROCm's amdsmi Python package, which is not "
+                f"installed ({e}); this package measures without it"
+            ) from None
+        address = _zeus.gpu_pci_address(self.gpu_index)
+        for handle in amdsmi.amdsmi_get_processor_handles():
+            if str(amdsmi.amdsmi_get_gpu_device_bdf(handle)).lower() == address:
+                return handle
+        raise ZeusGPUNotFoundError(
+            f"AMD GPU {self.gpu_index} (PCI {address}) is not among amdsmi's processor handles"
+        )
 
     def reset_gpu_locked_clocks(self, block: bool = True) -> None:
         raise ZeusGPUNotSupportedError(
