@@ -161,9 +161,11 @@ typedef int (*zeus_all_reduce_fn)(double *values, size_t count, zeus_reduce_op o
 /* How limits are profiled (docs/power-limit.md, "Adaptive profiling"). */
 typedef enum {
     ZEUS_PL_PROFILING_FULL = 0, /* the original's: every limit, warmup + profile_steps each */
-    /* Each limit measured in short windows until its cost is known well enough to rank it (at
-     * most profile_steps); the sweep from the maximum down stops once lower limits stop
-     * improving. The same choice as full profiling in most cases with far fewer steps. */
+    /* Every limit from the maximum down measured in short windows only until its rank is
+     * statistically clear (the sweep stops once two limits rose far above the best), then the
+     * best and its closest challenger measured again while they overlap, all within
+     * profiling_budget (45 %) of full profiling's steps. Full profiling's choice or one as
+     * cheap in most cases. */
     ZEUS_PL_PROFILING_ADAPTIVE = 1
 } zeus_power_limit_profiling;
 
@@ -198,6 +200,10 @@ typedef struct {
     void *all_reduce_user;
     /* Default ZEUS_PL_PROFILING_FULL. Distributed training works in both modes. */
     zeus_power_limit_profiling profiling;
+    /* ZEUS_PL_PROFILING_ADAPTIVE: the most steps it may take, as a fraction of full
+     * profiling's, 0 < budget <= 1 (default 0.45). More steps buy full profiling's quality
+     * (docs/power-limit.md, "Adaptive profiling"); ignored by full profiling. */
+    double profiling_budget;
 } zeus_power_limit_options;
 
 /* Defaults and struct_size. A macro, so that struct_size is the size the caller was compiled

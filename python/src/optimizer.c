@@ -2,6 +2,7 @@
  * class over it). */
 #include "zeuspy.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -124,17 +125,64 @@ static PyObject *optimizer_error(OptimizerObject *self, int rc)
     return zpy_raise(rc, NULL); /* ZEUS_EPERM: ZeusGPUNoPermissionError, a RuntimeError as in 0.8 */
 }
 
+/* selector: None (default), ("energy",), ("time",), ("zeus_cost", eta, world_size),
+ * ("max_slowdown", factor), or a callable(list of (W, J, s)) -> W. */
+static int set_selector(OptimizerObject *self, PyObject *selector, zeus_optimum_selector *out)
+{
+    if (selector == Py_None)
+        return 0;
+    if (PyCallable_Check(selector)) {
+        Py_INCREF(selector);
+        Py_XSETREF(self->selector, selector);
+        out->kind = ZEUS_SELECTOR_CUSTOM;
+        out->fn = custom_selector;
+        out->user = self;
+        out->name = Py_TYPE(selector)->tp_name;
+        return 0;
+    }
+    const char *kind;
+    double x = 0;
+    int ws = ZEUS_WORLD_SIZE_AUTO;
+    if (!PyArg_ParseTuple(selector, "s|di", &kind, &x, &ws))
+        return -1;
+    int rc = ZEUS_OK;
+    if (!strcmp(kind, "energy"))
+        *out = zeus_selector_energy();
+    else if (!strcmp(kind, "time"))
+        *out = zeus_selector_time();
+    else if (!strcmp(kind, "zeus_cost"))
+        rc = zeus_selector_zeus_cost(x, ws, out);
+    else if (!strcmp(kind, "max_slowdown"))
+        rc = zeus_selector_max_slowdown(x, out);
+    else
+        return PyErr_Format(PyExc_ValueError, "unknown selector %s", kind), -1;
+    if (rc != ZEUS_OK)
+        return zpy_raise(rc, PyExc_ValueError), -1;
+    return 0;
+}
+
 static int optimizer_init(OptimizerObject *self, PyObject *args, PyObject *kw)
 {
-    static char *names[] = {"monitor",           "selector",   "wait_steps",   "warmup_steps",
-                            "profile_steps",     "pl_step",    "profile_path", "restore_on_exit",
-                            "profile_gpu_model", "all_reduce", "profiling",    NULL};
+    static char *names[] = {"monitor",
+                            "selector",
+                            "wait_steps",
+                            "warmup_steps",
+                            "profile_steps",
+                            "pl_step",
+                            "profile_path",
+                            "restore_on_exit",
+                            "profile_gpu_model",
+                            "all_reduce",
+                            "profiling",
+                            "profiling_budget",
+                            NULL};
     PyObject *monitor, *selector = Py_None, *path = Py_None, *all_reduce = Py_None;
     int wait = 1, warmup = 10, profile = 40, step = 25, on_exit = 1, gpu_model = 0;
     const char *profiling = "full";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|OiiiiOppOs:Optimizer", names, &zpy_MonitorType,
+    double budget = NAN; /* NAN: the library's default */
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|OiiiiOppOsd:Optimizer", names, &zpy_MonitorType,
                                      &monitor, &selector, &wait, &warmup, &profile, &step, &path,
-                                     &on_exit, &gpu_model, &all_reduce, &profiling))
+                                     &on_exit, &gpu_model, &all_reduce, &profiling, &budget))
         return -1;
     if (self->plo) {
         PyErr_SetString(PyExc_RuntimeError, "the optimizer is already initialised");
@@ -152,6 +200,8 @@ static int optimizer_init(OptimizerObject *self, PyObject *args, PyObject *kw)
     o.restore_on_exit = on_exit;
     o.restore_on_signal = false; /* Python keeps SIGINT; the package restores on its own */
     o.profile_gpu_model = gpu_model;
+    if (!isnan(budget))
+        o.profiling_budget = budget;
     int prc = zeus_power_limit_profiling_parse(profiling, &o.profiling);
     if (prc != ZEUS_OK) {
         PyErr_SetString(PyExc_ValueError, zeus_last_error());
@@ -163,37 +213,8 @@ static int optimizer_init(OptimizerObject *self, PyObject *args, PyObject *kw)
         o.all_reduce = python_all_reduce;
         o.all_reduce_user = self;
     }
-    /* selector: None (default), ("energy",), ("time",), ("zeus_cost", eta, world_size),
-     * ("max_slowdown", factor), or a callable(list of (W, J, s)) -> W. */
-    if (selector != Py_None) {
-        if (PyCallable_Check(selector)) {
-            Py_INCREF(selector);
-            Py_XSETREF(self->selector, selector);
-            o.selector.kind = ZEUS_SELECTOR_CUSTOM;
-            o.selector.fn = custom_selector;
-            o.selector.user = self;
-            o.selector.name = Py_TYPE(selector)->tp_name;
-        } else {
-            const char *kind;
-            double x = 0;
-            int ws = ZEUS_WORLD_SIZE_AUTO;
-            if (!PyArg_ParseTuple(selector, "s|di", &kind, &x, &ws))
-                return -1;
-            int rc = ZEUS_OK;
-            if (!strcmp(kind, "energy"))
-                o.selector = zeus_selector_energy();
-            else if (!strcmp(kind, "time"))
-                o.selector = zeus_selector_time();
-            else if (!strcmp(kind, "zeus_cost"))
-                rc = zeus_selector_zeus_cost(x, ws, &o.selector);
-            else if (!strcmp(kind, "max_slowdown"))
-                rc = zeus_selector_max_slowdown(x, &o.selector);
-            else
-                return PyErr_Format(PyExc_ValueError, "unknown selector %s", kind), -1;
-            if (rc != ZEUS_OK)
-                return zpy_raise(rc, PyExc_ValueError), -1;
-        }
-    }
+    if (set_selector(self, selector, &o.selector) < 0)
+        return -1;
     PyObject *path_bytes = NULL;
     if (path != Py_None && !PyUnicode_FSConverter(path, &path_bytes))
         return -1;
@@ -415,7 +436,8 @@ PyTypeObject zpy_OptimizerType = {
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "Optimizer(monitor, selector=None, wait_steps=1, warmup_steps=10, profile_steps=40, "
               "pl_step=25, profile_path=None, restore_on_exit=True, profile_gpu_model=False, "
-              "all_reduce=None, profiling='full')\n--\n\nlibzeus power-limit optimizer (use "
+              "all_reduce=None, profiling='full', profiling_budget=0.45)\n--\n\nlibzeus "
+              "power-limit optimizer (use "
               "zeus.optimizer.GlobalPowerLimitOptimizer).",
     .tp_traverse = (traverseproc)optimizer_traverse,
     .tp_clear = (inquiry)optimizer_clear,

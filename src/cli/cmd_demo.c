@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +32,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: zeus demo [--steps N] [--epochs N] [--gpus N] [--selector NAME] [--eta X]\n"
-            "                 [--factor F] [--profiling MODE] [--profile FILE] [--json]\n"
-            "                 [--quiet]\n\n"
+            "                 [--factor F] [--profiling MODE] [--profiling-budget X]\n"
+            "                 [--profile FILE] [--json] [--quiet]\n\n"
             "Optimize the GPU power limit of a simulated training job. A training loop runs on\n"
             "simulated GPUs (the sim backend: no real GPU is touched), the energy monitor\n"
             "measures it, and the power-limit optimizer profiles every limit from the maximum\n"
@@ -49,8 +50,10 @@ static void usage(FILE *out)
             "                    as the library)\n"
             "  --factor F        max-slowdown's allowed slowdown, >= 1 (default 1.1)\n"
             "  --profiling MODE  full (default: every limit, as the original) or adaptive (each\n"
-            "                    limit until its cost is known, the range searched coarse to\n"
-            "                    fine: about a third of the steps; docs/power-limit.md)\n"
+            "                    limit until its rank is clear, close ones again: at most 45 %%\n"
+            "                    of the steps; docs/power-limit.md)\n"
+            "  --profiling-budget X  adaptive: at most this fraction of full profiling's steps\n"
+            "                    (0 < X <= 1, default 0.45)\n"
             "  --profile FILE    save the profile there, or load it if it exists (no profiling)\n"
             "  --json            print one JSON object\n"
             "  --quiet           no progress on stderr\n"
@@ -69,6 +72,7 @@ typedef struct {
     double eta;
     double factor;
     zeus_power_limit_profiling profiling;
+    double budget; /* --profiling-budget; NAN: the library's default */
     const char *profile;
     bool json;
     bool quiet;
@@ -98,19 +102,26 @@ static void sync_gpu(unsigned gpu, void *user)
 
 static int parse_args(int argc, char **argv, demo_args *a)
 {
-    static const struct option options[] = {
-        {"steps", required_argument, NULL, 's'},   {"epochs", required_argument, NULL, 'e'},
-        {"gpus", required_argument, NULL, 'g'},    {"selector", required_argument, NULL, 'S'},
-        {"eta", required_argument, NULL, 'E'},     {"factor", required_argument, NULL, 'f'},
-        {"profile", required_argument, NULL, 'p'}, {"profiling", required_argument, NULL, 'P'},
-        {"json", no_argument, NULL, 'j'},          {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"steps", required_argument, NULL, 's'},
+                                            {"epochs", required_argument, NULL, 'e'},
+                                            {"gpus", required_argument, NULL, 'g'},
+                                            {"selector", required_argument, NULL, 'S'},
+                                            {"eta", required_argument, NULL, 'E'},
+                                            {"factor", required_argument, NULL, 'f'},
+                                            {"profile", required_argument, NULL, 'p'},
+                                            {"profiling", required_argument, NULL, 'P'},
+                                            {"profiling-budget", required_argument, NULL, 'B'},
+                                            {"json", no_argument, NULL, 'j'},
+                                            {"quiet", no_argument, NULL, 'q'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
     *a = (demo_args){.steps = DEMO_STEPS,
                      .epochs = 1,
                      .gpus = 1,
                      .selector = "zeus-cost",
                      .eta = DEMO_ETA,
-                     .factor = 1.1};
+                     .factor = 1.1,
+                     .budget = NAN};
     long gpus = 1;
     int c;
     opterr = 0;
@@ -150,6 +161,13 @@ static int parse_args(int argc, char **argv, demo_args *a)
         case 'P':
             if (zeus_power_limit_profiling_parse(optarg, &a->profiling) != ZEUS_OK)
                 return cli_error(CLI_USAGE, "demo: --profiling must be full or adaptive, not '%s'",
+                                 optarg);
+            break;
+        case 'B':
+            if (zeus_parse_double(optarg, &a->budget) != ZEUS_OK || !(a->budget > 0) ||
+                a->budget > 1)
+                return cli_error(CLI_USAGE,
+                                 "demo: --profiling-budget must be above 0 and at most 1, not '%s'",
                                  optarg);
             break;
         case 'j':
@@ -239,6 +257,8 @@ static int open_monitor_and_optimizer(demo *dm, const demo_args *a)
     zeus_power_limit_options_init(&po);
     po.profile_path = a->profile;
     po.profiling = a->profiling;
+    if (!isnan(a->budget))
+        po.profiling_budget = a->budget;
     if ((rc = zeus_selector_parse(a->selector, a->eta, a->factor, &po.selector)) != ZEUS_OK)
         return cli_lib_error(CLI_USAGE, rc, "demo");
     rc = zeus_power_limit_optimizer_create(dm->monitor, &po, &dm->plo);

@@ -134,6 +134,7 @@ void zeus_power_limit_options_init_sized(zeus_power_limit_options *options, size
         .pl_step_w = 25,
         .restore_on_signal = true,
         .restore_on_exit = true,
+        .profiling_budget = ZEUS__PL_ADAPTIVE_BUDGET,
     };
     memcpy(options, &d, struct_size < sizeof d ? struct_size : sizeof d);
 }
@@ -314,6 +315,12 @@ int zeus_power_limit_optimizer_create(zeus_monitor *monitor,
     if (!zeus_power_limit_profiling_name(opts.profiling))
         return zeus__error(ZEUS_EINVAL, "power-limit optimizer: unknown profiling mode %d",
                            (int)opts.profiling);
+    if (!(opts.profiling_budget > 0 && opts.profiling_budget <= 1))
+        return zeus__error(ZEUS_EINVAL,
+                           "power-limit optimizer: profiling_budget must be above 0 and at most 1 "
+                           "(a fraction of full profiling's steps), not %g",
+                           opts.profiling_budget);
+    cfg.adaptive_cfg.budget = opts.profiling_budget;
     /* The knobs first, before touching any device. */
     if ((rc = zeus__pl_fsm_validate(&cfg)) != ZEUS_OK)
         return rc;

@@ -71,8 +71,13 @@ int zeus__pl_fsm_init(zeus_pl_fsm *fsm, const zeus_pl_fsm_config *cfg, const zeu
         /* The ZeusCost selector's max power: the maximum limit (whole watts, as the profile
          * holds it) times the world size. */
         double world = cfg->selector.world_size > 0 ? (double)cfg->selector.world_size : 1.0;
-        zeus__pl_adaptive_init(&fsm->adaptive, &cfg->adaptive_cfg, &cfg->selector,
-                               (double)(cfg->max_limit_mw / 1000u) * world);
+        rc = zeus__pl_adaptive_init(&fsm->adaptive, &cfg->adaptive_cfg, &cfg->selector,
+                                    (double)(cfg->max_limit_mw / 1000u) * world, n,
+                                    cfg->warmup_steps);
+        if (rc != ZEUS_OK) {
+            zeus__pl_fsm_free(fsm);
+            return rc;
+        }
         fsm->chunk_steps_now = cfg->adaptive_cfg.chunk_steps;
     }
     return ZEUS_OK;
@@ -82,6 +87,7 @@ void zeus__pl_fsm_free(zeus_pl_fsm *fsm)
 {
     free(fsm->limits_mw);
     free(fsm->measurements);
+    zeus__pl_adaptive_free(&fsm->adaptive);
     fsm->limits_mw = NULL;
     fsm->measurements = NULL;
     fsm->limit_count = fsm->measurement_count = 0;
@@ -134,7 +140,7 @@ static int begin_limit(zeus_pl_fsm *fsm, size_t index)
     fsm->index = index;
     fsm->limit_mw = fsm->limits_mw[index];
     if (fsm->cfg.adaptive)
-        zeus__pl_adaptive_begin_limit(&fsm->adaptive);
+        zeus__pl_adaptive_begin_limit(&fsm->adaptive, index);
     if (fsm->cfg.warmup_steps == 0)
         return start_profiling(fsm);
     fsm->phase = ZEUS_PL_WARMUP;
@@ -216,6 +222,8 @@ int zeus__pl_fsm_start(zeus_pl_fsm *fsm)
     go_ready(fsm, 0, (long)fsm->cfg.wait_steps + 1);
     fsm->measurement_count = 0;
     fsm->profiling_steps = 0;
+    if (fsm->cfg.adaptive)
+        zeus__pl_adaptive_reset(&fsm->adaptive);
     return set_limit(fsm, fsm->cfg.max_limit_mw);
 }
 
@@ -305,13 +313,20 @@ static int complete_chunk(zeus_pl_fsm *fsm)
     zeus__pl_adaptive_add(&fsm->adaptive, fsm->chunk_steps_now, time_s, energy_j);
     if (!zeus__pl_adaptive_limit_done(&fsm->adaptive, fsm->cfg.profile_steps))
         return start_profiling(fsm);
-    zeus_power_limit_measurement *m = &fsm->measurements[fsm->measurement_count++];
+    /* A limit measured again (a revisit) keeps its place in the profile. */
+    size_t slot = 0;
+    while (slot < fsm->measurement_count &&
+           fsm->measurements[slot].power_limit_w != limit_mw / 1000)
+        slot++;
+    zeus_power_limit_measurement *m = &fsm->measurements[slot];
+    if (slot == fsm->measurement_count)
+        fsm->measurement_count++;
     zeus__pl_adaptive_end_limit(&fsm->adaptive, limit_mw / 1000, fsm->cfg.profile_steps, m);
     ZEUS_INFO("power-limit optimizer: %u W took %g s and %g J (adaptive: %ld steps)",
-              limit_mw / 1000, m->time_s, m->energy_j, fsm->adaptive.steps);
+              limit_mw / 1000, m->time_s, m->energy_j, fsm->adaptive.stats[fsm->index].steps);
     long next = -1;
     rc = zeus__pl_adaptive_next(&fsm->adaptive, fsm->limits_mw, fsm->limit_count, fsm->measurements,
-                                fsm->measurement_count, &next);
+                                fsm->measurement_count, fsm->cfg.profile_steps, &next);
     if (rc != ZEUS_OK || next < 0)
         return finish(fsm); /* a failing selector fails there, as in full profiling */
     return enter_limit(fsm, (size_t)next);

@@ -101,8 +101,24 @@ static void test_adaptive(void **state)
     cJSON_Delete(root);
     free(out);
     free(err);
+    /* --profiling-budget bounds the steps: at most 30 % of full profiling's 450 (+ a window
+     * and the wait step). */
+    assert_int_equal(zt_zeus(&out, &err, "demo", "--json", "--quiet", "--steps", "200",
+                             "--profiling", "adaptive", "--profiling-budget", "0.3", NULL),
+                     0);
+    root = cJSON_Parse(out);
+    assert_non_null(root);
+    settled = (int)number(root, "settled_at_step");
+    assert_true(settled > 1 && settled <= 135 + 4 + 2);
+    cJSON_Delete(root);
+    free(out);
+    free(err);
     assert_int_equal(zt_zeus(&out, &err, "demo", "--profiling", "fast", NULL), 2);
     assert_contains(err, "--profiling must be full or adaptive, not 'fast'");
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "demo", "--profiling-budget", "0", NULL), 2);
+    assert_contains(err, "--profiling-budget must be above 0 and at most 1, not '0'");
     free(out);
     free(err);
 }

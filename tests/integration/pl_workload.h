@@ -22,6 +22,9 @@ typedef struct {
     bool open;
     double acc_t, acc_e;
     unsigned windows; /* windows opened */
+    /* What the last run profiled (pl_wl_run copies the state machine's measurements). */
+    zeus_power_limit_measurement got[PL_WL_MAX_LIMITS];
+    size_t got_count;
 } pl_workload;
 
 static int pl_wl_set(void *ctx, unsigned mw)
@@ -81,6 +84,7 @@ static inline unsigned pl_wl_run(pl_workload *w, const zeus_pl_fsm_config *cfg, 
     zeus_rng_seed(&w->rng, seed);
     w->open = false;
     w->windows = 0;
+    w->got_count = 0;
     if (zeus__pl_fsm_init(&fsm, cfg, &pl_wl_ops, w) != ZEUS_OK)
         return 0;
     unsigned chosen = 0;
@@ -94,6 +98,9 @@ static inline unsigned pl_wl_run(pl_workload *w, const zeus_pl_fsm_config *cfg, 
             chosen = fsm.limit_mw / 1000;
     }
     *profiling_steps = fsm.profiling_steps;
+    w->got_count =
+        fsm.measurement_count < PL_WL_MAX_LIMITS ? fsm.measurement_count : PL_WL_MAX_LIMITS;
+    memcpy(w->got, fsm.measurements, w->got_count * sizeof *w->got);
     zeus__pl_fsm_free(&fsm);
     return chosen;
 }

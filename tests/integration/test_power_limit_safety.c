@@ -4,6 +4,7 @@
 #include "power_limit_rig.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -158,6 +159,15 @@ static void test_knobs(void **state)
     zeus_power_limit_optimizer *plo;
     assert_int_equal(try_create(&r, &o, &plo), ZEUS_EINVAL);
     assert_contains(zeus_last_error(), "eta_knob must be between 0 and 1");
+    const double budgets[] = {0, -0.5, 1.5, NAN};
+    for (size_t i = 0; i < sizeof budgets / sizeof budgets[0]; i++) {
+        zeus_power_limit_options_init(&o);
+        assert_true(o.profiling_budget == 0.45);
+        o.profiling = ZEUS_PL_PROFILING_ADAPTIVE;
+        o.profiling_budget = budgets[i];
+        assert_int_equal(try_create(&r, &o, &plo), ZEUS_EINVAL);
+        assert_contains(zeus_last_error(), "profiling_budget must be above 0 and at most 1");
+    }
     nvml_log l;
     read_log(r.log, &l);
     assert_int_equal(l.limits + l.persistence_count, 0); /* nothing touched */

@@ -423,8 +423,9 @@ def test_steps_shorter_than_the_counter_period_reach_done(tmp_path):
 
 
 def test_adaptive_profiling_measures_fewer_steps(nvml_sets):
-    """profiling="adaptive" (an extension): windows of profile_steps / 8 steps, a limit stops
-    once its chunks agree, the range is searched coarse to fine; the optimum is still set."""
+    """profiling="adaptive" (an extension): windows of profile_steps / 10 steps (at least 1),
+    a limit stops once its rank is clear or its cost known well enough, every limit from the
+    maximum down is seen, close ones may be measured again; the optimum is still set."""
     m = ZeusMonitor(gpu_indices=[0])
     with pytest.raises(ValueError, match="profiling must be"):
         GlobalPowerLimitOptimizer(m, Energy(), profiling="fast")
@@ -441,7 +442,24 @@ def test_adaptive_profiling_measures_fewer_steps(nvml_sets):
     # full profiling takes 1 + 5 limits x (1 + 1 + 16) steps; adaptive far fewer
     assert steps < 1 + 5 * 18
     limits = [x.power_limit for x in plo.measurements]
-    assert limits[:3] == [300, 200, 100]  # the coarse pass first
+    assert limits[:3] == [300, 250, 200]  # every limit from the maximum down
+    assert len(set(limits)) == len(limits)  # a limit measured again keeps one entry
     assert plo.state.optimal_power_limit // 1000 in limits
     assert nvml_sets()[-1] == (0, plo.state.optimal_power_limit)
+    plo.close()
+    assert plo.profiling_budget is None
+    with pytest.raises(ValueError, match="profiling_budget must be above 0 and at most 1"):
+        GlobalPowerLimitOptimizer(m, Energy(), profiling="adaptive", profiling_budget=1.5)
+    # A smaller budget: fewer steps (at most 30 % of full's 5 x 18, + a window and the wait).
+    plo = GlobalPowerLimitOptimizer(
+        m, Energy(), wait_steps=1, warmup_steps=1, profile_steps=16, pl_step=50,
+        profiling="adaptive", profiling_budget=0.3,
+    )
+    assert plo.profiling_budget == 0.3
+    steps = 0
+    while not isinstance(plo.state, Done) and steps < 1 + 5 * 18:
+        _train(plo, 1, step_s=0.01)
+        steps += 1
+    assert isinstance(plo.state, Done)
+    assert steps <= 27 + 2 + 2
     plo.close()

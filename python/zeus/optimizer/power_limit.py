@@ -255,8 +255,11 @@ class GlobalPowerLimitOptimizer(_zeus.Optimizer, Callback):
         pl_step: W between profiled limits.
         profile_path: JSON profile; written after profiling, loaded (no profiling) if it exists.
         profiling: "full" (default, the original's: every limit, warmup + profile_steps each)
-            or "adaptive" (an extension: each limit measured until its cost is known well
-            enough to rank it, the limit range searched coarse to fine; docs/power-limit.md).
+            or "adaptive" (an extension: each limit measured only until its rank is clear,
+            close ones measured again, within 45 % of full profiling's steps;
+            docs/power-limit.md).
+        profiling_budget: "adaptive": the most steps it may take, as a fraction of full
+            profiling's (0 < budget <= 1; None: 0.45). More steps buy full profiling's quality.
 
     Raises ValueError for bad arguments, RuntimeError when changing limits is not permitted.
     """
@@ -271,6 +274,7 @@ class GlobalPowerLimitOptimizer(_zeus.Optimizer, Callback):
         pl_step: int = 25,
         profile_path: Optional[str] = None,
         profiling: str = "full",
+        profiling_budget: Optional[float] = None,
     ) -> None:
         # The original's order and messages for the step arguments.
         if wait_steps < 0:
@@ -286,6 +290,7 @@ class GlobalPowerLimitOptimizer(_zeus.Optimizer, Callback):
         if profiling not in ("full", "adaptive"):
             raise ValueError(f"profiling must be 'full' or 'adaptive'. Got {profiling!r}.")
         self.profiling = profiling
+        self.profiling_budget = profiling_budget
         self.monitor = monitor
         self.optimum_selector = optimum_selector
         self.wait_steps = wait_steps
@@ -316,6 +321,7 @@ class GlobalPowerLimitOptimizer(_zeus.Optimizer, Callback):
             profile_path=None if profile_path is None else str(profile_path),
             all_reduce=all_reduce,
             profiling=profiling,
+            **({} if profiling_budget is None else {"profiling_budget": float(profiling_budget)}),
         )
         _live.add(self)
 
@@ -368,6 +374,7 @@ def _make_hf_class() -> Any:
                 pl_step: int = 25,
                 profile_path: Optional[str] = None,
                 profiling: str = "full",
+                profiling_budget: Optional[float] = None,
             ) -> None:
                 raise ImportError(_HF_MISSING, name="transformers")
 
@@ -387,6 +394,7 @@ def _make_hf_class() -> Any:
             pl_step: int = 25,
             profile_path: Optional[str] = None,
             profiling: str = "full",
+            profiling_budget: Optional[float] = None,
         ) -> None:
             self._arguments = (
                 monitor,
@@ -397,6 +405,7 @@ def _make_hf_class() -> Any:
                 pl_step,
                 profile_path,
                 profiling,
+                profiling_budget,
             )
             self.optimizer: Optional[GlobalPowerLimitOptimizer] = None
             # Under torchrun / accelerate launch the callback is usually made before the
