@@ -94,6 +94,7 @@ int zeus_lease_create(zeus_devices *devices, const unsigned *gpus, size_t count,
      * Settings private to this process (simulated GPUs without a shared state file) cannot be
      * changed by another process: nothing to lock. */
     zeus__lease_fork_init();
+    zeus__lease_sweep_hook = zeus__lease_recover_dead_holders; /* for restore_all (below) */
     pthread_mutex_lock(&create_lock);
     if ((rc = zeus__lease_join_holders(l)) != ZEUS_OK ||
         (!zeus__devices_gpu_settings_private(devices) &&
@@ -162,8 +163,10 @@ void zeus_lease_release(zeus_lease *l)
     } else {
         unlink_lease(l); /* a fork's copy of its parent's lease: only freed */
     }
+    zeus_devices *devices = l->pid == getpid() ? l->devices : NULL;
     zeus__lease_close_watch_fds(l);
     lease_free(l);
+    zeus__lease_recover_dead_holders(devices);
 }
 
 /* ---- queries ---- */
@@ -426,6 +429,7 @@ int zeus_lease_restore(zeus_lease *l)
     int rc = zeus__lease_restore_locked(l, &r);
     pthread_mutex_unlock(&l->lock);
     zeus__lease_log_report(&r, "lease restore");
+    zeus__lease_recover_dead_holders(l->devices);
     return rc;
 }
 
@@ -459,4 +463,58 @@ int zeus_lease_commit(zeus_lease *l)
     }
     pthread_mutex_unlock(&l->lock);
     return rc;
+}
+
+/* ---- putting back what gone holders left (zeus_lease_recover) ---- */
+
+int zeus_lease_recover(zeus_devices *devices, const unsigned *gpus, size_t count,
+                       zeus_lease_journal_entry *entries, size_t *entry_count)
+{
+    if (!devices || !entry_count)
+        return zeus__error(ZEUS_EINVAL, "zeus_lease_recover: missing argument");
+    if (!gpus)
+        count = zeus_gpu_count(devices);
+    size_t found_count = 0;
+    for (size_t i = 0; i < count; i++) {
+        unsigned gpu = gpus ? gpus[i] : (unsigned)i;
+        zeus_lease_journal_entry e;
+        bool found;
+        int rc = zeus__devices_gpu_settings_private(devices)
+                     ? ZEUS_OK
+                     : zeus__journal_read_entry(devices, gpu, &e, &found);
+        if (rc != ZEUS_OK)
+            return rc;
+        if (zeus__devices_gpu_settings_private(devices) || !found)
+            continue;
+        if (!e.holder_alive) {
+            /* A lease of the GPU puts back what the gone holder left (zeus__journal_take_over). */
+            zeus_lease *lease;
+            rc = zeus_lease_create(devices, &gpu, 1, ZEUS_LEASE_NO_WAIT, &lease);
+            if (rc != ZEUS_OK)
+                return rc;
+            zeus_lease_release(lease);
+        }
+        if (entries)
+            entries[found_count] = e;
+        found_count++;
+    }
+    *entry_count = found_count;
+    return ZEUS_OK;
+}
+
+/* Set while this thread sweeps: the sweep's own leases do not sweep again on release. */
+static _Thread_local bool sweeping;
+
+void zeus__lease_recover_dead_holders(zeus_devices *devices)
+{
+    if (sweeping || !devices)
+        return;
+    sweeping = true;
+    char reason[ZEUS_ERROR_DETAIL_LEN];
+    zeus__strlcpy(reason, zeus_last_error(), sizeof reason); /* the caller's error stays */
+    size_t found = 0;
+    if (zeus_lease_recover(devices, NULL, 0, NULL, &found) != ZEUS_OK)
+        ZEUS_WARN("putting back what a gone process left changed: %s", zeus_last_error());
+    (void)zeus__error(ZEUS_OK, "%s", reason);
+    sweeping = false;
 }

@@ -2,13 +2,13 @@
  * is split at its seams: lease.c (creation, release, changes), lease_restore.c (putting back,
  * nesting), lease_lock.c (lock directory, per-GPU lock files), lease_watch.c (the watched
  * client), lease_signal.c (the signal restore thread), lease_fork.c (fork handling),
- * lease_many.c (all-or-nothing multi-GPU changes), lease_journal.c (the crash-safe journal),
- * lease_recover.c (zeus_lease_recover) and lease_state.c (the shared state: the list of leases,
- * process identities). The calls among them go one way (scripts/check-layers.py checks that no
- * circle forms): lease_state.c calls none of the others; lease_lock.c only it; lease_journal.c
- * the lock code; lease_restore.c, lease_watch.c and lease_signal.c those; lease_fork.c the lock
- * and signal code; lease.c all of these; lease_many.c and lease_recover.c only lease.c's API and
- * what is below it. */
+ * lease_many.c (all-or-nothing multi-GPU changes), lease_journal.c (the crash-safe journal)
+ * and lease_state.c (the shared state: the list of leases, process identities). The calls among
+ * them go one way (scripts/check-layers.py checks that no circle forms): lease_state.c calls none
+ * of the others; lease_lock.c only it; lease_journal.c the lock code; lease_restore.c,
+ * lease_watch.c and lease_signal.c those; lease_fork.c the lock and signal code; lease.c all of
+ * these (and zeus_lease_recover, which creates leases); lease_many.c only lease.c's API and what is
+ * below it. */
 #ifndef ZEUS_POWER_LIMIT_LEASE_INTERNAL_H
 #define ZEUS_POWER_LIMIT_LEASE_INTERNAL_H
 
@@ -179,5 +179,14 @@ void zeus__lease_add_handled_signals(sigset_t *set);
 /* fork: PREPARE locks the signal state, PARENT unlocks it, CHILD forgets the thread and the
  * handlers (the child has no restore thread) and unlocks it. */
 void zeus__lease_signals_atfork(zeus__fork_phase phase);
+
+/* lease.c: after this process put GPUs back (a release, a restore, exit or a signal), what a
+ * gone process left changed on the GPUs of devices is put back too (a rank killed with -9
+ * beside this one), not only at the next command or lease. Touches only journals whose holder
+ * is gone, through leases that do not wait; keeps the caller's zeus_last_error. */
+void zeus__lease_recover_dead_holders(zeus_devices *devices);
+/* The same, for lease_restore.c's restore at exit and on signals, which sit below lease.c:
+ * set by the first lease's creation (lease_state.c holds it). */
+extern void (*_Atomic zeus__lease_sweep_hook)(zeus_devices *devices);
 
 #endif

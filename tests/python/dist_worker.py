@@ -17,9 +17,14 @@ from datetime import timedelta
 mode = sys.argv[1]
 local_rank = int(os.environ["LOCAL_RANK"])
 host_dir = os.path.join(os.environ["ZEUS_TEST_DIST_DIR"], os.environ.get("ZEUS_TEST_HOST", "a"))
-os.environ["ZEUS_FAKE_NVML_CONFIG"] = os.path.join(host_dir, f"gpu{local_rank}.json")
-os.environ["ZEUS_FAKE_NVML_STATE"] = os.path.join(host_dir, f"gpu{local_rank}.state")
+# ZEUS_TEST_HOST_GPUS=1: every rank sees all of its host's GPUs (one state file, as one
+# driver) and monitors the one of its local rank, as on a real multi-GPU host.
+host_gpus = os.environ.get("ZEUS_TEST_HOST_GPUS") == "1"
+gpus_file = "all" if host_gpus else f"gpu{local_rank}"
+os.environ["ZEUS_FAKE_NVML_CONFIG"] = os.path.join(host_dir, f"{gpus_file}.json")
+os.environ["ZEUS_FAKE_NVML_STATE"] = os.path.join(host_dir, f"{gpus_file}.state")
 os.environ["ZEUS_LOCK_DIR"] = os.path.join(host_dir, "locks")
+my_gpu = local_rank if host_gpus else 0
 
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
@@ -57,7 +62,7 @@ def plain_loop():
     dist.init_process_group("gloo", timeout=timedelta(seconds=30))
     model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(64, 64))
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    monitor = ZeusMonitor(gpu_indices=[0])
+    monitor = ZeusMonitor(gpu_indices=[my_gpu])
     plo = GlobalPowerLimitOptimizer(
         monitor, warmup_steps=1, profile_steps=3, pl_step=50, profile_path=PROFILE
     )

@@ -34,6 +34,7 @@ def make_host(root: Path, host: str, ranks: int) -> Path:
     alone the ranks would profile differently) and the host's shared GPU (index 1)."""
     d = root / host
     (d / "locks").mkdir(parents=True)
+    host_gpus = []
     for r in range(ranks):
         own = {
             "name": "NVIDIA A40",
@@ -46,16 +47,19 @@ def make_host(root: Path, host: str, ranks: int) -> Path:
         }
         shared = dict(own, uuid=f"GPU-{host}fffffff-0000-4000-8000-000000000000", load=0.5)
         (d / f"gpu{r}.json").write_text(json.dumps({"gpus": [own, shared]}))
+        host_gpus.append(own)
+    # ZEUS_TEST_HOST_GPUS=1: every rank sees the host's GPUs, as one driver (one state file).
+    (d / "all.json").write_text(json.dumps({"gpus": host_gpus}))
     return d
 
 
-def limit_of(state: Path) -> int:
-    """The fake GPU 0's power limit in a rank's state file (300 W if never changed)."""
+def limit_of(state: Path, gpu: int = 0) -> int:
+    """A fake GPU's power limit in a state file (300 W if never changed)."""
     if not state.exists():
         return 300000
     for line in state.read_text().splitlines():
         parts = line.split()
-        if parts[:2] == ["gpu", "0"]:
+        if parts[:2] == ["gpu", str(gpu)]:
             return int(parts[parts.index("limit_mw") + 1])
     return 300000
 
@@ -203,6 +207,19 @@ def test_a_killed_rank_fails_the_others_cleanly(tmp_path):
     assert not results(tmp_path)  # nobody finished as if nothing happened
     # The other ranks put their GPUs back (the killed one cannot: SIGKILL).
     check_restored(tmp_path, {"a": 4}, skip=(("a", 1),))
+
+
+def test_a_killed_rank_is_put_back_by_the_others(tmp_path):
+    """Ranks that see every GPU of their host (as on a real one): when rank 1 is killed with
+    -9 mid-profiling, the others fail and put its GPU back too (its lease journal, holder gone),
+    not only at the next command or lease."""
+    d = make_host(tmp_path, "a", 3)
+    rc, out, took = torchrun(3, "kill", worker_env(tmp_path, ZEUS_TEST_KILL_AT="6",
+                                                   ZEUS_TEST_HOST_GPUS="1"))
+    assert rc != 0 and "KILLING" in out
+    assert took < 90, took
+    assert [limit_of(d / "all.state", g) for g in range(3)] == [300000] * 3, out[-3000:]
+    assert not list((d / "locks").glob("*.journal"))
 
 
 def test_hugging_face_trainer_under_torchrun(tmp_path):
