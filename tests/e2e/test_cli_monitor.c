@@ -304,12 +304,14 @@ static void test_power_cpu_rapl(void **state)
      * this feeder is scheduled: a wrap missed or counted twice (4 J) breaks it. The totals
      * themselves depend on the feeder keeping up (the power at the edges is held flat over a
      * period, and a feeder stalled by a loaded machine makes the edge samples spiky: 12 % over
-     * was seen in an ASan run), so they are checked loosely. */
+     * was seen in an ASan run, 28 % in a CI run with the AMD matrix beside it), so they are only
+     * checked to be the right rate within 40 % (a wrong unit is far beyond; the ratio above
+     * catches a wrap lost or counted twice). */
     double cpu = num(e, "cpu0"), dram_j = num(e, "dram0");
-    if (fabs(cpu / dram_j - 5.0) > 0.05 || fabs(cpu - 10.0 * t) > 0.25 * 10.0 * t)
+    if (fabs(cpu / dram_j - 5.0) > 0.05 || fabs(cpu - 10.0 * t) > 0.4 * 10.0 * t)
         fprintf(stderr, "cpu %f dram %f over %f s\n", cpu, dram_j, t);
     assert_true(fabs(cpu / dram_j - 5.0) <= 0.05);
-    assert_true(fabs(cpu - 10.0 * t) <= 0.25 * 10.0 * t);
+    assert_true(fabs(cpu - 10.0 * t) <= 0.4 * 10.0 * t);
     cJSON_Delete(j);
     free(out);
     free(out_path);
