@@ -297,6 +297,20 @@ static PyObject *py_gpu_backend(PyObject *self, PyObject *unused)
     return PyUnicode_FromString(b);
 }
 
+/* The backend that carries out changes: "zeusd" when a daemon does (libzeus decides it from
+ * ZEUSD_SOCK_PATH / ZEUSD_HOST_PORT), else the GPU backend's name, or None. */
+static PyObject *py_knob_backend(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    zeus_devices *d = zpy_devices_get();
+    if (!d)
+        return NULL;
+    const char *b = zeus_devices_knob_backend(d);
+    if (!b)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(b);
+}
+
 /* Why there are no GPUs (or a note about the backend in use). */
 static PyObject *py_backend_reasons(PyObject *self, PyObject *unused)
 {
@@ -428,6 +442,9 @@ PyMethodDef zpy_device_methods[] = {
      "gpu_count($module, /)\n--\n\nGPUs visible (after CUDA_VISIBLE_DEVICES)."},
     {"gpu_backend", py_gpu_backend, METH_NOARGS,
      "gpu_backend($module, /)\n--\n\n'nvml', 'amdsmi', 'jetson', 'sim' or None."},
+    {"knob_backend", py_knob_backend, METH_NOARGS,
+     "knob_backend($module, /)\n--\n\nThe backend that carries out changes ('zeusd' through a "
+     "daemon), or None."},
     {"backend_reasons", py_backend_reasons, METH_NOARGS,
      "backend_reasons($module, /)\n--\n\n{backend: (available, reason)}"},
     {"check_homogeneous", py_check_homogeneous, METH_NOARGS,

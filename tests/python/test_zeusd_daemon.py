@@ -44,6 +44,10 @@ CLIENT = textwrap.dedent(
     from zeus.optimizer import GlobalPowerLimitOptimizer
 
     assert os.geteuid() == 65534
+    from zeus.device import get_gpus
+    from zeus.device.common import ZeusdDevice
+    gpu = get_gpus().gpus[0]  # libzeus's knob backend is zeusd: the vendor's Zeusd class
+    assert isinstance(gpu, ZeusdDevice) and gpu.supports_nonblocking_setters, gpu
     monitor = ZeusMonitor(gpu_indices=[0])
     monitor.begin_window("setup")
     plo = GlobalPowerLimitOptimizer(monitor, wait_steps=0, warmup_steps=0, profile_steps=1, pl_step=25)

@@ -1,5 +1,6 @@
 """Helpers shared by the device classes (the newer Zeus's ``zeus.device.common``): the
-SYS_ADMIN check and the camelCase aliases the 0.8 method names live on as."""
+SYS_ADMIN check, whether a zeusd carries out changes, and the camelCase aliases the 0.8 method
+names live on as."""
 
 from __future__ import annotations
 
@@ -24,6 +25,28 @@ def has_sys_admin() -> bool:
     except (OSError, ValueError):
         return False
     return False
+
+
+def changes_through_zeusd() -> bool:
+    """Whether a zeusd carries out this process's device changes and reads its RAPL counters
+    (libzeus decides it from ZEUSD_SOCK_PATH / ZEUSD_HOST_PORT when it opens the devices)."""
+    from zeus import _zeus  # noqa: PLC0415 - the extension, only when asked
+
+    return _zeus.knob_backend() == "zeusd"
+
+
+class ZeusdDevice:
+    """What the newer Zeus's zeusd device classes (``ZeusdNVIDIAGPU``, ``ZeusdAMDGPU``) add to
+    their vendor's class: the daemon's client, and setters that need not block (the daemon
+    queues the change)."""
+
+    def __init__(self, gpu_index: int, client: object | None = None) -> None:
+        super().__init__(gpu_index)  # type: ignore[call-arg]
+        self.client = client
+
+    @property
+    def supports_nonblocking_setters(self) -> bool:
+        return True
 
 
 def _camel(name: str) -> str:

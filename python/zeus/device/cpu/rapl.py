@@ -5,11 +5,11 @@ are the daemon's."""
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from typing import Literal
 
 from zeus import _zeus
+from zeus.device.common import changes_through_zeusd
 from zeus.device.cpu.common import CPU, CPUs, get_current_cpu_index
 from zeus.device.exception import ZeusBaseCPUError
 
@@ -104,9 +104,7 @@ class RAPLCPUs(CPUs):
         super().__init__()
 
     def _make_cpu(self, index: int) -> CPU:
-        if os.environ.get("ZEUSD_SOCK_PATH") or os.environ.get("ZEUSD_HOST_PORT"):
-            return ZeusdRAPLCPU(index)
-        return RAPLCPU(index)
+        return ZeusdRAPLCPU(index) if changes_through_zeusd() else RAPLCPU(index)
 
 
 __all__ = [

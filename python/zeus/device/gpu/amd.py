@@ -15,6 +15,7 @@ from zeus.device.exception import (
     ZeusGPUNotFoundError,
     ZeusGPUNotSupportedError,
 )
+from zeus.device.common import ZeusdDevice, changes_through_zeusd
 from zeus.device.gpu.common import GPU, GPUs, zeus_errors
 
 
@@ -89,16 +90,8 @@ class UnprivilegedAMDGPU(AMDGPU):
     configured)."""
 
 
-class ZeusdAMDGPU(AMDGPU):
+class ZeusdAMDGPU(ZeusdDevice, AMDGPU):
     """An AMD GPU whose changes go through zeusd (libzeus's zeusd knob backend)."""
-
-    def __init__(self, gpu_index: int, client: object | None = None) -> None:
-        super().__init__(gpu_index)
-        self.client = client
-
-    @property
-    def supports_nonblocking_setters(self) -> bool:
-        return True
 
 
 class AMDGPUs(GPUs):
@@ -111,11 +104,7 @@ class AMDGPUs(GPUs):
         super().__init__(ensure_homogeneous)
 
     def _make_gpu(self, index: int) -> GPU:
-        import os  # noqa: PLC0415
-
-        if os.environ.get("ZEUSD_SOCK_PATH") or os.environ.get("ZEUSD_HOST_PORT"):
-            return ZeusdAMDGPU(index)
-        return AMDGPU(index)
+        return ZeusdAMDGPU(index) if changes_through_zeusd() else AMDGPU(index)
 
 
 __all__ = ["amdsmi_is_available", "AMDGPU", "UnprivilegedAMDGPU", "ZeusdAMDGPU", "AMDGPUs"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from zeus import _zeus
+from zeus.device.common import ZeusdDevice, changes_through_zeusd
 from zeus.device.gpu.common import GPU, GPUs
 
 
@@ -27,31 +28,15 @@ class UnprivilegedNVIDIAGPU(NVIDIAGPU):
     ZeusGPUNoPermissionError unless a zeusd is configured)."""
 
 
-class ZeusdNVIDIAGPU(NVIDIAGPU):
+class ZeusdNVIDIAGPU(ZeusdDevice, NVIDIAGPU):
     """An NVIDIA GPU whose changes go through zeusd (libzeus's zeusd knob backend)."""
-
-    def __init__(self, gpu_index: int, client: object | None = None) -> None:
-        super().__init__(gpu_index)
-        self.client = client
-
-    @property
-    def supports_nonblocking_setters(self) -> bool:
-        return True
 
 
 class NVIDIAGPUs(GPUs):
     """Every NVIDIA GPU this process sees (``CUDA_VISIBLE_DEVICES`` applied by libzeus)."""
 
     def _make_gpu(self, index: int) -> GPU:
-        if _zeus.gpu_backend() is not None and _knob_backend_is_zeusd():
-            return ZeusdNVIDIAGPU(index)
-        return NVIDIAGPU(index)
-
-
-def _knob_backend_is_zeusd() -> bool:
-    import os  # noqa: PLC0415
-
-    return bool(os.environ.get("ZEUSD_SOCK_PATH") or os.environ.get("ZEUSD_HOST_PORT"))
+        return ZeusdNVIDIAGPU(index) if changes_through_zeusd() else NVIDIAGPU(index)
 
 
 __all__ = ["nvml_is_available", "NVIDIAGPU", "UnprivilegedNVIDIAGPU", "ZeusdNVIDIAGPU", "NVIDIAGPUs"]
