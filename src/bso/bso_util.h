@@ -4,13 +4,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/socket.h>
 
 /* --db: the given PATH|URL, else $ZEUS_DB, else <data dir>/zeus/history.db (XDG_DATA_HOME or
  * ~/.local/share; the folder is created). SQLAlchemy URLs of the original server
  * (sqlite+aiosqlite:///f.db, postgresql+asyncpg://...) are accepted too. */
 int bso_resolve_db(const char *given, char *url, size_t size);
 int bso_parse_long(const char *text, long min, long max, long *out);
-int bso_sockaddr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "httpd/address.h"
 #include "httpd/body.h"
 #include "bso.h"
 #include "bso_util.h"
@@ -161,7 +162,7 @@ int bso_cmd_serve(int argc, char **argv)
 
     struct sockaddr_storage ss;
     socklen_t sl;
-    if (bso_sockaddr(host, (int)port, &ss, &sl) < 0) {
+    if (zh_sockaddr(host, (int)port, &ss, &sl) < 0) {
         fprintf(stderr, "zeus bso serve: error: bad --host '%s'\n", host);
         return 2;
     }

@@ -6,8 +6,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "httpd/address.h"
 #include "httpd/body.h"
 #include "pfo.h"
 
@@ -310,21 +309,14 @@ static int check_scheduler(bool online)
  * status. */
 static int listen_address(const char *host, long port, struct sockaddr_storage *ss, unsigned *flags)
 {
-    memset(ss, 0, sizeof *ss);
-    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t)port);
-    } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        *flags |= MHD_USE_IPv6;
-    } else {
+    socklen_t len;
+    if (zh_sockaddr(host, (int)port, ss, &len) < 0) {
         fprintf(stderr, "zeus pipeline-frequency serve: error: bad --host '%s' (an address)\n",
                 host);
         return 2;
     }
+    if (ss->ss_family == AF_INET6)
+        *flags |= MHD_USE_IPv6;
     return KEEP_GOING;
 }
 
