@@ -217,7 +217,7 @@ class ZeusMonitor(_zeus.Monitor):
         """The CPU packages (``zeus.device.cpu.get_cpus()``), as the original's attribute."""
         from zeus.device.cpu import get_cpus  # noqa: PLC0415 - only when asked
 
-        return getattr(self, "_python_cpus", None) or get_cpus()
+        return get_cpus()
 
     def __repr__(self) -> str:
         return f"ZeusMonitor(gpu_indices={self.gpu_indices!r}, cpu_indices={self.cpu_indices!r})"
@@ -249,6 +249,10 @@ class _ZeusMonitorOnPythonCPUs(ZeusMonitor):
     @property
     def cpu_indices(self) -> list[int]:  # type: ignore[override]
         return list(self._python_cpu_indices)
+
+    @property
+    def cpus(self) -> Any:
+        return self._python_cpus
 
     def _read_cpus(self) -> dict[int, Any]:
         return {i: self._python_cpus.get_total_energy_consumption(i) for i in self.cpu_indices}
