@@ -94,7 +94,6 @@ int zeus_lease_create(zeus_devices *devices, const unsigned *gpus, size_t count,
      * Settings private to this process (simulated GPUs without a shared state file) cannot be
      * changed by another process: nothing to lock. */
     zeus__lease_fork_init();
-    zeus__lease_sweep_hook = zeus__lease_recover_dead_holders; /* for restore_all (below) */
     pthread_mutex_lock(&create_lock);
     if ((rc = zeus__lease_join_holders(l)) != ZEUS_OK ||
         (!zeus__devices_gpu_settings_private(devices) &&

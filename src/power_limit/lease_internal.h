@@ -180,13 +180,11 @@ void zeus__lease_add_handled_signals(sigset_t *set);
  * handlers (the child has no restore thread) and unlocks it. */
 void zeus__lease_signals_atfork(zeus__fork_phase phase);
 
-/* lease.c: after this process put GPUs back (a release, a restore, exit or a signal), what a
- * gone process left changed on the GPUs of devices is put back too (a rank killed with -9
- * beside this one), not only at the next command or lease. Touches only journals whose holder
- * is gone, through leases that do not wait; keeps the caller's zeus_last_error. */
+/* lease.c: after a lease's release or zeus_lease_restore, what a gone process left changed on
+ * the GPUs of devices is put back too (a rank killed with -9 beside this one), not only at the
+ * next command or lease. Touches only journals whose holder is gone, through leases that do not
+ * wait; keeps the caller's zeus_last_error. Not from the restore at exit or on a signal: a lease
+ * being created elsewhere in the process may hold the creation lock there. */
 void zeus__lease_recover_dead_holders(zeus_devices *devices);
-/* The same, for lease_restore.c's restore at exit and on signals, which sit below lease.c:
- * set by the first lease's creation (lease_state.c holds it). */
-extern void (*_Atomic zeus__lease_sweep_hook)(zeus_devices *devices);
 
 #endif

@@ -105,8 +105,6 @@ void zeus__lease_restore_all(unsigned flag, const char *why)
 {
     pid_t self = getpid();
     restore_report r = {.len = 0};
-    zeus_devices *devices[8];
-    size_t n_devices = 0;
     pthread_mutex_lock(&zeus__leases_lock);
     for (zeus_lease *l = zeus__leases; l; l = l->next) {
         if (l->pid != self || !(l->flags & flag))
@@ -116,17 +114,9 @@ void zeus__lease_restore_all(unsigned flag, const char *why)
         if (flag == ZEUS_LEASE_RESTORE_ON_SIGNAL)
             atomic_store(&l->signalled, true);
         pthread_mutex_unlock(&l->lock);
-        bool seen = false;
-        for (size_t i = 0; i < n_devices; i++)
-            seen = seen || devices[i] == l->devices;
-        if (!seen && n_devices < ZEUS_ARRAY_LEN(devices))
-            devices[n_devices++] = l->devices;
     }
     pthread_mutex_unlock(&zeus__leases_lock);
     zeus__lease_log_report(&r, why);
-    void (*sweep)(zeus_devices *) = zeus__lease_sweep_hook;
-    for (size_t i = 0; sweep && i < n_devices; i++)
-        sweep(devices[i]);
 }
 
 void zeus__lease_exit_hook(void)

@@ -13,7 +13,6 @@
 pthread_mutex_t zeus__leases_lock = PTHREAD_MUTEX_INITIALIZER;
 zeus_lease *zeus__leases;
 atomic_bool zeus__signal_in_progress;
-void (*_Atomic zeus__lease_sweep_hook)(zeus_devices *devices);
 
 /* ---- holders ---- */
 
