@@ -212,6 +212,7 @@ static int monitor_traverse(MonitorObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->sync);
     Py_VISIT(self->clock);
+    Py_VISIT(self->zero_warned);
     Py_VISIT(self->dict);
     Py_VISIT(self->check_sampler);
     return 0;
@@ -222,6 +223,7 @@ static int monitor_clear(MonitorObject *self)
     detach_sampler(self);
     Py_CLEAR(self->sync);
     Py_CLEAR(self->clock);
+    Py_CLEAR(self->zero_warned);
     Py_CLEAR(self->dict);
     return 0;
 }
@@ -401,22 +403,33 @@ static PyObject *monitor_begin_window(MonitorObject *self, PyObject *const *args
 }
 
 /* The newer Zeus's warning (warnings.warn, which its users filter or turn into errors) when a
- * GPU's counter read exactly 0 J; libzeus's own log line says more (the update period). */
-static int warn_if_zero(const zeus_measurement *r)
+ * GPU's counter read exactly 0 J; libzeus's own log line says more (the update period). Once per
+ * window name and monitor: a step window that always reads 0 J would otherwise go through the
+ * warnings machinery (about 0.5 us) on every step, more than the window itself costs. */
+static int warn_if_zero(MonitorObject *self, PyObject *key, const zeus_measurement *r)
 {
-    for (unsigned i = 0; i < zeus_measurement_gpu_count(r); i++) {
+    bool zero = false;
+    for (unsigned i = 0; i < zeus_measurement_gpu_count(r) && !zero; i++) {
         const zeus_gpu_measurement *g = zeus_measurement_gpu(r, i);
-        if (g->method == ZEUS_METHOD_COUNTER && g->energy_j == 0.0)
-            return PyErr_WarnEx(
-                PyExc_UserWarning,
-                "The energy consumption of one or more GPUs was measured as zero. This means that "
-                "the time duration of the measurement window was shorter than the GPU's energy "
-                "counter update period. Consider turning on the `approx_instant_energy` option in "
-                "`ZeusMonitor`, which approximates the energy consumption of a short time window "
-                "as instant power draw x window duration.",
-                1);
+        zero = g->method == ZEUS_METHOD_COUNTER && g->energy_j == 0.0;
     }
-    return 0;
+    if (!zero)
+        return 0;
+    if (!self->zero_warned && !(self->zero_warned = PySet_New(NULL)))
+        return -1;
+    int seen = PySet_Contains(self->zero_warned, key);
+    if (seen != 0)
+        return seen < 0 ? -1 : 0;
+    if (PySet_Add(self->zero_warned, key) < 0)
+        return -1;
+    return PyErr_WarnEx(
+        PyExc_UserWarning,
+        "The energy consumption of one or more GPUs was measured as zero. This means that "
+        "the time duration of the measurement window was shorter than the GPU's energy "
+        "counter update period. Consider turning on the `approx_instant_energy` option in "
+        "`ZeusMonitor`, which approximates the energy consumption of a short time window "
+        "as instant power draw x window duration.",
+        1);
 }
 
 static PyObject *monitor_end_window(MonitorObject *self, PyObject *const *args, Py_ssize_t nargs,
@@ -440,7 +453,7 @@ static PyObject *monitor_end_window(MonitorObject *self, PyObject *const *args, 
     in_window_call = false;
     self->inflight--;
     PyObject *result = rc == ZEUS_OK ? zpy_measurement_from(r) : NULL;
-    if (result && !cancel && warn_if_zero(r) < 0)
+    if (result && !cancel && warn_if_zero(self, c.key_obj, r) < 0)
         Py_CLEAR(result);
     scratch_give(self, r);
     if (zpy_raise_sync_error(self) < 0) {

@@ -71,6 +71,7 @@ typedef struct {
     int optimizers;  /* live optimizers bound to this monitor (they must go first) */
     PyObject *sync;  /* callable(gpu) or NULL */
     PyObject *clock; /* callable() -> seconds, or NULL (libzeus's clock) */
+    PyObject *zero_warned; /* set of window names already warned about 0 J, or NULL */
     PyObject *sync_error;  /* exception raised by sync or clock, re-raised after the call */
     PyObject *exists_exc;  /* exception classes for a duplicate begin / unknown end */
     PyObject *missing_exc; /* (ValueError for ZeusMonitor, RuntimeError for the replay) */

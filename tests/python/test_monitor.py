@@ -422,9 +422,12 @@ def test_window_hot_path_calls_no_python_at_default_logging():
     # Issue 24 item 2: at the default logging settings (nothing configured) a begin+end pair of
     # 0 J windows warns once per window name, and the pairs after that call no Python function
     # at all (no logging record, no handler): sys.setprofile sees only the two C calls per pair.
+    # The UserWarning also comes once per window name, even with every warning shown ("always"):
+    # Python's warnings machinery costs about as much as the pair itself.
     r = run_python(
         r"""
-import sys
+import sys, warnings
+warnings.simplefilter("always")
 from zeus.monitor import ZeusMonitor
 m = ZeusMonitor(gpu_indices=[0, 1])
 def pairs(n):  # one call site: the original's UserWarning shows once per site, as Python's do
@@ -450,6 +453,7 @@ print(sorted(set(seen)), len(seen))
     warnings = [l for l in r.stderr.splitlines() if "read 0 J" in l]
     assert [l.split("'")[1] for l in warnings] == ["a", "b"], r.stderr
     assert all(l.startswith("zeus: warning: ") for l in warnings), r.stderr
+    assert r.stderr.count("UserWarning: The energy consumption") == 2, r.stderr
 
 
 CROSS_CHECK = r"""
