@@ -28,7 +28,13 @@ cp /etc/ssl/certs/ca-certificates.crt "$work/root/etc/workplace-ca.crt" 2>/dev/n
 for fs in proc dev sys; do mount --rbind "/$fs" "$work/root/$fs"; done
 chroot "$work/root" /bin/bash -euc '
   export DEBIAN_FRONTEND=noninteractive
-  [ -f /etc/workplace-ca.crt ] && export PIP_CERT=/etc/workplace-ca.crt
+  # This machine exports its bundle to pip, requests, curl and git by path; in the chroot that
+  # path is Debian'"'"'s own bundle, without the workplace'"'"'s certificates: point them at the copy.
+  if [ -f /etc/workplace-ca.crt ]; then
+    for v in PIP_CERT REQUESTS_CA_BUNDLE SSL_CERT_FILE CURL_CA_BUNDLE GIT_SSL_CAINFO; do
+      export "$v=/etc/workplace-ca.crt"
+    done
+  fi
   t0=$(date +%s.%N)
   apt-get update -qq && apt-get install -y -qq --no-install-recommends make >/dev/null
   t1=$(date +%s.%N)
