@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -37,7 +37,8 @@ from zeus.monitor.price import (
 from zeus.utils.lat_lon import get_ip_lat_long
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-from https_provider import server_context  # noqa: E402 - the C test's certificate maker
+from https_provider import Handler as ProviderHandler  # noqa: E402 - the C test's server
+from https_provider import server_context  # noqa: E402
 
 LABEL = "539f6a23ec4f024411ec8bf9"
 
@@ -80,19 +81,14 @@ class FakeProviders(ThreadingHTTPServer):
         self.server_close()
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # quiet
-        pass
+class Handler(ProviderHandler):
+    """The C test's ElectricityMaps handler (quiet, JSON replies), with every provider's routes
+    and the fake grid of these tests; a connection per request, as the clients' tests expect."""
+
+    protocol_version = "HTTP/1.0"
 
     def _send(self, code: int, body, headers: dict | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        super()._send(code, json.dumps(body).encode(), headers)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         server: FakeProviders = self.server  # type: ignore[assignment]
