@@ -190,11 +190,13 @@ void zeus__lease_add_handled_signals(sigset_t *set);
  * handlers (the child has no restore thread) and unlocks it. */
 void zeus__lease_signals_atfork(zeus__fork_phase phase);
 
-/* lease.c: after a lease's release or zeus_lease_restore, what a gone process left changed on
- * the GPUs of devices is put back too (a rank killed with -9 beside this one), not only at the
- * next command or lease. Touches only journals whose holder is gone, through leases that do not
- * wait; keeps the caller's zeus_last_error. Not from the restore at exit or on a signal: a lease
- * being created elsewhere in the process may hold the creation lock there. */
+/* lease.c: after a lease's release or zeus_lease_restore, what a gone process left changed is
+ * put back too (a rank killed with -9 beside this one), not only at the next command or lease:
+ * on the GPUs of devices and on GPUs of its backend that devices does not see (by the UUID in
+ * the journal, through zeus__devices_open_physical). Reads the journal directory once; touches
+ * only journals whose holder is gone, through leases that do not wait; keeps the caller's
+ * zeus_last_error. Not from the restore at exit or on a signal: a lease being created elsewhere
+ * in the process may hold the creation lock there. */
 void zeus__lease_recover_dead_holders(zeus_devices *devices);
 
 #endif
