@@ -320,6 +320,16 @@ static void test_force_breaks_a_lease(void **state)
     }
     char c;
     assert_int_equal(read(ready[0], &c, 1), 1);
+    { /* Without --force a second user is told how an operator takes the GPU back. */
+        zeus_devices *d;
+        zeus_lease *l;
+        unsigned gpu = 0;
+        assert_int_equal(zt_open(&d), 0);
+        assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_NO_WAIT, &l), ZEUS_ETIMEOUT);
+        assert_contains(zeus_last_error(),
+                        "take it back as root with 'zeus power-limit set|reset --force'");
+        zeus_devices_close(d);
+    }
     char *out, *err;
     int64_t t0 = zeus_now_ns();
     assert_int_equal(
