@@ -170,6 +170,18 @@ done:
     return result;
 }
 
+/* The one label of GPU `gpu` (cli_gpu_label: framework index, name, NVML index, PCI address),
+ * from the row that read it. */
+static const char *row_label(const zeus_devices *d, const gpu_row *rows, unsigned n, unsigned gpu,
+                             char *buf, size_t size)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (rows[i].index == gpu)
+            return cli_gpu_label(d, &rows[i].info, buf, size);
+    snprintf(buf, size, "GPU %u", gpu); /* not a row: recover asks only for the rows' GPUs */
+    return buf;
+}
+
 /* recover: what a gone lease holder left changed is put back (zeus_lease_recover). */
 static int recover(zeus_devices *d, const gpu_row *rows, unsigned n, bool json)
 {
@@ -191,6 +203,7 @@ static int recover(zeus_devices *d, const gpu_row *rows, unsigned n, bool json)
     }
     cJSON *root = json ? cJSON_CreateObject() : NULL;
     cJSON *list = json ? cJSON_AddArrayToObject(root, "gpus") : NULL;
+    char label[256];
     for (size_t i = 0; i < count; i++) {
         const zeus_lease_journal_entry *e = &found[i];
         if (json) {
@@ -205,11 +218,11 @@ static int recover(zeus_devices *d, const gpu_row *rows, unsigned n, bool json)
                 cJSON_AddBoolToObject(o, "persistence_mode", e->original_persistence);
             cJSON_AddItemToArray(list, o);
         } else if (e->holder_alive) {
-            printf("GPU %u: leased by process %ld, which still runs; left alone\n", e->gpu,
-                   (long)e->holder_pid);
+            printf("%s: leased by process %ld, which still runs; left alone\n",
+                   row_label(d, rows, n, e->gpu, label, sizeof label), (long)e->holder_pid);
         } else {
-            printf("GPU %u: put back to %g W%s (left changed by process %ld, gone)\n", e->gpu,
-                   watts(e->original_mw),
+            printf("%s: put back to %g W%s (left changed by process %ld, gone)\n",
+                   row_label(d, rows, n, e->gpu, label, sizeof label), watts(e->original_mw),
                    e->original_persistence < 0 ? ""
                    : e->original_persistence   ? ", persistence mode on"
                                                : ", persistence mode off",
@@ -283,6 +296,17 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
             result = cli_error(CLI_FAIL, "%s does not report a power-limit range%s%s",
                                cli_gpu_label(d, &r->info, label, sizeof label),
                                *cli_reads_hint(d) ? ": " : "", cli_reads_hint(d));
+            goto done;
+        }
+        /* Every GPU's range before any change, each named as the other messages name it
+         * (under CUDA_VISIBLE_DEVICES the framework index is not NVML's: issue 24 item 6). */
+        if (a == ACTION_SET &&
+            (target_mw < r->info.min_power_limit_mw || target_mw > r->info.max_power_limit_mw)) {
+            char label[256];
+            result =
+                cli_error(CLI_USAGE, "%g W is outside the range %g-%g W of %s", watts(target_mw),
+                          watts(r->info.min_power_limit_mw), watts(r->info.max_power_limit_mw),
+                          cli_gpu_label(d, &r->info, label, sizeof label));
             goto done;
         }
         if (a == ACTION_GET && (rc = zeus_gpu_power_limit_mw(d, r->index, &r->before_mw)) != 0) {

@@ -158,7 +158,8 @@ static void test_recover_after_kill9(void **state)
     char *out, *err;
     assert_int_equal(zt_zeus(&out, &err, "power-limit", "recover", NULL), 0);
     expect_gpu0(225000, 0);
-    assert_contains(out, "GPU 0: put back to 225 W, persistence mode off (left changed by process");
+    assert_contains(
+        out, "0000:01:00.0): put back to 225 W, persistence mode off (left changed by process");
     assert_false(journal_exists());
     free(out);
     free(err);
