@@ -17,11 +17,25 @@ const char *cli_reads_hint(const zeus_devices *d)
                "power and energy) needs NVIDIA's libnvidia-ml.so.1 in this process: install the "
                "NVIDIA driver (in a container: the NVIDIA Container Toolkit), leave ZEUS_DEVICE "
                "unset and set ZEUSD_SOCK_PATH, so zeusd carries out the changes";
-    if (!gpu && knob && strcmp(knob, "zeusd") == 0)
-        return "zeusd is configured to carry out changes, but reading GPUs (their count, limits, "
-               "power and energy) needs NVIDIA's libnvidia-ml.so.1 in this process, and it could "
-               "not be loaded (see the nvml line above): install the NVIDIA driver (in a "
-               "container: the NVIDIA Container Toolkit) or set ZEUS_NVML_LIBRARY to its path";
+    if (!gpu && knob && strcmp(knob, "zeusd") == 0) {
+        /* Why NVML could not be loaded, here: power-limit prints no backend table above. */
+        const char *why = "not loaded";
+        zeus_backend_status s;
+        for (size_t i = 0; i < zeus_devices_backend_count(d); i++)
+            if (zeus_devices_backend(d, i, &s) == ZEUS_OK && s.kind == ZEUS_BACKEND_GPU &&
+                strcmp(s.name, "nvml") == 0) {
+                why = s.reason;
+                break;
+            }
+        static char hint[1024]; /* the command is one thread */
+        snprintf(hint, sizeof hint,
+                 "zeusd is configured to carry out changes, but reading GPUs (their count, "
+                 "limits, power and energy) needs NVIDIA's libnvidia-ml.so.1 in this process, "
+                 "and it could not be loaded (nvml: %s): install the NVIDIA driver (in a "
+                 "container: the NVIDIA Container Toolkit) or set ZEUS_NVML_LIBRARY to its path",
+                 why);
+        return hint;
+    }
     return "";
 }
 

@@ -138,9 +138,9 @@ static int run(int argc, char **argv)
     for (size_t i = 0; i < sizeof external_commands / sizeof external_commands[0]; i++)
         if (strcmp(argv[1], external_commands[i].name) == 0)
             return cli_error(CLI_FAIL,
-                             "'zeus %s' is not in this installation (a pip-installed zeus ships "
-                             "only the zeus command): it needs %s; build and install from the "
-                             "sources (README.md, 'Install')",
+                             "'zeus %s' is not in this installation: it needs %s, installed "
+                             "beside this zeus (cmake --install; README.md) -- a wheel (pip "
+                             "install zeus) ships only the zeus command",
                              argv[1], external_commands[i].needs);
     fprintf(stderr, "zeus: error: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
