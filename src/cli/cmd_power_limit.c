@@ -170,18 +170,6 @@ done:
     return result;
 }
 
-/* The one label of GPU `gpu` (cli_gpu_label: framework index, name, NVML index, PCI address),
- * from the row that read it. */
-static const char *row_label(const zeus_devices *d, const gpu_row *rows, unsigned n, unsigned gpu,
-                             char *buf, size_t size)
-{
-    for (unsigned i = 0; i < n; i++)
-        if (rows[i].index == gpu)
-            return cli_gpu_label(d, &rows[i].info, buf, size);
-    snprintf(buf, size, "GPU %u", gpu); /* not a row: recover asks only for the rows' GPUs */
-    return buf;
-}
-
 /* recover: what a gone lease holder left changed is put back (zeus_lease_recover). */
 static int recover(zeus_devices *d, const gpu_row *rows, unsigned n, bool json)
 {
@@ -203,7 +191,6 @@ static int recover(zeus_devices *d, const gpu_row *rows, unsigned n, bool json)
     }
     cJSON *root = json ? cJSON_CreateObject() : NULL;
     cJSON *list = json ? cJSON_AddArrayToObject(root, "gpus") : NULL;
-    char label[256];
     for (size_t i = 0; i < count; i++) {
         const zeus_lease_journal_entry *e = &found[i];
         if (json) {
@@ -217,16 +204,8 @@ static int recover(zeus_devices *d, const gpu_row *rows, unsigned n, bool json)
             if (e->original_persistence >= 0)
                 cJSON_AddBoolToObject(o, "persistence_mode", e->original_persistence);
             cJSON_AddItemToArray(list, o);
-        } else if (e->holder_alive) {
-            printf("%s: leased by process %ld, which still runs; left alone\n",
-                   row_label(d, rows, n, e->gpu, label, sizeof label), (long)e->holder_pid);
         } else {
-            printf("%s: put back to %g W%s (left changed by process %ld, gone)\n",
-                   row_label(d, rows, n, e->gpu, label, sizeof label), watts(e->original_mw),
-                   e->original_persistence < 0 ? ""
-                   : e->original_persistence   ? ", persistence mode on"
-                                               : ", persistence mode off",
-                   (long)e->holder_pid);
+            cli_print_recovered(stdout, d, e);
         }
     }
     if (json) {
@@ -260,6 +239,8 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
                            *cli_reads_hint(d) ? cli_reads_hint(d) : "see 'zeus show-env'");
         goto done;
     }
+    if (a == ACTION_GET) /* set, reset and recover put back what they find as they go */
+        cli_put_back_gone(d);
     /* Through zeusd the daemon decides who may force (root, or its gpu-admin group). */
     if (force && geteuid() != 0 && strcmp(zeus_devices_knob_backend(d), "zeusd") != 0) {
         result = cli_error(CLI_USAGE,

@@ -170,6 +170,32 @@ static void test_recover_after_kill9(void **state)
     free(err);
 }
 
+/* "Never left changed past the next zeus command on that GPU": the read-only commands put
+ * back too, and say so on stderr. */
+static void test_read_only_commands_after_kill9(void **state)
+{
+    (void)state;
+    const char *commands[][6] = {
+        {"power-limit", "get", NULL},
+        {"show-env", NULL},
+        {"monitor", "energy", "--gpu-indices", "0", "--", "true"},
+    };
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        write_state(225000, 0);
+        killed_holder();
+        char *out, *err;
+        const char **c = commands[i];
+        assert_int_equal(zt_zeus(&out, &err, c[0], c[1], c[2], c[3], c[4], c[5], NULL), 0);
+        expect_gpu0(225000, 0);
+        assert_contains(err, "zeus: GPU 0 (");
+        assert_contains(err,
+                        "0000:01:00.0): put back to 225 W, persistence mode off (left changed");
+        assert_false(journal_exists());
+        free(out);
+        free(err);
+    }
+}
+
 static void write_journal_boot(pid_t pid, unsigned long long start_time, const char *boot)
 {
     char dir[4096], text[512];
@@ -436,6 +462,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reset_after_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_next_lease_after_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_after_kill9, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_commands_after_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reused_pid_and_live_holder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_force_breaks_a_lease, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_change_leaves_no_journal, setup, teardown),
