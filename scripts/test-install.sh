@@ -105,6 +105,7 @@ PATH="$prefix/bin:$PATH" bash -c '
   [[ " $(complete_line "zeus monitor energy --j") " == *" --json "* ]]
   [[ $(complete_line "zeus simulate --trace-d") == --trace-dir ]]
   [[ $(complete_line "zeus power-limit ") == "get set reset recover" ]]
+  [[ $(complete_line "zeus pipeline-frequency ") == "solve serve" ]]
 ' sh "$prefix"
 # The install stands alone: moved to another prefix, with the clone's data/ and the build tree
 # hidden (a private mount namespace; CI runs as root), zeus simulate reads the traces of its own
