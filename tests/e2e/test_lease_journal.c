@@ -167,7 +167,8 @@ static void test_recover_after_kill9(void **state)
     char *out, *err;
     assert_int_equal(zt_zeus(&out, &err, "power-limit", "recover", NULL), 0);
     expect_gpu0(225000, 0);
-    assert_contains(out, "GPU 0: put back to 225 W, persistence mode off (left changed by process");
+    assert_contains(
+        out, "0000:01:00.0): put back to 225 W, persistence mode off (left changed by process");
     assert_false(journal_exists());
     free(out);
     free(err);
@@ -180,8 +181,10 @@ static void test_recover_after_kill9(void **state)
     assert_int_equal(zt_zeus(&out, &err, "power-limit", "recover", NULL), 0);
     expect_gpu0(225000, 0);
     assert_file_contains(state_path, "gpu 1 limit_mw 300000 persistence 0\n");
-    assert_contains(out, "GPU 0: put back to 225 W, persistence mode off (left changed by process");
-    assert_contains(out, "GPU 1: put back to 300 W, persistence mode off (left changed by process");
+    assert_contains(
+        out, "0000:01:00.0): put back to 225 W, persistence mode off (left changed by process");
+    assert_contains(
+        out, "0000:02:00.0): put back to 300 W, persistence mode off (left changed by process");
     free(out);
     free(err);
     /* Nothing left: says so. */
@@ -208,7 +211,9 @@ static void test_read_only_commands_after_kill9(void **state)
         const char **c = commands[i];
         assert_int_equal(zt_zeus(&out, &err, c[0], c[1], c[2], c[3], c[4], c[5], NULL), 0);
         expect_gpu0(225000, 0);
-        assert_contains(err, "zeus: GPU 0: put back to 225 W, persistence mode off (left changed");
+        assert_contains(err, "zeus: GPU 0 (");
+        assert_contains(err,
+                        "0000:01:00.0): put back to 225 W, persistence mode off (left changed");
         assert_false(journal_exists());
         free(out);
         free(err);
