@@ -4,6 +4,7 @@
 #include "test_support.h"
 
 #include "zeus/monitor.h"
+#include "zeus/sampler.h"
 #include "zeus/soc.h"
 #include "zeus/util.h"
 
@@ -290,6 +291,42 @@ static void test_jetson_windows(void **state)
     zeus_devices_close(d);
 }
 
+/* The power sampler on the rails (what `zeus monitor power` streams): every CPU sample is the
+ * CPU rail's 5 W, the first one too (it was inflated: its interval ended at a reading taken
+ * after the GPU's, but was timed before it), and the integrated total matches power x time. */
+static void test_jetson_sampler(void **state)
+{
+    (void)state;
+    jetson_tree();
+    zeus_devices *d;
+    assert_int_equal(zt_open(&d), ZEUS_OK);
+    zeus_sampler_options so;
+    zeus_sampler_options_init(&so);
+    so.cpu_count = -1;
+    so.period_s = 0.1;
+    zeus_sampler *s;
+    assert_int_equal(zeus_sampler_start(d, &so, &s), ZEUS_OK);
+    assert_int_equal(zeus_sampler_column_count(s), 2);
+    assert_string_equal(zeus_sampler_column_name(s, 1), "cpu0");
+    zeus_sleep_ns(1000 * 1000000LL);
+    double end = zeus_steady_time_s(NULL), start, total[ZEUS_SAMPLER_MAX_COLUMNS];
+    assert_int_equal(zeus_sampler_total_energy(s, end, total, &start), ZEUS_OK);
+    double times[64], power[64 * 2];
+    size_t n = 0;
+    assert_int_equal(zeus_sampler_timeline(s, 0, 64, times, power, &n), ZEUS_OK);
+    zeus_sampler_stop(s);
+    zeus_devices_close(d);
+    assert_true(n >= 5);
+    for (size_t i = 0; i < n; i++) {
+        if (fabs(power[2 * i + 1] - 5) > 0.5)
+            fail_msg("CPU sample %zu of %zu: %.4f W, not 5 W", i, n, power[2 * i + 1]);
+        assert_true(fabs(power[2 * i] - 15) < 1e-9); /* the GPU rail: 5 V x 3 A */
+    }
+    double want = 5 * (end - start);
+    if (fabs(total[1] - want) > 0.02 * want)
+        fail_msg("CPU total %.4f J over %.4f s, not %.4f J", total[1], end - start, want);
+}
+
 static void test_not_a_jetson(void **state)
 {
     (void)state;
@@ -313,6 +350,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_serialised_before_26_2, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_mixed_vendors, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_jetson_windows, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_jetson_sampler, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_not_a_jetson, zt_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
