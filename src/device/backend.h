@@ -105,7 +105,7 @@ extern const size_t zeus__backend_count;
 int zeus__devices_gpu_backend(const zeus_devices *devices, unsigned gpu,
                               const zeus_backend_ops **ops, void **state, unsigned *dev);
 
-/* The GPU backend's gpu_energy_model (ZEUS_ENOTSUP when it has none). */
+/* The GPU backend's gpu_energy_model (ZEUS_ENOTSUP, with no error recorded, when it has none). */
 int zeus__gpu_energy_model(zeus_devices *devices, unsigned gpu, double *period_s, double *peak_w);
 
 /* Whether choice names a GPU backend ("auto", "none", NULL and "" included); writes the valid

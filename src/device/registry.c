@@ -526,7 +526,9 @@ int zeus__gpu_energy_model(zeus_devices *d, unsigned gpu, double *period_s, doub
 {
     const zeus_backend_ops *o = d->gpu_ops;
     unsigned dev = 0;
-    int rc = gpu_op(d, gpu, o && o->gpu_energy_model, "gpu_energy_model", &dev);
+    if (!o || !o->gpu_energy_model)
+        return ZEUS_ENOTSUP; /* the usual case (the monitor then probes): no error recorded */
+    int rc = gpu_op(d, gpu, true, "gpu_energy_model", &dev);
     return rc != ZEUS_OK ? rc : o->gpu_energy_model(d->gpu_state, dev, period_s, peak_w);
 }
 

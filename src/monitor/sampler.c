@@ -16,8 +16,8 @@
 #define INFER_LIMIT_NS 2000000000LL /* give up on a model after 2 s */
 #define INFER_CHANGES 4             /* changes to see before trusting the minimum gap */
 #define PERIOD_CAP_S 0.1
-#define CPU_FIRST_GAP_NS 10000000LL /* the first CPU interval lasts at least 10 ms (or a period)   \
-                                     */
+/* The first CPU interval lasts at least 10 ms (or one period, if shorter). */
+#define CPU_FIRST_GAP_NS 10000000LL
 
 /* What a CPU column reads. */
 typedef struct {
