@@ -401,6 +401,22 @@ static void test_jetson_cli(void **state)
     assert_contains(out, "updates every 100.0 ms, worst-case error 1.500 J");
     free(out);
     free(err);
+    /* monitor power --csv, as the auditor ran it: every row's CPU rail at 5 W, the first too */
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "power", "--cpu-indices", "0",
+                             "--update-period", "0.1", "--duration", "0.5", "--csv", "-", NULL),
+                     0);
+    assert_contains(out, "time,gpu0_power_w,cpu0_power_w\n");
+    int rows = 0;
+    for (const char *line = strchr(out, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        double t, gpu, cpu;
+        assert_int_equal(sscanf(line + 1, "%lf,%lf,%lf", &t, &gpu, &cpu), 3);
+        if (fabs(cpu - 5) > 0.5)
+            fail_msg("zeus monitor power: CPU row %d: %.4f W, not 5 W", rows, cpu);
+        rows++;
+    }
+    assert_true(rows >= 4);
+    free(out);
+    free(err);
     const char *const actions[][2] = {{"set", "10"}, {"reset", NULL}, {"get", NULL}};
     for (size_t i = 0; i < 3; i++) {
         assert_int_equal(zt_zeus(&out, &err, "power-limit", actions[i][0], actions[i][1], NULL), 1);
