@@ -274,6 +274,12 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
         }
         if (!r->info.power_limit_valid) {
             char label[256];
+            unsigned mw;
+            /* A backend without power-limit control (a Jetson) says why: that reason. */
+            if (zeus_gpu_power_limit_mw(d, r->index, &mw) == ZEUS_ENOTSUP) {
+                result = cli_lib_error(CLI_FAIL, ZEUS_ENOTSUP, "power-limit");
+                goto done;
+            }
             result = cli_error(CLI_FAIL, "%s does not report a power-limit range%s%s",
                                cli_gpu_label(d, &r->info, label, sizeof label),
                                *cli_reads_hint(d) ? ": " : "", cli_reads_hint(d));
