@@ -15,7 +15,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 pairs=${PAIRS:-2000}
-[ $# -eq 0 ] && set -- "$here/.." "$here/../build"
+root=$(cd "$here/.." && pwd)
+[ $# -eq 0 ] && set -- "$root" "$root/build"
 [ $(($# % 2)) -eq 0 ] || { echo "usage: $0 [ROOT BUILD]..." >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "window_instructions: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 fake=$(cd "$2" && pwd)/tests/fakes/nvml/libnvidia-ml.so.1
