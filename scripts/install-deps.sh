@@ -15,7 +15,6 @@ packages=(build-essential cmake pkg-config libcjson-dev git libcmocka-dev clang-
   iproute2 # ip netns: the two-host distributed-training test (tests/python/test_distributed.py)
   libcurl4 ca-certificates openssl # https:// in libzeus (libcurl, dlopen'ed; the system's CAs) and its test's certificate
   help2man # man pages made from the commands' --help (packaging/)
-  valgrind # bench/window_instructions.sh: instructions per window pair (callgrind)
   systemd man-db # the install test: systemd-analyze verify on the units, man -l on the pages
   python3 python3-dev python3-venv) # python3-*: the Python face (make test-python)
 if [ "${1:-all}" = demo ]; then
