@@ -2,6 +2,7 @@
  * zeuspy.h). */
 #include "zeuspy.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- Module state (one interpreter) ---- */
@@ -75,9 +76,38 @@ static PyObject *py_reopen_devices(PyObject *self, PyObject *unused)
 }
 
 /* ---- Logging into Python's logging module ---- */
+static _Thread_local zpy_log_capture *g_capture;
+
+void zpy_log_capture_begin(zpy_log_capture *c)
+{
+    c->count = 0;
+    g_capture = c;
+}
+
+static void log_to_python(zeus_log_level level, const char *message, void *user);
+
+void zpy_log_capture_end(zpy_log_capture *c, int skip)
+{
+    g_capture = NULL;
+    for (int i = 0; i < c->count; i++) {
+        if (i != skip)
+            log_to_python(ZEUS_LOG_WARN, c->messages[i], NULL);
+        free(c->messages[i]);
+    }
+    c->count = 0;
+}
+
 static void log_to_python(zeus_log_level level, const char *message, void *user)
 {
     (void)user;
+    zpy_log_capture *c = g_capture;
+    if (c && level == ZEUS_LOG_WARN && c->count < ZPY_CAPTURE_MAX) {
+        char *copy = strdup(message);
+        if (copy) { /* out of memory: logged at once below instead */
+            c->messages[c->count++] = copy;
+            return;
+        }
+    }
     if (!Py_IsInitialized() || ZEUSPY_FINALIZING())
         return;
     PyGILState_STATE st = PyGILState_Ensure();

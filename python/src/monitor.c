@@ -3,6 +3,7 @@
 #include "zeuspy.h"
 
 #include <math.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Keeps the exception a callback raised, to be raised when the call returns (GIL held). */
@@ -402,34 +403,59 @@ static PyObject *monitor_begin_window(MonitorObject *self, PyObject *const *args
     Py_RETURN_NONE;
 }
 
-/* The newer Zeus's warning (warnings.warn, which its users filter or turn into errors) when a
- * GPU's counter read exactly 0 J; libzeus's own log line says more (the update period). Once per
- * window name and monitor: a step window that always reads 0 J would otherwise go through the
- * warnings machinery (about 0.5 us) on every step, more than the window itself costs. */
-static int warn_if_zero(MonitorObject *self, PyObject *key, const zeus_measurement *r)
+/* The original's text, which its tests match. */
+#define ZERO_ENERGY_WARNING                                                                        \
+    "The energy consumption of one or more GPUs was measured as zero. This means that the time "   \
+    "duration of the measurement window was shorter than the GPU's energy counter update "         \
+    "period. Consider turning on the `approx_instant_energy` option in `ZeusMonitor`, which "      \
+    "approximates the energy consumption of a short time window as instant power draw x window "   \
+    "duration."
+
+/* Windows the package opens for itself (the carbon monitor's "__zeus_interval__/" windows):
+ * their 0 J readings are the user's window's, which warns for them. */
+static bool internal_window(const char *key)
 {
+    return strncmp(key, "__zeus", 6) == 0;
+}
+
+/* The captured libzeus warning about this window's 0 J reading (monitor.c's handle_zeros says
+ * "read 0 J"), or -1. */
+static int zero_message(const zpy_log_capture *c)
+{
+    for (int i = 0; i < c->count; i++)
+        if (strstr(c->messages[i], "read 0 J"))
+            return i;
+    return -1;
+}
+
+/* The newer Zeus's warning (warnings.warn, which its users filter or turn into errors) when a
+ * GPU's counter read exactly 0 J, as one message with libzeus's detail (the update period).
+ * Once per window name and monitor, as libzeus's line: a step window that always reads 0 J
+ * would otherwise go through the warnings machinery (about 0.5 us) on every step, more than
+ * the window itself costs. Returns the captured message it used (-1: none), or -2 on error. */
+static int warn_if_zero(MonitorObject *self, const char *key, PyObject *key_obj,
+                        const zeus_measurement *r, const zpy_log_capture *captured)
+{
+    int used = zero_message(captured);
     bool zero = false;
     for (unsigned i = 0; i < zeus_measurement_gpu_count(r) && !zero; i++) {
         const zeus_gpu_measurement *g = zeus_measurement_gpu(r, i);
         zero = g->method == ZEUS_METHOD_COUNTER && g->energy_j == 0.0;
     }
-    if (!zero)
-        return 0;
+    if (!zero || internal_window(key))
+        return used;
     if (!self->zero_warned && !(self->zero_warned = PySet_New(NULL)))
-        return -1;
-    int seen = PySet_Contains(self->zero_warned, key);
+        return -2;
+    int seen = PySet_Contains(self->zero_warned, key_obj);
     if (seen != 0)
-        return seen < 0 ? -1 : 0;
-    if (PySet_Add(self->zero_warned, key) < 0)
-        return -1;
-    return PyErr_WarnEx(
-        PyExc_UserWarning,
-        "The energy consumption of one or more GPUs was measured as zero. This means that "
-        "the time duration of the measurement window was shorter than the GPU's energy "
-        "counter update period. Consider turning on the `approx_instant_energy` option in "
-        "`ZeusMonitor`, which approximates the energy consumption of a short time window "
-        "as instant power draw x window duration.",
-        1);
+        return seen < 0 ? -2 : -1;
+    if (PySet_Add(self->zero_warned, key_obj) < 0)
+        return -2;
+    if (used < 0)
+        return PyErr_WarnEx(PyExc_UserWarning, "zeus: " ZERO_ENERGY_WARNING, 1) < 0 ? -2 : -1;
+    int rc = PyErr_WarnFormat(PyExc_UserWarning, 1, "zeus: %s (%s)", ZERO_ENERGY_WARNING,
+                              captured->messages[used]);
+    return rc < 0 ? -2 : used;
 }
 
 static PyObject *monitor_end_window(MonitorObject *self, PyObject *const *args, Py_ssize_t nargs,
@@ -447,14 +473,18 @@ static PyObject *monitor_end_window(MonitorObject *self, PyObject *const *args, 
         return NULL;
     self->inflight++;
     in_window_call = true;
+    zpy_log_capture captured;
+    zpy_log_capture_begin(&captured);
     Py_BEGIN_ALLOW_THREADS
     rc = zeus_monitor_end_window(m, key, sync, cancel, r);
     Py_END_ALLOW_THREADS
     in_window_call = false;
     self->inflight--;
     PyObject *result = rc == ZEUS_OK ? zpy_measurement_from(r) : NULL;
-    if (result && !cancel && warn_if_zero(self, c.key_obj, r) < 0)
+    int used = result && !cancel ? warn_if_zero(self, key, c.key_obj, r, &captured) : -1;
+    if (used == -2)
         Py_CLEAR(result);
+    zpy_log_capture_end(&captured, used);
     scratch_give(self, r);
     if (zpy_raise_sync_error(self) < 0) {
         Py_XDECREF(result);

@@ -39,6 +39,19 @@ extern PyMethodDef zpy_common_methods[];
  * there, NULL for the package's one table (zeus/device/exception.py, BY_ZEUS_ERROR). */
 PyObject *zpy_raise(int rc, PyObject *kind);
 
+/* libzeus's warnings logged by this thread while a capture is set are kept in it instead of
+ * going to Python's logging: a window call turns the one about its own 0 J reading into the
+ * UserWarning the original raises (one message, not two) and forwards the others. */
+#define ZPY_CAPTURE_MAX 4
+typedef struct {
+    char *messages[ZPY_CAPTURE_MAX]; /* malloc'd; NULL past count */
+    int count;
+} zpy_log_capture;
+void zpy_log_capture_begin(zpy_log_capture *c);
+/* Stops capturing, hands every kept message to Python's logging except the one at skip (-1:
+ * none) and frees them. Needs the GIL. */
+void zpy_log_capture_end(zpy_log_capture *c, int skip);
+
 /* The process's devices, opened on first use (NULL with an exception set). */
 zeus_devices *zpy_devices_get(void);
 

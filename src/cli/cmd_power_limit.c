@@ -204,16 +204,8 @@ static int recover(zeus_devices *d, const gpu_row *rows, unsigned n, bool json)
             if (e->original_persistence >= 0)
                 cJSON_AddBoolToObject(o, "persistence_mode", e->original_persistence);
             cJSON_AddItemToArray(list, o);
-        } else if (e->holder_alive) {
-            printf("GPU %u: leased by process %ld, which still runs; left alone\n", e->gpu,
-                   (long)e->holder_pid);
         } else {
-            printf("GPU %u: put back to %g W%s (left changed by process %ld, gone)\n", e->gpu,
-                   watts(e->original_mw),
-                   e->original_persistence < 0 ? ""
-                   : e->original_persistence   ? ", persistence mode on"
-                                               : ", persistence mode off",
-                   (long)e->holder_pid);
+            cli_print_recovered(stdout, e);
         }
     }
     if (json) {
@@ -247,6 +239,8 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
                            *cli_reads_hint(d) ? cli_reads_hint(d) : "see 'zeus show-env'");
         goto done;
     }
+    if (a == ACTION_GET) /* set, reset and recover put back what they find as they go */
+        cli_put_back_gone(d);
     /* Through zeusd the daemon decides who may force (root, or its gpu-admin group). */
     if (force && geteuid() != 0 && strcmp(zeus_devices_knob_backend(d), "zeusd") != 0) {
         result = cli_error(CLI_USAGE,

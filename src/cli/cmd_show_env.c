@@ -114,6 +114,7 @@ int cli_show_env(int argc, char **argv)
     int rc = zeus_devices_open(&d);
     if (rc != ZEUS_OK)
         return cli_lib_error(CLI_FAIL, rc, "cannot open devices");
+    cli_put_back_gone(d);
     rc = CLI_OK;
     if (json)
         rc = print_json(d);

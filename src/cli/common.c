@@ -151,3 +151,39 @@ bool cli_find_helper(const char *file, int mode, char *path, size_t size)
             return true;
     return false;
 }
+
+void cli_print_recovered(FILE *f, const zeus_lease_journal_entry *e)
+{
+    if (e->holder_alive) {
+        fprintf(f, "GPU %u: leased by process %ld, which still runs; left alone\n", e->gpu,
+                (long)e->holder_pid);
+        return;
+    }
+    fprintf(f, "GPU %u: put back to %g W%s (left changed by process %ld, gone)\n", e->gpu,
+            e->original_mw / 1000.0,
+            e->original_persistence < 0 ? ""
+            : e->original_persistence   ? ", persistence mode on"
+                                        : ", persistence mode off",
+            (long)e->holder_pid);
+}
+
+void cli_put_back_gone(zeus_devices *d)
+{
+    unsigned n = zeus_gpu_count(d);
+    zeus_lease_journal_entry *found = n ? calloc(n, sizeof *found) : NULL;
+    size_t count = 0;
+    if (!found)
+        return; /* no GPU (or no memory: the next command tries again) */
+    if (zeus_lease_recover(d, NULL, 0, found, &count) != ZEUS_OK)
+        fprintf(stderr,
+                "zeus: warning: cannot put back what a killed process left changed: %s (run "
+                "'zeus power-limit recover' as root)\n",
+                zeus_last_error());
+    for (size_t i = 0; i < count; i++) {
+        if (!found[i].holder_alive) {
+            fputs("zeus: ", stderr);
+            cli_print_recovered(stderr, &found[i]);
+        }
+    }
+    free(found);
+}

@@ -118,6 +118,13 @@ int zeus__devices_gpu_keep_locked_clocks(zeus_devices *devices, unsigned gpu,
                                          zeus_clock_domain domain, unsigned min_mhz,
                                          unsigned max_mhz);
 
+/* A view of devices with every GPU of its GPU backend, visibility ignored (framework index =
+ * backend index, as physical_indices), over devices' own open backends: nothing is re-opened
+ * or re-initialized. It borrows them, so it must be closed (zeus_devices_close) before devices
+ * is. For library code that must reach a GPU this process does not see (the lease sweep puts
+ * back what a gone process left on its GPU, src/power_limit/lease.c). */
+int zeus__devices_open_physical(const zeus_devices *devices, zeus_devices **out);
+
 /* The registry's view for library code (src/power_limit/lease.c): see gpu_settings_private. */
 bool zeus__devices_gpu_settings_private(const zeus_devices *devices);
 

@@ -37,6 +37,7 @@ struct zeus_devices {
     zeus_gpu_info *gpus; /* per framework index */
     unsigned cpu_count;
     char *cuda_visible_devices; /* copy of the visible-devices selection, NULL if none */
+    bool borrowed; /* a view (zeus__devices_open_physical): the backends are its parent's */
 };
 
 void zeus_device_options_init_sized(zeus_device_options *o, size_t struct_size)
@@ -374,6 +375,11 @@ void zeus_devices_close(zeus_devices *d)
 {
     if (!d)
         return;
+    if (d->borrowed) {
+        free(d->gpus);
+        free(d);
+        return;
+    }
     if (d->knob_ops && d->knob_state != d->gpu_state)
         d->knob_ops->close(d->knob_state);
     if (d->gpu_ops)
@@ -383,6 +389,26 @@ void zeus_devices_close(zeus_devices *d)
     free(d->gpus);
     free(d->cuda_visible_devices);
     free(d);
+}
+
+int zeus__devices_open_physical(const zeus_devices *d, zeus_devices **out)
+{
+    *out = NULL;
+    zeus_devices *v = malloc(sizeof *v);
+    if (!v)
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
+    *v = *d;
+    v->gpus = NULL;
+    v->gpu_count = 0;
+    v->cuda_visible_devices = NULL; /* every GPU, framework index = backend index */
+    v->borrowed = true;
+    int rc = v->gpu_ops ? open_gpus(v) : ZEUS_OK;
+    if (rc != ZEUS_OK) {
+        zeus_devices_close(v);
+        return rc;
+    }
+    *out = v;
+    return ZEUS_OK;
 }
 
 size_t zeus_devices_backend_count(const zeus_devices *d)

@@ -74,16 +74,23 @@ class Handler(BaseHTTPRequestHandler):
         self._send(201, data, {"X-Echo": self.headers.get("X-Test", "")})
 
 
-def main() -> None:
-    folder = sys.argv[1]
+def server_context(folder: str) -> ssl.SSLContext:
+    """Makes a self-signed certificate for IP 127.0.0.1 in folder (cert.pem, the CA a client is
+    given; key.pem) and returns a server context with it (test_carbon.py uses it too)."""
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                     "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
                     "/CN=zeus-test", "-addext", "subjectAltName=IP:127.0.0.1",
                     "-keyout", f"{folder}/key.pem", "-out", f"{folder}/cert.pem"],
                    check=True, capture_output=True)
-    servers = [ThreadingHTTPServer(("127.0.0.1", 0), Handler) for _ in range(2)]
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(f"{folder}/cert.pem", f"{folder}/key.pem")
+    return context
+
+
+def main() -> None:
+    folder = sys.argv[1]
+    context = server_context(folder)
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), Handler) for _ in range(2)]
     servers[0].socket = context.wrap_socket(servers[0].socket, server_side=True)
     for server in servers:
         server.daemon_threads = True

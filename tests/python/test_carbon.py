@@ -9,11 +9,13 @@ import json
 import math
 import os
 import socket
+import sys
 import threading
 import time
 import urllib.parse
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +35,10 @@ from zeus.monitor.price import (
     rate_at,
 )
 from zeus.utils.lat_lon import get_ip_lat_long
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from https_provider import Handler as ProviderHandler  # noqa: E402 - the C test's server
+from https_provider import server_context  # noqa: E402
 
 LABEL = "539f6a23ec4f024411ec8bf9"
 
@@ -55,8 +61,12 @@ def stamp(when: datetime) -> str:
 class FakeProviders(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self) -> None:
+    def __init__(self, tls_folder: Path | None = None) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
+        self.scheme = "http"
+        if tls_folder is not None:  # HTTPS with a self-signed certificate (tls_folder/cert.pem)
+            self.socket = server_context(str(tls_folder)).wrap_socket(self.socket, server_side=True)
+            self.scheme = "https"
         self.mode = "ok"
         self.requests: list[tuple[str, dict]] = []
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -64,26 +74,21 @@ class FakeProviders(ThreadingHTTPServer):
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self.server_address[1]}"
 
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # quiet
-        pass
+class Handler(ProviderHandler):
+    """The C test's ElectricityMaps handler (quiet, JSON replies), with every provider's routes
+    and the fake grid of these tests; a connection per request, as the clients' tests expect."""
+
+    protocol_version = "HTTP/1.0"
 
     def _send(self, code: int, body, headers: dict | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        super()._send(code, json.dumps(body).encode(), headers)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         server: FakeProviders = self.server  # type: ignore[assignment]
@@ -126,6 +131,13 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake():
     server = FakeProviders()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_tls(tmp_path):
+    server = FakeProviders(tmp_path)
     yield server
     server.stop()
 
@@ -489,6 +501,35 @@ def test_exporter_publishes_intensity_and_grams(fake, tmp_path):
     assert all(v == 0 for _, v in second["zeus_gpu_carbon_pending_joules"])
     assert second["zeus_carbon_lookup_errors_total"] == [("zeus_carbon_lookup_errors_total", 0.0)]
     assert any("zone=DE" in path for path, _ in fake.requests)
+
+
+def test_exporter_over_https(fake_tls, tmp_path):
+    """The exporter reaches an https:// API (libcurl, loaded at run time) and verifies its
+    certificate: with the test's CA in SSL_CERT_FILE it publishes the intensity; with the
+    system's CAs only it refuses the self-signed server, says so, and keeps the energy pending."""
+    p, port = start_exporter(fake_tls, tmp_path, {"SSL_CERT_FILE": str(tmp_path / "cert.pem")})
+    try:
+        time.sleep(2.2)
+        m = scrape(port)
+    finally:
+        stop(p)
+    (intensity,) = [v for _, v in m["zeus_grid_carbon_intensity_grams_per_kwh"]]
+    assert intensity in {100.0 + 50.0 * k for k in range(7)}
+    assert all(v > 0 for _, v in m["zeus_gpu_carbon_grams_total"])
+    assert any("zone=DE" in path for path, _ in fake_tls.requests)
+
+    fake_tls.requests.clear()
+    p, port = start_exporter(fake_tls, tmp_path, {"SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt"})
+    try:
+        time.sleep(1.0)
+        m = scrape(port)
+    finally:
+        err = stop(p)
+    assert "zeus_grid_carbon_intensity_grams_per_kwh" not in m
+    assert all(v > 0 for _, v in m["zeus_gpu_carbon_pending_joules"])
+    assert m["zeus_carbon_lookup_errors_total"][0][1] >= 1
+    assert "certificate" in err.lower() and "127.0.0.1" in err, err
+    assert not fake_tls.requests  # no request got through an unverified connection
 
 
 def test_exporter_keeps_energy_pending_on_a_refused_key(fake, tmp_path):
