@@ -38,8 +38,9 @@ const char *cli_gpu_label(const zeus_devices *d, const zeus_gpu_info *info, char
 const char *cli_reads_hint(const zeus_devices *d);
 
 /* One line for a GPU that zeus_lease_recover found left changed by a lease holder, e.g.
- * "GPU 0: put back to 225 W, persistence mode off (left changed by process 42, gone)". */
-void cli_print_recovered(FILE *f, const zeus_lease_journal_entry *e);
+ * "GPU 0 (NVIDIA A40, NVML 2, 0000:03:00.0): put back to 225 W, persistence mode off (left
+ * changed by process 42, gone)". */
+void cli_print_recovered(FILE *f, const zeus_devices *d, const zeus_lease_journal_entry *e);
 
 /* Puts back what a killed process left changed on the GPUs d sees, as every zeus command that
  * opens them does (docs/power-limit.md: a GPU is never left changed past the next zeus command

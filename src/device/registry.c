@@ -522,6 +522,16 @@ int zeus_gpu_energy_mj(zeus_devices *d, unsigned gpu, uint64_t *energy_mj)
     return rc != ZEUS_OK ? rc : o->gpu_energy_mj(d->gpu_state, dev, energy_mj);
 }
 
+int zeus__gpu_energy_model(zeus_devices *d, unsigned gpu, double *period_s, double *peak_w)
+{
+    const zeus_backend_ops *o = d->gpu_ops;
+    unsigned dev = 0;
+    if (!o || !o->gpu_energy_model)
+        return ZEUS_ENOTSUP; /* the usual case (the monitor then probes): no error recorded */
+    int rc = gpu_op(d, gpu, true, "gpu_energy_model", &dev);
+    return rc != ZEUS_OK ? rc : o->gpu_energy_model(d->gpu_state, dev, period_s, peak_w);
+}
+
 int zeus_gpu_read_power(zeus_devices *d, unsigned gpu, zeus_gpu_power *out)
 {
     const zeus_backend_ops *o = d->gpu_ops;

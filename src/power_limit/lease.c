@@ -466,11 +466,28 @@ int zeus_lease_commit(zeus_lease *l)
 
 /* ---- putting back what gone holders left (zeus_lease_recover) ---- */
 
+/* Set while this thread sweeps or recovers: the leases it takes do not sweep on release (a
+ * recover would otherwise find the GPUs after the first already put back, and not list them). */
+static _Thread_local bool sweeping;
+
+static int recover_gpus(zeus_devices *devices, const unsigned *gpus, size_t count,
+                        zeus_lease_journal_entry *entries, size_t *entry_count);
+
 int zeus_lease_recover(zeus_devices *devices, const unsigned *gpus, size_t count,
                        zeus_lease_journal_entry *entries, size_t *entry_count)
 {
     if (!devices || !entry_count)
         return zeus__error(ZEUS_EINVAL, "zeus_lease_recover: missing argument");
+    bool was_sweeping = sweeping;
+    sweeping = true;
+    int rc = recover_gpus(devices, gpus, count, entries, entry_count);
+    sweeping = was_sweeping;
+    return rc;
+}
+
+static int recover_gpus(zeus_devices *devices, const unsigned *gpus, size_t count,
+                        zeus_lease_journal_entry *entries, size_t *entry_count)
+{
     if (!gpus)
         count = zeus_gpu_count(devices);
     size_t found_count = 0;
@@ -500,9 +517,6 @@ int zeus_lease_recover(zeus_devices *devices, const unsigned *gpus, size_t count
     *entry_count = found_count;
     return ZEUS_OK;
 }
-
-/* Set while this thread sweeps: the sweep's own leases do not sweep again on release. */
-static _Thread_local bool sweeping;
 
 /* Puts back the GPU a gone holder's journal names through a lease that does not wait (a GPU
  * locked elsewhere is its holder's to put back) and leaves a live holder's journal as it is. */

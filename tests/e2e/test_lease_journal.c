@@ -73,9 +73,18 @@ static bool journal_exists(void)
     return yes;
 }
 
-/* A process that leases GPU 0 as the optimizer does (persistence recorded), sets 130 W and
+/* A process that leases GPU gpu as the optimizer does (persistence recorded), sets 130 W and
  * persistence mode on, and is killed with -9 while holding it. */
+static void killed_holder_of(unsigned gpu);
+
 static void killed_holder(void)
+{
+    killed_holder_of(0);
+    expect_gpu0(130000, 1); /* left changed: nothing could put it back */
+    assert_true(journal_exists());
+}
+
+static void killed_holder_of(unsigned gpu)
 {
     int p[2];
     assert_int_equal(pipe(p), 0);
@@ -85,13 +94,13 @@ static void killed_holder(void)
         close(p[0]);
         zeus_devices *d;
         zeus_lease *l;
-        unsigned gpu = 0;
         if (zt_open(&d) != 0 ||
             zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_PERSISTENCE | ZEUS_LEASE_RESTORE_AT_EXIT,
                               &l) != 0 ||
-            zeus_lease_set_power_limit_mw(l, 0, 130000) != 0 ||
-            zeus_lease_set_persistence_mode(l, 0, true) != 0)
+            zeus_lease_set_power_limit_mw(l, gpu, 130000) != 0 ||
+            zeus_lease_set_persistence_mode(l, gpu, true) != 0) {
             _exit(1);
+        }
         char ok = 'k';
         if (write(p[1], &ok, 1) != 1)
             _exit(2);
@@ -104,8 +113,6 @@ static void killed_holder(void)
     close(p[0]);
     kill(pid, SIGKILL);
     assert_int_equal(zt_wait(pid, 10), 128 + SIGKILL);
-    expect_gpu0(130000, 1); /* left changed: nothing could put it back */
-    assert_true(journal_exists());
 }
 
 static void test_reset_after_kill9(void **state)
@@ -160,8 +167,24 @@ static void test_recover_after_kill9(void **state)
     char *out, *err;
     assert_int_equal(zt_zeus(&out, &err, "power-limit", "recover", NULL), 0);
     expect_gpu0(225000, 0);
-    assert_contains(out, "GPU 0: put back to 225 W, persistence mode off (left changed by process");
+    assert_contains(
+        out, "0000:01:00.0): put back to 225 W, persistence mode off (left changed by process");
     assert_false(journal_exists());
+    free(out);
+    free(err);
+    /* Two GPUs left changed by two killed processes: both are put back and both listed (the
+     * first one's lease must not put back the second on release before recover reads it). */
+    write_state(225000, 0);
+    killed_holder_of(0);
+    killed_holder_of(1);
+    assert_file_contains(state_path, "gpu 1 limit_mw 130000 persistence 1\n");
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "recover", NULL), 0);
+    expect_gpu0(225000, 0);
+    assert_file_contains(state_path, "gpu 1 limit_mw 300000 persistence 0\n");
+    assert_contains(
+        out, "0000:01:00.0): put back to 225 W, persistence mode off (left changed by process");
+    assert_contains(
+        out, "0000:02:00.0): put back to 300 W, persistence mode off (left changed by process");
     free(out);
     free(err);
     /* Nothing left: says so. */
@@ -188,7 +211,9 @@ static void test_read_only_commands_after_kill9(void **state)
         const char **c = commands[i];
         assert_int_equal(zt_zeus(&out, &err, c[0], c[1], c[2], c[3], c[4], c[5], NULL), 0);
         expect_gpu0(225000, 0);
-        assert_contains(err, "zeus: GPU 0: put back to 225 W, persistence mode off (left changed");
+        assert_contains(err, "zeus: GPU 0 (");
+        assert_contains(err,
+                        "0000:01:00.0): put back to 225 W, persistence mode off (left changed");
         assert_false(journal_exists());
         free(out);
         free(err);
@@ -283,7 +308,7 @@ static void test_force_breaks_a_lease(void **state)
         zeus_lease *l;
         unsigned gpu = 0;
         if (zt_open(&d) != 0 || zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_PERSISTENCE, &l) != 0 ||
-            zeus_lease_set_power_limit_mw(l, 0, 130000) != 0 ||
+            zeus_lease_set_power_limit_mw(l, gpu, 130000) != 0 ||
             zeus_lease_set_persistence_mode(l, 0, true) != 0)
             _exit(1);
         char c = 'k';
@@ -300,6 +325,16 @@ static void test_force_breaks_a_lease(void **state)
     }
     char c;
     assert_int_equal(read(ready[0], &c, 1), 1);
+    { /* Without --force a second user is told how an operator takes the GPU back. */
+        zeus_devices *d;
+        zeus_lease *l;
+        unsigned gpu = 0;
+        assert_int_equal(zt_open(&d), 0);
+        assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_NO_WAIT, &l), ZEUS_ETIMEOUT);
+        assert_contains(zeus_last_error(),
+                        "take it back as root with 'zeus power-limit set|reset --force'");
+        zeus_devices_close(d);
+    }
     char *out, *err;
     int64_t t0 = zeus_now_ns();
     assert_int_equal(
