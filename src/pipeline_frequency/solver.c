@@ -2,12 +2,14 @@
  * pipeline-frequency-api.md; lowtime 0.3.0's PhillipsDessouky).
  *
  * lowtime splits every operation into an activity-on-arc edge left(v) -> right(v) and every
- * dependency u -> v into a dummy edge right(u) -> left(v); we keep that network but number it
- * directly (left = 2v, right = 2v + 1) and run the critical-path method on the nodes. The
- * capacities are lowtime's, rounded down to multiples of 1e-6 as it rounds them, and held as
- * integer multiples of 1e-6 so the maximum flows are exact: the cut (the set of network nodes
- * reachable from the source in the final residual, which is the same for every maximum flow) is
- * then independent of the flow algorithm, which lowtime's float Edmonds-Karp only approximates. */
+ * dependency u -> v into a dummy edge right(u) -> left(v), numbering the split nodes 2i and
+ * 2i + 1 where i is v's place in a breadth-first walk of the pipeline from the source; we run
+ * the critical-path method on the pipeline's nodes and build the flow network with lowtime's
+ * numbers. The min cut is lowtime's (its Rust find_min_cut) step for step: the same f64
+ * capacities (rounded down to multiples of 1e-6 as it rounds them), the same two maximum flows
+ * (pathfinding's Edmonds-Karp, edmonds_karp.c), the same rounding of residuals below 1e-6 and
+ * the same reading of the source side, so that where two operations are equally cheap to
+ * shorten we shorten the one lowtime shortens. */
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -23,12 +25,13 @@
 
 #define PF_EPS 1e-6
 #define PF_INF_COST 10000.0 /* lowtime's "infinite" capacity */
-#define FLOW_INF (INT64_MAX / 8)
 
+/* An edge of the critical activity-on-arc network: an activity (tag = its pipeline node) or a
+ * dependency (tag = -1 - its index), between lowtime's node numbers a -> b. */
 typedef struct {
-    int to;
-    int64_t cap, flow;
-} flow_edge;
+    int tag, a, b;
+    double lb, ub, flow;
+} crit_edge;
 
 struct zeus_pf_solver {
     int S, M;
@@ -49,12 +52,15 @@ struct zeus_pf_solver {
     long iteration;
     bool done;
     /* the flow network */
-    flow_edge *fe;
-    int n_fe, cap_fe;
-    int *head, *next, *level, *iter, *queue;
-    char *in_s;
-    int64_t *inlb, *outlb;
-    int *net_edge_of; /* per flow edge: AON node (activity, >= 0) or -1 - dependency index */
+    int *level, *iter; /* scratch */
+    int *aoa;          /* per network node (2v left, 2v + 1 right): lowtime's node number */
+    crit_edge *ce;
+    int n_ce;
+    zeus__pf_arc *arcs;
+    zeus__pf_ek ek;
+    char *in_s; /* by lowtime's node number */
+    double *inlb, *outlb;
+    int *stack;
 };
 
 static double cost_of(const zeus_pf_solver *s, int spec, long q)
@@ -137,13 +143,14 @@ static void free_solver(zeus_pf_solver *s)
             free(s->cost_tab[i]);
     free(s->cost_tab);
     zeus_pf_specs_free(s->specs, s->S);
-    void *arrays[] = {s->spec_of, s->inst_of, s->mb_of,      s->dur,      s->dmin,     s->dmax,
-                      s->eu,      s->ev,      s->out_start,  s->out_list, s->in_start, s->in_list,
-                      s->topo,    s->es,      s->ef,         s->ls,       s->lf,       s->fe,
-                      s->head,    s->next,    s->level,      s->iter,     s->queue,    s->in_s,
-                      s->inlb,    s->outlb,   s->net_edge_of};
+    void *arrays[] = {s->spec_of, s->inst_of, s->mb_of,     s->dur,      s->dmin,     s->dmax,
+                      s->eu,      s->ev,      s->out_start, s->out_list, s->in_start, s->in_list,
+                      s->topo,    s->es,      s->ef,        s->ls,       s->lf,       s->ce,
+                      s->arcs,    s->aoa,     s->level,     s->iter,     s->stack,    s->in_s,
+                      s->inlb,    s->outlb};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
         free(arrays[i]);
+    zeus__pf_ek_free(&s->ek);
     free(s);
 }
 
@@ -209,22 +216,21 @@ static bool alloc_arrays(zeus_pf_solver *s)
     s->ef = calloc(n, sizeof(long));
     s->ls = calloc(n, sizeof(long));
     s->lf = calloc(n, sizeof(long));
-    int nn = 2 * n + 2;
-    s->cap_fe = 2 * (n + max_edges + 2 * nn + 1);
-    s->fe = calloc(s->cap_fe, sizeof *s->fe);
-    s->next = calloc(s->cap_fe, sizeof(int));
-    s->net_edge_of = calloc(s->cap_fe, sizeof(int));
-    s->head = calloc(nn, sizeof(int));
+    int nn = 2 * n + 2, max_arcs = n + max_edges + 2 * nn + 1;
+    s->ce = calloc(n + max_edges, sizeof *s->ce);
+    s->arcs = calloc(max_arcs, sizeof *s->arcs);
+    s->aoa = calloc(nn, sizeof(int));
     s->level = calloc(nn, sizeof(int));
     s->iter = calloc(nn, sizeof(int));
-    s->queue = calloc(nn, sizeof(int));
+    s->stack = calloc((size_t)2 * max_arcs + 1, sizeof(int));
     s->in_s = calloc(nn, 1);
-    s->inlb = calloc(nn, sizeof(int64_t));
-    s->outlb = calloc(nn, sizeof(int64_t));
+    s->inlb = calloc(nn, sizeof(double));
+    s->outlb = calloc(nn, sizeof(double));
     return s->specs && s->cost_tab && s->spec_of && s->inst_of && s->mb_of && s->dur && s->dmin &&
            s->dmax && s->eu && s->ev && s->out_start && s->in_start && s->out_list && s->in_list &&
-           s->topo && s->es && s->ef && s->ls && s->lf && s->fe && s->next && s->net_edge_of &&
-           s->head && s->level && s->iter && s->queue && s->in_s && s->inlb && s->outlb;
+           s->topo && s->es && s->ef && s->ls && s->lf && s->ce && s->arcs && s->aoa && s->level &&
+           s->iter && s->stack && s->in_s && s->inlb && s->outlb &&
+           zeus__pf_ek_init(&s->ek, nn, max_arcs) == 0;
 }
 
 /* Copies the specs and tabulates each one's cost around its quantised times; false when out of
@@ -351,6 +357,32 @@ static bool topo_order(zeus_pf_solver *s)
     return qt == n;
 }
 
+/* lowtime's node numbers (aon_dag_to_aoa_dag): a breadth-first walk of the pipeline from the
+ * source (networkx's bfs_edges: successors in the order their edges were added, which is ours:
+ * program order, then the other stage, then the sink) splits the i-th node into 2i and 2i + 1. */
+static void number_like_lowtime(zeus_pf_solver *s)
+{
+    int *order = s->level, *seen = s->iter; /* scratch */
+    memset(seen, 0, sizeof(int) * (size_t)s->n);
+    int qh = 0, qt = 0;
+    order[qt++] = 0;
+    seen[0] = 1;
+    while (qh < qt) {
+        int u = order[qh++];
+        for (int j = s->out_start[u]; j < s->out_start[u + 1]; j++) {
+            int v = s->ev[s->out_list[j]];
+            if (!seen[v]) {
+                seen[v] = 1;
+                order[qt++] = v;
+            }
+        }
+    }
+    for (int i = 0; i < qt; i++) {
+        s->aoa[2 * order[i]] = 2 * i;
+        s->aoa[2 * order[i] + 1] = 2 * i + 1;
+    }
+}
+
 int zeus_pf_solver_create(int num_stages, int num_microbatches, const zeus_pf_spec *specs,
                           double unit_time_s, zeus_pf_solver **out)
 {
@@ -379,6 +411,7 @@ int zeus_pf_solver_create(int num_stages, int num_microbatches, const zeus_pf_sp
         free_solver(s);
         return zeus__error(ZEUS_EINVAL, "the pipeline graph has a cycle");
     }
+    number_like_lowtime(s);
     int n = s->n;
     for (int v = 2; v < n; v++)
         s->dur[v] = s->dmin[v];
@@ -395,87 +428,10 @@ nomem:
     return zeus__error(ZEUS_ENOMEM, "out of memory for the pipeline solver");
 }
 
-/* ---- maximum flow (Dinic) on integer capacities ---- */
-
-static void fe_reset(zeus_pf_solver *s, int nodes)
+/* lowtime's rounding `x // 1e-6 * 1e-6`. */
+static double round_down(double x)
 {
-    s->n_fe = 0;
-    for (int i = 0; i < nodes; i++)
-        s->head[i] = -1;
-}
-
-static int fe_add(zeus_pf_solver *s, int u, int v, int64_t cap, int tag)
-{
-    int e = s->n_fe;
-    s->fe[e] = (flow_edge){v, cap, 0};
-    s->next[e] = s->head[u];
-    s->head[u] = e;
-    s->net_edge_of[e] = tag;
-    s->fe[e + 1] = (flow_edge){u, 0, 0};
-    s->next[e + 1] = s->head[v];
-    s->head[v] = e + 1;
-    s->net_edge_of[e + 1] = INT_MIN;
-    s->n_fe += 2;
-    return e;
-}
-
-static bool bfs_levels(zeus_pf_solver *s, int nodes, int src, int dst)
-{
-    for (int i = 0; i < nodes; i++)
-        s->level[i] = -1;
-    int qh = 0, qt = 0;
-    s->queue[qt++] = src;
-    s->level[src] = 0;
-    while (qh < qt) {
-        int u = s->queue[qh++];
-        for (int e = s->head[u]; e >= 0; e = s->next[e]) {
-            int v = s->fe[e].to;
-            if (s->level[v] < 0 && s->fe[e].cap - s->fe[e].flow > 0) {
-                s->level[v] = s->level[u] + 1;
-                s->queue[qt++] = v;
-            }
-        }
-    }
-    return s->level[dst] >= 0;
-}
-
-static int64_t dfs_push(zeus_pf_solver *s, int u, int dst, int64_t pushed)
-{
-    if (u == dst)
-        return pushed;
-    for (; s->iter[u] >= 0; s->iter[u] = s->next[s->iter[u]]) {
-        int e = s->iter[u];
-        int v = s->fe[e].to;
-        int64_t room = s->fe[e].cap - s->fe[e].flow;
-        if (room <= 0 || s->level[v] != s->level[u] + 1)
-            continue;
-        int64_t got = dfs_push(s, v, dst, pushed < room ? pushed : room);
-        if (got > 0) {
-            s->fe[e].flow += got;
-            s->fe[e ^ 1].flow -= got;
-            return got;
-        }
-    }
-    return 0;
-}
-
-static int64_t max_flow(zeus_pf_solver *s, int nodes, int src, int dst)
-{
-    int64_t total = 0;
-    while (bfs_levels(s, nodes, src, dst)) {
-        for (int i = 0; i < nodes; i++)
-            s->iter[i] = s->head[i];
-        int64_t got;
-        while ((got = dfs_push(s, src, dst, FLOW_INF)) > 0)
-            total += got;
-    }
-    return total;
-}
-
-/* lowtime's bound `x // 1e-6 * 1e-6`, as a count of 1e-6 units. */
-static int64_t units(double x)
-{
-    return (int64_t)zeus__pf_floordiv(x, PF_EPS);
+    return zeus__pf_floordiv(x, PF_EPS) * PF_EPS;
 }
 
 static bool critical_node(const zeus_pf_solver *s, int v)
@@ -484,7 +440,7 @@ static bool critical_node(const zeus_pf_solver *s, int v)
 }
 
 /* lb and ub of an activity at its duration (lowtime's annotate_capacities). */
-static void bounds(const zeus_pf_solver *s, int v, int64_t *lb, int64_t *ub)
+static void bounds(const zeus_pf_solver *s, int v, double *lb, double *ub)
 {
     int spec = s->spec_of[v];
     long d = s->dur[v];
@@ -502,52 +458,113 @@ static void bounds(const zeus_pf_solver *s, int v, int64_t *lb, int64_t *ub)
         l = fabs(cost_of(s, spec, d) - cost_of(s, spec, d + 1));
         u = fabs(cost_of(s, spec, d - 1) - cost_of(s, spec, d)) + PF_EPS;
     }
-    *lb = units(l);
-    *ub = units(u);
+    *lb = round_down(l);
+    *ub = round_down(u);
 }
 
-/* The minimal minimum cut of the critical subgraph with flow lower bounds; in_s marks the
- * source side. Returns false when no feasible flow exists. */
-static bool min_cut(zeus_pf_solver *s)
+/* The critical activity-on-arc network with lowtime's node numbers and bounds. */
+static void critical_edges(zeus_pf_solver *s)
 {
-    int nn = 2 * s->n + 2, sp = 2 * s->n, tp = 2 * s->n + 1, src = 0, dst = 3;
-    fe_reset(s, nn);
-    memset(s->inlb, 0, sizeof(int64_t) * nn);
-    memset(s->outlb, 0, sizeof(int64_t) * nn);
-    int64_t total_lb = 0;
-    for (int v = 0; v < s->n; v++) {
-        if (!critical_node(s, v))
-            continue;
-        int64_t lb, ub;
-        bounds(s, v, &lb, &ub);
-        fe_add(s, 2 * v, 2 * v + 1, ub - lb, v);
-        s->outlb[2 * v] += lb;
-        s->inlb[2 * v + 1] += lb;
-        total_lb += lb;
-    }
+    s->n_ce = 0;
+    for (int v = 0; v < s->n; v++)
+        if (critical_node(s, v)) {
+            crit_edge *c = &s->ce[s->n_ce++];
+            *c = (crit_edge){v, s->aoa[2 * v], s->aoa[2 * v + 1], 0, 0, 0};
+            bounds(s, v, &c->lb, &c->ub);
+        }
     for (int e = 0; e < s->n_edges; e++) {
         int u = s->eu[e], v = s->ev[e];
         if (s->ef[u] == s->ls[v] && critical_node(s, u) && critical_node(s, v))
-            fe_add(s, 2 * u + 1, 2 * v, units(PF_INF_COST), -1 - e);
+            s->ce[s->n_ce++] = (crit_edge){-1 - e,          s->aoa[2 * u + 1],       s->aoa[2 * v],
+                                           round_down(0.0), round_down(PF_INF_COST), 0};
     }
-    int first_aux = s->n_fe;
-    for (int x = 0; x < 2 * s->n; x++) {
-        if (s->inlb[x] > 0)
-            fe_add(s, sp, x, s->inlb[x], INT_MIN);
-        if (s->outlb[x] > 0)
-            fe_add(s, x, tp, s->outlb[x], INT_MIN);
+}
+
+/* The flow pathfinding reports on an arc a -> b: its flow when positive, else none (0). */
+static double reported(double flow)
+{
+    return flow > 0 ? flow : 0.0;
+}
+
+/* A feasible flow within the bounds, as lowtime finds it: the maximum flow from s' to t' in the
+ * network of capacities ub - lb, s' -> x (the lower bounds into x), x -> t' (out of x) and
+ * sink -> source (infinite). False when it does not saturate s' and t' within 1e-6. */
+static bool feasible_flow(zeus_pf_solver *s)
+{
+    int N2 = 2 * s->n, sp = N2, tp = N2 + 1, n_arcs = 0;
+    for (int x = 0; x < N2; x++)
+        s->inlb[x] = s->outlb[x] = 0.0;
+    for (int i = 0; i < s->n_ce; i++) {
+        const crit_edge *c = &s->ce[i];
+        s->arcs[n_arcs++] = (zeus__pf_arc){c->a, c->b, {c->ub - c->lb, 0.0}, 0.0};
+        s->inlb[c->b] = s->inlb[c->b] + c->lb;
+        s->outlb[c->a] = s->outlb[c->a] + c->lb;
     }
-    fe_add(s, dst, src, FLOW_INF, INT_MIN);
-    if (max_flow(s, nn, sp, tp) != total_lb)
+    int first_aux = n_arcs;
+    for (int x = 0; x < N2; x++) {
+        if (s->inlb[x] != 0.0)
+            s->arcs[n_arcs++] = (zeus__pf_arc){sp, x, {s->inlb[x], 0.0}, 0.0};
+        if (s->outlb[x] != 0.0)
+            s->arcs[n_arcs++] = (zeus__pf_arc){x, tp, {s->outlb[x], 0.0}, 0.0};
+    }
+    s->arcs[n_arcs++] = (zeus__pf_arc){s->aoa[3], s->aoa[0], {INFINITY, 0.0}, 0.0};
+    zeus__pf_edmonds_karp(&s->ek, N2 + 2, s->arcs, n_arcs, sp, tp);
+    for (int i = first_aux; i < n_arcs - 1; i++) {
+        const zeus__pf_arc *arc = &s->arcs[i];
+        double cap = arc->a == sp ? s->inlb[arc->b] : s->outlb[arc->a];
+        if (fabs(reported(arc->flow) - cap) > PF_EPS)
+            return false;
+    }
+    for (int i = 0; i < s->n_ce; i++)
+        s->ce[i].flow = reported(s->arcs[i].flow) + s->ce[i].lb;
+    return true;
+}
+
+/* Residuals below 1e-6 in magnitude count as 0 (lowtime's find_min_cut). */
+static double snap(double x)
+{
+    return fabs(x) < PF_EPS ? 0.0 : x;
+}
+
+/* lowtime's min cut of the critical network with flow bounds; in_s marks the source side by
+ * lowtime's node number. Returns false when no feasible flow exists. */
+static bool min_cut(zeus_pf_solver *s)
+{
+    int N2 = 2 * s->n, src = s->aoa[0], dst = s->aoa[3];
+    critical_edges(s);
+    if (!feasible_flow(s))
         return false;
-    /* Drop the auxiliary edges; what remains is a feasible flow (minus lower bounds). */
-    for (int e = first_aux; e < s->n_fe; e++)
-        s->fe[e].cap = s->fe[e].flow = 0;
-    max_flow(s, nn, src, dst);
-    /* The source side: every node the final residual network reaches from the source. */
-    bfs_levels(s, nn, src, dst);
-    for (int i = 0; i < nn; i++)
-        s->in_s[i] = s->level[i] >= 0;
+    /* The residual of the feasible flow, then the most flow from source to sink within it. */
+    for (int i = 0; i < s->n_ce; i++) {
+        const crit_edge *c = &s->ce[i];
+        s->arcs[i] =
+            (zeus__pf_arc){c->a, c->b, {snap(c->ub - c->flow), snap(c->flow - c->lb)}, 0.0};
+    }
+    zeus__pf_edmonds_karp(&s->ek, N2, s->arcs, s->n_ce, src, dst);
+    for (int i = 0; i < s->n_ce; i++) {
+        s->ce[i].flow += reported(s->arcs[i].flow);
+        s->ce[i].flow -= reported(-s->arcs[i].flow);
+    }
+    /* The source side: what the source reaches over residuals above 1e-6 in magnitude. The index
+     * of arc ends by node from the last flow serves (the same pairs). lowtime stops its search
+     * when it takes the sink off its stack, in an order its HashMap decides; a maximum flow
+     * leaves the sink unreachable, so the whole reachable set is the same. */
+    memset(s->in_s, 0, (size_t)N2 + 2);
+    int top = 0;
+    s->stack[top++] = src;
+    s->in_s[src] = 1;
+    while (top > 0) {
+        int u = s->stack[--top];
+        for (int j = s->ek.start[u]; j < s->ek.start[u + 1]; j++) {
+            int end = s->ek.adj[j].end, v = s->ek.adj[j].to;
+            const crit_edge *c = &s->ce[end >> 1];
+            double room = end & 1 ? c->flow - c->lb : c->ub - c->flow;
+            if (!s->in_s[v] && fabs(room) > PF_EPS) {
+                s->in_s[v] = 1;
+                s->stack[top++] = v;
+            }
+        }
+    }
     return true;
 }
 
@@ -576,11 +593,8 @@ int zeus_pf_solver_step(zeus_pf_solver *s, zeus_pf_result *out)
      * operation is at its limit; with nothing to speed up the change is 0; both end it. */
     double up = 0, down = 0;
     bool any_speedup = false, abort = false;
-    for (int e = 0; e < s->n_fe && !abort; e += 2) {
-        int tag = s->net_edge_of[e];
-        if (tag == INT_MIN)
-            continue;
-        int u = s->fe[e ^ 1].to, v = s->fe[e].to;
+    for (int i = 0; i < s->n_ce && !abort; i++) {
+        int tag = s->ce[i].tag, u = s->ce[i].a, v = s->ce[i].b;
         if (s->in_s[u] && !s->in_s[v]) {
             any_speedup = true;
             if (tag < 0 || s->spec_of[tag] < 0 || s->dur[tag] - 1 < s->dmin[tag])
@@ -594,11 +608,10 @@ int zeus_pf_solver_step(zeus_pf_solver *s, zeus_pf_result *out)
         s->done = true;
         return 0;
     }
-    for (int e = 0; e < s->n_fe; e += 2) {
-        int tag = s->net_edge_of[e];
-        if (tag == INT_MIN || tag < 0 || s->spec_of[tag] < 0)
+    for (int i = 0; i < s->n_ce; i++) {
+        int tag = s->ce[i].tag, u = s->ce[i].a, v = s->ce[i].b;
+        if (tag < 0 || s->spec_of[tag] < 0)
             continue;
-        int u = s->fe[e ^ 1].to, v = s->fe[e].to;
         int spec = s->spec_of[tag];
         long d = s->dur[tag];
         if (s->in_s[u] && !s->in_s[v]) {
@@ -606,11 +619,10 @@ int zeus_pf_solver_step(zeus_pf_solver *s, zeus_pf_result *out)
             s->dur[tag] = d - 1;
         }
     }
-    for (int e = 0; e < s->n_fe; e += 2) {
-        int tag = s->net_edge_of[e];
-        if (tag == INT_MIN || tag < 0 || s->spec_of[tag] < 0)
+    for (int i = 0; i < s->n_ce; i++) {
+        int tag = s->ce[i].tag, u = s->ce[i].a, v = s->ce[i].b;
+        if (tag < 0 || s->spec_of[tag] < 0)
             continue;
-        int u = s->fe[e ^ 1].to, v = s->fe[e].to;
         int spec = s->spec_of[tag];
         long d = s->dur[tag];
         if (!s->in_s[u] && s->in_s[v]) {

@@ -129,14 +129,15 @@ def test_recorded_lowtime_cases(tmp_path):
         if problems:
             failures[case["seed"]] = problems
     assert not failures, failures
-    # Plans: identical at almost every point. Where they differ the frontier point is still the
-    # same (time exactly, cost within 1e-9): two instructions of the same kind and stage at the
-    # same duration were equally good to shorten, and lowtime's floating-point flows picked
-    # the later one where the exact minimal cut picks the earlier (docs/pipeline-frequency.md).
+    # Plans: identical at every point, also where two instructions of the same kind and stage
+    # at the same duration are equally good to shorten: our min cut replays lowtime's (the same
+    # f64 flows of pathfinding's Edmonds-Karp, docs/pipeline-frequency.md), so it shortens the
+    # one lowtime shortens (an exact minimal cut differed at 120 of these points).
     points = sum(len(c["frontier"]) for c in solved)
-    differing = sum(c["plans_differing"] for c in solved)
-    print(f"{len(solved)} pipelines, {points} frontier points, {differing} plans differ")
-    assert differing <= 0.02 * points, (differing, points)
+    differing = {c["seed"]: c["plans_differing"] for c in solved if c["plans_differing"]}
+    print(f"{len(solved)} pipelines, {points} frontier points, {sum(differing.values())} plans "
+          "differ")
+    assert not differing, differing
     # they really are 2-8 stages and 2-32 microbatches, with long frontiers
     assert {c["stages"] for c in cases} == set(range(2, 9))
     assert min(c["mbs"] for c in cases) <= 4 and max(c["mbs"] for c in cases) >= 30
