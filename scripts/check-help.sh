@@ -26,6 +26,22 @@ while IFS='|' read -r page section command description; do
     true)
   [ -z "$bare" ] || { echo "check-help: '$command --help': option without a description: $bare"
     failed=1; }
+  # defaults as "(default X)", never zeusd's old "[X]": an option section's line (from an
+  # "options:" line to the next blank one) that ends in a bracket
+  brackets=$(printf '%s\n' "$out" | awk '/^([a-z]+ )*options:/ { o = 1; next } /^$/ { o = 0 }
+    o && /\]$/' || true)
+  [ -z "$brackets" ] || { echo "check-help: '$command --help': a default in brackets, not" \
+    "'(default X)': $brackets"; failed=1; }
+  # a commands section is one table: every name's text starts in one column, after two spaces,
+  # and fits 80 columns
+  columns=$(printf '%s\n' "$out" | awk '/^commands:/ { c = 1; next } /^$/ { c = 0 }
+    c && /^  [a-z]/ { match($0, /^  [^ ]+( [a-z]+)?  +/); print RLENGTH; if (length($0) > 80)
+      print "long" }' | sort -u)
+  case $columns in
+    *long* | *-1* | *"
+"*) echo "check-help: '$command --help': the commands section is not one aligned table" \
+      "within 80 columns"; failed=1 ;;
+  esac
 done <<TABLE
 $table
 TABLE

@@ -8,6 +8,12 @@ build=$1
 out=$2
 version=$3
 mkdir -p "$out"
+# Run from the build tree, --help names the clone's data/ (zeus simulate's traces); an installed
+# page names the prefix's: the clone's path becomes @ZEUS_DATADIR@, which the install step
+# (packaging/CMakeLists.txt) replaces with PREFIX/share/zeus. No other path of this machine may
+# be left in a page.
+src=$(cd "$(dirname "$0")/.." && pwd)
+build_abs=$(cd "$build" && pwd)
 wrappers=$(mktemp -d)
 trap 'rm -rf "$wrappers"' EXIT
 pages='zeus|1|zeus|measure and cut the energy GPUs spend on deep learning
@@ -18,6 +24,8 @@ zeus-demo|1|zeus demo|optimize the power limit of a simulated training job
 zeus-power-limit|1|zeus power-limit|show, set or reset GPU power limits
 zeus-simulate|1|zeus simulate|replay the NSDI'"'"'23 traces with the batch-size optimizers and compare policies
 zeus-pipeline-frequency|1|zeus pipeline-frequency|the pipeline frequency optimizer (Perseus): solve and serve plans
+zeus-pipeline-frequency-solve|1|zeus pipeline-frequency solve|the time-energy frontier and frequency plans of a pipeline
+zeus-pipeline-frequency-serve|1|zeus-pfo serve|the pipeline frequency server: each rank'"'"'s frequency plan
 zeus-run|1|zeus-run|drive a recurring job'"'"'s recurrences
 zeus-history|1|zeus-history|a recurring job'"'"'s trials and the bandit'"'"'s beliefs
 zeus-bso|1|zeus-bso serve|the batch-size optimizer service
@@ -31,4 +39,14 @@ printf '%s\n' "$pages" | while IFS='|' read -r page section command description;
   chmod +x "$wrappers/$page"
   help2man --no-info --no-discard-stderr --section="$section" --name="$description" \
     --version-string="$version" --output="$out/$page.$section" "$wrappers/$page"
+  # help2man writes a '-' as '\-': both spellings of each path
+  SRC_DATA="$src/data" ROFF_SRC_DATA=$(printf '%s' "$src/data" | sed 's/-/\\-/g') \
+    perl -pi -e 's/\Q$ENV{ROFF_SRC_DATA}\E|\Q$ENV{SRC_DATA}\E/\@ZEUS_DATADIR\@/g' "$out/$page.$section"
+  for dir in "$src" "$build_abs"; do
+    roff=$(printf '%s' "$dir" | sed 's/-/\\-/g')
+    if grep -F -n -e "$dir" -e "$roff" "$out/$page.$section" >&2; then
+      echo "make-man.sh: $page.$section names this machine's $dir (above)" >&2
+      exit 1
+    fi
+  done
 done

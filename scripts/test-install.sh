@@ -79,6 +79,24 @@ for page in "$prefix"/share/man/man1/*.1 "$prefix"/share/man/man8/*.8; do
   pages=$((pages + 1))
 done
 [ "$pages" -ge 12 ] || { echo "expected at least 12 man pages, found $pages" >&2; exit 1; }
+# No page names the machine it was built on (help2man ran the build tree's commands): the
+# source and build folders, in plain and in roff's spelling ('-' as '\-'); zeus simulate's page
+# names this prefix's traces instead.
+for dir in "$(pwd)" "$(cd "$build" && pwd)"; do
+  roff=$(printf '%s' "$dir" | sed 's/-/\\-/g')
+  if grep -F -l -e "$dir" -e "$roff" "$prefix"/share/man/man*/*; then
+    echo "installed man pages (above) name the build machine's $dir" >&2; exit 1
+  fi
+done
+if [ -f "$prefix/share/man/man1/zeus-simulate.1" ]; then
+  text=$(MANWIDTH=200 man -l "$prefix/share/man/man1/zeus-simulate.1" 2>/dev/null)
+  grep -q -F "come with zeus: $prefix/share/zeus/nsdi23-traces" <<<"$(tr -s ' \n' '  ' <<<"$text")" ||
+    { echo "zeus-simulate.1 does not name $prefix/share/zeus/nsdi23-traces" >&2; exit 1; }
+fi
+for page in zeus-pipeline-frequency-solve.1 zeus-pipeline-frequency-serve.1; do
+  [ -f "$prefix/share/man/man1/$page" ] || [ ! -e "$build/zeus-pfo" ] ||
+    { echo "no man page $page" >&2; exit 1; }
+done
 PATH="$prefix/bin:$PATH" bash -c '
   source "$1/share/bash-completion/completions/zeus"
   complete_line() { read -ra COMP_WORDS <<< "$1"; [[ $1 == *" " ]] && COMP_WORDS+=(""); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _zeus; echo "${COMPREPLY[*]}"; }
@@ -87,6 +105,7 @@ PATH="$prefix/bin:$PATH" bash -c '
   [[ " $(complete_line "zeus monitor energy --j") " == *" --json "* ]]
   [[ $(complete_line "zeus simulate --trace-d") == --trace-dir ]]
   [[ $(complete_line "zeus power-limit ") == "get set reset recover" ]]
+  [[ $(complete_line "zeus pipeline-frequency ") == "solve serve" ]]
 ' sh "$prefix"
 # The install stands alone: moved to another prefix, with the clone's data/ and the build tree
 # hidden (a private mount namespace; CI runs as root), zeus simulate reads the traces of its own

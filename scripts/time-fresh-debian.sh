@@ -8,7 +8,9 @@ set -euo pipefail
 what=${1:?usage: time-fresh-debian.sh demo|test [ROOT]}
 base=${2:-}
 work=$(mktemp -d)
-trap 'umount -R "$work/root/proc" "$work/root/dev" "$work/root/sys" "$work/root/opt" 2>/dev/null || true; rm -rf "$work"' EXIT
+# make's whole output is kept (the chroot is removed): $FRESH_LOG, default /tmp/time-fresh-debian-$what.log
+log_out=${FRESH_LOG:-/tmp/time-fresh-debian-$what.log}
+trap 'cp "$work/root/tmp/make.log" "$log_out" 2>/dev/null && echo "make'"'"'s output: $log_out"; umount -R "$work/root/proc" "$work/root/dev" "$work/root/sys" "$work/root/opt" 2>/dev/null || true; rm -rf "$work"' EXIT
 if [ -n "$base" ]; then
   cp -a "$base" "$work/root"
 else

@@ -190,8 +190,14 @@ static PyObject *sampler_get_gpu_indices(SamplerObject *self, void *c)
  * [W, ...]}), the columns in sampler order ("gpu<i>", then "cpu<i>"/"dram<i>"). For plots. */
 static PyObject *sampler_timeline(SamplerObject *self, PyObject *args)
 {
+    /* since=None (all kept samples) rather than -math.inf: a default inspect.signature can
+     * evaluate without `import math` (issue 24 item 15). */
+    PyObject *since_arg = Py_None;
     double since = -INFINITY;
-    if (!PyArg_ParseTuple(args, "|d", &since) || sampler_ready(self) < 0)
+    if (!PyArg_ParseTuple(args, "|O", &since_arg) || sampler_ready(self) < 0)
+        return NULL;
+    if (since_arg != Py_None && (since = PyFloat_AsDouble(since_arg), since == -1.0) &&
+        PyErr_Occurred())
         return NULL;
     unsigned columns = zeus_sampler_column_count(self->sampler);
     size_t max = zeus_sampler_sample_count(self->sampler), count = 0;
@@ -245,7 +251,8 @@ done:
 
 static PyMethodDef sampler_methods[] = {
     {"_timeline", (PyCFunction)sampler_timeline, METH_VARARGS,
-     "_timeline($self, since=-math.inf, /)\n--\n\n(times, {column: [W]}) of the kept samples"},
+     "_timeline($self, since=None, /)\n--\n\n(times, {column: [W]}) of the kept samples at or "
+     "after since (None: all)"},
     {"get_energy", (PyCFunction)(void (*)(void))sampler_get_energy, METH_VARARGS | METH_KEYWORDS,
      "get_energy($self, /, start_time, end_time)\n--\n\n{gpu: J} between the two times, or None"},
     {"get_power", (PyCFunction)(void (*)(void))sampler_get_power, METH_VARARGS | METH_KEYWORDS,

@@ -1,6 +1,7 @@
 /* `zeus monitor energy --carbon`: the window's energy split by UTC hour, each hour's share
  * converted with that hour's carbon intensity (zeus/carbon.h: the ElectricityMaps client and the
- * disk cache the Python client shares), and a cost at a flat price. docs/carbon.md. */
+ * disk cache the Python client shares), and a cost at a flat price. Each finished hour is looked
+ * up at the next boundary, before it leaves the API's 24-hour history. docs/carbon.md. */
 #include "cli/carbon.h"
 
 #include "cli/cli.h"
@@ -17,6 +18,8 @@
 
 typedef struct {
     double start_s;
+    double g_per_kwh; /* the hour's intensity once looked up (rated) */
+    bool rated;
     double gpu_j[ZEUS_MAX_GPUS];
     unsigned gpu_index[ZEUS_MAX_GPUS];
     unsigned gpus;
@@ -59,6 +62,7 @@ static void close_part(cli_carbon *c, double next_start, bool reopen)
     if (rc == ZEUS_OK) {
         hour_part *p = &c->parts[c->n++];
         p->start_s = c->current_start;
+        p->rated = false;
         p->gpus = zeus_measurement_gpu_count(r);
         for (unsigned i = 0; i < p->gpus && i < ZEUS_MAX_GPUS; i++) {
             const zeus_gpu_measurement *g = zeus_measurement_gpu(r, i);
@@ -73,6 +77,29 @@ static void close_part(cli_carbon *c, double next_start, bool reopen)
     if (reopen && c->error == 0 &&
         (rc = zeus_monitor_begin_window(c->m, HOUR_WINDOW, false)) != ZEUS_OK)
         c->error = rc;
+}
+
+/* The intensity of each finished hour not yet had, looked up at the boundary after it (the lock
+ * held, released during each request; only this thread adds parts while it runs): the API's
+ * history holds the last 24 hours only, so a run longer than a day must not wait for its end.
+ * An hour the API does not have (now) is passed over; a provider that cannot be asked ends the
+ * round. What is missing is asked again at the next boundary and at the end. */
+static void rate_parts(cli_carbon *c)
+{
+    for (size_t i = 0; i < c->n && !c->stop; i++) {
+        if (c->parts[i].rated)
+            continue;
+        double start = c->parts[i].start_s, v = NAN;
+        pthread_mutex_unlock(&c->lock);
+        int rc = zeus_carbon_api_intensity(&c->o, start, &v);
+        pthread_mutex_lock(&c->lock);
+        if (rc == ZEUS_OK) {
+            c->parts[i].g_per_kwh = v;
+            c->parts[i].rated = true;
+        } else if (rc != ZEUS_ENOENT) {
+            break;
+        }
+    }
 }
 
 static void *roll(void *arg)
@@ -90,6 +117,8 @@ static void *roll(void *arg)
         }
         double next = floor_to(now, c->period_s);
         close_part(c, next > boundary ? next : boundary, true);
+        if (c->error == 0)
+            rate_parts(c);
     }
     pthread_mutex_unlock(&c->lock);
     return NULL;
@@ -187,6 +216,10 @@ int cli_carbon_report(cli_carbon *c, const cli_carbon_args *a, const zeus_measur
         snprintf(why, sizeof why, "the hourly split failed: %s", zeus_strerror(c->error));
     double *rates = calloc(c->n ? c->n : 1, sizeof *rates);
     for (size_t i = 0; !*why && i < c->n; i++) {
+        if (c->parts[i].rated) { /* looked up at the boundary after it */
+            rates[i] = c->parts[i].g_per_kwh;
+            continue;
+        }
         int rc = zeus_carbon_api_intensity(&c->o, c->parts[i].start_s, &rates[i]);
         if (rc != ZEUS_OK)
             snprintf(why, sizeof why, "%s", zeus_last_error());

@@ -4,6 +4,8 @@
 
 #include "zeus/zeus.h"
 
+#include <stdio.h>
+
 /* Exit codes (documented in docs/cli.md):
  *   0  success
  *   1  failure at run time (device error, unreadable file, ...)
@@ -34,6 +36,16 @@ const char *cli_gpu_label(const zeus_devices *d, const zeus_gpu_info *info, char
  * vendor library in this process; zeusd only carries out changes): a sentence to print, or ""
  * when that is not the case. */
 const char *cli_reads_hint(const zeus_devices *d);
+
+/* One line for a GPU that zeus_lease_recover found left changed by a lease holder, e.g.
+ * "GPU 0 (NVIDIA A40, NVML 2, 0000:03:00.0): put back to 225 W, persistence mode off (left
+ * changed by process 42, gone)". */
+void cli_print_recovered(FILE *f, const zeus_devices *d, const zeus_lease_journal_entry *e);
+
+/* Puts back what a killed process left changed on the GPUs d sees, as every zeus command that
+ * opens them does (docs/power-limit.md: a GPU is never left changed past the next zeus command
+ * on it); says so on stderr, and warns (without failing the command) when it cannot. */
+void cli_put_back_gone(zeus_devices *d);
 /* What the GPU backend calls its index: "NVML", "AMDSMI", "sim". */
 const char *cli_gpu_backend_label(const zeus_devices *d);
 /* True if arg is -h or --help. */

@@ -458,6 +458,7 @@ static int open_devices(const monitor_args *a, const char *what, zeus_devices **
         *d = NULL;
         return cli_error(CLI_NODEV, "no GPU to %s (see 'zeus show-env')", what);
     }
+    cli_put_back_gone(*d);
     return CLI_OK;
 }
 

@@ -46,6 +46,26 @@ static void usage(FILE *out)
         "  zeus pipeline-frequency solve profile.csv --out plans --num-stages 4 --num-mbs 16\n");
 }
 
+/* The parent's help: what each subcommand does (solve's options are in its own --help). */
+static void parent_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: zeus pipeline-frequency solve PROFILE.csv --out DIR --num-stages S\n"
+            "                                    --num-mbs M [options]\n"
+            "       zeus pipeline-frequency serve [options]\n\n"
+            "The pipeline frequency optimizer (Perseus) for pipeline-parallel training.\n\n"
+            "commands:\n"
+            "  solve  the time-energy frontier of a 1F1B pipeline from a profile, and a\n"
+            "         frequency plan per frontier point (lowtime's run_optimization.py)\n"
+            "  serve  the server handing each rank its plan (zeus-pfo; needs libmicrohttpd)\n\n"
+            "options:\n"
+            "  -h, --help  show this help; 'zeus pipeline-frequency solve|serve --help' for a\n"
+            "              command's options\n\n"
+            "example:\n"
+            "  zeus pipeline-frequency solve profile.csv --out plans --num-stages 4 --num-mbs 16\n"
+            "  zeus pipeline-frequency serve --solution plans/freqs_pipeline_00042.py\n");
+}
+
 static int parse_number(const char *option, const char *text, double *out)
 {
     char *end;
@@ -331,7 +351,7 @@ int cli_pipeline_frequency(int argc, char **argv)
 {
     cli_install_logger();
     if (argc < 2 || cli_is_help(argv[1])) {
-        usage(argc < 2 ? stderr : stdout);
+        parent_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
     if (strcmp(argv[1], "solve") == 0)

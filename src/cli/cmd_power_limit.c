@@ -204,16 +204,8 @@ static int recover(zeus_devices *d, const gpu_row *rows, unsigned n, bool json)
             if (e->original_persistence >= 0)
                 cJSON_AddBoolToObject(o, "persistence_mode", e->original_persistence);
             cJSON_AddItemToArray(list, o);
-        } else if (e->holder_alive) {
-            printf("GPU %u: leased by process %ld, which still runs; left alone\n", e->gpu,
-                   (long)e->holder_pid);
         } else {
-            printf("GPU %u: put back to %g W%s (left changed by process %ld, gone)\n", e->gpu,
-                   watts(e->original_mw),
-                   e->original_persistence < 0 ? ""
-                   : e->original_persistence   ? ", persistence mode on"
-                                               : ", persistence mode off",
-                   (long)e->holder_pid);
+            cli_print_recovered(stdout, d, e);
         }
     }
     if (json) {
@@ -247,6 +239,8 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
                            *cli_reads_hint(d) ? cli_reads_hint(d) : "see 'zeus show-env'");
         goto done;
     }
+    if (a == ACTION_GET) /* set, reset and recover put back what they find as they go */
+        cli_put_back_gone(d);
     /* Through zeusd the daemon decides who may force (root, or its gpu-admin group). */
     if (force && geteuid() != 0 && strcmp(zeus_devices_knob_backend(d), "zeusd") != 0) {
         result = cli_error(CLI_USAGE,
@@ -280,9 +274,26 @@ static int run(action a, unsigned target_mw, const unsigned *gpus, int gpu_count
         }
         if (!r->info.power_limit_valid) {
             char label[256];
+            unsigned mw;
+            /* A backend without power-limit control (a Jetson) says why: that reason. */
+            if (zeus_gpu_power_limit_mw(d, r->index, &mw) == ZEUS_ENOTSUP) {
+                result = cli_lib_error(CLI_FAIL, ZEUS_ENOTSUP, "power-limit");
+                goto done;
+            }
             result = cli_error(CLI_FAIL, "%s does not report a power-limit range%s%s",
                                cli_gpu_label(d, &r->info, label, sizeof label),
                                *cli_reads_hint(d) ? ": " : "", cli_reads_hint(d));
+            goto done;
+        }
+        /* Every GPU's range before any change, each named as the other messages name it
+         * (under CUDA_VISIBLE_DEVICES the framework index is not NVML's: issue 24 item 6). */
+        if (a == ACTION_SET &&
+            (target_mw < r->info.min_power_limit_mw || target_mw > r->info.max_power_limit_mw)) {
+            char label[256];
+            result =
+                cli_error(CLI_USAGE, "%g W is outside the range %g-%g W of %s", watts(target_mw),
+                          watts(r->info.min_power_limit_mw), watts(r->info.max_power_limit_mw),
+                          cli_gpu_label(d, &r->info, label, sizeof label));
             goto done;
         }
         if (a == ACTION_GET && (rc = zeus_gpu_power_limit_mw(d, r->index, &r->before_mw)) != 0) {

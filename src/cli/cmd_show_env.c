@@ -59,8 +59,10 @@ static void print_text(zeus_devices *d)
     if (n == 0)
         printf("  none%s%s\n", *cli_reads_hint(d) ? ": " : "", cli_reads_hint(d));
     else
-        printf("  %-3s %-4s %-24s %-9s %-7s %-13s %s\n", "idx", "dev", "name", "arch", "energy",
-               "limits (W)", "current (W)");
+        /* the framework index, the backend's own (NVML's, as nvidia-smi, zeusd and the exporter
+         * number GPUs) and the PCI address: the columns of zeus power-limit get */
+        printf("  %-3s %-6s %-13s %-24s %-9s %-7s %-13s %s\n", "idx", cli_gpu_backend_label(d),
+               "PCI", "name", "arch", "energy", "limits (W)", "current (W)");
     for (unsigned i = 0; i < n; i++) {
         zeus_gpu_info g;
         zeus_gpu_get_info(d, i, &g);
@@ -71,7 +73,10 @@ static void print_text(zeus_devices *d)
         unsigned limit;
         if (zeus_gpu_power_limit_mw(d, i, &limit) == ZEUS_OK)
             snprintf(current, sizeof current, "%.0f", limit / 1000.0);
-        printf("  %-3u %-4u %-24s %-9s %-7s %-13s %s\n", i, g.device_index, g.name,
+        char pci[ZEUS_GPU_PCI_ADDRESS_LEN];
+        if (zeus_gpu_pci_address(d, i, pci, sizeof pci) != ZEUS_OK)
+            snprintf(pci, sizeof pci, "-");
+        printf("  %-3u %-6u %-13s %-24s %-9s %-7s %-13s %s\n", i, g.device_index, pci, g.name,
                zeus_gpu_arch_name(g.arch), g.has_energy_counter ? "counter" : "sampled", limits,
                current);
     }
@@ -114,6 +119,7 @@ int cli_show_env(int argc, char **argv)
     int rc = zeus_devices_open(&d);
     if (rc != ZEUS_OK)
         return cli_lib_error(CLI_FAIL, rc, "cannot open devices");
+    cli_put_back_gone(d);
     rc = CLI_OK;
     if (json)
         rc = print_json(d);

@@ -17,11 +17,25 @@ const char *cli_reads_hint(const zeus_devices *d)
                "power and energy) needs NVIDIA's libnvidia-ml.so.1 in this process: install the "
                "NVIDIA driver (in a container: the NVIDIA Container Toolkit), leave ZEUS_DEVICE "
                "unset and set ZEUSD_SOCK_PATH, so zeusd carries out the changes";
-    if (!gpu && knob && strcmp(knob, "zeusd") == 0)
-        return "zeusd is configured to carry out changes, but reading GPUs (their count, limits, "
-               "power and energy) needs NVIDIA's libnvidia-ml.so.1 in this process, and it could "
-               "not be loaded (see the nvml line above): install the NVIDIA driver (in a "
-               "container: the NVIDIA Container Toolkit) or set ZEUS_NVML_LIBRARY to its path";
+    if (!gpu && knob && strcmp(knob, "zeusd") == 0) {
+        /* Why NVML could not be loaded, here: power-limit prints no backend table above. */
+        const char *why = "not loaded";
+        zeus_backend_status s;
+        for (size_t i = 0; i < zeus_devices_backend_count(d); i++)
+            if (zeus_devices_backend(d, i, &s) == ZEUS_OK && s.kind == ZEUS_BACKEND_GPU &&
+                strcmp(s.name, "nvml") == 0) {
+                why = s.reason;
+                break;
+            }
+        static char hint[1024]; /* the command is one thread */
+        snprintf(hint, sizeof hint,
+                 "zeusd is configured to carry out changes, but reading GPUs (their count, "
+                 "limits, power and energy) needs NVIDIA's libnvidia-ml.so.1 in this process, "
+                 "and it could not be loaded (nvml: %s): install the NVIDIA driver (in a "
+                 "container: the NVIDIA Container Toolkit) or set ZEUS_NVML_LIBRARY to its path",
+                 why);
+        return hint;
+    }
     return "";
 }
 
@@ -150,4 +164,47 @@ bool cli_find_helper(const char *file, int mode, char *path, size_t size)
             access(path, mode) == 0)
             return true;
     return false;
+}
+
+void cli_print_recovered(FILE *f, const zeus_devices *d, const zeus_lease_journal_entry *e)
+{
+    /* the GPU named as every other message names it (framework and NVML index, PCI address) */
+    char label[256];
+    zeus_gpu_info info;
+    if (zeus_gpu_get_info(d, e->gpu, &info) == ZEUS_OK)
+        cli_gpu_label(d, &info, label, sizeof label);
+    else
+        snprintf(label, sizeof label, "GPU %u", e->gpu);
+    if (e->holder_alive) {
+        fprintf(f, "%s: leased by process %ld, which still runs; left alone\n", label,
+                (long)e->holder_pid);
+        return;
+    }
+    fprintf(f, "%s: put back to %g W%s (left changed by process %ld, gone)\n", label,
+            e->original_mw / 1000.0,
+            e->original_persistence < 0 ? ""
+            : e->original_persistence   ? ", persistence mode on"
+                                        : ", persistence mode off",
+            (long)e->holder_pid);
+}
+
+void cli_put_back_gone(zeus_devices *d)
+{
+    unsigned n = zeus_gpu_count(d);
+    zeus_lease_journal_entry *found = n ? calloc(n, sizeof *found) : NULL;
+    size_t count = 0;
+    if (!found)
+        return; /* no GPU (or no memory: the next command tries again) */
+    if (zeus_lease_recover(d, NULL, 0, found, &count) != ZEUS_OK)
+        fprintf(stderr,
+                "zeus: warning: cannot put back what a killed process left changed: %s (run "
+                "'zeus power-limit recover' as root)\n",
+                zeus_last_error());
+    for (size_t i = 0; i < count; i++) {
+        if (!found[i].holder_alive) {
+            fputs("zeus: ", stderr);
+            cli_print_recovered(stderr, d, &found[i]);
+        }
+    }
+    free(found);
 }

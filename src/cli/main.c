@@ -3,9 +3,14 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#define BSO_NEEDS                                                                                  \
+    "zeus-bso, built with the zeus sources where libsqlite3, libpq and libmicrohttpd are found "   \
+    "(Debian: libsqlite3-dev libpq-dev libmicrohttpd-dev)"
 
 typedef struct {
     const char *name;
@@ -18,31 +23,50 @@ static const command commands[] = {
     {"monitor", cli_monitor, "measure energy of a command, or stream power"},
     {"demo", cli_demo, "optimize the power limit of a simulated training job"},
     {"power-limit", cli_power_limit, "show, set or reset GPU power limits"},
-    {"simulate", cli_simulate,
-     "replay the NSDI'23 traces with Zeus's batch-size optimizers, compare policies"},
+    {"simulate", cli_simulate, "replay the NSDI'23 traces with the batch-size optimizers"},
     {"pipeline-frequency", cli_pipeline_frequency,
-     "plan per-instruction GPU frequencies of a pipeline (Perseus)"},
+     "per-instruction GPU frequencies of a pipeline (Perseus)"},
 };
 
 /* Commands that bring a server library are separate executables (zeus-NAME, run_external);
  * to the user they are commands like the others. */
 static const struct {
-    const char *name, *summary;
+    const char *name, *summary, *needs;
 } external_commands[] = {
-    {"run", "drive a recurring job's recurrences (batch-size optimizer)"},
-    {"history", "a recurring job's trials and the bandit's beliefs"},
-    {"bso", "bso serve: the batch-size optimizer service"},
-    {"exporter", "Prometheus metrics of every GPU and CPU"},
+    {"run", "drive a recurring job's recurrences (batch-size optimizer)", BSO_NEEDS},
+    {"history", "a recurring job's trials and the bandit's beliefs", BSO_NEEDS},
+    {"bso", "bso serve: the batch-size optimizer service", BSO_NEEDS},
+    {"exporter", "Prometheus metrics of every GPU and CPU",
+     "zeus-exporter, built with the zeus sources where libmicrohttpd is found (Debian: "
+     "libmicrohttpd-dev)"},
 };
+
+/* An external command's executable is installed beside this zeus (a wheel ships none). */
+static bool external_installed(const char *name)
+{
+    char file[NAME_MAX + 1], path[PATH_MAX];
+    return snprintf(file, sizeof file, "zeus-%s", name) < (int)sizeof file &&
+           cli_find_helper(file, X_OK, path, sizeof path);
+}
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: zeus [--version] [--help] <command> [<args>]\n\n"
                  "Measure and cut the energy GPUs spend on deep learning.\n\ncommands:\n");
+    /* One column for every command name, the longest included. */
+    int width = 0;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+        width = (int)strlen(commands[i].name) > width ? (int)strlen(commands[i].name) : width;
     for (size_t i = 0; i < sizeof external_commands / sizeof external_commands[0]; i++)
-        fprintf(out, "  %-12s %s\n", external_commands[i].name, external_commands[i].summary);
+        width = (int)strlen(external_commands[i].name) > width
+                    ? (int)strlen(external_commands[i].name)
+                    : width;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-*s  %s\n", width, commands[i].name, commands[i].summary);
+    for (size_t i = 0; i < sizeof external_commands / sizeof external_commands[0]; i++)
+        fprintf(out, "  %-*s  %s%s\n", width, external_commands[i].name,
+                external_commands[i].summary,
+                external_installed(external_commands[i].name) ? "" : " (not in this installation)");
     fprintf(out, "\noptions:\n"
                  "  --version    print the version\n"
                  "  -h, --help   show this help\n\n"
@@ -111,6 +135,13 @@ static int run(int argc, char **argv)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
     run_external(argv + 1); /* returns only if there is no such command */
+    for (size_t i = 0; i < sizeof external_commands / sizeof external_commands[0]; i++)
+        if (strcmp(argv[1], external_commands[i].name) == 0)
+            return cli_error(CLI_FAIL,
+                             "'zeus %s' is not in this installation: it needs %s, installed "
+                             "beside this zeus (cmake --install; README.md) -- a wheel (pip "
+                             "install zeus) ships only the zeus command",
+                             argv[1], external_commands[i].needs);
     fprintf(stderr, "zeus: error: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return CLI_USAGE;

@@ -88,6 +88,11 @@ typedef struct zeus_backend_ops {
     const void *extension;
     /* Read when visible_devices_variable is unset (amdsmi: CUDA_VISIBLE_DEVICES, as HIP). */
     const char *visible_devices_fallback;
+    /* A counter the backend integrates itself from power readings (jetson): the longest step
+     * between its readings, s, and the highest power it has read so far, W (what bounds the
+     * error where the GPU reports no power-limit range). Optional: the monitor then measures
+     * how often the counter changes. */
+    int (*gpu_energy_model)(void *state, unsigned dev, double *period_s, double *peak_w);
 } zeus_backend_ops;
 
 /* Every backend, in the order they are tried and reported: the one place a new backend is
@@ -99,6 +104,9 @@ extern const size_t zeus__backend_count;
  * backend-specific APIs such as zeus/sim.h. ZEUS_ENODEV for a GPU that does not exist. */
 int zeus__devices_gpu_backend(const zeus_devices *devices, unsigned gpu,
                               const zeus_backend_ops **ops, void **state, unsigned *dev);
+
+/* The GPU backend's gpu_energy_model (ZEUS_ENOTSUP, with no error recorded, when it has none). */
+int zeus__gpu_energy_model(zeus_devices *devices, unsigned gpu, double *period_s, double *peak_w);
 
 /* Whether choice names a GPU backend ("auto", "none", NULL and "" included); writes the valid
  * names ("auto, nvml, sim, zeusd, none") for the error message. */
@@ -117,6 +125,13 @@ int zeus__devices_gpu_keep_power_limit(zeus_devices *devices, unsigned gpu, unsi
 int zeus__devices_gpu_keep_locked_clocks(zeus_devices *devices, unsigned gpu,
                                          zeus_clock_domain domain, unsigned min_mhz,
                                          unsigned max_mhz);
+
+/* A view of devices with every GPU of its GPU backend, visibility ignored (framework index =
+ * backend index, as physical_indices), over devices' own open backends: nothing is re-opened
+ * or re-initialized. It borrows them, so it must be closed (zeus_devices_close) before devices
+ * is. For library code that must reach a GPU this process does not see (the lease sweep puts
+ * back what a gone process left on its GPU, src/power_limit/lease.c). */
+int zeus__devices_open_physical(const zeus_devices *devices, zeus_devices **out);
 
 /* The registry's view for library code (src/power_limit/lease.c): see gpu_settings_private. */
 bool zeus__devices_gpu_settings_private(const zeus_devices *devices);

@@ -51,7 +51,8 @@ typedef struct {
     int64_t last_ns;
     double energy_mj[RAIL_COUNT];
     unsigned power_mw[RAIL_COUNT];
-    int read_error; /* last rail read error (ZEUS_E*), 0 if fine */
+    unsigned peak_mw[RAIL_COUNT]; /* the highest reading since open */
+    int read_error;               /* last rail read error (ZEUS_E*), 0 if fine */
 } jetson_state;
 
 static bool exists(const char *path)
@@ -216,6 +217,8 @@ static void sample_locked(jetson_state *s, int64_t now)
             continue;
         }
         s->power_mw[k] = mw > 0 ? (unsigned)mw : 0;
+        if (s->power_mw[k] > s->peak_mw[k])
+            s->peak_mw[k] = s->power_mw[k];
         s->energy_mj[k] += mw * dt;
     }
 }
@@ -389,6 +392,19 @@ static int jetson_gpu_power(void *state, unsigned dev, zeus_gpu_power *out)
     return rc;
 }
 
+/* The GPU rail's counter: power x dt at least every 100 ms (and at every read), so a reading's
+ * last step is at most one period long; its error bound's power is the highest read so far. */
+static int jetson_gpu_energy_model(void *state, unsigned dev, double *period_s, double *peak_w)
+{
+    (void)dev;
+    jetson_state *s = state;
+    pthread_mutex_lock(&s->lock);
+    *peak_w = s->peak_mw[RAIL_GPU] / 1000.0;
+    pthread_mutex_unlock(&s->lock);
+    *period_s = JETSON_PERIOD_NS / 1e9;
+    return ZEUS_OK;
+}
+
 static int no_limit(unsigned dev)
 {
     return zeus__error(ZEUS_ENOTSUP,
@@ -460,6 +476,7 @@ const zeus_backend_ops zeus__jetson_backend = {
     .gpu_power = jetson_gpu_power,
     .gpu_power_limit_mw = jetson_gpu_power_limit_mw,
     .gpu_set_power_limit_mw = jetson_gpu_set_power_limit_mw,
+    .gpu_energy_model = jetson_gpu_energy_model,
 };
 
 const zeus_backend_ops zeus__jetson_cpu_backend = {

@@ -37,6 +37,7 @@ struct zeus_devices {
     zeus_gpu_info *gpus; /* per framework index */
     unsigned cpu_count;
     char *cuda_visible_devices; /* copy of the visible-devices selection, NULL if none */
+    bool borrowed; /* a view (zeus__devices_open_physical): the backends are its parent's */
 };
 
 void zeus_device_options_init_sized(zeus_device_options *o, size_t struct_size)
@@ -374,6 +375,11 @@ void zeus_devices_close(zeus_devices *d)
 {
     if (!d)
         return;
+    if (d->borrowed) {
+        free(d->gpus);
+        free(d);
+        return;
+    }
     if (d->knob_ops && d->knob_state != d->gpu_state)
         d->knob_ops->close(d->knob_state);
     if (d->gpu_ops)
@@ -383,6 +389,26 @@ void zeus_devices_close(zeus_devices *d)
     free(d->gpus);
     free(d->cuda_visible_devices);
     free(d);
+}
+
+int zeus__devices_open_physical(const zeus_devices *d, zeus_devices **out)
+{
+    *out = NULL;
+    zeus_devices *v = malloc(sizeof *v);
+    if (!v)
+        return zeus__error(ZEUS_ENOMEM, "out of memory");
+    *v = *d;
+    v->gpus = NULL;
+    v->gpu_count = 0;
+    v->cuda_visible_devices = NULL; /* every GPU, framework index = backend index */
+    v->borrowed = true;
+    int rc = v->gpu_ops ? open_gpus(v) : ZEUS_OK;
+    if (rc != ZEUS_OK) {
+        zeus_devices_close(v);
+        return rc;
+    }
+    *out = v;
+    return ZEUS_OK;
 }
 
 size_t zeus_devices_backend_count(const zeus_devices *d)
@@ -494,6 +520,16 @@ int zeus_gpu_energy_mj(zeus_devices *d, unsigned gpu, uint64_t *energy_mj)
     unsigned dev = 0;
     int rc = gpu_op(d, gpu, o && o->gpu_energy_mj, "gpu_energy_mj", &dev);
     return rc != ZEUS_OK ? rc : o->gpu_energy_mj(d->gpu_state, dev, energy_mj);
+}
+
+int zeus__gpu_energy_model(zeus_devices *d, unsigned gpu, double *period_s, double *peak_w)
+{
+    const zeus_backend_ops *o = d->gpu_ops;
+    unsigned dev = 0;
+    if (!o || !o->gpu_energy_model)
+        return ZEUS_ENOTSUP; /* the usual case (the monitor then probes): no error recorded */
+    int rc = gpu_op(d, gpu, true, "gpu_energy_model", &dev);
+    return rc != ZEUS_OK ? rc : o->gpu_energy_model(d->gpu_state, dev, period_s, peak_w);
 }
 
 int zeus_gpu_read_power(zeus_devices *d, unsigned gpu, zeus_gpu_power *out)

@@ -1,5 +1,6 @@
 /* The energy monitor: named windows over GPU energy counters, sampled power and RAPL. */
 #include "core/internal.h"
+#include "device/backend.h"
 #include "monitor/monitor_internal.h"
 #include "zeus/output.h"
 
@@ -31,6 +32,7 @@ struct zeus_monitor {
     bool counter[ZEUS_MAX_GPUS];       /* has an energy counter */
     int sampled[ZEUS_MAX_GPUS];        /* position in the sampler, -1 if not sampled */
     double max_power_w[ZEUS_MAX_GPUS]; /* for error bounds */
+    bool modelled[ZEUS_MAX_GPUS];      /* the backend says how its counter updates (jetson) */
     unsigned cpu_count;
     unsigned cpus[ZEUS_MAX_CPUS];
     bool cpu_dram[ZEUS_MAX_CPUS];
@@ -231,6 +233,14 @@ static int select_devices(zeus_monitor *m, const zeus_monitor_options *o)
         m->counter[i] = info.has_energy_counter;
         m->sampled[i] = -1;
         m->max_power_w[i] = info.power_limit_valid ? info.max_power_limit_mw / 1000.0 : 0.0;
+        /* A counter the backend integrates itself (a Jetson's rails, every 100 ms) changes at
+         * every read: probing would find the 1 ms poll, not its update period. */
+        double period, peak;
+        if (info.has_energy_counter &&
+            zeus__gpu_energy_model(d, m->gpus[i], &period, &peak) == ZEUS_OK) {
+            m->modelled[i] = true;
+            atomic_store(&m->update_period_s[i], period);
+        }
     }
     unsigned c = o->cpu_count < 0 ? zeus_cpu_count(d) : (unsigned)o->cpu_count;
     if (c > ZEUS_MAX_CPUS)
@@ -650,7 +660,12 @@ static void measure_counter(zeus_monitor *m, unsigned i, const window *w, double
     g->update_period_s = period;
     g->updates = period > 0 ? elapsed / period : 0;
     g->below_resolution = g->energy_j == 0.0 || (period > 0 && elapsed < period);
-    g->error_bound_j = period * m->max_power_w[i];
+    /* Without a power-limit range (a Jetson), the highest power the rail has read so far. */
+    double max_w = m->max_power_w[i], model_period, peak_w;
+    if (m->modelled[i] && max_w <= 0 &&
+        zeus__gpu_energy_model(m->devices, m->gpus[i], &model_period, &peak_w) == ZEUS_OK)
+        max_w = peak_w;
+    g->error_bound_j = period * max_w;
 }
 
 /* 7. Counter-less GPU: the sampler's integral over the window. */

@@ -16,6 +16,8 @@
 #define INFER_LIMIT_NS 2000000000LL /* give up on a model after 2 s */
 #define INFER_CHANGES 4             /* changes to see before trusting the minimum gap */
 #define PERIOD_CAP_S 0.1
+/* The first CPU interval lasts at least 10 ms (or one period, if shorter). */
+#define CPU_FIRST_GAP_NS 10000000LL
 
 /* What a CPU column reads. */
 typedef struct {
@@ -37,6 +39,7 @@ struct zeus_sampler {
     bool last_cpu_ok[ZEUS_MAX_CPUS];
     bool cpu_failing[ZEUS_MAX_CPUS]; /* warned about, until a read succeeds again */
     double last_cpu_t;
+    int64_t cpu_primed_ns;   /* monotonic time of the reading zeus_sampler_start took */
     _Atomic double period_s; /* while inferring: the inference's polling period */
     bool infer;              /* the thread infers the period while it samples */
     zeus_clock_fn clock;
@@ -145,11 +148,15 @@ static double watts(float mw)
 }
 
 /* Reads every CPU package; a column's power is the energy since the previous reading over the
- * time since. Failed or first readings give NaN: unknown, never zero. */
-static void read_cpus(zeus_sampler *s, double t, float *cpu_row)
+ * time since. Each reading is timed just before it is taken, not at the row's time: the GPU
+ * readings before it take time, and over the short first interval (a thread's start) that time
+ * inflated the first CPU power (a Jetson's 5 W CPU rail read 8 W). Failed or first readings give
+ * NaN: unknown, never zero. */
+static void read_cpus(zeus_sampler *s, float *cpu_row)
 {
     zeus_cpu_energy now[ZEUS_MAX_CPUS];
     bool ok[ZEUS_MAX_CPUS];
+    double t = s->clock(s->clock_user);
     for (unsigned i = 0; i < s->cpu_count; i++) {
         ok[i] = zeus_cpu_read_energy(s->devices, s->cpus[i], &now[i]) == ZEUS_OK;
         if (!ok[i] && !s->cpu_failing[i]) /* once per failure, with its detail */
@@ -185,7 +192,7 @@ static void take_sample(zeus_sampler *s, float *row)
         row[i] = zeus_gpu_power_mw(s->devices, s->gpus[i], &mw) == ZEUS_OK ? (float)mw : NAN;
     }
     if (s->cpu_count > 0)
-        read_cpus(s, t, row + s->gpu_count);
+        read_cpus(s, row + s->gpu_count);
     zeus__no_fork_end();
     pthread_mutex_lock(&s->lock);
     s->times[s->head] = t;
@@ -305,6 +312,15 @@ static void *sampler_main(void *arg)
     double start = s->clock(s->clock_user);
     pthread_mutex_lock(&s->lock);
     s->start_s = start;
+    if (s->cpu_count > 0) {
+        /* The first CPU power covers the time since zeus_sampler_start's reading: a few
+         * microseconds if taken at once, where a reading's own jitter would be a large share. */
+        int64_t gap = period_ns_of(atomic_load(&s->period_s));
+        struct timespec primed = {.tv_sec = s->cpu_primed_ns / 1000000000LL,
+                                  .tv_nsec = s->cpu_primed_ns % 1000000000LL};
+        wait_next(s, &primed, gap < CPU_FIRST_GAP_NS ? gap : CPU_FIRST_GAP_NS);
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+    }
     if (s->infer)
         infer_period(s, &deadline);
     int64_t period_ns = period_ns_of(atomic_load(&s->period_s));
@@ -404,7 +420,8 @@ int zeus_sampler_start(zeus_devices *devices, const zeus_sampler_options *option
     /* The first sample's CPU power covers the time since this reading. */
     if (s->cpu_count > 0) {
         float ignored[2 * ZEUS_MAX_CPUS];
-        read_cpus(s, s->clock(s->clock_user), ignored);
+        read_cpus(s, ignored);
+        s->cpu_primed_ns = zeus_now_ns();
     }
     if (!s->infer && options->period_s < 0.001)
         ZEUS_WARN("power sampler: a period of %g s costs CPU time and NVML bandwidth",

@@ -220,24 +220,34 @@ static void *sweeper(void *arg)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: zeus pipeline-frequency serve [--host ADDR] [--port PORT]\n"
-            "                                     [--solution FILE.py] [--scheduler NAME]\n"
-            "                                     [--scheduler-args JSON] [--sweep-interval S]\n\n"
-            "Serves the pipeline frequency optimizer's API (the original's four routes) to the\n"
-            "ranks of training jobs: each rank gets its frequency plan from a solution file\n"
-            "(a freqs_pipeline_NNNNN.py of `zeus pipeline-frequency solve`). Settings as the\n"
-            "original's: ZEUS_PFO_SCHEDULER (PointSolution, or PointSolution3D with data or\n"
-            "tensor parallelism), ZEUS_PFO_SCHEDULER_ARGS ('{\"solution_path\": ...}'),\n"
-            "ZEUS_PFO_DUMP_DATA, ZEUS_PFO_DUMP_DIR (./dump), ZEUS_PFO_MAX_JOB_IDLE_TIME (s),\n"
-            "ZEUS_PFO_LOG_LEVEL (the v0.8 names PERSEUS_* work too); the options override them.\n"
-            "--port 0 picks a free port (default 7787); the address is printed as 'listening\n"
-            "on http://HOST:PORT'. Idle jobs are evicted every --sweep-interval (60) seconds.\n\n"
-            "--scheduler Online (ours; give --scheduler-args after it) profiles each job itself,\n"
-            "one clock per iteration from the ranks' POST /result, then solves and serves the\n"
-            "last frontier point: '{\"num_microbatches\": M}' (required), \"frequencies\": [MHz,\n"
-            "...] (default every clock all ranks support, down to \"min_frequency\"),\n"
-            "\"p2p_power\" (W, 70), \"unit_time\" (s, 0.001).\n");
+    fprintf(
+        f, "usage: zeus pipeline-frequency serve [--host ADDR] [--port PORT]\n"
+           "                                     [--solution FILE.py] [--scheduler NAME]\n"
+           "                                     [--scheduler-args JSON] [--sweep-interval S]\n\n"
+           "Serves the pipeline frequency optimizer's API (the original's four routes) to the\n"
+           "ranks of training jobs: each rank gets its frequency plan from a solution file\n"
+           "(a freqs_pipeline_NNNNN.py of `zeus pipeline-frequency solve`). Settings as the\n"
+           "original's: ZEUS_PFO_SCHEDULER, ZEUS_PFO_SCHEDULER_ARGS ('{\"solution_path\": ...}'),\n"
+           "ZEUS_PFO_DUMP_DATA, ZEUS_PFO_DUMP_DIR (./dump), ZEUS_PFO_MAX_JOB_IDLE_TIME (s),\n"
+           "ZEUS_PFO_LOG_LEVEL (the v0.8 names PERSEUS_* work too); the options override them.\n"
+           "The address is printed as 'listening on http://HOST:PORT'.\n\n"
+           "options:\n"
+           "  --host ADDR             address to listen on (default 127.0.0.1)\n"
+           "  --port PORT             TCP port; 0 picks a free one (default 7787)\n"
+           "  --solution FILE.py      the frequency plan to serve (a freqs_pipeline_NNNNN.py)\n"
+           "  --scheduler NAME        PointSolution, PointSolution3D (data or tensor\n"
+           "                          parallelism) or Online (default PointSolution)\n"
+           "  --scheduler-args JSON   the scheduler's arguments (after --scheduler); Online\n"
+           "                          profiles each job itself, one clock per iteration from\n"
+           "                          the ranks' POST /result, then solves and serves the last\n"
+           "                          frontier point: '{\"num_microbatches\": M}' (required),\n"
+           "                          \"frequencies\": [MHz, ...] (default every clock all ranks\n"
+           "                          support, down to \"min_frequency\"), \"p2p_power\" (W,\n"
+           "                          default 70), \"unit_time\" (s, default 0.001)\n"
+           "  --sweep-interval S      evict idle jobs every S seconds (default 60)\n"
+           "  -h, --help              show this help\n\n"
+           "example:\n"
+           "  zeus pipeline-frequency serve --solution plans/freqs_pipeline_00042.py --port 0\n");
 }
 
 #define KEEP_GOING (-1)

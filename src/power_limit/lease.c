@@ -466,11 +466,28 @@ int zeus_lease_commit(zeus_lease *l)
 
 /* ---- putting back what gone holders left (zeus_lease_recover) ---- */
 
+/* Set while this thread sweeps or recovers: the leases it takes do not sweep on release (a
+ * recover would otherwise find the GPUs after the first already put back, and not list them). */
+static _Thread_local bool sweeping;
+
+static int recover_gpus(zeus_devices *devices, const unsigned *gpus, size_t count,
+                        zeus_lease_journal_entry *entries, size_t *entry_count);
+
 int zeus_lease_recover(zeus_devices *devices, const unsigned *gpus, size_t count,
                        zeus_lease_journal_entry *entries, size_t *entry_count)
 {
     if (!devices || !entry_count)
         return zeus__error(ZEUS_EINVAL, "zeus_lease_recover: missing argument");
+    bool was_sweeping = sweeping;
+    sweeping = true;
+    int rc = recover_gpus(devices, gpus, count, entries, entry_count);
+    sweeping = was_sweeping;
+    return rc;
+}
+
+static int recover_gpus(zeus_devices *devices, const unsigned *gpus, size_t count,
+                        zeus_lease_journal_entry *entries, size_t *entry_count)
+{
     if (!gpus)
         count = zeus_gpu_count(devices);
     size_t found_count = 0;
@@ -501,18 +518,51 @@ int zeus_lease_recover(zeus_devices *devices, const unsigned *gpus, size_t count
     return ZEUS_OK;
 }
 
-/* Set while this thread sweeps: the sweep's own leases do not sweep again on release. */
-static _Thread_local bool sweeping;
+/* Puts back the GPU a gone holder's journal names through a lease that does not wait (a GPU
+ * locked elsewhere is its holder's to put back) and leaves a live holder's journal as it is. */
+static int sweep_gpu(zeus_devices *devices, unsigned gpu)
+{
+    zeus_lease *lease;
+    int rc =
+        zeus_lease_create(devices, &gpu, 1, ZEUS_LEASE_NO_WAIT | ZEUS__LEASE_ONLY_GONE, &lease);
+    if (rc == ZEUS_OK)
+        zeus_lease_release(lease);
+    return rc == ZEUS_ETIMEOUT ? ZEUS_OK : rc;
+}
+
+/* The sweep: every journal in the directory whose holder is gone, read once; its GPU found
+ * among those this process sees, else among every GPU of the backend (a rank given only its own
+ * GPU puts back a killed rank's: a view over the open backend, made only when needed). A GPU
+ * found in neither (another machine's, on a shared directory) is left alone. */
+static int sweep(zeus_devices *devices)
+{
+    zeus__journal_record *gone;
+    size_t count;
+    int rc = zeus__journal_list_gone(&gone, &count);
+    zeus_devices *all = NULL;
+    for (size_t i = 0; rc == ZEUS_OK && i < count; i++) {
+        long gpu = zeus__journal_gpu_of(devices, &gone[i]);
+        zeus_devices *where = devices;
+        if (gpu < 0 && (all || (rc = zeus__devices_open_physical(devices, &all)) == ZEUS_OK)) {
+            gpu = zeus__journal_gpu_of(all, &gone[i]);
+            where = all;
+        }
+        if (rc == ZEUS_OK && gpu >= 0)
+            rc = sweep_gpu(where, (unsigned)gpu);
+    }
+    zeus_devices_close(all);
+    free(gone);
+    return rc;
+}
 
 void zeus__lease_recover_dead_holders(zeus_devices *devices)
 {
-    if (sweeping || !devices)
+    if (sweeping || !devices || zeus__devices_gpu_settings_private(devices))
         return;
     sweeping = true;
     char reason[ZEUS_ERROR_DETAIL_LEN];
     zeus__strlcpy(reason, zeus_last_error(), sizeof reason); /* the caller's error stays */
-    size_t found = 0;
-    if (zeus_lease_recover(devices, NULL, 0, NULL, &found) != ZEUS_OK)
+    if (sweep(devices) != ZEUS_OK)
         ZEUS_WARN("putting back what a gone process left changed: %s", zeus_last_error());
     (void)zeus__error(ZEUS_OK, "%s", reason);
     sweeping = false;

@@ -34,6 +34,10 @@ typedef struct {
     bool zombie;
 } zeus__process_id;
 
+/* An internal lease flag beside zeus_lease_flags (the sweep's leases, lease.c): a journal whose
+ * holder lives is left as it is, not carried on. */
+#define ZEUS__LEASE_ONLY_GONE (1u << 31)
+
 /* One GPU's journal: what to put back if its holder is gone. */
 typedef struct {
     char uuid[ZEUS_GPU_UUID_LEN];
@@ -153,6 +157,12 @@ int zeus__journal_take_over(zeus_lease *l, lease_gpu *g);
  * change: call it after marking the change, before making it), or removes it when nothing is
  * left to put back. Called with l->lock held (or before the lease is shared). */
 int zeus__journal_sync(zeus_lease *l, lease_gpu *g);
+/* Every journal in the journal directory, read once, whose holder is gone (that of an earlier
+ * boot too): *out malloc'd (free it), NULL when none. Journals that do not parse are left out. */
+int zeus__journal_list_gone(zeus__journal_record **out, size_t *count);
+/* The framework index of the GPU a journal names (its UUID, else its backend index) among
+ * devices' GPUs, or -1. */
+long zeus__journal_gpu_of(zeus_devices *devices, const zeus__journal_record *r);
 /* The journal entry of one GPU (*found false when it has none). */
 int zeus__journal_read_entry(zeus_devices *devices, unsigned gpu, zeus_lease_journal_entry *e,
                              bool *found);
@@ -180,11 +190,13 @@ void zeus__lease_add_handled_signals(sigset_t *set);
  * handlers (the child has no restore thread) and unlocks it. */
 void zeus__lease_signals_atfork(zeus__fork_phase phase);
 
-/* lease.c: after a lease's release or zeus_lease_restore, what a gone process left changed on
- * the GPUs of devices is put back too (a rank killed with -9 beside this one), not only at the
- * next command or lease. Touches only journals whose holder is gone, through leases that do not
- * wait; keeps the caller's zeus_last_error. Not from the restore at exit or on a signal: a lease
- * being created elsewhere in the process may hold the creation lock there. */
+/* lease.c: after a lease's release or zeus_lease_restore, what a gone process left changed is
+ * put back too (a rank killed with -9 beside this one), not only at the next command or lease:
+ * on the GPUs of devices and on GPUs of its backend that devices does not see (by the UUID in
+ * the journal, through zeus__devices_open_physical). Reads the journal directory once; touches
+ * only journals whose holder is gone, through leases that do not wait; keeps the caller's
+ * zeus_last_error. Not from the restore at exit or on a signal: a lease being created elsewhere
+ * in the process may hold the creation lock there. */
 void zeus__lease_recover_dead_holders(zeus_devices *devices);
 
 #endif

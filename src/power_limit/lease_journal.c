@@ -8,6 +8,7 @@
 
 #include "zeus/output.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -350,6 +351,8 @@ int zeus__journal_take_over(zeus_lease *l, lease_gpu *g)
             path);
         return ZEUS_OK;
     }
+    if (l->flags & ZEUS__LEASE_ONLY_GONE)
+        return ZEUS_OK; /* the sweep: a live holder's journal is not touched */
     /* The holder lives but does not hold the GPU's lock (its daemon restarted, or the lease is
      * being broken): this lease carries on its record, so the GPU goes back to the true
      * original, not to what the holder set. */
@@ -369,10 +372,55 @@ int zeus__journal_take_over(zeus_lease *l, lease_gpu *g)
     return ZEUS_OK;
 }
 
+/* ---- the sweep's listing ---- */
+
+int zeus__journal_list_gone(zeus__journal_record **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    char dir[LOCK_PATH_MAX - 128];
+    int rc = zeus_journal_dir(dir, sizeof dir);
+    if (rc != ZEUS_OK)
+        return rc;
+    DIR *d = opendir(dir);
+    if (!d)
+        return zeus__error(ZEUS_EIO, "cannot read the lease journal directory %s: %s", dir,
+                           strerror(errno));
+    size_t cap = 0;
+    const size_t suffix = strlen(JOURNAL_SUFFIX);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        size_t n = strlen(e->d_name);
+        if (n <= suffix || strcmp(e->d_name + n - suffix, JOURNAL_SUFFIX) != 0)
+            continue; /* a lock, a marker, a journal being recovered (".recovering-PID") */
+        char path[LOCK_PATH_MAX + 256];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        zeus__journal_record r;
+        /* One that does not parse is reported by the next lease of its GPU, not here. */
+        if (read_record(path, &r) != ZEUS_OK || holder_alive(&r))
+            continue;
+        if (*count == cap) {
+            cap = cap ? 2 * cap : 4;
+            zeus__journal_record *grown = realloc(*out, cap * sizeof **out);
+            if (!grown) {
+                rc = zeus__error(ZEUS_ENOMEM, "out of memory");
+                break;
+            }
+            *out = grown;
+        }
+        (*out)[(*count)++] = r;
+    }
+    closedir(d);
+    if (rc != ZEUS_OK) {
+        free(*out);
+        *out = NULL;
+        *count = 0;
+    }
+    return rc;
+}
+
 /* ---- public: reading and recovering ---- */
 
-/* The framework index of the GPU a journal names, or -1. */
-static long gpu_of(zeus_devices *devices, const zeus__journal_record *r)
+long zeus__journal_gpu_of(zeus_devices *devices, const zeus__journal_record *r)
 {
     unsigned n = zeus_gpu_count(devices);
     for (unsigned i = 0; i < n; i++) {
@@ -402,7 +450,7 @@ int zeus__journal_read_entry(zeus_devices *devices, unsigned gpu, zeus_lease_jou
         return ZEUS_OK;
     if (rc != ZEUS_OK)
         return rc;
-    if (gpu_of(devices, &r) != (long)gpu)
+    if (zeus__journal_gpu_of(devices, &r) != (long)gpu)
         return ZEUS_OK; /* another GPU's file (a UUID clash after sanitizing): not this one */
     char boot[40];
     zeus__boot_id(boot, sizeof boot);

@@ -182,7 +182,8 @@ static int take_lock(const char *path, unsigned gpu, double wait_s, bool force, 
             close(fd);
             return zeus__error(ZEUS_ETIMEOUT,
                                "GPU %u is being changed by %s%s (lock %s held for more than %g "
-                               "s); try again when it is done",
+                               "s); try again when it is done, or take it back as root with "
+                               "'zeus power-limit set|reset --force'",
                                gpu, holder[0] ? "process " : "another process", holder, path,
                                wait_s);
         }

@@ -130,8 +130,10 @@ static void test_usage_errors(void **state)
         {{"power-limit", "set", NULL}, "give the limit in watts"},
         {{"power-limit", "set", "abc", NULL}, "WATTS must be a positive number, not 'abc'"},
         {{"power-limit", "set", "-5", NULL}, "WATTS must be a positive number"},
-        {{"power-limit", "set", "400", NULL}, "400 W is outside GPU 0's range 100-300 W"},
-        {{"power-limit", "set", "50", "--gpu-indices", "2", NULL}, "outside GPU 2's range"},
+        {{"power-limit", "set", "400", NULL}, "400 W is outside the range 100-300 W of GPU 0 ("},
+        {{"power-limit", "set", "50", "--gpu-indices", "2", NULL},
+         "outside the range 100-300 W "
+         "of GPU 2 (NVIDIA A40, "},
         {{"power-limit", "get", "--bogus", NULL}, "unknown or incomplete option '--bogus'"},
         {{"power-limit", "reset", "extra", NULL}, "unexpected argument 'extra'"},
     };
@@ -144,6 +146,18 @@ static void test_usage_errors(void **state)
         free(out);
         free(err);
     }
+    /* A limit out of range names the GPU as every other message does: framework index, NVML
+     * index and PCI address (it used to say only "GPU 0" while meaning NVML's GPU 2). */
+    setenv("CUDA_VISIBLE_DEVICES", "2", 1);
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "set", "500", NULL), 2);
+    char want[160];
+    snprintf(want, sizeof want,
+             "500 W is outside the range 100-300 W of GPU 0 (NVIDIA A40, %s 2, 0000:03:00.0)",
+             zt_vendor_cli_label());
+    assert_contains(err, want);
+    free(out);
+    free(err);
+    unsetenv("CUDA_VISIBLE_DEVICES");
     char *log = calls();
     assert_string_equal(log, ""); /* nothing was changed by any of them */
     free(log);

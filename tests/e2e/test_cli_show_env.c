@@ -33,8 +33,12 @@ static void test_sim_settings_shared(void **state)
     assert_int_equal(zt_zeus(&out, &err, "show-env", NULL), 0);
     assert_contains(out, "settings shared through ");
     assert_contains(out, shared);
-    assert_contains(out, "2   2    NVIDIA A40               ampere    counter 100-300       175");
-    assert_contains(out, "3   3    NVIDIA A40               ampere    counter 100-300       300");
+    assert_contains(
+        out,
+        "2   2      0000:03:00.0  NVIDIA A40               ampere    counter 100-300       175");
+    assert_contains(
+        out,
+        "3   3      0000:04:00.0  NVIDIA A40               ampere    counter 100-300       300");
     free(out);
     free(err);
     free(shared);
@@ -47,7 +51,19 @@ static void test_fake_nvml_configs(void **state)
     zt_use_fake_nvml(zt_dir, NULL);
     assert_int_equal(zt_zeus(&out, &err, "show-env", NULL), 0);
     assert_contains(out, "GPUs (4, nvml)");
-    assert_contains(out, "3   3    NVIDIA A40               ampere    counter 100-300       300");
+    assert_contains(out, "idx NVML   PCI           name");
+    assert_contains(
+        out,
+        "3   3      0000:04:00.0  NVIDIA A40               ampere    counter 100-300       300");
+    free(out);
+    free(err);
+    /* Under CUDA_VISIBLE_DEVICES, NVML's index and the PCI address say which GPU row 0 is
+     * (issue 24 item 6). */
+    setenv("CUDA_VISIBLE_DEVICES", "2", 1);
+    assert_int_equal(zt_zeus(&out, &err, "show-env", NULL), 0);
+    unsetenv("CUDA_VISIBLE_DEVICES");
+    assert_contains(out, "GPUs (1, nvml)");
+    assert_contains(out, "0   2      0000:03:00.0  NVIDIA A40");
     free(out);
     free(err);
 

@@ -2,7 +2,9 @@
  * NVML's state file shows its GPU changed, persistence mode on), then each way back restores
  * the limit AND persistence mode: `zeus power-limit reset`, the next libzeus lease of that GPU,
  * `zeus power-limit recover`. A journal naming a reused pid (same pid, another start time) is
- * a gone holder's; a live holder's is left alone by recover and carried on by a new lease. */
+ * a gone holder's; a live holder's is left alone by recover and carried on by a new lease. The
+ * sweep after a release reaches GPUs this process does not see (issue 20 item 4: a rank given
+ * only its own GPU puts back a killed rank's). */
 #include "test_support.h"
 
 #include "power_limit/lease_internal.h"
@@ -71,9 +73,18 @@ static bool journal_exists(void)
     return yes;
 }
 
-/* A process that leases GPU 0 as the optimizer does (persistence recorded), sets 130 W and
+/* A process that leases GPU gpu as the optimizer does (persistence recorded), sets 130 W and
  * persistence mode on, and is killed with -9 while holding it. */
+static void killed_holder_of(unsigned gpu);
+
 static void killed_holder(void)
+{
+    killed_holder_of(0);
+    expect_gpu0(130000, 1); /* left changed: nothing could put it back */
+    assert_true(journal_exists());
+}
+
+static void killed_holder_of(unsigned gpu)
 {
     int p[2];
     assert_int_equal(pipe(p), 0);
@@ -83,13 +94,13 @@ static void killed_holder(void)
         close(p[0]);
         zeus_devices *d;
         zeus_lease *l;
-        unsigned gpu = 0;
         if (zt_open(&d) != 0 ||
             zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_PERSISTENCE | ZEUS_LEASE_RESTORE_AT_EXIT,
                               &l) != 0 ||
-            zeus_lease_set_power_limit_mw(l, 0, 130000) != 0 ||
-            zeus_lease_set_persistence_mode(l, 0, true) != 0)
+            zeus_lease_set_power_limit_mw(l, gpu, 130000) != 0 ||
+            zeus_lease_set_persistence_mode(l, gpu, true) != 0) {
             _exit(1);
+        }
         char ok = 'k';
         if (write(p[1], &ok, 1) != 1)
             _exit(2);
@@ -102,8 +113,6 @@ static void killed_holder(void)
     close(p[0]);
     kill(pid, SIGKILL);
     assert_int_equal(zt_wait(pid, 10), 128 + SIGKILL);
-    expect_gpu0(130000, 1); /* left changed: nothing could put it back */
-    assert_true(journal_exists());
 }
 
 static void test_reset_after_kill9(void **state)
@@ -158,8 +167,24 @@ static void test_recover_after_kill9(void **state)
     char *out, *err;
     assert_int_equal(zt_zeus(&out, &err, "power-limit", "recover", NULL), 0);
     expect_gpu0(225000, 0);
-    assert_contains(out, "GPU 0: put back to 225 W, persistence mode off (left changed by process");
+    assert_contains(
+        out, "0000:01:00.0): put back to 225 W, persistence mode off (left changed by process");
     assert_false(journal_exists());
+    free(out);
+    free(err);
+    /* Two GPUs left changed by two killed processes: both are put back and both listed (the
+     * first one's lease must not put back the second on release before recover reads it). */
+    write_state(225000, 0);
+    killed_holder_of(0);
+    killed_holder_of(1);
+    assert_file_contains(state_path, "gpu 1 limit_mw 130000 persistence 1\n");
+    assert_int_equal(zt_zeus(&out, &err, "power-limit", "recover", NULL), 0);
+    expect_gpu0(225000, 0);
+    assert_file_contains(state_path, "gpu 1 limit_mw 300000 persistence 0\n");
+    assert_contains(
+        out, "0000:01:00.0): put back to 225 W, persistence mode off (left changed by process");
+    assert_contains(
+        out, "0000:02:00.0): put back to 300 W, persistence mode off (left changed by process");
     free(out);
     free(err);
     /* Nothing left: says so. */
@@ -167,6 +192,32 @@ static void test_recover_after_kill9(void **state)
     assert_contains(out, "nothing to recover");
     free(out);
     free(err);
+}
+
+/* "Never left changed past the next zeus command on that GPU": the read-only commands put
+ * back too, and say so on stderr. */
+static void test_read_only_commands_after_kill9(void **state)
+{
+    (void)state;
+    const char *commands[][6] = {
+        {"power-limit", "get", NULL},
+        {"show-env", NULL},
+        {"monitor", "energy", "--gpu-indices", "0", "--", "true"},
+    };
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        write_state(225000, 0);
+        killed_holder();
+        char *out, *err;
+        const char **c = commands[i];
+        assert_int_equal(zt_zeus(&out, &err, c[0], c[1], c[2], c[3], c[4], c[5], NULL), 0);
+        expect_gpu0(225000, 0);
+        assert_contains(err, "zeus: GPU 0 (");
+        assert_contains(err,
+                        "0000:01:00.0): put back to 225 W, persistence mode off (left changed");
+        assert_false(journal_exists());
+        free(out);
+        free(err);
+    }
 }
 
 static void write_journal_boot(pid_t pid, unsigned long long start_time, const char *boot)
@@ -257,7 +308,7 @@ static void test_force_breaks_a_lease(void **state)
         zeus_lease *l;
         unsigned gpu = 0;
         if (zt_open(&d) != 0 || zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_PERSISTENCE, &l) != 0 ||
-            zeus_lease_set_power_limit_mw(l, 0, 130000) != 0 ||
+            zeus_lease_set_power_limit_mw(l, gpu, 130000) != 0 ||
             zeus_lease_set_persistence_mode(l, 0, true) != 0)
             _exit(1);
         char c = 'k';
@@ -274,6 +325,16 @@ static void test_force_breaks_a_lease(void **state)
     }
     char c;
     assert_int_equal(read(ready[0], &c, 1), 1);
+    { /* Without --force a second user is told how an operator takes the GPU back. */
+        zeus_devices *d;
+        zeus_lease *l;
+        unsigned gpu = 0;
+        assert_int_equal(zt_open(&d), 0);
+        assert_int_equal(zeus_lease_create(d, &gpu, 1, ZEUS_LEASE_NO_WAIT, &l), ZEUS_ETIMEOUT);
+        assert_contains(zeus_last_error(),
+                        "take it back as root with 'zeus power-limit set|reset --force'");
+        zeus_devices_close(d);
+    }
     char *out, *err;
     int64_t t0 = zeus_now_ns();
     assert_int_equal(
@@ -429,17 +490,75 @@ static void test_signal_during_release(void **state)
     close(ready[1]);
 }
 
+/* A process that sees only GPU 2 (CUDA_VISIBLE_DEVICES=2, a rank given its own GPU) releases
+ * a lease: the sweep that follows puts back GPU 0, which a process killed with -9 left changed
+ * and which this one does not see (found by the UUID in its journal), limit and persistence
+ * mode; a GPU 0 journal whose holder lives is left as it is, and so is one naming a GPU this
+ * machine does not have. */
+static void test_sweep_reaches_gpus_not_seen(void **state)
+{
+    (void)state;
+    write_state(225000, 0);
+    killed_holder();
+    zt_options.visible_devices = "2";
+    zeus_devices *d;
+    assert_int_equal(zt_open(&d), 0);
+    assert_int_equal(zeus_gpu_count(d), 1);
+    unsigned gpu = 0;
+    zeus_lease *l;
+    assert_int_equal(zeus_lease_create(d, &gpu, 1, 0, &l), 0);
+    expect_gpu0(130000, 1); /* a lease of GPU 2 does not touch GPU 0 */
+    assert_int_equal(zeus_lease_set_power_limit_mw(l, 0, 200000), 0);
+    zeus_lease_release(l);
+    expect_gpu0(225000, 0);
+    assert_file_contains(state_path, "gpu 2 limit_mw 300000 persistence 0\n");
+    assert_false(journal_exists());
+
+    /* A live holder's journal (this process names itself): untouched by the sweep. */
+    zeus__process_id me;
+    assert_int_equal(zeus__process_identity(getpid(), &me), 0);
+    write_state(130000, 1);
+    write_journal(getpid(), me.start_time);
+    char *path = journal_path(), *before = zt_read(path);
+    assert_int_equal(zeus_lease_create(d, &gpu, 1, 0, &l), 0);
+    zeus_lease_release(l);
+    expect_gpu0(130000, 1);
+    char *after = zt_read(path);
+    assert_non_null(after);
+    assert_string_equal(after, before);
+    free(after);
+    free(before);
+    free(path);
+
+    /* A gone holder's journal of a GPU this machine lacks: left as it is. */
+    char dir[4096];
+    assert_int_equal(zeus_lock_dir(dir, sizeof dir), 0);
+    free(zt_write(dir, "gpu-GPU-0dd00000-0000-4000-8000-000000000000.journal",
+                  "version=1\nuuid=GPU-0dd00000-0000-4000-8000-000000000000\nindex=9\n"
+                  "power_limit_changed=1\noriginal_power_limit_mw=225000\n"
+                  "holder_pid=4242\nholder_start_time=1\n"));
+    assert_int_equal(zeus_lease_create(d, &gpu, 1, 0, &l), 0);
+    zeus_lease_release(l);
+    char *other = zt_path(dir, "gpu-GPU-0dd00000-0000-4000-8000-000000000000.journal");
+    assert_int_equal(access(other, F_OK), 0);
+    free(other);
+    zeus_devices_close(d);
+    zt_options.visible_devices = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reset_after_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_next_lease_after_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_after_kill9, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_commands_after_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reused_pid_and_live_holder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_force_breaks_a_lease, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_change_leaves_no_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_users_journal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signal_during_release, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_reaches_gpus_not_seen, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

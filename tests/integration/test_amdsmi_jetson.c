@@ -2,8 +2,10 @@
  * the energy-counter check, faults, serialisation) and the jetson backends on a fake sysfs tree.
  * What every GPU backend shares runs in the vendor matrix (tests/CMakeLists.txt). */
 #include "test_support.h"
+#include "zeusd_rig.h"
 
 #include "zeus/monitor.h"
+#include "zeus/sampler.h"
 #include "zeus/soc.h"
 #include "zeus/util.h"
 
@@ -216,16 +218,52 @@ static void test_serialised_before_26_2(void **state)
     free(log);
 }
 
-/* A node with NVIDIA and AMD GPUs (both fake libraries): auto refuses, as the newer daemon;
- * --gpu-backend picks one. */
-static void test_mixed_vendors(void **state)
+/* zeus show-env on the fake AMD library lists its GPUs under the amdsmi backend. */
+static void test_show_env_amd(void **state)
 {
     (void)state;
+    zt_use_fake_nvml(zt_dir, four);
+    zt_options.backend = "amdsmi";
+    zt_options.amdsmi_library = ZEUS_FAKE_AMDSMI_PATH;
+    zt_options.amdsmi_check_ms = 100;
+    char *out = NULL, *err = NULL;
+    assert_int_equal(zt_zeus(&out, &err, "show-env", NULL), 0);
+    assert_contains(out, "GPUs (4, amdsmi)");
+    assert_contains(out, "AMD Instinct MI300X");
+    assert_contains(out, "HIP_VISIBLE_DEVICES");
+    free(out);
+    free(err);
+}
+
+/* A node with NVIDIA and AMD GPUs (both fake libraries). libzeus under auto uses the NVIDIA
+ * GPUs and says amdsmi is not used (docs/devices.md, "Mixed machines"); zeusd under auto
+ * refuses, as the newer daemon; --gpu-backend picks either vendor, and the daemon starts. */
+static void mixed_node(void)
+{
     zt_use_fake_nvml(zt_dir, NULL);
     zt_options.backend = NULL; /* auto, in the daemon's environment too */
     zt_options.nvml_library = ZEUS_FAKE_NVML_PATH;
     zt_options.amdsmi_library = ZEUS_FAKE_AMDSMI_PATH;
     zt_options.amdsmi_check_ms = 60;
+}
+
+static void test_mixed_vendors_auto(void **state)
+{
+    (void)state;
+    mixed_node();
+    zeus_devices *d;
+    assert_int_equal(zt_open(&d), ZEUS_OK);
+    assert_string_equal(zeus_devices_gpu_backend(d), "nvml");
+    assert_int_equal(zeus_gpu_count(d), 4);
+    zeus_backend_status st;
+    assert_contains(amd_status(d, &st), "not used: the nvml backend is in use");
+    zeus_devices_close(d);
+}
+
+static void test_mixed_vendors(void **state)
+{
+    (void)state;
+    mixed_node();
     char sock[4200];
     snprintf(sock, sizeof sock, "%s/mixed.sock", zt_dir);
     char *out = NULL, *err = NULL;
@@ -234,6 +272,24 @@ static void test_mixed_vendors(void **state)
     assert_contains(out, "this node has 4 NVIDIA and 4 AMD GPUs: pick one with --gpu-backend");
     free(out);
     free(err);
+    /* zr_start hands the daemon this process's environment: the two fake libraries. */
+    setenv("ZEUS_NVML_LIBRARY", ZEUS_FAKE_NVML_PATH, 1);
+    setenv("ZEUS_AMDSMI_LIBRARY", ZEUS_FAKE_AMDSMI_PATH, 1);
+    setenv("ZEUS_AMDSMI_CHECK_MS", "60", 1);
+    const char *const backends[] = {"nvml", "amdsmi"};
+    for (size_t i = 0; i < 2; i++) {
+        zr_daemon daemon;
+        zr_start(&daemon, "--gpu-backend", backends[i], "--enable", "gpu-read", NULL);
+        zr_reply r;
+        assert_int_equal(zr_request(daemon.sock, "GET", "/discover", NULL, &r), 200);
+        assert_contains(r.body, "\"id\":3");
+        zr_free(&r);
+        char *log = zr_log(&daemon), want[64];
+        snprintf(want, sizeof want, "4 GPU(s) (%s)", backends[i]);
+        assert_contains(log, want);
+        free(log);
+        assert_int_equal(zr_stop(&daemon), 0);
+    }
 }
 
 /* ---- Jetson ---- */
@@ -291,6 +347,14 @@ static void test_jetson_windows(void **state)
     assert_true(fabs(zeus_measurement_cpu(r, 0)->package_j / t - 5) < 0.5);
     assert_true(s1.total_valid && s1.cpu_valid && s1.gpu_valid);
     assert_true(fabs((s1.total_mj - s0.total_mj) / 1000 / t - 30) < 4);
+    /* The counter's update model is the rail thread's 100 ms step, not the 1 ms at which a
+     * probe sees it change (every read integrates up to now); the bound's power is the highest
+     * the rail read, a Jetson having no power-limit range. */
+    const zeus_gpu_measurement *g = zeus_measurement_gpu(r, 0);
+    assert_true(g->update_period_s == 0.1);
+    assert_true(fabs(g->updates - t / 0.1) < 1e-9);
+    assert_true(fabs(g->error_bound_j - 0.1 * 15) < 1e-9);
+    assert_false(g->below_resolution);
     zeus_measurement_free(r);
     zeus_monitor_close(m);
     /* A forked child closes its copy without the rail thread (which it does not have). */
@@ -301,6 +365,80 @@ static void test_jetson_windows(void **state)
     }
     assert_int_equal(zt_wait(pid, 10), 0);
     zeus_devices_close(d);
+}
+
+/* The power sampler on the rails (what `zeus monitor power` streams): every CPU sample is the
+ * CPU rail's 5 W, the first one too (it was inflated: its interval ended at a reading taken
+ * after the GPU's, but was timed before it), and the integrated total matches power x time. */
+static void test_jetson_sampler(void **state)
+{
+    (void)state;
+    jetson_tree();
+    zeus_devices *d;
+    assert_int_equal(zt_open(&d), ZEUS_OK);
+    zeus_sampler_options so;
+    zeus_sampler_options_init(&so);
+    so.cpu_count = -1;
+    so.period_s = 0.1;
+    zeus_sampler *s;
+    assert_int_equal(zeus_sampler_start(d, &so, &s), ZEUS_OK);
+    assert_int_equal(zeus_sampler_column_count(s), 2);
+    assert_string_equal(zeus_sampler_column_name(s, 1), "cpu0");
+    zeus_sleep_ns(1000 * 1000000LL);
+    double end = zeus_steady_time_s(NULL), start, total[ZEUS_SAMPLER_MAX_COLUMNS];
+    assert_int_equal(zeus_sampler_total_energy(s, end, total, &start), ZEUS_OK);
+    double times[64], power[64 * 2];
+    size_t n = 0;
+    assert_int_equal(zeus_sampler_timeline(s, 0, 64, times, power, &n), ZEUS_OK);
+    zeus_sampler_stop(s);
+    zeus_devices_close(d);
+    assert_true(n >= 5);
+    for (size_t i = 0; i < n; i++) {
+        if (fabs(power[2 * i + 1] - 5) > 0.5)
+            fail_msg("CPU sample %zu of %zu: %.4f W, not 5 W", i, n, power[2 * i + 1]);
+        assert_true(fabs(power[2 * i] - 15) < 1e-9); /* the GPU rail: 5 V x 3 A */
+    }
+    double want = 5 * (end - start);
+    if (fabs(total[1] - want) > 0.02 * want)
+        fail_msg("CPU total %.4f J over %.4f s, not %.4f J", total[1], end - start, want);
+}
+
+/* The zeus command on a Jetson: monitor energy reports the rails' update model; power-limit
+ * set/reset/get are refused with the backend's reason. */
+static void test_jetson_cli(void **state)
+{
+    (void)state;
+    jetson_tree();
+    char *out = NULL, *err = NULL;
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "energy", "--", "sleep", "0.3", NULL), 0);
+    assert_contains(out, "updates every 100.0 ms, worst-case error 1.500 J");
+    free(out);
+    free(err);
+    /* monitor power --csv, as the auditor ran it: every row's CPU rail at 5 W, the first too */
+    assert_int_equal(zt_zeus(&out, &err, "monitor", "power", "--cpu-indices", "0",
+                             "--update-period", "0.1", "--duration", "0.5", "--csv", "-", NULL),
+                     0);
+    assert_contains(out, "time,gpu0_power_w,cpu0_power_w\n");
+    int rows = 0;
+    for (const char *line = strchr(out, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        double t, gpu, cpu;
+        assert_int_equal(sscanf(line + 1, "%lf,%lf,%lf", &t, &gpu, &cpu), 3);
+        if (fabs(cpu - 5) > 0.5)
+            fail_msg("zeus monitor power: CPU row %d: %.4f W, not 5 W", rows, cpu);
+        rows++;
+    }
+    assert_true(rows >= 4);
+    free(out);
+    free(err);
+    const char *const actions[][2] = {{"set", "10"}, {"reset", NULL}, {"get", NULL}};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(zt_zeus(&out, &err, "power-limit", actions[i][0], actions[i][1], NULL), 1);
+        assert_contains(err, "power-limit control is not supported");
+        assert_contains(err, "(nvpmodel)");
+        assert_null(strstr(err, "does not report a power-limit range"));
+        free(out);
+        free(err);
+    }
 }
 
 static void test_not_a_jetson(void **state)
@@ -324,8 +462,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_counter_check_falls_back, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_unusable_libraries, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_serialised_before_26_2, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_show_env_amd, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_mixed_vendors_auto, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_mixed_vendors, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_jetson_windows, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_jetson_sampler, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_jetson_cli, zt_setup, zt_teardown),
         cmocka_unit_test_setup_teardown(test_not_a_jetson, zt_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,7 +27,7 @@ model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Li
 # Steps scaled with the cube of the batch (lr is for 32): batch 16 takes twice the steps an
 # eighth the size, so it needs four times the epochs of the default (more than max_epochs) and
 # costs at least about as much per epoch: run after the default, `zeus run`'s cost threshold
-# (beta 2) stops it early, however fast or loaded the machine (the measured times are real).
+# (beta 3) stops it early, however fast or loaded the machine (the measured times are real).
 opt = torch.optim.SGD(model.parameters(), lr=lr * (bs / 32) ** 3)
 gpus = get_gpus()
 try:

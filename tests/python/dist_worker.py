@@ -18,13 +18,17 @@ mode = sys.argv[1]
 local_rank = int(os.environ["LOCAL_RANK"])
 host_dir = os.path.join(os.environ["ZEUS_TEST_DIST_DIR"], os.environ.get("ZEUS_TEST_HOST", "a"))
 # ZEUS_TEST_HOST_GPUS=1: every rank sees all of its host's GPUs (one state file, as one
-# driver) and monitors the one of its local rank, as on a real multi-GPU host.
-host_gpus = os.environ.get("ZEUS_TEST_HOST_GPUS") == "1"
-gpus_file = "all" if host_gpus else f"gpu{local_rank}"
+# driver) and monitors the one of its local rank, as on a real multi-GPU host. "own": the same
+# host, but each rank is given only its own GPU (CUDA_VISIBLE_DEVICES=<local rank>, as SLURM's
+# --gpus-per-task does), which it monitors as GPU 0.
+host_gpus = os.environ.get("ZEUS_TEST_HOST_GPUS")
+gpus_file = "all" if host_gpus in ("1", "own") else f"gpu{local_rank}"
 os.environ["ZEUS_FAKE_NVML_CONFIG"] = os.path.join(host_dir, f"{gpus_file}.json")
 os.environ["ZEUS_FAKE_NVML_STATE"] = os.path.join(host_dir, f"{gpus_file}.state")
 os.environ["ZEUS_LOCK_DIR"] = os.path.join(host_dir, "locks")
-my_gpu = local_rank if host_gpus else 0
+if host_gpus == "own":
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(local_rank)
+my_gpu = local_rank if host_gpus == "1" else 0
 
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
@@ -72,7 +76,9 @@ def plain_loop():
         for _ in range(30):
             plo.on_step_begin()
             if step == kill_at and dist.get_rank() == 1:
-                print("KILLING", flush=True)
+                from zeus import _zeus  # noqa: PLC0415
+
+                print(f"KILLING at {_zeus.gpu_power_limit_mw(0)} mW", flush=True)
                 os.kill(os.getpid(), signal.SIGKILL)
             x = torch.randn(16, 64)
             loss = model(x).pow(2).mean()

@@ -68,6 +68,7 @@ class FakeProviders(ThreadingHTTPServer):
             self.socket = server_context(str(tls_folder)).wrap_socket(self.socket, server_side=True)
             self.scheme = "https"
         self.mode = "ok"
+        self.history_s = range(-20, 5)  # the seconds around now that /history covers
         self.requests: list[tuple[str, dict]] = []
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
@@ -111,7 +112,7 @@ class Handler(ProviderHandler):
             history = [
                 {"zone": "US-MIDW-MISO", "carbonIntensity": intensity_of(t), "datetime": stamp(t),
                  "emissionFactorType": "direct", "isEstimated": False, "estimationMethod": None}
-                for t in (now + timedelta(seconds=s) for s in range(-20, 5))
+                for t in (now + timedelta(seconds=s) for s in server.history_s)
             ]
             return self._send(200, {"zone": "US-MIDW-MISO", "history": history})
         if path == "/utility_rates":
@@ -235,6 +236,40 @@ def test_window_spanning_intervals_uses_each_intervals_intensity(fake, tmp_path)
     monitor.close()
 
 
+def test_window_longer_than_the_history_gets_its_grams(fake, tmp_path):
+    """A window longer than the provider's history (here 5 intervals of 1 s, as the API's 24
+    hours): each interval's intensity is looked up soon after it ends, so the first ones are not
+    lost; with cache_dir=False only the client's memory holds them. The key is refused for the
+    first 1.5 s: those intervals are asked again at the next boundaries, while still in the
+    history."""
+    fake.history_s = range(-4, 1)
+    monitor = CarbonEmissionMonitor(client(fake, tmp_path, cache_dir=False), gpu_indices=[0, 1])
+    fake.mode = "401"
+    time.sleep(1.05 - time.time() % 1)  # begun just after a whole second: the boundaries are clear
+    monitor.begin_window("w")
+    time.sleep(1.5)
+    refused = len(fake.requests)  # a boundary passed: its lookup was refused
+    fake.mode = "ok"
+    monitor.begin_window("inner")  # a second window at once, also longer than the history
+    time.sleep(6.2)
+    inner = monitor.end_window("inner")
+    time.sleep(0.5)
+    m = monitor.end_window("w")
+    for w, at_least in ((m, 9), (inner, 7)):
+        assert w.error is None, w.error
+        assert_energy_measured(w)
+        assert len(w.intervals) >= at_least
+        assert all(rate == intensity_of(s) for s, _, rate in w.intervals)
+        for gpu in (0, 1):
+            expected = sum(e[gpu] / 3.6e6 * rate for _, e, rate in w.intervals)
+            assert w.gpu_carbon_emission[gpu] == pytest.approx(expected) and expected > 0
+    assert m.gpu_energy[0] > inner.gpu_energy[0]
+    assert refused >= 1
+    # About one request per interval: a round stops at a refusal; a hit caches the history.
+    assert len(fake.requests) <= 2 * len(m.intervals)
+    monitor.close()
+
+
 @pytest.mark.parametrize("mode, match, status", [
     ("401", "API key was refused \\(HTTP 401\\)", 401),
     ("429", "rate limited \\(HTTP 429\\)", 429),
@@ -302,6 +337,25 @@ def test_openei_prices_and_cost_monitor(fake, tmp_path):
     m = measure(EnergyCostMonitor(bad, gpu_indices=[0, 1]), 0.3)
     assert_energy_measured(m)
     assert m.gpu_energy_cost is None and "401" in m.error
+
+
+def test_cost_monitor_fetches_a_failed_tariff_again_at_a_boundary(fake):
+    """The tariff refused at the window's begin is fetched again at the next interval boundary
+    (here 1 s instead of the hour), so a window ending while the API refuses again is priced."""
+    fake.mode = "401"
+    c = OpenEIClient((42.2776, -83.7409), LABEL, api_base=fake.base, api_key="k", cache_dir=False)
+    monitor = EnergyCostMonitor(c, gpu_indices=[0, 1])
+    monitor._period = timedelta(seconds=1)  # (the hour, shortened: rates stay per UTC hour)
+    time.sleep(1.05 - time.time() % 1)  # begun just after a whole second: the boundary is clear
+    monitor.begin_window("w")
+    fake.mode = "ok"
+    time.sleep(1.15)  # a boundary passed
+    fake.mode = "401"
+    m = monitor.end_window("w")
+    assert_energy_measured(m)
+    assert m.error is None and len(fake.requests) == 2, (m.error, fake.requests)
+    assert all(cost > 0 for cost in m.gpu_energy_cost.values())
+    monitor.close()
 
 
 def test_get_ip_lat_long(fake, monkeypatch):
@@ -426,6 +480,25 @@ def test_cli_monitor_energy_carbon(fake, tmp_path):
         assert "Measurement(time=" in out.stdout and "Carbon: not known" in out.stdout
     out = run_zeus(["monitor", "energy", "--price", "1", "--", "true"], env)
     assert out.returncode == 2 and "go with --carbon" in out.stderr
+
+
+def test_cli_run_longer_than_the_history_gets_its_grams(fake, tmp_path):
+    """`zeus monitor energy --carbon` over a run longer than the provider's history (3 intervals
+    of 1 s, as the API's 24 hours): every interval's intensity is had, none is 'not known'."""
+    fake.history_s = range(-2, 1)
+    env = {"ZEUS_CARBON_TEST_PERIOD_S": "1", "ZEUS_CARBON_CACHE_DIR": str(tmp_path / "cache")}
+    out = run_zeus(["monitor", "energy", "--gpu-indices", "0", "--json", "--carbon", "--location",
+                    "DE", "--carbon-api", fake.base + "/v3", "--", "sleep", "5.2"], env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    doc = json.loads(out.stdout)
+    carbon = doc["carbon"]
+    assert carbon["error"] is None and len(carbon["intervals"]) >= 6
+    for item in carbon["intervals"]:
+        assert item["g_per_kwh"] == intensity_of(datetime.fromtimestamp(item["start"], timezone.utc))
+    energy = doc["gpus"][0]["energy_j"] / 3.6e6
+    rates = [i["g_per_kwh"] for i in carbon["intervals"]]
+    assert energy * min(rates) * 0.999 <= carbon["gpus"]["0"] <= energy * max(rates) * 1.001
+    assert len(fake.requests) <= len(rates) + 1  # one request per interval at most
 
 
 def scrape(port: int) -> dict[str, list[tuple[str, float]]]:

@@ -209,17 +209,25 @@ def test_a_killed_rank_fails_the_others_cleanly(tmp_path):
     check_restored(tmp_path, {"a": 4}, skip=(("a", 1),))
 
 
-def test_a_killed_rank_is_put_back_by_the_others(tmp_path):
-    """Ranks that see every GPU of their host (as on a real one): when rank 1 is killed with
-    -9 mid-profiling, the others fail and put its GPU back too (its lease journal, holder gone),
-    not only at the next command or lease."""
+@pytest.mark.parametrize("visible", ["1", "own"], ids=["host-gpus", "own-gpu-only"])
+def test_a_killed_rank_is_put_back_by_the_others(tmp_path, visible):
+    """When rank 1 is killed with -9 mid-profiling, the others fail and put its GPU back too
+    (its lease journal, holder gone), not only at the next command or lease: ranks that see
+    every GPU of their host (as on a real one), and ranks given only their own GPU
+    (CUDA_VISIBLE_DEVICES per rank, as SLURM's --gpus-per-task), which reach the killed rank's
+    GPU by the UUID in its journal."""
     d = make_host(tmp_path, "a", 3)
-    rc, out, took = torchrun(3, "kill", worker_env(tmp_path, ZEUS_TEST_KILL_AT="6",
-                                                   ZEUS_TEST_HOST_GPUS="1"))
+    env = worker_env(tmp_path, ZEUS_TEST_KILL_AT="6", ZEUS_TEST_HOST_GPUS=visible)
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    rc, out, took = torchrun(3, "kill", env)
     assert rc != 0 and "KILLING" in out
     assert took < 90, took
-    assert [limit_of(d / "all.state", g) for g in range(3)] == [300000] * 3, out[-3000:]
-    assert not list((d / "locks").glob("*.journal"))
+    state = (d / "all.state").read_text()
+    # Rank 1 was profiling below 300 W when it was killed: its GPU was changed, then put back.
+    assert "KILLING at 250000 mW" in out, out[-3000:]
+    assert [limit_of(d / "all.state", g) for g in range(3)] == [300000] * 3, state
+    assert all(" persistence 0" in line for line in state.splitlines() if line.startswith("gpu"))
+    assert not list((d / "locks").glob("*.journal*"))
 
 
 def test_hugging_face_trainer_under_torchrun(tmp_path):

@@ -7,7 +7,12 @@ import os
 import subprocess
 import sys
 
+import re
+
 from conftest import ROOT
+
+# The one version (CMakeLists.txt's project()), which pyproject.toml reads too.
+CMAKE_VERSION = re.search(r"project\(zeus VERSION ([0-9.]+)", (ROOT / "CMakeLists.txt").read_text())[1]
 
 
 def test_pip_wheel_builds_and_installs(tmp_path):
@@ -21,6 +26,7 @@ def test_pip_wheel_builds_and_installs(tmp_path):
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
     wheels = list(wheel_dir.glob("zeus-*.whl"))
     assert len(wheels) == 1
+    assert wheels[0].name.startswith(f"zeus-{CMAKE_VERSION}-"), (wheels[0].name, CMAKE_VERSION)
     site = tmp_path / "site"
     p = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
@@ -87,3 +93,28 @@ def test_self_contained_wheel(tmp_path):
                        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.startswith("zeus ") and "module" in p.stdout, p.stdout
+    # One version: pip's metadata, the command's and CMake's project() agree.
+    shown = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "show", "zeus"],
+                           capture_output=True, text=True, timeout=120, env=env).stdout
+    pip_version = re.search(r"^Version: (.*)$", shown, re.M)[1]
+    assert pip_version == CMAKE_VERSION and p.stdout.startswith(f"zeus {CMAKE_VERSION}\n"), (
+        pip_version, p.stdout, CMAKE_VERSION)
+    # The commands whose executables a wheel does not ship (they bring server libraries) are
+    # marked in --help, and running one says what it needs instead of "unknown command".
+    zeus = str(venv / "bin" / "zeus")
+    usage = subprocess.run([zeus, "--help"], capture_output=True, text=True, timeout=60, env=env)
+    assert usage.returncode == 0, usage.stderr
+    lines = {line.split()[0]: line for line in usage.stdout.splitlines() if line.startswith("  ")}
+    for name in ("run", "history", "bso", "exporter"):
+        assert lines[name].endswith("(not in this installation)"), usage.stdout
+    for name in ("show-env", "monitor", "simulate", "pipeline-frequency"):
+        assert "not in this installation" not in lines[name], usage.stdout
+    run = subprocess.run([zeus, "run", "job.json"], capture_output=True, text=True, timeout=60,
+                         env=env)
+    assert run.returncode == 1, run.stderr
+    assert "'zeus run' is not in this installation" in run.stderr, run.stderr
+    assert "libsqlite3-dev libpq-dev libmicrohttpd-dev" in run.stderr, run.stderr
+    assert "unknown command" not in run.stderr, run.stderr
+    exporter = subprocess.run([zeus, "exporter"], capture_output=True, text=True, timeout=60,
+                              env=env)
+    assert exporter.returncode == 1 and "libmicrohttpd-dev" in exporter.stderr, exporter.stderr

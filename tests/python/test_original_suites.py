@@ -89,11 +89,31 @@ SUITES = {
 # original's Python RAPL reader (files read through builtins.open, which libzeus's C reader does
 # not call); passing them would take a Python re-implementation of what libzeus does.
 _RAPL_READER = "tests the original's Python RAPL reader through a patched builtins.open; libzeus reads RAPL in C"
-# The carbon and price monitors' window tests drive the original's monitor process by hand
-# (_polling_process fed Op commands, with ZeusMonitor and datetime.now patched to a fixed sequence
-# of calls); this package has no such process: a window's energy is split by hour from libzeus's
-# power samples (IntervalMonitor, tested in tests/python/test_carbon.py).
-_POLLING = "drives the original's hourly monitor process (_polling_process); ours splits a window by hour from libzeus's power samples"
+# The carbon and price monitors' window tests call the original's monitor-process body by hand,
+# in the test's own process: _polling_process(command_q, finished_q, gpu_indices, cpu_indices,
+# provider) with Op.BEGIN / NEXTITER x23 / END queued up front, zeus.monitor.{carbon,price}.ZeusMonitor
+# patched to a mock whose every end_window gives the same energies, zeus.monitor.{carbon,price}.datetime
+# patched to a list of times handed out one per datetime.now() call (the list sized to the exact
+# number of calls the original's loop makes: "extra datetime called after start"), and, for
+# carbon, zeus.monitor.carbon.parser.parse. Ours has no such process or command queue: a thread
+# of IntervalMonitor rolls interval windows of libzeus's ZeusMonitor on the wall clock, so
+# enabling them would take a second, test-only copy of the window logic replaying the
+# original's call sequence. The behaviour they check is covered in tests/python/test_carbon.py:
+# one hour / one window and several windows at once (each interval at its own intensity:
+# test_window_spanning_intervals_uses_each_intervals_intensity; the price monitor:
+# test_openei_prices_and_cost_monitor), one day = longer than the 24-interval history with the
+# finished intervals converted before they leave it (the original's every-23-boundaries
+# conversion: test_window_longer_than_the_history_gets_its_grams, and the CLI's
+# test_cli_run_longer_than_the_history_gets_its_grams).
+_POLLING = ("calls the original's monitor-process body _polling_process in-process with queued Op "
+            "commands, a patched ZeusMonitor and datetime.now fed a fixed list sized to the "
+            "original's call count; ours has no process or command queue (IntervalMonitor's thread "
+            "on the wall clock); covered by test_carbon.py's window tests, the one-day case by "
+            "test_window_longer_than_the_history_gets_its_grams")
+_POLLING_PRICE = (_POLLING.split("; covered")[0] + "; covered by test_carbon.py's "
+                  "test_openei_prices_and_cost_monitor (each hour at its rate) and "
+                  "test_cost_monitor_fetches_a_failed_tariff_again_at_a_boundary; the tariff "
+                  "holds every hour's rate, so a day-long window has no history limit")
 _WINDOW_TESTS = ("test_single_window_one_hour", "test_single_window_one_day",
                  "test_multiple_windows_one_hour", "test_multiple_windows_one_day")
 NOT_APPLICABLE = {
@@ -109,7 +129,7 @@ NOT_APPLICABLE = {
             "test_rapl_cpus_class": "RAPLCPUs from a patched glob of sysfs: libzeus finds the RAPL zones",
         },
         "tests/monitor/test_carbon.py": {t: _POLLING for t in _WINDOW_TESTS},
-        "tests/monitor/test_price.py": {t: _POLLING for t in _WINDOW_TESTS},
+        "tests/monitor/test_price.py": {t: _POLLING_PRICE for t in _WINDOW_TESTS},
     },
 }
 # Tests each suite must run (all must pass): a suite that collects fewer ran less than it should.

@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -141,5 +146,64 @@ def test_defaults_are_the_originals():
     opt = inspect.signature(_zeus.Optimizer).parameters
     assert (opt["wait_steps"].default, opt["warmup_steps"].default) == (1, 10)
     assert (opt["profile_steps"].default, opt["pl_step"].default) == (40, 25)
-    assert inspect.signature(_zeus.Sampler._timeline).parameters["since"].default == float("-inf")
+    assert inspect.signature(_zeus.Sampler._timeline).parameters["since"].default is None
     assert "begin_window(" not in (_zeus.Monitor.begin_window.__doc__ or "")
+
+
+# Run in a fresh interpreter: every callable's signature, with nothing imported beyond the two
+# extension modules (and whatever importing them imports) and with the modules a default could
+# lean on (math, ...) taken out of sys.modules, where inspect looks names up. A default such as
+# -math.inf worked in this test process only because something here had imported math.
+FRESH = textwrap.dedent(
+    """
+    import inspect, json, sys
+    from zeus import _recurring, _zeus
+    for name in ("math", "cmath", "decimal", "fractions", "numpy", "torch"):
+        sys.modules.pop(name, None)
+    failed, seen = {}, 0
+    for module in (_zeus, _recurring):
+        objs = []
+        for name, obj in vars(module).items():
+            if name.startswith("__"):
+                continue
+            if isinstance(obj, type):
+                objs.append((name, obj))
+                objs += [(f"{name}.{a}", getattr(obj, a)) for a, m in vars(obj).items()
+                         if not a.startswith("__") and callable(m)]
+            elif callable(obj):
+                objs.append((name, obj))
+        for name, obj in objs:
+            seen += 1
+            try:
+                inspect.signature(obj)
+            except Exception as e:
+                failed[f"{module.__name__}.{name}"] = f"{type(e).__name__}: {e}"
+    print(json.dumps({"seen": seen, "failed": failed}))
+    """
+)
+
+
+def test_every_signature_in_a_fresh_interpreter():
+    out = subprocess.run([sys.executable, "-c", FRESH], env=dict(os.environ), capture_output=True,
+                         text=True, timeout=120, check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["seen"] >= len(CALLABLES) + len(RECURRING)
+    assert result["failed"] == {}
+
+
+def _defaults(text: str) -> list[ast.expr]:
+    """The default expressions of a __text_signature__ ("($self, a=1, /)")."""
+    text = text.replace("$", "").replace("/,", "").replace(", /)", ")").replace("(/)", "()")
+    fn = ast.parse(f"def f{text}: pass").body[0]
+    return list(fn.args.defaults) + [d for d in fn.args.kw_defaults if d is not None]
+
+
+def test_defaults_need_no_import():
+    # Every default is a literal (a number, string, None, True, False, -1, ...), so no signature
+    # depends on what the interpreter has imported.
+    for name, obj in {**CALLABLES, **{f"_recurring.{k}": v for k, v in RECURRING.items()}}.items():
+        for d in _defaults(obj.__text_signature__):
+            try:
+                ast.literal_eval(d)
+            except ValueError:
+                raise AssertionError(f"{name}: default {ast.unparse(d)} is not a literal") from None

@@ -173,6 +173,8 @@ def test_python_package_through_daemon_reverted_after_kill9(daemon):
     out, _ = direct.communicate(timeout=120)
     assert direct.returncode == 0
     assert out.startswith("refused:") and "SYS_ADMIN" in out, out
+    # ... naming all three ways, not only Docker's capability (issue 24 item 4)
+    assert "run as root" in out and "ZEUSD_SOCK_PATH" in out, out
 
     proc = _as_nobody(python, CLIENT, env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -7,6 +7,11 @@ reopens at every interval boundary (UTC hour starts for a 1 h period). The inter
 energies say how the window's energy splits over the intervals; each interval's share of the
 window's energy is then priced with that interval's intensity or rate. No helper process (the
 original spawns one per monitor); the timer thread sleeps until the next boundary.
+
+At each boundary the timer thread also hands the intervals that have closed without a rate to
+``_rate_closed`` (outside the lock): the carbon monitor looks their intensity up then, while the
+provider's history (the last 24 hours) still holds them, so a window of any length gets its
+grams; what fails then is asked again at the next boundary and at the window's end.
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ logger = logging.getLogger("zeus.monitor.carbon")
 
 @dataclass
 class Interval:
-    """One interval of a window: its UTC start and the energy (J) spent in it per device."""
+    """One interval of a window: its UTC start, the energy (J) spent in it per device, and its
+    rate (intensity or price) once looked up (None: not yet)."""
 
     start: datetime
     gpu_energy: dict[int, float]
     cpu_energy: Optional[dict[int, float]]
     dram_energy: Optional[dict[int, float]]
+    rate: Optional[float] = None
 
 
 def _now() -> datetime:
@@ -115,7 +122,20 @@ class IntervalMonitor:
                     if window.start < boundary:
                         self._close_interval(key, window, until)
                         self.zeus_monitor.begin_window(self._sub(key), False)
+                pending = [i for w in self._open.values() for i in w.intervals if i.rate is None]
+                if pending:  # (the lookups may wait on the network: windows go on meanwhile)
+                    self._lock.release()
+                    try:
+                        self._rate_closed(pending)
+                    except Exception:  # noqa: BLE001 - asked again at the next boundary / the end
+                        logger.debug("interval rates: lookup failed", exc_info=True)
+                    finally:
+                        self._lock.acquire()
             self._thread = None
+
+    def _rate_closed(self, intervals: list[Interval]) -> None:
+        """Sets the rate of closed intervals that have none yet, where it can (the timer thread,
+        at a boundary, without the lock); the rest are looked up at the window's end."""
 
     def end_window(self, key: str, sync_execution: bool = True) -> Any:
         with self._lock:
@@ -174,6 +194,6 @@ def _scaled(measurement: Any, intervals: list[Interval]) -> list[Interval]:
     cpu = _scale_one(measurement.cpu_energy, [i.cpu_energy for i in intervals])
     dram = _scale_one(measurement.dram_energy, [i.dram_energy for i in intervals])
     return [
-        Interval(interval.start, gpu[n] or {}, cpu[n], dram[n])
+        Interval(interval.start, gpu[n] or {}, cpu[n], dram[n], interval.rate)
         for n, interval in enumerate(intervals)
     ]

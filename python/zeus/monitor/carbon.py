@@ -346,6 +346,22 @@ def intervals_rate(
     return out
 
 
+def known_rates(provider, starts: list[datetime]) -> dict[datetime, float]:
+    """The intensities of ``starts`` (oldest first) that can be had now: one the API no longer
+    (or not yet) has is passed over; a provider that cannot be asked ends the round (the rest
+    are asked again at the next boundary and at the window's end)."""
+    out: dict[datetime, float] = {}
+    for start in starts:
+        try:
+            out.update(intervals_rate(provider, [start]))
+        except ZeusCarbonIntensityHTTPError as e:
+            logger.debug("carbon intensity of %s: %s (asked again later)", hour_stamp(start), e)
+            break
+        except Exception as e:  # noqa: BLE001 - any other provider failure: that interval only
+            logger.debug("carbon intensity of %s: %s (asked again later)", hour_stamp(start), e)
+    return out
+
+
 class CarbonEmissionMonitor(IntervalMonitor):
     """Carbon emission (gCO2eq) of named windows, as the newer Zeus's.
 
@@ -354,9 +370,10 @@ class CarbonEmissionMonitor(IntervalMonitor):
         gpu_indices, cpu_indices, sync_execution_with: as ``ZeusMonitor``'s.
 
     Each interval of ``carbon_intensity_provider.update_period`` (UTC hours) that a window spans
-    is converted with its own intensity, looked up when the window ends (from the cache, else
-    the API's 24-hour history): a window longer than a day needs the cache to have seen its
-    first hours (any earlier lookup for the same place fills it), else its emission is None.
+    is converted with its own intensity, looked up soon after the interval ends (at the next
+    boundary, from the cache, else the API's 24-hour history; a failure is retried at each later
+    boundary and when the window ends), so a window of any length gets its emission, as the
+    original's (which converts its hours every 23 boundaries).
     """
 
     def __init__(
@@ -370,6 +387,13 @@ class CarbonEmissionMonitor(IntervalMonitor):
         super().__init__(
             carbon_intensity_provider.update_period, gpu_indices, cpu_indices, sync_execution_with
         )
+
+    def _rate_closed(self, intervals: list[Interval]) -> None:
+        for start, rate in known_rates(self.carbon_intensity_provider,
+                                       sorted({i.start for i in intervals})).items():
+            for interval in intervals:
+                if interval.start == start:
+                    interval.rate = rate
 
     def _finish(self, key: str, measurement, intervals: list[Interval]) -> CarbonEmissionMeasurement:
         return convert(
@@ -386,11 +410,14 @@ def convert(cls, suffix: str, key: str, measurement, intervals: list[Interval], 
         measurement.time, dict(measurement.gpu_energy), None,
         cpu_energy=_maybe(measurement.cpu_energy), dram_energy=_maybe(measurement.dram_energy),
     )
+    rates = {i.start: i.rate for i in intervals if i.rate is not None}  # set at the boundaries
     try:
-        rates = rates_of([i.start for i in intervals])
+        missing = [i.start for i in intervals if i.rate is None]
+        if missing:
+            rates.update(rates_of(missing))
     except Exception as e:  # noqa: BLE001 - any provider failure: keep the energy, say why
         result.error = f"{type(e).__name__}: {e}"
-        result.intervals = [(i.start, i.gpu_energy, math.nan) for i in intervals]
+        result.intervals = [(i.start, i.gpu_energy, rates.get(i.start, math.nan)) for i in intervals]
         logger.warning(
             "%s: window '%s': no rate (%s); the energy is measured, gpu_%s is None",
             cls.__name__, key, result.error, suffix,

@@ -181,8 +181,9 @@ class EnergyCostMeasurement:
 
 class EnergyCostMonitor(IntervalMonitor):
     """Electricity cost of named windows, as the newer Zeus's: each UTC hour a window spans is
-    priced at that hour's rate. The tariff is fetched at the first window (and again at a
-    window's end if that failed)."""
+    priced at that hour's rate. The tariff is fetched at the first window (and again at each
+    hour boundary and at a window's end while that fails); it holds every hour's rate, so a
+    window of any length is priced (no history limit, unlike the carbon intensity)."""
 
     def __init__(
         self,
@@ -212,6 +213,9 @@ class EnergyCostMonitor(IntervalMonitor):
     def begin_window(self, key: str, sync_execution: bool = True) -> None:
         super().begin_window(key, sync_execution)
         self._fetch()
+
+    def _rate_closed(self, intervals: list[Interval]) -> None:
+        self._fetch()  # (only while no tariff is had: the rates come from it at the end)
 
     def _finish(self, key: str, measurement, intervals: list[Interval]) -> EnergyCostMeasurement:
         self._fetch()
