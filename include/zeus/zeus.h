@@ -15,6 +15,7 @@
 #include "zeus/lease.h"
 #include "zeus/output.h"
 #include "zeus/power_limit.h"
+#include "zeus/carbon_api.h"
 #include "zeus/carbon.h"
 #include "zeus/sampler.h"
 #include "zeus/rng.h"

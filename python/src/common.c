@@ -16,7 +16,11 @@ static PyObject *g_log_handler;   /* callable(level:int, message:str) or NULL */
  * BY_ZEUS_ERROR), keyed by the libzeus error name. */
 PyObject *zpy_raise(int rc, PyObject *kind)
 {
-    const char *detail = zeus_last_error();
+    return zpy_raise_detail(rc, kind, zeus_last_error());
+}
+
+PyObject *zpy_raise_detail(int rc, PyObject *kind, const char *detail)
+{
     const char *msg = detail && *detail ? detail : zeus_strerror(rc);
     PyObject *exc = kind;
     if (!exc && g_error_table)

@@ -18,6 +18,8 @@ static struct PyModuleDef module_def = {
     NULL,
 };
 
+static const zpy_raise_api raise_api = {zpy_raise_detail};
+
 PyMODINIT_FUNC PyInit__zeus(void);
 PyMODINIT_FUNC PyInit__zeus(void)
 {
@@ -27,6 +29,13 @@ PyMODINIT_FUNC PyInit__zeus(void)
     PyObject *m = PyModule_Create(&module_def);
     if (!m)
         return NULL;
+    PyObject *api = PyCapsule_New((void *)&raise_api, ZPY_RAISE_CAPSULE, NULL);
+    int added = api ? PyModule_AddObjectRef(m, "_raise_api", api) : -1;
+    Py_XDECREF(api);
+    if (added < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     if (PyModule_AddFunctions(m, zpy_common_methods) < 0 ||
         PyModule_AddFunctions(m, zpy_device_methods) < 0 || zpy_add_gpu_functions(m) < 0 ||
         PyModule_AddFunctions(m, zpy_output_methods) < 0 ||

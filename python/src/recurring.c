@@ -4,26 +4,23 @@
  * zeus/simulate.h). Pure logic, no devices: a module of its own beside zeus._zeus.
  *
  * Each object is a capsule that owns its libzeus handle; the Python classes in zeus.policy and
- * zeus.simulate hold them. libzeus's ZEUS_EINVAL becomes ValueError, ZEUS_ENOENT KeyError, any
- * other error RuntimeError (the original's exceptions in those places), with
- * zeus_last_error()'s detail. */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
-#include "zeus/zeus.h"
+ * zeus.simulate hold them. A libzeus error becomes the exception of the package's one table
+ * (zeus/device/exception.py, BY_ZEUS_ERROR: ZEUS_EINVAL a ValueError, ZEUS_ENOMEM a MemoryError,
+ * ...) through zeus._zeus's zpy_raise_detail, with zeus_last_error()'s detail (this module's: it
+ * links its own libzeus); except ZEUS_ENOENT: the original looks jobs and batch sizes up in
+ * dicts, so an unknown one is its KeyError. */
+#include "zeuspy.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* zeus._zeus's zpy_raise_detail, from the capsule it exports (set by PyInit__recurring). */
+static const zpy_raise_api *g_raise;
+
 static PyObject *fail(int rc)
 {
-    PyObject *kind = rc == ZEUS_EINVAL   ? PyExc_ValueError
-                     : rc == ZEUS_ENOENT ? PyExc_KeyError
-                     : rc == ZEUS_ENOMEM ? PyExc_MemoryError
-                                         : PyExc_RuntimeError;
-    PyErr_SetString(kind, zeus_last_error());
-    return NULL;
+    return g_raise->raise(rc, rc == ZEUS_ENOENT ? PyExc_KeyError : NULL, zeus_last_error());
 }
 
 /* ---- sequences -------------------------------------------------------------------------- */
@@ -733,5 +730,6 @@ static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT,
 PyMODINIT_FUNC PyInit__recurring(void);
 PyMODINIT_FUNC PyInit__recurring(void)
 {
-    return PyModule_Create(&module_def);
+    g_raise = PyCapsule_Import(ZPY_RAISE_CAPSULE, 0);
+    return g_raise ? PyModule_Create(&module_def) : NULL;
 }

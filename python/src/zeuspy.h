@@ -38,6 +38,15 @@ extern PyMethodDef zpy_common_methods[];
  * zeus_error attribute. kind: the class to use where the original raised a particular one
  * there, NULL for the package's one table (zeus/device/exception.py, BY_ZEUS_ERROR). */
 PyObject *zpy_raise(int rc, PyObject *kind);
+/* The same with the detail given (NULL or "": zeus_strerror's text). For the package's other
+ * extension module, zeus._recurring: zeus._zeus exports it in a capsule of this name, so both
+ * raise through the one table. That module is a shared object of its own with its own copy of
+ * libzeus, whose zeus_last_error() this one cannot see: it passes its detail. */
+PyObject *zpy_raise_detail(int rc, PyObject *kind, const char *detail);
+#define ZPY_RAISE_CAPSULE "zeus._zeus._raise_api"
+typedef struct {
+    PyObject *(*raise)(int rc, PyObject *kind, const char *detail);
+} zpy_raise_api;
 
 /* libzeus's warnings logged by this thread while a capture is set are kept in it instead of
  * going to Python's logging: a window call turns the one about its own 0 J reading into the

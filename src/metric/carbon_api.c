@@ -3,7 +3,7 @@
 #include "core/http_client.h"
 #include "core/internal.h"
 #include "core/json.h"
-#include "zeus/carbon.h"
+#include "zeus/carbon_api.h"
 #include "zeus/output.h"
 #include "zeus/util.h"
 

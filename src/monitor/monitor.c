@@ -759,7 +759,12 @@ static void handle_zeros(zeus_monitor *m, const char *name, const double *power_
         if (m->approx_instant_energy) {
             g->energy_j = power_w[i] * (out->time_s - power_read_s);
             g->method = ZEUS_METHOD_INSTANT;
-        } else if (zeus_get_log_level() >= ZEUS_LOG_WARN && first_zero_of(m, name)) {
+            continue;
+        }
+        /* The first GPU that read 0 J decides: once it is asked about, the name is known, so
+         * no other GPU of this window would be warned about; the name is looked up (under the
+         * lock) once per window, not once per GPU. */
+        if (zeus_get_log_level() >= ZEUS_LOG_WARN && first_zero_of(m, name)) {
             char period[64] = "not measured yet";
             if (g->update_period_s > 0)
                 snprintf(period, sizeof period, "%.3f s", g->update_period_s);
@@ -770,6 +775,7 @@ static void handle_zeros(zeus_monitor *m, const char *name, const double *power_
                       g->method == ZEUS_METHOD_COUNTER ? "energy counter" : "power sampler",
                       period);
         }
+        break;
     }
 }
 

@@ -15,6 +15,7 @@ typedef struct {
     double counter_j, sampled_j, allowed_j;
 } zeus__gpu_check;
 
+/* A new field: clear it in zeus__measurement_zero (which clears only the entries in use). */
 struct zeus_measurement {
     double start_time_s;
     double time_s;

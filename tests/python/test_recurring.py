@@ -1,7 +1,8 @@
 """The 0.8 recurring-job tree (zeus.job, zeus.policy, zeus.simulate, zeus.analyze and their
 zeus._legacy paths) over libzeus's batch-size code: the Python Simulator gives exactly the runs
 `zeus simulate` gives (the C simulator) for the same seed, and the policies keep the original's
-protocol (generator with StopIteration.value, ValueError/RuntimeError)."""
+protocol (generator with StopIteration.value, ValueError/KeyError); their errors come from the
+package's one table (zeus.device.exception.BY_ZEUS_ERROR)."""
 
 from __future__ import annotations
 
@@ -144,3 +145,28 @@ def test_walk_ts_policy_keyword():
     known = r"unknown batch-size policy 'greedy' \(known: pruning-gts, walk-ts\)"
     with pytest.raises(ValueError, match=known):
         PruningGTSBatchSizeOptimizer(policy="greedy")
+
+
+def test_errors_come_from_the_one_table(tmp_path):
+    """zeus._recurring (a module of its own) raises through zeus._zeus's one table,
+    BY_ZEUS_ERROR, with its own libzeus's detail and the libzeus code in zeus_error: the same
+    classes as the monitor's; only ZEUS_ENOENT stays the original's KeyError (a dict lookup)."""
+    from zeus import _recurring
+    from zeus.device.exception import BY_ZEUS_ERROR
+    from zeus.job import Job
+    from zeus.policy.optimizer import PruningGTSBatchSizeOptimizer
+
+    bso = PruningGTSBatchSizeOptimizer(seed=1, verbose=False)
+    with pytest.raises(ValueError, match="Default batch size 5 not in the batch sizes") as e:
+        bso.register_job(Job("a", "b", "c", 1.0, 1, default_bs=5), [32, 64])
+    assert type(e.value) is BY_ZEUS_ERROR["ZEUS_EINVAL"] and e.value.zeus_error == "ZEUS_EINVAL"
+
+    bad = tmp_path / "train.csv"
+    bad.write_text("x\n1\n")
+    with pytest.raises(ValueError, match=f"{bad}: missing column 'dataset'") as e:
+        _recurring.trace_load(str(bad), str(bad))
+    assert type(e.value) is BY_ZEUS_ERROR["ZEUS_EPARSE"] and e.value.zeus_error == "ZEUS_EPARSE"
+
+    with pytest.raises(KeyError, match="cannot open") as e:
+        _recurring.trace_load(str(tmp_path / "none.csv"), str(bad))
+    assert e.value.zeus_error == "ZEUS_ENOENT"
