@@ -13,7 +13,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # Sub-makes (cmake --build) print no "Entering directory" lines: progress only.
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build demo wheel test test-fast test-python bench-python test-install test-asan check-faces check-abi fuzz validate-bundle format format-check clean
+.PHONY: all deps build demo wheel test test-fast python-ext test-python test-python-amd bench-python test-install test-asan check-faces check-abi fuzz validate-bundle format format-check clean
 
 all: build
 
@@ -39,11 +39,21 @@ demo: build
 # (reused while its requirement list is unchanged); the extension is built in $(BUILD). -rs lists
 # every skip with its reason; ZEUS_REQUIRE_ALL=1 (CI) turns skips into failures (docs/testing.md).
 PYTHON_VENV = $(abspath $(BUILD))/python-venv/bin/python
-test-python: deps
+python-ext: deps
 	./scripts/python-env.sh $(BUILD) >/dev/null
 	cmake -S . -B $(BUILD) -DZEUS_WERROR=ON -DZEUS_PYTHON=ON -DPython_EXECUTABLE=$(PYTHON_VENV)
 	cmake --build $(BUILD) -j $(JOBS)
+
+test-python: python-ext
 	ZEUS_BUILD_DIR=$(BUILD) $(PYTHON_VENV) -m pytest -q -rs --basetemp=$(abspath $(BUILD))/pytest-tmp tests/python
+
+# The Python face's vendor matrix: the monitor's and the optimizer's tests again on the fake
+# libamd_smi (ZEUS_TEST_VENDOR=amd, tests/python/conftest.py deselects the ones marked
+# nvml_only). test_vendors.py is not repeated: its flows run on both vendors in test-python.
+PYTHON_AMD_TESTS = tests/python/test_monitor.py tests/python/test_optimizer.py
+test-python-amd: python-ext
+	ZEUS_TEST_VENDOR=amd ZEUS_BUILD_DIR=$(BUILD) $(PYTHON_VENV) -m pytest -q -rs \
+	  --basetemp=$(abspath $(BUILD))/pytest-tmp-amd $(PYTHON_AMD_TESTS)
 
 # A self-contained wheel (build/wheel/zeus-*-manylinux_*.whl): pip install needs no compiler
 # and no system library, and puts the zeus command on PATH (scripts/make-wheel.sh).
@@ -87,7 +97,7 @@ fuzz: deps
 	  grep -E "stat::number_of_executed_units|stat::new_units_added" $(BUILD_FUZZ)/fuzz_$$f.log; \
 	done
 
-test: format-check check-faces test-python test-fast check-abi test-install test-asan fuzz
+test: format-check check-faces test-python test-python-amd test-fast check-abi test-install test-asan fuzz
 
 # A self-contained build for a GPU machine that has no compiler or libcjson (see docs/validation/).
 validate-bundle: deps

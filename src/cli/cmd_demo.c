@@ -89,9 +89,10 @@ typedef struct {
     unsigned gpu_count;
     zeus_gpu_info info;
     unsigned real_gpus;
-    bool loaded;    /* the optimizer started from a saved profile */
-    long done_at;   /* step (1-based) at which the optimizer settled; 0: never */
-    long remaining; /* steps run at the chosen limit */
+    char real_backend[32]; /* the backend that sees them ("nvml", "amdsmi", ...) */
+    bool loaded;           /* the optimizer started from a saved profile */
+    long done_at;          /* step (1-based) at which the optimizer settled; 0: never */
+    long remaining;        /* steps run at the chosen limit */
     totals chosen, maximum;
 } demo;
 
@@ -193,12 +194,15 @@ static int parse_args(int argc, char **argv, demo_args *a)
     return CLI_OK;
 }
 
-/* How many real (not simulated) GPUs the default backend sees: they are named, not used. */
-static unsigned count_real_gpus(void)
+/* How many real (not simulated) GPUs the default backend sees, and which backend: they are
+ * named, not used (no setter is called on them). */
+static unsigned count_real_gpus(char *backend, size_t size)
 {
     zeus_devices *d;
     if (zeus_devices_open(&d) != ZEUS_OK)
         return 0;
+    const char *name = zeus_devices_gpu_backend(d);
+    snprintf(backend, size, "%s", name ? name : "");
     unsigned real = 0;
     for (unsigned i = 0; i < zeus_gpu_count(d); i++) {
         zeus_gpu_info g;
@@ -220,7 +224,7 @@ static int open_sim(demo *dm, const demo_args *a)
                          "unset ZEUS_DEVICE or set it to sim",
                          device);
     if (!device || strcasecmp(device, "sim") != 0)
-        dm->real_gpus = count_real_gpus();
+        dm->real_gpus = count_real_gpus(dm->real_backend, sizeof dm->real_backend);
     zeus_device_options o;
     zeus_device_options_init(&o);
     int rc = zeus_device_options_from_env(&o);
@@ -406,9 +410,13 @@ static void report_text(const demo *dm, const demo_args *a, const zeus_power_lim
     unsigned optimal_w = zeus_power_limit_optimal_mw(dm->plo) / 1000;
     unsigned max_w = dm->info.max_power_limit_mw / 1000;
     printf("Zeus demo: power-limit optimization of a SIMULATED training job\n");
-    printf("  GPUs: %u x %s (simulated, %u-%u W)%s\n", dm->gpu_count, dm->info.name,
-           dm->info.min_power_limit_mw / 1000, max_w,
-           dm->real_gpus ? "; the real GPUs of this machine were not touched" : "");
+    printf("  GPUs: %u x %s (simulated, %u-%u W)", dm->gpu_count, dm->info.name,
+           dm->info.min_power_limit_mw / 1000, max_w);
+    if (dm->real_gpus)
+        printf("; this machine's %u real GPU%s (%s) %s not touched", dm->real_gpus,
+               dm->real_gpus == 1 ? "" : "s", dm->real_backend,
+               dm->real_gpus == 1 ? "was" : "were");
+    printf("\n");
     printf("  Selector: %s;%s %ld steps in %ld epoch%s\n\n", selector,
            a->profiling == ZEUS_PL_PROFILING_ADAPTIVE ? " adaptive profiling;" : "", a->steps,
            a->epochs, a->epochs == 1 ? "" : "s");
@@ -463,6 +471,8 @@ static void report_json(const demo *dm, const demo_args *a, const zeus_power_lim
     cJSON_AddNumberToObject(root, "min_power_limit_w", dm->info.min_power_limit_mw / 1000.0);
     cJSON_AddNumberToObject(root, "max_power_limit_w", dm->info.max_power_limit_mw / 1000.0);
     cJSON_AddNumberToObject(root, "real_gpus_untouched", dm->real_gpus);
+    if (dm->real_gpus)
+        cJSON_AddStringToObject(root, "real_gpus_backend", dm->real_backend);
     cJSON_AddStringToObject(root, "selector", selector);
     cJSON_AddNumberToObject(root, "eta", a->eta);
     cJSON_AddStringToObject(root, "profiling", zeus_power_limit_profiling_name(a->profiling));

@@ -813,6 +813,31 @@ static int amd_gpu_reset_locked_clocks(void *state, unsigned dev, zeus_clock_dom
     return ZEUS_OK;
 }
 
+/* The original's AMDGPU.get_supported_{memory,graphics}_clocks: amdsmi_get_clock_info's range,
+ * [max_clk, min_clk] only (AMD SMI has no level table there); memory_mhz is ignored. */
+static int amd_gpu_supported_clocks(void *state, unsigned dev, zeus_clock_domain domain,
+                                    unsigned memory_mhz, unsigned *mhz, unsigned *count)
+{
+    amd_state *s = state;
+    (void)memory_mhz;
+    if (!s->f.get_clock_info)
+        return zeus__error(ZEUS_ENOTSUP, "this AMD SMI library lacks amdsmi_get_clock_info");
+    amdsmi_clk_info_t clk;
+    memset(&clk, 0, sizeof clk);
+    uint32_t type = domain == ZEUS_CLOCK_GPU ? AMDSMI_CLK_TYPE_GFX : AMDSMI_CLK_TYPE_MEM;
+    amdsmi_status_t r = AMD(s, get_clock_info(s->gpus[dev].handle, type, &clk));
+    if (r != AMDSMI_STATUS_SUCCESS)
+        return amd_fail(s, r, "amdsmi_get_clock_info", (int)dev);
+    unsigned room = *count;
+    *count = 2;
+    if (room < 2)
+        return zeus__error(ZEUS_ERANGE, "AMD GPU %u has 2 supported clocks, room for %u", dev,
+                           room);
+    mhz[0] = clk.max_clk;
+    mhz[1] = clk.min_clk;
+    return ZEUS_OK;
+}
+
 static int amd_gpu_pci_address(void *state, unsigned dev, char *address, size_t size)
 {
     const amd_gpu *g = &((amd_state *)state)->gpus[dev];
@@ -843,5 +868,6 @@ const zeus_backend_ops zeus__amdsmi_backend = {
     .gpu_temperature_c = amd_gpu_temperature_c,
     .gpu_set_locked_clocks = amd_gpu_set_locked_clocks,
     .gpu_reset_locked_clocks = amd_gpu_reset_locked_clocks,
+    .gpu_supported_clocks = amd_gpu_supported_clocks,
     .gpu_pci_address = amd_gpu_pci_address,
 };

@@ -1,12 +1,42 @@
 /* `zeus demo` run as a real process: the README's first command. It profiles every limit on
- * simulated GPUs, settles, and compares the remaining steps with the maximum limit. */
+ * simulated GPUs, settles, and compares the remaining steps with the maximum limit.
+ * In the vendor matrix (tests/CMakeLists.txt): every run here is on a machine whose own GPUs are
+ * the vendor's fake library (the fake NVML, or the fake libamd_smi in "test_cli_demo[amd]"),
+ * found by the zeus child's auto detection as a user's GPUs would be; the demo names them and
+ * never touches them. */
 #include "test_support.h"
 
 #include "zeus/power_limit.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* Two GPUs of the vendor's fake library as the machine's own (auto detection, as on a user's
+ * machine: the demo refuses a named real backend); set calls are logged to calls.log. */
+static int machine_setup(void **state)
+{
+    zt_setup(state);
+    zt_use_fake_nvml(zt_dir, "{\"gpus\": [{\"count\": 2}]}");
+    zt_options.backend = NULL;
+    if (zt_vendor_amd()) {
+        /* an AMD machine: no NVML library, even where the test machine has one */
+        char *none = zt_path(zt_dir, "no-nvml/libnvidia-ml.so.1");
+        zt_options.nvml_library = zt_keep(none);
+        free(none);
+    }
+    char *log = zt_path(zt_dir, "calls.log");
+    setenv("ZEUS_FAKE_NVML_LOG", log, 1);
+    free(log);
+    return 0;
+}
+
+static const char *machine_backend(void)
+{
+    return zt_vendor_amd() ? "amdsmi" : "nvml";
+}
 
 static double number(const cJSON *o, const char *key)
 {
@@ -184,21 +214,85 @@ static void test_usage(void **state)
     assert_contains(err, "max_slowdown_factor must be greater than or equal to 1.0. Got 0.5.");
     free(out);
     free(err);
-    /* Never on a real backend. */
-    setenv("ZEUS_DEVICE", "nvml", 1);
+    /* Never on a real backend (the vendor's), and the message says what to do. */
+    setenv("ZEUS_DEVICE", machine_backend(), 1);
     assert_int_equal(zt_zeus(&out, &err, "demo", NULL), 2);
-    assert_contains(err, "simulated GPUs only");
+    char want[160];
+    snprintf(want, sizeof want,
+             "demo: it runs on simulated GPUs only (ZEUS_DEVICE=%s was asked for); unset "
+             "ZEUS_DEVICE or set it to sim",
+             machine_backend());
+    assert_contains(err, want);
     free(out);
     free(err);
+    unsetenv("ZEUS_DEVICE");
+}
+
+/* The machine's GPUs are named (count and backend) and untouched: a power cap set on one before
+ * stays, the fake's state file is byte for byte the same, and no set call reached the library. */
+static void test_machine_gpus_untouched(void **state)
+{
+    (void)state;
+    zt_options.backend = machine_backend();
+    zeus_devices *d;
+    assert_int_equal(zt_open(&d), ZEUS_OK);
+    assert_int_equal(zeus_gpu_set_power_limit_mw(d, 1, 250000), ZEUS_OK);
+    zeus_devices_close(d);
+    zt_options.backend = NULL;
+    char *fake_state = zt_path(zt_dir, "fake_nvml.state"), *log = zt_path(zt_dir, "calls.log");
+    char *before = zt_read(fake_state);
+    assert_non_null(before);
+    assert_int_equal(unlink(log), 0); /* the set above was logged */
+
+    char *out, *err, want[128];
+    assert_int_equal(zt_zeus(&out, &err, "demo", "--steps", "60", "--quiet", NULL), 0);
+    snprintf(want, sizeof want,
+             "  GPUs: 1 x NVIDIA A40 (simulated, 100-300 W); this machine's 2 real GPUs (%s) "
+             "were not touched\n",
+             machine_backend());
+    assert_contains(out, want);
+    free(out);
+    free(err);
+    assert_int_equal(zt_zeus(&out, &err, "demo", "--steps", "60", "--json", "--gpus", "2", NULL),
+                     0);
+    cJSON *root = cJSON_Parse(out);
+    assert_non_null(root);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "simulated")));
+    assert_int_equal((int)number(root, "real_gpus_untouched"), 2);
+    assert_string_equal(
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "real_gpus_backend")),
+        machine_backend());
+    cJSON_Delete(root);
+    free(out);
+    free(err);
+
+    char *after = zt_read(fake_state);
+    assert_non_null(after);
+    assert_string_equal(after, before);
+    assert_null(zt_read(log)); /* no set call at all */
+    zt_options.backend = machine_backend();
+    assert_int_equal(zt_open(&d), ZEUS_OK);
+    unsigned mw[2];
+    assert_int_equal(zeus_gpu_power_limit_mw(d, 0, &mw[0]), ZEUS_OK);
+    assert_int_equal(zeus_gpu_power_limit_mw(d, 1, &mw[1]), ZEUS_OK);
+    assert_int_equal(mw[0], 300000);
+    assert_int_equal(mw[1], 250000);
+    zeus_devices_close(d);
+    free(before);
+    free(after);
+    free(fake_state);
+    free(log);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_default_run_and_profile_reuse, zt_setup, zt_teardown),
-        cmocka_unit_test_setup_teardown(test_text_epochs_short, zt_setup, zt_teardown),
-        cmocka_unit_test_setup_teardown(test_adaptive, zt_setup, zt_teardown),
-        cmocka_unit_test_setup_teardown(test_usage, zt_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_default_run_and_profile_reuse, machine_setup,
+                                        zt_teardown),
+        cmocka_unit_test_setup_teardown(test_text_epochs_short, machine_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_adaptive, machine_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_usage, machine_setup, zt_teardown),
+        cmocka_unit_test_setup_teardown(test_machine_gpus_untouched, machine_setup, zt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,6 +73,19 @@ static void check_basics(const char *library)
     assert_int_equal(p.instant_mw % 1000, 0); /* whole watts on the wire */
     assert_int_equal(zeus_gpu_set_locked_clocks(d, 0, ZEUS_CLOCK_GPU, 600, 1800), ZEUS_OK);
     assert_int_equal(zeus_gpu_reset_locked_clocks(d, 0, ZEUS_CLOCK_GPU), ZEUS_OK);
+    /* Supported clocks: amdsmi_get_clock_info's [max, min], as the original's AMDGPU (the fake's
+     * ranges: graphics 100-2100 MHz, memory 100-1600 MHz); the memory clock is ignored. */
+    unsigned mhz[4], n = 4;
+    assert_int_equal(zeus_gpu_supported_clocks(d, 1, ZEUS_CLOCK_GPU, 1600, mhz, &n), ZEUS_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(mhz[0], 2100);
+    assert_int_equal(mhz[1], 100);
+    n = 4;
+    assert_int_equal(zeus_gpu_supported_clocks(d, 1, ZEUS_CLOCK_MEMORY, 0, mhz, &n), ZEUS_OK);
+    assert_true(n == 2 && mhz[0] == 1600 && mhz[1] == 100);
+    n = 1;
+    assert_int_equal(zeus_gpu_supported_clocks(d, 1, ZEUS_CLOCK_GPU, 0, mhz, &n), ZEUS_ERANGE);
+    assert_int_equal(n, 2);
     zeus_devices_close(d);
 }
 

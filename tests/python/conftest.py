@@ -1,7 +1,8 @@
 """Shared setup of the Python face's tests.
 
 Every test runs against the project's fake NVML (tests/fakes: 4 x NVIDIA A40 by default) through
-libzeus's real loader. The environment is set here, before zeus is imported, and inherited by
+libzeus's real loader, or with ZEUS_TEST_VENDOR=amd against the fake libamd_smi on the same fake
+hardware (the vendor matrix below). The environment is set here, before zeus is imported, and inherited by
 the subprocesses the tests start (scripts, Ctrl-C, fork, other fake GPUs).
 """
 
@@ -31,8 +32,16 @@ PYTHONPATH = str(BUILD / "python")
 DATA = ROOT / "data"
 
 # The vendor matrix: ZEUS_TEST_VENDOR=amd runs the tests on the same fake hardware behind the
-# fake libamd_smi through libzeus's amdsmi backend (make test-python runs the AMD subset too).
+# fake libamd_smi through libzeus's amdsmi backend. `make test-python-amd` (part of `make test`)
+# runs test_monitor.py, test_optimizer.py and test_vendors.py so; the other files run on the fake
+# NVML only (test_vendors.py's flows run on both vendors in the NVML pass too). Under AMD the
+# tests marked nvml_only are deselected (pytest_collection_modifyitems below), never skipped.
 AMD = os.environ.get("ZEUS_TEST_VENDOR") == "amd"
+SET_CALLS = ("nvmlDeviceSetPowerManagementLimit", "amdsmi_set_power_cap")  # (index, mW) logged
+NVML_ONLY = (
+    "nvml_only: asserts what only NVML has (an NVML API restriction or result with no AMD SMI "
+    "counterpart); deselected when ZEUS_TEST_VENDOR=amd"
+)
 FAKE_AMDSMI = BUILD / "tests" / "fakes" / "amdsmi" / "libamd_smi.so"
 VENDOR_ENV = (
     {"ZEUS_DEVICE": "amdsmi", "ZEUS_AMDSMI_LIBRARY": str(FAKE_AMDSMI), "ZEUS_AMDSMI_CHECK_MS": "200"}
@@ -69,7 +78,7 @@ def set_calls() -> list[tuple[int, int]]:
     out = []
     for line in SET_LOG.read_text().splitlines():
         parts = line.split()
-        if parts and parts[0] in ("nvmlDeviceSetPowerManagementLimit", "amdsmi_set_power_cap"):
+        if parts and parts[0] in SET_CALLS:
             out.append((int(parts[1]), int(parts[2])))
     return out
 
@@ -146,6 +155,21 @@ def _nothing_left_running():
         import warnings  # noqa: PLC0415
 
         warnings.warn(f"killed process {pid} the test left running: {cmd[:200]}")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", NVML_ONLY)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under ZEUS_TEST_VENDOR=amd the nvml_only tests are deselected (reported as deselected,
+    not skipped: a skip fails CI)."""
+    if not AMD:
+        return
+    nvml_only = [item for item in items if item.get_closest_marker("nvml_only")]
+    if nvml_only:
+        config.hook.pytest_deselected(items=nvml_only)
+        items[:] = [item for item in items if not item.get_closest_marker("nvml_only")]
 
 
 # ---- skips: visible (-rs) and, with ZEUS_REQUIRE_ALL=1 (CI), failures (docs/testing.md) ----

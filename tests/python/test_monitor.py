@@ -1,5 +1,6 @@
 """ZeusMonitor, Measurement, PowerMonitor, ReplayZeusMonitor, devices, utilities (in process,
-fake NVML: 4 x A40), plus ports of the original's monitor test (spec 11.4) in subprocesses."""
+4 x A40 on the fake NVML, or on the fake libamd_smi with ZEUS_TEST_VENDOR=amd: `make test` runs
+this file on both), plus ports of the original's monitor test (spec 11.4) in subprocesses."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import run_python
+from conftest import AMD, run_python
 
 import zeus
 from zeus.callback import Callback, CallbackSet
@@ -232,25 +233,43 @@ try:
     g.set_gpu_locked_clocks(0, 1500, 900)
 except ZeusGPUInvalidArgError:
     print("MIN_ABOVE_MAX refused")
-g.resetGpuLockedClocks(0)
-g.reset_memory_locked_clocks(1)
-print("UNLOCKED", "clocks_mhz" not in state())
 try:
-    g.set_memory_locked_clocks(2, 405, 810)  # a Pascal GPU: memory clocks need Ampere
-except ZeusGPUNotSupportedError:
-    print("PASCAL refused")
+    g.resetGpuLockedClocks(0)
+    g.reset_memory_locked_clocks(1)
+except ZeusGPUNotSupportedError as e:  # AMD: no one-domain reset, as the original's AMDGPU
+    print("ONE_DOMAIN", e)
+    g.reset_locked_clocks(0)
+    g.reset_locked_clocks(1)
+print("UNLOCKED", "clocks_mhz" not in state())
 """
 
 
 def test_locked_clocks_as_the_original(tmp_path):
-    """The GPU manager's clock calls (0.8 camelCase and the newer snake_case) reach the driver."""
-    config = {"gpus": [{"name": "NVIDIA A40", "count": 2},
-                       {"name": "Tesla P100", "architecture": "pascal"}]}
-    env = {"ZEUS_FAKE_NVML_STATE": str(tmp_path / "state"), "ZEUS_FAKE_NVML_CONFIG": json.dumps(config)}
+    """The GPU manager's clock calls (0.8 camelCase and the newer snake_case) reach the driver;
+    on AMD a single domain cannot be reset (the original's AMDGPU refuses), both domains can."""
+    env = {"ZEUS_FAKE_NVML_STATE": str(tmp_path / "state"),
+           "ZEUS_FAKE_NVML_CONFIG": json.dumps({"gpus": [{"name": "NVIDIA A40", "count": 2}]})}
     p = run_python(CLOCKS, env, timeout=60)
     assert "LOCKED True True" in p.stdout, p.stdout + p.stderr
     assert "MIN_ABOVE_MAX refused" in p.stdout, p.stdout + p.stderr
     assert "UNLOCKED True" in p.stdout, p.stdout + p.stderr
+    one_domain = "ONE_DOMAIN AMD GPUs cannot reset a single clock domain" in p.stdout
+    assert one_domain == AMD, p.stdout + p.stderr
+
+
+@pytest.mark.nvml_only  # nvmlDeviceSetMemoryLockedClocks needs Ampere; AMD SMI has no such rule
+def test_memory_clocks_need_ampere(tmp_path):
+    config = {"gpus": [{"name": "Tesla P100", "architecture": "pascal"}]}
+    p = run_python(
+        "from zeus.device import get_gpus\n"
+        "from zeus.device.exception import ZeusGPUNotSupportedError\n"
+        "try:\n"
+        "    get_gpus().set_memory_locked_clocks(0, 405, 810)\n"
+        "except ZeusGPUNotSupportedError:\n"
+        "    print('PASCAL refused')\n",
+        {"ZEUS_FAKE_NVML_STATE": str(tmp_path / "state"), "ZEUS_FAKE_NVML_CONFIG": json.dumps(config)},
+        timeout=60,
+    )
     assert "PASCAL refused" in p.stdout, p.stdout + p.stderr
 
 
@@ -309,6 +328,14 @@ def test_version_and_stubs():
 # Each case is a fresh process: its own fake GPUs (architectures), CUDA_VISIBLE_DEVICES and
 # gpu_indices. Every energy-counter read advances by 3 mJ (energy_per_read_mj), as the original
 # mocks it; pre-Volta GPUs are measured through the sampler.
+# On AMD the counter is checked at open against the power over the check window (spec
+# devices-carbon 1.2 step 5: a real AMD counter advances with power; one that does not is not
+# used, and power is sampled instead). A 3 mJ step is 1/10,000 of what these GPUs (load 0.5:
+# 154.5 W) put in the 0.2 s window, so it would be refused, rightly; there each read advances
+# 30 J instead, about power x window (the check accepts a ratio in 0.1..10), and each reading
+# keeps the accumulator's 15.259 uJ resolution.
+STEP_J = 30.0 if AMD else 0.003
+STEP_ABS = 2 * 15.259e-6 if AMD else None
 SEQ = [("b", "window1"), ("e", "window1"), ("b", "window2"), ("e", "window2"), ("b", "window3"),
        ("b", "window4"), ("e", "window3"), ("e", "window4"), ("b", "window5"), ("b", "window6"),
        ("e", "window6"), ("e", "window5")]
@@ -361,7 +388,8 @@ ARCHS = {"P": "pascal", "V": "volta", "A": "ampere"}
 def test_monitor_port(tmp_path, archs, visible, indices):
     config = {
         "gpus": [
-            {"architecture": ARCHS[a], "energy_per_read_mj": 3, "load": 0.5} for a in archs
+            {"architecture": ARCHS[a], "energy_per_read_mj": STEP_J * 1000, "load": 0.5}
+            for a in archs
         ]
     }
     env = {"ZEUS_FAKE_NVML_CONFIG": json.dumps(config)}
@@ -381,13 +409,13 @@ def test_monitor_port(tmp_path, archs, visible, indices):
     visible_nvml = [int(x) for x in visible.split(",")] if visible else [0, 1, 2, 3]
     ops = SEQ
     for name, t, energy in res["out"]:
-        # Every begin/end reads each counter once: the energy is 3 mJ per op in between.
+        # Every begin/end reads each counter once: the energy is one step per op in between.
         span = ops.index(("e", name)) - ops.index(("b", name))
         assert sorted(int(k) for k in energy) == sorted(want)
         for k, j in energy.items():
             arch = archs[visible_nvml[int(k)]]
-            if arch != "P":  # counter: exactly one read at begin and one at end, 3 mJ apart
-                assert j == pytest.approx(0.003 * span), (name, k)
+            if arch != "P":  # counter: exactly one read at begin and one at end, a step apart
+                assert j == pytest.approx(STEP_J * span, abs=STEP_ABS), (name, k)
             else:
                 assert j >= 0 and not math.isnan(j)
     # The log's rows are in end order and replay gives them back.
@@ -415,13 +443,15 @@ def test_no_gpu_library_raises_with_the_reason(tmp_path):
     """Issue 24 item 1: without NVML, ZeusMonitor() raised nothing and measured nothing, and
     ZeusMonitor(gpu_indices=[0]) said only 'out of range'. Like the original, construction
     raises, and with libzeus's reason; gpu_indices=[] still measures CPUs only."""
-    r = run_python(NO_NVML, env={"ZEUS_NVML_LIBRARY": str(tmp_path / "libnvidia-ml.so.1")})
+    library = "libamd_smi.so" if AMD else "libnvidia-ml.so.1"
+    variable = "ZEUS_AMDSMI_LIBRARY" if AMD else "ZEUS_NVML_LIBRARY"
+    r = run_python(NO_NVML, env={variable: str(tmp_path / library)})
     assert r.returncode == 0, r.stderr
     assert "CPU-only []" in r.stdout
     raised = [l for l in r.stdout.splitlines() if l.startswith("RAISED")]
     assert len(raised) == 2, r.stdout
     for line in raised:
-        assert "no GPU can be measured" in line and "libnvidia-ml.so.1" in line, line
+        assert "no GPU can be measured" in line and library in line, line
         assert "gpu_indices=[]" in line
 
 
@@ -479,7 +509,8 @@ m.begin_window("w", sync_execution=False)
 time.sleep(0.3)
 r = m.end_window("w", sync_execution=False)
 print("CHECK", [c["status"] for c in r.cross_check], r.gpus[1]["method"],
-      r.energy[1] == r.cross_check[1]["sampled"], r.cross_check[1]["counter"])
+      r.energy[1] == r.cross_check[1]["sampled"],
+      round(r.cross_check[1]["counter"] / r.cross_check[1]["sampled"]))
 try:
     pm.stop()
 except RuntimeError as e:
@@ -492,17 +523,22 @@ pm.stop()
 
 
 def test_cross_check_against_a_power_monitor():
-    """ZeusMonitor.cross_check(PowerMonitor, mode): a frozen counter (the fake NVML's
-    energy_counter_rate 0) is flagged and, with "fallback", replaced by the sampled energy."""
+    """ZeusMonitor.cross_check(PowerMonitor, mode): a wrong counter is flagged and, with
+    "fallback", replaced by the sampled energy. On NVML a frozen one (the fake's
+    energy_counter_rate 0); on AMD a frozen counter is already refused at open (test_vendors),
+    so one at 5 times the rate, which passes that check (0.1 < ratio < 10, as ROCm/amdsmi issue
+    #38's counters can) and which only the cross-check sees: its energy means more than 1.5 x the
+    maximum power limit, so the counter is the wrong one."""
+    rate = 5 if AMD else 0
     config = json.dumps({"gpus": [{"name": "Tesla V100", "architecture": "volta", "load": 1},
                                   {"name": "Tesla V100", "architecture": "volta", "load": 1,
-                                   "energy_counter_rate": 0}]})
+                                   "energy_counter_rate": rate}]})
     p = run_python(CROSS_CHECK, {"ZEUS_FAKE_NVML_CONFIG": config, "ZEUS_FAKE_NVML_NOISE_W": "2"},
                    timeout=60)
     assert p.returncode == 0, p.stderr
     out = p.stdout
     assert "MODE mode must be 'flag' or 'fallback', not 'always'" in out
-    assert "CHECK ['agree', 'fell_back'] sampled True 0.0" in out
+    assert f"CHECK ['agree', 'fell_back'] sampled True {rate}" in out, out
     assert "STOP a ZeusMonitor cross-checks against this PowerMonitor" in out
     assert "NONE None" in out
     assert "disagree by more than their bounds" in p.stderr

@@ -1,4 +1,5 @@
-"""GlobalPowerLimitOptimizer, selectors, HF callback, Ctrl-C and fork (fake NVML)."""
+"""GlobalPowerLimitOptimizer, selectors, HF callback, Ctrl-C and fork (fake NVML, or the fake
+libamd_smi with ZEUS_TEST_VENDOR=amd: `make test` runs this file on both)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import DATA, run_python
+from conftest import DATA, SET_CALLS, run_python
 
 from zeus.monitor import ZeusMonitor
 from zeus.optimizer import GlobalPowerLimitOptimizer
@@ -157,9 +158,11 @@ from zeus.util.testing import ReplayZeusMonitor
 from zeus.optimizer.power_limit import (GlobalPowerLimitOptimizer, ZeusCost, Energy, Time,
     MaxSlowdownConstraint, Ready, Done)
 data_dir, family, expected = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+set_calls = tuple(json.loads(sys.argv[4]))  # either vendor's power-limit set, in mW
 log = os.environ["ZEUS_FAKE_NVML_LOG"]
 def sets():
-    return [int(l.split()[2]) // 1000 for l in open(log) if l.startswith("nvmlDeviceSetPowerManagementLimit")]
+    calls = [l.split() for l in open(log)]
+    return [int(c[2]) // 1000 for c in calls if c and c[0] in set_calls]
 def expect_calls(limits, k, opt, ngpu):
     calls, cur, rem = [], None, list(limits)
     def put(w):
@@ -234,7 +237,8 @@ def test_optimizer_port(tmp_path, family, lo, hi, arch):
     config = {"gpus": [{"name": f"NVIDIA {family}", "architecture": arch, "min_power_limit_w": lo,
                         "max_power_limit_w": hi, "default_power_limit_w": hi, "count": 4}]}
     env = {"ZEUS_FAKE_NVML_CONFIG": json.dumps(config), "ZEUS_FAKE_NVML_LOG": str(tmp_path / "sets.log")}
-    code = "import sys; sys.argv[1:] = %r\n" % [str(DATA), family, json.dumps(EXPECTED)] + PORT
+    args = [str(DATA), family, json.dumps(EXPECTED), json.dumps(SET_CALLS)]
+    code = "import sys; sys.argv[1:] = %r\n" % args + PORT
     p = run_python(code, env, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
     assert p.stdout.strip().endswith(" 0"), p.stdout[-3000:]
@@ -412,7 +416,9 @@ def test_steps_shorter_than_the_counter_period_reach_done(tmp_path):
     training loop, and reaches Done."""
     cfg = tmp_path / "gpus.json"
     cfg.write_text(json.dumps({"gpus": [{"count": 1, "load": 1.0, "energy_update_ms": 300}]}))
-    env = dict(_limits_file_env(tmp_path), ZEUS_FAKE_NVML_CONFIG=str(cfg))
+    # On AMD the counter check at open must span an update of this 300 ms counter, or it sees a
+    # frozen one and samples power instead: the original's 0.5 s window, not the tests' 0.2 s.
+    env = dict(_limits_file_env(tmp_path), ZEUS_FAKE_NVML_CONFIG=str(cfg), ZEUS_AMDSMI_CHECK_MS="500")
     r = run_python(SHORT_STEPS, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     state = r.stdout.split("STATE", 1)[1].split()

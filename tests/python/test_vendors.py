@@ -2,9 +2,10 @@
 each test in a fresh interpreter on the fake NVML and on the fake libamd_smi (the same fake
 hardware; libzeus's nvml or amdsmi backend), and on a fake Jetson sysfs tree.
 
-The whole suite also runs on AMD with ZEUS_TEST_VENDOR=amd (conftest.py); the tests that assert
-NVIDIA specifics there (deterministic per-read counters, Pascal clock refusal, NVML names) are
-the NVIDIA run's. These are the flows a user of either vendor needs."""
+These are the flows a user of either vendor needs; they run on both vendors in every pass, so
+`make test-python-amd` does not repeat this file. What runs on AMD besides: test_monitor.py and
+test_optimizer.py with ZEUS_TEST_VENDOR=amd (`make test-python-amd`; conftest.py deselects
+their nvml_only tests there)."""
 
 from __future__ import annotations
 

@@ -34,6 +34,7 @@ class AMDGPU(GPU):
     # as the original's AMDGPU raises ZeusGPUNotSupportedError.
 
     def __init__(self, gpu_index: int) -> None:
+        super().__init__(gpu_index)
         count = _zeus.gpu_count()
         if not 0 <= gpu_index < count:
             hip = sorted(_zeus.gpu_info(i)["device_index"] for i in range(count))
@@ -42,7 +43,6 @@ class AMDGPU(GPU):
                 f"HIP_VISIBLE_DEVICES): the visible GPUs have HIP indices {hip}"
                 + ("" if _zeus.gpu_backend() == "amdsmi" else f" ({_zeus.gpu_backend()} GPUs)")
             )
-        super().__init__(gpu_index)
 
     @property
     def handle(self):

@@ -208,7 +208,9 @@ class GPUs:
     def _gpu(self, index: int) -> GPU:
         if 0 <= index < self._count:
             return self._gpus[index]
-        return self._make_gpu(index)  # libzeus reports the bad index, as it always did
+        # libzeus reports the bad index (IndexError, as the original's list of GPUs), whatever
+        # the vendor: a vendor's class may refuse the index in its own way when constructed.
+        return GPU(index)
 
     @zeus_errors
     def get_info(self, gpu_index: int) -> dict:
