@@ -41,10 +41,9 @@ printf '%s\n' "$pages" | while IFS='|' read -r page section command description;
     --version-string="$version" --output="$out/$page.$section" "$wrappers/$page"
   # help2man writes a '-' as '\-': both spellings of each path
   SRC_DATA="$src/data" ROFF_SRC_DATA=$(printf '%s' "$src/data" | sed 's/-/\\-/g') \
-    perl -pi -e 's/\Q$ENV{ROFF_SRC_DATA}\E|\Q$ENV{SRC_DATA}\E/\@ZEUS_DATADIR\@/g' "$out/$page.$section"
+    perl -pi -e 's/(?:^|(?<=[\s"=(:,\[]))(?:\Q$ENV{ROFF_SRC_DATA}\E|\Q$ENV{SRC_DATA}\E)/\@ZEUS_DATADIR\@/g' "$out/$page.$section"
   for dir in "$src" "$build_abs"; do
-    roff=$(printf '%s' "$dir" | sed 's/-/\\-/g')
-    if grep -F -n -e "$dir" -e "$roff" "$out/$page.$section" >&2; then
+    if "$src/scripts/names-machine-path.sh" "$dir" "$out/$page.$section" >&2; then
       echo "make-man.sh: $page.$section names this machine's $dir (above)" >&2
       exit 1
     fi

@@ -83,8 +83,7 @@ done
 # source and build folders, in plain and in roff's spelling ('-' as '\-'); zeus simulate's page
 # names this prefix's traces instead.
 for dir in "$(pwd)" "$(cd "$build" && pwd)"; do
-  roff=$(printf '%s' "$dir" | sed 's/-/\\-/g')
-  if grep -F -l -e "$dir" -e "$roff" "$prefix"/share/man/man*/*; then
+  if scripts/names-machine-path.sh "$dir" "$prefix"/share/man/man*/*; then
     echo "installed man pages (above) name the build machine's $dir" >&2; exit 1
   fi
 done

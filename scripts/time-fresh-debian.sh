@@ -10,7 +10,7 @@ base=${2:-}
 work=$(mktemp -d)
 # make's whole output is kept (the chroot is removed): $FRESH_LOG, default /tmp/time-fresh-debian-$what.log
 log_out=${FRESH_LOG:-/tmp/time-fresh-debian-$what.log}
-trap 'cp "$work/root/tmp/make.log" "$log_out" 2>/dev/null && echo "make'"'"'s output: $log_out"; umount -R "$work/root/proc" "$work/root/dev" "$work/root/sys" "$work/root/opt" 2>/dev/null || true; rm -rf --one-file-system "$work"' EXIT
+trap 'cp "$work/root/tmp/make.log" "$log_out" 2>/dev/null && echo "make'"'"'s output: $log_out"; umount -R "$work/root" 2>/dev/null || true; rm -rf --one-file-system "$work"' EXIT
 if [ -n "$base" ]; then
   cp -a "$base" "$work/root"
 else
@@ -20,12 +20,17 @@ else
 fi
 git clone -q "$(cd "$(dirname "$0")/.." && pwd)" "$work/root/zeus"
 cp /etc/resolv.conf "$work/root/etc/resolv.conf"
+# A machine resolves its own name (debootstrap writes no /etc/hosts line for it; Gloo needs it).
+cp /etc/hosts "$work/root/etc/hosts"
 # What a fresh machine of this workplace has: its network's certificates and pip's
 # configuration, with the local wheel folders it names (torch's CPU wheel is one).
 # (apart from /etc/ssl/certs, which the ca-certificates package rewrites when apt installs it)
 cp /etc/ssl/certs/ca-certificates.crt "$work/root/etc/workplace-ca.crt" 2>/dev/null || true
 [ -f /etc/pip.conf ] && cp /etc/pip.conf "$work/root/etc/"
 [ -d /etc/xdg/pip ] && mkdir -p "$work/root/etc/xdg" && cp -a /etc/xdg/pip "$work/root/etc/xdg/"
+# The root is a mount point, as on a machine (unshare --propagation, used by the wheel test,
+# refuses a chroot whose / is not one).
+mount --bind "$work/root" "$work/root"
 [ -d /opt ] && mount --rbind /opt "$work/root/opt"
 for fs in proc dev sys; do mount --rbind "/$fs" "$work/root/$fs"; done
 chroot "$work/root" /bin/bash -euc '

@@ -32,6 +32,10 @@ from conftest import BUILD, DATA, FAKE_AMDSMI, FAKE_NVML, ROOT
 # The helpers a swap may call (tests/support), imported beside the test's own imports.
 SWAP_HELPERS = ("fake_nvml_mock", "fake_amdsmi_mock")
 # (distribution, version): {test file: [(the original's line, its replacement), ...]}
+# The "data" filter (no absolute paths, links out of the tree or special files) where tarfile has
+# it: Python 3.11.4 and later, not Debian 12's 3.11.2 (whose tarfile has no filter argument).
+SAFE_EXTRACT = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+
 SUITES = {
     ("zeus-ml", "0.8.2"): {
         "tests/test_monitor.py": [
@@ -170,7 +174,7 @@ def test_original_suite_passes(tmp_path, name, version):
     root = tmp_path / f"{name}-{version}"
     with tarfile.open(_sdist(name, version)) as tar:
         members = [m for m in tar.getmembers() if "/tests/" in m.name and m.isfile()]
-        tar.extractall(tmp_path, members=members, filter="data")
+        tar.extractall(tmp_path, members=members, **SAFE_EXTRACT)
     shutil.copytree(DATA / "profile_data", root / "tests" / "profile_data")
     # The suite's root is its own: no pytest configuration above the temporary folder (in CI it
     # lies inside this clone, whose pyproject.toml points pytest at tests/python) applies.
@@ -250,7 +254,7 @@ def test_signatures_accept_the_originals(tmp_path, name, version):
     """Every public function and method of the original takes the calls it takes there."""
     with tarfile.open(_sdist(name, version)) as tar:
         members = [m for m in tar.getmembers() if "/zeus/" in m.name and m.isfile()]
-        tar.extractall(tmp_path, members=members, filter="data")
+        tar.extractall(tmp_path, members=members, **SAFE_EXTRACT)
     code = (f"import sys; sys.path.insert(0, {str(ROOT / 'tests' / 'support')!r})\n"
             "from signature_compat import differences\n"
             f"print('\\n'.join(differences({str(tmp_path / f'{name}-{version}')!r}, "
