@@ -231,14 +231,15 @@ def test_a_killed_rank_is_put_back_by_the_others(tmp_path, visible):
 
 
 def test_hugging_face_trainer_under_torchrun(tmp_path):
-    make_host(tmp_path, "a", 2)
-    rc, out, _ = torchrun(2, "hf", worker_env(tmp_path))
+    """Four ranks on one host (the plain loop runs two; the two-host test 2 x 2)."""
+    make_host(tmp_path, "a", 4)
+    rc, out, _ = torchrun(4, "hf", worker_env(tmp_path))
     assert rc == 0, out[-4000:]
     res = results(tmp_path)
-    assert all(r["distributed"] and r["world"] == 2 for r in res.values())
-    assert all(r["steps"] == 30 for r in res.values())  # 120 samples / 2 ranks / batch 2
-    check_profile(res, 2)
-    check_restored(tmp_path, {"a": 2})
+    assert all(r["distributed"] and r["world"] == 4 for r in res.values())
+    assert all(r["steps"] == 30 for r in res.values())  # 240 samples / 4 ranks / batch 2
+    check_profile(res, 4)
+    check_restored(tmp_path, {"a": 4})
 
 
 def test_hugging_face_trainer_under_accelerate_launch(tmp_path):
