@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,8 +31,7 @@ void zeus__measurement_zero(zeus_measurement *m, const unsigned *gpus, unsigned 
     /* Only the entries in use: every reader stops at gpu_count / cpu_count, and clearing the
      * whole struct (room for 64 GPUs, 16 CPUs and 64 cross-checks) was a quarter of a 1-GPU
      * window pair's instructions (bench/window_instructions.sh). */
-    m->start_time_s = m->time_s = m->total_energy_j = 0.0;
-    m->cancelled = m->log_failed = false;
+    memset(m, 0, offsetof(zeus_measurement, gpus)); /* the scalar fields before the arrays */
     m->gpu_count = gpu_count;
     memset(m->gpus, 0, gpu_count * sizeof m->gpus[0]);
     memset(m->checks, 0, gpu_count * sizeof m->checks[0]);

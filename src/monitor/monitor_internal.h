@@ -15,7 +15,8 @@ typedef struct {
     double counter_j, sampled_j, allowed_j;
 } zeus__gpu_check;
 
-/* A new field: clear it in zeus__measurement_zero (which clears only the entries in use). */
+/* zeus__measurement_zero clears the scalar fields (all before gpus) and the entries in use: a
+ * new scalar field goes before gpus. */
 struct zeus_measurement {
     double start_time_s;
     double time_s;
