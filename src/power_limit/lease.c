@@ -471,23 +471,11 @@ int zeus_lease_commit(zeus_lease *l)
 static _Thread_local bool sweeping;
 
 static int recover_gpus(zeus_devices *devices, const unsigned *gpus, size_t count,
-                        zeus_lease_journal_entry *entries, size_t *entry_count);
-
-int zeus_lease_recover(zeus_devices *devices, const unsigned *gpus, size_t count,
-                       zeus_lease_journal_entry *entries, size_t *entry_count)
-{
-    if (!devices || !entry_count)
-        return zeus__error(ZEUS_EINVAL, "zeus_lease_recover: missing argument");
-    bool was_sweeping = sweeping;
-    sweeping = true;
-    int rc = recover_gpus(devices, gpus, count, entries, entry_count);
-    sweeping = was_sweeping;
-    return rc;
-}
-
-static int recover_gpus(zeus_devices *devices, const unsigned *gpus, size_t count,
                         zeus_lease_journal_entry *entries, size_t *entry_count)
 {
+    *entry_count = 0;
+    if (zeus__devices_gpu_settings_private(devices))
+        return ZEUS_OK; /* a zeusd carries out the changes and keeps the journal */
     if (!gpus)
         count = zeus_gpu_count(devices);
     size_t found_count = 0;
@@ -495,12 +483,10 @@ static int recover_gpus(zeus_devices *devices, const unsigned *gpus, size_t coun
         unsigned gpu = gpus ? gpus[i] : (unsigned)i;
         zeus_lease_journal_entry e;
         bool found;
-        int rc = zeus__devices_gpu_settings_private(devices)
-                     ? ZEUS_OK
-                     : zeus__journal_read_entry(devices, gpu, &e, &found);
+        int rc = zeus__journal_read_entry(devices, gpu, &e, &found);
         if (rc != ZEUS_OK)
             return rc;
-        if (zeus__devices_gpu_settings_private(devices) || !found)
+        if (!found)
             continue;
         if (!e.holder_alive) {
             /* A lease of the GPU puts back what the gone holder left (zeus__journal_take_over). */
@@ -516,6 +502,18 @@ static int recover_gpus(zeus_devices *devices, const unsigned *gpus, size_t coun
     }
     *entry_count = found_count;
     return ZEUS_OK;
+}
+
+int zeus_lease_recover(zeus_devices *devices, const unsigned *gpus, size_t count,
+                       zeus_lease_journal_entry *entries, size_t *entry_count)
+{
+    if (!devices || !entry_count)
+        return zeus__error(ZEUS_EINVAL, "zeus_lease_recover: missing argument");
+    bool was_sweeping = sweeping;
+    sweeping = true;
+    int rc = recover_gpus(devices, gpus, count, entries, entry_count);
+    sweeping = was_sweeping;
+    return rc;
 }
 
 /* Puts back the GPU a gone holder's journal names through a lease that does not wait (a GPU
