@@ -52,8 +52,8 @@ struct zeus_pf_solver {
     long iteration;
     bool done;
     /* the flow network */
-    int *level, *iter; /* scratch */
-    int *aoa;          /* per network node (2v left, 2v + 1 right): lowtime's node number */
+    int *scratch_a, *scratch_b; /* scratch, 2 n + 2 ints each */
+    int *aoa; /* per network node (2v left, 2v + 1 right): lowtime's node number */
     crit_edge *ce;
     int n_ce;
     zeus__pf_arc *arcs;
@@ -143,10 +143,10 @@ static void free_solver(zeus_pf_solver *s)
             free(s->cost_tab[i]);
     free(s->cost_tab);
     zeus_pf_specs_free(s->specs, s->S);
-    void *arrays[] = {s->spec_of, s->inst_of, s->mb_of,     s->dur,      s->dmin,     s->dmax,
-                      s->eu,      s->ev,      s->out_start, s->out_list, s->in_start, s->in_list,
-                      s->topo,    s->es,      s->ef,        s->ls,       s->lf,       s->ce,
-                      s->arcs,    s->aoa,     s->level,     s->iter,     s->stack,    s->in_s,
+    void *arrays[] = {s->spec_of, s->inst_of, s->mb_of,     s->dur,       s->dmin,     s->dmax,
+                      s->eu,      s->ev,      s->out_start, s->out_list,  s->in_start, s->in_list,
+                      s->topo,    s->es,      s->ef,        s->ls,        s->lf,       s->ce,
+                      s->arcs,    s->aoa,     s->scratch_a, s->scratch_b, s->stack,    s->in_s,
                       s->inlb,    s->outlb};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
         free(arrays[i]);
@@ -220,16 +220,16 @@ static bool alloc_arrays(zeus_pf_solver *s)
     s->ce = calloc(n + max_edges, sizeof *s->ce);
     s->arcs = calloc(max_arcs, sizeof *s->arcs);
     s->aoa = calloc(nn, sizeof(int));
-    s->level = calloc(nn, sizeof(int));
-    s->iter = calloc(nn, sizeof(int));
+    s->scratch_a = calloc(nn, sizeof(int));
+    s->scratch_b = calloc(nn, sizeof(int));
     s->stack = calloc((size_t)2 * max_arcs + 1, sizeof(int));
     s->in_s = calloc(nn, 1);
     s->inlb = calloc(nn, sizeof(double));
     s->outlb = calloc(nn, sizeof(double));
     return s->specs && s->cost_tab && s->spec_of && s->inst_of && s->mb_of && s->dur && s->dmin &&
            s->dmax && s->eu && s->ev && s->out_start && s->in_start && s->out_list && s->in_list &&
-           s->topo && s->es && s->ef && s->ls && s->lf && s->ce && s->arcs && s->aoa && s->level &&
-           s->iter && s->stack && s->in_s && s->inlb && s->outlb &&
+           s->topo && s->es && s->ef && s->ls && s->lf && s->ce && s->arcs && s->aoa &&
+           s->scratch_a && s->scratch_b && s->stack && s->in_s && s->inlb && s->outlb &&
            zeus__pf_ek_init(&s->ek, nn, max_arcs) == 0;
 }
 
@@ -306,7 +306,7 @@ static bool add_cross_stage(zeus_pf_solver *s)
 static void join_ends_and_index(zeus_pf_solver *s)
 {
     int n = s->n;
-    int *indeg = s->level, *outdeg = s->iter; /* scratch, n <= nn */
+    int *indeg = s->scratch_a, *outdeg = s->scratch_b; /* scratch, n <= nn */
     memset(indeg, 0, sizeof(int) * n);
     memset(outdeg, 0, sizeof(int) * n);
     for (int e = 0; e < s->n_edges; e++) {
@@ -339,7 +339,7 @@ static void join_ends_and_index(zeus_pf_solver *s)
 static bool topo_order(zeus_pf_solver *s)
 {
     int n = s->n;
-    int *indeg = s->level; /* scratch */
+    int *indeg = s->scratch_a; /* scratch */
     for (int v = 0; v < n; v++)
         indeg[v] = s->in_start[v + 1] - s->in_start[v];
     int qh = 0, qt = 0;
@@ -362,7 +362,7 @@ static bool topo_order(zeus_pf_solver *s)
  * program order, then the other stage, then the sink) splits the i-th node into 2i and 2i + 1. */
 static void number_like_lowtime(zeus_pf_solver *s)
 {
-    int *order = s->level, *seen = s->iter; /* scratch */
+    int *order = s->scratch_a, *seen = s->scratch_b; /* scratch */
     memset(seen, 0, sizeof(int) * (size_t)s->n);
     int qh = 0, qt = 0;
     order[qt++] = 0;
