@@ -285,16 +285,22 @@ static PyObject *py_gpu_count(PyObject *self, PyObject *unused)
     return d ? PyLong_FromUnsignedLong(zeus_gpu_count(d)) : NULL;
 }
 
-static PyObject *py_gpu_backend(PyObject *self, PyObject *unused)
+/* A backend's name as the devices report it (which(d)), or None. */
+static PyObject *backend_name(const char *(*which)(const zeus_devices *))
 {
-    (void)self, (void)unused;
     zeus_devices *d = zpy_devices_get();
     if (!d)
         return NULL;
-    const char *b = zeus_devices_gpu_backend(d);
+    const char *b = which(d);
     if (!b)
         Py_RETURN_NONE;
     return PyUnicode_FromString(b);
+}
+
+static PyObject *py_gpu_backend(PyObject *self, PyObject *unused)
+{
+    (void)self, (void)unused;
+    return backend_name(zeus_devices_gpu_backend);
 }
 
 /* The backend that carries out changes: "zeusd" when a daemon does (libzeus decides it from
@@ -302,13 +308,7 @@ static PyObject *py_gpu_backend(PyObject *self, PyObject *unused)
 static PyObject *py_knob_backend(PyObject *self, PyObject *unused)
 {
     (void)self, (void)unused;
-    zeus_devices *d = zpy_devices_get();
-    if (!d)
-        return NULL;
-    const char *b = zeus_devices_knob_backend(d);
-    if (!b)
-        Py_RETURN_NONE;
-    return PyUnicode_FromString(b);
+    return backend_name(zeus_devices_knob_backend);
 }
 
 /* Why there are no GPUs (or a note about the backend in use). */
